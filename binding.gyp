@@ -1,0 +1,26 @@
+{
+  "targets": [
+    {
+      "target_name": "podspan",
+      "sources": [
+        "native/addon/addon.cc",
+        "native/core/capture_session.cc",
+        "native/core/devices.cc",
+        "native/core/errors.cc",
+        "native/core/file_reader.cc",
+        "native/core/file_writer.cc",
+        "native/core/packet.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native/core"
+      ],
+      "libraries": ["-lpcap", "-lpthread"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines+": ["NAPI_CPP_EXCEPTIONS"]
+    }
+  ]
+}

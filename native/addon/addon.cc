@@ -1,0 +1,286 @@
+// Thin node-addon-api binding over native/core. The JS side (src/capture) validates options
+// before calling in; this layer only converts values and maps CaptureError to coded JS errors.
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "capture_session.h"
+#include "devices.h"
+#include "errors.h"
+
+namespace {
+
+using podspan::CaptureError;
+using podspan::CaptureOptions;
+using podspan::CaptureSession;
+
+Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+[[noreturn]] void throw_capture_error(Napi::Env env, const CaptureError& e) {
+  throw coded_error(env, podspan::error_code(e.kind()), e.what());
+}
+
+std::string get_string(const Napi::Object& o, const char* key, const std::string& dflt = "") {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : dflt;
+}
+double get_number(const Napi::Object& o, const char* key, double dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+}
+bool get_bool(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+podspan::FileFormat parse_format(const std::string& f) {
+  if (f == "pcapng") return podspan::FileFormat::kPcapng;
+  if (f == "pcap-ns") return podspan::FileFormat::kPcapNs;
+  return podspan::FileFormat::kPcap;
+}
+
+CaptureOptions parse_options(const Napi::Object& o) {
+  CaptureOptions opt;
+  if (o.Get("interfaces").IsArray()) {
+    Napi::Array a = o.Get("interfaces").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) opt.interfaces.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  opt.read_path = get_string(o, "readPath");
+  opt.filter = get_string(o, "filter");
+  opt.snaplen = static_cast<int>(get_number(o, "snaplen", opt.snaplen));
+  opt.promisc = get_bool(o, "promisc", opt.promisc);
+  opt.immediate = get_bool(o, "immediate", opt.immediate);
+  opt.buffer_kib = static_cast<int>(get_number(o, "bufferKiB", 0));
+  opt.timeout_ms = static_cast<int>(get_number(o, "timeoutMs", opt.timeout_ms));
+  opt.count = static_cast<uint64_t>(get_number(o, "count", 0));
+  if (o.Get("output").IsObject()) {
+    Napi::Object w = o.Get("output").As<Napi::Object>();
+    opt.write_file = true;
+    opt.writer.path = get_string(w, "path");
+    opt.writer.format = parse_format(get_string(w, "format"));
+    opt.writer.rotation.max_bytes = static_cast<uint64_t>(get_number(w, "rotateBytes", 0));
+    opt.writer.rotation.seconds = static_cast<uint32_t>(get_number(w, "rotateSeconds", 0));
+    opt.writer.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
+    opt.writer.buffer_bytes = static_cast<size_t>(get_number(w, "bufferBytes", 1 << 20));
+    opt.writer.section.userappl = get_string(w, "application", "podspan");
+  }
+  if (o.Get("batches").IsObject()) {
+    Napi::Object b = o.Get("batches").As<Napi::Object>();
+    opt.deliver_batches = true;
+    opt.batch_max_packets = static_cast<size_t>(get_number(b, "maxPackets", 4096));
+    opt.batch_max_bytes = static_cast<size_t>(get_number(b, "maxBytes", 1 << 20));
+    opt.batch_flush_ms = static_cast<uint32_t>(get_number(b, "flushMs", 100));
+    opt.queue_max_batches = static_cast<size_t>(get_number(b, "queueBatches", 16));
+  }
+  return opt;
+}
+
+Napi::Object stats_object(Napi::Env env, const podspan::InterfaceStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("received", Napi::Number::New(env, static_cast<double>(s.received)));
+  o.Set("droppedKernel", Napi::Number::New(env, static_cast<double>(s.dropped_kernel)));
+  o.Set("droppedInterface", Napi::Number::New(env, static_cast<double>(s.dropped_iface)));
+  o.Set("captured", Napi::Number::New(env, static_cast<double>(s.captured)));
+  o.Set("capturedBytes", Napi::Number::New(env, static_cast<double>(s.captured_bytes)));
+  o.Set("droppedQueue", Napi::Number::New(env, static_cast<double>(s.dropped_queue)));
+  return o;
+}
+
+class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeCapture",
+                       {InstanceMethod("start", &NativeCapture::Start),
+                        InstanceMethod("stop", &NativeCapture::Stop),
+                        InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
+                        InstanceMethod("stats", &NativeCapture::Stats),
+                        InstanceMethod("interfaces", &NativeCapture::Interfaces),
+                        InstanceMethod("warnings", &NativeCapture::Warnings),
+                        InstanceMethod("result", &NativeCapture::Result),
+                        InstanceMethod("close", &NativeCapture::Close)});
+  }
+
+  explicit NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCapture>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options object expected");
+    try {
+      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>()));
+    } catch (const CaptureError& e) {
+      throw_capture_error(env, e);
+    }
+  }
+
+  ~NativeCapture() override { shutdown(); }
+
+ private:
+  // start(onEvent): onEvent("batch") when batches wait in the queue, onEvent("done") once.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!session_ || started_) throw Napi::Error::New(env, "capture already started or closed");
+    started_ = true;
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "podspan-capture", 0, 1);
+    auto notify = [this](const char* kind) {
+      tsfn_.BlockingCall([kind](Napi::Env env, Napi::Function fn) { fn.Call({Napi::String::New(env, kind)}); });
+    };
+    session_->start(
+        [this] {
+          // One pending wake-up at a time: JS drains every ready batch when it runs.
+          if (!batch_signal_pending_.exchange(true)) {
+            tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) {
+              batch_signal_pending_ = false;
+              fn.Call({Napi::String::New(env, "batch")});
+            });
+          }
+        },
+        [this, notify] {
+          notify("done");
+          tsfn_.Release();
+        });
+    return env.Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (session_) session_->stop();
+    return info.Env().Undefined();
+  }
+
+  // Returns {data, records, count} (data: packet bytes back to back; records: 32 bytes each,
+  // see PacketRecord) or null when no batch is ready. One copy per batch, none per packet.
+  Napi::Value TakeBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!session_ || !session_->take_batch(batch_)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, batch_.data.data(), batch_.used));
+    o.Set("records", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(batch_.records.data()),
+                                                 batch_.records.size() * sizeof(podspan::PacketRecord)));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(batch_.records.size())));
+    return o;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    if (!session_) return out;
+    auto stats = session_->stats();
+    for (size_t i = 0; i < stats.size(); ++i) out.Set(static_cast<uint32_t>(i), stats_object(env, stats[i]));
+    return out;
+  }
+
+  Napi::Value Interfaces(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    if (!session_) return out;
+    auto ifs = session_->interfaces();
+    for (size_t i = 0; i < ifs.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", ifs[i].name);
+      o.Set("description", ifs[i].description);
+      o.Set("linktype", Napi::Number::New(env, ifs[i].linktype));
+      o.Set("snaplen", Napi::Number::New(env, ifs[i].snaplen));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  }
+
+  Napi::Value Warnings(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    if (!session_) return out;
+    const auto& w = session_->warnings();
+    for (size_t i = 0; i < w.size(); ++i) out.Set(static_cast<uint32_t>(i), w[i]);
+    return out;
+  }
+
+  Napi::Value Result(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    if (!session_) return o;
+    const std::string err = session_->error();
+    if (!err.empty()) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("code", podspan::error_code(session_->error_kind()));
+      e.Set("message", err);
+      o.Set("error", e);
+    }
+    Napi::Array files = Napi::Array::New(env);
+    auto f = session_->files();
+    for (size_t i = 0; i < f.size(); ++i) files.Set(static_cast<uint32_t>(i), f[i]);
+    o.Set("files", files);
+    o.Set("packetsRead", Napi::Number::New(env, static_cast<double>(session_->packets_read())));
+    o.Set("finished", Napi::Boolean::New(env, session_->finished()));
+    return o;
+  }
+
+  // Joins the threads and frees the session (files are already closed when "done" fired).
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    shutdown();
+    return info.Env().Undefined();
+  }
+
+  void shutdown() {
+    if (!session_) return;
+    session_->stop();
+    session_->join();
+    session_.reset();
+  }
+
+  std::unique_ptr<CaptureSession> session_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::atomic<bool> batch_signal_pending_{false};
+  bool started_ = false;
+  podspan::Batch batch_;
+};
+
+Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<podspan::DeviceInfo> devices;
+  try {
+    devices = podspan::list_devices();
+  } catch (const CaptureError& e) {
+    throw_capture_error(env, e);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const auto& d = devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", d.name);
+    o.Set("description", d.description);
+    Napi::Array flags = Napi::Array::New(env);
+    for (size_t j = 0; j < d.flags.size(); ++j) flags.Set(static_cast<uint32_t>(j), d.flags[j]);
+    o.Set("flags", flags);
+    Napi::Array addrs = Napi::Array::New(env);
+    for (size_t j = 0; j < d.addresses.size(); ++j) {
+      const auto& a = d.addresses[j];
+      Napi::Object ao = Napi::Object::New(env);
+      ao.Set("family", a.family);
+      ao.Set("address", a.address);
+      if (!a.netmask.empty()) ao.Set("netmask", a.netmask);
+      if (!a.broadcast.empty()) ao.Set("broadcast", a.broadcast);
+      if (!a.destination.empty()) ao.Set("destination", a.destination);
+      addrs.Set(static_cast<uint32_t>(j), ao);
+    }
+    o.Set("addresses", addrs);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), podspan::pcap_lib_version_text());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeCapture", NativeCapture::Init(env));
+  exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
+  exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(podspan, Init)

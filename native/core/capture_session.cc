@@ -1,0 +1,471 @@
+#include "capture_session.h"
+
+#include <pcap/pcap.h>
+#include <time.h>
+
+#include <map>
+
+#include "devices.h"
+#include "file_reader.h"
+
+namespace podspan {
+namespace {
+
+uint64_t monotonic_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+}
+
+constexpr uint64_t kStatsRefreshMs = 250;
+constexpr uint64_t kLiveFlushMs = 1000;
+constexpr size_t kOfflineReadPackets = 1024;
+constexpr size_t kOfflineReadBytes = 1 << 20;
+
+std::string quoted(const std::string& filter) { return "'" + filter + "'"; }
+
+}  // namespace
+
+// BPF programs for offline reading, one per link type, compiled by libpcap on a dead handle.
+struct CaptureSession::FilterCache {
+  std::map<uint16_t, bpf_program> programs;
+  ~FilterCache() {
+    for (auto& kv : programs) pcap_freecode(&kv.second);
+  }
+  // Returns nullptr and fills `error` when the filter does not compile for this link type.
+  const bpf_program* get(const std::string& filter, uint16_t linktype, std::string& error) {
+    auto it = programs.find(linktype);
+    if (it != programs.end()) return &it->second;
+    pcap_t* dead = pcap_open_dead(linktype, 262144);
+    if (dead == nullptr) {
+      error = "cannot compile a filter for link type " + std::to_string(linktype);
+      return nullptr;
+    }
+    bpf_program prog{};
+    if (pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+      error = "filter " + quoted(filter) + " (link type " + std::to_string(linktype) +
+              "): " + pcap_geterr(dead);
+      pcap_close(dead);
+      return nullptr;
+    }
+    pcap_close(dead);
+    return &programs.emplace(linktype, prog).first->second;
+  }
+};
+
+struct CaptureSession::Source {
+  CaptureSession* session = nullptr;
+  // live
+  pcap_t* pcap = nullptr;
+  std::string name;
+  uint32_t iface = 0;
+  InterfaceStats stats;
+  // offline
+  std::unique_ptr<FileReader> reader;
+  std::vector<InterfaceStats> file_stats;
+  FilterCache filters;
+  // staging for a shared writer, and the batch being filled for JS
+  Batch staging;
+  Batch js;
+  uint64_t js_started_ms = 0;
+  uint64_t last_refresh_ms = 0;
+  uint64_t last_flush_ms = 0;
+};
+
+CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)) {
+  reader_based_ = !opt_.read_path.empty();
+  if (reader_based_ == !opt_.interfaces.empty()) {
+    throw CaptureError(ErrorKind::kUsage, "give either interfaces to capture on or a file to read");
+  }
+  if (opt_.write_file) {
+    opt_.writer.stats_for_interface = [this](uint32_t i) {
+      std::lock_guard<std::mutex> lk(state_mu_);
+      return i < stats_snapshot_.size() ? stats_snapshot_[i] : InterfaceStats{};
+    };
+  }
+  if (reader_based_) {
+    open_offline();
+  } else {
+    for (const auto& dev : opt_.interfaces) open_live(dev);
+  }
+  if (opt_.write_file) {
+    writer_ = std::make_unique<CaptureWriter>(opt_.writer);
+    for (const auto& info : interfaces_) writer_->add_interface(info);
+  }
+  shared_writer_ = sources_.size() > 1;
+}
+
+CaptureSession::~CaptureSession() {
+  stop();
+  join();
+  for (auto& s : sources_) {
+    if (s->pcap) pcap_close(s->pcap);
+  }
+}
+
+void CaptureSession::open_live(const std::string& device) {
+  char err[PCAP_ERRBUF_SIZE] = {0};
+  pcap_t* p = pcap_create(device.c_str(), err);
+  if (p == nullptr) throw CaptureError(ErrorKind::kInterface, device + ": " + err);
+  auto src = std::make_unique<Source>();
+  src->session = this;
+  src->pcap = p;
+  src->name = device;
+  src->iface = static_cast<uint32_t>(sources_.size());
+  sources_.push_back(std::move(src));  // owned now: closed by the destructor on any throw
+
+  pcap_set_snaplen(p, opt_.snaplen);
+  pcap_set_promisc(p, opt_.promisc ? 1 : 0);
+  pcap_set_timeout(p, opt_.timeout_ms);
+  pcap_set_immediate_mode(p, opt_.immediate ? 1 : 0);
+  if (opt_.buffer_kib > 0) pcap_set_buffer_size(p, opt_.buffer_kib * 1024);
+  pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+
+  const int rc = pcap_activate(p);
+  const std::string detail = pcap_geterr(p);
+  if (rc < 0) {
+    std::string msg = device + ": ";
+    if (rc == PCAP_ERROR) {
+      msg += detail;
+    } else {
+      msg += pcap_statustostr(rc);
+      if (!detail.empty()) msg += " (" + detail + ")";
+    }
+    throw CaptureError(ErrorKind::kInterface, msg);
+  }
+  if (rc > 0) {
+    warnings_.push_back(device + ": " +
+                        (rc == PCAP_WARNING && !detail.empty() ? detail : pcap_statustostr(rc)) +
+                        (rc != PCAP_WARNING && !detail.empty() ? " (" + detail + ")" : ""));
+  }
+  if (!opt_.filter.empty()) {
+    bpf_u_int32 net = 0, mask = 0;
+    if (pcap_lookupnet(device.c_str(), &net, &mask, err) != 0) mask = PCAP_NETMASK_UNKNOWN;
+    bpf_program prog{};
+    if (pcap_compile(p, &prog, opt_.filter.c_str(), 1, mask) != 0) {
+      throw CaptureError(ErrorKind::kFilter,
+                         "filter " + quoted(opt_.filter) + ": " + pcap_geterr(p));
+    }
+    const int set = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (set != 0) {
+      throw CaptureError(ErrorKind::kFilter, device + ": cannot set filter " +
+                                                 quoted(opt_.filter) + ": " + pcap_geterr(p));
+    }
+  }
+  InterfaceInfo info;
+  info.name = device;
+  info.linktype = static_cast<uint16_t>(pcap_datalink(p));
+  info.snaplen = static_cast<uint32_t>(pcap_snapshot(p));
+  try {
+    for (const auto& d : list_devices()) {
+      if (d.name == device) info.description = d.description;
+    }
+  } catch (const CaptureError&) {
+    // a description is a nicety; capture works without it
+  }
+  interfaces_.push_back(info);
+  stats_snapshot_.emplace_back();
+}
+
+void CaptureSession::open_offline() {
+  auto src = std::make_unique<Source>();
+  src->session = this;
+  src->name = opt_.read_path;
+  src->reader = FileReader::open(opt_.read_path);
+  if (!opt_.filter.empty()) {
+    // Validate the expression now so a typo fails before anything is written.
+    const auto& ifs = src->reader->interfaces();
+    std::string error;
+    if (src->filters.get(opt_.filter, ifs.empty() ? uint16_t{kLinktypeEthernet} : ifs[0].linktype, error) == nullptr) {
+      throw CaptureError(ErrorKind::kFilter, error);
+    }
+  }
+  if (opt_.write_file && !src->reader->sections().empty()) {
+    const SectionInfo& in = src->reader->sections()[0];
+    opt_.writer.section.comments = in.comments;
+    opt_.writer.section.hardware = in.hardware;
+    opt_.writer.section.os = in.os;
+  }
+  sources_.push_back(std::move(src));
+}
+
+void CaptureSession::start(std::function<void()> on_batch, std::function<void()> on_finished) {
+  on_batch_ = std::move(on_batch);
+  on_finished_ = std::move(on_finished);
+  running_ = static_cast<int>(sources_.size());
+  const uint64_t now = monotonic_ms();
+  for (auto& s : sources_) {
+    s->last_refresh_ms = now;
+    s->last_flush_ms = now;
+    Source* raw = s.get();
+    threads_.emplace_back([this, raw] { reader_based_ ? offline_loop(*raw) : live_loop(*raw); });
+  }
+}
+
+void CaptureSession::stop() {
+  stop_ = true;
+  for (auto& s : sources_) {
+    if (s->pcap) pcap_breakloop(s->pcap);
+  }
+  queue_cv_.notify_all();
+}
+
+void CaptureSession::join() {
+  for (auto& t : threads_) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  }
+}
+
+bool CaptureSession::take_count_slot() {
+  const uint64_t n = taken_.fetch_add(1, std::memory_order_relaxed);
+  if (n + 1 >= opt_.count) stop();
+  return n < opt_.count;
+}
+
+void CaptureSession::on_packet(unsigned char* user, const ::pcap_pkthdr* h,
+                               const unsigned char* bytes) {
+  auto* s = reinterpret_cast<Source*>(user);
+  const uint64_t ts = static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ull +
+                      static_cast<uint64_t>(h->ts.tv_usec);  // nanosecond precision was set
+  s->session->deliver(*s, bytes, h->caplen, h->len, ts, s->iface, nullptr, 0);
+}
+
+void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, uint32_t origlen,
+                             uint64_t ts_ns, uint32_t iface, const uint8_t* opts, uint32_t optlen) {
+  if (opt_.count != 0 && !take_count_slot()) return;
+  InterfaceStats& st = s.reader ? s.file_stats[iface] : s.stats;
+  ++st.captured;
+  st.captured_bytes += caplen;
+  if (writer_) {
+    try {
+      if (shared_writer_) {
+        s.staging.append(bytes, caplen, origlen, ts_ns, iface, opts, optlen);
+      } else {
+        PacketRecord rec;
+        rec.ts_ns = ts_ns;
+        rec.caplen = caplen;
+        rec.origlen = origlen;
+        rec.iface = iface;
+        rec.optlen = optlen;
+        writer_->write(rec, bytes);
+      }
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+      stop();
+      return;
+    }
+  }
+  if (opt_.deliver_batches) {
+    if (s.js.empty()) s.js_started_ms = monotonic_ms();
+    s.js.append(bytes, caplen, origlen, ts_ns, iface, opts, optlen);
+    if (s.js.size() >= opt_.batch_max_packets || s.js.used >= opt_.batch_max_bytes) {
+      push_js_batch(s, reader_based_);
+    }
+  }
+}
+
+void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
+  bool pushed = false;
+  {
+    std::unique_lock<std::mutex> lk(queue_mu_);
+    if (wait_for_room) {
+      queue_cv_.wait(lk, [&] { return ready_.size() < opt_.queue_max_batches || stop_.load(); });
+    }
+    if (ready_.size() < opt_.queue_max_batches) {
+      ready_.push_back(std::move(s.js));
+      if (!spare_.empty()) {
+        s.js = std::move(spare_.back());
+        spare_.pop_back();
+      } else {
+        s.js = Batch();
+      }
+      pushed = true;
+    } else if (!s.reader) {
+      s.stats.dropped_queue += s.js.size();
+    }
+  }
+  s.js.clear();
+  if (pushed && on_batch_) on_batch_();
+}
+
+bool CaptureSession::take_batch(Batch& out) {
+  {
+    std::lock_guard<std::mutex> lk(queue_mu_);
+    if (ready_.empty()) return false;
+    Batch next = std::move(ready_.front());
+    ready_.pop_front();
+    out.clear();
+    if (spare_.size() < opt_.queue_max_batches) spare_.push_back(std::move(out));
+    out = std::move(next);
+  }
+  queue_cv_.notify_all();
+  return true;
+}
+
+void CaptureSession::live_loop(Source& s) {
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const int n = pcap_dispatch(s.pcap, -1, &CaptureSession::on_packet,
+                                reinterpret_cast<unsigned char*>(&s));
+    if (n == PCAP_ERROR) {
+      set_error(ErrorKind::kInterface, s.name + ": " + pcap_geterr(s.pcap));
+      stop();
+      break;
+    }
+    after_dispatch(s, false);
+  }
+  after_dispatch(s, true);
+  thread_done();
+}
+
+void CaptureSession::offline_loop(Source& s) {
+  Batch in;
+  FileReader& reader = *s.reader;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const ReadStatus status = reader.read(in, kOfflineReadPackets, kOfflineReadBytes);
+    const auto& ifs = reader.interfaces();
+    if (s.file_stats.size() < ifs.size()) {
+      std::lock_guard<std::mutex> lk(state_mu_);
+      for (size_t i = interfaces_.size(); i < ifs.size(); ++i) {
+        interfaces_.push_back(ifs[i]);
+        stats_snapshot_.emplace_back();
+      }
+      s.file_stats.resize(ifs.size());
+    }
+    try {
+      while (writer_ && writer_->interface_count() < ifs.size()) {
+        writer_->add_interface(ifs[writer_->interface_count()]);
+      }
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+      break;
+    }
+    for (const PacketRecord& rec : in.records) {
+      if (stop_.load(std::memory_order_relaxed)) break;
+      packets_read_.fetch_add(1, std::memory_order_relaxed);
+      const uint8_t* pkt = in.data.data() + rec.offset;
+      if (!opt_.filter.empty()) {
+        std::string error;
+        const bpf_program* prog = s.filters.get(opt_.filter, ifs[rec.iface].linktype, error);
+        if (prog == nullptr) {
+          set_error(ErrorKind::kFilter, error);
+          stop();
+          break;
+        }
+        struct pcap_pkthdr h{};
+        h.caplen = rec.caplen;
+        h.len = rec.origlen;
+        if (pcap_offline_filter(prog, &h, pkt) == 0) continue;
+      }
+      ++s.file_stats[rec.iface].received;
+      deliver(s, pkt, rec.caplen, rec.origlen, rec.ts_ns, rec.iface, pkt + rec.caplen, rec.optlen);
+    }
+    after_dispatch(s, false);
+    if (status == ReadStatus::kEnd) break;
+    if (status == ReadStatus::kError) {
+      set_error(ErrorKind::kCorruptFile, reader.error());
+      break;
+    }
+  }
+  after_dispatch(s, true);
+  thread_done();
+}
+
+void CaptureSession::after_dispatch(Source& s, bool final) {
+  if (writer_ && shared_writer_ && !s.staging.empty()) {
+    std::lock_guard<std::mutex> lk(writer_mu_);
+    try {
+      writer_->write_batch(s.staging);
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+      stop();
+    }
+    s.staging.clear();
+  }
+  const uint64_t now = monotonic_ms();
+  if (opt_.deliver_batches && !s.js.empty() &&
+      (final || now - s.js_started_ms >= opt_.batch_flush_ms)) {
+    push_js_batch(s, reader_based_ && !final);
+  }
+  if (final || now - s.last_refresh_ms >= kStatsRefreshMs) {
+    refresh_stats(s, final);
+    s.last_refresh_ms = now;
+  }
+  if (writer_ && !reader_based_ && !final && now - s.last_flush_ms >= kLiveFlushMs) {
+    std::unique_lock<std::mutex> lk(writer_mu_, std::defer_lock);
+    if (shared_writer_) lk.lock();
+    try {
+      writer_->flush();
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+      stop();
+    }
+    s.last_flush_ms = now;
+  }
+}
+
+void CaptureSession::refresh_stats(Source& s, bool final) {
+  if (s.pcap) {
+    struct pcap_stat ps{};
+    if (pcap_stats(s.pcap, &ps) == 0) {
+      s.stats.received = ps.ps_recv;
+      s.stats.dropped_kernel = ps.ps_drop;
+      s.stats.dropped_iface = ps.ps_ifdrop;
+    }
+    std::lock_guard<std::mutex> lk(state_mu_);
+    stats_snapshot_[s.iface] = s.stats;
+  } else {
+    std::lock_guard<std::mutex> lk(state_mu_);
+    for (size_t i = 0; i < s.file_stats.size() && i < stats_snapshot_.size(); ++i) {
+      stats_snapshot_[i] = s.file_stats[i];
+    }
+  }
+  (void)final;
+}
+
+void CaptureSession::set_error(ErrorKind kind, const std::string& message) {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  if (error_.empty()) {
+    error_ = message;
+    error_kind_ = kind;
+  }
+}
+
+void CaptureSession::thread_done() {
+  if (--running_ != 0) return;
+  if (writer_) {
+    try {
+      writer_->close();
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+    }
+  }
+  finished_ = true;
+  if (on_finished_) on_finished_();
+}
+
+std::vector<InterfaceInfo> CaptureSession::interfaces() const {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  return interfaces_;
+}
+
+std::vector<InterfaceStats> CaptureSession::stats() const {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  return stats_snapshot_;
+}
+
+std::string CaptureSession::error() const {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  return error_;
+}
+
+ErrorKind CaptureSession::error_kind() const {
+  std::lock_guard<std::mutex> lk(state_mu_);
+  return error_kind_;
+}
+
+std::vector<std::string> CaptureSession::files() const {
+  return writer_ ? writer_->files() : std::vector<std::string>{};
+}
+
+}  // namespace podspan

@@ -1,0 +1,77 @@
+// Shared data model of the native core: packets travel in batches (one contiguous data
+// buffer plus a fixed-size record per packet), never one at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace podspan {
+
+// Link-layer header types we name in code (values from the tcpdump.org registry).
+enum : uint16_t {
+  kLinktypeNull = 0,
+  kLinktypeEthernet = 1,
+  kLinktypeRaw = 101,
+  kLinktypeLinuxSll = 113,
+  kLinktypeIpv4 = 228,
+  kLinktypeIpv6 = 229,
+  kLinktypeLinuxSll2 = 276,
+};
+
+// Describes one capture interface: a live device, or an IDB / the global header of a file.
+struct InterfaceInfo {
+  std::string name;         // if_name (live: device name)
+  std::string description;  // if_description
+  uint16_t linktype = kLinktypeEthernet;
+  uint32_t snaplen = 262144;
+  // Further pcapng IDB options kept verbatim (TLV, host byte order for code/length,
+  // option values as in the source), excluding if_name, if_description, if_tsresol,
+  // if_tsoffset and opt_endofopt, which the writer emits itself.
+  std::vector<uint8_t> extra_options;
+};
+
+// Per-packet entry of a batch. 32 bytes; JS reads the table through typed-array views.
+struct PacketRecord {
+  uint64_t ts_ns = 0;    // capture time, nanoseconds since the Unix epoch
+  uint32_t offset = 0;   // start of the packet bytes in Batch::data
+  uint32_t caplen = 0;   // bytes present in data
+  uint32_t origlen = 0;  // length on the wire
+  uint32_t iface = 0;    // index into the source's interface list
+  uint32_t optlen = 0;   // pcapng packet options (TLV, host order) following the packet bytes
+  uint32_t flags = 0;    // reserved (zero)
+};
+static_assert(sizeof(PacketRecord) == 32, "PacketRecord layout is shared with JS");
+
+// A batch owns its storage and is reused: clear() keeps capacity, so steady state allocates nothing.
+struct Batch {
+  std::vector<uint8_t> data;
+  std::vector<PacketRecord> records;
+  size_t used = 0;  // bytes of data in use
+
+  void clear() { records.clear(); used = 0; }
+  size_t size() const { return records.size(); }
+  bool empty() const { return records.empty(); }
+
+  // Appends one packet (and optional pcapng options) and returns its record.
+  PacketRecord& append(const uint8_t* bytes, uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
+                       uint32_t iface, const uint8_t* opts = nullptr, uint32_t optlen = 0);
+};
+
+// Counters of one interface (live: pcap_stats plus ours; offline: ours).
+struct InterfaceStats {
+  uint64_t received = 0;         // pcap_stats ps_recv: packets that passed the filter
+  uint64_t dropped_kernel = 0;   // ps_drop: no room in the kernel buffer
+  uint64_t dropped_iface = 0;    // ps_ifdrop: dropped by the interface / driver
+  uint64_t captured = 0;         // delivered to our sinks
+  uint64_t captured_bytes = 0;   // caplen bytes delivered
+  uint64_t dropped_queue = 0;    // batches for JS that did not fit the bounded queue (packets)
+};
+
+// Section-level metadata of a capture file (pcapng SHB), kept on conversion.
+struct SectionInfo {
+  std::vector<std::string> comments;
+  std::string hardware, os, userappl;
+};
+
+}  // namespace podspan

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs before node-gyp on `npm install`: a missing libpcap header otherwise ends in pages of
+// compiler output. Say in one line what to install.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+
+function hasHeader() {
+  try {
+    execFileSync(process.env.CXX || 'c++', ['-E', '-x', 'c++', '-'], {
+      input: '#include <pcap/pcap.h>\n',
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    return true;
+  } catch {
+    return ['/usr/include/pcap/pcap.h', '/usr/local/include/pcap/pcap.h'].some((p) => fs.existsSync(p));
+  }
+}
+
+if (!hasHeader()) {
+  console.error(
+    'podspan: libpcap headers (pcap/pcap.h) not found: install libpcap-dev ' +
+      '(Debian/Ubuntu: apt-get install libpcap-dev; Fedora/RHEL: dnf install libpcap-devel; Alpine: apk add libpcap-dev)',
+  );
+  process.exit(1);
+}

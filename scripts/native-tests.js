@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised, once
+// under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target (clang) for a
+// bounded time. Prints one line per stage and a totals line "native: N passed, N failed".
+//   node scripts/native-tests.js [--fuzz-seconds N] [--no-fuzz]
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+const fuzzSeconds = Number(args.includes('--fuzz-seconds') ? args[args.indexOf('--fuzz-seconds') + 1] : process.env.PODSPAN_FUZZ_SECONDS || 30);
+const fuzz = !args.includes('--no-fuzz');
+const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
+const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+
+let passed = 0;
+let failed = 0;
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  return { code: r.status ?? 1, out: (r.stdout || '') + (r.stderr || '') };
+}
+
+function build(dir, defines) {
+  const r = run(process.execPath, [cmakeJs, 'compile', '-d', 'native', '-O', dir, ...defines.map((d) => `--CD${d}`)], {
+    env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: '2' },
+  });
+  if (r.code !== 0) {
+    process.stdout.write(r.out.split('\n').slice(-40).join('\n') + '\n');
+    console.log(`native build ${dir}: FAILED`);
+    failed += 1;
+    return false;
+  }
+  return true;
+}
+
+function findBinary(dir, name) {
+  for (const sub of ['', 'Release', 'Debug']) {
+    const p = path.join(root, dir, sub, name);
+    if (fs.existsSync(p)) return p;
+  }
+  return null;
+}
+
+function unitTests(dir, label) {
+  const bin = findBinary(dir, 'podspan_core_tests');
+  if (!bin) {
+    console.log(`${label}: test binary missing`);
+    failed += 1;
+    return;
+  }
+  const r = run(bin, [], { env: { ...process.env, PODSPAN_CORPUS: corpus, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' } });
+  const m = r.out.match(/native: (\d+) passed, (\d+) failed/);
+  if (m) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  if (r.code !== 0 || !m) {
+    process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
+    if (!m) failed += 1;
+  }
+  console.log(`${label}: ${m ? `${m[1]} passed, ${m[2]} failed` : 'crashed'}`);
+}
+
+const plain = 'build/native';
+if (build(plain, ['CMAKE_BUILD_TYPE=Release'])) unitTests(plain, 'C++ tests (optimised)');
+const asan = 'build/native-asan';
+if (build(asan, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_SANITIZE=ON'])) unitTests(asan, 'C++ tests (ASan+UBSan)');
+
+if (fuzz) {
+  const fuzzDir = 'build/native-fuzz';
+  const hasClang = run('clang++', ['--version']).code === 0;
+  if (!hasClang) {
+    console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
+    failed += 1;
+  } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++'])) {
+    const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
+    for (const t of targets) {
+      const bin = findBinary(fuzzDir, t);
+      const work = path.join(root, 'build', 'fuzz-corpus', t);
+      fs.mkdirSync(work, { recursive: true });
+      const seeds = [work, path.join(root, 'fixtures')];
+      if (fs.existsSync(corpus)) seeds.push(corpus);
+      const r = run(bin, [`-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
+        env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' },
+      });
+      const execs = (r.out.match(/Done (\d+) runs/) || [])[1];
+      if (r.code === 0) {
+        passed += 1;
+        console.log(`fuzz ${t}: ${fuzzSeconds}s, ${execs ?? '?'} runs, no findings`);
+      } else {
+        failed += 1;
+        process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
+        console.log(`fuzz ${t}: FAILED (see above; the crashing input is in ${root})`);
+      }
+    }
+  }
+}
+
+console.log(`native: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

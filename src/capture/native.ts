@@ -1,0 +1,98 @@
+// Loads the compiled addon (built by node-gyp from binding.gyp on `npm install`) and describes
+// its surface. Everything here is internal: src/capture/session.ts is the public API.
+import path from 'node:path';
+import { NativeModuleError } from '../errors';
+
+export interface NativeStats {
+  received: number;
+  droppedKernel: number;
+  droppedInterface: number;
+  captured: number;
+  capturedBytes: number;
+  droppedQueue: number;
+}
+
+export interface NativeInterface {
+  name: string;
+  description: string;
+  linktype: number;
+  snaplen: number;
+}
+
+export interface NativeBatch {
+  data: Buffer;
+  records: Buffer;
+  count: number;
+}
+
+export interface NativeResult {
+  error?: { code: string; message: string };
+  files: string[];
+  packetsRead: number;
+  finished: boolean;
+}
+
+export interface NativeCaptureOptions {
+  interfaces?: string[];
+  readPath?: string;
+  filter?: string;
+  snaplen?: number;
+  promisc?: boolean;
+  immediate?: boolean;
+  bufferKiB?: number;
+  timeoutMs?: number;
+  count?: number;
+  output?: {
+    path: string;
+    format: 'pcap' | 'pcap-ns' | 'pcapng';
+    rotateBytes?: number;
+    rotateSeconds?: number;
+    rotateFiles?: number;
+    bufferBytes?: number;
+    application?: string;
+  };
+  batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
+}
+
+export interface NativeCapture {
+  start(onEvent: (kind: 'batch' | 'done') => void): void;
+  stop(): void;
+  takeBatch(): NativeBatch | null;
+  stats(): NativeStats[];
+  interfaces(): NativeInterface[];
+  warnings(): string[];
+  result(): NativeResult;
+  close(): void;
+}
+
+export interface NativeDevice {
+  name: string;
+  description: string;
+  flags: string[];
+  addresses: { family: string; address: string; netmask?: string; broadcast?: string; destination?: string }[];
+}
+
+export interface NativeAddon {
+  NativeCapture: new (options: NativeCaptureOptions) => NativeCapture;
+  listInterfaces(): NativeDevice[];
+  libpcapVersion(): string;
+}
+
+let addon: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (addon) return addon;
+  const root = path.resolve(__dirname, '..', '..');
+  const candidates = ['build/Release/podspan.node', 'build/Debug/podspan.node'].map((p) => path.join(root, p));
+  for (const file of candidates) {
+    try {
+      addon = require(file) as NativeAddon;
+      return addon;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') {
+        throw new NativeModuleError(`cannot load ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+  throw new NativeModuleError('the native module is not built: run `npm install` (it needs libpcap-dev and a C++ compiler)');
+}

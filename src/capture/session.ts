@@ -1,0 +1,137 @@
+// The capture API: live interfaces or a capture file, optional file output (written natively),
+// optional batches for JavaScript. Options arrive already validated (src/config); this module
+// translates them for the addon and turns native errors into typed ones.
+import { fromNative, PodspanError } from '../errors';
+import type { CaptureFormat } from '../pcap/format';
+import { PacketBatch } from './batch';
+import { native, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats } from './native';
+
+export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string };
+
+export interface OutputOptions {
+  path: string;
+  format: CaptureFormat;
+  /** -C: bytes per file before a new one starts. */
+  rotateBytes?: number;
+  /** -G: seconds per file. */
+  rotateSeconds?: number;
+  /** -W: keep only this many files (a ring). */
+  rotateFiles?: number;
+}
+
+export interface CaptureOptions {
+  source: CaptureSource;
+  filter?: string;
+  snaplen: number;
+  promisc: boolean;
+  immediate: boolean;
+  bufferKiB?: number;
+  timeoutMs: number;
+  count?: number;
+  output?: OutputOptions;
+  /** Deliver batches to JavaScript (bounded queue; live capture drops and counts when full). */
+  batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
+}
+
+export type InterfaceStats = NativeStats;
+export type CaptureInterface = NativeInterface;
+
+export interface CaptureResult {
+  /** Set when capture ended on an error (a damaged file, an interface gone, a full disk). */
+  error?: PodspanError;
+  files: string[];
+  packetsRead: number;
+  interfaces: CaptureInterface[];
+  stats: InterfaceStats[];
+}
+
+export class CaptureSession {
+  private readonly handle: NativeCapture;
+  private running?: Promise<CaptureResult>;
+
+  private constructor(handle: NativeCapture) {
+    this.handle = handle;
+  }
+
+  /** Opens interfaces / the file and the output; throws a typed error naming the culprit. */
+  static open(options: CaptureOptions): CaptureSession {
+    const o: NativeCaptureOptions = {
+      filter: options.filter ?? '',
+      snaplen: options.snaplen,
+      promisc: options.promisc,
+      immediate: options.immediate,
+      bufferKiB: options.bufferKiB ?? 0,
+      timeoutMs: options.timeoutMs,
+      count: options.count ?? 0,
+      output: options.output && { ...options.output },
+      batches: options.batches,
+    };
+    if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
+    else o.readPath = options.source.path;
+    try {
+      return new CaptureSession(new (native().NativeCapture)(o));
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** libpcap's activation warnings, verbatim. */
+  get warnings(): string[] {
+    return this.handle.warnings();
+  }
+
+  interfaces(): CaptureInterface[] {
+    return this.handle.interfaces();
+  }
+
+  stats(): InterfaceStats[] {
+    return this.handle.stats();
+  }
+
+  /**
+   * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet).
+   * Resolves when capture ends: count reached, file read, stop() called, or an error.
+   */
+  start(onBatch?: (batch: PacketBatch) => void): Promise<CaptureResult> {
+    if (this.running) return this.running;
+    this.running = new Promise<CaptureResult>((resolve) => {
+      const drain = () => {
+        for (let b = this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
+          onBatch?.(new PacketBatch(b.data, b.records, b.count));
+        }
+      };
+      this.handle.start((kind) => {
+        drain();
+        if (kind !== 'done') return;
+        const r = this.handle.result();
+        const result: CaptureResult = {
+          error: r.error ? fromNative(r.error) : undefined,
+          files: r.files,
+          packetsRead: r.packetsRead,
+          interfaces: this.handle.interfaces(),
+          stats: this.handle.stats(),
+        };
+        this.handle.close();
+        resolve(result);
+      });
+    });
+    return this.running;
+  }
+
+  /** Ends the capture; the promise from start() resolves once files are closed. */
+  stop(): void {
+    this.handle.stop();
+  }
+}
+
+export function listInterfaces() {
+  try {
+    return native().listInterfaces();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+export function libpcapVersion(): string {
+  return native().libpcapVersion();
+}

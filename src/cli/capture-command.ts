@@ -1,0 +1,100 @@
+// `podspan capture`: tcpdump-like capture to a file or to the terminal, ending with a summary
+// in tcpdump's words on stderr.
+import { CaptureSession, listInterfaces, type CaptureResult } from '../capture/session';
+import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
+import { InterfaceError } from '../errors';
+import { logger } from '../observability/logger';
+import { packetLine } from './packet-line';
+
+const LINKTYPE_NAMES: Record<number, string> = {
+  0: 'NULL (BSD loopback)',
+  1: 'EN10MB (Ethernet)',
+  101: 'RAW (Raw IP)',
+  113: 'LINUX_SLL (Linux cooked v1)',
+  276: 'LINUX_SLL2 (Linux cooked v2)',
+};
+
+/** The interface tcpdump would pick: the first one that is up, running and not loopback. */
+export function defaultInterface(): string {
+  const devices = listInterfaces();
+  const pick =
+    devices.find((d) => d.flags.includes('up') && d.flags.includes('running') && !d.flags.includes('loopback') && d.name !== 'any') ??
+    devices.find((d) => d.flags.includes('up') && d.name !== 'any');
+  if (!pick) throw new InterfaceError('no capturable interface is up; name one with -i');
+  return pick.name;
+}
+
+export function summaryLines(result: CaptureResult, live: boolean): string[] {
+  const sum = (key: keyof CaptureResult['stats'][number]) => result.stats.reduce((n, s) => n + s[key], 0);
+  const lines: string[] = [];
+  if (!live) lines.push(`${result.packetsRead} packets read`);
+  lines.push(`${sum('captured')} packets captured`);
+  lines.push(`${sum('received')} packets received by filter`);
+  if (live) {
+    lines.push(`${sum('droppedKernel')} packets dropped by kernel`);
+    lines.push(`${sum('droppedInterface')} packets dropped by interface`);
+  }
+  const queued = sum('droppedQueue');
+  if (queued > 0) lines.push(`${queued} packets dropped by podspan (output queue full)`);
+  if (result.stats.length > 1) {
+    result.stats.forEach((s, i) => {
+      const name = result.interfaces[i]?.name || `interface ${i}`;
+      const drops = live ? `, ${s.droppedKernel} dropped by kernel, ${s.droppedInterface} dropped by interface` : '';
+      lines.push(`  ${name}: ${s.captured} captured, ${s.received} received by filter${drops}`);
+    });
+  }
+  if (result.files.length > 1) lines.push(`${result.files.length} files: ${result.files[0]} … ${result.files[result.files.length - 1]}`);
+  return lines;
+}
+
+export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const run = parseCaptureFlags(raw);
+  if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  const toTerminal = !run.capture.output;
+  if (toTerminal) run.capture.batches = { flushMs: 50 };
+
+  const session = CaptureSession.open(run.capture);
+  for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
+  const interfaces = session.interfaces();
+  const live = run.capture.source.kind === 'live';
+  if (live) {
+    for (const i of interfaces) {
+      const lt = LINKTYPE_NAMES[i.linktype] ?? `linktype ${i.linktype}`;
+      err.write(`listening on ${i.name}, link-type ${lt}, snapshot length ${i.snaplen} bytes\n`);
+    }
+  }
+  logger.debug({ source: run.capture.source, output: run.capture.output?.path }, 'capture started');
+
+  const stop = () => session.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+
+  let names = interfaces.map((i) => i.name);
+  let linktypes = interfaces.map((i) => i.linktype);
+  const result = await session.start(
+    toTerminal
+      ? (batch) => {
+          const lines: string[] = [];
+          for (let k = 0; k < batch.count; k++) {
+            const idx = batch.iface(k);
+            if (idx >= names.length) {
+              const now = session.interfaces();
+              names = now.map((i) => i.name);
+              linktypes = now.map((i) => i.linktype);
+            }
+            lines.push(packetLine(batch.timestampNs(k), names[idx] || `if${idx}`, linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k)));
+          }
+          out.write(lines.join('\n') + '\n');
+        }
+      : undefined,
+  );
+  if (timer) clearTimeout(timer);
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+
+  if (toTerminal) err.write('\n');
+  for (const line of summaryLines(result, live)) err.write(line + '\n');
+  if (result.error) throw result.error;
+  return 0;
+}

@@ -1,0 +1,75 @@
+// The `podspan` command. Each subcommand parses its flags here and hands them to its module;
+// errors end as one line on stderr and a non-zero exit, never a stack trace.
+import { Command, CommanderError, Option } from 'commander';
+import { PodspanError } from '../errors';
+import { libpcapVersion } from '../capture/session';
+import { runCapture } from './capture-command';
+import { runInterfaces } from './interfaces-command';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function program(): Command {
+  const version = (require('../../package.json') as { version: string }).version;
+  const cmd = new Command('podspan')
+    .description('port-mirroring capture agent: capture, write pcap/pcapng, forward to collectors')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`podspan: ${text.replace(/^error: /, '')}`) });
+
+  cmd
+    .command('capture')
+    .description('capture packets live (-i) or from a file (-r), to a file (-w) or the terminal')
+    .argument('[expression...]', 'BPF filter expression (same as -f)')
+    .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
+    .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+    .option('-w, --write <file>', 'write packets to a file (.pcap or .pcapng)')
+    .addOption(new Option('--format <format>', 'output format, overriding the extension').choices(['pcap', 'pcap-ns', 'pcapng']))
+    .option('-f, --filter <expression>', 'BPF filter expression')
+    .option('-c, --count <n>', 'stop after n packets')
+    .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
+    .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
+    .option('--immediate', 'deliver each packet at once (costs CPU; use for low rates)')
+    .option('-p, --no-promiscuous-mode', 'do not put the interface into promiscuous mode')
+    .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
+    .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
+    .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
+    .option('--duration <seconds>', 'stop after this many seconds')
+    .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
+    .action(async (expression: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
+    });
+
+  cmd
+    .command('interfaces')
+    .description('list the interfaces podspan can capture on, with addresses and flags')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      process.exitCode = runInterfaces(opts.json === true, process.stdout);
+    });
+
+  cmd
+    .command('version')
+    .description('print podspan and libpcap versions')
+    .action(() => {
+      process.stdout.write(`podspan ${version}\n${libpcapVersion()}\n`);
+    });
+  return cmd;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof PodspanError) {
+      process.stderr.write(`podspan: ${err.message}\n`);
+      process.exitCode = err.code === 'ERR_USAGE' ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`podspan: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,5 @@
+export { CaptureSession, listInterfaces, libpcapVersion } from './capture/session';
+export type { CaptureOptions, CaptureResult, CaptureSource, InterfaceStats, OutputOptions } from './capture/session';
+export { PacketBatch } from './capture/batch';
+export * from './errors';
+export { formatFromPath, type CaptureFormat } from './pcap/format';
