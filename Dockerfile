@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# Build stage: compiles the native addon against libpcap headers and the TypeScript sources.
+FROM node:20-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpcap-dev g++ make python3 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY package.json package-lock.json binding.gyp tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY native ./native
+COPY src ./src
+COPY bin ./bin
+RUN npm ci && npm prune --omit=dev
+
+# Runtime stage: libpcap only, no compilers; runs as an unprivileged user whose node binary
+# carries just the capabilities capture needs (CAP_NET_RAW to open packet sockets,
+# CAP_NET_ADMIN for promiscuous mode and ring setup).
+FROM node:20-bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin \
+ && setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/node \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system podspan && useradd --system --gid podspan --no-create-home podspan
+WORKDIR /opt/podspan
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/build/Release/podspan.node ./build/Release/podspan.node
+COPY --from=build /src/dist ./dist
+COPY --from=build /src/bin ./bin
+USER podspan
+ENTRYPOINT ["node", "/opt/podspan/bin/podspan"]
+CMD ["interfaces"]

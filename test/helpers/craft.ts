@@ -1,0 +1,74 @@
+// Writes small, exactly known captures for tests: Ethernet/IPv4 UDP and TCP frames in a
+// classic pcap file (microsecond timestamps, little endian).
+import fs from 'node:fs';
+
+export interface CraftedPacket {
+  tsNs: bigint;
+  frame: Buffer;
+}
+
+function checksum(buf: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
+}
+
+export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport: number; dport: number; payload: Buffer }): Buffer {
+  const l4 = opts.proto === 17 ? Buffer.alloc(8) : Buffer.alloc(20);
+  l4.writeUInt16BE(opts.sport, 0);
+  l4.writeUInt16BE(opts.dport, 2);
+  if (opts.proto === 17) {
+    l4.writeUInt16BE(8 + opts.payload.length, 4);
+  } else {
+    l4.writeUInt32BE(1000, 4);
+    l4[12] = 5 << 4;
+    l4[13] = 0x18; // PSH ACK
+    l4.writeUInt16BE(65535, 14);
+  }
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(20 + l4.length + opts.payload.length, 2);
+  ip[8] = 64;
+  ip[9] = opts.proto;
+  opts.src.split('.').forEach((o, i) => (ip[12 + i] = Number(o)));
+  opts.dst.split('.').forEach((o, i) => (ip[16 + i] = Number(o)));
+  ip.writeUInt16BE(checksum(ip), 10);
+  const eth = Buffer.from([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
+  return Buffer.concat([eth, ip, l4, opts.payload]);
+}
+
+/** n packets alternating UDP port 5000 and TCP port 80, 1 ms apart, payload sizes varying. */
+export function samplePackets(n: number, startSec = 1_700_000_000): CraftedPacket[] {
+  const out: CraftedPacket[] = [];
+  for (let i = 0; i < n; i++) {
+    const payload = Buffer.alloc(10 + ((i * 37) % 400), i & 0xff);
+    const udp = i % 2 === 0;
+    out.push({
+      tsNs: BigInt(startSec) * 1_000_000_000n + BigInt(i) * 1_000_000n + 123_000n,
+      frame: ipv4Frame({ proto: udp ? 17 : 6, src: '198.18.0.1', dst: '198.18.0.2', sport: 40000 + (i % 7), dport: udp ? 5000 : 80, payload }),
+    });
+  }
+  return out;
+}
+
+export function writePcap(file: string, packets: CraftedPacket[], opts: { snaplen?: number; linktype?: number } = {}): void {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(opts.snaplen ?? 262144, 16);
+  header.writeUInt32LE(opts.linktype ?? 1, 20);
+  parts.push(header);
+  for (const p of packets) {
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(Number(p.tsNs / 1_000_000_000n), 0);
+    rec.writeUInt32LE(Number((p.tsNs % 1_000_000_000n) / 1000n), 4);
+    rec.writeUInt32LE(p.frame.length, 8);
+    rec.writeUInt32LE(p.frame.length, 12);
+    parts.push(rec, p.frame);
+  }
+  fs.writeFileSync(file, Buffer.concat(parts));
+}

@@ -1,0 +1,105 @@
+// Independent judges: capinfos and tshark (Wireshark) read what podspan writes.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import fs from 'node:fs';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const podspanBin = path.join(repoRoot, 'bin', 'podspan');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, env: opts.env ?? process.env, maxBuffer: 256 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export function podspan(args: string[], timeoutMs = 60_000): RunResult {
+  return run(process.execPath, [podspanBin, ...args], { timeoutMs });
+}
+
+export interface FileSummary {
+  packets: number;
+  dataBytes: number;
+  interfaces?: number;
+}
+
+/** capinfos -T (table) for many files at once: packets and data size (sum of captured lengths). */
+export function capinfos(files: string[]): Map<string, FileSummary & { warning: string }> {
+  const r = run('capinfos', ['-T', '-m', '-r', '-c', '-d', ...files]);
+  const out = new Map<string, FileSummary & { warning: string }>();
+  for (const line of r.stdout.trim().split('\n')) {
+    if (!line) continue;
+    const cols = line.split(',');
+    const file = cols.slice(0, cols.length - 2).join(',');
+    out.set(file, { packets: Number(cols[cols.length - 2]), dataBytes: Number(cols[cols.length - 1]), warning: r.stderr });
+  }
+  return out;
+}
+
+/** Per packet: frame.len, frame.cap_len, epoch time (as tshark prints it), interface id. */
+export function tsharkFrames(file: string): { len: number; caplen: number; time: string; iface: number }[] {
+  const r = run('tshark', ['-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'frame.time_epoch', '-e', 'frame.interface_id']);
+  if (r.code !== 0) throw new Error(`tshark failed on ${file}: ${r.stderr}`);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [len, caplen, time, iface] = l.split('\t');
+      return { len: Number(len), caplen: Number(caplen), time, iface: Number(iface || 0) };
+    });
+}
+
+/** tshark's stderr when reading a file: empty means it opened with no warning. */
+export function tsharkWarnings(file: string): string {
+  return run('tshark', ['-n', '-r', file, '-q']).stderr.trim();
+}
+
+export function corpusDir(): string | undefined {
+  const dir = process.env.PODSPAN_CORPUS ?? path.resolve(repoRoot, '..', 'shared', 'corpus');
+  return fs.existsSync(path.join(dir, 'MANIFEST.tsv')) ? dir : undefined;
+}
+
+export interface CorpusEntry {
+  file: string;
+  path: string;
+  categories: string[];
+  corrupt: boolean;
+}
+
+export function corpusEntries(dir: string): CorpusEntry[] {
+  const lines = fs.readFileSync(path.join(dir, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1);
+  return lines.map((line) => {
+    const cols = line.split('\t');
+    return {
+      file: cols[0],
+      path: path.join(dir, cols[0]),
+      categories: (cols[5] ?? '').split(','),
+      corrupt: (cols[7] ?? '').includes('CORRUPT/UNREADABLE per capinfos'),
+    };
+  });
+}
+
+export interface ParsedPcap {
+  linktype: number;
+  packets: { tsSec: number; tsUsec: number; caplen: number; origlen: number }[];
+}
+
+/** Reads a microsecond pcap with the pcap-parser package, a reader independent of ours. */
+export function readWithPcapParser(file: string): Promise<ParsedPcap> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pcapp = require('pcap-parser') as { parse(f: string): NodeJS.EventEmitter };
+  return new Promise((resolve, reject) => {
+    const out: ParsedPcap = { linktype: -1, packets: [] };
+    const parser = pcapp.parse(file);
+    parser.on('globalHeader', (h: { linkLayerType: number }) => (out.linktype = h.linkLayerType));
+    parser.on('packet', (p: { header: { timestampSeconds: number; timestampMicroseconds: number; capturedLength: number; originalLength: number } }) =>
+      out.packets.push({ tsSec: p.header.timestampSeconds, tsUsec: p.header.timestampMicroseconds, caplen: p.header.capturedLength, origlen: p.header.originalLength }),
+    );
+    parser.on('error', reject);
+    parser.on('end', () => resolve(out));
+  });
+}

@@ -1,0 +1,176 @@
+// The command line on files: conversion, filters, counts, formats, and every kind of bad input
+// ending in one clear line and a non-zero exit.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplePackets, writePcap } from '../helpers/craft';
+import { capinfos, podspan, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+
+let tmp: string;
+let sample: string;
+const N = 200;
+const packets = samplePackets(N);
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-cli-'));
+  sample = path.join(tmp, 'sample.pcap');
+  writePcap(sample, packets);
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function oneErrorLine(stderr: string): string {
+  expect(stderr).not.toMatch(/\n\s+at /);
+  const lines = stderr.trim().split('\n').filter((l) => l.startsWith('podspan: '));
+  expect(lines).toHaveLength(1);
+  return lines[0];
+}
+
+describe('podspan capture -r', () => {
+  it('converts pcap to pcapng keeping every packet, length and timestamp', () => {
+    const out = path.join(tmp, 'out.pcapng');
+    const r = podspan(['capture', '-r', sample, '-w', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${N} packets captured`);
+    const frames = tsharkFrames(out);
+    expect(frames.map((f) => f.len)).toEqual(packets.map((p) => p.frame.length));
+    expect(frames.map((f) => f.time)).toEqual(packets.map((p) => (Number(p.tsNs / 1000n) / 1e6).toFixed(9)));
+    expect(tsharkWarnings(out)).toBe('');
+  });
+
+  it('writes microsecond pcap that pcap-parser reads with the same counts, lengths and timestamps', async () => {
+    const out = path.join(tmp, 'copy.pcap');
+    expect(podspan(['capture', '-r', sample, '-w', out]).code).toBe(0);
+    const parsed = await readWithPcapParser(out);
+    expect(parsed.linktype).toBe(1);
+    expect(parsed.packets.map((p) => p.caplen)).toEqual(packets.map((p) => p.frame.length));
+    expect(parsed.packets.map((p) => p.tsSec * 1_000_000 + p.tsUsec)).toEqual(packets.map((p) => Number(p.tsNs / 1000n)));
+    expect(tsharkFrames(out).map((f) => f.len)).toEqual(parsed.packets.map((p) => p.origlen));
+  });
+
+  it('applies a filter given with -f or as trailing words', () => {
+    const a = path.join(tmp, 'udp.pcap');
+    const b = path.join(tmp, 'tcp.pcap');
+    expect(podspan(['capture', '-r', sample, '-w', a, '-f', 'udp port 5000']).code).toBe(0);
+    expect(podspan(['capture', '-r', sample, '-w', b, 'tcp', 'and', 'port', '80']).code).toBe(0);
+    const info = capinfos([a, b]);
+    expect(info.get(a)!.packets).toBe(N / 2);
+    expect(info.get(b)!.packets).toBe(N / 2);
+  });
+
+  it('stops after -c packets', () => {
+    const out = path.join(tmp, 'count.pcap');
+    const r = podspan(['capture', '-r', sample, '-w', out, '-c', '17']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('17 packets captured');
+    expect(capinfos([out]).get(out)!.packets).toBe(17);
+  });
+
+  it('writes nanosecond pcap with --format pcap-ns', () => {
+    const out = path.join(tmp, 'ns.cap');
+    expect(podspan(['capture', '-r', sample, '-w', out, '--format', 'pcap-ns']).code).toBe(0);
+    expect(fs.readFileSync(out).readUInt32LE(0)).toBe(0xa1b23c4d);
+    expect(tsharkFrames(out)).toHaveLength(N);
+  });
+
+  it('rotates by size into a ring of files that sort in time order', () => {
+    const dir = path.join(tmp, 'ring');
+    fs.mkdirSync(dir);
+    const r = podspan(['capture', '-r', sample, '-w', path.join(dir, 'cap.pcapng'), '-C', '0.01', '-W', '3']);
+    expect(r.code).toBe(0);
+    const files = fs.readdirSync(dir).sort();
+    expect(files).toHaveLength(3);
+    expect(files.every((f) => /^cap_\d{5}_\d{14}\.pcapng$/.test(f))).toBe(true);
+    const info = capinfos(files.map((f) => path.join(dir, f)));
+    for (const f of files) expect(tsharkWarnings(path.join(dir, f))).toBe('');
+    // The ring keeps the newest packets: the last file ends with the last packet.
+    const last = tsharkFrames(path.join(dir, files[2]));
+    expect(last[last.length - 1].len).toBe(packets[N - 1].frame.length);
+    expect([...info.values()].every((v) => v.packets > 0)).toBe(true);
+  });
+
+  it('prints packets to stdout without -w', () => {
+    const r = podspan(['capture', '-r', sample, '-c', '4']);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/IP 198\.18\.0\.1\.4000\d > 198\.18\.0\.2\.5000: UDP, length \d+/);
+    expect(lines[1]).toMatch(/198\.18\.0\.2\.80: TCP/);
+  });
+});
+
+describe('bad input', () => {
+  it('an unreadable file', () => {
+    const r = podspan(['capture', '-r', path.join(tmp, 'missing.pcap')]);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain('missing.pcap');
+  });
+
+  it('a file that is not a capture', () => {
+    const notCapture = path.join(tmp, 'notes.txt');
+    fs.writeFileSync(notCapture, 'hello, this is not a capture file at all\n');
+    const r = podspan(['capture', '-r', notCapture]);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toMatch(/notes\.txt.*not a pcap or pcapng file/);
+  });
+
+  it('a file cut short in a record keeps the packets before it and says where', () => {
+    const cut = path.join(tmp, 'cut.pcap');
+    const whole = fs.readFileSync(sample);
+    fs.writeFileSync(cut, whole.subarray(0, whole.length - 30));
+    const out = path.join(tmp, 'cut-out.pcapng');
+    const r = podspan(['capture', '-r', cut, '-w', out]);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain('cut.pcap');
+    expect(r.stderr).toContain(`${N - 1} packets captured`);
+    expect(capinfos([out]).get(out)!.packets).toBe(N - 1);
+    expect(tsharkWarnings(out)).toBe('');
+  });
+
+  it('an unwritable output', () => {
+    const r = podspan(['capture', '-r', sample, '-w', '/nonexistent-dir/out.pcap']);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain('/nonexistent-dir/out.pcap');
+  });
+
+  it('a filter that does not compile', () => {
+    const r = podspan(['capture', '-r', sample, '-f', 'tcp port eighty']);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain("'tcp port eighty'");
+  });
+
+  it('an unknown interface', () => {
+    const r = podspan(['capture', '-i', 'nosuchif0', '-c', '1']);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain('nosuchif0');
+  });
+
+  it.each([
+    [['-i', 'lo', '-r', 'x.pcap'], /-i and -r conflict/],
+    [['-r', 'x.pcap', '-W', '3', '-w', 'y.pcap'], /-W .* needs -C or -G/],
+    [['-r', 'x.pcap', '-C', '1'], /need -w/],
+    [['-r', 'x.pcap', '-c', 'ten'], /-c takes a whole number/],
+    [['-r', 'x.pcap', '-s', '999999'], /-s must be between/],
+    [['-r', 'x.pcap', '-w', 'y', '--format', 'pcapx'], /pcapx/],
+    [['-r', 'x.pcap', '-f', 'tcp', 'udp'], /either with -f or after the options/],
+    [['--bogus'], /unknown option/],
+  ])('conflicting or malformed flags %j', (args, pattern) => {
+    const r = podspan(['capture', ...args]);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toMatch(pattern);
+  });
+});
+
+describe('podspan interfaces', () => {
+  it('lists loopback with its address and flags', () => {
+    const r = podspan(['interfaces', '--json']);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as { name: string; flags: string[]; addresses: { address: string }[] }[];
+    const lo = list.find((d) => d.name === 'lo');
+    expect(lo).toBeDefined();
+    expect(lo!.flags).toContain('loopback');
+    expect(lo!.addresses.map((a) => a.address)).toContain('127.0.0.1');
+    const text = podspan(['interfaces']);
+    expect(text.stdout).toMatch(/\d+\.lo .*\[.*loopback.*\]\n\s+inet 127\.0\.0\.1/);
+  });
+});
