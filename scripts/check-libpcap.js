@@ -12,8 +12,10 @@ function hasHeader() {
       stdio: ['pipe', 'ignore', 'ignore'],
     });
     return true;
-  } catch {
-    return ['/usr/include/pcap/pcap.h', '/usr/local/include/pcap/pcap.h'].some((p) => fs.existsSync(p));
+  } catch (err) {
+    // No compiler to ask (node-gyp will say so itself): look in the usual places.
+    if (err.code === 'ENOENT') return ['/usr/include/pcap/pcap.h', '/usr/local/include/pcap/pcap.h'].some((p) => fs.existsSync(p));
+    return false;
   }
 }
 
