@@ -55,7 +55,10 @@ export function tsharkFrames(file: string): { len: number; caplen: number; time:
 
 /** tshark's stderr when reading a file: empty means it opened with no warning. */
 export function tsharkWarnings(file: string): string {
-  return run('tshark', ['-n', '-r', file, '-q']).stderr.trim();
+  return run('tshark', ['-n', '-r', file, '-q'])
+    .stderr.split('\n')
+    .filter((l) => l.trim() && !/^Running as user "root"/.test(l))
+    .join('\n');
 }
 
 export function corpusDir(): string | undefined {

@@ -34,7 +34,7 @@ describe('podspan capture -r', () => {
     expect(r.stderr).toContain(`${N} packets captured`);
     const frames = tsharkFrames(out);
     expect(frames.map((f) => f.len)).toEqual(packets.map((p) => p.frame.length));
-    expect(frames.map((f) => f.time)).toEqual(packets.map((p) => (Number(p.tsNs / 1000n) / 1e6).toFixed(9)));
+    expect(frames.map((f) => f.time)).toEqual(packets.map((p) => `${p.tsNs / 1_000_000_000n}.${(p.tsNs % 1_000_000_000n).toString().padStart(9, '0')}`));
     expect(tsharkWarnings(out)).toBe('');
   });
 
