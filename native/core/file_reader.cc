@@ -294,7 +294,8 @@ class PcapngReader : public ReaderBase {
     }
     if (b.u32(total - 4) != total) return fail(start, "section header's trailing length does not match");
     const uint16_t major = b.u16(12), minor = b.u16(14);
-    if (major != 1) {
+    // 1.0 is the standard; 1.2 was written by some old tools and libpcap reads it too.
+    if (major != 1 || (minor != 0 && minor != 2)) {
       return fail(start, "unsupported pcapng version " + std::to_string(major) + "." + std::to_string(minor));
     }
     SectionInfo section;

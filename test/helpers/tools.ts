@@ -42,11 +42,12 @@ export function capinfos(files: string[]): Map<string, FileSummary & { warning: 
 
 /** Per packet: frame.len, frame.cap_len, epoch time (as tshark prints it), interface id. */
 export function tsharkFrames(file: string): { len: number; caplen: number; time: string; iface: number }[] {
-  const r = run('tshark', ['-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'frame.time_epoch', '-e', 'frame.interface_id']);
+  const r = run('tshark', ['-n', '-r', file, '-T', 'fields', '-E', 'separator=/t', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'frame.time_epoch', '-e', 'frame.interface_id', '-e', 'frame.encap_type']);
   if (r.code !== 0) throw new Error(`tshark failed on ${file}: ${r.stderr}`);
   return r.stdout
     .split('\n')
     .filter(Boolean)
+    .filter((l) => l.split('\t')[4] !== '') // tshark also lists non-packet pcapng blocks, with no encapsulation
     .map((l) => {
       const [len, caplen, time, iface] = l.split('\t');
       return { len: Number(len), caplen: Number(caplen), time, iface: Number(iface || 0) };
