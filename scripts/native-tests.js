@@ -83,7 +83,9 @@ if (fuzz) {
       fs.mkdirSync(work, { recursive: true });
       const seeds = [work, path.join(root, 'fixtures')];
       if (fs.existsSync(corpus)) seeds.push(corpus);
-      const r = run(bin, [`-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
+      const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;
+      fs.mkdirSync(artifacts, { recursive: true });
+      const r = run(bin, [`-artifact_prefix=${artifacts}`, `-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
         env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' },
       });
       const execs = (r.out.match(/Done (\d+) runs/) || [])[1];
@@ -93,7 +95,7 @@ if (fuzz) {
       } else {
         failed += 1;
         process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
-        console.log(`fuzz ${t}: FAILED (see above; the crashing input is in ${root})`);
+        console.log(`fuzz ${t}: FAILED (see above; the input is saved in build/fuzz-artifacts/)`);
       }
     }
   }

@@ -223,10 +223,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   }
 
   void shutdown() {
-    if (!session_) return;
-    session_->stop();
-    session_->join();
-    session_.reset();
+    session_.reset();  // stops, releases waiting threads, joins
   }
 
   std::unique_ptr<CaptureSession> session_;

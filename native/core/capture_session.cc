@@ -70,6 +70,10 @@ struct CaptureSession::Source {
   uint64_t js_started_ms = 0;
   uint64_t last_refresh_ms = 0;
   uint64_t last_flush_ms = 0;
+
+  ~Source() {
+    if (pcap) pcap_close(pcap);  // also when the session's constructor throws
+  }
 };
 
 CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)) {
@@ -96,11 +100,9 @@ CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)
 }
 
 CaptureSession::~CaptureSession() {
+  abandoned_ = true;  // nobody will take batches any more: release a reader waiting for room
   stop();
   join();
-  for (auto& s : sources_) {
-    if (s->pcap) pcap_close(s->pcap);
-  }
 }
 
 void CaptureSession::open_live(const std::string& device) {
@@ -270,7 +272,7 @@ void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
   {
     std::unique_lock<std::mutex> lk(queue_mu_);
     if (wait_for_room) {
-      queue_cv_.wait(lk, [&] { return ready_.size() < opt_.queue_max_batches || stop_.load(); });
+      queue_cv_.wait(lk, [&] { return ready_.size() < opt_.queue_max_batches || abandoned_.load(); });
     }
     if (ready_.size() < opt_.queue_max_batches) {
       ready_.push_back(std::move(s.js));
@@ -385,7 +387,7 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
   const uint64_t now = monotonic_ms();
   if (opt_.deliver_batches && !s.js.empty() &&
       (final || now - s.js_started_ms >= opt_.batch_flush_ms)) {
-    push_js_batch(s, reader_based_ && !final);
+    push_js_batch(s, reader_based_);  // a file can wait for the consumer; live capture cannot
   }
   if (final || now - s.last_refresh_ms >= kStatsRefreshMs) {
     refresh_stats(s, final);

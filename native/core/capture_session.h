@@ -65,6 +65,8 @@ class CaptureSession {
   void join();
 
   // Moves the oldest ready batch into `out` (whose storage is recycled). False if none.
+  // Reading a file waits for room in the queue (nothing is dropped); live capture drops and
+  // counts a batch that does not fit.
   bool take_batch(Batch& out);
 
   bool live() const { return !reader_based_; }
@@ -117,6 +119,7 @@ class CaptureSession {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> abandoned_{false};  // the session is being destroyed
   std::atomic<int> running_{0};
   std::atomic<uint64_t> taken_{0};
   std::atomic<uint64_t> packets_read_{0};

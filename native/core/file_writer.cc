@@ -172,6 +172,7 @@ struct CaptureWriter::Impl {
   }
 
   void append(const void* p, size_t n) {
+    if (n == 0) return;
     if (used + n > buf.size()) {
       drain();
       if (n > buf.size()) buf.resize(n);

@@ -98,15 +98,17 @@ TEST(session_hands_batches_over_and_stops_at_the_count) {
   s.start(nullptr, [&] { finished = true; });
   Batch b;
   uint64_t got = 0, bytes = 0;
-  while (!finished || s.take_batch(b)) {
+  for (;;) {
+    const bool was_finished = finished;
     if (s.take_batch(b)) {
       got += b.size();
       for (const auto& r : b.records) bytes += r.caplen;
+    } else if (was_finished) {
+      break;  // finished before this empty look: nothing more will come
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  while (s.take_batch(b)) got += b.size();
   s.join();
   CHECK_EQ(got, 777u);
   CHECK_EQ(s.stats()[0].captured, 777u);

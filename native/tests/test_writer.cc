@@ -1,0 +1,265 @@
+// CaptureWriter: exact pcap / pcapng layout, options kept, ISBs, rotation by size and time,
+// the ring of N files, and errors naming the path.
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "errors.h"
+#include "file_reader.h"
+#include "file_writer.h"
+
+using namespace podspan;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/podspan-writer-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+std::vector<std::string> list(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void remove_tree(const std::string& dir) {
+  for (const auto& f : list(dir)) unlink((dir + "/" + f).c_str());
+  rmdir(dir.c_str());
+}
+
+InterfaceInfo iface(const std::string& name, uint16_t linktype = 1) {
+  InterfaceInfo i;
+  i.name = name;
+  i.description = name + " port";
+  i.linktype = linktype;
+  i.snaplen = 65535;
+  return i;
+}
+
+uint32_t u32(const std::vector<uint8_t>& b, size_t off) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + off, 4);
+  return v;
+}
+
+uint64_t count(const std::string& path) {
+  auto r = FileReader::open(path);
+  Batch b;
+  uint64_t n = 0;
+  for (;;) {
+    const ReadStatus st = r->read(b, 100, 1 << 20);
+    n += b.size();
+    if (st != ReadStatus::kOk) return st == ReadStatus::kEnd ? n : ~uint64_t{0};
+  }
+}
+
+void write_packets(CaptureWriter& w, int n, uint64_t start_ns, uint64_t step_ns, uint32_t caplen, uint32_t ifc = 0) {
+  std::vector<uint8_t> data(caplen, 0x5a);
+  for (int i = 0; i < n; ++i) {
+    PacketRecord r;
+    r.ts_ns = start_ns + static_cast<uint64_t>(i) * step_ns;
+    r.caplen = caplen;
+    r.origlen = caplen + 1;
+    r.iface = ifc;
+    w.write(r, data.data());
+  }
+}
+
+}  // namespace
+
+TEST(writer_pcap_layout_micro_and_nano) {
+  const std::string dir = temp_dir();
+  for (FileFormat f : {FileFormat::kPcap, FileFormat::kPcapNs}) {
+    WriterOptions o;
+    o.path = dir + "/a.pcap";
+    o.format = f;
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    write_packets(w, 2, 1700000000123456789ull, 1, 60);
+    w.close();
+    auto b = slurp(o.path);
+    CHECK_EQ(b.size(), 24u + 2u * (16u + 60u));
+    CHECK_EQ(u32(b, 0), f == FileFormat::kPcap ? 0xa1b2c3d4u : 0xa1b23c4du);
+    CHECK_EQ(u32(b, 16), 65535u);
+    CHECK_EQ(u32(b, 20), 1u);
+    CHECK_EQ(u32(b, 24), 1700000000u);
+    CHECK_EQ(u32(b, 28), f == FileFormat::kPcap ? 123456u : 123456789u);
+    CHECK_EQ(u32(b, 32), 60u);
+    CHECK_EQ(u32(b, 36), 61u);
+    CHECK_EQ(count(o.path), 2u);
+  }
+  remove_tree(dir);
+}
+
+TEST(writer_pcapng_keeps_interfaces_options_and_writes_isbs) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/a.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.section.comments = {"from a test"};
+  o.stats_for_interface = [](uint32_t i) {
+    InterfaceStats s;
+    s.received = 10 + i;
+    s.dropped_kernel = 3;
+    s.dropped_iface = 1;
+    s.captured = 7;
+    return s;
+  };
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 3, 1000000000ull, 1000, 61);
+  w.add_interface(iface("raw0", 101));  // an interface that appears mid-file
+  PacketRecord r;
+  r.ts_ns = 2000000000ull;
+  r.caplen = 4;
+  r.origlen = 4;
+  r.iface = 1;
+  const uint8_t with_opt[4 + 8] = {1, 2, 3, 4, /* opt_comment len 3 */ 1, 0, 3, 0, 'h', 'e', 'y', 0};
+  r.optlen = 8;
+  w.write(r, with_opt);
+  w.close();
+  CHECK_EQ(w.packets_written(), 4u);
+
+  auto rd = FileReader::open(o.path);
+  Batch b;
+  CHECK(rd->read(b, 100, 1 << 20) == ReadStatus::kEnd);
+  CHECK_EQ(b.size(), 4u);
+  CHECK_EQ(rd->interfaces().size(), 2u);
+  CHECK_EQ(rd->interfaces()[0].name, std::string("eth0"));
+  CHECK_EQ(rd->interfaces()[0].description, std::string("eth0 port"));
+  CHECK_EQ(rd->interfaces()[1].linktype, 101);
+  CHECK_EQ(rd->sections()[0].comments[0], std::string("from a test"));
+  CHECK_EQ(rd->sections()[0].userappl, std::string("podspan"));
+  CHECK_EQ(b.records[2].ts_ns, 1000002000ull);
+  CHECK_EQ(b.records[3].optlen, 8u);
+  CHECK_EQ(std::memcmp(b.data.data() + b.records[3].offset + 4, with_opt + 4, 8), 0);
+  CHECK_EQ(rd->skipped_blocks(), 2u);  // the two ISBs
+
+  // The ISB of interface 0: ifrecv 10, osdrop 3, usrdeliv 7.
+  auto bytes = slurp(o.path);
+  size_t off = 0;
+  int isbs = 0;
+  while (off + 12 <= bytes.size()) {
+    const uint32_t type = u32(bytes, off), len = u32(bytes, off + 4);
+    if (type == 5 && u32(bytes, off + 8) == 0) {
+      ++isbs;
+      size_t p = off + 20;
+      while (p + 4 <= off + len - 4) {
+        uint16_t code, olen;
+        std::memcpy(&code, &bytes[p], 2);
+        std::memcpy(&olen, &bytes[p + 2], 2);
+        if (code == 0) break;
+        uint64_t v = 0;
+        if (olen == 8) std::memcpy(&v, &bytes[p + 4], 8);
+        if (code == 4) CHECK_EQ(v, 10u);
+        if (code == 7) CHECK_EQ(v, 3u);
+        if (code == 8) CHECK_EQ(v, 7u);
+        p += 4 + ((olen + 3u) & ~3u);
+      }
+    }
+    off += len;
+  }
+  CHECK_EQ(isbs, 1);
+  remove_tree(dir);
+}
+
+TEST(writer_rotates_by_size_keeping_a_ring) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/cap.pcap";
+  o.format = FileFormat::kPcap;
+  o.rotation.max_bytes = 24 + 10 * (16 + 100);  // exactly 10 records per file
+  o.rotation.max_files = 3;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 95, 1700000000000000000ull, 1000, 100);
+  w.close();
+  auto files = list(dir);
+  CHECK_EQ(files.size(), 3u);
+  CHECK_EQ(w.files().size(), 3u);
+  CHECK(files[0].rfind("cap_00008_20231114", 0) == 0);
+  CHECK(files[2].rfind("cap_00010_", 0) == 0);
+  CHECK_EQ(files[2].substr(files[2].size() - 5), std::string(".pcap"));
+  CHECK_EQ(count(dir + "/" + files[0]), 10u);
+  CHECK_EQ(count(dir + "/" + files[2]), 5u);
+  remove_tree(dir);
+}
+
+TEST(writer_rotates_by_packet_time) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/t.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.rotation.seconds = 2;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 10, 1700000000000000000ull, 500000000ull, 50);  // 5 s of packets
+  w.close();
+  auto files = list(dir);
+  CHECK_EQ(files.size(), 3u);  // [0,2) [2,4) [4,4.5]
+  uint64_t total = 0;
+  for (const auto& f : files) total += count(dir + "/" + f);
+  CHECK_EQ(total, 10u);
+  CHECK_EQ(count(dir + "/" + files[0]), 4u);
+  remove_tree(dir);
+}
+
+TEST(writer_errors_name_the_path) {
+  WriterOptions o;
+  o.path = "/nonexistent-dir/x.pcap";
+  bool threw = false;
+  try {
+    CaptureWriter w(o);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kOutput);
+    CHECK_EQ(std::string(e.what()), std::string("/nonexistent-dir/x.pcap: cannot create: No such file or directory"));
+  }
+  CHECK(threw);
+
+  const std::string dir = temp_dir();
+  WriterOptions p;
+  p.path = dir + "/mixed.pcap";
+  p.format = FileFormat::kPcap;
+  CaptureWriter w(p);
+  w.add_interface(iface("eth0", 1));
+  threw = false;
+  try {
+    w.add_interface(iface("lo", 772));
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kUsage);
+    CHECK(std::string(e.what()).find("pcap holds one link type") != std::string::npos);
+  }
+  CHECK(threw);
+  w.close();
+  CHECK_EQ(count(p.path), 0u);  // still a valid, empty capture
+  remove_tree(dir);
+}
+
+TEST(writer_format_from_extension) {
+  CHECK(format_from_path("a.pcapng") == FileFormat::kPcapng);
+  CHECK(format_from_path("a.PCAPNG") == FileFormat::kPcapng);
+  CHECK(format_from_path("a.pcap") == FileFormat::kPcap);
+  CHECK(format_from_path("/dev/null") == FileFormat::kPcap);
+}
