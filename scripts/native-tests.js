@@ -81,8 +81,7 @@ if (fuzz) {
       const bin = findBinary(fuzzDir, t);
       const work = path.join(root, 'build', 'fuzz-corpus', t);
       fs.mkdirSync(work, { recursive: true });
-      const seeds = [work, path.join(root, 'fixtures')];
-      if (fs.existsSync(corpus)) seeds.push(corpus);
+      const seeds = [work, path.join(root, 'fixtures'), corpus].filter((d) => fs.existsSync(d));
       const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;
       fs.mkdirSync(artifacts, { recursive: true });
       const r = run(bin, [`-artifact_prefix=${artifacts}`, `-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
