@@ -267,9 +267,9 @@ class PcapngReader : public ReaderBase {
     ReadStatus st = ReadStatus::kOk;
     switch (type) {
       case 1: st = interface_block(body, start); break;
-      case 6: st = enhanced_packet(body, start, out); break;
+      case 6: st = enhanced_packet(body, start, out, false); break;
       case 3: st = simple_packet(body, start, out); break;
-      case 2: st = obsolete_packet(body, start, out); break;
+      case 2: st = enhanced_packet(body, start, out, true); break;
       default: ++skipped_; break;
     }
     if (st == ReadStatus::kOk) pos_ = start + total;
@@ -386,9 +386,11 @@ class PcapngReader : public ReaderBase {
     return ReadStatus::kOk;
   }
 
-  ReadStatus enhanced_packet(const Bytes& body, size_t start, Batch& out) {
-    if (body.n < 20) return fail(start, "enhanced packet block is too short");
-    const uint32_t iface = body.u32(0);
+  // EPB (type 6) and the obsolete Packet Block (type 2) share a layout; the PB has a 16-bit
+  // interface id followed by a 16-bit drops count.
+  ReadStatus enhanced_packet(const Bytes& body, size_t start, Batch& out, bool obsolete) {
+    if (body.n < 20) return fail(start, "packet block is too short");
+    const uint32_t iface = obsolete ? body.u16(0) : body.u32(0);
     const uint64_t ts = (static_cast<uint64_t>(body.u32(4)) << 32) | body.u32(8);
     const uint32_t caplen = body.u32(12), origlen = body.u32(16);
     if (caplen > body.n - 20) {
@@ -408,19 +410,6 @@ class PcapngReader : public ReaderBase {
     if (snap != 0 && caplen > snap) caplen = snap;
     if (caplen > body.n - 4) caplen = static_cast<uint32_t>(body.n - 4);
     return packet(out, start, 0, 0, caplen, origlen, body.p + 4, nullptr);
-  }
-
-  ReadStatus obsolete_packet(const Bytes& body, size_t start, Batch& out) {
-    if (body.n < 20) return fail(start, "packet block is too short");
-    const uint32_t iface = body.u16(0);
-    const uint64_t ts = (static_cast<uint64_t>(body.u32(4)) << 32) | body.u32(8);
-    const uint32_t caplen = body.u32(12), origlen = body.u32(16);
-    if (caplen > body.n - 20) {
-      return fail(start, "captured length " + std::to_string(caplen) + " runs past the end of its block");
-    }
-    const size_t padded = (static_cast<size_t>(caplen) + 3) & ~size_t{3};
-    Bytes opts{body.p + 20 + padded, padded <= body.n - 20 ? body.n - 20 - padded : 0, swap_};
-    return packet(out, start, iface, ts, caplen, origlen, body.p + 20, &opts);
   }
 
   bool swap_ = false;

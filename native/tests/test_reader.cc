@@ -262,3 +262,31 @@ TEST(reader_opens_files_and_names_missing_ones) {
   }
   CHECK(threw);
 }
+
+TEST(reader_pcapng_simple_and_obsolete_packet_blocks) {
+  Writer w;
+  shb(w, "");
+  idb(w, 1, "eth0");
+  {
+    Writer s = body(false);  // SPB: original length 70, 64 bytes present (snaplen 262144)
+    s.u32(70);
+    for (int i = 0; i < 64; ++i) s.u8(1);
+    block(w, 3, s.b);
+  }
+  {
+    Writer s = body(false);  // obsolete PB: iface 0, drops 0, ts, caplen 6, len 9
+    s.u16(0); s.u16(0); s.u32(0); s.u32(1000000); s.u32(6); s.u32(9);
+    for (int i = 0; i < 6; ++i) s.u8(2);
+    s.pad();
+    block(w, 2, s.b);
+  }
+  auto r = FileReader::from_memory(w.b.data(), w.b.size(), "t.pcapng");
+  All a = read_all(*r);
+  CHECK(a.last == ReadStatus::kEnd);
+  CHECK_EQ(a.records.size(), 2u);
+  CHECK_EQ(a.records[0].caplen, 64u);
+  CHECK_EQ(a.records[0].origlen, 70u);
+  CHECK_EQ(a.records[1].caplen, 6u);
+  CHECK_EQ(a.records[1].origlen, 9u);
+  CHECK_EQ(a.records[1].ts_ns, 1000000000ull);  // 10^6 µs
+}
