@@ -11,6 +11,7 @@ ROUNDS=${1:-3}
 PACKETS=${2:-3000000}
 BUFFER_KIB=65536
 DURATION=${DURATION:-8}   # each capture process runs this long; the flood fits inside it
+# TRAFGEN_CPUS=2 floods from both cores: faster, and the capture competes with the generator.
 tag=$$
 A=pbA$tag; B=pbB$tag; VA=pba$tag; VB=pbb$tag
 work=$(mktemp -d /var/tmp/podspan-bench.XXXXXX)
@@ -40,7 +41,7 @@ run() {
   local t0 t1 flood=0
   if [ "$n" -gt 0 ]; then
     t0=$(date +%s.%N)
-    ip netns exec "$A" trafgen --dev "$VA" --conf "$work/flood.cfg" --num "$n" --cpus 1 -q >/dev/null 2>&1
+    ip netns exec "$A" trafgen --dev "$VA" --conf "$work/flood.cfg" --num "$n" --cpus "${TRAFGEN_CPUS:-1}" -q >/dev/null 2>&1
     t1=$(date +%s.%N)
     flood=$(echo "$t1 - $t0" | bc -l)
   fi
@@ -48,14 +49,14 @@ run() {
   local captured drops
   captured=$(grep -Eo '^[0-9]+ packets captured' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
   drops=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
-  read -r u s rss < "$work/time"
+  read -r u s rss < <(tail -n 1 "$work/time")
   rm -f "$work/$tool.pcap"
   echo "$captured $drops $(echo "$u + $s" | bc -l) $rss $flood"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "podspan vs tcpdump: $PACKETS x 64-byte frames per run, -B $BUFFER_KIB KiB, $ROUNDS interleaved rounds, ${DURATION}s per capture process"
+echo "podspan vs tcpdump: $PACKETS x 64-byte frames per run, trafgen on ${TRAFGEN_CPUS:-1} CPU(s), -B $BUFFER_KIB KiB, $ROUNDS interleaved rounds, ${DURATION}s per capture process"
 echo "machine: $(nproc) cores, $(uname -r), $(tcpdump --version 2>&1 | head -1), $(node bin/podspan version | tail -1)"
 declare -A idle
 for tool in podspan tcpdump; do
