@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureSession } from '../../src/capture/session';
 import { PodspanError } from '../../src/errors';
-import { capinfos, corpusDir, corpusEntries, podspan, tsharkFrames, tsharkWarnings, type CorpusEntry } from '../helpers/tools';
+import { capinfos, corpusDir, corpusEntries, podspan, run, tsharkFrames, tsharkWarnings, type CorpusEntry } from '../helpers/tools';
 
 const dir = corpusDir();
 if (!dir) console.log('corpus tests skipped: no ../shared/corpus (set PODSPAN_CORPUS to its folder)');
@@ -100,6 +100,28 @@ describe.skipIf(!dir)('third-party corpus', () => {
       const us = (t: string) => (t ? Math.round(Number(t) * 1e6) : 0);
       expect(b.map((f) => us(f.time)), e.file).toEqual(a.map((f) => us(f.time)));
       expect(tsharkWarnings(out), e.file).toBe('');
+    }
+  });
+
+  it('keeps section and packet comments of pcapng files', async () => {
+    const picks = good.filter((e) => e.categories.includes('pcapng-comments'));
+    expect(picks.length).toBeGreaterThan(5);
+    const comments = (file: string, args: string[], tool = 'tshark') =>
+      run(tool, tool === 'tshark' ? ['-r', file, ...args] : [...args, file]).stdout.replace(file, 'FILE');
+    for (const e of picks) {
+      const out = path.join(tmp, `${e.file}.comments.pcapng`);
+      await convert(e.path, out, 'pcapng');
+      // Packets only: tshark also lists custom and other non-packet blocks as frames.
+      const packetComments = (file: string) =>
+        comments(file, ['-T', 'fields', '-e', 'frame.encap_type', '-e', 'frame.comment'])
+          .split('\n')
+          .filter((l) => !l.startsWith('\t'))
+          .join('\n');
+      expect(packetComments(out), e.file).toBe(packetComments(e.path));
+      // Several sections become one; its comments are the first section's (see README).
+      if (!e.categories.includes('pcapng-multi-section')) {
+        expect(comments(out, ['-k'], 'capinfos'), e.file).toBe(comments(e.path, ['-k'], 'capinfos'));
+      }
     }
   });
 
