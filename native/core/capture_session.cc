@@ -323,6 +323,7 @@ void CaptureSession::live_loop(Source& s) {
 void CaptureSession::offline_loop(Source& s) {
   Batch in;
   FileReader& reader = *s.reader;
+  std::vector<const bpf_program*> programs;  // per interface, so the lookup is not per packet
   while (!stop_.load(std::memory_order_relaxed)) {
     const ReadStatus status = reader.read(in, kOfflineReadPackets, kOfflineReadBytes);
     const auto& ifs = reader.interfaces();
@@ -347,8 +348,10 @@ void CaptureSession::offline_loop(Source& s) {
       packets_read_.fetch_add(1, std::memory_order_relaxed);
       const uint8_t* pkt = in.data.data() + rec.offset;
       if (!opt_.filter.empty()) {
+        if (rec.iface >= programs.size()) programs.resize(ifs.size(), nullptr);
+        const bpf_program*& prog = programs[rec.iface];
         std::string error;
-        const bpf_program* prog = s.filters.get(opt_.filter, ifs[rec.iface].linktype, error);
+        if (prog == nullptr) prog = s.filters.get(opt_.filter, ifs[rec.iface].linktype, error);
         if (prog == nullptr) {
           set_error(ErrorKind::kFilter, error);
           stop();

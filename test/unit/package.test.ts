@@ -1,0 +1,34 @@
+// What `npm install -g podspan` and `npx podspan` get: the bin, the compiled CLI, and what the
+// install step needs to build the addon on the user's machine.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, run } from '../helpers/tools';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+  bin: Record<string, string>;
+  scripts: Record<string, string>;
+};
+
+describe('package', () => {
+  it('exposes bin/podspan, an executable node script', () => {
+    expect(pkg.bin.podspan).toBe('bin/podspan');
+    const bin = path.join(repoRoot, pkg.bin.podspan);
+    expect(fs.readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    expect(fs.statSync(bin).mode & 0o111).not.toBe(0);
+  });
+
+  it('builds the addon on install, after checking for libpcap headers', () => {
+    expect(pkg.scripts.install).toBe('node scripts/check-libpcap.js && node-gyp rebuild');
+  });
+
+  it('packs what an install from the registry needs', () => {
+    const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'native/addon/addon.cc', 'native/core/capture_session.cc', 'README.md']) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('build/'))).toBe(false);
+  });
+});
