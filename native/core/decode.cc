@@ -1,0 +1,243 @@
+#include "decode.h"
+
+#include <cstring>
+
+#include "packet.h"
+
+namespace podspan {
+namespace {
+
+constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd, kEthVlan = 0x8100, kEthQinq = 0x88a8,
+                   kEthQinqOld = 0x9100;
+constexpr int kMaxIpv6ExtHeaders = 8;
+
+inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t be32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+class Decoder {
+ public:
+  Decoder(const uint8_t* f, uint32_t n, Decoded& d) : f_(f), n_(n), d_(d) {}
+
+  DecodeResult link(uint16_t linktype) {
+    switch (linktype) {
+      case kLinktypeEthernet: return ethernet(0);
+      case kLinktypeLinuxSll:
+        if (n_ < 16) return DecodeResult::kTruncated;
+        return ethertype(be16(f_ + 14), 16);
+      case kLinktypeLinuxSll2:
+        if (n_ < 20) return DecodeResult::kTruncated;
+        return ethertype(be16(f_), 20);
+      case kLinktypeNull: {
+        if (n_ < 4) return DecodeResult::kTruncated;
+        // Host byte order of the capturing machine: AF_INET is 2 either way round; the
+        // AF_INET6 values differ by OS (10, 24, 28, 30), so look at the IP version nibble.
+        return ip_by_version(4);
+      }
+      case kLinktypeRaw:
+      case 12:  // LINKTYPE_RAW on some BSDs (DLT_RAW = 12)
+      case 14:
+        return ip_by_version(0);
+      case kLinktypeIpv4: return ipv4(0);
+      case kLinktypeIpv6: return ipv6(0);
+      default: return DecodeResult::kUnknownLinktype;
+    }
+  }
+
+ private:
+  DecodeResult ethernet(uint32_t off) {
+    if (n_ < off + 14) return DecodeResult::kTruncated;
+    return ethertype(be16(f_ + off + 12), off + 14);
+  }
+
+  DecodeResult ethertype(uint16_t type, uint32_t off) {
+    while (type == kEthVlan || type == kEthQinq || type == kEthQinqOld) {
+      if (n_ < off + 4) return DecodeResult::kTruncated;
+      if (d_.vlan_count < 3) d_.vlan[d_.vlan_count++] = be16(f_ + off) & 0x0fff;
+      type = be16(f_ + off + 2);
+      off += 4;
+    }
+    if (type == kEthIpv4) return ipv4(off);
+    if (type == kEthIpv6) return ipv6(off);
+    return DecodeResult::kNotIp;
+  }
+
+  DecodeResult ip_by_version(uint32_t off) {
+    if (n_ < off + 1) return DecodeResult::kTruncated;
+    const uint8_t v = f_[off] >> 4;
+    if (v == 4) return ipv4(off);
+    if (v == 6) return ipv6(off);
+    return DecodeResult::kMalformed;
+  }
+
+  DecodeResult ipv4(uint32_t off) {
+    d_.l3_offset = off;
+    if (n_ < off + 20) return DecodeResult::kTruncated;
+    const uint8_t* h = f_ + off;
+    if (h[0] >> 4 != 4) return DecodeResult::kMalformed;
+    const uint32_t ihl = (h[0] & 0x0f) * 4u;
+    uint32_t total = be16(h + 2);
+    if (total == 0) total = n_ - off;  // TSO / BIG TCP: the length is not in the header
+    if (ihl < 20 || total < ihl) return DecodeResult::kMalformed;
+    d_.ip_version = 4;
+    d_.protocol = h[9];
+    d_.ttl = h[8];
+    std::memcpy(d_.src, h + 12, 4);
+    std::memcpy(d_.dst, h + 16, 4);
+    const uint16_t frag = be16(h + 6);
+    d_.more_fragments = (frag & 0x2000) != 0;
+    d_.frag_offset = (frag & 0x1fffu) * 8u;
+    d_.fragment = d_.more_fragments || d_.frag_offset != 0;
+    d_.frag_id = be16(h + 4);
+    if (n_ < off + ihl) return DecodeResult::kTruncated;  // options cut off
+    return transport(off + ihl, total - ihl);
+  }
+
+  DecodeResult ipv6(uint32_t off) {
+    d_.l3_offset = off;
+    if (n_ < off + 40) return DecodeResult::kTruncated;
+    const uint8_t* h = f_ + off;
+    if (h[0] >> 4 != 6) return DecodeResult::kMalformed;
+    d_.ip_version = 6;
+    d_.ttl = h[7];
+    std::memcpy(d_.src, h + 8, 16);
+    std::memcpy(d_.dst, h + 24, 16);
+    uint8_t next = h[6];
+    uint32_t remaining = be16(h + 4);  // payload length (0 with jumbograms: use what was captured)
+    if (remaining == 0) remaining = n_ - (off + 40);
+    off += 40;
+    for (int i = 0; i < kMaxIpv6ExtHeaders; ++i) {
+      switch (next) {
+        case 0:    // hop-by-hop
+        case 43:   // routing
+        case 60:   // destination options
+        case 135:  // mobility
+        {
+          if (n_ < off + 8) return DecodeResult::kTruncated;
+          const uint32_t len = (f_[off + 1] + 1u) * 8u;
+          if (len > remaining) return DecodeResult::kMalformed;
+          next = f_[off];
+          off += len;
+          remaining -= len;
+          continue;
+        }
+        case 44: {  // fragment
+          if (n_ < off + 8) return DecodeResult::kTruncated;
+          if (remaining < 8) return DecodeResult::kMalformed;
+          const uint16_t fo = be16(f_ + off + 2);
+          d_.frag_offset = (fo & 0xfff8u);
+          d_.more_fragments = (fo & 1) != 0;
+          d_.frag_id = be32(f_ + off + 4);
+          d_.fragment = true;
+          next = f_[off];
+          off += 8;
+          remaining -= 8;
+          continue;
+        }
+        case 51: {  // AH: length in 4-byte units, minus 2
+          if (n_ < off + 8) return DecodeResult::kTruncated;
+          const uint32_t len = (f_[off + 1] + 2u) * 4u;
+          if (len > remaining) return DecodeResult::kMalformed;
+          next = f_[off];
+          off += len;
+          remaining -= len;
+          continue;
+        }
+        default:
+          break;
+      }
+      break;
+    }
+    d_.protocol = next;
+    return transport(off, remaining);
+  }
+
+  // `len`: bytes of transport header + payload according to the IP header.
+  DecodeResult transport(uint32_t off, uint32_t len) {
+    d_.l4_offset = off;
+    if (d_.fragment && d_.frag_offset != 0) {
+      // A later fragment: no transport header here.
+      return set_payload(off, len);
+    }
+    switch (d_.protocol) {
+      case 6: {
+        if (n_ < off + 20) return DecodeResult::kTruncated;
+        const uint8_t* t = f_ + off;
+        const uint32_t hl = (t[12] >> 4) * 4u;
+        if (hl < 20 || hl > len) return DecodeResult::kMalformed;
+        d_.sport = be16(t);
+        d_.dport = be16(t + 2);
+        d_.seq = be32(t + 4);
+        d_.ack = be32(t + 8);
+        d_.tcp_flags = t[13];
+        d_.window = be16(t + 14);
+        if (n_ < off + hl) return DecodeResult::kTruncated;
+        return set_payload(off + hl, len - hl);
+      }
+      case 17: {
+        if (n_ < off + 8) return DecodeResult::kTruncated;
+        const uint8_t* u = f_ + off;
+        if (len < 8) return DecodeResult::kMalformed;
+        d_.sport = be16(u);
+        d_.dport = be16(u + 2);
+        if (d_.dport == 4789 || d_.sport == 4789) d_.tunnel = Tunnel::kVxlan;
+        if (d_.dport == 6081) d_.tunnel = Tunnel::kGeneve;
+        return set_payload(off + 8, len - 8);
+      }
+      case 1:
+      case 58: {
+        if (n_ < off + 4) return DecodeResult::kTruncated;
+        d_.sport = f_[off];      // type
+        d_.dport = f_[off + 1];  // code
+        return set_payload(off + 4, len >= 4 ? len - 4 : 0);
+      }
+      case 47: {
+        if (n_ < off + 4) return DecodeResult::kTruncated;
+        const uint16_t proto = be16(f_ + off + 2);
+        d_.tunnel = (proto == 0x88be || proto == 0x22eb) ? Tunnel::kErspan : Tunnel::kGre;
+        return set_payload(off, len);
+      }
+      default:
+        return set_payload(off, len);
+    }
+  }
+
+  DecodeResult set_payload(uint32_t off, uint32_t len) {
+    d_.payload_offset = off;
+    d_.payload_len = len;
+    if (off > n_) {  // headers skipped past the captured bytes
+      d_.payload_offset = n_;
+      d_.captured_payload = 0;
+      return DecodeResult::kTruncated;
+    }
+    const uint32_t present = n_ - off;
+    d_.captured_payload = present < len ? present : len;
+    return present < len ? DecodeResult::kTruncated : DecodeResult::kOk;
+  }
+
+  const uint8_t* f_;
+  uint32_t n_;
+  Decoded& d_;
+};
+
+}  // namespace
+
+DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linktype, Decoded& out) {
+  out = Decoded{};
+  return Decoder(frame, caplen, out).link(linktype);
+}
+
+void DecodeCounters::count(DecodeResult r, const Decoded& d) {
+  switch (r) {
+    case DecodeResult::kOk: ++ok; break;
+    case DecodeResult::kTruncated: ++truncated; break;
+    case DecodeResult::kUnknownLinktype: ++unknown_linktype; break;
+    case DecodeResult::kNotIp: ++not_ip; break;
+    case DecodeResult::kMalformed: ++malformed; break;
+  }
+  if (d.fragment) ++fragments;
+  if (d.tunnel != Tunnel::kNone) ++tunnels;
+}
+
+}  // namespace podspan

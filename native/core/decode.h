@@ -1,0 +1,57 @@
+// Decodes a captured frame down to its transport header: link types (Ethernet with 802.1Q/QinQ
+// tags, Linux SLL and SLL2, raw IPv4/IPv6, BSD null/loopback), IPv4 with options, IPv6 with
+// extension headers, TCP, UDP, ICMP/ICMPv6. Reads only the bytes that were captured: a
+// snaplen-truncated frame decodes as far as it goes and is marked. No allocation.
+#pragma once
+
+#include <cstdint>
+
+namespace podspan {
+
+enum class DecodeResult : uint8_t {
+  kOk,               // decoded through the transport header
+  kTruncated,        // captured bytes end inside a header (decoded as far as possible)
+  kUnknownLinktype,  // link type we do not decode (counted, not fatal)
+  kNotIp,            // ARP, LLDP, ... : no IP inside
+  kMalformed,        // a header contradicts itself (bad IHL, IP version, length < header)
+};
+
+enum class Tunnel : uint8_t { kNone, kGre, kVxlan, kGeneve, kErspan };
+
+struct Decoded {
+  uint16_t vlan[3] = {0, 0, 0};  // outermost first
+  uint8_t vlan_count = 0;
+  uint8_t ip_version = 0;        // 4 or 6 when an IP header was found
+  uint8_t protocol = 0;          // transport protocol number (after IPv6 extension headers)
+  uint8_t ttl = 0;
+  uint8_t src[16] = {0};         // IPv4 uses the first 4 bytes
+  uint8_t dst[16] = {0};
+  uint16_t sport = 0, dport = 0; // TCP/UDP ports; ICMP: type and code
+  // Fragments (IPv4 and the IPv6 fragment header); offsets in bytes.
+  bool fragment = false;
+  bool more_fragments = false;
+  uint32_t frag_id = 0;
+  uint32_t frag_offset = 0;
+  // TCP
+  uint32_t seq = 0, ack = 0;
+  uint8_t tcp_flags = 0;
+  uint16_t window = 0;
+  // Offsets into the frame
+  uint32_t l3_offset = 0, l4_offset = 0, payload_offset = 0;
+  uint32_t payload_len = 0;      // transport payload per the IP length, may exceed captured
+  uint32_t captured_payload = 0; // payload bytes actually present
+  Tunnel tunnel = Tunnel::kNone; // a tunnel seen in this frame (counted; not decoded further)
+};
+
+enum TcpFlag : uint8_t { kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20 };
+
+DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linktype, Decoded& out);
+
+// Per-result counters, for "packets not decoded and why".
+struct DecodeCounters {
+  uint64_t ok = 0, truncated = 0, unknown_linktype = 0, not_ip = 0, malformed = 0;
+  uint64_t fragments = 0, tunnels = 0;
+  void count(DecodeResult r, const Decoded& d);
+};
+
+}  // namespace podspan

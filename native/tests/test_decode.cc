@@ -1,0 +1,222 @@
+// decode_frame on crafted frames of every link type we handle, tags, options, extension
+// headers, fragments, tunnels and truncation; and on every packet of the corpus.
+#include <dirent.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "decode.h"
+#include "errors.h"
+#include "file_reader.h"
+
+using namespace podspan;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+Bytes be16(uint16_t v) { return {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)}; }
+
+Bytes eth(uint16_t type) { return cat({Bytes(12, 0x02), be16(type)}); }
+Bytes vlan(uint16_t id, uint16_t next) { return cat({be16(id), be16(next)}); }
+
+Bytes tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint8_t flags, size_t payload) {
+  Bytes t(20, 0);
+  t[0] = sport >> 8; t[1] = sport & 0xff; t[2] = dport >> 8; t[3] = dport & 0xff;
+  t[4] = seq >> 24; t[5] = (seq >> 16) & 0xff; t[6] = (seq >> 8) & 0xff; t[7] = seq & 0xff;
+  t[12] = 5 << 4;
+  t[13] = flags;
+  return cat({t, Bytes(payload, 0x61)});
+}
+Bytes udp(uint16_t sport, uint16_t dport, size_t payload) {
+  const uint16_t len = static_cast<uint16_t>(8 + payload);
+  return cat({be16(sport), be16(dport), be16(len), be16(0), Bytes(payload, 0x62)});
+}
+
+Bytes ipv4(uint8_t proto, const Bytes& l4, size_t option_bytes = 0, uint16_t frag = 0) {
+  Bytes h(20 + option_bytes, 0);
+  h[0] = static_cast<uint8_t>(0x40 | ((20 + option_bytes) / 4));
+  const uint16_t total = static_cast<uint16_t>(h.size() + l4.size());
+  h[2] = total >> 8; h[3] = total & 0xff;
+  h[4] = 0x12; h[5] = 0x34;
+  h[6] = frag >> 8; h[7] = frag & 0xff;
+  h[8] = 64; h[9] = proto;
+  h[12] = 10; h[13] = 0; h[14] = 0; h[15] = 1;
+  h[16] = 10; h[17] = 0; h[18] = 0; h[19] = 2;
+  for (size_t i = 20; i < h.size(); ++i) h[i] = 1;  // NOP options
+  return cat({h, l4});
+}
+
+Bytes ipv6(uint8_t next, const Bytes& rest) {
+  Bytes h(40, 0);
+  h[0] = 0x60;
+  h[4] = static_cast<uint8_t>(rest.size() >> 8); h[5] = rest.size() & 0xff;
+  h[6] = next; h[7] = 64;
+  h[8] = 0x20; h[9] = 0x01; h[23] = 1;
+  h[24] = 0x20; h[25] = 0x01; h[39] = 2;
+  return cat({h, rest});
+}
+
+Decoded dec(const Bytes& f, uint16_t linktype, DecodeResult want) {
+  Decoded d;
+  const DecodeResult r = decode_frame(f.data(), static_cast<uint32_t>(f.size()), linktype, d);
+  CHECK_EQ(static_cast<int>(r), static_cast<int>(want));
+  return d;
+}
+
+}  // namespace
+
+TEST(decode_ethernet_ipv4_tcp_with_options) {
+  const Bytes f = cat({eth(0x0800), ipv4(6, tcp(1234, 80, 1000, kSyn | kAck, 5), 8)});
+  Decoded d = dec(f, kLinktypeEthernet, DecodeResult::kOk);
+  CHECK_EQ(d.ip_version, 4);
+  CHECK_EQ(d.protocol, 6);
+  CHECK_EQ(d.sport, 1234);
+  CHECK_EQ(d.dport, 80);
+  CHECK_EQ(d.seq, 1000u);
+  CHECK_EQ(d.tcp_flags, kSyn | kAck);
+  CHECK_EQ(d.l4_offset, 14u + 28u);
+  CHECK_EQ(d.payload_offset, 14u + 28u + 20u);
+  CHECK_EQ(d.payload_len, 5u);
+  CHECK_EQ(d.src[3], 1);
+  CHECK_EQ(d.dst[3], 2);
+}
+
+TEST(decode_vlan_qinq_stacked) {
+  const Bytes f = cat({eth(0x88a8), vlan(100, 0x8100), vlan(200, 0x8100), vlan(300, 0x0800), ipv4(17, udp(53, 5353, 10))});
+  Decoded d = dec(f, kLinktypeEthernet, DecodeResult::kOk);
+  CHECK_EQ(d.vlan_count, 3);
+  CHECK_EQ(d.vlan[0], 100);
+  CHECK_EQ(d.vlan[2], 300);
+  CHECK_EQ(d.dport, 5353);
+  CHECK_EQ(d.payload_len, 10u);
+}
+
+TEST(decode_sll_sll2_raw_null) {
+  const Bytes ip = ipv4(17, udp(1, 2, 3));
+  Bytes sll(16, 0);
+  sll[14] = 0x08;
+  dec(cat({sll, ip}), kLinktypeLinuxSll, DecodeResult::kOk);
+  Bytes sll2(20, 0);
+  sll2[0] = 0x08;
+  dec(cat({sll2, ip}), kLinktypeLinuxSll2, DecodeResult::kOk);
+  dec(ip, kLinktypeRaw, DecodeResult::kOk);
+  dec(ip, kLinktypeIpv4, DecodeResult::kOk);
+  Decoded d6 = dec(cat({Bytes{24, 0, 0, 0}, ipv6(17, udp(1, 2, 3))}), kLinktypeNull, DecodeResult::kOk);
+  CHECK_EQ(d6.ip_version, 6);
+  dec(ipv6(17, udp(1, 2, 3)), kLinktypeIpv6, DecodeResult::kOk);
+  dec(ip, 147, DecodeResult::kUnknownLinktype);
+  dec(cat({eth(0x0806), Bytes(28, 0)}), kLinktypeEthernet, DecodeResult::kNotIp);
+}
+
+TEST(decode_ipv6_extension_headers_and_fragment) {
+  // hop-by-hop (8) -> destination options (8) -> fragment (8) -> TCP
+  Bytes hbh = {60, 0, 1, 4, 0, 0, 0, 0};
+  Bytes dst = {44, 0, 1, 4, 0, 0, 0, 0};
+  Bytes frag = {6, 0, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef};  // offset 0, more fragments
+  const Bytes f = cat({eth(0x86dd), ipv6(0, cat({hbh, dst, frag, tcp(5, 6, 7, kAck, 9)}))});
+  Decoded d = dec(f, kLinktypeEthernet, DecodeResult::kOk);
+  CHECK_EQ(d.protocol, 6);
+  CHECK(d.fragment);
+  CHECK(d.more_fragments);
+  CHECK_EQ(d.frag_id, 0xdeadbeefu);
+  CHECK_EQ(d.sport, 5);
+  CHECK_EQ(d.payload_len, 9u);
+  CHECK_EQ(d.l4_offset, 14u + 40u + 24u);
+}
+
+TEST(decode_ipv4_later_fragment_has_no_transport_header) {
+  const Bytes f = cat({eth(0x0800), ipv4(6, Bytes(100, 0x33), 0, 0x2000 | 185)});
+  Decoded d = dec(f, kLinktypeEthernet, DecodeResult::kOk);
+  CHECK(d.fragment);
+  CHECK_EQ(d.frag_offset, 1480u);
+  CHECK_EQ(d.sport, 0);
+  CHECK_EQ(d.payload_len, 100u);
+}
+
+TEST(decode_truncation_is_marked_and_never_read_past) {
+  const Bytes whole = cat({eth(0x0800), ipv4(6, tcp(1, 2, 3, kAck, 100))});
+  for (size_t cut = 0; cut < whole.size(); ++cut) {
+    Bytes part(whole.begin(), whole.begin() + static_cast<long>(cut));  // exact size: ASan sees overreads
+    Decoded d;
+    const DecodeResult r = decode_frame(part.data(), static_cast<uint32_t>(part.size()), kLinktypeEthernet, d);
+    CHECK(r == DecodeResult::kTruncated);
+    if (cut >= 14 + 20 + 20) {
+      CHECK_EQ(d.sport, 1);
+      CHECK_EQ(d.captured_payload, static_cast<uint32_t>(cut - 54));
+      CHECK_EQ(d.payload_len, 100u);
+    }
+  }
+}
+
+TEST(decode_malformed_headers) {
+  Bytes bad_ihl = cat({eth(0x0800), ipv4(6, tcp(1, 2, 3, 0, 0))});
+  bad_ihl[14] = 0x43;  // IHL 12 bytes
+  dec(bad_ihl, kLinktypeEthernet, DecodeResult::kMalformed);
+  Bytes bad_version = bad_ihl;
+  bad_version[14] = 0x55;
+  dec(bad_version, kLinktypeEthernet, DecodeResult::kMalformed);
+}
+
+TEST(decode_counts_tunnels) {
+  Decoded d = dec(cat({eth(0x0800), ipv4(17, udp(5000, 4789, 8 + 14 + 20))}), kLinktypeEthernet, DecodeResult::kOk);
+  CHECK(d.tunnel == Tunnel::kVxlan);
+  Decoded g = dec(cat({eth(0x0800), ipv4(47, Bytes{0, 0, 0x88, 0xbe, 0, 0, 0, 0})}), kLinktypeEthernet, DecodeResult::kOk);
+  CHECK(g.tunnel == Tunnel::kErspan);
+  DecodeCounters c;
+  c.count(DecodeResult::kOk, d);
+  c.count(DecodeResult::kNotIp, Decoded{});
+  CHECK_EQ(c.ok, 1u);
+  CHECK_EQ(c.not_ip, 1u);
+  CHECK_EQ(c.tunnels, 1u);
+}
+
+TEST(decode_every_corpus_packet_without_reading_past_it) {
+  const char* env = std::getenv("PODSPAN_CORPUS");
+  const std::string dir = env ? env : "../shared/corpus";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    std::printf("  (corpus not found at %s; set PODSPAN_CORPUS)\n", dir.c_str());
+    return;
+  }
+  uint64_t packets = 0;
+  DecodeCounters counters;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.find(".pcap") == std::string::npos) continue;
+    std::unique_ptr<FileReader> r;
+    try {
+      r = FileReader::open(dir + "/" + name);
+    } catch (const CaptureError&) {
+      continue;
+    }
+    Batch b;
+    for (;;) {
+      const ReadStatus st = r->read(b, 256, 1 << 20);
+      for (const auto& rec : b.records) {
+        Bytes exact(b.data.begin() + rec.offset, b.data.begin() + rec.offset + rec.caplen);
+        Decoded out;
+        counters.count(decode_frame(exact.data(), rec.caplen, r->interfaces()[rec.iface].linktype, out), out);
+        ++packets;
+      }
+      if (st != ReadStatus::kOk) break;
+    }
+  }
+  closedir(d);
+  CHECK(packets > 10000);
+  CHECK_EQ(counters.ok + counters.truncated + counters.unknown_linktype + counters.not_ip + counters.malformed, packets);
+  std::printf("  corpus: %llu packets: ok %llu, truncated %llu, unknown link type %llu, not IP %llu, malformed %llu\n", (unsigned long long)packets, (unsigned long long)counters.ok, (unsigned long long)counters.truncated, (unsigned long long)counters.unknown_linktype, (unsigned long long)counters.not_ip, (unsigned long long)counters.malformed);
+  // The rest is ARP, MPLS, PPPoE and other non-IP frames, and snaplen-cut packets.
+  CHECK(counters.ok > packets * 8 / 10);
+  CHECK(counters.malformed < packets / 100);
+  CHECK(counters.fragments > 0);
+  CHECK(counters.tunnels > 0);
+}
