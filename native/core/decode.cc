@@ -113,9 +113,9 @@ class Decoder {
         case 43:   // routing
         case 60:   // destination options
         case 135:  // mobility
-        {
+        case 51: {  // authentication header: its length is in 4-byte units, minus 2
           if (n_ < off + 8) return DecodeResult::kTruncated;
-          const uint32_t len = (f_[off + 1] + 1u) * 8u;
+          const uint32_t len = next == 51 ? (f_[off + 1] + 2u) * 4u : (f_[off + 1] + 1u) * 8u;
           if (len > remaining) return DecodeResult::kMalformed;
           next = f_[off];
           off += len;
@@ -133,15 +133,6 @@ class Decoder {
           next = f_[off];
           off += 8;
           remaining -= 8;
-          continue;
-        }
-        case 51: {  // AH: length in 4-byte units, minus 2
-          if (n_ < off + 8) return DecodeResult::kTruncated;
-          const uint32_t len = (f_[off + 1] + 2u) * 4u;
-          if (len > remaining) return DecodeResult::kMalformed;
-          next = f_[off];
-          off += len;
-          remaining -= len;
           continue;
         }
         default:
