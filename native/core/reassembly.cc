@@ -1,0 +1,283 @@
+#include "reassembly.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace podspan {
+
+const char* close_reason_name(CloseReason r) {
+  switch (r) {
+    case CloseReason::kFin: return "fin";
+    case CloseReason::kRst: return "rst";
+    case CloseReason::kTimeout: return "timeout";
+    case CloseReason::kEvicted: return "evicted";
+    case CloseReason::kEnd: break;
+  }
+  return "end";
+}
+
+bool TcpReassembler::Key::operator==(const Key& o) const {
+  return ip_version == o.ip_version && vlan == o.vlan && pa == o.pa && pb == o.pb &&
+         std::memcmp(a, o.a, 16) == 0 && std::memcmp(b, o.b, 16) == 0;
+}
+
+size_t TcpReassembler::KeyHash::operator()(const Key& k) const {
+  // FNV-1a over the fields; the key is canonical (a < b), so both directions hash alike.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const void* p, size_t n) {
+    const auto* c = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
+  };
+  mix(k.a, 16);
+  mix(k.b, 16);
+  mix(&k.pa, 2);
+  mix(&k.pb, 2);
+  mix(&k.vlan, 2);
+  return static_cast<size_t>(h);
+}
+
+TcpReassembler::TcpReassembler(ReassemblyConfig config, StreamSink& sink) : cfg_(config), sink_(sink) {}
+
+TcpReassembler::~TcpReassembler() = default;
+
+void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
+  if (d.protocol != 6 || (d.fragment)) return;
+  const size_t alen = d.ip_version == 4 ? 4 : 16;
+  Key key{};
+  key.ip_version = d.ip_version;
+  key.vlan = d.vlan_count ? d.vlan[d.vlan_count - 1] : 0;
+  const int cmp = std::memcmp(d.src, d.dst, alen);
+  const bool src_is_a = cmp < 0 || (cmp == 0 && d.sport <= d.dport);
+  std::memcpy(key.a, src_is_a ? d.src : d.dst, alen);
+  std::memcpy(key.b, src_is_a ? d.dst : d.src, alen);
+  key.pa = src_is_a ? d.sport : d.dport;
+  key.pb = src_is_a ? d.dport : d.sport;
+
+  Flow* f = find_or_open(key, d, src_is_a, ts);
+  const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
+  f->last_ts = ts;
+  lru_.splice(lru_.end(), lru_, f->lru);
+  segment(*f, dir, d, frame + d.payload_offset, d.captured_payload, ts);
+}
+
+TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded& d, bool src_is_a, uint64_t ts) {
+  const bool syn_only = (d.tcp_flags & (kSyn | kAck)) == kSyn;
+  auto it = flows_.find(key);
+  if (it != flows_.end()) {
+    Flow* f = it->second.get();
+    const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
+    const Direction& D = f->dir[dir];
+    // A new SYN with another initial sequence number: the 4-tuple was reused.
+    if (!(syn_only && D.started && d.seq + 1 != D.next_seq && (D.offset > 0 || D.fin))) return f;
+    close(f, CloseReason::kEnd, ts);
+  }
+  if (flows_.size() >= cfg_.max_flows && !lru_.empty()) close(lru_.front(), CloseReason::kEvicted, ts);
+  auto flow = std::make_unique<Flow>();
+  Flow* f = flow.get();
+  f->key = key;
+  // side 0 is the client: the sender of this packet, unless it answers a SYN (SYN+ACK).
+  const bool sender_is_server = (d.tcp_flags & (kSyn | kAck)) == (kSyn | kAck);
+  f->from_a_is_side0 = sender_is_server ? !src_is_a : src_is_a;
+  f->info.id = next_id_++;
+  f->info.ip_version = d.ip_version;
+  f->info.vlan = key.vlan;
+  f->info.first_ts = ts;
+  const size_t alen = d.ip_version == 4 ? 4 : 16;
+  Endpoint sender, receiver;
+  std::memcpy(sender.addr, d.src, alen);
+  sender.port = d.sport;
+  std::memcpy(receiver.addr, d.dst, alen);
+  receiver.port = d.dport;
+  f->info.side[0] = sender_is_server ? receiver : sender;
+  f->info.side[1] = sender_is_server ? sender : receiver;
+  lru_.push_back(f);
+  f->lru = std::prev(lru_.end());
+  flows_.emplace(key, std::move(flow));
+  ++stats_.streams;
+  stats_.flows = flows_.size();
+  sink_.on_open(f->info);
+  return f;
+}
+
+void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* payload, uint32_t captured, uint64_t ts) {
+  Direction& D = f.dir[dir];
+  const uint8_t flags = d.tcp_flags;
+  const bool syn = (flags & kSyn) != 0;
+  if (!D.started) {
+    D.started = true;
+    D.next_seq = syn ? d.seq + 1 : d.seq;  // with no SYN, the stream starts here
+  }
+  const uint32_t seq = syn ? d.seq + 1 : d.seq;  // data on a SYN (TCP Fast Open) follows the SYN
+  const int64_t start = static_cast<int64_t>(D.offset) + static_cast<int32_t>(seq - D.next_seq);
+  const uint32_t claimed = d.payload_len;  // what the segment carried on the wire
+  if (claimed > 0 && start + static_cast<int64_t>(claimed) > static_cast<int64_t>(D.offset)) {
+    uint64_t off = start < 0 ? 0 : static_cast<uint64_t>(start);
+    uint32_t skip = static_cast<uint32_t>(off - start);
+    if (off < D.offset) {
+      const uint32_t already = static_cast<uint32_t>(D.offset - off);
+      skip += already;
+      stats_.retransmitted_bytes += already;
+      off = D.offset;
+    }
+    const uint32_t have = captured > skip ? captured - skip : 0;
+    const uint32_t want = claimed - std::min(claimed, skip);
+    if (off == D.offset) {
+      if (have) {
+        sink_.on_data(f.info.id, dir, D.offset, payload + skip, have, ts);
+        D.offset += have;
+        D.next_seq += have;
+        stats_.bytes += have;
+      }
+      if (want > have) {  // cut by the snaplen: the rest is known missing
+        sink_.on_gap(f.info.id, dir, D.offset, want - have);
+        ++stats_.gaps;
+        stats_.gap_bytes += want - have;
+        D.offset += want - have;
+        D.next_seq += want - have;
+      }
+      deliver_ready(f, dir, ts);
+    } else if (have) {
+      buffer(f, dir, off, payload + skip, have);
+      enforce_buffer_caps(f, dir, ts);
+    }
+  } else if (claimed > 0) {
+    stats_.retransmitted_bytes += claimed;  // keep-alive probes and full retransmissions
+  }
+  if (flags & kFin) {
+    const int64_t fin_at = start + static_cast<int64_t>(claimed);
+    if (fin_at >= 0 && !D.fin) {
+      D.fin = true;
+      D.fin_offset = static_cast<uint64_t>(fin_at);
+    }
+  }
+  if (flags & kRst) {
+    close(&f, CloseReason::kRst, ts);
+    return;
+  }
+  auto done = [](const Direction& x) { return x.fin && x.offset >= x.fin_offset && x.pending.empty(); };
+  const Direction& O = f.dir[1 - dir];
+  if (done(D) && (done(O) || !O.started)) close(&f, CloseReason::kFin, ts);
+}
+
+void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
+  Direction& D = f.dir[dir];
+  while (!D.pending.empty()) {
+    auto it = D.pending.begin();
+    if (it->first > D.offset) break;
+    const std::vector<uint8_t>& seg = it->second;
+    const uint64_t end = it->first + seg.size();
+    if (end > D.offset) {
+      const uint32_t skip = static_cast<uint32_t>(D.offset - it->first);
+      const uint32_t n = static_cast<uint32_t>(seg.size() - skip);
+      sink_.on_data(f.info.id, dir, D.offset, seg.data() + skip, n, ts);
+      D.offset += n;
+      D.next_seq += n;
+      stats_.bytes += n;
+    }
+    D.pending_bytes -= seg.size();
+    stats_.buffered_bytes -= seg.size();
+    D.pending.erase(it);
+  }
+}
+
+void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len) {
+  Direction& D = f.dir[dir];
+  auto overlap_with = [&](const std::vector<uint8_t>& seg, size_t seg_from, const uint8_t* ours, size_t n) {
+    stats_.overlap_bytes += n;
+    if (std::memcmp(seg.data() + seg_from, ours, n) != 0) ++stats_.overlap_conflicts;
+  };
+  auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
+    D.pending.emplace(at, std::vector<uint8_t>(p, p + n));
+    D.pending_bytes += n;
+    stats_.buffered_bytes += n;
+  };
+  // First wins: trim what an earlier buffered segment already covers ...
+  auto next = D.pending.upper_bound(off);
+  if (next != D.pending.begin()) {
+    auto prev = std::prev(next);
+    const uint64_t prev_end = prev->first + prev->second.size();
+    if (prev_end > off) {
+      const uint64_t n = std::min<uint64_t>(prev_end, off + len) - off;
+      overlap_with(prev->second, static_cast<size_t>(off - prev->first), data, static_cast<size_t>(n));
+      off += n;
+      data += n;
+      len -= static_cast<uint32_t>(n);
+    }
+  }
+  // ... then keep only the holes between later buffered segments.
+  while (len > 0) {
+    auto it = D.pending.lower_bound(off);
+    if (it == D.pending.end() || it->first >= off + len) {
+      store(off, data, len);
+      break;
+    }
+    const uint64_t head = it->first - off;
+    if (head) store(off, data, static_cast<size_t>(head));
+    const uint64_t n = std::min<uint64_t>(off + len, it->first + it->second.size()) - it->first;
+    overlap_with(it->second, 0, data + head, static_cast<size_t>(n));
+    off += head + n;
+    data += head + n;
+    len -= static_cast<uint32_t>(head + n);
+  }
+  stats_.peak_buffered_bytes = std::max(stats_.peak_buffered_bytes, stats_.buffered_bytes);
+}
+
+void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
+  Direction& D = f.dir[dir];
+  // Over a cap, the hole before the first buffered segment is declared lost.
+  while (!D.pending.empty() && (D.pending_bytes > cfg_.max_buffer_per_flow || stats_.buffered_bytes > cfg_.max_buffer_total)) {
+    const uint64_t at = D.pending.begin()->first;
+    if (at > D.offset) {
+      sink_.on_gap(f.info.id, dir, D.offset, at - D.offset);
+      ++stats_.gaps;
+      stats_.gap_bytes += at - D.offset;
+      D.next_seq += static_cast<uint32_t>(at - D.offset);
+      D.offset = at;
+    }
+    deliver_ready(f, dir, ts);
+  }
+}
+
+void TcpReassembler::flush_with_gaps(Flow& f, int dir, uint64_t ts) {
+  Direction& D = f.dir[dir];
+  while (!D.pending.empty()) {
+    const uint64_t at = D.pending.begin()->first;
+    if (at > D.offset) {
+      sink_.on_gap(f.info.id, dir, D.offset, at - D.offset);
+      ++stats_.gaps;
+      stats_.gap_bytes += at - D.offset;
+      D.next_seq += static_cast<uint32_t>(at - D.offset);
+      D.offset = at;
+    }
+    deliver_ready(f, dir, ts);
+  }
+  if (D.fin && D.fin_offset > D.offset) {  // data before the FIN never arrived
+    sink_.on_gap(f.info.id, dir, D.offset, D.fin_offset - D.offset);
+    ++stats_.gaps;
+    stats_.gap_bytes += D.fin_offset - D.offset;
+    D.offset = D.fin_offset;
+  }
+}
+
+void TcpReassembler::close(Flow* f, CloseReason reason, uint64_t ts) {
+  flush_with_gaps(*f, 0, ts);
+  flush_with_gaps(*f, 1, ts);
+  sink_.on_close(f->info.id, reason, ts);
+  ++stats_.closed[static_cast<int>(reason)];
+  lru_.erase(f->lru);
+  const Key key = f->key;  // erase frees f, and with it f->key
+  flows_.erase(key);
+  stats_.flows = flows_.size();
+}
+
+void TcpReassembler::expire(uint64_t now) {
+  while (!lru_.empty() && lru_.front()->last_ts + cfg_.idle_timeout_ns < now) {
+    close(lru_.front(), CloseReason::kTimeout, now);
+  }
+}
+
+void TcpReassembler::finish(uint64_t ts) {
+  while (!lru_.empty()) close(lru_.front(), CloseReason::kEnd, ts);
+}
+
+}  // namespace podspan

@@ -1,0 +1,124 @@
+// TCP stream reassembly: a bidirectional flow table keyed by the 5-tuple and VLAN, and per
+// direction the payload in sequence order. Out-of-order segments wait in a buffer bounded per
+// flow and overall; overlaps are resolved first-wins (bytes already delivered or buffered are
+// kept, later copies are trimmed) and overlaps whose bytes differ are counted; missing data past
+// the caps, at a timeout or at the end becomes an explicit gap event, never spliced over.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "decode.h"
+
+namespace podspan {
+
+enum class CloseReason : uint8_t { kFin, kRst, kTimeout, kEvicted, kEnd };
+const char* close_reason_name(CloseReason r);
+
+struct Endpoint {
+  uint8_t addr[16] = {0};
+  uint16_t port = 0;
+};
+
+struct StreamInfo {
+  uint64_t id = 0;
+  uint8_t ip_version = 4;
+  uint16_t vlan = 0;
+  Endpoint side[2];  // side[0] sent the first packet we saw (the client when we saw the SYN)
+  uint64_t first_ts = 0;
+};
+
+// Receives stream events in order. dir 0: bytes sent by side[0]; dir 1: by side[1].
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void on_open(const StreamInfo& info) = 0;
+  virtual void on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) = 0;
+  virtual void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) = 0;
+  virtual void on_close(uint64_t id, CloseReason reason, uint64_t ts) = 0;
+};
+
+struct ReassemblyConfig {
+  size_t max_flows = 1 << 20;
+  uint64_t idle_timeout_ns = 120ull * 1000000000ull;
+  size_t max_buffer_per_flow = 4 << 20;   // out-of-order bytes one flow may hold
+  size_t max_buffer_total = 512u << 20;   // ... and all flows together
+};
+
+struct ReassemblyStats {
+  uint64_t streams = 0;
+  uint64_t closed[5] = {0, 0, 0, 0, 0};  // by CloseReason
+  uint64_t bytes = 0;                    // payload delivered
+  uint64_t gaps = 0, gap_bytes = 0;
+  uint64_t retransmitted_bytes = 0;      // copies of bytes already delivered
+  uint64_t overlap_bytes = 0;            // later copies of buffered bytes (trimmed)
+  uint64_t overlap_conflicts = 0;        // ... of which the bytes differed
+  uint64_t buffered_bytes = 0;           // out-of-order bytes held now
+  uint64_t peak_buffered_bytes = 0;
+  uint64_t flows = 0;                    // open now
+};
+
+class TcpReassembler {
+ public:
+  TcpReassembler(ReassemblyConfig config, StreamSink& sink);
+  ~TcpReassembler();
+
+  // A decoded TCP segment (d.protocol == 6) of `frame`, captured at ts (ns).
+  void add(const Decoded& d, const uint8_t* frame, uint64_t ts);
+  // Closes flows idle for longer than the timeout at time `now` (ns).
+  void expire(uint64_t now);
+  // Closes every flow (reason kEnd), delivering what is buffered with gaps where data is missing.
+  void finish(uint64_t ts);
+
+  const ReassemblyStats& stats() const { return stats_; }
+
+ private:
+  struct Key {
+    uint8_t ip_version, pad = 0;
+    uint16_t vlan;
+    uint8_t a[16], b[16];
+    uint16_t pa, pb;
+    bool operator==(const Key& o) const;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Direction {
+    bool started = false;
+    bool fin = false;        // FIN seen; done once delivered up to fin_offset
+    uint32_t next_seq = 0;   // sequence number of the next byte to deliver
+    uint64_t offset = 0;     // stream offset of the next byte to deliver
+    uint64_t fin_offset = 0;
+    std::map<uint64_t, std::vector<uint8_t>> pending;  // out-of-order, by stream offset
+    size_t pending_bytes = 0;
+  };
+  struct Flow {
+    Key key;
+    StreamInfo info;
+    Direction dir[2];
+    bool from_a_is_side0 = true;
+    uint64_t last_ts = 0;
+    std::list<Flow*>::iterator lru;
+  };
+
+  Flow* find_or_open(const Key& key, const Decoded& d, bool from_a, uint64_t ts);
+  void segment(Flow& f, int dir, const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts);
+  void deliver_ready(Flow& f, int dir, uint64_t ts);
+  void buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len);
+  void flush_with_gaps(Flow& f, int dir, uint64_t ts);
+  void close(Flow* f, CloseReason reason, uint64_t ts);
+  void enforce_buffer_caps(Flow& f, int dir, uint64_t ts);
+
+  ReassemblyConfig cfg_;
+  StreamSink& sink_;
+  ReassemblyStats stats_;
+  std::unordered_map<Key, std::unique_ptr<Flow>, KeyHash> flows_;
+  std::list<Flow*> lru_;  // least recently active first
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace podspan
