@@ -128,13 +128,7 @@ void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* 
         D.next_seq += have;
         stats_.bytes += have;
       }
-      if (want > have) {  // cut by the snaplen: the rest is known missing
-        sink_.on_gap(f.info.id, dir, D.offset, want - have);
-        ++stats_.gaps;
-        stats_.gap_bytes += want - have;
-        D.offset += want - have;
-        D.next_seq += want - have;
-      }
+      if (want > have) gap(f, dir, want - have);  // cut by the snaplen: known missing
       deliver_ready(f, dir, ts);
     } else if (have) {
       buffer(f, dir, off, payload + skip, have);
@@ -227,36 +221,28 @@ void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
   // Over a cap, the hole before the first buffered segment is declared lost.
   while (!D.pending.empty() && (D.pending_bytes > cfg_.max_buffer_per_flow || stats_.buffered_bytes > cfg_.max_buffer_total)) {
     const uint64_t at = D.pending.begin()->first;
-    if (at > D.offset) {
-      sink_.on_gap(f.info.id, dir, D.offset, at - D.offset);
-      ++stats_.gaps;
-      stats_.gap_bytes += at - D.offset;
-      D.next_seq += static_cast<uint32_t>(at - D.offset);
-      D.offset = at;
-    }
+    if (at > D.offset) gap(f, dir, at - D.offset);
     deliver_ready(f, dir, ts);
   }
+}
+
+void TcpReassembler::gap(Flow& f, int dir, uint64_t len) {
+  Direction& D = f.dir[dir];
+  sink_.on_gap(f.info.id, dir, D.offset, len);
+  ++stats_.gaps;
+  stats_.gap_bytes += len;
+  D.offset += len;
+  D.next_seq += static_cast<uint32_t>(len);
 }
 
 void TcpReassembler::flush_with_gaps(Flow& f, int dir, uint64_t ts) {
   Direction& D = f.dir[dir];
   while (!D.pending.empty()) {
     const uint64_t at = D.pending.begin()->first;
-    if (at > D.offset) {
-      sink_.on_gap(f.info.id, dir, D.offset, at - D.offset);
-      ++stats_.gaps;
-      stats_.gap_bytes += at - D.offset;
-      D.next_seq += static_cast<uint32_t>(at - D.offset);
-      D.offset = at;
-    }
+    if (at > D.offset) gap(f, dir, at - D.offset);
     deliver_ready(f, dir, ts);
   }
-  if (D.fin && D.fin_offset > D.offset) {  // data before the FIN never arrived
-    sink_.on_gap(f.info.id, dir, D.offset, D.fin_offset - D.offset);
-    ++stats_.gaps;
-    stats_.gap_bytes += D.fin_offset - D.offset;
-    D.offset = D.fin_offset;
-  }
+  if (D.fin && D.fin_offset > D.offset) gap(f, dir, D.fin_offset - D.offset);  // lost before the FIN
 }
 
 void TcpReassembler::close(Flow* f, CloseReason reason, uint64_t ts) {

@@ -110,6 +110,7 @@ class TcpReassembler {
   void deliver_ready(Flow& f, int dir, uint64_t ts);
   void buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len);
   void flush_with_gaps(Flow& f, int dir, uint64_t ts);
+  void gap(Flow& f, int dir, uint64_t len);  // declares the next len bytes of dir missing
   void close(Flow* f, CloseReason reason, uint64_t ts);
   void enforce_buffer_caps(Flow& f, int dir, uint64_t ts);
 
