@@ -5,6 +5,9 @@
       "sources": [
         "native/addon/addon.cc",
         "native/core/capture_session.cc",
+        "native/core/decode.cc",
+        "native/core/reassembly.cc",
+        "native/core/stream_files.cc",
         "native/core/devices.cc",
         "native/core/errors.cc",
         "native/core/file_reader.cc",

@@ -8,6 +8,7 @@
 #include "capture_session.h"
 #include "devices.h"
 #include "errors.h"
+#include "stream_files.h"
 
 namespace {
 
@@ -44,7 +45,7 @@ podspan::FileFormat parse_format(const std::string& f) {
   return podspan::FileFormat::kPcap;
 }
 
-CaptureOptions parse_options(const Napi::Object& o) {
+CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::StreamFiles>& streams) {
   CaptureOptions opt;
   if (o.Get("interfaces").IsArray()) {
     Napi::Array a = o.Get("interfaces").As<Napi::Array>();
@@ -68,6 +69,15 @@ CaptureOptions parse_options(const Napi::Object& o) {
     opt.writer.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
     opt.writer.buffer_bytes = static_cast<size_t>(get_number(w, "bufferBytes", 1 << 20));
     opt.writer.section.userappl = get_string(w, "application", "podspan");
+  }
+  if (o.Get("streams").IsObject()) {
+    Napi::Object so = o.Get("streams").As<Napi::Object>();
+    podspan::StreamFilesOptions sf;
+    sf.dir = get_string(so, "dir");
+    sf.reassembly.max_flows = static_cast<size_t>(get_number(so, "maxFlows", static_cast<double>(sf.reassembly.max_flows)));
+    sf.reassembly.idle_timeout_ns = static_cast<uint64_t>(get_number(so, "idleTimeoutSeconds", 120) * 1e9);
+    streams = std::make_shared<podspan::StreamFiles>(sf);
+    opt.consumer = streams;
   }
   if (o.Get("batches").IsObject()) {
     Napi::Object b = o.Get("batches").As<Napi::Object>();
@@ -102,6 +112,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
                         InstanceMethod("result", &NativeCapture::Result),
+                        InstanceMethod("streamStats", &NativeCapture::StreamStats),
                         InstanceMethod("close", &NativeCapture::Close)});
   }
 
@@ -109,7 +120,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options object expected");
     try {
-      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>()));
+      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), streams_));
     } catch (const CaptureError& e) {
       throw_capture_error(env, e);
     }
@@ -216,6 +227,40 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return o;
   }
 
+  // Reassembly counters of `podspan streams`, or null.
+  Napi::Value StreamStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!streams_) return env.Null();
+    const podspan::StreamFilesStats s = streams_->stats();
+    auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("packets", num(s.packets));
+    o.Set("tcpPackets", num(s.tcp_packets));
+    o.Set("files", num(s.files));
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("ok", num(s.decode.ok));
+    d.Set("truncated", num(s.decode.truncated));
+    d.Set("unknownLinktype", num(s.decode.unknown_linktype));
+    d.Set("notIp", num(s.decode.not_ip));
+    d.Set("malformed", num(s.decode.malformed));
+    d.Set("fragments", num(s.decode.fragments));
+    d.Set("tunnels", num(s.decode.tunnels));
+    o.Set("decode", d);
+    const podspan::ReassemblyStats& r = s.reassembly;
+    o.Set("streams", num(r.streams));
+    o.Set("bytes", num(r.bytes));
+    o.Set("gaps", num(r.gaps));
+    o.Set("gapBytes", num(r.gap_bytes));
+    o.Set("retransmittedBytes", num(r.retransmitted_bytes));
+    o.Set("overlapBytes", num(r.overlap_bytes));
+    o.Set("overlapConflicts", num(r.overlap_conflicts));
+    o.Set("peakBufferedBytes", num(r.peak_buffered_bytes));
+    Napi::Object closed = Napi::Object::New(env);
+    for (int i = 0; i < 5; ++i) closed.Set(podspan::close_reason_name(static_cast<podspan::CloseReason>(i)), num(r.closed[i]));
+    o.Set("closed", closed);
+    return o;
+  }
+
   // Joins the threads and frees the session (files are already closed when "done" fired).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     shutdown();
@@ -226,6 +271,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     session_.reset();  // stops, releases waiting threads, joins
   }
 
+  std::shared_ptr<podspan::StreamFiles> streams_;  // declared before session_: outlives it
   std::unique_ptr<CaptureSession> session_;
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> batch_signal_pending_{false};

@@ -92,10 +92,9 @@ CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)
   } else {
     for (const auto& dev : opt_.interfaces) open_live(dev);
   }
-  if (opt_.write_file) {
-    writer_ = std::make_unique<CaptureWriter>(opt_.writer);
-    for (const auto& info : interfaces_) writer_->add_interface(info);
-  }
+  if (opt_.write_file) writer_ = std::make_unique<CaptureWriter>(opt_.writer);
+  consumer_ = opt_.consumer;
+  sync_sink_interfaces(interfaces_);
   shared_writer_ = sources_.size() > 1;
 }
 
@@ -239,23 +238,17 @@ void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, u
   InterfaceStats& st = s.reader ? s.file_stats[iface] : s.stats;
   ++st.captured;
   st.captured_bytes += caplen;
-  if (writer_) {
-    try {
-      if (shared_writer_) {
-        s.staging.append(bytes, caplen, origlen, ts_ns, iface, opts, optlen);
-      } else {
-        PacketRecord rec;
-        rec.ts_ns = ts_ns;
-        rec.caplen = caplen;
-        rec.origlen = origlen;
-        rec.iface = iface;
-        rec.optlen = optlen;
-        writer_->write(rec, bytes);
-      }
-    } catch (const CaptureError& e) {
-      set_error(e.kind(), e.what());
-      stop();
-      return;
+  if (writer_ || consumer_) {
+    if (shared_writer_) {
+      s.staging.append(bytes, caplen, origlen, ts_ns, iface, opts, optlen);
+    } else {
+      PacketRecord rec;
+      rec.ts_ns = ts_ns;
+      rec.caplen = caplen;
+      rec.origlen = origlen;
+      rec.iface = iface;
+      rec.optlen = optlen;
+      to_sinks(rec, bytes);
     }
   }
   if (opt_.deliver_batches) {
@@ -265,6 +258,22 @@ void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, u
       push_js_batch(s, reader_based_);
     }
   }
+}
+
+// Hands one packet to the file writer and the consumer; a sink error stops the capture.
+void CaptureSession::to_sinks(const PacketRecord& rec, const uint8_t* bytes) {
+  try {
+    if (writer_) writer_->write(rec, bytes);
+    if (consumer_) consumer_->consume(rec, bytes);
+  } catch (const CaptureError& e) {
+    set_error(e.kind(), e.what());
+    stop();
+  }
+}
+
+void CaptureSession::sync_sink_interfaces(const std::vector<InterfaceInfo>& ifs) {
+  while (writer_ && writer_->interface_count() < ifs.size()) writer_->add_interface(ifs[writer_->interface_count()]);
+  for (; consumer_ && consumer_interfaces_ < ifs.size(); ++consumer_interfaces_) consumer_->add_interface(ifs[consumer_interfaces_]);
 }
 
 void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
@@ -336,9 +345,7 @@ void CaptureSession::offline_loop(Source& s) {
       s.file_stats.resize(ifs.size());
     }
     try {
-      while (writer_ && writer_->interface_count() < ifs.size()) {
-        writer_->add_interface(ifs[writer_->interface_count()]);
-      }
+      sync_sink_interfaces(ifs);
     } catch (const CaptureError& e) {
       set_error(e.kind(), e.what());
       break;
@@ -377,14 +384,9 @@ void CaptureSession::offline_loop(Source& s) {
 }
 
 void CaptureSession::after_dispatch(Source& s, bool final) {
-  if (writer_ && shared_writer_ && !s.staging.empty()) {
+  if (shared_writer_ && !s.staging.empty()) {
     std::lock_guard<std::mutex> lk(writer_mu_);
-    try {
-      writer_->write_batch(s.staging);
-    } catch (const CaptureError& e) {
-      set_error(e.kind(), e.what());
-      stop();
-    }
+    for (const PacketRecord& rec : s.staging.records) to_sinks(rec, s.staging.data.data() + rec.offset);
     s.staging.clear();
   }
   const uint64_t now = monotonic_ms();
@@ -438,12 +440,15 @@ void CaptureSession::set_error(ErrorKind kind, const std::string& message) {
 
 void CaptureSession::thread_done() {
   if (--running_ != 0) return;
-  if (writer_) {
-    try {
-      writer_->close();
-    } catch (const CaptureError& e) {
-      set_error(e.kind(), e.what());
-    }
+  try {
+    if (consumer_) consumer_->finish();
+  } catch (const CaptureError& e) {
+    set_error(e.kind(), e.what());
+  }
+  try {
+    if (writer_) writer_->close();
+  } catch (const CaptureError& e) {
+    set_error(e.kind(), e.what());
   }
   finished_ = true;
   if (on_finished_) on_finished_();

@@ -36,6 +36,8 @@ struct CaptureOptions {
   bool write_file = false;
   WriterOptions writer;
 
+  std::shared_ptr<PacketConsumer> consumer;  // optional native sink (stream reassembly)
+
   bool deliver_batches = false;         // hand batches to JS through take_batch()
   size_t batch_max_packets = 4096;
   size_t batch_max_bytes = 1 << 20;
@@ -95,6 +97,8 @@ class CaptureSession {
   void push_js_batch(Source& s, bool wait_for_room);
   void refresh_stats(Source& s, bool final);
   void set_error(ErrorKind kind, const std::string& message);
+  void sync_sink_interfaces(const std::vector<InterfaceInfo>& ifs);
+  void to_sinks(const PacketRecord& rec, const uint8_t* bytes);
   void thread_done();
 
   CaptureOptions opt_;
@@ -102,8 +106,10 @@ class CaptureSession {
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::string> warnings_;
   std::unique_ptr<CaptureWriter> writer_;
-  std::mutex writer_mu_;
-  bool shared_writer_ = false;  // several threads write one file: stage, then write per batch
+  std::shared_ptr<PacketConsumer> consumer_;
+  size_t consumer_interfaces_ = 0;
+  std::mutex writer_mu_;        // guards writer_ and consumer_ when several threads share them
+  bool shared_writer_ = false;  // several threads feed the sinks: stage, then hand over per batch
 
   mutable std::mutex state_mu_;  // guards interfaces_, stats snapshots, error
   std::vector<InterfaceInfo> interfaces_;

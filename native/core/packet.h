@@ -68,6 +68,16 @@ struct InterfaceStats {
   uint64_t dropped_queue = 0;    // batches for JS that did not fit the bounded queue (packets)
 };
 
+// A native sink fed on the capture thread, like the file writer (e.g. stream reassembly).
+// Calls are serialised by the session; add_interface comes before the first packet of it.
+class PacketConsumer {
+ public:
+  virtual ~PacketConsumer() = default;
+  virtual void add_interface(const InterfaceInfo& info) = 0;
+  virtual void consume(const PacketRecord& rec, const uint8_t* bytes) = 0;
+  virtual void finish() = 0;  // end of capture: flush and close; may throw CaptureError
+};
+
 // Section-level metadata of a capture file (pcapng SHB), kept on conversion.
 struct SectionInfo {
   std::vector<std::string> comments;

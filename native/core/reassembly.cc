@@ -54,6 +54,7 @@ void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
   key.pb = src_is_a ? d.dport : d.sport;
 
   Flow* f = find_or_open(key, d, src_is_a, ts);
+  if (f == nullptr) return;
   const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
   f->last_ts = ts;
   lru_.splice(lru_.end(), lru_, f->lru);
@@ -71,6 +72,9 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
     if (!(syn_only && D.started && d.seq + 1 != D.next_seq && (D.offset > 0 || D.fin))) return f;
     close(f, CloseReason::kEnd, ts);
   }
+  // A bare ACK, FIN or RST of a flow we do not know (often the tail of one that just closed)
+  // starts nothing.
+  if (!(d.tcp_flags & kSyn) && d.payload_len == 0) return nullptr;
   if (flows_.size() >= cfg_.max_flows && !lru_.empty()) close(lru_.front(), CloseReason::kEvicted, ts);
   auto flow = std::make_unique<Flow>();
   Flow* f = flow.get();
@@ -246,6 +250,12 @@ void TcpReassembler::flush_with_gaps(Flow& f, int dir, uint64_t ts) {
 }
 
 void TcpReassembler::close(Flow* f, CloseReason reason, uint64_t ts) {
+  // Both FINs seen but data before one of them missing: it ended with FINs all the same.
+  const auto fin_or_silent = [](const Direction& x) { return x.fin || !x.started; };
+  if ((reason == CloseReason::kEnd || reason == CloseReason::kTimeout) && fin_or_silent(f->dir[0]) &&
+      fin_or_silent(f->dir[1]) && (f->dir[0].fin || f->dir[1].fin)) {
+    reason = CloseReason::kFin;
+  }
   flush_with_gaps(*f, 0, ts);
   flush_with_gaps(*f, 1, ts);
   sink_.on_close(f->info.id, reason, ts);

@@ -52,6 +52,23 @@ export interface NativeCaptureOptions {
     application?: string;
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
+  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+}
+
+export interface StreamStats {
+  packets: number;
+  tcpPackets: number;
+  files: number;
+  decode: { ok: number; truncated: number; unknownLinktype: number; notIp: number; malformed: number; fragments: number; tunnels: number };
+  streams: number;
+  bytes: number;
+  gaps: number;
+  gapBytes: number;
+  retransmittedBytes: number;
+  overlapBytes: number;
+  overlapConflicts: number;
+  peakBufferedBytes: number;
+  closed: Record<'fin' | 'rst' | 'timeout' | 'evicted' | 'end', number>;
 }
 
 export interface NativeCapture {
@@ -62,6 +79,7 @@ export interface NativeCapture {
   interfaces(): NativeInterface[];
   warnings(): string[];
   result(): NativeResult;
+  streamStats(): StreamStats | null;
   close(): void;
 }
 

@@ -4,7 +4,9 @@
 import { fromNative, PodspanError } from '../errors';
 import type { CaptureFormat } from '../pcap/format';
 import { PacketBatch } from './batch';
-import { native, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats } from './native';
+import { native, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+
+export type { StreamStats };
 
 export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string };
 
@@ -31,6 +33,8 @@ export interface CaptureOptions {
   output?: OutputOptions;
   /** Deliver batches to JavaScript (bounded queue; live capture drops and counts when full). */
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
+  /** Reassemble TCP natively into one file per stream direction plus index.jsonl in `dir`. */
+  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
 }
 
 export type InterfaceStats = NativeStats;
@@ -43,6 +47,8 @@ export interface CaptureResult {
   packetsRead: number;
   interfaces: CaptureInterface[];
   stats: InterfaceStats[];
+  /** With `streams`: decode and reassembly counters. */
+  streamStats?: StreamStats;
 }
 
 export class CaptureSession {
@@ -65,6 +71,7 @@ export class CaptureSession {
       count: options.count ?? 0,
       output: options.output && { ...options.output },
       batches: options.batches,
+      streams: options.streams,
     };
     if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
     else o.readPath = options.source.path;
@@ -86,6 +93,10 @@ export class CaptureSession {
 
   stats(): InterfaceStats[] {
     return this.handle.stats();
+  }
+
+  streamStats(): StreamStats | undefined {
+    return this.handle.streamStats() ?? undefined;
   }
 
   /**
@@ -110,6 +121,7 @@ export class CaptureSession {
           packetsRead: r.packetsRead,
           interfaces: this.handle.interfaces(),
           stats: this.handle.stats(),
+          streamStats: this.handle.streamStats() ?? undefined,
         };
         this.handle.close();
         resolve(result);

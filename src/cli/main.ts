@@ -5,6 +5,7 @@ import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
 import { runCapture } from './capture-command';
 import { runInterfaces } from './interfaces-command';
+import { runStreams } from './streams-command';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -37,6 +38,24 @@ function program(): Command {
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
+    });
+
+  cmd
+    .command('streams')
+    .description('reassemble TCP into one file per stream direction and DIR/index.jsonl (like tcpflow)')
+    .argument('[expression...]', 'BPF filter expression (same as -f)')
+    .requiredOption('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)')
+    .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
+    .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+    .option('-f, --filter <expression>', 'BPF filter expression')
+    .option('-c, --count <n>', 'stop after n packets')
+    .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
+    .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
+    .option('--duration <seconds>', 'stop after this many seconds')
+    .option('--max-flows <n>', 'flow table size; the least recently active flow is evicted beyond it')
+    .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
+    .action(async (expression: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await runStreams({ ...opts, expression } as never, process.stderr);
     });
 
   cmd

@@ -1,0 +1,85 @@
+// `podspan streams`: decodes each packet, reassembles TCP and writes one file per stream
+// direction (tcpflow's naming, gaps as zeros so file offsets equal stream offsets) plus
+// index.jsonl with one JSON object per stream direction. Runs on the capture thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "decode.h"
+#include "packet.h"
+#include "reassembly.h"
+
+namespace podspan {
+
+struct StreamFilesOptions {
+  std::string dir;
+  ReassemblyConfig reassembly;
+  size_t max_open_files = 256;  // beyond this, the least recently opened file is closed (reopened on demand)
+};
+
+struct StreamFilesStats {
+  uint64_t packets = 0;
+  uint64_t tcp_packets = 0;
+  uint64_t files = 0;
+  DecodeCounters decode;
+  ReassemblyStats reassembly;
+};
+
+class StreamFiles : public PacketConsumer, private StreamSink {
+ public:
+  // Creates the directory if needed and opens DIR/index.jsonl; throws CaptureError(kOutput).
+  explicit StreamFiles(StreamFilesOptions options);
+  ~StreamFiles() override;
+
+  void add_interface(const InterfaceInfo& info) override;
+  void consume(const PacketRecord& rec, const uint8_t* bytes) override;
+  void finish() override;
+
+  StreamFilesStats stats() const;  // safe from another thread (refreshed every 4096 packets)
+
+ private:
+  struct Side {
+    std::string file;  // relative to dir
+    int fd = -1;
+    uint64_t bytes = 0, gaps = 0, missing = 0, length = 0;
+    uint64_t first_ts = 0, last_ts = 0;
+  };
+  struct Stream {
+    StreamInfo info;
+    Side side[2];
+  };
+
+  void on_open(const StreamInfo& info) override;
+  void on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
+  void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) override;
+  void on_close(uint64_t id, CloseReason reason, uint64_t ts) override;
+
+  int fd_for(uint64_t id, int dir, Side& side);
+  std::string name_for(const StreamInfo& info, int dir);
+  void write_index(const Stream& s, CloseReason reason);
+  void publish_stats();
+  [[noreturn]] void fail(const std::string& what, const std::string& path, int err);
+
+  StreamFilesOptions opt_;
+  TcpReassembler reassembler_;
+  std::vector<uint16_t> linktypes_;
+  std::unordered_map<uint64_t, Stream> streams_;
+  std::unordered_map<std::string, int> name_uses_;
+  std::deque<std::pair<uint64_t, int>> open_order_;
+  size_t open_files_ = 0;
+  int index_fd_ = -1;
+  std::string index_buf_;
+  uint64_t last_ts_ = 0, last_expire_ts_ = 0;
+  StreamFilesStats stats_;
+  mutable std::mutex snap_mu_;
+  StreamFilesStats snapshot_;
+  bool finished_ = false;
+};
+
+}  // namespace podspan

@@ -1,0 +1,46 @@
+// `podspan streams`: TCP reassembled into one file per stream direction (tcpflow's layout:
+// gaps are zeros so file offsets equal stream offsets) and DIR/index.jsonl, with a progress
+// line for long runs and a summary of what was and was not decoded.
+import { CaptureSession, type StreamStats } from '../capture/session';
+import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-options';
+import { defaultInterface } from './capture-command';
+
+export function streamSummary(s: StreamStats): string[] {
+  const notDecoded = s.decode.truncated + s.decode.unknownLinktype + s.decode.notIp + s.decode.malformed;
+  return [
+    `${s.packets} packets, ${s.tcpPackets} TCP`,
+    `${s.streams} streams, ${s.files} files, ${s.bytes} bytes`,
+    `${s.gaps} gaps, ${s.gapBytes} bytes missing`,
+    `closed: ${Object.entries(s.closed).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `${s.retransmittedBytes} bytes retransmitted, ${s.overlapBytes} bytes overlapping (${s.overlapConflicts} with different bytes)`,
+    `${notDecoded} packets not fully decoded: ${s.decode.notIp} not IP, ${s.decode.truncated} truncated, ` +
+      `${s.decode.unknownLinktype} unknown link type, ${s.decode.malformed} malformed` +
+      ` (${s.decode.fragments} IP fragments and ${s.decode.tunnels} tunnel packets not reassembled)`,
+  ];
+}
+
+export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStream): Promise<number> {
+  const run = parseStreamsFlags(raw);
+  if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  const session = CaptureSession.open(run.capture);
+  for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
+  if (run.capture.source.kind === 'live') {
+    for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
+  }
+  const stop = () => session.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+  const progress = setInterval(() => {
+    const s = session.streamStats();
+    if (s) err.write(`… ${s.packets} packets, ${s.streams} streams, ${(s.bytes / 1e6).toFixed(1)} MB\n`);
+  }, 2000);
+  const result = await session.start();
+  clearInterval(progress);
+  if (timer) clearTimeout(timer);
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  if (result.streamStats) for (const line of streamSummary(result.streamStats)) err.write(line + '\n');
+  if (result.error) throw result.error;
+  return 0;
+}
