@@ -6,6 +6,7 @@
         "native/addon/addon.cc",
         "native/core/capture_session.cc",
         "native/core/decode.cc",
+        "native/core/defrag.cc",
         "native/core/reassembly.cc",
         "native/core/stream_files.cc",
         "native/core/devices.cc",

@@ -246,6 +246,13 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     d.Set("fragments", num(s.decode.fragments));
     d.Set("tunnels", num(s.decode.tunnels));
     o.Set("decode", d);
+    Napi::Object fr = Napi::Object::New(env);
+    fr.Set("fragments", num(s.defrag.fragments));
+    fr.Set("reassembled", num(s.defrag.reassembled));
+    fr.Set("timedOut", num(s.defrag.timed_out));
+    fr.Set("dropped", num(s.defrag.dropped));
+    fr.Set("overlapConflicts", num(s.defrag.overlap_conflicts));
+    o.Set("defrag", fr);
     const podspan::ReassemblyStats& r = s.reassembly;
     o.Set("streams", num(r.streams));
     o.Set("bytes", num(r.bytes));

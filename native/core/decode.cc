@@ -90,6 +90,8 @@ class Decoder {
     d_.frag_offset = (frag & 0x1fffu) * 8u;
     d_.fragment = d_.more_fragments || d_.frag_offset != 0;
     d_.frag_id = be16(h + 4);
+    d_.frag_data_offset = off + ihl;
+    d_.frag_data_len = total - ihl;
     if (n_ < off + ihl) return DecodeResult::kTruncated;  // options cut off
     return transport(off + ihl, total - ihl);
   }
@@ -131,8 +133,15 @@ class Decoder {
           d_.frag_id = be32(f_ + off + 4);
           d_.fragment = true;
           next = f_[off];
+          d_.frag_next = next;
           off += 8;
           remaining -= 8;
+          d_.frag_data_offset = off;
+          d_.frag_data_len = remaining;
+          if (d_.frag_offset != 0) {  // what follows is payload, not more headers
+            d_.protocol = next;
+            return transport(off, remaining);
+          }
           continue;
         }
         default:

@@ -32,6 +32,9 @@ struct Decoded {
   bool more_fragments = false;
   uint32_t frag_id = 0;
   uint32_t frag_offset = 0;
+  uint8_t frag_next = 0;         // IPv6: the next-header value in the fragment header
+  uint32_t frag_data_offset = 0; // where this fragment's part of the datagram starts in the frame
+  uint32_t frag_data_len = 0;    // ... and its length per the IP header
   // TCP
   uint32_t seq = 0, ack = 0;
   uint8_t tcp_flags = 0;

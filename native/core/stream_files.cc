@@ -56,7 +56,8 @@ std::string json_string(const std::string& s) {
 
 }  // namespace
 
-StreamFiles::StreamFiles(StreamFilesOptions options) : opt_(std::move(options)), reassembler_(opt_.reassembly, *this) {
+StreamFiles::StreamFiles(StreamFilesOptions options)
+    : opt_(std::move(options)), reassembler_(opt_.reassembly, *this), defrag_(opt_.defrag) {
   // mkdir -p: create each missing component.
   for (size_t slash = opt_.dir.find('/', 1);; slash = opt_.dir.find('/', slash + 1)) {
     const std::string part = opt_.dir.substr(0, slash);
@@ -86,8 +87,18 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
   last_ts_ = rec.ts_ns;
   Decoded d;
   const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
-  const DecodeResult r = decode_frame(bytes, rec.caplen, linktype, d);
+  DecodeResult r = decode_frame(bytes, rec.caplen, linktype, d);
   stats_.decode.count(r, d);
+  if (r == DecodeResult::kOk && d.fragment) {
+    if (!defrag_.add(d, bytes, rec.caplen, rec.ts_ns, datagram_)) return;
+    // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
+    Decoded whole;
+    r = decode_frame(datagram_.data(), static_cast<uint32_t>(datagram_.size()), kLinktypeRaw, whole);
+    std::memcpy(whole.vlan, d.vlan, sizeof d.vlan);
+    whole.vlan_count = d.vlan_count;
+    d = whole;
+    bytes = datagram_.data();
+  }
   if ((r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && d.l4_offset != 0 &&
       d.payload_offset != 0) {
     ++stats_.tcp_packets;
@@ -95,6 +106,7 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
   }
   if (rec.ts_ns >= last_expire_ts_ + kExpireEveryNs) {
     reassembler_.expire(rec.ts_ns);
+    defrag_.expire(rec.ts_ns);
     last_expire_ts_ = rec.ts_ns;
   }
   if ((stats_.packets & 4095) == 0) publish_stats();
@@ -113,6 +125,7 @@ void StreamFiles::finish() {
 
 void StreamFiles::publish_stats() {
   stats_.reassembly = reassembler_.stats();
+  stats_.defrag = defrag_.stats();
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "decode.h"
+#include "defrag.h"
 #include "packet.h"
 #include "reassembly.h"
 
@@ -20,6 +21,7 @@ namespace podspan {
 struct StreamFilesOptions {
   std::string dir;
   ReassemblyConfig reassembly;
+  DefragConfig defrag;
   size_t max_open_files = 256;  // beyond this, the least recently opened file is closed (reopened on demand)
 };
 
@@ -28,6 +30,7 @@ struct StreamFilesStats {
   uint64_t tcp_packets = 0;
   uint64_t files = 0;
   DecodeCounters decode;
+  DefragStats defrag;
   ReassemblyStats reassembly;
 };
 
@@ -68,6 +71,8 @@ class StreamFiles : public PacketConsumer, private StreamSink {
 
   StreamFilesOptions opt_;
   TcpReassembler reassembler_;
+  Defragmenter defrag_;
+  std::vector<uint8_t> datagram_;  // the last datagram rebuilt from fragments
   std::vector<uint16_t> linktypes_;
   std::unordered_map<uint64_t, Stream> streams_;
   std::unordered_map<std::string, int> name_uses_;

@@ -60,6 +60,7 @@ export interface StreamStats {
   tcpPackets: number;
   files: number;
   decode: { ok: number; truncated: number; unknownLinktype: number; notIp: number; malformed: number; fragments: number; tunnels: number };
+  defrag: { fragments: number; reassembled: number; timedOut: number; dropped: number; overlapConflicts: number };
   streams: number;
   bytes: number;
   gaps: number;

@@ -14,8 +14,10 @@ export function streamSummary(s: StreamStats): string[] {
     `closed: ${Object.entries(s.closed).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `${s.retransmittedBytes} bytes retransmitted, ${s.overlapBytes} bytes overlapping (${s.overlapConflicts} with different bytes)`,
     `${notDecoded} packets not fully decoded: ${s.decode.notIp} not IP, ${s.decode.truncated} truncated, ` +
-      `${s.decode.unknownLinktype} unknown link type, ${s.decode.malformed} malformed` +
-      ` (${s.decode.fragments} IP fragments and ${s.decode.tunnels} tunnel packets not reassembled)`,
+      `${s.decode.unknownLinktype} unknown link type, ${s.decode.malformed} malformed`,
+    `${s.defrag.fragments} IP fragments: ${s.defrag.reassembled} datagrams rebuilt, ${s.defrag.dropped} fragments dropped by limits, ` +
+      `${s.defrag.timedOut} datagrams timed out, ${s.defrag.overlapConflicts} with conflicting overlaps`,
+    `${s.decode.tunnels} tunnel packets (GRE, ERSPAN, VXLAN, GENEVE) counted, not decoded`,
   ];
 }
 
