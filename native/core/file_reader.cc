@@ -1,3 +1,11 @@
+// Our own pcap / pcapng reader. The whole file is one read-only byte range (mmap, or memory
+// the caller owns); every field is loaded with memcpy after a bounds check, so no input can
+// make us read outside it. read() copies packets into a reused Batch: no allocation per
+// packet once the batch has grown to its working size.
+//
+// pcap: magics a1b2c3d4 (µs) and a1b23c4d (ns) in both byte orders, and Kuznetzov's
+// modified format a1b2cd34 (8 more bytes per record header). pcapng: draft-ietf-opsawg-pcapng,
+// any number of sections, each in its own byte order, with any mix of link types.
 #include "file_reader.h"
 
 #include <errno.h>
@@ -6,101 +14,147 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "errors.h"
 
 namespace podspan {
 namespace {
 
-constexpr uint32_t kMaxSnaplen = 262144;
+constexpr uint32_t kMaxSnaplen = 262144;  // libpcap's MAXIMUM_SNAPLEN
 
-inline uint16_t bswap16(uint16_t v) { return static_cast<uint16_t>((v >> 8) | (v << 8)); }
-inline uint32_t bswap32(uint32_t v) { return __builtin_bswap32(v); }
-inline uint64_t bswap64(uint64_t v) { return __builtin_bswap64(v); }
+constexpr uint32_t kPcapMagicUs = 0xa1b2c3d4;
+constexpr uint32_t kPcapMagicNs = 0xa1b23c4d;
+constexpr uint32_t kPcapMagicKuznetzov = 0xa1b2cd34;
+constexpr uint32_t kPcapngShbType = 0x0a0d0d0a;  // reads the same in both byte orders
+constexpr uint32_t kPcapngByteOrderMagic = 0x1a2b3c4d;
 
-// Reads integers of either byte order from a bounds-checked range.
-struct Bytes {
-  const uint8_t* p = nullptr;
-  size_t n = 0;
-  bool swap = false;
-  uint16_t u16(size_t off) const {
-    uint16_t v;
-    std::memcpy(&v, p + off, 2);
-    return swap ? bswap16(v) : v;
-  }
-  uint32_t u32(size_t off) const {
-    uint32_t v;
-    std::memcpy(&v, p + off, 4);
-    return swap ? bswap32(v) : v;
-  }
-  uint64_t u64(size_t off) const {
-    uint64_t v;
-    std::memcpy(&v, p + off, 8);
-    return swap ? bswap64(v) : v;
-  }
-};
+// pcapng block types we use; every other type is skipped.
+constexpr uint32_t kBlockPacketObsolete = 2;
+constexpr uint32_t kBlockIdb = 1;
+constexpr uint32_t kBlockSpb = 3;
+constexpr uint32_t kBlockEpb = 6;
+
+inline uint16_t ld16(const uint8_t* p, bool swap) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return swap ? static_cast<uint16_t>((v >> 8) | (v << 8)) : v;
+}
+inline uint32_t ld32(const uint8_t* p, bool swap) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return swap ? __builtin_bswap32(v) : v;
+}
+inline uint64_t ld64(const uint8_t* p, bool swap) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return swap ? __builtin_bswap64(v) : v;
+}
+inline uint32_t raw32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 std::string hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
   return buf;
 }
+std::string num(uint64_t v) { return std::to_string(v); }
 
-// Converts a timestamp in units of the interface's resolution to nanoseconds.
-uint64_t to_ns(uint64_t units, uint8_t tsresol) {
-  if (tsresol & 0x80) {
-    const unsigned shift = tsresol & 0x7f;
-    if (shift >= 64) return 0;
-    const unsigned __int128 ns = static_cast<unsigned __int128>(units) * 1000000000u;
-    return static_cast<uint64_t>(ns >> shift);
-  }
-  if (tsresol <= 9) {
-    uint64_t mul = 1;
-    for (int i = tsresol; i < 9; ++i) mul *= 10;
-    return units * mul;
-  }
-  uint64_t div = 1;
-  for (int i = 9; i < tsresol && i < 28; ++i) div *= 10;
-  return tsresol >= 28 ? 0 : units / div;
-}
+// Timestamp units of one interface → nanoseconds since the epoch, set up once per IDB so the
+// per-packet work is one multiply (decimal), one divide (finer than ns) or one multiply and
+// shift (binary resolutions), plus the if_tsoffset seconds. The arithmetic is 128-bit, and a
+// time outside what 64-bit nanoseconds hold is clamped to 0 or 2^64-1 rather than wrapped.
+struct TsConv {
+  enum Kind : uint8_t { kMul, kDiv, kBinary, kZero } kind = kMul;
+  uint8_t shift = 0;
+  uint64_t factor = 1000;  // default resolution 10^-6
+  __int128 offset_ns = 0;  // if_tsoffset * 10^9
 
-// The file's bytes: a read-only mapping of a file, or memory the caller owns.
+  void set_resolution(uint8_t tsresol) {
+    if (tsresol & 0x80) {  // 2^-n seconds
+      kind = kBinary;
+      shift = tsresol & 0x7f;
+      return;
+    }
+    if (tsresol <= 9) {  // 10^-n s, n <= 9: multiply by 10^(9-n)
+      kind = kMul;
+      factor = 1;
+      for (int i = tsresol; i < 9; ++i) factor *= 10;
+      return;
+    }
+    if (tsresol <= 28) {  // finer than ns: divide by 10^(n-9), at most 10^19 (fits 64 bits)
+      kind = kDiv;
+      factor = 1;
+      for (int i = 9; i < tsresol; ++i) factor *= 10;
+      return;
+    }
+    kind = kZero;  // units of 10^-29 s or finer: any 64-bit count is under one ns
+  }
+  void set_offset_seconds(int64_t seconds) { offset_ns = static_cast<__int128>(seconds) * 1000000000; }
+
+  uint64_t to_ns(uint64_t units) const {
+    unsigned __int128 ns;
+    switch (kind) {
+      case kMul: ns = static_cast<unsigned __int128>(units) * factor; break;
+      case kDiv: ns = units / factor; break;
+      case kBinary: ns = (static_cast<unsigned __int128>(units) * 1000000000u) >> shift; break;
+      default: ns = 0; break;
+    }
+    if (offset_ns != 0) {
+      const __int128 t = static_cast<__int128>(ns) + offset_ns;  // |ns| < 2^95, |offset| < 2^93
+      if (t < 0) return 0;
+      ns = static_cast<unsigned __int128>(t);
+    }
+    return ns > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(ns);
+  }
+};
+
+// The file's bytes: a read-only mapping of a regular file, a buffer read from a pipe, or
+// memory the caller owns.
 class Source {
  public:
   Source() = default;
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
   ~Source() {
-    if (mapped_ && data_ != nullptr && size_ > 0) munmap(const_cast<uint8_t*>(data_), size_);
+    if (mapped_) munmap(const_cast<uint8_t*>(data_), size_);
   }
-  void map_file(const std::string& path) {
+
+  void open_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw CaptureError(ErrorKind::kInputFile, path + ": cannot open: " + std::strerror(errno));
-    }
+    if (fd < 0) throw CaptureError(ErrorKind::kInputFile, path + ": cannot open: " + std::strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
       const int err = errno;
       ::close(fd);
-      throw CaptureError(ErrorKind::kInputFile,
-                         path + ": " + (S_ISDIR(st.st_mode) ? std::string("is a directory") : std::string("not a regular file: ") + std::strerror(err)));
+      throw CaptureError(ErrorKind::kInputFile, path + ": cannot open: " + std::strerror(err));
     }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {
-      void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (m == MAP_FAILED) {
-        const int err = errno;
+    if (S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      throw CaptureError(ErrorKind::kInputFile, path + ": is a directory");
+    }
+    try {
+      if (S_ISREG(st.st_mode) && st.st_size > 0 && map(fd, static_cast<size_t>(st.st_size))) {
         ::close(fd);
-        throw CaptureError(ErrorKind::kInputFile, path + ": cannot read: " + std::strerror(err));
+        return;
       }
-      madvise(m, size_, MADV_SEQUENTIAL);
-      data_ = static_cast<const uint8_t*>(m);
-      mapped_ = true;
+      if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+        throw CaptureError(ErrorKind::kInputFile, path + ": not a regular file");
+      }
+      read_all(fd, path);  // pipes, and files that cannot be mapped
+    } catch (...) {
+      ::close(fd);
+      throw;
     }
     ::close(fd);
   }
+
   void use_memory(const uint8_t* data, size_t len) {
     data_ = data;
     size_ = len;
@@ -109,30 +163,62 @@ class Source {
   size_t size() const { return size_; }
 
  private:
+  bool map(int fd, size_t size) {
+    void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) return false;
+    madvise(m, size, MADV_SEQUENTIAL);
+    data_ = static_cast<const uint8_t*>(m);
+    size_ = size;
+    mapped_ = true;
+    return true;
+  }
+
+  void read_all(int fd, const std::string& path) {
+    constexpr size_t kChunk = 1 << 20;
+    size_t have = 0;
+    for (;;) {
+      if (buffer_.size() - have < kChunk) buffer_.resize(have + kChunk > 2 * have ? have + kChunk : 2 * have);
+      const ssize_t n = ::read(fd, buffer_.data() + have, buffer_.size() - have);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw CaptureError(ErrorKind::kInputFile, path + ": cannot read: " + std::strerror(errno));
+      }
+      if (n == 0) break;
+      have += static_cast<size_t>(n);
+    }
+    buffer_.resize(have);
+    data_ = buffer_.data();
+    size_ = have;
+  }
+
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  std::vector<uint8_t> buffer_;
 };
 
 class ReaderBase : public FileReader {
  public:
-  ReaderBase(std::unique_ptr<Source> src, std::string name) : src_(std::move(src)), name_(std::move(name)) {}
+  ReaderBase(std::unique_ptr<Source> src, std::string name)
+      : src_(std::move(src)), name_(std::move(name)), base_(src_->data()), size_(src_->size()) {}
   const std::vector<InterfaceInfo>& interfaces() const override { return interfaces_; }
   const std::vector<SectionInfo>& sections() const override { return sections_; }
   const std::string& error() const override { return error_; }
   uint64_t skipped_blocks() const override { return skipped_; }
 
  protected:
-  ReadStatus fail(size_t offset, const std::string& what) {
-    error_ = name_ + ": " + what + " at offset " + std::to_string(offset);
+  // Records the damage: "<name>: <what>", where `what` names the byte offset.
+  ReadStatus fail(const std::string& what) {
+    error_ = name_ + ": " + what;
     failed_ = true;
     return ReadStatus::kError;
   }
-  size_t remaining() const { return src_->size() - pos_; }
-  const uint8_t* at(size_t off) const { return src_->data() + off; }
+  size_t remaining() const { return size_ - pos_; }
 
   std::unique_ptr<Source> src_;
   std::string name_;
+  const uint8_t* base_;
+  size_t size_;
   std::vector<InterfaceInfo> interfaces_;
   std::vector<SectionInfo> sections_;
   std::string error_;
@@ -141,25 +227,28 @@ class ReaderBase : public FileReader {
   bool failed_ = false;
 };
 
+// ---------------------------------------------------------------------------------------------
+// pcap
+
 class PcapReader : public ReaderBase {
  public:
   PcapReader(std::unique_ptr<Source> src, std::string name) : ReaderBase(std::move(src), std::move(name)) {
-    Bytes h{at(0), 24, false};
-    uint32_t magic = h.u32(0);
-    if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1 || magic == 0x34cdb2a1) {
-      h.swap = true;
-      magic = bswap32(magic);
-    }
-    swap_ = h.swap;
-    nanosecond_ = magic == 0xa1b23c4d;
-    extended_ = magic == 0xa1b2cd34;  // Kuznetzov's modified format: 8 more bytes per record
-    const uint16_t major = h.u16(4), minor = h.u16(6);
+    // make_reader checked that 24 bytes are present and that the magic is one of ours.
+    uint32_t magic = raw32(base_);
+    swap_ = magic != kPcapMagicUs && magic != kPcapMagicNs && magic != kPcapMagicKuznetzov;
+    if (swap_) magic = __builtin_bswap32(magic);
+    nanosecond_ = magic == kPcapMagicNs;
+    hdr_len_ = magic == kPcapMagicKuznetzov ? 24 : 16;  // ifindex, protocol, pkt_type, pad
+    const uint16_t major = ld16(base_ + 4, swap_), minor = ld16(base_ + 6, swap_);
     if (major != 2) {
-      throw CaptureError(ErrorKind::kCorruptFile, name_ + ": unsupported pcap version " + std::to_string(major) + "." +
-                                                      std::to_string(minor));
+      throw CaptureError(ErrorKind::kCorruptFile, name_ + ": unsupported pcap version " + num(major) + "." + num(minor));
     }
-    snaplen_ = h.u32(16);
-    const uint32_t linktype_field = h.u32(20);
+    // Like libpcap: before 2.3 caplen and len were stored the other way round, and some 2.3
+    // writers did either.
+    lengths_ = minor < 3 ? kSwapped : minor == 3 ? kMaybeSwapped : kInOrder;
+    snaplen_ = ld32(base_ + 16, swap_);
+    const uint32_t linktype_field = ld32(base_ + 20, swap_);
+    // Bits 0-15: link type; 16-25: reserved, must be zero; 26-31: FCS length information.
     if ((linktype_field & 0x03ff0000u) != 0) {
       throw CaptureError(ErrorKind::kCorruptFile, name_ + ": reserved bits of the link type field are set (" +
                                                       hex32(linktype_field) + ")");
@@ -167,8 +256,9 @@ class PcapReader : public ReaderBase {
     InterfaceInfo info;
     info.linktype = static_cast<uint16_t>(linktype_field & 0xffff);
     info.snaplen = snaplen_;
-    interfaces_.push_back(info);
+    interfaces_.push_back(std::move(info));
     sections_.emplace_back();
+    max_caplen_ = snaplen_ > kMaxSnaplen ? snaplen_ : kMaxSnaplen;
     pos_ = 24;
   }
 
@@ -178,49 +268,59 @@ class PcapReader : public ReaderBase {
   ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) override {
     out.clear();
     if (failed_) return ReadStatus::kError;
-    const size_t hdr = extended_ ? 24 : 16;
-    const uint32_t limit = snaplen_ > kMaxSnaplen ? snaplen_ : kMaxSnaplen;
+    const uint64_t frac_mul = nanosecond_ ? 1 : 1000;
     while (out.size() < max_packets && out.used < max_bytes) {
-      if (remaining() == 0) return ReadStatus::kEnd;
-      if (remaining() < hdr) {
-        return fail(pos_, "file ends in the middle of a packet record (needed " + std::to_string(hdr) +
-                              " header bytes, have " + std::to_string(remaining()) + ")");
+      const size_t left = remaining();
+      if (left == 0) return ReadStatus::kEnd;
+      if (left < hdr_len_) return truncated(hdr_len_, left);
+      const uint8_t* r = base_ + pos_;
+      const uint32_t sec = ld32(r, swap_), frac = ld32(r + 4, swap_);
+      uint32_t caplen = ld32(r + 8, swap_), origlen = ld32(r + 12, swap_);
+      if (lengths_ == kSwapped || (lengths_ == kMaybeSwapped && caplen > origlen)) std::swap(caplen, origlen);
+      if (caplen > max_caplen_) {
+        return fail("captured length " + num(caplen) + " is larger than the maximum " + num(max_caplen_) +
+                    " at offset " + num(pos_));
       }
-      Bytes r{at(pos_), hdr, swap_};
-      const uint32_t sec = r.u32(0), frac = r.u32(4), caplen = r.u32(8), origlen = r.u32(12);
-      if (caplen > limit) {
-        return fail(pos_, "captured length " + std::to_string(caplen) + " is larger than the maximum " +
-                              std::to_string(limit));
-      }
-      if (remaining() - hdr < caplen) {
-        return fail(pos_, "file ends in the middle of a packet record (needed " + std::to_string(caplen) +
-                              " bytes, have " + std::to_string(remaining() - hdr) + ")");
-      }
-      const uint64_t ts = static_cast<uint64_t>(sec) * 1000000000ull +
-                          (nanosecond_ ? frac : static_cast<uint64_t>(frac) * 1000u);
-      out.append(at(pos_ + hdr), caplen, origlen, ts, 0);
-      pos_ += hdr + caplen;
+      if (left - hdr_len_ < caplen) return truncated(hdr_len_ + caplen, left);
+      const uint64_t ts = static_cast<uint64_t>(sec) * 1000000000ull + frac * frac_mul;
+      out.append(r + hdr_len_, caplen, origlen, ts, 0);
+      pos_ += hdr_len_ + caplen;
     }
     return ReadStatus::kOk;
   }
 
  private:
-  bool swap_ = false, nanosecond_ = false, extended_ = false;
-  uint32_t snaplen_ = 0;
+  enum Lengths : uint8_t { kInOrder, kSwapped, kMaybeSwapped };
+
+  ReadStatus truncated(size_t needed, size_t have) {
+    return fail("file ends in the middle of a packet record at offset " + num(pos_) + " (needed " + num(needed) +
+                " bytes, have " + num(have) + ")");
+  }
+
+  bool swap_ = false, nanosecond_ = false;
+  Lengths lengths_ = kInOrder;
+  size_t hdr_len_ = 16;
+  uint32_t snaplen_ = 0, max_caplen_ = kMaxSnaplen;
 };
+
+// ---------------------------------------------------------------------------------------------
+// pcapng
 
 class PcapngReader : public ReaderBase {
  public:
   PcapngReader(std::unique_ptr<Source> src, std::string name) : ReaderBase(std::move(src), std::move(name)) {
-    // Read the first SHB now so a damaged header fails at open, and any IDBs right behind it
-    // so interfaces() is useful before the first read().
+    // The first SHB is checked now, so a file that is not pcapng or has a bad header fails at
+    // open; the IDBs right behind it are read too, so interfaces() is useful before read().
+    if (size_ < 28) throw CaptureError(ErrorKind::kCorruptFile, name_ + ": truncated header");
+    const uint32_t bom = raw32(base_ + 8);
+    if (bom != kPcapngByteOrderMagic && bom != __builtin_bswap32(kPcapngByteOrderMagic)) {
+      throw CaptureError(ErrorKind::kInputFile, name_ + ": not a pcap or pcapng file (pcapng section header with " +
+                                                    "unknown byte-order magic " + hex32(bom) + ")");
+    }
+    if (section_header() != ReadStatus::kOk) throw CaptureError(ErrorKind::kCorruptFile, error_);
     Batch none;
-    const ReadStatus st = step(none, true);
-    if (st == ReadStatus::kError) throw CaptureError(ErrorKind::kCorruptFile, error_);
-    while (!failed_ && remaining() >= 8) {
-      Bytes b{at(pos_), 8, swap_};
-      if (b.u32(0) != 1) break;  // stop at the first block that is not an IDB
-      if (step(none, false) == ReadStatus::kError) break;
+    while (remaining() >= 8 && ld32(base_ + pos_, swap_) == kBlockIdb) {
+      if (block(none) != ReadStatus::kOk) break;  // read() reports it
     }
   }
 
@@ -232,7 +332,7 @@ class PcapngReader : public ReaderBase {
     if (failed_) return ReadStatus::kError;
     while (out.size() < max_packets && out.used < max_bytes) {
       if (remaining() == 0) return ReadStatus::kEnd;
-      const ReadStatus st = step(out, false);
+      const ReadStatus st = block(out);
       if (st != ReadStatus::kOk) return st;
     }
     return ReadStatus::kOk;
@@ -240,123 +340,150 @@ class PcapngReader : public ReaderBase {
 
  private:
   struct Iface {
-    uint32_t global = 0;
-    uint8_t tsresol = 6;
-    int64_t tsoffset = 0;
+    uint32_t global = 0;  // index into interfaces_
     uint32_t snaplen = 0;
+    TsConv ts;
   };
 
-  // Reads one block at pos_.
-  ReadStatus step(Batch& out, bool first) {
-    const size_t start = pos_;
-    if (remaining() < 12) return fail(start, "file ends in the middle of a block header");
-    uint32_t type;
-    std::memcpy(&type, at(start), 4);
-    if (type == 0x0a0d0d0a) return section_header(start);
-    if (first) return fail(start, "pcapng file does not start with a section header block");
-    Bytes b{at(start), remaining(), swap_};
-    const uint32_t total = b.u32(4);
-    type = b.u32(0);
-    if (total < 12 || total % 4 != 0) return fail(start, "block length " + std::to_string(total) + " is invalid");
-    if (total > remaining()) {
-      return fail(start, "file ends in the middle of a block (block length " + std::to_string(total) + ", have " +
-                             std::to_string(remaining()) + ")");
+  // Reads the block at pos_ and moves past it.
+  ReadStatus block(Batch& out) {
+    const size_t start = pos_, left = remaining();
+    if (left < 12) {
+      return fail("file ends in the middle of a block header at offset " + num(start) + " (needed 12 bytes, have " +
+                  num(left) + ")");
     }
-    if (b.u32(total - 4) != total) return fail(start, "block's trailing length does not match its leading length");
-    Bytes body{at(start + 8), total - 12, swap_};
+    const uint8_t* b = base_ + start;
+    if (raw32(b) == kPcapngShbType) return section_header();
+    const uint32_t type = ld32(b, swap_), total = ld32(b + 4, swap_);
+    if (total < 12 || total % 4 != 0) {
+      return fail("block at offset " + num(start) + " has an invalid length " + num(total) +
+                  " (must be a multiple of 4, at least 12)");
+    }
+    if (total > left) {
+      return fail("file ends in the middle of a block at offset " + num(start) + " (block length " + num(total) +
+                  ", have " + num(left) + ")");
+    }
+    const uint32_t trailing = ld32(b + total - 4, swap_);
+    if (trailing != total) {
+      return fail("block at offset " + num(start) + ": trailing length " + num(trailing) +
+                  " does not match the leading length " + num(total));
+    }
+    const uint8_t* body = b + 8;
+    const size_t n = total - 12;
     ReadStatus st = ReadStatus::kOk;
     switch (type) {
-      case 1: st = interface_block(body, start); break;
-      case 6: st = enhanced_packet(body, start, out, false); break;
-      case 3: st = simple_packet(body, start, out); break;
-      case 2: st = enhanced_packet(body, start, out, true); break;
-      default: ++skipped_; break;
+      case kBlockEpb: st = packet_block(body, n, start, out, false); break;
+      case kBlockSpb: st = simple_packet(body, n, start, out); break;
+      case kBlockIdb: st = interface_block(body, n, start); break;
+      case kBlockPacketObsolete: st = packet_block(body, n, start, out, true); break;
+      default: ++skipped_; break;  // ISB, NRB, DSB, journal export, custom, unknown
     }
     if (st == ReadStatus::kOk) pos_ = start + total;
     return st;
   }
 
-  ReadStatus section_header(size_t start) {
-    if (remaining() < 28) return fail(start, "file ends in the middle of a section header block");
-    uint32_t bom;
-    std::memcpy(&bom, at(start + 8), 4);
-    if (bom == 0x1a2b3c4d) {
-      swap_ = false;
-    } else if (bom == 0x4d3c2b1a) {
-      swap_ = true;
+  // A Section Header Block at pos_: sets the byte order and starts a new interface list.
+  ReadStatus section_header() {
+    const size_t start = pos_, left = remaining();
+    if (left < 28) {
+      return fail("file ends in the middle of a section header block at offset " + num(start) +
+                  " (needed 28 bytes, have " + num(left) + ")");
+    }
+    const uint8_t* b = base_ + start;
+    const uint32_t bom = raw32(b + 8);
+    bool swap;
+    if (bom == kPcapngByteOrderMagic) {
+      swap = false;
+    } else if (bom == __builtin_bswap32(kPcapngByteOrderMagic)) {
+      swap = true;
     } else {
-      return fail(start, "section header has an invalid byte-order magic " + hex32(bom));
+      return fail("section header block at offset " + num(start) + " has an invalid byte-order magic " + hex32(bom));
     }
-    Bytes b{at(start), remaining(), swap_};
-    const uint32_t total = b.u32(4);
-    if (total < 28 || total % 4 != 0 || total > remaining()) {
-      return fail(start, "section header block length " + std::to_string(total) + " is invalid");
+    const uint32_t total = ld32(b + 4, swap);
+    if (total < 28 || total % 4 != 0) {
+      return fail("section header block at offset " + num(start) + " has an invalid length " + num(total));
     }
-    if (b.u32(total - 4) != total) return fail(start, "section header's trailing length does not match");
-    const uint16_t major = b.u16(12), minor = b.u16(14);
-    // 1.0 is the standard; 1.2 was written by some old tools and libpcap reads it too.
+    if (total > left) {
+      return fail("file ends in the middle of a section header block at offset " + num(start) + " (block length " +
+                  num(total) + ", have " + num(left) + ")");
+    }
+    const uint32_t trailing = ld32(b + total - 4, swap);
+    if (trailing != total) {
+      return fail("section header block at offset " + num(start) + ": trailing length " + num(trailing) +
+                  " does not match the leading length " + num(total));
+    }
+    const uint16_t major = ld16(b + 12, swap), minor = ld16(b + 14, swap);
+    // 1.0 is the standard; 1.2 was written by some old tools and libpcap and Wireshark read
+    // it. Wireshark and libpcap refuse 1.1 and every other version, and so do we.
     if (major != 1 || (minor != 0 && minor != 2)) {
-      return fail(start, "unsupported pcapng version " + std::to_string(major) + "." + std::to_string(minor));
+      return fail("unsupported pcapng version " + num(major) + "." + num(minor) + " in the section header block at offset " +
+                  num(start));
     }
+    swap_ = swap;
     SectionInfo section;
-    Bytes opts{at(start + 24), total - 28, swap_};
-    const ReadStatus st = for_each_option(opts, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
-      const std::string s(reinterpret_cast<const char*>(v), len);
-      if (code == 1) section.comments.push_back(s);
-      if (code == 2) section.hardware = s;
-      if (code == 3) section.os = s;
-      if (code == 4) section.userappl = s;
+    const ReadStatus st = for_each_option(b + 24, total - 28, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
+      const char* s = reinterpret_cast<const char*>(v);
+      switch (code) {
+        case 1: section.comments.emplace_back(s, len); break;
+        case 2: section.hardware.assign(s, len); break;
+        case 3: section.os.assign(s, len); break;
+        case 4: section.userappl.assign(s, len); break;
+        default: break;
+      }
     });
     if (st != ReadStatus::kOk) return st;
-    sections_.push_back(section);
+    sections_.push_back(std::move(section));
     section_ifaces_.clear();
     pos_ = start + total;
     return ReadStatus::kOk;
   }
 
+  // Calls fn(code, value, length) for each option in [p, p + n) up to opt_endofopt; an option
+  // whose value runs past the block is damage. Bytes too few for another option header are
+  // ignored (writers pad differently).
   template <typename Fn>
-  ReadStatus for_each_option(const Bytes& opts, size_t block_start, Fn fn) {
+  ReadStatus for_each_option(const uint8_t* p, size_t n, size_t block_start, Fn&& fn) {
     size_t off = 0;
-    while (off + 4 <= opts.n) {
-      const uint16_t code = opts.u16(off), len = opts.u16(off + 2);
+    while (n - off >= 4) {
+      const uint16_t code = ld16(p + off, swap_), len = ld16(p + off + 2, swap_);
       if (code == 0) return ReadStatus::kOk;
-      if (off + 4 + len > opts.n) {
-        return fail(block_start, "option " + std::to_string(code) + " of length " + std::to_string(len) +
-                                     " runs past the end of its block");
+      if (len > n - off - 4) {
+        return fail("option " + num(code) + " of length " + num(len) + " runs past the end of its block at offset " +
+                    num(block_start));
       }
-      fn(code, opts.p + off + 4, len);
-      off += 4 + ((len + 3u) & ~3u);
+      fn(code, p + off + 4, len);
+      const size_t step = 4 + ((static_cast<size_t>(len) + 3) & ~size_t{3});
+      if (step >= n - off) break;
+      off += step;
     }
     return ReadStatus::kOk;
   }
 
-  // Options re-encoded in host byte order (code, length), values verbatim, padded to 4.
+  // Appends an option as TLV: code and length in host byte order, value verbatim, zero padded.
   static void keep_option(std::vector<uint8_t>& into, uint16_t code, const uint8_t* v, uint16_t len) {
     const size_t at = into.size();
     into.resize(at + 4 + ((len + 3u) & ~3u), 0);
     std::memcpy(into.data() + at, &code, 2);
     std::memcpy(into.data() + at + 2, &len, 2);
-    std::memcpy(into.data() + at + 4, v, len);
+    if (len) std::memcpy(into.data() + at + 4, v, len);
   }
 
-  ReadStatus interface_block(const Bytes& body, size_t start) {
-    if (body.n < 8) return fail(start, "interface description block is too short");
+  ReadStatus interface_block(const uint8_t* body, size_t n, size_t start) {
+    if (n < 8) return fail("interface description block at offset " + num(start) + " is too short");
     InterfaceInfo info;
     Iface ifc;
-    info.linktype = body.u16(0);
-    info.snaplen = body.u32(4);
+    info.linktype = ld16(body, swap_);
+    info.snaplen = ld32(body + 4, swap_);
     ifc.snaplen = info.snaplen;
-    Bytes opts{body.p + 8, body.n - 8, swap_};
-    const ReadStatus st = for_each_option(opts, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
+    const ReadStatus st = for_each_option(body + 8, n - 8, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
       switch (code) {
         case 2: info.name.assign(reinterpret_cast<const char*>(v), len); break;
         case 3: info.description.assign(reinterpret_cast<const char*>(v), len); break;
-        case 9: if (len >= 1) ifc.tsresol = v[0]; break;
+        case 9:
+          if (len >= 1) ifc.ts.set_resolution(v[0]);
+          break;
         case 14:
-          if (len == 8) {
-            Bytes o{v, 8, swap_};
-            ifc.tsoffset = static_cast<int64_t>(o.u64(0));
-          }
+          if (len >= 8) ifc.ts.set_offset_seconds(static_cast<int64_t>(ld64(v, swap_)));
           break;
         default: keep_option(info.extra_options, code, v, len); break;
       }
@@ -368,78 +495,108 @@ class PcapngReader : public ReaderBase {
     return ReadStatus::kOk;
   }
 
-  ReadStatus packet(Batch& out, size_t start, uint32_t iface_id, uint64_t ts_units, uint32_t caplen,
-                    uint32_t origlen, const uint8_t* data, const Bytes* opts) {
-    if (iface_id >= section_ifaces_.size()) {
-      return fail(start, "packet refers to interface " + std::to_string(iface_id) + ", which its section does not define");
+  const Iface* iface_of(uint32_t id, size_t start) {
+    if (id < section_ifaces_.size()) return &section_ifaces_[id];
+    fail("packet block at offset " + num(start) + " refers to interface " + num(id) + ", which its section does not define" +
+         (section_ifaces_.empty() ? std::string(" (it defines none)")
+                                  : " (it defines " + num(section_ifaces_.size()) + ")"));
+    return nullptr;
+  }
+
+  // Enhanced Packet Block (type 6) and the obsolete Packet Block (type 2), which has a 16-bit
+  // interface id followed by a 16-bit drops count where the EPB has a 32-bit interface id.
+  ReadStatus packet_block(const uint8_t* body, size_t n, size_t start, Batch& out, bool obsolete) {
+    if (n < 20) return fail("packet block at offset " + num(start) + " is too short (" + num(n + 12) + " bytes)");
+    const uint32_t id = obsolete ? ld16(body, swap_) : ld32(body, swap_);
+    const uint64_t units = (static_cast<uint64_t>(ld32(body + 4, swap_)) << 32) | ld32(body + 8, swap_);
+    const uint32_t caplen = ld32(body + 12, swap_), origlen = ld32(body + 16, swap_);
+    if (caplen > n - 20) {
+      return fail("packet block at offset " + num(start) + ": captured length " + num(caplen) +
+                  " runs past the end of its block");
     }
-    const Iface& ifc = section_ifaces_[iface_id];
-    uint64_t ts = to_ns(ts_units, ifc.tsresol) + static_cast<uint64_t>(ifc.tsoffset) * 1000000000ull;
-    opt_scratch_.clear();
-    if (opts != nullptr) {
-      const ReadStatus st = for_each_option(*opts, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
+    const Iface* ifc = iface_of(id, start);
+    if (ifc == nullptr) return ReadStatus::kError;
+    // n - 20 is a multiple of 4, so the padded packet data fits too.
+    const size_t padded = (static_cast<size_t>(caplen) + 3) & ~size_t{3};
+    const uint8_t* opts = body + 20 + padded;
+    const size_t opts_len = n - 20 - padded;
+    uint32_t optlen = 0;
+    if (opts_len >= 4) {
+      opt_scratch_.clear();
+      const ReadStatus st = for_each_option(opts, opts_len, start, [&](uint16_t code, const uint8_t* v, uint16_t len) {
         keep_option(opt_scratch_, code, v, len);
       });
       if (st != ReadStatus::kOk) return st;
+      optlen = static_cast<uint32_t>(opt_scratch_.size());
     }
-    out.append(data, caplen, origlen, ts, ifc.global, opt_scratch_.data(), static_cast<uint32_t>(opt_scratch_.size()));
+    out.append(body + 20, caplen, origlen, ifc->ts.to_ns(units), ifc->global, opt_scratch_.data(), optlen);
     return ReadStatus::kOk;
   }
 
-  // EPB (type 6) and the obsolete Packet Block (type 2) share a layout; the PB has a 16-bit
-  // interface id followed by a 16-bit drops count.
-  ReadStatus enhanced_packet(const Bytes& body, size_t start, Batch& out, bool obsolete) {
-    if (body.n < 20) return fail(start, "packet block is too short");
-    const uint32_t iface = obsolete ? body.u16(0) : body.u32(0);
-    const uint64_t ts = (static_cast<uint64_t>(body.u32(4)) << 32) | body.u32(8);
-    const uint32_t caplen = body.u32(12), origlen = body.u32(16);
-    if (caplen > body.n - 20) {
-      return fail(start, "captured length " + std::to_string(caplen) + " runs past the end of its block");
+  // Simple Packet Block: interface 0 of the section, no timestamp, the original length in the
+  // block; the captured length is what the interface's snaplen and the block leave of it.
+  ReadStatus simple_packet(const uint8_t* body, size_t n, size_t start, Batch& out) {
+    if (n < 4) return fail("simple packet block at offset " + num(start) + " is too short");
+    if (section_ifaces_.empty()) {
+      return fail("simple packet block at offset " + num(start) + " comes before any interface of its section");
     }
-    const size_t padded = (static_cast<size_t>(caplen) + 3) & ~size_t{3};
-    Bytes opts{body.p + 20 + padded, padded <= body.n - 20 ? body.n - 20 - padded : 0, swap_};
-    return packet(out, start, iface, ts, caplen, origlen, body.p + 20, &opts);
-  }
-
-  ReadStatus simple_packet(const Bytes& body, size_t start, Batch& out) {
-    if (body.n < 4) return fail(start, "simple packet block is too short");
-    if (section_ifaces_.empty()) return fail(start, "simple packet block before any interface");
-    const uint32_t origlen = body.u32(0);
+    const Iface& ifc = section_ifaces_[0];
+    const uint32_t origlen = ld32(body, swap_);
     uint32_t caplen = origlen;
-    const uint32_t snap = section_ifaces_[0].snaplen;
-    if (snap != 0 && caplen > snap) caplen = snap;
-    if (caplen > body.n - 4) caplen = static_cast<uint32_t>(body.n - 4);
-    return packet(out, start, 0, 0, caplen, origlen, body.p + 4, nullptr);
+    if (ifc.snaplen != 0 && caplen > ifc.snaplen) caplen = ifc.snaplen;
+    if (caplen > n - 4) caplen = static_cast<uint32_t>(n - 4);
+    out.append(body + 4, caplen, origlen, 0, ifc.global);
+    return ReadStatus::kOk;
   }
 
   bool swap_ = false;
-  std::vector<Iface> section_ifaces_;
-  std::vector<uint8_t> opt_scratch_;
+  std::vector<Iface> section_ifaces_;  // interfaces of the current section, by local id
+  std::vector<uint8_t> opt_scratch_;   // a packet's options, reused
 };
 
+// ---------------------------------------------------------------------------------------------
+
+bool is_pcap_magic(uint32_t m) {
+  for (uint32_t k : {kPcapMagicUs, kPcapMagicNs, kPcapMagicKuznetzov}) {
+    if (m == k || m == __builtin_bswap32(k)) return true;
+  }
+  return false;
+}
+
 std::unique_ptr<FileReader> make_reader(std::unique_ptr<Source> src, const std::string& name) {
-  if (src->size() < 4) {
-    throw CaptureError(src->size() == 0 ? ErrorKind::kInputFile : ErrorKind::kCorruptFile,
-                       name + (src->size() == 0 ? ": empty file, not a pcap or pcapng file" : ": truncated header"));
+  const size_t size = src->size();
+  if (size == 0) throw CaptureError(ErrorKind::kInputFile, name + ": empty file, not a pcap or pcapng file");
+  uint8_t head[4] = {0, 0, 0, 0};
+  std::memcpy(head, src->data(), size < 4 ? size : 4);
+  const uint32_t magic = raw32(head);
+  if (size < 4) {
+    // Too short to tell; a prefix of one of our magics is a truncated header, anything else
+    // is not a capture file.
+    bool prefix = false;
+    for (uint32_t k : {kPcapMagicUs, kPcapMagicNs, kPcapMagicKuznetzov, kPcapngShbType}) {
+      for (uint32_t m : {k, __builtin_bswap32(k)}) {
+        uint8_t mb[4];
+        std::memcpy(mb, &m, 4);
+        prefix = prefix || std::memcmp(mb, head, size) == 0;
+      }
+    }
+    if (prefix) throw CaptureError(ErrorKind::kCorruptFile, name + ": truncated header");
+    throw CaptureError(ErrorKind::kInputFile,
+                       name + ": not a pcap or pcapng file (only " + num(size) + " byte" + (size == 1 ? "" : "s") + ")");
   }
-  uint32_t magic;
-  std::memcpy(&magic, src->data(), 4);
-  switch (magic) {
-    case 0x0a0d0d0a:
-      return std::make_unique<PcapngReader>(std::move(src), name);
-    case 0xa1b2c3d4: case 0xd4c3b2a1: case 0xa1b23c4d: case 0x4d3cb2a1: case 0xa1b2cd34: case 0x34cdb2a1:
-      if (src->size() < 24) throw CaptureError(ErrorKind::kCorruptFile, name + ": truncated header");
-      return std::make_unique<PcapReader>(std::move(src), name);
-    default:
-      throw CaptureError(ErrorKind::kInputFile, name + ": not a pcap or pcapng file (unknown magic " + hex32(magic) + ")");
+  if (magic == kPcapngShbType) return std::make_unique<PcapngReader>(std::move(src), name);
+  if (is_pcap_magic(magic)) {
+    if (size < 24) throw CaptureError(ErrorKind::kCorruptFile, name + ": truncated header");
+    return std::make_unique<PcapReader>(std::move(src), name);
   }
+  throw CaptureError(ErrorKind::kInputFile, name + ": not a pcap or pcapng file (unknown magic " + hex32(magic) + ")");
 }
 
 }  // namespace
 
 std::unique_ptr<FileReader> FileReader::open(const std::string& path) {
   auto src = std::make_unique<Source>();
-  src->map_file(path);
+  src->open_file(path);
   return make_reader(std::move(src), path);
 }
 

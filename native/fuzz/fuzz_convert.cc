@@ -1,4 +1,4 @@
-// libFuzzer target: any bytes through the pcap/pcapng reader, and every packet it returns
+// libFuzzer target (conversion): any bytes through the pcap/pcapng reader, and every packet it returns
 // through the pcapng writer (to /dev/null), so neither reads past a buffer nor crashes.
 #include <cstddef>
 #include <cstdint>
