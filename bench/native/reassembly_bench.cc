@@ -2,10 +2,14 @@
 // reassembly, with a sink that only counts bytes. Prints one line in the same words as
 // gopacket-reassembly (../shared/anchors), so bench/reassembly-vs-gopacket.sh can set them side by side.
 //   podspan_reassembly_bench FILE
+// With --flows N it measures memory instead: N idle flows (SYN + 10 bytes each), RSS per flow.
+//   podspan_reassembly_bench --flows 1000000
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "decode.h"
 #include "defrag.h"
@@ -25,7 +29,47 @@ struct CountingSink : StreamSink {
 };
 }  // namespace
 
+long rss_kb() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f != nullptr) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * 4;
+}
+
+int idle_flows(long n) {
+  CountingSink sink;
+  ReassemblyConfig cfg;
+  cfg.max_flows = static_cast<size_t>(n) + 1;
+  TcpReassembler r(cfg, sink);
+  const uint8_t payload[10] = {0};
+  const long before = rss_kb();
+  for (long i = 0; i < n; ++i) {
+    Decoded d;
+    d.ip_version = 4;
+    d.protocol = 6;
+    d.src[0] = 10; d.src[1] = static_cast<uint8_t>(i >> 16); d.src[2] = static_cast<uint8_t>(i >> 8); d.src[3] = static_cast<uint8_t>(i);
+    d.dst[0] = 192; d.dst[3] = 1;
+    d.sport = static_cast<uint16_t>(1024 + (i & 0x3fff));
+    d.dport = 80;
+    d.seq = 1000;
+    d.tcp_flags = kSyn;
+    r.add(d, payload, 1);
+    d.seq = 1001;
+    d.tcp_flags = kAck;
+    d.payload_len = d.captured_payload = 10;
+    r.add(d, payload, 2);
+  }
+  const long after = rss_kb();
+  std::printf("flows=%ld rss_before_kb=%ld rss_after_kb=%ld bytes_per_flow=%.0f\n", n, before, after,
+              (after - before) * 1024.0 / static_cast<double>(n));
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--flows") return idle_flows(std::atol(argv[2]));
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;

@@ -65,7 +65,7 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
   const bool syn_only = (d.tcp_flags & (kSyn | kAck)) == kSyn;
   auto it = flows_.find(key);
   if (it != flows_.end()) {
-    Flow* f = it->second.get();
+    Flow* f = &it->second;
     const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
     const Direction& D = f->dir[dir];
     // A new SYN with another initial sequence number: the 4-tuple was reused.
@@ -76,9 +76,9 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
   // starts nothing.
   if (!(d.tcp_flags & kSyn) && d.payload_len == 0) return nullptr;
   if (flows_.size() >= cfg_.max_flows && !lru_.empty()) close(lru_.front(), CloseReason::kEvicted, ts);
-  auto flow = std::make_unique<Flow>();
-  Flow* f = flow.get();
-  f->key = key;
+  auto placed = flows_.try_emplace(key);
+  Flow* f = &placed.first->second;
+  f->key = &placed.first->first;
   // side 0 is the client: the sender of this packet, unless it answers a SYN (SYN+ACK).
   const bool sender_is_server = (d.tcp_flags & (kSyn | kAck)) == (kSyn | kAck);
   f->from_a_is_side0 = sender_is_server ? !src_is_a : src_is_a;
@@ -96,7 +96,6 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
   f->info.side[1] = sender_is_server ? sender : receiver;
   lru_.push_back(f);
   f->lru = std::prev(lru_.end());
-  flows_.emplace(key, std::move(flow));
   ++stats_.streams;
   stats_.flows = flows_.size();
   sink_.on_open(f->info);
@@ -152,15 +151,15 @@ void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* 
     close(&f, CloseReason::kRst, ts);
     return;
   }
-  auto done = [](const Direction& x) { return x.fin && x.offset >= x.fin_offset && x.pending.empty(); };
+  auto done = [](const Direction& x) { return x.fin && x.offset >= x.fin_offset && !x.has_pending(); };
   const Direction& O = f.dir[1 - dir];
   if (done(D) && (done(O) || !O.started)) close(&f, CloseReason::kFin, ts);
 }
 
 void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
   Direction& D = f.dir[dir];
-  while (!D.pending.empty()) {
-    auto it = D.pending.begin();
+  while (D.has_pending()) {
+    auto it = D.pending->begin();
     if (it->first > D.offset) break;
     const std::vector<uint8_t>& seg = it->second;
     const uint64_t end = it->first + seg.size();
@@ -174,8 +173,9 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
     }
     D.pending_bytes -= seg.size();
     stats_.buffered_bytes -= seg.size();
-    D.pending.erase(it);
+    D.pending->erase(it);
   }
+  if (D.pending && D.pending->empty()) D.pending.reset();  // back to the lean in-order state
 }
 
 void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len) {
@@ -184,14 +184,16 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
     stats_.overlap_bytes += n;
     if (std::memcmp(seg.data() + seg_from, ours, n) != 0) ++stats_.overlap_conflicts;
   };
+  if (!D.pending) D.pending = std::make_unique<std::map<uint64_t, std::vector<uint8_t>>>();
+  auto& pending = *D.pending;
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
-    D.pending.emplace(at, std::vector<uint8_t>(p, p + n));
+    pending.emplace(at, std::vector<uint8_t>(p, p + n));
     D.pending_bytes += n;
     stats_.buffered_bytes += n;
   };
   // First wins: trim what an earlier buffered segment already covers ...
-  auto next = D.pending.upper_bound(off);
-  if (next != D.pending.begin()) {
+  auto next = pending.upper_bound(off);
+  if (next != pending.begin()) {
     auto prev = std::prev(next);
     const uint64_t prev_end = prev->first + prev->second.size();
     if (prev_end > off) {
@@ -204,8 +206,8 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
   }
   // ... then keep only the holes between later buffered segments.
   while (len > 0) {
-    auto it = D.pending.lower_bound(off);
-    if (it == D.pending.end() || it->first >= off + len) {
+    auto it = pending.lower_bound(off);
+    if (it == pending.end() || it->first >= off + len) {
       store(off, data, len);
       break;
     }
@@ -223,8 +225,8 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
 void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
   Direction& D = f.dir[dir];
   // Over a cap, the hole before the first buffered segment is declared lost.
-  while (!D.pending.empty() && (D.pending_bytes > cfg_.max_buffer_per_flow || stats_.buffered_bytes > cfg_.max_buffer_total)) {
-    const uint64_t at = D.pending.begin()->first;
+  while (D.has_pending() && (D.pending_bytes > cfg_.max_buffer_per_flow || stats_.buffered_bytes > cfg_.max_buffer_total)) {
+    const uint64_t at = D.pending->begin()->first;
     if (at > D.offset) gap(f, dir, at - D.offset);
     deliver_ready(f, dir, ts);
   }
@@ -241,8 +243,8 @@ void TcpReassembler::gap(Flow& f, int dir, uint64_t len) {
 
 void TcpReassembler::flush_with_gaps(Flow& f, int dir, uint64_t ts) {
   Direction& D = f.dir[dir];
-  while (!D.pending.empty()) {
-    const uint64_t at = D.pending.begin()->first;
+  while (D.has_pending()) {
+    const uint64_t at = D.pending->begin()->first;
     if (at > D.offset) gap(f, dir, at - D.offset);
     deliver_ready(f, dir, ts);
   }
@@ -261,7 +263,7 @@ void TcpReassembler::close(Flow* f, CloseReason reason, uint64_t ts) {
   sink_.on_close(f->info.id, reason, ts);
   ++stats_.closed[static_cast<int>(reason)];
   lru_.erase(f->lru);
-  const Key key = f->key;  // erase frees f, and with it f->key
+  const Key key = *f->key;  // erase frees f, and with it the key
   flows_.erase(key);
   stats_.flows = flows_.size();
 }

@@ -93,11 +93,14 @@ class TcpReassembler {
     uint32_t next_seq = 0;   // sequence number of the next byte to deliver
     uint64_t offset = 0;     // stream offset of the next byte to deliver
     uint64_t fin_offset = 0;
-    std::map<uint64_t, std::vector<uint8_t>> pending;  // out-of-order, by stream offset
+    // Out-of-order segments by stream offset; allocated only once a segment arrives early, so
+    // an in-order flow carries 8 bytes here, not a whole map.
+    std::unique_ptr<std::map<uint64_t, std::vector<uint8_t>>> pending;
     size_t pending_bytes = 0;
+    bool has_pending() const { return pending && !pending->empty(); }
   };
   struct Flow {
-    Key key;
+    const Key* key = nullptr;  // the flow table's own copy (nodes do not move)
     StreamInfo info;
     Direction dir[2];
     bool from_a_is_side0 = true;
@@ -117,7 +120,7 @@ class TcpReassembler {
   ReassemblyConfig cfg_;
   StreamSink& sink_;
   ReassemblyStats stats_;
-  std::unordered_map<Key, std::unique_ptr<Flow>, KeyHash> flows_;
+  std::unordered_map<Key, Flow, KeyHash> flows_;
   std::list<Flow*> lru_;  // least recently active first
   uint64_t next_id_ = 1;
 };
