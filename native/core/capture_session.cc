@@ -395,7 +395,7 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
     push_js_batch(s, reader_based_);  // a file can wait for the consumer; live capture cannot
   }
   if (final || now - s.last_refresh_ms >= kStatsRefreshMs) {
-    refresh_stats(s, final);
+    refresh_stats(s);
     s.last_refresh_ms = now;
   }
   if (writer_ && !reader_based_ && !final && now - s.last_flush_ms >= kLiveFlushMs) {
@@ -411,7 +411,7 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
   }
 }
 
-void CaptureSession::refresh_stats(Source& s, bool final) {
+void CaptureSession::refresh_stats(Source& s) {
   if (s.pcap) {
     struct pcap_stat ps{};
     if (pcap_stats(s.pcap, &ps) == 0) {
@@ -427,7 +427,6 @@ void CaptureSession::refresh_stats(Source& s, bool final) {
       stats_snapshot_[i] = s.file_stats[i];
     }
   }
-  (void)final;
 }
 
 void CaptureSession::set_error(ErrorKind kind, const std::string& message) {

@@ -95,7 +95,7 @@ class CaptureSession {
   void offline_loop(Source& s);
   void after_dispatch(Source& s, bool final);
   void push_js_batch(Source& s, bool wait_for_room);
-  void refresh_stats(Source& s, bool final);
+  void refresh_stats(Source& s);
   void set_error(ErrorKind kind, const std::string& message);
   void sync_sink_interfaces(const std::vector<InterfaceInfo>& ifs);
   void to_sinks(const PacketRecord& rec, const uint8_t* bytes);
