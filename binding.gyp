@@ -9,6 +9,8 @@
         "native/core/defrag.cc",
         "native/core/reassembly.cc",
         "native/core/stream_files.cc",
+        "native/core/stream_events.cc",
+        "native/core/tcp_pipeline.cc",
         "native/core/devices.cc",
         "native/core/errors.cc",
         "native/core/file_reader.cc",

@@ -8,6 +8,7 @@
 #include "capture_session.h"
 #include "devices.h"
 #include "errors.h"
+#include "stream_events.h"
 #include "stream_files.h"
 
 namespace {
@@ -45,7 +46,13 @@ podspan::FileFormat parse_format(const std::string& f) {
   return podspan::FileFormat::kPcap;
 }
 
-CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::StreamFiles>& streams) {
+void parse_flow_limits(const Napi::Object& so, podspan::ReassemblyConfig& r) {
+  r.max_flows = static_cast<size_t>(get_number(so, "maxFlows", static_cast<double>(r.max_flows)));
+  r.idle_timeout_ns = static_cast<uint64_t>(get_number(so, "idleTimeoutSeconds", 120) * 1e9);
+}
+
+CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::StreamFiles>& streams,
+                             std::shared_ptr<podspan::StreamEventQueue>& events) {
   CaptureOptions opt;
   if (o.Get("interfaces").IsArray()) {
     Napi::Array a = o.Get("interfaces").As<Napi::Array>();
@@ -74,10 +81,20 @@ CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::Str
     Napi::Object so = o.Get("streams").As<Napi::Object>();
     podspan::StreamFilesOptions sf;
     sf.dir = get_string(so, "dir");
-    sf.reassembly.max_flows = static_cast<size_t>(get_number(so, "maxFlows", static_cast<double>(sf.reassembly.max_flows)));
-    sf.reassembly.idle_timeout_ns = static_cast<uint64_t>(get_number(so, "idleTimeoutSeconds", 120) * 1e9);
+    parse_flow_limits(so, sf.reassembly);
     streams = std::make_shared<podspan::StreamFiles>(sf);
     opt.consumer = streams;
+  } else if (o.Get("streamEvents").IsObject()) {
+    Napi::Object so = o.Get("streamEvents").As<Napi::Object>();
+    podspan::StreamEventOptions eo;
+    parse_flow_limits(so, eo.reassembly);
+    eo.wait_for_room = !opt.read_path.empty();  // a file waits for JS; live capture never blocks
+    eo.batch_max_bytes = static_cast<size_t>(get_number(so, "maxBytes", static_cast<double>(eo.batch_max_bytes)));
+    eo.batch_max_events = static_cast<size_t>(get_number(so, "maxEvents", static_cast<double>(eo.batch_max_events)));
+    eo.queue_max_batches = static_cast<size_t>(get_number(so, "queueBatches", static_cast<double>(eo.queue_max_batches)));
+    eo.flush_ms = static_cast<uint32_t>(get_number(so, "flushMs", eo.flush_ms));
+    events = std::make_shared<podspan::StreamEventQueue>(eo);
+    opt.consumer = events;
   }
   if (o.Get("batches").IsObject()) {
     Napi::Object b = o.Get("batches").As<Napi::Object>();
@@ -108,6 +125,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                        {InstanceMethod("start", &NativeCapture::Start),
                         InstanceMethod("stop", &NativeCapture::Stop),
                         InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
+                        InstanceMethod("takeStreamEvents", &NativeCapture::TakeStreamEvents),
                         InstanceMethod("stats", &NativeCapture::Stats),
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
@@ -120,7 +138,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options object expected");
     try {
-      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), streams_));
+      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), streams_, events_));
     } catch (const CaptureError& e) {
       throw_capture_error(env, e);
     }
@@ -138,16 +156,18 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     auto notify = [this](const char* kind) {
       tsfn_.BlockingCall([kind](Napi::Env env, Napi::Function fn) { fn.Call({Napi::String::New(env, kind)}); });
     };
+    // One pending wake-up at a time: JS drains every ready batch when it runs.
+    auto wake = [this] {
+      if (!batch_signal_pending_.exchange(true)) {
+        tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) {
+          batch_signal_pending_ = false;
+          fn.Call({Napi::String::New(env, "batch")});
+        });
+      }
+    };
+    if (events_) events_->set_on_ready(wake);
     session_->start(
-        [this] {
-          // One pending wake-up at a time: JS drains every ready batch when it runs.
-          if (!batch_signal_pending_.exchange(true)) {
-            tsfn_.NonBlockingCall([this](Napi::Env env, Napi::Function fn) {
-              batch_signal_pending_ = false;
-              fn.Call({Napi::String::New(env, "batch")});
-            });
-          }
-        },
+        wake,
         [this, notify] {
           notify("done");
           tsfn_.Release();
@@ -170,6 +190,19 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     o.Set("records", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(batch_.records.data()),
                                                  batch_.records.size() * sizeof(podspan::PacketRecord)));
     o.Set("count", Napi::Number::New(env, static_cast<double>(batch_.records.size())));
+    return o;
+  }
+
+  // Returns {events, data, count} (events: 40-byte StreamEventRecords; data: payload and open
+  // blocks they point into) or null when none is ready. One copy per batch.
+  Napi::Value TakeStreamEvents(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!events_ || !events_->take(event_batch_)) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("events", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(event_batch_.events.data()),
+                                                event_batch_.events.size() * sizeof(podspan::StreamEventRecord)));
+    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, event_batch_.data.data(), event_batch_.data.size()));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(event_batch_.events.size())));
     return o;
   }
 
@@ -227,16 +260,28 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return o;
   }
 
-  // Reassembly counters of `podspan streams`, or null.
+  // Decode and reassembly counters of the stream files or stream events sink, or null.
   Napi::Value StreamStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!streams_) return env.Null();
-    const podspan::StreamFilesStats s = streams_->stats();
+    if (!streams_ && !events_) return env.Null();
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
     Napi::Object o = Napi::Object::New(env);
+    podspan::TcpPipelineStats s;
+    if (streams_) {
+      const podspan::StreamFilesStats f = streams_->stats();
+      s = f;
+      o.Set("files", num(f.files));
+    } else {
+      const podspan::StreamEventStats e = events_->stats();
+      s = e;
+      o.Set("files", num(0));
+      o.Set("eventBatches", num(e.batches));
+      o.Set("events", num(e.events));
+      o.Set("droppedDataBytes", num(e.dropped_data_bytes));
+      o.Set("droppedEvents", num(e.dropped_events));
+    }
     o.Set("packets", num(s.packets));
     o.Set("tcpPackets", num(s.tcp_packets));
-    o.Set("files", num(s.files));
     Napi::Object d = Napi::Object::New(env);
     d.Set("ok", num(s.decode.ok));
     d.Set("truncated", num(s.decode.truncated));
@@ -275,15 +320,18 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   }
 
   void shutdown() {
+    if (events_) events_->abandon();  // a file reader may be waiting for JS to take events
     session_.reset();  // stops, releases waiting threads, joins
   }
 
   std::shared_ptr<podspan::StreamFiles> streams_;  // declared before session_: outlives it
+  std::shared_ptr<podspan::StreamEventQueue> events_;
   std::unique_ptr<CaptureSession> session_;
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> batch_signal_pending_{false};
   bool started_ = false;
   podspan::Batch batch_;
+  podspan::StreamEventBatch event_batch_;
 };
 
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {

@@ -15,8 +15,6 @@
 namespace podspan {
 namespace {
 
-constexpr uint64_t kExpireEveryNs = 1000000000ull;
-
 std::string address_text(const uint8_t* a, uint8_t ip_version) {
   char buf[INET6_ADDRSTRLEN] = {0};
   inet_ntop(ip_version == 4 ? AF_INET : AF_INET6, a, buf, sizeof buf);
@@ -57,7 +55,7 @@ std::string json_string(const std::string& s) {
 }  // namespace
 
 StreamFiles::StreamFiles(StreamFilesOptions options)
-    : opt_(std::move(options)), reassembler_(opt_.reassembly, *this), defrag_(opt_.defrag) {
+    : opt_(std::move(options)), pipeline_(opt_.reassembly, opt_.defrag, *this) {
   // mkdir -p: create each missing component.
   for (size_t slash = opt_.dir.find('/', 1);; slash = opt_.dir.find('/', slash + 1)) {
     const std::string part = opt_.dir.substr(0, slash);
@@ -80,42 +78,17 @@ void StreamFiles::fail(const std::string& what, const std::string& path, int err
   throw CaptureError(ErrorKind::kOutput, path + ": " + what + ": " + std::strerror(err));
 }
 
-void StreamFiles::add_interface(const InterfaceInfo& info) { linktypes_.push_back(info.linktype); }
+void StreamFiles::add_interface(const InterfaceInfo& info) { pipeline_.add_interface(info.linktype); }
 
 void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
-  ++stats_.packets;
-  last_ts_ = rec.ts_ns;
-  Decoded d;
-  const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
-  DecodeResult r = decode_frame(bytes, rec.caplen, linktype, d);
-  stats_.decode.count(r, d);
-  if (r == DecodeResult::kOk && d.fragment) {
-    if (!defrag_.add(d, bytes, rec.caplen, rec.ts_ns, datagram_)) return;
-    // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
-    Decoded whole;
-    r = decode_frame(datagram_.data(), static_cast<uint32_t>(datagram_.size()), kLinktypeRaw, whole);
-    std::memcpy(whole.vlan, d.vlan, sizeof d.vlan);
-    whole.vlan_count = d.vlan_count;
-    d = whole;
-    bytes = datagram_.data();
-  }
-  if ((r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && d.l4_offset != 0 &&
-      d.payload_offset != 0) {
-    ++stats_.tcp_packets;
-    reassembler_.add(d, bytes, rec.ts_ns);
-  }
-  if (rec.ts_ns >= last_expire_ts_ + kExpireEveryNs) {
-    reassembler_.expire(rec.ts_ns);
-    defrag_.expire(rec.ts_ns);
-    last_expire_ts_ = rec.ts_ns;
-  }
-  if ((stats_.packets & 4095) == 0) publish_stats();
+  pipeline_.add(rec, bytes);
+  if ((++packets_ & 4095) == 0) publish_stats();
 }
 
 void StreamFiles::finish() {
   if (finished_) return;
   finished_ = true;
-  reassembler_.finish(last_ts_);
+  pipeline_.finish();
   if (!index_buf_.empty() && ::write(index_fd_, index_buf_.data(), index_buf_.size()) < 0) {
     fail("write failed", opt_.dir + "/index.jsonl", errno);
   }
@@ -124,8 +97,8 @@ void StreamFiles::finish() {
 }
 
 void StreamFiles::publish_stats() {
-  stats_.reassembly = reassembler_.stats();
-  stats_.defrag = defrag_.stats();
+  static_cast<TcpPipelineStats&>(stats_) = pipeline_.stats();
+  stats_.files = files_;
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }
@@ -151,7 +124,7 @@ int StreamFiles::fd_for(uint64_t id, int dir, Side& side) {
   if (side.fd >= 0) return side.fd;
   if (side.file.empty()) {
     side.file = name_for(streams_[id].info, dir);
-    ++stats_.files;
+    ++files_;
   }
   while (open_files_ >= opt_.max_open_files && !open_order_.empty()) {
     const auto victim = open_order_.front();

@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "decode.h"
 #include "defrag.h"
 #include "packet.h"
 #include "reassembly.h"
+#include "tcp_pipeline.h"
 
 namespace podspan {
 
@@ -25,13 +25,8 @@ struct StreamFilesOptions {
   size_t max_open_files = 256;  // beyond this, the least recently opened file is closed (reopened on demand)
 };
 
-struct StreamFilesStats {
-  uint64_t packets = 0;
-  uint64_t tcp_packets = 0;
+struct StreamFilesStats : TcpPipelineStats {
   uint64_t files = 0;
-  DecodeCounters decode;
-  DefragStats defrag;
-  ReassemblyStats reassembly;
 };
 
 class StreamFiles : public PacketConsumer, private StreamSink {
@@ -70,17 +65,14 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   [[noreturn]] void fail(const std::string& what, const std::string& path, int err);
 
   StreamFilesOptions opt_;
-  TcpReassembler reassembler_;
-  Defragmenter defrag_;
-  std::vector<uint8_t> datagram_;  // the last datagram rebuilt from fragments
-  std::vector<uint16_t> linktypes_;
+  TcpPipeline pipeline_;
   std::unordered_map<uint64_t, Stream> streams_;
   std::unordered_map<std::string, int> name_uses_;
   std::deque<std::pair<uint64_t, int>> open_order_;
   size_t open_files_ = 0;
   int index_fd_ = -1;
   std::string index_buf_;
-  uint64_t last_ts_ = 0, last_expire_ts_ = 0;
+  uint64_t files_ = 0, packets_ = 0;
   StreamFilesStats stats_;
   mutable std::mutex snap_mu_;
   StreamFilesStats snapshot_;

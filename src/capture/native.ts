@@ -53,6 +53,13 @@ export interface NativeCaptureOptions {
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+}
+
+export interface NativeStreamEvents {
+  events: Buffer;
+  data: Buffer;
+  count: number;
 }
 
 export interface StreamStats {
@@ -70,12 +77,18 @@ export interface StreamStats {
   overlapConflicts: number;
   peakBufferedBytes: number;
   closed: Record<'fin' | 'rst' | 'timeout' | 'evicted' | 'end', number>;
+  /** With stream events: batches and events handed over, payload turned into queue-drop gaps. */
+  eventBatches?: number;
+  events?: number;
+  droppedDataBytes?: number;
+  droppedEvents?: number;
 }
 
 export interface NativeCapture {
   start(onEvent: (kind: 'batch' | 'done') => void): void;
   stop(): void;
   takeBatch(): NativeBatch | null;
+  takeStreamEvents(): NativeStreamEvents | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];
   warnings(): string[];

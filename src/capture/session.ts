@@ -1,8 +1,9 @@
 // The capture API: live interfaces or a capture file, optional file output (written natively),
 // optional batches for JavaScript. Options arrive already validated (src/config); this module
 // translates them for the addon and turns native errors into typed ones.
-import { fromNative, PodspanError } from '../errors';
+import { fromNative, PodspanError, UsageError } from '../errors';
 import type { CaptureFormat } from '../pcap/format';
+import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
 import { native, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
@@ -35,6 +36,12 @@ export interface CaptureOptions {
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   /** Reassemble TCP natively into one file per stream direction plus index.jsonl in `dir`. */
   streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+  /**
+   * Reassemble TCP natively and hand open/data/gap/close events to start()'s onStreamEvents in
+   * batches. Reading a file waits for JavaScript; live capture never blocks: while the queue is
+   * full, payload becomes gap events marked queueDrop. Exclusive with `streams`.
+   */
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
 }
 
 export type InterfaceStats = NativeStats;
@@ -61,6 +68,9 @@ export class CaptureSession {
 
   /** Opens interfaces / the file and the output; throws a typed error naming the culprit. */
   static open(options: CaptureOptions): CaptureSession {
+    if (options.streams && options.streamEvents) {
+      throw new UsageError('streams (files) and streamEvents (events to JavaScript) cannot be combined in one session');
+    }
     const o: NativeCaptureOptions = {
       filter: options.filter ?? '',
       snaplen: options.snaplen,
@@ -72,6 +82,7 @@ export class CaptureSession {
       output: options.output && { ...options.output },
       batches: options.batches,
       streams: options.streams,
+      streamEvents: options.streamEvents,
     };
     if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
     else o.readPath = options.source.path;
@@ -100,15 +111,19 @@ export class CaptureSession {
   }
 
   /**
-   * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet).
-   * Resolves when capture ends: count reached, file read, stop() called, or an error.
+   * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet), and
+   * `onStreamEvents` once per batch of stream events. Resolves when capture ends: count
+   * reached, file read, stop() called, or an error.
    */
-  start(onBatch?: (batch: PacketBatch) => void): Promise<CaptureResult> {
+  start(onBatch?: (batch: PacketBatch) => void, onStreamEvents?: (batch: StreamEventBatch) => void): Promise<CaptureResult> {
     if (this.running) return this.running;
     this.running = new Promise<CaptureResult>((resolve) => {
       const drain = () => {
         for (let b = this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
           onBatch?.(new PacketBatch(b.data, b.records, b.count));
+        }
+        for (let e = this.handle.takeStreamEvents(); e !== null; e = this.handle.takeStreamEvents()) {
+          onStreamEvents?.(new StreamEventBatch(e.events, e.data, e.count));
         }
       };
       this.handle.start((kind) => {

@@ -1,0 +1,52 @@
+#include "tcp_pipeline.h"
+
+#include <cstring>
+
+namespace podspan {
+namespace {
+constexpr uint64_t kExpireEveryNs = 1000000000ull;  // expiry scans once per second of capture time
+}
+
+TcpPipeline::TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig& defrag, StreamSink& sink)
+    : reassembler_(reassembly, sink), defrag_(defrag) {}
+
+void TcpPipeline::add(const PacketRecord& rec, const uint8_t* bytes) {
+  ++packets_;
+  last_ts_ = rec.ts_ns;
+  Decoded d;
+  const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
+  DecodeResult r = decode_frame(bytes, rec.caplen, linktype, d);
+  decode_.count(r, d);
+  if (r == DecodeResult::kOk && d.fragment) {
+    if (!defrag_.add(d, bytes, rec.caplen, rec.ts_ns, datagram_)) return;
+    // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
+    Decoded whole;
+    r = decode_frame(datagram_.data(), static_cast<uint32_t>(datagram_.size()), kLinktypeRaw, whole);
+    std::memcpy(whole.vlan, d.vlan, sizeof d.vlan);
+    whole.vlan_count = d.vlan_count;
+    d = whole;
+    bytes = datagram_.data();
+  }
+  if ((r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && d.l4_offset != 0 &&
+      d.payload_offset != 0) {
+    ++tcp_packets_;
+    reassembler_.add(d, bytes, rec.ts_ns);
+  }
+  if (rec.ts_ns >= last_expire_ts_ + kExpireEveryNs) {
+    reassembler_.expire(rec.ts_ns);
+    defrag_.expire(rec.ts_ns);
+    last_expire_ts_ = rec.ts_ns;
+  }
+}
+
+TcpPipelineStats TcpPipeline::stats() const {
+  TcpPipelineStats s;
+  s.packets = packets_;
+  s.tcp_packets = tcp_packets_;
+  s.decode = decode_;
+  s.defrag = defrag_.stats();
+  s.reassembly = reassembler_.stats();
+  return s;
+}
+
+}  // namespace podspan

@@ -1,0 +1,45 @@
+// The front half every stream consumer shares: decode each frame by its interface's link type,
+// rebuild IP fragments, feed TCP segments to the reassembler and expire idle flows and
+// datagrams as capture time advances. Events go to the StreamSink the owner supplies.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "decode.h"
+#include "defrag.h"
+#include "packet.h"
+#include "reassembly.h"
+
+namespace podspan {
+
+struct TcpPipelineStats {
+  uint64_t packets = 0;
+  uint64_t tcp_packets = 0;
+  DecodeCounters decode;
+  DefragStats defrag;
+  ReassemblyStats reassembly;
+};
+
+class TcpPipeline {
+ public:
+  TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig& defrag, StreamSink& sink);
+
+  void add_interface(uint16_t linktype) { linktypes_.push_back(linktype); }
+  void add(const PacketRecord& rec, const uint8_t* bytes);
+  // Closes every flow (reason end) at the last capture time seen.
+  void finish() { reassembler_.finish(last_ts_); }
+  // Counters as of now (not thread-safe: call on the thread that feeds packets).
+  TcpPipelineStats stats() const;
+
+ private:
+  TcpReassembler reassembler_;
+  Defragmenter defrag_;
+  std::vector<uint8_t> datagram_;  // the last datagram rebuilt from fragments
+  std::vector<uint16_t> linktypes_;
+  uint64_t packets_ = 0, tcp_packets_ = 0;
+  DecodeCounters decode_;
+  uint64_t last_ts_ = 0, last_expire_ts_ = 0;
+};
+
+}  // namespace podspan
