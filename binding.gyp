@@ -9,6 +9,7 @@
         "native/core/defrag.cc",
         "native/core/reassembly.cc",
         "native/core/stream_files.cc",
+        "native/core/async_files.cc",
         "native/core/stream_events.cc",
         "native/core/tcp_pipeline.cc",
         "native/core/devices.cc",

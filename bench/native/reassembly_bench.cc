@@ -4,6 +4,10 @@
 //   podspan_reassembly_bench FILE
 // With --flows N it measures memory instead: N idle flows (SYN + 10 bytes each), RSS per flow.
 //   podspan_reassembly_bench --flows 1000000
+// With --flood N SEGMENTS: an out-of-order flood (N flows, each missing its first byte, then
+// SEGMENTS 1000-byte segments that can never be delivered) and a duplicate flood (one early
+// segment sent SEGMENTS*N times); time per segment, peak buffered bytes against the caps, RSS.
+//   podspan_reassembly_bench --flood 2000 1000
 #include <sys/resource.h>
 
 #include <chrono>
@@ -11,11 +15,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "decode.h"
-#include "defrag.h"
 #include "errors.h"
 #include "file_reader.h"
 #include "reassembly.h"
+#include "tcp_pipeline.h"
 
 using namespace podspan;
 
@@ -68,8 +71,62 @@ int idle_flows(long n) {
   return 0;
 }
 
+Decoded flood_segment(long flow, uint32_t seq, uint8_t flags, uint32_t len) {
+  Decoded d;
+  d.ip_version = 4;
+  d.protocol = 6;
+  d.src[0] = 10; d.src[1] = static_cast<uint8_t>(flow >> 16); d.src[2] = static_cast<uint8_t>(flow >> 8); d.src[3] = static_cast<uint8_t>(flow);
+  d.dst[0] = 192; d.dst[3] = 1;
+  d.sport = 4000;
+  d.dport = 80;
+  d.seq = seq;
+  d.tcp_flags = flags;
+  d.payload_len = d.captured_payload = len;
+  return d;
+}
+
+void flood_report(const char* what, const TcpReassembler& r, const ReassemblyConfig& cfg, uint64_t segments,
+                  std::chrono::steady_clock::time_point t0, long rss_before) {
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const ReassemblyStats& s = r.stats();
+  std::printf("%s segments=%llu seconds=%.3f ns_per_segment=%.0f peak_buffered_mib=%.1f cap_mib=%zu buffered_now_mib=%.1f "
+              "gaps=%llu gap_mib=%.1f overlap_mib=%.1f rss_growth_mib=%.1f\n",
+              what, static_cast<unsigned long long>(segments), secs, secs * 1e9 / static_cast<double>(segments),
+              s.peak_buffered_bytes / 1048576.0, cfg.max_buffer_total >> 20, s.buffered_bytes / 1048576.0,
+              static_cast<unsigned long long>(s.gaps), s.gap_bytes / 1048576.0, s.overlap_bytes / 1048576.0,
+              (rss_kb() - rss_before) / 1024.0);
+}
+
+int flood(long flows, long segments) {
+  static uint8_t payload[1000];
+  CountingSink sink;
+  ReassemblyConfig cfg;
+  cfg.max_flows = static_cast<size_t>(flows) + 1;
+  {
+    TcpReassembler r(cfg, sink);
+    const long before = rss_kb();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long f = 0; f < flows; ++f) r.add(flood_segment(f, 0, kSyn, 0), payload, 1);
+    // Round robin across flows, so every flow holds data at once and the global cap is what bites.
+    for (long i = 0; i < segments; ++i)
+      for (long f = 0; f < flows; ++f) r.add(flood_segment(f, 2 + static_cast<uint32_t>(i) * 1000, kAck, 1000), payload, 2);
+    flood_report("out-of-order", r, cfg, static_cast<uint64_t>(flows) * static_cast<uint64_t>(segments + 1), t0, before);
+  }
+  {
+    TcpReassembler r(cfg, sink);
+    const long before = rss_kb();
+    const auto t0 = std::chrono::steady_clock::now();
+    r.add(flood_segment(0, 0, kSyn, 0), payload, 1);
+    const uint64_t copies = static_cast<uint64_t>(flows) * static_cast<uint64_t>(segments);
+    for (uint64_t i = 0; i < copies; ++i) r.add(flood_segment(0, 5000, kAck, 1000), payload, 2);
+    flood_report("duplicate", r, cfg, copies, t0, before);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--flows") return idle_flows(std::atol(argv[2]));
+  if (argc == 4 && std::string(argv[1]) == "--flood") return flood(std::atol(argv[2]), std::atol(argv[3]));
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;
@@ -78,44 +135,29 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     auto reader = FileReader::open(argv[1]);
     CountingSink sink;
-    TcpReassembler reassembler({}, sink);
-    Defragmenter defrag;
-    std::vector<uint8_t> datagram;
+    TcpPipeline pipeline({}, {}, sink);
     Batch batch;
-    uint64_t packets = 0, tcp = 0;
-    uint64_t last_ts = 0;
+    size_t known_interfaces = 0;
     for (;;) {
       const ReadStatus st = reader->read(batch, 4096, 8 << 20);
       const auto& ifs = reader->interfaces();
-      for (const PacketRecord& r : batch.records) {
-        ++packets;
-        const uint8_t* p = batch.data.data() + r.offset;
-        Decoded d;
-        DecodeResult res = decode_frame(p, r.caplen, ifs[r.iface].linktype, d);
-        if (res == DecodeResult::kOk && d.fragment) {
-          if (!defrag.add(d, p, r.caplen, r.ts_ns, datagram)) continue;
-          res = decode_frame(datagram.data(), static_cast<uint32_t>(datagram.size()), kLinktypeRaw, d);
-          p = datagram.data();
-        }
-        if ((res == DecodeResult::kOk || res == DecodeResult::kTruncated) && d.protocol == 6 && d.payload_offset) {
-          ++tcp;
-          reassembler.add(d, p, r.ts_ns);
-        }
-        last_ts = r.ts_ns;
-      }
+      for (; known_interfaces < ifs.size(); ++known_interfaces) pipeline.add_interface(ifs[known_interfaces].linktype);
+      for (const PacketRecord& r : batch.records) pipeline.add(r, batch.data.data() + r.offset);
       if (st == ReadStatus::kError) {
         std::fprintf(stderr, "%s\n", reader->error().c_str());
         return 1;
       }
       if (st == ReadStatus::kEnd) break;
     }
-    reassembler.finish(last_ts);
+    pipeline.finish();
+    const TcpPipelineStats stats = pipeline.stats();
+    const uint64_t packets = stats.packets, tcp = stats.tcp_packets;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     std::printf("packets=%llu tcp=%llu payload_bytes=%llu streams=%llu seconds=%.3f pkts_per_s=%.0f gbit_per_s=%.2f max_rss_kb=%ld\n",
                 static_cast<unsigned long long>(packets), static_cast<unsigned long long>(tcp),
-                static_cast<unsigned long long>(sink.bytes), static_cast<unsigned long long>(reassembler.stats().streams), secs,
+                static_cast<unsigned long long>(sink.bytes), static_cast<unsigned long long>(stats.reassembly.streams), secs,
                 packets / secs, sink.bytes * 8 / secs / 1e9, ru.ru_maxrss);
   } catch (const CaptureError& e) {
     std::fprintf(stderr, "%s\n", e.what());

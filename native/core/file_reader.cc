@@ -162,6 +162,16 @@ class Source {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
+  // Bytes before `pos` will not be read again (packets are copied out): unmap their pages every
+  // 64 MiB, so reading a large file does not hold it all in the process's resident set.
+  void done_before(size_t pos) {
+    constexpr size_t kStep = 64u << 20;
+    if (!mapped_ || pos < released_ + kStep) return;
+    const size_t end = pos & ~(kStep - 1);  // page aligned
+    madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
+    released_ = end;
+  }
+
  private:
   bool map(int fd, size_t size) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -194,6 +204,7 @@ class Source {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  size_t released_ = 0;
   std::vector<uint8_t> buffer_;
 };
 
@@ -286,6 +297,7 @@ class PcapReader : public ReaderBase {
       out.append(r + hdr_len_, caplen, origlen, ts, 0);
       pos_ += hdr_len_ + caplen;
     }
+    src_->done_before(pos_);
     return ReadStatus::kOk;
   }
 
@@ -335,6 +347,7 @@ class PcapngReader : public ReaderBase {
       const ReadStatus st = block(out);
       if (st != ReadStatus::kOk) return st;
     }
+    src_->done_before(pos_);
     return ReadStatus::kOk;
   }
 

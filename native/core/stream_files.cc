@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -62,9 +64,16 @@ StreamFiles::StreamFiles(StreamFilesOptions options)
     if (!part.empty() && ::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) fail("cannot create directory", part, errno);
     if (slash == std::string::npos) break;
   }
+  size_t max_open = opt_.max_open_files;
+  if (max_open == 0) {
+    struct rlimit lim;
+    const rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 ? lim.rlim_cur : 1024;
+    max_open = std::max<size_t>(16, std::min<size_t>(8192, static_cast<size_t>(soft / 2)));
+  }
   const std::string index = opt_.dir + "/index.jsonl";
   index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (index_fd_ < 0) fail("cannot create", index, errno);
+  files_out_ = std::make_unique<AsyncFiles>(max_open, opt_.write_in_flight);
 }
 
 StreamFiles::~StreamFiles() {
@@ -89,6 +98,7 @@ void StreamFiles::finish() {
   if (finished_) return;
   finished_ = true;
   pipeline_.finish();
+  files_out_->finish();  // every piece written, every file closed (throws the first write error)
   if (!index_buf_.empty() && ::write(index_fd_, index_buf_.data(), index_buf_.size()) < 0) {
     fail("write failed", opt_.dir + "/index.jsonl", errno);
   }
@@ -120,50 +130,65 @@ void StreamFiles::on_open(const StreamInfo& info) {
   s.info = info;
 }
 
-int StreamFiles::fd_for(uint64_t id, int dir, Side& side) {
-  if (side.fd >= 0) return side.fd;
-  if (side.file.empty()) {
-    side.file = name_for(streams_[id].info, dir);
-    ++files_;
-  }
-  while (open_files_ >= opt_.max_open_files && !open_order_.empty()) {
-    const auto victim = open_order_.front();
-    open_order_.pop_front();
-    auto it = streams_.find(victim.first);
-    if (it == streams_.end() || it->second.side[victim.second].fd < 0) continue;
-    ::close(it->second.side[victim.second].fd);
-    it->second.side[victim.second].fd = -1;
-    --open_files_;
-  }
-  const std::string path = opt_.dir + "/" + side.file;
-  side.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (side.fd < 0) fail("cannot create", path, errno);
-  ++open_files_;
-  open_order_.emplace_back(id, dir);
-  return side.fd;
+void StreamFiles::create(uint64_t id, int dir, Side& side) {
+  if (!side.file.empty()) return;
+  side.file = name_for(streams_[id].info, dir);
+  ++files_;
+  files_out_->create(id * 2 + static_cast<uint64_t>(dir), opt_.dir + "/" + side.file);
 }
 
 void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
   Side& side = streams_[id].side[dir];
-  const int fd = fd_for(id, dir, side);
-  size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::pwrite(fd, data + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed", opt_.dir + "/" + side.file, errno);
-    }
-    done += static_cast<size_t>(n);
+  create(id, dir, side);  // names are given in the order directions first speak
+  if (side.pending.empty()) {
+    side.pending_offset = offset;
+    side.pending.reserve(opt_.write_buffer_per_file);  // one allocation per piece
   }
+  if (!side.queued) {
+    side.queued = true;
+    pending_order_.emplace_back(id, dir);
+    // Entries of closed streams wait in the queue until popped; drop them before they pile up.
+    if (pending_order_.size() > 4 * streams_.size() + 1024) {
+      std::deque<std::pair<uint64_t, int>> live;
+      for (const auto& e : pending_order_)
+        if (streams_.count(e.first) != 0) live.push_back(e);
+      pending_order_.swap(live);
+    }
+  }
+  side.pending.insert(side.pending.end(), data, data + len);
+  pending_total_ += len;
   side.bytes += len;
   side.length = offset + len;
   if (side.first_ts == 0) side.first_ts = ts;
   side.last_ts = ts;
+  if (side.pending.size() >= opt_.write_buffer_per_file) flush(id, dir, side);
+  if (pending_total_ > opt_.write_buffer_total) flush_oldest_until(opt_.write_buffer_total - opt_.write_buffer_total / 16);  // smooth: a little at a time
+}
+
+void StreamFiles::flush(uint64_t id, int dir, Side& side) {
+  if (side.pending.empty()) return;
+  pending_total_ -= side.pending.size();
+  // The piece moves to the writer thread; the direction starts its next one in fresh memory.
+  files_out_->write(id * 2 + static_cast<uint64_t>(dir), side.pending_offset, std::move(side.pending));
+  side.pending = std::vector<uint8_t>();
+}
+
+void StreamFiles::flush_oldest_until(size_t limit) {
+  while (pending_total_ > limit && !pending_order_.empty()) {
+    const auto oldest = pending_order_.front();
+    pending_order_.pop_front();
+    auto it = streams_.find(oldest.first);
+    if (it == streams_.end()) continue;  // closed since (and flushed then)
+    Side& side = it->second.side[oldest.second];
+    side.queued = false;
+    flush(oldest.first, oldest.second, side);
+  }
 }
 
 void StreamFiles::on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) {
   Side& side = streams_[id].side[dir];
-  fd_for(id, dir, side);  // a file of only gaps still exists, holding zeros
+  flush(id, dir, side);   // what follows the gap starts a new piece at its own offset
+  create(id, dir, side);  // a file of only gaps still exists, holding zeros
   ++side.gaps;
   side.missing += len;
   side.length = offset + len;
@@ -175,12 +200,9 @@ void StreamFiles::on_close(uint64_t id, CloseReason reason, uint64_t) {
   Stream& s = it->second;
   for (Side& side : s.side) {
     if (side.file.empty()) continue;
-    const int fd = fd_for(id, static_cast<int>(&side - s.side), side);
-    // Holes (gaps) read as zeros; a gap at the end needs the length set explicitly.
-    if (::ftruncate(fd, static_cast<off_t>(side.length)) != 0) fail("cannot set length", opt_.dir + "/" + side.file, errno);
-    ::close(fd);
-    side.fd = -1;
-    --open_files_;
+    const int dir = static_cast<int>(&side - s.side);
+    flush(id, dir, side);
+    files_out_->close(id * 2 + static_cast<uint64_t>(dir), side.length);
   }
   write_index(s, reason);
   streams_.erase(it);

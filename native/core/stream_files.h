@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "async_files.h"
 #include "defrag.h"
 #include "packet.h"
 #include "reassembly.h"
@@ -22,7 +24,16 @@ struct StreamFilesOptions {
   std::string dir;
   ReassemblyConfig reassembly;
   DefragConfig defrag;
-  size_t max_open_files = 256;  // beyond this, the least recently opened file is closed (reopened on demand)
+  // Beyond this many open files the least recently opened one is closed (reopened on demand).
+  // 0: half the process's open-file limit, at most 8192.
+  size_t max_open_files = 0;
+  // Payload is gathered per stream direction and written in pieces of up to this size, so
+  // thousands of concurrent streams cost one write (and at most one open) per piece, not per
+  // segment; all directions together hold at most write_buffer_total (oldest flushed first).
+  // Pieces are written on a writer thread, with at most write_in_flight bytes handed over.
+  size_t write_buffer_per_file = 64u << 10;
+  size_t write_buffer_total = 64u << 20;
+  size_t write_in_flight = 32u << 20;
 };
 
 struct StreamFilesStats : TcpPipelineStats {
@@ -43,8 +54,10 @@ class StreamFiles : public PacketConsumer, private StreamSink {
 
  private:
   struct Side {
-    std::string file;  // relative to dir
-    int fd = -1;
+    std::string file;  // relative to dir; empty until the direction carries a byte or a gap
+    std::vector<uint8_t> pending;  // payload not yet written, at file offset pending_offset
+    uint64_t pending_offset = 0;
+    bool queued = false;  // listed in pending_order_
     uint64_t bytes = 0, gaps = 0, missing = 0, length = 0;
     uint64_t first_ts = 0, last_ts = 0;
   };
@@ -58,7 +71,9 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) override;
   void on_close(uint64_t id, CloseReason reason, uint64_t ts) override;
 
-  int fd_for(uint64_t id, int dir, Side& side);
+  void create(uint64_t id, int dir, Side& side);
+  void flush(uint64_t id, int dir, Side& side);
+  void flush_oldest_until(size_t limit);
   std::string name_for(const StreamInfo& info, int dir);
   void write_index(const Stream& s, CloseReason reason);
   void publish_stats();
@@ -68,8 +83,9 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   TcpPipeline pipeline_;
   std::unordered_map<uint64_t, Stream> streams_;
   std::unordered_map<std::string, int> name_uses_;
-  std::deque<std::pair<uint64_t, int>> open_order_;
-  size_t open_files_ = 0;
+  std::unique_ptr<AsyncFiles> files_out_;
+  size_t pending_total_ = 0;
+  std::deque<std::pair<uint64_t, int>> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;
   uint64_t files_ = 0, packets_ = 0;

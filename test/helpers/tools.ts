@@ -107,3 +107,16 @@ export function readWithPcapParser(file: string): Promise<ParsedPcap> {
     parser.on('end', () => resolve(out));
   });
 }
+
+/**
+ * Runs tcpflow and `podspan streams` on one capture into TMP/tf/FILE and TMP/ours/FILE; fails
+ * the calling test if podspan does not exit 0.
+ */
+export function streamsBesideTcpflow(e: CorpusEntry, tmp: string): { theirs: string; ours: string; code: number; stderr: string } {
+  const theirs = path.join(tmp, 'tf', e.file);
+  const ours = path.join(tmp, 'ours', e.file);
+  fs.mkdirSync(theirs, { recursive: true });
+  run('tcpflow', ['-r', e.path, '-o', theirs]);
+  const r = podspan(['streams', '-r', e.path, '-o', ours]);
+  return { theirs, ours, code: r.code, stderr: r.stderr };
+}

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { corpusDir, corpusEntries, podspan, run } from '../helpers/tools';
+import { corpusDir, corpusEntries, podspan, run, streamsBesideTcpflow } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 let tmp: string;
@@ -120,11 +120,7 @@ describe.skipIf(!corpus || !hasTcpflow)('podspan streams against tcpflow on the 
     const unexplained: string[] = [];
     const seenKnown = new Set<string>();
     for (const e of entries) {
-      const theirs = path.join(tmp, 'tf', e.file);
-      const ours = path.join(tmp, 'ours', e.file);
-      fs.mkdirSync(theirs, { recursive: true });
-      run('tcpflow', ['-r', e.path, '-o', theirs]);
-      const r = podspan(['streams', '-r', e.path, '-o', ours]);
+      const { theirs, ours, ...r } = streamsBesideTcpflow(e, tmp);
       expect(r.code, `${e.file}: ${r.stderr}`).toBe(0);
       for (const name of fs.readdirSync(theirs).filter((n) => n !== 'report.xml')) {
         const key = `${e.file} ${name}`;

@@ -1,0 +1,178 @@
+#include "async_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "errors.h"
+
+namespace podspan {
+
+AsyncFiles::AsyncFiles(size_t max_open_files, size_t max_bytes_in_flight)
+    : max_open_files_(max_open_files < 1 ? 1 : max_open_files), max_in_flight_(max_bytes_in_flight) {
+  thread_ = std::thread([this] { run(); });
+}
+
+AsyncFiles::~AsyncFiles() {
+  try {
+    finish();
+  } catch (...) {
+  }
+}
+
+void AsyncFiles::throw_if_failed() {
+  if (!failed_.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  throw CaptureError(ErrorKind::kOutput, error_);
+}
+
+void AsyncFiles::push(Task&& t) {
+  throw_if_failed();
+  const size_t size = t.bytes.size();
+  bool wake;
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    // A piece larger than the whole budget still goes through, alone.
+    if (in_flight_ != 0 && in_flight_ + size > max_in_flight_) {
+      producer_waiting_ = true;
+      has_room_.wait(lk, [&] { return in_flight_ == 0 || in_flight_ + size <= max_in_flight_ || failed_.load(); });
+      producer_waiting_ = false;
+    }
+    in_flight_ += size;
+    queue_.push_back(std::move(t));
+    wake = writer_idle_;  // a busy writer takes the whole queue next time round: no wake-up needed
+    writer_idle_ = false;
+  }
+  if (wake) has_work_.notify_one();
+}
+
+void AsyncFiles::create(uint64_t key, std::string path) { push(Task{Op::kCreate, key, 0, std::move(path), {}}); }
+
+void AsyncFiles::write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes) {
+  push(Task{Op::kWrite, key, offset, {}, std::move(bytes)});
+}
+
+void AsyncFiles::close(uint64_t key, uint64_t length) { push(Task{Op::kClose, key, length, {}, {}}); }
+
+void AsyncFiles::finish() {
+  if (finished_) return;
+  finished_ = true;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queue_.push_back(Task{Op::kStop, 0, 0, {}, {}});
+    writer_idle_ = false;
+  }
+  has_work_.notify_one();
+  thread_.join();
+  throw_if_failed();
+}
+
+void AsyncFiles::run() {
+  std::deque<Task> work;
+  bool stop = false;
+  while (!stop) {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      while (queue_.empty()) {
+        writer_idle_ = true;
+        has_work_.wait(lk);
+      }
+      work.swap(queue_);  // everything queued so far, in one go
+    }
+    size_t done_bytes = 0;
+    for (Task& t : work) {
+      if (t.op == Op::kStop) {
+        stop = true;
+        break;
+      }
+      if (!failed_.load(std::memory_order_relaxed)) {
+        try {
+          perform(t);
+        } catch (const CaptureError& e) {
+          std::lock_guard<std::mutex> lk(mu_);
+          error_ = e.what();
+          failed_ = true;
+        }
+      }
+      done_bytes += t.bytes.size();
+    }
+    work.clear();
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      in_flight_ -= done_bytes;
+      wake = producer_waiting_;
+    }
+    if (wake) has_room_.notify_one();
+  }
+  for (auto& kv : files_)
+    if (kv.second.fd >= 0) ::close(kv.second.fd);
+  files_.clear();
+}
+
+namespace {
+[[noreturn]] void fail(const char* what, const std::string& path, int err) {
+  throw CaptureError(ErrorKind::kOutput, path + ": " + what + ": " + std::strerror(err));
+}
+}  // namespace
+
+int AsyncFiles::fd_for(uint64_t key, File& f) {
+  if (f.fd >= 0) return f.fd;
+  while (open_files_ >= max_open_files_ && !open_order_.empty()) {
+    const uint64_t victim = open_order_.front();
+    open_order_.pop_front();
+    auto it = files_.find(victim);
+    if (it == files_.end() || it->second.fd < 0) continue;  // closed since
+    ::close(it->second.fd);
+    it->second.fd = -1;
+    --open_files_;
+  }
+  f.fd = ::open(f.path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (f.fd < 0) fail("cannot create", f.path, errno);
+  ++open_files_;
+  open_order_.push_back(key);
+  return f.fd;
+}
+
+void AsyncFiles::perform(Task& t) {
+  if (t.op == Op::kCreate) {
+    File& f = files_[t.key];
+    f.path = std::move(t.path);
+    fd_for(t.key, f);
+    return;
+  }
+  auto it = files_.find(t.key);
+  if (it == files_.end()) return;
+  File& f = it->second;
+  const int fd = fd_for(t.key, f);
+  if (t.op == Op::kWrite) {
+    for (size_t done = 0; done < t.bytes.size();) {
+      const ssize_t n = ::pwrite(fd, t.bytes.data() + done, t.bytes.size() - done, static_cast<off_t>(t.value + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("write failed", f.path, errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    return;
+  }
+  // kClose: holes (gaps) read as zeros; a gap at the end needs the length set explicitly.
+  if (::ftruncate(fd, static_cast<off_t>(t.value)) != 0) fail("cannot set length", f.path, errno);
+  ::close(fd);
+  --open_files_;
+  files_.erase(it);
+  // Entries of open_order_ for closed files are skipped when they come up; keep them bounded.
+  if (open_order_.size() > 2 * files_.size() + 1024) {
+    std::deque<uint64_t> live;
+    std::unordered_map<uint64_t, bool> seen;
+    for (auto k = open_order_.rbegin(); k != open_order_.rend(); ++k) {  // the latest entry of each open file
+      auto f2 = files_.find(*k);
+      if (f2 != files_.end() && f2->second.fd >= 0 && seen.emplace(*k, true).second) live.push_front(*k);
+    }
+    open_order_.swap(live);
+  }
+}
+
+}  // namespace podspan

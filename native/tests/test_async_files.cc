@@ -1,0 +1,68 @@
+// AsyncFiles: pieces of many files written on the writer thread through a cache of two open
+// descriptors and a tiny in-flight budget, holes and trailing gaps as zeros, and the first
+// error thrown with the file's name.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "async_files.h"
+#include "check.h"
+#include "errors.h"
+
+using namespace podspan;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/podspan-async-XXXXXX";
+  const char* d = mkdtemp(tmpl);
+  return d ? d : "";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+}  // namespace
+
+TEST(async_files_write_interleaved_pieces_through_a_small_descriptor_cache) {
+  const std::string dir = temp_dir();
+  {
+    AsyncFiles files(2, 8);  // two descriptors, eight bytes in flight: every path is exercised
+    for (uint64_t k = 0; k < 5; ++k) files.create(k, dir + "/f" + std::to_string(k));
+    for (int round = 0; round < 3; ++round)
+      for (uint64_t k = 0; k < 5; ++k) files.write(k, static_cast<uint64_t>(round) * 4, bytes(std::to_string(k) + "abc"));
+    files.write(4, 20, bytes("zz"));  // a hole of 8 bytes before it
+    for (uint64_t k = 0; k < 5; ++k) files.close(k, k == 3 ? 16 : (k == 4 ? 22 : 12));  // file 3 ends in a 4-byte gap
+    files.finish();
+  }
+  CHECK_EQ(slurp(dir + "/f0"), std::string("0abc0abc0abc"));
+  CHECK_EQ(slurp(dir + "/f3"), std::string("3abc3abc3abc") + std::string(4, '\0'));
+  CHECK_EQ(slurp(dir + "/f4"), std::string("4abc4abc4abc") + std::string(8, '\0') + "zz");
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(async_files_report_the_first_error_with_the_file_name) {
+  AsyncFiles files(4, 1 << 20);
+  files.create(1, "/nonexistent-podspan-dir/a");
+  files.write(1, 0, bytes("x"));
+  files.close(1, 1);
+  std::string message;
+  try {
+    files.finish();
+  } catch (const CaptureError& e) {
+    message = e.what();
+    CHECK(e.kind() == ErrorKind::kOutput);
+  }
+  CHECK_EQ(message, std::string("/nonexistent-podspan-dir/a: cannot create: No such file or directory"));
+}
