@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'ERR_CORRUPT_FILE'
   | 'ERR_OUTPUT'
   | 'ERR_USAGE'
+  | 'ERR_FORWARD'
   | 'ERR_NATIVE_MODULE'
   | 'ERR_INTERNAL';
 
@@ -51,6 +52,12 @@ export class UsageError extends PodspanError {
     super('ERR_USAGE', message);
   }
 }
+/** A forwarding target (VXLAN, gRPC collector) could not be set up or used; names the target. */
+export class ForwardError extends PodspanError {
+  constructor(message: string) {
+    super('ERR_FORWARD', message);
+  }
+}
 export class NativeModuleError extends PodspanError {
   constructor(message: string) {
     super('ERR_NATIVE_MODULE', message);
@@ -64,6 +71,7 @@ const byCode: Record<string, new (message: string) => PodspanError> = {
   ERR_CORRUPT_FILE: CorruptFileError,
   ERR_OUTPUT: OutputError,
   ERR_USAGE: UsageError,
+  ERR_FORWARD: ForwardError,
 };
 
 /** Turns an error coming out of the addon ({code, message}) into its typed error. */

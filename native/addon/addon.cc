@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "stream_events.h"
 #include "stream_files.h"
+#include "vxlan_sender.h"
 
 namespace {
 
@@ -51,8 +52,26 @@ void parse_flow_limits(const Napi::Object& so, podspan::ReassemblyConfig& r) {
   r.idle_timeout_ns = static_cast<uint64_t>(get_number(so, "idleTimeoutSeconds", 120) * 1e9);
 }
 
-CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::StreamFiles>& streams,
-                             std::shared_ptr<podspan::StreamEventQueue>& events) {
+struct Sinks {
+  std::shared_ptr<podspan::StreamFiles> streams;
+  std::shared_ptr<podspan::StreamEventQueue> events;
+  std::vector<std::shared_ptr<podspan::VxlanSender>> vxlan;
+};
+
+podspan::VxlanOptions parse_vxlan(const Napi::Object& t, bool reading_file) {
+  podspan::VxlanOptions v;
+  v.host = get_string(t, "host");
+  v.port = static_cast<uint16_t>(get_number(t, "port", v.port));
+  v.vni = static_cast<uint32_t>(get_number(t, "vni", v.vni));
+  v.truncate = static_cast<uint32_t>(get_number(t, "truncate", 0));
+  v.mtu = static_cast<uint32_t>(get_number(t, "mtu", v.mtu));
+  v.oversize = get_string(t, "oversize") == "truncate" ? podspan::OversizePolicy::kTruncate : podspan::OversizePolicy::kFragment;
+  v.source_ports = static_cast<uint32_t>(get_number(t, "sourcePorts", v.source_ports));
+  v.block_when_full = reading_file;
+  return v;
+}
+
+CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   CaptureOptions opt;
   if (o.Get("interfaces").IsArray()) {
     Napi::Array a = o.Get("interfaces").As<Napi::Array>();
@@ -82,8 +101,8 @@ CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::Str
     podspan::StreamFilesOptions sf;
     sf.dir = get_string(so, "dir");
     parse_flow_limits(so, sf.reassembly);
-    streams = std::make_shared<podspan::StreamFiles>(sf);
-    opt.consumer = streams;
+    sinks.streams = std::make_shared<podspan::StreamFiles>(sf);
+    opt.consumers.push_back(sinks.streams);
   } else if (o.Get("streamEvents").IsObject()) {
     Napi::Object so = o.Get("streamEvents").As<Napi::Object>();
     podspan::StreamEventOptions eo;
@@ -93,8 +112,15 @@ CaptureOptions parse_options(const Napi::Object& o, std::shared_ptr<podspan::Str
     eo.batch_max_events = static_cast<size_t>(get_number(so, "maxEvents", static_cast<double>(eo.batch_max_events)));
     eo.queue_max_batches = static_cast<size_t>(get_number(so, "queueBatches", static_cast<double>(eo.queue_max_batches)));
     eo.flush_ms = static_cast<uint32_t>(get_number(so, "flushMs", eo.flush_ms));
-    events = std::make_shared<podspan::StreamEventQueue>(eo);
-    opt.consumer = events;
+    sinks.events = std::make_shared<podspan::StreamEventQueue>(eo);
+    opt.consumers.push_back(sinks.events);
+  }
+  if (o.Get("vxlan").IsArray()) {
+    Napi::Array a = o.Get("vxlan").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      sinks.vxlan.push_back(std::make_shared<podspan::VxlanSender>(parse_vxlan(a.Get(i).As<Napi::Object>(), !opt.read_path.empty())));
+      opt.consumers.push_back(sinks.vxlan.back());
+    }
   }
   if (o.Get("batches").IsObject()) {
     Napi::Object b = o.Get("batches").As<Napi::Object>();
@@ -131,6 +157,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("warnings", &NativeCapture::Warnings),
                         InstanceMethod("result", &NativeCapture::Result),
                         InstanceMethod("streamStats", &NativeCapture::StreamStats),
+                        InstanceMethod("forwardStats", &NativeCapture::ForwardStats),
                         InstanceMethod("close", &NativeCapture::Close)});
   }
 
@@ -138,7 +165,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options object expected");
     try {
-      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), streams_, events_));
+      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), sinks_));
     } catch (const CaptureError& e) {
       throw_capture_error(env, e);
     }
@@ -165,7 +192,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
         });
       }
     };
-    if (events_) events_->set_on_ready(wake);
+    if (sinks_.events) sinks_.events->set_on_ready(wake);
     session_->start(
         wake,
         [this, notify] {
@@ -197,7 +224,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // blocks they point into) or null when none is ready. One copy per batch.
   Napi::Value TakeStreamEvents(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!events_ || !events_->take(event_batch_)) return env.Null();
+    if (!sinks_.events || !sinks_.events->take(event_batch_)) return env.Null();
     Napi::Object o = Napi::Object::New(env);
     o.Set("events", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(event_batch_.events.data()),
                                                 event_batch_.events.size() * sizeof(podspan::StreamEventRecord)));
@@ -263,16 +290,16 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // Decode and reassembly counters of the stream files or stream events sink, or null.
   Napi::Value StreamStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!streams_ && !events_) return env.Null();
+    if (!sinks_.streams && !sinks_.events) return env.Null();
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
     Napi::Object o = Napi::Object::New(env);
     podspan::TcpPipelineStats s;
-    if (streams_) {
-      const podspan::StreamFilesStats f = streams_->stats();
+    if (sinks_.streams) {
+      const podspan::StreamFilesStats f = sinks_.streams->stats();
       s = f;
       o.Set("files", num(f.files));
     } else {
-      const podspan::StreamEventStats e = events_->stats();
+      const podspan::StreamEventStats e = sinks_.events->stats();
       s = e;
       o.Set("files", num(0));
       o.Set("eventBatches", num(e.batches));
@@ -313,6 +340,33 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return o;
   }
 
+  // Per VXLAN target: {target, sourcePorts, frames, bytes, truncated, ...}.
+  Napi::Value ForwardStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+    for (size_t i = 0; i < sinks_.vxlan.size(); ++i) {
+      const podspan::VxlanSender& v = *sinks_.vxlan[i];
+      const podspan::VxlanStats s = v.stats();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("target", "vxlan://" + v.target());
+      Napi::Array ports = Napi::Array::New(env);
+      const auto p = v.source_ports();
+      for (size_t j = 0; j < p.size(); ++j) ports.Set(static_cast<uint32_t>(j), Napi::Number::New(env, p[j]));
+      o.Set("sourcePorts", ports);
+      o.Set("frames", num(s.frames));
+      o.Set("bytes", num(s.bytes));
+      o.Set("truncated", num(s.truncated));
+      o.Set("oversizeFragmented", num(s.oversize_fragmented));
+      o.Set("oversizeTruncated", num(s.oversize_truncated));
+      o.Set("syntheticEthernet", num(s.synthetic_ethernet));
+      o.Set("unsupported", num(s.unsupported));
+      o.Set("sendErrors", num(s.send_errors));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  }
+
   // Joins the threads and frees the session (files are already closed when "done" fired).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     shutdown();
@@ -320,12 +374,11 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   }
 
   void shutdown() {
-    if (events_) events_->abandon();  // a file reader may be waiting for JS to take events
+    if (sinks_.events) sinks_.events->abandon();  // a file reader may be waiting for JS to take events
     session_.reset();  // stops, releases waiting threads, joins
   }
 
-  std::shared_ptr<podspan::StreamFiles> streams_;  // declared before session_: outlives it
-  std::shared_ptr<podspan::StreamEventQueue> events_;
+  Sinks sinks_;  // declared before session_: outlives it
   std::unique_ptr<CaptureSession> session_;
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> batch_signal_pending_{false};

@@ -93,7 +93,7 @@ CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)
     for (const auto& dev : opt_.interfaces) open_live(dev);
   }
   if (opt_.write_file) writer_ = std::make_unique<CaptureWriter>(opt_.writer);
-  consumer_ = opt_.consumer;
+  consumers_ = opt_.consumers;
   sync_sink_interfaces(interfaces_);
   shared_writer_ = sources_.size() > 1;
 }
@@ -238,7 +238,7 @@ void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, u
   InterfaceStats& st = s.reader ? s.file_stats[iface] : s.stats;
   ++st.captured;
   st.captured_bytes += caplen;
-  if (writer_ || consumer_) {
+  if (writer_ || !consumers_.empty()) {
     if (shared_writer_) {
       s.staging.append(bytes, caplen, origlen, ts_ns, iface, opts, optlen);
     } else {
@@ -264,7 +264,7 @@ void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, u
 void CaptureSession::to_sinks(const PacketRecord& rec, const uint8_t* bytes) {
   try {
     if (writer_) writer_->write(rec, bytes);
-    if (consumer_) consumer_->consume(rec, bytes);
+    for (const auto& c : consumers_) c->consume(rec, bytes);
   } catch (const CaptureError& e) {
     set_error(e.kind(), e.what());
     stop();
@@ -273,7 +273,8 @@ void CaptureSession::to_sinks(const PacketRecord& rec, const uint8_t* bytes) {
 
 void CaptureSession::sync_sink_interfaces(const std::vector<InterfaceInfo>& ifs) {
   while (writer_ && writer_->interface_count() < ifs.size()) writer_->add_interface(ifs[writer_->interface_count()]);
-  for (; consumer_ && consumer_interfaces_ < ifs.size(); ++consumer_interfaces_) consumer_->add_interface(ifs[consumer_interfaces_]);
+  for (; consumer_interfaces_ < ifs.size(); ++consumer_interfaces_)
+    for (const auto& c : consumers_) c->add_interface(ifs[consumer_interfaces_]);
 }
 
 void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
@@ -389,6 +390,16 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
     for (const PacketRecord& rec : s.staging.records) to_sinks(rec, s.staging.data.data() + rec.offset);
     s.staging.clear();
   }
+  if (!consumers_.empty()) {
+    std::unique_lock<std::mutex> lk(writer_mu_, std::defer_lock);
+    if (shared_writer_) lk.lock();
+    try {
+      for (const auto& c : consumers_) c->dispatched();
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+      stop();
+    }
+  }
   const uint64_t now = monotonic_ms();
   if (opt_.deliver_batches && !s.js.empty() &&
       (final || now - s.js_started_ms >= opt_.batch_flush_ms)) {
@@ -439,10 +450,12 @@ void CaptureSession::set_error(ErrorKind kind, const std::string& message) {
 
 void CaptureSession::thread_done() {
   if (--running_ != 0) return;
-  try {
-    if (consumer_) consumer_->finish();
-  } catch (const CaptureError& e) {
-    set_error(e.kind(), e.what());
+  for (const auto& c : consumers_) {
+    try {
+      c->finish();
+    } catch (const CaptureError& e) {
+      set_error(e.kind(), e.what());
+    }
   }
   try {
     if (writer_) writer_->close();

@@ -36,7 +36,8 @@ struct CaptureOptions {
   bool write_file = false;
   WriterOptions writer;
 
-  std::shared_ptr<PacketConsumer> consumer;  // optional native sink (stream reassembly)
+  // Native sinks fed on the capture thread (stream reassembly, VXLAN forwarding), in order.
+  std::vector<std::shared_ptr<PacketConsumer>> consumers;
 
   bool deliver_batches = false;         // hand batches to JS through take_batch()
   size_t batch_max_packets = 4096;
@@ -106,9 +107,9 @@ class CaptureSession {
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::string> warnings_;
   std::unique_ptr<CaptureWriter> writer_;
-  std::shared_ptr<PacketConsumer> consumer_;
+  std::vector<std::shared_ptr<PacketConsumer>> consumers_;
   size_t consumer_interfaces_ = 0;
-  std::mutex writer_mu_;        // guards writer_ and consumer_ when several threads share them
+  std::mutex writer_mu_;        // guards writer_ and consumers_ when several threads share them
   bool shared_writer_ = false;  // several threads feed the sinks: stage, then hand over per batch
 
   mutable std::mutex state_mu_;  // guards interfaces_, stats snapshots, error

@@ -10,6 +10,7 @@ const char* error_code(ErrorKind kind) {
     case ErrorKind::kCorruptFile: return "ERR_CORRUPT_FILE";
     case ErrorKind::kOutput: return "ERR_OUTPUT";
     case ErrorKind::kUsage: return "ERR_USAGE";
+    case ErrorKind::kForward: return "ERR_FORWARD";
     case ErrorKind::kInternal: break;
   }
   return "ERR_INTERNAL";

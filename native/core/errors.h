@@ -14,6 +14,7 @@ enum class ErrorKind {
   kCorruptFile, // a capture file is damaged past some point
   kOutput,      // an output file could not be created or written
   kUsage,       // options that do not fit together
+  kForward,     // a forwarding target (VXLAN, gRPC) could not be set up or used
   kInternal,
 };
 

@@ -75,6 +75,9 @@ class PacketConsumer {
   virtual ~PacketConsumer() = default;
   virtual void add_interface(const InterfaceInfo& info) = 0;
   virtual void consume(const PacketRecord& rec, const uint8_t* bytes) = 0;
+  // After each batch the capture thread handed over (live: at least every block timeout), so
+  // a consumer that gathers work (a send batch) can let it go without waiting for more.
+  virtual void dispatched() {}
   virtual void finish() = 0;  // end of capture: flush and close; may throw CaptureError
 };
 

@@ -53,6 +53,7 @@ export interface NativeCaptureOptions {
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+  vxlan?: { host: string; port: number; vni: number; truncate?: number; mtu: number; oversize: 'fragment' | 'truncate'; sourcePorts: number }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
 }
 
@@ -84,6 +85,20 @@ export interface StreamStats {
   droppedEvents?: number;
 }
 
+export interface ForwardStats {
+  target: string;
+  /** Outer UDP source ports in use (VXLAN). */
+  sourcePorts: number[];
+  frames: number;
+  bytes: number;
+  truncated: number;
+  oversizeFragmented: number;
+  oversizeTruncated: number;
+  syntheticEthernet: number;
+  unsupported: number;
+  sendErrors: number;
+}
+
 export interface NativeCapture {
   start(onEvent: (kind: 'batch' | 'done') => void): void;
   stop(): void;
@@ -94,6 +109,7 @@ export interface NativeCapture {
   warnings(): string[];
   result(): NativeResult;
   streamStats(): StreamStats | null;
+  forwardStats(): ForwardStats[];
   close(): void;
 }
 

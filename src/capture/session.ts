@@ -5,9 +5,10 @@ import { fromNative, PodspanError, UsageError } from '../errors';
 import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
-import { native, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+import type { ForwardTarget } from '../config/forward-options';
+import { native, type ForwardStats, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
-export type { StreamStats };
+export type { ForwardStats, StreamStats };
 
 export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string };
 
@@ -42,6 +43,8 @@ export interface CaptureOptions {
    * full, payload becomes gap events marked queueDrop. Exclusive with `streams`.
    */
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+  /** Mirror every captured frame to these targets, natively on the capture thread (hosts resolved). */
+  forward?: ForwardTarget[];
 }
 
 export type InterfaceStats = NativeStats;
@@ -56,6 +59,8 @@ export interface CaptureResult {
   stats: InterfaceStats[];
   /** With `streams`: decode and reassembly counters. */
   streamStats?: StreamStats;
+  /** Per forwarding target: frames sent and why any were not. */
+  forward: ForwardStats[];
 }
 
 export class CaptureSession {
@@ -83,6 +88,9 @@ export class CaptureSession {
       batches: options.batches,
       streams: options.streams,
       streamEvents: options.streamEvents,
+      vxlan: options.forward
+        ?.filter((t) => t.kind === 'vxlan')
+        .map((t) => ({ host: t.host, port: t.port, vni: t.vni, truncate: t.truncate, mtu: t.mtu, oversize: t.oversize, sourcePorts: t.sourcePorts })),
     };
     if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
     else o.readPath = options.source.path;
@@ -108,6 +116,10 @@ export class CaptureSession {
 
   streamStats(): StreamStats | undefined {
     return this.handle.streamStats() ?? undefined;
+  }
+
+  forwardStats(): ForwardStats[] {
+    return this.handle.forwardStats();
   }
 
   /**
@@ -137,6 +149,7 @@ export class CaptureSession {
           interfaces: this.handle.interfaces(),
           stats: this.handle.stats(),
           streamStats: this.handle.streamStats() ?? undefined,
+          forward: this.handle.forwardStats(),
         };
         this.handle.close();
         resolve(result);

@@ -3,6 +3,7 @@
 import { CaptureSession, listInterfaces, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { InterfaceError } from '../errors';
+import { resolveTargets } from '../forward/resolve';
 import { logger } from '../observability/logger';
 import { packetLine } from './packet-line';
 
@@ -44,13 +45,23 @@ export function summaryLines(result: CaptureResult, live: boolean): string[] {
     });
   }
   if (result.files.length > 1) lines.push(`${result.files.length} files: ${result.files[0]} … ${result.files[result.files.length - 1]}`);
+  for (const f of result.forward) {
+    const notes = [
+      f.truncated && `${f.truncated} truncated`,
+      f.oversizeFragmented && `${f.oversizeFragmented} over the MTU (fragmented)`,
+      f.oversizeTruncated && `${f.oversizeTruncated} over the MTU (truncated)`,
+      f.unsupported && `${f.unsupported} of an unsupported link type not sent`,
+    ].filter(Boolean);
+    lines.push(`${f.target}: ${f.frames} frames sent, ${f.sendErrors} dropped (send failed)${notes.length ? `, ${notes.join(', ')}` : ''}`);
+  }
   return lines;
 }
 
 export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseCaptureFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
-  const toTerminal = !run.capture.output;
+  if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
+  const toTerminal = !run.capture.output && !run.capture.forward;
   if (toTerminal) run.capture.batches = { flushMs: 50 };
 
   const session = CaptureSession.open(run.capture);

@@ -36,6 +36,7 @@ function program(): Command {
     .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
+    .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N (repeatable; with or instead of -w)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
     });

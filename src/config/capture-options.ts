@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
 import type { CaptureOptions } from '../capture/session';
+import { parseForwardTarget } from './forward-options';
 
 export const MAX_SNAPLEN = 262144;
 
@@ -25,6 +26,7 @@ export interface RawCaptureFlags {
   duration?: string;
   timeoutMs?: string;
   expression?: string[];
+  forward?: string[];
 }
 
 export interface CaptureRun {
@@ -72,6 +74,7 @@ const flagsSchema = z.object({
   duration: numberFlag('--duration'),
   timeoutMs: intFlag('--timeout-ms', 1, 60000),
   expression: z.array(z.string()).optional(),
+  forward: z.array(z.string()).optional(),
 });
 
 export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
@@ -119,6 +122,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
             rotateFiles: f.fileCount,
           }
         : undefined,
+    forward: f.forward?.length ? f.forward.map(parseForwardTarget) : undefined,
   };
   return {
     capture,

@@ -1,16 +1,14 @@
 // Live capture on veth pairs between network namespaces this test creates, with real frames
 // from trafgen (netsniff-ng). No addresses are assigned and IPv6 is off, so the kernel adds no
 // frames of its own: every count is exact.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capinfos, podspanBin, readWithPcapParser, run, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture as startIn, stopProcess as stopCapture, trafgen } from '../helpers/netns';
+import { capinfos, readWithPcapParser, run, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
-const isRoot = process.getuid?.() === 0;
-const hasTools = run('which', ['trafgen', 'ip']).code === 0;
-if (!isRoot || !hasTools) console.log('live capture tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+if (!canUseNetns) console.log('live capture tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
 const tag = `${process.pid % 100000}`;
 const nsA = `psA${tag}`;
@@ -20,78 +18,15 @@ const veths = [
   { a: `pa${tag}y`, b: `pb${tag}y` },
 ];
 
-function ip(...args: string[]) {
-  execFileSync('ip', args, { stdio: 'pipe' });
-}
-function inNs(ns: string, cmd: string[]) {
-  return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe', encoding: 'utf8', timeout: 30_000 });
-}
-
-function teardown() {
-  for (const ns of [nsA, nsB]) run('ip', ['netns', 'del', ns]);
-}
-
+const teardown = () => removeNamespaces([nsA, nsB]);
 function setup() {
-  teardown();
-  for (const ns of [nsA, nsB]) {
-    ip('netns', 'add', ns);
-    inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-    inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-  }
-  for (const v of veths) {
-    ip('link', 'add', v.a, 'netns', nsA, 'type', 'veth', 'peer', 'name', v.b, 'netns', nsB);
-    inNs(nsA, ['ip', 'link', 'set', v.a, 'up']);
-    inNs(nsB, ['ip', 'link', 'set', v.b, 'up']);
-  }
+  addNamespaces([nsA, nsB]);
+  for (const v of veths) addVeth(nsA, v.a, nsB, v.b);
 }
+const send = (dev: string, count: number, opts: { proto?: 'udp' | 'tcp'; dport?: number; payload?: number } = {}) => trafgen(nsA, dev, count, opts);
+const startCapture = (args: string[]) => startIn(nsB, args);
 
-/** Sends exactly `count` UDP (or TCP SYN) frames of `payload` bytes out of `dev` in namespace A. */
-function send(dev: string, count: number, opts: { proto?: 'udp' | 'tcp'; dport?: number; payload?: number } = {}) {
-  const l4 = opts.proto === 'tcp' ? `tcp(sport=40000, dport=${opts.dport ?? 80}, syn)` : `udp(sport=40000, dport=${opts.dport ?? 5000})`;
-  const cfg = path.join(os.tmpdir(), `podspan-trafgen-${tag}-${Math.random().toString(36).slice(2)}.cfg`);
-  fs.writeFileSync(
-    cfg,
-    `{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), ${l4}, fill(0x41, ${opts.payload ?? 58}) }\n`,
-  );
-  try {
-    inNs(nsA, ['trafgen', '--dev', dev, '--conf', cfg, '--num', String(count), '--cpus', '1', '--rate', '100000pps', '-q']);
-  } finally {
-    fs.rmSync(cfg, { force: true });
-  }
-}
-
-interface Running {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number>;
-}
-
-/** Starts podspan in namespace B and resolves once it says it is listening on every interface. */
-async function startCapture(args: string[]): Promise<Running> {
-  const child = spawn('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, 'capture', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  child.stdout!.resume();
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
-  const expected = args.filter((a) => a === '-i').length;
-  const deadline = Date.now() + 10_000;
-  while ((err.match(/listening on/g) ?? []).length < expected) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`podspan did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return { child, stderr: () => err, exited };
-}
-
-async function stopCapture(r: Running, signal: NodeJS.Signals = 'SIGINT'): Promise<number> {
-  await new Promise((res) => setTimeout(res, 300)); // let the last ring block time out (100 ms)
-  r.child.kill(signal);
-  const timer = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
-  const code = await r.exited;
-  clearTimeout(timer);
-  return code;
-}
-
-describe.skipIf(!isRoot || !hasTools)('live capture on veth pairs', () => {
+describe.skipIf(!canUseNetns)('live capture on veth pairs', () => {
   let tmp: string;
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-live-'));

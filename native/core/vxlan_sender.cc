@@ -1,0 +1,234 @@
+#include "vxlan_sender.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "decode.h"
+#include "errors.h"
+
+namespace podspan {
+namespace {
+
+constexpr size_t kVxlanHeader = 8, kEthernetHeader = 14, kUdpHeader = 8;
+constexpr size_t kFlushBytes = 256u << 10;  // a socket's pending datagrams go out at this size
+constexpr size_t kMaxUdpPayload = 65535 - kUdpHeader - 40;
+
+uint32_t mix(uint32_t h, uint32_t v) {
+  h ^= v;
+  h *= 0x9e3779b1u;
+  return h ^ (h >> 15);
+}
+
+// Frames of other link types go behind Ethernet: finds the network-layer bytes and ethertype.
+bool network_layer(const uint8_t* frame, uint32_t caplen, uint16_t linktype, uint32_t& offset, uint16_t& ethertype) {
+  Decoded d;
+  decode_frame(frame, caplen, linktype, d);
+  if (d.ip_version != 0 && d.l3_offset <= caplen) {
+    offset = d.l3_offset;
+    ethertype = d.ip_version == 4 ? 0x0800 : 0x86dd;
+    return true;
+  }
+  if (linktype == kLinktypeLinuxSll && caplen >= 16) {
+    offset = 16;
+    ethertype = static_cast<uint16_t>(frame[14] << 8 | frame[15]);
+    return true;
+  }
+  if (linktype == kLinktypeLinuxSll2 && caplen >= 20) {
+    offset = 20;
+    ethertype = static_cast<uint16_t>(frame[0] << 8 | frame[1]);
+    return true;
+  }
+  return false;
+}
+
+[[noreturn]] void fail(const std::string& target, const char* what, int err) {
+  throw CaptureError(ErrorKind::kForward, "vxlan://" + target + ": " + what + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+uint32_t inner_flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype) {
+  Decoded d;
+  decode_frame(frame, caplen, linktype, d);
+  uint32_t h = 0x811c9dc5u;
+  if (d.ip_version == 0) {
+    if (linktype == kLinktypeEthernet && caplen >= 12) {
+      // Non-IP: the two MAC addresses, in either order.
+      const int c = std::memcmp(frame, frame + 6, 6);
+      const uint8_t* lo = c < 0 ? frame : frame + 6;
+      const uint8_t* hi = c < 0 ? frame + 6 : frame;
+      for (int i = 0; i < 6; ++i) h = mix(h, static_cast<uint32_t>(lo[i]) << 8 | hi[i]);
+    }
+    return h;
+  }
+  const size_t n = d.ip_version == 4 ? 4 : 16;
+  const int c = std::memcmp(d.src, d.dst, n);
+  const bool swap = c > 0 || (c == 0 && d.sport > d.dport);
+  const uint8_t* a = swap ? d.dst : d.src;
+  const uint8_t* b = swap ? d.src : d.dst;
+  for (size_t i = 0; i < n; i += 4) {
+    uint32_t wa, wb;
+    std::memcpy(&wa, a + i, 4);
+    std::memcpy(&wb, b + i, 4);
+    h = mix(mix(h, wa), wb);
+  }
+  const uint16_t pa = swap ? d.dport : d.sport, pb = swap ? d.sport : d.dport;
+  return mix(mix(h, static_cast<uint32_t>(pa) << 16 | pb), d.protocol);
+}
+
+VxlanSender::VxlanSender(VxlanOptions options) : opt_(std::move(options)) {
+  const bool v6 = opt_.host.find(':') != std::string::npos;
+  target_ = (v6 ? "[" + opt_.host + "]" : opt_.host) + ":" + std::to_string(opt_.port);
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(opt_.port);
+    if (inet_pton(AF_INET6, opt_.host.c_str(), &a->sin6_addr) != 1) {
+      throw CaptureError(ErrorKind::kForward, "vxlan://" + target_ + ": not an IPv6 address");
+    }
+    addr_len_ = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr_);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(opt_.port);
+    if (inet_pton(AF_INET, opt_.host.c_str(), &a->sin_addr) != 1) {
+      throw CaptureError(ErrorKind::kForward, "vxlan://" + target_ + ": not an IPv4 address");
+    }
+    addr_len_ = sizeof(sockaddr_in);
+  }
+  outer_overhead_ = (v6 ? 40 : 20) + kUdpHeader + kVxlanHeader;
+  max_datagram_ = kMaxUdpPayload;
+  pools_.resize(std::max<uint32_t>(1, opt_.source_ports));
+  for (Pool& p : pools_) {
+    p.fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK), 0);
+    if (p.fd < 0) fail(target_, "cannot open a UDP socket", errno);
+    const int sndbuf = 4 << 20;
+    setsockopt(p.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    // Oversized datagrams: fragmented by the kernel (policy fragment) or never built (truncate).
+    const int pmtu = v6 ? IPV6_PMTUDISC_DONT : IP_PMTUDISC_DONT;
+    setsockopt(p.fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+    if (::connect(p.fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) != 0) fail(target_, "cannot reach", errno);
+    p.buf.reserve(kFlushBytes + kMaxUdpPayload);
+  }
+  msgs_.resize(opt_.batch);
+  iovs_.resize(opt_.batch);
+}
+
+VxlanSender::~VxlanSender() {
+  for (Pool& p : pools_)
+    if (p.fd >= 0) ::close(p.fd);
+}
+
+std::vector<uint16_t> VxlanSender::source_ports() const {
+  std::vector<uint16_t> out;
+  for (const Pool& p : pools_) {
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if (getsockname(p.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) continue;
+    out.push_back(ntohs(a.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&a)->sin6_port
+                                                : reinterpret_cast<sockaddr_in*>(&a)->sin_port));
+  }
+  return out;
+}
+
+void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
+  const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
+  uint32_t offset = 0;
+  uint16_t ethertype = 0;
+  const bool synthetic = linktype != kLinktypeEthernet;
+  if (synthetic && !network_layer(bytes, rec.caplen, linktype, offset, ethertype)) {
+    ++stats_.unsupported;
+    return;
+  }
+  size_t inner = rec.caplen - offset + (synthetic ? kEthernetHeader : 0);
+  if (opt_.truncate != 0 && inner > opt_.truncate) {
+    inner = opt_.truncate;
+    ++stats_.truncated;
+  }
+  const size_t room_mtu = opt_.mtu > outer_overhead_ ? opt_.mtu - outer_overhead_ : 0;
+  if (inner > room_mtu) {
+    if (opt_.oversize == OversizePolicy::kTruncate) {
+      inner = room_mtu;
+      ++stats_.oversize_truncated;
+    } else {
+      ++stats_.oversize_fragmented;
+    }
+  }
+  if (inner + kVxlanHeader > max_datagram_) {  // beyond what UDP carries at all
+    inner = max_datagram_ - kVxlanHeader;
+    ++stats_.oversize_truncated;
+  }
+  Pool& p = pools_[inner_flow_hash(bytes, rec.caplen, linktype) % pools_.size()];
+  const size_t start = p.buf.size();
+  p.buf.resize(start + kVxlanHeader + inner);
+  uint8_t* d = p.buf.data() + start;
+  d[0] = 0x08;  // I flag: the VNI is valid
+  d[1] = d[2] = d[3] = 0;
+  d[4] = static_cast<uint8_t>(opt_.vni >> 16);
+  d[5] = static_cast<uint8_t>(opt_.vni >> 8);
+  d[6] = static_cast<uint8_t>(opt_.vni);
+  d[7] = 0;
+  d += kVxlanHeader;
+  size_t frame_bytes = inner;
+  if (synthetic) {
+    static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};  // locally administered
+    std::memcpy(d, macs, 12);
+    d[12] = static_cast<uint8_t>(ethertype >> 8);
+    d[13] = static_cast<uint8_t>(ethertype);
+    d += kEthernetHeader;
+    frame_bytes -= kEthernetHeader;
+    ++stats_.synthetic_ethernet;
+  }
+  std::memcpy(d, bytes + offset, frame_bytes);
+  p.starts.push_back(static_cast<uint32_t>(start));
+  stats_.bytes += inner;
+  if (p.starts.size() >= opt_.batch || p.buf.size() >= kFlushBytes) send(p);
+}
+
+void VxlanSender::send(Pool& p) {
+  const size_t n = p.starts.size();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t end = i + 1 < n ? p.starts[i + 1] : p.buf.size();
+    iovs_[i].iov_base = p.buf.data() + p.starts[i];
+    iovs_[i].iov_len = end - p.starts[i];
+    std::memset(&msgs_[i], 0, sizeof msgs_[i]);
+    msgs_[i].msg_hdr.msg_iov = &iovs_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (size_t done = 0; done < n;) {
+    const int r = sendmmsg(p.fd, msgs_.data() + done, static_cast<unsigned>(n - done), 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      ++stats_.send_errors;  // full socket buffer (live capture does not wait), unreachable, ...
+      stats_.bytes -= iovs_[done].iov_len - kVxlanHeader;
+      ++done;
+      continue;
+    }
+    stats_.frames += static_cast<uint64_t>(r);
+    done += static_cast<size_t>(r);
+  }
+  p.buf.clear();
+  p.starts.clear();
+}
+
+void VxlanSender::send_all() {
+  for (Pool& p : pools_)
+    if (!p.starts.empty()) send(p);
+  std::lock_guard<std::mutex> lk(snap_mu_);
+  snapshot_ = stats_;
+}
+
+VxlanStats VxlanSender::stats() const {
+  std::lock_guard<std::mutex> lk(snap_mu_);
+  return snapshot_;
+}
+
+}  // namespace podspan

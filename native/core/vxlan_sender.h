@@ -1,0 +1,95 @@
+// Mirrors frames to a VXLAN (RFC 7348) consumer: each captured frame behind an 8-byte VXLAN
+// header in a UDP datagram to the target (port 4789 by default), through ordinary UDP sockets
+// so the kernel builds the outer IPv4 or IPv6 header. The outer source port follows a
+// symmetric hash of the inner flow (a pool of sockets, one port each), so under ECMP a flow
+// keeps one path. Frames from links that are not Ethernet get a synthetic Ethernet header.
+// Datagrams are batched per socket and sent with sendmmsg after each capture batch.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "packet.h"
+
+struct mmsghdr;
+
+namespace podspan {
+
+enum class OversizePolicy : uint8_t {
+  kFragment,  // send anyway; the kernel fragments the outer IP packet (counted)
+  kTruncate,  // cut the inner frame so the outer packet fits the MTU (counted)
+};
+
+struct VxlanOptions {
+  std::string host;           // IPv4 or IPv6 literal (names are resolved by the caller)
+  uint16_t port = 4789;
+  uint32_t vni = 0;           // 24 bits
+  uint32_t truncate = 0;      // cut every inner frame to this many bytes (0: whole frames)
+  uint32_t mtu = 1500;        // outer packet size the path carries
+  OversizePolicy oversize = OversizePolicy::kFragment;
+  uint32_t source_ports = 16; // sockets in the pool (distinct outer source ports)
+  uint32_t batch = 64;        // datagrams per sendmmsg
+  bool block_when_full = false;  // reading a file: wait for the socket; live capture: drop, count
+};
+
+struct VxlanStats {
+  uint64_t frames = 0;             // datagrams the kernel accepted
+  uint64_t bytes = 0;              // inner frame bytes in them (synthetic headers included)
+  uint64_t truncated = 0;          // frames cut by `truncate`
+  uint64_t oversize_fragmented = 0;
+  uint64_t oversize_truncated = 0;
+  uint64_t synthetic_ethernet = 0; // frames given an Ethernet header
+  uint64_t unsupported = 0;        // frames of a link type we cannot put behind Ethernet
+  uint64_t send_errors = 0;        // datagrams the kernel refused (dropped, counted)
+};
+
+// Computes the symmetric inner-flow hash used to pick the outer source port (exposed for tests).
+uint32_t inner_flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype);
+
+class VxlanSender : public PacketConsumer {
+ public:
+  // Opens the socket pool; throws CaptureError(kForward) naming the target.
+  explicit VxlanSender(VxlanOptions options);
+  ~VxlanSender() override;
+
+  void add_interface(const InterfaceInfo& info) override { linktypes_.push_back(info.linktype); }
+  void consume(const PacketRecord& rec, const uint8_t* bytes) override;
+  void dispatched() override { send_all(); }
+  void finish() override { send_all(); }
+
+  VxlanStats stats() const;  // any thread
+  const std::string& target() const { return target_; }
+  // The outer source ports in use (for tests and logs).
+  std::vector<uint16_t> source_ports() const;
+
+ private:
+  struct Pool {
+    int fd = -1;
+    std::vector<uint8_t> buf;      // datagrams back to back
+    std::vector<uint32_t> starts;  // offset of each datagram in buf
+  };
+  void send(Pool& p);
+  void send_all();
+  size_t build(const PacketRecord& rec, const uint8_t* bytes, uint8_t* out);
+
+  VxlanOptions opt_;
+  std::string target_;
+  sockaddr_storage addr_{};
+  socklen_t addr_len_ = 0;
+  size_t outer_overhead_ = 0;  // IP + UDP + VXLAN header bytes
+  size_t max_datagram_ = 0;
+  std::vector<Pool> pools_;
+  std::vector<uint16_t> linktypes_;
+  std::vector<mmsghdr> msgs_;
+  std::vector<struct iovec> iovs_;
+  VxlanStats stats_;
+  mutable std::mutex snap_mu_;
+  VxlanStats snapshot_;
+};
+
+}  // namespace podspan

@@ -1,0 +1,162 @@
+// VxlanSender on loopback: the 8-byte header with the VNI, a synthetic Ethernet header for raw
+// IP frames, truncation and the MTU policy with their counters; the inner flow hash is
+// symmetric, so both directions of a flow leave from the same outer source port.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "errors.h"
+#include "vxlan_sender.h"
+
+using namespace podspan;
+
+namespace {
+
+std::vector<uint8_t> raw_udp(uint8_t a, uint8_t b, uint16_t sport, uint16_t dport, size_t payload) {
+  std::vector<uint8_t> f(28 + payload, 0x5a);
+  f[0] = 0x45;
+  f[2] = static_cast<uint8_t>((28 + payload) >> 8);
+  f[3] = static_cast<uint8_t>(28 + payload);
+  f[8] = 64;
+  f[9] = 17;
+  const uint8_t src[4] = {10, 0, 0, a}, dst[4] = {10, 0, 0, b};
+  std::memcpy(&f[12], src, 4);
+  std::memcpy(&f[16], dst, 4);
+  f[20] = sport >> 8; f[21] = sport & 0xff; f[22] = dport >> 8; f[23] = dport & 0xff;
+  return f;
+}
+
+struct Receiver {
+  int fd = -1;
+  uint16_t port = 0;
+  Receiver() {
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~Receiver() { ::close(fd); }
+  // One datagram and the port it came from, or an empty vector after 1 s.
+  std::vector<uint8_t> next(uint16_t* from = nullptr) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) != 1) return {};
+    std::vector<uint8_t> buf(70000);
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    const ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&a), &len);
+    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    if (from) *from = ntohs(a.sin_port);
+    return buf;
+  }
+};
+
+InterfaceInfo raw_interface() {
+  InterfaceInfo i;
+  i.linktype = kLinktypeRaw;
+  return i;
+}
+
+void feed(VxlanSender& s, const std::vector<uint8_t>& f) {
+  PacketRecord rec{};
+  rec.caplen = rec.origlen = static_cast<uint32_t>(f.size());
+  s.consume(rec, f.data());
+}
+
+}  // namespace
+
+TEST(vxlan_header_vni_and_synthetic_ethernet_for_raw_ip) {
+  Receiver rx;
+  VxlanOptions o;
+  o.host = "127.0.0.1";
+  o.port = rx.port;
+  o.vni = 0x123456;
+  VxlanSender s(o);
+  s.add_interface(raw_interface());
+  const auto frame = raw_udp(1, 2, 1000, 2000, 100);
+  feed(s, frame);
+  s.dispatched();
+  const auto d = rx.next();
+  CHECK_EQ(d.size(), 8u + 14u + frame.size());
+  if (d.size() < 22) return;
+  CHECK_EQ(static_cast<int>(d[0]), 0x08);
+  CHECK_EQ(static_cast<int>(d[4]), 0x12);
+  CHECK_EQ(static_cast<int>(d[5]), 0x34);
+  CHECK_EQ(static_cast<int>(d[6]), 0x56);
+  CHECK_EQ(static_cast<int>(d[8 + 12]), 0x08);  // ethertype IPv4
+  CHECK_EQ(static_cast<int>(d[8 + 13]), 0x00);
+  CHECK(std::memcmp(d.data() + 22, frame.data(), frame.size()) == 0);
+  const VxlanStats st = s.stats();
+  CHECK_EQ(st.frames, 1u);
+  CHECK_EQ(st.synthetic_ethernet, 1u);
+}
+
+TEST(vxlan_truncation_and_mtu_policy_are_counted) {
+  Receiver rx;
+  VxlanOptions o;
+  o.host = "127.0.0.1";
+  o.port = rx.port;
+  o.mtu = 600;
+  o.oversize = OversizePolicy::kTruncate;
+  VxlanSender s(o);
+  s.add_interface(raw_interface());
+  feed(s, raw_udp(1, 2, 1000, 2000, 1000));  // 1028 + 14 inner: over 600 - 36
+  s.finish();
+  const auto d = rx.next();
+  CHECK_EQ(d.size(), 600u - 20u - 8u);  // the outer IP packet is exactly the MTU
+  CHECK_EQ(s.stats().oversize_truncated, 1u);
+
+  VxlanOptions t = o;
+  t.mtu = 1500;
+  t.truncate = 64;
+  VxlanSender s2(t);
+  s2.add_interface(raw_interface());
+  feed(s2, raw_udp(1, 2, 1000, 2000, 1000));
+  s2.finish();
+  CHECK_EQ(rx.next().size(), 8u + 64u);
+  CHECK_EQ(s2.stats().truncated, 1u);
+}
+
+TEST(vxlan_both_directions_of_a_flow_share_an_outer_source_port) {
+  const auto ab = raw_udp(1, 2, 1000, 2000, 10), ba = raw_udp(2, 1, 2000, 1000, 10);
+  CHECK_EQ(inner_flow_hash(ab.data(), static_cast<uint32_t>(ab.size()), kLinktypeRaw),
+           inner_flow_hash(ba.data(), static_cast<uint32_t>(ba.size()), kLinktypeRaw));
+  Receiver rx;
+  VxlanOptions o;
+  o.host = "127.0.0.1";
+  o.port = rx.port;
+  o.source_ports = 8;
+  VxlanSender s(o);
+  s.add_interface(raw_interface());
+  CHECK_EQ(s.source_ports().size(), 8u);
+  feed(s, ab);
+  feed(s, ba);
+  s.finish();
+  uint16_t p1 = 0, p2 = 0;
+  rx.next(&p1);
+  rx.next(&p2);
+  CHECK(p1 != 0);
+  CHECK_EQ(p1, p2);
+}
+
+TEST(vxlan_rejects_a_target_that_is_not_an_address) {
+  VxlanOptions o;
+  o.host = "collector.example";
+  std::string message;
+  try {
+    VxlanSender s(o);
+  } catch (const CaptureError& e) {
+    message = e.what();
+  }
+  CHECK_EQ(message, std::string("vxlan://collector.example:4789: not an IPv4 address"));
+}

@@ -1,0 +1,73 @@
+// `--forward URL` → a typed forwarding target, validated once here; every message names the URL.
+//   vxlan://HOST[:PORT]?vni=N&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate&ports=N
+//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&token=TOKEN
+import { z } from 'zod';
+import { UsageError } from '../errors';
+
+export interface VxlanTarget {
+  kind: 'vxlan';
+  url: string;
+  /** An IP literal, or a name resolved before capture starts. */
+  host: string;
+  port: number;
+  vni: number;
+  /** Cut every inner frame to this many bytes (like a cloud mirror session's packet length). */
+  truncate?: number;
+  /** Outer packet size the path carries (default 1500). */
+  mtu: number;
+  /** Frames whose outer packet would exceed the MTU: let the kernel fragment, or cut them. */
+  oversize: 'fragment' | 'truncate';
+  /** Outer UDP source ports to spread flows over (one socket each). */
+  sourcePorts: number;
+}
+
+export type ForwardTarget = VxlanTarget;
+
+const int = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: `${name} takes a whole number` })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `${name} must be between ${min} and ${max}` });
+
+const vxlanQuery = z
+  .object({
+    vni: int('vni', 0, 0xffffff).optional(),
+    truncate: int('truncate', 14, 65000).optional(),
+    mtu: int('mtu', 576, 65535).optional(),
+    oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
+    ports: int('ports', 1, 1024).optional(),
+  })
+  .strict();
+
+export function parseForwardTarget(text: string): ForwardTarget {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N or grpc://HOST:PORT)`);
+  }
+  const where = `--forward ${text}`;
+  if (url.protocol !== 'vxlan:') throw new UsageError(`${where}: unknown scheme ${url.protocol.replace(/:$/, '')} (vxlan or grpc)`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new UsageError(`${where}: no host`);
+  const parsed = vxlanQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message;
+    throw new UsageError(`${where}: ${message}`);
+  }
+  const q = parsed.data;
+  return {
+    kind: 'vxlan',
+    url: text,
+    host,
+    port: url.port ? Number(url.port) : 4789,
+    vni: q.vni ?? 0,
+    truncate: q.truncate,
+    mtu: q.mtu ?? 1500,
+    oversize: q.oversize ?? 'fragment',
+    sourcePorts: q.ports ?? 16,
+  };
+}
+

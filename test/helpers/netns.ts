@@ -1,0 +1,95 @@
+// Test networks in network namespaces the tests create and remove: namespaces with IPv6 off (so
+// the kernel adds no frames of its own), veth pairs between them, exact frame counts from
+// trafgen, and podspan or tcpdump started inside a namespace. Names carry the test's PID.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { podspanBin, run } from './tools';
+
+export const canUseNetns = process.getuid?.() === 0 && run('which', ['trafgen', 'ip']).code === 0;
+
+export function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' });
+}
+
+export function inNs(ns: string, cmd: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe', encoding: 'utf8', timeout: 30_000 });
+}
+
+export function addNamespaces(names: string[]): void {
+  removeNamespaces(names);
+  for (const ns of names) {
+    ip('netns', 'add', ns);
+    inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+    inNs(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
+    inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
+  }
+}
+
+export function removeNamespaces(names: string[]): void {
+  for (const ns of names) run('ip', ['netns', 'del', ns]);
+}
+
+/** A veth pair from namespace A (device a) to namespace B (device b), both up. */
+export function addVeth(nsA: string, a: string, nsB: string, b: string): void {
+  ip('link', 'add', a, 'netns', nsA, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);
+  inNs(nsA, ['ip', 'link', 'set', a, 'up']);
+  inNs(nsB, ['ip', 'link', 'set', b, 'up']);
+}
+
+/** Sends exactly `count` frames from `dev` in `ns` with trafgen: UDP (or TCP SYN) of `payload` bytes. */
+export function trafgen(ns: string, dev: string, count: number, opts: { proto?: 'udp' | 'tcp'; dport?: number; payload?: number; sport?: string; pps?: number } = {}): void {
+  const sport = opts.sport ?? '40000';
+  const l4 = opts.proto === 'tcp' ? `tcp(sport=${sport}, dport=${opts.dport ?? 80}, syn)` : `udp(sport=${sport}, dport=${opts.dport ?? 5000})`;
+  const cfg = path.join(os.tmpdir(), `podspan-trafgen-${process.pid}-${Math.random().toString(36).slice(2)}.cfg`);
+  fs.writeFileSync(
+    cfg,
+    `{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), ${l4}, fill(0x41, ${opts.payload ?? 58}) }\n`,
+  );
+  try {
+    inNs(ns, ['trafgen', '--dev', dev, '--conf', cfg, '--num', String(count), '--cpus', '1', '--rate', `${opts.pps ?? 100000}pps`, '-q']);
+  } finally {
+    fs.rmSync(cfg, { force: true });
+  }
+}
+
+export interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number>;
+}
+
+/** Starts a command in `ns`; resolves once its stderr has shown `ready` `times` times. */
+export async function startInNs(ns: string, cmd: string[], ready: RegExp, times = 1): Promise<Running> {
+  const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.resume();
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  const deadline = Date.now() + 10_000;
+  const global = new RegExp(ready.source, 'g');
+  while ((err.match(global) ?? []).length < times) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`${cmd.join(' ')} did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, stderr: () => err, exited };
+}
+
+/** podspan capture in `ns`, once it listens on every -i. */
+export function startCapture(ns: string, args: string[]): Promise<Running> {
+  return startInNs(ns, [process.execPath, podspanBin, 'capture', ...args], /listening on/, args.filter((a) => a === '-i').length);
+}
+
+/** Ends a process we started (SIGINT by default) after the last ring block timed out. */
+export async function stopProcess(r: Running, signal: NodeJS.Signals = 'SIGINT'): Promise<number> {
+  await new Promise((res) => setTimeout(res, 300));
+  r.child.kill(signal);
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
+  const code = await r.exited;
+  clearTimeout(timer);
+  return code;
+}

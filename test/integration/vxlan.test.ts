@@ -1,0 +1,129 @@
+// VXLAN forwarding against the Linux kernel: a "pod" namespace sends frames over a veth to the
+// "node" namespace, where podspan captures them (-w, the source record) and forwards them to a
+// "collector" namespace holding a kernel vxlan device. What the kernel decapsulates on vx0 must
+// equal, frame for frame and byte for byte, what podspan captured; tshark must read the outer
+// packets as VXLAN with our VNI; each inner flow keeps one outer source port.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addNamespaces, addVeth, canUseNetns, inNs, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { corpusDir, podspanBin, run } from '../helpers/tools';
+
+if (!canUseNetns) console.log('VXLAN tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+
+const tag = `${process.pid % 100000}`;
+const pod = `psP${tag}`, node = `psN${tag}`, coll = `psC${tag}`;
+const podDev = `vp${tag}`, nodeDev = `vn${tag}`, uplink = `vu${tag}`, collDev = `vc${tag}`;
+
+/** tcpdump hands over a ring block when it fills or after 1 s: wait for that before stopping it. */
+async function stopTcpdump(r: Running): Promise<number> {
+  await new Promise((res) => setTimeout(res, 1200));
+  return stopProcess(r);
+}
+
+/** The frames of a classic pcap file, in order (our own minimal reader: a third opinion). */
+function pcapFrames(file: string): Buffer[] {
+  const buf = fs.readFileSync(file);
+  const le = buf.readUInt32LE(0) === 0xa1b2c3d4 || buf.readUInt32LE(0) === 0xa1b23c4d;
+  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const out: Buffer[] = [];
+  for (let off = 24; off + 16 <= buf.length; ) {
+    const caplen = u32(off + 8);
+    out.push(buf.subarray(off + 16, off + 16 + caplen));
+    off += 16 + caplen;
+  }
+  return out;
+}
+
+describe.skipIf(!canUseNetns)('VXLAN forwarding to the kernel vxlan device', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-vxlan-'));
+    addNamespaces([pod, node, coll]);
+    addVeth(pod, podDev, node, nodeDev);
+    addVeth(node, uplink, coll, collDev);
+    inNs(node, ['ip', 'addr', 'add', '10.201.0.1/24', 'dev', uplink]);
+    inNs(coll, ['ip', 'addr', 'add', '10.201.0.2/24', 'dev', collDev]);
+    inNs(coll, ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', '10.201.0.2', 'nolearning']);
+    inNs(coll, ['ip', 'link', 'set', 'vx0', 'up']);
+  });
+  afterAll(() => {
+    removeNamespaces([pod, node, coll]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('delivers every captured frame to vx0 byte for byte, VNI 42, one outer source port per inner flow', async () => {
+    const source = path.join(tmp, 'source.pcap');
+    const decap = path.join(tmp, 'vx0.pcap');
+    const outer = path.join(tmp, 'outer.pcap');
+    const onVx0 = await startInNs(coll, ['tcpdump', '-B', '65536', '-i', 'vx0', '-s', '0', '-U', '-w', decap], /listening on/);
+    const onWire = await startInNs(coll, ['tcpdump', '-B', '65536', '-i', collDev, '-s', '0', '-U', '-w', outer, 'udp', 'port', '4789'], /listening on/);
+    const cap = await startCapture(node, ['-i', nodeDev, '-w', source, '--forward', 'vxlan://10.201.0.2:4789?vni=42']);
+    // 64 inner flows (UDP source ports 40000-40063), frames of several sizes.
+    trafgen(pod, podDev, 1500, { sport: 'dinc(40000, 40063)', payload: 58, pps: 50000 });
+    trafgen(pod, podDev, 500, { sport: 'dinc(40000, 40063)', payload: 1200, pps: 50000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopTcpdump(onVx0)).toBe(0);
+    expect(await stopTcpdump(onWire)).toBe(0);
+
+    expect(cap.stderr()).toContain('2000 packets captured');
+    expect(cap.stderr()).toMatch(/vxlan:\/\/10\.201\.0\.2:4789: 2000 frames sent, 0 dropped/);
+    const sent = pcapFrames(source);
+    const got = pcapFrames(decap);
+    expect(sent).toHaveLength(2000);
+    expect(got).toHaveLength(2000);
+    // Each inner flow keeps its order (one socket per flow); flows interleave differently.
+    const hex = (fs: Buffer[]) => fs.map((f) => f.toString('hex')).sort();
+    expect(hex(got)).toEqual(hex(sent));
+    const byFlow = (fs: Buffer[]) => {
+      const m = new Map<number, string[]>();
+      for (const f of fs) m.set(f.readUInt16BE(34), [...(m.get(f.readUInt16BE(34)) ?? []), f.toString('hex')]);
+      return m;
+    };
+    expect(byFlow(got)).toEqual(byFlow(sent));
+
+    const fields = run('tshark', ['-r', outer, '-T', 'fields', '-E', 'separator=;', '-e', 'vxlan.vni', '-e', 'udp.srcport']).stdout.trim().split('\n');
+    expect(fields).toHaveLength(2000);
+    const outerPortsByFlow = new Map<string, Set<string>>();
+    for (const line of fields) {
+      const [vni, ports] = line.split(';');
+      expect(vni).toBe('42');
+      const [outerPort, innerPort] = ports.split(',');
+      outerPortsByFlow.set(innerPort, (outerPortsByFlow.get(innerPort) ?? new Set()).add(outerPort));
+    }
+    expect(outerPortsByFlow.size).toBe(64);
+    expect([...outerPortsByFlow.values()].every((s) => s.size === 1)).toBe(true);
+    expect(new Set([...outerPortsByFlow.values()].map((s) => [...s][0])).size).toBeGreaterThan(4); // spread over the pool
+  });
+
+  it('truncates frames on request and counts it', async () => {
+    const decap = path.join(tmp, 'vx0-trunc.pcap');
+    const onVx0 = await startInNs(coll, ['tcpdump', '-B', '65536', '-i', 'vx0', '-s', '0', '-U', '-w', decap], /listening on/);
+    const cap = await startCapture(node, ['-i', nodeDev, '--forward', 'vxlan://10.201.0.2?vni=42&truncate=64']);
+    trafgen(pod, podDev, 300, { payload: 500 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopTcpdump(onVx0)).toBe(0);
+    const got = pcapFrames(decap);
+    expect(got).toHaveLength(300);
+    expect(new Set(got.map((f) => f.length))).toEqual(new Set([64]));
+    expect(cap.stderr()).toMatch(/300 frames sent, 0 dropped \(send failed\), 300 truncated/);
+  });
+
+  const corpus = corpusDir();
+  it.skipIf(!corpus)('gives frames of a cooked (SLL2) capture a synthetic Ethernet header, keeping the rest', async () => {
+    const file = path.join(corpus!, 'suricata__decode-sll2.pcap');
+    const decap = path.join(tmp, 'vx0-sll2.pcap');
+    const onVx0 = await startInNs(coll, ['tcpdump', '-B', '65536', '-i', 'vx0', '-s', '0', '-U', '-w', decap], /listening on/);
+    const r = run('ip', ['netns', 'exec', node, process.execPath, podspanBin, 'capture', '-r', file, '--forward', 'vxlan://10.201.0.2:4789?vni=42']);
+    expect(r.stderr).toContain('vxlan://10.201.0.2:4789: 5 frames sent, 0 dropped');
+    expect(await stopTcpdump(onVx0)).toBe(0);
+    const sll2 = pcapFrames(file);
+    const got = pcapFrames(decap);
+    expect(got).toHaveLength(sll2.length);
+    got.forEach((f, i) => {
+      expect(f.readUInt16BE(12)).toBe(sll2[i].readUInt16BE(0)); // SLL2's protocol as the ethertype
+      expect(f.subarray(14).equals(sll2[i].subarray(20))).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { parseCaptureFlags } from '../../src/config/capture-options';
+import { parseForwardTarget } from '../../src/config/forward-options';
+import { ForwardError, UsageError } from '../../src/errors';
+import { resolveTargets } from '../../src/forward/resolve';
+
+describe('--forward targets', () => {
+  it('reads a VXLAN URL with defaults and every parameter', () => {
+    expect(parseForwardTarget('vxlan://10.0.0.9?vni=42')).toEqual({
+      kind: 'vxlan', url: 'vxlan://10.0.0.9?vni=42', host: '10.0.0.9', port: 4789, vni: 42, truncate: undefined, mtu: 1500, oversize: 'fragment', sourcePorts: 16,
+    });
+    expect(parseForwardTarget('vxlan://[fd00::9]:8472?vni=7&truncate=128&mtu=9000&oversize=truncate&ports=4')).toMatchObject({
+      host: 'fd00::9', port: 8472, vni: 7, truncate: 128, mtu: 9000, oversize: 'truncate', sourcePorts: 4,
+    });
+  });
+
+  it.each([
+    ['collector:4789', /not a URL|unknown scheme/],
+    ['http://x:80', /unknown scheme http/],
+    ['vxlan://10.0.0.9?vni=16777216', /vni must be between 0 and 16777215/],
+    ['vxlan://10.0.0.9?vni=abc', /vni takes a whole number/],
+    ['vxlan://10.0.0.9?oversize=drop', /oversize must be fragment or truncate/],
+    ['vxlan://10.0.0.9?color=red', /unknown parameter color/],
+  ])('refuses %s naming the problem', (url, message) => {
+    expect(() => parseForwardTarget(url)).toThrow(UsageError);
+    expect(() => parseForwardTarget(url)).toThrow(message);
+  });
+
+  it('rides on the capture flags, repeatable', () => {
+    const run = parseCaptureFlags({ interface: ['eth0'], forward: ['vxlan://10.0.0.1?vni=1', 'vxlan://10.0.0.2?vni=2'] });
+    expect(run.capture.forward?.map((t) => t.vni)).toEqual([1, 2]);
+  });
+
+  it('resolves names once and names a target that does not resolve', async () => {
+    const [t] = await resolveTargets([parseForwardTarget('vxlan://localhost?vni=1')]);
+    expect(t.host).toMatch(/^(127\.0\.0\.1|::1)$/);
+    await expect(resolveTargets([parseForwardTarget('vxlan://no-such-host.invalid?vni=1')])).rejects.toThrow(ForwardError);
+  });
+});
