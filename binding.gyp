@@ -11,6 +11,7 @@
         "native/core/stream_files.cc",
         "native/core/async_files.cc",
         "native/core/vxlan_sender.cc",
+        "native/core/columnar.cc",
         "native/core/stream_events.cc",
         "native/core/tcp_pipeline.cc",
         "native/core/devices.cc",

@@ -3,9 +3,11 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
 
 #include "capture_session.h"
+#include "columnar.h"
 #include "devices.h"
 #include "errors.h"
 #include "stream_events.h"
@@ -152,6 +154,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("stop", &NativeCapture::Stop),
                         InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
                         InstanceMethod("takeStreamEvents", &NativeCapture::TakeStreamEvents),
+                        InstanceMethod("takeColumns", &NativeCapture::TakeColumns),
                         InstanceMethod("stats", &NativeCapture::Stats),
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
@@ -230,6 +233,38 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                                                 event_batch_.events.size() * sizeof(podspan::StreamEventRecord)));
     o.Set("data", Napi::Buffer<uint8_t>::Copy(env, event_batch_.data.data(), event_batch_.data.size()));
     o.Set("count", Napi::Number::New(env, static_cast<double>(event_batch_.events.size())));
+    return o;
+  }
+
+  // takeColumns(targets, upMask): the next batch as FrameBatch columns split over `targets`
+  // collectors by flow (only those set in upMask), or null. Returns {count, unrouted, parts:
+  // [{frames, caplen, origlen, timestampNs, iface, count}]}, columns as little-endian arrays.
+  Napi::Value TakeColumns(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!session_ || !session_->take_batch(batch_)) return env.Null();
+    const uint32_t targets = info[0].As<Napi::Number>().Uint32Value();
+    const uint64_t up = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    std::vector<uint16_t> linktypes;
+    for (const auto& i : session_->interfaces()) linktypes.push_back(i.linktype);
+    uint64_t unrouted = 0;
+    podspan::split_columns(batch_, linktypes, targets, up, columns_, unrouted);
+    auto bytes = [&](const void* p, size_t n) { return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(p), n); };
+    Napi::Array parts = Napi::Array::New(env, columns_.size());
+    for (size_t t = 0; t < columns_.size(); ++t) {
+      const podspan::FrameColumns& c = columns_[t];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("frames", bytes(c.frames.data(), c.frames.size()));
+      o.Set("caplen", bytes(c.caplen.data(), c.caplen.size() * 4));
+      o.Set("origlen", bytes(c.origlen.data(), c.origlen.size() * 4));
+      o.Set("timestampNs", bytes(c.ts_ns.data(), c.ts_ns.size() * 8));
+      o.Set("iface", bytes(c.iface.data(), c.iface.size() * 4));
+      o.Set("count", Napi::Number::New(env, static_cast<double>(c.count())));
+      parts.Set(static_cast<uint32_t>(t), o);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("count", Napi::Number::New(env, static_cast<double>(batch_.records.size())));
+    o.Set("unrouted", Napi::Number::New(env, static_cast<double>(unrouted)));
+    o.Set("parts", parts);
     return o;
   }
 
@@ -385,6 +420,150 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   bool started_ = false;
   podspan::Batch batch_;
   podspan::StreamEventBatch event_batch_;
+  std::vector<podspan::FrameColumns> columns_;
+};
+
+// The collector's file writer: pcap/pcapng with rotation, fed columns of frames from JS
+// (one call per received batch), with per-interface counters written into pcapng ISBs.
+class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeWriter",
+                       {InstanceMethod("addInterface", &NativeWriter::AddInterface),
+                        InstanceMethod("write", &NativeWriter::Write),
+                        InstanceMethod("setDrops", &NativeWriter::SetDrops),
+                        InstanceMethod("flush", &NativeWriter::Flush),
+                        InstanceMethod("files", &NativeWriter::Files),
+                        InstanceMethod("close", &NativeWriter::Close)});
+  }
+
+  explicit NativeWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeWriter>(info) {
+    Napi::Env env = info.Env();
+    const Napi::Object w = info[0].As<Napi::Object>();
+    podspan::WriterOptions opt;
+    opt.path = get_string(w, "path");
+    opt.format = parse_format(get_string(w, "format"));
+    opt.rotation.max_bytes = static_cast<uint64_t>(get_number(w, "rotateBytes", 0));
+    opt.rotation.seconds = static_cast<uint32_t>(get_number(w, "rotateSeconds", 0));
+    opt.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
+    opt.section.userappl = get_string(w, "application", "podspan collector");
+    if (w.Get("comments").IsArray()) {
+      Napi::Array c = w.Get("comments").As<Napi::Array>();
+      for (uint32_t i = 0; i < c.Length(); ++i) opt.section.comments.push_back(c.Get(i).As<Napi::String>().Utf8Value());
+    }
+    opt.stats_for_interface = [this](uint32_t iface) {
+      return iface < stats_.size() ? stats_[iface] : podspan::InterfaceStats{};
+    };
+    try {
+      writer_ = std::make_unique<podspan::CaptureWriter>(opt);
+    } catch (const CaptureError& e) {
+      throw_capture_error(env, e);
+    }
+  }
+
+ private:
+  Napi::Value AddInterface(const Napi::CallbackInfo& info) {
+    const Napi::Object o = info[0].As<Napi::Object>();
+    podspan::InterfaceInfo i;
+    i.name = get_string(o, "name");
+    i.description = get_string(o, "description");
+    i.linktype = static_cast<uint16_t>(get_number(o, "linktype", 1));
+    i.snaplen = static_cast<uint32_t>(get_number(o, "snaplen", 262144));
+    guard(info.Env(), [&] { writer_->add_interface(i); });
+    stats_.emplace_back();
+    return Napi::Number::New(info.Env(), static_cast<double>(writer_->interface_count() - 1));
+  }
+
+  // write(frames, caplen, origlen, timestampNs, source, count, map): the columns of one received
+  // batch; map (LE uint32 per batch source) gives each source's writer interface. The whole
+  // batch is checked before a byte is written, so a malformed one leaves the file untouched.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto buf = [&](int i) { return info[i].As<Napi::Buffer<uint8_t>>(); };
+    const auto frames = buf(0), caplen = buf(1), origlen = buf(2), ts = buf(3), source = buf(4), map = buf(6);
+    const size_t n = info[5].As<Napi::Number>().Uint32Value();
+    const size_t sources = map.Length() / 4;
+    auto u32 = [](const uint8_t* p) {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    };
+    std::string problem;
+    if (caplen.Length() != n * 4 || origlen.Length() != n * 4 || ts.Length() != n * 8 || source.Length() != n * 4) {
+      problem = "columns disagree with the frame count " + std::to_string(n);
+    }
+    uint64_t total = 0;
+    for (size_t k = 0; k < n && problem.empty(); ++k) {
+      const uint32_t len = u32(caplen.Data() + k * 4);
+      if (len > 262144) problem = "frame " + std::to_string(k) + " is " + std::to_string(len) + " bytes (at most 262144)";
+      else if (u32(source.Data() + k * 4) >= sources) problem = "frame " + std::to_string(k) + " names source " + std::to_string(u32(source.Data() + k * 4)) + " of " + std::to_string(sources);
+      else if (u32(map.Data() + u32(source.Data() + k * 4) * 4) >= stats_.size()) problem = "a source maps to no interface";
+      total += len;
+    }
+    if (problem.empty() && total != frames.Length()) {
+      problem = "frame lengths add up to " + std::to_string(total) + " bytes, the frames field holds " + std::to_string(frames.Length());
+    }
+    if (!problem.empty()) throw coded_error(env, "ERR_USAGE", problem);
+    size_t offset = 0;
+    guard(env, [&] {
+      for (size_t k = 0; k < n; ++k) {
+        podspan::PacketRecord rec{};
+        rec.caplen = u32(caplen.Data() + k * 4);
+        std::memcpy(&rec.origlen, origlen.Data() + k * 4, 4);
+        std::memcpy(&rec.ts_ns, ts.Data() + k * 8, 8);
+        rec.iface = u32(map.Data() + u32(source.Data() + k * 4) * 4);
+        if (rec.origlen < rec.caplen) rec.origlen = rec.caplen;
+        writer_->write(rec, frames.Data() + offset);
+        offset += rec.caplen;
+        ++stats_[rec.iface].received;
+        ++stats_[rec.iface].captured;
+      }
+    });
+    return env.Undefined();
+  }
+
+  // setDrops(iface, {kernel, interface, queue}): losses upstream of the file, for its ISB
+  // (frames written are counted here, natively).
+  Napi::Value SetDrops(const Napi::CallbackInfo& info) {
+    const uint32_t i = info[0].As<Napi::Number>().Uint32Value();
+    const Napi::Object o = info[1].As<Napi::Object>();
+    if (i < stats_.size()) {
+      stats_[i].dropped_kernel = static_cast<uint64_t>(get_number(o, "kernel", 0));
+      stats_[i].dropped_iface = static_cast<uint64_t>(get_number(o, "interface", 0));
+      stats_[i].dropped_queue = static_cast<uint64_t>(get_number(o, "queue", 0));
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] { writer_->flush(); });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Files(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    const auto f = writer_->files();
+    for (size_t i = 0; i < f.size(); ++i) out.Set(static_cast<uint32_t>(i), f[i]);
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] { writer_->close(); });
+    return info.Env().Undefined();
+  }
+
+  template <typename F>
+  void guard(Napi::Env env, F&& f) {
+    try {
+      f();
+    } catch (const CaptureError& e) {
+      throw_capture_error(env, e);
+    }
+  }
+
+  std::unique_ptr<podspan::CaptureWriter> writer_;
+  std::vector<podspan::InterfaceStats> stats_;
 };
 
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
@@ -427,6 +606,7 @@ Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCapture", NativeCapture::Init(env));
+  exports.Set("NativeWriter", NativeWriter::Init(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   return exports;

@@ -263,6 +263,11 @@ struct CaptureWriter::Impl {
         isb.option_u64(kIsbFilteraccept, s.received);
         isb.option_u64(kIsbOsdrop, s.dropped_kernel);
         isb.option_u64(kIsbUsrdeliv, s.captured);
+        // Losses after capture (a full queue to JS, or between agent and collector) have no ISB
+        // field of their own: say them in the block's comment.
+        if (s.dropped_queue != 0) {
+          isb.option_str(1, std::to_string(s.dropped_queue) + " packets captured but dropped before this file (queue full or collector link lost)");
+        }
       }
       isb.end_options();
       auto block = isb.finish(kIsb);

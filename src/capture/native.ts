@@ -99,11 +99,21 @@ export interface ForwardStats {
   sendErrors: number;
 }
 
+export interface NativeColumnsPart {
+  frames: Buffer;
+  caplen: Buffer;
+  origlen: Buffer;
+  timestampNs: Buffer;
+  iface: Buffer;
+  count: number;
+}
+
 export interface NativeCapture {
   start(onEvent: (kind: 'batch' | 'done') => void): void;
   stop(): void;
   takeBatch(): NativeBatch | null;
   takeStreamEvents(): NativeStreamEvents | null;
+  takeColumns(targets: number, upMask: number): { count: number; unrouted: number; parts: NativeColumnsPart[] } | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];
   warnings(): string[];

@@ -6,7 +6,7 @@ import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
 import type { ForwardTarget } from '../config/forward-options';
-import { native, type ForwardStats, type NativeCapture, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+import { native, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
 export type { ForwardStats, StreamStats };
 
@@ -48,6 +48,14 @@ export interface CaptureOptions {
 }
 
 export type InterfaceStats = NativeStats;
+
+/** Batches as FrameBatch columns, split over `targets` collectors by flow (see start()). */
+export interface ColumnsConsumer {
+  targets: number;
+  /** Bit t set: collector t is up and takes its share of flows. */
+  upMask(): number;
+  onColumns(parts: NativeColumnsPart[], unrouted: number): void;
+}
 export type CaptureInterface = NativeInterface;
 
 export interface CaptureResult {
@@ -127,11 +135,20 @@ export class CaptureSession {
    * `onStreamEvents` once per batch of stream events. Resolves when capture ends: count
    * reached, file read, stop() called, or an error.
    */
-  start(onBatch?: (batch: PacketBatch) => void, onStreamEvents?: (batch: StreamEventBatch) => void): Promise<CaptureResult> {
+  start(
+    onBatch?: (batch: PacketBatch) => void,
+    onStreamEvents?: (batch: StreamEventBatch) => void,
+    columns?: ColumnsConsumer,
+  ): Promise<CaptureResult> {
     if (this.running) return this.running;
     this.running = new Promise<CaptureResult>((resolve) => {
       const drain = () => {
-        for (let b = this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
+        if (columns) {
+          for (let c = this.handle.takeColumns(columns.targets, columns.upMask()); c !== null; c = this.handle.takeColumns(columns.targets, columns.upMask())) {
+            columns.onColumns(c.parts, c.unrouted);
+          }
+        }
+        for (let b = columns ? null : this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
           onBatch?.(new PacketBatch(b.data, b.records, b.count));
         }
         for (let e = this.handle.takeStreamEvents(); e !== null; e = this.handle.takeStreamEvents()) {

@@ -3,6 +3,8 @@
 import { CaptureSession, listInterfaces, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { InterfaceError } from '../errors';
+import { GrpcFanout } from '../forward/grpc-fanout';
+import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { logger } from '../observability/logger';
 import { packetLine } from './packet-line';
@@ -23,6 +25,16 @@ export function defaultInterface(): string {
     devices.find((d) => d.flags.includes('up') && d.name !== 'any');
   if (!pick) throw new InterfaceError('no capturable interface is up; name one with -i');
   return pick.name;
+}
+
+export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: number): string[] {
+  const lines = stats.map(
+    (s) =>
+      `${s.target}: ${s.delivered} frames delivered, ${s.droppedQueueFull} dropped (queue full), ` +
+      `${s.droppedDisconnected} dropped (stream lost before acknowledged), ${s.reconnects} reconnects`,
+  );
+  if (droppedNoCollector) lines.push(`${droppedNoCollector} frames dropped (no collector up)`);
+  return lines;
 }
 
 export function summaryLines(result: CaptureResult, live: boolean): string[] {
@@ -61,6 +73,9 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   const run = parseCaptureFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
+  const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
+  const fanout = grpcTargets.length ? new GrpcFanout(grpcTargets, undefined, logger) : undefined;
+  if (fanout) run.capture.batches = { flushMs: 50, maxBytes: 1 << 20, queueBatches: 64 };
   const toTerminal = !run.capture.output && !run.capture.forward;
   if (toTerminal) run.capture.batches = { flushMs: 50 };
 
@@ -80,6 +95,9 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+  if (fanout) {
+    for (const down of await fanout.start(session)) err.write(`podspan: warning: ${down}: not reachable yet; retrying in the background\n`);
+  }
 
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);
@@ -99,13 +117,16 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
           out.write(lines.join('\n') + '\n');
         }
       : undefined,
+    undefined,
+    fanout,
   );
   if (timer) clearTimeout(timer);
+  const grpcStats = fanout ? await fanout.close() : [];
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
 
   if (toTerminal) err.write('\n');
-  for (const line of summaryLines(result, live)) err.write(line + '\n');
+  for (const line of [...summaryLines(result, live), ...grpcSummary(grpcStats, fanout?.droppedNoCollector ?? 0)]) err.write(line + '\n');
   if (result.error) throw result.error;
   return 0;
 }

@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
 import { runCapture } from './capture-command';
+import { runCollector } from './collector-command';
 import { runInterfaces } from './interfaces-command';
 import { runStreams } from './streams-command';
 
@@ -36,7 +37,7 @@ function program(): Command {
     .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
-    .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N (repeatable; with or instead of -w)', collect)
+    .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
     });
@@ -57,6 +58,22 @@ function program(): Command {
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runStreams({ ...opts, expression } as never, process.stderr);
+    });
+
+  cmd
+    .command('collector')
+    .description('receive mirrored frames from agents over gRPC and write one pcapng per agent')
+    .option('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:50051')
+    .option('--out <dir>', 'folder for the capture files (created if missing)')
+    .option('--tls-cert <file>', "the collector's certificate (PEM); with --tls-key: TLS")
+    .option('--tls-key <file>', "the certificate's private key (PEM)")
+    .option('--client-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
+    .option('--token-file <file>', 'refuse agents that do not present this bearer token')
+    .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
+    .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
+    .option('-W, --file-count <n>', 'keep only the newest n files per agent')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await runCollector(opts as never, process.stderr);
     });
 
   cmd

@@ -21,7 +21,20 @@ export interface VxlanTarget {
   sourcePorts: number;
 }
 
-export type ForwardTarget = VxlanTarget;
+export interface GrpcTarget {
+  kind: 'grpc';
+  url: string;
+  host: string;
+  port: number;
+  /** TLS: the CA that signed the collector's certificate (PEM file); with cert and key: mutual TLS. */
+  tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
+  /** File holding a bearer token sent with the stream (never the token itself in the URL). */
+  tokenFile?: string;
+  /** Bytes of frames waiting for this collector before new batches are dropped (counted). */
+  queueBytes: number;
+}
+
+export type ForwardTarget = VxlanTarget | GrpcTarget;
 
 const int = (name: string, min: number, max: number) =>
   z
@@ -40,6 +53,34 @@ const vxlanQuery = z
   })
   .strict();
 
+const grpcQuery = z
+  .object({
+    tls: z.enum(['0', '1'], { errorMap: () => ({ message: 'tls takes 0 or 1' }) }).optional(),
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+    'token-file': z.string().min(1).optional(),
+    queue: int('queue', 1 << 20, 4 << 30).optional(),
+  })
+  .strict()
+  .refine((q) => !q.cert === !q.key, { message: 'cert and key go together (mutual TLS)' });
+
+function queryError(where: string, error: z.ZodError): UsageError {
+  const issue = error.issues[0];
+  const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message;
+  return new UsageError(`${where}: ${message}`);
+}
+
+function parseGrpc(url: URL, text: string, where: string, host: string): GrpcTarget {
+  if (!url.port) throw new UsageError(`${where}: give the collector's port (grpc://HOST:PORT)`);
+  const parsed = grpcQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) throw queryError(where, parsed.error);
+  const q = parsed.data;
+  const tls = q.tls === '1' || q.ca || q.cert ? { ca: q.ca, cert: q.cert, key: q.key, serverName: q.servername } : undefined;
+  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], queueBytes: q.queue ?? 64 << 20 };
+}
+
 export function parseForwardTarget(text: string): ForwardTarget {
   let url: URL;
   try {
@@ -48,15 +89,14 @@ export function parseForwardTarget(text: string): ForwardTarget {
     throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N or grpc://HOST:PORT)`);
   }
   const where = `--forward ${text}`;
-  if (url.protocol !== 'vxlan:') throw new UsageError(`${where}: unknown scheme ${url.protocol.replace(/:$/, '')} (vxlan or grpc)`);
+  if (url.protocol !== 'vxlan:' && url.protocol !== 'grpc:') {
+    throw new UsageError(`${where}: unknown scheme ${url.protocol.replace(/:$/, '')} (vxlan or grpc)`);
+  }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new UsageError(`${where}: no host`);
+  if (url.protocol === 'grpc:') return parseGrpc(url, text, where, host);
   const parsed = vxlanQuery.safeParse(Object.fromEntries(url.searchParams));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const message = issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.join(', ')}` : issue.message;
-    throw new UsageError(`${where}: ${message}`);
-  }
+  if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   return {
     kind: 'vxlan',

@@ -6,3 +6,5 @@ export const logger = pino(
   { name: 'podspan', level: process.env.PODSPAN_LOG_LEVEL ?? 'warn', base: { pid: process.pid } },
   pino.destination(2),
 );
+
+export type Logger = pino.Logger;

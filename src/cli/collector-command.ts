@@ -1,0 +1,22 @@
+// `podspan collector`: serves agents until SIGINT/SIGTERM, then closes every file valid and
+// prints what it received and what it refused.
+import { Collector } from '../collector/collector';
+import { parseCollectorFlags, type RawCollectorFlags } from '../config/collector-options';
+import { logger } from '../observability/logger';
+
+export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableStream): Promise<number> {
+  const options = parseCollectorFlags(raw);
+  const collector = new Collector(options, logger);
+  const port = await collector.start();
+  err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await collector.stop();
+  const s = collector.stats();
+  err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
+  err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);
+  if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
+  return 0;
+}

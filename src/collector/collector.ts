@@ -1,0 +1,160 @@
+// `podspan collector`: accepts Mirror streams from many agents at once and writes each agent's
+// frames to its own pcapng. Streams without the right bearer token are refused
+// (UNAUTHENTICATED), malformed batches end their stream (INVALID_ARGUMENT) without touching the
+// file; both are logged. A batch is acknowledged only once written. stop() stops accepting, ends
+// every stream after acknowledging what was written, and closes every file valid.
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../observability/logger';
+import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/frame-batch';
+import { channelOptions, mirrorService } from '../forward/mirror-service';
+import { AgentFile, type FileRotation } from './agent-file';
+import { OutputError, PodspanError, UsageError } from '../errors';
+
+export interface CollectorOptions {
+  host: string;
+  port: number;
+  outDir: string;
+  rotation: FileRotation;
+  tls?: { cert: string; key: string; clientCa?: string };
+  /** Bearer token agents must present (read from a file by the CLI). */
+  token?: string;
+}
+
+export interface CollectorStats {
+  agents: number;
+  streams: number;
+  batches: number;
+  frames: number;
+  refusedUnauthenticated: number;
+  refusedMalformed: number;
+  files: string[];
+}
+
+export class Collector {
+  private readonly server = new grpc.Server({ ...channelOptions });
+  private readonly files = new Map<string, AgentFile>();
+  private readonly calls = new Set<grpc.ServerDuplexStream<Buffer, Ack>>();
+  private stopping = false;
+  private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
+  private flushTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly opt: CollectorOptions,
+    private readonly log: Logger,
+  ) {
+    this.server.addService(mirrorService, { stream: (call: grpc.ServerDuplexStream<Buffer, Ack>) => this.onStream(call) });
+  }
+
+  /** Binds and serves; resolves with the port (useful with port 0). */
+  async start(): Promise<number> {
+    fs.mkdirSync(this.opt.outDir, { recursive: true });
+    let credentials = grpc.ServerCredentials.createInsecure();
+    if (this.opt.tls) {
+      const read = (f: string) => fs.readFileSync(f);
+      credentials = grpc.ServerCredentials.createSsl(
+        this.opt.tls.clientCa ? read(this.opt.tls.clientCa) : null,
+        [{ cert_chain: read(this.opt.tls.cert), private_key: read(this.opt.tls.key) }],
+        this.opt.tls.clientCa !== undefined,
+      );
+    }
+    const address = this.opt.host.includes(':') ? `[${this.opt.host}]:${this.opt.port}` : `${this.opt.host}:${this.opt.port}`;
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(address, credentials, (err, p) => (err ? reject(new UsageError(`--listen ${address}: ${err.message}`)) : resolve(p))),
+    );
+    this.flushTimer = setInterval(() => this.flushAll(), 1000);
+    return port;
+  }
+
+  stats(): CollectorStats {
+    return { agents: this.files.size, ...this.counters, files: [...this.files.values()].flatMap((f) => f.files()) };
+  }
+
+  /** Stops accepting, ends the streams (acknowledged up to what was written), closes files. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.flushTimer);
+    for (const call of this.calls) call.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 3000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const errors: string[] = [];
+    for (const f of this.files.values()) {
+      try {
+        f.close();
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    if (errors.length) throw new OutputError(errors.join('; '));
+  }
+
+  private flushAll(): void {
+    for (const f of this.files.values()) {
+      try {
+        f.flush();
+      } catch (err) {
+        this.log.error({ agent: f.agent, err: (err as Error).message }, 'flushing a capture file failed');
+      }
+    }
+  }
+
+  private onStream(call: grpc.ServerDuplexStream<Buffer, Ack>): void {
+    const peer = call.getPeer();
+    if (this.stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the collector is shutting down' });
+      return;
+    }
+    if (this.opt.token !== undefined && call.metadata.get('authorization')[0] !== `Bearer ${this.opt.token}`) {
+      this.counters.refusedUnauthenticated++;
+      this.log.warn({ peer }, 'stream refused: missing or wrong bearer token');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+      return;
+    }
+    this.counters.streams++;
+    this.calls.add(call);
+    call.sendMetadata(new grpc.Metadata());
+    call.on('data', (data: Buffer) => {
+      if (this.stopping) return; // not written, not acknowledged: the agent counts it lost
+      try {
+        const batch = decodeFrameBatch(data);
+        let file = this.files.get(batch.agent);
+        if (!file) {
+          file = new AgentFile(batch.agent || peer, this.opt.outDir, this.opt.rotation);
+          this.files.set(batch.agent, file);
+          this.log.info({ agent: batch.agent, peer }, 'new agent');
+        }
+        const frames = file.write(batch);
+        this.counters.batches++;
+        this.counters.frames += frames;
+        call.write({ sequence: batch.sequence, frames });
+      } catch (err) {
+        if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
+          this.counters.refusedMalformed++;
+          this.log.warn({ peer, reason: err.message }, 'stream refused: malformed batch');
+          this.calls.delete(call);
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `malformed batch: ${err.message}` });
+          return;
+        }
+        const message = err instanceof PodspanError ? err.message : String(err);
+        this.log.error({ peer, err: message }, 'writing a batch failed');
+        this.calls.delete(call);
+        call.emit('error', { code: grpc.status.INTERNAL, details: `cannot write: ${message}` });
+      }
+    });
+    call.on('end', () => {
+      this.calls.delete(call);
+      call.end();
+    });
+    call.on('error', () => this.calls.delete(call));
+    call.on('cancelled', () => this.calls.delete(call));
+  }
+}

@@ -1,0 +1,68 @@
+// `podspan collector` flags → validated CollectorOptions; every message names the flag.
+import fs from 'node:fs';
+import { z } from 'zod';
+import type { CollectorOptions } from '../collector/collector';
+import { UsageError } from '../errors';
+
+export interface RawCollectorFlags {
+  listen?: string;
+  out?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  clientCa?: string;
+  tokenFile?: string;
+  fileSize?: string;
+  rotateSeconds?: string;
+  fileCount?: string;
+}
+
+const schema = z.object({
+  listen: z.string({ required_error: '--listen HOST:PORT is required' }).regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--listen takes HOST:PORT' }),
+  out: z.string({ required_error: '--out DIR is required' }).min(1, { message: '--out needs a folder' }),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  clientCa: z.string().optional(),
+  tokenFile: z.string().optional(),
+  fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).optional(),
+  rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
+  fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
+});
+
+function readable(flag: string, file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    throw new UsageError(`${flag} ${file}: cannot read the file`);
+  }
+}
+
+export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
+  const f = parsed.data;
+  if (!f.tlsCert !== !f.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  if (f.clientCa && !f.tlsCert) throw new UsageError('--client-ca (mutual TLS) needs --tls-cert and --tls-key');
+  if (f.fileCount && !f.fileSize && !f.rotateSeconds) throw new UsageError('-W keeps a ring of files and needs -C or -G');
+  readable('--tls-cert', f.tlsCert);
+  readable('--tls-key', f.tlsKey);
+  readable('--client-ca', f.clientCa);
+  readable('--token-file', f.tokenFile);
+  const port = Number(f.listen.slice(f.listen.lastIndexOf(':') + 1));
+  if (port > 65535) throw new UsageError('--listen: the port must be at most 65535');
+  const host = f.listen.slice(0, f.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  const token = f.tokenFile ? fs.readFileSync(f.tokenFile, 'utf8').trim() : undefined;
+  if (f.tokenFile && !token) throw new UsageError(`--token-file ${f.tokenFile}: the file is empty`);
+  return {
+    host,
+    port,
+    outDir: f.out,
+    rotation: {
+      rotateBytes: f.fileSize ? Math.round(Number(f.fileSize) * 1_000_000) : undefined,
+      rotateSeconds: f.rotateSeconds ? Number(f.rotateSeconds) : undefined,
+      rotateFiles: f.fileCount ? Number(f.fileCount) : undefined,
+    },
+    tls: f.tlsCert && f.tlsKey ? { cert: f.tlsCert, key: f.tlsKey, clientCa: f.clientCa } : undefined,
+    token,
+  };
+}

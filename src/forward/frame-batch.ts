@@ -1,0 +1,145 @@
+// The FrameBatch wire codec (proto/podspan/v1/mirror.proto). Columns travel as packed fixed32 /
+// fixed64 fields, whose wire form is exactly a little-endian array: the agent writes the native
+// column buffers as they are and the collector reads them back as Buffer views, so neither side
+// touches a frame in JavaScript. Sub-messages (Source, Drops, Ack) use protobufjs's types.
+import path from 'node:path';
+import protobuf from 'protobufjs';
+
+const root = protobuf.loadSync(path.resolve(__dirname, '..', '..', 'proto', 'podspan', 'v1', 'mirror.proto'));
+export const SourceType = root.lookupType('podspan.v1.Source');
+export const DropsType = root.lookupType('podspan.v1.Drops');
+export const AckType = root.lookupType('podspan.v1.Ack');
+export const FrameBatchType = root.lookupType('podspan.v1.FrameBatch');
+
+export interface Source {
+  node: string;
+  interface: string;
+  linktype: number;
+  snaplen: number;
+  podNamespace?: string;
+  podName?: string;
+  podLabels?: Record<string, string>;
+}
+
+export interface Drops {
+  kernel: number;
+  interface: number;
+  queueFull: number;
+  disconnected: number;
+}
+
+export interface FrameBatch {
+  agent: string;
+  sequence: number;
+  sources: Source[];
+  frames: Buffer;
+  /** Little-endian uint32 per frame. */
+  caplen: Buffer;
+  origlen: Buffer;
+  /** Little-endian uint64 per frame. */
+  timestampNs: Buffer;
+  /** Little-endian uint32 per frame: index into sources. */
+  source: Buffer;
+  drops: Drops;
+}
+
+export interface Ack {
+  sequence: number;
+  frames: number;
+}
+
+export function frameCount(b: FrameBatch): number {
+  return b.caplen.length / 4;
+}
+
+const packed = (w: protobuf.Writer, field: number, buf: Buffer) => {
+  if (buf.length) w.uint32((field << 3) | 2).bytes(buf);
+};
+
+export function encodeFrameBatch(b: FrameBatch): Buffer {
+  const w = protobuf.Writer.create();
+  if (b.agent) w.uint32((1 << 3) | 2).string(b.agent);
+  if (b.sequence) w.uint32(2 << 3).uint64(b.sequence);
+  for (const s of b.sources) SourceType.encode(SourceType.fromObject(s), w.uint32((3 << 3) | 2).fork()).ldelim();
+  if (b.frames.length) w.uint32((4 << 3) | 2).bytes(b.frames);
+  packed(w, 5, b.caplen);
+  packed(w, 6, b.origlen);
+  packed(w, 7, b.timestampNs);
+  packed(w, 8, b.source);
+  DropsType.encode(DropsType.fromObject(b.drops), w.uint32((9 << 3) | 2).fork()).ldelim();
+  return Buffer.from(w.finish().buffer, w.finish().byteOffset, w.finish().byteLength);
+}
+
+/** Thrown for a batch that does not hold together; the collector refuses the stream. */
+export class MalformedBatchError extends Error {}
+
+const toNumber = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
+
+export function decodeFrameBatch(data: Buffer): FrameBatch {
+  const r = protobuf.Reader.create(data);
+  const b: FrameBatch = {
+    agent: '',
+    sequence: 0,
+    sources: [],
+    frames: Buffer.alloc(0),
+    caplen: Buffer.alloc(0),
+    origlen: Buffer.alloc(0),
+    timestampNs: Buffer.alloc(0),
+    source: Buffer.alloc(0),
+    drops: { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 },
+  };
+  const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  const columns: Record<number, Buffer[]> = { 5: [], 6: [], 7: [], 8: [] };
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      const field = tag >>> 3, wire = tag & 7;
+      if (field === 1 && wire === 2) b.agent = r.string();
+      else if (field === 2 && wire === 0) b.sequence = toNumber(r.uint64());
+      else if (field === 3 && wire === 2) {
+        const s = SourceType.toObject(SourceType.decode(r, r.uint32()), { defaults: true }) as Source;
+        b.sources.push(s);
+      } else if (field === 4 && wire === 2) b.frames = view(r.bytes());
+      else if (field >= 5 && field <= 8 && wire === 2) columns[field].push(view(r.bytes()));
+      else if ((field === 5 || field === 6 || field === 8) && wire === 5) {
+        const one = Buffer.alloc(4);
+        one.writeUInt32LE(r.fixed32());
+        columns[field].push(one); // the unpacked form some encoders write
+      } else if (field === 7 && wire === 1) {
+        const one = Buffer.alloc(8);
+        one.writeBigUInt64LE(BigInt(r.fixed64().toString()));
+        columns[7].push(one);
+      } else if (field === 9 && wire === 2) {
+        const d = DropsType.toObject(DropsType.decode(r, r.uint32()), { defaults: true, longs: Number }) as Drops;
+        b.drops = d;
+      } else r.skipType(wire);
+    }
+  } catch (err) {
+    throw new MalformedBatchError(`not a FrameBatch: ${(err as Error).message}`);
+  }
+  const col = (f: number) => (columns[f].length === 1 ? columns[f][0] : Buffer.concat(columns[f]));
+  b.caplen = col(5);
+  b.origlen = col(6);
+  b.timestampNs = col(7);
+  b.source = col(8);
+  validate(b);
+  return b;
+}
+
+/** The columns must agree in count (lengths and source indexes are checked natively, per frame). */
+function validate(b: FrameBatch): void {
+  const n = b.caplen.length / 4;
+  if (!Number.isInteger(n) || b.origlen.length !== n * 4 || b.timestampNs.length !== n * 8 || b.source.length !== n * 4) {
+    throw new MalformedBatchError(
+      `batch ${b.sequence}: columns disagree (caplen ${b.caplen.length / 4}, origlen ${b.origlen.length / 4}, timestamps ${b.timestampNs.length / 8}, sources ${b.source.length / 4})`,
+    );
+  }
+}
+
+export function encodeAck(a: Ack): Buffer {
+  return Buffer.from(AckType.encode(AckType.fromObject(a)).finish());
+}
+
+export function decodeAck(data: Buffer): Ack {
+  return AckType.toObject(AckType.decode(data), { defaults: true, longs: Number }) as Ack;
+}

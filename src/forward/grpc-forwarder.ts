@@ -1,0 +1,229 @@
+// Sends frame batches to one collector over a Mirror.Stream: a bounded queue in bytes (a batch
+// that does not fit is dropped and counted, capture never waits), HTTP/2 flow control respected
+// (nothing more is written until the stream drains), reconnection with jittered exponential
+// backoff, TLS / mutual TLS and a bearer token. Every frame offered ends up counted once:
+// acknowledged by the collector, dropped because the queue was full, or lost with a stream
+// that broke before the collector acknowledged it.
+import fs from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import type { GrpcTarget } from '../config/forward-options';
+import { ForwardError } from '../errors';
+import type { Logger } from '../observability/logger';
+import { encodeFrameBatch, type Ack, type FrameBatch, type Source } from './frame-batch';
+import { channelOptions, MirrorClient } from './mirror-service';
+
+export interface Columns {
+  frames: Buffer;
+  caplen: Buffer;
+  origlen: Buffer;
+  timestampNs: Buffer;
+  /** Index into the sources the batch is offered with. */
+  iface: Buffer;
+  count: number;
+}
+
+export interface GrpcForwarderStats {
+  target: string;
+  connected: boolean;
+  offered: number;
+  delivered: number;
+  droppedQueueFull: number;
+  droppedDisconnected: number;
+  queuedBytes: number;
+  reconnects: number;
+}
+
+interface Pending {
+  columns: Columns;
+  sources: Source[];
+  bytes: number;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+}
+
+export class GrpcForwarder {
+  private readonly client: grpc.Client & { stream(metadata: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Ack> };
+  private call?: grpc.ClientDuplexStream<Buffer, Ack>;
+  private connected = false;
+  private waitingDrain = false;
+  private closed = false;
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private inflight = new Map<number, number>(); // sequence -> frames
+  private sequence = 0;
+  private attempt = 0;
+  private timer?: NodeJS.Timeout;
+  private readonly metadata = new grpc.Metadata();
+  private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, reconnects: 0 };
+  private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
+  private idleResolvers: (() => void)[] = [];
+  private upResolvers: (() => void)[] = [];
+
+  constructor(
+    private readonly target: GrpcTarget,
+    private readonly agent: string,
+    private readonly log: Logger,
+    private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: 10_000 },
+  ) {
+    let credentials = grpc.credentials.createInsecure();
+    let options = { ...channelOptions };
+    try {
+      if (target.tls) {
+        const read = (f?: string) => (f ? fs.readFileSync(f) : null);
+        credentials = grpc.credentials.createSsl(read(target.tls.ca), read(target.tls.key), read(target.tls.cert));
+        if (target.tls.serverName) options = { ...options, 'grpc.ssl_target_name_override': target.tls.serverName };
+      }
+      if (target.tokenFile) this.metadata.set('authorization', `Bearer ${fs.readFileSync(target.tokenFile, 'utf8').trim()}`);
+    } catch (err) {
+      throw new ForwardError(`${target.url}: ${(err as Error).message}`);
+    }
+    const address = target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+    this.client = new MirrorClient(address, credentials, options) as never;
+  }
+
+  get name(): string {
+    return this.target.url;
+  }
+
+  /** Connected and accepting: the agent routes this collector's share of flows here. */
+  get up(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Resolves once the stream to the collector is open. */
+  whenUp(): Promise<void> {
+    return this.connected ? Promise.resolve() : new Promise((r) => this.upResolvers.push(r));
+  }
+
+  /** Queues one batch of columns for this collector; drops it (counted) when the queue is full. */
+  offer(columns: Columns, sources: Source[]): void {
+    if (columns.count === 0) return;
+    this.counters.offered += columns.count;
+    const bytes = columns.frames.length + columns.count * 20;
+    if (this.queuedBytes + bytes > this.target.queueBytes || this.closed) {
+      this.counters.droppedQueueFull += columns.count;
+      this.dropsToReport.queueFull += columns.count;
+      return;
+    }
+    this.queue.push({ columns, sources, bytes });
+    this.queuedBytes += bytes;
+    this.pump();
+  }
+
+  /** Frames counted as lost upstream (kernel, interface), reported in the next batch. */
+  noteCaptureDrops(kernel: number, iface: number): void {
+    this.dropsToReport.kernel += kernel;
+    this.dropsToReport.interface += iface;
+  }
+
+  stats(): GrpcForwarderStats {
+    return { target: this.target.url, connected: this.connected, queuedBytes: this.queuedBytes, ...this.counters };
+  }
+
+  /** Sends what is queued (waiting at most `timeoutMs` for acknowledgements), then closes. */
+  async close(timeoutMs = 5000): Promise<void> {
+    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([this.idle(), deadline]);
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.call?.end();
+    await Promise.race([this.idle(), new Promise<void>((r) => setTimeout(r, 500).unref())]);
+    for (const p of this.queue) this.counters.droppedDisconnected += p.columns.count;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.lose();
+    this.call?.cancel();
+    this.client.close();
+  }
+
+  private idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inflight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleResolvers.push(r));
+  }
+
+  private checkIdle(): void {
+    if (this.queue.length || this.inflight.size) return;
+    for (const r of this.idleResolvers.splice(0)) r();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const call = this.client.stream(this.metadata);
+    this.call = call;
+    call.on('metadata', () => {
+      this.connected = true;
+      this.attempt = 0;
+      this.log.info({ target: this.target.url }, 'collector stream open');
+      for (const r of this.upResolvers.splice(0)) r();
+      this.pump();
+    });
+    call.on('data', (ack: Ack) => {
+      const frames = this.inflight.get(ack.sequence);
+      if (frames === undefined) return;
+      this.inflight.delete(ack.sequence);
+      this.counters.delivered += frames;
+      this.checkIdle();
+    });
+    call.on('error', (err: grpc.ServiceError) => this.broken(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    call.on('end', () => this.broken(call, 'the collector ended the stream'));
+  }
+
+  private broken(call: grpc.ClientDuplexStream<Buffer, Ack>, why: string): void {
+    if (this.call !== call) return;
+    this.call = undefined;
+    this.connected = false;
+    this.waitingDrain = false;
+    this.lose();
+    if (this.closed) return;
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt++;
+    this.counters.reconnects++;
+    this.log.warn({ target: this.target.url, reason: why, retryInMs: Math.round(delay) }, 'collector stream lost');
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Batches written but not acknowledged are gone with the stream: count them. */
+  private lose(): void {
+    for (const frames of this.inflight.values()) {
+      this.counters.droppedDisconnected += frames;
+      this.dropsToReport.disconnected += frames;
+    }
+    this.inflight.clear();
+    this.checkIdle();
+  }
+
+  private pump(): void {
+    const call = this.call;
+    while (call && this.connected && !this.waitingDrain && this.queue.length) {
+      const p = this.queue.shift()!;
+      this.queuedBytes -= p.bytes;
+      const batch: FrameBatch = {
+        agent: this.agent,
+        sequence: ++this.sequence,
+        sources: p.sources,
+        frames: p.columns.frames,
+        caplen: p.columns.caplen,
+        origlen: p.columns.origlen,
+        timestampNs: p.columns.timestampNs,
+        source: p.columns.iface,
+        drops: { ...this.dropsToReport },
+      };
+      this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
+      this.inflight.set(batch.sequence, p.columns.count);
+      if (!call.write(encodeFrameBatch(batch))) {
+        this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
+        call.once('drain', () => {
+          this.waitingDrain = false;
+          this.pump();
+        });
+      }
+    }
+  }
+}
