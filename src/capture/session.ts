@@ -54,6 +54,10 @@ export interface ColumnsConsumer {
   targets: number;
   /** Bit t set: collector t is up and takes its share of flows. */
   upMask(): number;
+  /** False: leave batches in the native queue for now (a file waits; live capture counts drops). */
+  hasRoom(): boolean;
+  /** The session calls back through this when the consumer has room again. */
+  onRoom(fn: () => void): void;
   onColumns(parts: NativeColumnsPart[], unrouted: number): void;
 }
 export type CaptureInterface = NativeInterface;
@@ -75,7 +79,10 @@ export class CaptureSession {
   private readonly handle: NativeCapture;
   private running?: Promise<CaptureResult>;
 
-  private constructor(handle: NativeCapture) {
+  private constructor(
+    handle: NativeCapture,
+    private readonly live: boolean,
+  ) {
     this.handle = handle;
   }
 
@@ -103,7 +110,7 @@ export class CaptureSession {
     if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
     else o.readPath = options.source.path;
     try {
-      return new CaptureSession(new (native().NativeCapture)(o));
+      return new CaptureSession(new (native().NativeCapture)(o), options.source.kind === 'live');
     } catch (err) {
       throw fromNative(err);
     }
@@ -142,9 +149,17 @@ export class CaptureSession {
   ): Promise<CaptureResult> {
     if (this.running) return this.running;
     this.running = new Promise<CaptureResult>((resolve) => {
+      let pending = false; // columns mode: batches left in the native queue for lack of room
       const drain = () => {
         if (columns) {
-          for (let c = this.handle.takeColumns(columns.targets, columns.upMask()); c !== null; c = this.handle.takeColumns(columns.targets, columns.upMask())) {
+          pending = false;
+          for (;;) {
+            if (!this.live && !columns.hasRoom()) {
+              pending = true; // a file waits for room (its reader thread waits with it)
+              break;
+            }
+            const c = this.handle.takeColumns(columns.targets, columns.upMask());
+            if (c === null) break;
             columns.onColumns(c.parts, c.unrouted);
           }
         }
@@ -155,9 +170,11 @@ export class CaptureSession {
           onStreamEvents?.(new StreamEventBatch(e.events, e.data, e.count));
         }
       };
-      this.handle.start((kind) => {
-        drain();
-        if (kind !== 'done') return;
+      let done = false;
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
         const r = this.handle.result();
         const result: CaptureResult = {
           error: r.error ? fromNative(r.error) : undefined,
@@ -170,6 +187,16 @@ export class CaptureSession {
         };
         this.handle.close();
         resolve(result);
+      };
+      columns?.onRoom(() => {
+        drain();
+        if (done && !pending) finish();
+      });
+      this.handle.start((kind) => {
+        drain();
+        if (kind !== 'done') return;
+        done = true;
+        if (!pending) finish();
       });
     });
     return this.running;

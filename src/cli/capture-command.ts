@@ -31,7 +31,8 @@ export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: num
   const lines = stats.map(
     (s) =>
       `${s.target}: ${s.delivered} frames delivered, ${s.droppedQueueFull} dropped (queue full), ` +
-      `${s.droppedDisconnected} dropped (stream lost before acknowledged), ${s.reconnects} reconnects`,
+      `${s.droppedDisconnected} dropped (not acknowledged: collector unreachable or stream lost), ${s.reconnects} reconnects` +
+      (s.everConnected ? '' : ` (never connected: ${s.lastError ?? 'no answer'})`),
   );
   if (droppedNoCollector) lines.push(`${droppedNoCollector} frames dropped (no collector up)`);
   return lines;
@@ -75,7 +76,11 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
   const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
   const fanout = grpcTargets.length ? new GrpcFanout(grpcTargets, undefined, logger) : undefined;
-  if (fanout) run.capture.batches = { flushMs: 50, maxBytes: 1 << 20, queueBatches: 64 };
+  if (fanout) {
+    // Batches of at most a quarter of the smallest queue, so a queue holds several.
+    const smallest = Math.min(...grpcTargets.map((t) => t.queueBytes));
+    run.capture.batches = { flushMs: 50, maxBytes: Math.min(1 << 20, Math.floor(smallest / 4)), queueBatches: 64 };
+  }
   const toTerminal = !run.capture.output && !run.capture.forward;
   if (toTerminal) run.capture.batches = { flushMs: 50 };
 
@@ -95,9 +100,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
-  if (fanout) {
-    for (const down of await fanout.start(session)) err.write(`podspan: warning: ${down}: not reachable yet; retrying in the background\n`);
-  }
+  fanout?.start(session);
 
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);

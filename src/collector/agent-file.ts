@@ -42,10 +42,11 @@ export class AgentFile {
     readonly agent: string,
     dir: string,
     rotation: FileRotation,
+    runId: string,
   ) {
     const Writer = (native() as unknown as { NativeWriter: new (o: object) => NativeWriter }).NativeWriter;
     this.writer = new Writer({
-      path: path.join(dir, `${safe(agent)}.pcapng`),
+      path: path.join(dir, `${safe(agent)}_${runId}.pcapng`), // a restarted collector starts new files
       format: 'pcapng',
       ...rotation,
       application: 'podspan collector',

@@ -38,6 +38,7 @@ export class Collector {
   private stopping = false;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
   private flushTimer?: NodeJS.Timeout;
+  private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
   constructor(
     private readonly opt: CollectorOptions,
@@ -128,7 +129,7 @@ export class Collector {
         const batch = decodeFrameBatch(data);
         let file = this.files.get(batch.agent);
         if (!file) {
-          file = new AgentFile(batch.agent || peer, this.opt.outDir, this.opt.rotation);
+          file = new AgentFile(batch.agent || peer, this.opt.outDir, this.opt.rotation, this.runId);
           this.files.set(batch.agent, file);
           this.log.info({ agent: batch.agent, peer }, 'new agent');
         }

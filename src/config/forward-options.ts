@@ -1,6 +1,6 @@
 // `--forward URL` → a typed forwarding target, validated once here; every message names the URL.
 //   vxlan://HOST[:PORT]?vni=N&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate&ports=N
-//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&token=TOKEN
+//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS
 import { z } from 'zod';
 import { UsageError } from '../errors';
 
@@ -32,6 +32,8 @@ export interface GrpcTarget {
   tokenFile?: string;
   /** Bytes of frames waiting for this collector before new batches are dropped (counted). */
   queueBytes: number;
+  /** Longest wait between reconnection attempts (jittered exponential backoff from 200 ms). */
+  retryMaxMs: number;
 }
 
 export type ForwardTarget = VxlanTarget | GrpcTarget;
@@ -61,7 +63,8 @@ const grpcQuery = z
     key: z.string().min(1).optional(),
     servername: z.string().min(1).optional(),
     'token-file': z.string().min(1).optional(),
-    queue: int('queue', 1 << 20, 4 << 30).optional(),
+    queue: int('queue', 1 << 20, 4 * 2 ** 30).optional(),
+    'retry-max-ms': int('retry-max-ms', 200, 600_000).optional(),
   })
   .strict()
   .refine((q) => !q.cert === !q.key, { message: 'cert and key go together (mutual TLS)' });
@@ -78,7 +81,7 @@ function parseGrpc(url: URL, text: string, where: string, host: string): GrpcTar
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   const tls = q.tls === '1' || q.ca || q.cert ? { ca: q.ca, cert: q.cert, key: q.key, serverName: q.servername } : undefined;
-  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], queueBytes: q.queue ?? 64 << 20 };
+  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000 };
 }
 
 export function parseForwardTarget(text: string): ForwardTarget {

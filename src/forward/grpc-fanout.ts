@@ -1,7 +1,7 @@
 // Several collectors: each flow goes to one of them (rendezvous hashing of the inner 5-tuple,
 // done natively while the batch is split into columns), so every collector sees whole flows.
-// A collector that is down has its share moved to the others; with none up, frames are dropped
-// and counted. Kernel drops seen by the capture are reported to every collector.
+// A collector that is down has its share moved to the others; with none up, every collector's
+// share waits in its own bounded queue (dropped and counted when that is full). Kernel drops seen by the capture are reported to every collector.
 import os from 'node:os';
 import type { CaptureSession, ColumnsConsumer, InterfaceStats } from '../capture/session';
 import type { NativeColumnsPart } from '../capture/native';
@@ -29,26 +29,30 @@ export class GrpcFanout implements ColumnsConsumer {
     this.targets = targets.length;
   }
 
-  /**
-   * Connects to every collector and waits (at most `waitMs`) until all are up, so the first
-   * batches have somewhere to go; returns the targets still down after the wait.
-   */
-  async start(session: CaptureSession, waitMs = 5000): Promise<string[]> {
+  /** Connects to every collector; until one is up, batches wait in the bounded queues. */
+  start(session: CaptureSession): void {
     this.session = session;
     for (const f of this.forwarders) f.start();
     this.timer = setInterval(() => this.reportCaptureDrops(), 1000);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.forwarders.map((f) => f.whenUp())), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
-    clearTimeout(timer);
-    return this.forwarders.filter((f) => !f.up).map((f) => f.name);
   }
 
+  /** Reading a file: take the next batch only while every queue has room (backpressure). */
+  hasRoom(): boolean {
+    return this.forwarders.every((f) => f.hasRoom());
+  }
+
+  /** Calls `fn` whenever a queue that was full has room again. */
+  onRoom(fn: () => void): void {
+    for (const f of this.forwarders) f.onRoom = fn;
+  }
+
+  /** Collectors that are up share the flows; with none up, each keeps its own share and queues it. */
   upMask(): number {
     let mask = 0;
     this.forwarders.forEach((f, i) => {
       if (f.up) mask |= 1 << i;
     });
-    return mask;
+    return mask || 2 ** this.targets - 1;
   }
 
   onColumns(parts: NativeColumnsPart[], unrouted: number): void {

@@ -31,6 +31,9 @@ export interface GrpcForwarderStats {
   droppedDisconnected: number;
   queuedBytes: number;
   reconnects: number;
+  /** Why the last stream failed (set while it never connected or after a loss). */
+  lastError?: string;
+  everConnected: boolean;
 }
 
 interface Pending {
@@ -61,12 +64,14 @@ export class GrpcForwarder {
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
   private upResolvers: (() => void)[] = [];
+  private lastError?: string;
+  private everConnected = false;
 
   constructor(
     private readonly target: GrpcTarget,
     private readonly agent: string,
     private readonly log: Logger,
-    private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: 10_000 },
+    private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: target.retryMaxMs },
   ) {
     let credentials = grpc.credentials.createInsecure();
     let options = { ...channelOptions };
@@ -102,12 +107,20 @@ export class GrpcForwarder {
     return this.connected ? Promise.resolve() : new Promise((r) => this.upResolvers.push(r));
   }
 
+  /** Called when the queue, having been half full or more, drains below half. */
+  onRoom?: () => void;
+
+  hasRoom(): boolean {
+    return this.queuedBytes < this.target.queueBytes / 2;
+  }
+
   /** Queues one batch of columns for this collector; drops it (counted) when the queue is full. */
   offer(columns: Columns, sources: Source[]): void {
     if (columns.count === 0) return;
     this.counters.offered += columns.count;
     const bytes = columns.frames.length + columns.count * 20;
-    if (this.queuedBytes + bytes > this.target.queueBytes || this.closed) {
+    // A batch larger than the whole queue still goes in when the queue is empty, alone.
+    if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
       this.counters.droppedQueueFull += columns.count;
       this.dropsToReport.queueFull += columns.count;
       return;
@@ -124,23 +137,36 @@ export class GrpcForwarder {
   }
 
   stats(): GrpcForwarderStats {
-    return { target: this.target.url, connected: this.connected, queuedBytes: this.queuedBytes, ...this.counters };
+    return {
+      target: this.target.url,
+      connected: this.connected,
+      queuedBytes: this.queuedBytes,
+      ...this.counters,
+      lastError: this.lastError,
+      everConnected: this.everConnected,
+    };
   }
 
   /** Sends what is queued (waiting at most `timeoutMs` for acknowledgements), then closes. */
   async close(timeoutMs = 5000): Promise<void> {
-    const deadline = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    await Promise.race([this.idle(), deadline]);
+    await this.idleWithin(timeoutMs);
     this.closed = true;
     clearTimeout(this.timer);
     this.call?.end();
-    await Promise.race([this.idle(), new Promise<void>((r) => setTimeout(r, 500).unref())]);
+    await this.idleWithin(500);
     for (const p of this.queue) this.counters.droppedDisconnected += p.columns.count;
     this.queue = [];
     this.queuedBytes = 0;
     this.lose();
     this.call?.cancel();
     this.client.close();
+  }
+
+  /** Waits until nothing is queued or in flight, or `ms` passed (the timer is cleared either way). */
+  private async idleWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   private idle(): Promise<void> {
@@ -159,6 +185,7 @@ export class GrpcForwarder {
     this.call = call;
     call.on('metadata', () => {
       this.connected = true;
+      this.everConnected = true;
       this.attempt = 0;
       this.log.info({ target: this.target.url }, 'collector stream open');
       for (const r of this.upResolvers.splice(0)) r();
@@ -177,6 +204,7 @@ export class GrpcForwarder {
 
   private broken(call: grpc.ClientDuplexStream<Buffer, Ack>, why: string): void {
     if (this.call !== call) return;
+    this.lastError = why;
     this.call = undefined;
     this.connected = false;
     this.waitingDrain = false;
@@ -203,7 +231,9 @@ export class GrpcForwarder {
     const call = this.call;
     while (call && this.connected && !this.waitingDrain && this.queue.length) {
       const p = this.queue.shift()!;
+      const hadNoRoom = !this.hasRoom();
       this.queuedBytes -= p.bytes;
+      if (hadNoRoom && this.hasRoom()) setImmediate(() => this.onRoom?.());
       const batch: FrameBatch = {
         agent: this.agent,
         sequence: ++this.sequence,

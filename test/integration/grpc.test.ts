@@ -1,0 +1,213 @@
+// gRPC forwarding end to end over loopback, with the real collector and real grpc-js: the
+// collector's pcapng equals a direct capture of the same live traffic (tshark), two collectors
+// each get whole flows, a collector stopped for 10 s and restarted loses nothing uncounted,
+// TLS / mutual TLS / bearer token accept the right credentials and refuse the wrong ones, and a
+// malformed stream is refused without harm to the collector.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MirrorClient } from '../../src/forward/mirror-service';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { podspanBin, repoRoot, run } from '../helpers/tools';
+
+const fixture = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
+let tmp: string;
+beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-grpc-'))));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Starts `podspan collector` (in a namespace, or here) and returns it with its bound port. */
+async function collector(args: string[], ns?: string): Promise<Running & { port: number }> {
+  const cmd = [process.execPath, podspanBin, 'collector', ...args];
+  const r = ns
+    ? await startInNs(ns, cmd, /listening on/)
+    : await new Promise<Running>((resolve, reject) => {
+        const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+        child.stderr!.on('data', (d) => {
+          err += d;
+          if (/listening on/.test(err)) resolve({ child, stderr: () => err, exited });
+        });
+        exited.then(() => reject(new Error(`collector exited: ${err}`)));
+      });
+  const port = Number(/listening on [^\s]*:(\d+)/.exec(r.stderr())![1]);
+  return { ...r, port };
+}
+
+/** podspan capture -r FILE forwarding to `urls`; its exit code and stderr. */
+function forwardFile(urls: string[], file = fixture) {
+  return run(process.execPath, [podspanBin, 'capture', '-r', file, ...urls.flatMap((u) => ['--forward', u])], { timeoutMs: 60_000 });
+}
+
+/** What tshark sees of each frame: time, length and bytes, in file order. */
+function frames(files: string[]): string[] {
+  return files.flatMap((f) =>
+    run('tshark', ['-r', f, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'udp.srcport', '-e', 'data.data']).stdout.trim().split('\n').filter(Boolean),
+  );
+}
+
+const collected = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.pcapng')).map((f) => path.join(dir, f));
+
+describe('gRPC forwarding from a file', () => {
+  it('delivers every frame; the collector file equals a direct conversion, named after node and interface', async () => {
+    const out = path.join(tmp, 'plain');
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', out]);
+    const r = forwardFile([`grpc://127.0.0.1:${c.port}`]);
+    expect(r.stderr).toMatch(/: 20 frames delivered, 0 dropped \(queue full\), 0 dropped \(not acknowledged: collector unreachable or stream lost\)/);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toContain('1 agents, 1 streams, 1 batches, 20 frames written');
+    const direct = path.join(tmp, 'direct.pcapng');
+    expect(run(process.execPath, [podspanBin, 'capture', '-r', fixture, '-w', direct]).code).toBe(0);
+    expect(frames(collected(out))).toEqual(frames([direct]));
+    const names = run('tshark', ['-r', collected(out)[0], '-T', 'fields', '-e', 'frame.interface_name']).stdout.trim().split('\n');
+    expect(new Set(names)).toEqual(new Set([`${os.hostname()}/if0`]));
+  });
+});
+
+describe('gRPC security', () => {
+  let pki: string;
+  beforeAll(() => {
+    pki = path.join(tmp, 'pki');
+    fs.mkdirSync(pki);
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pki, stdio: 'pipe' });
+    for (const ca of ['ca', 'other-ca']) {
+      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.pem`);
+    }
+    fs.writeFileSync(path.join(pki, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    for (const [name, ca] of [['server', 'ca'], ['client', 'ca'], ['rogue', 'other-ca']]) {
+      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', `${name}.pem`);
+    }
+    fs.writeFileSync(path.join(pki, 'token'), 's3cret\n');
+    fs.writeFileSync(path.join(pki, 'wrong-token'), 'guess\n');
+  });
+  const p = (f: string) => path.join(pki, f);
+
+  it('TLS: the right CA connects, another CA does not', async () => {
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'tls'), '--tls-cert', p('server.pem'), '--tls-key', p('server.key')]);
+    expect(c.stderr()).toContain('(TLS)');
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}?ca=${p('ca.pem')}`]).stderr).toMatch(/20 frames delivered/);
+    const wrong = forwardFile([`grpc://127.0.0.1:${c.port}?ca=${p('other-ca.pem')}`]);
+    expect(wrong.stderr).toMatch(/never connected: UNAVAILABLE/);
+    expect(wrong.stderr).toMatch(/0 frames delivered/);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toContain('20 frames written');
+  }, 30_000);
+
+  it('mutual TLS: a client certificate from the CA connects, none or a rogue one does not', async () => {
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'mtls'), '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--client-ca', p('ca.pem')]);
+    expect(c.stderr()).toContain('(mutual TLS)');
+    const base = `grpc://127.0.0.1:${c.port}?ca=${p('ca.pem')}`;
+    expect(forwardFile([`${base}&cert=${p('client.pem')}&key=${p('client.key')}`]).stderr).toMatch(/20 frames delivered/);
+    expect(forwardFile([base]).stderr).toMatch(/0 frames delivered/);
+    expect(forwardFile([`${base}&cert=${p('rogue.pem')}&key=${p('rogue.key')}`]).stderr).toMatch(/0 frames delivered/);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toContain('20 frames written');
+  }, 30_000);
+
+  it('a wrong bearer token is refused with UNAUTHENTICATED and logged', async () => {
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'token'), '--token-file', p('token')]);
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('token')}`]).stderr).toMatch(/20 frames delivered/);
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('wrong-token')}`]).stderr).toMatch(/0 frames delivered/);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toMatch(/stream refused: missing or wrong bearer token/);
+    expect(c.stderr()).toMatch(/[1-9]\d* streams refused \(token\)/);
+    expect(c.stderr()).toContain('20 frames written');
+  }, 30_000);
+
+  it('a malformed batch ends its stream with INVALID_ARGUMENT; the collector carries on', async () => {
+    const out = path.join(tmp, 'malformed');
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', out]);
+    const client = new MirrorClient(`127.0.0.1:${c.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      stream(): grpc.ClientDuplexStream<Buffer, unknown>;
+    };
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const call = client.stream();
+      call.on('status', resolve);
+      call.on('error', () => {});
+      call.on('data', () => {});
+      call.write(Buffer.from([0x2a, 0x04, 1, 0, 0, 0, 0x12, 0x01])); // caplen [1], then a frames field cut short
+    });
+    client.close();
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(status.details).toMatch(/malformed batch/);
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}`]).stderr).toMatch(/20 frames delivered/);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toMatch(/stream refused: malformed batch/);
+    expect(run('capinfos', ['-c', ...collected(out)]).stdout).toMatch(/Number of packets:\s+20/);
+  }, 30_000);
+});
+
+if (!canUseNetns) console.log('live gRPC tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+
+describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
+  const tag = `${process.pid % 100000}`;
+  const pod = `psGP${tag}`, node = `psGN${tag}`, podDev = `gp${tag}`, nodeDev = `gn${tag}`;
+  beforeAll(() => {
+    addNamespaces([pod, node]);
+    addVeth(pod, podDev, node, nodeDev);
+  });
+  afterAll(() => removeNamespaces([pod, node]));
+
+  it('two collectors: together they hold exactly the direct capture, each flow in one of them', async () => {
+    const outA = path.join(tmp, 'liveA'), outB = path.join(tmp, 'liveB');
+    const a = await collector(['--listen', '127.0.0.1:0', '--out', outA], node);
+    const b = await collector(['--listen', '127.0.0.1:0', '--out', outB], node);
+    const direct = path.join(tmp, 'live-direct.pcapng');
+    const cap = await startCapture(node, ['-i', nodeDev, '-w', direct, '--forward', `grpc://127.0.0.1:${a.port}`, '--forward', `grpc://127.0.0.1:${b.port}`]);
+    trafgen(pod, podDev, 3000, { sport: 'dinc(40000, 40063)', payload: 200, pps: 20000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopProcess(a, 'SIGTERM')).toBe(0);
+    expect(await stopProcess(b, 'SIGTERM')).toBe(0);
+    expect(cap.stderr()).toContain('3000 packets captured');
+    const fromA = frames(collected(outA)), fromB = frames(collected(outB));
+    expect(fromA.length).toBeGreaterThan(300);
+    expect(fromB.length).toBeGreaterThan(300);
+    expect([...fromA, ...fromB].sort()).toEqual(frames([direct]).sort());
+    const flows = (lines: string[]) => new Set(lines.map((l) => l.split('\t')[3]));
+    const inA = flows(fromA);
+    expect([...flows(fromB)].filter((f) => inA.has(f))).toEqual([]); // no flow split between collectors
+  }, 60_000);
+
+  it('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted', async () => {
+    const out = path.join(tmp, 'fault');
+    let c = await collector(['--listen', '127.0.0.1:0', '--out', out], node);
+    const port = c.port;
+    const queue = 1 << 20;
+    const cap = await startCapture(node, ['-i', nodeDev, '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500`]);
+    const agentPid = cap.child.pid!; // ip netns exec execs the agent in place
+    const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0);
+    trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = rssKiB();
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    let rssPeak = 0;
+    for (let s = 0; s < 10; s++) {
+      trafgen(pod, podDev, 1000, { payload: 1000, pps: 2000 }); // ~0.5 s
+      rssPeak = Math.max(rssPeak, rssKiB());
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    c = await collector(['--listen', `127.0.0.1:${port}`, '--out', out], node);
+    await new Promise((r) => setTimeout(r, 1500)); // reconnect (backoff at most 500 ms) and drain the queue
+    trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+
+    const err = cap.stderr();
+    expect(err).toContain('14000 packets captured');
+    expect(err).toContain('0 packets dropped by kernel');
+    const m = /(\d+) frames delivered, (\d+) dropped \(queue full\), (\d+) dropped \(not acknowledged: collector unreachable or stream lost\), (\d+) reconnects/.exec(err)!;
+    const [delivered, queueFull, lost, reconnects] = m.slice(1).map(Number);
+    expect(delivered + queueFull + lost).toBe(14000);
+    expect(queueFull).toBeGreaterThan(0); // the outage outlasted the 1 MiB queue
+    expect(reconnects).toBeGreaterThan(0);
+    const files = collected(out);
+    expect(files.length).toBe(2); // one per collector run
+    const written = files.reduce((n, f) => n + Number(/Number of packets:\s+(\d+)/.exec(run('capinfos', ['-c', f]).stdout)![1]), 0);
+    expect(written).toBe(delivered);
+    expect(rssPeak - rssBefore).toBeLessThan(queue / 1024 + 48 * 1024); // the queue cap plus slack for the runtime
+  }, 90_000);
+});
