@@ -12,6 +12,7 @@
         "native/core/async_files.cc",
         "native/core/vxlan_sender.cc",
         "native/core/columnar.cc",
+        "native/core/vxlan_receiver.cc",
         "native/core/stream_events.cc",
         "native/core/tcp_pipeline.cc",
         "native/core/devices.cc",

@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "stream_events.h"
 #include "stream_files.h"
+#include "vxlan_receiver.h"
 #include "vxlan_sender.h"
 
 namespace {
@@ -238,7 +239,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
 
   // takeColumns(targets, upMask): the next batch as FrameBatch columns split over `targets`
   // collectors by flow (only those set in upMask), or null. Returns {count, unrouted, parts:
-  // [{frames, caplen, origlen, timestampNs, iface, count}]}, columns as little-endian arrays.
+  // [{frames, caplen, origlen, timestampNs, iface, count, moved}]}, columns as little-endian
+  // arrays; moved: frames of this collector's flows sent to another because it was down.
   Napi::Value TakeColumns(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!session_ || !session_->take_batch(batch_)) return env.Null();
@@ -247,7 +249,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     std::vector<uint16_t> linktypes;
     for (const auto& i : session_->interfaces()) linktypes.push_back(i.linktype);
     uint64_t unrouted = 0;
-    podspan::split_columns(batch_, linktypes, targets, up, columns_, unrouted);
+    podspan::split_columns(batch_, linktypes, targets, up, columns_, unrouted, moved_);
     auto bytes = [&](const void* p, size_t n) { return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(p), n); };
     Napi::Array parts = Napi::Array::New(env, columns_.size());
     for (size_t t = 0; t < columns_.size(); ++t) {
@@ -259,6 +261,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       o.Set("timestampNs", bytes(c.ts_ns.data(), c.ts_ns.size() * 8));
       o.Set("iface", bytes(c.iface.data(), c.iface.size() * 4));
       o.Set("count", Napi::Number::New(env, static_cast<double>(c.count())));
+      o.Set("moved", Napi::Number::New(env, static_cast<double>(moved_[t])));
       parts.Set(static_cast<uint32_t>(t), o);
     }
     Napi::Object o = Napi::Object::New(env);
@@ -421,6 +424,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   podspan::Batch batch_;
   podspan::StreamEventBatch event_batch_;
   std::vector<podspan::FrameColumns> columns_;
+  std::vector<uint64_t> moved_;
 };
 
 // The collector's file writer: pcap/pcapng with rotation, fed columns of frames from JS
@@ -566,6 +570,68 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
   std::vector<podspan::InterfaceStats> stats_;
 };
 
+// The collector's VXLAN listener: decapsulates on a native thread into its own capture file.
+class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeVxlanReceiver",
+                       {InstanceMethod("start", &NativeVxlanReceiver::Start), InstanceMethod("stop", &NativeVxlanReceiver::Stop),
+                        InstanceMethod("stats", &NativeVxlanReceiver::Stats), InstanceMethod("port", &NativeVxlanReceiver::Port)});
+  }
+
+  explicit NativeVxlanReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeVxlanReceiver>(info) {
+    const Napi::Object o = info[0].As<Napi::Object>();
+    podspan::VxlanReceiverOptions opt;
+    opt.host = get_string(o, "host", opt.host);
+    opt.port = static_cast<uint16_t>(get_number(o, "port", opt.port));
+    opt.writer.path = get_string(o, "path");
+    opt.writer.format = podspan::FileFormat::kPcapng;
+    opt.writer.rotation.max_bytes = static_cast<uint64_t>(get_number(o, "rotateBytes", 0));
+    opt.writer.rotation.seconds = static_cast<uint32_t>(get_number(o, "rotateSeconds", 0));
+    opt.writer.rotation.max_files = static_cast<uint32_t>(get_number(o, "rotateFiles", 0));
+    opt.writer.section.userappl = "podspan collector (VXLAN)";
+    try {
+      receiver_ = std::make_unique<podspan::VxlanReceiver>(opt);
+    } catch (const CaptureError& e) {
+      throw_capture_error(info.Env(), e);
+    }
+  }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    receiver_->start();
+    return info.Env().Undefined();
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    try {
+      receiver_->stop();
+    } catch (const CaptureError& e) {
+      throw_capture_error(info.Env(), e);
+    }
+    Napi::Array files = Napi::Array::New(info.Env());
+    const auto f = receiver_->files();
+    for (size_t i = 0; i < f.size(); ++i) files.Set(static_cast<uint32_t>(i), f[i]);
+    return files;
+  }
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const podspan::VxlanReceiverStats s = receiver_->stats();
+    auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("datagrams", num(s.datagrams));
+    o.Set("frames", num(s.frames));
+    o.Set("bytes", num(s.bytes));
+    o.Set("malformed", num(s.malformed));
+    o.Set("sources", num(s.sources));
+    const std::string err = receiver_->error();
+    if (!err.empty()) o.Set("error", err);
+    return o;
+  }
+  Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), receiver_->port()); }
+
+  std::unique_ptr<podspan::VxlanReceiver> receiver_;
+};
+
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<podspan::DeviceInfo> devices;
@@ -607,6 +673,7 @@ Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCapture", NativeCapture::Init(env));
   exports.Set("NativeWriter", NativeWriter::Init(env));
+  exports.Set("NativeVxlanReceiver", NativeVxlanReceiver::Init(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   return exports;

@@ -23,8 +23,10 @@ int pick_target(uint32_t flow_hash, uint32_t targets, uint64_t up) {
 }
 
 void split_columns(const Batch& batch, const std::vector<uint16_t>& linktypes, uint32_t targets, uint64_t up,
-                   std::vector<FrameColumns>& out, uint64_t& unrouted) {
+                   std::vector<FrameColumns>& out, uint64_t& unrouted, std::vector<uint64_t>& moved) {
   out.resize(targets);
+  moved.assign(targets, 0);
+  const uint64_t all = targets >= 64 ? ~0ull : (1ull << targets) - 1;
   for (FrameColumns& c : out) c.clear();
   unrouted = 0;
   for (const PacketRecord& rec : batch.records) {
@@ -32,7 +34,12 @@ void split_columns(const Batch& batch, const std::vector<uint16_t>& linktypes, u
     int t = 0;
     if (targets > 1 || up != 1) {
       const uint16_t linktype = rec.iface < linktypes.size() ? linktypes[rec.iface] : uint16_t{kLinktypeEthernet};
-      t = pick_target(inner_flow_hash(bytes, rec.caplen, linktype), targets, up);
+      const uint32_t h = inner_flow_hash(bytes, rec.caplen, linktype);
+      t = pick_target(h, targets, up);
+      if ((up & all) != all) {
+        const int home = pick_target(h, targets, all);
+        if (home >= 0 && home != t) ++moved[static_cast<size_t>(home)];
+      }
     }
     if (t < 0) {
       ++unrouted;

@@ -33,7 +33,9 @@ TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share)
   const std::vector<uint16_t> linktypes = {kLinktypeRaw};
   std::vector<FrameColumns> out;
   uint64_t unrouted = 0;
-  split_columns(b, linktypes, 3, 0b111, out, unrouted);
+  std::vector<uint64_t> moved;
+  split_columns(b, linktypes, 3, 0b111, out, unrouted, moved);
+  CHECK_EQ(moved[0] + moved[1] + moved[2], 0u);
   CHECK_EQ(unrouted, 0u);
   CHECK_EQ(out[0].count() + out[1].count() + out[2].count(), 1000u);
   for (const FrameColumns& c : out) CHECK(c.count() > 200u);  // spread
@@ -48,15 +50,17 @@ TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share)
   CHECK_EQ(where.size(), 500u);
   // target 1 down: its flows move, the others stay
   std::vector<FrameColumns> down;
-  split_columns(b, linktypes, 3, 0b101, down, unrouted);
+  split_columns(b, linktypes, 3, 0b101, down, unrouted, moved);
   CHECK_EQ(down[1].count(), 0u);
+  CHECK_EQ(moved[1], out[1].count());  // exactly target 1's share moved, and counted
+  CHECK_EQ(moved[0] + moved[2], 0u);
   for (int t : {0, 2})
     for (size_t i = 0; i < out[t].count(); ++i) {
       bool found = false;
       for (size_t j = 0; j < down[t].count() && !found; ++j) found = down[t].ts_ns[j] == out[t].ts_ns[i];
       CHECK(found);
     }
-  split_columns(b, linktypes, 3, 0, down, unrouted);
+  split_columns(b, linktypes, 3, 0, down, unrouted, moved);
   CHECK_EQ(unrouted, 1000u);
   CHECK_EQ(down[0].count(), 0u);
   CHECK_EQ(std::memcmp(out[0].frames.data(), b.data.data() + b.records[0].offset, 0), 0);

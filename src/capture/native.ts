@@ -106,6 +106,8 @@ export interface NativeColumnsPart {
   timestampNs: Buffer;
   iface: Buffer;
   count: number;
+  /** Frames of this collector's flows that went to another collector because it was down. */
+  moved: number;
 }
 
 export interface NativeCapture {

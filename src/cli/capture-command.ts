@@ -32,6 +32,7 @@ export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: num
     (s) =>
       `${s.target}: ${s.delivered} frames delivered, ${s.droppedQueueFull} dropped (queue full), ` +
       `${s.droppedDisconnected} dropped (not acknowledged: collector unreachable or stream lost), ${s.reconnects} reconnects` +
+      (s.movedAway ? `, ${s.movedAway} frames of its flows sent to other collectors while it was down` : '') +
       (s.everConnected ? '' : ` (never connected: ${s.lastError ?? 'no answer'})`),
   );
   if (droppedNoCollector) lines.push(`${droppedNoCollector} frames dropped (no collector up)`);

@@ -9,6 +9,7 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const collector = new Collector(options, logger);
   const port = await collector.start();
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
+  if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -17,6 +18,10 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);
+  if (s.vxlan) {
+    err.write(`VXLAN: ${s.vxlan.datagrams} datagrams, ${s.vxlan.frames} frames written from ${s.vxlan.sources} sender/VNI pairs, ${s.vxlan.malformed} not VXLAN\n`);
+    if (s.vxlan.error) err.write(`VXLAN: stopped on an error: ${s.vxlan.error}\n`);
+  }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
   return 0;
 }

@@ -72,6 +72,7 @@ function program(): Command {
     .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
     .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
     .option('-W, --file-count <n>', 'keep only the newest n files per agent')
+    .option('--vxlan-listen <host:port>', 'also receive VXLAN (e.g. 0.0.0.0:4789) into its own pcapng')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await runCollector(opts as never, process.stderr);
     });

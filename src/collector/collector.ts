@@ -4,12 +4,14 @@
 // file; both are logged. A batch is acknowledged only once written. stop() stops accepting, ends
 // every stream after acknowledging what was written, and closes every file valid.
 import fs from 'node:fs';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger';
 import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/frame-batch';
 import { channelOptions, mirrorService } from '../forward/mirror-service';
 import { AgentFile, type FileRotation } from './agent-file';
-import { OutputError, PodspanError, UsageError } from '../errors';
+import { native } from '../capture/native';
+import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
 
 export interface CollectorOptions {
   host: string;
@@ -19,9 +21,19 @@ export interface CollectorOptions {
   tls?: { cert: string; key: string; clientCa?: string };
   /** Bearer token agents must present (read from a file by the CLI). */
   token?: string;
+  /** Also listen for VXLAN here and write what it decapsulates to its own pcapng. */
+  vxlan?: { host: string; port: number };
+}
+
+interface NativeVxlanReceiver {
+  start(): void;
+  stop(): string[];
+  stats(): { datagrams: number; frames: number; bytes: number; malformed: number; sources: number; error?: string };
+  port(): number;
 }
 
 export interface CollectorStats {
+  vxlan?: ReturnType<NativeVxlanReceiver['stats']> & { port: number };
   agents: number;
   streams: number;
   batches: number;
@@ -38,6 +50,8 @@ export class Collector {
   private stopping = false;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
   private flushTimer?: NodeJS.Timeout;
+  private vxlan?: NativeVxlanReceiver;
+  private vxlanFiles: string[] = [];
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
   constructor(
@@ -63,12 +77,32 @@ export class Collector {
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, p) => (err ? reject(new UsageError(`--listen ${address}: ${err.message}`)) : resolve(p))),
     );
+    if (this.opt.vxlan) {
+      const Receiver = (native() as unknown as { NativeVxlanReceiver: new (o: object) => NativeVxlanReceiver }).NativeVxlanReceiver;
+      try {
+        this.vxlan = new Receiver({ ...this.opt.vxlan, path: path.join(this.opt.outDir, `vxlan_${this.runId}.pcapng`), ...this.opt.rotation });
+      } catch (err) {
+        this.server.forceShutdown();
+        throw fromNative(err);
+      }
+      this.vxlan.start();
+    }
     this.flushTimer = setInterval(() => this.flushAll(), 1000);
     return port;
   }
 
+  /** The UDP port the VXLAN listener is bound to (when it listens). */
+  get vxlanPort(): number | undefined {
+    return this.vxlan?.port();
+  }
+
   stats(): CollectorStats {
-    return { agents: this.files.size, ...this.counters, files: [...this.files.values()].flatMap((f) => f.files()) };
+    return {
+      agents: this.files.size,
+      ...this.counters,
+      files: [...[...this.files.values()].flatMap((f) => f.files()), ...this.vxlanFiles],
+      vxlan: this.vxlan ? { ...this.vxlan.stats(), port: this.vxlan.port() } : undefined,
+    };
   }
 
   /** Stops accepting, ends the streams (acknowledged up to what was written), closes files. */
@@ -88,6 +122,13 @@ export class Collector {
       });
     });
     const errors: string[] = [];
+    if (this.vxlan) {
+      try {
+        this.vxlanFiles = this.vxlan.stop();
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
     for (const f of this.files.values()) {
       try {
         f.close();

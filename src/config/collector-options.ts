@@ -14,6 +14,7 @@ export interface RawCollectorFlags {
   fileSize?: string;
   rotateSeconds?: string;
   fileCount?: string;
+  vxlanListen?: string;
 }
 
 const schema = z.object({
@@ -26,6 +27,7 @@ const schema = z.object({
   fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).optional(),
   rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
   fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
+  vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
 function readable(flag: string, file: string | undefined): void {
@@ -48,9 +50,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions {
   readable('--tls-key', f.tlsKey);
   readable('--client-ca', f.clientCa);
   readable('--token-file', f.tokenFile);
-  const port = Number(f.listen.slice(f.listen.lastIndexOf(':') + 1));
-  if (port > 65535) throw new UsageError('--listen: the port must be at most 65535');
-  const host = f.listen.slice(0, f.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  const { host, port } = hostPort('--listen', f.listen);
   const token = f.tokenFile ? fs.readFileSync(f.tokenFile, 'utf8').trim() : undefined;
   if (f.tokenFile && !token) throw new UsageError(`--token-file ${f.tokenFile}: the file is empty`);
   return {
@@ -64,5 +64,12 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions {
     },
     tls: f.tlsCert && f.tlsKey ? { cert: f.tlsCert, key: f.tlsKey, clientCa: f.clientCa } : undefined,
     token,
+    vxlan: f.vxlanListen ? hostPort('--vxlan-listen', f.vxlanListen) : undefined,
   };
+}
+
+function hostPort(flag: string, text: string): { host: string; port: number } {
+  const port = Number(text.slice(text.lastIndexOf(':') + 1));
+  if (port > 65535) throw new UsageError(`${flag}: the port must be at most 65535`);
+  return { host: text.slice(0, text.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), port };
 }

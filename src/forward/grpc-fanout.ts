@@ -61,7 +61,10 @@ export class GrpcFanout implements ColumnsConsumer {
     if (ifs.length !== this.sources.length) {
       this.sources = ifs.map((i, k) => ({ node: this.node, interface: i.name || `if${k}`, linktype: i.linktype, snaplen: i.snaplen }));
     }
-    parts.forEach((p, t) => this.forwarders[t].offer(p, this.sources));
+    parts.forEach((p, t) => {
+      if (p.moved) this.forwarders[t].noteMoved(p.moved);
+      this.forwarders[t].offer(p, this.sources);
+    });
   }
 
   async close(): Promise<GrpcForwarderStats[]> {

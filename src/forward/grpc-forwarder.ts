@@ -29,6 +29,8 @@ export interface GrpcForwarderStats {
   delivered: number;
   droppedQueueFull: number;
   droppedDisconnected: number;
+  /** Frames of this collector's flows sent to another collector while it was down. */
+  movedAway: number;
   queuedBytes: number;
   reconnects: number;
   /** Why the last stream failed (set while it never connected or after a loss). */
@@ -60,7 +62,7 @@ export class GrpcForwarder {
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private readonly metadata = new grpc.Metadata();
-  private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, reconnects: 0 };
+  private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, movedAway: 0, reconnects: 0 };
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
   private upResolvers: (() => void)[] = [];
@@ -128,6 +130,11 @@ export class GrpcForwarder {
     this.queue.push({ columns, sources, bytes });
     this.queuedBytes += bytes;
     this.pump();
+  }
+
+  /** Frames of this collector's share that went elsewhere while it was down. */
+  noteMoved(frames: number): void {
+    this.counters.movedAway += frames;
   }
 
   /** Frames counted as lost upstream (kernel, interface), reported in the next batch. */

@@ -110,6 +110,24 @@ describe.skipIf(!canUseNetns)('VXLAN forwarding to the kernel vxlan device', () 
     expect(cap.stderr()).toMatch(/300 frames sent, 0 dropped \(send failed\), 300 truncated/);
   });
 
+  it('podspan collector --vxlan-listen writes what it decapsulates: the frames captured at the source', async () => {
+    const out = path.join(tmp, 'collector');
+    const source = path.join(tmp, 'source-c.pcap');
+    const c = await startInNs(coll, [process.execPath, podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', out, '--vxlan-listen', '10.201.0.2:4790'], /listening for VXLAN/);
+    const cap = await startCapture(node, ['-i', nodeDev, '-w', source, '--forward', 'vxlan://10.201.0.2:4790?vni=7']);
+    trafgen(pod, podDev, 1000, { sport: 'dinc(40000, 40031)', payload: 300, pps: 20000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toMatch(/VXLAN: 1000 datagrams, 1000 frames written from 1 sender\/VNI pairs, 0 not VXLAN/);
+    const file = fs.readdirSync(out).find((f) => f.startsWith('vxlan_'))!;
+    const lines = run('tshark', ['-r', path.join(out, file), '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.len', '-e', 'udp.srcport', '-e', 'data.data']).stdout.trim().split('\n');
+    expect(new Set(lines.map((l) => l.split('\t')[0]))).toEqual(new Set(['vxlan/10.201.0.1/vni7']));
+    expect(lines).toHaveLength(1000);
+    expect(lines.map((l) => l.split('\t').slice(1).join(' ')).sort()).toEqual(
+      pcapFrames(source).map((f) => `${f.length} ${f.readUInt16BE(34)} ${f.subarray(42).toString('hex')}`).sort(),
+    );
+  });
+
   const corpus = corpusDir();
   it.skipIf(!corpus)('gives frames of a cooked (SLL2) capture a synthetic Ethernet header, keeping the rest', async () => {
     const file = path.join(corpus!, 'suricata__decode-sll2.pcap');
