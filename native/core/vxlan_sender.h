@@ -87,6 +87,12 @@ class VxlanSender : public PacketConsumer {
   std::vector<uint16_t> linktypes_;
   std::vector<mmsghdr> msgs_;
   std::vector<struct iovec> iovs_;
+  struct Control {
+    alignas(cmsghdr) char data[CMSG_SPACE(sizeof(uint16_t))];
+  };
+  std::vector<Control> control_;   // the UDP_SEGMENT option of each message
+  std::vector<uint32_t> datagrams_;  // datagrams in each message
+  bool gso_ = true;
   VxlanStats stats_;
   mutable std::mutex snap_mu_;
   VxlanStats snapshot_;

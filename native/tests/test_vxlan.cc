@@ -160,3 +160,28 @@ TEST(vxlan_rejects_a_target_that_is_not_an_address) {
   }
   CHECK_EQ(message, std::string("vxlan://collector.example:4789: not an IPv4 address"));
 }
+
+TEST(vxlan_equal_size_runs_go_as_one_gso_message_and_arrive_as_separate_datagrams) {
+  Receiver rx;
+  VxlanOptions o;
+  o.host = "127.0.0.1";
+  o.port = rx.port;
+  o.source_ports = 1;
+  VxlanSender s(o);
+  s.add_interface(raw_interface());
+  for (int i = 0; i < 40; ++i) {
+    auto f = raw_udp(1, 2, 1000, 2000, 50);
+    f.back() = static_cast<uint8_t>(i);  // tell them apart
+    feed(s, f);
+  }
+  feed(s, raw_udp(1, 2, 1000, 2000, 10));  // a shorter one ends the run
+  s.finish();
+  for (int i = 0; i < 40; ++i) {
+    const auto d = rx.next();
+    CHECK_EQ(d.size(), 8u + 14u + 78u);
+    if (d.size() == 100) CHECK_EQ(static_cast<int>(d.back()), i);
+  }
+  CHECK_EQ(rx.next().size(), 8u + 14u + 38u);
+  CHECK_EQ(s.stats().frames, 41u);
+  CHECK_EQ(s.stats().send_errors, 0u);
+}
