@@ -149,8 +149,9 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   uint32_t offset = 0;
   uint16_t ethertype = 0;
   const bool synthetic = linktype != kLinktypeEthernet;
-  if (synthetic && !network_layer(bytes, rec.caplen, linktype, offset, ethertype)) {
-    ++stats_.unsupported;
+  if ((synthetic && !network_layer(bytes, rec.caplen, linktype, offset, ethertype)) ||
+      (!synthetic && rec.caplen < kEthernetHeader)) {
+    ++stats_.unsupported;  // nothing that could go behind an Ethernet header
     return;
   }
   size_t inner = rec.caplen - offset + (synthetic ? kEthernetHeader : 0);
@@ -171,6 +172,7 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
     inner = max_datagram_ - kVxlanHeader;
     ++stats_.oversize_truncated;
   }
+  inner = std::max(inner, kEthernetHeader);  // cuts never go into the Ethernet header
   Pool& p = pools_[inner_flow_hash(bytes, rec.caplen, linktype) % pools_.size()];
   const size_t start = p.buf.size();
   p.buf.resize(start + kVxlanHeader + inner);
@@ -192,7 +194,7 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
     frame_bytes -= kEthernetHeader;
     ++stats_.synthetic_ethernet;
   }
-  std::memcpy(d, bytes + offset, frame_bytes);
+  if (frame_bytes != 0) std::memcpy(d, bytes + offset, frame_bytes);
   p.starts.push_back(static_cast<uint32_t>(start));
   stats_.bytes += inner;
   if (p.starts.size() >= opt_.batch || p.buf.size() >= kFlushBytes) send(p);

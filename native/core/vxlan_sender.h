@@ -44,7 +44,7 @@ struct VxlanStats {
   uint64_t oversize_fragmented = 0;
   uint64_t oversize_truncated = 0;
   uint64_t synthetic_ethernet = 0; // frames given an Ethernet header
-  uint64_t unsupported = 0;        // frames of a link type we cannot put behind Ethernet
+  uint64_t unsupported = 0;        // frames that cannot go behind Ethernet (link type, or too short)
   uint64_t send_errors = 0;        // datagrams the kernel refused (dropped, counted)
 };
 
