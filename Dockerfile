@@ -10,6 +10,7 @@ COPY scripts ./scripts
 COPY native ./native
 COPY src ./src
 COPY bin ./bin
+COPY proto ./proto
 RUN npm ci && npm prune --omit=dev
 
 # Runtime stage: libpcap only, no compilers; runs as an unprivileged user whose node binary
@@ -28,6 +29,9 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/build/Release/podspan.node ./build/Release/podspan.node
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+COPY --from=build /src/proto ./proto
 USER podspan
+# Collector: gRPC from agents, VXLAN, metrics (when started with those flags).
+EXPOSE 50051/tcp 4789/udp 9090/tcp
 ENTRYPOINT ["node", "/opt/podspan/bin/podspan"]
 CMD ["interfaces"]

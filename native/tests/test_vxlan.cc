@@ -36,15 +36,24 @@ std::vector<uint8_t> raw_udp(uint8_t a, uint8_t b, uint16_t sport, uint16_t dpor
 struct Receiver {
   int fd = -1;
   uint16_t port = 0;
-  Receiver() {
-    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+  explicit Receiver(bool v6 = false) {
+    fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    sockaddr_storage st{};
+    socklen_t len;
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&st);
+      a->sin6_family = AF_INET6;
+      a->sin6_addr = in6addr_loopback;
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&st);
+      a->sin_family = AF_INET;
+      a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof *a;
+    }
+    ::bind(fd, reinterpret_cast<sockaddr*>(&st), len);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&st), &len);
+    port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&st)->sin6_port : reinterpret_cast<sockaddr_in*>(&st)->sin_port);
   }
   ~Receiver() { ::close(fd); }
   // One datagram and the port it came from, or an empty vector after 1 s.
@@ -52,11 +61,13 @@ struct Receiver {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 1000) != 1) return {};
     std::vector<uint8_t> buf(70000);
-    sockaddr_in a{};
+    sockaddr_storage a{};
     socklen_t len = sizeof a;
     const ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&a), &len);
     buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    if (from) *from = ntohs(a.sin_port);
+    if (from) {
+      *from = ntohs(a.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&a)->sin6_port : reinterpret_cast<sockaddr_in*>(&a)->sin_port);
+    }
     return buf;
   }
 };
@@ -184,4 +195,23 @@ TEST(vxlan_equal_size_runs_go_as_one_gso_message_and_arrive_as_separate_datagram
   CHECK_EQ(rx.next().size(), 8u + 14u + 38u);
   CHECK_EQ(s.stats().frames, 41u);
   CHECK_EQ(s.stats().send_errors, 0u);
+}
+
+TEST(vxlan_over_ipv6_and_the_mtu_accounts_for_the_larger_outer_header) {
+  Receiver rx(true);
+  if (rx.fd < 0 || rx.port == 0) return;  // no IPv6 loopback here
+  VxlanOptions o;
+  o.host = "::1";
+  o.port = rx.port;
+  o.vni = 9;
+  o.mtu = 600;
+  o.oversize = OversizePolicy::kTruncate;
+  VxlanSender s(o);
+  s.add_interface(raw_interface());
+  feed(s, raw_udp(1, 2, 1000, 2000, 1000));
+  s.finish();
+  const auto d = rx.next();
+  CHECK_EQ(d.size(), 600u - 40u - 8u);  // IPv6 header: 20 bytes more than IPv4
+  if (d.size() > 7) CHECK_EQ(static_cast<int>(d[6]), 9);
+  CHECK_EQ(s.target(), std::string("[::1]:") + std::to_string(rx.port));
 }

@@ -3,6 +3,7 @@
 import { Collector } from '../collector/collector';
 import { parseCollectorFlags, type RawCollectorFlags } from '../config/collector-options';
 import { logger } from '../observability/logger';
+import { serveMetrics } from '../observability/metrics-server';
 
 export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableStream): Promise<number> {
   const options = parseCollectorFlags(raw);
@@ -10,11 +11,16 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const port = await collector.start();
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
+  let stopping = false;
+  const metrics = options.metrics ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping) : undefined;
+  if (metrics) err.write(`metrics on http://${options.metrics!.host}:${metrics.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  stopping = true;
   await collector.stop();
+  await metrics?.close();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);

@@ -73,6 +73,7 @@ function program(): Command {
     .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
     .option('-W, --file-count <n>', 'keep only the newest n files per agent')
     .option('--vxlan-listen <host:port>', 'also receive VXLAN (e.g. 0.0.0.0:4789) into its own pcapng')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics, /healthz and /readyz (e.g. 127.0.0.1:9090)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await runCollector(opts as never, process.stderr);
     });

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger';
 import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/frame-batch';
 import { channelOptions, mirrorService } from '../forward/mirror-service';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { AgentFile, type FileRotation } from './agent-file';
 import { native } from '../capture/native';
 import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
@@ -50,6 +51,27 @@ export class Collector {
   private stopping = false;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
   private flushTimer?: NodeJS.Timeout;
+  /** The collector's counters for Prometheus (see metrics()). */
+  readonly registry = new Registry();
+  private readonly metrics = {
+    streams: new Counter({ name: 'podspan_collector_streams_total', help: 'agent streams accepted', registers: [this.registry] }),
+    refused: new Counter({ name: 'podspan_collector_streams_refused_total', help: 'agent streams refused, by reason', labelNames: ['reason'], registers: [this.registry] }),
+    batches: new Counter({ name: 'podspan_collector_batches_total', help: 'frame batches written and acknowledged', registers: [this.registry] }),
+    frames: new Counter({ name: 'podspan_collector_frames_total', help: 'frames written, by agent', labelNames: ['agent'], registers: [this.registry] }),
+    agentDrops: new Counter({ name: 'podspan_collector_agent_drops_total', help: 'frames agents reported lost before the collector, by agent and reason', labelNames: ['agent', 'reason'], registers: [this.registry] }),
+    agents: new Gauge({ name: 'podspan_collector_agents', help: 'agents with an open file', registers: [this.registry] }),
+    vxlan: new Gauge({
+      name: 'podspan_collector_vxlan',
+      help: 'VXLAN listener counters (datagrams, frames, bytes, malformed)',
+      labelNames: ['counter'],
+      registers: [this.registry],
+      collect: () => {
+        const v = this.vxlan?.stats();
+        if (!v) return;
+        for (const k of ['datagrams', 'frames', 'bytes', 'malformed'] as const) this.metrics.vxlan.set({ counter: k }, v[k]);
+      },
+    }),
+  };
   private vxlan?: NativeVxlanReceiver;
   private vxlanFiles: string[] = [];
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
@@ -59,6 +81,7 @@ export class Collector {
     private readonly log: Logger,
   ) {
     this.server.addService(mirrorService, { stream: (call: grpc.ServerDuplexStream<Buffer, Ack>) => this.onStream(call) });
+
   }
 
   /** Binds and serves; resolves with the port (useful with port 0). */
@@ -157,11 +180,13 @@ export class Collector {
     }
     if (this.opt.token !== undefined && call.metadata.get('authorization')[0] !== `Bearer ${this.opt.token}`) {
       this.counters.refusedUnauthenticated++;
+      this.metrics.refused.inc({ reason: 'unauthenticated' });
       this.log.warn({ peer }, 'stream refused: missing or wrong bearer token');
       call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
       return;
     }
     this.counters.streams++;
+    this.metrics.streams.inc();
     this.calls.add(call);
     call.sendMetadata(new grpc.Metadata());
     call.on('data', (data: Buffer) => {
@@ -172,15 +197,20 @@ export class Collector {
         if (!file) {
           file = new AgentFile(batch.agent || peer, this.opt.outDir, this.opt.rotation, this.runId);
           this.files.set(batch.agent, file);
+          this.metrics.agents.set(this.files.size);
           this.log.info({ agent: batch.agent, peer }, 'new agent');
         }
         const frames = file.write(batch);
         this.counters.batches++;
         this.counters.frames += frames;
+        this.metrics.batches.inc();
+        this.metrics.frames.inc({ agent: batch.agent }, frames);
+        for (const [reason, n] of Object.entries(batch.drops)) if (Number(n)) this.metrics.agentDrops.inc({ agent: batch.agent, reason }, Number(n));
         call.write({ sequence: batch.sequence, frames });
       } catch (err) {
         if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
           this.counters.refusedMalformed++;
+          this.metrics.refused.inc({ reason: 'malformed' });
           this.log.warn({ peer, reason: err.message }, 'stream refused: malformed batch');
           this.calls.delete(call);
           call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `malformed batch: ${err.message}` });

@@ -15,6 +15,7 @@ export interface RawCollectorFlags {
   rotateSeconds?: string;
   fileCount?: string;
   vxlanListen?: string;
+  metricsListen?: string;
 }
 
 const schema = z.object({
@@ -27,6 +28,7 @@ const schema = z.object({
   fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).optional(),
   rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
   fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
+  metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
@@ -39,7 +41,7 @@ function readable(flag: string, file: string | undefined): void {
   }
 }
 
-export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions {
+export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & { metrics?: { host: string; port: number } } {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
   const f = parsed.data;
@@ -65,6 +67,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions {
     tls: f.tlsCert && f.tlsKey ? { cert: f.tlsCert, key: f.tlsKey, clientCa: f.clientCa } : undefined,
     token,
     vxlan: f.vxlanListen ? hostPort('--vxlan-listen', f.vxlanListen) : undefined,
+    metrics: f.metricsListen ? hostPort('--metrics-listen', f.metricsListen) : undefined,
   };
 }
 

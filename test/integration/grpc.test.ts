@@ -54,9 +54,15 @@ const collected = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith(
 describe('gRPC forwarding from a file', () => {
   it('delivers every frame; the collector file equals a direct conversion, named after node and interface', async () => {
     const out = path.join(tmp, 'plain');
-    const c = await collector(['--listen', '127.0.0.1:0', '--out', out]);
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', out, '--metrics-listen', '127.0.0.1:0']);
     const r = forwardFile([`grpc://127.0.0.1:${c.port}`]);
     expect(r.stderr).toMatch(/: 20 frames delivered, 0 dropped \(queue full\), 0 dropped \(not acknowledged: collector unreachable or stream lost\)/);
+    while (!/metrics on/.test(c.stderr())) await new Promise((res) => setTimeout(res, 20));
+    const metricsUrl = /metrics on (http:\S+)/.exec(c.stderr())![1];
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(new RegExp(`podspan_collector_frames_total\\{agent="${os.hostname()}/\\d+"\\} 20`));
+    expect(metrics).toMatch(/podspan_collector_batches_total 1/);
+    expect((await fetch(metricsUrl.replace('/metrics', '/readyz'))).status).toBe(200);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toContain('1 agents, 1 streams, 1 batches, 20 frames written');
     const direct = path.join(tmp, 'direct.pcapng');
@@ -170,6 +176,36 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     const flows = (lines: string[]) => new Set(lines.map((l) => l.split('\t')[3]));
     const inA = flows(fromA);
     expect([...flows(fromB)].filter((f) => inA.has(f))).toEqual([]); // no flow split between collectors
+  }, 60_000);
+
+  it('when one of two collectors goes away its share of flows moves to the other, counted', async () => {
+    const outA = path.join(tmp, 'moveA'), outB = path.join(tmp, 'moveB');
+    const a = await collector(['--listen', '127.0.0.1:0', '--out', outA], node);
+    const b = await collector(['--listen', '127.0.0.1:0', '--out', outB], node);
+    const urlA = `grpc://127.0.0.1:${a.port}`, urlB = `grpc://127.0.0.1:${b.port}?retry-max-ms=500`;
+    const cap = await startCapture(node, ['-i', nodeDev, '--forward', urlA, '--forward', urlB]);
+    trafgen(pod, podDev, 2000, { sport: 'dinc(40000, 40063)', payload: 200, pps: 20000 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await stopProcess(b, 'SIGTERM')).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    trafgen(pod, podDev, 2000, { sport: 'dinc(40000, 40063)', payload: 200, pps: 20000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopProcess(a, 'SIGTERM')).toBe(0);
+    const err = cap.stderr();
+    expect(err).toContain('4000 packets captured');
+    const line = (url: string) => {
+      const m = new RegExp(`${url.replace(/[?.]/g, '\\$&')}: (\\d+) frames delivered, (\\d+) dropped \\(queue full\\), (\\d+) dropped \\(not acknowledged[^)]*\\), \\d+ reconnects(?:, (\\d+) frames of its flows sent)?`).exec(err);
+      expect(m, err).not.toBeNull();
+      return m!.slice(1).map((v) => Number(v ?? 0));
+    };
+    const [deliveredA, fullA, lostA, movedA] = line(urlA);
+    const [deliveredB, fullB, lostB, movedB] = line(urlB);
+    expect(movedA).toBe(0);
+    expect(movedB).toBeGreaterThan(500); // about half of the 2000 frames sent while B was down
+    expect(deliveredA + deliveredB + fullA + fullB + lostA + lostB).toBe(4000);
+    const count = (dir: string) => collected(dir).reduce((n, f) => n + Number(/Number of packets:\s+(\d+)/.exec(run('capinfos', ['-c', f]).stdout)![1]), 0);
+    expect(count(outA)).toBe(deliveredA);
+    expect(count(outB)).toBe(deliveredB);
   }, 60_000);
 
   it('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted', async () => {

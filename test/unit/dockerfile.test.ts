@@ -32,6 +32,10 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('ships what the code loads at run time: the addon, dist/, bin/ and the proto files', () => {
+    for (const p of ['/src/build/Release/podspan.node', '/src/dist', '/src/bin', '/src/proto']) expect(stages[1]).toContain(`COPY --from=build ${p} `);
+  });
+
   it('starts the podspan CLI', () => {
     expect(text).toMatch(/ENTRYPOINT \["node", "\/opt\/podspan\/bin\/podspan"\]/);
   });

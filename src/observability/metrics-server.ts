@@ -1,0 +1,47 @@
+// Prometheus metrics over HTTP (prom-client): GET /metrics, plus /healthz (the process answers)
+// and /readyz (the component says it is ready). One small server per process; the registry is
+// the caller's, so tests and several components do not share global state.
+import http from 'node:http';
+import { Registry } from 'prom-client';
+import { UsageError } from '../errors';
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function serveMetrics(registry: Registry, host: string, port: number, ready: () => boolean): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/metrics') {
+      registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        },
+        (err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        },
+      );
+    } else if (url === '/healthz') {
+      res.writeHead(200);
+      res.end('ok\n');
+    } else if (url === '/readyz') {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503);
+      res.end(ok ? 'ready\n' : 'not ready\n');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new UsageError(`metrics listen ${host}:${port}: ${err.message}`)));
+    server.listen(port, host, resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
