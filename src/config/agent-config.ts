@@ -1,0 +1,161 @@
+// The agent's configuration: one YAML file (overridable by environment and flags), validated here
+// once with messages that name the field and the problem. Mirror sessions have the same shape
+// here and in a MirrorSession custom resource's spec (deploy/crd-mirrorsession.yaml).
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UsageError } from '../errors';
+import { parseForwardTarget, type ForwardTarget } from './forward-options';
+
+const port = z.number().int().min(1).max(65535);
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { message: 'expected a CIDR such as 10.0.0.0/8' });
+
+export const sessionSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'lower-case letters, digits and dashes' }),
+    sources: z
+      .object({
+        /** Interface names or globs on the host (bare metal, hostNetwork pods): eth0, veth*, cali*. */
+        interfaces: z.array(z.string().min(1)).default([]),
+        /** Pods on this node: by namespace and label selector (Kubernetes only). */
+        pods: z
+          .object({
+            namespaces: z.array(z.string().min(1)).default([]),
+            selector: z.record(z.string()).default({}),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .refine((s) => s.interfaces.length > 0 || s.pods !== undefined, { message: 'name interfaces, pods, or both' }),
+    filter: z
+      .object({
+        bpf: z.string().optional(),
+        protocols: z.array(z.enum(['tcp', 'udp', 'icmp', 'sctp'])).default([]),
+        ports: z.array(port).default([]),
+        cidrs: z.array(cidr).default([]),
+        direction: z.enum(['in', 'out', 'both']).default('both'),
+      })
+      .strict()
+      .default({}),
+    /** Keep 1 in N flows (whole flows, chosen by a hash of the 5-tuple). */
+    sampleOneIn: z.number().int().min(1).default(1),
+    /** Bytes kept of each frame (0: whole frames). */
+    truncate: z.number().int().min(0).max(262144).default(0),
+    targets: z
+      .array(
+        z.union([
+          z.object({ vxlan: z.string() }).strict(),
+          z.object({ grpc: z.string() }).strict(),
+          z
+            .object({
+              pcap: z
+                .object({
+                  dir: z.string().min(1),
+                  format: z.enum(['pcap', 'pcapng']).default('pcapng'),
+                  rotateMB: z.number().positive().optional(),
+                  rotateSeconds: z.number().int().positive().optional(),
+                  keepFiles: z.number().int().positive().optional(),
+                })
+                .strict(),
+            })
+            .strict(),
+          z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),
+        ]),
+      )
+      .min(1, { message: 'give at least one target' }),
+    vni: z.number().int().min(0).max(0xffffff).optional(),
+    priority: z.number().int().default(0),
+  })
+  .strict();
+
+export const agentConfigSchema = z
+  .object({
+    node: z.string().min(1).optional(),
+    metrics: z.object({ listen: hostPort.default('127.0.0.1:9090') }).strict().default({}),
+    kubernetes: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** kubeconfig file; empty: in-cluster configuration. */
+        kubeconfig: z.string().optional(),
+        watchMirrorSessions: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    sessions: z.array(sessionSchema).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.sessions.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sessions', i, 'name'], message: `duplicate session name ${s.name}` });
+      seen.add(s.name);
+      if (s.sources.pods && !c.kubernetes.enabled) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sessions', i, 'sources', 'pods'], message: 'pod sources need kubernetes.enabled: true' });
+      }
+    });
+  });
+
+export type SessionConfig = z.infer<typeof sessionSchema>;
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/** A session with its forward targets parsed (vxlan:// and grpc:// URLs). */
+export interface ResolvedSession extends SessionConfig {
+  forward: ForwardTarget[];
+}
+
+/** "sessions[0].filter.ports[2]: Number must be less than or equal to 65535" */
+export function formatIssue(where: string, issue: z.ZodIssue): string {
+  const path = issue.path.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : p ? `${p}.${k}` : String(k)), '');
+  const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+  return `${where}: ${path || '(top level)'}: ${message}`;
+}
+
+export function validateSession(raw: unknown, where: string): ResolvedSession {
+  const parsed = sessionSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(formatIssue(where, parsed.error.issues[0]));
+  return resolveTargets(parsed.data, where);
+}
+
+function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
+  const forward: ForwardTarget[] = [];
+  s.targets.forEach((t, i) => {
+    const url = 'vxlan' in t ? t.vxlan : 'grpc' in t ? t.grpc : undefined;
+    if (url === undefined) return;
+    try {
+      const target = parseForwardTarget(url);
+      // A session's VNI applies to its VXLAN targets that do not name one.
+      if (target.kind === 'vxlan' && s.vni !== undefined && !new URL(url).searchParams.has('vni')) target.vni = s.vni;
+      forward.push(target);
+    } catch (err) {
+      throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: ${(err as Error).message.replace(/^--forward /, '')}`);
+    }
+  });
+  return { ...s, forward };
+}
+
+/** Reads and validates FILE (YAML); NODE_NAME in the environment overrides `node`. */
+export function loadAgentConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; sessions: ResolvedSession[] } {
+  let raw: unknown = {};
+  if (file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new UsageError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const where = file ?? 'built-in defaults';
+  const parsed = agentConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(formatIssue(where, parsed.error.issues[0]));
+  const config = parsed.data;
+  if (env.NODE_NAME) config.node = env.NODE_NAME;
+  if (env.PODSPAN_METRICS_LISTEN) config.metrics.listen = env.PODSPAN_METRICS_LISTEN;
+  return { config, sessions: config.sessions.map((s) => resolveTargets(s, where)) };
+}

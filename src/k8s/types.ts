@@ -1,0 +1,29 @@
+// What the agent needs to know about the pods on its node and the MirrorSession resources.
+// src/k8s watches the Kubernetes API and hands these over; src/agent decides what to capture.
+
+export interface PodInfo {
+  uid: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** status.podIPs (IPv4 and/or IPv6). */
+  ips: string[];
+  hostNetwork: boolean;
+  /** status.phase: Pending, Running, Succeeded, Failed, Unknown. */
+  phase: string;
+  nodeName: string;
+  /** Container ports (spec.containers[].ports[].containerPort), for hostNetwork pods' filters. */
+  containerPorts: number[];
+}
+
+/** A MirrorSession custom resource (podspan.io/v1alpha1): its name and its spec, not yet validated. */
+export interface MirrorSessionResource {
+  namespace: string;
+  name: string;
+  resourceVersion: string;
+  spec: unknown;
+}
+
+/** Receives the full current set after every change (so consumers never apply deltas). */
+export type PodsListener = (pods: Map<string, PodInfo>) => void;
+export type MirrorSessionsListener = (sessions: MirrorSessionResource[]) => void;
