@@ -1,5 +1,7 @@
 #include "capture_session.h"
 
+#include <poll.h>
+
 #include <pcap/pcap.h>
 #include <time.h>
 
@@ -17,7 +19,6 @@ uint64_t monotonic_ms() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
 }
 
-constexpr uint64_t kStatsRefreshMs = 250;
 constexpr uint64_t kLiveFlushMs = 1000;
 constexpr size_t kOfflineReadPackets = 1024;
 constexpr size_t kOfflineReadBytes = 1 << 20;
@@ -68,6 +69,7 @@ struct CaptureSession::Source {
   Batch staging;
   Batch js;
   uint64_t js_started_ms = 0;
+  int fd = -1;  // live: the ring's descriptor, polled by the capture thread
   uint64_t last_refresh_ms = 0;
   uint64_t last_flush_ms = 0;
 
@@ -139,6 +141,11 @@ void CaptureSession::open_live(const std::string& device) {
                         (rc == PCAP_WARNING && !detail.empty() ? detail : pcap_statustostr(rc)) +
                         (rc != PCAP_WARNING && !detail.empty() ? " (" + detail + ")" : ""));
   }
+  // Non-blocking: the capture thread waits in its own poll with a timeout, so an idle interface
+  // still gets its counters refreshed and its file flushed (an idle TPACKET_V3 ring never wakes
+  // libpcap's own poll: no block retires without a packet).
+  if (pcap_setnonblock(p, 1, err) != 0) throw CaptureError(ErrorKind::kInterface, device + ": " + err);
+  sources_.back()->fd = pcap_get_selectable_fd(p);
   if (!opt_.filter.empty()) {
     bpf_u_int32 net = 0, mask = 0;
     if (pcap_lookupnet(device.c_str(), &net, &mask, err) != 0) mask = PCAP_NETMASK_UNKNOWN;
@@ -316,7 +323,12 @@ bool CaptureSession::take_batch(Batch& out) {
 }
 
 void CaptureSession::live_loop(Source& s) {
+  const int wait_ms = opt_.timeout_ms > 0 ? opt_.timeout_ms : 100;
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (s.fd >= 0) {
+      pollfd pfd{s.fd, POLLIN, 0};
+      ::poll(&pfd, 1, wait_ms);  // woken by a retired block, or by the timeout to refresh and flush
+    }
     const int n = pcap_dispatch(s.pcap, -1, &CaptureSession::on_packet,
                                 reinterpret_cast<unsigned char*>(&s));
     if (n == PCAP_ERROR) {
@@ -405,10 +417,10 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
       (final || now - s.js_started_ms >= opt_.batch_flush_ms)) {
     push_js_batch(s, reader_based_);  // a file can wait for the consumer; live capture cannot
   }
-  if (final || now - s.last_refresh_ms >= kStatsRefreshMs) {
-    refresh_stats(s);
-    s.last_refresh_ms = now;
-  }
+  // Every dispatch: an idle TPACKET_V3 ring does not wake us (no block retires without a packet),
+  // so counters copied only now and then could stay stale after the last burst indefinitely.
+  refresh_stats(s);
+  s.last_refresh_ms = now;
   if (writer_ && !reader_based_ && !final && now - s.last_flush_ms >= kLiveFlushMs) {
     std::unique_lock<std::mutex> lk(writer_mu_, std::defer_lock);
     if (shared_writer_) lk.lock();
