@@ -13,12 +13,12 @@ COPY bin ./bin
 COPY proto ./proto
 RUN npm ci && npm prune --omit=dev
 
-# Runtime stage: libpcap only, no compilers; runs as an unprivileged user whose node binary
+# Runtime stage: libpcap (and iproute2, which maps pods to their host-side interfaces), no compilers; runs as an unprivileged user whose node binary
 # carries just the capabilities capture needs (CAP_NET_RAW to open packet sockets,
 # CAP_NET_ADMIN for promiscuous mode and ring setup).
 FROM node:20-bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin \
+ && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin iproute2 \
  && setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/node \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/* \

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
+import { runAgent } from './agent-command';
 import { runCapture } from './capture-command';
 import { runCollector } from './collector-command';
 import { runInterfaces } from './interfaces-command';
@@ -58,6 +59,16 @@ function program(): Command {
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runStreams({ ...opts, expression } as never, process.stderr);
+    });
+
+  cmd
+    .command('agent')
+    .description('the node agent: mirror sessions from a config file (and MirrorSession resources in a cluster)')
+    .option('--config <file>', 'agent configuration (YAML); without it: this host, rotating pcapng under ./captures')
+    .option('--check-config', 'validate --config and exit')
+    .option('--metrics-listen <host:port>', 'serve metrics, /healthz and /readyz here (overrides the config)')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await runAgent(opts as never, process.stderr);
     });
 
   cmd

@@ -23,6 +23,8 @@ export class GrpcFanout implements ColumnsConsumer {
     targets: GrpcTarget[],
     private readonly node: string = process.env.NODE_NAME || os.hostname(),
     log: Logger,
+    /** Pod metadata for a capture interface, carried in every batch's sources. */
+    private readonly podOf: (iface: string) => { namespace: string; name: string; labels: Record<string, string> } | undefined = () => undefined,
   ) {
     const agent = `${this.node}/${process.pid}`;
     this.forwarders = targets.map((t) => new GrpcForwarder(t, agent, log));
@@ -59,7 +61,16 @@ export class GrpcFanout implements ColumnsConsumer {
     this.droppedNoCollector += unrouted;
     const ifs = this.session!.interfaces();
     if (ifs.length !== this.sources.length) {
-      this.sources = ifs.map((i, k) => ({ node: this.node, interface: i.name || `if${k}`, linktype: i.linktype, snaplen: i.snaplen }));
+      this.sources = ifs.map((i, k) => {
+        const pod = this.podOf(i.name);
+        return {
+          node: this.node,
+          interface: i.name || `if${k}`,
+          linktype: i.linktype,
+          snaplen: i.snaplen,
+          ...(pod ? { podNamespace: pod.namespace, podName: pod.name, podLabels: pod.labels } : {}),
+        };
+      });
     }
     parts.forEach((p, t) => {
       if (p.moved) this.forwarders[t].noteMoved(p.moved);
@@ -67,10 +78,10 @@ export class GrpcFanout implements ColumnsConsumer {
     });
   }
 
-  async close(): Promise<GrpcForwarderStats[]> {
+  async close(timeoutMs = 5000): Promise<GrpcForwarderStats[]> {
     clearInterval(this.timer);
     this.reportCaptureDrops();
-    await Promise.all(this.forwarders.map((f) => f.close()));
+    await Promise.all(this.forwarders.map((f) => f.close(timeoutMs)));
     return this.forwarders.map((f) => f.stats());
   }
 

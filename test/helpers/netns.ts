@@ -38,8 +38,15 @@ export function addVeth(nsA: string, a: string, nsB: string, b: string): void {
   inNs(nsB, ['ip', 'link', 'set', b, 'up']);
 }
 
-/** Sends exactly `count` frames from `dev` in `ns` with trafgen: UDP (or TCP SYN) of `payload` bytes. */
-export function trafgen(ns: string, dev: string, count: number, opts: { proto?: 'udp' | 'tcp'; dport?: number; payload?: number; sport?: string; pps?: number } = {}): void {
+export interface TrafgenOptions {
+  proto?: 'udp' | 'tcp';
+  dport?: number;
+  payload?: number;
+  sport?: string;
+  pps?: number;
+}
+
+function trafgenCommand(dev: string, count: number, opts: TrafgenOptions): { cfg: string; args: string[] } {
   const sport = opts.sport ?? '40000';
   const l4 = opts.proto === 'tcp' ? `tcp(sport=${sport}, dport=${opts.dport ?? 80}, syn)` : `udp(sport=${sport}, dport=${opts.dport ?? 5000})`;
   const cfg = path.join(os.tmpdir(), `podspan-trafgen-${process.pid}-${Math.random().toString(36).slice(2)}.cfg`);
@@ -47,11 +54,29 @@ export function trafgen(ns: string, dev: string, count: number, opts: { proto?: 
     cfg,
     `{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), ${l4}, fill(0x41, ${opts.payload ?? 58}) }\n`,
   );
+  return { cfg, args: ['trafgen', '--dev', dev, '--conf', cfg, '--num', String(count), '--cpus', '1', '--rate', `${opts.pps ?? 100000}pps`, '-q'] };
+}
+
+/** Sends exactly `count` frames from `dev` in `ns` with trafgen: UDP (or TCP SYN) of `payload` bytes. */
+export function trafgen(ns: string, dev: string, count: number, opts: TrafgenOptions = {}): void {
+  const { cfg, args } = trafgenCommand(dev, count, opts);
   try {
-    inNs(ns, ['trafgen', '--dev', dev, '--conf', cfg, '--num', String(count), '--cpus', '1', '--rate', `${opts.pps ?? 100000}pps`, '-q']);
+    inNs(ns, args);
   } finally {
     fs.rmSync(cfg, { force: true });
   }
+}
+
+/** The same, in the background: resolves when trafgen has sent everything. */
+export function trafgenInBackground(ns: string, dev: string, count: number, opts: TrafgenOptions = {}): Promise<void> {
+  const { cfg, args } = trafgenCommand(dev, count, opts);
+  const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: 'ignore' });
+  return new Promise((resolve) =>
+    child.on('exit', () => {
+      fs.rmSync(cfg, { force: true });
+      resolve();
+    }),
+  );
 }
 
 export interface Running {

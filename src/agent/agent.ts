@@ -1,0 +1,212 @@
+// The node agent: turns mirror sessions (from the config file and from MirrorSession resources)
+// and the pods on this node into running captures, one per (session, interface), and keeps them
+// in step as sessions, pods and interfaces change. A capture whose spec is unchanged keeps
+// running; only what changed is stopped or started. Exposes per-session and per-interface
+// counters for Prometheus.
+import { Gauge, Registry } from 'prom-client';
+import { listInterfaces } from '../capture/session';
+import { validateSession, type ResolvedSession } from '../config/agent-config';
+import { hostInterfaceForPod } from '../k8s/pod-interface';
+import type { MirrorSessionResource, PodInfo } from '../k8s/types';
+import type { Logger } from '../observability/logger';
+import { MirrorCapture, specKey, type CaptureSpec } from './mirror-capture';
+
+export interface AgentDeps {
+  interfaceNames(): string[];
+  hostInterfaceForPod(pod: PodInfo): string | undefined;
+}
+
+const defaultDeps: AgentDeps = {
+  interfaceNames: () => listInterfaces().map((d) => d.name),
+  hostInterfaceForPod: (pod) => hostInterfaceForPod(pod),
+};
+
+const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+
+export function podMatches(pod: PodInfo, sel: { namespaces: string[]; selector: Record<string, string> }): boolean {
+  if (pod.phase !== 'Running') return false;
+  if (sel.namespaces.length && !sel.namespaces.includes(pod.namespace)) return false;
+  return Object.entries(sel.selector).every(([k, v]) => pod.labels[k] === v);
+}
+
+export class Agent {
+  readonly registry = new Registry();
+  private readonly captures = new Map<string, MirrorCapture>();
+  private configSessions: ResolvedSession[] = [];
+  private resourceSessions: ResolvedSession[] = [];
+  private pods = new Map<string, PodInfo>();
+  private chain: Promise<void> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private reconciled = false;
+  readonly failures = new Map<string, string>(); // capture key -> why it is not running
+
+  constructor(
+    private readonly node: string,
+    private readonly log: Logger,
+    private readonly deps: AgentDeps = defaultDeps,
+  ) {
+    this.registerMetrics();
+  }
+
+  /** Starts reconciling now and every `everyMs` (new interfaces, captures that ended by themselves). */
+  start(everyMs = 5000): Promise<void> {
+    this.timer = setInterval(() => void this.reconcile(), everyMs);
+    return this.reconcile();
+  }
+
+  get ready(): boolean {
+    return this.reconciled && !this.stopped;
+  }
+
+  setConfigSessions(sessions: ResolvedSession[]): Promise<void> {
+    this.configSessions = sessions;
+    return this.reconcile();
+  }
+
+  setPods(pods: Map<string, PodInfo>): Promise<void> {
+    this.pods = new Map(pods);
+    return this.reconcile();
+  }
+
+  /** MirrorSession resources: each valid one becomes session NAMESPACE/NAME; invalid ones are logged and skipped. */
+  setMirrorSessions(resources: MirrorSessionResource[]): Promise<void> {
+    this.resourceSessions = [];
+    for (const r of resources) {
+      const name = `${r.namespace}-${r.name}`.toLowerCase();
+      try {
+        this.resourceSessions.push(validateSession({ ...(r.spec as object), name }, `MirrorSession ${r.namespace}/${r.name}`));
+      } catch (err) {
+        this.log.warn({ resource: `${r.namespace}/${r.name}`, reason: (err as Error).message }, 'MirrorSession ignored');
+      }
+    }
+    return this.reconcile();
+  }
+
+  runningCaptures(): CaptureSpec[] {
+    return [...this.captures.values()].map((c) => c.spec);
+  }
+
+  /** Stops every capture; files are closed valid, forwarders drained within `timeoutMs`. */
+  async stop(timeoutMs = 3000): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.chain;
+    await Promise.all([...this.captures.values()].map((c) => c.stop(timeoutMs).catch(() => undefined)));
+    this.captures.clear();
+  }
+
+  /** What should run now: per interface only the sessions of the best (lowest) priority. */
+  desired(): CaptureSpec[] {
+    const names = this.deps.interfaceNames();
+    const byIface = new Map<string, CaptureSpec[]>();
+    const add = (spec: CaptureSpec) => byIface.set(spec.iface, [...(byIface.get(spec.iface) ?? []), spec]);
+    for (const s of [...this.configSessions, ...this.resourceSessions]) {
+      const patterns = s.sources.interfaces.map(globToRegExp);
+      for (const iface of names.filter((n) => n !== 'any' && patterns.some((p) => p.test(n)))) {
+        add({ key: specKey(s, iface), session: s, iface });
+      }
+      if (!s.sources.pods) continue;
+      for (const pod of this.pods.values()) {
+        if (!podMatches(pod, s.sources.pods)) continue;
+        if (pod.hostNetwork) {
+          if (!pod.containerPorts.length) continue; // nothing to tell its traffic apart by
+          const ports = pod.containerPorts.map((p) => `port ${p}`).join(' or ');
+          add({ key: specKey(s, 'any', ports), session: s, iface: 'any', pod, extraFilter: ports });
+          continue;
+        }
+        const iface = this.deps.hostInterfaceForPod(pod);
+        if (iface) add({ key: specKey(s, iface), session: s, iface, pod });
+      }
+    }
+    const out: CaptureSpec[] = [];
+    for (const specs of byIface.values()) {
+      const best = Math.min(...specs.map((c) => c.session.priority));
+      out.push(...specs.filter((c) => c.session.priority === best));
+    }
+    return out;
+  }
+
+  /** Serialised: one reconciliation at a time, each seeing the latest state. */
+  reconcile(): Promise<void> {
+    this.chain = this.chain.then(() => this.reconcileNow()).catch((err) => this.log.error({ err: (err as Error).message }, 'reconcile failed'));
+    return this.chain;
+  }
+
+  private async reconcileNow(): Promise<void> {
+    if (this.stopped) return;
+    const want = new Map(this.desired().map((s) => [s.key, s]));
+    const stopping: Promise<unknown>[] = [];
+    for (const [key, cap] of this.captures) {
+      if (want.has(key)) continue;
+      this.captures.delete(key);
+      this.log.info({ session: cap.spec.session.name, interface: cap.spec.iface }, 'capture detached');
+      stopping.push(cap.stop().catch(() => undefined));
+    }
+    await Promise.all(stopping);
+    for (const [key, spec] of want) {
+      if (this.captures.has(key)) continue;
+      try {
+        const cap = await MirrorCapture.start(spec, this.node, this.log);
+        this.captures.set(key, cap);
+        this.failures.delete(key);
+        void cap.finished.then((r) => {
+          if (this.captures.get(key) !== cap) return;
+          this.captures.delete(key); // ended by itself: the next reconciliation may start it again
+          this.log.warn({ session: spec.session.name, interface: spec.iface, reason: r.error?.message ?? 'capture ended' }, 'capture ended');
+        });
+      } catch (err) {
+        const reason = (err as Error).message;
+        if (this.failures.get(key) !== reason) this.log.error({ session: spec.session.name, interface: spec.iface, reason }, 'capture could not start');
+        this.failures.set(key, reason);
+      }
+    }
+    this.reconciled = true;
+  }
+
+  private registerMetrics(): void {
+    const labels = ['session', 'interface', 'pod'];
+    const each = (fn: (c: MirrorCapture, l: Record<string, string>) => void) => {
+      for (const c of this.captures.values()) {
+        fn(c, { session: c.spec.session.name, interface: c.spec.iface, pod: c.spec.pod ? `${c.spec.pod.namespace}/${c.spec.pod.name}` : '' });
+      }
+    };
+    const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          fill(this as unknown as Gauge);
+        },
+      });
+    gauge('podspan_captures', 'captures running (one per session and interface)', [], (g) => g.set(this.captures.size));
+    gauge('podspan_capture_failures', 'captures wanted but not running', [], (g) => g.set(this.failures.size));
+    gauge('podspan_captured_packets', 'packets captured (after the filter)', labels, (g) => each((c, l) => g.set(l, c.interfaceStats()?.captured ?? 0)));
+    gauge('podspan_kernel_dropped_packets', 'packets the kernel dropped (capture ring full)', labels, (g) => each((c, l) => g.set(l, c.interfaceStats()?.droppedKernel ?? 0)));
+    gauge('podspan_forwarded_frames', 'frames forwarded, by target', [...labels, 'target'], (g) =>
+      each((c, l) => {
+        const f = c.forwardStats();
+        for (const v of f.vxlan) g.set({ ...l, target: v.target }, v.frames);
+        for (const r of f.grpc) g.set({ ...l, target: r.target }, r.delivered);
+      }),
+    );
+    gauge('podspan_forward_dropped_frames', 'frames not forwarded, by target and reason', [...labels, 'target', 'reason'], (g) =>
+      each((c, l) => {
+        const f = c.forwardStats();
+        for (const v of f.vxlan) g.set({ ...l, target: v.target, reason: 'send_failed' }, v.sendErrors);
+        for (const r of f.grpc) {
+          g.set({ ...l, target: r.target, reason: 'queue_full' }, r.droppedQueueFull);
+          g.set({ ...l, target: r.target, reason: 'not_acknowledged' }, r.droppedDisconnected);
+        }
+      }),
+    );
+    gauge('podspan_forward_queue_bytes', 'bytes waiting for a gRPC collector', [...labels, 'target'], (g) =>
+      each((c, l) => {
+        for (const r of c.forwardStats().grpc) g.set({ ...l, target: r.target }, r.queuedBytes);
+      }),
+    );
+  }
+}

@@ -1,0 +1,29 @@
+// A session's filter as one BPF expression for libpcap: the user's own BPF, the simple rules
+// (protocols, ports, CIDRs, direction) and flow sampling, all run in the kernel. Sampling keeps
+// 1 in N flows, whole: a symmetric hash of the addresses and ports (XOR) modulo N, so both
+// directions of a flow fall on the same side.
+import type { SessionConfig } from '../config/agent-config';
+
+const any = (parts: string[]) => (parts.length === 1 ? parts[0] : `(${parts.join(' or ')})`);
+
+/** The kernel-side flow sample: true for 1 in `n` flows (IPv4 and IPv6 without extension headers). */
+export function sampleExpression(n: number): string {
+  const l4 = '((ip[0] & 0xf) << 2)';
+  const v4 = `(ip and ((ip[12:4] ^ ip[16:4] ^ ip[${l4} : 2] ^ ip[${l4} + 2 : 2]) % ${n} = 0))`;
+  const v6 = `(ip6 and ((ip6[20:4] ^ ip6[36:4] ^ ip6[40:2] ^ ip6[42:2]) % ${n} = 0))`;
+  return `(${v4} or ${v6})`;
+}
+
+export function sessionFilter(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, extra?: string): string | undefined {
+  const f = s.filter;
+  const parts: string[] = [];
+  if (f.bpf?.trim()) parts.push(`(${f.bpf.trim()})`);
+  if (f.protocols.length) parts.push(any(f.protocols.map((p) => (p === 'icmp' ? '(icmp or icmp6)' : p))));
+  if (f.ports.length) parts.push(any(f.ports.map((p) => `port ${p}`)));
+  if (f.cidrs.length) parts.push(any(f.cidrs.map((c) => `net ${c}`)));
+  if (f.direction === 'in') parts.push('inbound');
+  if (f.direction === 'out') parts.push('outbound');
+  if (s.sampleOneIn > 1) parts.push(sampleExpression(s.sampleOneIn));
+  if (extra) parts.push(`(${extra})`);
+  return parts.length ? parts.join(' and ') : undefined;
+}

@@ -1,0 +1,97 @@
+// One running capture of the agent: one mirror session on one interface, with that session's
+// outputs (a rotating pcap/pcapng file, reassembled streams, VXLAN and gRPC targets). Captures
+// are per interface so that a pod coming or going starts or stops only its own capture.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CaptureSession, type CaptureResult, type InterfaceStats } from '../capture/session';
+import type { ResolvedSession } from '../config/agent-config';
+import { GrpcFanout } from '../forward/grpc-fanout';
+import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
+import { resolveTargets } from '../forward/resolve';
+import type { PodInfo } from '../k8s/types';
+import type { Logger } from '../observability/logger';
+import { sessionFilter } from './filter';
+
+export interface CaptureSpec {
+  /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
+  key: string;
+  session: ResolvedSession;
+  iface: string;
+  pod?: PodInfo;
+  /** Extra BPF for this source (a hostNetwork pod: its ports). */
+  extraFilter?: string;
+}
+
+export function specKey(session: ResolvedSession, iface: string, extraFilter?: string): string {
+  const { name, filter, sampleOneIn, truncate, targets, vni } = session;
+  return JSON.stringify([name, iface, filter, sampleOneIn, truncate, targets, vni, extraFilter ?? '']);
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+
+export class MirrorCapture {
+  private constructor(
+    readonly spec: CaptureSpec,
+    private readonly session: CaptureSession,
+    private readonly fanout: GrpcFanout | undefined,
+    private readonly done: Promise<CaptureResult>,
+  ) {}
+
+  static async start(spec: CaptureSpec, node: string, log: Logger): Promise<MirrorCapture> {
+    const s = spec.session;
+    const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number } } | undefined;
+    const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
+    const forward = await resolveTargets(s.forward);
+    const grpc = forward.filter((t) => t.kind === 'grpc');
+    const fanout = grpc.length
+      ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined))
+      : undefined;
+    const file = pcap && path.join(pcap.pcap.dir, safe(s.name), `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}.${pcap.pcap.format}`);
+    if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const session = CaptureSession.open({
+      source: { kind: 'live', interfaces: [spec.iface] },
+      filter: sessionFilter(s, spec.extraFilter),
+      snaplen: s.truncate || 262144,
+      promisc: !spec.pod,
+      immediate: false,
+      timeoutMs: 100,
+      output: file
+        ? {
+            path: file,
+            format: pcap!.pcap.format,
+            rotateBytes: pcap!.pcap.rotateMB ? Math.round(pcap!.pcap.rotateMB * 1e6) : undefined,
+            rotateSeconds: pcap!.pcap.rotateSeconds,
+            rotateFiles: pcap!.pcap.keepFiles,
+          }
+        : undefined,
+      streams: streams ? { dir: path.join(streams.streams.dir, safe(s.name), safe(spec.iface)) } : undefined,
+      forward: forward.filter((t) => t.kind === 'vxlan'),
+      batches: fanout ? { flushMs: 50, maxBytes: Math.min(1 << 20, Math.floor(Math.min(...grpc.map((t) => t.queueBytes)) / 4)), queueBatches: 64 } : undefined,
+    });
+    fanout?.start(session);
+    const done = session.start(undefined, undefined, fanout);
+    log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file }, 'capture attached');
+    return new MirrorCapture(spec, session, fanout, done);
+  }
+
+  interfaceStats(): InterfaceStats | undefined {
+    return this.session.stats()[0];
+  }
+
+  forwardStats(): { vxlan: ReturnType<CaptureSession['forwardStats']>; grpc: GrpcForwarderStats[] } {
+    return { vxlan: this.session.forwardStats(), grpc: this.fanout?.forwarders.map((f) => f.stats()) ?? [] };
+  }
+
+  /** A capture that ended by itself (an interface gone, a disk full) reports it here. */
+  get finished(): Promise<CaptureResult> {
+    return this.done;
+  }
+
+  /** Stops capturing, closes files valid and drains forwarders (bounded by the forwarder timeout). */
+  async stop(timeoutMs = 3000): Promise<CaptureResult> {
+    this.session.stop();
+    const result = await this.done;
+    if (this.fanout) await this.fanout.close(timeoutMs);
+    return result;
+  }
+}

@@ -1,0 +1,107 @@
+// `podspan agent`: the node agent. Loads and validates the config (or an embedded default for a
+// first try: this host's default interface into rotating pcapng files under ./captures), serves
+// metrics and health, follows pods and MirrorSession resources in a cluster, reloads on SIGHUP
+// and stops on SIGTERM/SIGINT with every file closed valid, within 5 s.
+import os from 'node:os';
+import { Agent } from '../agent/agent';
+import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
+import { UsageError } from '../errors';
+import { logger } from '../observability/logger';
+import { serveMetrics } from '../observability/metrics-server';
+import { defaultInterface } from './capture-command';
+
+export interface RawAgentFlags {
+  config?: string;
+  checkConfig?: boolean;
+  metricsListen?: string;
+}
+
+/** The quick-start default: no config file, no cluster. */
+export function defaultSessions(iface: string): ResolvedSession[] {
+  return [
+    {
+      name: 'host',
+      sources: { interfaces: [iface] },
+      filter: { protocols: [], ports: [], cidrs: [], direction: 'both' },
+      sampleOneIn: 1,
+      truncate: 0,
+      targets: [{ pcap: { dir: 'captures', format: 'pcapng', rotateMB: 100, keepFiles: 10 } }],
+      priority: 0,
+      forward: [],
+    },
+  ];
+}
+
+function load(raw: RawAgentFlags): { config: AgentConfig; sessions: ResolvedSession[] } {
+  const loaded = loadAgentConfig(raw.config);
+  if (raw.metricsListen) loaded.config.metrics.listen = raw.metricsListen;
+  return loaded;
+}
+
+export async function runAgent(raw: RawAgentFlags, err: NodeJS.WritableStream): Promise<number> {
+  const { config, sessions } = load(raw);
+  if (raw.checkConfig) {
+    if (!raw.config) throw new UsageError('--check-config needs --config FILE');
+    err.write(`${raw.config}: valid (${sessions.length} sessions)\n`);
+    return 0;
+  }
+  const node = config.node ?? os.hostname();
+  const agent = new Agent(node, logger);
+  const usingDefault = !raw.config;
+  const initial = usingDefault ? defaultSessions(defaultInterface()) : sessions;
+  if (usingDefault) {
+    err.write(`podspan agent: no --config: capturing ${initial[0].sources.interfaces[0]} into captures/host/ (pcapng, 100 MB x 10 files)\n`);
+  }
+  const [host, port] = [config.metrics.listen.slice(0, config.metrics.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), Number(config.metrics.listen.slice(config.metrics.listen.lastIndexOf(':') + 1))];
+  const metrics = await serveMetrics(agent.registry, host, port, () => agent.ready);
+  err.write(`podspan agent on ${node}: metrics on http://${host}:${metrics.port}/metrics, ${initial.length} sessions from ${raw.config ?? 'the built-in default'}\n`);
+  const stopK8s = config.kubernetes.enabled ? await startKubernetes(agent, config, node) : undefined;
+  await agent.setConfigSessions(initial);
+  await agent.start();
+  err.write(`running ${agent.runningCaptures().length} captures\n`);
+
+  const reload = () => {
+    if (!raw.config) return;
+    try {
+      const next = load(raw);
+      void agent.setConfigSessions(next.sessions).then(() => err.write(`reloaded ${raw.config}: ${agent.runningCaptures().length} captures\n`));
+    } catch (e) {
+      err.write(`podspan: reload refused, keeping the running config: ${(e as Error).message}\n`);
+    }
+  };
+  process.on('SIGHUP', reload);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGHUP', reload);
+  stopK8s?.();
+  const deadline = setTimeout(() => {
+    err.write('podspan agent: stop took longer than 5 s, exiting\n');
+    process.exit(1);
+  }, 5000);
+  await agent.stop(3000);
+  await metrics.close();
+  clearTimeout(deadline);
+  err.write('podspan agent stopped; files closed\n');
+  return 0;
+}
+
+async function startKubernetes(agent: Agent, config: AgentConfig, node: string): Promise<() => void> {
+  const { loadKubeConfig } = await import('../k8s/kube-config');
+  const { PodWatcher } = await import('../k8s/pod-watcher');
+  const { MirrorSessionWatcher } = await import('../k8s/mirror-session-watcher');
+  const kc = loadKubeConfig(config.kubernetes.kubeconfig);
+  const pods = new PodWatcher(kc, node, logger);
+  await pods.start((p) => void agent.setPods(p));
+  let sessions: { stop(): void } | undefined;
+  if (config.kubernetes.watchMirrorSessions) {
+    const w = new MirrorSessionWatcher(kc, logger);
+    void w.start((s) => void agent.setMirrorSessions(s));
+    sessions = w;
+  }
+  return () => {
+    pods.stop();
+    sessions?.stop();
+  };
+}

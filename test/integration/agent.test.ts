@@ -1,0 +1,107 @@
+// `podspan agent` in host mode on a "node" made of network namespaces: sessions from a config
+// file select interfaces by name and glob; captures land in rotating pcapng per session and
+// interface; metrics count them; SIGHUP applies a changed config without restarting the captures
+// that did not change; SIGTERM under load leaves valid files and exits within 5 s.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startInNs, stopProcess, trafgen, trafgenInBackground, type Running } from '../helpers/netns';
+import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
+
+if (!canUseNetns) console.log('agent tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+
+const tag = `${process.pid % 100000}`;
+const pods = `psAP${tag}`, node = `psAN${tag}`;
+const devs = [`ap${tag}a`, `ap${tag}b`, `ap${tag}c`].map((d, i) => ({ pod: d, node: `an${tag}${'abc'[i]}` }));
+
+async function waitFor(what: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A metric's value, fetched inside the node namespace where the agent listens on 127.0.0.1. */
+async function metric(r: Running, name: string, labels: string): Promise<number> {
+  const url = /metrics on (http:\/\/[^\s,]+)/.exec(r.stderr())![1];
+  const got = run('ip', ['netns', 'exec', node, process.execPath, '-e', `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t))`]);
+  const text = got.stdout;
+  const line = text.split('\n').find((l) => l.startsWith(name) && l.includes(labels));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+/** Polls a metric until it equals `want` (counters are refreshed about once a second) or 5 s pass. */
+async function metricReaches(r: Running, name: string, labels: string, want: number): Promise<number> {
+  const deadline = Date.now() + 5000;
+  let v = NaN;
+  while (Date.now() < deadline) {
+    v = await metric(r, name, labels);
+    if (v === want) return v;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return v;
+}
+
+describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-'));
+    addNamespaces([pods, node]);
+    for (const d of devs) addVeth(pods, d.pod, node, d.node);
+  });
+  afterAll(() => {
+    removeNamespaces([pods, node]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const config = (sessions: string) => `metrics: { listen: "127.0.0.1:0" }\nsessions:\n${sessions}`;
+  const session = (name: string, ifaces: string, dir: string, extra = '') =>
+    `  - name: ${name}\n    sources: { interfaces: [${ifaces}] }\n    targets: [ { pcap: { dir: ${dir} } } ]\n${extra}`;
+
+  it('captures the interfaces its sessions name, reloads on SIGHUP keeping unchanged captures, stops cleanly on SIGTERM', async () => {
+    const dir = path.join(tmp, 'caps');
+    const cfg = path.join(tmp, 'agent.yaml');
+    fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n')));
+    const agent = await startInNs(node, [process.execPath, podspanBin, 'agent', '--config', cfg], /running \d+ captures/);
+    expect(agent.stderr()).toMatch(/running 3 captures/);
+    trafgen(pods, devs[0].pod, 300);
+    trafgen(pods, devs[1].pod, 200, { proto: 'tcp' }); // filtered out: the session keeps UDP
+    await waitFor(() => fs.existsSync(path.join(dir, 'all-an', `${devs[0].node}.pcapng`)));
+    expect(await metricReaches(agent, 'podspan_captured_packets', `interface="${devs[0].node}"`, 300)).toBe(300);
+    expect(await metric(agent, 'podspan_captured_packets', `interface="${devs[1].node}"`)).toBe(0);
+
+    // A second session on one interface; the first session is unchanged and must keep running.
+    fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n') + session('only-c', `"${devs[2].node}"`, dir)));
+    agent.child.kill('SIGHUP');
+    await waitFor(() => /reloaded .*: 4 captures/.test(agent.stderr()));
+    trafgen(pods, devs[0].pod, 100);
+    trafgen(pods, devs[2].pod, 50);
+    expect(await metricReaches(agent, 'podspan_captured_packets', `session="all-an",interface="${devs[0].node}"`, 400)).toBe(400); // one capture, never restarted
+    expect(await metricReaches(agent, 'podspan_captured_packets', `session="only-c",interface="${devs[2].node}"`, 50)).toBe(50);
+
+    // An invalid config is refused on SIGHUP, and the running one stays.
+    fs.writeFileSync(cfg, 'sessions: [ { name: BAD } ]\n');
+    agent.child.kill('SIGHUP');
+    await waitFor(() => /reload refused, keeping the running config: .*sessions\[0\]\.name/.test(agent.stderr()));
+
+    // SIGTERM while traffic flows: valid files, exit within 5 s.
+    const load = trafgenInBackground(pods, devs[0].pod, 20000, { pps: 20000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const code = await stopProcess(agent, 'SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(5300 + 300);
+    await load;
+    expect(code).toBe(0);
+    expect(agent.stderr()).toContain('podspan agent stopped; files closed');
+    const files = [
+      path.join(dir, 'all-an', `${devs[0].node}.pcapng`),
+      path.join(dir, 'all-an', `${devs[2].node}.pcapng`),
+      path.join(dir, 'only-c', `${devs[2].node}.pcapng`),
+    ];
+    const info = capinfos(files);
+    expect(info.get(files[0])!.packets).toBeGreaterThanOrEqual(400);
+    for (const f of files) expect(tsharkWarnings(f)).toBe('');
+  }, 60_000);
+});

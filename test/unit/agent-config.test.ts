@@ -1,0 +1,99 @@
+// The agent's configuration: a valid file with its defaults, and every kind of invalid one
+// refused with one message naming the file, the field and the problem; the filter a session
+// compiles to (checked by libpcap itself).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleExpression, sessionFilter } from '../../src/agent/filter';
+import { CaptureSession } from '../../src/capture/session';
+import { loadAgentConfig } from '../../src/config/agent-config';
+import { UsageError } from '../../src/errors';
+import { podspan, repoRoot } from '../helpers/tools';
+
+let tmp: string;
+beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-config-'))));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const file = (name: string, text: string) => {
+  const f = path.join(tmp, name);
+  fs.writeFileSync(f, text);
+  return f;
+};
+
+const valid = `
+node: node-a
+metrics: { listen: "127.0.0.1:9191" }
+sessions:
+  - name: web
+    sources: { interfaces: ["eth0", "veth*"] }
+    filter: { protocols: [tcp], ports: [80, 443], cidrs: [10.0.0.0/8] }
+    sampleOneIn: 4
+    truncate: 128
+    vni: 42
+    targets:
+      - pcap: { dir: /var/lib/podspan, rotateMB: 100, keepFiles: 5 }
+      - vxlan: vxlan://10.0.0.9
+      - grpc: grpc://collector:50051?queue=8388608
+`;
+
+describe('agent config', () => {
+  it('reads a valid file with its defaults, and the session VNI goes to VXLAN targets without one', () => {
+    const { config, sessions } = loadAgentConfig(file('ok.yaml', valid), {});
+    expect(config.node).toBe('node-a');
+    expect(config.kubernetes.enabled).toBe(false);
+    expect(sessions[0].filter.direction).toBe('both');
+    expect(sessions[0].priority).toBe(0);
+    expect(sessions[0].forward.map((t) => t.kind)).toEqual(['vxlan', 'grpc']);
+    expect(sessions[0].forward[0]).toMatchObject({ kind: 'vxlan', vni: 42 });
+    expect(loadAgentConfig(file('ok2.yaml', valid), { NODE_NAME: 'from-env' }).config.node).toBe('from-env');
+  });
+
+  it.each([
+    ['ports', valid.replace('ports: [80, 443]', 'ports: [80, 70000]'), 'sessions[0].filter.ports[1]: Number must be less than or equal to 65535'],
+    ['unknown field', valid.replace('sampleOneIn: 4', 'sampleOneIn: 4\n    colour: red'), 'sessions[0]: unknown field colour'],
+    ['no sources', valid.replace('sources: { interfaces: ["eth0", "veth*"] }', 'sources: {}'), 'sessions[0].sources: name interfaces, pods, or both'],
+    ['no targets', valid.replace(/targets:[\s\S]*$/, 'targets: []\n'), 'sessions[0].targets: give at least one target'],
+    ['bad name', valid.replace('name: web', 'name: Web_1'), 'sessions[0].name: lower-case letters, digits and dashes'],
+    ['duplicate', valid + valid.split('sessions:')[1], 'sessions[1].name: duplicate session name web'],
+    ['pods without kubernetes', valid.replace('sources: { interfaces: ["eth0", "veth*"] }', 'sources: { pods: { namespaces: [shop] } }'), 'sessions[0].sources.pods: pod sources need kubernetes.enabled: true'],
+    ['bad target URL', valid.replace('vxlan://10.0.0.9', 'vxlan://10.0.0.9?vni=x'), 'sessions web: targets[1]: vxlan://10.0.0.9?vni=x: vni takes a whole number'],
+    ['bad metrics address', valid.replace('127.0.0.1:9191', 'nowhere'), 'metrics.listen: expected HOST:PORT'],
+  ])('refuses %s, naming the field', (_, text, message) => {
+    const f = file(`bad-${Math.random().toString(36).slice(2)}.yaml`, text);
+    expect(() => loadAgentConfig(f, {})).toThrow(UsageError);
+    expect(() => loadAgentConfig(f, {})).toThrow(`${f}: ${message}`);
+  });
+
+  it('refuses a file that is missing or not YAML, naming it', () => {
+    expect(() => loadAgentConfig(path.join(tmp, 'none.yaml'), {})).toThrow(/none\.yaml: cannot read: ENOENT/);
+    expect(() => loadAgentConfig(file('broken.yaml', 'sessions: [\n'), {})).toThrow(/broken\.yaml: not valid YAML/);
+  });
+
+  it('podspan agent --check-config: exit 0 for a valid file, 2 and one line for an invalid one', () => {
+    const ok = podspan(['agent', '--config', file('cli-ok.yaml', valid), '--check-config']);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/cli-ok\.yaml: valid \(1 sessions\)/);
+    const bad = podspan(['agent', '--config', file('cli-bad.yaml', valid.replace('truncate: 128', 'truncate: -1')), '--check-config']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/cli-bad\.yaml: sessions\[0\]\.truncate: Number must be greater than or equal to 0/);
+  });
+});
+
+describe('session filters', () => {
+  it('joins BPF, rules, direction and flow sampling, and libpcap compiles the result', async () => {
+    const f = sessionFilter({ filter: { bpf: 'not arp', protocols: ['tcp', 'udp'], ports: [53], cidrs: ['10.0.0.0/8'], direction: 'both' }, sampleOneIn: 3 });
+    expect(f).toBe(`(not arp) and (tcp or udp) and port 53 and net 10.0.0.0/8 and ${sampleExpression(3)}`);
+    const fixture = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
+    const run = async (filter: string) => {
+      const s = CaptureSession.open({ source: { kind: 'file', path: fixture }, filter, snaplen: 262144, promisc: false, immediate: false, timeoutMs: 100 });
+      const r = await s.start();
+      return r.stats.reduce((n, x) => n + x.captured, 0);
+    };
+    expect(await run(f!)).toBeGreaterThanOrEqual(0); // it compiles
+    // Sampling keeps whole flows: over 1-in-2, 1-in-3 ... every packet of a flow is kept or dropped together.
+    const all = await run(sampleExpression(1));
+    expect(all).toBe(20);
+    expect(await run(sampleExpression(2))).toBeLessThan(20);
+  });
+});
