@@ -1,0 +1,125 @@
+// `podspan agent` in a cluster, without a cluster: pods are network namespaces with a veth whose
+// host side is routed to the pod's IP (as Calico does), the Kubernetes API is the fake server in
+// test/helpers serving the real list/watch wire format, and the agent uses the real
+// @kubernetes/client-node against it. Pods created, relabelled and deleted mid-run start and
+// stop mirroring; a MirrorSession added mid-run takes effect; frames carry the pod in the file name.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
+import { canUseNetns, inNs, ip, removeNamespaces, addNamespaces, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
+
+if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+
+const pid = process.pid;
+const tag = `${pid % 100000}`;
+const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
+const pods = [1, 2, 3].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
+
+async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions', () => {
+  let tmp: string;
+  let api: FakeKubeApi;
+  let agent: Running | undefined;
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-k8s-'));
+    api = await FakeKubeApi.start();
+    addNamespaces(pods.map((p) => p.ns));
+    for (const p of pods) {
+      ip('link', 'add', p.host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns);
+      run('sysctl', ['-qw', `net.ipv6.conf.${p.host}.disable_ipv6=1`]); // no frames of the host's own on it
+      ip('link', 'set', p.host, 'up');
+      inNs(p.ns, ['ip', 'link', 'set', 'eth0', 'up']);
+      inNs(p.ns, ['ip', 'addr', 'add', `${podIp(p.n)}/32`, 'dev', 'eth0']);
+      ip('route', 'add', `${podIp(p.n)}/32`, 'dev', p.host);
+    }
+  });
+  afterAll(async () => {
+    if (agent && agent.child.exitCode === null) agent.child.kill('SIGKILL');
+    for (const p of pods) run('ip', ['link', 'del', p.host]); // also removes the route
+    removeNamespaces(pods.map((p) => p.ns));
+    await api?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('attaches to matching pods, follows relabels, deletions and MirrorSessions, and stops cleanly', async () => {
+    const dir = path.join(tmp, 'caps');
+    api.addPod(makePod('cart-1', { node: 'test-node', namespace: 'shop', labels: { app: 'cart' }, ips: [podIp(1)] }));
+    api.addPod(makePod('web-1', { node: 'test-node', namespace: 'shop', labels: { app: 'web' }, ips: [podIp(2)] }));
+    api.addPod(makePod('cart-9', { node: 'other-node', namespace: 'shop', labels: { app: 'cart' }, ips: ['100.127.0.9'] }));
+    const cfg = path.join(tmp, 'agent.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        `kubernetes: { enabled: true, kubeconfig: ${writeKubeconfig(api, tmp)} }`,
+        'sessions:',
+        '  - name: cart',
+        '    sources: { pods: { namespaces: [shop], selector: { app: cart } } }',
+        `    targets: [ { pcap: { dir: ${dir} } } ]`,
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+    agent = { child, stderr: () => err, exited };
+    await until(() => /running \d+ captures/.test(err));
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(err)![1];
+    const captured = async (podName: string) => {
+      const text = await (await fetch(metricsUrl)).text();
+      const line = text.split('\n').find((l) => l.startsWith('podspan_captured_packets{') && l.includes(`pod="shop/${podName}"`));
+      return line ? Number(line.split(' ').pop()) : undefined;
+    };
+    const file = (p: (typeof pods)[number], podName: string, session = 'cart') => path.join(dir, session, `${p.host}_shop_${podName}.pcapng`);
+
+    // cart-1 matches; web-1 does not; cart-9 is on another node.
+    await until(() => fs.existsSync(file(pods[0], 'cart-1')));
+    expect(err).toMatch(/running 1 captures/);
+    trafgen(pods[0].ns, 'eth0', 100);
+    await until(async () => (await captured('cart-1')) === 100);
+    expect(await captured('web-1')).toBeUndefined();
+
+    // web-1 relabelled app=cart: mirrored from now on.
+    api.updatePod(makePod('web-1', { node: 'test-node', namespace: 'shop', labels: { app: 'cart' }, ips: [podIp(2)] }));
+    await until(async () => (await captured('web-1')) === 0);
+    trafgen(pods[1].ns, 'eth0', 70);
+    await until(async () => (await captured('web-1')) === 70);
+
+    // A new pod appears.
+    api.addPod(makePod('cart-2', { node: 'test-node', namespace: 'shop', labels: { app: 'cart' }, ips: [podIp(3)] }));
+    await until(async () => (await captured('cart-2')) === 0);
+
+    // cart-1 deleted: its capture stops and its file is closed valid.
+    api.deletePod('cart-1', 'shop');
+    await until(async () => (await captured('cart-1')) === undefined);
+    expect(capinfos([file(pods[0], 'cart-1')]).get(file(pods[0], 'cart-1'))!.packets).toBe(100);
+    expect(tsharkWarnings(file(pods[0], 'cart-1'))).toBe('');
+
+    // A MirrorSession selecting app=cart with a UDP filter: a second capture per matching pod.
+    api.addSession({ name: 'audit', namespace: 'shop', spec: { sources: { pods: { namespaces: ['shop'], selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ pcap: { dir } }] } });
+    await until(() => fs.existsSync(file(pods[2], 'cart-2', 'shop-audit')));
+    trafgen(pods[2].ns, 'eth0', 30);
+    await until(async () => {
+      const text = await (await fetch(metricsUrl)).text();
+      return text.includes(`podspan_captured_packets{session="shop-audit",interface="${pods[2].host}",pod="shop/cart-2"} 30`);
+    });
+
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    expect(err).toContain('podspan agent stopped; files closed');
+    for (const f of [file(pods[1], 'web-1'), file(pods[2], 'cart-2'), file(pods[2], 'cart-2', 'shop-audit')]) expect(tsharkWarnings(f)).toBe('');
+    expect(capinfos([file(pods[1], 'web-1')]).get(file(pods[1], 'web-1'))!.packets).toBe(70);
+    // The watch asked only for this node's pods.
+    expect(api.listRequests('pods')[0].query.fieldSelector).toBe('spec.nodeName=test-node');
+  }, 90_000);
+});
