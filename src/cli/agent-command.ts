@@ -1,7 +1,9 @@
 // `podspan agent`: the node agent. Loads and validates the config (or an embedded default for a
 // first try: this host's default interface into rotating pcapng files under ./captures), serves
-// metrics and health, follows pods and MirrorSession resources in a cluster, reloads on SIGHUP
-// and stops on SIGTERM/SIGINT with every file closed valid, within 5 s.
+// metrics and health, follows pods and MirrorSession resources in a cluster, reloads on SIGHUP or
+// when the file changes (a ConfigMap update), and stops on SIGTERM/SIGINT with every file
+// closed valid, within 5 s.
+import fs from 'node:fs';
 import os from 'node:os';
 import { Agent } from '../agent/agent';
 import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
@@ -60,8 +62,10 @@ export async function runAgent(raw: RawAgentFlags, err: NodeJS.WritableStream): 
   await agent.start();
   err.write(`running ${agent.runningCaptures().length} captures\n`);
 
+  let lastText = '';
   const reload = () => {
     if (!raw.config) return;
+    lastText = readOrEmpty(raw.config);
     try {
       const next = load(raw);
       void agent.setConfigSessions(next.sessions).then(() => err.write(`reloaded ${raw.config}: ${agent.runningCaptures().length} captures\n`));
@@ -70,11 +74,21 @@ export async function runAgent(raw: RawAgentFlags, err: NodeJS.WritableStream): 
     }
   };
   process.on('SIGHUP', reload);
+  // A ConfigMap update swaps the mounted file (a symlink change): poll it and reload on change.
+  lastText = raw.config ? readOrEmpty(raw.config) : '';
+  const onFileChange = () => {
+    const text = readOrEmpty(raw.config!);
+    if (text === lastText) return;
+    lastText = text;
+    reload();
+  };
+  const fileTimer = raw.config ? setInterval(onFileChange, 2000) : undefined;
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   process.off('SIGHUP', reload);
+  clearInterval(fileTimer);
   stopK8s?.();
   const deadline = setTimeout(() => {
     err.write('podspan agent: stop took longer than 5 s, exiting\n');
@@ -85,6 +99,14 @@ export async function runAgent(raw: RawAgentFlags, err: NodeJS.WritableStream): 
   clearTimeout(deadline);
   err.write('podspan agent stopped; files closed\n');
   return 0;
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 async function startKubernetes(agent: Agent, config: AgentConfig, node: string): Promise<() => void> {

@@ -18,7 +18,7 @@ const devs = [`ap${tag}a`, `ap${tag}b`, `ap${tag}c`].map((d, i) => ({ pod: d, no
 async function waitFor(what: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!what()) {
-    if (Date.now() > deadline) throw new Error('timed out');
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what.toString().slice(0, 120)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -85,6 +85,12 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     fs.writeFileSync(cfg, 'sessions: [ { name: BAD } ]\n');
     agent.child.kill('SIGHUP');
     await waitFor(() => /reload refused, keeping the running config: .*sessions\[0\]\.name/.test(agent.stderr()));
+
+    // A changed file is picked up without a signal (a ConfigMap update): back to one session.
+    fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n')));
+    await waitFor(() => /reloaded .*: 3 captures/.test(agent.stderr()), 10_000).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${agent.stderr()}`);
+    });
 
     // SIGTERM while traffic flows: valid files, exit within 5 s.
     const load = trafgenInBackground(pods, devs[0].pod, 20000, { pps: 20000 });
