@@ -82,6 +82,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   }
   opt.read_path = get_string(o, "readPath");
   opt.filter = get_string(o, "filter");
+  opt.interface_description = get_string(o, "interfaceDescription");
   opt.snaplen = static_cast<int>(get_number(o, "snaplen", opt.snaplen));
   opt.promisc = get_bool(o, "promisc", opt.promisc);
   opt.immediate = get_bool(o, "immediate", opt.immediate);
@@ -372,6 +373,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     o.Set("overlapBytes", num(r.overlap_bytes));
     o.Set("overlapConflicts", num(r.overlap_conflicts));
     o.Set("peakBufferedBytes", num(r.peak_buffered_bytes));
+    o.Set("bufferedBytes", num(r.buffered_bytes));
+    o.Set("flows", num(r.flows));
     Napi::Object closed = Napi::Object::New(env);
     for (int i = 0; i < 5; ++i) closed.Set(podspan::close_reason_name(static_cast<podspan::CloseReason>(i)), num(r.closed[i]));
     o.Set("closed", closed);

@@ -172,6 +172,7 @@ void CaptureSession::open_live(const std::string& device) {
   } catch (const CaptureError&) {
     // a description is a nicety; capture works without it
   }
+  if (!opt_.interface_description.empty()) info.description = opt_.interface_description;
   interfaces_.push_back(info);
   stats_snapshot_.emplace_back();
 }

@@ -27,6 +27,8 @@ struct CaptureOptions {
   std::string read_path;                // a pcap/pcapng file to read instead
   std::string filter;                   // BPF expression compiled by libpcap ("" = all)
   int snaplen = 262144;
+  // Live: replaces the interfaces' description in pcapng IDBs (the agent: node, pod, labels).
+  std::string interface_description;
   bool promisc = true;
   bool immediate = false;               // TPACKET_V2 per-packet wakeups: costly, low latency
   int buffer_kib = 0;                   // kernel ring size; 0 = libpcap's default (2 MiB)

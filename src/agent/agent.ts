@@ -203,6 +203,18 @@ export class Agent {
         }
       }),
     );
+    gauge('podspan_reassembly_flows', 'TCP flows open in reassembly (streams targets)', labels, (g) =>
+      each((c, l) => {
+        const st = c.streamStats();
+        if (st) g.set(l, st.flows);
+      }),
+    );
+    gauge('podspan_reassembly_buffered_bytes', 'out-of-order bytes held by reassembly (streams targets)', labels, (g) =>
+      each((c, l) => {
+        const st = c.streamStats();
+        if (st) g.set(l, st.bufferedBytes);
+      }),
+    );
     gauge('podspan_forward_queue_bytes', 'bytes waiting for a gRPC collector', [...labels, 'target'], (g) =>
       each((c, l) => {
         for (const r of c.forwardStats().grpc) g.set({ ...l, target: r.target }, r.queuedBytes);

@@ -29,6 +29,13 @@ export function specKey(session: ResolvedSession, iface: string, extraFilter?: s
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
+/** "node n1, pod shop/cart-1 (app=cart), session cart": what a pcapng reader sees per interface. */
+function describe(node: string, spec: CaptureSpec): string {
+  const pod = spec.pod;
+  const labels = pod ? Object.entries(pod.labels).map(([k, v]) => `${k}=${v}`).join(',') : '';
+  return `node ${node}${pod ? `, pod ${pod.namespace}/${pod.name}${labels ? ` (${labels})` : ''}` : ''}, session ${spec.session.name}`;
+}
+
 export class MirrorCapture {
   private constructor(
     readonly spec: CaptureSpec,
@@ -51,6 +58,7 @@ export class MirrorCapture {
     const session = CaptureSession.open({
       source: { kind: 'live', interfaces: [spec.iface] },
       filter: sessionFilter(s, spec.extraFilter),
+      interfaceDescription: describe(node, spec),
       snaplen: s.truncate || 262144,
       promisc: !spec.pod,
       immediate: false,
@@ -72,6 +80,11 @@ export class MirrorCapture {
     const done = session.start(undefined, undefined, fanout);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file }, 'capture attached');
     return new MirrorCapture(spec, session, fanout, done);
+  }
+
+  /** With a streams target: reassembly counters (flows open, bytes held out of order). */
+  streamStats(): ReturnType<CaptureSession['streamStats']> {
+    return this.session.streamStats();
   }
 
   interfaceStats(): InterfaceStats | undefined {

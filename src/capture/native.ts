@@ -36,6 +36,7 @@ export interface NativeCaptureOptions {
   interfaces?: string[];
   readPath?: string;
   filter?: string;
+  interfaceDescription?: string;
   snaplen?: number;
   promisc?: boolean;
   immediate?: boolean;
@@ -77,6 +78,9 @@ export interface StreamStats {
   overlapBytes: number;
   overlapConflicts: number;
   peakBufferedBytes: number;
+  /** Out-of-order bytes held now, and flows open now. */
+  bufferedBytes: number;
+  flows: number;
   closed: Record<'fin' | 'rst' | 'timeout' | 'evicted' | 'end', number>;
   /** With stream events: batches and events handed over, payload turned into queue-drop gaps. */
   eventBatches?: number;

@@ -26,6 +26,8 @@ export interface OutputOptions {
 export interface CaptureOptions {
   source: CaptureSource;
   filter?: string;
+  /** Live: the pcapng interface description (the agent puts node, pod and labels there). */
+  interfaceDescription?: string;
   snaplen: number;
   promisc: boolean;
   immediate: boolean;
@@ -93,6 +95,7 @@ export class CaptureSession {
     }
     const o: NativeCaptureOptions = {
       filter: options.filter ?? '',
+      interfaceDescription: options.interfaceDescription,
       snaplen: options.snaplen,
       promisc: options.promisc,
       immediate: options.immediate,

@@ -67,7 +67,10 @@ export function encodeFrameBatch(b: FrameBatch): Buffer {
   packed(w, 7, b.timestampNs);
   packed(w, 8, b.source);
   DropsType.encode(DropsType.fromObject(b.drops), w.uint32((9 << 3) | 2).fork()).ldelim();
-  return Buffer.from(w.finish().buffer, w.finish().byteOffset, w.finish().byteLength);
+  // finish() serialises anew on every call, into a buffer that may come from Node's shared pool:
+  // call it once and keep that view.
+  const out = w.finish();
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Thrown for a batch that does not hold together; the collector refuses the stream. */

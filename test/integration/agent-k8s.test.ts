@@ -106,8 +106,20 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     expect(capinfos([file(pods[0], 'cart-1')]).get(file(pods[0], 'cart-1'))!.packets).toBe(100);
     expect(tsharkWarnings(file(pods[0], 'cart-1'))).toBe('');
 
-    // A MirrorSession selecting app=cart with a UDP filter: a second capture per matching pod.
-    api.addSession({ name: 'audit', namespace: 'shop', spec: { sources: { pods: { namespaces: ['shop'], selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ pcap: { dir } }] } });
+    // A MirrorSession selecting app=cart with a UDP filter, also to a gRPC collector: a second
+    // capture per matching pod, whose frames reach the collector named after node, pod and interface.
+    const collectorOut = path.join(tmp, 'collector');
+    const collector = spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let cerr = '';
+    collector.stderr!.on('data', (d) => (cerr += d));
+    const collectorExited = new Promise<number>((res) => collector.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
+    await until(() => /listening on/.test(cerr));
+    const grpcUrl = `grpc://127.0.0.1:${/listening on 127\.0\.0\.1:(\d+)/.exec(cerr)![1]}`;
+    api.addSession({
+      name: 'audit',
+      namespace: 'shop',
+      spec: { sources: { pods: { namespaces: ['shop'], selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ pcap: { dir } }, { grpc: grpcUrl }] },
+    });
     await until(() => fs.existsSync(file(pods[2], 'cart-2', 'shop-audit')));
     trafgen(pods[2].ns, 'eth0', 30);
     await until(async () => {
@@ -117,6 +129,15 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(err).toContain('podspan agent stopped; files closed');
+    collector.kill('SIGTERM');
+    expect(await collectorExited).toBe(0);
+    const [collected] = fs.readdirSync(collectorOut).filter((f) => f.endsWith('.pcapng'));
+    if (!collected) throw new Error(`nothing collected:\n${err}\n${cerr}`);
+    const idb = run('tshark', ['-r', path.join(collectorOut, collected), '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.interface_description']).stdout.trim().split('\n');
+    expect(idb).toHaveLength(30);
+    expect(new Set(idb)).toEqual(new Set([`test-node/shop/cart-2/${pods[2].host}\tnode test-node, pod shop/cart-2, interface ${pods[2].host}, labels app=cart`]));
+    const local = run('tshark', ['-r', file(pods[2], 'cart-2', 'shop-audit'), '-T', 'fields', '-e', 'frame.interface_description']).stdout.trim().split('\n');
+    expect(new Set(local)).toEqual(new Set(['node test-node, pod shop/cart-2 (app=cart), session shop-audit']));
     for (const f of [file(pods[1], 'web-1'), file(pods[2], 'cart-2'), file(pods[2], 'cart-2', 'shop-audit')]) expect(tsharkWarnings(f)).toBe('');
     expect(capinfos([file(pods[1], 'web-1')]).get(file(pods[1], 'web-1'))!.packets).toBe(70);
     // The watch asked only for this node's pods.

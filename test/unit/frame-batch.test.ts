@@ -46,6 +46,18 @@ describe('FrameBatch codec', () => {
     expect(back.sequence).toBe(7);
   });
 
+  it('encodes small batches correctly however Node\'s buffer pool turns over (each is decoded back)', () => {
+    // Small messages come from Node's shared 8 KiB pool; an encoder that serialised twice and
+    // mixed the two buffers sent garbage whenever the pool turned over in between.
+    for (let i = 0; i < 3000; i++) {
+      const b = sample();
+      b.sequence = i + 1;
+      const wire = encodeFrameBatch(b);
+      Buffer.allocUnsafe(100 + (i % 700)); // churn the pool
+      expect(decodeFrameBatch(wire).sequence).toBe(i + 1);
+    }
+  });
+
   it('reads the unpacked form other encoders may write', () => {
     const generic = FrameBatchType.encode(FrameBatchType.fromObject({ agent: 'a', sequence: 1, sources: [{ node: 'n' }], frames: Buffer.from('xy'), caplen: [2], origlen: [2], timestampNs: ['5'], source: [0] })).finish();
     const b = decodeFrameBatch(Buffer.from(generic));
