@@ -13,6 +13,8 @@
 namespace podspan {
 namespace {
 
+constexpr uint64_t kStatsRefreshMs = 250;
+
 uint64_t monotonic_ms() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -326,9 +328,10 @@ bool CaptureSession::take_batch(Batch& out) {
 void CaptureSession::live_loop(Source& s) {
   const int wait_ms = opt_.timeout_ms > 0 ? opt_.timeout_ms : 100;
   while (!stop_.load(std::memory_order_relaxed)) {
+    bool idle = false;
     if (s.fd >= 0) {
       pollfd pfd{s.fd, POLLIN, 0};
-      ::poll(&pfd, 1, wait_ms);  // woken by a retired block, or by the timeout to refresh and flush
+      idle = ::poll(&pfd, 1, wait_ms) == 0;  // woken by a retired block, or by the timeout to refresh and flush
     }
     const int n = pcap_dispatch(s.pcap, -1, &CaptureSession::on_packet,
                                 reinterpret_cast<unsigned char*>(&s));
@@ -337,7 +340,7 @@ void CaptureSession::live_loop(Source& s) {
       stop();
       break;
     }
-    after_dispatch(s, false);
+    after_dispatch(s, false, idle);
   }
   after_dispatch(s, true);
   thread_done();
@@ -397,7 +400,7 @@ void CaptureSession::offline_loop(Source& s) {
   thread_done();
 }
 
-void CaptureSession::after_dispatch(Source& s, bool final) {
+void CaptureSession::after_dispatch(Source& s, bool final, bool idle) {
   if (shared_writer_ && !s.staging.empty()) {
     std::lock_guard<std::mutex> lk(writer_mu_);
     for (const PacketRecord& rec : s.staging.records) to_sinks(rec, s.staging.data.data() + rec.offset);
@@ -418,10 +421,12 @@ void CaptureSession::after_dispatch(Source& s, bool final) {
       (final || now - s.js_started_ms >= opt_.batch_flush_ms)) {
     push_js_batch(s, reader_based_);  // a file can wait for the consumer; live capture cannot
   }
-  // Every dispatch: an idle TPACKET_V3 ring does not wake us (no block retires without a packet),
-  // so counters copied only now and then could stay stale after the last burst indefinitely.
-  refresh_stats(s);
-  s.last_refresh_ms = now;
+  // At most every kStatsRefreshMs while busy, and whenever the ring went idle (our poll timed
+  // out), so counters are current once a burst is over.
+  if (final || idle || now - s.last_refresh_ms >= kStatsRefreshMs) {
+    refresh_stats(s);
+    s.last_refresh_ms = now;
+  }
   if (writer_ && !reader_based_ && !final && now - s.last_flush_ms >= kLiveFlushMs) {
     std::unique_lock<std::mutex> lk(writer_mu_, std::defer_lock);
     if (shared_writer_) lk.lock();

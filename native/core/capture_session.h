@@ -96,7 +96,7 @@ class CaptureSession {
   void open_offline();
   void live_loop(Source& s);
   void offline_loop(Source& s);
-  void after_dispatch(Source& s, bool final);
+  void after_dispatch(Source& s, bool final, bool idle = false);
   void push_js_batch(Source& s, bool wait_for_room);
   void refresh_stats(Source& s);
   void set_error(ErrorKind kind, const std::string& message);
