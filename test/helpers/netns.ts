@@ -70,13 +70,29 @@ export function trafgen(ns: string, dev: string, count: number, opts: TrafgenOpt
 /** The same, in the background: resolves when trafgen has sent everything. */
 export function trafgenInBackground(ns: string, dev: string, count: number, opts: TrafgenOptions = {}): Promise<void> {
   const { cfg, args } = trafgenCommand(dev, count, opts);
-  const child = spawn('ip', ['netns', 'exec', ns, ...args], { stdio: 'ignore' });
+  const child = track(spawn('ip', ['netns', 'exec', ns, ...args], { stdio: 'ignore' }));
   return new Promise((resolve) =>
     child.on('exit', () => {
       fs.rmSync(cfg, { force: true });
       resolve();
     }),
   );
+}
+
+/** Every process started here, so a failed test can still end them (see killStarted). */
+const started = new Set<ChildProcess>();
+
+/** Ends (SIGKILL) every process started through this module that is still running. */
+export function killStarted(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+}
+
+/** Remembers a process started elsewhere in a test, for killStarted(). */
+export function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.on('exit', () => started.delete(child));
+  return child;
 }
 
 export interface Running {
@@ -87,7 +103,7 @@ export interface Running {
 
 /** Starts a command in `ns`; resolves once its stderr has shown `ready` `times` times. */
 export async function startInNs(ns: string, cmd: string[], ready: RegExp, times = 1): Promise<Running> {
-  const child = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   child.stdout!.resume();

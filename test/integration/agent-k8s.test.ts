@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
-import { canUseNetns, inNs, ip, removeNamespaces, addNamespaces, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -45,7 +45,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     }
   });
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null) agent.child.kill('SIGKILL');
+    killStarted(); // the agent and collector of a test that failed half-way
     for (const p of pods) run('ip', ['link', 'del', p.host]); // also removes the route
     removeNamespaces(pods.map((p) => p.ns));
     await api?.close();
@@ -69,7 +69,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
         `    targets: [ { pcap: { dir: ${dir} } } ]`,
       ].join('\n'),
     );
-    const child = spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } });
+    const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } }));
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
@@ -109,7 +109,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     // A MirrorSession selecting app=cart with a UDP filter, also to a gRPC collector: a second
     // capture per matching pod, whose frames reach the collector named after node, pod and interface.
     const collectorOut = path.join(tmp, 'collector');
-    const collector = spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const collector = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let cerr = '';
     collector.stderr!.on('data', (d) => (cerr += d));
     const collectorExited = new Promise<number>((res) => collector.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));

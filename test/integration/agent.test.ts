@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startInNs, stopProcess, trafgen, trafgenInBackground, type Running } from '../helpers/netns';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startInNs, stopProcess, trafgen, trafgenInBackground, type Running, killStarted } from '../helpers/netns';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -52,6 +52,7 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     for (const d of devs) addVeth(pods, d.pod, node, d.node);
   });
   afterAll(() => {
+    killStarted();
     removeNamespaces([pods, node]);
     fs.rmSync(tmp, { recursive: true, force: true });
   });

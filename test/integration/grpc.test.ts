@@ -10,13 +10,16 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MirrorClient } from '../../src/forward/mirror-service';
-import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, addVeth, canUseNetns, killStarted, removeNamespaces, startCapture, startInNs, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { podspanBin, repoRoot, run } from '../helpers/tools';
 
 const fixture = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-grpc-'))));
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  killStarted(); // collectors of a test that failed half-way
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /** Starts `podspan collector` (in a namespace, or here) and returns it with its bound port. */
 async function collector(args: string[], ns?: string): Promise<Running & { port: number }> {
@@ -24,7 +27,7 @@ async function collector(args: string[], ns?: string): Promise<Running & { port:
   const r = ns
     ? await startInNs(ns, cmd, /listening on/)
     : await new Promise<Running>((resolve, reject) => {
-        const child = spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = track(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
         let err = '';
         const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
         child.stderr!.on('data', (d) => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture as startIn, stopProcess as stopCapture, trafgen } from '../helpers/netns';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture as startIn, stopProcess as stopCapture, trafgen, killStarted } from '../helpers/netns';
 import { capinfos, readWithPcapParser, run, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
 if (!canUseNetns) console.log('live capture tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -33,6 +33,7 @@ describe.skipIf(!canUseNetns)('live capture on veth pairs', () => {
     setup();
   });
   afterAll(() => {
+    killStarted();
     teardown();
     fs.rmSync(tmp, { recursive: true, force: true });
   });

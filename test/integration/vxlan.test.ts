@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, inNs, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, addVeth, canUseNetns, inNs, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running, killStarted } from '../helpers/netns';
 import { corpusDir, podspanBin, run } from '../helpers/tools';
 
 if (!canUseNetns) console.log('VXLAN tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -52,6 +52,7 @@ describe.skipIf(!canUseNetns)('VXLAN forwarding to the kernel vxlan device', () 
     inNs(coll, ['ip', 'link', 'set', 'vx0', 'up']);
   });
   afterAll(() => {
+    killStarted();
     removeNamespaces([pod, node, coll]);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
