@@ -36,7 +36,6 @@ export class AgentFile {
   private readonly writer: NativeWriter;
   private readonly ifaces = new Map<string, number>();
   private readonly drops: Drops = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
-  private framesTotal = 0;
 
   constructor(
     readonly agent: string,
@@ -54,17 +53,12 @@ export class AgentFile {
     });
   }
 
-  get framesWritten(): number {
-    return this.framesTotal;
-  }
-
   /** Writes a validated batch; throws (file untouched) if its columns do not hold together. */
   write(b: FrameBatch): number {
     const map = Buffer.alloc(b.sources.length * 4);
     b.sources.forEach((s, i) => map.writeUInt32LE(this.interfaceFor(s), i * 4));
     const count = b.caplen.length / 4;
     this.writer.write(b.frames, b.caplen, b.origlen, b.timestampNs, b.source, count, map);
-    this.framesTotal += count;
     this.addDrops(b.drops);
     return count;
   }
@@ -100,9 +94,5 @@ export class AgentFile {
     if (this.ifaces.size) {
       this.writer.setDrops(0, { kernel: this.drops.kernel, interface: this.drops.interface, queue: this.drops.queueFull + this.drops.disconnected });
     }
-  }
-
-  get agentDrops(): Drops {
-    return { ...this.drops };
   }
 }

@@ -48,10 +48,6 @@ export interface Ack {
   frames: number;
 }
 
-export function frameCount(b: FrameBatch): number {
-  return b.caplen.length / 4;
-}
-
 const packed = (w: protobuf.Writer, field: number, buf: Buffer) => {
   if (buf.length) w.uint32((field << 3) | 2).bytes(buf);
 };

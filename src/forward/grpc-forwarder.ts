@@ -6,21 +6,15 @@
 // that broke before the collector acknowledged it.
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import { ForwardError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { encodeFrameBatch, type Ack, type FrameBatch, type Source } from './frame-batch';
 import { channelOptions, MirrorClient } from './mirror-service';
 
-export interface Columns {
-  frames: Buffer;
-  caplen: Buffer;
-  origlen: Buffer;
-  timestampNs: Buffer;
-  /** Index into the sources the batch is offered with. */
-  iface: Buffer;
-  count: number;
-}
+/** One collector's share of a capture batch, as the native split hands it over. */
+export type Columns = Omit<NativeColumnsPart, 'moved'>;
 
 export interface GrpcForwarderStats {
   target: string;
@@ -65,7 +59,6 @@ export class GrpcForwarder {
   private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, movedAway: 0, reconnects: 0 };
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
-  private upResolvers: (() => void)[] = [];
   private lastError?: string;
   private everConnected = false;
 
@@ -102,11 +95,6 @@ export class GrpcForwarder {
 
   start(): void {
     this.connect();
-  }
-
-  /** Resolves once the stream to the collector is open. */
-  whenUp(): Promise<void> {
-    return this.connected ? Promise.resolve() : new Promise((r) => this.upResolvers.push(r));
   }
 
   /** Called when the queue, having been half full or more, drains below half. */
@@ -195,7 +183,6 @@ export class GrpcForwarder {
       this.everConnected = true;
       this.attempt = 0;
       this.log.info({ target: this.target.url }, 'collector stream open');
-      for (const r of this.upResolvers.splice(0)) r();
       this.pump();
     });
     call.on('data', (ack: Ack) => {

@@ -120,3 +120,24 @@ export function streamsBesideTcpflow(e: CorpusEntry, tmp: string): { theirs: str
   const r = podspan(['streams', '-r', e.path, '-o', ours]);
   return { theirs, ours, code: r.code, stderr: r.stderr };
 }
+
+/** One line of `podspan streams`' DIR/index.jsonl: a stream direction. */
+export interface IndexEntry {
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  vlan: number;
+  stream: number;
+  file: string;
+  bytes: number;
+  gaps: number;
+  missing_bytes: number;
+  first_ts: string;
+  last_ts: string;
+  close_reason: string;
+}
+
+export function readIndex(dir: string): IndexEntry[] {
+  return fs.readFileSync(path.join(dir, 'index.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
+}

@@ -9,7 +9,7 @@ import { CaptureSession, type CaptureOptions } from '../../src/capture/session';
 import { UsageError } from '../../src/errors';
 import type { StreamEvent, StreamEventBatch } from '../../src/reassembly/stream-events';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { corpusDir, corpusEntries } from '../helpers/tools';
+import { corpusDir, corpusEntries, readIndex } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08, RST = 0x04;
 let tmp: string;
@@ -118,9 +118,7 @@ describe.skipIf(!corpus)('stream events against podspan streams on the corpus', 
       await files.start();
       const { events } = await collect(e.path);
       const { streams, opens } = rebuild(events);
-      const index = fs.readFileSync(path.join(out, 'index.jsonl'), 'utf8').split('\n').filter(Boolean);
-      for (const line of index) {
-        const entry = JSON.parse(line) as { stream: number; src: string; sport: number; file: string };
+      for (const entry of readIndex(out)) {
         const open = opens.get(entry.stream);
         expect(open, `${e.file} stream ${entry.stream}`).toBeDefined();
         const dir = open!.side[0].address === entry.src && open!.side[0].port === entry.sport ? 0 : 1;

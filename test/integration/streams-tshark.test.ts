@@ -9,25 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusDir, corpusEntries, run, streamsBesideTcpflow } from '../helpers/tools';
+import { corpusDir, corpusEntries, run, streamsBesideTcpflow, readIndex, type IndexEntry } from '../helpers/tools';
 
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-streams-tshark-'))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-interface IndexEntry {
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  vlan: number;
-  stream: number;
-  file: string;
-  bytes: number;
-  gaps: number;
-}
-const readIndex = (dir: string): IndexEntry[] =>
-  fs.readFileSync(path.join(dir, 'index.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
 
 /** addr:port as tshark's follow writes it: IPv6 addresses in brackets. */
 const endpoint = (addr: string, port: number): string => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);

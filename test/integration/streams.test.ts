@@ -5,28 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { corpusDir, corpusEntries, podspan, run, streamsBesideTcpflow } from '../helpers/tools';
+import { corpusDir, corpusEntries, podspan, run, streamsBesideTcpflow, readIndex, type IndexEntry } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-streams-'))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-interface IndexEntry {
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  file: string;
-  bytes: number;
-  gaps: number;
-  missing_bytes: number;
-  first_ts: string;
-  last_ts: string;
-  close_reason: string;
-}
-const readIndex = (dir: string): IndexEntry[] =>
-  fs.readFileSync(path.join(dir, 'index.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
 
 describe('podspan streams on crafted captures', () => {
   it('writes exactly the bytes each direction carried: reordered, retransmitted, a lost segment, a reused 4-tuple', () => {
