@@ -1,6 +1,6 @@
 #include "columnar.h"
 
-#include "vxlan_sender.h"  // inner_flow_hash
+#include "decode.h"
 
 namespace podspan {
 
@@ -34,7 +34,7 @@ void split_columns(const Batch& batch, const std::vector<uint16_t>& linktypes, u
     int t = 0;
     if (targets > 1 || up != 1) {
       const uint16_t linktype = rec.iface < linktypes.size() ? linktypes[rec.iface] : uint16_t{kLinktypeEthernet};
-      const uint32_t h = inner_flow_hash(bytes, rec.caplen, linktype);
+      const uint32_t h = flow_hash(bytes, rec.caplen, linktype);
       t = pick_target(h, targets, up);
       if ((up & all) != all) {
         const int home = pick_target(h, targets, all);

@@ -240,4 +240,45 @@ void DecodeCounters::count(DecodeResult r, const Decoded& d) {
   if (d.tunnel != Tunnel::kNone) ++tunnels;
 }
 
+namespace {
+uint32_t hash_mix(uint32_t h, uint32_t v) {
+  h ^= v;
+  h *= 0x9e3779b1u;
+  return h ^ (h >> 15);
+}
+}  // namespace
+
+uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t linktype) {
+  uint32_t h = 0x811c9dc5u;
+  if (d.ip_version == 0) {
+    if (linktype == kLinktypeEthernet && caplen >= 12) {
+      // Non-IP: the two MAC addresses, in either order.
+      const int c = std::memcmp(frame, frame + 6, 6);
+      const uint8_t* lo = c < 0 ? frame : frame + 6;
+      const uint8_t* hi = c < 0 ? frame + 6 : frame;
+      for (int i = 0; i < 6; ++i) h = hash_mix(h, static_cast<uint32_t>(lo[i]) << 8 | hi[i]);
+    }
+    return h;
+  }
+  const size_t n = d.ip_version == 4 ? 4 : 16;
+  const int c = std::memcmp(d.src, d.dst, n);
+  const bool swap = c > 0 || (c == 0 && d.sport > d.dport);
+  const uint8_t* a = swap ? d.dst : d.src;
+  const uint8_t* b = swap ? d.src : d.dst;
+  for (size_t i = 0; i < n; i += 4) {
+    uint32_t wa, wb;
+    std::memcpy(&wa, a + i, 4);
+    std::memcpy(&wb, b + i, 4);
+    h = hash_mix(hash_mix(h, wa), wb);
+  }
+  const uint16_t pa = swap ? d.dport : d.sport, pb = swap ? d.sport : d.dport;
+  return hash_mix(hash_mix(h, static_cast<uint32_t>(pa) << 16 | pb), d.protocol);
+}
+
+uint32_t flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype) {
+  Decoded d;
+  decode_frame(frame, caplen, linktype, d);
+  return flow_hash(d, frame, caplen, linktype);
+}
+
 }  // namespace podspan

@@ -50,6 +50,13 @@ enum TcpFlag : uint8_t { kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAc
 
 DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linktype, Decoded& out);
 
+// A symmetric hash of the flow a decoded frame belongs to (both directions hash alike): the
+// addresses, ports and protocol for IP, the two MAC addresses for other Ethernet frames.
+// Picks a VXLAN outer source port and a frame's collector.
+uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t linktype);
+// The same, decoding the frame first.
+uint32_t flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype);
+
 // Per-result counters, for "packets not decoded and why".
 struct DecodeCounters {
   uint64_t ok = 0, truncated = 0, unknown_linktype = 0, not_ip = 0, malformed = 0;

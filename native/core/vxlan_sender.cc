@@ -24,16 +24,9 @@ constexpr size_t kMaxUdpPayload = 65535 - kUdpHeader - 40;
 constexpr size_t kGsoSegments = 64;     // UDP_MAX_SEGMENTS in older kernels
 constexpr size_t kGsoBytes = 60000;     // a GSO message stays under the 64 KiB IP limit
 
-uint32_t mix(uint32_t h, uint32_t v) {
-  h ^= v;
-  h *= 0x9e3779b1u;
-  return h ^ (h >> 15);
-}
-
 // Frames of other link types go behind Ethernet: finds the network-layer bytes and ethertype.
-bool network_layer(const uint8_t* frame, uint32_t caplen, uint16_t linktype, uint32_t& offset, uint16_t& ethertype) {
-  Decoded d;
-  decode_frame(frame, caplen, linktype, d);
+bool network_layer(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t linktype, uint32_t& offset,
+                   uint16_t& ethertype) {
   if (d.ip_version != 0 && d.l3_offset <= caplen) {
     offset = d.l3_offset;
     ethertype = d.ip_version == 4 ? 0x0800 : 0x86dd;
@@ -57,35 +50,6 @@ bool network_layer(const uint8_t* frame, uint32_t caplen, uint16_t linktype, uin
 }
 
 }  // namespace
-
-uint32_t inner_flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype) {
-  Decoded d;
-  decode_frame(frame, caplen, linktype, d);
-  uint32_t h = 0x811c9dc5u;
-  if (d.ip_version == 0) {
-    if (linktype == kLinktypeEthernet && caplen >= 12) {
-      // Non-IP: the two MAC addresses, in either order.
-      const int c = std::memcmp(frame, frame + 6, 6);
-      const uint8_t* lo = c < 0 ? frame : frame + 6;
-      const uint8_t* hi = c < 0 ? frame + 6 : frame;
-      for (int i = 0; i < 6; ++i) h = mix(h, static_cast<uint32_t>(lo[i]) << 8 | hi[i]);
-    }
-    return h;
-  }
-  const size_t n = d.ip_version == 4 ? 4 : 16;
-  const int c = std::memcmp(d.src, d.dst, n);
-  const bool swap = c > 0 || (c == 0 && d.sport > d.dport);
-  const uint8_t* a = swap ? d.dst : d.src;
-  const uint8_t* b = swap ? d.src : d.dst;
-  for (size_t i = 0; i < n; i += 4) {
-    uint32_t wa, wb;
-    std::memcpy(&wa, a + i, 4);
-    std::memcpy(&wb, b + i, 4);
-    h = mix(mix(h, wa), wb);
-  }
-  const uint16_t pa = swap ? d.dport : d.sport, pb = swap ? d.sport : d.dport;
-  return mix(mix(h, static_cast<uint32_t>(pa) << 16 | pb), d.protocol);
-}
 
 VxlanSender::VxlanSender(VxlanOptions options) : opt_(std::move(options)) {
   const bool v6 = opt_.host.find(':') != std::string::npos;
@@ -149,7 +113,9 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   uint32_t offset = 0;
   uint16_t ethertype = 0;
   const bool synthetic = linktype != kLinktypeEthernet;
-  if ((synthetic && !network_layer(bytes, rec.caplen, linktype, offset, ethertype)) ||
+  Decoded dec;  // once per frame: for the outer source port and, off Ethernet, the network layer
+  decode_frame(bytes, rec.caplen, linktype, dec);
+  if ((synthetic && !network_layer(dec, bytes, rec.caplen, linktype, offset, ethertype)) ||
       (!synthetic && rec.caplen < kEthernetHeader)) {
     ++stats_.unsupported;  // nothing that could go behind an Ethernet header
     return;
@@ -173,7 +139,7 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
     ++stats_.oversize_truncated;
   }
   inner = std::max(inner, kEthernetHeader);  // cuts never go into the Ethernet header
-  Pool& p = pools_[inner_flow_hash(bytes, rec.caplen, linktype) % pools_.size()];
+  Pool& p = pools_[flow_hash(dec, bytes, rec.caplen, linktype) % pools_.size()];
   const size_t start = p.buf.size();
   p.buf.resize(start + kVxlanHeader + inner);
   uint8_t* d = p.buf.data() + start;

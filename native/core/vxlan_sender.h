@@ -48,9 +48,6 @@ struct VxlanStats {
   uint64_t send_errors = 0;        // datagrams the kernel refused (dropped, counted)
 };
 
-// Computes the symmetric inner-flow hash used to pick the outer source port (exposed for tests).
-uint32_t inner_flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype);
-
 class VxlanSender : public PacketConsumer {
  public:
   // Opens the socket pool; throws CaptureError(kForward) naming the target.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check.h"
+#include "decode.h"
 #include "errors.h"
 #include "vxlan_sender.h"
 
@@ -140,8 +141,8 @@ TEST(vxlan_truncation_and_mtu_policy_are_counted) {
 
 TEST(vxlan_both_directions_of_a_flow_share_an_outer_source_port) {
   const auto ab = raw_udp(1, 2, 1000, 2000, 10), ba = raw_udp(2, 1, 2000, 1000, 10);
-  CHECK_EQ(inner_flow_hash(ab.data(), static_cast<uint32_t>(ab.size()), kLinktypeRaw),
-           inner_flow_hash(ba.data(), static_cast<uint32_t>(ba.size()), kLinktypeRaw));
+  CHECK_EQ(flow_hash(ab.data(), static_cast<uint32_t>(ab.size()), kLinktypeRaw),
+           flow_hash(ba.data(), static_cast<uint32_t>(ba.size()), kLinktypeRaw));
   Receiver rx;
   VxlanOptions o;
   o.host = "127.0.0.1";
