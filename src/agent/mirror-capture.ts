@@ -74,7 +74,7 @@ export class MirrorCapture {
         : undefined,
       streams: streams ? { dir: path.join(streams.streams.dir, safe(s.name), safe(spec.iface)) } : undefined,
       forward: forward.filter((t) => t.kind === 'vxlan'),
-      batches: fanout ? { flushMs: 50, maxBytes: Math.min(1 << 20, Math.floor(Math.min(...grpc.map((t) => t.queueBytes)) / 4)), queueBatches: 64 } : undefined,
+      batches: fanout?.batchOptions(),
     });
     fanout?.start(session);
     const done = session.start(undefined, undefined, fanout);

@@ -77,11 +77,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
   const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
   const fanout = grpcTargets.length ? new GrpcFanout(grpcTargets, undefined, logger) : undefined;
-  if (fanout) {
-    // Batches of at most a quarter of the smallest queue, so a queue holds several.
-    const smallest = Math.min(...grpcTargets.map((t) => t.queueBytes));
-    run.capture.batches = { flushMs: 50, maxBytes: Math.min(1 << 20, Math.floor(smallest / 4)), queueBatches: 64 };
-  }
+  if (fanout) run.capture.batches = fanout.batchOptions();
   const toTerminal = !run.capture.output && !run.capture.forward;
   if (toTerminal) run.capture.batches = { flushMs: 50 };
 

@@ -13,6 +13,7 @@ import { GrpcForwarder, type GrpcForwarderStats } from './grpc-forwarder';
 export class GrpcFanout implements ColumnsConsumer {
   readonly forwarders: GrpcForwarder[];
   readonly targets: number;
+  private readonly queueBytes: number[];
   private session?: CaptureSession;
   private sources: Source[] = [];
   private lastDrops = { kernel: 0, iface: 0 };
@@ -29,6 +30,12 @@ export class GrpcFanout implements ColumnsConsumer {
     const agent = `${this.node}/${process.pid}`;
     this.forwarders = targets.map((t) => new GrpcForwarder(t, agent, log));
     this.targets = targets.length;
+    this.queueBytes = targets.map((t) => t.queueBytes);
+  }
+
+  /** The capture batches to ask for: at most a quarter of the smallest queue, so a queue holds several. */
+  batchOptions(): { flushMs: number; maxBytes: number; queueBatches: number } {
+    return { flushMs: 50, maxBytes: Math.min(1 << 20, Math.floor(Math.min(...this.queueBytes) / 4)), queueBatches: 64 };
   }
 
   /** Connects to every collector; until one is up, batches wait in the bounded queues. */
