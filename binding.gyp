@@ -5,6 +5,7 @@
       "sources": [
         "native/addon/addon.cc",
         "native/core/capture_session.cc",
+        "native/core/bpf_chain.cc",
         "native/core/decode.cc",
         "native/core/defrag.cc",
         "native/core/reassembly.cc",

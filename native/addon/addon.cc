@@ -82,6 +82,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   }
   opt.read_path = get_string(o, "readPath");
   opt.filter = get_string(o, "filter");
+  opt.sampled_filter = get_string(o, "sampledFilter");
   opt.interface_description = get_string(o, "interfaceDescription");
   opt.snaplen = static_cast<int>(get_number(o, "snaplen", opt.snaplen));
   opt.promisc = get_bool(o, "promisc", opt.promisc);
@@ -145,6 +146,7 @@ Napi::Object stats_object(Napi::Env env, const podspan::InterfaceStats& s) {
   o.Set("captured", Napi::Number::New(env, static_cast<double>(s.captured)));
   o.Set("capturedBytes", Napi::Number::New(env, static_cast<double>(s.captured_bytes)));
   o.Set("droppedQueue", Napi::Number::New(env, static_cast<double>(s.dropped_queue)));
+  o.Set("sampledOut", Napi::Number::New(env, static_cast<double>(s.sampled_out)));
   return o;
 }
 

@@ -26,6 +26,9 @@ struct CaptureOptions {
   std::vector<std::string> interfaces;  // live devices; exclusive with read_path
   std::string read_path;                // a pcap/pcapng file to read instead
   std::string filter;                   // BPF expression compiled by libpcap ("" = all)
+  // Live: `filter` without its flow sampling. Packets it accepts that `filter` rejects are
+  // counted as sampled_out (InterfaceStats), in the kernel's program, not captured.
+  std::string sampled_filter;
   int snaplen = 262144;
   // Live: replaces the interfaces' description in pcapng IDBs (the agent: node, pod, labels).
   std::string interface_description;
@@ -93,6 +96,7 @@ class CaptureSession {
                uint64_t ts_ns, uint32_t iface, const uint8_t* opts, uint32_t optlen);
   bool take_count_slot();
   void open_live(const std::string& device);
+  void set_live_filter(Source& src, const std::string& device);
   void open_offline();
   void live_loop(Source& s);
   void offline_loop(Source& s);

@@ -66,6 +66,7 @@ struct InterfaceStats {
   uint64_t captured = 0;         // delivered to our sinks
   uint64_t captured_bytes = 0;   // caplen bytes delivered
   uint64_t dropped_queue = 0;    // batches for JS that did not fit the bounded queue (packets)
+  uint64_t sampled_out = 0;      // live, with a sampled filter: accepted by the rules, not sampled
 };
 
 // A native sink fed on the capture thread, like the file writer (e.g. stream reassembly).

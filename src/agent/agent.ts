@@ -185,6 +185,17 @@ export class Agent {
     gauge('podspan_captures', 'captures running (one per session and interface)', [], (g) => g.set(this.captures.size));
     gauge('podspan_capture_failures', 'captures wanted but not running', [], (g) => g.set(this.failures.size));
     gauge('podspan_captured_packets', 'packets captured (after the filter)', labels, (g) => each((c, l) => g.set(l, c.interfaceStats()?.captured ?? 0)));
+    gauge('podspan_filtered_packets', "packets the interface carried that the session's filter did not accept (from interface counters)", labels, (g) =>
+      each((c, l) => {
+        const n = c.filteredPackets();
+        if (n !== undefined) g.set(l, n);
+      }),
+    );
+    gauge('podspan_sampled_out_packets', 'packets the filter rules accepted and flow sampling left out', labels, (g) =>
+      each((c, l) => {
+        if (c.spec.session.sampleOneIn > 1) g.set(l, c.interfaceStats()?.sampledOut ?? 0);
+      }),
+    );
     gauge('podspan_kernel_dropped_packets', 'packets the kernel dropped (capture ring full)', labels, (g) => each((c, l) => g.set(l, c.interfaceStats()?.droppedKernel ?? 0)));
     gauge('podspan_forwarded_frames', 'frames forwarded, by target', [...labels, 'target'], (g) =>
       each((c, l) => {

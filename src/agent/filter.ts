@@ -15,6 +15,14 @@ export function sampleExpression(n: number): string {
 }
 
 export function sessionFilter(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, extra?: string): string | undefined {
+  return sessionFilters(s, extra).filter;
+}
+
+/**
+ * The capture's filter, and with sampling also the same filter without it (`sampledFilter`):
+ * the capture core chains the two so the kernel reports what sampling leaves out.
+ */
+export function sessionFilters(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, extra?: string): { filter?: string; sampledFilter?: string } {
   const f = s.filter;
   const parts: string[] = [];
   if (f.bpf?.trim()) parts.push(`(${f.bpf.trim()})`);
@@ -23,7 +31,9 @@ export function sessionFilter(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, 
   if (f.cidrs.length) parts.push(any(f.cidrs.map((c) => `net ${c}`)));
   if (f.direction === 'in') parts.push('inbound');
   if (f.direction === 'out') parts.push('outbound');
-  if (s.sampleOneIn > 1) parts.push(sampleExpression(s.sampleOneIn));
   if (extra) parts.push(`(${extra})`);
-  return parts.length ? parts.join(' and ') : undefined;
+  const join = (p: string[]) => (p.length ? p.join(' and ') : undefined);
+  if (s.sampleOneIn <= 1) return { filter: join(parts) };
+  // An empty rule set samples everything: "greater 0" accepts every packet.
+  return { filter: join([...parts, sampleExpression(s.sampleOneIn)]), sampledFilter: join(parts) ?? 'greater 0' };
 }

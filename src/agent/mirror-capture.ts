@@ -10,7 +10,8 @@ import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import type { PodInfo } from '../k8s/types';
 import type { Logger } from '../observability/logger';
-import { sessionFilter } from './filter';
+import { interfacePackets } from '../observability/interface-counters';
+import { sessionFilters } from './filter';
 
 export interface CaptureSpec {
   /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
@@ -42,6 +43,8 @@ export class MirrorCapture {
     private readonly session: CaptureSession,
     private readonly fanout: GrpcFanout | undefined,
     private readonly done: Promise<CaptureResult>,
+    /** The interface's rx + tx packets when the capture started (undefined: "any"). */
+    private readonly ifacePacketsAtStart: number | undefined,
   ) {}
 
   static async start(spec: CaptureSpec, node: string, log: Logger): Promise<MirrorCapture> {
@@ -55,9 +58,10 @@ export class MirrorCapture {
       : undefined;
     const file = pcap && path.join(pcap.pcap.dir, safe(s.name), `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}.${pcap.pcap.format}`);
     if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const ifacePacketsAtStart = interfacePackets(spec.iface);
     const session = CaptureSession.open({
       source: { kind: 'live', interfaces: [spec.iface] },
-      filter: sessionFilter(s, spec.extraFilter),
+      ...sessionFilters(s, spec.extraFilter),
       interfaceDescription: describe(node, spec),
       snaplen: s.truncate || 262144,
       promisc: !spec.pod,
@@ -79,7 +83,7 @@ export class MirrorCapture {
     fanout?.start(session);
     const done = session.start(undefined, undefined, fanout);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file }, 'capture attached');
-    return new MirrorCapture(spec, session, fanout, done);
+    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart);
   }
 
   /** With a streams target: reassembly counters (flows open, bytes held out of order). */
@@ -89,6 +93,18 @@ export class MirrorCapture {
 
   interfaceStats(): InterfaceStats | undefined {
     return this.session.stats()[0];
+  }
+
+  /**
+   * Packets the interface carried since the start that the session's filter did not accept:
+   * the interface's own counters minus what the kernel handed over (undefined for "any").
+   * Approximate by the capture's 250 ms counter refresh.
+   */
+  filteredPackets(): number | undefined {
+    const now = interfacePackets(this.spec.iface);
+    const st = this.interfaceStats();
+    if (now === undefined || this.ifacePacketsAtStart === undefined || !st) return undefined;
+    return Math.max(0, now - this.ifacePacketsAtStart - st.received);
   }
 
   forwardStats(): { vxlan: ReturnType<CaptureSession['forwardStats']>; grpc: GrpcForwarderStats[] } {

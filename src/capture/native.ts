@@ -10,6 +10,8 @@ export interface NativeStats {
   captured: number;
   capturedBytes: number;
   droppedQueue: number;
+  /** Live, with `sampledFilter`: packets the rules accepted and flow sampling left out. */
+  sampledOut: number;
 }
 
 export interface NativeInterface {
@@ -36,6 +38,7 @@ export interface NativeCaptureOptions {
   interfaces?: string[];
   readPath?: string;
   filter?: string;
+  sampledFilter?: string;
   interfaceDescription?: string;
   snaplen?: number;
   promisc?: boolean;

@@ -26,6 +26,11 @@ export interface OutputOptions {
 export interface CaptureOptions {
   source: CaptureSource;
   filter?: string;
+  /**
+   * Live: `filter` without its flow sampling. The kernel then reports each packet sampling
+   * leaves out as a stub, counted in stats().sampledOut and never captured.
+   */
+  sampledFilter?: string;
   /** Live: the pcapng interface description (the agent puts node, pod and labels there). */
   interfaceDescription?: string;
   snaplen: number;
@@ -95,6 +100,7 @@ export class CaptureSession {
     }
     const o: NativeCaptureOptions = {
       filter: options.filter ?? '',
+      sampledFilter: options.sampledFilter,
       interfaceDescription: options.interfaceDescription,
       snaplen: options.snaplen,
       promisc: options.promisc,

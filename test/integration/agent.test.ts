@@ -72,6 +72,9 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     await waitFor(() => fs.existsSync(path.join(dir, 'all-an', `${devs[0].node}.pcapng`)));
     expect(await metricReaches(agent, 'podspan_captured_packets', `interface="${devs[0].node}"`, 300)).toBe(300);
     expect(await metric(agent, 'podspan_captured_packets', `interface="${devs[1].node}"`)).toBe(0);
+    // The kernel filter cannot count what it rejects; the interface's counters can.
+    expect(await metricReaches(agent, 'podspan_filtered_packets', `interface="${devs[1].node}"`, 200)).toBe(200);
+    expect(await metric(agent, 'podspan_filtered_packets', `interface="${devs[0].node}"`)).toBe(0);
 
     // A second session on one interface; the first session is unchanged and must keep running.
     fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n') + session('only-c', `"${devs[2].node}"`, dir)));
@@ -111,4 +114,25 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     expect(info.get(files[0])!.packets).toBeGreaterThanOrEqual(400);
     for (const f of files) expect(tsharkWarnings(f)).toBe('');
   }, 60_000);
+
+  it('samples whole flows in the kernel and counts what sampling and the filter left out', async () => {
+    const dir = path.join(tmp, 'sampled');
+    const cfg = path.join(tmp, 'sampled.yaml');
+    fs.writeFileSync(cfg, config(session('sampled', `"${devs[1].node}"`, dir, '    filter: { protocols: [udp] }\n    sampleOneIn: 4\n')));
+    const agent = await startInNs(node, [process.execPath, podspanBin, 'agent', '--config', cfg], /running \d+ captures/);
+    const frames = 2000;
+    trafgen(pods, devs[1].pod, frames, { sport: 'dinc(40000, 40063)' }); // 64 UDP flows, round robin
+    trafgen(pods, devs[1].pod, 150, { proto: 'tcp' });
+    // The flows the agent's sample keeps: (saddr ^ daddr ^ sport ^ dport) % 4 == 0, 198.18.0.1 -> .2, dport 5000.
+    let kept = 0;
+    for (let i = 0; i < frames; i++) if (((0xc6120001 ^ 0xc6120002 ^ (40000 + (i % 64)) ^ 5000) >>> 0) % 4 === 0) kept++;
+    expect(kept).toBeGreaterThan(0);
+    const l = `session="sampled",interface="${devs[1].node}"`;
+    expect(await metricReaches(agent, 'podspan_captured_packets', l, kept)).toBe(kept);
+    expect(await metricReaches(agent, 'podspan_sampled_out_packets', l, frames - kept)).toBe(frames - kept);
+    expect(await metricReaches(agent, 'podspan_filtered_packets', l, 150)).toBe(150);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    const file = path.join(dir, 'sampled', `${devs[1].node}.pcapng`);
+    expect(capinfos([file]).get(file)!.packets).toBe(kept); // no stub reached the file
+  }, 30_000);
 });

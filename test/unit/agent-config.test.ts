@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleExpression, sessionFilter } from '../../src/agent/filter';
+import { sampleExpression, sessionFilter, sessionFilters } from '../../src/agent/filter';
 import { CaptureSession } from '../../src/capture/session';
 import { loadAgentConfig } from '../../src/config/agent-config';
 import { UsageError } from '../../src/errors';
@@ -95,5 +95,13 @@ describe('session filters', () => {
     const all = await run(sampleExpression(1));
     expect(all).toBe(20);
     expect(await run(sampleExpression(2))).toBeLessThan(20);
+  });
+
+  it('gives the filter without sampling beside it, so sampled-out packets can be counted', () => {
+    const rules = { bpf: undefined, protocols: ['tcp' as const], ports: [], cidrs: [], direction: 'both' as const };
+    expect(sessionFilters({ filter: rules, sampleOneIn: 1 })).toEqual({ filter: 'tcp' });
+    expect(sessionFilters({ filter: rules, sampleOneIn: 4 }, 'port 80')).toEqual({ filter: `tcp and (port 80) and ${sampleExpression(4)}`, sampledFilter: 'tcp and (port 80)' });
+    const none = { ...rules, protocols: [] };
+    expect(sessionFilters({ filter: none, sampleOneIn: 4 })).toEqual({ filter: sampleExpression(4), sampledFilter: 'greater 0' });
   });
 });
