@@ -13,14 +13,11 @@ COPY bin ./bin
 COPY proto ./proto
 RUN npm ci && npm prune --omit=dev
 
-# Runtime stage: libpcap (and iproute2, which maps pods to their host-side interfaces), no compilers; runs as an unprivileged user whose node binary
-# carries just the capabilities capture needs (CAP_NET_RAW to open packet sockets,
-# CAP_NET_ADMIN for promiscuous mode and ring setup).
-FROM node:20-bookworm-slim AS runtime
+# Collector image (`docker build --target collector`): libpcap for the addon, no compilers, an
+# unprivileged user and no capabilities at all; it only receives and writes files.
+FROM node:20-bookworm-slim AS collector
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 libcap2-bin iproute2 \
- && setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/node \
- && apt-get purge -y libcap2-bin && apt-get autoremove -y \
+ && apt-get install -y --no-install-recommends libpcap0.8 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system podspan && useradd --system --gid podspan --no-create-home podspan
 WORKDIR /opt/podspan
@@ -31,7 +28,22 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/proto ./proto
 USER podspan
-# Collector: gRPC from agents, VXLAN, metrics (when started with those flags).
+# gRPC from agents, VXLAN, metrics (when started with those flags).
 EXPOSE 50051/tcp 4789/udp 9090/tcp
 ENTRYPOINT ["node", "/opt/podspan/bin/podspan"]
+CMD ["collector", "--help"]
+
+# Agent image (the default target): the same plus iproute2, which maps pods to their host-side
+# interfaces, and a node binary carrying just the capabilities capture needs as file
+# capabilities (CAP_NET_RAW to open packet sockets, CAP_NET_ADMIN for promiscuous mode and ring
+# setup), so the unprivileged user can capture.
+FROM collector AS agent
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcap2-bin iproute2 \
+ && setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/node \
+ && apt-get purge -y libcap2-bin && apt-get autoremove -y \
+ && rm -rf /var/lib/apt/lists/*
+USER podspan
+EXPOSE 9090/tcp
 CMD ["interfaces"]

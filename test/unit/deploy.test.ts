@@ -34,7 +34,7 @@ interface Manifest {
 const deployDir = path.join(repoRoot, 'deploy');
 const yamlFiles = fs
   .readdirSync(deployDir)
-  .filter((f) => f.endsWith('.yaml'))
+  .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml') // kustomize's, not an API object
   .sort();
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -514,5 +514,25 @@ describe('systemd unit', () => {
   it.skipIf(analyze.status !== 0)('passes systemd-analyze verify', () => {
     const r = spawnSync('systemd-analyze', ['verify', unitPath], { encoding: 'utf8', cwd: deployDir });
     expect(r.status, r.stderr).toBe(0);
+  });
+});
+
+describe('deploy/kustomization.yaml', () => {
+  const k = parseFile('kustomization.yaml', '1.1')[0] as { resources: string[]; images: { name: string; newName: string; newTag: string }[] };
+
+  it('installs every manifest but the example session, and names every image the manifests use', () => {
+    expect([...k.resources].sort()).toEqual(yamlFiles.filter((f) => f !== 'example-mirrorsession.yaml'));
+    const used = new Set(
+      [agentPod, collector.spec!.template.spec!].flatMap((pod) => podContainers(pod).map((c) => (c.image ?? '').split(':')[0])),
+    );
+    expect([...used].sort()).toEqual(k.images.map((i) => i.name).sort());
+  });
+
+  it('runs the collector from the capability-free image with no capability at all', () => {
+    const c = collector.spec!.template.spec!.containers[0];
+    expect(c.image).toMatch(/^podspan-collector:/);
+    expect(c.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
+    expect(dockerfile).toMatch(/^FROM \S+ AS collector$/m);
+    expect(dockerfile.split(/^FROM /m).find((s) => / AS collector\n/.test(s))).not.toContain('setcap');
   });
 });

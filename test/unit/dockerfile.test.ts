@@ -1,5 +1,6 @@
-// No Docker engine runs here, so the Dockerfile is checked statically: two stages, libpcap
-// headers only where the addon is built, a non-root user, and only the capture capabilities.
+// No Docker engine runs here, so the Dockerfile is checked statically: a build stage, a slim
+// collector image without capabilities and the agent image on top of it, libpcap headers only
+// where the addon is built, a non-root user, and only the capture capabilities on the agent.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,23 +8,28 @@ import { repoRoot } from '../helpers/tools';
 
 const text = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
 const stages = text.split(/^FROM /m).slice(1);
+const [build, collector, agent] = stages;
 
 describe('Dockerfile', () => {
-  it('has a build stage with libpcap headers and a slim runtime stage without them', () => {
-    expect(stages).toHaveLength(2);
-    expect(stages[0]).toMatch(/ AS build/);
-    expect(stages[0]).toContain('libpcap-dev');
-    expect(stages[0]).toMatch(/npm ci/);
-    expect(stages[1]).toMatch(/-slim AS runtime/);
-    expect(stages[1]).toContain('libpcap0.8');
-    expect(stages[1]).not.toContain('libpcap-dev');
-    expect(stages[1]).not.toMatch(/\bg\+\+|build-essential/);
+  it('has a build stage with libpcap headers, then a slim collector and the agent (the default target) on it', () => {
+    expect(stages).toHaveLength(3);
+    expect(build).toMatch(/ AS build/);
+    expect(build).toContain('libpcap-dev');
+    expect(build).toMatch(/npm ci/);
+    expect(collector).toMatch(/-slim AS collector/);
+    expect(collector).toContain('libpcap0.8');
+    expect(agent).toMatch(/^collector AS agent/);
+    for (const s of [collector, agent]) {
+      expect(s).not.toContain('libpcap-dev');
+      expect(s).not.toMatch(/\bg\+\+|build-essential/);
+    }
   });
 
-  it('runs as a non-root user with only CAP_NET_RAW and CAP_NET_ADMIN', () => {
-    expect(stages[1]).toMatch(/^USER podspan$/m);
-    const caps = stages[1].match(/setcap (\S+)/)?.[1];
-    expect(caps).toBe('cap_net_raw,cap_net_admin+eip');
+  it('runs both as a non-root user; only the agent gets CAP_NET_RAW and CAP_NET_ADMIN', () => {
+    for (const s of [collector, agent]) expect(s.trim().split('\n').filter((l) => l.startsWith('USER ')).pop()).toBe('USER podspan');
+    expect(collector).not.toContain('setcap');
+    expect(agent.match(/setcap (\S+)/)?.[1]).toBe('cap_net_raw,cap_net_admin+eip');
+    expect(agent).toContain('iproute2'); // pod -> host interface mapping
   });
 
   it('copies only files that exist in the repository', () => {
@@ -33,10 +39,10 @@ describe('Dockerfile', () => {
   });
 
   it('ships what the code loads at run time: the addon, dist/, bin/ and the proto files', () => {
-    for (const p of ['/src/build/Release/podspan.node', '/src/dist', '/src/bin', '/src/proto']) expect(stages[1]).toContain(`COPY --from=build ${p} `);
+    for (const p of ['/src/build/Release/podspan.node', '/src/dist', '/src/bin', '/src/proto']) expect(collector).toContain(`COPY --from=build ${p} `);
   });
 
   it('starts the podspan CLI', () => {
-    expect(text).toMatch(/ENTRYPOINT \["node", "\/opt\/podspan\/bin\/podspan"\]/);
+    expect(collector).toMatch(/ENTRYPOINT \["node", "\/opt\/podspan\/bin\/podspan"\]/);
   });
 });
