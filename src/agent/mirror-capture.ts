@@ -30,6 +30,22 @@ export function specKey(session: ResolvedSession, iface: string, extraFilter?: s
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
 
+/**
+ * `file`, or where an earlier capture of the same session, interface and pod left a file of that
+ * name (a pod relabelled out and back, a restarted agent), that name stamped with the start time
+ * (UTC, as rotation names are), so attaching again never truncates what was captured before.
+ */
+export function unusedPath(file: string, now = new Date()): string {
+  if (!fs.existsSync(file)) return file;
+  const ext = path.extname(file);
+  const stem = file.slice(0, file.length - ext.length);
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  for (let n = 1; ; n++) {
+    const candidate = `${stem}_${stamp}${n > 1 ? `_${n}` : ''}${ext}`;
+    if (!fs.existsSync(candidate)) return candidate;
+  }
+}
+
 /** "node n1, pod shop/cart-1 (app=cart), session cart": what a pcapng reader sees per interface. */
 function describe(node: string, spec: CaptureSpec): string {
   const pod = spec.pod;
@@ -56,8 +72,9 @@ export class MirrorCapture {
     const fanout = grpc.length
       ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined))
       : undefined;
-    const file = pcap && path.join(pcap.pcap.dir, safe(s.name), `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}.${pcap.pcap.format}`);
-    if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
+    const named = pcap && path.join(pcap.pcap.dir, safe(s.name), `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}.${pcap.pcap.format}`);
+    if (named) fs.mkdirSync(path.dirname(named), { recursive: true });
+    const file = named && unusedPath(named);
     const ifacePacketsAtStart = interfacePackets(spec.iface);
     const session = CaptureSession.open({
       source: { kind: 'live', interfaces: [spec.iface] },
@@ -76,7 +93,7 @@ export class MirrorCapture {
             rotateFiles: pcap!.pcap.keepFiles,
           }
         : undefined,
-      streams: streams ? { dir: path.join(streams.streams.dir, safe(s.name), safe(spec.iface)) } : undefined,
+      streams: streams ? { dir: unusedPath(path.join(streams.streams.dir, safe(s.name), safe(spec.iface))) } : undefined,
       forward: forward.filter((t) => t.kind === 'vxlan'),
       batches: fanout?.batchOptions(),
     });

@@ -5,12 +5,15 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import type { PodInfo } from './types';
 
 export interface PodInterfaceDeps {
   /** Runs a command without a shell; returns stdout, throws when it fails. */
   run(command: string, args: string[]): string;
   isBridge(dev: string): boolean;
+  /** The bridge `dev` is a port of, or undefined (gone, or no longer enslaved). */
+  masterOf(dev: string): string | undefined;
 }
 
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -18,7 +21,19 @@ const COMMAND_TIMEOUT_MS = 2_000;
 export const hostCommands: PodInterfaceDeps = {
   run: (command, args) => execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS }),
   isBridge: (dev) => fs.existsSync(`/sys/class/net/${dev}/bridge`),
+  masterOf: (dev) => {
+    try {
+      return path.basename(fs.readlinkSync(`/sys/class/net/${dev}/master`));
+    } catch {
+      return undefined;
+    }
+  },
 };
+
+/** "POD-UID/IP" -> the bridge port found for it, most recently used last. */
+export type LearnedPorts = Map<string, { bridge: string; port: string }>;
+const learnedPorts: LearnedPorts = new Map();
+const MAX_LEARNED_PORTS = 4096;
 
 /**
  * The host interface that carries `pod`'s traffic, or undefined: for hostNetwork pods (the agent
@@ -26,7 +41,7 @@ export const hostCommands: PodInterfaceDeps = {
  * attached to this host), and pods behind a bridge the host has not exchanged a frame with yet
  * (no neighbour entry, so no MAC to look up: ask again later).
  */
-export function hostInterfaceForPod(pod: PodInfo, deps: PodInterfaceDeps = hostCommands): string | undefined {
+export function hostInterfaceForPod(pod: PodInfo, deps: PodInterfaceDeps = hostCommands, learned: LearnedPorts = learnedPorts): string | undefined {
   if (pod.hostNetwork) return undefined;
   for (const ip of pod.ips) {
     // The IP becomes a command argument: never let something like "-batch" through.
@@ -36,7 +51,19 @@ export function hostInterfaceForPod(pod: PodInfo, deps: PodInterfaceDeps = hostC
     if (!deps.isBridge(dev)) return dev;
     const mac = neighbourMac(ip, dev, deps);
     const port = mac ? bridgePortWithMac(dev, mac, deps) : undefined;
-    if (port) return port;
+    // Why remember: the bridge forgets a MAC after ageing_time (300 s) without a frame from it, and
+    // the neighbour entry may go too, so a pod that is merely idle would lose its capture (the
+    // agent asks again every few seconds). The port stays the pod's while it is still a port of
+    // this bridge (the CNI deletes the veth with the pod sandbox; a new pod has a new UID).
+    const key = `${pod.uid}/${ip}`;
+    const known = learned.get(key);
+    learned.delete(key);
+    const found = port ?? (known && known.bridge === dev && deps.masterOf(known.port) === dev ? known.port : undefined);
+    if (found) {
+      learned.set(key, { bridge: dev, port: found });
+      if (learned.size > MAX_LEARNED_PORTS) learned.delete(learned.keys().next().value!);
+      return found;
+    }
   }
   return undefined;
 }

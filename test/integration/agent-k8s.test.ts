@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen } from '../helpers/netns';
+import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -19,18 +20,10 @@ const tag = `${pid % 100000}`;
 const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
 const pods = [1, 2, 3].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
 
-async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions', () => {
   let tmp: string;
   let api: FakeKubeApi;
-  let agent: Running | undefined;
+  let agent: NodeAgent | undefined;
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-k8s-'));
     api = await FakeKubeApi.start();
@@ -69,23 +62,14 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
         `    targets: [ { pcap: { dir: ${dir} } } ]`,
       ].join('\n'),
     );
-    const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } }));
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
-    agent = { child, stderr: () => err, exited };
-    await until(() => /running \d+ captures/.test(err));
-    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(err)![1];
-    const captured = async (podName: string) => {
-      const text = await (await fetch(metricsUrl)).text();
-      const line = text.split('\n').find((l) => l.startsWith('podspan_captured_packets{') && l.includes(`pod="shop/${podName}"`));
-      return line ? Number(line.split(' ').pop()) : undefined;
-    };
+    agent = await startNodeAgent(cfg);
+    const err = () => agent!.stderr();
+    const captured = (podName: string) => agent!.captured(`shop/${podName}`);
     const file = (p: (typeof pods)[number], podName: string, session = 'cart') => path.join(dir, session, `${p.host}_shop_${podName}.pcapng`);
 
     // cart-1 matches; web-1 does not; cart-9 is on another node.
     await until(() => fs.existsSync(file(pods[0], 'cart-1')));
-    expect(err).toMatch(/running 1 captures/);
+    expect(err()).toMatch(/running 1 captures/);
     trafgen(pods[0].ns, 'eth0', 100);
     await until(async () => (await captured('cart-1')) === 100);
     expect(await captured('web-1')).toBeUndefined();
@@ -123,16 +107,16 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     await until(() => fs.existsSync(file(pods[2], 'cart-2', 'shop-audit')));
     trafgen(pods[2].ns, 'eth0', 30);
     await until(async () => {
-      const text = await (await fetch(metricsUrl)).text();
+      const text = await (await fetch(agent!.metricsUrl)).text();
       return text.includes(`podspan_captured_packets{session="shop-audit",interface="${pods[2].host}",pod="shop/cart-2"} 30`);
     });
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
-    expect(err).toContain('podspan agent stopped; files closed');
+    expect(err()).toContain('podspan agent stopped; files closed');
     collector.kill('SIGTERM');
     expect(await collectorExited).toBe(0);
     const [collected] = fs.readdirSync(collectorOut).filter((f) => f.endsWith('.pcapng'));
-    if (!collected) throw new Error(`nothing collected:\n${err}\n${cerr}`);
+    if (!collected) throw new Error(`nothing collected:\n${err()}\n${cerr}`);
     const idb = run('tshark', ['-r', path.join(collectorOut, collected), '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.interface_description']).stdout.trim().split('\n');
     expect(idb).toHaveLength(30);
     expect(new Set(idb)).toEqual(new Set([`test-node/shop/cart-2/${pods[2].host}\tnode test-node, pod shop/cart-2, interface ${pods[2].host}, labels app=cart`]));

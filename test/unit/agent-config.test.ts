@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleExpression, sessionFilter, sessionFilters } from '../../src/agent/filter';
+import { unusedPath } from '../../src/agent/mirror-capture';
 import { CaptureSession } from '../../src/capture/session';
 import { loadAgentConfig } from '../../src/config/agent-config';
 import { UsageError } from '../../src/errors';
@@ -103,5 +104,24 @@ describe('session filters', () => {
     expect(sessionFilters({ filter: rules, sampleOneIn: 4 }, 'port 80')).toEqual({ filter: `tcp and (port 80) and ${sampleExpression(4)}`, sampledFilter: 'tcp and (port 80)' });
     const none = { ...rules, protocols: [] };
     expect(sessionFilters({ filter: none, sampleOneIn: 4 })).toEqual({ filter: sampleExpression(4), sampledFilter: 'greater 0' });
+  });
+});
+
+describe('capture file names', () => {
+  it('never reuse a file an earlier capture left: the start time goes into the name', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-names-'));
+    try {
+      const file = path.join(dir, 'veth1_shop_cart-1.pcapng');
+      const at = new Date('2026-11-25T17:30:05Z');
+      expect(unusedPath(file, at)).toBe(file);
+      fs.writeFileSync(file, 'earlier');
+      expect(unusedPath(file, at)).toBe(path.join(dir, 'veth1_shop_cart-1_20261125173005.pcapng'));
+      fs.writeFileSync(path.join(dir, 'veth1_shop_cart-1_20261125173005.pcapng'), 'earlier too');
+      expect(unusedPath(file, at)).toBe(path.join(dir, 'veth1_shop_cart-1_20261125173005_2.pcapng'));
+      fs.mkdirSync(path.join(dir, 'streams'));
+      expect(unusedPath(path.join(dir, 'streams'), at)).toBe(path.join(dir, 'streams_20261125173005'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

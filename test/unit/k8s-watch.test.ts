@@ -369,7 +369,7 @@ function pod(overrides: Partial<PodInfo> = {}): PodInfo {
 }
 
 /** A runner answering from a table of "command args" -> stdout (or an Error to throw). */
-function fakeHost(answers: Record<string, string | Error>, bridges: string[] = []): PodInterfaceDeps & { calls: string[] } {
+function fakeHost(answers: Record<string, string | Error>, bridges: string[] = [], masters: Record<string, string> = {}): PodInterfaceDeps & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -382,6 +382,7 @@ function fakeHost(answers: Record<string, string | Error>, bridges: string[] = [
       return answer;
     },
     isBridge: (dev) => bridges.includes(dev),
+    masterOf: (dev) => masters[dev],
   };
 }
 
@@ -407,6 +408,27 @@ describe('hostInterfaceForPod', () => {
       ['cni0'],
     );
     expect(hostInterfaceForPod(pod(), host)).toBe('veth2222');
+  });
+
+  it('behind a bridge: keeps the port found once while the bridge has forgotten the MAC and the port is still its', () => {
+    const route = { 'ip -j route get 10.244.1.5': '[{"dst":"10.244.1.5","dev":"cni0"}]' };
+    const learnedHost = fakeHost(
+      {
+        ...route,
+        'ip -j neigh show 10.244.1.5 dev cni0': '[{"dst":"10.244.1.5","lladdr":"0a:58:0a:f4:01:05","state":["REACHABLE"]}]',
+        'bridge -j fdb show br cni0': '[{"mac":"0a:58:0a:f4:01:05","ifname":"veth2222","master":"cni0","state":""}]',
+      },
+      ['cni0'],
+    );
+    // The fdb entry aged out (the pod was idle) and the neighbour entry was collected.
+    const forgotten = (masters: Record<string, string>) => fakeHost({ ...route, 'ip -j neigh show 10.244.1.5 dev cni0': '[]' }, ['cni0'], masters);
+    const learned = new Map();
+    expect(hostInterfaceForPod(pod(), learnedHost, learned)).toBe('veth2222');
+    expect(hostInterfaceForPod(pod(), forgotten({ veth2222: 'cni0' }), learned)).toBe('veth2222');
+    // Another pod (a new UID) with the same IP is not given it; a port gone with its pod is forgotten.
+    expect(hostInterfaceForPod(pod({ uid: 'u2' }), forgotten({ veth2222: 'cni0' }), learned)).toBeUndefined();
+    expect(hostInterfaceForPod(pod(), forgotten({}), learned)).toBeUndefined();
+    expect(hostInterfaceForPod(pod(), forgotten({ veth2222: 'cni0' }), learned)).toBeUndefined();
   });
 
   it('hostNetwork pods have none (and run nothing)', () => {

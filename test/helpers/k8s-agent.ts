@@ -1,0 +1,34 @@
+// `podspan agent` started as node "test-node" of a fake cluster (see fake-kube-api.ts), for the
+// Kubernetes end-to-end tests: its stderr, its exit, and its per-pod captured counter.
+import { spawn } from 'node:child_process';
+import { track, type Running } from './netns';
+import { podspanBin } from './tools';
+
+export async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface NodeAgent extends Running {
+  metricsUrl: string;
+  /** podspan_captured_packets of the capture of pod "namespace/name", or undefined when there is none. */
+  captured(pod: string): Promise<number | undefined>;
+}
+
+/** Starts the agent with `cfg` (metrics on 127.0.0.1:0) and waits until it runs its first captures. */
+export async function startNodeAgent(cfg: string): Promise<NodeAgent> {
+  const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } }));
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+  await until(() => /running \d+ captures/.test(err));
+  const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(err)![1];
+  const captured = async (pod: string) => {
+    const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith('podspan_captured_packets{') && l.includes(`pod="${pod}"`));
+    return line ? Number(line.split(' ').pop()) : undefined;
+  };
+  return { child, stderr: () => err, exited, metricsUrl, captured };
+}
