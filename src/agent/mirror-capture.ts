@@ -72,9 +72,18 @@ export class MirrorCapture {
     const fanout = grpc.length
       ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined))
       : undefined;
-    const named = pcap && path.join(pcap.pcap.dir, safe(s.name), `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}.${pcap.pcap.format}`);
+    // IFACE[_NAMESPACE_POD]: what a file or stream folder holds, readable without opening it.
+    const stem = `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}`;
+    const named = pcap && path.join(pcap.pcap.dir, safe(s.name), `${stem}.${pcap.pcap.format}`);
     if (named) fs.mkdirSync(path.dirname(named), { recursive: true });
     const file = named && unusedPath(named);
+    const streamsDir = streams && unusedPath(path.join(streams.streams.dir, safe(s.name), stem));
+    if (streamsDir) {
+      // Stream files carry no metadata of their own: the folder says whose streams they are.
+      fs.mkdirSync(streamsDir, { recursive: true });
+      const pod = spec.pod && { namespace: spec.pod.namespace, name: spec.pod.name, labels: spec.pod.labels };
+      fs.writeFileSync(path.join(streamsDir, 'source.json'), `${JSON.stringify({ node, session: s.name, interface: spec.iface, pod })}\n`);
+    }
     const ifacePacketsAtStart = interfacePackets(spec.iface);
     const session = CaptureSession.open({
       source: { kind: 'live', interfaces: [spec.iface] },
@@ -93,7 +102,7 @@ export class MirrorCapture {
             rotateFiles: pcap!.pcap.keepFiles,
           }
         : undefined,
-      streams: streams ? { dir: unusedPath(path.join(streams.streams.dir, safe(s.name), safe(spec.iface))) } : undefined,
+      streams: streamsDir ? { dir: streamsDir } : undefined,
       forward: forward.filter((t) => t.kind === 'vxlan'),
       batches: fanout?.batchOptions(),
     });

@@ -59,7 +59,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
         'sessions:',
         '  - name: cart',
         '    sources: { pods: { namespaces: [shop], selector: { app: cart } } }',
-        `    targets: [ { pcap: { dir: ${dir} } } ]`,
+        `    targets: [ { pcap: { dir: ${dir} } }, { streams: { dir: ${path.join(tmp, 'streams')} } } ]`,
       ].join('\n'),
     );
     agent = await startNodeAgent(cfg);
@@ -113,6 +113,10 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(err()).toContain('podspan agent stopped; files closed');
+    // The streams target's folder says whose streams it holds.
+    const streamsDir = path.join(tmp, 'streams', 'cart', `${pods[0].host}_shop_cart-1`);
+    expect(JSON.parse(fs.readFileSync(path.join(streamsDir, 'source.json'), 'utf8'))).toEqual({ node: 'test-node', session: 'cart', interface: pods[0].host, pod: { namespace: 'shop', name: 'cart-1', labels: { app: 'cart' } } });
+    expect(fs.existsSync(path.join(streamsDir, 'index.jsonl'))).toBe(true);
     collector.kill('SIGTERM');
     expect(await collectorExited).toBe(0);
     const [collected] = fs.readdirSync(collectorOut).filter((f) => f.endsWith('.pcapng'));
