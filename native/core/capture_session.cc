@@ -403,6 +403,7 @@ void CaptureSession::live_loop(Source& s) {
 
 void CaptureSession::offline_loop(Source& s) {
   Batch in;
+  in.may_borrow = true;  // packets are consumed before the next read: no need to copy them
   FileReader& reader = *s.reader;
   std::vector<const bpf_program*> programs;  // per interface, so the lookup is not per packet
   while (!stop_.load(std::memory_order_relaxed)) {
@@ -426,7 +427,7 @@ void CaptureSession::offline_loop(Source& s) {
     for (const PacketRecord& rec : in.records) {
       if (stop_.load(std::memory_order_relaxed)) break;
       ++read_here;
-      const uint8_t* pkt = in.data.data() + rec.offset;
+      const uint8_t* pkt = in.bytes(rec);
       if (!opt_.filter.empty()) {
         if (rec.iface >= programs.size()) programs.resize(ifs.size(), nullptr);
         const bpf_program*& prog = programs[rec.iface];

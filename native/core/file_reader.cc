@@ -164,6 +164,8 @@ class Source {
 
   // Bytes before `pos` will not be read again (packets are copied out): unmap their pages every
   // 64 MiB, so reading a large file does not hold it all in the process's resident set.
+  bool mapped() const { return mapped_; }
+
   void done_before(size_t pos) {
     constexpr size_t kStep = 64u << 20;
     if (!mapped_ || pos < released_ + kStep) return;
@@ -280,6 +282,10 @@ class PcapReader : public ReaderBase {
     out.clear();
     if (failed_) return ReadStatus::kError;
     const uint64_t frac_mul = nanosecond_ ? 1 : 1000;
+    // Borrowing spares a copy of every packet; pcap records hold nothing but the packet.
+    const bool borrow = out.may_borrow && src_->mapped();
+    const size_t first = pos_;
+    if (borrow) out.borrowed = base_ + first;
     while (out.size() < max_packets && out.used < max_bytes) {
       const size_t left = remaining();
       if (left == 0) return ReadStatus::kEnd;
@@ -294,10 +300,20 @@ class PcapReader : public ReaderBase {
       }
       if (left - hdr_len_ < caplen) return truncated(hdr_len_ + caplen, left);
       const uint64_t ts = static_cast<uint64_t>(sec) * 1000000000ull + frac * frac_mul;
-      out.append(r + hdr_len_, caplen, origlen, ts, 0);
+      if (borrow) {
+        PacketRecord rec;
+        rec.ts_ns = ts;
+        rec.offset = static_cast<uint32_t>(pos_ + hdr_len_ - first);
+        rec.caplen = caplen;
+        rec.origlen = origlen;
+        out.records.push_back(rec);
+        out.used += caplen;  // the batch limits count packet bytes, as when copying
+      } else {
+        out.append(r + hdr_len_, caplen, origlen, ts, 0);
+      }
       pos_ += hdr_len_ + caplen;
     }
-    src_->done_before(pos_);
+    src_->done_before(borrow ? first : pos_);  // borrowed bytes must stay mapped
     return ReadStatus::kOk;
   }
 

@@ -48,8 +48,14 @@ struct Batch {
   std::vector<uint8_t> data;
   std::vector<PacketRecord> records;
   size_t used = 0;  // bytes of data in use
+  // A reader may hand out packets where they lie (a memory-mapped file) instead of copying them
+  // into data, when the batch allows it: then offsets count from `borrowed`, which stays valid
+  // until the reader's next read.
+  bool may_borrow = false;
+  const uint8_t* borrowed = nullptr;
 
-  void clear() { records.clear(); used = 0; }
+  void clear() { records.clear(); used = 0; borrowed = nullptr; }
+  const uint8_t* bytes(const PacketRecord& r) const { return (borrowed ? borrowed : data.data()) + r.offset; }
   size_t size() const { return records.size(); }
   bool empty() const { return records.empty(); }
 

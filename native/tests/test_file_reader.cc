@@ -437,6 +437,34 @@ TEST(file_reader_batch_limits_and_reuse) {
   CHECK_EQ(n + b.size(), 100u);
 }
 
+TEST(file_reader_borrows_packets_of_a_mapped_pcap_instead_of_copying) {
+  W w = pcap_header(false, 0xa1b2c3d4);
+  for (uint32_t i = 0; i < 300; ++i) pcap_record(w, {i, 0, 60 + i, 60 + i}, static_cast<uint8_t>(i));
+  const std::string path = temp_path(".pcap");
+  CHECK(write_file(path, w.b));
+  auto copied = FileReader::open(path), borrowed = FileReader::open(path);
+  Batch a, b;
+  b.may_borrow = true;
+  size_t n = 0;
+  for (;;) {
+    const ReadStatus sa = copied->read(a, 64, 4096), sb = borrowed->read(b, 64, 4096);
+    CHECK(sa == sb);
+    CHECK_EQ(a.size(), b.size());
+    CHECK_EQ(a.used, b.used);  // the same batch limits either way
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      CHECK_EQ(a.records[i].ts_ns, b.records[i].ts_ns);
+      CHECK_EQ(a.records[i].caplen, b.records[i].caplen);
+      CHECK(std::memcmp(a.bytes(a.records[i]), b.bytes(b.records[i]), a.records[i].caplen) == 0);
+    }
+    if (!b.empty()) CHECK(b.borrowed != nullptr);
+    n += b.size();
+    if (sb != ReadStatus::kOk) break;
+  }
+  CHECK_EQ(n, 300u);
+  CHECK(b.data.empty());  // nothing was copied
+  std::remove(path.c_str());
+}
+
 // ---------------------------------------------------------------------------------------------
 // open()
 
