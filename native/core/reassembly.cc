@@ -16,26 +16,6 @@ const char* close_reason_name(CloseReason r) {
   return "end";
 }
 
-bool TcpReassembler::Key::operator==(const Key& o) const {
-  return ip_version == o.ip_version && vlan == o.vlan && pa == o.pa && pb == o.pb &&
-         std::memcmp(a, o.a, 16) == 0 && std::memcmp(b, o.b, 16) == 0;
-}
-
-size_t TcpReassembler::KeyHash::operator()(const Key& k) const {
-  // FNV-1a over the fields; the key is canonical (a < b), so both directions hash alike.
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const void* p, size_t n) {
-    const auto* c = static_cast<const uint8_t*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
-  };
-  mix(k.a, 16);
-  mix(k.b, 16);
-  mix(&k.pa, 2);
-  mix(&k.pb, 2);
-  mix(&k.vlan, 2);
-  return static_cast<size_t>(h);
-}
-
 TcpReassembler::TcpReassembler(ReassemblyConfig config, StreamSink& sink) : cfg_(config), sink_(sink) {}
 
 TcpReassembler::~TcpReassembler() = default;

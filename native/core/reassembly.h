@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <map>
 #include <memory>
@@ -77,15 +78,35 @@ class TcpReassembler {
   const ReassemblyStats& stats() const { return stats_; }
 
  private:
+  // Five 8-byte words without padding, so hashing and comparing go a word at a time (this is
+  // on every packet's path).
   struct Key {
     uint8_t ip_version, pad = 0;
     uint16_t vlan;
     uint8_t a[16], b[16];
     uint16_t pa, pb;
-    bool operator==(const Key& o) const;
+    uint64_t word(int i) const {
+      uint64_t w;
+      std::memcpy(&w, reinterpret_cast<const uint8_t*>(this) + 8 * i, 8);
+      return w;
+    }
+    bool operator==(const Key& o) const {
+      return word(0) == o.word(0) && word(1) == o.word(1) && word(2) == o.word(2) && word(3) == o.word(3) &&
+             word(4) == o.word(4);
+    }
   };
+  static_assert(sizeof(Key) == 40, "the flow key is hashed and compared as five words");
   struct KeyHash {
-    size_t operator()(const Key& k) const;
+    // The key is canonical (a < b), so both directions hash alike. A multiply-xorshift mix per
+    // word; a byte-wise FNV over the 38 bytes cost ~50 ns per packet.
+    size_t operator()(const Key& k) const {
+      uint64_t h = 0x9e3779b97f4a7c15ull;
+      for (int i = 0; i < 5; ++i) {
+        h = (h ^ k.word(i)) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+      }
+      return static_cast<size_t>(h);
+    }
   };
   struct Direction {
     bool started = false;
