@@ -25,8 +25,7 @@ class AsyncFiles {
   AsyncFiles(const AsyncFiles&) = delete;
   AsyncFiles& operator=(const AsyncFiles&) = delete;
 
-  // Producer side (one thread). `key` names a file until close(key); create() makes it empty-or-kept
-  // (not truncated: close sets the length).
+  // Producer side (one thread). `key` names a file until close(key); create() makes it empty.
   void create(uint64_t key, std::string path);
   void write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes);
   // Sets the file's length (a gap at the end reads as zeros) and closes it.
@@ -46,6 +45,8 @@ class AsyncFiles {
   struct File {
     std::string path;
     int fd = -1;
+    bool opened = false;  // opened once: reopening must not truncate
+    uint64_t end = 0;     // the file's length so far (it starts empty)
   };
 
   void push(Task&& t);

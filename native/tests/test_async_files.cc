@@ -52,6 +52,28 @@ TEST(async_files_write_interleaved_pieces_through_a_small_descriptor_cache) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST(async_files_create_empties_a_file_left_there_and_sets_lengths_only_where_needed) {
+  const std::string dir = temp_dir();
+  {
+    std::ofstream old(dir + "/f0", std::ios::binary);
+    old << "an older, longer file of the same name";
+  }
+  {
+    AsyncFiles files(1, 1 << 20);  // one descriptor: f0 is closed and reopened between its pieces
+    files.create(0, dir + "/f0");
+    files.create(1, dir + "/f1");
+    files.write(0, 0, bytes("new"));
+    files.write(1, 0, bytes("x"));
+    files.write(0, 3, bytes("er"));
+    files.close(0, 5);
+    files.close(1, 4);  // three missing bytes at the end: zeros
+    files.finish();
+  }
+  CHECK_EQ(slurp(dir + "/f0"), std::string("newer"));
+  CHECK_EQ(slurp(dir + "/f1"), std::string("x") + std::string(3, '\0'));
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(async_files_report_the_first_error_with_the_file_name) {
   AsyncFiles files(4, 1 << 20);
   files.create(1, "/nonexistent-podspan-dir/a");
