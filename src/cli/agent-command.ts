@@ -10,7 +10,7 @@ import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../conf
 import { UsageError } from '../errors';
 import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics-server';
-import { defaultInterface } from './capture-command';
+import { defaultInterface } from '../capture/default-interface';
 
 export interface RawAgentFlags {
   config?: string;

@@ -1,9 +1,8 @@
 // `podspan capture`: tcpdump-like capture to a file or to the terminal, ending with a summary
 // in tcpdump's words on stderr.
-import { CaptureSession, listInterfaces, type CaptureResult } from '../capture/session';
+import { defaultInterface } from '../capture/default-interface';
+import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
-import { InterfaceError } from '../errors';
-import { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { logger } from '../observability/logger';
@@ -18,15 +17,6 @@ const LINKTYPE_NAMES: Record<number, string> = {
 };
 
 /** The interface tcpdump would pick: the first one that is up, running and not loopback. */
-export function defaultInterface(): string {
-  const devices = listInterfaces();
-  const pick =
-    devices.find((d) => d.flags.includes('up') && d.flags.includes('running') && !d.flags.includes('loopback') && d.name !== 'any') ??
-    devices.find((d) => d.flags.includes('up') && d.name !== 'any');
-  if (!pick) throw new InterfaceError('no capturable interface is up; name one with -i');
-  return pick.name;
-}
-
 export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: number): string[] {
   const lines = stats.map(
     (s) =>
@@ -76,7 +66,8 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
   const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
-  const fanout = grpcTargets.length ? new GrpcFanout(grpcTargets, undefined, logger) : undefined;
+  // gRPC is loaded only when asked for: it costs ~40 ms of start-up.
+  const fanout = grpcTargets.length ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, logger) : undefined;
   if (fanout) run.capture.batches = fanout.batchOptions();
   const toTerminal = !run.capture.output && !run.capture.forward;
   if (toTerminal) run.capture.batches = { flushMs: 50 };

@@ -3,11 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
-import { runAgent } from './agent-command';
-import { runCapture } from './capture-command';
-import { runCollector } from './collector-command';
-import { runInterfaces } from './interfaces-command';
-import { runStreams } from './streams-command';
+// Subcommands are loaded when run: the agent's and collector's dependencies (gRPC, Kubernetes
+// client, pino) cost ~60 ms of start-up that `podspan streams` or `capture -r` never use.
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -40,7 +37,7 @@ function program(): Command {
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
     .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
+      process.exitCode = await (await import('./capture-command')).runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
     });
 
   cmd
@@ -58,7 +55,7 @@ function program(): Command {
     .option('--max-flows <n>', 'flow table size; the least recently active flow is evicted beyond it')
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await runStreams({ ...opts, expression } as never, process.stderr);
+      process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, process.stderr);
     });
 
   cmd
@@ -68,7 +65,7 @@ function program(): Command {
     .option('--check-config', 'validate --config and exit')
     .option('--metrics-listen <host:port>', 'serve metrics, /healthz and /readyz here (overrides the config)')
     .action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runAgent(opts as never, process.stderr);
+      process.exitCode = await (await import('./agent-command')).runAgent(opts as never, process.stderr);
     });
 
   cmd
@@ -86,15 +83,15 @@ function program(): Command {
     .option('--vxlan-listen <host:port>', 'also receive VXLAN (e.g. 0.0.0.0:4789) into its own pcapng')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics, /healthz and /readyz (e.g. 127.0.0.1:9090)')
     .action(async (opts: Record<string, unknown>) => {
-      process.exitCode = await runCollector(opts as never, process.stderr);
+      process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });
 
   cmd
     .command('interfaces')
     .description('list the interfaces podspan can capture on, with addresses and flags')
     .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
-      process.exitCode = runInterfaces(opts.json === true, process.stdout);
+    .action(async (opts: { json?: boolean }) => {
+      process.exitCode = (await import('./interfaces-command')).runInterfaces(opts.json === true, process.stdout);
     });
 
   cmd

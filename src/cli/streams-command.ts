@@ -3,7 +3,7 @@
 // line for long runs and a summary of what was and was not decoded.
 import { CaptureSession, type StreamStats } from '../capture/session';
 import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-options';
-import { defaultInterface } from './capture-command';
+import { defaultInterface } from '../capture/default-interface';
 
 export function streamSummary(s: StreamStats): string[] {
   const notDecoded = s.decode.truncated + s.decode.unknownLinktype + s.decode.notIp + s.decode.malformed;
