@@ -164,8 +164,6 @@ class Source {
 
   // Bytes before `pos` will not be read again (packets are copied out): unmap their pages every
   // 64 MiB, so reading a large file does not hold it all in the process's resident set.
-  bool mapped() const { return mapped_; }
-
   void done_before(size_t pos) {
     constexpr size_t kStep = 64u << 20;
     if (!mapped_ || pos < released_ + kStep) return;
@@ -282,8 +280,9 @@ class PcapReader : public ReaderBase {
     out.clear();
     if (failed_) return ReadStatus::kError;
     const uint64_t frac_mul = nanosecond_ ? 1 : 1000;
-    // Borrowing spares a copy of every packet; pcap records hold nothing but the packet.
-    const bool borrow = out.may_borrow && src_->mapped();
+    // Borrowing spares a copy of every packet; pcap records hold nothing but the packet. Every
+    // source keeps its bytes in place (a mapping, the caller's memory, a pipe read whole).
+    const bool borrow = out.may_borrow;
     const size_t first = pos_;
     if (borrow) out.borrowed = base_ + first;
     while (out.size() < max_packets && out.used < max_bytes) {

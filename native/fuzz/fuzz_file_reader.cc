@@ -48,19 +48,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t max_packets = 1 + size % 5;
   const size_t max_bytes = size % 3 == 0 ? 64 : 1 << 20;
   Batch batch;
+  batch.may_borrow = size % 2 == 1;  // both ways: packets copied into the batch, or lent in place
   volatile uint8_t sink = 0;
   size_t packets = 0;
   ReadStatus st = ReadStatus::kOk;
   // Every kOk read consumes at least one block or record, so this ends; the bound is a guard.
   for (size_t rounds = 0; rounds <= size + 1; ++rounds) {
     st = reader->read(batch, max_packets, max_bytes);
-    if (batch.size() > max_packets || batch.used > batch.data.size()) __builtin_trap();
+    if (batch.size() > max_packets || (!batch.borrowed && batch.used > batch.data.size())) __builtin_trap();
     if (st == ReadStatus::kOk && batch.empty()) __builtin_trap();
     const size_t ifaces = reader->interfaces().size();
     for (const PacketRecord& r : batch.records) {
-      const size_t end = static_cast<size_t>(r.offset) + r.caplen + r.optlen;
-      if (end > batch.used || r.iface >= ifaces || r.caplen > size) __builtin_trap();
-      const uint8_t* p = batch.data.data() + r.offset;
+      const uint8_t* p = batch.bytes(r);
+      if (r.iface >= ifaces || r.caplen > size) __builtin_trap();
+      if (batch.borrowed) {
+        if (p < data || p + r.caplen + r.optlen > data + size) __builtin_trap();  // lent from the input only
+      } else if (static_cast<size_t>(r.offset) + r.caplen + r.optlen > batch.used) {
+        __builtin_trap();
+      }
       for (uint32_t i = 0; i < r.caplen + r.optlen; ++i) sink = static_cast<uint8_t>(sink ^ p[i]);
       if (!well_formed_options(p + r.caplen, r.optlen)) __builtin_trap();
     }
