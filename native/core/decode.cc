@@ -8,7 +8,8 @@ namespace podspan {
 namespace {
 
 constexpr uint16_t kEthIpv4 = 0x0800, kEthIpv6 = 0x86dd, kEthVlan = 0x8100, kEthQinq = 0x88a8,
-                   kEthQinqOld = 0x9100;
+                   kEthQinqOld = 0x9100, kEthMpls = 0x8847, kEthMplsMulticast = 0x8848;
+constexpr int kMaxMplsLabels = 8;
 constexpr int kMaxIpv6ExtHeaders = 8;
 
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
@@ -60,7 +61,27 @@ class Decoder {
     }
     if (type == kEthIpv4) return ipv4(off);
     if (type == kEthIpv6) return ipv6(off);
+    if (type == kEthMpls || type == kEthMplsMulticast) return mpls(off);
     return DecodeResult::kNotIp;
+  }
+
+  // An MPLS label stack: 4-byte entries down to the one with the bottom-of-stack bit. What
+  // follows carries no type; IP is recognised by its version nibble (as tcpdump and Wireshark
+  // guess), anything else (a pseudowire, a control word) is not IP.
+  DecodeResult mpls(uint32_t off) {
+    for (int i = 0; i < kMaxMplsLabels; ++i) {
+      if (n_ < off + 4) return DecodeResult::kTruncated;
+      const bool bottom = f_[off + 2] & 0x01;
+      off += 4;
+      if (bottom) {
+        if (n_ < off + 1) return DecodeResult::kTruncated;
+        const uint8_t v = f_[off] >> 4;
+        if (v == 4) return ipv4(off);
+        if (v == 6) return ipv6(off);
+        return DecodeResult::kNotIp;
+      }
+    }
+    return DecodeResult::kMalformed;  // a deeper stack than any real network uses
   }
 
   DecodeResult ip_by_version(uint32_t off) {

@@ -100,6 +100,28 @@ TEST(decode_vlan_qinq_stacked) {
   CHECK_EQ(d.payload_len, 10u);
 }
 
+TEST(decode_mpls_label_stacks_down_to_ip) {
+  // label(20) tc(3) bottom(1) ttl(8)
+  auto label = [](uint32_t l, bool bottom) {
+    return Bytes{static_cast<uint8_t>(l >> 12), static_cast<uint8_t>(l >> 4), static_cast<uint8_t>((l & 0xf) << 4 | (bottom ? 1 : 0)), 64};
+  };
+  Decoded d = dec(cat({eth(0x8100), vlan(4093, 0x8847), label(16, false), label(17, true), ipv4(6, tcp(1234, 80, 7, kAck, 3))}), kLinktypeEthernet, DecodeResult::kOk);
+  CHECK_EQ(d.vlan[0], 4093);
+  CHECK_EQ(d.ip_version, 4);
+  CHECK_EQ(d.l3_offset, 14u + 4u + 8u);
+  CHECK_EQ(d.payload_len, 3u);
+  d = dec(cat({eth(0x8848), label(3, true), ipv6(17, udp(1, 2, 4))}), kLinktypeEthernet, DecodeResult::kOk);
+  CHECK_EQ(d.ip_version, 6);
+  CHECK_EQ(d.dport, 2);
+  // A pseudowire control word after the stack is not IP; a stack cut short is truncated; a
+  // stack without a bottom within 8 labels is malformed.
+  dec(cat({eth(0x8847), label(3, true), Bytes(4, 0), Bytes(14, 0)}), kLinktypeEthernet, DecodeResult::kNotIp);
+  dec(cat({eth(0x8847), label(3, false), Bytes(2, 0)}), kLinktypeEthernet, DecodeResult::kTruncated);
+  Bytes deep = eth(0x8847);
+  for (int i = 0; i < 9; ++i) deep = cat({deep, label(100 + i, false)});
+  dec(cat({deep, ipv4(17, udp(1, 2, 0))}), kLinktypeEthernet, DecodeResult::kMalformed);
+}
+
 TEST(decode_sll_sll2_raw_null) {
   const Bytes ip = ipv4(17, udp(1, 2, 3));
   Bytes sll(16, 0);

@@ -106,3 +106,18 @@ describe.skipIf(!corpus || !hasTools)('podspan streams against tshark follow, fo
     expect([...seenKnown].sort()).toEqual(Object.keys(KNOWN).sort()); // no stale entries
   });
 });
+
+describe.skipIf(!corpus || !hasTools)('MPLS-labelled streams', () => {
+  it('hold the bytes tshark follows (tcpflow appends 22 bytes to each direction)', () => {
+    const e = corpusEntries(corpus!).find((x) => x.file === 'zeek__mixed-vlan-mpls.pcap')!;
+    const { ours } = streamsBesideTcpflow(e, tmp);
+    const f = tsharkFollow(e.path, '10.20.80.1:50343', '10.0.0.15:80');
+    const node = (addr: string) => (f.nodes[0] === addr ? 0 : 1);
+    const request = fs.readFileSync(path.join(ours, '010.020.080.001.50343-010.000.000.015.00080--4093'));
+    const response = fs.readFileSync(path.join(ours, '010.000.000.015.00080-010.020.080.001.50343--4093'));
+    expect(request.toString('latin1')).toBe('GET /\r\n\r\n');
+    expect(request.equals(Buffer.concat(f.data[node('10.20.80.1:50343')]))).toBe(true);
+    expect(response.length).toBe(3429);
+    expect(response.equals(Buffer.concat(f.data[node('10.0.0.15:80')]))).toBe(true);
+  });
+});

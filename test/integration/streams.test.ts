@@ -92,9 +92,9 @@ const KNOWN: Record<string, string> = {
   'zeek__http-qinq.pcap 192.150.187.043.00080-141.142.228.005.59856--45056': 'naming: outer raw TCI vs innermost VLAN id',
   'zeek__vlan-qinqinq.pcap 141.142.228.005.59856-192.150.187.043.00080--30': 'naming: tcpflow uses the outer tag, we the innermost VLAN id',
   'zeek__vlan-qinqinq.pcap 192.150.187.043.00080-141.142.228.005.59856--30': 'naming: outer vs innermost VLAN id',
-  'zeek__mixed-vlan-mpls.pcap 010.000.000.015.00080-010.020.080.001.50343--4093': 'MPLS-labelled frames: tcpflow decodes MPLS, we count them as not IP',
-  'zeek__mixed-vlan-mpls.pcap 010.020.080.001.50343-010.000.000.015.00080--4093': 'MPLS-labelled frames (see above)',
-  'zeek__mixed-vlan-mpls.pcap 010.000.000.015.00080-010.020.080.001.50343--4093c1': 'MPLS-labelled frames (see above)',
+  'zeek__mixed-vlan-mpls.pcap 010.000.000.015.00080-010.020.080.001.50343--4093': 'MPLS-labelled frames: tcpflow appends 22 bytes to each direction that are not TCP payload; ours equal tshark\'s follow (streams-tshark.test.ts)',
+  'zeek__mixed-vlan-mpls.pcap 010.020.080.001.50343-010.000.000.015.00080--4093': 'MPLS: tcpflow\'s 22 extra bytes (see above)',
+  'zeek__mixed-vlan-mpls.pcap 010.000.000.015.00080-010.020.080.001.50343--4093c1': 'MPLS: tcpflow files another 22 such bytes as a c1 stream (see above)',
 };
 
 describe.skipIf(!corpus || !hasTcpflow)('podspan streams against tcpflow on the corpus', () => {
