@@ -16,6 +16,7 @@ export interface RawAgentFlags {
   config?: string;
   checkConfig?: boolean;
   metricsListen?: string;
+  node?: string;
 }
 
 /** The quick-start default: no config file, no cluster. */
@@ -34,17 +35,22 @@ export function defaultSessions(iface: string): ResolvedSession[] {
   ];
 }
 
+// Precedence: flags, then the environment (PODSPAN_CONFIG, NODE_NAME, PODSPAN_METRICS_LISTEN),
+// then the file, then the defaults.
 function load(raw: RawAgentFlags): { config: AgentConfig; sessions: ResolvedSession[] } {
   const loaded = loadAgentConfig(raw.config);
   if (raw.metricsListen) loaded.config.metrics.listen = raw.metricsListen;
+  if (raw.node) loaded.config.node = raw.node;
   return loaded;
 }
 
-export async function runAgent(raw: RawAgentFlags, err: NodeJS.WritableStream): Promise<number> {
+export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream): Promise<number> {
+  const raw = { ...flags, config: flags.config ?? (process.env.PODSPAN_CONFIG || undefined) };
   const { config, sessions } = load(raw);
   if (raw.checkConfig) {
-    if (!raw.config) throw new UsageError('--check-config needs --config FILE');
-    err.write(`${raw.config}: valid (${sessions.length} sessions)\n`);
+    if (!raw.config) throw new UsageError('--check-config needs --config FILE (or PODSPAN_CONFIG)');
+    const k8s = config.kubernetes.enabled ? 'Kubernetes on' : 'Kubernetes off';
+    err.write(`${raw.config}: valid (${sessions.length} sessions); node ${config.node ?? os.hostname()}, metrics on ${config.metrics.listen}, ${k8s}\n`);
     return 0;
   }
   const node = config.node ?? os.hostname();

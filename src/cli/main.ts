@@ -61,9 +61,10 @@ function program(): Command {
   cmd
     .command('agent')
     .description('the node agent: mirror sessions from a config file (and MirrorSession resources in a cluster)')
-    .option('--config <file>', 'agent configuration (YAML); without it: this host, rotating pcapng under ./captures')
+    .option('--config <file>', 'agent configuration (YAML; default $PODSPAN_CONFIG); without it: this host, rotating pcapng under ./captures')
     .option('--check-config', 'validate --config and exit')
     .option('--metrics-listen <host:port>', 'serve metrics, /healthz and /readyz here (overrides the config)')
+    .option('--node <name>', 'this node\'s name (overrides NODE_NAME and the config)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./agent-command')).runAgent(opts as never, process.stderr);
     });

@@ -10,7 +10,7 @@ import { unusedPath } from '../../src/agent/mirror-capture';
 import { CaptureSession } from '../../src/capture/session';
 import { loadAgentConfig } from '../../src/config/agent-config';
 import { UsageError } from '../../src/errors';
-import { podspan, repoRoot } from '../helpers/tools';
+import { podspan, podspanBin, repoRoot, run } from '../helpers/tools';
 
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-config-'))));
@@ -78,6 +78,18 @@ describe('agent config', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/cli-bad\.yaml: sessions\[0\]\.truncate: Number must be greater than or equal to 0/);
+  });
+
+  it('takes overrides from the environment and, above those, from flags', () => {
+    const cfg = file('cli-env.yaml', valid.replace('node: node-a', 'node: from-file').replace('127.0.0.1:9191', '127.0.0.1:9100'));
+    const env = { ...process.env, PODSPAN_CONFIG: cfg, NODE_NAME: 'from-env', PODSPAN_METRICS_LISTEN: '127.0.0.1:9200' };
+    const viaEnv = run(process.execPath, [podspanBin, 'agent', '--check-config'], { env });
+    expect(viaEnv.code).toBe(0);
+    expect(viaEnv.stderr).toMatch(/cli-env\.yaml: valid \(1 sessions\); node from-env, metrics on 127\.0\.0\.1:9200/);
+    const viaFlags = run(process.execPath, [podspanBin, 'agent', '--check-config', '--node', 'from-flag', '--metrics-listen', '127.0.0.1:9300'], { env });
+    expect(viaFlags.stderr).toMatch(/node from-flag, metrics on 127\.0\.0\.1:9300/);
+    const fileOnly = run(process.execPath, [podspanBin, 'agent', '--config', cfg, '--check-config'], { env: { PATH: process.env.PATH } });
+    expect(fileOnly.stderr).toMatch(/node from-file, metrics on 127\.0\.0\.1:9100/);
   });
 });
 
