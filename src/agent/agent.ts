@@ -193,7 +193,7 @@ export class Agent {
     );
     gauge('podspan_sampled_out_packets', 'packets the filter rules accepted and flow sampling left out', labels, (g) =>
       each((c, l) => {
-        if (c.spec.session.sampleOneIn > 1) g.set(l, c.interfaceStats()?.sampledOut ?? 0);
+        if (c.spec.session.sampleOneIn > 1 && c.spec.session.countSampledOut) g.set(l, c.interfaceStats()?.sampledOut ?? 0);
       }),
     );
     gauge('podspan_kernel_dropped_packets', 'packets the kernel dropped (capture ring full)', labels, (g) => each((c, l) => g.set(l, c.interfaceStats()?.droppedKernel ?? 0)));

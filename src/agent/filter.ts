@@ -22,7 +22,7 @@ export function sessionFilter(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, 
  * The capture's filter, and with sampling also the same filter without it (`sampledFilter`):
  * the capture core chains the two so the kernel reports what sampling leaves out.
  */
-export function sessionFilters(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, extra?: string): { filter?: string; sampledFilter?: string } {
+export function sessionFilters(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'> & { countSampledOut?: boolean }, extra?: string): { filter?: string; sampledFilter?: string } {
   const f = s.filter;
   const parts: string[] = [];
   if (f.bpf?.trim()) parts.push(`(${f.bpf.trim()})`);
@@ -35,5 +35,6 @@ export function sessionFilters(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>,
   const join = (p: string[]) => (p.length ? p.join(' and ') : undefined);
   if (s.sampleOneIn <= 1) return { filter: join(parts) };
   // An empty rule set samples everything: "greater 0" accepts every packet.
-  return { filter: join([...parts, sampleExpression(s.sampleOneIn)]), sampledFilter: join(parts) ?? 'greater 0' };
+  const filter = join([...parts, sampleExpression(s.sampleOneIn)]);
+  return s.countSampledOut === false ? { filter } : { filter, sampledFilter: join(parts) ?? 'greater 0' };
 }

@@ -24,8 +24,8 @@ export interface CaptureSpec {
 }
 
 export function specKey(session: ResolvedSession, iface: string, extraFilter?: string): string {
-  const { name, filter, sampleOneIn, truncate, targets, vni } = session;
-  return JSON.stringify([name, iface, filter, sampleOneIn, truncate, targets, vni, extraFilter ?? '']);
+  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni } = session;
+  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '']);
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');

@@ -27,6 +27,7 @@ export function defaultSessions(iface: string): ResolvedSession[] {
       sources: { interfaces: [iface] },
       filter: { protocols: [], ports: [], cidrs: [], direction: 'both' },
       sampleOneIn: 1,
+      countSampledOut: true,
       truncate: 0,
       targets: [{ pcap: { dir: 'captures', format: 'pcapng', rotateMB: 100, keepFiles: 10 } }],
       priority: 0,

@@ -41,6 +41,11 @@ export const sessionSchema = z
       .default({}),
     /** Keep 1 in N flows (whole flows, chosen by a hash of the 5-tuple). */
     sampleOneIn: z.number().int().min(1).default(1),
+    /**
+     * Count what sampling leaves out (podspan_sampled_out_packets). The kernel then hands each
+     * such packet over as a 1-byte stub: ~160 ns of machine time per packet; false saves that.
+     */
+    countSampledOut: z.boolean().default(true),
     /** Bytes kept of each frame (0: whole frames). */
     truncate: z.number().int().min(0).max(262144).default(0),
     targets: z

@@ -116,6 +116,7 @@ describe('session filters', () => {
     expect(sessionFilters({ filter: rules, sampleOneIn: 4 }, 'port 80')).toEqual({ filter: `tcp and (port 80) and ${sampleExpression(4)}`, sampledFilter: 'tcp and (port 80)' });
     const none = { ...rules, protocols: [] };
     expect(sessionFilters({ filter: none, sampleOneIn: 4 })).toEqual({ filter: sampleExpression(4), sampledFilter: 'greater 0' });
+    expect(sessionFilters({ filter: rules, sampleOneIn: 4, countSampledOut: false })).toEqual({ filter: `tcp and ${sampleExpression(4)}` });
   });
 });
 
