@@ -2,13 +2,41 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "errors.h"
 
 namespace podspan {
+
+Piece::Piece(std::vector<uint8_t>&& bytes) : owned(std::move(bytes)), size(owned.size()) {
+  if (size) parts.push_back(Part{nullptr, static_cast<uint32_t>(size)});
+}
+
+void Piece::copy(const uint8_t* p, uint32_t n) {
+  if (n == 0) return;
+  if (!parts.empty() && parts.back().ptr == nullptr) {
+    parts.back().len += n;
+  } else {
+    parts.push_back(Part{nullptr, n});
+  }
+  owned.insert(owned.end(), p, p + n);
+  size += n;
+}
+
+void Piece::lend(const uint8_t* p, uint32_t n) {
+  if (n == 0) return;
+  if (!parts.empty() && parts.back().ptr != nullptr && parts.back().ptr + parts.back().len == p) {
+    parts.back().len += n;
+  } else {
+    parts.push_back(Part{p, n});
+  }
+  size += n;
+}
 
 AsyncFiles::AsyncFiles(size_t max_open_files, size_t max_bytes_in_flight)
     : max_open_files_(max_open_files < 1 ? 1 : max_open_files), max_in_flight_(max_bytes_in_flight) {
@@ -30,7 +58,7 @@ void AsyncFiles::throw_if_failed() {
 
 void AsyncFiles::push(Task&& t) {
   throw_if_failed();
-  const size_t size = t.bytes.size();
+  const size_t size = t.piece.size;
   bool wake;
   {
     std::unique_lock<std::mutex> lk(mu_);
@@ -50,8 +78,8 @@ void AsyncFiles::push(Task&& t) {
 
 void AsyncFiles::create(uint64_t key, std::string path) { push(Task{Op::kCreate, key, 0, std::move(path), {}}); }
 
-void AsyncFiles::write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes) {
-  push(Task{Op::kWrite, key, offset, {}, std::move(bytes)});
+void AsyncFiles::write(uint64_t key, uint64_t offset, Piece&& piece) {
+  push(Task{Op::kWrite, key, offset, {}, std::move(piece)});
 }
 
 void AsyncFiles::close(uint64_t key, uint64_t length) { push(Task{Op::kClose, key, length, {}, {}}); }
@@ -96,7 +124,7 @@ void AsyncFiles::run() {
           failed_ = true;
         }
       }
-      done_bytes += t.bytes.size();
+      done_bytes += t.piece.size;
     }
     work.clear();
     bool wake;
@@ -117,6 +145,39 @@ namespace {
   throw CaptureError(ErrorKind::kOutput, path + ": " + what + ": " + std::strerror(err));
 }
 }  // namespace
+
+// One pwritev per up to IOV_MAX parts, resuming after short writes.
+void AsyncFiles::write_piece(int fd, const File& f, uint64_t offset, const Piece& piece) {
+  std::vector<iovec>& iov = iov_;
+  iov.clear();
+  const uint8_t* owned = piece.owned.data();
+  for (const Piece::Part& p : piece.parts) {
+    const uint8_t* base = p.ptr ? p.ptr : owned;
+    if (!p.ptr) owned += p.len;
+    iov.push_back(iovec{const_cast<uint8_t*>(base), p.len});
+  }
+  size_t first = 0;
+  while (first < iov.size()) {
+    const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+    const ssize_t n = ::pwritev(fd, iov.data() + first, count, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write failed", f.path, errno);
+    }
+    offset += static_cast<uint64_t>(n);
+    for (size_t left = static_cast<size_t>(n); left > 0;) {  // skip what was written
+      if (left >= iov[first].iov_len) {
+        left -= iov[first].iov_len;
+        ++first;
+      } else {
+        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
+        iov[first].iov_len -= left;
+        left = 0;
+      }
+    }
+    while (first < iov.size() && iov[first].iov_len == 0) ++first;
+  }
+}
 
 int AsyncFiles::fd_for(uint64_t key, File& f) {
   if (f.fd >= 0) return f.fd;
@@ -149,15 +210,8 @@ void AsyncFiles::perform(Task& t) {
   File& f = it->second;
   const int fd = fd_for(t.key, f);
   if (t.op == Op::kWrite) {
-    for (size_t done = 0; done < t.bytes.size();) {
-      const ssize_t n = ::pwrite(fd, t.bytes.data() + done, t.bytes.size() - done, static_cast<off_t>(t.value + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail("write failed", f.path, errno);
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (t.value + t.bytes.size() > f.end) f.end = t.value + t.bytes.size();
+    write_piece(fd, f, t.value, t.piece);
+    if (t.value + t.piece.size > f.end) f.end = t.value + t.piece.size;
     return;
   }
   // kClose: holes (gaps) read as zeros; only a gap at the end needs the length set explicitly

@@ -6,6 +6,8 @@
 // producer's next call or finish() throws it as CaptureError(kOutput) naming the file.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -18,6 +20,25 @@
 
 namespace podspan {
 
+// The bytes of one write, in file order: spans of memory that outlive the write (a memory-mapped
+// input file: payload is written from where it lies, never copied) and bytes copied into
+// `owned` (everything else). Adjacent parts of either kind merge.
+struct Piece {
+  struct Part {
+    const uint8_t* ptr;  // nullptr: the next `len` bytes of owned
+    uint32_t len;
+  };
+  std::vector<Part> parts;
+  std::vector<uint8_t> owned;
+  size_t size = 0;
+
+  Piece() = default;
+  explicit Piece(std::vector<uint8_t>&& bytes);
+  bool empty() const { return size == 0; }
+  void copy(const uint8_t* p, uint32_t n);
+  void lend(const uint8_t* p, uint32_t n);  // p must stay valid until the piece is written
+};
+
 class AsyncFiles {
  public:
   AsyncFiles(size_t max_open_files, size_t max_bytes_in_flight);
@@ -27,7 +48,8 @@ class AsyncFiles {
 
   // Producer side (one thread). `key` names a file until close(key); create() makes it empty.
   void create(uint64_t key, std::string path);
-  void write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes);
+  void write(uint64_t key, uint64_t offset, Piece&& piece);
+  void write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes) { write(key, offset, Piece(std::move(bytes))); }
   // Sets the file's length (a gap at the end reads as zeros) and closes it.
   void close(uint64_t key, uint64_t length);
   // Waits for every piece to be written and every file closed; throws the first error.
@@ -40,7 +62,7 @@ class AsyncFiles {
     uint64_t key;
     uint64_t value;  // offset (write) or length (close)
     std::string path;
-    std::vector<uint8_t> bytes;
+    Piece piece;
   };
   struct File {
     std::string path;
@@ -53,6 +75,7 @@ class AsyncFiles {
   void run();
   void perform(Task& t);
   int fd_for(uint64_t key, File& f);
+  void write_piece(int fd, const File& f, uint64_t offset, const Piece& piece);
   void throw_if_failed();
 
   const size_t max_open_files_, max_in_flight_;
@@ -67,6 +90,7 @@ class AsyncFiles {
   bool finished_ = false;
 
   // Owned by the writer thread.
+  std::vector<struct iovec> iov_;
   std::unordered_map<uint64_t, File> files_;
   std::deque<uint64_t> open_order_;
   size_t open_files_ = 0;

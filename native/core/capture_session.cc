@@ -111,6 +111,10 @@ CaptureSession::CaptureSession(CaptureOptions options) : opt_(std::move(options)
   }
   if (opt_.write_file) writer_ = std::make_unique<CaptureWriter>(opt_.writer);
   consumers_ = opt_.consumers;
+  if (reader_based_) {
+    const FileReader& r = *sources_[0]->reader;
+    for (const auto& c : consumers_) c->input_is_stable(r.contents(), r.contents_size());
+  }
   sync_sink_interfaces(interfaces_);
   shared_writer_ = sources_.size() > 1;
 }

@@ -164,10 +164,12 @@ class Source {
 
   // Bytes before `pos` will not be read again (packets are copied out): unmap their pages every
   // 64 MiB, so reading a large file does not hold it all in the process's resident set.
+  // Releases the mapping's pages well behind `pos`: consumers may still be writing payload
+  // from there (a released page is only faulted in again from the page cache).
   void done_before(size_t pos) {
-    constexpr size_t kStep = 64u << 20;
-    if (!mapped_ || pos < released_ + kStep) return;
-    const size_t end = pos & ~(kStep - 1);  // page aligned
+    constexpr size_t kStep = 64u << 20, kLag = 128u << 20;
+    if (!mapped_ || pos < released_ + kStep + kLag) return;
+    const size_t end = (pos - kLag) & ~(kStep - 1);  // page aligned
     madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
     released_ = end;
   }
@@ -212,6 +214,8 @@ class ReaderBase : public FileReader {
  public:
   ReaderBase(std::unique_ptr<Source> src, std::string name)
       : src_(std::move(src)), name_(std::move(name)), base_(src_->data()), size_(src_->size()) {}
+  const uint8_t* contents() const override { return base_; }
+  size_t contents_size() const override { return size_; }
   const std::vector<InterfaceInfo>& interfaces() const override { return interfaces_; }
   const std::vector<SectionInfo>& sections() const override { return sections_; }
   const std::string& error() const override { return error_; }

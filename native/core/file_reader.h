@@ -42,6 +42,10 @@ class FileReader {
   // (out may still hold the last packets). kError: the file is damaged at some point; out
   // holds the good packets before it and error() says what and where (byte offset).
   virtual ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) = 0;
+  // The whole file's bytes, in place for the reader's life (a mapping, or read whole from a
+  // pipe): packets lent by read() (Batch::may_borrow) lie inside.
+  virtual const uint8_t* contents() const = 0;
+  virtual size_t contents_size() const = 0;
   virtual const std::string& error() const = 0;
 
   // Blocks skipped because we do not use them (NRB, DSB, custom, unknown types).

@@ -85,6 +85,9 @@ class PacketConsumer {
   // After each batch the capture thread handed over (live: at least every block timeout), so
   // a consumer that gathers work (a send batch) can let it go without waiting for more.
   virtual void dispatched() {}
+  // Reading a file: every packet handed to consume() lies in [begin, begin + len), which stays
+  // valid until finish() returns, so a consumer may keep pointers into it instead of copies.
+  virtual void input_is_stable(const uint8_t* begin, size_t len) {}
   virtual void finish() = 0;  // end of capture: flush and close; may throw CaptureError
 };
 

@@ -11,11 +11,16 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "errors.h"
 
 namespace podspan {
 namespace {
+
+// A piece lent from the input is written with one pwritev per IOV_MAX parts; tiny segments
+// should not make that many calls.
+constexpr size_t kMaxPartsPerPiece = 256;
 
 std::string address_text(const uint8_t* a, uint8_t ip_version) {
   char buf[INET6_ADDRSTRLEN] = {0};
@@ -73,7 +78,10 @@ StreamFiles::StreamFiles(StreamFilesOptions options)
   const std::string index = opt_.dir + "/index.jsonl";
   index_fd_ = ::open(index.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (index_fd_ < 0) fail("cannot create", index, errno);
-  files_out_ = std::make_unique<AsyncFiles>(max_open, opt_.write_in_flight);
+  max_open_ = max_open;
+  // Live capture copies its payload and writes at the interface's pace: one writer (an agent
+  // runs a capture per pod). A file read by mapping gets more (input_is_stable()).
+  start_writers(opt_.writer_threads ? opt_.writer_threads : 1);
 }
 
 StreamFiles::~StreamFiles() {
@@ -94,11 +102,36 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
   if ((++packets_ & 4095) == 0) publish_stats();
 }
 
+void StreamFiles::start_writers(size_t lanes) {
+  writers_.clear();  // before the first file: nothing is queued yet
+  for (size_t i = 0; i < lanes; ++i) {
+    writers_.push_back(std::make_unique<AsyncFiles>(std::max<size_t>(1, max_open_ / lanes), opt_.write_in_flight / lanes));
+  }
+}
+
+void StreamFiles::input_is_stable(const uint8_t* begin, size_t len) {
+  stable_begin_ = begin;
+  stable_end_ = begin + len;
+  // Payload lent from the file leaves the kernel's tmpfs/page-cache write as most of the work.
+  if (opt_.writer_threads == 0 && files_ == 0) {
+    start_writers(std::min<size_t>(4, std::max<unsigned>(1, std::thread::hardware_concurrency())));
+  }
+}
+
 void StreamFiles::finish() {
   if (finished_) return;
   finished_ = true;
   pipeline_.finish();
-  files_out_->finish();  // every piece written, every file closed (throws the first write error)
+  // Every piece written, every file closed; the first write error is thrown (after all finished).
+  std::string error;
+  for (auto& w : writers_) {
+    try {
+      w->finish();
+    } catch (const CaptureError& e) {
+      if (error.empty()) error = e.what();
+    }
+  }
+  if (!error.empty()) throw CaptureError(ErrorKind::kOutput, error);
   if (!index_buf_.empty() && ::write(index_fd_, index_buf_.data(), index_buf_.size()) < 0) {
     fail("write failed", opt_.dir + "/index.jsonl", errno);
   }
@@ -134,7 +167,8 @@ void StreamFiles::create(uint64_t id, int dir, Side& side) {
   if (!side.file.empty()) return;
   side.file = name_for(streams_[id].info, dir);
   ++files_;
-  files_out_->create(id * 2 + static_cast<uint64_t>(dir), opt_.dir + "/" + side.file);
+  const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+  writer_for(key).create(key, opt_.dir + "/" + side.file);
 }
 
 void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
@@ -142,7 +176,7 @@ void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* 
   create(id, dir, side);  // names are given in the order directions first speak
   if (side.pending.empty()) {
     side.pending_offset = offset;
-    side.pending.reserve(opt_.write_buffer_per_file);  // one allocation per piece
+    side.pending.parts.reserve(64);  // one allocation for the parts of a typical piece
   }
   if (!side.queued) {
     side.queued = true;
@@ -155,22 +189,30 @@ void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* 
       pending_order_.swap(live);
     }
   }
-  side.pending.insert(side.pending.end(), data, data + len);
+  // In-order payload of a mapped file is written from the mapping: the copy into the piece was
+  // the capture thread's biggest cost. Out-of-order, defragmented and live payload is copied.
+  if (data >= stable_begin_ && data + len <= stable_end_ && stable_begin_ != nullptr) {
+    side.pending.lend(data, len);
+  } else {
+    if (side.pending.owned.capacity() == 0) side.pending.owned.reserve(opt_.write_buffer_per_file);  // one allocation per piece
+    side.pending.copy(data, len);
+  }
   pending_total_ += len;
   side.bytes += len;
   side.length = offset + len;
   if (side.first_ts == 0) side.first_ts = ts;
   side.last_ts = ts;
-  if (side.pending.size() >= opt_.write_buffer_per_file) flush(id, dir, side);
+  if (side.pending.size >= opt_.write_buffer_per_file || side.pending.parts.size() >= kMaxPartsPerPiece) flush(id, dir, side);
   if (pending_total_ > opt_.write_buffer_total) flush_oldest_until(opt_.write_buffer_total - opt_.write_buffer_total / 16);  // smooth: a little at a time
 }
 
 void StreamFiles::flush(uint64_t id, int dir, Side& side) {
   if (side.pending.empty()) return;
-  pending_total_ -= side.pending.size();
+  pending_total_ -= side.pending.size;
   // The piece moves to the writer thread; the direction starts its next one in fresh memory.
-  files_out_->write(id * 2 + static_cast<uint64_t>(dir), side.pending_offset, std::move(side.pending));
-  side.pending = std::vector<uint8_t>();
+  const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+  writer_for(key).write(key, side.pending_offset, std::move(side.pending));
+  side.pending = Piece();
 }
 
 void StreamFiles::flush_oldest_until(size_t limit) {
@@ -202,7 +244,8 @@ void StreamFiles::on_close(uint64_t id, CloseReason reason, uint64_t) {
     if (side.file.empty()) continue;
     const int dir = static_cast<int>(&side - s.side);
     flush(id, dir, side);
-    files_out_->close(id * 2 + static_cast<uint64_t>(dir), side.length);
+    const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+    writer_for(key).close(key, side.length);
   }
   write_index(s, reason);
   streams_.erase(it);

@@ -34,6 +34,10 @@ struct StreamFilesOptions {
   size_t write_buffer_per_file = 64u << 10;
   size_t write_buffer_total = 64u << 20;
   size_t write_in_flight = 32u << 20;
+  // Writer threads, each owning the files hashed to it (the kernel's side of writing is most of
+  // the work once payload is lent from a mapped input). 0: reading a file, one per CPU (at
+  // most 4); live, one.
+  size_t writer_threads = 0;
 };
 
 struct StreamFilesStats : TcpPipelineStats {
@@ -48,6 +52,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
 
   void add_interface(const InterfaceInfo& info) override;
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
+  void input_is_stable(const uint8_t* begin, size_t len) override;
   void finish() override;
 
   StreamFilesStats stats() const;  // safe from another thread (refreshed every 4096 packets)
@@ -55,7 +60,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
  private:
   struct Side {
     std::string file;  // relative to dir; empty until the direction carries a byte or a gap
-    std::vector<uint8_t> pending;  // payload not yet written, at file offset pending_offset
+    Piece pending;  // payload not yet written, at file offset pending_offset
     uint64_t pending_offset = 0;
     bool queued = false;  // listed in pending_order_
     uint64_t bytes = 0, gaps = 0, missing = 0, length = 0;
@@ -83,8 +88,17 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   TcpPipeline pipeline_;
   std::unordered_map<uint64_t, Stream> streams_;
   std::unordered_map<std::string, int> name_uses_;
-  std::unique_ptr<AsyncFiles> files_out_;
+  void start_writers(size_t lanes);
+  size_t max_open_ = 0;
+  std::vector<std::unique_ptr<AsyncFiles>> writers_;
+  AsyncFiles& writer_for(uint64_t key) {
+    return *writers_[writers_.size() == 1 ? 0 : ((key * 0x9e3779b97f4a7c15ull) >> 32) % writers_.size()];
+  }
   size_t pending_total_ = 0;
+  // Input that stays in place until finish() (a file read by mapping): payload lying there is
+  // written from there, not copied.
+  const uint8_t* stable_begin_ = nullptr;
+  const uint8_t* stable_end_ = nullptr;
   std::deque<std::pair<uint64_t, int>> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;

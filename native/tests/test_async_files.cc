@@ -74,6 +74,41 @@ TEST(async_files_create_empties_a_file_left_there_and_sets_lengths_only_where_ne
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST(async_files_write_pieces_of_lent_and_copied_parts_in_order) {
+  const std::string dir = temp_dir();
+  const std::string lent = "0123456789abcdefghij";  // stands for a mapped input file
+  const auto* base = reinterpret_cast<const uint8_t*>(lent.data());
+  Piece p;
+  p.lend(base, 4);
+  p.lend(base + 4, 3);  // adjacent: merges with the part before
+  const std::string copied = "XY";
+  p.copy(reinterpret_cast<const uint8_t*>(copied.data()), 2);
+  p.copy(reinterpret_cast<const uint8_t*>(copied.data()), 1);  // merges too
+  p.lend(base + 10, 5);
+  CHECK_EQ(p.parts.size(), 3u);
+  CHECK_EQ(p.size, 15u);
+  Piece many;  // more parts than one pwritev takes (IOV_MAX = 1024)
+  std::string want_many;
+  for (int i = 0; i < 3000; ++i) {
+    many.lend(base + (i % 2 ? 2 : 0), 1);  // never adjacent: 3000 parts
+    want_many += lent[i % 2 ? 2 : 0];
+  }
+  CHECK_EQ(many.parts.size(), 3000u);
+  {
+    AsyncFiles files(4, 1 << 20);
+    files.create(0, dir + "/p");
+    files.write(0, 0, std::move(p));
+    files.create(1, dir + "/many");
+    files.write(1, 0, std::move(many));
+    files.close(0, 15);
+    files.close(1, 3000);
+    files.finish();
+  }
+  CHECK_EQ(slurp(dir + "/p"), std::string("0123456XYXabcde"));
+  CHECK(slurp(dir + "/many") == want_many);
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(async_files_report_the_first_error_with_the_file_name) {
   AsyncFiles files(4, 1 << 20);
   files.create(1, "/nonexistent-podspan-dir/a");
