@@ -358,6 +358,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     d.Set("malformed", num(s.decode.malformed));
     d.Set("fragments", num(s.decode.fragments));
     d.Set("tunnels", num(s.decode.tunnels));
+    d.Set("tunnelsOpened", num(s.decode.tunnels_opened));
     o.Set("decode", d);
     Napi::Object fr = Napi::Object::New(env);
     fr.Set("fragments", num(s.defrag.fragments));

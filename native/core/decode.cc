@@ -249,6 +249,56 @@ DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linkty
   return Decoder(frame, caplen, out).link(linktype);
 }
 
+bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t& linktype, uint32_t& offset) {
+  const uint32_t at = d.payload_offset;
+  auto have = [&](uint32_t n) { return at <= caplen && caplen - at >= n; };
+  auto inner_by_type = [&](uint16_t type, uint32_t header) {
+    if (type == 0x6558) {
+      linktype = kLinktypeEthernet;
+    } else if (type == kEthIpv4 || type == kEthIpv6) {
+      linktype = kLinktypeRaw;
+    } else {
+      return false;
+    }
+    offset = at + header;
+    return have(header);
+  };
+  switch (d.tunnel) {
+    case Tunnel::kVxlan:  // flags (I: a VNI is present), reserved, VNI, reserved
+      if (!have(8) || !(frame[at] & 0x08)) return false;
+      linktype = kLinktypeEthernet;
+      offset = at + 8;
+      return true;
+    case Tunnel::kGeneve: {  // version, options length (4-byte words), flags, protocol type
+      if (!have(8) || (frame[at] >> 6) != 0) return false;
+      return inner_by_type(be16(frame + at + 2), 8 + 4u * (frame[at] & 0x3f));
+    }
+    case Tunnel::kGre:
+    case Tunnel::kErspan: {
+      if (!have(4)) return false;
+      const uint16_t flags = be16(frame + at), type = be16(frame + at + 2);
+      if ((flags & 0x4000) || (flags & 0x0007) != 0) return false;  // routing (obsolete), enhanced GRE (PPTP)
+      const uint32_t header = 4 + ((flags & 0x8000) ? 4 : 0) + ((flags & 0x2000) ? 4 : 0) + ((flags & 0x1000) ? 4 : 0);
+      if (type == 0x88be) {  // ERSPAN type II (sequenced), or type I (no sequence number, no header)
+        linktype = kLinktypeEthernet;
+        offset = at + header + ((flags & 0x1000) ? 8 : 0);
+        return have(offset - at);
+      }
+      if (type == 0x22eb) {  // ERSPAN type III: 12 bytes, then 8 more when the O flag says so
+        if (!have(header + 12)) return false;
+        const bool platform = frame[at + header + 11] & 0x01;
+        linktype = kLinktypeEthernet;
+        offset = at + header + 12 + (platform ? 8 : 0);
+        return have(offset - at);
+      }
+      return inner_by_type(type, header);
+    }
+    case Tunnel::kNone:
+      break;
+  }
+  return false;
+}
+
 void DecodeCounters::count(DecodeResult r, const Decoded& d) {
   switch (r) {
     case DecodeResult::kOk: ++ok; break;

@@ -43,7 +43,7 @@ struct Decoded {
   uint32_t l3_offset = 0, l4_offset = 0, payload_offset = 0;
   uint32_t payload_len = 0;      // transport payload per the IP length, may exceed captured
   uint32_t captured_payload = 0; // payload bytes actually present
-  Tunnel tunnel = Tunnel::kNone; // a tunnel seen in this frame (counted; not decoded further)
+  Tunnel tunnel = Tunnel::kNone; // a tunnel seen in this frame (tunnel_payload() finds its inside)
 };
 
 enum TcpFlag : uint8_t { kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20 };
@@ -57,10 +57,17 @@ uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
 // The same, decoding the frame first.
 uint32_t flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype);
 
+// The frame a tunnel carries, for a frame decode_frame marked with a tunnel: its link type
+// (Ethernet for VXLAN, GENEVE, ERSPAN and GRE's transparent bridging; raw IP for GRE or GENEVE
+// carrying IP) and where it starts. False when the tunnel header is cut short or of a kind we
+// do not open (GRE with routing, enhanced GRE of PPTP, a VXLAN header without its I flag).
+bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t& linktype, uint32_t& offset);
+
 // Per-result counters, for "packets not decoded and why".
 struct DecodeCounters {
   uint64_t ok = 0, truncated = 0, unknown_linktype = 0, not_ip = 0, malformed = 0;
   uint64_t fragments = 0, tunnels = 0;
+  uint64_t tunnels_opened = 0;  // tunnel packets whose inside was decoded (stream reassembly)
   void count(DecodeResult r, const Decoded& d);
 };
 

@@ -5,6 +5,7 @@
 namespace podspan {
 namespace {
 constexpr uint64_t kExpireEveryNs = 1000000000ull;  // expiry scans once per second of capture time
+constexpr int kMaxTunnelDepth = 4;                  // GRE within GRE within ...
 }
 
 TcpPipeline::TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig& defrag, StreamSink& sink)
@@ -15,10 +16,11 @@ void TcpPipeline::add(const PacketRecord& rec, const uint8_t* bytes) {
   last_ts_ = rec.ts_ns;
   Decoded d;
   const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
-  DecodeResult r = decode_frame(bytes, rec.caplen, linktype, d);
+  uint32_t caplen = rec.caplen;
+  DecodeResult r = decode_frame(bytes, caplen, linktype, d);
   decode_.count(r, d);
   if (r == DecodeResult::kOk && d.fragment) {
-    if (!defrag_.add(d, bytes, rec.caplen, rec.ts_ns, datagram_)) return;
+    if (!defrag_.add(d, bytes, caplen, rec.ts_ns, datagram_)) return;
     // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
     Decoded whole;
     r = decode_frame(datagram_.data(), static_cast<uint32_t>(datagram_.size()), kLinktypeRaw, whole);
@@ -26,7 +28,26 @@ void TcpPipeline::add(const PacketRecord& rec, const uint8_t* bytes) {
     whole.vlan_count = d.vlan_count;
     d = whole;
     bytes = datagram_.data();
+    caplen = static_cast<uint32_t>(datagram_.size());
   }
+  // A tunnel (VXLAN, GENEVE, GRE, ERSPAN): the stream is the TCP inside it. Fragments of the
+  // inner datagram are not reassembled (they are rare: tunnels set their MTU for the outer).
+  int depth = 0;
+  for (; depth < kMaxTunnelDepth && d.tunnel != Tunnel::kNone && !d.fragment &&
+         (r == DecodeResult::kOk || r == DecodeResult::kTruncated);
+       ++depth) {
+    uint16_t inner_link = 0;
+    uint32_t at = 0;
+    if (!tunnel_payload(d, bytes, caplen, inner_link, at)) break;
+    Decoded inner;
+    const DecodeResult ri = decode_frame(bytes + at, caplen - at, inner_link, inner);
+    if (ri != DecodeResult::kOk && ri != DecodeResult::kTruncated) break;
+    d = inner;
+    r = ri;
+    bytes += at;
+    caplen -= at;
+  }
+  if (depth > 0) ++decode_.tunnels_opened;
   if ((r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && d.l4_offset != 0 &&
       d.payload_offset != 0) {
     ++tcp_packets_;

@@ -122,6 +122,54 @@ TEST(decode_mpls_label_stacks_down_to_ip) {
   dec(cat({deep, ipv4(17, udp(1, 2, 0))}), kLinktypeEthernet, DecodeResult::kMalformed);
 }
 
+TEST(decode_opens_vxlan_geneve_gre_and_erspan_to_the_frame_inside) {
+  const Bytes inner_eth = cat({eth(0x0800), ipv4(6, tcp(40000, 8080, 1, kAck, 7))});
+  const Bytes inner_ip = ipv4(6, tcp(40001, 8081, 1, kAck, 7));
+  auto open = [](const Bytes& f, uint16_t want_link) {
+    Decoded d = dec(f, kLinktypeEthernet, DecodeResult::kOk);
+    uint16_t link = 0;
+    uint32_t at = 0;
+    CHECK(tunnel_payload(d, f.data(), static_cast<uint32_t>(f.size()), link, at));
+    CHECK_EQ(link, want_link);
+    Decoded in;
+    CHECK_EQ(static_cast<int>(decode_frame(f.data() + at, static_cast<uint32_t>(f.size() - at), link, in)), static_cast<int>(DecodeResult::kOk));
+    return in;
+  };
+  auto gre = [](uint16_t flags, uint16_t type, size_t extra) { return cat({be16(flags), be16(type), Bytes(extra, 0)}); };
+  // VXLAN: I flag, VNI 42.
+  Decoded in = open(cat({eth(0x0800), ipv4(17, cat({be16(51000), be16(4789), be16(static_cast<uint16_t>(16 + inner_eth.size())), be16(0), Bytes{0x08, 0, 0, 0, 0, 0, 42, 0}, inner_eth}))}), kLinktypeEthernet);
+  CHECK_EQ(in.dport, 8080);
+  // GENEVE with two 4-byte words of options, carrying Ethernet.
+  in = open(cat({eth(0x0800), ipv4(17, cat({be16(51000), be16(6081), be16(static_cast<uint16_t>(24 + inner_eth.size())), be16(0), Bytes{0x02, 0, 0x65, 0x58, 0, 0, 7, 0}, Bytes(8, 0xaa), inner_eth}))}), kLinktypeEthernet);
+  CHECK_EQ(in.dport, 8080);
+  // GRE with checksum, key and sequence number, carrying IPv4.
+  in = open(cat({eth(0x0800), ipv4(47, cat({gre(0xb000, 0x0800, 12), inner_ip}))}), kLinktypeRaw);
+  CHECK_EQ(in.dport, 8081);
+  // GRE transparent Ethernet bridging.
+  CHECK_EQ(open(cat({eth(0x0800), ipv4(47, cat({gre(0, 0x6558, 0), inner_eth}))}), kLinktypeEthernet).dport, 8080);
+  // ERSPAN type I (no sequence number, no header), type II (8-byte header), type III with the
+  // platform subheader (O flag).
+  CHECK_EQ(open(cat({eth(0x0800), ipv4(47, cat({gre(0, 0x88be, 0), inner_eth}))}), kLinktypeEthernet).dport, 8080);
+  CHECK_EQ(open(cat({eth(0x0800), ipv4(47, cat({gre(0x1000, 0x88be, 4), Bytes(8, 0x10), inner_eth}))}), kLinktypeEthernet).dport, 8080);
+  Bytes e3(12, 0x20);
+  e3[11] = 0x01;
+  CHECK_EQ(open(cat({eth(0x0800), ipv4(47, cat({gre(0x1000, 0x22eb, 4), e3, Bytes(8, 0x30), inner_eth}))}), kLinktypeEthernet).dport, 8080);
+  // Not opened: enhanced GRE (PPTP, version 1), a VXLAN header without its I flag, a GRE header cut short.
+  auto closed = [](const Bytes& f) {
+    Decoded d;
+    decode_frame(f.data(), static_cast<uint32_t>(f.size()), kLinktypeEthernet, d);
+    CHECK(d.tunnel != Tunnel::kNone);
+    uint16_t link = 0;
+    uint32_t at = 0;
+    CHECK(!tunnel_payload(d, f.data(), static_cast<uint32_t>(f.size()), link, at));
+  };
+  closed(cat({eth(0x0800), ipv4(47, cat({gre(0x3081, 0x880b, 8), Bytes(4, 0xff)}))}));
+  closed(cat({eth(0x0800), ipv4(17, cat({be16(51000), be16(4789), be16(16), be16(0), Bytes(8, 0)}))}));
+  Bytes cut = cat({eth(0x0800), ipv4(47, cat({gre(0xb000, 0x0800, 12), inner_ip}))});
+  cut.resize(14 + 20 + 8);
+  closed(cut);
+}
+
 TEST(decode_sll_sll2_raw_null) {
   const Bytes ip = ipv4(17, udp(1, 2, 3));
   Bytes sll(16, 0);

@@ -71,7 +71,7 @@ export interface StreamStats {
   packets: number;
   tcpPackets: number;
   files: number;
-  decode: { ok: number; truncated: number; unknownLinktype: number; notIp: number; malformed: number; fragments: number; tunnels: number };
+  decode: { ok: number; truncated: number; unknownLinktype: number; notIp: number; malformed: number; fragments: number; tunnels: number; tunnelsOpened: number };
   defrag: { fragments: number; reassembled: number; timedOut: number; dropped: number; overlapConflicts: number };
   streams: number;
   bytes: number;

@@ -17,7 +17,7 @@ export function streamSummary(s: StreamStats): string[] {
       `${s.decode.unknownLinktype} unknown link type, ${s.decode.malformed} malformed`,
     `${s.defrag.fragments} IP fragments: ${s.defrag.reassembled} datagrams rebuilt, ${s.defrag.dropped} fragments dropped by limits, ` +
       `${s.defrag.timedOut} datagrams timed out, ${s.defrag.overlapConflicts} with conflicting overlaps`,
-    `${s.decode.tunnels} tunnel packets (GRE, ERSPAN, VXLAN, GENEVE) counted, not decoded`,
+    `${s.decode.tunnels} tunnel packets (GRE, ERSPAN, VXLAN, GENEVE), ${s.decode.tunnelsOpened} of them opened to reassemble the TCP inside`,
   ];
 }
 

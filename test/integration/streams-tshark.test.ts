@@ -1,7 +1,8 @@
 // `podspan streams` against tshark's `-z follow,tcp,raw` on the third-party corpus, for the
 // stream directions that tcpflow does not write, so streams.test.ts cannot check them: streams
 // carried in IP fragments (tcpflow does not reassemble them; IPv6 atomic fragments included),
-// link types and oversized (TSO, BIG TCP) packets tcpflow skips, and files tcpflow names
+// link types and oversized (TSO, BIG TCP) packets tcpflow skips, TCP inside tunnels (VXLAN,
+// GENEVE, GRE, ERSPAN; tshark opens them too), and files tcpflow names
 // differently (VLAN suffix). Directions with gaps are left out (tshark does not fill them),
 // and so are 4-tuples we split into several streams (tshark follows the 4-tuple, joining them).
 // Every remaining difference is listed with its reason.
@@ -102,7 +103,7 @@ describe.skipIf(!corpus || !hasTools)('podspan streams against tshark follow, fo
     }
     console.log(`tshark follow: ${compared} directions compared, ${identical} identical, ${reused} skipped (4-tuple reused)`);
     expect(unexplained).toEqual([]);
-    expect(identical).toBeGreaterThanOrEqual(22);
+    expect(identical).toBeGreaterThanOrEqual(39); // 22 before tunnels were opened
     expect([...seenKnown].sort()).toEqual(Object.keys(KNOWN).sort()); // no stale entries
   });
 });
