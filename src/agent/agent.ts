@@ -151,7 +151,7 @@ export class Agent {
         this.captures.set(key, cap);
         this.failures.delete(key);
         void cap.finished.then((r) => {
-          if (this.captures.get(key) !== cap) return;
+          if (this.stopped || this.captures.get(key) !== cap) return; // stopped on purpose: nothing to report
           this.captures.delete(key); // ended by itself: the next reconciliation may start it again
           this.log.warn({ session: spec.session.name, interface: spec.iface, reason: r.error?.message ?? 'capture ended' }, 'capture ended');
         });

@@ -105,6 +105,7 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     await load;
     expect(code).toBe(0);
     expect(agent.stderr()).toContain('podspan agent stopped; files closed');
+    expect(agent.stderr()).not.toContain('"msg":"capture ended"'); // stopped on purpose: no warning
     const files = [
       path.join(dir, 'all-an', `${devs[0].node}.pcapng`),
       path.join(dir, 'all-an', `${devs[2].node}.pcapng`),
