@@ -162,10 +162,10 @@ class Source {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
 
-  // Bytes before `pos` will not be read again (packets are copied out): unmap their pages every
-  // 64 MiB, so reading a large file does not hold it all in the process's resident set.
-  // Releases the mapping's pages well behind `pos`: consumers may still be writing payload
-  // from there (a released page is only faulted in again from the page cache).
+  // Bytes before `pos` will not be parsed again: unmap their pages every 64 MiB, so reading a
+  // large file does not hold it all in the process's resident set. Only well behind `pos`:
+  // consumers may still be writing payload lent from there (a released page is only faulted in
+  // again from the page cache).
   void done_before(size_t pos) {
     constexpr size_t kStep = 64u << 20, kLag = 128u << 20;
     if (!mapped_ || pos < released_ + kStep + kLag) return;
