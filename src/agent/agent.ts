@@ -111,7 +111,8 @@ export class Agent {
         if (!podMatches(pod, s.sources.pods)) continue;
         if (pod.hostNetwork) {
           if (!pod.containerPorts.length) continue; // nothing to tell its traffic apart by
-          const ports = pod.containerPorts.map((p) => `port ${p}`).join(' or ');
+          // Each port with its own protocol: a hostNetwork DNS pod's UDP 53 is not the host's TCP 53.
+          const ports = pod.containerPorts.map((p) => `${p.protocol.toLowerCase()} port ${p.port}`).join(' or ');
           add({ key: specKey(s, 'any', ports), session: s, iface: 'any', pod, extraFilter: ports });
           continue;
         }

@@ -2,7 +2,7 @@
 import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger';
 import { DEFAULT_BACKOFF_MS, ListWatchLoop, LoopWatcher, type WatcherOptions } from './list-watch';
-import type { PodInfo, PodsListener } from './types';
+import type { ContainerPort, PodInfo, PodsListener } from './types';
 
 export class PodWatcher extends LoopWatcher<PodsListener> {
   protected readonly loop: ListWatchLoop<PodInfo>;
@@ -33,8 +33,14 @@ export class PodWatcher extends LoopWatcher<PodsListener> {
 export function podInfoFromV1Pod(pod: V1Pod): PodInfo {
   const podIPs = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => Boolean(ip));
   const ips = podIPs.length > 0 ? podIPs : pod.status?.podIP ? [pod.status.podIP] : [];
-  const ports = new Set<number>();
-  for (const c of pod.spec?.containers ?? []) for (const p of c.ports ?? []) if (typeof p.containerPort === 'number') ports.add(p.containerPort);
+  const ports = new Map<string, ContainerPort>();
+  for (const c of pod.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (typeof p.containerPort !== 'number') continue;
+      const protocol = p.protocol === 'UDP' || p.protocol === 'SCTP' ? p.protocol : 'TCP';
+      ports.set(`${protocol}/${p.containerPort}`, { port: p.containerPort, protocol });
+    }
+  }
   return {
     uid: pod.metadata?.uid ?? '',
     namespace: pod.metadata?.namespace ?? '',
@@ -44,7 +50,7 @@ export function podInfoFromV1Pod(pod: V1Pod): PodInfo {
     hostNetwork: pod.spec?.hostNetwork === true,
     phase: pod.status?.phase ?? 'Unknown',
     nodeName: pod.spec?.nodeName ?? '',
-    containerPorts: [...ports].sort((a, b) => a - b),
+    containerPorts: [...ports.values()].sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
   };
 }
 

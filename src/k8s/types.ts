@@ -12,8 +12,8 @@ export interface PodInfo {
   /** status.phase: Pending, Running, Succeeded, Failed, Unknown. */
   phase: string;
   nodeName: string;
-  /** Container ports (spec.containers[].ports[].containerPort), for hostNetwork pods' filters. */
-  containerPorts: number[];
+  /** Container ports with their protocol (spec.containers[].ports[]), for hostNetwork pods' filters. */
+  containerPorts: ContainerPort[];
 }
 
 /** A MirrorSession custom resource (podspan.io/v1alpha1): its name and its spec, not yet validated. */
@@ -27,3 +27,9 @@ export interface MirrorSessionResource {
 /** Receives the full current set after every change (so consumers never apply deltas). */
 export type PodsListener = (pods: Map<string, PodInfo>) => void;
 export type MirrorSessionsListener = (sessions: MirrorSessionResource[]) => void;
+
+export interface ContainerPort {
+  port: number;
+  /** TCP (Kubernetes' default), UDP or SCTP. */
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}

@@ -321,7 +321,7 @@ export class FakeKubeApi {
 /** A pod as the API server returns it, with what PodInfo reads. */
 export function makePod(
   name: string,
-  opts: { node?: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; podIP?: string; hostNetwork?: boolean; phase?: string; ports?: number[] } = {},
+  opts: { node?: string; namespace?: string; labels?: Record<string, string>; ips?: string[]; podIP?: string; hostNetwork?: boolean; phase?: string; ports?: Array<number | { port: number; protocol: string }> } = {},
 ): object {
   const ips = opts.ips ?? ['10.244.0.10'];
   return {
@@ -331,7 +331,7 @@ export function makePod(
     spec: {
       nodeName: opts.node ?? 'node-a',
       hostNetwork: opts.hostNetwork ?? false,
-      containers: [{ name: 'main', image: 'example/app:1', ports: (opts.ports ?? []).map((containerPort) => ({ containerPort, protocol: 'TCP' })) }],
+      containers: [{ name: 'main', image: 'example/app:1', ports: (opts.ports ?? []).map((p) => (typeof p === 'number' ? { containerPort: p, protocol: 'TCP' } : { containerPort: p.port, protocol: p.protocol })) }],
     },
     status: { phase: opts.phase ?? 'Running', podIP: opts.podIP ?? ips[0], podIPs: opts.podIP ? undefined : ips.map((ip) => ({ ip })) },
   };

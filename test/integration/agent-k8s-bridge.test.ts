@@ -152,9 +152,9 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
   }, 60_000);
 
-  it('captures a hostNetwork pod on "any", by its container ports', async () => {
+  it('captures a hostNetwork pod on "any", by its container ports and their protocols', async () => {
     const dir = path.join(tmp, 'hostnet');
-    api.addPod(makePod('exporter', { node: 'test-node', namespace: 'infra', labels: { app: 'exporter' }, ips: [client.hostIp], hostNetwork: true, ports: [port1, port2] }));
+    api.addPod(makePod('exporter', { node: 'test-node', namespace: 'infra', labels: { app: 'exporter' }, ips: [client.hostIp], hostNetwork: true, ports: [{ port: port1, protocol: 'UDP' }, port1, { port: port2, protocol: 'UDP' }] }));
     const { agent, captured } = await startAgent('hostnet', 'infra', 'app: exporter', dir);
     const file = path.join(dir, 'hostnet', 'any_infra_exporter.pcapng');
     await until(() => fs.existsSync(file));
@@ -163,6 +163,7 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
     send(client.ns, 'udp', client.hostIp, port1, 30);
     send(client.ns, 'udp', client.hostIp, port2, 20);
     send(client.ns, 'tcp', client.hostIp, port1, 5); // SYN in, RST out (source port port1): both the pod's
+    send(client.ns, 'tcp', client.hostIp, port2, 5); // port2 is the pod's for UDP only: not captured
     await until(async () => (await captured('infra/exporter')) === 60);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
 

@@ -124,7 +124,7 @@ describe('loadKubeConfig', () => {
 describe('PodWatcher', () => {
   it('delivers the initial list: this node only (field selector), converted to PodInfo, then watches from its resourceVersion', async () => {
     await freshApi();
-    api.addPod(makePod('web', { labels: { app: 'web', tier: 'front' }, ips: ['10.244.0.5', 'fd00::5'], ports: [8080, 443] }));
+    api.addPod(makePod('web', { labels: { app: 'web', tier: 'front' }, ips: ['10.244.0.5', 'fd00::5'], ports: [8080, 443, { port: 53, protocol: 'UDP' }] }));
     api.addPod(makePod('agent', { namespace: 'kube-system', hostNetwork: true, podIP: '192.0.2.10', ports: [9100] }));
     api.addPod(makePod('elsewhere', { node: 'node-b' }));
     const listRv = api.resourceVersion;
@@ -145,10 +145,10 @@ describe('PodWatcher', () => {
       hostNetwork: false,
       phase: 'Running',
       nodeName: NODE,
-      containerPorts: [443, 8080],
+      containerPorts: [{ port: 53, protocol: 'UDP' }, { port: 443, protocol: 'TCP' }, { port: 8080, protocol: 'TCP' }],
     });
     // status.podIP when podIPs is absent.
-    expect(byName(w.latest(), 'agent')).toMatchObject({ ips: ['192.0.2.10'], hostNetwork: true, containerPorts: [9100] });
+    expect(byName(w.latest(), 'agent')).toMatchObject({ ips: ['192.0.2.10'], hostNetwork: true, containerPorts: [{ port: 9100, protocol: 'TCP' }] });
 
     const [list] = api.listRequests();
     expect(list.query.fieldSelector).toBe(`spec.nodeName=${NODE}`);
