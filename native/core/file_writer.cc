@@ -75,13 +75,16 @@ struct BlockBuilder {
   }
   // Wraps the body in type / total length / ... / total length.
   std::vector<uint8_t> finish(uint32_t type) {
-    std::vector<uint8_t> out;
     const uint32_t total = static_cast<uint32_t>(b.size() + 12);
-    out.resize(total);
-    std::memcpy(out.data(), &type, 4);
-    std::memcpy(out.data() + 4, &total, 4);
-    std::memcpy(out.data() + 8, b.data(), b.size());
-    std::memcpy(out.data() + 8 + b.size(), &total, 4);
+    // Appended, not memcpy'd into a sized vector: GCC 12 saw overflows there that cannot happen.
+    const auto* type_bytes = reinterpret_cast<const uint8_t*>(&type);
+    const auto* total_bytes = reinterpret_cast<const uint8_t*>(&total);
+    std::vector<uint8_t> out;
+    out.reserve(b.size() + 12);
+    out.insert(out.end(), type_bytes, type_bytes + 4);
+    out.insert(out.end(), total_bytes, total_bytes + 4);
+    out.insert(out.end(), b.begin(), b.end());
+    out.insert(out.end(), total_bytes, total_bytes + 4);
     return out;
   }
 };
