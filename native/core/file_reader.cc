@@ -124,10 +124,12 @@ class Source {
   Source& operator=(const Source&) = delete;
   ~Source() {
     if (mapped_) munmap(const_cast<uint8_t*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
   }
 
+  // "-" is standard input (a pipe, a socket or a redirected file), as for tcpdump.
   void open_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = path == "-" ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw CaptureError(ErrorKind::kInputFile, path + ": cannot open: " + std::strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -147,12 +149,14 @@ class Source {
       if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
         throw CaptureError(ErrorKind::kInputFile, path + ": not a regular file");
       }
-      read_all(fd, path);  // pipes, and files that cannot be mapped
     } catch (...) {
       ::close(fd);
       throw;
     }
-    ::close(fd);
+    // Pipes, and files that cannot be mapped: read as the reader goes, through a window, so a
+    // decompressor's output of any size streams through bounded memory.
+    fd_ = fd;
+    path_ = path;
   }
 
   void use_memory(const uint8_t* data, size_t len) {
@@ -174,6 +178,33 @@ class Source {
     released_ = end;
   }
 
+  bool streaming() const { return fd_ >= 0; }
+  const std::string& read_error() const { return read_error_; }
+
+  // Streaming: reads until the window holds `want_end` bytes or the input ends (a read error
+  // ends it too, kept in read_error()). data() may move.
+  void fill(size_t want_end) {
+    constexpr size_t kChunk = 1 << 20;
+    while (size_ < want_end && !eof_) {
+      if (buffer_.size() - size_ < kChunk) buffer_.resize(std::max(size_ + kChunk, want_end));
+      const ssize_t n = ::read(fd_, buffer_.data() + size_, buffer_.size() - size_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_error_ = path_ + ": cannot read: " + std::strerror(errno);
+      if (n <= 0) {
+        eof_ = true;
+        break;
+      }
+      size_ += static_cast<size_t>(n);
+    }
+    data_ = buffer_.data();
+  }
+  // Streaming: drops the window's bytes before `pos`; returns how many.
+  size_t discard_before(size_t pos) {
+    std::memmove(buffer_.data(), buffer_.data() + pos, size_ - pos);
+    size_ -= pos;
+    return pos;
+  }
+
  private:
   bool map(int fd, size_t size) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -185,28 +216,13 @@ class Source {
     return true;
   }
 
-  void read_all(int fd, const std::string& path) {
-    constexpr size_t kChunk = 1 << 20;
-    size_t have = 0;
-    for (;;) {
-      if (buffer_.size() - have < kChunk) buffer_.resize(have + kChunk > 2 * have ? have + kChunk : 2 * have);
-      const ssize_t n = ::read(fd, buffer_.data() + have, buffer_.size() - have);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw CaptureError(ErrorKind::kInputFile, path + ": cannot read: " + std::strerror(errno));
-      }
-      if (n == 0) break;
-      have += static_cast<size_t>(n);
-    }
-    buffer_.resize(have);
-    data_ = buffer_.data();
-    size_ = have;
-  }
-
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
   size_t released_ = 0;
+  int fd_ = -1;  // streaming
+  bool eof_ = false;
+  std::string path_, read_error_;
   std::vector<uint8_t> buffer_;
 };
 
@@ -214,8 +230,8 @@ class ReaderBase : public FileReader {
  public:
   ReaderBase(std::unique_ptr<Source> src, std::string name)
       : src_(std::move(src)), name_(std::move(name)), base_(src_->data()), size_(src_->size()) {}
-  const uint8_t* contents() const override { return base_; }
-  size_t contents_size() const override { return size_; }
+  const uint8_t* contents() const override { return src_->streaming() ? nullptr : base_; }
+  size_t contents_size() const override { return src_->streaming() ? 0 : size_; }
   const std::vector<InterfaceInfo>& interfaces() const override { return interfaces_; }
   const std::vector<SectionInfo>& sections() const override { return sections_; }
   const std::string& error() const override { return error_; }
@@ -224,11 +240,31 @@ class ReaderBase : public FileReader {
  protected:
   // Records the damage: "<name>: <what>", where `what` names the byte offset.
   ReadStatus fail(const std::string& what) {
-    error_ = name_ + ": " + what;
+    // Damage found after a failed read of a streamed input is the read's doing: say that.
+    error_ = src_->read_error().empty() ? name_ + ": " + what : src_->read_error();
     failed_ = true;
     return ReadStatus::kError;
   }
-  size_t remaining() const { return size_ - pos_; }
+  // Bytes from pos_ on that the parser may look at, having asked for `want` of them: a streamed
+  // input is read on demand (base_ may move, so pointers are taken after this).
+  size_t available(size_t want) {
+    if (size_ - pos_ < want && src_->streaming()) {
+      src_->fill(pos_ + want);
+      base_ = src_->data();
+      size_ = src_->size();
+    }
+    return size_ - pos_;
+  }
+  // The file offset of window position p, for messages.
+  uint64_t at(size_t p) const { return window_start_ + p; }
+  // At the start of read(): a streamed input's window drops what earlier reads went past.
+  void slide() {
+    if (!src_->streaming() || pos_ == 0) return;
+    window_start_ += src_->discard_before(pos_);
+    pos_ = 0;
+    base_ = src_->data();
+    size_ = src_->size();
+  }
 
   std::unique_ptr<Source> src_;
   std::string name_;
@@ -237,7 +273,8 @@ class ReaderBase : public FileReader {
   std::vector<InterfaceInfo> interfaces_;
   std::vector<SectionInfo> sections_;
   std::string error_;
-  size_t pos_ = 0;
+  size_t pos_ = 0;             // in the window (the whole file unless streamed)
+  uint64_t window_start_ = 0;  // file offset of base_[0]
   uint64_t skipped_ = 0;
   bool failed_ = false;
 };
@@ -284,13 +321,14 @@ class PcapReader : public ReaderBase {
     out.clear();
     if (failed_) return ReadStatus::kError;
     const uint64_t frac_mul = nanosecond_ ? 1 : 1000;
-    // Borrowing spares a copy of every packet; pcap records hold nothing but the packet. Every
-    // source keeps its bytes in place (a mapping, the caller's memory, a pipe read whole).
-    const bool borrow = out.may_borrow;
+    slide();
+    // Borrowing spares a copy of every packet; pcap records hold nothing but the packet. A
+    // mapping or the caller's memory stays in place; a streamed window may move as it fills.
+    const bool borrow = out.may_borrow && !src_->streaming();
     const size_t first = pos_;
     if (borrow) out.borrowed = base_ + first;
     while (out.size() < max_packets && out.used < max_bytes) {
-      const size_t left = remaining();
+      size_t left = available(hdr_len_);
       if (left == 0) return ReadStatus::kEnd;
       if (left < hdr_len_) return truncated(hdr_len_, left);
       const uint8_t* r = base_ + pos_;
@@ -299,9 +337,13 @@ class PcapReader : public ReaderBase {
       if (lengths_ == kSwapped || (lengths_ == kMaybeSwapped && caplen > origlen)) std::swap(caplen, origlen);
       if (caplen > max_caplen_) {
         return fail("captured length " + num(caplen) + " is larger than the maximum " + num(max_caplen_) +
-                    " at offset " + num(pos_));
+                    " at offset " + num(at(pos_)));
       }
-      if (left - hdr_len_ < caplen) return truncated(hdr_len_ + caplen, left);
+      if (left - hdr_len_ < caplen) {
+        left = available(hdr_len_ + caplen);
+        if (left - hdr_len_ < caplen) return truncated(hdr_len_ + caplen, left);
+        r = base_ + pos_;
+      }
       const uint64_t ts = static_cast<uint64_t>(sec) * 1000000000ull + frac * frac_mul;
       if (borrow) {
         PacketRecord rec;
@@ -324,7 +366,7 @@ class PcapReader : public ReaderBase {
   enum Lengths : uint8_t { kInOrder, kSwapped, kMaybeSwapped };
 
   ReadStatus truncated(size_t needed, size_t have) {
-    return fail("file ends in the middle of a packet record at offset " + num(pos_) + " (needed " + num(needed) +
+    return fail("file ends in the middle of a packet record at offset " + num(at(pos_)) + " (needed " + num(needed) +
                 " bytes, have " + num(have) + ")");
   }
 
@@ -342,7 +384,7 @@ class PcapngReader : public ReaderBase {
   PcapngReader(std::unique_ptr<Source> src, std::string name) : ReaderBase(std::move(src), std::move(name)) {
     // The first SHB is checked now, so a file that is not pcapng or has a bad header fails at
     // open; the IDBs right behind it are read too, so interfaces() is useful before read().
-    if (size_ < 28) throw CaptureError(ErrorKind::kCorruptFile, name_ + ": truncated header");
+    if (available(28) < 28) throw CaptureError(ErrorKind::kCorruptFile, name_ + ": truncated header");
     const uint32_t bom = raw32(base_ + 8);
     if (bom != kPcapngByteOrderMagic && bom != __builtin_bswap32(kPcapngByteOrderMagic)) {
       throw CaptureError(ErrorKind::kInputFile, name_ + ": not a pcap or pcapng file (pcapng section header with " +
@@ -350,7 +392,7 @@ class PcapngReader : public ReaderBase {
     }
     if (section_header() != ReadStatus::kOk) throw CaptureError(ErrorKind::kCorruptFile, error_);
     Batch none;
-    while (remaining() >= 8 && ld32(base_ + pos_, swap_) == kBlockIdb) {
+    while (available(8) >= 8 && ld32(base_ + pos_, swap_) == kBlockIdb) {
       if (block(none) != ReadStatus::kOk) break;  // read() reports it
     }
   }
@@ -361,8 +403,9 @@ class PcapngReader : public ReaderBase {
   ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) override {
     out.clear();
     if (failed_) return ReadStatus::kError;
+    slide();
     while (out.size() < max_packets && out.used < max_bytes) {
-      if (remaining() == 0) return ReadStatus::kEnd;
+      if (available(1) == 0) return ReadStatus::kEnd;
       const ReadStatus st = block(out);
       if (st != ReadStatus::kOk) return st;
     }
@@ -377,27 +420,46 @@ class PcapngReader : public ReaderBase {
     TsConv ts;
   };
 
+  // Streamed input: reads the rest of a block of `total` bytes into the window (`left` becomes
+  // what is there). A block larger than any real one is refused rather than buffered.
+  bool whole_block(size_t start, uint32_t total, size_t& left) {
+    constexpr uint32_t kMaxStreamedBlock = 64u << 20;
+    if (!src_->streaming()) return true;
+    if (total > kMaxStreamedBlock) {
+      fail("block at offset " + num(at(start)) + " claims " + num(total) + " bytes, more than podspan buffers from a stream (" +
+           num(kMaxStreamedBlock) + ")");
+      return false;
+    }
+    left = available(total);
+    return true;
+  }
+
   // Reads the block at pos_ and moves past it.
   ReadStatus block(Batch& out) {
-    const size_t start = pos_, left = remaining();
+    const size_t start = pos_;
+    size_t left = available(12);
     if (left < 12) {
-      return fail("file ends in the middle of a block header at offset " + num(start) + " (needed 12 bytes, have " +
+      return fail("file ends in the middle of a block header at offset " + num(at(start)) + " (needed 12 bytes, have " +
                   num(left) + ")");
     }
     const uint8_t* b = base_ + start;
     if (raw32(b) == kPcapngShbType) return section_header();
     const uint32_t type = ld32(b, swap_), total = ld32(b + 4, swap_);
     if (total < 12 || total % 4 != 0) {
-      return fail("block at offset " + num(start) + " has an invalid length " + num(total) +
+      return fail("block at offset " + num(at(start)) + " has an invalid length " + num(total) +
                   " (must be a multiple of 4, at least 12)");
     }
     if (total > left) {
-      return fail("file ends in the middle of a block at offset " + num(start) + " (block length " + num(total) +
+      if (!whole_block(start, total, left)) return ReadStatus::kError;
+      b = base_ + start;
+    }
+    if (total > left) {
+      return fail("file ends in the middle of a block at offset " + num(at(start)) + " (block length " + num(total) +
                   ", have " + num(left) + ")");
     }
     const uint32_t trailing = ld32(b + total - 4, swap_);
     if (trailing != total) {
-      return fail("block at offset " + num(start) + ": trailing length " + num(trailing) +
+      return fail("block at offset " + num(at(start)) + ": trailing length " + num(trailing) +
                   " does not match the leading length " + num(total));
     }
     const uint8_t* body = b + 8;
@@ -416,9 +478,10 @@ class PcapngReader : public ReaderBase {
 
   // A Section Header Block at pos_: sets the byte order and starts a new interface list.
   ReadStatus section_header() {
-    const size_t start = pos_, left = remaining();
+    const size_t start = pos_;
+    size_t left = available(28);
     if (left < 28) {
-      return fail("file ends in the middle of a section header block at offset " + num(start) +
+      return fail("file ends in the middle of a section header block at offset " + num(at(start)) +
                   " (needed 28 bytes, have " + num(left) + ")");
     }
     const uint8_t* b = base_ + start;
@@ -429,19 +492,23 @@ class PcapngReader : public ReaderBase {
     } else if (bom == __builtin_bswap32(kPcapngByteOrderMagic)) {
       swap = true;
     } else {
-      return fail("section header block at offset " + num(start) + " has an invalid byte-order magic " + hex32(bom));
+      return fail("section header block at offset " + num(at(start)) + " has an invalid byte-order magic " + hex32(bom));
     }
     const uint32_t total = ld32(b + 4, swap);
     if (total < 28 || total % 4 != 0) {
-      return fail("section header block at offset " + num(start) + " has an invalid length " + num(total));
+      return fail("section header block at offset " + num(at(start)) + " has an invalid length " + num(total));
     }
     if (total > left) {
-      return fail("file ends in the middle of a section header block at offset " + num(start) + " (block length " +
+      if (!whole_block(start, total, left)) return ReadStatus::kError;
+      b = base_ + start;
+    }
+    if (total > left) {
+      return fail("file ends in the middle of a section header block at offset " + num(at(start)) + " (block length " +
                   num(total) + ", have " + num(left) + ")");
     }
     const uint32_t trailing = ld32(b + total - 4, swap);
     if (trailing != total) {
-      return fail("section header block at offset " + num(start) + ": trailing length " + num(trailing) +
+      return fail("section header block at offset " + num(at(start)) + ": trailing length " + num(trailing) +
                   " does not match the leading length " + num(total));
     }
     const uint16_t major = ld16(b + 12, swap), minor = ld16(b + 14, swap);
@@ -449,7 +516,7 @@ class PcapngReader : public ReaderBase {
     // it. Wireshark and libpcap refuse 1.1 and every other version, and so do we.
     if (major != 1 || (minor != 0 && minor != 2)) {
       return fail("unsupported pcapng version " + num(major) + "." + num(minor) + " in the section header block at offset " +
-                  num(start));
+                  num(at(start)));
     }
     swap_ = swap;
     SectionInfo section;
@@ -481,7 +548,7 @@ class PcapngReader : public ReaderBase {
       if (code == 0) return ReadStatus::kOk;
       if (len > n - off - 4) {
         return fail("option " + num(code) + " of length " + num(len) + " runs past the end of its block at offset " +
-                    num(block_start));
+                    num(at(block_start)));
       }
       fn(code, p + off + 4, len);
       const size_t step = 4 + ((static_cast<size_t>(len) + 3) & ~size_t{3});
@@ -501,7 +568,7 @@ class PcapngReader : public ReaderBase {
   }
 
   ReadStatus interface_block(const uint8_t* body, size_t n, size_t start) {
-    if (n < 8) return fail("interface description block at offset " + num(start) + " is too short");
+    if (n < 8) return fail("interface description block at offset " + num(at(start)) + " is too short");
     InterfaceInfo info;
     Iface ifc;
     info.linktype = ld16(body, swap_);
@@ -529,7 +596,7 @@ class PcapngReader : public ReaderBase {
 
   const Iface* iface_of(uint32_t id, size_t start) {
     if (id < section_ifaces_.size()) return &section_ifaces_[id];
-    fail("packet block at offset " + num(start) + " refers to interface " + num(id) + ", which its section does not define" +
+    fail("packet block at offset " + num(at(start)) + " refers to interface " + num(id) + ", which its section does not define" +
          (section_ifaces_.empty() ? std::string(" (it defines none)")
                                   : " (it defines " + num(section_ifaces_.size()) + ")"));
     return nullptr;
@@ -538,12 +605,12 @@ class PcapngReader : public ReaderBase {
   // Enhanced Packet Block (type 6) and the obsolete Packet Block (type 2), which has a 16-bit
   // interface id followed by a 16-bit drops count where the EPB has a 32-bit interface id.
   ReadStatus packet_block(const uint8_t* body, size_t n, size_t start, Batch& out, bool obsolete) {
-    if (n < 20) return fail("packet block at offset " + num(start) + " is too short (" + num(n + 12) + " bytes)");
+    if (n < 20) return fail("packet block at offset " + num(at(start)) + " is too short (" + num(n + 12) + " bytes)");
     const uint32_t id = obsolete ? ld16(body, swap_) : ld32(body, swap_);
     const uint64_t units = (static_cast<uint64_t>(ld32(body + 4, swap_)) << 32) | ld32(body + 8, swap_);
     const uint32_t caplen = ld32(body + 12, swap_), origlen = ld32(body + 16, swap_);
     if (caplen > n - 20) {
-      return fail("packet block at offset " + num(start) + ": captured length " + num(caplen) +
+      return fail("packet block at offset " + num(at(start)) + ": captured length " + num(caplen) +
                   " runs past the end of its block");
     }
     const Iface* ifc = iface_of(id, start);
@@ -568,9 +635,9 @@ class PcapngReader : public ReaderBase {
   // Simple Packet Block: interface 0 of the section, no timestamp, the original length in the
   // block; the captured length is what the interface's snaplen and the block leave of it.
   ReadStatus simple_packet(const uint8_t* body, size_t n, size_t start, Batch& out) {
-    if (n < 4) return fail("simple packet block at offset " + num(start) + " is too short");
+    if (n < 4) return fail("simple packet block at offset " + num(at(start)) + " is too short");
     if (section_ifaces_.empty()) {
-      return fail("simple packet block at offset " + num(start) + " comes before any interface of its section");
+      return fail("simple packet block at offset " + num(at(start)) + " comes before any interface of its section");
     }
     const Iface& ifc = section_ifaces_[0];
     const uint32_t origlen = ld32(body, swap_);
@@ -596,6 +663,8 @@ bool is_pcap_magic(uint32_t m) {
 }
 
 std::unique_ptr<FileReader> make_reader(std::unique_ptr<Source> src, const std::string& name) {
+  if (src->streaming()) src->fill(28);  // enough for either file header
+  if (!src->read_error().empty()) throw CaptureError(ErrorKind::kInputFile, src->read_error());
   const size_t size = src->size();
   if (size == 0) throw CaptureError(ErrorKind::kInputFile, name + ": empty file, not a pcap or pcapng file");
   uint8_t head[4] = {0, 0, 0, 0};

@@ -104,6 +104,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   if (f.write) format = f.format ?? formatFromPath(f.write);
 
   const capture: CaptureOptions = {
+    // -r -: standard input, as tcpdump reads it (streamed, e.g. from a decompressor).
     source: f.read ? { kind: 'file', path: f.read } : { kind: 'live', interfaces: f.interface ?? [] },
     filter: filter || undefined,
     snaplen: f.snaplen === undefined || f.snaplen === 0 ? MAX_SNAPLEN : f.snaplen,

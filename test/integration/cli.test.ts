@@ -1,11 +1,12 @@
 // The command line on files: conversion, filters, counts, formats, and every kind of bad input
 // ending in one clear line and a non-zero exit.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
-import { capinfos, podspan, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+import { capinfos, podspan, podspanBin, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
 let tmp: string;
 let sample: string;
@@ -97,6 +98,37 @@ describe('podspan capture -r', () => {
     expect(lines[0]).toMatch(/IP 198\.18\.0\.1\.4000\d > 198\.18\.0\.2\.5000: UDP, length \d+/);
     expect(lines[1]).toMatch(/198\.18\.0\.2\.80: TCP/);
   });
+
+  it('-r - streams standard input through bounded memory: 400 MB from a pipe, every packet, RSS far below it', async () => {
+    // One 1 MB chunk of records, repeated: a decompressor's output of any size must stream.
+    const record = fs.readFileSync(sample).subarray(24, 24 + 16 + packets[0].frame.length);
+    const perChunk = Math.floor((1 << 20) / record.length);
+    const chunk = Buffer.concat(Array.from({ length: perChunk }, () => record));
+    const chunks = 400;
+    const child = spawn(process.execPath, [podspanBin, 'capture', '-r', '-', '-w', '/dev/null', '--format', 'pcap'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number>((res) => child.on('exit', (c) => res(c ?? -1)));
+    let peakKiB = 0;
+    const timer = setInterval(() => {
+      try {
+        const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
+      } catch {
+        // exited
+      }
+    }, 20);
+    const write = (b: Buffer) => new Promise<void>((res) => (child.stdin!.write(b) ? res() : child.stdin!.once('drain', res)));
+    await write(fs.readFileSync(sample).subarray(0, 24));
+    for (let i = 0; i < chunks; i++) await write(chunk);
+    child.stdin!.end();
+    const code = await exited;
+    clearInterval(timer);
+    expect(code, err).toBe(0);
+    expect(err).toContain(`${perChunk * chunks} packets captured`);
+    expect(peakKiB).toBeGreaterThan(0);
+    expect(peakKiB).toBeLessThan(200 * 1024); // the input is 400 MB; read whole, it was all resident
+  }, 60_000);
 });
 
 describe('bad input', () => {
