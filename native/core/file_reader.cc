@@ -117,6 +117,10 @@ struct TsConv {
 
 // The file's bytes: a read-only mapping of a regular file, a buffer read from a pipe, or
 // memory the caller owns.
+// A record or block longer than this is refused on a stream (pipe) rather than buffered: no
+// real one comes near it, and a damaged length must not make the window grow without bound.
+constexpr uint32_t kMaxStreamedRecord = 64u << 20;
+
 class Source {
  public:
   Source() = default;
@@ -178,7 +182,14 @@ class Source {
     released_ = end;
   }
 
-  bool streaming() const { return fd_ >= 0; }
+  // Tests and fuzzing: memory served as a stream, `chunk` bytes per read.
+  void stream_memory(const uint8_t* data, size_t len, size_t chunk) {
+    mem_ = data;
+    mem_left_ = len;
+    mem_chunk_ = chunk < 1 ? 1 : chunk;
+  }
+
+  bool streaming() const { return fd_ >= 0 || mem_ != nullptr; }
   const std::string& read_error() const { return read_error_; }
 
   // Streaming: reads until the window holds `want_end` bytes or the input ends (a read error
@@ -187,7 +198,7 @@ class Source {
     constexpr size_t kChunk = 1 << 20;
     while (size_ < want_end && !eof_) {
       if (buffer_.size() - size_ < kChunk) buffer_.resize(std::max(size_ + kChunk, want_end));
-      const ssize_t n = ::read(fd_, buffer_.data() + size_, buffer_.size() - size_);
+      const ssize_t n = mem_ ? from_memory(buffer_.size() - size_) : ::read(fd_, buffer_.data() + size_, buffer_.size() - size_);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) read_error_ = path_ + ": cannot read: " + std::strerror(errno);
       if (n <= 0) {
@@ -206,6 +217,14 @@ class Source {
   }
 
  private:
+  ssize_t from_memory(size_t room) {
+    const size_t n = std::min(std::min(room, mem_chunk_), mem_left_);
+    std::memcpy(buffer_.data() + size_, mem_, n);
+    mem_ += n;
+    mem_left_ -= n;
+    return static_cast<ssize_t>(n);
+  }
+
   bool map(int fd, size_t size) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) return false;
@@ -221,6 +240,8 @@ class Source {
   bool mapped_ = false;
   size_t released_ = 0;
   int fd_ = -1;  // streaming
+  const uint8_t* mem_ = nullptr;  // streaming from memory (tests)
+  size_t mem_left_ = 0, mem_chunk_ = 0;
   bool eof_ = false;
   std::string path_, read_error_;
   std::vector<uint8_t> buffer_;
@@ -340,6 +361,10 @@ class PcapReader : public ReaderBase {
                     " at offset " + num(at(pos_)));
       }
       if (left - hdr_len_ < caplen) {
+        if (src_->streaming() && caplen > kMaxStreamedRecord) {
+          return fail("packet record at offset " + num(at(pos_)) + " claims " + num(caplen) +
+                      " bytes, more than podspan buffers from a stream (" + num(kMaxStreamedRecord) + ")");
+        }
         left = available(hdr_len_ + caplen);
         if (left - hdr_len_ < caplen) return truncated(hdr_len_ + caplen, left);
         r = base_ + pos_;
@@ -423,11 +448,10 @@ class PcapngReader : public ReaderBase {
   // Streamed input: reads the rest of a block of `total` bytes into the window (`left` becomes
   // what is there). A block larger than any real one is refused rather than buffered.
   bool whole_block(size_t start, uint32_t total, size_t& left) {
-    constexpr uint32_t kMaxStreamedBlock = 64u << 20;
     if (!src_->streaming()) return true;
-    if (total > kMaxStreamedBlock) {
+    if (total > kMaxStreamedRecord) {
       fail("block at offset " + num(at(start)) + " claims " + num(total) + " bytes, more than podspan buffers from a stream (" +
-           num(kMaxStreamedBlock) + ")");
+           num(kMaxStreamedRecord) + ")");
       return false;
     }
     left = available(total);
@@ -699,6 +723,13 @@ std::unique_ptr<FileReader> FileReader::open(const std::string& path) {
   auto src = std::make_unique<Source>();
   src->open_file(path);
   return make_reader(std::move(src), path);
+}
+
+std::unique_ptr<FileReader> FileReader::from_memory_streamed(const uint8_t* data, size_t len, size_t chunk,
+                                                             const std::string& name) {
+  auto src = std::make_unique<Source>();
+  src->stream_memory(data, len, chunk);
+  return make_reader(std::move(src), name);
 }
 
 std::unique_ptr<FileReader> FileReader::from_memory(const uint8_t* data, size_t len, const std::string& name) {

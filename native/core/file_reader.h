@@ -27,6 +27,10 @@ class FileReader {
   // the reader.
   static std::unique_ptr<FileReader> from_memory(const uint8_t* data, size_t len,
                                                  const std::string& name);
+  // The same bytes read as a stream (as from a pipe), `chunk` bytes per read: tests and fuzzing
+  // of the windowed reading.
+  static std::unique_ptr<FileReader> from_memory_streamed(const uint8_t* data, size_t len, size_t chunk,
+                                                          const std::string& name);
 
   virtual Format format() const = 0;
   // pcap only: true when the file holds nanosecond timestamps.

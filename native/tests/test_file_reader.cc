@@ -620,6 +620,25 @@ All read_through_fifo(const std::vector<uint8_t>& bytes, size_t max_packets, std
 }
 }  // namespace
 
+TEST(file_reader_streamed_in_tiny_reads_gives_the_same_packets_and_refuses_huge_records) {
+  W w = pcap_header(false, 0xa1b2c3d4, 2, 4, 0xffffffffu);  // a snap length that allows anything
+  for (uint32_t i = 0; i < 100; ++i) pcap_record(w, {i, 0, 10 + i, 10 + i}, static_cast<uint8_t>(i));
+  auto mem = FileReader::from_memory(w.b.data(), w.b.size(), "m");
+  auto streamed = FileReader::from_memory_streamed(w.b.data(), w.b.size(), 7, "m");
+  const All a = read_all(*mem, 9), b = read_all(*streamed, 9);
+  CHECK(b.last == ReadStatus::kEnd);
+  CHECK_EQ(b.packets.size(), 100u);
+  bool same = a.packets.size() == b.packets.size();
+  for (size_t i = 0; same && i < a.packets.size(); ++i) same = a.packets[i].data == b.packets[i].data;
+  CHECK(same);
+  // A damaged length of 3 GB: read whole, the file just ends; streamed, it is refused up front.
+  W bad = pcap_header(false, 0xa1b2c3d4, 2, 4, 0xffffffffu);
+  bad.u32(1).u32(0).u32(3000000000u).u32(3000000000u).fill(100, 0);
+  const All c = read_all(*FileReader::from_memory_streamed(bad.b.data(), bad.b.size(), 4096, "s"), 9);
+  CHECK(c.last == ReadStatus::kError);
+  CHECK_EQ(c.error, std::string("s: packet record at offset 24 claims 3000000000 bytes, more than podspan buffers from a stream (67108864)"));
+}
+
 TEST(file_reader_streams_a_pipe_through_a_window_with_true_offsets) {
   // 12 MB of pcapng: blocks of varying sizes straddle every read and window boundary.
   W w(false);
