@@ -13,10 +13,6 @@
 
 namespace podspan {
 
-Piece::Piece(std::vector<uint8_t>&& bytes) : owned(std::move(bytes)), size(owned.size()) {
-  if (size) parts.push_back(Part{nullptr, static_cast<uint32_t>(size)});
-}
-
 void Piece::copy(const uint8_t* p, uint32_t n) {
   if (n == 0) return;
   if (!parts.empty() && parts.back().ptr == nullptr) {

@@ -32,8 +32,6 @@ struct Piece {
   std::vector<uint8_t> owned;
   size_t size = 0;
 
-  Piece() = default;
-  explicit Piece(std::vector<uint8_t>&& bytes);
   bool empty() const { return size == 0; }
   void copy(const uint8_t* p, uint32_t n);
   void lend(const uint8_t* p, uint32_t n);  // p must stay valid until the piece is written
@@ -49,7 +47,6 @@ class AsyncFiles {
   // Producer side (one thread). `key` names a file until close(key); create() makes it empty.
   void create(uint64_t key, std::string path);
   void write(uint64_t key, uint64_t offset, Piece&& piece);
-  void write(uint64_t key, uint64_t offset, std::vector<uint8_t>&& bytes) { write(key, offset, Piece(std::move(bytes))); }
   // Sets the file's length (a gap at the end reads as zeros) and closes it.
   void close(uint64_t key, uint64_t length);
   // Waits for every piece to be written and every file closed; throws the first error.

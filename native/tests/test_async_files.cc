@@ -31,7 +31,12 @@ std::string slurp(const std::string& path) {
   return os.str();
 }
 
-std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+// A piece holding a copy of s.
+Piece bytes(const std::string& s) {
+  Piece p;
+  p.copy(reinterpret_cast<const uint8_t*>(s.data()), static_cast<uint32_t>(s.size()));
+  return p;
+}
 
 }  // namespace
 

@@ -14,10 +14,6 @@ export function sampleExpression(n: number): string {
   return `(${v4} or ${v6})`;
 }
 
-export function sessionFilter(s: Pick<SessionConfig, 'filter' | 'sampleOneIn'>, extra?: string): string | undefined {
-  return sessionFilters(s, extra).filter;
-}
-
 /**
  * The capture's filter, and with sampling also the same filter without it (`sampledFilter`):
  * the capture core chains the two so the kernel reports what sampling leaves out.

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampleExpression, sessionFilter, sessionFilters } from '../../src/agent/filter';
+import { sampleExpression, sessionFilters } from '../../src/agent/filter';
 import { unusedPath } from '../../src/agent/mirror-capture';
 import { CaptureSession } from '../../src/capture/session';
 import { loadAgentConfig } from '../../src/config/agent-config';
@@ -95,7 +95,7 @@ describe('agent config', () => {
 
 describe('session filters', () => {
   it('joins BPF, rules, direction and flow sampling, and libpcap compiles the result', async () => {
-    const f = sessionFilter({ filter: { bpf: 'not arp', protocols: ['tcp', 'udp'], ports: [53], cidrs: ['10.0.0.0/8'], direction: 'both' }, sampleOneIn: 3 });
+    const f = sessionFilters({ filter: { bpf: 'not arp', protocols: ['tcp', 'udp'], ports: [53], cidrs: ['10.0.0.0/8'], direction: 'both' }, sampleOneIn: 3 }).filter;
     expect(f).toBe(`(not arp) and (tcp or udp) and port 53 and net 10.0.0.0/8 and ${sampleExpression(3)}`);
     const fixture = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
     const run = async (filter: string) => {
