@@ -465,7 +465,7 @@ void CaptureSession::offline_loop(Source& s) {
 void CaptureSession::after_dispatch(Source& s, bool final, bool idle) {
   if (shared_writer_ && !s.staging.empty()) {
     std::lock_guard<std::mutex> lk(writer_mu_);
-    for (const PacketRecord& rec : s.staging.records) to_sinks(rec, s.staging.data.data() + rec.offset);
+    for (const PacketRecord& rec : s.staging.records) to_sinks(rec, s.staging.bytes(rec));
     s.staging.clear();
   }
   if (!consumers_.empty()) {

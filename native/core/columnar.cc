@@ -30,7 +30,7 @@ void split_columns(const Batch& batch, const std::vector<uint16_t>& linktypes, u
   for (FrameColumns& c : out) c.clear();
   unrouted = 0;
   for (const PacketRecord& rec : batch.records) {
-    const uint8_t* bytes = batch.data.data() + rec.offset;
+    const uint8_t* bytes = batch.bytes(rec);
     int t = 0;
     if (targets > 1 || up != 1) {
       const uint16_t linktype = rec.iface < linktypes.size() ? linktypes[rec.iface] : uint16_t{kLinktypeEthernet};

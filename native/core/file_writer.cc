@@ -388,7 +388,7 @@ void CaptureWriter::write(const PacketRecord& rec, const uint8_t* packet_bytes) 
 }
 
 void CaptureWriter::write_batch(const Batch& batch) {
-  for (const PacketRecord& r : batch.records) write(r, batch.data.data() + r.offset);
+  for (const PacketRecord& r : batch.records) write(r, batch.bytes(r));
 }
 
 void CaptureWriter::flush() {
