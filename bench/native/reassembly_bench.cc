@@ -26,9 +26,9 @@ namespace {
 struct CountingSink : StreamSink {
   uint64_t bytes = 0;
   void on_open(const StreamInfo&) override {}
-  void on_data(uint64_t, int, uint64_t, const uint8_t*, uint32_t n, uint64_t) override { bytes += n; }
-  void on_gap(uint64_t, int, uint64_t, uint64_t) override {}
-  void on_close(uint64_t, CloseReason, uint64_t) override {}
+  void on_data(const StreamInfo&, int, uint64_t, const uint8_t*, uint32_t n, uint64_t) override { bytes += n; }
+  void on_gap(const StreamInfo&, int, uint64_t, uint64_t) override {}
+  void on_close(const StreamInfo&, CloseReason, uint64_t) override {}
 };
 }  // namespace
 

@@ -33,19 +33,22 @@ void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
   key.pa = src_is_a ? d.sport : d.dport;
   key.pb = src_is_a ? d.dport : d.sport;
 
-  Flow* f = find_or_open(key, d, src_is_a, ts);
+  Flow* f = find_or_open(key, KeyHash{}(key), d, src_is_a, ts);
   if (f == nullptr) return;
   const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
   f->last_ts = ts;
-  lru_.splice(lru_.end(), lru_, f->lru);
+  if (f->info.slot != lru_tail_) {
+    lru_unlink(*f);
+    lru_append(*f);
+  }
   segment(*f, dir, d, frame + d.payload_offset, d.captured_payload, ts);
 }
 
-TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded& d, bool src_is_a, uint64_t ts) {
+TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, uint64_t hash, const Decoded& d, bool src_is_a, uint64_t ts) {
   const bool syn_only = (d.tcp_flags & (kSyn | kAck)) == kSyn;
-  auto it = flows_.find(key);
-  if (it != flows_.end()) {
-    Flow* f = &it->second;
+  const uint32_t found = flows_.find(key, hash);
+  if (found != kNoFlow) {
+    Flow* f = &flows_.value(found);
     const int dir = src_is_a == f->from_a_is_side0 ? 0 : 1;
     const Direction& D = f->dir[dir];
     // A new SYN with another initial sequence number: the 4-tuple was reused.
@@ -55,10 +58,10 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
   // A bare ACK, FIN or RST of a flow we do not know (often the tail of one that just closed)
   // starts nothing.
   if (!(d.tcp_flags & kSyn) && d.payload_len == 0) return nullptr;
-  if (flows_.size() >= cfg_.max_flows && !lru_.empty()) close(lru_.front(), CloseReason::kEvicted, ts);
-  auto placed = flows_.try_emplace(key);
-  Flow* f = &placed.first->second;
-  f->key = &placed.first->first;
+  if (flows_.size() >= cfg_.max_flows && lru_head_ != kNoFlow) close(&flows_.value(lru_head_), CloseReason::kEvicted, ts);
+  const uint32_t slot = flows_.insert(key, hash);
+  Flow* f = &flows_.value(slot);
+  f->info.slot = slot;
   // side 0 is the client: the sender of this packet, unless it answers a SYN (SYN+ACK).
   const bool sender_is_server = (d.tcp_flags & (kSyn | kAck)) == (kSyn | kAck);
   f->from_a_is_side0 = sender_is_server ? !src_is_a : src_is_a;
@@ -74,8 +77,7 @@ TcpReassembler::Flow* TcpReassembler::find_or_open(const Key& key, const Decoded
   receiver.port = d.dport;
   f->info.side[0] = sender_is_server ? receiver : sender;
   f->info.side[1] = sender_is_server ? sender : receiver;
-  lru_.push_back(f);
-  f->lru = std::prev(lru_.end());
+  lru_append(*f);
   ++stats_.streams;
   stats_.flows = flows_.size();
   sink_.on_open(f->info);
@@ -106,7 +108,7 @@ void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* 
     const uint32_t want = claimed - std::min(claimed, skip);
     if (off == D.offset) {
       if (have) {
-        sink_.on_data(f.info.id, dir, D.offset, payload + skip, have, ts);
+        sink_.on_data(f.info, dir, D.offset, payload + skip, have, ts);
         D.offset += have;
         D.next_seq += have;
         stats_.bytes += have;
@@ -146,7 +148,7 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
     if (end > D.offset) {
       const uint32_t skip = static_cast<uint32_t>(D.offset - it->first);
       const uint32_t n = static_cast<uint32_t>(seg.size() - skip);
-      sink_.on_data(f.info.id, dir, D.offset, seg.data() + skip, n, ts);
+      sink_.on_data(f.info, dir, D.offset, seg.data() + skip, n, ts);
       D.offset += n;
       D.next_seq += n;
       stats_.bytes += n;
@@ -214,7 +216,7 @@ void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
 
 void TcpReassembler::gap(Flow& f, int dir, uint64_t len) {
   Direction& D = f.dir[dir];
-  sink_.on_gap(f.info.id, dir, D.offset, len);
+  sink_.on_gap(f.info, dir, D.offset, len);
   ++stats_.gaps;
   stats_.gap_bytes += len;
   D.offset += len;
@@ -240,22 +242,35 @@ void TcpReassembler::close(Flow* f, CloseReason reason, uint64_t ts) {
   }
   flush_with_gaps(*f, 0, ts);
   flush_with_gaps(*f, 1, ts);
-  sink_.on_close(f->info.id, reason, ts);
+  sink_.on_close(f->info, reason, ts);
   ++stats_.closed[static_cast<int>(reason)];
-  lru_.erase(f->lru);
-  const Key key = *f->key;  // erase frees f, and with it the key
-  flows_.erase(key);
+  lru_unlink(*f);
+  const uint32_t slot = f->info.slot;
+  flows_.erase(slot, KeyHash{}(flows_.key(slot)));  // frees f
   stats_.flows = flows_.size();
 }
 
+void TcpReassembler::lru_unlink(Flow& f) {
+  (f.lru_prev == kNoFlow ? lru_head_ : flows_.value(f.lru_prev).lru_next) = f.lru_next;
+  (f.lru_next == kNoFlow ? lru_tail_ : flows_.value(f.lru_next).lru_prev) = f.lru_prev;
+  f.lru_prev = f.lru_next = kNoFlow;
+}
+
+void TcpReassembler::lru_append(Flow& f) {
+  f.lru_prev = lru_tail_;
+  f.lru_next = kNoFlow;
+  (lru_tail_ == kNoFlow ? lru_head_ : flows_.value(lru_tail_).lru_next) = f.info.slot;
+  lru_tail_ = f.info.slot;
+}
+
 void TcpReassembler::expire(uint64_t now) {
-  while (!lru_.empty() && lru_.front()->last_ts + cfg_.idle_timeout_ns < now) {
-    close(lru_.front(), CloseReason::kTimeout, now);
+  while (lru_head_ != kNoFlow && flows_.value(lru_head_).last_ts + cfg_.idle_timeout_ns < now) {
+    close(&flows_.value(lru_head_), CloseReason::kTimeout, now);
   }
 }
 
 void TcpReassembler::finish(uint64_t ts) {
-  while (!lru_.empty()) close(lru_.front(), CloseReason::kEnd, ts);
+  while (lru_head_ != kNoFlow) close(&flows_.value(lru_head_), CloseReason::kEnd, ts);
 }
 
 }  // namespace podspan

@@ -7,13 +7,12 @@
 
 #include <cstdint>
 #include <cstring>
-#include <list>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "decode.h"
+#include "flow_table.h"
 
 namespace podspan {
 
@@ -27,20 +26,24 @@ struct Endpoint {
 
 struct StreamInfo {
   uint64_t id = 0;
+  // Small and dense while the stream is open, reused after it closes: a sink can keep its own
+  // per-stream state in an array indexed by it instead of a map keyed by id.
+  uint32_t slot = 0;
   uint8_t ip_version = 4;
   uint16_t vlan = 0;
   Endpoint side[2];  // side[0] sent the first packet we saw (the client when we saw the SYN)
   uint64_t first_ts = 0;
 };
 
-// Receives stream events in order. dir 0: bytes sent by side[0]; dir 1: by side[1].
+// Receives stream events in order, each with the stream's info as given at open.
+// dir 0: bytes sent by side[0]; dir 1: by side[1].
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
-  virtual void on_open(const StreamInfo& info) = 0;
-  virtual void on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) = 0;
-  virtual void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) = 0;
-  virtual void on_close(uint64_t id, CloseReason reason, uint64_t ts) = 0;
+  virtual void on_open(const StreamInfo& s) = 0;
+  virtual void on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) = 0;
+  virtual void on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) = 0;
+  virtual void on_close(const StreamInfo& s, CloseReason reason, uint64_t ts) = 0;
 };
 
 struct ReassemblyConfig {
@@ -120,16 +123,17 @@ class TcpReassembler {
     size_t pending_bytes = 0;
     bool has_pending() const { return pending && !pending->empty(); }
   };
+  static constexpr uint32_t kNoFlow = UINT32_MAX;  // FlowTable's kNone
   struct Flow {
-    const Key* key = nullptr;  // the flow table's own copy (nodes do not move)
-    StreamInfo info;
+    StreamInfo info;  // info.slot: this flow's slot in flows_
     Direction dir[2];
     bool from_a_is_side0 = true;
     uint64_t last_ts = 0;
-    std::list<Flow*>::iterator lru;
+    // Least recently active first, linked through the flows themselves (no node per flow).
+    uint32_t lru_prev = kNoFlow, lru_next = kNoFlow;
   };
 
-  Flow* find_or_open(const Key& key, const Decoded& d, bool from_a, uint64_t ts);
+  Flow* find_or_open(const Key& key, uint64_t hash, const Decoded& d, bool from_a, uint64_t ts);
   void segment(Flow& f, int dir, const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts);
   void deliver_ready(Flow& f, int dir, uint64_t ts);
   void buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len);
@@ -141,8 +145,11 @@ class TcpReassembler {
   ReassemblyConfig cfg_;
   StreamSink& sink_;
   ReassemblyStats stats_;
-  std::unordered_map<Key, Flow, KeyHash> flows_;
-  std::list<Flow*> lru_;  // least recently active first
+  void lru_unlink(Flow& f);
+  void lru_append(Flow& f);
+
+  FlowTable<Key, Flow> flows_;
+  uint32_t lru_head_ = kNoFlow, lru_tail_ = kNoFlow;
   uint64_t next_id_ = 1;
 };
 

@@ -138,7 +138,8 @@ void StreamEventQueue::on_open(const StreamInfo& info) {
   current_.data.insert(current_.data.end(), p, p + sizeof o);
 }
 
-void StreamEventQueue::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
+void StreamEventQueue::on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
+  const uint64_t id = s.id;
   if (overflow_ || current_.data.size() + len > 4 * opt_.batch_max_bytes) {
     counters_.dropped_data_bytes += len;
     append_gap(id, dir, offset, len, kGapQueueDrop, ts);
@@ -154,7 +155,7 @@ void StreamEventQueue::on_data(uint64_t id, int dir, uint64_t offset, const uint
   current_.data.insert(current_.data.end(), data, data + len);
 }
 
-void StreamEventQueue::on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) { append_gap(id, dir, offset, len, 0, ts_); }
+void StreamEventQueue::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) { append_gap(s.id, dir, offset, len, 0, ts_); }
 
 void StreamEventQueue::append_gap(uint64_t id, int dir, uint64_t offset, uint64_t len, uint8_t detail, uint64_t ts) {
   if (!current_.events.empty()) {
@@ -172,8 +173,8 @@ void StreamEventQueue::append_gap(uint64_t id, int dir, uint64_t offset, uint64_
   e->detail = detail;
 }
 
-void StreamEventQueue::on_close(uint64_t id, CloseReason reason, uint64_t ts) {
-  StreamEventRecord* e = append(StreamEventType::kClose, id, 0, ts);
+void StreamEventQueue::on_close(const StreamInfo& s, CloseReason reason, uint64_t ts) {
+  StreamEventRecord* e = append(StreamEventType::kClose, s.id, 0, ts);
   if (e) e->detail = static_cast<uint8_t>(reason);
 }
 

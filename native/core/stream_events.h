@@ -93,9 +93,9 @@ class StreamEventQueue : public PacketConsumer, private StreamSink {
 
  private:
   void on_open(const StreamInfo& info) override;
-  void on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
-  void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) override;
-  void on_close(uint64_t id, CloseReason reason, uint64_t ts) override;
+  void on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
+  void on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) override;
+  void on_close(const StreamInfo& s, CloseReason reason, uint64_t ts) override;
 
   void append_gap(uint64_t id, int dir, uint64_t offset, uint64_t len, uint8_t detail, uint64_t ts);
   StreamEventRecord* append(StreamEventType type, uint64_t id, int dir, uint64_t ts);

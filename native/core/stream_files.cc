@@ -159,33 +159,34 @@ std::string StreamFiles::name_for(const StreamInfo& info, int dir) {
 }
 
 void StreamFiles::on_open(const StreamInfo& info) {
-  Stream& s = streams_[info.id];
-  s.info = info;
+  if (info.slot >= streams_.size()) streams_.resize(info.slot + 1);
+  streams_[info.slot].info = info;
+  ++open_streams_;
 }
 
-void StreamFiles::create(uint64_t id, int dir, Side& side) {
+void StreamFiles::create(const StreamInfo& info, int dir, Side& side) {
   if (!side.file.empty()) return;
-  side.file = name_for(streams_[id].info, dir);
+  side.file = name_for(info, dir);
   ++files_;
-  const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+  const uint64_t key = info.id * 2 + static_cast<uint64_t>(dir);
   writer_for(key).create(key, opt_.dir + "/" + side.file);
 }
 
-void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
-  Side& side = streams_[id].side[dir];
-  create(id, dir, side);  // names are given in the order directions first speak
+void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
+  Side& side = streams_[info.slot].side[dir];
+  create(info, dir, side);  // names are given in the order directions first speak
   if (side.pending.empty()) {
     side.pending_offset = offset;
     side.pending.parts.reserve(64);  // one allocation for the parts of a typical piece
   }
   if (!side.queued) {
     side.queued = true;
-    pending_order_.emplace_back(id, dir);
+    pending_order_.push_back(PendingRef{info.id, info.slot, dir});
     // Entries of closed streams wait in the queue until popped; drop them before they pile up.
-    if (pending_order_.size() > 4 * streams_.size() + 1024) {
-      std::deque<std::pair<uint64_t, int>> live;
-      for (const auto& e : pending_order_)
-        if (streams_.count(e.first) != 0) live.push_back(e);
+    if (pending_order_.size() > 4 * open_streams_ + 1024) {
+      std::deque<PendingRef> live;
+      for (const PendingRef& e : pending_order_)
+        if (streams_[e.slot].info.id == e.id) live.push_back(e);
       pending_order_.swap(live);
     }
   }
@@ -202,7 +203,7 @@ void StreamFiles::on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* 
   side.length = offset + len;
   if (side.first_ts == 0) side.first_ts = ts;
   side.last_ts = ts;
-  if (side.pending.size >= opt_.write_buffer_per_file || side.pending.parts.size() >= kMaxPartsPerPiece) flush(id, dir, side);
+  if (side.pending.size >= opt_.write_buffer_per_file || side.pending.parts.size() >= kMaxPartsPerPiece) flush(info.id, dir, side);
   if (pending_total_ > opt_.write_buffer_total) flush_oldest_until(opt_.write_buffer_total - opt_.write_buffer_total / 16);  // smooth: a little at a time
 }
 
@@ -217,38 +218,37 @@ void StreamFiles::flush(uint64_t id, int dir, Side& side) {
 
 void StreamFiles::flush_oldest_until(size_t limit) {
   while (pending_total_ > limit && !pending_order_.empty()) {
-    const auto oldest = pending_order_.front();
+    const PendingRef oldest = pending_order_.front();
     pending_order_.pop_front();
-    auto it = streams_.find(oldest.first);
-    if (it == streams_.end()) continue;  // closed since (and flushed then)
-    Side& side = it->second.side[oldest.second];
+    Stream& s = streams_[oldest.slot];
+    if (s.info.id != oldest.id) continue;  // closed since (and flushed then)
+    Side& side = s.side[oldest.dir];
     side.queued = false;
-    flush(oldest.first, oldest.second, side);
+    flush(oldest.id, oldest.dir, side);
   }
 }
 
-void StreamFiles::on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) {
-  Side& side = streams_[id].side[dir];
-  flush(id, dir, side);   // what follows the gap starts a new piece at its own offset
-  create(id, dir, side);  // a file of only gaps still exists, holding zeros
+void StreamFiles::on_gap(const StreamInfo& info, int dir, uint64_t offset, uint64_t len) {
+  Side& side = streams_[info.slot].side[dir];
+  flush(info.id, dir, side);   // what follows the gap starts a new piece at its own offset
+  create(info, dir, side);     // a file of only gaps still exists, holding zeros
   ++side.gaps;
   side.missing += len;
   side.length = offset + len;
 }
 
-void StreamFiles::on_close(uint64_t id, CloseReason reason, uint64_t) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return;
-  Stream& s = it->second;
+void StreamFiles::on_close(const StreamInfo& info, CloseReason reason, uint64_t) {
+  Stream& s = streams_[info.slot];
   for (Side& side : s.side) {
     if (side.file.empty()) continue;
     const int dir = static_cast<int>(&side - s.side);
-    flush(id, dir, side);
-    const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+    flush(info.id, dir, side);
+    const uint64_t key = info.id * 2 + static_cast<uint64_t>(dir);
     writer_for(key).close(key, side.length);
   }
   write_index(s, reason);
-  streams_.erase(it);
+  s = Stream();  // the slot is free for the reassembler's next stream
+  --open_streams_;
 }
 
 void StreamFiles::write_index(const Stream& s, CloseReason reason) {

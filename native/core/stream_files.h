@@ -67,16 +67,22 @@ class StreamFiles : public PacketConsumer, private StreamSink {
     uint64_t first_ts = 0, last_ts = 0;
   };
   struct Stream {
-    StreamInfo info;
+    StreamInfo info;  // info.id 0: no stream open in this slot
     Side side[2];
+  };
+  // A direction holding payload, by age; its stream may have closed since (id no longer matches).
+  struct PendingRef {
+    uint64_t id;
+    uint32_t slot;
+    int dir;
   };
 
   void on_open(const StreamInfo& info) override;
-  void on_data(uint64_t id, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
-  void on_gap(uint64_t id, int dir, uint64_t offset, uint64_t len) override;
-  void on_close(uint64_t id, CloseReason reason, uint64_t ts) override;
+  void on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
+  void on_gap(const StreamInfo& info, int dir, uint64_t offset, uint64_t len) override;
+  void on_close(const StreamInfo& info, CloseReason reason, uint64_t ts) override;
 
-  void create(uint64_t id, int dir, Side& side);
+  void create(const StreamInfo& info, int dir, Side& side);
   void flush(uint64_t id, int dir, Side& side);
   void flush_oldest_until(size_t limit);
   std::string name_for(const StreamInfo& info, int dir);
@@ -86,7 +92,8 @@ class StreamFiles : public PacketConsumer, private StreamSink {
 
   StreamFilesOptions opt_;
   TcpPipeline pipeline_;
-  std::unordered_map<uint64_t, Stream> streams_;
+  std::vector<Stream> streams_;  // by the reassembler's slot (dense), not by id: no map lookup per packet
+  size_t open_streams_ = 0;
   std::unordered_map<std::string, int> name_uses_;
   void start_writers(size_t lanes);
   size_t max_open_ = 0;
@@ -99,7 +106,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   // written from there, not copied.
   const uint8_t* stable_begin_ = nullptr;
   const uint8_t* stable_end_ = nullptr;
-  std::deque<std::pair<uint64_t, int>> pending_order_;  // directions holding payload, oldest first
+  std::deque<PendingRef> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;
   uint64_t files_ = 0, packets_ = 0;

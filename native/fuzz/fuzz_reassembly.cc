@@ -13,12 +13,23 @@ namespace {
 
 struct CheckingSink : podspan::StreamSink {
   std::map<std::pair<uint64_t, int>, uint64_t> next;
-  void on_open(const podspan::StreamInfo&) override {}
-  void on_data(uint64_t id, int dir, uint64_t off, const uint8_t*, uint32_t n, uint64_t) override { advance(id, dir, off, n); }
-  void on_gap(uint64_t id, int dir, uint64_t off, uint64_t n) override { advance(id, dir, off, n); }
-  void on_close(uint64_t, podspan::CloseReason, uint64_t) override {}
-  void advance(uint64_t id, int dir, uint64_t off, uint64_t n) {
-    uint64_t& at = next[{id, dir}];
+  std::map<uint32_t, uint64_t> open_slots;  // a slot names one open stream at a time
+  void on_open(const podspan::StreamInfo& s) override {
+    if (!open_slots.emplace(s.slot, s.id).second) __builtin_trap();
+  }
+  void on_data(const podspan::StreamInfo& s, int dir, uint64_t off, const uint8_t*, uint32_t n, uint64_t) override { advance(s, dir, off, n); }
+  void on_gap(const podspan::StreamInfo& s, int dir, uint64_t off, uint64_t n) override { advance(s, dir, off, n); }
+  void on_close(const podspan::StreamInfo& s, podspan::CloseReason, uint64_t) override {
+    check_open(s);
+    open_slots.erase(s.slot);
+  }
+  void check_open(const podspan::StreamInfo& s) {
+    auto it = open_slots.find(s.slot);
+    if (it == open_slots.end() || it->second != s.id) __builtin_trap();
+  }
+  void advance(const podspan::StreamInfo& s, int dir, uint64_t off, uint64_t n) {
+    check_open(s);
+    uint64_t& at = next[{s.id, dir}];
     if (off != at || n == 0) __builtin_trap();
     at += n;
   }

@@ -19,18 +19,18 @@ struct Recorder : StreamSink {
   std::map<uint64_t, CloseReason> closed;
   uint64_t gap_events = 0;
   void on_open(const StreamInfo& i) override { opened[i.id] = i; }
-  void on_data(uint64_t id, int dir, uint64_t off, const uint8_t* d, uint32_t n, uint64_t) override {
-    std::string& s = bytes[{id, dir}];
+  void on_data(const StreamInfo& info, int dir, uint64_t off, const uint8_t* d, uint32_t n, uint64_t) override {
+    std::string& s = bytes[{info.id, dir}];
     CHECK_EQ(off, static_cast<uint64_t>(s.size()));
     s.append(reinterpret_cast<const char*>(d), n);
   }
-  void on_gap(uint64_t id, int dir, uint64_t off, uint64_t n) override {
-    std::string& s = bytes[{id, dir}];
+  void on_gap(const StreamInfo& info, int dir, uint64_t off, uint64_t n) override {
+    std::string& s = bytes[{info.id, dir}];
     CHECK_EQ(off, static_cast<uint64_t>(s.size()));
     s.append(static_cast<size_t>(n), '\0');
     ++gap_events;
   }
-  void on_close(uint64_t id, CloseReason r, uint64_t) override { closed[id] = r; }
+  void on_close(const StreamInfo& info, CloseReason r, uint64_t) override { closed[info.id] = r; }
   std::string stream(uint64_t id, int dir) { return bytes[std::make_pair(id, dir)]; }
 };
 
