@@ -175,7 +175,7 @@ class Source {
   // consumers may still be writing payload lent from there (a released page is only faulted in
   // again from the page cache).
   void done_before(size_t pos) {
-    constexpr size_t kStep = 64u << 20, kLag = 128u << 20;
+    constexpr size_t kStep = 64u << 20, kLag = 256u << 20;
     if (!mapped_ || pos < released_ + kStep + kLag) return;
     const size_t end = (pos - kLag) & ~(kStep - 1);  // page aligned
     madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);

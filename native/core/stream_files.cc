@@ -81,7 +81,7 @@ StreamFiles::StreamFiles(StreamFilesOptions options)
   max_open_ = max_open;
   // Live capture copies its payload and writes at the interface's pace: one writer (an agent
   // runs a capture per pod). A file read by mapping gets more (input_is_stable()).
-  start_writers(opt_.writer_threads ? opt_.writer_threads : 1);
+  start_writers(opt_.writer_threads ? opt_.writer_threads : 1, opt_.write_in_flight);
 }
 
 StreamFiles::~StreamFiles() {
@@ -102,10 +102,10 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
   if ((++packets_ & 4095) == 0) publish_stats();
 }
 
-void StreamFiles::start_writers(size_t lanes) {
+void StreamFiles::start_writers(size_t lanes, size_t in_flight) {
   writers_.clear();  // before the first file: nothing is queued yet
   for (size_t i = 0; i < lanes; ++i) {
-    writers_.push_back(std::make_unique<AsyncFiles>(std::max<size_t>(1, max_open_ / lanes), opt_.write_in_flight / lanes));
+    writers_.push_back(std::make_unique<AsyncFiles>(std::max<size_t>(1, max_open_ / lanes), in_flight / lanes));
   }
 }
 
@@ -114,7 +114,7 @@ void StreamFiles::input_is_stable(const uint8_t* begin, size_t len) {
   stable_end_ = begin + len;
   // Payload lent from the file leaves the kernel's tmpfs/page-cache write as most of the work.
   if (opt_.writer_threads == 0 && files_ == 0) {
-    start_writers(std::min<size_t>(4, std::max<unsigned>(1, std::thread::hardware_concurrency())));
+    start_writers(std::min<size_t>(4, std::max<unsigned>(1, std::thread::hardware_concurrency())), opt_.write_in_flight_lent);
   }
 }
 

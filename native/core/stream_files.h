@@ -31,9 +31,14 @@ struct StreamFilesOptions {
   // thousands of concurrent streams cost one write (and at most one open) per piece, not per
   // segment; all directions together hold at most write_buffer_total (oldest flushed first).
   // Pieces are written on a writer thread, with at most write_in_flight bytes handed over.
+  // Payload lent from a mapped input costs no memory while it waits, so more may be in flight
+  // (write_in_flight_lent): with two writers and 32 MiB, the reader blocked on one writer's full
+  // queue while the other ran dry. The reader keeps 256 MiB of the mapping behind it, more than
+  // write_buffer_total + write_in_flight_lent, so lent payload is still mapped when written.
   size_t write_buffer_per_file = 64u << 10;
   size_t write_buffer_total = 64u << 20;
   size_t write_in_flight = 32u << 20;
+  size_t write_in_flight_lent = 96u << 20;
   // Writer threads, each owning the files hashed to it (the kernel's side of writing is most of
   // the work once payload is lent from a mapped input). 0: reading a file, one per CPU (at
   // most 4); live, one.
@@ -95,7 +100,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   std::vector<Stream> streams_;  // by the reassembler's slot (dense), not by id: no map lookup per packet
   size_t open_streams_ = 0;
   std::unordered_map<std::string, int> name_uses_;
-  void start_writers(size_t lanes);
+  void start_writers(size_t lanes, size_t in_flight);
   size_t max_open_ = 0;
   std::vector<std::unique_ptr<AsyncFiles>> writers_;
   AsyncFiles& writer_for(uint64_t key) {
