@@ -20,10 +20,9 @@ TcpReassembler::TcpReassembler(ReassemblyConfig config, StreamSink& sink) : cfg_
 
 TcpReassembler::~TcpReassembler() = default;
 
-void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
-  if (d.protocol != 6 || (d.fragment)) return;
+bool TcpReassembler::make_key(const Decoded& d, Key& key) {
   const size_t alen = d.ip_version == 4 ? 4 : 16;
-  Key key{};
+  key = Key{};
   key.ip_version = d.ip_version;
   key.vlan = d.vlan_count ? d.vlan[d.vlan_count - 1] : 0;
   const int cmp = std::memcmp(d.src, d.dst, alen);
@@ -32,6 +31,13 @@ void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
   std::memcpy(key.b, src_is_a ? d.dst : d.src, alen);
   key.pa = src_is_a ? d.sport : d.dport;
   key.pb = src_is_a ? d.dport : d.sport;
+  return src_is_a;
+}
+
+void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
+  if (d.protocol != 6 || (d.fragment)) return;
+  Key key;
+  const bool src_is_a = make_key(d, key);
 
   Flow* f = find_or_open(key, KeyHash{}(key), d, src_is_a, ts);
   if (f == nullptr) return;
@@ -143,7 +149,7 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
   while (D.has_pending()) {
     auto it = D.pending->begin();
     if (it->first > D.offset) break;
-    const std::vector<uint8_t>& seg = it->second;
+    const Segment& seg = it->second;
     const uint64_t end = it->first + seg.size();
     if (end > D.offset) {
       const uint32_t skip = static_cast<uint32_t>(D.offset - it->first);
@@ -162,14 +168,19 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
 
 void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len) {
   Direction& D = f.dir[dir];
-  auto overlap_with = [&](const std::vector<uint8_t>& seg, size_t seg_from, const uint8_t* ours, size_t n) {
+  auto overlap_with = [&](const Segment& seg, size_t seg_from, const uint8_t* ours, size_t n) {
     stats_.overlap_bytes += n;
     if (std::memcmp(seg.data() + seg_from, ours, n) != 0) ++stats_.overlap_conflicts;
   };
-  if (!D.pending) D.pending = std::make_unique<std::map<uint64_t, std::vector<uint8_t>>>();
+  if (!D.pending) D.pending = std::make_unique<std::map<uint64_t, Segment>>();
   auto& pending = *D.pending;
+  const bool lend = stable_begin_ != nullptr && data >= stable_begin_ && data + len <= stable_end_;
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
-    pending.emplace(at, std::vector<uint8_t>(p, p + n));
+    Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), {}}).first->second;
+    if (!lend) {
+      seg.copy.assign(p, p + n);
+      seg.bytes = seg.copy.data();
+    }
     D.pending_bytes += n;
     stats_.buffered_bytes += n;
   };

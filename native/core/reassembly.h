@@ -77,6 +77,13 @@ class TcpReassembler {
   void expire(uint64_t now);
   // Closes every flow (reason kEnd), delivering what is buffered with gaps where data is missing.
   void finish(uint64_t ts);
+  // Frames inside [begin, begin + len) stay in place until finish() (a file read by mapping):
+  // out-of-order payload lying there is buffered by reference, not copied. It still counts
+  // against the buffer caps, which bound how much is held back either way.
+  void input_is_stable(const uint8_t* begin, size_t len) {
+    stable_begin_ = begin;
+    stable_end_ = begin + len;
+  }
 
   const ReassemblyStats& stats() const { return stats_; }
 
@@ -111,6 +118,15 @@ class TcpReassembler {
       return static_cast<size_t>(h);
     }
   };
+  // A buffered out-of-order segment: its bytes where they lie in a stable input (see
+  // input_is_stable), else a copy.
+  struct Segment {
+    const uint8_t* bytes;
+    uint32_t len;
+    std::vector<uint8_t> copy;
+    const uint8_t* data() const { return bytes; }
+    size_t size() const { return len; }
+  };
   struct Direction {
     bool started = false;
     bool fin = false;        // FIN seen; done once delivered up to fin_offset
@@ -119,7 +135,7 @@ class TcpReassembler {
     uint64_t fin_offset = 0;
     // Out-of-order segments by stream offset; allocated only once a segment arrives early, so
     // an in-order flow carries 8 bytes here, not a whole map.
-    std::unique_ptr<std::map<uint64_t, std::vector<uint8_t>>> pending;
+    std::unique_ptr<std::map<uint64_t, Segment>> pending;
     size_t pending_bytes = 0;
     bool has_pending() const { return pending && !pending->empty(); }
   };
@@ -133,6 +149,7 @@ class TcpReassembler {
     uint32_t lru_prev = kNoFlow, lru_next = kNoFlow;
   };
 
+  static bool make_key(const Decoded& d, Key& key);
   Flow* find_or_open(const Key& key, uint64_t hash, const Decoded& d, bool from_a, uint64_t ts);
   void segment(Flow& f, int dir, const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts);
   void deliver_ready(Flow& f, int dir, uint64_t ts);
@@ -151,6 +168,8 @@ class TcpReassembler {
   FlowTable<Key, Flow> flows_;
   uint32_t lru_head_ = kNoFlow, lru_tail_ = kNoFlow;
   uint64_t next_id_ = 1;
+  const uint8_t* stable_begin_ = nullptr;
+  const uint8_t* stable_end_ = nullptr;
 };
 
 }  // namespace podspan

@@ -112,6 +112,7 @@ void StreamFiles::start_writers(size_t lanes, size_t in_flight) {
 void StreamFiles::input_is_stable(const uint8_t* begin, size_t len) {
   stable_begin_ = begin;
   stable_end_ = begin + len;
+  pipeline_.input_is_stable(begin, len);
   // Payload lent from the file leaves the kernel's tmpfs/page-cache write as most of the work.
   if (opt_.writer_threads == 0 && files_ == 0) {
     start_writers(std::min<size_t>(4, std::max<unsigned>(1, std::thread::hardware_concurrency())), opt_.write_in_flight_lent);

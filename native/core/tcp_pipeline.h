@@ -29,6 +29,7 @@ class TcpPipeline {
   void add(const PacketRecord& rec, const uint8_t* bytes);
   // Closes every flow (reason end) at the last capture time seen.
   void finish() { reassembler_.finish(last_ts_); }
+  void input_is_stable(const uint8_t* begin, size_t len) { reassembler_.input_is_stable(begin, len); }
   // Counters as of now (not thread-safe: call on the thread that feeds packets).
   TcpPipelineStats stats() const;
 

@@ -220,3 +220,44 @@ TEST(reassembly_snaplen_cut_payload_is_a_gap) {
   r.add(d, reinterpret_cast<const uint8_t*>(data.data()), 1);
   CHECK_EQ(rec.stream(1, 0), data + std::string(90, '\0'));
 }
+
+// Payload pointers seen by a sink, to tell payload lent from the input from a copy.
+struct PointerRecorder : Recorder {
+  std::vector<const uint8_t*> pointers;
+  void on_data(const StreamInfo& info, int dir, uint64_t off, const uint8_t* d, uint32_t n, uint64_t ts) override {
+    pointers.push_back(d);
+    Recorder::on_data(info, dir, off, d, n, ts);
+  }
+};
+
+TEST(reassembly_buffers_out_of_order_payload_of_a_stable_input_by_reference) {
+  const std::string input = "helloworld";  // stands for a mapped file: it outlives the reassembler
+  const auto* base = reinterpret_cast<const uint8_t*>(input.data());
+  for (bool stable : {true, false}) {
+    PointerRecorder rec;
+    TcpReassembler r({}, rec);
+    if (stable) r.input_is_stable(base, input.size());
+    Decoded d;
+    d.ip_version = 4;
+    d.protocol = 6;
+    const uint8_t a[4] = {10, 0, 0, 1}, b[4] = {10, 0, 0, 2};
+    std::memcpy(d.src, a, 4);
+    std::memcpy(d.dst, b, 4);
+    d.sport = 40000;
+    d.dport = 80;
+    d.tcp_flags = kSyn;
+    d.seq = 0;
+    r.add(d, base, 1);
+    d.tcp_flags = kAck;
+    d.payload_len = d.captured_payload = 5;
+    d.seq = 6;  // "world", early
+    r.add(d, base + 5, 2);
+    d.seq = 1;  // "hello" fills the hole and releases "world"
+    r.add(d, base, 3);
+    CHECK_EQ(rec.stream(1, 0), std::string("helloworld"));
+    CHECK_EQ(rec.pointers.size(), 2u);
+    CHECK(rec.pointers[0] == base);                    // in order: always the frame's own bytes
+    CHECK_EQ(rec.pointers[1] == base + 5, stable);     // buffered: lent only from a stable input
+    CHECK_EQ(r.stats().peak_buffered_bytes, 5u);       // counted against the caps either way
+  }
+}
