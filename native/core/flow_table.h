@@ -39,6 +39,17 @@ class FlowTable {
     }
   }
 
+  // For lookahead: fetch the index entry a later find() will probe first, and later still, the
+  // slot of the first entry with the hash's tag (a guess: keys are not compared).
+  void prefetch_index(uint64_t hash) const { __builtin_prefetch(&index_[static_cast<uint32_t>(hash) & mask_]); }
+  uint32_t peek(uint64_t hash) const {
+    const uint32_t tag = static_cast<uint32_t>(hash);
+    for (uint32_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = index_[i];
+      if (e.slot == kNone || e.tag == tag) return e.slot;
+    }
+  }
+
   // Adds `key` (not present) with a default-constructed value; returns its slot.
   uint32_t insert(const Key& key, uint64_t hash) {
     if ((size_ + 1) * 4 > index_.size() * 3) grow();

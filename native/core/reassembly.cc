@@ -34,6 +34,23 @@ bool TcpReassembler::make_key(const Decoded& d, Key& key) {
   return src_is_a;
 }
 
+uint64_t TcpReassembler::lookahead(const Decoded& d) const {
+  if (d.protocol != 6 || d.fragment) return 0;
+  Key key;
+  make_key(d, key);
+  const uint64_t hash = KeyHash{}(key);
+  flows_.prefetch_index(hash);
+  return hash;
+}
+
+void TcpReassembler::lookahead_flow(uint64_t hash) const {
+  const uint32_t slot = flows_.peek(hash);
+  if (slot == kNoFlow) return;
+  const auto* p = reinterpret_cast<const char*>(&flows_.key(slot));  // the key, then the flow
+  for (size_t at = 0; at < sizeof(Key) + sizeof(Flow); at += 64) __builtin_prefetch(p + at);
+  sink_.prefetch(slot);
+}
+
 void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
   if (d.protocol != 6 || (d.fragment)) return;
   Key key;

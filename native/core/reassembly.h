@@ -40,6 +40,9 @@ struct StreamInfo {
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
+  // A hint: events for the stream in `slot` may come soon (the slot may hold no stream or
+  // another one), so the sink can start fetching its state for it into cache.
+  virtual void prefetch(uint32_t slot) const {}
   virtual void on_open(const StreamInfo& s) = 0;
   virtual void on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) = 0;
   virtual void on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) = 0;
@@ -73,6 +76,11 @@ class TcpReassembler {
 
   // A decoded TCP segment (d.protocol == 6) of `frame`, captured at ts (ns).
   void add(const Decoded& d, const uint8_t* frame, uint64_t ts);
+  // Lookahead for a frame that add() will get a few frames from now: prefetches its table entry
+  // and returns its flow's hash (0: a frame add() ignores). Later, lookahead_flow() prefetches
+  // the flow itself and lets the sink prefetch its state for the stream.
+  uint64_t lookahead(const Decoded& d) const;
+  void lookahead_flow(uint64_t hash) const;
   // Closes flows idle for longer than the timeout at time `now` (ns).
   void expire(uint64_t now);
   // Closes every flow (reason kEnd), delivering what is buffered with gaps where data is missing.

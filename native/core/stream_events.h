@@ -83,7 +83,6 @@ class StreamEventQueue : public PacketConsumer, private StreamSink {
 
   void add_interface(const InterfaceInfo& info) override { pipeline_.add_interface(info.linktype); }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
-  void input_is_stable(const uint8_t* begin, size_t len) override { pipeline_.input_is_stable(begin, len); }
   void finish() override;
 
   // Moves the oldest ready batch into `out`. False if none. Any thread.

@@ -82,6 +82,11 @@ class StreamFiles : public PacketConsumer, private StreamSink {
     int dir;
   };
 
+  void prefetch(uint32_t slot) const override {
+    if (slot >= streams_.size()) return;
+    const auto* p = reinterpret_cast<const char*>(&streams_[slot]);
+    for (size_t at = 0; at < sizeof(Stream); at += 64) __builtin_prefetch(p + at);
+  }
   void on_open(const StreamInfo& info) override;
   void on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) override;
   void on_gap(const StreamInfo& info, int dir, uint64_t offset, uint64_t len) override;

@@ -12,12 +12,45 @@ TcpPipeline::TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig&
     : reassembler_(reassembly, sink), defrag_(defrag) {}
 
 void TcpPipeline::add(const PacketRecord& rec, const uint8_t* bytes) {
+  if (stable_begin_ == nullptr || bytes < stable_begin_ || bytes + rec.caplen > stable_end_) {
+    drain();  // frames keep their order
+    Decoded d;
+    const DecodeResult r = decode_frame(bytes, rec.caplen, linktype_of(rec), d);
+    process(rec, bytes, d, r);
+    return;
+  }
+  Held& h = held_[held_next_];
+  if (held_count_ == kLookahead) {  // the oldest frame sits where the new one goes
+    --held_count_;
+    process(h.rec, h.bytes, h.d, h.r);
+  }
+  h.rec = rec;
+  h.bytes = bytes;
+  h.r = decode_frame(bytes, rec.caplen, linktype_of(rec), h.d);
+  h.hash = (h.r == DecodeResult::kOk || h.r == DecodeResult::kTruncated) && h.d.tunnel == Tunnel::kNone
+               ? reassembler_.lookahead(h.d)
+               : 0;
+  held_next_ = (held_next_ + 1) % kLookahead;
+  ++held_count_;
+  // The frame before this one: its table entry has had a frame's time to arrive.
+  if (held_count_ >= 2) {
+    const Held& prev = held_[(held_next_ + kLookahead - 2) % kLookahead];
+    if (prev.hash != 0) reassembler_.lookahead_flow(prev.hash);
+  }
+}
+
+void TcpPipeline::drain() {
+  while (held_count_ > 0) {
+    Held& h = held_[(held_next_ + kLookahead - held_count_) % kLookahead];
+    --held_count_;  // first: a frame whose processing throws is not processed again
+    process(h.rec, h.bytes, h.d, h.r);
+  }
+}
+
+void TcpPipeline::process(const PacketRecord& rec, const uint8_t* bytes, Decoded& d, DecodeResult r) {
   ++packets_;
   last_ts_ = rec.ts_ns;
-  Decoded d;
-  const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
   uint32_t caplen = rec.caplen;
-  DecodeResult r = decode_frame(bytes, caplen, linktype, d);
   decode_.count(r, d);
   if (r == DecodeResult::kOk && d.fragment) {
     if (!defrag_.add(d, bytes, caplen, rec.ts_ns, datagram_)) return;

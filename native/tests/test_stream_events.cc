@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "stream_events.h"
+#include "tcp_frames.h"
 
 using namespace podspan;
 
@@ -20,18 +21,8 @@ using Bytes = std::vector<uint8_t>;
 
 // A raw IPv4 TCP frame from 10.0.0.1:40000 (client) or 10.0.0.2:80.
 Bytes frame(bool from_client, uint32_t seq, uint8_t flags, const std::string& payload) {
-  Bytes f(40, 0);
-  const uint16_t total = static_cast<uint16_t>(40 + payload.size());
-  f[0] = 0x45; f[2] = total >> 8; f[3] = total & 0xff; f[8] = 64; f[9] = 6;
-  const uint8_t c[4] = {10, 0, 0, 1}, s[4] = {10, 0, 0, 2};
-  std::memcpy(&f[12], from_client ? c : s, 4);
-  std::memcpy(&f[16], from_client ? s : c, 4);
-  const uint16_t sport = from_client ? 40000 : 80, dport = from_client ? 80 : 40000;
-  f[20] = sport >> 8; f[21] = sport & 0xff; f[22] = dport >> 8; f[23] = dport & 0xff;
-  f[24] = seq >> 24; f[25] = (seq >> 16) & 0xff; f[26] = (seq >> 8) & 0xff; f[27] = seq & 0xff;
-  f[32] = 5 << 4; f[33] = flags;
-  f.insert(f.end(), payload.begin(), payload.end());
-  return f;
+  return from_client ? podspan_test::raw_tcp_frame(1, 40000, 2, 80, seq, flags, payload)
+                     : podspan_test::raw_tcp_frame(2, 80, 1, 40000, seq, flags, payload);
 }
 
 InterfaceInfo raw_interface() {
