@@ -136,13 +136,16 @@ int main(int argc, char** argv) {
     auto reader = FileReader::open(argv[1]);
     CountingSink sink;
     TcpPipeline pipeline({}, {}, sink);
+    // As `podspan streams` reads a file: packets lent from the mapping, which stays until the end.
+    pipeline.input_is_stable(reader->contents(), reader->contents_size());
     Batch batch;
+    batch.may_borrow = true;
     size_t known_interfaces = 0;
     for (;;) {
       const ReadStatus st = reader->read(batch, 4096, 8 << 20);
       const auto& ifs = reader->interfaces();
       for (; known_interfaces < ifs.size(); ++known_interfaces) pipeline.add_interface(ifs[known_interfaces].linktype);
-      for (const PacketRecord& r : batch.records) pipeline.add(r, batch.data.data() + r.offset);
+      for (const PacketRecord& r : batch.records) pipeline.add(r, batch.bytes(r));
       if (st == ReadStatus::kError) {
         std::fprintf(stderr, "%s\n", reader->error().c_str());
         return 1;
