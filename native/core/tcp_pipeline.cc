@@ -52,37 +52,46 @@ void TcpPipeline::process(const PacketRecord& rec, const uint8_t* bytes, Decoded
   last_ts_ = rec.ts_ns;
   uint32_t caplen = rec.caplen;
   decode_.count(r, d);
-  if (r == DecodeResult::kOk && d.fragment) {
-    if (!defrag_.add(d, bytes, caplen, rec.ts_ns, datagram_)) return;
-    // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
-    Decoded whole;
-    r = decode_frame(datagram_.data(), static_cast<uint32_t>(datagram_.size()), kLinktypeRaw, whole);
-    std::memcpy(whole.vlan, d.vlan, sizeof d.vlan);
-    whole.vlan_count = d.vlan_count;
-    d = whole;
-    bytes = datagram_.data();
-    caplen = static_cast<uint32_t>(datagram_.size());
-  }
-  // A tunnel (VXLAN, GENEVE, GRE, ERSPAN): the stream is the TCP inside it. Fragments of the
-  // inner datagram are not reassembled (they are rare: tunnels set their MTU for the outer).
+  // Fragments are rebuilt into whole datagrams, and tunnels (VXLAN, GENEVE, GRE, ERSPAN) opened:
+  // the stream is the TCP inside. Either may follow the other (fragments of the frame a tunnel
+  // carries, a tunnel inside a rebuilt datagram), up to kMaxTunnelDepth tunnels deep.
   int depth = 0;
-  for (; depth < kMaxTunnelDepth && d.tunnel != Tunnel::kNone && !d.fragment &&
-         (r == DecodeResult::kOk || r == DecodeResult::kTruncated);
-       ++depth) {
+  int buffer = 0;  // which of datagram_[] the next rebuilt datagram goes to: never the one `bytes` is in
+  bool complete = true;
+  for (int step = 0; step < 2 * kMaxTunnelDepth + 2; ++step) {  // a bound, whatever a datagram holds
+    if (r == DecodeResult::kOk && d.fragment) {
+      std::vector<uint8_t>& out = datagram_[buffer];
+      buffer ^= 1;
+      if (!defrag_.add(d, bytes, caplen, rec.ts_ns, out)) {
+        complete = false;  // held until the rest of its datagram arrives
+        break;
+      }
+      // The whole datagram, decoded again as raw IP; it keeps the frame's VLAN tags.
+      Decoded whole;
+      r = decode_frame(out.data(), static_cast<uint32_t>(out.size()), kLinktypeRaw, whole);
+      std::memcpy(whole.vlan, d.vlan, sizeof d.vlan);
+      whole.vlan_count = d.vlan_count;
+      d = whole;
+      bytes = out.data();
+      caplen = static_cast<uint32_t>(out.size());
+      continue;
+    }
+    if (depth == kMaxTunnelDepth || d.tunnel == Tunnel::kNone || (r != DecodeResult::kOk && r != DecodeResult::kTruncated)) break;
     uint16_t inner_link = 0;
     uint32_t at = 0;
     if (!tunnel_payload(d, bytes, caplen, inner_link, at)) break;
     Decoded inner;
     const DecodeResult ri = decode_frame(bytes + at, caplen - at, inner_link, inner);
     if (ri != DecodeResult::kOk && ri != DecodeResult::kTruncated) break;
+    ++depth;
     d = inner;
     r = ri;
     bytes += at;
     caplen -= at;
   }
   if (depth > 0) ++decode_.tunnels_opened;
-  if ((r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && d.l4_offset != 0 &&
-      d.payload_offset != 0) {
+  if (complete && (r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && !d.fragment &&
+      d.l4_offset != 0 && d.payload_offset != 0) {
     ++tcp_packets_;
     reassembler_.add(d, bytes, rec.ts_ns);
   }

@@ -65,7 +65,7 @@ class TcpPipeline {
   const uint8_t* stable_end_ = nullptr;
   TcpReassembler reassembler_;
   Defragmenter defrag_;
-  std::vector<uint8_t> datagram_;  // the last datagram rebuilt from fragments
+  std::vector<uint8_t> datagram_[2];  // the last datagrams rebuilt from fragments (outer, inner)
   std::vector<uint16_t> linktypes_;
   uint64_t packets_ = 0, tcp_packets_ = 0;
   DecodeCounters decode_;

@@ -4,6 +4,7 @@
 // held back at finish().
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -138,4 +139,63 @@ TEST(tcp_pipeline_lookahead_changes_no_event_or_its_order) {
   CHECK_EQ(rsts, 8u);  // c % 5 == 1
   CHECK_EQ(ends, 8u);  // c % 5 == 2: still open, closed by finish()
   CHECK_EQ(fins, 24u);
+}
+
+namespace {
+
+// Each stream direction's bytes, gaps as '\0'.
+struct Collected : StreamSink {
+  std::map<std::pair<uint64_t, int>, std::string> bytes;
+  void on_open(const StreamInfo&) override {}
+  void on_data(const StreamInfo& s, int dir, uint64_t, const uint8_t* d, uint32_t n, uint64_t) override {
+    bytes[{s.id, dir}].append(reinterpret_cast<const char*>(d), n);
+  }
+  void on_gap(const StreamInfo& s, int dir, uint64_t, uint64_t n) override { bytes[{s.id, dir}].append(n, '\0'); }
+  void on_close(const StreamInfo&, CloseReason, uint64_t) override {}
+};
+
+}  // namespace
+
+TEST(tcp_pipeline_rebuilds_fragments_inside_a_tunnel_and_tunnels_inside_fragments) {
+  using podspan_test::Bytes;
+  using podspan_test::ethernet_ipv4;
+  using podspan_test::ipv4;
+  using podspan_test::tcp_segment;
+  using podspan_test::vxlan;
+  const std::string first(100, 'x'), second = "and the rest";
+  // The inner datagram (10.0.0.1:40000 -> 10.0.0.2:80, 120 bytes of IP payload) in three
+  // fragments, which arrive last, first, middle.
+  const Bytes inner = tcp_segment(40000, 80, 1001, kAck, first);
+  auto part = [&](size_t from, size_t n, bool more) {
+    return vxlan(7, 8, 42, ethernet_ipv4(ipv4(1, 2, 6, Bytes(inner.begin() + from, inner.begin() + from + n), 99, static_cast<uint16_t>(from), more)));
+  };
+  std::vector<Bytes> frames = {
+      vxlan(7, 8, 42, ethernet_ipv4(ipv4(1, 2, 6, tcp_segment(40000, 80, 1000, kSyn, "")))),
+      part(96, 24, false),
+      part(0, 48, true),
+      part(48, 48, true),
+  };
+  // Then the next segment in a VXLAN packet whose outer datagram is itself fragmented.
+  const Bytes whole = vxlan(7, 8, 42, ethernet_ipv4(ipv4(1, 2, 6, tcp_segment(40000, 80, 1101, kAck, second))));
+  const Bytes outer_payload(whole.begin() + 20, whole.end());  // UDP onwards
+  frames.push_back(ipv4(7, 8, 17, Bytes(outer_payload.begin(), outer_payload.begin() + 40), 5, 0, true));
+  frames.push_back(ipv4(7, 8, 17, Bytes(outer_payload.begin() + 40, outer_payload.end()), 5, 40, false));
+
+  Collected sink;
+  TcpPipeline p(ReassemblyConfig{}, DefragConfig{}, sink);
+  p.add_interface(kLinktypeRaw);
+  uint64_t ts = 1000;
+  for (const Bytes& f : frames) {
+    PacketRecord rec{};
+    rec.ts_ns = ts += 1000;
+    rec.caplen = rec.origlen = static_cast<uint32_t>(f.size());
+    p.add(rec, f.data());
+  }
+  p.finish();
+  CHECK_EQ(sink.bytes.size(), 1u);
+  CHECK_EQ(sink.bytes[std::make_pair(uint64_t{1}, 0)], first + second);
+  const TcpPipelineStats s = p.stats();
+  CHECK_EQ(s.defrag.reassembled, 2u);  // the inner datagram and the outer one
+  CHECK_EQ(s.decode.tunnels_opened, 5u);  // every VXLAN packet, the rebuilt outer one among them
+  CHECK_EQ(s.tcp_packets, 3u);
 }
