@@ -263,6 +263,26 @@ bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uin
     offset = at + header;
     return have(header);
   };
+  // Enhanced GRE (version 1, PPTP, RFC 2637): key bit set (payload length and call ID), then an
+  // optional sequence number and acknowledgment, then a PPP frame whose address and control
+  // bytes (FF 03) and the protocol's leading zero may have been compressed away.
+  auto ppp_in_enhanced_gre = [&](uint16_t flags, uint16_t type) {
+    if (type != 0x880b || !(flags & 0x2000) || (flags & 0xc000)) return false;
+    uint32_t ppp = 8 + ((flags & 0x1000) ? 4 : 0) + ((flags & 0x0080) ? 4 : 0);
+    if (have(ppp + 2) && frame[at + ppp] == 0xff && frame[at + ppp + 1] == 0x03) ppp += 2;
+    if (!have(ppp + 1)) return false;
+    uint16_t protocol = frame[at + ppp];
+    uint32_t field = 1;
+    if (!(protocol & 1)) {  // a full two-byte protocol field
+      if (!have(ppp + 2)) return false;
+      protocol = be16(frame + at + ppp);
+      field = 2;
+    }
+    if (protocol != 0x21 && protocol != 0x57) return false;  // IPv4, IPv6; LCP, CCP, ... are not IP
+    linktype = kLinktypeRaw;
+    offset = at + ppp + field;
+    return true;
+  };
   switch (d.tunnel) {
     case Tunnel::kVxlan:  // flags (I: a VNI is present), reserved, VNI, reserved
       if (!have(8) || !(frame[at] & 0x08)) return false;
@@ -277,7 +297,8 @@ bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uin
     case Tunnel::kErspan: {
       if (!have(4)) return false;
       const uint16_t flags = be16(frame + at), type = be16(frame + at + 2);
-      if ((flags & 0x4000) || (flags & 0x0007) != 0) return false;  // routing (obsolete), enhanced GRE (PPTP)
+      if ((flags & 0x0007) == 1) return ppp_in_enhanced_gre(flags, type);
+      if ((flags & 0x4000) || (flags & 0x0007) != 0) return false;  // routing (obsolete), unknown versions
       const uint32_t header = 4 + ((flags & 0x8000) ? 4 : 0) + ((flags & 0x2000) ? 4 : 0) + ((flags & 0x1000) ? 4 : 0);
       if (type == 0x88be) {  // ERSPAN type II (sequenced), or type I (no sequence number, no header)
         linktype = kLinktypeEthernet;

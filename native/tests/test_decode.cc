@@ -154,7 +154,18 @@ TEST(decode_opens_vxlan_geneve_gre_and_erspan_to_the_frame_inside) {
   Bytes e3(12, 0x20);
   e3[11] = 0x01;
   CHECK_EQ(open(cat({eth(0x0800), ipv4(47, cat({gre(0x1000, 0x22eb, 4), e3, Bytes(8, 0x30), inner_eth}))}), kLinktypeEthernet).dport, 8080);
-  // Not opened: enhanced GRE (PPTP, version 1), a VXLAN header without its I flag, a GRE header cut short.
+  // Enhanced GRE (PPTP, version 1) carrying PPP: with sequence and acknowledgment numbers and
+  // the full PPP header; without either and with address, control and the protocol's leading
+  // zero compressed away; and IPv6.
+  in = open(cat({eth(0x0800), ipv4(47, cat({gre(0x3081, 0x880b, 12), Bytes{0xff, 0x03, 0x00, 0x21}, inner_ip}))}), kLinktypeRaw);
+  CHECK_EQ(in.dport, 8081);
+  in = open(cat({eth(0x0800), ipv4(47, cat({gre(0x2001, 0x880b, 4), Bytes{0x21}, inner_ip}))}), kLinktypeRaw);
+  CHECK_EQ(in.dport, 8081);
+  in = open(cat({eth(0x0800), ipv4(47, cat({gre(0x2001, 0x880b, 4), Bytes{0x00, 0x57}, ipv6(6, tcp(40002, 8082, 1, kAck, 7))}))}), kLinktypeRaw);
+  CHECK_EQ(in.ip_version, 6);
+  CHECK_EQ(in.dport, 8082);
+  // Not opened: PPP that is not IP (LCP, as in the corpus's PPTP capture), a VXLAN header
+  // without its I flag, a GRE header cut short.
   auto closed = [](const Bytes& f) {
     Decoded d;
     decode_frame(f.data(), static_cast<uint32_t>(f.size()), kLinktypeEthernet, d);
@@ -163,7 +174,8 @@ TEST(decode_opens_vxlan_geneve_gre_and_erspan_to_the_frame_inside) {
     uint32_t at = 0;
     CHECK(!tunnel_payload(d, f.data(), static_cast<uint32_t>(f.size()), link, at));
   };
-  closed(cat({eth(0x0800), ipv4(47, cat({gre(0x3081, 0x880b, 8), Bytes(4, 0xff)}))}));
+  closed(cat({eth(0x0800), ipv4(47, cat({gre(0x3081, 0x880b, 12), Bytes{0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4}}))}));
+  closed(cat({eth(0x0800), ipv4(47, cat({gre(0x3081, 0x880b, 8)}))}));
   closed(cat({eth(0x0800), ipv4(17, cat({be16(51000), be16(4789), be16(16), be16(0), Bytes(8, 0)}))}));
   Bytes cut = cat({eth(0x0800), ipv4(47, cat({gre(0xb000, 0x0800, 12), inner_ip}))});
   cut.resize(14 + 20 + 8);
