@@ -75,6 +75,18 @@ struct InterfaceStats {
   uint64_t sampled_out = 0;      // live, with a sampled filter: accepted by the rules, not sampled
 };
 
+// Memory that stays in place until the end of a capture (a file read by mapping): what lies
+// inside may be kept by pointer instead of copied. Empty until set.
+struct StableInput {
+  const uint8_t* begin = nullptr;
+  const uint8_t* end = nullptr;
+  void set(const uint8_t* b, size_t len) {
+    begin = b;
+    end = b ? b + len : nullptr;
+  }
+  bool holds(const uint8_t* p, size_t n) const { return begin != nullptr && p >= begin && p + n <= end; }
+};
+
 // A native sink fed on the capture thread, like the file writer (e.g. stream reassembly).
 // Calls are serialised by the session; add_interface comes before the first packet of it.
 class PacketConsumer {

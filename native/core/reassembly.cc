@@ -191,7 +191,7 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
   };
   if (!D.pending) D.pending = std::make_unique<std::map<uint64_t, Segment>>();
   auto& pending = *D.pending;
-  const bool lend = stable_begin_ != nullptr && data >= stable_begin_ && data + len <= stable_end_;
+  const bool lend = stable_.holds(data, len);
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
     Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), {}}).first->second;
     if (!lend) {

@@ -13,6 +13,7 @@
 
 #include "decode.h"
 #include "flow_table.h"
+#include "packet.h"
 
 namespace podspan {
 
@@ -88,10 +89,7 @@ class TcpReassembler {
   // Frames inside [begin, begin + len) stay in place until finish() (a file read by mapping):
   // out-of-order payload lying there is buffered by reference, not copied. It still counts
   // against the buffer caps, which bound how much is held back either way.
-  void input_is_stable(const uint8_t* begin, size_t len) {
-    stable_begin_ = begin;
-    stable_end_ = begin + len;
-  }
+  void input_is_stable(const uint8_t* begin, size_t len) { stable_.set(begin, len); }
 
   const ReassemblyStats& stats() const { return stats_; }
 
@@ -176,8 +174,7 @@ class TcpReassembler {
   FlowTable<Key, Flow> flows_;
   uint32_t lru_head_ = kNoFlow, lru_tail_ = kNoFlow;
   uint64_t next_id_ = 1;
-  const uint8_t* stable_begin_ = nullptr;
-  const uint8_t* stable_end_ = nullptr;
+  StableInput stable_;  // input_is_stable()
 };
 
 }  // namespace podspan

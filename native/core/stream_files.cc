@@ -110,8 +110,7 @@ void StreamFiles::start_writers(size_t lanes, size_t in_flight) {
 }
 
 void StreamFiles::input_is_stable(const uint8_t* begin, size_t len) {
-  stable_begin_ = begin;
-  stable_end_ = begin + len;
+  stable_.set(begin, len);
   pipeline_.input_is_stable(begin, len);
   // Payload lent from the file leaves the kernel's tmpfs/page-cache write as most of the work.
   if (opt_.writer_threads == 0 && files_ == 0) {
@@ -193,7 +192,7 @@ void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, cons
   }
   // In-order payload of a mapped file is written from the mapping: the copy into the piece was
   // the capture thread's biggest cost. Out-of-order, defragmented and live payload is copied.
-  if (data >= stable_begin_ && data + len <= stable_end_ && stable_begin_ != nullptr) {
+  if (stable_.holds(data, len)) {
     side.pending.lend(data, len);
   } else {
     if (side.pending.owned.capacity() == 0) side.pending.owned.reserve(opt_.write_buffer_per_file);  // one allocation per piece

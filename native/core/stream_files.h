@@ -114,8 +114,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   size_t pending_total_ = 0;
   // Input that stays in place until finish() (a file read by mapping): payload lying there is
   // written from there, not copied.
-  const uint8_t* stable_begin_ = nullptr;
-  const uint8_t* stable_end_ = nullptr;
+  StableInput stable_;
   std::deque<PendingRef> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;

@@ -12,7 +12,7 @@ TcpPipeline::TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig&
     : reassembler_(reassembly, sink), defrag_(defrag) {}
 
 void TcpPipeline::add(const PacketRecord& rec, const uint8_t* bytes) {
-  if (stable_begin_ == nullptr || bytes < stable_begin_ || bytes + rec.caplen > stable_end_) {
+  if (!stable_.holds(bytes, rec.caplen)) {
     drain();  // frames keep their order
     Decoded d;
     const DecodeResult r = decode_frame(bytes, rec.caplen, linktype_of(rec), d);

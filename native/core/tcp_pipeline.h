@@ -36,8 +36,7 @@ class TcpPipeline {
     reassembler_.finish(last_ts_);
   }
   void input_is_stable(const uint8_t* begin, size_t len) {
-    stable_begin_ = begin;
-    stable_end_ = begin + len;
+    stable_.set(begin, len);
     reassembler_.input_is_stable(begin, len);
   }
   // Counters as of now (not thread-safe: call on the thread that feeds packets).
@@ -61,8 +60,7 @@ class TcpPipeline {
 
   Held held_[kLookahead];
   size_t held_count_ = 0, held_next_ = 0;  // held_next_: where the next frame goes
-  const uint8_t* stable_begin_ = nullptr;
-  const uint8_t* stable_end_ = nullptr;
+  StableInput stable_;  // input_is_stable()
   TcpReassembler reassembler_;
   Defragmenter defrag_;
   std::vector<uint8_t> datagram_[2];  // the last datagrams rebuilt from fragments (outer, inner)
