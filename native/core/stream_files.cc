@@ -168,7 +168,7 @@ void StreamFiles::create(const StreamInfo& info, int dir, Side& side) {
   if (!side.file.empty()) return;
   side.file = name_for(info, dir);
   ++files_;
-  const uint64_t key = info.id * 2 + static_cast<uint64_t>(dir);
+  const uint64_t key = file_key(info.id, dir);
   writer_for(key).create(key, opt_.dir + "/" + side.file);
 }
 
@@ -211,7 +211,7 @@ void StreamFiles::flush(uint64_t id, int dir, Side& side) {
   if (side.pending.empty()) return;
   pending_total_ -= side.pending.size;
   // The piece moves to the writer thread; the direction starts its next one in fresh memory.
-  const uint64_t key = id * 2 + static_cast<uint64_t>(dir);
+  const uint64_t key = file_key(id, dir);
   writer_for(key).write(key, side.pending_offset, std::move(side.pending));
   side.pending = Piece();
 }
@@ -243,7 +243,7 @@ void StreamFiles::on_close(const StreamInfo& info, CloseReason reason, uint64_t)
     if (side.file.empty()) continue;
     const int dir = static_cast<int>(&side - s.side);
     flush(info.id, dir, side);
-    const uint64_t key = info.id * 2 + static_cast<uint64_t>(dir);
+    const uint64_t key = file_key(info.id, dir);
     writer_for(key).close(key, side.length);
   }
   write_index(s, reason);

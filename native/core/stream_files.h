@@ -108,6 +108,8 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   void start_writers(size_t lanes, size_t in_flight);
   size_t max_open_ = 0;
   std::vector<std::unique_ptr<AsyncFiles>> writers_;
+  // A stream direction's file, as the writers know it.
+  static uint64_t file_key(uint64_t stream_id, int dir) { return stream_id * 2 + static_cast<uint64_t>(dir); }
   AsyncFiles& writer_for(uint64_t key) {
     return *writers_[writers_.size() == 1 ? 0 : ((key * 0x9e3779b97f4a7c15ull) >> 32) % writers_.size()];
   }
