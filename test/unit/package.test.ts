@@ -19,14 +19,14 @@ describe('package', () => {
   });
 
   it('builds the addon on install, after checking for libpcap headers', () => {
-    expect(pkg.scripts.install).toBe('node scripts/check-libpcap.js && node-gyp rebuild');
+    expect(pkg.scripts.install).toBe('node scripts/check-libpcap.js && node scripts/build-addon.js');
   });
 
   it('packs what an install from the registry needs', () => {
     const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'native/addon/addon.cc', 'native/core/capture_session.cc', 'README.md']) {
+    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'scripts/build-addon.js', 'native/CMakeLists.txt', 'native/package.json', 'native/addon/addon.cc', 'native/core/capture_session.cc', 'README.md']) {
       expect(files, f).toContain(f);
     }
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('build/'))).toBe(false);
