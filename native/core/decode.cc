@@ -353,8 +353,12 @@ uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
     return h;
   }
   const size_t n = d.ip_version == 4 ? 4 : 16;
+  // ICMP's "ports" are type and code, which differ between a request and its reply (echo 8/0,
+  // 128/129): ICMP between two hosts is one flow, so they do not count.
+  const bool icmp = d.protocol == 1 || d.protocol == 58;
+  const uint16_t sport = icmp ? 0 : d.sport, dport = icmp ? 0 : d.dport;
   const int c = std::memcmp(d.src, d.dst, n);
-  const bool swap = c > 0 || (c == 0 && d.sport > d.dport);
+  const bool swap = c > 0 || (c == 0 && sport > dport);
   const uint8_t* a = swap ? d.dst : d.src;
   const uint8_t* b = swap ? d.src : d.dst;
   for (size_t i = 0; i < n; i += 4) {
@@ -363,7 +367,7 @@ uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
     std::memcpy(&wb, b + i, 4);
     h = hash_mix(hash_mix(h, wa), wb);
   }
-  const uint16_t pa = swap ? d.dport : d.sport, pb = swap ? d.sport : d.dport;
+  const uint16_t pa = swap ? dport : sport, pb = swap ? sport : dport;
   return hash_mix(hash_mix(h, static_cast<uint32_t>(pa) << 16 | pb), d.protocol);
 }
 

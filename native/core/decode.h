@@ -51,7 +51,8 @@ enum TcpFlag : uint8_t { kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAc
 DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linktype, Decoded& out);
 
 // A symmetric hash of the flow a decoded frame belongs to (both directions hash alike): the
-// addresses, ports and protocol for IP, the two MAC addresses for other Ethernet frames.
+// addresses, ports and protocol for IP (ICMP without its type and code, so an echo and its reply
+// hash alike), the two MAC addresses for other Ethernet frames.
 // Picks a VXLAN outer source port and a frame's collector.
 uint32_t flow_hash(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t linktype);
 // The same, decoding the frame first.

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -301,4 +302,30 @@ TEST(decode_every_corpus_packet_without_reading_past_it) {
   CHECK(counters.malformed < packets / 100);
   CHECK(counters.fragments > 0);
   CHECK(counters.tunnels > 0);
+}
+
+// VXLAN's outer source port and the gRPC fan-out both come from flow_hash: an ICMP echo and its
+// reply must land alike, or a receiver sees replies before their requests.
+TEST(flow_hash_is_the_same_for_icmp_echo_request_and_reply) {
+  const auto swapped = [](Bytes f, size_t ip_at, size_t addr_at, size_t len) {
+    for (size_t i = 0; i < len; ++i) std::swap(f[ip_at + addr_at + i], f[ip_at + addr_at + len + i]);
+    return f;
+  };
+  const Bytes echo_v4 = {8, 0, 0, 0, 0x12, 0x34, 0, 1}, reply_v4 = {0, 0, 0, 0, 0x12, 0x34, 0, 1};
+  const Bytes req4 = cat({eth(0x0800), ipv4(1, echo_v4)});
+  const Bytes rep4 = swapped(cat({eth(0x0800), ipv4(1, reply_v4)}), 14, 12, 4);
+  CHECK_EQ(flow_hash(req4.data(), static_cast<uint32_t>(req4.size()), kLinktypeEthernet),
+           flow_hash(rep4.data(), static_cast<uint32_t>(rep4.size()), kLinktypeEthernet));
+
+  const Bytes echo_v6 = {128, 0, 0, 0, 0x12, 0x34, 0, 1}, reply_v6 = {129, 0, 0, 0, 0x12, 0x34, 0, 1};
+  const Bytes req6 = cat({eth(0x86dd), ipv6(58, echo_v6)});
+  const Bytes rep6 = swapped(cat({eth(0x86dd), ipv6(58, reply_v6)}), 14, 8, 16);
+  CHECK_EQ(flow_hash(req6.data(), static_cast<uint32_t>(req6.size()), kLinktypeEthernet),
+           flow_hash(rep6.data(), static_cast<uint32_t>(rep6.size()), kLinktypeEthernet));
+
+  // Different hosts still hash apart (the addresses count).
+  Bytes other = req4;
+  other[14 + 15] = 9;
+  CHECK(flow_hash(other.data(), static_cast<uint32_t>(other.size()), kLinktypeEthernet) !=
+        flow_hash(req4.data(), static_cast<uint32_t>(req4.size()), kLinktypeEthernet));
 }

@@ -132,6 +132,34 @@ describe.skipIf(!canUseNetns)('VXLAN forwarding to the kernel vxlan device', () 
     );
   });
 
+  it('sends an ICMP echo and its reply from the same outer source port', async () => {
+    // Real pings between the pod and the node namespace, captured on the node's veth. Addresses
+    // only for this test (the others count exact frames), removed after.
+    inNs(pod, ['ip', 'addr', 'add', '10.202.0.1/24', 'dev', podDev]);
+    inNs(node, ['ip', 'addr', 'add', '10.202.0.2/24', 'dev', nodeDev]);
+    try {
+      const outer = path.join(tmp, 'outer-icmp.pcap');
+      const onWire = await startInNs(coll, ['tcpdump', '-B', '65536', '-i', collDev, '-s', '0', '-U', '-w', outer, 'udp', 'port', '4789'], /listening on/);
+      const cap = await startCapture(node, ['-i', nodeDev, '--forward', 'vxlan://10.201.0.2:4789?vni=42&ports=64', 'icmp']);
+      inNs(pod, ['ping', '-c', '10', '-i', '0.01', '-W', '1', '10.202.0.2']);
+      expect(await stopProcess(cap)).toBe(0);
+      expect(await stopTcpdump(onWire)).toBe(0);
+      const lines = run('tshark', ['-r', outer, '-T', 'fields', '-E', 'separator=;', '-e', 'icmp.type', '-e', 'udp.srcport']).stdout.trim().split('\n');
+      const portsByType = new Map<string, Set<string>>();
+      for (const line of lines) {
+        const [type, ports] = line.split(';');
+        portsByType.set(type, (portsByType.get(type) ?? new Set()).add(ports.split(',')[0]));
+      }
+      expect([...portsByType.keys()].sort()).toEqual(['0', '8']); // replies and requests
+      expect(lines).toHaveLength(20);
+      const all = new Set([...portsByType.values()].flatMap((s) => [...s]));
+      expect(all.size).toBe(1);
+    } finally {
+      inNs(pod, ['ip', 'addr', 'flush', 'dev', podDev]);
+      inNs(node, ['ip', 'addr', 'flush', 'dev', nodeDev]);
+    }
+  });
+
   const corpus = corpusDir();
   it.skipIf(!corpus)('gives frames of a cooked (SLL2) capture a synthetic Ethernet header, keeping the rest', async () => {
     const file = path.join(corpus!, 'suricata__decode-sll2.pcap');
