@@ -4,6 +4,8 @@
       "target_name": "podspan",
       "sources": [
         "native/addon/addon.cc",
+        "native/addon/frame_filter.cc",
+        "native/core/frame_filter.cc",
         "native/core/capture_session.cc",
         "native/core/bpf_chain.cc",
         "native/core/decode.cc",

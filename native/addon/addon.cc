@@ -10,6 +10,8 @@
 #include "columnar.h"
 #include "devices.h"
 #include "errors.h"
+#include "frame_filter_addon.h"
+#include "js_errors.h"
 #include "stream_events.h"
 #include "stream_files.h"
 #include "vxlan_receiver.h"
@@ -21,15 +23,8 @@ using podspan::CaptureError;
 using podspan::CaptureOptions;
 using podspan::CaptureSession;
 
-Napi::Error coded_error(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
-  return err;
-}
-
-[[noreturn]] void throw_capture_error(Napi::Env env, const CaptureError& e) {
-  throw coded_error(env, podspan::error_code(e.kind()), e.what());
-}
+using podspan_addon::coded_error;
+using podspan_addon::throw_capture_error;
 
 std::string get_string(const Napi::Object& o, const char* key, const std::string& dflt = "") {
   Napi::Value v = o.Get(key);
@@ -680,6 +675,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeCapture", NativeCapture::Init(env));
   exports.Set("NativeWriter", NativeWriter::Init(env));
   exports.Set("NativeVxlanReceiver", NativeVxlanReceiver::Init(env));
+  exports.Set("NativeFrameFilter", podspan_addon::InitFrameFilter(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   return exports;

@@ -88,6 +88,16 @@ function program(): Command {
     });
 
   cmd
+    .command('extcap')
+    .description("Wireshark's extcap protocol; `podspan extcap install [--collector grpc://HOST:PORT]` adds podspan's sources to Wireshark")
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      process.exitCode = await (await import('./extcap-command')).runExtcap(args, process.stdout, process.stderr);
+    });
+
+  cmd
     .command('interfaces')
     .description('list the interfaces podspan can capture on, with addresses and flags')
     .option('--json', 'print JSON')

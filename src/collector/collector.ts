@@ -11,6 +11,7 @@ import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/fram
 import { channelOptions, mirrorService } from '../forward/mirror-service';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { AgentFile, type FileRotation } from './agent-file';
+import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { native } from '../capture/native';
 import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
 
@@ -73,6 +74,7 @@ export class Collector {
     }),
   };
   private vxlan?: NativeVxlanReceiver;
+  private readonly tap: LiveTap;
   private vxlanFiles: string[] = [];
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
@@ -81,6 +83,8 @@ export class Collector {
     private readonly log: Logger,
   ) {
     this.server.addService(mirrorService, { stream: (call: grpc.ServerDuplexStream<Buffer, Ack>) => this.onStream(call) });
+    this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
+    this.server.addService(tapService, this.tap.implementation());
 
   }
 
@@ -133,6 +137,7 @@ export class Collector {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.flushTimer);
+    this.tap.close();
     for (const call of this.calls) call.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -172,13 +177,18 @@ export class Collector {
     }
   }
 
+  /** Agents and live-tap subscribers present the same bearer token (when one is set). */
+  private authorized(metadata: grpc.Metadata): boolean {
+    return this.opt.token === undefined || metadata.get('authorization')[0] === `Bearer ${this.opt.token}`;
+  }
+
   private onStream(call: grpc.ServerDuplexStream<Buffer, Ack>): void {
     const peer = call.getPeer();
     if (this.stopping) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the collector is shutting down' });
       return;
     }
-    if (this.opt.token !== undefined && call.metadata.get('authorization')[0] !== `Bearer ${this.opt.token}`) {
+    if (!this.authorized(call.metadata)) {
       this.counters.refusedUnauthenticated++;
       this.metrics.refused.inc({ reason: 'unauthenticated' });
       this.log.warn({ peer }, 'stream refused: missing or wrong bearer token');
@@ -207,6 +217,7 @@ export class Collector {
         this.metrics.frames.inc({ agent: batch.agent }, frames);
         for (const [reason, n] of Object.entries(batch.drops)) if (Number(n)) this.metrics.agentDrops.inc({ agent: batch.agent, reason }, Number(n));
         call.write({ sequence: batch.sequence, frames });
+        this.tap.publish(batch);
       } catch (err) {
         if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
           this.counters.refusedMalformed++;

@@ -79,6 +79,25 @@ export function trafgenInBackground(ns: string, dev: string, count: number, opts
   );
 }
 
+/**
+ * The same, for a consumer that needs frames to keep coming until it has what it wants (a live
+ * view starting up): bounded by `count`, and ended early (by its PID) with stop().
+ */
+export function trafgenUntilStopped(ns: string, dev: string, count: number, opts: TrafgenOptions = {}): { stop(): Promise<void> } {
+  const { cfg, args } = trafgenCommand(dev, count, opts);
+  // Its own process group: trafgen sends from a forked worker, and stops as on Ctrl-C only when
+  // the whole group gets SIGINT.
+  const child = track(spawn('ip', ['netns', 'exec', ns, ...args], { stdio: 'ignore', detached: true }));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGINT');
+      await exited;
+      fs.rmSync(cfg, { force: true });
+    },
+  };
+}
+
 /** Every process started here, so a failed test can still end them (see killStarted). */
 const started = new Set<ChildProcess>();
 

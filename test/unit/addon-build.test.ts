@@ -17,7 +17,7 @@ describe('addon build without Node headers', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-home-'));
     const out = path.join(repoRoot, 'build', 'napi-headers-addon');
     fs.rmSync(out, { recursive: true, force: true });
-    const env = { ...process.env, HOME: home, PODSPAN_ADDON_BUILD: 'cmake-js', PODSPAN_ADDON_OUT: out };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, PODSPAN_ADDON_BUILD: 'cmake-js', PODSPAN_ADDON_OUT: out };
     delete env.npm_config_nodedir;
     const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'build-addon.js')], { cwd: repoRoot, env, encoding: 'utf8', timeout: 540_000 });
     fs.rmSync(home, { recursive: true, force: true });

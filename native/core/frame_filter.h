@@ -1,0 +1,36 @@
+// One BPF expression applied in user space to frames that never passed a kernel filter (what a
+// collector's live tap hands a subscriber): libpcap compiles it once per link type on a dead
+// handle and runs it as it does when reading a file (pcap_offline_filter).
+#pragma once
+
+#include <pcap/pcap.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace podspan {
+
+class FrameFilter {
+ public:
+  explicit FrameFilter(std::string expression);
+  ~FrameFilter();
+  FrameFilter(const FrameFilter&) = delete;
+  FrameFilter& operator=(const FrameFilter&) = delete;
+
+  const std::string& expression() const { return expression_; }
+
+  // Compiles for `linktype` on first use. Throws CaptureError(kFilter), naming the expression
+  // and the link type, when it does not compile.
+  bool matches(uint16_t linktype, const uint8_t* frame, uint32_t caplen, uint32_t origlen);
+  // Compiles for `linktype` now, to refuse a bad expression before any frame arrives.
+  void compile(uint16_t linktype) { program(linktype); }
+
+ private:
+  const bpf_program& program(uint16_t linktype);
+
+  std::string expression_;
+  std::map<uint16_t, bpf_program> programs_;
+};
+
+}  // namespace podspan
