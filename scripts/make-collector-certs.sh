@@ -5,10 +5,11 @@
 #   podspan-collector-tls  kubernetes.io/tls: tls.crt, tls.key, ca.crt  (the collector only)
 #   podspan-ca             ca.crt                                      (the agents: no key)
 #   podspan-token          token                                       (both)
+# --print writes those Secrets as YAML to stdout instead (for GitOps, sealed-secrets, review).
 # With --token-only it makes just the token (when cert-manager issues the certificate:
 # deploy/cert-manager/).
 #
-#   scripts/make-collector-certs.sh --out DIR [--apply] [--namespace podspan]
+#   scripts/make-collector-certs.sh --out DIR [--apply | --print] [--namespace podspan]
 #       [--service podspan-collector] [--dns NAME]... [--ip ADDRESS]... [--days 825] [--token-only]
 #
 # The CA key stays in DIR (ca.key) and never goes into the cluster: keep it offline, or delete
@@ -16,12 +17,13 @@
 set -eu
 
 usage() {
-  echo "usage: make-collector-certs.sh --out DIR [--apply] [--namespace podspan] [--service podspan-collector] [--dns NAME]... [--ip ADDRESS]... [--days 825] [--token-only]" >&2
+  echo "usage: make-collector-certs.sh --out DIR [--apply | --print] [--namespace podspan] [--service podspan-collector] [--dns NAME]... [--ip ADDRESS]... [--days 825] [--token-only]" >&2
   exit 2
 }
 
 out=""
 apply=0
+print=0
 namespace=podspan
 service=podspan-collector
 days=825
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
     --apply) apply=1; shift ;;
+    --print) print=1; shift ;;
     --namespace) namespace="${2:?--namespace needs a name}"; shift 2 ;;
     --service) service="${2:?--service needs a name}"; shift 2 ;;
     --dns) extra_dns="$extra_dns ${2:?--dns needs a name}"; shift 2 ;;
@@ -45,8 +48,12 @@ done
 [ -n "$out" ] || { echo "make-collector-certs: --out DIR is required" >&2; usage; }
 case "$days" in *[!0-9]*|"") echo "make-collector-certs: --days takes a whole number" >&2; exit 2 ;; esac
 command -v openssl >/dev/null || { echo "make-collector-certs: openssl is not installed" >&2; exit 1; }
-if [ "$apply" = 1 ]; then
-  command -v kubectl >/dev/null || { echo "make-collector-certs: --apply needs kubectl" >&2; exit 1; }
+if [ "$apply" = 1 ] && [ "$print" = 1 ]; then
+  echo "make-collector-certs: --apply or --print, not both" >&2
+  exit 2
+fi
+if [ "$apply" = 1 ] || [ "$print" = 1 ]; then
+  command -v kubectl >/dev/null || { echo "make-collector-certs: --apply and --print need kubectl" >&2; exit 1; }
 fi
 
 umask 077
@@ -81,16 +88,32 @@ if [ "$token_only" = 0 ]; then
   openssl verify -CAfile "$out/ca.crt" "$out/tls.crt" >/dev/null
 fi
 
-if [ "$apply" = 1 ]; then
-  # create --dry-run | apply: creates the Secret or replaces its data (rotation).
-  secret() { kubectl -n "$namespace" create secret "$@" --dry-run=client -o yaml | kubectl apply -f - >/dev/null; }
-  secret generic podspan-token --from-file=token="$out/token"
+# The Secrets as YAML (kubectl builds them offline: --dry-run=client).
+secrets() {
+  secret() { kubectl -n "$namespace" create secret generic "$@" --dry-run=client -o yaml; }
+  secret podspan-token --from-file=token="$out/token"
   if [ "$token_only" = 0 ]; then
-    secret tls podspan-collector-tls --cert="$out/tls.crt" --key="$out/tls.key"
-    kubectl -n "$namespace" patch secret podspan-collector-tls --type merge \
-      -p "{\"data\":{\"ca.crt\":\"$(base64 <"$out/ca.crt" | tr -d '\n')\"}}" >/dev/null
-    secret generic podspan-ca --from-file=ca.crt="$out/ca.crt"
+    echo ---
+    secret podspan-collector-tls --type=kubernetes.io/tls \
+      --from-file=tls.crt="$out/tls.crt" --from-file=tls.key="$out/tls.key" --from-file=ca.crt="$out/ca.crt"
+    echo ---
+    secret podspan-ca --from-file=ca.crt="$out/ca.crt"
   fi
-  echo "secrets in namespace $namespace: podspan-token$([ "$token_only" = 0 ] && echo ', podspan-collector-tls, podspan-ca')"
+}
+made="token"
+names="podspan-token"
+if [ "$token_only" = 0 ]; then
+  made="$made, ca.crt, ca.key (keep offline), tls.crt, tls.key"
+  names="$names, podspan-collector-tls, podspan-ca"
 fi
-echo "wrote $out: token$([ "$token_only" = 0 ] && echo ', ca.crt, ca.key (keep offline), tls.crt, tls.key')"
+if [ "$print" = 1 ]; then
+  secrets
+  echo "wrote $out: $made" >&2
+  exit 0
+fi
+if [ "$apply" = 1 ]; then
+  # apply: creates the Secrets or replaces their data (rotation).
+  secrets | kubectl apply -f - >/dev/null
+  echo "secrets in namespace $namespace: $names"
+fi
+echo "wrote $out: $made"

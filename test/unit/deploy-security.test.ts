@@ -3,6 +3,7 @@
 // Secrets mounted read-only, a NetworkPolicy admits only the agents to its gRPC port, no
 // container, image or unit holds CAP_NET_ADMIN, and no metrics endpoint listens on 0.0.0.0.
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,6 +195,38 @@ describe('deploy/cert-manager component', () => {
       const ds = objs.find((o) => o.kind === 'DaemonSet');
       const ca = ds!.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'collector-ca');
       expect(ca.secret).toMatchObject({ secretName: 'podspan-collector-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('scripts/make-collector-certs.sh --print', () => {
+  const tools = ['kubectl', 'openssl'].every((t) => spawnSync(t, t === 'kubectl' ? ['version', '--client'] : ['version']).status === 0);
+  it.skipIf(!tools)('makes exactly the Secrets and keys the manifests mount, and a certificate for the name agents dial', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-certs-'));
+    try {
+      const r = spawnSync('sh', [path.join(repoRoot, 'scripts', 'make-collector-certs.sh'), '--out', path.join(tmp, 'pki'), '--print'], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const made = new Map(
+        parseAllDocuments(r.stdout)
+          .map((d) => d.toJS() as { kind: string; type?: string; metadata: { name: string; namespace: string }; data: Record<string, string> })
+          .map((o) => [o.metadata.name, o]),
+      );
+      expect([...made.values()].every((o) => o.kind === 'Secret' && o.metadata.namespace === 'podspan')).toBe(true);
+      expect(made.get('podspan-collector-tls')?.type).toBe('kubernetes.io/tls');
+      // Every Secret key a manifest mounts exists, and nothing more is made.
+      const mounted = [agentPod, collectorPod].flatMap((pod) => (pod.volumes ?? []).flatMap((v) => (v.secret ? v.secret.items!.map((i) => `${v.secret!.secretName}/${i.key}`) : [])));
+      for (const m of mounted) {
+        const [name, key] = m.split('/');
+        expect(made.get(name)?.data[key], m).toBeDefined();
+      }
+      expect([...made.keys()].sort()).toEqual([...new Set(mounted.map((m) => m.split('/')[0]))].sort());
+      // The certificate is valid for the host every deploy/ target dials, and signed by the CA the agents get.
+      const pem = (name: string, key: string) => Buffer.from(made.get(name)!.data[key], 'base64');
+      const cert = new X509Certificate(pem('podspan-collector-tls', 'tls.crt'));
+      for (const { url } of grpcUrls) expect(cert.checkHost(new URL(url).hostname), url).toBeDefined();
+      expect(cert.verify(new X509Certificate(pem('podspan-ca', 'ca.crt')).publicKey)).toBe(true);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
