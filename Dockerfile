@@ -34,14 +34,14 @@ ENTRYPOINT ["node", "/opt/podspan/bin/podspan"]
 CMD ["collector", "--help"]
 
 # Agent image (the default target): the same plus iproute2, which maps pods to their host-side
-# interfaces, and a node binary carrying just the capabilities capture needs as file
-# capabilities (CAP_NET_RAW to open packet sockets, CAP_NET_ADMIN for promiscuous mode and ring
-# setup), so the unprivileged user can capture.
+# interfaces, and a node binary carrying the one capability capture needs as a file capability:
+# CAP_NET_RAW, for packet sockets (promiscuous mode and the TPACKET ring are socket options of
+# those, no CAP_NET_ADMIN), so the unprivileged user can capture.
 FROM collector AS agent
 USER root
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libcap2-bin iproute2 \
- && setcap cap_net_raw,cap_net_admin+eip /usr/local/bin/node \
+ && setcap cap_net_raw+eip /usr/local/bin/node \
  && apt-get purge -y libcap2-bin && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/*
 USER podspan

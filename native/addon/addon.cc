@@ -160,14 +160,23 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("result", &NativeCapture::Result),
                         InstanceMethod("streamStats", &NativeCapture::StreamStats),
                         InstanceMethod("forwardStats", &NativeCapture::ForwardStats),
+                        InstanceMethod("open", &NativeCapture::Open),
                         InstanceMethod("close", &NativeCapture::Close)});
   }
 
+  // new NativeCapture(options): opens at once, on the calling thread. With a second argument
+  // {deferOpen: true} nothing is opened until open(callback), which does it on a worker thread.
   explicit NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCapture>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject()) throw Napi::TypeError::New(env, "options object expected");
+    const bool defer = info.Length() > 1 && info[1].IsObject() && get_bool(info[1].As<Napi::Object>(), "deferOpen", false);
     try {
-      session_ = std::make_unique<CaptureSession>(parse_options(info[0].As<Napi::Object>(), sinks_));
+      CaptureOptions options = parse_options(info[0].As<Napi::Object>(), sinks_);
+      if (defer) {
+        deferred_ = std::make_unique<CaptureOptions>(std::move(options));
+      } else {
+        session_ = std::make_unique<CaptureSession>(std::move(options));
+      }
     } catch (const CaptureError& e) {
       throw_capture_error(env, e);
     }
@@ -176,6 +185,57 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   ~NativeCapture() override { shutdown(); }
 
  private:
+  // Opening a session activates its interfaces and compiles its filter with libpcap, whose
+  // compile time grows steeply with the filter (hundreds of ports: seconds to minutes). Done
+  // on a libuv worker so the event loop (metrics, /healthz, other sessions) keeps running.
+  // The JS object stays referenced (receiver) until the callback ran.
+  class OpenWorker : public Napi::AsyncWorker {
+   public:
+    OpenWorker(NativeCapture& owner, const Napi::Object& receiver, const Napi::Function& callback,
+               std::unique_ptr<CaptureOptions> options)
+        : Napi::AsyncWorker(receiver, callback, "podspan-open"), owner_(owner), options_(std::move(options)) {}
+
+    void Execute() override {
+      try {
+        session_ = std::make_unique<CaptureSession>(std::move(*options_));
+      } catch (const CaptureError& e) {
+        kind_ = e.kind();
+        message_ = e.what();
+      } catch (const std::exception& e) {
+        kind_ = podspan::ErrorKind::kInternal;
+        message_ = e.what();
+      }
+    }
+
+    void OnOK() override {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (!session_) {
+        Callback().Call(Receiver().Value(), {coded_error(env, podspan::error_code(kind_), message_).Value()});
+        return;
+      }
+      if (!owner_.closed_) owner_.session_ = std::move(session_);
+      session_.reset();  // closed while opening: nobody will start it
+      Callback().Call(Receiver().Value(), {env.Null()});
+    }
+
+   private:
+    NativeCapture& owner_;
+    std::unique_ptr<CaptureOptions> options_;
+    std::unique_ptr<CaptureSession> session_;
+    podspan::ErrorKind kind_ = podspan::ErrorKind::kInternal;
+    std::string message_;
+  };
+
+  // open(callback): callback(error | null) on the event loop once the session is open.
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!deferred_) throw Napi::Error::New(env, "open() needs a capture made with {deferOpen: true}, once");
+    if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "callback expected");
+    (new OpenWorker(*this, info.This().As<Napi::Object>(), info[0].As<Napi::Function>(), std::move(deferred_)))->Queue();
+    return env.Undefined();
+  }
+
   // start(onEvent): onEvent("batch") when batches wait in the queue, onEvent("done") once.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -413,12 +473,15 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   }
 
   void shutdown() {
+    closed_ = true;
     if (sinks_.events) sinks_.events->abandon();  // a file reader may be waiting for JS to take events
     session_.reset();  // stops, releases waiting threads, joins
   }
 
   Sinks sinks_;  // declared before session_: outlives it
   std::unique_ptr<CaptureSession> session_;
+  std::unique_ptr<CaptureOptions> deferred_;  // {deferOpen: true}: what open() will open
+  bool closed_ = false;                       // close() ran: a session opened later is discarded
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> batch_signal_pending_{false};
   bool started_ = false;

@@ -85,7 +85,8 @@ export class MirrorCapture {
       fs.writeFileSync(path.join(streamsDir, 'source.json'), `${JSON.stringify({ node, session: s.name, interface: spec.iface, pod })}\n`);
     }
     const ifacePacketsAtStart = interfacePackets(spec.iface);
-    const session = CaptureSession.open({
+    // Off the event loop: libpcap's compile of a big filter takes seconds (refused past a limit).
+    const session = await CaptureSession.openAsync({
       source: { kind: 'live', interfaces: [spec.iface] },
       ...sessionFilters(s, spec.extraFilter),
       interfaceDescription: describe(node, spec),
@@ -105,7 +106,7 @@ export class MirrorCapture {
       streams: streamsDir ? { dir: streamsDir } : undefined,
       forward: forward.filter((t) => t.kind === 'vxlan'),
       batches: fanout?.batchOptions(),
-    });
+    }, { context: `session ${s.name}` });
     fanout?.start(session);
     const done = session.start(undefined, undefined, fanout);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file }, 'capture attached');

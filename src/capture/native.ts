@@ -129,6 +129,8 @@ export interface NativeCapture {
   result(): NativeResult;
   streamStats(): StreamStats | null;
   forwardStats(): ForwardStats[];
+  /** Made with {deferOpen: true}: opens (activation, filter compile) on a worker thread. */
+  open(callback: (error: unknown) => void): void;
   close(): void;
 }
 
@@ -140,7 +142,7 @@ export interface NativeDevice {
 }
 
 export interface NativeAddon {
-  NativeCapture: new (options: NativeCaptureOptions) => NativeCapture;
+  NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
   listInterfaces(): NativeDevice[];
   libpcapVersion(): string;
 }

@@ -1,7 +1,8 @@
 // The capture API: live interfaces or a capture file, optional file output (written natively),
 // optional batches for JavaScript. Options arrive already validated (src/config); this module
 // translates them for the addon and turns native errors into typed ones.
-import { fromNative, PodspanError, UsageError } from '../errors';
+import { FilterError, fromNative, PodspanError, UsageError } from '../errors';
+import { DEFAULT_OPEN_TIMEOUT_MS, filterTooBig } from './filter-limits';
 import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
@@ -95,34 +96,49 @@ export class CaptureSession {
 
   /** Opens interfaces / the file and the output; throws a typed error naming the culprit. */
   static open(options: CaptureOptions): CaptureSession {
-    if (options.streams && options.streamEvents) {
-      throw new UsageError('streams (files) and streamEvents (events to JavaScript) cannot be combined in one session');
-    }
-    const o: NativeCaptureOptions = {
-      filter: options.filter ?? '',
-      sampledFilter: options.sampledFilter,
-      interfaceDescription: options.interfaceDescription,
-      snaplen: options.snaplen,
-      promisc: options.promisc,
-      immediate: options.immediate,
-      bufferKiB: options.bufferKiB ?? 0,
-      timeoutMs: options.timeoutMs,
-      count: options.count ?? 0,
-      output: options.output && { ...options.output },
-      batches: options.batches,
-      streams: options.streams,
-      streamEvents: options.streamEvents,
-      vxlan: options.forward
-        ?.filter((t) => t.kind === 'vxlan')
-        .map((t) => ({ host: t.host, port: t.port, vni: t.vni, truncate: t.truncate, mtu: t.mtu, oversize: t.oversize, sourcePorts: t.sourcePorts })),
-    };
-    if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
-    else o.readPath = options.source.path;
+    const o = nativeOptions(options);
     try {
       return new CaptureSession(new (native().NativeCapture)(o), options.source.kind === 'live');
     } catch (err) {
       throw fromNative(err);
     }
+  }
+
+  /**
+   * open(), but the opening (activation, libpcap's filter compile) runs on a worker thread, so
+   * the event loop is never held by it; refused with a FilterError when it takes longer than
+   * `timeoutMs`. `context` (e.g. "session cart") starts every error message.
+   */
+  static async openAsync(options: CaptureOptions, limits: { timeoutMs?: number; context?: string } = {}): Promise<CaptureSession> {
+    const name = sourceName(options.source);
+    const where = [limits.context, name].filter(Boolean).join(', ');
+    // "session cart, eth0: …" whether or not the native message named the interface itself.
+    const withContext = (err: PodspanError) => {
+      if (err.message.startsWith(where)) return err;
+      const message = err.message.startsWith(`${name}:`) ? `${limits.context}, ${err.message}` : `${where}: ${err.message}`;
+      return new (err.constructor as new (m: string) => PodspanError)(limits.context || !err.message.startsWith(`${name}:`) ? message : err.message);
+    };
+    let handle: NativeCapture;
+    try {
+      handle = new (native().NativeCapture)(nativeOptions(options, where), { deferOpen: true });
+    } catch (err) {
+      throw withContext(fromNative(err));
+    }
+    const timeoutMs = limits.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    await new Promise<void>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new FilterError(`${where}: opening the capture and compiling its filter took longer than ${timeoutMs} ms: refused`));
+      }, timeoutMs);
+      handle.open((error) => {
+        clearTimeout(timer);
+        if (timedOut) handle.close(); // refused already: release what the worker opened
+        else if (error) reject(withContext(fromNative(error)));
+        else resolve();
+      });
+    });
+    return new CaptureSession(handle, options.source.kind === 'live');
   }
 
   /** libpcap's activation warnings, verbatim. */
@@ -215,6 +231,42 @@ export class CaptureSession {
   stop(): void {
     this.handle.stop();
   }
+}
+
+function sourceName(source: CaptureSource): string {
+  return source.kind === 'live' ? source.interfaces.join(', ') : source.path;
+}
+
+/** The addon's options; refuses (naming `where`) a filter too big to compile in reasonable time. */
+function nativeOptions(options: CaptureOptions, where = sourceName(options.source)): NativeCaptureOptions {
+  if (options.streams && options.streamEvents) {
+    throw new UsageError('streams (files) and streamEvents (events to JavaScript) cannot be combined in one session');
+  }
+  const o: NativeCaptureOptions = {
+    filter: options.filter ?? '',
+    sampledFilter: options.sampledFilter,
+    interfaceDescription: options.interfaceDescription,
+    snaplen: options.snaplen,
+    promisc: options.promisc,
+    immediate: options.immediate,
+    bufferKiB: options.bufferKiB ?? 0,
+    timeoutMs: options.timeoutMs,
+    count: options.count ?? 0,
+    output: options.output && { ...options.output },
+    batches: options.batches,
+    streams: options.streams,
+    streamEvents: options.streamEvents,
+    vxlan: options.forward
+      ?.filter((t) => t.kind === 'vxlan')
+      .map((t) => ({ host: t.host, port: t.port, vni: t.vni, truncate: t.truncate, mtu: t.mtu, oversize: t.oversize, sourcePorts: t.sourcePorts })),
+  };
+  if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
+  else o.readPath = options.source.path;
+  for (const f of [options.filter, options.sampledFilter]) {
+    const tooBig = f && filterTooBig(f);
+    if (tooBig) throw new FilterError(`${where}: ${tooBig}`);
+  }
+  return o;
 }
 
 export function listInterfaces() {

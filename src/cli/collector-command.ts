@@ -10,6 +10,7 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const collector = new Collector(options, logger);
   const port = await collector.start();
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
+  if (options.token && !options.tls) err.write('warning: --insecure: agents send the bearer token in the clear (no TLS)\n');
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
   let stopping = false;
   const metrics = options.metrics ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping) : undefined;

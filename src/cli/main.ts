@@ -36,6 +36,7 @@ function program(): Command {
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
     .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
+    .option('--insecure', 'allow a gRPC token-file without TLS (the token crosses the network in the clear)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./capture-command')).runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
     });
@@ -77,7 +78,8 @@ function program(): Command {
     .option('--tls-cert <file>', "the collector's certificate (PEM); with --tls-key: TLS")
     .option('--tls-key <file>', "the certificate's private key (PEM)")
     .option('--client-ca <file>', 'require client certificates signed by this CA (mutual TLS)')
-    .option('--token-file <file>', 'refuse agents that do not present this bearer token')
+    .option('--token-file <file>', 'refuse agents that do not present this bearer token (needs --tls-cert, or --insecure)')
+    .option('--insecure', 'allow --token-file without TLS (agents then send the token in the clear)')
     .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
     .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
     .option('-W, --file-count <n>', 'keep only the newest n files per agent')

@@ -27,6 +27,8 @@ export interface RawCaptureFlags {
   timeoutMs?: string;
   expression?: string[];
   forward?: string[];
+  /** --insecure: allow a gRPC bearer token without TLS. */
+  insecure?: boolean;
 }
 
 export interface CaptureRun {
@@ -75,6 +77,7 @@ const flagsSchema = z.object({
   timeoutMs: intFlag('--timeout-ms', 1, 60000),
   expression: z.array(z.string()).optional(),
   forward: z.array(z.string()).optional(),
+  insecure: z.boolean().optional(),
 });
 
 export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
@@ -123,7 +126,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
             rotateFiles: f.fileCount,
           }
         : undefined,
-    forward: f.forward?.length ? f.forward.map(parseForwardTarget) : undefined,
+    forward: f.forward?.length ? f.forward.map((url) => parseForwardTarget(url, { insecure: f.insecure })) : undefined,
   };
   return {
     capture,

@@ -16,6 +16,8 @@ export interface RawCollectorFlags {
   fileCount?: string;
   vxlanListen?: string;
   metricsListen?: string;
+  /** Allow --token-file without TLS (the token crosses the network in the clear). */
+  insecure?: boolean;
 }
 
 const schema = z.object({
@@ -29,6 +31,7 @@ const schema = z.object({
   rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
   fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
   metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
+  insecure: z.boolean().optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
@@ -47,6 +50,9 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
   const f = parsed.data;
   if (!f.tlsCert !== !f.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
   if (f.clientCa && !f.tlsCert) throw new UsageError('--client-ca (mutual TLS) needs --tls-cert and --tls-key');
+  if (f.tokenFile && !f.tlsCert && !f.insecure) {
+    throw new UsageError('--token-file without --tls-cert/--tls-key: agents would send the token in the clear; add TLS, or --insecure to allow it');
+  }
   if (f.fileCount && !f.fileSize && !f.rotateSeconds) throw new UsageError('-W keeps a ring of files and needs -C or -G');
   readable('--tls-cert', f.tlsCert);
   readable('--tls-key', f.tlsKey);

@@ -1,6 +1,8 @@
 // `--forward URL` → a typed forwarding target, validated once here; every message names the URL.
 //   vxlan://HOST[:PORT]?vni=N&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate&ports=N
-//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS
+//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS&insecure=1
+// A bearer token over plaintext would hand it to anyone on the path: refused unless `insecure=1`
+// (or the CLI's --insecure) says the user means it.
 import { z } from 'zod';
 import { UsageError } from '../errors';
 
@@ -30,6 +32,8 @@ export interface GrpcTarget {
   tls?: { ca?: string; cert?: string; key?: string; serverName?: string };
   /** File holding a bearer token sent with the stream (never the token itself in the URL). */
   tokenFile?: string;
+  /** The user allowed a token without TLS (`insecure=1` / --insecure): sent in the clear, warned once. */
+  insecure: boolean;
   /** Bytes of frames waiting for this collector before new batches are dropped (counted). */
   queueBytes: number;
   /** Longest wait between reconnection attempts (jittered exponential backoff from 200 ms). */
@@ -65,6 +69,7 @@ const grpcQuery = z
     'token-file': z.string().min(1).optional(),
     queue: int('queue', 1 << 20, 4 * 2 ** 30).optional(),
     'retry-max-ms': int('retry-max-ms', 200, 600_000).optional(),
+    insecure: z.enum(['0', '1'], { errorMap: () => ({ message: 'insecure takes 0 or 1' }) }).optional(),
   })
   .strict()
   .refine((q) => !q.cert === !q.key, { message: 'cert and key go together (mutual TLS)' });
@@ -75,16 +80,25 @@ function queryError(where: string, error: z.ZodError): UsageError {
   return new UsageError(`${where}: ${message}`);
 }
 
-function parseGrpc(url: URL, text: string, where: string, host: string): GrpcTarget {
+export interface ForwardParseOptions {
+  /** --insecure: allow a bearer token over plaintext gRPC (as `insecure=1` in the URL does). */
+  insecure?: boolean;
+}
+
+function parseGrpc(url: URL, text: string, where: string, host: string, options: ForwardParseOptions): GrpcTarget {
   if (!url.port) throw new UsageError(`${where}: give the collector's port (grpc://HOST:PORT)`);
   const parsed = grpcQuery.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   const tls = q.tls === '1' || q.ca || q.cert ? { ca: q.ca, cert: q.cert, key: q.key, serverName: q.servername } : undefined;
-  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000 };
+  const insecure = q.insecure === '1' || options.insecure === true;
+  if (q['token-file'] && !tls && !insecure) {
+    throw new UsageError(`${where}: token-file without TLS would send the token in the clear; add tls=1&ca=FILE, or insecure=1 (--insecure) to allow it`);
+  }
+  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], insecure, queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000 };
 }
 
-export function parseForwardTarget(text: string): ForwardTarget {
+export function parseForwardTarget(text: string, options: ForwardParseOptions = {}): ForwardTarget {
   let url: URL;
   try {
     url = new URL(text);
@@ -97,7 +111,7 @@ export function parseForwardTarget(text: string): ForwardTarget {
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new UsageError(`${where}: no host`);
-  if (url.protocol === 'grpc:') return parseGrpc(url, text, where, host);
+  if (url.protocol === 'grpc:') return parseGrpc(url, text, where, host, options);
   const parsed = vxlanQuery.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;

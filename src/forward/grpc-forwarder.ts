@@ -43,6 +43,9 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** Targets already warned about a token sent without TLS: one warning per target and process. */
+const warnedInsecure = new Set<string>();
+
 export class GrpcForwarder {
   private readonly client: grpc.Client & { stream(metadata: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Ack> };
   private call?: grpc.ClientDuplexStream<Buffer, Ack>;
@@ -79,6 +82,10 @@ export class GrpcForwarder {
       if (target.tokenFile) this.metadata.set('authorization', `Bearer ${fs.readFileSync(target.tokenFile, 'utf8').trim()}`);
     } catch (err) {
       throw new ForwardError(`${target.url}: ${(err as Error).message}`);
+    }
+    if (target.tokenFile && !target.tls && !warnedInsecure.has(target.url)) {
+      warnedInsecure.add(target.url); // validation let it through only with insecure=1 / --insecure
+      log.warn({ target: target.url }, 'insecure: the bearer token is sent without TLS, readable by anyone on the path');
     }
     const address = target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
     this.client = new MirrorClient(address, credentials, options) as never;

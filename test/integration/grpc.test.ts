@@ -117,10 +117,10 @@ describe('gRPC security', () => {
     expect(c.stderr()).toContain('20 frames written');
   }, 30_000);
 
-  it('a wrong bearer token is refused with UNAUTHENTICATED and logged', async () => {
-    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'token'), '--token-file', p('token')]);
-    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('token')}`]).stderr).toMatch(/20 frames delivered/);
-    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('wrong-token')}`]).stderr).toMatch(/0 frames delivered/);
+  it('a wrong bearer token is refused with UNAUTHENTICATED and logged (plaintext, allowed by --insecure)', async () => {
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'token'), '--token-file', p('token'), '--insecure']);
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('token')}&insecure=1`]).stderr).toMatch(/20 frames delivered/);
+    expect(forwardFile([`grpc://127.0.0.1:${c.port}?token-file=${p('wrong-token')}&insecure=1`]).stderr).toMatch(/0 frames delivered/);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toMatch(/stream refused: missing or wrong bearer token/);
     expect(c.stderr()).toMatch(/[1-9]\d* streams refused \(token\)/);

@@ -16,6 +16,7 @@ import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployme
 import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Namespace, type INamespace } from 'kubernetes-models/v1/Namespace';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
+import { NetworkPolicy, type INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { ServiceAccount, type IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
@@ -68,6 +69,7 @@ const models: Record<string, (data: Obj) => { validate(): void }> = {
   'apiextensions.k8s.io/v1/CustomResourceDefinition': (d) => new CustomResourceDefinition(d as unknown as ICustomResourceDefinition),
   'apps/v1/DaemonSet': (d) => new DaemonSet(d as unknown as IDaemonSet),
   'apps/v1/Deployment': (d) => new Deployment(d as unknown as IDeployment),
+  'networking.k8s.io/v1/NetworkPolicy': (d) => new NetworkPolicy(d as unknown as INetworkPolicy),
 };
 const MIRROR_SESSION = 'podspan.io/v1alpha1/MirrorSession';
 
@@ -307,11 +309,11 @@ describe('agent config (ConfigMap podspan-agent)', () => {
   const text = configMap.data?.['agent.yaml'] ?? '';
   const parsed = agentConfigSchema.safeParse(parseYaml(text));
 
-  it('is a valid agent config with Kubernetes on and metrics on 0.0.0.0:9090', () => {
+  it('is a valid agent config with Kubernetes on and metrics on loopback (the DaemonSet sets the pod IP)', () => {
     expect(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues[0])).toBe(true);
     if (!parsed.success) return;
     expect(parsed.data.kubernetes.enabled).toBe(true);
-    expect(parsed.data.metrics.listen).toBe('0.0.0.0:9090');
+    expect(parsed.data.metrics.listen).toBe('127.0.0.1:9090');
     expect(parsed.data.sessions.length).toBeGreaterThanOrEqual(1);
   });
 
@@ -367,21 +369,21 @@ describe('agent DaemonSet', () => {
     expect(agent.resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } });
   });
 
-  it('runs as non-root with only NET_RAW and NET_ADMIN, no privilege escalation, a read-only root', () => {
+  it('runs as non-root with only NET_RAW, no privilege escalation, a read-only root', () => {
     expect(effective(agentPod, agent, 'runAsNonRoot')).toBe(true);
     expect(effective(agentPod, agent, 'runAsUser')).not.toBe(0);
     expect(agent.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
     expect(agent.securityContext?.privileged).toBeUndefined();
     expect(agent.securityContext?.capabilities?.drop).toEqual(['ALL']);
-    expect([...(agent.securityContext?.capabilities?.add ?? [])].sort()).toEqual(['NET_ADMIN', 'NET_RAW']);
+    expect([...(agent.securityContext?.capabilities?.add ?? [])].sort()).toEqual(['NET_RAW']);
     expect(agentPod.hostPID).toBeUndefined();
     expect(agentPod.hostIPC).toBeUndefined();
   });
 
-  it('mounts only the config (read-only), the capture hostPath and a small /tmp', () => {
+  it('mounts only the config and the collector CA and token (read-only), the capture hostPath and a small /tmp', () => {
     const hostPaths = (agentPod.volumes ?? []).filter((v) => v.hostPath).map((v) => v.hostPath);
     expect(hostPaths).toEqual([{ path: '/var/lib/podspan', type: 'DirectoryOrCreate' }]);
-    expect(agent.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(['/etc/podspan', '/tmp', '/var/lib/podspan']);
+    expect(agent.volumeMounts?.map((m) => m.mountPath).sort()).toEqual(['/etc/podspan', '/etc/podspan-tls', '/etc/podspan-token', '/tmp', '/var/lib/podspan']);
   });
 
   it('hands the hostPath to the agent uid in an init container that holds CAP_CHOWN alone', () => {
@@ -396,10 +398,14 @@ describe('collector', () => {
   const pod = collector.spec!.template.spec!;
   const c = pod.containers[0];
 
-  it('runs one collector with the gRPC, VXLAN and metrics listeners and an output folder', () => {
+  it('runs one collector with the gRPC (TLS, token) and metrics listeners and an output folder', () => {
     expect(collector.spec!.replicas).toBe(1);
     expect(pod.containers).toHaveLength(1);
-    expect(c.args).toEqual(['collector', '--listen', '0.0.0.0:50051', '--out', '/var/lib/podspan-collector', '--vxlan-listen', '0.0.0.0:4789', '--metrics-listen', '0.0.0.0:9090']);
+    expect(c.args).toEqual([
+      'collector', '--listen', '0.0.0.0:50051', '--out', '/var/lib/podspan-collector',
+      '--tls-cert', '/etc/podspan-tls/tls.crt', '--tls-key', '/etc/podspan-tls/tls.key', '--token-file', '/etc/podspan-token/token',
+      '--metrics-listen', '$(POD_IP):9090',
+    ]);
     expect(c.volumeMounts?.map((m) => m.mountPath)).toContain('/var/lib/podspan-collector');
     expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
@@ -416,12 +422,11 @@ describe('collector', () => {
     expect((pod.volumes ?? []).filter((v) => v.hostPath)).toEqual([]);
   });
 
-  it('is reachable through a ClusterIP Service on grpc 50051/TCP, vxlan 4789/UDP, metrics 9090/TCP', () => {
+  it('is reachable through a ClusterIP Service on grpc 50051/TCP and metrics 9090/TCP', () => {
     const spec = collectorService.spec!;
     expect(spec.type).toBe('ClusterIP');
     expect(spec.ports?.map((p) => [p.name, p.port, p.protocol])).toEqual([
       ['grpc', 50051, 'TCP'],
-      ['vxlan', 4789, 'UDP'],
       ['metrics', 9090, 'TCP'],
     ]);
     const labels = collector.spec!.template.metadata?.labels ?? {};
@@ -490,11 +495,11 @@ describe('systemd unit', () => {
   };
   const set = (k: string) => one(k).split(/\s+/).sort();
 
-  it('runs the agent as podspan with exactly CAP_NET_RAW and CAP_NET_ADMIN', () => {
+  it('runs the agent as podspan with exactly CAP_NET_RAW', () => {
     expect(one('ExecStart')).toBe('/usr/bin/node /opt/podspan/bin/podspan agent --config /etc/podspan/agent.yaml');
     expect(one('User')).toBe('podspan');
-    expect(set('AmbientCapabilities')).toEqual(['CAP_NET_ADMIN', 'CAP_NET_RAW']);
-    expect(set('CapabilityBoundingSet')).toEqual(['CAP_NET_ADMIN', 'CAP_NET_RAW']);
+    expect(set('AmbientCapabilities')).toEqual(['CAP_NET_RAW']);
+    expect(set('CapabilityBoundingSet')).toEqual(['CAP_NET_RAW']);
     expect(one('NoNewPrivileges')).toMatch(/^(yes|true|1)$/);
   });
 
