@@ -4,14 +4,13 @@
 // backoff, TLS / mutual TLS and a bearer token. Every frame offered ends up counted once:
 // acknowledged by the collector, dropped because the queue was full, or lost with a stream
 // that broke before the collector acknowledged it.
-import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
-import { ForwardError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { encodeFrameBatch, type Ack, type FrameBatch, type Source } from './frame-batch';
-import { channelOptions, MirrorClient } from './mirror-service';
+import { collectorChannel } from './collector-channel';
+import { MirrorClient } from './mirror-service';
 
 /** One collector's share of a capture batch, as the native split hands it over. */
 export type Columns = Omit<NativeColumnsPart, 'moved'>;
@@ -58,7 +57,7 @@ export class GrpcForwarder {
   private sequence = 0;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
-  private readonly metadata = new grpc.Metadata();
+  private readonly metadata: grpc.Metadata;
   private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, movedAway: 0, reconnects: 0 };
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
@@ -71,24 +70,13 @@ export class GrpcForwarder {
     private readonly log: Logger,
     private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: target.retryMaxMs },
   ) {
-    let credentials = grpc.credentials.createInsecure();
-    let options = { ...channelOptions };
-    try {
-      if (target.tls) {
-        const read = (f?: string) => (f ? fs.readFileSync(f) : null);
-        credentials = grpc.credentials.createSsl(read(target.tls.ca), read(target.tls.key), read(target.tls.cert));
-        if (target.tls.serverName) options = { ...options, 'grpc.ssl_target_name_override': target.tls.serverName };
-      }
-      if (target.tokenFile) this.metadata.set('authorization', `Bearer ${fs.readFileSync(target.tokenFile, 'utf8').trim()}`);
-    } catch (err) {
-      throw new ForwardError(`${target.url}: ${(err as Error).message}`);
-    }
+    const channel = collectorChannel(target);
+    this.metadata = channel.metadata;
     if (target.tokenFile && !target.tls && !warnedInsecure.has(target.url)) {
       warnedInsecure.add(target.url); // validation let it through only with insecure=1 / --insecure
       log.warn({ target: target.url }, 'insecure: the bearer token is sent without TLS, readable by anyone on the path');
     }
-    const address = target.host.includes(':') ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
-    this.client = new MirrorClient(address, credentials, options) as never;
+    this.client = new MirrorClient(channel.address, channel.credentials, channel.options) as never;
   }
 
   get name(): string {
