@@ -1,0 +1,106 @@
+// A real Kubernetes API server for the tests: etcd + kube-apiserver on 127.0.0.1 with RBAC and
+// token authentication, started by scripts/kube-test-env.sh from binaries it built into a cache
+// outside the clone (`scripts/kube-test-env.sh build`; .ci/run does it).
+//
+// Two identities: admin (group system:masters) and the agent's ServiceAccount exactly as
+// deploy/rbac.yaml binds it (user system:serviceaccount:podspan:podspan-agent, groups
+// system:serviceaccounts and system:serviceaccounts:podspan), each with a kubeconfig.
+//
+// There is no kubelet, scheduler or controller-manager: a test creates a Pod with spec.nodeName
+// already set (nothing schedules it), and patches its status through the status subresource as a
+// kubelet would (`kubectl patch pod P --subresource=status --type=merge -p '{"status":{...}}'`).
+// No controller makes ServiceAccounts or tokens, so the ServiceAccount admission plugin is off
+// (pods need no "default" ServiceAccount); namespaces are never finalized after a delete.
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from './tools';
+
+const script = path.join(repoRoot, 'scripts', 'kube-test-env.sh');
+
+let binDirCache: string | undefined;
+/** The directory holding kube-apiserver, kubectl and etcd, or undefined when not built. */
+export function kubeBinDir(): string | undefined {
+  if (binDirCache) return binDirCache;
+  const r = spawnSync('bash', [script, 'bin-dir'], { encoding: 'utf8' });
+  if (r.status === 0) binDirCache = r.stdout.trim();
+  return binDirCache;
+}
+
+/** One line saying why a real API server cannot be used here (binaries not built, not Linux, ...), or undefined. */
+export function kubeEnvUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return `a real Kubernetes API server needs Linux (this is ${process.platform})`;
+  if (spawnSync('openssl', ['version']).status !== 0) return 'a real Kubernetes API server needs openssl (its certificates and keys)';
+  if (!kubeBinDir()) return 'kube-apiserver, kubectl and etcd are not built: run scripts/kube-test-env.sh build';
+  return undefined;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface KubeEnv {
+  dir: string;
+  server: string; // https://127.0.0.1:PORT
+  adminKubeconfig: string;
+  agentKubeconfig: string;
+  /** kubectl with the admin kubeconfig (or the agent's with { as: 'agent' }). */
+  kubectl(args: string[], opts?: { stdin?: string; as?: 'admin' | 'agent' }): KubectlResult;
+  /** kubectl apply -f for files or YAML text; throws with kubectl's message on failure. */
+  apply(yamlOrFiles: string | string[]): void;
+  stop(): Promise<void>;
+}
+
+/** A YAML text (rather than a file name) is anything with a newline or a "kind:" in it. */
+const isYamlText = (s: string) => s.includes('\n') || /\bkind:/.test(s);
+
+/** Starts etcd + kube-apiserver in a fresh temporary directory; one per test file (beforeAll), stopped in afterAll. */
+export async function startKubeEnv(): Promise<KubeEnv> {
+  const why = kubeEnvUnavailable();
+  if (why) throw new Error(why);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `podspan-kube-${process.pid}-`));
+  const stopScript = () => promisify(execFile)('bash', [script, 'stop', dir], { timeout: 60_000 });
+  try {
+    // The script stops both servers by itself if this process dies without calling stop().
+    await promisify(execFile)('bash', [script, 'start', dir], { timeout: 120_000, env: { ...process.env, PODSPAN_KUBE_OWNER_PID: String(process.pid) } });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    await stopScript().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`kube-test-env start failed: ${(err.stderr || err.message).trim()}`);
+  }
+  const server = fs.readFileSync(path.join(dir, 'server'), 'utf8').trim();
+  const adminKubeconfig = path.join(dir, 'admin.kubeconfig');
+  const agentKubeconfig = path.join(dir, 'agent.kubeconfig');
+  const kubectlBin = path.join(kubeBinDir()!, 'kubectl');
+
+  const kubectl: KubeEnv['kubectl'] = (args, opts = {}) => {
+    const kubeconfig = opts.as === 'agent' ? agentKubeconfig : adminKubeconfig;
+    const r = spawnSync(kubectlBin, ['--kubeconfig', kubeconfig, ...args], {
+      encoding: 'utf8',
+      input: opts.stdin,
+      timeout: 60_000,
+      maxBuffer: 64 << 20,
+      env: { ...process.env, KUBECONFIG: '', KUBECACHEDIR: path.join(dir, 'kubectl-cache') },
+    });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+  };
+
+  const apply: KubeEnv['apply'] = (yamlOrFiles) => {
+    const r =
+      typeof yamlOrFiles === 'string' && isYamlText(yamlOrFiles)
+        ? kubectl(['apply', '-f', '-'], { stdin: yamlOrFiles })
+        : kubectl(['apply', ...[yamlOrFiles].flat().flatMap((f) => ['-f', f])]);
+    if (r.code !== 0) throw new Error(`kubectl apply: ${r.stderr.trim() || `exit ${r.code}`}`);
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= stopScript().then(() => fs.rmSync(dir, { recursive: true, force: true })));
+
+  return { dir, server, adminKubeconfig, agentKubeconfig, kubectl, apply, stop };
+}
