@@ -32,7 +32,9 @@ export class MirrorSessionWatcher {
   private listener: MirrorSessionsListener | undefined;
   private readonly sessionLoops: ListWatchLoop<MirrorSessionResource>[];
   private readonly secretLoop: ListWatchLoop<SecretData>;
-  private readonly state = { MirrorSession: new Map<string, MirrorSessionResource>(), ClusterMirrorSession: new Map<string, MirrorSessionResource>(), secrets: new Map<string, SecretData>() };
+  private readonly sessions = { MirrorSession: new Map<string, MirrorSessionResource>(), ClusterMirrorSession: new Map<string, MirrorSessionResource>() };
+  /** Secret podspan-mirror-credentials by namespace. */
+  private secrets = new Map<string, SecretData>();
   /** Until every loop has delivered once, nothing is handed over (no half picture). */
   private readonly heard = new Set<string>();
   private lastDelivered: string | undefined;
@@ -58,7 +60,10 @@ export class MirrorSessionWatcher {
           return m?.name ? `${m.namespace ?? ''}/${m.name}` : undefined;
         },
         convert: (obj) => sessionFromObject(kind, obj as KubeObject),
-        onChange: (sessions) => this.update(kind, sessions),
+        onChange: (sessions) => {
+          this.sessions[kind] = sessions;
+          this.deliver(kind);
+        },
         backoffMs,
         // 404: the CRD is not installed (yet). No sessions of that kind then, and keep trying.
         isAbsent: (err) => httpStatusOf(err) === 404,
@@ -77,7 +82,10 @@ export class MirrorSessionWatcher {
       },
       keyOf: (obj) => (obj as KubeObject).metadata?.namespace,
       convert: (obj) => ({ namespace: (obj as KubeObject).metadata?.namespace ?? '', data: { ...((obj as KubeObject).data ?? {}) } }),
-      onChange: (secrets) => this.update('secrets', secrets),
+      onChange: (secrets) => {
+        this.secrets = secrets;
+        this.deliver('secrets');
+      },
       backoffMs,
       // Refused (RBAC not applied) or absent: MirrorSessions naming credentials are refused meanwhile.
       isAbsent: (err) => httpStatusOf(err) === 403 || httpStatusOf(err) === 404,
@@ -100,12 +108,12 @@ export class MirrorSessionWatcher {
     return this.sessionLoops.every((l) => l.synced);
   }
 
-  private update<K extends keyof MirrorSessionWatcher['state']>(what: K, objects: MirrorSessionWatcher['state'][K]): void {
-    (this.state[what] as Map<string, unknown>) = objects;
-    this.heard.add(what);
+  /** Hands the combined picture over once every loop has been heard from, and then on each change of it. */
+  private deliver(from: 'MirrorSession' | 'ClusterMirrorSession' | 'secrets'): void {
+    this.heard.add(from);
     if (this.heard.size < 3) return;
-    const sessions = [...this.state.ClusterMirrorSession.values(), ...this.state.MirrorSession.values()].map((s) => {
-      const secret = s.kind === 'MirrorSession' ? this.state.secrets.get(s.namespace) : undefined;
+    const sessions = [...this.sessions.ClusterMirrorSession.values(), ...this.sessions.MirrorSession.values()].map((s) => {
+      const secret = s.kind === 'MirrorSession' ? this.secrets.get(s.namespace) : undefined;
       return secret ? { ...s, credentialsSecret: decode(secret.data) } : s;
     });
     sessions.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

@@ -180,14 +180,16 @@ describe('the agent', () => {
       ['kube-system', 'dns', 'veth-dns'],
     ].map(([namespace, name]) => [name, { uid: name, namespace, name, labels: { app: 'web' }, ips: ['10.0.0.1'], hostNetwork: false, phase: 'Running', nodeName: 'n', containerPorts: [] }]),
   );
-  // hostNetwork pods of two namespaces share the interface "any".
-  for (const [namespace, name] of [['tenant-a', 'hn-a'], ['tenant-b', 'hn-b']]) {
-    pods.set(name, { uid: name, namespace, name, labels: { app: 'hn' }, ips: ['192.0.2.1'], hostNetwork: true, phase: 'Running', nodeName: 'n', containerPorts: [{ port: 80, protocol: 'TCP' }] });
+  // Pods of two namespaces behind one host interface (as with ipvlan).
+  for (const [namespace, name] of [['tenant-a', 'shared-a'], ['tenant-b', 'shared-b']]) {
+    pods.set(name, { uid: name, namespace, name, labels: { app: 'shared' }, ips: ['10.0.1.1'], hostNetwork: false, phase: 'Running', nodeName: 'n', containerPorts: [] });
   }
+  // A hostNetwork pod: captured on "any" by its ports, which are the node's ports too.
+  pods.set('hn-a', { uid: 'hn-a', namespace: 'tenant-a', name: 'hn-a', labels: { app: 'web' }, ips: ['192.0.2.1'], hostNetwork: true, phase: 'Running', nodeName: 'n', containerPorts: [{ port: 53, protocol: 'UDP' }] });
   function agentWithLog(): { agent: Agent; lines: { msg: string; resource?: string; reason?: string }[] } {
     const lines: { msg: string; resource?: string; reason?: string }[] = [];
     const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
-    const agent = new Agent('n', log, { interfaceNames: () => ['eth0', 'veth-a', 'veth-b', 'veth-dns', 'any'], hostInterfaceForPod: (p) => `veth-${p.name.replace(/^web-/, '')}` });
+    const agent = new Agent('n', log, { interfaceNames: () => ['eth0', 'veth-a', 'veth-b', 'veth-dns', 'ipvl0', 'any'], hostInterfaceForPod: (p) => (p.name.startsWith('shared') ? 'ipvl0' : `veth-${p.name.replace(/^web-/, '')}`) });
     // The state the agent would capture from, without starting captures (reconcile is not run).
     (agent as unknown as { pods: Map<string, PodInfo> }).pods = pods;
     (agent as unknown as { reconcile: () => Promise<void> }).reconcile = () => Promise.resolve();
@@ -195,13 +197,13 @@ describe('the agent', () => {
   }
   const running = (agent: Agent) => agent.desired().map((c) => `${c.session.name}@${c.iface}${c.pod ? `:${c.pod.namespace}/${c.pod.name}` : ''}`).sort();
 
-  it('runs a tenant\'s session on its own namespace\'s pods only, and refuses one reaching further, logging it once', async () => {
+  it('runs a tenant\'s session on its own namespace\'s pods only (not hostNetwork ones), and refuses one reaching further, logging it once', async () => {
     const { agent, lines } = agentWithLog();
     const greedy = tenant('tenant-a', 'greedy', { sources: { pods: { namespaces: ['kube-system'], selector: {} } }, targets: [{ grpc }] });
     const all = tenant('tenant-a', 'all', { sources: { pods: { selector: {} } }, targets: [{ grpc }] });
     await agent.setMirrorSessions([greedy, all]);
     await agent.setMirrorSessions([greedy, all]); // a relist: no second log line
-    expect(running(agent)).toEqual(['tenant-a/all@any:tenant-a/hn-a', 'tenant-a/all@veth-a:tenant-a/web-a']);
+    expect(running(agent)).toEqual(['tenant-a/all@ipvl0:tenant-a/shared-a', 'tenant-a/all@veth-a:tenant-a/web-a']);
     const refused = lines.filter((l) => l.msg === 'resource refused, not run');
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ resource: 'MirrorSession tenant-a/greedy', reason: expect.stringMatching(/own namespace \(tenant-a\) only, not kube-system/) });
@@ -209,6 +211,9 @@ describe('the agent', () => {
     // Deleted: forgotten, so a later refusal is logged again.
     await agent.setMirrorSessions([all]);
     expect(agent.refused.size).toBe(0);
+    // The operator's session does capture the hostNetwork pod, on "any" by its port.
+    await agent.setMirrorSessions([operator('all', { sources: { pods: { namespaces: ['tenant-a'], selector: { app: 'web' } } }, targets: [{ grpc }] })]);
+    expect(running(agent)).toEqual(['cluster.all@any:tenant-a/hn-a', 'cluster.all@veth-a:tenant-a/web-a']);
   });
 
   it('lets priority rank sessions only within a namespace, never against the operator\'s or another namespace\'s', async () => {
@@ -220,19 +225,20 @@ describe('the agent', () => {
       operator('dns', { sources: { pods: { namespaces: ['kube-system', 'tenant-a'], selector: { app: 'web' } } }, targets: [{ grpc }], priority: 5 }),
       tenant('tenant-a', 'grab', podsSpec({ priority: -1000 })),
       tenant('tenant-a', 'lower', podsSpec({ priority: -10 })),
-      tenant('tenant-a', 'hn', { sources: { pods: { selector: { app: 'hn' } } }, targets: [{ grpc }], priority: -1000 }),
-      tenant('tenant-b', 'hn', { sources: { pods: { selector: { app: 'hn' } } }, targets: [{ grpc }], priority: 7 }),
+      tenant('tenant-a', 'shared', { sources: { pods: { selector: { app: 'shared' } } }, targets: [{ grpc }], priority: -1000 }),
+      tenant('tenant-b', 'shared', { sources: { pods: { selector: { app: 'shared' } } }, targets: [{ grpc }], priority: 7 }),
     ]);
     expect(running(agent)).toEqual([
       // veth-a: the config session (0) and the ClusterMirrorSession (5) are both the operator's: 0 wins.
       'ops@veth-a',
       // veth-a: tenant-a's best (-1000) runs beside the operator's; tenant-a's -10 loses to it.
       'tenant-a/grab@veth-a:tenant-a/web-a',
-      // "any": tenant-a's -1000 does not detach tenant-b's 7.
-      'tenant-a/hn@any:tenant-a/hn-a',
-      'tenant-b/hn@any:tenant-b/hn-b',
-      // veth-dns: the ClusterMirrorSession alone.
+      // ipvl0: tenant-a's -1000 does not detach tenant-b's 7.
+      'tenant-a/shared@ipvl0:tenant-a/shared-a',
+      'tenant-b/shared@ipvl0:tenant-b/shared-b',
+      // veth-dns and tenant-a's hostNetwork pod: the ClusterMirrorSession alone.
       'cluster.dns@veth-dns:kube-system/dns',
+      'cluster.dns@any:tenant-a/hn-a',
     ].sort());
   });
 });
