@@ -15,7 +15,7 @@ import type { Logger } from '../observability/logger';
 import { interfacePackets } from '../observability/interface-counters';
 import { withCredentialFiles } from './credentials';
 import { sessionFilters } from './filter';
-import { resolvesInside } from './tenancy';
+import { refuseNodeTargets, resolvesInside } from './tenancy';
 
 export interface CaptureSpec {
   /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
@@ -95,6 +95,7 @@ export class MirrorCapture {
       if (dir !== undefined && s.filesRoot !== undefined && !resolvesInside(dir, s.filesRoot)) throw new OutputError(`${dir}: not inside ${s.filesRoot} (symbolic links resolved)`);
     }
     const forward = await resolveTargets(s.forward);
+    if (s.origin?.kind === 'namespace') refuseNodeTargets(forward);
     // A MirrorSession's Secret material goes to the forwarders through files that live only while they read them.
     const fanout = withCredentialFiles(forward, s.credentials, (targets) => {
       const grpc = targets.filter((t) => t.kind === 'grpc');

@@ -7,9 +7,12 @@
 // files, but those only under the agent's files root.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { BlockList, isIPv4 } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { CREDENTIALS_ONLY_NAMESPACED, validateResourceSpec, type GrpcCredentials, type ResolvedSession } from '../config/agent-config';
-import { UsageError } from '../errors';
+import type { ForwardTarget } from '../config/forward-options';
+import { ForwardError, UsageError } from '../errors';
 import type { MirrorSessionResource } from '../k8s/types';
 
 /** Where resource sessions may write (the DaemonSet's hostPath; the CRDs allow only this too). */
@@ -151,4 +154,33 @@ function realOrResolved(p: string): string | undefined {
  */
 export function priorityClass(session: ResolvedSession): string {
   return session.origin?.kind === 'namespace' ? `namespace ${session.origin.namespace}` : 'operator';
+}
+
+/** Loopback and link-local: on the node, these reach its own services (the kubelet, node-local DNS, metadata). */
+const nodeOnly = new BlockList();
+nodeOnly.addSubnet('127.0.0.0', 8, 'ipv4');
+nodeOnly.addSubnet('169.254.0.0', 16, 'ipv4');
+nodeOnly.addSubnet('0.0.0.0', 8, 'ipv4');
+nodeOnly.addAddress('::1', 'ipv6');
+nodeOnly.addAddress('::', 'ipv6');
+nodeOnly.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * A MirrorSession's targets, once resolved, must not be the node itself: the agent sends from the
+ * node's network namespace, where no NetworkPolicy applies, so a tenant could otherwise reach
+ * services only the node can (loopback, link-local, the node's own addresses).
+ */
+export function refuseNodeTargets(targets: ForwardTarget[], localAddresses: string[] = nodeAddresses()): void {
+  for (const t of targets) {
+    const family = isIPv4(t.host) ? 'ipv4' : 'ipv6';
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(t.host)?.[1];
+    const host = mapped ?? t.host;
+    if (nodeOnly.check(host, mapped ? 'ipv4' : family) || localAddresses.includes(host)) {
+      throw new ForwardError(`${t.url}: ${host} is this node; a MirrorSession sends only to addresses beyond it`);
+    }
+  }
+}
+
+function nodeAddresses(): string[] {
+  return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
 }

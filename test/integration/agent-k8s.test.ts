@@ -5,13 +5,12 @@
 // stop mirroring; a tenant's MirrorSession added mid-run takes effect, sending to a collector that
 // wants a token, which comes from the namespace's Secret podspan-mirror-credentials; frames carry
 // the pod in the file name.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen } from '../helpers/netns';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, trafgen } from '../helpers/netns';
 import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
@@ -20,7 +19,8 @@ if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, i
 const pid = process.pid;
 const tag = `${pid % 100000}`;
 const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
-const pods = [1, 2, 3].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
+// pods[3] is no pod: the tenant's collector runs there, beyond the node (a MirrorSession may not send to the node itself).
+const pods = [1, 2, 3, 4].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
 
 describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions', () => {
   let tmp: string;
@@ -37,6 +37,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
       inNs(p.ns, ['ip', 'link', 'set', 'eth0', 'up']);
       inNs(p.ns, ['ip', 'addr', 'add', `${podIp(p.n)}/32`, 'dev', 'eth0']);
       ip('route', 'add', `${podIp(p.n)}/32`, 'dev', p.host);
+      inNs(p.ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']); // back to the node (which answers ARP for its addresses)
     }
   });
   afterAll(async () => {
@@ -98,12 +99,9 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     const collectorOut = path.join(tmp, 'collector');
     const tokenFile = path.join(tmp, 'collector-token');
     fs.writeFileSync(tokenFile, 'tenant-shop-token\n');
-    const collector = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut, '--token-file', tokenFile], { stdio: ['ignore', 'ignore', 'pipe'] }));
-    let cerr = '';
-    collector.stderr!.on('data', (d) => (cerr += d));
-    const collectorExited = new Promise<number>((res) => collector.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
-    await until(() => /listening on/.test(cerr));
-    const grpcUrl = `grpc://127.0.0.1:${/listening on 127\.0\.0\.1:(\d+)/.exec(cerr)![1]}`;
+    const collector = await startInNs(pods[3].ns, [process.execPath, podspanBin, 'collector', '--listen', `${podIp(4)}:0`, '--out', collectorOut, '--token-file', tokenFile], /listening on/);
+    const cerr = () => collector.stderr();
+    const grpcUrl = `grpc://${podIp(4)}:${/listening on [\d.]+:(\d+)/.exec(cerr())![1]}`;
     api.putSecret({ name: 'podspan-mirror-credentials', namespace: 'shop', data: { 'collector-token': 'tenant-shop-token' } });
     api.addSession({
       name: 'audit',
@@ -116,7 +114,11 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     await until(async () => (await (await fetch(agent!.metricsUrl)).text()).includes(metric('shop/audit', pods[2], 'cart-2', 30)));
     // The collector took the stream: every frame acknowledged, none refused for a missing token.
     await until(async () => /podspan_forwarded_frames\{session="shop\/audit",[^}]*\} 30/.test(await (await fetch(agent!.metricsUrl)).text()));
-    expect(cerr).not.toMatch(/UNAUTHENTICATED/);
+    expect(cerr()).not.toMatch(/UNAUTHENTICATED/);
+    // Sending to the node itself (here a loopback collector) is refused when the capture would start.
+    api.addSession({ name: 'loop', namespace: 'shop', spec: { sources: { pods: { selector: { app: 'cart' } } }, targets: [{ grpc: 'grpc://127.0.0.1:50051' }] } });
+    await until(() => /"session":"shop\/loop".*127\.0\.0\.1 is this node; a MirrorSession sends only to addresses beyond it/.test(err()));
+    expect(await (await fetch(agent!.metricsUrl)).text()).not.toContain('session="shop/loop"');
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(err()).toContain('podspan agent stopped; files closed');
@@ -124,10 +126,9 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     const streamsDir = path.join(tmp, 'streams', 'cart', `${pods[0].host}_shop_cart-1`);
     expect(JSON.parse(fs.readFileSync(path.join(streamsDir, 'source.json'), 'utf8'))).toEqual({ node: 'test-node', session: 'cart', interface: pods[0].host, pod: { namespace: 'shop', name: 'cart-1', labels: { app: 'cart' } } });
     expect(fs.existsSync(path.join(streamsDir, 'index.jsonl'))).toBe(true);
-    collector.kill('SIGTERM');
-    expect(await collectorExited).toBe(0);
+    expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
     const [collected] = fs.readdirSync(collectorOut).filter((f) => f.endsWith('.pcapng'));
-    if (!collected) throw new Error(`nothing collected:\n${err()}\n${cerr}`);
+    if (!collected) throw new Error(`nothing collected:\n${err()}\n${cerr()}`);
     const idb = run('tshark', ['-r', path.join(collectorOut, collected), '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.interface_description']).stdout.trim().split('\n');
     expect(idb).toHaveLength(30);
     expect(new Set(idb)).toEqual(new Set([`test-node/shop/cart-2/${pods[2].host}\tnode test-node, pod shop/cart-2, interface ${pods[2].host}, labels app=cart`]));

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent';
 import { withCredentialFiles } from '../../src/agent/credentials';
 import { fileName, MAX_NAME_BYTES, MirrorCapture } from '../../src/agent/mirror-capture';
-import { resolvesInside, sessionFromResource } from '../../src/agent/tenancy';
+import { refuseNodeTargets, resolvesInside, sessionFromResource } from '../../src/agent/tenancy';
 import type { GrpcTarget } from '../../src/config/forward-options';
 import { loadAgentConfig, type ResolvedSession } from '../../src/config/agent-config';
 import type { MirrorSessionResource, PodInfo } from '../../src/k8s/types';
@@ -89,6 +89,19 @@ describe('a namespaced MirrorSession, as the agent sees it', () => {
     const b = sessionFromResource(tenant('team', 'a-web-dump', podsSpec()));
     const c = sessionFromResource(operator('web-dump', podsSpec()));
     expect([a.name, b.name, c.name]).toEqual(['team-a/web-dump', 'team/a-web-dump', 'cluster.web-dump']);
+  });
+});
+
+describe('where a MirrorSession may send', () => {
+  it('not to the node itself: loopback, link-local (metadata, node-local DNS) or one of its addresses, once resolved', () => {
+    const at = (host: string): GrpcTarget => ({ kind: 'grpc', url: `grpc://${host}:1`, host, port: 1, queueBytes: 1 << 20, retryMaxMs: 1000 });
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '169.254.169.254', '169.254.20.10', 'fe80::1', '0.0.0.0', '::', '192.0.2.7']) {
+      expect(() => refuseNodeTargets([at(host)], ['192.0.2.7']), host).toThrow(/is this node; a MirrorSession sends only to addresses beyond it/);
+    }
+    for (const host of ['192.0.2.8', '10.96.0.10', 'fd00::1']) expect(() => refuseNodeTargets([at(host)], ['192.0.2.7']), host).not.toThrow();
+    // By default, this machine's own addresses.
+    const own = Object.values(os.networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4');
+    if (own) expect(() => refuseNodeTargets([at(own.address)])).toThrow(/is this node/);
   });
 });
 
