@@ -131,8 +131,9 @@ export class Agent {
       for (const pod of this.pods.values()) {
         if (!podMatches(pod, s.sources.pods)) continue;
         if (pod.hostNetwork) {
-          // Its ports on "any" are the node's ports too, other namespaces' traffic included: not a tenant's to mirror.
-          if (!pod.containerPorts.length || s.origin?.kind === 'namespace') continue; // (or nothing to tell its traffic apart by)
+          if (!pod.containerPorts.length) continue; // nothing to tell its traffic apart by
+          // Its ports on "any" are the node's too, other namespaces' traffic included: not a tenant's to mirror.
+          if (s.origin?.kind === 'namespace') continue;
           // Each port with its own protocol: a hostNetwork DNS pod's UDP 53 is not the host's TCP 53.
           const ports = pod.containerPorts.map((p) => `${p.protocol.toLowerCase()} port ${p.port}`).join(' or ');
           add({ key: specKey(s, 'any', ports), session: s, iface: 'any', pod, extraFilter: ports });
