@@ -75,6 +75,20 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
     expect(out.stderr).toMatch(/spec\.targets\[0\]\.pcap\.dir/);
   });
 
+  it('lets a tenant bound to podspan-mirrorsession-editor manage MirrorSessions in its namespace only, and no ClusterMirrorSession', () => {
+    const bind = env.kubectl(['-n', 'tenant-b', 'create', 'rolebinding', 'team-b-mirroring', '--clusterrole=podspan-mirrorsession-editor', '--group=team-b']);
+    expect(bind.code, bind.stderr).toBe(0);
+    const asBob = (args: string[], stdin?: string) => env.kubectl(['--as=bob', '--as-group=team-b', ...args], { stdin });
+    const mine = JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'mine', namespace: 'tenant-b' }, spec: { sources: { pods: {} }, targets: [{ grpc }] } });
+    const created = asBob(['apply', '-f', '-'], mine);
+    expect(created.code, created.stderr).toBe(0);
+    expect(asBob(['-n', 'tenant-b', 'delete', 'mirrorsession', 'mine']).code).toBe(0);
+    const elsewhere = asBob(['apply', '-f', '-'], mine.replace('"tenant-b"', '"tenant-a"'));
+    expect(elsewhere.stderr).toMatch(/forbidden/);
+    const cluster = asBob(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: 'bobs' }, spec: { sources: { interfaces: ['*'] }, targets: [{ grpc }] } }));
+    expect(cluster.stderr).toMatch(/forbidden/);
+  });
+
   it('lets the agent read Secret podspan-mirror-credentials of any namespace, and no other Secret', () => {
     for (const [ns, name] of [['tenant-a', 'podspan-mirror-credentials'], ['tenant-a', 'database-password'], ['tenant-b', 'podspan-mirror-credentials'], ['kube-system', 'bootstrap-token-abc']]) {
       if (ns === 'kube-system' && env.kubectl(['get', 'namespace', 'kube-system']).code !== 0) env.kubectl(['create', 'namespace', 'kube-system']);

@@ -228,6 +228,12 @@ describe('RBAC', () => {
     }
   });
 
+  it('offers tenants a role for MirrorSessions only (not ClusterMirrorSessions), bound by nobody', () => {
+    const editor = the<IClusterRole>('rbac.authorization.k8s.io/v1/ClusterRole', 'podspan-mirrorsession-editor');
+    expect(editor.rules).toEqual([{ apiGroups: ['podspan.io'], resources: ['mirrorsessions'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }]);
+    expect(manifests.filter((m) => (m.obj as { roleRef?: { name?: string } }).roleRef?.name === 'podspan-mirrorsession-editor')).toEqual([]);
+  });
+
   it('binds that role to the ServiceAccount the DaemonSet runs as', () => {
     const sa = the<IServiceAccount>('v1/ServiceAccount', 'podspan-agent');
     const binding = the<IClusterRoleBinding>('rbac.authorization.k8s.io/v1/ClusterRoleBinding', 'podspan-agent');
