@@ -104,3 +104,51 @@ export async function startKubeEnv(): Promise<KubeEnv> {
 
   return { dir, server, adminKubeconfig, agentKubeconfig, kubectl, apply, stop };
 }
+
+/**
+ * Creates `pod` (a whole Pod object, status included, such as fake-kube-api's makePod returns) as a
+ * kubelet would leave it: created with spec.nodeName set (no scheduler runs), then its status
+ * written through the status subresource (the server ignores status on create).
+ */
+export function createPod(kube: KubeEnv, pod: object): void {
+  const { status, ...rest } = pod as { status?: unknown; metadata: unknown };
+  kubectlOk(kube, ['create', '-f', '-'], JSON.stringify(rest));
+  if (status === undefined) return;
+  const meta = rest.metadata as { name: string; namespace?: string };
+  kubectlOk(kube, ['patch', 'pod', meta.name, '-n', meta.namespace ?? 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+}
+
+export interface AuditedRequest {
+  verb: string; // list, watch, get, ...
+  requestURI: string; // path and query, e.g. /api/v1/pods?fieldSelector=spec.nodeName%3Dn&watch=true
+  code: number | undefined; // the response's HTTP status
+}
+
+/** The agent token's requests so far, from the API server's audit log (which records only the agent's). */
+export function agentRequests(kube: KubeEnv): AuditedRequest[] {
+  const file = path.join(kube.dir, 'audit.log');
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { verb: string; requestURI: string; responseStatus?: { code?: number } })
+    .map((e) => ({ verb: e.verb, requestURI: e.requestURI, code: e.responseStatus?.code }));
+}
+
+/** kubectl as admin that must succeed: its stdout, or an error with kubectl's message. */
+export function kubectlOk(kube: KubeEnv, args: string[], stdin?: string): string {
+  const r = kube.kubectl(args, { stdin });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+  return r.stdout;
+}
+
+/**
+ * What the agent needs from a cluster, from deploy/: its namespace, the MirrorSession CRD
+ * (established) and its RBAC; plus the workload namespaces a test puts pods and sessions in.
+ */
+export function installAgentApi(kube: KubeEnv, workloadNamespaces: string[] = []): void {
+  kube.apply(['namespace.yaml', 'crd-mirrorsession.yaml', 'rbac.yaml'].map((f) => path.join(repoRoot, 'deploy', f)));
+  kubectlOk(kube, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io']);
+  for (const ns of workloadNamespaces) kubectlOk(kube, ['create', 'namespace', ns]);
+}

@@ -23,6 +23,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { sessionFromResource } from '../../src/agent/tenancy';
 import { agentConfigSchema, sessionSchema } from '../../src/config/agent-config';
+import { badSpecs, baseSpec, dirsOutsideHostPath, goodSpecs } from '../helpers/mirrorsession-cases';
 import { repoRoot } from '../helpers/tools';
 
 type Obj = Record<string, unknown>;
@@ -281,50 +282,22 @@ describe('MirrorSession and ClusterMirrorSession CRDs', () => {
   });
 
   // The same verdict from the CRD (at kubectl apply) and from the agent (sessionSchema).
-  const base = { sources: { interfaces: ['eth0'] }, targets: [{ grpc: 'grpc://c:50051' }] };
-  const good: [string, Obj][] = [
-    ['minimal', base],
-    ['pods only', { ...base, sources: { pods: { selector: { app: 'x' } } } }],
-    ['every field', { ...base, name: 'x', filter: { bpf: 'not port 22', protocols: ['udp', 'sctp'], ports: [1, 65535], cidrs: ['10.0.0.0/8', 'fd00::/8'], direction: 'in' }, sampleOneIn: 10, truncate: 262144, vni: 16777215, priority: -1 }],
-    ['every target kind', { ...base, targets: [{ vxlan: 'vxlan://10.0.0.9:4789?vni=7' }, { grpc: 'grpc://c:1' }, { pcap: { dir: '/var/lib/podspan/p', format: 'pcap', rotateMB: 0.5, rotateSeconds: 60, keepFiles: 3 } }, { streams: { dir: '/var/lib/podspan/s' } }] }],
-  ];
-  const bad: [string, Obj][] = [
-    ['no sources', { targets: base.targets }],
-    ['no interfaces and no pods', { ...base, sources: { interfaces: [] } }],
-    ['no targets', { ...base, targets: [] }],
-    ['two kinds in one target', { ...base, targets: [{ grpc: 'grpc://c:1', pcap: { dir: '/var/lib/podspan' } }] }],
-    ['an empty target', { ...base, targets: [{}] }],
-    ['port 0', { ...base, filter: { ports: [0] } }],
-    ['port 65536', { ...base, filter: { ports: [65536] } }],
-    ['an unknown protocol', { ...base, filter: { protocols: ['http'] } }],
-    ['a CIDR without length', { ...base, filter: { cidrs: ['10.0.0.0'] } }],
-    ['an unknown direction', { ...base, filter: { direction: 'sideways' } }],
-    ['sampleOneIn 0', { ...base, sampleOneIn: 0 }],
-    ['sampleOneIn 1.5', { ...base, sampleOneIn: 1.5 }],
-    ['truncate beyond 262144', { ...base, truncate: 262145 }],
-    ['a VNI beyond 24 bits', { ...base, vni: 16777216 }],
-    ['a pcap format', { ...base, targets: [{ pcap: { dir: '/var/lib/podspan', format: 'cap' } }] }],
-    ['rotateMB 0', { ...base, targets: [{ pcap: { dir: '/var/lib/podspan', rotateMB: 0 } }] }],
-    ['a pcap target without dir', { ...base, targets: [{ pcap: {} }] }],
-    ['a misspelt field', { ...base, filter: { prots: ['tcp'] } }],
-    ['a misspelt top-level field', { ...base, sampleOneInN: 2 }],
-  ];
-  it.each(good)('CRD and agent both accept: %s', (_, spec) => {
+  it.each(goodSpecs)('CRD and agent both accept: %s', (_, spec) => {
     expect(crdAccepts(spec), JSON.stringify(validateResource.errors)).toBe(true);
     expect(agentAccepts(spec)).toBe(true);
   });
-  it.each(bad)('CRD and agent both refuse: %s', (_, spec) => {
+  it.each(badSpecs)('CRD and agent both refuse: %s', (_, spec) => {
     expect(crdAccepts(spec)).toBe(false);
     expect(agentAccepts(spec)).toBe(false);
   });
 
   it('is stricter on purpose: files only under /var/lib/podspan, names without dots', () => {
-    for (const dir of ['/etc', '/var/lib/podspan/../../etc', '/var/lib/podspanx', 'captures']) {
-      expect(crdAccepts({ ...base, targets: [{ pcap: { dir } }] }), dir).toBe(false);
-      expect(crdAccepts({ ...base, targets: [{ streams: { dir } }] }), dir).toBe(false);
+    for (const dir of dirsOutsideHostPath) {
+      expect(crdAccepts({ ...baseSpec, targets: [{ pcap: { dir } }] }), dir).toBe(false);
+      expect(crdAccepts({ ...baseSpec, targets: [{ streams: { dir } }] }), dir).toBe(false);
     }
-    expect(crdAccepts(base, 'cart.v2')).toBe(false); // the agent's session name would be cluster.cart.v2
-    expect(crdAccepts({ ...base, name: 'a.b' })).toBe(false); // unused by the agent, but not silently wrong
+    expect(crdAccepts(baseSpec, 'cart.v2')).toBe(false); // the agent's session name would be cluster.cart.v2
+    expect(crdAccepts({ ...baseSpec, name: 'a.b' })).toBe(false); // unused by the agent, but not silently wrong
   });
 });
 
