@@ -65,8 +65,10 @@ export class MirrorSessionWatcher {
           this.deliver(kind);
         },
         backoffMs,
-        // 404: the CRD is not installed (yet). No sessions of that kind then, and keep trying.
-        isAbsent: (err) => httpStatusOf(err) === 404,
+        // 404: the CRD is not installed (yet); 403: the agent's RBAC lacks it (an older rbac.yaml). No
+        // sessions of that kind then, the other kind's still run, and keep trying.
+        isAbsent: (err) => httpStatusOf(err) === 404 || httpStatusOf(err) === 403,
+        absentMessage: 'cannot list them (CRD not installed, or the agent\'s RBAC without them?)',
       });
     this.sessionLoops = [sessionLoop('MirrorSession', MIRROR_SESSION_PLURAL), sessionLoop('ClusterMirrorSession', CLUSTER_MIRROR_SESSION_PLURAL)];
     const fieldSelector = `metadata.name=${CREDENTIALS_SECRET_NAME}`;

@@ -19,9 +19,10 @@ if (unavailable) console.log(`tenancy tests against a real API server skipped: $
 
 const deploy = (f: string) => path.join(repoRoot, 'deploy', f);
 
-/** A MirrorSession in tenant-a as YAML for kubectl. */
-const tenantSession = (name: string, spec: object) =>
-  JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name, namespace: 'tenant-a' }, spec });
+/** An object as YAML text for kubectl (JSON on several lines, which env.apply takes for text, not a file name). */
+const manifest = (obj: object) => JSON.stringify(obj, null, 1);
+/** A MirrorSession in tenant-a. */
+const tenantSession = (name: string, spec: object) => manifest({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name, namespace: 'tenant-a' }, spec });
 
 describe.skipIf(unavailable)('tenancy against a real API server', () => {
   let env: KubeEnv;
@@ -60,7 +61,7 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
     env.apply(tenantSession('to-collector', { sources: { pods: { selector: { app: 'web' } } }, priority: -100, targets: [{ grpc: `${grpc}?tls=1&servername=collector`, credentials: { token: 'token', ca: 'ca.crt' } }, { vxlan: 'vxlan://10.0.0.9?vni=5' }] }));
     env.apply(deploy('example-clustermirrorsession.yaml'));
     env.apply(
-      JSON.stringify({
+      manifest({
         apiVersion: 'podspan.io/v1alpha1',
         kind: 'ClusterMirrorSession',
         metadata: { name: 'hosts' },
@@ -70,7 +71,7 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
     expect(env.kubectl(['get', 'mirrorsessions', '-A', '-o', 'name']).stdout.trim().split('\n').sort()).toEqual(['mirrorsession.podspan.io/cart-http', 'mirrorsession.podspan.io/to-collector']);
     expect(env.kubectl(['get', 'cms', '-o', 'name']).stdout.trim().split('\n').sort()).toEqual(['clustermirrorsession.podspan.io/dns-headers', 'clustermirrorsession.podspan.io/hosts']);
     // A ClusterMirrorSession's files stay under /var/lib/podspan there too.
-    const out = env.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: 'etc' }, spec: { sources: { interfaces: ['eth0'] }, targets: [{ pcap: { dir: '/var/lib/podspan/../../etc' } }] } }) });
+    const out = env.kubectl(['apply', '-f', '-'], { stdin: manifest({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: 'etc' }, spec: { sources: { interfaces: ['eth0'] }, targets: [{ pcap: { dir: '/var/lib/podspan/../../etc' } }] } }) });
     expect(out.code).not.toBe(0);
     expect(out.stderr).toMatch(/spec\.targets\[0\]\.pcap\.dir/);
   });
@@ -79,13 +80,13 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
     const bind = env.kubectl(['-n', 'tenant-b', 'create', 'rolebinding', 'team-b-mirroring', '--clusterrole=podspan-mirrorsession-editor', '--group=team-b']);
     expect(bind.code, bind.stderr).toBe(0);
     const asBob = (args: string[], stdin?: string) => env.kubectl(['--as=bob', '--as-group=team-b', ...args], { stdin });
-    const mine = JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'mine', namespace: 'tenant-b' }, spec: { sources: { pods: {} }, targets: [{ grpc }] } });
+    const mine = manifest({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'mine', namespace: 'tenant-b' }, spec: { sources: { pods: {} }, targets: [{ grpc }] } });
     const created = asBob(['apply', '-f', '-'], mine);
     expect(created.code, created.stderr).toBe(0);
     expect(asBob(['-n', 'tenant-b', 'delete', 'mirrorsession', 'mine']).code).toBe(0);
-    const elsewhere = asBob(['apply', '-f', '-'], mine.replace('"tenant-b"', '"tenant-a"'));
+    const elsewhere = asBob(['apply', '-f', '-'], mine.replace('"namespace": "tenant-b"', '"namespace": "tenant-a"'));
     expect(elsewhere.stderr).toMatch(/forbidden/);
-    const cluster = asBob(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: 'bobs' }, spec: { sources: { interfaces: ['*'] }, targets: [{ grpc }] } }));
+    const cluster = asBob(['apply', '-f', '-'], manifest({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: 'bobs' }, spec: { sources: { interfaces: ['*'] }, targets: [{ grpc }] } }));
     expect(cluster.stderr).toMatch(/forbidden/);
   });
 
@@ -140,7 +141,7 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
       expect(sessionFromResource(latest.find((r) => r.name === 'hosts')!).sources.interfaces).toEqual(['*']);
 
       // A rotated Secret reaches the agent through the watch.
-      const patch = env.kubectl(['-n', 'tenant-a', 'patch', 'secret', 'podspan-mirror-credentials', '--type=merge', '-p', JSON.stringify({ data: { token: Buffer.from('rotated').toString('base64') } })]);
+      const patch = env.kubectl(['-n', 'tenant-a', 'patch', 'secret', 'podspan-mirror-credentials', '--type=merge', '-p', manifest({ data: { token: Buffer.from('rotated').toString('base64') } })]);
       expect(patch.code, patch.stderr).toBe(0);
       const deadline = Date.now() + 20_000;
       while (latest.find((r) => r.name === 'to-collector')?.credentialsSecret?.token.toString() !== 'rotated') {

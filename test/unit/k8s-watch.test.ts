@@ -364,6 +364,24 @@ describe('MirrorSessionWatcher', () => {
 });
 
 describe('MirrorSessionWatcher: ClusterMirrorSessions and credentials Secrets', () => {
+  it('with one kind or the Secrets forbidden (RBAC of an older release), still hands over the rest, warning once each', async () => {
+    await freshApi();
+    api.addSession({ name: 'web', namespace: 'shop', spec: { sources: { pods: {} }, targets: [{ grpc: 'grpc://c:1' }] } });
+    api.failNext(1000, 403, { resource: 'clustermirrorsessions' });
+    api.failNext(1000, 403, { resource: 'secrets' });
+    const { log, lines } = captureLogger();
+    const watcher = new MirrorSessionWatcher(loadKubeConfig(kubeconfigFile), log, { backoffMs: BACKOFF });
+    const states: MirrorSessionResource[][] = [];
+    cleanups.push(() => watcher.stop());
+    await watcher.start((x) => states.push(x));
+    expect(states.at(-1)!.map((r) => `${r.kind} ${r.namespace}/${r.name}`)).toEqual(['MirrorSession shop/web']);
+    await until('retries', () => api.listRequests('clustermirrorsessions').length >= 3 && api.listRequests('secrets').length >= 3);
+    expect(lines.filter((l) => l.level === WARN).map((l) => l.msg).sort()).toEqual([
+      "clustermirrorsessions: cannot list them (CRD not installed, or the agent's RBAC without them?); retrying",
+      'secrets: cannot read Secrets podspan-mirror-credentials (RBAC not granted?); MirrorSessions naming credentials are refused until it can; retrying',
+    ]);
+  });
+
   const spec = { sources: { pods: { selector: { app: 'web' } } }, targets: [{ grpc: 'grpc://c:9000', credentials: { token: 'token' } }] };
 
   it('hands over both kinds (cluster ones without a namespace) and each MirrorSession with its namespace\'s podspan-mirror-credentials, following changes', async () => {
