@@ -11,7 +11,7 @@ import { sessionFromResource } from '../../src/agent/tenancy';
 import { loadKubeConfig } from '../../src/k8s/kube-config';
 import { MirrorSessionWatcher } from '../../src/k8s/mirror-session-watcher';
 import type { MirrorSessionResource } from '../../src/k8s/types';
-import { kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
+import { agentRequests, kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
 import { repoRoot } from '../helpers/tools';
 
 const unavailable = kubeEnvUnavailable();
@@ -148,6 +148,10 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
         if (Date.now() > deadline) throw new Error('rotated Secret not seen within 20 s');
         await new Promise((r) => setTimeout(r, 100));
       }
+      // What the agent asked of Secrets and was given: that one name, by field selector or by name (kubectl get above).
+      const secretRequests = agentRequests(env).filter((r) => r.requestURI.includes('/secrets') && r.code === 200);
+      expect(secretRequests.filter((r) => r.verb === 'watch').length).toBeGreaterThan(0);
+      for (const r of secretRequests) expect(r.requestURI).toMatch(/fieldSelector=metadata\.name%3Dpodspan-mirror-credentials|\/secrets\/podspan-mirror-credentials$/);
     } finally {
       watcher.stop();
     }
