@@ -5,20 +5,24 @@
 // counters for Prometheus.
 import { Gauge, Registry } from 'prom-client';
 import { listInterfaces } from '../capture/session';
-import { validateSession, type ResolvedSession } from '../config/agent-config';
+import type { ResolvedSession } from '../config/agent-config';
 import { hostInterfaceForPod } from '../k8s/pod-interface';
 import type { MirrorSessionResource, PodInfo } from '../k8s/types';
 import type { Logger } from '../observability/logger';
 import { MirrorCapture, specKey, type CaptureSpec } from './mirror-capture';
+import { priorityClass, RESOURCE_FILES_ROOT, resourceLabel, sessionFromResource } from './tenancy';
 
 export interface AgentDeps {
   interfaceNames(): string[];
   hostInterfaceForPod(pod: PodInfo): string | undefined;
+  /** Where ClusterMirrorSessions may write files. */
+  resourceFilesRoot: string;
 }
 
 const defaultDeps: AgentDeps = {
   interfaceNames: () => listInterfaces().map((d) => d.name),
   hostInterfaceForPod: (pod) => hostInterfaceForPod(pod),
+  resourceFilesRoot: RESOURCE_FILES_ROOT,
 };
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
@@ -40,12 +44,16 @@ export class Agent {
   private stopped = false;
   private reconciled = false;
   readonly failures = new Map<string, string>(); // capture key -> why it is not running
+  /** Resources refused, by label ("MirrorSession shop/web"), with the reason already logged. */
+  readonly refused = new Map<string, string>();
+  private readonly deps: AgentDeps;
 
   constructor(
     private readonly node: string,
     private readonly log: Logger,
-    private readonly deps: AgentDeps = defaultDeps,
+    deps: Partial<AgentDeps> = {},
   ) {
+    this.deps = { ...defaultDeps, ...deps };
     this.registerMetrics();
   }
 
@@ -69,17 +77,27 @@ export class Agent {
     return this.reconcile();
   }
 
-  /** MirrorSession resources: each valid one becomes session NAMESPACE/NAME; invalid ones are logged and skipped. */
+  /**
+   * MirrorSession and ClusterMirrorSession resources: each one the agent accepts (tenancy.ts)
+   * becomes session NAMESPACE/NAME or cluster.NAME; one it refuses is logged once with the
+   * reason (again only when the reason changes) and not run.
+   */
   setMirrorSessions(resources: MirrorSessionResource[]): Promise<void> {
     this.resourceSessions = [];
+    const seen = new Set<string>();
     for (const r of resources) {
-      const name = `${r.namespace}-${r.name}`.toLowerCase();
+      const label = resourceLabel(r);
+      seen.add(label);
       try {
-        this.resourceSessions.push(validateSession({ ...(r.spec as object), name }, `MirrorSession ${r.namespace}/${r.name}`));
+        this.resourceSessions.push(sessionFromResource(r, this.deps.resourceFilesRoot));
+        if (this.refused.delete(label)) this.log.info({ resource: label }, 'resource accepted');
       } catch (err) {
-        this.log.warn({ resource: `${r.namespace}/${r.name}`, reason: (err as Error).message }, 'MirrorSession ignored');
+        const reason = (err as Error).message;
+        if (this.refused.get(label) !== reason) this.log.warn({ resource: label, reason }, 'resource refused, not run');
+        this.refused.set(label, reason);
       }
     }
+    for (const label of this.refused.keys()) if (!seen.has(label)) this.refused.delete(label);
     return this.reconcile();
   }
 
@@ -96,7 +114,10 @@ export class Agent {
     this.captures.clear();
   }
 
-  /** What should run now: per interface only the sessions of the best (lowest) priority. */
+  /**
+   * What should run now: per interface, within each priority class (the operator's sessions, each
+   * namespace's MirrorSessions), only the sessions of that class's best (lowest) priority.
+   */
   desired(): CaptureSpec[] {
     const names = this.deps.interfaceNames();
     const byIface = new Map<string, CaptureSpec[]>();
@@ -111,6 +132,8 @@ export class Agent {
         if (!podMatches(pod, s.sources.pods)) continue;
         if (pod.hostNetwork) {
           if (!pod.containerPorts.length) continue; // nothing to tell its traffic apart by
+          // Its ports on "any" are the node's too, other namespaces' traffic included: not a tenant's to mirror.
+          if (s.origin?.kind === 'namespace') continue;
           // Each port with its own protocol: a hostNetwork DNS pod's UDP 53 is not the host's TCP 53.
           const ports = pod.containerPorts.map((p) => `${p.protocol.toLowerCase()} port ${p.port}`).join(' or ');
           add({ key: specKey(s, 'any', ports), session: s, iface: 'any', pod, extraFilter: ports });
@@ -122,8 +145,9 @@ export class Agent {
     }
     const out: CaptureSpec[] = [];
     for (const specs of byIface.values()) {
-      const best = Math.min(...specs.map((c) => c.session.priority));
-      out.push(...specs.filter((c) => c.session.priority === best));
+      const best = new Map<string, number>();
+      for (const c of specs) best.set(priorityClass(c.session), Math.min(best.get(priorityClass(c.session)) ?? Infinity, c.session.priority));
+      out.push(...specs.filter((c) => c.session.priority === best.get(priorityClass(c.session))));
     }
     return out;
   }

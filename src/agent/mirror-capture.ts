@@ -1,6 +1,7 @@
 // One running capture of the agent: one mirror session on one interface, with that session's
 // outputs (a rotating pcap/pcapng file, reassembled streams, VXLAN and gRPC targets). Captures
 // are per interface so that a pod coming or going starts or stops only its own capture.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CaptureSession, type CaptureResult, type InterfaceStats } from '../capture/session';
@@ -8,10 +9,13 @@ import type { ResolvedSession } from '../config/agent-config';
 import { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
+import { OutputError } from '../errors';
 import type { PodInfo } from '../k8s/types';
 import type { Logger } from '../observability/logger';
 import { interfacePackets } from '../observability/interface-counters';
+import { withCredentialFiles } from './credentials';
 import { sessionFilters } from './filter';
+import { refuseNodeTargets, resolvesInside } from './tenancy';
 
 export interface CaptureSpec {
   /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
@@ -24,11 +28,30 @@ export interface CaptureSpec {
 }
 
 export function specKey(session: ResolvedSession, iface: string, extraFilter?: string): string {
-  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni } = session;
-  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '']);
+  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni, credentialsDigest } = session;
+  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '', credentialsDigest ?? '']);
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+
+/**
+ * Longest file or folder name we make before the suffixes added later: a start-time stamp
+ * (unusedPath, 18), rotation's _NNNNN_YYYYMMDDhhmmss (21) and the extension (7) stay under the
+ * 255 bytes Linux allows.
+ */
+export const MAX_NAME_BYTES = 200;
+
+/**
+ * `name` made safe for a file name and at most MAX_NAME_BYTES long: a name too long (a pod name
+ * and namespace can reach 316 bytes) keeps its beginning and ends with a hash of the whole, so it
+ * stays readable and two long names never meet.
+ */
+export function fileName(name: string): string {
+  const s = safe(name);
+  if (s.length <= MAX_NAME_BYTES) return s;
+  const hash = crypto.createHash('sha256').update(name).digest('hex').slice(0, 12);
+  return `${s.slice(0, MAX_NAME_BYTES - hash.length - 1)}~${hash}`;
+}
 
 /**
  * `file`, or where an earlier capture of the same session, interface and pod left a file of that
@@ -67,17 +90,23 @@ export class MirrorCapture {
     const s = spec.session;
     const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number } } | undefined;
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
+    // Checked again here: a symbolic link may have appeared since the session was accepted.
+    for (const dir of [pcap?.pcap.dir, streams?.streams.dir]) {
+      if (dir !== undefined && s.filesRoot !== undefined && !resolvesInside(dir, s.filesRoot)) throw new OutputError(`${dir}: not inside ${s.filesRoot} (symbolic links resolved)`);
+    }
     const forward = await resolveTargets(s.forward);
-    const grpc = forward.filter((t) => t.kind === 'grpc');
-    const fanout = grpc.length
-      ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined))
-      : undefined;
+    if (s.origin?.kind === 'namespace') refuseNodeTargets(forward);
+    // A MirrorSession's Secret material goes to the forwarders through files that live only while they read them.
+    const fanout = withCredentialFiles(forward, s.credentials, (targets) => {
+      const grpc = targets.filter((t) => t.kind === 'grpc');
+      return grpc.length ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined)) : undefined;
+    });
     // IFACE[_NAMESPACE_POD]: what a file or stream folder holds, readable without opening it.
-    const stem = `${safe(spec.iface)}${spec.pod ? `_${safe(spec.pod.namespace)}_${safe(spec.pod.name)}` : ''}`;
-    const named = pcap && path.join(pcap.pcap.dir, safe(s.name), `${stem}.${pcap.pcap.format}`);
+    const stem = fileName(`${spec.iface}${spec.pod ? `_${spec.pod.namespace}_${spec.pod.name}` : ''}`);
+    const named = pcap && path.join(pcap.pcap.dir, fileName(s.name), `${stem}.${pcap.pcap.format}`);
     if (named) fs.mkdirSync(path.dirname(named), { recursive: true });
     const file = named && unusedPath(named);
-    const streamsDir = streams && unusedPath(path.join(streams.streams.dir, safe(s.name), stem));
+    const streamsDir = streams && unusedPath(path.join(streams.streams.dir, fileName(s.name), stem));
     if (streamsDir) {
       // Stream files carry no metadata of their own: the folder says whose streams they are.
       fs.mkdirSync(streamsDir, { recursive: true });

@@ -1,6 +1,7 @@
 // The agent's configuration: one YAML file (overridable by environment and flags), validated here
 // once with messages that name the field and the problem. Mirror sessions have the same shape
-// here and in a MirrorSession custom resource's spec (deploy/crd-mirrorsession.yaml).
+// here and in the spec of a ClusterMirrorSession or MirrorSession resource
+// (deploy/crd-*mirrorsession.yaml); what a namespaced MirrorSession may not do is src/agent/tenancy.ts.
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -11,69 +12,82 @@ const port = z.number().int().min(1).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { message: 'expected a CIDR such as 10.0.0.0/8' });
 
-export const sessionSchema = z
-  .object({
-    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'lower-case letters, digits and dashes' }),
-    sources: z
-      .object({
-        /** Interface names or globs on the host (bare metal, hostNetwork pods): eth0, veth*, cali*. */
-        interfaces: z.array(z.string().min(1)).default([]),
-        /** Pods on this node: by namespace and label selector (Kubernetes only). */
-        pods: z
+const sessionName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'lower-case letters, digits and dashes' });
+/** Keys of a Secret's data (what `kubectl create secret` allows). */
+const secretKey = z.string().regex(/^[-._a-zA-Z0-9]+$/, { message: 'a Secret key: letters, digits, -, _ and .' });
+
+/**
+ * A namespaced MirrorSession's gRPC credentials: keys of Secret podspan-mirror-credentials in its
+ * own namespace (never files on the node). Refused in the config file and ClusterMirrorSessions.
+ */
+export const grpcCredentialsSchema = z.object({ token: secretKey, ca: secretKey, cert: secretKey, key: secretKey }).partial().strict();
+export type GrpcCredentialKeys = z.infer<typeof grpcCredentialsSchema>;
+
+const sessionFields = {
+  sources: z
+    .object({
+      /** Interface names or globs on the host (bare metal, hostNetwork pods): eth0, veth*, cali*. */
+      interfaces: z.array(z.string().min(1)).default([]),
+      /** Pods on this node: by namespace and label selector (Kubernetes only). */
+      pods: z
+        .object({
+          namespaces: z.array(z.string().min(1)).default([]),
+          selector: z.record(z.string()).default({}),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict()
+    .refine((s) => s.interfaces.length > 0 || s.pods !== undefined, { message: 'name interfaces, pods, or both' }),
+  filter: z
+    .object({
+      bpf: z.string().optional(),
+      protocols: z.array(z.enum(['tcp', 'udp', 'icmp', 'sctp'])).default([]),
+      ports: z.array(port).default([]),
+      cidrs: z.array(cidr).default([]),
+      direction: z.enum(['in', 'out', 'both']).default('both'),
+    })
+    .strict()
+    .default({}),
+  /** Keep 1 in N flows (whole flows, chosen by a hash of the 5-tuple). */
+  sampleOneIn: z.number().int().min(1).default(1),
+  /**
+   * Count what sampling leaves out (podspan_sampled_out_packets). The kernel then hands each
+   * such packet over as a 1-byte stub: ~160 ns of machine time per packet; false saves that.
+   */
+  countSampledOut: z.boolean().default(true),
+  /** Bytes kept of each frame (0: whole frames). */
+  truncate: z.number().int().min(0).max(262144).default(0),
+  targets: z
+    .array(
+      z.union([
+        z.object({ vxlan: z.string() }).strict(),
+        z.object({ grpc: z.string(), credentials: grpcCredentialsSchema.optional() }).strict(),
+        z
           .object({
-            namespaces: z.array(z.string().min(1)).default([]),
-            selector: z.record(z.string()).default({}),
+            pcap: z
+              .object({
+                dir: z.string().min(1),
+                format: z.enum(['pcap', 'pcapng']).default('pcapng'),
+                rotateMB: z.number().positive().optional(),
+                rotateSeconds: z.number().int().positive().optional(),
+                keepFiles: z.number().int().positive().optional(),
+              })
+              .strict(),
           })
-          .strict()
-          .optional(),
-      })
-      .strict()
-      .refine((s) => s.interfaces.length > 0 || s.pods !== undefined, { message: 'name interfaces, pods, or both' }),
-    filter: z
-      .object({
-        bpf: z.string().optional(),
-        protocols: z.array(z.enum(['tcp', 'udp', 'icmp', 'sctp'])).default([]),
-        ports: z.array(port).default([]),
-        cidrs: z.array(cidr).default([]),
-        direction: z.enum(['in', 'out', 'both']).default('both'),
-      })
-      .strict()
-      .default({}),
-    /** Keep 1 in N flows (whole flows, chosen by a hash of the 5-tuple). */
-    sampleOneIn: z.number().int().min(1).default(1),
-    /**
-     * Count what sampling leaves out (podspan_sampled_out_packets). The kernel then hands each
-     * such packet over as a 1-byte stub: ~160 ns of machine time per packet; false saves that.
-     */
-    countSampledOut: z.boolean().default(true),
-    /** Bytes kept of each frame (0: whole frames). */
-    truncate: z.number().int().min(0).max(262144).default(0),
-    targets: z
-      .array(
-        z.union([
-          z.object({ vxlan: z.string() }).strict(),
-          z.object({ grpc: z.string() }).strict(),
-          z
-            .object({
-              pcap: z
-                .object({
-                  dir: z.string().min(1),
-                  format: z.enum(['pcap', 'pcapng']).default('pcapng'),
-                  rotateMB: z.number().positive().optional(),
-                  rotateSeconds: z.number().int().positive().optional(),
-                  keepFiles: z.number().int().positive().optional(),
-                })
-                .strict(),
-            })
-            .strict(),
-          z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),
-        ]),
-      )
-      .min(1, { message: 'give at least one target' }),
-    vni: z.number().int().min(0).max(0xffffff).optional(),
-    priority: z.number().int().default(0),
-  })
-  .strict();
+          .strict(),
+        z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),
+      ]),
+    )
+    .min(1, { message: 'give at least one target' })
+    .max(16, { message: 'at most 16 targets' }),
+  vni: z.number().int().min(0).max(0xffffff).optional(),
+  priority: z.number().int().default(0),
+};
+
+export const sessionSchema = z.object({ name: sessionName, ...sessionFields }).strict();
+/** A resource's spec: the session is named from the resource's metadata; spec.name is optional and unused. */
+const resourceSpecSchema = z.object({ name: sessionName.optional(), ...sessionFields }).strict();
 
 export const agentConfigSchema = z
   .object({
@@ -99,15 +113,40 @@ export const agentConfigSchema = z
       if (s.sources.pods && !c.kubernetes.enabled) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sessions', i, 'sources', 'pods'], message: 'pod sources need kubernetes.enabled: true' });
       }
+      s.targets.forEach((t, k) => {
+        if ('credentials' in t && t.credentials) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sessions', i, 'targets', k, 'credentials'], message: CREDENTIALS_ONLY_NAMESPACED });
+      });
     });
   });
+
+export const CREDENTIALS_ONLY_NAMESPACED =
+  'credentials name keys of a namespaced MirrorSession\'s Secret; here give the grpc URL\'s token-file, ca, cert and key parameters';
 
 export type SessionConfig = z.infer<typeof sessionSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
+/** Where a session comes from; the config file when absent. */
+export type SessionOrigin = { kind: 'cluster'; name: string } | { kind: 'namespace'; namespace: string; name: string };
+
+/** TLS and token material for one gRPC target, read from a Secret (never from files on the node). */
+export interface GrpcCredentials {
+  token?: Buffer;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 /** A session with its forward targets parsed (vxlan:// and grpc:// URLs). */
 export interface ResolvedSession extends SessionConfig {
   forward: ForwardTarget[];
+  /** Set for sessions from resources (absent: the config file). */
+  origin?: SessionOrigin;
+  /** Resource sessions: pcap/streams folders must resolve inside this folder. */
+  filesRoot?: string;
+  /** A namespaced MirrorSession's Secret material, by index into `forward`. */
+  credentials?: Map<number, GrpcCredentials>;
+  /** A digest of `credentials`, so a rotated Secret restarts the capture (the bytes stay out of keys and logs). */
+  credentialsDigest?: string;
 }
 
 /** "sessions[0].filter.ports[2]: Number must be less than or equal to 65535" */
@@ -121,6 +160,13 @@ export function validateSession(raw: unknown, where: string): ResolvedSession {
   const parsed = sessionSchema.safeParse(raw);
   if (!parsed.success) throw new UsageError(formatIssue(where, parsed.error.issues[0]));
   return resolveTargets(parsed.data, where);
+}
+
+/** A resource's spec as session `name` (the resource's own name is the agent's to choose). */
+export function validateResourceSpec(raw: unknown, name: string, where: string): ResolvedSession {
+  const parsed = resourceSpecSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(formatIssue(where, parsed.error.issues[0]));
+  return resolveTargets({ ...parsed.data, name }, where);
 }
 
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {

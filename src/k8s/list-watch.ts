@@ -61,6 +61,8 @@ export interface ListWatchSpec<T> {
    * becomes empty, start() resolves, one warning is logged, and the loop keeps retrying.
    */
   isAbsent?(err: unknown): boolean;
+  /** What the one warning about absence says (default: the CRD may not be installed). */
+  absentMessage?: string;
 }
 
 /** How a watch ended when it did not fail. */
@@ -173,7 +175,7 @@ export class ListWatchLoop<T> {
 
   private becomeAbsent(err: unknown): void {
     if (!this.absentWarned) {
-      this.spec.log.warn({ error: describeError(err) }, `${this.spec.what}: resource not found on the API server (CRD not installed?); retrying`);
+      this.spec.log.warn({ error: describeError(err) }, `${this.spec.what}: ${this.spec.absentMessage ?? 'resource not found on the API server (CRD not installed?)'}; retrying`);
       this.absentWarned = true;
     }
     this.resourceVersion = '';

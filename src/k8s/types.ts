@@ -16,12 +16,22 @@ export interface PodInfo {
   containerPorts: ContainerPort[];
 }
 
-/** A MirrorSession custom resource (podspan.io/v1alpha1): its name and its spec, not yet validated. */
+/**
+ * A MirrorSession (namespaced, a tenant's) or ClusterMirrorSession (an operator's) resource
+ * (podspan.io/v1alpha1): its name and its spec, not yet validated.
+ */
 export interface MirrorSessionResource {
+  kind: 'MirrorSession' | 'ClusterMirrorSession';
+  /** '' for a ClusterMirrorSession. */
   namespace: string;
   name: string;
   resourceVersion: string;
   spec: unknown;
+  /**
+   * A MirrorSession's view of Secret podspan-mirror-credentials in its namespace: its data
+   * (decoded), or undefined when there is none the agent can read.
+   */
+  credentialsSecret?: Record<string, Buffer>;
 }
 
 /** Receives the full current set after every change (so consumers never apply deltas). */

@@ -3,7 +3,8 @@
 // (chunked newline-delimited JSON events, replayed from a resourceVersion like the API server's
 // watch cache, kept open until the test changes something or closes them). One resourceVersion
 // counter for everything, like etcd. Tests can bookmark, expire (410 Gone) in both forms, make
-// requests fail, stop listening (connection refused) and remove the MirrorSession CRD (404).
+// requests fail, stop listening (connection refused) and remove the podspan.io CRDs (404). Serves
+// pods, MirrorSessions, ClusterMirrorSessions (cluster-scoped) and Secrets.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 
-type Resource = 'pods' | 'mirrorsessions';
+type Resource = 'pods' | 'mirrorsessions' | 'clustermirrorsessions' | 'secrets';
 type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 type KubeObject = { metadata: { name: string; namespace: string; uid: string; resourceVersion: string; [k: string]: unknown }; [k: string]: any };
 
@@ -55,22 +56,27 @@ export type ExpiryForm = 'event' | 'http';
 const PATHS: Record<string, Resource> = {
   '/api/v1/pods': 'pods',
   '/apis/podspan.io/v1alpha1/mirrorsessions': 'mirrorsessions',
+  '/apis/podspan.io/v1alpha1/clustermirrorsessions': 'clustermirrorsessions',
+  '/api/v1/secrets': 'secrets',
 };
+const CLUSTER_SCOPED: Resource[] = ['clustermirrorsessions'];
 const LIST_KIND: Record<Resource, { kind: string; apiVersion: string; itemKind: string }> = {
   pods: { kind: 'PodList', apiVersion: 'v1', itemKind: 'Pod' },
   mirrorsessions: { kind: 'MirrorSessionList', apiVersion: 'podspan.io/v1alpha1', itemKind: 'MirrorSession' },
+  clustermirrorsessions: { kind: 'ClusterMirrorSessionList', apiVersion: 'podspan.io/v1alpha1', itemKind: 'ClusterMirrorSession' },
+  secrets: { kind: 'SecretList', apiVersion: 'v1', itemKind: 'Secret' },
 };
 
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
-  /** false: /apis/podspan.io/... answers 404 as when the CRD is not installed. */
+  /** false: /apis/podspan.io/... answers 404 as when the CRDs are not installed. */
   crdInstalled = true;
 
   private rv = 100;
   /** Watches from a resourceVersion older than this are answered 410 Gone. */
   private compactedRv = 0;
   private expiryForm: ExpiryForm = 'event';
-  private readonly objects: Record<Resource, Map<string, KubeObject>> = { pods: new Map(), mirrorsessions: new Map() };
+  private readonly objects: Record<Resource, Map<string, KubeObject>> = { pods: new Map(), mirrorsessions: new Map(), clustermirrorsessions: new Map(), secrets: new Map() };
   private readonly history: HistoryEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
   private readonly failures: PlannedFailure[] = [];
@@ -125,6 +131,23 @@ export class FakeKubeApi {
 
   deleteSession(name: string, namespace = 'default'): void {
     this.remove('mirrorsessions', name, namespace);
+  }
+
+  // ---- ClusterMirrorSessions and Secrets ----
+
+  addClusterSession(session: { name: string; spec: unknown }): KubeObject {
+    return this.put('clustermirrorsessions', { apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name: session.name }, spec: session.spec }, 'ADDED');
+  }
+
+  deleteClusterSession(name: string): void {
+    this.remove('clustermirrorsessions', name, '');
+  }
+
+  /** A Secret with `data` (given as text, served base64-encoded as the API server does). */
+  putSecret(secret: { name: string; namespace: string; data: Record<string, string> }): KubeObject {
+    const data = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    const exists = this.objects.secrets.has(`${secret.namespace}/${secret.name}`);
+    return this.put('secrets', { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret.name, namespace: secret.namespace }, type: 'Opaque', data }, exists ? 'MODIFIED' : 'ADDED');
   }
 
   // ---- watch control ----
@@ -219,8 +242,9 @@ export class FakeKubeApi {
   private put(resource: Resource, input: object, type: EventType): KubeObject {
     const obj = structuredClone(input) as KubeObject;
     obj.metadata = { ...(obj.metadata ?? {}) } as KubeObject['metadata'];
-    obj.metadata.namespace ||= 'default';
-    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    if (CLUSTER_SCOPED.includes(resource)) delete (obj.metadata as Partial<KubeObject['metadata']>).namespace;
+    else obj.metadata.namespace ||= 'default';
+    const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
     const previous = this.objects[resource].get(key);
     if (type === 'ADDED' && previous) throw new Error(`fake API: ${resource} ${key} exists`);
     if (type === 'MODIFIED' && !previous) throw new Error(`fake API: ${resource} ${key} does not exist`);
@@ -274,7 +298,7 @@ export class FakeKubeApi {
       sendJson(res, status, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code: status });
     };
 
-    if (req.method !== 'GET' || !resource || (resource === 'mirrorsessions' && !this.crdInstalled)) {
+    if (req.method !== 'GET' || !resource || (url.pathname.startsWith('/apis/podspan.io/') && !this.crdInstalled)) {
       return fail(404, 'NotFound', 'the server could not find the requested resource');
     }
     const failureIndex = this.failures.findIndex((f) => (f.resource === undefined || f.resource === resource) && (f.watch === undefined || f.watch === watch));

@@ -2,14 +2,15 @@
 // host side is routed to the pod's IP (as Calico does), the Kubernetes API is the fake server in
 // test/helpers serving the real list/watch wire format, and the agent uses the real
 // @kubernetes/client-node against it. Pods created, relabelled and deleted mid-run start and
-// stop mirroring; a MirrorSession added mid-run takes effect; frames carry the pod in the file name.
-import { spawn } from 'node:child_process';
+// stop mirroring; a tenant's MirrorSession added mid-run takes effect, sending to a collector that
+// wants a token, which comes from the namespace's Secret podspan-mirror-credentials; frames carry
+// the pod in the file name.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen } from '../helpers/netns';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, trafgen } from '../helpers/netns';
 import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
@@ -18,7 +19,8 @@ if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, i
 const pid = process.pid;
 const tag = `${pid % 100000}`;
 const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
-const pods = [1, 2, 3].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
+// pods[3] is no pod: the tenant's collector runs there, beyond the node (a MirrorSession may not send to the node itself).
+const pods = [1, 2, 3, 4].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
 
 describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions', () => {
   let tmp: string;
@@ -35,6 +37,7 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
       inNs(p.ns, ['ip', 'link', 'set', 'eth0', 'up']);
       inNs(p.ns, ['ip', 'addr', 'add', `${podIp(p.n)}/32`, 'dev', 'eth0']);
       ip('route', 'add', `${podIp(p.n)}/32`, 'dev', p.host);
+      inNs(p.ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']); // back to the node (which answers ARP for its addresses)
     }
   });
   afterAll(async () => {
@@ -90,26 +93,33 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     expect(capinfos([file(pods[0], 'cart-1')]).get(file(pods[0], 'cart-1'))!.packets).toBe(100);
     expect(tsharkWarnings(file(pods[0], 'cart-1'))).toBe('');
 
-    // A MirrorSession selecting app=cart with a UDP filter, also to a gRPC collector: a second
-    // capture per matching pod, whose frames reach the collector named after node, pod and interface.
+    // A tenant's MirrorSession in shop selecting app=cart with a UDP filter, to a gRPC collector
+    // that wants a token: a second capture per matching pod, whose frames reach the collector
+    // named after node, pod and interface. The token is in the namespace's Secret, not on the node.
     const collectorOut = path.join(tmp, 'collector');
-    const collector = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut], { stdio: ['ignore', 'ignore', 'pipe'] }));
-    let cerr = '';
-    collector.stderr!.on('data', (d) => (cerr += d));
-    const collectorExited = new Promise<number>((res) => collector.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
-    await until(() => /listening on/.test(cerr));
-    const grpcUrl = `grpc://127.0.0.1:${/listening on 127\.0\.0\.1:(\d+)/.exec(cerr)![1]}`;
+    const tokenFile = path.join(tmp, 'collector-token');
+    fs.writeFileSync(tokenFile, 'tenant-shop-token\n');
+    const collector = await startInNs(pods[3].ns, [process.execPath, podspanBin, 'collector', '--listen', `${podIp(4)}:0`, '--out', collectorOut, '--token-file', tokenFile, '--insecure'], /listening on/);
+    const cerr = () => collector.stderr();
+    // Plaintext with a token, allowed on both sides only because they say insecure (a test network).
+    const grpcUrl = `grpc://${podIp(4)}:${/listening on [\d.]+:(\d+)/.exec(cerr())![1]}?insecure=1`;
+    api.putSecret({ name: 'podspan-mirror-credentials', namespace: 'shop', data: { 'collector-token': 'tenant-shop-token' } });
     api.addSession({
       name: 'audit',
       namespace: 'shop',
-      spec: { sources: { pods: { namespaces: ['shop'], selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ pcap: { dir } }, { grpc: grpcUrl }] },
+      spec: { sources: { pods: { selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ grpc: grpcUrl, credentials: { token: 'collector-token' } }] },
     });
-    await until(() => fs.existsSync(file(pods[2], 'cart-2', 'shop-audit')));
+    const metric = (session: string, p: (typeof pods)[number], pod: string, n: number) => `podspan_captured_packets{session="${session}",interface="${p.host}",pod="shop/${pod}"} ${n}`;
+    await until(async () => (await (await fetch(agent!.metricsUrl)).text()).includes(metric('shop/audit', pods[2], 'cart-2', 0)));
     trafgen(pods[2].ns, 'eth0', 30);
-    await until(async () => {
-      const text = await (await fetch(agent!.metricsUrl)).text();
-      return text.includes(`podspan_captured_packets{session="shop-audit",interface="${pods[2].host}",pod="shop/cart-2"} 30`);
-    });
+    await until(async () => (await (await fetch(agent!.metricsUrl)).text()).includes(metric('shop/audit', pods[2], 'cart-2', 30)));
+    // The collector took the stream: every frame acknowledged, none refused for a missing token.
+    await until(async () => /podspan_forwarded_frames\{session="shop\/audit",[^}]*\} 30/.test(await (await fetch(agent!.metricsUrl)).text()));
+    expect(cerr()).not.toMatch(/UNAUTHENTICATED/);
+    // Sending to the node itself (here a loopback collector) is refused when the capture would start.
+    api.addSession({ name: 'loop', namespace: 'shop', spec: { sources: { pods: { selector: { app: 'cart' } } }, targets: [{ grpc: 'grpc://127.0.0.1:50051' }] } });
+    await until(() => /"session":"shop\/loop".*127\.0\.0\.1 is this node; a MirrorSession sends only to addresses beyond it/.test(err()));
+    expect(await (await fetch(agent!.metricsUrl)).text()).not.toContain('session="shop/loop"');
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(err()).toContain('podspan agent stopped; files closed');
@@ -117,16 +127,15 @@ describe.skipIf(!canUseNetns)('podspan agent following pods and MirrorSessions',
     const streamsDir = path.join(tmp, 'streams', 'cart', `${pods[0].host}_shop_cart-1`);
     expect(JSON.parse(fs.readFileSync(path.join(streamsDir, 'source.json'), 'utf8'))).toEqual({ node: 'test-node', session: 'cart', interface: pods[0].host, pod: { namespace: 'shop', name: 'cart-1', labels: { app: 'cart' } } });
     expect(fs.existsSync(path.join(streamsDir, 'index.jsonl'))).toBe(true);
-    collector.kill('SIGTERM');
-    expect(await collectorExited).toBe(0);
+    expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
     const [collected] = fs.readdirSync(collectorOut).filter((f) => f.endsWith('.pcapng'));
-    if (!collected) throw new Error(`nothing collected:\n${err()}\n${cerr}`);
+    if (!collected) throw new Error(`nothing collected:\n${err()}\n${cerr()}`);
     const idb = run('tshark', ['-r', path.join(collectorOut, collected), '-T', 'fields', '-e', 'frame.interface_name', '-e', 'frame.interface_description']).stdout.trim().split('\n');
     expect(idb).toHaveLength(30);
     expect(new Set(idb)).toEqual(new Set([`test-node/shop/cart-2/${pods[2].host}\tnode test-node, pod shop/cart-2, interface ${pods[2].host}, labels app=cart`]));
-    const local = run('tshark', ['-r', file(pods[2], 'cart-2', 'shop-audit'), '-T', 'fields', '-e', 'frame.interface_description']).stdout.trim().split('\n');
-    expect(new Set(local)).toEqual(new Set(['node test-node, pod shop/cart-2 (app=cart), session shop-audit']));
-    for (const f of [file(pods[1], 'web-1'), file(pods[2], 'cart-2'), file(pods[2], 'cart-2', 'shop-audit')]) expect(tsharkWarnings(f)).toBe('');
+    for (const f of [file(pods[1], 'web-1'), file(pods[2], 'cart-2')]) expect(tsharkWarnings(f)).toBe('');
+    // A tenant's session writes nothing on the node.
+    expect(fs.readdirSync(dir)).toEqual(['cart']);
     expect(capinfos([file(pods[1], 'web-1')]).get(file(pods[1], 'web-1'))!.packets).toBe(70);
     // The watch asked only for this node's pods.
     expect(api.listRequests('pods')[0].query.fieldSelector).toBe('spec.nodeName=test-node');

@@ -74,15 +74,22 @@ describe('collector: TLS and a token, required', () => {
 });
 
 describe('agents: every gRPC target uses TLS with the CA and the token', () => {
-  it('finds the targets (the ConfigMap example and the example MirrorSession)', () => {
-    expect(grpcUrls.map((u) => u.file).sort()).toEqual(['agent-configmap.yaml', 'example-mirrorsession.yaml']);
+  it('finds the targets (the ConfigMap example and the example sessions)', () => {
+    expect(grpcUrls.map((u) => u.file).sort()).toEqual(['agent-configmap.yaml', 'example-clustermirrorsession.yaml', 'example-mirrorsession.yaml']);
   });
 
-  it.each(grpcUrls)('$file: $url', ({ url }) => {
+  // The operator's sessions read the CA and token the DaemonSet mounts; a tenant's MirrorSession
+  // may name no file on the node, and takes both from its namespace's Secret instead.
+  it.each(grpcUrls)('$file: $url', ({ file, url }) => {
     const t = parseForwardTarget(url);
     if (t.kind !== 'grpc') throw new Error('not grpc');
     expect(t.tls).toBeDefined();
     expect(t.insecure).toBe(false);
+    if (file === 'example-mirrorsession.yaml') {
+      expect(t.tokenFile).toBeUndefined();
+      expect(read(file)).toMatch(/^\s+credentials: \{ token: token, ca: ca\.crt \}$/m);
+      return;
+    }
     expect(secretAt(agentPod, agent, t.tls!.ca!)).toEqual({ secret: 'podspan-ca', key: 'ca.crt', readOnly: true });
     expect(secretAt(agentPod, agent, t.tokenFile!)).toEqual({ secret: 'podspan-token', key: 'token', readOnly: true });
   });

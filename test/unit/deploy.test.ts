@@ -22,7 +22,9 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { agentConfigSchema, sessionSchema, validateSession } from '../../src/config/agent-config';
+import { sessionFromResource } from '../../src/agent/tenancy';
+import { agentConfigSchema, sessionSchema } from '../../src/config/agent-config';
+import { badSpecs, baseSpec, dirsOutsideHostPath, goodSpecs } from '../helpers/mirrorsession-cases';
 import { repoRoot } from '../helpers/tools';
 
 type Obj = Record<string, unknown>;
@@ -72,6 +74,7 @@ const models: Record<string, (data: Obj) => { validate(): void }> = {
   'networking.k8s.io/v1/NetworkPolicy': (d) => new NetworkPolicy(d as unknown as INetworkPolicy),
 };
 const MIRROR_SESSION = 'podspan.io/v1alpha1/MirrorSession';
+const CLUSTER_MIRROR_SESSION = 'podspan.io/v1alpha1/ClusterMirrorSession';
 
 function the<T>(key: string, name?: string): T {
   const found = manifests.filter((m) => m.key === key && (name === undefined || (m.obj.metadata as Obj | undefined)?.name === name));
@@ -79,7 +82,10 @@ function the<T>(key: string, name?: string): T {
   return found[0].obj as unknown as T;
 }
 
-const crd = the<ICustomResourceDefinition>('apiextensions.k8s.io/v1/CustomResourceDefinition');
+// The ClusterMirrorSession's schema is the agent's session schema; the MirrorSession's narrows it
+// with CEL rules, which the real API server judges (test/integration/tenancy-k8s.test.ts).
+const crd = the<ICustomResourceDefinition>('apiextensions.k8s.io/v1/CustomResourceDefinition', 'clustermirrorsessions.podspan.io');
+const tenantCrd = the<ICustomResourceDefinition>('apiextensions.k8s.io/v1/CustomResourceDefinition', 'mirrorsessions.podspan.io');
 const crdVersion = crd.spec.versions[0];
 const daemonSet = the<IDaemonSet>('apps/v1/DaemonSet', 'podspan-agent');
 const collector = the<IDeployment>('apps/v1/Deployment', 'podspan-collector');
@@ -87,6 +93,7 @@ const collectorService = the<IService>('v1/Service', 'podspan-collector');
 const configMap = the<IConfigMap>('v1/ConfigMap', 'podspan-agent');
 const clusterRole = the<IClusterRole>('rbac.authorization.k8s.io/v1/ClusterRole', 'podspan-agent');
 const example = the<{ metadata: { name: string; namespace: string }; spec: Obj }>(MIRROR_SESSION);
+const clusterExample = the<{ metadata: { name: string }; spec: Obj }>(CLUSTER_MIRROR_SESSION);
 const agentPod = daemonSet.spec!.template.spec!;
 const agent = agentPod.containers.find((c) => c.name === 'agent')!;
 
@@ -155,7 +162,7 @@ function toAjv(s: Schema, at = ''): Schema {
 const crdSchema = crdVersion.schema!.openAPIV3Schema! as unknown as Schema;
 const ajv = new Ajv({ strict: false, allErrors: true });
 const validateResource = ajv.compile(toAjv(crdSchema));
-const asResource = (spec: Obj, name = 'probe') => ({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name, namespace: 'shop' }, spec });
+const asResource = (spec: Obj, name = 'probe') => ({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name }, spec });
 const crdAccepts = (spec: Obj, name?: string) => validateResource(asResource(spec, name));
 const agentAccepts = (spec: Obj) => sessionSchema.safeParse({ ...spec, name: 'shop-probe' }).success;
 
@@ -177,7 +184,7 @@ const effective = <K extends 'runAsNonRoot' | 'runAsUser'>(pod: IPodSpec, c: ICo
 
 describe('deploy/ manifests', () => {
   it('has the expected files, each parsing to the same objects under YAML 1.1 (kubectl) and 1.2', () => {
-    for (const f of ['namespace.yaml', 'rbac.yaml', 'crd-mirrorsession.yaml', 'example-mirrorsession.yaml', 'agent-configmap.yaml', 'agent-daemonset.yaml', 'collector.yaml']) {
+    for (const f of ['namespace.yaml', 'rbac.yaml', 'crd-mirrorsession.yaml', 'crd-clustermirrorsession.yaml', 'example-mirrorsession.yaml', 'example-clustermirrorsession.yaml', 'agent-configmap.yaml', 'agent-daemonset.yaml', 'collector.yaml']) {
       expect(yamlFiles).toContain(f);
     }
     for (const f of yamlFiles) expect(parseFile(f, '1.1'), f).toEqual(parseFile(f, '1.2'));
@@ -186,7 +193,7 @@ describe('deploy/ manifests', () => {
 
   it('validates every object against the Kubernetes API schemas; only known kinds', () => {
     for (const m of manifests) {
-      if (m.key === MIRROR_SESSION) continue; // checked against the CRD below
+      if (m.key === MIRROR_SESSION || m.key === CLUSTER_MIRROR_SESSION) continue; // checked against the CRDs below
       const model = models[m.key];
       expect(model, `${m.where}: unexpected kind ${m.key}`).toBeDefined();
       expect(() => model(m.obj).validate(), m.where).not.toThrow();
@@ -200,7 +207,7 @@ describe('deploy/ manifests', () => {
   });
 
   it('puts every namespaced object in podspan (the example session in its workload namespace)', () => {
-    const clusterScoped = ['v1/Namespace', 'rbac.authorization.k8s.io/v1/ClusterRole', 'rbac.authorization.k8s.io/v1/ClusterRoleBinding', 'apiextensions.k8s.io/v1/CustomResourceDefinition'];
+    const clusterScoped = ['v1/Namespace', 'rbac.authorization.k8s.io/v1/ClusterRole', 'rbac.authorization.k8s.io/v1/ClusterRoleBinding', 'apiextensions.k8s.io/v1/CustomResourceDefinition', CLUSTER_MIRROR_SESSION];
     for (const m of manifests) {
       const ns = (m.obj.metadata as Obj).namespace;
       if (clusterScoped.includes(m.key)) expect(ns, m.where).toBeUndefined();
@@ -211,17 +218,23 @@ describe('deploy/ manifests', () => {
 });
 
 describe('RBAC', () => {
-  it('lets the agent only read pods and MirrorSessions', () => {
+  it('lets the agent only read pods, both session kinds and the Secrets named podspan-mirror-credentials', () => {
     const rules = clusterRole.rules ?? [];
-    expect(rules.map((r) => ({ groups: r.apiGroups, resources: r.resources }))).toEqual([
-      { groups: [''], resources: ['pods'] },
-      { groups: ['podspan.io'], resources: ['mirrorsessions'] },
+    expect(rules.map((r) => ({ groups: r.apiGroups, resources: r.resources, names: r.resourceNames }))).toEqual([
+      { groups: [''], resources: ['pods'], names: undefined },
+      { groups: ['podspan.io'], resources: ['mirrorsessions', 'clustermirrorsessions'], names: undefined },
+      { groups: [''], resources: ['secrets'], names: ['podspan-mirror-credentials'] },
     ]);
     for (const r of rules) {
       expect([...(r.verbs ?? [])].sort()).toEqual(['get', 'list', 'watch']);
-      expect(r.resourceNames).toBeUndefined();
       expect(r.nonResourceURLs).toBeUndefined();
     }
+  });
+
+  it('offers tenants a role for MirrorSessions only (not ClusterMirrorSessions), bound by nobody', () => {
+    const editor = the<IClusterRole>('rbac.authorization.k8s.io/v1/ClusterRole', 'podspan-mirrorsession-editor');
+    expect(editor.rules).toEqual([{ apiGroups: ['podspan.io'], resources: ['mirrorsessions'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] }]);
+    expect(manifests.filter((m) => (m.obj as { roleRef?: { name?: string } }).roleRef?.name === 'podspan-mirrorsession-editor')).toEqual([]);
   });
 
   it('binds that role to the ServiceAccount the DaemonSet runs as', () => {
@@ -234,74 +247,61 @@ describe('RBAC', () => {
   });
 });
 
-describe('MirrorSession CRD', () => {
-  it('names podspan.io/v1alpha1 MirrorSession (mirrorsessions, ms), namespaced, served and stored', () => {
-    expect(crd.metadata?.name).toBe('mirrorsessions.podspan.io');
-    expect(crd.spec.group).toBe('podspan.io');
-    expect(crd.spec.scope).toBe('Namespaced');
-    expect(crd.spec.names).toMatchObject({ kind: 'MirrorSession', plural: 'mirrorsessions', shortNames: ['ms'] });
-    expect(crd.spec.versions).toHaveLength(1);
-    expect(crdVersion).toMatchObject({ name: 'v1alpha1', served: true, storage: true });
-    expect(crdVersion.additionalPrinterColumns?.map((c) => c.jsonPath)).toContain('.spec.priority');
+describe('MirrorSession and ClusterMirrorSession CRDs', () => {
+  it('name podspan.io/v1alpha1 MirrorSession (namespaced, ms) and ClusterMirrorSession (cluster-scoped, cms), served and stored', () => {
+    for (const [c, kind, plural, scope, short] of [
+      [tenantCrd, 'MirrorSession', 'mirrorsessions', 'Namespaced', 'ms'],
+      [crd, 'ClusterMirrorSession', 'clustermirrorsessions', 'Cluster', 'cms'],
+    ] as const) {
+      expect(c.metadata?.name).toBe(`${plural}.podspan.io`);
+      expect(c.spec.group).toBe('podspan.io');
+      expect(c.spec.scope).toBe(scope);
+      expect(c.spec.names).toMatchObject({ kind, plural, shortNames: [short] });
+      expect(c.spec.versions).toHaveLength(1);
+      expect(c.spec.versions[0]).toMatchObject({ name: 'v1alpha1', served: true, storage: true });
+      expect(c.spec.versions[0].additionalPrinterColumns?.map((x) => x.jsonPath)).toContain('.spec.priority');
+    }
   });
 
-  it('has a structural schema', () => {
+  it('have structural schemas', () => {
     expect(structuralProblems(crdSchema)).toEqual([]);
+    expect(structuralProblems(tenantCrd.spec.versions[0].schema!.openAPIV3Schema as unknown as Schema)).toEqual([]);
   });
 
-  it('accepts the example, which the agent accepts too (named NAMESPACE-NAME)', () => {
-    expect(crdAccepts(example.spec), JSON.stringify(validateResource.errors)).toBe(true);
-    const session = validateSession({ ...example.spec, name: `${example.metadata.namespace}-${example.metadata.name}` }, 'example');
+  it('accept the examples, which the agent accepts too (named NAMESPACE/NAME and cluster.NAME)', () => {
+    const tenantValidate = ajv.compile(toAjv(tenantCrd.spec.versions[0].schema!.openAPIV3Schema as unknown as Schema));
+    expect(tenantValidate(example), JSON.stringify(tenantValidate.errors)).toBe(true);
+    // Its collector credentials come from the namespace's Secret (keys token and ca.crt).
+    const credentialsSecret = { token: Buffer.from('token'), 'ca.crt': Buffer.from('CA') };
+    const session = sessionFromResource({ kind: 'MirrorSession', namespace: example.metadata.namespace, name: example.metadata.name, resourceVersion: '1', spec: example.spec, credentialsSecret });
+    expect(session.name).toBe('shop/cart-http');
     expect(session.sources.pods).toEqual({ namespaces: ['shop'], selector: { app: 'cart' } });
     expect(session.filter).toMatchObject({ protocols: ['tcp'], ports: [8080] });
     expect(session.forward).toMatchObject([{ kind: 'grpc', host: 'podspan-collector.podspan.svc', port: 50051 }]);
+
+    expect(validateResource(clusterExample), JSON.stringify(validateResource.errors)).toBe(true);
+    const cluster = sessionFromResource({ kind: 'ClusterMirrorSession', namespace: '', name: clusterExample.metadata.name, resourceVersion: '1', spec: clusterExample.spec }, '/');
+    expect(cluster.name).toBe('cluster.dns-headers');
+    expect(cluster.sources.pods).toEqual({ namespaces: ['kube-system'], selector: { 'k8s-app': 'kube-dns' } });
   });
 
   // The same verdict from the CRD (at kubectl apply) and from the agent (sessionSchema).
-  const base = { sources: { interfaces: ['eth0'] }, targets: [{ grpc: 'grpc://c:50051' }] };
-  const good: [string, Obj][] = [
-    ['minimal', base],
-    ['pods only', { ...base, sources: { pods: { selector: { app: 'x' } } } }],
-    ['every field', { ...base, name: 'x', filter: { bpf: 'not port 22', protocols: ['udp', 'sctp'], ports: [1, 65535], cidrs: ['10.0.0.0/8', 'fd00::/8'], direction: 'in' }, sampleOneIn: 10, truncate: 262144, vni: 16777215, priority: -1 }],
-    ['every target kind', { ...base, targets: [{ vxlan: 'vxlan://10.0.0.9:4789?vni=7' }, { grpc: 'grpc://c:1' }, { pcap: { dir: '/var/lib/podspan/p', format: 'pcap', rotateMB: 0.5, rotateSeconds: 60, keepFiles: 3 } }, { streams: { dir: '/var/lib/podspan/s' } }] }],
-  ];
-  const bad: [string, Obj][] = [
-    ['no sources', { targets: base.targets }],
-    ['no interfaces and no pods', { ...base, sources: { interfaces: [] } }],
-    ['no targets', { ...base, targets: [] }],
-    ['two kinds in one target', { ...base, targets: [{ grpc: 'grpc://c:1', pcap: { dir: '/var/lib/podspan' } }] }],
-    ['an empty target', { ...base, targets: [{}] }],
-    ['port 0', { ...base, filter: { ports: [0] } }],
-    ['port 65536', { ...base, filter: { ports: [65536] } }],
-    ['an unknown protocol', { ...base, filter: { protocols: ['http'] } }],
-    ['a CIDR without length', { ...base, filter: { cidrs: ['10.0.0.0'] } }],
-    ['an unknown direction', { ...base, filter: { direction: 'sideways' } }],
-    ['sampleOneIn 0', { ...base, sampleOneIn: 0 }],
-    ['sampleOneIn 1.5', { ...base, sampleOneIn: 1.5 }],
-    ['truncate beyond 262144', { ...base, truncate: 262145 }],
-    ['a VNI beyond 24 bits', { ...base, vni: 16777216 }],
-    ['a pcap format', { ...base, targets: [{ pcap: { dir: '/var/lib/podspan', format: 'cap' } }] }],
-    ['rotateMB 0', { ...base, targets: [{ pcap: { dir: '/var/lib/podspan', rotateMB: 0 } }] }],
-    ['a pcap target without dir', { ...base, targets: [{ pcap: {} }] }],
-    ['a misspelt field', { ...base, filter: { prots: ['tcp'] } }],
-    ['a misspelt top-level field', { ...base, sampleOneInN: 2 }],
-  ];
-  it.each(good)('CRD and agent both accept: %s', (_, spec) => {
+  it.each(goodSpecs)('CRD and agent both accept: %s', (_, spec) => {
     expect(crdAccepts(spec), JSON.stringify(validateResource.errors)).toBe(true);
     expect(agentAccepts(spec)).toBe(true);
   });
-  it.each(bad)('CRD and agent both refuse: %s', (_, spec) => {
+  it.each(badSpecs)('CRD and agent both refuse: %s', (_, spec) => {
     expect(crdAccepts(spec)).toBe(false);
     expect(agentAccepts(spec)).toBe(false);
   });
 
   it('is stricter on purpose: files only under /var/lib/podspan, names without dots', () => {
-    for (const dir of ['/etc', '/var/lib/podspan/../../etc', '/var/lib/podspanx', 'captures']) {
-      expect(crdAccepts({ ...base, targets: [{ pcap: { dir } }] }), dir).toBe(false);
-      expect(crdAccepts({ ...base, targets: [{ streams: { dir } }] }), dir).toBe(false);
+    for (const dir of dirsOutsideHostPath) {
+      expect(crdAccepts({ ...baseSpec, targets: [{ pcap: { dir } }] }), dir).toBe(false);
+      expect(crdAccepts({ ...baseSpec, targets: [{ streams: { dir } }] }), dir).toBe(false);
     }
-    expect(crdAccepts(base, 'cart.v2')).toBe(false); // the agent's session name would be shop-cart.v2
-    expect(crdAccepts({ ...base, name: 'a.b' })).toBe(false); // unused by the agent, but not silently wrong
+    expect(crdAccepts(baseSpec, 'cart.v2')).toBe(false); // the agent's session name would be cluster.cart.v2
+    expect(crdAccepts({ ...baseSpec, name: 'a.b' })).toBe(false); // unused by the agent, but not silently wrong
   });
 });
 
@@ -525,8 +525,8 @@ describe('systemd unit', () => {
 describe('deploy/kustomization.yaml', () => {
   const k = parseFile('kustomization.yaml', '1.1')[0] as { resources: string[]; images: { name: string; newName: string; newTag: string }[] };
 
-  it('installs every manifest but the example session, and names every image the manifests use', () => {
-    expect([...k.resources].sort()).toEqual(yamlFiles.filter((f) => f !== 'example-mirrorsession.yaml'));
+  it('installs every manifest but the example sessions, and names every image the manifests use', () => {
+    expect([...k.resources].sort()).toEqual(yamlFiles.filter((f) => !f.startsWith('example-')));
     const used = new Set(
       [agentPod, collector.spec!.template.spec!].flatMap((pod) => podContainers(pod).map((c) => (c.image ?? '').split(':')[0])),
     );

@@ -324,8 +324,8 @@ describe('MirrorSessionWatcher', () => {
     const w = startSessionWatcher();
     await w.started;
     expect(w.watcher.synced).toBe(true);
-    expect(w.latest()).toEqual([{ namespace: 'shop', name: 'web', resourceVersion: expect.any(String), spec: spec(80) }]);
-    await until('watch open', () => api.openWatches === 1);
+    expect(w.latest()).toEqual([{ kind: 'MirrorSession', namespace: 'shop', name: 'web', resourceVersion: expect.any(String), spec: spec(80) }]);
+    await until('watches open (both kinds, the Secrets)', () => api.openWatches === 3);
     expect(api.watchRequests('mirrorsessions')[0].query).toMatchObject({ resourceVersion: api.resourceVersion, allowWatchBookmarks: 'true' });
 
     api.addSession({ name: 'dns', namespace: 'kube-system', spec: spec(53) });
@@ -350,15 +350,69 @@ describe('MirrorSessionWatcher', () => {
     expect(w.states).toEqual([[]]);
     await until('several attempts', () => api.listRequests('mirrorsessions').length >= 4);
     expect(api.listRequests('mirrorsessions').every((r) => r.status === 404)).toBe(true);
+    // One warning per missing kind (MirrorSession, ClusterMirrorSession), not one per retry.
     const warnings = w.lines.filter((l) => l.level === WARN);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0].error).toBe('HTTP 404 Not Found: the server could not find the requested resource');
+    expect(warnings.map((l) => l.watcher).sort()).toEqual(['clustermirrorsessions', 'mirrorsessions']);
+    for (const l of warnings) expect(l.error).toBe('HTTP 404 Not Found: the server could not find the requested resource');
 
     api.crdInstalled = true;
     api.addSession({ name: 'web', spec: spec(80) });
     await until('session after install', () => w.latest().length === 1);
     expect(w.watcher.synced).toBe(true);
     expect(w.states).toHaveLength(2);
+  });
+});
+
+describe('MirrorSessionWatcher: ClusterMirrorSessions and credentials Secrets', () => {
+  it('with one kind or the Secrets forbidden (RBAC of an older release), still hands over the rest, warning once each', async () => {
+    await freshApi();
+    api.addSession({ name: 'web', namespace: 'shop', spec: { sources: { pods: {} }, targets: [{ grpc: 'grpc://c:1' }] } });
+    api.failNext(1000, 403, { resource: 'clustermirrorsessions' });
+    api.failNext(1000, 403, { resource: 'secrets' });
+    const { log, lines } = captureLogger();
+    const watcher = new MirrorSessionWatcher(loadKubeConfig(kubeconfigFile), log, { backoffMs: BACKOFF });
+    const states: MirrorSessionResource[][] = [];
+    cleanups.push(() => watcher.stop());
+    await watcher.start((x) => states.push(x));
+    expect(states.at(-1)!.map((r) => `${r.kind} ${r.namespace}/${r.name}`)).toEqual(['MirrorSession shop/web']);
+    await until('retries', () => api.listRequests('clustermirrorsessions').length >= 3 && api.listRequests('secrets').length >= 3);
+    expect(lines.filter((l) => l.level === WARN).map((l) => l.msg).sort()).toEqual([
+      "clustermirrorsessions: cannot list them (CRD not installed, or the agent's RBAC without them?); retrying",
+      'secrets: cannot read Secrets podspan-mirror-credentials (RBAC not granted?); MirrorSessions naming credentials are refused until it can; retrying',
+    ]);
+  });
+
+  const spec = { sources: { pods: { selector: { app: 'web' } } }, targets: [{ grpc: 'grpc://c:9000', credentials: { token: 'token' } }] };
+
+  it('hands over both kinds (cluster ones without a namespace) and each MirrorSession with its namespace\'s podspan-mirror-credentials, following changes', async () => {
+    await freshApi();
+    api.addSession({ name: 'web', namespace: 'shop', spec });
+    api.addClusterSession({ name: 'dns', spec });
+    api.putSecret({ name: 'podspan-mirror-credentials', namespace: 'shop', data: { token: 's3cret' } });
+    api.putSecret({ name: 'other', namespace: 'shop', data: { token: 'never read' } });
+    const { log } = captureLogger();
+    const watcher = new MirrorSessionWatcher(loadKubeConfig(kubeconfigFile), log, { backoffMs: BACKOFF });
+    const states: MirrorSessionResource[][] = [];
+    cleanups.push(() => watcher.stop());
+    await watcher.start((x) => states.push(x));
+    // One first delivery with the whole picture, not one per kind.
+    expect(states).toHaveLength(1);
+    expect(states[0].map((r) => [r.kind, r.namespace, r.name])).toEqual([
+      ['ClusterMirrorSession', '', 'dns'],
+      ['MirrorSession', 'shop', 'web'],
+    ]);
+    expect(states[0][0].credentialsSecret).toBeUndefined();
+    expect(states[0][1].credentialsSecret).toEqual({ token: Buffer.from('s3cret') });
+    // Only that Secret name was asked for, across namespaces.
+    expect(api.listRequests('secrets').map((r) => r.query.fieldSelector)).toEqual(['metadata.name=podspan-mirror-credentials']);
+
+    await until('watches open', () => api.openWatches === 3);
+    api.putSecret({ name: 'podspan-mirror-credentials', namespace: 'shop', data: { token: 'rotated' } });
+    await until('rotated token', () => states.at(-1)![1].credentialsSecret?.token.toString() === 'rotated');
+    api.putSecret({ name: 'other', namespace: 'shop', data: { token: 'changed' } });
+    api.deleteClusterSession('dns');
+    await until('dns deleted', () => states.at(-1)!.length === 1);
+    expect(states.at(-1)![0].credentialsSecret).toEqual({ token: Buffer.from('rotated') });
   });
 });
 

@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# A real Kubernetes API server (kube-apiserver + etcd) for the tests, instead of a fake one.
+#
+#   scripts/kube-test-env.sh build        build kube-apiserver, kubectl and etcd into the cache (once)
+#   scripts/kube-test-env.sh bin-dir      print the cache's bin directory (exit 1 if not built)
+#   scripts/kube-test-env.sh start DIR    start etcd + kube-apiserver with their state in DIR
+#   scripts/kube-test-env.sh stop DIR     stop what `start DIR` started (by its PID files) and wait
+#
+# The binaries are built from the published Go modules and cached outside the clone, keyed by
+# version: ${PODSPAN_TEST_CACHE:-/var/cache/podspan-test}/kube-K8S-etcd-ETCD/bin. A build goes into
+# a temporary directory that is renamed into place only when complete, so an interrupted build never
+# leaves a half cache behind.
+set -euo pipefail
+
+K8S_VERSION=1.34.4     # k8s.io/kubernetes; its staging modules (k8s.io/api ...) are v0.34.4
+ETCD_VERSION=3.6.16    # go.etcd.io/etcd/server/v3; kube-apiserver 1.34 is built against etcd 3.6
+CACHE_ROOT="${PODSPAN_TEST_CACHE:-/var/cache/podspan-test}"
+CACHE_DIR="$CACHE_ROOT/kube-$K8S_VERSION-etcd-$ETCD_VERSION"
+BIN_DIR="$CACHE_DIR/bin"
+GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+
+die() { echo "kube-test-env: $*" >&2; exit 1; }
+
+# kubernetes' own go.mod points its staging modules (k8s.io/api, k8s.io/client-go, ...) at local
+# paths, which do not exist in the published module, so a main module of ours requires
+# k8s.io/kubernetes and points each staging module at its published version instead.
+STAGING_MODULES="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go
+  cloud-provider cluster-bootstrap code-generator component-base component-helpers
+  controller-manager cri-api cri-client csi-translation-lib dynamic-resource-allocation
+  endpointslice externaljwt kms kube-aggregator kube-controller-manager kube-proxy kube-scheduler
+  kubectl kubelet metrics mount-utils pod-security-admission sample-apiserver sample-cli-plugin
+  sample-controller"
+
+write_kube_module() { # DIR
+  local staging_version="0.${K8S_VERSION#1.}"
+  {
+    echo "module podspan.test/kube"
+    echo
+    echo "go 1.24.0"
+    echo
+    echo "require k8s.io/kubernetes v$K8S_VERSION"
+    echo
+    echo "replace ("
+    for m in $STAGING_MODULES; do echo "	k8s.io/$m => k8s.io/$m v$staging_version"; done
+    echo ")"
+  } >"$1/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n\t_ "k8s.io/kubernetes/cmd/kubectl"\n)\n' >"$1/tools.go"
+}
+
+write_etcd_module() { # DIR
+  printf 'module podspan.test/etcd\n\ngo 1.24.0\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" >"$1/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$1/tools.go"
+}
+
+go_build() { # MODULE_DIR OUTPUT PACKAGE... (OUTPUT: a file, or a directory ending in /)
+  local mod="$1" out="$2"; shift 2
+  (cd "$mod" && "$GO" mod tidy && "$GO" build -p 2 -ldflags='-s -w' -o "$out" "$@")
+}
+
+cmd_build() {
+  if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; then
+    echo "kube-test-env: cached in $CACHE_DIR"; return 0
+  fi
+  [ -x "$GO" ] || die "no Go toolchain (set GO=/path/to/go)"
+  mkdir -p "$CACHE_ROOT"
+  local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/kube" "$tmp/etcd" "$tmp/out/bin"
+  write_kube_module "$tmp/kube"
+  write_etcd_module "$tmp/etcd"
+  local start=$SECONDS
+  export GOFLAGS="-trimpath -buildvcs=false" GOMAXPROCS="${GOMAXPROCS:-2}" CGO_ENABLED=0
+  echo "kube-test-env: building etcd v$ETCD_VERSION, kube-apiserver and kubectl v$K8S_VERSION (several minutes)"
+  go_build "$tmp/etcd" "$tmp/out/bin/etcd" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
+  go_build "$tmp/kube" "$tmp/out/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+    || die "building kube-apiserver/kubectl v$K8S_VERSION failed"
+  [ -x "$tmp/out/bin/etcd" ] && [ -x "$tmp/out/bin/kube-apiserver" ] && [ -x "$tmp/out/bin/kubectl" ] \
+    || die "build finished without all of etcd, kube-apiserver, kubectl"
+  rm -rf "$CACHE_DIR"
+  mv "$tmp/out" "$CACHE_DIR"
+  echo "kube-test-env: built in $((SECONDS - start)) s into $CACHE_DIR ($(du -sh "$CACHE_DIR" | cut -f1))"
+}
+
+# ---- start / stop -----------------------------------------------------------------------------
+
+free_ports() { # N: N free TCP ports on 127.0.0.1 (the kernel's choice; bound and released at once)
+  node -e '
+    const net = require("net"); const n = Number(process.argv[1]); const ports = [];
+    (function next() {
+      if (ports.length === n) { console.log(ports.join(" ")); return; }
+      const s = net.createServer().listen(0, "127.0.0.1", () => { ports.push(s.address().port); s.close(next); });
+    })();' "$1"
+}
+
+# Certificates and keys: a self-signed serving certificate for 127.0.0.1 (also the kubeconfigs'
+# CA) and the service-account signing key kube-apiserver requires. EC keys: fast to make.
+make_credentials() { # DIR
+  local d="$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
+    -subj "/CN=podspan-test-apiserver" -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+    -keyout "$d/serving.key" -out "$d/serving.crt" 2>/dev/null || die "openssl could not make the serving certificate"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$d/sa.key" 2>/dev/null || die "openssl could not make the service-account key"
+  openssl ec -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null || die "openssl could not write the service-account public key"
+  local admin agent
+  admin="$(openssl rand -hex 24)"; agent="$(openssl rand -hex 24)"
+  # token,user,uid,"groups": the agent is its ServiceAccount exactly as deploy/rbac.yaml binds it.
+  {
+    echo "$admin,podspan-test-admin,podspan-test-admin,\"system:masters\""
+    echo "$agent,system:serviceaccount:podspan:podspan-agent,podspan-agent-uid,\"system:serviceaccounts,system:serviceaccounts:podspan\""
+  } >"$d/tokens.csv"
+  chmod 600 "$d/tokens.csv" "$d/serving.key" "$d/sa.key"
+  echo "$admin" >"$d/admin.token"; echo "$agent" >"$d/agent.token"
+}
+
+write_kubeconfig() { # FILE SERVER CA USER TOKEN
+  cat >"$1" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: podspan-test
+  cluster:
+    server: $2
+    certificate-authority: $3
+users:
+- name: $4
+  user:
+    token: $5
+contexts:
+- name: $4
+  context:
+    cluster: podspan-test
+    user: $4
+current-context: $4
+KUBECONFIG
+  chmod 600 "$1"
+}
+
+# A PID file's process, only if it is still the one we started: its command line names DIR.
+started_pid() { # DIR NAME
+  local f="$1/$2.pid" pid cmd
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmd" == *"$1/"* || "$cmd" == *"$1 "* ]] && echo "$pid"
+}
+
+stop_one() { # DIR NAME: SIGTERM, up to 10 s to exit, then SIGKILL
+  local pid i
+  pid="$(started_pid "$1" "$2")" || { rm -f "$1/$2.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; }
+  rm -f "$1/$2.pid"
+}
+
+cmd_stop() { # DIR
+  local d; d="$(cd "$1" 2>/dev/null && pwd)" || return 0
+  local w; w="$(started_pid "$d" watchdog)" && kill -TERM "$w" 2>/dev/null; rm -f "$d/watchdog.pid"
+  stop_one "$d" kube-apiserver
+  stop_one "$d" etcd
+}
+
+cmd_start() { # DIR
+  [ -n "${1:-}" ] || die "usage: $0 start DIR"
+  local bin; bin="$(cmd_bin_dir)"
+  mkdir -p "$1"; local d; d="$(cd "$1" && pwd)"
+  started_pid "$d" kube-apiserver >/dev/null && die "already running in $d"
+  local etcd_client etcd_peer api_port
+  read -r etcd_client etcd_peer api_port < <(free_ports 3)
+  local etcd_url="http://127.0.0.1:$etcd_client" server="https://127.0.0.1:$api_port"
+
+  # etcd without fsync: its data is thrown away with DIR, and fsync is most of a test's API latency.
+  "$bin/etcd" --name podspan-test --data-dir "$d/etcd" \
+    --listen-client-urls "$etcd_url" --advertise-client-urls "$etcd_url" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "podspan-test=http://127.0.0.1:$etcd_peer" \
+    --unsafe-no-fsync --log-level warn >"$d/etcd.log" 2>&1 &
+  echo $! >"$d/etcd.pid"
+
+  make_credentials "$d"
+  # The agent's requests (only the agent's) in DIR/audit.log, one JSON line each: what it asked for.
+  cat >"$d/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  users: ["system:serviceaccount:podspan:podspan-agent"]
+- level: None
+POLICY
+  # No controllers run, so nothing creates the "default" ServiceAccount the ServiceAccount admission
+  # plugin insists on; every other default admission plugin works without controllers.
+  "$bin/kube-apiserver" \
+    --etcd-servers "$etcd_url" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$d/serving.crt" --tls-private-key-file "$d/serving.key" \
+    --authorization-mode RBAC --token-auth-file "$d/tokens.csv" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false \
+    --audit-policy-file "$d/audit-policy.yaml" --audit-log-path "$d/audit.log" --audit-log-mode blocking \
+    --profiling=false \
+    --cert-dir "$d/apiserver-certs" \
+    --v 0 >"$d/kube-apiserver.log" 2>&1 &
+  echo $! >"$d/kube-apiserver.pid"
+
+  write_kubeconfig "$d/admin.kubeconfig" "$server" "$d/serving.crt" admin "$(cat "$d/admin.token")"
+  write_kubeconfig "$d/agent.kubeconfig" "$server" "$d/serving.crt" podspan-agent "$(cat "$d/agent.token")"
+  echo "$server" >"$d/server"
+
+  # Ready when /readyz says ok (every post-start hook done: RBAC's bootstrap roles exist).
+  local i
+  for i in $(seq 600); do
+    if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then break; fi
+    if ! started_pid "$d" etcd >/dev/null; then cmd_stop "$d"; die "etcd exited: $(tail -3 "$d/etcd.log" | tr '\n' ' ')"; fi
+    if ! started_pid "$d" kube-apiserver >/dev/null; then cmd_stop "$d"; die "kube-apiserver exited: $(grep -E '^[EF][0-9]|rror' "$d/kube-apiserver.log" | tail -3 | tr '\n' ' ')"; fi
+    sleep 0.1
+  done
+  [ "$i" -lt 600 ] || { cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"; }
+
+  # Stop both servers if the process that asked for them dies without stopping them.
+  if [ -n "${PODSPAN_KUBE_OWNER_PID:-}" ]; then
+    (
+      trap 'exit 0' TERM
+      while kill -0 "$PODSPAN_KUBE_OWNER_PID" 2>/dev/null; do sleep 1 & wait $!; done
+      rm -f "$d/watchdog.pid" # so that cmd_stop does not stop this very process first
+      cmd_stop "$d"
+    ) </dev/null >/dev/null 2>&1 &
+    echo $! >"$d/watchdog.pid"
+  fi
+  echo "$server"
+}
+
+cmd_bin_dir() {
+  [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ] \
+    || die "not built: run scripts/kube-test-env.sh build"
+  echo "$BIN_DIR"
+}
+
+case "${1:-}" in
+  build) cmd_build ;;
+  bin-dir) cmd_bin_dir ;;
+  start) cmd_start "${2:-}" ;;
+  stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; cmd_stop "$2" ;;
+  *) die "usage: $0 build | bin-dir | start DIR | stop DIR" ;;
+esac
