@@ -146,6 +146,16 @@ struct CaptureWriter::Impl {
   // packet there), and the interfaces of the file in id order.
   std::vector<uint32_t> file_id;
   std::vector<uint32_t> file_ifaces;
+  // The current file's state at the end of a block: `boundary` after the last block appended,
+  // `committed` after the last block known written. A failed write (disk full) cuts the file
+  // back to `committed`, so it stays a valid capture, and writing can go on from there.
+  struct Checkpoint {
+    uint64_t file_bytes = 0;
+    bool header_written = false;
+    size_t idbs_written = 0;
+    size_t file_ifaces = 0;
+  };
+  Checkpoint boundary, committed;
 
   bool pcapng() const { return opt.format == FileFormat::kPcapng; }
 
@@ -188,6 +198,7 @@ struct CaptureWriter::Impl {
     last_ts.assign(interfaces.size(), 0);
     file_id.assign(interfaces.size(), kNotInFile);
     file_ifaces.clear();
+    boundary = committed = Checkpoint{};
     if (opt.rotation.max_files != 0) {
       while (files.size() > opt.rotation.max_files) {
         ::unlink(files.front().c_str());
@@ -197,18 +208,38 @@ struct CaptureWriter::Impl {
     write_headers();
   }
 
+  void mark() { boundary = Checkpoint{file_bytes, header_written, idbs_written, file_ifaces.size()}; }
+
+  // After a failed write: the file (on disk and in the buffer) ends at the last block written;
+  // interfaces whose IDB was cut off are written again before their next packet.
+  void roll_back() {
+    if (::ftruncate(fd, static_cast<off_t>(committed.file_bytes)) == 0) {
+      ::lseek(fd, static_cast<off_t>(committed.file_bytes), SEEK_SET);
+    }
+    bytes -= file_bytes - committed.file_bytes;
+    file_bytes = committed.file_bytes;
+    header_written = committed.header_written;
+    idbs_written = committed.idbs_written;
+    for (size_t k = committed.file_ifaces; k < file_ifaces.size(); ++k) file_id[file_ifaces[k]] = kNotInFile;
+    file_ifaces.resize(committed.file_ifaces);
+    boundary = committed;
+    used = 0;
+  }
+
   void drain() {
     size_t off = 0;
     while (off < used) {
       const ssize_t n = ::write(fd, buf.data() + off, used - off);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        used = 0;
-        fail("write failed", errno);
+        const int err = errno;
+        if (err == EINTR) continue;
+        roll_back();
+        fail("write failed", err);
       }
       off += static_cast<size_t>(n);
     }
     used = 0;
+    committed = boundary;
   }
 
   void append(const void* p, size_t n) {
@@ -246,6 +277,7 @@ struct CaptureWriter::Impl {
       std::memcpy(h + 16, &snaplen, 4);
       std::memcpy(h + 20, &linktype, 4);
       append(h, sizeof h);
+      mark();
       return;
     }
     BlockBuilder shb;
@@ -260,6 +292,7 @@ struct CaptureWriter::Impl {
     shb.end_options();
     auto block = shb.finish(kShb);
     append(block.data(), block.size());
+    mark();
     write_missing_idbs();
   }
 
@@ -281,7 +314,11 @@ struct CaptureWriter::Impl {
 
   void write_missing_idbs() {
     if (!pcapng() || opt.interfaces_on_first_use) return;
-    for (; idbs_written < interfaces.size(); ++idbs_written) write_idb(interfaces[idbs_written]);
+    while (idbs_written < interfaces.size()) {
+      write_idb(interfaces[idbs_written]);
+      ++idbs_written;
+      mark();
+    }
   }
 
   // The id of interface `iface` in the current file, its IDB written first if it has none yet.
@@ -294,6 +331,7 @@ struct CaptureWriter::Impl {
       write_idb(interfaces[iface]);
       file_id[iface] = static_cast<uint32_t>(file_ifaces.size());
       file_ifaces.push_back(iface);
+      mark();
     }
     return file_id[iface];
   }
@@ -330,6 +368,7 @@ struct CaptureWriter::Impl {
       isb.end_options();
       auto block = isb.finish(kIsb);
       append(block.data(), block.size());
+      mark();
     }
   }
 
@@ -393,6 +432,7 @@ struct CaptureWriter::Impl {
     if (closed) throw CaptureError(ErrorKind::kInternal, current + ": write after close");
     maybe_rotate(r);
     write_headers(true);
+    write_missing_idbs();  // IDBs cut off by a failed write are written again
     if (file_packets == 0) file_first_ts = r.ts_ns;
     ++file_packets;
     ++packets;
@@ -409,6 +449,7 @@ struct CaptureWriter::Impl {
       h[3] = r.origlen;
       append(h, sizeof h);
       append(data, r.caplen);
+      mark();
       return;
     }
     const uint32_t id = id_in_file(r.iface);
@@ -429,6 +470,7 @@ struct CaptureWriter::Impl {
       append(zeros, pad4(r.optlen) - r.optlen + 4);  // padding, then opt_endofopt
     }
     append(&total, 4);
+    mark();
   }
 };
 

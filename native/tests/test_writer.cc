@@ -2,6 +2,8 @@
 // the ring of N files, and errors naming the path.
 #include <dirent.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -420,4 +422,48 @@ TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
     threw = true;
   }
   CHECK(threw);
+}
+
+// A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail part-way with EFBIG, as on a
+// full disk) is cut back to its last block written: valid, every packet in it whole, and the
+// writer goes on from there (here: failing again) without damaging it.
+TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/full.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit;
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 6000;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  int failures = 0;
+  {
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    w.add_interface(iface("eth1"));
+    for (int batch = 0; batch < 10; ++batch) {
+      try {
+        write_packets(w, 7, 1000 + batch * 10, 1, 100, batch % 2);
+        w.flush();
+      } catch (const CaptureError& e) {
+        ++failures;
+        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+      }
+    }
+    try {
+      w.close();
+    } catch (const CaptureError&) {
+      ++failures;
+    }
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
+  CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
+  CHECK(slurp(o.path).size() <= 6000u);
+  CHECK_EQ(blocks_of(o.path).isbs, 2);
+  remove_tree(dir);
 }

@@ -36,5 +36,5 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
   if (closeError) throw closeError;
-  return 0;
+  return s.vxlan?.error ? 1 : 0; // frames were lost: say so in the exit status too
 }
