@@ -89,7 +89,7 @@ export class Collector {
   private vxlan?: NativeVxlanReceiver;
   private vxlanFiles: string[] = [];
   private vxlanErrorLogged = false;
-  private vxlanRefusedLogged = 0;
+  private vxlanRefusedCounted = 0;
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
   constructor(
@@ -210,9 +210,9 @@ export class Collector {
       this.vxlanErrorLogged = true;
       this.log.error({ err: v.error }, 'VXLAN listener stopped on a write error');
     }
-    if (v.refused > this.vxlanRefusedLogged) {
-      this.refusals.count('vxlan_sources', v.refused - this.vxlanRefusedLogged);
-      this.vxlanRefusedLogged = v.refused;
+    if (v.refused > this.vxlanRefusedCounted) {
+      this.refusals.count('vxlan_sources', v.refused - this.vxlanRefusedCounted);
+      this.vxlanRefusedCounted = v.refused;
     }
     return v.error;
   }
