@@ -491,6 +491,24 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   std::vector<uint64_t> moved_;
 };
 
+// A collector file's writer options: path, -C/-G/-W, and what a collector needs that a capture
+// does not (see WriterOptions): -G by its own clock, interfaces written into a file only when
+// used there, files never truncated, a smaller buffer (one per agent).
+podspan::WriterOptions collector_writer_options(const Napi::Object& w) {
+  podspan::WriterOptions opt;
+  opt.path = get_string(w, "path");
+  opt.rotation.max_bytes = static_cast<uint64_t>(get_number(w, "rotateBytes", 0));
+  opt.rotation.seconds = static_cast<uint32_t>(get_number(w, "rotateSeconds", 0));
+  opt.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
+  opt.rotation.seconds_by_wall_clock = get_bool(w, "rotateByClock", false);
+  opt.interfaces_on_first_use = get_bool(w, "interfacesOnFirstUse", false);
+  opt.exclusive = get_bool(w, "exclusive", false);
+  opt.buffer_bytes = static_cast<size_t>(get_number(w, "bufferBytes", static_cast<double>(opt.buffer_bytes)));
+  return opt;
+}
+
+constexpr uint32_t kRefusedSource = 0xffffffff;  // in a write() map: the source's frames are skipped
+
 // The collector's file writer: pcap/pcapng with rotation, fed columns of frames from JS
 // (one call per received batch), with per-interface counters written into pcapng ISBs.
 class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
@@ -508,12 +526,8 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
   explicit NativeWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeWriter>(info) {
     Napi::Env env = info.Env();
     const Napi::Object w = info[0].As<Napi::Object>();
-    podspan::WriterOptions opt;
-    opt.path = get_string(w, "path");
+    podspan::WriterOptions opt = collector_writer_options(w);
     opt.format = parse_format(get_string(w, "format"));
-    opt.rotation.max_bytes = static_cast<uint64_t>(get_number(w, "rotateBytes", 0));
-    opt.rotation.seconds = static_cast<uint32_t>(get_number(w, "rotateSeconds", 0));
-    opt.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
     opt.section.userappl = get_string(w, "application", "podspan collector");
     if (w.Get("comments").IsArray()) {
       Napi::Array c = w.Get("comments").As<Napi::Array>();
@@ -535,7 +549,11 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
     podspan::InterfaceInfo i;
     i.name = get_string(o, "name");
     i.description = get_string(o, "description");
-    i.linktype = static_cast<uint16_t>(get_number(o, "linktype", 1));
+    const double linktype = get_number(o, "linktype", 1);
+    if (!(linktype >= 0 && linktype <= 65535)) {
+      throw coded_error(info.Env(), "ERR_USAGE", "link type " + std::to_string(linktype) + " does not fit an interface block (at most 65535)");
+    }
+    i.linktype = static_cast<uint16_t>(linktype);
     i.snaplen = static_cast<uint32_t>(get_number(o, "snaplen", 262144));
     guard(info.Env(), [&] { writer_->add_interface(i); });
     stats_.emplace_back();
@@ -543,8 +561,9 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
   }
 
   // write(frames, caplen, origlen, timestampNs, source, count, map): the columns of one received
-  // batch; map (LE uint32 per batch source) gives each source's writer interface. The whole
-  // batch is checked before a byte is written, so a malformed one leaves the file untouched.
+  // batch; map (LE uint32 per batch source) gives each source's writer interface, or
+  // kRefusedSource to skip its frames. The whole batch is checked before a byte is written, so a
+  // malformed one leaves the file untouched. Returns the frames written.
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto buf = [&](int i) { return info[i].As<Napi::Buffer<uint8_t>>(); };
@@ -565,7 +584,9 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
       const uint32_t len = u32(caplen.Data() + k * 4);
       if (len > 262144) problem = "frame " + std::to_string(k) + " is " + std::to_string(len) + " bytes (at most 262144)";
       else if (u32(source.Data() + k * 4) >= sources) problem = "frame " + std::to_string(k) + " names source " + std::to_string(u32(source.Data() + k * 4)) + " of " + std::to_string(sources);
-      else if (u32(map.Data() + u32(source.Data() + k * 4) * 4) >= stats_.size()) problem = "a source maps to no interface";
+      else if (const uint32_t m = u32(map.Data() + u32(source.Data() + k * 4) * 4); m >= stats_.size() && m != kRefusedSource) {
+        problem = "a source maps to no interface";
+      }
       total += len;
     }
     if (problem.empty() && total != frames.Length()) {
@@ -573,6 +594,7 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
     }
     if (!problem.empty()) throw coded_error(env, "ERR_USAGE", problem);
     size_t offset = 0;
+    uint32_t written = 0;
     guard(env, [&] {
       for (size_t k = 0; k < n; ++k) {
         podspan::PacketRecord rec{};
@@ -581,13 +603,16 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
         std::memcpy(&rec.ts_ns, ts.Data() + k * 8, 8);
         rec.iface = u32(map.Data() + u32(source.Data() + k * 4) * 4);
         if (rec.origlen < rec.caplen) rec.origlen = rec.caplen;
-        writer_->write(rec, frames.Data() + offset);
+        const uint8_t* bytes = frames.Data() + offset;
         offset += rec.caplen;
+        if (rec.iface == kRefusedSource) continue;
+        writer_->write(rec, bytes);
+        ++written;
         ++stats_[rec.iface].received;
         ++stats_[rec.iface].captured;
       }
     });
-    return env.Undefined();
+    return Napi::Number::New(env, written);
   }
 
   // setDrops(iface, {kernel, interface, queue}): losses upstream of the file, for its ISB
@@ -648,11 +673,9 @@ class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
     podspan::VxlanReceiverOptions opt;
     opt.host = get_string(o, "host", opt.host);
     opt.port = static_cast<uint16_t>(get_number(o, "port", opt.port));
-    opt.writer.path = get_string(o, "path");
+    opt.max_sources = static_cast<uint32_t>(get_number(o, "maxSources", opt.max_sources));
+    opt.writer = collector_writer_options(o);
     opt.writer.format = podspan::FileFormat::kPcapng;
-    opt.writer.rotation.max_bytes = static_cast<uint64_t>(get_number(o, "rotateBytes", 0));
-    opt.writer.rotation.seconds = static_cast<uint32_t>(get_number(o, "rotateSeconds", 0));
-    opt.writer.rotation.max_files = static_cast<uint32_t>(get_number(o, "rotateFiles", 0));
     opt.writer.section.userappl = "podspan collector (VXLAN)";
     try {
       receiver_ = std::make_unique<podspan::VxlanReceiver>(opt);
@@ -687,6 +710,7 @@ class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
     o.Set("bytes", num(s.bytes));
     o.Set("malformed", num(s.malformed));
     o.Set("sources", num(s.sources));
+    o.Set("refused", num(s.refused));
     const std::string err = receiver_->error();
     if (!err.empty()) o.Set("error", err);
     return o;

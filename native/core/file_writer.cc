@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <mutex>
+#include <set>
 
 #include "errors.h"
 
@@ -89,6 +91,26 @@ struct BlockBuilder {
   }
 };
 
+// Paths open for writing in this process: two writers on one file would interleave their
+// blocks into a damaged capture, so the second is refused.
+std::mutex open_paths_mu;
+std::set<std::string>& open_paths() {
+  static auto* paths = new std::set<std::string>();
+  return *paths;
+}
+
+bool claim_path(const std::string& path) {
+  std::lock_guard<std::mutex> lk(open_paths_mu);
+  return open_paths().insert(path).second;
+}
+
+void release_path(const std::string& path) {
+  std::lock_guard<std::mutex> lk(open_paths_mu);
+  open_paths().erase(path);
+}
+
+constexpr uint32_t kNotInFile = ~uint32_t{0};
+
 }  // namespace
 
 FileFormat format_from_path(const std::string& path) {
@@ -111,6 +133,7 @@ struct CaptureWriter::Impl {
   uint64_t file_bytes = 0;      // bytes in the current file (written + buffered)
   uint64_t file_packets = 0;
   uint64_t file_first_ts = 0;
+  uint64_t file_opened_ns = 0;  // the writer's clock when the current file was opened
   uint32_t sequence = 0;
   std::deque<std::string> files;
   uint64_t packets = 0, bytes = 0;
@@ -119,6 +142,20 @@ struct CaptureWriter::Impl {
   size_t idbs_written = 0;      // pcapng: IDBs in the current file
   // pcapng ISB times per interface in the current file
   std::vector<uint64_t> first_ts, last_ts;
+  // interfaces_on_first_use: each interface's id in the current file (kNotInFile before its first
+  // packet there), and the interfaces of the file in id order.
+  std::vector<uint32_t> file_id;
+  std::vector<uint32_t> file_ifaces;
+  // The current file's state at the end of a block: `boundary` after the last block appended,
+  // `committed` after the last block known written. A failed write (disk full) cuts the file
+  // back to `committed`, so it stays a valid capture, and writing can go on from there.
+  struct Checkpoint {
+    uint64_t file_bytes = 0;
+    bool header_written = false;
+    size_t idbs_written = 0;
+    size_t file_ifaces = 0;
+  };
+  Checkpoint boundary, committed;
 
   bool pcapng() const { return opt.format == FileFormat::kPcapng; }
 
@@ -141,16 +178,27 @@ struct CaptureWriter::Impl {
   void open_file(uint64_t start_ns) {
     ++sequence;
     current = name_for(start_ns);
-    fd = ::open(current.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("cannot create", errno);
+    if (!claim_path(current)) {
+      throw CaptureError(ErrorKind::kOutput, current + ": already open for writing in this process");
+    }
+    fd = ::open(current.c_str(), O_WRONLY | O_CREAT | (opt.exclusive ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      const int err = errno;
+      release_path(current);
+      fail(err == EEXIST ? "exists already (not overwritten)" : "cannot create", err);
+    }
     files.push_back(current);
     file_bytes = 0;
     file_packets = 0;
     file_first_ts = 0;
+    file_opened_ns = wall_clock_ns();
     header_written = false;
     idbs_written = 0;
     first_ts.assign(interfaces.size(), 0);
     last_ts.assign(interfaces.size(), 0);
+    file_id.assign(interfaces.size(), kNotInFile);
+    file_ifaces.clear();
+    boundary = committed = Checkpoint{};
     if (opt.rotation.max_files != 0) {
       while (files.size() > opt.rotation.max_files) {
         ::unlink(files.front().c_str());
@@ -160,18 +208,38 @@ struct CaptureWriter::Impl {
     write_headers();
   }
 
+  void mark() { boundary = Checkpoint{file_bytes, header_written, idbs_written, file_ifaces.size()}; }
+
+  // After a failed write: the file (on disk and in the buffer) ends at the last block written;
+  // interfaces whose IDB was cut off are written again before their next packet.
+  void roll_back() {
+    if (::ftruncate(fd, static_cast<off_t>(committed.file_bytes)) == 0) {
+      ::lseek(fd, static_cast<off_t>(committed.file_bytes), SEEK_SET);
+    }
+    bytes -= file_bytes - committed.file_bytes;
+    file_bytes = committed.file_bytes;
+    header_written = committed.header_written;
+    idbs_written = committed.idbs_written;
+    for (size_t k = committed.file_ifaces; k < file_ifaces.size(); ++k) file_id[file_ifaces[k]] = kNotInFile;
+    file_ifaces.resize(committed.file_ifaces);
+    boundary = committed;
+    used = 0;
+  }
+
   void drain() {
     size_t off = 0;
     while (off < used) {
       const ssize_t n = ::write(fd, buf.data() + off, used - off);
       if (n < 0) {
-        if (errno == EINTR) continue;
-        used = 0;
-        fail("write failed", errno);
+        const int err = errno;
+        if (err == EINTR) continue;
+        roll_back();
+        fail("write failed", err);
       }
       off += static_cast<size_t>(n);
     }
     used = 0;
+    committed = boundary;
   }
 
   void append(const void* p, size_t n) {
@@ -209,6 +277,7 @@ struct CaptureWriter::Impl {
       std::memcpy(h + 16, &snaplen, 4);
       std::memcpy(h + 20, &linktype, 4);
       append(h, sizeof h);
+      mark();
       return;
     }
     BlockBuilder shb;
@@ -223,37 +292,61 @@ struct CaptureWriter::Impl {
     shb.end_options();
     auto block = shb.finish(kShb);
     append(block.data(), block.size());
+    mark();
     write_missing_idbs();
   }
 
+  void write_idb(const InterfaceInfo& i) {
+    BlockBuilder idb;
+    idb.u16(i.linktype);
+    idb.u16(0);
+    idb.u32(i.snaplen);
+    idb.option_str(kIfName, i.name);
+    idb.option_str(kIfDescription, i.description);
+    const uint8_t nanoseconds = 9;
+    idb.option(kIfTsresol, &nanoseconds, 1);
+    idb.raw(i.extra_options.data(), i.extra_options.size());
+    idb.pad();
+    idb.end_options();
+    auto block = idb.finish(kIdb);
+    append(block.data(), block.size());
+  }
+
   void write_missing_idbs() {
-    if (!pcapng()) return;
-    for (; idbs_written < interfaces.size(); ++idbs_written) {
-      const InterfaceInfo& i = interfaces[idbs_written];
-      BlockBuilder idb;
-      idb.u16(i.linktype);
-      idb.u16(0);
-      idb.u32(i.snaplen);
-      idb.option_str(kIfName, i.name);
-      idb.option_str(kIfDescription, i.description);
-      const uint8_t nanoseconds = 9;
-      idb.option(kIfTsresol, &nanoseconds, 1);
-      idb.raw(i.extra_options.data(), i.extra_options.size());
-      idb.pad();
-      idb.end_options();
-      auto block = idb.finish(kIdb);
-      append(block.data(), block.size());
+    if (!pcapng() || opt.interfaces_on_first_use) return;
+    while (idbs_written < interfaces.size()) {
+      write_idb(interfaces[idbs_written]);
+      ++idbs_written;
+      mark();
     }
+  }
+
+  // The id of interface `iface` in the current file, its IDB written first if it has none yet.
+  uint32_t id_in_file(uint32_t iface) {
+    if (!opt.interfaces_on_first_use) return iface;
+    if (iface >= interfaces.size()) {
+      throw CaptureError(ErrorKind::kInternal, current + ": packet of undeclared interface " + std::to_string(iface));
+    }
+    if (file_id[iface] == kNotInFile) {
+      write_idb(interfaces[iface]);
+      file_id[iface] = static_cast<uint32_t>(file_ifaces.size());
+      file_ifaces.push_back(iface);
+      mark();
+    }
+    return file_id[iface];
   }
 
   void write_isbs() {
     if (!pcapng()) return;
-    for (uint32_t i = 0; i < interfaces.size(); ++i) {
+    const bool own_ids = opt.interfaces_on_first_use;
+    const size_t count = own_ids ? file_ifaces.size() : interfaces.size();
+    for (uint32_t id = 0; id < count; ++id) {
+      const uint32_t i = own_ids ? file_ifaces[id] : id;
       InterfaceStats s;
       if (opt.stats_for_interface) s = opt.stats_for_interface(i);
       const uint64_t ts = last_ts[i] ? last_ts[i] : wall_clock_ns();
       BlockBuilder isb;
-      isb.u32(i);
+      isb.u32(id);
       isb.u32(static_cast<uint32_t>(ts >> 32));
       isb.u32(static_cast<uint32_t>(ts));
       if (first_ts[i]) {
@@ -275,41 +368,71 @@ struct CaptureWriter::Impl {
       isb.end_options();
       auto block = isb.finish(kIsb);
       append(block.data(), block.size());
+      mark();
     }
   }
 
+  // Closes the descriptor and gives the path back even when the last writes fail (disk full).
   void close_file() {
     if (fd < 0) return;
-    write_headers(true);
-    write_isbs();
-    drain();
+    try {
+      write_headers(true);
+      write_isbs();
+      drain();
+    } catch (...) {
+      ::close(fd);
+      fd = -1;
+      release_path(current);
+      throw;
+    }
     const int f = fd;
     fd = -1;
+    release_path(current);
     if (::close(f) != 0) fail("close failed", errno);
   }
 
+  // The bytes a record adds to the current file, with the IDB it brings along if its interface
+  // is not in the file yet (interfaces_on_first_use).
   size_t record_size(const PacketRecord& r) const {
     if (!pcapng()) return 16 + r.caplen;
-    return 32 + pad4(r.caplen) + (r.optlen ? pad4(r.optlen) + 4 : 0);
+    size_t n = 32 + pad4(r.caplen) + (r.optlen ? pad4(r.optlen) + 4 : 0);
+    if (opt.interfaces_on_first_use && r.iface < file_id.size() && file_id[r.iface] == kNotInFile) {
+      const InterfaceInfo& i = interfaces[r.iface];
+      auto option = [](size_t len) { return len ? 4 + pad4(std::min<size_t>(len, 0xfff0)) : 0; };
+      n += 12 + 8 + option(i.name.size()) + option(i.description.size()) + 8 + pad4(i.extra_options.size()) + 4;
+    }
+    return n;
+  }
+
+  // interfaces_on_first_use: the ISBs the file will end with once `r` is in it, counted against
+  // -C so that a file of many interfaces stays within it (a drop comment may add a little).
+  size_t isb_reserve(const PacketRecord& r) const {
+    if (!pcapng() || !opt.interfaces_on_first_use) return 0;
+    const bool new_iface = r.iface < file_id.size() && file_id[r.iface] == kNotInFile;
+    const size_t isb = 12 + 12 + 24 + (opt.stats_for_interface ? 5 * 12 : 0) + 4;  // head, start/end, counters, end
+    return (file_ifaces.size() + (new_iface ? 1 : 0)) * isb;
   }
 
   void maybe_rotate(const PacketRecord& r) {
     if (!opt.rotation.enabled() || file_packets == 0) return;
     bool rotate = false;
-    if (opt.rotation.max_bytes && file_bytes + record_size(r) > opt.rotation.max_bytes) rotate = true;
-    if (opt.rotation.seconds &&
-        r.ts_ns >= file_first_ts + static_cast<uint64_t>(opt.rotation.seconds) * 1000000000ull) {
+    if (opt.rotation.max_bytes && file_bytes + record_size(r) + isb_reserve(r) > opt.rotation.max_bytes) rotate = true;
+    const bool by_clock = opt.rotation.seconds_by_wall_clock;
+    const uint64_t now = by_clock ? wall_clock_ns() : r.ts_ns;
+    const uint64_t start = by_clock ? file_opened_ns : file_first_ts;
+    if (opt.rotation.seconds && now >= start + static_cast<uint64_t>(opt.rotation.seconds) * 1000000000ull) {
       rotate = true;
     }
     if (!rotate) return;
     close_file();
-    open_file(r.ts_ns);
+    open_file(now);
   }
 
   void write(const PacketRecord& r, const uint8_t* data) {
     if (closed) throw CaptureError(ErrorKind::kInternal, current + ": write after close");
     maybe_rotate(r);
     write_headers(true);
+    write_missing_idbs();  // IDBs cut off by a failed write are written again
     if (file_packets == 0) file_first_ts = r.ts_ns;
     ++file_packets;
     ++packets;
@@ -326,15 +449,17 @@ struct CaptureWriter::Impl {
       h[3] = r.origlen;
       append(h, sizeof h);
       append(data, r.caplen);
+      mark();
       return;
     }
+    const uint32_t id = id_in_file(r.iface);
     if (r.iface < first_ts.size()) {
       if (first_ts[r.iface] == 0) first_ts[r.iface] = r.ts_ns;
       last_ts[r.iface] = r.ts_ns;
     }
     const uint32_t opt_bytes = r.optlen ? static_cast<uint32_t>(pad4(r.optlen) + 4) : 0;
     const uint32_t total = static_cast<uint32_t>(32 + pad4(r.caplen) + opt_bytes);
-    uint32_t h[7] = {kEpb, total, r.iface, static_cast<uint32_t>(r.ts_ns >> 32),
+    uint32_t h[7] = {kEpb, total, id, static_cast<uint32_t>(r.ts_ns >> 32),
                      static_cast<uint32_t>(r.ts_ns), r.caplen, r.origlen};
     append(h, sizeof h);
     append(data, r.caplen);
@@ -345,6 +470,7 @@ struct CaptureWriter::Impl {
       append(zeros, pad4(r.optlen) - r.optlen + 4);  // padding, then opt_endofopt
     }
     append(&total, 4);
+    mark();
   }
 };
 
@@ -374,6 +500,7 @@ void CaptureWriter::add_interface(const InterfaceInfo& info) {
   m.interfaces.push_back(info);
   m.first_ts.push_back(0);
   m.last_ts.push_back(0);
+  m.file_id.push_back(kNotInFile);
   if (m.pcapng()) {
     m.write_missing_idbs();
   } else {

@@ -19,6 +19,9 @@ struct RotationPolicy {
   uint32_t seconds = 0;     // -G: start a new file when a packet is this much newer than the
                             //     file's first packet (0: off)
   uint32_t max_files = 0;   // -W: keep only the newest N files, deleting older ones (0: all)
+  // -G counts the writer's own clock, not packet times (a collector must not let senders'
+  // timestamps decide how many files it opens).
+  bool seconds_by_wall_clock = false;
   bool enabled() const { return max_bytes != 0 || seconds != 0; }
 };
 
@@ -28,13 +31,21 @@ struct WriterOptions {
   RotationPolicy rotation;
   size_t buffer_bytes = 1 << 20;
   SectionInfo section;              // SHB options for pcapng (comments, hardware, os, userappl)
+  // pcapng: a file holds only the interfaces that have a packet in it, their IDBs written before
+  // their first packet there (interface ids in a file are then its own), so that with many
+  // interfaces every rotated file does not start with all of them and -C bounds its size.
+  bool interfaces_on_first_use = false;
+  // Create every file with O_EXCL: never truncate a file this writer did not create (a name
+  // taken by another file is an error, not an overwrite).
+  bool exclusive = false;
   // Called when a file is closed, to fill its ISBs (pcapng); may be empty.
   std::function<InterfaceStats(uint32_t iface)> stats_for_interface;
 };
 
 class CaptureWriter {
  public:
-  // Opens the first file; throws CaptureError(kOutput) naming the path on failure.
+  // Opens the first file; throws CaptureError(kOutput) naming the path on failure, also when
+  // another writer of this process has the same path open.
   explicit CaptureWriter(WriterOptions options);
   ~CaptureWriter();  // closes (errors ignored: call close() to see them)
 

@@ -130,6 +130,10 @@ void VxlanReceiver::run() {
         const uint32_t vni = static_cast<uint32_t>(d[4]) << 16 | static_cast<uint32_t>(d[5]) << 8 | d[6];
         const auto key = std::make_pair(address_of(from[i]), vni);
         auto it = ifaces_.find(key);
+        if (it == ifaces_.end() && ifaces_.size() >= opt_.max_sources) {
+          ++local.refused;
+          continue;
+        }
         if (it == ifaces_.end()) {
           InterfaceInfo info;
           info.name = "vxlan/" + key.first + "/vni" + std::to_string(vni);

@@ -1,6 +1,8 @@
 // The collector's VXLAN side: a UDP socket (port 4789 by default) read on a thread of its own
 // with recvmmsg; each datagram's inner Ethernet frame is written to a capture file, with one
-// interface per (sender address, VNI). Datagrams that are not VXLAN are counted, not written.
+// interface per (sender address, VNI). Datagrams that are not VXLAN are counted, not written;
+// so are datagrams of a new (sender, VNI) pair once max_sources pairs are known (each pair costs
+// an interface and its bookkeeping for the life of the listener).
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@ namespace podspan {
 struct VxlanReceiverOptions {
   std::string host = "0.0.0.0";  // IPv4 or IPv6 literal
   uint16_t port = 4789;
+  uint32_t max_sources = 4096;  // (sender, VNI) pairs given an interface; later ones refused
   WriterOptions writer;
 };
 
@@ -26,7 +29,8 @@ struct VxlanReceiverStats {
   uint64_t frames = 0;     // written
   uint64_t bytes = 0;      // inner frame bytes written
   uint64_t malformed = 0;  // too short or without the VNI flag
-  uint64_t sources = 0;    // (sender, VNI) pairs seen
+  uint64_t sources = 0;    // (sender, VNI) pairs written
+  uint64_t refused = 0;    // datagrams of pairs beyond max_sources, not written
 };
 
 class VxlanReceiver {

@@ -2,6 +2,8 @@
 // the ring of N files, and errors naming the path.
 #include <dirent.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -262,4 +265,205 @@ TEST(writer_format_from_extension) {
   CHECK(format_from_path("a.PCAPNG") == FileFormat::kPcapng);
   CHECK(format_from_path("a.pcap") == FileFormat::kPcap);
   CHECK(format_from_path("/dev/null") == FileFormat::kPcap);
+}
+
+namespace {
+
+// The interface ids and IDB count of a pcapng file, walking its blocks.
+struct BlockCounts {
+  int idbs = 0, epbs = 0, isbs = 0;
+  uint32_t max_epb_iface = 0;
+};
+BlockCounts blocks_of(const std::string& path) {
+  const auto bytes = slurp(path);
+  BlockCounts c;
+  for (size_t off = 0; off + 12 <= bytes.size();) {
+    const uint32_t type = u32(bytes, off), len = u32(bytes, off + 4);
+    if (type == 1) ++c.idbs;
+    if (type == 5) ++c.isbs;
+    if (type == 6) {
+      ++c.epbs;
+      c.max_epb_iface = std::max(c.max_epb_iface, u32(bytes, off + 8));
+    }
+    if (len < 12) break;
+    off += len;
+  }
+  return c;
+}
+
+}  // namespace
+
+// 200 interfaces, each file after rotation holds only the IDBs (and ISBs) of the interfaces it
+// has packets of, with its own ids: file size stays near -C however many interfaces exist.
+TEST(writer_interfaces_on_first_use_keep_rotated_files_small) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/many.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  o.rotation.max_bytes = 4000;
+  CaptureWriter w(o);
+  for (int i = 0; i < 200; ++i) w.add_interface(iface("if" + std::to_string(i)));
+  // 200 packets, interface i for packet i: each file sees only a few interfaces.
+  std::vector<uint8_t> data(100, 0x11);
+  for (uint32_t i = 0; i < 200; ++i) {
+    PacketRecord r;
+    r.ts_ns = 1700000000000000000ull + i;
+    r.caplen = r.origlen = 100;
+    r.iface = i;
+    w.write(r, data.data());
+  }
+  w.close();
+  const auto files = list(dir);
+  CHECK(files.size() > 5);
+  uint64_t packets = 0;
+  for (const auto& f : files) {
+    const std::string p = dir + "/" + f;
+    const BlockCounts c = blocks_of(p);
+    CHECK_EQ(c.idbs, c.epbs);  // one new interface per packet
+    CHECK_EQ(c.isbs, c.idbs);
+    CHECK(c.max_epb_iface < static_cast<uint32_t>(c.idbs));
+    CHECK(slurp(p).size() <= 4000u);  // -C holds, the ISBs written at close included
+    auto rd = FileReader::open(p);
+    Batch b;
+    CHECK(rd->read(b, 1000, 1 << 20) == ReadStatus::kEnd);
+    packets += b.size();
+    // the names travel with the ids: the file's first packet is of the interface named in its IDB 0
+    CHECK_EQ(rd->interfaces()[0].name.substr(0, 2), std::string("if"));
+  }
+  CHECK_EQ(packets, 200u);
+  remove_tree(dir);
+}
+
+TEST(writer_refuses_a_path_open_in_another_writer_and_exclusive_never_truncates) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/one.pcapng";
+  o.format = FileFormat::kPcapng;
+  auto first = std::make_unique<CaptureWriter>(o);
+  first->add_interface(iface("eth0"));
+  write_packets(*first, 5, 1000, 1, 60);
+  bool threw = false;
+  try {
+    CaptureWriter second(o);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kOutput);
+    CHECK_EQ(std::string(e.what()), o.path + ": already open for writing in this process");
+  }
+  CHECK(threw);
+  first->close();
+  CHECK_EQ(count(o.path), 5u);  // untouched by the refused writer
+
+  WriterOptions x = o;
+  x.exclusive = true;
+  threw = false;
+  try {
+    CaptureWriter again(x);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("exists already (not overwritten)") != std::string::npos);
+  }
+  CHECK(threw);
+  CHECK_EQ(count(o.path), 5u);
+  // once closed, the path is free again for a writer that may truncate
+  CaptureWriter reopened(o);
+  reopened.close();
+  CHECK_EQ(count(o.path), 0u);
+  remove_tree(dir);
+}
+
+// Packet times 5,000 s apart, written at once: by the writer's clock that is one file.
+TEST(writer_rotates_by_its_own_clock_when_asked) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/g.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.rotation.seconds = 60;
+  o.rotation.seconds_by_wall_clock = true;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 100, 1700000000000000000ull, 50000000000ull, 50);
+  w.close();
+  CHECK_EQ(list(dir).size(), 1u);
+  CHECK_EQ(count(dir + "/" + list(dir)[0]), 100u);
+  remove_tree(dir);
+}
+
+// A write error (/dev/full: ENOSPC) is thrown naming the file, and close still releases the path.
+TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
+  WriterOptions o;
+  o.path = "/dev/full";
+  o.format = FileFormat::kPcapng;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 3, 1000, 1, 60);
+  bool threw = false;
+  try {
+    w.flush();
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("/dev/full: write failed: No space left on device") == 0);
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    w.close();
+  } catch (const CaptureError&) {
+    threw = true;
+  }
+  CHECK(threw);
+  CaptureWriter again(o);  // the path was given back
+  again.add_interface(iface("eth0"));
+  threw = false;
+  try {
+    again.close();
+  } catch (const CaptureError&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+// A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail part-way with EFBIG, as on a
+// full disk) is cut back to its last block written: valid, every packet in it whole, and the
+// writer goes on from there (here: failing again) without damaging it.
+TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/full.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit;
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 6000;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  int failures = 0;
+  {
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    w.add_interface(iface("eth1"));
+    for (int batch = 0; batch < 10; ++batch) {
+      try {
+        write_packets(w, 7, 1000 + batch * 10, 1, 100, batch % 2);
+        w.flush();
+      } catch (const CaptureError& e) {
+        ++failures;
+        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+      }
+    }
+    try {
+      w.close();
+    } catch (const CaptureError&) {
+      ++failures;
+    }
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
+  CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
+  CHECK(slurp(o.path).size() <= 6000u);
+  CHECK_EQ(blocks_of(o.path).isbs, 2);
+  remove_tree(dir);
 }

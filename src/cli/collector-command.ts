@@ -13,22 +13,29 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   if (options.token && !options.tls) err.write('warning: --insecure: agents send the bearer token in the clear (no TLS)\n');
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
   let stopping = false;
-  const metrics = options.metrics ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping) : undefined;
+  const metrics = options.metrics
+    ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping, () => collector.problem())
+    : undefined;
   if (metrics) err.write(`metrics on http://${options.metrics!.host}:${metrics.port}/metrics\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   stopping = true;
-  await collector.stop();
+  // Files that cannot be closed (disk full) are reported after the summary; the process still ends.
+  let closeError: unknown;
+  await collector.stop().catch((e: unknown) => (closeError = e));
   await metrics?.close();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);
   if (s.vxlan) {
-    err.write(`VXLAN: ${s.vxlan.datagrams} datagrams, ${s.vxlan.frames} frames written from ${s.vxlan.sources} sender/VNI pairs, ${s.vxlan.malformed} not VXLAN\n`);
+    err.write(
+      `VXLAN: ${s.vxlan.datagrams} datagrams, ${s.vxlan.frames} frames written from ${s.vxlan.sources} sender/VNI pairs, ${s.vxlan.malformed} not VXLAN, ${s.vxlan.refused} refused (--max-vxlan-sources)\n`,
+    );
     if (s.vxlan.error) err.write(`VXLAN: stopped on an error: ${s.vxlan.error}\n`);
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
-  return 0;
+  if (closeError) throw closeError;
+  return s.vxlan?.error ? 1 : 0; // frames were lost: say so in the exit status too
 }

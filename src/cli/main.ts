@@ -85,6 +85,10 @@ function program(): Command {
     .option('-W, --file-count <n>', 'keep only the newest n files per agent')
     .option('--vxlan-listen <host:port>', 'also receive VXLAN (e.g. 0.0.0.0:4789) into its own pcapng')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics, /healthz and /readyz (e.g. 127.0.0.1:9090)')
+    .option('--max-agents <n>', 'agents with an open file at once; more are refused (default 1024)')
+    .option('--max-interfaces <n>', "sources (interfaces) per agent file; later ones' frames are refused (default 4096)")
+    .option('--max-vxlan-sources <n>', 'VXLAN sender/VNI pairs written; later ones are refused (default 4096)')
+    .option('--agent-idle-timeout <s>', "close an agent's file after s seconds without frames; 0: never (default 300)")
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });

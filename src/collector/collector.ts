@@ -10,7 +10,9 @@ import type { Logger } from '../observability/logger';
 import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/frame-batch';
 import { channelOptions, mirrorService } from '../forward/mirror-service';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { AgentFile, type FileRotation } from './agent-file';
+import type { FileRotation, RefusedReason } from './agent-file';
+import { AgentFiles, AgentLimitError, defaultAgentFileLimits, type AgentFileLimits } from './agent-files';
+import { Refusals } from './refusals';
 import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { native } from '../capture/native';
 import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
@@ -25,12 +27,16 @@ export interface CollectorOptions {
   token?: string;
   /** Also listen for VXLAN here and write what it decapsulates to its own pcapng. */
   vxlan?: { host: string; port: number };
+  /** Bounds on agents, interfaces per file and idle files (defaults: defaultAgentFileLimits). */
+  limits?: AgentFileLimits;
+  /** (sender, VNI) pairs the VXLAN listener gives an interface (default 4096). */
+  maxVxlanSources?: number;
 }
 
 interface NativeVxlanReceiver {
   start(): void;
   stop(): string[];
-  stats(): { datagrams: number; frames: number; bytes: number; malformed: number; sources: number; error?: string };
+  stats(): { datagrams: number; frames: number; bytes: number; malformed: number; sources: number; refused: number; error?: string };
   port(): number;
 }
 
@@ -47,7 +53,8 @@ export interface CollectorStats {
 
 export class Collector {
   private readonly server = new grpc.Server({ ...channelOptions });
-  private readonly files = new Map<string, AgentFile>();
+  private readonly files: AgentFiles;
+  private readonly refusals: Refusals;
   private readonly calls = new Set<grpc.ServerDuplexStream<Buffer, Ack>>();
   private stopping = false;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
@@ -60,22 +67,31 @@ export class Collector {
     batches: new Counter({ name: 'podspan_collector_batches_total', help: 'frame batches written and acknowledged', registers: [this.registry] }),
     frames: new Counter({ name: 'podspan_collector_frames_total', help: 'frames written, by agent', labelNames: ['agent'], registers: [this.registry] }),
     agentDrops: new Counter({ name: 'podspan_collector_agent_drops_total', help: 'frames agents reported lost before the collector, by agent and reason', labelNames: ['agent', 'reason'], registers: [this.registry] }),
-    agents: new Gauge({ name: 'podspan_collector_agents', help: 'agents with an open file', registers: [this.registry] }),
+    agents: new Gauge({ name: 'podspan_collector_agents', help: 'agents with an open file', registers: [this.registry], collect: (): void => this.metrics.agents.set(this.files.size) }),
+    refusedFrames: new Counter({
+      name: 'podspan_collector_refused_frames_total',
+      help: 'frames not written because a limit was reached, by reason (interfaces: --max-interfaces; linktype: above 65535)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    }),
     vxlan: new Gauge({
       name: 'podspan_collector_vxlan',
-      help: 'VXLAN listener counters (datagrams, frames, bytes, malformed)',
+      help: 'VXLAN listener counters (datagrams, frames, bytes, malformed, refused: of sender/VNI pairs beyond --max-vxlan-sources, failed: 1 once a write error stopped it)',
       labelNames: ['counter'],
       registers: [this.registry],
       collect: () => {
         const v = this.vxlan?.stats();
         if (!v) return;
-        for (const k of ['datagrams', 'frames', 'bytes', 'malformed'] as const) this.metrics.vxlan.set({ counter: k }, v[k]);
+        for (const k of ['datagrams', 'frames', 'bytes', 'malformed', 'refused'] as const) this.metrics.vxlan.set({ counter: k }, v[k]);
+        this.metrics.vxlan.set({ counter: 'failed' }, v.error ? 1 : 0);
       },
     }),
   };
   private vxlan?: NativeVxlanReceiver;
   private readonly tap: LiveTap;
   private vxlanFiles: string[] = [];
+  private vxlanErrorLogged = false;
+  private vxlanRefusedCounted = 0;
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
   constructor(
@@ -83,6 +99,12 @@ export class Collector {
     private readonly log: Logger,
   ) {
     this.server.addService(mirrorService, { stream: (call: grpc.ServerDuplexStream<Buffer, Ack>) => this.onStream(call) });
+    this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
+    // an agent gone idle takes its label sets along, so agent churn does not grow the registry
+    this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
+      this.metrics.frames.remove({ agent });
+      for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
+    });
     this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
     this.server.addService(tapService, this.tap.implementation());
 
@@ -90,7 +112,11 @@ export class Collector {
 
   /** Binds and serves; resolves with the port (useful with port 0). */
   async start(): Promise<number> {
-    fs.mkdirSync(this.opt.outDir, { recursive: true });
+    try {
+      fs.mkdirSync(this.opt.outDir, { recursive: true });
+    } catch (err) {
+      throw new OutputError(`--out ${this.opt.outDir}: ${(err as Error).message}`);
+    }
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.opt.tls) {
       const read = (f: string) => fs.readFileSync(f);
@@ -107,14 +133,22 @@ export class Collector {
     if (this.opt.vxlan) {
       const Receiver = (native() as unknown as { NativeVxlanReceiver: new (o: object) => NativeVxlanReceiver }).NativeVxlanReceiver;
       try {
-        this.vxlan = new Receiver({ ...this.opt.vxlan, path: path.join(this.opt.outDir, `vxlan_${this.runId}.pcapng`), ...this.opt.rotation });
+        this.vxlan = new Receiver({
+          ...this.opt.vxlan,
+          path: path.join(this.opt.outDir, `vxlan_${this.runId}.pcapng`),
+          ...this.opt.rotation,
+          rotateByClock: true,
+          interfacesOnFirstUse: true,
+          exclusive: true,
+          maxSources: this.opt.maxVxlanSources ?? 4096,
+        });
       } catch (err) {
         this.server.forceShutdown();
         throw fromNative(err);
       }
       this.vxlan.start();
     }
-    this.flushTimer = setInterval(() => this.flushAll(), 1000);
+    this.flushTimer = setInterval(() => this.tick(), 1000);
     return port;
   }
 
@@ -125,9 +159,9 @@ export class Collector {
 
   stats(): CollectorStats {
     return {
-      agents: this.files.size,
+      agents: this.files.opened,
       ...this.counters,
-      files: [...[...this.files.values()].flatMap((f) => f.files()), ...this.vxlanFiles],
+      files: [...this.files.files(), ...this.vxlanFiles],
       vxlan: this.vxlan ? { ...this.vxlan.stats(), port: this.vxlan.port() } : undefined,
     };
   }
@@ -157,24 +191,42 @@ export class Collector {
         errors.push((err as Error).message);
       }
     }
-    for (const f of this.files.values()) {
-      try {
-        f.close();
-      } catch (err) {
-        errors.push((err as Error).message);
-      }
-    }
+    errors.push(...this.files.closeAll());
     if (errors.length) throw new OutputError(errors.join('; '));
   }
 
-  private flushAll(): void {
-    for (const f of this.files.values()) {
-      try {
-        f.flush();
-      } catch (err) {
-        this.log.error({ agent: f.agent, err: (err as Error).message }, 'flushing a capture file failed');
-      }
+  /** Why the collector is unhealthy (/healthz), or undefined: the VXLAN listener stopped on a write error. */
+  problem(): string | undefined {
+    const error = this.checkVxlan();
+    return error ? `VXLAN listener stopped: ${error}` : undefined;
+  }
+
+  // Every second: agent files flushed and idle ones closed, the VXLAN listener checked.
+  private tick(): void {
+    this.files.tick();
+    this.checkVxlan();
+  }
+
+  // The VXLAN listener's write error (logged once, when first seen) and refusals (counted).
+  private checkVxlan(): string | undefined {
+    const v = this.vxlan?.stats();
+    if (!v) return undefined;
+    if (v.error && !this.vxlanErrorLogged) {
+      this.vxlanErrorLogged = true;
+      this.log.error({ err: v.error }, 'VXLAN listener stopped on a write error');
     }
+    if (v.refused > this.vxlanRefusedCounted) {
+      this.refusals.count('vxlan_sources', v.refused - this.vxlanRefusedCounted);
+      this.vxlanRefusedCounted = v.refused;
+    }
+    return v.error;
+  }
+
+  /** Writes a batch into its agent's file; the frames written (refused ones are counted). */
+  private writeBatch(batch: ReturnType<typeof decodeFrameBatch>, peer: string): number {
+    const { written, refused } = this.files.fileFor(batch.agent || peer).write(batch);
+    for (const [reason, n] of Object.entries(refused)) this.refusals.count(reason as RefusedReason, n);
+    return written;
   }
 
   /** Agents and live-tap subscribers present the same bearer token (when one is set). */
@@ -203,14 +255,7 @@ export class Collector {
       if (this.stopping) return; // not written, not acknowledged: the agent counts it lost
       try {
         const batch = decodeFrameBatch(data);
-        let file = this.files.get(batch.agent);
-        if (!file) {
-          file = new AgentFile(batch.agent || peer, this.opt.outDir, this.opt.rotation, this.runId);
-          this.files.set(batch.agent, file);
-          this.metrics.agents.set(this.files.size);
-          this.log.info({ agent: batch.agent, peer }, 'new agent');
-        }
-        const frames = file.write(batch);
+        const frames = this.writeBatch(batch, peer);
         this.counters.batches++;
         this.counters.frames += frames;
         this.metrics.batches.inc();
@@ -219,6 +264,11 @@ export class Collector {
         call.write({ sequence: batch.sequence, frames });
         this.tap.publish(batch);
       } catch (err) {
+        if (err instanceof AgentLimitError) {
+          this.calls.delete(call);
+          call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message });
+          return;
+        }
         if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
           this.counters.refusedMalformed++;
           this.metrics.refused.inc({ reason: 'malformed' });

@@ -1,6 +1,7 @@
 // `podspan collector` flags → validated CollectorOptions; every message names the flag.
 import fs from 'node:fs';
 import { z } from 'zod';
+import { defaultAgentFileLimits } from '../collector/agent-files';
 import type { CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
 
@@ -18,7 +19,13 @@ export interface RawCollectorFlags {
   metricsListen?: string;
   /** Allow --token-file without TLS (the token crosses the network in the clear). */
   insecure?: boolean;
+  maxAgents?: string;
+  maxInterfaces?: string;
+  maxVxlanSources?: string;
+  agentIdleTimeout?: string;
 }
+
+const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
 
 const schema = z.object({
   listen: z.string({ required_error: '--listen HOST:PORT is required' }).regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--listen takes HOST:PORT' }),
@@ -32,6 +39,10 @@ const schema = z.object({
   fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
   metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
   insecure: z.boolean().optional(),
+  maxAgents: whole('--max-agents'),
+  maxInterfaces: whole('--max-interfaces'),
+  maxVxlanSources: whole('--max-vxlan-sources'),
+  agentIdleTimeout: whole('--agent-idle-timeout'),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
@@ -54,6 +65,10 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     throw new UsageError('--token-file without --tls-cert/--tls-key: agents would send the token in the clear; add TLS, or --insecure to allow it');
   }
   if (f.fileCount && !f.fileSize && !f.rotateSeconds) throw new UsageError('-W keeps a ring of files and needs -C or -G');
+  for (const [flag, v] of [['--max-agents', f.maxAgents], ['--max-interfaces', f.maxInterfaces], ['--max-vxlan-sources', f.maxVxlanSources]] as const) {
+    if (v !== undefined && Number(v) < 1) throw new UsageError(`${flag} must be at least 1`);
+  }
+  outFolder(f.out);
   readable('--tls-cert', f.tlsCert);
   readable('--tls-key', f.tlsKey);
   readable('--client-ca', f.clientCa);
@@ -74,7 +89,24 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     token,
     vxlan: f.vxlanListen ? hostPort('--vxlan-listen', f.vxlanListen) : undefined,
     metrics: f.metricsListen ? hostPort('--metrics-listen', f.metricsListen) : undefined,
+    limits: {
+      maxAgents: f.maxAgents ? Number(f.maxAgents) : defaultAgentFileLimits.maxAgents,
+      maxInterfaces: f.maxInterfaces ? Number(f.maxInterfaces) : defaultAgentFileLimits.maxInterfaces,
+      idleMs: f.agentIdleTimeout !== undefined ? Number(f.agentIdleTimeout) * 1000 : defaultAgentFileLimits.idleMs,
+    },
+    maxVxlanSources: f.maxVxlanSources ? Number(f.maxVxlanSources) : 4096,
   };
+}
+
+// --out is a folder (created if missing): an existing file there is refused up front.
+function outFolder(out: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(out);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) throw new UsageError(`--out ${out}: exists and is not a folder`);
 }
 
 function hostPort(flag: string, text: string): { host: string; port: number } {

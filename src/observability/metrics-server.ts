@@ -10,7 +10,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(registry: Registry, host: string, port: number, ready: () => boolean): Promise<MetricsServer> {
+/** `problem` (optional): why the process is unhealthy, or undefined; /healthz then answers 503 with it. */
+export async function serveMetrics(registry: Registry, host: string, port: number, ready: () => boolean, problem?: () => string | undefined): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (url === '/metrics') {
@@ -25,8 +26,9 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
         },
       );
     } else if (url === '/healthz') {
-      res.writeHead(200);
-      res.end('ok\n');
+      const p = problem?.();
+      res.writeHead(p ? 503 : 200);
+      res.end(p ? `${p}\n` : 'ok\n');
     } else if (url === '/readyz') {
       const ok = ready();
       res.writeHead(ok ? 200 : 503);

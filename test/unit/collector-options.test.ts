@@ -1,0 +1,42 @@
+// `podspan collector` limit flags: defaults, values, and one message naming the flag when wrong;
+// --out naming a file is refused before anything starts.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseCollectorFlags } from '../../src/config/collector-options';
+
+const base = { listen: '127.0.0.1:0', out: path.join(os.tmpdir(), `podspan-copt-${process.pid}`) };
+
+describe('collector limit flags', () => {
+  it('defaults bound agents, interfaces, VXLAN pairs and idle files', () => {
+    const o = parseCollectorFlags(base);
+    expect(o.limits).toEqual({ maxAgents: 1024, maxInterfaces: 4096, idleMs: 300_000 });
+    expect(o.maxVxlanSources).toBe(4096);
+  });
+
+  it('takes each flag, 0 turning idle closing off', () => {
+    const o = parseCollectorFlags({ ...base, maxAgents: '3', maxInterfaces: '7', maxVxlanSources: '9', agentIdleTimeout: '0' });
+    expect(o.limits).toEqual({ maxAgents: 3, maxInterfaces: 7, idleMs: 0 });
+    expect(o.maxVxlanSources).toBe(9);
+  });
+
+  it.each([
+    [{ maxAgents: '0' }, '--max-agents must be at least 1'],
+    [{ maxInterfaces: 'many' }, '--max-interfaces takes a whole number'],
+    [{ maxVxlanSources: '-1' }, '--max-vxlan-sources takes a whole number'],
+    [{ agentIdleTimeout: '1.5' }, '--agent-idle-timeout takes a whole number'],
+  ])('%o is refused: %s', (flags, message) => {
+    expect(() => parseCollectorFlags({ ...base, ...flags })).toThrow(message);
+  });
+
+  it('--out naming a file is refused with its name', () => {
+    const file = path.join(os.tmpdir(), `podspan-copt-file-${process.pid}`);
+    fs.writeFileSync(file, '');
+    try {
+      expect(() => parseCollectorFlags({ ...base, out: file })).toThrow(`--out ${file}: exists and is not a folder`);
+    } finally {
+      fs.rmSync(file);
+    }
+  });
+});
