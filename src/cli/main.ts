@@ -83,6 +83,9 @@ function program(): Command {
     .option('-W, --file-count <n>', 'keep only the newest n files per agent')
     .option('--vxlan-listen <host:port>', 'also receive VXLAN (e.g. 0.0.0.0:4789) into its own pcapng')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics, /healthz and /readyz (e.g. 127.0.0.1:9090)')
+    .option('--max-message-mb <MiB>', 'largest batch message accepted (default 4)')
+    .option('--max-streams <n>', 'agent streams open at once, more are refused (default 64)')
+    .option('--shutdown-timeout <s>', 'on SIGINT/SIGTERM, cancel streams still open after s seconds (default 5)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });

@@ -1,7 +1,7 @@
 // `podspan collector` flags → validated CollectorOptions; every message names the flag.
 import fs from 'node:fs';
 import { z } from 'zod';
-import type { CollectorOptions } from '../collector/collector';
+import type { CollectorLimits, CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
 
 export interface RawCollectorFlags {
@@ -16,6 +16,9 @@ export interface RawCollectorFlags {
   fileCount?: string;
   vxlanListen?: string;
   metricsListen?: string;
+  maxMessageMb?: string;
+  maxStreams?: string;
+  shutdownTimeout?: string;
 }
 
 const schema = z.object({
@@ -29,6 +32,9 @@ const schema = z.object({
   rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
   fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
   metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
+  maxMessageMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--max-message-mb takes a number of MiB' }).optional(),
+  maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
+  shutdownTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--shutdown-timeout takes seconds' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
@@ -68,7 +74,20 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     token,
     vxlan: f.vxlanListen ? hostPort('--vxlan-listen', f.vxlanListen) : undefined,
     metrics: f.metricsListen ? hostPort('--metrics-listen', f.metricsListen) : undefined,
+    limits: limits(f),
   };
+}
+
+function limits(f: { maxMessageMb?: string; maxStreams?: string; shutdownTimeout?: string }): Partial<CollectorLimits> {
+  const out: Partial<CollectorLimits> = {};
+  if (f.maxMessageMb !== undefined) {
+    const bytes = Math.round(Number(f.maxMessageMb) * (1 << 20));
+    if (bytes < 1 << 20 || bytes > 64 << 20) throw new UsageError('--max-message-mb: between 1 and 64 (agents send batches of at most ~1.4 MiB)');
+    out.maxMessageBytes = bytes;
+  }
+  if (f.maxStreams !== undefined) out.maxStreams = Number(f.maxStreams);
+  if (f.shutdownTimeout !== undefined) out.shutdownTimeoutMs = Math.round(Number(f.shutdownTimeout) * 1000);
+  return out;
 }
 
 function hostPort(flag: string, text: string): { host: string; port: number } {
