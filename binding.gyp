@@ -22,6 +22,7 @@
         "native/core/errors.cc",
         "native/core/file_reader.cc",
         "native/core/file_writer.cc",
+        "native/core/frame_batch.cc",
         "native/core/packet.cc"
       ],
       "include_dirs": [

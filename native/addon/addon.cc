@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "frame_filter_addon.h"
 #include "js_errors.h"
+#include "frame_batch.h"
 #include "stream_events.h"
 #include "stream_files.h"
 #include "vxlan_receiver.h"
@@ -754,6 +755,13 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// checkFrameBatch(buffer): undefined for a well-formed FrameBatch, else the one-line reason.
+Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info) {
+  const auto b = info[0].As<Napi::Buffer<uint8_t>>();
+  const std::string problem = podspan::check_frame_batch(b.Data(), b.Length());
+  return problem.empty() ? info.Env().Undefined() : Napi::String::New(info.Env(), problem);
+}
+
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), podspan::pcap_lib_version_text());
 }
@@ -765,6 +773,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeFrameFilter", podspan_addon::InitFrameFilter(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
   return exports;
 }
 

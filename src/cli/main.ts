@@ -89,6 +89,9 @@ function program(): Command {
     .option('--max-interfaces <n>', "sources (interfaces) per agent file; later ones' frames are refused (default 4096)")
     .option('--max-vxlan-sources <n>', 'VXLAN sender/VNI pairs written; later ones are refused (default 4096)')
     .option('--agent-idle-timeout <s>', "close an agent's file after s seconds without frames; 0: never (default 300)")
+    .option('--max-message-mb <MiB>', 'largest batch message accepted (default 4)')
+    .option('--max-streams <n>', 'agent streams open at once, more are refused (default 64)')
+    .option('--shutdown-timeout <s>', 'on SIGINT/SIGTERM, cancel streams still open after s seconds (default 5)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });

@@ -1,8 +1,12 @@
 // `podspan collector`: accepts Mirror streams from many agents at once and writes each agent's
 // frames to its own pcapng. Streams without the right bearer token are refused
 // (UNAUTHENTICATED), malformed batches end their stream (INVALID_ARGUMENT) without touching the
-// file; both are logged. A batch is acknowledged only once written. stop() stops accepting, ends
-// every stream after acknowledging what was written, and closes every file valid.
+// file; both are logged. A batch is acknowledged only once written. Memory is bounded whatever
+// clients do: messages over the size limit are refused at their length prefix, streams are
+// capped per connection and in all, and a stream whose acks back up (its client does not read)
+// is not read from until they drain. stop() stops accepting, ends every stream after
+// acknowledging what was written, cancels what remains at its deadline, and closes every file
+// valid.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -31,7 +35,22 @@ export interface CollectorOptions {
   limits?: AgentFileLimits;
   /** (sender, VNI) pairs the VXLAN listener gives an interface (default 4096). */
   maxVxlanSources?: number;
+  /** Bounds on what clients may hold (defaults: collectorLimits). */
+  streamLimits?: Partial<CollectorLimits>;
 }
+
+export interface CollectorLimits {
+  /** Largest gRPC message (a FrameBatch); agents send at most ~1.4 MiB. */
+  maxMessageBytes: number;
+  /** Streams open at once over all connections; more are refused (RESOURCE_EXHAUSTED). */
+  maxStreams: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (an agent uses one). */
+  maxStreamsPerConnection: number;
+  /** stop() cancels the streams still open after this long. */
+  shutdownTimeoutMs: number;
+}
+
+export const collectorLimits: CollectorLimits = { maxMessageBytes: 4 << 20, maxStreams: 64, maxStreamsPerConnection: 4, shutdownTimeoutMs: 5000 };
 
 interface NativeVxlanReceiver {
   start(): void;
@@ -51,11 +70,14 @@ export interface CollectorStats {
   files: string[];
 }
 
+type MirrorCall = grpc.ServerDuplexStream<Buffer, Ack>;
+
 export class Collector {
-  private readonly server = new grpc.Server({ ...channelOptions });
+  private readonly limits: CollectorLimits;
+  private readonly server: grpc.Server;
   private readonly files: AgentFiles;
   private readonly refusals: Refusals;
-  private readonly calls = new Set<grpc.ServerDuplexStream<Buffer, Ack>>();
+  private readonly calls = new Set<MirrorCall>();
   private stopping = false;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
   private flushTimer?: NodeJS.Timeout;
@@ -63,7 +85,9 @@ export class Collector {
   readonly registry = new Registry();
   private readonly metrics = {
     streams: new Counter({ name: 'podspan_collector_streams_total', help: 'agent streams accepted', registers: [this.registry] }),
-    refused: new Counter({ name: 'podspan_collector_streams_refused_total', help: 'agent streams refused, by reason', labelNames: ['reason'], registers: [this.registry] }),
+    refused: new Counter({ name: 'podspan_collector_streams_refused_total', help: 'agent streams refused, by reason (unauthenticated, malformed, too_large, too_many_streams, shutting_down)', labelNames: ['reason'], registers: [this.registry] }),
+    open: new Gauge({ name: 'podspan_collector_streams_open', help: 'agent streams open now', registers: [this.registry] }),
+    paused: new Counter({ name: 'podspan_collector_streams_paused_total', help: 'times a stream was not read from because its client was not reading its acks', registers: [this.registry] }),
     batches: new Counter({ name: 'podspan_collector_batches_total', help: 'frame batches written and acknowledged', registers: [this.registry] }),
     frames: new Counter({ name: 'podspan_collector_frames_total', help: 'frames written, by agent', labelNames: ['agent'], registers: [this.registry] }),
     agentDrops: new Counter({ name: 'podspan_collector_agent_drops_total', help: 'frames agents reported lost before the collector, by agent and reason', labelNames: ['agent', 'reason'], registers: [this.registry] }),
@@ -98,7 +122,17 @@ export class Collector {
     private readonly opt: CollectorOptions,
     private readonly log: Logger,
   ) {
-    this.server.addService(mirrorService, { stream: (call: grpc.ServerDuplexStream<Buffer, Ack>) => this.onStream(call) });
+    this.limits = { ...collectorLimits, ...opt.streamLimits };
+    this.server = new grpc.Server({
+      ...channelOptions,
+      'grpc.max_receive_message_length': this.limits.maxMessageBytes,
+      'grpc.max_concurrent_streams': this.limits.maxStreamsPerConnection,
+      // Node's HTTP/2 session memory (MB; outbound data and framing state): a session past it is
+      // refused new streams. Acks are tiny, so only a client that stopped reading gets near it.
+      'grpc-node.max_session_memory': 32,
+      interceptors: [(_method, call) => this.countOversized(call) as grpc.ServerInterceptingCall],
+    });
+    this.server.addService(mirrorService, { stream: (call: MirrorCall) => this.onStream(call) });
     this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
     // an agent gone idle takes its label sets along, so agent churn does not grow the registry
     this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
@@ -107,7 +141,6 @@ export class Collector {
     });
     this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
     this.server.addService(tapService, this.tap.implementation());
-
   }
 
   /** Binds and serves; resolves with the port (useful with port 0). */
@@ -166,23 +199,33 @@ export class Collector {
     };
   }
 
-  /** Stops accepting, ends the streams (acknowledged up to what was written), closes files. */
+  /**
+   * Stops accepting, ends the streams (acknowledged up to what was written), closes files. Streams
+   * still open at the shutdown deadline (a client not reading its acks) are cancelled and their
+   * connections closed.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.flushTimer);
     this.tap.close();
-    for (const call of this.calls) call.end();
+    for (const call of this.calls) {
+      call.pause(); // nothing more is read; what was written is acknowledged by end()
+      call.end();
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
+        this.log.warn({ streams: this.calls.size, timeoutMs: this.limits.shutdownTimeoutMs }, 'shutdown deadline passed: cancelling the streams still open');
         this.server.forceShutdown();
         resolve();
-      }, 3000);
+      }, this.limits.shutdownTimeoutMs);
       this.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
       });
     });
+    this.calls.clear();
+    this.metrics.open.set(0);
     const errors: string[] = [];
     if (this.vxlan) {
       try {
@@ -234,25 +277,74 @@ export class Collector {
     return this.opt.token === undefined || metadata.get('authorization')[0] === `Bearer ${this.opt.token}`;
   }
 
-  private onStream(call: grpc.ServerDuplexStream<Buffer, Ack>): void {
+  private refuse(call: MirrorCall, reason: string, code: grpc.status, details: string, fields: object = {}): void {
+    this.metrics.refused.inc({ reason });
+    this.log.warn({ peer: call.getPeer(), ...fields }, `stream refused: ${details}`);
+    this.forget(call);
+    call.emit('error', { code, details });
+  }
+
+  /** A stream that ended, failed or was cancelled: dropped at once, nothing more read from it. */
+  private forget(call: MirrorCall): void {
+    if (!this.calls.delete(call)) return;
+    this.metrics.open.set(this.calls.size);
+    call.removeAllListeners('data');
+    call.pause();
+  }
+
+  // grpc-js answers a message over the size limit itself (RESOURCE_EXHAUSTED at its length
+  // prefix, before buffering it), on the call below every responder: count it there.
+  private countOversized(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCallInterface {
+    const sendStatus = call.sendStatus.bind(call);
+    let counted = false; // grpc-js may try to end a call more than once
+    call.sendStatus = (status) => {
+      if (!counted && status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/.test(status.details)) {
+        counted = true;
+        this.metrics.refused.inc({ reason: 'too_large' });
+        this.log.warn({ details: status.details }, 'stream refused: message too large');
+      }
+      sendStatus(status);
+    };
+    return call;
+  }
+
+  private onStream(call: MirrorCall): void {
     const peer = call.getPeer();
     if (this.stopping) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the collector is shutting down' });
+      this.refuse(call, 'shutting_down', grpc.status.UNAVAILABLE, 'the collector is shutting down');
       return;
     }
     if (!this.authorized(call.metadata)) {
       this.counters.refusedUnauthenticated++;
-      this.metrics.refused.inc({ reason: 'unauthenticated' });
-      this.log.warn({ peer }, 'stream refused: missing or wrong bearer token');
-      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+      this.refuse(call, 'unauthenticated', grpc.status.UNAUTHENTICATED, 'missing or wrong bearer token');
+      return;
+    }
+    if (this.calls.size >= this.limits.maxStreams) {
+      this.refuse(call, 'too_many_streams', grpc.status.RESOURCE_EXHAUSTED, `${this.limits.maxStreams} streams are open already`);
       return;
     }
     this.counters.streams++;
     this.metrics.streams.inc();
     this.calls.add(call);
+    this.metrics.open.set(this.calls.size);
+    // Read one message ahead at most (objectMode's default is 16): a paused stream then holds at
+    // most one message besides the one being received.
+    (call as unknown as { _readableState?: { highWaterMark: number } })._readableState!.highWaterMark = 1;
     call.sendMetadata(new grpc.Metadata());
+    let paused = false;
+    const acknowledge = (ack: Ack) => {
+      if (call.write(ack) || paused) return;
+      // The client is not reading its acks: stop reading its batches until they drain.
+      paused = true;
+      this.metrics.paused.inc();
+      call.pause();
+      call.once('drain', () => {
+        paused = false;
+        if (!this.stopping && this.calls.has(call)) call.resume();
+      });
+    };
     call.on('data', (data: Buffer) => {
-      if (this.stopping) return; // not written, not acknowledged: the agent counts it lost
+      if (this.stopping || call.cancelled) return; // not written, not acknowledged: the agent counts it lost
       try {
         const batch = decodeFrameBatch(data);
         const frames = this.writeBatch(batch, peer);
@@ -261,7 +353,7 @@ export class Collector {
         this.metrics.batches.inc();
         this.metrics.frames.inc({ agent: batch.agent }, frames);
         for (const [reason, n] of Object.entries(batch.drops)) if (Number(n)) this.metrics.agentDrops.inc({ agent: batch.agent, reason }, Number(n));
-        call.write({ sequence: batch.sequence, frames });
+        acknowledge({ sequence: batch.sequence, frames });
         this.tap.publish(batch);
       } catch (err) {
         if (err instanceof AgentLimitError) {
@@ -271,23 +363,21 @@ export class Collector {
         }
         if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
           this.counters.refusedMalformed++;
-          this.metrics.refused.inc({ reason: 'malformed' });
-          this.log.warn({ peer, reason: err.message }, 'stream refused: malformed batch');
-          this.calls.delete(call);
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `malformed batch: ${err.message}` });
+          this.refuse(call, 'malformed', grpc.status.INVALID_ARGUMENT, `malformed batch: ${err.message}`, { reason: err.message });
           return;
         }
         const message = err instanceof PodspanError ? err.message : String(err);
         this.log.error({ peer, err: message }, 'writing a batch failed');
-        this.calls.delete(call);
+        this.forget(call);
         call.emit('error', { code: grpc.status.INTERNAL, details: `cannot write: ${message}` });
       }
     });
     call.on('end', () => {
-      this.calls.delete(call);
+      this.forget(call);
       call.end();
     });
-    call.on('error', () => this.calls.delete(call));
-    call.on('cancelled', () => this.calls.delete(call));
+    call.on('error', () => this.forget(call));
+    call.on('cancelled', () => this.forget(call));
+    call.on('close', () => this.forget(call));
   }
 }

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { defaultAgentFileLimits } from '../collector/agent-files';
-import type { CollectorOptions } from '../collector/collector';
+import type { CollectorLimits, CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
 
 export interface RawCollectorFlags {
@@ -23,6 +23,9 @@ export interface RawCollectorFlags {
   maxInterfaces?: string;
   maxVxlanSources?: string;
   agentIdleTimeout?: string;
+  maxMessageMb?: string;
+  maxStreams?: string;
+  shutdownTimeout?: string;
 }
 
 const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
@@ -43,6 +46,9 @@ const schema = z.object({
   maxInterfaces: whole('--max-interfaces'),
   maxVxlanSources: whole('--max-vxlan-sources'),
   agentIdleTimeout: whole('--agent-idle-timeout'),
+  maxMessageMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--max-message-mb takes a number of MiB' }).optional(),
+  maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
+  shutdownTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--shutdown-timeout takes seconds' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
 });
 
@@ -95,6 +101,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
       idleMs: f.agentIdleTimeout !== undefined ? Number(f.agentIdleTimeout) * 1000 : defaultAgentFileLimits.idleMs,
     },
     maxVxlanSources: f.maxVxlanSources ? Number(f.maxVxlanSources) : 4096,
+    streamLimits: streamLimits(f),
   };
 }
 
@@ -107,6 +114,18 @@ function outFolder(out: string): void {
     return;
   }
   if (!st.isDirectory()) throw new UsageError(`--out ${out}: exists and is not a folder`);
+}
+
+function streamLimits(f: { maxMessageMb?: string; maxStreams?: string; shutdownTimeout?: string }): Partial<CollectorLimits> {
+  const out: Partial<CollectorLimits> = {};
+  if (f.maxMessageMb !== undefined) {
+    const bytes = Math.round(Number(f.maxMessageMb) * (1 << 20));
+    if (bytes < 1 << 20 || bytes > 64 << 20) throw new UsageError('--max-message-mb: between 1 and 64 (agents send batches of at most ~1.4 MiB)');
+    out.maxMessageBytes = bytes;
+  }
+  if (f.maxStreams !== undefined) out.maxStreams = Number(f.maxStreams);
+  if (f.shutdownTimeout !== undefined) out.shutdownTimeoutMs = Math.round(Number(f.shutdownTimeout) * 1000);
+  return out;
 }
 
 function hostPort(flag: string, text: string): { host: string; port: number } {

@@ -4,6 +4,7 @@
 // touches a frame in JavaScript. Sub-messages (Source, Drops, Ack) use protobufjs's types.
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { native } from '../capture/native';
 
 const root = protobuf.loadSync(path.resolve(__dirname, '..', '..', 'proto', 'podspan', 'v1', 'mirror.proto'));
 export const SourceType = root.lookupType('podspan.v1.Source');
@@ -69,14 +70,9 @@ export function encodeFrameBatch(b: FrameBatch): Buffer {
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** Thrown for a batch that does not hold together; the collector refuses the stream. */
-export class MalformedBatchError extends Error {}
-
-const toNumber = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
-
-export function decodeFrameBatch(data: Buffer): FrameBatch {
-  const r = protobuf.Reader.create(data);
-  const b: FrameBatch = {
+/** A batch with no agent, sources or frames (what an empty message decodes to). */
+export function emptyFrameBatch(): FrameBatch {
+  return {
     agent: '',
     sequence: 0,
     sources: [],
@@ -87,6 +83,23 @@ export function decodeFrameBatch(data: Buffer): FrameBatch {
     source: Buffer.alloc(0),
     drops: { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 },
   };
+}
+
+/** Thrown for a batch that does not hold together; the collector refuses the stream. */
+export class MalformedBatchError extends Error {}
+
+const toNumber = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
+
+/**
+ * Decodes a received batch after checking it completely (native/core/frame_batch.h: every length
+ * within the message, columns consistent, lengths adding up, sources present), so a batch that
+ * does not hold together is refused before anything acts on it.
+ */
+export function decodeFrameBatch(data: Buffer): FrameBatch {
+  const problem = native().checkFrameBatch(data);
+  if (problem !== undefined) throw new MalformedBatchError(problem);
+  const r = protobuf.Reader.create(data);
+  const b = emptyFrameBatch();
   const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   const columns: Record<number, Buffer[]> = { 5: [], 6: [], 7: [], 8: [] };
   try {
@@ -121,18 +134,7 @@ export function decodeFrameBatch(data: Buffer): FrameBatch {
   b.origlen = col(6);
   b.timestampNs = col(7);
   b.source = col(8);
-  validate(b);
   return b;
-}
-
-/** The columns must agree in count (lengths and source indexes are checked natively, per frame). */
-function validate(b: FrameBatch): void {
-  const n = b.caplen.length / 4;
-  if (!Number.isInteger(n) || b.origlen.length !== n * 4 || b.timestampNs.length !== n * 8 || b.source.length !== n * 4) {
-    throw new MalformedBatchError(
-      `batch ${b.sequence}: columns disagree (caplen ${b.caplen.length / 4}, origlen ${b.origlen.length / 4}, timestamps ${b.timestampNs.length / 8}, sources ${b.source.length / 4})`,
-    );
-  }
 }
 
 export function encodeAck(a: Ack): Buffer {

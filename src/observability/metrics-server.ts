@@ -1,6 +1,8 @@
 // Prometheus metrics over HTTP (prom-client): GET /metrics, plus /healthz (the process answers)
 // and /readyz (the component says it is ready). One small server per process; the registry is
-// the caller's, so tests and several components do not share global state.
+// the caller's, so tests and several components do not share global state. A client that sends
+// its request slowly is cut off (headers within 10 s, the whole request within 15 s), and close()
+// ends every connection within a second, so a stuck scraper never holds the process's exit.
 import http from 'node:http';
 import { Registry } from 'prom-client';
 import { UsageError } from '../errors';
@@ -9,6 +11,9 @@ export interface MetricsServer {
   port: number;
   close(): Promise<void>;
 }
+
+/** How long close() lets requests in progress finish before closing their connections. */
+const CLOSE_GRACE_MS = 1000;
 
 /** `problem` (optional): why the process is unhealthy, or undefined; /healthz then answers 503 with it. */
 export async function serveMetrics(registry: Registry, host: string, port: number, ready: () => boolean, problem?: () => string | undefined): Promise<MetricsServer> {
@@ -38,12 +43,22 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       res.end();
     }
   });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new UsageError(`metrics listen ${host}:${port}: ${err.message}`)));
     server.listen(port, host, resolve);
   });
   return {
     port: (server.address() as { port: number }).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
   };
 }

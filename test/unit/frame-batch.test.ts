@@ -71,4 +71,18 @@ describe('FrameBatch codec', () => {
     bad.origlen = bad.origlen.subarray(0, 8);
     expect(() => decodeFrameBatch(encodeFrameBatch(bad))).toThrow(/columns disagree/);
   });
+
+  it('refuses a length past the end at any depth (protobufjs read these as agent "A" and a Source)', () => {
+    expect(() => decodeFrameBatch(Buffer.from([0x0a, 100, 0x41]))).toThrow(/batch field 1 \(agent\) at byte 0: length 100 runs past the end \(1 bytes left\)/);
+    expect(() => decodeFrameBatch(Buffer.from([0x1a, 3, 0x0a, 100, 0x41]))).toThrow(/source field 1 \(node\) at byte 2: length 100 runs past the end/);
+  });
+
+  it('refuses frames that name a missing source or whose lengths do not add up, before anything is written', () => {
+    const missing = sample();
+    missing.source.writeUInt32LE(2, 8);
+    expect(() => decodeFrameBatch(encodeFrameBatch(missing))).toThrow(/frame 2 names source 2 of 2/);
+    const short = sample();
+    short.frames = Buffer.from('abcde');
+    expect(() => decodeFrameBatch(encodeFrameBatch(short))).toThrow(/frame lengths add up to 6 bytes, the frames field holds 5/);
+  });
 });
