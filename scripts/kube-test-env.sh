@@ -52,9 +52,19 @@ write_etcd_module() { # DIR
   printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$1/tools.go"
 }
 
-go_build() { # MODULE_DIR OUTPUT PACKAGE... (OUTPUT: a file, or a directory ending in /)
-  local mod="$1" out="$2"; shift 2
-  (cd "$mod" && "$GO" mod tidy && "$GO" build -p 2 -ldflags='-s -w' -o "$out" "$@")
+go_build() { # MODULE_DIR OUTPUT LDFLAGS PACKAGE... (OUTPUT: a file, or a directory ending in /)
+  local mod="$1" out="$2" ldflags="$3"; shift 3
+  (cd "$mod" && "$GO" mod tidy && "$GO" build -p 2 -ldflags="-s -w $ldflags" -o "$out" "$@")
+}
+
+# What the release build stamps in (hack/lib/version.sh), so /version and `kubectl version` say
+# v1.34.4 rather than v0.0.0-master.
+kube_version_ldflags() {
+  local minor="${K8S_VERSION#1.}"; minor="${minor%%.*}" f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$f"
 }
 
 cmd_build() {
@@ -63,7 +73,7 @@ cmd_build() {
   fi
   [ -x "$GO" ] || die "no Go toolchain (set GO=/path/to/go)"
   mkdir -p "$CACHE_ROOT"
-  local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
+  tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")" # global: the EXIT trap runs after this function returns
   trap 'rm -rf "$tmp"' EXIT
   mkdir -p "$tmp/kube" "$tmp/etcd" "$tmp/out/bin"
   write_kube_module "$tmp/kube"
@@ -71,8 +81,8 @@ cmd_build() {
   local start=$SECONDS
   export GOFLAGS="-trimpath -buildvcs=false" GOMAXPROCS="${GOMAXPROCS:-2}" CGO_ENABLED=0
   echo "kube-test-env: building etcd v$ETCD_VERSION, kube-apiserver and kubectl v$K8S_VERSION (several minutes)"
-  go_build "$tmp/etcd" "$tmp/out/bin/etcd" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
-  go_build "$tmp/kube" "$tmp/out/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+  go_build "$tmp/etcd" "$tmp/out/bin/etcd" "" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
+  go_build "$tmp/kube" "$tmp/out/bin/" "$(kube_version_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
     || die "building kube-apiserver/kubectl v$K8S_VERSION failed"
   [ -x "$tmp/out/bin/etcd" ] && [ -x "$tmp/out/bin/kube-apiserver" ] && [ -x "$tmp/out/bin/kubectl" ] \
     || die "build finished without all of etcd, kube-apiserver, kubectl"
@@ -144,20 +154,25 @@ started_pid() { # DIR NAME
   [[ "$cmd" == *"$1/"* || "$cmd" == *"$1 "* ]] && echo "$pid"
 }
 
-stop_one() { # DIR NAME: SIGTERM, up to 10 s to exit, then SIGKILL
+stop_one() { # DIR NAME SIGNAL: the signal, up to 10 s to exit, then SIGKILL
   local pid i
   pid="$(started_pid "$1" "$2")" || { rm -f "$1/$2.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; }
+  kill "-$3" "$pid" 2>/dev/null || true
+  # Gone once its command line is (a zombie has none: nothing waits for it, its parent has exited).
+  for i in $(seq 200); do started_pid "$1" "$2" >/dev/null || break; sleep 0.05; done
+  if started_pid "$1" "$2" >/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    while started_pid "$1" "$2" >/dev/null; do sleep 0.05; done
+  fi
   rm -f "$1/$2.pid"
 }
 
 cmd_stop() { # DIR
   local d; d="$(cd "$1" 2>/dev/null && pwd)" || return 0
   local w; w="$(started_pid "$d" watchdog)" && kill -TERM "$w" 2>/dev/null; rm -f "$d/watchdog.pid"
-  stop_one "$d" kube-apiserver
-  stop_one "$d" etcd
+  # kube-apiserver's graceful shutdown takes seconds and its state dies with DIR anyway: SIGKILL.
+  stop_one "$d" kube-apiserver KILL
+  stop_one "$d" etcd TERM
 }
 
 cmd_start() { # DIR
@@ -200,6 +215,7 @@ POLICY
     --service-cluster-ip-range 10.96.0.0/16 \
     --disable-admission-plugins ServiceAccount \
     --enable-priority-and-fairness=false \
+    --endpoint-reconciler-type none \
     --audit-policy-file "$d/audit-policy.yaml" --audit-log-path "$d/audit.log" --audit-log-mode blocking \
     --profiling=false \
     --cert-dir "$d/apiserver-certs" \
