@@ -67,12 +67,17 @@ kube_version_ldflags() {
   echo "$f"
 }
 
+built() { [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; }
+
 cmd_build() {
-  if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; then
-    echo "kube-test-env: cached in $CACHE_DIR"; return 0
-  fi
+  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
   [ -x "$GO" ] || die "no Go toolchain (set GO=/path/to/go)"
   mkdir -p "$CACHE_ROOT"
+  # One build at a time; one that waited here finds the cache built.
+  exec 9>"$CACHE_ROOT/.build.lock"
+  flock 9
+  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
+  rm -rf "$CACHE_ROOT"/.build-* # left by a build that was killed (none runs: we hold the lock)
   tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")" # global: the EXIT trap runs after this function returns
   trap 'rm -rf "$tmp"' EXIT
   mkdir -p "$tmp/kube" "$tmp/etcd" "$tmp/out/bin"
@@ -150,7 +155,7 @@ started_pid() { # DIR NAME
   local f="$1/$2.pid" pid cmd
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
-  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
   [[ "$cmd" == *"$1/"* || "$cmd" == *"$1 "* ]] && echo "$pid"
 }
 
@@ -175,12 +180,10 @@ cmd_stop() { # DIR
   stop_one "$d" etcd TERM
 }
 
-cmd_start() { # DIR
-  [ -n "${1:-}" ] || die "usage: $0 start DIR"
-  local bin; bin="$(cmd_bin_dir)"
-  mkdir -p "$1"; local d; d="$(cd "$1" && pwd)"
-  started_pid "$d" kube-apiserver >/dev/null && die "already running in $d"
-  local etcd_client etcd_peer api_port
+# One attempt at starting both servers in DIR: 0 when ready, 2 when a port chosen free was taken
+# meanwhile by someone else (then DIR is clean for another attempt); any other failure exits.
+start_servers() { # DIR BIN
+  local d="$1" bin="$2" etcd_client etcd_peer api_port
   read -r etcd_client etcd_peer api_port < <(free_ports 3)
   local etcd_url="http://127.0.0.1:$etcd_client" server="https://127.0.0.1:$api_port"
 
@@ -190,9 +193,9 @@ cmd_start() { # DIR
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "podspan-test=http://127.0.0.1:$etcd_peer" \
     --unsafe-no-fsync --log-level warn >"$d/etcd.log" 2>&1 &
-  echo $! >"$d/etcd.pid"
+  echo $! >"$d/etcd.pid"; disown # no job notices when stop_one kills it
 
-  make_credentials "$d"
+  [ -f "$d/tokens.csv" ] || make_credentials "$d"
   # The agent's requests (only the agent's) in DIR/audit.log, one JSON line each: what it asked for.
   cat >"$d/audit-policy.yaml" <<'POLICY'
 apiVersion: audit.k8s.io/v1
@@ -220,21 +223,38 @@ POLICY
     --profiling=false \
     --cert-dir "$d/apiserver-certs" \
     --v 0 >"$d/kube-apiserver.log" 2>&1 &
-  echo $! >"$d/kube-apiserver.pid"
+  echo $! >"$d/kube-apiserver.pid"; disown # no job notices when stop_one kills it
 
   write_kubeconfig "$d/admin.kubeconfig" "$server" "$d/serving.crt" admin "$(cat "$d/admin.token")"
   write_kubeconfig "$d/agent.kubeconfig" "$server" "$d/serving.crt" podspan-agent "$(cat "$d/agent.token")"
   echo "$server" >"$d/server"
 
   # Ready when /readyz says ok (every post-start hook done: RBAC's bootstrap roles exist).
-  local i
+  local i name
   for i in $(seq 600); do
-    if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then break; fi
-    if ! started_pid "$d" etcd >/dev/null; then cmd_stop "$d"; die "etcd exited: $(tail -3 "$d/etcd.log" | tr '\n' ' ')"; fi
-    if ! started_pid "$d" kube-apiserver >/dev/null; then cmd_stop "$d"; die "kube-apiserver exited: $(grep -E '^[EF][0-9]|rror' "$d/kube-apiserver.log" | tail -3 | tr '\n' ' ')"; fi
+    if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then return 0; fi
+    for name in etcd kube-apiserver; do
+      started_pid "$d" "$name" >/dev/null && continue
+      cmd_stop "$d"
+      if grep -q 'address already in use' "$d/$name.log"; then rm -rf "$d/etcd"; return 2; fi
+      die "$name exited: $(grep -E '^[EF][0-9]|"level":"(error|fatal)"' "$d/$name.log" | tail -2 | tr '\n' ' ')"
+    done
     sleep 0.1
   done
-  [ "$i" -lt 600 ] || { cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"; }
+  cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"
+}
+
+cmd_start() { # DIR
+  [ -n "${1:-}" ] || die "usage: $0 start DIR"
+  local bin; bin="$(cmd_bin_dir)"
+  mkdir -p "$1"; local d; d="$(cd "$1" && pwd)"
+  started_pid "$d" kube-apiserver >/dev/null && die "already running in $d"
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0; start_servers "$d" "$bin" || rc=$?
+    [ "$rc" -eq 0 ] && break
+  done
+  [ "$rc" -eq 0 ] || die "the free ports chosen were taken before the servers could bind them, 3 times"
 
   # Stop both servers if the process that asked for them dies without stopping them.
   if [ -n "${PODSPAN_KUBE_OWNER_PID:-}" ]; then
@@ -246,12 +266,11 @@ POLICY
     ) </dev/null >/dev/null 2>&1 &
     echo $! >"$d/watchdog.pid"
   fi
-  echo "$server"
+  cat "$d/server"
 }
 
 cmd_bin_dir() {
-  [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ] \
-    || die "not built: run scripts/kube-test-env.sh build"
+  built || die "not built: run scripts/kube-test-env.sh build"
   echo "$BIN_DIR"
 }
 
