@@ -13,7 +13,10 @@
 set -euo pipefail
 
 K8S_VERSION=1.34.4     # k8s.io/kubernetes; its staging modules (k8s.io/api ...) are v0.34.4
-ETCD_VERSION=3.6.16    # go.etcd.io/etcd/server/v3; kube-apiserver 1.34 is built against etcd 3.6
+# go.etcd.io/etcd/server/v3; kube-apiserver 1.34 is built against etcd 3.6. Debian 12's etcd-server
+# (3.4.23) also passes these tests, but 3.4 is out of support and lacks --unsafe-no-fsync; building
+# etcd costs about 3 of the build's minutes.
+ETCD_VERSION=3.6.16
 CACHE_ROOT="${PODSPAN_TEST_CACHE:-/var/cache/podspan-test}"
 CACHE_DIR="$CACHE_ROOT/kube-$K8S_VERSION-etcd-$ETCD_VERSION"
 BIN_DIR="$CACHE_DIR/bin"
@@ -52,18 +55,33 @@ write_etcd_module() { # DIR
   printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$1/tools.go"
 }
 
-go_build() { # MODULE_DIR OUTPUT PACKAGE... (OUTPUT: a file, or a directory ending in /)
-  local mod="$1" out="$2"; shift 2
-  (cd "$mod" && "$GO" mod tidy && "$GO" build -p 2 -ldflags='-s -w' -o "$out" "$@")
+go_build() { # MODULE_DIR OUTPUT LDFLAGS PACKAGE... (OUTPUT: a file, or a directory ending in /)
+  local mod="$1" out="$2" ldflags="$3"; shift 3
+  (cd "$mod" && "$GO" mod tidy && "$GO" build -p 2 -ldflags="-s -w $ldflags" -o "$out" "$@")
 }
 
+# What the release build stamps in (hack/lib/version.sh), so /version and `kubectl version` say
+# v1.34.4 rather than v0.0.0-master.
+kube_version_ldflags() {
+  local minor="${K8S_VERSION#1.}"; minor="${minor%%.*}" f=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    f+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$f"
+}
+
+built() { [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; }
+
 cmd_build() {
-  if [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; then
-    echo "kube-test-env: cached in $CACHE_DIR"; return 0
-  fi
+  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
   [ -x "$GO" ] || die "no Go toolchain (set GO=/path/to/go)"
   mkdir -p "$CACHE_ROOT"
-  local tmp; tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")"
+  # One build at a time; one that waited here finds the cache built.
+  exec 9>"$CACHE_ROOT/.build.lock"
+  flock 9
+  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
+  rm -rf "$CACHE_ROOT"/.build-* # left by a build that was killed (none runs: we hold the lock)
+  tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")" # global: the EXIT trap runs after this function returns
   trap 'rm -rf "$tmp"' EXIT
   mkdir -p "$tmp/kube" "$tmp/etcd" "$tmp/out/bin"
   write_kube_module "$tmp/kube"
@@ -71,8 +89,8 @@ cmd_build() {
   local start=$SECONDS
   export GOFLAGS="-trimpath -buildvcs=false" GOMAXPROCS="${GOMAXPROCS:-2}" CGO_ENABLED=0
   echo "kube-test-env: building etcd v$ETCD_VERSION, kube-apiserver and kubectl v$K8S_VERSION (several minutes)"
-  go_build "$tmp/etcd" "$tmp/out/bin/etcd" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
-  go_build "$tmp/kube" "$tmp/out/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+  go_build "$tmp/etcd" "$tmp/out/bin/etcd" "" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
+  go_build "$tmp/kube" "$tmp/out/bin/" "$(kube_version_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
     || die "building kube-apiserver/kubectl v$K8S_VERSION failed"
   [ -x "$tmp/out/bin/etcd" ] && [ -x "$tmp/out/bin/kube-apiserver" ] && [ -x "$tmp/out/bin/kubectl" ] \
     || die "build finished without all of etcd, kube-apiserver, kubectl"
@@ -140,32 +158,35 @@ started_pid() { # DIR NAME
   local f="$1/$2.pid" pid cmd
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
-  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
   [[ "$cmd" == *"$1/"* || "$cmd" == *"$1 "* ]] && echo "$pid"
 }
 
-stop_one() { # DIR NAME: SIGTERM, up to 10 s to exit, then SIGKILL
+stop_one() { # DIR NAME SIGNAL: the signal, up to 10 s to exit, then SIGKILL
   local pid i
   pid="$(started_pid "$1" "$2")" || { rm -f "$1/$2.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid" 2>/dev/null || true; while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done; }
+  kill "-$3" "$pid" 2>/dev/null || true
+  # Gone once its command line is (a zombie has none: nothing waits for it, its parent has exited).
+  for i in $(seq 200); do started_pid "$1" "$2" >/dev/null || break; sleep 0.05; done
+  if started_pid "$1" "$2" >/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    while started_pid "$1" "$2" >/dev/null; do sleep 0.05; done
+  fi
   rm -f "$1/$2.pid"
 }
 
 cmd_stop() { # DIR
   local d; d="$(cd "$1" 2>/dev/null && pwd)" || return 0
   local w; w="$(started_pid "$d" watchdog)" && kill -TERM "$w" 2>/dev/null; rm -f "$d/watchdog.pid"
-  stop_one "$d" kube-apiserver
-  stop_one "$d" etcd
+  # kube-apiserver's graceful shutdown takes seconds and its state dies with DIR anyway: SIGKILL.
+  stop_one "$d" kube-apiserver KILL
+  stop_one "$d" etcd TERM
 }
 
-cmd_start() { # DIR
-  [ -n "${1:-}" ] || die "usage: $0 start DIR"
-  local bin; bin="$(cmd_bin_dir)"
-  mkdir -p "$1"; local d; d="$(cd "$1" && pwd)"
-  started_pid "$d" kube-apiserver >/dev/null && die "already running in $d"
-  local etcd_client etcd_peer api_port
+# One attempt at starting both servers in DIR: 0 when ready, 2 when a port chosen free was taken
+# meanwhile by someone else (then DIR is clean for another attempt); any other failure exits.
+start_servers() { # DIR BIN
+  local d="$1" bin="$2" etcd_client etcd_peer api_port
   read -r etcd_client etcd_peer api_port < <(free_ports 3)
   local etcd_url="http://127.0.0.1:$etcd_client" server="https://127.0.0.1:$api_port"
 
@@ -175,9 +196,9 @@ cmd_start() { # DIR
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "podspan-test=http://127.0.0.1:$etcd_peer" \
     --unsafe-no-fsync --log-level warn >"$d/etcd.log" 2>&1 &
-  echo $! >"$d/etcd.pid"
+  echo $! >"$d/etcd.pid"; disown # no job notices when stop_one kills it
 
-  make_credentials "$d"
+  [ -f "$d/tokens.csv" ] || make_credentials "$d"
   # The agent's requests (only the agent's) in DIR/audit.log, one JSON line each: what it asked for.
   cat >"$d/audit-policy.yaml" <<'POLICY'
 apiVersion: audit.k8s.io/v1
@@ -200,25 +221,43 @@ POLICY
     --service-cluster-ip-range 10.96.0.0/16 \
     --disable-admission-plugins ServiceAccount \
     --enable-priority-and-fairness=false \
+    --endpoint-reconciler-type none \
     --audit-policy-file "$d/audit-policy.yaml" --audit-log-path "$d/audit.log" --audit-log-mode blocking \
     --profiling=false \
     --cert-dir "$d/apiserver-certs" \
     --v 0 >"$d/kube-apiserver.log" 2>&1 &
-  echo $! >"$d/kube-apiserver.pid"
+  echo $! >"$d/kube-apiserver.pid"; disown # no job notices when stop_one kills it
 
   write_kubeconfig "$d/admin.kubeconfig" "$server" "$d/serving.crt" admin "$(cat "$d/admin.token")"
   write_kubeconfig "$d/agent.kubeconfig" "$server" "$d/serving.crt" podspan-agent "$(cat "$d/agent.token")"
   echo "$server" >"$d/server"
 
   # Ready when /readyz says ok (every post-start hook done: RBAC's bootstrap roles exist).
-  local i
+  local i name
   for i in $(seq 600); do
-    if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then break; fi
-    if ! started_pid "$d" etcd >/dev/null; then cmd_stop "$d"; die "etcd exited: $(tail -3 "$d/etcd.log" | tr '\n' ' ')"; fi
-    if ! started_pid "$d" kube-apiserver >/dev/null; then cmd_stop "$d"; die "kube-apiserver exited: $(grep -E '^[EF][0-9]|rror' "$d/kube-apiserver.log" | tail -3 | tr '\n' ' ')"; fi
+    if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then return 0; fi
+    for name in etcd kube-apiserver; do
+      started_pid "$d" "$name" >/dev/null && continue
+      cmd_stop "$d"
+      if grep -q 'address already in use' "$d/$name.log"; then rm -rf "$d/etcd"; return 2; fi
+      die "$name exited: $(grep -E '^[EF][0-9]|"level":"(error|fatal)"' "$d/$name.log" | tail -2 | tr '\n' ' ')"
+    done
     sleep 0.1
   done
-  [ "$i" -lt 600 ] || { cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"; }
+  cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"
+}
+
+cmd_start() { # DIR
+  [ -n "${1:-}" ] || die "usage: $0 start DIR"
+  local bin; bin="$(cmd_bin_dir)"
+  mkdir -p "$1"; local d; d="$(cd "$1" && pwd)"
+  started_pid "$d" kube-apiserver >/dev/null && die "already running in $d"
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0; start_servers "$d" "$bin" || rc=$?
+    [ "$rc" -eq 0 ] && break
+  done
+  [ "$rc" -eq 0 ] || die "the free ports chosen were taken before the servers could bind them, 3 times"
 
   # Stop both servers if the process that asked for them dies without stopping them.
   if [ -n "${PODSPAN_KUBE_OWNER_PID:-}" ]; then
@@ -230,12 +269,11 @@ POLICY
     ) </dev/null >/dev/null 2>&1 &
     echo $! >"$d/watchdog.pid"
   fi
-  echo "$server"
+  cat "$d/server"
 }
 
 cmd_bin_dir() {
-  [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ] \
-    || die "not built: run scripts/kube-test-env.sh build"
+  built || die "not built: run scripts/kube-test-env.sh build"
   echo "$BIN_DIR"
 }
 

@@ -1,6 +1,8 @@
-// `podspan agent` started as node "test-node" of a fake cluster (see fake-kube-api.ts), for the
+// `podspan agent` started as node "test-node" (of the cluster in kube-env.ts), for the
 // Kubernetes end-to-end tests: its stderr, its exit, and its per-pod captured counter.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { track, type Running } from './netns';
 import { podspanBin } from './tools';
 
@@ -16,6 +18,24 @@ export interface NodeAgent extends Running {
   metricsUrl: string;
   /** podspan_captured_packets of the capture of pod "namespace/name", or undefined when there is none. */
   captured(pod: string): Promise<number | undefined>;
+  /**
+   * Whether the agent has `file` open. A capture leaves the metrics as soon as it is detached and
+   * its file is closed a moment later, so a test reading the file waits for this to turn false.
+   */
+  hasOpen(file: string): boolean;
+}
+
+function openFiles(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  const links: string[] = [];
+  for (const fd of fs.readdirSync(dir)) {
+    try {
+      links.push(fs.readlinkSync(path.join(dir, fd)));
+    } catch {
+      // closed between the listing and the readlink
+    }
+  }
+  return links;
 }
 
 /** Starts the agent with `cfg` (metrics on 127.0.0.1:0) and waits until it runs its first captures. */
@@ -30,5 +50,6 @@ export async function startNodeAgent(cfg: string): Promise<NodeAgent> {
     const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith('podspan_captured_packets{') && l.includes(`pod="${pod}"`));
     return line ? Number(line.split(' ').pop()) : undefined;
   };
-  return { child, stderr: () => err, exited, metricsUrl, captured };
+  const hasOpen = (file: string) => openFiles(child.pid!).includes(path.resolve(file));
+  return { child, stderr: () => err, exited, metricsUrl, captured, hasOpen };
 }

@@ -148,7 +148,7 @@ export function kubectlOk(kube: KubeEnv, args: string[], stdin?: string): string
  * (established) and its RBAC; plus the workload namespaces a test puts pods and sessions in.
  */
 export function installAgentApi(kube: KubeEnv, workloadNamespaces: string[] = []): void {
-  kube.apply(['namespace.yaml', 'crd-mirrorsession.yaml', 'rbac.yaml'].map((f) => path.join(repoRoot, 'deploy', f)));
-  kubectlOk(kube, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io']);
+  kube.apply(['namespace.yaml', 'crd-mirrorsession.yaml', 'crd-clustermirrorsession.yaml', 'rbac.yaml'].map((f) => path.join(repoRoot, 'deploy', f)));
+  kubectlOk(kube, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io', 'crd/clustermirrorsessions.podspan.io']);
   for (const ns of workloadNamespaces) kubectlOk(kube, ['create', 'namespace', ns]);
 }

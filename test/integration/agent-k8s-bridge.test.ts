@@ -2,18 +2,22 @@
 // veth is a port of one Linux bridge holding the gateway address of the pods' /24, so the route to
 // a pod names the bridge and only the neighbour table and the bridge's fdb tell which port is the
 // pod's. Also hostNetwork pods, which have no interface of their own: captured on "any", filtered
-// by their container ports. The API is the fake server (real list/watch wire format).
+// by their container ports. The API is a real kube-apiserver (test/helpers/kube-env.ts) and the
+// agent uses its ServiceAccount's token; pods are created and deleted as agent-k8s.test.ts does.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApi, makePod, writeKubeconfig } from '../helpers/fake-kube-api';
+import { makePod } from '../helpers/fake-kube-api';
+import { createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
 import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess } from '../helpers/netns';
 import { startNodeAgent, until } from '../helpers/k8s-agent';
 import { capinfos, run, tsharkWarnings } from '../helpers/tools';
 
+const kubeUnavailable = kubeEnvUnavailable();
 if (!canUseNetns) console.log('agent Kubernetes bridge/hostNetwork tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+else if (kubeUnavailable) console.log(`agent Kubernetes bridge/hostNetwork tests skipped: ${kubeUnavailable}`);
 
 const pid = process.pid;
 const tag = `${pid % 100000}`;
@@ -47,12 +51,13 @@ function veth(ns: string, host: string): void {
 const fields = (file: string, ...names: string[]) =>
   run('tshark', ['-n', '-r', file, '-T', 'fields', ...names.flatMap((n) => ['-e', n])]).stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
 
-describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods', () => {
+describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent with bridged and hostNetwork pods', () => {
   let tmp: string;
-  let api: FakeKubeApi;
+  let kube: KubeEnv;
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-agent-k8s-bridge-'));
-    api = await FakeKubeApi.start();
+    kube = await startKubeEnv();
+    installAgentApi(kube, ['shop', 'infra']);
     addNamespaces([podA.ns, podB.ns, client.ns]);
     ip('link', 'add', bridge, 'type', 'bridge');
     run('sysctl', ['-qw', `net.ipv6.conf.${bridge}.disable_ipv6=1`]);
@@ -77,9 +82,11 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
     killStarted(); // the agent of a test that failed half-way
     for (const dev of [podA.host, podB.host, client.host, bridge]) run('ip', ['link', 'del', dev]);
     removeNamespaces([podA.ns, podB.ns, client.ns]);
-    await api?.close();
+    await kube?.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   });
+
+  const relabel = (pod: string, app: string) => kubectlOk(kube, ['label', 'pod', pod, '-n', 'shop', `app=${app}`, '--overwrite']);
 
   /** The agent on node test-node with one session `name` selecting `selector` in namespace `namespace`. */
   async function startAgent(name: string, namespace: string, selector: string, dir: string) {
@@ -88,7 +95,7 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
       cfg,
       [
         'metrics: { listen: "127.0.0.1:0" }',
-        `kubernetes: { enabled: true, kubeconfig: ${writeKubeconfig(api, tmp)}, watchMirrorSessions: false }`,
+        `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig}, watchMirrorSessions: false }`,
         'sessions:',
         `  - name: ${name}`,
         `    sources: { pods: { namespaces: [${namespace}], selector: { ${selector} } } }`,
@@ -103,11 +110,12 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
 
   it('captures a bridged pod on its own bridge port only, also once the bridge forgets its MAC, until the pod goes', async () => {
     const dir = path.join(tmp, 'bridged');
-    api.addPod(makePod('pod-a', { node: 'test-node', namespace: 'shop', labels: { app: 'a' }, ips: [podA.ip] }));
-    api.addPod(makePod('pod-b', { node: 'test-node', namespace: 'shop', labels: { app: 'b' }, ips: [podB.ip] }));
+    createPod(kube, makePod('pod-a', { node: 'test-node', namespace: 'shop', labels: { app: 'a' }, ips: [podA.ip] }));
+    createPod(kube, makePod('pod-b', { node: 'test-node', namespace: 'shop', labels: { app: 'b' }, ips: [podB.ip] }));
     const { agent, captured } = await startAgent('bridged', 'shop', 'app: a', dir);
     const file = path.join(dir, 'bridged', `${podA.host}_shop_pod-a.pcapng`);
     await until(() => fs.existsSync(file));
+    expect(agent.hasOpen(file)).toBe(true); // what the wait for the closed file below relies on
     expect(await captured('shop/pod-b')).toBeUndefined();
 
     // Pod B's own traffic first: any of it leaking into pod A's capture would be in the file before A's.
@@ -125,23 +133,24 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
     const macA = inNs(podA.ns, ['cat', '/sys/class/net/eth0/address']).trim();
     ip('neigh', 'del', podA.ip, 'dev', bridge);
     execFileSync('bridge', ['fdb', 'del', macA, 'dev', podA.host, 'master'], { stdio: 'pipe' });
-    api.updatePod(makePod('pod-b', { node: 'test-node', namespace: 'shop', labels: { app: 'a' }, ips: [podB.ip] }));
+    relabel('pod-b', 'a');
     await until(() => fs.existsSync(path.join(dir, 'bridged', `${podB.host}_shop_pod-b.pcapng`)));
     expect(await captured('shop/pod-a')).toBe(85);
 
     // Relabelled out and back in: a second capture in a second file; the first keeps its 85 packets.
-    api.updatePod(makePod('pod-a', { node: 'test-node', namespace: 'shop', labels: { app: 'x' }, ips: [podA.ip] }));
+    relabel('pod-a', 'x');
     await until(async () => (await captured('shop/pod-a')) === undefined);
-    api.updatePod(makePod('pod-a', { node: 'test-node', namespace: 'shop', labels: { app: 'a' }, ips: [podA.ip] }));
+    relabel('pod-a', 'a');
     await until(async () => (await captured('shop/pod-a')) === 0);
     send(podA.ns, 'udp', gateway, 7007, 7);
     await until(async () => (await captured('shop/pod-a')) === 7);
     const second = fs.readdirSync(path.join(dir, 'bridged')).filter((f) => /^pb\d+a_shop_pod-a_\d{14}\.pcapng$/.test(f));
     expect(second).toHaveLength(1);
 
-    api.deletePod('pod-a', 'shop');
+    kubectlOk(kube, ['delete', 'pod', 'pod-a', '-n', 'shop', '--grace-period=0', '--force']);
     await until(async () => (await captured('shop/pod-a')) === undefined);
     const secondFile = path.join(dir, 'bridged', second[0]);
+    await until(() => !agent.hasOpen(secondFile));
     expect(capinfos([secondFile]).get(secondFile)!.packets).toBe(7);
     expect(capinfos([file]).get(file)!.packets).toBe(85);
     expect(tsharkWarnings(file)).toBe('');
@@ -154,7 +163,7 @@ describe.skipIf(!canUseNetns)('podspan agent with bridged and hostNetwork pods',
 
   it('captures a hostNetwork pod on "any", by its container ports and their protocols', async () => {
     const dir = path.join(tmp, 'hostnet');
-    api.addPod(makePod('exporter', { node: 'test-node', namespace: 'infra', labels: { app: 'exporter' }, ips: [client.hostIp], hostNetwork: true, ports: [{ port: port1, protocol: 'UDP' }, port1, { port: port2, protocol: 'UDP' }] }));
+    createPod(kube, makePod('exporter', { node: 'test-node', namespace: 'infra', labels: { app: 'exporter' }, ips: [client.hostIp], hostNetwork: true, ports: [{ port: port1, protocol: 'UDP' }, port1, { port: port2, protocol: 'UDP' }] }));
     const { agent, captured } = await startAgent('hostnet', 'infra', 'app: exporter', dir);
     const file = path.join(dir, 'hostnet', 'any_infra_exporter.pcapng');
     await until(() => fs.existsSync(file));

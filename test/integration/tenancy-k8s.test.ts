@@ -65,7 +65,7 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
         apiVersion: 'podspan.io/v1alpha1',
         kind: 'ClusterMirrorSession',
         metadata: { name: 'hosts' },
-        spec: { sources: { interfaces: ['*'] }, targets: [{ grpc: 'grpc://c:1?token-file=/etc/podspan/token' }, { streams: { dir: '/var/lib/podspan/streams' } }] },
+        spec: { sources: { interfaces: ['*'] }, targets: [{ grpc: 'grpc://c:1?tls=1&token-file=/etc/podspan/token' }, { streams: { dir: '/var/lib/podspan/streams' } }] },
       }),
     );
     expect(env.kubectl(['get', 'mirrorsessions', '-A', '-o', 'name']).stdout.trim().split('\n').sort()).toEqual(['mirrorsession.podspan.io/cart-http', 'mirrorsession.podspan.io/to-collector']);

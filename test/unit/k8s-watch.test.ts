@@ -1,6 +1,9 @@
 // The pod and MirrorSession watchers driving the real @kubernetes/client-node against a fake API
 // server that speaks the wire format (lists, chunked watch streams, bookmarks, 410 Gone), and the
 // pod -> host interface lookup, with an injected command runner and for real in a network namespace.
+// A fake server here, not the real one of test/helpers/kube-env.ts (which the agent end-to-end
+// tests use): these tests need faults on demand that a real API server does not produce when asked
+// (a watch expired with 410 Gone in both forms, bookmarks, failing requests, a vanished CRD).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
