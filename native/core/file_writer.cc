@@ -141,7 +141,9 @@ struct CaptureWriter::Impl {
   void open_file(uint64_t start_ns) {
     ++sequence;
     current = name_for(start_ns);
-    fd = ::open(current.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // "-": standard output (tcpdump -w -), through a duplicate so closing it leaves fd 1 alone.
+    fd = current == "-" ? ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0)
+                        : ::open(current.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail("cannot create", errno);
     files.push_back(current);
     file_bytes = 0;

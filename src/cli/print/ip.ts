@@ -1,0 +1,132 @@
+// IPv4 and IPv6 as tcpdump prints them, handing the payload to the TCP, UDP (DNS) and ICMP
+// printers. Lengths come from the IP headers, as tcpdump takes them, not from the frame.
+import { endpoints, ipv4, ipv6 } from './addr';
+import { dnsSummary } from './dns';
+import { icmp, icmp6 } from './icmp';
+import type { TcpPrinter } from './tcp';
+
+export interface IpOptions {
+  verbose: number;
+  quiet: boolean;
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP' };
+const DNS_PORT = 53;
+const MDNS_PORT = 5353;
+
+export class IpPrinter {
+  constructor(
+    private readonly tcp: TcpPrinter,
+    private readonly opt: IpOptions,
+  ) {}
+
+  ipv4(b: Buffer, o: number, end: number): string {
+    if (end < o + 20) return '[|ip]';
+    const hl = (b[o] & 0x0f) * 4;
+    if ((b[o] >> 4) !== 4) return `[version ${b[o] >> 4}]`;
+    if (hl < 20) return `bad-hlen ${hl}`;
+    const total = b.readUInt16BE(o + 2);
+    if (total < hl) return `bad-len ${total}`;
+    const off = b.readUInt16BE(o + 6);
+    const proto = b[o + 9];
+    const src = b.subarray(o + 12, o + 16);
+    const dst = b.subarray(o + 16, o + 20);
+    const srcText = ipv4(b, o + 12);
+    const dstText = ipv4(b, o + 16);
+    let head = '';
+    if (this.opt.verbose) {
+      const flags = [off & 0x2000 && '+', off & 0x4000 && 'DF', off & 0x8000 && 'rsvd'].filter(Boolean).join(', ');
+      head =
+        `(tos 0x${b[o + 1].toString(16)}, ttl ${b[o + 8]}, id ${b.readUInt16BE(o + 4)}, offset ${(off & 0x1fff) * 8}, ` +
+        `flags [${flags || 'none'}], proto ${PROTO_NAMES[proto] ?? 'unknown'} (${proto}), length ${total})\n    `;
+    }
+    const length = total - hl;
+    const payloadEnd = Math.min(end, o + total);
+    if ((off & 0x1fff) !== 0) return `${head}${srcText} > ${dstText}: ip-proto-${proto}`;
+    return head + this.transport(b, o + hl, payloadEnd, length, proto, src, dst, srcText, dstText);
+  }
+
+  ipv6(b: Buffer, o: number, end: number): string {
+    if (end < o + 40) return '[|ip6]';
+    const plen = b.readUInt16BE(o + 4);
+    let nh = b[o + 6];
+    const src = b.subarray(o + 8, o + 24);
+    const dst = b.subarray(o + 24, o + 40);
+    const srcText = ipv6(b, o + 8);
+    const dstText = ipv6(b, o + 24);
+    let head = '';
+    if (this.opt.verbose) {
+      const flow = b.readUInt32BE(o) & 0xfffff;
+      const tc = (b.readUInt32BE(o) >> 20) & 0xff;
+      head =
+        `(${tc ? `class 0x${tc.toString(16)}, ` : ''}${flow ? `flowlabel 0x${flow.toString(16).padStart(5, '0')}, ` : ''}` +
+        `hlim ${b[o + 7]}, next-header ${PROTO_NAMES[nh] ?? 'unknown'} (${nh}) payload length: ${plen}) `;
+    }
+    let p = o + 40;
+    const payloadEnd = Math.min(end, o + 40 + plen);
+    let length = plen;
+    let prefix = '';
+    if (nh !== 6 && nh !== 17) prefix = `${srcText} > ${dstText}: `;
+    // Extension headers tcpdump names in the line: hop-by-hop, destination options, fragment.
+    for (;;) {
+      if (nh === 0 || nh === 60) {
+        if (payloadEnd < p + 2) return `${head}${prefix}[|${nh ? 'DSTOPT' : 'HBH'}]`;
+        const len = (b[p + 1] + 1) * 8;
+        prefix += nh === 0 ? 'HBH ' : 'DSTOPT ';
+        nh = b[p];
+        p += len;
+        length -= len;
+      } else if (nh === 44) {
+        if (payloadEnd < p + 8) return `${head}${prefix}frag [|frag]`;
+        const offset = b.readUInt16BE(p + 2) & 0xfff8;
+        const fragLen = plen - (p - (o + 40)) - 8;
+        prefix += `frag (${offset}|${fragLen})`;
+        if (offset !== 0) return head + prefix;
+        prefix += ' ';
+        nh = b[p];
+        p += 8;
+        length -= 8;
+      } else break;
+    }
+    // Addresses already printed before extension headers are not repeated by TCP and UDP.
+    const named = prefix === '';
+    return head + prefix + this.transport(b, p, payloadEnd, length, nh, src, dst, named ? srcText : '', named ? dstText : '');
+  }
+
+  private transport(b: Buffer, o: number, end: number, length: number, proto: number, src: Buffer, dst: Buffer, srcText: string, dstText: string): string {
+    switch (proto) {
+      case 6:
+        if (this.opt.quiet) return `${ports(b, o, end, srcText, dstText)}tcp ${Math.max(0, length - (end >= o + 13 ? (b[o + 12] >> 4) * 4 : 20))}`;
+        return this.tcp.print(b, o, length, { src, dst }, srcText, dstText, end);
+      case 17:
+        return udp(b, o, end, srcText, dstText, this.opt.quiet);
+      case 1:
+        return `${srcText} > ${dstText}: ${icmp(b, o, end, length)}`;
+      case 58:
+        return icmp6(b, o, end, length);
+      default:
+        return `${srcText ? `${srcText} > ${dstText}: ` : ''}ip-proto-${proto} ${length}`;
+    }
+  }
+}
+
+function ports(b: Buffer, o: number, end: number, srcText: string, dstText: string): string {
+  if (end < o + 4) return srcText ? `${srcText} > ${dstText}: ` : '';
+  return endpoints(srcText, dstText, b.readUInt16BE(o), b.readUInt16BE(o + 2));
+}
+
+function udp(b: Buffer, o: number, end: number, srcText: string, dstText: string, quiet: boolean): string {
+  if (end < o + 8) return `${srcText ? `${srcText} > ${dstText}: ` : ''}UDP [|udp]`;
+  const sport = b.readUInt16BE(o);
+  const dport = b.readUInt16BE(o + 2);
+  const ulen = b.readUInt16BE(o + 4);
+  const head = endpoints(srcText, dstText, sport, dport).trimEnd();
+  if (ulen < 8) return `${head} UDP, bad length ${ulen} < 8`;
+  const length = ulen - 8;
+  if (!quiet) {
+    const dns = sport === DNS_PORT || dport === DNS_PORT;
+    const mdns = sport === MDNS_PORT || dport === MDNS_PORT;
+    if (dns || mdns) return head + dnsSummary(b.subarray(o + 8, Math.min(end, o + ulen)), length, mdns && !dns);
+  }
+  return `${head} UDP, length ${length}`;
+}
