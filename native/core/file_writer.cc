@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,12 @@ struct CaptureWriter::Impl {
       const ssize_t n = ::write(fd, buf.data() + off, used - off);
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          // Standard output shared with Node is non-blocking: wait for the reader, as tcpdump would.
+          pollfd p{fd, POLLOUT, 0};
+          ::poll(&p, 1, -1);
+          continue;
+        }
         used = 0;
         fail("write failed", errno);
       }

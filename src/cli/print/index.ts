@@ -82,9 +82,9 @@ export class PacketPrinter {
     if (llc) return `LLC, length ${length}`;
     switch (ethertype) {
       case ETH_IPV4:
-        return label('IP ') + this.ip.ipv4(b, o, b.length);
+        return label('IP ') + this.ip.ipv4(b, o, b.length, length);
       case ETH_IPV6:
-        return label('IP6 ') + this.ip.ipv6(b, o, b.length);
+        return label('IP6 ') + this.ip.ipv6(b, o, b.length, length);
       case ETH_ARP:
       case ETH_RARP: {
         const t = arp(b, o, b.length, length);

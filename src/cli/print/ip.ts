@@ -20,13 +20,19 @@ export class IpPrinter {
     private readonly opt: IpOptions,
   ) {}
 
-  ipv4(b: Buffer, o: number, end: number): string {
+  /** `wire`: the bytes from `o` to the end of the frame as sent (its original length). */
+  ipv4(b: Buffer, o: number, end: number, wire: number): string {
     if (end < o + 20) return '[|ip]';
     const hl = (b[o] & 0x0f) * 4;
     if ((b[o] >> 4) !== 4) return `[version ${b[o] >> 4}]`;
     if (hl < 20) return `bad-hlen ${hl}`;
     const total = b.readUInt16BE(o + 2);
     if (total < hl) return `bad-len ${total}`;
+    let missing = '';
+    if (total > wire) {
+      // tcpdump says so and still takes the header's length for the payload.
+      missing = `truncated-ip - ${total - wire} bytes missing! `;
+    }
     const off = b.readUInt16BE(o + 6);
     const proto = b[o + 9];
     const src = b.subarray(o + 12, o + 16);
@@ -42,13 +48,17 @@ export class IpPrinter {
     }
     const length = total - hl;
     const payloadEnd = Math.min(end, o + total);
-    if ((off & 0x1fff) !== 0) return `${head}${srcText} > ${dstText}: ip-proto-${proto}`;
-    return head + this.transport(b, o + hl, payloadEnd, length, proto, src, dst, srcText, dstText);
+    if ((off & 0x1fff) !== 0) return `${head}${missing}${srcText} > ${dstText}: ip-proto-${proto}`;
+    return head + missing + this.transport(b, o + hl, payloadEnd, length, proto, src, dst, srcText, dstText, (off & 0x2000) !== 0);
   }
 
-  ipv6(b: Buffer, o: number, end: number): string {
+  ipv6(b: Buffer, o: number, end: number, wire: number): string {
     if (end < o + 40) return '[|ip6]';
     const plen = b.readUInt16BE(o + 4);
+    let missing = '';
+    if (plen + 40 > wire) {
+      missing = `truncated-ip6 - ${plen + 40 - wire} bytes missing! `;
+    }
     let nh = b[o + 6];
     const src = b.subarray(o + 8, o + 24);
     const dst = b.subarray(o + 24, o + 40);
@@ -66,23 +76,32 @@ export class IpPrinter {
     const payloadEnd = Math.min(end, o + 40 + plen);
     let length = plen;
     let prefix = '';
+    let fragmented = false;
     if (nh !== 6 && nh !== 17) prefix = `${srcText} > ${dstText}: `;
     // Extension headers tcpdump names in the line: hop-by-hop, destination options, fragment.
     for (;;) {
       if (nh === 0 || nh === 60) {
-        if (payloadEnd < p + 2) return `${head}${prefix}[|${nh ? 'DSTOPT' : 'HBH'}]`;
+        if (payloadEnd < p + 2) return `${head}${missing}${prefix}[|${nh ? 'DSTOPT' : 'HBH'}]`;
         const len = (b[p + 1] + 1) * 8;
         prefix += nh === 0 ? 'HBH ' : 'DSTOPT ';
         nh = b[p];
         p += len;
         length -= len;
+      } else if (nh === 43 && payloadEnd >= p + 8 && b[p + 1] === 0) {
+        // A routing header without addresses (tcpdump's rt6_print prints any it holds too).
+        const type = b[p + 2];
+        prefix += `RT6 (len=0, type=${type}${type === 0 ? ' [Deprecated]' : ''}, segleft=${b[p + 3]}) `;
+        nh = b[p];
+        p += 8;
+        length -= 8;
       } else if (nh === 44) {
-        if (payloadEnd < p + 8) return `${head}${prefix}frag [|frag]`;
+        if (payloadEnd < p + 8) return `${head}${missing}${prefix}frag [|frag]`;
         const offset = b.readUInt16BE(p + 2) & 0xfff8;
         const fragLen = plen - (p - (o + 40)) - 8;
         prefix += `frag (${offset}|${fragLen})`;
-        if (offset !== 0) return head + prefix;
+        if (offset !== 0) return head + missing + prefix;
         prefix += ' ';
+        fragmented = true;
         nh = b[p];
         p += 8;
         length -= 8;
@@ -90,16 +109,16 @@ export class IpPrinter {
     }
     // Addresses already printed before extension headers are not repeated by TCP and UDP.
     const named = prefix === '';
-    return head + prefix + this.transport(b, p, payloadEnd, length, nh, src, dst, named ? srcText : '', named ? dstText : '');
+    return head + missing + prefix + this.transport(b, p, payloadEnd, length, nh, src, dst, named ? srcText : '', named ? dstText : '', fragmented);
   }
 
-  private transport(b: Buffer, o: number, end: number, length: number, proto: number, src: Buffer, dst: Buffer, srcText: string, dstText: string): string {
+  private transport(b: Buffer, o: number, end: number, length: number, proto: number, src: Buffer, dst: Buffer, srcText: string, dstText: string, fragmented: boolean): string {
     switch (proto) {
       case 6:
         if (this.opt.quiet) return `${ports(b, o, end, srcText, dstText)}tcp ${Math.max(0, length - (end >= o + 13 ? (b[o + 12] >> 4) * 4 : 20))}`;
         return this.tcp.print(b, o, length, { src, dst }, srcText, dstText, end);
       case 17:
-        return udp(b, o, end, srcText, dstText, this.opt.quiet);
+        return udp(b, o, end, fragmented ? undefined : length, srcText, dstText, this.opt.quiet);
       case 1:
         return `${srcText} > ${dstText}: ${icmp(b, o, end, length)}`;
       case 58:
@@ -115,13 +134,15 @@ function ports(b: Buffer, o: number, end: number, srcText: string, dstText: stri
   return endpoints(srcText, dstText, b.readUInt16BE(o), b.readUInt16BE(o + 2));
 }
 
-function udp(b: Buffer, o: number, end: number, srcText: string, dstText: string, quiet: boolean): string {
+/** `ipLength`: the datagram's length by the IP header; undefined for a first fragment (it is longer). */
+function udp(b: Buffer, o: number, end: number, ipLength: number | undefined, srcText: string, dstText: string, quiet: boolean): string {
   if (end < o + 8) return `${srcText ? `${srcText} > ${dstText}: ` : ''}UDP [|udp]`;
   const sport = b.readUInt16BE(o);
   const dport = b.readUInt16BE(o + 2);
   const ulen = b.readUInt16BE(o + 4);
   const head = endpoints(srcText, dstText, sport, dport).trimEnd();
   if (ulen < 8) return `${head} UDP, bad length ${ulen} < 8`;
+  if (ipLength !== undefined && ulen > ipLength) return `${head} UDP, bad length ${ulen - 8} > ${ipLength - 8}`;
   const length = ulen - 8;
   if (!quiet) {
     const dns = sport === DNS_PORT || dport === DNS_PORT;

@@ -34,14 +34,14 @@ export function link(b: Buffer, linktype: number, origlen: number, showLink: boo
   const fail = (text: string): LinkResult => ({ offset: -1, ethertype: 0, text });
   switch (linktype) {
     case 1: {
-      if (b.length < 14) return fail(`[|ether]`);
+      if (b.length < 14) return fail(' [|ether]');
       let type = b.readUInt16BE(12);
       let text = showLink ? `${mac(b, 6)} > ${mac(b, 0)}, ` : '';
       if (type <= 1500) return { offset: 14, ethertype: type, text: showLink ? `${text}802.3, length ${origlen}: ` : '', llc: true };
       if (showLink) text += `${ethertypeText(type)}, length ${origlen}: `;
       let o = 14;
       while (VLAN_TAGS.has(type)) {
-        if (b.length < o + 4) return fail(`${text}[|vlan]`);
+        if (b.length < o + 4) return fail(`${text} [|vlan]`);
         const tci = b.readUInt16BE(o);
         type = b.readUInt16BE(o + 2);
         if (showLink) text += `vlan ${tci & 0xfff}, p ${tci >> 13}${tci & 0x1000 ? ', DEI' : ''}, ${ethertypeText(type)}, `;
@@ -50,13 +50,13 @@ export function link(b: Buffer, linktype: number, origlen: number, showLink: boo
       return { offset: o, ethertype: type, text };
     }
     case 113: {
-      if (b.length < 16) return fail('[|sll]');
+      if (b.length < 16) return fail(' [|sll]');
       const type = b.readUInt16BE(14);
       const text = showLink ? `${(PKTTYPES[b.readUInt16BE(0)] ?? '?').padStart(3)} ${mac(b, 6, Math.min(b.readUInt16BE(4), 8))} ${ethertypeText(type)}, length ${origlen}: ` : '';
       return { offset: 16, ethertype: type, text };
     }
     case 276: {
-      if (b.length < 20) return fail('[|sll2]');
+      if (b.length < 20) return fail(' [|sll2]');
       const type = b.readUInt16BE(0);
       const index = b.readUInt32BE(4);
       let text = `${ifName(index).padEnd(5)} ${(PKTTYPES[b[10]] ?? '?').padEnd(3)} `;
@@ -64,7 +64,7 @@ export function link(b: Buffer, linktype: number, origlen: number, showLink: boo
       return { offset: 20, ethertype: type, text };
     }
     case 0: {
-      if (b.length < 4) return fail('[|null]');
+      if (b.length < 4) return fail(' [|null]');
       const family = b.readUInt32LE(0) > 0xffff ? b.readUInt32BE(0) : b.readUInt32LE(0);
       const ethertype = family === 2 ? ETH_IPV4 : [10, 24, 28, 30].includes(family) ? ETH_IPV6 : 0;
       const text = showLink ? `AF ${ethertype === ETH_IPV4 ? 'IPv4' : ethertype === ETH_IPV6 ? 'IPv6' : 'Unknown'} (${family}), length ${origlen}: ` : '';
@@ -75,7 +75,7 @@ export function link(b: Buffer, linktype: number, origlen: number, showLink: boo
     case 14:
     case 228:
     case 229:
-      if (b.length < 1) return fail('[|raw]');
+      if (b.length < 1) return fail(' [|raw]');
       return { offset: 0, ethertype: b[0] >> 4 === 6 ? ETH_IPV6 : ETH_IPV4, text: '' };
     default:
       return fail(`link type ${linktype}`);

@@ -52,20 +52,22 @@ export class TcpPrinter {
 
   /** `length` is the TCP segment length by the IP header (header + payload). */
   print(b: Buffer, o: number, length: number, ctx: TcpContext, srcText: string, dstText: string, end: number): string {
-    if (end - o < 20) return `${srcText ? `${srcText} > ${dstText}: ` : ''}tcp [|tcp]`;
+    if (end - o < 4) return `${srcText ? `${srcText} > ${dstText}: ` : ''}[|tcp]`;
     const sport = b.readUInt16BE(o);
     const dport = b.readUInt16BE(o + 2);
+    const head = endpoints(srcText, dstText, sport, dport);
+    if (end - o < 13) return `${head} [|tcp]`;
+    const hlen = (b[o + 12] >> 4) * 4;
+    if (hlen < 20) return `${head} tcp ${length} [bad hdr length ${hlen} - too short, < 20]`;
+    if (end - o < 20) return `${head} [|tcp]`;
     let seq = b.readUInt32BE(o + 4);
     let ack = b.readUInt32BE(o + 8);
-    const hlen = (b[o + 12] >> 4) * 4;
     const flags = b[o + 13];
     const win = b.readUInt16BE(o + 14);
     const urp = b.readUInt16BE(o + 18);
-    const head = endpoints(srcText, dstText, sport, dport);
     let flagText = '';
     for (const [bit, c] of FLAG_CHARS) if (flags & bit) flagText += c;
     let out = `${head}Flags [${flagText || 'none'}]`;
-    if (hlen < 20) return `${out} [bad hdr length ${hlen} - too short, < 20]`;
     if (hlen > length) return `${out} [bad hdr length ${hlen} - too long, > ${length}]`;
 
     let rev = false;
