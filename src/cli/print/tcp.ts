@@ -24,6 +24,8 @@ const OPTION_NAMES: Record<number, string> = {
   11: 'cc', 12: 'ccnew', 13: '', 19: 'md5', 20: 'scps', 28: 'uto', 29: 'tcp-ao', 30: 'mptcp', 34: 'tfo', 254: 'exp',
 };
 
+const MAX_CONVERSATIONS = 1 << 16;
+
 const FIXED_OPTION_BYTES: Record<number, number> = { 2: 2, 3: 1, 8: 8 };
 
 const HTTP_PORTS = new Set([80, 8080, 3128]);
@@ -79,6 +81,9 @@ export class TcpPrinter {
       const known = this.conversations.get(key);
       if (!known || flags & SYN) {
         initial = rev ? { seq: u32(ack - 1), ack: seq } : { seq, ack: u32(ack - 1) };
+        // Bounded, unlike tcpdump's table: the oldest conversation is forgotten (its later
+        // segments then start over from absolute numbers, as a conversation seen mid-way does).
+        if (!known && this.conversations.size >= MAX_CONVERSATIONS) this.conversations.delete(this.conversations.keys().next().value as string);
         this.conversations.set(key, initial);
       } else {
         initial = known;
