@@ -3,7 +3,7 @@
 import { endpoints, ipv4, ipv6 } from './addr';
 import { dnsSummary } from './dns';
 import { icmp, icmp6 } from './icmp';
-import type { TcpPrinter } from './tcp';
+import type { Addresses, TcpPrinter } from './tcp';
 
 export interface IpOptions {
   verbose: number;
@@ -35,8 +35,7 @@ export class IpPrinter {
     }
     const off = b.readUInt16BE(o + 6);
     const proto = b[o + 9];
-    const src = b.subarray(o + 12, o + 16);
-    const dst = b.subarray(o + 16, o + 20);
+    const addrs: Addresses = { src: o + 12, dst: o + 16, len: 4 };
     const srcText = ipv4(b, o + 12);
     const dstText = ipv4(b, o + 16);
     let head = '';
@@ -49,7 +48,7 @@ export class IpPrinter {
     const length = total - hl;
     const payloadEnd = Math.min(end, o + total);
     if ((off & 0x1fff) !== 0) return `${head}${missing}${srcText} > ${dstText}: ip-proto-${proto}`;
-    return head + missing + this.transport(b, o + hl, payloadEnd, length, proto, src, dst, srcText, dstText, (off & 0x2000) !== 0);
+    return head + missing + this.transport(b, o + hl, payloadEnd, length, proto, addrs, srcText, dstText, (off & 0x2000) !== 0);
   }
 
   ipv6(b: Buffer, o: number, end: number, wire: number): string {
@@ -60,8 +59,7 @@ export class IpPrinter {
       missing = `truncated-ip6 - ${plen + 40 - wire} bytes missing! `;
     }
     let nh = b[o + 6];
-    const src = b.subarray(o + 8, o + 24);
-    const dst = b.subarray(o + 24, o + 40);
+    const addrs: Addresses = { src: o + 8, dst: o + 24, len: 16 };
     const srcText = ipv6(b, o + 8);
     const dstText = ipv6(b, o + 24);
     let head = '';
@@ -109,14 +107,14 @@ export class IpPrinter {
     }
     // Addresses already printed before extension headers are not repeated by TCP and UDP.
     const named = prefix === '';
-    return head + missing + prefix + this.transport(b, p, payloadEnd, length, nh, src, dst, named ? srcText : '', named ? dstText : '', fragmented);
+    return head + missing + prefix + this.transport(b, p, payloadEnd, length, nh, addrs, named ? srcText : '', named ? dstText : '', fragmented);
   }
 
-  private transport(b: Buffer, o: number, end: number, length: number, proto: number, src: Buffer, dst: Buffer, srcText: string, dstText: string, fragmented: boolean): string {
+  private transport(b: Buffer, o: number, end: number, length: number, proto: number, addrs: Addresses, srcText: string, dstText: string, fragmented: boolean): string {
     switch (proto) {
       case 6:
         if (this.opt.quiet) return `${ports(b, o, end, srcText, dstText)}tcp ${Math.max(0, length - (end >= o + 13 ? (b[o + 12] >> 4) * 4 : 20))}`;
-        return this.tcp.print(b, o, length, { src, dst }, srcText, dstText, end);
+        return this.tcp.print(b, o, length, addrs, srcText, dstText, end);
       case 17:
         return udp(b, o, end, fragmented ? undefined : length, srcText, dstText, this.opt.quiet);
       case 1:

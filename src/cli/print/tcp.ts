@@ -43,17 +43,29 @@ interface Initial {
   ack: number;
 }
 
-export interface TcpContext {
-  /** Addresses as bytes, to key the conversation in either direction. */
-  src: Buffer;
-  dst: Buffer;
+/** Where the IP addresses lie in the packet, to key the conversation in either direction. */
+export interface Addresses {
+  src: number;
+  dst: number;
+  len: 4 | 16;
+}
+
+/** -1, 0, 1 as the source address compares with the destination (tcpdump's collating order). */
+function compareAddresses(b: Buffer, a: Addresses): number {
+  for (let i = 0; i < a.len; i++) if (b[a.src + i] !== b[a.dst + i]) return b[a.src + i] < b[a.dst + i] ? -1 : 1;
+  return 0;
+}
+
+/** IPv4 addresses as numbers (no hex strings per packet); IPv6 as hex. */
+function addressKey(b: Buffer, at: number, len: 4 | 16): string | number {
+  return len === 4 ? b.readUInt32BE(at) : b.toString('hex', at, at + 16);
 }
 
 export class TcpPrinter {
   private readonly conversations = new Map<string, Initial>();
 
   /** `length` is the TCP segment length by the IP header (header + payload). */
-  print(b: Buffer, o: number, length: number, ctx: TcpContext, srcText: string, dstText: string, end: number): string {
+  print(b: Buffer, o: number, length: number, addrs: Addresses, srcText: string, dstText: string, end: number): string {
     if (end - o < 4) return `${srcText ? `${srcText} > ${dstText}: ` : ''}[|tcp]`;
     const sport = b.readUInt16BE(o);
     const dport = b.readUInt16BE(o + 2);
@@ -75,9 +87,11 @@ export class TcpPrinter {
     let rev = false;
     let initial: Initial = { seq: 0, ack: 0 };
     if (flags & ACK) {
-      const cmp = Buffer.compare(ctx.src, ctx.dst);
+      const cmp = compareAddresses(b, addrs);
       rev = cmp > 0 || (cmp === 0 && sport > dport);
-      const key = rev ? `${ctx.dst.toString('hex')}/${ctx.src.toString('hex')}/${dport}/${sport}` : `${ctx.src.toString('hex')}/${ctx.dst.toString('hex')}/${sport}/${dport}`;
+      const src = addressKey(b, addrs.src, addrs.len);
+      const dst = addressKey(b, addrs.dst, addrs.len);
+      const key = rev ? `${dst}/${src}/${dport}/${sport}` : `${src}/${dst}/${sport}/${dport}`;
       const known = this.conversations.get(key);
       if (!known || flags & SYN) {
         initial = rev ? { seq: u32(ack - 1), ack: seq } : { seq, ack: u32(ack - 1) };
