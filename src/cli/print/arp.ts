@@ -1,7 +1,7 @@
 // ARP over Ethernet for IPv4, as tcpdump prints it: who-has/tell, is-at.
 import { ipv4, mac } from './addr';
 
-export function arp(b: Buffer, o: number, end: number, length: number): string {
+export function arp(b: Buffer, o: number, end: number, length: number, verbose = false): string {
   if (end < o + 8) return `ARP, [|arp]`;
   const htype = b.readUInt16BE(o);
   const ptype = b.readUInt16BE(o + 2);
@@ -15,6 +15,12 @@ export function arp(b: Buffer, o: number, end: number, length: number): string {
   const spa = ipv4(b, o + 14);
   const tha = o + 18;
   const tpa = ipv4(b, o + 24);
+  const what = arpOperation(b, op, tha, tpa, sha, spa, length);
+  // -v names the hardware and protocol address types first.
+  return verbose ? what.replace(/^ARP, /, 'ARP, Ethernet (len 6), IPv4 (len 4), ') : what;
+}
+
+function arpOperation(b: Buffer, op: number, tha: number, tpa: string, sha: number, spa: string, length: number): string {
   switch (op) {
     case 1: {
       const known = b.subarray(tha, tha + 6).some((x) => x !== 0);

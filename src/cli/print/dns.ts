@@ -58,7 +58,8 @@ function question(m: Buffer, o: number, mdns: boolean): { text: string; next: nu
   return { text: `${text}? ${n.text}`, next: n.next + 4 };
 }
 
-function answer(m: Buffer, o: number, mdns: boolean): { text: string; next: number } {
+/** `verbose` (-v): each record starts with its owner name, as tcpdump prints it. */
+function answer(m: Buffer, o: number, mdns: boolean, verbose: boolean): { text: string; next: number } {
   const n = name(m, o);
   if (n.next + 10 > m.length) throw new Truncated();
   const type = m.readUInt16BE(n.next);
@@ -68,7 +69,7 @@ function answer(m: Buffer, o: number, mdns: boolean): { text: string; next: numb
   const rdlen = m.readUInt16BE(n.next + 8);
   const d = n.next + 10;
   const next = d + rdlen;
-  let text = ` ${typeName(type)}`;
+  let text = `${verbose ? ` ${n.text}` : ''} ${typeName(type)}`;
   if (type === 41) return { text: `${text} UDPsize=${cls}`, next };
   if (cls !== 1) text += ` ${CLASSES[cls] ?? `(Class ${cls})`}`;
   if (flush) text += ' (Cache flush)';
@@ -111,7 +112,7 @@ function answer(m: Buffer, o: number, mdns: boolean): { text: string; next: numb
 }
 
 /** `m` is the DNS message (the UDP payload, or a TCP segment's after its 2-byte length). */
-export function dnsSummary(m: Buffer, length: number, mdns: boolean): string {
+export function dnsSummary(m: Buffer, length: number, mdns: boolean, verbose = false): string {
   if (m.length < 12) return ' [|domain]';
   const id = m.readUInt16BE(0);
   const b2 = m.readUInt16BE(2);
@@ -134,7 +135,7 @@ export function dnsSummary(m: Buffer, length: number, mdns: boolean): string {
       for (let i = 0; i < an; i++) {
         if (o >= m.length) throw new Truncated();
         try {
-          const a = answer(m, o, mdns);
+          const a = answer(m, o, mdns, verbose);
           out += (i ? ',' : '') + a.text;
           o = a.next;
         } catch (e) {

@@ -56,7 +56,7 @@ export class PacketPrinter {
 
   constructor(private readonly opt: PrintOptions = DEFAULT_PRINT) {
     this.time = new TimestampFormatter(opt.timestamps);
-    this.ip = new IpPrinter(new TcpPrinter(), { verbose: opt.verbose, quiet: opt.quiet });
+    this.ip = new IpPrinter(new TcpPrinter(opt.verbose), { verbose: opt.verbose, quiet: opt.quiet });
   }
 
   line(ts: bigint, linktype: number, b: Buffer, origlen: number): string {
@@ -87,7 +87,7 @@ export class PacketPrinter {
         return label('IP6 ') + this.ip.ipv6(b, o, b.length, length);
       case ETH_ARP:
       case ETH_RARP: {
-        const t = arp(b, o, b.length, length);
+        const t = arp(b, o, b.length, length, this.opt.verbose > 0);
         return this.opt.link ? t.replace(/^ARP, /, '') : t;
       }
       default:

@@ -3,6 +3,7 @@
 import { endpoints, ipv4, ipv6 } from './addr';
 import { dnsSummary } from './dns';
 import { icmp, icmp6 } from './icmp';
+import { shouldBe, transportChecksum } from './cksum';
 import type { Addresses, TcpPrinter } from './tcp';
 
 export interface IpOptions {
@@ -10,7 +11,7 @@ export interface IpOptions {
   quiet: boolean;
 }
 
-const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP' };
+const PROTO_NAMES: Record<number, string> = { 0: 'Options', 44: 'Fragment', 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP' };
 const DNS_PORT = 53;
 const MDNS_PORT = 5353;
 
@@ -96,7 +97,7 @@ export class IpPrinter {
         if (payloadEnd < p + 8) return `${head}${missing}${prefix}frag [|frag]`;
         const offset = b.readUInt16BE(p + 2) & 0xfff8;
         const fragLen = plen - (p - (o + 40)) - 8;
-        prefix += `frag (${offset}|${fragLen})`;
+        prefix += this.opt.verbose ? `frag (0x${b.readUInt32BE(p + 4).toString(16).padStart(8, '0')}:${offset}|${fragLen})` : `frag (${offset}|${fragLen})`;
         if (offset !== 0) return head + missing + prefix;
         prefix += ' ';
         fragmented = true;
@@ -114,13 +115,22 @@ export class IpPrinter {
     switch (proto) {
       case 6:
         if (this.opt.quiet) return `${ports(b, o, end, srcText, dstText)}tcp ${Math.max(0, length - (end >= o + 13 ? (b[o + 12] >> 4) * 4 : 20))}`;
-        return this.tcp.print(b, o, length, addrs, srcText, dstText, end);
+        return this.tcp.print(b, o, length, addrs, srcText, dstText, end, !fragmented && length > 0);
       case 17:
-        return udp(b, o, end, fragmented ? undefined : length, srcText, dstText, this.opt.quiet);
+        return udp(b, o, end, fragmented ? undefined : length, srcText, dstText, this.opt, addrs);
       case 1:
         return `${srcText} > ${dstText}: ${icmp(b, o, end, length)}`;
-      case 58:
-        return icmp6(b, o, end, length);
+      case 58: {
+        if (!this.opt.verbose) return icmp6(b, o, end, length);
+        // -v: the checksum verdict first, and no length (tcpdump prints option details instead).
+        let check = '';
+        if (o + length <= end) {
+          const sum = transportChecksum(b, addrs, 58, o, length);
+          const field = b.readUInt16BE(o + 2);
+          check = sum === 0 ? '[icmp6 sum ok] ' : `[bad icmp6 cksum 0x${field.toString(16).padStart(4, '0')} -> 0x${shouldBe(field, sum).toString(16).padStart(4, '0')}!] `;
+        }
+        return check + icmp6(b, o, end, length).replace(/, length \d+$/, '');
+      }
       default:
         return `${srcText ? `${srcText} > ${dstText}: ` : ''}ip-proto-${proto} ${length}`;
     }
@@ -133,7 +143,7 @@ function ports(b: Buffer, o: number, end: number, srcText: string, dstText: stri
 }
 
 /** `ipLength`: the datagram's length by the IP header; undefined for a first fragment (it is longer). */
-function udp(b: Buffer, o: number, end: number, ipLength: number | undefined, srcText: string, dstText: string, quiet: boolean): string {
+function udp(b: Buffer, o: number, end: number, ipLength: number | undefined, srcText: string, dstText: string, opt: IpOptions, addrs: Addresses): string {
   if (end < o + 8) return `${srcText ? `${srcText} > ${dstText}: ` : ''}UDP [|udp]`;
   const sport = b.readUInt16BE(o);
   const dport = b.readUInt16BE(o + 2);
@@ -142,10 +152,19 @@ function udp(b: Buffer, o: number, end: number, ipLength: number | undefined, sr
   if (ulen < 8) return `${head} UDP, bad length ${ulen} < 8`;
   if (ipLength !== undefined && ulen > ipLength) return `${head} UDP, bad length ${ulen - 8} > ${ipLength - 8}`;
   const length = ulen - 8;
-  if (!quiet) {
+  let check = '';
+  // tcpdump checks IPv4's optional UDP checksum from -vv on, IPv6's mandatory one from -v.
+  if ((addrs.len === 16 ? opt.verbose : opt.verbose > 1) && ipLength !== undefined && o + ulen <= end) {
+    const field = b.readUInt16BE(o + 6);
+    const sum = transportChecksum(b, addrs, 17, o, ulen);
+    if (field === 0 && addrs.len === 4) check = ' [no cksum]';
+    else if (sum === 0) check = ' [udp sum ok]';
+    else check = ` [bad udp cksum 0x${field.toString(16).padStart(4, '0')} -> 0x${shouldBe(field, sum).toString(16).padStart(4, '0')}!]`;
+  }
+  if (!opt.quiet) {
     const dns = sport === DNS_PORT || dport === DNS_PORT;
     const mdns = sport === MDNS_PORT || dport === MDNS_PORT;
-    if (dns || mdns) return head + dnsSummary(b.subarray(o + 8, Math.min(end, o + ulen)), length, mdns && !dns);
+    if (dns || mdns) return head + check + dnsSummary(b.subarray(o + 8, Math.min(end, o + ulen)), length, mdns && !dns, opt.verbose > 0);
   }
-  return `${head} UDP, length ${length}`;
+  return `${head}${check} UDP, length ${length}`;
 }

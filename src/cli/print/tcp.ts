@@ -2,6 +2,7 @@
 // conversation (tcpdump's rule: recorded at the first segment with ACK, or on any SYN), ack,
 // window, options, payload length, and the first line of text protocols (HTTP, FTP, SMTP, SSH).
 import { endpoints } from './addr';
+import { shouldBe, transportChecksum } from './cksum';
 
 const FLAG_CHARS: [number, string][] = [
   [0x01, 'F'],
@@ -64,8 +65,14 @@ function addressKey(b: Buffer, at: number, len: 4 | 16): string | number {
 export class TcpPrinter {
   private readonly conversations = new Map<string, Initial>();
 
-  /** `length` is the TCP segment length by the IP header (header + payload). */
-  print(b: Buffer, o: number, length: number, addrs: Addresses, srcText: string, dstText: string, end: number): string {
+  /** `verbose`: -v count (checksums checked, text protocols in full). */
+  constructor(private readonly verbose = 0) {}
+
+  /**
+   * `length` is the TCP segment length by the IP header (header + payload); `checkable`: not a
+   * fragment (and for IPv6 a non-zero payload length), so -v verifies the checksum.
+   */
+  print(b: Buffer, o: number, length: number, addrs: Addresses, srcText: string, dstText: string, end: number, checkable = true): string {
     if (end - o < 4) return `${srcText ? `${srcText} > ${dstText}: ` : ''}[|tcp]`;
     const sport = b.readUInt16BE(o);
     const dport = b.readUInt16BE(o + 2);
@@ -83,6 +90,11 @@ export class TcpPrinter {
     for (const [bit, c] of FLAG_CHARS) if (flags & bit) flagText += c;
     let out = `${head}Flags [${flagText || 'none'}]`;
     if (hlen > length) return `${out} [bad hdr length ${hlen} - too long, > ${length}]`;
+    if (this.verbose && checkable && o + length <= end) {
+      const field = b.readUInt16BE(o + 16);
+      const sum = transportChecksum(b, addrs, 6, o, length);
+      out += `, cksum 0x${field.toString(16).padStart(4, '0')} ${sum === 0 ? '(correct)' : `(incorrect -> 0x${shouldBe(field, sum).toString(16).padStart(4, '0')})`}`;
+    }
 
     let rev = false;
     let initial: Initial = { seq: 0, ack: 0 };
@@ -125,7 +137,7 @@ export class TcpPrinter {
       out += `, options [${opts.text}]`;
     }
     out += `, length ${payload}`;
-    if (payload > 0) out += application(b, o + hlen, o + length, end, sport, dport);
+    if (payload > 0) out += application(b, o + hlen, o + length, end, sport, dport, this.verbose > 0);
     return out;
   }
 }
@@ -232,6 +244,37 @@ function firstLine(b: Buffer, from: number, to: number, end: number): { line?: s
   return { line: b.toString('latin1', from, to), cut: true };
 }
 
+/** -v: every line, each on its own tab-indented line, up to the first that is not text. */
+function allLines(b: Buffer, from: number, to: number, end: number, name: string): string {
+  let out = '';
+  let at = from;
+  while (at < to) {
+    let i = at;
+    let next = -1;
+    let lineEnd = -1;
+    for (; i < to; i++) {
+      if (i >= end) return `${out} [|${name.toLowerCase()}]`;
+      const c = b[i];
+      if (c === 0x0a) {
+        [lineEnd, next] = [i, i + 1];
+        break;
+      }
+      if (c === 0x0d) {
+        if (i + 1 >= to) return out;
+        if (i + 1 >= end) return `${out} [|${name.toLowerCase()}]`;
+        if (b[i + 1] !== 0x0a) return out;
+        [lineEnd, next] = [i, i + 2];
+        break;
+      }
+      if (!printable(c)) return out;
+    }
+    if (lineEnd < 0) return `${out}\n\t${b.toString('latin1', at, to)} [|${name.toLowerCase()}]`;
+    out += `\n\t${b.toString('latin1', at, lineEnd)}`;
+    at = next;
+  }
+  return out;
+}
+
 function token(b: Buffer, from: number, end: number): { text: string; next: number } | null {
   let i = from;
   while (i < end && b[i] > 0x20 && b[i] < 0x7f) i++;
@@ -241,7 +284,7 @@ function token(b: Buffer, from: number, end: number): { text: string; next: numb
   return { text, next: i };
 }
 
-function application(b: Buffer, from: number, to: number, end: number, sport: number, dport: number): string {
+function application(b: Buffer, from: number, to: number, end: number, sport: number, dport: number, verbose: boolean): string {
   const proto = TEXT_PROTOCOLS.get(sport) ?? TEXT_PROTOCOLS.get(dport);
   if (proto) {
     let show = !proto.requestsOnly;
@@ -251,6 +294,7 @@ function application(b: Buffer, from: number, to: number, end: number, sport: nu
       show = !!first && (HTTP_METHODS.has(first.text.toUpperCase()) || /^\d{3}$/.test(second?.text ?? ''));
     }
     if (!show) return `: ${proto.name}`;
+    if (verbose) return `: ${proto.name}, length: ${to - from}${allLines(b, from, to, end, proto.name)}`;
     const first = firstLine(b, from, to, end);
     return `: ${proto.name}${first.line !== undefined ? `: ${first.line}` : ''}${first.cut ? ` [|${proto.name.toLowerCase()}]` : ''}`;
   }
