@@ -86,6 +86,10 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   opt.buffer_kib = static_cast<int>(get_number(o, "bufferKiB", 0));
   opt.timeout_ms = static_cast<int>(get_number(o, "timeoutMs", opt.timeout_ms));
   opt.count = static_cast<uint64_t>(get_number(o, "count", 0));
+  opt.direction = get_string(o, "direction");
+  opt.any_cooked_v2 = get_bool(o, "anyCookedV2", false);
+  opt.flush_per_block = get_bool(o, "flushPerBlock", false);
+  opt.flush_per_packet = get_bool(o, "flushPerPacket", false);
   if (o.Get("output").IsObject()) {
     Napi::Object w = o.Get("output").As<Napi::Object>();
     opt.write_file = true;

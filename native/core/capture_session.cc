@@ -160,6 +160,16 @@ void CaptureSession::open_live(const std::string& device) {
                         (rc == PCAP_WARNING && !detail.empty() ? detail : pcap_statustostr(rc)) +
                         (rc != PCAP_WARNING && !detail.empty() ? " (" + detail + ")" : ""));
   }
+  if (opt_.any_cooked_v2 && device == "any" && pcap_datalink(p) != DLT_LINUX_SLL2 &&
+      pcap_set_datalink(p, DLT_LINUX_SLL2) != 0) {
+    warnings_.push_back(device + ": cannot use LINUX_SLL2: " + pcap_geterr(p));
+  }
+  if (!opt_.direction.empty()) {
+    const pcap_direction_t dir = opt_.direction == "in" ? PCAP_D_IN : opt_.direction == "out" ? PCAP_D_OUT : PCAP_D_INOUT;
+    if (pcap_setdirection(p, dir) != 0) {
+      throw CaptureError(ErrorKind::kInterface, device + ": cannot capture direction " + opt_.direction + ": " + pcap_geterr(p));
+    }
+  }
   // Non-blocking: the capture thread waits in its own poll with a timeout, so an idle interface
   // still gets its counters refreshed and its file flushed (an idle TPACKET_V3 ring never wakes
   // libpcap's own poll: no block retires without a packet).
@@ -332,7 +342,10 @@ void CaptureSession::deliver(Source& s, const uint8_t* bytes, uint32_t caplen, u
 // Hands one packet to the file writer and the consumer; a sink error stops the capture.
 void CaptureSession::to_sinks(const PacketRecord& rec, const uint8_t* bytes) {
   try {
-    if (writer_) writer_->write(rec, bytes);
+    if (writer_) {
+      writer_->write(rec, bytes);
+      if (opt_.flush_per_packet) writer_->flush();
+    }
     for (const auto& c : consumers_) c->consume(rec, bytes);
   } catch (const CaptureError& e) {
     set_error(e.kind(), e.what());
@@ -489,7 +502,7 @@ void CaptureSession::after_dispatch(Source& s, bool final, bool idle) {
     refresh_stats(s);
     s.last_refresh_ms = now;
   }
-  if (writer_ && !reader_based_ && !final && now - s.last_flush_ms >= kLiveFlushMs) {
+  if (writer_ && !reader_based_ && !final && (opt_.flush_per_block || now - s.last_flush_ms >= kLiveFlushMs)) {
     std::unique_lock<std::mutex> lk(writer_mu_, std::defer_lock);
     if (shared_writer_) lk.lock();
     try {

@@ -37,6 +37,10 @@ struct CaptureOptions {
   int buffer_kib = 0;                   // kernel ring size; 0 = libpcap's default (2 MiB)
   int timeout_ms = 100;                 // V3 block timeout: bounds latency when traffic is low
   uint64_t count = 0;                   // stop after this many packets (0: no limit)
+  std::string direction;                // live: "in", "out" or "inout" (pcap_setdirection); "" = libpcap's default
+  bool any_cooked_v2 = false;           // live "any": DLT_LINUX_SLL2 (interface index and direction), as tcpdump
+  bool flush_per_block = false;         // live: hand the file writer's bytes over after every ring block (pipes)
+  bool flush_per_packet = false;        // hand them over after every packet (tcpdump -U)
 
   bool write_file = false;
   WriterOptions writer;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,14 +179,20 @@ struct CaptureWriter::Impl {
   void open_file(uint64_t start_ns) {
     ++sequence;
     current = name_for(start_ns);
-    if (!claim_path(current)) {
-      throw CaptureError(ErrorKind::kOutput, current + ": already open for writing in this process");
-    }
-    fd = ::open(current.c_str(), O_WRONLY | O_CREAT | (opt.exclusive ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      const int err = errno;
-      release_path(current);
-      fail(err == EEXIST ? "exists already (not overwritten)" : "cannot create", err);
+    // "-": standard output (tcpdump -w -), through a duplicate so closing it leaves fd 1 alone.
+    if (current == "-") {
+      fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) fail("cannot create", errno);
+    } else {
+      if (!claim_path(current)) {
+        throw CaptureError(ErrorKind::kOutput, current + ": already open for writing in this process");
+      }
+      fd = ::open(current.c_str(), O_WRONLY | O_CREAT | (opt.exclusive ? O_EXCL : O_TRUNC) | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        const int err = errno;
+        release_path(current);
+        fail(err == EEXIST ? "exists already (not overwritten)" : "cannot create", err);
+      }
     }
     files.push_back(current);
     file_bytes = 0;
@@ -213,6 +220,7 @@ struct CaptureWriter::Impl {
   // After a failed write: the file (on disk and in the buffer) ends at the last block written;
   // interfaces whose IDB was cut off are written again before their next packet.
   void roll_back() {
+    // (A pipe cannot be cut back: ftruncate fails there and the reader sees the partial block.)
     if (::ftruncate(fd, static_cast<off_t>(committed.file_bytes)) == 0) {
       ::lseek(fd, static_cast<off_t>(committed.file_bytes), SEEK_SET);
     }
@@ -233,6 +241,12 @@ struct CaptureWriter::Impl {
       if (n < 0) {
         const int err = errno;
         if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          // Standard output shared with Node is non-blocking: wait for the reader, as tcpdump would.
+          pollfd p{fd, POLLOUT, 0};
+          ::poll(&p, 1, -1);
+          continue;
+        }
         roll_back();
         fail("write failed", err);
       }

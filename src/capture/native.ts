@@ -46,6 +46,10 @@ export interface NativeCaptureOptions {
   bufferKiB?: number;
   timeoutMs?: number;
   count?: number;
+  direction?: 'in' | 'out' | 'inout';
+  anyCookedV2?: boolean;
+  flushPerBlock?: boolean;
+  flushPerPacket?: boolean;
   output?: {
     path: string;
     format: 'pcap' | 'pcap-ns' | 'pcapng';

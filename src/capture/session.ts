@@ -40,6 +40,14 @@ export interface CaptureOptions {
   bufferKiB?: number;
   timeoutMs: number;
   count?: number;
+  /** Live: only packets received (in), sent (out) or both (inout, libpcap's default). */
+  direction?: 'in' | 'out' | 'inout';
+  /** Live "any" as LINUX_SLL2 (interface index and direction in each header) instead of LINUX_SLL. */
+  anyCookedV2?: boolean;
+  /** Live: write the output file's buffer out after every ring block (for readers of a pipe). */
+  flushPerBlock?: boolean;
+  /** Write the output file's buffer out after every packet (tcpdump -U). */
+  flushPerPacket?: boolean;
   output?: OutputOptions;
   /** Deliver batches to JavaScript (bounded queue; live capture drops and counts when full). */
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
@@ -252,6 +260,10 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     bufferKiB: options.bufferKiB ?? 0,
     timeoutMs: options.timeoutMs,
     count: options.count ?? 0,
+    direction: options.direction,
+    anyCookedV2: options.anyCookedV2,
+    flushPerBlock: options.flushPerBlock,
+    flushPerPacket: options.flushPerPacket,
     output: options.output && { ...options.output },
     batches: options.batches,
     streams: options.streams,

@@ -1,12 +1,15 @@
-// `podspan capture`: tcpdump-like capture to a file or to the terminal, ending with a summary
-// in tcpdump's words on stderr.
+// `podspan capture`: tcpdump-like capture to a file (or standard output) or to the terminal,
+// ending with a summary in tcpdump's words on stderr. A reader that closes the pipe ends the
+// capture quietly with exit 0, as tcpdump's does.
 import { defaultInterface } from '../capture/default-interface';
 import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { logger } from '../observability/logger';
-import { packetLine } from './packet-line';
+import { OutputError, UsageError } from '../errors';
+import { PacketPrinter } from './print';
+import { runInterfacesLikeTcpdump } from './interfaces-command';
 
 const LINKTYPE_NAMES: Record<number, string> = {
   0: 'NULL (BSD loopback)',
@@ -61,16 +64,23 @@ export function summaryLines(result: CaptureResult, live: boolean): string[] {
   return lines;
 }
 
+/** The capture file on standard output failed because its reader went away (EPIPE). */
+function isClosedPipe(err: unknown): boolean {
+  return err instanceof OutputError && /^-: .*Broken pipe$/.test(err.message);
+}
+
 export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseCaptureFlags(raw);
+  if (run.listInterfaces) return runInterfacesLikeTcpdump(out);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
   const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
+  const mode = run.stdout;
+  if (grpcTargets.length && mode.kind === 'lines') throw new UsageError('--print and --forward grpc:// both need the packet batches: use one of them');
   // gRPC is loaded only when asked for: it costs ~40 ms of start-up.
   const fanout = grpcTargets.length ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, logger) : undefined;
   if (fanout) run.capture.batches = fanout.batchOptions();
-  const toTerminal = !run.capture.output && !run.capture.forward;
-  if (toTerminal) run.capture.batches = { flushMs: 50 };
+  if (mode.kind === 'lines') run.capture.batches = { flushMs: 50 };
 
   const session = CaptureSession.open(run.capture);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
@@ -88,14 +98,24 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+  // A closed pipe (`| head`) stops the capture; nothing more is written to it.
+  let pipeClosed = false;
+  const onOutError = (e: NodeJS.ErrnoException) => {
+    pipeClosed = true;
+    if (e.code !== 'EPIPE') err.write(`podspan: standard output: ${e.message}\n`);
+    stop();
+  };
+  out.on('error', onOutError);
   fanout?.start(session);
 
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);
+  const printer = mode.kind === 'lines' ? new PacketPrinter(mode.print) : undefined;
   const result = await session.start(
-    toTerminal
+    printer
       ? (batch) => {
-          const lines: string[] = [];
+          if (pipeClosed) return;
+          let text = '';
           for (let k = 0; k < batch.count; k++) {
             const idx = batch.iface(k);
             if (idx >= names.length) {
@@ -103,9 +123,11 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
               names = now.map((i) => i.name);
               linktypes = now.map((i) => i.linktype);
             }
-            lines.push(packetLine(batch.timestampNs(k), names[idx] || `if${idx}`, linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k)));
+            // Several live interfaces in one capture (tcpdump takes one): say which, as cooked v2 lines do.
+            const prefix = live && names.length > 1 ? `${(names[idx] || `if${idx}`).padEnd(5)} ` : '';
+            text += prefix + printer.line(batch.timestampNs(k), linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k)) + '\n';
           }
-          out.write(lines.join('\n') + '\n');
+          out.write(text);
         }
       : undefined,
     undefined,
@@ -116,8 +138,13 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
 
-  if (toTerminal) err.write('\n');
+  if (mode.kind === 'count') {
+    out.write(`${result.stats.reduce((n, st) => n + st.captured, 0)} packets\n`);
+    if (result.error) throw result.error;
+    return 0;
+  }
+  if (mode.kind === 'lines' && !pipeClosed) err.write('\n');
   for (const line of [...summaryLines(result, live), ...grpcSummary(grpcStats, fanout?.droppedNoCollector ?? 0)]) err.write(line + '\n');
-  if (result.error) throw result.error;
+  if (result.error && !(run.fileToStdout && isClosedPipe(result.error))) throw result.error;
   return 0;
 }

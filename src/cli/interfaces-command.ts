@@ -18,3 +18,18 @@ export function runInterfaces(json: boolean, out: NodeJS.WritableStream): number
   });
   return 0;
 }
+
+// tcpdump -D's words for libpcap's flags; connection status "not applicable" is left out, as tcpdump does.
+const TCPDUMP_FLAG_WORDS: Record<string, string> = {
+  up: 'Up', running: 'Running', loopback: 'Loopback', wireless: 'Wireless', connected: 'Connected', disconnected: 'Disconnected',
+};
+
+/** `podspan capture -D`: the list as tcpdump -D prints it. */
+export function runInterfacesLikeTcpdump(out: NodeJS.WritableStream): number {
+  listInterfaces().forEach((d, i) => {
+    const desc = d.description ? ` (${d.description})` : '';
+    const flags = d.flags.map((f) => TCPDUMP_FLAG_WORDS[f]).filter(Boolean);
+    out.write(`${i + 1}.${d.name}${desc} [${flags.join(', ') || 'none'}]\n`);
+  });
+  return 0;
+}

@@ -7,6 +7,46 @@ import { libpcapVersion } from '../capture/session';
 // client, pino) cost ~60 ms of start-up that `podspan streams` or `capture -r` never use.
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+// tcpdump's repeatable flags (-vv, -xx, -tttt) count how often they were given.
+const increment = (_value: unknown, previous: number) => previous + 1;
+
+/** Edit distance (with transpositions), to name the known flag nearest an unknown one. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+export function nearestFlag(flag: string, known: string[]): string | undefined {
+  const sameKind = known.filter((k) => k.startsWith('--') === flag.startsWith('--'));
+  const exactCase = sameKind.find((k) => k.toLowerCase() === flag.toLowerCase());
+  if (exactCase) return exactCase;
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of sameKind) {
+    const dist = distance(flag, k);
+    if (dist < bestDistance) [best, bestDistance] = [k, dist];
+  }
+  return best;
+}
+
+/** An unknown flag ends in one line naming it and the nearest known flag of the command. */
+function nameNearestFlag(cmd: Command): Command {
+  (cmd as unknown as { unknownOption(flag: string): void }).unknownOption = function (this: Command, flag: string) {
+    if ((this as unknown as { _allowUnknownOption: boolean })._allowUnknownOption) return; // as commander's own (extcap takes Wireshark's flags)
+    const known = this.options.flatMap((o) => [o.short, o.long]).filter((f): f is string => !!f);
+    const near = nearestFlag(flag, known);
+    this.error(`unknown option '${flag}'${near ? ` (nearest known flag: ${near})` : ''}`, { code: 'commander.unknownOption', exitCode: 2 });
+  };
+  return cmd;
+}
 
 function program(): Command {
   const version = (require('../../package.json') as { version: string }).version;
@@ -18,17 +58,31 @@ function program(): Command {
 
   cmd
     .command('capture')
-    .description('capture packets live (-i) or from a file (-r), to a file (-w) or the terminal')
+    .description('capture packets live (-i) or from a file (-r), to a file (-w, - for standard output) or the terminal, with tcpdump\'s flags')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
     .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
-    .option('-w, --write <file>', 'write packets to a file (.pcap or .pcapng)')
+    .option('-w, --write <file>', 'write packets to a file (.pcap or .pcapng; - for standard output, pcap unless --format)')
     .addOption(new Option('--format <format>', 'output format, overriding the extension').choices(['pcap', 'pcap-ns', 'pcapng']))
     .option('-f, --filter <expression>', 'BPF filter expression')
-    .option('-c, --count <n>', 'stop after n packets')
+    .option('-c <n>', 'stop after n packets')
     .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
     .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
     .option('--immediate', 'deliver each packet at once (costs CPU; use for low rates)')
+    .option('-n, --numeric', 'do not resolve names (podspan never does; accepted like tcpdump\'s -n/-nn)', increment, 0)
+    .option('-v, --verbose', 'more detail: the IP header\'s fields (-vv, -vvv accepted)', increment, 0)
+    .option('-e, --link-header', 'print the link-level header (MAC addresses, ethertype, VLAN)')
+    .option('-x, --hex', 'dump each packet in hex below its line, from the network header (-xx: from the link header)', increment, 0)
+    .option('-X, --hex-ascii', 'dump in hex and ASCII (-XX: from the link header)', increment, 0)
+    .option('-A, --ascii', 'dump each packet in ASCII, from the network header')
+    .option('-q, --quiet', 'print less protocol detail')
+    .option('-t, --timestamps', '-t: no time; -tt: epoch seconds; -ttt: since the previous packet; -tttt: date and time; -ttttt: since the first', increment, 0)
+    .option('-l, --line-buffered', 'line-buffered output (podspan writes lines as each batch arrives anyway)')
+    .option('-U, --packet-buffered', 'write each packet to the -w output at once (default: per ring block with -w -, else every second while live)')
+    .option('-D, --list-interfaces', 'list the interfaces podspan can capture on, like tcpdump -D, and exit')
+    .option('-Q, --direction <in|out|inout>', 'capture only received (in), sent (out) or both (inout) packets')
+    .option('--count', 'print only the number of packets read with -r')
+    .option('--print', 'print packet lines also while writing a file with -w')
     .option('-p, --no-promiscuous-mode', 'do not put the interface into promiscuous mode')
     .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
     .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
@@ -38,7 +92,10 @@ function program(): Command {
     .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
     .option('--insecure', 'allow a gRPC token-file without TLS (the token crosses the network in the clear)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await (await import('./capture-command')).runCapture({ ...opts, expression } as never, process.stdout, process.stderr);
+      // -c takes the count to stop at; tcpdump's --count asks for the count only.
+      const { c, count, ...rest } = opts;
+      const raw = { ...rest, count: c, countOnly: count, expression };
+      process.exitCode = await (await import('./capture-command')).runCapture(raw as never, process.stdout, process.stderr);
     });
 
   cmd
@@ -120,6 +177,7 @@ function program(): Command {
     .action(() => {
       process.stdout.write(`podspan ${version}\n${libpcapVersion()}\n`);
     });
+  for (const c of [cmd, ...cmd.commands]) nameNearestFlag(c);
   return cmd;
 }
 

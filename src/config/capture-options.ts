@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
 import type { CaptureOptions } from '../capture/session';
+import type { PrintOptions, TimestampMode } from '../cli/print';
 import { parseForwardTarget } from './forward-options';
 
 export const MAX_SNAPLEN = 262144;
@@ -29,7 +30,28 @@ export interface RawCaptureFlags {
   forward?: string[];
   /** --insecure: allow a gRPC bearer token without TLS. */
   insecure?: boolean;
+  // tcpdump's flags; counted ones arrive as how often they were given (-vv: 2).
+  numeric?: number;
+  verbose?: number;
+  linkHeader?: boolean;
+  hex?: number;
+  hexAscii?: number;
+  ascii?: boolean;
+  quiet?: boolean;
+  timestamps?: number;
+  lineBuffered?: boolean;
+  packetBuffered?: boolean;
+  listInterfaces?: boolean;
+  direction?: string;
+  countOnly?: boolean;
+  print?: boolean;
 }
+
+/** What goes to standard output. */
+export type CaptureOutputMode =
+  | { kind: 'lines'; print: PrintOptions }
+  | { kind: 'count' }
+  | { kind: 'none' };
 
 export interface CaptureRun {
   capture: CaptureOptions;
@@ -37,6 +59,12 @@ export interface CaptureRun {
   durationSeconds?: number;
   /** True when neither -i nor -r was given: the CLI picks the default interface. */
   defaultInterface: boolean;
+  /** -D: list the interfaces and exit. */
+  listInterfaces: boolean;
+  /** Packet lines (without -w, or with --print), the count only (--count), or nothing. */
+  stdout: CaptureOutputMode;
+  /** -w -: the capture file goes to standard output. */
+  fileToStdout: boolean;
 }
 
 const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -78,7 +106,50 @@ const flagsSchema = z.object({
   expression: z.array(z.string()).optional(),
   forward: z.array(z.string()).optional(),
   insecure: z.boolean().optional(),
+  numeric: z.number().optional(),
+  verbose: z.number().max(3, { message: '-v is given at most 3 times (-vvv)' }).optional(),
+  linkHeader: z.boolean().optional(),
+  hex: z.number().max(2, { message: '-x is given at most twice (-xx)' }).optional(),
+  hexAscii: z.number().max(2, { message: '-X is given at most twice (-XX)' }).optional(),
+  ascii: z.boolean().optional(),
+  quiet: z.boolean().optional(),
+  timestamps: z.number().max(5, { message: '-t is given at most 5 times (-ttttt)' }).optional(),
+  lineBuffered: z.boolean().optional(),
+  packetBuffered: z.boolean().optional(),
+  listInterfaces: z.boolean().optional(),
+  direction: z.enum(['in', 'out', 'inout'], { errorMap: () => ({ message: '-Q takes in, out or inout' }) }).optional(),
+  countOnly: z.boolean().optional(),
+  print: z.boolean().optional(),
 });
+
+const STDOUT = '-';
+
+function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
+  const dumps = [f.hex && 'x', f.hexAscii && 'X', f.ascii && 'A'].filter(Boolean);
+  if (dumps.length > 1) throw new UsageError(`-${dumps.join(', -')} conflict: pick one way to dump packet bytes`);
+  let dump: PrintOptions['dump'];
+  if (f.hex) dump = { kind: 'hex', withLink: f.hex > 1 };
+  else if (f.hexAscii) dump = { kind: 'hex-ascii', withLink: f.hexAscii > 1 };
+  else if (f.ascii) dump = { kind: 'ascii', withLink: false };
+  return {
+    verbose: f.verbose ?? 0,
+    link: f.linkHeader === true,
+    quiet: f.quiet === true,
+    timestamps: (f.timestamps ?? 0) as TimestampMode,
+    dump,
+  };
+}
+
+function stdoutMode(f: z.infer<typeof flagsSchema>): CaptureOutputMode {
+  const toStdout = f.write === STDOUT;
+  if (f.countOnly && !f.read) throw new UsageError('--count counts the packets of a file read with -r');
+  if (f.countOnly && (f.write || f.print)) throw new UsageError('--count prints only the packet count and conflicts with -w and --print');
+  if (f.print && !f.write) throw new UsageError('--print prints packet lines while -w writes a file; without -w lines are printed anyway');
+  if (f.print && toStdout) throw new UsageError('--print and -w - both write to standard output');
+  if (f.countOnly) return { kind: 'count' };
+  if (f.print || (!f.write && !f.forward?.length)) return { kind: 'lines', print: printOptions(f) };
+  return { kind: 'none' };
+}
 
 export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   const parsed = flagsSchema.safeParse(raw);
@@ -101,10 +172,13 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     throw new UsageError('-W keeps a ring of files and needs -C or -G to say when a file ends');
   }
   if (f.format && !f.write) throw new UsageError('--format applies to the file given with -w');
-  if (f.write && f.read && f.write === f.read) throw new UsageError(`-w ${f.write} would overwrite the file being read`);
+  if (f.write === STDOUT && rotating) throw new UsageError('-C, -G and -W rotate files and conflict with -w - (standard output)');
+  if (f.direction && f.read) throw new UsageError('-Q selects the direction of live capture and conflicts with -r');
+  if (f.write && f.read && f.write === f.read && f.write !== STDOUT) throw new UsageError(`-w ${f.write} would overwrite the file being read`);
 
   let format: CaptureFormat | undefined;
-  if (f.write) format = f.format ?? formatFromPath(f.write);
+  if (f.write) format = f.format ?? (f.write === STDOUT ? 'pcap' : formatFromPath(f.write));
+  const stdout = stdoutMode(f);
 
   const capture: CaptureOptions = {
     // -r -: standard input, as tcpdump reads it (streamed, e.g. from a decompressor).
@@ -116,6 +190,12 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     bufferKiB: f.bufferSize,
     timeoutMs: f.timeoutMs ?? 100,
     count: f.count,
+    direction: f.direction,
+    // As tcpdump: "any" in cooked v2, whose header names the interface and the direction.
+    anyCookedV2: true,
+    // A pipe's reader sees packets as they arrive: per ring block, or per packet with -U.
+    flushPerBlock: f.write === STDOUT || f.packetBuffered === true,
+    flushPerPacket: f.packetBuffered === true,
     output:
       f.write && format
         ? {
@@ -132,5 +212,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     capture,
     durationSeconds: f.duration,
     defaultInterface: !f.read && !(f.interface?.length),
+    listInterfaces: f.listInterfaces === true,
+    stdout,
+    fileToStdout: f.write === STDOUT,
   };
 }

@@ -96,7 +96,7 @@ describe('podspan capture -r', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/IP 198\.18\.0\.1\.4000\d > 198\.18\.0\.2\.5000: UDP, length \d+/);
-    expect(lines[1]).toMatch(/198\.18\.0\.2\.80: TCP/);
+    expect(lines[1]).toMatch(/198\.18\.0\.2\.80: Flags \[/); // tcpdump's TCP line (test/integration/tcpdump-compat.test.ts)
   });
 
   it('-r - streams standard input through bounded memory: 400 MB from a pipe, every packet, RSS far below it', async () => {

@@ -1,0 +1,286 @@
+// `podspan capture` against tcpdump itself: the same flags accepted, the same packet lines on the
+// corpus (tcpdump -nn -r F vs podspan capture -nn -r F, compared after the timestamp), pipes
+// (-w - into tshark, a reader that closes early), and live -i any / -Q / -D in namespaces.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplePackets, writePcap } from '../helpers/craft';
+import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
+import { corpusDir, corpusEntries, podspan, podspanBin, run } from '../helpers/tools';
+
+const corpus = corpusDir();
+if (!corpus) console.log('tcpdump corpus comparison skipped: no ../shared/corpus (set PODSPAN_CORPUS to its folder)');
+
+const TIMESTAMP = /^\d\d:\d\d:\d\d\.\d{6} /;
+
+/** One entry per packet: tcpdump's continuation lines (no timestamp) joined to their packet. */
+function packets(stdout: string): string[] {
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (line === '') continue;
+    if (TIMESTAMP.test(line) || out.length === 0) out.push(line.replace(TIMESTAMP, ''));
+    else out[out.length - 1] += '\n' + line;
+  }
+  return out;
+}
+
+// Packets tcpdump hands to a printer for a protocol outside the brief (Ethernet/VLAN, ARP,
+// IPv4/IPv6, TCP, UDP, ICMP/ICMPv6, DNS): they are left out of the comparison, each by name.
+const NOT_COMPARED: [RegExp, string][] = [
+  [/GREv\d|ip-proto-47/, 'GRE and what it carries'],
+  [/VXLAN, /, 'VXLAN and the frame inside'],
+  [/Geneve, /, 'Geneve and the frame inside'],
+  [/MPLS \(label/, 'MPLS'],
+  [/PPPoE /, 'PPPoE'],
+  [/STP 802/, 'spanning tree'],
+  [/^Loopback, /, 'Ethernet loopback (0x9000)'],
+  [/Null Unnumbered|DTPv|CDPv/, 'LLC: CDP, DTP'],
+  [/igmp /, 'IGMP'],
+  [/BCM-LI-SHIM/, 'Broadcom LI shim (UDP)'],
+  [/NFS (request|reply)/, 'NFS over RPC'],
+  [/BOOTP\/DHCP|dhcp6 /, 'DHCP, DHCPv6'],
+  [/NTPv\d/, 'NTP'],
+];
+
+// Every compared packet whose line differs, by file, with the reason. The test fails if a file
+// differs in any other count, so this table stays the complete and true list.
+const KNOWN_DIFFERENCES: Record<string, { lines: number; reason: string }> = {
+  'tcpdump__pptp.pcap': { lines: 7, reason: 'PPTP control messages: tcpdump decodes them after the TCP line (pptp CTRL_MSGTYPE=…); podspan prints the TCP line' },
+  'tcpdump__resp_2_inline.pcap': { lines: 4, reason: 'Redis RESP: tcpdump lists the commands after the TCP line (RESP "set test 1"); podspan does not decode RESP' },
+  'zeek__redis-null-pcapng.pcapng': { lines: 3, reason: 'Redis RESP, as above' },
+  'tcpdump__timestamp_invalid_nano.pcap': {
+    lines: 1,
+    reason: 'nanosecond fields of 1e9 and more: tcpdump prints them as they are (10.1000000), podspan carries them into the seconds, so the timestamps differ (the rest of each line is identical)',
+  },
+};
+
+describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', () => {
+  it('prints at least 95% of the compared packets exactly as tcpdump does, and every difference is in the table', () => {
+    let compared = 0;
+    let identical = 0;
+    const excluded = new Map<string, number>();
+    const differing: Record<string, { lines: number; first: { tcpdump: string; podspan: string } }> = {};
+    for (const e of corpusEntries(corpus!)) {
+      const t = spawnSync('tcpdump', ['-nn', '-r', e.path], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, TZ: 'UTC' } });
+      const reference = packets(t.stdout ?? '');
+      if (reference.length === 0) continue; // tcpdump reads nothing of it (unreadable, or a format it refuses)
+      const p = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', '-r', e.path], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, TZ: 'UTC' } });
+      expect(p.stderr, e.file).not.toMatch(/\n\s+at /);
+      const ours = packets(p.stdout);
+      reference.forEach((line, i) => {
+        const skip = NOT_COMPARED.find(([re]) => re.test(line));
+        if (skip) {
+          excluded.set(skip[1], (excluded.get(skip[1]) ?? 0) + 1);
+          return;
+        }
+        compared++;
+        if (ours[i] === line) identical++;
+        else (differing[e.file] ??= { lines: 0, first: { tcpdump: line, podspan: ours[i] ?? '<no line>' } }).lines++;
+      });
+    }
+    const share = identical / compared;
+    console.log(
+      `tcpdump -nn vs podspan -nn: ${identical} of ${compared} packets identical (${(share * 100).toFixed(2)}%); ` +
+        `not compared: ${[...excluded].map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    );
+    expect(compared).toBeGreaterThan(10000);
+    expect(share).toBeGreaterThanOrEqual(0.95);
+    const counts = Object.fromEntries(Object.entries(differing).map(([f, d]) => [f, d.lines]));
+    expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
+  }, 600_000);
+
+  it('prints -v, -e, -q, -x, -xx, -X, -XX, -A and every -t form as tcpdump does', () => {
+    const files = ['suricata__decode-sll2.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap', 'gopacket__test_loopback.pcap', 'suricata__tcp-fastopen-sll.pcap', 'zeek__ipv6-fragmented-dns.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap'];
+    for (const flag of ['-v', '-e', '-q', '-x', '-xx', '-X', '-XX', '-A', '-t', '-tt', '-ttt', '-tttt', '-ttttt']) {
+      for (const f of files) {
+        const file = path.join(corpus!, f);
+        const env = { ...process.env, TZ: 'UTC' };
+        const reference = spawnSync('tcpdump', ['-nn', flag, '-r', file], { encoding: 'utf8', env }).stdout;
+        const ours = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', flag, '-r', file], { encoding: 'utf8', env }).stdout;
+        expect(reference.length, `${flag} ${f}`).toBeGreaterThan(0);
+        expect(ours, `${flag} ${f}`).toBe(reference);
+      }
+    }
+  }, 300_000);
+});
+
+describe('tcpdump flags and pipes', () => {
+  let tmp: string;
+  let sample: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-tcpdump-'));
+    sample = path.join(tmp, 'sample.pcap');
+    writePcap(sample, samplePackets(2000));
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('accepts tcpdump\'s common flags and prints what tcpdump prints with them', () => {
+    const env = { ...process.env, TZ: 'UTC' };
+    for (const flags of [['-n'], ['-nn'], ['-v'], ['-vv'], ['-vvv'], ['-e'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-q'], ['-l'], ['-U'], ['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt'], ['-nn', '-e', '-l', '-tttt']]) {
+      const r = spawnSync(process.execPath, [podspanBin, 'capture', ...flags, '-c', '3', '-r', sample], { encoding: 'utf8', env });
+      expect(r.stderr, flags.join(' ')).not.toContain('unknown option');
+      expect(r.status, flags.join(' ')).toBe(0);
+      // podspan never resolves names, so it is compared with tcpdump -nn whatever the flags.
+      const reference = spawnSync('tcpdump', ['-nn', ...flags, '-c', '3', '-r', sample], { encoding: 'utf8', env }).stdout;
+      // -vv and -vvv: what they add to -v (DNS sections, more options) is not done; the IP header is.
+      if (flags[0] === '-vv' || flags[0] === '-vvv') expect(r.stdout.match(/\(tos 0x0, ttl \d+, id \d+, offset 0, flags \[\w+\], proto (TCP|UDP)/g), flags.join(' ')).toHaveLength(3);
+      else expect(r.stdout, flags.join(' ')).toBe(reference);
+    }
+  });
+
+  it('names the nearest known flag for an unknown one, in one line, exit 2', () => {
+    for (const [flag, nearest] of [['--prnt', '--print'], ['--cuont', '--count'], ['-y', '-Y'], ['--snaplne', '--snaplen']] as const) {
+      const r = podspan(['capture', flag, '-r', sample]);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      if (nearest === '-Y') expect(lines[0]).toMatch(/^podspan: unknown option '-y' \(nearest known flag: -\S\)$/);
+      else expect(lines[0]).toBe(`podspan: unknown option '${flag}' (nearest known flag: ${nearest})`);
+    }
+  });
+
+  it('--count prints only the number of packets, like tcpdump --count', () => {
+    const r = podspan(['capture', '--count', '-r', sample, 'udp']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(run('tcpdump', ['--count', '-r', sample, 'udp']).stdout);
+    expect(r.stdout).toBe('1000 packets\n');
+  });
+
+  it('--print prints the lines while -w writes the file', () => {
+    const out = path.join(tmp, 'printed.pcap');
+    const r = podspan(['capture', '-nn', '--print', '-r', sample, '-w', out]);
+    expect(r.code).toBe(0);
+    expect(packets(r.stdout)).toEqual(packets(run('tcpdump', ['-nn', '-r', sample]).stdout));
+    expect(fs.statSync(out).size).toBe(fs.statSync(sample).size);
+  });
+
+  it('-w - writes pcap to standard output that tshark reads from the pipe, and pcapng with --format', () => {
+    for (const format of ['pcap', 'pcapng']) {
+      const r = run('sh', ['-c', `"${process.execPath}" "${podspanBin}" capture -r "${sample}" -w - --format ${format} | tshark -r - -T fields -e frame.len -e udp.dstport -e tcp.dstport`]);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(2000);
+      expect(lines.filter((l) => l.includes('5000'))).toHaveLength(1000);
+      expect(fs.existsSync(path.join(process.cwd(), '-'))).toBe(false);
+    }
+  });
+
+  it('a reader that closes the pipe early ends podspan quietly with exit 0 (lines and -w -)', () => {
+    for (const args of [`-nn -r "${sample}"`, `-r "${sample}" -w -`, `-r "${sample}" -w - -U`]) {
+      const r = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" capture ${args} | head -c 200 > /dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`]);
+      expect(r.stderr, args).toContain('exit=0');
+      expect(r.stderr, args).not.toMatch(/EPIPE|Broken pipe|\n\s+at |internal error/);
+    }
+  });
+
+  it('refuses -w - with rotation, --print with -w -, and -Q with -r, in one line', () => {
+    for (const [args, message] of [
+      [['-w', '-', '-C', '1'], '-C, -G and -W rotate files and conflict with -w - (standard output)'],
+      [['-w', '-', '--print'], '--print and -w - both write to standard output'],
+      [['-Q', 'in'], '-Q selects the direction of live capture and conflicts with -r'],
+      [['-Q', 'sideways'], '-Q takes in, out or inout'],
+    ] as const) {
+      const r = podspan(['capture', '-r', sample, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toBe(`podspan: ${message}`);
+    }
+  });
+});
+
+const tag = `${process.pid % 100000}`;
+const nsA = `tdA${tag}`;
+const nsB = `tdB${tag}`;
+const vethA = `ta${tag}`;
+const vethB = `tb${tag}`;
+
+describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
+  beforeAll(() => {
+    addNamespaces([nsA, nsB]);
+    addVeth(nsA, vethA, nsB, vethB);
+  });
+  afterAll(() => {
+    killStarted();
+    removeNamespaces([nsA, nsB]);
+  });
+
+  /** podspan capture in nsB with stdout collected; resolves once it listens. */
+  async function capture(args: string[]) {
+    let stdout = '';
+    const r = await startInNs(nsB, [process.execPath, podspanBin, 'capture', ...args], /listening on/);
+    r.child.stdout!.removeAllListeners('data');
+    r.child.stdout!.on('data', (d) => (stdout += d));
+    return { ...r, stdout: () => stdout };
+  }
+
+  it('-i any prints the real interface and its packet type, as tcpdump -i any does', async () => {
+    const cap = await capture(['-nn', '-i', 'any', 'udp']);
+    const dump = await startInNs(nsB, ['tcpdump', '-nn', '-l', '-i', 'any', 'udp'], /listening on/);
+    let ref = '';
+    dump.child.stdout!.removeAllListeners('data');
+    dump.child.stdout!.on('data', (d) => (ref += d));
+    trafgen(nsA, vethA, 3, { payload: 30 }); // arrives on vethB for another MAC: P (other host)
+    trafgen(nsB, vethB, 2, { payload: 20, sport: '41000' }); // leaves from vethB: Out
+    expect(await stopProcess(cap)).toBe(0);
+    await stopProcess(dump);
+    const lines = packets(cap.stdout());
+    expect(lines).toEqual([
+      ...Array(3).fill(`${vethB.padEnd(5)} P   IP 198.18.0.1.40000 > 198.18.0.2.5000: UDP, length 30`),
+      ...Array(2).fill(`${vethB.padEnd(5)} Out IP 198.18.0.1.41000 > 198.18.0.2.5000: UDP, length 20`),
+    ]);
+    expect(lines).toEqual(packets(ref));
+  });
+
+  it('-Q in and -Q out keep only received or only sent packets', async () => {
+    const incoming = await startInNs(nsB, [process.execPath, podspanBin, 'capture', '-i', vethB, '-Q', 'in', '-w', '/dev/null'], /listening on/);
+    const outgoing = await startInNs(nsB, [process.execPath, podspanBin, 'capture', '-i', vethB, '-Q', 'out', '-w', '/dev/null'], /listening on/);
+    trafgen(nsA, vethA, 20);
+    trafgen(nsB, vethB, 7);
+    expect(await stopProcess(incoming)).toBe(0);
+    expect(await stopProcess(outgoing)).toBe(0);
+    expect(incoming.stderr()).toContain('20 packets captured');
+    expect(outgoing.stderr()).toContain('7 packets captured');
+  });
+
+  it('-w - | tshark -r - gets every packet of a live capture through the pipe while it runs', async () => {
+    // -c ends podspan by itself once the packets are through, so tshark sees the pipe close.
+    const child = track(
+      spawn('ip', ['netns', 'exec', nsB, 'sh', '-c', `"${process.execPath}" "${podspanBin}" capture -i ${vethB} -c 25 -w - | tshark -r - -T fields -e frame.len -e udp.dstport`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const deadline = Date.now() + 10_000;
+    while (!err.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    trafgen(nsA, vethA, 25, { payload: 40 });
+    expect(await exited).toBe(0);
+    expect(out.trim().split('\n')).toEqual(Array(25).fill(`${14 + 20 + 8 + 40}\t5000`));
+    expect(err).toContain('25 packets captured');
+  });
+
+  it('-D lists the namespace\'s interfaces in tcpdump -D\'s words', () => {
+    // In our own namespace: interfaces other tests add and remove meanwhile cannot show up.
+    const ours = inNs(nsB, [process.execPath, podspanBin, 'capture', '-D']).trim().split('\n');
+    const reference = new Set(inNs(nsB, ['tcpdump', '-D']).trim().split('\n').map((l) => l.replace(/^\d+\./, '')));
+    expect(ours.map((l) => l.replace(/^\d+\./, ''))).toEqual(expect.arrayContaining([`${vethB} [Up, Running, Connected]`, 'lo [Up, Running, Loopback]']));
+    for (const l of ours) expect(reference, l).toContain(l.replace(/^\d+\./, ''));
+  });
+
+  it('prints the same lines as tcpdump for the same live packets', async () => {
+    const cap = await capture(['-nn', '-i', vethB, 'udp']);
+    const dump = await startInNs(nsB, ['tcpdump', '-nn', '-l', '-i', vethB, 'udp'], /listening on/);
+    let ref = '';
+    dump.child.stdout!.removeAllListeners('data');
+    dump.child.stdout!.on('data', (d) => (ref += d));
+    trafgen(nsA, vethA, 10, { payload: 12 });
+    expect(await stopProcess(cap)).toBe(0);
+    await stopProcess(dump);
+    expect(packets(cap.stdout())).toEqual(packets(ref));
+    expect(packets(ref)).toHaveLength(10);
+  });
+});
