@@ -20,13 +20,19 @@ const LINKTYPE_NAMES: Record<number, string> = {
 };
 
 /** The interface tcpdump would pick: the first one that is up, running and not loopback. */
+/** grpc-js's "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " -> "connect ECONNREFUSED …". */
+export function readableGrpcError(message: string | undefined): string {
+  if (!message) return 'no answer';
+  const last = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/.exec(message);
+  return (last ? last[1] : message).trim() || 'no answer';
+}
+
 export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: number): string[] {
   const lines = stats.map(
     (s) =>
       `${s.target}: ${s.delivered} frames delivered, ${s.droppedQueueFull} dropped (queue full), ` +
       `${s.droppedDisconnected} dropped (not acknowledged: collector unreachable or stream lost), ${s.reconnects} reconnects` +
-      (s.movedAway ? `, ${s.movedAway} frames of its flows sent to other collectors while it was down` : '') +
-      (s.everConnected ? '' : ` (never connected: ${s.lastError ?? 'no answer'})`),
+      (s.movedAway ? `, ${s.movedAway} frames of its flows sent to other collectors while it was down` : ''),
   );
   if (droppedNoCollector) lines.push(`${droppedNoCollector} frames dropped (no collector up)`);
   return lines;
@@ -78,7 +84,10 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   const mode = run.stdout;
   if (grpcTargets.length && mode.kind === 'lines') throw new UsageError('--print and --forward grpc:// both need the packet batches: use one of them');
   // gRPC is loaded only when asked for: it costs ~40 ms of start-up.
-  const fanout = grpcTargets.length ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, logger) : undefined;
+  // The forwarders' reconnection warnings would interleave JSON with the human summary, which
+  // says per target what happened: only errors are logged (PODSPAN_LOG_LEVEL shows more).
+  const forwardLog = logger.child({}, { level: process.env.PODSPAN_LOG_LEVEL ?? 'error' });
+  const fanout = grpcTargets.length ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, forwardLog) : undefined;
   if (fanout) run.capture.batches = fanout.batchOptions();
   if (mode.kind === 'lines') run.capture.batches = { flushMs: 50 };
 
@@ -146,5 +155,8 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (mode.kind === 'lines' && !pipeClosed) err.write('\n');
   for (const line of [...summaryLines(result, live), ...grpcSummary(grpcStats, fanout?.droppedNoCollector ?? 0)]) err.write(line + '\n');
   if (result.error && !(run.fileToStdout && isClosedPipe(result.error))) throw result.error;
-  return 0;
+  // Nothing delivered to a collector that never answered: the run did not do what was asked.
+  const unreached = grpcStats.filter((g) => !g.everConnected);
+  for (const g of unreached) err.write(`podspan: ${g.target}: never connected: ${readableGrpcError(g.lastError)}\n`);
+  return unreached.length ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 // ending in one clear line and a non-zero exit.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,23 @@ describe('podspan capture -r', () => {
 });
 
 describe('bad input', () => {
+  it('a collector that is not running: one readable line, no JSON logs, exit 1', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const file = path.join(tmp, 'to-nowhere.pcap');
+    writePcap(file, samplePackets(5));
+    const r = podspan(['capture', '-r', file, '--forward', `grpc://127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('{');
+    expect(r.stderr).toContain(`grpc://127.0.0.1:${port}: 0 frames delivered`);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`podspan: grpc://127.0.0.1:${port}: never connected: connect ECONNREFUSED 127.0.0.1:${port}`);
+  });
+
   it('an unreadable file', () => {
     const r = podspan(['capture', '-r', path.join(tmp, 'missing.pcap')]);
     expect(r.code).not.toBe(0);

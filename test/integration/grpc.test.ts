@@ -100,7 +100,10 @@ describe('gRPC security', () => {
     expect(c.stderr()).toContain('(TLS)');
     expect(forwardFile([`grpc://127.0.0.1:${c.port}?ca=${p('ca.pem')}`]).stderr).toMatch(/20 frames delivered/);
     const wrong = forwardFile([`grpc://127.0.0.1:${c.port}?ca=${p('other-ca.pem')}`]);
-    expect(wrong.stderr).toMatch(/never connected: UNAVAILABLE/);
+    // One readable line (no JSON log lines) and a failed exit: nothing reached the collector.
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(new RegExp(`^podspan: grpc://127\\.0\\.0\\.1:${c.port}\\?ca=\\S+: never connected: \\S`, 'm'));
+    expect(wrong.stderr).not.toContain('{"level"');
     expect(wrong.stderr).toMatch(/0 frames delivered/);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toContain('20 frames written');
