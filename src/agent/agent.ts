@@ -36,6 +36,8 @@ export function podMatches(pod: PodInfo, sel: { namespaces: string[]; selector: 
 export class Agent {
   readonly registry = new Registry();
   private readonly captures = new Map<string, MirrorCapture>();
+  /** Captures being stopped on purpose (detached), until their files are closed. */
+  private readonly detaching = new Set<MirrorCapture>();
   private configSessions: ResolvedSession[] = [];
   private resourceSessions: ResolvedSession[] = [];
   private pods = new Map<string, PodInfo>();
@@ -164,9 +166,19 @@ export class Agent {
     const stopping: Promise<unknown>[] = [];
     for (const [key, cap] of this.captures) {
       if (want.has(key)) continue;
-      this.captures.delete(key);
+      // Still listed (metrics) until its files are closed, so a capture gone from the metrics has
+      // its file complete on disk.
+      this.detaching.add(cap);
       this.log.info({ session: cap.spec.session.name, interface: cap.spec.iface }, 'capture detached');
-      stopping.push(cap.stop().catch(() => undefined));
+      stopping.push(
+        cap
+          .stop()
+          .catch(() => undefined)
+          .finally(() => {
+            this.detaching.delete(cap);
+            if (this.captures.get(key) === cap) this.captures.delete(key);
+          }),
+      );
     }
     await Promise.all(stopping);
     for (const [key, spec] of want) {
@@ -176,7 +188,7 @@ export class Agent {
         this.captures.set(key, cap);
         this.failures.delete(key);
         void cap.finished.then((r) => {
-          if (this.stopped || this.captures.get(key) !== cap) return; // stopped on purpose: nothing to report
+          if (this.stopped || this.detaching.has(cap) || this.captures.get(key) !== cap) return; // stopped on purpose: nothing to report
           this.captures.delete(key); // ended by itself: the next reconciliation may start it again
           this.log.warn({ session: spec.session.name, interface: spec.iface, reason: r.error?.message ?? 'capture ended' }, 'capture ended');
         });
