@@ -6,7 +6,6 @@ import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
-import { logger } from '../observability/logger';
 import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
 import { runInterfacesLikeTcpdump } from './interfaces-command';
@@ -86,8 +85,10 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   // gRPC is loaded only when asked for: it costs ~40 ms of start-up.
   // The forwarders' reconnection warnings would interleave JSON with the human summary, which
   // says per target what happened: only errors are logged (PODSPAN_LOG_LEVEL shows more).
-  const forwardLog = logger.child({}, { level: process.env.PODSPAN_LOG_LEVEL ?? 'error' });
-  const fanout = grpcTargets.length ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, forwardLog) : undefined;
+  // pino is loaded with gRPC, only when forwarding: it costs ~40 ms before `listening on`.
+  const fanout = grpcTargets.length
+    ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, (await import('../observability/logger')).logger.child({}, { level: process.env.PODSPAN_LOG_LEVEL ?? 'error' }))
+    : undefined;
   if (fanout) run.capture.batches = fanout.batchOptions();
   if (mode.kind === 'lines') run.capture.batches = { flushMs: 50 };
 
@@ -101,7 +102,6 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
       err.write(`listening on ${i.name}, link-type ${lt}, snapshot length ${i.snaplen} bytes\n`);
     }
   }
-  logger.debug({ source: run.capture.source, output: run.capture.output?.path }, 'capture started');
 
   const stop = () => session.stop();
   process.on('SIGINT', stop);
