@@ -30,7 +30,8 @@ struct StreamFilesOptions {
   size_t max_open_files = 0;
   // Payload is gathered per stream direction and written in pieces of up to this size, so
   // thousands of concurrent streams cost one write (and at most one open) per piece, not per
-  // segment; all directions together hold at most write_buffer_total (oldest flushed first).
+  // segment; all directions together hold at most write_buffer_total (oldest flushed first),
+  // counted as what the pieces hold (their blocks and lent bytes), not their payload alone.
   // Pieces are written on a writer thread, with at most write_in_flight bytes handed over.
   // Payload lent from a mapped input costs no memory while it waits, so more may be in flight
   // (write_in_flight_lent): with two writers and 32 MiB, the reader blocked on one writer's full

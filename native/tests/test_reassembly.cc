@@ -7,21 +7,8 @@
 #include <vector>
 
 #include "check.h"
+#include "heap.h"
 #include "reassembly.h"
-
-// Sanitizer builds replace malloc: heap figures are glibc's only in the plain build.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PODSPAN_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define PODSPAN_SANITIZED 1
-#endif
-#if defined(__GLIBC__) && !defined(PODSPAN_SANITIZED)
-#define PODSPAN_GLIBC_MALLOC 1
-#include <malloc.h>
-#endif
 
 using namespace podspan;
 
