@@ -7,7 +7,8 @@
 // With --flood N SEGMENTS: an out-of-order flood (N flows, each missing its first byte, then
 // SEGMENTS 1000-byte segments that can never be delivered) and a duplicate flood (one early
 // segment sent SEGMENTS*N times); time per segment, peak buffered bytes against the caps, RSS.
-//   podspan_reassembly_bench --flood 2000 1000
+// BYTES (default 1000) sets the flood's segment size: 1 shows what bookkeeping costs.
+//   podspan_reassembly_bench --flood 2000 1000 [BYTES]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -89,15 +90,15 @@ void flood_report(const char* what, const TcpReassembler& r, const ReassemblyCon
                   std::chrono::steady_clock::time_point t0, long rss_before) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ReassemblyStats& s = r.stats();
-  std::printf("%s segments=%llu seconds=%.3f ns_per_segment=%.0f peak_buffered_mib=%.1f cap_mib=%zu buffered_now_mib=%.1f "
+  std::printf("%s segments=%llu seconds=%.3f ns_per_segment=%.0f peak_buffered_mib=%.1f peak_memory_mib=%.1f cap_mib=%zu buffered_now_mib=%.1f "
               "gaps=%llu gap_mib=%.1f overlap_mib=%.1f rss_growth_mib=%.1f\n",
               what, static_cast<unsigned long long>(segments), secs, secs * 1e9 / static_cast<double>(segments),
-              s.peak_buffered_bytes / 1048576.0, cfg.max_buffer_total >> 20, s.buffered_bytes / 1048576.0,
+              s.peak_buffered_bytes / 1048576.0, s.peak_buffered_memory / 1048576.0, cfg.max_buffer_total >> 20, s.buffered_bytes / 1048576.0,
               static_cast<unsigned long long>(s.gaps), s.gap_bytes / 1048576.0, s.overlap_bytes / 1048576.0,
               (rss_kb() - rss_before) / 1024.0);
 }
 
-int flood(long flows, long segments) {
+int flood(long flows, long segments, uint32_t bytes) {
   static uint8_t payload[1000];
   CountingSink sink;
   ReassemblyConfig cfg;
@@ -109,7 +110,7 @@ int flood(long flows, long segments) {
     for (long f = 0; f < flows; ++f) r.add(flood_segment(f, 0, kSyn, 0), payload, 1);
     // Round robin across flows, so every flow holds data at once and the global cap is what bites.
     for (long i = 0; i < segments; ++i)
-      for (long f = 0; f < flows; ++f) r.add(flood_segment(f, 2 + static_cast<uint32_t>(i) * 1000, kAck, 1000), payload, 2);
+      for (long f = 0; f < flows; ++f) r.add(flood_segment(f, 2 + static_cast<uint32_t>(i) * 1000, kAck, bytes), payload, 2);
     flood_report("out-of-order", r, cfg, static_cast<uint64_t>(flows) * static_cast<uint64_t>(segments + 1), t0, before);
   }
   {
@@ -118,7 +119,7 @@ int flood(long flows, long segments) {
     const auto t0 = std::chrono::steady_clock::now();
     r.add(flood_segment(0, 0, kSyn, 0), payload, 1);
     const uint64_t copies = static_cast<uint64_t>(flows) * static_cast<uint64_t>(segments);
-    for (uint64_t i = 0; i < copies; ++i) r.add(flood_segment(0, 5000, kAck, 1000), payload, 2);
+    for (uint64_t i = 0; i < copies; ++i) r.add(flood_segment(0, 5000, kAck, bytes), payload, 2);
     flood_report("duplicate", r, cfg, copies, t0, before);
   }
   return 0;
@@ -126,7 +127,14 @@ int flood(long flows, long segments) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--flows") return idle_flows(std::atol(argv[2]));
-  if (argc == 4 && std::string(argv[1]) == "--flood") return flood(std::atol(argv[2]), std::atol(argv[3]));
+  if ((argc == 4 || argc == 5) && std::string(argv[1]) == "--flood") {
+    const long bytes = argc == 5 ? std::atol(argv[4]) : 1000;
+    if (bytes < 1 || bytes > 1000) {
+      std::fprintf(stderr, "--flood: BYTES must be 1..1000\n");
+      return 2;
+    }
+    return flood(std::atol(argv[2]), std::atol(argv[3]), static_cast<uint32_t>(bytes));
+  }
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;

@@ -156,6 +156,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return DefineClass(env, "NativeCapture",
                        {InstanceMethod("start", &NativeCapture::Start),
                         InstanceMethod("stop", &NativeCapture::Stop),
+                        InstanceMethod("abandonStreamWrites", &NativeCapture::AbandonStreamWrites),
                         InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
                         InstanceMethod("takeStreamEvents", &NativeCapture::TakeStreamEvents),
                         InstanceMethod("takeColumns", &NativeCapture::TakeColumns),
@@ -271,6 +272,12 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (session_) session_->stop();
+    return info.Env().Undefined();
+  }
+
+  // Stream files still queued are not written (the index says so); see StreamFiles::abandon.
+  Napi::Value AbandonStreamWrites(const Napi::CallbackInfo& info) {
+    if (sinks_.streams) sinks_.streams->abandon();
     return info.Env().Undefined();
   }
 
@@ -399,6 +406,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       const podspan::StreamFilesStats f = sinks_.streams->stats();
       s = f;
       o.Set("files", num(f.files));
+      o.Set("unwrittenFiles", num(f.unwritten_files));
+      o.Set("unwrittenBytes", num(f.unwritten_bytes));
     } else {
       const podspan::StreamEventStats e = sinks_.events->stats();
       s = e;
@@ -437,6 +446,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     o.Set("overlapConflicts", num(r.overlap_conflicts));
     o.Set("peakBufferedBytes", num(r.peak_buffered_bytes));
     o.Set("bufferedBytes", num(r.buffered_bytes));
+    o.Set("bufferedMemory", num(r.buffered_memory));
+    o.Set("peakBufferedMemory", num(r.peak_buffered_memory));
     o.Set("flows", num(r.flows));
     Napi::Object closed = Napi::Object::New(env);
     for (int i = 0; i < 5; ++i) closed.Set(podspan::close_reason_name(static_cast<podspan::CloseReason>(i)), num(r.closed[i]));

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "heap_cost.h"
 
 namespace podspan {
 
@@ -34,6 +35,16 @@ void Piece::lend(const uint8_t* p, uint32_t n) {
   size += n;
 }
 
+void Piece::shrink() {
+  if (parts.capacity() > 2 * parts.size()) parts.shrink_to_fit();
+  if (owned.capacity() > 2 * owned.size()) owned.shrink_to_fit();
+}
+
+size_t AsyncFiles::task_cost(size_t path_len, const Piece& piece) {
+  // A std::string keeps up to 15 characters inline.
+  return sizeof(Task) + (path_len > 15 ? malloc_block(path_len + 1) : 0) + piece.cost();
+}
+
 AsyncFiles::AsyncFiles(size_t max_open_files, size_t max_bytes_in_flight)
     : max_open_files_(max_open_files < 1 ? 1 : max_open_files), max_in_flight_(max_bytes_in_flight) {
   thread_ = std::thread([this] { run(); });
@@ -52,33 +63,90 @@ void AsyncFiles::throw_if_failed() {
   throw CaptureError(ErrorKind::kOutput, error_);
 }
 
-void AsyncFiles::push(Task&& t) {
+uint64_t AsyncFiles::push(Task&& t, size_t held) {
   throw_if_failed();
-  const size_t size = t.piece.size;
+  t.cost = task_cost(t.path.size(), t.piece) + held;
+  const size_t cost = t.cost;
   bool wake;
+  uint64_t ticket;
   {
     std::unique_lock<std::mutex> lk(mu_);
-    // A piece larger than the whole budget still goes through, alone.
-    if (in_flight_ != 0 && in_flight_ + size > max_in_flight_) {
+    if (abandoned_.load() && t.op != Op::kClose) {  // given up before it was queued
+      skip_locked(t);
+      return 0;
+    }
+    // A task larger than the whole budget still goes through, alone.
+    if (in_flight_ != 0 && in_flight_ + cost > max_in_flight_) {
       producer_waiting_ = true;
-      has_room_.wait(lk, [&] { return in_flight_ == 0 || in_flight_ + size <= max_in_flight_ || failed_.load(); });
+      has_room_.wait(lk, [&] {
+        return in_flight_ == 0 || in_flight_ + cost <= max_in_flight_ || failed_.load() || abandoned_.load();
+      });
       producer_waiting_ = false;
     }
-    in_flight_ += size;
+    in_flight_ += cost;
+    if (in_flight_ > peak_in_flight_.load(std::memory_order_relaxed)) peak_in_flight_.store(in_flight_, std::memory_order_relaxed);
+    ticket = t.ticket = ++pushed_;
     queue_.push_back(std::move(t));
     wake = writer_idle_;  // a busy writer takes the whole queue next time round: no wake-up needed
     writer_idle_ = false;
   }
   if (wake) has_work_.notify_one();
+  return ticket;
 }
 
 void AsyncFiles::create(uint64_t key, std::string path) { push(Task{Op::kCreate, key, 0, std::move(path), {}}); }
 
-void AsyncFiles::write(uint64_t key, uint64_t offset, Piece&& piece) {
-  push(Task{Op::kWrite, key, offset, {}, std::move(piece)});
+uint64_t AsyncFiles::write(uint64_t key, uint64_t offset, Piece&& piece) {
+  piece.shrink();
+  return push(Task{Op::kWrite, key, offset, {}, std::move(piece)});
 }
 
-void AsyncFiles::close(uint64_t key, uint64_t length) { push(Task{Op::kClose, key, length, {}, {}}); }
+uint64_t AsyncFiles::close(uint64_t key, uint64_t length, size_t held) {
+  return push(Task{Op::kClose, key, length, {}, {}}, held);
+}
+
+void AsyncFiles::abandon() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    abandoned_ = true;
+  }
+  has_room_.notify_all();
+}
+
+Unwritten AsyncFiles::unwritten(uint64_t key) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = unwritten_.find(key);
+  if (it == unwritten_.end()) return Unwritten{};
+  const Unwritten u = it->second;
+  unwritten_.erase(it);
+  return u;
+}
+
+// Records what an abandoned create or write leaves out (mu_ held).
+void AsyncFiles::skip_locked(const Task& t) {
+  if (t.op == Op::kCreate) unwritten_[t.key].created = false;
+  if (t.op == Op::kWrite) unwritten_[t.key].bytes += t.piece.size;
+}
+
+// An abandoned task: creates and writes are recorded as lost; a close still closes the file,
+// setting its length only when nothing of it was lost (else zeros would stand for lost bytes).
+void AsyncFiles::skip(Task& t) {
+  bool lost;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    skip_locked(t);
+    lost = unwritten_.count(t.key) != 0;
+  }
+  if (t.op != Op::kClose) return;
+  if (!lost) return perform(t);
+  auto it = files_.find(t.key);
+  if (it == files_.end()) return;
+  if (it->second.fd >= 0) {
+    ::close(it->second.fd);
+    --open_files_;
+  }
+  files_.erase(it);
+}
 
 void AsyncFiles::finish() {
   if (finished_) return;
@@ -112,24 +180,28 @@ void AsyncFiles::run() {
       }
       if (!failed_.load(std::memory_order_relaxed)) {
         try {
-          perform(t);
+          if (abandoned_.load(std::memory_order_relaxed)) {
+            skip(t);
+          } else {
+            perform(t);
+          }
         } catch (const CaptureError& e) {
           std::lock_guard<std::mutex> lk(mu_);
           error_ = e.what();
           failed_ = true;
         }
       }
-      // Room is given back piece by piece: returned only after the whole batch, the producer
+      // Room is given back task by task: returned only after the whole batch, the producer
       // waited for all of it and then the writer waited for the producer (measured ~19% idle).
-      if (t.piece.size != 0) {
-        bool wake;
-        {
-          std::lock_guard<std::mutex> lk(mu_);
-          in_flight_ -= t.piece.size;
-          wake = producer_waiting_ && in_flight_ <= max_in_flight_ - max_in_flight_ / 4;  // not per piece
-        }
-        if (wake) has_room_.notify_one();
+      bool wake;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        in_flight_ -= t.cost;
+        wake = producer_waiting_ && in_flight_ <= max_in_flight_ - max_in_flight_ / 4;  // not per task
       }
+      done_.store(t.ticket, std::memory_order_release);
+      if (wake) has_room_.notify_one();
+      t.piece = Piece();  // its memory goes back now, not with the whole batch
     }
     work.clear();
   }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "heap_cost.h"
+
 namespace podspan {
 
 const char* close_reason_name(CloseReason r) {
@@ -14,6 +16,15 @@ const char* close_reason_name(CloseReason r) {
     case CloseReason::kEnd: break;
   }
   return "end";
+}
+
+// A buffered segment costs its std::map node (three links and a colour, 32 bytes, then the key
+// and the Segment) and, when copied, the copy's block; lent payload lies in the mapped input
+// and is held back there, so it counts at its length. With 1-byte segments the flood bench
+// measured 128 bytes of RSS per segment before this was counted (bench/native/reassembly_bench.cc).
+size_t TcpReassembler::segment_cost(size_t len, bool lent) {
+  constexpr size_t node = malloc_block(32 + sizeof(std::pair<const uint64_t, Segment>));
+  return node + (lent ? len : malloc_block(len));
 }
 
 TcpReassembler::TcpReassembler(ReassemblyConfig config, StreamSink& sink) : cfg_(config), sink_(sink) {}
@@ -176,11 +187,16 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
       D.next_seq += n;
       stats_.bytes += n;
     }
-    D.pending_bytes -= seg.size();
-    stats_.buffered_bytes -= seg.size();
-    D.pending->erase(it);
+    release(D, it);
   }
   if (D.pending && D.pending->empty()) D.pending.reset();  // back to the lean in-order state
+}
+
+void TcpReassembler::release(Direction& D, std::map<uint64_t, Segment>::iterator it) {
+  D.pending_memory -= it->second.cost;
+  stats_.buffered_memory -= it->second.cost;
+  stats_.buffered_bytes -= it->second.size();
+  D.pending->erase(it);
 }
 
 void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len) {
@@ -193,12 +209,15 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
   auto& pending = *D.pending;
   const bool lend = stable_.holds(data, len);
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
-    Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), {}}).first->second;
+    const uint32_t cost = static_cast<uint32_t>(segment_cost(n, lend));
+    Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), cost, nullptr}).first->second;
     if (!lend) {
-      seg.copy.assign(p, p + n);
-      seg.bytes = seg.copy.data();
+      seg.copy.reset(new uint8_t[n]);
+      std::memcpy(seg.copy.get(), p, n);
+      seg.bytes = seg.copy.get();
     }
-    D.pending_bytes += n;
+    D.pending_memory += cost;
+    stats_.buffered_memory += cost;
     stats_.buffered_bytes += n;
   };
   // First wins: trim what an earlier buffered segment already covers ...
@@ -230,12 +249,13 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
     len -= static_cast<uint32_t>(head + n);
   }
   stats_.peak_buffered_bytes = std::max(stats_.peak_buffered_bytes, stats_.buffered_bytes);
+  stats_.peak_buffered_memory = std::max(stats_.peak_buffered_memory, stats_.buffered_memory);
 }
 
 void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
   Direction& D = f.dir[dir];
   // Over a cap, the hole before the first buffered segment is declared lost.
-  while (D.has_pending() && (D.pending_bytes > cfg_.max_buffer_per_flow || stats_.buffered_bytes > cfg_.max_buffer_total)) {
+  while (D.has_pending() && (D.pending_memory > cfg_.max_buffer_per_flow || stats_.buffered_memory > cfg_.max_buffer_total)) {
     const uint64_t at = D.pending->begin()->first;
     if (at > D.offset) gap(f, dir, at - D.offset);
     deliver_ready(f, dir, ts);

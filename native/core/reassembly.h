@@ -53,8 +53,11 @@ class StreamSink {
 struct ReassemblyConfig {
   size_t max_flows = 1 << 20;
   uint64_t idle_timeout_ns = 120ull * 1000000000ull;
-  size_t max_buffer_per_flow = 4 << 20;   // out-of-order bytes one flow may hold
-  size_t max_buffer_total = 512u << 20;   // ... and all flows together
+  // Out-of-order memory one flow may hold, and all flows together: each buffered segment is
+  // charged its payload plus its bookkeeping (map node, the copy's allocation rounded as malloc
+  // rounds it), so a flood of tiny segments is bounded like one of large ones.
+  size_t max_buffer_per_flow = 4 << 20;
+  size_t max_buffer_total = 512u << 20;
 };
 
 struct ReassemblyStats {
@@ -65,8 +68,10 @@ struct ReassemblyStats {
   uint64_t retransmitted_bytes = 0;      // copies of bytes already delivered
   uint64_t overlap_bytes = 0;            // later copies of buffered bytes (trimmed)
   uint64_t overlap_conflicts = 0;        // ... of which the bytes differed
-  uint64_t buffered_bytes = 0;           // out-of-order bytes held now
+  uint64_t buffered_bytes = 0;           // out-of-order payload held now
   uint64_t peak_buffered_bytes = 0;
+  uint64_t buffered_memory = 0;          // ... and what it costs with its bookkeeping (the caps bound this)
+  uint64_t peak_buffered_memory = 0;
   uint64_t flows = 0;                    // open now
 };
 
@@ -92,6 +97,8 @@ class TcpReassembler {
   void input_is_stable(const uint8_t* begin, size_t len) { stable_.set(begin, len); }
 
   const ReassemblyStats& stats() const { return stats_; }
+  // What a buffered segment of len bytes is charged against the caps: payload and bookkeeping.
+  static size_t segment_cost(size_t len, bool lent);
 
  private:
   // Five 8-byte words without padding, so hashing and comparing go a word at a time (this is
@@ -129,10 +136,12 @@ class TcpReassembler {
   struct Segment {
     const uint8_t* bytes;
     uint32_t len;
-    std::vector<uint8_t> copy;
+    uint32_t cost;  // what it is charged against the caps (segment_cost)
+    std::unique_ptr<uint8_t[]> copy;
     const uint8_t* data() const { return bytes; }
     size_t size() const { return len; }
   };
+
   struct Direction {
     bool started = false;
     bool fin = false;        // FIN seen; done once delivered up to fin_offset
@@ -142,7 +151,7 @@ class TcpReassembler {
     // Out-of-order segments by stream offset; allocated only once a segment arrives early, so
     // an in-order flow carries 8 bytes here, not a whole map.
     std::unique_ptr<std::map<uint64_t, Segment>> pending;
-    size_t pending_bytes = 0;
+    size_t pending_memory = 0;  // segment_cost of what pending holds
     bool has_pending() const { return pending && !pending->empty(); }
   };
   static constexpr uint32_t kNoFlow = UINT32_MAX;  // FlowTable's kNone
@@ -164,6 +173,7 @@ class TcpReassembler {
   void gap(Flow& f, int dir, uint64_t len);  // declares the next len bytes of dir missing
   void close(Flow* f, CloseReason reason, uint64_t ts);
   void enforce_buffer_caps(Flow& f, int dir, uint64_t ts);
+  void release(Direction& D, std::map<uint64_t, Segment>::iterator it);
 
   ReassemblyConfig cfg_;
   StreamSink& sink_;

@@ -21,6 +21,8 @@ namespace {
 // A piece lent from the input is written with one pwritev per IOV_MAX parts; tiny segments
 // should not make that many calls.
 constexpr size_t kMaxPartsPerPiece = 256;
+// Copied payload starts a piece in this much room (see on_data).
+constexpr size_t kFirstOwned = 4096;
 
 std::string address_text(const uint8_t* a, uint8_t ip_version) {
   char buf[INET6_ADDRSTRLEN] = {0};
@@ -103,10 +105,18 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
 }
 
 void StreamFiles::start_writers(size_t lanes, size_t in_flight) {
+  std::lock_guard<std::mutex> lk(writers_mu_);
   writers_.clear();  // before the first file: nothing is queued yet
   for (size_t i = 0; i < lanes; ++i) {
     writers_.push_back(std::make_unique<AsyncFiles>(std::max<size_t>(1, max_open_ / lanes), in_flight / lanes));
+    if (abandoned_) writers_.back()->abandon();
   }
+}
+
+void StreamFiles::abandon() {
+  std::lock_guard<std::mutex> lk(writers_mu_);
+  abandoned_ = true;
+  for (auto& w : writers_) w->abandon();
 }
 
 void StreamFiles::input_is_stable(const uint8_t* begin, size_t len) {
@@ -132,6 +142,7 @@ void StreamFiles::finish() {
     }
   }
   if (!error.empty()) throw CaptureError(ErrorKind::kOutput, error);
+  write_confirmed_index(true);
   if (!index_buf_.empty() && ::write(index_fd_, index_buf_.data(), index_buf_.size()) < 0) {
     fail("write failed", opt_.dir + "/index.jsonl", errno);
   }
@@ -142,6 +153,8 @@ void StreamFiles::finish() {
 void StreamFiles::publish_stats() {
   static_cast<TcpPipelineStats&>(stats_) = pipeline_.stats();
   stats_.files = files_;
+  stats_.unwritten_files = unwritten_files_;
+  stats_.unwritten_bytes = unwritten_bytes_;
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }
@@ -154,7 +167,13 @@ StreamFilesStats StreamFiles::stats() const {
 std::string StreamFiles::name_for(const StreamInfo& info, int dir) {
   std::string base = flow_name_part(info.side[dir], info.ip_version) + "-" + flow_name_part(info.side[1 - dir], info.ip_version);
   if (info.vlan) base += "--" + std::to_string(info.vlan);
-  const int n = name_uses_[base]++;
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a, then a finaliser: the table probes by the low bits
+  for (char c : base) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  uint32_t slot = name_uses_.find(h, h);
+  if (slot == decltype(name_uses_)::kNone) slot = name_uses_.insert(h, h);
+  const uint32_t n = name_uses_.value(slot)++;
   return n == 0 ? base : base + "c" + std::to_string(n);
 }
 
@@ -175,9 +194,10 @@ void StreamFiles::create(const StreamInfo& info, int dir, Side& side) {
 void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
   Side& side = streams_[info.slot].side[dir];
   create(info, dir, side);  // names are given in the order directions first speak
+  const size_t cost_before = side.pending.cost();
   if (side.pending.empty()) {
     side.pending_offset = offset;
-    side.pending.parts.reserve(64);  // one allocation for the parts of a typical piece
+    side.pending.parts.reserve(16);  // lent parts merge when adjacent: a typical piece has few
   }
   if (!side.queued) {
     side.queued = true;
@@ -195,10 +215,12 @@ void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, cons
   if (stable_.holds(data, len)) {
     side.pending.lend(data, len);
   } else {
-    if (side.pending.owned.capacity() == 0) side.pending.owned.reserve(opt_.write_buffer_per_file);  // one allocation per piece
+    // Room for a short piece first, doubling as it fills: 64 KiB reserved per direction made
+    // 100,000 live flows with a few bytes each hold 6 GB that counted as a few hundred KB.
+    if (side.pending.owned.capacity() == 0) side.pending.owned.reserve(std::min<size_t>(kFirstOwned, opt_.write_buffer_per_file));
     side.pending.copy(data, len);
   }
-  pending_total_ += len;
+  pending_total_ += side.pending.cost() - cost_before;  // what it holds, not just its payload
   side.bytes += len;
   side.length = offset + len;
   if (side.first_ts == 0) side.first_ts = ts;
@@ -209,7 +231,7 @@ void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, cons
 
 void StreamFiles::flush(uint64_t id, int dir, Side& side) {
   if (side.pending.empty()) return;
-  pending_total_ -= side.pending.size;
+  pending_total_ -= side.pending.cost();
   // The piece moves to the writer thread; the direction starts its next one in fresh memory.
   const uint64_t key = file_key(id, dir);
   writer_for(key).write(key, side.pending_offset, std::move(side.pending));
@@ -239,22 +261,52 @@ void StreamFiles::on_gap(const StreamInfo& info, int dir, uint64_t offset, uint6
 
 void StreamFiles::on_close(const StreamInfo& info, CloseReason reason, uint64_t) {
   Stream& s = streams_[info.slot];
+  uint64_t ticket[2] = {0, 0};
   for (Side& side : s.side) {
     if (side.file.empty()) continue;
     const int dir = static_cast<int>(&side - s.side);
     flush(info.id, dir, side);
     const uint64_t key = file_key(info.id, dir);
-    writer_for(key).close(key, side.length);
+    // The index line waiting for this close is counted with it: a name and half a Closed.
+    ticket[dir] = writer_for(key).close(key, side.length, sizeof(Closed) / 2 + side.file.capacity() + 1);
   }
-  write_index(s, reason);
+  if (ticket[0] || ticket[1]) unconfirmed_.push_back(Closed{std::move(s), reason, {ticket[0], ticket[1]}});
   s = Stream();  // the slot is free for the reassembler's next stream
   --open_streams_;
+  write_confirmed_index(false);
 }
 
-void StreamFiles::write_index(const Stream& s, CloseReason reason) {
+void StreamFiles::write_confirmed_index(bool all) {
+  while (!unconfirmed_.empty()) {
+    const Closed& c = unconfirmed_.front();
+    if (!all) {
+      bool closed = true;
+      for (int dir = 0; dir < 2; ++dir) {
+        if (c.stream.side[dir].file.empty()) continue;
+        const uint64_t key = file_key(c.stream.info.id, dir);
+        // A ticket of 0: the close was not queued (abandoned); nothing to wait for.
+        if (writer_for(key).done() < c.ticket[dir]) closed = false;
+      }
+      if (!closed) return;
+    }
+    write_index(c);
+    unconfirmed_.pop_front();
+  }
+}
+
+void StreamFiles::write_index(const Closed& c) {
+  const Stream& s = c.stream;
+  const CloseReason reason = c.reason;
   for (int dir = 0; dir < 2; ++dir) {
     const Side& side = s.side[dir];
     if (side.file.empty()) continue;
+    const uint64_t key = file_key(s.info.id, dir);
+    const Unwritten lost = writer_for(key).unwritten(key);
+    const bool written = lost.created && lost.bytes == 0;
+    if (!written) {
+      ++unwritten_files_;
+      unwritten_bytes_ += lost.bytes;
+    }
     const Endpoint& src = s.info.side[dir];
     const Endpoint& dst = s.info.side[1 - dir];
     index_buf_ += "{\"src\":" + json_string(address_text(src.addr, s.info.ip_version)) +
@@ -262,11 +314,12 @@ void StreamFiles::write_index(const Stream& s, CloseReason reason) {
                   ",\"dst\":" + json_string(address_text(dst.addr, s.info.ip_version)) +
                   ",\"dport\":" + std::to_string(dst.port) + ",\"vlan\":" + std::to_string(s.info.vlan) +
                   ",\"stream\":" + std::to_string(s.info.id) + ",\"file\":" + json_string(side.file) +
-                  ",\"bytes\":" + std::to_string(side.bytes) + ",\"gaps\":" + std::to_string(side.gaps) +
+                  ",\"bytes\":" + std::to_string(side.bytes - lost.bytes) + ",\"gaps\":" + std::to_string(side.gaps) +
                   ",\"missing_bytes\":" + std::to_string(side.missing) +
                   ",\"first_ts\":" + json_string(iso_time(side.first_ts ? side.first_ts : s.info.first_ts)) +
                   ",\"last_ts\":" + json_string(iso_time(side.last_ts ? side.last_ts : s.info.first_ts)) +
-                  ",\"close_reason\":" + json_string(close_reason_name(reason)) + "}\n";
+                  ",\"close_reason\":" + json_string(close_reason_name(reason)) +
+                  (written ? std::string() : ",\"written\":false,\"unwritten_bytes\":" + std::to_string(lost.bytes)) + "}\n";
   }
   if (index_buf_.size() >= (64u << 10)) {
     if (::write(index_fd_, index_buf_.data(), index_buf_.size()) < 0) fail("write failed", opt_.dir + "/index.jsonl", errno);

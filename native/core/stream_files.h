@@ -4,16 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "async_files.h"
 #include "defrag.h"
+#include "flow_table.h"
 #include "packet.h"
 #include "reassembly.h"
 #include "tcp_pipeline.h"
@@ -29,7 +30,8 @@ struct StreamFilesOptions {
   size_t max_open_files = 0;
   // Payload is gathered per stream direction and written in pieces of up to this size, so
   // thousands of concurrent streams cost one write (and at most one open) per piece, not per
-  // segment; all directions together hold at most write_buffer_total (oldest flushed first).
+  // segment; all directions together hold at most write_buffer_total (oldest flushed first),
+  // counted as what the pieces hold (their blocks and lent bytes), not their payload alone.
   // Pieces are written on a writer thread, with at most write_in_flight bytes handed over.
   // Payload lent from a mapped input costs no memory while it waits, so more may be in flight
   // (write_in_flight_lent): with two writers and 32 MiB, the reader blocked on one writer's full
@@ -47,6 +49,7 @@ struct StreamFilesOptions {
 
 struct StreamFilesStats : TcpPipelineStats {
   uint64_t files = 0;
+  uint64_t unwritten_files = 0, unwritten_bytes = 0;  // given up by abandon(): index says which
 };
 
 class StreamFiles : public PacketConsumer, private StreamSink {
@@ -61,6 +64,11 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   void finish() override;
 
   StreamFilesStats stats() const;  // safe from another thread (refreshed every 4096 packets)
+  // Any thread (a second signal, a drain deadline): what is still queued for the writers is not
+  // written; files are closed as they are and the index marks each entry that lacks something
+  // ("written": false, with "unwritten_bytes"), so it never claims bytes a file does not hold.
+  // finish() then returns once the writers have let go of their queues.
+  void abandon();
 
  private:
   struct Side {
@@ -74,6 +82,13 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   struct Stream {
     StreamInfo info;  // info.id 0: no stream open in this slot
     Side side[2];
+  };
+  // A closed stream's index lines wait until the writers have closed its files, so that each
+  // line can say whether its file got everything (see abandon()).
+  struct Closed {
+    Stream stream;
+    CloseReason reason;
+    uint64_t ticket[2];  // the close of each direction's file (0: no file)
   };
   // A direction holding payload, by age; its stream may have closed since (id no longer matches).
   struct PendingRef {
@@ -96,7 +111,8 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   void flush(uint64_t id, int dir, Side& side);
   void flush_oldest_until(size_t limit);
   std::string name_for(const StreamInfo& info, int dir);
-  void write_index(const Stream& s, CloseReason reason);
+  void write_index(const Closed& c);
+  void write_confirmed_index(bool all);  // the lines whose files are closed (all: every line)
   void publish_stats();
   [[noreturn]] void fail(const std::string& what, const std::string& path, int err);
 
@@ -104,10 +120,16 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   TcpPipeline pipeline_;
   std::vector<Stream> streams_;  // by the reassembler's slot (dense), not by id: no map lookup per packet
   size_t open_streams_ = 0;
-  std::unordered_map<std::string, int> name_uses_;
+  // Names given so far (for tcpflow's c1, c2… on a reused 4-tuple), by a 64-bit hash of the name:
+  // ~28 bytes per stream direction of the whole run instead of ~140 for the names themselves.
+  // Two names with one hash (~1e-7 for millions) would only give the second a needless suffix.
+  FlowTable<uint64_t, uint32_t> name_uses_;
   void start_writers(size_t lanes, size_t in_flight);
   size_t max_open_ = 0;
+  std::mutex writers_mu_;  // writers_ is replaced by input_is_stable() while abandon() may run
+  std::atomic<bool> abandoned_{false};
   std::vector<std::unique_ptr<AsyncFiles>> writers_;
+  std::deque<Closed> unconfirmed_;  // oldest first
   // A stream direction's file, as the writers know it.
   static uint64_t file_key(uint64_t stream_id, int dir) { return stream_id * 2 + static_cast<uint64_t>(dir); }
   AsyncFiles& writer_for(uint64_t key) {
@@ -120,7 +142,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   std::deque<PendingRef> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;
-  uint64_t files_ = 0, packets_ = 0;
+  uint64_t files_ = 0, packets_ = 0, unwritten_files_ = 0, unwritten_bytes_ = 0;
   StreamFilesStats stats_;
   mutable std::mutex snap_mu_;
   StreamFilesStats snapshot_;

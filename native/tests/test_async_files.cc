@@ -128,3 +128,64 @@ TEST(async_files_report_the_first_error_with_the_file_name) {
   }
   CHECK_EQ(message, std::string("/nonexistent-podspan-dir/a: cannot create: No such file or directory"));
 }
+
+namespace {
+void wait_done(const AsyncFiles& files, uint64_t ticket) {
+  while (files.done() < ticket) usleep(1000);
+}
+off_t size_of(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+}  // namespace
+
+// Given up midway: a file written before stays whole; one whose second piece was given up keeps
+// its first piece and is not extended to its length with zeros; one created after is not created;
+// each says what it lacks.
+TEST(async_files_abandon_closes_files_as_they_are_and_records_what_each_lacks) {
+  const std::string dir = temp_dir();
+  AsyncFiles files(4, 1 << 20);
+  files.create(0, dir + "/whole");
+  files.write(0, 0, bytes("complete"));
+  const uint64_t whole = files.close(0, 10);  // ends in a 2-byte gap
+  files.create(1, dir + "/half");
+  wait_done(files, files.write(1, 0, bytes("first")));
+  wait_done(files, whole);
+  files.abandon();
+  files.write(1, 5, bytes("second"));
+  files.create(2, dir + "/never");
+  files.write(2, 0, bytes("lost"));
+  const uint64_t half = files.close(1, 11), never = files.close(2, 4);
+  wait_done(files, std::max(half, never));
+  const Unwritten w = files.unwritten(0), h = files.unwritten(1), n = files.unwritten(2);
+  CHECK(w.created);
+  CHECK_EQ(w.bytes, 0u);
+  CHECK(h.created);
+  CHECK_EQ(h.bytes, 6u);
+  CHECK(!n.created);
+  CHECK_EQ(n.bytes, 4u);
+  files.finish();
+  CHECK_EQ(slurp(dir + "/whole"), std::string("complete") + std::string(2, '\0'));
+  CHECK_EQ(slurp(dir + "/half"), std::string("first"));
+  CHECK_EQ(size_of(dir + "/never"), -1);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+// Creates and closes hold memory too (the task, the path): they count against the budget, so a
+// producer making many short files waits like one writing many bytes.
+TEST(async_files_count_every_task_against_the_budget) {
+  const std::string dir = temp_dir();
+  const size_t budget = 64 << 10;
+  AsyncFiles files(16, budget);
+  const std::string long_name = std::string(100, 'n');
+  for (uint64_t k = 0; k < 20000; ++k) {
+    files.create(k, dir + "/" + long_name + std::to_string(k % 8));
+    files.close(k, 0);
+  }
+  files.finish();
+  const size_t create_cost = AsyncFiles::task_cost(dir.size() + 1 + long_name.size() + 1, Piece());
+  CHECK(create_cost > 100 + sizeof(std::string));
+  CHECK(files.peak_in_flight() <= budget + create_cost);
+  CHECK(files.peak_in_flight() > 0);
+  std::system(("rm -rf " + dir).c_str());
+}

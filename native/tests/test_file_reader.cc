@@ -818,6 +818,25 @@ TEST(file_reader_pcapng_interface_ids_are_per_section) {
   CHECK_EQ(c.error, std::string("spb.pcapng: simple packet block at offset 28 comes before any interface of its section"));
 }
 
+// Millions of IDBs cost gigabytes: past 65,536 interfaces in a file the reader stops with one
+// line naming the block, after the packets before it.
+TEST(file_reader_pcapng_caps_interfaces_per_file) {
+  W w(false);
+  shb(w);
+  idb(w, 1, 0);
+  epb(w, 0, 1, {1}, 1);
+  for (int i = 1; i < 65536; ++i) idb(w, 1, 0);
+  epb(w, 65535, 2, {2}, 1);
+  const size_t bad_at = w.size();
+  idb(w, 1, 0);
+  epb(w, 0, 3, {3}, 1);
+  All a = read_bytes(w.b, "many.pcapng");
+  CHECK(a.last == ReadStatus::kError);
+  CHECK_EQ(a.packets.size(), 2u);
+  CHECK_EQ(a.error, "many.pcapng: interface description block at offset " + std::to_string(bad_at) +
+                        " would be interface 65537 of the file; podspan reads at most 65536");
+}
+
 TEST(file_reader_pcapng_timestamp_resolutions) {
   struct Case {
     int tsresol;  // -1: option absent

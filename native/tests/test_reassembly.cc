@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "check.h"
+#include "heap.h"
 #include "reassembly.h"
 
 using namespace podspan;
@@ -171,18 +172,61 @@ TEST(reassembly_missing_data_becomes_a_gap_on_timeout) {
 TEST(reassembly_buffer_cap_turns_the_hole_into_a_gap) {
   Recorder rec;
   ReassemblyConfig cfg;
-  cfg.max_buffer_per_flow = 8;
+  cfg.max_buffer_per_flow = TcpReassembler::segment_cost(5, false) + TcpReassembler::segment_cost(3, false);
   TcpReassembler r(cfg, rec);
   Conn c{r};
   c.send(true, 0, kSyn, "");
   c.send(true, 1, kAck, "ab");
   c.send(true, 10, kAck, "12345");   // hole of 7 bytes, 5 buffered
-  c.send(true, 15, kAck, "6789");    // 9 buffered > 8: the hole is given up
+  CHECK_EQ(r.stats().buffered_bytes, 5u);
+  c.send(true, 16, kAck, "789");     // not adjacent: a second segment
+  CHECK_EQ(r.stats().buffered_bytes, 8u);
+  c.send(true, 15, kAck, "6");       // a third: over the cap, the hole is given up
   CHECK_EQ(rec.stream(1, 0), std::string("ab") + std::string(7, '\0') + "123456789");
   CHECK_EQ(r.stats().buffered_bytes, 0u);
   c.send(true, 3, kAck, "late!!!");  // arrives after its gap was declared: not spliced in
   CHECK_EQ(rec.stream(1, 0).size(), 18u);
 }
+
+// Tiny segments after a hole are charged their bookkeeping too: 2,000 1-byte segments are 2,000
+// bytes of payload but over 200 KB of memory, so a 64 KiB cap must give the hole up.
+TEST(reassembly_caps_count_what_tiny_segments_really_cost) {
+  Recorder rec;
+  ReassemblyConfig cfg;
+  cfg.max_buffer_total = 64 << 10;
+  TcpReassembler r(cfg, rec);
+  Conn c{r};
+  c.send(true, 0, kSyn, "");
+  for (uint32_t i = 0; i < 2000; ++i) c.send(true, 3 + 2 * i, kAck, "x");  // every other byte, after a hole
+  CHECK(r.stats().gaps > 0);
+  // At most one segment over the cap, the one that crossed it, before the hole is given up.
+  CHECK(r.stats().peak_buffered_memory <= cfg.max_buffer_total + TcpReassembler::segment_cost(1, false));
+  CHECK(r.stats().buffered_memory <= cfg.max_buffer_total);
+  CHECK(r.stats().buffered_bytes * TcpReassembler::segment_cost(1, false) == r.stats().buffered_memory);
+  r.finish(2);
+  CHECK_EQ(r.stats().buffered_memory, 0u);
+}
+
+#if defined(PODSPAN_GLIBC_MALLOC)
+// The charge matches what malloc really hands out (glibc; sanitizer builds replace malloc).
+TEST(reassembly_segment_cost_matches_the_heap) {
+  for (const std::string& payload : {std::string("x"), std::string(100, 'y'), std::string(1000, 'z')}) {
+    Recorder rec;
+    TcpReassembler r(ReassemblyConfig{}, rec);
+    Conn c{r};
+    c.send(true, 0, kSyn, "");
+    c.send(true, 5, kAck, payload);  // the first one allocates the direction's map too
+    const size_t before = mallinfo2().uordblks;
+    const uint32_t n = 2000, stride = static_cast<uint32_t>(payload.size()) + 1;
+    for (uint32_t i = 1; i <= n; ++i) c.send(true, 5 + i * stride, kAck, payload);
+    const double real = static_cast<double>(mallinfo2().uordblks - before) / n;
+    const double charged = static_cast<double>(TcpReassembler::segment_cost(payload.size(), false));
+    CHECK(real <= charged * 1.02);
+    CHECK(real >= charged * 0.98);
+    r.finish(2);
+  }
+}
+#endif
 
 TEST(reassembly_evicts_the_least_recently_active_flow) {
   Recorder rec;

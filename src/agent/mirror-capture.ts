@@ -172,10 +172,15 @@ export class MirrorCapture {
     return this.done;
   }
 
-  /** Stops capturing, closes files valid and drains forwarders (bounded by the forwarder timeout). */
+  /**
+   * Stops capturing, closes files valid and drains forwarders (bounded by the forwarder timeout).
+   * A streams target gets timeoutMs to write what is queued; what is left then is given up and
+   * marked in its index.jsonl, so the agent's exit deadline never cuts files off unrecorded.
+   */
   async stop(timeoutMs = 3000): Promise<CaptureResult> {
     this.session.stop();
-    const result = await this.done;
+    const giveUp = setTimeout(() => this.session.abandonStreamWrites(), timeoutMs);
+    const result = await this.done.finally(() => clearTimeout(giveUp));
     if (this.fanout) await this.fanout.close(timeoutMs);
     return result;
   }

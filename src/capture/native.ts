@@ -75,6 +75,9 @@ export interface StreamStats {
   packets: number;
   tcpPackets: number;
   files: number;
+  /** Stream files given up when stopped (abandonStreamWrites), and the payload they lack. */
+  unwrittenFiles?: number;
+  unwrittenBytes?: number;
   decode: { ok: number; truncated: number; unknownLinktype: number; notIp: number; malformed: number; fragments: number; tunnels: number; tunnelsOpened: number };
   defrag: { fragments: number; reassembled: number; timedOut: number; dropped: number; overlapConflicts: number };
   streams: number;
@@ -87,6 +90,9 @@ export interface StreamStats {
   peakBufferedBytes: number;
   /** Out-of-order bytes held now, and flows open now. */
   bufferedBytes: number;
+  /** What the out-of-order payload costs with its bookkeeping (the caps bound this), now and at peak. */
+  bufferedMemory: number;
+  peakBufferedMemory: number;
   flows: number;
   closed: Record<'fin' | 'rst' | 'timeout' | 'evicted' | 'end', number>;
   /** With stream events: batches and events handed over, payload turned into queue-drop gaps. */
@@ -124,6 +130,7 @@ export interface NativeColumnsPart {
 export interface NativeCapture {
   start(onEvent: (kind: 'batch' | 'done') => void): void;
   stop(): void;
+  abandonStreamWrites(): void;
   takeBatch(): NativeBatch | null;
   takeStreamEvents(): NativeStreamEvents | null;
   takeColumns(targets: number, upMask: number): { count: number; unrouted: number; parts: NativeColumnsPart[] } | null;

@@ -239,6 +239,15 @@ export class CaptureSession {
   stop(): void {
     this.handle.stop();
   }
+
+  /**
+   * With stream files: what is still queued for writing is given up (after stop(), when the
+   * drain takes too long); files close as they are and index.jsonl marks each entry that lacks
+   * bytes (`written: false`, `unwritten_bytes`).
+   */
+  abandonStreamWrites(): void {
+    this.handle.abandonStreamWrites();
+  }
 }
 
 function sourceName(source: CaptureSource): string {

@@ -5,11 +5,17 @@ import { CaptureSession, type StreamStats } from '../capture/session';
 import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-options';
 import { defaultInterface } from '../capture/default-interface';
 
+/** After SIGINT/SIGTERM, how long the stream writers may drain before the rest is given up. */
+export const DRAIN_DEADLINE_MS = 5000;
+
 export function streamSummary(s: StreamStats): string[] {
   const notDecoded = s.decode.truncated + s.decode.unknownLinktype + s.decode.notIp + s.decode.malformed;
   return [
     `${s.packets} packets, ${s.tcpPackets} TCP`,
     `${s.streams} streams, ${s.files} files, ${s.bytes} bytes`,
+    ...(s.unwrittenFiles
+      ? [`${s.unwrittenFiles} files not fully written when stopped (${s.unwrittenBytes} bytes): "written": false in index.jsonl`]
+      : []),
     `${s.gaps} gaps, ${s.gapBytes} bytes missing`,
     `closed: ${Object.entries(s.closed).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `${s.retransmittedBytes} bytes retransmitted, ${s.overlapBytes} bytes overlapping (${s.overlapConflicts} with different bytes)`,
@@ -30,8 +36,21 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
     for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
   }
   const stop = () => session.stop();
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // First SIGINT/SIGTERM: stop reading and let the writers drain for DRAIN_DEADLINE_MS; then, or
+  // at a second signal, give up what is still queued (index.jsonl marks what each file lacks).
+  let signals = 0;
+  let drain: NodeJS.Timeout | undefined;
+  const onSignal = () => {
+    if (++signals > 1) {
+      session.abandonStreamWrites();
+      return;
+    }
+    err.write(`podspan: stopping: writing what is queued (at most ${DRAIN_DEADLINE_MS / 1000} s; signal again to stop at once)\n`);
+    session.stop();
+    drain = setTimeout(() => session.abandonStreamWrites(), DRAIN_DEADLINE_MS);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
   const progress = setInterval(() => {
     const s = session.streamStats();
@@ -40,8 +59,9 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
   const result = await session.start();
   clearInterval(progress);
   if (timer) clearTimeout(timer);
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  if (drain) clearTimeout(drain);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   if (result.streamStats) for (const line of streamSummary(result.streamStats)) err.write(line + '\n');
   if (result.error) throw result.error;
   return 0;
