@@ -104,6 +104,10 @@ void StreamFiles::consume(const PacketRecord& rec, const uint8_t* bytes) {
   if ((++packets_ & 4095) == 0) publish_stats();
 }
 
+void StreamFiles::dispatched() {
+  if (packets_ != published_packets_) publish_stats();
+}
+
 void StreamFiles::start_writers(size_t lanes, size_t in_flight) {
   std::lock_guard<std::mutex> lk(writers_mu_);
   writers_.clear();  // before the first file: nothing is queued yet
@@ -151,6 +155,7 @@ void StreamFiles::finish() {
 }
 
 void StreamFiles::publish_stats() {
+  published_packets_ = packets_;
   static_cast<TcpPipelineStats&>(stats_) = pipeline_.stats();
   stats_.files = files_;
   stats_.unwritten_files = unwritten_files_;

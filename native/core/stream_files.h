@@ -59,6 +59,9 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   ~StreamFiles() override;
 
   void add_interface(const InterfaceInfo& info) override;
+  // Live capture hands over a batch at least every block timeout: the counters a progress line
+  // reads are published then too, not only every 4096 packets (a quiet interface would show 0).
+  void dispatched() override;
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
   void input_is_stable(const uint8_t* begin, size_t len) override;
   void finish() override;
@@ -146,6 +149,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   StreamFilesStats stats_;
   mutable std::mutex snap_mu_;
   StreamFilesStats snapshot_;
+  uint64_t published_packets_ = 0;  // packets_ at the last publish_stats()
   bool finished_ = false;
 };
 

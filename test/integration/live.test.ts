@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture as startIn, stopProcess as stopCapture, trafgen, killStarted } from '../helpers/netns';
-import { capinfos, readWithPcapParser, run, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startCapture as startIn, startInNs, stopProcess as stopCapture, trafgen, killStarted } from '../helpers/netns';
+import { capinfos, readWithPcapParser, run, tsharkFrames, tsharkWarnings, podspanBin } from '../helpers/tools';
 
 if (!canUseNetns) console.log('live capture tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
@@ -136,5 +136,16 @@ describe.skipIf(!canUseNetns)('live capture on veth pairs', () => {
     expect(await stopCapture(cap, 'SIGTERM')).toBe(0);
     expect(capinfos([out]).get(out)!.packets).toBe(500);
     expect(tsharkWarnings(out)).toBe('');
+  });
+
+  it('podspan streams -i: the progress line counts packets while a quiet interface is captured', async () => {
+    const streams = await startInNs(nsB, [process.execPath, podspanBin, 'streams', '-i', veths[1].b, '-o', path.join(tmp, 'streams-progress')], /listening on/);
+    send(veths[1].a, 100, { proto: 'tcp' });
+    // 100 packets, far fewer than the 4096 between the reassembler's own publications: the
+    // progress line (every 2 s) must still say 100 while the capture runs.
+    const deadline = Date.now() + 15_000;
+    while (!/… 100 packets/.test(streams.stderr()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(streams.stderr()).toMatch(/… 100 packets, \d+ streams/);
+    expect(await stopCapture(streams)).toBe(0);
   });
 });
