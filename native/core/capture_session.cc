@@ -1,5 +1,7 @@
 #include "capture_session.h"
 
+#include "frame_filter.h"
+
 #include "bpf_chain.h"
 
 #include <linux/filter.h>
@@ -38,33 +40,6 @@ std::string quoted(const std::string& filter) { return "'" + filter + "'"; }
 
 }  // namespace
 
-// BPF programs for offline reading, one per link type, compiled by libpcap on a dead handle.
-struct CaptureSession::FilterCache {
-  std::map<uint16_t, bpf_program> programs;
-  ~FilterCache() {
-    for (auto& kv : programs) pcap_freecode(&kv.second);
-  }
-  // Returns nullptr and fills `error` when the filter does not compile for this link type.
-  const bpf_program* get(const std::string& filter, uint16_t linktype, std::string& error) {
-    auto it = programs.find(linktype);
-    if (it != programs.end()) return &it->second;
-    pcap_t* dead = pcap_open_dead(linktype, 262144);
-    if (dead == nullptr) {
-      error = "cannot compile a filter for link type " + std::to_string(linktype);
-      return nullptr;
-    }
-    bpf_program prog{};
-    if (pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      error = "filter " + quoted(filter) + " (link type " + std::to_string(linktype) +
-              "): " + pcap_geterr(dead);
-      pcap_close(dead);
-      return nullptr;
-    }
-    pcap_close(dead);
-    return &programs.emplace(linktype, prog).first->second;
-  }
-};
-
 struct CaptureSession::Source {
   CaptureSession* session = nullptr;
   // live
@@ -75,7 +50,7 @@ struct CaptureSession::Source {
   // offline
   std::unique_ptr<FileReader> reader;
   std::vector<InterfaceStats> file_stats;
-  FilterCache filters;
+  std::unique_ptr<FrameFilter> file_filter;  // -r with a filter: one program per link type
   // staging for a shared writer, and the batch being filled for JS
   Batch staging;
   Batch js;
@@ -249,10 +224,8 @@ void CaptureSession::open_offline() {
   if (!opt_.filter.empty()) {
     // Validate the expression now so a typo fails before anything is written.
     const auto& ifs = src->reader->interfaces();
-    std::string error;
-    if (src->filters.get(opt_.filter, ifs.empty() ? uint16_t{kLinktypeEthernet} : ifs[0].linktype, error) == nullptr) {
-      throw CaptureError(ErrorKind::kFilter, error);
-    }
+    src->file_filter = std::make_unique<FrameFilter>(opt_.filter);
+    src->file_filter->compile(ifs.empty() ? uint16_t{kLinktypeEthernet} : ifs[0].linktype);  // throws CaptureError(kFilter)
   }
   if (opt_.write_file && !src->reader->sections().empty()) {
     const SectionInfo& in = src->reader->sections()[0];
@@ -448,12 +421,14 @@ void CaptureSession::offline_loop(Source& s) {
       if (!opt_.filter.empty()) {
         if (rec.iface >= programs.size()) programs.resize(ifs.size(), nullptr);
         const bpf_program*& prog = programs[rec.iface];
-        std::string error;
-        if (prog == nullptr) prog = s.filters.get(opt_.filter, ifs[rec.iface].linktype, error);
         if (prog == nullptr) {
-          set_error(ErrorKind::kFilter, error);
-          stop();
-          break;
+          try {
+            prog = &s.file_filter->program(ifs[rec.iface].linktype);
+          } catch (const CaptureError& e) {
+            set_error(e.kind(), e.what());
+            stop();
+            break;
+          }
         }
         struct pcap_pkthdr h{};
         h.caplen = rec.caplen;

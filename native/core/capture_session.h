@@ -93,7 +93,6 @@ class CaptureSession {
 
  private:
   struct Source;
-  struct FilterCache;
 
   static void on_packet(unsigned char* user, const ::pcap_pkthdr* h, const unsigned char* bytes);
   void deliver(Source& s, const uint8_t* bytes, uint32_t caplen, uint32_t origlen,

@@ -31,7 +31,7 @@ const bpf_program& FrameFilter::program(uint16_t linktype) {
   if (pcap_compile(dead, &prog, expression_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
     const std::string why = pcap_geterr(dead);
     pcap_close(dead);
-    throw CaptureError(ErrorKind::kFilter, "filter \"" + expression_ + "\" (link type " + std::to_string(linktype) + "): " + why);
+    throw CaptureError(ErrorKind::kFilter, "filter '" + expression_ + "' (link type " + std::to_string(linktype) + "): " + why);
   }
   pcap_close(dead);
   return programs_.emplace(linktype, prog).first->second;

@@ -1,6 +1,6 @@
-// One BPF expression applied in user space to frames that never passed a kernel filter (what a
-// collector's live tap hands a subscriber): libpcap compiles it once per link type on a dead
-// handle and runs it as it does when reading a file (pcap_offline_filter).
+// One BPF expression applied in user space to frames that never passed a kernel filter (a file
+// read with -r, what a collector's live tap hands a subscriber): libpcap compiles it once per link
+// type on a dead handle and runs it as it does when reading a file (pcap_offline_filter).
 #pragma once
 
 #include <pcap/pcap.h>
@@ -25,9 +25,10 @@ class FrameFilter {
   bool matches(uint16_t linktype, const uint8_t* frame, uint32_t caplen, uint32_t origlen);
   // Compiles for `linktype` now, to refuse a bad expression before any frame arrives.
   void compile(uint16_t linktype) { program(linktype); }
+  // The compiled program for `linktype` (compiled on first use; throws as matches() does).
+  const bpf_program& program(uint16_t linktype);
 
  private:
-  const bpf_program& program(uint16_t linktype);
 
   std::string expression_;
   std::map<uint16_t, bpf_program> programs_;
