@@ -19,12 +19,14 @@ const char* close_reason_name(CloseReason r) {
 }
 
 // A buffered segment costs its std::map node (three links and a colour, 32 bytes, then the key
-// and the Segment) and, when copied, the copy's block; lent payload lies in the mapped input
-// and is held back there, so it counts at its length. With 1-byte segments the flood bench
-// measured 128 bytes of RSS per segment before this was counted (bench/native/reassembly_bench.cc).
-size_t TcpReassembler::segment_cost(size_t len, bool lent) {
+// and the Segment) and the copy's block. Lent payload (lying in the mapped input) is charged as
+// if copied too: the caps then cut the same holes whether a file is read lent or copied, which
+// fuzz_pipeline requires (it found the two diverging), and lent segments only get a little more
+// headroom than they use. With 1-byte segments the flood bench measured 128 bytes of RSS per
+// segment before this was counted (bench/native/reassembly_bench.cc).
+size_t TcpReassembler::segment_cost(size_t len) {
   constexpr size_t node = malloc_block(32 + sizeof(std::pair<const uint64_t, Segment>));
-  return node + (lent ? len : malloc_block(len));
+  return node + malloc_block(len);
 }
 
 TcpReassembler::TcpReassembler(ReassemblyConfig config, StreamSink& sink) : cfg_(config), sink_(sink) {}
@@ -209,7 +211,7 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
   auto& pending = *D.pending;
   const bool lend = stable_.holds(data, len);
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
-    const uint32_t cost = static_cast<uint32_t>(segment_cost(n, lend));
+    const uint32_t cost = static_cast<uint32_t>(segment_cost(n));
     Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), cost, nullptr}).first->second;
     if (!lend) {
       seg.copy.reset(new uint8_t[n]);

@@ -98,7 +98,7 @@ class TcpReassembler {
 
   const ReassemblyStats& stats() const { return stats_; }
   // What a buffered segment of len bytes is charged against the caps: payload and bookkeeping.
-  static size_t segment_cost(size_t len, bool lent);
+  static size_t segment_cost(size_t len);
 
  private:
   // Five 8-byte words without padding, so hashing and comparing go a word at a time (this is

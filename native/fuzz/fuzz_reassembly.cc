@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     r.add(d, data + pos, ts);
     pos += have;
     ts += 10;
-    if (r.stats().buffered_memory > cfg.max_buffer_total + TcpReassembler::segment_cost(0xffff, false)) __builtin_trap();
+    if (r.stats().buffered_memory > cfg.max_buffer_total + TcpReassembler::segment_cost(0xffff)) __builtin_trap();
     if ((flags & 0xc0) == 0xc0) r.expire(ts);
   }
   r.finish(ts);
