@@ -85,6 +85,10 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   // gRPC is loaded only when asked for: it costs ~40 ms of start-up.
   // The forwarders' reconnection warnings would interleave JSON with the human summary, which
   // says per target what happened: only errors are logged (PODSPAN_LOG_LEVEL shows more).
+  // The forwarders log only errors here (below): a token allowed over plaintext is said in a line.
+  for (const t of grpcTargets) {
+    if (t.tokenFile && !t.tls) err.write(`podspan: warning: ${t.url}: insecure: the bearer token is sent without TLS, readable by anyone on the path\n`);
+  }
   // pino is loaded with gRPC, only when forwarding: it costs ~40 ms before `listening on`.
   const fanout = grpcTargets.length
     ? new (await import('../forward/grpc-fanout')).GrpcFanout(grpcTargets, undefined, (await import('../observability/logger')).logger.child({}, { level: process.env.PODSPAN_LOG_LEVEL ?? 'error' }))

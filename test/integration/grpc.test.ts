@@ -219,7 +219,9 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     let c = await collector(['--listen', '127.0.0.1:0', '--out', out], node);
     const port = c.port;
     const queue = 1 << 20;
-    const cap = await startCapture(node, ['-i', nodeDev, '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500`]);
+    // A 16 MiB ring: on a loaded 2-core machine the capture thread can stall for a second, which
+    // libpcap's default 2 MiB would not cover at 2 MB/s (kernel drops are not what this tests).
+    const cap = await startCapture(node, ['-i', nodeDev, '-B', '16384', '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500`]);
     const agentPid = cap.child.pid!; // ip netns exec execs the agent in place
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0);
     trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
@@ -239,8 +241,8 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
 
     const err = cap.stderr();
-    expect(err).toContain('14000 packets captured');
-    expect(err).toContain('0 packets dropped by kernel');
+    expect(err, err).toContain('14000 packets captured');
+    expect(err, err).toContain('0 packets dropped by kernel');
     const m = /(\d+) frames delivered, (\d+) dropped \(queue full\), (\d+) dropped \(not acknowledged: collector unreachable or stream lost\), (\d+) reconnects/.exec(err)!;
     const [delivered, queueFull, lost, reconnects] = m.slice(1).map(Number);
     expect(delivered + queueFull + lost).toBe(14000);

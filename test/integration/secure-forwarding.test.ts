@@ -79,8 +79,10 @@ describe.skipIf(!canUseNetns || !hasOpenssl)('agent -> collector over TLS with a
     fs.writeFileSync(wrong, 'not-the-token\n');
     const rogue = await startInNs(node, [process.execPath, podspanBin, 'capture', '-i', devNode, '-c', '50', '--forward', target(wrong)], /listening on/);
     trafgen(pods, devPod, 50);
-    expect(await rogue.exited).toBe(0);
+    // Nothing delivered: one readable line saying why, and a failed exit.
+    expect(await rogue.exited).toBe(1);
     expect(rogue.stderr()).toMatch(/0 frames delivered/);
+    expect(rogue.stderr()).toMatch(/^podspan: grpc:\/\/\S+: never connected: .*bearer token/m);
 
     expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
     expect(collector.stderr()).toContain('300 frames written');
