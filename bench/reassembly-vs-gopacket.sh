@@ -23,21 +23,7 @@ gopkt=build/bench/gopacket-reassembly
 
 record() {  # record FILE IPERF_ARGS...
   local file=$1; shift
-  local tag=$$ A=rbA$$ B=rbB$$
-  ip netns add "$A"; ip netns add "$B"
-  trap 'ip netns del '"$A"' 2>/dev/null; ip netns del '"$B"' 2>/dev/null' RETURN
-  ip link add va$tag netns "$A" type veth peer name vb$tag netns "$B"
-  ip netns exec "$A" ip addr add 198.18.0.1/30 dev va$tag; ip netns exec "$B" ip addr add 198.18.0.2/30 dev vb$tag
-  for ns in "$A" "$B"; do ip netns exec "$ns" ip link set lo up; done
-  ip netns exec "$A" ip link set va$tag up; ip netns exec "$B" ip link set vb$tag up
-  ip netns exec "$A" ethtool -K va$tag tso off gso off gro off >/dev/null 2>&1 || true
-  ip netns exec "$B" ethtool -K vb$tag tso off gso off gro off >/dev/null 2>&1 || true
-  ip netns exec "$B" iperf3 -s -1 -D -I "$DIR/iperf.pid" >/dev/null
-  ip netns exec "$B" tcpdump -i vb$tag -s 0 -B 262144 -w "$file" -U tcp 2>/dev/null & local td=$!
-  sleep 1
-  ip netns exec "$A" timeout 30 iperf3 -c 198.18.0.2 -P 32 -t "$SECONDS_PER_CAPTURE" "$@" >/dev/null || true
-  sleep 1; kill -INT $td; wait $td || true
-  [ -f "$DIR/iperf.pid" ] && kill "$(cat "$DIR/iperf.pid")" 2>/dev/null || true
+  bash bench/record-iperf.sh "$file" -P 32 -t "$SECONDS_PER_CAPTURE" "$@"
 }
 [ -s "$DIR/iperf32.pcap" ] || record "$DIR/iperf32.pcap"
 [ -s "$DIR/small.pcap" ] || record "$DIR/small.pcap" -l 200 -N

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -279,6 +280,17 @@ class ReaderBase : public FileReader {
     }
     return size_ - pos_;
   }
+  // A mapped file is read one record header at a time, ~1.5 KB apart for full-size frames: each
+  // was a cache miss the next header's address depended on (a chain the CPU could not overlap).
+  // Prefetching every line up to 4 KiB ahead of the parser overlaps them: 0.21 -> 0.16 s of
+  // user time for `podspan streams` on 272 k full-size packets (2 KiB and 8 KiB did no better).
+  void prefetch_ahead() {
+    constexpr size_t kAhead = 4096, kLine = 64;
+    if (src_->streaming()) return;  // a streamed window was just written by read(): cached
+    const size_t until = std::min(size_, pos_ + kAhead);
+    if (prefetched_ < pos_) prefetched_ = pos_ & ~(kLine - 1);
+    for (; prefetched_ < until; prefetched_ += kLine) __builtin_prefetch(base_ + prefetched_);
+  }
   // The file offset of window position p, for messages.
   uint64_t at(size_t p) const { return window_start_ + p; }
   // At the start of read(): a streamed input's window drops what earlier reads went past.
@@ -301,6 +313,7 @@ class ReaderBase : public FileReader {
   uint64_t window_start_ = 0;  // file offset of base_[0]
   uint64_t skipped_ = 0;
   bool failed_ = false;
+  size_t prefetched_ = 0;  // prefetch_ahead() has covered the lines before this
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -352,6 +365,7 @@ class PcapReader : public ReaderBase {
     const size_t first = pos_;
     if (borrow) out.borrowed = base_ + first;
     while (out.size() < max_packets && out.used < max_bytes) {
+      prefetch_ahead();
       size_t left = available(hdr_len_);
       if (left == 0) return ReadStatus::kEnd;
       if (left < hdr_len_) return truncated(hdr_len_, left);
@@ -433,6 +447,7 @@ class PcapngReader : public ReaderBase {
     if (failed_) return ReadStatus::kError;
     slide();
     while (out.size() < max_packets && out.used < max_bytes) {
+      prefetch_ahead();
       if (available(1) == 0) return ReadStatus::kEnd;
       const ReadStatus st = block(out);
       if (st != ReadStatus::kOk) return st;
