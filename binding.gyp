@@ -14,7 +14,7 @@
         "native/core/stream_files.cc",
         "native/core/async_files.cc",
         "native/core/encap_header.cc",
-        "native/core/udp_encap_sender.cc",
+        "native/core/encap_sender.cc",
         "native/core/columnar.cc",
         "native/core/vxlan_receiver.cc",
         "native/core/stream_events.cc",

@@ -3,7 +3,7 @@
 namespace podspan {
 namespace {
 
-constexpr size_t kBaseHeader = 8, kPodspanOption = 12;
+constexpr size_t kBaseHeader = 8, kPodspanOption = 12, kGreBase = 4;
 
 void put24(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 16);
@@ -19,12 +19,28 @@ void put32(uint8_t* p, uint32_t v) {
 }  // namespace
 
 size_t EncapHeader::size() const {
+  if (kind == Encapsulation::kGre) return kGreBase + (gre_key ? 4 : 0) + (gre_sequence ? 4 : 0);
   return kBaseHeader + (kind == Encapsulation::kGeneve && podspan_option ? kPodspanOption : 0);
 }
 
-const char* EncapHeader::scheme() const { return kind == Encapsulation::kGeneve ? "geneve" : "vxlan"; }
+const char* EncapHeader::scheme() const {
+  return kind == Encapsulation::kGeneve ? "geneve" : kind == Encapsulation::kGre ? "gre" : "vxlan";
+}
 
-void EncapHeader::write(uint8_t* out, uint32_t iface) const {
+void EncapHeader::write(uint8_t* out, uint32_t iface, uint32_t seq) const {
+  if (kind == Encapsulation::kGre) {
+    out[0] = static_cast<uint8_t>((gre_key ? 0x20 : 0) | (gre_sequence ? 0x10 : 0));  // C=0 K S, version 0
+    out[1] = 0;
+    out[2] = 0x65;  // protocol type: transparent Ethernet bridging
+    out[3] = 0x58;
+    uint8_t* o = out + kGreBase;
+    if (gre_key) {
+      put32(o, key);
+      o += 4;
+    }
+    if (gre_sequence) put32(o, seq);
+    return;
+  }
   if (kind == Encapsulation::kVxlan) {
     out[0] = 0x08;  // I flag: the VNI is valid
     out[1] = out[2] = out[3] = 0;

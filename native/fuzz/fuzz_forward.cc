@@ -9,20 +9,20 @@
 
 #include "columnar.h"
 #include "packet.h"
-#include "udp_encap_sender.h"
+#include "encap_sender.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;
   static const uint16_t kLinktypes[] = {kLinktypeEthernet, kLinktypeLinuxSll, kLinktypeLinuxSll2, kLinktypeRaw,
                                         kLinktypeIpv4, kLinktypeIpv6, kLinktypeNull};
-  static std::unique_ptr<UdpEncapSender> sender = [] {
-    UdpEncapOptions o;
+  static std::unique_ptr<EncapSender> sender = [] {
+    EncapOptions o;
     o.host = "127.0.0.1";
     o.port = 9;
     o.mtu = 600;
     o.truncate = 300;
     o.oversize = OversizePolicy::kTruncate;
-    auto s = std::make_unique<UdpEncapSender>(o);
+    auto s = std::make_unique<EncapSender>(o);
     for (uint16_t lt : kLinktypes) {
       InterfaceInfo i;
       i.linktype = lt;

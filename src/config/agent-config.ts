@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors';
-import { isUdpEncap, parseForwardTarget, type ForwardTarget } from './forward-options';
+import { parseForwardTarget, type ForwardTarget } from './forward-options';
 
 const port = z.number().int().min(1).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
@@ -63,6 +63,7 @@ const sessionFields = {
       z.union([
         z.object({ vxlan: z.string() }).strict(),
         z.object({ geneve: z.string() }).strict(),
+        z.object({ gre: z.string() }).strict(),
         z.object({ grpc: z.string(), credentials: grpcCredentialsSchema.optional() }).strict(),
         z
           .object({
@@ -137,7 +138,7 @@ export interface GrpcCredentials {
   key?: Buffer;
 }
 
-/** A session with its forward targets parsed (vxlan://, geneve:// and grpc:// URLs). */
+/** A session with its forward targets parsed (vxlan://, geneve://, gre:// and grpc:// URLs). */
 export interface ResolvedSession extends SessionConfig {
   forward: ForwardTarget[];
   /** Set for sessions from resources (absent: the config file). */
@@ -173,12 +174,12 @@ export function validateResourceSpec(raw: unknown, name: string, where: string):
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
   const forward: ForwardTarget[] = [];
   s.targets.forEach((t, i) => {
-    const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'grpc' in t ? t.grpc : undefined;
+    const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'gre' in t ? t.gre : 'grpc' in t ? t.grpc : undefined;
     if (url === undefined) return;
     try {
       const target = parseForwardTarget(url);
       // A session's VNI applies to its VXLAN and GENEVE targets that do not name one.
-      if (isUdpEncap(target) && s.vni !== undefined && !new URL(url).searchParams.has('vni')) target.vni = s.vni;
+      if ((target.kind === 'vxlan' || target.kind === 'geneve') && s.vni !== undefined && !new URL(url).searchParams.has('vni')) target.vni = s.vni;
       forward.push(target);
     } catch (err) {
       throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: ${(err as Error).message.replace(/^--forward /, '')}`);

@@ -2,7 +2,9 @@
 // our minimal pcap reader, tshark's expert info, and scapy's layers (Debian's python3-scapy).
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { addNamespaces, addVeth, inNs, stopProcess, type Running } from './netns';
+import os from 'node:os';
+import path from 'node:path';
+import { addNamespaces, addVeth, inNs, killStarted, removeNamespaces, startInNs, stopProcess, type Running } from './netns';
 import { run } from './tools';
 
 /** A "pod" namespace with a veth to the "node" namespace (where podspan captures), and the node's uplink to a "collector". */
@@ -18,17 +20,21 @@ export interface MirrorTopology {
   collIp: string;
 }
 
+function mirrorTopologyNames(dev: string, subnet: string): MirrorTopology {
+  const tag = `${process.pid % 100000}`;
+  return {
+    pod: `psP${tag}`, node: `psN${tag}`, coll: `psC${tag}`,
+    podDev: `${dev}p${tag}`, nodeDev: `${dev}n${tag}`, uplink: `${dev}u${tag}`, collDev: `${dev}c${tag}`,
+    nodeIp: `${subnet}.1`, collIp: `${subnet}.2`,
+  };
+}
+
 /**
  * Builds that topology, named after this process (parallel runs never collide); `dev` starts the
  * device names, `subnet` is the uplink's /24 (node .1, collector .2).
  */
 export function addMirrorTopology(dev: string, subnet: string): MirrorTopology {
-  const tag = `${process.pid % 100000}`;
-  const t: MirrorTopology = {
-    pod: `psP${tag}`, node: `psN${tag}`, coll: `psC${tag}`,
-    podDev: `${dev}p${tag}`, nodeDev: `${dev}n${tag}`, uplink: `${dev}u${tag}`, collDev: `${dev}c${tag}`,
-    nodeIp: `${subnet}.1`, collIp: `${subnet}.2`,
-  };
+  const t = mirrorTopologyNames(dev, subnet);
   addNamespaces([t.pod, t.node, t.coll]);
   addVeth(t.pod, t.podDev, t.node, t.nodeDev);
   addVeth(t.node, t.uplink, t.coll, t.collDev);
@@ -38,6 +44,45 @@ export function addMirrorTopology(dev: string, subnet: string): MirrorTopology {
   inNs(t.node, ['ethtool', '-K', t.uplink, 'tx-udp-segmentation', 'off']);
   inNs(t.coll, ['ip', 'addr', 'add', `${t.collIp}/24`, 'dev', t.collDev]);
   return t;
+}
+
+/**
+ * The topology, a temporary folder, and in the collector namespace a socket that takes what is
+ * sent there (a UDP port, or an IP protocol on a raw socket): with no kernel device to receive,
+ * the kernel would otherwise answer with ICMP unreachables, which fail the sender's later sends.
+ */
+export interface EncapFixture extends MirrorTopology {
+  tmp: string;
+  sink: Running;
+}
+
+export async function setUpEncapFixture(dev: string, subnet: string, sink: { udpPort: number } | { ipProto: number }): Promise<EncapFixture> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `podspan-encap-${dev}-`));
+  const names = mirrorTopologyNames(dev, subnet);
+  const open =
+    'udpPort' in sink
+      ? `s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${names.collIp}',${sink.udpPort}))`
+      : `s=socket.socket(socket.AF_INET,socket.SOCK_RAW,${sink.ipProto})`;
+  const script = `import socket,sys,signal\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(0))\n${open}\nprint('bound',file=sys.stderr,flush=True)\nwhile True: s.recv(70000)`;
+  try {
+    const t = addMirrorTopology(dev, subnet);
+    return { ...t, tmp, sink: await startInNs(t.coll, ['python3', '-c', script], /bound/) };
+  } catch (err) {
+    killStarted();
+    removeNamespaces([names.pod, names.node, names.coll]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Ends what setUpEncapFixture started and removes what it made (also after a failed setup). */
+export async function tearDownEncapFixture(f: EncapFixture | undefined): Promise<void> {
+  if (f) await stopProcess(f.sink);
+  killStarted();
+  if (f) {
+    removeNamespaces([f.pod, f.node, f.coll]);
+    fs.rmSync(f.tmp, { recursive: true, force: true });
+  }
 }
 
 /** tcpdump hands over a ring block when it fills or after 1 s: wait for that before stopping it. */

@@ -4,12 +4,10 @@
 // tcpdump records the outer packets there. tshark must decode every one as GENEVE with our VNI
 // and option and flag none as malformed; scapy's GENEVE layer must find, count for count and byte
 // for byte, the frames podspan captured; each inner flow keeps one outer source port.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMirrorTopology, pcapFrames, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
-import { canUseNetns, killStarted, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
+import { pcapFrames, setUpEncapFixture, tearDownEncapFixture, type EncapFixture, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
+import { canUseNetns, startCapture, startInNs, stopProcess, trafgen } from '../helpers/netns';
 import { run } from '../helpers/tools';
 
 const usable = canUseNetns && scapyPython !== undefined;
@@ -41,26 +39,13 @@ function outerPackets(file: string): Outer[] {
 }
 
 describe.skipIf(!usable)('GENEVE forwarding, decoded by tshark and scapy', () => {
-  let tmp: string;
-  let sink: Running;
-  let pod: string, node: string, coll: string, podDev: string, nodeDev: string, collDev: string;
+  let f: EncapFixture | undefined;
+  let tmp: string, pod: string, node: string, coll: string, podDev: string, nodeDev: string, collDev: string;
   beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-geneve-'));
-    ({ pod, node, coll, podDev, nodeDev, collDev } = addMirrorTopology('g', '10.203.0'));
-    // No geneve device to receive: a socket on 6081 takes the datagrams, so the kernel answers
-    // none with port-unreachable (which would fail the sender's later sends).
-    sink = await startInNs(
-      coll,
-      ['python3', '-c', "import socket,sys,signal\nsignal.signal(signal.SIGINT, lambda *a: sys.exit(0))\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('10.203.0.2',6081))\nprint('bound',file=sys.stderr,flush=True)\nwhile True: s.recv(70000)"],
-      /bound/,
-    );
+    f = await setUpEncapFixture('g', '10.203.0', { udpPort: 6081 });
+    ({ tmp, pod, node, coll, podDev, nodeDev, collDev } = f);
   });
-  afterAll(async () => {
-    if (sink) await stopProcess(sink);
-    killStarted();
-    if (pod) removeNamespaces([pod, node, coll]);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownEncapFixture(f));
 
   it('sends every captured frame as GENEVE (VNI 42, Ethernet, podspan option with session and interface), byte for byte, one outer port per flow', async () => {
     const source = path.join(tmp, 'source.pcap');

@@ -1,9 +1,10 @@
-#include "udp_encap_sender.h"
+#include "encap_sender.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/ip.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -51,9 +52,11 @@ bool network_layer(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
 
 }  // namespace
 
-UdpEncapSender::UdpEncapSender(UdpEncapOptions options) : opt_(std::move(options)) {
+EncapSender::EncapSender(EncapOptions options) : opt_(std::move(options)) {
   const bool v6 = opt_.host.find(':') != std::string::npos;
-  target_ = std::string(opt_.header.scheme()) + "://" + (v6 ? "[" + opt_.host + "]" : opt_.host) + ":" + std::to_string(opt_.port);
+  const bool udp = opt_.header.over_udp();
+  target_ = std::string(opt_.header.scheme()) + "://" + (v6 ? "[" + opt_.host + "]" : opt_.host) + (udp ? ":" + std::to_string(opt_.port) : "");
+  if (!udp && v6) throw CaptureError(ErrorKind::kForward, target_ + ": GRE goes over IPv4 only (so far)");
   if (v6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
     a->sin6_family = AF_INET6;
@@ -72,12 +75,22 @@ UdpEncapSender::UdpEncapSender(UdpEncapOptions options) : opt_(std::move(options
     addr_len_ = sizeof(sockaddr_in);
   }
   header_size_ = opt_.header.size();
-  outer_overhead_ = (v6 ? 40 : 20) + kUdpHeader + header_size_;
-  max_datagram_ = kMaxUdpPayload;
-  pools_.resize(std::max<uint32_t>(1, opt_.source_ports));
+  outer_overhead_ = (v6 ? 40 : 20) + (udp ? kUdpHeader : 0) + header_size_;
+  max_datagram_ = udp ? kMaxUdpPayload : kMaxUdpPayload + kUdpHeader;
+  // GRE has no ports to spread flows over and no UDP GSO: one raw IP socket (protocol 47; the
+  // kernel builds the IPv4 header), so its sequence numbers go out in order.
+  pools_.resize(udp ? std::max<uint32_t>(1, opt_.source_ports) : 1);
+  gso_ = udp;
   for (Pool& p : pools_) {
-    p.fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK), 0);
-    if (p.fd < 0) fail(target_, "cannot open a UDP socket", errno);
+    const int type = (udp ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK);
+    p.fd = ::socket(v6 ? AF_INET6 : AF_INET, type, udp ? 0 : IPPROTO_GRE);
+    if (p.fd < 0) fail(target_, udp ? "cannot open a UDP socket" : "cannot open a raw IP socket for GRE (needs CAP_NET_RAW)", errno);
+    if (!udp) {
+      // A raw socket would also queue every GRE packet this host receives: take none.
+      sock_filter drop{BPF_RET | BPF_K, 0, 0, 0};
+      sock_fprog prog{1, &drop};
+      setsockopt(p.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    }
     const int sndbuf = 4 << 20;
     setsockopt(p.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     // Oversized datagrams: fragmented by the kernel (policy fragment) or never built (truncate).
@@ -92,13 +105,14 @@ UdpEncapSender::UdpEncapSender(UdpEncapOptions options) : opt_(std::move(options
   datagrams_.resize(opt_.batch);
 }
 
-UdpEncapSender::~UdpEncapSender() {
+EncapSender::~EncapSender() {
   for (Pool& p : pools_)
     if (p.fd >= 0) ::close(p.fd);
 }
 
-std::vector<uint16_t> UdpEncapSender::source_ports() const {
+std::vector<uint16_t> EncapSender::source_ports() const {
   std::vector<uint16_t> out;
+  if (!opt_.header.over_udp()) return out;  // GRE: no ports
   for (const Pool& p : pools_) {
     sockaddr_storage a{};
     socklen_t len = sizeof a;
@@ -109,7 +123,7 @@ std::vector<uint16_t> UdpEncapSender::source_ports() const {
   return out;
 }
 
-void UdpEncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
+void EncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
   uint32_t offset = 0;
   uint16_t ethertype = 0;
@@ -144,7 +158,7 @@ void UdpEncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   const size_t start = p.buf.size();
   p.buf.resize(start + header_size_ + inner);
   uint8_t* d = p.buf.data() + start;
-  opt_.header.write(d, rec.iface);
+  opt_.header.write(d, rec.iface, gre_sequence_++);
   d += header_size_;
   size_t frame_bytes = inner;
   if (synthetic) {
@@ -162,7 +176,7 @@ void UdpEncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   if (p.starts.size() >= opt_.batch || p.buf.size() >= kFlushBytes) send(p);
 }
 
-void UdpEncapSender::send(Pool& p) {
+void EncapSender::send(Pool& p) {
   // Runs of equal-size datagrams (a flood of small frames is mostly that) go as one message with
   // UDP GSO: the kernel walks its send path once per run instead of once per datagram.
   const size_t n = p.starts.size();
@@ -227,14 +241,14 @@ void UdpEncapSender::send(Pool& p) {
   p.starts.clear();
 }
 
-void UdpEncapSender::send_all() {
+void EncapSender::send_all() {
   for (Pool& p : pools_)
     if (!p.starts.empty()) send(p);
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }
 
-UdpEncapStats UdpEncapSender::stats() const {
+EncapStats EncapSender::stats() const {
   std::lock_guard<std::mutex> lk(snap_mu_);
   return snapshot_;
 }

@@ -1,10 +1,10 @@
-// Mirrors frames to a UDP encapsulation consumer, VXLAN (RFC 7348) or GENEVE (RFC 8926): each
-// captured frame behind the encapsulation's header (encap_header.h) in a UDP datagram to the
-// target (port 4789 or 6081 by default), through ordinary UDP sockets
-// so the kernel builds the outer IPv4 or IPv6 header. The outer source port follows a
+// Mirrors frames to an encapsulation consumer: VXLAN (RFC 7348) or GENEVE (RFC 8926) in UDP
+// (port 4789 or 6081 by default), or GRE (RFC 2890, transparent Ethernet bridging) straight over
+// IPv4; each captured frame behind the encapsulation's header (encap_header.h), through ordinary
+// sockets so the kernel builds the outer IP header. Over UDP the outer source port follows a
 // symmetric hash of the inner flow (a pool of sockets, one port each), so under ECMP a flow
 // keeps one path. Frames from links that are not Ethernet get a synthetic Ethernet header.
-// Datagrams are batched per socket and sent with sendmmsg after each capture batch.
+// Packets are batched per socket and sent with sendmmsg after each capture batch.
 #pragma once
 
 #include <netinet/in.h>
@@ -27,7 +27,7 @@ enum class OversizePolicy : uint8_t {
   kTruncate,  // cut the inner frame so the outer packet fits the MTU (counted)
 };
 
-struct UdpEncapOptions {
+struct EncapOptions {
   std::string host;           // IPv4 or IPv6 literal (names are resolved by the caller)
   uint16_t port = 4789;
   EncapHeader header;         // VXLAN or GENEVE, with the VNI
@@ -39,7 +39,7 @@ struct UdpEncapOptions {
   bool block_when_full = false;  // reading a file: wait for the socket; live capture: drop, count
 };
 
-struct UdpEncapStats {
+struct EncapStats {
   uint64_t frames = 0;             // datagrams the kernel accepted
   uint64_t bytes = 0;              // inner frame bytes in them (synthetic headers included)
   uint64_t truncated = 0;          // frames cut by `truncate`
@@ -50,18 +50,18 @@ struct UdpEncapStats {
   uint64_t send_errors = 0;        // datagrams the kernel refused (dropped, counted)
 };
 
-class UdpEncapSender : public PacketConsumer {
+class EncapSender : public PacketConsumer {
  public:
   // Opens the socket pool; throws CaptureError(kForward) naming the target.
-  explicit UdpEncapSender(UdpEncapOptions options);
-  ~UdpEncapSender() override;
+  explicit EncapSender(EncapOptions options);
+  ~EncapSender() override;
 
   void add_interface(const InterfaceInfo& info) override { linktypes_.push_back(info.linktype); }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
   void dispatched() override { send_all(); }
   void finish() override { send_all(); }
 
-  UdpEncapStats stats() const;  // any thread
+  EncapStats stats() const;  // any thread
   const std::string& target() const { return target_; }  // scheme://host:port
   // The outer source ports in use (for tests and logs).
   std::vector<uint16_t> source_ports() const;
@@ -76,7 +76,7 @@ class UdpEncapSender : public PacketConsumer {
   void send_all();
   size_t build(const PacketRecord& rec, const uint8_t* bytes, uint8_t* out);
 
-  UdpEncapOptions opt_;
+  EncapOptions opt_;
   std::string target_;
   sockaddr_storage addr_{};
   socklen_t addr_len_ = 0;
@@ -93,9 +93,10 @@ class UdpEncapSender : public PacketConsumer {
   std::vector<Control> control_;   // the UDP_SEGMENT option of each message
   std::vector<uint32_t> datagrams_;  // datagrams in each message
   bool gso_ = true;
-  UdpEncapStats stats_;
+  uint32_t gre_sequence_ = 0;  // the next GRE sequence number (RFC 2890: from 0, per target)
+  EncapStats stats_;
   mutable std::mutex snap_mu_;
-  UdpEncapStats snapshot_;
+  EncapStats snapshot_;
 };
 
 }  // namespace podspan
