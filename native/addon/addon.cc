@@ -16,7 +16,7 @@
 #include "stream_events.h"
 #include "stream_files.h"
 #include "vxlan_receiver.h"
-#include "vxlan_sender.h"
+#include "encap_sender.h"
 
 namespace {
 
@@ -54,14 +54,23 @@ void parse_flow_limits(const Napi::Object& so, podspan::ReassemblyConfig& r) {
 struct Sinks {
   std::shared_ptr<podspan::StreamFiles> streams;
   std::shared_ptr<podspan::StreamEventQueue> events;
-  std::vector<std::shared_ptr<podspan::VxlanSender>> vxlan;
+  std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
 };
 
-podspan::VxlanOptions parse_vxlan(const Napi::Object& t, bool reading_file) {
-  podspan::VxlanOptions v;
+podspan::EncapOptions parse_vxlan(const Napi::Object& t, bool reading_file) {
+  podspan::EncapOptions v;
   v.host = get_string(t, "host");
   v.port = static_cast<uint16_t>(get_number(t, "port", v.port));
-  v.vni = static_cast<uint32_t>(get_number(t, "vni", v.vni));
+  const std::string encap = get_string(t, "encap");
+  v.header.kind = encap == "geneve" ? podspan::Encapsulation::kGeneve
+                  : encap == "gre"  ? podspan::Encapsulation::kGre
+                                    : podspan::Encapsulation::kVxlan;
+  v.header.vni = static_cast<uint32_t>(get_number(t, "vni", 0));
+  v.header.podspan_option = t.Get("session").IsNumber();  // GENEVE: the session/interface TLV
+  v.header.session = static_cast<uint32_t>(get_number(t, "session", 0));
+  v.header.gre_key = t.Get("key").IsNumber();  // GRE: the K flag and key
+  v.header.key = static_cast<uint32_t>(get_number(t, "key", 0));
+  v.header.gre_sequence = get_bool(t, "sequence", false);
   v.truncate = static_cast<uint32_t>(get_number(t, "truncate", 0));
   v.mtu = static_cast<uint32_t>(get_number(t, "mtu", v.mtu));
   v.oversize = get_string(t, "oversize") == "truncate" ? podspan::OversizePolicy::kTruncate : podspan::OversizePolicy::kFragment;
@@ -123,7 +132,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   if (o.Get("vxlan").IsArray()) {
     Napi::Array a = o.Get("vxlan").As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
-      sinks.vxlan.push_back(std::make_shared<podspan::VxlanSender>(parse_vxlan(a.Get(i).As<Napi::Object>(), !opt.read_path.empty())));
+      sinks.vxlan.push_back(std::make_shared<podspan::EncapSender>(parse_vxlan(a.Get(i).As<Napi::Object>(), !opt.read_path.empty())));
       opt.consumers.push_back(sinks.vxlan.back());
     }
   }
@@ -455,16 +464,16 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return o;
   }
 
-  // Per VXLAN target: {target, sourcePorts, frames, bytes, truncated, ...}.
+  // Per VXLAN/GENEVE/GRE target: {target, sourcePorts, frames, bytes, truncated, ...}.
   Napi::Value ForwardStats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Array out = Napi::Array::New(env);
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
     for (size_t i = 0; i < sinks_.vxlan.size(); ++i) {
-      const podspan::VxlanSender& v = *sinks_.vxlan[i];
-      const podspan::VxlanStats s = v.stats();
+      const podspan::EncapSender& v = *sinks_.vxlan[i];
+      const podspan::EncapStats s = v.stats();
       Napi::Object o = Napi::Object::New(env);
-      o.Set("target", "vxlan://" + v.target());
+      o.Set("target", v.target());
       Napi::Array ports = Napi::Array::New(env);
       const auto p = v.source_ports();
       for (size_t j = 0; j < p.size(); ++j) ports.Set(static_cast<uint32_t>(j), Napi::Number::New(env, p[j]));

@@ -1,6 +1,7 @@
 // libFuzzer target: any bytes as frames of each link type through the forwarding paths: the
-// VXLAN encapsulation (synthetic Ethernet, truncation, MTU policy; sent to a closed loopback
-// port) and the column split over collectors. ASan catches any read or write out of bounds; the
+// VXLAN, GENEVE (with the podspan option) and GRE (key, sequence; when a raw socket can be had)
+// encapsulations (synthetic Ethernet, truncation, MTU policy; sent to loopback, nobody listening)
+// and the column split over collectors. ASan catches any read or write out of bounds; the
 // split must account for every frame.
 #include <cstddef>
 #include <cstdint>
@@ -9,28 +10,38 @@
 
 #include "columnar.h"
 #include "packet.h"
-#include "vxlan_sender.h"
+#include "encap_sender.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;
   static const uint16_t kLinktypes[] = {kLinktypeEthernet, kLinktypeLinuxSll, kLinktypeLinuxSll2, kLinktypeRaw,
                                         kLinktypeIpv4, kLinktypeIpv6, kLinktypeNull};
-  static std::unique_ptr<VxlanSender> sender = [] {
-    VxlanOptions o;
-    o.host = "127.0.0.1";
-    o.port = 9;
-    o.mtu = 600;
-    o.truncate = 300;
-    o.oversize = OversizePolicy::kTruncate;
-    auto s = std::make_unique<VxlanSender>(o);
-    for (uint16_t lt : kLinktypes) {
-      InterfaceInfo i;
-      i.linktype = lt;
-      s->add_interface(i);
+  static std::vector<std::unique_ptr<EncapSender>> senders = [] {
+    std::vector<std::unique_ptr<EncapSender>> out;
+    for (Encapsulation kind : {Encapsulation::kVxlan, Encapsulation::kGeneve, Encapsulation::kGre}) {
+      EncapOptions o;
+      o.host = "127.0.0.1";
+      o.port = 9;
+      o.mtu = 600;
+      o.truncate = 300;
+      o.oversize = OversizePolicy::kTruncate;
+      o.header.kind = kind;
+      o.header.podspan_option = o.header.gre_key = o.header.gre_sequence = true;
+      try {
+        out.push_back(std::make_unique<EncapSender>(o));
+      } catch (const std::exception&) {
+        continue;  // GRE without CAP_NET_RAW
+      }
+      for (uint16_t lt : kLinktypes) {
+        InterfaceInfo i;
+        i.linktype = lt;
+        out.back()->add_interface(i);
+      }
     }
-    return s;
+    return out;
   }();
   if (size < 2) return 0;
+  EncapSender* sender = senders[(data[1] >> 3) % senders.size()].get();
   const uint32_t iface = data[0] % (sizeof kLinktypes / sizeof kLinktypes[0]);
   const uint64_t up = data[1] & 7;
   Batch batch;

@@ -1,4 +1,4 @@
-// VxlanSender on loopback: the 8-byte header with the VNI, a synthetic Ethernet header for raw
+// EncapSender on loopback: the 8-byte header with the VNI, a synthetic Ethernet header for raw
 // IP frames, truncation and the MTU policy with their counters; the inner flow hash is
 // symmetric, so both directions of a flow leave from the same outer source port.
 #include <arpa/inet.h>
@@ -14,7 +14,7 @@
 #include "check.h"
 #include "decode.h"
 #include "errors.h"
-#include "vxlan_sender.h"
+#include "encap_sender.h"
 
 using namespace podspan;
 
@@ -79,7 +79,7 @@ InterfaceInfo raw_interface() {
   return i;
 }
 
-void feed(VxlanSender& s, const std::vector<uint8_t>& f) {
+void feed(EncapSender& s, const std::vector<uint8_t>& f) {
   PacketRecord rec{};
   rec.caplen = rec.origlen = static_cast<uint32_t>(f.size());
   s.consume(rec, f.data());
@@ -89,11 +89,11 @@ void feed(VxlanSender& s, const std::vector<uint8_t>& f) {
 
 TEST(vxlan_header_vni_and_synthetic_ethernet_for_raw_ip) {
   Receiver rx;
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "127.0.0.1";
   o.port = rx.port;
-  o.vni = 0x123456;
-  VxlanSender s(o);
+  o.header.vni = 0x123456;
+  EncapSender s(o);
   s.add_interface(raw_interface());
   const auto frame = raw_udp(1, 2, 1000, 2000, 100);
   feed(s, frame);
@@ -108,19 +108,19 @@ TEST(vxlan_header_vni_and_synthetic_ethernet_for_raw_ip) {
   CHECK_EQ(static_cast<int>(d[8 + 12]), 0x08);  // ethertype IPv4
   CHECK_EQ(static_cast<int>(d[8 + 13]), 0x00);
   CHECK(std::memcmp(d.data() + 22, frame.data(), frame.size()) == 0);
-  const VxlanStats st = s.stats();
+  const EncapStats st = s.stats();
   CHECK_EQ(st.frames, 1u);
   CHECK_EQ(st.synthetic_ethernet, 1u);
 }
 
 TEST(vxlan_truncation_and_mtu_policy_are_counted) {
   Receiver rx;
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "127.0.0.1";
   o.port = rx.port;
   o.mtu = 600;
   o.oversize = OversizePolicy::kTruncate;
-  VxlanSender s(o);
+  EncapSender s(o);
   s.add_interface(raw_interface());
   feed(s, raw_udp(1, 2, 1000, 2000, 1000));  // 1028 + 14 inner: over 600 - 36
   s.finish();
@@ -128,10 +128,10 @@ TEST(vxlan_truncation_and_mtu_policy_are_counted) {
   CHECK_EQ(d.size(), 600u - 20u - 8u);  // the outer IP packet is exactly the MTU
   CHECK_EQ(s.stats().oversize_truncated, 1u);
 
-  VxlanOptions t = o;
+  EncapOptions t = o;
   t.mtu = 1500;
   t.truncate = 64;
-  VxlanSender s2(t);
+  EncapSender s2(t);
   s2.add_interface(raw_interface());
   feed(s2, raw_udp(1, 2, 1000, 2000, 1000));
   s2.finish();
@@ -144,11 +144,11 @@ TEST(vxlan_both_directions_of_a_flow_share_an_outer_source_port) {
   CHECK_EQ(flow_hash(ab.data(), static_cast<uint32_t>(ab.size()), kLinktypeRaw),
            flow_hash(ba.data(), static_cast<uint32_t>(ba.size()), kLinktypeRaw));
   Receiver rx;
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "127.0.0.1";
   o.port = rx.port;
   o.source_ports = 8;
-  VxlanSender s(o);
+  EncapSender s(o);
   s.add_interface(raw_interface());
   CHECK_EQ(s.source_ports().size(), 8u);
   feed(s, ab);
@@ -162,11 +162,11 @@ TEST(vxlan_both_directions_of_a_flow_share_an_outer_source_port) {
 }
 
 TEST(vxlan_rejects_a_target_that_is_not_an_address) {
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "collector.example";
   std::string message;
   try {
-    VxlanSender s(o);
+    EncapSender s(o);
   } catch (const CaptureError& e) {
     message = e.what();
   }
@@ -175,11 +175,11 @@ TEST(vxlan_rejects_a_target_that_is_not_an_address) {
 
 TEST(vxlan_equal_size_runs_go_as_one_gso_message_and_arrive_as_separate_datagrams) {
   Receiver rx;
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "127.0.0.1";
   o.port = rx.port;
   o.source_ports = 1;
-  VxlanSender s(o);
+  EncapSender s(o);
   s.add_interface(raw_interface());
   for (int i = 0; i < 40; ++i) {
     auto f = raw_udp(1, 2, 1000, 2000, 50);
@@ -201,18 +201,18 @@ TEST(vxlan_equal_size_runs_go_as_one_gso_message_and_arrive_as_separate_datagram
 TEST(vxlan_over_ipv6_and_the_mtu_accounts_for_the_larger_outer_header) {
   Receiver rx(true);
   if (rx.fd < 0 || rx.port == 0) return;  // no IPv6 loopback here
-  VxlanOptions o;
+  EncapOptions o;
   o.host = "::1";
   o.port = rx.port;
-  o.vni = 9;
+  o.header.vni = 9;
   o.mtu = 600;
   o.oversize = OversizePolicy::kTruncate;
-  VxlanSender s(o);
+  EncapSender s(o);
   s.add_interface(raw_interface());
   feed(s, raw_udp(1, 2, 1000, 2000, 1000));
   s.finish();
   const auto d = rx.next();
   CHECK_EQ(d.size(), 600u - 40u - 8u);  // IPv6 header: 20 bytes more than IPv4
   if (d.size() > 7) CHECK_EQ(static_cast<int>(d[6]), 9);
-  CHECK_EQ(s.target(), std::string("[::1]:") + std::to_string(rx.port));
+  CHECK_EQ(s.target(), std::string("vxlan://[::1]:") + std::to_string(rx.port));
 }

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CaptureSession, type CaptureResult, type InterfaceStats } from '../capture/session';
 import type { ResolvedSession } from '../config/agent-config';
+import { isEncap } from '../config/forward-options';
 import { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
@@ -133,7 +134,7 @@ export class MirrorCapture {
           }
         : undefined,
       streams: streamsDir ? { dir: streamsDir } : undefined,
-      forward: forward.filter((t) => t.kind === 'vxlan'),
+      forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
     }, { context: `session ${s.name}` });
     fanout?.start(session);

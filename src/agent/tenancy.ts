@@ -60,7 +60,7 @@ function confineToNamespace(session: ResolvedSession, r: MirrorSessionResource, 
   let forwardIndex = 0;
   const credentials = new Map<number, GrpcCredentials>();
   session.targets.forEach((t, i) => {
-    if ('pcap' in t || 'streams' in t) refuse(`targets[${i}]`, 'a MirrorSession writes no files on the node; send to a collector (grpc) or VXLAN, or ask for a ClusterMirrorSession');
+    if ('pcap' in t || 'streams' in t) refuse(`targets[${i}]`, 'a MirrorSession writes no files on the node; send to a collector (grpc), VXLAN, GENEVE or GRE, or ask for a ClusterMirrorSession');
     const target = session.forward[forwardIndex];
     if (target.kind === 'grpc') {
       // Checked on the parsed URL, so a percent-encoded parameter name cannot slip past.

@@ -61,7 +61,22 @@ export interface NativeCaptureOptions {
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
-  vxlan?: { host: string; port: number; vni: number; truncate?: number; mtu: number; oversize: 'fragment' | 'truncate'; sourcePorts: number }[];
+  /** VXLAN, GENEVE and GRE targets (one native sender; `encap` picks the header). */
+  vxlan?: {
+    encap: 'vxlan' | 'geneve' | 'gre';
+    host: string;
+    truncate?: number;
+    mtu: number;
+    oversize: 'fragment' | 'truncate';
+    port?: number;
+    vni?: number;
+    sourcePorts?: number;
+    /** GENEVE: the podspan option with this session id. */
+    session?: number;
+    /** GRE: the key (K flag) and sequence numbers (S flag). */
+    key?: number;
+    sequence?: boolean;
+  }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
 }
 

@@ -6,7 +6,7 @@ import { DEFAULT_OPEN_TIMEOUT_MS, filterTooBig } from './filter-limits';
 import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
-import type { ForwardTarget } from '../config/forward-options';
+import { isEncap, type ForwardTarget } from '../config/forward-options';
 import { native, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
 export type { ForwardStats, StreamStats };
@@ -277,9 +277,17 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     batches: options.batches,
     streams: options.streams,
     streamEvents: options.streamEvents,
-    vxlan: options.forward
-      ?.filter((t) => t.kind === 'vxlan')
-      .map((t) => ({ host: t.host, port: t.port, vni: t.vni, truncate: t.truncate, mtu: t.mtu, oversize: t.oversize, sourcePorts: t.sourcePorts })),
+    // VXLAN, GENEVE and GRE share one native sender; `encap` picks the header it writes.
+    vxlan: options.forward?.filter(isEncap).map((t) => ({
+      encap: t.kind,
+      host: t.host,
+      truncate: t.truncate,
+      mtu: t.mtu,
+      oversize: t.oversize,
+      ...(t.kind === 'gre'
+        ? { key: t.key, sequence: t.sequence }
+        : { port: t.port, vni: t.vni, sourcePorts: t.sourcePorts, session: t.kind === 'geneve' ? t.session : undefined }),
+    })),
   };
   if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
   else o.readPath = options.source.path;

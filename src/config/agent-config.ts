@@ -62,6 +62,8 @@ const sessionFields = {
     .array(
       z.union([
         z.object({ vxlan: z.string() }).strict(),
+        z.object({ geneve: z.string() }).strict(),
+        z.object({ gre: z.string() }).strict(),
         z.object({ grpc: z.string(), credentials: grpcCredentialsSchema.optional() }).strict(),
         z
           .object({
@@ -136,7 +138,7 @@ export interface GrpcCredentials {
   key?: Buffer;
 }
 
-/** A session with its forward targets parsed (vxlan:// and grpc:// URLs). */
+/** A session with its forward targets parsed (vxlan://, geneve://, gre:// and grpc:// URLs). */
 export interface ResolvedSession extends SessionConfig {
   forward: ForwardTarget[];
   /** Set for sessions from resources (absent: the config file). */
@@ -172,12 +174,12 @@ export function validateResourceSpec(raw: unknown, name: string, where: string):
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
   const forward: ForwardTarget[] = [];
   s.targets.forEach((t, i) => {
-    const url = 'vxlan' in t ? t.vxlan : 'grpc' in t ? t.grpc : undefined;
+    const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'gre' in t ? t.gre : 'grpc' in t ? t.grpc : undefined;
     if (url === undefined) return;
     try {
       const target = parseForwardTarget(url);
-      // A session's VNI applies to its VXLAN targets that do not name one.
-      if (target.kind === 'vxlan' && s.vni !== undefined && !new URL(url).searchParams.has('vni')) target.vni = s.vni;
+      // A session's VNI applies to its VXLAN and GENEVE targets that do not name one.
+      if ((target.kind === 'vxlan' || target.kind === 'geneve') && s.vni !== undefined && !new URL(url).searchParams.has('vni')) target.vni = s.vni;
       forward.push(target);
     } catch (err) {
       throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: ${(err as Error).message.replace(/^--forward /, '')}`);

@@ -1,5 +1,7 @@
 // `--forward URL` → a typed forwarding target, validated once here; every message names the URL.
 //   vxlan://HOST[:PORT]?vni=N&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate&ports=N
+//   geneve://HOST[:PORT]?vni=N&session=N&…the same as vxlan (session: add the podspan TLV option)
+//   gre://HOST?key=N&seq=1&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate (IPv4, raw socket)
 //   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS&insecure=1
 // A bearer token over plaintext would hand it to anyone on the path: refused unless `insecure=1`
 // (or the CLI's --insecure) says the user means it.
@@ -23,6 +25,30 @@ export interface VxlanTarget {
   sourcePorts: number;
 }
 
+/** GENEVE (RFC 8926): the same sender and options as VXLAN, another header. */
+export interface GeneveTarget extends Omit<VxlanTarget, 'kind'> {
+  kind: 'geneve';
+  /** Set: each datagram carries podspan's option (class 0xFF50) with this id and the interface index. */
+  session?: number;
+}
+
+/** GRE (RFC 2890) transparent Ethernet bridging straight over IPv4 (a raw socket: CAP_NET_RAW). */
+export interface GreTarget {
+  kind: 'gre';
+  url: string;
+  host: string;
+  /** Set: the K flag and this key. */
+  key?: number;
+  /** The S flag and a sequence number per packet, from 0. */
+  sequence: boolean;
+  truncate?: number;
+  mtu: number;
+  oversize: 'fragment' | 'truncate';
+}
+
+/** The targets the native encapsulation sender serves. */
+export type EncapTarget = VxlanTarget | GeneveTarget | GreTarget;
+
 export interface GrpcTarget {
   kind: 'grpc';
   url: string;
@@ -40,7 +66,9 @@ export interface GrpcTarget {
   retryMaxMs: number;
 }
 
-export type ForwardTarget = VxlanTarget | GrpcTarget;
+export type ForwardTarget = EncapTarget | GrpcTarget;
+
+export const isEncap = (t: ForwardTarget): t is EncapTarget => t.kind !== 'grpc';
 
 const int = (name: string, min: number, max: number) =>
   z
@@ -49,15 +77,19 @@ const int = (name: string, min: number, max: number) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, { message: `${name} must be between ${min} and ${max}` });
 
-const vxlanQuery = z
-  .object({
-    vni: int('vni', 0, 0xffffff).optional(),
-    truncate: int('truncate', 14, 65000).optional(),
-    mtu: int('mtu', 576, 65535).optional(),
-    oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
-    ports: int('ports', 1, 1024).optional(),
-  })
+const cutFields = {
+  truncate: int('truncate', 14, 65000).optional(),
+  mtu: int('mtu', 576, 65535).optional(),
+  oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
+};
+const vxlanFields = { ...cutFields, vni: int('vni', 0, 0xffffff).optional(), ports: int('ports', 1, 1024).optional() };
+const vxlanQuery = z.object(vxlanFields).strict();
+const geneveQuery = z.object({ ...vxlanFields, session: int('session', 0, 0xffffffff).optional() }).strict();
+const greQuery = z
+  .object({ ...cutFields, key: int('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
   .strict();
+
+const defaultPorts = { vxlan: 4789, geneve: 6081 };
 
 const grpcQuery = z
   .object({
@@ -98,33 +130,44 @@ function parseGrpc(url: URL, text: string, where: string, host: string, options:
   return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], insecure, queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000 };
 }
 
+function parseGre(url: URL, text: string, where: string, host: string): GreTarget {
+  if (url.port) throw new UsageError(`${where}: GRE has no port (gre://HOST?key=N)`);
+  if (host.includes(':')) throw new UsageError(`${where}: GRE goes over IPv4 only (so far)`);
+  const parsed = greQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) throw queryError(where, parsed.error);
+  const q = parsed.data;
+  return { kind: 'gre', url: text, host, key: q.key, sequence: q.seq === '1', truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
+}
+
 export function parseForwardTarget(text: string, options: ForwardParseOptions = {}): ForwardTarget {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N or grpc://HOST:PORT)`);
+    throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N, geneve://HOST:6081?vni=N, gre://HOST?key=N or grpc://HOST:PORT)`);
   }
   const where = `--forward ${text}`;
-  if (url.protocol !== 'vxlan:' && url.protocol !== 'grpc:') {
-    throw new UsageError(`${where}: unknown scheme ${url.protocol.replace(/:$/, '')} (vxlan or grpc)`);
+  const scheme = url.protocol.replace(/:$/, '');
+  if (scheme !== 'vxlan' && scheme !== 'geneve' && scheme !== 'gre' && scheme !== 'grpc') {
+    throw new UsageError(`${where}: unknown scheme ${scheme} (vxlan, geneve, gre or grpc)`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new UsageError(`${where}: no host`);
-  if (url.protocol === 'grpc:') return parseGrpc(url, text, where, host, options);
-  const parsed = vxlanQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (scheme === 'grpc') return parseGrpc(url, text, where, host, options);
+  if (scheme === 'gre') return parseGre(url, text, where, host);
+  const parsed = (scheme === 'geneve' ? geneveQuery : vxlanQuery).safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
-  const q = parsed.data;
-  return {
-    kind: 'vxlan',
+  const q: z.infer<typeof geneveQuery> = parsed.data;
+  const common = {
     url: text,
     host,
-    port: url.port ? Number(url.port) : 4789,
+    port: url.port ? Number(url.port) : defaultPorts[scheme],
     vni: q.vni ?? 0,
     truncate: q.truncate,
     mtu: q.mtu ?? 1500,
     oversize: q.oversize ?? 'fragment',
     sourcePorts: q.ports ?? 16,
   };
+  return scheme === 'geneve' ? { kind: 'geneve', ...common, session: q.session } : { kind: 'vxlan', ...common };
 }
 

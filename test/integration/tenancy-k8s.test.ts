@@ -58,14 +58,14 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
 
   it("accepts a tenant's MirrorSession (the example, and one naming its Secret's keys) and the operator's ClusterMirrorSessions", () => {
     env.apply(deploy('example-mirrorsession.yaml'));
-    env.apply(tenantSession('to-collector', { sources: { pods: { selector: { app: 'web' } } }, priority: -100, targets: [{ grpc: `${grpc}?tls=1&servername=collector`, credentials: { token: 'token', ca: 'ca.crt' } }, { vxlan: 'vxlan://10.0.0.9?vni=5' }] }));
+    env.apply(tenantSession('to-collector', { sources: { pods: { selector: { app: 'web' } } }, priority: -100, targets: [{ grpc: `${grpc}?tls=1&servername=collector`, credentials: { token: 'token', ca: 'ca.crt' } }, { vxlan: 'vxlan://10.0.0.9?vni=5' }, { geneve: 'geneve://10.0.0.9?vni=5&session=1' }, { gre: 'gre://10.0.0.9?key=5' }] }));
     env.apply(deploy('example-clustermirrorsession.yaml'));
     env.apply(
       manifest({
         apiVersion: 'podspan.io/v1alpha1',
         kind: 'ClusterMirrorSession',
         metadata: { name: 'hosts' },
-        spec: { sources: { interfaces: ['*'] }, targets: [{ grpc: 'grpc://c:1?tls=1&token-file=/etc/podspan/token' }, { streams: { dir: '/var/lib/podspan/streams' } }] },
+        spec: { sources: { interfaces: ['*'] }, targets: [{ grpc: 'grpc://c:1?tls=1&token-file=/etc/podspan/token' }, { streams: { dir: '/var/lib/podspan/streams' } }, { geneve: 'geneve://10.0.0.9' }, { gre: 'gre://10.0.0.9' }] },
       }),
     );
     expect(env.kubectl(['get', 'mirrorsessions', '-A', '-o', 'name']).stdout.trim().split('\n').sort()).toEqual(['mirrorsession.podspan.io/cart-http', 'mirrorsession.podspan.io/to-collector']);

@@ -7,53 +7,25 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, inNs, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, type Running, killStarted } from '../helpers/netns';
+import { addMirrorTopology, pcapFrames, stopTcpdump } from '../helpers/encap';
+import { canUseNetns, inNs, removeNamespaces, startCapture, startInNs, stopProcess, trafgen, killStarted } from '../helpers/netns';
 import { corpusDir, podspanBin, run } from '../helpers/tools';
 
 if (!canUseNetns) console.log('VXLAN tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
-const tag = `${process.pid % 100000}`;
-const pod = `psP${tag}`, node = `psN${tag}`, coll = `psC${tag}`;
-const podDev = `vp${tag}`, nodeDev = `vn${tag}`, uplink = `vu${tag}`, collDev = `vc${tag}`;
-
-/** tcpdump hands over a ring block when it fills or after 1 s: wait for that before stopping it. */
-async function stopTcpdump(r: Running): Promise<number> {
-  await new Promise((res) => setTimeout(res, 1200));
-  return stopProcess(r);
-}
-
-/** The frames of a classic pcap file, in order (our own minimal reader: a third opinion). */
-function pcapFrames(file: string): Buffer[] {
-  const buf = fs.readFileSync(file);
-  const le = buf.readUInt32LE(0) === 0xa1b2c3d4 || buf.readUInt32LE(0) === 0xa1b23c4d;
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const out: Buffer[] = [];
-  for (let off = 24; off + 16 <= buf.length; ) {
-    const caplen = u32(off + 8);
-    out.push(buf.subarray(off + 16, off + 16 + caplen));
-    off += 16 + caplen;
-  }
-  return out;
-}
 
 describe.skipIf(!canUseNetns)('VXLAN forwarding to the kernel vxlan device', () => {
   let tmp: string;
+  let pod: string, node: string, coll: string, podDev: string, nodeDev: string, collDev: string;
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-vxlan-'));
-    addNamespaces([pod, node, coll]);
-    addVeth(pod, podDev, node, nodeDev);
-    addVeth(node, uplink, coll, collDev);
-    inNs(node, ['ip', 'addr', 'add', '10.201.0.1/24', 'dev', uplink]);
-    // The sender batches equal-size datagrams with UDP GSO; a veth passes such super-packets on
-    // whole, so segment them before the wire, as a NIC would, for tcpdump on the collector side.
-    inNs(node, ['ethtool', '-K', uplink, 'tx-udp-segmentation', 'off']);
-    inNs(coll, ['ip', 'addr', 'add', '10.201.0.2/24', 'dev', collDev]);
+    ({ pod, node, coll, podDev, nodeDev, collDev } = addMirrorTopology('v', '10.201.0'));
     inNs(coll, ['ip', 'link', 'add', 'vx0', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'local', '10.201.0.2', 'nolearning']);
     inNs(coll, ['ip', 'link', 'set', 'vx0', 'up']);
   });
   afterAll(() => {
     killStarted();
-    removeNamespaces([pod, node, coll]);
+    if (pod) removeNamespaces([pod, node, coll]);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

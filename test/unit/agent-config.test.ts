@@ -49,6 +49,17 @@ describe('agent config', () => {
     expect(loadAgentConfig(file('ok2.yaml', valid), { NODE_NAME: 'from-env' }).config.node).toBe('from-env');
   });
 
+  it('takes geneve and gre targets; the session VNI goes to GENEVE targets without one', () => {
+    const text = valid.replace('- vxlan: vxlan://10.0.0.9', '- geneve: geneve://10.0.0.9?session=3\n      - geneve: geneve://10.0.0.8?vni=5\n      - gre: gre://10.0.0.7?key=9');
+    const { sessions } = loadAgentConfig(file('geneve.yaml', text), {});
+    expect(sessions[0].forward.slice(0, 3)).toMatchObject([
+      { kind: 'geneve', host: '10.0.0.9', port: 6081, vni: 42, session: 3 },
+      { kind: 'geneve', host: '10.0.0.8', vni: 5 },
+      { kind: 'gre', host: '10.0.0.7', key: 9, sequence: false },
+    ]);
+    expect(sessions[0].forward[2]).not.toHaveProperty('vni');
+  });
+
   it.each([
     ['ports', valid.replace('ports: [80, 443]', 'ports: [80, 70000]'), 'sessions[0].filter.ports[1]: Number must be less than or equal to 65535'],
     ['unknown field', valid.replace('sampleOneIn: 4', 'sampleOneIn: 4\n    colour: red'), 'sessions[0]: unknown field colour'],

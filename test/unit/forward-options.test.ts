@@ -14,7 +14,36 @@ describe('--forward targets', () => {
     });
   });
 
+  it('reads a GENEVE URL: port 6081 by default, the VXLAN parameters, and session for the podspan option', () => {
+    expect(parseForwardTarget('geneve://10.0.0.9?vni=42')).toEqual({
+      kind: 'geneve', url: 'geneve://10.0.0.9?vni=42', host: '10.0.0.9', port: 6081, vni: 42, session: undefined, truncate: undefined, mtu: 1500, oversize: 'fragment', sourcePorts: 16,
+    });
+    expect(parseForwardTarget('geneve://[fd00::9]:7000?vni=16777215&session=4294967295&truncate=128&mtu=9000&oversize=truncate&ports=4')).toMatchObject({
+      kind: 'geneve', host: 'fd00::9', port: 7000, vni: 0xffffff, session: 0xffffffff, truncate: 128, mtu: 9000, oversize: 'truncate', sourcePorts: 4,
+    });
+  });
+
+  it('reads a GRE URL: no key, no sequence by default; key, seq and the truncation parameters', () => {
+    expect(parseForwardTarget('gre://10.0.0.9')).toEqual({
+      kind: 'gre', url: 'gre://10.0.0.9', host: '10.0.0.9', key: undefined, sequence: false, truncate: undefined, mtu: 1500, oversize: 'fragment',
+    });
+    expect(parseForwardTarget('gre://collector?key=4294967295&seq=1&truncate=96&mtu=9000&oversize=truncate')).toMatchObject({
+      kind: 'gre', host: 'collector', key: 0xffffffff, sequence: true, truncate: 96, mtu: 9000, oversize: 'truncate',
+    });
+  });
+
   it.each([
+    ['geneve://10.0.0.9?vni=16777216', /vni must be between 0 and 16777215/],
+    ['geneve://10.0.0.9?session=4294967296', /session must be between 0 and 4294967295/],
+    ['geneve://10.0.0.9?session=-1', /session takes a whole number/],
+    ['vxlan://10.0.0.9?session=1', /unknown parameter session/],
+    ['geneve://10.0.0.9?key=1', /unknown parameter key/],
+    ['gre://10.0.0.9:47?key=1', /GRE has no port/],
+    ['gre://[fd00::9]?key=1', /GRE goes over IPv4 only/],
+    ['gre://10.0.0.9?key=4294967296', /key must be between 0 and 4294967295/],
+    ['gre://10.0.0.9?seq=yes', /seq takes 0 or 1/],
+    ['gre://10.0.0.9?vni=1', /unknown parameter vni/],
+    ['erspan://10.0.0.9', /unknown scheme erspan \(vxlan, geneve, gre or grpc\)/],
     ['collector:4789', /not a URL|unknown scheme/],
     ['http://x:80', /unknown scheme http/],
     ['vxlan://10.0.0.9?vni=16777216', /vni must be between 0 and 16777215/],

@@ -1,9 +1,10 @@
-#include "vxlan_sender.h"
+#include "encap_sender.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/ip.h>
+#include <linux/filter.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -18,7 +19,7 @@
 namespace podspan {
 namespace {
 
-constexpr size_t kVxlanHeader = 8, kEthernetHeader = 14, kUdpHeader = 8;
+constexpr size_t kEthernetHeader = 14, kUdpHeader = 8;
 constexpr size_t kFlushBytes = 256u << 10;  // a socket's pending datagrams go out at this size
 constexpr size_t kMaxUdpPayload = 65535 - kUdpHeader - 40;
 constexpr size_t kGsoSegments = 64;     // UDP_MAX_SEGMENTS in older kernels
@@ -46,20 +47,22 @@ bool network_layer(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
 }
 
 [[noreturn]] void fail(const std::string& target, const char* what, int err) {
-  throw CaptureError(ErrorKind::kForward, "vxlan://" + target + ": " + what + ": " + std::strerror(err));
+  throw CaptureError(ErrorKind::kForward, target + ": " + what + ": " + std::strerror(err));
 }
 
 }  // namespace
 
-VxlanSender::VxlanSender(VxlanOptions options) : opt_(std::move(options)) {
+EncapSender::EncapSender(EncapOptions options) : opt_(std::move(options)) {
   const bool v6 = opt_.host.find(':') != std::string::npos;
-  target_ = (v6 ? "[" + opt_.host + "]" : opt_.host) + ":" + std::to_string(opt_.port);
+  const bool udp = opt_.header.over_udp();
+  target_ = std::string(opt_.header.scheme()) + "://" + (v6 ? "[" + opt_.host + "]" : opt_.host) + (udp ? ":" + std::to_string(opt_.port) : "");
+  if (!udp && v6) throw CaptureError(ErrorKind::kForward, target_ + ": GRE goes over IPv4 only (so far)");
   if (v6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(opt_.port);
     if (inet_pton(AF_INET6, opt_.host.c_str(), &a->sin6_addr) != 1) {
-      throw CaptureError(ErrorKind::kForward, "vxlan://" + target_ + ": not an IPv6 address");
+      throw CaptureError(ErrorKind::kForward, target_ + ": not an IPv6 address");
     }
     addr_len_ = sizeof(sockaddr_in6);
   } else {
@@ -67,16 +70,27 @@ VxlanSender::VxlanSender(VxlanOptions options) : opt_(std::move(options)) {
     a->sin_family = AF_INET;
     a->sin_port = htons(opt_.port);
     if (inet_pton(AF_INET, opt_.host.c_str(), &a->sin_addr) != 1) {
-      throw CaptureError(ErrorKind::kForward, "vxlan://" + target_ + ": not an IPv4 address");
+      throw CaptureError(ErrorKind::kForward, target_ + ": not an IPv4 address");
     }
     addr_len_ = sizeof(sockaddr_in);
   }
-  outer_overhead_ = (v6 ? 40 : 20) + kUdpHeader + kVxlanHeader;
-  max_datagram_ = kMaxUdpPayload;
-  pools_.resize(std::max<uint32_t>(1, opt_.source_ports));
+  header_size_ = opt_.header.size();
+  outer_overhead_ = (v6 ? 40 : 20) + (udp ? kUdpHeader : 0) + header_size_;
+  max_datagram_ = udp ? kMaxUdpPayload : kMaxUdpPayload + kUdpHeader;
+  // GRE has no ports to spread flows over and no UDP GSO: one raw IP socket (protocol 47; the
+  // kernel builds the IPv4 header), so its sequence numbers go out in order.
+  pools_.resize(udp ? std::max<uint32_t>(1, opt_.source_ports) : 1);
+  gso_ = udp;
   for (Pool& p : pools_) {
-    p.fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK), 0);
-    if (p.fd < 0) fail(target_, "cannot open a UDP socket", errno);
+    const int type = (udp ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK);
+    p.fd = ::socket(v6 ? AF_INET6 : AF_INET, type, udp ? 0 : IPPROTO_GRE);
+    if (p.fd < 0) fail(target_, udp ? "cannot open a UDP socket" : "cannot open a raw IP socket for GRE (needs CAP_NET_RAW)", errno);
+    if (!udp) {
+      // A raw socket would also queue every GRE packet this host receives: take none.
+      sock_filter drop{BPF_RET | BPF_K, 0, 0, 0};
+      sock_fprog prog{1, &drop};
+      setsockopt(p.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+    }
     const int sndbuf = 4 << 20;
     setsockopt(p.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     // Oversized datagrams: fragmented by the kernel (policy fragment) or never built (truncate).
@@ -91,13 +105,14 @@ VxlanSender::VxlanSender(VxlanOptions options) : opt_(std::move(options)) {
   datagrams_.resize(opt_.batch);
 }
 
-VxlanSender::~VxlanSender() {
+EncapSender::~EncapSender() {
   for (Pool& p : pools_)
     if (p.fd >= 0) ::close(p.fd);
 }
 
-std::vector<uint16_t> VxlanSender::source_ports() const {
+std::vector<uint16_t> EncapSender::source_ports() const {
   std::vector<uint16_t> out;
+  if (!opt_.header.over_udp()) return out;  // GRE: no ports
   for (const Pool& p : pools_) {
     sockaddr_storage a{};
     socklen_t len = sizeof a;
@@ -108,7 +123,7 @@ std::vector<uint16_t> VxlanSender::source_ports() const {
   return out;
 }
 
-void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
+void EncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   const uint16_t linktype = rec.iface < linktypes_.size() ? linktypes_[rec.iface] : uint16_t{kLinktypeEthernet};
   uint32_t offset = 0;
   uint16_t ethertype = 0;
@@ -134,22 +149,17 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
       ++stats_.oversize_fragmented;
     }
   }
-  if (inner + kVxlanHeader > max_datagram_) {  // beyond what UDP carries at all
-    inner = max_datagram_ - kVxlanHeader;
+  if (inner + header_size_ > max_datagram_) {  // beyond what UDP carries at all
+    inner = max_datagram_ - header_size_;
     ++stats_.oversize_truncated;
   }
   inner = std::max(inner, kEthernetHeader);  // cuts never go into the Ethernet header
   Pool& p = pools_[flow_hash(dec, bytes, rec.caplen, linktype) % pools_.size()];
   const size_t start = p.buf.size();
-  p.buf.resize(start + kVxlanHeader + inner);
+  p.buf.resize(start + header_size_ + inner);
   uint8_t* d = p.buf.data() + start;
-  d[0] = 0x08;  // I flag: the VNI is valid
-  d[1] = d[2] = d[3] = 0;
-  d[4] = static_cast<uint8_t>(opt_.vni >> 16);
-  d[5] = static_cast<uint8_t>(opt_.vni >> 8);
-  d[6] = static_cast<uint8_t>(opt_.vni);
-  d[7] = 0;
-  d += kVxlanHeader;
+  opt_.header.write(d, rec.iface, gre_sequence_++);
+  d += header_size_;
   size_t frame_bytes = inner;
   if (synthetic) {
     static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};  // locally administered
@@ -166,7 +176,7 @@ void VxlanSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   if (p.starts.size() >= opt_.batch || p.buf.size() >= kFlushBytes) send(p);
 }
 
-void VxlanSender::send(Pool& p) {
+void EncapSender::send(Pool& p) {
   // Runs of equal-size datagrams (a flood of small frames is mostly that) go as one message with
   // UDP GSO: the kernel walks its send path once per run instead of once per datagram.
   const size_t n = p.starts.size();
@@ -175,7 +185,7 @@ void VxlanSender::send(Pool& p) {
   for (size_t i = 0; i < n;) {
     const size_t size = length(i);
     size_t j = i + 1, total = size;
-    if (gso_ && size + outer_overhead_ - kVxlanHeader <= opt_.mtu) {
+    if (gso_ && size + outer_overhead_ - header_size_ <= opt_.mtu) {
       while (j < n && j - i < kGsoSegments && length(j) == size && total + size <= kGsoBytes) {
         total += size;
         ++j;
@@ -211,7 +221,7 @@ void VxlanSender::send(Pool& p) {
           if (::send(p.fd, static_cast<uint8_t*>(iovs_[done].iov_base) + off, seg, 0) >= 0) ++stats_.frames;
           else {
             ++stats_.send_errors;
-            stats_.bytes -= seg - kVxlanHeader;
+            stats_.bytes -= seg - header_size_;
           }
           off += seg;
         }
@@ -220,7 +230,7 @@ void VxlanSender::send(Pool& p) {
       }
       // Full socket buffer (live capture does not wait), unreachable, ...: the message is lost.
       stats_.send_errors += datagrams_[done];
-      stats_.bytes -= iovs_[done].iov_len - datagrams_[done] * kVxlanHeader;
+      stats_.bytes -= iovs_[done].iov_len - datagrams_[done] * header_size_;
       ++done;
       continue;
     }
@@ -231,14 +241,14 @@ void VxlanSender::send(Pool& p) {
   p.starts.clear();
 }
 
-void VxlanSender::send_all() {
+void EncapSender::send_all() {
   for (Pool& p : pools_)
     if (!p.starts.empty()) send(p);
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }
 
-VxlanStats VxlanSender::stats() const {
+EncapStats EncapSender::stats() const {
   std::lock_guard<std::mutex> lk(snap_mu_);
   return snapshot_;
 }

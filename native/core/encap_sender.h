@@ -1,9 +1,10 @@
-// Mirrors frames to a VXLAN (RFC 7348) consumer: each captured frame behind an 8-byte VXLAN
-// header in a UDP datagram to the target (port 4789 by default), through ordinary UDP sockets
-// so the kernel builds the outer IPv4 or IPv6 header. The outer source port follows a
+// Mirrors frames to an encapsulation consumer: VXLAN (RFC 7348) or GENEVE (RFC 8926) in UDP
+// (port 4789 or 6081 by default), or GRE (RFC 2890, transparent Ethernet bridging) straight over
+// IPv4; each captured frame behind the encapsulation's header (encap_header.h), through ordinary
+// sockets so the kernel builds the outer IP header. Over UDP the outer source port follows a
 // symmetric hash of the inner flow (a pool of sockets, one port each), so under ECMP a flow
 // keeps one path. Frames from links that are not Ethernet get a synthetic Ethernet header.
-// Datagrams are batched per socket and sent with sendmmsg after each capture batch.
+// Packets are batched per socket and sent with sendmmsg after each capture batch.
 #pragma once
 
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "encap_header.h"
 #include "packet.h"
 
 struct mmsghdr;
@@ -25,10 +27,10 @@ enum class OversizePolicy : uint8_t {
   kTruncate,  // cut the inner frame so the outer packet fits the MTU (counted)
 };
 
-struct VxlanOptions {
+struct EncapOptions {
   std::string host;           // IPv4 or IPv6 literal (names are resolved by the caller)
   uint16_t port = 4789;
-  uint32_t vni = 0;           // 24 bits
+  EncapHeader header;         // VXLAN or GENEVE, with the VNI
   uint32_t truncate = 0;      // cut every inner frame to this many bytes (0: whole frames)
   uint32_t mtu = 1500;        // outer packet size the path carries
   OversizePolicy oversize = OversizePolicy::kFragment;
@@ -37,7 +39,7 @@ struct VxlanOptions {
   bool block_when_full = false;  // reading a file: wait for the socket; live capture: drop, count
 };
 
-struct VxlanStats {
+struct EncapStats {
   uint64_t frames = 0;             // datagrams the kernel accepted
   uint64_t bytes = 0;              // inner frame bytes in them (synthetic headers included)
   uint64_t truncated = 0;          // frames cut by `truncate`
@@ -48,19 +50,19 @@ struct VxlanStats {
   uint64_t send_errors = 0;        // datagrams the kernel refused (dropped, counted)
 };
 
-class VxlanSender : public PacketConsumer {
+class EncapSender : public PacketConsumer {
  public:
   // Opens the socket pool; throws CaptureError(kForward) naming the target.
-  explicit VxlanSender(VxlanOptions options);
-  ~VxlanSender() override;
+  explicit EncapSender(EncapOptions options);
+  ~EncapSender() override;
 
   void add_interface(const InterfaceInfo& info) override { linktypes_.push_back(info.linktype); }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
   void dispatched() override { send_all(); }
   void finish() override { send_all(); }
 
-  VxlanStats stats() const;  // any thread
-  const std::string& target() const { return target_; }
+  EncapStats stats() const;  // any thread
+  const std::string& target() const { return target_; }  // scheme://host:port
   // The outer source ports in use (for tests and logs).
   std::vector<uint16_t> source_ports() const;
 
@@ -74,11 +76,12 @@ class VxlanSender : public PacketConsumer {
   void send_all();
   size_t build(const PacketRecord& rec, const uint8_t* bytes, uint8_t* out);
 
-  VxlanOptions opt_;
+  EncapOptions opt_;
   std::string target_;
   sockaddr_storage addr_{};
   socklen_t addr_len_ = 0;
-  size_t outer_overhead_ = 0;  // IP + UDP + VXLAN header bytes
+  size_t header_size_ = 0;     // encapsulation header bytes per datagram
+  size_t outer_overhead_ = 0;  // IP + UDP + encapsulation header bytes
   size_t max_datagram_ = 0;
   std::vector<Pool> pools_;
   std::vector<uint16_t> linktypes_;
@@ -90,9 +93,10 @@ class VxlanSender : public PacketConsumer {
   std::vector<Control> control_;   // the UDP_SEGMENT option of each message
   std::vector<uint32_t> datagrams_;  // datagrams in each message
   bool gso_ = true;
-  VxlanStats stats_;
+  uint32_t gre_sequence_ = 0;  // the next GRE sequence number (RFC 2890: from 0, per target)
+  EncapStats stats_;
   mutable std::mutex snap_mu_;
-  VxlanStats snapshot_;
+  EncapStats snapshot_;
 };
 
 }  // namespace podspan
