@@ -67,20 +67,8 @@ describe('podspan capture -r', () => {
         Buffer.from([0x04, 0xd2, dport >> 8, dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]),
       ]);
     const file = path.join(tmp, 'raw-ip.pcap');
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(65535, 16);
-    header.writeUInt32LE(101, 20);
-    const record = (i: number, p: Buffer) => {
-      const h = Buffer.alloc(16);
-      h.writeUInt32LE(1_700_000_000 + i, 0);
-      h.writeUInt32LE(p.length, 8);
-      h.writeUInt32LE(p.length, 12);
-      return Buffer.concat([h, p]);
-    };
-    fs.writeFileSync(file, Buffer.concat([header, record(0, tcpSyn(80)), record(1, tcpSyn(443)), record(2, tcpSyn(80))]));
+    const at = (i: number) => BigInt(1_700_000_000 + i) * 1_000_000_000n;
+    writePcap(file, [80, 443, 80].map((port, i) => ({ tsNs: at(i), frame: tcpSyn(port) })), { linktype: 101 });
     const r = podspan(['capture', '-nn', '-r', file, 'tcp', 'dst', 'port', '80']);
     expect(r.stderr).not.toMatch(/unknown data link type/);
     expect(r.code).toBe(0);
