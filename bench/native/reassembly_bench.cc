@@ -16,10 +16,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "errors.h"
-#include "file_reader.h"
-#include "reassembly.h"
-#include "tcp_pipeline.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
+#include "reassembly/reassembly.h"
+#include "reassembly/tcp_pipeline.h"
 
 using namespace podspan;
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "errors.h"
+#include "common/errors.h"
 
 namespace podspan_addon {
 

@@ -3,9 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "errors.h"
-#include "file_reader.h"
-#include "file_writer.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
+#include "pcap/file_writer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;

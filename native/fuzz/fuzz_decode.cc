@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "decode.h"
-#include "packet.h"
+#include "decode/decode.h"
+#include "common/packet.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;

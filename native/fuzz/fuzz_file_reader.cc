@@ -7,8 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "errors.h"
-#include "file_reader.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "columnar.h"
-#include "packet.h"
-#include "encap_sender.h"
+#include "forward/columnar.h"
+#include "common/packet.h"
+#include "forward/encap_sender.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "frame_batch.h"
+#include "forward/frame_batch.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;

@@ -11,9 +11,9 @@
 #include <memory>
 #include <vector>
 
-#include "errors.h"
-#include "file_reader.h"
-#include "tcp_pipeline.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
+#include "reassembly/tcp_pipeline.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <utility>
 
-#include "reassembly.h"
+#include "reassembly/reassembly.h"
 
 namespace {
 

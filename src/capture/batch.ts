@@ -1,5 +1,5 @@
 // A batch of packets as the native side hands it over: one buffer of packet bytes and a table
-// of 32-byte records (see native/core/packet.h PacketRecord). Accessors read the table in place.
+// of 32-byte records (see native/core/common/packet.h PacketRecord). Accessors read the table in place.
 
 const RECORD_BYTES = 32;
 const U32_PER_RECORD = RECORD_BYTES / 4;

@@ -171,7 +171,7 @@ export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
   listInterfaces(): NativeDevice[];
   libpcapVersion(): string;
-  /** undefined for a well-formed FrameBatch message, else why not (native/core/frame_batch.h). */
+  /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */
   checkFrameBatch(message: Buffer): string | undefined;
 }
 

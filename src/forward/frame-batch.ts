@@ -91,7 +91,7 @@ export class MalformedBatchError extends Error {}
 const toNumber = (v: unknown): number => (typeof v === 'number' ? v : Number(v as { toString(): string }));
 
 /**
- * Decodes a received batch after checking it completely (native/core/frame_batch.h: every length
+ * Decodes a received batch after checking it completely (native/core/forward/frame_batch.h: every length
  * within the message, columns consistent, lengths adding up, sources present), so a batch that
  * does not hold together is refused before anything acts on it.
  */

@@ -1,5 +1,5 @@
 // Reassembled TCP as events, a batch at a time (never a callback per segment): a table of
-// 40-byte records (see native/core/stream_events.h StreamEventRecord) and one buffer holding
+// 40-byte records (see native/core/reassembly/stream_events.h StreamEventRecord) and one buffer holding
 // payload and the endpoints of opened streams. Accessors read the table in place; events()
 // builds objects for code that prefers them.
 

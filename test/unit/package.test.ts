@@ -26,9 +26,14 @@ describe('package', () => {
     const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'scripts/build-addon.js', 'native/CMakeLists.txt', 'native/package.json', 'native/addon/addon.cc', 'native/core/capture_session.cc', 'README.md']) {
+    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'scripts/build-addon.js', 'native/CMakeLists.txt', 'native/package.json', 'scripts/native-sources.js', 'README.md']) {
       expect(files, f).toContain(f);
     }
+    // Every source binding.gyp compiles (scripts/native-sources.js lists them) ships in the package.
+    const sources = run('node', ['scripts/native-sources.js'], { timeoutMs: 10_000 }).stdout.trim().split(' ');
+    expect(sources).toContain('native/addon/module.cc');
+    expect(sources).toContain('native/core/capture/capture_session.cc');
+    for (const f of sources) expect(files, f).toContain(f);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('build/'))).toBe(false);
   });
 });

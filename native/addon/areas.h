@@ -1,0 +1,14 @@
+// The addon's parts, one per area, registered by module.cc.
+#pragma once
+
+#include <napi.h>
+
+namespace podspan_addon {
+Napi::Function InitCapture(Napi::Env env);          // capture.cc
+Napi::Function InitCollectorWriter(Napi::Env env);  // collector_writer.cc
+Napi::Function InitVxlanReceiver(Napi::Env env);    // vxlan_receiver.cc
+Napi::Function InitFrameFilter(Napi::Env env);      // live_tap_filter.cc
+Napi::Value ListInterfaces(const Napi::CallbackInfo& info);  // devices.cc
+Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc
+Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
+}  // namespace podspan_addon

@@ -1,0 +1,49 @@
+// The capturable interfaces (podspan interfaces, -D) and libpcap's version.
+#include "areas.h"
+
+#include "capture/devices.h"
+#include "js_errors.h"
+
+namespace podspan_addon {
+
+using podspan::CaptureError;
+
+Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<podspan::DeviceInfo> devices;
+  try {
+    devices = podspan::list_devices();
+  } catch (const CaptureError& e) {
+    throw_capture_error(env, e);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const auto& d = devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", d.name);
+    o.Set("description", d.description);
+    Napi::Array flags = Napi::Array::New(env);
+    for (size_t j = 0; j < d.flags.size(); ++j) flags.Set(static_cast<uint32_t>(j), d.flags[j]);
+    o.Set("flags", flags);
+    Napi::Array addrs = Napi::Array::New(env);
+    for (size_t j = 0; j < d.addresses.size(); ++j) {
+      const auto& a = d.addresses[j];
+      Napi::Object ao = Napi::Object::New(env);
+      ao.Set("family", a.family);
+      ao.Set("address", a.address);
+      if (!a.netmask.empty()) ao.Set("netmask", a.netmask);
+      if (!a.broadcast.empty()) ao.Set("broadcast", a.broadcast);
+      if (!a.destination.empty()) ao.Set("destination", a.destination);
+      addrs.Set(static_cast<uint32_t>(j), ao);
+    }
+    o.Set("addresses", addrs);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), podspan::pcap_lib_version_text());
+}
+
+}  // namespace podspan_addon

@@ -1,0 +1,22 @@
+// The addon's entry point: one part per area (capture, collector files, VXLAN receiver, live-tap
+// filter, devices), each in its own file. The JS side (src/capture) validates options before
+// calling in; the binding only converts values and maps CaptureError to coded JS errors.
+#include "areas.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace podspan_addon;
+  exports.Set("NativeCapture", InitCapture(env));
+  exports.Set("NativeWriter", InitCollectorWriter(env));
+  exports.Set("NativeVxlanReceiver", InitVxlanReceiver(env));
+  exports.Set("NativeFrameFilter", InitFrameFilter(env));
+  exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
+  exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(podspan, Init)

@@ -1,0 +1,26 @@
+#include "common/packet.h"
+
+#include <cstring>
+
+namespace podspan {
+
+PacketRecord& Batch::append(const uint8_t* bytes, uint32_t caplen, uint32_t origlen,
+                            uint64_t ts_ns, uint32_t iface, const uint8_t* opts,
+                            uint32_t optlen) {
+  const size_t need = used + caplen + optlen;
+  if (need > data.size()) data.resize(need > data.size() * 2 ? need : data.size() * 2);
+  PacketRecord rec;
+  rec.ts_ns = ts_ns;
+  rec.offset = static_cast<uint32_t>(used);
+  rec.caplen = caplen;
+  rec.origlen = origlen;
+  rec.iface = iface;
+  rec.optlen = optlen;
+  if (caplen) std::memcpy(data.data() + used, bytes, caplen);
+  if (optlen) std::memcpy(data.data() + used + caplen, opts, optlen);
+  used = need;
+  records.push_back(rec);
+  return records.back();
+}
+
+}  // namespace podspan

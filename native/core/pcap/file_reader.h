@@ -1,0 +1,59 @@
+// Reader for pcap and pcapng capture files, ours rather than libpcap's: libpcap 1.10 refuses
+// pcapng files whose interfaces differ in link type or whose sections change byte order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/packet.h"
+
+namespace podspan {
+
+enum class ReadStatus { kOk, kEnd, kError };
+
+class FileReader {
+ public:
+  enum class Format { kPcap, kPcapng };
+
+  virtual ~FileReader() = default;
+
+  // Opens a file; throws CaptureError(kInputFile) naming the path when it cannot be read or
+  // does not start with a pcap/pcapng header, (kCorruptFile) when the header is invalid.
+  static std::unique_ptr<FileReader> open(const std::string& path);
+  // Reads from memory (tests, fuzzing). `name` is used in messages. The bytes must outlive
+  // the reader.
+  static std::unique_ptr<FileReader> from_memory(const uint8_t* data, size_t len,
+                                                 const std::string& name);
+  // The same bytes read as a stream (as from a pipe), `chunk` bytes per read: tests and fuzzing
+  // of the windowed reading.
+  static std::unique_ptr<FileReader> from_memory_streamed(const uint8_t* data, size_t len, size_t chunk,
+                                                          const std::string& name);
+
+  virtual Format format() const = 0;
+  // pcap only: true when the file holds nanosecond timestamps.
+  virtual bool nanosecond() const = 0;
+  // Interfaces seen so far. pcap: exactly one. pcapng: grows as IDBs are read; the IDBs of
+  // every section are numbered globally in file order (PacketRecord::iface indexes this).
+  virtual const std::vector<InterfaceInfo>& interfaces() const = 0;
+  // Sections seen so far (pcapng SHB options; pcap: one empty section).
+  virtual const std::vector<SectionInfo>& sections() const = 0;
+
+  // Clears `out`, then appends up to max_packets packets (stopping early once out.used
+  // reaches max_bytes). kOk: packets were read and more may follow. kEnd: end of file
+  // (out may still hold the last packets). kError: the file is damaged at some point; out
+  // holds the good packets before it and error() says what and where (byte offset).
+  virtual ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) = 0;
+  // The whole file's bytes, in place for the reader's life (a mapping, or read whole from a
+  // pipe): packets lent by read() (Batch::may_borrow) lie inside.
+  virtual const uint8_t* contents() const = 0;
+  virtual size_t contents_size() const = 0;
+  virtual const std::string& error() const = 0;
+
+  // Blocks skipped because we do not use them (NRB, DSB, custom, unknown types).
+  virtual uint64_t skipped_blocks() const = 0;
+};
+
+}  // namespace podspan

@@ -1,0 +1,75 @@
+// pcap / pcapng writer with tcpdump- and dumpcap-style rotation. Records are appended to one
+// large buffer and written with one syscall per buffer, not per packet (see libpcap #792).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/packet.h"
+
+namespace podspan {
+
+enum class FileFormat { kPcap, kPcapNs, kPcapng };
+
+struct RotationPolicy {
+  uint64_t max_bytes = 0;   // -C: start a new file once this many bytes are written (0: off)
+  uint32_t seconds = 0;     // -G: start a new file when a packet is this much newer than the
+                            //     file's first packet (0: off)
+  uint32_t max_files = 0;   // -W: keep only the newest N files, deleting older ones (0: all)
+  // -G counts the writer's own clock, not packet times (a collector must not let senders'
+  // timestamps decide how many files it opens).
+  bool seconds_by_wall_clock = false;
+  bool enabled() const { return max_bytes != 0 || seconds != 0; }
+};
+
+struct WriterOptions {
+  std::string path;                 // with rotation: the name pattern (see file_writer.cc)
+  FileFormat format = FileFormat::kPcapng;
+  RotationPolicy rotation;
+  size_t buffer_bytes = 1 << 20;
+  SectionInfo section;              // SHB options for pcapng (comments, hardware, os, userappl)
+  // pcapng: a file holds only the interfaces that have a packet in it, their IDBs written before
+  // their first packet there (interface ids in a file are then its own), so that with many
+  // interfaces every rotated file does not start with all of them and -C bounds its size.
+  bool interfaces_on_first_use = false;
+  // Create every file with O_EXCL: never truncate a file this writer did not create (a name
+  // taken by another file is an error, not an overwrite).
+  bool exclusive = false;
+  // Called when a file is closed, to fill its ISBs (pcapng); may be empty.
+  std::function<InterfaceStats(uint32_t iface)> stats_for_interface;
+};
+
+class CaptureWriter {
+ public:
+  // Opens the first file; throws CaptureError(kOutput) naming the path on failure, also when
+  // another writer of this process has the same path open.
+  explicit CaptureWriter(WriterOptions options);
+  ~CaptureWriter();  // closes (errors ignored: call close() to see them)
+
+  // Declares the next interface (index = number of earlier calls). May be called after
+  // packets were written (a pcapng IDB is then written before the next packet of it).
+  // pcap: every interface must share one link type, else CaptureError(kUsage).
+  void add_interface(const InterfaceInfo& info);
+  size_t interface_count() const;
+
+  void write(const PacketRecord& rec, const uint8_t* packet_bytes);
+  void write_batch(const Batch& batch);
+  void flush();   // hands buffered bytes to the kernel
+  void close();   // ISBs (pcapng), flush, close; idempotent; throws CaptureError(kOutput)
+
+  uint64_t packets_written() const;
+  uint64_t bytes_written() const;        // file bytes, all files
+  std::vector<std::string> files() const;  // files written, oldest first (deleted ones excluded)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Format from a file name: .pcapng -> pcapng, .pcap (or anything else) -> pcap (microseconds).
+FileFormat format_from_path(const std::string& path);
+
+}  // namespace podspan

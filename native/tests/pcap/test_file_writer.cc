@@ -1,0 +1,469 @@
+// CaptureWriter: exact pcap / pcapng layout, options kept, ISBs, rotation by size and time,
+// the ring of N files, and errors naming the path.
+#include <dirent.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
+#include "pcap/file_writer.h"
+
+using namespace podspan;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/podspan-writer-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+std::vector<std::string> list(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') out.push_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void remove_tree(const std::string& dir) {
+  for (const auto& f : list(dir)) unlink((dir + "/" + f).c_str());
+  rmdir(dir.c_str());
+}
+
+InterfaceInfo iface(const std::string& name, uint16_t linktype = 1) {
+  InterfaceInfo i;
+  i.name = name;
+  i.description = name + " port";
+  i.linktype = linktype;
+  i.snaplen = 65535;
+  return i;
+}
+
+uint32_t u32(const std::vector<uint8_t>& b, size_t off) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + off, 4);
+  return v;
+}
+
+uint64_t count(const std::string& path) {
+  auto r = FileReader::open(path);
+  Batch b;
+  uint64_t n = 0;
+  for (;;) {
+    const ReadStatus st = r->read(b, 100, 1 << 20);
+    n += b.size();
+    if (st != ReadStatus::kOk) return st == ReadStatus::kEnd ? n : ~uint64_t{0};
+  }
+}
+
+void write_packets(CaptureWriter& w, int n, uint64_t start_ns, uint64_t step_ns, uint32_t caplen, uint32_t ifc = 0) {
+  std::vector<uint8_t> data(caplen, 0x5a);
+  for (int i = 0; i < n; ++i) {
+    PacketRecord r;
+    r.ts_ns = start_ns + static_cast<uint64_t>(i) * step_ns;
+    r.caplen = caplen;
+    r.origlen = caplen + 1;
+    r.iface = ifc;
+    w.write(r, data.data());
+  }
+}
+
+}  // namespace
+
+TEST(writer_pcap_layout_micro_and_nano) {
+  const std::string dir = temp_dir();
+  for (FileFormat f : {FileFormat::kPcap, FileFormat::kPcapNs}) {
+    WriterOptions o;
+    o.path = dir + "/a.pcap";
+    o.format = f;
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    write_packets(w, 2, 1700000000123456789ull, 1, 60);
+    w.close();
+    auto b = slurp(o.path);
+    CHECK_EQ(b.size(), 24u + 2u * (16u + 60u));
+    CHECK_EQ(u32(b, 0), f == FileFormat::kPcap ? 0xa1b2c3d4u : 0xa1b23c4du);
+    CHECK_EQ(u32(b, 16), 65535u);
+    CHECK_EQ(u32(b, 20), 1u);
+    CHECK_EQ(u32(b, 24), 1700000000u);
+    CHECK_EQ(u32(b, 28), f == FileFormat::kPcap ? 123456u : 123456789u);
+    CHECK_EQ(u32(b, 32), 60u);
+    CHECK_EQ(u32(b, 36), 61u);
+    CHECK_EQ(count(o.path), 2u);
+  }
+  remove_tree(dir);
+}
+
+TEST(writer_pcapng_keeps_interfaces_options_and_writes_isbs) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/a.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.section.comments = {"from a test"};
+  o.stats_for_interface = [](uint32_t i) {
+    InterfaceStats s;
+    s.received = 10 + i;
+    s.dropped_kernel = 3;
+    s.dropped_iface = 1;
+    s.captured = 7;
+    return s;
+  };
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 3, 1000000000ull, 1000, 61);
+  w.add_interface(iface("raw0", 101));  // an interface that appears mid-file
+  PacketRecord r;
+  r.ts_ns = 2000000000ull;
+  r.caplen = 4;
+  r.origlen = 4;
+  r.iface = 1;
+  const uint8_t with_opt[4 + 8] = {1, 2, 3, 4, /* opt_comment len 3 */ 1, 0, 3, 0, 'h', 'e', 'y', 0};
+  r.optlen = 8;
+  w.write(r, with_opt);
+  w.close();
+  CHECK_EQ(w.packets_written(), 4u);
+
+  auto rd = FileReader::open(o.path);
+  Batch b;
+  CHECK(rd->read(b, 100, 1 << 20) == ReadStatus::kEnd);
+  CHECK_EQ(b.size(), 4u);
+  CHECK_EQ(rd->interfaces().size(), 2u);
+  CHECK_EQ(rd->interfaces()[0].name, std::string("eth0"));
+  CHECK_EQ(rd->interfaces()[0].description, std::string("eth0 port"));
+  CHECK_EQ(rd->interfaces()[1].linktype, 101);
+  CHECK_EQ(rd->sections()[0].comments[0], std::string("from a test"));
+  CHECK_EQ(rd->sections()[0].userappl, std::string("podspan"));
+  CHECK_EQ(b.records[2].ts_ns, 1000002000ull);
+  CHECK_EQ(b.records[3].optlen, 8u);
+  CHECK_EQ(std::memcmp(b.data.data() + b.records[3].offset + 4, with_opt + 4, 8), 0);
+  CHECK_EQ(rd->skipped_blocks(), 2u);  // the two ISBs
+
+  // The ISB of interface 0: ifrecv 10, osdrop 3, usrdeliv 7.
+  auto bytes = slurp(o.path);
+  size_t off = 0;
+  int isbs = 0;
+  while (off + 12 <= bytes.size()) {
+    const uint32_t type = u32(bytes, off), len = u32(bytes, off + 4);
+    if (type == 5 && u32(bytes, off + 8) == 0) {
+      ++isbs;
+      size_t p = off + 20;
+      while (p + 4 <= off + len - 4) {
+        uint16_t code, olen;
+        std::memcpy(&code, &bytes[p], 2);
+        std::memcpy(&olen, &bytes[p + 2], 2);
+        if (code == 0) break;
+        uint64_t v = 0;
+        if (olen == 8) std::memcpy(&v, &bytes[p + 4], 8);
+        if (code == 4) CHECK_EQ(v, 10u);
+        if (code == 7) CHECK_EQ(v, 3u);
+        if (code == 8) CHECK_EQ(v, 7u);
+        p += 4 + ((olen + 3u) & ~3u);
+      }
+    }
+    off += len;
+  }
+  CHECK_EQ(isbs, 1);
+  remove_tree(dir);
+}
+
+TEST(writer_rotates_by_size_keeping_a_ring) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/cap.pcap";
+  o.format = FileFormat::kPcap;
+  o.rotation.max_bytes = 24 + 10 * (16 + 100);  // exactly 10 records per file
+  o.rotation.max_files = 3;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 95, 1700000000000000000ull, 1000, 100);
+  w.close();
+  auto files = list(dir);
+  CHECK_EQ(files.size(), 3u);
+  CHECK_EQ(w.files().size(), 3u);
+  CHECK(files[0].rfind("cap_00008_20231114", 0) == 0);
+  CHECK(files[2].rfind("cap_00010_", 0) == 0);
+  CHECK_EQ(files[2].substr(files[2].size() - 5), std::string(".pcap"));
+  CHECK_EQ(count(dir + "/" + files[0]), 10u);
+  CHECK_EQ(count(dir + "/" + files[2]), 5u);
+  remove_tree(dir);
+}
+
+TEST(writer_rotates_by_packet_time) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/t.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.rotation.seconds = 2;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 10, 1700000000000000000ull, 500000000ull, 50);  // 5 s of packets
+  w.close();
+  auto files = list(dir);
+  CHECK_EQ(files.size(), 3u);  // [0,2) [2,4) [4,4.5]
+  uint64_t total = 0;
+  for (const auto& f : files) total += count(dir + "/" + f);
+  CHECK_EQ(total, 10u);
+  CHECK_EQ(count(dir + "/" + files[0]), 4u);
+  remove_tree(dir);
+}
+
+TEST(writer_errors_name_the_path) {
+  WriterOptions o;
+  o.path = "/nonexistent-dir/x.pcap";
+  bool threw = false;
+  try {
+    CaptureWriter w(o);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kOutput);
+    CHECK_EQ(std::string(e.what()), std::string("/nonexistent-dir/x.pcap: cannot create: No such file or directory"));
+  }
+  CHECK(threw);
+
+  const std::string dir = temp_dir();
+  WriterOptions p;
+  p.path = dir + "/mixed.pcap";
+  p.format = FileFormat::kPcap;
+  CaptureWriter w(p);
+  w.add_interface(iface("eth0", 1));
+  threw = false;
+  try {
+    w.add_interface(iface("lo", 772));
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kUsage);
+    CHECK(std::string(e.what()).find("pcap holds one link type") != std::string::npos);
+  }
+  CHECK(threw);
+  w.close();
+  CHECK_EQ(count(p.path), 0u);  // still a valid, empty capture
+  remove_tree(dir);
+}
+
+TEST(writer_format_from_extension) {
+  CHECK(format_from_path("a.pcapng") == FileFormat::kPcapng);
+  CHECK(format_from_path("a.PCAPNG") == FileFormat::kPcapng);
+  CHECK(format_from_path("a.pcap") == FileFormat::kPcap);
+  CHECK(format_from_path("/dev/null") == FileFormat::kPcap);
+}
+
+namespace {
+
+// The interface ids and IDB count of a pcapng file, walking its blocks.
+struct BlockCounts {
+  int idbs = 0, epbs = 0, isbs = 0;
+  uint32_t max_epb_iface = 0;
+};
+BlockCounts blocks_of(const std::string& path) {
+  const auto bytes = slurp(path);
+  BlockCounts c;
+  for (size_t off = 0; off + 12 <= bytes.size();) {
+    const uint32_t type = u32(bytes, off), len = u32(bytes, off + 4);
+    if (type == 1) ++c.idbs;
+    if (type == 5) ++c.isbs;
+    if (type == 6) {
+      ++c.epbs;
+      c.max_epb_iface = std::max(c.max_epb_iface, u32(bytes, off + 8));
+    }
+    if (len < 12) break;
+    off += len;
+  }
+  return c;
+}
+
+}  // namespace
+
+// 200 interfaces, each file after rotation holds only the IDBs (and ISBs) of the interfaces it
+// has packets of, with its own ids: file size stays near -C however many interfaces exist.
+TEST(writer_interfaces_on_first_use_keep_rotated_files_small) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/many.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  o.rotation.max_bytes = 4000;
+  CaptureWriter w(o);
+  for (int i = 0; i < 200; ++i) w.add_interface(iface("if" + std::to_string(i)));
+  // 200 packets, interface i for packet i: each file sees only a few interfaces.
+  std::vector<uint8_t> data(100, 0x11);
+  for (uint32_t i = 0; i < 200; ++i) {
+    PacketRecord r;
+    r.ts_ns = 1700000000000000000ull + i;
+    r.caplen = r.origlen = 100;
+    r.iface = i;
+    w.write(r, data.data());
+  }
+  w.close();
+  const auto files = list(dir);
+  CHECK(files.size() > 5);
+  uint64_t packets = 0;
+  for (const auto& f : files) {
+    const std::string p = dir + "/" + f;
+    const BlockCounts c = blocks_of(p);
+    CHECK_EQ(c.idbs, c.epbs);  // one new interface per packet
+    CHECK_EQ(c.isbs, c.idbs);
+    CHECK(c.max_epb_iface < static_cast<uint32_t>(c.idbs));
+    CHECK(slurp(p).size() <= 4000u);  // -C holds, the ISBs written at close included
+    auto rd = FileReader::open(p);
+    Batch b;
+    CHECK(rd->read(b, 1000, 1 << 20) == ReadStatus::kEnd);
+    packets += b.size();
+    // the names travel with the ids: the file's first packet is of the interface named in its IDB 0
+    CHECK_EQ(rd->interfaces()[0].name.substr(0, 2), std::string("if"));
+  }
+  CHECK_EQ(packets, 200u);
+  remove_tree(dir);
+}
+
+TEST(writer_refuses_a_path_open_in_another_writer_and_exclusive_never_truncates) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/one.pcapng";
+  o.format = FileFormat::kPcapng;
+  auto first = std::make_unique<CaptureWriter>(o);
+  first->add_interface(iface("eth0"));
+  write_packets(*first, 5, 1000, 1, 60);
+  bool threw = false;
+  try {
+    CaptureWriter second(o);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(e.kind() == ErrorKind::kOutput);
+    CHECK_EQ(std::string(e.what()), o.path + ": already open for writing in this process");
+  }
+  CHECK(threw);
+  first->close();
+  CHECK_EQ(count(o.path), 5u);  // untouched by the refused writer
+
+  WriterOptions x = o;
+  x.exclusive = true;
+  threw = false;
+  try {
+    CaptureWriter again(x);
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("exists already (not overwritten)") != std::string::npos);
+  }
+  CHECK(threw);
+  CHECK_EQ(count(o.path), 5u);
+  // once closed, the path is free again for a writer that may truncate
+  CaptureWriter reopened(o);
+  reopened.close();
+  CHECK_EQ(count(o.path), 0u);
+  remove_tree(dir);
+}
+
+// Packet times 5,000 s apart, written at once: by the writer's clock that is one file.
+TEST(writer_rotates_by_its_own_clock_when_asked) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/g.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.rotation.seconds = 60;
+  o.rotation.seconds_by_wall_clock = true;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 100, 1700000000000000000ull, 50000000000ull, 50);
+  w.close();
+  CHECK_EQ(list(dir).size(), 1u);
+  CHECK_EQ(count(dir + "/" + list(dir)[0]), 100u);
+  remove_tree(dir);
+}
+
+// A write error (/dev/full: ENOSPC) is thrown naming the file, and close still releases the path.
+TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
+  WriterOptions o;
+  o.path = "/dev/full";
+  o.format = FileFormat::kPcapng;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 3, 1000, 1, 60);
+  bool threw = false;
+  try {
+    w.flush();
+  } catch (const CaptureError& e) {
+    threw = true;
+    CHECK(std::string(e.what()).find("/dev/full: write failed: No space left on device") == 0);
+  }
+  CHECK(threw);
+  threw = false;
+  try {
+    w.close();
+  } catch (const CaptureError&) {
+    threw = true;
+  }
+  CHECK(threw);
+  CaptureWriter again(o);  // the path was given back
+  again.add_interface(iface("eth0"));
+  threw = false;
+  try {
+    again.close();
+  } catch (const CaptureError&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+// A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail part-way with EFBIG, as on a
+// full disk) is cut back to its last block written: valid, every packet in it whole, and the
+// writer goes on from there (here: failing again) without damaging it.
+TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/full.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit;
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 6000;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  int failures = 0;
+  {
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    w.add_interface(iface("eth1"));
+    for (int batch = 0; batch < 10; ++batch) {
+      try {
+        write_packets(w, 7, 1000 + batch * 10, 1, 100, batch % 2);
+        w.flush();
+      } catch (const CaptureError& e) {
+        ++failures;
+        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+      }
+    }
+    try {
+      w.close();
+    } catch (const CaptureError&) {
+      ++failures;
+    }
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
+  CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
+  CHECK(slurp(o.path).size() <= 6000u);
+  CHECK_EQ(blocks_of(o.path).isbs, 2);
+  remove_tree(dir);
+}
