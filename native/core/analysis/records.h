@@ -1,0 +1,89 @@
+// What analytics produces, one record per TCP connection, HTTP exchange and DNS transaction.
+// Field names follow the JSONL files users read (flows.jsonl, http.jsonl, dns.jsonl; Zeek's
+// conn/http/dns logs are the model): the JSON writer maps each member to the field named in its
+// comment. Times are capture times in ns since the epoch; durations in ns (the JSON has ms).
+// Addresses are 16 bytes, IPv4 in the first 4 (ip_version says which).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace podspan {
+
+struct RecordEndpoints {
+  uint8_t ip_version = 4;
+  uint16_t vlan = 0;
+  uint8_t client[16] = {0};  // client, client_port
+  uint8_t server[16] = {0};  // server, server_port
+  uint16_t client_port = 0, server_port = 0;
+};
+
+constexpr uint64_t kUnknownNs = UINT64_MAX;  // a duration or time not measured (written as null)
+
+enum class ConnState : uint8_t {
+  kEstablished,    // "established": handshake seen, still open at the end of the capture
+  kRejected,       // "rejected": RST answered the SYN
+  kSynUnanswered,  // "syn_unanswered": SYN(s) only
+  kReset,          // "reset": established, then RST
+  kClosed,         // "closed": established, then FIN both ways
+  kTimeout,        // "timeout": idle past the flow timeout (or evicted)
+  kMidstream,      // "midstream": picked up without its handshake
+};
+const char* conn_state_name(ConnState s);
+
+struct FlowRecord {
+  uint64_t uid = 0;  // "uid": "C" + the stream id, shared with the connection's http/dns records
+  RecordEndpoints ends;
+  uint64_t ts = 0;                  // "ts": first packet
+  uint64_t duration = 0;            // "duration_ms": first to last packet
+  uint64_t client_bytes = 0, server_bytes = 0;      // TCP payload, retransmissions included
+  uint64_t client_packets = 0, server_packets = 0;
+  uint64_t handshake_rtt = kUnknownNs;  // "handshake_rtt_ms": SYN to the ACK of the SYN/ACK
+  uint64_t server_rtt = kUnknownNs;     // "server_rtt_ms": SYN to SYN/ACK (capture point to server and back)
+  uint64_t client_rtt = kUnknownNs;     // "client_rtt_ms": SYN/ACK to its ACK (capture point to client and back)
+  uint64_t retransmitted_packets = 0, out_of_order_packets = 0, zero_window_events = 0;
+  uint64_t missed_bytes = 0;        // gaps the reassembler declared
+  ConnState state = ConnState::kMidstream;
+  std::string close_reason;         // "close_reason": fin, rst, timeout, evicted, end
+  std::string app;                  // "app": http, h2, grpc, dns or empty when not recognised
+};
+
+struct HttpRecord {
+  uint64_t uid = 0;                 // the connection's
+  RecordEndpoints ends;
+  uint64_t ts = 0;                  // "ts": the request's first byte
+  std::string version;              // "version": "1.0", "1.1", "2"
+  uint32_t stream_id = 0;           // "stream_id": HTTP/2 stream (0 for HTTP/1)
+  std::string method, host, path;   // host: Host header or :authority; path without the query
+  std::string route;                // "route": path with ids replaced by {id}
+  int status = 0;                   // "status": 0 when no response was seen
+  int grpc_status = -1;             // "grpc_status": -1 when not gRPC (written as null)
+  uint64_t request_bytes = 0, response_bytes = 0;  // whole messages: head and body
+  uint64_t latency = kUnknownNs;    // "latency_ms": request's last byte to response's first
+  uint64_t duration = kUnknownNs;   // "duration_ms": request's last byte to response's last
+  std::string note;                 // "note": why a record is incomplete ("no_response", "gap", ...)
+};
+
+struct DnsRecord {
+  uint64_t uid = 0;                 // TCP: the connection's; UDP: 0 (written as null)
+  RecordEndpoints ends;
+  std::string proto;                // "proto": "udp" or "tcp"
+  uint64_t ts = 0;                  // "ts": the query
+  uint16_t trans_id = 0;            // "trans_id"
+  std::string query;                // "query": the first question's name
+  uint16_t qtype = 0;               // "qtype" (number) and "qtype_name" (A, AAAA, ...)
+  int rcode = -1;                   // "rcode" and "rcode_name"; -1 when no response was seen
+  uint16_t answers = 0;             // "answers": the answer count
+  uint64_t latency = kUnknownNs;    // "latency_ms": query to response
+};
+
+// Where analysers put their records (the queue to JavaScript, a file writer, a test's vector).
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void flow(const FlowRecord& r) = 0;
+  virtual void http(const HttpRecord& r) = 0;
+  virtual void dns(const DnsRecord& r) = 0;
+};
+
+}  // namespace podspan
