@@ -2,7 +2,10 @@
 // Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised, once
 // under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target (clang) for a
 // bounded time. Prints one line per stage and a totals line "native: N passed, N failed".
-//   node scripts/native-tests.js [--fuzz-seconds N] [--no-fuzz]
+//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz]
+// The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
+// targets, each at least 10 s, so adding a parser does not lengthen the suite by 30 s;
+// --fuzz-seconds (PODSPAN_FUZZ_SECONDS) gives every target that long instead (npm run fuzz: 600).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -10,7 +13,9 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
-const fuzzSeconds = Number(args.includes('--fuzz-seconds') ? args[args.indexOf('--fuzz-seconds') + 1] : process.env.PODSPAN_FUZZ_SECONDS || 30);
+const argValue = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const perTargetSeconds = Number(argValue('--fuzz-seconds') ?? process.env.PODSPAN_FUZZ_SECONDS ?? 0);
+const fuzzBudget = Number(argValue('--fuzz-budget') ?? process.env.PODSPAN_FUZZ_BUDGET ?? 120);
 const fuzz = !args.includes('--no-fuzz');
 const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
@@ -77,6 +82,7 @@ if (fuzz) {
     failed += 1;
   } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++'])) {
     const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
+    const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
     for (const t of targets) {
       const bin = findBinary(fuzzDir, t);
       const work = path.join(root, 'build', 'fuzz-corpus', t);
