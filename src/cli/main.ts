@@ -117,6 +117,27 @@ function program(): Command {
     });
 
   cmd
+    .command('analyze')
+    .description('connection, HTTP/gRPC and DNS records and per-server/route latency, errors and retransmissions (DIR/*.jsonl, DIR/summary.json, top lists)')
+    .argument('[expression...]', 'BPF filter expression (same as -f)')
+    .requiredOption('-o, --out-dir <dir>', 'folder for flows.jsonl, http.jsonl, dns.jsonl and summary.json (created if missing)')
+    .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
+    .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+    .option('-f, --filter <expression>', 'BPF filter expression')
+    .option('-c, --count <n>', 'stop after n packets')
+    .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
+    .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
+    .option('--duration <seconds>', 'stop after this many seconds')
+    .option('--max-servers <n>', 'servers named in the summary; later ones are counted under "other" (default 500)')
+    .option('--max-routes <n>', 'routes named per server; later ones are counted under "other" (default 100)')
+    .option('--max-samples <n>', 'latency values kept for exact quantiles, all routes together (default 8000000, 8 bytes each)')
+    .option('--top <n>', 'rows per top list printed at the end (default 10; 0: none)')
+    .option('--flow-timeout <seconds>', 'write a connection idle this long as state "timeout"')
+    .action(async (expression: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
+    });
+
+  cmd
     .command('agent')
     .description('the node agent: mirror sessions from a config file (and MirrorSession resources in a cluster)')
     .option('--config <file>', 'agent configuration (YAML; default $PODSPAN_CONFIG); without it: this host, rotating pcapng under ./captures')
