@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits } from '../analysis/aggregate';
-import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 
 export interface RawAnalyzeFlags extends Omit<RawCaptureFlags, 'write' | 'format' | 'fileSize' | 'rotateSeconds' | 'fileCount'> {
   outDir?: string;
@@ -25,28 +25,19 @@ export interface AnalyzeRun extends CaptureRun {
   flowTimeoutSeconds?: number;
 }
 
-const wholeNumber = (flag: string, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `${flag} takes a whole number` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `${flag} must be between ${min} and ${max}` })
-    .optional();
-
 /** Caps and memory bounds, shared by `podspan analyze` and the agent's `analyze` option. */
 export const limitsSchema = {
-  maxServers: wholeNumber('--max-servers', 1, 100_000),
-  maxRoutes: wholeNumber('--max-routes', 1, 100_000),
+  maxServers: intFlag('--max-servers', 1, 100_000),
+  maxRoutes: intFlag('--max-routes', 1, 100_000),
   // At most 1e9 values (8 GB): a bound an operator may raise, never an unbounded store.
-  maxSamples: wholeNumber('--max-samples', 1, 1_000_000_000),
+  maxSamples: intFlag('--max-samples', 1, 1_000_000_000),
 };
 
 const schema = z.object({
   outDir: z.string().min(1, { message: '-o needs a folder name' }).optional(),
   ...limitsSchema,
-  top: wholeNumber('--top', 0, 1000),
-  flowTimeout: wholeNumber('--flow-timeout', 1, 86_400),
+  top: intFlag('--top', 0, 1000),
+  flowTimeout: intFlag('--flow-timeout', 1, 86_400),
 });
 
 export function parseAnalyzeFlags(raw: RawAnalyzeFlags): AnalyzeRun {
