@@ -135,7 +135,48 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
     expect(flows.filter((f) => f.server === '10.77.0.1' && f.server_port === 8080)).toHaveLength(21);
     expect(srv.connections).toBe(21);
     expect(srv.handshake_rtt_ms.count).toBe(21);
-    // The top list names the 200 ms route first.
     expect(analyze.stderr()).toMatch(/370 HTTP\/gRPC exchanges/);
+  });
+
+  it('the agent with analyze: true exports the request counts as metrics and its collector writes the records as JSONL', async () => {
+    const script = path.join(tmp, 'server.js');
+    fs.writeFileSync(script, SERVER);
+    const server = await startInNs(srvNs, [process.execPath, script], /serving/);
+    const collectorOut = path.join(tmp, 'collector');
+    const collector = await startInNs(cliNs, [process.execPath, podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', collectorOut], /listening on/);
+    const collectorPort = /listening on [^\s]*:(\d+)/.exec(collector.stderr())![1];
+    const config = path.join(tmp, 'agent.yaml');
+    fs.writeFileSync(
+      config,
+      `metrics: { listen: "127.0.0.1:0" }\nsessions:\n  - name: web\n    analyze: true\n    sources: { interfaces: [${cliDev}] }\n    filter: { ports: [8080] }\n    targets: [{ grpc: "grpc://127.0.0.1:${collectorPort}" }]\n`,
+    );
+    const agent = await startInNs(cliNs, [process.execPath, podspanBin, 'agent', '--config', config], /running 1 captures/);
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
+    const scrape = () => run('ip', ['netns', 'exec', cliNs, 'curl', '-s', metricsUrl]).stdout;
+    const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.split(' ').pop() ?? NaN);
+    const fast = 'podspan_http_requests_total{namespace="",pod="10.77.0.1:8080",method="GET",route="/fast",code="200",grpc_status=""}';
+    const failed = 'podspan_http_requests_total{namespace="",pod="10.77.0.1:8080",method="GET",route="/items/{id}",code="503",grpc_status=""}';
+    expect(run('ip', ['netns', 'exec', cliNs, 'hey', '-n', '100', '-c', '5', '-t', '10', 'http://10.77.0.1:8080/fast'], { timeoutMs: 60_000 }).code).toBe(0);
+    run('ip', ['netns', 'exec', cliNs, 'curl', '-s', '-o', '/dev/null', 'http://10.77.0.1:8080/items/[1-20]'], { timeoutMs: 60_000 });
+    // Records reach the metrics when their connection closes: hey and curl have closed theirs.
+    const deadline = Date.now() + 15_000;
+    let text = scrape();
+    while ((value(text, fast) !== 100 || value(text, failed) !== 4) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      text = scrape();
+    }
+    expect(value(text, fast)).toBe(100);
+    expect(value(text, failed)).toBe(4);
+    expect(value(text, 'podspan_http_request_duration_seconds_count{namespace="",pod="10.77.0.1:8080",method="GET",route="/fast"}')).toBe(100);
+    expect(value(text, 'podspan_tcp_connections_total{namespace="",pod="10.77.0.1:8080",state="closed"}')).toBe(6);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const httpFile = fs.readdirSync(collectorOut).find((f) => f.endsWith('.http.jsonl'))!;
+    const http = parseJsonLines<HttpRecord>(fs.readFileSync(path.join(collectorOut, httpFile)), httpFile);
+    expect(http.filter((r) => r.route === '/fast')).toHaveLength(100);
+    expect(http.filter((r) => r.status === 503)).toHaveLength(4);
+    expect(fs.existsSync(path.join(collectorOut, httpFile.replace(/\.http\.jsonl$/, '.pcapng')))).toBe(true);
   });
 });
