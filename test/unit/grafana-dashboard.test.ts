@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Metric } from 'prom-client';
 import { Agent } from '../../src/agent/agent';
 import { ANALYTICS_METRIC_NAMES } from '../../src/analysis/metrics';
 import { logger } from '../../src/observability/logger';
@@ -19,8 +18,14 @@ const dashboard = JSON.parse(fs.readFileSync(path.join(repoRoot, 'deploy', 'graf
   panels: Panel[];
   templating: { list: { name: string; query: unknown }[] };
 };
-const exported = new Map<string, Metric>(new Agent('n', logger, { interfaceNames: () => [] }).registry.getMetricsAsArray().map((m) => [(m as unknown as { name: string }).name, m]));
-const labelsOf = (m: Metric) => (m as unknown as { labelNames: string[] }).labelNames;
+/** The agent's metrics by name, with their label names. */
+const exported = new Map<string, { labelNames: string[] }>(
+  new Agent('n', logger, { interfaceNames: () => [] }).registry.getMetricsAsArray().map((m) => {
+    const metric = m as unknown as { name: string; labelNames: string[] };
+    return [metric.name, metric];
+  }),
+);
+const labelsOf = (m: { labelNames: string[] }) => m.labelNames;
 
 /** `base` for podspan_x_bucket/_count/_sum when podspan_x is a histogram the agent exports. */
 function baseName(name: string): { base: string; suffix: string } {
