@@ -92,6 +92,9 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
     const server = await startInNs(srvNs, [process.execPath, script], /serving/);
     const out = path.join(tmp, 'live');
     const analyze = await startInNs(cliNs, [process.execPath, podspanBin, 'analyze', '-i', cliDev, '-o', out, 'tcp port 8080'], /listening on/);
+    // The same traffic to a file, for `analyze -r` and for tshark's own HTTP analysis.
+    const pcap = path.join(tmp, 'live.pcapng');
+    const capture = await startInNs(cliNs, [process.execPath, podspanBin, 'capture', '-i', cliDev, '-w', pcap, 'tcp port 8080'], /listening on/);
     const base = 'http://10.77.0.1:8080';
     // hey: a known number of requests over 10 keep-alive connections; curl: one connection, ids 1..30.
     const hey = (n: number, url: string) => expect(run('ip', ['netns', 'exec', cliNs, 'hey', '-n', String(n), '-c', '10', '-t', '10', url], { timeoutMs: 60_000 }).code).toBe(0);
@@ -100,6 +103,7 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
     const curl = run('ip', ['netns', 'exec', cliNs, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}\\n', `${base}/items/[1-30]`], { timeoutMs: 60_000 });
     expect(curl.stdout.trim().split('\n').filter((c) => c === '503')).toHaveLength(6);
     expect(await stopProcess(analyze)).toBe(0);
+    expect(await stopProcess(capture)).toBe(0);
     server.child.kill('SIGTERM');
     let served = '';
     server.child.stdout!.removeAllListeners('data');
@@ -136,6 +140,28 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
     expect(srv.connections).toBe(21);
     expect(srv.handshake_rtt_ms.count).toBe(21);
     expect(analyze.stderr()).toMatch(/370 HTTP\/gRPC exchanges/);
+
+    // From the file: the same counts, and each exchange's latency equal to tshark's http.time
+    // (request to response; both single-segment here, so its first and last bytes are one frame).
+    const fromFile = path.join(tmp, 'from-file');
+    const r = podspan(['analyze', '-r', pcap, '-o', fromFile, '--top', '3']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[2]).toMatch(/^10\.77\.0\.1:8080\s+http\s+GET \/slow\s+40\s/);
+    const fileHttp = parseJsonLines<HttpRecord>(fs.readFileSync(path.join(fromFile, 'http.jsonl')), 'http.jsonl');
+    expect(fileHttp).toHaveLength(370);
+    const tshark = run('tshark', ['-r', pcap, '-Y', 'http.response', '-T', 'fields', '-e', 'http.time', '-e', 'http.response_for.uri', '-e', 'http.response.code']);
+    const theirs = tshark.stdout.trim().split('\n').map((l) => l.split('\t'));
+    expect(theirs).toHaveLength(370);
+    // Per path and status, the sorted latencies pairwise within 1 µs (ours are ms with µs precision).
+    const group = (rows: [string, number, number][]) => {
+      const g = new Map<string, number[]>();
+      for (const [p, code, ms] of rows) g.set(`${p} ${code}`, [...(g.get(`${p} ${code}`) ?? []), ms]);
+      return new Map([...g].map(([k, v]) => [k, v.sort((a, b) => a - b)]));
+    };
+    const ours = group(fileHttp.map((h) => [h.path, h.status, h.latency_ms!]));
+    const judged = group(theirs.map(([t, uri, code]) => [new URL(uri).pathname, Number(code), Number(t) * 1000]));
+    expect([...ours.keys()].sort()).toEqual([...judged.keys()].sort());
+    for (const [k, v] of ours) v.forEach((ms, i) => expect(Math.abs(ms - judged.get(k)![i]), `${k} #${i}`).toBeLessThanOrEqual(0.001));
   });
 
   it('the agent with analyze: true exports the request counts as metrics and its collector writes the records as JSONL', async () => {
