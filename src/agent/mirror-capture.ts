@@ -91,10 +91,10 @@ function describe(node: string, spec: CaptureSpec): string {
 }
 
 /** Takes what records the capture holds into the pipeline; a failure is logged, never thrown at a timer. */
-function recordsDrain(source: RecordSource, pipeline: RecordPipeline, log: Logger, session: string): () => void {
-  return () => {
+function recordsDrain(source: RecordSource, pipeline: RecordPipeline, log: Logger, session: string): (handed?: unknown) => void {
+  return (handed?: unknown) => {
     try {
-      drainRecords(source, pipeline);
+      drainRecords(source, pipeline, handed);
     } catch (err) {
       log.error({ session, err: (err as Error).message }, 'analytics records could not be taken');
     }
@@ -168,11 +168,11 @@ export class MirrorCapture {
     fanout?.start(session);
     const pipeline = s.analyze ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [] }) : undefined;
     const drain = pipeline && recordsDrain(recordSource(session), pipeline, log, s.name);
-    const poll = drain && setInterval(drain, RECORDS_EVERY_MS);
-    const start = session.start as (a?: undefined, b?: undefined, c?: typeof fanout, onRecords?: () => void) => Promise<CaptureResult>;
+    const poll = drain && setInterval(() => drain(), RECORDS_EVERY_MS);
+    const start = session.start as (a?: undefined, b?: undefined, c?: typeof fanout, onRecords?: (batch?: unknown) => void) => Promise<CaptureResult>;
     const done = start.call(session, undefined, undefined, fanout, drain).finally(() => {
       clearInterval(poll);
-      drain?.();
+      drain?.(); // what the capture still holds
     });
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze }, 'capture attached');
     return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline);

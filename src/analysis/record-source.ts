@@ -22,12 +22,25 @@ export function recordSource(session: unknown): RecordSource {
   return s as RecordSource;
 }
 
-/** Everything the source holds now, into the pipeline; the number of batches taken. */
-export function drainRecords(source: RecordSource, pipeline: RecordPipeline): number {
+/**
+ * Everything the source holds now, into the pipeline; the number of batches taken. `handed`: a
+ * batch the capture passed to its records callback itself (taken first, so none is dropped
+ * whichever way the capture signals).
+ */
+export function drainRecords(source: RecordSource, pipeline: RecordPipeline, handed?: unknown): number {
   let n = 0;
+  if (isRecordBatch(handed)) {
+    pipeline.take(handed);
+    n++;
+  }
   for (let b = source.takeRecords(); b; b = source.takeRecords()) {
     pipeline.take(b);
     n++;
   }
   return n;
+}
+
+function isRecordBatch(v: unknown): v is RecordBatch {
+  const b = v as Partial<RecordBatch> | undefined;
+  return !!b && Buffer.isBuffer(b.flows) && Buffer.isBuffer(b.http) && Buffer.isBuffer(b.dns);
 }

@@ -14,7 +14,7 @@ import { topLists } from '../analysis/top-list';
 /** How often records are taken while the capture runs (besides the capture's own signal). */
 const DRAIN_EVERY_MS = 20;
 
-type AnalysisSession = CaptureSession & { start(a?: undefined, b?: undefined, c?: undefined, onRecords?: () => void): ReturnType<CaptureSession['start']> };
+type AnalysisSession = CaptureSession & { start(a?: undefined, b?: undefined, c?: undefined, onRecords?: (batch?: unknown) => void): ReturnType<CaptureSession['start']> };
 
 export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseAnalyzeFlags(raw);
@@ -37,10 +37,10 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
   if (run.capture.source.kind === 'live') for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
 
   let failure: unknown;
-  const drain = () => {
+  const drain = (handed?: unknown) => {
     if (failure) return;
     try {
-      drainRecords(source, pipeline);
+      drainRecords(source, pipeline, handed);
     } catch (e) {
       failure = e; // a full disk: stop, keep what was written
       session.stop();
@@ -50,10 +50,10 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
-  const poll = setInterval(drain, DRAIN_EVERY_MS);
+  const poll = setInterval(() => drain(), DRAIN_EVERY_MS);
   try {
     const result = await session.start(undefined, undefined, undefined, drain);
-    drain();
+    drain(); // what the capture still holds
     if (failure) throw failure;
     const summary = aggregator.summary();
     const summaryFile = files.writeSummary(summary);
