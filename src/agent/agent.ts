@@ -273,6 +273,21 @@ export class Agent {
         if (st) g.set(l, st.bufferedBytes);
       }),
     );
+    gauge('podspan_analysis_records', 'analytics records taken from the capture, by kind (sessions with analyze: true)', [...labels, 'kind'], (g) =>
+      each((c, l) => {
+        for (const [kind, n] of Object.entries(c.recordCounts() ?? {})) g.set({ ...l, kind }, n);
+      }),
+    );
+    gauge('podspan_forward_record_bytes', 'analytics record bytes (JSON lines) for a gRPC collector, by target and outcome', [...labels, 'target', 'outcome'], (g) =>
+      each((c, l) => {
+        if (!c.recordCounts()) return;
+        for (const r of c.forwardStats().grpc) {
+          g.set({ ...l, target: r.target, outcome: 'delivered' }, r.recordBytes.delivered);
+          g.set({ ...l, target: r.target, outcome: 'queue_full' }, r.recordBytes.droppedQueueFull);
+          g.set({ ...l, target: r.target, outcome: 'not_acknowledged' }, r.recordBytes.droppedDisconnected);
+        }
+      }),
+    );
     gauge('podspan_forward_queue_bytes', 'bytes waiting for a gRPC collector', [...labels, 'target'], (g) =>
       each((c, l) => {
         for (const r of c.forwardStats().grpc) g.set({ ...l, target: r.target }, r.queuedBytes);
