@@ -56,7 +56,9 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     drain(); // what the capture still holds
     if (failure) throw failure;
     const summary = aggregator.summary();
-    const summaryFile = files.writeSummary(summary);
+    const src = run.capture.source;
+    const capture = { ...(src.kind === 'file' ? { file: src.path } : { interfaces: src.interfaces }), filter: run.capture.filter ?? '', packets: result.packetsRead };
+    const summaryFile = files.writeSummary({ capture, ...summary });
     if (run.top > 0) for (const line of topLists(summary, run.top)) out.write(line + '\n');
     const c = pipeline.counts;
     err.write(`${result.packetsRead} packets; ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries\n`);
