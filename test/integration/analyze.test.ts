@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess } from '../helpers/netns';
 import { podspan, podspanBin, run } from '../helpers/tools';
 import { parseJsonLines, type FlowRecord, type HttpRecord } from '../../src/analysis/records';
@@ -81,6 +81,7 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
     inNs(srvNs, ['ip', 'addr', 'add', '10.77.0.1/24', 'dev', srvDev]);
     inNs(cliNs, ['ip', 'addr', 'add', '10.77.0.2/24', 'dev', cliDev]);
   });
+  afterEach(() => killStarted()); // a failed test's server must not hold port 8080 for the next
   afterAll(() => {
     killStarted();
     removeNamespaces([srvNs, cliNs]);
@@ -176,7 +177,8 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the nat
       config,
       `metrics: { listen: "127.0.0.1:0" }\nsessions:\n  - name: web\n    analyze: true\n    sources: { interfaces: [${cliDev}] }\n    filter: { ports: [8080] }\n    targets: [{ grpc: "grpc://127.0.0.1:${collectorPort}" }]\n`,
     );
-    const agent = await startInNs(cliNs, [process.execPath, podspanBin, 'agent', '--config', config], /running 1 captures/);
+    const agent = await startInNs(cliNs, [process.execPath, podspanBin, 'agent', '--config', config], /running \d+ captures/);
+    expect(agent.stderr()).toMatch(/running 1 captures/);
     const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
     const scrape = () => run('ip', ['netns', 'exec', cliNs, 'curl', '-s', metricsUrl]).stdout;
     const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.split(' ').pop() ?? NaN);
