@@ -51,6 +51,14 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
   const poll = setInterval(() => drain(), DRAIN_EVERY_MS);
+  // Long runs: what was found so far, every 2 s (as `podspan streams` does).
+  let shown = '';
+  const progress = setInterval(() => {
+    const c = pipeline.counts;
+    const line = `… ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries`;
+    if (line !== shown) err.write(line + '\n');
+    shown = line;
+  }, 2000);
   try {
     const result = await session.start(undefined, undefined, undefined, drain);
     drain(); // what the capture still holds
@@ -73,6 +81,7 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     return 0;
   } finally {
     clearInterval(poll);
+    clearInterval(progress);
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
