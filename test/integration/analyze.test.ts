@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess } from '../helpers/netns';
-import { podspan, podspanBin, run } from '../helpers/tools';
+import { oneErrorLine, podspan, podspanBin, run } from '../helpers/tools';
 import { parseJsonLines, type FlowRecord, type HttpRecord } from '../../src/analysis/records';
 import { rankOf } from '../../src/analysis/samples';
 import type { Summary } from '../../src/analysis/aggregate';
@@ -19,13 +19,6 @@ import type { Summary } from '../../src/analysis/aggregate';
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-analyze-'))));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function oneErrorLine(stderr: string): string {
-  expect(stderr).not.toMatch(/\n\s+at /);
-  const lines = stderr.trim().split('\n').filter((l) => l.startsWith('podspan: '));
-  expect(lines).toHaveLength(1);
-  return lines[0];
-}
 
 describe('podspan analyze: bad input', () => {
   const cases: [string[], RegExp][] = [
