@@ -110,6 +110,21 @@ describe('latency memory bounds', () => {
   });
 });
 
+describe('latency memory, measured', () => {
+  it('5 routes x 500,000 latencies under a 1,000,000-value budget hold 8 MB, two routes exact', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const budget = sampleBudget(500_000, 1_000_000);
+    const series = Array.from({ length: 5 }, () => new LatencySamples(budget));
+    for (const s of series) for (let i = 0; i < 500_000; i++) s.add(i % 1000);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    expect(budget.used).toBe(1_000_000);
+    // Values held (8 bytes each) plus one growth step's slack per series at most.
+    expect(grown).toBeLessThanOrEqual(1_000_000 * 8 * 1.5);
+    expect(series.map((s) => s.quantiles().exact)).toEqual([true, true, false, false, false]);
+    expect(series.map((s) => s.quantiles().count)).toEqual([500_000, 500_000, 500_000, 500_000, 500_000]);
+  });
+});
+
 describe('top lists', () => {
   it('formats times with units', () => {
     expect([formatMs(0.25), formatMs(12.5), formatMs(1520), formatMs(null)]).toEqual(['250µs', '12.50ms', '1.52s', '-']);
