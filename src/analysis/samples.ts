@@ -70,6 +70,11 @@ export class LatencySamples {
     if (j < this.held) this.values[j] = v;
   }
 
+  /** Bytes of the array holding this series' values (what bounds its memory). */
+  storedBytes(): number {
+    return this.values.byteLength;
+  }
+
   quantiles(): Quantiles {
     if (this.count === 0) return { count: 0, p50: null, p90: null, p99: null, max: null, mean: null, exact: true };
     const sorted = this.values.slice(0, this.held).sort();
