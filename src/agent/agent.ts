@@ -9,7 +9,10 @@ import type { ResolvedSession } from '../config/agent-config';
 import { hostInterfaceForPod } from '../k8s/pod-interface';
 import type { MirrorSessionResource, PodInfo } from '../k8s/types';
 import type { Logger } from '../observability/logger';
-import { MirrorCapture, specKey, type CaptureSpec } from './mirror-capture';
+import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
+import { AnalyticsMetrics } from '../analysis/metrics';
+import { PodIndex } from '../analysis/pods';
+import type { CardinalityLimits } from '../analysis/caps';
 import { priorityClass, RESOURCE_FILES_ROOT, resourceLabel, sessionFromResource } from './tenancy';
 
 export interface AgentDeps {
@@ -17,12 +20,15 @@ export interface AgentDeps {
   hostInterfaceForPod(pod: PodInfo): string | undefined;
   /** Where ClusterMirrorSessions may write files. */
   resourceFilesRoot: string;
+  /** Caps on the analytics metrics' servers and routes (agent config `analytics`). */
+  analyticsLimits: CardinalityLimits;
 }
 
 const defaultDeps: AgentDeps = {
   interfaceNames: () => listInterfaces().map((d) => d.name),
   hostInterfaceForPod: (pod) => hostInterfaceForPod(pod),
   resourceFilesRoot: RESOURCE_FILES_ROOT,
+  analyticsLimits: { maxServers: 500, maxRoutesPerServer: 100 },
 };
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
@@ -49,6 +55,8 @@ export class Agent {
   /** Resources refused, by label ("MirrorSession shop/web"), with the reason already logged. */
   readonly refused = new Map<string, string>();
   private readonly deps: AgentDeps;
+  /** Sessions with analyze: true feed these metrics, pod names from this node's pods. */
+  private readonly analytics: AgentAnalytics;
 
   constructor(
     private readonly node: string,
@@ -57,6 +65,7 @@ export class Agent {
   ) {
     this.deps = { ...defaultDeps, ...deps };
     this.registerMetrics();
+    this.analytics = { metrics: new AnalyticsMetrics(this.registry, this.deps.analyticsLimits), pods: new PodIndex() };
   }
 
   /** Starts reconciling now and every `everyMs` (new interfaces, captures that ended by themselves). */
@@ -76,6 +85,7 @@ export class Agent {
 
   setPods(pods: Map<string, PodInfo>): Promise<void> {
     this.pods = new Map(pods);
+    this.analytics.pods.update(this.pods.values());
     return this.reconcile();
   }
 
@@ -184,7 +194,7 @@ export class Agent {
     for (const [key, spec] of want) {
       if (this.captures.has(key)) continue;
       try {
-        const cap = await MirrorCapture.start(spec, this.node, this.log);
+        const cap = await MirrorCapture.start(spec, this.node, this.log, this.analytics);
         this.captures.set(key, cap);
         this.failures.delete(key);
         void cap.finished.then((r) => {
@@ -261,6 +271,21 @@ export class Agent {
       each((c, l) => {
         const st = c.streamStats();
         if (st) g.set(l, st.bufferedBytes);
+      }),
+    );
+    gauge('podspan_analysis_records', 'analytics records taken from the capture, by kind (sessions with analyze: true)', [...labels, 'kind'], (g) =>
+      each((c, l) => {
+        for (const [kind, n] of Object.entries(c.recordCounts() ?? {})) g.set({ ...l, kind }, n);
+      }),
+    );
+    gauge('podspan_forward_record_bytes', 'analytics record bytes (JSON lines) for a gRPC collector, by target and outcome', [...labels, 'target', 'outcome'], (g) =>
+      each((c, l) => {
+        if (!c.recordCounts()) return;
+        for (const r of c.forwardStats().grpc) {
+          g.set({ ...l, target: r.target, outcome: 'delivered' }, r.recordBytes.delivered);
+          g.set({ ...l, target: r.target, outcome: 'queue_full' }, r.recordBytes.droppedQueueFull);
+          g.set({ ...l, target: r.target, outcome: 'not_acknowledged' }, r.recordBytes.droppedDisconnected);
+        }
       }),
     );
     gauge('podspan_forward_queue_bytes', 'bytes waiting for a gRPC collector', [...labels, 'target'], (g) =>

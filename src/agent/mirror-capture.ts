@@ -17,6 +17,19 @@ import { interfacePackets } from '../observability/interface-counters';
 import { withCredentialFiles } from './credentials';
 import { sessionFilters } from './filter';
 import { refuseNodeTargets, resolvesInside } from './tenancy';
+import { RecordPipeline } from '../analysis/pipeline';
+import { drainRecords, recordSource, type RecordSource } from '../analysis/record-source';
+import type { AnalyticsMetrics } from '../analysis/metrics';
+import type { PodIndex } from '../analysis/pods';
+
+/** What a session with analyze: true feeds: the agent's metrics, with pod names from its pod index. */
+export interface AgentAnalytics {
+  metrics: AnalyticsMetrics;
+  pods: PodIndex;
+}
+
+/** How often an analysing capture's records are taken (besides the capture's own signal). */
+const RECORDS_EVERY_MS = 100;
 
 export interface CaptureSpec {
   /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
@@ -29,8 +42,8 @@ export interface CaptureSpec {
 }
 
 export function specKey(session: ResolvedSession, iface: string, extraFilter?: string): string {
-  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni, credentialsDigest } = session;
-  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '', credentialsDigest ?? '']);
+  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni, credentialsDigest, analyze } = session;
+  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '', credentialsDigest ?? '', analyze === true]);
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -77,6 +90,17 @@ function describe(node: string, spec: CaptureSpec): string {
   return `node ${node}${pod ? `, pod ${pod.namespace}/${pod.name}${labels ? ` (${labels})` : ''}` : ''}, session ${spec.session.name}`;
 }
 
+/** Takes what records the capture holds into the pipeline; a failure is logged, never thrown at a timer. */
+function recordsDrain(source: RecordSource, pipeline: RecordPipeline, log: Logger, session: string): (handed?: unknown) => void {
+  return (handed?: unknown) => {
+    try {
+      drainRecords(source, pipeline, handed);
+    } catch (err) {
+      log.error({ session, err: (err as Error).message }, 'analytics records could not be taken');
+    }
+  };
+}
+
 export class MirrorCapture {
   private constructor(
     readonly spec: CaptureSpec,
@@ -85,10 +109,13 @@ export class MirrorCapture {
     private readonly done: Promise<CaptureResult>,
     /** The interface's rx + tx packets when the capture started (undefined: "any"). */
     private readonly ifacePacketsAtStart: number | undefined,
+    private readonly records?: RecordPipeline,
   ) {}
 
-  static async start(spec: CaptureSpec, node: string, log: Logger): Promise<MirrorCapture> {
+  static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics): Promise<MirrorCapture> {
     const s = spec.session;
+    // Refused before anything is opened when this build cannot analyse (one line in the failures).
+    if (s.analyze) recordSource(CaptureSession.prototype);
     const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number } } | undefined;
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
@@ -136,11 +163,24 @@ export class MirrorCapture {
       streams: streamsDir ? { dir: streamsDir } : undefined,
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
-    }, { context: `session ${s.name}` });
+      ...(s.analyze ? { analysis: {} } : {}),
+    } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` });
     fanout?.start(session);
-    const done = session.start(undefined, undefined, fanout);
-    log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file }, 'capture attached');
-    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart);
+    const pipeline = s.analyze ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [] }) : undefined;
+    const drain = pipeline && recordsDrain(recordSource(session), pipeline, log, s.name);
+    const poll = drain && setInterval(() => drain(), RECORDS_EVERY_MS);
+    const start = session.start as (a?: undefined, b?: undefined, c?: typeof fanout, onRecords?: (batch?: unknown) => void) => Promise<CaptureResult>;
+    const done = start.call(session, undefined, undefined, fanout, drain).finally(() => {
+      clearInterval(poll);
+      drain?.(); // what the capture still holds
+    });
+    log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze }, 'capture attached');
+    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline);
+  }
+
+  /** With analyze: records taken so far, per kind. */
+  recordCounts(): RecordPipeline['counts'] | undefined {
+    return this.records?.counts;
   }
 
   /** With a streams target: reassembly counters (flows open, bytes held out of order). */

@@ -28,6 +28,7 @@ export function defaultSessions(iface: string): ResolvedSession[] {
       filter: { protocols: [], ports: [], cidrs: [], direction: 'both' },
       sampleOneIn: 1,
       countSampledOut: true,
+      analyze: false,
       truncate: 0,
       targets: [{ pcap: { dir: 'captures', format: 'pcapng', rotateMB: 100, keepFiles: 10 } }],
       priority: 0,
@@ -55,7 +56,7 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
     return 0;
   }
   const node = config.node ?? os.hostname();
-  const agent = new Agent(node, logger);
+  const agent = new Agent(node, logger, { analyticsLimits: config.analytics });
   const usingDefault = !raw.config;
   const initial = usingDefault ? defaultSessions(defaultInterface()) : sessions;
   if (usingDefault) {

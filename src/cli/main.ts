@@ -98,22 +98,40 @@ function program(): Command {
       process.exitCode = await (await import('./capture-command')).runCapture(raw as never, process.stdout, process.stderr);
     });
 
-  cmd
+  // The source flags `streams` and `analyze` share (a capture file or interfaces, filter, limits).
+  const captureSource = (c: Command) =>
+    c
+      .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
+      .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+      .option('-f, --filter <expression>', 'BPF filter expression')
+      .option('-c, --count <n>', 'stop after n packets')
+      .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
+      .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
+      .option('--duration <seconds>', 'stop after this many seconds');
+
+  captureSource(cmd
     .command('streams')
     .description('reassemble TCP into one file per stream direction and DIR/index.jsonl (like tcpflow)')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
-    .requiredOption('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)')
-    .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
-    .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
-    .option('-f, --filter <expression>', 'BPF filter expression')
-    .option('-c, --count <n>', 'stop after n packets')
-    .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
-    .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
-    .option('--duration <seconds>', 'stop after this many seconds')
+    .requiredOption('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)'))
     .option('--max-flows <n>', 'flow table size; the least recently active flow is evicted beyond it')
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, process.stderr);
+    });
+
+  captureSource(cmd
+    .command('analyze')
+    .description('connection, HTTP/gRPC and DNS records and per-server/route latency, errors and retransmissions (DIR/*.jsonl, DIR/summary.json, top lists)')
+    .argument('[expression...]', 'BPF filter expression (same as -f)')
+    .requiredOption('-o, --out-dir <dir>', 'folder for flows.jsonl, http.jsonl, dns.jsonl and summary.json (created if missing)'))
+    .option('--max-servers <n>', 'servers named in the summary; later ones are counted under "other" (default 500)')
+    .option('--max-routes <n>', 'routes named per server; later ones are counted under "other" (default 100)')
+    .option('--max-samples <n>', 'latency values kept for exact quantiles, all routes together (default 8000000, 8 bytes each)')
+    .option('--top <n>', 'rows per top list printed at the end (default 10; 0: none)')
+    .option('--flow-timeout <seconds>', 'write a connection idle this long as state "timeout"')
+    .action(async (expression: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
     });
 
   cmd

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { native } from '../capture/native';
 import type { Drops, FrameBatch, Source } from '../forward/frame-batch';
+import { AgentRecordFiles } from './agent-records';
 
 export interface FileRotation {
   rotateBytes?: number;
@@ -57,6 +58,8 @@ export class AgentFile {
   private readonly writer: NativeWriter;
   private readonly ifaces = new Map<string, number>();
   private readonly drops: Drops = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
+  /** The agent's analytics records, beside the pcapng (files made on the first records). */
+  private readonly records: AgentRecordFiles;
   /** Date.now() of the last batch written (idle writers are closed by AgentFiles). */
   lastWriteMs = Date.now();
 
@@ -78,6 +81,7 @@ export class AgentFile {
       application: 'podspan collector',
       comments: [`frames mirrored by podspan agent ${agent}`],
     });
+    this.records = new AgentRecordFiles(file.replace(/\.pcapng$/, ''), rotation);
   }
 
   /** Where an agent's file goes: DIR/STEM_RUN[-GENERATION].pcapng. */
@@ -96,6 +100,7 @@ export class AgentFile {
     });
     const count = b.caplen.length / 4;
     const written = this.writer.write(b.frames, b.caplen, b.origlen, b.timestampNs, b.source, count, map);
+    if (b.records?.length) this.records.write(b.records);
     this.addDrops(b.drops);
     this.lastWriteMs = Date.now();
     return { written, refused: refusedSources.size ? this.countRefused(b, refusedSources) : {} };
@@ -106,10 +111,11 @@ export class AgentFile {
   }
 
   files(): string[] {
-    return this.writer.files();
+    return [...this.writer.files(), ...this.records.files()];
   }
 
   close(): void {
+    this.records.close();
     this.writer.close();
   }
 

@@ -56,6 +56,11 @@ const sessionFields = {
    * such packet over as a 1-byte stub: ~160 ns of machine time per packet; false saves that.
    */
   countSampledOut: z.boolean().default(true),
+  /**
+   * Analytics: connection, HTTP/gRPC and DNS records from the captured traffic, exported as
+   * Prometheus metrics on the agent's metrics server and sent to the session's grpc targets.
+   */
+  analyze: z.boolean().default(false),
   /** Bytes kept of each frame (0: whole frames). */
   truncate: z.number().int().min(0).max(262144).default(0),
   targets: z
@@ -95,6 +100,14 @@ export const agentConfigSchema = z
   .object({
     node: z.string().min(1).optional(),
     metrics: z.object({ listen: hostPort.default('127.0.0.1:9090') }).strict().default({}),
+    /** Caps on the analytics metrics' series (sessions with analyze: true): the rest is labelled "other". */
+    analytics: z
+      .object({
+        maxServers: z.number().int().min(1).max(100_000).default(500),
+        maxRoutesPerServer: z.number().int().min(1).max(100_000).default(100),
+      })
+      .strict()
+      .default({}),
     kubernetes: z
       .object({
         enabled: z.boolean().default(false),

@@ -67,7 +67,8 @@ export interface CaptureRun {
   fileToStdout: boolean;
 }
 
-const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+/** A whole-number flag between min and max, its message naming the flag. */
+export const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .trim()

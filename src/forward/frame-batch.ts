@@ -5,12 +5,25 @@
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { native } from '../capture/native';
+import type { RecordKind } from '../analysis/records';
 
 const root = protobuf.loadSync(path.resolve(__dirname, '..', '..', 'proto', 'podspan', 'v1', 'mirror.proto'));
 export const SourceType = root.lookupType('podspan.v1.Source');
 export const DropsType = root.lookupType('podspan.v1.Drops');
 export const AckType = root.lookupType('podspan.v1.Ack');
 export const FrameBatchType = root.lookupType('podspan.v1.FrameBatch');
+export const RecordsType = root.lookupType('podspan.v1.Records');
+
+/** Analytics records in a batch: whole JSON lines of one kind. */
+export interface RecordLines {
+  kind: RecordKind;
+  lines: Buffer;
+}
+
+/** The most JSON-line bytes one Records message carries (the agent splits larger batches). */
+export const MAX_RECORD_LINES_BYTES = 1 << 20;
+const KIND_NUMBERS: Record<RecordKind, number> = { flows: 1, http: 2, dns: 3 };
+const KINDS_BY_NUMBER: RecordKind[] = ['flows', 'flows', 'http', 'dns'];
 
 export interface Source {
   node: string;
@@ -42,6 +55,8 @@ export interface FrameBatch {
   /** Little-endian uint32 per frame: index into sources. */
   source: Buffer;
   drops: Drops;
+  /** Analytics records (absent or empty: none). */
+  records?: RecordLines[];
 }
 
 export interface Ack {
@@ -64,6 +79,7 @@ export function encodeFrameBatch(b: FrameBatch): Buffer {
   packed(w, 7, b.timestampNs);
   packed(w, 8, b.source);
   DropsType.encode(DropsType.fromObject(b.drops), w.uint32((9 << 3) | 2).fork()).ldelim();
+  for (const r of b.records ?? []) w.uint32((10 << 3) | 2).fork().uint32(8).uint32(KIND_NUMBERS[r.kind]).uint32(18).bytes(r.lines).ldelim();
   // finish() serialises anew on every call, into a buffer that may come from Node's shared pool:
   // call it once and keep that view.
   const out = w.finish();
@@ -124,9 +140,12 @@ export function decodeFrameBatch(data: Buffer): FrameBatch {
       } else if (field === 9 && wire === 2) {
         const d = DropsType.toObject(DropsType.decode(r, r.uint32()), { defaults: true, longs: Number }) as Drops;
         b.drops = d;
+      } else if (field === 10 && wire === 2) {
+        (b.records ??= []).push(decodeRecords(r.bytes()));
       } else r.skipType(wire);
     }
   } catch (err) {
+    if (err instanceof MalformedBatchError) throw err;
     throw new MalformedBatchError(`not a FrameBatch: ${(err as Error).message}`);
   }
   const col = (f: number) => (columns[f].length === 1 ? columns[f][0] : Buffer.concat(columns[f]));
@@ -135,6 +154,32 @@ export function decodeFrameBatch(data: Buffer): FrameBatch {
   b.timestampNs = col(7);
   b.source = col(8);
   return b;
+}
+
+/** One Records message, checked: a known kind, whole lines, within MAX_RECORD_LINES_BYTES. */
+function decodeRecords(data: Uint8Array): RecordLines {
+  const m = RecordsType.toObject(RecordsType.decode(data), { defaults: true, enums: Number }) as { kind: number; lines: Uint8Array };
+  if (m.kind < 1 || m.kind > 3) throw new MalformedBatchError(`records of unknown kind ${m.kind}`);
+  const lines = Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength);
+  if (lines.length > MAX_RECORD_LINES_BYTES) throw new MalformedBatchError(`records of ${lines.length} bytes (at most ${MAX_RECORD_LINES_BYTES})`);
+  if (lines.length && lines[lines.length - 1] !== 0x0a) throw new MalformedBatchError('records that do not end with a whole line');
+  return { kind: KINDS_BY_NUMBER[m.kind], lines };
+}
+
+/** `lines` (whole JSON lines) cut at line ends into pieces of at most `max` bytes (a longer line alone). */
+export function splitLines(lines: Buffer, max = MAX_RECORD_LINES_BYTES): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  while (start < lines.length) {
+    let end = Math.min(lines.length, start + max);
+    if (end < lines.length) {
+      const cut = lines.lastIndexOf(0x0a, end - 1);
+      end = cut >= start ? cut + 1 : lines.indexOf(0x0a, end) + 1 || lines.length;
+    }
+    out.push(lines.subarray(start, end));
+    start = end;
+  }
+  return out;
 }
 
 export function encodeAck(a: Ack): Buffer {

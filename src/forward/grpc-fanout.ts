@@ -7,10 +7,12 @@ import type { CaptureSession, ColumnsConsumer, InterfaceStats } from '../capture
 import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
-import type { Source } from './frame-batch';
+import { MAX_RECORD_LINES_BYTES, splitLines, type Source } from './frame-batch';
+import type { RecordOutput } from '../analysis/pipeline';
+import type { RecordKind } from '../analysis/records';
 import { GrpcForwarder, type GrpcForwarderStats } from './grpc-forwarder';
 
-export class GrpcFanout implements ColumnsConsumer {
+export class GrpcFanout implements ColumnsConsumer, RecordOutput {
   readonly forwarders: GrpcForwarder[];
   readonly targets: number;
   private readonly queueBytes: number[];
@@ -19,6 +21,8 @@ export class GrpcFanout implements ColumnsConsumer {
   private lastDrops = { kernel: 0, iface: 0 };
   private timer?: NodeJS.Timeout;
   droppedNoCollector = 0;
+  /** Record bytes of single JSON lines longer than a Records message holds (never sent). */
+  droppedOversizeRecordBytes = 0;
 
   constructor(
     targets: GrpcTarget[],
@@ -83,6 +87,17 @@ export class GrpcFanout implements ColumnsConsumer {
       if (p.moved) this.forwarders[t].noteMoved(p.moved);
       this.forwarders[t].offer(p, this.sources);
     });
+  }
+
+  /**
+   * Analytics records (whole JSON lines), in pieces the collector accepts, to one collector: the
+   * first that is up (records carry their own addresses and pods; they need no flow split).
+   */
+  write(kind: RecordKind, lines: Buffer): void {
+    const target = this.forwarders.find((f) => f.up) ?? this.forwarders[0];
+    const pieces = splitLines(lines);
+    for (const p of pieces) if (p.length > MAX_RECORD_LINES_BYTES) this.droppedOversizeRecordBytes += p.length;
+    target.offerRecords(pieces.filter((p) => p.length <= MAX_RECORD_LINES_BYTES).map((piece) => ({ kind, lines: piece })));
   }
 
   async close(timeoutMs = 5000): Promise<GrpcForwarderStats[]> {

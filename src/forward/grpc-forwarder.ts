@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
-import { encodeFrameBatch, type Ack, type FrameBatch, type Source } from './frame-batch';
+import { encodeFrameBatch, type Ack, type FrameBatch, type RecordLines, type Source } from './frame-batch';
 import { collectorChannel } from './collector-channel';
 import { MirrorClient } from './mirror-service';
 
@@ -29,13 +29,18 @@ export interface GrpcForwarderStats {
   /** Why the last stream failed (set while it never connected or after a loss). */
   lastError?: string;
   everConnected: boolean;
+  /** Analytics record bytes (JSON lines) acknowledged, dropped for a full queue, lost with a stream. */
+  recordBytes: { delivered: number; droppedQueueFull: number; droppedDisconnected: number };
 }
 
 interface Pending {
   columns: Columns;
   sources: Source[];
   bytes: number;
+  records?: RecordLines[];
 }
+
+const NO_FRAMES: Columns = { count: 0, frames: Buffer.alloc(0), caplen: Buffer.alloc(0), origlen: Buffer.alloc(0), timestampNs: Buffer.alloc(0), iface: Buffer.alloc(0) };
 
 export interface BackoffOptions {
   initialMs: number;
@@ -54,6 +59,8 @@ export class GrpcForwarder {
   private queue: Pending[] = [];
   private queuedBytes = 0;
   private inflight = new Map<number, number>(); // sequence -> frames
+  private inflightRecordBytes = new Map<number, number>(); // sequence -> record bytes
+  private readonly recordBytes = { delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0 };
   private sequence = 0;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
@@ -115,6 +122,22 @@ export class GrpcForwarder {
     this.pump();
   }
 
+  /**
+   * Queues analytics records (pieces of at most MAX_RECORD_LINES_BYTES each) in the same bounded
+   * queue as frames, sent in a batch of their own; dropped (counted in bytes) when it is full.
+   */
+  offerRecords(records: RecordLines[]): void {
+    const bytes = records.reduce((n, r) => n + r.lines.length, 0);
+    if (!bytes) return;
+    if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
+      this.recordBytes.droppedQueueFull += bytes;
+      return;
+    }
+    this.queue.push({ columns: NO_FRAMES, sources: [], bytes, records });
+    this.queuedBytes += bytes;
+    this.pump();
+  }
+
   /** Frames of this collector's share that went elsewhere while it was down. */
   noteMoved(frames: number): void {
     this.counters.movedAway += frames;
@@ -134,6 +157,7 @@ export class GrpcForwarder {
       ...this.counters,
       lastError: this.lastError,
       everConnected: this.everConnected,
+      recordBytes: { ...this.recordBytes },
     };
   }
 
@@ -144,7 +168,10 @@ export class GrpcForwarder {
     clearTimeout(this.timer);
     this.call?.end();
     await this.idleWithin(500);
-    for (const p of this.queue) this.counters.droppedDisconnected += p.columns.count;
+    for (const p of this.queue) {
+      this.counters.droppedDisconnected += p.columns.count;
+      if (p.records) this.recordBytes.droppedDisconnected += p.bytes;
+    }
     this.queue = [];
     this.queuedBytes = 0;
     this.lose();
@@ -160,12 +187,12 @@ export class GrpcForwarder {
   }
 
   private idle(): Promise<void> {
-    if (this.queue.length === 0 && this.inflight.size === 0) return Promise.resolve();
+    if (this.queue.length === 0 && this.inflight.size === 0 && this.inflightRecordBytes.size === 0) return Promise.resolve();
     return new Promise((r) => this.idleResolvers.push(r));
   }
 
   private checkIdle(): void {
-    if (this.queue.length || this.inflight.size) return;
+    if (this.queue.length || this.inflight.size || this.inflightRecordBytes.size) return;
     for (const r of this.idleResolvers.splice(0)) r();
   }
 
@@ -181,10 +208,16 @@ export class GrpcForwarder {
       this.pump();
     });
     call.on('data', (ack: Ack) => {
+      const recordBytes = this.inflightRecordBytes.get(ack.sequence);
+      if (recordBytes !== undefined) {
+        this.inflightRecordBytes.delete(ack.sequence);
+        this.recordBytes.delivered += recordBytes;
+      }
       const frames = this.inflight.get(ack.sequence);
-      if (frames === undefined) return;
-      this.inflight.delete(ack.sequence);
-      this.counters.delivered += frames;
+      if (frames !== undefined) {
+        this.inflight.delete(ack.sequence);
+        this.counters.delivered += frames;
+      }
       this.checkIdle();
     });
     call.on('error', (err: grpc.ServiceError) => this.broken(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
@@ -213,6 +246,8 @@ export class GrpcForwarder {
       this.dropsToReport.disconnected += frames;
     }
     this.inflight.clear();
+    for (const bytes of this.inflightRecordBytes.values()) this.recordBytes.droppedDisconnected += bytes;
+    this.inflightRecordBytes.clear();
     this.checkIdle();
   }
 
@@ -233,9 +268,11 @@ export class GrpcForwarder {
         timestampNs: p.columns.timestampNs,
         source: p.columns.iface,
         drops: { ...this.dropsToReport },
+        records: p.records,
       };
       this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
-      this.inflight.set(batch.sequence, p.columns.count);
+      if (p.records) this.inflightRecordBytes.set(batch.sequence, p.bytes);
+      else this.inflight.set(batch.sequence, p.columns.count);
       if (!call.write(encodeFrameBatch(batch))) {
         this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
         call.once('drain', () => {

@@ -9,7 +9,7 @@ export const baseSpec = { sources: { interfaces: ['eth0'] }, targets: [{ grpc: '
 export const goodSpecs: [string, Obj][] = [
   ['minimal', baseSpec],
   ['pods only', { ...baseSpec, sources: { pods: { selector: { app: 'x' } } } }],
-  ['every field', { ...baseSpec, name: 'x', filter: { bpf: 'not port 22', protocols: ['udp', 'sctp'], ports: [1, 65535], cidrs: ['10.0.0.0/8', 'fd00::/8'], direction: 'in' }, sampleOneIn: 10, truncate: 262144, vni: 16777215, priority: -1 }],
+  ['every field', { ...baseSpec, name: 'x', filter: { bpf: 'not port 22', protocols: ['udp', 'sctp'], ports: [1, 65535], cidrs: ['10.0.0.0/8', 'fd00::/8'], direction: 'in' }, sampleOneIn: 10, truncate: 262144, vni: 16777215, priority: -1, analyze: true }],
   ['every target kind', { ...baseSpec, targets: [{ vxlan: 'vxlan://10.0.0.9:4789?vni=7' }, { grpc: 'grpc://c:1' }, { pcap: { dir: '/var/lib/podspan/p', format: 'pcap', rotateMB: 0.5, rotateSeconds: 60, keepFiles: 3 } }, { streams: { dir: '/var/lib/podspan/s' } }] }],
 ];
 
@@ -29,6 +29,7 @@ export const badSpecs: [string, Obj, string][] = [
   ['sampleOneIn 1.5', { ...baseSpec, sampleOneIn: 1.5 }, 'spec.sampleOneIn'],
   ['truncate beyond 262144', { ...baseSpec, truncate: 262145 }, 'spec.truncate'],
   ['a VNI beyond 24 bits', { ...baseSpec, vni: 16777216 }, 'spec.vni'],
+  ['analyze as text', { ...baseSpec, analyze: 'yes' }, 'spec.analyze'],
   ['a pcap format', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan', format: 'cap' } }] }, 'spec.targets[0].pcap.format'],
   ['rotateMB 0', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan', rotateMB: 0 } }] }, 'spec.targets[0].pcap.rotateMB'],
   ['a pcap target without dir', { ...baseSpec, targets: [{ pcap: {} }] }, 'spec.targets[0].pcap.dir'],

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import fs from 'node:fs';
+import { expect } from 'vitest';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
 export const podspanBin = path.join(repoRoot, 'bin', 'podspan');
@@ -140,4 +141,12 @@ export interface IndexEntry {
 
 export function readIndex(dir: string): IndexEntry[] {
   return fs.readFileSync(path.join(dir, 'index.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as IndexEntry);
+}
+
+/** The one `podspan: …` line a refused command prints (asserted: exactly one, no stack trace). */
+export function oneErrorLine(stderr: string): string {
+  expect(stderr).not.toMatch(/\n\s+at /);
+  const lines = stderr.trim().split('\n').filter((l) => l.startsWith('podspan: '));
+  expect(lines).toHaveLength(1);
+  return lines[0];
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
-import { capinfos, podspan, podspanBin, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+import { capinfos, oneErrorLine, podspan, podspanBin, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
 let tmp: string;
 let sample: string;
@@ -20,13 +20,6 @@ beforeAll(() => {
   writePcap(sample, packets);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function oneErrorLine(stderr: string): string {
-  expect(stderr).not.toMatch(/\n\s+at /);
-  const lines = stderr.trim().split('\n').filter((l) => l.startsWith('podspan: '));
-  expect(lines).toHaveLength(1);
-  return lines[0];
-}
 
 describe('podspan capture -r', () => {
   it('converts pcap to pcapng keeping every packet, length and timestamp', () => {

@@ -233,7 +233,7 @@ describe('the agent', () => {
   it('lets priority rank sessions only within a namespace, never against the operator\'s or another namespace\'s', async () => {
     const { agent } = agentWithLog();
     agent.setConfigSessions([
-      { name: 'ops', sources: { interfaces: ['veth-a'] }, filter: { protocols: [], ports: [], cidrs: [], direction: 'both' }, sampleOneIn: 1, countSampledOut: true, truncate: 0, targets: [{ grpc }], priority: 0, forward: [] } as ResolvedSession,
+      { name: 'ops', sources: { interfaces: ['veth-a'] }, filter: { protocols: [], ports: [], cidrs: [], direction: 'both' }, sampleOneIn: 1, countSampledOut: true, analyze: false, truncate: 0, targets: [{ grpc }], priority: 0, forward: [] } as ResolvedSession,
     ]);
     await agent.setMirrorSessions([
       operator('dns', { sources: { pods: { namespaces: ['kube-system', 'tenant-a'], selector: { app: 'web' } } }, targets: [{ grpc }], priority: 5 }),

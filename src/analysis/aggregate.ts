@@ -1,0 +1,253 @@
+// Aggregates per server and route, from the records of a run (podspan analyze) or of an agent's
+// capture: requests, errors, latency quantiles; per server connections, rejections,
+// retransmissions and handshake RTT quantiles. A server is its pod ("namespace/name") when known,
+// else its address and port; cardinality is capped (caps.ts), latency memory bounded (samples.ts).
+import type { DnsRecord, Endpoints, FlowRecord, HttpRecord } from './records';
+import { CardinalityCaps, type CardinalityLimits } from './caps';
+import { LatencySamples, sampleBudget, type Quantiles, type SampleBudget } from './samples';
+
+export interface AggregateLimits extends CardinalityLimits {
+  /** Latency values stored per series (a route's latencies, a server's handshake RTTs). */
+  maxSamplesPerSeries: number;
+  /** Latency values stored over all series. */
+  maxSamples: number;
+}
+
+export const DEFAULT_AGGREGATE_LIMITS: AggregateLimits = {
+  maxServers: 500,
+  maxRoutesPerServer: 100,
+  maxSamplesPerSeries: 1_000_000,
+  // 8 bytes each: at most 64 MB of latencies.
+  maxSamples: 8_000_000,
+};
+
+export type RouteProtocol = 'http' | 'grpc' | 'dns';
+
+/** "10.0.0.7:80", "[fd00::7]:80": a server off-cluster. */
+export function addressPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** The server as the summary and the metrics name it: its pod, else address and port. */
+export function serverName(r: Endpoints): string {
+  return r.server_pod ?? addressPort(r.server, r.server_port);
+}
+
+/** What a record's request is, for aggregation: protocol, method, route, whether it failed. */
+export interface RequestKey {
+  protocol: RouteProtocol;
+  method: string;
+  route: string;
+  /** HTTP status, gRPC status or DNS rcode name, as a label value; "" when unanswered. */
+  code: string;
+  error: boolean;
+  answered: boolean;
+  latencyMs: number | null;
+}
+
+const DNS_SERVFAIL = 2;
+
+export function httpRequest(r: HttpRecord): RequestKey {
+  const grpc = r.grpc_status !== null && r.grpc_status !== undefined;
+  const answered = r.status !== 0;
+  return {
+    protocol: grpc ? 'grpc' : 'http',
+    method: r.method,
+    route: r.route,
+    code: grpc ? String(r.grpc_status) : answered ? String(r.status) : '',
+    // gRPC: any status but OK (0); HTTP: any 5xx.
+    error: grpc ? r.grpc_status !== 0 : r.status >= 500,
+    answered,
+    latencyMs: r.latency_ms,
+  };
+}
+
+export function dnsRequest(r: DnsRecord): RequestKey {
+  const answered = r.rcode >= 0;
+  return {
+    protocol: 'dns',
+    method: r.qtype_name || String(r.qtype),
+    route: r.query,
+    code: answered ? r.rcode_name || String(r.rcode) : '',
+    error: r.rcode === DNS_SERVFAIL,
+    answered,
+    latencyMs: r.latency_ms,
+  };
+}
+
+interface RouteStats {
+  protocol: RouteProtocol;
+  method: string;
+  route: string;
+  requests: number;
+  errors: number;
+  unanswered: number;
+  codes: Map<string, number>;
+  latency: LatencySamples;
+}
+
+interface ServerStats {
+  server: string;
+  pod: boolean;
+  connections: number;
+  states: Map<string, number>;
+  packets: number;
+  retransmittedPackets: number;
+  handshakeRtt: LatencySamples;
+  routes: Map<string, RouteStats>;
+}
+
+export interface RouteSummary {
+  protocol: RouteProtocol;
+  method: string;
+  route: string;
+  requests: number;
+  errors: number;
+  error_ratio: number;
+  unanswered: number;
+  codes: Record<string, number>;
+  latency_ms: Quantiles;
+}
+
+export interface ServerSummary {
+  server: string;
+  /** True when `server` is a pod ("namespace/name"), false for address:port. */
+  pod: boolean;
+  connections: number;
+  states: Record<string, number>;
+  rejected: number;
+  packets: number;
+  retransmitted_packets: number;
+  retransmission_ratio: number;
+  handshake_rtt_ms: Quantiles;
+  routes: RouteSummary[];
+}
+
+export interface Summary {
+  records: { flows: number; http: number; dns: number };
+  limits: { max_servers: number; max_routes_per_server: number; max_samples_per_series: number; max_samples: number };
+  /** Records counted under "other" because their server or route came after the caps. */
+  folded: { server_records: number; route_records: number };
+  quantiles: string;
+  servers: ServerSummary[];
+}
+
+const round3 = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
+const ratio = (a: number, b: number) => (b ? Math.round((a / b) * 1e6) / 1e6 : 0);
+
+function roundQuantiles(q: Quantiles): Quantiles {
+  return { ...q, mean: round3(q.mean) };
+}
+
+export class Aggregator {
+  private readonly caps: CardinalityCaps;
+  private readonly budget: SampleBudget;
+  private readonly servers = new Map<string, ServerStats>();
+  private readonly counts = { flows: 0, http: 0, dns: 0 };
+
+  constructor(readonly limits: AggregateLimits = DEFAULT_AGGREGATE_LIMITS) {
+    this.caps = new CardinalityCaps(limits);
+    this.budget = sampleBudget(limits.maxSamplesPerSeries, limits.maxSamples);
+  }
+
+  private serverStats(r: Endpoints): ServerStats {
+    const name = this.caps.server(serverName(r));
+    let s = this.servers.get(name);
+    if (!s) {
+      s = {
+        server: name,
+        pod: r.server_pod !== undefined && name === r.server_pod,
+        connections: 0,
+        states: new Map(),
+        packets: 0,
+        retransmittedPackets: 0,
+        handshakeRtt: new LatencySamples(this.budget),
+        routes: new Map(),
+      };
+      this.servers.set(name, s);
+    }
+    return s;
+  }
+
+  addFlow(r: FlowRecord): void {
+    this.counts.flows++;
+    const s = this.serverStats(r);
+    s.connections++;
+    s.states.set(r.state, (s.states.get(r.state) ?? 0) + 1);
+    s.packets += r.client_packets + r.server_packets;
+    s.retransmittedPackets += r.retransmitted_packets;
+    if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) s.handshakeRtt.add(r.handshake_rtt_ms);
+  }
+
+  addHttp(r: HttpRecord): void {
+    this.counts.http++;
+    this.addRequest(r, httpRequest(r));
+  }
+
+  addDns(r: DnsRecord): void {
+    this.counts.dns++;
+    this.addRequest(r, dnsRequest(r));
+  }
+
+  private addRequest(r: Endpoints, k: RequestKey): void {
+    const s = this.serverStats(r);
+    const name = this.caps.route(s.server, `${k.protocol} ${k.method} ${k.route}`);
+    let route = s.routes.get(name);
+    if (!route) {
+      const folded = name !== `${k.protocol} ${k.method} ${k.route}`;
+      route = {
+        protocol: k.protocol,
+        method: folded ? '' : k.method,
+        route: folded ? name : k.route,
+        requests: 0,
+        errors: 0,
+        unanswered: 0,
+        codes: new Map(),
+        latency: new LatencySamples(this.budget),
+      };
+      s.routes.set(name, route);
+    }
+    route.requests++;
+    if (k.error) route.errors++;
+    if (!k.answered) route.unanswered++;
+    else route.codes.set(k.code, (route.codes.get(k.code) ?? 0) + 1);
+    if (k.latencyMs !== null && k.latencyMs !== undefined) route.latency.add(k.latencyMs);
+  }
+
+  summary(): Summary {
+    const servers = [...this.servers.values()].map((s): ServerSummary => ({
+      server: s.server,
+      pod: s.pod,
+      connections: s.connections,
+      states: Object.fromEntries(s.states),
+      rejected: s.states.get('rejected') ?? 0,
+      packets: s.packets,
+      retransmitted_packets: s.retransmittedPackets,
+      retransmission_ratio: ratio(s.retransmittedPackets, s.packets),
+      handshake_rtt_ms: roundQuantiles(s.handshakeRtt.quantiles()),
+      routes: [...s.routes.values()].map((r) => ({
+        protocol: r.protocol,
+        method: r.method,
+        route: r.route,
+        requests: r.requests,
+        errors: r.errors,
+        error_ratio: ratio(r.errors, r.requests),
+        unanswered: r.unanswered,
+        codes: Object.fromEntries([...r.codes].sort(([a], [b]) => a.localeCompare(b))),
+        latency_ms: roundQuantiles(r.latency.quantiles()),
+      })),
+    }));
+    return {
+      records: { ...this.counts },
+      limits: {
+        max_servers: this.limits.maxServers,
+        max_routes_per_server: this.limits.maxRoutesPerServer,
+        max_samples_per_series: this.limits.maxSamplesPerSeries,
+        max_samples: this.limits.maxSamples,
+      },
+      folded: { server_records: this.caps.foldedServerRecords, route_records: this.caps.foldedRouteRecords },
+      quantiles: 'nearest rank: the value at rank ceil(q*count) of the sorted latencies; exact unless "exact": false',
+      servers,
+    };
+  }
+}

@@ -1,0 +1,122 @@
+// Prometheus metrics over records, named as Hubble and service meshes name theirs. A server is
+// labelled by its pod (namespace, pod) when known, else namespace "" and pod "address:port".
+// Servers and routes are capped as in the summary (caps.ts): past the caps, pod or route "other",
+// so the number of series stays bounded however many addresses and paths the traffic carries.
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
+import { httpRequest, serverName } from './aggregate';
+import type { DnsRecord, Endpoints, FlowRecord, HttpRecord, RecordsByKind } from './records';
+
+/** Request latency buckets (seconds): 0.5 ms to 30 s, as Istio's. */
+export const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Handshake RTT buckets (seconds): 50 µs (same node) to 1 s (another continent and losses). */
+export const RTT_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+export const ANALYTICS_METRIC_NAMES = [
+  'podspan_http_requests_total',
+  'podspan_http_request_duration_seconds',
+  'podspan_tcp_connections_total',
+  'podspan_tcp_handshake_rtt_seconds',
+  'podspan_tcp_retransmitted_packets_total',
+  'podspan_dns_requests_total',
+  'podspan_dns_request_duration_seconds',
+] as const;
+
+export class AnalyticsMetrics {
+  private readonly caps: CardinalityCaps;
+  private readonly httpRequests: Counter;
+  private readonly httpDuration: Histogram;
+  private readonly tcpConnections: Counter;
+  private readonly handshakeRtt: Histogram;
+  private readonly retransmitted: Counter;
+  private readonly dnsRequests: Counter;
+  private readonly dnsDuration: Histogram;
+
+  constructor(registry: Registry, limits: CardinalityLimits) {
+    this.caps = new CardinalityCaps(limits);
+    const registers = [registry];
+    const server = ['namespace', 'pod'];
+    this.httpRequests = new Counter({
+      name: 'podspan_http_requests_total',
+      help: 'HTTP and gRPC requests by server pod, method, route and status (code "none": no response seen; grpc_status "" for HTTP)',
+      labelNames: [...server, 'method', 'route', 'code', 'grpc_status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'podspan_http_request_duration_seconds',
+      help: "HTTP and gRPC request duration: the request's last byte to the response's last byte, as seen at the capture point",
+      labelNames: [...server, 'method', 'route'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.tcpConnections = new Counter({
+      name: 'podspan_tcp_connections_total',
+      help: 'TCP connections by server pod and how they ended (established: still open at the end of the capture)',
+      labelNames: [...server, 'state'],
+      registers,
+    });
+    this.handshakeRtt = new Histogram({
+      name: 'podspan_tcp_handshake_rtt_seconds',
+      help: 'TCP handshake round-trip time: SYN to the ACK of the SYN/ACK, by server pod',
+      labelNames: server,
+      buckets: RTT_BUCKETS,
+      registers,
+    });
+    this.retransmitted = new Counter({
+      name: 'podspan_tcp_retransmitted_packets_total',
+      help: 'TCP packets retransmitted, both directions, by server pod',
+      labelNames: server,
+      registers,
+    });
+    this.dnsRequests = new Counter({
+      name: 'podspan_dns_requests_total',
+      help: 'DNS queries by response code (rcode "none": no response seen)',
+      labelNames: ['rcode'],
+      registers,
+    });
+    this.dnsDuration = new Histogram({
+      name: 'podspan_dns_request_duration_seconds',
+      help: 'DNS query to response time',
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+  }
+
+  private serverLabels(r: Endpoints): { namespace: string; pod: string } {
+    const name = this.caps.server(serverName(r));
+    if (name === OTHER || name !== r.server_pod) return { namespace: '', pod: name };
+    const slash = name.indexOf('/');
+    return { namespace: name.slice(0, slash), pod: name.slice(slash + 1) };
+  }
+
+  addFlow(r: FlowRecord): void {
+    const l = this.serverLabels(r);
+    this.tcpConnections.inc({ ...l, state: r.state });
+    if (r.retransmitted_packets) this.retransmitted.inc(l, r.retransmitted_packets);
+    if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) this.handshakeRtt.observe(l, r.handshake_rtt_ms / 1000);
+  }
+
+  addHttp(r: HttpRecord): void {
+    const l = this.serverLabels(r);
+    const k = httpRequest(r);
+    const server = l.namespace ? `${l.namespace}/${l.pod}` : l.pod;
+    const route = this.caps.route(server, `${k.method} ${k.route}`);
+    const folded = route === OTHER;
+    const labels = { ...l, method: folded ? '' : k.method, route: folded ? OTHER : k.route };
+    const grpc = k.protocol === 'grpc';
+    this.httpRequests.inc({ ...labels, code: r.status ? String(r.status) : 'none', grpc_status: grpc ? k.code : '' });
+    const ms = r.duration_ms ?? r.latency_ms;
+    if (ms !== null && ms !== undefined) this.httpDuration.observe(labels, ms / 1000);
+  }
+
+  addDns(r: DnsRecord): void {
+    this.dnsRequests.inc({ rcode: r.rcode >= 0 ? r.rcode_name || String(r.rcode) : 'none' });
+    if (r.latency_ms !== null && r.latency_ms !== undefined) this.dnsDuration.observe(r.latency_ms / 1000);
+  }
+
+  add(records: Partial<RecordsByKind>): void {
+    for (const r of records.flows ?? []) this.addFlow(r);
+    for (const r of records.http ?? []) this.addHttp(r);
+    for (const r of records.dns ?? []) this.addDns(r);
+  }
+}

@@ -1,0 +1,90 @@
+// `podspan analyze`: connection, HTTP and DNS records from a capture file or live interfaces
+// into DIR/flows.jsonl, http.jsonl, dns.jsonl, the per-server and per-route aggregates into
+// DIR/summary.json, and the top lists (slowest routes, most errors, most retransmissions) on
+// standard output at the end.
+import { CaptureSession, type CaptureOptions } from '../capture/session';
+import { defaultInterface } from '../capture/default-interface';
+import { parseAnalyzeFlags, type RawAnalyzeFlags } from '../config/analyze-options';
+import { Aggregator } from '../analysis/aggregate';
+import { RecordPipeline } from '../analysis/pipeline';
+import { RecordFiles } from '../analysis/record-files';
+import { drainRecords, recordSource, type AnalysisCaptureOptions } from '../analysis/record-source';
+import { topLists } from '../analysis/top-list';
+
+/** How often records are taken while the capture runs (besides the capture's own signal). */
+const DRAIN_EVERY_MS = 20;
+
+type AnalysisSession = CaptureSession & { start(a?: undefined, b?: undefined, c?: undefined, onRecords?: (batch?: unknown) => void): ReturnType<CaptureSession['start']> };
+
+export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const run = parseAnalyzeFlags(raw);
+  // Refused before anything is opened or written when the native side cannot analyse.
+  recordSource(CaptureSession.prototype);
+  if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  const analysis: AnalysisCaptureOptions = { flowTimeoutSeconds: run.flowTimeoutSeconds };
+  const files = new RecordFiles(run.outDir);
+  const aggregator = new Aggregator(run.limits);
+  const pipeline = new RecordPipeline({ aggregator, outputs: [files] });
+  let session: AnalysisSession;
+  try {
+    session = CaptureSession.open({ ...run.capture, analysis } as CaptureOptions) as AnalysisSession;
+  } catch (e) {
+    files.close();
+    throw e;
+  }
+  const source = recordSource(session);
+  for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
+  if (run.capture.source.kind === 'live') for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
+
+  let failure: unknown;
+  const drain = (handed?: unknown) => {
+    if (failure) return;
+    try {
+      drainRecords(source, pipeline, handed);
+    } catch (e) {
+      failure = e; // a full disk: stop, keep what was written
+      session.stop();
+    }
+  };
+  const stop = () => session.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+  const poll = setInterval(() => drain(), DRAIN_EVERY_MS);
+  // Long runs: what was found so far, every 2 s (as `podspan streams` does).
+  let shown = '';
+  const progress = setInterval(() => {
+    const c = pipeline.counts;
+    const line = `… ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries`;
+    if (line !== shown) err.write(line + '\n');
+    shown = line;
+  }, 2000);
+  try {
+    const result = await session.start(undefined, undefined, undefined, drain);
+    drain(); // what the capture still holds
+    if (failure) throw failure;
+    const summary = aggregator.summary();
+    const src = run.capture.source;
+    const capture = { ...(src.kind === 'file' ? { file: src.path } : { interfaces: src.interfaces }), filter: run.capture.filter ?? '', packets: result.packetsRead };
+    const summaryFile = files.writeSummary({ capture, ...summary });
+    if (run.top > 0) for (const line of topLists(summary, run.top)) out.write(line + '\n');
+    const c = pipeline.counts;
+    err.write(`${result.packetsRead} packets; ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries\n`);
+    err.write(`records in ${run.outDir} (flows.jsonl, http.jsonl, dns.jsonl), aggregates in ${summaryFile}\n`);
+    if (summary.folded.server_records || summary.folded.route_records) {
+      err.write(
+        `caps: ${summary.folded.server_records} records of servers past --max-servers ${run.limits.maxServers} and ` +
+          `${summary.folded.route_records} of routes past --max-routes ${run.limits.maxRoutesPerServer} counted under "other"\n`,
+      );
+    }
+    if (result.error) throw result.error;
+    return 0;
+  } finally {
+    clearInterval(poll);
+    clearInterval(progress);
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    files.close();
+  }
+}
