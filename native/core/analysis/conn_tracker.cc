@@ -49,13 +49,16 @@ void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uin
   if (flags & kRst) c.rst_from = static_cast<int8_t>(dir);
   // tshark's initial RTT: the first segment with ACK but not SYN after a SYN, taken against
   // the latest SYN. Ours only counts it when a SYN/ACK came between and it is no RST.
+  // tshark takes a zero delta for "not yet" and tries again on the next ACK (for its reorder
+  // threshold we do the same); the handshake is taken once, a zero delta included.
   if ((flags & (kSyn | kAck)) == kAck && c.mru_syn_ts != 0 && c.first_rtt == 0) {
     c.first_rtt = ts - c.mru_syn_ts;
-    if (c.synack_seen && c.synack_ts >= c.mru_syn_ts && !(flags & kRst)) {
+    if (!c.handshake_taken && c.synack_seen && c.synack_ts >= c.mru_syn_ts && !(flags & kRst)) {
       c.handshake_rtt = c.first_rtt;
       c.server_rtt = c.synack_ts - c.mru_syn_ts;
       c.client_rtt = ts - c.synack_ts;
     }
+    c.handshake_taken = true;
   }
 }
 
@@ -94,12 +97,13 @@ void ConnTracker::analyze(Conn& c, int dir, const Decoded& d, uint64_t ts) {
     const uint64_t since_ack = ts - R.lastack_time;
     const uint64_t since_next = ts - F.nextseq_time;
     const uint64_t reorder_ns = c.first_rtt ? c.first_rtt : kDefaultReorderNs;
-    if (not_advanced && R.dupacks >= 2 && R.lastack == seq && since_ack < kFastRetransmitWindowNs) {
-      ++F.retransmitted;  // fast retransmission
-    } else if (not_advanced && since_next < reorder_ns && F.nextseq != seq + seglen) {
-      ++F.out_of_order;
-    } else if (seglen > 0 && R.lastack && le_seq(seq + seglen, R.lastack)) {
+    // tshark 4.0's order: spurious first (it needs no sequence check), then fast, out-of-order, plain.
+    if (seglen > 0 && R.lastack && le_seq(seq + seglen, R.lastack)) {
       ++F.retransmitted;  // spurious: the receiver had acknowledged it already
+    } else if (not_advanced && R.dupacks >= 2 && R.lastack == seq && since_ack < kFastRetransmitWindowNs) {
+      ++F.retransmitted;  // fast retransmission
+    } else if (not_advanced && since_next < reorder_ns && F.nextseq != seq + seglen + ((flags & (kSyn | kFin)) ? 1 : 0)) {
+      ++F.out_of_order;
     } else if (not_advanced) {
       ++F.retransmitted;
     }

@@ -58,6 +58,7 @@ class ConnTracker {
     int8_t client = -1;           // see client_side()
     int8_t syn_from = -1;         // side that sent the first SYN, -1: none seen
     bool synack_seen = false;
+    bool handshake_taken = false;  // the first ACK after a SYN came (handshake_rtt or not)
     int8_t rst_from = -1;         // side that sent a RST
   };
 
