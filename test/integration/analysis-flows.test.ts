@@ -138,6 +138,19 @@ function craftedCapture(): string {
   c = conn(7, 40008, 8080);
   c(0, false, 7001, 3001, ACK | PSH, 'response');
   c(1, true, 3001, 7009, ACK);
+  // 9: the SYN repeated 1 ms later (within the 3 ms reorder threshold): a retransmission, not out-of-order.
+  c = conn(8, 40009);
+  c(0, true, 1000, 0, SYN);
+  c(1, true, 1000, 0, SYN);
+  c(10, false, 5000, 1001, SYN | ACK);
+  c(11, true, 1001, 5001, ACK);
+  // 10: a segment the server acknowledged already, repeated within the RTT: spurious (a retransmission).
+  c = conn(9, 40010);
+  handshake(c);
+  c(20, true, 1001, 5001, ACK | PSH, 'abcd');
+  c(20.1, true, 1005, 5001, ACK | PSH, 'efgh');
+  c(20.2, false, 5001, 1009, ACK);
+  c(20.4, true, 1001, 5001, ACK | PSH, 'abcd');
   const file = path.join(tmp, 'crafted.pcap');
   writePcap(file, pkts);
   return file;
@@ -148,14 +161,14 @@ describe('flow records against tshark', () => {
     const file = craftedCapture();
     const { flows, stats } = await readRecords(file);
     const byPort = new Map(flows.map((f) => [f.client_port as number, f]));
-    expect(flows.length).toBe(8);
-    expect([...byPort.keys()].sort()).toEqual([40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008]);
+    expect(flows.length).toBe(10);
+    expect([...byPort.keys()].sort()).toEqual([40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008, 40009, 40010]);
     expect(Object.fromEntries([...byPort].map(([p, f]) => [p, f.state]))).toEqual({
       40001: 'closed', 40002: 'closed', 40003: 'established', 40004: 'rejected', 40005: 'syn_unanswered',
-      40006: 'established', 40007: 'reset', 40008: 'midstream',
+      40006: 'established', 40007: 'reset', 40008: 'midstream', 40009: 'established', 40010: 'established',
     });
     expect(byPort.get(40008)!.server_port).toBe(8080);
-    expect(stats?.records.flows).toBe(8);
+    expect(stats?.records.flows).toBe(10);
     expect(stats?.droppedRecords).toBe(0);
 
     const judged = tsharkStreams(file);
@@ -181,6 +194,10 @@ describe('flow records against tshark', () => {
     expect(byPort.get(40003)!.out_of_order_packets).toBe(1);
     expect(byPort.get(40005)!.retransmitted_packets).toBe(2);
     expect(byPort.get(40006)!.retransmitted_packets).toBe(2);
+    expect(byPort.get(40009)!.retransmitted_packets).toBe(1);
+    expect(byPort.get(40009)!.out_of_order_packets).toBe(0);
+    expect(byPort.get(40010)!.retransmitted_packets).toBe(1);
+    expect(byPort.get(40010)!.out_of_order_packets).toBe(0);
   });
 
   it('a clean connection gives exactly this record', async () => {
@@ -197,8 +214,8 @@ describe('flow records against tshark', () => {
   it('a one-batch queue with tiny batches loses no record when reading a file', async () => {
     const file = craftedCapture();
     const { flows, stats } = await readRecords(file, { maxBytes: 64, queueBatches: 1 });
-    expect(flows.length).toBe(8);
-    expect(stats?.batches).toBeGreaterThanOrEqual(8);
+    expect(flows.length).toBe(10);
+    expect(stats?.batches).toBeGreaterThanOrEqual(10);
     expect(stats?.droppedRecords).toBe(0);
   });
 
@@ -208,7 +225,7 @@ describe('flow records against tshark', () => {
     const byPort = new Map(flows.map((f) => [f.client_port as number, f]));
     expect(byPort.get(40003)!.state).toBe('timeout'); // idle 10 s before the next connection
     expect(byPort.get(40003)!.close_reason).toBe('timeout');
-    expect(byPort.get(40008)!.state).toBe('midstream'); // the last one: open at the end
+    expect(byPort.get(40010)!.state).toBe('established'); // the last one: open at the end
   });
 });
 

@@ -237,3 +237,28 @@ TEST(conn_missed_bytes_from_gaps) {
   CHECK_EQ(r.missed_bytes, 6u);
   CHECK_EQ(conn_state_name(r.state), std::string("closed"));
 }
+
+// Found by the corpus comparison: tshark checks for a spurious retransmission before anything
+// else, and a repeated SYN or FIN counts its sequence byte when telling reordering from
+// retransmission. Both were out-of-order here before.
+TEST(conn_spurious_within_the_rtt_and_quick_syn_retransmission) {
+  {
+    Conn k;
+    k.handshake();
+    k.c(20, 1001, 5001, A | P, "abcd");
+    k.c(20, 1005, 5001, A | P, "efgh");
+    k.s(21, 5001, 1009, A);
+    k.c(22, 1001, 5001, A | P, "abcd");  // 2 ms after: within the 12 ms reorder threshold, but acknowledged
+    const FlowRecord& r = k.only();
+    CHECK_EQ(r.retransmitted_packets, 1u);
+    CHECK_EQ(r.out_of_order_packets, 0u);
+  }
+  {
+    Conn k;
+    k.c(0, 1000, 0, S);
+    k.c(1, 1000, 0, S);  // 1 ms later: within the default 3 ms
+    const FlowRecord& r = k.only();
+    CHECK_EQ(r.retransmitted_packets, 1u);
+    CHECK_EQ(r.out_of_order_packets, 0u);
+  }
+}
