@@ -2,7 +2,9 @@
 // (quotes, control bytes, invalid UTF-8) escaped so the line stays valid JSON.
 #include <arpa/inet.h>
 
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "check.h"
@@ -123,4 +125,25 @@ TEST(json_http_and_dns_lines) {
   out.clear();
   append_json(out, d);
   CHECK(out.find("\"qtype_name\":\"TYPE999\",\"rcode\":null,\"rcode_name\":null") != std::string::npos);
+}
+
+TEST(json_iso_time_matches_gmtime) {
+  // Days from 1970 to past 2100 (leap years, century rules), against the C library's gmtime.
+  for (uint64_t secs = 0; secs < 4200000000ull; secs += 86400ull * 37 + 3671) {
+    std::string ours;
+    append_iso_time(ours, secs * 1000000000ull + 7);
+    const time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char want[64];
+    std::snprintf(want, sizeof want, "\"%04d-%02d-%02dT%02d:%02d:%02d.000000007Z\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (ours != want) {
+      CHECK_EQ(ours, std::string(want));
+      break;
+    }
+  }
+  std::string s;
+  append_iso_time(s, 951782400ull * 1000000000ull);  // 2000-02-29
+  CHECK_EQ(s, std::string("\"2000-02-29T00:00:00.000000000Z\""));
 }
