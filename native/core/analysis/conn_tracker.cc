@@ -47,6 +47,7 @@ void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uin
     c.synack_seen = true;
   }
   if (flags & kRst) c.rst_from = static_cast<int8_t>(dir);
+  if (c.syn_from >= 0 && !(flags & kRst) && (dir != c.syn_from || !(flags & kSyn))) c.answered = true;
   // tshark's initial RTT: the first segment with ACK but not SYN after a SYN, taken against
   // the latest SYN. Ours only counts it when a SYN/ACK came between and it is no RST.
   // tshark takes a zero delta for "not yet" and tries again on the next ACK (for its reorder
@@ -153,7 +154,7 @@ void ConnTracker::on_close(const StreamInfo& s, CloseReason reason, uint64_t ts,
   r.missed_bytes = c.missed;
   if (c.syn_from < 0 && !c.synack_seen) {
     r.state = ConnState::kMidstream;
-  } else if (!c.synack_seen) {
+  } else if (!c.synack_seen && !c.answered) {
     r.state = reason == CloseReason::kRst && c.rst_from == 1 - c.syn_from ? ConnState::kRejected : ConnState::kSynUnanswered;
   } else {
     switch (reason) {

@@ -58,6 +58,9 @@ class ConnTracker {
     int8_t client = -1;           // see client_side()
     int8_t syn_from = -1;         // side that sent the first SYN, -1: none seen
     bool synack_seen = false;
+    // The SYN was answered even if its SYN/ACK was not captured: the SYN's sender went on (an
+    // ACK or data without SYN) or the other side sent anything but a RST.
+    bool answered = false;
     bool handshake_taken = false;  // the first ACK after a SYN came (handshake_rtt or not)
     int8_t rst_from = -1;         // side that sent a RST
   };

@@ -262,3 +262,17 @@ TEST(conn_spurious_within_the_rtt_and_quick_syn_retransmission) {
     CHECK_EQ(r.out_of_order_packets, 0u);
   }
 }
+
+// Only the client's direction captured (asymmetric routing, a one-way mirror): the SYN/ACK is
+// never seen, yet the client's ACK and data show the SYN was answered.
+TEST(conn_answered_syn_without_a_captured_syn_ack_is_no_syn_unanswered) {
+  Conn k;
+  k.c(0, 1000, 0, S);
+  k.c(12, 1001, 5001, A);
+  k.c(20, 1001, 5001, A | P, "abcd");
+  k.c(30, 1005, 5001, A | F);
+  const FlowRecord& r = k.only();
+  CHECK_EQ(conn_state_name(r.state), std::string("closed"));
+  CHECK_EQ(r.handshake_rtt, kUnknownNs);  // tshark's initial_rtt: 12 ms (no SYN/ACK between: a named difference)
+  CHECK_EQ(r.client_bytes, 4u);
+}
