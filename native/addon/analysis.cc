@@ -43,6 +43,9 @@ Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& 
   o.Set("batches", num(s.queue.batches));
   o.Set("droppedRecords", num(s.queue.dropped_records));
   o.Set("app", Napi::Boolean::New(env, s.app));
+  Napi::Object app = Napi::Object::New(env);
+  for (const auto& c : s.app_counters) app.Set(c.first, num(c.second));
+  o.Set("appCounters", app);
   o.Set("packets", num(s.analyzer.packets));
   o.Set("tcpPackets", num(s.analyzer.tcp_packets));
   o.Set("udpDnsDatagrams", num(s.analyzer.udp_dns_datagrams));

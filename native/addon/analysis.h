@@ -15,7 +15,8 @@ namespace podspan_addon {
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& options, bool reading_file);
 // {flows, http, dns}: Buffers of complete JSON lines, plus {flowCount, httpCount, dnsCount}.
 Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& batch);
-// {records: {flows, http, dns}, batches, droppedRecords, app, packets, tcpPackets, udpDnsDatagrams, streams, gapBytes}
+// {records: {flows, http, dns}, batches, droppedRecords, app, appCounters: {httpRequests, ...}, packets,
+// tcpPackets, udpDnsDatagrams, streams, gapBytes}
 Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& s);
 
 }  // namespace podspan_addon

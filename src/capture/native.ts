@@ -96,8 +96,10 @@ export interface AnalysisStats {
   batches: number;
   /** Live: records dropped because JavaScript did not take batches fast enough (a file waits instead). */
   droppedRecords: number;
-  /** The application analyser (HTTP, HTTP/2, DNS) is built into the addon. */
+  /** The application analyser (HTTP, HTTP/2, DNS) is built into the addon ... */
   app: boolean;
+  /** ... and its counters by name (httpRequests, h2Streams, skippedH2Midstream, parseErrors, dnsQueries, ...); empty without it. */
+  appCounters: Record<string, number>;
   packets: number;
   tcpPackets: number;
   udpDnsDatagrams: number;

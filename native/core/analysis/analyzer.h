@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "analysis/conn_tracker.h"
 #include "analysis/records.h"
@@ -31,6 +33,8 @@ class AppEvents {
   virtual void expire(uint64_t now) = 0;
   virtual void finish(uint64_t now) = 0;
   virtual const char* app_of(uint32_t slot) const = 0;
+  // The analyser's counters by name (for stats), into `out` (cleared first; reuses its capacity).
+  virtual void counters(std::vector<std::pair<const char*, uint64_t>>& out) const { out.clear(); }
 };
 
 template <class App>
@@ -38,6 +42,7 @@ class AppEventsFor : public AppEvents {
  public:
   explicit AppEventsFor(std::unique_ptr<App> app) : app_(std::move(app)) {}
   App& app() { return *app_; }
+  const App& app() const { return *app_; }
   void on_open(const StreamInfo& s) override { app_->on_open(s); }
   void set_client_side(uint32_t slot, int side) override { app_->set_client_side(slot, side); }
   void on_data(const StreamInfo& s, int dir, uint64_t off, const uint8_t* p, uint32_t n, uint64_t ts) override {

@@ -12,6 +12,24 @@
 namespace podspan {
 namespace {
 
+#ifdef PODSPAN_HAVE_APP_ANALYZER
+// The application analyser with its counters named for stats (camelCase, as JavaScript reads them).
+class AppAnalyzerEvents : public AppEventsFor<AppAnalyzer> {
+ public:
+  using AppEventsFor<AppAnalyzer>::AppEventsFor;
+  void counters(std::vector<std::pair<const char*, uint64_t>>& out) const override {
+    const AppAnalyzerStats s = app().stats();
+    // The counters the plan names (the rest of AppAnalyzerStats may still change).
+    out.clear();
+    out.emplace_back("httpRequests", s.http_requests);
+    out.emplace_back("h2Streams", s.h2_streams);
+    out.emplace_back("skippedH2Midstream", s.skipped_h2_midstream);
+    out.emplace_back("parseErrors", s.parse_errors);
+    out.emplace_back("dnsQueries", s.dns_queries);
+  }
+};
+#endif
+
 uint64_t now_ms() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -112,7 +130,7 @@ RecordQueueStats RecordQueue::stats() const {
 
 AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue) {
 #ifdef PODSPAN_HAVE_APP_ANALYZER
-  app_ = std::make_unique<AppEventsFor<AppAnalyzer>>(std::make_unique<AppAnalyzer>(queue_));
+  app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(queue_));
 #endif
   analyzer_ = std::make_unique<Analyzer>(options.analyzer, queue_, app_.get());
 }
@@ -139,8 +157,10 @@ void AnalysisConsumer::finish() {
 
 void AnalysisConsumer::publish() {
   const AnalyzerStats s = analyzer_->stats();
+  if (app_) app_->counters(app_counters_);
   std::lock_guard<std::mutex> lk(mu_);
   snapshot_ = s;
+  app_snapshot_ = app_counters_;
 }
 
 AnalysisStats AnalysisConsumer::stats() const {
@@ -148,6 +168,7 @@ AnalysisStats AnalysisConsumer::stats() const {
   {
     std::lock_guard<std::mutex> lk(mu_);
     s.analyzer = snapshot_;
+    s.app_counters = app_snapshot_;
   }
   s.queue = queue_.stats();
   s.app = app_ != nullptr;

@@ -92,6 +92,7 @@ struct AnalysisStats {
   AnalyzerStats analyzer;
   RecordQueueStats queue;
   bool app = false;  // the application analyser is built in
+  std::vector<std::pair<const char*, uint64_t>> app_counters;  // its counters by name (AppEvents::counters)
 };
 
 class AnalysisConsumer : public PacketConsumer {
@@ -117,8 +118,10 @@ class AnalysisConsumer : public PacketConsumer {
   std::unique_ptr<AppEvents> app_;
   std::unique_ptr<Analyzer> analyzer_;
   uint64_t packets_ = 0;
+  std::vector<std::pair<const char*, uint64_t>> app_counters_;  // the capture thread's scratch
   mutable std::mutex mu_;
   AnalyzerStats snapshot_;
+  std::vector<std::pair<const char*, uint64_t>> app_snapshot_;
 };
 
 }  // namespace podspan
