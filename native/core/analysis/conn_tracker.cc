@@ -54,7 +54,8 @@ void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uin
   // threshold we do the same); the handshake is taken once, a zero delta included.
   if ((flags & (kSyn | kAck)) == kAck && c.mru_syn_ts != 0 && c.first_rtt == 0) {
     c.first_rtt = ts - c.mru_syn_ts;
-    if (!c.handshake_taken && c.synack_seen && c.synack_ts >= c.mru_syn_ts && !(flags & kRst)) {
+    // Capture times that run backwards (merged captures) give no RTT rather than a wrapped one.
+    if (!c.handshake_taken && c.synack_seen && c.synack_ts >= c.mru_syn_ts && ts >= c.synack_ts && !(flags & kRst)) {
       c.handshake_rtt = c.first_rtt;
       c.server_rtt = c.synack_ts - c.mru_syn_ts;
       c.client_rtt = ts - c.synack_ts;
@@ -126,7 +127,7 @@ void ConnTracker::analyze(Conn& c, int dir, const Decoded& d, uint64_t ts) {
 
 void ConnTracker::on_gap(const StreamInfo& s, int, uint64_t len) { conns_[s.slot].missed += len; }
 
-void ConnTracker::on_close(const StreamInfo& s, CloseReason reason, uint64_t ts, const char* app) {
+void ConnTracker::on_close(const StreamInfo& s, CloseReason reason, uint64_t, const char* app) {
   const Conn& c = conns_[s.slot];
   const int client = c.client < 0 ? 0 : c.client;
   FlowRecord r;
@@ -167,7 +168,6 @@ void ConnTracker::on_close(const StreamInfo& s, CloseReason reason, uint64_t ts,
   }
   r.close_reason = close_reason_name(reason);
   if (app) r.app = app;
-  (void)ts;
   ++records_;
   sink_.flow(r);
 }

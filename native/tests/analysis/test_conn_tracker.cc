@@ -276,3 +276,14 @@ TEST(conn_answered_syn_without_a_captured_syn_ack_is_no_syn_unanswered) {
   CHECK_EQ(r.handshake_rtt, kUnknownNs);  // tshark's initial_rtt: 12 ms (no SYN/ACK between: a named difference)
   CHECK_EQ(r.client_bytes, 4u);
 }
+
+// Merged captures can run backwards in time: no RTT then, never a wrapped 2^64 - x.
+TEST(conn_backwards_time_gives_no_rtt) {
+  Conn k;
+  k.c(10, 1000, 0, S);
+  k.s(20, 5000, 1001, S | A);
+  k.c(15, 1001, 5001, A);  // before the SYN/ACK by its timestamp
+  const FlowRecord& r = k.only();
+  CHECK_EQ(r.handshake_rtt, kUnknownNs);
+  CHECK_EQ(r.client_rtt, kUnknownNs);
+}
