@@ -287,3 +287,30 @@ TEST(conn_backwards_time_gives_no_rtt) {
   CHECK_EQ(r.handshake_rtt, kUnknownNs);
   CHECK_EQ(r.client_rtt, kUnknownNs);
 }
+
+// The flow table full: the least recently active connection is closed, state timeout, reason evicted.
+TEST(conn_evicted_is_timeout) {
+  Records out;
+  AnalyzerOptions o;
+  o.reassembly.max_flows = 1;
+  Analyzer an(o, out, nullptr);
+  InterfaceInfo i;
+  i.linktype = kLinktypeRaw;
+  an.add_interface(i);
+  auto feed = [&](const Bytes& b, uint64_t ts) {
+    PacketRecord rec;
+    rec.ts_ns = ts;
+    rec.caplen = rec.origlen = static_cast<uint32_t>(b.size());
+    an.consume(rec, b.data());
+  };
+  feed(raw_tcp_frame_acked(1, 40000, 2, 80, 1000, 0, S, 1000, ""), kT0);
+  feed(raw_tcp_frame_acked(2, 80, 1, 40000, 5000, 1001, S | A, 1000, ""), kT0 + kMs);
+  feed(raw_tcp_frame_acked(3, 40001, 2, 80, 7000, 0, S, 1000, ""), kT0 + 2 * kMs);
+  an.finish();
+  CHECK_EQ(out.flows.size(), 2u);
+  if (out.flows.size() == 2) {
+    CHECK_EQ(conn_state_name(out.flows[0].state), std::string("timeout"));
+    CHECK_EQ(out.flows[0].close_reason, std::string("evicted"));
+    CHECK_EQ(conn_state_name(out.flows[1].state), std::string("syn_unanswered"));
+  }
+}
