@@ -9,6 +9,10 @@
 // segment sent SEGMENTS*N times); time per segment, peak buffered bytes against the caps, RSS.
 // BYTES (default 1000) sets the flood's segment size: 1 shows what bookkeeping costs.
 //   podspan_reassembly_bench --flood 2000 1000 [BYTES]
+// With --analyze FILE: the same read with analytics instead of a counting sink (the Analyzer:
+// reassembly plus the connection tracker, flow records serialised as JSON lines), so the two
+// runs side by side show what the tracker adds per packet.
+//   podspan_reassembly_bench --analyze FILE
 #include <sys/resource.h>
 
 #include <chrono>
@@ -20,10 +24,25 @@
 #include "pcap/file_reader.h"
 #include "reassembly/reassembly.h"
 #include "reassembly/tcp_pipeline.h"
+#include "analysis/analyzer.h"
+#include "analysis/json_records.h"
 
 using namespace podspan;
 
 namespace {
+struct JsonCountingRecords : RecordSink {
+  std::string line;
+  uint64_t flows = 0, json_bytes = 0;
+  void flow(const FlowRecord& r) override {
+    line.clear();
+    append_json(line, r);
+    ++flows;
+    json_bytes += line.size();
+  }
+  void http(const HttpRecord&) override {}
+  void dns(const DnsRecord&) override {}
+};
+
 struct CountingSink : StreamSink {
   uint64_t bytes = 0;
   void on_open(const StreamInfo&) override {}
@@ -125,6 +144,37 @@ int flood(long flows, long segments, uint32_t bytes) {
   return 0;
 }
 
+// --analyze: the Analyzer (no application analyser) over the whole file.
+int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
+  JsonCountingRecords records;
+  Analyzer analyzer(AnalyzerOptions{}, records, nullptr);
+  analyzer.input_is_stable(reader.contents(), reader.contents_size());
+  Batch batch;
+  batch.may_borrow = true;
+  size_t known_interfaces = 0;
+  for (;;) {
+    const ReadStatus st = reader.read(batch, 4096, 8 << 20);
+    const auto& ifs = reader.interfaces();
+    for (; known_interfaces < ifs.size(); ++known_interfaces) analyzer.add_interface(ifs[known_interfaces]);
+    for (const PacketRecord& r : batch.records) analyzer.consume(r, batch.bytes(r));
+    if (st == ReadStatus::kError) {
+      std::fprintf(stderr, "%s\n", reader.error().c_str());
+      return 1;
+    }
+    if (st == ReadStatus::kEnd) break;
+  }
+  analyzer.finish();
+  const AnalyzerStats stats = analyzer.stats();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("analyze packets=%llu tcp=%llu flow_records=%llu json_bytes=%llu seconds=%.3f pkts_per_s=%.0f max_rss_kb=%ld\n",
+              static_cast<unsigned long long>(stats.packets), static_cast<unsigned long long>(stats.tcp_packets),
+              static_cast<unsigned long long>(records.flows), static_cast<unsigned long long>(records.json_bytes), secs,
+              stats.packets / secs, ru.ru_maxrss);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--flows") return idle_flows(std::atol(argv[2]));
   if ((argc == 4 || argc == 5) && std::string(argv[1]) == "--flood") {
@@ -135,13 +185,15 @@ int main(int argc, char** argv) {
     }
     return flood(std::atol(argv[2]), std::atol(argv[3]), static_cast<uint32_t>(bytes));
   }
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s FILE.pcap|FILE.pcapng\n", argv[0]);
+  const bool analyze = argc == 3 && std::string(argv[1]) == "--analyze";
+  if (argc != 2 && !analyze) {
+    std::fprintf(stderr, "usage: %s [--analyze] FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;
   }
   try {
     const auto t0 = std::chrono::steady_clock::now();
-    auto reader = FileReader::open(argv[1]);
+    auto reader = FileReader::open(argv[analyze ? 2 : 1]);
+    if (analyze) return analyze_file(*reader, t0);
     CountingSink sink;
     TcpPipeline pipeline({}, {}, sink);
     // As `podspan streams` reads a file: packets lent from the mapping, which stays until the end.

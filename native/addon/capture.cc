@@ -2,6 +2,7 @@
 // stream files, stream events, encapsulated mirrors) and the bounded batch queue JavaScript drains.
 #include "areas.h"
 
+#include "analysis.h"
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -27,6 +28,7 @@ using podspan::CaptureSession;
 struct Sinks {
   std::shared_ptr<podspan::StreamFiles> streams;
   std::shared_ptr<podspan::StreamEventQueue> events;
+  std::shared_ptr<podspan::AnalysisConsumer> analysis;
   std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
 };
 
@@ -102,6 +104,10 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     sinks.events = std::make_shared<podspan::StreamEventQueue>(eo);
     opt.consumers.push_back(sinks.events);
   }
+  if (o.Get("analysis").IsObject()) {
+    sinks.analysis = make_analysis(o.Get("analysis").As<Napi::Object>(), !opt.read_path.empty());
+    opt.consumers.push_back(sinks.analysis);
+  }
   if (o.Get("vxlan").IsArray()) {
     Napi::Array a = o.Get("vxlan").As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
@@ -142,6 +148,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
                         InstanceMethod("takeStreamEvents", &NativeCapture::TakeStreamEvents),
                         InstanceMethod("takeColumns", &NativeCapture::TakeColumns),
+                        InstanceMethod("takeRecords", &NativeCapture::TakeRecords),
+                        InstanceMethod("analysisStats", &NativeCapture::GetAnalysisStats),
                         InstanceMethod("stats", &NativeCapture::Stats),
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
@@ -243,6 +251,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       }
     };
     if (sinks_.events) sinks_.events->set_on_ready(wake);
+    if (sinks_.analysis) sinks_.analysis->set_on_ready(wake);
     session_->start(
         wake,
         [this, notify] {
@@ -287,6 +296,20 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     o.Set("data", Napi::Buffer<uint8_t>::Copy(env, event_batch_.data.data(), event_batch_.data.size()));
     o.Set("count", Napi::Number::New(env, static_cast<double>(event_batch_.events.size())));
     return o;
+  }
+
+  // Returns {flows, http, dns} (Buffers of JSON lines, see analysis.h) or null when none is ready.
+  Napi::Value TakeRecords(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!sinks_.analysis || !sinks_.analysis->take(record_batch_)) return env.Null();
+    return record_batch_object(env, record_batch_);
+  }
+
+  // Analytics counters, or null without the analysis sink.
+  Napi::Value GetAnalysisStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!sinks_.analysis) return env.Null();
+    return analysis_stats_object(env, sinks_.analysis->stats());
   }
 
   // takeColumns(targets, upMask): the next batch as FrameBatch columns split over `targets`
@@ -473,6 +496,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   void shutdown() {
     closed_ = true;
     if (sinks_.events) sinks_.events->abandon();  // a file reader may be waiting for JS to take events
+    if (sinks_.analysis) sinks_.analysis->abandon();  // ... or records
     session_.reset();  // stops, releases waiting threads, joins
   }
 
@@ -485,6 +509,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   bool started_ = false;
   podspan::Batch batch_;
   podspan::StreamEventBatch event_batch_;
+  podspan::RecordBatch record_batch_;
   std::vector<podspan::FrameColumns> columns_;
   std::vector<uint64_t> moved_;
 };

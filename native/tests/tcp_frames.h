@@ -75,3 +75,17 @@ inline Bytes vxlan(uint8_t src, uint8_t dst, uint32_t vni, const Bytes& inner_et
 }
 
 }  // namespace podspan_test
+
+namespace podspan_test {
+
+// A TCP segment with its ack number and window, in an IPv4 packet from 10.0.0.<src> to 10.0.0.<dst>.
+inline Bytes raw_tcp_frame_acked(uint8_t src, uint16_t sport, uint8_t dst, uint16_t dport, uint32_t seq, uint32_t ack,
+                                 uint8_t flags, uint16_t window, const std::string& payload) {
+  Bytes t = tcp_segment(sport, dport, seq, flags, payload);
+  put16(t, 8, static_cast<uint16_t>(ack >> 16));
+  put16(t, 10, static_cast<uint16_t>(ack));
+  put16(t, 14, window);
+  return ipv4(src, dst, 6, t);
+}
+
+}  // namespace podspan_test

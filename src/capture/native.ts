@@ -78,6 +78,33 @@ export interface NativeCaptureOptions {
     sequence?: boolean;
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number };
+}
+
+export interface NativeRecordBatch {
+  flows: Buffer;
+  http: Buffer;
+  dns: Buffer;
+  flowCount: number;
+  httpCount: number;
+  dnsCount: number;
+}
+
+export interface AnalysisStats {
+  /** Records handed to JavaScript, per kind. */
+  records: { flows: number; http: number; dns: number };
+  batches: number;
+  /** Live: records dropped because JavaScript did not take batches fast enough (a file waits instead). */
+  droppedRecords: number;
+  /** The application analyser (HTTP, HTTP/2, DNS) is built into the addon ... */
+  app: boolean;
+  /** ... and its counters by name (httpRequests, h2Streams, skippedH2Midstream, parseErrors, dnsQueries, ...); empty without it. */
+  appCounters: Record<string, number>;
+  packets: number;
+  tcpPackets: number;
+  udpDnsDatagrams: number;
+  streams: number;
+  gapBytes: number;
 }
 
 export interface NativeStreamEvents {
@@ -148,6 +175,8 @@ export interface NativeCapture {
   abandonStreamWrites(): void;
   takeBatch(): NativeBatch | null;
   takeStreamEvents(): NativeStreamEvents | null;
+  takeRecords(): NativeRecordBatch | null;
+  analysisStats(): AnalysisStats | null;
   takeColumns(targets: number, upMask: number): { count: number; unrouted: number; parts: NativeColumnsPart[] } | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];

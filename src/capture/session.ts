@@ -7,9 +7,10 @@ import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
-import { native, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
+import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
-export type { ForwardStats, StreamStats };
+export type { AnalysisStats, ForwardStats, StreamStats };
 
 export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string };
 
@@ -59,6 +60,12 @@ export interface CaptureOptions {
    * full, payload becomes gap events marked queueDrop. Exclusive with `streams`.
    */
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+  /**
+   * Analytics on the capture thread: a record per TCP connection (flows), HTTP exchange and DNS
+   * transaction, as JSON lines in batches (see src/analysis/native-records.ts). Reading a file
+   * waits for JavaScript to take them; live capture never blocks (drops counted).
+   */
+  analysis?: AnalysisOptions;
   /** Mirror every captured frame to these targets, natively on the capture thread (hosts resolved). */
   forward?: ForwardTarget[];
 }
@@ -89,11 +96,14 @@ export interface CaptureResult {
   streamStats?: StreamStats;
   /** Per forwarding target: frames sent and why any were not. */
   forward: ForwardStats[];
+  /** With `analysis`: records made, batches, drops. */
+  analysisStats?: AnalysisStats;
 }
 
 export class CaptureSession {
   private readonly handle: NativeCapture;
   private running?: Promise<CaptureResult>;
+  private recordListener?: (batch: RecordBatch) => void;
 
   private constructor(
     handle: NativeCapture,
@@ -170,6 +180,26 @@ export class CaptureSession {
     return this.handle.forwardStats();
   }
 
+  /** With `analysis`: counters (records per kind, batches, drops), or undefined. */
+  analysisStats(): AnalysisStats | undefined {
+    return this.handle.analysisStats() ?? undefined;
+  }
+
+  /**
+   * With `analysis`: the oldest batch of records (each kind a Buffer of complete JSON lines), or
+   * undefined when none is ready. Without onRecords(), call it whenever start()'s onBatch-style
+   * signal fires; reading a file waits while batches are not taken.
+   */
+  takeRecords(): RecordBatch | undefined {
+    const r = this.handle.takeRecords();
+    return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns };
+  }
+
+  /** With `analysis`: `fn` gets every batch of records as it is ready (call before start()). */
+  onRecords(fn: (batch: RecordBatch) => void): void {
+    this.recordListener = fn;
+  }
+
   /**
    * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet), and
    * `onStreamEvents` once per batch of stream events. Resolves when capture ends: count
@@ -202,6 +232,8 @@ export class CaptureSession {
         for (let e = this.handle.takeStreamEvents(); e !== null; e = this.handle.takeStreamEvents()) {
           onStreamEvents?.(new StreamEventBatch(e.events, e.data, e.count));
         }
+        const onRecords = this.recordListener;
+        if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
       };
       let done = false;
       let finished = false;
@@ -217,6 +249,7 @@ export class CaptureSession {
           stats: this.handle.stats(),
           streamStats: this.handle.streamStats() ?? undefined,
           forward: this.handle.forwardStats(),
+          analysisStats: this.handle.analysisStats() ?? undefined,
         };
         this.handle.close();
         resolve(result);
@@ -277,6 +310,7 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     batches: options.batches,
     streams: options.streams,
     streamEvents: options.streamEvents,
+    analysis: options.analysis && { ...options.analysis },
     // VXLAN, GENEVE and GRE share one native sender; `encap` picks the header it writes.
     vxlan: options.forward?.filter(isEncap).map((t) => ({
       encap: t.kind,

@@ -15,7 +15,7 @@ function checksum(buf: Buffer): number {
   return ~sum & 0xffff;
 }
 
-export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport: number; dport: number; payload: Buffer; seq?: number; flags?: number }): Buffer {
+export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport: number; dport: number; payload: Buffer; seq?: number; flags?: number; ack?: number; window?: number }): Buffer {
   const l4 = opts.proto === 17 ? Buffer.alloc(8) : Buffer.alloc(20);
   l4.writeUInt16BE(opts.sport, 0);
   l4.writeUInt16BE(opts.dport, 2);
@@ -23,9 +23,10 @@ export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport
     l4.writeUInt16BE(8 + opts.payload.length, 4);
   } else {
     l4.writeUInt32BE((opts.seq ?? 1000) >>> 0, 4);
+    l4.writeUInt32BE((opts.ack ?? 0) >>> 0, 8);
     l4[12] = 5 << 4;
     l4[13] = opts.flags ?? 0x18; // default PSH ACK
-    l4.writeUInt16BE(65535, 14);
+    l4.writeUInt16BE(opts.window ?? 65535, 14);
   }
   const ip = Buffer.alloc(20);
   ip[0] = 0x45;

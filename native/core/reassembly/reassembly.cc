@@ -77,6 +77,7 @@ void TcpReassembler::add(const Decoded& d, const uint8_t* frame, uint64_t ts) {
     lru_unlink(*f);
     lru_append(*f);
   }
+  if (observer_) observer_->on_segment(f->info, dir, d, ts);
   segment(*f, dir, d, frame + d.payload_offset, d.captured_payload, ts);
 }
 

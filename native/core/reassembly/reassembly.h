@@ -50,6 +50,17 @@ class StreamSink {
   virtual void on_close(const StreamInfo& s, CloseReason reason, uint64_t ts) = 0;
 };
 
+// Sees every TCP segment of every flow the reassembler tracks (SYN, SYN/ACK, pure ACKs, RST,
+// FIN, retransmissions), after the flow's on_open and before the segment's payload is delivered
+// or a RST/FIN closes the flow, so a connection tracker sees the segment while the flow is open.
+// Segments of no tracked flow (a bare ACK or RST after the flow closed) are not reported.
+class SegmentObserver {
+ public:
+  virtual ~SegmentObserver() = default;
+  // dir as in StreamSink; d: the decoded segment (seq, ack, flags, window, payload_len).
+  virtual void on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts) = 0;
+};
+
 struct ReassemblyConfig {
   size_t max_flows = 1 << 20;
   uint64_t idle_timeout_ns = 120ull * 1000000000ull;
@@ -95,6 +106,8 @@ class TcpReassembler {
   // out-of-order payload lying there is buffered by reference, not copied. It still counts
   // against the buffer caps, which bound how much is held back either way.
   void input_is_stable(const uint8_t* begin, size_t len) { stable_.set(begin, len); }
+  // None by default: then the per-segment cost is one predictable branch.
+  void set_segment_observer(SegmentObserver* observer) { observer_ = observer; }
 
   const ReassemblyStats& stats() const { return stats_; }
   // What a buffered segment of len bytes is charged against the caps: payload and bookkeeping.
@@ -185,6 +198,7 @@ class TcpReassembler {
   uint32_t lru_head_ = kNoFlow, lru_tail_ = kNoFlow;
   uint64_t next_id_ = 1;
   StableInput stable_;  // input_is_stable()
+  SegmentObserver* observer_ = nullptr;
 };
 
 }  // namespace podspan

@@ -94,6 +94,9 @@ void TcpPipeline::process(const PacketRecord& rec, const uint8_t* bytes, Decoded
       d.l4_offset != 0 && d.payload_offset != 0) {
     ++tcp_packets_;
     reassembler_.add(d, bytes, rec.ts_ns);
+  } else if (datagrams_ && complete && (r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 17 &&
+             !d.fragment && d.payload_offset != 0) {
+    datagrams_->on_datagram(d, bytes + d.payload_offset, d.captured_payload, rec.ts_ns);
   }
   if (rec.ts_ns >= last_expire_ts_ + kExpireEveryNs) {
     reassembler_.expire(rec.ts_ns);

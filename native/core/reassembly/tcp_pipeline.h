@@ -21,6 +21,15 @@ struct TcpPipelineStats {
   ReassemblyStats reassembly;
 };
 
+// UDP datagrams the pipeline decoded (fragments rebuilt, tunnels opened): for analysers of
+// datagram protocols (DNS) that share the pipeline's decoding.
+class DatagramObserver {
+ public:
+  virtual ~DatagramObserver() = default;
+  // payload: the captured UDP payload (len bytes, at most d.payload_len).
+  virtual void on_datagram(const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts) = 0;
+};
+
 class TcpPipeline {
  public:
   TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig& defrag, StreamSink& sink);
@@ -39,6 +48,10 @@ class TcpPipeline {
     stable_.set(begin, len);
     reassembler_.input_is_stable(begin, len);
   }
+  // Every TCP segment of a tracked flow (see SegmentObserver); none by default.
+  void set_segment_observer(SegmentObserver* o) { reassembler_.set_segment_observer(o); }
+  // Every whole UDP datagram; none by default.
+  void set_datagram_observer(DatagramObserver* o) { datagrams_ = o; }
   // Counters as of now (not thread-safe: call on the thread that feeds packets).
   TcpPipelineStats stats() const;
 
@@ -68,6 +81,7 @@ class TcpPipeline {
   uint64_t packets_ = 0, tcp_packets_ = 0;
   DecodeCounters decode_;
   uint64_t last_ts_ = 0, last_expire_ts_ = 0;
+  DatagramObserver* datagrams_ = nullptr;
 };
 
 }  // namespace podspan

@@ -1,0 +1,22 @@
+// The capture's analytics sink for JavaScript (analysis.cc): options in, record batches and
+// counters out. NativeCapture (capture.cc) owns the sink beside its other sinks.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "analysis/record_queue.h"
+
+namespace podspan_addon {
+
+// {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?}; a file waits for JS,
+// live capture never blocks (records dropped and counted).
+std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& options, bool reading_file);
+// {flows, http, dns}: Buffers of complete JSON lines, plus {flowCount, httpCount, dnsCount}.
+Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& batch);
+// {records: {flows, http, dns}, batches, droppedRecords, app, appCounters: {httpRequests, ...}, packets,
+// tcpPackets, udpDnsDatagrams, streams, gapBytes}
+Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& s);
+
+}  // namespace podspan_addon

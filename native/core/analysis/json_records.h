@@ -1,0 +1,28 @@
+// JSON lines of the three record kinds (flows.jsonl, http.jsonl, dns.jsonl): one object per
+// line, field names as in records.h, durations in ms with microsecond precision, ts as ISO 8601
+// UTC with nanoseconds, addresses as text (IPv6 compressed), unknowns as null. Strings come
+// from the network (paths, hosts, DNS names): control bytes, quotes and invalid UTF-8 are
+// escaped or replaced (U+FFFD) so every line is valid JSON.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "analysis/records.h"
+
+namespace podspan {
+
+// Each appends one line (ending in '\n') to out.
+void append_json(std::string& out, const FlowRecord& r);
+void append_json(std::string& out, const HttpRecord& r);
+void append_json(std::string& out, const DnsRecord& r);
+
+// Building blocks, exposed for tests.
+void append_json_string(std::string& out, const char* s, size_t n);
+void append_ms(std::string& out, uint64_t ns);    // 12.345 (ns rounded to the microsecond); null when kUnknownNs
+void append_iso_time(std::string& out, uint64_t ns);  // "2026-11-28T10:00:00.123456789Z"
+void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr);  // "10.0.0.1" / "2001:db8::1"
+const char* dns_type_name(uint16_t qtype);   // "A", "AAAA", ... or nullptr when we have no name
+const char* dns_rcode_name(int rcode);       // "NOERROR", "NXDOMAIN", ... or nullptr
+
+}  // namespace podspan

@@ -1,0 +1,178 @@
+#include "analysis/record_queue.h"
+
+#include <chrono>
+
+#include "analysis/json_records.h"
+
+#if __has_include("analysis/app_analyzer.h")
+#include "analysis/app_analyzer.h"
+#define PODSPAN_HAVE_APP_ANALYZER 1
+#endif
+
+namespace podspan {
+namespace {
+
+#ifdef PODSPAN_HAVE_APP_ANALYZER
+// The application analyser with its counters named for stats (camelCase, as JavaScript reads them).
+class AppAnalyzerEvents : public AppEventsFor<AppAnalyzer> {
+ public:
+  using AppEventsFor<AppAnalyzer>::AppEventsFor;
+  void counters(std::vector<std::pair<const char*, uint64_t>>& out) const override {
+    const AppAnalyzerStats s = app().stats();
+    // The counters the plan names (the rest of AppAnalyzerStats may still change).
+    out.clear();
+    out.emplace_back("httpRequests", s.http_requests);
+    out.emplace_back("h2Streams", s.h2_streams);
+    out.emplace_back("skippedH2Midstream", s.skipped_h2_midstream);
+    out.emplace_back("parseErrors", s.parse_errors);
+    out.emplace_back("dnsQueries", s.dns_queries);
+  }
+};
+#endif
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options) {}
+
+bool RecordQueue::room_for_record() {
+  // Overflowing (live), the batch still grows up to four times its size, then records drop.
+  if (overflow_ && current_.bytes() >= 4 * opt_.batch_max_bytes) {
+    std::lock_guard<std::mutex> lk(mu_);
+    ++counters_.dropped_records;
+    return false;
+  }
+  if (current_.empty()) current_started_ms_ = now_ms();
+  return true;
+}
+
+void RecordQueue::counted() {
+  if (current_.bytes() >= opt_.batch_max_bytes) maybe_push(false);
+}
+
+void RecordQueue::flow(const FlowRecord& r) {
+  if (!room_for_record()) return;
+  append_json(current_.flows, r);
+  ++current_.flow_count;
+  counted();
+}
+
+void RecordQueue::http(const HttpRecord& r) {
+  if (!room_for_record()) return;
+  append_json(current_.http, r);
+  ++current_.http_count;
+  counted();
+}
+
+void RecordQueue::dns(const DnsRecord& r) {
+  if (!room_for_record()) return;
+  append_json(current_.dns, r);
+  ++current_.dns_count;
+  counted();
+}
+
+void RecordQueue::maybe_push(bool force) {
+  if (current_.empty()) return;
+  const uint64_t now = now_ms();
+  if (!force && current_.bytes() < opt_.batch_max_bytes && now - current_started_ms_ < opt_.flush_ms) return;
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (abandoned_) {
+      current_.clear();
+      return;
+    }
+    if (ready_.size() >= opt_.queue_max_batches && !force) {
+      if (!opt_.wait_for_room) {
+        overflow_ = true;  // keep the batch; once it reaches its overflow size, records drop
+        return;
+      }
+      room_.wait(lk, [this] { return abandoned_ || ready_.size() < opt_.queue_max_batches; });
+      if (abandoned_) {
+        current_.clear();
+        return;
+      }
+    }
+    counters_.flows += current_.flow_count;
+    counters_.http += current_.http_count;
+    counters_.dns += current_.dns_count;
+    ++counters_.batches;
+    ready_.push_back(std::move(current_));
+    current_ = RecordBatch();
+    overflow_ = false;
+  }
+  if (on_ready_) on_ready_();
+}
+
+bool RecordQueue::take(RecordBatch& out) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (ready_.empty()) return false;
+  out = std::move(ready_.front());
+  ready_.pop_front();
+  room_.notify_one();
+  return true;
+}
+
+void RecordQueue::abandon() {
+  std::lock_guard<std::mutex> lk(mu_);
+  abandoned_ = true;
+  ready_.clear();
+  room_.notify_all();
+}
+
+RecordQueueStats RecordQueue::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return counters_;
+}
+
+AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue) {
+#ifdef PODSPAN_HAVE_APP_ANALYZER
+  app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(queue_));
+#endif
+  analyzer_ = std::make_unique<Analyzer>(options.analyzer, queue_, app_.get());
+}
+
+AnalysisConsumer::~AnalysisConsumer() = default;
+
+void AnalysisConsumer::consume(const PacketRecord& rec, const uint8_t* bytes) {
+  analyzer_->consume(rec, bytes);
+  // The clock is read every 64 packets; counters are published every 4096.
+  if ((++packets_ & 63) == 0) queue_.maybe_push(false);
+  if ((packets_ & 4095) == 0) publish();
+}
+
+void AnalysisConsumer::dispatched() {
+  queue_.maybe_push(false);
+  publish();
+}
+
+void AnalysisConsumer::finish() {
+  analyzer_->finish();
+  queue_.maybe_push(true);
+  publish();
+}
+
+void AnalysisConsumer::publish() {
+  const AnalyzerStats s = analyzer_->stats();
+  if (app_) app_->counters(app_counters_);
+  std::lock_guard<std::mutex> lk(mu_);
+  snapshot_ = s;
+  app_snapshot_ = app_counters_;
+}
+
+AnalysisStats AnalysisConsumer::stats() const {
+  AnalysisStats s;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    s.analyzer = snapshot_;
+    s.app_counters = app_snapshot_;
+  }
+  s.queue = queue_.stats();
+  s.app = app_ != nullptr;
+  return s;
+}
+
+}  // namespace podspan

@@ -1,0 +1,127 @@
+// Records to JavaScript: a RecordSink that writes each record as a JSON line into the current
+// batch (one buffer per kind: flows, http, dns) and hands full or old batches over through a
+// bounded queue. Reading a file waits for room; live capture never blocks: while the queue is
+// full, records are dropped and counted (a record is small; the next batch starts once there is
+// room). AnalysisConsumer puts the Analyzer and the queue together for a capture session.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "analysis/analyzer.h"
+#include "analysis/records.h"
+#include "common/packet.h"
+
+namespace podspan {
+
+struct RecordBatch {
+  std::string flows, http, dns;  // complete JSON lines
+  uint64_t flow_count = 0, http_count = 0, dns_count = 0;
+  bool empty() const { return flow_count + http_count + dns_count == 0; }
+  size_t bytes() const { return flows.size() + http.size() + dns.size(); }
+  void clear() {
+    flows.clear();
+    http.clear();
+    dns.clear();
+    flow_count = http_count = dns_count = 0;
+  }
+};
+
+struct RecordQueueOptions {
+  bool wait_for_room = false;  // reading a file: block instead of dropping
+  size_t batch_max_bytes = 1 << 20;
+  size_t queue_max_batches = 16;
+  uint32_t flush_ms = 200;     // a partial batch goes out once this old
+};
+
+struct RecordQueueStats {
+  uint64_t flows = 0, http = 0, dns = 0;  // records handed over
+  uint64_t batches = 0;
+  uint64_t dropped_records = 0;           // live: no room in the queue
+};
+
+class RecordQueue : public RecordSink {
+ public:
+  explicit RecordQueue(RecordQueueOptions options);
+
+  void set_on_ready(std::function<void()> on_ready) { on_ready_ = std::move(on_ready); }
+  void flow(const FlowRecord& r) override;
+  void http(const HttpRecord& r) override;
+  void dns(const DnsRecord& r) override;
+
+  // The producer's thread: pushes the current batch when full, older than flush_ms, or forced
+  // (the end: the last batch may exceed the cap by one so nothing is lost at the end).
+  void maybe_push(bool force);
+  // Any thread: moves the oldest ready batch into out; false if none.
+  bool take(RecordBatch& out);
+  // The consumer is gone: stop waiting and discard from now on.
+  void abandon();
+  RecordQueueStats stats() const;
+
+ private:
+  bool room_for_record();  // false: live and overflowing, drop it
+  void counted();
+
+  RecordQueueOptions opt_;
+  RecordBatch current_;
+  uint64_t current_started_ms_ = 0;
+  std::function<void()> on_ready_;
+  mutable std::mutex mu_;
+  std::condition_variable room_;
+  std::deque<RecordBatch> ready_;
+  bool abandoned_ = false;
+  bool overflow_ = false;  // live: the queue was full at the last push
+  RecordQueueStats counters_;  // guarded by mu_
+};
+
+// A capture session's analytics: the Analyzer on the capture thread writing into a RecordQueue.
+// The application analyser (HTTP, DNS) is built in when analysis/app_analyzer.h is part of the
+// core; without it only flow records are made.
+struct AnalysisOptions {
+  AnalyzerOptions analyzer;
+  RecordQueueOptions queue;
+};
+
+struct AnalysisStats {
+  AnalyzerStats analyzer;
+  RecordQueueStats queue;
+  bool app = false;  // the application analyser is built in
+  std::vector<std::pair<const char*, uint64_t>> app_counters;  // its counters by name (AppEvents::counters)
+};
+
+class AnalysisConsumer : public PacketConsumer {
+ public:
+  explicit AnalysisConsumer(AnalysisOptions options);
+  ~AnalysisConsumer() override;
+
+  void set_on_ready(std::function<void()> on_ready) { queue_.set_on_ready(std::move(on_ready)); }
+  void add_interface(const InterfaceInfo& info) override { analyzer_->add_interface(info); }
+  void consume(const PacketRecord& rec, const uint8_t* bytes) override;
+  void dispatched() override;
+  void input_is_stable(const uint8_t* begin, size_t len) override { analyzer_->input_is_stable(begin, len); }
+  void finish() override;
+
+  bool take(RecordBatch& out) { return queue_.take(out); }
+  void abandon() { queue_.abandon(); }
+  AnalysisStats stats() const;  // any thread (the analyser's counters as of the last publish)
+
+ private:
+  void publish();
+
+  RecordQueue queue_;
+  std::unique_ptr<AppEvents> app_;
+  std::unique_ptr<Analyzer> analyzer_;
+  uint64_t packets_ = 0;
+  std::vector<std::pair<const char*, uint64_t>> app_counters_;  // the capture thread's scratch
+  mutable std::mutex mu_;
+  AnalyzerStats snapshot_;
+  std::vector<std::pair<const char*, uint64_t>> app_snapshot_;
+};
+
+}  // namespace podspan

@@ -1,0 +1,77 @@
+// Analytics records from the native core: a capture opened with `analysis` hands over batches
+// of JSON lines (flows.jsonl, http.jsonl, dns.jsonl; field names as native/core/analysis/records.h,
+// written by native/core/analysis/json_records.cc). This module is the typed edge: the batch
+// shape, the options, and readRecords() which runs a whole capture file through analytics.
+import { CaptureSession, type AnalysisStats, type CaptureResult } from '../capture/session';
+
+/** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
+export interface RecordBatch {
+  flows: Buffer;
+  http: Buffer;
+  dns: Buffer;
+}
+
+export interface AnalysisOptions {
+  /** A connection idle this long is closed with state "timeout" (default 120). */
+  flowTimeoutSeconds?: number;
+  /** Connections tracked at once; beyond, the least recently active is closed ("timeout", close_reason "evicted"). */
+  maxFlows?: number;
+  /** A batch is handed over once it holds this many bytes of JSON (default 1 MiB) ... */
+  maxBytes?: number;
+  /** ... or is this old (default 200 ms). */
+  flushMs?: number;
+  /** Batches waiting for JavaScript (default 16); live, beyond that records are dropped and counted. */
+  queueBatches?: number;
+}
+
+/** Parses a Buffer of JSON lines (as in a RecordBatch) into objects. */
+export function parseJsonLines<T = Record<string, unknown>>(buf: Buffer): T[] {
+  const out: T[] = [];
+  const text = buf.toString('utf8');
+  let start = 0;
+  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+    if (nl > start) out.push(JSON.parse(text.slice(start, nl)) as T);
+    start = nl + 1;
+  }
+  return out;
+}
+
+export interface CaptureRecords {
+  flows: Record<string, unknown>[];
+  http: Record<string, unknown>[];
+  dns: Record<string, unknown>[];
+  stats: AnalysisStats | undefined;
+  result: CaptureResult;
+}
+
+/**
+ * Runs a capture file through analytics and returns every record, parsed, in the order made
+ * (a flow's record when it closes). For tests and small files: a large file's records are
+ * better streamed through CaptureSession.onRecords().
+ */
+export async function readRecords(file: string, analysis: AnalysisOptions = {}, filter?: string): Promise<CaptureRecords> {
+  const session = CaptureSession.open({
+    source: { kind: 'file', path: file },
+    filter,
+    snaplen: 262144,
+    promisc: false,
+    immediate: false,
+    timeoutMs: 100,
+    analysis,
+  });
+  const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [];
+  session.onRecords((b) => {
+    flows.push(b.flows);
+    http.push(b.http);
+    dns.push(b.dns);
+  });
+  const result = await session.start();
+  if (result.error) throw result.error;
+  return {
+    flows: parseJsonLines(Buffer.concat(flows)),
+    http: parseJsonLines(Buffer.concat(http)),
+    dns: parseJsonLines(Buffer.concat(dns)),
+    stats: result.analysisStats,
+    result,
+  };
+}
