@@ -18,7 +18,6 @@ import { withCredentialFiles } from './credentials';
 import { sessionFilters } from './filter';
 import { refuseNodeTargets, resolvesInside } from './tenancy';
 import { RecordPipeline } from '../analysis/pipeline';
-import { drainRecords, recordSource, type RecordSource } from '../analysis/record-source';
 import type { AnalyticsMetrics } from '../analysis/metrics';
 import type { PodIndex } from '../analysis/pods';
 
@@ -28,8 +27,6 @@ export interface AgentAnalytics {
   pods: PodIndex;
 }
 
-/** How often an analysing capture's records are taken (besides the capture's own signal). */
-const RECORDS_EVERY_MS = 100;
 
 export interface CaptureSpec {
   /** Identity: a capture whose spec key is unchanged keeps running across reloads. */
@@ -90,17 +87,6 @@ function describe(node: string, spec: CaptureSpec): string {
   return `node ${node}${pod ? `, pod ${pod.namespace}/${pod.name}${labels ? ` (${labels})` : ''}` : ''}, session ${spec.session.name}`;
 }
 
-/** Takes what records the capture holds into the pipeline; a failure is logged, never thrown at a timer. */
-function recordsDrain(source: RecordSource, pipeline: RecordPipeline, log: Logger, session: string): (handed?: unknown) => void {
-  return (handed?: unknown) => {
-    try {
-      drainRecords(source, pipeline, handed);
-    } catch (err) {
-      log.error({ session, err: (err as Error).message }, 'analytics records could not be taken');
-    }
-  };
-}
-
 export class MirrorCapture {
   private constructor(
     readonly spec: CaptureSpec,
@@ -115,7 +101,6 @@ export class MirrorCapture {
   static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics): Promise<MirrorCapture> {
     const s = spec.session;
     // Refused before anything is opened when this build cannot analyse (one line in the failures).
-    if (s.analyze) recordSource(CaptureSession.prototype);
     const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number } } | undefined;
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
@@ -167,13 +152,16 @@ export class MirrorCapture {
     } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` });
     fanout?.start(session);
     const pipeline = s.analyze ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [] }) : undefined;
-    const drain = pipeline && recordsDrain(recordSource(session), pipeline, log, s.name);
-    const poll = drain && setInterval(() => drain(), RECORDS_EVERY_MS);
-    const start = session.start as (a?: undefined, b?: undefined, c?: typeof fanout, onRecords?: (batch?: unknown) => void) => Promise<CaptureResult>;
-    const done = start.call(session, undefined, undefined, fanout, drain).finally(() => {
-      clearInterval(poll);
-      drain?.(); // what the capture still holds
-    });
+    if (pipeline) {
+      session.onRecords((batch) => {
+        try {
+          pipeline.take(batch);
+        } catch (err) {
+          log.error({ session: s.name, err: (err as Error).message }, 'analytics records could not be taken');
+        }
+      });
+    }
+    const done = session.start(undefined, undefined, fanout);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze }, 'capture attached');
     return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline);
   }

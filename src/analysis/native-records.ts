@@ -3,6 +3,7 @@
 // written by native/core/analysis/json_records.cc). This module is the typed edge: the batch
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
 import { CaptureSession, type AnalysisStats, type CaptureResult } from '../capture/session';
+import { parseJsonLines } from './records';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
 export interface RecordBatch {
@@ -24,17 +25,6 @@ export interface AnalysisOptions {
   queueBatches?: number;
 }
 
-/** Parses a Buffer of JSON lines (as in a RecordBatch) into objects. */
-export function parseJsonLines<T = Record<string, unknown>>(buf: Buffer): T[] {
-  const out: T[] = [];
-  const text = buf.toString('utf8');
-  let start = 0;
-  for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-    if (nl > start) out.push(JSON.parse(text.slice(start, nl)) as T);
-    start = nl + 1;
-  }
-  return out;
-}
 
 export interface CaptureRecords {
   flows: Record<string, unknown>[];
@@ -68,9 +58,9 @@ export async function readRecords(file: string, analysis: AnalysisOptions = {}, 
   const result = await session.start();
   if (result.error) throw result.error;
   return {
-    flows: parseJsonLines(Buffer.concat(flows)),
-    http: parseJsonLines(Buffer.concat(http)),
-    dns: parseJsonLines(Buffer.concat(dns)),
+    flows: parseJsonLines<Record<string, unknown>>(Buffer.concat(flows), `${file} (flows)`),
+    http: parseJsonLines<Record<string, unknown>>(Buffer.concat(http), `${file} (http)`),
+    dns: parseJsonLines<Record<string, unknown>>(Buffer.concat(dns), `${file} (dns)`),
     stats: result.analysisStats,
     result,
   };

@@ -8,11 +8,8 @@ import type { Aggregator } from './aggregate';
 import type { AnalyticsMetrics } from './metrics';
 import type { PodIndex } from './pods';
 
-export interface RecordBatch {
-  flows: Buffer;
-  http: Buffer;
-  dns: Buffer;
-}
+import type { RecordBatch } from './native-records';
+export type { RecordBatch };
 
 export interface RecordOutput {
   /** `lines`: complete JSON lines of one kind (never empty). */

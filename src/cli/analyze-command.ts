@@ -8,49 +8,40 @@ import { parseAnalyzeFlags, type RawAnalyzeFlags } from '../config/analyze-optio
 import { Aggregator } from '../analysis/aggregate';
 import { RecordPipeline } from '../analysis/pipeline';
 import { RecordFiles } from '../analysis/record-files';
-import { drainRecords, recordSource, type AnalysisCaptureOptions } from '../analysis/record-source';
 import { topLists } from '../analysis/top-list';
-
-/** How often records are taken while the capture runs (besides the capture's own signal). */
-const DRAIN_EVERY_MS = 20;
-
-type AnalysisSession = CaptureSession & { start(a?: undefined, b?: undefined, c?: undefined, onRecords?: (batch?: unknown) => void): ReturnType<CaptureSession['start']> };
 
 export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseAnalyzeFlags(raw);
-  // Refused before anything is opened or written when the native side cannot analyse.
-  recordSource(CaptureSession.prototype);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
-  const analysis: AnalysisCaptureOptions = { flowTimeoutSeconds: run.flowTimeoutSeconds };
+  const analysis = { flowTimeoutSeconds: run.flowTimeoutSeconds };
   const files = new RecordFiles(run.outDir);
   const aggregator = new Aggregator(run.limits);
   const pipeline = new RecordPipeline({ aggregator, outputs: [files] });
-  let session: AnalysisSession;
+  let session: CaptureSession;
   try {
-    session = CaptureSession.open({ ...run.capture, analysis } as CaptureOptions) as AnalysisSession;
+    session = CaptureSession.open({ ...run.capture, analysis } as CaptureOptions);
   } catch (e) {
     files.close();
     throw e;
   }
-  const source = recordSource(session);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   if (run.capture.source.kind === 'live') for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
 
   let failure: unknown;
-  const drain = (handed?: unknown) => {
+  // Every batch as the capture hands it over (its wake-ups, and once more when it ends).
+  session.onRecords((batch) => {
     if (failure) return;
     try {
-      drainRecords(source, pipeline, handed);
+      pipeline.take(batch);
     } catch (e) {
       failure = e; // a full disk: stop, keep what was written
       session.stop();
     }
-  };
+  });
   const stop = () => session.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
-  const poll = setInterval(() => drain(), DRAIN_EVERY_MS);
   // Long runs: what was found so far, every 2 s (as `podspan streams` does).
   let shown = '';
   const progress = setInterval(() => {
@@ -60,8 +51,7 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     shown = line;
   }, 2000);
   try {
-    const result = await session.start(undefined, undefined, undefined, drain);
-    drain(); // what the capture still holds
+    const result = await session.start();
     if (failure) throw failure;
     const summary = aggregator.summary();
     const src = run.capture.source;
@@ -80,7 +70,6 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     if (result.error) throw result.error;
     return 0;
   } finally {
-    clearInterval(poll);
     clearInterval(progress);
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);

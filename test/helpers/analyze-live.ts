@@ -2,7 +2,7 @@
 // capture on IFACE with analytics on. Prints "listening" on stderr once capturing; on SIGINT
 // stops and prints every record batch as {flows, http, dns} arrays of parsed records on stdout.
 import { CaptureSession } from '../../src/capture/session';
-import { parseJsonLines } from '../../src/analysis/native-records';
+import { parseJsonLines } from '../../src/analysis/records';
 
 async function main(): Promise<void> {
   const iface = process.argv[2];
@@ -26,9 +26,9 @@ async function main(): Promise<void> {
   const result = await done;
   process.stdout.write(
     JSON.stringify({
-      flows: parseJsonLines(Buffer.concat(flows)),
-      http: parseJsonLines(Buffer.concat(http)),
-      dns: parseJsonLines(Buffer.concat(dns)),
+      flows: parseJsonLines(Buffer.concat(flows), 'live flows'),
+      http: parseJsonLines(Buffer.concat(http), 'live http'),
+      dns: parseJsonLines(Buffer.concat(dns), 'live dns'),
       stats: result.analysisStats,
       error: result.error?.message,
     }) + '\n',

@@ -8,7 +8,6 @@ import { Aggregator } from '../../src/analysis/aggregate';
 import { RecordPipeline } from '../../src/analysis/pipeline';
 import { PodIndex } from '../../src/analysis/pods';
 import { RecordFiles } from '../../src/analysis/record-files';
-import { drainRecords, recordSource } from '../../src/analysis/record-source';
 import { parseJsonLines, type HttpRecord } from '../../src/analysis/records';
 
 const fixtures = path.join(__dirname, '../../fixtures/analysis');
@@ -64,20 +63,4 @@ describe('record files', () => {
     expect(() => new RecordFiles(path.join(file, 'sub'))).toThrow(new RegExp(`^${file}/sub: `));
   });
 
-  // The native capture (helper N's takeRecords) is not on this branch: a queue of the fixture
-  // batches stands in for it, to show the drain takes both a batch handed to the callback and
-  // every queued one, in order, and that a capture without takeRecords is refused in one line.
-  it('drains a handed batch first, then every queued batch', () => {
-    const empty = Buffer.alloc(0);
-    const queue = [
-      { flows: empty, http: read('http'), dns: empty },
-      { flows: empty, http: empty, dns: read('dns') },
-    ];
-    const p = new RecordPipeline({});
-    const n = drainRecords({ takeRecords: () => queue.shift() }, p, { flows: read('flows'), http: empty, dns: empty });
-    expect(n).toBe(3);
-    expect(p.counts).toEqual({ flows: 3, http: 44, dns: 5 });
-    expect(drainRecords({ takeRecords: () => null }, p, 'not a batch')).toBe(0);
-    expect(() => recordSource({})).toThrow(/^this build of podspan has no traffic analysis/);
-  });
 });
