@@ -1,5 +1,7 @@
-// Lists the addon's C++ sources for binding.gyp (gyp has no glob): every .cc under native/core
-// (one folder per layer) and native/addon (one file per area), so neither build keeps a list.
+// Lists the addon's sources for binding.gyp (gyp has no glob): every .cc under native/core
+// (one folder per layer) and native/addon (one file per area), so neither build keeps a list;
+// plus llhttp's C sources where Debian's node-llhttp installs them (compiled from there, never
+// copied into the repository). `--llhttp-include` prints the folder holding llhttp.h instead.
 const fs = require('fs');
 const path = require('path');
 
@@ -10,4 +12,35 @@ function sources(dir) {
     .flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.cc') ? [path.join(dir, e.name)] : []))
     .sort();
 }
-console.log([...sources('native/core'), ...sources('native/addon')].join(' '));
+
+// Where node-llhttp (Debian/Ubuntu) puts llhttp's sources and header; LLHTTP_DIR overrides both
+// (a folder holding llhttp.c, api.c, http.c and llhttp.h).
+const llhttpSourceDirs = [process.env.LLHTTP_DIR, '/usr/share/llhttp', '/usr/local/share/llhttp'];
+const llhttpIncludeDirs = [process.env.LLHTTP_DIR, '/usr/share/include/llhttp', '/usr/include/llhttp', '/usr/local/include'];
+const llhttpFiles = ['llhttp.c', 'api.c', 'http.c'];
+
+/** The first of `dirs` holding `file`, or undefined. */
+function findDir(dirs, file) {
+  return dirs.find((d) => d && fs.existsSync(path.join(d, file)));
+}
+const llhttpMissing = 'install node-llhttp (Debian/Ubuntu: apt-get install node-llhttp)';
+
+function mustFind(dirs, file) {
+  const dir = findDir(dirs, file);
+  if (!dir) {
+    console.error(`podspan: llhttp's ${file} not found: ${llhttpMissing}`);
+    process.exit(1);
+  }
+  return dir;
+}
+
+module.exports = { llhttpSourceDirs, llhttpIncludeDirs, findDir, llhttpMissing };
+
+if (require.main === module) {
+  if (process.argv.includes('--llhttp-include')) {
+    console.log(mustFind(llhttpIncludeDirs, 'llhttp.h'));
+  } else {
+    const llhttp = mustFind(llhttpSourceDirs, 'llhttp.c');
+    console.log([...sources('native/core'), ...sources('native/addon'), ...llhttpFiles.map((f) => path.join(llhttp, f))].join(' '));
+  }
+}
