@@ -6,7 +6,8 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "native/core",
-        "<!(node scripts/native-sources.js --llhttp-include)"
+        "<!(node scripts/native-sources.js --llhttp-include)",
+        "<!(node scripts/native-sources.js --llhttp-source)"
       ],
       "libraries": ["-lpcap", "-lnghttp2", "-lpthread"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

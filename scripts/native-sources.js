@@ -1,7 +1,9 @@
 // Lists the addon's sources for binding.gyp (gyp has no glob): every .cc under native/core
 // (one folder per layer) and native/addon (one file per area), so neither build keeps a list;
-// plus llhttp's C sources where Debian's node-llhttp installs them (compiled from there, never
-// copied into the repository). `--llhttp-include` prints the folder holding llhttp.h instead.
+// plus llhttp's C sources where Debian's node-llhttp installs them, compiled from there and never
+// copied into the repository: gyp writes an object path from each source path, which breaks for
+// a file outside the package, so native/addon/llhttp/*.c include them by name instead.
+// `--llhttp-include` prints the folder holding llhttp.h, `--llhttp-source` the one holding llhttp.c.
 const fs = require('fs');
 const path = require('path');
 
@@ -39,8 +41,10 @@ module.exports = { llhttpSourceDirs, llhttpIncludeDirs, findDir, llhttpMissing }
 if (require.main === module) {
   if (process.argv.includes('--llhttp-include')) {
     console.log(mustFind(llhttpIncludeDirs, 'llhttp.h'));
+  } else if (process.argv.includes('--llhttp-source')) {
+    console.log(mustFind(llhttpSourceDirs, 'llhttp.c'));
   } else {
-    const llhttp = mustFind(llhttpSourceDirs, 'llhttp.c');
-    console.log([...sources('native/core'), ...sources('native/addon'), ...llhttpFiles.map((f) => path.join(llhttp, f))].join(' '));
+    const wrappers = llhttpFiles.map((f) => path.join('native', 'addon', 'llhttp', `llhttp_${f}`));
+    console.log([...sources('native/core'), ...sources('native/addon'), ...wrappers].join(' '));
   }
 }
