@@ -111,6 +111,7 @@ struct AppAnalyzer::Conn {
   bool seen_data[2] = {false, false};  // by role
   bool stopped[2] = {false, false};    // by role: gap or error, nothing more is parsed
   bool gap[2] = {false, false};
+  bool responses_lost = false;  // the response parser resynced after a gap: pairing must skip ahead
   // Server bytes that came before the client's first (detection waits for the client).
   std::string held;
   uint64_t held_offset = 0, held_ts = 0;
@@ -204,6 +205,7 @@ void AppAnalyzer::on_open(const StreamInfo& s) {
   c.app = App::kUnknown;
   c.grpc = false;
   for (int r = 0; r < 2; ++r) c.seen_data[r] = c.stopped[r] = c.gap[r] = false;
+  c.responses_lost = false;
   c.held.clear();
   c.holding = false;
   c.pending_head = c.pending_count = 0;
@@ -280,6 +282,14 @@ void AppAnalyzer::detect(Conn& c, int role, const uint8_t* data, uint32_t len, u
 void AppAnalyzer::on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
   Conn& c = conn(s.slot);
   if (!c.open || len == 0) return;
+  if (!c.seen_data[0] && !c.seen_data[1]) {
+    // Picked up midstream, side[0] may be the server: HTTP/1's first line says who is who.
+    const bool from_client = dir == c.client_side;
+    if ((from_client && looks_like_http1_response(data, len)) || (!from_client && looks_like_http1_request(data, len) && !looks_like_http1_response(data, len))) {
+      c.client_side = 1 - c.client_side;
+      c.set_ends();
+    }
+  }
   const int role = dir == c.client_side ? 0 : 1;
   if (c.app == App::kUnknown) {
     // Wait for the client's first bytes unless the server's say enough by themselves.
@@ -327,6 +337,14 @@ void AppAnalyzer::feed(Conn& c, int role, uint64_t offset, const uint8_t* data, 
   switch (c.app) {
     case App::kHttp1: {
       Http1Parser& p = *c.http1[role];
+      if (p.state() == Http1Parser::State::kGap) {
+        // After a gap, parsing starts again at a segment that begins a message (as tshark's does).
+        const bool starts = role == 0 ? looks_like_http1_request(data, len) : looks_like_http1_response(data, len);
+        if (!starts) break;
+        p.reset(role == 0);
+        ++stats_.http1_resyncs;
+        if (role == 1) c.responses_lost = true;
+      }
       p.feed(offset, data, len, ts);
       if (c.app == App::kH2) {
         // The response just parsed switched to HTTP/2: the rest of this segment is HTTP/2.
@@ -365,13 +383,26 @@ void AppAnalyzer::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t
   c.gap[role] = true;
   if (c.stopped[role]) return;
   switch (c.app) {
-    case App::kHttp1: c.http1[role]->gap(); break;
+    case App::kHttp1: http1_gap(c, role); break;
     case App::kH2: c.h2->gap(role); break;
     case App::kDns: c.dns[role]->gap(); break;
     default: return;
   }
   ++stats_.gaps;
-  c.stopped[role] = true;
+  c.stopped[role] = c.app != App::kHttp1;  // HTTP/1 resyncs at the next message start
+}
+
+void AppAnalyzer::http1_gap(Conn& c, int role) {
+  Http1Parser& p = *c.http1[role];
+  // A response whose body lost bytes still answered its request: recorded with what was seen.
+  if (role == 1 && p.state() == Http1Parser::State::kParsing && p.in_message() && p.current().head_end != 0 &&
+      p.current().status >= 200 && c.pending_count > 0) {
+    Http1Message partial = p.current();
+    partial.end = p.next_offset();
+    emit_http1(c, c.pending_at(0), &partial, "gap");
+    pop_pending(c);
+  }
+  p.gap();
 }
 
 // ---- HTTP/1 ----
@@ -428,6 +459,16 @@ void AppAnalyzer::http1_response_done(Conn& c, const Http1Message& m) {
     upgrade_to_h2(c, m);
     return;
   } else {
+    if (c.responses_lost) {
+      // Whole responses may have gone with the gap. Without pipelining (nearly every client)
+      // a request is sent once the previous answer came, so this answers the newest request
+      // sent before it; the older ones lost theirs (tshark pairs the same way).
+      c.responses_lost = false;
+      while (c.pending_count > 1 && c.pending_at(1).first_ts <= m.first_ts) {
+        emit_http1(c, c.pending_at(0), nullptr, "gap");
+        pop_pending(c);
+      }
+    }
     switched = switched || (c.pending_at(0).method == "CONNECT" && m.status / 100 == 2);
     emit_http1(c, c.pending_at(0), &m, "");
     pop_pending(c);

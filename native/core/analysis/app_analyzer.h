@@ -38,7 +38,8 @@ struct AppAnalyzerStats {
   uint64_t h2_connections = 0, h2c_upgrades = 0, h2_streams = 0, h2_streams_dropped = 0, grpc_calls = 0;
   uint64_t skipped_h2_midstream = 0;  // HTTP/2 picked up without its start: HPACK state unknown, not decoded
   uint64_t parse_errors = 0;          // directions of a recognised protocol that stopped on bad input
-  uint64_t gaps = 0;                  // directions of a recognised protocol that stopped on missing bytes
+  uint64_t gaps = 0;                  // gaps in directions of a recognised protocol (HTTP/2, DNS: parsing stops)
+  uint64_t http1_resyncs = 0;         // HTTP/1 directions parsed again after a gap, at a message start
   uint64_t dns_queries = 0, dns_responses = 0, dns_records = 0;
   uint64_t dns_unmatched_responses = 0, dns_timeouts = 0, dns_malformed = 0;
   uint64_t dns_table_full = 0;  // UDP queries that found the table full (recorded at once, rcode -1)
@@ -91,6 +92,7 @@ class AppAnalyzer {
 
   // Records.
   friend struct AppConnEvents;
+  void http1_gap(Conn& c, int role);
   void http1_request_head(Conn& c, const Http1Message& m);
   void http1_request_done(Conn& c, const Http1Message& m);
   Http1Parser::Body http1_response_head(Conn& c, const Http1Message& m);

@@ -425,3 +425,54 @@ TEST(app_server_first_bytes_wait_for_the_client) {
   a.on_close(t, CloseReason::kFin, 6 * kMs);
   CHECK_EQ(out.http_records.size(), 1u);
 }
+
+TEST(app_http1_resync_after_a_gap_pairs_with_the_newest_request) {
+  // One request at a time (as browsers send them); the server's direction loses the end of
+  // the first response and the whole second one. Parsing starts again at the third response,
+  // which answers the newest request sent before it; the second lost its answer.
+  Records out;
+  AppAnalyzer a(out);
+  const StreamInfo s = stream(40, 0);
+  a.on_open(s);
+  Side client{a, s, 0}, server{a, s, 1};
+  client.send("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n", 1 * kMs);
+  server.send("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\npart", 2 * kMs);
+  client.send("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n", 3 * kMs);
+  client.send("GET /3 HTTP/1.1\r\nHost: h\r\n\r\n", 5 * kMs);
+  a.on_gap(s, 1, server.offset, 8000);
+  server.offset += 8000;
+  server.send("body bytes that do not start a message", 4 * kMs);  // not a message start: skipped
+  server.send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 6 * kMs);
+  a.on_close(s, CloseReason::kFin, 7 * kMs);
+  CHECK_EQ(out.http_records.size(), 3u);
+  CHECK_EQ(a.stats().http1_resyncs, 1u);
+  if (out.http_records.size() != 3) return;
+  CHECK_EQ(out.http_records[0].path, "/1");
+  CHECK_EQ(out.http_records[0].status, 200);
+  CHECK_EQ(out.http_records[0].note, "gap");
+  CHECK_EQ(out.http_records[1].path, "/2");
+  CHECK_EQ(out.http_records[1].status, 0);
+  CHECK_EQ(out.http_records[1].note, "gap");
+  CHECK_EQ(out.http_records[2].path, "/3");
+  CHECK_EQ(out.http_records[2].status, 404);
+  CHECK_EQ(out.http_records[2].latency, 1 * kMs);
+}
+
+TEST(app_midstream_http1_finds_the_client_by_its_first_line) {
+  // Picked up without the handshake, the server spoke first: side[0] is the server.
+  Records out;
+  AppAnalyzer a(out);
+  const StreamInfo s = stream(41, 0, 80, 40000);
+  a.on_open(s);
+  Side server{a, s, 0}, client{a, s, 1};
+  server.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 * kMs);  // answers a request we missed
+  client.send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n", 2 * kMs);
+  server.send("HTTP/1.1 304 Not Modified\r\n\r\n", 3 * kMs);
+  a.on_close(s, CloseReason::kFin, 4 * kMs);
+  CHECK_EQ(a.stats().unmatched_responses, 1u);
+  CHECK_EQ(out.http_records.size(), 1u);
+  if (out.http_records.empty()) return;
+  CHECK_EQ(out.http_records[0].status, 304);
+  CHECK_EQ(out.http_records[0].ends.client_port, 40000);
+  CHECK_EQ(out.http_records[0].ends.server_port, 80);
+}

@@ -1,0 +1,223 @@
+// Real traffic, judged by tshark: every HTTP request tshark finds in the third-party corpus
+// (PODSPAN_CORPUS, or ../shared/corpus) must be among AppAnalyzer's records of the same file,
+// with the same method and path, and the same status where tshark pairs a response with it.
+// Skipped (with a line saying so) when the corpus or tshark is missing.
+#include <dirent.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analysis/app_analyzer.h"
+#include "check.h"
+#include "common/errors.h"
+#include "pcap/file_reader.h"
+#include "reassembly/tcp_pipeline.h"
+
+using namespace podspan;
+
+namespace {
+
+struct Records : RecordSink {
+  std::vector<HttpRecord> http_records;
+  void flow(const FlowRecord&) override {}
+  void http(const HttpRecord& r) override { http_records.push_back(r); }
+  void dns(const DnsRecord&) override {}
+};
+
+// The reassembler's events straight into the analyser (side[0], the first sender, as client).
+struct Feed : StreamSink {
+  AppAnalyzer& app;
+  explicit Feed(AppAnalyzer& a) : app(a) {}
+  void on_open(const StreamInfo& s) override { app.on_open(s); }
+  void on_data(const StreamInfo& s, int dir, uint64_t off, const uint8_t* d, uint32_t n, uint64_t ts) override {
+    app.on_data(s, dir, off, d, n, ts);
+  }
+  void on_gap(const StreamInfo& s, int dir, uint64_t off, uint64_t n) override { app.on_gap(s, dir, off, n); }
+  void on_close(const StreamInfo& s, CloseReason r, uint64_t ts) override { app.on_close(s, r, ts); }
+};
+
+struct Request {
+  std::string method, path;
+  int status = -1;  // -1: tshark paired no response with it (or several requests share its frame)
+};
+
+// Where our status differs from tshark's for a reason outside the parsers, named here. A listed
+// request may agree (it is then reported), one not listed may not differ.
+struct KnownDifference {
+  const char* file;
+  const char* path;
+  const char* why;
+};
+const KnownDifference kKnownDifferences[] = {
+    {"zeek__erspan.pcap", "/_layouts/images/bgximg.png",
+     "after a gap in the server's direction whole responses are lost, so which request the next one answers is a guess: "
+     "we take the newest request sent before it, but the reassembler hands over the segments after the gap at the end of the "
+     "capture, stamped with that time, so every request looks earlier"},
+    {"zeek__erspan.pcap", "/_layouts/images/selbg.png", "as above"},
+    {"zeek__erspan.pcap", "/_layouts/images/gosearch15.png", "as above"},
+    {"suricata__syn-retransmit-with-ts.pcap", "/malware/ppt/mal/51f14eb6c874686e5f593132cf0f742d.ppt",
+     "the reassembler opens two streams for this connection at its retransmitted SYN (the request in one, the response in the "
+     "other), so the response has no request to answer"},
+};
+
+bool known_difference(const std::string& file, const std::string& path) {
+  for (const KnownDifference& k : kKnownDifferences) {
+    if (file == k.file && path == k.path) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  for (;;) {
+    const size_t j = s.find(sep, i);
+    out.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) return out;
+    i = j + 1;
+  }
+}
+
+// tshark's requests of one file, in frame order. Several values of a field in one frame are
+// joined by \x1f (a URI may hold commas).
+bool tshark_requests(const std::string& file, std::vector<Request>& out) {
+  const std::string cmd = "tshark -r '" + file +
+                          "' -Y 'tcp && (http.request || http.response)' -T fields -E separator=/t -E 'aggregator=\x1f' "
+                          "-e frame.number -e http.request.method -e http.request.uri -e http.request_in -e http.response.code 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return false;
+  std::map<std::string, std::vector<size_t>> by_frame;  // frame number -> its requests
+  std::vector<std::pair<std::string, std::string>> responses;  // request frame, code
+  char line[65536];
+  while (std::fgets(line, sizeof(line), p) != nullptr) {
+    std::string l(line);
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+    const std::vector<std::string> f = split(l, '\t');
+    if (f.size() < 5) continue;
+    if (!f[1].empty()) {
+      const std::vector<std::string> methods = split(f[1], '\x1f'), uris = split(f[2], '\x1f');
+      for (size_t i = 0; i < methods.size() && i < uris.size(); ++i) {
+        Request r;
+        r.method = methods[i];
+        http_path(uris[i], r.path);
+        by_frame[f[0]].push_back(out.size());
+        out.push_back(r);
+      }
+    }
+    if (!f[4].empty()) {
+      const std::vector<std::string> in = split(f[3], '\x1f'), codes = split(f[4], '\x1f');
+      for (size_t i = 0; i < in.size() && i < codes.size(); ++i) responses.emplace_back(in[i], codes[i]);
+    }
+  }
+  const int rc = pclose(p);
+  for (const auto& [frame, code] : responses) {
+    auto it = by_frame.find(frame);
+    if (it != by_frame.end() && it->second.size() == 1) out[it->second[0]].status = std::atoi(code.c_str());
+  }
+  return rc == 0;
+}
+
+void analyse(const std::string& file, Records& out, uint64_t& payload_bytes) {
+  std::unique_ptr<FileReader> r;
+  try {
+    r = FileReader::open(file);
+  } catch (const CaptureError&) {
+    return;
+  }
+  AppAnalyzer app(out);
+  Feed feed(app);
+  TcpPipeline pipeline(ReassemblyConfig{}, DefragConfig{}, feed);
+  size_t interfaces = 0;
+  Batch b;
+  for (;;) {
+    const ReadStatus st = r->read(b, 256, 1 << 20);
+    for (; interfaces < r->interfaces().size(); ++interfaces) pipeline.add_interface(r->interfaces()[interfaces].linktype);
+    for (const auto& rec : b.records) pipeline.add(rec, b.bytes(rec));
+    if (st != ReadStatus::kOk) break;
+  }
+  pipeline.finish();
+  app.finish(0);
+  payload_bytes = pipeline.stats().reassembly.bytes;
+}
+
+}  // namespace
+
+TEST(app_corpus_http_requests_match_tshark) {
+  const char* env = std::getenv("PODSPAN_CORPUS");
+  const std::string dir = env ? env : "../shared/corpus";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    std::printf("  app corpus: skipped, no corpus at %s (set PODSPAN_CORPUS)\n", dir.c_str());
+    return;
+  }
+  if (std::system("tshark -v >/dev/null 2>&1") != 0) {
+    closedir(d);
+    std::printf("  app corpus: skipped, tshark not installed\n");
+    return;
+  }
+  std::vector<std::string> files;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.find(".pcap") != std::string::npos) files.push_back(name);
+  }
+  closedir(d);
+  size_t tshark_total = 0, found = 0, status_compared = 0, status_agreed = 0, status_known_differences = 0;
+  size_t files_with_http = 0, ours_total = 0;
+  for (const std::string& name : files) {
+    const std::string path = dir + "/" + name;
+    Records ours;
+    uint64_t payload = 0;
+    analyse(path, ours, payload);
+    if (payload == 0) continue;  // no TCP payload reassembled: tshark finds no HTTP either
+    std::vector<Request> theirs;
+    tshark_requests(path, theirs);
+    if (theirs.empty()) continue;
+    ++files_with_http;
+    tshark_total += theirs.size();
+    ours_total += ours.http_records.size();
+    std::vector<bool> used(ours.http_records.size(), false);
+    for (const Request& t : theirs) {
+      // The same method and path, not matched yet; one with the same status first.
+      long best = -1;
+      for (size_t i = 0; i < ours.http_records.size(); ++i) {
+        const HttpRecord& o = ours.http_records[i];
+        if (used[i] || o.method != t.method || o.path != t.path) continue;
+        if (best < 0 || o.status == t.status) best = static_cast<long>(i);
+        if (o.status == t.status) break;
+      }
+      if (best < 0) {
+        std::fprintf(stderr, "  %s: tshark's %s %s (status %d) not found\n", name.c_str(), t.method.c_str(), t.path.c_str(), t.status);
+        CHECK(best >= 0);
+        continue;
+      }
+      used[static_cast<size_t>(best)] = true;
+      ++found;
+      if (t.status >= 0) {
+        ++status_compared;
+        const HttpRecord& o = ours.http_records[static_cast<size_t>(best)];
+        const int ours_status = o.status;
+        if (ours_status == t.status) {
+          ++status_agreed;
+          if (known_difference(name, t.path)) std::printf("  %s %s: a known difference agrees now\n", name.c_str(), t.path.c_str());
+        } else if (known_difference(name, t.path)) {
+          ++status_known_differences;
+        } else {
+          std::fprintf(stderr, "  %s: %s %s: tshark status %d, ours %d (%s)\n", name.c_str(), t.method.c_str(), t.path.c_str(),
+                       t.status, ours_status, o.note.c_str());
+          CHECK_EQ(ours_status, t.status);
+        }
+      }
+    }
+  }
+  std::printf(
+      "  app corpus: %zu files with HTTP over TCP; tshark %zu requests, found %zu; statuses compared %zu, equal %zu, "
+      "known differences %zu; our records %zu\n",
+      files_with_http, tshark_total, found, status_compared, status_agreed, status_known_differences, ours_total);
+  CHECK(tshark_total >= 80);
+  CHECK_EQ(found, tshark_total);
+  CHECK_EQ(status_agreed + status_known_differences, status_compared);
+}
