@@ -112,6 +112,7 @@ struct AppAnalyzer::Conn {
   bool stopped[2] = {false, false};    // by role: gap or error, nothing more is parsed
   bool gap[2] = {false, false};
   bool responses_lost = false;  // the response parser resynced after a gap: pairing must skip ahead
+  bool tunnel = false;          // switched to a protocol we do not parse (WebSocket, CONNECT)
   // Server bytes that came before the client's first (detection waits for the client).
   std::string held;
   uint64_t held_offset = 0, held_ts = 0;
@@ -205,7 +206,7 @@ void AppAnalyzer::on_open(const StreamInfo& s) {
   c.app = App::kUnknown;
   c.grpc = false;
   for (int r = 0; r < 2; ++r) c.seen_data[r] = c.stopped[r] = c.gap[r] = false;
-  c.responses_lost = false;
+  c.responses_lost = c.tunnel = false;
   c.held.clear();
   c.holding = false;
   c.pending_head = c.pending_count = 0;
@@ -351,6 +352,12 @@ void AppAnalyzer::feed(Conn& c, int role, uint64_t offset, const uint8_t* data, 
         forward_upgraded(c, role);
         break;
       }
+      if (c.tunnel) {
+        c.tunnel = false;
+        c.http1[0]->reset(true);
+        c.http1[1]->reset(false);
+        break;
+      }
       if (p.state() == Http1Parser::State::kError) {
         ++stats_.parse_errors;
         c.stopped[role] = true;
@@ -359,7 +366,10 @@ void AppAnalyzer::feed(Conn& c, int role, uint64_t offset, const uint8_t* data, 
     }
     case App::kH2: {
       c.h2->feed(role, offset, data, len, ts);
-      if (c.h2->stopped(role)) c.stopped[role] = true;
+      if (c.h2->stopped(role)) {
+        ++stats_.parse_errors;  // gaps stop it in on_gap, before any feed
+        c.stopped[role] = true;
+      }
       break;
     }
     case App::kDns:
@@ -473,8 +483,15 @@ void AppAnalyzer::http1_response_done(Conn& c, const Http1Message& m) {
     emit_http1(c, c.pending_at(0), &m, "");
     pop_pending(c);
   }
+  if (switched) {
+    // A tunnel or another protocol (WebSocket): nothing more to parse on this connection. The
+    // parsers drop what they hold once they return (feed).
+    c.stopped[0] = c.stopped[1] = true;
+    c.tunnel = true;
+    return;
+  }
   // An Upgrade or CONNECT request waits for this answer: refused, HTTP/1 goes on.
-  if (requests.state() == Http1Parser::State::kUpgraded && !switched) {
+  if (requests.state() == Http1Parser::State::kUpgraded) {
     requests.resume_after_upgrade();
     if (requests.state() == Http1Parser::State::kError) {
       ++stats_.parse_errors;
@@ -735,6 +752,7 @@ void AppAnalyzer::flush_conn(Conn& c) {
     }
     case App::kH2:
       c.h2->close();
+      stats_.h2_streams_dropped += c.h2->stats().streams_dropped;
       break;
     case App::kDns:
       for (size_t i = 0; i < c.dns_pending_count; ++i) {

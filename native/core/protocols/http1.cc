@@ -55,6 +55,8 @@ void Http1Parser::reset(bool requests) {
   field_long_ = false;
   base_ = nullptr;
   base_offset_ = next_offset_ = ts_ = upgrade_offset_ = held_ts_ = 0;
+  // Bytes held after an upgrade may have grown the buffer to kMaxHeld: give that back.
+  if (held_.capacity() > 4096) std::string().swap(held_);
   held_.clear();
   held_overflow_ = false;
   error_ = "";

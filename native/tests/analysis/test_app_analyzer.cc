@@ -476,3 +476,36 @@ TEST(app_midstream_http1_finds_the_client_by_its_first_line) {
   CHECK_EQ(out.http_records[0].ends.client_port, 40000);
   CHECK_EQ(out.http_records[0].ends.server_port, 80);
 }
+
+TEST(app_websocket_and_connect_tunnels_end_http1) {
+  Records out;
+  AppAnalyzer a(out);
+  const StreamInfo s = stream(50, 0);
+  a.on_open(s);
+  Side client{a, s, 0}, server{a, s, 1};
+  client.send("GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 1 * kMs);
+  server.send("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello", 2 * kMs);
+  client.send("\x81\x85\x01\x02\x03\x04 masked", 3 * kMs);
+  server.send(std::string(100000, 'w'), 4 * kMs);
+  a.on_close(s, CloseReason::kFin, 5 * kMs);
+  CHECK_EQ(out.http_records.size(), 1u);
+  if (!out.http_records.empty()) CHECK_EQ(out.http_records[0].status, 101);
+  CHECK_EQ(a.stats().parse_errors, 0u);
+  CHECK_EQ(a.stats().no_response, 0u);
+
+  const StreamInfo t = stream(51, 0, 40001, 3128);
+  a.on_open(t);
+  Side c2{a, t, 0}, s2{a, t, 1};
+  c2.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 6 * kMs);
+  s2.send("HTTP/1.1 200 Connection established\r\n\r\n", 7 * kMs);
+  c2.send(std::string("\x16\x03\x01\x00\x05hello", 10), 8 * kMs);
+  s2.send(std::string("\x16\x03\x03\x00\x02hi", 7), 9 * kMs);
+  a.on_close(t, CloseReason::kFin, 10 * kMs);
+  CHECK_EQ(out.http_records.size(), 2u);
+  if (out.http_records.size() == 2) {
+    CHECK_EQ(out.http_records[1].method, "CONNECT");
+    CHECK_EQ(out.http_records[1].path, "example.com:443");
+    CHECK_EQ(out.http_records[1].status, 200);
+  }
+  CHECK_EQ(a.stats().parse_errors, 0u);
+}
