@@ -146,6 +146,45 @@ void analyse(const std::string& file, Records& out, uint64_t& payload_bytes) {
 
 }  // namespace
 
+TEST(app_h2c_from_real_clients) {
+  // fixtures/h2c-curl-go.pcap (scripts/make-h2c-fixture.sh): curl against Go's h2c server.
+  std::string root = __FILE__;
+  root = root.substr(0, root.rfind("/native/tests/"));
+  Records ours;
+  uint64_t payload = 0;
+  analyse(root + "/fixtures/h2c-curl-go.pcap", ours, payload);
+  struct Expected {
+    const char* version;
+    uint32_t stream;
+    const char* method;
+    const char* path;
+    int status, grpc_status;
+  };
+  // As tshark decodes the same file (http2.streamid, http2.headers.method/path/status; the
+  // upgraded stream 1 answers the HTTP/1 request that asked for the Upgrade).
+  const Expected expected[] = {
+      {"2", 1, "GET", "/items/1", 200, -1},       // h2c Upgrade: stream 1 is the HTTP/1.1 request
+      {"2", 3, "GET", "/items/2", 200, -1},       // ... and the next request on the same connection
+      {"2", 1, "GET", "/b/2", 200, -1},           // prior knowledge
+      {"2", 1, "POST", "/shop.Cart/Add", 200, 5},  // gRPC-shaped: grpc-status from the trailers
+      {"1.1", 0, "HEAD", "/head/3", 200, -1},
+  };
+  CHECK_EQ(ours.http_records.size(), sizeof(expected) / sizeof(expected[0]));
+  for (size_t i = 0; i < ours.http_records.size() && i < sizeof(expected) / sizeof(expected[0]); ++i) {
+    const HttpRecord& r = ours.http_records[i];
+    const Expected& e = expected[i];
+    CHECK_EQ(r.version, e.version);
+    CHECK_EQ(r.stream_id, e.stream);
+    CHECK_EQ(r.method, e.method);
+    CHECK_EQ(r.path, e.path);
+    CHECK_EQ(r.status, e.status);
+    CHECK_EQ(r.grpc_status, e.grpc_status);
+    CHECK_EQ(r.host, "127.0.0.1:8080");
+    CHECK(r.note.empty());
+    CHECK(r.latency != kUnknownNs && r.duration != kUnknownNs && r.latency <= r.duration);
+  }
+}
+
 TEST(app_corpus_http_requests_match_tshark) {
   const char* env = std::getenv("PODSPAN_CORPUS");
   const std::string dir = env ? env : "../shared/corpus";
