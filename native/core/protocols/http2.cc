@@ -228,8 +228,9 @@ void Http2Parser::frame_header(int dir) {
   d.stream = be32(d.head + 5) & 0x7fffffffu;
   d.payload_have = 0;
   d.payload.clear();
-  if (d.in_block && (d.type != kContinuation || d.stream != d.block_stream)) {
-    stop(d, false);  // a header block must continue without interruption (RFC 9113 6.10)
+  // A header block continues without interruption, and CONTINUATION only continues one (RFC 9113 6.10).
+  if (d.in_block ? (d.type != kContinuation || d.stream != d.block_stream) : d.type == kContinuation) {
+    stop(d, false);
     return;
   }
   switch (d.type) {

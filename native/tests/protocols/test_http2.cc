@@ -168,6 +168,14 @@ TEST(http2_continuation_padding_and_priority) {
   CHECK(q.stopped(0));
   CHECK_EQ(q.stats().errors, 1u);
   CHECK_EQ(seen2.requests.size(), 0u);
+  // A CONTINUATION that continues nothing is one too.
+  Seen seen3;
+  Http2Parser r(seen3);
+  r.start(0, 0);
+  const std::string stray = kPreface + frame(9, 4, 1, block);
+  r.feed(0, 0, u8(stray), stray.size(), 1);
+  CHECK(r.stopped(0));
+  CHECK_EQ(seen3.requests.size(), 0u);
 }
 
 TEST(http2_dynamic_table_size_follows_settings) {
