@@ -15,10 +15,11 @@ function sources(dir) {
     .sort();
 }
 
-// Where node-llhttp (Debian/Ubuntu) puts llhttp's sources and header; LLHTTP_DIR overrides both
-// (a folder holding llhttp.c, api.c, http.c and llhttp.h).
-const llhttpSourceDirs = [process.env.LLHTTP_DIR, '/usr/share/llhttp', '/usr/local/share/llhttp'];
-const llhttpIncludeDirs = [process.env.LLHTTP_DIR, '/usr/share/include/llhttp', '/usr/include/llhttp', '/usr/local/include'];
+// Where node-llhttp (Debian/Ubuntu) puts llhttp's sources and header; LLHTTP_DIR, when set, is
+// the only place looked at (a folder holding llhttp.c, api.c, http.c and llhttp.h).
+const override = process.env.LLHTTP_DIR ? [process.env.LLHTTP_DIR] : null;
+const llhttpSourceDirs = override || ['/usr/share/llhttp', '/usr/local/share/llhttp'];
+const llhttpIncludeDirs = override || ['/usr/share/include/llhttp', '/usr/include/llhttp', '/usr/local/include'];
 const llhttpFiles = ['llhttp.c', 'api.c', 'http.c'];
 
 /** The first of `dirs` holding `file`, or undefined. */
