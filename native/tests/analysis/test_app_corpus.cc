@@ -4,8 +4,10 @@
 // Skipped (with a line saying so) when the corpus or tshark is missing.
 #include <dirent.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +16,7 @@
 #include "analysis/app_analyzer.h"
 #include "check.h"
 #include "common/errors.h"
+#include "decode/decode.h"
 #include "pcap/file_reader.h"
 #include "reassembly/tcp_pipeline.h"
 
@@ -23,9 +26,10 @@ namespace {
 
 struct Records : RecordSink {
   std::vector<HttpRecord> http_records;
+  std::vector<DnsRecord> dns_records;
   void flow(const FlowRecord&) override {}
   void http(const HttpRecord& r) override { http_records.push_back(r); }
-  void dns(const DnsRecord&) override {}
+  void dns(const DnsRecord& r) override { dns_records.push_back(r); }
 };
 
 // The reassembler's events straight into the analyser (side[0], the first sender, as client).
@@ -136,7 +140,23 @@ void analyse(const std::string& file, Records& out, uint64_t& payload_bytes) {
   for (;;) {
     const ReadStatus st = r->read(b, 256, 1 << 20);
     for (; interfaces < r->interfaces().size(); ++interfaces) pipeline.add_interface(r->interfaces()[interfaces].linktype);
-    for (const auto& rec : b.records) pipeline.add(rec, b.bytes(rec));
+    for (const auto& rec : b.records) {
+      pipeline.add(rec, b.bytes(rec));
+      // UDP DNS straight from the decoder (the analysis pipeline's datagram path is not this test's).
+      Decoded d;
+      const uint16_t linktype = r->interfaces()[rec.iface].linktype;
+      if (decode_frame(b.bytes(rec), rec.caplen, linktype, d) != DecodeResult::kOk || d.protocol != 17 || d.fragment ||
+          (d.sport != 53 && d.dport != 53) || d.captured_payload < d.payload_len) {
+        continue;
+      }
+      RecordEndpoints e;
+      e.ip_version = d.ip_version;
+      std::memcpy(e.client, d.src, 16);
+      std::memcpy(e.server, d.dst, 16);
+      e.client_port = d.sport;
+      e.server_port = d.dport;
+      app.on_udp(e, b.bytes(rec) + d.payload_offset, d.payload_len, rec.ts_ns);
+    }
     if (st != ReadStatus::kOk) break;
   }
   pipeline.finish();
@@ -259,4 +279,108 @@ TEST(app_corpus_http_requests_match_tshark) {
   CHECK(tshark_total >= 80);
   CHECK_EQ(found, tshark_total);
   CHECK_EQ(status_agreed + status_known_differences, status_compared);
+}
+
+namespace {
+
+struct DnsAnswer {
+  std::string id, name;
+  int rcode = 0, answers = 0;
+  double time = -1;  // dns.time: seconds from the query
+  bool used = false;
+};
+
+// tshark's DNS responses over UDP in one file.
+void tshark_dns(const std::string& file, std::vector<DnsAnswer>& out) {
+  const std::string cmd = "tshark -r '" + file +
+                          "' -Y 'udp && dns.flags.response == 1' -T fields -E separator=/t -E 'aggregator=\x1f' "
+                          "-e dns.id -e dns.qry.name -e dns.flags.rcode -e dns.count.answers -e dns.time 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return;
+  char line[65536];
+  while (std::fgets(line, sizeof(line), p) != nullptr) {
+    std::string l(line);
+    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+    const std::vector<std::string> f = split(l, '\t');
+    if (f.size() < 5 || f[0].find('\x1f') != std::string::npos) continue;  // several DNS messages in one frame (tunnels)
+    DnsAnswer a;
+    a.id = f[0];
+    a.name = split(f[1], '\x1f')[0];
+    a.rcode = std::atoi(f[2].c_str());
+    a.answers = std::atoi(f[3].c_str());
+    a.time = f[4].empty() ? -1 : std::atof(f[4].c_str());
+    out.push_back(a);
+  }
+  pclose(p);
+}
+
+}  // namespace
+
+TEST(app_corpus_dns_answers_match_tshark) {
+  // Every UDP DNS query we pair with its answer, tshark pairs too: the same rcode and answer
+  // count, and latency equal to tshark's dns.time to the microsecond.
+  const char* env = std::getenv("PODSPAN_CORPUS");
+  const std::string dir = env ? env : "../shared/corpus";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr || std::system("tshark -v >/dev/null 2>&1") != 0) {
+    if (d != nullptr) closedir(d);
+    std::printf("  app corpus dns: skipped, no corpus at %s or no tshark\n", dir.c_str());
+    return;
+  }
+  std::vector<std::string> files;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.find(".pcap") != std::string::npos) files.push_back(name);
+  }
+  closedir(d);
+  size_t answered = 0, matched = 0, latency_equal = 0, files_with_dns = 0;
+  for (const std::string& name : files) {
+    const std::string path = dir + "/" + name;
+    Records ours;
+    uint64_t payload = 0;
+    analyse(path, ours, payload);
+    size_t ours_answered = 0;
+    for (const DnsRecord& r : ours.dns_records) ours_answered += r.proto == "udp" && r.rcode >= 0;
+    if (ours_answered == 0) continue;
+    ++files_with_dns;
+    std::vector<DnsAnswer> theirs;
+    tshark_dns(path, theirs);
+    for (const DnsRecord& r : ours.dns_records) {
+      if (r.proto != "udp" || r.rcode < 0) continue;
+      ++answered;
+      const std::string id = "0x" + [&] {
+        char b[8];
+        std::snprintf(b, sizeof(b), "%04x", r.trans_id);
+        return std::string(b);
+      }();
+      DnsAnswer* hit = nullptr;
+      for (DnsAnswer& a : theirs) {
+        if (!a.used && a.id == id && a.name == r.query) {
+          hit = &a;
+          break;
+        }
+      }
+      if (hit == nullptr) {
+        std::fprintf(stderr, "  %s: our answer to %s %s is not tshark's\n", name.c_str(), id.c_str(), r.query.c_str());
+        CHECK(hit != nullptr);
+        continue;
+      }
+      hit->used = true;
+      ++matched;
+      CHECK_EQ(r.rcode, hit->rcode);
+      CHECK_EQ(int(r.answers), hit->answers);
+      const double ours_s = static_cast<double>(r.latency) / 1e9;
+      if (hit->time >= 0 && std::abs(ours_s - hit->time) < 1e-6) {
+        ++latency_equal;
+      } else {
+        std::fprintf(stderr, "  %s: %s latency %.9f, tshark dns.time %.9f\n", name.c_str(), r.query.c_str(), ours_s, hit->time);
+        CHECK(false);
+      }
+    }
+  }
+  std::printf("  app corpus dns: %zu files; %zu UDP queries answered, %zu paired alike by tshark, %zu with equal latency\n",
+              files_with_dns, answered, matched, latency_equal);
+  CHECK(answered >= 10);
+  CHECK_EQ(matched, answered);
+  CHECK_EQ(latency_equal, answered);
 }
