@@ -125,6 +125,28 @@ bool tshark_requests(const std::string& file, std::vector<Request>& out) {
   return rc == 0;
 }
 
+// The corpus's capture files, when the corpus and tshark are both there; else says which is
+// missing in one line.
+bool corpus_with_tshark(const char* what, std::string& dir, std::vector<std::string>& files) {
+  const char* env = std::getenv("PODSPAN_CORPUS");
+  dir = env ? env : "../shared/corpus";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    std::printf("  %s: skipped, no corpus at %s (set PODSPAN_CORPUS)\n", what, dir.c_str());
+    return false;
+  }
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.find(".pcap") != std::string::npos) files.push_back(name);
+  }
+  closedir(d);
+  if (std::system("tshark -v >/dev/null 2>&1") != 0) {
+    std::printf("  %s: skipped, tshark not installed\n", what);
+    return false;
+  }
+  return true;
+}
+
 void analyse(const std::string& file, Records& out, uint64_t& payload_bytes) {
   std::unique_ptr<FileReader> r;
   try {
@@ -206,24 +228,9 @@ TEST(app_h2c_from_real_clients) {
 }
 
 TEST(app_corpus_http_requests_match_tshark) {
-  const char* env = std::getenv("PODSPAN_CORPUS");
-  const std::string dir = env ? env : "../shared/corpus";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) {
-    std::printf("  app corpus: skipped, no corpus at %s (set PODSPAN_CORPUS)\n", dir.c_str());
-    return;
-  }
-  if (std::system("tshark -v >/dev/null 2>&1") != 0) {
-    closedir(d);
-    std::printf("  app corpus: skipped, tshark not installed\n");
-    return;
-  }
+  std::string dir;
   std::vector<std::string> files;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.find(".pcap") != std::string::npos) files.push_back(name);
-  }
-  closedir(d);
+  if (!corpus_with_tshark("app corpus", dir, files)) return;
   size_t tshark_total = 0, found = 0, status_compared = 0, status_agreed = 0, status_known_differences = 0;
   size_t files_with_http = 0, ours_total = 0;
   for (const std::string& name : files) {
@@ -319,20 +326,9 @@ void tshark_dns(const std::string& file, std::vector<DnsAnswer>& out) {
 TEST(app_corpus_dns_answers_match_tshark) {
   // Every UDP DNS query we pair with its answer, tshark pairs too: the same rcode and answer
   // count, and latency equal to tshark's dns.time to the microsecond.
-  const char* env = std::getenv("PODSPAN_CORPUS");
-  const std::string dir = env ? env : "../shared/corpus";
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr || std::system("tshark -v >/dev/null 2>&1") != 0) {
-    if (d != nullptr) closedir(d);
-    std::printf("  app corpus dns: skipped, no corpus at %s or no tshark\n", dir.c_str());
-    return;
-  }
+  std::string dir;
   std::vector<std::string> files;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.find(".pcap") != std::string::npos) files.push_back(name);
-  }
-  closedir(d);
+  if (!corpus_with_tshark("app corpus dns", dir, files)) return;
   size_t answered = 0, matched = 0, latency_equal = 0, files_with_dns = 0;
   for (const std::string& name : files) {
     const std::string path = dir + "/" + name;
