@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# Build stage: compiles the native addon against libpcap headers and the TypeScript sources.
+# Build stage: compiles the native addon against libpcap and nghttp2 headers with llhttp's C sources
+# (node-llhttp), and the TypeScript sources.
 FROM node:20-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap-dev g++ make python3 \
+ && apt-get install -y --no-install-recommends libpcap-dev libnghttp2-dev node-llhttp g++ make python3 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json binding.gyp tsconfig.json tsconfig.build.json ./
@@ -17,7 +18,7 @@ RUN npm ci && npm prune --omit=dev
 # unprivileged user and no capabilities at all; it only receives and writes files.
 FROM node:20-bookworm-slim AS collector
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap0.8 \
+ && apt-get install -y --no-install-recommends libpcap0.8 libnghttp2-14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system podspan && useradd --system --gid podspan --no-create-home podspan
 WORKDIR /opt/podspan

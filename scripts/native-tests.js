@@ -80,7 +80,7 @@ if (fuzz) {
   if (!hasClang) {
     console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
     failed += 1;
-  } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++'])) {
+  } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++', 'CMAKE_C_COMPILER=clang'])) {
     const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
     const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
     for (const t of targets) {

@@ -1,0 +1,72 @@
+// libFuzzer target: Http1Parser on arbitrary bytes, once whole and once cut into chunks the
+// input chooses. Both runs must report the same messages (fields, offsets, times aside), and
+// every message must lie inside what was fed, after the one before it.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "protocols/http1.h"
+
+namespace {
+
+struct Seen : podspan::Http1Parser::Events {
+  uint8_t rules;  // bit i: the response with index i%8 answers HEAD (or CONNECT with bit 7)
+  size_t heads = 0;
+  std::vector<std::string> messages;
+  uint64_t fed = 0;
+  uint64_t last_end = 0;
+  podspan::Http1Parser::Body on_head(const podspan::Http1Message& m) override {
+    if (m.head_end <= m.start || m.head_end > fed) __builtin_trap();
+    const bool head = (rules >> (heads++ % 7)) & 1;
+    if (m.request || !head) return podspan::Http1Parser::Body::kAsHeadersSay;
+    return (rules & 0x80) ? podspan::Http1Parser::Body::kSwitch : podspan::Http1Parser::Body::kNone;
+  }
+  void on_message(const podspan::Http1Message& m) override {
+    if (m.start < last_end || m.head_end < m.start || m.end < m.head_end || m.end > fed) __builtin_trap();
+    if (!m.chunked && m.body_bytes > m.end - m.head_end) __builtin_trap();
+    if (m.target.size() > podspan::Http1Parser::kMaxTarget || m.host.size() > podspan::Http1Parser::kMaxHeader) __builtin_trap();
+    last_end = m.end;
+    messages.push_back(std::to_string(m.start) + " " + std::to_string(m.head_end) + " " + std::to_string(m.end) + " " + m.method +
+                       " " + std::to_string(m.status) + " " + m.target + " " + m.host + " " + std::to_string(m.body_bytes) +
+                       (m.ended_by_close ? " close" : ""));
+  }
+};
+
+void run(const uint8_t* data, size_t size, bool requests, uint8_t rules, uint8_t seed, Seen& seen,
+         podspan::Http1Parser::State& state) {
+  seen.rules = rules;
+  podspan::Http1Parser p(requests, seen);
+  size_t at = 0;
+  uint32_t lcg = seed;
+  while (at < size) {
+    size_t n = size - at;
+    if (seed != 0) {
+      lcg = lcg * 1103515245u + 12345u;
+      n = std::min<size_t>(n, 1 + (lcg >> 16) % 64);
+    }
+    seen.fed = at + n;
+    p.feed(at, data + at, n, at);
+    at += n;
+  }
+  if (p.state() == podspan::Http1Parser::State::kUpgraded && (rules & 0x40)) {
+    p.resume_after_upgrade();
+  }
+  p.close(size);
+  state = p.state();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const bool requests = data[0] & 1;
+  const uint8_t rules = data[0];
+  const uint8_t seed = data[1] | 1;
+  Seen whole, cut;
+  podspan::Http1Parser::State a, b;
+  run(data + 2, size - 2, requests, rules, 0, whole, a);
+  run(data + 2, size - 2, requests, rules, seed, cut, b);
+  if (whole.messages != cut.messages || a != b) __builtin_trap();
+  return 0;
+}

@@ -1,0 +1,113 @@
+// Steady state allocates nothing per message: after a warm-up, a thousand more HTTP/1
+// exchanges (pipelined, chunked) and HTTP/2 streams on a connection cost no operator new.
+// (Counted here by replacing the global operator new: the only such replacement in the test
+// binary. nghttp2's own mallocs inside the HPACK inflater are not seen by it.)
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "analysis/app_analyzer.h"
+#include "check.h"
+#include "protocols/h2_frames.h"
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<uint64_t> news{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (counting.load(std::memory_order_relaxed)) news.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace podspan;
+
+namespace {
+
+struct Counting : RecordSink {
+  uint64_t http_records = 0;
+  void flow(const FlowRecord&) override {}
+  void http(const HttpRecord&) override { ++http_records; }
+  void dns(const DnsRecord&) override {}
+};
+
+StreamInfo stream(uint64_t id, uint32_t slot) {
+  StreamInfo s;
+  s.id = id;
+  s.slot = slot;
+  s.side[0].port = 40000;
+  s.side[1].port = 80;
+  return s;
+}
+
+}  // namespace
+
+TEST(app_steady_state_allocates_nothing_per_message) {
+  // The counter sees allocations at all.
+  counting = true;
+  { std::string probe(100, 'x'); }
+  counting = false;
+  CHECK_EQ(news.load(), 1u);
+  Counting out;
+  AppAnalyzer a(out);
+  // HTTP/1: two pipelined requests per round, a chunked and a sized response.
+  const StreamInfo s = stream(1, 0);
+  a.on_open(s);
+  const std::string req =
+      "GET /api/v1/users/12345/orders?page=2&sort=desc HTTP/1.1\r\nHost: orders.shop.svc.cluster.local\r\n"
+      "Content-Type: application/json; charset=utf-8\r\nConnection: keep-alive\r\n\r\n"
+      "POST /api/v1/users/12345/orders HTTP/1.1\r\nHost: orders.shop.svc.cluster.local\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string resp =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\nabcde\r\n0\r\n\r\n"
+      "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+  uint64_t off[2] = {0, 0}, ts = 1;
+  auto round = [&]() {
+    a.on_data(s, 0, off[0], reinterpret_cast<const uint8_t*>(req.data()), static_cast<uint32_t>(req.size()), ts++);
+    off[0] += req.size();
+    a.on_data(s, 1, off[1], reinterpret_cast<const uint8_t*>(resp.data()), static_cast<uint32_t>(resp.size()), ts++);
+    off[1] += resp.size();
+  };
+  // HTTP/2: one stream per round on another connection, headers pre-encoded (the encoder's
+  // allocations are not the analyser's).
+  const StreamInfo h = stream(2, 1);
+  a.on_open(h);
+  h2test::Encoder cenc, senc;
+  std::string client = h2test::kPreface + h2test::settings({});
+  std::string server = h2test::settings({});
+  std::vector<std::string> creq, sresp;
+  for (uint32_t i = 0; i < 1100; ++i) {
+    const uint32_t id = 1 + 2 * i;
+    creq.push_back(cenc.headers(id, {{":method", "GET"}, {":scheme", "http"}, {":path", "/items/42?q=long-enough-to-allocate"},
+                                     {":authority", "catalog.shop.svc.cluster.local:8080"}}, true));
+    sresp.push_back(senc.headers(id, {{":status", "200"}, {"content-type", "application/json"}}, false) + h2test::frame(0, 1, id, "{}"));
+  }
+  uint64_t hoff[2] = {0, 0};
+  auto h2_send = [&](int dir, const std::string& b) {
+    a.on_data(h, dir, hoff[dir], reinterpret_cast<const uint8_t*>(b.data()), static_cast<uint32_t>(b.size()), ts++);
+    hoff[dir] += b.size();
+  };
+  h2_send(0, client);
+  h2_send(1, server);
+  for (int i = 0; i < 100; ++i) {
+    round();
+    h2_send(0, creq[i]);
+    h2_send(1, sresp[i]);
+  }
+  const uint64_t before = out.http_records;
+  news = 0;
+  counting = true;
+  for (int i = 100; i < 1100; ++i) {
+    round();
+    h2_send(0, creq[i]);
+    h2_send(1, sresp[i]);
+  }
+  counting = false;
+  CHECK_EQ(out.http_records - before, 3000u);
+  CHECK_EQ(news.load(), 0u);
+  a.on_close(s, CloseReason::kFin, ts);
+  a.on_close(h, CloseReason::kFin, ts);
+}
