@@ -10,6 +10,8 @@
         "<!(node scripts/native-sources.js --llhttp-source)"
       ],
       "libraries": ["-lpcap", "-lnghttp2", "-lpthread"],
+      "cflags": ["-fvisibility=hidden"],
+      "ldflags": ["-Wl,-Bsymbolic"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_c": ["-O2", "-w"],

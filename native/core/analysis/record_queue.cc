@@ -4,15 +4,11 @@
 
 #include "analysis/json_records.h"
 
-#if __has_include("analysis/app_analyzer.h")
 #include "analysis/app_analyzer.h"
-#define PODSPAN_HAVE_APP_ANALYZER 1
-#endif
 
 namespace podspan {
 namespace {
 
-#ifdef PODSPAN_HAVE_APP_ANALYZER
 // The application analyser with its counters named for stats (camelCase, as JavaScript reads them).
 class AppAnalyzerEvents : public AppEventsFor<AppAnalyzer> {
  public:
@@ -28,7 +24,6 @@ class AppAnalyzerEvents : public AppEventsFor<AppAnalyzer> {
     out.emplace_back("dnsQueries", s.dns_queries);
   }
 };
-#endif
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(
@@ -129,9 +124,7 @@ RecordQueueStats RecordQueue::stats() const {
 }
 
 AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue) {
-#ifdef PODSPAN_HAVE_APP_ANALYZER
   app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(queue_));
-#endif
   analyzer_ = std::make_unique<Analyzer>(options.analyzer, queue_, app_.get());
 }
 
