@@ -64,7 +64,7 @@ process.on('SIGTERM', () => { process.stdout.write(JSON.stringify(counts) + '\\n
 server.listen(8080, '10.77.0.1', () => process.stderr.write('serving\\n'));
 `;
 
-describe.skipIf(!canUseNetns)('podspan analyze -i on real servers (needs the native analysis records)', () => {
+describe.skipIf(!canUseNetns)('podspan analyze -i on real servers', () => {
   const pid = process.pid;
   const [srvNs, cliNs, srvDev, cliDev] = [`an-s${pid}`, `an-c${pid}`, `ans${pid}`, `anc${pid}`];
 
