@@ -4,8 +4,6 @@
 // for known numbers of requests, analysed live on the client's veth: counts equal what the server
 // counted, every quantile sits at its nearest rank among the latencies in http.jsonl, and the
 // 200 ms route's quantiles are at least 200 ms.
-// The live part needs the native analysis records (helper N's branch: takeRecords on a capture
-// opened with { analysis }); on a build without them `podspan analyze` refuses in one line.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
