@@ -2,8 +2,11 @@
 # Build stage: compiles the native addon against libpcap and nghttp2 headers with llhttp's C sources
 # (node-llhttp), and the TypeScript sources.
 FROM node:20-bookworm AS build
+# node-llhttp is unpacked, not installed: its dependencies would pull in Debian's own nodejs
+# beside this image's Node 20, and only its C sources are needed.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpcap-dev libnghttp2-dev node-llhttp g++ make python3 \
+ && apt-get install -y --no-install-recommends libpcap-dev libnghttp2-dev g++ make python3 \
+ && cd /tmp && apt-get download node-llhttp && dpkg-deb -x node-llhttp_*.deb / && rm node-llhttp_*.deb \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json binding.gyp tsconfig.json tsconfig.build.json ./

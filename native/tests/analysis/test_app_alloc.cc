@@ -1,7 +1,8 @@
 // Steady state allocates nothing per message: after a warm-up, a thousand more HTTP/1
 // exchanges (pipelined, chunked) and HTTP/2 streams on a connection cost no operator new.
 // (Counted here by replacing the global operator new: the only such replacement in the test
-// binary. nghttp2's own mallocs inside the HPACK inflater are not seen by it.)
+// binary, and only in the plain build: the sanitizers replace every variant of it themselves.
+// nghttp2's own mallocs inside the HPACK inflater are not seen by it.)
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -9,13 +10,19 @@
 
 #include "analysis/app_analyzer.h"
 #include "check.h"
+#include "heap.h"
 #include "protocols/h2_frames.h"
 
+#ifndef PODSPAN_SANITIZED
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<uint64_t> news{0};
 }  // namespace
 
+// GCC cannot tell that these replace the pair: it would warn that free() gets new's memory.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n) {
   if (counting.load(std::memory_order_relaxed)) news.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
@@ -45,8 +52,12 @@ StreamInfo stream(uint64_t id, uint32_t slot) {
 }
 
 }  // namespace
+#endif  // PODSPAN_SANITIZED
 
 TEST(app_steady_state_allocates_nothing_per_message) {
+#ifdef PODSPAN_SANITIZED
+  std::printf("  allocation count: skipped under the sanitizers (they own operator new)\n");
+#else
   // The counter sees allocations at all.
   counting = true;
   { std::string probe(100, 'x'); }
@@ -110,4 +121,5 @@ TEST(app_steady_state_allocates_nothing_per_message) {
   CHECK_EQ(news.load(), 0u);
   a.on_close(s, CloseReason::kFin, ts);
   a.on_close(h, CloseReason::kFin, ts);
+#endif
 }
