@@ -254,7 +254,7 @@ describe('flow records against tshark', () => {
       uid: 'C1', ts: '2023-11-14T22:13:20.000000000Z', client: '198.18.0.1', client_port: 40001, server: '198.18.0.2', server_port: 80,
       proto: 'tcp', duration_ms: 32, client_bytes: 18, server_bytes: 24, client_packets: 4, server_packets: 3,
       handshake_rtt_ms: 12.345, client_rtt_ms: 2.095, server_rtt_ms: 10.25, retransmitted_packets: 0, out_of_order_packets: 0,
-      zero_window_events: 0, missed_bytes: 0, state: 'closed', close_reason: 'fin', app: null,
+      zero_window_events: 0, missed_bytes: 0, state: 'closed', close_reason: 'fin', app: 'http', // its 18 bytes are an HTTP/1.1 request
     });
   });
 
