@@ -9,6 +9,7 @@ import { Aggregator } from '../analysis/aggregate';
 import { RecordPipeline } from '../analysis/pipeline';
 import { RecordFiles } from '../analysis/record-files';
 import { topLists } from '../analysis/top-list';
+import { summaryLines } from './capture-command';
 
 export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseAnalyzeFlags(raw);
@@ -60,6 +61,10 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     if (run.top > 0) for (const line of topLists(summary, run.top)) out.write(line + '\n');
     const c = pipeline.counts;
     err.write(`${result.packetsRead} packets; ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries\n`);
+    // Live, what was lost on the way (tcpdump's lines), and records dropped behind a full queue.
+    if (src.kind === 'live') for (const line of summaryLines(result, true)) err.write(line + '\n');
+    const droppedRecords = result.analysisStats?.droppedRecords ?? 0;
+    if (droppedRecords > 0) err.write(`${droppedRecords} records dropped (queue to JavaScript full)\n`);
     err.write(`records in ${run.outDir} (flows.jsonl, http.jsonl, dns.jsonl), aggregates in ${summaryFile}\n`);
     if (summary.folded.server_records || summary.folded.route_records) {
       err.write(

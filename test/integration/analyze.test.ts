@@ -137,6 +137,8 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers', () => {
     expect(srv.connections).toBe(connections);
     expect(srv.handshake_rtt_ms.count).toBe(connections);
     expect(analyze.stderr()).toMatch(/370 HTTP\/gRPC exchanges/);
+    expect(analyze.stderr()).toMatch(/^\d+ packets dropped by kernel$/m);
+    expect(analyze.stderr()).not.toMatch(/records dropped/);
 
     // From the file: the same counts, and each exchange's latency equal to tshark's http.time
     // (request to response; both single-segment here, so its first and last bytes are one frame).
