@@ -153,7 +153,7 @@ void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* 
       if (want > have) gap(f, dir, want - have);  // cut by the snaplen: known missing
       deliver_ready(f, dir, ts);
     } else if (have) {
-      buffer(f, dir, off, payload + skip, have);
+      buffer(f, dir, off, payload + skip, have, ts);
       enforce_buffer_caps(f, dir, ts);
     }
   } else if (claimed > 0) {
@@ -175,7 +175,7 @@ void TcpReassembler::segment(Flow& f, int dir, const Decoded& d, const uint8_t* 
   if (done(D) && (done(O) || !O.started)) close(&f, CloseReason::kFin, ts);
 }
 
-void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
+void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts, bool own_times) {
   Direction& D = f.dir[dir];
   while (D.has_pending()) {
     auto it = D.pending->begin();
@@ -185,7 +185,7 @@ void TcpReassembler::deliver_ready(Flow& f, int dir, uint64_t ts) {
     if (end > D.offset) {
       const uint32_t skip = static_cast<uint32_t>(D.offset - it->first);
       const uint32_t n = static_cast<uint32_t>(seg.size() - skip);
-      sink_.on_data(f.info, dir, D.offset, seg.data() + skip, n, ts);
+      sink_.on_data(f.info, dir, D.offset, seg.data() + skip, n, own_times ? seg.ts : ts);
       D.offset += n;
       D.next_seq += n;
       stats_.bytes += n;
@@ -202,7 +202,7 @@ void TcpReassembler::release(Direction& D, std::map<uint64_t, Segment>::iterator
   D.pending->erase(it);
 }
 
-void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len) {
+void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len, uint64_t ts) {
   Direction& D = f.dir[dir];
   auto overlap_with = [&](const Segment& seg, size_t seg_from, const uint8_t* ours, size_t n) {
     stats_.overlap_bytes += n;
@@ -213,7 +213,7 @@ void TcpReassembler::buffer(Flow& f, int dir, uint64_t off, const uint8_t* data,
   const bool lend = stable_.holds(data, len);
   auto store = [&](uint64_t at, const uint8_t* p, size_t n) {
     const uint32_t cost = static_cast<uint32_t>(segment_cost(n));
-    Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), cost, nullptr}).first->second;
+    Segment& seg = pending.emplace(at, Segment{p, static_cast<uint32_t>(n), cost, nullptr, ts}).first->second;
     if (!lend) {
       seg.copy.reset(new uint8_t[n]);
       std::memcpy(seg.copy.get(), p, n);
@@ -261,7 +261,7 @@ void TcpReassembler::enforce_buffer_caps(Flow& f, int dir, uint64_t ts) {
   while (D.has_pending() && (D.pending_memory > cfg_.max_buffer_per_flow || stats_.buffered_memory > cfg_.max_buffer_total)) {
     const uint64_t at = D.pending->begin()->first;
     if (at > D.offset) gap(f, dir, at - D.offset);
-    deliver_ready(f, dir, ts);
+    deliver_ready(f, dir, ts, true);
   }
 }
 
@@ -279,7 +279,7 @@ void TcpReassembler::flush_with_gaps(Flow& f, int dir, uint64_t ts) {
   while (D.has_pending()) {
     const uint64_t at = D.pending->begin()->first;
     if (at > D.offset) gap(f, dir, at - D.offset);
-    deliver_ready(f, dir, ts);
+    deliver_ready(f, dir, ts, true);
   }
   if (D.fin && D.fin_offset > D.offset) gap(f, dir, D.fin_offset - D.offset);  // lost before the FIN
 }

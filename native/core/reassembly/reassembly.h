@@ -151,6 +151,7 @@ class TcpReassembler {
     uint32_t len;
     uint32_t cost;  // what it is charged against the caps (segment_cost)
     std::unique_ptr<uint8_t[]> copy;
+    uint64_t ts;    // its capture time: delivered with it when no later packet fills the hole before it
     const uint8_t* data() const { return bytes; }
     size_t size() const { return len; }
   };
@@ -180,8 +181,10 @@ class TcpReassembler {
   static bool make_key(const Decoded& d, Key& key);
   Flow* find_or_open(const Key& key, uint64_t hash, const Decoded& d, bool from_a, uint64_t ts);
   void segment(Flow& f, int dir, const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts);
-  void deliver_ready(Flow& f, int dir, uint64_t ts);
-  void buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len);
+  // Delivers what is buffered from the direction's offset on: at `ts` (the packet that filled the
+  // hole), or with own_times at each segment's capture time (the hole was given up as a gap).
+  void deliver_ready(Flow& f, int dir, uint64_t ts, bool own_times = false);
+  void buffer(Flow& f, int dir, uint64_t off, const uint8_t* data, uint32_t len, uint64_t ts);
   void flush_with_gaps(Flow& f, int dir, uint64_t ts);
   void gap(Flow& f, int dir, uint64_t len);  // declares the next len bytes of dir missing
   void close(Flow* f, CloseReason reason, uint64_t ts);

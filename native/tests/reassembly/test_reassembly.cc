@@ -169,6 +169,47 @@ TEST(reassembly_missing_data_becomes_a_gap_on_timeout) {
   CHECK_EQ(r.stats().gap_bytes, 10u);
 }
 
+// Bytes after a hole no packet fills keep their own capture times when the hole is given up (at
+// the end, at the idle timeout, over a cap): stamped with the time of giving up, every response
+// after a lost segment looked as late as the end of the capture (wrong latencies in analytics).
+TEST(reassembly_bytes_after_an_unfilled_hole_keep_their_capture_times) {
+  struct Times : StreamSink {
+    std::vector<std::pair<uint64_t, uint64_t>> data;  // (offset, ts) of direction 1
+    void on_open(const StreamInfo&) override {}
+    void on_data(const StreamInfo&, int dir, uint64_t off, const uint8_t*, uint32_t, uint64_t ts) override {
+      if (dir == 1) data.emplace_back(off, ts);
+    }
+    void on_gap(const StreamInfo&, int, uint64_t, uint64_t) override {}
+    void on_close(const StreamInfo&, CloseReason, uint64_t) override {}
+  } times;
+  TcpReassembler r({}, times);
+  Conn c{r};
+  c.send(true, 1000, kSyn, "", 100);
+  c.send(false, 5000, kSyn | kAck, "", 110);
+  c.send(false, 5001, kAck, "aaaa", 200);   // offset 0, in order
+  c.send(false, 5009, kAck, "cccc", 300);   // offset 8: "bbbb" at 4 is never captured
+  c.send(false, 5013, kAck, "dddd", 400);   // offset 12
+  c.send(false, 5003, kAck, "aa", 450);     // a retransmission: fills nothing
+  r.finish(1000);
+  CHECK_EQ(times.data.size(), 3u);
+  CHECK_EQ(times.data[0].second, 200u);
+  CHECK_EQ(times.data[1].first, 8u);
+  CHECK_EQ(times.data[1].second, 300u);  // was 1000, the time of finish()
+  CHECK_EQ(times.data[2].second, 400u);
+  // A hole filled by a later packet: what waited behind it comes out at that packet's time.
+  Times filled;
+  TcpReassembler r2({}, filled);
+  Conn c2{r2};
+  c2.send(true, 1000, kSyn, "", 100);
+  c2.send(false, 5000, kSyn | kAck, "", 110);
+  c2.send(false, 5001, kAck, "aaaa", 200);
+  c2.send(false, 5009, kAck, "cccc", 300);
+  c2.send(false, 5005, kAck, "bbbb", 500);
+  CHECK_EQ(filled.data.size(), 3u);
+  CHECK_EQ(filled.data[1].second, 500u);
+  CHECK_EQ(filled.data[2].second, 500u);
+}
+
 TEST(reassembly_buffer_cap_turns_the_hole_into_a_gap) {
   Recorder rec;
   ReassemblyConfig cfg;
