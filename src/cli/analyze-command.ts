@@ -60,7 +60,9 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     const summaryFile = files.writeSummary({ capture, ...summary });
     if (run.top > 0) for (const line of topLists(summary, run.top)) out.write(line + '\n');
     const c = pipeline.counts;
-    err.write(`${result.packetsRead} packets; ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries\n`);
+    // Live, packetsRead stays 0 (nothing is read from a file): the packets the capture took.
+    const packets = src.kind === 'live' ? result.stats.reduce((n, st) => n + st.captured, 0) : result.packetsRead;
+    err.write(`${packets} packets; ${c.flows} connections, ${c.http} HTTP/gRPC exchanges, ${c.dns} DNS queries\n`);
     // Live, what was lost on the way (tcpdump's lines), and records dropped behind a full queue.
     if (src.kind === 'live') for (const line of summaryLines(result, true)) err.write(line + '\n');
     const droppedRecords = result.analysisStats?.droppedRecords ?? 0;

@@ -138,6 +138,10 @@ describe.skipIf(!canUseNetns)('podspan analyze -i on real servers', () => {
     expect(srv.handshake_rtt_ms.count).toBe(connections);
     expect(analyze.stderr()).toMatch(/370 HTTP\/gRPC exchanges/);
     expect(analyze.stderr()).toMatch(/^\d+ packets dropped by kernel$/m);
+    // the packets it took, as tcpdump's "captured" line says (not the 0 a file count gives live)
+    const taken = Number(/^(\d+) packets; /m.exec(analyze.stderr())?.[1]);
+    expect(taken).toBeGreaterThan(0);
+    expect(analyze.stderr()).toMatch(new RegExp(`^${taken} packets captured$`, 'm'));
     expect(analyze.stderr()).not.toMatch(/records dropped/);
 
     // From the file: the same counts, and each exchange's latency equal to tshark's http.time
