@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Kernel drops live: `podspan analyze -i` (or `podspan capture -w /dev/null`, the same capture
+# without analytics) on the server's veth of a namespace pair this script makes, while hey sends
+# REQUESTS HTTP requests over 50 connections to a small Node server, or iperf3 -P 8 runs for 3 s
+# (offloads on: the veth carries TSO-sized frames at full speed). Prints the tool's drop lines.
+#   sudo bash bench/analyze-live-drops.sh REQUESTS analyze|capture http|iperf
+# Needs root, iproute2, hey, iperf3.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+tag=$$ A=laA$$ B=laB$$ spid="" apid=""
+cleanup() { [ -n "$spid" ] && kill $spid 2>/dev/null; [ -n "$apid" ] && kill $apid 2>/dev/null; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; true; }
+trap cleanup EXIT
+ip netns add $A; ip netns add $B
+ip link add la$tag netns $A type veth peer name lb$tag netns $B
+ip netns exec $A ip addr add 198.18.2.1/30 dev la$tag; ip netns exec $B ip addr add 198.18.2.2/30 dev lb$tag
+for ns in $A $B; do ip netns exec $ns ip link set lo up; done
+ip netns exec $A ip link set la$tag up; ip netns exec $B ip link set lb$tag up
+ip netns exec $B node -e 'const b="x".repeat(300);require("http").createServer((q,r)=>{r.writeHead(200);r.end(b)}).listen(8080,"198.18.2.2")' & spid=$!
+ip netns exec $B iperf3 -s -1 -D >/dev/null
+sleep 0.5
+out=/dev/shm/la$tag; err=$(mktemp); rm -rf $out
+if [ "$2" = capture ]; then ip netns exec $B node $ROOT/bin/podspan capture -i lb$tag -w /dev/null 2>$err & apid=$!; else ip netns exec $B node $ROOT/bin/podspan analyze -i lb$tag -o $out --top 0 2>$err & apid=$!; fi
+for _ in $(seq 50); do grep -q 'listening on' $err && break; sleep 0.1; done
+[ "$3" = http ] && ip netns exec $A timeout 120 hey -n ${1:-100000} -c 50 http://198.18.2.2:8080/fast/1 | grep -E 'Requests/sec'
+[ "$3" = iperf ] && ip netns exec $A timeout 30 iperf3 -c 198.18.2.2 -P 8 -t 3 | tail -3 | head -1
+sleep 1; kill -INT $apid; wait $apid || true; apid=""
+grep -vE '^…' $err; rm -rf $out
