@@ -1,8 +1,9 @@
 // An agent's analytics records at the collector: BASE.flows.jsonl, BASE.http.jsonl and
 // BASE.dns.jsonl beside its pcapng BASE.pcapng, each created on its first records with O_EXCL (a
-// name on disk is never truncated) and rotating like the pcapng's -C / -W: past rotateBytes the
-// next file is BASE.KIND.N.jsonl (N = 2, 3, ...), and with rotateFiles only the newest that many
-// of each kind are kept. Only whole lines are written, so every file is valid JSON lines.
+// name on disk is never truncated) and rotating like the pcapng's -C / -G / -W: past rotateBytes,
+// or rotateSeconds after it was opened (by the collector's clock, as the pcapng's -G), the next
+// file is BASE.KIND.N.jsonl (N = 2, 3, ...), and with rotateFiles only the newest that many of
+// each kind are kept. Only whole lines are written, so every file is valid JSON lines.
 import fs from 'node:fs';
 import { OutputError } from '../errors';
 import type { RecordKind } from '../analysis/records';
@@ -12,6 +13,7 @@ import type { FileRotation } from './agent-file';
 interface KindFile {
   fd: number;
   bytes: number;
+  openedMs: number;
   number: number;
   paths: string[];
 }
@@ -24,6 +26,8 @@ export class AgentRecordFiles {
     /** The pcapng's path without its extension. */
     private readonly base: string,
     private readonly rotation: FileRotation,
+    /** The collector's clock in ms (a test passes its own). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   pathOf(kind: RecordKind, number: number): string {
@@ -34,7 +38,7 @@ export class AgentRecordFiles {
     for (const r of records) {
       if (!r.lines.length) continue;
       let f = this.open.get(r.kind);
-      if (f && this.rotation.rotateBytes && f.bytes > 0 && f.bytes + r.lines.length > this.rotation.rotateBytes) {
+      if (f && f.bytes > 0 && this.due(f, r.lines.length)) {
         fs.closeSync(f.fd);
         f = this.create(r.kind, f.number + 1, f.paths);
       }
@@ -46,6 +50,12 @@ export class AgentRecordFiles {
       }
       f.bytes += r.lines.length;
     }
+  }
+
+  private due(f: KindFile, adding: number): boolean {
+    const { rotateBytes, rotateSeconds } = this.rotation;
+    if (rotateBytes && f.bytes + adding > rotateBytes) return true;
+    return !!rotateSeconds && this.now() - f.openedMs >= rotateSeconds * 1000;
   }
 
   files(): string[] {
@@ -72,7 +82,7 @@ export class AgentRecordFiles {
     paths.push(file);
     const keep = this.rotation.rotateFiles;
     while (keep && paths.length > keep) fs.rmSync(paths.shift()!, { force: true });
-    const f = { fd, bytes: 0, number, paths };
+    const f = { fd, bytes: 0, openedMs: this.now(), number, paths };
     this.open.set(kind, f);
     return f;
   }
