@@ -7,8 +7,8 @@
 # Needs root, iproute2, hey, iperf3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-tag=$$ A=laA$$ B=laB$$ spid="" apid=""
-cleanup() { [ -n "$spid" ] && kill $spid 2>/dev/null; [ -n "$apid" ] && kill $apid 2>/dev/null; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; true; }
+tag=$$ A=laA$$ B=laB$$ spid="" apid="" ipidfile=$(mktemp -u)
+cleanup() { [ -f "$ipidfile" ] && kill "$(cat "$ipidfile")" 2>/dev/null; rm -f "$ipidfile"; [ -n "$spid" ] && kill $spid 2>/dev/null; [ -n "$apid" ] && kill $apid 2>/dev/null; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; true; }
 trap cleanup EXIT
 ip netns add $A; ip netns add $B
 ip link add la$tag netns $A type veth peer name lb$tag netns $B
@@ -16,7 +16,8 @@ ip netns exec $A ip addr add 198.18.2.1/30 dev la$tag; ip netns exec $B ip addr 
 for ns in $A $B; do ip netns exec $ns ip link set lo up; done
 ip netns exec $A ip link set la$tag up; ip netns exec $B ip link set lb$tag up
 ip netns exec $B node -e 'const b="x".repeat(300);require("http").createServer((q,r)=>{r.writeHead(200);r.end(b)}).listen(8080,"198.18.2.2")' & spid=$!
-ip netns exec $B iperf3 -s -1 -D >/dev/null
+# iperf3 daemonises: its pid file lets cleanup end it (an unused one-shot server would wait forever)
+[ "$3" = iperf ] && ip netns exec $B iperf3 -s -1 -D -I "$ipidfile" >/dev/null
 sleep 0.5
 out=/dev/shm/la$tag; err=$(mktemp); rm -rf $out
 if [ "$2" = capture ]; then ip netns exec $B node $ROOT/bin/podspan capture -i lb$tag -w /dev/null 2>$err & apid=$!; else ip netns exec $B node $ROOT/bin/podspan analyze -i lb$tag -o $out --top 0 2>$err & apid=$!; fi
