@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "check.h"
+#include "kept_records.h"
 #include "tcp_frames.h"
 #include "analysis/analyzer.h"
 #include "analysis/record_queue.h"
@@ -21,12 +22,7 @@ using podspan_test::raw_tcp_frame_acked;
 
 namespace {
 
-struct Records : RecordSink {
-  std::vector<FlowRecord> flows;
-  void flow(const FlowRecord& r) override { flows.push_back(r); }
-  void http(const HttpRecord&) override {}
-  void dns(const DnsRecord&) override {}
-};
+using Records = podspan_test::KeptRecords;
 
 struct Recorder : AppEvents {
   std::vector<std::string> lines;

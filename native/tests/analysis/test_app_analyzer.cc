@@ -7,19 +7,14 @@
 
 #include "analysis/app_analyzer.h"
 #include "check.h"
+#include "kept_records.h"
 #include "protocols/h2_frames.h"
 
 using namespace podspan;
 
 namespace {
 
-struct Records : RecordSink {
-  std::vector<HttpRecord> http_records;
-  std::vector<DnsRecord> dns_records;
-  void flow(const FlowRecord&) override {}
-  void http(const HttpRecord& r) override { http_records.push_back(r); }
-  void dns(const DnsRecord& r) override { dns_records.push_back(r); }
-};
+using Records = podspan_test::KeptRecords;
 
 StreamInfo stream(uint64_t id, uint32_t slot, uint16_t port0 = 40000, uint16_t port1 = 80) {
   StreamInfo s;

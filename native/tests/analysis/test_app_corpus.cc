@@ -15,6 +15,7 @@
 
 #include "analysis/app_analyzer.h"
 #include "check.h"
+#include "kept_records.h"
 #include "common/errors.h"
 #include "decode/decode.h"
 #include "pcap/file_reader.h"
@@ -24,13 +25,7 @@ using namespace podspan;
 
 namespace {
 
-struct Records : RecordSink {
-  std::vector<HttpRecord> http_records;
-  std::vector<DnsRecord> dns_records;
-  void flow(const FlowRecord&) override {}
-  void http(const HttpRecord& r) override { http_records.push_back(r); }
-  void dns(const DnsRecord& r) override { dns_records.push_back(r); }
-};
+using Records = podspan_test::KeptRecords;
 
 // The reassembler's events straight into the analyser (side[0], the first sender, as client).
 struct Feed : StreamSink {

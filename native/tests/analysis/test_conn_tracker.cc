@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "check.h"
+#include "kept_records.h"
 #include "tcp_frames.h"
 #include "analysis/analyzer.h"
 
@@ -14,12 +15,7 @@ using podspan_test::raw_tcp_frame_acked;
 
 namespace {
 
-struct Records : RecordSink {
-  std::vector<FlowRecord> flows;
-  void flow(const FlowRecord& r) override { flows.push_back(r); }
-  void http(const HttpRecord&) override {}
-  void dns(const DnsRecord&) override {}
-};
+using Records = podspan_test::KeptRecords;
 
 constexpr uint8_t S = kSyn, A = kAck, F = kFin, R = kRst, P = kPsh;
 constexpr uint64_t kMs = 1000000;
