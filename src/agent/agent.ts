@@ -5,9 +5,10 @@
 // counters for Prometheus.
 import { Gauge, Registry } from 'prom-client';
 import { listInterfaces } from '../capture/session';
-import type { ResolvedSession } from '../config/agent-config';
+import type { ResolvedSession, SessionOrigin } from '../config/agent-config';
 import { hostInterfaceForPod } from '../k8s/pod-interface';
-import type { MirrorSessionResource, PodInfo } from '../k8s/types';
+import type { MirrorSessionResource, PodInfo, ResourceRef } from '../k8s/types';
+import type { NodeShare } from './node-share';
 import type { Logger } from '../observability/logger';
 import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
 import { AnalyticsMetrics } from '../analysis/metrics';
@@ -51,9 +52,11 @@ export class Agent {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private reconciled = false;
-  readonly failures = new Map<string, string>(); // capture key -> why it is not running
+  /** Capture key -> the capture wanted and why it is not running (only keys still wanted). */
+  readonly failures = new Map<string, { spec: CaptureSpec; reason: string }>();
   /** Resources refused, by label ("MirrorSession shop/web"), with the reason already logged. */
   readonly refused = new Map<string, string>();
+  private readonly refusedRefs = new Map<string, ResourceRef>();
   private readonly deps: AgentDeps;
   /** Sessions with analyze: true feed these metrics, pod names from this node's pods. */
   private readonly analytics: AgentAnalytics;
@@ -107,10 +110,57 @@ export class Agent {
         const reason = (err as Error).message;
         if (this.refused.get(label) !== reason) this.log.warn({ resource: label, reason }, 'resource refused, not run');
         this.refused.set(label, reason);
+        this.refusedRefs.set(label, { kind: r.kind, namespace: r.namespace, name: r.name });
       }
     }
     for (const label of this.refused.keys()) if (!seen.has(label)) this.refused.delete(label);
+    for (const label of this.refusedRefs.keys()) if (!this.refused.has(label)) this.refusedRefs.delete(label);
     return this.reconcile();
+  }
+
+  /**
+   * This node's share of every MirrorSession and ClusterMirrorSession it knows (accepted or
+   * refused), for their status and Events: pods matched, captures running, their counters, and
+   * what is wrong here.
+   */
+  nodeShares(): NodeShare[] {
+    const shares = new Map<string, NodeShare>();
+    const shareOf = (origin: SessionOrigin): NodeShare => {
+      const ref: ResourceRef = origin.kind === 'cluster' ? { kind: 'ClusterMirrorSession', namespace: '', name: origin.name } : { kind: 'MirrorSession', namespace: origin.namespace, name: origin.name };
+      const label = resourceLabel(ref);
+      let share = shares.get(label);
+      if (!share) shares.set(label, (share = { resource: ref, pods: 0, captures: 0, captured: 0, dropped: 0, forwarded: 0, problems: [] }));
+      return share;
+    };
+    for (const s of this.resourceSessions) if (s.origin) shareOf(s.origin);
+    const pods = new Map<string, Set<string>>();
+    for (const spec of this.desired()) {
+      if (!spec.session.origin || !spec.pod) continue;
+      const label = resourceLabel(shareOf(spec.session.origin).resource);
+      pods.set(label, (pods.get(label) ?? new Set()).add(`${spec.pod.namespace}/${spec.pod.name}`));
+    }
+    for (const [label, set] of pods) shares.get(label)!.pods = set.size;
+    for (const cap of this.captures.values()) {
+      if (!cap.spec.session.origin) continue;
+      const share = shareOf(cap.spec.session.origin);
+      const st = cap.interfaceStats();
+      const fwd = cap.forwardStats();
+      share.captures++;
+      share.captured += st?.captured ?? 0;
+      share.dropped += (st?.droppedKernel ?? 0) + fwd.vxlan.reduce((n, v) => n + v.sendErrors, 0) + fwd.grpc.reduce((n, g) => n + g.droppedQueueFull + g.droppedDisconnected, 0);
+      share.forwarded += fwd.vxlan.reduce((n, v) => n + v.frames, 0) + fwd.grpc.reduce((n, g) => n + g.delivered, 0);
+      for (const g of fwd.grpc) {
+        if (!g.connected && g.lastError) share.problems.push({ reason: 'TargetUnreachable', subject: g.target, message: `${g.target}: ${g.lastError}`, pod: cap.spec.pod });
+      }
+    }
+    for (const { spec, reason } of this.failures.values()) {
+      if (spec.session.origin) shareOf(spec.session.origin).problems.push({ reason: 'CaptureFailed', subject: spec.iface, message: `${spec.iface}: ${reason}`, pod: spec.pod });
+    }
+    for (const [label, reason] of this.refused) {
+      const ref = this.refusedRefs.get(label);
+      if (ref) shares.set(label, { resource: ref, pods: 0, captures: 0, captured: 0, dropped: 0, forwarded: 0, problems: [{ reason: 'Refused', subject: '', message: reason }] });
+    }
+    return [...shares.values()];
   }
 
   runningCaptures(): CaptureSpec[] {
@@ -191,6 +241,8 @@ export class Agent {
       );
     }
     await Promise.all(stopping);
+    // A failure of a capture no longer wanted (its session or pod gone) is no failure any more.
+    for (const key of [...this.failures.keys()]) if (!want.has(key)) this.failures.delete(key);
     for (const [key, spec] of want) {
       if (this.captures.has(key)) continue;
       try {
@@ -204,8 +256,8 @@ export class Agent {
         });
       } catch (err) {
         const reason = (err as Error).message;
-        if (this.failures.get(key) !== reason) this.log.error({ session: spec.session.name, interface: spec.iface, reason }, 'capture could not start');
-        this.failures.set(key, reason);
+        if (this.failures.get(key)?.reason !== reason) this.log.error({ session: spec.session.name, interface: spec.iface, reason }, 'capture could not start');
+        this.failures.set(key, { spec, reason });
       }
     }
     this.reconciled = true;

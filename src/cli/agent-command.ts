@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Agent } from '../agent/agent';
 import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
 import { UsageError } from '../errors';
+import type { MirrorSessionResource } from '../k8s/types';
 import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics-server';
 import { defaultInterface } from '../capture/default-interface';
@@ -125,12 +126,36 @@ async function startKubernetes(agent: Agent, config: AgentConfig, node: string):
   const pods = new PodWatcher(kc, node, logger);
   await pods.start((p) => void agent.setPods(p));
   let sessions: { stop(): void } | undefined;
+  let reporting: NodeJS.Timeout | undefined;
   if (config.kubernetes.watchMirrorSessions) {
     const w = new MirrorSessionWatcher(kc, logger);
-    void w.start((s) => void agent.setMirrorSessions(s));
+    let resources: MirrorSessionResource[] = [];
+    let specs = '';
+    void w.start((s) => {
+      resources = s;
+      // Status writes (ours and other nodes') change resources too: only a change of what to run reconciles.
+      const now = JSON.stringify(s.map((r) => [r.kind, r.namespace, r.name, r.spec, r.credentialsSecret]));
+      if (now === specs) return;
+      specs = now;
+      void agent.setMirrorSessions(s);
+    });
     sessions = w;
+    if (config.kubernetes.reportStatus) {
+      const { StatusWriter } = await import('../k8s/session-status');
+      const { EventRecorder } = await import('../k8s/events');
+      const status = new StatusWriter(kc, node, logger);
+      const events = new EventRecorder(kc, node, logger);
+      let busy = false;
+      reporting = setInterval(() => {
+        if (busy) return; // an API server slower than the interval: skip a round rather than pile up
+        busy = true;
+        const shares = agent.nodeShares();
+        void Promise.all([status.write(shares, resources), events.record(shares, resources)]).finally(() => (busy = false));
+      }, config.kubernetes.statusIntervalSeconds * 1000);
+    }
   }
   return () => {
+    clearInterval(reporting);
     pods.stop();
     sessions?.stop();
   };

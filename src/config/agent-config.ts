@@ -114,6 +114,10 @@ export const agentConfigSchema = z
         /** kubeconfig file; empty: in-cluster configuration. */
         kubeconfig: z.string().optional(),
         watchMirrorSessions: z.boolean().default(true),
+        /** Write this node's share into each session's status, and Events on problems (RBAC: mirrorsessions/status patch, events create). */
+        reportStatus: z.boolean().default(true),
+        /** Status written at most this often per session. */
+        statusIntervalSeconds: z.number().min(1).max(3600).default(10),
       })
       .strict()
       .default({}),

@@ -17,8 +17,9 @@ export const CLUSTER_MIRROR_SESSION_PLURAL = 'clustermirrorsessions';
 export const CREDENTIALS_SECRET_NAME = 'podspan-mirror-credentials';
 
 interface KubeObject {
-  metadata?: { namespace?: string; name?: string; resourceVersion?: string };
+  metadata?: { namespace?: string; name?: string; resourceVersion?: string; uid?: string };
   spec?: unknown;
+  status?: unknown;
   data?: Record<string, string>;
 }
 
@@ -133,7 +134,9 @@ function sessionFromObject(kind: MirrorSessionResource['kind'], obj: KubeObject)
     namespace: kind === 'MirrorSession' ? (obj.metadata?.namespace ?? '') : '',
     name: obj.metadata?.name ?? '',
     resourceVersion: obj.metadata?.resourceVersion ?? '',
+    uid: obj.metadata?.uid ?? '',
     spec: obj.spec,
+    status: obj.status,
   };
 }
 

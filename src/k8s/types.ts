@@ -26,7 +26,11 @@ export interface MirrorSessionResource {
   namespace: string;
   name: string;
   resourceVersion: string;
+  /** metadata.uid: Events name the resource by it. */
+  uid?: string;
   spec: unknown;
+  /** The status the agents wrote (every node's share), as last seen. */
+  status?: unknown;
   /**
    * A MirrorSession's view of Secret podspan-mirror-credentials in its namespace: its data
    * (decoded), or undefined when there is none the agent can read.
@@ -42,4 +46,12 @@ export interface ContainerPort {
   port: number;
   /** TCP (Kubernetes' default), UDP or SCTP. */
   protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** Which resource: enough to address it in the API (its status, an Event about it). */
+export interface ResourceRef {
+  kind: MirrorSessionResource['kind'];
+  /** '' for a ClusterMirrorSession. */
+  namespace: string;
+  name: string;
 }

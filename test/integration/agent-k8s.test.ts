@@ -63,7 +63,7 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
       cfg,
       [
         'metrics: { listen: "127.0.0.1:0" }',
-        `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig} }`,
+        `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig}, statusIntervalSeconds: 1 }`,
         'sessions:',
         '  - name: cart',
         '    sources: { pods: { namespaces: [shop], selector: { app: cart } } }',
@@ -127,6 +127,44 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     tenantSession('loop', { sources: { pods: { selector: { app: 'cart' } } }, targets: [{ grpc: 'grpc://127.0.0.1:50051' }] });
     await until(() => /"session":"shop\/loop".*127\.0\.0\.1 is this node; a MirrorSession sends only to addresses beyond it/.test(err()));
     expect(await (await fetch(agent!.metricsUrl)).text()).not.toContain('session="shop/loop"');
+    // A collector that refuses connections.
+    tenantSession('gone', { sources: { pods: { selector: { app: 'cart' } } }, filter: { protocols: ['udp'] }, targets: [{ grpc: `grpc://${podIp(4)}:1?insecure=1` }] });
+
+    // Status: this node's share of each MirrorSession, written by the agent through /status.
+    type Status = { nodes?: Record<string, unknown>[]; pods?: number; captured?: number; forwarded?: number; nodesReady?: string; conditions?: { type: string; status: string; reason: string; message: string }[] };
+    const status = (name: string): Status => JSON.parse(kubectlOk(kube, ['get', 'ms', name, '-n', 'shop', '-o', 'json'])).status ?? {};
+    await until(() => status('audit').forwarded === 30 && status('loop').nodes?.length === 1 && status('gone').conditions?.[0]?.reason === 'TargetUnreachable', 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}: statuses ${JSON.stringify([status('audit'), status('loop'), status('gone')])}\nagent: ${err()}`);
+    });
+    expect(status('audit')).toMatchObject({ pods: 2, captured: 30, forwarded: 30, nodesReady: '1/1', nodes: [{ node: 'test-node', pods: 2, captures: 2, captured: 30, dropped: 0, forwarded: 30, ready: true }] });
+    expect(status('audit').conditions).toMatchObject([{ type: 'Ready', status: 'True' }]);
+    expect(status('loop')).toMatchObject({ nodesReady: '0/1', nodes: [{ node: 'test-node', pods: 2, captures: 0, ready: false, reason: 'CaptureFailed' }] });
+    expect(status('loop').conditions![0]).toMatchObject({ type: 'Ready', status: 'False', reason: 'CaptureFailed', message: expect.stringMatching(/^test-node: pod shop\/(cart-2|web-1): .*127\.0\.0\.1 is this node/) });
+    expect(status('gone').conditions![0].message).toMatch(/ECONNREFUSED/);
+    // `kubectl get ms` answers "is it working?".
+    const table = kubectlOk(kube, ['get', 'ms', '-n', 'shop']).trim().split('\n').map((l) => l.split(/\s{2,}/));
+    expect(table[0].slice(0, 6)).toEqual(['NAME', 'READY', 'NODES', 'PODS', 'CAPTURED', 'DROPPED']);
+    expect(table.find((r) => r[0] === 'audit')!.slice(1, 6)).toEqual(['True', '1/1', '2', '30', '0']);
+    expect(table.find((r) => r[0] === 'loop')!.slice(1, 3)).toEqual(['False', '0/1']);
+    // Another node's agent (its own field manager) adds its entry: neither overwrites the other, the totals add up.
+    const otherNode = { apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'audit', namespace: 'shop' }, status: { nodes: [{ node: 'other-node', pods: 1, captures: 1, captured: 5, dropped: 1, forwarded: 4, ready: true, updated: new Date().toISOString() }] } };
+    kubectlOk(kube, ['apply', '--server-side', '--subresource=status', '--field-manager=podspan-agent/other-node', '-f', '-'], JSON.stringify(otherNode));
+    await until(() => status('audit').captured === 35, 20_000);
+    expect(status('audit')).toMatchObject({ pods: 3, captured: 35, forwarded: 34, dropped: 1, nodesReady: '2/2' });
+    expect(status('audit').nodes!.map((n) => n.node).sort()).toEqual(['other-node', 'test-node']);
+    // Events: on the MirrorSession and on each pod whose capture could not start, each told once.
+    const events = (name: string) =>
+      (JSON.parse(kubectlOk(kube, ['get', 'events', '-n', 'shop', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])).items as { reason: string; message: string; type: string; involvedObject: { kind: string } }[]);
+    expect(events('loop').map((e) => [e.involvedObject.kind, e.type, e.reason])).toEqual([
+      ['MirrorSession', 'Warning', 'CaptureFailed'],
+      ['MirrorSession', 'Warning', 'CaptureFailed'],
+    ]);
+    expect(events('loop')[0].message).toMatch(/^node test-node: pk\d+h[23]: .*127\.0\.0\.1 is this node/);
+    expect(events('gone').map((e) => e.reason)).toContain('TargetUnreachable');
+    expect(events('cart-2').map((e) => [e.involvedObject.kind, e.reason]).sort()).toEqual([
+      ['Pod', 'CaptureFailed'],
+      ['Pod', 'TargetUnreachable'],
+    ]);
 
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(err()).toContain('podspan agent stopped; files closed');

@@ -116,7 +116,23 @@ describe.skipIf(unavailable)('deploy/ on a real kube-apiserver', () => {
       expect(asAgent('get', 'ms', 'cart-http', '-n', 'shop', '-o', 'jsonpath={.metadata.name}').stdout).toBe('cart-http');
     });
 
-    it('cannot read secrets or configmaps, nor write anything', () => {
+    it('may write a session\'s status (not its spec through it) and create Events', () => {
+      const status = JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'cart-http', namespace: 'shop' }, status: { nodes: [{ node: 'rbac-check', pods: 0 }] } });
+      const r = kube.kubectl(['apply', '--server-side', '--subresource=status', '--field-manager=podspan-agent/rbac-check', '-f', '-'], { as: 'agent', stdin: status });
+      expect(r.code, r.stderr).toBe(0);
+      expect(kube.kubectl(['get', 'ms', 'cart-http', '-n', 'shop', '-o', 'jsonpath={.status.nodes[0].node}']).stdout).toBe('rbac-check');
+      // Through /status a spec change is ignored by the server; without /status it is forbidden.
+      const spec = kube.kubectl(['apply', '--server-side', '--field-manager=podspan-agent/rbac-check', '-f', '-'], { as: 'agent', stdin: session('cart-http', { ...baseSpec, priority: 7 }) });
+      expect(spec.code).toBe(1);
+      expect(spec.stderr).toMatch(/forbidden: User "system:serviceaccount:podspan:podspan-agent" cannot patch resource "mirrorsessions"/);
+      const event = JSON.stringify({ apiVersion: 'v1', kind: 'Event', metadata: { name: 'rbac-check.1', namespace: 'shop' }, involvedObject: { kind: 'MirrorSession', name: 'cart-http', namespace: 'shop' }, reason: 'Check', message: 'm', type: 'Normal' });
+      const e = kube.kubectl(['create', '-f', '-'], { as: 'agent', stdin: event });
+      expect(e.code, e.stderr).toBe(0);
+      // Clean: the status entry goes with its manager's empty apply.
+      kube.kubectl(['apply', '--server-side', '--subresource=status', '--field-manager=podspan-agent/rbac-check', '-f', '-'], { as: 'agent', stdin: JSON.stringify({ apiVersion: 'podspan.io/v1alpha1', kind: 'MirrorSession', metadata: { name: 'cart-http', namespace: 'shop' }, status: {} }) });
+    });
+
+    it('cannot read secrets or configmaps, nor write anything else', () => {
       const denied: [string, string[], string?][] = [
         ['list secrets', ['get', 'secrets', '--all-namespaces']],
         ['get a secret', ['get', 'secret', 'x', '-n', 'podspan']],
@@ -127,6 +143,7 @@ describe.skipIf(unavailable)('deploy/ on a real kube-apiserver', () => {
         ['create a pod', ['run', 'p', '--image', 'x', '-n', 'shop']],
         ['create a namespace', ['create', 'namespace', 'agent-made']],
         ['delete its own binding', ['delete', 'clusterrolebinding', 'podspan-agent']],
+        ['delete an Event', ['delete', 'events', '--all', '-n', 'shop']],
       ];
       for (const [what, args, stdin] of denied) {
         const r = kube.kubectl(args, { as: 'agent', stdin });

@@ -160,7 +160,8 @@ function toAjv(s: Schema, at = ''): Schema {
 }
 
 const crdSchema = crdVersion.schema!.openAPIV3Schema! as unknown as Schema;
-const ajv = new Ajv({ strict: false, allErrors: true });
+// The status' int64 and date-time formats are the API server's to check (status is written by agents, not users).
+const ajv = new Ajv({ strict: false, allErrors: true, formats: { int64: true, 'date-time': true } });
 const validateResource = ajv.compile(toAjv(crdSchema));
 const asResource = (spec: Obj, name = 'probe') => ({ apiVersion: 'podspan.io/v1alpha1', kind: 'ClusterMirrorSession', metadata: { name }, spec });
 const crdAccepts = (spec: Obj, name?: string) => validateResource(asResource(spec, name));
@@ -218,17 +219,16 @@ describe('deploy/ manifests', () => {
 });
 
 describe('RBAC', () => {
-  it('lets the agent only read pods, both session kinds and the Secrets named podspan-mirror-credentials', () => {
+  it('lets the agent read pods, both session kinds and the Secrets named podspan-mirror-credentials, and write only session status and Events', () => {
     const rules = clusterRole.rules ?? [];
-    expect(rules.map((r) => ({ groups: r.apiGroups, resources: r.resources, names: r.resourceNames }))).toEqual([
-      { groups: [''], resources: ['pods'], names: undefined },
-      { groups: ['podspan.io'], resources: ['mirrorsessions', 'clustermirrorsessions'], names: undefined },
-      { groups: [''], resources: ['secrets'], names: ['podspan-mirror-credentials'] },
+    expect(rules.map((r) => ({ groups: r.apiGroups, resources: r.resources, names: r.resourceNames, verbs: [...(r.verbs ?? [])].sort() }))).toEqual([
+      { groups: [''], resources: ['pods'], names: undefined, verbs: ['get', 'list', 'watch'] },
+      { groups: ['podspan.io'], resources: ['mirrorsessions', 'clustermirrorsessions'], names: undefined, verbs: ['get', 'list', 'watch'] },
+      { groups: ['podspan.io'], resources: ['mirrorsessions/status', 'clustermirrorsessions/status'], names: undefined, verbs: ['patch'] },
+      { groups: [''], resources: ['events'], names: undefined, verbs: ['create'] },
+      { groups: [''], resources: ['secrets'], names: ['podspan-mirror-credentials'], verbs: ['get', 'list', 'watch'] },
     ]);
-    for (const r of rules) {
-      expect([...(r.verbs ?? [])].sort()).toEqual(['get', 'list', 'watch']);
-      expect(r.nonResourceURLs).toBeUndefined();
-    }
+    for (const r of rules) expect(r.nonResourceURLs).toBeUndefined();
   });
 
   it('offers tenants a role for MirrorSessions only (not ClusterMirrorSessions), bound by nobody', () => {
