@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'ERR_USAGE'
   | 'ERR_FORWARD'
   | 'ERR_NATIVE_MODULE'
+  | 'ERR_KUBERNETES'
   | 'ERR_INTERNAL';
 
 export class PodspanError extends Error {
@@ -56,6 +57,12 @@ export class UsageError extends PodspanError {
 export class ForwardError extends PodspanError {
   constructor(message: string) {
     super('ERR_FORWARD', message);
+  }
+}
+/** The Kubernetes API refused or failed a request; names the resource and gives the server's message. */
+export class KubernetesError extends PodspanError {
+  constructor(message: string) {
+    super('ERR_KUBERNETES', message);
   }
 }
 export class NativeModuleError extends PodspanError {

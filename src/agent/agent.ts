@@ -34,9 +34,10 @@ const defaultDeps: AgentDeps = {
 
 const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 
-export function podMatches(pod: PodInfo, sel: { namespaces: string[]; selector: Record<string, string> }): boolean {
+export function podMatches(pod: PodInfo, sel: { namespaces: string[]; selector: Record<string, string>; names?: string[] }): boolean {
   if (pod.phase !== 'Running') return false;
   if (sel.namespaces.length && !sel.namespaces.includes(pod.namespace)) return false;
+  if (sel.names?.length && !sel.names.includes(pod.name)) return false;
   return Object.entries(sel.selector).every(([k, v]) => pod.labels[k] === v);
 }
 
@@ -184,7 +185,9 @@ export class Agent {
     const names = this.deps.interfaceNames();
     const byIface = new Map<string, CaptureSpec[]>();
     const add = (spec: CaptureSpec) => byIface.set(spec.iface, [...(byIface.get(spec.iface) ?? []), spec]);
+    const now = Date.now();
     for (const s of [...this.configSessions, ...this.resourceSessions]) {
+      if (s.expiresAt && Date.parse(s.expiresAt) <= now) continue; // a temporary session whose client is gone
       const patterns = s.sources.interfaces.map(globToRegExp);
       for (const iface of names.filter((n) => n !== 'any' && patterns.some((p) => p.test(n)))) {
         add({ key: specKey(s, iface), session: s, iface });

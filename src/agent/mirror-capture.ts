@@ -112,7 +112,7 @@ export class MirrorCapture {
     // A MirrorSession's Secret material goes to the forwarders through files that live only while they read them.
     const fanout = withCredentialFiles(forward, s.credentials, (targets) => {
       const grpc = targets.filter((t) => t.kind === 'grpc');
-      return grpc.length ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined)) : undefined;
+      return grpc.length ? new GrpcFanout(grpc, node, log, (iface) => (iface === spec.iface && spec.pod ? spec.pod : undefined), s.name) : undefined;
     });
     // IFACE[_NAMESPACE_POD]: what a file or stream folder holds, readable without opening it.
     const stem = fileName(`${spec.iface}${spec.pod ? `_${spec.pod.namespace}_${spec.pod.name}` : ''}`);

@@ -101,7 +101,7 @@ export async function runExtcap(args: string[], out: NodeJS.WritableStream, err:
     return Number(process.exitCode ?? 0);
   }
   if (!collector) throw new UsageError(`extcap ${iface}: no collector configured (podspan extcap install --collector grpc://HOST:PORT)`);
-  const frames = await (await import('../extcap/collector-tap')).tapIntoFile(collector, { ...source.request, bpf: filter }, fifo, stopSignal());
+  const frames = await (await import('../extcap/collector-tap')).tapIntoFile(collector, [{ ...source.request, bpf: filter }], fifo, stopSignal());
   err.write(`${frames} frames from ${collectorUrl}\n`);
   return 0;
 }

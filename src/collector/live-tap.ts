@@ -26,12 +26,13 @@ export interface TapRequest {
   podName: string;
   interface: string;
   bpf: string;
+  session: string;
 }
 
 export const encodeTapRequest = (r: Partial<TapRequest>): Buffer => Buffer.from(TapRequestType.encode(TapRequestType.fromObject(r)).finish());
 export function decodeTapRequest(b: Buffer): TapRequest {
   const o = TapRequestType.toObject(TapRequestType.decode(b), { defaults: true }) as TapRequest;
-  return { node: o.node, podNamespace: o.podNamespace, podName: o.podName, interface: o.interface, bpf: o.bpf };
+  return { node: o.node, podNamespace: o.podNamespace, podName: o.podName, interface: o.interface, bpf: o.bpf, session: o.session };
 }
 export const encodeSourceList = (sources: Source[]): Buffer =>
   Buffer.from(SourceListType.encode(SourceListType.fromObject({ sources: sources.map((s) => SourceType.fromObject(s)) })).finish());
@@ -71,7 +72,8 @@ export function sourceMatches(s: Source, r: TapRequest): boolean {
     (!r.node || s.node === r.node) &&
     (!r.podNamespace || (s.podNamespace ?? '') === r.podNamespace) &&
     (!r.podName || (s.podName ?? '') === r.podName) &&
-    (!r.interface || s.interface === r.interface)
+    (!r.interface || s.interface === r.interface) &&
+    (!r.session || (s.session ?? '') === r.session)
   );
 }
 
@@ -192,7 +194,7 @@ export class LiveTap {
   }
 
   private remember(s: Source): void {
-    const key = `${s.node}\0${s.podNamespace ?? ''}\0${s.podName ?? ''}\0${s.interface}`;
+    const key = `${s.node}\0${s.podNamespace ?? ''}\0${s.podName ?? ''}\0${s.interface}\0${s.session ?? ''}`;
     if (this.sources.has(key)) return;
     if (this.sources.size >= this.opt.maxSources) this.sources.delete(this.sources.keys().next().value as string);
     this.sources.set(key, s);

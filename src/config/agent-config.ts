@@ -33,6 +33,8 @@ const sessionFields = {
         .object({
           namespaces: z.array(z.string().min(1)).default([]),
           selector: z.record(z.string()).default({}),
+          /** Only pods of these names (kubectl podspan capture POD): ANDed with the selector. */
+          names: z.array(z.string().min(1)).default([]),
         })
         .strict()
         .optional(),
@@ -90,6 +92,11 @@ const sessionFields = {
     .max(16, { message: 'at most 16 targets' }),
   vni: z.number().int().min(0).max(0xffffff).optional(),
   priority: z.number().int().default(0),
+  /**
+   * A temporary session (kubectl podspan capture): from this time (RFC 3339) the agents run it no
+   * more, so a client that was killed leaves nothing running. Its client renews it while it runs.
+   */
+  expiresAt: z.string().datetime({ offset: true }).optional(),
 };
 
 export const sessionSchema = z.object({ name: sessionName, ...sessionFields }).strict();

@@ -38,17 +38,27 @@ interface NativeWriter {
   close(): void;
 }
 
+export interface TapOptions {
+  /** Stop after this many frames (0: no limit). */
+  count?: number;
+  format?: 'pcap' | 'pcapng';
+  /** The writer's application name in the pcapng section header. */
+  application?: string;
+}
+
 /**
- * Subscribes and writes what arrives into `file` until the collector ends the stream, `stop`
- * resolves (Wireshark ends a capture with SIGTERM) or the reader goes away. Resolves with the
- * frames written; rejects with a ForwardError naming the collector when the subscription fails.
+ * Subscribes (one stream per request, all into one file) and writes what arrives into `file`
+ * (a path, a fifo, or `-` for standard output) until the collector ends every stream, `stop`
+ * resolves (Wireshark ends a capture with SIGTERM), `count` frames were written or the reader
+ * goes away. Resolves with the frames written; rejects with a ForwardError naming the collector
+ * when a subscription fails.
  */
-export async function tapIntoFile(target: GrpcTarget, request: TapRequest, file: string, stop: Promise<void>): Promise<number> {
+export async function tapIntoFile(target: GrpcTarget, requests: Partial<TapRequest>[], file: string, stop: Promise<void>, opts: TapOptions = {}): Promise<number> {
   const { tap, metadata } = client(target);
   const Writer = (native() as unknown as { NativeWriter: new (o: object) => NativeWriter }).NativeWriter;
   let writer: NativeWriter;
   try {
-    writer = new Writer({ path: file, format: 'pcapng', application: 'podspan extcap', comments: [`live tap of ${target.url}`] });
+    writer = new Writer({ path: file, format: opts.format ?? 'pcapng', application: opts.application ?? 'podspan extcap', comments: [`live tap of ${target.url}`] });
   } catch (err) {
     tap.close();
     throw fromNative(err);
@@ -60,33 +70,45 @@ export async function tapIntoFile(target: GrpcTarget, request: TapRequest, file:
     if (idx === undefined) ifaces.set(key, (idx = writer.addInterface({ ...interfaceName(s), linktype: s.linktype || 1, snaplen: s.snaplen || 262144 })));
     return idx;
   };
+  const limit = opts.count ?? 0;
   let frames = 0;
-  const call = tap.subscribe(encodeTapRequest(request), metadata);
+  const calls = requests.map((r) => tap.subscribe(encodeTapRequest(r), metadata));
   try {
     await new Promise<void>((resolve, reject) => {
-      void stop.then(() => {
-        call.cancel();
+      let open = calls.length;
+      const finish = () => {
+        for (const c of calls) c.cancel();
         resolve();
-      });
-      call.on('data', (data: Buffer) => {
-        try {
-          const b = decodeFrameBatch(data);
-          const map = Buffer.alloc(b.sources.length * 4);
-          b.sources.forEach((s, i) => map.writeUInt32LE(interfaceFor(s), i * 4));
-          const count = b.caplen.length / 4;
-          writer.write(b.frames, b.caplen, b.origlen, b.timestampNs, b.source, count, map);
-          writer.flush(); // a live view: Wireshark shows what the batch held now
-          frames += count;
-        } catch {
-          call.cancel(); // the reader went away (EPIPE): nothing left to show
-          resolve();
-        }
-      });
-      call.on('error', (err: grpc.ServiceError) => {
-        if (err.code === grpc.status.CANCELLED) resolve();
-        else reject(new ForwardError(`${target.url}: ${err.details || err.message}`));
-      });
-      call.on('end', () => resolve());
+      };
+      void stop.then(finish);
+      for (const call of calls) {
+        call.on('data', (data: Buffer) => {
+          if (limit && frames >= limit) return;
+          try {
+            const b = decodeFrameBatch(data);
+            const count = Math.min(b.caplen.length / 4, limit ? limit - frames : Infinity);
+            const map = Buffer.alloc(b.sources.length * 4);
+            b.sources.forEach((s, i) => map.writeUInt32LE(interfaceFor(s), i * 4));
+            // The first `count` frames of the batch: its columns cut to that length.
+            let bytes = 0;
+            for (let k = 0; k < count; k++) bytes += b.caplen.readUInt32LE(k * 4);
+            writer.write(b.frames.subarray(0, bytes), b.caplen.subarray(0, count * 4), b.origlen.subarray(0, count * 4), b.timestampNs.subarray(0, count * 8), b.source.subarray(0, count * 4), count, map);
+            writer.flush(); // a live view: the reader sees what the batch held now
+            frames += count;
+            if (limit && frames >= limit) finish();
+          } catch {
+            finish(); // the reader went away (EPIPE): nothing left to show
+          }
+        });
+        call.on('error', (err: grpc.ServiceError) => {
+          if (err.code === grpc.status.CANCELLED) return;
+          for (const c of calls) c.cancel();
+          reject(new ForwardError(`${target.url}: ${err.details || err.message}`));
+        });
+        call.on('end', () => {
+          if (--open === 0) resolve();
+        });
+      }
     });
   } finally {
     tap.close();

@@ -40,7 +40,7 @@ export function configText(collector: string | undefined): string {
 export function parseInterfaceValue(value: string): ExtcapSource {
   const parts = value.split('/');
   if (parts[0] === 'podspan') {
-    const none = { node: '', podNamespace: '', podName: '', interface: '' };
+    const none = { node: '', podNamespace: '', podName: '', interface: '', session: '' };
     if (parts[1] === 'local' && parts.length === 3 && parts[2]) return { kind: 'local', iface: parts[2] };
     if (parts[1] === 'all' && parts.length === 2) return { kind: 'collector', request: none };
     if (parts[1] === 'node' && parts.length === 3 && parts[2]) return { kind: 'collector', request: { ...none, node: parts[2] } };

@@ -33,6 +33,8 @@ export interface Source {
   podNamespace?: string;
   podName?: string;
   podLabels?: Record<string, string>;
+  /** The agent's mirror session that captured the frames (empty from `podspan capture --forward`). */
+  session?: string;
 }
 
 export interface Drops {

@@ -30,6 +30,8 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
     log: Logger,
     /** Pod metadata for a capture interface, carried in every batch's sources. */
     private readonly podOf: (iface: string) => { namespace: string; name: string; labels: Record<string, string> } | undefined = () => undefined,
+    /** The agent's session name, carried in the sources (the collector's live tap selects by it). */
+    private readonly sessionName = '',
   ) {
     const agent = `${this.node}/${process.pid}`;
     this.forwarders = targets.map((t) => new GrpcForwarder(t, agent, log));
@@ -80,6 +82,7 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
           linktype: i.linktype,
           snaplen: i.snaplen,
           ...(pod ? { podNamespace: pod.namespace, podName: pod.name, podLabels: pod.labels } : {}),
+          ...(this.sessionName ? { session: this.sessionName } : {}),
         };
       });
     }

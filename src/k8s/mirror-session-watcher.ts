@@ -136,7 +136,7 @@ function sessionFromObject(kind: MirrorSessionResource['kind'], obj: KubeObject)
     resourceVersion: obj.metadata?.resourceVersion ?? '',
     uid: obj.metadata?.uid ?? '',
     spec: obj.spec,
-    status: obj.status,
+    ...(obj.status !== undefined ? { status: obj.status } : {}),
   };
 }
 

@@ -6,15 +6,16 @@
 // and deleted mid-run start and stop mirroring; a tenant's MirrorSession added mid-run takes
 // effect, sending to a collector that wants a token, which comes from the namespace's Secret
 // podspan-mirror-credentials; frames carry the pod in the file name.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePod } from '../helpers/fake-kube-api';
 import { agentRequests, createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, trafgen } from '../helpers/netns';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
 import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
-import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
+import { capinfos, podspanBin, repoRoot, run, tsharkWarnings } from '../helpers/tools';
 
 const kubeUnavailable = kubeEnvUnavailable();
 if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -190,4 +191,67 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     for (const r of podRequests) expect(new URL(r.requestURI, 'https://x').searchParams.get('fieldSelector')).toBe('spec.nodeName=test-node');
     expect(asked.filter((r) => r.code === 401 || r.code === 403)).toEqual([]);
   }, 90_000);
+
+  it('kubectl podspan capture: a pod\'s frames from its node through a temporary MirrorSession, deleted at the end; a killed client\'s session expires; status lists each node', async () => {
+    // Needs the first test's pods (cart-2 on pods[2]) and MirrorSessions; its own agent and collector.
+    const cfg = path.join(tmp, 'agent-plugin.yaml');
+    fs.writeFileSync(cfg, ['metrics: { listen: "127.0.0.1:0" }', `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig}, statusIntervalSeconds: 1 }`].join('\n'));
+    const collector = await startInNs(pods[3].ns, [process.execPath, podspanBin, 'collector', '--listen', `${podIp(4)}:0`, '--out', path.join(tmp, 'collector-plugin'), '--insecure'], /listening on/);
+    const collectorUrl = `grpc://${podIp(4)}:${/listening on [\d.]+:(\d+)/.exec(collector.stderr())![1]}?insecure=1`;
+    agent = await startNodeAgent(cfg);
+    const metrics = async () => (await fetch(agent!.metricsUrl)).text();
+    const plugin = path.join(repoRoot, 'bin', 'kubectl-podspan');
+    const temporary = () => kubectlOk(kube, ['get', 'ms', '-n', 'shop', '-l', 'podspan.io/temporary', '-o', 'name']).trim();
+    const startPlugin = (args: string[]) => {
+      const child = track(spawn(process.execPath, [plugin, 'capture', '-n', 'shop', '--kubeconfig', kube.adminKubeconfig, '--collector', collectorUrl, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
+      let err = '';
+      child.stderr!.on('data', (d) => (err += d));
+      const exited = new Promise<number>((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
+      return { child, exited, stderr: () => err };
+    };
+
+    // A pod that does not exist: one line, exit 2, no session left.
+    const none = startPlugin(['nosuchpod', '-w', path.join(tmp, 'none.pcapng')]);
+    expect(await none.exited).toBe(2);
+    expect(none.stderr()).toBe('kubectl podspan: pod shop/nosuchpod not found\n');
+
+    // cart-2, 20 frames: the session appears, its capture runs on cart-2's veth only, 20 frames arrive, the session goes.
+    const out = path.join(tmp, 'plugin.pcapng');
+    const run1 = startPlugin(['cart-2', '-w', out, '-c', '20']);
+    await until(async () => /podspan_captured_packets\{session="shop\/capture-[0-9a-f]+",interface="[^"]+",pod="shop\/cart-2"\} 0/.test(await metrics()), 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}: plugin: ${run1.stderr()}\nagent: ${agent!.stderr()}`);
+    });
+    expect(await metrics()).not.toMatch(/session="shop\/capture-[^"]+",[^}]*pod="shop\/web-1"/); // named: cart-2 only, though web-1 has app=cart too
+    trafgen(pods[2].ns, 'eth0', 30);
+    expect(await run1.exited).toBe(0);
+    expect(run1.stderr()).toMatch(/^capturing pods shop\/cart-2 through MirrorSession shop\/capture-[0-9a-f]+ and collector grpc:\/\/.*\n20 frames\nMirrorSession shop\/capture-[0-9a-f]+ deleted\n$/);
+    expect(capinfos([out]).get(out)!.packets).toBe(20);
+    expect(tsharkWarnings(out)).toBe('');
+    // The frames are the temporary session's alone (the tenant's "audit" session mirrors cart-2 to the same collector).
+    const names = run('tshark', ['-r', out, '-T', 'fields', '-e', 'frame.interface_name']).stdout.trim().split('\n');
+    expect(new Set(names)).toEqual(new Set([`test-node/shop/cart-2/${pods[2].host}`]));
+    expect(temporary()).toBe('');
+    await until(async () => !/session="shop\/capture-/.test(await metrics()), 20_000);
+
+    // Killed: its session stays until it expires (--ttl 2), then the agent stops its capture.
+    const run2 = startPlugin(['-l', 'app=cart', '-w', path.join(tmp, 'killed.pcapng'), '--ttl', '2']);
+    await until(() => temporary() !== '', 20_000);
+    run2.child.kill('SIGKILL');
+    await until(async () => /session="shop\/capture-/.test(await metrics()), 20_000);
+    await until(async () => !/session="shop\/capture-/.test(await metrics()), 20_000);
+    expect(temporary()).not.toBe(''); // left behind, expired, found by its label
+    kubectlOk(kube, ['delete', 'ms', '-n', 'shop', '-l', 'podspan.io/temporary']);
+
+    // status: a row per session and node.
+    await until(() => JSON.parse(kubectlOk(kube, ['get', 'ms', 'audit', '-n', 'shop', '-o', 'json'])).status?.nodes?.some((n: { node: string }) => n.node === 'test-node'));
+    const st = run(process.execPath, [plugin, 'status', '-n', 'shop', '--kubeconfig', kube.adminKubeconfig]);
+    expect(st.code, st.stderr).toBe(0);
+    const rows = st.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+    expect(rows[0].slice(0, 9)).toEqual(['NAMESPACE', 'NAME', 'READY', 'NODE', 'PODS', 'CAPTURES', 'CAPTURED', 'DROPPED', 'FORWARDED']);
+    // audit: this agent's fresh entry (its collector is gone now, so not ready) and the one another node's agent wrote.
+    expect(rows.find((r) => r[1] === 'audit' && r[3] === 'test-node')!.slice(0, 6)).toEqual(['shop', 'audit', 'False', 'test-node', '2', '2']);
+    expect(rows.find((r) => r[1] === 'audit' && r[3] === 'other-node')!.slice(4, 9)).toEqual(['1', '1', '5', '1', '4']);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
+  }, 120_000);
 });

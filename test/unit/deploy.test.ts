@@ -275,14 +275,14 @@ describe('MirrorSession and ClusterMirrorSession CRDs', () => {
     const credentialsSecret = { token: Buffer.from('token'), 'ca.crt': Buffer.from('CA') };
     const session = sessionFromResource({ kind: 'MirrorSession', namespace: example.metadata.namespace, name: example.metadata.name, resourceVersion: '1', spec: example.spec, credentialsSecret });
     expect(session.name).toBe('shop/cart-http');
-    expect(session.sources.pods).toEqual({ namespaces: ['shop'], selector: { app: 'cart' } });
+    expect(session.sources.pods).toEqual({ names: [], namespaces: ['shop'], selector: { app: 'cart' } });
     expect(session.filter).toMatchObject({ protocols: ['tcp'], ports: [8080] });
     expect(session.forward).toMatchObject([{ kind: 'grpc', host: 'podspan-collector.podspan.svc', port: 50051 }]);
 
     expect(validateResource(clusterExample), JSON.stringify(validateResource.errors)).toBe(true);
     const cluster = sessionFromResource({ kind: 'ClusterMirrorSession', namespace: '', name: clusterExample.metadata.name, resourceVersion: '1', spec: clusterExample.spec }, '/');
     expect(cluster.name).toBe('cluster.dns-headers');
-    expect(cluster.sources.pods).toEqual({ namespaces: ['kube-system'], selector: { 'k8s-app': 'kube-dns' } });
+    expect(cluster.sources.pods).toEqual({ names: [], namespaces: ['kube-system'], selector: { 'k8s-app': 'kube-dns' } });
   });
 
   // The same verdict from the CRD (at kubectl apply) and from the agent (sessionSchema).

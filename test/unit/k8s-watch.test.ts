@@ -327,7 +327,7 @@ describe('MirrorSessionWatcher', () => {
     const w = startSessionWatcher();
     await w.started;
     expect(w.watcher.synced).toBe(true);
-    expect(w.latest()).toEqual([{ kind: 'MirrorSession', namespace: 'shop', name: 'web', resourceVersion: expect.any(String), spec: spec(80) }]);
+    expect(w.latest()).toEqual([{ kind: 'MirrorSession', namespace: 'shop', name: 'web', resourceVersion: expect.any(String), uid: expect.any(String), spec: spec(80) }]);
     await until('watches open (both kinds, the Secrets)', () => api.openWatches === 3);
     expect(api.watchRequests('mirrorsessions')[0].query).toMatchObject({ resourceVersion: api.resourceVersion, allowWatchBookmarks: 'true' });
 

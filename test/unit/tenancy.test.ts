@@ -66,7 +66,7 @@ describe('a namespaced MirrorSession, as the agent sees it', () => {
   it('mirrors its own namespace when it names none or only its own', () => {
     for (const pods of [{ selector: { app: 'web' } }, { namespaces: ['tenant-a'], selector: { app: 'web' } }]) {
       const s = sessionFromResource(tenant('tenant-a', 'web', { sources: { pods }, targets: [{ grpc }, { vxlan: 'vxlan://10.0.0.9?vni=5' }] }));
-      expect(s.sources).toEqual({ interfaces: [], pods: { namespaces: ['tenant-a'], selector: { app: 'web' } } });
+      expect(s.sources).toEqual({ interfaces: [], pods: { namespaces: ['tenant-a'], selector: { app: 'web' }, names: [] } });
       expect(s.origin).toEqual({ kind: 'namespace', namespace: 'tenant-a', name: 'web' });
       expect(s.forward.map((t) => t.kind)).toEqual(['grpc', 'vxlan']);
     }
