@@ -15,7 +15,7 @@ import type { PodInfo } from '../k8s/types';
 import type { Logger } from '../observability/logger';
 import { interfacePackets } from '../observability/interface-counters';
 import { withCredentialFiles } from './credentials';
-import { sessionFilters } from './filter';
+import { sessionDirection, sessionFilters } from './filter';
 import { refuseNodeTargets, resolvesInside } from './tenancy';
 import { RecordPipeline } from '../analysis/pipeline';
 import type { AnalyticsMetrics } from '../analysis/metrics';
@@ -131,6 +131,7 @@ export class MirrorCapture {
     const session = await CaptureSession.openAsync({
       source: { kind: 'live', interfaces: [spec.iface] },
       ...sessionFilters(s, spec.extraFilter),
+      direction: sessionDirection(s),
       interfaceDescription: describe(node, spec),
       snaplen: s.truncate || 262144,
       promisc: !spec.pod,

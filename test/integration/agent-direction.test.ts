@@ -1,0 +1,63 @@
+// A session's `filter.direction` on a live interface: every frame of the chosen direction is
+// captured, from the first one. With `inbound`/`outbound` in the BPF expression (before), libpcap
+// filtered the ring block filled before the filter was set in user space, where those keywords
+// cannot be evaluated, and lost it: 1,365 frames of a flood at every capture start. Here a flood
+// from a "pod" runs while the capture starts and ends before it stops, so every frame the kernel
+// handed over (received) must be captured. On the pod's host-side veth what the pod sends is
+// `in`; `out` (what is sent to the pod) gets none of it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MirrorCapture } from '../../src/agent/mirror-capture';
+import { validateSession } from '../../src/config/agent-config';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, trafgenInBackground } from '../helpers/netns';
+import { capinfos, run } from '../helpers/tools';
+
+if (!canUseNetns) console.log('agent direction tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
+
+const tag = `${process.pid % 100000}`;
+const ns = `psD${tag}`;
+const host = `pd${tag}h`;
+
+describe.skipIf(!canUseNetns)('a session\'s direction', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-direction-'));
+    addNamespaces([ns]);
+    ip('link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    run('sysctl', ['-qw', `net.ipv6.conf.${host}.disable_ipv6=1`]); // nothing of the host's own leaves on it
+    ip('link', 'set', host, 'up');
+    inNs(ns, ['ip', 'link', 'set', 'eth0', 'up']);
+  });
+  afterAll(() => {
+    killStarted();
+    run('ip', ['link', 'del', host]);
+    removeNamespaces([ns]);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it.each(['in', 'out'] as const)('%s: captures every frame of its direction from the capture\'s first moment', async (direction) => {
+    const dir = path.join(tmp, direction);
+    const session = { ...validateSession({ name: direction, sources: { interfaces: [host] }, filter: { protocols: ['udp'], direction }, truncate: 64, targets: [{ pcap: { dir } }] }, 'test'), forward: [] };
+    // 100,000 frames at 200 k/s: the capture starts while they flow.
+    const flood = trafgenInBackground(ns, 'eth0', 100_000, { pps: 200_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    const cap = await MirrorCapture.start({ key: direction, session, iface: host }, 'node-a', pino({ level: 'silent' }));
+    await flood;
+    // The last ring block is handed over within the capture's 100 ms timeout.
+    await new Promise((r) => setTimeout(r, 500));
+    const st = cap.interfaceStats()!;
+    await cap.stop();
+    const file = path.join(dir, direction, `${host}.pcapng`);
+    const packets = capinfos([file]).get(file)!.packets;
+    if (direction === 'in') {
+      expect(st.received).toBeGreaterThan(10_000); // the flood was on while the capture started
+      expect(st.captured).toBe(st.received);
+      expect(packets).toBe(st.captured);
+    } else {
+      expect(packets).toBe(0);
+    }
+  }, 30_000);
+});
