@@ -5,6 +5,8 @@
 // closed valid, within 5 s.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from '../agent/agent';
 import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
 import { UsageError } from '../errors';
@@ -50,9 +52,12 @@ function load(raw: RawAgentFlags): { config: AgentConfig; sessions: ResolvedSess
 export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream): Promise<number> {
   const raw = { ...flags, config: flags.config ?? (process.env.PODSPAN_CONFIG || undefined) };
   const { config, sessions } = load(raw);
+  // A kubeconfig that does not load stops the agent here, before it serves /healthz: in a
+  // DaemonSet the pod then crash-loops with the message instead of sitting unready.
+  const kube = config.kubernetes.enabled ? await kubeConfigOf(config) : undefined;
   if (raw.checkConfig) {
     if (!raw.config) throw new UsageError('--check-config needs --config FILE (or PODSPAN_CONFIG)');
-    const k8s = config.kubernetes.enabled ? 'Kubernetes on' : 'Kubernetes off';
+    const k8s = kube ? `Kubernetes on (${kube.where}: server ${kube.kc.getCurrentCluster()!.server})` : 'Kubernetes off';
     err.write(`${raw.config}: valid (${sessions.length} sessions); node ${config.node ?? os.hostname()}, metrics on ${config.metrics.listen}, ${k8s}\n`);
     return 0;
   }
@@ -66,10 +71,18 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   const [host, port] = [config.metrics.listen.slice(0, config.metrics.listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1'), Number(config.metrics.listen.slice(config.metrics.listen.lastIndexOf(':') + 1))];
   const metrics = await serveMetrics(agent.registry, host, port, () => agent.ready);
   err.write(`podspan agent on ${node}: metrics on http://${host}:${metrics.port}/metrics, ${initial.length} sessions from ${raw.config ?? 'the built-in default'}\n`);
-  const stopK8s = config.kubernetes.enabled ? await startKubernetes(agent, config, node) : undefined;
+  // The config file's sessions start at once, whether or not the Kubernetes API answers.
   await agent.setConfigSessions(initial);
   await agent.start();
-  err.write(`running ${agent.runningCaptures().length} captures\n`);
+  let stopK8s: (() => void) | undefined;
+  if (kube) {
+    err.write(`started ${agent.runningCaptures().length} captures of the config file's sessions; pods and MirrorSessions follow from ${kube.where}\n`);
+    const k8s = await startKubernetes(agent, config, node, kube.kc);
+    stopK8s = k8s.stop;
+    void k8s.synced.then(() => err.write(`running ${agent.runningCaptures().length} captures\n`));
+  } else {
+    err.write(`running ${agent.runningCaptures().length} captures\n`);
+  }
 
   let lastText = '';
   const reload = () => {
@@ -118,27 +131,33 @@ function readOrEmpty(file: string): string {
   }
 }
 
-async function startKubernetes(agent: Agent, config: AgentConfig, node: string): Promise<() => void> {
+/** The kubeconfig: kubernetes.kubeconfig, else $KUBECONFIG (its first file), else the pod's service account. */
+async function kubeConfigOf(config: AgentConfig): Promise<{ kc: KubeConfig; where: string }> {
   const { loadKubeConfig } = await import('../k8s/kube-config');
+  const file = config.kubernetes.kubeconfig ?? process.env.KUBECONFIG?.split(path.delimiter).find(Boolean);
+  return { kc: loadKubeConfig(file), where: file ?? 'the in-cluster service account' };
+}
+
+/** Watches pods and sessions; `synced` resolves once both were listed and the agent reconciled with them. */
+async function startKubernetes(agent: Agent, config: AgentConfig, node: string, kc: KubeConfig): Promise<{ stop: () => void; synced: Promise<void> }> {
   const { PodWatcher } = await import('../k8s/pod-watcher');
   const { MirrorSessionWatcher } = await import('../k8s/mirror-session-watcher');
-  const kc = loadKubeConfig(config.kubernetes.kubeconfig);
   const pods = new PodWatcher(kc, node, logger);
-  await pods.start((p) => void agent.setPods(p));
+  const waits: Promise<unknown>[] = [pods.start((p) => void agent.setPods(p))];
   let sessions: { stop(): void } | undefined;
   let reporting: NodeJS.Timeout | undefined;
   if (config.kubernetes.watchMirrorSessions) {
     const w = new MirrorSessionWatcher(kc, logger);
     let resources: MirrorSessionResource[] = [];
     let specs = '';
-    void w.start((s) => {
+    waits.push(w.start((s) => {
       resources = s;
       // Status writes (ours and other nodes') change resources too: only a change of what to run reconciles.
       const now = JSON.stringify(s.map((r) => [r.kind, r.namespace, r.name, r.spec, r.credentialsSecret]));
       if (now === specs) return;
       specs = now;
       void agent.setMirrorSessions(s);
-    });
+    }));
     sessions = w;
     if (config.kubernetes.reportStatus) {
       const { StatusWriter } = await import('../k8s/session-status');
@@ -154,9 +173,10 @@ async function startKubernetes(agent: Agent, config: AgentConfig, node: string):
       }, config.kubernetes.statusIntervalSeconds * 1000);
     }
   }
-  return () => {
+  const stop = () => {
     clearInterval(reporting);
     pods.stop();
     sessions?.stop();
   };
+  return { stop, synced: Promise.all(waits).then(() => agent.reconcile()) };
 }

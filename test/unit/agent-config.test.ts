@@ -1,6 +1,7 @@
 // The agent's configuration: a valid file with its defaults, and every kind of invalid one
 // refused with one message naming the file, the field and the problem; the filter a session
 // compiles to (checked by libpcap itself).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,6 +102,52 @@ describe('agent config', () => {
     expect(viaFlags.stderr).toMatch(/node from-flag, metrics on 127\.0\.0\.1:9300/);
     const fileOnly = run(process.execPath, [podspanBin, 'agent', '--config', cfg, '--check-config'], { env: { PATH: process.env.PATH } });
     expect(fileOnly.stderr).toMatch(/node from-file, metrics on 127\.0\.0\.1:9100/);
+  });
+});
+
+describe('the agent and its kubeconfig', () => {
+  const k8sConfig = (name: string, extra = '') =>
+    file(name, `metrics: { listen: "127.0.0.1:0" }\nkubernetes: { enabled: true${extra} }\nsessions:\n  - name: lo\n    sources: { interfaces: [lo] }\n    filter: { bpf: "udp port 9" }\n    targets: [ { pcap: { dir: ${path.join(tmp, 'k8s-caps')} } } ]\n`);
+  const noCluster = { PATH: process.env.PATH, HOME: tmp }; // no KUBECONFIG, no KUBERNETES_SERVICE_HOST
+  const kubeconfig = (server: string) =>
+    file('kubeconfig.yaml', `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{ name: c, context: { cluster: k, user: u } }]\nclusters: [{ name: k, cluster: { server: "${server}", insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\n`);
+
+  it('exits 2 with one line when the kubeconfig does not load (it used to keep running, unready, forever)', () => {
+    const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
+      ['a missing kubernetes.kubeconfig', ['--config', k8sConfig('k-missing.yaml', `, kubeconfig: ${path.join(tmp, 'nope.yaml')}`)], noCluster, /nope\.yaml: cannot load kubeconfig: no such file/],
+      ['none at all, outside a pod', ['--config', k8sConfig('k-none.yaml')], noCluster, /KUBERNETES_SERVICE_HOST\/KUBERNETES_SERVICE_PORT are not set/],
+      // --check-config loads it too, from $KUBECONFIG when the file names none.
+      ['a missing $KUBECONFIG', ['--config', k8sConfig('k-env.yaml'), '--check-config'], { ...noCluster, KUBECONFIG: path.join(tmp, 'from-env.yaml') }, /from-env\.yaml: cannot load kubeconfig: no such file/],
+    ];
+    for (const [what, args, env, message] of cases) {
+      const r = run(process.execPath, [podspanBin, 'agent', ...args], { env, timeoutMs: 20_000 });
+      expect(r.code, `${what}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim().split('\n'), what).toHaveLength(1);
+      expect(r.stderr, what).toMatch(message);
+    }
+  });
+
+  it('--check-config names the cluster $KUBECONFIG gives', () => {
+    const r = run(process.execPath, [podspanBin, 'agent', '--config', k8sConfig('k-check.yaml'), '--check-config'], { env: { ...noCluster, KUBECONFIG: kubeconfig('https://127.0.0.1:1') } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Kubernetes on \(.*kubeconfig\.yaml: server https:\/\/127\.0\.0\.1:1\)/);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('starts the config file\'s sessions at once while the Kubernetes API does not answer', async () => {
+    const cfg = k8sConfig('k-down.yaml', `, kubeconfig: ${kubeconfig('https://127.0.0.1:1')}`);
+    const child = spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...noCluster, PODSPAN_LOG_LEVEL: 'error' } });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    try {
+      const deadline = Date.now() + 15_000;
+      while (!/started \d+ captures/.test(err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(err).toMatch(/started 1 captures of the config file's sessions; pods and MirrorSessions follow from .*kubeconfig\.yaml/);
+      expect(fs.existsSync(path.join(tmp, 'k8s-caps', 'lo', 'lo.pcapng'))).toBe(true);
+      expect(err).not.toMatch(/running \d+ captures/); // that line waits for the pods and sessions
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    }
   });
 });
 
