@@ -117,12 +117,18 @@ export class MirrorCapture {
     // IFACE[_NAMESPACE_POD]: what a file or stream folder holds, readable without opening it.
     const stem = fileName(`${spec.iface}${spec.pod ? `_${spec.pod.namespace}_${spec.pod.name}` : ''}`);
     const named = pcap && path.join(pcap.pcap.dir, fileName(s.name), `${stem}.${pcap.pcap.format}`);
-    if (named) fs.mkdirSync(path.dirname(named), { recursive: true });
+    // Folders this start makes, removed again when the capture cannot open: a failing session leaves nothing behind.
+    const made: { dir: string; first: string }[] = [];
+    const mkdir = (dir: string) => {
+      const first = fs.mkdirSync(dir, { recursive: true });
+      if (first) made.push({ dir, first });
+    };
+    if (named) mkdir(path.dirname(named));
     const file = named && unusedPath(named);
     const streamsDir = streams && unusedPath(path.join(streams.streams.dir, fileName(s.name), stem));
     if (streamsDir) {
       // Stream files carry no metadata of their own: the folder says whose streams they are.
-      fs.mkdirSync(streamsDir, { recursive: true });
+      mkdir(streamsDir);
       const pod = spec.pod && { namespace: spec.pod.namespace, name: spec.pod.name, labels: spec.pod.labels };
       fs.writeFileSync(path.join(streamsDir, 'source.json'), `${JSON.stringify({ node, session: s.name, interface: spec.iface, pod })}\n`);
     }
@@ -150,7 +156,15 @@ export class MirrorCapture {
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
       ...(s.analyze ? { analysis: {} } : {}),
-    } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` });
+    } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` }).catch((err: unknown) => {
+      if (streamsDir) {
+        fs.rmSync(path.join(streamsDir, 'source.json'), { force: true });
+        const index = path.join(streamsDir, 'index.jsonl'); // opened before the capture failed: empty
+        if (fs.statSync(index, { throwIfNoEntry: false })?.size === 0) fs.rmSync(index);
+      }
+      for (const m of made.reverse()) removeEmptyUpTo(m.dir, m.first);
+      throw err;
+    });
     fanout?.start(session);
     const pipeline = s.analyze ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [] }) : undefined;
     if (pipeline) {
@@ -213,5 +227,17 @@ export class MirrorCapture {
     const result = await this.done.finally(() => clearTimeout(giveUp));
     if (this.fanout) await this.fanout.close(timeoutMs);
     return result;
+  }
+}
+
+/** Removes `dir` and its parents up to `first` (the first folder mkdir created), as long as they are empty. */
+function removeEmptyUpTo(dir: string, first: string): void {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      fs.rmdirSync(d);
+    } catch {
+      return; // not empty (something else is in it) or already gone
+    }
+    if (d === first || path.dirname(d) === d) return;
   }
 }

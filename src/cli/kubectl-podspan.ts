@@ -13,7 +13,8 @@ import { parseForwardTarget, type GrpcTarget } from '../config/forward-options';
 import { KubernetesError, PodspanError, UsageError } from '../errors';
 import { CLUSTER_MIRROR_SESSION_PLURAL, MIRROR_SESSION_GROUP, MIRROR_SESSION_PLURAL, MIRROR_SESSION_VERSION } from '../k8s/mirror-session-watcher';
 import type { NodeStatus, SessionStatus } from '../k8s/session-status';
-import { apiMessage, TemporarySession } from '../k8s/temporary-session';
+import { describeError } from '../k8s/list-watch';
+import { TemporarySession } from '../k8s/temporary-session';
 
 /** As kubectl finds it: --kubeconfig, else $KUBECONFIG (its first file), else ~/.kube/config, else in-cluster. */
 export function clientKubeConfig(file: string | undefined): KubeConfig {
@@ -102,7 +103,7 @@ async function capture(pods: string[], f: CaptureFlags, err: NodeJS.WritableStre
   try {
     list = await core.listNamespacedPod({ namespace: ns, ...(f.selector ? { labelSelector: Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',') } : {}) });
   } catch (e) {
-    throw new KubernetesError(`cannot list pods in namespace ${ns}: ${apiMessage(e)}`);
+    throw new KubernetesError(`cannot list pods in namespace ${ns}: ${describeError(e)}`);
   }
   const found = new Set(list.items.map((p) => p.metadata?.name ?? ''));
   for (const p of pods) if (!found.has(p)) throw new UsageError(`pod ${ns}/${p} not found${f.selector ? ` among pods matching -l ${f.selector}` : ''}`);
@@ -198,7 +199,7 @@ async function status(f: StatusFlags, out: NodeJS.WritableStream): Promise<numbe
       items = ((await api.listNamespacedCustomObject({ ...common, namespace: ns, plural: MIRROR_SESSION_PLURAL })) as { items: SessionObject[] }).items;
     }
   } catch (e) {
-    throw new KubernetesError(`cannot list mirror sessions: ${apiMessage(e)}`);
+    throw new KubernetesError(`cannot list mirror sessions: ${describeError(e)}`);
   }
   out.write(formatTable(statusRows(items)));
   return 0;

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { NodeShare } from '../agent/node-share';
 import type { Logger } from '../observability/logger';
-import { httpStatusOf } from './list-watch';
+import { describeError } from './list-watch';
 import { MIRROR_SESSION_GROUP, MIRROR_SESSION_VERSION } from './mirror-session-watcher';
 import type { MirrorSessionResource } from './types';
 
@@ -78,7 +78,7 @@ export class EventRecorder {
       this.failedOnce = false;
       return true;
     } catch (err) {
-      if (!this.failedOnce) this.log.warn({ status: httpStatusOf(err), err: (err as Error).message }, 'cannot create Kubernetes Events');
+      if (!this.failedOnce) this.log.warn({ error: describeError(err) }, 'cannot create Kubernetes Events');
       this.failedOnce = true;
       return false;
     }

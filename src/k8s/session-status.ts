@@ -8,7 +8,7 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { NodeShare } from '../agent/node-share';
 import type { Logger } from '../observability/logger';
-import { httpStatusOf } from './list-watch';
+import { describeError } from './list-watch';
 import { CLUSTER_MIRROR_SESSION_PLURAL, MIRROR_SESSION_GROUP, MIRROR_SESSION_PLURAL, MIRROR_SESSION_VERSION } from './mirror-session-watcher';
 import type { MirrorSessionResource, ResourceRef } from './types';
 
@@ -116,7 +116,7 @@ export class StatusWriter {
         this.failedOnce.delete(key);
       } catch (err) {
         // Logged once per resource until a write succeeds again (RBAC without the status grant, say).
-        if (!this.failedOnce.has(key)) this.log.warn({ resource: key, status: httpStatusOf(err), err: (err as Error).message }, 'cannot write the session status');
+        if (!this.failedOnce.has(key)) this.log.warn({ resource: key, error: describeError(err) }, 'cannot write the session status');
         this.failedOnce.add(key);
       }
     }

@@ -5,23 +5,10 @@
 import crypto from 'node:crypto';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { KubernetesError } from '../errors';
-import { httpStatusOf } from './list-watch';
+import { describeError, httpStatusOf } from './list-watch';
 import { MIRROR_SESSION_GROUP, MIRROR_SESSION_PLURAL, MIRROR_SESSION_VERSION } from './mirror-session-watcher';
 
 export const TEMPORARY_LABEL = 'podspan.io/temporary';
-
-/** The API server's own message when there is one (an admission or RBAC refusal says why). */
-export function apiMessage(err: unknown): string {
-  const body = (err as { body?: unknown }).body;
-  try {
-    const parsed = typeof body === 'string' ? JSON.parse(body) : body;
-    if (parsed && typeof (parsed as { message?: unknown }).message === 'string') return (parsed as { message: string }).message;
-  } catch {
-    // not JSON
-  }
-  const status = httpStatusOf(err);
-  return `${status ? `HTTP ${status}: ` : ''}${(err as Error).message ?? String(err)}`.split('\n')[0];
-}
 
 export class TemporarySession {
   private renewing?: NodeJS.Timeout;
@@ -52,7 +39,7 @@ export class TemporarySession {
     try {
       await api.createNamespacedCustomObject({ group: MIRROR_SESSION_GROUP, version: MIRROR_SESSION_VERSION, namespace, plural: MIRROR_SESSION_PLURAL, body });
     } catch (err) {
-      throw new KubernetesError(`cannot create MirrorSession ${namespace}/${name}: ${apiMessage(err)}`);
+      throw new KubernetesError(`cannot create MirrorSession ${namespace}/${name}: ${describeError(err)}`);
     }
     session.renewing = setInterval(() => void session.renew(), (ttlSeconds * 1000) / 3);
     session.renewing.unref();
@@ -82,7 +69,7 @@ export class TemporarySession {
     try {
       await this.api.deleteNamespacedCustomObject({ group: MIRROR_SESSION_GROUP, version: MIRROR_SESSION_VERSION, namespace: this.namespace, plural: MIRROR_SESSION_PLURAL, name: this.name });
     } catch (err) {
-      if (httpStatusOf(err) !== 404) throw new KubernetesError(`cannot delete MirrorSession ${this.namespace}/${this.name}: ${apiMessage(err)}`);
+      if (httpStatusOf(err) !== 404) throw new KubernetesError(`cannot delete MirrorSession ${this.namespace}/${this.name}: ${describeError(err)}`);
     }
   }
 }

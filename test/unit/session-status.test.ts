@@ -2,12 +2,16 @@
 // totals and the Ready condition over every node's entry, the condition's transition time kept
 // while its status stays; and the agent's own part (src/agent/agent.ts nodeShares): what it
 // reports per resource, and failures that end when the capture stops being wanted.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/agent';
 import type { NodeShare } from '../../src/agent/node-share';
 import { validateSession } from '../../src/config/agent-config';
 import { nodeStatus, sessionStatus } from '../../src/k8s/session-status';
+import { run } from '../helpers/tools';
 
 const ref = { kind: 'MirrorSession' as const, namespace: 'shop', name: 'audit' };
 const share = (over: Partial<NodeShare> = {}): NodeShare => ({ resource: ref, pods: 2, captures: 2, captured: 30, dropped: 1, forwarded: 29, problems: [], ...over });
@@ -43,13 +47,17 @@ describe('session status', () => {
 });
 
 describe('the agent\'s failures', () => {
-  it('end when the failing capture is no longer wanted (podspan_capture_failures back to 0)', async () => {
+  it('end when the failing capture is no longer wanted (podspan_capture_failures back to 0), and leave no folder behind', async () => {
     const log = pino({ level: 'silent' });
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-failures-'));
     // A real capture start on an interface that does not exist: libpcap refuses it.
     const agent = new Agent('n', log, { interfaceNames: () => ['podspan-none0'] });
-    const session = { ...validateSession({ name: 'gone', sources: { interfaces: ['podspan-none0'] }, targets: [{ vxlan: 'vxlan://127.0.0.1:4789' }] }, 'test'), forward: [] };
+    const targets = [{ pcap: { dir: path.join(tmp, 'pcap', 'deep') } }, { streams: { dir: path.join(tmp, 'streams') } }];
+    const session = { ...validateSession({ name: 'gone', sources: { interfaces: ['podspan-none0'] }, targets }, 'test'), forward: [] };
     await agent.setConfigSessions([session]);
     expect([...agent.failures.values()].map((f) => f.spec.iface)).toEqual(['podspan-none0']);
+    expect(run('find', [tmp]).stdout).toBe(tmp + '\n'); // the folders it made for its files are gone again
+    fs.rmSync(tmp, { recursive: true, force: true });
     expect(await agent.registry.getSingleMetricAsString('podspan_capture_failures')).toMatch(/podspan_capture_failures 1$/);
     await agent.setConfigSessions([]);
     expect(agent.failures.size).toBe(0);
