@@ -5,6 +5,7 @@
 #   scripts/kube-test-env.sh bin-dir      print the cache's bin directory (exit 1 if not built)
 #   scripts/kube-test-env.sh start DIR    start etcd + kube-apiserver with their state in DIR
 #   scripts/kube-test-env.sh stop DIR     stop what `start DIR` started (by its PID files) and wait
+#   scripts/kube-test-env.sh stop-apiserver DIR, start-apiserver DIR: restart kube-apiserver alone
 #
 # The binaries are built from the published Go modules and cached outside the clone, keyed by
 # version: ${PODSPAN_TEST_CACHE:-/var/cache/podspan-test}/kube-K8S-etcd-ETCD/bin. A build goes into
@@ -183,6 +184,31 @@ cmd_stop() { # DIR
   stop_one "$d" etcd TERM
 }
 
+# kube-apiserver on API_PORT with the etcd at ETCD_URL. PODSPAN_KUBE_COMPACTION_INTERVAL (default
+# kube-apiserver's 5m) sets how often it compacts etcd: tests make watches expire (410 Gone) with it.
+run_apiserver() { # DIR BIN ETCD_URL API_PORT
+  local d="$1" bin="$2" etcd_url="$3" api_port="$4"
+  # No controllers run, so nothing creates the "default" ServiceAccount the ServiceAccount admission
+  # plugin insists on; every other default admission plugin works without controllers.
+  "$bin/kube-apiserver" \
+    --etcd-servers "$etcd_url" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$d/serving.crt" --tls-private-key-file "$d/serving.key" \
+    --authorization-mode RBAC --token-auth-file "$d/tokens.csv" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --disable-admission-plugins ServiceAccount \
+    --enable-priority-and-fairness=false \
+    --endpoint-reconciler-type none \
+    --audit-policy-file "$d/audit-policy.yaml" --audit-log-path "$d/audit.log" --audit-log-mode blocking \
+    --profiling=false \
+    --cert-dir "$d/apiserver-certs" \
+    --etcd-compaction-interval "${PODSPAN_KUBE_COMPACTION_INTERVAL:-5m}" \
+    --v 0 >>"$d/kube-apiserver.log" 2>&1 &
+  echo $! >"$d/kube-apiserver.pid"; disown # no job notices when stop_one kills it
+}
+
 # One attempt at starting both servers in DIR: 0 when ready, 2 when a port chosen free was taken
 # meanwhile by someone else (then DIR is clean for another attempt); any other failure exits.
 start_servers() { # DIR BIN
@@ -209,31 +235,21 @@ rules:
   users: ["system:serviceaccount:podspan:podspan-agent"]
 - level: None
 POLICY
-  # No controllers run, so nothing creates the "default" ServiceAccount the ServiceAccount admission
-  # plugin insists on; every other default admission plugin works without controllers.
-  "$bin/kube-apiserver" \
-    --etcd-servers "$etcd_url" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --tls-cert-file "$d/serving.crt" --tls-private-key-file "$d/serving.key" \
-    --authorization-mode RBAC --token-auth-file "$d/tokens.csv" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --disable-admission-plugins ServiceAccount \
-    --enable-priority-and-fairness=false \
-    --endpoint-reconciler-type none \
-    --audit-policy-file "$d/audit-policy.yaml" --audit-log-path "$d/audit.log" --audit-log-mode blocking \
-    --profiling=false \
-    --cert-dir "$d/apiserver-certs" \
-    --v 0 >"$d/kube-apiserver.log" 2>&1 &
-  echo $! >"$d/kube-apiserver.pid"; disown # no job notices when stop_one kills it
+  echo "$etcd_url $api_port" >"$d/endpoints"
+  : >"$d/kube-apiserver.log" # a restart appends to it
+  run_apiserver "$d" "$bin" "$etcd_url" "$api_port"
 
   write_kubeconfig "$d/admin.kubeconfig" "$server" "$d/serving.crt" admin "$(cat "$d/admin.token")"
   write_kubeconfig "$d/agent.kubeconfig" "$server" "$d/serving.crt" podspan-agent "$(cat "$d/agent.token")"
   echo "$server" >"$d/server"
 
-  # Ready when /readyz says ok (every post-start hook done: RBAC's bootstrap roles exist).
-  local i name
+  wait_ready "$d" "$bin"
+}
+
+# Ready when /readyz says ok (every post-start hook done: RBAC's bootstrap roles exist): 0; 2 when
+# a port chosen free was taken meanwhile (then DIR is clean for another attempt); else it exits.
+wait_ready() { # DIR BIN
+  local d="$1" bin="$2" i name
   for i in $(seq 600); do
     if [ "$("$bin/kubectl" --kubeconfig "$d/admin.kubeconfig" get --raw /readyz 2>/dev/null)" = ok ]; then return 0; fi
     for name in etcd kube-apiserver; do
@@ -245,6 +261,23 @@ POLICY
     sleep 0.1
   done
   cmd_stop "$d"; die "kube-apiserver not ready after 60 s (see $d/kube-apiserver.log)"
+}
+
+# kube-apiserver alone, stopped and started again on the same port and etcd (its watch cache and
+# every watch start over; etcd keeps the state): what the agent sees of an API server restart.
+# Between the two a test may change etcd itself (DIR/endpoints names its URL).
+cmd_stop_apiserver() { # DIR
+  local d; d="$(cd "$1" && pwd)" || die "no such DIR: $1"
+  stop_one "$d" kube-apiserver KILL
+}
+
+cmd_start_apiserver() { # DIR
+  local d; d="$(cd "$1" && pwd)" || die "no such DIR: $1"
+  local bin; bin="$(cmd_bin_dir)"
+  local etcd_url api_port; read -r etcd_url api_port <"$d/endpoints"
+  started_pid "$d" kube-apiserver >/dev/null && die "kube-apiserver already running in $d"
+  run_apiserver "$d" "$bin" "$etcd_url" "$api_port"
+  wait_ready "$d" "$bin" || die "kube-apiserver could not take its port $api_port again"
 }
 
 cmd_start() { # DIR
@@ -282,5 +315,7 @@ case "${1:-}" in
   bin-dir) cmd_bin_dir ;;
   start) cmd_start "${2:-}" ;;
   stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; cmd_stop "$2" ;;
-  *) die "usage: $0 build | bin-dir | start DIR | stop DIR" ;;
+  stop-apiserver) [ -n "${2:-}" ] || die "usage: $0 stop-apiserver DIR"; cmd_stop_apiserver "$2" ;;
+  start-apiserver) [ -n "${2:-}" ] || die "usage: $0 start-apiserver DIR"; cmd_start_apiserver "$2" ;;
+  *) die "usage: $0 build | bin-dir | start DIR | stop DIR | stop-apiserver DIR | start-apiserver DIR" ;;
 esac

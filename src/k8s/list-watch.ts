@@ -140,6 +140,13 @@ export class ListWatchLoop<T> {
           await this.expired(`${what}: resourceVersion too old (410 Gone): listing again`);
           continue;
         }
+        if (this.resourceVersion && isBareRefusal(err)) {
+          // The watch client drops a refusal's body (the server's reason): ask again with a list,
+          // whose error carries it, so the log says who may not do what.
+          this.resourceVersion = '';
+          await this.wait(this.nextBackoff());
+          continue;
+        }
         const delayMs = this.nextBackoff();
         if (this.spec.isAbsent?.(err)) this.becomeAbsent(err);
         else log.warn({ error: describeError(err), retryInMs: Math.round(delayMs) }, `${what}: list/watch failed`);
@@ -311,6 +318,12 @@ export function httpStatusOf(err: unknown): number | undefined {
   if (typeof e?.statusCode === 'number') return e.statusCode;
   if (typeof e?.code === 'number') return e.code;
   return undefined;
+}
+
+/** 401 or 403 without the server's Status (as the Watch client reports them). */
+function isBareRefusal(err: unknown): boolean {
+  const status = httpStatusOf(err);
+  return (status === 401 || status === 403) && (err as { body?: unknown }).body === undefined;
 }
 
 function isGone(err: unknown): boolean {

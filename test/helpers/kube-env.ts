@@ -52,21 +52,31 @@ export interface KubeEnv {
   kubectl(args: string[], opts?: { stdin?: string; as?: 'admin' | 'agent' }): KubectlResult;
   /** kubectl apply -f for files or YAML text; throws with kubectl's message on failure. */
   apply(yamlOrFiles: string | string[]): void;
+  /** etcd's client URL (its JSON gateway: /v3/kv/put, /v3/kv/compaction). */
+  etcdUrl: string;
+  /** Stops kube-apiserver, runs `meanwhile` (etcd still up), starts it again on the same port: watches break, state stays. */
+  restartApiServer(meanwhile?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface KubeEnvOptions {
+  /** kube-apiserver's --etcd-compaction-interval (default 5m): short, old resourceVersions expire soon (410 Gone). */
+  compactionInterval?: string;
 }
 
 /** A YAML text (rather than a file name) is anything with a newline or a "kind:" in it. */
 const isYamlText = (s: string) => s.includes('\n') || /\bkind:/.test(s);
 
 /** Starts etcd + kube-apiserver in a fresh temporary directory; one per test file (beforeAll), stopped in afterAll. */
-export async function startKubeEnv(): Promise<KubeEnv> {
+export async function startKubeEnv(opts: KubeEnvOptions = {}): Promise<KubeEnv> {
   const why = kubeEnvUnavailable();
   if (why) throw new Error(why);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `podspan-kube-${process.pid}-`));
   const stopScript = () => promisify(execFile)('bash', [script, 'stop', dir], { timeout: 60_000 });
+  const scriptEnv = opts.compactionInterval ? { PODSPAN_KUBE_COMPACTION_INTERVAL: opts.compactionInterval } : {};
   try {
     // The script stops both servers by itself if this process dies without calling stop().
-    await promisify(execFile)('bash', [script, 'start', dir], { timeout: 120_000, env: { ...process.env, PODSPAN_KUBE_OWNER_PID: String(process.pid) } });
+    await promisify(execFile)('bash', [script, 'start', dir], { timeout: 120_000, env: { ...process.env, ...scriptEnv, PODSPAN_KUBE_OWNER_PID: String(process.pid) } });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     await stopScript().catch(() => undefined);
@@ -102,7 +112,14 @@ export async function startKubeEnv(): Promise<KubeEnv> {
   const stop = () =>
     (stopped ??= stopScript().then(() => fs.rmSync(dir, { recursive: true, force: true })));
 
-  return { dir, server, adminKubeconfig, agentKubeconfig, kubectl, apply, stop };
+  const restartApiServer = async (meanwhile?: () => Promise<void>) => {
+    await promisify(execFile)('bash', [script, 'stop-apiserver', dir], { timeout: 60_000 });
+    await meanwhile?.();
+    await promisify(execFile)('bash', [script, 'start-apiserver', dir], { timeout: 120_000, env: { ...process.env, ...scriptEnv } });
+  };
+  const etcdUrl = fs.readFileSync(path.join(dir, 'endpoints'), 'utf8').split(' ')[0];
+
+  return { dir, server, etcdUrl, adminKubeconfig, agentKubeconfig, kubectl, apply, restartApiServer, stop };
 }
 
 /**

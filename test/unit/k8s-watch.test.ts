@@ -2,8 +2,10 @@
 // server that speaks the wire format (lists, chunked watch streams, bookmarks, 410 Gone), and the
 // pod -> host interface lookup, with an injected command runner and for real in a network namespace.
 // A fake server here, not the real one of test/helpers/kube-env.ts (which the agent end-to-end
-// tests use): these tests need faults on demand that a real API server does not produce when asked
-// (a watch expired with 410 Gone in both forms, bookmarks, failing requests, a vanished CRD).
+// tests and test/integration/kube-faults.test.ts use: a restart after etcd compaction, the CRD
+// deleted and re-created, RBAC denials): these tests need faults on demand that a real API server
+// does not produce when asked (a 410 Gone as an ERROR event mid-stream and as a list's status,
+// bookmarks, a request failing exactly once).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
