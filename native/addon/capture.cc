@@ -32,14 +32,19 @@ struct Sinks {
   std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
 };
 
-podspan::EncapOptions parse_vxlan(const Napi::Object& t, bool reading_file) {
+podspan::EncapOptions parse_vxlan(const Napi::Object& t, bool reading_file, bool egress_capture) {
   podspan::EncapOptions v;
   v.host = get_string(t, "host");
   v.port = static_cast<uint16_t>(get_number(t, "port", v.port));
   const std::string encap = get_string(t, "encap");
-  v.header.kind = encap == "geneve" ? podspan::Encapsulation::kGeneve
-                  : encap == "gre"  ? podspan::Encapsulation::kGre
-                                    : podspan::Encapsulation::kVxlan;
+  v.header.kind = encap == "geneve"                      ? podspan::Encapsulation::kGeneve
+                  : encap == "gre"                       ? podspan::Encapsulation::kGre
+                  : encap == "erspan" && get_number(t, "version", 2) == 3 ? podspan::Encapsulation::kErspan3
+                  : encap == "erspan"                    ? podspan::Encapsulation::kErspan2
+                                                         : podspan::Encapsulation::kVxlan;
+  v.header.erspan_session = static_cast<uint16_t>(get_number(t, "erspanSession", 0));
+  v.header.erspan_hwid = static_cast<uint8_t>(get_number(t, "hwid", 0));
+  v.egress_capture = egress_capture;
   v.header.vni = static_cast<uint32_t>(get_number(t, "vni", 0));
   v.header.podspan_option = t.Get("session").IsNumber();  // GENEVE: the session/interface TLV
   v.header.session = static_cast<uint32_t>(get_number(t, "session", 0));
@@ -111,7 +116,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   if (o.Get("vxlan").IsArray()) {
     Napi::Array a = o.Get("vxlan").As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
-      sinks.vxlan.push_back(std::make_shared<podspan::EncapSender>(parse_vxlan(a.Get(i).As<Napi::Object>(), !opt.read_path.empty())));
+      sinks.vxlan.push_back(std::make_shared<podspan::EncapSender>(parse_vxlan(a.Get(i).As<Napi::Object>(), !opt.read_path.empty(), opt.direction == "out")));
       opt.consumers.push_back(sinks.vxlan.back());
     }
   }

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                         kLinktypeIpv4, kLinktypeIpv6, kLinktypeNull};
   static std::vector<std::unique_ptr<EncapSender>> senders = [] {
     std::vector<std::unique_ptr<EncapSender>> out;
-    for (Encapsulation kind : {Encapsulation::kVxlan, Encapsulation::kGeneve, Encapsulation::kGre}) {
+    for (Encapsulation kind : {Encapsulation::kVxlan, Encapsulation::kGeneve, Encapsulation::kGre, Encapsulation::kErspan2, Encapsulation::kErspan3}) {
       EncapOptions o;
       o.host = "127.0.0.1";
       o.port = 9;

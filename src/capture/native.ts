@@ -61,9 +61,9 @@ export interface NativeCaptureOptions {
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
-  /** VXLAN, GENEVE and GRE targets (one native sender; `encap` picks the header). */
+  /** VXLAN, GENEVE, GRE and ERSPAN targets (one native sender; `encap` picks the header). */
   vxlan?: {
-    encap: 'vxlan' | 'geneve' | 'gre';
+    encap: 'vxlan' | 'geneve' | 'gre' | 'erspan';
     host: string;
     truncate?: number;
     mtu: number;
@@ -76,6 +76,10 @@ export interface NativeCaptureOptions {
     /** GRE: the key (K flag) and sequence numbers (S flag). */
     key?: number;
     sequence?: boolean;
+    /** ERSPAN: type II or III, the 10-bit session id and (III) the 6-bit hardware id. */
+    version?: 2 | 3;
+    erspanSession?: number;
+    hwid?: number;
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
   analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number };

@@ -311,7 +311,7 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     streams: options.streams,
     streamEvents: options.streamEvents,
     analysis: options.analysis && { ...options.analysis },
-    // VXLAN, GENEVE and GRE share one native sender; `encap` picks the header it writes.
+    // VXLAN, GENEVE, GRE and ERSPAN share one native sender; `encap` picks the header it writes.
     vxlan: options.forward?.filter(isEncap).map((t) => ({
       encap: t.kind,
       host: t.host,
@@ -320,7 +320,9 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
       oversize: t.oversize,
       ...(t.kind === 'gre'
         ? { key: t.key, sequence: t.sequence }
-        : { port: t.port, vni: t.vni, sourcePorts: t.sourcePorts, session: t.kind === 'geneve' ? t.session : undefined }),
+        : t.kind === 'erspan'
+          ? { version: t.version, erspanSession: t.session, hwid: t.hwid }
+          : { port: t.port, vni: t.vni, sourcePorts: t.sourcePorts, session: t.kind === 'geneve' ? t.session : undefined }),
     })),
   };
   if (options.source.kind === 'live') o.interfaces = options.source.interfaces;

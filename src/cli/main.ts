@@ -89,7 +89,7 @@ function program(): Command {
     .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)
-    .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N, geneve://HOST[:6081]?vni=N, gre://HOST?key=N or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
+    .option('--forward <url>', 'mirror frames to vxlan://HOST[:4789]?vni=N, geneve://HOST[:6081]?vni=N, gre://HOST?key=N, erspan://HOST?session=N&version=2|3 or grpc://HOST:PORT (repeatable; with or instead of -w)', collect)
     .option('--insecure', 'allow a gRPC token-file without TLS (the token crosses the network in the clear)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       // -c takes the count to stop at; tcpdump's --count asks for the count only.

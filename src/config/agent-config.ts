@@ -71,6 +71,7 @@ const sessionFields = {
         z.object({ vxlan: z.string() }).strict(),
         z.object({ geneve: z.string() }).strict(),
         z.object({ gre: z.string() }).strict(),
+        z.object({ erspan: z.string() }).strict(),
         z.object({ grpc: z.string(), credentials: grpcCredentialsSchema.optional() }).strict(),
         z
           .object({
@@ -198,7 +199,7 @@ export function validateResourceSpec(raw: unknown, name: string, where: string):
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
   const forward: ForwardTarget[] = [];
   s.targets.forEach((t, i) => {
-    const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'gre' in t ? t.gre : 'grpc' in t ? t.grpc : undefined;
+    const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'gre' in t ? t.gre : 'erspan' in t ? t.erspan : 'grpc' in t ? t.grpc : undefined;
     if (url === undefined) return;
     try {
       const target = parseForwardTarget(url);

@@ -1,7 +1,8 @@
 // `--forward URL` → a typed forwarding target, validated once here; every message names the URL.
 //   vxlan://HOST[:PORT]?vni=N&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate&ports=N
 //   geneve://HOST[:PORT]?vni=N&session=N&…the same as vxlan (session: add the podspan TLV option)
-//   gre://HOST?key=N&seq=1&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate (IPv4, raw socket)
+//   gre://HOST?key=N&seq=1&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate (IPv4 or IPv6, raw socket)
+//   erspan://HOST?session=N&version=2|3&hwid=N&truncate=BYTES&mtu=BYTES&oversize=… (ERSPAN II/III over GRE)
 //   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS&insecure=1
 // A bearer token over plaintext would hand it to anyone on the path: refused unless `insecure=1`
 // (or the CLI's --insecure) says the user means it.
@@ -32,7 +33,7 @@ export interface GeneveTarget extends Omit<VxlanTarget, 'kind'> {
   session?: number;
 }
 
-/** GRE (RFC 2890) transparent Ethernet bridging straight over IPv4 (a raw socket: CAP_NET_RAW). */
+/** GRE (RFC 2890) transparent Ethernet bridging straight over IPv4 or IPv6 (a raw socket: CAP_NET_RAW). */
 export interface GreTarget {
   kind: 'gre';
   url: string;
@@ -46,8 +47,23 @@ export interface GreTarget {
   oversize: 'fragment' | 'truncate';
 }
 
+/** ERSPAN type II or III over GRE (with sequence numbers), as packet brokers and analysers take it. */
+export interface ErspanTarget {
+  kind: 'erspan';
+  url: string;
+  host: string;
+  version: 2 | 3;
+  /** The 10-bit session id. */
+  session: number;
+  /** Type III: the 6-bit hardware id. */
+  hwid: number;
+  truncate?: number;
+  mtu: number;
+  oversize: 'fragment' | 'truncate';
+}
+
 /** The targets the native encapsulation sender serves. */
-export type EncapTarget = VxlanTarget | GeneveTarget | GreTarget;
+export type EncapTarget = VxlanTarget | GeneveTarget | GreTarget | ErspanTarget;
 
 export interface GrpcTarget {
   kind: 'grpc';
@@ -87,6 +103,15 @@ const vxlanQuery = z.object(vxlanFields).strict();
 const geneveQuery = z.object({ ...vxlanFields, session: int('session', 0, 0xffffffff).optional() }).strict();
 const greQuery = z
   .object({ ...cutFields, key: int('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
+  .strict();
+
+const erspanQuery = z
+  .object({
+    ...cutFields,
+    session: int('session', 0, 1023).optional(),
+    version: z.enum(['2', '3'], { errorMap: () => ({ message: 'version takes 2 (type II) or 3 (type III)' }) }).optional(),
+    hwid: int('hwid', 0, 63).optional(),
+  })
   .strict();
 
 const defaultPorts = { vxlan: 4789, geneve: 6081 };
@@ -132,11 +157,18 @@ function parseGrpc(url: URL, text: string, where: string, host: string, options:
 
 function parseGre(url: URL, text: string, where: string, host: string): GreTarget {
   if (url.port) throw new UsageError(`${where}: GRE has no port (gre://HOST?key=N)`);
-  if (host.includes(':')) throw new UsageError(`${where}: GRE goes over IPv4 only (so far)`);
   const parsed = greQuery.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   return { kind: 'gre', url: text, host, key: q.key, sequence: q.seq === '1', truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
+}
+
+function parseErspan(url: URL, text: string, where: string, host: string): ErspanTarget {
+  if (url.port) throw new UsageError(`${where}: ERSPAN goes over GRE, which has no port (erspan://HOST?session=N)`);
+  const parsed = erspanQuery.safeParse(Object.fromEntries(url.searchParams));
+  if (!parsed.success) throw queryError(where, parsed.error);
+  const q = parsed.data;
+  return { kind: 'erspan', url: text, host, version: q.version === '3' ? 3 : 2, session: q.session ?? 0, hwid: q.hwid ?? 0, truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
 }
 
 export function parseForwardTarget(text: string, options: ForwardParseOptions = {}): ForwardTarget {
@@ -144,17 +176,18 @@ export function parseForwardTarget(text: string, options: ForwardParseOptions = 
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N, geneve://HOST:6081?vni=N, gre://HOST?key=N or grpc://HOST:PORT)`);
+    throw new UsageError(`--forward ${text}: not a URL (expected vxlan://HOST:4789?vni=N, geneve://HOST:6081?vni=N, gre://HOST?key=N, erspan://HOST?session=N or grpc://HOST:PORT)`);
   }
   const where = `--forward ${text}`;
   const scheme = url.protocol.replace(/:$/, '');
-  if (scheme !== 'vxlan' && scheme !== 'geneve' && scheme !== 'gre' && scheme !== 'grpc') {
-    throw new UsageError(`${where}: unknown scheme ${scheme} (vxlan, geneve, gre or grpc)`);
+  if (scheme !== 'vxlan' && scheme !== 'geneve' && scheme !== 'gre' && scheme !== 'erspan' && scheme !== 'grpc') {
+    throw new UsageError(`${where}: unknown scheme ${scheme} (vxlan, geneve, gre, erspan or grpc)`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host) throw new UsageError(`${where}: no host`);
   if (scheme === 'grpc') return parseGrpc(url, text, where, host, options);
   if (scheme === 'gre') return parseGre(url, text, where, host);
+  if (scheme === 'erspan') return parseErspan(url, text, where, host);
   const parsed = (scheme === 'geneve' ? geneveQuery : vxlanQuery).safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q: z.infer<typeof geneveQuery> = parsed.data;

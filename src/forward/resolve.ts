@@ -10,7 +10,7 @@ export async function resolveTargets(targets: ForwardTarget[]): Promise<ForwardT
     targets.map(async (t) => {
       if (isIP(t.host) !== 0) return t;
       try {
-        const { address } = await lookup(t.host, { family: t.kind === 'gre' ? 4 : 0 }); // GRE: IPv4 only
+        const { address } = await lookup(t.host);
         return { ...t, host: address };
       } catch (err) {
         throw new ForwardError(`${t.url}: cannot resolve ${t.host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

@@ -27,6 +27,13 @@ describe('--forward targets', () => {
     expect(parseForwardTarget('gre://10.0.0.9')).toEqual({
       kind: 'gre', url: 'gre://10.0.0.9', host: '10.0.0.9', key: undefined, sequence: false, truncate: undefined, mtu: 1500, oversize: 'fragment',
     });
+    expect(parseForwardTarget('gre://[fd00::9]?key=7')).toMatchObject({ kind: 'gre', host: 'fd00::9', key: 7 });
+    expect(parseForwardTarget('erspan://10.0.0.9')).toEqual({
+      kind: 'erspan', url: 'erspan://10.0.0.9', host: '10.0.0.9', version: 2, session: 0, hwid: 0, truncate: undefined, mtu: 1500, oversize: 'fragment',
+    });
+    expect(parseForwardTarget('erspan://[fd00::9]?session=1023&version=3&hwid=63&truncate=128&mtu=9000&oversize=truncate')).toMatchObject({
+      kind: 'erspan', host: 'fd00::9', version: 3, session: 1023, hwid: 63, truncate: 128, mtu: 9000, oversize: 'truncate',
+    });
     expect(parseForwardTarget('gre://collector?key=4294967295&seq=1&truncate=96&mtu=9000&oversize=truncate')).toMatchObject({
       kind: 'gre', host: 'collector', key: 0xffffffff, sequence: true, truncate: 96, mtu: 9000, oversize: 'truncate',
     });
@@ -39,11 +46,15 @@ describe('--forward targets', () => {
     ['vxlan://10.0.0.9?session=1', /unknown parameter session/],
     ['geneve://10.0.0.9?key=1', /unknown parameter key/],
     ['gre://10.0.0.9:47?key=1', /GRE has no port/],
-    ['gre://[fd00::9]?key=1', /GRE goes over IPv4 only/],
     ['gre://10.0.0.9?key=4294967296', /key must be between 0 and 4294967295/],
     ['gre://10.0.0.9?seq=yes', /seq takes 0 or 1/],
     ['gre://10.0.0.9?vni=1', /unknown parameter vni/],
-    ['erspan://10.0.0.9', /unknown scheme erspan \(vxlan, geneve, gre or grpc\)/],
+    ['erspan://10.0.0.9:47', /ERSPAN goes over GRE, which has no port/],
+    ['erspan://10.0.0.9?session=1024', /session must be between 0 and 1023/],
+    ['erspan://10.0.0.9?version=1', /version takes 2 \(type II\) or 3 \(type III\)/],
+    ['erspan://10.0.0.9?hwid=64', /hwid must be between 0 and 63/],
+    ['erspan://10.0.0.9?key=1', /unknown parameter key/],
+    ['span://10.0.0.9', /unknown scheme span \(vxlan, geneve, gre, erspan or grpc\)/],
     ['collector:4789', /not a URL|unknown scheme/],
     ['http://x:80', /unknown scheme http/],
     ['vxlan://10.0.0.9?vni=16777216', /vni must be between 0 and 16777215/],

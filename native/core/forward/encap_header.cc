@@ -3,7 +3,7 @@
 namespace podspan {
 namespace {
 
-constexpr size_t kBaseHeader = 8, kPodspanOption = 12, kGreBase = 4;
+constexpr size_t kBaseHeader = 8, kPodspanOption = 12, kGreBase = 4, kErspan2 = 8, kErspan3 = 12;
 
 void put24(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 16);
@@ -16,18 +16,46 @@ void put32(uint8_t* p, uint32_t v) {
   put24(p + 1, v);
 }
 
+void put16(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
 }  // namespace
 
 size_t EncapHeader::size() const {
   if (kind == Encapsulation::kGre) return kGreBase + (gre_key ? 4 : 0) + (gre_sequence ? 4 : 0);
+  if (kind == Encapsulation::kErspan2) return kGreBase + 4 + kErspan2;
+  if (kind == Encapsulation::kErspan3) return kGreBase + 4 + kErspan3;
   return kBaseHeader + (kind == Encapsulation::kGeneve && podspan_option ? kPodspanOption : 0);
 }
 
 const char* EncapHeader::scheme() const {
-  return kind == Encapsulation::kGeneve ? "geneve" : kind == Encapsulation::kGre ? "gre" : "vxlan";
+  return kind == Encapsulation::kGeneve ? "geneve" : kind == Encapsulation::kGre ? "gre" : erspan() ? "erspan" : "vxlan";
 }
 
-void EncapHeader::write(uint8_t* out, uint32_t iface, uint32_t seq) const {
+void EncapHeader::write(uint8_t* out, uint32_t iface, uint32_t seq, uint64_t ts_ns, bool egress) const {
+  if (erspan()) {
+    out[0] = 0x10;  // GRE: S flag (sequence number present), version 0
+    out[1] = 0;
+    put16(out + 2, kind == Encapsulation::kErspan2 ? 0x88BE : 0x22EB);
+    put32(out + 4, seq);
+    uint8_t* e = out + kGreBase + 4;
+    const uint16_t session = erspan_session & 0x3FF;
+    if (kind == Encapsulation::kErspan2) {
+      put16(e, 1u << 12);  // version 1, VLAN 0
+      put16(e + 2, session);  // COS 0, En 0, T 0
+      put32(e + 4, iface & 0xFFFFF);  // reserved 0, index
+      return;
+    }
+    put16(e, 2u << 12);  // version 2, VLAN 0
+    put16(e + 2, session);  // COS 0, BSO 0, T 0
+    put32(e + 4, static_cast<uint32_t>(ts_ns / 100'000));  // 100 µs units (granularity 00)
+    put16(e + 8, 0);  // SGT
+    // P 1, FT 0 (Ethernet), hardware id, D, granularity 00, O 0
+    put16(e + 10, 0x8000u | static_cast<uint32_t>(erspan_hwid & 0x3F) << 4 | (egress ? 0x8u : 0u));
+    return;
+  }
   if (kind == Encapsulation::kGre) {
     out[0] = static_cast<uint8_t>((gre_key ? 0x20 : 0) | (gre_sequence ? 0x10 : 0));  // C=0 K S, version 0
     out[1] = 0;

@@ -46,6 +46,13 @@ bool network_layer(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint
   return false;
 }
 
+// A cooked capture's packet type says whether the frame left the interface (4: outgoing).
+bool outgoing(const uint8_t* frame, uint32_t caplen, uint16_t linktype) {
+  if (linktype == kLinktypeLinuxSll && caplen >= 2) return (frame[0] << 8 | frame[1]) == 4;
+  if (linktype == kLinktypeLinuxSll2 && caplen >= 11) return frame[10] == 4;
+  return false;
+}
+
 [[noreturn]] void fail(const std::string& target, const char* what, int err) {
   throw CaptureError(ErrorKind::kForward, target + ": " + what + ": " + std::strerror(err));
 }
@@ -56,11 +63,10 @@ EncapSender::EncapSender(EncapOptions options) : opt_(std::move(options)) {
   const bool v6 = opt_.host.find(':') != std::string::npos;
   const bool udp = opt_.header.over_udp();
   target_ = std::string(opt_.header.scheme()) + "://" + (v6 ? "[" + opt_.host + "]" : opt_.host) + (udp ? ":" + std::to_string(opt_.port) : "");
-  if (!udp && v6) throw CaptureError(ErrorKind::kForward, target_ + ": GRE goes over IPv4 only (so far)");
   if (v6) {
     auto* a = reinterpret_cast<sockaddr_in6*>(&addr_);
     a->sin6_family = AF_INET6;
-    a->sin6_port = htons(opt_.port);
+    a->sin6_port = udp ? htons(opt_.port) : 0;  // a raw IPv6 socket takes no port (it would be read as the protocol)
     if (inet_pton(AF_INET6, opt_.host.c_str(), &a->sin6_addr) != 1) {
       throw CaptureError(ErrorKind::kForward, target_ + ": not an IPv6 address");
     }
@@ -68,7 +74,7 @@ EncapSender::EncapSender(EncapOptions options) : opt_(std::move(options)) {
   } else {
     auto* a = reinterpret_cast<sockaddr_in*>(&addr_);
     a->sin_family = AF_INET;
-    a->sin_port = htons(opt_.port);
+    a->sin_port = udp ? htons(opt_.port) : 0;
     if (inet_pton(AF_INET, opt_.host.c_str(), &a->sin_addr) != 1) {
       throw CaptureError(ErrorKind::kForward, target_ + ": not an IPv4 address");
     }
@@ -77,14 +83,14 @@ EncapSender::EncapSender(EncapOptions options) : opt_(std::move(options)) {
   header_size_ = opt_.header.size();
   outer_overhead_ = (v6 ? 40 : 20) + (udp ? kUdpHeader : 0) + header_size_;
   max_datagram_ = udp ? kMaxUdpPayload : kMaxUdpPayload + kUdpHeader;
-  // GRE has no ports to spread flows over and no UDP GSO: one raw IP socket (protocol 47; the
-  // kernel builds the IPv4 header), so its sequence numbers go out in order.
+  // GRE (and ERSPAN over it) has no ports to spread flows over and no UDP GSO: one raw IP socket
+  // (protocol 47; the kernel builds the IPv4 or IPv6 header), so its sequence numbers go out in order.
   pools_.resize(udp ? std::max<uint32_t>(1, opt_.source_ports) : 1);
   gso_ = udp;
   for (Pool& p : pools_) {
     const int type = (udp ? SOCK_DGRAM : SOCK_RAW) | SOCK_CLOEXEC | (opt_.block_when_full ? 0 : SOCK_NONBLOCK);
     p.fd = ::socket(v6 ? AF_INET6 : AF_INET, type, udp ? 0 : IPPROTO_GRE);
-    if (p.fd < 0) fail(target_, udp ? "cannot open a UDP socket" : "cannot open a raw IP socket for GRE (needs CAP_NET_RAW)", errno);
+    if (p.fd < 0) fail(target_, udp ? "cannot open a UDP socket" : opt_.header.erspan() ? "cannot open a raw IP socket for ERSPAN over GRE (needs CAP_NET_RAW)" : "cannot open a raw IP socket for GRE (needs CAP_NET_RAW)", errno);
     if (!udp) {
       // A raw socket would also queue every GRE packet this host receives: take none.
       sock_filter drop{BPF_RET | BPF_K, 0, 0, 0};
@@ -158,7 +164,7 @@ void EncapSender::consume(const PacketRecord& rec, const uint8_t* bytes) {
   const size_t start = p.buf.size();
   p.buf.resize(start + header_size_ + inner);
   uint8_t* d = p.buf.data() + start;
-  opt_.header.write(d, rec.iface, gre_sequence_++);
+  opt_.header.write(d, rec.iface, gre_sequence_++, rec.ts_ns, opt_.egress_capture || outgoing(bytes, rec.caplen, linktype));
   d += header_size_;
   size_t frame_bytes = inner;
   if (synthetic) {

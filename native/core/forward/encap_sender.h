@@ -30,13 +30,14 @@ enum class OversizePolicy : uint8_t {
 struct EncapOptions {
   std::string host;           // IPv4 or IPv6 literal (names are resolved by the caller)
   uint16_t port = 4789;
-  EncapHeader header;         // VXLAN or GENEVE, with the VNI
+  EncapHeader header;         // VXLAN, GENEVE, GRE or ERSPAN, with its ids
   uint32_t truncate = 0;      // cut every inner frame to this many bytes (0: whole frames)
   uint32_t mtu = 1500;        // outer packet size the path carries
   OversizePolicy oversize = OversizePolicy::kFragment;
   uint32_t source_ports = 16; // sockets in the pool (distinct outer source ports)
   uint32_t batch = 64;        // datagrams per sendmmsg
   bool block_when_full = false;  // reading a file: wait for the socket; live capture: drop, count
+  bool egress_capture = false;   // the capture takes only frames the interface sends (ERSPAN III's D bit)
 };
 
 struct EncapStats {

@@ -1,6 +1,6 @@
-// The encapsulation header writers, byte for byte against the RFCs' layouts, and the sender
-// carrying a GENEVE header with the podspan TLV, or GRE over a raw IPv4 socket (header lengths
-// counted in the MTU policy, GRE sequence numbers from 0).
+// The encapsulation header writers, byte for byte against the RFCs' and the ERSPAN draft's
+// layouts, and the sender carrying a GENEVE header with the podspan TLV, or GRE and ERSPAN over
+// raw IPv4 and IPv6 sockets (header lengths counted in the MTU policy, sequence numbers from 0).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -75,17 +75,68 @@ TEST(encap_gre_header_rfc2890_key_and_sequence) {
   CHECK(!h.over_udp());
 }
 
-TEST(encap_sender_gre_refuses_ipv6_naming_the_target) {
+TEST(encap_erspan_type2_header) {
+  EncapHeader h;
+  h.kind = Encapsulation::kErspan2;
+  h.erspan_session = 0x3ff;  // 10 bits, all set
+  CHECK_EQ(h.size(), 16u);
+  // GRE: S flag, protocol 0x88BE, sequence; ERSPAN II: version 1, session, index (20 bits).
+  CHECK(written(h, 0x123456) == (std::vector<uint8_t>{0x10, 0x00, 0x88, 0xbe, 0x01, 0x02, 0x03, 0x04,
+                                                       0x10, 0x00, 0x03, 0xff, 0x00, 0x02, 0x34, 0x56}));
+  CHECK_EQ(std::string(h.scheme()), "erspan");
+  CHECK(!h.over_udp());
+}
+
+TEST(encap_erspan_type3_header_timestamp_hwid_direction) {
+  EncapHeader h;
+  h.kind = Encapsulation::kErspan3;
+  h.erspan_session = 5;
+  h.erspan_hwid = 0x2a;
+  CHECK_EQ(h.size(), 20u);
+  std::vector<uint8_t> out(h.size(), 0xee);
+  // 1,000,000,000.0123 s: 10,000,000,123 units of 100 µs, kept to 32 bits.
+  const uint64_t ts = 1'000'000'000'012'300'000ull;
+  h.write(out.data(), 7, 9, ts, true);
+  const uint32_t units = static_cast<uint32_t>(ts / 100'000);
+  CHECK(out == (std::vector<uint8_t>{0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 9,                // GRE S, 0x22EB, seq 9
+                                     0x20, 0x00, 0x00, 0x05,                            // version 2, session 5
+                                     uint8_t(units >> 24), uint8_t(units >> 16), uint8_t(units >> 8), uint8_t(units),
+                                     0x00, 0x00,                                        // SGT
+                                     0x82, 0xa8}));  // P 1, FT 0, hw id 0x2a, D 1, granularity 00, O 0
+  h.write(out.data(), 7, 9, ts, false);
+  CHECK_EQ(out[19], 0xa0);  // D 0
+}
+
+TEST(encap_sender_gre_over_ipv6_on_loopback) {
+  // A raw IPv6 socket for protocol 47 on loopback receives the GRE header and frame (no IPv6 header).
+  const int fd = ::socket(AF_INET6, SOCK_RAW, IPPROTO_GRE);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
   EncapOptions o;
   o.host = "::1";
-  o.header.kind = Encapsulation::kGre;
-  std::string message;
-  try {
-    EncapSender s(o);
-  } catch (const std::exception& e) {
-    message = e.what();
+  o.header.kind = Encapsulation::kErspan2;
+  o.header.erspan_session = 3;
+  o.block_when_full = true;
+  EncapSender s(o);
+  CHECK_EQ(s.target(), "erspan://[::1]");
+  std::vector<uint8_t> frame(60, 0xab);
+  PacketRecord rec{};
+  rec.caplen = rec.origlen = 60;
+  s.add_interface({});
+  s.consume(rec, frame.data());
+  s.consume(rec, frame.data());
+  s.finish();
+  for (uint32_t seq = 0; seq < 2; ++seq) {
+    pollfd p{fd, POLLIN, 0};
+    CHECK_EQ(::poll(&p, 1, 1000), 1);
+    uint8_t buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    CHECK_EQ(n, 76);  // 16 header bytes + the frame
+    CHECK_EQ(buf[2], 0x88);
+    CHECK_EQ(buf[7], seq);
+    CHECK(std::memcmp(buf + 16, frame.data(), 60) == 0);
   }
-  CHECK_EQ(message, "gre://[::1]: GRE goes over IPv4 only (so far)");
+  ::close(fd);
 }
 
 TEST(encap_sender_gre_on_loopback_numbers_packets_from_zero) {
