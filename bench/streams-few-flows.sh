@@ -6,6 +6,11 @@
 # tools alternate round by round (order rotated). Whole process: start-up is included.
 # Prints per run wall time, CPU (user+sys) per packet and peak RSS, then medians and ratios.
 # Round 1 checks that podspan wrote the same bytes per direction as tcpflow.
+# Core only: each round also runs every tool on the capture's first 20 packets; a tool's median
+# there (start-up and exit) is taken from its median on the whole capture.
+# If the environment sets NODE_EXTRA_CA_CERTS, Node parses that file and its own root
+# certificates when it starts (~60 ms of CPU before any JavaScript runs, for every Node process,
+# whether or not it uses TLS): podspan then also runs without it ("podspan-noca").
 #   sudo [ANCHORS=DIR] bash bench/streams-few-flows.sh [ROUNDS=5] [STREAMS=32] [MBYTES=320]
 # Needs root, iproute2, ethtool, iperf3, tcpdump, tcpflow, capinfos, and for gopacket: golang-go
 # golang-github-google-gopacket-dev golang-golang-x-net-dev golang-golang-x-sys-dev.
@@ -33,14 +38,17 @@ done
 PACKETS=$(capinfos -c -M "$CAP" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
 echo "capture: $CAP, $(du -m "$CAP" | cut -f1) MB, $PACKETS packets, $STREAMS iperf3 streams; output on $(df --output=fstype "$OUT" | tail -1)"
 cat "$CAP" >/dev/null  # page cache
+TINY="$OUT/first-20.pcap"
+tcpdump -r "$CAP" -c 20 -w "$TINY" 2>/dev/null
 
-run_tool() {  # tool -> "wall user sys maxrss_kb"
-  local tool=$1 out="$OUT/out-$1"
+run_tool() {  # tool [capture] -> "wall user sys maxrss_kb"
+  local tool=$1 cap=${2:-$CAP} out="$OUT/out-$1"
   rm -rf "$out"; mkdir -p "$out"
   case $tool in
-    podspan) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" node "$ROOT/bin/podspan" streams -r "$CAP" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    tcpflow) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" tcpflow -r "$CAP" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    gopacket) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" "$GOPKT" -o "$out" "$CAP" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    tcpflow) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" tcpflow -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    gopacket) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" "$GOPKT" -o "$out" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
   esac
   cat "$OUT/time"
 }
@@ -49,17 +57,19 @@ run_tool() {  # tool -> "wall user sys maxrss_kb"
 sizes() { find "$1" -type f ! -name report.xml ! -name index.jsonl -printf '%s\n' | sort -n | tr '\n' ' '; }
 
 TOOLS=(podspan tcpflow gopacket)
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && TOOLS+=(podspan-noca)
 declare -A RESULTS
 for round in $(seq 1 "$ROUNDS"); do
-  shift_by=$(( (round - 1) % 3 ))
+  shift_by=$(( (round - 1) % ${#TOOLS[@]} ))
   order=("${TOOLS[@]:shift_by}" "${TOOLS[@]:0:shift_by}")
   for tool in "${order[@]}"; do
     RESULTS[$tool-$round]=$(run_tool "$tool")
     read -r wall user sys rss <<<"${RESULTS[$tool-$round]}"
     awk -v t="$tool" -v r="$round" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v p="$PACKETS" \
       'BEGIN { printf "round %d %-8s %6.2f s  user %5.2f sys %5.2f  %5.0f ns CPU/pkt  %5.0f MiB RSS\n", r, t, w, u, s, (u+s)*1e9/p, m/1024 }'
-    if [ "$round" = 1 ]; then eval "SIZES_$tool=\"\$(sizes \"\$OUT/out-$tool\")\""; fi
+    if [ "$round" = 1 ]; then eval "SIZES_${tool//-/_}=\"\$(sizes \"\$OUT/out-$tool\")\""; fi
   done
+  for tool in "${order[@]}"; do RESULTS[$tool-tiny-$round]=$(run_tool "$tool" "$TINY"); done
   if [ "$round" = 1 ]; then
     [ "$SIZES_podspan" = "$SIZES_tcpflow" ] && echo "round 1: podspan's file sizes equal tcpflow's" || echo "round 1: podspan's file sizes DIFFER from tcpflow's"
     [ "$SIZES_podspan" = "$SIZES_gopacket" ] && echo "round 1: podspan's file sizes equal gopacket's" || echo "round 1: podspan's file sizes DIFFER from gopacket's"
@@ -67,14 +77,24 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() {  # key-prefix field-expression -> median over the rounds
+  for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$1-$r]}" | awk "{print $2}"; done | median
+}
 for tool in "${TOOLS[@]}"; do
-  wall=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$tool-$r]}" | awk '{print $1}'; done | median)
-  cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$tool-$r]}" | awk '{print $2 + $3}'; done | median)
-  rss=$(for r in $(seq 1 "$ROUNDS"); do echo "${RESULTS[$tool-$r]}" | awk '{print $4}'; done | median)
-  awk -v t="$tool" -v w="$wall" -v c="$cpu" -v m="$rss" -v p="$PACKETS" \
-    'BEGIN { printf "median %-8s %6.3f s  %7.0f k pkt/s  %5.0f ns CPU/pkt  %5.0f MiB RSS\n", t, w, p/w/1000, c*1e9/p, m/1024 }'
-  eval "WALL_$tool=$wall CPU_$tool=$cpu"
+  wall=$(col "$tool" '$1') cpu=$(col "$tool" '$2 + $3') rss=$(col "$tool" '$4')
+  wall0=$(col "$tool-tiny" '$1') cpu0=$(col "$tool-tiny" '$2 + $3')
+  awk -v t="$tool" -v w="$wall" -v c="$cpu" -v m="$rss" -v w0="$wall0" -v c0="$cpu0" -v p="$PACKETS" \
+    'BEGIN { printf "median %-12s %6.3f s  %7.0f k pkt/s  %5.0f ns CPU/pkt  %5.0f MiB RSS | 20 packets: %5.3f s, CPU %5.3f s | core: %5.3f s, %5.0f ns CPU/pkt\n", t, w, p/w/1000, c*1e9/p, m/1024, w0, c0, w-w0, (c-c0)*1e9/p }'
+  eval "WALL_${tool//-/_}=$wall CPU_${tool//-/_}=$cpu WALL0_${tool//-/_}=$wall0 CPU0_${tool//-/_}=$cpu0"
 done
-awk -v p="$WALL_podspan" -v t="$WALL_tcpflow" -v g="$WALL_gopacket" -v pc="$CPU_podspan" -v tc="$CPU_tcpflow" -v gc="$CPU_gopacket" 'BEGIN {
-  printf "ratio   wall time: %.2fx gopacket, %.2fx tcpflow | CPU per packet: %.2fx gopacket, %.2fx tcpflow\n", g/p, t/p, gc/pc, tc/pc
-}'
+ratios() {  # label podspan-variable-suffix
+  local v=$2
+  eval "local p=\$WALL_$v pc=\$CPU_$v p0=\$WALL0_$v pc0=\$CPU0_$v"
+  awk -v l="$1" -v p="$p" -v t="$WALL_tcpflow" -v g="$WALL_gopacket" -v pc="$pc" -v tc="$CPU_tcpflow" -v gc="$CPU_gopacket" \
+    -v p0="$p0" -v t0="$WALL0_tcpflow" -v g0="$WALL0_gopacket" -v pc0="$pc0" -v tc0="$CPU0_tcpflow" -v gc0="$CPU0_gopacket" 'BEGIN {
+    printf "ratio %-12s whole: wall %.2fx gopacket, %.2fx tcpflow; CPU %.2fx gopacket, %.2fx tcpflow | core: wall %.2fx gopacket, %.2fx tcpflow; CPU %.2fx gopacket, %.2fx tcpflow\n", l, g/p, t/p, gc/pc, tc/pc, (g-g0)/(p-p0), (t-t0)/(p-p0), (gc-gc0)/(pc-pc0), (tc-tc0)/(pc-pc0)
+  }'
+}
+ratios podspan podspan
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && ratios podspan-noca podspan_noca
+true

@@ -6,9 +6,12 @@
 // The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
 // targets, each at least 10 s, so adding a parser does not lengthen the suite by 30 s;
 // --fuzz-seconds (PODSPAN_FUZZ_SECONDS) gives every target that long instead (npm run fuzz: 600).
+// A libFuzzer run uses one core: targets run one per CPU at a time (PODSPAN_FUZZ_JOBS), each
+// for its full time, so the budget's wall time is divided by the cores and no target gets less.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -17,6 +20,7 @@ const argValue = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] :
 const perTargetSeconds = Number(argValue('--fuzz-seconds') ?? process.env.PODSPAN_FUZZ_SECONDS ?? 0);
 const fuzzBudget = Number(argValue('--fuzz-budget') ?? process.env.PODSPAN_FUZZ_BUDGET ?? 120);
 const fuzz = !args.includes('--no-fuzz');
+const fuzzJobs = Math.max(1, Number(process.env.PODSPAN_FUZZ_JOBS) || os.cpus().length);
 const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 
@@ -69,42 +73,72 @@ function unitTests(dir, label) {
   console.log(`${label}: ${m ? `${m[1]} passed, ${m[2]} failed` : 'crashed'}`);
 }
 
-const plain = 'build/native';
-if (build(plain, ['CMAKE_BUILD_TYPE=Release'])) unitTests(plain, 'C++ tests (optimised)');
-const asan = 'build/native-asan';
-if (build(asan, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_SANITIZE=ON'])) unitTests(asan, 'C++ tests (ASan+UBSan)');
-
-if (fuzz) {
-  const fuzzDir = 'build/native-fuzz';
-  const hasClang = run('clang++', ['--version']).code === 0;
-  if (!hasClang) {
-    console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
-    failed += 1;
-  } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++', 'CMAKE_C_COMPILER=clang'])) {
-    const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
-    const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
-    for (const t of targets) {
-      const bin = findBinary(fuzzDir, t);
-      const work = path.join(root, 'build', 'fuzz-corpus', t);
-      fs.mkdirSync(work, { recursive: true });
-      const seeds = [work, path.join(root, 'fixtures'), corpus].filter((d) => fs.existsSync(d));
-      const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;
-      fs.mkdirSync(artifacts, { recursive: true });
-      const r = run(bin, [`-artifact_prefix=${artifacts}`, `-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
-        env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' },
-      });
-      const execs = (r.out.match(/Done (\d+) runs/) || [])[1];
-      if (r.code === 0) {
-        passed += 1;
-        console.log(`fuzz ${t}: ${fuzzSeconds}s, ${execs ?? '?'} runs, no findings`);
-      } else {
-        failed += 1;
-        process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
-        console.log(`fuzz ${t}: FAILED (see above; the input is saved in build/fuzz-artifacts/)`);
-      }
-    }
-  }
+/** Like run(), without blocking: the fuzz targets run side by side. */
+function runAsync(cmd, argv, opts = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', (e) => resolve({ code: 1, out: out + e.message }));
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
 }
 
-console.log(`native: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+/** Runs work(item) for every item, at most `jobs` at a time; report(item, result) as each ends. */
+async function inPool(items, jobs, work, report) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      report(item, await work(item));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, items.length) }, worker));
+}
+
+async function main() {
+  const plain = 'build/native';
+  if (build(plain, ['CMAKE_BUILD_TYPE=Release'])) unitTests(plain, 'C++ tests (optimised)');
+  const asan = 'build/native-asan';
+  if (build(asan, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_SANITIZE=ON'])) unitTests(asan, 'C++ tests (ASan+UBSan)');
+
+  if (fuzz) {
+    const fuzzDir = 'build/native-fuzz';
+    const hasClang = run('clang++', ['--version']).code === 0;
+    if (!hasClang) {
+      console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
+      failed += 1;
+    } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++', 'CMAKE_C_COMPILER=clang'])) {
+      const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
+      const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
+      const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;
+      fs.mkdirSync(artifacts, { recursive: true });
+      const fuzzTarget = (t) => {
+        const bin = findBinary(fuzzDir, t);
+        const work = path.join(root, 'build', 'fuzz-corpus', t);
+        fs.mkdirSync(work, { recursive: true });
+        const seeds = [work, path.join(root, 'fixtures'), corpus].filter((d) => fs.existsSync(d));
+        return runAsync(bin, [`-artifact_prefix=${artifacts}`, `-max_total_time=${fuzzSeconds}`, '-max_len=65536', '-timeout=10', '-rss_limit_mb=2048', ...seeds], {
+          env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' },
+        });
+      };
+      const report = (t, r) => {
+        const execs = (r.out.match(/Done (\d+) runs/) || [])[1];
+        if (r.code === 0) {
+          passed += 1;
+          console.log(`fuzz ${t}: ${fuzzSeconds}s, ${execs ?? '?'} runs, no findings`);
+        } else {
+          failed += 1;
+          process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
+          console.log(`fuzz ${t}: FAILED (see above; the input is saved in build/fuzz-artifacts/)`);
+        }
+      };
+      await inPool(targets, fuzzJobs, fuzzTarget, report);
+    }
+  }
+  console.log(`native: ${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main();
