@@ -6,7 +6,7 @@
 namespace podspan_addon {
 Napi::Function InitCapture(Napi::Env env);          // capture.cc
 Napi::Function InitCollectorWriter(Napi::Env env);  // collector_writer.cc
-Napi::Function InitVxlanReceiver(Napi::Env env);    // vxlan_receiver.cc
+Napi::Function InitEncapReceiver(Napi::Env env);    // encap_receiver.cc
 Napi::Function InitFrameFilter(Napi::Env env);      // live_tap_filter.cc
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc

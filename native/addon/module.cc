@@ -9,7 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace podspan_addon;
   exports.Set("NativeCapture", InitCapture(env));
   exports.Set("NativeWriter", InitCollectorWriter(env));
-  exports.Set("NativeVxlanReceiver", InitVxlanReceiver(env));
+  exports.Set("NativeEncapReceiver", InitEncapReceiver(env));
   exports.Set("NativeFrameFilter", InitFrameFilter(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));

@@ -12,6 +12,8 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
   if (options.token && !options.tls) err.write('warning: --insecure: agents send the bearer token in the clear (no TLS)\n');
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
+  if (options.geneve) err.write(`listening for GENEVE on ${options.geneve.host}:${collector.genevePort}/udp\n`);
+  if (options.gre) err.write(`listening for GRE and ERSPAN on ${options.gre.host}\n`);
   let stopping = false;
   const metrics = options.metrics
     ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping, () => collector.problem())
@@ -29,13 +31,17 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);
-  if (s.vxlan) {
-    err.write(
-      `VXLAN: ${s.vxlan.datagrams} datagrams, ${s.vxlan.frames} frames written from ${s.vxlan.sources} sender/VNI pairs, ${s.vxlan.malformed} not VXLAN, ${s.vxlan.refused} refused (--max-vxlan-sources)\n`,
-    );
-    if (s.vxlan.error) err.write(`VXLAN: stopped on an error: ${s.vxlan.error}\n`);
+  const listeners = [
+    ['VXLAN', s.vxlan, 'sender/VNI pairs', 'not VXLAN'],
+    ['GENEVE', s.geneve, 'sender/VNI pairs', 'not GENEVE'],
+    ['GRE/ERSPAN', s.gre, 'sender/key pairs', 'not opened'],
+  ] as const;
+  for (const [name, l, pairs, bad] of listeners) {
+    if (!l) continue;
+    err.write(`${name}: ${l.datagrams} datagrams, ${l.frames} frames written from ${l.sources} ${pairs}, ${l.malformed} ${bad}, ${l.refused} refused (--max-vxlan-sources)\n`);
+    if (l.error) err.write(`${name}: stopped on an error: ${l.error}\n`);
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
   if (closeError) throw closeError;
-  return s.vxlan?.error ? 1 : 0; // frames were lost: say so in the exit status too
+  return listeners.some(([, l]) => l?.error) ? 1 : 0; // frames were lost: say so in the exit status too
 }

@@ -18,8 +18,8 @@ import type { FileRotation, RefusedReason } from './agent-file';
 import { AgentFiles, AgentLimitError, defaultAgentFileLimits, type AgentFileLimits } from './agent-files';
 import { Refusals } from './refusals';
 import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
-import { native } from '../capture/native';
-import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
+import { EncapListeners, type EncapListenerStats } from './encap-listeners';
+import { OutputError, PodspanError, UsageError } from '../errors';
 
 export interface CollectorOptions {
   host: string;
@@ -29,11 +29,13 @@ export interface CollectorOptions {
   tls?: { cert: string; key: string; clientCa?: string };
   /** Bearer token agents must present (read from a file by the CLI). */
   token?: string;
-  /** Also listen for VXLAN here and write what it decapsulates to its own pcapng. */
+  /** Also listen for VXLAN, GENEVE or GRE/ERSPAN here and write what each decapsulates to its own pcapng. */
   vxlan?: { host: string; port: number };
+  geneve?: { host: string; port: number };
+  gre?: { host: string };
   /** Bounds on agents, interfaces per file and idle files (defaults: defaultAgentFileLimits). */
   limits?: AgentFileLimits;
-  /** (sender, VNI) pairs the VXLAN listener gives an interface (default 4096). */
+  /** (sender, id) pairs each encapsulation listener gives an interface (default 4096). */
   maxVxlanSources?: number;
   /** Bounds on what clients may hold (defaults: collectorLimits). */
   streamLimits?: Partial<CollectorLimits>;
@@ -52,15 +54,10 @@ export interface CollectorLimits {
 
 export const collectorLimits: CollectorLimits = { maxMessageBytes: 4 << 20, maxStreams: 64, maxStreamsPerConnection: 4, shutdownTimeoutMs: 5000 };
 
-interface NativeVxlanReceiver {
-  start(): void;
-  stop(): string[];
-  stats(): { datagrams: number; frames: number; bytes: number; malformed: number; sources: number; refused: number; error?: string };
-  port(): number;
-}
-
 export interface CollectorStats {
-  vxlan?: ReturnType<NativeVxlanReceiver['stats']> & { port: number };
+  vxlan?: EncapListenerStats & { port: number };
+  geneve?: EncapListenerStats & { port: number };
+  gre?: EncapListenerStats;
   agents: number;
   streams: number;
   batches: number;
@@ -104,18 +101,15 @@ export class Collector {
       labelNames: ['counter'],
       registers: [this.registry],
       collect: () => {
-        const v = this.vxlan?.stats();
+        const v = this.encap.stats('vxlan');
         if (!v) return;
         for (const k of ['datagrams', 'frames', 'bytes', 'malformed', 'refused'] as const) this.metrics.vxlan.set({ counter: k }, v[k]);
         this.metrics.vxlan.set({ counter: 'failed' }, v.error ? 1 : 0);
       },
     }),
   };
-  private vxlan?: NativeVxlanReceiver;
+  private readonly encap: EncapListeners;
   private readonly tap: LiveTap;
-  private vxlanFiles: string[] = [];
-  private vxlanErrorLogged = false;
-  private vxlanRefusedCounted = 0;
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
   constructor(
@@ -140,6 +134,7 @@ export class Collector {
       for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
     });
     this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
+    this.encap = new EncapListeners(log, this.refusals, this.registry);
     this.server.addService(tapService, this.tap.implementation());
   }
 
@@ -163,23 +158,16 @@ export class Collector {
     const port = await new Promise<number>((resolve, reject) =>
       this.server.bindAsync(address, credentials, (err, p) => (err ? reject(new UsageError(`--listen ${address}: ${err.message}`)) : resolve(p))),
     );
-    if (this.opt.vxlan) {
-      const Receiver = (native() as unknown as { NativeVxlanReceiver: new (o: object) => NativeVxlanReceiver }).NativeVxlanReceiver;
-      try {
-        this.vxlan = new Receiver({
-          ...this.opt.vxlan,
-          path: path.join(this.opt.outDir, `vxlan_${this.runId}.pcapng`),
-          ...this.opt.rotation,
-          rotateByClock: true,
-          interfacesOnFirstUse: true,
-          exclusive: true,
-          maxSources: this.opt.maxVxlanSources ?? 4096,
-        });
-      } catch (err) {
-        this.server.forceShutdown();
-        throw fromNative(err);
+    const out = { outDir: this.opt.outDir, runId: this.runId, rotation: this.opt.rotation, maxSources: this.opt.maxVxlanSources ?? 4096 };
+    try {
+      for (const kind of ['vxlan', 'geneve', 'gre'] as const) {
+        const listen = this.opt[kind];
+        if (listen) this.encap.start(kind, listen, out);
       }
-      this.vxlan.start();
+    } catch (err) {
+      this.encap.stop();
+      this.server.forceShutdown();
+      throw err;
     }
     this.flushTimer = setInterval(() => this.tick(), 1000);
     return port;
@@ -187,15 +175,22 @@ export class Collector {
 
   /** The UDP port the VXLAN listener is bound to (when it listens). */
   get vxlanPort(): number | undefined {
-    return this.vxlan?.port();
+    return this.encap.port('vxlan');
+  }
+
+  /** The UDP port the GENEVE listener is bound to (when it listens). */
+  get genevePort(): number | undefined {
+    return this.encap.port('geneve');
   }
 
   stats(): CollectorStats {
     return {
       agents: this.files.opened,
       ...this.counters,
-      files: [...this.files.files(), ...this.vxlanFiles],
-      vxlan: this.vxlan ? { ...this.vxlan.stats(), port: this.vxlan.port() } : undefined,
+      files: [...this.files.files(), ...this.encap.written()],
+      vxlan: this.encap.stats('vxlan'),
+      geneve: this.encap.stats('geneve'),
+      gre: this.encap.stats('gre'),
     };
   }
 
@@ -227,42 +222,20 @@ export class Collector {
     this.calls.clear();
     this.metrics.open.set(0);
     const errors: string[] = [];
-    if (this.vxlan) {
-      try {
-        this.vxlanFiles = this.vxlan.stop();
-      } catch (err) {
-        errors.push((err as Error).message);
-      }
-    }
+    errors.push(...this.encap.stop());
     errors.push(...this.files.closeAll());
     if (errors.length) throw new OutputError(errors.join('; '));
   }
 
-  /** Why the collector is unhealthy (/healthz), or undefined: the VXLAN listener stopped on a write error. */
+  /** Why the collector is unhealthy (/healthz), or undefined: an encapsulation listener stopped on a write error. */
   problem(): string | undefined {
-    const error = this.checkVxlan();
-    return error ? `VXLAN listener stopped: ${error}` : undefined;
+    return this.encap.check();
   }
 
-  // Every second: agent files flushed and idle ones closed, the VXLAN listener checked.
+  // Every second: agent files flushed and idle ones closed, the encapsulation listeners checked.
   private tick(): void {
     this.files.tick();
-    this.checkVxlan();
-  }
-
-  // The VXLAN listener's write error (logged once, when first seen) and refusals (counted).
-  private checkVxlan(): string | undefined {
-    const v = this.vxlan?.stats();
-    if (!v) return undefined;
-    if (v.error && !this.vxlanErrorLogged) {
-      this.vxlanErrorLogged = true;
-      this.log.error({ err: v.error }, 'VXLAN listener stopped on a write error');
-    }
-    if (v.refused > this.vxlanRefusedCounted) {
-      this.refusals.count('vxlan_sources', v.refused - this.vxlanRefusedCounted);
-      this.vxlanRefusedCounted = v.refused;
-    }
-    return v.error;
+    this.encap.check();
   }
 
   /** Writes a batch into its agent's file; the frames written (refused ones are counted). */

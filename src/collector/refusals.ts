@@ -5,8 +5,8 @@ import type { Counter } from 'prom-client';
 import type { Logger } from '../observability/logger';
 
 /** agents: --max-agents (a stream); interfaces: --max-interfaces, linktype: above 65535 (frames);
- *  vxlan_sources: --max-vxlan-sources (datagrams). */
-export type RefusalReason = 'agents' | 'interfaces' | 'linktype' | 'vxlan_sources';
+ *  vxlan_sources, geneve_sources, gre_sources: --max-vxlan-sources (datagrams of a listener). */
+export type RefusalReason = 'agents' | 'interfaces' | 'linktype' | 'vxlan_sources' | 'geneve_sources' | 'gre_sources';
 
 const LOG_EVERY_MS = 60_000;
 
@@ -15,6 +15,8 @@ const messages: Record<RefusalReason, string> = {
   interfaces: 'frames refused: their agent file has --max-interfaces sources already',
   linktype: 'frames refused: link type above 65535, which pcapng cannot hold',
   vxlan_sources: 'VXLAN datagrams refused: --max-vxlan-sources sender/VNI pairs known already',
+  geneve_sources: 'GENEVE datagrams refused: --max-vxlan-sources sender/VNI pairs known already',
+  gre_sources: 'GRE/ERSPAN packets refused: --max-vxlan-sources sender/key pairs known already',
 };
 
 export class Refusals {

@@ -16,6 +16,8 @@ export interface RawCollectorFlags {
   rotateSeconds?: string;
   fileCount?: string;
   vxlanListen?: string;
+  geneveListen?: string;
+  greListen?: string;
   metricsListen?: string;
   /** Allow --token-file without TLS (the token crosses the network in the clear). */
   insecure?: boolean;
@@ -50,6 +52,8 @@ const schema = z.object({
   maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
   shutdownTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--shutdown-timeout takes seconds' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
+  geneveListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--geneve-listen takes HOST:PORT (port 6081 is the standard)' }).optional(),
+  greListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)$/, { message: '--gre-listen takes an IPv4 address or [IPv6] (GRE has no port)' }).optional(),
 });
 
 function readable(flag: string, file: string | undefined): void {
@@ -94,6 +98,8 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     tls: f.tlsCert && f.tlsKey ? { cert: f.tlsCert, key: f.tlsKey, clientCa: f.clientCa } : undefined,
     token,
     vxlan: f.vxlanListen ? hostPort('--vxlan-listen', f.vxlanListen) : undefined,
+    geneve: f.geneveListen ? hostPort('--geneve-listen', f.geneveListen) : undefined,
+    gre: f.greListen ? { host: f.greListen.replace(/^\[(.*)\]$/, '$1') } : undefined,
     metrics: f.metricsListen ? hostPort('--metrics-listen', f.metricsListen) : undefined,
     limits: {
       maxAgents: f.maxAgents ? Number(f.maxAgents) : defaultAgentFileLimits.maxAgents,

@@ -105,6 +105,17 @@ export function pcapFrames(file: string): Buffer[] {
   return out;
 }
 
+/** A pcapng's frames in order (converted to pcap by editcap, then read by pcapFrames), with tshark's interface name of each. */
+export function pcapngFrames(file: string): { frames: Buffer[]; interfaces: string[] } {
+  const pcap = `${file}.pcap`;
+  const r = run('editcap', ['-F', 'pcap', file, pcap]);
+  if (r.code !== 0) throw new Error(`editcap failed on ${file}: ${r.stderr}`);
+  const frames = pcapFrames(pcap);
+  fs.rmSync(pcap, { force: true });
+  const interfaces = run('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.interface_name']).stdout.split('\n').filter(Boolean);
+  return { frames, interfaces };
+}
+
 /** Packets tshark marks malformed or with an error-level expert note (none expected). */
 export function tsharkMalformed(file: string): string[] {
   const r = run('tshark', ['-n', '-r', file, '-Y', '_ws.malformed || _ws.expert.severity == error', '-T', 'fields', '-e', 'frame.number', '-e', '_ws.expert.message']);

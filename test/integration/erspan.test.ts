@@ -7,9 +7,10 @@
 // the frames podspan captured.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pcapFrames, setUpEncapFixture, tearDownEncapFixture, type EncapFixture, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
+import { pcapFrames, pcapngFrames, setUpEncapFixture, tearDownEncapFixture, type EncapFixture, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
 import { canUseNetns, inNs, startCapture, startInNs, stopProcess, trafgen, type Running } from '../helpers/netns';
-import { run } from '../helpers/tools';
+import fs from 'node:fs';
+import { podspanBin, run } from '../helpers/tools';
 
 const usable = canUseNetns && scapyPython !== undefined;
 if (!usable) console.log('ERSPAN tests skipped: they need root, iproute2, trafgen (netsniff-ng) and scapy (python3-scapy)');
@@ -110,5 +111,28 @@ for p in rdpcap(sys.argv[1]):
     print(bytes(p[GRE].payload).hex())
 `, outer);
     expect(inner).toEqual(pcapFrames(source).map((fr) => fr.toString('hex')));
+  });
+
+  it('podspan collector --gre-listen writes what GRE and ERSPAN II/III carry, over IPv4 and IPv6: the frames captured at the source', async () => {
+    const collect = async (listen: string, targets: string[], expectInterfaces: string[]) => {
+      const out = path.join(tmp, `collector-${targets.length}-${listen.length}`);
+      const source = path.join(tmp, `source-c-${listen.length}.pcap`);
+      const c = await startInNs(coll, [process.execPath, podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', out, '--gre-listen', listen], /listening for GRE and ERSPAN/);
+      const cap = await startCapture(node, ['-i', nodeDev, '-w', source, ...targets.flatMap((t) => ['--forward', t])]);
+      trafgen(pod, podDev, 300, { sport: 'dinc(40000, 40031)', payload: 200, pps: 20000 });
+      expect(await stopProcess(cap)).toBe(0);
+      expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+      const n = 300 * targets.length;
+      expect(c.stderr()).toMatch(new RegExp(`GRE/ERSPAN: ${n} datagrams, ${n} frames written from ${targets.length} sender/key pairs, 0 not opened, 0 refused`));
+      const got = pcapngFrames(path.join(out, fs.readdirSync(out).find((x) => x.startsWith('gre_'))!));
+      const sent = pcapFrames(source).map((fr) => fr.toString('hex'));
+      // Per target, in capture order: each interface holds exactly the frames captured.
+      for (const name of expectInterfaces) {
+        expect(got.frames.filter((_, i) => got.interfaces[i] === name).map((fr) => fr.toString('hex')), name).toEqual(sent);
+      }
+      expect(new Set(got.interfaces)).toEqual(new Set(expectInterfaces));
+    };
+    await collect('10.205.0.2', ['erspan://10.205.0.2?session=12', 'gre://10.205.0.2?key=9&seq=1'], ['erspan/10.205.0.1/session12', 'gre/10.205.0.1/key9']);
+    await collect(`[${v6}2]`, [`erspan://[${v6}2]?version=3&session=40&hwid=1`], [`erspan/${v6}1/session40`]);
   });
 });

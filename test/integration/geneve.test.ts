@@ -6,9 +6,10 @@
 // for byte, the frames podspan captured; each inner flow keeps one outer source port.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pcapFrames, setUpEncapFixture, tearDownEncapFixture, type EncapFixture, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
+import { pcapFrames, pcapngFrames, setUpEncapFixture, tearDownEncapFixture, type EncapFixture, scapyLines, scapyPython, stopTcpdump, tsharkMalformed } from '../helpers/encap';
 import { canUseNetns, startCapture, startInNs, stopProcess, trafgen } from '../helpers/netns';
-import { run } from '../helpers/tools';
+import fs from 'node:fs';
+import { podspanBin, run } from '../helpers/tools';
 
 const usable = canUseNetns && scapyPython !== undefined;
 if (!usable) console.log('GENEVE tests skipped: they need root, iproute2, trafgen (netsniff-ng) and scapy (python3-scapy)');
@@ -111,5 +112,20 @@ describe.skipIf(!usable)('GENEVE forwarding, decoded by tshark and scapy', () =>
     expect(new Set(got.slice(300).map((g) => g.inner.length / 2))).toEqual(new Set([564]));
     const wire = run('tshark', ['-n', '-r', outer, '-Y', 'frame.number > 300', '-T', 'fields', '-E', 'occurrence=f', '-e', 'ip.len']).stdout.trim().split('\n');
     expect(new Set(wire)).toEqual(new Set(['600']));
+  });
+
+  it('podspan collector --geneve-listen writes what it decapsulates: the frames captured at the source, in order', async () => {
+    const out = path.join(tmp, 'collector');
+    const source = path.join(tmp, 'source-c.pcap');
+    const c = await startInNs(coll, [process.execPath, podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', out, '--geneve-listen', '10.203.0.2:7081'], /listening for GENEVE on 10\.203\.0\.2:7081\/udp/);
+    const cap = await startCapture(node, ['-i', nodeDev, '-w', source, '--forward', 'geneve://10.203.0.2:7081?vni=9&session=3&ports=1']);
+    trafgen(pod, podDev, 600, { sport: 'dinc(40000, 40031)', payload: 300, pps: 20000 });
+    expect(await stopProcess(cap)).toBe(0);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toMatch(/GENEVE: 600 datagrams, 600 frames written from 1 sender\/VNI pairs, 0 not GENEVE, 0 refused/);
+    const file = path.join(out, fs.readdirSync(out).find((n) => n.startsWith('geneve_'))!);
+    const got = pcapngFrames(file);
+    expect(new Set(got.interfaces)).toEqual(new Set(['geneve/10.203.0.1/vni9']));
+    expect(got.frames.map((f) => f.toString('hex'))).toEqual(pcapFrames(source).map((f) => f.toString('hex')));
   });
 });

@@ -251,7 +251,16 @@ DecodeResult decode_frame(const uint8_t* frame, uint32_t caplen, uint16_t linkty
 
 bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t& linktype, uint32_t& offset) {
   const uint32_t at = d.payload_offset;
-  auto have = [&](uint32_t n) { return at <= caplen && caplen - at >= n; };
+  if (at > caplen || !tunnel_inner(d.tunnel, frame + at, caplen - at, linktype, offset)) return false;
+  offset += at;
+  return true;
+}
+
+bool tunnel_inner(Tunnel kind, const uint8_t* frame, uint32_t caplen, uint16_t& linktype, uint32_t& offset, uint32_t* id) {
+  auto have = [&](uint32_t n) { return caplen >= n; };
+  auto set_id = [&](uint32_t v) {
+    if (id) *id = v;
+  };
   auto inner_by_type = [&](uint16_t type, uint32_t header) {
     if (type == 0x6558) {
       linktype = kLinktypeEthernet;
@@ -260,7 +269,7 @@ bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uin
     } else {
       return false;
     }
-    offset = at + header;
+    offset = header;
     return have(header);
   };
   // Enhanced GRE (version 1, PPTP, RFC 2637): key bit set (payload length and call ID), then an
@@ -269,48 +278,53 @@ bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uin
   auto ppp_in_enhanced_gre = [&](uint16_t flags, uint16_t type) {
     if (type != 0x880b || !(flags & 0x2000) || (flags & 0xc000)) return false;
     uint32_t ppp = 8 + ((flags & 0x1000) ? 4 : 0) + ((flags & 0x0080) ? 4 : 0);
-    if (have(ppp + 2) && frame[at + ppp] == 0xff && frame[at + ppp + 1] == 0x03) ppp += 2;
+    if (have(ppp + 2) && frame[ppp] == 0xff && frame[ppp + 1] == 0x03) ppp += 2;
     if (!have(ppp + 1)) return false;
-    uint16_t protocol = frame[at + ppp];
+    uint16_t protocol = frame[ppp];
     uint32_t field = 1;
     if (!(protocol & 1)) {  // a full two-byte protocol field
       if (!have(ppp + 2)) return false;
-      protocol = be16(frame + at + ppp);
+      protocol = be16(frame + ppp);
       field = 2;
     }
     if (protocol != 0x21 && protocol != 0x57) return false;  // IPv4, IPv6; LCP, CCP, ... are not IP
     linktype = kLinktypeRaw;
-    offset = at + ppp + field;
+    offset = ppp + field;
     return true;
   };
-  switch (d.tunnel) {
+  switch (kind) {
     case Tunnel::kVxlan:  // flags (I: a VNI is present), reserved, VNI, reserved
-      if (!have(8) || !(frame[at] & 0x08)) return false;
+      if (!have(8) || !(frame[0] & 0x08)) return false;
+      set_id(static_cast<uint32_t>(frame[4]) << 16 | static_cast<uint32_t>(frame[5]) << 8 | frame[6]);
       linktype = kLinktypeEthernet;
-      offset = at + 8;
+      offset = 8;
       return true;
     case Tunnel::kGeneve: {  // version, options length (4-byte words), flags, protocol type
-      if (!have(8) || (frame[at] >> 6) != 0) return false;
-      return inner_by_type(be16(frame + at + 2), 8 + 4u * (frame[at] & 0x3f));
+      if (!have(8) || (frame[0] >> 6) != 0) return false;
+      set_id(static_cast<uint32_t>(frame[4]) << 16 | static_cast<uint32_t>(frame[5]) << 8 | frame[6]);
+      return inner_by_type(be16(frame + 2), 8 + 4u * (frame[0] & 0x3f));
     }
     case Tunnel::kGre:
     case Tunnel::kErspan: {
       if (!have(4)) return false;
-      const uint16_t flags = be16(frame + at), type = be16(frame + at + 2);
+      const uint16_t flags = be16(frame), type = be16(frame + 2);
       if ((flags & 0x0007) == 1) return ppp_in_enhanced_gre(flags, type);
       if ((flags & 0x4000) || (flags & 0x0007) != 0) return false;  // routing (obsolete), unknown versions
       const uint32_t header = 4 + ((flags & 0x8000) ? 4 : 0) + ((flags & 0x2000) ? 4 : 0) + ((flags & 0x1000) ? 4 : 0);
+      // The id: ERSPAN's session id, else GRE's key (the word after the checksum, when K is set).
+      if ((flags & 0x2000) && have(header)) set_id(be32(frame + 4 + ((flags & 0x8000) ? 4 : 0)));
+      if ((type == 0x88be || type == 0x22eb) && (flags & 0x1000) && have(header + 4)) set_id(be16(frame + header + 2) & 0x3ff);
       if (type == 0x88be) {  // ERSPAN type II (sequenced), or type I (no sequence number, no header)
         linktype = kLinktypeEthernet;
-        offset = at + header + ((flags & 0x1000) ? 8 : 0);
-        return have(offset - at);
+        offset = header + ((flags & 0x1000) ? 8 : 0);
+        return have(offset);
       }
       if (type == 0x22eb) {  // ERSPAN type III: 12 bytes, then 8 more when the O flag says so
         if (!have(header + 12)) return false;
-        const bool platform = frame[at + header + 11] & 0x01;
+        const bool platform = frame[header + 11] & 0x01;
         linktype = kLinktypeEthernet;
-        offset = at + header + 12 + (platform ? 8 : 0);
-        return have(offset - at);
+        offset = header + 12 + (platform ? 8 : 0);
+        return have(offset);
       }
       return inner_by_type(type, header);
     }

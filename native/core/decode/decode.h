@@ -63,6 +63,10 @@ uint32_t flow_hash(const uint8_t* frame, uint32_t caplen, uint16_t linktype);
 // carrying IP) and where it starts. False when the tunnel header is cut short or of a kind we
 // do not open (GRE with routing, enhanced GRE of PPTP, a VXLAN header without its I flag).
 bool tunnel_payload(const Decoded& d, const uint8_t* frame, uint32_t caplen, uint16_t& linktype, uint32_t& offset);
+// The same from the tunnel header itself (a UDP payload, the bytes after an IP header): `offset`
+// counts from `header`. `id`, when given, gets the VNI (VXLAN, GENEVE), ERSPAN's session id, or
+// GRE's key (left alone when there is none). Kind kGre also opens ERSPAN (by GRE's protocol).
+bool tunnel_inner(Tunnel kind, const uint8_t* header, uint32_t len, uint16_t& linktype, uint32_t& offset, uint32_t* id = nullptr);
 
 // Per-result counters, for "packets not decoded and why".
 struct DecodeCounters {

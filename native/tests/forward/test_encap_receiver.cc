@@ -1,4 +1,4 @@
-// VxlanReceiver on loopback: (sender, VNI) pairs beyond max_sources are refused and counted, not
+// EncapReceiver on loopback: (sender, VNI) pairs beyond max_sources are refused and counted, not
 // written; a write error (disk full) stops the thread with the error kept for the caller, and
 // stop() still returns at once.
 #include <arpa/inet.h>
@@ -15,7 +15,7 @@
 #include "check.h"
 #include "common/errors.h"
 #include "pcap/file_reader.h"
-#include "forward/vxlan_receiver.h"
+#include "forward/encap_receiver.h"
 
 using namespace podspan;
 
@@ -40,7 +40,7 @@ void send_vxlan(uint16_t port, uint32_t vni) {
 }
 
 // Waits (at most 10 s) until the receiver has taken `n` datagrams or stopped on an error.
-void wait_for(const VxlanReceiver& r, uint64_t n) {
+void wait_for(const EncapReceiver& r, uint64_t n) {
   for (int i = 0; i < 1000 && r.stats().datagrams < n && r.error().empty(); ++i) {
     timespec ts{0, 10000000};
     nanosleep(&ts, nullptr);
@@ -58,19 +58,19 @@ uint64_t monotonic_ms() {
 TEST(vxlan_receiver_refuses_pairs_beyond_max_sources) {
   char tmpl[] = "/tmp/podspan-vxrx-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  VxlanReceiverOptions o;
+  EncapReceiverOptions o;
   o.host = "127.0.0.1";
   o.port = 0;
   o.max_sources = 3;
   o.writer.path = dir + "/vx.pcapng";
   o.writer.format = FileFormat::kPcapng;
-  VxlanReceiver r(o);
+  EncapReceiver r(o);
   r.start();
   for (uint32_t vni = 1; vni <= 10; ++vni) send_vxlan(r.port(), vni);
   for (uint32_t vni = 1; vni <= 10; ++vni) send_vxlan(r.port(), vni);  // known pairs still pass
   wait_for(r, 20);
   r.stop();
-  const VxlanReceiverStats s = r.stats();
+  const EncapReceiverStats s = r.stats();
   CHECK_EQ(s.datagrams, 20u);
   CHECK_EQ(s.sources, 3u);
   CHECK_EQ(s.frames, 6u);
@@ -85,12 +85,12 @@ TEST(vxlan_receiver_refuses_pairs_beyond_max_sources) {
 }
 
 TEST(vxlan_receiver_keeps_a_write_error_and_stops_promptly) {
-  VxlanReceiverOptions o;
+  EncapReceiverOptions o;
   o.host = "127.0.0.1";
   o.port = 0;
   o.writer.path = "/dev/full";  // every write: ENOSPC
   o.writer.format = FileFormat::kPcapng;
-  VxlanReceiver r(o);
+  EncapReceiver r(o);
   r.start();
   send_vxlan(r.port(), 5);
   wait_for(r, 1);

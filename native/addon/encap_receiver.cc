@@ -1,9 +1,9 @@
-// NativeVxlanReceiver: the collector's VXLAN listener.
+// NativeEncapReceiver: the collector's VXLAN, GENEVE and GRE/ERSPAN listeners.
 #include "areas.h"
 
 #include <memory>
 
-#include "forward/vxlan_receiver.h"
+#include "forward/encap_receiver.h"
 #include "js_errors.h"
 #include "values.h"
 
@@ -14,26 +14,28 @@ using podspan_addon::coded_error;
 using podspan_addon::throw_capture_error;
 using namespace podspan_addon;
 
-// The collector's VXLAN listener: decapsulates on a native thread into its own capture file.
-class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
+// A listener: decapsulates on a native thread into its own capture file.
+class NativeEncapReceiver : public Napi::ObjectWrap<NativeEncapReceiver> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeVxlanReceiver",
-                       {InstanceMethod("start", &NativeVxlanReceiver::Start), InstanceMethod("stop", &NativeVxlanReceiver::Stop),
-                        InstanceMethod("stats", &NativeVxlanReceiver::Stats), InstanceMethod("port", &NativeVxlanReceiver::Port)});
+    return DefineClass(env, "NativeEncapReceiver",
+                       {InstanceMethod("start", &NativeEncapReceiver::Start), InstanceMethod("stop", &NativeEncapReceiver::Stop),
+                        InstanceMethod("stats", &NativeEncapReceiver::Stats), InstanceMethod("port", &NativeEncapReceiver::Port)});
   }
 
-  explicit NativeVxlanReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeVxlanReceiver>(info) {
+  explicit NativeEncapReceiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEncapReceiver>(info) {
     const Napi::Object o = info[0].As<Napi::Object>();
-    podspan::VxlanReceiverOptions opt;
+    podspan::EncapReceiverOptions opt;
+    const std::string kind = get_string(o, "kind", "vxlan");
+    opt.kind = kind == "geneve" ? podspan::Encapsulation::kGeneve : kind == "gre" ? podspan::Encapsulation::kGre : podspan::Encapsulation::kVxlan;
     opt.host = get_string(o, "host", opt.host);
     opt.port = static_cast<uint16_t>(get_number(o, "port", opt.port));
     opt.max_sources = static_cast<uint32_t>(get_number(o, "maxSources", opt.max_sources));
     opt.writer = collector_writer_options(o);
     opt.writer.format = podspan::FileFormat::kPcapng;
-    opt.writer.section.userappl = "podspan collector (VXLAN)";
+    opt.writer.section.userappl = kind == "geneve" ? "podspan collector (GENEVE)" : kind == "gre" ? "podspan collector (GRE/ERSPAN)" : "podspan collector (VXLAN)";
     try {
-      receiver_ = std::make_unique<podspan::VxlanReceiver>(opt);
+      receiver_ = std::make_unique<podspan::EncapReceiver>(opt);
     } catch (const CaptureError& e) {
       throw_capture_error(info.Env(), e);
     }
@@ -57,7 +59,7 @@ class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const podspan::VxlanReceiverStats s = receiver_->stats();
+    const podspan::EncapReceiverStats s = receiver_->stats();
     auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
     Napi::Object o = Napi::Object::New(env);
     o.Set("datagrams", num(s.datagrams));
@@ -72,11 +74,11 @@ class NativeVxlanReceiver : public Napi::ObjectWrap<NativeVxlanReceiver> {
   }
   Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), receiver_->port()); }
 
-  std::unique_ptr<podspan::VxlanReceiver> receiver_;
+  std::unique_ptr<podspan::EncapReceiver> receiver_;
 };
 
 }  // namespace
 
 namespace podspan_addon {
-Napi::Function InitVxlanReceiver(Napi::Env env) { return NativeVxlanReceiver::Init(env); }
+Napi::Function InitEncapReceiver(Napi::Env env) { return NativeEncapReceiver::Init(env); }
 }  // namespace podspan_addon
