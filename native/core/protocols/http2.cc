@@ -173,12 +173,12 @@ void Http2Parser::end_if_done(Http2Stream& s) {
   if (s.request_ended && s.response_ended) release(s, true);
 }
 
-void Http2Parser::upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
+Http2Stream* Http2Parser::upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
                                    const std::string& content_type, uint64_t request_bytes, uint64_t first_ts,
                                    uint64_t last_ts) {
   Http2Stream* s = find(1);
   if (s == nullptr) s = open_stream(1);
-  if (s == nullptr) return;
+  if (s == nullptr) return nullptr;
   s->method = method;
   s->path = path;
   s->authority = authority;
@@ -189,6 +189,7 @@ void Http2Parser::upgraded_request(const std::string& method, const std::string&
   s->request_ended = true;
   s->upgraded = true;
   highest_client_stream_ = std::max<uint32_t>(highest_client_stream_, 1);
+  return s;
 }
 
 void Http2Parser::count_frames(int dir, Http2Stream& s, uint64_t start, uint64_t first_ts, uint64_t bytes, uint64_t end,

@@ -89,8 +89,9 @@ class Http2Parser {
   // 101 for an Upgrade).
   void reset();
   void start(int dir, uint64_t offset);
-  // h2c Upgrade: stream 1 is the HTTP/1 request that asked for it, half-closed from the client.
-  void upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
+  // h2c Upgrade: stream 1 is the HTTP/1 request that asked for it, half-closed from the client
+  // (returned, for a caller with content capture to fill in its request; null over the cap).
+  Http2Stream* upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
                         const std::string& content_type, uint64_t request_bytes, uint64_t first_ts, uint64_t last_ts);
   // dir 0: client to server, 1: server to client. Bytes before start() are ignored.
   void feed(int dir, uint64_t offset, const uint8_t* data, size_t len, uint64_t ts);
