@@ -176,7 +176,8 @@ struct ShadowExtractor::Conn {
   std::unique_ptr<Http1Parser> http1[2];  // by role: requests, responses
   ShadowH2Events h2_events;
   std::unique_ptr<Http2Parser> h2;
-  bool gap[2] = {false, false};  // by role
+  bool gap[2] = {false, false};     // by role: bytes went missing
+  bool resync[2] = {false, false};  // by role: HTTP/1 starts again at a segment that begins a message
   std::vector<Pending> pending;           // a ring: requests awaiting their response or their end
   size_t head = 0, count = 0, answered = 0;  // answered: leading entries with their response
   // raw turns
@@ -250,7 +251,7 @@ void ShadowExtractor::on_open(const StreamInfo& s) {
   c.side_known = c.seen_data = c.seen_client = false;
   c.mode = Mode::kUndecided;
   c.announced = c.requests_stopped = c.stopped = false;
-  c.gap[0] = c.gap[1] = false;
+  c.gap[0] = c.gap[1] = c.resync[0] = c.resync[1] = false;
   c.seq = 0;
   c.head = c.count = c.answered = 0;
   c.turn_req.clear();
@@ -416,7 +417,7 @@ void ShadowExtractor::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint
       }
     }
     p.gap();
-    c.requests_stopped = true;
+    c.resync[0] = true;
   } else {
     // Responses lost: every request still waiting for one cannot be compared.
     for (size_t i = c.answered; i < c.count; ++i) {
@@ -428,9 +429,8 @@ void ShadowExtractor::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint
       }
     }
     c.answered = c.count;
-    c.http1[0]->gap();
     c.http1[1]->gap();
-    c.requests_stopped = true;
+    c.resync[1] = true;
   }
   flush_ready(c);
 }
@@ -472,6 +472,13 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
 void ShadowExtractor::feed_http1(Conn& c, int role, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
   if (role == 0 && c.requests_stopped) return;
   Http1Parser& p = *c.http1[role];
+  if (c.resync[role]) {
+    // After a gap, parsing starts again at a segment that begins a message (as tshark's does);
+    // response_done drops answers to requests the gap took.
+    if (!(role == 0 ? looks_like_http1_request(data, len) : looks_like_http1_response(data, len))) return;
+    p.reset(role == 0);
+    c.resync[role] = false;
+  }
   p.feed(offset, data, len, ts);
   if (c.mode == Mode::kH2) {
     // The response just parsed switched to HTTP/2 (h2c): what followed the 101 is HTTP/2.
@@ -548,7 +555,13 @@ Http1Parser::Body ShadowExtractor::response_head(Conn& c, const Http1Message& m)
 
 void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
   if (m.status >= 100 && m.status < 200 && m.status != 101) return;  // interim: the final one follows
-  if (c.answered >= c.count) return;  // answers a request we did not see
+  // An answer that began before the request waiting for one answers a request a gap took (an
+  // answer never starts before its request).
+  const bool lost = c.answered >= c.count || (c.gap[0] && m.first_ts < c.at(c.answered).first_ts);
+  if (lost) {
+    if (c.gap[0]) skip(c, SkipReason::kGap);  // else: it answers a request from before the capture
+    return;
+  }
   Pending& p = c.at(c.answered);
   if (m.status == 101 && c.answered == 0 && p.complete && m.upgrade.size() >= 3 && strncasecmp(m.upgrade.data(), "h2c", 3) == 0) {
     upgrade_to_h2(c, p, m);
