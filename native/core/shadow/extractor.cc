@@ -665,8 +665,10 @@ void ShadowExtractor::upgrade_to_h2(Conn& c, Pending& req, const Http1Message& s
     // first; the connection-specific ones of the upgrade left out), its body as sent.
     Http1Content& out = s->content[0];
     auto add = [&](const char* n, const std::string& v) { out.add_header(n, std::strlen(n), v.data(), v.size(), Http2Parser::kMaxHeaderBytes); };
+    static const std::string kHttp = "http";  // h2c: HTTP/2 over cleartext
     add(":method", req.method);
     add(":path", req.target);
+    add(":scheme", kHttp);
     add(":authority", req.host);
     for (const Http1HeaderSpan& h : req.req.headers) {
       const std::string_view n = req.req.name(h), v = req.req.value(h);

@@ -501,7 +501,7 @@ TEST(shadow_h2c_upgrade_stream_one_is_the_http1_request) {
   CHECK_EQ(field(h[0].json, "stream"), "1");
   CHECK_EQ(field(h[0].json, "method"), "\"POST\"");
   CHECK_EQ(field(h[0].json, "headers"),
-           "[[\":method\",\"POST\"],[\":path\",\"/up\"],[\":authority\",\"svc\"],[\"X-Id\",\"7\"],[\"Content-Length\",\"3\"]]");
+           "[[\":method\",\"POST\"],[\":path\",\"/up\"],[\":scheme\",\"http\"],[\":authority\",\"svc\"],[\"X-Id\",\"7\"],[\"Content-Length\",\"3\"]]");
   CHECK_EQ(bytes(h[0], "body"), "abc");
   CHECK_EQ(field(h[0].json, "status", resp_at(h[0])), "201");
   CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "made");
