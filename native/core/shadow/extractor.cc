@@ -15,6 +15,9 @@ namespace {
 
 enum class Mode : uint8_t { kUndecided, kHttp1, kH2, kRaw, kOff };
 
+// Pending::skip of an exchange already written (past every SkipReason).
+constexpr int kWritten = static_cast<int>(SkipReason::kCount);
+
 uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
 
 uint64_t endpoint_hash(const Endpoint& e) {
@@ -451,7 +454,7 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
         continue;
       }
       p.answered = false;  // an answer cut short is no answer to compare
-      write_http(c, p);
+      write_http(c, p, p.resp);
     }
   } else if (c.mode == Mode::kH2) {
     c.h2->close();  // every stream still open comes out now
@@ -580,10 +583,18 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
   p.answered = true;
   p.status = m.status;
   version(p.resp_version, m);
-  if (p.skip < 0) p.resp = m.content;
   p.resp_body_length = m.body_bytes;
   p.resp_first_ts = m.first_ts;
   p.resp_last_ts = m.last_ts;
+  if (p.skip < 0) {
+    if (c.answered == 0 && p.complete) {
+      // Its turn to go out (the usual case): written from the parser's message, not copied first.
+      write_http(c, p, m.content);
+      p.skip = kWritten;
+    } else {
+      p.resp = m.content;
+    }
+  }
   ++c.answered;
   // An Upgrade request waits for its answer: refused, HTTP/1 goes on.
   Http1Parser& requests = *c.http1[0];
@@ -594,7 +605,7 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
 void ShadowExtractor::flush_ready(Conn& c) {
   while (c.count > 0 && c.at(0).complete && c.at(0).answered) {
     Pending& p = c.at(0);
-    if (p.skip < 0) write_http(c, p);
+    if (p.skip < 0) write_http(c, p, p.resp);
     pop(c);
   }
 }
@@ -605,7 +616,7 @@ void ShadowExtractor::pop(Conn& c) {
   if (c.answered > 0) --c.answered;
 }
 
-void ShadowExtractor::write_http(Conn& c, const Pending& p) {
+void ShadowExtractor::write_http(Conn& c, const Pending& p, const Http1Content& resp) {
   ++stats_.exchanges;
   ExchangeBatch& b = out_.current();
   std::string& m = b.meta;
@@ -631,10 +642,10 @@ void ShadowExtractor::write_http(Conn& c, const Pending& p) {
     m += "{\"status\":";
     m += std::to_string(p.status);
     str(m, "version", p.resp_version);
-    headers(m, "headers", p.resp);
-    slice(b, "body", p.resp.body.data(), p.resp.body.size());
+    headers(m, "headers", resp);
+    slice(b, "body", resp.body.data(), resp.body.size());
     num(m, "body_length", p.resp_body_length);
-    boolean(m, "body_truncated", p.resp.body_truncated);
+    boolean(m, "body_truncated", resp.body_truncated);
     ms(m, "ts_ms", p.resp_first_ts);
     ms(m, "latency_ms", since(p.resp_first_ts, p.last_ts));
     ms(m, "duration_ms", since(p.resp_last_ts, p.last_ts));

@@ -81,7 +81,7 @@ class ShadowExtractor {
   Http1Parser::Body response_head(Conn& c, const Http1Message& m);
   void response_done(Conn& c, const Http1Message& m);
   void flush_ready(Conn& c);
-  void write_http(Conn& c, const Pending& p);
+  void write_http(Conn& c, const Pending& p, const Http1Content& resp);
   void pop(Conn& c);
   bool method_wanted(const char* method) const;
 
