@@ -179,6 +179,7 @@ struct ShadowExtractor::Conn {
   std::unique_ptr<Http1Parser> http1[2];  // by role: requests, responses
   ShadowH2Events h2_events;
   std::unique_ptr<Http2Parser> h2;
+  uint64_t h2_dropped_before = 0;
   bool gap[2] = {false, false};     // by role: bytes went missing
   bool resync[2] = {false, false};  // by role: HTTP/1 starts again at a segment that begins a message
   std::vector<Pending> pending;           // a ring: requests awaiting their response or their end
@@ -293,13 +294,15 @@ void ShadowExtractor::on_first_segment(const StreamInfo& s, int syn_from) {
   }
 }
 
-void ShadowExtractor::skip(Conn& c, SkipReason r) {
-  ++stats_.skipped[static_cast<size_t>(r)];
+void ShadowExtractor::skip(Conn& c, SkipReason r, uint64_t count) {
+  stats_.skipped[static_cast<size_t>(r)] += count;
   ExchangeBatch& b = out_.current();
   begin_line(b.meta, "skip", c.id);
   b.meta += ",\"reason\":\"";
   b.meta += skip_reason_name(r);
-  b.meta += "\",\"count\":1}\n";
+  b.meta += "\",\"count\":";
+  b.meta += std::to_string(count);
+  b.meta += "}\n";
   out_.line_done(false);
 }
 
@@ -458,6 +461,9 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
     }
   } else if (c.mode == Mode::kH2) {
     c.h2->close();  // every stream still open comes out now
+    // Streams past the parser's concurrent-stream cap were never tracked.
+    const uint64_t dropped = c.h2->stats().streams_dropped - c.h2_dropped_before;
+    if (dropped > 0) skip(c, SkipReason::kQueueFull, dropped);
   } else if (c.mode == Mode::kRaw && !c.stopped && (!c.turn_req.empty() || c.in_reply)) {
     raw_turn_done(c);
   }
@@ -661,6 +667,7 @@ void ShadowExtractor::start_h2(Conn& c, uint64_t client_offset, uint64_t server_
   if (!c.h2) c.h2 = std::make_unique<Http2Parser>(c.h2_events);
   else c.h2->reset();
   c.h2->capture_content(true, opt_.max_request_bytes, opt_.max_body_bytes);
+  c.h2_dropped_before = c.h2->stats().streams_dropped;  // the parser's counters span connections
   c.h2->start(0, client_offset);
   c.h2->start(1, server_offset);
 }

@@ -71,7 +71,7 @@ class ShadowExtractor {
   bool selected(const StreamInfo& s) const;
   void decide(Conn& c, const uint8_t* data, uint32_t len);
   void announce(Conn& c);
-  void skip(Conn& c, SkipReason r);
+  void skip(Conn& c, SkipReason r, uint64_t count = 1);
   void stop(Conn& c);
 
   // HTTP/1

@@ -526,3 +526,22 @@ TEST(shadow_h2_gap_skips_the_streams_it_cut) {
   CHECK_EQ(l.of_type("h2").size(), 1u);
   CHECK_EQ(l.skips(), "gap,");
 }
+
+TEST(shadow_h2_streams_past_the_cap_are_counted_queue_full) {
+  using namespace h2test;
+  Encoder ce;
+  Conv c;
+  c.open();
+  std::string client = kPreface;
+  const uint32_t streams = Http2Parser::kDefaultMaxStreams + 3;  // none answered: all open at once
+  for (uint32_t i = 0; i < streams; ++i) client += ce.headers(1 + 2 * i, {{":method", "GET"}, {":path", "/x"}, {":authority", "s"}}, true);
+  c.client(client);
+  const Lines l = c.close();
+  CHECK_EQ(l.of_type("h2").size(), size_t{Http2Parser::kDefaultMaxStreams});  // resp null: the capture ended first
+  const std::vector<Line> skips = l.of_type("skip");
+  CHECK_EQ(skips.size(), 1u);
+  if (skips.size() == 1) {
+    CHECK_EQ(field(skips[0].json, "reason"), "\"queue_full\"");
+    CHECK_EQ(field(skips[0].json, "count"), "3");
+  }
+}
