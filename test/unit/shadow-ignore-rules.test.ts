@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors';
 import { formatPath, parsePathPattern, pathMatches, type PathStep } from '../../src/shadow/json-path';
 import { IgnoreRuleError, parseIgnoreRule, parseIgnoreRules } from '../../src/shadow/ignore-rules';
-import { compareRules, DEFAULT_IGNORED_HEADERS } from '../../src/shadow/compare';
+import { compareRules, DEFAULT_IGNORED_HEADERS, ignoredHeaders } from '../../src/shadow/compare';
+import { ShadowReport } from '../../src/shadow/report';
 
 describe('parseIgnoreRule', () => {
   it('parses the four kinds', () => {
@@ -53,14 +54,27 @@ describe('parseIgnoreRule', () => {
 });
 
 describe('compareRules', () => {
-  it('starts from the defaults and adds and removes headers', () => {
+  it('collects what the rules add to and remove from the defaults', () => {
     const r = compareRules(parseIgnoreRules(['header:X-Build', '!header:etag', 'body:$.ts', 'value:\\d+']));
-    expect(r.ignoreHeaders).toContain('x-build');
-    expect(r.ignoreHeaders).not.toContain('etag');
-    expect(r.ignoreHeaders.length).toBe(DEFAULT_IGNORED_HEADERS.length);
-    expect(r.ignoreJsonPaths).toEqual(['$.ts']);
-    expect(r.ignoreValueRegex.map((x) => x.source)).toEqual(['\\d+']);
-    expect(compareRules().ignoreHeaders).toEqual([...DEFAULT_IGNORED_HEADERS]);
+    expect(r).toEqual({ ignoreHeaders: ['x-build'], compareHeaders: ['etag'], ignoreJsonPaths: ['$.ts'], ignoreValueRegex: [/\d+/] });
+    const names = ignoredHeaders(r);
+    expect(names.has('x-build')).toBe(true);
+    expect(names.has('etag')).toBe(false);
+    expect(names.size).toBe(DEFAULT_IGNORED_HEADERS.length);
+    expect([...ignoredHeaders(compareRules())]).toEqual([...DEFAULT_IGNORED_HEADERS]);
+  });
+
+  it('accepts json: and regex: as other names of body: and value:', () => {
+    expect(parseIgnoreRule('json:$.a[*]')).toEqual({ kind: 'body', path: '$.a[*]' });
+    expect(parseIgnoreRule('regex:\\d+')).toMatchObject({ kind: 'value' });
+    expect(() => parseIgnoreRule('json:a')).toThrow('--ignore "json:a": expected "$" at character 1 of the path');
+  });
+
+  it('hand-made rules get the defaults too; a bad JSON path stops ShadowReport when made', () => {
+    const bare = { ignoreHeaders: ['x-build'], ignoreJsonPaths: [], ignoreValueRegex: [] };
+    expect([...ignoredHeaders(bare)]).toEqual([...DEFAULT_IGNORED_HEADERS, 'x-build']);
+    expect(() => new ShadowReport({ maxRoutes: 1, rules: { ...bare, ignoreJsonPaths: ['$.a['] } })).toThrow(UsageError);
+    expect(() => new ShadowReport({ maxRoutes: 1, rules: { ...bare, ignoreJsonPaths: ['$.a['] } })).toThrow('JSON path "$.a[": expected an index, * or a quoted name at character 5');
   });
 });
 
