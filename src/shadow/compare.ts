@@ -1,11 +1,13 @@
 // Compares production's answer to one request with another answer to it (the candidate's, or the
 // primary's when telling noise from differences). In order: status (and grpc-status); when those
-// agree, headers and trailers, then the body: JSON field by field with paths, anything else whole
+// agree, headers and trailers, then the body (decoded from gzip/deflate/br): JSON field by field
+// with paths, anything else whole
 // (digest and first differing offset). An answer with another status is another kind of answer,
 // so its headers and body are not compared: the report names the status, not its consequences.
 // Raw mode compares a turn's reply bytes only.
 import { createHash } from 'node:crypto';
 import type { Answer, ExchangeProtocol } from './answer';
+import { decodedAnswer } from './content-encoding';
 import type { IgnoreRule } from './ignore-rules';
 import { ABSENT, JsonDiff, JsonTooDeep } from './json-diff';
 import { parsePathPattern, type PatternStep } from './json-path';
@@ -258,7 +260,7 @@ export function compareExchange(production: Answer, candidate: Answer, rules: Co
   if (out.differences.length) return out;
   compareHeaders('header', headerMap(production.headers, r), headerMap(candidate.headers, r), out);
   compareHeaders('trailer', headerMap(production.trailers, r), headerMap(candidate.trailers, r), out);
-  compareBody(production, candidate, r, out);
+  compareBody(decodedAnswer(production), decodedAnswer(candidate), r, out);
   return out;
 }
 

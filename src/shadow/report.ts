@@ -12,6 +12,7 @@ import { LatencySamples, sampleBudget, type SampleBudget } from '../analysis/sam
 import { OutputError } from '../errors';
 import type { Answer, ExchangeInfo, Outcome } from './answer';
 import { compareExchange, compileRules, type CompareRules, type Difference } from './compare';
+import { decodedAnswer } from './content-encoding';
 import { answerExcerpt, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
 import { renderReportHtml } from './report-html';
 import type { ShadowMetricsSink } from './metrics';
@@ -225,8 +226,8 @@ export class ShadowReport {
       method: info.method,
       path: info.path,
       route: info.route,
-      production: answerExcerpt(o.production, this.excerpt, at),
-      candidate: answerExcerpt(o.candidate, this.excerpt, at),
+      production: answerExcerpt(decodedAnswer(o.production), this.excerpt, at),
+      candidate: answerExcerpt(decodedAnswer(o.candidate), this.excerpt, at),
       differences,
     };
     if (omitted) rec.differences_omitted = omitted;
