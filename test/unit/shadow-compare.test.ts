@@ -205,6 +205,12 @@ describe('gRPC and raw', () => {
     ]);
   });
 
+  it('reads grpc-status from trailers, or from headers of a trailers-only answer, when the field is absent', () => {
+    const ok = answer('', { headers: [['content-type', 'application/grpc']], trailers: [['Grpc-Status', '0']] });
+    const notFound = answer('', { headers: [['content-type', 'application/grpc'], ['grpc-status', '5']] });
+    expect(compareAnswers(ok, notFound, rules())).toEqual([{ where: 'grpc-status', production: '0', candidate: '5' }]);
+  });
+
   it('raw turns are compared byte for byte under "turn", nothing else', () => {
     const p = answer('$5\r\nhello\r\n', { status: 0 });
     expect(compareAnswers(p, answer('$5\r\nhello\r\n', { status: 0 }), rules(), 'raw')).toEqual([]);
