@@ -3,7 +3,8 @@
 // reason, and the differing exchanges. Noise as Diffy cancels it: when the primary (a second copy
 // of production's version) answers differently from production at some WHERE, that WHERE is noise
 // for the route from then on, and the candidate's differences there are counted as noise, not
-// reported. Memory is bounded: routes by maxRoutes (the rest under "other"), latencies by a
+// reported; the summary and the files apply what was learnt later to earlier exchanges too, so
+// the report does not depend on the order exchanges came in. Memory is bounded: routes by maxRoutes (the rest under "other"), latencies by a
 // sample budget, diffs.jsonl by bytes (the rest counted), examples by count per route.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -97,6 +98,12 @@ class RouteState {
   readonly differences = new Map<string, number>();
   readonly errorKinds = new Map<string, number>();
   readonly noisy = new Set<string>();
+  /**
+   * Differing exchanges by the noise keys of their differences, so that a key found noisy later
+   * turns them into matches (bounded: past MAX_SIGNATURES they stay differed, as `fixed`).
+   */
+  readonly signatures = new Map<string, number>();
+  fixed = 0;
   readonly shown = new Set<string>();
   readonly examples: DiffRecord[] = [];
   readonly production: LatencySamples;
@@ -113,6 +120,45 @@ class RouteState {
 }
 
 const bump = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+const MAX_SIGNATURES = 256;
+
+/** A route's counts with the noise known now applied to every exchange seen. */
+interface RouteView {
+  matched: number;
+  differed: number;
+  noise: number;
+  differences: Map<string, number>;
+}
+
+function viewOf(r: RouteState): RouteView {
+  if (!r.noisy.size) return { matched: r.matched, differed: r.differed, noise: r.noise, differences: r.differences };
+  const differences = new Map<string, number>();
+  let moved = 0;
+  for (const [where, n] of r.differences) {
+    if (r.noisy.has(noiseKey(where))) moved += n;
+    else differences.set(where, n);
+  }
+  let nowMatched = 0;
+  for (const [sig, n] of r.signatures) if (sig.split('\n').every((k) => r.noisy.has(k))) nowMatched += n;
+  return { matched: r.matched + nowMatched, differed: r.differed - nowMatched, noise: r.noise + moved, differences };
+}
+
+/** A kept differing exchange without the differences now known as noise; null when none is left. */
+function withoutNoise(rec: DiffRecord, r: RouteState): DiffRecord | null {
+  if (!r.noisy.size) return rec;
+  const differences = rec.differences.filter((d) => !r.noisy.has(noiseKey(d.where)));
+  if (differences.length === rec.differences.length) return rec;
+  return differences.length || rec.differences_omitted ? { ...rec, differences } : null;
+}
+
+export interface ShadowTotals {
+  requests: number;
+  compared: number;
+  matched: number;
+  differed: number;
+  errors: number;
+  noise: number;
+}
 const record = (m: Map<string, number>) => Object.fromEntries(m);
 
 /** The key noise is remembered under: array indices generalised, so a noisy field is noisy in every element. */
@@ -151,7 +197,7 @@ export class ShadowReport {
   private readonly excerpt: ExcerptLimits;
   private readonly maxDiffBytes: number;
   private readonly examplesPerRoute: number;
-  private readonly diffLines: string[] = [];
+  private readonly diffs: { rec: DiffRecord; route: RouteState }[] = [];
   private diffBytes = 0;
   private diffsOmitted = 0;
 
@@ -203,6 +249,9 @@ export class ShadowReport {
     }
     r.differed++;
     for (const d of reported) bump(r.differences, d.where);
+    const sig = [...new Set(reported.map((d) => noiseKey(d.where)))].sort().join('\n');
+    if (found.omitted || (!r.signatures.has(sig) && r.signatures.size >= MAX_SIGNATURES)) r.fixed++;
+    else bump(r.signatures, sig);
     this.opts.metrics?.exchange(label, 'differ', prodMs, candMs);
     this.keep(r, info, outcome, reported, found.omitted);
     return reported;
@@ -235,14 +284,13 @@ export class ShadowReport {
       r.examples.push(rec);
       for (const d of differences) r.shown.add(d.where);
     }
-    const line = JSON.stringify(rec);
-    const bytes = Buffer.byteLength(line) + 1;
+    const bytes = Buffer.byteLength(JSON.stringify(rec)) + 1;
     if (this.diffBytes + bytes > this.maxDiffBytes) {
       this.diffsOmitted++;
       this.diffBytes = this.maxDiffBytes;
       return;
     }
-    this.diffLines.push(line);
+    this.diffs.push({ rec, route: r });
     this.diffBytes += bytes;
   }
 
@@ -251,24 +299,56 @@ export class ShadowReport {
     this.opts.metrics?.skipped(reason, count);
   }
 
+  /** The kept differing exchanges as they are to be written (noise known now removed). */
+  private liveDiffs(): DiffRecord[] {
+    const out: DiffRecord[] = [];
+    for (const { rec, route } of this.diffs) {
+      const live = withoutNoise(rec, route);
+      if (live) out.push(live);
+    }
+    return out;
+  }
+
+  /** The top-level counts alone: cheap enough for a progress line (no percentiles). */
+  totals(): ShadowTotals {
+    const t: ShadowTotals = { requests: 0, compared: 0, matched: 0, differed: 0, errors: 0, noise: 0 };
+    for (const r of this.routes.values()) {
+      const v = viewOf(r);
+      t.compared += r.compared;
+      t.errors += r.errors;
+      t.matched += v.matched;
+      t.differed += v.differed;
+      t.noise += v.noise;
+    }
+    t.requests = t.compared + t.errors;
+    return t;
+  }
+
   summary(): ShadowSummary {
+    return this.summaryWith(this.liveDiffs().length);
+  }
+
+  private summaryWith(diffsWritten: number): ShadowSummary {
     const states = [...this.routes.values()].sort((a, b) => {
       if ((a.route === OTHER) !== (b.route === OTHER)) return a.route === OTHER ? 1 : -1;
       return b.compared + b.errors - (a.compared + a.errors) || `${a.method} ${a.route}`.localeCompare(`${b.method} ${b.route}`);
     });
-    const routes: RouteSummary[] = states.map((r) => ({
-      method: r.method,
-      route: r.route,
-      compared: r.compared,
-      matched: r.matched,
-      differed: r.differed,
-      errors: r.errors,
-      noise: r.noise,
-      differences: record(new Map([...r.differences].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])))),
-      error_kinds: record(r.errorKinds),
-      production_ms: latency(r.production),
-      candidate_ms: latency(r.candidate),
-    }));
+    const routes: RouteSummary[] = states.map((r) => {
+      const v = viewOf(r);
+      return {
+        method: r.method,
+        route: r.route,
+        compared: r.compared,
+        matched: v.matched,
+        differed: v.differed,
+        errors: r.errors,
+        noise: v.noise,
+        differences: record(new Map([...v.differences].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])))),
+        error_kinds: record(r.errorKinds),
+        production_ms: latency(r.production),
+        candidate_ms: latency(r.candidate),
+      };
+    });
     const sum = (k: 'compared' | 'matched' | 'differed' | 'errors' | 'noise') => routes.reduce((n, r) => n + r[k], 0);
     return {
       requests: sum('compared') + sum('errors'),
@@ -279,16 +359,18 @@ export class ShadowReport {
       noise: sum('noise'),
       skipped: record(this.skips),
       routes,
-      diffs_written: this.diffLines.length,
+      diffs_written: diffsWritten,
       diffs_omitted: this.diffsOmitted,
     };
   }
 
-  /** Each route's kept differing exchanges, in the summary's route order. */
-  examples(): RouteExamples[] {
-    return this.summary().routes.map((s) => {
+  /** Each route's kept differing exchanges (noise known now removed), in the summary's route order. */
+  examples(summary = this.summary()): RouteExamples[] {
+    return summary.routes.map((s) => {
       const key = s.route === OTHER ? OTHER : `${s.method} ${s.route}`;
-      return { key, examples: this.routes.get(key)?.examples ?? [] };
+      const r = this.routes.get(key);
+      const examples = r ? r.examples.map((e) => withoutNoise(e, r)).filter((e): e is DiffRecord => e !== null) : [];
+      return { key, examples };
     });
   }
 
@@ -299,9 +381,10 @@ export class ShadowReport {
     } catch (err) {
       throw new OutputError(`${dir}: ${(err as Error).message}`);
     }
-    const summary = this.summary();
-    writeFileAtomic(path.join(dir, 'diffs.jsonl'), this.diffLines.length ? `${this.diffLines.join('\n')}\n` : '');
-    writeFileAtomic(path.join(dir, 'index.html'), renderReportHtml(summary, this.examples()));
+    const diffs = this.liveDiffs();
+    const summary = this.summaryWith(diffs.length);
+    writeFileAtomic(path.join(dir, 'diffs.jsonl'), diffs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    writeFileAtomic(path.join(dir, 'index.html'), renderReportHtml(summary, this.examples(summary)));
     writeFileAtomic(path.join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   }
 }

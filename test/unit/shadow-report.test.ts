@@ -105,6 +105,24 @@ describe('noise cancellation', () => {
     ]);
     expect(s.noise).toBe(4);
   });
+  it('noise learnt later applies to earlier exchanges: the report does not depend on arrival order', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    // The first answers come without the primary's (say it timed out): the random fields look like differences.
+    for (let i = 1; i <= 3; i++) report.add(info(i), { kind: 'compared', production: item(i), candidate: item(i, { price: i === 2 ? 0 : undefined }) });
+    expect(report.summary().routes[0].differences).toEqual({ 'body:$.request_id': 3, 'body:$.tags[0].v': 3, 'body:$.price': 1 });
+    report.add(info(4), { kind: 'compared', production: item(4), primary: item(4), candidate: item(4) });
+    const s = report.summary();
+    expect(s.routes[0]).toMatchObject({ compared: 4, matched: 3, differed: 1, noise: 8, differences: { 'body:$.price': 1 } });
+    expect(report.totals()).toEqual({ requests: 4, compared: 4, matched: 3, differed: 1, errors: 0, noise: 8 });
+    const dir = tmpdir();
+    report.write(dir);
+    const lines = fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as DiffRecord);
+    expect(lines.map((l) => [l.path, l.differences.map((d) => d.where)])).toEqual([['/api/items/2', ['body:$.price']]]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'))).toMatchObject({ matched: 3, differed: 1, noise: 8, diffs_written: 1 });
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    expect(html).not.toContain('request_id</td>');
+    expect(html).toContain('body:$.price');
+  });
 });
 
 describe('summary', () => {
