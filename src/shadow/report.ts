@@ -40,14 +40,18 @@ export interface RouteSummary {
   candidate_ms: LatencySummary;
 }
 
-export interface ShadowSummary {
+export interface ShadowTotals {
   /** Exchanges given to the report: compared + errors (skipped ones are counted apart). */
   requests: number;
   compared: number;
   matched: number;
   differed: number;
   errors: number;
+  /** Differences not reported because they were noise. */
   noise: number;
+}
+
+export interface ShadowSummary extends ShadowTotals {
   skipped: Record<string, number>;
   routes: RouteSummary[];
   /** Lines in diffs.jsonl, and differing exchanges left out of it past its size bound. */
@@ -151,14 +155,6 @@ function withoutNoise(rec: DiffRecord, r: RouteState): DiffRecord | null {
   return differences.length || rec.differences_omitted ? { ...rec, differences } : null;
 }
 
-export interface ShadowTotals {
-  requests: number;
-  compared: number;
-  matched: number;
-  differed: number;
-  errors: number;
-  noise: number;
-}
 const record = (m: Map<string, number>) => Object.fromEntries(m);
 
 /** The key noise is remembered under: array indices generalised, so a noisy field is noisy in every element. */
