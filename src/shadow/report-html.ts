@@ -38,7 +38,7 @@ function routesTable(s: ShadowSummary): string {
     '<tr><th>p50</th><th>p90</th><th>p99</th><th>p50</th><th>p90</th><th>p99</th></tr>';
   const rows = s.routes.map((r, i) => {
     const cls = [r.differed ? 'differ' : '', r.errors ? 'error' : ''].filter(Boolean).join(' ');
-    const name = r.differed ? `<a href="#route-${i}">${escapeHtml(r.route)}</a>` : escapeHtml(r.route);
+    const name = r.differed || r.errors ? `<a href="#route-${i}">${escapeHtml(r.route)}</a>` : escapeHtml(r.route);
     return (
       `<tr class="route ${cls}">${cell(r.method, 'l')}<td class="l">${name}</td>${cell(r.compared, 'n-compared')}${cell(r.matched, 'n-matched')}` +
       `${cell(r.differed, 'n-differed')}${cell(r.errors, 'n-errors')}${cell(r.noise, 'n-noise')}${latencyCells(r.production_ms)}${latencyCells(r.candidate_ms)}</tr>`
@@ -92,14 +92,18 @@ function example(e: DiffRecord): string {
 function routeSections(s: ShadowSummary, examples: RouteExamples[]): string {
   return s.routes
     .map((r, i) => {
-      if (!r.differed) return '';
+      if (!r.differed && !r.errors) return '';
       const counts = Object.entries(r.differences)
         .map(([w, n]) => `<tr><td class="l where">${escapeHtml(w)}</td>${cell(n)}</tr>`)
+        .join('');
+      const errors = Object.entries(r.error_kinds)
+        .map(([k, n]) => `<tr>${cell(k, 'l')}${cell(n)}</tr>`)
         .join('');
       const shown = examples[i]?.examples ?? [];
       return (
         `<section class="route-diffs" id="route-${i}"><h3>${escapeHtml(`${r.method} ${r.route}`)}</h3>` +
-        `<table class="where-counts"><thead><tr><th class="l">Where</th><th>Exchanges</th></tr></thead><tbody>${counts}</tbody></table>` +
+        (counts ? `<table class="where-counts"><thead><tr><th class="l">Where</th><th>Exchanges</th></tr></thead><tbody>${counts}</tbody></table>` : '') +
+        (errors ? `<table class="error-kinds"><thead><tr><th class="l">Candidate error</th><th>Exchanges</th></tr></thead><tbody>${errors}</tbody></table>` : '') +
         `${shown.map(example).join('')}</section>`
       );
     })
@@ -118,8 +122,8 @@ export function renderReportHtml(s: ShadowSummary, examples: RouteExamples[]): s
 <h2>Routes</h2>
 ${routesTable(s)}
 ${skippedTable(s)}
-<h2>Differences</h2>
-${routeSections(s, examples) || '<p>No differences.</p>'}
+<h2>Differences and errors</h2>
+${routeSections(s, examples) || '<p>No differences and no errors.</p>'}
 </body></html>
 `;
 }
