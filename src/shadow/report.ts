@@ -125,6 +125,16 @@ class RouteState {
 
 const bump = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
 const MAX_SIGNATURES = 256;
+/**
+ * Distinct WHEREs counted per route (and noise keys remembered): JSON whose member names are ids
+ * would otherwise grow them without end. Later ones are counted under "other".
+ */
+export const MAX_WHERES = 256;
+
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
 
 /** A route's counts with the noise known now applied to every exchange seen. */
 interface RouteView {
@@ -233,7 +243,9 @@ export class ShadowReport {
     if (candMs !== undefined) r.candidate.add(candMs);
     r.compared++;
     if (outcome.primary) {
-      for (const d of compareExchange(outcome.production, outcome.primary, this.opts.rules, info.protocol).differences) r.noisy.add(noiseKey(d.where));
+      for (const d of compareExchange(outcome.production, outcome.primary, this.opts.rules, info.protocol).differences) {
+        if (r.noisy.size < MAX_WHERES) r.noisy.add(noiseKey(d.where));
+      }
     }
     const found = compareExchange(outcome.production, outcome.candidate, this.opts.rules, info.protocol);
     const reported = r.noisy.size ? found.differences.filter((d) => !r.noisy.has(noiseKey(d.where))) : found.differences;
@@ -244,7 +256,7 @@ export class ShadowReport {
       return reported;
     }
     r.differed++;
-    for (const d of reported) bump(r.differences, d.where);
+    for (const d of reported) bump(r.differences, r.differences.has(d.where) || r.differences.size < MAX_WHERES ? d.where : OTHER);
     const sig = [...new Set(reported.map((d) => noiseKey(d.where)))].sort().join('\n');
     if (found.omitted || (!r.signatures.has(sig) && r.signatures.size >= MAX_SIGNATURES)) r.fixed++;
     else bump(r.signatures, sig);
@@ -264,7 +276,7 @@ export class ShadowReport {
     // Body windows start near the first whole-body difference, where there is one.
     const at = differences.find((d) => d.offset !== undefined)?.offset ?? 0;
     const rec: DiffRecord = {
-      time: new Date(info.ts).toISOString(),
+      time: isoTime(info.ts),
       ts_ms: info.ts,
       connection: info.conn,
       protocol: info.protocol,

@@ -12,7 +12,7 @@ import type { Answer, ExchangeInfo } from '../../src/shadow/answer';
 import { compareRules } from '../../src/shadow/compare';
 import { bodyExcerpt } from '../../src/shadow/excerpt';
 import { ShadowMetrics } from '../../src/shadow/metrics';
-import { ShadowReport, type DiffRecord } from '../../src/shadow/report';
+import { MAX_WHERES, ShadowReport, type DiffRecord } from '../../src/shadow/report';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -176,6 +176,33 @@ describe('summary', () => {
       ['GET', '/b', 1, 1],
       ['', 'other', 3, 3],
     ]);
+  });
+});
+
+describe('bounds on what the traffic controls', () => {
+  it('distinct WHEREs per route are capped (member names that are ids), the rest under "other"; long names cut', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const a = (v: unknown): Answer => {
+      const body = Buffer.from(JSON.stringify(v));
+      return { status: 200, headers: [], body, bodyLength: body.length, bodyTruncated: false };
+    };
+    for (let i = 0; i < 10; i++) {
+      const users = Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`u${i * 100 + k}`, 1]));
+      report.add(info(i, '/users'), { kind: 'compared', production: a({ users }), candidate: a({ users: {} }) });
+    }
+    const d = report.summary().routes[0].differences;
+    expect(Object.keys(d)).toHaveLength(MAX_WHERES + 1);
+    expect(d.other).toBe(1000 - MAX_WHERES);
+    const [long] = report.add(info(99, '/long'), { kind: 'compared', production: a({ ['k'.repeat(5000)]: 1 }), candidate: a({}) });
+    expect(long.where).toBe(`body:$['${'k'.repeat(63)}…']`);
+  });
+
+  it('an exchange time that is not a date gives an empty time, not an exception', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    report.add({ ...info(1), ts: Number.NaN }, { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
+    const dir = tmpdir();
+    report.write(dir);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8')).time).toBe('');
   });
 });
 
