@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type { Answer, ExchangeProtocol } from './answer';
 import { decodedAnswer } from './content-encoding';
 import type { IgnoreRule } from './ignore-rules';
-import { ABSENT, JsonDiff, JsonTooDeep } from './json-diff';
+import { cutString } from './excerpt';
+import { ABSENT, JsonDiff, JsonTooDeep, MAX_VALUE_CHARS } from './json-diff';
 import { parsePathPattern, type PatternStep } from './json-path';
 
 export interface CompareRules {
@@ -171,7 +172,7 @@ function headerMap(list: readonly [string, string][] | undefined, r: CompiledRul
 }
 
 function compareHeaders(kind: 'header' | 'trailer', p: Map<string, string[]>, c: Map<string, string[]>, out: Collector): void {
-  const show = (v: string[] | undefined) => (v ? v.join(', ') : ABSENT);
+  const show = (v: string[] | undefined) => (v ? cutString(v.join(', '), MAX_VALUE_CHARS) : ABSENT);
   for (const [name, pv] of p) {
     const cv = c.get(name);
     if (!cv || cv.length !== pv.length || cv.some((v, i) => v !== pv[i])) out.push({ where: `${kind}:${name}`, production: show(pv), candidate: show(cv) });

@@ -33,7 +33,7 @@ export interface ExcerptLimits {
   headerChars: number;
 }
 
-export const DEFAULT_EXCERPT_LIMITS: ExcerptLimits = { bodyBytes: 2048, headers: 64, headerChars: 512 };
+export const DEFAULT_EXCERPT_LIMITS: ExcerptLimits = { bodyBytes: 2048, headers: 48, headerChars: 256 };
 
 const isContinuation = (b: number) => (b & 0xc0) === 0x80;
 

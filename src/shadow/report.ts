@@ -81,7 +81,7 @@ export interface ShadowReportOptions {
   metrics?: ShadowMetricsSink;
   /** Bound on diffs.jsonl (bytes, default 16 MiB); differing exchanges past it are counted. */
   maxDiffBytes?: number;
-  /** Differing exchanges kept per route for index.html (default 5; a few more for new WHEREs). */
+  /** Differing exchanges kept per route for index.html (default 5; up to twice that for new WHEREs; 8 MiB in all). */
   examplesPerRoute?: number;
   excerpt?: Partial<ExcerptLimits>;
   /** Latency values held for percentiles (per series, all series); past it a uniform sample. */
@@ -130,6 +130,8 @@ const MAX_SIGNATURES = 256;
  * would otherwise grow them without end. Later ones are counted under "other".
  */
 export const MAX_WHERES = 256;
+/** Bytes (as JSON) of the exchanges kept for index.html, all routes together. */
+const MAX_EXAMPLE_BYTES = 8 << 20;
 
 function isoTime(ms: number): string {
   const d = new Date(ms);
@@ -205,6 +207,7 @@ export class ShadowReport {
   private readonly examplesPerRoute: number;
   private readonly diffs: { rec: DiffRecord; route: RouteState }[] = [];
   private diffBytes = 0;
+  private exampleBytes = 0;
   private diffsOmitted = 0;
 
   constructor(private readonly opts: ShadowReportOptions) {
@@ -267,9 +270,9 @@ export class ShadowReport {
 
   private keep(r: RouteState, info: ExchangeInfo, o: Outcome & { kind: 'compared' }, differences: Difference[], omitted: number): void {
     const fresh = differences.some((d) => !r.shown.has(d.where));
-    const example = r.examples.length < this.examplesPerRoute || (fresh && r.examples.length < 4 * this.examplesPerRoute);
+    const wanted = r.examples.length < this.examplesPerRoute || (fresh && r.examples.length < 2 * this.examplesPerRoute);
     const full = this.diffBytes >= this.maxDiffBytes;
-    if (full && !example) {
+    if (full && (!wanted || this.exampleBytes >= MAX_EXAMPLE_BYTES)) {
       this.diffsOmitted++;
       return;
     }
@@ -288,11 +291,12 @@ export class ShadowReport {
       differences,
     };
     if (omitted) rec.differences_omitted = omitted;
-    if (example) {
+    const bytes = Buffer.byteLength(JSON.stringify(rec)) + 1;
+    if (wanted && this.exampleBytes + bytes <= MAX_EXAMPLE_BYTES) {
       r.examples.push(rec);
+      this.exampleBytes += bytes;
       for (const d of differences) r.shown.add(d.where);
     }
-    const bytes = Buffer.byteLength(JSON.stringify(rec)) + 1;
     if (this.diffBytes + bytes > this.maxDiffBytes) {
       this.diffsOmitted++;
       this.diffBytes = this.maxDiffBytes;

@@ -197,6 +197,32 @@ describe('bounds on what the traffic controls', () => {
     expect(long.where).toBe(`body:$['${'k'.repeat(63)}…']`);
   });
 
+  it('the exchanges kept for index.html stay within their byte budget however many routes differ', () => {
+    const report = new ShadowReport({ maxRoutes: 100, rules: compareRules(), maxDiffBytes: 1 << 20 });
+    const big = (v: string): Answer => ({
+      status: 200,
+      headers: Array.from({ length: 60 }, (_, k) => [`x-h${k}`, v.repeat(300)] as [string, string]),
+      body: Buffer.alloc(4096, v),
+      bodyLength: 4096,
+      bodyTruncated: false,
+    });
+    for (let i = 0; i < 1000; i++) report.add(info(i, `/r${i % 100}`), { kind: 'compared', production: big('a'), candidate: big('b') });
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.statSync(path.join(dir, 'index.html')).size;
+    const examples = report.examples().flatMap((r) => r.examples);
+    const bytes = examples.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
+    // Without the budget all 1000 would be kept (10 per route); each is about 50 KB as JSON.
+    expect(examples.length).toBeGreaterThan(100);
+    expect(examples.length).toBeLessThan(200);
+    expect(bytes).toBeLessThanOrEqual(8 << 20);
+    expect(bytes).toBeGreaterThan(7 << 20);
+    expect(html).toBeLessThan(10 << 20);
+    // Header values in differences are cut too.
+    expect(examples[0].differences[0].production).toBe(`${'a'.repeat(199)}…`);
+    expect(fs.statSync(path.join(dir, 'diffs.jsonl')).size).toBeLessThanOrEqual(1 << 20);
+  });
+
   it('an exchange time that is not a date gives an empty time, not an exception', () => {
     const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
     report.add({ ...info(1), ts: Number.NaN }, { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
