@@ -299,6 +299,31 @@ describe('files', () => {
     expect(rec.production.body.text).toContain('a');
   });
 
+  it('excerpts of random text and bytes: UTF-8 excerpts are exactly the bytes they claim, within the bound', () => {
+    let x = 7;
+    const next = () => ((x = (x * 1103515245 + 12345) >>> 0), x);
+    const alphabet = ['a', 'é', '€', '😀', '\n', 'z'];
+    for (let round = 0; round < 2000; round++) {
+      const text = round % 2 === 0;
+      const body = text
+        ? Buffer.from(Array.from({ length: next() % 60 }, () => alphabet[next() % alphabet.length]).join(''))
+        : Buffer.from(Array.from({ length: next() % 60 }, () => next() & 0xff));
+      const from = next() % (body.length + 1);
+      const max = (text ? 7 : 1) + (next() % 20);
+      const e = bodyExcerpt(body, body.length, false, from, max);
+      expect(e.bytes).toBeLessThanOrEqual(max);
+      const bytes = e.encoding === 'utf8' ? Buffer.from(e.text) : Buffer.from(e.text, 'base64');
+      expect(bytes.length).toBe(e.bytes);
+      expect(bytes.equals(body.subarray(e.offset, e.offset + e.bytes))).toBe(true);
+      if (text) {
+        // Text shows as text, unless the window holds no whole character (only the tail of the last one).
+        if (e.encoding === 'base64') expect(e.offset + e.bytes === body.length && bytes.every((b) => (b & 0xc0) === 0x80)).toBe(true);
+        else expect(e.offset).toBeGreaterThanOrEqual(from);
+        expect(e.offset - from).toBeLessThan(4);
+      }
+    }
+  });
+
   it('a directory that cannot be made is an OutputError naming it', () => {
     const file = path.join(tmpdir(), 'a-file');
     fs.writeFileSync(file, '');
