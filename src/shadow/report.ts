@@ -192,7 +192,11 @@ export function writeFileAtomic(file: string, data: string): void {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // not ours to remove (a directory in the way): the error below names the file
+    }
     throw new OutputError(`${file}: ${(err as Error).message}`);
   }
 }

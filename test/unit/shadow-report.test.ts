@@ -324,6 +324,19 @@ describe('files', () => {
     }
   });
 
+  it('a file that cannot be written is an OutputError naming it, and the previous file stays whole', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    report.add(info(1), { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
+    const dir = tmpdir();
+    report.write(dir);
+    const before = fs.readFileSync(path.join(dir, 'summary.json'), 'utf8');
+    fs.mkdirSync(path.join(dir, `summary.json.tmp-${process.pid}`));
+    report.add(info(2), { kind: 'compared', production: item(2), candidate: item(2) });
+    expect(() => report.write(dir)).toThrow(OutputError);
+    expect(() => report.write(dir)).toThrow(`${path.join(dir, 'summary.json')}: EISDIR`);
+    expect(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).toBe(before);
+  });
+
   it('a directory that cannot be made is an OutputError naming it', () => {
     const file = path.join(tmpdir(), 'a-file');
     fs.writeFileSync(file, '');
