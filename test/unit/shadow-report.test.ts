@@ -346,6 +346,31 @@ describe('files', () => {
   });
 });
 
+describe('index.html escaping', () => {
+  it('no text from the traffic becomes markup, wherever it appears', () => {
+    const evil = `<img src=x onerror=alert(1)>"'&</td></pre><script>x</script>`;
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const a = (v: string, status = 200): Answer => {
+      const body = Buffer.from(JSON.stringify({ [evil]: v }));
+      return { status, headers: [['Content-Type', 'application/json'], [`x-${evil}`, evil]], trailers: [['x', evil]], body, bodyLength: body.length, bodyTruncated: false };
+    };
+    const where = { conn: evil, ts: 0, method: evil, path: evil, route: evil, protocol: 'http' as const };
+    report.add(where, { kind: 'compared', production: a(evil), candidate: a('other') });
+    report.add(where, { kind: 'error', production: a(evil), error: evil });
+    report.skip(evil, 1);
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    const allowed = new Set(['!DOCTYPE', 'html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'h3', 'h4', 'p', 'table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'a', 'section', 'div', 'pre', 'code']);
+    const tags = [...html.matchAll(/<\/?([!A-Za-z][A-Za-z0-9]*)/g)].map((m) => m[1]);
+    expect(tags.filter((t) => !allowed.has(t))).toEqual([]);
+    // Every real tag (text has no raw "<") carries only the page's own attributes.
+    expect([...html.matchAll(/<[^>]*>/g)].filter((m) => /\son[a-z]+=|src=/i.test(m[0]))).toEqual([]);
+    // The text is all there, escaped.
+    expect(html.split('&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;&lt;/td&gt;&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;').length).toBeGreaterThan(6);
+  });
+});
+
 describe('metrics', () => {
   it('counts requests by route and result and observes both latencies', async () => {
     const registry = new Registry();
