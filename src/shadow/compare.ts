@@ -155,12 +155,18 @@ function grpcStatusOf(a: Answer): number {
   return t >= 0 ? t : grpcStatusIn(a.headers);
 }
 
-/** Name → values in order, without pseudo-headers, ignored names and grpc-status (compared apart). */
-function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules): Map<string, string[]> {
-  const m = new Map<string, string[]>();
+/** gRPC's status details: trailers, or headers of a trailers-only answer; compared as trailers either way. */
+const GRPC_STATUS_ENTRIES = new Set(['grpc-message', 'grpc-status-details-bin']);
+
+/**
+ * Name → values in order (added to `into`), for the names `take` accepts, without pseudo-headers,
+ * ignored names and grpc-status (compared apart).
+ */
+function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules, take: (name: string) => boolean, into = new Map<string, string[]>()): Map<string, string[]> {
+  const m = into;
   for (const [rawName, rawValue] of list ?? []) {
     const name = rawName.toLowerCase();
-    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name)) continue;
+    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name) || !take(name)) continue;
     let value = rawValue.trim();
     if (name === 'set-cookie') value = value.slice(0, value.indexOf('=') < 0 ? value.length : value.indexOf('=')).trim();
     if (r.mask) value = r.mask(value);
@@ -169,6 +175,14 @@ function headerMap(list: readonly [string, string][] | undefined, r: CompiledRul
     else m.set(name, [value]);
   }
   return m;
+}
+
+const notGrpcStatus = (name: string) => !GRPC_STATUS_ENTRIES.has(name);
+const isGrpcStatus = (name: string) => GRPC_STATUS_ENTRIES.has(name);
+const anyName = () => true;
+
+function trailerMap(a: Answer, r: CompiledRules): Map<string, string[]> {
+  return headerMap(a.trailers, r, anyName, headerMap(a.headers, r, isGrpcStatus));
 }
 
 function compareHeaders(kind: 'header' | 'trailer', p: Map<string, string[]>, c: Map<string, string[]>, out: Collector): void {
@@ -265,8 +279,8 @@ export function compareExchange(production: Answer, candidate: Answer, rules: Co
   const cg = grpcStatusOf(candidate);
   if (pg !== cg) out.push({ where: 'grpc-status', production: pg < 0 ? ABSENT : String(pg), candidate: cg < 0 ? ABSENT : String(cg) });
   if (out.differences.length) return out;
-  compareHeaders('header', headerMap(production.headers, r), headerMap(candidate.headers, r), out);
-  compareHeaders('trailer', headerMap(production.trailers, r), headerMap(candidate.trailers, r), out);
+  compareHeaders('header', headerMap(production.headers, r, notGrpcStatus), headerMap(candidate.headers, r, notGrpcStatus), out);
+  compareHeaders('trailer', trailerMap(production, r), trailerMap(candidate, r), out);
   // Equal bytes are equal whatever their encoding and rules: the common case costs one memcmp.
   if (production.bodyLength === candidate.bodyLength && production.body.equals(candidate.body)) return out;
   compareBody(decodedAnswer(production), decodedAnswer(candidate), r, out);

@@ -211,6 +211,13 @@ describe('gRPC and raw', () => {
     expect(compareAnswers(ok, notFound, rules())).toEqual([{ where: 'grpc-status', production: '0', candidate: '5' }]);
   });
 
+  it('a trailers-only error and the same error in trailers are equal; grpc-message compared as a trailer either way', () => {
+    const only = (msg: string) => answer('', { headers: [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '5'], ['grpc-message', msg]], grpcStatus: 5 });
+    const late = (msg: string) => answer('', { headers: [[':status', '200'], ['content-type', 'application/grpc']], trailers: [['grpc-status', '5'], ['grpc-message', msg]], grpcStatus: 5 });
+    expect(compareAnswers(only('no such user'), late('no such user'), rules())).toEqual([]);
+    expect(compareAnswers(only('no such user'), late('user 7 not found'), rules())).toEqual([{ where: 'trailer:grpc-message', production: 'no such user', candidate: 'user 7 not found' }]);
+  });
+
   it('raw turns are compared byte for byte under "turn", nothing else', () => {
     const p = answer('$5\r\nhello\r\n', { status: 0 });
     expect(compareAnswers(p, answer('$5\r\nhello\r\n', { status: 0 }), rules(), 'raw')).toEqual([]);
