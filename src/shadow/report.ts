@@ -14,7 +14,7 @@ import { OutputError } from '../errors';
 import type { Answer, ExchangeInfo, Outcome } from './answer';
 import { compareExchange, compileRules, type CompareRules, type Difference } from './compare';
 import { decodedAnswer } from './content-encoding';
-import { answerExcerpt, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
+import { answerExcerpt, cutString, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
 import { renderReportHtml } from './report-html';
 import type { ShadowMetricsSink } from './metrics';
 
@@ -104,10 +104,9 @@ class RouteState {
   readonly noisy = new Set<string>();
   /**
    * Differing exchanges by the noise keys of their differences, so that a key found noisy later
-   * turns them into matches (bounded: past MAX_SIGNATURES they stay differed, as `fixed`).
+   * turns them into matches (bounded: past MAX_SIGNATURES new ones stay differed).
    */
   readonly signatures = new Map<string, number>();
-  fixed = 0;
   readonly shown = new Set<string>();
   readonly examples: DiffRecord[] = [];
   readonly production: LatencySamples;
@@ -130,6 +129,8 @@ const MAX_SIGNATURES = 256;
  * would otherwise grow them without end. Later ones are counted under "other".
  */
 export const MAX_WHERES = 256;
+/** Request targets longer than this are cut in diffs.jsonl and index.html. */
+const MAX_PATH_CHARS = 2048;
 /** Bytes (as JSON) of the exchanges kept for index.html, all routes together. */
 const MAX_EXAMPLE_BYTES = 8 << 20;
 
@@ -265,8 +266,7 @@ export class ShadowReport {
     r.differed++;
     for (const d of reported) bump(r.differences, r.differences.has(d.where) || r.differences.size < MAX_WHERES ? d.where : OTHER);
     const sig = [...new Set(reported.map((d) => noiseKey(d.where)))].sort().join('\n');
-    if (found.omitted || (!r.signatures.has(sig) && r.signatures.size >= MAX_SIGNATURES)) r.fixed++;
-    else bump(r.signatures, sig);
+    if (!found.omitted && (r.signatures.has(sig) || r.signatures.size < MAX_SIGNATURES)) bump(r.signatures, sig);
     this.opts.metrics?.exchange(label, 'differ', prodMs, candMs);
     this.keep(r, info, outcome, reported, found.omitted);
     return reported;
@@ -288,7 +288,7 @@ export class ShadowReport {
       connection: info.conn,
       protocol: info.protocol,
       method: info.method,
-      path: info.path,
+      path: cutString(info.path, MAX_PATH_CHARS),
       route: info.route,
       production: answerExcerpt(decodedAnswer(o.production), this.excerpt, at),
       candidate: answerExcerpt(decodedAnswer(o.candidate), this.excerpt, at),

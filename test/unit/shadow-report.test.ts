@@ -223,12 +223,14 @@ describe('bounds on what the traffic controls', () => {
     expect(fs.statSync(path.join(dir, 'diffs.jsonl')).size).toBeLessThanOrEqual(1 << 20);
   });
 
-  it('an exchange time that is not a date gives an empty time, not an exception', () => {
+  it('an exchange time that is not a date gives an empty time, not an exception; a long target is cut', () => {
     const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
-    report.add({ ...info(1), ts: Number.NaN }, { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
+    report.add({ ...info(1), ts: Number.NaN, path: `/${'p'.repeat(10_000)}` }, { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
     const dir = tmpdir();
     report.write(dir);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8')).time).toBe('');
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8')) as DiffRecord;
+    expect(rec.time).toBe('');
+    expect(rec.path).toBe(`/${'p'.repeat(2046)}…`);
   });
 });
 
