@@ -61,16 +61,22 @@ function headersText(list: [string, string][] | undefined): string {
   return (list ?? []).map(([n, v]) => `${n}: ${v}`).join('\n');
 }
 
-function side(title: string, a: AnswerExcerpt): string {
+/** "body base64 (bytes 100–2148 of 9000)": what the excerpt below it shows of the whole. */
+function bodyCaption(what: string, a: AnswerExcerpt): string {
   const b = a.body;
+  const part = b.bytes < b.length || b.offset ? ` (bytes ${b.offset}–${b.offset + b.bytes} of ${b.length}${b.truncated ? ', capture truncated' : ''})` : '';
+  return escapeHtml(`${what}${b.encoding === 'base64' ? ' base64' : ''}${part}`);
+}
+
+function side(title: string, a: AnswerExcerpt, raw: boolean): string {
+  const body = `<pre class="body">${escapeHtml(a.body.text)}</pre>`;
+  if (raw) return `<div class="side"><h4>${escapeHtml(title)}: ${bodyCaption('reply', a)}</h4>${body}</div>`;
   const grpc = a.grpc_status !== undefined ? ` grpc-status ${a.grpc_status}` : '';
-  const range = b.bytes < b.length || b.offset ? ` (bytes ${b.offset}–${b.offset + b.bytes} of ${b.length}${b.truncated ? ', capture truncated' : ''})` : '';
-  const enc = b.encoding === 'base64' ? ' base64' : '';
   const trailers = a.trailers?.length ? `<pre class="trailers">${escapeHtml(headersText(a.trailers))}</pre>` : '';
   return (
     `<div class="side"><h4>${escapeHtml(title)}: status ${a.status}${grpc}</h4>` +
     `<pre class="headers">${escapeHtml(headersText(a.headers))}</pre>` +
-    `<div class="meta">body${enc}${escapeHtml(range)}</div><pre class="body">${escapeHtml(b.text)}</pre>${trailers}</div>`
+    `<div class="meta">${bodyCaption('body', a)}</div>${body}${trailers}</div>`
   );
 }
 
@@ -85,7 +91,7 @@ function example(e: DiffRecord): string {
   return (
     `<div class="ex"><div>${escapeHtml(e.time)} connection ${escapeHtml(e.connection)}: <code>${escapeHtml(`${e.method} ${e.path}`)}</code></div>` +
     `<table class="diffs"><thead><tr><th class="l">Where</th><th class="l">Production</th><th class="l">Candidate</th></tr></thead><tbody>${diffs}</tbody></table>${more}` +
-    `<div class="pair">${side('Production', e.production)}${side('Candidate', e.candidate)}</div></div>`
+    `<div class="pair">${side('Production', e.production, e.protocol === 'raw')}${side('Candidate', e.candidate, e.protocol === 'raw')}</div></div>`
   );
 }
 

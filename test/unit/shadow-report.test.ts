@@ -373,6 +373,26 @@ describe('index.html escaping', () => {
   });
 });
 
+describe('raw turns', () => {
+  it('are counted under "turn" and shown as replies, without status or headers', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const reply = (t: string): Answer => ({ status: 0, headers: [], body: Buffer.from(t), bodyLength: t.length, bodyTruncated: false, durationMs: 1 });
+    const turn = (i: number): ExchangeInfo => ({ conn: '1', ts: 1_700_000_000_000 + i, method: '', path: '', route: 'tcp/6379', protocol: 'raw' });
+    report.add(turn(1), { kind: 'compared', production: reply('+OK\r\n'), candidate: reply('+OK\r\n') });
+    expect(report.add(turn(2), { kind: 'compared', production: reply('$5\r\nhello\r\n'), candidate: reply('$-1\r\n') })).toEqual([
+      expect.objectContaining({ where: 'turn', offset: 1 }),
+    ]);
+    const s = report.summary();
+    expect(s.routes.map((r) => [r.method, r.route, r.compared, r.matched, r.differed, r.differences])).toEqual([['', 'tcp/6379', 2, 1, 1, { turn: 1 }]]);
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('<h4>Production: reply</h4><pre class="body">$5\r\nhello\r\n</pre>');
+    expect(html).toContain('<h4>Candidate: reply</h4><pre class="body">$-1\r\n</pre>');
+    expect(html).not.toContain('status 0');
+  });
+});
+
 describe('metrics', () => {
   it('counts requests by route and result and observes both latencies', async () => {
     const registry = new Registry();
