@@ -146,7 +146,7 @@ function program(): Command {
     .option('--percent <p>', 'share of connections replayed, whole connections by hash (default 100)')
     .option('--rate <n>', 'at most n requests per second to the candidate')
     .option('--speed <x>', 'with -r: 1 = original pacing (default), 2 = twice as fast, 0 = as fast as possible')
-    .option('--ignore <rule>', 'not compared: header:NAME, json:$.PATH or regex:PATTERN (repeatable)', collect)
+    .option('--ignore <rule>', 'header:NAME (not compared), !header:NAME (compared despite the default list), body:$.PATH, value:REGEX (repeatable)', collect)
     .option('--report <dir>', 'write DIR/summary.json, diffs.jsonl and index.html')
     .option('--marker-header <header>', 'added to every replayed request (default "x-podspan-shadow: 1"; none: no marker)')
     .option('--host <host>', 'the Host (HTTP/2: :authority) replayed requests carry')

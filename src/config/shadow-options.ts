@@ -5,6 +5,7 @@
 // names its flag.
 import { z } from 'zod';
 import { UsageError } from '../errors';
+import { parseIgnoreRules, type IgnoreRule } from '../shadow/ignore-rules';
 import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 
 export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
@@ -38,12 +39,6 @@ export interface ShadowTarget {
   tls: boolean;
 }
 
-export interface IgnoreRules {
-  headers: string[];
-  jsonPaths: string[];
-  valueRegex: RegExp[];
-}
-
 export interface ShadowLimits {
   /** Requests per second (token bucket); undefined: no limit. */
   ratePerSecond?: number;
@@ -65,7 +60,8 @@ export interface ShadowRun extends CaptureRun {
   target: ShadowTarget;
   primary?: ShadowTarget;
   limits: ShadowLimits;
-  ignore: IgnoreRules;
+  /** --ignore rules (header:NAME, !header:NAME, body:$.PATH, value:REGEX), on top of the default list. */
+  ignore: IgnoreRule[];
   reportDir?: string;
   /** Added to every replayed HTTP request, e.g. ['x-podspan-shadow', '1']; undefined with --marker-header none. */
   marker?: [string, string];
@@ -132,33 +128,6 @@ export function parseTarget(flag: string, value: string | undefined, protocol: '
   if (!port) throw new UsageError(`${flag} ${value}: tcp:// needs a port`);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   return { url: value, origin: `${u.protocol}//${u.host}`, host, port, tls };
-}
-
-/** --ignore header:NAME | json:$.PATH | regex:PATTERN (repeatable). */
-export function parseIgnoreRules(rules: string[]): IgnoreRules {
-  const out: IgnoreRules = { headers: [], jsonPaths: [], valueRegex: [] };
-  for (const rule of rules) {
-    const colon = rule.indexOf(':');
-    const kind = colon > 0 ? rule.slice(0, colon) : '';
-    const value = rule.slice(colon + 1);
-    if (!value) throw new UsageError(`--ignore ${rule}: takes header:NAME, json:$.PATH or regex:PATTERN`);
-    if (kind === 'header') {
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) throw new UsageError(`--ignore ${rule}: ${value} is not a header name`);
-      out.headers.push(value.toLowerCase());
-    } else if (kind === 'json') {
-      if (!value.startsWith('$')) throw new UsageError(`--ignore ${rule}: a JSON path starts with $ (e.g. json:$.items[*].id)`);
-      out.jsonPaths.push(value);
-    } else if (kind === 'regex') {
-      try {
-        out.valueRegex.push(new RegExp(value));
-      } catch (e) {
-        throw new UsageError(`--ignore ${rule}: ${(e as Error).message}`);
-      }
-    } else {
-      throw new UsageError(`--ignore ${rule}: takes header:NAME, json:$.PATH or regex:PATTERN`);
-    }
-  }
-  return out;
 }
 
 function parseMethods(list: string | undefined): string[] {

@@ -9,7 +9,7 @@ import { eventsFromBatch } from './replay/from-batch';
 import type { ShadowEvent } from './replay/exchange';
 import { Replayer, type ReplayCounts } from './replay/replayer';
 import type { LaneOptions } from './replay/lane';
-import type { CompareRules } from './compare';
+import { compareRules } from './compare';
 
 /** Body bytes kept per answer (production's, by the capture, and the candidate's). */
 export const MAX_BODY_BYTES = 1 << 20;
@@ -41,10 +41,6 @@ export interface ShadowResult {
   report: ShadowReport;
 }
 
-export function compareRules(run: ShadowRun): CompareRules {
-  return { ignoreHeaders: run.ignore.headers, ignoreJsonPaths: run.ignore.jsonPaths, ignoreValueRegex: run.ignore.valueRegex };
-}
-
 function laneOptions(run: ShadowRun, target: ShadowRun['target']): LaneOptions {
   return { target, timeoutMs: run.limits.timeoutMs, maxBodyBytes: MAX_BODY_BYTES, marker: run.marker, hostRewrite: run.hostRewrite, insecure: run.insecure };
 }
@@ -55,7 +51,7 @@ export function progressLine(s: ShadowSummary, queued: number): string {
 
 export async function runShadow(run: ShadowRun, source: ExchangeSource, err: NodeJS.WritableStream, opts: { progressMs?: number } = {}): Promise<ShadowResult> {
   const t0 = performance.now();
-  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run) });
+  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore) });
   const dropped: Record<string, number> = {};
   const replayer = new Replayer(
     { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary) },

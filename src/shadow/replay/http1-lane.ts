@@ -43,6 +43,8 @@ export class Http1Lane implements Lane {
         body: req.body.length ? req.body : undefined,
         responseHeaders: 'raw',
         signal: ac.signal,
+        // undici closes the connection after a HEAD by default; the captured connection went on.
+        ...(req.method === 'HEAD' ? { reset: false } : {}),
       });
       const latencyMs = performance.now() - t0;
       const body = new BodyCollector(this.opts.maxBodyBytes);

@@ -1,0 +1,130 @@
+// Contract 1's exchange batches (meta JSON lines + one data buffer), made in a test from real
+// requests and production's real answers, for the sending side's tests before (and besides) the
+// native extractor: what the capture would hand over, without a capture.
+import http from 'node:http';
+import net from 'node:net';
+import type { ExchangeSource } from '../../src/shadow/run';
+
+export class MetaBuilder {
+  private lines: string[] = [];
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  private ts = 1_700_000_000_000;
+
+  private slice(b: Buffer): [number, number] {
+    const s: [number, number] = [this.offset, b.length];
+    this.chunks.push(b);
+    this.offset += b.length;
+    return s;
+  }
+
+  /** Milliseconds between successive exchanges' ts_ms (pacing tests). */
+  step = 1;
+
+  open(conn: string): void {
+    this.lines.push(JSON.stringify({ t: 'open', conn, client: '10.0.0.1', client_port: 40000, server: '10.0.0.2', server_port: 80, ts_ms: this.ts }));
+  }
+
+  close(conn: string): void {
+    this.lines.push(JSON.stringify({ t: 'close', conn, ts_ms: this.ts }));
+  }
+
+  skip(conn: string, reason: string, count = 1): void {
+    this.lines.push(JSON.stringify({ t: 'skip', conn, reason, count }));
+  }
+
+  http(conn: string, seq: number, req: { method: string; target: string; route: string; headers?: [string, string][]; body?: Buffer }, resp: { status: number; headers: [string, string][]; body: Buffer }): void {
+    this.ts += this.step;
+    const body = req.body ?? Buffer.alloc(0);
+    this.lines.push(
+      JSON.stringify({
+        t: 'http', conn, seq, ts_ms: this.ts, method: req.method, target: req.target, path: req.target.split('?')[0], route: req.route,
+        host: 'shop.example', version: '1.1', headers: [['Host', 'shop.example'], ...(req.headers ?? [])],
+        body: this.slice(body), body_length: body.length, body_truncated: false,
+        resp: { status: resp.status, version: '1.1', headers: resp.headers, body: this.slice(resp.body), body_length: resp.body.length, body_truncated: false, ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
+      }),
+    );
+  }
+
+  turn(conn: string, seq: number, request: Buffer, reply: Buffer): void {
+    this.ts += this.step;
+    this.lines.push(JSON.stringify({ t: 'turn', conn, seq, ts_ms: this.ts, request: this.slice(request), reply: this.slice(reply), latency_ms: 0.1, duration_ms: 0.1 }));
+  }
+
+  take(): { meta: Buffer; data: Buffer } {
+    const b = { meta: Buffer.from(this.lines.join('\n') + '\n'), data: Buffer.concat(this.chunks) };
+    this.lines = [];
+    this.chunks = [];
+    this.offset = 0;
+    return b;
+  }
+}
+
+/** An ExchangeSource that hands over the given batches, one per event-loop turn. */
+export function batchSource(batches: { meta: Buffer; data: Buffer }[], live: boolean): ExchangeSource & { pauses: number } {
+  let fn: ((b: { meta: Buffer; data: Buffer }) => void) | undefined;
+  let stopped = false;
+  let paused = false;
+  let resume: (() => void) | undefined;
+  const src = {
+    live,
+    pauses: 0,
+    onExchanges: (f: typeof fn) => void (fn = f),
+    stop: () => void (stopped = true),
+    async start() {
+      for (const b of batches) {
+        if (stopped) break;
+        while (paused) await new Promise<void>((r) => (resume = r));
+        fn?.(b);
+        await new Promise((r) => setImmediate(r));
+      }
+      return {};
+    },
+    ...(live
+      ? {}
+      : {
+          pause: () => {
+            paused = true;
+            src.pauses++;
+          },
+          resume: () => {
+            paused = false;
+            resume?.();
+          },
+        }),
+  };
+  return src;
+}
+
+/** Production's real answer to a request (what the capture would have seen), over one keep-alive agent. */
+export async function ask(port: number, agent: http.Agent, method: string, target: string, body?: Buffer): Promise<{ status: number; headers: [string, string][]; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: target, agent, headers: { host: 'shop.example' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const headers: [string, string][] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i], res.rawHeaders[i + 1]]);
+        resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** One raw request/reply turn on a socket: writes `request`, reads until `done(reply)`. */
+export async function rawTurn(sock: net.Socket, request: Buffer, done: (reply: Buffer) => boolean): Promise<Buffer> {
+  return new Promise((resolve) => {
+    let reply = Buffer.alloc(0);
+    const onData = (c: Buffer) => {
+      reply = Buffer.concat([reply, c]);
+      if (done(reply)) {
+        sock.off('data', onData);
+        resolve(reply);
+      }
+    };
+    sock.on('data', onData);
+    sock.write(request);
+  });
+}
