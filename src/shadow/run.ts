@@ -5,7 +5,7 @@ import type { ShadowRun } from '../config/shadow-options';
 import type { ExchangeInfo, Outcome } from './answer';
 import { ShadowReport, type ShadowSummary } from './report';
 import { ShadowScheduler } from './scheduler';
-import { eventsFromBatch } from './replay/from-batch';
+import { BatchDecoder } from './replay/from-batch';
 import type { ShadowEvent } from './replay/exchange';
 import { Replayer, type ReplayCounts } from './replay/replayer';
 import type { LaneOptions } from './replay/lane';
@@ -93,10 +93,11 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     }
   };
   let failure: unknown;
+  const decoder = new BatchDecoder();
   source.onExchanges((batch) => {
     if (failure) return;
     try {
-      take(eventsFromBatch(batch.meta, batch.data));
+      take(decoder.decode(batch.meta, batch.data));
     } catch (e) {
       failure = e; // a malformed batch: stop, report what was done
       source.stop();

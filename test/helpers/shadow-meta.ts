@@ -21,8 +21,8 @@ export class MetaBuilder {
   /** Milliseconds between successive exchanges' ts_ms (pacing tests). */
   step = 1;
 
-  open(conn: string): void {
-    this.lines.push(JSON.stringify({ t: 'open', conn, client: '10.0.0.1', client_port: 40000, server: '10.0.0.2', server_port: 80, ts_ms: this.ts }));
+  open(conn: string, serverPort = 80): void {
+    this.lines.push(JSON.stringify({ t: 'open', conn, client: '10.0.0.1', client_port: 40000, server: '10.0.0.2', server_port: serverPort, ts_ms: this.ts }));
   }
 
   close(conn: string): void {

@@ -42,6 +42,7 @@ interface Meta {
   duration_ms?: number;
   reason?: string;
   count?: number;
+  server_port?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -67,11 +68,20 @@ function answer(data: Buffer, r: MetaResponse): Answer {
 }
 
 /**
- * One batch's events in stream order. Requests production did not answer, and requests whose
- * body was cut at the capture's limit, cannot be compared: they come out as skips
- * ("no_response", "too_large").
+ * Batches' events in stream order. Requests production did not answer, and requests whose body
+ * was cut at the capture's limit, cannot be compared: they come out as skips ("no_response",
+ * "too_large"). Raw turns are grouped by server port (route ":PORT"), known from the
+ * connection's open line, kept until its close.
  */
-export function eventsFromBatch(meta: Buffer, data: Buffer): ShadowEvent[] {
+export class BatchDecoder {
+  private readonly serverPorts = new Map<string, number>();
+
+  decode(meta: Buffer, data: Buffer): ShadowEvent[] {
+    return eventsFromBatch(meta, data, this.serverPorts);
+  }
+}
+
+function eventsFromBatch(meta: Buffer, data: Buffer, serverPorts: Map<string, number>): ShadowEvent[] {
   const out: ShadowEvent[] = [];
   for (const line of meta.toString('utf8').split('\n')) {
     if (!line) continue;
@@ -79,9 +89,11 @@ export function eventsFromBatch(meta: Buffer, data: Buffer): ShadowEvent[] {
     const ts = m.ts_ms ?? 0;
     switch (m.t) {
       case 'open':
+        if (m.server_port !== undefined) serverPorts.set(m.conn, m.server_port);
         out.push({ kind: 'open', conn: m.conn, ts });
         break;
       case 'close':
+        serverPorts.delete(m.conn);
         out.push({ kind: 'close', conn: m.conn, ts });
         break;
       case 'skip':
@@ -116,7 +128,7 @@ export function eventsFromBatch(meta: Buffer, data: Buffer): ShadowEvent[] {
         out.push({
           kind: 'exchange',
           exchange: {
-            info: { conn: m.conn, ts, method: 'RAW', path: '', route: 'turn', protocol: 'raw' },
+            info: { conn: m.conn, ts, method: 'TCP', path: '', route: `:${serverPorts.get(m.conn) ?? 0}`, protocol: 'raw' },
             request: { kind: 'raw', bytes: slice(data, m.request), replyLength: reply.length },
             production: { status: 0, headers: [], body: reply, bodyLength: reply.length, bodyTruncated: false, latencyMs: m.latency_ms, durationMs: m.duration_ms },
           },
