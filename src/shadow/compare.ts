@@ -11,8 +11,10 @@ import { ABSENT, JsonDiff, JsonTooDeep } from './json-diff';
 import { parsePathPattern, type PatternStep } from './json-path';
 
 export interface CompareRules {
-  /** Header and trailer names not compared, lower case (the defaults included). */
+  /** Header and trailer names not compared, in addition to DEFAULT_IGNORED_HEADERS. */
   ignoreHeaders: string[];
+  /** Names from DEFAULT_IGNORED_HEADERS compared all the same (`!header:NAME`). */
+  compareHeaders?: string[];
   /** JSON path patterns whose subtrees are not compared (`$` alone: the whole body). */
   ignoreJsonPaths: string[];
   /** Masks applied to header values, JSON strings and numbers and text bodies before comparing. */
@@ -76,21 +78,27 @@ export const DEFAULT_IGNORED_HEADERS: readonly string[] = [
 ];
 export const DEFAULT_MAX_DIFFERENCES = 100;
 
-/** The effective rules: defaults, plus and minus what the ignore rules say. */
+/** The rules that parsed `--ignore` rules say (the defaults apply on top of them). */
 export function compareRules(rules: readonly IgnoreRule[] = [], opts: { maxDifferences?: number } = {}): CompareRules {
-  const headers = new Set(DEFAULT_IGNORED_HEADERS);
-  const paths: string[] = [];
-  const regexes: RegExp[] = [];
+  const out: CompareRules = { ignoreHeaders: [], compareHeaders: [], ignoreJsonPaths: [], ignoreValueRegex: [] };
+  if (opts.maxDifferences !== undefined) out.maxDifferences = opts.maxDifferences;
   for (const r of rules) {
-    if (r.kind === 'header') headers.add(r.name);
-    else if (r.kind === 'compare-header') headers.delete(r.name);
-    else if (r.kind === 'body') paths.push(r.path);
-    else regexes.push(r.regex);
+    if (r.kind === 'header') out.ignoreHeaders.push(r.name);
+    else if (r.kind === 'compare-header') out.compareHeaders!.push(r.name);
+    else if (r.kind === 'body') out.ignoreJsonPaths.push(r.path);
+    else out.ignoreValueRegex.push(r.regex);
   }
-  return { ignoreHeaders: [...headers], ignoreJsonPaths: paths, ignoreValueRegex: regexes, maxDifferences: opts.maxDifferences };
+  return out;
 }
 
-interface CompiledRules {
+/** Header names not compared under `rules`: the defaults, plus ignoreHeaders, minus compareHeaders. */
+export function ignoredHeaders(rules: CompareRules): Set<string> {
+  const names = new Set([...DEFAULT_IGNORED_HEADERS, ...rules.ignoreHeaders.map((h) => h.toLowerCase())]);
+  for (const h of rules.compareHeaders ?? []) names.delete(h.toLowerCase());
+  return names;
+}
+
+export interface CompiledRules {
   headers: Set<string>;
   paths: PatternStep[][];
   wholeBody: boolean;
@@ -101,13 +109,18 @@ interface CompiledRules {
 const MASK = '\u2026';
 const compiledCache = new WeakMap<CompareRules, CompiledRules>();
 
-function compile(rules: CompareRules): CompiledRules {
+/**
+ * Checks and prepares `rules` once (cached per rules object); a JSON path that does not parse is a
+ * JsonPathError (a UsageError naming it). ShadowReport calls it when made, so a bad rule stops a
+ * run before its first exchange.
+ */
+export function compileRules(rules: CompareRules): CompiledRules {
   let c = compiledCache.get(rules);
   if (c) return c;
   const paths = rules.ignoreJsonPaths.map((p) => parsePathPattern(p));
   const masks = rules.ignoreValueRegex.map((r) => new RegExp(r.source, r.flags.includes('g') ? r.flags : `${r.flags}g`));
   c = {
-    headers: new Set(rules.ignoreHeaders.map((h) => h.toLowerCase())),
+    headers: ignoredHeaders(rules),
     paths,
     wholeBody: paths.some((p) => p.length === 0),
     mask: masks.length ? (text) => masks.reduce((t, re) => t.replace(re, MASK), text) : null,
@@ -232,7 +245,7 @@ function compareBody(p: Answer, c: Answer, r: CompiledRules, out: Collector): vo
 
 /** Compares two answers to the same request; differences past the cap are counted in `omitted`. */
 export function compareExchange(production: Answer, candidate: Answer, rules: CompareRules, protocol: ExchangeProtocol = 'http'): Comparison {
-  const r = compile(rules);
+  const r = compileRules(rules);
   const out = new Collector(r.maxDifferences);
   if (protocol === 'raw') {
     compareWhole('turn', production, candidate, r, out);

@@ -90,9 +90,10 @@ function headerList(list: readonly [string, string][], l: ExcerptLimits): [strin
   return list.slice(0, l.headers).map(([n, v]) => [cutString(n, l.headerChars), cutString(v, l.headerChars)]);
 }
 
-/** The answer as the report shows it; the body window starts a little before `bodyFrom`. */
+/** The answer as the report shows it; the body window starts a little before `bodyFrom` and covers it. */
 export function answerExcerpt(a: Answer, l: ExcerptLimits, bodyFrom = 0): AnswerExcerpt {
-  const from = bodyFrom > 64 ? bodyFrom - 64 : 0;
+  // A little context before the difference, never so much that the window misses it.
+  const from = Math.max(0, bodyFrom - Math.min(64, l.bodyBytes >> 2));
   const out: AnswerExcerpt = {
     status: a.status,
     headers: headerList(a.headers, l),

@@ -5,6 +5,7 @@
 //                  body:$ ignores the whole body, JSON or not
 //   value:REGEX    mask what REGEX matches in header values, JSON strings and numbers, and text
 //                  bodies before comparing (timestamps, ids embedded in values)
+// (json:PATH and regex:REGEX are other names of body:PATH and value:REGEX.)
 // A bad rule is an IgnoreRuleError naming the rule and what is wrong with it, in one line.
 import { UsageError } from '../errors';
 import { JsonPathError, parsePathPattern } from './json-path';
@@ -33,11 +34,12 @@ export function parseIgnoreRule(rule: string): IgnoreRule {
   if (colon < 0) throw new IgnoreRuleError(rule, USAGE);
   const kind = rule.slice(0, colon);
   const arg = rule.slice(colon + 1);
-  switch (kind) {
+  // json: and regex: are accepted as other names of body: and value:.
+  switch (kind === 'json' ? 'body' : kind === 'regex' ? 'value' : kind) {
     case 'header':
     case '!header': {
       if (!TOKEN.test(arg)) throw new IgnoreRuleError(rule, arg ? `"${arg}" is not a header name` : 'the header name is empty');
-      return { kind: kind === 'header' ? 'header' : 'compare-header', name: arg.toLowerCase() };
+      return { kind: kind === '!header' ? 'compare-header' : 'header', name: arg.toLowerCase() };
     }
     case 'body':
       try {

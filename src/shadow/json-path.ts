@@ -94,7 +94,6 @@ export function parsePathPattern(pattern: string): PatternStep[] {
       fail(`unexpected "${c}"`);
     }
   }
-  if (steps.length && steps[steps.length - 1].kind === 'descend') throw new JsonPathError(pattern, i, 'expected a name after ".."');
   return steps;
 }
 

@@ -11,7 +11,7 @@ import { CardinalityCaps, OTHER } from '../analysis/caps';
 import { LatencySamples, sampleBudget, type SampleBudget } from '../analysis/samples';
 import { OutputError } from '../errors';
 import type { Answer, ExchangeInfo, Outcome } from './answer';
-import { compareExchange, type CompareRules, type Difference } from './compare';
+import { compareExchange, compileRules, type CompareRules, type Difference } from './compare';
 import { answerExcerpt, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
 import { renderReportHtml } from './report-html';
 import type { ShadowMetricsSink } from './metrics';
@@ -155,6 +155,7 @@ export class ShadowReport {
   private diffsOmitted = 0;
 
   constructor(private readonly opts: ShadowReportOptions) {
+    compileRules(opts.rules);
     this.caps = new CardinalityCaps({ maxServers: 1, maxRoutesPerServer: opts.maxRoutes });
     const s = opts.latencySamples ?? { maxPerSeries: 10_000, maxTotal: 1_000_000 };
     this.budget = sampleBudget(s.maxPerSeries, s.maxTotal);
