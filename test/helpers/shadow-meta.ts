@@ -2,6 +2,7 @@
 // requests and production's real answers, for the sending side's tests before (and besides) the
 // native extractor: what the capture would hand over, without a capture.
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { ExchangeSource } from '../../src/shadow/run';
 
@@ -42,6 +43,20 @@ export class MetaBuilder {
         host: 'shop.example', version: '1.1', headers: [['Host', 'shop.example'], ...(req.headers ?? [])],
         body: this.slice(body), body_length: body.length, body_truncated: false,
         resp: { status: resp.status, version: '1.1', headers: resp.headers, body: this.slice(resp.body), body_length: resp.body.length, body_truncated: false, ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
+      }),
+    );
+  }
+
+  h2(conn: string, stream: number, req: { method: string; path: string; route: string; headers: [string, string][]; body?: Buffer; grpc?: boolean }, resp: H2Answer): void {
+    this.ts += this.step;
+    const body = req.body ?? Buffer.alloc(0);
+    const grpcStatus = resp.trailers.find(([n]) => n === 'grpc-status')?.[1] ?? resp.headers.find(([n]) => n === 'grpc-status')?.[1];
+    this.lines.push(
+      JSON.stringify({
+        t: 'h2', conn, stream, ts_ms: this.ts, method: req.method, path: req.path, route: req.route, authority: 'shop.example',
+        headers: [[':method', req.method], [':path', req.path], [':scheme', 'http'], [':authority', 'shop.example'], ...req.headers],
+        body: this.slice(body), body_length: body.length, body_truncated: false, trailers: [], grpc: req.grpc === true,
+        resp: { status: resp.status, headers: resp.headers, body: this.slice(resp.body), body_length: resp.body.length, body_truncated: false, trailers: resp.trailers, grpc_status: grpcStatus === undefined ? -1 : Number(grpcStatus), ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
       }),
     );
   }
@@ -126,5 +141,30 @@ export async function rawTurn(sock: net.Socket, request: Buffer, done: (reply: B
     };
     sock.on('data', onData);
     sock.write(request);
+  });
+}
+
+export interface H2Answer {
+  status: number;
+  headers: [string, string][];
+  body: Buffer;
+  trailers: [string, string][];
+}
+
+const list = (h: http2.IncomingHttpHeaders): [string, string][] => Object.entries(h).flatMap(([n, v]) => (Array.isArray(v) ? v : [v]).map((x) => [n, String(x)] as [string, string]));
+
+/** Production's real HTTP/2 answer on a client session (a captured h2 connection's stream). */
+export function askH2(session: http2.ClientHttp2Session, headers: Record<string, string>, body?: Buffer): Promise<H2Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':authority': 'shop.example', ...headers }, { endStream: !body });
+    let h: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    stream.on('response', (r) => (h = r));
+    stream.on('trailers', (t) => (trailers = t));
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', reject);
+    stream.on('close', () => resolve({ status: Number(h[':status']), headers: list(h), body: Buffer.concat(chunks), trailers: list(trailers) }));
+    if (body) stream.end(body);
   });
 }
