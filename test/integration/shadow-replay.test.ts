@@ -164,4 +164,30 @@ describe('podspan shadow: replay to real servers', () => {
     // One batch (4 exchanges) may arrive after the queue filled, before the source paused.
     expect(r.peakQueued).toBeLessThanOrEqual(8 + 4);
   });
+
+  it('--rate and --speed hold (lower bounds on when requests reach the candidate)', async () => {
+    const candidate = await app('v1');
+    const build = (conns: number, each: number, stepMs: number) => {
+      const meta = new MetaBuilder();
+      meta.step = stepMs;
+      const batches = [];
+      for (let c = 0; c < conns; c++) {
+        meta.open(String(c));
+        for (let i = 0; i < each; i++) meta.http(String(c), i, { method: 'GET', target: '/health', route: '/health' }, { status: 200, headers: [['content-type', 'text/plain']], body: Buffer.from('ok\n') });
+        meta.close(String(c));
+        batches.push(meta.take());
+      }
+      return batches;
+    };
+    // 100 requests at 50/s with a burst of 50: the last ones cannot go out before 1 s.
+    const rated = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { rate: '50' }), batchSource(build(4, 25, 1), false), sink().w);
+    expect(rated.summary.matched).toBe(100);
+    expect(rated.elapsedMs).toBeGreaterThanOrEqual(1000);
+    // Captured 100 ms apart: at --speed 1 the sixth goes out 500 ms after the first, at 2 after 250 ms.
+    for (const [speed, min] of [['1', 500], ['2', 250]] as const) {
+      const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { speed }), batchSource(build(1, 6, 100), false), sink().w);
+      expect(r.summary.matched).toBe(6);
+      expect(r.elapsedMs).toBeGreaterThanOrEqual(min);
+    }
+  });
 });
