@@ -5,6 +5,12 @@
 // so this checks scheduling, replay, noise and the report independently of the extractor.
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { run } from '../helpers/tools';
 import { Writable } from 'node:stream';
 import { parseShadowFlags } from '../../src/config/shadow-options';
 import { runShadow } from '../../src/shadow/run';
@@ -188,6 +194,38 @@ describe('podspan shadow: replay to real servers', () => {
       const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { speed }), batchSource(build(1, 6, 100), false), sink().w);
       expect(r.summary.matched).toBe(6);
       expect(r.elapsedMs).toBeGreaterThanOrEqual(min);
+    }
+  });
+
+  it('an https candidate (self-signed, --insecure): the same comparison; without --insecure every request fails "tls" naming the certificate', async () => {
+    const production = await app('v1');
+    const { batches } = await recordTraffic(production);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-shadow-tls-'));
+    try {
+      const key = path.join(dir, 'key.pem'), cert = path.join(dir, 'cert.pem');
+      const gen = run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert]);
+      expect(gen.code, gen.stderr).toBe(0);
+      const received: string[] = [];
+      const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+        received.push(`${req.method} ${req.url}`);
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(req.method === 'HEAD' ? undefined : 'ok\n');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const health = batches.slice(1, 2); // the /health and /api/slow connection
+        const ok = await runShadow(flags(`https://127.0.0.1:${port}`, { insecure: true }), batchSource(health, false), sink().w);
+        expect(received).toEqual(['GET /health', 'HEAD /health', 'GET /api/slow', 'GET /api/slow']);
+        expect(ok.summary).toMatchObject({ requests: 4, compared: 4, matched: 2, differed: 2 }); // /api/slow: this server answers text, production JSON
+        const refused = await runShadow(flags(`https://127.0.0.1:${port}`), batchSource(health, false), sink().w);
+        expect(refused.replay).toMatchObject({ answered: 0, errors: { tls: 4 } });
+        expect(refused.replay.firstError).toMatch(/self[- ]signed certificate/);
+      } finally {
+        server.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -26,7 +26,7 @@ export interface LaneOptions {
 
 export class ReplayError extends Error {
   constructor(
-    /** timeout | refused | reset | unreachable | protocol | error */
+    /** timeout | refused | reset | unreachable | tls | protocol | error */
     readonly kind: string,
     message: string,
   ) {
@@ -61,6 +61,14 @@ export function replayError(err: unknown): ReplayError {
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return new ReplayError('unreachable', message);
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return new ReplayError('tls', message);
     case 'HPE_INVALID_CONSTANT':
     case 'UND_ERR_INFO':
     case 'ERR_HTTP2_ERROR':
