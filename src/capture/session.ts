@@ -8,6 +8,7 @@ import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
+import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
 import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
 export type { AnalysisStats, ForwardStats, StreamStats };
@@ -66,6 +67,12 @@ export interface CaptureOptions {
    * waits for JavaScript to take them; live capture never blocks (drops counted).
    */
   analysis?: AnalysisOptions;
+  /**
+   * Shadow testing on the capture thread: HTTP/1 exchanges (or raw turns) with their headers and
+   * bodies, in batches of JSON lines plus data (src/shadow/native-exchanges.ts). Reading a file
+   * waits for JavaScript; live capture drops whole batches when full (counted queue_full).
+   */
+  shadow?: ShadowCaptureOptions;
   /** Mirror every captured frame to these targets, natively on the capture thread (hosts resolved). */
   forward?: ForwardTarget[];
 }
@@ -98,12 +105,15 @@ export interface CaptureResult {
   forward: ForwardStats[];
   /** With `analysis`: records made, batches, drops. */
   analysisStats?: AnalysisStats;
+  /** With `shadow`: connections, exchanges, skips by reason, dropped batches. */
+  shadowStats?: ShadowStats;
 }
 
 export class CaptureSession {
   private readonly handle: NativeCapture;
   private running?: Promise<CaptureResult>;
   private recordListener?: (batch: RecordBatch) => void;
+  private exchangeListener?: (batch: ExchangeBatch) => void;
 
   private constructor(
     handle: NativeCapture,
@@ -200,6 +210,22 @@ export class CaptureSession {
     this.recordListener = fn;
   }
 
+  /** With `shadow`: the oldest batch of exchanges, or undefined when none is ready. */
+  takeExchanges(): ExchangeBatch | undefined {
+    const e = this.handle.takeExchanges();
+    return e === null ? undefined : { meta: e.meta, data: e.data };
+  }
+
+  /** With `shadow`: `fn` gets every batch of exchanges as it is ready (call before start()). */
+  onExchanges(fn: (batch: ExchangeBatch) => void): void {
+    this.exchangeListener = fn;
+  }
+
+  /** With `shadow`: counters so far, or undefined. */
+  shadowStats(): ShadowStats | undefined {
+    return this.handle.shadowStats() ?? undefined;
+  }
+
   /**
    * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet), and
    * `onStreamEvents` once per batch of stream events. Resolves when capture ends: count
@@ -234,6 +260,8 @@ export class CaptureSession {
         }
         const onRecords = this.recordListener;
         if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
+        const onExchanges = this.exchangeListener;
+        if (onExchanges) for (let e = this.takeExchanges(); e !== undefined; e = this.takeExchanges()) onExchanges(e);
       };
       let done = false;
       let finished = false;
@@ -250,6 +278,7 @@ export class CaptureSession {
           streamStats: this.handle.streamStats() ?? undefined,
           forward: this.handle.forwardStats(),
           analysisStats: this.handle.analysisStats() ?? undefined,
+          shadowStats: this.handle.shadowStats() ?? undefined,
         };
         this.handle.close();
         resolve(result);
@@ -283,6 +312,11 @@ export class CaptureSession {
   }
 }
 
+/** The options of a session that reads `path` whole, as a capture file (readRecords, readExchanges). */
+export function fileCaptureOptions(path: string, filter?: string): CaptureOptions {
+  return { source: { kind: 'file', path }, filter, snaplen: 262144, promisc: false, immediate: false, timeoutMs: 100 };
+}
+
 function sourceName(source: CaptureSource): string {
   return source.kind === 'live' ? source.interfaces.join(', ') : source.path;
 }
@@ -311,6 +345,7 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     streams: options.streams,
     streamEvents: options.streamEvents,
     analysis: options.analysis && { ...options.analysis },
+    shadow: options.shadow && { ...options.shadow },
     // VXLAN, GENEVE and GRE share one native sender; `encap` picks the header it writes.
     vxlan: options.forward?.filter(isEncap).map((t) => ({
       encap: t.kind,
