@@ -35,8 +35,10 @@ const byReason = (r: Record<string, number>) =>
 export function summaryLines(run: ShadowRun, r: ShadowResult): string[] {
   const s = r.summary;
   const secs = r.elapsedMs / 1000;
+  // From a file the rate says how fast replay went; live it only says how busy production was.
+  const rate = run.capture.source.kind === 'file' && secs > 0 ? ` (${Math.round(s.requests / secs)}/s)` : '';
   const lines = [
-    `${s.requests} requests replayed to ${run.target.url} in ${secs.toFixed(1)} s (${secs > 0 ? Math.round(s.requests / secs) : 0}/s): ` +
+    `${s.requests} requests replayed to ${run.target.url} in ${secs.toFixed(1)} s${rate}: ` +
       `${s.compared} compared, ${s.matched} matched, ${s.differed} differed, ${s.errors} errors${s.errors ? ` (${byReason(r.replay.errors)})` : ''}`,
   ];
   const skipped = count(s.skipped);
