@@ -13,13 +13,11 @@ function shadowCaptureOptions(run: ShadowRun) {
 
 /** The capture session as the shadow run's source of exchanges. */
 function sessionSource(session: CaptureSession, live: boolean): ExchangeSource {
-  const s = session as unknown as { onExchanges(fn: (b: { meta: Buffer; data: Buffer }) => void): void; pauseExchanges?(): void; resumeExchanges?(): void };
   return {
     live,
-    onExchanges: (fn) => s.onExchanges(fn),
-    start: () => session.start() as ReturnType<ExchangeSource['start']>,
+    onExchanges: (fn, flow) => session.onExchanges(fn, flow),
+    start: () => session.start(),
     stop: () => session.stop(),
-    ...(s.pauseExchanges && s.resumeExchanges ? { pause: () => s.pauseExchanges!(), resume: () => s.resumeExchanges!() } : {}),
   };
 }
 
@@ -42,7 +40,7 @@ export function summaryLines(run: ShadowRun, r: ShadowResult): string[] {
       `${s.compared} compared, ${s.matched} matched, ${s.differed} differed, ${s.errors} errors${s.errors ? ` (${byReason(r.replay.errors)})` : ''}`,
   ];
   const skipped = count(s.skipped);
-  lines.push(`skipped: ${skipped ? byReason(s.skipped) : 'none'}`);
+  lines.push(`skipped: ${skipped ? byReason(s.skipped) : 'none'}; at most ${r.peakQueued} exchanges waited at once (--queue ${run.limits.queueExchanges})`);
   if (run.primary && r.replay.primaryErrors) lines.push(`primary ${run.primary.url}: ${r.replay.primaryErrors} requests unanswered (noise not cancelled for them)`);
   const diffs: [string, number][] = [];
   for (const route of s.routes) for (const [where, n] of Object.entries(route.differences)) diffs.push([`${route.method} ${route.route}: ${where}`, n]);

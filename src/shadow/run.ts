@@ -2,6 +2,7 @@
 // scheduler to the replayer, whose outcomes the report compares and counts. A progress line every
 // 2 s on long runs, the summary on stderr at the end, the report files with --report.
 import type { ShadowRun } from '../config/shadow-options';
+import type { ExchangeFlow } from '../capture/session';
 import type { ExchangeInfo, Outcome } from './answer';
 import { ShadowReport, type ShadowSummary } from './report';
 import { ShadowScheduler } from './scheduler';
@@ -17,17 +18,15 @@ export const MAX_BODY_BYTES = 1 << 20;
 /** Where exchanges come from: the capture session (or, in tests, anything that produces batches). */
 export interface ExchangeSource {
   live: boolean;
-  /** `fn` gets every batch of exchanges (Contract 1's meta lines and data). */
-  onExchanges(fn: (batch: { meta: Buffer; data: Buffer }) => void): void;
+  /**
+   * `fn` gets every batch of exchanges (Contract 1's meta lines and data). Reading a file, the
+   * source takes batches only while flow.hasRoom() and again when flow's room callback runs (the
+   * file reader waits meanwhile); live, it ignores `flow` and never waits.
+   */
+  onExchanges(fn: (batch: { meta: Buffer; data: Buffer }) => void, flow: ExchangeFlow): void;
   /** Runs the capture; resolves when it ended (file read, count, duration, stop()). */
   start(): Promise<{ error?: Error; shadowStats?: { skipped?: Record<string, number> } }>;
   stop(): void;
-  /**
-   * Optional backpressure for files: the source stops taking batches until resume() (the
-   * native queue then holds the file reader). Without it a file's exchanges all wait in memory.
-   */
-  pause?(): void;
-  resume?(): void;
 }
 
 export interface ShadowResult {
@@ -57,8 +56,6 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary) },
     (ex, outcome: Outcome) => report.add(ex.info as ExchangeInfo, outcome),
   );
-  // Live capture never waits on the candidate (drops); a file waits for room when it can.
-  const canWait = !source.live && !!source.pause && !!source.resume;
   const scheduler = new ShadowScheduler(
     { ...run.limits, speed: source.live ? 0 : run.limits.speed },
     {
@@ -69,11 +66,10 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
         report.skip(reason);
       },
     },
-    // Without pause() a file's exchanges all wait in memory (the file is read to its end at once).
+    // Live capture never waits on the candidate (drops); a file waits for room.
     source.live ? 'drop' : 'wait',
   );
   const methods = new Set(run.methods);
-  let paused = false;
   const take = (events: ShadowEvent[]) => {
     for (const e of events) {
       if (e.kind === 'exchange') {
@@ -83,26 +79,21 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
       } else if (e.kind === 'close') scheduler.close(e.conn);
       else if (e.kind === 'skip') report.skip(e.reason, e.count);
     }
-    if (canWait && !paused && !scheduler.hasRoom()) {
-      paused = true;
-      source.pause!();
-      scheduler.onRoom(() => {
-        paused = false;
-        source.resume!();
-      });
-    }
   };
   let failure: unknown;
   const decoder = new BatchDecoder();
-  source.onExchanges((batch) => {
-    if (failure) return;
-    try {
-      take(decoder.decode(batch.meta, batch.data));
-    } catch (e) {
-      failure = e; // a malformed batch: stop, report what was done
-      source.stop();
-    }
-  });
+  source.onExchanges(
+    (batch) => {
+      if (failure) return;
+      try {
+        take(decoder.decode(batch.meta, batch.data));
+      } catch (e) {
+        failure = e; // a malformed batch: stop, report what was done
+        source.stop();
+      }
+    },
+    { hasRoom: () => scheduler.hasRoom(), onRoom: (fn) => scheduler.setRoomListener(fn) },
+  );
   let shown = '';
   const progress = setInterval(() => {
     const line = progressLine(report.summary(), scheduler.counts().queued);

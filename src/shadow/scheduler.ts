@@ -4,7 +4,7 @@
 // timestamps (--speed), and a bounded queue (exchanges and bytes). Live capture never waits on
 // the candidate: when the queue is full an exchange is dropped and counted ("queue_full"). A
 // file may instead wait for room (overflow "wait": offer() accepts, hasRoom() turns false and
-// onRoom() says when to read on).
+// the room listener says when to read on).
 import { heldBytes, type ReplayExchange } from './replay/exchange';
 
 export interface SchedulerLimits {
@@ -58,7 +58,8 @@ export class ShadowScheduler {
   private timerAt = Infinity;
   // Pacing: the first exchange's capture time maps to the wall-clock time it was offered.
   private paceOrigin?: { ts: number; wall: number };
-  private roomListeners: (() => void)[] = [];
+  private roomWanted = false;
+  private roomListener?: () => void;
   private idleListeners: (() => void)[] = [];
 
   constructor(
@@ -74,12 +75,14 @@ export class ShadowScheduler {
   }
 
   hasRoom(): boolean {
-    return this.queued < this.limits.queueExchanges && this.queuedBytes < this.limits.queueBytes;
+    const room = this.queued < this.limits.queueExchanges && this.queuedBytes < this.limits.queueBytes;
+    if (!room) this.roomWanted = true;
+    return room;
   }
 
-  /** Called once when there is room again (overflow "wait"). */
-  onRoom(fn: () => void): void {
-    this.roomListeners.push(fn);
+  /** `fn` is called (on a later tick) whenever there is room again after hasRoom() said no. */
+  setRoomListener(fn: () => void): void {
+    this.roomListener = fn;
   }
 
   /** Takes an exchange; false when it was dropped (queue full, overflow "drop"). */
@@ -202,10 +205,10 @@ export class ShadowScheduler {
       c.busy = false;
       this.markReady(c);
       this.maybeFinish(c);
-      if (this.roomListeners.length && this.hasRoom()) {
-        const listeners = this.roomListeners;
-        this.roomListeners = [];
-        for (const fn of listeners) fn();
+      if (this.roomWanted && this.hasRoom()) {
+        this.roomWanted = false;
+        const fn = this.roomListener;
+        if (fn) setImmediate(fn);
       }
       this.pump();
       this.checkIdle();

@@ -5,6 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { ExchangeSource } from '../../src/shadow/run';
+import type { ExchangeFlow } from '../../src/capture/session';
 
 export class MetaBuilder {
   private lines: string[] = [];
@@ -75,38 +76,28 @@ export class MetaBuilder {
   }
 }
 
-/** An ExchangeSource that hands over the given batches, one per event-loop turn. */
-export function batchSource(batches: { meta: Buffer; data: Buffer }[], live: boolean): ExchangeSource & { pauses: number } {
+/** An ExchangeSource that hands over the given batches, one per event-loop turn; a file's waits for room. */
+export function batchSource(batches: { meta: Buffer; data: Buffer }[], live: boolean): ExchangeSource & { waits: number } {
   let fn: ((b: { meta: Buffer; data: Buffer }) => void) | undefined;
+  let flow: ExchangeFlow | undefined;
   let stopped = false;
-  let paused = false;
-  let resume: (() => void) | undefined;
   const src = {
     live,
-    pauses: 0,
-    onExchanges: (f: typeof fn) => void (fn = f),
+    waits: 0,
+    onExchanges: (f: typeof fn, fl: ExchangeFlow) => void ((fn = f), (flow = fl)),
     stop: () => void (stopped = true),
     async start() {
       for (const b of batches) {
         if (stopped) break;
-        while (paused) await new Promise<void>((r) => (resume = r));
+        if (!live && flow && !flow.hasRoom()) {
+          src.waits++;
+          await new Promise<void>((r) => flow!.onRoom(r));
+        }
         fn?.(b);
         await new Promise((r) => setImmediate(r));
       }
       return {};
     },
-    ...(live
-      ? {}
-      : {
-          pause: () => {
-            paused = true;
-            src.pauses++;
-          },
-          resume: () => {
-            paused = false;
-            resume?.();
-          },
-        }),
   };
   return src;
 }

@@ -166,7 +166,7 @@ describe('podspan shadow: replay to real servers', () => {
     const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { queue: '8', maxInFlight: '2' }), src, sink().w);
     expect(r.summary).toMatchObject({ requests: 200, compared: 200, matched: 200, errors: 0 });
     expect(r.dropped).toEqual({});
-    expect(src.pauses).toBeGreaterThan(0);
+    expect(src.waits).toBeGreaterThan(0);
     // One batch (4 exchanges) may arrive after the queue filled, before the source paused.
     expect(r.peakQueued).toBeLessThanOrEqual(8 + 4);
   });
