@@ -8,7 +8,11 @@ import { MAX_BODY_BYTES, runShadow, type ExchangeSource, type ShadowResult } fro
 
 /** Contract 1's capture option (the native side defines the type; this is what is passed). */
 function shadowCaptureOptions(run: ShadowRun) {
-  return { protocol: run.protocol, serverPorts: run.serverPorts, methods: run.methods, percent: run.percent, maxBodyBytes: MAX_BODY_BYTES, maxRequestBytes: MAX_BODY_BYTES };
+  return {
+    protocol: run.protocol, serverPorts: run.serverPorts, methods: run.methods, percent: run.percent, maxBodyBytes: MAX_BODY_BYTES, maxRequestBytes: MAX_BODY_BYTES,
+    // Batches of 512 KiB (not 4 MiB): a file's batch lands whole on a full queue, so this bounds the overshoot.
+    maxBytes: 512 * 1024,
+  };
 }
 
 /** The capture session as the shadow run's source of exchanges. */
