@@ -1,7 +1,7 @@
 // The service shadow tests replay: one Node http server program in two versions. v2 (the
 // candidate) differs from v1 (production, and the primary) in known ways: $.price on
 // /api/users/{id}, the cache-control header there, status 404 for user 7, and /api/slow takes
-// 150 ms longer. Both add noise: a random $.request_id and x-request-id, and Date. Each server
+// 150 ms longer (/api/echo answers alike: the body's length and SHA-256). Both add noise: a random $.request_id and x-request-id, and Date. Each server
 // counts what it received (per method, marker header, per connection) so tests can check that
 // production saw exactly the clients' requests and the candidate no POST.
 import http from 'node:http';
@@ -14,7 +14,7 @@ export interface Received {
   headers: http.IncomingHttpHeaders;
   /** The server-side connection it came on (the client's port). */
   conn: number;
-  body: string;
+  body: Buffer;
 }
 
 export interface AppServer {
@@ -25,7 +25,7 @@ export interface AppServer {
 
 export type AppBehaviour = 'v1' | 'v2' | { slowMs: number } | 'reset';
 
-function handle(version: 'v1' | 'v2', req: http.IncomingMessage, res: http.ServerResponse, body: string): void {
+function handle(version: 'v1' | 'v2', req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
   const noise = crypto.randomBytes(6).toString('hex');
   res.setHeader('x-request-id', noise);
   const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
@@ -45,6 +45,7 @@ function handle(version: 'v1' | 'v2', req: http.IncomingMessage, res: http.Serve
     return void (version === 'v2' ? setTimeout(reply, 150) : reply());
   }
   if (url.pathname === '/api/orders' && req.method === 'POST') return json(201, { created: true, bytes: body.length, request_id: noise });
+  if (url.pathname === '/api/echo') return json(200, { method: req.method, bytes: body.length, sha256: crypto.createHash('sha256').update(body).digest('hex') });
   if (url.pathname === '/health') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return void res.end(req.method === 'HEAD' ? undefined : 'ok\n');
@@ -60,7 +61,7 @@ export async function startApp(behaviour: AppBehaviour, host = '127.0.0.1', port
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
+      const body = Buffer.concat(chunks);
       received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, conn: req.socket.remotePort ?? 0, body });
       if (behaviour === 'reset') return void req.socket.resetAndDestroy();
       if (typeof behaviour === 'object') return void setTimeout(() => handle('v1', req, res, body), behaviour.slowMs);

@@ -6,41 +6,18 @@
 // received exactly the clients' requests, every replayed request carries the marker header; the
 // candidate down ends in exit 1 and one line.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess, type Running } from '../helpers/netns';
-import { podspanBin, repoRoot, run } from '../helpers/tools';
+import { canUseNetns, inNs, startInNs, stopProcess } from '../helpers/netns';
+import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
+import { podspanBin, run } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0 && run('which', ['hey']).code === 0;
 if (!canUseNetns || !haveTools) console.log('shadow live test skipped: it needs root, iproute2, trafgen, curl and hey');
 
-const tag = `${process.pid % 100000}`;
-// Clients and podspan (nsC), production (nsP), candidate and primary (nsK).
-const nsC = `shC${tag}`, nsP = `shP${tag}`, nsK = `shK${tag}`;
-const devCP = `scp${tag}`, devP = `sp${tag}`, devCK = `sck${tag}`, devK = `sk${tag}`;
-const PROD = '198.18.0.2', CAND = '198.18.1.2';
+const pods = new ShadowPods('sh');
+const { nsC, nsP, nsK } = pods;
 const HEY_REQUESTS = 200;
-
-interface Seen {
-  method: string;
-  url: string;
-  marker: string | null;
-  conn: number;
-}
-
-const vite = path.join(repoRoot, 'node_modules', '.bin', 'vite-node');
-const appMain = path.join(repoRoot, 'test', 'helpers', 'shadow-app-main.ts');
-const startPod = (ns: string, version: string, host: string, port: number) => startInNs(ns, [vite, appMain, version, host, String(port)], /ready/);
-
-async function received(pod: Running): Promise<Seen[]> {
-  let out = '';
-  pod.child.stdout!.removeAllListeners('data');
-  pod.child.stdout!.on('data', (d) => (out += d));
-  pod.child.kill('SIGINT');
-  await pod.exited;
-  return JSON.parse(out) as Seen[];
-}
 
 /** The clients' traffic: curl (users 1..10 on one keep-alive connection, HEAD, POST) and hey (200 GETs on 4 connections). */
 function clientTraffic(): void {
@@ -60,33 +37,19 @@ const routesOf = (summary: { routes: { method: string; route: string; difference
   Object.fromEntries(summary.routes.map((r) => [`${r.method} ${r.route}`, r.differences]));
 
 describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clients and capture', () => {
-  let tmp: string;
-  beforeAll(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-shadow-live-'));
-    addNamespaces([nsC, nsP, nsK]);
-    addVeth(nsC, devCP, nsP, devP);
-    addVeth(nsC, devCK, nsK, devK);
-    inNs(nsC, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', devCP]);
-    inNs(nsP, ['ip', 'addr', 'add', `${PROD}/24`, 'dev', devP]);
-    inNs(nsC, ['ip', 'addr', 'add', '198.18.1.1/24', 'dev', devCK]);
-    inNs(nsK, ['ip', 'addr', 'add', `${CAND}/24`, 'dev', devK]);
-  });
-  afterAll(() => {
-    killStarted();
-    removeNamespaces([nsC, nsP, nsK]);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  beforeAll(() => pods.setup());
+  afterAll(() => pods.teardown());
 
   it('live and from the recorded file: exactly the planted differences, no POST replayed, production untouched, marker on every request', async () => {
-    const production = await startPod(nsP, 'v1', PROD, 8080);
-    let candidate = await startPod(nsK, 'v2', CAND, 8080);
-    let primary = await startPod(nsK, 'v1', CAND, 8081);
-    const pcap = path.join(tmp, 'prod.pcap');
-    const live = path.join(tmp, 'live');
-    const recorder = await startInNs(nsC, [process.execPath, podspanBin, 'capture', '-i', devCP, '-w', pcap, '--immediate', 'tcp port 8080'], /listening on/);
+    const production = await pods.app(nsP, 'v1', PROD, 8080);
+    let candidate = await pods.app(nsK, 'v2', CAND, 8080);
+    let primary = await pods.app(nsK, 'v1', CAND, 8081);
+    const pcap = path.join(pods.tmp, 'prod.pcap');
+    const live = path.join(pods.tmp, 'live');
+    const recorder = await startInNs(nsC, [process.execPath, podspanBin, 'capture', '-i', pods.devC, '-w', pcap, '--immediate', 'tcp port 8080'], /listening on/);
     const shadow = await startInNs(
       nsC,
-      [process.execPath, podspanBin, 'shadow', '-i', devCP, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, '--primary', `http://${CAND}:8081`, '--report', live],
+      [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, '--primary', `http://${CAND}:8081`, '--report', live],
       /listening on/,
     );
     clientTraffic();
@@ -100,28 +63,28 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(routesOf(liveSummary)).toEqual(plantedRoutes);
     expect(shadow.stderr()).toMatch(new RegExp(`${requests} requests replayed to http://${CAND.replace(/\./g, '\\.')}:8080 .*: ${requests} compared, ${requests - 10} matched, 10 differed, 0 errors`));
 
-    const prodSeen = await received(production);
+    const prodSeen = await pods.received(production);
     expect(prodSeen.length).toBe(requests + 1); // the clients' requests (POST included), nothing more
     expect(prodSeen.filter((r) => r.marker !== null)).toHaveLength(0);
-    const candSeen = await received(candidate);
+    const candSeen = await pods.received(candidate);
     expect(candSeen.filter((r) => r.method === 'POST')).toHaveLength(0);
     expect(candSeen).toHaveLength(requests);
     expect(candSeen.every((r) => r.marker === '1')).toBe(true);
     // hey's 4 connections and curl's 2 replayed ones: as many connections as the clients made.
     expect(new Set(candSeen.map((r) => r.conn)).size).toBe(6);
-    expect((await received(primary)).length).toBe(requests);
+    expect((await pods.received(primary)).length).toBe(requests);
 
     // The recorded file, replayed as fast as possible, finds the same.
-    candidate = await startPod(nsK, 'v2', CAND, 8080);
-    primary = await startPod(nsK, 'v1', CAND, 8081);
-    const fromFile = path.join(tmp, 'file');
+    candidate = await pods.app(nsK, 'v2', CAND, 8080);
+    primary = await pods.app(nsK, 'v1', CAND, 8081);
+    const fromFile = path.join(pods.tmp, 'file');
     const r = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--target', `http://${CAND}:8080`, '--primary', `http://${CAND}:8081`, '--report', fromFile]);
     expect(r.code, r.stderr).toBe(0);
     const fileSummary = JSON.parse(fs.readFileSync(path.join(fromFile, 'summary.json'), 'utf8'));
     expect(fileSummary).toMatchObject({ requests, compared: requests, errors: 0, differed: 10 });
     expect(routesOf(fileSummary)).toEqual(plantedRoutes);
-    expect((await received(candidate)).filter((x) => x.method === 'POST')).toHaveLength(0);
-    await received(primary);
+    expect((await pods.received(candidate)).filter((x) => x.method === 'POST')).toHaveLength(0);
+    await pods.received(primary);
 
     // The candidate down: every request an error, exit 1 and one line saying so.
     const down = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--target', `http://${CAND}:8080`, '--timeout', '1']);
@@ -129,4 +92,51 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(down.stderr).toContain(`0 compared, 0 matched, 0 differed, ${requests} errors (refused ${requests})`);
     expect(down.stderr.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/198\.18\.1\.2:8080 never answered: \d+ requests failed \(refused: /);
   }, 120_000);
+
+  it('HTTP/1 edge cases end to end: pipelining, HEAD, Connection: close, a chunked body over many segments, Expect: 100-continue', async () => {
+    const production = await pods.app(nsP, 'v1', PROD, 8080);
+    const candidate = await pods.app(nsK, 'v1', CAND, 8080);
+    const report = path.join(pods.tmp, 'edges');
+    const shadow = await startInNs(
+      nsC,
+      [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, '--methods', 'GET,HEAD,POST,PUT', '--ignore', 'body:$.request_id', '--report', report],
+      /listening on/,
+    );
+    // Raw sockets: four pipelined requests in one write (the last with Connection: close); a
+    // chunked POST written in 6 segments 20 ms apart, then a GET on the same connection.
+    const client = `
+      const net = require('net');
+      const talk = (writes) => new Promise((resolve) => {
+        const s = net.connect(8080, '${PROD}');
+        s.on('data', () => {}); s.on('close', resolve);
+        (async () => { for (const w of writes) { s.write(w); await new Promise((r) => setTimeout(r, 20)); } })();
+      });
+      (async () => {
+        const H = 'Host: shop.example\\r\\n';
+        await talk(['GET /api/users/1 HTTP/1.1\\r\\n' + H + '\\r\\nGET /api/users/2 HTTP/1.1\\r\\n' + H + '\\r\\nHEAD /health HTTP/1.1\\r\\n' + H + '\\r\\nGET /health HTTP/1.1\\r\\n' + H + 'Connection: close\\r\\n\\r\\n']);
+        const chunks = ['5\\r\\nhello\\r\\n', '6\\r\\n world\\r\\n', '1a\\r\\n' + 'x'.repeat(26) + '\\r\\n', '0\\r\\n\\r\\n'];
+        await talk(['POST /api/echo HTTP/1.1\\r\\n' + H + 'Transfer-Encoding: chunked\\r\\n\\r\\n', ...chunks, 'GET /health HTTP/1.1\\r\\n' + H + 'Connection: close\\r\\n\\r\\n']);
+      })();`;
+    inNs(nsC, [process.execPath, '-e', client]);
+    const upload = path.join(pods.tmp, 'upload.bin');
+    fs.writeFileSync(upload, Buffer.alloc(200_000, 7));
+    inNs(nsC, ['curl', '-sf', '-o', '/dev/null', '-X', 'PUT', '-H', 'Expect: 100-continue', '--data-binary', `@${upload}`, `http://${PROD}:8080/api/echo`]);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await stopProcess(shadow)).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(report, 'summary.json'), 'utf8'));
+    expect(summary, shadow.stderr()).toMatchObject({ requests: 7, compared: 7, matched: 7, differed: 0, errors: 0 });
+
+    // The candidate got what production got, connection by connection, bodies byte for byte.
+    const perConn = (seen: Awaited<ReturnType<typeof pods.received>>) => {
+      const m = new Map<number, string[]>();
+      for (const r of seen) m.set(r.conn, [...(m.get(r.conn) ?? []), `${r.method} ${r.url} ${r.bodyLength} ${r.bodySha.slice(0, 12)}`]);
+      return [...m.values()].sort((a, b) => a[0].localeCompare(b[0]));
+    };
+    const prodSeen = perConn(await pods.received(production));
+    const candSeen = perConn(await pods.received(candidate));
+    expect(prodSeen.flat()).toHaveLength(7);
+    expect(candSeen).toEqual(prodSeen);
+    expect(prodSeen.flat().find((x) => x.startsWith('POST'))).toMatch(/^POST \/api\/echo 37 /);
+    expect(prodSeen.flat().find((x) => x.startsWith('PUT'))).toMatch(/^PUT \/api\/echo 200000 /);
+  }, 60_000);
 });
