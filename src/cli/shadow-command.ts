@@ -1,7 +1,8 @@
 // `podspan shadow`: replays the requests production's clients made (from a capture file or live
 // interfaces) to a candidate version, compares its answers with production's, and reports where
 // they differ. Exit 0 when done, 1 when the candidate never answered (one line), 2 on bad flags.
-import { CaptureSession, type CaptureOptions } from '../capture/session';
+import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capture/session';
+import { summaryLines as captureSummaryLines } from './capture-command';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
 import { MAX_BODY_BYTES, runShadow, type ExchangeSource, type ShadowResult } from '../shadow/run';
@@ -15,14 +16,15 @@ function shadowCaptureOptions(run: ShadowRun) {
   };
 }
 
-/** The capture session as the shadow run's source of exchanges. */
-function sessionSource(session: CaptureSession, live: boolean): ExchangeSource {
-  return {
+/** The capture session as the shadow run's source of exchanges (its result kept for the summary). */
+function sessionSource(session: CaptureSession, live: boolean): ExchangeSource & { result?: CaptureResult } {
+  const source: ExchangeSource & { result?: CaptureResult } = {
     live,
     onExchanges: (fn, flow) => session.onExchanges(fn, flow),
-    start: () => session.start(),
+    start: async () => (source.result = await session.start()),
     stop: () => session.stop(),
   };
+  return source;
 }
 
 const count = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -69,6 +71,10 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   try {
     const result = await runShadow(run, source, err);
     for (const line of summaryLines(run, result)) err.write(line + '\n');
+    // Live, what the capture lost (tcpdump's lines) and batches dropped before JavaScript took them.
+    if (live && source.result) for (const line of captureSummaryLines(source.result, true)) err.write(line + '\n');
+    const droppedBatches = source.result?.shadowStats?.droppedBatches ?? 0;
+    if (droppedBatches) err.write(`${droppedBatches} exchange batches dropped (queue to JavaScript full)\n`);
     if (run.reportDir) {
       result.report.write(run.reportDir);
       err.write(`report in ${run.reportDir} (summary.json, diffs.jsonl, index.html)\n`);

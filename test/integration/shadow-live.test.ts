@@ -139,4 +139,33 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(prodSeen.flat().find((x) => x.startsWith('POST'))).toMatch(/^POST \/api\/echo 37 /);
     expect(prodSeen.flat().find((x) => x.startsWith('PUT'))).toMatch(/^PUT \/api\/echo 200000 /);
   }, 60_000);
+
+  it('a slow candidate, live: timeouts counted, the rest dropped as queue_full, the queue within --queue, capture and clients unaffected', async () => {
+    const production = await pods.app(nsP, 'v1', PROD, 8080);
+    const candidate = await pods.app(nsK, 'slow:1000', CAND, 8080);
+    const report = path.join(pods.tmp, 'slow');
+    const shadow = await startInNs(
+      nsC,
+      [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, '--timeout', '0.2', '--max-in-flight', '2', '--queue', '10', '--report', report],
+      /listening on/,
+    );
+    const hey = inNs(nsC, ['hey', '-n', '300', '-c', '4', `http://${PROD}:8080/health`]);
+    expect(hey).toMatch(/\[200\]\s+300 responses/); // the clients' answers: all there, all 200
+    await new Promise((r) => setTimeout(r, 1000));
+    // Not one answer within --timeout: exit 1, the last line says so.
+    expect(await stopProcess(shadow)).toBe(1);
+    const summary = JSON.parse(fs.readFileSync(path.join(report, 'summary.json'), 'utf8'));
+    const err = shadow.stderr();
+    expect(err.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/198\.18\.1\.2:8080 never answered: \d+ requests failed \(timeout: no complete answer within 200 ms\)$/);
+    expect(summary.compared, err).toBe(0);
+    expect(summary.errors).toBe(summary.requests);
+    expect(summary.routes[0].error_kinds).toEqual({ timeout: summary.requests });
+    expect(summary.skipped.queue_full).toBeGreaterThan(0);
+    expect(summary.requests + summary.skipped.queue_full).toBe(300);
+    const peak = Number(/at most (\d+) exchanges waited at once \(--queue 10\)/.exec(err)?.[1]);
+    expect(peak).toBeLessThanOrEqual(10);
+    expect(err).toMatch(/^0 packets dropped by kernel$/m);
+    expect((await pods.received(production)).length).toBe(300);
+    await pods.received(candidate);
+  }, 60_000);
 });
