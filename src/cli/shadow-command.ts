@@ -64,12 +64,22 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   if (live) for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
   const source = sessionSource(session, live);
-  const stop = () => session.stop();
+  // The first Ctrl-C ends the capture (what waits is still replayed, each within --timeout); the
+  // second gives up what still waits.
+  const abandon = new AbortController();
+  let signals = 0;
+  const stop = () => {
+    if (signals++ === 0) session.stop();
+    else if (!abandon.signal.aborted) {
+      err.write('podspan: giving up the exchanges still waiting\n');
+      abandon.abort();
+    }
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
   try {
-    const result = await runShadow(run, source, err);
+    const result = await runShadow(run, source, err, { abandon: abandon.signal });
     for (const line of summaryLines(run, result)) err.write(line + '\n');
     // Live, what the capture lost (tcpdump's lines) and batches dropped before JavaScript took them.
     if (live && source.result) for (const line of captureSummaryLines(source.result, true)) err.write(line + '\n');

@@ -48,7 +48,13 @@ export function progressLine(s: ShadowSummary, queued: number): string {
   return `… ${s.requests} requests: ${s.matched} matched, ${s.differed} differed, ${s.errors} errors; ${queued} waiting`;
 }
 
-export async function runShadow(run: ShadowRun, source: ExchangeSource, err: NodeJS.WritableStream, opts: { progressMs?: number } = {}): Promise<ShadowResult> {
+export interface RunOptions {
+  progressMs?: number;
+  /** Aborted: exchanges still waiting are given up (counted "stopped"), e.g. on a second Ctrl-C. */
+  abandon?: AbortSignal;
+}
+
+export async function runShadow(run: ShadowRun, source: ExchangeSource, err: NodeJS.WritableStream, opts: RunOptions = {}): Promise<ShadowResult> {
   const t0 = performance.now();
   const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore) });
   const dropped: Record<string, number> = {};
@@ -69,6 +75,7 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     // Live capture never waits on the candidate (drops); a file waits for room.
     source.live ? 'drop' : 'wait',
   );
+  opts.abandon?.addEventListener('abort', () => scheduler.abandon('stopped'), { once: true });
   const methods = new Set(run.methods);
   const take = (events: ShadowEvent[]) => {
     for (const e of events) {

@@ -228,4 +228,21 @@ describe('podspan shadow: replay to real servers', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('abandon (a second Ctrl-C): what still waits is counted "stopped", what was in flight finishes', async () => {
+    const candidate = await app({ slowMs: 300 });
+    const meta = new MetaBuilder();
+    meta.open('1');
+    for (let i = 0; i < 20; i++) meta.http('1', i, { method: 'GET', target: '/health', route: '/health' }, { status: 200, headers: [['content-type', 'text/plain']], body: Buffer.from('ok\n') });
+    meta.close('1');
+    const abandon = new AbortController();
+    const running = runShadow(flags(`http://127.0.0.1:${candidate.port}`), batchSource([meta.take()], false), sink().w, { abandon: abandon.signal });
+    while (candidate.received.length === 0) await new Promise((r) => setTimeout(r, 10));
+    abandon.abort();
+    const r = await running;
+    expect(r.replay.sent).toBeGreaterThanOrEqual(1);
+    expect(r.dropped.stopped).toBe(20 - r.replay.sent);
+    expect(r.summary.skipped.stopped).toBe(20 - r.replay.sent);
+    expect(r.summary.matched).toBe(r.replay.sent);
+  });
 });

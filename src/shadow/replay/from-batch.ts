@@ -38,8 +38,9 @@ interface Meta {
   resp?: MetaResponse | null;
   request?: Slice;
   reply?: Slice;
-  latency_ms?: number;
-  duration_ms?: number;
+  latency_ms?: number | null;
+  duration_ms?: number | null;
+  reply_truncated?: boolean;
   reason?: string;
   count?: number;
   server_port?: number;
@@ -130,7 +131,8 @@ function eventsFromBatch(meta: Buffer, data: Buffer, serverPorts: Map<string, nu
           exchange: {
             info: { conn: m.conn, ts, method: 'TCP', path: '', route: `:${serverPorts.get(m.conn) ?? 0}`, protocol: 'raw' },
             request: { kind: 'raw', bytes: slice(data, m.request), replyLength: reply.length },
-            production: { status: 0, headers: [], body: reply, bodyLength: reply.length, bodyTruncated: false, latencyMs: m.latency_ms, durationMs: m.duration_ms },
+            // latency null: a turn without request (a greeting) or without reply.
+            production: { status: 0, headers: [], body: reply, bodyLength: reply.length, bodyTruncated: m.reply_truncated === true, latencyMs: m.latency_ms ?? undefined, durationMs: m.duration_ms ?? undefined },
           },
         });
         break;
