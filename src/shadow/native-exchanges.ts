@@ -7,7 +7,7 @@ import { CaptureSession, fileCaptureOptions, type CaptureResult } from '../captu
 import { InputFileError } from '../errors';
 
 export interface ShadowCaptureOptions {
-  /** http: HTTP/1.x recognised per connection; raw: every selected connection cut into turns. */
+  /** http: HTTP/1.x and HTTP/2 recognised per connection; raw: every selected connection cut into turns. */
   protocol: 'http' | 'raw';
   /** The server side when the SYN was not seen (raw: also which connections are taken). */
   serverPorts: number[];
@@ -39,9 +39,9 @@ export interface ExchangeBatch {
 export interface ShadowStats {
   /** Connections whose exchanges were taken (open lines). */
   connections: number;
-  /** http / turn lines handed to JavaScript. */
+  /** http, h2 and turn lines handed to JavaScript. */
   exchanges: number;
-  /** By reason: tls, h2-midstream, method, too_large, gap, not_http, percent, queue_full, h2. */
+  /** By reason: tls, h2-midstream, method, too_large, gap, not_http, percent, queue_full. */
   skipped: Record<string, number>;
   /** Live: batches dropped because JavaScript did not take them fast enough. */
   droppedBatches: number;
@@ -90,6 +90,42 @@ export interface HttpLine {
   note?: 'no_response';
 }
 
+export interface H2Response {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  body_length: number;
+  body_truncated: boolean;
+  trailers: Headers;
+  /** -1 when absent */
+  grpc_status: number;
+  ts_ms: number;
+  latency_ms: number;
+  duration_ms: number;
+}
+
+/** One HTTP/2 stream (prior knowledge or h2c Upgrade; gRPC when its content type says so). */
+export interface H2Line {
+  t: 'h2';
+  conn: string;
+  stream: number;
+  ts_ms: number;
+  method: string;
+  /** :path as sent, query included. */
+  path: string;
+  route: string;
+  authority: string;
+  /** Pseudo-headers included, in the order decoded. */
+  headers: Headers;
+  body: Buffer;
+  body_length: number;
+  body_truncated: boolean;
+  trailers: Headers;
+  grpc: boolean;
+  resp: H2Response | null;
+  note?: 'no_response' | 'reset';
+}
+
 export interface TurnLine {
   t: 'turn';
   conn: string;
@@ -116,7 +152,7 @@ export interface CloseLine {
   ts_ms: number;
 }
 
-export type ExchangeLine = OpenLine | HttpLine | TurnLine | SkipLine | CloseLine;
+export type ExchangeLine = OpenLine | HttpLine | H2Line | TurnLine | SkipLine | CloseLine;
 
 type Slice = [number, number];
 
@@ -151,9 +187,10 @@ function parseLine(text: string, data: Buffer, where: string): ExchangeLine {
     return data.subarray(s[0], s[0] + s[1]);
   };
   switch (o.t) {
-    case 'http': {
+    case 'http':
+    case 'h2': {
       const r = o.resp as Record<string, unknown> | null;
-      return { ...o, body: slice(o.body), resp: r && { ...r, body: slice(r.body) } } as unknown as HttpLine;
+      return { ...o, body: slice(o.body), resp: r && { ...r, body: slice(r.body) } } as unknown as HttpLine | H2Line;
     }
     case 'turn':
       return { ...o, request: slice(o.request), reply: slice(o.reply) } as unknown as TurnLine;

@@ -2,14 +2,15 @@
 // curl plus a pipelining client, in a network namespace of this test, on its loopback) captured
 // by tcpdump to a pcap, read back through the addon with readExchanges(). The exchanges must be
 // what the clients sent and the server answered: methods, paths, bodies byte for byte, statuses;
-// a TLS ClientHello is counted, not parsed; the method filter counts what it leaves out.
+// a TLS ClientHello is counted, not parsed; the method filter counts what it leaves out; HTTP/2
+// (Node's http2 client and server, prior knowledge) gives one line per stream.
 // tshark judges the request count independently.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readExchanges, type HttpLine } from '../../src/shadow/native-exchanges';
+import { readExchanges, type H2Line, type HttpLine } from '../../src/shadow/native-exchanges';
 import { addNamespaces, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess } from '../helpers/netns';
 import { run } from '../helpers/tools';
 
@@ -21,9 +22,23 @@ const bodyFile = path.join(dir, 'body.bin');
 
 // The production server: /items/ID as JSON with a length, /echo the request body back chunked
 // (status 201), HEAD /head a length without a body, /close a body ended by the close (an HTTP/1.0
-// client); port 8443 takes a TLS ClientHello and hangs up.
+// client); port 8443 takes a TLS ClientHello and hangs up; port 8081 is HTTP/2 without TLS
+// (prior knowledge): /h2/items/ID as JSON, /h2/echo the body back.
 const serverJs = `
-const http = require('http'), net = require('net');
+const http = require('http'), http2 = require('http2'), net = require('net');
+http2.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.url === '/h2/echo') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.concat(chunks));
+    } else {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: req.url.split('/')[3] }));
+    }
+  });
+}).listen(8081, '127.0.0.1');
 http.createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -66,13 +81,31 @@ const s = net.connect(8080, '127.0.0.1', () => {
 s.resume();
 s.on('end', () => process.exit(0));`;
 
+// Node's http2 client with prior knowledge: a GET, then a POST of the body, on one session.
+const h2ClientJs = `
+const http2 = require('http2'), fs = require('fs');
+const body = fs.readFileSync(process.argv[2]);
+const session = http2.connect('http://127.0.0.1:8081');
+const call = (headers, data) => new Promise((resolve, reject) => {
+  const req = session.request(headers);
+  req.on('response', () => {});
+  req.resume();
+  req.on('end', resolve);
+  req.on('error', reject);
+  req.end(data);
+});
+call({ ':method': 'GET', ':path': '/h2/items/9' })
+  .then(() => call({ ':method': 'POST', ':path': '/h2/echo', 'content-type': 'application/octet-stream' }, body))
+  .then(() => session.close(), (e) => { console.error(e); process.exit(1); });`;
+
 const usable = canUseNetns && run('which', ['tcpdump', 'curl', 'tshark']).code === 0;
 
-describe.skipIf(!usable)('shadow exchanges from real HTTP/1.1 traffic', () => {
+describe.skipIf(!usable)('shadow exchanges from real HTTP/1.1 and HTTP/2 traffic', () => {
   beforeAll(async () => {
     fs.writeFileSync(bodyFile, body);
     fs.writeFileSync(path.join(dir, 'server.js'), serverJs);
     fs.writeFileSync(path.join(dir, 'pipeline.js'), pipelineJs);
+    fs.writeFileSync(path.join(dir, 'h2client.js'), h2ClientJs);
     addNamespaces([ns]);
     const server = await startInNs(ns, [process.execPath, path.join(dir, 'server.js')], /ready/);
     const dump = await startInNs(ns, ['tcpdump', '--immediate-mode', '-i', 'lo', '-U', '-w', pcap, 'tcp'], /listening on/);
@@ -85,6 +118,7 @@ describe.skipIf(!usable)('shadow exchanges from real HTTP/1.1 traffic', () => {
       curl('--http1.0', `${url}/close`);
       run('ip', ['netns', 'exec', ns, 'curl', '-sk', '--max-time', '5', 'https://127.0.0.1:8443/'], { timeoutMs: 10_000 }); // fails: not TLS
       inNs(ns, [process.execPath, path.join(dir, 'pipeline.js'), bodyFile]);
+      inNs(ns, [process.execPath, path.join(dir, 'h2client.js'), bodyFile]); // HTTP/2: a GET and a POST on one connection
     } finally {
       await stopProcess(dump);
       await stopProcess(server, 'SIGTERM');
@@ -146,13 +180,28 @@ describe.skipIf(!usable)('shadow exchanges from real HTTP/1.1 traffic', () => {
       expect(lines.findIndex((l) => l.t === 'close' && l.conn === h.conn)).toBeGreaterThan(at);
       expect(h.resp!.latency_ms).toBeGreaterThanOrEqual(0);
     }
-    expect(stats).toMatchObject({ connections: 5, exchanges: 8, skipped: { tls: 1 }, droppedBatches: 0 });
+    // HTTP/2: both streams, pseudo-headers first, the body both ways byte-exact
+    const h2 = lines.filter((l): l is H2Line => l.t === 'h2');
+    expect(h2.map((h) => `${h.method} ${h.path} ${h.route} ${h.resp?.status}`).sort()).toEqual([
+      'GET /h2/items/9 /h2/items/{id} 200',
+      'POST /h2/echo /h2/echo 200',
+    ]);
+    for (const h of h2) expect(h.headers.slice(0, 4).map(([n]) => n).sort()).toEqual([':authority', ':method', ':path', ':scheme']);
+    const get = h2.find((h) => h.method === 'GET')!;
+    expect(get.resp!.body.toString()).toBe('{"id":"9"}');
+    const post = h2.find((h) => h.method === 'POST')!;
+    expect(post.body.equals(body)).toBe(true);
+    expect(post.resp!.body.equals(body)).toBe(true);
+    expect(post.resp!.grpc_status).toBe(-1);
+    expect(stats?.exchanges).toBe(http.length + h2.length);
+    expect(stats).toMatchObject({ skipped: { tls: 1 }, droppedBatches: 0 });
+    expect(stats!.connections).toBe(new Set([...http, ...h2].map((h) => h.conn)).size);
   });
 
   it('methods not listed are counted, not handed over', async () => {
     const { lines, stats } = await readExchanges(pcap, { methods: ['GET', 'HEAD', 'OPTIONS'] });
     expect(lines.filter((l) => l.t === 'http').map((l) => (l as HttpLine).method)).not.toContain('POST');
-    expect(stats?.exchanges).toBe(6);
-    expect(stats?.skipped).toEqual({ tls: 1, method: 2 });
+    expect(stats?.exchanges).toBe(7); // 6 HTTP/1.1 GET/HEAD, 1 HTTP/2 GET
+    expect(stats?.skipped).toEqual({ tls: 1, method: 3 });
   });
 });

@@ -182,7 +182,7 @@ int Http1Parser::cb_headers_complete(llhttp_t* p) {
 int Http1Parser::cb_body(llhttp_t* p, const char* at, size_t n) {
   Http1Parser& s = *self(p);
   s.msg_.body_bytes += n;
-  if (s.capture_) append_capped(s.msg_.content.body, at, n, s.max_body_, s.msg_.content.body_truncated);
+  if (s.capture_) s.msg_.content.add_body(at, n, s.max_body_);
   return 0;
 }
 

@@ -33,11 +33,37 @@ struct Http1Content {
   bool body_truncated = false;           // payload longer than that (body_bytes counts it all)
   std::string_view name(const Http1HeaderSpan& h) const { return {header_bytes.data() + h.name_off, h.name_len}; }
   std::string_view value(const Http1HeaderSpan& h) const { return {header_bytes.data() + h.value_off, h.value_len}; }
-  void clear() {
+  void clear_headers() {
     header_bytes.clear();
     headers.clear();
-    headers_truncated = body_truncated = false;
+    headers_truncated = false;
+  }
+  void clear() {
+    clear_headers();
+    body_truncated = false;
     body.clear();
+  }
+  // A whole header at once (HTTP/2's decoded fields); past max_bytes of names and values the
+  // rest is dropped and headers_truncated set.
+  void add_header(const char* name, size_t name_len, const char* value, size_t value_len, size_t max_bytes) {
+    if (headers_truncated || header_bytes.size() + name_len + value_len > max_bytes) {
+      headers_truncated = true;
+      return;
+    }
+    Http1HeaderSpan h;
+    h.name_off = static_cast<uint32_t>(header_bytes.size());
+    h.name_len = static_cast<uint32_t>(name_len);
+    header_bytes.append(name, name_len);
+    h.value_off = static_cast<uint32_t>(header_bytes.size());
+    h.value_len = static_cast<uint32_t>(value_len);
+    header_bytes.append(value, value_len);
+    headers.push_back(h);
+  }
+  // Payload bytes, up to max_bytes kept.
+  void add_body(const char* at, size_t n, size_t max_bytes) {
+    const size_t room = body.size() < max_bytes ? max_bytes - body.size() : 0;
+    if (n > room) body_truncated = true;
+    body.append(at, n < room ? n : room);
   }
 };
 

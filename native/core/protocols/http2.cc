@@ -152,6 +152,12 @@ Http2Stream* Http2Parser::open_stream(uint32_t id) {
   s.request_start = s.request_end = s.response_start = s.response_end = 0;
   s.request_first_ts = s.request_last_ts = s.response_first_ts = s.response_last_ts = 0;
   s.request_ended = s.response_ended = s.response_seen = s.reset = s.upgraded = false;
+  if (capture_) {
+    for (int d = 0; d < 2; ++d) {
+      s.content[d].clear();
+      s.trailers[d].clear();
+    }
+  }
   ++stats_.streams;
   return &s;
 }
@@ -167,12 +173,12 @@ void Http2Parser::end_if_done(Http2Stream& s) {
   if (s.request_ended && s.response_ended) release(s, true);
 }
 
-void Http2Parser::upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
+Http2Stream* Http2Parser::upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
                                    const std::string& content_type, uint64_t request_bytes, uint64_t first_ts,
                                    uint64_t last_ts) {
   Http2Stream* s = find(1);
   if (s == nullptr) s = open_stream(1);
-  if (s == nullptr) return;
+  if (s == nullptr) return nullptr;
   s->method = method;
   s->path = path;
   s->authority = authority;
@@ -183,6 +189,7 @@ void Http2Parser::upgraded_request(const std::string& method, const std::string&
   s->request_ended = true;
   s->upgraded = true;
   highest_client_stream_ = std::max<uint32_t>(highest_client_stream_, 1);
+  return s;
 }
 
 void Http2Parser::count_frames(int dir, Http2Stream& s, uint64_t start, uint64_t first_ts, uint64_t bytes, uint64_t end,
@@ -337,6 +344,14 @@ void Http2Parser::header_block_done(int dir, uint64_t end, uint64_t ts) {
       first_request_block = s != nullptr;
     }
   }
+  // Content capture: a request's first block, a response's first final one (a 1xx block is kept
+  // until its :status says so, then dropped), or the trailers after them.
+  Http1Content* keep = nullptr;
+  int block_status = 0;
+  if (capture_ && s != nullptr) {
+    Http1Content& headers = s->content[dir];
+    keep = (dir == 0 ? first_request_block : headers.headers.empty() && !headers.headers_truncated) ? &headers : &s->trailers[dir];
+  }
   // Every block is decoded, those of untracked streams too: the dynamic table must follow.
   const uint8_t* in = reinterpret_cast<const uint8_t*>(d.block.data());
   size_t left = d.block.size();
@@ -351,6 +366,11 @@ void Http2Parser::header_block_done(int dir, uint64_t end, uint64_t ts) {
     }
     in += used;
     left -= static_cast<size_t>(used);
+    if ((flags & NGHTTP2_HD_INFLATE_EMIT) && keep != nullptr) {
+      keep->add_header(reinterpret_cast<const char*>(nv.name), nv.namelen, reinterpret_cast<const char*>(nv.value), nv.valuelen,
+                       kMaxHeaderBytes);
+      if (dir == 1 && name_is(nv, ":status")) block_status = parse_int(nv.value, nv.valuelen);
+    }
     if ((flags & NGHTTP2_HD_INFLATE_EMIT) && s != nullptr) {
       if (dir == 0 && first_request_block) {
         if (name_is(nv, ":method")) set_capped(s->method, nv.value, nv.valuelen, s->truncated);
@@ -378,6 +398,7 @@ void Http2Parser::header_block_done(int dir, uint64_t end, uint64_t ts) {
     }
   }
   d.block.clear();
+  if (keep != nullptr && keep == &s->content[1] && block_status >= 100 && block_status < 200) keep->clear_headers();  // interim
   if (s == nullptr) return;
   count_frames(dir, *s, d.block_start, d.block_ts, d.block_bytes, end, ts);
   if (first_request_block) events_.on_request(*s);
@@ -385,6 +406,22 @@ void Http2Parser::header_block_done(int dir, uint64_t end, uint64_t ts) {
     (dir == 0 ? s->request_ended : s->response_ended) = true;
     end_if_done(*s);
   }
+}
+
+// Content capture: DATA payload bytes of the frame being received, padding left out.
+void Http2Parser::capture_data(int dir, const uint8_t* at, size_t n) {
+  Dir& d = dirs_[dir];
+  Http2Stream* s = find(d.stream);
+  if (s == nullptr) return;
+  // Frame positions [have, have + n) of this chunk (payload_have not yet advanced); data lies in
+  // [1, length - pad) when PADDED, else [0, length).
+  const uint64_t have = d.payload_have;
+  const bool padded = (d.flags & kPadded) != 0;
+  const uint64_t lo = padded ? 1 : 0;
+  const uint64_t hi = padded ? (d.length >= 1u + d.pad_length ? d.length - d.pad_length : 1) : d.length;
+  const uint64_t from = std::max(have, lo), to = std::min<uint64_t>(have + n, hi);
+  if (from >= to) return;
+  s->content[dir].add_body(reinterpret_cast<const char*>(at + (from - have)), static_cast<size_t>(to - from), max_body_[dir]);
 }
 
 void Http2Parser::feed(int dir, uint64_t offset, const uint8_t* data, size_t len, uint64_t ts) {
@@ -424,6 +461,7 @@ void Http2Parser::feed(int dir, uint64_t offset, const uint8_t* data, size_t len
         const size_t n = static_cast<size_t>(std::min<uint64_t>(len - i, d.length - d.payload_have));
         if (d.keep_payload) d.payload.append(reinterpret_cast<const char*>(data + i), n);
         else if (d.payload_have == 0 && n > 0) d.pad_length = data[i];
+        if (capture_ && d.type == kData && n > 0) capture_data(dir, data + i, n);
         d.payload_have += static_cast<uint32_t>(n);
         i += n;
         if (d.payload_have == d.length) frame_done(dir, offset + i, ts);

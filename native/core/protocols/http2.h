@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "protocols/http1.h"  // Http1Content: what content capture keeps of a message
+
 struct nghttp2_hd_inflater;
 
 namespace podspan {
@@ -37,6 +39,10 @@ struct Http2Stream {
   bool response_seen = false;                          // any response frame
   bool reset = false;                                  // RST_STREAM (either side)
   bool upgraded = false;                               // stream 1 of an h2c Upgrade: the request was HTTP/1
+  // Content capture only (Http2Parser::capture_content), by direction (0: request, 1: response):
+  // the header fields of the first block (pseudo-headers included; a response's final one, 1xx
+  // skipped) and DATA payload up to a cap; trailers: the fields of a later block.
+  Http1Content content[2], trailers[2];
 };
 
 struct Http2Stats {
@@ -69,13 +75,23 @@ class Http2Parser {
   Http2Parser(const Http2Parser&) = delete;
   Http2Parser& operator=(const Http2Parser&) = delete;
 
+  // Keep header fields, trailers and DATA payload of each stream in Http2Stream::content and
+  // trailers (off by default: analytics pays one branch per field and per DATA chunk).
+  void capture_content(bool on, size_t max_request_body, size_t max_response_body) {
+    capture_ = on;
+    max_body_[0] = max_request_body;
+    max_body_[1] = max_response_body;
+  }
+  static constexpr size_t kMaxHeaderBytes = 64 * 1024;  // content capture: names and values per block
+
   // Starts over on a new connection. Then start(0, off) where the client's preface begins and
   // start(1, off) where the server's frames begin (the first byte for prior knowledge; after the
   // 101 for an Upgrade).
   void reset();
   void start(int dir, uint64_t offset);
-  // h2c Upgrade: stream 1 is the HTTP/1 request that asked for it, half-closed from the client.
-  void upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
+  // h2c Upgrade: stream 1 is the HTTP/1 request that asked for it, half-closed from the client
+  // (returned, for a caller with content capture to fill in its request; null over the cap).
+  Http2Stream* upgraded_request(const std::string& method, const std::string& path, const std::string& authority,
                         const std::string& content_type, uint64_t request_bytes, uint64_t first_ts, uint64_t last_ts);
   // dir 0: client to server, 1: server to client. Bytes before start() are ignored.
   void feed(int dir, uint64_t offset, const uint8_t* data, size_t len, uint64_t ts);
@@ -128,6 +144,7 @@ class Http2Parser {
   void count_frames(int dir, Http2Stream& s, uint64_t start, uint64_t first_ts, uint64_t bytes, uint64_t end, uint64_t ts);
   void end_if_done(Http2Stream& s);
   void release(Http2Stream& s, bool complete);
+  void capture_data(int dir, const uint8_t* at, size_t n);
 
   Events& events_;
   uint32_t max_streams_;
@@ -137,6 +154,8 @@ class Http2Parser {
   size_t live_ = 0;
   uint32_t highest_client_stream_ = 0;
   Http2Stats stats_;
+  bool capture_ = false;
+  size_t max_body_[2] = {0, 0};
 };
 
 }  // namespace podspan

@@ -1,5 +1,7 @@
 #include "shadow/extractor.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -11,7 +13,7 @@ namespace podspan {
 
 namespace {
 
-enum class Mode : uint8_t { kUndecided, kHttp1, kRaw, kOff };
+enum class Mode : uint8_t { kUndecided, kHttp1, kH2, kRaw, kOff };
 
 uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
 
@@ -113,7 +115,6 @@ const char* skip_reason_name(SkipReason r) {
     case SkipReason::kGap: return "gap";
     case SkipReason::kNotHttp: return "not_http";
     case SkipReason::kPercent: return "percent";
-    case SkipReason::kH2: return "h2";
     case SkipReason::kQueueFull: return "queue_full";
     default: return "other";
   }
@@ -142,6 +143,12 @@ struct ShadowHttp1Events : Http1Parser::Events {
   void on_message(const Http1Message& m) override;
 };
 
+struct ShadowH2Events : Http2Parser::Events {
+  ShadowExtractor* x = nullptr;
+  ShadowExtractor::Conn* c = nullptr;
+  void on_stream(const Http2Stream& s, bool complete) override;
+};
+
 struct ShadowExtractor::Pending {
   uint64_t seq = 0, start = 0, first_ts = 0, last_ts = 0, body_length = 0;
   bool complete = false, answered = false;
@@ -167,6 +174,9 @@ struct ShadowExtractor::Conn {
   uint64_t seq = 0;
   ShadowHttp1Events events[2];
   std::unique_ptr<Http1Parser> http1[2];  // by role: requests, responses
+  ShadowH2Events h2_events;
+  std::unique_ptr<Http2Parser> h2;
+  bool gap[2] = {false, false};  // by role
   std::vector<Pending> pending;           // a ring: requests awaiting their response or their end
   size_t head = 0, count = 0, answered = 0;  // answered: leading entries with their response
   // raw turns
@@ -190,6 +200,8 @@ void ShadowHttp1Events::on_message(const Http1Message& m) {
   else x->response_done(*c, m);
 }
 
+void ShadowH2Events::on_stream(const Http2Stream& s, bool) { x->h2_stream(*c, s); }
+
 // ---- ShadowExtractor ----
 
 ShadowExtractor::ShadowExtractor(ShadowOptions options, ExchangeQueue& out) : opt_(std::move(options)), out_(out) {
@@ -207,6 +219,8 @@ ShadowExtractor::Conn& ShadowExtractor::conn(uint32_t slot) {
       conns_[slot]->events[r].c = conns_[slot].get();
       conns_[slot]->events[r].role = r;
     }
+    conns_[slot]->h2_events.x = this;
+    conns_[slot]->h2_events.c = conns_[slot].get();
   }
   return *conns_[slot];
 }
@@ -236,6 +250,7 @@ void ShadowExtractor::on_open(const StreamInfo& s) {
   c.side_known = c.seen_data = c.seen_client = false;
   c.mode = Mode::kUndecided;
   c.announced = c.requests_stopped = c.stopped = false;
+  c.gap[0] = c.gap[1] = false;
   c.seq = 0;
   c.head = c.count = c.answered = 0;
   c.turn_req.clear();
@@ -316,8 +331,8 @@ void ShadowExtractor::decide(Conn& c, const uint8_t* data, uint32_t len) {
     return;
   }
   if (Http2Parser::starts_with_preface(data, len)) {
-    skip(c, SkipReason::kH2);  // HTTP/2 exchanges are not extracted yet
-    c.mode = Mode::kOff;
+    start_h2(c, 0, 0);
+    announce(c);
     return;
   }
   if (looks_like_http1_request(data, len)) {
@@ -361,6 +376,7 @@ void ShadowExtractor::on_data(const StreamInfo& s, int dir, uint64_t offset, con
   if (role == 0) c.seen_client = true;
   if (c.stopped) return;
   if (c.mode == Mode::kRaw) raw_data(c, role, data, len, ts);
+  else if (c.mode == Mode::kH2) c.h2->feed(role, offset, data, len, ts);
   else feed_http1(c, role, offset, data, len, ts);
 }
 
@@ -370,6 +386,11 @@ void ShadowExtractor::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint
   const int role = dir == c.client_side ? 0 : 1;
   if (c.mode == Mode::kUndecided) {
     c.mode = Mode::kOff;  // no clean start
+    return;
+  }
+  c.gap[role] = true;
+  if (c.mode == Mode::kH2) {
+    c.h2->gap(role);  // HPACK state is lost: streams still open end at the close, counted there
     return;
   }
   if (c.mode == Mode::kRaw) {
@@ -432,6 +453,8 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
       p.answered = false;  // an answer cut short is no answer to compare
       write_http(c, p);
     }
+  } else if (c.mode == Mode::kH2) {
+    c.h2->close();  // every stream still open comes out now
   } else if (c.mode == Mode::kRaw && !c.stopped && (!c.turn_req.empty() || c.in_reply)) {
     raw_turn_done(c);
   }
@@ -450,6 +473,13 @@ void ShadowExtractor::feed_http1(Conn& c, int role, uint64_t offset, const uint8
   if (role == 0 && c.requests_stopped) return;
   Http1Parser& p = *c.http1[role];
   p.feed(offset, data, len, ts);
+  if (c.mode == Mode::kH2) {
+    // The response just parsed switched to HTTP/2 (h2c): what followed the 101 is HTTP/2.
+    if (p.state() == Http1Parser::State::kUpgraded && !p.held().empty()) {
+      c.h2->feed(role, p.upgrade_offset(), reinterpret_cast<const uint8_t*>(p.held().data()), p.held().size(), p.held_ts());
+    }
+    return;
+  }
   if (p.state() == Http1Parser::State::kError) {
     // Not HTTP/1 any more: what was complete still pairs; nothing new is taken.
     c.requests_stopped = true;
@@ -520,6 +550,10 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
   if (m.status >= 100 && m.status < 200 && m.status != 101) return;  // interim: the final one follows
   if (c.answered >= c.count) return;  // answers a request we did not see
   Pending& p = c.at(c.answered);
+  if (m.status == 101 && c.answered == 0 && p.complete && m.upgrade.size() >= 3 && strncasecmp(m.upgrade.data(), "h2c", 3) == 0) {
+    upgrade_to_h2(c, p, m);
+    return;
+  }
   if (m.status == 101 || (p.method == "CONNECT" && m.status / 100 == 2)) {
     // Another protocol (WebSocket, h2c, a tunnel) from here: not replayable as HTTP/1.
     skip(c, SkipReason::kNotHttp);
@@ -591,6 +625,98 @@ void ShadowExtractor::write_http(Conn& c, const Pending& p) {
     ms(m, "ts_ms", p.resp_first_ts);
     ms(m, "latency_ms", since(p.resp_first_ts, p.last_ts));
     ms(m, "duration_ms", since(p.resp_last_ts, p.last_ts));
+    m += "}}\n";
+  }
+  out_.line_done(true);
+}
+
+// ---- HTTP/2 ----
+
+void ShadowExtractor::start_h2(Conn& c, uint64_t client_offset, uint64_t server_offset) {
+  c.mode = Mode::kH2;
+  if (!c.h2) c.h2 = std::make_unique<Http2Parser>(c.h2_events);
+  else c.h2->reset();
+  c.h2->capture_content(true, opt_.max_request_bytes, opt_.max_body_bytes);
+  c.h2->start(0, client_offset);
+  c.h2->start(1, server_offset);
+}
+
+void ShadowExtractor::upgrade_to_h2(Conn& c, Pending& req, const Http1Message& switching) {
+  Http1Parser& requests = *c.http1[0];
+  // The client's HTTP/2 starts after its upgrading request, the server's after the 101.
+  const uint64_t client_start =
+      requests.state() == Http1Parser::State::kUpgraded ? requests.upgrade_offset() : requests.next_offset();
+  start_h2(c, client_start, switching.end);
+  if (Http2Stream* s = c.h2->upgraded_request(req.method, req.target, req.host, std::string(), 0, req.first_ts, req.last_ts)) {
+    // Stream 1 is the HTTP/1 request: its fields as HTTP/2 would carry them (pseudo-headers
+    // first; the connection-specific ones of the upgrade left out), its body as sent.
+    Http1Content& out = s->content[0];
+    auto add = [&](const char* n, const std::string& v) { out.add_header(n, std::strlen(n), v.data(), v.size(), Http2Parser::kMaxHeaderBytes); };
+    add(":method", req.method);
+    add(":path", req.target);
+    add(":authority", req.host);
+    for (const Http1HeaderSpan& h : req.req.headers) {
+      const std::string_view n = req.req.name(h), v = req.req.value(h);
+      static const char* const kHopByHop[] = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "transfer-encoding"};
+      bool hop = false;
+      for (const char* k : kHopByHop) hop = hop || (n.size() == std::strlen(k) && strncasecmp(n.data(), k, n.size()) == 0);
+      if (!hop) out.add_header(n.data(), n.size(), v.data(), v.size(), Http2Parser::kMaxHeaderBytes);
+    }
+    out.body = req.req.body;
+    s->request_data = req.body_length;
+  }
+  pop(c);
+  // What the request parser already received past the switch is HTTP/2 too.
+  if (requests.state() == Http1Parser::State::kUpgraded && !requests.held().empty()) {
+    c.h2->feed(0, requests.upgrade_offset(), reinterpret_cast<const uint8_t*>(requests.held().data()), requests.held().size(),
+               requests.held_ts());
+  }
+}
+
+void ShadowExtractor::h2_stream(Conn& c, const Http2Stream& s) {
+  if (!method_wanted(s.method.c_str())) return skip(c, SkipReason::kMethod);
+  if (s.content[0].body_truncated || s.content[0].headers_truncated || s.truncated) return skip(c, SkipReason::kTooLarge);
+  // A request that never ended cannot be replayed; an answer cut by a gap cannot be compared.
+  if (!s.request_ended && !s.reset) return skip(c, SkipReason::kGap);
+  if (s.response_seen && !s.response_ended && !s.reset && c.gap[1]) return skip(c, SkipReason::kGap);
+  ++stats_.exchanges;
+  const bool grpc = s.content_type.size() >= 16 && strncasecmp(s.content_type.data(), "application/grpc", 16) == 0;
+  ExchangeBatch& b = out_.current();
+  std::string& m = b.meta;
+  begin_line(m, "h2", c.id);
+  num(m, "stream", s.id);
+  ms(m, "ts_ms", s.request_first_ts);
+  str(m, "method", s.method);
+  str(m, "path", s.path);  // as sent, query included: what a replay puts in :path
+  http_path(s.path, path_);
+  if (grpc) route_ = path_;  // /package.Service/Method is a route already
+  else http_route(path_, route_);
+  str(m, "route", route_);
+  str(m, "authority", s.authority);
+  headers(m, "headers", s.content[0]);
+  slice(b, "body", s.content[0].body.data(), s.content[0].body.size());
+  num(m, "body_length", s.request_data);
+  boolean(m, "body_truncated", false);  // a longer body is skipped "too_large"
+  headers(m, "trailers", s.trailers[0]);
+  boolean(m, "grpc", grpc);
+  key(m, "resp");
+  if (!s.response_ended) {
+    m += "null,\"note\":\"";
+    m += s.reset ? "reset" : "no_response";
+    m += "\"}\n";
+  } else {
+    m += "{\"status\":";
+    m += std::to_string(s.status);
+    headers(m, "headers", s.content[1]);
+    slice(b, "body", s.content[1].body.data(), s.content[1].body.size());
+    num(m, "body_length", s.response_data);
+    boolean(m, "body_truncated", s.content[1].body_truncated);
+    headers(m, "trailers", s.trailers[1]);
+    key(m, "grpc_status");
+    m += std::to_string(s.grpc_status);
+    ms(m, "ts_ms", s.response_first_ts);
+    ms(m, "latency_ms", since(s.response_first_ts, s.request_last_ts));
+    ms(m, "duration_ms", since(s.response_last_ts, s.request_last_ts));
     m += "}}\n";
   }
   out_.line_done(true);

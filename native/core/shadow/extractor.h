@@ -2,7 +2,8 @@
 // asked and what production answered, for replay to a candidate (Contract 1, JSON lines into an
 // ExchangeQueue batch). HTTP/1 requests are parsed by Http1Parser with content capture on and
 // paired in order with their responses (pipelining; 1xx interim responses skipped; HEAD,
-// close-delimited bodies, 100-continue); raw mode cuts each connection into turns (the client's
+// close-delimited bodies, 100-continue); HTTP/2 (prior knowledge or h2c Upgrade, gRPC) by
+// Http2Parser with content capture, one line per stream; raw mode cuts each connection into turns (the client's
 // bytes until the direction changes, then the server's reply). What cannot be replayed is
 // counted by reason instead (skip lines). Per-connection state lives in an array indexed by
 // StreamInfo::slot and is reused: steady state allocates nothing per exchange.
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "protocols/http1.h"
+#include "protocols/http2.h"
 #include "reassembly/reassembly.h"
 #include "shadow/exchange_queue.h"
 
@@ -30,7 +32,7 @@ struct ShadowOptions {
   uint32_t max_pending_requests = 128;  // HTTP/1 requests awaiting their response per connection
 };
 
-enum class SkipReason : uint8_t { kTls, kH2Midstream, kMethod, kTooLarge, kGap, kNotHttp, kPercent, kH2, kQueueFull, kCount };
+enum class SkipReason : uint8_t { kTls, kH2Midstream, kMethod, kTooLarge, kGap, kNotHttp, kPercent, kQueueFull, kCount };
 const char* skip_reason_name(SkipReason r);  // "tls", "h2-midstream", ...
 
 struct ShadowExtractorStats {
@@ -64,6 +66,7 @@ class ShadowExtractor {
   struct Conn;
   struct Pending;
   friend struct ShadowHttp1Events;
+  friend struct ShadowH2Events;
   Conn& conn(uint32_t slot);
   bool selected(const StreamInfo& s) const;
   void decide(Conn& c, const uint8_t* data, uint32_t len);
@@ -81,6 +84,11 @@ class ShadowExtractor {
   void write_http(Conn& c, const Pending& p);
   void pop(Conn& c);
   bool method_wanted(const char* method) const;
+
+  // HTTP/2 (prior knowledge, or h2c Upgrade from HTTP/1)
+  void start_h2(Conn& c, uint64_t client_offset, uint64_t server_offset);
+  void upgrade_to_h2(Conn& c, Pending& req, const Http1Message& switching);
+  void h2_stream(Conn& c, const Http2Stream& s);
 
   // raw
   void raw_data(Conn& c, int role, const uint8_t* data, uint32_t len, uint64_t ts);

@@ -297,3 +297,71 @@ TEST(http2_midstream_heuristic) {
   CHECK(Http2Parser::starts_with_preface(u8(kPreface), 10));
   CHECK(!Http2Parser::starts_with_preface(u8(http1), http1.size()));
 }
+
+namespace {
+std::string fields(const Http1Content& c) {
+  std::string s;
+  for (const Http1HeaderSpan& h : c.headers) {
+    s.append(c.name(h));
+    s += '=';
+    s.append(c.value(h));
+    s += ';';
+  }
+  return s;
+}
+}  // namespace
+
+TEST(http2_content_capture_headers_trailers_and_data_at_every_split) {
+  Exchange x;
+  for (size_t cut = 1; cut < x.client.size(); cut += 5) {
+    Seen seen;
+    Http2Parser p(seen);
+    p.capture_content(true, 4, 1 << 20);  // request bodies kept up to 4 bytes
+    p.start(0, 0);
+    p.start(1, 0);
+    p.feed(0, 0, u8(x.client), cut, 10);
+    p.feed(0, cut, u8(x.client) + cut, x.client.size() - cut, 11);
+    const size_t scut = cut % x.server.size();
+    p.feed(1, 0, u8(x.server), scut, 20);
+    p.feed(1, scut, u8(x.server) + scut, x.server.size() - scut, 21);
+    const Http2Stream* g = seen.stream(3);
+    const Http2Stream* b = seen.stream(5);
+    CHECK(g != nullptr && b != nullptr);
+    if (g == nullptr || b == nullptr) return;
+    CHECK_EQ(fields(g->content[0]), ":method=POST;:scheme=http;:path=/pkg.Svc/Call;:authority=svc:8080;content-type=application/grpc;te=trailers;");
+    CHECK_EQ(g->content[0].body, "abcd");  // padding left out, capped at 4 of 6
+    CHECK(g->content[0].body_truncated);
+    CHECK_EQ(fields(g->content[1]), ":status=200;content-type=application/grpc;");
+    CHECK_EQ(g->content[1].body, "12345");
+    CHECK_EQ(fields(g->trailers[1]), "grpc-status=14;grpc-message=unavailable;");
+    CHECK(g->trailers[0].headers.empty());
+    CHECK_EQ(fields(b->content[0]), ":method=GET;:scheme=http;:path=/a/b?x=1;:authority=svc:8080;user-agent=t;");  // dynamic table
+    CHECK_EQ(b->content[1].body, "hello");
+    if (fields(g->content[0]).empty()) return;
+  }
+}
+
+TEST(http2_content_capture_skips_interim_responses_and_is_off_by_default) {
+  Encoder c, s;
+  const std::string client = kPreface + c.headers(1, {{":method", "POST"}, {":path", "/u"}, {"expect", "100-continue"}}, false) +
+                             frame(0, 1, 1, "body");
+  const std::string server = s.headers(1, {{":status", "100"}}, false) + s.headers(1, {{":status", "201"}, {"x", "y"}}, false) +
+                             frame(0, 0, 1, "ok") + s.headers(1, {{"x-trailer", "t"}}, true);
+  for (bool on : {true, false}) {
+    Seen seen;
+    Http2Parser p(seen);
+    p.capture_content(on, 100, 100);
+    p.start(0, 0);
+    p.start(1, 0);
+    p.feed(0, 0, u8(client), client.size(), 1);
+    p.feed(1, 0, u8(server), server.size(), 2);
+    const Http2Stream* st = seen.stream(1);
+    CHECK(st != nullptr);
+    if (st == nullptr) return;
+    CHECK_EQ(st->status, 201);
+    CHECK_EQ(fields(st->content[1]), on ? ":status=201;x=y;" : "");
+    CHECK_EQ(fields(st->trailers[1]), on ? "x-trailer=t;" : "");
+    CHECK_EQ(st->content[0].body, on ? "body" : "");
+    CHECK_EQ(st->content[1].body, on ? "ok" : "");
+  }
+}

@@ -1,12 +1,14 @@
 // ShadowExtractor: HTTP/1 exchanges paired as production answered them (pipelining, chunked,
 // HEAD, 100-continue, close-delimited bodies, split at every byte), what is skipped and why
-// (TLS, not HTTP, methods, too large, gaps, the percent share), raw turns, and the JSON lines
+// (TLS, not HTTP, methods, too large, gaps, the percent share), HTTP/2 streams (prior knowledge
+// with gRPC trailers, h2c Upgrade), raw turns, and the JSON lines
 // and data slices JavaScript reads (Contract 1).
 #include <set>
 #include <string>
 #include <vector>
 
 #include "check.h"
+#include "protocols/h2_frames.h"
 #include "shadow/extractor.h"
 #include "shadow/shadow_lines.h"
 
@@ -390,4 +392,93 @@ TEST(shadow_raw_server_greeting_is_a_turn_without_request) {
     CHECK_EQ(bytes(t[1], "request"), "login");
     CHECK_EQ(bytes(t[1], "reply"), "ok");
   }
+}
+
+TEST(shadow_h2_prior_knowledge_and_grpc_streams) {
+  using namespace h2test;
+  Encoder ce, se;
+  // Blocks built in order (one statement each): the encoder's dynamic table follows that order.
+  std::string client = kPreface + settings({});
+  client += ce.headers(1, {{":method", "GET"}, {":scheme", "http"}, {":path", "/items/42?v=1"}, {":authority", "svc"}}, true);
+  client += ce.headers(3, {{":method", "POST"}, {":scheme", "http"}, {":path", "/shop.Cart/Add"}, {":authority", "svc"},
+                           {"content-type", "application/grpc"}, {"te", "trailers"}}, false);
+  client += frame(0, 1, 3, std::string("\0\0\0\0\3abc", 8));
+  std::string server = settings({});
+  server += se.headers(1, {{":status", "200"}, {"content-type", "application/json"}}, false);
+  server += frame(0, 1, 1, "{\"id\":42}");
+  server += se.headers(3, {{":status", "200"}, {"content-type", "application/grpc"}}, false);
+  server += frame(0, 0, 3, std::string("\0\0\0\0\2ok", 7));
+  server += se.headers(3, {{"grpc-status", "5"}, {"grpc-message", "nope"}}, true);
+  Conv c({}, 40000, 50051);
+  c.open();
+  c.client(client);
+  c.server(server);
+  const Lines l = c.close();
+  const std::vector<Line> h = l.of_type("h2");
+  CHECK_EQ(h.size(), 2u);
+  CHECK_EQ(l.skips(), "");
+  if (h.size() != 2) return;
+  CHECK_EQ(field(h[0].json, "stream"), "1");
+  CHECK_EQ(field(h[0].json, "path"), "\"/items/42?v=1\"");
+  CHECK_EQ(field(h[0].json, "route"), "\"/items/{id}\"");
+  CHECK_EQ(field(h[0].json, "headers"), "[[\":method\",\"GET\"],[\":scheme\",\"http\"],[\":path\",\"/items/42?v=1\"],[\":authority\",\"svc\"]]");
+  CHECK_EQ(field(h[0].json, "grpc"), "false");
+  CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "{\"id\":42}");
+  CHECK_EQ(field(h[0].json, "grpc_status", resp_at(h[0])), "-1");
+  CHECK_EQ(field(h[1].json, "route"), "\"/shop.Cart/Add\"");
+  CHECK_EQ(field(h[1].json, "grpc"), "true");
+  CHECK_EQ(bytes(h[1], "body"), std::string("\0\0\0\0\3abc", 8));
+  CHECK_EQ(field(h[1].json, "status", resp_at(h[1])), "200");
+  CHECK_EQ(bytes(h[1], "body", resp_at(h[1])), std::string("\0\0\0\0\2ok", 7));
+  CHECK_EQ(field(h[1].json, "trailers", resp_at(h[1])), "[[\"grpc-status\",\"5\"],[\"grpc-message\",\"nope\"]]");
+  CHECK_EQ(field(h[1].json, "grpc_status", resp_at(h[1])), "5");
+  CHECK_EQ(c.x.stats().exchanges, 2u);
+}
+
+TEST(shadow_h2c_upgrade_stream_one_is_the_http1_request) {
+  using namespace h2test;
+  Encoder ce, se;
+  const std::string up =
+      "POST /up HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+      "X-Id: 7\r\nContent-Length: 3\r\n\r\nabc";
+  const std::string client2 = kPreface + settings({}) + ce.headers(3, {{":method", "GET"}, {":scheme", "http"}, {":path", "/next"}, {":authority", "svc"}}, true);
+  const std::string server = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" + settings({}) +
+                             se.headers(1, {{":status", "201"}}, false) + frame(0, 1, 1, "made") + se.headers(3, {{":status", "404"}}, true);
+  Conv c;
+  c.open();
+  c.client(up + client2);  // the client's preface comes right behind the request
+  c.server(server);
+  const Lines l = c.close();
+  const std::vector<Line> h = l.of_type("h2");
+  CHECK_EQ(l.of_type("http").size(), 0u);
+  CHECK_EQ(h.size(), 2u);
+  CHECK_EQ(l.skips(), "");
+  if (h.size() != 2) return;
+  CHECK_EQ(field(h[0].json, "stream"), "1");
+  CHECK_EQ(field(h[0].json, "method"), "\"POST\"");
+  CHECK_EQ(field(h[0].json, "headers"),
+           "[[\":method\",\"POST\"],[\":path\",\"/up\"],[\":authority\",\"svc\"],[\"X-Id\",\"7\"],[\"Content-Length\",\"3\"]]");
+  CHECK_EQ(bytes(h[0], "body"), "abc");
+  CHECK_EQ(field(h[0].json, "status", resp_at(h[0])), "201");
+  CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "made");
+  CHECK_EQ(field(h[1].json, "path"), "\"/next\"");
+  CHECK_EQ(field(h[1].json, "status", resp_at(h[1])), "404");
+}
+
+TEST(shadow_h2_gap_skips_the_streams_it_cut) {
+  using namespace h2test;
+  Encoder ce, se;
+  Conv c;
+  c.open();
+  std::string client = kPreface;
+  client += ce.headers(1, {{":method", "GET"}, {":path", "/a"}, {":authority", "s"}}, true);
+  client += ce.headers(3, {{":method", "GET"}, {":path", "/b"}, {":authority", "s"}}, true);
+  c.client(client);
+  std::string server = se.headers(1, {{":status", "200"}}, true);
+  server += se.headers(3, {{":status", "200"}}, false);
+  c.server(server);
+  c.gap(1, 10);
+  const Lines l = c.close();
+  CHECK_EQ(l.of_type("h2").size(), 1u);
+  CHECK_EQ(l.skips(), "gap,");
 }
