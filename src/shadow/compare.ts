@@ -1,13 +1,16 @@
 // Compares production's answer to one request with another answer to it (the candidate's, or the
 // primary's when telling noise from differences). In order: status (and grpc-status); when those
-// agree, headers and trailers, then the body: JSON field by field with paths, anything else whole
+// agree, headers and trailers, then the body (decoded from gzip/deflate/br): JSON field by field
+// with paths, anything else whole
 // (digest and first differing offset). An answer with another status is another kind of answer,
 // so its headers and body are not compared: the report names the status, not its consequences.
 // Raw mode compares a turn's reply bytes only.
 import { createHash } from 'node:crypto';
 import type { Answer, ExchangeProtocol } from './answer';
+import { decodedAnswer } from './content-encoding';
 import type { IgnoreRule } from './ignore-rules';
-import { ABSENT, JsonDiff, JsonTooDeep } from './json-diff';
+import { cutString } from './excerpt';
+import { ABSENT, JsonDiff, JsonTooDeep, MAX_VALUE_CHARS } from './json-diff';
 import { parsePathPattern, type PatternStep } from './json-path';
 
 export interface CompareRules {
@@ -140,18 +143,30 @@ class Collector implements Comparison {
   }
 }
 
-function grpcStatusOf(a: Answer): number {
-  if (a.grpcStatus !== undefined && a.grpcStatus >= 0) return a.grpcStatus;
-  for (const [n, v] of [...(a.trailers ?? []), ...a.headers]) if (n.toLowerCase() === 'grpc-status') return Number(v);
+function grpcStatusIn(list: readonly [string, string][] | undefined): number {
+  if (list) for (const [n, v] of list) if (n.length === 11 && n.toLowerCase() === 'grpc-status') return Number(v);
   return -1;
 }
 
-/** Name → values in order, without pseudo-headers, ignored names and grpc-status (compared apart). */
-function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules): Map<string, string[]> {
-  const m = new Map<string, string[]>();
+/** From the answer's field, else from its trailers, else its headers (a trailers-only answer). */
+function grpcStatusOf(a: Answer): number {
+  if (a.grpcStatus !== undefined && a.grpcStatus >= 0) return a.grpcStatus;
+  const t = grpcStatusIn(a.trailers);
+  return t >= 0 ? t : grpcStatusIn(a.headers);
+}
+
+/** gRPC's status details: trailers, or headers of a trailers-only answer; compared as trailers either way. */
+const GRPC_STATUS_ENTRIES = new Set(['grpc-message', 'grpc-status-details-bin']);
+
+/**
+ * Name → values in order (added to `into`), for the names `take` accepts, without pseudo-headers,
+ * ignored names and grpc-status (compared apart).
+ */
+function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules, take: (name: string) => boolean, into = new Map<string, string[]>()): Map<string, string[]> {
+  const m = into;
   for (const [rawName, rawValue] of list ?? []) {
     const name = rawName.toLowerCase();
-    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name)) continue;
+    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name) || !take(name)) continue;
     let value = rawValue.trim();
     if (name === 'set-cookie') value = value.slice(0, value.indexOf('=') < 0 ? value.length : value.indexOf('=')).trim();
     if (r.mask) value = r.mask(value);
@@ -162,8 +177,16 @@ function headerMap(list: readonly [string, string][] | undefined, r: CompiledRul
   return m;
 }
 
+const notGrpcStatus = (name: string) => !GRPC_STATUS_ENTRIES.has(name);
+const isGrpcStatus = (name: string) => GRPC_STATUS_ENTRIES.has(name);
+const anyName = () => true;
+
+function trailerMap(a: Answer, r: CompiledRules): Map<string, string[]> {
+  return headerMap(a.trailers, r, anyName, headerMap(a.headers, r, isGrpcStatus));
+}
+
 function compareHeaders(kind: 'header' | 'trailer', p: Map<string, string[]>, c: Map<string, string[]>, out: Collector): void {
-  const show = (v: string[] | undefined) => (v ? v.join(', ') : ABSENT);
+  const show = (v: string[] | undefined) => (v ? cutString(v.join(', '), MAX_VALUE_CHARS) : ABSENT);
   for (const [name, pv] of p) {
     const cv = c.get(name);
     if (!cv || cv.length !== pv.length || cv.some((v, i) => v !== pv[i])) out.push({ where: `${kind}:${name}`, production: show(pv), candidate: show(cv) });
@@ -256,9 +279,11 @@ export function compareExchange(production: Answer, candidate: Answer, rules: Co
   const cg = grpcStatusOf(candidate);
   if (pg !== cg) out.push({ where: 'grpc-status', production: pg < 0 ? ABSENT : String(pg), candidate: cg < 0 ? ABSENT : String(cg) });
   if (out.differences.length) return out;
-  compareHeaders('header', headerMap(production.headers, r), headerMap(candidate.headers, r), out);
-  compareHeaders('trailer', headerMap(production.trailers, r), headerMap(candidate.trailers, r), out);
-  compareBody(production, candidate, r, out);
+  compareHeaders('header', headerMap(production.headers, r, notGrpcStatus), headerMap(candidate.headers, r, notGrpcStatus), out);
+  compareHeaders('trailer', trailerMap(production, r), trailerMap(candidate, r), out);
+  // Equal bytes are equal whatever their encoding and rules: the common case costs one memcmp.
+  if (production.bodyLength === candidate.bodyLength && production.body.equals(candidate.body)) return out;
+  compareBody(decodedAnswer(production), decodedAnswer(candidate), r, out);
   return out;
 }
 

@@ -33,7 +33,7 @@ export interface ExcerptLimits {
   headerChars: number;
 }
 
-export const DEFAULT_EXCERPT_LIMITS: ExcerptLimits = { bodyBytes: 2048, headers: 64, headerChars: 512 };
+export const DEFAULT_EXCERPT_LIMITS: ExcerptLimits = { bodyBytes: 2048, headers: 48, headerChars: 256 };
 
 const isContinuation = (b: number) => (b & 0xc0) === 0x80;
 
@@ -49,7 +49,10 @@ const fatal = new TextDecoder('utf-8', { fatal: true });
 // Control characters other than tab, line feed and carriage return mark bytes as binary.
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-/** `max` bytes of `body` from about `from`, moved to character boundaries. */
+/**
+ * `max` bytes of `body` from about `from`, moved to character boundaries (up to 3 bytes later).
+ * Bytes that are not UTF-8 text, or a window too small to hold one whole character, go as base64.
+ */
 export function bodyExcerpt(body: Buffer, bodyLength: number, truncated: boolean, from: number, max: number): BodyExcerpt {
   let start = Math.max(0, Math.min(from, body.length));
   let end = Math.min(body.length, start + max);

@@ -3,11 +3,12 @@
 // still compared element by element). Ignored subtrees are skipped; masked values compare equal
 // when what is left after masking is equal. At most `maxDifferences` are kept, the rest counted.
 import type { Difference } from './compare';
+import { cutString } from './excerpt';
 import { formatPath, pathMatches, type PathStep, type PatternStep } from './json-path';
 
 export const ABSENT = '(absent)';
 /** Longest rendering of one value in a difference (the report's excerpts show more). */
-const MAX_VALUE_CHARS = 200;
+export const MAX_VALUE_CHARS = 200;
 /** Deeper documents are compared as text: recursion stays bounded whatever the body holds. */
 export const MAX_JSON_DEPTH = 128;
 
@@ -28,7 +29,7 @@ export function renderValue(v: unknown): string {
   } catch {
     s = String(v);
   }
-  return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
+  return cutString(s, MAX_VALUE_CHARS);
 }
 
 function typeOf(v: unknown): string {

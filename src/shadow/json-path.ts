@@ -2,6 +2,7 @@
 // `--ignore body:PATH` rules, which add wildcards: `[*]` or `.*` (any one member or element) and
 // `..name` (at any depth). A pattern names a subtree: everything under a matched path is ignored.
 import { UsageError } from '../errors';
+import { cutString } from './excerpt';
 
 /** One step of a concrete path: an object member or an array element. */
 export type PathStep = string | number;
@@ -25,10 +26,14 @@ export class JsonPathError extends UsageError {
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 
-/** The path as people read it: `$.a[3]['b c']`. */
+/** Member names longer than this are cut in paths (they come from the traffic). */
+export const MAX_KEY_CHARS = 64;
+
+/** The path as people read it: `$.a[3]['b c']`; a long member name is cut and ends in `…`. */
 export function formatPath(steps: readonly PathStep[]): string {
   let out = '$';
-  for (const s of steps) {
+  for (let s of steps) {
+    if (typeof s === 'string') s = cutString(s, MAX_KEY_CHARS);
     if (typeof s === 'number') out += `[${s}]`;
     else if (IDENTIFIER.test(s)) out += `.${s}`;
     else out += `['${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}']`;

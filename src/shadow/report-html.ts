@@ -38,7 +38,7 @@ function routesTable(s: ShadowSummary): string {
     '<tr><th>p50</th><th>p90</th><th>p99</th><th>p50</th><th>p90</th><th>p99</th></tr>';
   const rows = s.routes.map((r, i) => {
     const cls = [r.differed ? 'differ' : '', r.errors ? 'error' : ''].filter(Boolean).join(' ');
-    const name = r.differed ? `<a href="#route-${i}">${escapeHtml(r.route)}</a>` : escapeHtml(r.route);
+    const name = r.differed || r.errors ? `<a href="#route-${i}">${escapeHtml(r.route)}</a>` : escapeHtml(r.route);
     return (
       `<tr class="route ${cls}">${cell(r.method, 'l')}<td class="l">${name}</td>${cell(r.compared, 'n-compared')}${cell(r.matched, 'n-matched')}` +
       `${cell(r.differed, 'n-differed')}${cell(r.errors, 'n-errors')}${cell(r.noise, 'n-noise')}${latencyCells(r.production_ms)}${latencyCells(r.candidate_ms)}</tr>`
@@ -61,16 +61,22 @@ function headersText(list: [string, string][] | undefined): string {
   return (list ?? []).map(([n, v]) => `${n}: ${v}`).join('\n');
 }
 
-function side(title: string, a: AnswerExcerpt): string {
+/** "body base64 (bytes 100–2148 of 9000)": what the excerpt below it shows of the whole. */
+function bodyCaption(what: string, a: AnswerExcerpt): string {
   const b = a.body;
+  const part = b.bytes < b.length || b.offset ? ` (bytes ${b.offset}–${b.offset + b.bytes} of ${b.length}${b.truncated ? ', capture truncated' : ''})` : '';
+  return escapeHtml(`${what}${b.encoding === 'base64' ? ' base64' : ''}${part}`);
+}
+
+function side(title: string, a: AnswerExcerpt, raw: boolean): string {
+  const body = `<pre class="body">${escapeHtml(a.body.text)}</pre>`;
+  if (raw) return `<div class="side"><h4>${escapeHtml(title)}: ${bodyCaption('reply', a)}</h4>${body}</div>`;
   const grpc = a.grpc_status !== undefined ? ` grpc-status ${a.grpc_status}` : '';
-  const range = b.bytes < b.length || b.offset ? ` (bytes ${b.offset}–${b.offset + b.bytes} of ${b.length}${b.truncated ? ', capture truncated' : ''})` : '';
-  const enc = b.encoding === 'base64' ? ' base64' : '';
   const trailers = a.trailers?.length ? `<pre class="trailers">${escapeHtml(headersText(a.trailers))}</pre>` : '';
   return (
     `<div class="side"><h4>${escapeHtml(title)}: status ${a.status}${grpc}</h4>` +
     `<pre class="headers">${escapeHtml(headersText(a.headers))}</pre>` +
-    `<div class="meta">body${enc}${escapeHtml(range)}</div><pre class="body">${escapeHtml(b.text)}</pre>${trailers}</div>`
+    `<div class="meta">${bodyCaption('body', a)}</div>${body}${trailers}</div>`
   );
 }
 
@@ -85,21 +91,25 @@ function example(e: DiffRecord): string {
   return (
     `<div class="ex"><div>${escapeHtml(e.time)} connection ${escapeHtml(e.connection)}: <code>${escapeHtml(`${e.method} ${e.path}`)}</code></div>` +
     `<table class="diffs"><thead><tr><th class="l">Where</th><th class="l">Production</th><th class="l">Candidate</th></tr></thead><tbody>${diffs}</tbody></table>${more}` +
-    `<div class="pair">${side('Production', e.production)}${side('Candidate', e.candidate)}</div></div>`
+    `<div class="pair">${side('Production', e.production, e.protocol === 'raw')}${side('Candidate', e.candidate, e.protocol === 'raw')}</div></div>`
   );
 }
 
 function routeSections(s: ShadowSummary, examples: RouteExamples[]): string {
   return s.routes
     .map((r, i) => {
-      if (!r.differed) return '';
+      if (!r.differed && !r.errors) return '';
       const counts = Object.entries(r.differences)
         .map(([w, n]) => `<tr><td class="l where">${escapeHtml(w)}</td>${cell(n)}</tr>`)
+        .join('');
+      const errors = Object.entries(r.error_kinds)
+        .map(([k, n]) => `<tr>${cell(k, 'l')}${cell(n)}</tr>`)
         .join('');
       const shown = examples[i]?.examples ?? [];
       return (
         `<section class="route-diffs" id="route-${i}"><h3>${escapeHtml(`${r.method} ${r.route}`)}</h3>` +
-        `<table class="where-counts"><thead><tr><th class="l">Where</th><th>Exchanges</th></tr></thead><tbody>${counts}</tbody></table>` +
+        (counts ? `<table class="where-counts"><thead><tr><th class="l">Where</th><th>Exchanges</th></tr></thead><tbody>${counts}</tbody></table>` : '') +
+        (errors ? `<table class="error-kinds"><thead><tr><th class="l">Candidate error</th><th>Exchanges</th></tr></thead><tbody>${errors}</tbody></table>` : '') +
         `${shown.map(example).join('')}</section>`
       );
     })
@@ -118,8 +128,8 @@ export function renderReportHtml(s: ShadowSummary, examples: RouteExamples[]): s
 <h2>Routes</h2>
 ${routesTable(s)}
 ${skippedTable(s)}
-<h2>Differences</h2>
-${routeSections(s, examples) || '<p>No differences.</p>'}
+<h2>Differences and errors</h2>
+${routeSections(s, examples) || '<p>No differences and no errors.</p>'}
 </body></html>
 `;
 }

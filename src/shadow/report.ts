@@ -3,7 +3,8 @@
 // reason, and the differing exchanges. Noise as Diffy cancels it: when the primary (a second copy
 // of production's version) answers differently from production at some WHERE, that WHERE is noise
 // for the route from then on, and the candidate's differences there are counted as noise, not
-// reported. Memory is bounded: routes by maxRoutes (the rest under "other"), latencies by a
+// reported; the summary and the files apply what was learnt later to earlier exchanges too, so
+// the report does not depend on the order exchanges came in. Memory is bounded: routes by maxRoutes (the rest under "other"), latencies by a
 // sample budget, diffs.jsonl by bytes (the rest counted), examples by count per route.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,7 +13,8 @@ import { LatencySamples, sampleBudget, type SampleBudget } from '../analysis/sam
 import { OutputError } from '../errors';
 import type { Answer, ExchangeInfo, Outcome } from './answer';
 import { compareExchange, compileRules, type CompareRules, type Difference } from './compare';
-import { answerExcerpt, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
+import { decodedAnswer } from './content-encoding';
+import { answerExcerpt, cutString, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
 import { renderReportHtml } from './report-html';
 import type { ShadowMetricsSink } from './metrics';
 
@@ -38,14 +40,18 @@ export interface RouteSummary {
   candidate_ms: LatencySummary;
 }
 
-export interface ShadowSummary {
+export interface ShadowTotals {
   /** Exchanges given to the report: compared + errors (skipped ones are counted apart). */
   requests: number;
   compared: number;
   matched: number;
   differed: number;
   errors: number;
+  /** Differences not reported because they were noise. */
   noise: number;
+}
+
+export interface ShadowSummary extends ShadowTotals {
   skipped: Record<string, number>;
   routes: RouteSummary[];
   /** Lines in diffs.jsonl, and differing exchanges left out of it past its size bound. */
@@ -75,7 +81,7 @@ export interface ShadowReportOptions {
   metrics?: ShadowMetricsSink;
   /** Bound on diffs.jsonl (bytes, default 16 MiB); differing exchanges past it are counted. */
   maxDiffBytes?: number;
-  /** Differing exchanges kept per route for index.html (default 5; a few more for new WHEREs). */
+  /** Differing exchanges kept per route for index.html (default 5; up to twice that for new WHEREs; 8 MiB in all). */
   examplesPerRoute?: number;
   excerpt?: Partial<ExcerptLimits>;
   /** Latency values held for percentiles (per series, all series); past it a uniform sample. */
@@ -96,6 +102,11 @@ class RouteState {
   readonly differences = new Map<string, number>();
   readonly errorKinds = new Map<string, number>();
   readonly noisy = new Set<string>();
+  /**
+   * Differing exchanges by the noise keys of their differences, so that a key found noisy later
+   * turns them into matches (bounded: past MAX_SIGNATURES new ones stay differed).
+   */
+  readonly signatures = new Map<string, number>();
   readonly shown = new Set<string>();
   readonly examples: DiffRecord[] = [];
   readonly production: LatencySamples;
@@ -112,6 +123,51 @@ class RouteState {
 }
 
 const bump = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
+const MAX_SIGNATURES = 256;
+/**
+ * Distinct WHEREs counted per route (and noise keys remembered): JSON whose member names are ids
+ * would otherwise grow them without end. Later ones are counted under "other".
+ */
+export const MAX_WHERES = 256;
+/** Request targets longer than this are cut in diffs.jsonl and index.html. */
+const MAX_PATH_CHARS = 2048;
+/** Bytes (as JSON) of the exchanges kept for index.html, all routes together. */
+const MAX_EXAMPLE_BYTES = 8 << 20;
+
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+/** A route's counts with the noise known now applied to every exchange seen. */
+interface RouteView {
+  matched: number;
+  differed: number;
+  noise: number;
+  differences: Map<string, number>;
+}
+
+function viewOf(r: RouteState): RouteView {
+  if (!r.noisy.size) return { matched: r.matched, differed: r.differed, noise: r.noise, differences: r.differences };
+  const differences = new Map<string, number>();
+  let moved = 0;
+  for (const [where, n] of r.differences) {
+    if (r.noisy.has(noiseKey(where))) moved += n;
+    else differences.set(where, n);
+  }
+  let nowMatched = 0;
+  for (const [sig, n] of r.signatures) if (sig.split('\n').every((k) => r.noisy.has(k))) nowMatched += n;
+  return { matched: r.matched + nowMatched, differed: r.differed - nowMatched, noise: r.noise + moved, differences };
+}
+
+/** A kept differing exchange without the differences now known as noise; null when none is left. */
+function withoutNoise(rec: DiffRecord, r: RouteState): DiffRecord | null {
+  if (!r.noisy.size) return rec;
+  const differences = rec.differences.filter((d) => !r.noisy.has(noiseKey(d.where)));
+  if (differences.length === rec.differences.length) return rec;
+  return differences.length || rec.differences_omitted ? { ...rec, differences } : null;
+}
+
 const record = (m: Map<string, number>) => Object.fromEntries(m);
 
 /** The key noise is remembered under: array indices generalised, so a noisy field is noisy in every element. */
@@ -137,7 +193,11 @@ export function writeFileAtomic(file: string, data: string): void {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // not ours to remove (a directory in the way): the error below names the file
+    }
     throw new OutputError(`${file}: ${(err as Error).message}`);
   }
 }
@@ -150,8 +210,9 @@ export class ShadowReport {
   private readonly excerpt: ExcerptLimits;
   private readonly maxDiffBytes: number;
   private readonly examplesPerRoute: number;
-  private readonly diffLines: string[] = [];
+  private readonly diffs: { rec: DiffRecord; route: RouteState }[] = [];
   private diffBytes = 0;
+  private exampleBytes = 0;
   private diffsOmitted = 0;
 
   constructor(private readonly opts: ShadowReportOptions) {
@@ -190,7 +251,9 @@ export class ShadowReport {
     if (candMs !== undefined) r.candidate.add(candMs);
     r.compared++;
     if (outcome.primary) {
-      for (const d of compareExchange(outcome.production, outcome.primary, this.opts.rules, info.protocol).differences) r.noisy.add(noiseKey(d.where));
+      for (const d of compareExchange(outcome.production, outcome.primary, this.opts.rules, info.protocol).differences) {
+        if (r.noisy.size < MAX_WHERES) r.noisy.add(noiseKey(d.where));
+      }
     }
     const found = compareExchange(outcome.production, outcome.candidate, this.opts.rules, info.protocol);
     const reported = r.noisy.size ? found.differences.filter((d) => !r.noisy.has(noiseKey(d.where))) : found.differences;
@@ -201,7 +264,9 @@ export class ShadowReport {
       return reported;
     }
     r.differed++;
-    for (const d of reported) bump(r.differences, d.where);
+    for (const d of reported) bump(r.differences, r.differences.has(d.where) || r.differences.size < MAX_WHERES ? d.where : OTHER);
+    const sig = [...new Set(reported.map((d) => noiseKey(d.where)))].sort().join('\n');
+    if (!found.omitted && (r.signatures.has(sig) || r.signatures.size < MAX_SIGNATURES)) bump(r.signatures, sig);
     this.opts.metrics?.exchange(label, 'differ', prodMs, candMs);
     this.keep(r, info, outcome, reported, found.omitted);
     return reported;
@@ -209,39 +274,39 @@ export class ShadowReport {
 
   private keep(r: RouteState, info: ExchangeInfo, o: Outcome & { kind: 'compared' }, differences: Difference[], omitted: number): void {
     const fresh = differences.some((d) => !r.shown.has(d.where));
-    const example = r.examples.length < this.examplesPerRoute || (fresh && r.examples.length < 4 * this.examplesPerRoute);
+    const wanted = r.examples.length < this.examplesPerRoute || (fresh && r.examples.length < 2 * this.examplesPerRoute);
     const full = this.diffBytes >= this.maxDiffBytes;
-    if (full && !example) {
+    if (full && (!wanted || this.exampleBytes >= MAX_EXAMPLE_BYTES)) {
       this.diffsOmitted++;
       return;
     }
     // Body windows start near the first whole-body difference, where there is one.
     const at = differences.find((d) => d.offset !== undefined)?.offset ?? 0;
     const rec: DiffRecord = {
-      time: new Date(info.ts).toISOString(),
+      time: isoTime(info.ts),
       ts_ms: info.ts,
       connection: info.conn,
       protocol: info.protocol,
       method: info.method,
-      path: info.path,
+      path: cutString(info.path, MAX_PATH_CHARS),
       route: info.route,
-      production: answerExcerpt(o.production, this.excerpt, at),
-      candidate: answerExcerpt(o.candidate, this.excerpt, at),
+      production: answerExcerpt(decodedAnswer(o.production), this.excerpt, at),
+      candidate: answerExcerpt(decodedAnswer(o.candidate), this.excerpt, at),
       differences,
     };
     if (omitted) rec.differences_omitted = omitted;
-    if (example) {
+    const bytes = Buffer.byteLength(JSON.stringify(rec)) + 1;
+    if (wanted && this.exampleBytes + bytes <= MAX_EXAMPLE_BYTES) {
       r.examples.push(rec);
+      this.exampleBytes += bytes;
       for (const d of differences) r.shown.add(d.where);
     }
-    const line = JSON.stringify(rec);
-    const bytes = Buffer.byteLength(line) + 1;
     if (this.diffBytes + bytes > this.maxDiffBytes) {
       this.diffsOmitted++;
       this.diffBytes = this.maxDiffBytes;
       return;
     }
-    this.diffLines.push(line);
+    this.diffs.push({ rec, route: r });
     this.diffBytes += bytes;
   }
 
@@ -250,24 +315,56 @@ export class ShadowReport {
     this.opts.metrics?.skipped(reason, count);
   }
 
+  /** The kept differing exchanges as they are to be written (noise known now removed). */
+  private liveDiffs(): DiffRecord[] {
+    const out: DiffRecord[] = [];
+    for (const { rec, route } of this.diffs) {
+      const live = withoutNoise(rec, route);
+      if (live) out.push(live);
+    }
+    return out;
+  }
+
+  /** The top-level counts alone: cheap enough for a progress line (no percentiles). */
+  totals(): ShadowTotals {
+    const t: ShadowTotals = { requests: 0, compared: 0, matched: 0, differed: 0, errors: 0, noise: 0 };
+    for (const r of this.routes.values()) {
+      const v = viewOf(r);
+      t.compared += r.compared;
+      t.errors += r.errors;
+      t.matched += v.matched;
+      t.differed += v.differed;
+      t.noise += v.noise;
+    }
+    t.requests = t.compared + t.errors;
+    return t;
+  }
+
   summary(): ShadowSummary {
+    return this.summaryWith(this.liveDiffs().length);
+  }
+
+  private summaryWith(diffsWritten: number): ShadowSummary {
     const states = [...this.routes.values()].sort((a, b) => {
       if ((a.route === OTHER) !== (b.route === OTHER)) return a.route === OTHER ? 1 : -1;
       return b.compared + b.errors - (a.compared + a.errors) || `${a.method} ${a.route}`.localeCompare(`${b.method} ${b.route}`);
     });
-    const routes: RouteSummary[] = states.map((r) => ({
-      method: r.method,
-      route: r.route,
-      compared: r.compared,
-      matched: r.matched,
-      differed: r.differed,
-      errors: r.errors,
-      noise: r.noise,
-      differences: record(new Map([...r.differences].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])))),
-      error_kinds: record(r.errorKinds),
-      production_ms: latency(r.production),
-      candidate_ms: latency(r.candidate),
-    }));
+    const routes: RouteSummary[] = states.map((r) => {
+      const v = viewOf(r);
+      return {
+        method: r.method,
+        route: r.route,
+        compared: r.compared,
+        matched: v.matched,
+        differed: v.differed,
+        errors: r.errors,
+        noise: v.noise,
+        differences: record(new Map([...v.differences].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])))),
+        error_kinds: record(r.errorKinds),
+        production_ms: latency(r.production),
+        candidate_ms: latency(r.candidate),
+      };
+    });
     const sum = (k: 'compared' | 'matched' | 'differed' | 'errors' | 'noise') => routes.reduce((n, r) => n + r[k], 0);
     return {
       requests: sum('compared') + sum('errors'),
@@ -278,16 +375,18 @@ export class ShadowReport {
       noise: sum('noise'),
       skipped: record(this.skips),
       routes,
-      diffs_written: this.diffLines.length,
+      diffs_written: diffsWritten,
       diffs_omitted: this.diffsOmitted,
     };
   }
 
-  /** Each route's kept differing exchanges, in the summary's route order. */
-  examples(): RouteExamples[] {
-    return this.summary().routes.map((s) => {
+  /** Each route's kept differing exchanges (noise known now removed), in the summary's route order. */
+  examples(summary = this.summary()): RouteExamples[] {
+    return summary.routes.map((s) => {
       const key = s.route === OTHER ? OTHER : `${s.method} ${s.route}`;
-      return { key, examples: this.routes.get(key)?.examples ?? [] };
+      const r = this.routes.get(key);
+      const examples = r ? r.examples.map((e) => withoutNoise(e, r)).filter((e): e is DiffRecord => e !== null) : [];
+      return { key, examples };
     });
   }
 
@@ -298,9 +397,10 @@ export class ShadowReport {
     } catch (err) {
       throw new OutputError(`${dir}: ${(err as Error).message}`);
     }
-    const summary = this.summary();
-    writeFileAtomic(path.join(dir, 'diffs.jsonl'), this.diffLines.length ? `${this.diffLines.join('\n')}\n` : '');
-    writeFileAtomic(path.join(dir, 'index.html'), renderReportHtml(summary, this.examples()));
+    const diffs = this.liveDiffs();
+    const summary = this.summaryWith(diffs.length);
+    writeFileAtomic(path.join(dir, 'diffs.jsonl'), diffs.map((d) => `${JSON.stringify(d)}\n`).join(''));
+    writeFileAtomic(path.join(dir, 'index.html'), renderReportHtml(summary, this.examples(summary)));
     writeFileAtomic(path.join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   }
 }

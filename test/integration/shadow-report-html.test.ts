@@ -117,7 +117,8 @@ describe.skipIf(!chromium)('index.html in headless Chromium', () => {
     expect(tableRows(dom, 'skipped', 'tbody')).toEqual([['method', '3']]);
     // Each differing route has its section with the differences by where and side-by-side excerpts.
     const sections = [...dom.matchAll(/<section class="route-diffs" id="route-(\d+)">([\s\S]*?)<\/section>/g)];
-    expect(sections.map((s) => s[1])).toEqual(['0', '1']);
+    expect(sections.map((s) => s[1])).toEqual(['0', '1', '2']);
+    expect(stripTags(sections[2][2])).toBe('GET /healthCandidate errorExchangestimeout1');
     expect(stripTags(sections[0][2])).toContain('body:$.bio');
     expect(stripTags(sections[1][2])).toContain('header:x-evil');
     expect(stripTags(sections[1][2])).toContain(`X-Evil: "><img src="http://127.0.0.1:${port}/header.png">`);

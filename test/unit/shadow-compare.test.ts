@@ -1,6 +1,7 @@
 // compareAnswers on hand-made answers: the exact list of differences (where, both values, offset)
 // for status, headers (default ignore list, case, multiple values, Set-Cookie names), JSON bodies
 // field by field, text and binary bodies whole, truncated bodies, gRPC and raw turns, and the cap.
+import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { Answer } from '../../src/shadow/answer';
 import { compareAnswers, compareExchange, compareRules, digestOf } from '../../src/shadow/compare';
@@ -204,11 +205,53 @@ describe('gRPC and raw', () => {
     ]);
   });
 
+  it('reads grpc-status from trailers, or from headers of a trailers-only answer, when the field is absent', () => {
+    const ok = answer('', { headers: [['content-type', 'application/grpc']], trailers: [['Grpc-Status', '0']] });
+    const notFound = answer('', { headers: [['content-type', 'application/grpc'], ['grpc-status', '5']] });
+    expect(compareAnswers(ok, notFound, rules())).toEqual([{ where: 'grpc-status', production: '0', candidate: '5' }]);
+  });
+
+  it('a trailers-only error and the same error in trailers are equal; grpc-message compared as a trailer either way', () => {
+    const only = (msg: string) => answer('', { headers: [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '5'], ['grpc-message', msg]], grpcStatus: 5 });
+    const late = (msg: string) => answer('', { headers: [[':status', '200'], ['content-type', 'application/grpc']], trailers: [['grpc-status', '5'], ['grpc-message', msg]], grpcStatus: 5 });
+    expect(compareAnswers(only('no such user'), late('no such user'), rules())).toEqual([]);
+    expect(compareAnswers(only('no such user'), late('user 7 not found'), rules())).toEqual([{ where: 'trailer:grpc-message', production: 'no such user', candidate: 'user 7 not found' }]);
+  });
+
   it('raw turns are compared byte for byte under "turn", nothing else', () => {
     const p = answer('$5\r\nhello\r\n', { status: 0 });
     expect(compareAnswers(p, answer('$5\r\nhello\r\n', { status: 0 }), rules(), 'raw')).toEqual([]);
     expect(compareAnswers(p, answer('$5\r\nhallo\r\n', { status: 0 }), rules(), 'raw')).toEqual([
       { where: 'turn', production: `sha256:${digestOf(p.body)} (11 bytes)`, candidate: expect.stringMatching(/^sha256:[0-9a-f]{16} \(11 bytes\)$/), offset: 5 },
     ]);
+  });
+});
+
+describe('content encodings', () => {
+  const enc = (encoding: string, v: unknown, encode: (b: Buffer) => Buffer): Answer =>
+    answer(encode(Buffer.from(JSON.stringify(v))), { headers: [['Content-Type', 'application/json'], ['Content-Encoding', encoding]] });
+
+  it('compares gzip, deflate and br bodies decoded, field by field', () => {
+    const cases: [string, (b: Buffer) => Buffer][] = [
+      ['gzip', (b) => zlib.gzipSync(b)],
+      ['deflate', (b) => zlib.deflateSync(b)],
+      ['deflate', (b) => zlib.deflateRawSync(b)],
+      ['br', (b) => zlib.brotliCompressSync(b)],
+    ];
+    for (const [name, f] of cases) {
+      expect(compareAnswers(enc(name, { id: 'a1', price: 1 }, f), enc(name, { id: 'b2', price: 1 }, f), rules('body:$.id'))).toEqual([]);
+      expect(compareAnswers(enc(name, { id: 'a1', price: 1 }, f), enc(name, { id: 'b2', price: 2 }, f), rules('body:$.id'))).toEqual([
+        { where: 'body:$.price', production: '1', candidate: '2' },
+      ]);
+    }
+  });
+
+  it('a body that decodes past the bound, or does not decode, is compared as it came', () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(20 << 20));
+    const p = answer(bomb, { headers: [['Content-Encoding', 'gzip']] });
+    const c = answer(Buffer.concat([bomb.subarray(0, 100), Buffer.from([bomb[100] ^ 1]), bomb.subarray(101)]), { headers: [['Content-Encoding', 'gzip']] });
+    expect(compareAnswers(p, c, rules())).toEqual([expect.objectContaining({ where: 'body', offset: 100, production: expect.stringContaining(`(${bomb.length} bytes)`) })]);
+    const junk = (b: string) => answer(b, { headers: [['Content-Encoding', 'gzip']] });
+    expect(compareAnswers(junk('not gzip'), junk('not gzip!'), rules())).toEqual([expect.objectContaining({ where: 'body', offset: 8 })]);
   });
 });

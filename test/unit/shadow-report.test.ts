@@ -12,7 +12,7 @@ import type { Answer, ExchangeInfo } from '../../src/shadow/answer';
 import { compareRules } from '../../src/shadow/compare';
 import { bodyExcerpt } from '../../src/shadow/excerpt';
 import { ShadowMetrics } from '../../src/shadow/metrics';
-import { ShadowReport, type DiffRecord } from '../../src/shadow/report';
+import { MAX_WHERES, ShadowReport, type DiffRecord } from '../../src/shadow/report';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -105,6 +105,24 @@ describe('noise cancellation', () => {
     ]);
     expect(s.noise).toBe(4);
   });
+  it('noise learnt later applies to earlier exchanges: the report does not depend on arrival order', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    // The first answers come without the primary's (say it timed out): the random fields look like differences.
+    for (let i = 1; i <= 3; i++) report.add(info(i), { kind: 'compared', production: item(i), candidate: item(i, { price: i === 2 ? 0 : undefined }) });
+    expect(report.summary().routes[0].differences).toEqual({ 'body:$.request_id': 3, 'body:$.tags[0].v': 3, 'body:$.price': 1 });
+    report.add(info(4), { kind: 'compared', production: item(4), primary: item(4), candidate: item(4) });
+    const s = report.summary();
+    expect(s.routes[0]).toMatchObject({ compared: 4, matched: 3, differed: 1, noise: 8, differences: { 'body:$.price': 1 } });
+    expect(report.totals()).toEqual({ requests: 4, compared: 4, matched: 3, differed: 1, errors: 0, noise: 8 });
+    const dir = tmpdir();
+    report.write(dir);
+    const lines = fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as DiffRecord);
+    expect(lines.map((l) => [l.path, l.differences.map((d) => d.where)])).toEqual([['/api/items/2', ['body:$.price']]]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'))).toMatchObject({ matched: 3, differed: 1, noise: 8, diffs_written: 1 });
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    expect(html).not.toContain('request_id</td>');
+    expect(html).toContain('body:$.price');
+  });
 });
 
 describe('summary', () => {
@@ -158,6 +176,61 @@ describe('summary', () => {
       ['GET', '/b', 1, 1],
       ['', 'other', 3, 3],
     ]);
+  });
+});
+
+describe('bounds on what the traffic controls', () => {
+  it('distinct WHEREs per route are capped (member names that are ids), the rest under "other"; long names cut', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const a = (v: unknown): Answer => {
+      const body = Buffer.from(JSON.stringify(v));
+      return { status: 200, headers: [], body, bodyLength: body.length, bodyTruncated: false };
+    };
+    for (let i = 0; i < 10; i++) {
+      const users = Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`u${i * 100 + k}`, 1]));
+      report.add(info(i, '/users'), { kind: 'compared', production: a({ users }), candidate: a({ users: {} }) });
+    }
+    const d = report.summary().routes[0].differences;
+    expect(Object.keys(d)).toHaveLength(MAX_WHERES + 1);
+    expect(d.other).toBe(1000 - MAX_WHERES);
+    const [long] = report.add(info(99, '/long'), { kind: 'compared', production: a({ ['k'.repeat(5000)]: 1 }), candidate: a({}) });
+    expect(long.where).toBe(`body:$['${'k'.repeat(63)}…']`);
+  });
+
+  it('the exchanges kept for index.html stay within their byte budget however many routes differ', () => {
+    const report = new ShadowReport({ maxRoutes: 100, rules: compareRules(), maxDiffBytes: 1 << 20 });
+    const big = (v: string): Answer => ({
+      status: 200,
+      headers: Array.from({ length: 60 }, (_, k) => [`x-h${k}`, v.repeat(300)] as [string, string]),
+      body: Buffer.alloc(4096, v),
+      bodyLength: 4096,
+      bodyTruncated: false,
+    });
+    for (let i = 0; i < 1000; i++) report.add(info(i, `/r${i % 100}`), { kind: 'compared', production: big('a'), candidate: big('b') });
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.statSync(path.join(dir, 'index.html')).size;
+    const examples = report.examples().flatMap((r) => r.examples);
+    const bytes = examples.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0);
+    // Without the budget all 1000 would be kept (10 per route); each is about 50 KB as JSON.
+    expect(examples.length).toBeGreaterThan(100);
+    expect(examples.length).toBeLessThan(200);
+    expect(bytes).toBeLessThanOrEqual(8 << 20);
+    expect(bytes).toBeGreaterThan(7 << 20);
+    expect(html).toBeLessThan(10 << 20);
+    // Header values in differences are cut too.
+    expect(examples[0].differences[0].production).toBe(`${'a'.repeat(199)}…`);
+    expect(fs.statSync(path.join(dir, 'diffs.jsonl')).size).toBeLessThanOrEqual(1 << 20);
+  });
+
+  it('an exchange time that is not a date gives an empty time, not an exception; a long target is cut', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    report.add({ ...info(1), ts: Number.NaN, path: `/${'p'.repeat(10_000)}` }, { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
+    const dir = tmpdir();
+    report.write(dir);
+    const rec = JSON.parse(fs.readFileSync(path.join(dir, 'diffs.jsonl'), 'utf8')) as DiffRecord;
+    expect(rec.time).toBe('');
+    expect(rec.path).toBe(`/${'p'.repeat(2046)}…`);
   });
 });
 
@@ -228,12 +301,95 @@ describe('files', () => {
     expect(rec.production.body.text).toContain('a');
   });
 
+  it('excerpts of random text and bytes: UTF-8 excerpts are exactly the bytes they claim, within the bound', () => {
+    let x = 7;
+    const next = () => ((x = (x * 1103515245 + 12345) >>> 0), x);
+    const alphabet = ['a', 'é', '€', '😀', '\n', 'z'];
+    for (let round = 0; round < 2000; round++) {
+      const text = round % 2 === 0;
+      const body = text
+        ? Buffer.from(Array.from({ length: next() % 60 }, () => alphabet[next() % alphabet.length]).join(''))
+        : Buffer.from(Array.from({ length: next() % 60 }, () => next() & 0xff));
+      const from = next() % (body.length + 1);
+      const max = (text ? 7 : 1) + (next() % 20);
+      const e = bodyExcerpt(body, body.length, false, from, max);
+      expect(e.bytes).toBeLessThanOrEqual(max);
+      const bytes = e.encoding === 'utf8' ? Buffer.from(e.text) : Buffer.from(e.text, 'base64');
+      expect(bytes.length).toBe(e.bytes);
+      expect(bytes.equals(body.subarray(e.offset, e.offset + e.bytes))).toBe(true);
+      if (text) {
+        // Text shows as text, unless the window holds no whole character (only the tail of the last one).
+        if (e.encoding === 'base64') expect(e.offset + e.bytes === body.length && bytes.every((b) => (b & 0xc0) === 0x80)).toBe(true);
+        else expect(e.offset).toBeGreaterThanOrEqual(from);
+        expect(e.offset - from).toBeLessThan(4);
+      }
+    }
+  });
+
+  it('a file that cannot be written is an OutputError naming it, and the previous file stays whole', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    report.add(info(1), { kind: 'compared', production: item(1), candidate: item(1, { price: 0 }) });
+    const dir = tmpdir();
+    report.write(dir);
+    const before = fs.readFileSync(path.join(dir, 'summary.json'), 'utf8');
+    fs.mkdirSync(path.join(dir, `summary.json.tmp-${process.pid}`));
+    report.add(info(2), { kind: 'compared', production: item(2), candidate: item(2) });
+    expect(() => report.write(dir)).toThrow(OutputError);
+    expect(() => report.write(dir)).toThrow(`${path.join(dir, 'summary.json')}: EISDIR`);
+    expect(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')).toBe(before);
+  });
+
   it('a directory that cannot be made is an OutputError naming it', () => {
     const file = path.join(tmpdir(), 'a-file');
     fs.writeFileSync(file, '');
     const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
     expect(() => report.write(path.join(file, 'report'))).toThrow(OutputError);
     expect(() => report.write(path.join(file, 'report'))).toThrow(`${path.join(file, 'report')}: `);
+  });
+});
+
+describe('index.html escaping', () => {
+  it('no text from the traffic becomes markup, wherever it appears', () => {
+    const evil = `<img src=x onerror=alert(1)>"'&</td></pre><script>x</script>`;
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const a = (v: string, status = 200): Answer => {
+      const body = Buffer.from(JSON.stringify({ [evil]: v }));
+      return { status, headers: [['Content-Type', 'application/json'], [`x-${evil}`, evil]], trailers: [['x', evil]], body, bodyLength: body.length, bodyTruncated: false };
+    };
+    const where = { conn: evil, ts: 0, method: evil, path: evil, route: evil, protocol: 'http' as const };
+    report.add(where, { kind: 'compared', production: a(evil), candidate: a('other') });
+    report.add(where, { kind: 'error', production: a(evil), error: evil });
+    report.skip(evil, 1);
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    const allowed = new Set(['!DOCTYPE', 'html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'h3', 'h4', 'p', 'table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'a', 'section', 'div', 'pre', 'code']);
+    const tags = [...html.matchAll(/<\/?([!A-Za-z][A-Za-z0-9]*)/g)].map((m) => m[1]);
+    expect(tags.filter((t) => !allowed.has(t))).toEqual([]);
+    // Every real tag (text has no raw "<") carries only the page's own attributes.
+    expect([...html.matchAll(/<[^>]*>/g)].filter((m) => /\son[a-z]+=|src=/i.test(m[0]))).toEqual([]);
+    // The text is all there, escaped.
+    expect(html.split('&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;&lt;/td&gt;&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt;').length).toBeGreaterThan(6);
+  });
+});
+
+describe('raw turns', () => {
+  it('are counted under "turn" and shown as replies, without status or headers', () => {
+    const report = new ShadowReport({ maxRoutes: 10, rules: compareRules() });
+    const reply = (t: string): Answer => ({ status: 0, headers: [], body: Buffer.from(t), bodyLength: t.length, bodyTruncated: false, durationMs: 1 });
+    const turn = (i: number): ExchangeInfo => ({ conn: '1', ts: 1_700_000_000_000 + i, method: '', path: '', route: 'tcp/6379', protocol: 'raw' });
+    report.add(turn(1), { kind: 'compared', production: reply('+OK\r\n'), candidate: reply('+OK\r\n') });
+    expect(report.add(turn(2), { kind: 'compared', production: reply('$5\r\nhello\r\n'), candidate: reply('$-1\r\n') })).toEqual([
+      expect.objectContaining({ where: 'turn', offset: 1 }),
+    ]);
+    const s = report.summary();
+    expect(s.routes.map((r) => [r.method, r.route, r.compared, r.matched, r.differed, r.differences])).toEqual([['', 'tcp/6379', 2, 1, 1, { turn: 1 }]]);
+    const dir = tmpdir();
+    report.write(dir);
+    const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('<h4>Production: reply</h4><pre class="body">$5\r\nhello\r\n</pre>');
+    expect(html).toContain('<h4>Candidate: reply</h4><pre class="body">$-1\r\n</pre>');
+    expect(html).not.toContain('status 0');
   });
 });
 
