@@ -93,7 +93,7 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     (batch) => {
       if (failure) return;
       try {
-        take(decoder.decode(batch.meta, batch.data));
+        take(decoder.decode(batch));
       } catch (e) {
         failure = e; // a malformed batch: stop, report what was done
         source.stop();

@@ -64,7 +64,7 @@ export class MetaBuilder {
 
   turn(conn: string, seq: number, request: Buffer, reply: Buffer): void {
     this.ts += this.step;
-    this.lines.push(JSON.stringify({ t: 'turn', conn, seq, ts_ms: this.ts, request: this.slice(request), reply: this.slice(reply), latency_ms: 0.1, duration_ms: 0.1 }));
+    this.lines.push(JSON.stringify({ t: 'turn', conn, seq, ts_ms: this.ts, request: this.slice(request), reply: this.slice(reply), latency_ms: 0.1, duration_ms: 0.1, reply_truncated: false }));
   }
 
   take(): { meta: Buffer; data: Buffer } {
