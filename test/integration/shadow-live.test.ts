@@ -86,6 +86,14 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect((await pods.received(candidate)).filter((x) => x.method === 'POST')).toHaveLength(0);
     await pods.received(primary);
 
+    // --percent 0: every connection out (whole connections, by hash), nothing sent.
+    candidate = await pods.app(nsK, 'v2', CAND, 8080);
+    const none = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--percent', '0', '--target', `http://${CAND}:8080`]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stderr).toMatch(/^0 requests replayed .*: 0 compared/m);
+    expect(none.stderr).toMatch(/^skipped: percent 7;/m); // curl's 3 connections and hey's 4
+    expect(await pods.received(candidate)).toHaveLength(0);
+
     // The candidate down: every request an error, exit 1 and one line saying so.
     const down = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--target', `http://${CAND}:8080`, '--timeout', '1']);
     expect(down.code).toBe(1);
