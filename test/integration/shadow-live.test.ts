@@ -7,8 +7,8 @@
 // candidate down ends in exit 1 and one line.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canUseNetns, inNs, startInNs, stopProcess } from '../helpers/netns';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canUseNetns, inNs, killStarted, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
 import { podspanBin, run } from '../helpers/tools';
 
@@ -28,6 +28,13 @@ function clientTraffic(): void {
   inNs(nsC, ['hey', '-n', String(HEY_REQUESTS), '-c', '4', `${base}/health`]);
 }
 
+/** Connections in a capture file with a packet matching `filter`, as tshark counts them. */
+function streamsWith(file: string, filter: string): number {
+  const r = run('tshark', ['-n', '-r', file, '-Y', filter, '-T', 'fields', '-e', 'tcp.stream']);
+  expect(r.code, r.stderr).toBe(0);
+  return new Set(r.stdout.trim().split('\n').filter(Boolean)).size;
+}
+
 const plantedRoutes = {
   'GET /api/users/{id}': { status: 1, 'body:$.price': 9, 'header:cache-control': 9 },
   'HEAD /health': {},
@@ -38,6 +45,7 @@ const routesOf = (summary: { routes: { method: string; route: string; difference
 
 describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clients and capture', () => {
   beforeAll(() => pods.setup());
+  afterEach(() => killStarted()); // a failed test leaves no pod behind for the next
   afterAll(() => pods.teardown());
 
   it('live and from the recorded file: exactly the planted differences, no POST replayed, production untouched, marker on every request', async () => {
@@ -70,8 +78,10 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(candSeen.filter((r) => r.method === 'POST')).toHaveLength(0);
     expect(candSeen).toHaveLength(requests);
     expect(candSeen.every((r) => r.marker === '1')).toBe(true);
-    // hey's 4 connections and curl's 2 replayed ones: as many connections as the clients made.
-    expect(new Set(candSeen.map((r) => r.conn)).size).toBe(6);
+    // One candidate connection per captured connection that carried a replayed request (hey may
+    // open more than -c 4 connections, some unused: its pool dials when none is idle at that
+    // moment). tshark counts them.
+    expect(new Set(candSeen.map((r) => r.conn)).size).toBe(streamsWith(pcap, 'http.request.method != "POST"'));
     expect((await pods.received(primary)).length).toBe(requests);
 
     // The recorded file, replayed as fast as possible, finds the same.
@@ -81,7 +91,9 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     const r = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--target', `http://${CAND}:8080`, '--primary', `http://${CAND}:8081`, '--report', fromFile]);
     expect(r.code, r.stderr).toBe(0);
     const fileSummary = JSON.parse(fs.readFileSync(path.join(fromFile, 'summary.json'), 'utf8'));
-    expect(fileSummary).toMatchObject({ requests, compared: requests, errors: 0, differed: 10 });
+    // The message says what the file held, should the extractor find fewer requests than tshark.
+    const inFile = () => `${r.stderr}\ntshark: ${streamsWith(pcap, 'http.request')} connections with requests; ${run('tshark', ['-n', '-r', pcap, '-Y', 'http.request']).stdout.split('\n').length - 1} requests`;
+    expect(fileSummary, inFile()).toMatchObject({ requests, compared: requests, errors: 0, differed: 10 });
     expect(routesOf(fileSummary)).toEqual(plantedRoutes);
     expect((await pods.received(candidate)).filter((x) => x.method === 'POST')).toHaveLength(0);
     await pods.received(primary);
@@ -91,7 +103,7 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     const none = run('ip', ['netns', 'exec', nsC, process.execPath, podspanBin, 'shadow', '-r', pcap, '--speed', '0', '--percent', '0', '--target', `http://${CAND}:8080`]);
     expect(none.code, none.stderr).toBe(0);
     expect(none.stderr).toMatch(/^0 requests replayed .*: 0 compared/m);
-    expect(none.stderr).toMatch(/^skipped: percent 7;/m); // curl's 3 connections and hey's 4
+    expect(none.stderr).toContain(`skipped: percent ${streamsWith(pcap, 'tcp.flags.syn == 1 && tcp.flags.ack == 0')};`); // every client connection
     expect(await pods.received(candidate)).toHaveLength(0);
 
     // The candidate down: every request an error, exit 1 and one line saying so.
@@ -150,7 +162,7 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
 
   it('a slow candidate, live: timeouts counted, the rest dropped as queue_full, the queue within --queue, capture and clients unaffected', async () => {
     const production = await pods.app(nsP, 'v1', PROD, 8080);
-    const candidate = await pods.app(nsK, 'slow:1000', CAND, 8080);
+    const candidate = await pods.app(nsK, 'slow:3000', CAND, 8080);
     const report = path.join(pods.tmp, 'slow');
     const shadow = await startInNs(
       nsC,
@@ -161,10 +173,10 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(hey).toMatch(/\[200\]\s+300 responses/); // the clients' answers: all there, all 200
     await new Promise((r) => setTimeout(r, 1000));
     // Not one answer within --timeout: exit 1, the last line says so.
-    expect(await stopProcess(shadow)).toBe(1);
+    expect(await stopProcess(shadow), shadow.stderr()).toBe(1);
     const summary = JSON.parse(fs.readFileSync(path.join(report, 'summary.json'), 'utf8'));
     const err = shadow.stderr();
-    expect(err.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/198\.18\.1\.2:8080 never answered: \d+ requests failed \(timeout: no complete answer within 200 ms\)$/);
+    expect(err.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/198\.18\.1\.2:8080 never answered: \d+ requests failed \(timeout: no answer within 200 ms\)$/);
     expect(summary.compared, err).toBe(0);
     expect(summary.errors).toBe(summary.requests);
     expect(summary.routes[0].error_kinds).toEqual({ timeout: summary.requests });

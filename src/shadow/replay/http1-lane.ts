@@ -28,6 +28,8 @@ export class Http1Lane implements Lane {
 
   async send(req: HttpRequest | RawTurn): Promise<Answer> {
     if (req.kind !== 'http') throw new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`);
+    // Our own timer: undici's headersTimeout runs on its 1 s-resolution fast timers, so a 200 ms
+    // --timeout would let answers of up to ~1.2 s count as in time.
     const ac = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -61,7 +63,7 @@ export class Http1Lane implements Lane {
         durationMs: performance.now() - t0,
       };
     } catch (err) {
-      if (timedOut) throw new ReplayError('timeout', `no complete answer within ${this.opts.timeoutMs} ms`);
+      if (timedOut) throw new ReplayError('timeout', `no answer within ${this.opts.timeoutMs} ms`);
       throw replayError(err);
     } finally {
       clearTimeout(timer);

@@ -44,7 +44,7 @@ export class Http2Lane implements Lane {
       const session = this.connect();
       const scheme = this.opts.target.tls ? 'https' : 'http';
       const stream = session.request(http2Headers(req, this.opts, scheme), { endStream: req.body.length === 0 });
-      const timer = setTimeout(() => fail(new ReplayError('timeout', `no complete answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+      const timer = setTimeout(() => fail(new ReplayError('timeout', `no answer within ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
       const body = new BodyCollector(this.opts.maxBodyBytes);
       let headers: http2.IncomingHttpHeaders = {};
       let trailers: http2.IncomingHttpHeaders | undefined;
