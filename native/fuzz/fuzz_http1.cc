@@ -1,6 +1,7 @@
 // libFuzzer target: Http1Parser on arbitrary bytes, once whole and once cut into chunks the
 // input chooses. Both runs must report the same messages (fields, offsets, times aside), and
-// every message must lie inside what was fed, after the one before it.
+// every message must lie inside what was fed, after the one before it. With content capture on
+// (an input bit), the headers and body kept must be the same too, the body capped as asked.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,7 +11,10 @@
 
 namespace {
 
+constexpr size_t kMaxBody = 64;
+
 struct Seen : podspan::Http1Parser::Events {
+  bool capture = false;
   uint8_t rules;  // bit i: the response with index i%8 answers HEAD (or CONNECT with bit 7)
   size_t heads = 0;
   std::vector<std::string> messages;
@@ -25,11 +29,24 @@ struct Seen : podspan::Http1Parser::Events {
   void on_message(const podspan::Http1Message& m) override {
     if (m.start < last_end || m.head_end < m.start || m.end < m.head_end || m.end > fed) __builtin_trap();
     if (!m.chunked && m.body_bytes > m.end - m.head_end) __builtin_trap();
-    if (m.target.size() > podspan::Http1Parser::kMaxTarget || m.host.size() > podspan::Http1Parser::kMaxHeader) __builtin_trap();
+    const size_t max_target = capture ? podspan::Http1Parser::kMaxHeaderBytes : podspan::Http1Parser::kMaxTarget;
+    if (m.target.size() > max_target || m.host.size() > podspan::Http1Parser::kMaxHeader) __builtin_trap();
+    const podspan::Http1Content& c = m.content;
+    if (m.content.body.size() != (capture ? std::min<uint64_t>(m.body_bytes, kMaxBody) : 0)) __builtin_trap();
+    if (c.body_truncated != (capture && m.body_bytes > kMaxBody)) __builtin_trap();
+    if (c.header_bytes.size() > podspan::Http1Parser::kMaxHeaderBytes) __builtin_trap();
+    std::string content;
+    for (const podspan::Http1HeaderSpan& h : c.headers) {
+      if (uint64_t{h.name_off} + h.name_len > c.header_bytes.size() || uint64_t{h.value_off} + h.value_len > c.header_bytes.size()) {
+        __builtin_trap();
+      }
+      content.append(c.name(h)).append(": ").append(c.value(h)).append("\n");
+    }
+    content += c.body;
     last_end = m.end;
     messages.push_back(std::to_string(m.start) + " " + std::to_string(m.head_end) + " " + std::to_string(m.end) + " " + m.method +
                        " " + std::to_string(m.status) + " " + m.target + " " + m.host + " " + std::to_string(m.body_bytes) +
-                       (m.ended_by_close ? " close" : ""));
+                       (m.ended_by_close ? " close" : "") + " " + content);
   }
 };
 
@@ -37,6 +54,7 @@ void run(const uint8_t* data, size_t size, bool requests, uint8_t rules, uint8_t
          podspan::Http1Parser::State& state) {
   seen.rules = rules;
   podspan::Http1Parser p(requests, seen);
+  p.capture_content(seen.capture, kMaxBody);
   size_t at = 0;
   uint32_t lcg = seed;
   while (at < size) {
@@ -64,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t rules = data[0];
   const uint8_t seed = data[1] | 1;
   Seen whole, cut;
+  whole.capture = cut.capture = (data[1] & 2) != 0;
   podspan::Http1Parser::State a, b;
   run(data + 2, size - 2, requests, rules, 0, whole, a);
   run(data + 2, size - 2, requests, rules, seed, cut, b);

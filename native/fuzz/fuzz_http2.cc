@@ -1,7 +1,9 @@
 // libFuzzer target: Http2Parser on a client and a server byte stream taken from the input
 // (the client's optionally behind a real preface, and header blocks optionally compressed by
 // nghttp2's deflater from input strings so HPACK decodes and the stream logic runs), fed whole
-// and cut into chunks: the same streams either way, every offset inside what was fed.
+// and cut into chunks: the same streams either way, every offset inside what was fed. With
+// content capture on (an input bit) the fields, trailers and DATA kept must be the same too,
+// the bodies within their caps.
 #include <nghttp2/nghttp2.h>
 
 #include <cstddef>
@@ -13,13 +15,22 @@
 
 namespace {
 
+constexpr size_t kMaxBody[2] = {16, 32};
+
+std::string content(const podspan::Http1Content& c) {
+  std::string out;
+  for (const podspan::Http1HeaderSpan& h : c.headers) out.append(c.name(h)).append("=").append(c.value(h)).append(";");
+  return out + "|" + c.body + (c.body_truncated ? "+" : "");
+}
+
 struct Seen : podspan::Http2Parser::Events {
   std::vector<std::string> streams;
   uint64_t fed[2] = {0, 0};
   void on_stream(const podspan::Http2Stream& s, bool complete) override {
     if ((s.request_bytes && s.request_end > fed[0] && !s.upgraded) || (s.response_seen && s.response_end > fed[1])) __builtin_trap();
     if (s.response_seen && s.response_end <= s.response_start) __builtin_trap();
-    streams.push_back(std::to_string(s.id) + " " + s.method + " " + s.path + " " + s.authority + " " + std::to_string(s.status) +
+    if (s.content[0].body.size() > kMaxBody[0] || s.content[1].body.size() > kMaxBody[1]) __builtin_trap();
+    streams.push_back(content(s.content[0]) + content(s.content[1]) + content(s.trailers[0]) + content(s.trailers[1]) + " " +std::to_string(s.id) + " " + s.method + " " + s.path + " " + s.authority + " " + std::to_string(s.status) +
                       " " + std::to_string(s.grpc_status) + " " + std::to_string(s.request_bytes) + " " +
                       std::to_string(s.response_bytes) + (complete ? " c" : "") + (s.reset ? " r" : ""));
   }
@@ -61,8 +72,9 @@ std::string frames(const uint8_t* d, size_t n, nghttp2_hd_deflater* def) {
 
 // The client's bytes, then the server's (as a capture orders a request and its answer), each
 // in one piece or cut into chunks.
-void run(const std::string (&dirs)[2], bool cut, Seen& seen, podspan::Http2Stats& stats) {
+void run(const std::string (&dirs)[2], bool cut, bool capture, Seen& seen, podspan::Http2Stats& stats) {
   podspan::Http2Parser p(seen, 4);
+  p.capture_content(capture, kMaxBody[0], kMaxBody[1]);
   p.start(0, 0);
   p.start(1, 0);
   uint32_t lcg = static_cast<uint32_t>(dirs[0].size() * 31 + dirs[1].size());
@@ -104,8 +116,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mode & 1) dirs[0].insert(0, podspan::Http2Parser::kPreface, podspan::Http2Parser::kPrefaceLen);
   Seen whole, cut;
   podspan::Http2Stats a, b;
-  run(dirs, false, whole, a);
-  run(dirs, true, cut, b);
+  const bool capture = (mode & 4) != 0;
+  run(dirs, false, capture, whole, a);
+  run(dirs, true, capture, cut, b);
   if (whole.streams != cut.streams || a.frames != b.frames || a.errors != b.errors || a.header_blocks != b.header_blocks) {
     __builtin_trap();
   }

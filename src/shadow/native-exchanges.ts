@@ -45,6 +45,11 @@ export interface ShadowStats {
   skipped: Record<string, number>;
   /** Live: batches dropped because JavaScript did not take them fast enough. */
   droppedBatches: number;
+  /** Batches handed over; packets and TCP streams seen; bytes the reassembler declared missing. */
+  batches: number;
+  packets: number;
+  streams: number;
+  gapBytes: number;
 }
 
 export type Headers = [string, string][];

@@ -38,6 +38,14 @@ export function addVeth(nsA: string, a: string, nsB: string, b: string): void {
   inNs(nsB, ['ip', 'link', 'set', b, 'up']);
 }
 
+/** Two namespaces of a test joined by a veth pair, addressed 198.18.0.1 (A) and 198.18.0.2 (B). */
+export function addAddressedPair(nsA: string, a: string, nsB: string, b: string): void {
+  addNamespaces([nsA, nsB]);
+  addVeth(nsA, a, nsB, b);
+  inNs(nsA, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', a]);
+  inNs(nsB, ['ip', 'addr', 'add', '198.18.0.2/24', 'dev', b]);
+}
+
 export interface TrafgenOptions {
   proto?: 'udp' | 'tcp';
   dport?: number;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs } from '../helpers/netns';
+import { addAddressedPair, canUseNetns, inNs, killStarted, removeNamespaces, startInNs } from '../helpers/netns';
 import { repoRoot, run } from '../helpers/tools';
 
 const haveCurl = run('which', ['curl']).code === 0;
@@ -21,10 +21,7 @@ describe.skipIf(!canUseNetns || !haveCurl)('analytics on a live capture', () => 
   let tmp: string;
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-analysis-live-'));
-    addNamespaces([nsC, nsS]);
-    addVeth(nsC, devC, nsS, devS);
-    inNs(nsC, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', devC]);
-    inNs(nsS, ['ip', 'addr', 'add', '198.18.0.2/24', 'dev', devS]);
+    addAddressedPair(nsC, devC, nsS, devS);
   });
   afterAll(() => {
     killStarted();

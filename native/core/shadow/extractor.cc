@@ -15,6 +15,9 @@ namespace {
 
 enum class Mode : uint8_t { kUndecided, kHttp1, kH2, kRaw, kOff };
 
+// Pending::skip of an exchange already written (past every SkipReason).
+constexpr int kWritten = static_cast<int>(SkipReason::kCount);
+
 uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
 
 uint64_t endpoint_hash(const Endpoint& e) {
@@ -176,7 +179,9 @@ struct ShadowExtractor::Conn {
   std::unique_ptr<Http1Parser> http1[2];  // by role: requests, responses
   ShadowH2Events h2_events;
   std::unique_ptr<Http2Parser> h2;
-  bool gap[2] = {false, false};  // by role
+  uint64_t h2_dropped_before = 0;
+  bool gap[2] = {false, false};     // by role: bytes went missing
+  bool resync[2] = {false, false};  // by role: HTTP/1 starts again at a segment that begins a message
   std::vector<Pending> pending;           // a ring: requests awaiting their response or their end
   size_t head = 0, count = 0, answered = 0;  // answered: leading entries with their response
   // raw turns
@@ -250,7 +255,7 @@ void ShadowExtractor::on_open(const StreamInfo& s) {
   c.side_known = c.seen_data = c.seen_client = false;
   c.mode = Mode::kUndecided;
   c.announced = c.requests_stopped = c.stopped = false;
-  c.gap[0] = c.gap[1] = false;
+  c.gap[0] = c.gap[1] = c.resync[0] = c.resync[1] = false;
   c.seq = 0;
   c.head = c.count = c.answered = 0;
   c.turn_req.clear();
@@ -289,13 +294,15 @@ void ShadowExtractor::on_first_segment(const StreamInfo& s, int syn_from) {
   }
 }
 
-void ShadowExtractor::skip(Conn& c, SkipReason r) {
-  ++stats_.skipped[static_cast<size_t>(r)];
+void ShadowExtractor::skip(Conn& c, SkipReason r, uint64_t count) {
+  stats_.skipped[static_cast<size_t>(r)] += count;
   ExchangeBatch& b = out_.current();
   begin_line(b.meta, "skip", c.id);
   b.meta += ",\"reason\":\"";
   b.meta += skip_reason_name(r);
-  b.meta += "\",\"count\":1}\n";
+  b.meta += "\",\"count\":";
+  b.meta += std::to_string(count);
+  b.meta += "}\n";
   out_.line_done(false);
 }
 
@@ -416,7 +423,7 @@ void ShadowExtractor::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint
       }
     }
     p.gap();
-    c.requests_stopped = true;
+    c.resync[0] = true;
   } else {
     // Responses lost: every request still waiting for one cannot be compared.
     for (size_t i = c.answered; i < c.count; ++i) {
@@ -428,9 +435,8 @@ void ShadowExtractor::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint
       }
     }
     c.answered = c.count;
-    c.http1[0]->gap();
     c.http1[1]->gap();
-    c.requests_stopped = true;
+    c.resync[1] = true;
   }
   flush_ready(c);
 }
@@ -451,10 +457,13 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
         continue;
       }
       p.answered = false;  // an answer cut short is no answer to compare
-      write_http(c, p);
+      write_http(c, p, p.resp);
     }
   } else if (c.mode == Mode::kH2) {
     c.h2->close();  // every stream still open comes out now
+    // Streams past the parser's concurrent-stream cap were never tracked.
+    const uint64_t dropped = c.h2->stats().streams_dropped - c.h2_dropped_before;
+    if (dropped > 0) skip(c, SkipReason::kQueueFull, dropped);
   } else if (c.mode == Mode::kRaw && !c.stopped && (!c.turn_req.empty() || c.in_reply)) {
     raw_turn_done(c);
   }
@@ -472,6 +481,13 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
 void ShadowExtractor::feed_http1(Conn& c, int role, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
   if (role == 0 && c.requests_stopped) return;
   Http1Parser& p = *c.http1[role];
+  if (c.resync[role]) {
+    // After a gap, parsing starts again at a segment that begins a message (as tshark's does);
+    // response_done drops answers to requests the gap took.
+    if (!(role == 0 ? looks_like_http1_request(data, len) : looks_like_http1_response(data, len))) return;
+    p.reset(role == 0);
+    c.resync[role] = false;
+  }
   p.feed(offset, data, len, ts);
   if (c.mode == Mode::kH2) {
     // The response just parsed switched to HTTP/2 (h2c): what followed the 101 is HTTP/2.
@@ -548,7 +564,13 @@ Http1Parser::Body ShadowExtractor::response_head(Conn& c, const Http1Message& m)
 
 void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
   if (m.status >= 100 && m.status < 200 && m.status != 101) return;  // interim: the final one follows
-  if (c.answered >= c.count) return;  // answers a request we did not see
+  // An answer that began before the request waiting for one answers a request a gap took (an
+  // answer never starts before its request).
+  const bool lost = c.answered >= c.count || (c.gap[0] && m.first_ts < c.at(c.answered).first_ts);
+  if (lost) {
+    if (c.gap[0]) skip(c, SkipReason::kGap);  // else: it answers a request from before the capture
+    return;
+  }
   Pending& p = c.at(c.answered);
   if (m.status == 101 && c.answered == 0 && p.complete && m.upgrade.size() >= 3 && strncasecmp(m.upgrade.data(), "h2c", 3) == 0) {
     upgrade_to_h2(c, p, m);
@@ -567,10 +589,18 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
   p.answered = true;
   p.status = m.status;
   version(p.resp_version, m);
-  if (p.skip < 0) p.resp = m.content;
   p.resp_body_length = m.body_bytes;
   p.resp_first_ts = m.first_ts;
   p.resp_last_ts = m.last_ts;
+  if (p.skip < 0) {
+    if (c.answered == 0 && p.complete) {
+      // Its turn to go out (the usual case): written from the parser's message, not copied first.
+      write_http(c, p, m.content);
+      p.skip = kWritten;
+    } else {
+      p.resp = m.content;
+    }
+  }
   ++c.answered;
   // An Upgrade request waits for its answer: refused, HTTP/1 goes on.
   Http1Parser& requests = *c.http1[0];
@@ -581,7 +611,7 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
 void ShadowExtractor::flush_ready(Conn& c) {
   while (c.count > 0 && c.at(0).complete && c.at(0).answered) {
     Pending& p = c.at(0);
-    if (p.skip < 0) write_http(c, p);
+    if (p.skip < 0) write_http(c, p, p.resp);
     pop(c);
   }
 }
@@ -592,7 +622,7 @@ void ShadowExtractor::pop(Conn& c) {
   if (c.answered > 0) --c.answered;
 }
 
-void ShadowExtractor::write_http(Conn& c, const Pending& p) {
+void ShadowExtractor::write_http(Conn& c, const Pending& p, const Http1Content& resp) {
   ++stats_.exchanges;
   ExchangeBatch& b = out_.current();
   std::string& m = b.meta;
@@ -618,10 +648,10 @@ void ShadowExtractor::write_http(Conn& c, const Pending& p) {
     m += "{\"status\":";
     m += std::to_string(p.status);
     str(m, "version", p.resp_version);
-    headers(m, "headers", p.resp);
-    slice(b, "body", p.resp.body.data(), p.resp.body.size());
+    headers(m, "headers", resp);
+    slice(b, "body", resp.body.data(), resp.body.size());
     num(m, "body_length", p.resp_body_length);
-    boolean(m, "body_truncated", p.resp.body_truncated);
+    boolean(m, "body_truncated", resp.body_truncated);
     ms(m, "ts_ms", p.resp_first_ts);
     ms(m, "latency_ms", since(p.resp_first_ts, p.last_ts));
     ms(m, "duration_ms", since(p.resp_last_ts, p.last_ts));
@@ -637,6 +667,7 @@ void ShadowExtractor::start_h2(Conn& c, uint64_t client_offset, uint64_t server_
   if (!c.h2) c.h2 = std::make_unique<Http2Parser>(c.h2_events);
   else c.h2->reset();
   c.h2->capture_content(true, opt_.max_request_bytes, opt_.max_body_bytes);
+  c.h2_dropped_before = c.h2->stats().streams_dropped;  // the parser's counters span connections
   c.h2->start(0, client_offset);
   c.h2->start(1, server_offset);
 }
@@ -652,8 +683,10 @@ void ShadowExtractor::upgrade_to_h2(Conn& c, Pending& req, const Http1Message& s
     // first; the connection-specific ones of the upgrade left out), its body as sent.
     Http1Content& out = s->content[0];
     auto add = [&](const char* n, const std::string& v) { out.add_header(n, std::strlen(n), v.data(), v.size(), Http2Parser::kMaxHeaderBytes); };
+    static const std::string kHttp = "http";  // h2c: HTTP/2 over cleartext
     add(":method", req.method);
     add(":path", req.target);
+    add(":scheme", kHttp);
     add(":authority", req.host);
     for (const Http1HeaderSpan& h : req.req.headers) {
       const std::string_view n = req.req.name(h), v = req.req.value(h);

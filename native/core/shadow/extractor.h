@@ -71,7 +71,7 @@ class ShadowExtractor {
   bool selected(const StreamInfo& s) const;
   void decide(Conn& c, const uint8_t* data, uint32_t len);
   void announce(Conn& c);
-  void skip(Conn& c, SkipReason r);
+  void skip(Conn& c, SkipReason r, uint64_t count = 1);
   void stop(Conn& c);
 
   // HTTP/1
@@ -81,7 +81,7 @@ class ShadowExtractor {
   Http1Parser::Body response_head(Conn& c, const Http1Message& m);
   void response_done(Conn& c, const Http1Message& m);
   void flush_ready(Conn& c);
-  void write_http(Conn& c, const Pending& p);
+  void write_http(Conn& c, const Pending& p, const Http1Content& resp);
   void pop(Conn& c);
   bool method_wanted(const char* method) const;
 

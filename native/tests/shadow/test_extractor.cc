@@ -217,19 +217,63 @@ TEST(shadow_request_body_over_the_cap_is_too_large_response_body_is_truncated) {
   CHECK_EQ(field(h[0].json, "body_truncated", resp_at(h[0])), "true");
 }
 
-TEST(shadow_gap_in_the_responses_skips_what_waited) {
+TEST(shadow_gap_in_the_responses_skips_what_waited_and_goes_on) {
   Conv c;
   c.open();
   c.client("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n");
   c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
   c.gap(1, 100);
-  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+  c.server("rest of the answer to /2");  // not a message start: skipped until one comes
   c.client("GET /3 HTTP/1.1\r\n\r\n");
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc");
+  c.client("GET /4 HTTP/1.1\r\n\r\n");
   const Lines l = c.close();
   const std::vector<Line> h = l.of_type("http");
-  CHECK_EQ(h.size(), 1u);
   CHECK_EQ(l.skips(), "gap,");
-  if (h.size() == 1) CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "a");
+  CHECK_EQ(h.size(), 3u);
+  if (h.size() != 3) return;
+  CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "a");
+  CHECK_EQ(field(h[1].json, "path"), "\"/3\"");
+  CHECK_EQ(bytes(h[1], "body", resp_at(h[1])), "c");
+  CHECK_EQ(field(h[2].json, "resp"), "null");  // /4: the capture ended first
+}
+
+TEST(shadow_a_request_lost_whole_in_a_gap_does_not_shift_the_pairing) {
+  Conv c;
+  c.open();
+  c.client("GET /1 HTTP/1.1\r\n\r\n");
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+  c.gap(0, 20);  // GET /2, between messages
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");  // its answer: nothing waits for it
+  c.client("GET /3 HTTP/1.1\r\n\r\n");
+  c.client("GET /4 HTTP/1.1\r\n\r\n");  // ... /4's answer comes after /3's
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc");
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd");
+  const Lines l = c.close();
+  const std::vector<Line> h = l.of_type("http");
+  CHECK_EQ(l.skips(), "gap,");
+  CHECK_EQ(h.size(), 3u);
+  if (h.size() != 3) return;
+  CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "a");
+  CHECK_EQ(bytes(h[1], "body", resp_at(h[1])), "c");
+  CHECK_EQ(bytes(h[2], "body", resp_at(h[2])), "d");
+}
+
+TEST(shadow_an_answer_older_than_the_waiting_request_is_dropped_after_a_gap) {
+  Conv c;
+  c.open();
+  c.client("GET /1 HTTP/1.1\r\n\r\n");
+  c.gap(0, 20);  // GET /2 lost
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");  // /2's answer begins before /3 ...
+  c.client("GET /3 HTTP/1.1\r\n\r\n");
+  c.server("b");  // ... and ends after it: not /3's
+  c.server("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc");
+  const Lines l = c.close();
+  const std::vector<Line> h = l.of_type("http");
+  CHECK_EQ(l.skips(), "gap,");
+  CHECK_EQ(h.size(), 2u);
+  if (h.size() == 2) CHECK_EQ(bytes(h[1], "body", resp_at(h[1])), "c");
 }
 
 TEST(shadow_gap_in_a_request_skips_it_and_pairs_the_rest) {
@@ -457,7 +501,7 @@ TEST(shadow_h2c_upgrade_stream_one_is_the_http1_request) {
   CHECK_EQ(field(h[0].json, "stream"), "1");
   CHECK_EQ(field(h[0].json, "method"), "\"POST\"");
   CHECK_EQ(field(h[0].json, "headers"),
-           "[[\":method\",\"POST\"],[\":path\",\"/up\"],[\":authority\",\"svc\"],[\"X-Id\",\"7\"],[\"Content-Length\",\"3\"]]");
+           "[[\":method\",\"POST\"],[\":path\",\"/up\"],[\":scheme\",\"http\"],[\":authority\",\"svc\"],[\"X-Id\",\"7\"],[\"Content-Length\",\"3\"]]");
   CHECK_EQ(bytes(h[0], "body"), "abc");
   CHECK_EQ(field(h[0].json, "status", resp_at(h[0])), "201");
   CHECK_EQ(bytes(h[0], "body", resp_at(h[0])), "made");
@@ -481,4 +525,23 @@ TEST(shadow_h2_gap_skips_the_streams_it_cut) {
   const Lines l = c.close();
   CHECK_EQ(l.of_type("h2").size(), 1u);
   CHECK_EQ(l.skips(), "gap,");
+}
+
+TEST(shadow_h2_streams_past_the_cap_are_counted_queue_full) {
+  using namespace h2test;
+  Encoder ce;
+  Conv c;
+  c.open();
+  std::string client = kPreface;
+  const uint32_t streams = Http2Parser::kDefaultMaxStreams + 3;  // none answered: all open at once
+  for (uint32_t i = 0; i < streams; ++i) client += ce.headers(1 + 2 * i, {{":method", "GET"}, {":path", "/x"}, {":authority", "s"}}, true);
+  c.client(client);
+  const Lines l = c.close();
+  CHECK_EQ(l.of_type("h2").size(), size_t{Http2Parser::kDefaultMaxStreams});  // resp null: the capture ended first
+  const std::vector<Line> skips = l.of_type("skip");
+  CHECK_EQ(skips.size(), 1u);
+  if (skips.size() == 1) {
+    CHECK_EQ(field(skips[0].json, "reason"), "\"queue_full\"");
+    CHECK_EQ(field(skips[0].json, "count"), "3");
+  }
 }
