@@ -4,7 +4,7 @@
 import type { ShadowRun } from '../config/shadow-options';
 import type { ExchangeFlow } from '../capture/session';
 import type { ExchangeInfo, Outcome } from './answer';
-import { ShadowReport, type ShadowSummary } from './report';
+import { ShadowReport, type ShadowSummary, type ShadowTotals } from './report';
 import { ShadowScheduler } from './scheduler';
 import { BatchDecoder } from './replay/from-batch';
 import type { ShadowEvent } from './replay/exchange';
@@ -44,7 +44,7 @@ function laneOptions(run: ShadowRun, target: ShadowRun['target']): LaneOptions {
   return { target, timeoutMs: run.limits.timeoutMs, maxBodyBytes: MAX_BODY_BYTES, marker: run.marker, hostRewrite: run.hostRewrite, insecure: run.insecure };
 }
 
-export function progressLine(s: ShadowSummary, queued: number): string {
+export function progressLine(s: ShadowTotals, queued: number): string {
   return `… ${s.requests} requests: ${s.matched} matched, ${s.differed} differed, ${s.errors} errors; ${queued} waiting`;
 }
 
@@ -103,7 +103,7 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
   );
   let shown = '';
   const progress = setInterval(() => {
-    const line = progressLine(report.summary(), scheduler.counts().queued);
+    const line = progressLine(report.totals(), scheduler.counts().queued); // totals: no percentiles every 2 s
     if (line !== shown) err.write(line + '\n');
     shown = line;
   }, opts.progressMs ?? 2000);
