@@ -79,6 +79,13 @@ export interface CaptureOptions {
 
 export type InterfaceStats = NativeStats;
 
+/** Reading a file: onExchanges() takes batches only while hasRoom(); onRoom's callback drains again. */
+export interface ExchangeFlow {
+  hasRoom(): boolean;
+  /** The session registers one callback, to be called whenever there is room again. */
+  onRoom(fn: () => void): void;
+}
+
 /** Batches as FrameBatch columns, split over `targets` collectors by flow (see start()). */
 export interface ColumnsConsumer {
   targets: number;
@@ -114,6 +121,7 @@ export class CaptureSession {
   private running?: Promise<CaptureResult>;
   private recordListener?: (batch: RecordBatch) => void;
   private exchangeListener?: (batch: ExchangeBatch) => void;
+  private exchangeFlow?: ExchangeFlow;
 
   private constructor(
     handle: NativeCapture,
@@ -217,8 +225,9 @@ export class CaptureSession {
   }
 
   /** With `shadow`: `fn` gets every batch of exchanges as it is ready (call before start()). */
-  onExchanges(fn: (batch: ExchangeBatch) => void): void {
+  onExchanges(fn: (batch: ExchangeBatch) => void, flow?: ExchangeFlow): void {
     this.exchangeListener = fn;
+    this.exchangeFlow = flow;
   }
 
   /** With `shadow`: counters so far, or undefined. */
@@ -239,6 +248,7 @@ export class CaptureSession {
     if (this.running) return this.running;
     this.running = new Promise<CaptureResult>((resolve) => {
       let pending = false; // columns mode: batches left in the native queue for lack of room
+      let exchangesPending = false; // the same for shadow exchanges (onExchanges' flow)
       const drain = () => {
         if (columns) {
           pending = false;
@@ -261,7 +271,19 @@ export class CaptureSession {
         const onRecords = this.recordListener;
         if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
         const onExchanges = this.exchangeListener;
-        if (onExchanges) for (let e = this.takeExchanges(); e !== undefined; e = this.takeExchanges()) onExchanges(e);
+        const flow = this.live ? undefined : this.exchangeFlow;
+        exchangesPending = false;
+        if (onExchanges) {
+          for (;;) {
+            if (flow && !flow.hasRoom()) {
+              exchangesPending = true; // a file waits for room (its reader thread waits with it)
+              break;
+            }
+            const e = this.takeExchanges();
+            if (e === undefined) break;
+            onExchanges(e);
+          }
+        }
       };
       let done = false;
       let finished = false;
@@ -283,15 +305,17 @@ export class CaptureSession {
         this.handle.close();
         resolve(result);
       };
-      columns?.onRoom(() => {
+      const onRoom = () => {
         drain();
-        if (done && !pending) finish();
-      });
+        if (done && !pending && !exchangesPending) finish();
+      };
+      columns?.onRoom(onRoom);
+      this.exchangeFlow?.onRoom(onRoom);
       this.handle.start((kind) => {
         drain();
         if (kind !== 'done') return;
         done = true;
-        if (!pending) finish();
+        if (!pending && !exchangesPending) finish();
       });
     });
     return this.running;

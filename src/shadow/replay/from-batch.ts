@@ -1,0 +1,82 @@
+// Exchange batches (Contract 1, parsed by native-exchanges.ts) into ShadowEvents. Bodies are
+// copied out of the batch's data, so a batch is freed once read whatever still waits to be sent.
+import type { Answer } from '../answer';
+import { parseExchangeBatch, type ExchangeBatch, type ExchangeLine, type H2Line, type HttpLine } from '../native-exchanges';
+import type { ShadowEvent } from './exchange';
+
+const copy = (b: Buffer) => Buffer.from(b);
+
+function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
+  // Not comparable: production gave no answer (or reset the stream), or the body was cut.
+  if (!m.resp) return { kind: 'skip', reason: m.note ?? 'no_response', count: 1 };
+  if (m.body_truncated) return { kind: 'skip', reason: 'too_large', count: 1 };
+  const h2 = m.t === 'h2';
+  const target = h2 ? m.path : m.target;
+  const r = m.resp;
+  const production: Answer = {
+    status: r.status,
+    headers: r.headers,
+    body: copy(r.body),
+    bodyLength: r.body_length,
+    bodyTruncated: r.body_truncated,
+    latencyMs: r.latency_ms,
+    durationMs: r.duration_ms,
+    ...('trailers' in r ? { trailers: r.trailers, grpcStatus: r.grpc_status >= 0 ? r.grpc_status : undefined } : {}),
+  };
+  return {
+    kind: 'exchange',
+    exchange: {
+      info: { conn: m.conn, ts, method: m.method, path: target.split('?')[0], route: m.route, protocol: h2 ? (m.grpc ? 'grpc' : 'h2') : 'http' },
+      request: {
+        kind: h2 ? 'h2' : 'http',
+        method: m.method,
+        target,
+        headers: m.headers.filter(([n]) => !n.startsWith(':')),
+        body: copy(m.body),
+        authority: h2 ? m.authority : m.host,
+        grpc: h2 && m.grpc,
+      },
+      production,
+    },
+  };
+}
+
+/**
+ * Batches' events in stream order. Raw turns are grouped by server port (route ":PORT", method
+ * "TCP"), known from the connection's open line and kept until its close.
+ */
+export class BatchDecoder {
+  private readonly serverPorts = new Map<string, number>();
+
+  decode(batch: ExchangeBatch): ShadowEvent[] {
+    return parseExchangeBatch(batch).map((m) => this.event(m));
+  }
+
+  private event(m: ExchangeLine): ShadowEvent {
+    switch (m.t) {
+      case 'open':
+        this.serverPorts.set(m.conn, m.server_port);
+        return { kind: 'open', conn: m.conn, ts: m.ts_ms };
+      case 'close':
+        this.serverPorts.delete(m.conn);
+        return { kind: 'close', conn: m.conn, ts: m.ts_ms };
+      case 'skip':
+        return { kind: 'skip', reason: m.reason, count: m.count };
+      case 'http':
+      case 'h2':
+        return httpEvent(m, m.ts_ms);
+      case 'turn': {
+        const reply = copy(m.reply);
+        return {
+          kind: 'exchange',
+          exchange: {
+            info: { conn: m.conn, ts: m.ts_ms, method: 'TCP', path: '', route: `:${this.serverPorts.get(m.conn) ?? 0}`, protocol: 'raw' },
+            request: { kind: 'raw', bytes: copy(m.request), replyLength: reply.length },
+            // latency null: a turn without request (a greeting) or without reply.
+            production: { status: 0, headers: [], body: reply, bodyLength: reply.length, bodyTruncated: m.reply_truncated, latencyMs: m.latency_ms ?? undefined, durationMs: m.duration_ms ?? undefined },
+          },
+        };
+      }
+    }
+  }
+}
