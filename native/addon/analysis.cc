@@ -7,14 +7,7 @@ namespace podspan_addon {
 
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
   podspan::AnalysisOptions opt;
-  opt.analyzer.reassembly.max_flows =
-      static_cast<size_t>(get_number(o, "maxFlows", static_cast<double>(opt.analyzer.reassembly.max_flows)));
-  opt.analyzer.reassembly.idle_timeout_ns = static_cast<uint64_t>(get_number(o, "flowTimeoutSeconds", 120) * 1e9);
-  opt.queue.wait_for_room = reading_file;
-  opt.queue.batch_max_bytes = static_cast<size_t>(get_number(o, "maxBytes", static_cast<double>(opt.queue.batch_max_bytes)));
-  opt.queue.queue_max_batches =
-      static_cast<size_t>(get_number(o, "queueBatches", static_cast<double>(opt.queue.queue_max_batches)));
-  opt.queue.flush_ms = static_cast<uint32_t>(get_number(o, "flushMs", opt.queue.flush_ms));
+  parse_json_sink(o, reading_file, opt.analyzer.reassembly, opt.queue);
   return std::make_shared<podspan::AnalysisConsumer>(opt);
 }
 

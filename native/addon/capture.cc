@@ -3,6 +3,7 @@
 #include "areas.h"
 
 #include "analysis.h"
+#include "shadow.h"
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -29,6 +30,7 @@ struct Sinks {
   std::shared_ptr<podspan::StreamFiles> streams;
   std::shared_ptr<podspan::StreamEventQueue> events;
   std::shared_ptr<podspan::AnalysisConsumer> analysis;
+  std::shared_ptr<podspan::ShadowConsumer> shadow;
   std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
 };
 
@@ -108,6 +110,10 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     sinks.analysis = make_analysis(o.Get("analysis").As<Napi::Object>(), !opt.read_path.empty());
     opt.consumers.push_back(sinks.analysis);
   }
+  if (o.Get("shadow").IsObject()) {
+    sinks.shadow = make_shadow(o.Get("shadow").As<Napi::Object>(), !opt.read_path.empty());
+    opt.consumers.push_back(sinks.shadow);
+  }
   if (o.Get("vxlan").IsArray()) {
     Napi::Array a = o.Get("vxlan").As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
@@ -150,6 +156,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("takeColumns", &NativeCapture::TakeColumns),
                         InstanceMethod("takeRecords", &NativeCapture::TakeRecords),
                         InstanceMethod("analysisStats", &NativeCapture::GetAnalysisStats),
+                        InstanceMethod("takeExchanges", &NativeCapture::TakeExchanges),
+                        InstanceMethod("shadowStats", &NativeCapture::GetShadowStats),
                         InstanceMethod("stats", &NativeCapture::Stats),
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
@@ -252,6 +260,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     };
     if (sinks_.events) sinks_.events->set_on_ready(wake);
     if (sinks_.analysis) sinks_.analysis->set_on_ready(wake);
+    if (sinks_.shadow) sinks_.shadow->set_on_ready(wake);
     session_->start(
         wake,
         [this, notify] {
@@ -310,6 +319,20 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     Napi::Env env = info.Env();
     if (!sinks_.analysis) return env.Null();
     return analysis_stats_object(env, sinks_.analysis->stats());
+  }
+
+  // Returns {meta, data} (see shadow.h) or null when no exchange batch is ready.
+  Napi::Value TakeExchanges(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!sinks_.shadow || !sinks_.shadow->take(exchange_batch_)) return env.Null();
+    return exchange_batch_object(env, exchange_batch_);
+  }
+
+  // Shadow-testing counters, or null without the shadow sink.
+  Napi::Value GetShadowStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!sinks_.shadow) return env.Null();
+    return shadow_stats_object(env, sinks_.shadow->stats());
   }
 
   // takeColumns(targets, upMask): the next batch as FrameBatch columns split over `targets`
@@ -497,6 +520,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     closed_ = true;
     if (sinks_.events) sinks_.events->abandon();  // a file reader may be waiting for JS to take events
     if (sinks_.analysis) sinks_.analysis->abandon();  // ... or records
+    if (sinks_.shadow) sinks_.shadow->abandon();      // ... or exchanges
     session_.reset();  // stops, releases waiting threads, joins
   }
 
@@ -510,6 +534,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   podspan::Batch batch_;
   podspan::StreamEventBatch event_batch_;
   podspan::RecordBatch record_batch_;
+  podspan::ExchangeBatch exchange_batch_;
   std::vector<podspan::FrameColumns> columns_;
   std::vector<uint64_t> moved_;
 };

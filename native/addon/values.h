@@ -35,6 +35,19 @@ inline void parse_flow_limits(const Napi::Object& so, podspan::ReassemblyConfig&
   r.idle_timeout_ns = static_cast<uint64_t>(get_number(so, "idleTimeoutSeconds", 120) * 1e9);
 }
 
+// {maxFlows?, flowTimeoutSeconds?, maxBytes?, queueBatches?, flushMs?} of a sink that hands JSON
+// batches to JS (analysis, shadow): its flow limits and its queue's options (RecordQueueOptions,
+// ExchangeQueueOptions); a file waits for JS, live capture never blocks.
+template <class QueueOptions>
+void parse_json_sink(const Napi::Object& o, bool reading_file, podspan::ReassemblyConfig& r, QueueOptions& q) {
+  r.max_flows = static_cast<size_t>(get_number(o, "maxFlows", static_cast<double>(r.max_flows)));
+  r.idle_timeout_ns = static_cast<uint64_t>(get_number(o, "flowTimeoutSeconds", 120) * 1e9);
+  q.wait_for_room = reading_file;
+  q.batch_max_bytes = static_cast<size_t>(get_number(o, "maxBytes", static_cast<double>(q.batch_max_bytes)));
+  q.queue_max_batches = static_cast<size_t>(get_number(o, "queueBatches", static_cast<double>(q.queue_max_batches)));
+  q.flush_ms = static_cast<uint32_t>(get_number(o, "flushMs", q.flush_ms));
+}
+
 // A collector file's writer options: path, -C/-G/-W, and what a collector needs that a capture
 // does not (see WriterOptions): -G by its own clock, interfaces written into a file only when
 // used there, files never truncated, a smaller buffer (one per agent).

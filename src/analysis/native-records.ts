@@ -2,7 +2,7 @@
 // of JSON lines (flows.jsonl, http.jsonl, dns.jsonl; field names as native/core/analysis/records.h,
 // written by native/core/analysis/json_records.cc). This module is the typed edge: the batch
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
-import { CaptureSession, type AnalysisStats, type CaptureResult } from '../capture/session';
+import { CaptureSession, fileCaptureOptions, type AnalysisStats, type CaptureResult } from '../capture/session';
 import { parseJsonLines } from './records';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
@@ -40,15 +40,7 @@ export interface CaptureRecords {
  * better streamed through CaptureSession.onRecords().
  */
 export async function readRecords(file: string, analysis: AnalysisOptions = {}, filter?: string): Promise<CaptureRecords> {
-  const session = CaptureSession.open({
-    source: { kind: 'file', path: file },
-    filter,
-    snaplen: 262144,
-    promisc: false,
-    immediate: false,
-    timeoutMs: 100,
-    analysis,
-  });
+  const session = CaptureSession.open({ ...fileCaptureOptions(file, filter), analysis });
   const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [];
   session.onRecords((b) => {
     flows.push(b.flows);

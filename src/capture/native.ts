@@ -2,6 +2,7 @@
 // its surface. Everything here is internal: src/capture/session.ts is the public API.
 import path from 'node:path';
 import { NativeModuleError } from '../errors';
+import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
 
 export interface NativeStats {
   received: number;
@@ -79,6 +80,7 @@ export interface NativeCaptureOptions {
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
   analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number };
+  shadow?: ShadowCaptureOptions;
 }
 
 export interface NativeRecordBatch {
@@ -177,6 +179,8 @@ export interface NativeCapture {
   takeStreamEvents(): NativeStreamEvents | null;
   takeRecords(): NativeRecordBatch | null;
   analysisStats(): AnalysisStats | null;
+  takeExchanges(): ExchangeBatch | null;
+  shadowStats(): ShadowStats | null;
   takeColumns(targets: number, upMask: number): { count: number; unrouted: number; parts: NativeColumnsPart[] } | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];

@@ -8,6 +8,7 @@ import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
+import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
 import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
 export type { AnalysisStats, ForwardStats, StreamStats };
@@ -66,11 +67,24 @@ export interface CaptureOptions {
    * waits for JavaScript to take them; live capture never blocks (drops counted).
    */
   analysis?: AnalysisOptions;
+  /**
+   * Shadow testing on the capture thread: HTTP/1 exchanges (or raw turns) with their headers and
+   * bodies, in batches of JSON lines plus data (src/shadow/native-exchanges.ts). Reading a file
+   * waits for JavaScript; live capture drops whole batches when full (counted queue_full).
+   */
+  shadow?: ShadowCaptureOptions;
   /** Mirror every captured frame to these targets, natively on the capture thread (hosts resolved). */
   forward?: ForwardTarget[];
 }
 
 export type InterfaceStats = NativeStats;
+
+/** Reading a file: onExchanges() takes batches only while hasRoom(); onRoom's callback drains again. */
+export interface ExchangeFlow {
+  hasRoom(): boolean;
+  /** The session registers one callback, to be called whenever there is room again. */
+  onRoom(fn: () => void): void;
+}
 
 /** Batches as FrameBatch columns, split over `targets` collectors by flow (see start()). */
 export interface ColumnsConsumer {
@@ -98,12 +112,16 @@ export interface CaptureResult {
   forward: ForwardStats[];
   /** With `analysis`: records made, batches, drops. */
   analysisStats?: AnalysisStats;
+  /** With `shadow`: connections, exchanges, skips by reason, dropped batches. */
+  shadowStats?: ShadowStats;
 }
 
 export class CaptureSession {
   private readonly handle: NativeCapture;
   private running?: Promise<CaptureResult>;
   private recordListener?: (batch: RecordBatch) => void;
+  private exchangeListener?: (batch: ExchangeBatch) => void;
+  private exchangeFlow?: ExchangeFlow;
 
   private constructor(
     handle: NativeCapture,
@@ -200,6 +218,23 @@ export class CaptureSession {
     this.recordListener = fn;
   }
 
+  /** With `shadow`: the oldest batch of exchanges, or undefined when none is ready. */
+  takeExchanges(): ExchangeBatch | undefined {
+    const e = this.handle.takeExchanges();
+    return e === null ? undefined : { meta: e.meta, data: e.data };
+  }
+
+  /** With `shadow`: `fn` gets every batch of exchanges as it is ready (call before start()). */
+  onExchanges(fn: (batch: ExchangeBatch) => void, flow?: ExchangeFlow): void {
+    this.exchangeListener = fn;
+    this.exchangeFlow = flow;
+  }
+
+  /** With `shadow`: counters so far, or undefined. */
+  shadowStats(): ShadowStats | undefined {
+    return this.handle.shadowStats() ?? undefined;
+  }
+
   /**
    * Starts capturing. `onBatch` runs on the event loop once per batch (never per packet), and
    * `onStreamEvents` once per batch of stream events. Resolves when capture ends: count
@@ -213,6 +248,7 @@ export class CaptureSession {
     if (this.running) return this.running;
     this.running = new Promise<CaptureResult>((resolve) => {
       let pending = false; // columns mode: batches left in the native queue for lack of room
+      let exchangesPending = false; // the same for shadow exchanges (onExchanges' flow)
       const drain = () => {
         if (columns) {
           pending = false;
@@ -234,6 +270,20 @@ export class CaptureSession {
         }
         const onRecords = this.recordListener;
         if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
+        const onExchanges = this.exchangeListener;
+        const flow = this.live ? undefined : this.exchangeFlow;
+        exchangesPending = false;
+        if (onExchanges) {
+          for (;;) {
+            if (flow && !flow.hasRoom()) {
+              exchangesPending = true; // a file waits for room (its reader thread waits with it)
+              break;
+            }
+            const e = this.takeExchanges();
+            if (e === undefined) break;
+            onExchanges(e);
+          }
+        }
       };
       let done = false;
       let finished = false;
@@ -250,19 +300,22 @@ export class CaptureSession {
           streamStats: this.handle.streamStats() ?? undefined,
           forward: this.handle.forwardStats(),
           analysisStats: this.handle.analysisStats() ?? undefined,
+          shadowStats: this.handle.shadowStats() ?? undefined,
         };
         this.handle.close();
         resolve(result);
       };
-      columns?.onRoom(() => {
+      const onRoom = () => {
         drain();
-        if (done && !pending) finish();
-      });
+        if (done && !pending && !exchangesPending) finish();
+      };
+      columns?.onRoom(onRoom);
+      this.exchangeFlow?.onRoom(onRoom);
       this.handle.start((kind) => {
         drain();
         if (kind !== 'done') return;
         done = true;
-        if (!pending) finish();
+        if (!pending && !exchangesPending) finish();
       });
     });
     return this.running;
@@ -281,6 +334,11 @@ export class CaptureSession {
   abandonStreamWrites(): void {
     this.handle.abandonStreamWrites();
   }
+}
+
+/** The options of a session that reads `path` whole, as a capture file (readRecords, readExchanges). */
+export function fileCaptureOptions(path: string, filter?: string): CaptureOptions {
+  return { source: { kind: 'file', path }, filter, snaplen: 262144, promisc: false, immediate: false, timeoutMs: 100 };
 }
 
 function sourceName(source: CaptureSource): string {
@@ -311,6 +369,7 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     streams: options.streams,
     streamEvents: options.streamEvents,
     analysis: options.analysis && { ...options.analysis },
+    shadow: options.shadow && { ...options.shadow },
     // VXLAN, GENEVE and GRE share one native sender; `encap` picks the header it writes.
     vxlan: options.forward?.filter(isEncap).map((t) => ({
       encap: t.kind,

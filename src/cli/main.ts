@@ -134,6 +134,31 @@ function program(): Command {
       process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
     });
 
+  captureSource(cmd
+    .command('shadow')
+    .description('replay the requests production\'s clients made to a candidate version and report where its answers differ')
+    .argument('[expression...]', 'BPF filter expression (same as -f)'))
+    .option('--target <url>', 'the candidate: http(s)://HOST[:PORT], or tcp://HOST:PORT with --protocol raw (required)')
+    .option('--primary <url>', 'a second copy of the version production runs: differences it shows too are noise')
+    .option('--server-port <port>', 'the server side of connections whose SYN was not seen (repeatable; raw: which connections)', collect)
+    .option('--protocol <http|raw>', 'http (HTTP/1.x, HTTP/2, gRPC; default) or raw (turn by turn, byte for byte)')
+    .option('--methods <list>', 'methods replayed (default GET,HEAD,OPTIONS; others are counted skipped "method")')
+    .option('--percent <p>', 'share of connections replayed, whole connections by hash (default 100)')
+    .option('--rate <n>', 'at most n requests per second to the candidate')
+    .option('--speed <x>', 'with -r: 1 = original pacing (default), 2 = twice as fast, 0 = as fast as possible')
+    .option('--ignore <rule>', 'header:NAME (not compared), !header:NAME (compared despite the default list), body:$.PATH, value:REGEX (repeatable)', collect)
+    .option('--report <dir>', 'write DIR/summary.json, diffs.jsonl and index.html')
+    .option('--marker-header <header>', 'added to every replayed request (default "x-podspan-shadow: 1"; none: no marker)')
+    .option('--host <host>', 'the Host (HTTP/2: :authority) replayed requests carry')
+    .option('--timeout <s>', 'seconds for the candidate\'s complete answer (default 5)')
+    .option('--max-in-flight <n>', 'requests in flight to the candidate at once (default 64)')
+    .option('--queue <n>', 'exchanges waiting to be sent; live, more are dropped as "queue_full" (default 10000)')
+    .option('--max-routes <n>', 'routes named in the report; later ones are counted under "other" (default 100)')
+    .option('--insecure', 'accept any certificate from an https target')
+    .action(async (expression: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await (await import('./shadow-command')).runShadowCommand({ ...opts, expression } as never, process.stderr);
+    });
+
   cmd
     .command('agent')
     .description('the node agent: mirror sessions from a config file (and MirrorSession resources in a cluster)')

@@ -35,8 +35,16 @@ bool starts_with_nocase(const std::string& s, const char* prefix) {
   return s.size() >= n && strncasecmp(s.data(), prefix, n) == 0;
 }
 
-// The first bytes of an HTTP/1 request: a method token (upper-case letters, '-', '_') and a
-// space, or only letters so far.
+void version_of(const Http1Message& m, std::string& out) {
+  out.assign(1, static_cast<char>('0' + m.version_major % 10));
+  out += '.';
+  out += static_cast<char>('0' + m.version_minor % 10);
+}
+
+uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
+
+}  // namespace
+
 bool looks_like_http1_request(const uint8_t* d, uint32_t n) {
   uint32_t i = 0;
   while (i < n && i < 24 && ((d[i] >= 'A' && d[i] <= 'Z') || d[i] == '-' || d[i] == '_')) ++i;
@@ -49,16 +57,6 @@ bool looks_like_http1_response(const uint8_t* d, uint32_t n) {
   const uint32_t m = std::min<uint32_t>(n, 7);
   return m >= 4 && std::memcmp(d, kHttp, m) == 0;
 }
-
-void version_of(const Http1Message& m, std::string& out) {
-  out.assign(1, static_cast<char>('0' + m.version_major % 10));
-  out += '.';
-  out += static_cast<char>('0' + m.version_minor % 10);
-}
-
-uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
-
-}  // namespace
 
 void http_path(std::string_view target, std::string& path) {
   std::string_view t = target;

@@ -56,6 +56,10 @@ struct PendingRequest {
 // scheme and authority); route: path segments that are all digits, a UUID, or 8+ hex digits
 // become "{id}" ("/users/{id}/items").
 void http_path(std::string_view target, std::string& path);
+// The first bytes of an HTTP/1 request (a method token, upper-case letters, '-', '_', and a
+// space, or only such letters so far) or response ("HTTP/1." or a prefix of it).
+bool looks_like_http1_request(const uint8_t* d, uint32_t n);
+bool looks_like_http1_response(const uint8_t* d, uint32_t n);
 void http_route(std::string_view path, std::string& route);
 
 class AppAnalyzer {

@@ -32,7 +32,7 @@ uint64_t now_ms() {
 
 }  // namespace
 
-RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options) {}
+RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options), queue_(options.queue_max_batches) {}
 
 bool RecordQueue::room_for_record() {
   // Overflowing (live), the batch still grows up to four times its size, then records drop.
@@ -74,48 +74,26 @@ void RecordQueue::maybe_push(bool force) {
   if (current_.empty()) return;
   const uint64_t now = now_ms();
   if (!force && current_.bytes() < opt_.batch_max_bytes && now - current_started_ms_ < opt_.flush_ms) return;
-  {
-    std::unique_lock<std::mutex> lk(mu_);
-    if (abandoned_) {
+  using Q = BatchQueue<RecordBatch>;
+  const RecordBatch::Counts counts = current_.counts();
+  switch (queue_.push(current_, force ? Q::When::kForce : opt_.wait_for_room ? Q::When::kWaitForRoom : Q::When::kIfRoom)) {
+    case Q::Push::kAbandoned:
       current_.clear();
       return;
+    case Q::Push::kFull:
+      overflow_ = true;  // keep the batch; once it reaches its overflow size, records drop
+      return;
+    case Q::Push::kPushed: {
+      std::lock_guard<std::mutex> lk(mu_);
+      counters_.flows += counts.flows;
+      counters_.http += counts.http;
+      counters_.dns += counts.dns;
+      ++counters_.batches;
+      overflow_ = false;
+      break;
     }
-    if (ready_.size() >= opt_.queue_max_batches && !force) {
-      if (!opt_.wait_for_room) {
-        overflow_ = true;  // keep the batch; once it reaches its overflow size, records drop
-        return;
-      }
-      room_.wait(lk, [this] { return abandoned_ || ready_.size() < opt_.queue_max_batches; });
-      if (abandoned_) {
-        current_.clear();
-        return;
-      }
-    }
-    counters_.flows += current_.flow_count;
-    counters_.http += current_.http_count;
-    counters_.dns += current_.dns_count;
-    ++counters_.batches;
-    ready_.push_back(std::move(current_));
-    current_ = RecordBatch();
-    overflow_ = false;
   }
   if (on_ready_) on_ready_();
-}
-
-bool RecordQueue::take(RecordBatch& out) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (ready_.empty()) return false;
-  out = std::move(ready_.front());
-  ready_.pop_front();
-  room_.notify_one();
-  return true;
-}
-
-void RecordQueue::abandon() {
-  std::lock_guard<std::mutex> lk(mu_);
-  abandoned_ = true;
-  ready_.clear();
-  room_.notify_all();
 }
 
 RecordQueueStats RecordQueue::stats() const {

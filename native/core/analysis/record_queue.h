@@ -5,9 +5,7 @@
 // room). AnalysisConsumer puts the Analyzer and the queue together for a capture session.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +14,7 @@
 
 #include "analysis/analyzer.h"
 #include "analysis/records.h"
+#include "common/batch_queue.h"
 #include "common/packet.h"
 
 namespace podspan {
@@ -31,6 +30,10 @@ struct RecordBatch {
     dns.clear();
     flow_count = http_count = dns_count = 0;
   }
+  struct Counts {
+    uint64_t flows, http, dns;
+  };
+  Counts counts() const { return {flow_count, http_count, dns_count}; }
 };
 
 struct RecordQueueOptions {
@@ -59,9 +62,9 @@ class RecordQueue : public RecordSink {
   // (the end: the last batch may exceed the cap by one so nothing is lost at the end).
   void maybe_push(bool force);
   // Any thread: moves the oldest ready batch into out; false if none.
-  bool take(RecordBatch& out);
+  bool take(RecordBatch& out) { return queue_.take(out); }
   // The consumer is gone: stop waiting and discard from now on.
-  void abandon();
+  void abandon() { queue_.abandon(); }
   RecordQueueStats stats() const;
 
  private:
@@ -72,11 +75,9 @@ class RecordQueue : public RecordSink {
   RecordBatch current_;
   uint64_t current_started_ms_ = 0;
   std::function<void()> on_ready_;
-  mutable std::mutex mu_;
-  std::condition_variable room_;
-  std::deque<RecordBatch> ready_;
-  bool abandoned_ = false;
+  BatchQueue<RecordBatch> queue_;
   bool overflow_ = false;  // live: the queue was full at the last push
+  mutable std::mutex mu_;
   RecordQueueStats counters_;  // guarded by mu_
 };
 

@@ -85,6 +85,8 @@ int Http1Parser::cb_message_begin(llhttp_t* p) {
   m.chunked = false;
   m.keep_alive = true;
   m.ended_by_close = false;
+  if (s.capture_) m.content.clear();
+  s.in_field_ = s.header_open_ = false;
   s.in_message_ = true;
   s.pause_ = Pause::kBegin;
   return HPE_PAUSED;
@@ -92,12 +94,13 @@ int Http1Parser::cb_message_begin(llhttp_t* p) {
 
 int Http1Parser::cb_url(llhttp_t* p, const char* at, size_t n) {
   Http1Parser& s = *self(p);
-  append_capped(s.msg_.target, at, n, kMaxTarget, s.msg_.truncated);
+  append_capped(s.msg_.target, at, n, s.capture_ ? kMaxHeaderBytes : kMaxTarget, s.msg_.truncated);
   return 0;
 }
 
 int Http1Parser::cb_header_field(llhttp_t* p, const char* at, size_t n) {
   Http1Parser& s = *self(p);
+  if (s.capture_) s.capture_header(at, n, true);
   if (s.field_len_ + n > sizeof(s.field_)) {
     s.field_long_ = true;  // longer than any name we look for
     return 0;
@@ -129,6 +132,7 @@ int Http1Parser::cb_header_field_complete(llhttp_t* p) {
   if (const std::string* v = s.header_target(); v != nullptr && !v->empty()) s.header_ = Header::kOther;
   s.field_len_ = 0;
   s.field_long_ = false;
+  s.in_field_ = false;
   return 0;
 }
 
@@ -145,6 +149,7 @@ std::string* Http1Parser::header_target() {
 
 int Http1Parser::cb_header_value(llhttp_t* p, const char* at, size_t n) {
   Http1Parser& s = *self(p);
+  if (s.capture_) s.capture_header(at, n, false);
   if (std::string* v = s.header_target()) append_capped(*v, at, n, kMaxHeader, s.msg_.truncated);
   return 0;
 }
@@ -152,6 +157,7 @@ int Http1Parser::cb_header_value(llhttp_t* p, const char* at, size_t n) {
 int Http1Parser::cb_header_value_complete(llhttp_t* p) {
   Http1Parser& s = *self(p);
   s.header_ = Header::kOther;
+  s.in_field_ = s.header_open_ = false;
   return 0;
 }
 
@@ -174,8 +180,38 @@ int Http1Parser::cb_headers_complete(llhttp_t* p) {
 }
 
 int Http1Parser::cb_body(llhttp_t* p, const char* at, size_t n) {
-  self(p)->msg_.body_bytes += n;
+  Http1Parser& s = *self(p);
+  s.msg_.body_bytes += n;
+  if (s.capture_) append_capped(s.msg_.content.body, at, n, s.max_body_, s.msg_.content.body_truncated);
   return 0;
+}
+
+// Content capture: llhttp hands a name or value over in pieces (one per feed it spans); a piece
+// of a name after a value starts the next header. An empty value gets no callback at all.
+void Http1Parser::capture_header(const char* at, size_t n, bool name) {
+  Http1Content& c = msg_.content;
+  if (c.headers_truncated) return;
+  if (c.header_bytes.size() + n > kMaxHeaderBytes) {
+    c.headers_truncated = true;
+    if (header_open_) c.headers.pop_back();  // no half a header
+    in_field_ = header_open_ = false;
+    return;
+  }
+  const uint32_t off = static_cast<uint32_t>(c.header_bytes.size());
+  c.header_bytes.append(at, n);
+  if (name) {
+    if (!in_field_) {
+      c.headers.emplace_back();
+      c.headers.back().name_off = off;
+      in_field_ = header_open_ = true;
+    }
+    c.headers.back().name_len += static_cast<uint32_t>(n);
+    c.headers.back().value_off = off + static_cast<uint32_t>(n);
+  } else if (!c.headers.empty()) {
+    Http1HeaderSpan& h = c.headers.back();
+    if (h.value_len == 0) h.value_off = off;
+    h.value_len += static_cast<uint32_t>(n);
+  }
 }
 
 int Http1Parser::cb_message_complete(llhttp_t* p) {

@@ -12,8 +12,34 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace podspan {
+
+// One header of a message kept by content capture: [name, value] as spans of
+// Http1Content::header_bytes (names as sent, case kept).
+struct Http1HeaderSpan {
+  uint32_t name_off = 0, name_len = 0, value_off = 0, value_len = 0;
+};
+
+// What content capture keeps of a message (Http1Parser::capture_content): every header in order
+// and the payload after de-chunking, up to a cap. Empty when capture is off.
+struct Http1Content {
+  std::string header_bytes;              // names and values back to back
+  std::vector<Http1HeaderSpan> headers;  // spans into header_bytes, in the order sent
+  bool headers_truncated = false;        // past Http1Parser::kMaxHeaderBytes: the rest dropped
+  std::string body;                      // the first max_body bytes of the payload
+  bool body_truncated = false;           // payload longer than that (body_bytes counts it all)
+  std::string_view name(const Http1HeaderSpan& h) const { return {header_bytes.data() + h.name_off, h.name_len}; }
+  std::string_view value(const Http1HeaderSpan& h) const { return {header_bytes.data() + h.value_off, h.value_len}; }
+  void clear() {
+    header_bytes.clear();
+    headers.clear();
+    headers_truncated = body_truncated = false;
+    body.clear();
+  }
+};
 
 struct Http1Message {
   bool request = true;
@@ -34,11 +60,14 @@ struct Http1Message {
   bool chunked = false;
   bool keep_alive = true;       // the connection stays open after this message (llhttp's verdict)
   bool ended_by_close = false;  // a body read until the connection closed
+  Http1Content content;         // only with capture_content (shadow testing); analytics leaves it empty
 };
 
 class Http1Parser {
  public:
   static constexpr size_t kMaxTarget = 4096, kMaxHeader = 256;
+  // Content capture: header names and values kept per message (llhttp itself accepts more).
+  static constexpr size_t kMaxHeaderBytes = 64 * 1024;
   // Bytes kept after an upgrading request until the response says whether the switch happened.
   static constexpr size_t kMaxHeld = 64 * 1024;
 
@@ -67,8 +96,15 @@ class Http1Parser {
   Http1Parser(const Http1Parser&) = delete;
   Http1Parser& operator=(const Http1Parser&) = delete;
 
-  // Starts over on a new stream (buffers keep their capacity).
+  // Starts over on a new stream (buffers keep their capacity; content capture stays as set).
   void reset(bool requests);
+  // Keep every header and up to max_body payload bytes of each message in current().content
+  // (off by default: analytics pays one branch per callback, no copies). The target is
+  // then kept up to kMaxHeaderBytes instead of kMaxTarget: a replayed request needs all of it.
+  void capture_content(bool on, size_t max_body) {
+    capture_ = on;
+    max_body_ = max_body;
+  }
   // The next bytes of the direction, starting at stream offset `offset` (the first call may
   // start anywhere; later ones continue where the previous ended), captured at ts.
   void feed(uint64_t offset, const uint8_t* data, size_t len, uint64_t ts);
@@ -115,6 +151,7 @@ class Http1Parser {
   void paused(uint64_t at);
   std::string* header_target();
   void hold(const uint8_t* data, size_t len);
+  void capture_header(const char* at, size_t n, bool name);
 
   Events& events_;
   llhttp_t parser_;
@@ -134,6 +171,10 @@ class Http1Parser {
   uint64_t upgrade_offset_ = 0, held_ts_ = 0;
   std::string held_;
   bool held_overflow_ = false;
+  bool capture_ = false;
+  bool in_field_ = false;     // content capture: a header name is being received
+  bool header_open_ = false;  // ... a header's name or value (not complete yet)
+  size_t max_body_ = 0;
   const char* error_ = "";
   uint64_t messages_ = 0, errors_ = 0;
 };

@@ -328,3 +328,77 @@ TEST(http1_reset_reuses_the_parser_for_a_new_stream) {
   CHECK_EQ(r.messages[0].status, 404);
   CHECK(!r.messages[0].request);
 }
+
+namespace {
+std::string headers_of(const Http1Message& m) {
+  std::string s;
+  for (const Http1HeaderSpan& h : m.content.headers) {
+    s.append(m.content.name(h));
+    s += '=';
+    s.append(m.content.value(h));
+    s += ';';
+  }
+  return s;
+}
+}  // namespace
+
+TEST(http1_content_capture_off_keeps_nothing) {
+  Recorder r;
+  Http1Parser p(true, r);
+  feed_cut(p, kPipelined, {});
+  CHECK_EQ(r.messages.size(), 3u);
+  for (const Http1Message& m : r.messages) {
+    CHECK(m.content.headers.empty());
+    CHECK(m.content.body.empty());
+  }
+}
+
+TEST(http1_content_capture_keeps_headers_as_sent_and_the_decoded_body_at_every_split) {
+  for (size_t cut = 1; cut < kPipelined.size(); ++cut) {
+    for (size_t cut2 = cut + 1; cut2 < kPipelined.size(); cut2 += 7) {
+      Recorder r;
+      Http1Parser p(true, r);
+      p.capture_content(true, 1 << 20);
+      feed_cut(p, kPipelined, {cut, cut2});
+      CHECK_EQ(r.messages.size(), 3u);
+      if (r.messages.size() != 3) return;
+      CHECK_EQ(headers_of(r.messages[0]), "Host=example.com;Connection=keep-alive;");
+      CHECK_EQ(headers_of(r.messages[1]), "HOST=api;Content-Type=application/json;Content-Length=11;");
+      CHECK_EQ(r.messages[1].content.body, "{\"a\":\"bc\"}\n");
+      CHECK_EQ(headers_of(r.messages[2]), "Host=c;Transfer-Encoding=chunked;");
+      CHECK_EQ(r.messages[2].content.body, "abcde");  // chunk framing and extensions removed
+      CHECK(r.messages[0].content.body.empty());
+      CHECK(!r.messages[2].content.body_truncated);
+    }
+  }
+}
+
+TEST(http1_content_capture_bounds_the_body_and_counts_it_all) {
+  Recorder r;
+  Http1Parser p(false, r);
+  p.capture_content(true, 4);
+  const std::string resp = "HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length: 10\r\n\r\n0123456789";
+  feed_cut(p, resp, {30, 45});
+  CHECK_EQ(r.messages.size(), 1u);
+  const Http1Message& m = r.messages[0];
+  CHECK_EQ(m.content.body, "0123");
+  CHECK(m.content.body_truncated);
+  CHECK_EQ(m.body_bytes, 10u);
+  CHECK_EQ(headers_of(m), "X-Empty=;Content-Length=10;");
+}
+
+TEST(http1_content_capture_caps_the_header_bytes) {
+  Recorder r;
+  Http1Parser p(true, r);
+  p.capture_content(true, 16);
+  std::string req = "GET / HTTP/1.1\r\nA: 1\r\n";
+  for (int i = 0; i < 1000; ++i) req += "X-Long-Header-" + std::to_string(i) + ": " + std::string(100, 'v') + "\r\n";
+  req += "\r\n";
+  feed_cut(p, req, {});
+  CHECK_EQ(r.messages.size(), 1u);
+  const Http1Message& m = r.messages[0];
+  CHECK(m.content.headers_truncated);
+  CHECK(m.content.header_bytes.size() <= Http1Parser::kMaxHeaderBytes);
+  CHECK_EQ(std::string(m.content.name(m.content.headers[0])), "A");
+  for (const Http1HeaderSpan& h : m.content.headers) CHECK_EQ(m.content.value(h).size() == 100 || m.content.name(h) == "A", true);
+}

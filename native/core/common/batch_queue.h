@@ -1,0 +1,69 @@
+// A bounded queue of batches between a producer thread (capture) and a consumer (JavaScript):
+// push() either waits for room (reading a file), reports the queue full (live capture: the
+// caller decides what to drop and counts it), or goes past the cap (the end, so nothing is lost
+// there). abandon(): the consumer is gone; waiting stops and everything is discarded from then on.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <utility>
+
+namespace podspan {
+
+template <class Batch>
+class BatchQueue {
+ public:
+  enum class Push { kPushed, kFull, kAbandoned };
+  enum class When { kWaitForRoom, kIfRoom, kForce };
+
+  explicit BatchQueue(size_t max_batches) : max_(max_batches ? max_batches : 1) {}
+
+  // Moves `b` into the queue (kPushed; b is left empty) or leaves it as it was (kFull, kAbandoned).
+  Push push(Batch& b, When when) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (abandoned_) return Push::kAbandoned;
+    if (ready_.size() >= max_) {
+      if (when == When::kIfRoom) return Push::kFull;
+      if (when == When::kWaitForRoom) {
+        room_.wait(lk, [this] { return abandoned_ || ready_.size() < max_; });
+        if (abandoned_) return Push::kAbandoned;
+      }
+    }
+    ready_.push_back(std::move(b));
+    b = Batch();
+    return Push::kPushed;
+  }
+
+  // Any thread: moves the oldest batch into out; false if none.
+  bool take(Batch& out) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (ready_.empty()) return false;
+    out = std::move(ready_.front());
+    ready_.pop_front();
+    room_.notify_one();
+    return true;
+  }
+
+  void abandon() {
+    std::lock_guard<std::mutex> lk(mu_);
+    abandoned_ = true;
+    ready_.clear();
+    room_.notify_all();
+  }
+
+  bool abandoned() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return abandoned_;
+  }
+
+ private:
+  const size_t max_;
+  mutable std::mutex mu_;
+  std::condition_variable room_;
+  std::deque<Batch> ready_;
+  bool abandoned_ = false;
+};
+
+}  // namespace podspan

@@ -1,0 +1,83 @@
+// `podspan shadow`: replays the requests production's clients made (from a capture file or live
+// interfaces) to a candidate version, compares its answers with production's, and reports where
+// they differ. Exit 0 when done, 1 when the candidate never answered (one line), 2 on bad flags.
+import { CaptureSession, type CaptureOptions } from '../capture/session';
+import { defaultInterface } from '../capture/default-interface';
+import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
+import { MAX_BODY_BYTES, runShadow, type ExchangeSource, type ShadowResult } from '../shadow/run';
+
+/** Contract 1's capture option (the native side defines the type; this is what is passed). */
+function shadowCaptureOptions(run: ShadowRun) {
+  return { protocol: run.protocol, serverPorts: run.serverPorts, methods: run.methods, percent: run.percent, maxBodyBytes: MAX_BODY_BYTES, maxRequestBytes: MAX_BODY_BYTES };
+}
+
+/** The capture session as the shadow run's source of exchanges. */
+function sessionSource(session: CaptureSession, live: boolean): ExchangeSource {
+  return {
+    live,
+    onExchanges: (fn, flow) => session.onExchanges(fn, flow),
+    start: () => session.start(),
+    stop: () => session.stop(),
+  };
+}
+
+const count = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+const byReason = (r: Record<string, number>) =>
+  Object.entries(r)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+
+/** The end-of-run lines on stderr. */
+export function summaryLines(run: ShadowRun, r: ShadowResult): string[] {
+  const s = r.summary;
+  const secs = r.elapsedMs / 1000;
+  // From a file the rate says how fast replay went; live it only says how busy production was.
+  const rate = run.capture.source.kind === 'file' && secs > 0 ? ` (${Math.round(s.requests / secs)}/s)` : '';
+  const lines = [
+    `${s.requests} requests replayed to ${run.target.url} in ${secs.toFixed(1)} s${rate}: ` +
+      `${s.compared} compared, ${s.matched} matched, ${s.differed} differed, ${s.errors} errors${s.errors ? ` (${byReason(r.replay.errors)})` : ''}`,
+  ];
+  const skipped = count(s.skipped);
+  lines.push(`skipped: ${skipped ? byReason(s.skipped) : 'none'}; at most ${r.peakQueued} exchanges waited at once (--queue ${run.limits.queueExchanges})`);
+  if (run.primary && r.replay.primaryErrors) lines.push(`primary ${run.primary.url}: ${r.replay.primaryErrors} requests unanswered (noise not cancelled for them)`);
+  const diffs: [string, number][] = [];
+  for (const route of s.routes) for (const [where, n] of Object.entries(route.differences)) diffs.push([`${route.method} ${route.route}: ${where}`, n]);
+  diffs.sort((a, b) => b[1] - a[1]);
+  for (const [what, n] of diffs.slice(0, 10)) lines.push(`  differs: ${what} (${n})`);
+  if (diffs.length > 10) lines.push(`  … and ${diffs.length - 10} more (see --report)`);
+  return lines;
+}
+
+export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.WritableStream): Promise<number> {
+  const run = parseShadowFlags(raw);
+  if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  const live = run.capture.source.kind === 'live';
+  const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run) } as CaptureOptions);
+  for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
+  if (live) for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
+  const source = sessionSource(session, live);
+  const stop = () => session.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
+  try {
+    const result = await runShadow(run, source, err);
+    for (const line of summaryLines(run, result)) err.write(line + '\n');
+    if (run.reportDir) {
+      result.report.write(run.reportDir);
+      err.write(`report in ${run.reportDir} (summary.json, diffs.jsonl, index.html)\n`);
+    }
+    if (result.captureError) throw result.captureError;
+    if (result.replay.sent > 0 && result.replay.answered === 0) {
+      err.write(`podspan: the candidate ${run.target.url} never answered: ${result.replay.sent} requests failed (${result.replay.firstError})\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}

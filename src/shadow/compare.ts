@@ -1,0 +1,267 @@
+// Compares production's answer to one request with another answer to it (the candidate's, or the
+// primary's when telling noise from differences). In order: status (and grpc-status); when those
+// agree, headers and trailers, then the body: JSON field by field with paths, anything else whole
+// (digest and first differing offset). An answer with another status is another kind of answer,
+// so its headers and body are not compared: the report names the status, not its consequences.
+// Raw mode compares a turn's reply bytes only.
+import { createHash } from 'node:crypto';
+import type { Answer, ExchangeProtocol } from './answer';
+import type { IgnoreRule } from './ignore-rules';
+import { ABSENT, JsonDiff, JsonTooDeep } from './json-diff';
+import { parsePathPattern, type PatternStep } from './json-path';
+
+export interface CompareRules {
+  /** Header and trailer names not compared, in addition to DEFAULT_IGNORED_HEADERS. */
+  ignoreHeaders: string[];
+  /** Names from DEFAULT_IGNORED_HEADERS compared all the same (`!header:NAME`). */
+  compareHeaders?: string[];
+  /** JSON path patterns whose subtrees are not compared (`$` alone: the whole body). */
+  ignoreJsonPaths: string[];
+  /** Masks applied to header values, JSON strings and numbers and text bodies before comparing. */
+  ignoreValueRegex: RegExp[];
+  /** Differences kept per exchange (default DEFAULT_MAX_DIFFERENCES); the rest are counted. */
+  maxDifferences?: number;
+}
+
+export interface Difference {
+  /** 'status' | 'grpc-status' | 'header:NAME' | 'trailer:NAME' | 'body:$.a[3].b' | 'body' | 'turn' */
+  where: string;
+  production: string;
+  candidate: string;
+  /** Whole-body and turn differences: the first byte offset where the two differ. */
+  offset?: number;
+}
+
+export interface Comparison {
+  differences: Difference[];
+  /** Differences past maxDifferences, not listed. */
+  omitted: number;
+}
+
+/**
+ * Headers that differ between any two answers without saying anything about the service: clock,
+ * server identity, framing, caching validators and request/trace ids. Set-Cookie is compared by
+ * cookie names only (its values are session ids).
+ */
+export const DEFAULT_IGNORED_HEADERS: readonly string[] = [
+  'date',
+  'server',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'age',
+  'etag',
+  'expires',
+  'last-modified',
+  'via',
+  'x-request-id',
+  'request-id',
+  'x-correlation-id',
+  'x-trace-id',
+  'traceparent',
+  'tracestate',
+  'x-b3-traceid',
+  'x-b3-spanid',
+  'x-b3-parentspanid',
+  'x-b3-sampled',
+  'x-amzn-requestid',
+  'x-amzn-trace-id',
+  'x-amz-request-id',
+  'x-amz-id-2',
+  'x-cloud-trace-context',
+  'cf-ray',
+  'x-envoy-upstream-service-time',
+  'x-runtime',
+  'x-response-time',
+  'server-timing',
+];
+export const DEFAULT_MAX_DIFFERENCES = 100;
+
+/** The rules that parsed `--ignore` rules say (the defaults apply on top of them). */
+export function compareRules(rules: readonly IgnoreRule[] = [], opts: { maxDifferences?: number } = {}): CompareRules {
+  const out: CompareRules = { ignoreHeaders: [], compareHeaders: [], ignoreJsonPaths: [], ignoreValueRegex: [] };
+  if (opts.maxDifferences !== undefined) out.maxDifferences = opts.maxDifferences;
+  for (const r of rules) {
+    if (r.kind === 'header') out.ignoreHeaders.push(r.name);
+    else if (r.kind === 'compare-header') out.compareHeaders!.push(r.name);
+    else if (r.kind === 'body') out.ignoreJsonPaths.push(r.path);
+    else out.ignoreValueRegex.push(r.regex);
+  }
+  return out;
+}
+
+/** Header names not compared under `rules`: the defaults, plus ignoreHeaders, minus compareHeaders. */
+export function ignoredHeaders(rules: CompareRules): Set<string> {
+  const names = new Set([...DEFAULT_IGNORED_HEADERS, ...rules.ignoreHeaders.map((h) => h.toLowerCase())]);
+  for (const h of rules.compareHeaders ?? []) names.delete(h.toLowerCase());
+  return names;
+}
+
+export interface CompiledRules {
+  headers: Set<string>;
+  paths: PatternStep[][];
+  wholeBody: boolean;
+  mask: ((text: string) => string) | null;
+  maxDifferences: number;
+}
+
+const MASK = '\u2026';
+const compiledCache = new WeakMap<CompareRules, CompiledRules>();
+
+/**
+ * Checks and prepares `rules` once (cached per rules object); a JSON path that does not parse is a
+ * JsonPathError (a UsageError naming it). ShadowReport calls it when made, so a bad rule stops a
+ * run before its first exchange.
+ */
+export function compileRules(rules: CompareRules): CompiledRules {
+  let c = compiledCache.get(rules);
+  if (c) return c;
+  const paths = rules.ignoreJsonPaths.map((p) => parsePathPattern(p));
+  const masks = rules.ignoreValueRegex.map((r) => new RegExp(r.source, r.flags.includes('g') ? r.flags : `${r.flags}g`));
+  c = {
+    headers: ignoredHeaders(rules),
+    paths,
+    wholeBody: paths.some((p) => p.length === 0),
+    mask: masks.length ? (text) => masks.reduce((t, re) => t.replace(re, MASK), text) : null,
+    maxDifferences: rules.maxDifferences ?? DEFAULT_MAX_DIFFERENCES,
+  };
+  compiledCache.set(rules, c);
+  return c;
+}
+
+class Collector implements Comparison {
+  differences: Difference[] = [];
+  omitted = 0;
+  constructor(private readonly max: number) {}
+  push(d: Difference): void {
+    if (this.differences.length < this.max) this.differences.push(d);
+    else this.omitted++;
+  }
+}
+
+function grpcStatusOf(a: Answer): number {
+  if (a.grpcStatus !== undefined && a.grpcStatus >= 0) return a.grpcStatus;
+  for (const [n, v] of [...(a.trailers ?? []), ...a.headers]) if (n.toLowerCase() === 'grpc-status') return Number(v);
+  return -1;
+}
+
+/** Name → values in order, without pseudo-headers, ignored names and grpc-status (compared apart). */
+function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const [rawName, rawValue] of list ?? []) {
+    const name = rawName.toLowerCase();
+    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name)) continue;
+    let value = rawValue.trim();
+    if (name === 'set-cookie') value = value.slice(0, value.indexOf('=') < 0 ? value.length : value.indexOf('=')).trim();
+    if (r.mask) value = r.mask(value);
+    const values = m.get(name);
+    if (values) values.push(value);
+    else m.set(name, [value]);
+  }
+  return m;
+}
+
+function compareHeaders(kind: 'header' | 'trailer', p: Map<string, string[]>, c: Map<string, string[]>, out: Collector): void {
+  const show = (v: string[] | undefined) => (v ? v.join(', ') : ABSENT);
+  for (const [name, pv] of p) {
+    const cv = c.get(name);
+    if (!cv || cv.length !== pv.length || cv.some((v, i) => v !== pv[i])) out.push({ where: `${kind}:${name}`, production: show(pv), candidate: show(cv) });
+  }
+  for (const [name, cv] of c) if (!p.has(name)) out.push({ where: `${kind}:${name}`, production: ABSENT, candidate: show(cv) });
+}
+
+function contentType(a: Answer): string {
+  for (const [n, v] of a.headers) if (n.toLowerCase() === 'content-type') return v.toLowerCase();
+  return '';
+}
+
+/** The parsed body when it should be read as JSON (declared so, or looks like it) and parses. */
+function parseJson(a: Answer): { ok: true; value: unknown } | { ok: false } {
+  if (a.bodyTruncated || a.body.length === 0) return { ok: false };
+  const declared = contentType(a).includes('json');
+  if (!declared) {
+    let i = 0;
+    while (i < a.body.length && (a.body[i] === 0x20 || a.body[i] === 0x0a || a.body[i] === 0x0d || a.body[i] === 0x09)) i++;
+    if (a.body[i] !== 0x7b && a.body[i] !== 0x5b) return { ok: false };
+  }
+  try {
+    return { ok: true, value: JSON.parse(a.body.toString('utf8')) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|[^;]*\+(json|xml)))/;
+
+function isText(a: Answer): boolean {
+  return TEXT_TYPES.test(contentType(a));
+}
+
+export function digestOf(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 16);
+}
+
+function describeBytes(a: Answer): string {
+  const kept = a.bodyTruncated ? `, ${a.body.length} kept` : '';
+  return `sha256:${digestOf(a.body)} (${a.bodyLength} bytes${kept})`;
+}
+
+/** The first offset where the kept bytes differ, or where the shorter ends; -1 when equal. */
+export function firstDifference(p: Answer, c: Answer): number {
+  const n = Math.min(p.body.length, c.body.length);
+  for (let i = 0; i < n; i++) if (p.body[i] !== c.body[i]) return i;
+  if (p.body.length !== c.body.length) return n;
+  // Same kept bytes: different only if the whole lengths say so (both truncated alike are taken as equal).
+  return p.bodyLength === c.bodyLength ? -1 : n;
+}
+
+function compareWhole(where: 'body' | 'turn', p: Answer, c: Answer, r: CompiledRules, out: Collector): void {
+  const offset = firstDifference(p, c);
+  if (offset < 0) return;
+  if (where === 'body' && r.mask && !p.bodyTruncated && !c.bodyTruncated && isText(p) && isText(c)) {
+    if (r.mask(p.body.toString('utf8')) === r.mask(c.body.toString('utf8'))) return;
+  }
+  out.push({ where, production: describeBytes(p), candidate: describeBytes(c), offset });
+}
+
+function compareBody(p: Answer, c: Answer, r: CompiledRules, out: Collector): void {
+  if (r.wholeBody) return;
+  const pj = parseJson(p);
+  const cj = pj.ok ? parseJson(c) : pj;
+  if (pj.ok && cj.ok) {
+    try {
+      const room = r.maxDifferences - out.differences.length;
+      const d = new JsonDiff({ ignored: r.paths, mask: r.mask, maxDifferences: room }).run(pj.value, cj.value);
+      for (const x of d.differences) out.push(x);
+      out.omitted += d.omitted;
+      return;
+    } catch (err) {
+      if (!(err instanceof JsonTooDeep)) throw err;
+    }
+  }
+  compareWhole('body', p, c, r, out);
+}
+
+/** Compares two answers to the same request; differences past the cap are counted in `omitted`. */
+export function compareExchange(production: Answer, candidate: Answer, rules: CompareRules, protocol: ExchangeProtocol = 'http'): Comparison {
+  const r = compileRules(rules);
+  const out = new Collector(r.maxDifferences);
+  if (protocol === 'raw') {
+    compareWhole('turn', production, candidate, r, out);
+    return out;
+  }
+  if (production.status !== candidate.status) out.push({ where: 'status', production: String(production.status), candidate: String(candidate.status) });
+  const pg = grpcStatusOf(production);
+  const cg = grpcStatusOf(candidate);
+  if (pg !== cg) out.push({ where: 'grpc-status', production: pg < 0 ? ABSENT : String(pg), candidate: cg < 0 ? ABSENT : String(cg) });
+  if (out.differences.length) return out;
+  compareHeaders('header', headerMap(production.headers, r), headerMap(candidate.headers, r), out);
+  compareHeaders('trailer', headerMap(production.trailers, r), headerMap(candidate.trailers, r), out);
+  compareBody(production, candidate, r, out);
+  return out;
+}
+
+export function compareAnswers(production: Answer, candidate: Answer, rules: CompareRules, protocol: ExchangeProtocol = 'http'): Difference[] {
+  return compareExchange(production, candidate, rules, protocol).differences;
+}

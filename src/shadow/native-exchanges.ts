@@ -1,0 +1,195 @@
+// Shadow testing's native edge (Contract 1): a capture opened with `shadow` hands over batches of
+// exchanges — `meta`, JSON lines written by native/core/shadow/extractor.cc, and `data`, the
+// bytes their [off, len] pairs point at. This module holds the options and batch types, turns a
+// batch into typed lines whose bodies are Buffer views of `data` (subarray: no copy), and
+// readExchanges() runs a whole capture file through the extractor (tests, small files).
+import { CaptureSession, fileCaptureOptions, type CaptureResult } from '../capture/session';
+import { InputFileError } from '../errors';
+
+export interface ShadowCaptureOptions {
+  /** http: HTTP/1.x recognised per connection; raw: every selected connection cut into turns. */
+  protocol: 'http' | 'raw';
+  /** The server side when the SYN was not seen (raw: also which connections are taken). */
+  serverPorts: number[];
+  /** Upper case; requests with other methods are counted skipped "method". Empty: every method. */
+  methods: string[];
+  /** 0..100: whole connections in or out by a hash of the 4-tuple; out: skipped "percent". */
+  percent: number;
+  /** Response body (raw: reply) bytes kept per message (default 1 MiB); beyond: *_truncated. */
+  maxBodyBytes: number;
+  /** A request body (raw: turn) longer than this cannot be replayed: skipped "too_large" (default 1 MiB). */
+  maxRequestBytes: number;
+  /** A batch is handed over once it holds this many bytes (default 4 MiB) ... */
+  maxBytes?: number;
+  /** ... or is this old (default 200 ms). */
+  flushMs?: number;
+  /** Batches waiting for JavaScript (default 16); live, a batch that finds no room is dropped (queue_full). */
+  queueBatches?: number;
+  /** Connections tracked at once, and the idle timeout (as analysis). */
+  maxFlows?: number;
+  flowTimeoutSeconds?: number;
+}
+
+/** One batch: meta (JSON lines) and the data their [off, len] pairs slice. */
+export interface ExchangeBatch {
+  meta: Buffer;
+  data: Buffer;
+}
+
+export interface ShadowStats {
+  /** Connections whose exchanges were taken (open lines). */
+  connections: number;
+  /** http / turn lines handed to JavaScript. */
+  exchanges: number;
+  /** By reason: tls, h2-midstream, method, too_large, gap, not_http, percent, queue_full, h2. */
+  skipped: Record<string, number>;
+  /** Live: batches dropped because JavaScript did not take them fast enough. */
+  droppedBatches: number;
+}
+
+export type Headers = [string, string][];
+
+export interface OpenLine {
+  t: 'open';
+  conn: string;
+  client: string;
+  client_port: number;
+  server: string;
+  server_port: number;
+  ts_ms: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  version: string;
+  headers: Headers;
+  body: Buffer;
+  body_length: number;
+  body_truncated: boolean;
+  ts_ms: number;
+  latency_ms: number;
+  duration_ms: number;
+}
+
+export interface HttpLine {
+  t: 'http';
+  conn: string;
+  seq: number;
+  ts_ms: number;
+  method: string;
+  target: string;
+  path: string;
+  route: string;
+  host: string;
+  version: string;
+  headers: Headers;
+  body: Buffer;
+  body_length: number;
+  body_truncated: boolean;
+  resp: HttpResponse | null;
+  note?: 'no_response';
+}
+
+export interface TurnLine {
+  t: 'turn';
+  conn: string;
+  seq: number;
+  ts_ms: number;
+  request: Buffer;
+  reply: Buffer;
+  /** Null when the turn had no request (a server greeting) or no reply. */
+  latency_ms: number | null;
+  duration_ms: number | null;
+  reply_truncated: boolean;
+}
+
+export interface SkipLine {
+  t: 'skip';
+  conn: string;
+  reason: string;
+  count: number;
+}
+
+export interface CloseLine {
+  t: 'close';
+  conn: string;
+  ts_ms: number;
+}
+
+export type ExchangeLine = OpenLine | HttpLine | TurnLine | SkipLine | CloseLine;
+
+type Slice = [number, number];
+
+/**
+ * The lines of one batch, in stream order, [off, len] pairs replaced by views of `batch.data`
+ * (they share its memory: copy a body to keep it beyond the batch's life, if that matters).
+ * A line that is not what the native side writes is an InputFileError naming `where` and the line.
+ */
+export function parseExchangeBatch(batch: ExchangeBatch, where = 'shadow exchanges'): ExchangeLine[] {
+  const out: ExchangeLine[] = [];
+  const text = batch.meta.toString('utf8');
+  let start = 0;
+  for (let n = 1; start < text.length; n++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if (end > start) out.push(parseLine(text.slice(start, end), batch.data, `${where}: line ${n}`));
+    start = end + 1;
+  }
+  return out;
+}
+
+function parseLine(text: string, data: Buffer, where: string): ExchangeLine {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new InputFileError(`${where} is not JSON`);
+  }
+  const slice = (v: unknown): Buffer => {
+    const s = v as Slice;
+    if (!Array.isArray(s) || s.length !== 2 || s[0] + s[1] > data.length) throw new InputFileError(`${where}: a [off, len] pair outside the batch's data`);
+    return data.subarray(s[0], s[0] + s[1]);
+  };
+  switch (o.t) {
+    case 'http': {
+      const r = o.resp as Record<string, unknown> | null;
+      return { ...o, body: slice(o.body), resp: r && { ...r, body: slice(r.body) } } as unknown as HttpLine;
+    }
+    case 'turn':
+      return { ...o, request: slice(o.request), reply: slice(o.reply) } as unknown as TurnLine;
+    case 'open':
+    case 'skip':
+    case 'close':
+      return o as unknown as ExchangeLine;
+    default:
+      throw new InputFileError(`${where}: unknown line type ${JSON.stringify(o.t)}`);
+  }
+}
+
+export const DEFAULT_SHADOW_CAPTURE: ShadowCaptureOptions = {
+  protocol: 'http',
+  serverPorts: [],
+  methods: [],
+  percent: 100,
+  maxBodyBytes: 1 << 20,
+  maxRequestBytes: 1 << 20,
+};
+
+export interface CaptureExchanges {
+  lines: ExchangeLine[];
+  stats: ShadowStats | undefined;
+  result: CaptureResult;
+}
+
+/**
+ * Runs a capture file through the shadow extractor and returns every line, parsed, in order.
+ * For tests and small files: a long capture is better streamed through CaptureSession.onExchanges().
+ */
+export async function readExchanges(file: string, options: Partial<ShadowCaptureOptions> = {}, filter?: string): Promise<CaptureExchanges> {
+  const session = CaptureSession.open({ ...fileCaptureOptions(file, filter), shadow: { ...DEFAULT_SHADOW_CAPTURE, ...options } });
+  const lines: ExchangeLine[] = [];
+  session.onExchanges((b) => lines.push(...parseExchangeBatch(b, file)));
+  const result = await session.start();
+  if (result.error) throw result.error;
+  return { lines, stats: result.shadowStats, result };
+}

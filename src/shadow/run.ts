@@ -1,0 +1,112 @@
+// One shadow run: exchanges from the capture (a file or live interfaces) go through the
+// scheduler to the replayer, whose outcomes the report compares and counts. A progress line every
+// 2 s on long runs, the summary on stderr at the end, the report files with --report.
+import type { ShadowRun } from '../config/shadow-options';
+import type { ExchangeFlow } from '../capture/session';
+import type { ExchangeInfo, Outcome } from './answer';
+import { ShadowReport, type ShadowSummary } from './report';
+import { ShadowScheduler } from './scheduler';
+import { BatchDecoder } from './replay/from-batch';
+import type { ShadowEvent } from './replay/exchange';
+import { Replayer, type ReplayCounts } from './replay/replayer';
+import type { LaneOptions } from './replay/lane';
+import { compareRules } from './compare';
+
+/** Body bytes kept per answer (production's, by the capture, and the candidate's). */
+export const MAX_BODY_BYTES = 1 << 20;
+
+/** Where exchanges come from: the capture session (or, in tests, anything that produces batches). */
+export interface ExchangeSource {
+  live: boolean;
+  /**
+   * `fn` gets every batch of exchanges (Contract 1's meta lines and data). Reading a file, the
+   * source takes batches only while flow.hasRoom() and again when flow's room callback runs (the
+   * file reader waits meanwhile); live, it ignores `flow` and never waits.
+   */
+  onExchanges(fn: (batch: { meta: Buffer; data: Buffer }) => void, flow: ExchangeFlow): void;
+  /** Runs the capture; resolves when it ended (file read, count, duration, stop()). */
+  start(): Promise<{ error?: Error; shadowStats?: { skipped?: Record<string, number> } }>;
+  stop(): void;
+}
+
+export interface ShadowResult {
+  summary: ShadowSummary;
+  replay: ReplayCounts;
+  /** Exchanges the scheduler dropped, by reason (queue_full, stopped). */
+  dropped: Record<string, number>;
+  peakQueued: number;
+  elapsedMs: number;
+  captureError?: Error;
+  report: ShadowReport;
+}
+
+function laneOptions(run: ShadowRun, target: ShadowRun['target']): LaneOptions {
+  return { target, timeoutMs: run.limits.timeoutMs, maxBodyBytes: MAX_BODY_BYTES, marker: run.marker, hostRewrite: run.hostRewrite, insecure: run.insecure };
+}
+
+export function progressLine(s: ShadowSummary, queued: number): string {
+  return `… ${s.requests} requests: ${s.matched} matched, ${s.differed} differed, ${s.errors} errors; ${queued} waiting`;
+}
+
+export async function runShadow(run: ShadowRun, source: ExchangeSource, err: NodeJS.WritableStream, opts: { progressMs?: number } = {}): Promise<ShadowResult> {
+  const t0 = performance.now();
+  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore) });
+  const dropped: Record<string, number> = {};
+  const replayer = new Replayer(
+    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary) },
+    (ex, outcome: Outcome) => report.add(ex.info as ExchangeInfo, outcome),
+  );
+  const scheduler = new ShadowScheduler(
+    { ...run.limits, speed: source.live ? 0 : run.limits.speed },
+    {
+      send: (ex) => replayer.send(ex),
+      closeConnection: (conn) => replayer.closeConnection(conn),
+      dropped: (_ex, reason) => {
+        dropped[reason] = (dropped[reason] ?? 0) + 1;
+        report.skip(reason);
+      },
+    },
+    // Live capture never waits on the candidate (drops); a file waits for room.
+    source.live ? 'drop' : 'wait',
+  );
+  const methods = new Set(run.methods);
+  const take = (events: ShadowEvent[]) => {
+    for (const e of events) {
+      if (e.kind === 'exchange') {
+        // The capture filters methods already; this keeps the safety rule whatever the source.
+        if (e.exchange.request.kind !== 'raw' && !methods.has(e.exchange.request.method.toUpperCase())) report.skip('method');
+        else scheduler.offer(e.exchange);
+      } else if (e.kind === 'close') scheduler.close(e.conn);
+      else if (e.kind === 'skip') report.skip(e.reason, e.count);
+    }
+  };
+  let failure: unknown;
+  const decoder = new BatchDecoder();
+  source.onExchanges(
+    (batch) => {
+      if (failure) return;
+      try {
+        take(decoder.decode(batch.meta, batch.data));
+      } catch (e) {
+        failure = e; // a malformed batch: stop, report what was done
+        source.stop();
+      }
+    },
+    { hasRoom: () => scheduler.hasRoom(), onRoom: (fn) => scheduler.setRoomListener(fn) },
+  );
+  let shown = '';
+  const progress = setInterval(() => {
+    const line = progressLine(report.summary(), scheduler.counts().queued);
+    if (line !== shown) err.write(line + '\n');
+    shown = line;
+  }, opts.progressMs ?? 2000);
+  try {
+    const result = await source.start();
+    await scheduler.idle();
+    await replayer.closeAll();
+    if (failure) throw failure;
+    return { summary: report.summary(), replay: replayer.counts, dropped, peakQueued: scheduler.counts().peakQueued, elapsedMs: performance.now() - t0, captureError: result.error, report };
+  } finally {
+    clearInterval(progress);
+  }
+}
