@@ -95,8 +95,8 @@ for round in $(seq 1 "$ROUNDS"); do
     awk -v m="$mode" -v r="$round" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" -v k="$cand" -v p="$prod" \
       'BEGIN { printf "round %d shadowing %-3s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
                if (m == "on") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
-    if [ "$mode" = on ] && [ "$round" = 1 ] && [ -f "$OUT/report/summary.json" ]; then
-      node -e 'const s = require(process.argv[1]); console.log(`round 1 podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json"
+    if [ "$mode" = on ] && [ -f "$OUT/report/summary.json" ]; then
+      node -e 'const s = require(process.argv[1]); console.log(`round ${process.argv[2]} podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$round"
     fi
   done
 done

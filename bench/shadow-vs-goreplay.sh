@@ -89,16 +89,16 @@ run_podspan() {
     >"$OUT/log-podspan" 2>&1 || echo "podspan shadow failed: $(tail -3 "$OUT/log-podspan")" >&2
 }
 
-run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections"
+run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections err_requests"
   local tool=$1 start
   ip netns exec "$NS" curl -sf -X POST "$STATS/reset"
   start=$(date +%s%N)
   "run_$tool"
-  local requests last_ns conns
-  requests=$(stat_of requests); last_ns=$(stat_of last_ns); conns=$(stat_of connections)
+  local requests last_ns conns err
+  requests=$(stat_of requests); last_ns=$(stat_of last_ns); conns=$(stat_of connections); err=$(stat_of err)
   read -r wall user sys rss < <(tail -1 "$OUT/time")
-  awk -v s="$start" -v l="$last_ns" -v n="$requests" -v u="$user" -v y="$sys" -v m="$rss" -v w="$wall" -v c="$conns" \
-    'BEGIN { printf "%.3f %d %s %s %s %s %d\n", (l > 0 ? (l - s) / 1e9 : w), n, u, y, m, w, c }'
+  awk -v s="$start" -v l="$last_ns" -v n="$requests" -v u="$user" -v y="$sys" -v m="$rss" -v w="$wall" -v c="$conns" -v e="$err" \
+    'BEGIN { printf "%.3f %d %s %s %s %s %d %d\n", (l > 0 ? (l - s) / 1e9 : w), n, u, y, m, w, c, e }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -109,10 +109,10 @@ for round in $(seq 1 "$ROUNDS"); do
   s=$(( (round - 1) % ${#TOOLS[@]} ))
   for tool in "${TOOLS[@]:s}" "${TOOLS[@]:0:s}"; do
     R[$tool-$round]=$(run_tool "$tool")
-    read -r wall n user sys rss pwall conns <<<"${R[$tool-$round]}"
-    awk -v t="$tool" -v r="$round" -v w="$wall" -v n="$n" -v u="$user" -v s="$sys" -v m="$rss" -v p="$pwall" -v c="$conns" -v want="$REQUESTS" \
-      'BEGIN { printf "round %d %-8s %6d requests received (%s)  %6.2f s to the last  %7.0f req/s  %5.1f us CPU/req  %4.0f MiB RSS  %5.1f s process  %d connections\n",
-               r, t, n, (n == want ? "all" : sprintf("%+d", n - want)), w, n / w, (u + s) * 1e6 / (n ? n : 1), m / 1024, p, c }'
+    read -r wall n user sys rss pwall conns err <<<"${R[$tool-$round]}"
+    awk -v t="$tool" -v r="$round" -v w="$wall" -v n="$n" -v u="$user" -v s="$sys" -v m="$rss" -v p="$pwall" -v c="$conns" -v e="$err" -v want="$REQUESTS" \
+      'BEGIN { printf "round %d %-8s %6d requests received (%s, %d of them /err/)  %6.2f s to the last  %7.0f req/s  %5.1f us CPU/req  %4.0f MiB RSS  %5.1f s process  %d connections\n",
+               r, t, n, (n == want ? "all" : sprintf("%+d", n - want)), e, w, n / w, (u + s) * 1e6 / (n ? n : 1), m / 1024, p, c }'
     if [ "$tool" = podspan ] && [ "$round" = 1 ] && [ -f "$OUT/report/summary.json" ]; then
       node -e 'const s = require(process.argv[1]); console.log(`round 1 podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json"
     fi
