@@ -19,6 +19,9 @@
 # pipe held open until the server's count stops growing: at end of file GoReplay stops at once
 # and drops what it still buffers (about 20,000 requests of 200,000 when reading the file
 # directly). It never exits by itself: it is ended (SIGTERM) QUIET seconds after the count stopped.
+# Core only: podspan_reassembly_bench --shadow (bench/native) reads the same file through the
+# native half (reassembly + shadow extractor, batches taken), no JavaScript, nothing sent; ROUNDS
+# runs after the rounds above: what the native side costs per exchange.
 #   sudo bash bench/shadow-vs-goreplay.sh [ROUNDS=5] [REQUESTS=200000]
 # Needs root, iproute2, tcpdump, hey (to record), curl, Go and libpcap-dev (to build GoReplay).
 set -euo pipefail
@@ -42,6 +45,9 @@ trap cleanup EXIT
 for tool in tcpdump hey curl; do command -v $tool >/dev/null || { echo "$tool is not installed"; exit 2; }; done
 [ -f "$ROOT/dist/cli/main.js" ] || { echo "build first: npx tsc -p tsconfig.build.json"; exit 2; }
 mkdir -p "$DIR" "$OUT"
+CORE="$ROOT/build/native-bench/podspan_reassembly_bench"
+cmake -S "$ROOT/native" -B "$ROOT/build/native-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$ROOT/build/native-bench" -j2 --target podspan_reassembly_bench >/dev/null
 GOREPLAY=$(bash "$ROOT/scripts/bench-tools.sh" goreplay)
 SERVER=$(bash "$ROOT/scripts/bench-tools.sh" http-server)
 [ -s "$CAP" ] || bash "$ROOT/bench/record-http.sh" "$CAP" "$REQUESTS" 50 keepalive
@@ -131,3 +137,10 @@ if [ ${#TOOLS[@]} = 2 ]; then
   awk -v pq="${RATE[podspan]}" -v gq="${RATE[goreplay]}" -v pc="${CPU[podspan]}" -v gc="${CPU[goreplay]}" \
     'BEGIN { printf "ratio podspan/GoReplay: requests/s %.2fx, CPU per request %.2fx\n", pq / gq, pc / gc }'
 fi
+core=$(for r in $(seq 1 "$ROUNDS"); do
+  /usr/bin/time -f "%U %S" -o "$OUT/time" "$CORE" --shadow "$CAP" >"$OUT/core.txt"
+  awk -v t="$(cat "$OUT/time")" '{ split(t, c, " "); for (i = 1; i <= NF; i++) if ($i ~ /^exchanges=/) n = substr($i, 11)
+    print (c[1] + c[2]) * 1e6 / n }' "$OUT/core.txt"
+done | median)
+awk -v c="$core" -v x="$(grep -o 'exchanges=[0-9]*' "$OUT/core.txt" | head -1)" \
+  'BEGIN { printf "core only (native reassembly + shadow extractor, no JavaScript, nothing sent): %.2f us CPU per exchange (median of the runs), %s\n", c, x }'
