@@ -21,7 +21,7 @@ ETCD_VERSION=3.6.16
 CACHE_ROOT="${PODSPAN_TEST_CACHE:-/var/cache/podspan-test}"
 CACHE_DIR="$CACHE_ROOT/kube-$K8S_VERSION-etcd-$ETCD_VERSION"
 BIN_DIR="$CACHE_DIR/bin"
-GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
+. "$(dirname "${BASH_SOURCE[0]}")/build-cache.sh" # cache_build, GO
 
 die() { echo "kube-test-env: $*" >&2; exit 1; }
 
@@ -72,33 +72,21 @@ kube_version_ldflags() {
 }
 
 built() { [ -x "$BIN_DIR/kube-apiserver" ] && [ -x "$BIN_DIR/kubectl" ] && [ -x "$BIN_DIR/etcd" ]; }
+built_in() { [ -x "$1/bin/kube-apiserver" ] && [ -x "$1/bin/kubectl" ] && [ -x "$1/bin/etcd" ]; } # CACHE_DIR
 
-cmd_build() {
-  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
-  [ -x "$GO" ] || die "no Go toolchain (set GO=/path/to/go)"
-  mkdir -p "$CACHE_ROOT"
-  # One build at a time; one that waited here finds the cache built.
-  exec 9>"$CACHE_ROOT/.build.lock"
-  flock 9
-  if built; then echo "kube-test-env: cached in $CACHE_DIR"; return 0; fi
-  rm -rf "$CACHE_ROOT"/.build-* # left by a build that was killed (none runs: we hold the lock)
-  tmp="$(mktemp -d "$CACHE_ROOT/.build-XXXXXX")" # global: the EXIT trap runs after this function returns
-  trap 'rm -rf "$tmp"' EXIT
-  mkdir -p "$tmp/kube" "$tmp/etcd" "$tmp/out/bin"
-  write_kube_module "$tmp/kube"
-  write_etcd_module "$tmp/etcd"
-  local start=$SECONDS
+build_into() { # OUT WORK
+  local out="$1" work="$2"
+  mkdir -p "$work/kube" "$work/etcd" "$out/bin"
+  write_kube_module "$work/kube"
+  write_etcd_module "$work/etcd"
   export GOFLAGS="-trimpath -buildvcs=false" GOMAXPROCS="${GOMAXPROCS:-2}" CGO_ENABLED=0
   echo "kube-test-env: building etcd v$ETCD_VERSION, kube-apiserver and kubectl v$K8S_VERSION (several minutes)"
-  go_build "$tmp/etcd" "$tmp/out/bin/etcd" "" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
-  go_build "$tmp/kube" "$tmp/out/bin/" "$(kube_version_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+  go_build "$work/etcd" "$out/bin/etcd" "" go.etcd.io/etcd/server/v3 || die "building etcd v$ETCD_VERSION failed"
+  go_build "$work/kube" "$out/bin/" "$(kube_version_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
     || die "building kube-apiserver/kubectl v$K8S_VERSION failed"
-  [ -x "$tmp/out/bin/etcd" ] && [ -x "$tmp/out/bin/kube-apiserver" ] && [ -x "$tmp/out/bin/kubectl" ] \
-    || die "build finished without all of etcd, kube-apiserver, kubectl"
-  rm -rf "$CACHE_DIR"
-  mv "$tmp/out" "$CACHE_DIR"
-  echo "kube-test-env: built in $((SECONDS - start)) s into $CACHE_DIR ($(du -sh "$CACHE_DIR" | cut -f1))"
 }
+
+cmd_build() { cache_build kube-test-env "$CACHE_DIR" built_in build_into; }
 
 # ---- start / stop -----------------------------------------------------------------------------
 

@@ -13,6 +13,10 @@
 // reassembly plus the connection tracker, flow records serialised as JSON lines), so the two
 // runs side by side show what the tracker adds per packet.
 //   podspan_reassembly_bench --analyze FILE
+// With --shadow FILE: `podspan shadow -r`'s native half (reassembly plus the shadow extractor:
+// every GET exchange with its headers and bodies as a meta line and data, batches taken off the
+// queue as JavaScript would), without JavaScript or sending: bench/shadow-vs-goreplay.sh's core.
+//   podspan_reassembly_bench --shadow FILE
 #include <sys/resource.h>
 
 #include <chrono>
@@ -28,6 +32,7 @@
 #include "analysis/analyzer.h"
 #include "analysis/app_analyzer.h"
 #include "analysis/json_records.h"
+#include "shadow/shadow_consumer.h"
 
 using namespace podspan;
 
@@ -148,28 +153,38 @@ int flood(long flows, long segments, uint32_t bytes) {
   return 0;
 }
 
-// --analyze: the Analyzer with the application analyser (HTTP, HTTP/2, DNS) over the whole file,
-// every record formatted as its JSON line: what `podspan analyze` costs before JavaScript.
-int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
-  JsonCountingRecords records;
-  AppEventsFor<AppAnalyzer> app(std::make_unique<AppAnalyzer>(records));
-  Analyzer analyzer(AnalyzerOptions{}, records, &app);
-  analyzer.input_is_stable(reader.contents(), reader.contents_size());
+// The whole file into a consumer, packets lent from the mapping as a file session does;
+// after_batch() runs after each batch. False (message printed) on a read error.
+template <class AfterBatch>
+bool feed_file(FileReader& reader, PacketConsumer& consumer, AfterBatch after_batch) {
+  consumer.input_is_stable(reader.contents(), reader.contents_size());
   Batch batch;
   batch.may_borrow = true;
   size_t known_interfaces = 0;
   for (;;) {
     const ReadStatus st = reader.read(batch, 4096, 8 << 20);
     const auto& ifs = reader.interfaces();
-    for (; known_interfaces < ifs.size(); ++known_interfaces) analyzer.add_interface(ifs[known_interfaces]);
-    for (const PacketRecord& r : batch.records) analyzer.consume(r, batch.bytes(r));
+    for (; known_interfaces < ifs.size(); ++known_interfaces) consumer.add_interface(ifs[known_interfaces]);
+    for (const PacketRecord& r : batch.records) consumer.consume(r, batch.bytes(r));
+    consumer.dispatched();
+    after_batch();
     if (st == ReadStatus::kError) {
       std::fprintf(stderr, "%s\n", reader.error().c_str());
-      return 1;
+      return false;
     }
     if (st == ReadStatus::kEnd) break;
   }
-  analyzer.finish();
+  consumer.finish();
+  return true;
+}
+
+// --analyze: the Analyzer with the application analyser (HTTP, HTTP/2, DNS) over the whole file,
+// every record formatted as its JSON line: what `podspan analyze` costs before JavaScript.
+int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
+  JsonCountingRecords records;
+  AppEventsFor<AppAnalyzer> app(std::make_unique<AppAnalyzer>(records));
+  Analyzer analyzer(AnalyzerOptions{}, records, &app);
+  if (!feed_file(reader, analyzer, [] {})) return 1;
   const AnalyzerStats stats = analyzer.stats();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   struct rusage ru;
@@ -179,6 +194,35 @@ int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
               static_cast<unsigned long long>(records.flows), static_cast<unsigned long long>(records.http_records),
               static_cast<unsigned long long>(records.dns_records), static_cast<unsigned long long>(records.json_bytes), secs,
               stats.packets / secs, ru.ru_maxrss);
+  return 0;
+}
+
+// --shadow: the ShadowConsumer as `podspan shadow -r` sets it up (GET, HEAD, OPTIONS; bodies up to
+// 1 MiB), its batches taken after every read batch so the queue never fills.
+int shadow_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
+  ShadowConsumerOptions options;
+  options.extractor.methods = {"GET", "HEAD", "OPTIONS"};
+  ShadowConsumer shadow(options);
+  ExchangeBatch taken;
+  uint64_t batches = 0, meta_bytes = 0, data_bytes = 0;
+  const auto drain = [&] {
+    while (shadow.take(taken)) {
+      ++batches;
+      meta_bytes += taken.meta.size();
+      data_bytes += taken.data.size();
+    }
+  };
+  if (!feed_file(reader, shadow, drain)) return 1;
+  drain();
+  const ShadowStats stats = shadow.stats();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("shadow packets=%llu connections=%llu exchanges=%llu dropped_exchanges=%llu batches=%llu meta_bytes=%llu data_bytes=%llu seconds=%.3f exchanges_per_s=%.0f max_rss_kb=%ld\n",
+              static_cast<unsigned long long>(stats.pipeline.packets), static_cast<unsigned long long>(stats.extractor.connections),
+              static_cast<unsigned long long>(stats.extractor.exchanges), static_cast<unsigned long long>(stats.queue.dropped_exchanges),
+              static_cast<unsigned long long>(batches), static_cast<unsigned long long>(meta_bytes),
+              static_cast<unsigned long long>(data_bytes), secs, stats.extractor.exchanges / secs, ru.ru_maxrss);
   return 0;
 }
 
@@ -193,14 +237,16 @@ int main(int argc, char** argv) {
     return flood(std::atol(argv[2]), std::atol(argv[3]), static_cast<uint32_t>(bytes));
   }
   const bool analyze = argc == 3 && std::string(argv[1]) == "--analyze";
-  if (argc != 2 && !analyze) {
-    std::fprintf(stderr, "usage: %s [--analyze] FILE.pcap|FILE.pcapng\n", argv[0]);
+  const bool shadow = argc == 3 && std::string(argv[1]) == "--shadow";
+  if (argc != 2 && !analyze && !shadow) {
+    std::fprintf(stderr, "usage: %s [--analyze|--shadow] FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;
   }
   try {
     const auto t0 = std::chrono::steady_clock::now();
-    auto reader = FileReader::open(argv[analyze ? 2 : 1]);
+    auto reader = FileReader::open(argv[argc - 1]);
     if (analyze) return analyze_file(*reader, t0);
+    if (shadow) return shadow_file(*reader, t0);
     CountingSink sink;
     TcpPipeline pipeline({}, {}, sink);
     // As `podspan streams` reads a file: packets lent from the mapping, which stays until the end.

@@ -1,0 +1,3 @@
+module podspan.bench/http-count-server
+
+go 1.22

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Live shadowing under load: does production's latency change when `podspan shadow -i` mirrors a
+# pod's traffic to a candidate, and what CPU does the agent spend per request?
+#
+# Three network namespaces made for this run (named after this PID, removed on exit): "client"
+# runs wrk; "pod" runs the production server (bench/http-count-server) behind a veth pair to the
+# client; "candidate" runs a second copy, reached from the pod over another veth pair. wrk sends
+# a fixed rate (RATE requests/s over 50 connections, paced by a Lua delay) for DURATION seconds.
+# Rounds alternate shadowing off (no agent) and on (`podspan shadow -i` on the pod's veth, to the
+# candidate, report to tmpfs), order rotated. Per round: wrk's p50/p99 and requests; with
+# shadowing on, the agent's CPU (user+sys from /proc, sampled when wrk starts and once the agent
+# has had 2 s to drain after wrk ends: start-up excluded) per request, and what the candidate
+# received. The production server's count must equal wrk's: podspan only captures there.
+# Medians of off and on at the end. Figures, not a pass/fail test.
+#   sudo bash bench/shadow-live.sh [ROUNDS=5] [RATE=5000] [DURATION=10]
+# Needs root, iproute2, wrk, curl, Go (to build the server).
+set -euo pipefail
+ROUNDS=${1:-5}
+RATE=${2:-5000}
+DURATION=${3:-10}
+CONNS=50
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT_DIR:-/dev/shm/podspan-bench-shadow-live-$$}
+tag=$$ C=slC$$ P=slP$$ K=slK$$
+PROD=198.18.5.2 CAND=198.18.6.2
+prod_pid="" cand_pid="" agent_pid=""
+cleanup() {
+  for p in $agent_pid $prod_pid $cand_pid; do kill "$p" 2>/dev/null || true; done
+  for ns in $C $P $K; do ip netns del "$ns" 2>/dev/null || true; done
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+for tool in wrk curl; do command -v $tool >/dev/null || { echo "$tool is not installed"; exit 2; }; done
+[ -f "$ROOT/dist/cli/main.js" ] || { echo "build first: npx tsc -p tsconfig.build.json"; exit 2; }
+SHADOW=1
+node "$ROOT/bin/podspan" shadow --help 2>&1 | grep -q -- --target || { SHADOW=0; echo "podspan shadow is not available in this build: shadowing-off rounds only"; }
+SERVER=$(bash "$ROOT/scripts/bench-tools.sh" http-server)
+mkdir -p "$OUT"
+
+for ns in $C $P $K; do ip netns add "$ns"; ip netns exec "$ns" ip link set lo up; done
+ip link add sc$tag netns $C type veth peer name sp$tag netns $P   # client <-> pod: the pod's veth
+ip link add sk$tag netns $P type veth peer name sq$tag netns $K   # pod <-> candidate
+ip netns exec $C ip addr add 198.18.5.1/30 dev sc$tag; ip netns exec $P ip addr add $PROD/30 dev sp$tag
+ip netns exec $P ip addr add 198.18.6.1/30 dev sk$tag; ip netns exec $K ip addr add $CAND/30 dev sq$tag
+ip netns exec $C ip link set sc$tag up; ip netns exec $P ip link set sp$tag up
+ip netns exec $P ip link set sk$tag up; ip netns exec $K ip link set sq$tag up
+ip netns exec $P "$SERVER" -listen $PROD:8080 -stats 127.0.0.1:8081 2>"$OUT/prod.log" & prod_pid=$!
+ip netns exec $K "$SERVER" -listen $CAND:8080 -stats 127.0.0.1:8081 2>"$OUT/cand.log" & cand_pid=$!
+for _ in $(seq 50); do grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" && break; sleep 0.1; done
+grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" || { echo "the servers did not start"; exit 1; }
+
+# each connection waits CONNS/RATE s between requests: RATE requests/s in all (less the latency)
+cat >"$OUT/pace.lua" <<LUA
+function delay() return $(awk -v c=$CONNS -v r="$RATE" 'BEGIN { printf "%.3f", c * 1000 / r }') end
+LUA
+stat_of() { ip netns exec "$1" curl -sf http://127.0.0.1:8081/stats | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
+reset() { ip netns exec "$1" curl -sf -X POST http://127.0.0.1:8081/reset; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+to_ms() { awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+  print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v) }'; }
+
+run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_requests production_requests"
+  local mode=$1 cpu0=0 cpu1=0
+  reset $P; reset $K
+  if [ "$mode" = on ]; then
+    rm -rf "$OUT/report"
+    ip netns exec $P node "$ROOT/bin/podspan" shadow -i sp$tag --server-port 8080 \
+      --target "http://$CAND:8080" --report "$OUT/report" >"$OUT/agent.log" 2>&1 & agent_pid=$!
+    for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing' "$OUT/agent.log" && break; sleep 0.1; done
+    cpu0=$(cpu_ticks $agent_pid)
+  fi
+  ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" \
+    "http://$PROD:8080/fast/1" >"$OUT/wrk.txt" 2>&1 || true
+  if [ "$mode" = on ]; then
+    sleep 2  # the agent drains what it captured last
+    cpu1=$(cpu_ticks $agent_pid)
+    kill -INT $agent_pid; wait $agent_pid || true; agent_pid=""
+  fi
+  local p50 p99 n
+  p50=$(awk '$1 == "50%" { print $2 }' "$OUT/wrk.txt" | to_ms)
+  p99=$(awk '$1 == "99%" { print $2 }' "$OUT/wrk.txt" | to_ms)
+  n=$(awk '/requests in/ { print $1 }' "$OUT/wrk.txt")
+  echo "$p50 $p99 $n $(awk -v a="$cpu0" -v b="$cpu1" -v t="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / t }') $(stat_of $K requests) $(stat_of $P requests)"
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+MODES=(off); [ $SHADOW = 1 ] && MODES=(off on)
+echo "wrk: $RATE requests/s over $CONNS connections for $DURATION s per round; $ROUNDS interleaved rounds"
+declare -A R=()
+for round in $(seq 1 "$ROUNDS"); do
+  s=$(( (round - 1) % ${#MODES[@]} ))
+  for mode in "${MODES[@]:s}" "${MODES[@]:0:s}"; do
+    R[$mode-$round]=$(run_round "$mode")
+    read -r p50 p99 n cpu cand prod <<<"${R[$mode-$round]}"
+    awk -v m="$mode" -v r="$round" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" -v k="$cand" -v p="$prod" \
+      'BEGIN { printf "round %d shadowing %-3s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
+               if (m == "on") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
+    if [ "$mode" = on ] && [ -f "$OUT/report/summary.json" ]; then
+      node -e 'const s = require(process.argv[1]); console.log(`round ${process.argv[2]} podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$round"
+    fi
+  done
+done
+for mode in "${MODES[@]}"; do
+  p99=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $2 }'; done | median)
+  p50=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $1 }'; done | median)
+  cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $4 * 1e6 / ($3 ? $3 : 1) }'; done | median)
+  awk -v m="$mode" -v a="$p50" -v b="$p99" -v c="$cpu" \
+    'BEGIN { printf "median shadowing %-3s wrk p50 %6.3f ms  p99 %6.3f ms", m, a, b; if (m == "on") printf "  agent %5.1f us CPU/req", c; printf "\n" }'
+  eval "P99_$mode=$p99"
+done
+[ $SHADOW = 1 ] && awk -v a="$P99_off" -v b="$P99_on" 'BEGIN { printf "ratio wrk p99 on/off: %.2fx\n", b / a }'
+true
