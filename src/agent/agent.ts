@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger';
 import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
 import { AnalyticsMetrics } from '../analysis/metrics';
 import { PodIndex } from '../analysis/pods';
+import { ShadowMetrics } from '../shadow/metrics';
 import type { CardinalityLimits } from '../analysis/caps';
 import { priorityClass, RESOURCE_FILES_ROOT, resourceLabel, sessionFromResource } from './tenancy';
 
@@ -69,7 +70,11 @@ export class Agent {
   ) {
     this.deps = { ...defaultDeps, ...deps };
     this.registerMetrics();
-    this.analytics = { metrics: new AnalyticsMetrics(this.registry, this.deps.analyticsLimits), pods: new PodIndex() };
+    this.analytics = {
+      metrics: new AnalyticsMetrics(this.registry, this.deps.analyticsLimits),
+      pods: new PodIndex(),
+      shadowMetrics: (session) => new ShadowMetrics(this.registry, session),
+    };
   }
 
   /** Starts reconciling now and every `everyMs` (new interfaces, captures that ended by themselves). */

@@ -17,6 +17,9 @@ import { interfacePackets } from '../observability/interface-counters';
 import { withCredentialFiles } from './credentials';
 import { sessionDirection, sessionFilters } from './filter';
 import { refuseNodeTargets, resolvesInside } from './tenancy';
+import { attachShadow, refuseNodeCandidates, reportFolder, type ShadowAttachment } from './mirror-shadow';
+import type { ShadowMetricsSink } from '../shadow/metrics';
+import { shadowCaptureOptions } from '../shadow/run';
 import { RecordPipeline } from '../analysis/pipeline';
 import type { AnalyticsMetrics } from '../analysis/metrics';
 import type { PodIndex } from '../analysis/pods';
@@ -25,6 +28,8 @@ import type { PodIndex } from '../analysis/pods';
 export interface AgentAnalytics {
   metrics: AnalyticsMetrics;
   pods: PodIndex;
+  /** Sessions with a shadow target: their metrics, by session name. */
+  shadowMetrics?: (session: string) => ShadowMetricsSink;
 }
 
 
@@ -96,6 +101,7 @@ export class MirrorCapture {
     /** The interface's rx + tx packets when the capture started (undefined: "any"). */
     private readonly ifacePacketsAtStart: number | undefined,
     private readonly records?: RecordPipeline,
+    private readonly shadow?: ShadowAttachment,
   ) {}
 
   static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics): Promise<MirrorCapture> {
@@ -109,6 +115,7 @@ export class MirrorCapture {
     }
     const forward = await resolveTargets(s.forward);
     if (s.origin?.kind === 'namespace') refuseNodeTargets(forward);
+    if (s.shadow && s.origin?.kind === 'namespace') await refuseNodeCandidates(s.shadow);
     // A MirrorSession's Secret material goes to the forwarders through files that live only while they read them.
     const fanout = withCredentialFiles(forward, s.credentials, (targets) => {
       const grpc = targets.filter((t) => t.kind === 'grpc');
@@ -156,6 +163,7 @@ export class MirrorCapture {
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
       ...(s.analyze ? { analysis: {} } : {}),
+      ...(s.shadow ? { shadow: shadowCaptureOptions(s.shadow) } : {}),
     } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` }).catch((err: unknown) => {
       if (streamsDir) {
         fs.rmSync(path.join(streamsDir, 'source.json'), { force: true });
@@ -176,9 +184,11 @@ export class MirrorCapture {
         }
       });
     }
-    const done = session.start(undefined, undefined, fanout);
-    log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze }, 'capture attached');
-    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline);
+    const shadow =
+      s.shadow && attachShadow(session, fanout, s.shadow, { name: s.name, reportDir: reportFolder(s.shadow, path.join(fileName(s.name), stem)), metrics: analytics?.shadowMetrics?.(s.name), log });
+    const done = shadow ? shadow.done : session.start(undefined, undefined, fanout);
+    log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze, shadow: s.shadow?.target.url }, 'capture attached');
+    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline, shadow);
   }
 
   /** With analyze: records taken so far, per kind. */
@@ -223,6 +233,7 @@ export class MirrorCapture {
    */
   async stop(timeoutMs = 3000): Promise<CaptureResult> {
     this.session.stop();
+    this.shadow?.abandon(); // what waits for the candidate is given up; in-flight requests end within their timeout
     const giveUp = setTimeout(() => this.session.abandonStreamWrites(), timeoutMs);
     const result = await this.done.finally(() => clearTimeout(giveUp));
     if (this.fanout) await this.fanout.close(timeoutMs);

@@ -61,6 +61,11 @@ function confineToNamespace(session: ResolvedSession, r: MirrorSessionResource, 
   const credentials = new Map<number, GrpcCredentials>();
   session.targets.forEach((t, i) => {
     if ('pcap' in t || 'streams' in t) refuse(`targets[${i}]`, 'a MirrorSession writes no files on the node; send to a collector (grpc), VXLAN, GENEVE or GRE, or ask for a ClusterMirrorSession');
+    if ('shadow' in t) {
+      // Its candidate's address is checked when the capture starts (a name resolves then), as forward targets are.
+      if (t.shadow.reportDir !== undefined) refuse(`targets[${i}].shadow.reportDir`, 'a MirrorSession writes no files on the node; read its results from the agent\'s metrics, or ask for a ClusterMirrorSession');
+      return;
+    }
     const target = session.forward[forwardIndex];
     if (target.kind === 'grpc') {
       // Checked on the parsed URL, so a percent-encoded parameter name cannot slip past.
@@ -111,7 +116,7 @@ function digest(credentials: Map<number, GrpcCredentials>): string {
 
 function checkFilesInside(session: ResolvedSession, root: string, where: string): void {
   session.targets.forEach((t, i) => {
-    const dir = 'pcap' in t ? t.pcap.dir : 'streams' in t ? t.streams.dir : undefined;
+    const dir = 'pcap' in t ? t.pcap.dir : 'streams' in t ? t.streams.dir : 'shadow' in t ? t.shadow.reportDir : undefined;
     if (dir !== undefined && !resolvesInside(dir, root)) {
       throw new UsageError(`${where}: targets[${i}]: ${dir} is not inside ${root}, where resource sessions write (symbolic links resolved)`);
     }
@@ -174,7 +179,7 @@ nodeOnly.addSubnet('fe80::', 10, 'ipv6');
  * node's network namespace, where no NetworkPolicy applies, so a tenant could otherwise reach
  * services only the node can (loopback, link-local, the node's own addresses).
  */
-export function refuseNodeTargets(targets: ForwardTarget[], localAddresses: string[] = nodeAddresses()): void {
+export function refuseNodeTargets(targets: Pick<ForwardTarget, 'host' | 'url'>[], localAddresses: string[] = nodeAddresses()): void {
   for (const t of targets) {
     const family = isIPv4(t.host) ? 'ipv4' : 'ipv6';
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(t.host)?.[1];

@@ -5,16 +5,7 @@ import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capt
 import { summaryLines as captureSummaryLines } from './capture-command';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
-import { MAX_BODY_BYTES, runShadow, type ExchangeSource, type ShadowResult } from '../shadow/run';
-
-/** Contract 1's capture option (the native side defines the type; this is what is passed). */
-function shadowCaptureOptions(run: ShadowRun) {
-  return {
-    protocol: run.protocol, serverPorts: run.serverPorts, methods: run.methods, percent: run.percent, maxBodyBytes: MAX_BODY_BYTES, maxRequestBytes: MAX_BODY_BYTES,
-    // Batches of 512 KiB (not 4 MiB): a file's batch lands whole on a full queue, so this bounds the overshoot.
-    maxBytes: 512 * 1024,
-  };
-}
+import { runShadow, shadowCaptureOptions, type ExchangeSource, type ShadowResult } from '../shadow/run';
 
 /** The capture session as the shadow run's source of exchanges (its result kept for the summary). */
 function sessionSource(session: CaptureSession, live: boolean): ExchangeSource & { result?: CaptureResult } {

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { parseForwardTarget, type ForwardTarget } from './forward-options';
+import { parseShadowSettings, type ShadowSettings } from './shadow-options';
 
 const port = z.number().int().min(1).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
@@ -22,6 +23,34 @@ const secretKey = z.string().regex(/^[-._a-zA-Z0-9]+$/, { message: 'a Secret key
  */
 export const grpcCredentialsSchema = z.object({ token: secretKey, ca: secretKey, cert: secretKey, key: secretKey }).partial().strict();
 export type GrpcCredentialKeys = z.infer<typeof grpcCredentialsSchema>;
+
+/**
+ * Shadow testing (`podspan shadow` in the agent): the session's HTTP (or raw TCP) exchanges are
+ * replayed to a candidate and its answers compared with production's. The same settings as the
+ * command's flags, in the config's camelCase.
+ */
+export const shadowTargetSchema = z
+  .object({
+    target: z.string().min(1),
+    primary: z.string().min(1).optional(),
+    protocol: z.enum(['http', 'raw']).optional(),
+    serverPorts: z.array(port).optional(),
+    methods: z.array(z.string().min(1)).optional(),
+    percent: z.number().min(0).max(100).optional(),
+    rate: z.number().positive().optional(),
+    timeoutSeconds: z.number().positive().max(3600).optional(),
+    maxInFlight: z.number().int().min(1).max(100_000).optional(),
+    queue: z.number().int().min(1).max(10_000_000).optional(),
+    maxRoutes: z.number().int().min(1).max(100_000).optional(),
+    ignore: z.array(z.string()).optional(),
+    markerHeader: z.string().min(1).optional(),
+    host: z.string().min(1).optional(),
+    insecure: z.boolean().optional(),
+    /** summary.json, diffs.jsonl and index.html, refreshed every 30 s and at the end (node files: not a MirrorSession's). */
+    reportDir: z.string().min(1).optional(),
+  })
+  .strict();
+export type ShadowTargetConfig = z.infer<typeof shadowTargetSchema>;
 
 const sessionFields = {
   sources: z
@@ -87,6 +116,7 @@ const sessionFields = {
           })
           .strict(),
         z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),
+        z.object({ shadow: shadowTargetSchema }).strict(),
       ]),
     )
     .min(1, { message: 'give at least one target' })
@@ -174,6 +204,31 @@ export interface ResolvedSession extends SessionConfig {
   credentials?: Map<number, GrpcCredentials>;
   /** A digest of `credentials`, so a rotated Secret restarts the capture (the bytes stay out of keys and logs). */
   credentialsDigest?: string;
+  /** The session's shadow target, validated (at most one per session). */
+  shadow?: ShadowSettings;
+}
+
+/** A `shadow:` target as `podspan shadow`'s settings: one validation for both. */
+function shadowSettingsOf(t: ShadowTargetConfig): ShadowSettings {
+  const str = (v: number | undefined) => (v === undefined ? undefined : String(v));
+  return parseShadowSettings({
+    target: t.target,
+    primary: t.primary,
+    protocol: t.protocol,
+    serverPort: t.serverPorts?.map(String),
+    methods: t.methods?.join(','),
+    percent: str(t.percent),
+    rate: str(t.rate),
+    timeout: str(t.timeoutSeconds),
+    maxInFlight: str(t.maxInFlight),
+    queue: str(t.queue),
+    maxRoutes: str(t.maxRoutes),
+    ignore: t.ignore,
+    markerHeader: t.markerHeader,
+    host: t.host,
+    insecure: t.insecure,
+    report: t.reportDir,
+  });
 }
 
 /** "sessions[0].filter.ports[2]: Number must be less than or equal to 65535" */
@@ -198,7 +253,19 @@ export function validateResourceSpec(raw: unknown, name: string, where: string):
 
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
   const forward: ForwardTarget[] = [];
+  let shadow: ShadowSettings | undefined;
   s.targets.forEach((t, i) => {
+    if ('shadow' in t) {
+      if (shadow) throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: one shadow target per session`);
+      try {
+        // The command's flag names become the config's field names in the message.
+        shadow = shadowSettingsOf(t.shadow);
+      } catch (err) {
+        const message = (err as Error).message.replace(/--([a-z-]+)/g, (_m, flag: string) => flag.replace(/-([a-z])/g, (_x, c: string) => c.toUpperCase()));
+        throw new UsageError(`${where}: sessions ${s.name}: targets[${i}].shadow: ${message}`);
+      }
+      return;
+    }
     const url = 'vxlan' in t ? t.vxlan : 'geneve' in t ? t.geneve : 'gre' in t ? t.gre : 'erspan' in t ? t.erspan : 'grpc' in t ? t.grpc : undefined;
     if (url === undefined) return;
     try {
@@ -210,7 +277,7 @@ function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
       throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: ${(err as Error).message.replace(/^--forward /, '')}`);
     }
   });
-  return { ...s, forward };
+  return { ...s, forward, ...(shadow ? { shadow } : {}) };
 }
 
 /** Reads and validates FILE (YAML); NODE_NAME in the environment overrides `node`. */

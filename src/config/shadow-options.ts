@@ -52,7 +52,8 @@ export interface ShadowLimits {
   timeoutMs: number;
 }
 
-export interface ShadowRun extends CaptureRun {
+/** What to replay where and how, whatever the capture (the CLI's flags, or an agent session's `shadow` target). */
+export interface ShadowSettings {
   protocol: 'http' | 'raw';
   serverPorts: number[];
   methods: string[];
@@ -71,6 +72,11 @@ export interface ShadowRun extends CaptureRun {
   /** --insecure: accept any certificate from an https target (a test candidate's self-signed one). */
   insecure: boolean;
 }
+
+export type ShadowRun = CaptureRun & ShadowSettings;
+
+/** The settings' flags (everything but the capture's). */
+export type RawShadowSettings = Omit<RawShadowFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'>;
 
 export const DEFAULT_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 export const DEFAULT_MARKER = 'x-podspan-shadow: 1';
@@ -148,6 +154,14 @@ function parseMarker(value: string | undefined): [string, string] | undefined {
 
 export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure, ...capture } = raw;
+  if (speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
+  const settings = parseShadowSettings({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
+  return { ...parseCaptureFlags(capture), ...settings };
+}
+
+/** The settings, validated once; every message names its flag. */
+export function parseShadowSettings(raw: RawShadowSettings): ShadowSettings {
+  const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure } = raw;
   const parsed = schema.safeParse({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
   if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
   const f = parsed.data;
@@ -164,11 +178,9 @@ export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   if (f.host !== undefined && !/^[A-Za-z0-9.:[\]-]+$/.test(f.host)) throw new UsageError(`--host ${f.host}: not a host name (HOST or HOST:PORT)`);
   if (f.host !== undefined && proto === 'raw') throw new UsageError('--host rewrites HTTP requests and applies to --protocol http');
   if (f.markerHeader !== undefined && proto === 'raw') throw new UsageError('--marker-header applies to --protocol http');
-  if (f.speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
-  const run = parseCaptureFlags(capture);
+
   const timeoutMs = Math.round((f.timeout ?? 5) * 1000);
   return {
-    ...run,
     protocol: proto,
     serverPorts: ports,
     methods: proto === 'raw' ? [] : parseMethods(f.methods),

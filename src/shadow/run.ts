@@ -1,7 +1,8 @@
 // One shadow run: exchanges from the capture (a file or live interfaces) go through the
 // scheduler to the replayer, whose outcomes the report compares and counts. A progress line every
 // 2 s on long runs, the summary on stderr at the end, the report files with --report.
-import type { ShadowRun } from '../config/shadow-options';
+import type { ShadowSettings } from '../config/shadow-options';
+import type { ShadowMetricsSink } from './metrics';
 import type { ExchangeFlow } from '../capture/session';
 import type { ExchangeInfo, Outcome } from './answer';
 import { ShadowReport, type ShadowSummary, type ShadowTotals } from './report';
@@ -14,6 +15,15 @@ import { compareRules } from './compare';
 
 /** Body bytes kept per answer (production's, by the capture, and the candidate's). */
 export const MAX_BODY_BYTES = 1 << 20;
+
+/** The capture session's `shadow` option (Contract 1 of the native side) for these settings. */
+export function shadowCaptureOptions(run: ShadowSettings) {
+  return {
+    protocol: run.protocol, serverPorts: run.serverPorts, methods: run.methods, percent: run.percent, maxBodyBytes: MAX_BODY_BYTES, maxRequestBytes: MAX_BODY_BYTES,
+    // Batches of 512 KiB (not 4 MiB): a file's batch lands whole on a full queue, so this bounds the overshoot.
+    maxBytes: 512 * 1024,
+  };
+}
 
 /** Where exchanges come from: the capture session (or, in tests, anything that produces batches). */
 export interface ExchangeSource {
@@ -40,7 +50,7 @@ export interface ShadowResult {
   report: ShadowReport;
 }
 
-function laneOptions(run: ShadowRun, target: ShadowRun['target']): LaneOptions {
+function laneOptions(run: ShadowSettings, target: ShadowSettings['target']): LaneOptions {
   return { target, timeoutMs: run.limits.timeoutMs, maxBodyBytes: MAX_BODY_BYTES, marker: run.marker, hostRewrite: run.hostRewrite, insecure: run.insecure };
 }
 
@@ -49,14 +59,20 @@ export function progressLine(s: ShadowTotals, queued: number): string {
 }
 
 export interface RunOptions {
+  /** The progress line's period on `err` (default 2000; 0: none, as in the agent). */
   progressMs?: number;
+  /** Per exchange and skip, e.g. the agent's Prometheus metrics (ShadowMetrics). */
+  metrics?: ShadowMetricsSink;
+  /** Called with the report every `reportEveryMs` while the run lasts (the agent refreshes its report files). */
+  onReport?: (report: ShadowReport) => void;
+  reportEveryMs?: number;
   /** Aborted: exchanges still waiting are given up (counted "stopped"), e.g. on a second Ctrl-C. */
   abandon?: AbortSignal;
 }
 
-export async function runShadow(run: ShadowRun, source: ExchangeSource, err: NodeJS.WritableStream, opts: RunOptions = {}): Promise<ShadowResult> {
+export async function runShadow(run: ShadowSettings, source: ExchangeSource, err: NodeJS.WritableStream, opts: RunOptions = {}): Promise<ShadowResult> {
   const t0 = performance.now();
-  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore) });
+  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore), metrics: opts.metrics });
   const dropped: Record<string, number> = {};
   const replayer = new Replayer(
     { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary) },
@@ -102,11 +118,15 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     { hasRoom: () => scheduler.hasRoom(), onRoom: (fn) => scheduler.setRoomListener(fn) },
   );
   let shown = '';
-  const progress = setInterval(() => {
-    const line = progressLine(report.totals(), scheduler.counts().queued); // totals: no percentiles every 2 s
-    if (line !== shown) err.write(line + '\n');
-    shown = line;
-  }, opts.progressMs ?? 2000);
+  const progressMs = opts.progressMs ?? 2000;
+  const progress = progressMs
+    ? setInterval(() => {
+        const line = progressLine(report.totals(), scheduler.counts().queued); // totals: no percentiles every 2 s
+        if (line !== shown) err.write(line + '\n');
+        shown = line;
+      }, progressMs)
+    : undefined;
+  const refresh = opts.onReport && setInterval(() => opts.onReport!(report), opts.reportEveryMs ?? 30_000);
   try {
     const result = await source.start();
     await scheduler.idle();
@@ -115,5 +135,6 @@ export async function runShadow(run: ShadowRun, source: ExchangeSource, err: Nod
     return { summary: report.summary(), replay: replayer.counts, dropped, peakQueued: scheduler.counts().peakQueued, elapsedMs: performance.now() - t0, captureError: result.error, report };
   } finally {
     clearInterval(progress);
+    clearInterval(refresh);
   }
 }

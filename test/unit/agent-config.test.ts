@@ -77,6 +77,26 @@ describe('agent config', () => {
     expect(() => loadAgentConfig(f, {})).toThrow(`${f}: ${message}`);
   });
 
+  it('reads a shadow target into the settings podspan shadow uses, and refuses a bad one naming the field', () => {
+    const shadowSession = (shadow: string) => `sessions:\n  - name: s\n    sources: { interfaces: [eth0] }\n    targets: [ { shadow: ${shadow} } ]\n`;
+    const { sessions } = loadAgentConfig(file('shadow.yaml', shadowSession('{ target: "http://cand:8080", methods: [get, post], percent: 50, timeoutSeconds: 2, ignore: ["header:x-b"] }')), {});
+    expect(sessions[0].forward).toEqual([]);
+    expect(sessions[0].shadow).toMatchObject({ protocol: 'http', methods: ['GET', 'POST'], percent: 50, target: { origin: 'http://cand:8080', port: 8080 }, limits: { timeoutMs: 2000 }, marker: ['x-podspan-shadow', '1'] });
+    const refused = (name: string, shadow: string) => {
+      try {
+        loadAgentConfig(file(name, shadowSession(shadow)), {});
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused('sh1.yaml', '{ target: "ftp://cand" }')).toMatch(/sessions s: targets\[0\]\.shadow: target ftp:\/\/cand: protocol http takes http:\/\/ or https:\/\/ URLs/);
+    expect(refused('sh2.yaml', '{ target: "tcp://cand:6379", protocol: raw }')).toMatch(/targets\[0\]\.shadow: protocol raw needs serverPort PORT/);
+    expect(refused('sh3.yaml', '{ target: "http://cand", ignore: ["body:$["] }')).toMatch(/targets\[0\]\.shadow: ignore "body:\$\[": /);
+    expect(refused('sh4.yaml', '{ target: "http://cand", speed: 2 }')).toMatch(/unknown field speed/);
+  });
+
   it('refuses a file that is missing or not YAML, naming it', () => {
     expect(() => loadAgentConfig(path.join(tmp, 'none.yaml'), {})).toThrow(/none\.yaml: cannot read: ENOENT/);
     expect(() => loadAgentConfig(file('broken.yaml', 'sessions: [\n'), {})).toThrow(/broken\.yaml: not valid YAML/);

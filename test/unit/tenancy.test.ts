@@ -49,6 +49,7 @@ describe('a namespaced MirrorSession, as the agent sees it', () => {
     ['pods of kube-system', { sources: { pods: { namespaces: ['kube-system'], selector: {} } }, targets: [{ grpc }] }, /own namespace \(tenant-a\) only, not kube-system/],
     ['its own and another namespace', { sources: { pods: { namespaces: ['tenant-a', 'tenant-b'] } }, targets: [{ grpc }] }, /not tenant-b/],
     ['a pcap file on the node', podsSpec({ targets: [{ pcap: { dir: '/var/lib/podspan/x' } }] }), /targets\[0\]: a MirrorSession writes no files on the node/],
+    ['a shadow report on the node', podsSpec({ targets: [{ shadow: { target: 'http://cand.shop:8080', reportDir: '/var/lib/podspan/r' } }] }), /targets\[0\]\.shadow\.reportDir: a MirrorSession writes no files on the node/],
     ['a streams folder on the node', podsSpec({ targets: [{ grpc }, { streams: { dir: '/var/lib/podspan/s' } }] }), /targets\[1\]: a MirrorSession writes no files/],
     ['the agent\'s token as its bearer token', podsSpec({ targets: [{ grpc: 'grpc://attacker:1?tls=1&token-file=/var/run/secrets/kubernetes.io/serviceaccount/token' }] }), /parameter token-file names a file on the node/],
     ['the same, percent-encoded', podsSpec({ targets: [{ grpc: 'grpc://attacker:1?tls=1&token%2Dfile=/etc/shadow' }] }), /parameter token-file/],

@@ -1,0 +1,77 @@
+// A session's `shadow:` target in the agent: production (v1) a "pod" in its own namespace, the
+// candidate (v2) and the primary (v1) in another, real clients (curl) calling production; the
+// agent, from its config file, captures production's traffic on the clients' side of its veth,
+// replays it and compares. Judged: the agent's Prometheus metrics count exactly the planted
+// differences and the skipped POST, the report files it writes name them, the candidate gets
+// every GET with the marker header and no POST, production gets exactly the clients' requests.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canUseNetns, inNs, startInNs, stopProcess } from '../helpers/netns';
+import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
+import { until } from '../helpers/k8s-agent';
+import { podspanBin, run } from '../helpers/tools';
+
+const haveTools = run('which', ['curl']).code === 0;
+if (!canUseNetns || !haveTools) console.log('agent shadow test skipped: it needs root, iproute2, trafgen and curl');
+
+const pods = new ShadowPods('ag');
+const { nsC, nsP, nsK } = pods;
+
+describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a candidate', () => {
+  beforeAll(() => pods.setup());
+  afterAll(() => pods.teardown());
+
+  it('counts exactly the planted differences in its metrics and report, never replays a POST, leaves production alone', async () => {
+    const production = await pods.app(nsP, 'v1', PROD, 8080);
+    const candidate = await pods.app(nsK, 'v2', CAND, 8080);
+    const primary = await pods.app(nsK, 'v1', CAND, 8081);
+    const reports = path.join(pods.tmp, 'reports');
+    const cfg = path.join(pods.tmp, 'agent.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        'sessions:',
+        '  - name: checkout',
+        `    sources: { interfaces: [${pods.devC}] }`,
+        '    filter: { bpf: "tcp port 8080" }',
+        `    targets: [ { shadow: { target: "http://${CAND}:8080", primary: "http://${CAND}:8081", reportDir: "${reports}" } } ]`,
+      ].join('\n'),
+    );
+    const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
+    const metric = (text: string, result: string, route: string) =>
+      Number(new RegExp(`^podspan_shadow_requests_total\\{session="checkout",route="${route.replace(/[{}/]/g, '\\$&')}",result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const scrape = () => run('ip', ['netns', 'exec', nsC, 'curl', '-sf', metricsUrl]).stdout;
+
+    const base = `http://${PROD}:8080`;
+    inNs(nsC, ['curl', '-sf', '-o', '/dev/null', ...Array.from({ length: 10 }, (_, i) => `${base}/api/users/${i + 1}`)]);
+    inNs(nsC, ['curl', '-sf', '-o', '/dev/null', '-d', '{"item":1}', '-H', 'content-type: application/json', `${base}/api/orders`]);
+    await until(() => {
+      const m = scrape();
+      return metric(m, 'differ', 'GET /api/users/{id}') + metric(m, 'match', 'GET /api/users/{id}') === 10 && metric(m, 'skipped', '') === 1;
+    }, 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${scrape().split('\n').filter((l) => l.startsWith('podspan_shadow')).join('\n')}\nagent: ${agent.stderr()}`);
+    });
+    const m = scrape();
+    expect(metric(m, 'differ', 'GET /api/users/{id}')).toBe(10);
+    expect(metric(m, 'error', 'GET /api/users/{id}')).toBe(0);
+    expect(m).toMatch(/^podspan_shadow_latency_seconds_count\{session="checkout",side="candidate"\} 10$/m);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+
+    // The report, written at the end under REPORTDIR/SESSION/INTERFACE.
+    const summary = JSON.parse(fs.readFileSync(path.join(reports, 'checkout', pods.devC, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ requests: 10, compared: 10, differed: 10, errors: 0, skipped: { method: 1 } });
+    expect(Object.fromEntries(summary.routes.map((r: { method: string; route: string; differences: object }) => [`${r.method} ${r.route}`, r.differences]))).toEqual({
+      'GET /api/users/{id}': { status: 1, 'body:$.price': 9, 'header:cache-control': 9 },
+    });
+    const candSeen = await pods.received(candidate);
+    expect(candSeen).toHaveLength(10);
+    expect(candSeen.every((r) => r.method === 'GET' && r.marker === '1')).toBe(true);
+    expect(await pods.received(primary)).toHaveLength(10);
+    const prodSeen = await pods.received(production);
+    expect(prodSeen).toHaveLength(11);
+    expect(prodSeen.filter((r) => r.marker !== null)).toHaveLength(0);
+  }, 60_000);
+});
