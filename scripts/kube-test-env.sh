@@ -90,12 +90,20 @@ cmd_build() { cache_build kube-test-env "$CACHE_DIR" built_in build_into; }
 
 # ---- start / stop -----------------------------------------------------------------------------
 
-free_ports() { # N: N free TCP ports on 127.0.0.1 (the kernel's choice; bound and released at once)
+# N: N free TCP ports on 127.0.0.1, below the kernel's ephemeral range (ip_local_port_range), so
+# no outgoing connection is ever given one: kube-apiserver can take its port again after a restart.
+free_ports() {
   node -e '
-    const net = require("net"); const n = Number(process.argv[1]); const ports = [];
+    const fs = require("fs"); const net = require("net"); const n = Number(process.argv[1]); const ports = [];
+    const low = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    const start = 10000, span = Math.max(1000, low - start);
     (function next() {
       if (ports.length === n) { console.log(ports.join(" ")); return; }
-      const s = net.createServer().listen(0, "127.0.0.1", () => { ports.push(s.address().port); s.close(next); });
+      const port = start + Math.floor(Math.random() * span);
+      if (ports.includes(port)) return next();
+      const s = net.createServer();
+      s.once("error", next); // taken: another
+      s.listen(port, "127.0.0.1", () => { ports.push(port); s.close(next); });
     })();' "$1"
 }
 

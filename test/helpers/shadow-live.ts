@@ -16,6 +16,9 @@ async function main(): Promise<void> {
     snaplen: 262144,
     promisc: true,
     immediate: true,
+    // 32 MiB of kernel ring: a burst of 200 kB answers on a machine busy with other tests must not
+    // cost packets (a lost one is a gap, and the test counts gaps).
+    bufferKiB: 32768,
     timeoutMs: 50,
     shadow: { ...DEFAULT_SHADOW_CAPTURE, methods, flushMs: 50 },
   });

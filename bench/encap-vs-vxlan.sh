@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Every mirror encapsulation under the same trafgen flood (64-byte frames at trafgen's maximum
+# rate, 256 flows) on a veth pair: podspan captures on the node side and forwards as VXLAN,
+# GENEVE, GRE, ERSPAN II and ERSPAN III to a "collector" namespace; tcpdump captures the same
+# interface under the same load in the same interleaved rounds. The kernel here has no geneve,
+# gretap or erspan device, so delivery is counted for every encapsulation alike at the collector's
+# interface (its RX counter): the outer packets go to an address the collector namespace routes to
+# but does not own, so they are counted and dropped silently (no ICMP answer disturbs the sender).
+# Prints per round and encapsulation: frames podspan captured, outer packets delivered, kernel
+# drops, CPU (user+sys) per million frames; then medians and, per encapsulation, delivered /
+# tcpdump's captured frames and CPU against VXLAN's.
+#   sudo bash bench/encap-vs-vxlan.sh [ROUNDS=3] [FRAMES=1000000]
+# Needs root, iproute2, netsniff-ng (trafgen), tcpdump, GNU time, bc. Not a test: never fails on timings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+FRAMES=${2:-1000000}
+DURATION=${DURATION:-8}
+BUFFER_KIB=${BUFFER_KIB:-65536}
+KINDS=${KINDS:-"vxlan geneve gre erspan2 erspan3"}
+tag=$$
+P="ebP$tag"; N="ebN$tag"; C="ebC$tag"; VP="ebp$tag"; VN="ebn$tag"; VU="ebu$tag"; VC="ebc$tag"
+work=$(mktemp -d)
+cleanup() { for ns in "$P" "$N" "$C"; do ip netns del "$ns" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+for ns in "$P" "$N" "$C"; do
+  ip netns add "$ns"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip link add "$VP" netns "$P" type veth peer name "$VN" netns "$N"
+ip link add "$VU" netns "$N" type veth peer name "$VC" netns "$C"
+ip -n "$P" link set "$VP" up; ip -n "$N" link set "$VN" up; ip -n "$N" link set "$VU" up; ip -n "$C" link set "$VC" up
+ip -n "$N" addr add 10.206.0.1/24 dev "$VU"; ip -n "$C" addr add 10.206.0.2/24 dev "$VC"
+# The sender's UDP GSO super-packets are split before the wire, as a NIC would.
+ip netns exec "$N" ethtool -K "$VU" tx-udp-segmentation off >/dev/null 2>&1 || true
+# 10.206.0.3: reached through the collector's MAC, owned by nobody there (counted, then dropped).
+mac=$(ip -n "$C" link show "$VC" | awk '/link\/ether/ {print $2}')
+ip -n "$N" neigh add 10.206.0.3 lladdr "$mac" dev "$VU"
+echo '{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), udp(sport=dinc(40000, 40255), dport=5000), fill(0x41, 22) }' > "$work/flood.cfg"
+
+rx() { ip -n "$C" -s link show "$VC" | awk '/RX:/ {getline; print $2}'; }
+url() {
+  case $1 in
+    vxlan) echo "vxlan://10.206.0.3:4789?vni=42" ;;
+    geneve) echo "geneve://10.206.0.3:6081?vni=42&session=7" ;;
+    gre) echo "gre://10.206.0.3?key=42&seq=1" ;;
+    erspan2) echo "erspan://10.206.0.3?session=7" ;;
+    erspan3) echo "erspan://10.206.0.3?session=7&version=3&hwid=1" ;;
+  esac
+}
+
+# run KIND|tcpdump -> "delivered captured drops cpu_s"
+run() {
+  local kind=$1 cmd
+  if [ "$kind" = tcpdump ]; then
+    cmd=(tcpdump -i "$VN" -B "$BUFFER_KIB" -n -q -w /dev/null)
+  else
+    cmd=(node bin/podspan capture -i "$VN" -B "$BUFFER_KIB" --forward "$(url "$kind")")
+  fi
+  local before; before=$(rx)
+  ip netns exec "$N" /usr/bin/time -f '%U %S' -o "$work/time" timeout -s INT "$DURATION" "${cmd[@]}" 2> "$work/err" &
+  local pid=$!
+  sleep 1.5
+  ip netns exec "$P" trafgen --dev "$VP" --conf "$work/flood.cfg" --num "$FRAMES" --cpus 1 -q >/dev/null 2>&1
+  wait "$pid" || true
+  sleep 0.5
+  local captured drops
+  captured=$(grep -Eo '^[0-9]+ packets captured' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
+  drops=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
+  read -r u s < <(tail -n 1 "$work/time")
+  echo "$(( $(rx) - before )) $captured $drops $(echo "$u + $s" | bc -l)"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+echo "mirror encapsulations vs tcpdump: $FRAMES x 64-byte frames per round (256 flows), trafgen on 1 CPU at full rate, $ROUNDS interleaved rounds"
+for r in $(seq 1 "$ROUNDS"); do
+  for kind in $KINDS tcpdump; do
+    read -r out cap drops cpu < <(run "$kind")
+    echo "$out $cap $drops $cpu" >> "$work/$kind"
+    if [ "$kind" = tcpdump ]; then
+      printf 'round %d tcpdump: %d captured, %d kernel drops, CPU %.2f s per million frames\n' "$r" "$cap" "$drops" "$(echo "$cpu / ($cap + 1) * 1000000" | bc -l)"
+    else
+      printf 'round %d %-8s: %d captured, %d delivered, %d kernel drops, CPU %.2f s per million frames\n' "$r" "$kind" "$cap" "$out" "$drops" "$(echo "$cpu / ($cap + 1) * 1000000" | bc -l)"
+    fi
+  done
+done
+tc=$(awk '{print $2}' "$work/tcpdump" | median)
+tcpu=$(awk '{print $4/($2+1)*1e6}' "$work/tcpdump" | median)
+vcpu=$(awk '{print $4/($2+1)*1e6}' "$work/vxlan" 2>/dev/null | median || echo 0)
+printf 'median tcpdump: %d captured, %.2f CPU-s per million frames\n' "$tc" "$tcpu"
+for kind in $KINDS; do
+  d=$(awk '{print $1}' "$work/$kind" | median); c=$(awk '{print $2}' "$work/$kind" | median)
+  cpu=$(awk '{print $4/($2+1)*1e6}' "$work/$kind" | median)
+  printf 'median %-8s: %d captured, %d delivered = %.3f of tcpdump'"'"'s captured; %.2f CPU-s per million frames (%.2fx VXLAN'"'"'s)\n' \
+    "$kind" "$c" "$d" "$(echo "$d / ($tc + 1)" | bc -l)" "$cpu" "$(echo "$cpu / ($vcpu + 0.000001)" | bc -l)"
+done
