@@ -26,48 +26,71 @@ export class Http1Lane implements Lane {
     this.client.on('connectionError', () => {}); // each request reports its own failure
   }
 
-  async send(req: HttpRequest | RawTurn): Promise<Answer> {
-    if (req.kind !== 'http') throw new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`);
-    // Our own timer: undici's headersTimeout runs on its 1 s-resolution fast timers, so a 200 ms
-    // --timeout would let answers of up to ~1.2 s count as in time.
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ac.abort();
-    }, this.opts.timeoutMs);
-    const t0 = performance.now();
-    try {
-      const res = await this.client.request({
-        method: req.method,
-        path: req.target,
-        headers: http1Headers(req, this.opts),
-        body: req.body.length ? req.body : undefined,
-        responseHeaders: 'raw',
-        signal: ac.signal,
-        // undici closes the connection after a HEAD by default; the captured connection went on.
-        ...(req.method === 'HEAD' ? { reset: false } : {}),
-      });
-      const latencyMs = performance.now() - t0;
+  send(req: HttpRequest | RawTurn): Promise<Answer> {
+    if (req.kind !== 'http') return Promise.reject(new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`));
+    // undici's dispatcher with a handler of our own: no response stream, no promise per chunk,
+    // no AbortController (the request's CPU is most of a replay's).
+    return new Promise<Answer>((resolve, reject) => {
+      const t0 = performance.now();
+      let latencyMs = 0;
+      let status = 0;
+      let headers: [string, string][] = [];
       const body = new BodyCollector(this.opts.maxBodyBytes);
-      for await (const chunk of res.body) body.push(chunk as Buffer);
-      const trailers = Object.entries(res.trailers ?? {}).map(([n, v]) => [n, String(v)] as [string, string]);
-      return {
-        status: res.statusCode,
-        headers: rawHeaders(res.headers),
-        body: body.body(),
-        bodyLength: body.length,
-        bodyTruncated: body.truncated,
-        ...(trailers.length ? { trailers } : {}),
-        latencyMs,
-        durationMs: performance.now() - t0,
+      let abort: ((reason?: Error) => void) | undefined;
+      let timedOut = false;
+      // Our own timer: undici's headersTimeout runs on its 1 s-resolution fast timers, so a 200 ms
+      // --timeout would let answers of up to ~1.2 s count as in time.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        abort?.(new Error('timeout'));
+      }, this.opts.timeoutMs);
+      const fail = (err: unknown) => {
+        clearTimeout(timer);
+        reject(timedOut ? new ReplayError('timeout', `no answer within ${this.opts.timeoutMs} ms`) : replayError(err));
       };
-    } catch (err) {
-      if (timedOut) throw new ReplayError('timeout', `no answer within ${this.opts.timeoutMs} ms`);
-      throw replayError(err);
-    } finally {
-      clearTimeout(timer);
-    }
+      this.client.dispatch(
+        {
+          method: req.method,
+          path: req.target,
+          headers: http1Headers(req, this.opts),
+          body: req.body.length ? req.body : undefined,
+          // undici closes the connection after a HEAD by default; the captured connection went on.
+          ...(req.method === 'HEAD' ? { reset: false } : {}),
+        },
+        {
+          onConnect: (abortRequest: (reason?: Error) => void) => {
+            abort = abortRequest;
+            if (timedOut) abortRequest(new Error('timeout'));
+          },
+          onHeaders: (statusCode: number, raw: Buffer[]) => {
+            if (statusCode < 200) return true; // 1xx: the final answer follows
+            status = statusCode;
+            headers = rawHeaders(raw);
+            latencyMs = performance.now() - t0;
+            return true;
+          },
+          onData: (chunk: Buffer) => {
+            body.push(chunk);
+            return true;
+          },
+          onComplete: (rawTrailers: Buffer[] | null) => {
+            clearTimeout(timer);
+            const trailers = rawTrailers?.length ? rawHeaders(rawTrailers) : [];
+            resolve({
+              status,
+              headers,
+              body: body.body(),
+              bodyLength: body.length,
+              bodyTruncated: body.truncated,
+              ...(trailers.length ? { trailers } : {}),
+              latencyMs,
+              durationMs: performance.now() - t0,
+            });
+          },
+          onError: fail,
+        } as unknown as Parameters<Client['dispatch']>[1],
+      );
+    });
   }
 
   async close(): Promise<void> {
