@@ -2,7 +2,8 @@
 // Node http2 server and a real @grpc/grpc-js server (unary and server-streaming), production's
 // answers are real ones; the candidate differs in known ways ($.price of item 2; NOT_FOUND for
 // item 3 over gRPC; one more streamed message for item 4).
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,6 +51,33 @@ describe('podspan shadow: HTTP/2 and gRPC to real servers', () => {
     expect(seen.every((s) => s.marker === '1')).toBe(true);
     const bySession = [0, 1].map((n) => seen.filter((s) => s.session === n).map((s) => s.path));
     expect(bySession).toEqual([['/items/1', '/items/2', '/items/3'], ['/items/1', '/items/2', '/items/3']]);
+  });
+
+  it('an h2c Upgrade captured by curl (fixtures/h2c-curl-go.pcap) is replayed over HTTP/2: the upgraded request and the streams after it, on one session per captured connection', async () => {
+    // The candidate: an h2c server recording what it is asked, on which session.
+    const asked: { path: string; method: string; marker: string | undefined; session: number }[] = [];
+    const sessions = new Map<http2.ServerHttp2Session, number>();
+    const server = http2.createServer();
+    server.on('session', (sess) => sessions.set(sess, sessions.size));
+    server.on('stream', (stream, headers) => {
+      asked.push({ path: String(headers[':path']), method: String(headers[':method']), marker: headers['x-podspan-shadow'] as string | undefined, session: sessions.get(stream.session as http2.ServerHttp2Session)! });
+      stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+      stream.end(headers[':method'] === 'HEAD' ? undefined : 'ok\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => { for (const sess of sessions.keys()) sess.destroy(); server.close(() => r()); }));
+    const port = (server.address() as { port: number }).port;
+    const fixture = path.join(repoRoot, 'fixtures', 'h2c-curl-go.pcap');
+    // Not execFileSync: the candidate answers from this very process.
+    const r = await promisify(execFile)(process.execPath, [podspanBin, 'shadow', '-r', fixture, '--speed', '0', '--target', `http://127.0.0.1:${port}`]);
+    // 3 compared; the fourth, the fixture's plain HTTP/1.1 HEAD, fails: this candidate speaks h2c only.
+    expect(r.stderr).toMatch(/^4 requests replayed to http:\/\/127\.0\.0\.1:\d+ .*: 3 compared, 0 matched, 3 differed, 1 errors/m);
+    // The fixture's first connection: GET /items/1?x=1 as HTTP/1 with Upgrade: h2c (stream 1 after
+    // the switch), then /items/2 as an HTTP/2 stream; both reach the candidate over one session.
+    const first = asked.filter((a) => a.path.startsWith('/items/'));
+    expect(first.map((a) => [a.method, a.path, a.marker])).toEqual([['GET', '/items/1?x=1', '1'], ['GET', '/items/2', '1']]);
+    expect(new Set(first.map((a) => a.session)).size).toBe(1);
+    expect(asked.filter((a) => a.method === 'POST')).toEqual([]); // the gRPC call is a POST: not replayed by default
   });
 
   it('gRPC unary and server-streaming: grpc-status and the streamed body compared', async () => {
