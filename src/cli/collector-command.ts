@@ -3,6 +3,7 @@
 import { Collector } from '../collector/collector';
 import { parseCollectorFlags, type RawCollectorFlags } from '../config/collector-options';
 import { logger } from '../observability/logger';
+import { locationUrl } from '../storage/store';
 import { serveMetrics } from '../observability/metrics-server';
 
 export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableStream): Promise<number> {
@@ -11,6 +12,7 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const port = await collector.start();
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
   if (options.token && !options.tls) err.write('warning: --insecure: agents send the bearer token in the clear (no TLS)\n');
+  if (options.store) err.write(`uploading closed files to ${locationUrl(options.store.options)}\n`);
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
   let stopping = false;
   const metrics = options.metrics
@@ -34,6 +36,10 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
       `VXLAN: ${s.vxlan.datagrams} datagrams, ${s.vxlan.frames} frames written from ${s.vxlan.sources} sender/VNI pairs, ${s.vxlan.malformed} not VXLAN, ${s.vxlan.refused} refused (--max-vxlan-sources)\n`,
     );
     if (s.vxlan.error) err.write(`VXLAN: stopped on an error: ${s.vxlan.error}\n`);
+  }
+  if (s.store) {
+    const t = s.store;
+    err.write(`store: ${t.uploadedFiles} files (${t.uploadedBytes} bytes) uploaded, ${t.failures} failed attempts, ${t.spoolFiles} files (${t.spoolBytes} bytes) left in the spool, ${t.droppedFiles} dropped (spool full)\n`);
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
   if (closeError) throw closeError;

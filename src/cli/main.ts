@@ -167,6 +167,11 @@ function program(): Command {
     .option('--max-message-mb <MiB>', 'largest batch message accepted (default 4)')
     .option('--max-streams <n>', 'agent streams open at once, more are refused (default 64)')
     .option('--shutdown-timeout <s>', 'on SIGINT/SIGTERM, cancel streams still open after s seconds (default 5)')
+    .option('--store <s3://bucket/prefix>', 'upload every closed file (and an index) to S3-compatible object storage')
+    .option('--store-spool-mb <MB>', 'closed files waiting for upload, at most (million bytes); beyond, the oldest are deleted and counted (default 10000)')
+    .option('--keep-local', 'keep files in --out after their upload')
+    .option('--sse <AES256|aws:kms[:key-id]>', 'server-side encryption of the uploaded objects')
+    .option('--store-drain-timeout <s>', 'on SIGINT/SIGTERM, upload for at most s seconds more; the rest waits for the next start (default 10)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });

@@ -20,6 +20,8 @@ import { Refusals } from './refusals';
 import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { native } from '../capture/native';
 import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
+import { checkStore, s3Client, type StoreOptions } from '../storage/store';
+import { UploadSpool, type SpoolStats } from '../storage/upload-spool';
 
 export interface CollectorOptions {
   host: string;
@@ -37,6 +39,8 @@ export interface CollectorOptions {
   maxVxlanSources?: number;
   /** Bounds on what clients may hold (defaults: collectorLimits). */
   streamLimits?: Partial<CollectorLimits>;
+  /** Upload every closed file to an object store (--store). */
+  store?: { options: StoreOptions; capBytes: number; keepLocal: boolean; drainMs: number };
 }
 
 export interface CollectorLimits {
@@ -68,6 +72,7 @@ export interface CollectorStats {
   refusedUnauthenticated: number;
   refusedMalformed: number;
   files: string[];
+  store?: SpoolStats;
 }
 
 type MirrorCall = grpc.ServerDuplexStream<Buffer, Ack>;
@@ -112,6 +117,7 @@ export class Collector {
     }),
   };
   private vxlan?: NativeVxlanReceiver;
+  private spool?: UploadSpool;
   private readonly tap: LiveTap;
   private vxlanFiles: string[] = [];
   private vxlanErrorLogged = false;
@@ -138,7 +144,7 @@ export class Collector {
     this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
       this.metrics.frames.remove({ agent });
       for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
-    });
+    }, (file, agent) => this.spool?.add(file, agent));
     this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
     this.server.addService(tapService, this.tap.implementation());
   }
@@ -149,6 +155,13 @@ export class Collector {
       fs.mkdirSync(this.opt.outDir, { recursive: true });
     } catch (err) {
       throw new OutputError(`--out ${this.opt.outDir}: ${(err as Error).message}`);
+    }
+    if (this.opt.store) {
+      // Refused at start-up, before any agent is accepted: wrong credentials, a missing bucket.
+      const client = s3Client();
+      await checkStore(client, this.opt.store.options);
+      this.spool = new UploadSpool(client, { store: this.opt.store.options, dir: this.opt.outDir, capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal }, this.log.child({ part: 'store' }), this.registry);
+      this.spool.start();
     }
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.opt.tls) {
@@ -192,6 +205,7 @@ export class Collector {
 
   stats(): CollectorStats {
     return {
+      store: this.spool?.stats(),
       agents: this.files.opened,
       ...this.counters,
       files: [...this.files.files(), ...this.vxlanFiles],
@@ -235,6 +249,10 @@ export class Collector {
       }
     }
     errors.push(...this.files.closeAll());
+    if (this.spool) {
+      for (const f of this.vxlanFiles) this.spool.add(f, 'vxlan');
+      await this.spool.stop(this.opt.store!.drainMs);
+    }
     if (errors.length) throw new OutputError(errors.join('; '));
   }
 

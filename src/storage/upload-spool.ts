@@ -1,0 +1,250 @@
+// The upload spool: closed capture files (and analytics JSON lines) wait in the collector's folder
+// until their upload is confirmed, then are deleted (or, with keepLocal, noted as uploaded). One
+// upload at a time, oldest first, multipart (@aws-sdk/lib-storage), the pcapng's index object put
+// after it (an index therefore always names an object that exists). A failed upload is retried
+// with exponential backoff, the file staying at the head. The spool's bytes are capped: past the
+// cap the oldest waiting files are deleted, counted and logged. A restart finds the files still
+// in the folder and resumes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../observability/logger';
+import { indexCaptureFile, type CaptureIndex } from './capture-index';
+import { describeS3Error, objectKey, type StoreOptions } from './store';
+
+export interface SpoolOptions {
+  store: StoreOptions;
+  /** The folder the files are written in (the collector's --out). */
+  dir: string;
+  /** Bytes of closed files waiting at most; beyond, the oldest waiting are deleted (0: no cap). */
+  capBytes: number;
+  keepLocal: boolean;
+  /** Backoff between attempts at one file: doubles from minMs to maxMs. */
+  backoff?: { minMs: number; maxMs: number };
+  partBytes?: number;
+}
+
+/** Names of uploaded files kept with keepLocal, one per line, so a restart does not upload them again. */
+export const UPLOADED_JOURNAL = '.podspan-uploaded';
+const SPOOLED = /\.(pcapng|jsonl)$/;
+
+interface Entry {
+  file: string;
+  agent?: string;
+  size: number;
+  attempts: number;
+}
+
+export interface SpoolStats {
+  uploadedFiles: number;
+  uploadedBytes: number;
+  failures: number;
+  droppedFiles: number;
+  droppedBytes: number;
+  spoolFiles: number;
+  spoolBytes: number;
+}
+
+/** The agent id's readable part from a collector file name: STEM-HASH_RUN[-N].pcapng → STEM. */
+function agentFromName(file: string): string {
+  return /^(.*)-[0-9a-f]{12}_/.exec(path.basename(file))?.[1] ?? 'unknown';
+}
+
+export class UploadSpool {
+  private readonly queue: Entry[] = [];
+  private inFlight?: Entry;
+  private readonly uploaded = new Set<string>();
+  /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
+  private readonly placed = new Map<string, { node: string; hourMs: number }>();
+  private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
+  private wake?: () => void;
+  private running?: Promise<void>;
+  private stopping = false;
+  private lastError = '';
+  private readonly metrics: Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes', Counter> & Record<'spoolBytes' | 'spoolFiles', Gauge>;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly opt: SpoolOptions,
+    private readonly log: Logger,
+    registry?: Registry,
+  ) {
+    const registers = registry ? [registry] : [];
+    this.metrics = {
+      files: new Counter({ name: 'podspan_store_uploaded_files_total', help: 'files uploaded to the object store (confirmed)', registers }),
+      bytes: new Counter({ name: 'podspan_store_uploaded_bytes_total', help: 'bytes of files uploaded to the object store', registers }),
+      failures: new Counter({ name: 'podspan_store_upload_failures_total', help: 'upload attempts that failed (each retried with backoff)', registers }),
+      dropped: new Counter({ name: 'podspan_store_spool_dropped_files_total', help: 'files deleted unuploaded because the spool reached its cap (oldest first)', registers }),
+      droppedBytes: new Counter({ name: 'podspan_store_spool_dropped_bytes_total', help: 'bytes of files deleted unuploaded because the spool reached its cap', registers }),
+      spoolBytes: new Gauge({ name: 'podspan_store_spool_bytes', help: 'bytes of closed files waiting for upload', registers, collect: (): void => this.metrics.spoolBytes.set(this.s.spoolBytes) }),
+      spoolFiles: new Gauge({ name: 'podspan_store_spool_files', help: 'closed files waiting for upload', registers, collect: (): void => this.metrics.spoolFiles.set(this.s.spoolFiles) }),
+    };
+  }
+
+  stats(): SpoolStats {
+    return { ...this.s };
+  }
+
+  /** Takes the files a previous run left in the folder (oldest first), then uploads in the background. */
+  start(): void {
+    const journal = path.join(this.opt.dir, UPLOADED_JOURNAL);
+    if (fs.existsSync(journal)) for (const name of fs.readFileSync(journal, 'utf8').split('\n')) if (name) this.uploaded.add(name);
+    const left = fs
+      .readdirSync(this.opt.dir)
+      .filter((n) => SPOOLED.test(n) && !this.uploaded.has(n))
+      .map((n) => ({ n, st: fs.statSync(path.join(this.opt.dir, n)) }))
+      .filter((x) => x.st.isFile())
+      .sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || (a.n.endsWith('.pcapng') ? -1 : 1));
+    for (const { n } of left) this.add(path.join(this.opt.dir, n));
+    if (left.length) this.log.info({ files: left.length, bytes: this.s.spoolBytes }, 'store: resuming the spool left by an earlier run');
+    this.running = this.loop();
+  }
+
+  /** A closed file to upload (its agent when known). */
+  add(file: string, agent?: string): void {
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return; // gone already (a -W ring deleted it)
+    }
+    this.queue.push({ file, agent, size, attempts: 0 });
+    this.s.spoolFiles++;
+    this.s.spoolBytes += size;
+    this.enforceCap();
+    this.wake?.();
+  }
+
+  /** Stops after the upload in progress, or once the spool is empty if drainMs allows; what is left stays for the next run. */
+  async stop(drainMs = 0): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    while (drainMs > 0 && (this.queue.length || this.inFlight) && Date.now() < deadline && !this.lastError) await sleep(50);
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  // Past the cap, the oldest waiting files (never the one being uploaded) are deleted and counted.
+  private enforceCap(): void {
+    const cap = this.opt.capBytes;
+    while (cap && this.s.spoolBytes > cap && this.queue.length) {
+      const e = this.queue.shift()!;
+      this.s.spoolFiles--;
+      this.s.spoolBytes -= e.size;
+      fs.rmSync(e.file, { force: true });
+      this.s.droppedFiles++;
+      this.s.droppedBytes += e.size;
+      this.metrics.dropped.inc();
+      this.metrics.droppedBytes.inc(e.size);
+      this.log.warn({ file: e.file, bytes: e.size, capBytes: cap, dropped: this.s.droppedFiles }, 'store: spool full: oldest file deleted without upload');
+    }
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const e = this.queue.shift();
+      if (!e) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      this.inFlight = e;
+      try {
+        await this.upload(e);
+        this.lastError = '';
+        this.done(e);
+      } catch (err) {
+        e.attempts++;
+        this.s.failures++;
+        this.metrics.failures.inc();
+        const reason = describeS3Error(err);
+        if (reason !== this.lastError) this.log.warn({ file: e.file, attempts: e.attempts, err: reason }, 'store: upload failed, retrying with backoff');
+        this.lastError = reason;
+        this.queue.unshift(e); // stays the oldest: retried first
+        this.inFlight = undefined;
+        await this.backoff(e.attempts);
+        continue;
+      }
+      this.inFlight = undefined;
+    }
+  }
+
+  private async backoff(attempts: number): Promise<void> {
+    const { minMs, maxMs } = this.opt.backoff ?? { minMs: 500, maxMs: 30_000 };
+    const ms = Math.min(maxMs, minMs * 2 ** Math.min(attempts - 1, 20));
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      this.wake = () => {
+        if (this.stopping) (clearTimeout(t), r());
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private async upload(e: Entry): Promise<void> {
+    const name = path.basename(e.file);
+    const base = e.file.replace(/\.pcapng$/, '');
+    let index: CaptureIndex | undefined;
+    let place: { node: string; hourMs: number };
+    const agent = e.agent ?? agentFromName(e.file);
+    const isPcap = e.file.endsWith('.pcapng');
+    if (isPcap) {
+      index = await indexCaptureFile(e.file, agent, e.size).catch((err: Error) => {
+        // A damaged file is stored all the same (export finds it by its key, without an index).
+        this.log.warn({ file: e.file, err: err.message }, 'store: no index for this file');
+        return undefined;
+      });
+      const firstMs = index?.firstNs ? Number(BigInt(index.firstNs) / 1_000_000n) : fs.statSync(e.file).mtimeMs;
+      place = { node: index?.node ?? agent, hourMs: firstMs };
+      this.placed.set(base, place);
+    } else {
+      // BASE.KIND[.N].jsonl goes beside BASE.pcapng's object when known.
+      const pcapBase = e.file.replace(/\.[a-z]+(\.\d+)?\.jsonl$/, '');
+      place = this.placed.get(pcapBase) ?? { node: agent, hourMs: fs.statSync(e.file).mtimeMs };
+    }
+    const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, name);
+    const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
+      ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
+      : {};
+    const body = fs.createReadStream(e.file);
+    try {
+      await new Upload({
+        client: this.client,
+        params: { Bucket: this.opt.store.bucket, Key: key, Body: body, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
+        partSize: this.opt.partBytes ?? 16 << 20,
+        queueSize: 4,
+        leavePartsOnError: false,
+      }).done();
+    } finally {
+      body.destroy();
+    }
+    if (index) {
+      index.object = key;
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
+      );
+    }
+  }
+
+  // Confirmed: the file leaves the spool (deleted, or noted as uploaded with keepLocal).
+  private done(e: Entry): void {
+    const name = path.basename(e.file);
+    if (this.opt.keepLocal) {
+      fs.appendFileSync(path.join(this.opt.dir, UPLOADED_JOURNAL), `${name}\n`);
+      this.uploaded.add(name);
+    } else {
+      fs.rmSync(e.file, { force: true });
+    }
+    this.s.spoolFiles--;
+    this.s.spoolBytes -= e.size;
+    this.s.uploadedFiles++;
+    this.s.uploadedBytes += e.size;
+    this.metrics.files.inc();
+    this.metrics.bytes.inc(e.size);
+    this.log.debug?.({ file: e.file }, 'store: uploaded');
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
