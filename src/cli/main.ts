@@ -177,6 +177,23 @@ function program(): Command {
     });
 
   cmd
+    .command('export')
+    .description('the packets of pods/nodes over a time range, from captures in object storage, merged into one pcapng')
+    .option('--store <s3://bucket/prefix>', 'where the collectors upload (collector --store)')
+    .option('--since <time>', 'from (ISO 8601, now, or -10m / -2h / -1d)')
+    .option('--until <time>', 'to (default: now)')
+    .option('--namespace <ns>', "only pods in this namespace")
+    .option('--pod <name>', 'only this pod (repeatable)', collect)
+    .option('--selector <k=v>', 'only pods with these labels (repeatable, or k=v,k2=v2)', collect)
+    .option('--node <name>', 'only this node')
+    .option('-f, --filter <expression>', 'BPF filter expression')
+    .option('-w, --write <file>', "the merged pcapng ('-': standard output)")
+    .option('--list', 'print what is stored for the filter (files, pods, time ranges, sizes) instead')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await (await import('./export-command')).runExport(opts as never, process.stdout, process.stderr);
+    });
+
+  cmd
     .command('extcap')
     .description("Wireshark's extcap protocol; `podspan extcap install [--collector grpc://HOST:PORT]` adds podspan's sources to Wireshark")
     .allowUnknownOption()
