@@ -89,11 +89,13 @@ run_server() { # DIR
   local d="$1" port; port="$(cat "$d/port")"
   ROOT_ACCESS_KEY="$(cat "$d/access-key")" ROOT_SECRET_KEY="$(cat "$d/secret-key")" \
     "$BIN_DIR/versitygw" --port "127.0.0.1:$port" --region "$REGION" posix "$d/data" >>"$d/versitygw.log" 2>&1 &
-  echo $! >"$d/versitygw.pid"; disown
+  local pid=$!
+  echo "$pid" >"$d/versitygw.pid"; disown
   local i
   for i in $(seq 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    started_pid "$d" >/dev/null || die "versitygw exited: $(tail -2 "$d/versitygw.log" | tr '\n' ' ')"
+    # (not started_pid: until the fork has exec'd, its command line is this script's)
+    kill -0 "$pid" 2>/dev/null || die "versitygw exited: $(tail -2 "$d/versitygw.log" | tr '\n' ' ')"
     sleep 0.1
   done
   cmd_stop "$d"; die "versitygw not answering on 127.0.0.1:$port after 30 s (see $d/versitygw.log)"

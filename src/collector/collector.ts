@@ -21,7 +21,7 @@ import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { native } from '../capture/native';
 import { fromNative, OutputError, PodspanError, UsageError } from '../errors';
 import { checkStore, s3Client, type StoreOptions } from '../storage/store';
-import { UploadSpool, type SpoolStats } from '../storage/upload-spool';
+import { UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
 
 export interface CollectorOptions {
   host: string;
@@ -160,7 +160,7 @@ export class Collector {
       // Refused at start-up, before any agent is accepted: wrong credentials, a missing bucket.
       const client = s3Client();
       await checkStore(client, this.opt.store.options);
-      this.spool = new UploadSpool(client, { store: this.opt.store.options, dir: this.opt.outDir, capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal }, this.log.child({ part: 'store' }), this.registry);
+      this.spool = new UploadSpool(client, { store: this.opt.store.options, dir: this.opt.outDir, capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal, uploaderId: uploaderId() }, this.log.child({ part: 'store' }), this.registry);
       this.spool.start();
     }
     let credentials = grpc.ServerCredentials.createInsecure();

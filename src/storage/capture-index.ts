@@ -53,7 +53,7 @@ export interface CaptureIndex {
   lastNs?: string;
   interfaces: IndexedInterface[];
   flows: IndexedFlow[];
-  /** Connections beyond MAX_INDEX_FLOWS, not listed. */
+  /** Connection records of 5-tuples beyond MAX_INDEX_FLOWS, not listed. */
   flowsOmitted: number;
 }
 
@@ -118,26 +118,27 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
     throw new InputFileError(`${file}: cannot be read for its index: ${(err as Error).message}`);
   }
   const bounds: Bounds[] = [];
-  const flows: IndexedFlow[] = [];
+  // One entry per 5-tuple: the analytics make a record per connection (a repeated SYN is a new one).
+  const flows = new Map<string, IndexedFlow>();
   let flowsOmitted = 0;
   session.onRecords((r) => {
     for (const line of r.flows.toString('utf8').split('\n')) {
       if (!line) continue;
-      if (flows.length >= MAX_INDEX_FLOWS) {
-        flowsOmitted++;
-        continue;
-      }
       const f = JSON.parse(line) as Record<string, unknown>;
-      flows.push({
-        proto: 'tcp',
-        client: String(f.client),
-        clientPort: Number(f.client_port),
-        server: String(f.server),
-        serverPort: Number(f.server_port),
-        first: String(f.ts),
-        last: new Date(Date.parse(String(f.ts)) + Number(f.duration_ms ?? 0)).toISOString(),
-        packets: Number(f.client_packets ?? 0) + Number(f.server_packets ?? 0),
-      });
+      const key = `${f.client}|${f.client_port}|${f.server}|${f.server_port}`;
+      const first = String(f.ts);
+      const last = new Date(Date.parse(first) + Number(f.duration_ms ?? 0)).toISOString();
+      const packets = Number(f.client_packets ?? 0) + Number(f.server_packets ?? 0);
+      const known = flows.get(key);
+      if (known) {
+        if (first < known.first) known.first = first;
+        if (last > known.last) known.last = last;
+        known.packets += packets;
+      } else if (flows.size >= MAX_INDEX_FLOWS) {
+        flowsOmitted++;
+      } else {
+        flows.set(key, { proto: 'tcp', client: String(f.client), clientPort: Number(f.client_port), server: String(f.server), serverPort: Number(f.server_port), first, last, packets });
+      }
     }
   });
   const result = await session.start((b) => addBatch(b, bounds));
@@ -168,7 +169,7 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
     firstNs: withPackets.length ? first.toString() : undefined,
     lastNs: withPackets.length ? last.toString() : undefined,
     interfaces,
-    flows,
+    flows: [...flows.values()],
     flowsOmitted,
   };
 }

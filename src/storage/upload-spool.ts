@@ -5,7 +5,9 @@
 // with exponential backoff, the file staying at the head. The spool's bytes are capped: past the
 // cap the oldest waiting files are deleted, counted and logged. A restart finds the files still
 // in the folder and resumes.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -24,6 +26,11 @@ export interface SpoolOptions {
   /** Backoff between attempts at one file: doubles from minMs to maxMs. */
   backoff?: { minMs: number; maxMs: number };
   partBytes?: number;
+  /**
+   * Starts every object's file name: two collectors (or two runs of one) may write files of the
+   * same name in the same second, and one object must never replace another.
+   */
+  uploaderId: string;
 }
 
 /** Names of uploaded files kept with keepLocal, one per line, so a restart does not upload them again. */
@@ -50,6 +57,11 @@ export interface SpoolStats {
 /** The agent id's readable part from a collector file name: STEM-HASH_RUN[-N].pcapng → STEM. */
 function agentFromName(file: string): string {
   return /^(.*)-[0-9a-f]{12}_/.exec(path.basename(file))?.[1] ?? 'unknown';
+}
+
+/** HOST-RANDOM: this process's uploads (the host name: a pod's name in Kubernetes). */
+export function uploaderId(): string {
+  return `${os.hostname().replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 63)}-${randomBytes(3).toString('hex')}`;
 }
 
 export class UploadSpool {
@@ -172,7 +184,7 @@ export class UploadSpool {
   }
 
   private async backoff(attempts: number): Promise<void> {
-    const { minMs, maxMs } = this.opt.backoff ?? { minMs: 500, maxMs: 30_000 };
+    const { minMs, maxMs } = this.opt.backoff ?? { minMs: 500, maxMs: 8000 };
     const ms = Math.min(maxMs, minMs * 2 ** Math.min(attempts - 1, 20));
     await new Promise<void>((r) => {
       const t = setTimeout(r, ms);
@@ -204,7 +216,7 @@ export class UploadSpool {
       const pcapBase = e.file.replace(/\.[a-z]+(\.\d+)?\.jsonl$/, '');
       place = this.placed.get(pcapBase) ?? { node: agent, hourMs: fs.statSync(e.file).mtimeMs };
     }
-    const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, name);
+    const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, `${this.opt.uploaderId}_${name}`);
     const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
       ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
       : {};

@@ -30,6 +30,7 @@ export interface S3Env {
 const run = promisify(execFile);
 
 export async function startS3Env(): Promise<S3Env> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'; // the tests' own S3 clients
   const why = s3EnvUnavailable();
   if (why) throw new Error(why);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `podspan-s3-${process.pid}-`));
