@@ -42,6 +42,9 @@ interface Entry {
   agent?: string;
   size: number;
   attempts: number;
+  placed?: { key: string; index?: CaptureIndex };
+  /** Deleted by the cap while being uploaded. */
+  dropped?: boolean;
 }
 
 export interface SpoolStats {
@@ -67,6 +70,7 @@ export function uploaderId(): string {
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
+  private upload$?: Upload;
   private readonly uploaded = new Set<string>();
   /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
   private readonly placed = new Map<string, { node: string; hourMs: number }>();
@@ -132,17 +136,22 @@ export class UploadSpool {
   /** Stops after the upload in progress, or once the spool is empty if drainMs allows; what is left stays for the next run. */
   async stop(drainMs = 0): Promise<void> {
     const deadline = Date.now() + drainMs;
-    while (drainMs > 0 && (this.queue.length || this.inFlight) && Date.now() < deadline && !this.lastError) await sleep(50);
+    while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     this.wake?.();
     await this.running;
   }
 
-  // Past the cap, the oldest waiting files (never the one being uploaded) are deleted and counted.
+  // Past the cap, the oldest waiting files are deleted and counted; the oldest may be the one
+  // being uploaded: its upload is aborted (nothing of it stays in the store).
   private enforceCap(): void {
     const cap = this.opt.capBytes;
     while (cap && this.s.spoolBytes > cap && this.queue.length) {
       const e = this.queue.shift()!;
+      if (e === this.inFlight) {
+        e.dropped = true;
+        void this.upload$?.abort().catch(() => undefined);
+      }
       this.s.spoolFiles--;
       this.s.spoolBytes -= e.size;
       fs.rmSync(e.file, { force: true });
@@ -154,9 +163,10 @@ export class UploadSpool {
     }
   }
 
+  // The oldest file stays at the head of the queue while it is uploaded (so the cap can drop it).
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      const e = this.queue.shift();
+      const e = this.queue[0];
       if (!e) {
         await new Promise<void>((r) => (this.wake = r));
         this.wake = undefined;
@@ -166,20 +176,22 @@ export class UploadSpool {
       try {
         await this.upload(e);
         this.lastError = '';
-        this.done(e);
+        if (!e.dropped) {
+          this.queue.shift();
+          this.done(e);
+        }
       } catch (err) {
+        if (e.dropped) continue; // deleted by the cap meanwhile: counted there
         e.attempts++;
         this.s.failures++;
         this.metrics.failures.inc();
         const reason = describeS3Error(err);
         if (reason !== this.lastError) this.log.warn({ file: e.file, attempts: e.attempts, err: reason }, 'store: upload failed, retrying with backoff');
         this.lastError = reason;
-        this.queue.unshift(e); // stays the oldest: retried first
-        this.inFlight = undefined;
         await this.backoff(e.attempts);
-        continue;
+      } finally {
+        this.inFlight = undefined;
       }
-      this.inFlight = undefined;
     }
   }
 
@@ -195,45 +207,53 @@ export class UploadSpool {
     this.wake = undefined;
   }
 
-  private async upload(e: Entry): Promise<void> {
+  // Where a file goes, and its index: worked out once (a retry uploads to the same key).
+  private async place(e: Entry): Promise<{ key: string; index?: CaptureIndex }> {
     const name = path.basename(e.file);
-    const base = e.file.replace(/\.pcapng$/, '');
+    const agent = e.agent ?? agentFromName(e.file);
     let index: CaptureIndex | undefined;
     let place: { node: string; hourMs: number };
-    const agent = e.agent ?? agentFromName(e.file);
-    const isPcap = e.file.endsWith('.pcapng');
-    if (isPcap) {
+    if (e.file.endsWith('.pcapng')) {
       index = await indexCaptureFile(e.file, agent, e.size).catch((err: Error) => {
-        // A damaged file is stored all the same (export finds it by its key, without an index).
+        // A damaged file is stored all the same (found by its key, not by export's index search).
         this.log.warn({ file: e.file, err: err.message }, 'store: no index for this file');
         return undefined;
       });
       const firstMs = index?.firstNs ? Number(BigInt(index.firstNs) / 1_000_000n) : fs.statSync(e.file).mtimeMs;
       place = { node: index?.node ?? agent, hourMs: firstMs };
-      this.placed.set(base, place);
+      this.placed.set(e.file.replace(/\.pcapng$/, ''), place);
     } else {
       // BASE.KIND[.N].jsonl goes beside BASE.pcapng's object when known.
       const pcapBase = e.file.replace(/\.[a-z]+(\.\d+)?\.jsonl$/, '');
       place = this.placed.get(pcapBase) ?? { node: agent, hourMs: fs.statSync(e.file).mtimeMs };
     }
     const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, `${this.opt.uploaderId}_${name}`);
+    if (index) index.object = key;
+    return { key, index };
+  }
+
+  private async upload(e: Entry): Promise<void> {
+    e.placed ??= await this.place(e);
+    const { key, index } = e.placed;
+    const isPcap = e.file.endsWith('.pcapng');
     const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
       ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
       : {};
     const body = fs.createReadStream(e.file);
     try {
-      await new Upload({
+      this.upload$ = new Upload({
         client: this.client,
         params: { Bucket: this.opt.store.bucket, Key: key, Body: body, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
         partSize: this.opt.partBytes ?? 16 << 20,
         queueSize: 4,
         leavePartsOnError: false,
-      }).done();
+      });
+      await this.upload$.done();
     } finally {
+      this.upload$ = undefined;
       body.destroy();
     }
     if (index) {
-      index.object = key;
       await this.client.send(
         new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
       );

@@ -146,6 +146,64 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(list.stdout).toMatch(/node-b\/ps\d+hb \(\d+ packets\)/);
   }, 120_000);
 
+  it('the S3 server stopped ~20 s mid-run and restarted: nothing lost, the spool drained', async () => {
+    const c = await collector('outage', 'outage', ['-C', '0.1']); // ~100 kB files: several close during the outage
+    const direct = path.join(tmp, 'outage-direct.pcap');
+    const dump = await tcpdump(pods[0], direct);
+    const fwd = await forwarder(pods[0], [c]);
+    const burst = () => trafgen(pods[0].ns, 'eth0', 400, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
+    burst();
+    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
+    let duringOutage = { failures: 0, waiting: 0 };
+    await s3.restart(async () => {
+      const t0 = Date.now();
+      while (Date.now() - t0 < 20_000) {
+        burst();
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      duringOutage = { failures: await metric(c, 'podspan_store_upload_failures_total'), waiting: await metric(c, 'podspan_store_spool_files') };
+    });
+    burst();
+    expect(await stopProcess(fwd)).toBe(0);
+    expect(await stopProcess(dump)).toBe(0);
+    expect(duringOutage.failures).toBeGreaterThan(0);
+    expect(duringOutage.waiting).toBeGreaterThan(3);
+    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000); // backoff is at most 8 s
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    expect(c.stderr()).toMatch(/0 files \(0 bytes\) left in the spool, 0 dropped/);
+    const out = path.join(tmp, 'outage-export.pcapng');
+    const r = exportCmd(['--store', store('outage'), '--since', new Date(Date.now() - 600_000).toISOString(), '-w', out]);
+    expect(r.code).toBe(0);
+    expect(frames(out)).toEqual(frames(direct));
+    expect(frames(direct).length).toBeGreaterThan(4000);
+  }, 120_000);
+
+  it('the spool cap reached while the server is down: the oldest files are dropped, counted exactly; a restart resumes the rest', async () => {
+    const c = await collector('cap', 'cap', ['-C', '0.1', '--store-spool-mb', '0.35', '--store-drain-timeout', '0']);
+    const fwd = await forwarder(pods[0], [c]);
+    await s3.restart(async () => {
+      for (let i = 0; i < 8; i++) trafgen(pods[0].ns, 'eth0', 400, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
+      expect(await stopProcess(fwd)).toBe(0);
+      expect(await stopProcess(c, 'SIGTERM')).toBe(0); // the server still down: what waits stays in --out
+    });
+    const made = /(\d+) files: (.*)/.exec(c.stderr())![2].split(', ').map((f) => path.basename(f)).sort();
+    const dropped = Number(/(\d+) dropped \(spool full\)/.exec(c.stderr())![1]);
+    const left = fs.readdirSync(path.join(tmp, 'cap')).filter((f) => f.endsWith('.pcapng')).sort();
+    expect(made.length).toBeGreaterThan(6);
+    expect(dropped).toBeGreaterThan(0);
+    expect(left.length).toBeGreaterThan(0);
+    expect(c.stderr().match(/spool full: oldest file deleted without upload/g) ?? []).toHaveLength(dropped);
+    // The dropped ones are the oldest; every other file waits in --out.
+    expect(left).toEqual(made.slice(dropped));
+    // A new collector on the same folder uploads what the last one left.
+    const again = await collector('cap', 'cap');
+    await until(async () => (await metric(again, 'podspan_store_spool_files')) === 0, 30_000);
+    expect(await metric(again, 'podspan_store_uploaded_files_total')).toBe(left.length);
+    expect(await stopProcess(again, 'SIGTERM')).toBe(0);
+    const stored = (await keys('cap/')).filter((k) => k.endsWith('.pcapng')).map((k) => path.basename(k).replace(/^[^_]+_/, '')).sort();
+    expect(stored).toEqual(left);
+  }, 120_000);
+
   it('wrong credentials and a missing bucket: one line, exit 1, before serving', () => {
     const wrong = run(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', path.join(tmp, 'bad'), '--store', store('x')], {
       env: { ...process.env, ...s3.env, AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
