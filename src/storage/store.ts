@@ -59,7 +59,11 @@ export function describeS3Error(err: unknown): string {
   const message = e?.message && e.message !== 'UnknownError' ? e.message : '';
   if (name === 'NotFound' || name === 'NoSuchBucket' || (status === 404 && name === 'UnknownError')) return 'the bucket does not exist';
   if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'Forbidden' || name === 'AccessDenied' || status === 403) {
-    return `access refused (${name}${status ? `, HTTP ${status}` : ''}): check the credentials (AWS_ACCESS_KEY_ID, profile, web identity)`;
+    const why = [status ? `HTTP ${status}` : '', name !== 'Unknown' && name !== 'Forbidden' ? name : ''].filter(Boolean).join(', ');
+    return `access refused (${why || name}): check the credentials (AWS_ACCESS_KEY_ID, profile, web identity)`;
+  }
+  if (e?.code === 'ECONNREFUSED' || e?.code === 'ENOTFOUND' || e?.code === 'ETIMEDOUT' || e?.code === 'ECONNRESET') {
+    return `cannot reach the endpoint (${process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || 'AWS S3'}): ${message}`;
   }
   if (name === 'CredentialsProviderError') return `no credentials found: ${message}`;
   return `${name}${status ? ` (HTTP ${status})` : ''}${message ? `: ${message}` : ''}`;
