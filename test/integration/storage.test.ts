@@ -12,7 +12,7 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorProcess } from '../helpers/collector-process';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, addPodVeth, canUseNetns, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
 import { podspanBin, run } from '../helpers/tools';
 
@@ -33,12 +33,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     s3 = await startS3Env();
     client = new S3Client({ endpoint: s3.env.AWS_ENDPOINT_URL, region: s3.env.AWS_REGION, forcePathStyle: true, credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY } });
     addNamespaces(pods.map((p) => p.ns));
-    for (const p of pods) {
-      ip('link', 'add', p.host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', p.ns);
-      run('sysctl', ['-qw', `net.ipv6.conf.${p.host}.disable_ipv6=1`]);
-      ip('link', 'set', p.host, 'up');
-      inNs(p.ns, ['ip', 'link', 'set', 'eth0', 'up']);
-    }
+    for (const p of pods) addPodVeth(p.ns, p.host);
   }, 60_000);
   afterAll(async () => {
     killStarted();
