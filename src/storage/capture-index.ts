@@ -57,17 +57,27 @@ export interface CaptureIndex {
   flowsOmitted: number;
 }
 
-/** node/namespace/pod/interface (or node/interface) and the description's "labels k=v,..." → fields. */
+/**
+ * The interface's node, pod and labels. The collector names an interface node/namespace/pod/interface
+ * (or node/interface) with "labels k=v,..." in its description; an agent's own file names it after
+ * the host interface with "node N, pod NS/NAME (k=v,...), session S" as its description.
+ */
 export function parseInterfaceName(name: string, description: string): Pick<IndexedInterface, 'node' | 'namespace' | 'pod' | 'interface' | 'labels'> {
   const parts = name.split('/');
   const labels: Record<string, string> = {};
-  const m = /labels (.*)$/.exec(description);
-  if (m) {
-    for (const kv of m[1].split(',')) {
+  const addLabels = (list: string) => {
+    for (const kv of list.split(',')) {
       const i = kv.indexOf('=');
       if (i > 0) labels[kv.slice(0, i)] = kv.slice(i + 1);
     }
+  };
+  const agent = parts.length === 1 ? /^node ([^,\s]+)(?:, pod ([^/\s]+)\/([^,\s]+)(?: \(([^)]*)\))?)?, session /.exec(description) : null;
+  if (agent) {
+    if (agent[4]) addLabels(agent[4]);
+    return { node: agent[1], namespace: agent[2], pod: agent[3], interface: name, labels };
   }
+  const m = /labels (.*)$/.exec(description);
+  if (m) addLabels(m[1]);
   if (parts.length >= 4) return { node: parts[0], namespace: parts[1], pod: parts[2], interface: parts.slice(3).join('/'), labels };
   if (parts.length >= 2) return { node: parts[0], interface: parts.slice(1).join('/'), labels };
   return { interface: name, labels };

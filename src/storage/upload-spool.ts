@@ -18,8 +18,8 @@ import { describeS3Error, objectKey, type StoreOptions } from './store';
 
 export interface SpoolOptions {
   store: StoreOptions;
-  /** The folder the files are written in (the collector's --out). */
-  dir: string;
+  /** The folders the files are written in (the collector's --out, the agent's session folders): a restart resumes what they hold. */
+  dirs: string[];
   /** Bytes of closed files waiting at most; beyond, the oldest waiting are deleted (0: no cap). */
   capBytes: number;
   keepLocal: boolean;
@@ -103,23 +103,29 @@ export class UploadSpool {
     return { ...this.s };
   }
 
-  /** Takes the files a previous run left in the folder (oldest first), then uploads in the background. */
+  /** Takes the files a previous run left in the folders (oldest first), then uploads in the background. */
   start(): void {
-    const journal = path.join(this.opt.dir, UPLOADED_JOURNAL);
-    if (fs.existsSync(journal)) for (const name of fs.readFileSync(journal, 'utf8').split('\n')) if (name) this.uploaded.add(name);
-    const left = fs
-      .readdirSync(this.opt.dir)
-      .filter((n) => SPOOLED.test(n) && !this.uploaded.has(n))
-      .map((n) => ({ n, st: fs.statSync(path.join(this.opt.dir, n)) }))
-      .filter((x) => x.st.isFile())
-      .sort((a, b) => a.st.mtimeMs - b.st.mtimeMs || (a.n.endsWith('.pcapng') ? -1 : 1));
-    for (const { n } of left) this.add(path.join(this.opt.dir, n));
+    const left: { file: string; mtimeMs: number }[] = [];
+    for (const dir of this.opt.dirs) {
+      if (!fs.existsSync(dir)) continue;
+      const journal = path.join(dir, UPLOADED_JOURNAL);
+      if (fs.existsSync(journal)) for (const name of fs.readFileSync(journal, 'utf8').split('\n')) if (name) this.uploaded.add(path.join(dir, name));
+      for (const n of fs.readdirSync(dir)) {
+        const file = path.join(dir, n);
+        if (!SPOOLED.test(n) || this.uploaded.has(file)) continue;
+        const st = fs.statSync(file);
+        if (st.isFile()) left.push({ file, mtimeMs: st.mtimeMs });
+      }
+    }
+    left.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file.endsWith('.pcapng') ? -1 : 1));
+    for (const { file } of left) this.add(file);
     if (left.length) this.log.info({ files: left.length, bytes: this.s.spoolBytes }, 'store: resuming the spool left by an earlier run');
     this.running = this.loop();
   }
 
   /** A closed file to upload (its agent when known). */
   add(file: string, agent?: string): void {
+    if (this.uploaded.has(file)) return;
     let size: number;
     try {
       size = fs.statSync(file).size;
@@ -264,8 +270,8 @@ export class UploadSpool {
   private done(e: Entry): void {
     const name = path.basename(e.file);
     if (this.opt.keepLocal) {
-      fs.appendFileSync(path.join(this.opt.dir, UPLOADED_JOURNAL), `${name}\n`);
-      this.uploaded.add(name);
+      fs.appendFileSync(path.join(path.dirname(e.file), UPLOADED_JOURNAL), `${name}\n`);
+      this.uploaded.add(e.file);
     } else {
       fs.rmSync(e.file, { force: true });
     }

@@ -199,6 +199,51 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(stored).toEqual(left);
   }, 120_000);
 
+  it("the agent's pcap target with store: its rotated files are uploaded with an index, export equals tcpdump", async () => {
+    const p = pods[1];
+    const dir = path.join(tmp, 'agent-files');
+    const cfg = path.join(tmp, 'agent-store.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        'sessions:',
+        '  - name: veth',
+        `    sources: { interfaces: [${p.host}] }`,
+        '    filter: { protocols: [udp] }',
+        `    targets: [ { pcap: { dir: ${dir}, rotateMB: 0.1, store: "${store('agent')}" } } ]`,
+      ].join('\n'),
+    );
+    const direct = path.join(tmp, 'agent-direct.pcap');
+    const dump = await tcpdump(p, direct);
+    const agent = await start([process.execPath, podspanBin, 'agent', '--config', cfg], /running \d+ captures/, { ...s3.env, NODE_NAME: 'node-s' });
+    trafgen(p.ns, 'eth0', 1500, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
+    // The files rotated away from are uploaded while the agent runs; the last one when it stops.
+    const agentMetrics = { metricsUrl: /metrics on (http:\S+?),? /.exec(agent.stderr())![1] } as CollectorProcess;
+    await until(async () => (await metric(agentMetrics, 'podspan_store_uploaded_files_total')) >= 3 && (await metric(agentMetrics, 'podspan_store_spool_files')) === 0, 30_000);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    expect(await stopProcess(dump)).toBe(0);
+    expect(frames(direct)).toHaveLength(1500);
+    const captures = (await keys('agent/')).filter((k) => k.endsWith('.pcapng'));
+    expect(captures.length).toBeGreaterThan(3); // 100 kB files
+    for (const k of captures) expect(k).toMatch(new RegExp(`^agent/\\d{4}/\\d\\d/\\d\\d/\\d\\d/node-s/[^/]+_${p.host}_\\d{5}_\\d+\\.pcapng$`));
+    const indexes = await Promise.all(captures.map((k) => getJson(`${k}.index.json`)));
+    expect(indexes.reduce((n, x) => n + x.packets, 0)).toBe(1500);
+    expect(indexes[0].interfaces[0]).toMatchObject({ name: p.host, node: 'node-s', interface: p.host });
+    expect(fs.readdirSync(path.join(dir, 'veth')).filter((f) => f.endsWith('.pcapng'))).toEqual([]); // uploaded: gone
+    const out = path.join(tmp, 'agent-export.pcapng');
+    expect(exportCmd(['--store', store('agent'), '--since', '-10m', '--node', 'node-s', '-w', out]).code).toBe(0);
+    expect(frames(out)).toEqual(frames(direct));
+  }, 60_000);
+
+  it('an agent whose store refuses its credentials ends at start-up with one line', () => {
+    const cfg = path.join(tmp, 'agent-bad-store.yaml');
+    fs.writeFileSync(cfg, ['metrics: { listen: "127.0.0.1:0" }', 'sessions:', '  - name: s', '    sources: { interfaces: [lo] }', `    targets: [ { pcap: { dir: ${tmp}/x, store: "s3://no-such-bucket/p" } } ]`].join('\n'));
+    const r = run(process.execPath, [podspanBin, 'agent', '--config', cfg], { env: { ...process.env, ...s3.env }, timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('podspan: session s: pcap store s3://no-such-bucket/p: the bucket does not exist');
+  });
+
   it('wrong credentials and a missing bucket: one line, exit 1, before serving', () => {
     const wrong = run(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', path.join(tmp, 'bad'), '--store', store('x')], {
       env: { ...process.env, ...s3.env, AWS_SECRET_ACCESS_KEY: 'not-the-secret' },
