@@ -43,6 +43,8 @@ interface Entry {
   size: number;
   attempts: number;
   placed?: { key: string; index?: CaptureIndex };
+  /** Its index being read while the file before it uploads. */
+  placing?: Promise<{ key: string; index?: CaptureIndex } | undefined>;
   /** Deleted by the cap while being uploaded. */
   dropped?: boolean;
 }
@@ -239,7 +241,15 @@ export class UploadSpool {
   }
 
   private async upload(e: Entry): Promise<void> {
-    e.placed ??= await this.place(e);
+    e.placed ??= (await e.placing) ?? (await this.place(e));
+    // The next file's index is read (natively, off this thread) while this one uploads.
+    const next = this.queue[1];
+    if (next && !next.placed && !next.placing) {
+      next.placing = this.place(next).catch(() => {
+        next.placing = undefined; // worked out again when its turn comes
+        return undefined;
+      });
+    }
     const { key, index } = e.placed;
     const isPcap = e.file.endsWith('.pcapng');
     const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
