@@ -69,6 +69,9 @@ export function uploaderId(): string {
   return `${os.hostname().replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 63)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** An agent id is NODE/PID: its node. */
+const nodeOf = (agent: string) => agent.split('/')[0];
+
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
@@ -228,12 +231,14 @@ export class UploadSpool {
         return undefined;
       });
       const firstMs = index?.firstNs ? Number(BigInt(index.firstNs) / 1_000_000n) : fs.statSync(e.file).mtimeMs;
-      place = { node: index?.node ?? agent, hourMs: firstMs };
-      this.placed.set(e.file.replace(/\.pcapng$/, ''), place);
+      place = { node: index?.node ?? nodeOf(agent), hourMs: firstMs };
+      // Keyed by the name the writer was given: a rotating pcapng is BASE_NNNNN_STAMP.pcapng, its
+      // records BASE.KIND[.N].jsonl.
+      this.placed.set(e.file.replace(/\.pcapng$/, '').replace(/_\d{5,}_\d{14}$/, ''), place);
     } else {
       // BASE.KIND[.N].jsonl goes beside BASE.pcapng's object when known.
       const pcapBase = e.file.replace(/\.[a-z]+(\.\d+)?\.jsonl$/, '');
-      place = this.placed.get(pcapBase) ?? { node: agent, hourMs: fs.statSync(e.file).mtimeMs };
+      place = this.placed.get(pcapBase) ?? { node: nodeOf(agent), hourMs: fs.statSync(e.file).mtimeMs };
     }
     const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, `${this.opt.uploaderId}_${name}`);
     if (index) index.object = key;

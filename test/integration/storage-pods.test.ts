@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePod } from '../helpers/fake-kube-api';
 import { startCollector } from '../helpers/collector-process';
@@ -52,7 +53,7 @@ describe.skipIf(unavailable)('podspan export by pod, from two nodes', () => {
   });
 
   async function tcpdump(dev: string, file: string): Promise<Running> {
-    const child = track(spawn('tcpdump', ['-i', dev, '-w', file, '--time-stamp-precision=nano', '-U', 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const child = track(spawn('tcpdump', ['-i', dev, '-w', file, '--time-stamp-precision=nano', '-U', 'udp or tcp'], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
@@ -76,7 +77,8 @@ describe.skipIf(unavailable)('podspan export by pod, from two nodes', () => {
         'sessions:',
         '  - name: shop',
         '    sources: { pods: { namespaces: [shop] } }',
-        '    filter: { protocols: [udp] }',
+        '    filter: { protocols: [udp, tcp] }',
+        '    analyze: true',
         `    targets: [ ${collectors.map((c) => `{ grpc: "grpc://127.0.0.1:${c.port}" }`).join(', ')} ]`,
       ].join('\n'),
     );
@@ -86,6 +88,7 @@ describe.skipIf(unavailable)('podspan export by pod, from two nodes', () => {
     const dumps = await Promise.all(pods.map((p, i) => tcpdump(p.host, direct[i])));
     for (const p of pods) trafgen(p.ns, 'eth0', p.frames, { sport: 'dinc(40000, 40031)', payload: 200, pps: 20000 });
     trafgen(pods[0].ns, 'eth0', 300, { sport: 'dinc(40000, 40031)', payload: 200, pps: 20000 }); // after the others: interleaved in time
+    trafgen(pods[1].ns, 'eth0', 40, { proto: 'tcp', sport: 'dinc(41000, 41039)', payload: 0, pps: 2000 }); // 40 connection records (analyze)
     for (const a of agents) expect(await stopProcess(a, 'SIGTERM')).toBe(0);
     for (const d of dumps) expect(await stopProcess(d)).toBe(0);
     for (const c of collectors) expect(await stopProcess(c, 'SIGTERM')).toBe(0);
@@ -105,6 +108,16 @@ describe.skipIf(unavailable)('podspan export by pod, from two nodes', () => {
     expect(frames(carts).map((l) => l.split('\t')[0])).toEqual(expected.map((l) => l.split('\t')[0])); // time order
     expect([...frames(carts)].sort()).toEqual([...expected].sort());
     expect(names(carts)).toEqual(new Set([`node-a/shop/cart-a/${pods[0].host}`, `node-b/shop/cart-b/${pods[2].host}`]));
+
+    // The analytics' connection records went up beside the pcapng of the agent that sent them.
+    const client = new S3Client({ endpoint: s3.env.AWS_ENDPOINT_URL, region: s3.env.AWS_REGION, forcePathStyle: true, credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY } });
+    const listed = (await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'pods/' }))).Contents!.map((o) => o.Key!);
+    const flowKeys = listed.filter((k) => k.endsWith('.flows.jsonl'));
+    expect(flowKeys.length).toBeGreaterThan(0);
+    // BASE.flows.jsonl beside BASE_NNNNN_STAMP.pcapng (the collector's rotating name).
+    for (const k of flowKeys) expect(listed.some((p) => p.startsWith(k.replace(/\.flows\.jsonl$/, '_')) && p.endsWith('.pcapng')), k).toBe(true);
+    const lines = (await Promise.all(flowKeys.map(async (k) => (await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: k }))).Body!.transformToString()).split('\n').filter(Boolean)))).flat();
+    expect(lines.filter((l) => JSON.parse(l).proto === 'tcp' && /"client_port":410\d\d/.test(l))).toHaveLength(40);
 
     const list = exportCmd(['--selector', 'app=web', '--list']);
     expect(list.stdout).toMatch(new RegExp(`node-a/shop/web-a/${pods[1].host} \\(\\d+ packets\\)`));
