@@ -128,6 +128,8 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   await metrics.close();
   clearTimeout(deadline);
   err.write('podspan agent stopped; files closed\n');
+  // A request the store never answered must not keep the process (see UploadSpool.abandoned).
+  if (store?.abandoned) setTimeout(() => process.exit(), 100).unref();
   return 0;
 }
 

@@ -42,6 +42,8 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
     err.write(`store: ${t.uploadedFiles} files (${t.uploadedBytes} bytes) uploaded, ${t.failures} failed attempts, ${t.spoolFiles} files (${t.spoolBytes} bytes) left in the spool, ${t.droppedFiles} dropped (spool full)\n`);
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
+  // Everything is closed and said: a request the store never answered must not keep the process.
+  if (collector.storeAbandonedRequest) setTimeout(() => process.exit(), 100).unref();
   if (closeError) throw closeError;
   return s.vxlan?.error ? 1 : 0; // frames were lost: say so in the exit status too
 }

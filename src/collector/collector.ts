@@ -256,6 +256,11 @@ export class Collector {
     if (errors.length) throw new OutputError(errors.join('; '));
   }
 
+  /** The upload spool abandoned a request in flight at stop() (see UploadSpool.abandoned). */
+  get storeAbandonedRequest(): boolean {
+    return this.spool?.abandoned === true;
+  }
+
   /** Why the collector is unhealthy (/healthz), or undefined: the VXLAN listener stopped on a write error. */
   problem(): string | undefined {
     const error = this.checkVxlan();

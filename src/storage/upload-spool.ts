@@ -72,6 +72,7 @@ export function uploaderId(): string {
 /** An agent id is NODE/PID: its node. */
 const nodeOf = (agent: string) => agent.split('/')[0];
 
+/** Uploads closed files; owns `client` (stop() destroys it). */
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
@@ -81,6 +82,12 @@ export class UploadSpool {
   private readonly placed = new Map<string, { node: string; hourMs: number }>();
   private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
   private wake?: () => void;
+  /**
+   * stop() abandoned a request in flight (a store that stopped answering). lib-storage's abort
+   * ends the upload's promise but not its request, whose socket then keeps the process alive: the
+   * command ends the process itself once its files are closed and its summary written.
+   */
+  abandoned = false;
   private running?: Promise<void>;
   private stopping = false;
   private lastError = '';
@@ -144,13 +151,19 @@ export class UploadSpool {
     this.wake?.();
   }
 
-  /** Stops after the upload in progress, or once the spool is empty if drainMs allows; what is left stays for the next run. */
+  /**
+   * Uploads on for at most drainMs (while the store answers), then stops: an upload still in
+   * progress is aborted (its file stays). What is left waits in the folders for the next run.
+   */
   async stop(drainMs = 0): Promise<void> {
     const deadline = Date.now() + drainMs;
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
+    if (this.inFlight) this.abandoned = true;
+    void this.upload$?.abort().catch(() => undefined);
     this.wake?.();
     await this.running;
+    this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
   }
 
   // Past the cap, the oldest waiting files are deleted and counted; the oldest may be the one
@@ -192,7 +205,7 @@ export class UploadSpool {
           this.done(e);
         }
       } catch (err) {
-        if (e.dropped) continue; // deleted by the cap meanwhile: counted there
+        if (e.dropped || this.stopping) continue; // deleted by the cap meanwhile (counted there), or aborted by stop()
         e.attempts++;
         this.s.failures++;
         this.metrics.failures.inc();

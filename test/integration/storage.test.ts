@@ -3,8 +3,9 @@
 // mirror to two collectors (flows sharded) that upload with --store; `podspan export` of one node,
 // and of both merged, equals what tcpdump captured on those veths (count, bytes, order); the index
 // objects say what the files hold. Faults: the server stopped ~20 s mid-run then restarted (nothing
-// lost, the spool drained), wrong credentials and a missing bucket (one line, exit 1), the spool's
-// cap reached (the oldest files dropped, counted exactly).
+// lost, the spool drained), the server frozen (SIGSTOP: connections accepted, nothing answered)
+// at shutdown, wrong credentials and a missing bucket (one line, exit 1), the spool's cap reached
+// (the oldest files dropped, counted exactly). The agent's own pcap target with store: too.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -198,6 +199,25 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const stored = (await keys('cap/')).filter((k) => k.endsWith('.pcapng')).map((k) => path.basename(k).replace(/^[^_]+_/, '')).sort();
     expect(stored).toEqual(left);
   }, 120_000);
+
+  it('a store that stops answering mid-upload does not hold up shutdown: the upload is aborted after --store-drain-timeout, the file stays for the next start', async () => {
+    const c = await collector('hang', 'hang', ['--store-drain-timeout', '1']);
+    const fwd = await forwarder(pods[0], [c]);
+    trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
+    expect(await stopProcess(fwd)).toBe(0);
+    // SIGSTOP: the server's socket still accepts (the kernel's backlog) but nothing answers.
+    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
+    process.kill(serverPid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      expect(await stopProcess(c, 'SIGTERM'), c.stderr()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(8000); // 1 s of drain, then the abort: not the SDK's endless wait
+    } finally {
+      process.kill(serverPid, 'SIGCONT');
+    }
+    expect(c.stderr()).toMatch(/store: 0 files \(0 bytes\) uploaded, \d+ failed attempts, 1 files \(\d+ bytes\) left in the spool, 0 dropped/);
+    expect(fs.readdirSync(path.join(tmp, 'hang')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
+  }, 60_000);
 
   it("the agent's pcap target with store: its rotated files are uploaded with an index, export equals tcpdump", async () => {
     const p = pods[1];
