@@ -117,7 +117,7 @@ create_bucket() { # DIR: through the S3 API, with the SDK the project uses
     const { S3Client, CreateBucketCommand } = require("@aws-sdk/client-s3");
     new S3Client({ forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: process.argv[1] }))
       .catch((e) => { if (e.name !== "BucketAlreadyOwnedByYou") { console.error(e.name + ": " + e.message); process.exit(1); } });' "$BUCKET") \
-    || die "creating the bucket $BUCKET failed"
+    || { echo "s3-test-env: creating the bucket $BUCKET failed" >&2; return 1; }
 }
 
 cmd_start() { # DIR
@@ -130,7 +130,7 @@ cmd_start() { # DIR
   : >"$d/versitygw.log"
   run_server "$d"
   write_env "$d"
-  create_bucket "$d"
+  create_bucket "$d" || { cmd_stop "$d"; exit 1; } # the server goes with the failure
   # Stop the server if the process that asked for it dies without stopping it.
   if [ -n "${PODSPAN_S3_OWNER_PID:-}" ] && [ ! -f "$d/watchdog.pid" ]; then
     (

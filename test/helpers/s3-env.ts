@@ -34,7 +34,14 @@ export async function startS3Env(): Promise<S3Env> {
   const why = s3EnvUnavailable();
   if (why) throw new Error(why);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `podspan-s3-${process.pid}-`));
-  await run('bash', [script, 'start', dir], { timeout: 60_000, env: { ...process.env, PODSPAN_S3_OWNER_PID: String(process.pid) } });
+  try {
+    await run('bash', [script, 'start', dir], { timeout: 60_000, env: { ...process.env, PODSPAN_S3_OWNER_PID: String(process.pid) } });
+  } catch (err) {
+    // A server that started before the failure (the bucket refused, say) goes too.
+    await run('bash', [script, 'stop', dir], { timeout: 30_000 }).catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const env: Record<string, string> = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   for (const line of fs.readFileSync(path.join(dir, 'env'), 'utf8').split('\n')) {
     const m = /^export (\w+)=(.*)$/.exec(line);
