@@ -5,14 +5,28 @@
 # the forwarding path itself: agent batching, encoding, HTTP/2, the collector's decode and pcapng
 # writing. Prints frames/s, Gbit/s of frames, frames lost (must be 0), and the agent's CPU.
 #   bash bench/grpc-throughput.sh [ROUNDS=3] [FRAMES=2000000]
+# STORE=1: the collector also uploads its files as they close (-C 100 --store, to a local S3
+# server from scripts/s3-test-env.sh): the ingest rate while uploading.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 FRAMES=${2:-2000000}
 work=$(mktemp -d /dev/shm/podspan-grpc-bench.XXXXXX)
 cpid=""
-cleanup() { [ -n "$cpid" ] && kill -INT "$cpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+s3dir=""
+cleanup() {
+  [ -n "$cpid" ] && kill -INT "$cpid" 2>/dev/null; wait 2>/dev/null || true
+  [ -n "$s3dir" ] && { bash scripts/s3-test-env.sh stop "$s3dir"; rm -rf "$s3dir"; }
+  rm -rf "$work"
+}
 trap cleanup EXIT
+store_args=()
+if [ -n "${STORE:-}" ]; then
+  s3dir=$(mktemp -d /var/tmp/podspan-grpc-bench-s3.XXXXXX) # on disk: the objects are GBs
+  bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
+  set -a; . "$s3dir/env"; set +a
+  store_args=(-C 100 --store s3://podspan/bench)
+fi
 
 for size in 64 1500; do
   node -e '
@@ -41,7 +55,7 @@ for size in 64 1500; do
   : > "$work/rates"
   for r in $(seq 1 "$ROUNDS"); do
     rm -rf "$work/out"
-    node bin/podspan collector --listen 127.0.0.1:0 --out "$work/out" 2> "$work/cerr" &
+    node bin/podspan collector --listen 127.0.0.1:0 --out "$work/out" "${store_args[@]}" 2> "$work/cerr" &
     cpid=$!
     until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
     port=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2)

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_FORWARD'
   | 'ERR_NATIVE_MODULE'
   | 'ERR_KUBERNETES'
+  | 'ERR_STORE'
   | 'ERR_INTERNAL';
 
 export class PodspanError extends Error {
@@ -63,6 +64,12 @@ export class ForwardError extends PodspanError {
 export class KubernetesError extends PodspanError {
   constructor(message: string) {
     super('ERR_KUBERNETES', message);
+  }
+}
+/** The object store (--store s3://...) refused or failed a request; names the bucket/key and the reason. */
+export class StoreError extends PodspanError {
+  constructor(message: string) {
+    super('ERR_STORE', message);
   }
 }
 export class NativeModuleError extends PodspanError {

@@ -10,6 +10,7 @@ import { hostInterfaceForPod } from '../k8s/pod-interface';
 import type { MirrorSessionResource, PodInfo, ResourceRef } from '../k8s/types';
 import type { NodeShare } from './node-share';
 import type { Logger } from '../observability/logger';
+import type { UploadSpool } from '../storage/upload-spool';
 import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
 import { AnalyticsMetrics } from '../analysis/metrics';
 import { PodIndex } from '../analysis/pods';
@@ -62,6 +63,8 @@ export class Agent {
   private readonly deps: AgentDeps;
   /** Sessions with analyze: true feed these metrics, pod names from this node's pods. */
   private readonly analytics: AgentAnalytics;
+  /** The upload spool of a pcap target's store (set up at start-up by the agent command). */
+  spoolFor?: (store: string) => UploadSpool | undefined;
 
   constructor(
     private readonly node: string,
@@ -254,7 +257,7 @@ export class Agent {
     for (const [key, spec] of want) {
       if (this.captures.has(key)) continue;
       try {
-        const cap = await MirrorCapture.start(spec, this.node, this.log, this.analytics);
+        const cap = await MirrorCapture.start(spec, this.node, this.log, this.analytics, this.spoolFor);
         this.captures.set(key, cap);
         this.failures.delete(key);
         void cap.finished.then((r) => {

@@ -4,6 +4,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ClosedFiles } from '../storage/closed-files';
+import type { UploadSpool } from '../storage/upload-spool';
 import { CaptureSession, type CaptureResult, type InterfaceStats } from '../capture/session';
 import type { ResolvedSession } from '../config/agent-config';
 import { isEncap } from '../config/forward-options';
@@ -92,6 +94,13 @@ function describe(node: string, spec: CaptureSpec): string {
   return `node ${node}${pod ? `, pod ${pod.namespace}/${pod.name}${labels ? ` (${labels})` : ''}` : ''}, session ${spec.session.name}`;
 }
 
+interface CaptureUpload {
+  spool: UploadSpool;
+  closed: ClosedFiles;
+  agent: string;
+  timer: NodeJS.Timeout;
+}
+
 export class MirrorCapture {
   private constructor(
     readonly spec: CaptureSpec,
@@ -101,13 +110,26 @@ export class MirrorCapture {
     /** The interface's rx + tx packets when the capture started (undefined: "any"). */
     private readonly ifacePacketsAtStart: number | undefined,
     private readonly records?: RecordPipeline,
+    /** With a pcap target's store: its closed files go to the upload spool. */
+    private readonly upload?: CaptureUpload,
     private readonly shadow?: ShadowAttachment,
-  ) {}
+  ) {
+    if (upload) void done.finally(() => this.handOut(true));
+  }
 
-  static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics): Promise<MirrorCapture> {
+  private handOut(stopped: boolean): void {
+    if (!this.upload) return;
+    if (stopped) clearInterval(this.upload.timer);
+    for (const f of this.upload.closed.take(stopped)) this.upload.spool.add(f, this.upload.agent);
+  }
+
+  static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics, spoolFor?: (store: string) => UploadSpool | undefined): Promise<MirrorCapture> {
     const s = spec.session;
     // Refused before anything is opened when this build cannot analyse (one line in the failures).
-    const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number } } | undefined;
+    const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number; store?: string } } | undefined;
+    const store = pcap?.pcap.store;
+    const spool = store ? spoolFor?.(store) : undefined;
+    if (store && !spool) log.warn({ session: s.name, store }, 'store: not set up at start-up (a reload added it): files stay on the node until the agent restarts');
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
     for (const dir of [pcap?.pcap.dir, streams?.streams.dir]) {
@@ -155,7 +177,8 @@ export class MirrorCapture {
             path: file,
             format: pcap!.pcap.format,
             rotateBytes: pcap!.pcap.rotateMB ? Math.round(pcap!.pcap.rotateMB * 1e6) : undefined,
-            rotateSeconds: pcap!.pcap.rotateSeconds,
+            // With a store, at least hourly: objects are filed by the hour of their first packet.
+            rotateSeconds: pcap!.pcap.rotateSeconds ?? (store ? 3600 : undefined),
             rotateFiles: pcap!.pcap.keepFiles,
           }
         : undefined,
@@ -188,7 +211,17 @@ export class MirrorCapture {
       s.shadow && attachShadow(session, fanout, s.shadow, { name: s.name, reportDir: reportFolder(s.shadow, path.join(fileName(s.name), stem)), metrics: analytics?.shadowMetrics?.(s.name), log });
     const done = shadow ? shadow.done : session.start(undefined, undefined, fanout);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze, shadow: s.shadow?.target.url }, 'capture attached');
-    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline, shadow);
+    let upload: CaptureUpload | undefined;
+    if (spool && file) {
+      const closed = new ClosedFiles(file);
+      const agent = `${node}/${process.pid}`;
+      // Every second: the files rotated away from go to the spool (all of them once the capture ends).
+      const timer = setInterval(() => {
+        for (const f of closed.take(false)) spool.add(f, agent);
+      }, 1000);
+      upload = { spool, closed, agent, timer };
+    }
+    return new MirrorCapture(spec, session, fanout, done, ifacePacketsAtStart, pipeline, upload, shadow);
   }
 
   /** With analyze: records taken so far, per kind. */

@@ -6,7 +6,8 @@ const U32_PER_RECORD = RECORD_BYTES / 4;
 
 export class PacketBatch {
   readonly count: number;
-  private readonly table: Uint32Array;
+  /** The records in place (RECORD_BYTES/4 words each), for loops that must not allocate per packet. */
+  readonly table: Uint32Array;
 
   constructor(
     readonly data: Buffer,

@@ -3,6 +3,7 @@
 import { Collector } from '../collector/collector';
 import { parseCollectorFlags, type RawCollectorFlags } from '../config/collector-options';
 import { logger } from '../observability/logger';
+import { locationUrl } from '../storage/store';
 import { serveMetrics } from '../observability/metrics-server';
 
 export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableStream): Promise<number> {
@@ -11,6 +12,7 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   const port = await collector.start();
   err.write(`listening on ${options.host}:${port}${options.tls ? (options.tls.clientCa ? ' (mutual TLS)' : ' (TLS)') : ''}, writing to ${options.outDir}\n`);
   if (options.token && !options.tls) err.write('warning: --insecure: agents send the bearer token in the clear (no TLS)\n');
+  if (options.store) err.write(`uploading closed files to ${locationUrl(options.store.options)}\n`);
   if (options.vxlan) err.write(`listening for VXLAN on ${options.vxlan.host}:${collector.vxlanPort}/udp\n`);
   if (options.geneve) err.write(`listening for GENEVE on ${options.geneve.host}:${collector.genevePort}/udp\n`);
   if (options.gre) err.write(`listening for GRE and ERSPAN on ${options.gre.host}\n`);
@@ -41,7 +43,13 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
     err.write(`${name}: ${l.datagrams} datagrams, ${l.frames} frames written from ${l.sources} ${pairs}, ${l.malformed} ${bad}, ${l.refused} refused (--max-vxlan-sources)\n`);
     if (l.error) err.write(`${name}: stopped on an error: ${l.error}\n`);
   }
+  if (s.store) {
+    const t = s.store;
+    err.write(`store: ${t.uploadedFiles} files (${t.uploadedBytes} bytes) uploaded, ${t.failures} failed attempts, ${t.spoolFiles} files (${t.spoolBytes} bytes) left in the spool, ${t.droppedFiles} dropped (spool full)\n`);
+  }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
+  // Everything is closed and said: a request the store never answered must not keep the process.
+  if (collector.storeAbandonedRequest) setTimeout(() => process.exit(), 100).unref();
   if (closeError) throw closeError;
   return listeners.some(([, l]) => l?.error) ? 1 : 0; // frames were lost: say so in the exit status too
 }

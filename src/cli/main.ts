@@ -194,8 +194,30 @@ function program(): Command {
     .option('--max-message-mb <MiB>', 'largest batch message accepted (default 4)')
     .option('--max-streams <n>', 'agent streams open at once, more are refused (default 64)')
     .option('--shutdown-timeout <s>', 'on SIGINT/SIGTERM, cancel streams still open after s seconds (default 5)')
+    .option('--store <s3://bucket/prefix>', 'upload every closed file (and an index) to S3-compatible object storage')
+    .option('--store-spool-mb <MB>', 'closed files waiting for upload, at most (million bytes); beyond, the oldest are deleted and counted (default 10000)')
+    .option('--keep-local', 'keep files in --out after their upload')
+    .option('--sse <AES256|aws:kms[:key-id]>', 'server-side encryption of the uploaded objects')
+    .option('--store-drain-timeout <s>', 'on SIGINT/SIGTERM, upload for at most s seconds more; the rest waits for the next start (default 10)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
+    });
+
+  cmd
+    .command('export')
+    .description('the packets of pods/nodes over a time range, from captures in object storage, merged into one pcapng')
+    .option('--store <s3://bucket/prefix>', 'where the collectors upload (collector --store)')
+    .option('--since <time>', 'from (ISO 8601, now, or -10m / -2h / -1d)')
+    .option('--until <time>', 'to (default: now)')
+    .option('--namespace <ns>', "only pods in this namespace")
+    .option('--pod <name>', 'only this pod (repeatable)', collect)
+    .option('--selector <k=v>', 'only pods with these labels (repeatable, or k=v,k2=v2)', collect)
+    .option('--node <name>', 'only this node')
+    .option('-f, --filter <expression>', 'BPF filter expression')
+    .option('-w, --write <file>', "the merged pcapng ('-': standard output)")
+    .option('--list', 'print what is stored for the filter (files, pods, time ranges, sizes) instead')
+    .action(async (opts: Record<string, unknown>) => {
+      process.exitCode = await (await import('./export-command')).runExport(opts as never, process.stdout, process.stderr);
     });
 
   cmd

@@ -60,6 +60,9 @@ export class AgentFile {
   private readonly drops: Drops = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   /** The agent's analytics records, beside the pcapng (files made on the first records). */
   private readonly records: AgentRecordFiles;
+  /** Closed files already handed out by takeClosed(). */
+  private readonly handedOut = new Set<string>();
+  private closed = false;
   /** Date.now() of the last batch written (idle writers are closed by AgentFiles). */
   lastWriteMs = Date.now();
 
@@ -117,6 +120,16 @@ export class AgentFile {
   close(): void {
     this.records.close();
     this.writer.close();
+    this.closed = true;
+  }
+
+  /** Files closed (rotated away from, or all after close()) not handed out before: for the store's spool. */
+  takeClosed(): string[] {
+    const pcaps = this.writer.files();
+    const closed = [...(this.closed ? pcaps : pcaps.slice(0, -1)), ...(this.closed ? this.records.files() : this.records.closedFiles())];
+    const fresh = closed.filter((f) => !this.handedOut.has(f));
+    for (const f of fresh) this.handedOut.add(f);
+    return fresh;
   }
 
   private interfaceFor(s: Source): number | RefusedReason {

@@ -41,6 +41,8 @@ export class AgentFiles {
     private readonly refusals: Refusals,
     /** Told of every agent whose file closed (its metrics labels can go). */
     private readonly onClosed: (agent: string) => void,
+    /** Told of every file closed (rotated away from, or its agent's file closed), with its agent. */
+    private readonly onFileClosed?: (file: string, agent: string) => void,
   ) {}
 
   get size(): number {
@@ -71,6 +73,7 @@ export class AgentFiles {
           this.log.info({ agent, files: f.files() }, 'agent idle: file closed');
         } else {
           f.flush();
+          this.handOut(agent, f);
         }
       } catch (err) {
         this.log.error({ agent, err: (err as Error).message }, 'flushing or closing a capture file failed');
@@ -115,5 +118,10 @@ export class AgentFiles {
     this.closedFiles.splice(0, Math.max(0, this.closedFiles.length - KEEP_CLOSED_FILE_NAMES));
     this.onClosed(agent);
     f.close();
+    this.handOut(agent, f);
+  }
+
+  private handOut(agent: string, f: AgentFile): void {
+    if (this.onFileClosed) for (const file of f.takeClosed()) this.onFileClosed(file, agent);
   }
 }

@@ -62,6 +62,11 @@ export class AgentRecordFiles {
     return [...this.closed, ...[...this.open.values()].flatMap((f) => f.paths)];
   }
 
+  /** Files no longer written to: rotated away from, or all of them once close()d. */
+  closedFiles(): string[] {
+    return [...this.closed, ...[...this.open.values()].flatMap((f) => f.paths.slice(0, -1))];
+  }
+
   close(): void {
     for (const f of this.open.values()) {
       fs.closeSync(f.fd);

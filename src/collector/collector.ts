@@ -20,6 +20,8 @@ import { Refusals } from './refusals';
 import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { EncapListeners, type EncapListenerStats } from './encap-listeners';
 import { OutputError, PodspanError, UsageError } from '../errors';
+import { checkStore, s3Client, type StoreOptions } from '../storage/store';
+import { UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
 
 export interface CollectorOptions {
   host: string;
@@ -39,6 +41,8 @@ export interface CollectorOptions {
   maxVxlanSources?: number;
   /** Bounds on what clients may hold (defaults: collectorLimits). */
   streamLimits?: Partial<CollectorLimits>;
+  /** Upload every closed file to an object store (--store). */
+  store?: { options: StoreOptions; capBytes: number; keepLocal: boolean; drainMs: number };
 }
 
 export interface CollectorLimits {
@@ -65,6 +69,7 @@ export interface CollectorStats {
   refusedUnauthenticated: number;
   refusedMalformed: number;
   files: string[];
+  store?: SpoolStats;
 }
 
 type MirrorCall = grpc.ServerDuplexStream<Buffer, Ack>;
@@ -109,6 +114,7 @@ export class Collector {
     }),
   };
   private readonly encap: EncapListeners;
+  private spool?: UploadSpool;
   private readonly tap: LiveTap;
   private readonly runId = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '');
 
@@ -132,7 +138,7 @@ export class Collector {
     this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
       this.metrics.frames.remove({ agent });
       for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
-    });
+    }, (file, agent) => this.spool?.add(file, agent));
     this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
     this.encap = new EncapListeners(log, this.refusals, this.registry);
     this.server.addService(tapService, this.tap.implementation());
@@ -144,6 +150,13 @@ export class Collector {
       fs.mkdirSync(this.opt.outDir, { recursive: true });
     } catch (err) {
       throw new OutputError(`--out ${this.opt.outDir}: ${(err as Error).message}`);
+    }
+    if (this.opt.store) {
+      // Refused at start-up, before any agent is accepted: wrong credentials, a missing bucket.
+      const client = s3Client();
+      await checkStore(client, this.opt.store.options);
+      this.spool = new UploadSpool(client, { store: this.opt.store.options, dirs: [this.opt.outDir], capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal, uploaderId: uploaderId() }, this.log.child({ part: 'store' }), this.registry);
+      this.spool.start();
     }
     let credentials = grpc.ServerCredentials.createInsecure();
     if (this.opt.tls) {
@@ -185,6 +198,7 @@ export class Collector {
 
   stats(): CollectorStats {
     return {
+      store: this.spool?.stats(),
       agents: this.files.opened,
       ...this.counters,
       files: [...this.files.files(), ...this.encap.written()],
@@ -224,7 +238,17 @@ export class Collector {
     const errors: string[] = [];
     errors.push(...this.encap.stop());
     errors.push(...this.files.closeAll());
+    if (this.spool) {
+      // The listeners' files (VXLAN, GENEVE, GRE/ERSPAN) have no agent: their name says the listener.
+      for (const f of this.encap.written()) this.spool.add(f, path.basename(f).split('_')[0]);
+      await this.spool.stop(this.opt.store!.drainMs);
+    }
     if (errors.length) throw new OutputError(errors.join('; '));
+  }
+
+  /** The upload spool abandoned a request in flight at stop() (see UploadSpool.abandoned). */
+  get storeAbandonedRequest(): boolean {
+    return this.spool?.abandoned === true;
   }
 
   /** Why the collector is unhealthy (/healthz), or undefined: an encapsulation listener stopped on a write error. */

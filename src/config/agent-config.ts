@@ -111,8 +111,17 @@ const sessionFields = {
                 rotateMB: z.number().positive().optional(),
                 rotateSeconds: z.number().int().positive().optional(),
                 keepFiles: z.number().int().positive().optional(),
+                /** Upload each closed file (and an index) to s3://BUCKET/PREFIX; read at start-up (see README). */
+                store: z.string().regex(/^s3:\/\//, { message: 'store takes s3://BUCKET/PREFIX' }).optional(),
+                /** Closed files waiting for upload, at most (million bytes, all sessions of that store); default 10000. */
+                storeSpoolMB: z.number().positive().optional(),
+                /** Keep files after their upload. */
+                keepLocal: z.boolean().optional(),
               })
-              .strict(),
+              .strict()
+              .refine((p) => !(p.store && p.keepFiles), { message: 'keepFiles deletes files that may not be uploaded yet: with store, storeSpoolMB bounds the disk instead' })
+              .refine((p) => !(p.store && p.rotateSeconds && p.rotateSeconds > 3600), { message: 'rotateSeconds with store: at most 3600 (objects are filed by hour)' })
+              .refine((p) => !(p.store && p.format === 'pcap'), { message: 'store needs format pcapng (the index reads its interface blocks)' }),
           })
           .strict(),
         z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defaultAgentFileLimits } from '../collector/agent-files';
 import type { CollectorLimits, CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
+import { parseSse, parseStoreUrl } from '../storage/store';
 
 export interface RawCollectorFlags {
   listen?: string;
@@ -28,6 +29,11 @@ export interface RawCollectorFlags {
   maxMessageMb?: string;
   maxStreams?: string;
   shutdownTimeout?: string;
+  store?: string;
+  storeSpoolMb?: string;
+  keepLocal?: boolean;
+  sse?: string;
+  storeDrainTimeout?: string;
 }
 
 const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
@@ -51,6 +57,11 @@ const schema = z.object({
   maxMessageMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--max-message-mb takes a number of MiB' }).optional(),
   maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
   shutdownTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--shutdown-timeout takes seconds' }).optional(),
+  store: z.string().optional(),
+  storeSpoolMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-spool-mb takes a number of MB' }).optional(),
+  keepLocal: z.boolean().optional(),
+  sse: z.string().optional(),
+  storeDrainTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-drain-timeout takes seconds' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
   geneveListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--geneve-listen takes HOST:PORT (port 6081 is the standard)' }).optional(),
   greListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)$/, { message: '--gre-listen takes an IPv4 address or [IPv6] (GRE has no port)' }).optional(),
@@ -79,6 +90,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     if (v !== undefined && Number(v) < 1) throw new UsageError(`${flag} must be at least 1`);
   }
   outFolder(f.out);
+  const store = storeOptions(f);
   readable('--tls-cert', f.tlsCert);
   readable('--tls-key', f.tlsKey);
   readable('--client-ca', f.clientCa);
@@ -90,9 +102,12 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     host,
     port,
     outDir: f.out,
+    store,
     rotation: {
       rotateBytes: f.fileSize ? Math.round(Number(f.fileSize) * 1_000_000) : undefined,
-      rotateSeconds: f.rotateSeconds ? Number(f.rotateSeconds) : undefined,
+      // With --store, files rotate at least hourly: an object's key holds the hour of its first
+      // packet and export looks one hour back for the files that began before --since.
+      rotateSeconds: f.rotateSeconds ? Number(f.rotateSeconds) : store ? 3600 : undefined,
       rotateFiles: f.fileCount ? Number(f.fileCount) : undefined,
     },
     tls: f.tlsCert && f.tlsKey ? { cert: f.tlsCert, key: f.tlsKey, clientCa: f.clientCa } : undefined,
@@ -108,6 +123,26 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     },
     maxVxlanSources: f.maxVxlanSources ? Number(f.maxVxlanSources) : 4096,
     streamLimits: streamLimits(f),
+  };
+}
+
+// --store and its companions; -W is refused with it (the spool's cap bounds the disk instead).
+function storeOptions(f: { store?: string; storeSpoolMb?: string; keepLocal?: boolean; sse?: string; storeDrainTimeout?: string; rotateSeconds?: string; fileCount?: string }): CollectorOptions['store'] {
+  if (!f.store) {
+    const stray = f.storeSpoolMb ? '--store-spool-mb' : f.keepLocal ? '--keep-local' : f.sse ? '--sse' : f.storeDrainTimeout ? '--store-drain-timeout' : undefined;
+    if (stray) throw new UsageError(`${stray} needs --store s3://BUCKET/PREFIX`);
+    return undefined;
+  }
+  const location = parseStoreUrl('--store', f.store);
+  if (f.fileCount) throw new UsageError('-W deletes files that may not be uploaded yet: with --store, --store-spool-mb bounds the disk instead');
+  if (f.rotateSeconds && (Number(f.rotateSeconds) > 3600 || Number(f.rotateSeconds) === 0)) {
+    throw new UsageError('-G with --store: at most 3600 seconds (objects are filed by hour; export looks one hour back)');
+  }
+  return {
+    options: { ...location, sse: parseSse('--sse', f.sse) },
+    capBytes: Math.round(Number(f.storeSpoolMb ?? 10_000) * 1_000_000),
+    keepLocal: f.keepLocal === true,
+    drainMs: Number(f.storeDrainTimeout ?? 10) * 1000,
   };
 }
 

@@ -11,8 +11,8 @@ export interface CollectorProcess extends Running {
   metricsUrl?: string;
 }
 
-export async function startCollector(args: string[]): Promise<CollectorProcess> {
-  const child = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
+export async function startCollector(args: string[], env?: Record<string, string>): Promise<CollectorProcess> {
+  const child = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));

@@ -1,4 +1,4 @@
-// `podspan agent` started as node "test-node" (of the cluster in kube-env.ts), for the
+// `podspan agent` started as node "test-node" (or another) of the cluster in kube-env.ts, for the
 // Kubernetes end-to-end tests: its stderr, its exit, and its per-pod captured counter.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -39,8 +39,8 @@ function openFiles(pid: number): string[] {
 }
 
 /** Starts the agent with `cfg` (metrics on 127.0.0.1:0) and waits until it runs its first captures. */
-export async function startNodeAgent(cfg: string): Promise<NodeAgent> {
-  const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: 'test-node', PODSPAN_LOG_LEVEL: 'info' } }));
+export async function startNodeAgent(cfg: string, node = 'test-node'): Promise<NodeAgent> {
+  const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: node, PODSPAN_LOG_LEVEL: 'info' } }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));

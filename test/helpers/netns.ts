@@ -31,6 +31,22 @@ export function removeNamespaces(names: string[]): void {
   for (const ns of names) run('ip', ['netns', 'del', ns]);
 }
 
+/**
+ * A pod as a CNI makes one: namespace `ns` with eth0, whose peer `host` is in this namespace (up,
+ * IPv6 off so the host sends nothing of its own on it), and with `podIp` the pod's address routed
+ * to `host` (as Calico does) and a default route out of eth0.
+ */
+export function addPodVeth(ns: string, host: string, podIp?: string): void {
+  ip('link', 'add', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+  run('sysctl', ['-qw', `net.ipv6.conf.${host}.disable_ipv6=1`]);
+  ip('link', 'set', host, 'up');
+  inNs(ns, ['ip', 'link', 'set', 'eth0', 'up']);
+  if (!podIp) return;
+  inNs(ns, ['ip', 'addr', 'add', `${podIp}/32`, 'dev', 'eth0']);
+  ip('route', 'add', `${podIp}/32`, 'dev', host);
+  inNs(ns, ['ip', 'route', 'add', 'default', 'dev', 'eth0']);
+}
+
 /** A veth pair from namespace A (device a) to namespace B (device b), both up. */
 export function addVeth(nsA: string, a: string, nsB: string, b: string): void {
   ip('link', 'add', a, 'netns', nsA, 'type', 'veth', 'peer', 'name', b, 'netns', nsB);

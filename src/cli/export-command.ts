@@ -1,0 +1,65 @@
+// `podspan export`: from the captures collectors uploaded (collector --store), the packets of the
+// selected pods/nodes over a time range, merged in time order into one pcapng (or, with --list,
+// what is stored for that filter). Progress on stderr.
+import { UsageError } from '../errors';
+import { exportCaptures, type ExportProgress } from '../storage/export-merge';
+import { parseSelector, parseTime, selectCaptures, type ExportQuery } from '../storage/export-query';
+import { checkStore, parseStoreUrl, s3Client } from '../storage/store';
+
+export interface RawExportFlags {
+  store?: string;
+  since?: string;
+  until?: string;
+  namespace?: string;
+  pod?: string[];
+  selector?: string[];
+  node?: string;
+  filter?: string;
+  write?: string;
+  list?: boolean;
+}
+
+const mb = (n: number) => (n / 1e6).toFixed(1);
+const iso = (ns: string | undefined) => (ns ? new Date(Number(BigInt(ns) / 1_000_000n)).toISOString() : '-');
+
+export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (!raw.store) throw new UsageError('--store s3://BUCKET/PREFIX is required');
+  if (!raw.since) throw new UsageError('--since TIME is required');
+  if (!raw.list && !raw.write) throw new UsageError('-w FILE (or -w - for standard output) or --list is required');
+  const loc = parseStoreUrl('--store', raw.store);
+  const now = Date.now();
+  const query: ExportQuery = {
+    sinceNs: parseTime('--since', raw.since, now),
+    untilNs: raw.until ? parseTime('--until', raw.until, now) : BigInt(now) * 1_000_000n,
+    node: raw.node,
+    namespace: raw.namespace,
+    pods: raw.pod ?? [],
+    selector: parseSelector(raw.selector ?? []),
+  };
+  if (query.untilNs < query.sinceNs) throw new UsageError('--until is before --since');
+  const client = s3Client();
+  await checkStore(client, loc);
+  const sel = await selectCaptures(client, loc, query);
+  if (sel.unindexed.length) err.write(`warning: ${sel.unindexed.length} capture objects have no index and were not searched (first: ${sel.unindexed[0]})\n`);
+  if (raw.list) {
+    for (const s of sel.selected) {
+      const pods = s.interfaces.map((i) => `${i.name} (${i.packets} packets)`).join(', ');
+      out.write(`${s.index.object}\t${iso(s.index.firstNs)}\t${iso(s.index.lastNs)}\t${s.index.sizeBytes} bytes\t${s.index.packets} packets\t${pods}\n`);
+    }
+    const bytes = sel.selected.reduce((n, s) => n + s.index.sizeBytes, 0);
+    err.write(`${sel.selected.length} of ${sel.indexes} indexed files match, ${mb(bytes)} MB\n`);
+    return 0;
+  }
+  const tty = (err as NodeJS.WriteStream).isTTY === true;
+  let last = 0;
+  const progress = (p: ExportProgress) => {
+    if (!tty || Date.now() - last < 200) return;
+    last = Date.now();
+    err.write(`\r${p.objects}/${p.objectsTotal} files, ${mb(p.bytesFetched)}/${mb(p.bytesTotal)} MB fetched, ${p.packets} packets kept`);
+  };
+  err.write(`${sel.selected.length} of ${sel.indexes} indexed files match; fetching ${mb(sel.selected.reduce((n, s) => n + s.index.sizeBytes, 0))} MB\n`);
+  const r = await exportCaptures(client, loc, sel.selected, query, raw.filter, raw.write!, progress);
+  if (tty) err.write('\n');
+  err.write(`${r.packets} packets from ${sel.selected.length} files written to ${raw.write === '-' ? 'standard output' : raw.write} (${r.interfaces} interfaces)\n`);
+  return 0;
+}

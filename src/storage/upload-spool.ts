@@ -1,0 +1,316 @@
+// The upload spool: closed capture files (and analytics JSON lines) wait in the collector's folder
+// until their upload is confirmed, then are deleted (or, with keepLocal, noted as uploaded). One
+// upload at a time, oldest first, multipart (@aws-sdk/lib-storage), the pcapng's index object put
+// after it (an index therefore always names an object that exists). A failed upload is retried
+// with exponential backoff, the file staying at the head. The spool's bytes are capped: past the
+// cap the oldest waiting files are deleted, counted and logged. A restart finds the files still
+// in the folder and resumes.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../observability/logger';
+import { indexCaptureFile, type CaptureIndex } from './capture-index';
+import { describeS3Error, objectKey, type StoreOptions } from './store';
+
+export interface SpoolOptions {
+  store: StoreOptions;
+  /** The folders the files are written in (the collector's --out, the agent's session folders): a restart resumes what they hold. */
+  dirs: string[];
+  /** Bytes of closed files waiting at most; beyond, the oldest waiting are deleted (0: no cap). */
+  capBytes: number;
+  keepLocal: boolean;
+  /** Backoff between attempts at one file: doubles from minMs to maxMs. */
+  backoff?: { minMs: number; maxMs: number };
+  partBytes?: number;
+  /**
+   * Starts every object's file name: two collectors (or two runs of one) may write files of the
+   * same name in the same second, and one object must never replace another.
+   */
+  uploaderId: string;
+}
+
+/** Names of uploaded files kept with keepLocal, one per line, so a restart does not upload them again. */
+export const UPLOADED_JOURNAL = '.podspan-uploaded';
+const SPOOLED = /\.(pcapng|jsonl)$/;
+
+interface Entry {
+  file: string;
+  agent?: string;
+  size: number;
+  attempts: number;
+  placed?: { key: string; index?: CaptureIndex };
+  /** Its index being read while the file before it uploads. */
+  placing?: Promise<{ key: string; index?: CaptureIndex } | undefined>;
+  /** Deleted by the cap while being uploaded. */
+  dropped?: boolean;
+}
+
+export interface SpoolStats {
+  uploadedFiles: number;
+  uploadedBytes: number;
+  failures: number;
+  droppedFiles: number;
+  droppedBytes: number;
+  spoolFiles: number;
+  spoolBytes: number;
+}
+
+/** The agent id's readable part from a collector file name: STEM-HASH_RUN[-N].pcapng → STEM. */
+function agentFromName(file: string): string {
+  return /^(.*)-[0-9a-f]{12}_/.exec(path.basename(file))?.[1] ?? 'unknown';
+}
+
+/** HOST-RANDOM: this process's uploads (the host name: a pod's name in Kubernetes). */
+export function uploaderId(): string {
+  return `${os.hostname().replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 63)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** An agent id is NODE/PID: its node. */
+const nodeOf = (agent: string) => agent.split('/')[0];
+
+/** Uploads closed files; owns `client` (stop() destroys it). */
+export class UploadSpool {
+  private readonly queue: Entry[] = [];
+  private inFlight?: Entry;
+  private upload$?: Upload;
+  private readonly uploaded = new Set<string>();
+  /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
+  private readonly placed = new Map<string, { node: string; hourMs: number }>();
+  private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
+  private wake?: () => void;
+  /**
+   * stop() abandoned a request in flight (a store that stopped answering). lib-storage's abort
+   * ends the upload's promise but not its request, whose socket then keeps the process alive: the
+   * command ends the process itself once its files are closed and its summary written.
+   */
+  abandoned = false;
+  private running?: Promise<void>;
+  private stopping = false;
+  private lastError = '';
+  private readonly metrics: Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes', Counter> & Record<'spoolBytes' | 'spoolFiles', Gauge>;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly opt: SpoolOptions,
+    private readonly log: Logger,
+    registry?: Registry,
+  ) {
+    const registers = registry ? [registry] : [];
+    this.metrics = {
+      files: new Counter({ name: 'podspan_store_uploaded_files_total', help: 'files uploaded to the object store (confirmed)', registers }),
+      bytes: new Counter({ name: 'podspan_store_uploaded_bytes_total', help: 'bytes of files uploaded to the object store', registers }),
+      failures: new Counter({ name: 'podspan_store_upload_failures_total', help: 'upload attempts that failed (each retried with backoff)', registers }),
+      dropped: new Counter({ name: 'podspan_store_spool_dropped_files_total', help: 'files deleted unuploaded because the spool reached its cap (oldest first)', registers }),
+      droppedBytes: new Counter({ name: 'podspan_store_spool_dropped_bytes_total', help: 'bytes of files deleted unuploaded because the spool reached its cap', registers }),
+      spoolBytes: new Gauge({ name: 'podspan_store_spool_bytes', help: 'bytes of closed files waiting for upload', registers, collect: (): void => this.metrics.spoolBytes.set(this.s.spoolBytes) }),
+      spoolFiles: new Gauge({ name: 'podspan_store_spool_files', help: 'closed files waiting for upload', registers, collect: (): void => this.metrics.spoolFiles.set(this.s.spoolFiles) }),
+    };
+  }
+
+  stats(): SpoolStats {
+    return { ...this.s };
+  }
+
+  /** Takes the files a previous run left in the folders (oldest first), then uploads in the background. */
+  start(): void {
+    const left: { file: string; mtimeMs: number }[] = [];
+    for (const dir of this.opt.dirs) {
+      if (!fs.existsSync(dir)) continue;
+      const journal = path.join(dir, UPLOADED_JOURNAL);
+      if (fs.existsSync(journal)) for (const name of fs.readFileSync(journal, 'utf8').split('\n')) if (name) this.uploaded.add(path.join(dir, name));
+      for (const n of fs.readdirSync(dir)) {
+        const file = path.join(dir, n);
+        if (!SPOOLED.test(n) || this.uploaded.has(file)) continue;
+        const st = fs.statSync(file);
+        if (st.isFile()) left.push({ file, mtimeMs: st.mtimeMs });
+      }
+    }
+    left.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file.endsWith('.pcapng') ? -1 : 1));
+    for (const { file } of left) this.add(file);
+    if (left.length) this.log.info({ files: left.length, bytes: this.s.spoolBytes }, 'store: resuming the spool left by an earlier run');
+    this.running = this.loop();
+  }
+
+  /** A closed file to upload (its agent when known). */
+  add(file: string, agent?: string): void {
+    if (this.uploaded.has(file)) return;
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return; // gone already (a -W ring deleted it)
+    }
+    this.queue.push({ file, agent, size, attempts: 0 });
+    this.s.spoolFiles++;
+    this.s.spoolBytes += size;
+    this.enforceCap();
+    this.wake?.();
+  }
+
+  /**
+   * Uploads on for at most drainMs (while the store answers), then stops: an upload still in
+   * progress is aborted (its file stays). What is left waits in the folders for the next run.
+   */
+  async stop(drainMs = 0): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
+    this.stopping = true;
+    if (this.inFlight) this.abandoned = true;
+    void this.upload$?.abort().catch(() => undefined);
+    this.wake?.();
+    await this.running;
+    this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
+  }
+
+  // Past the cap, the oldest waiting files are deleted and counted; the oldest may be the one
+  // being uploaded: its upload is aborted (nothing of it stays in the store).
+  private enforceCap(): void {
+    const cap = this.opt.capBytes;
+    while (cap && this.s.spoolBytes > cap && this.queue.length) {
+      const e = this.queue.shift()!;
+      if (e === this.inFlight) {
+        e.dropped = true;
+        void this.upload$?.abort().catch(() => undefined);
+      }
+      this.s.spoolFiles--;
+      this.s.spoolBytes -= e.size;
+      fs.rmSync(e.file, { force: true });
+      this.s.droppedFiles++;
+      this.s.droppedBytes += e.size;
+      this.metrics.dropped.inc();
+      this.metrics.droppedBytes.inc(e.size);
+      this.log.warn({ file: e.file, bytes: e.size, capBytes: cap, dropped: this.s.droppedFiles }, 'store: spool full: oldest file deleted without upload');
+    }
+  }
+
+  // The oldest file stays at the head of the queue while it is uploaded (so the cap can drop it).
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      const e = this.queue[0];
+      if (!e) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      this.inFlight = e;
+      try {
+        await this.upload(e);
+        this.lastError = '';
+        if (!e.dropped) {
+          this.queue.shift();
+          this.done(e);
+        }
+      } catch (err) {
+        if (e.dropped || this.stopping) continue; // deleted by the cap meanwhile (counted there), or aborted by stop()
+        e.attempts++;
+        this.s.failures++;
+        this.metrics.failures.inc();
+        const reason = describeS3Error(err);
+        if (reason !== this.lastError) this.log.warn({ file: e.file, attempts: e.attempts, err: reason }, 'store: upload failed, retrying with backoff');
+        this.lastError = reason;
+        await this.backoff(e.attempts);
+      } finally {
+        this.inFlight = undefined;
+      }
+    }
+  }
+
+  private async backoff(attempts: number): Promise<void> {
+    const { minMs, maxMs } = this.opt.backoff ?? { minMs: 500, maxMs: 8000 };
+    const ms = Math.min(maxMs, minMs * 2 ** Math.min(attempts - 1, 20));
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      this.wake = () => {
+        if (this.stopping) (clearTimeout(t), r());
+      };
+    });
+    this.wake = undefined;
+  }
+
+  // Where a file goes, and its index: worked out once (a retry uploads to the same key).
+  private async place(e: Entry): Promise<{ key: string; index?: CaptureIndex }> {
+    const name = path.basename(e.file);
+    const agent = e.agent ?? agentFromName(e.file);
+    let index: CaptureIndex | undefined;
+    let place: { node: string; hourMs: number };
+    if (e.file.endsWith('.pcapng')) {
+      index = await indexCaptureFile(e.file, agent, e.size).catch((err: Error) => {
+        // A damaged file is stored all the same (found by its key, not by export's index search).
+        this.log.warn({ file: e.file, err: err.message }, 'store: no index for this file');
+        return undefined;
+      });
+      const firstMs = index?.firstNs ? Number(BigInt(index.firstNs) / 1_000_000n) : fs.statSync(e.file).mtimeMs;
+      place = { node: index?.node ?? nodeOf(agent), hourMs: firstMs };
+      // Keyed by the name the writer was given: a rotating pcapng is BASE_NNNNN_STAMP.pcapng, its
+      // records BASE.KIND[.N].jsonl.
+      this.placed.set(e.file.replace(/\.pcapng$/, '').replace(/_\d{5,}_\d{14}$/, ''), place);
+    } else {
+      // BASE.KIND[.N].jsonl goes beside BASE.pcapng's object when known.
+      const pcapBase = e.file.replace(/\.[a-z]+(\.\d+)?\.jsonl$/, '');
+      place = this.placed.get(pcapBase) ?? { node: nodeOf(agent), hourMs: fs.statSync(e.file).mtimeMs };
+    }
+    const key = objectKey(this.opt.store.prefix, place.hourMs, place.node, `${this.opt.uploaderId}_${name}`);
+    if (index) index.object = key;
+    return { key, index };
+  }
+
+  private async upload(e: Entry): Promise<void> {
+    e.placed ??= (await e.placing) ?? (await this.place(e));
+    // The next file's index is read (natively, off this thread) while this one uploads.
+    const next = this.queue[1];
+    if (next && !next.placed && !next.placing) {
+      next.placing = this.place(next).catch(() => {
+        next.placing = undefined; // worked out again when its turn comes
+        return undefined;
+      });
+    }
+    const { key, index } = e.placed;
+    const isPcap = e.file.endsWith('.pcapng');
+    const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
+      ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
+      : {};
+    const body = fs.createReadStream(e.file);
+    try {
+      this.upload$ = new Upload({
+        client: this.client,
+        params: { Bucket: this.opt.store.bucket, Key: key, Body: body, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
+        partSize: this.opt.partBytes ?? 16 << 20,
+        queueSize: 4,
+        leavePartsOnError: false,
+      });
+      await this.upload$.done();
+    } finally {
+      this.upload$ = undefined;
+      body.destroy();
+    }
+    if (index) {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
+      );
+    }
+  }
+
+  // Confirmed: the file leaves the spool (deleted, or noted as uploaded with keepLocal).
+  private done(e: Entry): void {
+    const name = path.basename(e.file);
+    if (this.opt.keepLocal) {
+      fs.appendFileSync(path.join(path.dirname(e.file), UPLOADED_JOURNAL), `${name}\n`);
+      this.uploaded.add(e.file);
+    } else {
+      fs.rmSync(e.file, { force: true });
+    }
+    this.s.spoolFiles--;
+    this.s.spoolBytes -= e.size;
+    this.s.uploadedFiles++;
+    this.s.uploadedBytes += e.size;
+    this.metrics.files.inc();
+    this.metrics.bytes.inc(e.size);
+    this.log.debug?.({ file: e.file }, 'store: uploaded');
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
