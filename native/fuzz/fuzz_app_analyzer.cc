@@ -9,6 +9,7 @@
 #include <string>
 
 #include "analysis/app_analyzer.h"
+#include "stream_script.h"
 
 namespace {
 
@@ -22,11 +23,8 @@ struct Count : podspan::RecordSink {
   void dns(const podspan::DnsRecord&) override { ++dns_count; }
 };
 
-struct Start {
-  const char* bytes;
-  size_t len;
-};
-#define START(s) {s, sizeof(s) - 1}
+using podspan_fuzz::Start;
+#define START PODSPAN_FUZZ_START
 const Start kStarts[] = {
     START(""),
     START("GET /a/1?x HTTP/1.1\r\nHost: h\r\n\r\n"),
@@ -40,7 +38,6 @@ const Start kStarts[] = {
     START("\x00\x00\x00\x04\x00\x00\x00\x00\x00"),  // an HTTP/2 SETTINGS frame header
 };
 #undef START
-constexpr size_t kStartCount = sizeof(kStarts) / sizeof(kStarts[0]);
 const uint16_t kPorts[] = {80, 53, 50051, 8080};
 constexpr int kSlots = 4;
 
@@ -61,10 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool open[kSlots] = {false, false, false, false};
   uint64_t offset[kSlots][2] = {};
   uint64_t next_id = 1, ts = 1;
-  size_t i = 0;
-  auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
+  podspan_fuzz::Script in(data, size);
+  auto byte = [&]() -> uint8_t { return in.byte(); };
   std::string buf;
-  while (i < size) {
+  while (in.more()) {
     const uint8_t op = byte() % 6;
     const int slot = byte() % kSlots;
     ts += byte();
@@ -84,27 +81,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (byte() & 1) a.set_client_side(s.slot, 1);
         break;
       }
-      case 1: {
-        if (!open[slot]) break;
-        const int dir = byte() & 1;
-        const Start& start = kStarts[byte() % kStartCount];
-        const size_t n = std::min<size_t>(byte(), size - i);
-        buf.assign(start.bytes, start.len);
-        buf.append(reinterpret_cast<const char*>(data + i), n);
-        i += n;
-        if (buf.empty()) break;
-        a.on_data(s, dir, offset[slot][dir], reinterpret_cast<const uint8_t*>(buf.data()), static_cast<uint32_t>(buf.size()), ts);
-        offset[slot][dir] += buf.size();
+      case 1:
+        if (open[slot]) podspan_fuzz::data_step(a, s, offset[slot], in, kStarts, buf, ts);
         break;
-      }
-      case 2: {
-        if (!open[slot]) break;
-        const int dir = byte() & 1;
-        const uint64_t n = 1 + byte();
-        a.on_gap(s, dir, offset[slot][dir], n);
-        offset[slot][dir] += n;
+      case 2:
+        if (open[slot]) podspan_fuzz::gap_step(a, s, offset[slot], in);
         break;
-      }
       case 3:
         if (!open[slot]) break;
         (void)a.app_of(s.slot);
@@ -121,9 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           std::swap(e.client, e.server);
           std::swap(e.client_port, e.server_port);
         }
-        const size_t n = std::min<size_t>(byte(), size - i);
-        a.on_udp(e, data + i, static_cast<uint32_t>(n), ts);
-        i += n;
+        const auto [p, n] = in.take(byte());
+        a.on_udp(e, p, static_cast<uint32_t>(n), ts);
         break;
       }
       default:

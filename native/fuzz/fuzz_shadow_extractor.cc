@@ -10,14 +10,12 @@
 #include <string>
 
 #include "shadow/extractor.h"
+#include "stream_script.h"
 
 namespace {
 
-struct Start {
-  const char* bytes;
-  size_t len;
-};
-#define START(s) {s, sizeof(s) - 1}
+using podspan_fuzz::Start;
+#define START PODSPAN_FUZZ_START
 const Start kStarts[] = {
     START(""),
     START("GET /a/1?x HTTP/1.1\r\nHost: h\r\n\r\n"),
@@ -36,7 +34,6 @@ const Start kStarts[] = {
     START("\x00\x00\x00\x04\x00\x00\x00\x00\x00"),  // an HTTP/2 SETTINGS frame header
 };
 #undef START
-constexpr size_t kStartCount = sizeof(kStarts) / sizeof(kStarts[0]);
 constexpr int kSlots = 3;
 
 // One JSON object per line, braces and brackets balanced outside strings, every "[a,b]" of
@@ -78,8 +75,8 @@ void check_batch(const podspan::ExchangeBatch& b, uint64_t& exchanges) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podspan;
   if (size < 1) return 0;
-  size_t i = 0;
-  auto byte = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
+  podspan_fuzz::Script in(data, size);
+  auto byte = [&]() -> uint8_t { return in.byte(); };
   const uint8_t mode = byte();
   ShadowOptions o;
   o.raw = mode & 1;
@@ -99,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t offset[kSlots][2] = {};
   uint64_t next_id = 1, ts = 1;
   std::string buf;
-  while (i < size) {
+  while (in.more()) {
     const uint8_t op = byte() % 4;
     const int slot = byte() % kSlots;
     ts += byte();
@@ -119,27 +116,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         x.on_first_segment(s, static_cast<int>(byte() % 3) - 1);
         break;
       }
-      case 1: {
-        if (!open[slot]) break;
-        const int dir = byte() & 1;
-        const Start& start = kStarts[byte() % kStartCount];
-        const size_t n = std::min<size_t>(byte(), size - i);
-        buf.assign(start.bytes, start.len);
-        buf.append(reinterpret_cast<const char*>(data + i), n);
-        i += n;
-        if (buf.empty()) break;
-        x.on_data(s, dir, offset[slot][dir], reinterpret_cast<const uint8_t*>(buf.data()), static_cast<uint32_t>(buf.size()), ts);
-        offset[slot][dir] += buf.size();
+      case 1:
+        if (open[slot]) podspan_fuzz::data_step(x, s, offset[slot], in, kStarts, buf, ts);
         break;
-      }
-      case 2: {
-        if (!open[slot]) break;
-        const int dir = byte() & 1;
-        const uint64_t n = 1 + byte();
-        x.on_gap(s, dir, offset[slot][dir], n);
-        offset[slot][dir] += n;
+      case 2:
+        if (open[slot]) podspan_fuzz::gap_step(x, s, offset[slot], in);
         break;
-      }
       default:
         if (!open[slot]) break;
         x.on_close(s, CloseReason::kFin, ts);
