@@ -12,13 +12,10 @@ std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, 
 }
 
 Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& b) {
-  auto buf = [&](const std::string& s) {
-    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  };
   Napi::Object o = Napi::Object::New(env);
-  o.Set("flows", buf(b.flows));
-  o.Set("http", buf(b.http));
-  o.Set("dns", buf(b.dns));
+  o.Set("flows", copy_to_buffer(env, b.flows));
+  o.Set("http", copy_to_buffer(env, b.http));
+  o.Set("dns", copy_to_buffer(env, b.dns));
   o.Set("flowCount", Napi::Number::New(env, static_cast<double>(b.flow_count)));
   o.Set("httpCount", Napi::Number::New(env, static_cast<double>(b.http_count)));
   o.Set("dnsCount", Napi::Number::New(env, static_cast<double>(b.dns_count)));

@@ -25,12 +25,9 @@ std::shared_ptr<podspan::ShadowConsumer> make_shadow(const Napi::Object& o, bool
 }
 
 Napi::Object exchange_batch_object(Napi::Env env, const podspan::ExchangeBatch& b) {
-  auto buf = [&](const std::string& s) {
-    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  };
   Napi::Object o = Napi::Object::New(env);
-  o.Set("meta", buf(b.meta));
-  o.Set("data", buf(b.data));
+  o.Set("meta", copy_to_buffer(env, b.meta));
+  o.Set("data", copy_to_buffer(env, b.data));
   return o;
 }
 

@@ -24,6 +24,11 @@ inline bool get_bool(const Napi::Object& o, const char* key, bool dflt) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
 }
 
+// A native string's bytes as a JavaScript Buffer of its own (a batch's JSON lines or data).
+inline Napi::Buffer<uint8_t> copy_to_buffer(Napi::Env env, const std::string& s) {
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
 inline podspan::FileFormat parse_format(const std::string& f) {
   if (f == "pcapng") return podspan::FileFormat::kPcapng;
   if (f == "pcap-ns") return podspan::FileFormat::kPcapNs;

@@ -95,6 +95,12 @@ struct Obj {
     key(name);
     append_ms(out, ns);
   }
+  // A signed number when `present`, else null (an answer's status before it came, say).
+  void int_or_null(const char* name, int64_t v, bool present) {
+    key(name);
+    if (present) append_int(out, v);
+    else out.append("null");
+  }
   void null(const char* name) {
     key(name);
     out.append("null");
@@ -269,18 +275,8 @@ void append_json(std::string& out, const HttpRecord& r) {
   o.str_or_null("host", r.host);
   o.str_or_null("path", r.path);
   o.str_or_null("route", r.route);
-  if (r.status > 0) {
-    o.key("status");
-    append_int(out, r.status);
-  } else {
-    o.null("status");
-  }
-  if (r.grpc_status >= 0) {
-    o.key("grpc_status");
-    append_int(out, r.grpc_status);
-  } else {
-    o.null("grpc_status");
-  }
+  o.int_or_null("status", r.status, r.status > 0);
+  o.int_or_null("grpc_status", r.grpc_status, r.grpc_status >= 0);
   o.num("request_bytes", r.request_bytes);
   o.num("response_bytes", r.response_bytes);
   o.ms("latency_ms", r.latency);
