@@ -10,6 +10,7 @@
 # drops, CPU (user+sys) per million frames; then medians and, per encapsulation, delivered /
 # tcpdump's captured frames and CPU against VXLAN's.
 #   sudo bash bench/encap-vs-vxlan.sh [ROUNDS=3] [FRAMES=1000000]
+#   FILL=1358 sudo bash bench/encap-vs-vxlan.sh 3 300000      # 1400-byte frames instead of 64
 # Needs root, iproute2, netsniff-ng (trafgen), tcpdump, GNU time, bc. Not a test: never fails on timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,26 +19,13 @@ FRAMES=${2:-1000000}
 DURATION=${DURATION:-8}
 BUFFER_KIB=${BUFFER_KIB:-65536}
 KINDS=${KINDS:-"vxlan geneve gre erspan2 erspan3"}
-tag=$$
-P="ebP$tag"; N="ebN$tag"; C="ebC$tag"; VP="ebp$tag"; VN="ebn$tag"; VU="ebu$tag"; VC="ebc$tag"
-work=$(mktemp -d)
-cleanup() { for ns in "$P" "$N" "$C"; do ip netns del "$ns" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-for ns in "$P" "$N" "$C"; do
-  ip netns add "$ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add "$VP" netns "$P" type veth peer name "$VN" netns "$N"
-ip link add "$VU" netns "$N" type veth peer name "$VC" netns "$C"
-ip -n "$P" link set "$VP" up; ip -n "$N" link set "$VN" up; ip -n "$N" link set "$VU" up; ip -n "$C" link set "$VC" up
-ip -n "$N" addr add 10.206.0.1/24 dev "$VU"; ip -n "$C" addr add 10.206.0.2/24 dev "$VC"
+. bench/flood-topology.sh
+flood_topology eb 10.206.0
 # The sender's UDP GSO super-packets are split before the wire, as a NIC would.
 ip netns exec "$N" ethtool -K "$VU" tx-udp-segmentation off >/dev/null 2>&1 || true
 # 10.206.0.3: reached through the collector's MAC, owned by nobody there (counted, then dropped).
 mac=$(ip -n "$C" link show "$VC" | awk '/link\/ether/ {print $2}')
 ip -n "$N" neigh add 10.206.0.3 lladdr "$mac" dev "$VU"
-echo '{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), udp(sport=dinc(40000, 40255), dport=5000), fill(0x41, 22) }' > "$work/flood.cfg"
 
 rx() { ip -n "$C" -s link show "$VC" | awk '/RX:/ {getline; print $2}'; }
 url() {
@@ -72,8 +60,7 @@ run() {
   echo "$(( $(rx) - before )) $captured $drops $(echo "$u + $s" | bc -l)"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-echo "mirror encapsulations vs tcpdump: $FRAMES x 64-byte frames per round (256 flows), trafgen on 1 CPU at full rate, $ROUNDS interleaved rounds"
+echo "mirror encapsulations vs tcpdump: $FRAMES x $((42 + ${FILL:-22}))-byte frames per round (256 flows), trafgen on 1 CPU at full rate, $ROUNDS interleaved rounds"
 for r in $(seq 1 "$ROUNDS"); do
   for kind in $KINDS tcpdump; do
     read -r out cap drops cpu < <(run "$kind")

@@ -13,23 +13,10 @@ ROUNDS=${1:-3}
 FRAMES=${2:-2000000}
 DURATION=${DURATION:-8}
 BUFFER_KIB=${BUFFER_KIB:-65536}
-tag=$$
-P="vbP$tag"; N="vbN$tag"; C="vbC$tag"; VP="vbp$tag"; VN="vbn$tag"; VU="vbu$tag"; VC="vbc$tag"
-work=$(mktemp -d)
-cleanup() { for ns in "$P" "$N" "$C"; do ip netns del "$ns" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-for ns in "$P" "$N" "$C"; do
-  ip netns add "$ns"
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add "$VP" netns "$P" type veth peer name "$VN" netns "$N"
-ip link add "$VU" netns "$N" type veth peer name "$VC" netns "$C"
-ip -n "$P" link set "$VP" up; ip -n "$N" link set "$VN" up; ip -n "$N" link set "$VU" up; ip -n "$C" link set "$VC" up
-ip -n "$N" addr add 10.203.0.1/24 dev "$VU"; ip -n "$C" addr add 10.203.0.2/24 dev "$VC"
+. bench/flood-topology.sh
+flood_topology vb 10.203.0
 ip -n "$C" link add vx0 type vxlan id 42 dstport 4789 local 10.203.0.2 nolearning
 ip -n "$C" link set vx0 up
-echo '{ eth(da=02:00:00:00:00:02, sa=02:00:00:00:00:01), ipv4(saddr=198.18.0.1, daddr=198.18.0.2), udp(sport=dinc(40000, 40255), dport=5000), fill(0x41, 22) }' > "$work/flood.cfg"
 
 vx0_rx() { ip -n "$C" -s link show vx0 | awk '/RX:/ {getline; print $2}'; }
 
@@ -58,7 +45,6 @@ run() {
   echo "$out $captured $drops $(echo "$u + $s" | bc -l) $(echo "$t1 - $t0" | bc -l)"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 echo "VXLAN mirroring vs tcpdump: $FRAMES x 64-byte frames per round (256 flows), trafgen on 1 CPU at full rate, $ROUNDS interleaved rounds"
 : > "$work/p"; : > "$work/t"
 for r in $(seq 1 "$ROUNDS"); do
