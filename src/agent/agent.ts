@@ -14,6 +14,8 @@ import type { UploadSpool } from '../storage/upload-spool';
 import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
 import { AnalyticsMetrics } from '../analysis/metrics';
 import { PodIndex } from '../analysis/pods';
+import { AlertMetrics } from '../detection/alert-metrics';
+import { describeAlert, type AlertRecord } from '../detection/alert-record';
 import { ShadowMetrics } from '../shadow/metrics';
 import type { CardinalityLimits } from '../analysis/caps';
 import { priorityClass, RESOURCE_FILES_ROOT, resourceLabel, sessionFromResource } from './tenancy';
@@ -73,12 +75,24 @@ export class Agent {
   ) {
     this.deps = { ...defaultDeps, ...deps };
     this.registerMetrics();
+    this.alertMetrics = new AlertMetrics(this.registry);
     this.analytics = {
       metrics: new AnalyticsMetrics(this.registry, this.deps.analyticsLimits),
       pods: new PodIndex(),
       shadowMetrics: (session) => new ShadowMetrics(this.registry, session),
+      onAlert: (a, capture) => {
+        this.alertMetrics.add(a, capture.key);
+        const log = a.state === 'fired' ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
+        log({ session: capture.session, interface: capture.iface, alert: a }, describeAlert(a));
+        this.onAlertEvent?.(a, capture.session);
+      },
+      onCaptureEnd: (key) => this.alertMetrics.endScope(key),
     };
   }
+
+  /** Set by the agent command in a cluster: each alert becomes an Event on its pod. */
+  onAlertEvent?: (a: AlertRecord, session: string) => void;
+  private readonly alertMetrics: AlertMetrics;
 
   /** Starts reconciling now and every `everyMs` (new interfaces, captures that ended by themselves). */
   start(everyMs = 5000): Promise<void> {

@@ -25,6 +25,16 @@ import { shadowCaptureOptions } from '../shadow/run';
 import { RecordPipeline } from '../analysis/pipeline';
 import type { AnalyticsMetrics } from '../analysis/metrics';
 import type { PodIndex } from '../analysis/pods';
+import type { AnalysisOptions } from '../analysis/native-records';
+import { nativeDetectOptions } from '../config/detect-options';
+import type { AlertRecord } from '../detection/alert-record';
+
+/** The analysis a session asks for: records (analyze), alerts (detect), or both. */
+function detectAnalysis(s: ResolvedSession, evidenceDir: string | undefined): AnalysisOptions {
+  const d = s.detectSettings;
+  if (!d) return {};
+  return { detect: nativeDetectOptions(d, s.analyze), ...(evidenceDir ? { evidence: { dir: evidenceDir, ...d.evidence } } : {}) };
+}
 
 /** What a session with analyze: true feeds: the agent's metrics, with pod names from its pod index. */
 export interface AgentAnalytics {
@@ -32,6 +42,10 @@ export interface AgentAnalytics {
   pods: PodIndex;
   /** Sessions with a shadow target: their metrics, by session name. */
   shadowMetrics?: (session: string) => ShadowMetricsSink;
+  /** Sessions with detect: each alert (pod fields added; evidence a full path), and the capture it came from. */
+  onAlert?: (a: AlertRecord, capture: { key: string; session: string; iface: string }) => void;
+  /** A capture with detect ended: its alerts still firing are watched no more. */
+  onCaptureEnd?: (key: string) => void;
 }
 
 
@@ -46,8 +60,8 @@ export interface CaptureSpec {
 }
 
 export function specKey(session: ResolvedSession, iface: string, extraFilter?: string): string {
-  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni, credentialsDigest, analyze } = session;
-  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '', credentialsDigest ?? '', analyze === true]);
+  const { name, filter, sampleOneIn, countSampledOut, truncate, targets, vni, credentialsDigest, analyze, detect } = session;
+  return JSON.stringify([name, iface, filter, sampleOneIn, countSampledOut, truncate, targets, vni, extraFilter ?? '', credentialsDigest ?? '', analyze === true, detect ?? null]);
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
@@ -132,7 +146,7 @@ export class MirrorCapture {
     if (store && !spool) log.warn({ session: s.name, store }, 'store: not set up at start-up (a reload added it): files stay on the node until the agent restarts');
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
-    for (const dir of [pcap?.pcap.dir, streams?.streams.dir]) {
+    for (const dir of [pcap?.pcap.dir, streams?.streams.dir, s.detect?.evidenceDir]) {
       if (dir !== undefined && s.filesRoot !== undefined && !resolvesInside(dir, s.filesRoot)) throw new OutputError(`${dir}: not inside ${s.filesRoot} (symbolic links resolved)`);
     }
     const forward = await resolveTargets(s.forward);
@@ -154,6 +168,8 @@ export class MirrorCapture {
     };
     if (named) mkdir(path.dirname(named));
     const file = named && unusedPath(named);
+    // Evidence of this capture's alerts: a folder of its own (alert ids restart with each capture).
+    const evidenceDir = s.detectSettings && s.detect?.evidenceDir ? unusedPath(path.join(s.detect.evidenceDir, fileName(s.name), stem)) : undefined;
     const streamsDir = streams && unusedPath(path.join(streams.streams.dir, fileName(s.name), stem));
     if (streamsDir) {
       // Stream files carry no metadata of their own: the folder says whose streams they are.
@@ -185,7 +201,7 @@ export class MirrorCapture {
       streams: streamsDir ? { dir: streamsDir } : undefined,
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
-      ...(s.analyze ? { analysis: {} } : {}),
+      ...(s.analyze || s.detectSettings ? { analysis: detectAnalysis(s, evidenceDir) } : {}),
       ...(s.shadow ? { shadow: shadowCaptureOptions(s.shadow) } : {}),
     } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` }).catch((err: unknown) => {
       if (streamsDir) {
@@ -197,7 +213,15 @@ export class MirrorCapture {
       throw err;
     });
     fanout?.start(session);
-    const pipeline = s.analyze ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [] }) : undefined;
+    const onAlert = analytics?.onAlert;
+    const alerts =
+      s.detectSettings && onAlert
+        ? (a: AlertRecord) => onAlert(evidenceDir && a.evidence ? { ...a, evidence: path.join(path.dirname(evidenceDir), a.evidence) } : a, { key: spec.key, session: s.name, iface: spec.iface })
+        : undefined;
+    const pipeline =
+      s.analyze || s.detectSettings
+        ? new RecordPipeline({ metrics: analytics?.metrics, pods: analytics?.pods, outputs: fanout ? [fanout] : [], ...(alerts ? { onAlert: alerts } : {}) })
+        : undefined;
     if (pipeline) {
       session.onRecords((batch) => {
         try {
@@ -210,6 +234,8 @@ export class MirrorCapture {
     const shadow =
       s.shadow && attachShadow(session, fanout, s.shadow, { name: s.name, reportDir: reportFolder(s.shadow, path.join(fileName(s.name), stem)), metrics: analytics?.shadowMetrics?.(s.name), log });
     const done = shadow ? shadow.done : session.start(undefined, undefined, fanout);
+    const ended = analytics?.onCaptureEnd;
+    if (s.detectSettings && ended) void done.finally(() => ended(spec.key)).catch(() => undefined);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze, shadow: s.shadow?.target.url }, 'capture attached');
     let upload: CaptureUpload | undefined;
     if (spool && file) {

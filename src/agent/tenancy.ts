@@ -121,6 +121,10 @@ function checkFilesInside(session: ResolvedSession, root: string, where: string)
       throw new UsageError(`${where}: targets[${i}]: ${dir} is not inside ${root}, where resource sessions write (symbolic links resolved)`);
     }
   });
+  const evidence = session.detect?.evidenceDir;
+  if (evidence !== undefined && !resolvesInside(evidence, root)) {
+    throw new UsageError(`${where}: detect.evidenceDir: ${evidence} is not inside ${root}, where resource sessions write (symbolic links resolved)`);
+  }
 }
 
 /**

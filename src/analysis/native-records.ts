@@ -4,12 +4,15 @@
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
 import { CaptureSession, fileCaptureOptions, type AnalysisStats, type CaptureResult } from '../capture/session';
 import { parseJsonLines } from './records';
+import type { NativeDetectOptions, NativeEvidenceOptions } from '../config/detect-options';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
 export interface RecordBatch {
   flows: Buffer;
   http: Buffer;
   dns: Buffer;
+  /** With `detect`: alert lines (fired and cleared). */
+  alerts?: Buffer;
 }
 
 export interface AnalysisOptions {
@@ -23,6 +26,10 @@ export interface AnalysisOptions {
   flushMs?: number;
   /** Batches waiting for JavaScript (default 16); live, beyond that records are dropped and counted. */
   queueBatches?: number;
+  /** Detection (src/config/detect-options.ts): alerts in each batch's `alerts`. */
+  detect?: NativeDetectOptions;
+  /** With `detect`: the pre-trigger ring and evidence files. */
+  evidence?: NativeEvidenceOptions;
 }
 
 

@@ -3,7 +3,8 @@
 // fields when a PodIndex is set, then handed to the aggregator, the metrics and the outputs
 // (files, the collector) that were attached. Without pod fields to add, outputs receive the
 // native bytes unchanged; with them, the enriched records re-serialised.
-import { parseJsonLines, RECORD_KINDS, type RecordKind, type RecordsByKind } from './records';
+import { ANALYTICS_KINDS, parseJsonLines, RECORD_KINDS, type RecordKind, type RecordsByKind } from './records';
+import { enrichAlert, type AlertRecord } from '../detection/alert-record';
 import type { Aggregator } from './aggregate';
 import type { AnalyticsMetrics } from './metrics';
 import type { PodIndex } from './pods';
@@ -21,10 +22,12 @@ export interface PipelineParts {
   metrics?: AnalyticsMetrics;
   pods?: PodIndex;
   outputs?: RecordOutput[];
+  /** Each alert (enriched with pod fields), after the outputs have its line: log, metrics, Events. */
+  onAlert?: (a: AlertRecord) => void;
 }
 
 export class RecordPipeline {
-  readonly counts = { flows: 0, http: 0, dns: 0 };
+  readonly counts = { flows: 0, http: 0, dns: 0, alerts: 0 };
 
   constructor(private readonly parts: PipelineParts) {}
 
@@ -34,9 +37,13 @@ export class RecordPipeline {
       flows: parseJsonLines(batch.flows, `${where} (flows)`),
       http: parseJsonLines(batch.http, `${where} (http)`),
       dns: parseJsonLines(batch.dns, `${where} (dns)`),
+      alerts: batch.alerts?.length ? parseJsonLines(batch.alerts, `${where} (alerts)`) : [],
     } as RecordsByKind;
-    const { aggregator, metrics, pods, outputs = [] } = this.parts;
-    if (pods) for (const kind of RECORD_KINDS) for (const r of records[kind]) pods.enrich(r);
+    const { aggregator, metrics, pods, outputs = [], onAlert } = this.parts;
+    if (pods) {
+      for (const kind of ANALYTICS_KINDS) for (const r of records[kind]) pods.enrich(r);
+      for (const a of records.alerts) enrichAlert(a, pods);
+    }
     for (const r of records.flows) aggregator?.addFlow(r);
     for (const r of records.http) aggregator?.addHttp(r);
     for (const r of records.dns) aggregator?.addDns(r);
@@ -44,9 +51,10 @@ export class RecordPipeline {
     for (const kind of RECORD_KINDS) {
       this.counts[kind] += records[kind].length;
       if (!records[kind].length || !outputs.length) continue;
-      const lines = pods ? Buffer.from(records[kind].map((r) => JSON.stringify(r) + '\n').join('')) : batch[kind];
+      const lines = pods ? Buffer.from((records[kind] as object[]).map((r) => JSON.stringify(r) + '\n').join('')) : (batch[kind] as Buffer);
       for (const o of outputs) o.write(kind, lines);
     }
+    if (onAlert) for (const a of records.alerts) onAlert(a);
     return records;
   }
 }

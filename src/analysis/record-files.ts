@@ -1,28 +1,32 @@
-// DIR/flows.jsonl, http.jsonl and dns.jsonl (written as records arrive, whole lines only) and
+// DIR/flows.jsonl, http.jsonl and dns.jsonl (and alerts.jsonl when detecting; written as records arrive, whole lines only) and
 // DIR/summary.json (written once at the end, through a temporary file renamed into place, so a
 // reader never sees half a summary).
 import fs from 'node:fs';
 import path from 'node:path';
 import { OutputError } from '../errors';
 import type { RecordOutput } from './pipeline';
-import { RECORD_KINDS, type RecordKind } from './records';
+import { ANALYTICS_KINDS, type RecordKind } from './records';
 
-export const RECORD_FILE_NAMES: Record<RecordKind, string> = { flows: 'flows.jsonl', http: 'http.jsonl', dns: 'dns.jsonl' };
+export const RECORD_FILE_NAMES: Record<RecordKind, string> = { flows: 'flows.jsonl', http: 'http.jsonl', dns: 'dns.jsonl', alerts: 'alerts.jsonl' };
 
 export class RecordFiles implements RecordOutput {
   private readonly fds = new Map<RecordKind, number>();
-  readonly paths: Record<RecordKind, string>;
+  readonly paths: Partial<Record<RecordKind, string>>;
 
-  constructor(readonly dir: string) {
+  /** `kinds`: the files to make (alerts.jsonl only when detecting). */
+  constructor(
+    readonly dir: string,
+    kinds: readonly RecordKind[] = ANALYTICS_KINDS,
+  ) {
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (err) {
       throw new OutputError(`${dir}: ${(err as Error).message}`);
     }
-    this.paths = Object.fromEntries(RECORD_KINDS.map((k) => [k, path.join(dir, RECORD_FILE_NAMES[k])])) as Record<RecordKind, string>;
-    for (const k of RECORD_KINDS) {
+    this.paths = Object.fromEntries(kinds.map((k) => [k, path.join(dir, RECORD_FILE_NAMES[k])]));
+    for (const k of kinds) {
       try {
-        this.fds.set(k, fs.openSync(this.paths[k], 'w'));
+        this.fds.set(k, fs.openSync(this.paths[k]!, 'w'));
       } catch (err) {
         this.close();
         throw new OutputError(`${this.paths[k]}: ${(err as Error).message}`);

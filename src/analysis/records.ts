@@ -1,11 +1,16 @@
 // The records analytics produces, as JavaScript sees them: one parsed JSON line each from
-// flows.jsonl, http.jsonl and dns.jsonl. Field names and meanings are those of
+// flows.jsonl, http.jsonl and dns.jsonl (and alerts.jsonl: src/detection/alert-record.ts). Field names and meanings are those of
 // native/core/analysis/records.h (times in ms with microsecond precision, `ts` ISO 8601 with ns,
 // unknowns null). Pod fields are added in JavaScript (pods.ts) where the agent knows the address.
 import { InputFileError } from '../errors';
 
-export type RecordKind = 'flows' | 'http' | 'dns';
-export const RECORD_KINDS: readonly RecordKind[] = ['flows', 'http', 'dns'];
+import type { AlertRecord } from '../detection/alert-record';
+
+/** The analytics records (analyze) and the detector's alerts (detect), each a JSON-lines kind. */
+export type AnalyticsKind = 'flows' | 'http' | 'dns';
+export type RecordKind = AnalyticsKind | 'alerts';
+export const ANALYTICS_KINDS: readonly AnalyticsKind[] = ['flows', 'http', 'dns'];
+export const RECORD_KINDS: readonly RecordKind[] = [...ANALYTICS_KINDS, 'alerts'];
 
 export type ConnState = 'established' | 'rejected' | 'syn_unanswered' | 'reset' | 'closed' | 'timeout' | 'midstream';
 export const CONN_STATES: readonly ConnState[] = ['established', 'rejected', 'syn_unanswered', 'reset', 'closed', 'timeout', 'midstream'];
@@ -83,6 +88,7 @@ export interface RecordsByKind {
   flows: FlowRecord[];
   http: HttpRecord[];
   dns: DnsRecord[];
+  alerts: AlertRecord[];
 }
 
 /** JSON-lines text as the native side hands it (complete lines), with `where` naming the source in errors. */

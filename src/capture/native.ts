@@ -111,6 +111,32 @@ export interface AnalysisStats {
   udpDnsDatagrams: number;
   streams: number;
   gapBytes: number;
+  /** With `detect`: the detector's counters. */
+  detect?: DetectStats;
+  /** With `evidence`: the pre-trigger ring and evidence files. */
+  evidence?: EvidenceStats;
+}
+
+export interface DetectStats {
+  alertsFired: number;
+  alertsCleared: number;
+  activeAlerts: number;
+  /** Keys tracked now, and keys evicted past the caps (maxServers, maxRoutes, maxSources, maxPairs). */
+  keys: { servers: number; routes: number; sources: number; pairs: number };
+  evicted: { servers: number; routes: number; sources: number; pairs: number };
+}
+
+export interface EvidenceStats {
+  ringPackets: number;
+  ringBytes: number;
+  /** Packets the memory cap pushed out while younger than preTriggerSeconds. */
+  ringOverwritten: number;
+  files: number;
+  /** Triggers refused (maxFiles, 4 open at once, a file that could not be created). */
+  refused: number;
+  packetsWritten: number;
+  bytesWritten: number;
+  truncatedFiles: number;
 }
 
 export interface NativeStreamEvents {

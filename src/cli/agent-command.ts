@@ -198,11 +198,13 @@ async function startKubernetes(agent: Agent, config: AgentConfig, node: string, 
       void agent.setMirrorSessions(s);
     }));
     sessions = w;
+    const { EventRecorder } = await import('../k8s/events');
+    const events = new EventRecorder(kc, node, logger);
+    // Alerts of sessions with detect: an Event on the pod each is about.
+    agent.onAlertEvent = (a) => events.alert(a);
     if (config.kubernetes.reportStatus) {
       const { StatusWriter } = await import('../k8s/session-status');
-      const { EventRecorder } = await import('../k8s/events');
       const status = new StatusWriter(kc, node, logger);
-      const events = new EventRecorder(kc, node, logger);
       let busy = false;
       reporting = setInterval(() => {
         if (busy) return; // an API server slower than the interval: skip a round rather than pile up

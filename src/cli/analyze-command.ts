@@ -8,16 +8,34 @@ import { parseAnalyzeFlags, type RawAnalyzeFlags } from '../config/analyze-optio
 import { Aggregator } from '../analysis/aggregate';
 import { RecordPipeline } from '../analysis/pipeline';
 import { RecordFiles } from '../analysis/record-files';
+import { ANALYTICS_KINDS, RECORD_KINDS } from '../analysis/records';
+import type { AnalysisOptions } from '../analysis/native-records';
+import { nativeDetectOptions } from '../config/detect-options';
+import { describeAlert, type AlertRecord } from '../detection/alert-record';
+import path from 'node:path';
 import { topLists } from '../analysis/top-list';
 import { summaryLines } from './capture-command';
 
 export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseAnalyzeFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
-  const analysis = { flowTimeoutSeconds: run.flowTimeoutSeconds };
-  const files = new RecordFiles(run.outDir);
+  const detect = run.detect;
+  const analysis: AnalysisOptions = {
+    flowTimeoutSeconds: run.flowTimeoutSeconds,
+    ...(detect ? { detect: nativeDetectOptions(detect, true), evidence: { dir: path.join(run.outDir, 'evidence'), ...detect.evidence } } : {}),
+  };
+  const files = new RecordFiles(run.outDir, detect ? RECORD_KINDS : ANALYTICS_KINDS);
   const aggregator = new Aggregator(run.limits);
-  const pipeline = new RecordPipeline({ aggregator, outputs: [files] });
+  const firing = new Set<string>();
+  let fired = 0;
+  const onAlert = (a: AlertRecord) => {
+    if (a.state === 'fired') {
+      fired++;
+      firing.add(a.alert_id);
+    } else firing.delete(a.alert_id);
+    err.write(describeAlert(a) + '\n');
+  };
+  const pipeline = new RecordPipeline({ aggregator, outputs: [files], ...(detect ? { onAlert } : {}) });
   let session: CaptureSession;
   try {
     session = CaptureSession.open({ ...run.capture, analysis } as CaptureOptions);
@@ -67,6 +85,12 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     if (src.kind === 'live') for (const line of summaryLines(result, true)) err.write(line + '\n');
     const droppedRecords = result.analysisStats?.droppedRecords ?? 0;
     if (droppedRecords > 0) err.write(`${droppedRecords} records dropped (queue to JavaScript full)\n`);
+    if (detect) {
+      err.write(`${fired} alerts (${firing.size} still firing at the end) in ${path.join(run.outDir, 'alerts.jsonl')}\n`);
+      const ev = result.analysisStats?.evidence;
+      if (ev?.refused) err.write(`${ev.refused} evidence files refused (at most ${detect.evidence.maxFiles} per run, 4 at once: --detect maxEvidenceFiles=N)\n`);
+      if (ev?.ringOverwritten) err.write(`${ev.ringOverwritten} packets left the pre-trigger ring early (its ${detect.evidence.preTriggerMB} MiB filled before ${detect.evidence.preTriggerSeconds} s)\n`);
+    }
     err.write(`records in ${run.outDir} (flows.jsonl, http.jsonl, dns.jsonl), aggregates in ${summaryFile}\n`);
     if (summary.folded.server_records || summary.folded.route_records) {
       err.write(

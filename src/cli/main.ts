@@ -130,6 +130,8 @@ function program(): Command {
     .option('--max-samples <n>', 'latency values kept for exact quantiles, all routes together (default 8000000, 8 bytes each)')
     .option('--top <n>', 'rows per top list printed at the end (default 10; 0: none)')
     .option('--flow-timeout <seconds>', 'write a connection idle this long as state "timeout"')
+    .option('--alerts', 'detect SYN floods, port scans, request and error surges and noisy clients: DIR/alerts.jsonl and DIR/evidence/*.pcapng')
+    .option('--detect <path=value>', 'a detection threshold or size, e.g. synFlood.floor=500, preTriggerSeconds=30 (repeatable; see README, Detection)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
     });

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { parseForwardTarget, type ForwardTarget } from './forward-options';
 import { parseShadowSettings, type ShadowSettings } from './shadow-options';
+import { detectSchema, parseDetectConfig, type DetectSettings } from './detect-options';
 
 const port = z.number().int().min(1).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
@@ -92,6 +93,11 @@ const sessionFields = {
    * Prometheus metrics on the agent's metrics server and sent to the session's grpc targets.
    */
   analyze: z.boolean().default(false),
+  /**
+   * Detection (README, Detection): alerts to the log, metrics, Events and the session's grpc
+   * targets; thresholds as `podspan analyze --detect`; evidence pcapng files in evidenceDir.
+   */
+  detect: detectSchema.extend({ evidenceDir: z.string().min(1).optional() }).strict().optional(),
   /** Bytes kept of each frame (0: whole frames). */
   truncate: z.number().int().min(0).max(262144).default(0),
   targets: z
@@ -215,6 +221,8 @@ export interface ResolvedSession extends SessionConfig {
   credentialsDigest?: string;
   /** The session's shadow target, validated (at most one per session). */
   shadow?: ShadowSettings;
+  /** With `detect`: its settings, defaults filled in. */
+  detectSettings?: DetectSettings;
 }
 
 /** A `shadow:` target as `podspan shadow`'s settings: one validation for both. */
@@ -286,7 +294,12 @@ function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
       throw new UsageError(`${where}: sessions ${s.name}: targets[${i}]: ${(err as Error).message.replace(/^--forward /, '')}`);
     }
   });
-  return { ...s, forward, ...(shadow ? { shadow } : {}) };
+  let detectSettings: DetectSettings | undefined;
+  if (s.detect) {
+    const { evidenceDir: _dir, ...thresholds } = s.detect;
+    detectSettings = parseDetectConfig(thresholds, `${where}: sessions ${s.name}: detect`);
+  }
+  return { ...s, forward, ...(shadow ? { shadow } : {}), ...(detectSettings ? { detectSettings } : {}) };
 }
 
 /** Reads and validates FILE (YAML); NODE_NAME in the environment overrides `node`. */

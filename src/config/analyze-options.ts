@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits } from '../analysis/aggregate';
+import { parseDetectFlags, type DetectSettings } from './detect-options';
 import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 
 export interface RawAnalyzeFlags extends Omit<RawCaptureFlags, 'write' | 'format' | 'fileSize' | 'rotateSeconds' | 'fileCount'> {
@@ -14,6 +15,8 @@ export interface RawAnalyzeFlags extends Omit<RawCaptureFlags, 'write' | 'format
   maxSamples?: string;
   top?: string;
   flowTimeout?: string;
+  alerts?: boolean;
+  detect?: string[];
 }
 
 export interface AnalyzeRun extends CaptureRun {
@@ -23,6 +26,8 @@ export interface AnalyzeRun extends CaptureRun {
   top: number;
   /** Seconds a connection may idle before its record is written (state "timeout"). */
   flowTimeoutSeconds?: number;
+  /** --alerts: detection's settings (thresholds, evidence sizes). */
+  detect?: DetectSettings;
 }
 
 /** Caps and memory bounds, shared by `podspan analyze` and the agent's `analyze` option. */
@@ -41,7 +46,8 @@ const schema = z.object({
 });
 
 export function parseAnalyzeFlags(raw: RawAnalyzeFlags): AnalyzeRun {
-  const { outDir, maxServers, maxRoutes, maxSamples, top, flowTimeout, ...capture } = raw;
+  const { outDir, maxServers, maxRoutes, maxSamples, top, flowTimeout, alerts, detect, ...capture } = raw;
+  if (detect?.length && !alerts) throw new UsageError('--detect sets detection thresholds: add --alerts');
   const parsed = schema.safeParse({ outDir, maxServers, maxRoutes, maxSamples, top, flowTimeout });
   if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
   const f = parsed.data;
@@ -59,5 +65,6 @@ export function parseAnalyzeFlags(raw: RawAnalyzeFlags): AnalyzeRun {
     },
     top: f.top ?? 10,
     flowTimeoutSeconds: f.flowTimeout,
+    ...(alerts ? { detect: parseDetectFlags(detect) } : {}),
   };
 }

@@ -22,8 +22,8 @@ export interface RecordLines {
 
 /** The most JSON-line bytes one Records message carries (the agent splits larger batches). */
 export const MAX_RECORD_LINES_BYTES = 1 << 20;
-const KIND_NUMBERS: Record<RecordKind, number> = { flows: 1, http: 2, dns: 3 };
-const KINDS_BY_NUMBER: RecordKind[] = ['flows', 'flows', 'http', 'dns'];
+const KIND_NUMBERS: Record<RecordKind, number> = { flows: 1, http: 2, dns: 3, alerts: 4 };
+const KINDS_BY_NUMBER: RecordKind[] = ['flows', 'flows', 'http', 'dns', 'alerts'];
 
 export interface Source {
   node: string;
@@ -161,7 +161,7 @@ export function decodeFrameBatch(data: Buffer): FrameBatch {
 /** One Records message, checked: a known kind, whole lines, within MAX_RECORD_LINES_BYTES. */
 function decodeRecords(data: Uint8Array): RecordLines {
   const m = RecordsType.toObject(RecordsType.decode(data), { defaults: true, enums: Number }) as { kind: number; lines: Uint8Array };
-  if (m.kind < 1 || m.kind > 3) throw new MalformedBatchError(`records of unknown kind ${m.kind}`);
+  if (m.kind < 1 || m.kind >= KINDS_BY_NUMBER.length) throw new MalformedBatchError(`records of unknown kind ${m.kind}`);
   const lines = Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength);
   if (lines.length > MAX_RECORD_LINES_BYTES) throw new MalformedBatchError(`records of ${lines.length} bytes (at most ${MAX_RECORD_LINES_BYTES})`);
   if (lines.length && lines[lines.length - 1] !== 0x0a) throw new MalformedBatchError('records that do not end with a whole line');

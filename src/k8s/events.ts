@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logger';
 import { describeError } from './list-watch';
 import { MIRROR_SESSION_GROUP, MIRROR_SESSION_VERSION } from './mirror-session-watcher';
 import type { MirrorSessionResource } from './types';
+import { describeAlert, type AlertKind, type AlertRecord } from '../detection/alert-record';
 
 interface InvolvedObject {
   apiVersion: string;
@@ -20,6 +21,14 @@ interface InvolvedObject {
 }
 
 const MAX_MESSAGE = 1024;
+const ALERT_EVENTS_PER_MINUTE = 30;
+const ALERT_REASONS: Record<AlertKind, string> = {
+  syn_flood: 'SynFlood',
+  port_scan: 'PortScan',
+  request_surge: 'RequestSurge',
+  error_surge: 'ErrorSurge',
+  noisy_client: 'NoisyClient',
+};
 
 export class EventRecorder {
   private readonly api: CoreV1Api;
@@ -57,13 +66,38 @@ export class EventRecorder {
     this.told = new Set([...this.told].filter((k) => now.has(k)));
   }
 
-  private async create(obj: InvolvedObject, reason: string, message: string): Promise<boolean> {
+  /**
+   * An alert on the pod it is about (fired: Warning, cleared: Normal), when the pod is known.
+   * At most ALERT_EVENTS_PER_MINUTE, so an attack cannot turn into a flood of API writes; the
+   * rest are counted in `alertEventsDropped` (the log, metrics and alerts.jsonl have them all).
+   */
+  alert(a: AlertRecord): void {
+    if (!a.pod || !a.namespace) return;
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.alertMinute) {
+      this.alertMinute = minute;
+      this.alertEvents = 0;
+    }
+    if (this.alertEvents >= ALERT_EVENTS_PER_MINUTE) {
+      this.alertEventsDropped++;
+      return;
+    }
+    this.alertEvents++;
+    const reason = a.state === 'fired' ? ALERT_REASONS[a.kind] : `${ALERT_REASONS[a.kind]}Cleared`;
+    void this.create({ apiVersion: 'v1', kind: 'Pod', namespace: a.namespace, name: a.pod }, reason, describeAlert(a), a.state === 'fired' ? 'Warning' : 'Normal');
+  }
+
+  private alertMinute = 0;
+  private alertEvents = 0;
+  alertEventsDropped = 0;
+
+  private async create(obj: InvolvedObject, reason: string, message: string, type: 'Warning' | 'Normal' = 'Warning'): Promise<boolean> {
     const namespace = obj.namespace || 'default';
     const time = new Date();
     const body = {
       metadata: { name: `${obj.name}.${crypto.randomBytes(8).toString('hex')}`, namespace },
       involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.name, namespace: obj.namespace || undefined, uid: obj.uid || undefined },
-      type: 'Warning',
+      type,
       reason,
       message: message.slice(0, MAX_MESSAGE),
       source: { component: 'podspan-agent', host: this.node },

@@ -30,7 +30,7 @@ describe('record files', () => {
     for (const k of ['flows', 'http', 'dns']) expect(fs.readFileSync(path.join(dir, `${k}.jsonl`)).equals(read(k))).toBe(true);
     const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
     expect(summary.records).toEqual({ flows: 3, http: 44, dns: 5 });
-    expect(p.counts).toEqual({ flows: 3, http: 44, dns: 5 });
+    expect(p.counts).toEqual({ flows: 3, http: 44, dns: 5, alerts: 0 });
     expect(fs.readdirSync(dir).sort()).toEqual(['dns.jsonl', 'flows.jsonl', 'http.jsonl', 'summary.json']);
   });
 
