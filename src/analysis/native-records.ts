@@ -37,6 +37,8 @@ export interface CaptureRecords {
   flows: Record<string, unknown>[];
   http: Record<string, unknown>[];
   dns: Record<string, unknown>[];
+  /** With `analysis.detect`: the alert lines. */
+  alerts: Record<string, unknown>[];
   stats: AnalysisStats | undefined;
   result: CaptureResult;
 }
@@ -48,11 +50,12 @@ export interface CaptureRecords {
  */
 export async function readRecords(file: string, analysis: AnalysisOptions = {}, filter?: string): Promise<CaptureRecords> {
   const session = CaptureSession.open({ ...fileCaptureOptions(file, filter), analysis });
-  const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [];
+  const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [], alerts: Buffer[] = [];
   session.onRecords((b) => {
     flows.push(b.flows);
     http.push(b.http);
     dns.push(b.dns);
+    if (b.alerts) alerts.push(b.alerts);
   });
   const result = await session.start();
   if (result.error) throw result.error;
@@ -60,6 +63,7 @@ export async function readRecords(file: string, analysis: AnalysisOptions = {}, 
     flows: parseJsonLines<Record<string, unknown>>(Buffer.concat(flows), `${file} (flows)`),
     http: parseJsonLines<Record<string, unknown>>(Buffer.concat(http), `${file} (http)`),
     dns: parseJsonLines<Record<string, unknown>>(Buffer.concat(dns), `${file} (dns)`),
+    alerts: parseJsonLines<Record<string, unknown>>(Buffer.concat(alerts), `${file} (alerts)`),
     stats: result.analysisStats,
     result,
   };

@@ -87,6 +87,14 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStrea
     if (droppedRecords > 0) err.write(`${droppedRecords} records dropped (queue to JavaScript full)\n`);
     if (detect) {
       err.write(`${fired} alerts (${firing.size} still firing at the end) in ${path.join(run.outDir, 'alerts.jsonl')}\n`);
+      const keys = result.analysisStats?.detect;
+      if (keys) {
+        const caps = { servers: detect.maxServers, routes: detect.maxRoutes, sources: detect.maxSources, pairs: detect.maxPairs };
+        const names = { servers: 'maxServers', routes: 'maxRoutes', sources: 'maxSources', pairs: 'maxPairs' } as const;
+        for (const t of ['servers', 'routes', 'sources', 'pairs'] as const) {
+          if (keys.evicted[t]) err.write(`detector: ${keys.keys[t]} ${t} tracked (${names[t]} ${caps[t]}), ${keys.evicted[t]} evicted (the least recently active)\n`);
+        }
+      }
       const ev = result.analysisStats?.evidence;
       if (ev?.refused) err.write(`${ev.refused} evidence files refused (at most ${detect.evidence.maxFiles} per run, 4 at once: --detect maxEvidenceFiles=N)\n`);
       if (ev?.ringOverwritten) err.write(`${ev.ringOverwritten} packets left the pre-trigger ring early (its ${detect.evidence.preTriggerMB} MiB filled before ${detect.evidence.preTriggerSeconds} s)\n`);
