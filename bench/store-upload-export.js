@@ -4,7 +4,8 @@
 //     time) against the AWS SDK's own multipart upload (lib-storage Upload, same part size and
 //     concurrency) of the same files, rounds interleaved, medians reported;
 //  2. export: `podspan export --pod` of one pod (its file found by the index objects) against
-//     fetching every object and filtering with mergecap + tshark.
+//     fetching every object and filtering with mergecap + tshark; then of every pod at once, with
+//     its peak RSS against the size written.
 // Usage: node bench/store-upload-export.js [FILES=8] [MB=100] [ROUNDS=3]   (build dist/ first)
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
@@ -108,6 +109,13 @@ async function main() {
     fs.rmSync(all, { recursive: true, force: true });
   }
   console.log(`export, median: ${median(exportTimes).toFixed(2)} s vs ${median(baselineTimes).toFixed(2)} s: ${(median(baselineTimes) / median(exportTimes)).toFixed(1)}x faster`);
+
+  // Every pod at once: memory follows the largest object (merged from run files on disk), not the export.
+  const all = path.join(tmp, 'all.pcapng');
+  const e = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, path.join(repo, 'bin/podspan'), 'export', '--store', `s3://podspan/${prefix}`, '--since', '-1h', '--namespace', 'shop', '-w', all], { encoding: 'utf8' });
+  if (e.status !== 0) throw new Error(e.stderr);
+  const rss = Number(/maxrss_kb=(\d+)/.exec(e.stderr)[1]) / 1024;
+  console.log(`export of all ${files} pods: ${(fs.statSync(all).size / 1e6).toFixed(0)} MB written, peak RSS ${rss.toFixed(0)} MiB`);
 }
 
 main()

@@ -1,8 +1,9 @@
 // `podspan export`'s second half: the selected capture objects fetched one at a time into a
 // temporary folder, each read natively (with the -f filter compiled by libpcap), the packets of
-// the selected interfaces inside the time range kept, then all of them written in time order
-// (ties keep object, then file order) to one pcapng with one interface per node/pod/interface.
-// The matching packets are held in memory until written: an export is bounded by what it selects.
+// the selected interfaces inside the time range kept and written, sorted by time, to a run file
+// on disk; then the runs are merged (a heap over their heads) in time order (ties keep object,
+// then file order) into one pcapng with one interface per node/pod/interface. Memory follows the
+// largest object's matching packets and a read buffer per run, not the size of the export.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,7 +84,8 @@ export async function exportCaptures(
   progress: (p: ExportProgress) => void,
 ): Promise<{ packets: number; interfaces: number }> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-export-'));
-  const kept = new Kept();
+  const runs: string[] = [];
+  let total = 0;
   const outIfaces = new Map<string, { out: number; name: string; description: string; linktype: number; snaplen: number }>();
   const p: ExportProgress = { objects: 0, objectsTotal: selected.length, bytesFetched: 0, bytesTotal: selected.reduce((n, s) => n + s.index.sizeBytes, 0), packets: 0 };
   const [sinceHi, sinceLo] = halves(range.sinceNs);
@@ -109,6 +111,7 @@ export async function exportCaptures(
         if (!o) outIfaces.set(key, (o = { out: outIfaces.size, name: i.name, description: f.description, linktype: f.linktype, snaplen: f.snaplen }));
         return (route[index] = o.out);
       };
+      const kept = new Kept();
       const result = await session.start((b) => {
         const t = b.table;
         let chunk = -1;
@@ -124,15 +127,17 @@ export async function exportCaptures(
           }
           kept.push(hi, lo, t[base + 3], t[base + 4], o, chunk, t[base + 2]);
         }
-        p.packets = kept.count;
+        p.packets = total + kept.count;
       });
       fs.rmSync(file, { force: true });
       if (result.error) throw new StoreError(`${s.index.object}: ${result.error.message}`);
+      if (kept.count) runs.push(writeRun(kept, path.join(tmp, `run-${runs.length}`)));
+      total += kept.count;
       p.objects++;
       progress(p);
     }
-    writeMerged(kept, [...outIfaces.values()], out);
-    return { packets: kept.count, interfaces: outIfaces.size };
+    writeMerged(runs, [...outIfaces.values()], out);
+    return { packets: total, interfaces: outIfaces.size };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -162,7 +167,103 @@ async function fetchObject(client: S3Client, loc: StoreLocation, key: string, fi
   }
 }
 
-function writeMerged(kept: Kept, ifaces: { out: number; name: string; description: string; linktype: number; snaplen: number }[], out: string): void {
+// A run file: per packet RUN_HEADER bytes (ts high, ts low, caplen, origlen, output interface;
+// little-endian u32) and its bytes, in time order.
+const RUN_HEADER = 20;
+const RUN_BUFFER = 1 << 20;
+
+function writeRun(kept: Kept, file: string): string {
+  const fd = fs.openSync(file, 'w');
+  try {
+    // Frames are at most the readers' snaplen (256 KiB): a record always fits the buffer.
+    const buf = Buffer.allocUnsafe(RUN_BUFFER);
+    let used = 0;
+    const flush = () => {
+      for (let off = 0; off < used; ) off += fs.writeSync(fd, buf, off, used - off);
+      used = 0;
+    };
+    for (const i of kept.order()) {
+      const len = kept.caplen[i];
+      if (used + RUN_HEADER + len > buf.length) flush();
+      const src = kept.chunks[kept.chunk[i]].subarray(kept.offset[i], kept.offset[i] + len);
+      buf.writeUInt32LE(kept.tsHi[i], used);
+      buf.writeUInt32LE(kept.tsLo[i], used + 4);
+      buf.writeUInt32LE(len, used + 8);
+      buf.writeUInt32LE(kept.origlen[i], used + 12);
+      buf.writeUInt32LE(kept.iface[i], used + 16);
+      src.copy(buf, used + RUN_HEADER);
+      used += RUN_HEADER + len;
+    }
+    flush();
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+/** Reads a run file record by record through one buffer (grown only for a record larger than it). */
+class RunReader {
+  private buf = Buffer.allocUnsafe(RUN_BUFFER);
+  private start = 0;
+  private end = 0;
+  private eof = false;
+  /** The current record's header fields and where its bytes are (valid until next()). */
+  hi = 0;
+  lo = 0;
+  caplen = 0;
+  origlen = 0;
+  iface = 0;
+  at = 0;
+
+  constructor(private readonly fd: number) {}
+
+  /** Moves to the next record; false at the end. */
+  next(): boolean {
+    if (this.caplen || this.at) this.start = this.at + this.caplen;
+    if (!this.ensure(RUN_HEADER)) return false;
+    const b = this.buf, s = this.start;
+    this.hi = b.readUInt32LE(s);
+    this.lo = b.readUInt32LE(s + 4);
+    const caplen = b.readUInt32LE(s + 8);
+    this.origlen = b.readUInt32LE(s + 12);
+    this.iface = b.readUInt32LE(s + 16);
+    if (!this.ensure(RUN_HEADER + caplen)) throw new StoreError('export: a temporary run file ends inside a packet (disk full?)');
+    this.caplen = caplen;
+    this.at = this.start + RUN_HEADER;
+    return true;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(this.at, this.at + this.caplen);
+  }
+
+  private ensure(n: number): boolean {
+    if (this.end - this.start >= n) return true;
+    // Keep what is left at the front, grow for an oversized record, refill.
+    if (n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(n);
+      this.buf.copy(bigger, 0, this.start, this.end);
+      this.buf = bigger;
+    } else this.buf.copy(this.buf, 0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
+    this.at = 0;
+    this.caplen = 0;
+    while (!this.eof && this.end < this.buf.length) {
+      const got = fs.readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      if (got === 0) this.eof = true;
+      this.end += got;
+    }
+    return this.end - this.start >= n;
+  }
+}
+
+/** Heap order: earlier time first; equal times keep run (object) order. */
+function before(a: RunReader, ai: number, b: RunReader, bi: number): boolean {
+  return a.hi !== b.hi ? a.hi < b.hi : a.lo !== b.lo ? a.lo < b.lo : ai < bi;
+}
+
+function writeMerged(runs: string[], ifaces: { out: number; name: string; description: string; linktype: number; snaplen: number }[], out: string): void {
   const Writer = (native() as unknown as { NativeWriter: new (o: object) => NativeWriter }).NativeWriter;
   let writer: NativeWriter;
   try {
@@ -172,31 +273,62 @@ function writeMerged(kept: Kept, ifaces: { out: number; name: string; descriptio
   }
   const map = Buffer.alloc(ifaces.length * 4);
   for (const i of ifaces) map.writeUInt32LE(writer.addInterface({ name: i.name, description: i.description, linktype: i.linktype, snaplen: i.snaplen }), i.out * 4);
-  const order = kept.order();
-  for (let start = 0; start < order.length; start += WRITE_CHUNK) {
-    const n = Math.min(WRITE_CHUNK, order.length - start);
-    let bytes = 0;
-    for (let j = 0; j < n; j++) bytes += kept.caplen[order[start + j]];
-    const frames = Buffer.allocUnsafe(bytes);
-    const caplen = Buffer.allocUnsafe(n * 4), origlen = Buffer.allocUnsafe(n * 4), ts = Buffer.allocUnsafe(n * 8), source = Buffer.allocUnsafe(n * 4);
-    let at = 0;
-    for (let j = 0; j < n; j++) {
-      const i = order[start + j];
-      const len = kept.caplen[i];
-      kept.chunks[kept.chunk[i]].copy(frames, at, kept.offset[i], kept.offset[i] + len);
-      at += len;
-      caplen.writeUInt32LE(len, j * 4);
-      origlen.writeUInt32LE(kept.origlen[i], j * 4);
-      ts.writeUInt32LE(kept.tsLo[i], j * 8);
-      ts.writeUInt32LE(kept.tsHi[i], j * 8 + 4);
-      source.writeUInt32LE(kept.iface[i], j * 4);
-    }
+  const fds = runs.map((r) => fs.openSync(r, 'r'));
+  try {
+    const readers = fds.map((fd) => new RunReader(fd));
+    // A binary heap of run indices by their current record.
+    const heap: number[] = [];
+    const less = (x: number, y: number) => before(readers[heap[x]], heap[x], readers[heap[y]], heap[y]);
+    const swap = (x: number, y: number) => ([heap[x], heap[y]] = [heap[y], heap[x]]);
+    const down = (i: number) => {
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < heap.length && less(l, m)) m = l;
+        if (r < heap.length && less(r, m)) m = r;
+        if (m === i) return;
+        swap(i, m);
+        i = m;
+      }
+    };
+    for (let i = 0; i < readers.length; i++) if (readers[i].next()) heap.push(i);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+
+    // A chunk goes out early when the next frame does not fit (frames are at most 256 KiB).
+    const frames = Buffer.allocUnsafe(4 << 20);
+    const caplen = Buffer.allocUnsafe(WRITE_CHUNK * 4), origlen = Buffer.allocUnsafe(WRITE_CHUNK * 4), ts = Buffer.allocUnsafe(WRITE_CHUNK * 8), source = Buffer.allocUnsafe(WRITE_CHUNK * 4);
+    let n = 0, at = 0;
+    const flush = () => {
+      if (!n) return;
+      writer.write(frames.subarray(0, at), caplen.subarray(0, n * 4), origlen.subarray(0, n * 4), ts.subarray(0, n * 8), source.subarray(0, n * 4), n, map);
+      n = 0;
+      at = 0;
+    };
     try {
-      writer.write(frames, caplen, origlen, ts, source, n, map);
+      while (heap.length) {
+        const r = readers[heap[0]];
+        if (n === WRITE_CHUNK || at + r.caplen > frames.length) flush();
+        r.bytes().copy(frames, at);
+        at += r.caplen;
+        caplen.writeUInt32LE(r.caplen, n * 4);
+        origlen.writeUInt32LE(r.origlen, n * 4);
+        ts.writeUInt32LE(r.lo, n * 8);
+        ts.writeUInt32LE(r.hi, n * 8 + 4);
+        source.writeUInt32LE(r.iface, n * 4);
+        n++;
+        if (!r.next()) {
+          heap[0] = heap[heap.length - 1];
+          heap.pop();
+        }
+        if (heap.length) down(0);
+      }
+      flush();
     } catch (err) {
       writer.close();
-      throw fromNative(err);
+      throw err instanceof StoreError ? err : fromNative(err);
     }
+    writer.close();
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
   }
-  writer.close();
 }
