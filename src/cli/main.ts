@@ -201,6 +201,7 @@ function program(): Command {
     .option('--keep-local', 'keep files in --out after their upload')
     .option('--sse <AES256|aws:kms[:key-id]>', 'server-side encryption of the uploaded objects')
     .option('--store-drain-timeout <s>', 'on SIGINT/SIGTERM, upload for at most s seconds more; the rest waits for the next start (default 10)')
+    .option('--store-timeout <s>', 'an S3 request with no byte either way for s seconds fails and is retried with backoff (default 30)')
     .action(async (opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });

@@ -42,7 +42,7 @@ export interface CollectorOptions {
   /** Bounds on what clients may hold (defaults: collectorLimits). */
   streamLimits?: Partial<CollectorLimits>;
   /** Upload every closed file to an object store (--store). */
-  store?: { options: StoreOptions; capBytes: number; keepLocal: boolean; drainMs: number };
+  store?: { options: StoreOptions; capBytes: number; keepLocal: boolean; drainMs: number; idleTimeoutMs: number };
 }
 
 export interface CollectorLimits {
@@ -153,7 +153,7 @@ export class Collector {
     }
     if (this.opt.store) {
       // Refused at start-up, before any agent is accepted: wrong credentials, a missing bucket.
-      const client = s3Client();
+      const client = s3Client(this.opt.store.idleTimeoutMs);
       await checkStore(client, this.opt.store.options);
       this.spool = new UploadSpool(client, { store: this.opt.store.options, dirs: [this.opt.outDir], capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal, uploaderId: uploaderId() }, this.log.child({ part: 'store' }), this.registry);
       this.spool.start();

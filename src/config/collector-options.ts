@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defaultAgentFileLimits } from '../collector/agent-files';
 import type { CollectorLimits, CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
+import { STORE_IDLE_TIMEOUT_S } from '../storage/store';
 import { parseSse, parseStoreUrl } from '../storage/store';
 
 export interface RawCollectorFlags {
@@ -34,6 +35,7 @@ export interface RawCollectorFlags {
   keepLocal?: boolean;
   sse?: string;
   storeDrainTimeout?: string;
+  storeTimeout?: string;
 }
 
 const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
@@ -62,6 +64,7 @@ const schema = z.object({
   keepLocal: z.boolean().optional(),
   sse: z.string().optional(),
   storeDrainTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-drain-timeout takes seconds' }).optional(),
+  storeTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-timeout takes seconds' }).refine((v) => Number(v) >= 1, { message: '--store-timeout: at least 1 second' }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
   geneveListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--geneve-listen takes HOST:PORT (port 6081 is the standard)' }).optional(),
   greListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)$/, { message: '--gre-listen takes an IPv4 address or [IPv6] (GRE has no port)' }).optional(),
@@ -127,9 +130,9 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
 }
 
 // --store and its companions; -W is refused with it (the spool's cap bounds the disk instead).
-function storeOptions(f: { store?: string; storeSpoolMb?: string; keepLocal?: boolean; sse?: string; storeDrainTimeout?: string; rotateSeconds?: string; fileCount?: string }): CollectorOptions['store'] {
+function storeOptions(f: { store?: string; storeSpoolMb?: string; keepLocal?: boolean; sse?: string; storeDrainTimeout?: string; storeTimeout?: string; rotateSeconds?: string; fileCount?: string }): CollectorOptions['store'] {
   if (!f.store) {
-    const stray = f.storeSpoolMb ? '--store-spool-mb' : f.keepLocal ? '--keep-local' : f.sse ? '--sse' : f.storeDrainTimeout ? '--store-drain-timeout' : undefined;
+    const stray = f.storeSpoolMb ? '--store-spool-mb' : f.keepLocal ? '--keep-local' : f.sse ? '--sse' : f.storeDrainTimeout ? '--store-drain-timeout' : f.storeTimeout ? '--store-timeout' : undefined;
     if (stray) throw new UsageError(`${stray} needs --store s3://BUCKET/PREFIX`);
     return undefined;
   }
@@ -143,6 +146,7 @@ function storeOptions(f: { store?: string; storeSpoolMb?: string; keepLocal?: bo
     capBytes: Math.round(Number(f.storeSpoolMb ?? 10_000) * 1_000_000),
     keepLocal: f.keepLocal === true,
     drainMs: Number(f.storeDrainTimeout ?? 10) * 1000,
+    idleTimeoutMs: Number(f.storeTimeout ?? STORE_IDLE_TIMEOUT_S) * 1000,
   };
 }
 

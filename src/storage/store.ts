@@ -34,8 +34,16 @@ export function parseSse(flag: string, v: string | undefined): StoreOptions['sse
   throw new UsageError(`${flag} ${v}: takes AES256, aws:kms or aws:kms:KEY-ID`);
 }
 
-/** An S3 client configured only from the SDK's standard sources; path-style for a custom endpoint. */
-export function s3Client(): S3Client {
+/** Seconds an S3 request may go without a byte either way before it fails (and is retried). */
+export const STORE_IDLE_TIMEOUT_S = 30;
+
+/**
+ * An S3 client configured only from the SDK's standard sources; path-style for a custom endpoint.
+ * A store that accepts connections and then says nothing (a hung server, a path that lost its
+ * state) fails a request after `idleTimeoutMs` without a byte, so the spool retries it instead of
+ * waiting forever; connecting gives up after 10 s.
+ */
+export function s3Client(idleTimeoutMs = STORE_IDLE_TIMEOUT_S * 1000): S3Client {
   // The SDK warns on every run that its releases after January 2027 want Node 22; the CLI's stderr
   // is for the operator's lines. An operator who wants the warning sets the variable to "false".
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -44,6 +52,7 @@ export function s3Client(): S3Client {
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
     region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
     maxAttempts: 3, // the SDK's own retries with backoff; the spool retries beyond them
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: idleTimeoutMs },
   });
 }
 

@@ -219,6 +219,32 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(fs.readdirSync(path.join(tmp, 'hang')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
   }, 60_000);
 
+  it('a store that stops answering while the collector runs: the stuck upload fails after --store-timeout and is retried; once it answers the spool drains', async () => {
+    const c = await collector('stall', 'stall', ['--store-timeout', '2', '-C', '0.1']); // ~100 kB files: one closes while the store is silent
+    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
+    // SIGSTOP: the server's socket still accepts (the kernel's backlog) but nothing answers.
+    process.kill(serverPid, 'SIGSTOP');
+    let failuresWhileSilent = 0;
+    try {
+      const fwd = await forwarder(pods[0], [c]);
+      trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
+      expect(await stopProcess(fwd)).toBe(0); // a file closed on the way: its upload starts and hangs
+      // Without a timeout the request waits for ever, silently: no failure, no retry, no log line.
+      await until(async () => (await metric(c, 'podspan_store_upload_failures_total')) >= 1, 30_000);
+      failuresWhileSilent = await metric(c, 'podspan_store_upload_failures_total');
+    } finally {
+      process.kill(serverPid, 'SIGCONT');
+    }
+    expect(failuresWhileSilent).toBeGreaterThanOrEqual(1);
+    expect(c.stderr()).toMatch(/store: upload failed, retrying with backoff/);
+    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    const summary = /store: (\d+) files \(\d+ bytes\) uploaded, \d+ failed attempts, 0 files \(0 bytes\) left in the spool, 0 dropped/.exec(c.stderr());
+    expect(summary, c.stderr()).toBeTruthy();
+    expect((await keys('stall/')).filter((k) => k.endsWith('.pcapng'))).toHaveLength(Number(summary![1]));
+    expect(Number(summary![1])).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
   it("the agent's pcap target with store: its rotated files are uploaded with an index, export equals tcpdump", async () => {
     const p = pods[1];
     const dir = path.join(tmp, 'agent-files');

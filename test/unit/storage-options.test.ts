@@ -27,7 +27,10 @@ describe('--store and its flags', () => {
   it('the collector: -G defaults to 3600 and may not exceed it, -W is refused, store flags need --store', () => {
     const o = parseCollectorFlags({ ...base, store: 's3://b1k/p', storeSpoolMb: '5', keepLocal: true });
     expect(o.rotation.rotateSeconds).toBe(3600);
-    expect(o.store).toEqual({ options: { bucket: 'b1k', prefix: 'p', sse: undefined }, capBytes: 5_000_000, keepLocal: true, drainMs: 10_000 });
+    expect(o.store).toEqual({ options: { bucket: 'b1k', prefix: 'p', sse: undefined }, capBytes: 5_000_000, keepLocal: true, drainMs: 10_000, idleTimeoutMs: 30_000 });
+    expect(parseCollectorFlags({ ...base, store: 's3://b1k/p', storeTimeout: '2.5' }).store?.idleTimeoutMs).toBe(2500);
+    expect(() => parseCollectorFlags({ ...base, store: 's3://b1k/p', storeTimeout: '0' })).toThrow(/^--store-timeout: at least 1 second$/);
+    expect(() => parseCollectorFlags({ ...base, storeTimeout: '5' })).toThrow(/^--store-timeout needs --store/);
     expect(parseCollectorFlags({ ...base, store: 's3://b1k/p', rotateSeconds: '60' }).rotation.rotateSeconds).toBe(60);
     expect(() => parseCollectorFlags({ ...base, store: 's3://b1k/p', rotateSeconds: '7200' })).toThrow(/-G with --store: at most 3600 seconds/);
     expect(() => parseCollectorFlags({ ...base, store: 's3://b1k/p', fileSize: '10', fileCount: '3' })).toThrow(/-W deletes files that may not be uploaded yet/);
