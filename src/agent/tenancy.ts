@@ -57,6 +57,7 @@ function confineToNamespace(session: ResolvedSession, r: MirrorSessionResource, 
   const pods = session.sources.pods ?? refuse('sources.pods', 'a MirrorSession mirrors pods of its own namespace: give sources.pods');
   const others = pods.namespaces.filter((n) => n !== ns);
   if (others.length) refuse('sources.pods.namespaces', `a MirrorSession selects pods of its own namespace (${ns}) only, not ${others.join(', ')}; other namespaces need a ClusterMirrorSession`);
+  if (session.detect?.evidenceDir !== undefined) refuse('detect.evidenceDir', "a MirrorSession writes no files on the node; its alerts go to the agent's metrics, Events and the session's grpc targets (evidence files need a ClusterMirrorSession)");
   let forwardIndex = 0;
   const credentials = new Map<number, GrpcCredentials>();
   session.targets.forEach((t, i) => {

@@ -299,7 +299,9 @@ describe('MirrorSession and ClusterMirrorSession CRDs', () => {
     for (const dir of dirsOutsideHostPath) {
       expect(crdAccepts({ ...baseSpec, targets: [{ pcap: { dir } }] }), dir).toBe(false);
       expect(crdAccepts({ ...baseSpec, targets: [{ streams: { dir } }] }), dir).toBe(false);
+      expect(crdAccepts({ ...baseSpec, detect: { evidenceDir: dir } }), dir).toBe(false);
     }
+    expect(crdAccepts({ ...baseSpec, detect: { evidenceDir: '/var/lib/podspan/evidence', synFlood: { floor: 500 } } })).toBe(true);
     expect(crdAccepts(baseSpec, 'cart.v2')).toBe(false); // the agent's session name would be cluster.cart.v2
     expect(crdAccepts({ ...baseSpec, name: 'a.b' })).toBe(false); // unused by the agent, but not silently wrong
   });

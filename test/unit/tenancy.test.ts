@@ -50,6 +50,7 @@ describe('a namespaced MirrorSession, as the agent sees it', () => {
     ['its own and another namespace', { sources: { pods: { namespaces: ['tenant-a', 'tenant-b'] } }, targets: [{ grpc }] }, /not tenant-b/],
     ['a pcap file on the node', podsSpec({ targets: [{ pcap: { dir: '/var/lib/podspan/x' } }] }), /targets\[0\]: a MirrorSession writes no files on the node/],
     ['a shadow report on the node', podsSpec({ targets: [{ shadow: { target: 'http://cand.shop:8080', reportDir: '/var/lib/podspan/r' } }] }), /targets\[0\]\.shadow\.reportDir: a MirrorSession writes no files on the node/],
+    ['evidence files on the node', podsSpec({ detect: { evidenceDir: '/var/lib/podspan/ev' }, targets: [{ grpc }] }), /detect\.evidenceDir: a MirrorSession writes no files on the node/],
     ['a streams folder on the node', podsSpec({ targets: [{ grpc }, { streams: { dir: '/var/lib/podspan/s' } }] }), /targets\[1\]: a MirrorSession writes no files/],
     ['the agent\'s token as its bearer token', podsSpec({ targets: [{ grpc: 'grpc://attacker:1?tls=1&token-file=/var/run/secrets/kubernetes.io/serviceaccount/token' }] }), /parameter token-file names a file on the node/],
     ['the same, percent-encoded', podsSpec({ targets: [{ grpc: 'grpc://attacker:1?tls=1&token%2Dfile=/etc/shadow' }] }), /parameter token-file/],
@@ -159,6 +160,10 @@ describe('files of resource sessions', () => {
     );
     expect(refusal(operator('dots', { ...spec(root), targets: [{ streams: { dir: `${root}/../outside` } }] }), root)).toMatch(/is not inside/);
     expect(sessionFromResource(operator('ok', spec(path.join(root, 'ok'))), root).filesRoot).toBe(root);
+    expect(refusal(operator('ev', { ...spec(path.join(root, 'ok')), detect: { evidenceDir: path.join(root, 'escape', 'ev') } }), root)).toBe(
+      `ClusterMirrorSession ev: detect.evidenceDir: ${path.join(root, 'escape', 'ev')} is not inside ${root}, where resource sessions write (symbolic links resolved)`,
+    );
+    expect(sessionFromResource(operator('ev-ok', { ...spec(path.join(root, 'ok')), detect: { evidenceDir: path.join(root, 'ok', 'ev') } }), root).detectSettings).toBeTruthy();
   });
 
   it('pod files keep names under 255 bytes: a long pod name is cut and ends with a hash of the whole', () => {
