@@ -25,7 +25,8 @@ const pid = process.pid;
 const tag = `${pid % 100000}`;
 const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
 // pods[3] is no pod: the tenant's collector runs there, beyond the node (a MirrorSession may not send to the node itself).
-const pods = [1, 2, 3, 4].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
+// pods[4] is the target of the detection test's SYN flood.
+const pods = [1, 2, 3, 4, 5].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
 
 describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods and MirrorSessions', () => {
   let tmp: string;
@@ -254,4 +255,53 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
   }, 120_000);
+
+  it('detect: a SYN flood against a pod alerts in the log, podspan_alerts_total and _active, a Warning Event on the pod, and evidence on the node; then clears', async () => {
+    const guard = pods[4];
+    createPod(kube, makePod('guard-1', { node: 'test-node', namespace: 'shop', labels: { app: 'guard' }, ips: [podIp(5)] }));
+    // The pod's answers to the flood's made-up sources go nowhere (a blackhole, not the node's routes).
+    inNs(guard.ns, ['ip', 'route', 'replace', 'default', 'blackhole']);
+    const evidenceDir = path.join(tmp, 'evidence');
+    const cfg = path.join(tmp, 'agent-detect.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig}, statusIntervalSeconds: 1 }`,
+        'sessions:',
+        '  - name: guard',
+        '    sources: { pods: { namespaces: [shop], selector: { app: guard } } }',
+        `    detect: { synFlood: { floor: 100, minSeconds: 1, clearSeconds: 2 }, preTriggerSeconds: 2, postTriggerSeconds: 1, evidenceDir: ${evidenceDir} }`,
+        `    targets: [ { pcap: { dir: ${path.join(tmp, 'guard-caps')} } } ]`,
+      ].join('\n'),
+    );
+    agent = await startNodeAgent(cfg);
+    await until(async () => (await agent!.captured('shop/guard-1')) === 0);
+    const metric = async (name: string) => {
+      const line = (await (await fetch(agent!.metricsUrl)).text()).split('\n').find((l) => l.startsWith(`${name}{`) && l.includes('kind="syn_flood"') && l.includes('namespace="shop",pod="guard-1"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    // 6,000 SYNs at 2,000/s from random sources, sent by the node towards the pod (its veth's egress).
+    const mac = /link\/ether ([0-9a-f:]+)/.exec(inNs(guard.ns, ['ip', 'link', 'show', 'eth0']))![1];
+    const conf = path.join(tmp, 'guard-flood.cfg');
+    fs.writeFileSync(conf, `{ eth(da=${mac}), ipv4(saddr=drnd(), daddr=${podIp(5)}), tcp(sport=drnd(), dport=80, syn), fill(0x41, 0) }\n`);
+    run('trafgen', ['--dev', guard.host, '--conf', conf, '--num', '6000', '--cpus', '1', '--rate', '2000pps', '-q']);
+    await until(async () => (await metric('podspan_alerts_total')) === 1, 15_000);
+    expect(agent.stderr()).toMatch(/alert A1 syn_flood fired: shop\/guard-1 \(100\.\d+\.\d+\.5:80\)/);
+    // Cleared once the flood has stopped (the capture's clock goes on without packets).
+    await until(async () => (await metric('podspan_alert_active')) === 0, 15_000);
+    expect(await metric('podspan_alerts_total')).toBe(1);
+    const events = () =>
+      (JSON.parse(kubectlOk(kube, ['get', 'events', '-n', 'shop', '--field-selector', 'involvedObject.name=guard-1', '-o', 'json'])).items as { reason: string; type: string; message: string; involvedObject: { kind: string } }[]);
+    await until(() => events().length === 2);
+    expect(events().map((e) => [e.involvedObject.kind, e.type, e.reason]).sort()).toEqual([
+      ['Pod', 'Normal', 'SynFloodCleared'],
+      ['Pod', 'Warning', 'SynFlood'],
+    ]);
+    expect(events().find((e) => e.reason === 'SynFlood')!.message).toMatch(/^alert A1 syn_flood fired: shop\/guard-1/);
+    const evidence = path.join(evidenceDir, 'guard', `${guard.host}_shop_guard-1`, 'A1-syn_flood.pcapng');
+    expect(fs.existsSync(evidence), fs.readdirSync(evidenceDir, { recursive: true }).join(' ')).toBe(true);
+    expect(capinfos([evidence]).get(evidence)!.packets).toBeGreaterThan(2000);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+  }, 90_000);
 });

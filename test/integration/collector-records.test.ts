@@ -23,16 +23,22 @@ beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-collector-
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => killStarted());
 
+// Two alert lines as the detector writes them (fired, then cleared).
+const ALERTS = Buffer.from(
+  '{"ts":"2026-11-28T10:00:03.000000000Z","kind":"syn_flood","alert_id":"A1","state":"fired","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":null,"duration_s":null}\n' +
+    '{"ts":"2026-11-28T10:00:11.000000000Z","kind":"syn_flood","alert_id":"A1","state":"cleared","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":"2026-11-28T10:00:03.000000000Z","duration_s":8}\n',
+);
+
 describe('Records message', () => {
   it('round-trips, and protobufjs reads the same kinds and bytes', () => {
-    const b = { ...frameBatch('n1/1', [ethSource('n1', 'eth0')], 2), records: [{ kind: 'http' as const, lines: read('http') }, { kind: 'dns' as const, lines: read('dns') }] };
+    const b = { ...frameBatch('n1/1', [ethSource('n1', 'eth0')], 2), records: [{ kind: 'http' as const, lines: read('http') }, { kind: 'dns' as const, lines: read('dns') }, { kind: 'alerts' as const, lines: ALERTS }] };
     const wire = encodeFrameBatch(b);
     const back = decodeFrameBatch(wire);
-    expect(back.records!.map((r) => r.kind)).toEqual(['http', 'dns']);
+    expect(back.records!.map((r) => r.kind)).toEqual(['http', 'dns', 'alerts']);
     expect(back.records![0].lines.equals(read('http'))).toBe(true);
     expect(back.caplen.length / 4).toBe(2);
     const judged = FrameBatchType.toObject(FrameBatchType.decode(wire), { enums: String }) as { records: { kind: string; lines: Uint8Array }[] };
-    expect(judged.records.map((r) => r.kind)).toEqual(['HTTP', 'DNS']);
+    expect(judged.records.map((r) => r.kind)).toEqual(['HTTP', 'DNS', 'ALERTS']);
     expect(Buffer.from(judged.records[1].lines).equals(read('dns'))).toBe(true);
   });
 
@@ -76,7 +82,7 @@ async function sendRecords(port: number, send: (f: GrpcFanout) => void): Promise
 }
 
 describe('collector writes records beside the pcapng', () => {
-  it('BASE.flows.jsonl, .http.jsonl, .dns.jsonl hold exactly the lines sent, beside BASE.pcapng', async () => {
+  it('BASE.flows.jsonl, .http.jsonl, .dns.jsonl and .alerts.jsonl hold exactly the lines sent, beside BASE.pcapng', async () => {
     const out = path.join(tmp, 'plain');
     const c = await startCollector(['--listen', '127.0.0.1:0', '--out', out]);
     // Frames first (the agent's pcapng), then records from the agent's own forwarding code.
@@ -85,14 +91,16 @@ describe('collector writes records beside the pcapng', () => {
     const fanout = await sendRecords(c.port, (f) => {
       // The GrpcFanout's agent id is node/pid: the same as the frames' agent above.
       for (const k of ['flows', 'http', 'dns'] as const) f.write(k, read(k));
+      f.write('alerts', ALERTS);
     });
-    expect(fanout.forwarders[0].stats().recordBytes).toEqual({ delivered: read('flows').length + read('http').length + read('dns').length, droppedQueueFull: 0, droppedDisconnected: 0 });
+    expect(fanout.forwarders[0].stats().recordBytes).toEqual({ delivered: read('flows').length + read('http').length + read('dns').length + ALERTS.length, droppedQueueFull: 0, droppedDisconnected: 0 });
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     const files = filesIn(out);
     const pcapng = files.find((f) => f.endsWith('.pcapng'))!;
     const base = pcapng.replace(/\.pcapng$/, '');
-    expect(files).toEqual([`${base}.dns.jsonl`, `${base}.flows.jsonl`, `${base}.http.jsonl`, pcapng].sort());
+    expect(files).toEqual([`${base}.alerts.jsonl`, `${base}.dns.jsonl`, `${base}.flows.jsonl`, `${base}.http.jsonl`, pcapng].sort());
     for (const k of ['flows', 'http', 'dns']) expect(fs.readFileSync(path.join(out, `${base}.${k}.jsonl`)).equals(read(k))).toBe(true);
+    expect(fs.readFileSync(path.join(out, `${base}.alerts.jsonl`)).equals(ALERTS)).toBe(true);
   }, 60_000);
 
   it('-C rotates the JSONL files at whole lines (BASE.http.N.jsonl); -W keeps the newest', async () => {
