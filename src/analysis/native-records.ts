@@ -3,6 +3,7 @@
 // written by native/core/analysis/json_records.cc). This module is the typed edge: the batch
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
 import { CaptureSession, fileCaptureOptions, type AnalysisStats, type CaptureResult } from '../capture/session';
+import type { NativeDetectOptions } from '../capture/native';
 import { parseJsonLines } from './records';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
@@ -10,6 +11,9 @@ export interface RecordBatch {
   flows: Buffer;
   http: Buffer;
   dns: Buffer;
+  /** alerts.jsonl lines (fired and cleared; empty without `detect`), and how many (batches made in JS may leave them out). */
+  alerts?: Buffer;
+  alertCount?: number;
 }
 
 export interface AnalysisOptions {
@@ -23,6 +27,8 @@ export interface AnalysisOptions {
   flushMs?: number;
   /** Batches waiting for JavaScript (default 16); live, beyond that records are dropped and counted. */
   queueBatches?: number;
+  /** Anomaly detection (README.md, Detection); absent: none. */
+  detect?: NativeDetectOptions;
 }
 
 
@@ -30,6 +36,7 @@ export interface CaptureRecords {
   flows: Record<string, unknown>[];
   http: Record<string, unknown>[];
   dns: Record<string, unknown>[];
+  alerts: Record<string, unknown>[];
   stats: AnalysisStats | undefined;
   result: CaptureResult;
 }
@@ -41,11 +48,12 @@ export interface CaptureRecords {
  */
 export async function readRecords(file: string, analysis: AnalysisOptions = {}, filter?: string): Promise<CaptureRecords> {
   const session = CaptureSession.open({ ...fileCaptureOptions(file, filter), analysis });
-  const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [];
+  const flows: Buffer[] = [], http: Buffer[] = [], dns: Buffer[] = [], alerts: Buffer[] = [];
   session.onRecords((b) => {
     flows.push(b.flows);
     http.push(b.http);
     dns.push(b.dns);
+    if (b.alerts) alerts.push(b.alerts);
   });
   const result = await session.start();
   if (result.error) throw result.error;
@@ -53,6 +61,7 @@ export async function readRecords(file: string, analysis: AnalysisOptions = {}, 
     flows: parseJsonLines<Record<string, unknown>>(Buffer.concat(flows), `${file} (flows)`),
     http: parseJsonLines<Record<string, unknown>>(Buffer.concat(http), `${file} (http)`),
     dns: parseJsonLines<Record<string, unknown>>(Buffer.concat(dns), `${file} (dns)`),
+    alerts: parseJsonLines<Record<string, unknown>>(Buffer.concat(alerts), `${file} (alerts)`),
     stats: result.analysisStats,
     result,
   };
