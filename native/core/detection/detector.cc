@@ -10,7 +10,13 @@ namespace podspan {
 namespace {
 
 constexpr uint64_t kNsPerSecond = 1000000000ull;
-constexpr size_t kTargetCells = 1u << 17;  // a second's distinct (source, target) set; half may fill
+// A second's distinct (source, target) set: two cells per source the table holds, at most 2^17
+// (64 Ki targets a second; half the cells may fill, the rest keep probing short).
+size_t target_cells(size_t max_sources) {
+  size_t n = 16;
+  while (n < 2 * max_sources && n < (1u << 17)) n <<= 1;
+  return n;
+}
 
 uint64_t mix(uint64_t h) {  // MurmurHash3's finaliser
   h ^= h >> 33;
@@ -99,7 +105,7 @@ Detector::Detector(const DetectConfig& config, RecordSink& alerts)
       sources_(config.max_sources),
       routes_(config.max_routes),
       pairs_(config.max_pairs),
-      targets_(kTargetCells) {}
+      targets_(target_cells(config.max_sources)) {}
 
 const DetectRule& Detector::rule(AlertKind kind) const {
   switch (kind) {
@@ -174,11 +180,12 @@ bool Detector::new_target(uint64_t h) {
     targets_second_ = cur_;
     targets_in_second_ = 0;
   }
-  if (targets_in_second_ >= kTargetCells / 2) {
+  const size_t cells = targets_.size();
+  if (targets_in_second_ >= cells / 2) {
     ++targets_saturated_;
     return true;  // full for this second: counted as distinct (errs towards seeing a scan)
   }
-  for (size_t i = h & (kTargetCells - 1);; i = (i + 1) & (kTargetCells - 1)) {
+  for (size_t i = h & (cells - 1);; i = (i + 1) & (cells - 1)) {
     TargetCell& c = targets_[i];
     // Cells are only ever filled within a second, so the first cell of another second ends the chain.
     if (c.second != cur_) {
@@ -334,7 +341,9 @@ void Detector::judge(AlertKind kind, Baseline& b, AlertState& a, const Seen& see
   b.catch_up(s, decay_);
   const Thresholds th = thresholds(b, r, kind == AlertKind::kNoisyClient);
   const bool over = seen.eligible && seen.condition && seen.rate > th.fire;
-  const bool below = seen.rate < th.clear || !seen.condition;
+  // At or under the clear threshold: silence (rate 0) always is, so an alert clears within
+  // clear_seconds of its key going quiet (advance() relies on it).
+  const bool below = seen.rate <= th.clear || !seen.condition;
   const bool was_active = a.active();
   switch (step_alert(a, over, below, seen.rate, r)) {
     case AlertStep::kFire:
