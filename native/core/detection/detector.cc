@@ -1,6 +1,7 @@
 #include "detection/detector.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -84,6 +85,12 @@ uint64_t target_hash(const Decoded& d) {
   return key_hash(target);
 }
 
+// A source gets a key only from its admission-th SYN (or UDP probe) of a second on, the sketch
+// counting the ones before; once admitted, the admission - 1 probes it did not see are credited
+// as distinct targets. A source that never reaches it could not fire anyway (the admission is a
+// quarter of the scan floor), and a flood from spoofed addresses makes no keys at all.
+uint32_t admission(double floor) { return std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(floor / 4))); }
+
 std::string address_text(uint8_t ip_version, const uint8_t* addr) {
   std::string s;
   append_address(s, ip_version, addr);
@@ -105,7 +112,9 @@ Detector::Detector(const DetectConfig& config, RecordSink& alerts)
       sources_(config.max_sources),
       routes_(config.max_routes),
       pairs_(config.max_pairs),
-      targets_(target_cells(config.max_sources)) {}
+      targets_(target_cells(config.max_sources)),
+      sketch_(std::min<size_t>(config.max_sources, 1u << 16)),
+      source_admission_(admission(config.port_scan.floor)) {}
 
 const DetectRule& Detector::rule(AlertKind kind) const {
   switch (kind) {
@@ -141,7 +150,7 @@ void Detector::finish() {
 }
 
 template <class Key, class Value, class OnEvict>
-Value& Detector::touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict, bool* added) {
+Value& Detector::touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict, bool* added, bool* first) {
   bool is_new = false;
   const uint32_t slot = keys.table.get(k, key_hash(k), is_new, on_evict);
   Value& v = keys.table.at(slot).value;
@@ -149,6 +158,7 @@ Value& Detector::touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict,
     keys.listed[slot] = cur_;
     keys.active.push_back(slot);  // at most once per slot and second: never past the cap
   }
+  if (first) *first = v.second != cur_;
   if (v.second != cur_) {
     v.reset_counts();
     v.second = cur_;
@@ -169,10 +179,10 @@ Detector::ServerState& Detector::server(const ServerKey& k) {
   return v;
 }
 
-Detector::SourceState& Detector::source(const SourceKey& k) {
+Detector::SourceState& Detector::source(const SourceKey& k, bool* first) {
   return touch(sources_, k, [&](auto& e) {
     clear_evicted(AlertKind::kPortScan, e.value.alert, e.value.scan, Who{nullptr, &e.key, nullptr});
-  });
+  }, nullptr, first);
 }
 
 bool Detector::new_target(uint64_t h) {
@@ -200,18 +210,31 @@ bool Detector::new_target(uint64_t h) {
 
 // ---- events
 
+Detector::SourceState* Detector::probing_source(const Decoded& d) {
+  const SourceKey k = source_key(d.ip_version, d.src);
+  const uint64_t h = key_hash(k);
+  if (sketch_.add(h, cur_) < source_admission_) return nullptr;
+  bool first = false;
+  SourceState& src = source(k, &first);
+  if (first) src.targets += source_admission_ - 1;
+  return &src;
+}
+
 void Detector::on_tcp_packet(const Decoded& d, uint64_t ts) {
   advance(ts);
   const uint8_t sa = d.tcp_flags & (kSyn | kAck);
   if (sa == kSyn) {
     ++server(server_key(d.ip_version, d.dst, d.dport)).syns;
-    SourceState& src = source(source_key(d.ip_version, d.src));
-    ++src.syns;
-    if (new_target(target_hash(d))) ++src.targets;
+    if (SourceState* src = probing_source(d)) {
+      ++src->syns;
+      if (new_target(target_hash(d))) ++src->targets;
+    }
   } else if (sa == (kSyn | kAck)) {
-    // Answers a SYN of the receiver: counts for its port_scan share; no key is made for it.
+    // Answers a SYN of the receiver: counts for its port_scan share when it is tracked this second.
     const SourceKey k = source_key(d.ip_version, d.dst);
-    const uint32_t slot = sources_.table.find(k, key_hash(k));
+    const uint64_t h = key_hash(k);
+    if (sketch_.estimate(h, cur_) < source_admission_) return;
+    const uint32_t slot = sources_.table.find(k, h);
     if (slot != KeyTable<SourceKey, SourceState>::kNone) {
       SourceState& v = sources_.table.at(slot).value;
       if (v.second == cur_) ++v.synacks;
@@ -232,8 +255,8 @@ void Detector::on_udp(const Decoded& d, uint64_t ts) {
   advance(ts);
   // Towards a lower port only: an answer (server port to an ephemeral one) is no probe.
   if (d.dport >= d.sport) return;
-  SourceState& src = source(source_key(d.ip_version, d.src));
-  if (new_target(target_hash(d))) ++src.targets;
+  if (SourceState* src = probing_source(d))
+    if (new_target(target_hash(d))) ++src->targets;
 }
 
 void Detector::on_http(const HttpRecord& r) {
@@ -432,7 +455,7 @@ DetectStats Detector::stats() const {
   s.evicted_pairs = pairs_.table.evicted();
   s.targets_saturated = targets_saturated_;
   s.reserved_bytes = servers_.table.reserved_bytes() + routes_.table.reserved_bytes() + sources_.table.reserved_bytes() +
-                     pairs_.table.reserved_bytes() + targets_.capacity() * sizeof(TargetCell) +
+                     pairs_.table.reserved_bytes() + targets_.capacity() * sizeof(TargetCell) + sketch_.bytes() +
                      (servers_.listed.capacity() + routes_.listed.capacity() + sources_.listed.capacity() + pairs_.listed.capacity()) * 12;
   return s;
 }

@@ -29,6 +29,7 @@
 #include "detection/detect_config.h"
 #include "detection/evidence_sink.h"
 #include "detection/key_table.h"
+#include "detection/second_sketch.h"
 #include "reassembly/tcp_pipeline.h"
 
 namespace podspan {
@@ -148,10 +149,13 @@ class Detector : public TcpPacketObserver {
   void judge_all(Keys<Key, Value>& keys, uint64_t s, Judge&& judge);
   // The key's entry, added when new (on_evict clears the alerts of the key it replaces), listed
   // for this second and its counters reset when they were for an older one.
+  // `first`: set when this is the key's first touch in the current second.
   template <class Key, class Value, class OnEvict>
-  Value& touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict, bool* added = nullptr);
+  Value& touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict, bool* added = nullptr, bool* first = nullptr);
   ServerState& server(const ServerKey& k);
-  SourceState& source(const SourceKey& k);
+  SourceState& source(const SourceKey& k, bool* first = nullptr);
+  // The SYN's or datagram's sender as a port_scan source, or null while below its admission.
+  SourceState* probing_source(const Decoded& d);
   bool new_target(uint64_t h);
   // One second of one key and kind: steps its alert and learns (only while not alerting nor over).
   void judge(AlertKind kind, Baseline& b, AlertState& a, const Seen& seen, uint64_t s, const Who& who);
@@ -177,6 +181,8 @@ class Detector : public TcpPacketObserver {
   uint32_t targets_in_second_ = 0;
   uint64_t targets_second_ = UINT64_MAX;
   uint64_t targets_saturated_ = 0;
+  SecondSketch sketch_;  // SYNs and UDP probes per source this second
+  uint32_t source_admission_;
 
   bool started_ = false;
   uint64_t cur_ = 0;  // the current second
