@@ -121,6 +121,8 @@ class AnalysisConsumer : public PacketConsumer {
   bool take(RecordBatch& out) { return queue_.take(out); }
   void abandon() { queue_.abandon(); }
   AnalysisStats stats() const;  // any thread (the analyser's counters as of the last publish)
+  // The Detector when options.detect (null otherwise): an EvidenceSink is set on it before capture.
+  Detector* detector() { return detector_.get(); }
 
  private:
   void publish();

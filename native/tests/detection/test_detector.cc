@@ -393,3 +393,24 @@ TEST(a_million_spoofed_sources_stay_within_the_caps) {
   CHECK_EQ(st.servers, 8u);
   CHECK_EQ(m.of(AlertKind::kPortScan).size(), 0u);
 }
+
+TEST(an_alerting_key_evicted_clears_with_its_id) {
+  DetectConfig c;
+  c.max_servers = 2;
+  Run r(c);
+  for (uint64_t s = 0; s < 5; ++s) r.connections(s, 1000, 0x0102, 80, false);  // fires at second 2
+  // Two other servers, more recently active: the flooded one is the least recently active.
+  r.connections(5, 10, 0x0103, 80, true);
+  r.connections(5, 10, 0x0104, 80, true);
+  r.det.finish();
+  const auto a = r.of(AlertKind::kSynFlood);
+  CHECK_EQ(a.size(), 2u);
+  if (a.size() != 2) return;
+  CHECK(a[1].cleared);
+  CHECK_EQ(a[1].id, a[0].id);
+  CHECK_EQ(a[1].ts, at(5));
+  CHECK_EQ(addr_text(a[1].ends.server), std::string("\"10.0.1.2\""));
+  const DetectStats st = r.det.stats();
+  CHECK_EQ(st.evicted_servers, 1u);
+  CHECK_EQ(st.active_alerts, 0u);
+}
