@@ -88,7 +88,8 @@ uint64_t target_hash(const Decoded& d) {
 // A source gets a key only from its admission-th SYN (or UDP probe) of a second on, the sketch
 // counting the ones before; once admitted, the admission - 1 probes it did not see are credited
 // as distinct targets. A source that never reaches it could not fire anyway (the admission is a
-// quarter of the scan floor), and a flood from spoofed addresses makes no keys at all.
+// quarter of the scan floor), and a flood from spoofed addresses makes no keys at all. Servers
+// likewise, by SYNs against a quarter of the syn_flood floor, unless already known.
 uint32_t admission(double floor) { return std::max<uint32_t>(2, static_cast<uint32_t>(std::ceil(floor / 4))); }
 
 std::string address_text(uint8_t ip_version, const uint8_t* addr) {
@@ -114,7 +115,8 @@ Detector::Detector(const DetectConfig& config, RecordSink& alerts)
       pairs_(config.max_pairs),
       targets_(target_cells(config.max_sources)),
       sketch_(std::min<size_t>(config.max_sources, 1u << 16)),
-      source_admission_(admission(config.port_scan.floor)) {}
+      source_admission_(admission(config.port_scan.floor)),
+      server_admission_(admission(config.syn_flood.floor)) {}
 
 const DetectRule& Detector::rule(AlertKind kind) const {
   switch (kind) {
@@ -224,7 +226,15 @@ void Detector::on_tcp_packet(const Decoded& d, uint64_t ts) {
   advance(ts);
   const uint8_t sa = d.tcp_flags & (kSyn | kAck);
   if (sa == kSyn) {
-    ++server(server_key(d.ip_version, d.dst, d.dport)).syns;
+    // A server known (by an earlier SYN or an HTTP request) counts every SYN; an unknown one gets
+    // a key at its admission-th SYN of a second, so a scan of many ports does not churn the table.
+    const ServerKey sk = server_key(d.ip_version, d.dst, d.dport);
+    const uint64_t sh = key_hash(sk);
+    if (servers_.table.find(sk, sh) != KeyTable<ServerKey, ServerState>::kNone) {
+      ++server(sk).syns;
+    } else if (sketch_.add(sh, cur_) >= server_admission_) {
+      server(sk).syns += server_admission_;  // this SYN and the ones the sketch counted
+    }
     if (SourceState* src = probing_source(d)) {
       ++src->syns;
       if (new_target(target_hash(d))) ++src->targets;

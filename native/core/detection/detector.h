@@ -181,8 +181,8 @@ class Detector : public TcpPacketObserver {
   uint32_t targets_in_second_ = 0;
   uint64_t targets_second_ = UINT64_MAX;
   uint64_t targets_saturated_ = 0;
-  SecondSketch sketch_;  // SYNs and UDP probes per source this second
-  uint32_t source_admission_;
+  SecondSketch sketch_;  // SYNs and UDP probes per source, SYNs per unknown server, this second
+  uint32_t source_admission_, server_admission_;
 
   bool started_ = false;
   uint64_t cur_ = 0;  // the current second

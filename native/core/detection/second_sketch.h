@@ -1,7 +1,8 @@
 // Counts per key hash within one second of capture time, never below the true count (count-min,
 // two rows of 16-bit counters, cleared when the second changes). The Detector asks it whether a
-// source has sent enough SYNs this second to be worth a key: a flood from a million spoofed
-// sources then costs two counter bumps per packet instead of a table entry each.
+// source (or an unknown server) has seen enough SYNs this second to be worth a key: a flood from
+// a million spoofed sources, or a scan of every port, then costs two counter bumps per packet
+// instead of a table entry each.
 #pragma once
 
 #include <algorithm>
