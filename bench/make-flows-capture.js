@@ -6,7 +6,7 @@
 // compared. Ethernet/IPv4, microsecond pcap, deterministic (seeded).
 //   node bench/make-flows-capture.js OUT.pcap [--flows 8000] [--mbytes 1100] [--reorder 5] [--retransmit 2]
 'use strict';
-const fs = require('node:fs');
+const { TcpPcapWriter } = require('./tcp-pcap-writer');
 
 const args = process.argv.slice(2);
 const out = args[0];
@@ -27,65 +27,22 @@ const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 *
 const PATTERN = Buffer.alloc(1 << 16);
 for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = Math.floor(rand() * 256);
 
-const fd = fs.openSync(out, 'w');
-const CHUNK = 8 << 20;
-let buf = Buffer.alloc(CHUNK);
-let used = 0;
-const flush = () => {
-  fs.writeSync(fd, buf, 0, used);
-  used = 0;
-};
-const header = Buffer.alloc(24);
-header.writeUInt32LE(0xa1b2c3d4, 0);
-header.writeUInt16LE(2, 4);
-header.writeUInt16LE(4, 6);
-header.writeUInt32LE(262144, 16);
-header.writeUInt32LE(1, 20);
-fs.writeSync(fd, header);
-
+const w = new TcpPcapWriter(out);
 let tsUs = 1_700_000_000_000_000;
 let packets = 0;
 let payloadBytes = 0;
+const SERVER = ((10 << 24) | (200 << 16) | 1) >>> 0;
 function frame(flow, fromClient, seq, ack, flags, offset, len) {
-  const size = 14 + 20 + 20 + len;
-  if (used + 16 + size > CHUNK) flush();
-  const b = buf;
-  let o = used;
   tsUs += 1;
-  b.writeUInt32LE(Math.floor(tsUs / 1e6), o);
-  b.writeUInt32LE(tsUs % 1e6, o + 4);
-  b.writeUInt32LE(size, o + 8);
-  b.writeUInt32LE(size, o + 12);
-  o += 16;
-  b.fill(0, o, o + 54);
-  b[o] = 2; b[o + 6] = 2; b[o + 11] = 1; // MACs
-  b.writeUInt16BE(0x0800, o + 12);
-  const ip = o + 14;
-  b[ip] = 0x45;
-  b.writeUInt16BE(20 + 20 + len, ip + 2);
-  b[ip + 8] = 64;
-  b[ip + 9] = 6;
-  const client = [10, 1 + (flow >> 16), (flow >> 8) & 255, flow & 255];
-  const server = [10, 200, 0, 1];
-  (fromClient ? client : server).forEach((v, i) => (b[ip + 12 + i] = v));
-  (fromClient ? server : client).forEach((v, i) => (b[ip + 16 + i] = v));
-  const tcp = ip + 20;
+  const client = ((10 << 24) | ((1 + (flow >> 16)) << 16) | (flow & 0xffff)) >>> 0;
   const cport = 10000 + (flow % 50000);
-  b.writeUInt16BE(fromClient ? cport : 80, tcp);
-  b.writeUInt16BE(fromClient ? 80 : cport, tcp + 2);
-  b.writeUInt32LE(0, tcp + 4);
-  b.writeUInt32BE(seq >>> 0, tcp + 4);
-  b.writeUInt32BE(ack >>> 0, tcp + 8);
-  b[tcp + 12] = 5 << 4;
-  b[tcp + 13] = flags;
-  b.writeUInt16BE(65535, tcp + 14);
+  const at = fromClient ? w.frame(tsUs, client, SERVER, cport, 80, seq, ack, flags, len) : w.frame(tsUs, SERVER, client, 80, cport, seq, ack, flags, len);
   for (let done = 0; done < len; ) {
-    const at = (offset + done + flow * 7919) % PATTERN.length;
-    const n = Math.min(len - done, PATTERN.length - at);
-    PATTERN.copy(b, tcp + 20 + done, at, at + n);
+    const from = (offset + done + flow * 7919) % PATTERN.length;
+    const n = Math.min(len - done, PATTERN.length - from);
+    PATTERN.copy(w.buf, at + done, from, from + n);
     done += n;
   }
-  used = tcp + 20 + len;
   packets++;
   payloadBytes += len;
 }
@@ -132,6 +89,5 @@ while (active.length) {
   active[i] = active[active.length - 1];
   active.pop();
 }
-flush();
-fs.closeSync(fd);
+w.close();
 console.error(`${out}: ${packets} packets, ${FLOWS} flows, ${(payloadBytes / 1e6).toFixed(0)} MB of payload`);

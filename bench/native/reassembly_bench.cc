@@ -13,6 +13,9 @@
 // reassembly plus the connection tracker, flow records serialised as JSON lines), so the two
 // runs side by side show what the tracker adds per packet.
 //   podspan_reassembly_bench --analyze FILE
+// With --detect FILE: --analyze with the Detector too (default rules), so the two side by side
+// show what detection adds per packet.
+//   podspan_reassembly_bench --detect FILE
 // With --shadow FILE: `podspan shadow -r`'s native half (reassembly plus the shadow extractor:
 // every GET exchange with its headers and bodies as a meta line and data, batches taken off the
 // queue as JavaScript would), without JavaScript or sending: bench/shadow-vs-goreplay.sh's core.
@@ -31,6 +34,8 @@
 #include "reassembly/tcp_pipeline.h"
 #include "analysis/analyzer.h"
 #include "analysis/app_analyzer.h"
+#include "detection/detecting_sink.h"
+#include "detection/detector.h"
 #include "analysis/json_records.h"
 #include "shadow/shadow_consumer.h"
 
@@ -50,6 +55,8 @@ struct JsonCountingRecords : RecordSink {
   void flow(const FlowRecord& r) override { count(r, flows); }
   void http(const HttpRecord& r) override { count(r, http_records); }
   void dns(const DnsRecord& r) override { count(r, dns_records); }
+  uint64_t alerts = 0;
+  void alert(const AlertRecord& r) override { count(r, alerts); }
 };
 
 struct CountingSink : StreamSink {
@@ -180,19 +187,28 @@ bool feed_file(FileReader& reader, PacketConsumer& consumer, AfterBatch after_ba
 
 // --analyze: the Analyzer with the application analyser (HTTP, HTTP/2, DNS) over the whole file,
 // every record formatted as its JSON line: what `podspan analyze` costs before JavaScript.
-int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0) {
+int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0, bool detect) {
   JsonCountingRecords records;
-  AppEventsFor<AppAnalyzer> app(std::make_unique<AppAnalyzer>(records));
-  Analyzer analyzer(AnalyzerOptions{}, records, &app);
+  std::unique_ptr<Detector> detector;  // only with --detect: its tables cost memory
+  std::unique_ptr<DetectingSink> detecting;
+  if (detect) {
+    detector = std::make_unique<Detector>(DetectConfig{}, records);
+    detecting = std::make_unique<DetectingSink>(records, *detector, true);
+  }
+  RecordSink& sink = detect ? static_cast<RecordSink&>(*detecting) : records;
+  AppEventsFor<AppAnalyzer> app(std::make_unique<AppAnalyzer>(sink));
+  Analyzer analyzer(AnalyzerOptions{}, sink, &app);
+  if (detect) analyzer.set_detector(detector.get());
   if (!feed_file(reader, analyzer, [] {})) return 1;
   const AnalyzerStats stats = analyzer.stats();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("analyze packets=%llu tcp=%llu flow_records=%llu http_records=%llu dns_records=%llu json_bytes=%llu seconds=%.3f pkts_per_s=%.0f max_rss_kb=%ld\n",
-              static_cast<unsigned long long>(stats.packets), static_cast<unsigned long long>(stats.tcp_packets),
+  std::printf("%s packets=%llu tcp=%llu flow_records=%llu http_records=%llu dns_records=%llu alerts=%llu json_bytes=%llu seconds=%.3f pkts_per_s=%.0f max_rss_kb=%ld\n",
+              detect ? "detect" : "analyze", static_cast<unsigned long long>(stats.packets), static_cast<unsigned long long>(stats.tcp_packets),
               static_cast<unsigned long long>(records.flows), static_cast<unsigned long long>(records.http_records),
-              static_cast<unsigned long long>(records.dns_records), static_cast<unsigned long long>(records.json_bytes), secs,
+              static_cast<unsigned long long>(records.dns_records), static_cast<unsigned long long>(records.alerts),
+              static_cast<unsigned long long>(records.json_bytes), secs,
               stats.packets / secs, ru.ru_maxrss);
   return 0;
 }
@@ -236,16 +252,17 @@ int main(int argc, char** argv) {
     }
     return flood(std::atol(argv[2]), std::atol(argv[3]), static_cast<uint32_t>(bytes));
   }
-  const bool analyze = argc == 3 && std::string(argv[1]) == "--analyze";
+  const bool detect = argc == 3 && std::string(argv[1]) == "--detect";
+  const bool analyze = detect || (argc == 3 && std::string(argv[1]) == "--analyze");
   const bool shadow = argc == 3 && std::string(argv[1]) == "--shadow";
   if (argc != 2 && !analyze && !shadow) {
-    std::fprintf(stderr, "usage: %s [--analyze|--shadow] FILE.pcap|FILE.pcapng\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--analyze|--detect|--shadow] FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;
   }
   try {
     const auto t0 = std::chrono::steady_clock::now();
     auto reader = FileReader::open(argv[argc - 1]);
-    if (analyze) return analyze_file(*reader, t0);
+    if (analyze) return analyze_file(*reader, t0, detect);
     if (shadow) return shadow_file(*reader, t0);
     CountingSink sink;
     TcpPipeline pipeline({}, {}, sink);

@@ -4,10 +4,46 @@
 #include "values.h"
 
 namespace podspan_addon {
+namespace {
+
+// {floor, k, minSeconds, clearSeconds, <share>} of one kind (src/config validated it); a field
+// missing keeps the core's default.
+void parse_rule(const Napi::Object& detect, const char* kind, const char* share_name, podspan::DetectRule& r) {
+  const Napi::Value v = detect.Get(kind);
+  if (!v.IsObject()) return;
+  const Napi::Object o = v.As<Napi::Object>();
+  r.floor = get_number(o, "floor", r.floor);
+  r.k = get_number(o, "k", r.k);
+  r.min_seconds = static_cast<uint32_t>(get_number(o, "minSeconds", r.min_seconds));
+  r.clear_seconds = static_cast<uint32_t>(get_number(o, "clearSeconds", r.clear_seconds));
+  if (share_name) r.share = get_number(o, share_name, r.share);
+}
+
+void parse_detect(const Napi::Object& d, podspan::DetectConfig& c) {
+  c.records = get_bool(d, "records", c.records);
+  c.baseline_halflife_s = get_number(d, "baselineHalflifeS", c.baseline_halflife_s);
+  c.warmup_seconds = static_cast<uint32_t>(get_number(d, "warmupSeconds", c.warmup_seconds));
+  parse_rule(d, "synFlood", "halfOpenShare", c.syn_flood);
+  parse_rule(d, "portScan", "rejectedShare", c.port_scan);
+  parse_rule(d, "requestSurge", nullptr, c.request_surge);
+  parse_rule(d, "errorSurge", "errorShare", c.error_surge);
+  parse_rule(d, "noisyClient", "share", c.noisy_client);
+  c.max_servers = static_cast<size_t>(get_number(d, "maxServers", static_cast<double>(c.max_servers)));
+  c.max_routes = static_cast<size_t>(get_number(d, "maxRoutes", static_cast<double>(c.max_routes)));
+  c.max_sources = static_cast<size_t>(get_number(d, "maxSources", static_cast<double>(c.max_sources)));
+  c.max_pairs = static_cast<size_t>(get_number(d, "maxPairs", static_cast<double>(c.max_pairs)));
+}
+
+}  // namespace
 
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
   podspan::AnalysisOptions opt;
   parse_json_sink(o, reading_file, opt.analyzer.reassembly, opt.queue);
+  const Napi::Value detect = o.Get("detect");
+  if (detect.IsObject()) {
+    opt.detect = true;
+    parse_detect(detect.As<Napi::Object>(), opt.detect_config);
+  }
   return std::make_shared<podspan::AnalysisConsumer>(opt);
 }
 
@@ -16,9 +52,11 @@ Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& b) {
   o.Set("flows", copy_to_buffer(env, b.flows));
   o.Set("http", copy_to_buffer(env, b.http));
   o.Set("dns", copy_to_buffer(env, b.dns));
+  o.Set("alerts", copy_to_buffer(env, b.alerts));
   o.Set("flowCount", Napi::Number::New(env, static_cast<double>(b.flow_count)));
   o.Set("httpCount", Napi::Number::New(env, static_cast<double>(b.http_count)));
   o.Set("dnsCount", Napi::Number::New(env, static_cast<double>(b.dns_count)));
+  o.Set("alertCount", Napi::Number::New(env, static_cast<double>(b.alert_count)));
   return o;
 }
 
@@ -29,6 +67,7 @@ Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& 
   records.Set("flows", num(s.queue.flows));
   records.Set("http", num(s.queue.http));
   records.Set("dns", num(s.queue.dns));
+  records.Set("alerts", num(s.queue.alerts));
   o.Set("records", records);
   o.Set("batches", num(s.queue.batches));
   o.Set("droppedRecords", num(s.queue.dropped_records));
@@ -41,6 +80,25 @@ Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& 
   o.Set("udpDnsDatagrams", num(s.analyzer.udp_dns_datagrams));
   o.Set("streams", num(s.analyzer.reassembly.streams));
   o.Set("gapBytes", num(s.analyzer.reassembly.gap_bytes));
+  if (s.detect) {
+    const podspan::DetectStats& d = s.detect_stats;
+    Napi::Object detect = Napi::Object::New(env);
+    detect.Set("alertsFired", num(d.alerts_fired));
+    detect.Set("alertsCleared", num(d.alerts_cleared));
+    detect.Set("activeAlerts", num(d.active_alerts));
+    auto per_table = [&](uint64_t servers, uint64_t routes, uint64_t sources, uint64_t pairs) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("servers", num(servers));
+      t.Set("routes", num(routes));
+      t.Set("sources", num(sources));
+      t.Set("pairs", num(pairs));
+      return t;
+    };
+    detect.Set("keys", per_table(d.servers, d.routes, d.sources, d.pairs));
+    detect.Set("evicted", per_table(d.evicted_servers, d.evicted_routes, d.evicted_sources, d.evicted_pairs));
+    detect.Set("targetsSaturated", num(d.targets_saturated));
+    o.Set("detect", detect);
+  }
   return o;
 }
 

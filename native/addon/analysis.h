@@ -10,13 +10,15 @@
 
 namespace podspan_addon {
 
-// {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?}; a file waits for JS,
-// live capture never blocks (records dropped and counted).
+// {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?, detect?}; a file waits for
+// JS, live capture never blocks (records dropped and counted). detect: README.md, Detection.
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& options, bool reading_file);
-// {flows, http, dns}: Buffers of complete JSON lines, plus {flowCount, httpCount, dnsCount}.
+// {flows, http, dns, alerts}: Buffers of complete JSON lines, plus {flowCount, httpCount, dnsCount,
+// alertCount}.
 Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& batch);
-// {records: {flows, http, dns}, batches, droppedRecords, app, appCounters: {httpRequests, ...}, packets,
-// tcpPackets, udpDnsDatagrams, streams, gapBytes}
+// {records: {flows, http, dns, alerts}, batches, droppedRecords, app, appCounters: {httpRequests, ...},
+// packets, tcpPackets, udpDnsDatagrams, streams, gapBytes, detect?: {alertsFired, alertsCleared,
+// activeAlerts, keys: {servers, routes, sources, pairs}, evicted: {...}, targetsSaturated}}
 Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& s);
 
 }  // namespace podspan_addon

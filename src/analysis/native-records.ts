@@ -4,15 +4,16 @@
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
 import { CaptureSession, fileCaptureOptions, type AnalysisStats, type CaptureResult } from '../capture/session';
 import { parseJsonLines } from './records';
-import type { NativeDetectOptions, NativeEvidenceOptions } from '../config/detect-options';
+import type { NativeDetectOptions, NativeEvidenceOptions } from '../capture/native';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
 export interface RecordBatch {
   flows: Buffer;
   http: Buffer;
   dns: Buffer;
-  /** With `detect`: alert lines (fired and cleared). */
+  /** alerts.jsonl lines (fired and cleared; empty without `detect`), and how many (batches made in JS may leave them out). */
   alerts?: Buffer;
+  alertCount?: number;
 }
 
 export interface AnalysisOptions {

@@ -83,22 +83,70 @@ export interface NativeCaptureOptions {
     hwid?: number;
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
-  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number };
+  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions };
   shadow?: ShadowCaptureOptions;
+}
+
+/** One detection kind's rule (native/core/detection/detect_config.h, DetectRule). */
+export interface NativeDetectRule {
+  floor: number;
+  k: number;
+  minSeconds: number;
+  clearSeconds: number;
+}
+
+/** The Detector's options as the addon reads them (src/config validates them; the addon trusts them). */
+export interface NativeDetectOptions {
+  /** false: only alerts go to JavaScript (flows, http and dns records are not formatted). */
+  records: boolean;
+  baselineHalflifeS: number;
+  /** request_surge, error_surge and noisy_client wait this long (capture seconds) after a server first shows. */
+  warmupSeconds: number;
+  synFlood: NativeDetectRule & { halfOpenShare: number };
+  portScan: NativeDetectRule & { rejectedShare: number };
+  requestSurge: NativeDetectRule;
+  errorSurge: NativeDetectRule & { errorShare: number };
+  noisyClient: NativeDetectRule & { share: number };
+  maxServers: number;
+  maxRoutes: number;
+  maxSources: number;
+  maxPairs: number;
+}
+
+/** The pre-trigger ring and evidence files (with `detect`). */
+export interface NativeEvidenceOptions {
+  dir: string;
+  preTriggerSeconds: number;
+  preTriggerMB: number;
+  postTriggerSeconds: number;
+  maxFiles: number;
 }
 
 export interface NativeRecordBatch {
   flows: Buffer;
   http: Buffer;
   dns: Buffer;
+  alerts: Buffer;
   flowCount: number;
   httpCount: number;
   dnsCount: number;
+  alertCount: number;
+}
+
+/** The Detector's counters (analysis stats, with `detect`). */
+export interface DetectStats {
+  alertsFired: number;
+  alertsCleared: number;
+  activeAlerts: number;
+  keys: { servers: number; routes: number; sources: number; pairs: number };
+  evicted: { servers: number; routes: number; sources: number; pairs: number };
+  /** Seconds' distinct-target sets that filled up (targets then counted as distinct). */
+  targetsSaturated: number;
 }
 
 export interface AnalysisStats {
   /** Records handed to JavaScript, per kind. */
-  records: { flows: number; http: number; dns: number };
+  records: { flows: number; http: number; dns: number; alerts: number };
   batches: number;
   /** Live: records dropped because JavaScript did not take batches fast enough (a file waits instead). */
   droppedRecords: number;
@@ -115,15 +163,6 @@ export interface AnalysisStats {
   detect?: DetectStats;
   /** With `evidence`: the pre-trigger ring and evidence files. */
   evidence?: EvidenceStats;
-}
-
-export interface DetectStats {
-  alertsFired: number;
-  alertsCleared: number;
-  activeAlerts: number;
-  /** Keys tracked now, and keys evicted past the caps (maxServers, maxRoutes, maxSources, maxPairs). */
-  keys: { servers: number; routes: number; sources: number; pairs: number };
-  evicted: { servers: number; routes: number; sources: number; pairs: number };
 }
 
 export interface EvidenceStats {

@@ -210,7 +210,7 @@ export class CaptureSession {
    */
   takeRecords(): RecordBatch | undefined {
     const r = this.handle.takeRecords();
-    return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns };
+    return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns, alerts: r.alerts, alertCount: r.alertCount };
   }
 
   /** With `analysis`: `fn` gets every batch of records as it is ready (call before start()). */

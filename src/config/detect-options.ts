@@ -4,6 +4,7 @@
 // into the same object first. Validated here once; the detector trusts what it is given.
 import { z } from 'zod';
 import { UsageError } from '../errors';
+import type { NativeDetectOptions } from '../capture/native';
 
 export interface DetectRuleSettings {
   /** The rate must exceed this whatever the baseline says (per second; noisyClient: the server's requests/s). */
@@ -18,6 +19,8 @@ export interface DetectRuleSettings {
 
 export interface DetectSettings {
   baselineHalflifeS: number;
+  /** request_surge, error_surge and noisy_client judge a server only after watching it this long. */
+  warmupSeconds: number;
   synFlood: DetectRuleSettings & { halfOpenShare: number };
   portScan: DetectRuleSettings & { rejectedShare: number };
   requestSurge: DetectRuleSettings;
@@ -41,14 +44,16 @@ export interface EvidenceSettings {
   maxFiles: number;
 }
 
-/** Defaults a steady, normal workload does not trip (see README, Detection). */
+/** Defaults a steady, normal workload does not trip (see README, Detection); the same as native/core/detection/detect_config.h. */
 export const DEFAULT_DETECT: DetectSettings = {
   baselineHalflifeS: 300,
+  warmupSeconds: 60,
   synFlood: { floor: 200, k: 6, minSeconds: 2, clearSeconds: 5, halfOpenShare: 0.5 },
-  portScan: { floor: 30, k: 6, minSeconds: 1, clearSeconds: 5, rejectedShare: 0.6 },
-  requestSurge: { floor: 100, k: 6, minSeconds: 3, clearSeconds: 5 },
-  errorSurge: { floor: 10, k: 6, minSeconds: 3, clearSeconds: 5, errorShare: 0.2 },
-  noisyClient: { floor: 50, k: 6, minSeconds: 3, clearSeconds: 5, share: 0.5 },
+  // A scanner on a LAN covers a thousand ports within a second: one second over is enough.
+  portScan: { floor: 30, k: 6, minSeconds: 1, clearSeconds: 5, rejectedShare: 0.5 },
+  requestSurge: { floor: 100, k: 6, minSeconds: 3, clearSeconds: 10 },
+  errorSurge: { floor: 10, k: 6, minSeconds: 3, clearSeconds: 10, errorShare: 0.2 },
+  noisyClient: { floor: 50, k: 6, minSeconds: 5, clearSeconds: 10, share: 0.5 },
   maxServers: 4096,
   maxRoutes: 16384,
   maxSources: 65536,
@@ -69,6 +74,7 @@ const cap = z.number().int().min(16).max(10_000_000);
 export const detectSchema = z
   .object({
     baselineHalflifeS: z.number().min(1).max(7 * 86_400),
+    warmupSeconds: z.number().int().min(0).max(86_400),
     synFlood: rule({ halfOpenShare: share }),
     portScan: rule({ rejectedShare: share }),
     requestSurge: rule({}),
@@ -103,6 +109,7 @@ export function parseDetectConfig(raw: unknown, where: string): DetectSettings {
   const d = DEFAULT_DETECT;
   return {
     baselineHalflifeS: c.baselineHalflifeS ?? d.baselineHalflifeS,
+    warmupSeconds: c.warmupSeconds ?? d.warmupSeconds,
     synFlood: { ...d.synFlood, ...c.synFlood },
     portScan: { ...d.portScan, ...c.portScan },
     requestSurge: { ...d.requestSurge, ...c.requestSurge },
@@ -142,20 +149,7 @@ export function parseDetectFlags(flags: string[] = []): DetectSettings {
   return parseDetectConfig(raw, '--detect');
 }
 
-/** What the addon reads (Contract C of the detection plan): the settings minus the evidence part. */
-export interface NativeDetectOptions extends Omit<DetectSettings, 'evidence'> {
-  /** false: only alerts reach JavaScript (a session that detects without analyze). */
-  records: boolean;
-}
-
-export interface NativeEvidenceOptions {
-  dir: string;
-  preTriggerSeconds: number;
-  preTriggerMB: number;
-  postTriggerSeconds: number;
-  maxFiles: number;
-}
-
+/** What the addon reads: the settings minus the evidence part, and whether records go to JavaScript. */
 export function nativeDetectOptions(s: DetectSettings, records: boolean): NativeDetectOptions {
   const { evidence: _evidence, ...rest } = s;
   return { ...rest, records };

@@ -186,12 +186,15 @@ describe('detection from capture files', () => {
     const make = (name: string, distinct: number) => {
       const file = path.join(tmp, name);
       const out = new PcapStream(file);
-      for (let i = 0; i < 1_000_000; i++) out.add(T0 + i * 10_000, udpFrame(nthAddress(i % distinct), 1024 + (i % 50000), SERVER, 5000 + (i % 7)));
+      // Each source probes two ports in a row; with portScan.floor 8 a source gets a key from its
+      // second probe of a second (at the default floor, from its eighth: a million one-off
+      // sources would make no keys at all).
+      for (let i = 0; i < 2_000_000; i++) out.add(T0 + i * 5_000, udpFrame(nthAddress((i >> 1) % distinct), 40000, SERVER, 5000 + (i % 7)));
       out.close();
       return file;
     };
-    const many = analyze(make('million.pcap', 1_000_000));
-    const few = analyze(make('thousand.pcap', 1_000));
+    const many = analyze(make('million.pcap', 1_000_000), ['--detect', 'portScan.floor=8']);
+    const few = analyze(make('thousand.pcap', 1_000), ['--detect', 'portScan.floor=8']);
     for (const r of [many, few]) expect(r.code, r.stderr).toBe(0);
     const rss = (r: { stderr: string }) => Number(/maxrss_kb=(\d+)/.exec(r.stderr)![1]) * 1024;
     // The key tables are capped (65,536 sources by default): a million sources cost no more than a

@@ -66,7 +66,7 @@ describe('detection settings', () => {
   });
 
   it('both CRDs declare every field the agent accepts under detect', () => {
-    const fields = ['baselineHalflifeS', 'synFlood', 'portScan', 'requestSurge', 'errorSurge', 'noisyClient', 'maxServers', 'maxRoutes', 'maxSources', 'maxPairs', 'preTriggerSeconds', 'preTriggerMB', 'postTriggerSeconds', 'maxEvidenceFiles', 'evidenceDir'];
+    const fields = ['baselineHalflifeS', 'warmupSeconds', 'synFlood', 'portScan', 'requestSurge', 'errorSurge', 'noisyClient', 'maxServers', 'maxRoutes', 'maxSources', 'maxPairs', 'preTriggerSeconds', 'preTriggerMB', 'postTriggerSeconds', 'maxEvidenceFiles', 'evidenceDir'];
     for (const name of ['crd-mirrorsession.yaml', 'crd-clustermirrorsession.yaml']) {
       const crd = parseYaml(fs.readFileSync(path.join(repoRoot, 'deploy', name), 'utf8'));
       const detect = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.detect;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "detection/detector.h"
+
 namespace podspan {
 namespace {
 constexpr uint64_t kExpireEveryNs = 1000000000ull;  // as the pipeline: once per second of capture time
@@ -12,6 +14,12 @@ Analyzer::Analyzer(AnalyzerOptions options, RecordSink& sink, AppEvents* app)
     : tracker_(sink), app_(app), pipeline_(options.reassembly, options.defrag, *this) {
   pipeline_.set_segment_observer(this);
   if (app_) pipeline_.set_datagram_observer(this);
+}
+
+void Analyzer::set_detector(Detector* detector) {
+  detector_ = detector;
+  pipeline_.set_tcp_packet_observer(detector);
+  pipeline_.set_datagram_observer(app_ || detector_ ? this : nullptr);
 }
 
 void Analyzer::consume(const PacketRecord& rec, const uint8_t* bytes) {
@@ -26,6 +34,7 @@ void Analyzer::consume(const PacketRecord& rec, const uint8_t* bytes) {
 void Analyzer::finish() {
   pipeline_.finish();  // closes every flow: their records go out
   if (app_) app_->finish(last_ts_);
+  if (detector_) detector_->finish();  // after the last records: they count in the last second
 }
 
 void Analyzer::on_open(const StreamInfo& s) {
@@ -35,7 +44,10 @@ void Analyzer::on_open(const StreamInfo& s) {
 
 void Analyzer::on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts) {
   const bool first = tracker_.client_side(s.slot) < 0;
-  tracker_.on_segment(s, dir, d, ts);
+  if (tracker_.on_segment(s, dir, d, ts) && detector_) {
+    const int server = 1 - tracker_.client_side(s.slot);
+    detector_->on_handshake(s.ip_version, s.side[server].addr, s.side[server].port, ts);
+  }
   // The first segment decides which side is the client; the application analyser needs it
   // before any data (picked up midstream, side 0 is merely whoever spoke first).
   if (first && app_) app_->set_client_side(s.slot, tracker_.client_side(s.slot));
@@ -56,7 +68,8 @@ void Analyzer::on_close(const StreamInfo& s, CloseReason reason, uint64_t ts) {
 }
 
 void Analyzer::on_datagram(const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts) {
-  if (d.sport != kDnsPort && d.dport != kDnsPort) return;
+  if (detector_) detector_->on_udp(d, ts);
+  if (!app_ || (d.sport != kDnsPort && d.dport != kDnsPort)) return;
   RecordEndpoints e;  // as seen: the sender as client; the DNS entry sorts out queries and responses
   e.ip_version = d.ip_version;
   e.vlan = d.vlan_count ? d.vlan[d.vlan_count - 1] : 0;

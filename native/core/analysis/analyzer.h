@@ -18,6 +18,8 @@
 
 namespace podspan {
 
+class Detector;
+
 // What the Analyzer calls on the application analyser (AppAnalyzer, analysis/app_analyzer.h),
 // in the reassembler's event order. An interface, so the Analyzer builds and is tested without
 // it; AppEventsFor<T> adapts any class with these member functions.
@@ -73,6 +75,9 @@ class Analyzer : public PacketConsumer, private StreamSink, private SegmentObser
  public:
   // `app` may be null: then only flow records are made.
   Analyzer(AnalyzerOptions options, RecordSink& sink, AppEvents* app);
+  // Feeds the detector (not owned; none by default) every TCP packet, completed handshake and
+  // UDP datagram. HTTP records reach it through the sink (DetectingSink, detection/detecting_sink.h).
+  void set_detector(Detector* detector);
 
   void add_interface(const InterfaceInfo& info) override { pipeline_.add_interface(info.linktype); }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
@@ -92,6 +97,7 @@ class Analyzer : public PacketConsumer, private StreamSink, private SegmentObser
 
   ConnTracker tracker_;
   AppEvents* app_;
+  Detector* detector_ = nullptr;
   TcpPipeline pipeline_;
   uint64_t last_ts_ = 0, last_expire_ts_ = 0;
   uint64_t dns_datagrams_ = 0;

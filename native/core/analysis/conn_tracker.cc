@@ -22,7 +22,7 @@ void ConnTracker::on_open(const StreamInfo& s) {
   conns_[s.slot].first_ts = s.first_ts;
 }
 
-void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts) {
+bool ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts) {
   Conn& c = conns_[s.slot];
   Dir& F = c.dir[dir];
   if (c.client < 0) {
@@ -52,6 +52,7 @@ void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uin
   // the latest SYN. Ours only counts it when a SYN/ACK came between and it is no RST.
   // tshark takes a zero delta for "not yet" and tries again on the next ACK (for its reorder
   // threshold we do the same); the handshake is taken once, a zero delta included.
+  bool completed = false;
   if ((flags & (kSyn | kAck)) == kAck && c.mru_syn_ts != 0 && c.first_rtt == 0) {
     c.first_rtt = ts - c.mru_syn_ts;
     // Capture times that run backwards (merged captures) give no RTT rather than a wrapped one.
@@ -60,8 +61,10 @@ void ConnTracker::on_segment(const StreamInfo& s, int dir, const Decoded& d, uin
       c.server_rtt = c.synack_ts - c.mru_syn_ts;
       c.client_rtt = ts - c.synack_ts;
     }
+    completed = !c.handshake_taken && c.synack_seen && !(flags & kRst);
     c.handshake_taken = true;
   }
+  return completed;
 }
 
 // tshark's tcp_analyze_sequence_number, reduced to what decides the flags we count: zero

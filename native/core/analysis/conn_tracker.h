@@ -20,7 +20,8 @@ class ConnTracker {
   explicit ConnTracker(RecordSink& sink) : sink_(sink) {}
 
   void on_open(const StreamInfo& s);
-  void on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts);
+  // True when this segment completed the connection's handshake (the ACK of its SYN/ACK).
+  bool on_segment(const StreamInfo& s, int dir, const Decoded& d, uint64_t ts);
   void on_gap(const StreamInfo& s, int dir, uint64_t len);
   // Emits the connection's record; `app` ("http", "" ...) goes into FlowRecord::app.
   void on_close(const StreamInfo& s, CloseReason reason, uint64_t ts, const char* app);

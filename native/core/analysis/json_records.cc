@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cmath>
+
 
 namespace podspan {
 namespace {
@@ -170,6 +172,18 @@ void append_ms(std::string& out, uint64_t ns) {
   append_fixed(out, us % 1000, 3);
 }
 
+void append_decimal(std::string& out, double v) {
+  if (!std::isfinite(v) || std::fabs(v) >= 1e15) {  // thousandths of more would not fit an int64
+    out.append("null");
+    return;
+  }
+  const uint64_t m = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000));
+  if (v < 0 && m != 0) out.push_back('-');
+  append_uint(out, m / 1000);
+  out.push_back('.');
+  append_fixed(out, m % 1000, 3);
+}
+
 void append_iso_time(std::string& out, uint64_t ns) {
   // Days to a civil date (H. Hinnant's days_from_civil inverse), without gmtime's locking.
   const uint64_t secs = ns / 1000000000ull;
@@ -317,6 +331,54 @@ void append_json(std::string& out, const DnsRecord& r) {
   }
   o.num("answers", r.answers);
   o.ms("latency_ms", r.latency);
+  o.end();
+}
+
+void append_json(std::string& out, const AlertRecord& r) {
+  Obj o(out);
+  o.key("ts");
+  append_iso_time(out, r.ts);
+  o.cstr("kind", alert_kind_name(r.kind));
+  o.key("alert_id");
+  out.append("\"A");
+  append_uint(out, r.id);
+  out.push_back('"');
+  o.cstr("state", r.cleared ? "cleared" : "fired");
+  if (r.has_server) {
+    o.key("server");
+    append_address(out, r.ends.ip_version, r.ends.server);
+    o.num("server_port", r.ends.server_port);
+  } else {
+    o.null("server");
+    o.null("server_port");
+  }
+  if (r.has_source) {
+    o.key("source");
+    append_address(out, r.ends.ip_version, r.ends.client);
+  } else {
+    o.null("source");
+  }
+  o.str_or_null("route", r.route);
+  o.key("rate");
+  append_decimal(out, r.rate);
+  o.key("baseline");
+  append_decimal(out, r.baseline);
+  o.key("threshold");
+  append_decimal(out, r.threshold);
+  o.cstr("unit", alert_unit(r.kind));
+  o.key("share");
+  if (r.share >= 0) append_decimal(out, r.share);
+  else out.append("null");
+  o.str_or_null("evidence", r.evidence);
+  if (r.cleared) {
+    o.key("started");
+    append_iso_time(out, r.started);
+    o.key("duration_s");
+    append_decimal(out, r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
+  } else {
+    o.null("started");
+    o.null("duration_s");
+  }
   o.end();
 }
 

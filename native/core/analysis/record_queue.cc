@@ -70,6 +70,13 @@ void RecordQueue::dns(const DnsRecord& r) {
   counted();
 }
 
+void RecordQueue::alert(const AlertRecord& r) {
+  if (current_.empty()) current_started_ms_ = now_ms();
+  append_json(current_.alerts, r);
+  ++current_.alert_count;
+  counted();
+}
+
 void RecordQueue::maybe_push(bool force) {
   if (current_.empty()) return;
   const uint64_t now = now_ms();
@@ -88,6 +95,7 @@ void RecordQueue::maybe_push(bool force) {
       counters_.flows += counts.flows;
       counters_.http += counts.http;
       counters_.dns += counts.dns;
+      counters_.alerts += counts.alerts;
       ++counters_.batches;
       overflow_ = false;
       break;
@@ -102,8 +110,15 @@ RecordQueueStats RecordQueue::stats() const {
 }
 
 AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue) {
-  app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(queue_));
-  analyzer_ = std::make_unique<Analyzer>(options.analyzer, queue_, app_.get());
+  RecordSink* sink = &queue_;
+  if (options.detect) {
+    detector_ = std::make_unique<Detector>(options.detect_config, queue_);
+    detecting_ = std::make_unique<DetectingSink>(queue_, *detector_, options.detect_config.records);
+    sink = detecting_.get();
+  }
+  app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(*sink));
+  analyzer_ = std::make_unique<Analyzer>(options.analyzer, *sink, app_.get());
+  if (detector_) analyzer_->set_detector(detector_.get());
 }
 
 AnalysisConsumer::~AnalysisConsumer() = default;
@@ -129,8 +144,10 @@ void AnalysisConsumer::finish() {
 void AnalysisConsumer::publish() {
   const AnalyzerStats s = analyzer_->stats();
   if (app_) app_->counters(app_counters_);
+  const DetectStats d = detector_ ? detector_->stats() : DetectStats{};
   std::lock_guard<std::mutex> lk(mu_);
   snapshot_ = s;
+  detect_snapshot_ = d;
   app_snapshot_ = app_counters_;
 }
 
@@ -140,7 +157,9 @@ AnalysisStats AnalysisConsumer::stats() const {
     std::lock_guard<std::mutex> lk(mu_);
     s.analyzer = snapshot_;
     s.app_counters = app_snapshot_;
+    s.detect_stats = detect_snapshot_;
   }
+  s.detect = detector_ != nullptr;
   s.queue = queue_.stats();
   s.app = app_ != nullptr;
   return s;

@@ -16,24 +16,28 @@
 #include "analysis/records.h"
 #include "common/batch_queue.h"
 #include "common/packet.h"
+#include "detection/detect_config.h"
+#include "detection/detecting_sink.h"
+#include "detection/detector.h"
 
 namespace podspan {
 
 struct RecordBatch {
-  std::string flows, http, dns;  // complete JSON lines
-  uint64_t flow_count = 0, http_count = 0, dns_count = 0;
-  bool empty() const { return flow_count + http_count + dns_count == 0; }
-  size_t bytes() const { return flows.size() + http.size() + dns.size(); }
+  std::string flows, http, dns, alerts;  // complete JSON lines
+  uint64_t flow_count = 0, http_count = 0, dns_count = 0, alert_count = 0;
+  bool empty() const { return flow_count + http_count + dns_count + alert_count == 0; }
+  size_t bytes() const { return flows.size() + http.size() + dns.size() + alerts.size(); }
   void clear() {
     flows.clear();
     http.clear();
     dns.clear();
-    flow_count = http_count = dns_count = 0;
+    alerts.clear();
+    flow_count = http_count = dns_count = alert_count = 0;
   }
   struct Counts {
-    uint64_t flows, http, dns;
+    uint64_t flows, http, dns, alerts;
   };
-  Counts counts() const { return {flow_count, http_count, dns_count}; }
+  Counts counts() const { return {flow_count, http_count, dns_count, alert_count}; }
 };
 
 struct RecordQueueOptions {
@@ -44,7 +48,7 @@ struct RecordQueueOptions {
 };
 
 struct RecordQueueStats {
-  uint64_t flows = 0, http = 0, dns = 0;  // records handed over
+  uint64_t flows = 0, http = 0, dns = 0, alerts = 0;  // records handed over
   uint64_t batches = 0;
   uint64_t dropped_records = 0;           // live: no room in the queue
 };
@@ -57,6 +61,8 @@ class RecordQueue : public RecordSink {
   void flow(const FlowRecord& r) override;
   void http(const HttpRecord& r) override;
   void dns(const DnsRecord& r) override;
+  // Alerts are never dropped (they are few: each key fires at most once per min_seconds).
+  void alert(const AlertRecord& r) override;
 
   // The producer's thread: pushes the current batch when full, older than flush_ms, or forced
   // (the end: the last batch may exceed the cap by one so nothing is lost at the end).
@@ -87,6 +93,8 @@ class RecordQueue : public RecordSink {
 struct AnalysisOptions {
   AnalyzerOptions analyzer;
   RecordQueueOptions queue;
+  bool detect = false;  // run the Detector (detection/detector.h) with detect_config
+  DetectConfig detect_config;
 };
 
 struct AnalysisStats {
@@ -94,6 +102,8 @@ struct AnalysisStats {
   RecordQueueStats queue;
   bool app = false;  // the application analyser is built in
   std::vector<std::pair<const char*, uint64_t>> app_counters;  // its counters by name (AppEvents::counters)
+  bool detect = false;  // the Detector runs
+  DetectStats detect_stats;
 };
 
 class AnalysisConsumer : public PacketConsumer {
@@ -111,17 +121,22 @@ class AnalysisConsumer : public PacketConsumer {
   bool take(RecordBatch& out) { return queue_.take(out); }
   void abandon() { queue_.abandon(); }
   AnalysisStats stats() const;  // any thread (the analyser's counters as of the last publish)
+  // The Detector when options.detect (null otherwise): an EvidenceSink is set on it before capture.
+  Detector* detector() { return detector_.get(); }
 
  private:
   void publish();
 
   RecordQueue queue_;
+  std::unique_ptr<Detector> detector_;       // when options.detect
+  std::unique_ptr<DetectingSink> detecting_;  // the analysers' sink then (before the queue)
   std::unique_ptr<AppEvents> app_;
   std::unique_ptr<Analyzer> analyzer_;
   uint64_t packets_ = 0;
   std::vector<std::pair<const char*, uint64_t>> app_counters_;  // the capture thread's scratch
   mutable std::mutex mu_;
   AnalyzerStats snapshot_;
+  DetectStats detect_snapshot_;
   std::vector<std::pair<const char*, uint64_t>> app_snapshot_;
 };
 

@@ -15,4 +15,26 @@ const char* conn_state_name(ConnState s) {
   return "midstream";
 }
 
+const char* alert_kind_name(AlertKind k) {
+  switch (k) {
+    case AlertKind::kSynFlood: return "syn_flood";
+    case AlertKind::kPortScan: return "port_scan";
+    case AlertKind::kRequestSurge: return "request_surge";
+    case AlertKind::kErrorSurge: return "error_surge";
+    case AlertKind::kNoisyClient: return "noisy_client";
+  }
+  return "syn_flood";
+}
+
+const char* alert_unit(AlertKind k) {
+  switch (k) {
+    case AlertKind::kSynFlood: return "syn/s";
+    case AlertKind::kPortScan: return "targets/s";
+    case AlertKind::kRequestSurge: return "req/s";
+    case AlertKind::kErrorSurge: return "errors/s";
+    case AlertKind::kNoisyClient: return "share";
+  }
+  return "syn/s";
+}
+
 }  // namespace podspan

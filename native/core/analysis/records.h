@@ -77,6 +77,29 @@ struct DnsRecord {
   uint64_t latency = kUnknownNs;    // "latency_ms": query to response
 };
 
+// An alert of the Detector (detection/detector.h): one when it fires, one when it clears.
+enum class AlertKind : uint8_t { kSynFlood, kPortScan, kRequestSurge, kErrorSurge, kNoisyClient };
+const char* alert_kind_name(AlertKind k);  // "syn_flood", "port_scan", ...
+const char* alert_unit(AlertKind k);       // "syn/s", "targets/s", "req/s", "errors/s", "share"
+
+struct AlertRecord {
+  AlertKind kind = AlertKind::kSynFlood;
+  uint64_t id = 0;                  // "alert_id": "A" + id, the same on the fired and cleared lines
+  bool cleared = false;             // "state": "fired" or "cleared"
+  uint64_t ts = 0;                  // "ts": the second it fired (or cleared) began
+  // "server", "server_port" (ends.server, ends.server_port) and "source" (ends.client): which
+  // are set depends on the kind; the others are null.
+  RecordEndpoints ends;
+  bool has_server = false, has_source = false;
+  std::string route;                // "route": request_surge per route; empty (null) otherwise
+  double rate = 0;                  // "rate": in the second it fired; cleared: the peak
+  double baseline = 0;              // "baseline": the learnt mean
+  double threshold = 0;             // "threshold": what the rate had to exceed
+  double share = -1;                // "share": half-open, rejected, error or client share; < 0: null
+  uint64_t started = 0;             // "started" and "duration_s" (cleared only)
+  std::string evidence;             // "evidence": the pcapng's name; empty (null) when none
+};
+
 // Where analysers put their records (the queue to JavaScript, a file writer, a test's vector).
 class RecordSink {
  public:
@@ -84,6 +107,7 @@ class RecordSink {
   virtual void flow(const FlowRecord& r) = 0;
   virtual void http(const HttpRecord& r) = 0;
   virtual void dns(const DnsRecord& r) = 0;
+  virtual void alert(const AlertRecord& r) {}  // only sinks that pass alerts on take them
 };
 
 }  // namespace podspan

@@ -93,6 +93,7 @@ void TcpPipeline::process(const PacketRecord& rec, const uint8_t* bytes, Decoded
   if (complete && (r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 6 && !d.fragment &&
       d.l4_offset != 0 && d.payload_offset != 0) {
     ++tcp_packets_;
+    if (tcp_packets_observer_) tcp_packets_observer_->on_tcp_packet(d, rec.ts_ns);
     reassembler_.add(d, bytes, rec.ts_ns);
   } else if (datagrams_ && complete && (r == DecodeResult::kOk || r == DecodeResult::kTruncated) && d.protocol == 17 &&
              !d.fragment && d.payload_offset != 0) {

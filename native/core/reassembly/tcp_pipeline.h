@@ -30,6 +30,14 @@ class DatagramObserver {
   virtual void on_datagram(const Decoded& d, const uint8_t* payload, uint32_t len, uint64_t ts) = 0;
 };
 
+// Every TCP packet the pipeline decoded (fragments rebuilt, tunnels opened), before reassembly:
+// for observers of packets rather than streams (the Detector counts SYNs, SYN/ACKs, RSTs).
+class TcpPacketObserver {
+ public:
+  virtual ~TcpPacketObserver() = default;
+  virtual void on_tcp_packet(const Decoded& d, uint64_t ts) = 0;
+};
+
 class TcpPipeline {
  public:
   TcpPipeline(const ReassemblyConfig& reassembly, const DefragConfig& defrag, StreamSink& sink);
@@ -52,6 +60,8 @@ class TcpPipeline {
   void set_segment_observer(SegmentObserver* o) { reassembler_.set_segment_observer(o); }
   // Every whole UDP datagram; none by default.
   void set_datagram_observer(DatagramObserver* o) { datagrams_ = o; }
+  // Every TCP packet; none by default.
+  void set_tcp_packet_observer(TcpPacketObserver* o) { tcp_packets_observer_ = o; }
   // Counters as of now (not thread-safe: call on the thread that feeds packets).
   TcpPipelineStats stats() const;
 
@@ -82,6 +92,7 @@ class TcpPipeline {
   DecodeCounters decode_;
   uint64_t last_ts_ = 0, last_expire_ts_ = 0;
   DatagramObserver* datagrams_ = nullptr;
+  TcpPacketObserver* tcp_packets_observer_ = nullptr;
 };
 
 }  // namespace podspan
