@@ -5,15 +5,11 @@
 // acknowledged by the collector, dropped because the queue was full, or lost with a stream
 // that broke before the collector acknowledged it.
 import * as grpc from '@grpc/grpc-js';
-import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
-import { encodeFrameBatch, type Ack, type FrameBatch, type RecordLines, type Source } from './frame-batch';
+import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
 import { collectorChannel } from './collector-channel';
 import { MirrorClient } from './mirror-service';
-
-/** One collector's share of a capture batch, as the native split hands it over. */
-export type Columns = Omit<NativeColumnsPart, 'moved'>;
 
 export interface GrpcForwarderStats {
   target: string;
@@ -33,14 +29,8 @@ export interface GrpcForwarderStats {
   recordBytes: { delivered: number; droppedQueueFull: number; droppedDisconnected: number };
 }
 
-interface Pending {
-  columns: Columns;
-  sources: Source[];
-  bytes: number;
-  records?: RecordLines[];
-}
-
-const NO_FRAMES: Columns = { count: 0, frames: Buffer.alloc(0), caplen: Buffer.alloc(0), origlen: Buffer.alloc(0), timestampNs: Buffer.alloc(0), iface: Buffer.alloc(0) };
+/** A batch waiting to be sent: frames as the native split wrote them, or analytics records. */
+type Pending = { message: NativeMessage; frames: number; bytes: number; records?: undefined } | { records: RecordLines[]; bytes: number; message?: undefined; frames?: undefined };
 
 export interface BackoffOptions {
   initialMs: number;
@@ -106,18 +96,18 @@ export class GrpcForwarder {
     return this.queuedBytes < this.target.queueBytes / 2;
   }
 
-  /** Queues one batch of columns for this collector; drops it (counted) when the queue is full. */
-  offer(columns: Columns, sources: Source[]): void {
-    if (columns.count === 0) return;
-    this.counters.offered += columns.count;
-    const bytes = columns.frames.length + columns.count * 20;
+  /** Queues one message of `frames` frames for this collector; drops it (counted) when the queue is full. */
+  offer(message: NativeMessage, frames: number): void {
+    if (frames === 0) return;
+    this.counters.offered += frames;
+    const bytes = message.message.length;
     // A batch larger than the whole queue still goes in when the queue is empty, alone.
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
-      this.counters.droppedQueueFull += columns.count;
-      this.dropsToReport.queueFull += columns.count;
+      this.counters.droppedQueueFull += frames;
+      this.dropsToReport.queueFull += frames;
       return;
     }
-    this.queue.push({ columns, sources, bytes });
+    this.queue.push({ message, frames, bytes });
     this.queuedBytes += bytes;
     this.pump();
   }
@@ -133,7 +123,7 @@ export class GrpcForwarder {
       this.recordBytes.droppedQueueFull += bytes;
       return;
     }
-    this.queue.push({ columns: NO_FRAMES, sources: [], bytes, records });
+    this.queue.push({ records, bytes });
     this.queuedBytes += bytes;
     this.pump();
   }
@@ -169,8 +159,8 @@ export class GrpcForwarder {
     this.call?.end();
     await this.idleWithin(500);
     for (const p of this.queue) {
-      this.counters.droppedDisconnected += p.columns.count;
       if (p.records) this.recordBytes.droppedDisconnected += p.bytes;
+      else this.counters.droppedDisconnected += p.frames;
     }
     this.queue = [];
     this.queuedBytes = 0;
@@ -258,22 +248,18 @@ export class GrpcForwarder {
       const hadNoRoom = !this.hasRoom();
       this.queuedBytes -= p.bytes;
       if (hadNoRoom && this.hasRoom()) setImmediate(() => this.onRoom?.());
-      const batch: FrameBatch = {
-        agent: this.agent,
-        sequence: ++this.sequence,
-        sources: p.sources,
-        frames: p.columns.frames,
-        caplen: p.columns.caplen,
-        origlen: p.columns.origlen,
-        timestampNs: p.columns.timestampNs,
-        source: p.columns.iface,
-        drops: { ...this.dropsToReport },
-        records: p.records,
-      };
+      const sequence = ++this.sequence;
+      const drops = { ...this.dropsToReport };
       this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
-      if (p.records) this.inflightRecordBytes.set(batch.sequence, p.bytes);
-      else this.inflight.set(batch.sequence, p.columns.count);
-      if (!call.write(encodeFrameBatch(batch))) {
+      let message: Buffer;
+      if (p.records) {
+        this.inflightRecordBytes.set(sequence, p.bytes);
+        message = encodeFrameBatch({ ...emptyFrameBatch(), agent: this.agent, sequence, drops, records: p.records });
+      } else {
+        this.inflight.set(sequence, p.frames);
+        message = completeBatch(p.message, sequence, drops);
+      }
+      if (!call.write(message)) {
         this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
         call.once('drain', () => {
           this.waitingDrain = false;
