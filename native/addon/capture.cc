@@ -349,6 +349,9 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // bytes written; message: null for a collector with no frames), or null when no batch is ready,
   // or, when the session has another number of interfaces than `headSources`, that number: the
   // batch is kept for the next call, with a head that has a source for each interface.
+  // spares (optional): per collector, a Buffer a message sent before was in; the message is
+  // written into it (and it is returned as the message) when it fits and is at least half used,
+  // so that steady forwarding allocates no new memory for its messages.
   Napi::Value TakeMessages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!session_) return env.Null();
@@ -358,6 +361,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     const uint64_t up = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
     const auto head = info[2].As<Napi::Buffer<uint8_t>>();
     const uint32_t head_sources = info[3].As<Napi::Number>().Uint32Value();
+    const Napi::Value spares = info[4];
     const auto interfaces = session_->interfaces();
     if (interfaces.size() != head_sources) return Napi::Number::New(env, static_cast<double>(interfaces.size()));
     holding_batch_ = false;
@@ -370,8 +374,15 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       Napi::Object o = Napi::Object::New(env);
       const size_t used = plan_.frames[t] ? podspan::frame_message_body_size(head.Length(), plan_.frames[t], plan_.bytes[t]) : 0;
       if (used) {
-        // Node's own (uncleared) memory, which JS then owns: no copy on the way to grpc-js
-        auto message = Napi::Buffer<uint8_t>::New(env, used + podspan::kFrameBatchTailRoom);
+        const size_t size = used + podspan::kFrameBatchTailRoom;
+        Napi::Value spare = spares.IsArray() ? spares.As<Napi::Array>().Get(t) : env.Undefined();
+        Napi::Buffer<uint8_t> message;
+        if (spare.IsBuffer() && spare.As<Napi::Buffer<uint8_t>>().Length() >= size && spare.As<Napi::Buffer<uint8_t>>().Length() / 2 <= size) {
+          message = spare.As<Napi::Buffer<uint8_t>>();
+        } else {
+          // Node's own (uncleared) memory, which JS then owns: no copy on the way to grpc-js
+          message = Napi::Buffer<uint8_t>::New(env, size);
+        }
         out[t] = message.Data();
         o.Set("message", message);
       } else {

@@ -187,9 +187,16 @@ export interface NativeCapture {
   /**
    * The next batch split over `targets` collectors, each share one message after `head` (agent
    * and sources, for `headSources` interfaces); a number (the session's interfaces) when the head
-   * needs another count of sources: the batch waits for the next call.
+   * needs another count of sources: the batch waits for the next call. spares[t]: a buffer of
+   * a message sent before, written into (and returned as parts[t].message) when it fits.
    */
-  takeMessages(targets: number, upMask: number, head: Buffer, headSources: number): { count: number; unrouted: number; parts: NativeMessagePart[] } | number | null;
+  takeMessages(
+    targets: number,
+    upMask: number,
+    head: Buffer,
+    headSources: number,
+    spares?: (Buffer | undefined)[],
+  ): { count: number; unrouted: number; parts: NativeMessagePart[] } | number | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];
   warnings(): string[];

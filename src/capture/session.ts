@@ -97,6 +97,8 @@ export interface ColumnsConsumer {
   onRoom(fn: () => void): void;
   /** The encoded agent and sources every message starts with, for the session's interfaces now. */
   batchHead(): { bytes: Buffer; sources: number };
+  /** Per collector, a buffer of a message already sent, to write the next one into (or none). */
+  spareBuffers?(): (Buffer | undefined)[];
   onColumns(parts: NativeMessagePart[], unrouted: number): void;
 }
 export type CaptureInterface = NativeInterface;
@@ -260,10 +262,11 @@ export class CaptureSession {
               break;
             }
             let c: ReturnType<NativeCapture['takeMessages']> = null;
+            const spares = columns.spareBuffers?.();
             // a number: interfaces came since the head was encoded; the batch waits for a new head
             for (let tries = 0; tries < 3; tries++) {
               const head = columns.batchHead();
-              c = this.handle.takeMessages(columns.targets, columns.upMask(), head.bytes, head.sources);
+              c = this.handle.takeMessages(columns.targets, columns.upMask(), head.bytes, head.sources, spares);
               if (typeof c !== 'number') break;
             }
             if (c === null || typeof c === 'number') break;

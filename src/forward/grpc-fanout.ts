@@ -19,6 +19,7 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
   private session?: CaptureSession;
   private sources: Source[] = [];
   private head: { bytes: Buffer; sources: number } = { bytes: Buffer.alloc(0), sources: -1 };
+  private readonly lent: (Buffer | undefined)[] = [];
   private readonly agent: string;
   private lastDrops = { kernel: 0, iface: 0 };
   private timer?: NodeJS.Timeout;
@@ -92,9 +93,17 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
     return this.head;
   }
 
+  /** A spare buffer per collector, lent to the native split until a message is written into it. */
+  spareBuffers(): (Buffer | undefined)[] {
+    this.forwarders.forEach((f, t) => (this.lent[t] ??= f.takeSpare()));
+    return this.lent;
+  }
+
   onColumns(parts: NativeMessagePart[], unrouted: number): void {
     this.droppedNoCollector += unrouted;
     parts.forEach((p, t) => {
+      // lent buffer now a message, or one that did not fit it (left to the garbage collector)
+      if (p.message) this.lent[t] = undefined;
       if (p.moved) this.forwarders[t].noteMoved(p.moved);
       if (p.message) this.forwarders[t].offer({ message: p.message, used: p.used }, p.count);
     });

@@ -37,6 +37,9 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
+/** Buffers of sent messages kept for the next ones, per collector (within the queue's bytes). */
+const MAX_SPARES = 32;
+
 /** Targets already warned about a token sent without TLS: one warning per target and process. */
 const warnedInsecure = new Set<string>();
 
@@ -52,6 +55,9 @@ export class GrpcForwarder {
   private inflightRecordBytes = new Map<number, number>(); // sequence -> record bytes
   private readonly recordBytes = { delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0 };
   private sequence = 0;
+  /** Buffers of sent messages, counted with the queue: queued + spare bytes stay within queueBytes. */
+  private readonly spares: Buffer[] = [];
+  private spareBytes = 0;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private readonly metadata: grpc.Metadata;
@@ -101,6 +107,7 @@ export class GrpcForwarder {
     if (frames === 0) return;
     this.counters.offered += frames;
     const bytes = message.message.length;
+    this.makeRoom(bytes);
     // A batch larger than the whole queue still goes in when the queue is empty, alone.
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
       this.counters.droppedQueueFull += frames;
@@ -119,6 +126,7 @@ export class GrpcForwarder {
   offerRecords(records: RecordLines[]): void {
     const bytes = records.reduce((n, r) => n + r.lines.length, 0);
     if (!bytes) return;
+    this.makeRoom(bytes);
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
       this.recordBytes.droppedQueueFull += bytes;
       return;
@@ -126,6 +134,28 @@ export class GrpcForwarder {
     this.queue.push({ records, bytes });
     this.queuedBytes += bytes;
     this.pump();
+  }
+
+  /**
+   * A buffer of a message grpc-js is done with, to write another into: steady forwarding then
+   * allocates no memory for its messages (each 1 MiB allocation is also work for V8's collector).
+   */
+  takeSpare(): Buffer | undefined {
+    const b = this.spares.pop();
+    if (b) this.spareBytes -= b.length;
+    return b;
+  }
+
+  /** Spare buffers give way to what is queued. */
+  private makeRoom(bytes: number): void {
+    while (this.spares.length && this.queuedBytes + this.spareBytes + bytes > this.target.queueBytes) this.takeSpare();
+  }
+
+  /** Keeps a sent message's buffer while the queue has room for it too. */
+  private keepSpare(b: Buffer): void {
+    if (this.closed || this.spares.length >= MAX_SPARES || this.queuedBytes + this.spareBytes + b.length > this.target.queueBytes) return;
+    this.spares.push(b);
+    this.spareBytes += b.length;
   }
 
   /** Frames of this collector's share that went elsewhere while it was down. */
@@ -252,14 +282,21 @@ export class GrpcForwarder {
       const drops = { ...this.dropsToReport };
       this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
       let message: Buffer;
+      let written: ((err?: Error | null) => void) | undefined;
       if (p.records) {
         this.inflightRecordBytes.set(sequence, p.bytes);
         message = encodeFrameBatch({ ...emptyFrameBatch(), agent: this.agent, sequence, drops, records: p.records });
       } else {
         this.inflight.set(sequence, p.frames);
         message = completeBatch(p.message, sequence, drops);
+        const buffer = p.message.message;
+        // grpc-js calls back once the message went below its filters, which copy it into the
+        // HTTP/2 frame first (resolving-call.js): the buffer is free again
+        written = (err) => {
+          if (!err) this.keepSpare(buffer);
+        };
       }
-      if (!call.write(message)) {
+      if (!call.write(message, written)) {
         this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
         call.once('drain', () => {
           this.waitingDrain = false;
