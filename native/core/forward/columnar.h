@@ -40,7 +40,8 @@ struct SplitPlan {
 void plan_split(const Batch& batch, const std::vector<uint16_t>& linktypes, uint32_t targets, uint64_t up, SplitPlan& plan);
 
 // The frames as columns, out[t] holding collector t's share as `plan` routes it (out is resized
-// to the plan's targets).
+// to the plan's targets). The agent writes messages instead (frame_message.h); this plain form
+// is what the tests check those messages and the routing against.
 void split_columns(const Batch& batch, const SplitPlan& plan, std::vector<FrameColumns>& out);
 
 // The target rendezvous hashing picks for a flow hash among the targets set in `up` (-1: none).
