@@ -139,7 +139,7 @@ export class Collector {
       'grpc-node.max_session_memory': 32,
       interceptors: [(_method, call) => this.countOversized(call) as grpc.ServerInterceptingCall],
     });
-    widenReceiveWindows(this.server, this.limits.receiveWindows);
+    if (!widenReceiveWindows(this.server, this.limits.receiveWindows)) log.warn('grpc-js changed: the HTTP/2 receive windows stay at 64 KiB (slower, still correct)');
     this.server.addService(mirrorService, { stream: (call: MirrorCall) => this.onStream(call) });
     this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
     // an agent gone idle takes its label sets along, so agent churn does not grow the registry
