@@ -11,6 +11,9 @@
 # tcpdump's captured frames and CPU against VXLAN's.
 #   sudo bash bench/encap-vs-vxlan.sh [ROUNDS=3] [FRAMES=1000000]
 #   FILL=1358 sudo bash bench/encap-vs-vxlan.sh 3 300000      # 1400-byte frames instead of 64
+#   KINDS="vxlan grpc grpcs" sudo bash bench/encap-vs-vxlan.sh  # gRPC, plain and TLS, beside VXLAN
+# grpc / grpcs: a `podspan collector` in the collector namespace (grpcs: TLS, certificates from
+# scripts/make-collector-certs.sh); delivered is what it wrote (frames, not packets at its interface).
 # Needs root, iproute2, netsniff-ng (trafgen), tcpdump, GNU time, bc. Not a test: never fails on timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +38,20 @@ url() {
     gre) echo "gre://10.206.0.3?key=42&seq=1" ;;
     erspan2) echo "erspan://10.206.0.3?session=7" ;;
     erspan3) echo "erspan://10.206.0.3?session=7&version=3&hwid=1" ;;
+    grpc) echo "grpc://10.206.0.2:50051" ;;
+    grpcs) echo "grpc://10.206.0.2:50051?tls=1&ca=$work/pki/ca.crt" ;;
   esac
+}
+case " $KINDS " in *" grpcs "*) sh scripts/make-collector-certs.sh --out "$work/pki" --ip 10.206.0.2 >/dev/null 2>&1 ;; esac
+
+# A collector in the collector namespace for the grpc kinds; sets collector (its PID).
+start_collector() {
+  local tls=()
+  [ "$1" = grpcs ] && tls=(--tls-cert "$work/pki/tls.crt" --tls-key "$work/pki/tls.key")
+  rm -rf "$work/out" "$work/cerr"
+  ip netns exec "$C" node bin/podspan collector --listen 10.206.0.2:50051 --out "$work/out" "${tls[@]}" 2> "$work/cerr" &
+  collector=$!
+  until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
 }
 
 # run KIND|tcpdump -> "delivered captured drops cpu_s"
@@ -46,6 +62,8 @@ run() {
   else
     cmd=(node bin/podspan capture -i "$VN" -B "$BUFFER_KIB" --forward "$(url "$kind")")
   fi
+  collector=""
+  case $kind in grpc|grpcs) start_collector "$kind" ;; esac
   local before; before=$(rx)
   ip netns exec "$N" /usr/bin/time -f '%U %S' -o "$work/time" timeout -s INT "$DURATION" "${cmd[@]}" 2> "$work/err" &
   local pid=$!
@@ -57,7 +75,12 @@ run() {
   captured=$(grep -Eo '^[0-9]+ packets captured' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
   drops=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$work/err" | grep -Eo '^[0-9]+' || echo 0)
   read -r u s < <(tail -n 1 "$work/time")
-  echo "$(( $(rx) - before )) $captured $drops $(echo "$u + $s" | bc -l)"
+  local delivered=$(( $(rx) - before ))
+  if [ -n "$collector" ]; then
+    kill -INT "$collector"; wait "$collector" || true
+    delivered=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
+  fi
+  echo "$delivered $captured $drops $(echo "$u + $s" | bc -l)"
 }
 
 echo "mirror encapsulations vs tcpdump: $FRAMES x $((42 + ${FILL:-22}))-byte frames per round (256 flows), trafgen on 1 CPU at full rate, $ROUNDS interleaved rounds"

@@ -9,7 +9,8 @@ flood_topology() {
   P="${prefix}P$tag"; N="${prefix}N$tag"; C="${prefix}C$tag"
   VP="${prefix}p$tag"; VN="${prefix}n$tag"; VU="${prefix}u$tag"; VC="${prefix}c$tag"
   work=$(mktemp -d)
-  trap 'for ns in "$P" "$N" "$C"; do ip netns del "$ns" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+  # a benchmark's collector (PID in $collector) goes before its namespace
+  trap '[ -n "${collector:-}" ] && kill "$collector" 2>/dev/null; for ns in "$P" "$N" "$C"; do ip netns del "$ns" 2>/dev/null || true; done; rm -rf "$work"' EXIT
   for ns in "$P" "$N" "$C"; do
     ip netns add "$ns"
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1

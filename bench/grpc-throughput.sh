@@ -1,21 +1,39 @@
 #!/usr/bin/env bash
 # gRPC forwarding throughput: `podspan capture -r FILE --forward grpc://127.0.0.1:PORT` into a
 # local `podspan collector`, for captures of 64-byte and of 1500-byte frames (written by this
-# script), several rounds. Reading a file takes the veth and the kernel out, so this measures
-# the forwarding path itself: agent batching, encoding, HTTP/2, the collector's decode and pcapng
-# writing. Prints frames/s, Gbit/s of frames, frames lost (must be 0), and the agent's CPU.
-#   bash bench/grpc-throughput.sh [ROUNDS=3] [FRAMES=2000000]
+# script), several rounds, with TLS off and on (a CA and certificate made by
+# scripts/make-collector-certs.sh). Reading a file takes the veth and the kernel out, so this
+# measures the forwarding path itself: agent batching, encoding, HTTP/2 (and TLS), the
+# collector's decode and pcapng writing. Beside it, in the same rounds: the VXLAN path on the
+# same capture (`--forward vxlan://` into the collector's VXLAN listener; UDP, so frames the
+# collector could not take are lost, and counted) and iperf3 over loopback (one TCP stream: the
+# ceiling of what one connection carries here), both as ratios.
+#
+# Per run: frames/s, Gbit/s of frames, frames lost (must be 0 for gRPC), CPU per frame of the
+# agent (whole process: user + system, Node's start-up included; "run" subtracts the CPU of the
+# same command forwarding a one-frame capture) and of the collector (while the run lasted), and
+# the peak RSS of both (the agent's anonymous memory only: the capture file it maps is not
+# its memory). Medians at the end.
+#   bash bench/grpc-throughput.sh [ROUNDS=3] [FRAMES=1000000]
+# TLS=off|on|both (default both); VXLAN=0 leaves the VXLAN path out; IPERF=0 leaves iperf3 out.
+# PODSPAN="bin/podspan /other/tree/bin/podspan": compare builds, interleaved round by round.
 # STORE=1: the collector also uploads its files as they close (-C 100 --store, to a local S3
 # server from scripts/s3-test-env.sh): the ingest rate while uploading.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
-FRAMES=${2:-2000000}
+FRAMES=${2:-1000000}
+TLS=${TLS:-both}
+read -r -a bins <<< "${PODSPAN:-bin/podspan}"
+case "$TLS" in off) modes=(off) ;; on) modes=(on) ;; both) modes=(off on) ;; *) echo "TLS takes off, on or both" >&2; exit 2 ;; esac
 work=$(mktemp -d /dev/shm/podspan-grpc-bench.XXXXXX)
 cpid=""
+ipid=""
 s3dir=""
 cleanup() {
-  [ -n "$cpid" ] && kill -INT "$cpid" 2>/dev/null; wait 2>/dev/null || true
+  [ -n "$cpid" ] && kill -INT "$cpid" 2>/dev/null
+  [ -n "$ipid" ] && kill "$ipid" 2>/dev/null
+  wait 2>/dev/null || true
   [ -n "$s3dir" ] && { bash scripts/s3-test-env.sh stop "$s3dir"; rm -rf "$s3dir"; }
   rm -rf "$work"
 }
@@ -27,8 +45,11 @@ if [ -n "${STORE:-}" ]; then
   set -a; . "$s3dir/env"; set +a
   store_args=(-C 100 --store s3://podspan/bench)
 fi
+if [ "$TLS" != off ]; then
+  sh scripts/make-collector-certs.sh --out "$work/pki" --ip 127.0.0.1 >/dev/null 2>&1
+fi
 
-for size in 64 1500; do
+write_pcap() { # FILE FRAMES SIZE
   node -e '
     const fs = require("fs"); const [file, n, size] = [process.argv[1], +process.argv[2], +process.argv[3]];
     const fd = fs.openSync(file, "w"); const h = Buffer.alloc(24);
@@ -47,32 +68,133 @@ for size in 64 1500; do
       }
       fs.writeSync(fd, chunk, 0, m * per);
     }
-    fs.closeSync(fd);' "$work/f$size.pcap" "$FRAMES" "$size"
-done
-echo "gRPC forwarding: $FRAMES frames per capture, agent and collector on loopback, $ROUNDS rounds, files on $(df --output=fstype "$work" | tail -1)"
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-for size in 64 1500; do
-  : > "$work/rates"
-  for r in $(seq 1 "$ROUNDS"); do
-    rm -rf "$work/out"
-    node bin/podspan collector --listen 127.0.0.1:0 --out "$work/out" "${store_args[@]}" 2> "$work/cerr" &
-    cpid=$!
-    until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
-    port=$(grep -Eo '127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2)
-    t0=$(date +%s.%N)
-    /usr/bin/time -f '%U %S %M' -o "$work/time" node bin/podspan capture -r "$work/f$size.pcap" --forward "grpc://127.0.0.1:$port" 2> "$work/aerr"
-    t1=$(date +%s.%N)
-    kill -INT "$cpid"; wait "$cpid" || true; cpid=""
-    delivered=$(grep -Eo '[0-9]+ frames delivered' "$work/aerr" | grep -Eo '^[0-9]+')
-    written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | grep -Eo '^[0-9]+')
-    read -r u s rss < <(tail -n 1 "$work/time")
-    secs=$(echo "$t1 - $t0" | bc -l)
-    rate=$(echo "$delivered / $secs" | bc -l)
-    echo "$rate" >> "$work/rates"
-    printf '%5d-byte frames, round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s, agent CPU %.0f ns/frame, RSS %d MiB\n' \
-      "$size" "$r" "$delivered" "$written" "$((FRAMES - delivered))" "$secs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
-      "$(echo "($u + $s) * 1000000000 / $FRAMES" | bc -l)" "$((rss / 1024))"
+    fs.closeSync(fd);' "$1" "$2" "$3"
+}
+for size in 64 1500; do write_pcap "$work/f$size.pcap" "$FRAMES" "$size"; write_pcap "$work/one$size.pcap" 1 "$size"; done
+
+# CPU seconds (user + system) and peak RSS (KiB) of a running process.
+cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
+
+# start_collector BIN MODE [ARGS...]: sets cpid, port (gRPC), vport (VXLAN), ccpu0
+start_collector() {
+  local bin=$1 mode=$2; shift 2
+  local tls=()
+  [ "$mode" = on ] && tls=(--tls-cert "$work/pki/tls.crt" --tls-key "$work/pki/tls.key")
+  rm -rf "$work/out" "$work/cerr" # the previous run's "listening on" must not be taken for this one's
+  node "$bin" collector --listen 127.0.0.1:0 --out "$work/out" "${tls[@]}" "$@" 2> "$work/cerr" &
+  cpid=$!
+  until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
+  sleep 0.2 # let its start-up finish before its CPU is read
+  port=$(grep -Eo 'listening on 127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2)
+  vport=$(grep -Eo 'VXLAN on 127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2 || true)
+  ccpu0=$(cpu_of "$cpid")
+}
+stop_collector() { # sets ccpu, chwm
+  ccpu=$(echo "$(cpu_of "$cpid") - $ccpu0" | bc -l)
+  chwm=$(hwm_of "$cpid")
+  kill -INT "$cpid"; wait "$cpid" || true; cpid=""
+}
+target() { # MODE PORT
+  if [ "$1" = on ]; then echo "grpc://127.0.0.1:$2?tls=1&ca=$work/pki/ca.crt"; else echo "grpc://127.0.0.1:$2"; fi
+}
+# agent_cpu BIN FILE TARGET: runs the agent; sets asecs, acpu and arss, its peak anonymous RSS
+# in KiB (sampled every 50 ms: the capture file is mapped, and its pages would count in VmHWM).
+agent_cpu() {
+  local t0 t1 tpid apid anon
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%U %S' -o "$work/time" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
+  tpid=$!
+  arss=0
+  while kill -0 "$tpid" 2>/dev/null; do
+    apid=$(pgrep -P "$tpid" | head -1 || true)
+    anon=$( [ -n "$apid" ] && awk '/RssAnon/ {print $2}' "/proc/$apid/status" 2>/dev/null || echo 0)
+    [ "${anon:-0}" -gt "$arss" ] && arss=$anon
+    sleep 0.05
   done
-  m=$(median < "$work/rates")
-  printf '%5d-byte frames: median %.0f k frames/s, %.2f Gbit/s\n' "$size" "$(echo "$m / 1000" | bc -l)" "$(echo "$m * $size * 8 / 1000000000" | bc -l)"
+  wait "$tpid"
+  t1=$(date +%s.%N)
+  asecs=$(echo "$t1 - $t0" | bc -l)
+  read -r u s < <(tail -n 1 "$work/time")
+  acpu=$(echo "$u + $s" | bc -l)
+}
+
+# Start-up cost of each build and mode: the agent forwarding a one-frame capture.
+declare -A startup
+for bin in "${bins[@]}"; do
+  for mode in "${modes[@]}"; do
+    start_collector "$bin" "$mode"
+    agent_cpu "$bin" "$work/one64.pcap" "$(target "$mode" "$port")"
+    startup["$bin/$mode"]=$acpu
+    stop_collector
+  done
+done
+
+iperf() { # prints Gbit/s of one TCP stream over loopback for 3 s
+  local p=$((20000 + RANDOM % 20000))
+  iperf3 -s -1 -p "$p" >/dev/null 2>&1 &
+  ipid=$!
+  sleep 0.3
+  iperf3 -c 127.0.0.1 -p "$p" -t 3 -J 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log((JSON.parse(s).end.sum_received.bits_per_second/1e9).toFixed(2)))'
+  wait "$ipid" 2>/dev/null || true; ipid=""
+}
+
+echo "gRPC forwarding: $FRAMES frames per capture, agent and collector on loopback, $ROUNDS rounds, files on $(df --output=fstype "$work" | tail -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+median() { sort -g | awk '{a[NR]=$1} END {if (!NR) exit; if (NR%2) printf "%.6f\n", a[(NR+1)/2]; else printf "%.6f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+: > "$work/results"
+for r in $(seq 1 "$ROUNDS"); do
+  if [ "${IPERF:-1}" != 0 ] && command -v iperf3 >/dev/null; then
+    g=$(iperf)
+    echo "iperf3 over loopback, round $r: $g Gbit/s"
+    echo "iperf - - $g" >> "$work/results"
+  fi
+  for size in 64 1500; do
+    for bin in "${bins[@]}"; do
+      for mode in "${modes[@]}"; do
+        start_collector "$bin" "$mode" "${store_args[@]}"
+        agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port")"
+        stop_collector
+        delivered=$(grep -Eo '[0-9]+ frames delivered' "$work/aerr" | grep -Eo '^[0-9]+' || echo 0)
+        written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
+        rate=$(echo "$written / $asecs" | bc -l)
+        run_ns=$(echo "($acpu - ${startup["$bin/$mode"]}) * 1000000000 / $FRAMES" | bc -l)
+        printf '%s %5d-byte frames, TLS %-3s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB\n' \
+          "$bin" "$size" "$mode" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
+          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))"
+        echo "grpc $bin/$size/$mode $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written))" >> "$work/results"
+      done
+    done
+    if [ "${VXLAN:-1}" != 0 ]; then
+      start_collector "${bins[0]}" off --vxlan-listen 127.0.0.1:0
+      agent_cpu "${bins[0]}" "$work/f$size.pcap" "vxlan://127.0.0.1:$vport?vni=42"
+      stop_collector
+      written=$(grep -Eo 'VXLAN: [0-9]+ datagrams, [0-9]+ frames written' "$work/cerr" | grep -Eo '[0-9]+ frames' | grep -Eo '^[0-9]+' || echo 0)
+      rate=$(echo "$written / $asecs" | bc -l)
+      printf 'VXLAN %5d-byte frames, round %d: %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame, collector CPU %.0f ns/frame\n' \
+        "$size" "$r" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
+        "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)"
+      echo "vxlan -/$size $rate" >> "$work/results"
+    fi
+  done
+done
+
+echo
+echo "medians over $ROUNDS rounds:"
+pick() { awk -v kind="$1" -v key="$2" -v c="$3" '$1 == kind && $2 == key {print $c}' "$work/results" | median; }
+ceiling=$(awk '$1 == "iperf" {print $4}' "$work/results" | median)
+[ -n "$ceiling" ] && echo "iperf3, one TCP stream over loopback: $ceiling Gbit/s"
+for size in 64 1500; do
+  vx=$(pick vxlan "-/$size" 3)
+  for bin in "${bins[@]}"; do
+    for mode in "${modes[@]}"; do
+      key="$bin/$size/$mode"
+      rate=$(pick grpc "$key" 3)
+      gbit=$(echo "$rate * $size * 8 / 1000000000" | bc -l)
+      printf '%s %5d-byte frames, TLS %-3s: %.0f k frames/s, %.2f Gbit/s' "$bin" "$size" "$mode" "$(echo "$rate / 1000" | bc -l)" "$gbit"
+      [ -n "$ceiling" ] && printf ', %.2f of iperf3' "$(echo "$gbit / $ceiling" | bc -l)"
+      [ -n "$vx" ] && printf ', %.2f of VXLAN (%.0f k frames/s)' "$(echo "$rate / $vx" | bc -l)" "$(echo "$vx / 1000" | bc -l)"
+      printf '; agent %.0f ns/frame (run %.0f), RSS %.0f MiB; collector %.0f ns/frame, RSS %.0f MiB; lost %s\n' \
+        "$(pick grpc "$key" 4)" "$(pick grpc "$key" 5)" "$(pick grpc "$key" 6)" "$(pick grpc "$key" 7)" "$(pick grpc "$key" 8)" "$(awk -v key="$key" '$1 == "grpc" && $2 == key {s += $9} END {print s + 0}' "$work/results")"
+    done
+  done
 done

@@ -10,6 +10,7 @@
 
 #include "capture/capture_session.h"
 #include "forward/columnar.h"
+#include "forward/frame_message.h"
 #include "forward/encap_sender.h"
 #include "js_errors.h"
 #include "reassembly/stream_events.h"
@@ -158,7 +159,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("abandonStreamWrites", &NativeCapture::AbandonStreamWrites),
                         InstanceMethod("takeBatch", &NativeCapture::TakeBatch),
                         InstanceMethod("takeStreamEvents", &NativeCapture::TakeStreamEvents),
-                        InstanceMethod("takeColumns", &NativeCapture::TakeColumns),
+                        InstanceMethod("takeMessages", &NativeCapture::TakeMessages),
                         InstanceMethod("takeRecords", &NativeCapture::TakeRecords),
                         InstanceMethod("analysisStats", &NativeCapture::GetAnalysisStats),
                         InstanceMethod("takeExchanges", &NativeCapture::TakeExchanges),
@@ -340,36 +341,62 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return shadow_stats_object(env, sinks_.shadow->stats());
   }
 
-  // takeColumns(targets, upMask): the next batch as FrameBatch columns split over `targets`
-  // collectors by flow (only those set in upMask), or null. Returns {count, unrouted, parts:
-  // [{frames, caplen, origlen, timestampNs, iface, count, moved}]}, columns as little-endian
-  // arrays; moved: frames of this collector's flows sent to another because it was down.
-  Napi::Value TakeColumns(const Napi::CallbackInfo& info) {
+  // takeMessages(targets, upMask, head, headSources): the next batch split over `targets`
+  // collectors by flow (only those set in upMask), each share as a FrameBatch message written
+  // into a Buffer of its own (forward/frame_message.h): head (the encoded agent and sources),
+  // the frames and the packed columns, then kFrameBatchTailRoom bytes for the sequence and drops
+  // the sender adds. Returns {count, unrouted, parts: [{message, used, count, moved}]} (used:
+  // bytes written; message: null for a collector with no frames), or null when no batch is ready,
+  // or, when the session has another number of interfaces than `headSources`, that number: the
+  // batch is kept for the next call, with a head that has a source for each interface.
+  // spares (optional): per collector, a Buffer a message sent before was in; the message is
+  // written into it (and it is returned as the message) when it fits and is at least half used,
+  // so that steady forwarding allocates no new memory for its messages.
+  Napi::Value TakeMessages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!session_ || !session_->take_batch(batch_)) return env.Null();
+    if (!session_) return env.Null();
+    if (!holding_batch_ && !session_->take_batch(batch_)) return env.Null();
+    holding_batch_ = true;
     const uint32_t targets = info[0].As<Napi::Number>().Uint32Value();
     const uint64_t up = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    const auto head = info[2].As<Napi::Buffer<uint8_t>>();
+    const uint32_t head_sources = info[3].As<Napi::Number>().Uint32Value();
+    const Napi::Value spares = info[4];
+    const auto interfaces = session_->interfaces();
+    if (interfaces.size() != head_sources) return Napi::Number::New(env, static_cast<double>(interfaces.size()));
+    holding_batch_ = false;
     std::vector<uint16_t> linktypes;
-    for (const auto& i : session_->interfaces()) linktypes.push_back(i.linktype);
-    uint64_t unrouted = 0;
-    podspan::split_columns(batch_, linktypes, targets, up, columns_, unrouted, moved_);
-    auto bytes = [&](const void* p, size_t n) { return Napi::Buffer<uint8_t>::Copy(env, static_cast<const uint8_t*>(p), n); };
-    Napi::Array parts = Napi::Array::New(env, columns_.size());
-    for (size_t t = 0; t < columns_.size(); ++t) {
-      const podspan::FrameColumns& c = columns_[t];
+    for (const auto& i : interfaces) linktypes.push_back(i.linktype);
+    podspan::plan_split(batch_, linktypes, targets, up, plan_);
+    Napi::Array parts = Napi::Array::New(env, targets);
+    std::vector<uint8_t*> out(targets, nullptr);
+    for (uint32_t t = 0; t < targets; ++t) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("frames", bytes(c.frames.data(), c.frames.size()));
-      o.Set("caplen", bytes(c.caplen.data(), c.caplen.size() * 4));
-      o.Set("origlen", bytes(c.origlen.data(), c.origlen.size() * 4));
-      o.Set("timestampNs", bytes(c.ts_ns.data(), c.ts_ns.size() * 8));
-      o.Set("iface", bytes(c.iface.data(), c.iface.size() * 4));
-      o.Set("count", Napi::Number::New(env, static_cast<double>(c.count())));
-      o.Set("moved", Napi::Number::New(env, static_cast<double>(moved_[t])));
-      parts.Set(static_cast<uint32_t>(t), o);
+      const size_t used = plan_.frames[t] ? podspan::frame_message_body_size(head.Length(), plan_.frames[t], plan_.bytes[t]) : 0;
+      if (used) {
+        const size_t size = used + podspan::kFrameBatchTailRoom;
+        Napi::Value spare = spares.IsArray() ? spares.As<Napi::Array>().Get(t) : env.Undefined();
+        Napi::Buffer<uint8_t> message;
+        if (spare.IsBuffer() && spare.As<Napi::Buffer<uint8_t>>().Length() >= size && spare.As<Napi::Buffer<uint8_t>>().Length() / 2 <= size) {
+          message = spare.As<Napi::Buffer<uint8_t>>();
+        } else {
+          // Node's own (uncleared) memory, which JS then owns: no copy on the way to grpc-js
+          message = Napi::Buffer<uint8_t>::New(env, size);
+        }
+        out[t] = message.Data();
+        o.Set("message", message);
+      } else {
+        o.Set("message", env.Null());
+      }
+      o.Set("used", Napi::Number::New(env, static_cast<double>(used)));
+      o.Set("count", Napi::Number::New(env, static_cast<double>(plan_.frames[t])));
+      o.Set("moved", Napi::Number::New(env, static_cast<double>(plan_.moved[t])));
+      parts.Set(t, o);
     }
+    podspan::write_frame_messages(batch_, plan_, head.Data(), head.Length(), out.data());
     Napi::Object o = Napi::Object::New(env);
     o.Set("count", Napi::Number::New(env, static_cast<double>(batch_.records.size())));
-    o.Set("unrouted", Napi::Number::New(env, static_cast<double>(unrouted)));
+    o.Set("unrouted", Napi::Number::New(env, static_cast<double>(plan_.unrouted)));
     o.Set("parts", parts);
     return o;
   }
@@ -540,8 +567,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   podspan::StreamEventBatch event_batch_;
   podspan::RecordBatch record_batch_;
   podspan::ExchangeBatch exchange_batch_;
-  std::vector<podspan::FrameColumns> columns_;
-  std::vector<uint64_t> moved_;
+  podspan::SplitPlan plan_;
+  bool holding_batch_ = false;  // takeMessages took batch_ and waits for a head with every source
 };
 
 }  // namespace

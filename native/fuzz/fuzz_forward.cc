@@ -1,14 +1,16 @@
 // libFuzzer target: any bytes as frames of each link type through the forwarding paths: the
 // VXLAN, GENEVE (with the podspan option) and GRE (key, sequence; when a raw socket can be had)
 // encapsulations (synthetic Ethernet, truncation, MTU policy; sent to loopback, nobody listening)
-// and the column split over collectors. ASan catches any read or write out of bounds; the
-// split must account for every frame.
+// and the split over collectors into FrameBatch messages. ASan catches any read or write out of
+// bounds; the split must account for every frame and each message pass the collector's check.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "forward/columnar.h"
+#include "forward/frame_batch.h"
+#include "forward/frame_message.h"
 #include "common/packet.h"
 #include "forward/encap_sender.h"
 
@@ -57,12 +59,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   sender->dispatched();
   const std::vector<uint16_t> linktypes(kLinktypes, kLinktypes + sizeof kLinktypes / sizeof kLinktypes[0]);
-  std::vector<FrameColumns> out;
-  uint64_t unrouted = 0;
-  std::vector<uint64_t> moved;
-  split_columns(batch, linktypes, 3, up, out, unrouted, moved);
-  size_t total = unrouted;
-  for (const auto& c : out) total += c.count();
+  SplitPlan plan;
+  plan_split(batch, linktypes, 3, up, plan);
+  size_t total = plan.unrouted;
+  for (uint64_t n : plan.frames) total += n;
   if (total != frames.size()) __builtin_trap();
+  // Each collector's share as a FrameBatch message: the collector's own check must accept it.
+  std::vector<uint8_t> head = {0x0a, 1, 'a'};
+  for (size_t i = 0; i < linktypes.size(); ++i) head.insert(head.end(), {0x1a, 0});
+  std::vector<std::vector<uint8_t>> messages(3);
+  uint8_t* out[3];
+  for (size_t t = 0; t < 3; ++t) {
+    messages[t].resize(frame_message_body_size(head.size(), plan.frames[t], plan.bytes[t]));
+    out[t] = messages[t].data();
+  }
+  write_frame_messages(batch, plan, head.data(), head.size(), out);
+  for (size_t t = 0; t < 3; ++t) {
+    if (!plan.frames[t]) continue;
+    FrameBatchLayout layout;
+    if (!check_frame_batch(messages[t].data(), messages[t].size(), &layout).empty() || layout.frame_count != plan.frames[t]) __builtin_trap();
+  }
   return 0;
 }

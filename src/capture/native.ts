@@ -229,12 +229,11 @@ export interface ForwardStats {
   sendErrors: number;
 }
 
-export interface NativeColumnsPart {
-  frames: Buffer;
-  caplen: Buffer;
-  origlen: Buffer;
-  timestampNs: Buffer;
-  iface: Buffer;
+/** One collector's share of a capture batch, as a FrameBatch message (native/core/forward/frame_message.h). */
+export interface NativeMessagePart {
+  /** The message's first `used` bytes, then room for its sequence and drops; null without frames. */
+  message: Buffer | null;
+  used: number;
   count: number;
   /** Frames of this collector's flows that went to another collector because it was down. */
   moved: number;
@@ -250,7 +249,19 @@ export interface NativeCapture {
   analysisStats(): AnalysisStats | null;
   takeExchanges(): ExchangeBatch | null;
   shadowStats(): ShadowStats | null;
-  takeColumns(targets: number, upMask: number): { count: number; unrouted: number; parts: NativeColumnsPart[] } | null;
+  /**
+   * The next batch split over `targets` collectors, each share one message after `head` (agent
+   * and sources, for `headSources` interfaces); a number (the session's interfaces) when the head
+   * needs another count of sources: the batch waits for the next call. spares[t]: a buffer of
+   * a message sent before, written into (and returned as parts[t].message) when it fits.
+   */
+  takeMessages(
+    targets: number,
+    upMask: number,
+    head: Buffer,
+    headSources: number,
+    spares?: (Buffer | undefined)[],
+  ): { count: number; unrouted: number; parts: NativeMessagePart[] } | number | null;
   stats(): NativeStats[];
   interfaces(): NativeInterface[];
   warnings(): string[];

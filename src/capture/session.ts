@@ -9,7 +9,7 @@ import { PacketBatch } from './batch';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
 import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
-import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeColumnsPart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeMessagePart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
 
 export type { AnalysisStats, ForwardStats, StreamStats };
 
@@ -86,7 +86,7 @@ export interface ExchangeFlow {
   onRoom(fn: () => void): void;
 }
 
-/** Batches as FrameBatch columns, split over `targets` collectors by flow (see start()). */
+/** Batches as FrameBatch messages, split over `targets` collectors by flow (see start()). */
 export interface ColumnsConsumer {
   targets: number;
   /** Bit t set: collector t is up and takes its share of flows. */
@@ -95,7 +95,11 @@ export interface ColumnsConsumer {
   hasRoom(): boolean;
   /** The session calls back through this when the consumer has room again. */
   onRoom(fn: () => void): void;
-  onColumns(parts: NativeColumnsPart[], unrouted: number): void;
+  /** The encoded agent and sources every message starts with, for the session's interfaces now. */
+  batchHead(): { bytes: Buffer; sources: number };
+  /** Per collector, a buffer of a message already sent, to write the next one into (or none). */
+  spareBuffers?(): (Buffer | undefined)[];
+  onColumns(parts: NativeMessagePart[], unrouted: number): void;
 }
 export type CaptureInterface = NativeInterface;
 
@@ -257,8 +261,15 @@ export class CaptureSession {
               pending = true; // a file waits for room (its reader thread waits with it)
               break;
             }
-            const c = this.handle.takeColumns(columns.targets, columns.upMask());
-            if (c === null) break;
+            let c: ReturnType<NativeCapture['takeMessages']> = null;
+            const spares = columns.spareBuffers?.();
+            // a number: interfaces came since the head was encoded; the batch waits for a new head
+            for (let tries = 0; tries < 3; tries++) {
+              const head = columns.batchHead();
+              c = this.handle.takeMessages(columns.targets, columns.upMask(), head.bytes, head.sources, spares);
+              if (typeof c !== 'number') break;
+            }
+            if (c === null || typeof c === 'number') break;
             columns.onColumns(c.parts, c.unrouted);
           }
         }

@@ -17,6 +17,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { FileRotation, RefusedReason } from './agent-file';
 import { AgentFiles, AgentLimitError, defaultAgentFileLimits, type AgentFileLimits } from './agent-files';
 import { Refusals } from './refusals';
+import { widenReceiveWindows, type ReceiveWindows } from './receive-window';
 import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { EncapListeners, type EncapListenerStats } from './encap-listeners';
 import { OutputError, PodspanError, UsageError } from '../errors';
@@ -54,9 +55,15 @@ export interface CollectorLimits {
   maxStreamsPerConnection: number;
   /** stop() cancels the streams still open after this long. */
   shutdownTimeoutMs: number;
+  /**
+   * HTTP/2 receive windows: a stream's room for one whole batch (agents send at most ~1.4 MiB)
+   * and the next, the connection's for its streams. 64 KiB (HTTP/2's default) made each agent
+   * wait a round trip every 64 KiB; larger measured no faster (BENCHMARKS.md).
+   */
+  receiveWindows: ReceiveWindows;
 }
 
-export const collectorLimits: CollectorLimits = { maxMessageBytes: 4 << 20, maxStreams: 64, maxStreamsPerConnection: 4, shutdownTimeoutMs: 5000 };
+export const collectorLimits: CollectorLimits = { maxMessageBytes: 4 << 20, maxStreams: 64, maxStreamsPerConnection: 4, shutdownTimeoutMs: 5000, receiveWindows: { streamBytes: 2 << 20, connectionBytes: 8 << 20 } };
 
 export interface CollectorStats {
   vxlan?: EncapListenerStats & { port: number };
@@ -132,6 +139,7 @@ export class Collector {
       'grpc-node.max_session_memory': 32,
       interceptors: [(_method, call) => this.countOversized(call) as grpc.ServerInterceptingCall],
     });
+    if (!widenReceiveWindows(this.server, this.limits.receiveWindows)) log.warn('grpc-js changed: the HTTP/2 receive windows stay at 64 KiB (slower, still correct)');
     this.server.addService(mirrorService, { stream: (call: MirrorCall) => this.onStream(call) });
     this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
     // an agent gone idle takes its label sets along, so agent churn does not grow the registry

@@ -70,11 +70,21 @@ const packed = (w: protobuf.Writer, field: number, buf: Buffer) => {
   if (buf.length) w.uint32((field << 3) | 2).bytes(buf);
 };
 
+const writeSources = (w: protobuf.Writer, sources: Source[]) => {
+  for (const s of sources) SourceType.encode(SourceType.fromObject(s), w.uint32((3 << 3) | 2).fork()).ldelim();
+};
+
+/** protobufjs's finish() serialises anew on every call, into a buffer that may come from Node's shared pool: call it once and keep that view. */
+const finished = (w: protobuf.Writer): Buffer => {
+  const out = w.finish();
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+};
+
 export function encodeFrameBatch(b: FrameBatch): Buffer {
   const w = protobuf.Writer.create();
   if (b.agent) w.uint32((1 << 3) | 2).string(b.agent);
   if (b.sequence) w.uint32(2 << 3).uint64(b.sequence);
-  for (const s of b.sources) SourceType.encode(SourceType.fromObject(s), w.uint32((3 << 3) | 2).fork()).ldelim();
+  writeSources(w, b.sources);
   if (b.frames.length) w.uint32((4 << 3) | 2).bytes(b.frames);
   packed(w, 5, b.caplen);
   packed(w, 6, b.origlen);
@@ -82,10 +92,55 @@ export function encodeFrameBatch(b: FrameBatch): Buffer {
   packed(w, 8, b.source);
   DropsType.encode(DropsType.fromObject(b.drops), w.uint32((9 << 3) | 2).fork()).ldelim();
   for (const r of b.records ?? []) w.uint32((10 << 3) | 2).fork().uint32(8).uint32(KIND_NUMBERS[r.kind]).uint32(18).bytes(r.lines).ldelim();
-  // finish() serialises anew on every call, into a buffer that may come from Node's shared pool:
-  // call it once and keep that view.
-  const out = w.finish();
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  return finished(w);
+}
+
+/**
+ * The head of the messages the native split writes (native/core/forward/frame_message.h): the
+ * agent and the sources (fields 1 and 3), encoded once for as long as the sources stay the same.
+ */
+export function encodeBatchHead(agent: string, sources: Source[]): Buffer {
+  const w = protobuf.Writer.create();
+  if (agent) w.uint32((1 << 3) | 2).string(agent);
+  writeSources(w, sources);
+  return finished(w);
+}
+
+/** A message the native split wrote: `used` bytes, then room for writeBatchTail. */
+export interface NativeMessage {
+  message: Buffer;
+  used: number;
+}
+
+/** Bytes the native split leaves after a message for writeBatchTail (kFrameBatchTailRoom). */
+export const BATCH_TAIL_ROOM = 1 + 10 + 2 + 4 * 11;
+
+function putVarint(buf: Buffer, at: number, v: number): number {
+  // numbers up to 2^53: division, not 32-bit shifts
+  while (v >= 0x80) {
+    buf[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/**
+ * Completes a natively written message with what is known only when it is sent: the sequence
+ * (field 2) and the drops (field 9, always present, as encodeFrameBatch writes it) after its
+ * `used` bytes. Returns the whole message, a view of the same memory.
+ */
+export function completeBatch(m: NativeMessage, sequence: number, drops: Drops): Buffer {
+  const buf = m.message;
+  let at = m.used;
+  if (sequence) at = putVarint(buf, putVarint(buf, at, 2 << 3), sequence);
+  buf[at] = (9 << 3) | 2;
+  let end = at + 2;
+  for (const [field, v] of [[1, drops.kernel], [2, drops.interface], [3, drops.queueFull], [4, drops.disconnected]] as const) {
+    end = putVarint(buf, putVarint(buf, end, field << 3), v); // zeros too, as protobufjs wrote them
+  }
+  buf[at + 1] = end - at - 2; // at most 44: a one-byte length
+  return buf.subarray(0, end);
 }
 
 /** A batch with no agent, sources or frames (what an empty message decodes to). */

@@ -4,10 +4,10 @@
 // share waits in its own bounded queue (dropped and counted when that is full). Kernel drops seen by the capture are reported to every collector.
 import os from 'node:os';
 import type { CaptureSession, ColumnsConsumer, InterfaceStats } from '../capture/session';
-import type { NativeColumnsPart } from '../capture/native';
+import type { NativeMessagePart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
-import { MAX_RECORD_LINES_BYTES, splitLines, type Source } from './frame-batch';
+import { encodeBatchHead, MAX_RECORD_LINES_BYTES, splitLines, type Source } from './frame-batch';
 import type { RecordOutput } from '../analysis/pipeline';
 import type { RecordKind } from '../analysis/records';
 import { GrpcForwarder, type GrpcForwarderStats } from './grpc-forwarder';
@@ -18,6 +18,9 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
   private readonly queueBytes: number[];
   private session?: CaptureSession;
   private sources: Source[] = [];
+  private head: { bytes: Buffer; sources: number } = { bytes: Buffer.alloc(0), sources: -1 };
+  private readonly lent: (Buffer | undefined)[] = [];
+  private readonly agent: string;
   private lastDrops = { kernel: 0, iface: 0 };
   private timer?: NodeJS.Timeout;
   droppedNoCollector = 0;
@@ -33,8 +36,8 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
     /** The agent's session name, carried in the sources (the collector's live tap selects by it). */
     private readonly sessionName = '',
   ) {
-    const agent = `${this.node}/${process.pid}`;
-    this.forwarders = targets.map((t) => new GrpcForwarder(t, agent, log));
+    this.agent = `${this.node}/${process.pid}`;
+    this.forwarders = targets.map((t) => new GrpcForwarder(t, this.agent, log));
     this.targets = targets.length;
     this.queueBytes = targets.map((t) => t.queueBytes);
   }
@@ -70,10 +73,10 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
     return mask || 2 ** this.targets - 1;
   }
 
-  onColumns(parts: NativeColumnsPart[], unrouted: number): void {
-    this.droppedNoCollector += unrouted;
+  /** The agent and a source per capture interface, encoded again only when interfaces came. */
+  batchHead(): { bytes: Buffer; sources: number } {
     const ifs = this.session!.interfaces();
-    if (ifs.length !== this.sources.length) {
+    if (ifs.length !== this.head.sources) {
       this.sources = ifs.map((i, k) => {
         const pod = this.podOf(i.name);
         return {
@@ -85,10 +88,24 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
           ...(this.sessionName ? { session: this.sessionName } : {}),
         };
       });
+      this.head = { bytes: encodeBatchHead(this.agent, this.sources), sources: ifs.length };
     }
+    return this.head;
+  }
+
+  /** A spare buffer per collector, lent to the native split until a message is written into it. */
+  spareBuffers(): (Buffer | undefined)[] {
+    this.forwarders.forEach((f, t) => (this.lent[t] ??= f.takeSpare()));
+    return this.lent;
+  }
+
+  onColumns(parts: NativeMessagePart[], unrouted: number): void {
+    this.droppedNoCollector += unrouted;
     parts.forEach((p, t) => {
+      // lent buffer now a message, or one that did not fit it (left to the garbage collector)
+      if (p.message) this.lent[t] = undefined;
       if (p.moved) this.forwarders[t].noteMoved(p.moved);
-      this.forwarders[t].offer(p, this.sources);
+      if (p.message) this.forwarders[t].offer({ message: p.message, used: p.used }, p.count);
     });
   }
 

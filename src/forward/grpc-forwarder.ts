@@ -5,15 +5,11 @@
 // acknowledged by the collector, dropped because the queue was full, or lost with a stream
 // that broke before the collector acknowledged it.
 import * as grpc from '@grpc/grpc-js';
-import type { NativeColumnsPart } from '../capture/native';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
-import { encodeFrameBatch, type Ack, type FrameBatch, type RecordLines, type Source } from './frame-batch';
+import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
 import { collectorChannel } from './collector-channel';
 import { MirrorClient } from './mirror-service';
-
-/** One collector's share of a capture batch, as the native split hands it over. */
-export type Columns = Omit<NativeColumnsPart, 'moved'>;
 
 export interface GrpcForwarderStats {
   target: string;
@@ -33,19 +29,16 @@ export interface GrpcForwarderStats {
   recordBytes: { delivered: number; droppedQueueFull: number; droppedDisconnected: number };
 }
 
-interface Pending {
-  columns: Columns;
-  sources: Source[];
-  bytes: number;
-  records?: RecordLines[];
-}
-
-const NO_FRAMES: Columns = { count: 0, frames: Buffer.alloc(0), caplen: Buffer.alloc(0), origlen: Buffer.alloc(0), timestampNs: Buffer.alloc(0), iface: Buffer.alloc(0) };
+/** A batch waiting to be sent: frames as the native split wrote them, or analytics records. */
+type Pending = { message: NativeMessage; frames: number; bytes: number; records?: undefined } | { records: RecordLines[]; bytes: number; message?: undefined; frames?: undefined };
 
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
 }
+
+/** Buffers of sent messages kept for the next ones, per collector (within the queue's bytes). */
+const MAX_SPARES = 32;
 
 /** Targets already warned about a token sent without TLS: one warning per target and process. */
 const warnedInsecure = new Set<string>();
@@ -62,6 +55,9 @@ export class GrpcForwarder {
   private inflightRecordBytes = new Map<number, number>(); // sequence -> record bytes
   private readonly recordBytes = { delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0 };
   private sequence = 0;
+  /** Buffers of sent messages, counted with the queue: queued + spare bytes stay within queueBytes. */
+  private readonly spares: Buffer[] = [];
+  private spareBytes = 0;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private readonly metadata: grpc.Metadata;
@@ -106,18 +102,19 @@ export class GrpcForwarder {
     return this.queuedBytes < this.target.queueBytes / 2;
   }
 
-  /** Queues one batch of columns for this collector; drops it (counted) when the queue is full. */
-  offer(columns: Columns, sources: Source[]): void {
-    if (columns.count === 0) return;
-    this.counters.offered += columns.count;
-    const bytes = columns.frames.length + columns.count * 20;
+  /** Queues one message of `frames` frames for this collector; drops it (counted) when the queue is full. */
+  offer(message: NativeMessage, frames: number): void {
+    if (frames === 0) return;
+    this.counters.offered += frames;
+    const bytes = message.message.length;
+    this.makeRoom(bytes);
     // A batch larger than the whole queue still goes in when the queue is empty, alone.
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
-      this.counters.droppedQueueFull += columns.count;
-      this.dropsToReport.queueFull += columns.count;
+      this.counters.droppedQueueFull += frames;
+      this.dropsToReport.queueFull += frames;
       return;
     }
-    this.queue.push({ columns, sources, bytes });
+    this.queue.push({ message, frames, bytes });
     this.queuedBytes += bytes;
     this.pump();
   }
@@ -129,13 +126,36 @@ export class GrpcForwarder {
   offerRecords(records: RecordLines[]): void {
     const bytes = records.reduce((n, r) => n + r.lines.length, 0);
     if (!bytes) return;
+    this.makeRoom(bytes);
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
       this.recordBytes.droppedQueueFull += bytes;
       return;
     }
-    this.queue.push({ columns: NO_FRAMES, sources: [], bytes, records });
+    this.queue.push({ records, bytes });
     this.queuedBytes += bytes;
     this.pump();
+  }
+
+  /**
+   * A buffer of a message grpc-js is done with, to write another into: steady forwarding then
+   * allocates no memory for its messages (each 1 MiB allocation is also work for V8's collector).
+   */
+  takeSpare(): Buffer | undefined {
+    const b = this.spares.pop();
+    if (b) this.spareBytes -= b.length;
+    return b;
+  }
+
+  /** Spare buffers give way to what is queued. */
+  private makeRoom(bytes: number): void {
+    while (this.spares.length && this.queuedBytes + this.spareBytes + bytes > this.target.queueBytes) this.takeSpare();
+  }
+
+  /** Keeps a sent message's buffer while the queue has room for it too. */
+  private keepSpare(b: Buffer): void {
+    if (this.closed || this.spares.length >= MAX_SPARES || this.queuedBytes + this.spareBytes + b.length > this.target.queueBytes) return;
+    this.spares.push(b);
+    this.spareBytes += b.length;
   }
 
   /** Frames of this collector's share that went elsewhere while it was down. */
@@ -169,8 +189,8 @@ export class GrpcForwarder {
     this.call?.end();
     await this.idleWithin(500);
     for (const p of this.queue) {
-      this.counters.droppedDisconnected += p.columns.count;
       if (p.records) this.recordBytes.droppedDisconnected += p.bytes;
+      else this.counters.droppedDisconnected += p.frames;
     }
     this.queue = [];
     this.queuedBytes = 0;
@@ -258,22 +278,25 @@ export class GrpcForwarder {
       const hadNoRoom = !this.hasRoom();
       this.queuedBytes -= p.bytes;
       if (hadNoRoom && this.hasRoom()) setImmediate(() => this.onRoom?.());
-      const batch: FrameBatch = {
-        agent: this.agent,
-        sequence: ++this.sequence,
-        sources: p.sources,
-        frames: p.columns.frames,
-        caplen: p.columns.caplen,
-        origlen: p.columns.origlen,
-        timestampNs: p.columns.timestampNs,
-        source: p.columns.iface,
-        drops: { ...this.dropsToReport },
-        records: p.records,
-      };
+      const sequence = ++this.sequence;
+      const drops = { ...this.dropsToReport };
       this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
-      if (p.records) this.inflightRecordBytes.set(batch.sequence, p.bytes);
-      else this.inflight.set(batch.sequence, p.columns.count);
-      if (!call.write(encodeFrameBatch(batch))) {
+      let message: Buffer;
+      let written: ((err?: Error | null) => void) | undefined;
+      if (p.records) {
+        this.inflightRecordBytes.set(sequence, p.bytes);
+        message = encodeFrameBatch({ ...emptyFrameBatch(), agent: this.agent, sequence, drops, records: p.records });
+      } else {
+        this.inflight.set(sequence, p.frames);
+        message = completeBatch(p.message, sequence, drops);
+        const buffer = p.message.message;
+        // grpc-js calls back once the message went below its filters, which copy it into the
+        // HTTP/2 frame first (resolving-call.js): the buffer is free again
+        written = (err) => {
+          if (!err) this.keepSpare(buffer);
+        };
+      }
+      if (!call.write(message, written)) {
         this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
         call.once('drain', () => {
           this.waitingDrain = false;

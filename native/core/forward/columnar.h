@@ -25,12 +25,24 @@ struct FrameColumns {
   size_t count() const { return caplen.size(); }
 };
 
-// Splits `batch` into out[0..targets) over the targets whose bit is set in `up`; frames of a
-// batch with no target up are all counted in `unrouted` and not copied. `linktypes` gives each
-// interface's link type (for the flow hash). out is resized to `targets`. moved[t] counts the
-// frames whose collector t was down and that went to another one (resized to `targets`).
-void split_columns(const Batch& batch, const std::vector<uint16_t>& linktypes, uint32_t targets, uint64_t up,
-                   std::vector<FrameColumns>& out, uint64_t& unrouted, std::vector<uint64_t>& moved);
+// Which collector each frame of a batch goes to, and what each collector's share holds.
+struct SplitPlan {
+  std::vector<int32_t> target;    // per record: its collector, -1 when none is up
+  std::vector<uint64_t> frames;   // per collector: frames of its share
+  std::vector<uint64_t> bytes;    // per collector: caplen bytes of its share
+  std::vector<uint64_t> moved;    // per collector: frames of its flows that went to another (it was down)
+  uint64_t unrouted = 0;          // frames with no collector up
+};
+
+// Routes each frame of `batch` to one of `targets` collectors among those whose bit is set in
+// `up`; with none up every frame is unrouted. `linktypes` gives each interface's link type (for
+// the flow hash). The plan's vectors are reused: no allocation once they have grown.
+void plan_split(const Batch& batch, const std::vector<uint16_t>& linktypes, uint32_t targets, uint64_t up, SplitPlan& plan);
+
+// The frames as columns, out[t] holding collector t's share as `plan` routes it (out is resized
+// to the plan's targets). The agent writes messages instead (frame_message.h); this plain form
+// is what the tests check those messages and the routing against.
+void split_columns(const Batch& batch, const SplitPlan& plan, std::vector<FrameColumns>& out);
 
 // The target rendezvous hashing picks for a flow hash among the targets set in `up` (-1: none).
 int pick_target(uint32_t flow_hash, uint32_t targets, uint64_t up);

@@ -1,11 +1,16 @@
-// split_columns: frames land in the columns of one target per flow, both directions together;
-// a target marked down has only its own share moved; no target up leaves everything unrouted.
+// The split over collectors: frames land in the columns of one target per flow, both directions
+// together; a target marked down has only its own share moved; no target up leaves everything
+// unrouted. Each share written as a FrameBatch message holds exactly the columns of the split.
+#include <algorithm>
 #include <cstring>
+#include <string>
 #include <map>
 #include <vector>
 
 #include "check.h"
 #include "forward/columnar.h"
+#include "forward/frame_batch.h"
+#include "forward/frame_message.h"
 
 using namespace podspan;
 
@@ -26,6 +31,15 @@ Batch flows(int n) {
   return b;
 }
 
+void split(const Batch& b, const std::vector<uint16_t>& linktypes, uint32_t targets, uint64_t up, std::vector<FrameColumns>& out, uint64_t& unrouted,
+           std::vector<uint64_t>& moved) {
+  SplitPlan plan;
+  plan_split(b, linktypes, targets, up, plan);
+  split_columns(b, plan, out);
+  unrouted = plan.unrouted;
+  moved = plan.moved;
+}
+
 }  // namespace
 
 TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share) {
@@ -34,7 +48,7 @@ TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share)
   std::vector<FrameColumns> out;
   uint64_t unrouted = 0;
   std::vector<uint64_t> moved;
-  split_columns(b, linktypes, 3, 0b111, out, unrouted, moved);
+  split(b, linktypes, 3, 0b111, out, unrouted, moved);
   CHECK_EQ(moved[0] + moved[1] + moved[2], 0u);
   CHECK_EQ(unrouted, 0u);
   CHECK_EQ(out[0].count() + out[1].count() + out[2].count(), 1000u);
@@ -50,7 +64,7 @@ TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share)
   CHECK_EQ(where.size(), 500u);
   // target 1 down: its flows move, the others stay
   std::vector<FrameColumns> down;
-  split_columns(b, linktypes, 3, 0b101, down, unrouted, moved);
+  split(b, linktypes, 3, 0b101, down, unrouted, moved);
   CHECK_EQ(down[1].count(), 0u);
   CHECK_EQ(moved[1], out[1].count());  // exactly target 1's share moved, and counted
   CHECK_EQ(moved[0] + moved[2], 0u);
@@ -60,8 +74,53 @@ TEST(columnar_keeps_each_flow_on_one_target_and_moves_only_a_lost_targets_share)
       for (size_t j = 0; j < down[t].count() && !found; ++j) found = down[t].ts_ns[j] == out[t].ts_ns[i];
       CHECK(found);
     }
-  split_columns(b, linktypes, 3, 0, down, unrouted, moved);
+  split(b, linktypes, 3, 0, down, unrouted, moved);
   CHECK_EQ(unrouted, 1000u);
   CHECK_EQ(down[0].count(), 0u);
   CHECK_EQ(std::memcmp(out[0].frames.data(), b.data.data() + b.records[0].offset, 0), 0);
+}
+
+TEST(frame_messages_hold_exactly_the_split_columns_after_the_head) {
+  Batch b = flows(300);
+  b.records[5].iface = 1;  // a second source
+  const std::vector<uint16_t> linktypes = {kLinktypeRaw, kLinktypeRaw};
+  SplitPlan plan;
+  plan_split(b, linktypes, 3, 0b111, plan);
+  std::vector<FrameColumns> columns;
+  split_columns(b, plan, columns);
+  // head: agent "n/1" and two empty sources
+  const std::vector<uint8_t> head = {0x0a, 3, 'n', '/', '1', 0x1a, 0, 0x1a, 0};
+  std::vector<std::vector<uint8_t>> messages(3);
+  uint8_t* out[3];
+  for (size_t t = 0; t < 3; ++t) {
+    messages[t].assign(frame_message_body_size(head.size(), plan.frames[t], plan.bytes[t]), 0xee);
+    out[t] = messages[t].data();
+  }
+  write_frame_messages(b, plan, head.data(), head.size(), out);
+  for (size_t t = 0; t < 3; ++t) {
+    const uint8_t* m = messages[t].data();
+    FrameBatchLayout l;
+    CHECK_EQ(check_frame_batch(m, messages[t].size(), &l), std::string());
+    const FrameColumns& c = columns[t];
+    CHECK_EQ(l.frame_count, c.count());
+    CHECK_EQ(std::string(reinterpret_cast<const char*>(m + l.agent.offset), l.agent.length), std::string("n/1"));
+    CHECK_EQ(l.sources.size(), 2u);
+    auto same = [&](const WireSpan& s, const void* p, size_t n) { return s.length == n && std::memcmp(m + s.offset, p, n) == 0; };
+    CHECK(same(l.frames, c.frames.data(), c.frames.size()));
+    CHECK_EQ(l.caplen.size(), 1u);
+    CHECK(same(l.caplen[0].bytes, c.caplen.data(), c.count() * 4));
+    CHECK(same(l.origlen[0].bytes, c.origlen.data(), c.count() * 4));
+    CHECK(same(l.timestamp_ns[0].bytes, c.ts_ns.data(), c.count() * 8));
+    CHECK(same(l.source[0].bytes, c.iface.data(), c.count() * 4));
+  }
+  // a collector with no share gets no message: its buffer is not touched
+  plan_split(b, linktypes, 3, 0b001, plan);
+  CHECK_EQ(plan.frames[1] + plan.frames[2], 0u);
+  std::vector<uint8_t> untouched(16, 0xee);
+  uint8_t* outs[3] = {nullptr, untouched.data(), untouched.data()};
+  messages[0].assign(frame_message_body_size(head.size(), plan.frames[0], plan.bytes[0]), 0);
+  outs[0] = messages[0].data();
+  write_frame_messages(b, plan, head.data(), head.size(), outs);
+  CHECK(std::all_of(untouched.begin(), untouched.end(), [](uint8_t v) { return v == 0xee; }));
+  CHECK_EQ(check_frame_batch(messages[0].data(), messages[0].size()), std::string());
 }
