@@ -25,6 +25,11 @@ class AppAnalyzerEvents : public AppEventsFor<AppAnalyzer> {
   }
 };
 
+uint64_t realtime_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+constexpr uint64_t kLiveLagNs = 1000000000ull;
+
 uint64_t now_ms() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -109,7 +114,7 @@ RecordQueueStats RecordQueue::stats() const {
   return counters_;
 }
 
-AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue) {
+AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue), reading_file_(options.queue.wait_for_room) {
   RecordSink* sink = &queue_;
   if (options.detect) {
     detector_ = std::make_unique<Detector>(options.detect_config, queue_);
@@ -131,6 +136,9 @@ void AnalysisConsumer::consume(const PacketRecord& rec, const uint8_t* bytes) {
 }
 
 void AnalysisConsumer::dispatched() {
+  // Live, capture time goes on without packets: the detector's seconds close by the wall clock,
+  // a second behind it so that packets still in the kernel's ring are counted in their own.
+  if (detector_ && !reading_file_) detector_->advance_idle(realtime_ns() - kLiveLagNs);
   queue_.maybe_push(false);
   publish();
 }

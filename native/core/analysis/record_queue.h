@@ -128,6 +128,7 @@ class AnalysisConsumer : public PacketConsumer {
   void publish();
 
   RecordQueue queue_;
+  const bool reading_file_;                  // a file: capture time is the packets' only
   std::unique_ptr<Detector> detector_;       // when options.detect
   std::unique_ptr<DetectingSink> detecting_;  // the analysers' sink then (before the queue)
   std::unique_ptr<AppEvents> app_;

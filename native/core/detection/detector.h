@@ -58,6 +58,11 @@ class Detector : public TcpPacketObserver {
   void on_udp(const Decoded& d, uint64_t ts);
   // Every HTTP exchange (HTTP/1, HTTP/2, gRPC), counted in the second it is reported in.
   void on_http(const HttpRecord& r);
+  // Live capture with no packet for a while: capture time still passes. Closes the seconds before
+  // `now` (the wall clock, a little behind), so an alert whose traffic stopped clears on time.
+  void advance_idle(uint64_t now) {
+    if (started_) advance(now);
+  }
   // The end of the capture: judges the last second. Alerts still active stay fired (no cleared
   // line: the capture ended, the attack may not have).
   void finish();
