@@ -335,6 +335,33 @@ TEST(writer_interfaces_on_first_use_keep_rotated_files_small) {
   remove_tree(dir);
 }
 
+// file_bytes_with: the size the file has once closed, asked before its last write (a new
+// interface's IDB, a packet with options, and the ISBs of interfaces on first use included).
+TEST(writer_file_bytes_with_predicts_the_closed_size) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/size.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  o.section.comments = {"sized"};
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  w.add_interface(iface("tun0", 101));
+  write_packets(w, 3, 1700000000000000000ull, 1000, 61);
+  PacketRecord r;
+  r.ts_ns = 1700000001000000000ull;
+  r.caplen = r.origlen = 5;
+  r.iface = 1;
+  r.optlen = 8;
+  const uint8_t with_opt[5 + 8] = {1, 2, 3, 4, 5, /* opt_comment len 3 */ 1, 0, 3, 0, 'h', 'e', 'y', 0};
+  const uint64_t predicted = w.file_bytes_with(r);
+  w.write(r, with_opt);
+  w.close();
+  CHECK_EQ(slurp(o.path).size(), predicted);
+  CHECK_EQ(w.bytes_written(), predicted);
+  remove_tree(dir);
+}
+
 TEST(writer_refuses_a_path_open_in_another_writer_and_exclusive_never_truncates) {
   const std::string dir = temp_dir();
   WriterOptions o;
