@@ -1,5 +1,7 @@
 #include "detection/evidence.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -77,9 +79,18 @@ std::string EvidenceRecorder::trigger(const std::string& name, const std::string
     w.buffer_bytes = kWriterBufferBytes;
     w.section = opt_.section;
     if (!comment.empty()) w.section.comments.insert(w.section.comments.begin(), comment);
+    const std::string path = w.path;
     Recording r;
     r.writer = std::make_unique<CaptureWriter>(std::move(w));
     for (const auto& i : interfaces_) r.writer->add_interface(i);
+    // The section header on disk now: a write failing later cuts the file back to a valid one.
+    try {
+      r.writer->flush();
+    } catch (...) {  // not even that fits: the empty file we made goes
+      r.writer.reset();
+      ::unlink(path.c_str());
+      throw;
+    }
     r.comment = comment;
     r.alert_ts = alert_ts;
     r.end_ts = saturating_add(alert_ts, opt_.post_trigger_ns);
@@ -96,6 +107,15 @@ std::string EvidenceRecorder::trigger(const std::string& name, const std::string
     still_open = append(open_.back(), rec, bytes);
     return still_open;
   });
+  // The packets from before the alert on disk now, not when the buffer fills.
+  if (still_open) {
+    try {
+      open_.back().writer->flush();
+    } catch (...) {
+      close(open_.back(), End::kWriteError);
+      still_open = false;
+    }
+  }
   if (!still_open) open_.pop_back();
   return base_name(opt_.dir) + "/" + name + ".pcapng";
 }

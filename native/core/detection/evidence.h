@@ -32,12 +32,14 @@ struct EvidenceOptions {
 struct EvidenceStats {
   uint64_t ring_packets = 0, ring_bytes = 0;  // held now (ring_bytes: of the cap, headers included)
   uint64_t ring_overwritten = 0;  // packets pushed out by the memory cap while younger than pre_trigger_ns ("drops")
+  // packets_written: handed to files (after a write error, those not yet on disk are lost:
+  // write_errors); bytes_written: file bytes (a failed write's cut included).
   uint64_t files = 0, refused = 0, packets_written = 0, bytes_written = 0, truncated_files = 0;
   // Beyond the shared contract:
   uint64_t ring_span_ns = 0;   // oldest to newest packet held: the pre-trigger time the ring really covers
   uint64_t ring_too_big = 0;   // frames larger than the whole ring: never held (still written to open recordings)
   uint64_t failed = 0;         // triggers whose file could not be made (name not file-safe, no dir, file exists)
-  uint64_t write_errors = 0;   // recordings ended early by a failed write (their file is valid up to it)
+  uint64_t write_errors = 0;   // recordings ended early by a failed write (file valid up to the last block on disk)
   uint64_t undeclared = 0;     // frames of an interface never passed to add_interface (ignored)
   uint64_t open = 0;           // recordings open now
 };
@@ -49,6 +51,7 @@ class EvidenceRecorder : public EvidenceSink {
 
   void add_interface(const InterfaceInfo& info);
   // Every frame, on the capture thread: appended to each open recording, then held in the ring.
+  // Call it before the analyser sees the frame, so that a trigger the frame raises finds it here.
   void record(const PacketRecord& rec, const uint8_t* bytes);
   // `name`: letters, digits, '.', '_', '-' (not starting with '.'); anything else is refused as a
   // failure. Files are created exclusively: a name already taken in dir is a failure, not an overwrite.

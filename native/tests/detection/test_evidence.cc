@@ -3,7 +3,9 @@
 // comments in the SHB and on the alert's first packet, concurrent recordings, the caps (counted,
 // never thrown), max_file_bytes, finish() mid-recording, and no allocation per packet.
 #include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -376,6 +378,38 @@ TEST(evidence_finish_mid_recording_leaves_a_valid_file) {
   const Contents e = read_back(root + "/e/A1.pcapng");
   CHECK(e.valid);
   CHECK_EQ(e.packets.size(), 0u);
+}
+
+// A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail with EFBIG, as on a full
+// disk): the recording ends, counted as a write error, its file valid with what was written
+// before (the ring's packets, flushed at the trigger); recording goes on for the next alert.
+TEST(evidence_write_failure_ends_the_recording_with_a_valid_file) {
+  TempDir tmp;
+  const std::string& root = tmp.path;
+  auto ev = recorder(root);
+  for (uint32_t seq = 0; seq < 10; ++seq) feed(*ev, seq, kT0 + seq, 200);
+  auto old_handler = signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit;
+  getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = 6000;
+  setrlimit(RLIMIT_FSIZE, &limit);
+  const std::string name = ev->trigger("A1", "full", kT0);
+  for (uint32_t seq = 10; seq < 110; ++seq) feed(*ev, seq, kT0 + seq, 200);  // buffered: fails at finish
+  ev->finish();
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  signal(SIGXFSZ, old_handler);
+  CHECK(!name.empty());
+  EvidenceStats s = ev->stats();
+  CHECK_EQ(s.write_errors, 1u);
+  CHECK_EQ(s.open, 0u);
+  const Contents c = read_back(root + "/A1.pcapng");
+  CHECK(c.valid);
+  CHECK_EQ(c.packets.size(), 10u);
+  CHECK_EQ(s.bytes_written, c.file_bytes);
+  CHECK(!ev->trigger("A2", "next", kT0 + 200).empty());
+  ev->finish();
+  CHECK(read_back(root + "/A2.pcapng").valid);
 }
 
 TEST(evidence_frame_bigger_than_the_ring_is_recorded_not_held) {
