@@ -3,9 +3,7 @@
 // comments in the SHB and on the alert's first packet, concurrent recordings, the caps (counted,
 // never thrown), max_file_bytes, finish() mid-recording, and no allocation per packet.
 #include <dirent.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include "alloc_count.h"
 #include "check.h"
 #include "detection/evidence.h"
+#include "file_size_limit.h"
 #include "pcap/file_reader.h"
 
 using namespace podspan;
@@ -388,17 +387,13 @@ TEST(evidence_write_failure_ends_the_recording_with_a_valid_file) {
   const std::string& root = tmp.path;
   auto ev = recorder(root);
   for (uint32_t seq = 0; seq < 10; ++seq) feed(*ev, seq, kT0 + seq, 200);
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit;
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit limit = old_limit;
-  limit.rlim_cur = 6000;
-  setrlimit(RLIMIT_FSIZE, &limit);
-  const std::string name = ev->trigger("A1", "full", kT0);
-  for (uint32_t seq = 10; seq < 110; ++seq) feed(*ev, seq, kT0 + seq, 200);  // buffered: fails at finish
-  ev->finish();
-  setrlimit(RLIMIT_FSIZE, &old_limit);
-  signal(SIGXFSZ, old_handler);
+  std::string name;
+  {
+    const FileSizeLimit limit(6000);
+    name = ev->trigger("A1", "full", kT0);
+    for (uint32_t seq = 10; seq < 110; ++seq) feed(*ev, seq, kT0 + seq, 200);  // buffered: fails at finish
+    ev->finish();
+  }
   CHECK(!name.empty());
   EvidenceStats s = ev->stats();
   CHECK_EQ(s.write_errors, 1u);

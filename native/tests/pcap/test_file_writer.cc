@@ -2,8 +2,6 @@
 // the ring of N files, and errors naming the path.
 #include <dirent.h>
 #include <stdlib.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 
 #include "check.h"
 #include "common/errors.h"
+#include "file_size_limit.h"
 #include "pcap/file_reader.h"
 #include "pcap/file_writer.h"
 
@@ -460,14 +459,9 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
   o.path = dir + "/full.pcapng";
   o.format = FileFormat::kPcapng;
   o.interfaces_on_first_use = true;
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit;
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit limit = old_limit;
-  limit.rlim_cur = 6000;
-  setrlimit(RLIMIT_FSIZE, &limit);
   int failures = 0;
   {
+    const FileSizeLimit limit(6000);
     CaptureWriter w(o);
     w.add_interface(iface("eth0"));
     w.add_interface(iface("eth1"));
@@ -486,8 +480,6 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
       ++failures;
     }
   }
-  setrlimit(RLIMIT_FSIZE, &old_limit);
-  signal(SIGXFSZ, old_handler);
   CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
   CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
   CHECK(slurp(o.path).size() <= 6000u);
