@@ -60,9 +60,10 @@ bool PacketRing::push(const PacketRecord& rec, const uint8_t* bytes) {
     ++too_big_;
     return false;
   }
-  if (rec.ts_ns > newest_) newest_ = rec.ts_ns;
+  // "Now" is the latest frame's time, not the greatest seen: a clock stepped back (or one bogus
+  // far-future time in a file) costs what the ring held then, never the ring for the rest of the run.
+  newest_ = rec.ts_ns;
   const uint64_t horizon = newest_ > keep_ns_ ? newest_ - keep_ns_ : 0;
-  if (rec.ts_ns < horizon) return false;
   while (count_ != 0 && header_at(head_).ts_ns < horizon) pop_oldest();
   size_t at = 0;
   while (!room_at(n, &at)) {

@@ -1,7 +1,8 @@
 // The flight recorder's memory: the most recent frames, copied into one byte buffer allocated
-// once, [header + bytes] back to back, oldest dropped first. Frames older than `keep_ns` before
-// the newest one are dropped by time; when the buffer needs room for a new frame, the oldest go
-// early, and those (younger than keep_ns by definition) are counted as overwritten.
+// once, [header + bytes] back to back, oldest dropped first. Frames from before `keep_ns` ahead
+// of the latest one are dropped by time (from the front: frames come in time order, nearly);
+// when the buffer needs room for a new frame, the oldest go early, and those are counted as
+// overwritten.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +19,7 @@ class PacketRing {
   PacketRing(size_t capacity_bytes, uint64_t keep_ns);
 
   // Copies the frame in (caplen bytes and optlen bytes of pcapng options after them). No
-  // allocation. False when it was not held: larger than the whole ring, or already older than
-  // keep_ns before the newest frame held.
+  // allocation. False when it was not held: larger than the whole ring.
   bool push(const PacketRecord& rec, const uint8_t* bytes);
 
   // Calls fn(record, bytes) for every frame held, oldest (first pushed) first, while fn returns
@@ -43,9 +43,9 @@ class PacketRing {
   size_t packets() const { return count_; }
   size_t bytes_used() const { return used_; }        // headers and padding included (<= capacity)
   size_t capacity() const { return capacity_; }
-  uint64_t overwritten() const { return overwritten_; }  // dropped for room while younger than keep_ns
+  uint64_t overwritten() const { return overwritten_; }  // dropped for room (else kept for keep_ns)
   uint64_t too_big() const { return too_big_; }          // frames larger than the ring, never held
-  // Time from the oldest frame held to the newest: the window the ring really covers (less than
+  // Time from the oldest frame held to the latest: the window the ring really covers (less than
   // keep_ns when the memory cap binds).
   uint64_t span_ns() const;
 
