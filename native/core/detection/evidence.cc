@@ -33,6 +33,17 @@ uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UI
 
 }  // namespace
 
+template <typename Fn>
+void EvidenceRecorder::keep_open_if(Fn&& still_open) {
+  for (size_t i = 0; i < open_.size();) {
+    if (still_open(open_[i])) {
+      ++i;
+    } else {
+      open_.erase(open_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
 EvidenceRecorder::EvidenceRecorder(EvidenceOptions options)
     : opt_(std::move(options)), ring_(opt_.ring_bytes, opt_.pre_trigger_ns) {
   open_.reserve(std::min<uint32_t>(opt_.max_open, 64));
@@ -50,13 +61,7 @@ void EvidenceRecorder::record(const PacketRecord& rec, const uint8_t* bytes) {
     ++undeclared_;
     return;
   }
-  for (size_t i = 0; i < open_.size();) {
-    if (append(open_[i], rec, bytes)) {
-      ++i;
-    } else {
-      open_.erase(open_.begin() + static_cast<std::ptrdiff_t>(i));
-    }
-  }
+  keep_open_if([&](Recording& r) { return append(r, rec, bytes); });
   ring_.push(rec, bytes);
 }
 
@@ -108,15 +113,7 @@ std::string EvidenceRecorder::trigger(const std::string& name, const std::string
     return still_open;
   });
   // The packets from before the alert on disk now, not when the buffer fills.
-  if (still_open) {
-    try {
-      open_.back().writer->flush();
-    } catch (...) {
-      close(open_.back(), End::kWriteError);
-      still_open = false;
-    }
-  }
-  if (!still_open) open_.pop_back();
+  if (!still_open || !flush(open_.back())) open_.pop_back();
   return base_name(opt_.dir) + "/" + name + ".pcapng";
 }
 
@@ -176,6 +173,20 @@ void EvidenceRecorder::close(Recording& r, End how) {
   if (failed) ++write_errors_;
   if (how == End::kTruncated) ++truncated_;
   r.writer.reset();
+}
+
+bool EvidenceRecorder::flush(Recording& r) {
+  try {
+    r.writer->flush();
+    return true;
+  } catch (...) {
+    close(r, End::kWriteError);
+    return false;
+  }
+}
+
+void EvidenceRecorder::flush() {
+  keep_open_if([&](Recording& r) { return flush(r); });
 }
 
 void EvidenceRecorder::finish() {

@@ -36,7 +36,7 @@ struct EvidenceStats {
   // write_errors); bytes_written: file bytes (a failed write's cut included).
   uint64_t files = 0, refused = 0, packets_written = 0, bytes_written = 0, truncated_files = 0;
   // Beyond the shared contract:
-  uint64_t ring_span_ns = 0;   // oldest to newest packet held: the pre-trigger time the ring really covers
+  uint64_t ring_span_ns = 0;   // first packet held to the latest: the pre-trigger time the ring really covers
   uint64_t ring_too_big = 0;   // frames larger than the whole ring: never held (still written to open recordings)
   uint64_t failed = 0;         // triggers whose file could not be made (name not file-safe, no dir, file exists)
   uint64_t write_errors = 0;   // recordings ended early by a failed write (file valid up to the last block on disk)
@@ -56,6 +56,11 @@ class EvidenceRecorder : public EvidenceSink {
   // `name`: letters, digits, '.', '_', '-' (not starting with '.'); anything else is refused as a
   // failure. Files are created exclusively: a name already taken in dir is a failure, not an overwrite.
   std::string trigger(const std::string& name, const std::string& comment, uint64_t alert_ts) override;
+  // Hands what the open recordings buffered to the kernel: their files then read as valid
+  // captures up to here (pcapng needs no trailer). Recordings end only with packet time, so call
+  // it now and then (after each dispatched batch) for a recording whose traffic went quiet to be
+  // on disk. A failed write ends that recording (write_errors).
+  void flush();
   void finish();  // closes the open recordings (valid files); the recorder stays usable
   EvidenceStats stats() const;
 
@@ -71,6 +76,10 @@ class EvidenceRecorder : public EvidenceSink {
   // Writes one frame into a recording; false when the recording ended here (and was closed).
   bool append(Recording& r, const PacketRecord& rec, const uint8_t* bytes);
   void close(Recording& r, End how);
+  bool flush(Recording& r);  // false when the write failed (the recording is then closed)
+  // Calls still_open(recording) for each open one, dropping those it ended (it closed them).
+  template <typename Fn>
+  void keep_open_if(Fn&& still_open);
   // The frame with the recording's comment as its first packet option, in scratch_.
   const uint8_t* with_comment(const Recording& r, const PacketRecord& rec, const uint8_t* bytes, PacketRecord& out);
 

@@ -64,11 +64,18 @@ bool PacketRing::push(const PacketRecord& rec, const uint8_t* bytes) {
   // far-future time in a file) costs what the ring held then, never the ring for the rest of the run.
   newest_ = rec.ts_ns;
   const uint64_t horizon = newest_ > keep_ns_ ? newest_ - keep_ns_ : 0;
-  while (count_ != 0 && header_at(head_).ts_ns < horizon) pop_oldest();
+  // Only the front is looked at: a frame behind it that is out of its window (pushed after a
+  // clock step back) goes when it reaches the front. Checked again after each eviction for room,
+  // so the front always is within the window (and only young frames count as overwritten).
+  auto expire = [&] {
+    while (count_ != 0 && header_at(head_).ts_ns < horizon) pop_oldest();
+  };
+  expire();
   size_t at = 0;
   while (!room_at(n, &at)) {
     pop_oldest();
     ++overwritten_;
+    expire();
   }
   if (count_ == 0) {
     head_ = 0;

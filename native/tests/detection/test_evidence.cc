@@ -364,11 +364,18 @@ TEST(evidence_finish_mid_recording_leaves_a_valid_file) {
   CHECK(!ev->trigger("A1", "mid", kT0 + kSec).empty());
   for (uint32_t seq = 20; seq < 25; ++seq) feed(*ev, seq, kT0 + seq * kSec / 10);
   CHECK_EQ(ev->stats().open, 1u);
+  // flush(): the open recording reads as a valid capture up to here (pcapng needs no trailer).
+  feed(*ev, 25, kT0 + 25 * kSec / 10);
+  CHECK_EQ(read_back(root + "/A1.pcapng").packets.size(), 20u);  // the ring's, flushed at the trigger
+  ev->flush();
+  const Contents open = read_back(root + "/A1.pcapng");
+  CHECK(open.valid);
+  CHECK_EQ(open.packets.size(), 26u);
   ev->finish();
   CHECK_EQ(ev->stats().open, 0u);
   const Contents c = read_back(root + "/A1.pcapng");
   CHECK(c.valid);
-  CHECK_EQ(c.packets.size(), 25u);  // 0.0 .. 2.4 s: all of the ring (1 s back from the alert is < 2 s), then five
+  CHECK_EQ(c.packets.size(), 26u);  // 0.0 .. 2.5 s: all of the ring (the alert at 1 s, 2 s before it), then six
   CHECK_EQ(ev->stats().bytes_written, c.file_bytes);
   // A recording with no packet at all (the ring empty, finished at once) is a valid empty file.
   auto empty = recorder(root + "/e");

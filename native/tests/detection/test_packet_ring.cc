@@ -177,3 +177,24 @@ TEST(ring_random_sizes_hold_a_suffix_intact) {
   CHECK_EQ(ring.packets() + ring.overwritten(), pushed);
   CHECK_EQ(ring.too_big(), 0u);
 }
+
+// A frame pushed after the clock stepped back sits behind newer ones; when the cap evicts those
+// ahead of it, it is the front and out of the window: it goes too (not counted as overwritten),
+// so the front is always within the window. (Found by fuzz_evidence.)
+TEST(ring_front_stays_within_the_window_after_evictions_for_room) {
+  const size_t each = PacketRing::stored_size(rec_of(0, 100));
+  PacketRing ring(3 * each, 10 * kSec);
+  const uint64_t ts[4] = {100 * kSec, 50 * kSec, 100 * kSec, 100 * kSec};
+  for (uint32_t i = 0; i < 4; ++i) {
+    const auto b = frame(i, 100);
+    ring.push(rec_of(ts[i], 100), b.data());
+  }
+  const auto h = held(ring);
+  CHECK_EQ(h.size(), 2u);
+  if (h.size() == 2) {
+    CHECK_EQ(h[0].seq, 2u);
+    CHECK_EQ(h[1].seq, 3u);
+  }
+  CHECK_EQ(ring.overwritten(), 1u);
+  CHECK_EQ(ring.span_ns(), 0u);
+}
