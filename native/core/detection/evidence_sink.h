@@ -1,4 +1,5 @@
-// What the Detector calls when an alert fires; EvidenceRecorder (detection/evidence.h) implements it.
+// What the Detector calls when an alert fires to keep the packets that show it. EvidenceRecorder
+// (detection/evidence.h) implements it: a bounded ring of recent frames written to a pcapng.
 #pragma once
 
 #include <cstdint>
@@ -6,7 +7,7 @@
 
 namespace podspan {
 
-class EvidenceSink {
+class EvidenceSink {                      // what the Detector calls (in detection/evidence_sink.h)
  public:
   virtual ~EvidenceSink() = default;
   // Starts a recording of the ring's packets from (alert_ts - pre_trigger) on, and of every packet
