@@ -1,5 +1,6 @@
 #include "detection/evidence.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@ namespace {
 constexpr uint16_t kOptComment = 1;
 constexpr size_t kMaxOptionValue = 0xfff0;  // as the writer caps SHB comments
 constexpr size_t kWriterBufferBytes = 256 * 1024;
+constexpr uint32_t kMaxNameTries = 100;  // name, name-2, ... name-100
 
 bool file_safe(const std::string& name) {
   if (name.empty() || name.size() > 200 || name[0] == '.') return false;
@@ -70,38 +72,23 @@ std::string EvidenceRecorder::trigger(const std::string& name, const std::string
     ++refused_;
     return "";
   }
+  std::string relative;
   try {
     std::error_code ec;
     if (!file_safe(name) || opt_.dir.empty() || (std::filesystem::create_directories(opt_.dir, ec), ec)) {
       ++failed_;
       return "";
     }
-    WriterOptions w;
-    w.path = opt_.dir + "/" + name + ".pcapng";
-    w.format = FileFormat::kPcapng;
-    w.exclusive = true;
-    w.interfaces_on_first_use = true;
-    w.buffer_bytes = kWriterBufferBytes;
-    w.section = opt_.section;
-    if (!comment.empty()) w.section.comments.insert(w.section.comments.begin(), comment);
-    const std::string path = w.path;
+    std::string stem;
     Recording r;
-    r.writer = std::make_unique<CaptureWriter>(std::move(w));
-    for (const auto& i : interfaces_) r.writer->add_interface(i);
-    // The section header on disk now: a write failing later cuts the file back to a valid one.
-    try {
-      r.writer->flush();
-    } catch (...) {  // not even that fits: the empty file we made goes
-      r.writer.reset();
-      ::unlink(path.c_str());
-      throw;
-    }
+    r.writer = create_file(name, comment, stem);
     r.comment = comment;
     r.alert_ts = alert_ts;
     r.end_ts = saturating_add(alert_ts, opt_.post_trigger_ns);
+    relative = base_name(opt_.dir) + "/" + stem + ".pcapng";
     ++files_;
     open_.push_back(std::move(r));
-  } catch (...) {  // the file exists or cannot be made: CaptureError naming it; never out of here
+  } catch (...) {  // no file could be made: CaptureError naming it; never out of here
     ++failed_;
     return "";
   }
@@ -114,7 +101,40 @@ std::string EvidenceRecorder::trigger(const std::string& name, const std::string
   });
   // The packets from before the alert on disk now, not when the buffer fills.
   if (!still_open || !flush(open_.back())) open_.pop_back();
-  return base_name(opt_.dir) + "/" + name + ".pcapng";
+  return relative;
+}
+
+std::unique_ptr<CaptureWriter> EvidenceRecorder::create_file(const std::string& name, const std::string& comment,
+                                                             std::string& stem) {
+  WriterOptions w;
+  w.format = FileFormat::kPcapng;
+  w.exclusive = true;
+  w.interfaces_on_first_use = true;
+  w.buffer_bytes = kWriterBufferBytes;
+  w.section = opt_.section;
+  if (!comment.empty()) w.section.comments.insert(w.section.comments.begin(), comment);
+  for (uint32_t k = 1;; ++k) {
+    stem = k == 1 ? name : name + "-" + std::to_string(k);
+    w.path = opt_.dir + "/" + stem + ".pcapng";
+    std::unique_ptr<CaptureWriter> writer;
+    try {
+      writer = std::make_unique<CaptureWriter>(w);
+    } catch (...) {
+      struct stat st;
+      if (k < kMaxNameTries && ::stat(w.path.c_str(), &st) == 0) continue;  // taken: the next name
+      throw;
+    }
+    for (const auto& i : interfaces_) writer->add_interface(i);
+    // The section header on disk now: a write failing later cuts the file back to a valid one.
+    try {
+      writer->flush();
+    } catch (...) {  // not even that fits: the empty file we made goes
+      writer.reset();
+      ::unlink(w.path.c_str());
+      throw;
+    }
+    return writer;
+  }
 }
 
 bool EvidenceRecorder::append(Recording& r, const PacketRecord& rec, const uint8_t* bytes) {

@@ -54,7 +54,9 @@ class EvidenceRecorder : public EvidenceSink {
   // Call it before the analyser sees the frame, so that a trigger the frame raises finds it here.
   void record(const PacketRecord& rec, const uint8_t* bytes);
   // `name`: letters, digits, '.', '_', '-' (not starting with '.'); anything else is refused as a
-  // failure. Files are created exclusively: a name already taken in dir is a failure, not an overwrite.
+  // failure. Files are created exclusively, never over another: when <name>.pcapng is there
+  // already (a run before this one in the same dir), the file is <name>-2.pcapng (-3, ... -100),
+  // and the name returned says which.
   std::string trigger(const std::string& name, const std::string& comment, uint64_t alert_ts) override;
   // Hands what the open recordings buffered to the kernel: their files then read as valid
   // captures up to here (pcapng needs no trailer). Recordings end only with packet time, so call
@@ -77,6 +79,9 @@ class EvidenceRecorder : public EvidenceSink {
   bool append(Recording& r, const PacketRecord& rec, const uint8_t* bytes);
   void close(Recording& r, End how);
   bool flush(Recording& r);  // false when the write failed (the recording is then closed)
+  // Creates the file (see trigger: `stem` is the name it got), its section header on disk;
+  // throws CaptureError when no file can be made.
+  std::unique_ptr<CaptureWriter> create_file(const std::string& name, const std::string& comment, std::string& stem);
   // Calls still_open(recording) for each open one, dropping those it ended (it closed them).
   template <typename Fn>
   void keep_open_if(Fn&& still_open);

@@ -307,17 +307,13 @@ TEST(evidence_caps_and_failures_are_counted_never_thrown) {
     o.max_files = 2;
   });
   feed(*ev, 1, kT0);
-  // A name taken by another file: not overwritten.
-  { std::ofstream(root + "/taken.pcapng") << "not ours"; }
-  CHECK_EQ(ev->trigger("taken", "c", kT0), std::string());
-  CHECK_EQ(file_size(root + "/taken.pcapng"), 8u);
   // Names that are not a plain file name stem.
   CHECK_EQ(ev->trigger("../escape", "c", kT0), std::string());
   CHECK_EQ(ev->trigger("", "c", kT0), std::string());
   CHECK_EQ(ev->trigger(".hidden", "c", kT0), std::string());
   CHECK(!exists(root + "/../escape.pcapng"));
   EvidenceStats s = ev->stats();
-  CHECK_EQ(s.failed, 4u);
+  CHECK_EQ(s.failed, 3u);
   CHECK_EQ(s.files, 0u);
   // max_files: two files this run, then refused, even with none open.
   CHECK(!ev->trigger("A1", "c", kT0).empty());
@@ -330,9 +326,31 @@ TEST(evidence_caps_and_failures_are_counted_never_thrown) {
   CHECK_EQ(s.refused, 1u);
   CHECK(!exists(root + "/A3.pcapng"));
   // A directory that cannot be made (a file is in the way).
+  { std::ofstream(root + "/taken.pcapng") << "not ours"; }
   auto blocked = recorder(root + "/taken.pcapng/sub");
   CHECK_EQ(blocked->trigger("A1", "c", kT0), std::string());
   CHECK_EQ(blocked->stats().failed, 1u);
+}
+
+// A name taken (a run before this one wrote into the same dir, or any other file): never
+// overwritten; the recording goes to <name>-2.pcapng, -3, ..., and trigger says which.
+TEST(evidence_taken_name_gets_a_suffix_never_an_overwrite) {
+  TempDir tmp;
+  const std::string& root = tmp.path;
+  const std::string base = root.substr(root.rfind('/') + 1);
+  { std::ofstream(root + "/A1-syn_flood.pcapng") << "an earlier run's"; }
+  auto ev = recorder(root);
+  feed(*ev, 1, kT0);
+  CHECK_EQ(ev->trigger("A1-syn_flood", "again", kT0), base + "/A1-syn_flood-2.pcapng");
+  CHECK_EQ(ev->trigger("A1-syn_flood", "and again", kT0), base + "/A1-syn_flood-3.pcapng");
+  ev->finish();
+  CHECK_EQ(file_size(root + "/A1-syn_flood.pcapng"), 16u);
+  const Contents c = read_back(root + "/A1-syn_flood-2.pcapng");
+  CHECK(c.valid);
+  CHECK_EQ(c.packets.size(), 1u);
+  if (!c.shb_comments.empty()) CHECK_EQ(c.shb_comments[0], std::string("again"));
+  CHECK_EQ(ev->stats().files, 2u);
+  CHECK_EQ(ev->stats().failed, 0u);
 }
 
 TEST(evidence_max_file_bytes_closes_a_valid_file_under_the_cap) {
