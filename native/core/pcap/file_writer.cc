@@ -427,10 +427,13 @@ struct CaptureWriter::Impl {
     return (file_ifaces.size() + (new_iface ? 1 : 0)) * isb;
   }
 
+  // The current file's size, closed, once `r` is in it.
+  uint64_t size_with(const PacketRecord& r) const { return file_bytes + record_size(r) + isb_reserve(r); }
+
   void maybe_rotate(const PacketRecord& r) {
     if (!opt.rotation.enabled() || file_packets == 0) return;
     bool rotate = false;
-    if (opt.rotation.max_bytes && file_bytes + record_size(r) + isb_reserve(r) > opt.rotation.max_bytes) rotate = true;
+    if (opt.rotation.max_bytes && size_with(r) > opt.rotation.max_bytes) rotate = true;
     const bool by_clock = opt.rotation.seconds_by_wall_clock;
     const uint64_t now = by_clock ? wall_clock_ns() : r.ts_ns;
     const uint64_t start = by_clock ? file_opened_ns : file_first_ts;
@@ -541,6 +544,10 @@ void CaptureWriter::close() {
   if (m.closed) return;
   m.closed = true;
   m.close_file();
+}
+
+uint64_t CaptureWriter::file_bytes_with(const PacketRecord& rec) const {
+  return impl_->size_with(rec);
 }
 
 uint64_t CaptureWriter::packets_written() const { return impl_->packets; }

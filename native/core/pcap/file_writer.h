@@ -60,6 +60,11 @@ class CaptureWriter {
   void flush();   // hands buffered bytes to the kernel
   void close();   // ISBs (pcapng), flush, close; idempotent; throws CaptureError(kOutput)
 
+  // The current file's size once `rec` is written to it and it is closed: what is written or
+  // buffered, the record (and its IDB, first use), and with interfaces_on_first_use the ISBs the
+  // file ends with. A caller keeping a file under a size cap asks before each write.
+  uint64_t file_bytes_with(const PacketRecord& rec) const;
+
   uint64_t packets_written() const;
   uint64_t bytes_written() const;        // file bytes, all files
   std::vector<std::string> files() const;  // files written, oldest first (deleted ones excluded)

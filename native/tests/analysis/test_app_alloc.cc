@@ -1,37 +1,18 @@
 // Steady state allocates nothing per message: after a warm-up, a thousand more HTTP/1
 // exchanges (pipelined, chunked) and HTTP/2 streams on a connection cost no operator new; the
 // shadow extractor, which keeps headers and bodies, allocates only as its output batch grows.
-// (Counted here by replacing the global operator new: the only such replacement in the test
-// binary, and only in the plain build: the sanitizers replace every variant of it themselves.
-// nghttp2's own mallocs inside the HPACK inflater are not seen by it.)
-#include <atomic>
-#include <cstdlib>
-#include <new>
+// (Counted by alloc_count.h. nghttp2's own mallocs inside the HPACK inflater are not seen by it.)
 #include <string>
 
+#include "alloc_count.h"
 #include "analysis/app_analyzer.h"
 #include "shadow/extractor.h"
 #include "check.h"
-#include "heap.h"
 #include "protocols/h2_frames.h"
 
 #ifndef PODSPAN_SANITIZED
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<uint64_t> news{0};
-}  // namespace
-
-// GCC cannot tell that these replace the pair: it would warn that free() gets new's memory.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-  if (counting.load(std::memory_order_relaxed)) news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+using alloc_count::counting;
+using alloc_count::news;
 
 using namespace podspan;
 

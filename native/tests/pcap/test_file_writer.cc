@@ -2,8 +2,6 @@
 // the ring of N files, and errors naming the path.
 #include <dirent.h>
 #include <stdlib.h>
-#include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 
 #include "check.h"
 #include "common/errors.h"
+#include "file_size_limit.h"
 #include "pcap/file_reader.h"
 #include "pcap/file_writer.h"
 
@@ -335,6 +334,33 @@ TEST(writer_interfaces_on_first_use_keep_rotated_files_small) {
   remove_tree(dir);
 }
 
+// file_bytes_with: the size the file has once closed, asked before its last write (a new
+// interface's IDB, a packet with options, and the ISBs of interfaces on first use included).
+TEST(writer_file_bytes_with_predicts_the_closed_size) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/size.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.interfaces_on_first_use = true;
+  o.section.comments = {"sized"};
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  w.add_interface(iface("tun0", 101));
+  write_packets(w, 3, 1700000000000000000ull, 1000, 61);
+  PacketRecord r;
+  r.ts_ns = 1700000001000000000ull;
+  r.caplen = r.origlen = 5;
+  r.iface = 1;
+  r.optlen = 8;
+  const uint8_t with_opt[5 + 8] = {1, 2, 3, 4, 5, /* opt_comment len 3 */ 1, 0, 3, 0, 'h', 'e', 'y', 0};
+  const uint64_t predicted = w.file_bytes_with(r);
+  w.write(r, with_opt);
+  w.close();
+  CHECK_EQ(slurp(o.path).size(), predicted);
+  CHECK_EQ(w.bytes_written(), predicted);
+  remove_tree(dir);
+}
+
 TEST(writer_refuses_a_path_open_in_another_writer_and_exclusive_never_truncates) {
   const std::string dir = temp_dir();
   WriterOptions o;
@@ -433,14 +459,9 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
   o.path = dir + "/full.pcapng";
   o.format = FileFormat::kPcapng;
   o.interfaces_on_first_use = true;
-  auto old_handler = signal(SIGXFSZ, SIG_IGN);
-  rlimit old_limit;
-  getrlimit(RLIMIT_FSIZE, &old_limit);
-  rlimit limit = old_limit;
-  limit.rlim_cur = 6000;
-  setrlimit(RLIMIT_FSIZE, &limit);
   int failures = 0;
   {
+    const FileSizeLimit limit(6000);
     CaptureWriter w(o);
     w.add_interface(iface("eth0"));
     w.add_interface(iface("eth1"));
@@ -459,8 +480,6 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
       ++failures;
     }
   }
-  setrlimit(RLIMIT_FSIZE, &old_limit);
-  signal(SIGXFSZ, old_handler);
   CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
   CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
   CHECK(slurp(o.path).size() <= 6000u);
