@@ -34,6 +34,19 @@ void parse_detect(const Napi::Object& d, podspan::DetectConfig& c) {
   c.max_pairs = static_cast<size_t>(get_number(d, "maxPairs", static_cast<double>(c.max_pairs)));
 }
 
+// The evidence recorder's sizes (src/config validated them). The ring keeps two seconds more than
+// preTriggerSeconds: an alert for a second is raised once that second has ended (a packet of the
+// next one, or live a second later still), and its file starts preTriggerSeconds before it.
+void parse_evidence(const Napi::Object& e, podspan::EvidenceOptions& opt) {
+  constexpr uint64_t kNsPerSecond = 1000000000ull;
+  opt.dir = get_string(e, "dir");
+  opt.pre_trigger_ns = static_cast<uint64_t>(get_number(e, "preTriggerSeconds", 10) + 2) * kNsPerSecond;
+  opt.ring_bytes = static_cast<size_t>(get_number(e, "preTriggerMB", 64)) << 20;
+  opt.post_trigger_ns = static_cast<uint64_t>(get_number(e, "postTriggerSeconds", 10)) * kNsPerSecond;
+  opt.max_files = static_cast<uint32_t>(get_number(e, "maxFiles", opt.max_files));
+  opt.section.userappl = "podspan (detection evidence)";
+}
+
 }  // namespace
 
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
@@ -43,6 +56,11 @@ std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, 
   if (detect.IsObject()) {
     opt.detect = true;
     parse_detect(detect.As<Napi::Object>(), opt.detect_config);
+    const Napi::Value evidence = o.Get("evidence");
+    if (evidence.IsObject()) {
+      opt.evidence = true;
+      parse_evidence(evidence.As<Napi::Object>(), opt.evidence_options);
+    }
   }
   return std::make_shared<podspan::AnalysisConsumer>(opt);
 }
@@ -98,6 +116,22 @@ Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& 
     detect.Set("evicted", per_table(d.evicted_servers, d.evicted_routes, d.evicted_sources, d.evicted_pairs));
     detect.Set("targetsSaturated", num(d.targets_saturated));
     o.Set("detect", detect);
+  }
+  if (s.evidence) {
+    const podspan::EvidenceStats& e = s.evidence_stats;
+    Napi::Object ev = Napi::Object::New(env);
+    ev.Set("ringPackets", num(e.ring_packets));
+    ev.Set("ringBytes", num(e.ring_bytes));
+    ev.Set("ringOverwritten", num(e.ring_overwritten));
+    ev.Set("ringSpanNs", num(e.ring_span_ns));
+    ev.Set("files", num(e.files));
+    ev.Set("refused", num(e.refused));
+    ev.Set("failed", num(e.failed));
+    ev.Set("packetsWritten", num(e.packets_written));
+    ev.Set("bytesWritten", num(e.bytes_written));
+    ev.Set("truncatedFiles", num(e.truncated_files));
+    ev.Set("writeErrors", num(e.write_errors));
+    o.Set("evidence", ev);
   }
   return o;
 }

@@ -170,12 +170,19 @@ export interface EvidenceStats {
   ringBytes: number;
   /** Packets the memory cap pushed out while younger than preTriggerSeconds. */
   ringOverwritten: number;
+  /** The time the ring holds now, first packet to the latest (ns). */
+  ringSpanNs: number;
   files: number;
-  /** Triggers refused (maxFiles, 4 open at once, a file that could not be created). */
+  /** Triggers refused by the caps (maxFiles, 4 open at once). */
   refused: number;
+  /** Triggers whose file could not be made. */
+  failed: number;
   packetsWritten: number;
   bytesWritten: number;
+  /** Recordings stopped at 256 MiB. */
   truncatedFiles: number;
+  /** Recordings ended early by a failed write (a full disk). */
+  writeErrors: number;
 }
 
 export interface NativeStreamEvents {

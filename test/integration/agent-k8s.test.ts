@@ -260,7 +260,7 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     const guard = pods[4];
     createPod(kube, makePod('guard-1', { node: 'test-node', namespace: 'shop', labels: { app: 'guard' }, ips: [podIp(5)] }));
     // The pod's answers to the flood's made-up sources go nowhere (a blackhole, not the node's routes).
-    inNs(guard.ns, ['ip', 'route', 'replace', 'default', 'blackhole']);
+    inNs(guard.ns, ['ip', 'route', 'replace', 'blackhole', 'default']);
     const evidenceDir = path.join(tmp, 'evidence');
     const cfg = path.join(tmp, 'agent-detect.yaml');
     fs.writeFileSync(
@@ -301,7 +301,8 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     expect(events().find((e) => e.reason === 'SynFlood')!.message).toMatch(/^alert A1 syn_flood fired: shop\/guard-1/);
     const evidence = path.join(evidenceDir, 'guard', `${guard.host}_shop_guard-1`, 'A1-syn_flood.pcapng');
     expect(fs.existsSync(evidence), fs.readdirSync(evidenceDir, { recursive: true }).join(' ')).toBe(true);
-    expect(capinfos([evidence]).get(evidence)!.packets).toBeGreaterThan(2000);
+    expect(capinfos([evidence]).get(evidence)!.packets).toBeGreaterThanOrEqual(1000); // a second of the flood at least
+    expect(tsharkWarnings(evidence)).toBe('');
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
   }, 90_000);
 });

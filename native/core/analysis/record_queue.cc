@@ -124,11 +124,17 @@ AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.que
   app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(*sink));
   analyzer_ = std::make_unique<Analyzer>(options.analyzer, *sink, app_.get());
   if (detector_) analyzer_->set_detector(detector_.get());
+  if (detector_ && options.evidence) {
+    evidence_ = std::make_unique<EvidenceRecorder>(std::move(options.evidence_options));
+    detector_->set_evidence(evidence_.get());
+  }
 }
 
 AnalysisConsumer::~AnalysisConsumer() = default;
 
 void AnalysisConsumer::consume(const PacketRecord& rec, const uint8_t* bytes) {
+  // First into the ring: an alert this frame raises finds it there.
+  if (evidence_) evidence_->record(rec, bytes);
   analyzer_->consume(rec, bytes);
   // The clock is read every 64 packets; counters are published every 4096.
   if ((++packets_ & 63) == 0) queue_.maybe_push(false);
@@ -138,13 +144,20 @@ void AnalysisConsumer::consume(const PacketRecord& rec, const uint8_t* bytes) {
 void AnalysisConsumer::dispatched() {
   // Live, capture time goes on without packets: the detector's seconds close by the wall clock,
   // a second behind it so that packets still in the kernel's ring are counted in their own.
-  if (detector_ && !reading_file_) detector_->advance_idle(realtime_ns() - kLiveLagNs);
+  if (!reading_file_) {
+    const uint64_t now = realtime_ns() - kLiveLagNs;
+    if (detector_) detector_->advance_idle(now);
+    if (evidence_) evidence_->advance_idle(now);  // also puts open recordings on disk
+  } else if (evidence_) {
+    evidence_->flush();
+  }
   queue_.maybe_push(false);
   publish();
 }
 
 void AnalysisConsumer::finish() {
-  analyzer_->finish();
+  analyzer_->finish();  // the detector judges its last second: it may still trigger evidence
+  if (evidence_) evidence_->finish();
   queue_.maybe_push(true);
   publish();
 }
@@ -153,9 +166,11 @@ void AnalysisConsumer::publish() {
   const AnalyzerStats s = analyzer_->stats();
   if (app_) app_->counters(app_counters_);
   const DetectStats d = detector_ ? detector_->stats() : DetectStats{};
+  const EvidenceStats e = evidence_ ? evidence_->stats() : EvidenceStats{};
   std::lock_guard<std::mutex> lk(mu_);
   snapshot_ = s;
   detect_snapshot_ = d;
+  evidence_snapshot_ = e;
   app_snapshot_ = app_counters_;
 }
 
@@ -166,8 +181,10 @@ AnalysisStats AnalysisConsumer::stats() const {
     s.analyzer = snapshot_;
     s.app_counters = app_snapshot_;
     s.detect_stats = detect_snapshot_;
+    s.evidence_stats = evidence_snapshot_;
   }
   s.detect = detector_ != nullptr;
+  s.evidence = evidence_ != nullptr;
   s.queue = queue_.stats();
   s.app = app_ != nullptr;
   return s;

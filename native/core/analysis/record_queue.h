@@ -19,6 +19,7 @@
 #include "detection/detect_config.h"
 #include "detection/detecting_sink.h"
 #include "detection/detector.h"
+#include "detection/evidence.h"
 
 namespace podspan {
 
@@ -95,6 +96,8 @@ struct AnalysisOptions {
   RecordQueueOptions queue;
   bool detect = false;  // run the Detector (detection/detector.h) with detect_config
   DetectConfig detect_config;
+  bool evidence = false;  // with detect: keep the pre-trigger ring and write evidence files
+  EvidenceOptions evidence_options;
 };
 
 struct AnalysisStats {
@@ -104,6 +107,8 @@ struct AnalysisStats {
   std::vector<std::pair<const char*, uint64_t>> app_counters;  // its counters by name (AppEvents::counters)
   bool detect = false;  // the Detector runs
   DetectStats detect_stats;
+  bool evidence = false;  // the EvidenceRecorder runs
+  EvidenceStats evidence_stats;
 };
 
 class AnalysisConsumer : public PacketConsumer {
@@ -112,7 +117,10 @@ class AnalysisConsumer : public PacketConsumer {
   ~AnalysisConsumer() override;
 
   void set_on_ready(std::function<void()> on_ready) { queue_.set_on_ready(std::move(on_ready)); }
-  void add_interface(const InterfaceInfo& info) override { analyzer_->add_interface(info); }
+  void add_interface(const InterfaceInfo& info) override {
+    analyzer_->add_interface(info);
+    if (evidence_) evidence_->add_interface(info);
+  }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
   void dispatched() override;
   void input_is_stable(const uint8_t* begin, size_t len) override { analyzer_->input_is_stable(begin, len); }
@@ -131,6 +139,7 @@ class AnalysisConsumer : public PacketConsumer {
   const bool reading_file_;                  // a file: capture time is the packets' only
   std::unique_ptr<Detector> detector_;       // when options.detect
   std::unique_ptr<DetectingSink> detecting_;  // the analysers' sink then (before the queue)
+  std::unique_ptr<EvidenceRecorder> evidence_;  // when options.evidence (and detect)
   std::unique_ptr<AppEvents> app_;
   std::unique_ptr<Analyzer> analyzer_;
   uint64_t packets_ = 0;
@@ -138,6 +147,7 @@ class AnalysisConsumer : public PacketConsumer {
   mutable std::mutex mu_;
   AnalyzerStats snapshot_;
   DetectStats detect_snapshot_;
+  EvidenceStats evidence_snapshot_;
   std::vector<std::pair<const char*, uint64_t>> app_snapshot_;
 };
 

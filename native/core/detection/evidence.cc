@@ -209,6 +209,14 @@ void EvidenceRecorder::flush() {
   keep_open_if([&](Recording& r) { return flush(r); });
 }
 
+void EvidenceRecorder::advance_idle(uint64_t now) {
+  keep_open_if([&](Recording& r) {
+    if (r.end_ts >= now) return flush(r);
+    close(r, End::kDone);
+    return false;
+  });
+}
+
 void EvidenceRecorder::finish() {
   for (auto& r : open_) close(r, End::kDone);
   open_.clear();

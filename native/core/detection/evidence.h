@@ -63,6 +63,9 @@ class EvidenceRecorder : public EvidenceSink {
   // it now and then (after each dispatched batch) for a recording whose traffic went quiet to be
   // on disk. A failed write ends that recording (write_errors).
   void flush();
+  // Live capture with no packet for a while: recordings whose end time (by the wall clock, `now`)
+  // has passed are closed, the rest flushed, so an idle capture frees its recording slots.
+  void advance_idle(uint64_t now);
   void finish();  // closes the open recordings (valid files); the recorder stays usable
   EvidenceStats stats() const;
 

@@ -404,6 +404,27 @@ TEST(evidence_finish_mid_recording_leaves_a_valid_file) {
   CHECK_EQ(e.packets.size(), 0u);
 }
 
+// Live, a capture that went quiet: advance_idle(now) by the wall clock puts an open recording on
+// disk while its window lasts and closes it once the window is over, freeing its slot.
+TEST(evidence_idle_capture_ends_recordings_by_the_clock) {
+  TempDir tmp;
+  const std::string& root = tmp.path;
+  auto ev = recorder(root);  // post_trigger 3 s
+  for (uint32_t seq = 0; seq < 10; ++seq) feed(*ev, seq, kT0 + seq * kSec / 10);
+  CHECK(!ev->trigger("A1", "idle", kT0 + kSec).empty());
+  feed(*ev, 10, kT0 + kSec + kSec / 2);
+  ev->advance_idle(kT0 + 3 * kSec);  // within the window: flushed, still open
+  CHECK_EQ(ev->stats().open, 1u);
+  CHECK_EQ(read_back(root + "/A1.pcapng").packets.size(), 11u);
+  ev->advance_idle(kT0 + 4 * kSec + 1);  // past alert + post_trigger: closed
+  CHECK_EQ(ev->stats().open, 0u);
+  const Contents c = read_back(root + "/A1.pcapng");
+  CHECK(c.valid);
+  CHECK_EQ(c.packets.size(), 11u);
+  feed(*ev, 11, kT0 + 5 * kSec);  // a later packet goes to no file
+  CHECK_EQ(read_back(root + "/A1.pcapng").packets.size(), 11u);
+}
+
 // A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail with EFBIG, as on a full
 // disk): the recording ends, counted as a write error, its file valid with what was written
 // before (the ring's packets, flushed at the trigger); recording goes on for the next alert.
