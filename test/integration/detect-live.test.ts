@@ -3,7 +3,9 @@
 // sources, at the server's own MAC so its kernel answers), then an nmap SYN scan. `podspan
 // analyze -i --alerts` in the server's namespace must fire syn_flood naming the server and
 // port_scan naming the scanner, each within 5 s of its start, clear each after it stops, raise
-// nothing about the steady load, and keep evidence holding packets from before the alert.
+// nothing about the steady load, and keep evidence holding packets from before the alert. Then a
+// steady hey load recorded for 6 s and laid end to end (editcap, mergecap) into five minutes of
+// capture time: a compressed baseline of real traffic, which must raise nothing.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,5 +90,38 @@ describe.skipIf(!canUseNetns || !haveTools)('detection on a live capture', () =>
     expect(rows.filter((r) => r[1] === '1' && r[2] === '8080').length).toBeGreaterThan(5000);
     expect(analyzer.stderr()).toMatch(/^alert A\d+ syn_flood fired: 198\.18\.0\.2:8080 at \d+ syn\/s/m);
     expect(analyzer.stderr()).toMatch(/^2 alerts \(0 still firing at the end\)/m);
+  }, 90_000);
+
+  it('a steady hey load recorded for 6 s and laid end to end into five minutes of capture time (a compressed baseline): no alert', async () => {
+    const server = path.join(tmp, 'steady-server.js');
+    fs.writeFileSync(server, `require('http').createServer((req, res) => res.end('ok')).listen(8081, '198.18.0.2', () => console.error('ready'));`);
+    const srv = await startInNs(nsS, [process.execPath, server], /ready/);
+    const piece = path.join(tmp, 'steady-piece.pcap');
+    const dump = await startInNs(nsS, ['tcpdump', '-i', devS, '-w', piece, '-U', 'tcp port 8081'], /listening on/);
+    // 4 workers at 50 requests/s each (200/s, above the request floor), new connections each run.
+    const hey = run('ip', ['netns', 'exec', nsC, 'hey', '-z', '6s', '-c', '4', '-q', '50', 'http://198.18.0.2:8081/steady'], { timeoutMs: 30_000 });
+    expect(hey.code, hey.stderr).toBe(0);
+    dump.child.kill('SIGINT');
+    expect(await dump.exited).toBe(0);
+    srv.child.kill('SIGKILL');
+    // 43 copies, each 7 s after the one before (the recording lasts a little over 6 s: no
+    // connection of one copy overlaps its twin in the next): 300 s of the same steady load.
+    const copies: string[] = [];
+    for (let i = 0; i < 43; i++) {
+      const c = path.join(tmp, `steady-${i}.pcap`);
+      const shifted = run('editcap', ['-t', String(i * 7), piece, c]);
+      expect(shifted.code, shifted.stderr).toBe(0);
+      copies.push(c);
+    }
+    const long = path.join(tmp, 'steady-long.pcap');
+    const merged = run('mergecap', ['-a', '-w', long, ...copies]);
+    expect(merged.code, merged.stderr).toBe(0);
+    const out = path.join(tmp, 'steady-out');
+    const r = run(process.execPath, [podspanBin, 'analyze', '-r', long, '-o', out, '--alerts', '--top', '0'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const requests = Number(/(\d+) HTTP\/gRPC exchanges/.exec(r.stderr)![1]);
+    expect(requests).toBeGreaterThan(35_000); // about 200 a second, 6 s of every 7: above the request floor (100/s)
+    expect(fs.readFileSync(path.join(out, 'alerts.jsonl'), 'utf8')).toBe('');
+    expect(r.stderr).toMatch(/^0 alerts \(0 still firing at the end\)/m);
   }, 90_000);
 });
