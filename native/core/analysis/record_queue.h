@@ -123,7 +123,10 @@ class AnalysisConsumer : public PacketConsumer {
   }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
   void dispatched() override;
-  void input_is_stable(const uint8_t* begin, size_t len) override { analyzer_->input_is_stable(begin, len); }
+  void input_is_stable(const uint8_t* begin, size_t len) override {
+    analyzer_->input_is_stable(begin, len);
+    if (evidence_) evidence_->input_is_stable(begin, len);
+  }
   void finish() override;
 
   bool take(RecordBatch& out) { return queue_.take(out); }

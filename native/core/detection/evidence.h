@@ -50,6 +50,8 @@ class EvidenceRecorder : public EvidenceSink {
   ~EvidenceRecorder() override;                        // finish()
 
   void add_interface(const InterfaceInfo& info);
+  // A file read by mapping: frames inside it are held in the ring by address, not copied.
+  void input_is_stable(const uint8_t* begin, size_t len) { ring_.set_stable(begin, len); }
   // Every frame, on the capture thread: appended to each open recording, then held in the ring.
   // Call it before the analyser sees the frame, so that a trigger the frame raises finds it here.
   void record(const PacketRecord& rec, const uint8_t* bytes);

@@ -5,9 +5,7 @@ namespace podspan {
 PacketRing::PacketRing(size_t capacity_bytes, uint64_t keep_ns)
     : buf_(new uint8_t[capacity_bytes ? capacity_bytes : 1]), capacity_(capacity_bytes), keep_ns_(keep_ns) {}
 
-PacketRecord PacketRing::header_at(size_t at) const {
-  Header h;
-  std::memcpy(&h, buf_.get() + at, sizeof h);
+PacketRecord PacketRing::record_of(const Header& h) {
   PacketRecord rec;
   rec.ts_ns = h.ts_ns;
   rec.caplen = h.caplen;
@@ -35,7 +33,7 @@ bool PacketRing::room_at(size_t n, size_t* at) const {
 }
 
 void PacketRing::pop_oldest() {
-  const size_t n = stored_size(header_at(head_));
+  const size_t n = stored_size(header(head_));
   head_ += n;
   used_ -= n;
   --count_;
@@ -55,7 +53,10 @@ uint64_t PacketRing::span_ns() const {
 }
 
 bool PacketRing::push(const PacketRecord& rec, const uint8_t* bytes) {
-  const size_t n = stored_size(rec);
+  const size_t len = size_t{rec.caplen} + rec.optlen;
+  const bool lent = len != 0 && stable_.holds(bytes, len);
+  const Header h{rec.ts_ns, rec.caplen, rec.origlen, rec.iface, rec.optlen, lent ? 1u : 0u, 0};
+  const size_t n = stored_size(h);
   if (n > capacity_) {
     ++too_big_;
     return false;
@@ -83,10 +84,12 @@ bool PacketRing::push(const PacketRecord& rec, const uint8_t* bytes) {
     wrap_ = tail_;
     wrapped_ = true;
   }
-  const Header h{rec.ts_ns, rec.caplen, rec.origlen, rec.iface, rec.optlen};
   std::memcpy(buf_.get() + at, &h, sizeof h);
-  const size_t len = size_t{rec.caplen} + rec.optlen;
-  if (len != 0) std::memcpy(buf_.get() + at + kHeaderBytes, bytes, len);
+  if (lent) {
+    std::memcpy(buf_.get() + at + kHeaderBytes, &bytes, sizeof bytes);
+  } else if (len != 0) {
+    std::memcpy(buf_.get() + at + kHeaderBytes, bytes, len);
+  }
   tail_ = at + n;
   used_ += n;
   ++count_;

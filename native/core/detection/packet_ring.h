@@ -1,5 +1,6 @@
 // The flight recorder's memory: the most recent frames, copied into one byte buffer allocated
-// once, [header + bytes] back to back, oldest dropped first. Frames from before `keep_ns` ahead
+// once, [header + bytes] back to back, oldest dropped first. A frame inside a stable input (a
+// file read by mapping, set_stable) is kept by pointer instead: [header + address], no copy. Frames from before `keep_ns` ahead
 // of the latest one are dropped by time (from the front: frames come in time order, nearly);
 // when the buffer needs room for a new frame, the oldest go early, and those are counted as
 // overwritten.
@@ -18,9 +19,12 @@ class PacketRing {
  public:
   PacketRing(size_t capacity_bytes, uint64_t keep_ns);
 
-  // Copies the frame in (caplen bytes and optlen bytes of pcapng options after them). No
-  // allocation. False when it was not held: larger than the whole ring.
+  // Copies the frame in (caplen bytes and optlen bytes of pcapng options after them), or keeps
+  // its address when it lies in the stable input. No allocation. False when it was not held:
+  // larger than the whole ring.
   bool push(const PacketRecord& rec, const uint8_t* bytes);
+  // Frames inside this memory stay there until the capture ends: held by address.
+  void set_stable(const uint8_t* begin, size_t len) { stable_.set(begin, len); }
 
   // Calls fn(record, bytes) for every frame held, oldest (first pushed) first, while fn returns
   // true. The record's offset is 0; bytes (caplen, then optlen of options) stay valid until the
@@ -34,9 +38,9 @@ class PacketRing {
         at = 0;
         wrapped = false;
       }
-      const PacketRecord rec = header_at(at);
-      if (!fn(rec, buf_.get() + at + kHeaderBytes)) return;
-      at += stored_size(rec);
+      const Header h = header(at);
+      if (!fn(record_of(h), bytes_at(at, h))) return;
+      at += stored_size(h);
     }
   }
 
@@ -49,6 +53,7 @@ class PacketRing {
   // keep_ns when the memory cap binds).
   uint64_t span_ns() const;
 
+  // What a copied frame takes in the ring, header and padding included.
   static size_t stored_size(const PacketRecord& rec) {
     return (kHeaderBytes + size_t{rec.caplen} + size_t{rec.optlen} + 7) & ~size_t{7};
   }
@@ -57,10 +62,26 @@ class PacketRing {
   struct Header {
     uint64_t ts_ns;
     uint32_t caplen, origlen, iface, optlen;
+    uint32_t lent, pad;  // lent: the bytes stay in the stable input, their address follows
   };
   static constexpr size_t kHeaderBytes = sizeof(Header);
+  static size_t stored_size(const Header& h) {
+    return h.lent ? kHeaderBytes + sizeof(const uint8_t*) : (kHeaderBytes + size_t{h.caplen} + size_t{h.optlen} + 7) & ~size_t{7};
+  }
+  static PacketRecord record_of(const Header& h);
+  Header header(size_t at) const {
+    Header h;
+    std::memcpy(&h, buf_.get() + at, sizeof h);
+    return h;
+  }
+  const uint8_t* bytes_at(size_t at, const Header& h) const {
+    if (!h.lent) return buf_.get() + at + kHeaderBytes;
+    const uint8_t* p;
+    std::memcpy(&p, buf_.get() + at + kHeaderBytes, sizeof p);
+    return p;
+  }
 
-  PacketRecord header_at(size_t at) const;
+  PacketRecord header_at(size_t at) const { return record_of(header(at)); }
   bool room_at(size_t n, size_t* at) const;  // where n contiguous bytes fit now, if anywhere
   void pop_oldest();
 
@@ -73,6 +94,7 @@ class PacketRing {
   size_t count_ = 0, used_ = 0;
   uint64_t newest_ = 0;
   uint64_t overwritten_ = 0, too_big_ = 0;
+  StableInput stable_;
 };
 
 }  // namespace podspan

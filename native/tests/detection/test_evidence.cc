@@ -491,9 +491,12 @@ TEST(evidence_memory_cap_counts_drops_and_the_window_it_covers) {
   // 1000 packets of 1000 bytes in 1 s: about 63 fit the cap, the rest are pushed out young.
   for (uint32_t seq = 0; seq < 1000; ++seq) feed(*ev, seq, kT0 + seq * 1000000ull, 1000);
   const EvidenceStats s = ev->stats();
-  CHECK_EQ(s.ring_packets, 64u * 1024 / 1024);  // 24 + 1000 bytes each: 1024 stored
+  PacketRecord one;
+  one.caplen = 1000;
+  const size_t each = PacketRing::stored_size(one);  // header, bytes, padding
+  CHECK_EQ(s.ring_packets, 64u * 1024 / each);
   CHECK_EQ(s.ring_overwritten, 1000u - s.ring_packets);
-  CHECK_EQ(s.ring_bytes, 64u * 1024);
+  CHECK_EQ(s.ring_bytes, s.ring_packets * each);
   CHECK_EQ(s.ring_span_ns, (s.ring_packets - 1) * 1000000ull);
 }
 
