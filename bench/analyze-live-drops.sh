@@ -5,7 +5,7 @@
 # Node server, or iperf3 -P 8 runs for 3 s (offloads on: the veth carries TSO-sized frames at full
 # speed), or trafgen sends REQUESTS SYNs from random sources as fast as it can (flood). Prints the
 # tool's drop lines (and, with alerts, what fired).
-#   sudo bash bench/analyze-live-drops.sh REQUESTS analyze|alerts|capture http|iperf|flood
+#   [RATE=PPS] sudo bash bench/analyze-live-drops.sh REQUESTS analyze|alerts|capture http|iperf|flood   (RATE: the flood's SYNs a second; default as fast as trafgen goes)
 # Needs root, iproute2, hey, iperf3, trafgen.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +34,7 @@ if [ "$3" = flood ]; then
   mac=$(ip netns exec $B cat /sys/class/net/lb$tag/address)
   cfg=$(mktemp); echo "{ eth(da=$mac), ipv4(saddr=drnd(), daddr=198.18.2.2), tcp(sport=drnd(), dport=8080, syn), fill(0x41, 0) }" >$cfg
   start=$(date +%s.%N)
-  ip netns exec $A timeout 60 trafgen --dev la$tag --conf $cfg --num ${1:-1000000} --cpus 1 -q 2>/dev/null | grep -E 'packets outgoing' || true
+  ip netns exec $A timeout 60 trafgen --dev la$tag --conf $cfg --num ${1:-1000000} --cpus 1 ${RATE:+--rate ${RATE}pps} -q 2>/dev/null | grep -E "packets outgoing" || true
   awk -v n=${1:-1000000} -v a=$start -v b=$(date +%s.%N) 'BEGIN { printf "flood: %d SYNs in %.2f s\n", n, b - a }'; rm -f $cfg
 fi
 sleep 1; kill -INT $apid; wait $apid || true; apid=""
