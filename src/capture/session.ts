@@ -357,6 +357,14 @@ function sourceName(source: CaptureSource): string {
 }
 
 /** The addon's options; refuses (naming `where`) a filter too big to compile in reasonable time. */
+/**
+ * The kernel ring of a live capture with analytics or detection (unless -B says otherwise): 8 MiB
+ * instead of libpcap's 2. The analyser stalls for a moment when its connection table grows past
+ * a power of two (a SYN flood makes a connection of every packet): with 2 MiB a flood of 100 k
+ * SYNs a second lost 4-6% there, with 8 MiB none (BENCHMARKS.md, detection).
+ */
+export const ANALYSIS_RING_KIB = 8192;
+
 function nativeOptions(options: CaptureOptions, where = sourceName(options.source)): NativeCaptureOptions {
   if (options.streams && options.streamEvents) {
     throw new UsageError('streams (files) and streamEvents (events to JavaScript) cannot be combined in one session');
@@ -368,7 +376,7 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     snaplen: options.snaplen,
     promisc: options.promisc,
     immediate: options.immediate,
-    bufferKiB: options.bufferKiB ?? 0,
+    bufferKiB: options.bufferKiB ?? (options.analysis && options.source.kind === 'live' ? ANALYSIS_RING_KIB : 0),
     timeoutMs: options.timeoutMs,
     count: options.count ?? 0,
     direction: options.direction,
