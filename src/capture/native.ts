@@ -83,15 +83,19 @@ export interface NativeCaptureOptions {
     hwid?: number;
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
-  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions };
+  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions; evidence?: NativeEvidenceOptions };
   shadow?: ShadowCaptureOptions;
 }
 
 /** One detection kind's rule (native/core/detection/detect_config.h, DetectRule). */
 export interface NativeDetectRule {
+  /** The rate must exceed this whatever the baseline says (per second; noisyClient: the server's requests/s). */
   floor: number;
+  /** ... and the baseline's mean + k standard deviations. */
   k: number;
+  /** Seconds over the threshold before the alert fires. */
   minSeconds: number;
+  /** Seconds under the clear threshold (mean + k/2 σ) before it clears. */
   clearSeconds: number;
 }
 
@@ -116,9 +120,13 @@ export interface NativeDetectOptions {
 /** The pre-trigger ring and evidence files (with `detect`). */
 export interface NativeEvidenceOptions {
   dir: string;
+  /** Seconds of packets kept before an alert (the ring keeps 2 s more). */
   preTriggerSeconds: number;
+  /** The ring's memory cap in MiB (allocated once per capture). */
   preTriggerMB: number;
+  /** Seconds after the alert that go on into its evidence file. */
   postTriggerSeconds: number;
+  /** Evidence files per run at most; later alerts carry evidence null. */
   maxFiles: number;
 }
 

@@ -4,45 +4,15 @@
 // into the same object first. Validated here once; the detector trusts what it is given.
 import { z } from 'zod';
 import { UsageError } from '../errors';
-import type { NativeDetectOptions } from '../capture/native';
+import type { NativeDetectOptions, NativeEvidenceOptions } from '../capture/native';
 
-export interface DetectRuleSettings {
-  /** The rate must exceed this whatever the baseline says (per second; noisyClient: the server's requests/s). */
-  floor: number;
-  /** ... and the baseline's mean + k standard deviations. */
-  k: number;
-  /** Seconds over the threshold before the alert fires. */
-  minSeconds: number;
-  /** Seconds under the clear threshold (mean + k/2 σ) before it clears. */
-  clearSeconds: number;
-}
-
-export interface DetectSettings {
-  baselineHalflifeS: number;
-  /** request_surge, error_surge and noisy_client judge a server only after watching it this long. */
-  warmupSeconds: number;
-  synFlood: DetectRuleSettings & { halfOpenShare: number };
-  portScan: DetectRuleSettings & { rejectedShare: number };
-  requestSurge: DetectRuleSettings;
-  errorSurge: DetectRuleSettings & { errorShare: number };
-  noisyClient: DetectRuleSettings & { share: number };
-  maxServers: number;
-  maxRoutes: number;
-  maxSources: number;
-  maxPairs: number;
+/** What a user sets: the addon's options less `records` (which the caller decides), and the evidence sizes. */
+export interface DetectSettings extends Omit<NativeDetectOptions, 'records'> {
   evidence: EvidenceSettings;
 }
 
-export interface EvidenceSettings {
-  /** Seconds of packets kept before an alert (the ring's time bound). */
-  preTriggerSeconds: number;
-  /** The ring's memory cap in MiB (allocated once per capture). */
-  preTriggerMB: number;
-  /** Seconds after the alert that go on into its evidence file. */
-  postTriggerSeconds: number;
-  /** Evidence files per run at most; later alerts carry evidence null. */
-  maxFiles: number;
-}
+/** The evidence recorder's sizes (its folder is the caller's to choose). */
+export type EvidenceSettings = Omit<NativeEvidenceOptions, 'dir'>;
 
 /** Defaults a steady, normal workload does not trip (see README, Detection); the same as native/core/detection/detect_config.h. */
 export const DEFAULT_DETECT: DetectSettings = {

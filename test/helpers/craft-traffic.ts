@@ -2,7 +2,7 @@
 // without holding them), whole HTTP/1.1 keep-alive connections with requests at given times,
 // SYN floods and datagrams from many distinct sources. Times are ns since the epoch.
 import fs from 'node:fs';
-import { ipv4Frame } from './craft';
+import { ipv4Frame, pcapHeader } from './craft';
 
 const SYN = 0x02, ACK = 0x10, PSH_ACK = 0x18, FIN_ACK = 0x11;
 
@@ -15,13 +15,7 @@ export class PcapStream {
 
   constructor(file: string) {
     this.fd = fs.openSync(file, 'w');
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(262144, 16);
-    header.writeUInt32LE(1, 20);
-    this.push(header);
+    this.push(pcapHeader());
   }
 
   add(tsNs: number, frame: Buffer): void {

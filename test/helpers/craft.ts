@@ -54,15 +54,19 @@ export function samplePackets(n: number, startSec = 1_700_000_000): CraftedPacke
   return out;
 }
 
-export function writePcap(file: string, packets: CraftedPacket[], opts: { snaplen?: number; linktype?: number } = {}): void {
-  const parts: Buffer[] = [];
+/** A classic pcap file header (microseconds, little endian). */
+export function pcapHeader(opts: { snaplen?: number; linktype?: number } = {}): Buffer {
   const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0);
   header.writeUInt16LE(2, 4);
   header.writeUInt16LE(4, 6);
   header.writeUInt32LE(opts.snaplen ?? 262144, 16);
   header.writeUInt32LE(opts.linktype ?? 1, 20);
-  parts.push(header);
+  return header;
+}
+
+export function writePcap(file: string, packets: CraftedPacket[], opts: { snaplen?: number; linktype?: number } = {}): void {
+  const parts: Buffer[] = [pcapHeader(opts)];
   for (const p of packets) {
     const rec = Buffer.alloc(16);
     rec.writeUInt32LE(Number(p.tsNs / 1_000_000_000n), 0);
