@@ -28,6 +28,8 @@ export interface AlertRecord {
   evidence: string | null;
   started: string | null;
   duration_s: number | null;
+  /** Cleared lines: "quiet" (the rate fell back), "evicted" (its key left a full table) or "capture_end" (the capture stopped while it fired). */
+  cleared_by: 'quiet' | 'evicted' | 'capture_end' | null;
   /** The pod the alert is about (the server's; for port_scan the source's), when known. */
   namespace?: string;
   pod?: string;
@@ -72,7 +74,10 @@ export function describeAlert(a: AlertRecord): string {
   const from = a.source && a.kind !== 'port_scan' ? ` from ${a.source}` : '';
   const fig = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 2 : 1));
   const share = a.share === null || a.share === undefined ? '' : `, share ${fig(a.share)}`;
-  if (a.state === 'cleared') return `alert ${a.alert_id} ${a.kind} cleared: ${who}${route}${from} after ${fig(a.duration_s ?? 0)} s (peak ${fig(a.rate)} ${a.unit})`;
+  if (a.state === 'cleared') {
+    const why = a.cleared_by === 'capture_end' ? ' when the capture ended' : a.cleared_by === 'evicted' ? ' (key evicted)' : '';
+    return `alert ${a.alert_id} ${a.kind} cleared${why}: ${who}${route}${from} after ${fig(a.duration_s ?? 0)} s (peak ${fig(a.rate)} ${a.unit})`;
+  }
   const evidence = a.evidence ? `; evidence ${a.evidence}` : '';
   return `alert ${a.alert_id} ${a.kind} fired: ${who}${route}${from} at ${fig(a.rate)} ${a.unit} (baseline ${fig(a.baseline)}, threshold ${fig(a.threshold)}${share})${evidence}`;
 }

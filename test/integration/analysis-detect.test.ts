@@ -20,10 +20,16 @@ const FLOOD_FROM = 30, FLOOD_TO = 40, END = 60, FLOOD_PER_SECOND = 2000;
 
 let tmp: string;
 let file: string;
+/** The same capture cut off in the middle of the flood. */
+let cutFile: string;
+const CUT_AT = FLOOD_FROM + 6;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-detect-'));
   file = path.join(tmp, 'syn-flood.pcap');
-  writePcap(file, craft());
+  cutFile = path.join(tmp, 'syn-flood-cut.pcap');
+  const packets = craft();
+  writePcap(file, packets);
+  writePcap(cutFile, packets.filter((p) => p.tsNs < ns(CUT_AT, 0)));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -86,12 +92,20 @@ describe('detection through the addon', () => {
     const cleared = got.alerts.filter((x) => x.state === 'cleared');
     expect(cleared).toHaveLength(1);
     // Below the clear threshold from the flood's end on: clear_seconds 5 later.
-    expect(cleared[0]).toMatchObject({ kind: 'syn_flood', alert_id: 'A1', server: '198.18.0.2', duration_s: FLOOD_TO + 4 - firedSecond });
+    expect(cleared[0]).toMatchObject({ kind: 'syn_flood', alert_id: 'A1', server: '198.18.0.2', duration_s: FLOOD_TO + 4 - firedSecond, cleared_by: 'quiet' });
     expect(got.alerts).toHaveLength(2);
     expect(got.stats?.detect).toMatchObject({ alertsFired: 1, alertsCleared: 1, activeAlerts: 0 });
     expect(got.stats?.records.alerts).toBe(2);
     // Flow records still come (records on): the flood's 2000 tuples repeat each second (retransmitted SYNs).
     expect(got.flows.length).toBe(END * 10 + FLOOD_PER_SECOND);
+  });
+
+  it('clears an alert still firing when the capture ends, saying so', async () => {
+    const got = await readRecords(cutFile, { detect: detect(false) });
+    expect(got.alerts.map((a) => `${a.kind} ${a.alert_id} ${a.state} ${a.cleared_by}`)).toEqual(['syn_flood A1 fired null', 'syn_flood A1 cleared capture_end']);
+    // In the capture's last second, after the time it fired.
+    expect(got.alerts[1]).toMatchObject({ ts: new Date((T0 + CUT_AT - 1) * 1000).toISOString().replace('.000Z', '.000000000Z'), duration_s: CUT_AT - 1 - (FLOOD_FROM + 2) });
+    expect(got.stats?.detect).toMatchObject({ alertsFired: 1, alertsCleared: 1, activeAlerts: 0 });
   });
 
   it('with records off hands over the alerts and no flow records', async () => {

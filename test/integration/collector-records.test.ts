@@ -25,8 +25,8 @@ afterEach(() => killStarted());
 
 // Two alert lines as the detector writes them (fired, then cleared).
 const ALERTS = Buffer.from(
-  '{"ts":"2026-11-28T10:00:03.000000000Z","kind":"syn_flood","alert_id":"A1","state":"fired","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":null,"duration_s":null}\n' +
-    '{"ts":"2026-11-28T10:00:11.000000000Z","kind":"syn_flood","alert_id":"A1","state":"cleared","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":"2026-11-28T10:00:03.000000000Z","duration_s":8}\n',
+  '{"ts":"2026-11-28T10:00:03.000000000Z","kind":"syn_flood","alert_id":"A1","state":"fired","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":null,"duration_s":null,"cleared_by":null}\n' +
+    '{"ts":"2026-11-28T10:00:11.000000000Z","kind":"syn_flood","alert_id":"A1","state":"cleared","server":"10.0.0.2","server_port":80,"source":null,"route":null,"rate":5000,"baseline":0.4,"threshold":200,"unit":"syn/s","share":1,"evidence":"evidence/A1-syn_flood.pcapng","started":"2026-11-28T10:00:03.000000000Z","duration_s":8,"cleared_by":"quiet"}\n',
 );
 
 describe('Records message', () => {

@@ -375,9 +375,11 @@ void append_json(std::string& out, const AlertRecord& r) {
     append_iso_time(out, r.started);
     o.key("duration_s");
     append_decimal(out, r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
+    o.cstr("cleared_by", clear_cause_name(r.cleared_by));
   } else {
     o.null("started");
     o.null("duration_s");
+    o.null("cleared_by");
   }
   o.end();
 }

@@ -26,6 +26,16 @@ const char* alert_kind_name(AlertKind k) {
   return "syn_flood";
 }
 
+const char* clear_cause_name(ClearCause c) {
+  switch (c) {
+    case ClearCause::kQuiet: return "quiet";
+    case ClearCause::kEvicted: return "evicted";
+    case ClearCause::kCaptureEnd: return "capture_end";
+    case ClearCause::kNone: break;
+  }
+  return nullptr;
+}
+
 const char* alert_unit(AlertKind k) {
   switch (k) {
     case AlertKind::kSynFlood: return "syn/s";

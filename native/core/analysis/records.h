@@ -81,11 +81,16 @@ struct DnsRecord {
 enum class AlertKind : uint8_t { kSynFlood, kPortScan, kRequestSurge, kErrorSurge, kNoisyClient };
 const char* alert_kind_name(AlertKind k);  // "syn_flood", "port_scan", ...
 const char* alert_unit(AlertKind k);       // "syn/s", "targets/s", "req/s", "errors/s", "share"
+// Why a cleared line was written: the rate fell back ("quiet"), its key was evicted from a full
+// table ("evicted"), or the capture ended while it was firing ("capture_end": the attack may not have).
+enum class ClearCause : uint8_t { kNone, kQuiet, kEvicted, kCaptureEnd };
+const char* clear_cause_name(ClearCause c);  // null for kNone
 
 struct AlertRecord {
   AlertKind kind = AlertKind::kSynFlood;
   uint64_t id = 0;                  // "alert_id": "A" + id, the same on the fired and cleared lines
   bool cleared = false;             // "state": "fired" or "cleared"
+  ClearCause cleared_by = ClearCause::kNone;  // "cleared_by" (cleared only; null when fired)
   uint64_t ts = 0;                  // "ts": the second it fired (or cleared) began
   // "server", "server_port" (ends.server, ends.server_port) and "source" (ends.client): which
   // are set depends on the kind; the others are null.

@@ -147,8 +147,31 @@ void Detector::advance(uint64_t ts) {
 }
 
 void Detector::finish() {
-  // Alerts still active stay fired: no cleared line, the capture ended and the attack may not have.
-  if (started_) close_second(cur_);
+  if (!started_) return;
+  close_second(cur_);
+  // Alerts still firing end with the capture (cleared_by "capture_end"), so every fired line has
+  // its cleared line and whoever counts active alerts (metrics, Events) comes back to zero.
+  const ClearCause end = ClearCause::kCaptureEnd;
+  for (uint32_t slot : servers_.active) clear_alerts(servers_.table.at(slot), end);
+  for (uint32_t slot : routes_.active) clear_alerts(routes_.table.at(slot), end);
+  for (uint32_t slot : sources_.active) clear_alerts(sources_.table.at(slot), end);
+  for (uint32_t slot : pairs_.active) clear_alerts(pairs_.table.at(slot), end);
+}
+
+void Detector::clear_alerts(ServerEntry& e, ClearCause cause) {
+  const Who who{&e.key, nullptr, nullptr};
+  clear_now(AlertKind::kSynFlood, e.value.syn_alert, e.value.syn, who, cause);
+  clear_now(AlertKind::kRequestSurge, e.value.req_alert, e.value.req, who, cause);
+  clear_now(AlertKind::kErrorSurge, e.value.err_alert, e.value.err, who, cause);
+}
+void Detector::clear_alerts(RouteEntry& e, ClearCause cause) {
+  clear_now(AlertKind::kRequestSurge, e.value.alert, e.value.req, Who{&e.key.server, nullptr, &e.key}, cause);
+}
+void Detector::clear_alerts(SourceEntry& e, ClearCause cause) {
+  clear_now(AlertKind::kPortScan, e.value.alert, e.value.scan, Who{nullptr, &e.key, nullptr}, cause);
+}
+void Detector::clear_alerts(PairEntry& e, ClearCause cause) {
+  clear_now(AlertKind::kNoisyClient, e.value.alert, e.value.share, Who{&e.key.server, &e.key.source, nullptr}, cause);
 }
 
 template <class Key, class Value, class OnEvict>
@@ -171,20 +194,13 @@ Value& Detector::touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict,
 
 Detector::ServerState& Detector::server(const ServerKey& k) {
   bool added = false;
-  ServerState& v = touch(servers_, k, [&](auto& e) {
-    const Who who{&e.key, nullptr, nullptr};
-    clear_evicted(AlertKind::kSynFlood, e.value.syn_alert, e.value.syn, who);
-    clear_evicted(AlertKind::kRequestSurge, e.value.req_alert, e.value.req, who);
-    clear_evicted(AlertKind::kErrorSurge, e.value.err_alert, e.value.err, who);
-  }, &added);
+  ServerState& v = touch(servers_, k, [&](auto& e) { clear_alerts(e, ClearCause::kEvicted); }, &added);
   if (added) v.first_second = cur_;
   return v;
 }
 
 Detector::SourceState& Detector::source(const SourceKey& k, bool* first) {
-  return touch(sources_, k, [&](auto& e) {
-    clear_evicted(AlertKind::kPortScan, e.value.alert, e.value.scan, Who{nullptr, &e.key, nullptr});
-  }, nullptr, first);
+  return touch(sources_, k, [&](auto& e) { clear_alerts(e, ClearCause::kEvicted); }, nullptr, first);
 }
 
 bool Detector::new_target(uint64_t h) {
@@ -281,16 +297,12 @@ void Detector::on_http(const HttpRecord& r) {
     rk.server = sk;
     rk.len = static_cast<uint8_t>(std::min(r.route.size(), kRouteMax));
     std::memcpy(rk.route, r.route.data(), rk.len);
-    ++touch(routes_, rk, [&](auto& e) {
-      clear_evicted(AlertKind::kRequestSurge, e.value.alert, e.value.req, Who{&e.key.server, nullptr, &e.key});
-    }).requests;
+    ++touch(routes_, rk, [&](auto& e) { clear_alerts(e, ClearCause::kEvicted); }).requests;
   }
   PairKey pk{};
   pk.server = sk;
   pk.source = source_key(r.ends.ip_version, r.ends.client);
-  ++touch(pairs_, pk, [&](auto& e) {
-    clear_evicted(AlertKind::kNoisyClient, e.value.alert, e.value.share, Who{&e.key.server, &e.key.source, nullptr});
-  }).requests;
+  ++touch(pairs_, pk, [&](auto& e) { clear_alerts(e, ClearCause::kEvicted); }).requests;
 }
 
 // ---- the end of a second
@@ -381,10 +393,10 @@ void Detector::judge(AlertKind kind, Baseline& b, AlertState& a, const Seen& see
   switch (step_alert(a, over, below, seen.rate, r)) {
     case AlertStep::kFire:
       a.threshold = th.fire;
-      emit(kind, a, b, seen.rate, seen.share, s, false, who);
+      emit(kind, a, b, seen.rate, seen.share, s, ClearCause::kNone, who);
       break;
     case AlertStep::kClear:
-      emit(kind, a, b, a.peak, seen.share, s, true, who);
+      emit(kind, a, b, a.peak, seen.share, s, ClearCause::kQuiet, who);
       a = AlertState{};
       break;
     case AlertStep::kNone: break;
@@ -396,10 +408,12 @@ void Detector::judge(AlertKind kind, Baseline& b, AlertState& a, const Seen& see
 }
 
 void Detector::emit(AlertKind kind, AlertState& a, const Baseline& b, double rate, double share, uint64_t s,
-                    bool cleared, const Who& who) {
+                    ClearCause cause, const Who& who) {
+  const bool cleared = cause != ClearCause::kNone;
   AlertRecord r;
   r.kind = kind;
   r.cleared = cleared;
+  r.cleared_by = cause;
   r.ts = s * kNsPerSecond;
   if (who.server) {
     r.has_server = true;
@@ -443,10 +457,11 @@ void Detector::emit(AlertKind kind, AlertState& a, const Baseline& b, double rat
   out_.alert(r);
 }
 
-// A key evicted while alerting: its alert clears now (nothing would judge it again).
-void Detector::clear_evicted(AlertKind kind, AlertState& a, const Baseline& b, const Who& who) {
+// A key evicted while alerting, or the capture's end: its alert clears now (nothing would judge
+// it again).
+void Detector::clear_now(AlertKind kind, AlertState& a, const Baseline& b, const Who& who, ClearCause cause) {
   if (!a.active()) return;
-  emit(kind, a, b, a.peak, -1, cur_, true, who);
+  emit(kind, a, b, a.peak, -1, cur_, cause, who);
   a = AlertState{};
 }
 

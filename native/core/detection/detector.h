@@ -63,8 +63,8 @@ class Detector : public TcpPacketObserver {
   void advance_idle(uint64_t now) {
     if (started_) advance(now);
   }
-  // The end of the capture: judges the last second. Alerts still active stay fired (no cleared
-  // line: the capture ended, the attack may not have).
+  // The end of the capture: judges the last second, then clears the alerts still firing
+  // (cleared_by "capture_end").
   void finish();
 
   DetectStats stats() const;
@@ -164,9 +164,18 @@ class Detector : public TcpPacketObserver {
   bool new_target(uint64_t h);
   // One second of one key and kind: steps its alert and learns (only while not alerting nor over).
   void judge(AlertKind kind, Baseline& b, AlertState& a, const Seen& seen, uint64_t s, const Who& who);
-  void emit(AlertKind kind, AlertState& a, const Baseline& b, double rate, double share, uint64_t s, bool cleared,
+  void emit(AlertKind kind, AlertState& a, const Baseline& b, double rate, double share, uint64_t s, ClearCause cause,
             const Who& who);
-  void clear_evicted(AlertKind kind, AlertState& a, const Baseline& b, const Who& who);
+  void clear_now(AlertKind kind, AlertState& a, const Baseline& b, const Who& who, ClearCause cause);
+  // Clears every alert of one key (evicted, or the capture ended).
+  using ServerEntry = KeyTable<ServerKey, ServerState>::Entry;
+  using RouteEntry = KeyTable<RouteKey, RouteState>::Entry;
+  using SourceEntry = KeyTable<SourceKey, SourceState>::Entry;
+  using PairEntry = KeyTable<PairKey, PairState>::Entry;
+  void clear_alerts(ServerEntry& e, ClearCause cause);
+  void clear_alerts(RouteEntry& e, ClearCause cause);
+  void clear_alerts(SourceEntry& e, ClearCause cause);
+  void clear_alerts(PairEntry& e, ClearCause cause);
   const DetectRule& rule(AlertKind kind) const;
 
   DetectConfig cfg_;

@@ -95,6 +95,12 @@ struct Run {
       if (a.kind == k) v.push_back(a);
     return v;
   }
+  std::vector<AlertRecord> fired(AlertKind k) const {
+    std::vector<AlertRecord> v;
+    for (const auto& a : of(k))
+      if (!a.cleared) v.push_back(a);
+    return v;
+  }
   std::string lines() const {
     std::string s;
     for (const auto& a : out.alerts) append_json(s, a);
@@ -163,13 +169,19 @@ TEST(syn_flood_baseline_does_not_learn_while_alerting) {
   for (uint64_t s = 1010; s < 1020; ++s) r.connections(s, 1000, server, 80, false, 500000);
   r.det.finish();
   const auto a = r.of(AlertKind::kSynFlood);
-  CHECK_EQ(a.size(), 3u);  // fired, cleared, fired again: the flood was not learnt as normal
-  if (a.size() != 3) return;
+  CHECK_EQ(a.size(), 4u);  // fired, cleared, fired again (the flood was not learnt as normal), cleared at the end
+  if (a.size() != 4) return;
   CHECK_EQ(a[1].baseline, a[0].baseline);
   CHECK(a[1].baseline > 10 && a[1].baseline < 61);
   CHECK_EQ(a[2].ts, at(1012));
-  CHECK(!a[2].cleared);  // still active at the end: stays fired
-  CHECK_EQ(r.det.stats().active_alerts, 1u);
+  CHECK(!a[2].cleared);
+  CHECK(a[1].cleared_by == ClearCause::kQuiet);
+  // Still firing when the capture ended: cleared then, in the capture's last second.
+  CHECK(a[3].cleared && a[3].cleared_by == ClearCause::kCaptureEnd);
+  CHECK_EQ(a[3].id, a[2].id);
+  CHECK_EQ(a[3].ts, at(1019));
+  CHECK_EQ(a[3].started, at(1012));
+  CHECK_EQ(r.det.stats().active_alerts, 0u);
 }
 
 TEST(alerting_key_clears_over_a_long_silence) {
@@ -198,7 +210,7 @@ TEST(port_scan_fires_for_the_source_and_answered_connections_do_not) {
     }
   }
   r.det.finish();
-  const auto a = r.of(AlertKind::kPortScan);
+  const auto a = r.fired(AlertKind::kPortScan);
   CHECK_EQ(a.size(), 1u);
   if (a.empty()) return;
   CHECK_EQ(addr_text(a[0].ends.client), std::string("\"10.0.9.9\""));
@@ -206,6 +218,10 @@ TEST(port_scan_fires_for_the_source_and_answered_connections_do_not) {
   CHECK_EQ(a[0].rate, 200.0);
   CHECK_EQ(a[0].share, 1.0);  // rejected share
   CHECK_EQ(a[0].ts, at(2));
+  // The scan went on to the end of the capture: its alert clears then.
+  const auto all = r.of(AlertKind::kPortScan);
+  CHECK_EQ(all.size(), 2u);
+  if (all.size() == 2) CHECK(all[1].cleared_by == ClearCause::kCaptureEnd);
   // One SYN per scanned port or backend a second: under the servers' admission, no keys made.
   CHECK_EQ(r.det.stats().servers, 0u);
   CHECK_EQ(r.det.stats().sources, 2u);
@@ -222,7 +238,7 @@ TEST(port_scan_counts_udp_probes_and_not_a_resolvers_answers) {
     }
   }
   r.det.finish();
-  const auto a = r.of(AlertKind::kPortScan);
+  const auto a = r.fired(AlertKind::kPortScan);
   CHECK_EQ(a.size(), 1u);
   if (!a.empty()) CHECK_EQ(addr_text(a[0].ends.client), std::string("\"10.0.7.7\""));
 }
@@ -356,13 +372,14 @@ TEST(alert_lines_are_valid_json_with_the_contract_fields) {
   CHECK_EQ(fired, std::string("{\"ts\":\"2026-09-21T14:13:22.000000000Z\",\"kind\":\"syn_flood\",\"alert_id\":\"A1\",\"state\":\"fired\","
                               "\"server\":\"10.0.1.2\",\"server_port\":80,\"source\":null,\"route\":null,\"rate\":1000.000,"
                               "\"baseline\":0.000,\"threshold\":200.000,\"unit\":\"syn/s\",\"share\":1.000,"
-                              "\"evidence\":\"evidence/A1-syn_flood.pcapng\",\"started\":null,\"duration_s\":null}\n"));
+                              "\"evidence\":\"evidence/A1-syn_flood.pcapng\",\"started\":null,\"duration_s\":null,\"cleared_by\":null}\n"));
   const std::string cleared = out.substr(fired.size());
   CHECK(cleared.find("\"state\":\"cleared\"") != std::string::npos);
   CHECK(cleared.find("\"alert_id\":\"A1\"") != std::string::npos);
   CHECK(cleared.find("\"started\":\"2026-09-21T14:13:22.000000000Z\"") != std::string::npos);
   CHECK(cleared.find("\"duration_s\":12.000") != std::string::npos);
   CHECK(cleared.find("\"evidence\":null") != std::string::npos);
+  CHECK(cleared.find("\"cleared_by\":\"quiet\"}") != std::string::npos);
 }
 
 TEST(a_million_spoofed_sources_stay_within_the_caps) {
@@ -378,7 +395,7 @@ TEST(a_million_spoofed_sources_stay_within_the_caps) {
   CHECK_EQ(src - 1, 1000000u);
   CHECK_EQ(st.sources, 0u);
   CHECK_EQ(st.servers, 1u);
-  CHECK_EQ(r.of(AlertKind::kSynFlood).size(), 1u);
+  CHECK_EQ(r.fired(AlertKind::kSynFlood).size(), 1u);
   CHECK(st.reserved_bytes < 32u << 20);
 
   // Eight SYNs each to eight ports (admitted, under the scan floor): the table fills to its cap
