@@ -1,6 +1,8 @@
 // Analytics to JavaScript: see analysis.h.
 #include "analysis.h"
 
+#include "areas.h"
+#include "detection/scan_group.h"
 #include "values.h"
 
 namespace podspan_addon {
@@ -47,7 +49,46 @@ void parse_evidence(const Napi::Object& e, podspan::EvidenceOptions& opt) {
   opt.section.userappl = "podspan (detection evidence)";
 }
 
+// NativeScanGroup(detect): one session's port_scan across its captures (detection/scan_group.h),
+// handed to each capture as analysis.scanGroup. Tagged, so a capture can tell it from any object.
+constexpr napi_type_tag kScanGroupTag = {0x7f3c2a9d51e84b06ull, 0xa4e1c6b2d9f03857ull};
+
+class NativeScanGroup : public Napi::ObjectWrap<NativeScanGroup> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeScanGroup", {InstanceMethod("stats", &NativeScanGroup::Stats)});
+  }
+  explicit NativeScanGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeScanGroup>(info) {
+    podspan::DetectConfig config;
+    if (info[0].IsObject()) parse_detect(info[0].As<Napi::Object>(), config);
+    group_ = std::make_shared<podspan::ScanGroup>(config);
+    info.This().As<Napi::Object>().TypeTag(&kScanGroupTag);
+  }
+  const std::shared_ptr<podspan::ScanGroup>& group() const { return group_; }
+
+ private:
+  // {alertsFired, alertsCleared, activeAlerts, sources}
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    const podspan::DetectStats d = group_->stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    auto num = [&](uint64_t v) { return Napi::Number::New(info.Env(), static_cast<double>(v)); };
+    o.Set("alertsFired", num(d.alerts_fired));
+    o.Set("alertsCleared", num(d.alerts_cleared));
+    o.Set("activeAlerts", num(d.active_alerts));
+    o.Set("sources", num(d.sources));
+    return o;
+  }
+  std::shared_ptr<podspan::ScanGroup> group_;
+};
+
+std::shared_ptr<podspan::ScanGroup> scan_group_of(const Napi::Value& v) {
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kScanGroupTag)) return nullptr;
+  return NativeScanGroup::Unwrap(v.As<Napi::Object>())->group();
+}
+
 }  // namespace
+
+Napi::Function InitScanGroup(Napi::Env env) { return NativeScanGroup::Init(env); }
 
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
   podspan::AnalysisOptions opt;
@@ -56,6 +97,7 @@ std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, 
   if (detect.IsObject()) {
     opt.detect = true;
     parse_detect(detect.As<Napi::Object>(), opt.detect_config);
+    opt.scan_group = scan_group_of(o.Get("scanGroup"));
     const Napi::Value evidence = o.Get("evidence");
     if (evidence.IsObject()) {
       opt.evidence = true;

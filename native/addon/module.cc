@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeWriter", InitCollectorWriter(env));
   exports.Set("NativeEncapReceiver", InitEncapReceiver(env));
   exports.Set("NativeFrameFilter", InitFrameFilter(env));
+  exports.Set("NativeScanGroup", InitScanGroup(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));

@@ -16,6 +16,7 @@ import { AnalyticsMetrics } from '../analysis/metrics';
 import { PodIndex } from '../analysis/pods';
 import { AlertMetrics } from '../detection/alert-metrics';
 import { describeAlert, type AlertRecord } from '../detection/alert-record';
+import { alertScope, ScanGroups, sessionAlertScope } from '../detection/scan-groups';
 import { ShadowMetrics } from '../shadow/metrics';
 import type { CardinalityLimits } from '../analysis/caps';
 import { priorityClass, RESOURCE_FILES_ROOT, resourceLabel, sessionFromResource } from './tenancy';
@@ -80,8 +81,9 @@ export class Agent {
       metrics: new AnalyticsMetrics(this.registry, this.deps.analyticsLimits),
       pods: new PodIndex(),
       shadowMetrics: (session) => new ShadowMetrics(this.registry, session),
+      scanGroup: (session) => this.scanGroups.of(session),
       onAlert: (a, capture) => {
-        this.alertMetrics.add(a, capture.key);
+        this.alertMetrics.add(a, alertScope(a.alert_id, capture));
         const log = a.state === 'fired' ? this.log.warn.bind(this.log) : this.log.info.bind(this.log);
         log({ session: capture.session, interface: capture.iface, alert: a }, describeAlert(a));
         this.onAlertEvent?.(a, capture.session);
@@ -93,6 +95,7 @@ export class Agent {
   /** Set by the agent command in a cluster: each alert becomes an Event on its pod. */
   onAlertEvent?: (a: AlertRecord, session: string) => void;
   private readonly alertMetrics: AlertMetrics;
+  private readonly scanGroups = new ScanGroups();
 
   /** Starts reconciling now and every `everyMs` (new interfaces, captures that ended by themselves). */
   start(everyMs = 5000): Promise<void> {
@@ -266,6 +269,8 @@ export class Agent {
       );
     }
     await Promise.all(stopping);
+    // A session gone: its scan group (and the metrics of its alerts) with it.
+    for (const name of this.scanGroups.keepOnly(new Set([...want.values()].map((s) => s.session.name)))) this.alertMetrics.endScope(sessionAlertScope(name));
     // A failure of a capture no longer wanted (its session or pod gone) is no failure any more.
     for (const key of [...this.failures.keys()]) if (!want.has(key)) this.failures.delete(key);
     for (const [key, spec] of want) {

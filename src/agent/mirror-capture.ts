@@ -27,13 +27,14 @@ import type { AnalyticsMetrics } from '../analysis/metrics';
 import type { PodIndex } from '../analysis/pods';
 import type { AnalysisOptions } from '../analysis/native-records';
 import { nativeDetectOptions } from '../config/detect-options';
+import type { NativeScanGroup } from '../capture/native';
 import type { AlertRecord } from '../detection/alert-record';
 
 /** The analysis a session asks for: records (analyze), alerts (detect), or both. */
-function detectAnalysis(s: ResolvedSession, evidenceDir: string | undefined): AnalysisOptions {
+function detectAnalysis(s: ResolvedSession, evidenceDir: string | undefined, scanGroup: NativeScanGroup | undefined): AnalysisOptions {
   const d = s.detectSettings;
   if (!d) return {};
-  return { detect: nativeDetectOptions(d, s.analyze), ...(evidenceDir ? { evidence: { dir: evidenceDir, ...d.evidence } } : {}) };
+  return { detect: nativeDetectOptions(d, s.analyze), ...(evidenceDir ? { evidence: { dir: evidenceDir, ...d.evidence } } : {}), ...(scanGroup ? { scanGroup } : {}) };
 }
 
 /** What a session with analyze: true feeds: the agent's metrics, with pod names from its pod index. */
@@ -46,6 +47,8 @@ export interface AgentAnalytics {
   onAlert?: (a: AlertRecord, capture: { key: string; session: string; iface: string }) => void;
   /** A capture with detect ended: its alerts still firing are watched no more. */
   onCaptureEnd?: (key: string) => void;
+  /** Sessions with detect: the scan group their captures share on this node. */
+  scanGroup?: (session: ResolvedSession) => NativeScanGroup | undefined;
 }
 
 
@@ -201,7 +204,7 @@ export class MirrorCapture {
       streams: streamsDir ? { dir: streamsDir } : undefined,
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
-      ...(s.analyze || s.detectSettings ? { analysis: detectAnalysis(s, evidenceDir) } : {}),
+      ...(s.analyze || s.detectSettings ? { analysis: detectAnalysis(s, evidenceDir, analytics?.scanGroup?.(s)) } : {}),
       ...(s.shadow ? { shadow: shadowCaptureOptions(s.shadow) } : {}),
     } as Parameters<typeof CaptureSession.openAsync>[0], { context: `session ${s.name}` }).catch((err: unknown) => {
       if (streamsDir) {

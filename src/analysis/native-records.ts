@@ -4,7 +4,7 @@
 // shape, the options, and readRecords() which runs a whole capture file through analytics.
 import { CaptureSession, fileCaptureOptions, type AnalysisStats, type CaptureResult } from '../capture/session';
 import { parseJsonLines } from './records';
-import type { NativeDetectOptions, NativeEvidenceOptions } from '../capture/native';
+import type { NativeDetectOptions, NativeEvidenceOptions, NativeScanGroup } from '../capture/native';
 
 /** One batch: each kind a Buffer of complete JSON lines (possibly empty). */
 export interface RecordBatch {
@@ -31,6 +31,8 @@ export interface AnalysisOptions {
   detect?: NativeDetectOptions;
   /** With `detect`: the pre-trigger ring and evidence files. */
   evidence?: NativeEvidenceOptions;
+  /** With `detect`: port_scan judged with the other captures of the group (the agent's session on this node). */
+  scanGroup?: NativeScanGroup;
 }
 
 

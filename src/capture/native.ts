@@ -83,7 +83,7 @@ export interface NativeCaptureOptions {
     hwid?: number;
   }[];
   streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
-  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions; evidence?: NativeEvidenceOptions };
+  analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions; evidence?: NativeEvidenceOptions; scanGroup?: NativeScanGroup };
   shadow?: ShadowCaptureOptions;
 }
 
@@ -295,8 +295,17 @@ export interface NativeDevice {
   addresses: { family: string; address: string; netmask?: string; broadcast?: string; destination?: string }[];
 }
 
+/**
+ * One session's port_scan across its captures (native/core/detection/scan_group.h): given to each
+ * capture as analysis.scanGroup, it judges the probes of all of them together (alert ids S1, S2, ...).
+ */
+export interface NativeScanGroup {
+  stats(): { alertsFired: number; alertsCleared: number; activeAlerts: number; sources: number };
+}
+
 export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
+  NativeScanGroup: new (detect: NativeDetectOptions) => NativeScanGroup;
   listInterfaces(): NativeDevice[];
   libpcapVersion(): string;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */

@@ -10,7 +10,7 @@ export interface AlertRecord {
   /** The capture second the alert fired (or cleared), ISO 8601. */
   ts: string;
   kind: AlertKind;
-  /** "A1", "A2", ... per capture; a cleared line carries its fired line's id. */
+  /** "A1", "A2", ... per capture, "S1", "S2", ... for port_scan over the session's captures on a node (agent); a cleared line carries its fired line's id. */
   alert_id: string;
   state: 'fired' | 'cleared';
   server: string | null;

@@ -15,7 +15,7 @@ import { makePod } from '../helpers/fake-kube-api';
 import { agentRequests, createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
 import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
 import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
-import { capinfos, podspanBin, repoRoot, run, tsharkWarnings } from '../helpers/tools';
+import { capinfos, podspanBin, repoRoot, run, runAsync, tsharkWarnings } from '../helpers/tools';
 
 const kubeUnavailable = kubeEnvUnavailable();
 if (!canUseNetns) console.log('agent Kubernetes tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -26,7 +26,8 @@ const tag = `${pid % 100000}`;
 const podIp = (n: number) => `100.${64 + (pid % 64)}.${(pid >> 6) % 256}.${n}`;
 // pods[3] is no pod: the tenant's collector runs there, beyond the node (a MirrorSession may not send to the node itself).
 // pods[4] is the target of the detection test's SYN flood.
-const pods = [1, 2, 3, 4, 5].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
+// pods[5..10] are the pods of the detection test's scan, spread over all of them.
+const pods = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => ({ n, ns: `psK${tag}p${n}`, host: `pk${tag}h${n}` }));
 
 describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods and MirrorSessions', () => {
   let tmp: string;
@@ -256,25 +257,31 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     expect(await stopProcess(collector, 'SIGTERM')).toBe(0);
   }, 120_000);
 
-  it('detect: a SYN flood against a pod alerts in the log, podspan_alerts_total and _active, a Warning Event on the pod, and evidence on the node; then clears', async () => {
-    const guard = pods[4];
-    createPod(kube, makePod('guard-1', { node: 'test-node', namespace: 'shop', labels: { app: 'guard' }, ips: [podIp(5)] }));
-    // The pod's answers to the flood's made-up sources go nowhere (a blackhole, not the node's routes).
-    inNs(guard.ns, ['ip', 'route', 'replace', 'blackhole', 'default']);
-    const evidenceDir = path.join(tmp, 'evidence');
-    const cfg = path.join(tmp, 'agent-detect.yaml');
+  /** An agent config: session NAME over the pods labelled app=NAME with `detect: { DETECT }`, pcap files under tmp/NAME-caps. */
+  const detectConfig = (name: string, detect: string): string => {
+    const cfg = path.join(tmp, `agent-${name}.yaml`);
     fs.writeFileSync(
       cfg,
       [
         'metrics: { listen: "127.0.0.1:0" }',
         `kubernetes: { enabled: true, kubeconfig: ${kube.agentKubeconfig}, statusIntervalSeconds: 1 }`,
         'sessions:',
-        '  - name: guard',
-        '    sources: { pods: { namespaces: [shop], selector: { app: guard } } }',
-        `    detect: { synFlood: { floor: 100, minSeconds: 1, clearSeconds: 2 }, preTriggerSeconds: 2, postTriggerSeconds: 1, evidenceDir: ${evidenceDir} }`,
-        `    targets: [ { pcap: { dir: ${path.join(tmp, 'guard-caps')} } } ]`,
+        `  - name: ${name}`,
+        `    sources: { pods: { namespaces: [shop], selector: { app: ${name} } } }`,
+        `    detect: { preTriggerSeconds: 2, ${detect} }`,
+        `    targets: [ { pcap: { dir: ${path.join(tmp, `${name}-caps`)} } } ]`,
       ].join('\n'),
     );
+    return cfg;
+  };
+
+  it('detect: a SYN flood against a pod alerts in the log, podspan_alerts_total and _active, a Warning Event on the pod, and evidence on the node; then clears', async () => {
+    const guard = pods[4];
+    createPod(kube, makePod('guard-1', { node: 'test-node', namespace: 'shop', labels: { app: 'guard' }, ips: [podIp(5)] }));
+    // The pod's answers to the flood's made-up sources go nowhere (a blackhole, not the node's routes).
+    inNs(guard.ns, ['ip', 'route', 'replace', 'blackhole', 'default']);
+    const evidenceDir = path.join(tmp, 'evidence');
+    const cfg = detectConfig('guard', `synFlood: { floor: 100, minSeconds: 1, clearSeconds: 2 }, postTriggerSeconds: 1, evidenceDir: ${evidenceDir}`);
     agent = await startNodeAgent(cfg);
     await until(async () => (await agent!.captured('shop/guard-1')) === 0);
     const metric = async (name: string) => {
@@ -305,4 +312,60 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     expect(tsharkWarnings(evidence)).toBe('');
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
   }, 90_000);
+
+  it('detect: an nmap scan spread over six pods, each its own capture seeing too little to alert, fires one port_scan for the session, with evidence from every pod', async () => {
+    const scanned = pods.slice(5);
+    scanned.forEach((p, i) => createPod(kube, makePod(`scanned-${i}`, { node: 'test-node', namespace: 'shop', labels: { app: 'scanned' }, ips: [podIp(p.n)] })));
+    const evidenceDir = path.join(tmp, 'scan-evidence');
+    // floor 40 targets/s: nmap probing each of six pods at most every 70 ms gives the session about
+    // 85 targets/s and each capture at most 15.
+    const cfg = detectConfig('scanned', `portScan: { floor: 40, minSeconds: 1, clearSeconds: 2 }, postTriggerSeconds: 2, evidenceDir: ${evidenceDir}`);
+    agent = await startNodeAgent(cfg);
+    for (let i = 0; i < scanned.length; i++) await until(async () => (await agent!.captured(`shop/scanned-${i}`)) === 0);
+    // The node's own address towards the pods: the scan's source.
+    const scanner = /src (\S+)/.exec(run('ip', ['route', 'get', podIp(scanned[0].n)]).stdout)![1];
+    const metric = async (name: string) => {
+      const line = (await (await fetch(agent!.metricsUrl)).text()).split('\n').find((l) => l.startsWith(`${name}{`) && l.includes('kind="port_scan"'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    // 100 closed ports on each of the six pods at once (600 probes, each answered by RST): one nmap
+    // per pod, each probe 70 ms after the last (nmap's scan delay holds across all its targets).
+    // Asynchronously: the metrics connection must stay serviced while they run (about 7 s).
+    const scans = await Promise.all(
+      scanned.map((p) => runAsync('nmap', ['-sS', '-n', '-Pn', '-p', '1-100', '--max-retries', '0', '--scan-delay', '70ms', '--host-timeout', '30s', podIp(p.n)], { timeoutMs: 40_000 })),
+    );
+    for (const nmap of scans) {
+      expect(nmap.code, nmap.stderr).toBe(0);
+      expect(nmap.stdout).toMatch(/1 IP address \(1 host up\)/);
+    }
+    await until(async () => (await metric('podspan_alerts_total')) === 1, 15_000);
+    await until(async () => (await metric('podspan_alert_active')) === 0, 15_000);
+    const lines = agent.stderr().split('\n').filter((l) => /alert [AS]\d+ port_scan/.test(l));
+    // One alert for the session (S1), fired and cleared once; no capture's own detector fired.
+    expect(lines.filter((l) => / fired: /.test(l)).map((l) => /alert (\S+ port_scan fired: \S+)/.exec(l)![1])).toEqual([`S1 port_scan fired: ${scanner}`]);
+    expect(lines.filter((l) => / cleared: /.test(l))).toHaveLength(1);
+    expect(await metric('podspan_alerts_total')).toBe(1);
+    // Every scanned pod's capture kept its own evidence of it: the probes it saw and the pod's RSTs.
+    for (let i = 0; i < scanned.length; i++) {
+      const evidence = path.join(evidenceDir, 'scanned', `${scanned[i].host}_shop_scanned-${i}`, 'S1-port_scan.pcapng');
+      await until(() => fs.existsSync(evidence) && capinfos([evidence]).get(evidence)!.packets > 0, 10_000);
+      const syns = run('tshark', ['-r', evidence, '-Y', `ip.src == ${scanner} && tcp.flags.syn == 1 && tcp.flags.ack == 0`, '-T', 'fields', '-e', 'tcp.dstport']);
+      expect(syns.stdout.trim().split('\n').length).toBeGreaterThanOrEqual(10);
+      expect(tsharkWarnings(evidence)).toBe('');
+    }
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    // tshark on each pod's own capture: no pod received 40 probes (the floor) in any second, so no
+    // capture judging alone could have fired; all pods together did, in the seconds of the scan.
+    const perSecond = new Map<number, number>();
+    for (let i = 0; i < scanned.length; i++) {
+      const file = path.join(tmp, 'scanned-caps', 'scanned', `${scanned[i].host}_shop_scanned-${i}.pcapng`);
+      const secs = run('tshark', ['-r', file, '-Y', `ip.src == ${scanner} && tcp.flags.syn == 1 && tcp.flags.ack == 0`, '-T', 'fields', '-e', 'frame.time_epoch']).stdout.trim().split('\n').map((t) => Math.floor(Number(t)));
+      expect(secs).toHaveLength(100);
+      const mine = new Map<number, number>();
+      for (const t of secs) mine.set(t, (mine.get(t) ?? 0) + 1);
+      expect(Math.max(...mine.values())).toBeLessThan(40);
+      for (const [t, n] of mine) perSecond.set(t, (perSecond.get(t) ?? 0) + n);
+    }
+    expect(Math.max(...perSecond.values())).toBeGreaterThan(40);
+  }, 120_000);
 });

@@ -340,7 +340,8 @@ void append_json(std::string& out, const AlertRecord& r) {
   append_iso_time(out, r.ts);
   o.cstr("kind", alert_kind_name(r.kind));
   o.key("alert_id");
-  out.append("\"A");
+  out.push_back('"');
+  out.push_back(r.id_prefix);
   append_uint(out, r.id);
   out.push_back('"');
   o.cstr("state", r.cleared ? "cleared" : "fired");

@@ -114,7 +114,8 @@ RecordQueueStats RecordQueue::stats() const {
   return counters_;
 }
 
-AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.queue), reading_file_(options.queue.wait_for_room) {
+AnalysisConsumer::AnalysisConsumer(AnalysisOptions options)
+    : queue_(options.queue), reading_file_(options.queue.wait_for_room), scan_group_(options.scan_group) {
   RecordSink* sink = &queue_;
   if (options.detect) {
     detector_ = std::make_unique<Detector>(options.detect_config, queue_);
@@ -128,6 +129,7 @@ AnalysisConsumer::AnalysisConsumer(AnalysisOptions options) : queue_(options.que
     evidence_ = std::make_unique<EvidenceRecorder>(std::move(options.evidence_options));
     detector_->set_evidence(evidence_.get());
   }
+  if (detector_ && scan_group_) detector_->set_scan_group(scan_group_.get());
 }
 
 AnalysisConsumer::~AnalysisConsumer() = default;

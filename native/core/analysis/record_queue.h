@@ -20,6 +20,7 @@
 #include "detection/detecting_sink.h"
 #include "detection/detector.h"
 #include "detection/evidence.h"
+#include "detection/scan_group.h"
 
 namespace podspan {
 
@@ -98,6 +99,8 @@ struct AnalysisOptions {
   DetectConfig detect_config;
   bool evidence = false;  // with detect: keep the pre-trigger ring and write evidence files
   EvidenceOptions evidence_options;
+  // With detect: the session's port_scan is judged by this group, shared with its other captures.
+  std::shared_ptr<ScanGroup> scan_group;
 };
 
 struct AnalysisStats {
@@ -140,6 +143,7 @@ class AnalysisConsumer : public PacketConsumer {
 
   RecordQueue queue_;
   const bool reading_file_;                  // a file: capture time is the packets' only
+  std::shared_ptr<ScanGroup> scan_group_;    // outlives the detector, which leaves it at finish
   std::unique_ptr<Detector> detector_;       // when options.detect
   std::unique_ptr<DetectingSink> detecting_;  // the analysers' sink then (before the queue)
   std::unique_ptr<EvidenceRecorder> evidence_;  // when options.evidence (and detect)

@@ -88,7 +88,8 @@ const char* clear_cause_name(ClearCause c);  // null for kNone
 
 struct AlertRecord {
   AlertKind kind = AlertKind::kSynFlood;
-  uint64_t id = 0;                  // "alert_id": "A" + id, the same on the fired and cleared lines
+  uint64_t id = 0;                  // "alert_id": id_prefix + id, the same on the fired and cleared lines
+  char id_prefix = 'A';             // 'A': a capture's alert; 'S': its session's (detection/scan_group.h)
   bool cleared = false;             // "state": "fired" or "cleared"
   ClearCause cleared_by = ClearCause::kNone;  // "cleared_by" (cleared only; null when fired)
   uint64_t ts = 0;                  // "ts": the second it fired (or cleared) began

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "analysis/json_records.h"
+#include "detection/scan_group.h"
 
 namespace podspan {
 namespace {
@@ -105,8 +106,9 @@ bool Detector::SourceKey::operator==(const SourceKey& o) const { return std::mem
 bool Detector::RouteKey::operator==(const RouteKey& o) const { return std::memcmp(this, &o, sizeof o) == 0; }
 bool Detector::PairKey::operator==(const PairKey& o) const { return std::memcmp(this, &o, sizeof o) == 0; }
 
-Detector::Detector(const DetectConfig& config, RecordSink& alerts)
+Detector::Detector(const DetectConfig& config, RecordSink& alerts, Role role)
     : cfg_(config),
+      role_(role),
       decay_(config.baseline_halflife_s),
       out_(alerts),
       servers_(config.max_servers),
@@ -146,7 +148,20 @@ void Detector::advance(uint64_t ts) {
   cur_ = s;
 }
 
+void Detector::advance_idle(uint64_t now) {
+  if (started_) advance(now);
+  if (group_) {
+    group_->advance_idle(now, group_alerts_);
+    pass_group_alerts();
+  }
+}
+
 void Detector::finish() {
+  if (group_) {
+    group_->leave(group_alerts_);  // the last member out clears the group's alerts still firing
+    pass_group_alerts();
+    group_ = nullptr;              // finished: no longer a member
+  }
   if (!started_) return;
   close_second(cur_);
   // Alerts still firing end with the capture (cleared_by "capture_end"), so every fired line has
@@ -238,33 +253,60 @@ Detector::SourceState* Detector::probing_source(const Decoded& d) {
   return &src;
 }
 
+Detector::~Detector() {
+  if (!group_) return;
+  std::vector<AlertRecord> lost;  // a capture torn down without finishing: nobody to tell
+  group_->leave(lost);
+}
+
+void Detector::set_scan_group(ScanGroup* group) {
+  group_ = group;
+  if (group_) group_->join();
+}
+
 void Detector::on_tcp_packet(const Decoded& d, uint64_t ts) {
   advance(ts);
   const uint8_t sa = d.tcp_flags & (kSyn | kAck);
-  if (sa == kSyn) {
-    // A server known (by an earlier SYN or an HTTP request) counts every SYN; an unknown one gets
-    // a key at its admission-th SYN of a second, so a scan of many ports does not churn the table.
-    const ServerKey sk = server_key(d.ip_version, d.dst, d.dport);
-    const uint64_t sh = key_hash(sk);
-    if (servers_.table.find(sk, sh) != KeyTable<ServerKey, ServerState>::kNone) {
-      ++server(sk).syns;
-    } else if (sketch_.add(sh, cur_) >= server_admission_) {
-      server(sk).syns += server_admission_;  // this SYN and the ones the sketch counted
-    }
-    if (SourceState* src = probing_source(d)) {
-      ++src->syns;
-      if (new_target(target_hash(d))) ++src->targets;
-    }
-  } else if (sa == (kSyn | kAck)) {
-    // Answers a SYN of the receiver: counts for its port_scan share when it is tracked this second.
-    const SourceKey k = source_key(d.ip_version, d.dst);
-    const uint64_t h = key_hash(k);
-    if (sketch_.estimate(h, cur_) < source_admission_) return;
-    const uint32_t slot = sources_.table.find(k, h);
-    if (slot != KeyTable<SourceKey, SourceState>::kNone) {
-      SourceState& v = sources_.table.at(slot).value;
-      if (v.second == cur_) ++v.synacks;
-    }
+  const bool syn = sa == kSyn, synack = sa == (kSyn | kAck);
+  if (syn && role_ == Role::kCapture) count_server_syn(d);
+  if (group_) {
+    if (syn || synack) group_->on_tcp_packet(d, ts, group_alerts_);
+    pass_group_alerts();  // checked on every packet: the group's evidence requests come this way too
+  } else if (syn) {
+    count_probe(d);
+  } else if (synack) {
+    count_answer(d);
+  }
+}
+
+void Detector::count_server_syn(const Decoded& d) {
+  // A server known (by an earlier SYN or an HTTP request) counts every SYN; an unknown one gets
+  // a key at its admission-th SYN of a second, so a scan of many ports does not churn the table.
+  const ServerKey sk = server_key(d.ip_version, d.dst, d.dport);
+  const uint64_t sh = key_hash(sk);
+  if (servers_.table.find(sk, sh) != KeyTable<ServerKey, ServerState>::kNone) {
+    ++server(sk).syns;
+  } else if (sketch_.add(sh, cur_) >= server_admission_) {
+    server(sk).syns += server_admission_;  // this SYN and the ones the sketch counted
+  }
+}
+
+void Detector::count_probe(const Decoded& d) {
+  if (SourceState* src = probing_source(d)) {
+    ++src->syns;
+    if (new_target(target_hash(d))) ++src->targets;
+  }
+}
+
+void Detector::count_answer(const Decoded& d) {
+  // Answers a SYN of the receiver: counts for its port_scan share when it is tracked this second.
+  const SourceKey k = source_key(d.ip_version, d.dst);
+  const uint64_t h = key_hash(k);
+  if (sketch_.estimate(h, cur_) < source_admission_) return;
+  const uint32_t slot = sources_.table.find(k, h);
+  if (slot != KeyTable<SourceKey, SourceState>::kNone) {
+    SourceState& v = sources_.table.at(slot).value;
+    if (v.second == cur_) ++v.synacks;
   }
 }
 
@@ -281,6 +323,11 @@ void Detector::on_udp(const Decoded& d, uint64_t ts) {
   advance(ts);
   // Towards a lower port only: an answer (server port to an ephemeral one) is no probe.
   if (d.dport >= d.sport) return;
+  if (group_) {
+    group_->on_udp(d, ts, group_alerts_);
+    pass_group_alerts();
+    return;
+  }
   if (SourceState* src = probing_source(d))
     if (new_target(target_hash(d))) ++src->targets;
 }
@@ -412,6 +459,7 @@ void Detector::emit(AlertKind kind, AlertState& a, const Baseline& b, double rat
   const bool cleared = cause != ClearCause::kNone;
   AlertRecord r;
   r.kind = kind;
+  r.id_prefix = role_ == Role::kScanGroup ? 'S' : 'A';
   r.cleared = cleared;
   r.cleared_by = cause;
   r.ts = s * kNsPerSecond;
@@ -438,7 +486,8 @@ void Detector::emit(AlertKind kind, AlertState& a, const Baseline& b, double rat
     ++fired_;
     ++active_;
     if (evidence_) {
-      const std::string name = "A" + std::to_string(r.id) + "-" + alert_kind_name(kind);
+      const std::string id = r.id_prefix + std::to_string(r.id);
+      const std::string name = id + "-" + alert_kind_name(kind);
       std::string subject;
       if (who.server) subject += "server " + address_text(who.server->ip_version, who.server->addr) + ":" + std::to_string(who.server->port);
       if (who.route) subject += " route " + r.route;
@@ -446,7 +495,7 @@ void Detector::emit(AlertKind kind, AlertState& a, const Baseline& b, double rat
       char figures[160];
       std::snprintf(figures, sizeof figures, ": rate %.3f %s, baseline %.3f, threshold %.3f", rate, alert_unit(kind), b.mean,
                     a.threshold);
-      r.evidence = evidence_->trigger(name, "podspan alert A" + std::to_string(r.id) + " " + alert_kind_name(kind) + " " + subject + figures, r.ts);
+      r.evidence = evidence_->trigger(name, "podspan alert " + id + " " + alert_kind_name(kind) + " " + subject + figures, r.ts);
     }
   } else {
     r.id = a.id;
@@ -463,6 +512,34 @@ void Detector::clear_now(AlertKind kind, AlertState& a, const Baseline& b, const
   if (!a.active()) return;
   emit(kind, a, b, a.peak, -1, cur_, cause, who);
   a = AlertState{};
+}
+
+// ---- a session's scan group
+
+void Detector::take_group_triggers() {
+  std::vector<ScanGroup::Trigger> triggers;
+  group_->triggers_after(group_triggers_seen_, triggers);
+  for (const ScanGroup::Trigger& t : triggers) {
+    group_triggers_seen_ = t.seq;
+    const std::string file = evidence_ ? evidence_->trigger(t.name, t.comment, t.alert_ts) : std::string();
+    group_files_.emplace_back(t.name, file);
+    if (group_files_.size() > ScanGroup::kKeptTriggers) group_files_.erase(group_files_.begin());
+  }
+}
+
+void Detector::pass_group_alerts() {
+  // Cheap when nothing happened: one atomic load and an empty vector (the common case, per packet).
+  if (group_->trigger_count() != group_triggers_seen_) take_group_triggers();
+  if (group_alerts_.empty()) return;
+  for (AlertRecord& r : group_alerts_) {
+    if (!r.cleared) {
+      const std::string name = r.id_prefix + std::to_string(r.id) + "-" + alert_kind_name(r.kind);
+      for (const auto& f : group_files_)
+        if (f.first == name) r.evidence = f.second;
+    }
+    out_.alert(r);
+  }
+  group_alerts_.clear();
 }
 
 DetectStats Detector::stats() const {

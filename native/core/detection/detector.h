@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analysis/records.h"
@@ -42,13 +43,23 @@ struct DetectStats {
   uint64_t reserved_bytes = 0;     // the tables' memory bound (reserved, touched or not)
 };
 
+class ScanGroup;
+
 class Detector : public TcpPacketObserver {
  public:
+  // kCapture: one capture's detector. kScanGroup: the ScanGroup's (port_scan only; alert ids
+  // "S1", "S2", ...).
+  enum class Role : uint8_t { kCapture, kScanGroup };
   // Alerts go to `alerts` (RecordSink::alert).
-  Detector(const DetectConfig& config, RecordSink& alerts);
+  Detector(const DetectConfig& config, RecordSink& alerts, Role role = Role::kCapture);
+  ~Detector() override;  // leaves its scan group if finish() did not
 
   // Called on fire, when set (the lead's EvidenceRecorder); not owned.
   void set_evidence(EvidenceSink* evidence) { evidence_ = evidence; }
+  // port_scan is then judged by the group for all its members (detection/scan_group.h): this
+  // detector hands it its probes, passes the group's alerts on and records their evidence.
+  // Not owned; it must outlive this detector's finish().
+  void set_scan_group(ScanGroup* group);
 
   // Every TCP packet the pipeline decoded (fragments rebuilt, tunnels opened).
   void on_tcp_packet(const Decoded& d, uint64_t ts) override;
@@ -60,9 +71,7 @@ class Detector : public TcpPacketObserver {
   void on_http(const HttpRecord& r);
   // Live capture with no packet for a while: capture time still passes. Closes the seconds before
   // `now` (the wall clock, a little behind), so an alert whose traffic stopped clears on time.
-  void advance_idle(uint64_t now) {
-    if (started_) advance(now);
-  }
+  void advance_idle(uint64_t now);
   // The end of the capture: judges the last second, then clears the alerts still firing
   // (cleared_by "capture_end").
   void finish();
@@ -159,6 +168,9 @@ class Detector : public TcpPacketObserver {
   Value& touch(Keys<Key, Value>& keys, const Key& k, OnEvict&& on_evict, bool* added = nullptr, bool* first = nullptr);
   ServerState& server(const ServerKey& k);
   SourceState& source(const SourceKey& k, bool* first = nullptr);
+  void count_server_syn(const Decoded& d);  // syn_flood
+  void count_probe(const Decoded& d);       // port_scan: a SYN
+  void count_answer(const Decoded& d);      // port_scan: a SYN/ACK to a source
   // The SYN's or datagram's sender as a port_scan source, or null while below its admission.
   SourceState* probing_source(const Decoded& d);
   bool new_target(uint64_t h);
@@ -178,7 +190,12 @@ class Detector : public TcpPacketObserver {
   void clear_alerts(PairEntry& e, ClearCause cause);
   const DetectRule& rule(AlertKind kind) const;
 
+  // The group's alerts this detector's call made: their evidence recorded, then passed on.
+  void pass_group_alerts();
+  void take_group_triggers();
+
   DetectConfig cfg_;
+  Role role_;
   Decay decay_;
   RecordSink& out_;
   EvidenceSink* evidence_ = nullptr;
@@ -202,6 +219,11 @@ class Detector : public TcpPacketObserver {
   uint64_t cur_ = 0;  // the current second
   uint64_t next_id_ = 0;
   uint64_t fired_ = 0, cleared_ = 0, active_ = 0;
+
+  ScanGroup* group_ = nullptr;
+  std::vector<AlertRecord> group_alerts_;
+  uint64_t group_triggers_seen_ = 0;
+  std::vector<std::pair<std::string, std::string>> group_files_;  // evidence name -> this capture's file
 };
 
 }  // namespace podspan

@@ -15,38 +15,12 @@
 #include "strict_json.h"
 #include "analysis/json_records.h"
 #include "detection/detector.h"
+#include "detection/synthetic.h"
 
 using namespace podspan;
+using namespace podspan_test::synthetic;
 
 namespace {
-
-constexpr uint64_t kT0 = 1790000000ull;  // a second of capture time
-uint64_t at(uint64_t second, uint64_t i = 0, uint64_t n = 1) { return (kT0 + second) * 1000000000ull + i * (1000000000ull / n); }
-
-void set_addr(uint8_t* a, uint32_t host) {  // 10.x.y.z
-  a[0] = 10;
-  a[1] = static_cast<uint8_t>(host >> 16);
-  a[2] = static_cast<uint8_t>(host >> 8);
-  a[3] = static_cast<uint8_t>(host);
-}
-
-Decoded tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags) {
-  Decoded d;
-  d.ip_version = 4;
-  d.protocol = 6;
-  set_addr(d.src, src);
-  set_addr(d.dst, dst);
-  d.sport = sport;
-  d.dport = dport;
-  d.tcp_flags = flags;
-  return d;
-}
-
-Decoded udp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) {
-  Decoded d = tcp(src, sport, dst, dport, 0);
-  d.protocol = 17;
-  return d;
-}
 
 HttpRecord request(uint32_t client, uint32_t server, uint16_t port, const std::string& route, int status, uint64_t ts) {
   HttpRecord r;
@@ -342,16 +316,7 @@ TEST(steady_normal_traffic_for_ten_minutes_never_alerts) {
 
 TEST(alert_lines_are_valid_json_with_the_contract_fields) {
   Run r;
-  struct Evidence : EvidenceSink {
-    std::vector<std::string> names, comments;
-    std::vector<uint64_t> ts;
-    std::string trigger(const std::string& name, const std::string& comment, uint64_t alert_ts) override {
-      names.push_back(name);
-      comments.push_back(comment);
-      ts.push_back(alert_ts);
-      return "evidence/" + name + ".pcapng";
-    }
-  } ev;  // a recorder: the real EvidenceRecorder is tested on its own
+  KeptEvidence ev;  // a recorder: the real EvidenceRecorder is tested on its own
   r.det.set_evidence(&ev);
   for (uint64_t s = 0; s < 10; ++s) r.connections(s, 1000, 0x0102, 80, false);
   for (uint64_t s = 10; s < 20; ++s) r.connections(s, 5, 0x0102, 80, true);
