@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Replay as fast as possible from a capture of REQUESTS HTTP/1.1 keep-alive requests (50
-# connections, recorded once into $BENCH_DIR by bench/record-http.sh) to a local server:
+# Replay as fast as possible from a capture of REQUESTS HTTP/1.1 requests (SHAPE=keepalive, the
+# default: over 50 keep-alive connections; SHAPE=close: each on a connection of its own, 20 at a
+# time; recorded once into $BENCH_DIR by bench/record-http.sh) to a local server:
 # `podspan shadow -r FILE --speed 0` (comparison on, report to tmpfs) vs GoReplay reading the same
 # capture (--input-raw FILE:8080 --input-raw-engine pcap_file --output-http), in the same run,
 # tools alternating round by round (order rotated), medians.
@@ -22,7 +23,7 @@
 # Core only: podspan_reassembly_bench --shadow (bench/native) reads the same file through the
 # native half (reassembly + shadow extractor, batches taken), no JavaScript, nothing sent; ROUNDS
 # runs after the rounds above: what the native side costs per exchange.
-#   sudo bash bench/shadow-vs-goreplay.sh [ROUNDS=5] [REQUESTS=200000]
+#   [SHAPE=keepalive|close] sudo bash bench/shadow-vs-goreplay.sh [ROUNDS=5] [REQUESTS=200000]
 # Needs root, iproute2, tcpdump, hey (to record), curl, Go and libpcap-dev (to build GoReplay).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -34,7 +35,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${BENCH_DIR:-/var/tmp/podspan-bench}
 OUT=${OUT_DIR:-/dev/shm/podspan-bench-shadow-$$}
 NS=svg$$ TARGET=http://127.0.0.1:9080 STATS=http://127.0.0.1:9081
-CAP="$DIR/http-keepalive-$REQUESTS.pcap"
+SHAPE=${SHAPE:-keepalive}
+case $SHAPE in
+  keepalive) CONNS=50 SHAPE_TEXT="over 50 keep-alive connections" ;;
+  close) CONNS=20 SHAPE_TEXT="each on its own connection, 20 at a time" ;;
+  *) echo "SHAPE: keepalive or close, not $SHAPE"; exit 2 ;;
+esac
+CAP="$DIR/http-$SHAPE-$REQUESTS.pcap"
 server_pid="" tool_pid="" feeder_pid=""
 cleanup() {
   for p in $feeder_pid $tool_pid $server_pid; do kill "$p" 2>/dev/null || true; done
@@ -50,7 +57,7 @@ cmake -S "$ROOT/native" -B "$ROOT/build/native-bench" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$ROOT/build/native-bench" -j2 --target podspan_reassembly_bench >/dev/null
 GOREPLAY=$(bash "$ROOT/scripts/bench-tools.sh" goreplay)
 SERVER=$(bash "$ROOT/scripts/bench-tools.sh" http-server)
-[ -s "$CAP" ] || bash "$ROOT/bench/record-http.sh" "$CAP" "$REQUESTS" 50 keepalive
+[ -s "$CAP" ] || bash "$ROOT/bench/record-http.sh" "$CAP" "$REQUESTS" "$CONNS" "$SHAPE"
 cat "$CAP" >/dev/null  # page cache
 
 TOOLS=(goreplay)
@@ -108,7 +115,7 @@ run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_p
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-echo "capture: $CAP, $(du -m "$CAP" | cut -f1) MB, $REQUESTS requests over 50 keep-alive connections; $ROUNDS interleaved rounds"
+echo "capture: $CAP, $(du -m "$CAP" | cut -f1) MB, $REQUESTS requests $SHAPE_TEXT; $ROUNDS interleaved rounds"
 echo "goreplay: $GOREPLAY --output-http-workers $GOR_WORKERS --output-http-track-response"
 declare -A R=()
 for round in $(seq 1 "$ROUNDS"); do
