@@ -134,13 +134,16 @@ const DetectRule& Detector::rule(AlertKind kind) const {
 // ---- the clock: per-second buckets by capture time
 
 void Detector::advance(uint64_t ts) {
+  // Before the next second begins (the same second, or time running backwards in merged
+  // captures): counted now. No division on this path, which nearly every packet takes.
+  if (ts < next_second_ns_) return;
   const uint64_t s = ts / kNsPerSecond;
+  next_second_ns_ = (s + 1) * kNsPerSecond;
   if (!started_) {
     started_ = true;
     cur_ = s;
     return;
   }
-  if (s <= cur_) return;  // the same second, or time running backwards (merged captures): counted now
   close_second(cur_);
   // Seconds without a packet: only alerting keys are listed, and they are judged on silence
   // (which clears them within clear_seconds); idle keys catch up when next touched.

@@ -217,6 +217,7 @@ class Detector : public TcpPacketObserver {
 
   bool started_ = false;
   uint64_t cur_ = 0;  // the current second
+  uint64_t next_second_ns_ = 0;  // where the second after it begins (0 until the first packet)
   uint64_t next_id_ = 0;
   uint64_t fired_ = 0, cleared_ = 0, active_ = 0;
 
