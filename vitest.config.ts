@@ -6,15 +6,46 @@ import { defineConfig } from 'vitest/config';
 // CAs). Unset for the workers and every process they start.
 delete process.env.NODE_EXTRA_CA_CERTS;
 
+// Files that read captures, fixtures and configs only: no network namespace, no live traffic,
+// no Kubernetes or S3 server, no deadline measured against the clock. They run two at a time.
+const FILE_TESTS = [
+  'test/unit/**/*.test.ts',
+  'test/integration/analysis-detect.test.ts',
+  'test/integration/analysis-flows.test.ts',
+  'test/integration/analysis-http.test.ts',
+  'test/integration/collector-records.test.ts',
+  'test/integration/collector-windows.test.ts',
+  'test/integration/corpus.test.ts',
+  'test/integration/detect-files.test.ts',
+  'test/integration/shadow-replay.test.ts',
+  'test/integration/shadow-report-html.test.ts',
+  'test/integration/stream-events.test.ts',
+  'test/integration/streams.test.ts',
+  'test/integration/streams-tshark.test.ts',
+];
+// ... except these: a fake API server's watch timing (k8s-watch).
+const TIMED_UNIT_TESTS = ['test/unit/k8s-watch.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Live tests create network namespaces and veths; run files one at a time so they never
-    // compete for the two cores or for interface names.
-    fileParallelism: false,
+    // Two file-test workers even on two cores (Vitest's default is one fewer than the cores).
+    maxWorkers: 2,
+    minWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'build/vitest-results.json' },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'files', include: FILE_TESTS, exclude: TIMED_UNIT_TESTS, sequence: { groupOrder: 0 } },
+      },
+      {
+        // Live tests create network namespaces and veths, start servers and measure deadlines:
+        // one file at a time, after the file tests, so they never compete for the two cores.
+        extends: true,
+        test: { name: 'live', include: ['test/integration/**/*.test.ts', ...TIMED_UNIT_TESTS], exclude: FILE_TESTS.filter((f) => f.startsWith('test/integration/')), fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
