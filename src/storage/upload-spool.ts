@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import { indexCaptureFile, type CaptureIndex } from './capture-index';
-import { describeS3Error, objectKey, type StoreOptions } from './store';
+import { describeS3Error, objectKey, STORE_IDLE_TIMEOUT_S, type StoreOptions } from './store';
+import { UploadThread } from './upload-thread';
 
 export interface SpoolOptions {
   store: StoreOptions;
@@ -26,6 +26,8 @@ export interface SpoolOptions {
   /** Backoff between attempts at one file: doubles from minMs to maxMs. */
   backoff?: { minMs: number; maxMs: number };
   partBytes?: number;
+  /** The upload thread's client: a request idle this long fails (s3Client's idleTimeoutMs). */
+  idleTimeoutMs?: number;
   /**
    * Starts every object's file name: two collectors (or two runs of one) may write files of the
    * same name in the same second, and one object must never replace another.
@@ -76,16 +78,17 @@ const nodeOf = (agent: string) => agent.split('/')[0];
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
-  private upload$?: Upload;
+  /** The multipart uploads, off the event loop. */
+  private readonly thread: UploadThread;
   private readonly uploaded = new Set<string>();
   /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
   private readonly placed = new Map<string, { node: string; hourMs: number }>();
   private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
   private wake?: () => void;
   /**
-   * stop() abandoned a request in flight (a store that stopped answering). lib-storage's abort
-   * ends the upload's promise but not its request, whose socket then keeps the process alive: the
-   * command ends the process itself once its files are closed and its summary written.
+   * stop() abandoned a request in flight (a store that stopped answering). The upload thread ends
+   * with its requests, but an index put on `client` may stay, and its socket keep the process
+   * alive: the command ends the process itself once its files are closed and its summary written.
    */
   abandoned = false;
   private running?: Promise<void>;
@@ -102,6 +105,7 @@ export class UploadSpool {
     private readonly log: Logger,
     registry?: Registry,
   ) {
+    this.thread = new UploadThread(opt.idleTimeoutMs ?? STORE_IDLE_TIMEOUT_S * 1000);
     this.metrics = registry && spoolMetrics(registry);
     this.metrics?.spools.add(this);
   }
@@ -167,9 +171,10 @@ export class UploadSpool {
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
-    void this.upload$?.abort().catch(() => undefined);
+    this.thread.abort();
     this.wake?.();
     await this.running;
+    await this.thread.close();
     this.metrics?.spools.delete(this);
     this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
   }
@@ -182,7 +187,7 @@ export class UploadSpool {
       const e = this.queue.shift()!;
       if (e === this.inFlight) {
         e.dropped = true;
-        void this.upload$?.abort().catch(() => undefined);
+        this.thread.abort();
       }
       this.leave(e);
       fs.rmSync(e.file, { force: true });
@@ -284,23 +289,15 @@ export class UploadSpool {
     }
     const { key, index } = e.placed;
     const isPcap = e.file.endsWith('.pcapng');
-    const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
+    const sse: Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId'> = this.opt.store.sse
       ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
       : {};
-    const body = fs.createReadStream(e.file);
-    try {
-      this.upload$ = new Upload({
-        client: this.client,
-        params: { Bucket: this.opt.store.bucket, Key: key, Body: body, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
-        partSize: this.opt.partBytes ?? 16 << 20,
-        queueSize: 4,
-        leavePartsOnError: false,
-      });
-      await this.upload$.done();
-    } finally {
-      this.upload$ = undefined;
-      body.destroy();
-    }
+    await this.thread.upload({
+      file: e.file,
+      params: { Bucket: this.opt.store.bucket, Key: key, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
+      partSize: this.opt.partBytes ?? 16 << 20,
+      queueSize: 4,
+    });
     if (index) {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
