@@ -18,7 +18,12 @@
 # TLS=off|on|both (default both); VXLAN=0 leaves the VXLAN path out; IPERF=0 leaves iperf3 out.
 # PODSPAN="bin/podspan /other/tree/bin/podspan": compare builds, interleaved round by round.
 # STORE=1: the collector also uploads its files as they close (-C 100 --store, to a local S3
-# server from scripts/s3-test-env.sh): the ingest rate while uploading.
+# server from scripts/s3-test-env.sh): the ingest rate while uploading, against the same collector
+# writing the same 100 MB files without --store in the same rounds (interleaved; keys "store" and
+# "plain"). PIN=C:O (with STORE): the collector on CPUs C, the agent and the S3 server on CPUs O
+# (taskset), so that the S3 server's share stays off the collector's cores and what remains is
+# the uploader's own cost. The store runs' collector CPU per frame includes its uploads during
+# the run (the rest happen while it drains at exit, not counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -38,13 +43,23 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-store_args=()
+variants=(-)
+collector_pin=()
+other_pin=()
+if [ -n "${PIN:-}" ]; then
+  collector_pin=(taskset -c "${PIN%%:*}")
+  other_pin=(taskset -c "${PIN##*:}")
+fi
 if [ -n "${STORE:-}" ]; then
   s3dir=$(mktemp -d /var/tmp/podspan-grpc-bench-s3.XXXXXX) # on disk: the objects are GBs
-  bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
+  "${other_pin[@]}" bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
   set -a; . "$s3dir/env"; set +a
-  store_args=(-C 100 --store s3://podspan/bench)
+  variants=(plain store)
 fi
+vlabel() { [ "$1" = - ] || echo " $1"; }
+variant_args() { # VARIANT: the collector's extra arguments
+  case "$1" in plain) echo "-C 100" ;; store) echo "-C 100 --store s3://podspan/bench" ;; esac
+}
 if [ "$TLS" != off ]; then
   sh scripts/make-collector-certs.sh --out "$work/pki" --ip 127.0.0.1 >/dev/null 2>&1
 fi
@@ -82,7 +97,7 @@ start_collector() {
   local tls=()
   [ "$mode" = on ] && tls=(--tls-cert "$work/pki/tls.crt" --tls-key "$work/pki/tls.key")
   rm -rf "$work/out" "$work/cerr" # the previous run's "listening on" must not be taken for this one's
-  node "$bin" collector --listen 127.0.0.1:0 --out "$work/out" "${tls[@]}" "$@" 2> "$work/cerr" &
+  "${collector_pin[@]}" node "$bin" collector --listen 127.0.0.1:0 --out "$work/out" "${tls[@]}" "$@" 2> "$work/cerr" &
   cpid=$!
   until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
   sleep 0.2 # let its start-up finish before its CPU is read
@@ -103,7 +118,7 @@ target() { # MODE PORT
 agent_cpu() {
   local t0 t1 tpid apid anon
   t0=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$work/time" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
+  /usr/bin/time -f '%U %S' -o "$work/time" "${other_pin[@]}" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
   tpid=$!
   arss=0
   while kill -0 "$tpid" 2>/dev/null; do
@@ -151,17 +166,27 @@ for r in $(seq 1 "$ROUNDS"); do
   for size in 64 1500; do
     for bin in "${bins[@]}"; do
       for mode in "${modes[@]}"; do
-        start_collector "$bin" "$mode" "${store_args[@]}"
+       # Plain first in odd rounds, store first in even ones; after a store run the S3 server
+       # finishes writing its objects (SETTLE seconds) before the next run starts.
+       order=("${variants[@]}")
+       [ $((r % 2)) = 0 ] && [ "${#variants[@]}" = 2 ] && order=("${variants[1]}" "${variants[0]}")
+       for variant in "${order[@]}"; do
+        # shellcheck disable=SC2046 # the variant's arguments split on purpose
+        start_collector "$bin" "$mode" $(variant_args "$variant")
         agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port")"
         stop_collector
+        [ "$variant" = store ] && sleep "${SETTLE:-5}"
+        key="$bin/$size/$mode"
+        [ "$variant" != - ] && key="$key/$variant"
         delivered=$(grep -Eo '[0-9]+ frames delivered' "$work/aerr" | grep -Eo '^[0-9]+' || echo 0)
         written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
         rate=$(echo "$written / $asecs" | bc -l)
         run_ns=$(echo "($acpu - ${startup["$bin/$mode"]}) * 1000000000 / $FRAMES" | bc -l)
-        printf '%s %5d-byte frames, TLS %-3s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB\n' \
-          "$bin" "$size" "$mode" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
+        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB\n' \
+          "$bin" "$size" "$mode" "$(vlabel "$variant")" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
           "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))"
-        echo "grpc $bin/$size/$mode $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written))" >> "$work/results"
+        echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written))" >> "$work/results"
+       done
       done
     done
     if [ "${VXLAN:-1}" != 0 ]; then
@@ -187,14 +212,18 @@ for size in 64 1500; do
   vx=$(pick vxlan "-/$size" 3)
   for bin in "${bins[@]}"; do
     for mode in "${modes[@]}"; do
+     for variant in "${variants[@]}"; do
       key="$bin/$size/$mode"
+      [ "$variant" != - ] && key="$key/$variant"
       rate=$(pick grpc "$key" 3)
       gbit=$(echo "$rate * $size * 8 / 1000000000" | bc -l)
-      printf '%s %5d-byte frames, TLS %-3s: %.0f k frames/s, %.2f Gbit/s' "$bin" "$size" "$mode" "$(echo "$rate / 1000" | bc -l)" "$gbit"
+      printf '%s %5d-byte frames, TLS %-3s%s: %.0f k frames/s, %.2f Gbit/s' "$bin" "$size" "$mode" "$(vlabel "$variant")" "$(echo "$rate / 1000" | bc -l)" "$gbit"
+      [ "$variant" = store ] && printf ' (%.2f of plain)' "$(echo "$rate / $(pick grpc "$bin/$size/$mode/plain" 3)" | bc -l)"
       [ -n "$ceiling" ] && printf ', %.2f of iperf3' "$(echo "$gbit / $ceiling" | bc -l)"
       [ -n "$vx" ] && printf ', %.2f of VXLAN (%.0f k frames/s)' "$(echo "$rate / $vx" | bc -l)" "$(echo "$vx / 1000" | bc -l)"
       printf '; agent %.0f ns/frame (run %.0f), RSS %.0f MiB; collector %.0f ns/frame, RSS %.0f MiB; lost %s\n' \
         "$(pick grpc "$key" 4)" "$(pick grpc "$key" 5)" "$(pick grpc "$key" 6)" "$(pick grpc "$key" 7)" "$(pick grpc "$key" 8)" "$(awk -v key="$key" '$1 == "grpc" && $2 == key {s += $9} END {print s + 0}' "$work/results")"
+     done
     done
   done
 done

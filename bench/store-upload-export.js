@@ -7,6 +7,9 @@
 //     fetching every object and filtering with mergecap + tshark; then of every pod at once, with
 //     its peak RSS against the size written.
 // Usage: node bench/store-upload-export.js [FILES=8] [MB=100] [ROUNDS=3]   (build dist/ first)
+// UPLOAD=0: no upload comparison (the files are moved into the spool, uploaded once) and ALL=0:
+// no export of every pod; for large sets (100 100: 10 GB stored) where the disk holds one copy
+// in the store and one fetched by the baseline, not four.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -59,7 +62,19 @@ async function main() {
   const bytes = fs.readdirSync(src).reduce((n, f) => n + fs.statSync(path.join(src, f)).size, 0);
   console.log(`${files} files, ${(bytes / 1e6).toFixed(0)} MB in all`);
   const spoolRates = [], sdkRates = [];
-  for (let r = 0; r < rounds; r++) {
+  const compareUploads = process.env.UPLOAD !== '0';
+  for (let r = 0; r < (compareUploads ? rounds : 1); r++) {
+    if (!compareUploads) {
+      const dir = path.join(tmp, 'spool0');
+      fs.renameSync(src, dir);
+      const spool = new UploadSpool(client, { store: { bucket: 'podspan', prefix: 'spool0' }, dirs: [dir], capBytes: 0, keepLocal: false, uploaderId: 'bench' }, quietLog);
+      const t0 = process.hrtime.bigint();
+      spool.start();
+      while (spool.stats().spoolFiles > 0) await new Promise((res) => setTimeout(res, 100));
+      await spool.stop();
+      console.log(`spool (index + upload) ${(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9)).toFixed(0)} MB/s`);
+      break;
+    }
     // The SDK alone: the same files, same part size and concurrency, one after the other.
     let t0 = process.hrtime.bigint();
     for (const f of fs.readdirSync(src)) {
@@ -79,7 +94,7 @@ async function main() {
     await spool.stop();
     console.log(`round ${r + 1}: SDK ${sdkRates[r].toFixed(0)} MB/s, spool (index + upload) ${spoolRates[r].toFixed(0)} MB/s`);
   }
-  console.log(`upload, median: SDK ${median(sdkRates).toFixed(0)} MB/s, spool ${median(spoolRates).toFixed(0)} MB/s, ratio ${(median(spoolRates) / median(sdkRates)).toFixed(2)}`);
+  if (compareUploads) console.log(`upload, median: SDK ${median(sdkRates).toFixed(0)} MB/s, spool ${median(spoolRates).toFixed(0)} MB/s, ratio ${(median(spoolRates) / median(sdkRates)).toFixed(2)}`);
 
   // Export one pod from what round 1 stored, against fetching all and filtering with mergecap + tshark.
   const prefix = 'spool0';
@@ -100,17 +115,23 @@ async function main() {
       const body = (await client.send(new GetObjectCommand({ Bucket: 'podspan', Key: o.Key }))).Body;
       await require('node:stream/promises').pipeline(body, fs.createWriteStream(path.join(all, path.basename(o.Key))));
     }
+    const fetched = process.hrtime.bigint();
     const merged = path.join(tmp, 'merged.pcapng'), filtered = path.join(tmp, 'filtered.pcapng');
     execFileSync('mergecap', ['-w', merged, ...fs.readdirSync(all).map((f) => path.join(all, f))]);
+    const mergedAt = process.hrtime.bigint();
     execFileSync('tshark', ['-r', merged, '-Y', `frame.interface_name == "node-${pod.slice(4)}/shop/${pod}/eth0"`, '-w', filtered], { stdio: 'ignore' });
-    baselineTimes.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const end = process.hrtime.bigint();
+    baselineTimes.push(Number(end - t0) / 1e9);
+    const phases = `fetch ${(Number(fetched - t0) / 1e9).toFixed(1)} s, mergecap ${(Number(mergedAt - fetched) / 1e9).toFixed(1)} s, tshark ${(Number(end - mergedAt) / 1e9).toFixed(1)} s`;
     const base = spawnSync('capinfos', ['-c', '-M', filtered], { encoding: 'utf8' }).stdout.match(/Number of packets:\s+(\d+)/)[1];
-    console.log(`round ${r + 1}: export ${exportTimes[r].toFixed(2)} s (${exported} packets), fetch all + mergecap + tshark ${baselineTimes[r].toFixed(2)} s (${base} packets)`);
+    console.log(`round ${r + 1}: export ${exportTimes[r].toFixed(2)} s (${exported} packets), fetch all + mergecap + tshark ${baselineTimes[r].toFixed(2)} s (${base} packets; ${phases})`);
     fs.rmSync(all, { recursive: true, force: true });
+    fs.rmSync(merged, { force: true });
   }
   console.log(`export, median: ${median(exportTimes).toFixed(2)} s vs ${median(baselineTimes).toFixed(2)} s: ${(median(baselineTimes) / median(exportTimes)).toFixed(1)}x faster`);
 
   // Every pod at once: memory follows the largest object (merged from run files on disk), not the export.
+  if (process.env.ALL === '0') return;
   const all = path.join(tmp, 'all.pcapng');
   const e = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, path.join(repo, 'bin/podspan'), 'export', '--store', `s3://podspan/${prefix}`, '--since', '-1h', '--namespace', 'shop', '-w', all], { encoding: 'utf8' });
   if (e.status !== 0) throw new Error(e.stderr);

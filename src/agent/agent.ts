@@ -10,7 +10,7 @@ import { hostInterfaceForPod } from '../k8s/pod-interface';
 import type { MirrorSessionResource, PodInfo, ResourceRef } from '../k8s/types';
 import type { NodeShare } from './node-share';
 import type { Logger } from '../observability/logger';
-import type { UploadSpool } from '../storage/upload-spool';
+import type { AgentStores } from './stores';
 import { MirrorCapture, specKey, type AgentAnalytics, type CaptureSpec } from './mirror-capture';
 import { AnalyticsMetrics } from '../analysis/metrics';
 import { PodIndex } from '../analysis/pods';
@@ -66,8 +66,8 @@ export class Agent {
   private readonly deps: AgentDeps;
   /** Sessions with analyze: true feed these metrics, pod names from this node's pods. */
   private readonly analytics: AgentAnalytics;
-  /** The upload spool of a pcap target's store (set up at start-up by the agent command). */
-  spoolFor?: (store: string) => UploadSpool | undefined;
+  /** The upload spools of pcap targets with a store (set by the agent command). */
+  stores?: AgentStores;
 
   constructor(
     private readonly node: string,
@@ -276,7 +276,8 @@ export class Agent {
     for (const [key, spec] of want) {
       if (this.captures.has(key)) continue;
       try {
-        const cap = await MirrorCapture.start(spec, this.node, this.log, this.analytics, this.spoolFor);
+        const spool = await this.stores?.spoolFor(spec.session);
+        const cap = await MirrorCapture.start(spec, this.node, this.log, this.analytics, spool);
         this.captures.set(key, cap);
         this.failures.delete(key);
         void cap.finished.then((r) => {
@@ -290,6 +291,8 @@ export class Agent {
         this.failures.set(key, { spec, reason });
       }
     }
+    // After the captures of a session gone have handed out their last files.
+    await this.stores?.retire([...this.configSessions, ...this.resourceSessions]);
     this.reconciled = true;
   }
 

@@ -140,13 +140,12 @@ export class MirrorCapture {
     for (const f of this.upload.closed.take(stopped)) this.upload.spool.add(f, this.upload.agent);
   }
 
-  static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics, spoolFor?: (store: string) => UploadSpool | undefined): Promise<MirrorCapture> {
+  /** `spool`: where a pcap target with a store hands its closed files (AgentStores.spoolFor). */
+  static async start(spec: CaptureSpec, node: string, log: Logger, analytics?: AgentAnalytics, spool?: UploadSpool): Promise<MirrorCapture> {
     const s = spec.session;
     // Refused before anything is opened when this build cannot analyse (one line in the failures).
     const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number; store?: string } } | undefined;
     const store = pcap?.pcap.store;
-    const spool = store ? spoolFor?.(store) : undefined;
-    if (store && !spool) log.warn({ session: s.name, store }, 'store: not set up at start-up (a reload added it): files stay on the node until the agent restarts');
     const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
     for (const dir of [pcap?.pcap.dir, streams?.streams.dir, s.detect?.evidenceDir]) {
@@ -181,6 +180,8 @@ export class MirrorCapture {
       fs.writeFileSync(path.join(streamsDir, 'source.json'), `${JSON.stringify({ node, session: s.name, interface: spec.iface, pod })}\n`);
     }
     const ifacePacketsAtStart = interfacePackets(spec.iface);
+    // Made before the writer opens: files already there are an earlier capture's (the spool resumed them).
+    const closed = spool && file ? new ClosedFiles(file) : undefined;
     // Off the event loop: libpcap's compile of a big filter takes seconds (refused past a limit).
     const session = await CaptureSession.openAsync({
       source: { kind: 'live', interfaces: [spec.iface] },
@@ -241,8 +242,7 @@ export class MirrorCapture {
     if (s.detectSettings && ended) void done.finally(() => ended(spec.key)).catch(() => undefined);
     log.info({ session: s.name, interface: spec.iface, pod: spec.pod && `${spec.pod.namespace}/${spec.pod.name}`, file, analyze: s.analyze, shadow: s.shadow?.target.url }, 'capture attached');
     let upload: CaptureUpload | undefined;
-    if (spool && file) {
-      const closed = new ClosedFiles(file);
+    if (spool && closed) {
       const agent = `${node}/${process.pid}`;
       // Every second: the files rotated away from go to the spool (all of them once the capture ends).
       const timer = setInterval(() => {

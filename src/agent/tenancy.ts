@@ -2,9 +2,10 @@
 // but a CRD can be old or edited). A namespaced MirrorSession is a tenant's: it mirrors pods of its
 // own namespace only, names no host interface, writes no file on the node, reads no file on the
 // node for its collector's credentials (they come from Secret podspan-mirror-credentials in its
-// namespace), and its priority only ranks it among its own namespace's sessions. A
-// ClusterMirrorSession (like the config file) is the operator's: interfaces, any namespace, node
-// files, but those only under the agent's files root.
+// namespace), uploads nothing with the agent's object-store credentials (store), and its priority
+// only ranks it among its own namespace's sessions. A ClusterMirrorSession (like the config file)
+// is the operator's: interfaces, any namespace, node files (those only under the agent's files
+// root), and uploads to a store.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { BlockList, isIPv4 } from 'node:net';
@@ -17,6 +18,10 @@ import type { MirrorSessionResource } from '../k8s/types';
 
 /** Where resource sessions may write (the DaemonSet's hostPath; the CRDs allow only this too). */
 export const RESOURCE_FILES_ROOT = '/var/lib/podspan';
+/** Why a MirrorSession may not name a store (the CRD's CEL rule says the same). */
+export const STORE_ONLY_OPERATOR =
+  "a MirrorSession uploads nothing to object storage: store uses the agent's own credentials and bucket; send to a collector (grpc) that stores, or ask for a ClusterMirrorSession";
+
 /** The one Secret per namespace the agent may read (deploy/rbac.yaml grants exactly this name). */
 export const CREDENTIALS_SECRET = 'podspan-mirror-credentials';
 
@@ -61,6 +66,7 @@ function confineToNamespace(session: ResolvedSession, r: MirrorSessionResource, 
   let forwardIndex = 0;
   const credentials = new Map<number, GrpcCredentials>();
   session.targets.forEach((t, i) => {
+    if ('pcap' in t && t.pcap.store !== undefined) refuse(`targets[${i}].pcap.store`, STORE_ONLY_OPERATOR);
     if ('pcap' in t || 'streams' in t) refuse(`targets[${i}]`, 'a MirrorSession writes no files on the node; send to a collector (grpc), VXLAN, GENEVE or GRE, or ask for a ClusterMirrorSession');
     if ('shadow' in t) {
       // Its candidate's address is checked when the capture starts (a name resolves then), as forward targets are.

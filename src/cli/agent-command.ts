@@ -14,8 +14,7 @@ import type { MirrorSessionResource } from '../k8s/types';
 import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics-server';
 import { defaultInterface } from '../capture/default-interface';
-import type { UploadSpool } from '../storage/upload-spool';
-import { fileName } from '../agent/mirror-capture';
+import { AgentStores } from '../agent/stores';
 
 export interface RawAgentFlags {
   config?: string;
@@ -65,9 +64,7 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   }
   const node = config.node ?? os.hostname();
   const agent = new Agent(node, logger, { analyticsLimits: config.analytics });
-  // A pcap target's store: checked now (a missing bucket or refused credentials end the agent
-  // with one line), its spool resuming what an earlier run left in the sessions' folders.
-  const store = await startStore(sessions, agent);
+  const stores = await startStores(sessions, agent);
   const usingDefault = !raw.config;
   const initial = usingDefault ? defaultSessions(defaultInterface()) : sessions;
   if (usingDefault) {
@@ -124,42 +121,25 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   }, 5000);
   await agent.stop(3000);
   // Uploads go on for what is left of the 5 s; the rest waits in the folders for the next start.
-  await store?.stop(Math.max(0, 4500 - (Date.now() - stopStarted)));
+  const abandoned = await stores.stop(Math.max(0, 4500 - (Date.now() - stopStarted)));
   await metrics.close();
   clearTimeout(deadline);
   err.write('podspan agent stopped; files closed\n');
   // A request the store never answered must not keep the process (see UploadSpool.abandoned).
-  if (store?.abandoned) setTimeout(() => process.exit(), 100).unref();
+  if (abandoned) setTimeout(() => process.exit(), 100).unref();
   return 0;
 }
 
-async function startStore(sessions: ResolvedSession[], agent: Agent): Promise<UploadSpool | undefined> {
-  const targets = sessions.flatMap((s) => s.targets.flatMap((t) => ('pcap' in t && t.pcap.store ? [{ session: s.name, pcap: t.pcap as typeof t.pcap & { store: string } }] : [])));
-  if (!targets.length) return undefined;
-  const urls = new Set(targets.map((t) => t.pcap.store));
-  if (urls.size > 1) throw new UsageError(`pcap targets name ${urls.size} stores (${[...urls].join(', ')}): one store per agent`);
-  const url = targets[0].pcap.store;
-  const flag = `session ${targets[0].session}: pcap store`;
-  const { checkStore, parseStoreUrl, s3Client } = await import('../storage/store');
-  const { UploadSpool, uploaderId } = await import('../storage/upload-spool');
-  const location = parseStoreUrl(flag, url);
-  const client = s3Client();
-  await checkStore(client, location, flag);
-  const spool = new UploadSpool(
-    client,
-    {
-      store: location,
-      dirs: targets.map((t) => path.join(t.pcap.dir, fileName(t.session))),
-      capBytes: Math.round(Math.max(...targets.map((t) => t.pcap.storeSpoolMB ?? 10_000)) * 1e6),
-      keepLocal: targets.some((t) => t.pcap.keepLocal === true),
-      uploaderId: uploaderId(),
-    },
-    logger.child({ part: 'store' }),
-    agent.registry,
-  );
-  spool.start();
-  agent.spoolFor = (s) => (s === url ? spool : undefined);
-  return spool;
+/**
+ * The config file's stores, checked before anything runs: a missing bucket or refused credentials
+ * end the agent with one line. Their spools resume what an earlier run left in the sessions'
+ * folders; ClusterMirrorSessions' stores start when their captures do.
+ */
+async function startStores(sessions: ResolvedSession[], agent: Agent): Promise<AgentStores> {
+  const stores = new AgentStores(logger.child({ part: 'store' }), agent.registry);
+  for (const s of sessions) await stores.spoolFor(s);
+  agent.stores = stores;
+  return stores;
 }
 
 function readOrEmpty(file: string): string {

@@ -163,7 +163,7 @@ export class Collector {
       // Refused at start-up, before any agent is accepted: wrong credentials, a missing bucket.
       const client = s3Client(this.opt.store.idleTimeoutMs);
       await checkStore(client, this.opt.store.options);
-      this.spool = new UploadSpool(client, { store: this.opt.store.options, dirs: [this.opt.outDir], capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal, uploaderId: uploaderId() }, this.log.child({ part: 'store' }), this.registry);
+      this.spool = new UploadSpool(client, { store: this.opt.store.options, dirs: [this.opt.outDir], capBytes: this.opt.store.capBytes, keepLocal: this.opt.store.keepLocal, uploaderId: uploaderId(), idleTimeoutMs: this.opt.store.idleTimeoutMs }, this.log.child({ part: 'store' }), this.registry);
       this.spool.start();
     }
     let credentials = grpc.ServerCredentials.createInsecure();

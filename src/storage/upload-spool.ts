@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import { indexCaptureFile, type CaptureIndex } from './capture-index';
-import { describeS3Error, objectKey, type StoreOptions } from './store';
+import { describeS3Error, objectKey, STORE_IDLE_TIMEOUT_S, type StoreOptions } from './store';
+import { UploadThread } from './upload-thread';
 
 export interface SpoolOptions {
   store: StoreOptions;
@@ -26,6 +26,8 @@ export interface SpoolOptions {
   /** Backoff between attempts at one file: doubles from minMs to maxMs. */
   backoff?: { minMs: number; maxMs: number };
   partBytes?: number;
+  /** The upload thread's client: a request idle this long fails (s3Client's idleTimeoutMs). */
+  idleTimeoutMs?: number;
   /**
    * Starts every object's file name: two collectors (or two runs of one) may write files of the
    * same name in the same second, and one object must never replace another.
@@ -76,22 +78,26 @@ const nodeOf = (agent: string) => agent.split('/')[0];
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
-  private upload$?: Upload;
+  /** The multipart uploads, off the event loop. */
+  private readonly thread: UploadThread;
   private readonly uploaded = new Set<string>();
   /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
   private readonly placed = new Map<string, { node: string; hourMs: number }>();
   private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
   private wake?: () => void;
   /**
-   * stop() abandoned a request in flight (a store that stopped answering). lib-storage's abort
-   * ends the upload's promise but not its request, whose socket then keeps the process alive: the
-   * command ends the process itself once its files are closed and its summary written.
+   * stop() abandoned a request in flight (a store that stopped answering). The upload thread ends
+   * with its requests, but an index put on `client` may stay, and its socket keep the process
+   * alive: the command ends the process itself once its files are closed and its summary written.
    */
   abandoned = false;
   private running?: Promise<void>;
   private stopping = false;
   private lastError = '';
-  private readonly metrics: Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes', Counter> & Record<'spoolBytes' | 'spoolFiles', Gauge>;
+  private readonly metrics?: SpoolMetrics;
+  /** Files queued, so one handed over twice (resumed from its folder and closed by a capture) uploads once. */
+  private readonly queued = new Set<string>();
+  private readonly resumedDirs = new Set<string>();
 
   constructor(
     private readonly client: S3Client,
@@ -99,16 +105,9 @@ export class UploadSpool {
     private readonly log: Logger,
     registry?: Registry,
   ) {
-    const registers = registry ? [registry] : [];
-    this.metrics = {
-      files: new Counter({ name: 'podspan_store_uploaded_files_total', help: 'files uploaded to the object store (confirmed)', registers }),
-      bytes: new Counter({ name: 'podspan_store_uploaded_bytes_total', help: 'bytes of files uploaded to the object store', registers }),
-      failures: new Counter({ name: 'podspan_store_upload_failures_total', help: 'upload attempts that failed (each retried with backoff)', registers }),
-      dropped: new Counter({ name: 'podspan_store_spool_dropped_files_total', help: 'files deleted unuploaded because the spool reached its cap (oldest first)', registers }),
-      droppedBytes: new Counter({ name: 'podspan_store_spool_dropped_bytes_total', help: 'bytes of files deleted unuploaded because the spool reached its cap', registers }),
-      spoolBytes: new Gauge({ name: 'podspan_store_spool_bytes', help: 'bytes of closed files waiting for upload', registers, collect: (): void => this.metrics.spoolBytes.set(this.s.spoolBytes) }),
-      spoolFiles: new Gauge({ name: 'podspan_store_spool_files', help: 'closed files waiting for upload', registers, collect: (): void => this.metrics.spoolFiles.set(this.s.spoolFiles) }),
-    };
+    this.thread = new UploadThread(opt.idleTimeoutMs ?? STORE_IDLE_TIMEOUT_S * 1000);
+    this.metrics = registry && spoolMetrics(registry);
+    this.metrics?.spools.add(this);
   }
 
   stats(): SpoolStats {
@@ -117,8 +116,19 @@ export class UploadSpool {
 
   /** Takes the files a previous run left in the folders (oldest first), then uploads in the background. */
   start(): void {
+    this.resume(this.opt.dirs);
+    this.running = this.loop();
+  }
+
+  /**
+   * Takes the files left in `dirs` by an earlier run (oldest first), each folder once in the
+   * spool's life: called before anything writes there again, so every file found is closed.
+   */
+  resume(dirs: string[]): void {
     const left: { file: string; mtimeMs: number }[] = [];
-    for (const dir of this.opt.dirs) {
+    for (const dir of dirs) {
+      if (this.resumedDirs.has(dir)) continue;
+      this.resumedDirs.add(dir);
       if (!fs.existsSync(dir)) continue;
       const journal = path.join(dir, UPLOADED_JOURNAL);
       if (fs.existsSync(journal)) for (const name of fs.readFileSync(journal, 'utf8').split('\n')) if (name) this.uploaded.add(path.join(dir, name));
@@ -130,14 +140,14 @@ export class UploadSpool {
       }
     }
     left.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file.endsWith('.pcapng') ? -1 : 1));
+    const before = this.s.spoolBytes;
     for (const { file } of left) this.add(file);
-    if (left.length) this.log.info({ files: left.length, bytes: this.s.spoolBytes }, 'store: resuming the spool left by an earlier run');
-    this.running = this.loop();
+    if (left.length) this.log.info({ files: left.length, bytes: this.s.spoolBytes - before }, 'store: resuming the spool left by an earlier run');
   }
 
   /** A closed file to upload (its agent when known). */
   add(file: string, agent?: string): void {
-    if (this.uploaded.has(file)) return;
+    if (this.uploaded.has(file) || this.queued.has(file)) return;
     let size: number;
     try {
       size = fs.statSync(file).size;
@@ -145,6 +155,7 @@ export class UploadSpool {
       return; // gone already (a -W ring deleted it)
     }
     this.queue.push({ file, agent, size, attempts: 0 });
+    this.queued.add(file);
     this.s.spoolFiles++;
     this.s.spoolBytes += size;
     this.enforceCap();
@@ -160,9 +171,11 @@ export class UploadSpool {
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
-    void this.upload$?.abort().catch(() => undefined);
+    this.thread.abort();
     this.wake?.();
     await this.running;
+    await this.thread.close();
+    this.metrics?.spools.delete(this);
     this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
   }
 
@@ -174,15 +187,14 @@ export class UploadSpool {
       const e = this.queue.shift()!;
       if (e === this.inFlight) {
         e.dropped = true;
-        void this.upload$?.abort().catch(() => undefined);
+        this.thread.abort();
       }
-      this.s.spoolFiles--;
-      this.s.spoolBytes -= e.size;
+      this.leave(e);
       fs.rmSync(e.file, { force: true });
       this.s.droppedFiles++;
       this.s.droppedBytes += e.size;
-      this.metrics.dropped.inc();
-      this.metrics.droppedBytes.inc(e.size);
+      this.metrics?.dropped.inc();
+      this.metrics?.droppedBytes.inc(e.size);
       this.log.warn({ file: e.file, bytes: e.size, capBytes: cap, dropped: this.s.droppedFiles }, 'store: spool full: oldest file deleted without upload');
     }
   }
@@ -206,9 +218,16 @@ export class UploadSpool {
         }
       } catch (err) {
         if (e.dropped || this.stopping) continue; // deleted by the cap meanwhile (counted there), or aborted by stop()
+        if (!fs.existsSync(e.file)) {
+          // Deleted by someone else (an operator, another spool resuming the folder): nothing left to upload.
+          this.queue.shift();
+          this.leave(e);
+          this.log.warn({ file: e.file }, 'store: file gone before its upload: skipped');
+          continue;
+        }
         e.attempts++;
         this.s.failures++;
-        this.metrics.failures.inc();
+        this.metrics?.failures.inc();
         const reason = describeS3Error(err);
         if (reason !== this.lastError) this.log.warn({ file: e.file, attempts: e.attempts, err: reason }, 'store: upload failed, retrying with backoff');
         this.lastError = reason;
@@ -270,23 +289,15 @@ export class UploadSpool {
     }
     const { key, index } = e.placed;
     const isPcap = e.file.endsWith('.pcapng');
-    const sse: Partial<PutObjectCommandInput> = this.opt.store.sse
+    const sse: Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId'> = this.opt.store.sse
       ? { ServerSideEncryption: this.opt.store.sse.algorithm, SSEKMSKeyId: this.opt.store.sse.kmsKeyId }
       : {};
-    const body = fs.createReadStream(e.file);
-    try {
-      this.upload$ = new Upload({
-        client: this.client,
-        params: { Bucket: this.opt.store.bucket, Key: key, Body: body, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
-        partSize: this.opt.partBytes ?? 16 << 20,
-        queueSize: 4,
-        leavePartsOnError: false,
-      });
-      await this.upload$.done();
-    } finally {
-      this.upload$ = undefined;
-      body.destroy();
-    }
+    await this.thread.upload({
+      file: e.file,
+      params: { Bucket: this.opt.store.bucket, Key: key, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
+      partSize: this.opt.partBytes ?? 16 << 20,
+      queueSize: 4,
+    });
     if (index) {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
@@ -303,14 +314,48 @@ export class UploadSpool {
     } else {
       fs.rmSync(e.file, { force: true });
     }
-    this.s.spoolFiles--;
-    this.s.spoolBytes -= e.size;
+    this.leave(e);
     this.s.uploadedFiles++;
     this.s.uploadedBytes += e.size;
-    this.metrics.files.inc();
-    this.metrics.bytes.inc(e.size);
+    this.metrics?.files.inc();
+    this.metrics?.bytes.inc(e.size);
     this.log.debug?.({ file: e.file }, 'store: uploaded');
   }
+
+  private leave(e: Entry): void {
+    this.queued.delete(e.file);
+    this.s.spoolFiles--;
+    this.s.spoolBytes -= e.size;
+  }
+}
+
+/**
+ * The store metrics of one registry, shared by its spools (an agent starts and stops one per store
+ * as sessions come and go): counters go on across spools, gauges sum the live ones.
+ */
+interface SpoolMetrics extends Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes', Counter> {
+  spools: Set<UploadSpool>;
+}
+const metricsByRegistry = new WeakMap<Registry, SpoolMetrics>();
+
+function spoolMetrics(registry: Registry): SpoolMetrics {
+  let m = metricsByRegistry.get(registry);
+  if (m) return m;
+  const registers = [registry];
+  const spools = new Set<UploadSpool>();
+  const sum = (k: 'spoolBytes' | 'spoolFiles') => [...spools].reduce((n, sp) => n + sp.stats()[k], 0);
+  m = {
+    spools,
+    files: new Counter({ name: 'podspan_store_uploaded_files_total', help: 'files uploaded to the object store (confirmed)', registers }),
+    bytes: new Counter({ name: 'podspan_store_uploaded_bytes_total', help: 'bytes of files uploaded to the object store', registers }),
+    failures: new Counter({ name: 'podspan_store_upload_failures_total', help: 'upload attempts that failed (each retried with backoff)', registers }),
+    dropped: new Counter({ name: 'podspan_store_spool_dropped_files_total', help: 'files deleted unuploaded because the spool reached its cap (oldest first)', registers }),
+    droppedBytes: new Counter({ name: 'podspan_store_spool_dropped_bytes_total', help: 'bytes of files deleted unuploaded because the spool reached its cap', registers }),
+  };
+  new Gauge({ name: 'podspan_store_spool_bytes', help: 'bytes of closed files waiting for upload', registers, collect(): void { this.set(sum('spoolBytes')); } });
+  new Gauge({ name: 'podspan_store_spool_files', help: 'closed files waiting for upload', registers, collect(): void { this.set(sum('spoolFiles')); } });
+  metricsByRegistry.set(registry, m);
+  return m;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

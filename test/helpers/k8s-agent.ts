@@ -38,9 +38,9 @@ function openFiles(pid: number): string[] {
   return links;
 }
 
-/** Starts the agent with `cfg` (metrics on 127.0.0.1:0) and waits until it runs its first captures. */
-export async function startNodeAgent(cfg: string, node = 'test-node'): Promise<NodeAgent> {
-  const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_NAME: node, PODSPAN_LOG_LEVEL: 'info' } }));
+/** Starts the agent with `cfg` (metrics on 127.0.0.1:0; `env` added to this process's) and waits until it runs its first captures. */
+export async function startNodeAgent(cfg: string, node = 'test-node', env: Record<string, string> = {}): Promise<NodeAgent> {
+  const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env, NODE_NAME: node, PODSPAN_LOG_LEVEL: 'info' } }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));

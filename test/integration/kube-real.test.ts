@@ -6,6 +6,7 @@
 // deploy/rbac.yaml promises and nothing more. test/unit/deploy.test.ts checks the same schema with
 // ajv, from the same cases (test/helpers/mirrorsession-cases.ts).
 import path from 'node:path';
+import { sessionFromResource } from '../../src/agent/tenancy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
 import { badSpecs, baseSpec, dirsOutsideHostPath, goodSpecs } from '../helpers/mirrorsession-cases';
@@ -74,6 +75,19 @@ describe.skipIf(unavailable)('deploy/ on a real kube-apiserver', () => {
     const r = dryRun('bad', spec);
     expect(r.code, what).toBe(1);
     expect(r.stderr, what).toContain(field);
+  });
+
+  it.each([
+    ['keepFiles', { keepFiles: 3 }, 'keepFiles deletes files that may not be uploaded yet: with store, storeSpoolMB bounds the disk instead'],
+    ['rotateSeconds beyond an hour', { rotateSeconds: 7200 }, 'rotateSeconds with store: at most 3600 (objects are filed by hour)'],
+    ['format pcap', { format: 'pcap' }, 'store needs format pcapng (the index reads its interface blocks)'],
+  ])('refuses a pcap target with store and %s, with the agent\'s own message', (what, extra, message) => {
+    const spec = { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan/s3', store: 's3://captures/x', ...extra } }] };
+    const r = dryRun('store', spec);
+    expect(r.code, what).toBe(1);
+    expect(r.stderr, what).toContain(message);
+    expect(() => sessionFromResource({ kind: 'ClusterMirrorSession', namespace: '', name: 'store', resourceVersion: '1', spec }, '/')).toThrow(message);
+    expect(dryRun('store', { ...spec, targets: [{ pcap: { dir: '/var/lib/podspan/s3', store: 's3://captures/x' } }] }).code).toBe(0);
   });
 
   it('refuses files outside /var/lib/podspan and names with dots', () => {
