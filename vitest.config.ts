@@ -6,8 +6,11 @@ import { defineConfig } from 'vitest/config';
 // CAs). Unset for the workers and every process they start.
 delete process.env.NODE_EXTRA_CA_CERTS;
 
-// Files that read captures, fixtures and configs only: no network namespace, no live traffic,
-// no Kubernetes or S3 server, no deadline measured against the clock. They run two at a time.
+// Two projects. "files": tests that read captures, fixtures and configs only (no network
+// namespace, no live traffic, no Kubernetes or S3 server, no deadline against the clock); the
+// test command runs them two files at a time (package.json, test:js). "live": the rest, one file
+// at a time: they create network namespaces and veths, start servers and measure deadlines, and
+// must not compete for the two cores or for interface names.
 const FILE_TESTS = [
   'test/unit/**/*.test.ts',
   'test/integration/analysis-detect.test.ts',
@@ -23,28 +26,21 @@ const FILE_TESTS = [
   'test/integration/streams.test.ts',
   'test/integration/streams-tshark.test.ts',
 ];
-// ... except these: a fake API server's watch timing (k8s-watch).
-const TIMED_UNIT_TESTS = ['test/unit/k8s-watch.test.ts'];
+// Unit tests that need a network namespace (k8s-watch's real host-interface lookup).
+const LIVE_UNIT_TESTS = ['test/unit/k8s-watch.test.ts'];
 
 export default defineConfig({
   test: {
-    // Two file-test workers even on two cores (Vitest's default is one fewer than the cores).
-    maxWorkers: 2,
-    minWorkers: 1,
+    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'build/vitest-results.json' },
     projects: [
+      { extends: true, test: { name: 'files', include: FILE_TESTS, exclude: LIVE_UNIT_TESTS } },
       {
         extends: true,
-        test: { name: 'files', include: FILE_TESTS, exclude: TIMED_UNIT_TESTS, sequence: { groupOrder: 0 } },
-      },
-      {
-        // Live tests create network namespaces and veths, start servers and measure deadlines:
-        // one file at a time, after the file tests, so they never compete for the two cores.
-        extends: true,
-        test: { name: 'live', include: ['test/integration/**/*.test.ts', ...TIMED_UNIT_TESTS], exclude: FILE_TESTS.filter((f) => f.startsWith('test/integration/')), fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'live', include: ['test/integration/**/*.test.ts', ...LIVE_UNIT_TESTS], exclude: FILE_TESTS.filter((f) => f.startsWith('test/integration/')) },
       },
     ],
   },

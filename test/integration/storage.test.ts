@@ -66,6 +66,15 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     start([process.execPath, podspanBin, 'capture', '-i', p.host, '-f', 'udp or tcp', ...collectors.flatMap((c) => ['--forward', `grpc://127.0.0.1:${c.port}`])], /listening on/, { NODE_NAME: p.node });
   const tcpdump = (p: (typeof pods)[number], file: string) =>
     start(['tcpdump', '-i', p.host, '-w', file, '--time-stamp-precision=nano', '-U', 'udp or tcp'], /listening on/);
+  /**
+   * Stops tcpdump once its file holds `count` frames (what the forwarder captured on the same veth
+   * with the same filter): stopped earlier, under load, it drops what its ring still holds.
+   */
+  const stopDump = async (dump: Awaited<ReturnType<typeof tcpdump>>, file: string, count: number) => {
+    await until(async () => frames(file).length >= count, 15_000);
+    expect(await stopProcess(dump)).toBe(0);
+  };
+  const capturedBy = (fwd: { stderr(): string }) => Number(/(\d+) packets captured/.exec(fwd.stderr())![1]);
   const exportCmd = (args: string[]) => run(process.execPath, [podspanBin, 'export', ...args], { timeoutMs: 60_000, env: { ...process.env, ...s3.env } });
 
   /** What tshark sees of each frame, in file order: time (ns), length, bytes. */
@@ -96,7 +105,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     trafgen(pods[1].ns, 'eth0', 1500, { proto: 'tcp', sport: 'dinc(41000, 41031)', payload: 100, pps: 20000 });
     trafgen(pods[0].ns, 'eth0', 500, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     for (const f of fwd) expect(await stopProcess(f)).toBe(0);
-    for (const d of dumps) expect(await stopProcess(d)).toBe(0);
+    for (const [i, d] of dumps.entries()) await stopDump(d, direct[i], capturedBy(fwd[i]));
     for (const c of [c1, c2]) expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     for (const c of [c1, c2]) expect(c.stderr()).toMatch(/store: \d+ files \(\d+ bytes\) uploaded, 0 failed attempts, 0 files \(0 bytes\) left in the spool, 0 dropped/);
     expect(fs.readdirSync(path.join(tmp, 'c1')).filter((f) => f.endsWith('.pcapng'))).toEqual([]); // uploaded: gone (no --keep-local)
@@ -175,7 +184,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     });
     burst();
     expect(await stopProcess(fwd)).toBe(0);
-    expect(await stopProcess(dump)).toBe(0);
+    await stopDump(dump, direct, capturedBy(fwd));
     expect(duringOutage.failures).toBeGreaterThan(0);
     expect(duringOutage.waiting).toBeGreaterThan(3);
     await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000); // backoff is at most 8 s
@@ -282,7 +291,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const agentMetrics = { metricsUrl: /metrics on (http:\S+?),? /.exec(agent.stderr())![1] } as CollectorProcess;
     await until(async () => (await metric(agentMetrics, 'podspan_store_uploaded_files_total')) >= 3 && (await metric(agentMetrics, 'podspan_store_spool_files')) === 0, 30_000);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
-    expect(await stopProcess(dump)).toBe(0);
+    await stopDump(dump, direct, 1500);
     expect(frames(direct)).toHaveLength(1500);
     const captures = (await keys('agent/')).filter((k) => k.endsWith('.pcapng'));
     expect(captures.length).toBeGreaterThan(3); // 100 kB files
