@@ -5,7 +5,8 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
 import { httpRequest, serverName } from './aggregate';
-import type { DnsRecord, Endpoints, FlowRecord, HttpRecord, RecordsByKind } from './records';
+import type { RecordsByKind } from './records';
+import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 
 /** Request latency buckets (seconds): 0.5 ms to 30 s, as Istio's. */
 export const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -82,21 +83,21 @@ export class AnalyticsMetrics {
     });
   }
 
-  private serverLabels(r: Endpoints): { namespace: string; pod: string } {
+  private serverLabels(r: ServerFacts): { namespace: string; pod: string } {
     const name = this.caps.server(serverName(r));
     if (name === OTHER || name !== r.server_pod) return { namespace: '', pod: name };
     const slash = name.indexOf('/');
     return { namespace: name.slice(0, slash), pod: name.slice(slash + 1) };
   }
 
-  addFlow(r: FlowRecord): void {
+  addFlow(r: FlowFacts): void {
     const l = this.serverLabels(r);
     this.tcpConnections.inc({ ...l, state: r.state });
     if (r.retransmitted_packets) this.retransmitted.inc(l, r.retransmitted_packets);
     if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) this.handshakeRtt.observe(l, r.handshake_rtt_ms / 1000);
   }
 
-  addHttp(r: HttpRecord): void {
+  addHttp(r: HttpFacts): void {
     const l = this.serverLabels(r);
     const k = httpRequest(r);
     const server = l.namespace ? `${l.namespace}/${l.pod}` : l.pod;
@@ -109,7 +110,7 @@ export class AnalyticsMetrics {
     if (ms !== null && ms !== undefined) this.httpDuration.observe(labels, ms / 1000);
   }
 
-  addDns(r: DnsRecord): void {
+  addDns(r: DnsFacts): void {
     this.dnsRequests.inc({ rcode: r.rcode >= 0 ? r.rcode_name || String(r.rcode) : 'none' });
     if (r.latency_ms !== null && r.latency_ms !== undefined) this.dnsDuration.observe(r.latency_ms / 1000);
   }

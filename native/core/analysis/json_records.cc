@@ -79,6 +79,17 @@ struct Obj {
     if (v.empty()) null(name);
     else str(name, v);
   }
+  // The same, noting where the value's text went (rows point at it); a null leaves no span.
+  void str_or_null(const char* name, const std::string& v, JsonSpan& at) {
+    if (v.empty()) return null(name);
+    key(name);
+    const size_t start = out.size();
+    append_json_string(out, v.data(), v.size());
+    at = span_from(start);
+  }
+  JsonSpan span_from(size_t start) const {
+    return {static_cast<uint32_t>(start), static_cast<uint32_t>(out.size() - start)};
+  }
   void cstr(const char* name, const char* v) {
     key(name);
     if (v) {
@@ -108,9 +119,15 @@ struct Obj {
     out.append("null");
   }
   void end() { out.append("}\n"); }
+  // Ends the line begun at `start`, its span ('\n' excluded) into spans when asked.
+  void end(size_t start, LineSpans* spans) {
+    out.push_back('}');
+    if (spans) spans->line = span_from(start);
+    out.push_back('\n');
+  }
 };
 
-void append_ends(Obj& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts) {
+void append_ends(Obj& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
   if (uid) {
     o.key("uid");
     o.out.append("\"C");
@@ -125,7 +142,9 @@ void append_ends(Obj& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts) {
   append_address(o.out, e.ip_version, e.client);
   o.num("client_port", e.client_port);
   o.key("server");
+  const size_t server = o.out.size();
   append_address(o.out, e.ip_version, e.server);
+  if (spans) spans->server = o.span_from(server);
   o.num("server_port", e.server_port);
   if (e.vlan) o.num("vlan", e.vlan);
 }
@@ -258,9 +277,10 @@ const char* dns_rcode_name(int r) {
   return r >= 0 && r < 11 ? kNames[r] : nullptr;
 }
 
-void append_json(std::string& out, const FlowRecord& r) {
+void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
+  const size_t start = out.size();
   Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+  append_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
   o.ms("duration_ms", r.duration);
   o.num("client_bytes", r.client_bytes);
@@ -277,18 +297,21 @@ void append_json(std::string& out, const FlowRecord& r) {
   o.cstr("state", conn_state_name(r.state));
   o.str_or_null("close_reason", r.close_reason);
   o.str_or_null("app", r.app);
-  o.end();
+  o.end(start, spans);
 }
 
-void append_json(std::string& out, const HttpRecord& r) {
+void append_json(std::string& out, const HttpRecord& r, LineSpans* spans) {
+  const size_t start = out.size();
+  LineSpans unused;
+  LineSpans& at = spans ? *spans : unused;
   Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+  append_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("version", r.version);
   o.num("stream_id", r.stream_id);
-  o.str_or_null("method", r.method);
+  o.str_or_null("method", r.method, at.a);
   o.str_or_null("host", r.host);
   o.str_or_null("path", r.path);
-  o.str_or_null("route", r.route);
+  o.str_or_null("route", r.route, at.b);
   o.int_or_null("status", r.status, r.status > 0);
   o.int_or_null("grpc_status", r.grpc_status, r.grpc_status >= 0);
   o.num("request_bytes", r.request_bytes);
@@ -296,42 +319,56 @@ void append_json(std::string& out, const HttpRecord& r) {
   o.ms("latency_ms", r.latency);
   o.ms("duration_ms", r.duration);
   o.str_or_null("note", r.note);
-  o.end();
+  o.end(start, spans);
 }
 
-void append_json(std::string& out, const DnsRecord& r) {
+void append_json(std::string& out, const DnsRecord& r, LineSpans* spans) {
+  const size_t start = out.size();
+  LineSpans unused;
+  LineSpans& at = spans ? *spans : unused;
   Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+  append_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("proto", r.proto);
   o.num("trans_id", r.trans_id);
-  o.str("query", r.query);
+  o.key("query");
+  size_t value = out.size();
+  append_json_string(out, r.query.data(), r.query.size());
+  at.a = o.span_from(value);
   o.num("qtype", r.qtype);
+  o.key("qtype_name");
+  value = out.size();
   if (const char* name = dns_type_name(r.qtype)) {
-    o.cstr("qtype_name", name);
+    out.push_back('"');
+    out.append(name);
+    out.push_back('"');
   } else {
-    o.key("qtype_name");
     out.append("\"TYPE");
     append_uint(out, r.qtype);
     out.push_back('"');
   }
+  at.b = o.span_from(value);
   if (r.rcode >= 0) {
     o.key("rcode");
     append_int(out, r.rcode);
+    o.key("rcode_name");
+    value = out.size();
     if (const char* name = dns_rcode_name(r.rcode)) {
-      o.cstr("rcode_name", name);
+      out.push_back('"');
+      out.append(name);
+      out.push_back('"');
     } else {
-      o.key("rcode_name");
       out.append("\"RCODE");
       append_int(out, r.rcode);
       out.push_back('"');
     }
+    at.c = o.span_from(value);
   } else {
     o.null("rcode");
     o.null("rcode_name");
   }
   o.num("answers", r.answers);
   o.ms("latency_ms", r.latency);
-  o.end();
+  o.end(start, spans);
 }
 
 void append_json(std::string& out, const AlertRecord& r) {
