@@ -65,18 +65,21 @@ const ms = (us: number): number | null => (us < 0 ? null : us / 1000);
 const orNull = (v: number): number | null => (v < 0 ? null : v);
 
 /** A batch's rows of one kind with the JSON bytes their spans point into. */
-class Rows {
+abstract class Rows {
+  /** The kind's row size (record_rows.h). */
+  static readonly rowSize: number;
   readonly view: DataView;
   readonly count: number;
+  readonly size: number;
 
   constructor(
     rows: Buffer,
     readonly json: Buffer,
-    readonly size: number,
     protected readonly strings: SpanStrings,
   ) {
+    this.size = (this.constructor as typeof Rows).rowSize;
     this.view = new DataView(rows.buffer, rows.byteOffset, rows.length);
-    this.count = Math.floor(rows.length / size);
+    this.count = Math.floor(rows.length / this.size);
   }
 
   protected span(at: number): string | null {
@@ -98,9 +101,7 @@ class Rows {
 }
 
 export class FlowRows extends Rows {
-  constructor(rows: Buffer, json: Buffer, strings: SpanStrings) {
-    super(rows, json, FLOW_ROW_SIZE, strings);
-  }
+  static override readonly rowSize = FLOW_ROW_SIZE;
 
   /** Fills `into` with row i's values (the object is the caller's, reused row after row). */
   read(i: number, into: FlowFacts): FlowFacts {
@@ -117,9 +118,7 @@ export class FlowRows extends Rows {
 }
 
 export class HttpRows extends Rows {
-  constructor(rows: Buffer, json: Buffer, strings: SpanStrings) {
-    super(rows, json, HTTP_ROW_SIZE, strings);
-  }
+  static override readonly rowSize = HTTP_ROW_SIZE;
 
   read(i: number, into: HttpFacts): HttpFacts {
     const at = i * HTTP_ROW_SIZE;
@@ -137,9 +136,7 @@ export class HttpRows extends Rows {
 }
 
 export class DnsRows extends Rows {
-  constructor(rows: Buffer, json: Buffer, strings: SpanStrings) {
-    super(rows, json, DNS_ROW_SIZE, strings);
-  }
+  static override readonly rowSize = DNS_ROW_SIZE;
 
   read(i: number, into: DnsFacts): DnsFacts {
     const at = i * DNS_ROW_SIZE;

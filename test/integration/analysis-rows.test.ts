@@ -1,13 +1,18 @@
 // The fixed rows the addon hands beside the JSON lines (record-rows.ts, native/core/analysis/
 // record_rows.h), judged by the lines themselves: for every record of every batch, over the
 // fixtures and the corpus, the row's line span is that record's line, and every value the row
-// holds equals the value JSON.parse gives for the line (null where the line has null).
+// holds equals the value JSON.parse gives for the line (null where the line has null); and the
+// summary and the metrics made from the rows equal those made from the parsed lines.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureSession, fileCaptureOptions } from '../../src/capture/session';
 import type { RecordBatch } from '../../src/analysis/native-records';
 import { parseJsonLines } from '../../src/analysis/records';
 import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SpanStrings } from '../../src/analysis/record-rows';
+import { Aggregator } from '../../src/analysis/aggregate';
+import { RecordPipeline } from '../../src/analysis/pipeline';
+import { AnalyticsMetrics } from '../../src/analysis/metrics';
+import { Registry } from 'prom-client';
 import { corpusDir, corpusEntries, repoRoot } from '../helpers/tools';
 
 async function batches(file: string): Promise<RecordBatch[]> {
@@ -62,12 +67,24 @@ function extras(kind: 'flows' | 'http' | 'dns', v: DataView, i: number): Line {
   return { answers: v.getUint16(at + 52, true) };
 }
 
+/** summary.json and the metrics' exposition from the batches, through the rows or (rows left out) through parsed lines. */
+async function aggregates(all: RecordBatch[], rows: boolean): Promise<[unknown, string]> {
+  const aggregator = new Aggregator();
+  const registry = new Registry();
+  const metrics = new AnalyticsMetrics(registry, { maxServers: 3, maxRoutesPerServer: 4 });
+  const pipeline = new RecordPipeline({ aggregator, metrics });
+  for (const b of all) pipeline.take(rows ? b : { flows: b.flows, http: b.http, dns: b.dns, alerts: b.alerts });
+  return [aggregator.summary(), await registry.metrics()];
+}
+
 describe('record rows beside the JSON lines', () => {
   it('decode to the values of every line of the fixtures (h2c and gRPC, HTTP/1.1, DNS)', async () => {
     let total = { flows: 0, http: 0, dns: 0 };
     for (const f of ['h2c-curl-go.pcap', 'sample-20.pcap']) {
       const file = path.join(repoRoot, 'fixtures', f);
-      const n = checkBatches(f, await batches(file));
+      const all = await batches(file);
+      const n = checkBatches(f, all);
+      expect(await aggregates(all, true), f).toEqual(await aggregates(all, false));
       total = { flows: total.flows + n.flows, http: total.http + n.http, dns: total.dns + n.dns };
     }
     expect(total).toEqual({ flows: 11, http: 5, dns: 0 });
@@ -88,6 +105,7 @@ describe('record rows beside the JSON lines', () => {
         continue; // unreadable as a whole (the file reader's tests cover those)
       }
       const n = checkBatches(e.file, all);
+      expect(await aggregates(all, true), e.file).toEqual(await aggregates(all, false));
       total.flows += n.flows;
       total.http += n.http;
       total.dns += n.dns;
