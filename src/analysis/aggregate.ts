@@ -49,7 +49,9 @@ const DNS_SERVFAIL = 2;
 
 export function httpRequest(r: HttpFacts): RequestKey {
   const grpc = r.grpc_status !== null && r.grpc_status !== undefined;
-  const answered = r.status !== 0;
+  // No response: null in the native lines, 0 in records made by hand.
+  const status = r.status as number | null;
+  const answered = status !== null && status !== 0;
   return {
     protocol: grpc ? 'grpc' : 'http',
     method: r.method,
@@ -63,7 +65,9 @@ export function httpRequest(r: HttpFacts): RequestKey {
 }
 
 export function dnsRequest(r: DnsFacts): RequestKey {
-  const answered = r.rcode >= 0;
+  // No response: null in the native lines, -1 in records made by hand.
+  const rcode = r.rcode as number | null;
+  const answered = rcode !== null && rcode >= 0;
   return {
     protocol: 'dns',
     method: r.qtype_name || String(r.qtype),

@@ -4,7 +4,7 @@
 // so the number of series stays bounded however many addresses and paths the traffic carries.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
-import { httpRequest, serverName } from './aggregate';
+import { dnsRequest, httpRequest, serverName } from './aggregate';
 import type { RecordsByKind } from './records';
 import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 
@@ -111,7 +111,7 @@ export class AnalyticsMetrics {
   }
 
   addDns(r: DnsFacts): void {
-    this.dnsRequests.inc({ rcode: r.rcode >= 0 ? r.rcode_name || String(r.rcode) : 'none' });
+    this.dnsRequests.inc({ rcode: dnsRequest(r).code || 'none' });
     if (r.latency_ms !== null && r.latency_ms !== undefined) this.dnsDuration.observe(r.latency_ms / 1000);
   }
 
