@@ -3,21 +3,53 @@
 #include <arpa/inet.h>
 
 #include <cmath>
+#include <cstring>
 
 
 namespace podspan {
 namespace {
 
-// Hand-written number formatting: snprintf was most of the cost of a record (a capture of
-// 50,000 short connections: JSON took longer than reassembling them).
-void append_uint(std::string& out, uint64_t v) {
+// Hand-written number formatting into a caller's buffer, appended once per member: snprintf
+// was most of the cost of a record (a capture of 50,000 short connections: JSON took longer
+// than reassembling them), and then one string append per piece was.
+
+// Digits at p (at most 20); returns the end.
+char* put_uint(char* p, uint64_t v) {
   char b[20];
-  int n = 0;
+  char* start = b + sizeof b;
   do {
-    b[n++] = static_cast<char>('0' + v % 10);
+    *--start = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v);
-  while (n) out.push_back(b[--n]);
+  const size_t n = static_cast<size_t>(b + sizeof b - start);
+  std::memcpy(p, start, n);
+  return p + n;
+}
+
+// Exactly `width` digits, zero-padded, at p; returns the end.
+char* format_fixed(char* p, uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  return p + width;
+}
+
+// A duration as append_ms writes it, at p (at most 24 bytes); returns the end.
+char* put_ms(char* p, uint64_t ns) {
+  if (ns == kUnknownNs) {
+    std::memcpy(p, "null", 4);
+    return p + 4;
+  }
+  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
+  p = put_uint(p, us / 1000);
+  *p++ = '.';
+  return format_fixed(p, us % 1000, 3);
+}
+
+void append_uint(std::string& out, uint64_t v) {
+  char b[20];
+  out.append(b, static_cast<size_t>(put_uint(b, v) - b));
 }
 
 void append_int(std::string& out, int64_t v) {
@@ -29,15 +61,8 @@ void append_int(std::string& out, int64_t v) {
   }
 }
 
-// Exactly `width` digits, zero-padded.
-void append_fixed(std::string& out, uint64_t v, int width) {
-  char b[20];
-  for (int i = width - 1; i >= 0; --i) {
-    b[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  out.append(b, static_cast<size_t>(width));
-}
+// A byte a JSON string takes as it is: printable ASCII other than the quote and the backslash.
+bool plain_json_byte(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
 
 // Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (RFC 3629: no
 // overlongs, no surrogates, nothing past U+10FFFF).
@@ -64,12 +89,32 @@ struct Obj {
   std::string& out;
   bool first = true;
   explicit Obj(std::string& o) : out(o) { out.push_back('{'); }
+  // A member with a short value is formatted in one buffer and appended once: `,"name":value`.
+  static constexpr size_t kMaxKey = 40;  // our own names are shorter (checked: longer go the slow way)
+  struct Buf {
+    char b[kMaxKey + 48];
+    char* p = b;
+  };
+  // `,"name":` into buf; false (and nothing written) for a name too long for it.
+  bool key_into(Buf& buf, const char* name) {
+    const size_t len = std::strlen(name);
+    if (len > kMaxKey) return false;
+    if (!first) *buf.p++ = ',';
+    first = false;
+    *buf.p++ = '"';
+    std::memcpy(buf.p, name, len);
+    buf.p += len;
+    *buf.p++ = '"';
+    *buf.p++ = ':';
+    return true;
+  }
+  void flush(const Buf& buf) { out.append(buf.b, static_cast<size_t>(buf.p - buf.b)); }
   void key(const char* name) {
+    Buf buf;
+    if (key_into(buf, name)) return flush(buf);
     if (!first) out.push_back(',');
     first = false;
-    out.push_back('"');
-    out.append(name);
-    out.append("\":");
+    out.append("\"").append(name).append("\":");
   }
   void str(const char* name, const std::string& v) {
     key(name);
@@ -101,12 +146,22 @@ struct Obj {
     }
   }
   void num(const char* name, uint64_t v) {
-    key(name);
-    append_uint(out, v);
+    Buf buf;
+    if (!key_into(buf, name)) {
+      key(name);
+      return append_uint(out, v);
+    }
+    buf.p = put_uint(buf.p, v);
+    flush(buf);
   }
   void ms(const char* name, uint64_t ns) {
-    key(name);
-    append_ms(out, ns);
+    Buf buf;
+    if (!key_into(buf, name)) {
+      key(name);
+      return append_ms(out, ns);
+    }
+    buf.p = put_ms(buf.p, ns);
+    flush(buf);
   }
   // A signed number when `present`, else null (an answer's status before it came, say).
   void int_or_null(const char* name, int64_t v, bool present) {
@@ -156,6 +211,14 @@ void append_json_string(std::string& out, const char* s, size_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(s);
   out.push_back('"');
   for (size_t i = 0; i < n;) {
+    // Runs of plain bytes (nearly all of a path or a name) go in with one append.
+    size_t run = i;
+    while (run < n && plain_json_byte(p[run])) ++run;
+    if (run > i) {
+      out.append(s + i, run - i);
+      i = run;
+      if (i == n) break;
+    }
     const unsigned char c = p[i];
     if (c == '"' || c == '\\') {
       out.push_back('\\');
@@ -181,14 +244,8 @@ void append_json_string(std::string& out, const char* s, size_t n) {
 }
 
 void append_ms(std::string& out, uint64_t ns) {
-  if (ns == kUnknownNs) {
-    out.append("null");
-    return;
-  }
-  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
-  append_uint(out, us / 1000);
-  out.push_back('.');
-  append_fixed(out, us % 1000, 3);
+  char b[24];
+  out.append(b, static_cast<size_t>(put_ms(b, ns) - b));
 }
 
 void append_decimal(std::string& out, double v) {
@@ -197,10 +254,13 @@ void append_decimal(std::string& out, double v) {
     return;
   }
   const uint64_t m = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000));
-  if (v < 0 && m != 0) out.push_back('-');
-  append_uint(out, m / 1000);
-  out.push_back('.');
-  append_fixed(out, m % 1000, 3);
+  char b[32];
+  char* p = b;
+  if (v < 0 && m != 0) *p++ = '-';
+  p = put_uint(p, m / 1000);
+  *p++ = '.';
+  p = format_fixed(p, m % 1000, 3);
+  out.append(b, static_cast<size_t>(p - b));
 }
 
 void append_iso_time(std::string& out, uint64_t ns) {
@@ -216,34 +276,43 @@ void append_iso_time(std::string& out, uint64_t ns) {
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   const uint64_t sod = secs % 86400;
-  out.push_back('"');
-  append_fixed(out, static_cast<uint64_t>(year), 4);
-  out.push_back('-');
-  append_fixed(out, static_cast<uint64_t>(month), 2);
-  out.push_back('-');
-  append_fixed(out, static_cast<uint64_t>(day), 2);
-  out.push_back('T');
-  append_fixed(out, sod / 3600, 2);
-  out.push_back(':');
-  append_fixed(out, sod / 60 % 60, 2);
-  out.push_back(':');
-  append_fixed(out, sod % 60, 2);
-  out.push_back('.');
-  append_fixed(out, ns % 1000000000ull, 9);
-  out.append("Z\"");
+  char b[40];  // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (a year past 9999 prints its last 4 digits)
+  char* p = b;
+  *p++ = '"';
+  p = format_fixed(p, static_cast<uint64_t>(year), 4);
+  *p++ = '-';
+  p = format_fixed(p, static_cast<uint64_t>(month), 2);
+  *p++ = '-';
+  p = format_fixed(p, static_cast<uint64_t>(day), 2);
+  *p++ = 'T';
+  p = format_fixed(p, sod / 3600, 2);
+  *p++ = ':';
+  p = format_fixed(p, sod / 60 % 60, 2);
+  *p++ = ':';
+  p = format_fixed(p, sod % 60, 2);
+  *p++ = '.';
+  p = format_fixed(p, ns % 1000000000ull, 9);
+  *p++ = 'Z';
+  *p++ = '"';
+  out.append(b, static_cast<size_t>(p - b));
 }
 
 void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr) {
-  out.push_back('"');
   if (ip_version != 6) {
+    char b[17];  // "255.255.255.255" with its quotes
+    char* p = b;
+    *p++ = '"';
     for (int i = 0; i < 4; ++i) {
-      if (i) out.push_back('.');
-      append_uint(out, addr[i]);
+      if (i) *p++ = '.';
+      p = put_uint(p, addr[i]);
     }
-  } else {
-    char b[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, addr, b, sizeof b)) out.append(b);
+    *p++ = '"';
+    out.append(b, static_cast<size_t>(p - b));
+    return;
   }
+  char b[INET6_ADDRSTRLEN];
+  out.push_back('"');
+  if (inet_ntop(AF_INET6, addr, b, sizeof b)) out.append(b);
   out.push_back('"');
 }
 
