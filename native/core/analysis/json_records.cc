@@ -145,23 +145,23 @@ struct Obj {
       out.append("null");
     }
   }
-  void num(const char* name, uint64_t v) {
+  // `,"name":` and the value put(p) writes at p (at most 24 bytes) in one append.
+  template <typename Put>
+  void short_member(const char* name, Put put) {
     Buf buf;
-    if (!key_into(buf, name)) {
-      key(name);
-      return append_uint(out, v);
+    if (key_into(buf, name)) {
+      buf.p = put(buf.p);
+      return flush(buf);
     }
-    buf.p = put_uint(buf.p, v);
-    flush(buf);
+    key(name);
+    char b[24];
+    out.append(b, static_cast<size_t>(put(b) - b));
+  }
+  void num(const char* name, uint64_t v) {
+    short_member(name, [v](char* p) { return put_uint(p, v); });
   }
   void ms(const char* name, uint64_t ns) {
-    Buf buf;
-    if (!key_into(buf, name)) {
-      key(name);
-      return append_ms(out, ns);
-    }
-    buf.p = put_ms(buf.p, ns);
-    flush(buf);
+    short_member(name, [ns](char* p) { return put_ms(p, ns); });
   }
   // A signed number when `present`, else null (an answer's status before it came, say).
   void int_or_null(const char* name, int64_t v, bool present) {
