@@ -4,14 +4,15 @@
 
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 
 
 namespace podspan {
 namespace {
 
-// Hand-written number formatting into a caller's buffer, appended once per member: snprintf
-// was most of the cost of a record (a capture of 50,000 short connections: JSON took longer
-// than reassembling them), and then one string append per piece was.
+// Hand-written formatting through a cursor: snprintf was most of the cost of a record (a
+// capture of 50,000 short connections: JSON took longer than reassembling them), and then one
+// std::string append per piece was (a line is some 20 pieces).
 
 // Digits at p (at most 20); returns the end.
 char* put_uint(char* p, uint64_t v) {
@@ -47,20 +48,6 @@ char* put_ms(char* p, uint64_t ns) {
   return format_fixed(p, us % 1000, 3);
 }
 
-void append_uint(std::string& out, uint64_t v) {
-  char b[20];
-  out.append(b, static_cast<size_t>(put_uint(b, v) - b));
-}
-
-void append_int(std::string& out, int64_t v) {
-  if (v < 0) {
-    out.push_back('-');
-    append_uint(out, static_cast<uint64_t>(-(v + 1)) + 1);
-  } else {
-    append_uint(out, static_cast<uint64_t>(v));
-  }
-}
-
 // A byte a JSON string takes as it is: printable ASCII other than the quote and the backslash.
 bool plain_json_byte(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
 
@@ -84,186 +71,71 @@ size_t utf8_sequence(const unsigned char* s, size_t n) {
   return len;
 }
 
-// Writes `"name":` after a comma (or the opening brace for the first field).
-struct Obj {
-  std::string& out;
-  bool first = true;
-  explicit Obj(std::string& o) : out(o) { out.push_back('{'); }
-  // A member with a short value is formatted in one buffer and appended once: `,"name":value`.
-  static constexpr size_t kMaxKey = 40;  // our own names are shorter (checked: longer go the slow way)
-  struct Buf {
-    char b[kMaxKey + 48];
-    char* p = b;
-  };
-  // `,"name":` into buf; false (and nothing written) for a name too long for it.
-  bool key_into(Buf& buf, const char* name) {
-    const size_t len = std::strlen(name);
-    if (len > kMaxKey) return false;
-    if (!first) *buf.p++ = ',';
-    first = false;
-    *buf.p++ = '"';
-    std::memcpy(buf.p, name, len);
-    buf.p += len;
-    *buf.p++ = '"';
-    *buf.p++ = ':';
-    return true;
-  }
-  void flush(const Buf& buf) { out.append(buf.b, static_cast<size_t>(buf.p - buf.b)); }
-  void key(const char* name) {
-    Buf buf;
-    if (key_into(buf, name)) return flush(buf);
-    if (!first) out.push_back(',');
-    first = false;
-    out.append("\"").append(name).append("\":");
-  }
-  void str(const char* name, const std::string& v) {
-    key(name);
-    append_json_string(out, v.data(), v.size());
-  }
-  void str_or_null(const char* name, const std::string& v) {
-    if (v.empty()) null(name);
-    else str(name, v);
-  }
-  // The same, noting where the value's text went (rows point at it); a null leaves no span.
-  void str_or_null(const char* name, const std::string& v, JsonSpan& at) {
-    if (v.empty()) return null(name);
-    key(name);
-    const size_t start = out.size();
-    append_json_string(out, v.data(), v.size());
-    at = span_from(start);
-  }
-  JsonSpan span_from(size_t start) const {
-    return {static_cast<uint32_t>(start), static_cast<uint32_t>(out.size() - start)};
-  }
-  void cstr(const char* name, const char* v) {
-    key(name);
-    if (v) {
-      out.push_back('"');
-      out.append(v);  // our own names: no escaping needed
-      out.push_back('"');
-    } else {
-      out.append("null");
-    }
-  }
-  // `,"name":` and the value put(p) writes at p (at most 24 bytes) in one append.
-  template <typename Put>
-  void short_member(const char* name, Put put) {
-    Buf buf;
-    if (key_into(buf, name)) {
-      buf.p = put(buf.p);
-      return flush(buf);
-    }
-    key(name);
-    char b[24];
-    out.append(b, static_cast<size_t>(put(b) - b));
-  }
-  void num(const char* name, uint64_t v) {
-    short_member(name, [v](char* p) { return put_uint(p, v); });
-  }
-  void ms(const char* name, uint64_t ns) {
-    short_member(name, [ns](char* p) { return put_ms(p, ns); });
-  }
-  // A signed number when `present`, else null (an answer's status before it came, say).
-  void int_or_null(const char* name, int64_t v, bool present) {
-    key(name);
-    if (present) append_int(out, v);
-    else out.append("null");
-  }
-  void null(const char* name) {
-    key(name);
-    out.append("null");
-  }
-  void end() { out.append("}\n"); }
-  // Ends the line begun at `start`, its span ('\n' excluded) into spans when asked.
-  void end(size_t start, LineSpans* spans) {
-    out.push_back('}');
-    if (spans) spans->line = span_from(start);
-    out.push_back('\n');
-  }
-};
 
-void append_ends(Obj& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
-  if (uid) {
-    o.key("uid");
-    o.out.append("\"C");
-    append_uint(o.out, uid);
-    o.out.push_back('"');
-  } else {
-    o.null("uid");
-  }
-  o.key("ts");
-  append_iso_time(o.out, ts);
-  o.key("client");
-  append_address(o.out, e.ip_version, e.client);
-  o.num("client_port", e.client_port);
-  o.key("server");
-  const size_t server = o.out.size();
-  append_address(o.out, e.ip_version, e.server);
-  if (spans) spans->server = o.span_from(server);
-  o.num("server_port", e.server_port);
-  if (e.vlan) o.num("vlan", e.vlan);
+// A signed number at p; returns the end.
+char* put_int(char* p, int64_t v) {
+  if (v >= 0) return put_uint(p, static_cast<uint64_t>(v));
+  *p++ = '-';
+  return put_uint(p, static_cast<uint64_t>(-(v + 1)) + 1);
 }
 
-}  // namespace
+char* put_literal(char* p, const char* s) {
+  const size_t n = std::strlen(s);
+  std::memcpy(p, s, n);
+  return p + n;
+}
 
-void append_json_string(std::string& out, const char* s, size_t n) {
+// The most a JSON string of n bytes takes: 6 bytes per byte ("\u00XX", "\ufffd") and its quotes.
+constexpr size_t json_string_bound(size_t n) { return 6 * n + 2; }
+
+char* put_json_string(char* out, const char* s, size_t n) {
   static const char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s);
-  out.push_back('"');
+  *out++ = '"';
   for (size_t i = 0; i < n;) {
-    // Runs of plain bytes (nearly all of a path or a name) go in with one append.
+    // Runs of plain bytes (nearly all of a path or a name) are copied whole.
     size_t run = i;
     while (run < n && plain_json_byte(p[run])) ++run;
     if (run > i) {
-      out.append(s + i, run - i);
+      std::memcpy(out, s + i, run - i);
+      out += run - i;
       i = run;
       if (i == n) break;
     }
     const unsigned char c = p[i];
     if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
+      *out++ = '\\';
+      *out++ = static_cast<char>(c);
       ++i;
     } else if (c < 0x20 || c == 0x7f) {
-      out.append("\\u00");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-      ++i;
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
+      out = put_literal(out, "\\u00");
+      *out++ = kHex[c >> 4];
+      *out++ = kHex[c & 15];
       ++i;
     } else if (const size_t len = utf8_sequence(p + i, n - i)) {
-      out.append(s + i, len);
+      std::memcpy(out, s + i, len);
+      out += len;
       i += len;
     } else {
-      out.append("\\ufffd");  // one replacement per invalid byte
+      out = put_literal(out, "\\ufffd");  // one replacement per invalid byte
       ++i;
     }
   }
-  out.push_back('"');
+  *out++ = '"';
+  return out;
 }
 
-void append_ms(std::string& out, uint64_t ns) {
-  char b[24];
-  out.append(b, static_cast<size_t>(put_ms(b, ns) - b));
-}
-
-void append_decimal(std::string& out, double v) {
-  if (!std::isfinite(v) || std::fabs(v) >= 1e15) {  // thousandths of more would not fit an int64
-    out.append("null");
-    return;
-  }
+char* put_decimal(char* p, double v) {
+  if (!std::isfinite(v) || std::fabs(v) >= 1e15) return put_literal(p, "null");  // thousandths would not fit an int64
   const uint64_t m = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000));
-  char b[32];
-  char* p = b;
   if (v < 0 && m != 0) *p++ = '-';
   p = put_uint(p, m / 1000);
   *p++ = '.';
-  p = format_fixed(p, m % 1000, 3);
-  out.append(b, static_cast<size_t>(p - b));
+  return format_fixed(p, m % 1000, 3);
 }
 
-void append_iso_time(std::string& out, uint64_t ns) {
+// "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" with its quotes, 32 bytes (a year past 9999: its last 4 digits).
+char* put_iso_time(char* p, uint64_t ns) {
   // Days to a civil date (H. Hinnant's days_from_civil inverse), without gmtime's locking.
   const uint64_t secs = ns / 1000000000ull;
   const int64_t z = static_cast<int64_t>(secs / 86400) + 719468;
@@ -276,8 +148,6 @@ void append_iso_time(std::string& out, uint64_t ns) {
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   const uint64_t sod = secs % 86400;
-  char b[40];  // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (a year past 9999 prints its last 4 digits)
-  char* p = b;
   *p++ = '"';
   p = format_fixed(p, static_cast<uint64_t>(year), 4);
   *p++ = '-';
@@ -294,26 +164,214 @@ void append_iso_time(std::string& out, uint64_t ns) {
   p = format_fixed(p, ns % 1000000000ull, 9);
   *p++ = 'Z';
   *p++ = '"';
-  out.append(b, static_cast<size_t>(p - b));
+  return p;
 }
 
-void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr) {
+// The address with its quotes, at most INET6_ADDRSTRLEN + 2 bytes.
+char* put_address(char* p, uint8_t ip_version, const uint8_t* addr) {
+  *p++ = '"';
   if (ip_version != 6) {
-    char b[17];  // "255.255.255.255" with its quotes
-    char* p = b;
-    *p++ = '"';
     for (int i = 0; i < 4; ++i) {
       if (i) *p++ = '.';
       p = put_uint(p, addr[i]);
     }
-    *p++ = '"';
-    out.append(b, static_cast<size_t>(p - b));
-    return;
+  } else {
+    char b[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, addr, b, sizeof b)) p = put_literal(p, b);
   }
-  char b[INET6_ADDRSTRLEN];
-  out.push_back('"');
-  if (inet_ntop(AF_INET6, addr, b, sizeof b)) out.append(b);
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+// Formats through `put` into a stack buffer of `bound` bytes and appends the result once.
+template <size_t kBound, typename Put>
+void append_put(std::string& out, Put put) {
+  char b[kBound];
+  out.append(b, static_cast<size_t>(put(b) - b));
+}
+
+// One JSON line written through a cursor into a per-thread scratch buffer, then appended to
+// `out` at once. The scratch always has room for every fixed-size member (kFixedBytes) past the
+// cursor; a string from the network makes room for its bound first. It only grows: no
+// allocation per record once it has.
+class Line {
+ public:
+  static constexpr size_t kMaxKey = 24;          // our member names (checked at compile time)
+  static constexpr size_t kMaxMembers = 32;
+  static constexpr size_t kMaxShortValue = 64;   // a number, time, address or our own name
+  static constexpr size_t kFixedBytes = kMaxMembers * (kMaxKey + 4 + kMaxShortValue) + 4;
+
+  explicit Line(std::string& out) : out_(out), base_(out.size()) {
+    room(0);
+    *p_++ = '{';
+  }
+
+  // `,"name":` (no comma before the first member).
+  template <size_t N>
+  void key(const char (&name)[N]) {
+    static_assert(N - 1 <= kMaxKey, "member name longer than Line reserves");
+    if (!first_) *p_++ = ',';
+    first_ = false;
+    *p_++ = '"';
+    std::memcpy(p_, name, N - 1);
+    p_ += N - 1;
+    *p_++ = '"';
+    *p_++ = ':';
+  }
+  // `,"name":` and the value put(p) writes at the cursor (at most kMaxShortValue bytes).
+  template <size_t N, typename Put>
+  void member(const char (&name)[N], Put put) {
+    key(name);
+    p_ = put(p_);
+  }
+  template <size_t N>
+  void num(const char (&name)[N], uint64_t v) {
+    member(name, [v](char* p) { return put_uint(p, v); });
+  }
+  template <size_t N>
+  void ms(const char (&name)[N], uint64_t ns) {
+    member(name, [ns](char* p) { return put_ms(p, ns); });
+  }
+  // A signed number when `present`, else null (an answer's status before it came, say).
+  template <size_t N>
+  void int_or_null(const char (&name)[N], int64_t v, bool present) {
+    member(name, [v, present](char* p) { return present ? put_int(p, v) : put_literal(p, "null"); });
+  }
+  template <size_t N>
+  void null(const char (&name)[N]) {
+    member(name, [](char* p) { return put_literal(p, "null"); });
+  }
+  template <size_t N>
+  void time(const char (&name)[N], uint64_t ns) {
+    member(name, [ns](char* p) { return put_iso_time(p, ns); });
+  }
+  template <size_t N>
+  void decimal(const char (&name)[N], double v) {
+    member(name, [v](char* p) { return put_decimal(p, v); });
+  }
+  // One of our own names (no escaping needed), null when v is.
+  template <size_t N>
+  void cstr(const char (&name)[N], const char* v) {
+    key(name);
+    if (v) cstr_value(v);
+    else p_ = put_literal(p_, "null");
+  }
+  // A string from the network, escaped; null when empty. `at`: where its text went (rows point
+  // at it); a null leaves no span.
+  template <size_t N>
+  void str_or_null(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+    if (v.empty()) return null(name);
+    str(name, v, at);
+  }
+  template <size_t N>
+  void str(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+    room(json_string_bound(v.size()));
+    key(name);
+    char* const value = p_;
+    p_ = put_json_string(p_, v.data(), v.size());
+    if (at) *at = span_from(value);
+  }
+  template <size_t N>
+  void address(const char (&name)[N], uint8_t ip_version, const uint8_t* addr, JsonSpan* at = nullptr) {
+    key(name);
+    char* const value = p_;
+    p_ = put_address(p_, ip_version, addr);
+    if (at) *at = span_from(value);
+  }
+  // `"<prefix><n>"`: a connection or alert id, an unnamed DNS type or rcode.
+  template <size_t N>
+  void tagged(const char (&name)[N], const char* prefix, uint64_t n, JsonSpan* at = nullptr) {
+    key(name);
+    char* const value = p_;
+    *p_++ = '"';
+    p_ = put_uint(put_literal(p_, prefix), n);
+    *p_++ = '"';
+    if (at) *at = span_from(value);
+  }
+  // Our own name, else `"<prefix><n>"`.
+  template <size_t N>
+  void name_or_tagged(const char (&name)[N], const char* own, const char* prefix, uint64_t n, JsonSpan* at) {
+    if (!own) return tagged(name, prefix, n, at);
+    key(name);
+    char* const value = p_;
+    cstr_value(own);
+    *at = span_from(value);
+  }
+
+  // Closes the line, its span ('\n' excluded) into spans when asked, and appends it to out.
+  void end(LineSpans* spans = nullptr) {
+    *p_++ = '}';
+    if (spans) spans->line = span_from(begin_);
+    *p_++ = '\n';
+    out_.append(begin_, static_cast<size_t>(p_ - begin_));
+  }
+
+ private:
+  static std::string& scratch_buffer() {
+    thread_local std::string scratch;
+    return scratch;
+  }
+  // Room for n bytes and then every fixed-size member past the cursor (moving the line if the
+  // scratch has to grow).
+  void room(size_t n) {
+    std::string& scratch = scratch_buffer();
+    const size_t used = begin_ ? static_cast<size_t>(p_ - begin_) : 0;
+    const size_t need = used + n + kFixedBytes;
+    if (begin_ && scratch.size() >= need) return;
+    if (scratch.size() < need) scratch.resize(std::max(need, 2 * scratch.size()));
+    begin_ = &scratch[0];
+    p_ = begin_ + used;
+  }
+  void cstr_value(const char* v) {
+    *p_++ = '"';
+    p_ = put_literal(p_, v);
+    *p_++ = '"';
+  }
+  JsonSpan span_from(const char* start) const {
+    return {static_cast<uint32_t>(base_ + static_cast<size_t>(start - begin_)), static_cast<uint32_t>(p_ - start)};
+  }
+
+  std::string& out_;
+  const size_t base_;  // where the line starts in out (spans are offsets into out)
+  char* begin_ = nullptr;
+  char* p_ = nullptr;
+  bool first_ = true;
+};
+
+void put_ends(Line& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
+  if (uid) o.tagged("uid", "C", uid);
+  else o.null("uid");
+  o.time("ts", ts);
+  o.address("client", e.ip_version, e.client);
+  o.num("client_port", e.client_port);
+  o.address("server", e.ip_version, e.server, spans ? &spans->server : nullptr);
+  o.num("server_port", e.server_port);
+  if (e.vlan) o.num("vlan", e.vlan);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, const char* s, size_t n) {
+  const size_t start = out.size();
+  out.resize(start + json_string_bound(n));
+  char* const b = &out[start];
+  out.resize(start + static_cast<size_t>(put_json_string(b, s, n) - b));
+}
+
+void append_ms(std::string& out, uint64_t ns) {
+  append_put<24>(out, [ns](char* p) { return put_ms(p, ns); });
+}
+
+void append_decimal(std::string& out, double v) {
+  append_put<32>(out, [v](char* p) { return put_decimal(p, v); });
+}
+
+void append_iso_time(std::string& out, uint64_t ns) {
+  append_put<40>(out, [ns](char* p) { return put_iso_time(p, ns); });
+}
+
+void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr) {
+  append_put<INET6_ADDRSTRLEN + 2>(out, [ip_version, addr](char* p) { return put_address(p, ip_version, addr); });
 }
 
 const char* dns_type_name(uint16_t t) {
@@ -347,9 +405,8 @@ const char* dns_rcode_name(int r) {
 }
 
 void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
-  const size_t start = out.size();
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts, spans);
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
   o.ms("duration_ms", r.duration);
   o.num("client_bytes", r.client_bytes);
@@ -366,21 +423,18 @@ void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
   o.cstr("state", conn_state_name(r.state));
   o.str_or_null("close_reason", r.close_reason);
   o.str_or_null("app", r.app);
-  o.end(start, spans);
+  o.end(spans);
 }
 
 void append_json(std::string& out, const HttpRecord& r, LineSpans* spans) {
-  const size_t start = out.size();
-  LineSpans unused;
-  LineSpans& at = spans ? *spans : unused;
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts, spans);
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("version", r.version);
   o.num("stream_id", r.stream_id);
-  o.str_or_null("method", r.method, at.a);
+  o.str_or_null("method", r.method, spans ? &spans->a : nullptr);
   o.str_or_null("host", r.host);
   o.str_or_null("path", r.path);
-  o.str_or_null("route", r.route, at.b);
+  o.str_or_null("route", r.route, spans ? &spans->b : nullptr);
   o.int_or_null("status", r.status, r.status > 0);
   o.int_or_null("grpc_status", r.grpc_status, r.grpc_status >= 0);
   o.num("request_bytes", r.request_bytes);
@@ -388,99 +442,57 @@ void append_json(std::string& out, const HttpRecord& r, LineSpans* spans) {
   o.ms("latency_ms", r.latency);
   o.ms("duration_ms", r.duration);
   o.str_or_null("note", r.note);
-  o.end(start, spans);
+  o.end(spans);
 }
 
 void append_json(std::string& out, const DnsRecord& r, LineSpans* spans) {
-  const size_t start = out.size();
   LineSpans unused;
   LineSpans& at = spans ? *spans : unused;
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts, spans);
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("proto", r.proto);
   o.num("trans_id", r.trans_id);
-  o.key("query");
-  size_t value = out.size();
-  append_json_string(out, r.query.data(), r.query.size());
-  at.a = o.span_from(value);
+  o.str("query", r.query, &at.a);
   o.num("qtype", r.qtype);
-  o.key("qtype_name");
-  value = out.size();
-  if (const char* name = dns_type_name(r.qtype)) {
-    out.push_back('"');
-    out.append(name);
-    out.push_back('"');
-  } else {
-    out.append("\"TYPE");
-    append_uint(out, r.qtype);
-    out.push_back('"');
-  }
-  at.b = o.span_from(value);
+  o.name_or_tagged("qtype_name", dns_type_name(r.qtype), "TYPE", r.qtype, &at.b);
   if (r.rcode >= 0) {
-    o.key("rcode");
-    append_int(out, r.rcode);
-    o.key("rcode_name");
-    value = out.size();
-    if (const char* name = dns_rcode_name(r.rcode)) {
-      out.push_back('"');
-      out.append(name);
-      out.push_back('"');
-    } else {
-      out.append("\"RCODE");
-      append_int(out, r.rcode);
-      out.push_back('"');
-    }
-    at.c = o.span_from(value);
+    o.int_or_null("rcode", r.rcode, true);
+    o.name_or_tagged("rcode_name", dns_rcode_name(r.rcode), "RCODE", static_cast<uint64_t>(r.rcode), &at.c);
   } else {
     o.null("rcode");
     o.null("rcode_name");
   }
   o.num("answers", r.answers);
   o.ms("latency_ms", r.latency);
-  o.end(start, spans);
+  o.end(spans);
 }
 
 void append_json(std::string& out, const AlertRecord& r) {
-  Obj o(out);
-  o.key("ts");
-  append_iso_time(out, r.ts);
+  Line o(out);
+  o.time("ts", r.ts);
   o.cstr("kind", alert_kind_name(r.kind));
-  o.key("alert_id");
-  out.append("\"A");
-  append_uint(out, r.id);
-  out.push_back('"');
+  o.tagged("alert_id", "A", r.id);
   o.cstr("state", r.cleared ? "cleared" : "fired");
   if (r.has_server) {
-    o.key("server");
-    append_address(out, r.ends.ip_version, r.ends.server);
+    o.address("server", r.ends.ip_version, r.ends.server);
     o.num("server_port", r.ends.server_port);
   } else {
     o.null("server");
     o.null("server_port");
   }
-  if (r.has_source) {
-    o.key("source");
-    append_address(out, r.ends.ip_version, r.ends.client);
-  } else {
-    o.null("source");
-  }
+  if (r.has_source) o.address("source", r.ends.ip_version, r.ends.client);
+  else o.null("source");
   o.str_or_null("route", r.route);
-  o.key("rate");
-  append_decimal(out, r.rate);
-  o.key("baseline");
-  append_decimal(out, r.baseline);
-  o.key("threshold");
-  append_decimal(out, r.threshold);
+  o.decimal("rate", r.rate);
+  o.decimal("baseline", r.baseline);
+  o.decimal("threshold", r.threshold);
   o.cstr("unit", alert_unit(r.kind));
-  o.key("share");
-  if (r.share >= 0) append_decimal(out, r.share);
-  else out.append("null");
+  if (r.share >= 0) o.decimal("share", r.share);
+  else o.null("share");
   o.str_or_null("evidence", r.evidence);
   if (r.cleared) {
-    o.key("started");
-    append_iso_time(out, r.started);
-    o.key("duration_s");
-    append_decimal(out, r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
+    o.time("started", r.started);
+    o.decimal("duration_s", r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
   } else {
     o.null("started");
     o.null("duration_s");

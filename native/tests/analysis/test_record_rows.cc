@@ -153,3 +153,28 @@ TEST(rows_check_catches_a_wrong_row) {
   std::memcpy(&rows[40], &wrong, 4);
   CHECK(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data())).find("status") != std::string::npos);
 }
+
+TEST(rows_long_strings_grow_the_line_midway) {
+  // Strings far past the line's fixed room, escaped six-fold: the writer's scratch grows in the
+  // middle of the line; the line, its spans and the strings stay exact (ASan watches the writes).
+  std::string out = "x\n", rows;  // the batch already holds a line
+  HttpRecord h;
+  h.ends = ends();
+  h.method = "GET";
+  h.path = std::string(70000, '\x01');
+  h.route = std::string(50000, 'r') + "\"" + std::string(50000, '\xff');
+  LineSpans s;
+  append_json(out, h, &s);
+  append_row(rows, h, s);
+  CHECK_EQ(span_text(out, rows, 0, 32), [&] {
+    std::string r;
+    append_json_string(r, h.route.data(), h.route.size());
+    return r;
+  }());
+  CHECK(out.find(std::string("\"path\":\"") + [] {
+    std::string e;
+    for (int i = 0; i < 70000; ++i) e += "\\u0001";
+    return e;
+  }() + "\",\"route\":") != std::string::npos);
+  CHECK_EQ(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data())), std::string());
+}
