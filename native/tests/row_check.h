@@ -110,36 +110,37 @@ inline std::string check_row(const std::string& out, const uint8_t* row) {
   const uint8_t kind = c.get<uint8_t>(0);
   c.line(kind);
   c.span(16, "server");
+  c.span(24, "client");
   c.integer("server_port", c.get<uint16_t>(2));
   switch (kind) {
     case podspan::kRowFlow:
       c.number("state", false, std::string("\"") + podspan::conn_state_name(static_cast<podspan::ConnState>(c.get<uint16_t>(6))) + "\"");
-      c.count("client_packets", c.get<double>(24));
-      c.count("server_packets", c.get<double>(32));
-      c.count("client_bytes", c.get<double>(40));
-      c.count("server_bytes", c.get<double>(48));
-      c.count("retransmitted_packets", c.get<double>(56));
-      c.us("handshake_rtt_ms", c.get<double>(64));
-      c.us("duration_ms", c.get<double>(72));
+      c.count("client_packets", c.get<double>(32));
+      c.count("server_packets", c.get<double>(40));
+      c.count("client_bytes", c.get<double>(48));
+      c.count("server_bytes", c.get<double>(56));
+      c.count("retransmitted_packets", c.get<double>(64));
+      c.us("handshake_rtt_ms", c.get<double>(72));
+      c.us("duration_ms", c.get<double>(80));
       break;
     case podspan::kRowHttp:
-      c.span(24, "method");
-      c.span(32, "route");
-      c.integer("status", c.get<int32_t>(40));
-      c.integer("grpc_status", c.get<int32_t>(44));
-      c.us("latency_ms", c.get<double>(48));
-      c.us("duration_ms", c.get<double>(56));
-      c.count("request_bytes", c.get<double>(64));
-      c.count("response_bytes", c.get<double>(72));
+      c.span(32, "method");
+      c.span(40, "route");
+      c.integer("status", c.get<int32_t>(48));
+      c.integer("grpc_status", c.get<int32_t>(52));
+      c.us("latency_ms", c.get<double>(56));
+      c.us("duration_ms", c.get<double>(64));
+      c.count("request_bytes", c.get<double>(72));
+      c.count("response_bytes", c.get<double>(80));
       break;
     case podspan::kRowDns:
-      c.span(24, "query");
+      c.span(32, "query");
       c.integer("qtype", c.get<uint16_t>(6));
-      c.span(32, "qtype_name");
-      c.span(40, "rcode_name");
-      c.integer("rcode", c.get<int32_t>(48));
-      c.integer("answers", c.get<uint16_t>(52));
-      c.us("latency_ms", c.get<double>(56));
+      c.span(40, "qtype_name");
+      c.span(48, "rcode_name");
+      c.integer("rcode", c.get<int32_t>(56));
+      c.integer("answers", c.get<uint16_t>(60));
+      c.us("latency_ms", c.get<double>(64));
       break;
     default:
       return "unknown kind";

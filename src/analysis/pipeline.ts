@@ -1,15 +1,15 @@
 // The one place record batches enter JavaScript: each kind a Buffer of complete JSON lines (as the
 // native side hands them, src/analysis/native-records.ts) and, beside them, one fixed row per
 // line (record-rows.ts). The aggregator and the metrics read the rows: no JSON is parsed for
-// them. Outputs (files, the collector) receive the native bytes unchanged; only when pod fields
-// must be added to what they receive are the lines parsed, enriched and re-serialised. Batches
-// without rows (made in JavaScript) are parsed.
+// them. Outputs (files, the collector) receive the native bytes; where a PodIndex names an end
+// of a record, its pod fields are spliced onto the end of that line (the line's own bytes kept).
+// Batches without rows (made in JavaScript) are parsed, and then re-serialised when enriched.
 import { ANALYTICS_KINDS, parseJsonLines, RECORD_KINDS, type AnalyticsKind, type RecordKind, type RecordsByKind } from './records';
-import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SpanStrings, type ServerFacts } from './record-rows';
+import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SpanStrings, type Rows, type ServerFacts } from './record-rows';
 import { enrichAlert, type AlertRecord } from '../detection/alert-record';
 import type { Aggregator } from './aggregate';
 import type { AnalyticsMetrics } from './metrics';
-import type { PodIndex } from './pods';
+import type { PodIndex, PodRef } from './pods';
 
 import type { RecordBatch } from './native-records';
 export type { RecordBatch };
@@ -40,8 +40,8 @@ export class RecordPipeline {
     const { pods, outputs = [], onAlert } = this.parts;
     const alerts = batch.alerts?.length ? parseJsonLines<AlertRecord>(batch.alerts, `${where} (alerts)`) : [];
     if (pods) for (const a of alerts) enrichAlert(a, pods);
-    const parse = !(batch.flowRows && batch.httpRows && batch.dnsRows) || (pods !== undefined && outputs.length > 0);
-    const lines: Partial<Record<RecordKind, Buffer>> = parse ? this.takeParsed(batch, where) : this.takeRows(batch);
+    const rows = batch.flowRows && batch.httpRows && batch.dnsRows;
+    const lines: Partial<Record<RecordKind, Buffer>> = rows ? this.takeRows(batch, outputs.length > 0) : this.takeParsed(batch, where);
     this.counts.alerts += alerts.length;
     if (alerts.length) lines.alerts = pods ? serialise(alerts) : batch.alerts;
     for (const kind of RECORD_KINDS) {
@@ -51,8 +51,8 @@ export class RecordPipeline {
     if (onAlert) for (const a of alerts) onAlert(a);
   }
 
-  /** The aggregates and metrics from the rows; the outputs' lines are the batch's own. */
-  private takeRows(batch: RecordBatch): Partial<Record<AnalyticsKind, Buffer>> {
+  /** The aggregates and metrics from the rows; the outputs' lines are the batch's own, with pod fields spliced on. */
+  private takeRows(batch: RecordBatch, output: boolean): Partial<Record<AnalyticsKind, Buffer>> {
     const { aggregator, metrics } = this.parts;
     const flows = new FlowRows(batch.flowRows!, batch.flows, this.strings);
     for (let i = 0; i < flows.count; i++) {
@@ -75,7 +75,9 @@ export class RecordPipeline {
     this.counts.flows += flows.count;
     this.counts.http += http.count;
     this.counts.dns += dns.count;
-    return { flows: batch.flows, http: batch.http, dns: batch.dns };
+    const pods = this.parts.pods;
+    if (!pods || !output) return { flows: batch.flows, http: batch.http, dns: batch.dns };
+    return { flows: withPodFields(flows, pods), http: withPodFields(http, pods), dns: withPodFields(dns, pods) };
   }
 
   /** The server's pod, as PodIndex.enrich would set it on the parsed line. */
@@ -108,3 +110,31 @@ export class RecordPipeline {
 }
 
 const serialise = (records: object[]): Buffer => Buffer.from(records.map((r) => JSON.stringify(r) + '\n').join(''));
+
+/**
+ * The kind's lines with the pod fields PodIndex.enrich would add (client_pod, client_node,
+ * server_pod, server_node, in that order) spliced in before each line's closing brace; runs of
+ * lines with neither end a pod's are passed on as they are.
+ */
+function withPodFields(rows: Rows, pods: PodIndex): Buffer {
+  const parts: Buffer[] = [];
+  let runStart = rows.count ? rows.lineStart(0) : 0;
+  for (let i = 0; i < rows.count; i++) {
+    const client = pods.lookup(rows.clientAddress(i));
+    const server = pods.lookup(rows.serverAddress(i));
+    if (!client && !server) continue;
+    const end = rows.lineEnd(i);
+    parts.push(rows.json.subarray(runStart, end - 1), Buffer.from(podFields(client, server)));
+    runStart = end + 1;
+  }
+  if (!parts.length) return rows.json;
+  parts.push(rows.json.subarray(runStart, rows.count ? rows.lineEnd(rows.count - 1) + 1 : runStart));
+  return Buffer.concat(parts);
+}
+
+function podFields(client: PodRef | undefined, server: PodRef | undefined): string {
+  let fields = '';
+  if (client) fields += `,"client_pod":${JSON.stringify(client.pod)}${client.node ? `,"client_node":${JSON.stringify(client.node)}` : ''}`;
+  if (server) fields += `,"server_pod":${JSON.stringify(server.pod)}${server.node ? `,"server_node":${JSON.stringify(server.node)}` : ''}`;
+  return `${fields}}\n`;
+}

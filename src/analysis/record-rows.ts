@@ -6,9 +6,9 @@
 // and the metrics without JSON.parse; the JSON bytes stay the outputs' bytes.
 import { CONN_STATES, type DnsRecord, type Endpoints, type FlowRecord, type HttpRecord } from './records';
 
-export const FLOW_ROW_SIZE = 80;
-export const HTTP_ROW_SIZE = 80;
-export const DNS_ROW_SIZE = 64;
+export const FLOW_ROW_SIZE = 88;
+export const HTTP_ROW_SIZE = 88;
+export const DNS_ROW_SIZE = 72;
 const NO_SPAN = 0xffffffff;
 const BACKSLASH = 0x5c;
 
@@ -65,7 +65,7 @@ const ms = (us: number): number | null => (us < 0 ? null : us / 1000);
 const orNull = (v: number): number | null => (v < 0 ? null : v);
 
 /** A batch's rows of one kind with the JSON bytes their spans point into. */
-abstract class Rows {
+export abstract class Rows {
   /** The kind's row size (record_rows.h). */
   static readonly rowSize: number;
   readonly view: DataView;
@@ -88,9 +88,24 @@ abstract class Rows {
 
   /** The record's JSON line ('\n' excluded). */
   line(i: number): Buffer {
+    return this.json.subarray(this.lineStart(i), this.lineEnd(i));
+  }
+
+  /** Where row i's line starts in the batch's JSON, and where it ends ('\n' excluded). */
+  lineStart(i: number): number {
+    return this.view.getUint32(i * this.size + 8, true);
+  }
+  lineEnd(i: number): number {
     const at = i * this.size + 8;
-    const offset = this.view.getUint32(at, true);
-    return this.json.subarray(offset, offset + this.view.getUint32(at + 4, true));
+    return this.view.getUint32(at, true) + this.view.getUint32(at + 4, true);
+  }
+
+  /** The line's client and server addresses. */
+  clientAddress(i: number): string {
+    return this.span(i * this.size + 24)!;
+  }
+  serverAddress(i: number): string {
+    return this.span(i * this.size + 16)!;
   }
 
   protected server(at: number, into: ServerFacts): void {
@@ -109,10 +124,10 @@ export class FlowRows extends Rows {
     const v = this.view;
     this.server(at, into);
     into.state = CONN_STATES[v.getUint16(at + 6, true)]!;
-    into.client_packets = v.getFloat64(at + 24, true);
-    into.server_packets = v.getFloat64(at + 32, true);
-    into.retransmitted_packets = v.getFloat64(at + 56, true);
-    into.handshake_rtt_ms = ms(v.getFloat64(at + 64, true));
+    into.client_packets = v.getFloat64(at + 32, true);
+    into.server_packets = v.getFloat64(at + 40, true);
+    into.retransmitted_packets = v.getFloat64(at + 64, true);
+    into.handshake_rtt_ms = ms(v.getFloat64(at + 72, true));
     return into;
   }
 }
@@ -125,12 +140,12 @@ export class HttpRows extends Rows {
     const v = this.view;
     this.server(at, into);
     // As JSON.parse reads the line: null where the JSON has null, whatever the type says.
-    into.method = this.span(at + 24)!;
-    into.route = this.span(at + 32)!;
-    into.status = orNull(v.getInt32(at + 40, true))!;
-    into.grpc_status = orNull(v.getInt32(at + 44, true));
-    into.latency_ms = ms(v.getFloat64(at + 48, true));
-    into.duration_ms = ms(v.getFloat64(at + 56, true));
+    into.method = this.span(at + 32)!;
+    into.route = this.span(at + 40)!;
+    into.status = orNull(v.getInt32(at + 48, true))!;
+    into.grpc_status = orNull(v.getInt32(at + 52, true));
+    into.latency_ms = ms(v.getFloat64(at + 56, true));
+    into.duration_ms = ms(v.getFloat64(at + 64, true));
     return into;
   }
 }
@@ -143,11 +158,11 @@ export class DnsRows extends Rows {
     const v = this.view;
     this.server(at, into);
     into.qtype = v.getUint16(at + 6, true);
-    into.query = this.span(at + 24)!;
-    into.qtype_name = this.span(at + 32)!;
-    into.rcode_name = this.span(at + 40)!;
-    into.rcode = orNull(v.getInt32(at + 48, true))!;
-    into.latency_ms = ms(v.getFloat64(at + 56, true));
+    into.query = this.span(at + 32)!;
+    into.qtype_name = this.span(at + 40)!;
+    into.rcode_name = this.span(at + 48)!;
+    into.rcode = orNull(v.getInt32(at + 56, true))!;
+    into.latency_ms = ms(v.getFloat64(at + 64, true));
     return into;
   }
 }

@@ -2,17 +2,20 @@
 // record_rows.h), judged by the lines themselves: for every record of every batch, over the
 // fixtures and the corpus, the row's line span is that record's line, and every value the row
 // holds equals the value JSON.parse gives for the line (null where the line has null); and the
-// summary and the metrics made from the rows equal those made from the parsed lines.
+// summary and the metrics made from the rows equal those made from the parsed lines; and the
+// lines the outputs get with pod fields spliced on parse to the lines PodIndex.enrich makes.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureSession, fileCaptureOptions } from '../../src/capture/session';
 import type { RecordBatch } from '../../src/analysis/native-records';
-import { parseJsonLines } from '../../src/analysis/records';
+import { parseJsonLines, type Endpoints } from '../../src/analysis/records';
 import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SpanStrings } from '../../src/analysis/record-rows';
 import { Aggregator } from '../../src/analysis/aggregate';
 import { RecordPipeline } from '../../src/analysis/pipeline';
 import { AnalyticsMetrics } from '../../src/analysis/metrics';
 import { Registry } from 'prom-client';
+import { PodIndex } from '../../src/analysis/pods';
+import type { PodInfo } from '../../src/k8s/types';
 import { corpusDir, corpusEntries, repoRoot } from '../helpers/tools';
 
 async function batches(file: string): Promise<RecordBatch[]> {
@@ -56,15 +59,15 @@ function checkBatches(file: string, all: RecordBatch[]): { flows: number; http: 
 function extras(kind: 'flows' | 'http' | 'dns', v: DataView, i: number): Line {
   const ms = (us: number) => (us < 0 ? null : us / 1000);
   if (kind === 'flows') {
-    const at = i * 80;
-    return { server_port: v.getUint16(at + 2, true), client_bytes: v.getFloat64(at + 40, true), server_bytes: v.getFloat64(at + 48, true), duration_ms: ms(v.getFloat64(at + 72, true)) };
+    const at = i * 88;
+    return { server_port: v.getUint16(at + 2, true), client_bytes: v.getFloat64(at + 48, true), server_bytes: v.getFloat64(at + 56, true), duration_ms: ms(v.getFloat64(at + 80, true)) };
   }
   if (kind === 'http') {
-    const at = i * 80;
-    return { request_bytes: v.getFloat64(at + 64, true), response_bytes: v.getFloat64(at + 72, true) };
+    const at = i * 88;
+    return { request_bytes: v.getFloat64(at + 72, true), response_bytes: v.getFloat64(at + 80, true) };
   }
-  const at = i * 64;
-  return { answers: v.getUint16(at + 52, true) };
+  const at = i * 72;
+  return { answers: v.getUint16(at + 60, true) };
 }
 
 /** summary.json and the metrics' exposition from the batches, through the rows or (rows left out) through parsed lines. */
@@ -77,6 +80,38 @@ async function aggregates(all: RecordBatch[], rows: boolean): Promise<[unknown, 
   return [aggregator.summary(), await registry.metrics()];
 }
 
+/**
+ * What the outputs receive with a PodIndex naming every other address of the batches (some pods
+ * with a node, some without): parsed, equal to the lines enriched by PodIndex.enrich; and each
+ * line no pod names is the native line, byte for byte.
+ */
+function checkPodFields(file: string, all: RecordBatch[]): number {
+  const kinds = ['flows', 'http', 'dns'] as const;
+  const addresses = new Set<string>();
+  for (const b of all) for (const k of kinds) for (const r of parseJsonLines<Line>(b[k], k)) addresses.add(r.client as string).add(r.server as string);
+  const infos: PodInfo[] = [...addresses]
+    .filter((_, i) => i % 2 === 0)
+    .map((ip, i) => ({ uid: `u${i}`, namespace: 'ns', name: `p"${i}`, labels: {}, ips: [ip], hostNetwork: false, phase: 'Running', nodeName: i % 3 ? `node-${i}` : '', containerPorts: [] }));
+  const pods = new PodIndex(infos);
+  let enriched = 0;
+  for (const b of all) {
+    const got: Partial<Record<string, Buffer>> = {};
+    new RecordPipeline({ pods, outputs: [{ write: (k, l) => (got[k] = l) }] }).take(b);
+    for (const k of kinds) {
+      const native = b[k].toString('utf8').split('\n').filter(Boolean);
+      const out = (got[k] ?? Buffer.alloc(0)).toString('utf8').split('\n').filter(Boolean);
+      expect(out.length, `${file} ${k}`).toBe(native.length);
+      native.forEach((line, i) => {
+        const want: Endpoints = pods.enrich(JSON.parse(line) as Endpoints);
+        expect(JSON.parse(out[i]!), `${file} ${k} #${i}`).toEqual(want);
+        if (!want.client_pod && !want.server_pod) expect(out[i], `${file} ${k} #${i}`).toBe(line);
+        else enriched++;
+      });
+    }
+  }
+  return enriched;
+}
+
 describe('record rows beside the JSON lines', () => {
   it('decode to the values of every line of the fixtures (h2c and gRPC, HTTP/1.1, DNS)', async () => {
     let total = { flows: 0, http: 0, dns: 0 };
@@ -85,6 +120,7 @@ describe('record rows beside the JSON lines', () => {
       const all = await batches(file);
       const n = checkBatches(f, all);
       expect(await aggregates(all, true), f).toEqual(await aggregates(all, false));
+      expect(checkPodFields(f, all), f).toBeGreaterThan(0);
       total = { flows: total.flows + n.flows, http: total.http + n.http, dns: total.dns + n.dns };
     }
     expect(total).toEqual({ flows: 11, http: 5, dns: 0 });
@@ -106,6 +142,7 @@ describe('record rows beside the JSON lines', () => {
       }
       const n = checkBatches(e.file, all);
       expect(await aggregates(all, true), e.file).toEqual(await aggregates(all, false));
+      checkPodFields(e.file, all);
       total.flows += n.flows;
       total.http += n.http;
       total.dns += n.dns;

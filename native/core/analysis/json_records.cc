@@ -342,7 +342,7 @@ void put_ends(Line& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, Line
   if (uid) o.tagged("uid", "C", uid);
   else o.null("uid");
   o.time("ts", ts);
-  o.address("client", e.ip_version, e.client);
+  o.address("client", e.ip_version, e.client, spans ? &spans->client : nullptr);
   o.num("client_port", e.client_port);
   o.address("server", e.ip_version, e.server, spans ? &spans->server : nullptr);
   o.num("server_port", e.server_port);

@@ -28,6 +28,7 @@ struct Row {
     put<uint16_t>(6, extra);
     span(8, s.line);
     span(16, s.server);
+    span(24, s.client);
   }
   void append_to(std::string& rows) const { rows.append(reinterpret_cast<const char*>(b), N); }
 };
@@ -44,39 +45,39 @@ double row_us(uint64_t ns) {
 void append_row(std::string& rows, const FlowRecord& r, const LineSpans& s) {
   Row<kFlowRowSize> row;
   row.head(kRowFlow, r.ends, static_cast<uint16_t>(r.state), s);
-  row.put(24, count(r.client_packets));
-  row.put(32, count(r.server_packets));
-  row.put(40, count(r.client_bytes));
-  row.put(48, count(r.server_bytes));
-  row.put(56, count(r.retransmitted_packets));
-  row.put(64, row_us(r.handshake_rtt));
-  row.put(72, row_us(r.duration));
+  row.put(32, count(r.client_packets));
+  row.put(40, count(r.server_packets));
+  row.put(48, count(r.client_bytes));
+  row.put(56, count(r.server_bytes));
+  row.put(64, count(r.retransmitted_packets));
+  row.put(72, row_us(r.handshake_rtt));
+  row.put(80, row_us(r.duration));
   row.append_to(rows);
 }
 
 void append_row(std::string& rows, const HttpRecord& r, const LineSpans& s) {
   Row<kHttpRowSize> row;
   row.head(kRowHttp, r.ends, 0, s);
-  row.span(24, s.a);
-  row.span(32, s.b);
-  row.put<int32_t>(40, r.status > 0 ? r.status : -1);  // as the JSON: null unless positive
-  row.put<int32_t>(44, r.grpc_status >= 0 ? r.grpc_status : -1);
-  row.put(48, row_us(r.latency));
-  row.put(56, row_us(r.duration));
-  row.put(64, count(r.request_bytes));
-  row.put(72, count(r.response_bytes));
+  row.span(32, s.a);
+  row.span(40, s.b);
+  row.put<int32_t>(48, r.status > 0 ? r.status : -1);  // as the JSON: null unless positive
+  row.put<int32_t>(52, r.grpc_status >= 0 ? r.grpc_status : -1);
+  row.put(56, row_us(r.latency));
+  row.put(64, row_us(r.duration));
+  row.put(72, count(r.request_bytes));
+  row.put(80, count(r.response_bytes));
   row.append_to(rows);
 }
 
 void append_row(std::string& rows, const DnsRecord& r, const LineSpans& s) {
   Row<kDnsRowSize> row;
   row.head(kRowDns, r.ends, r.qtype, s);
-  row.span(24, s.a);
-  row.span(32, s.b);
-  row.span(40, s.c);
-  row.put<int32_t>(48, r.rcode >= 0 ? r.rcode : -1);
-  row.put<uint16_t>(52, r.answers);
-  row.put(56, row_us(r.latency));
+  row.span(32, s.a);
+  row.span(40, s.b);
+  row.span(48, s.c);
+  row.put<int32_t>(56, r.rcode >= 0 ? r.rcode : -1);
+  row.put<uint16_t>(60, r.answers);
+  row.put(64, row_us(r.latency));
   row.append_to(rows);
 }
 

@@ -10,17 +10,18 @@
 // writes them (so us / 1000 in JavaScript is the very double JSON.parse gives, for durations
 // below 2^53 us, 285 years); -1 when the JSON has null. Counts are float64 (exact below 2^53, rounded as JSON.parse rounds above).
 //
-// Common head (all kinds), 24 bytes:
+// Common head (all kinds), 32 bytes:
 //   0 u8 kind (kRowFlow, kRowHttp, kRowDns)   1 u8 ip_version   2 u16 server_port   4 u16 vlan
 //   6 u16 kind-specific (flow: state; dns: qtype; http: 0)
-//   8 span line (the record's whole JSON line, '\n' excluded)   16 span server (its address text)
-// Flow (kFlowRowSize): 24 f64 client_packets  32 f64 server_packets  40 f64 client_bytes
-//   48 f64 server_bytes  56 f64 retransmitted_packets  64 f64 handshake_rtt_us  72 f64 duration_us
-// HTTP (kHttpRowSize): 24 span method  32 span route  40 i32 status (-1: null)
-//   44 i32 grpc_status (-1: null)  48 f64 latency_us  56 f64 duration_us  64 f64 request_bytes
-//   72 f64 response_bytes
-// DNS (kDnsRowSize): 24 span query  32 span qtype_name  40 span rcode_name  48 i32 rcode (-1: null)
-//   52 u16 answers  54 u16 0  56 f64 latency_us
+//   8 span line (the record's whole JSON line, '\n' excluded)   16 span server   24 span client
+//   (their address texts)
+// Flow (kFlowRowSize): 32 f64 client_packets  40 f64 server_packets  48 f64 client_bytes
+//   56 f64 server_bytes  64 f64 retransmitted_packets  72 f64 handshake_rtt_us  80 f64 duration_us
+// HTTP (kHttpRowSize): 32 span method  40 span route  48 i32 status (-1: null)
+//   52 i32 grpc_status (-1: null)  56 f64 latency_us  64 f64 duration_us  72 f64 request_bytes
+//   80 f64 response_bytes
+// DNS (kDnsRowSize): 32 span query  40 span qtype_name  48 span rcode_name  56 i32 rcode (-1: null)
+//   60 u16 answers  62 u16 0  64 f64 latency_us
 #pragma once
 
 #include <cstddef>
@@ -40,12 +41,12 @@ constexpr uint32_t kNoSpan = UINT32_MAX;
 
 // The spans the JSON writer reports for one line (json_records.h), offsets into its output.
 struct LineSpans {
-  JsonSpan line, server;
+  JsonSpan line, server, client;
   JsonSpan a, b, c;  // flow: unused; http: method, route; dns: query, qtype_name, rcode_name
 };
 
 enum RowKind : uint8_t { kRowFlow = 1, kRowHttp = 2, kRowDns = 3 };
-constexpr size_t kFlowRowSize = 80, kHttpRowSize = 80, kDnsRowSize = 64;
+constexpr size_t kFlowRowSize = 88, kHttpRowSize = 88, kDnsRowSize = 72;
 
 // Microseconds as the JSON writes a duration (append_ms), -1 for unknown.
 double row_us(uint64_t ns);

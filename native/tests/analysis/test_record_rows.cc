@@ -68,18 +68,19 @@ TEST(rows_http_values_spans_and_nulls) {
   CHECK_EQ(at<uint16_t>(rows, 0, 4), uint16_t(7));
   CHECK_EQ(span_text(out, rows, 0, 8), out.substr(0, second - 1));
   CHECK_EQ(span_text(out, rows, 0, 16), std::string("\"10.0.0.2\""));
-  CHECK_EQ(span_text(out, rows, 0, 24), std::string("\"GET\""));
-  CHECK_EQ(span_text(out, rows, 0, 32), std::string("\"/a\\\"b/{id}\""));
-  CHECK_EQ(at<int32_t>(rows, 0, 40), 503);
-  CHECK_EQ(at<int32_t>(rows, 0, 44), -1);
-  CHECK_EQ(at<double>(rows, 0, 48), 12346.0);
-  CHECK_EQ(at<double>(rows, 0, 56), -1.0);
-  CHECK_EQ(at<double>(rows, 0, 64), 100.0);
-  CHECK_EQ(at<double>(rows, 0, 72), 2000.0);
+  CHECK_EQ(span_text(out, rows, 0, 24), std::string("\"10.0.0.1\""));
+  CHECK_EQ(span_text(out, rows, 0, 32), std::string("\"GET\""));
+  CHECK_EQ(span_text(out, rows, 0, 40), std::string("\"/a\\\"b/{id}\""));
+  CHECK_EQ(at<int32_t>(rows, 0, 48), 503);
+  CHECK_EQ(at<int32_t>(rows, 0, 52), -1);
+  CHECK_EQ(at<double>(rows, 0, 56), 12346.0);
+  CHECK_EQ(at<double>(rows, 0, 64), -1.0);
+  CHECK_EQ(at<double>(rows, 0, 72), 100.0);
+  CHECK_EQ(at<double>(rows, 0, 80), 2000.0);
   CHECK_EQ(at<uint32_t>(rows, kHttpRowSize, 8), uint32_t(second));
-  CHECK_EQ(span_text(out, rows, kHttpRowSize, 24), std::string("<null>"));
-  CHECK_EQ(span_text(out, rows, kHttpRowSize, 32), std::string("\"/a\\\"b/{id}\""));
-  CHECK_EQ(at<int32_t>(rows, kHttpRowSize, 40), -1);
+  CHECK_EQ(span_text(out, rows, kHttpRowSize, 32), std::string("<null>"));
+  CHECK_EQ(span_text(out, rows, kHttpRowSize, 40), std::string("\"/a\\\"b/{id}\""));
+  CHECK_EQ(at<int32_t>(rows, kHttpRowSize, 48), -1);
   for (size_t r = 0; r < 2; ++r)
     CHECK_EQ(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data()) + r * kHttpRowSize), std::string());
 }
@@ -104,10 +105,10 @@ TEST(rows_flow_and_dns) {
   CHECK_EQ(frows.size(), kFlowRowSize);
   CHECK_EQ(span_text(flows, frows, 0, 16), std::string("\"2001:db8::7\""));
   CHECK_EQ(at<uint16_t>(frows, 0, 6), uint16_t(ConnState::kRejected));
-  CHECK_EQ(at<double>(frows, 0, 24), 3.0);
-  CHECK_EQ(at<double>(frows, 0, 56), 2.0);
-  CHECK_EQ(at<double>(frows, 0, 64), 0.0);
-  CHECK_EQ(at<double>(frows, 0, 72), 2.0);
+  CHECK_EQ(at<double>(frows, 0, 32), 3.0);
+  CHECK_EQ(at<double>(frows, 0, 64), 2.0);
+  CHECK_EQ(at<double>(frows, 0, 72), 0.0);
+  CHECK_EQ(at<double>(frows, 0, 80), 2.0);
   CHECK_EQ(podspan_test::check_row(flows, reinterpret_cast<const uint8_t*>(frows.data())), std::string());
 
   DnsRecord d;
@@ -127,15 +128,15 @@ TEST(rows_flow_and_dns) {
   append_json(dns, d, &ds);
   append_row(drows, d, ds);
   CHECK_EQ(drows.size(), 2 * kDnsRowSize);
-  CHECK_EQ(span_text(dns, drows, 0, 24), std::string("\"caf\xc3\xa9.example\\u0001\""));
-  CHECK_EQ(span_text(dns, drows, 0, 32), std::string("\"TYPE99\""));
-  CHECK_EQ(span_text(dns, drows, 0, 40), std::string("<null>"));
-  CHECK_EQ(at<int32_t>(drows, 0, 48), -1);
-  CHECK_EQ(span_text(dns, drows, kDnsRowSize, 32), std::string("\"A\""));
-  CHECK_EQ(span_text(dns, drows, kDnsRowSize, 40), std::string("\"SERVFAIL\""));
-  CHECK_EQ(at<int32_t>(drows, kDnsRowSize, 48), 2);
-  CHECK_EQ(at<uint16_t>(drows, kDnsRowSize, 52), uint16_t(4));
-  CHECK_EQ(at<double>(drows, kDnsRowSize, 56), 600.0);
+  CHECK_EQ(span_text(dns, drows, 0, 32), std::string("\"caf\xc3\xa9.example\\u0001\""));
+  CHECK_EQ(span_text(dns, drows, 0, 40), std::string("\"TYPE99\""));
+  CHECK_EQ(span_text(dns, drows, 0, 48), std::string("<null>"));
+  CHECK_EQ(at<int32_t>(drows, 0, 56), -1);
+  CHECK_EQ(span_text(dns, drows, kDnsRowSize, 40), std::string("\"A\""));
+  CHECK_EQ(span_text(dns, drows, kDnsRowSize, 48), std::string("\"SERVFAIL\""));
+  CHECK_EQ(at<int32_t>(drows, kDnsRowSize, 56), 2);
+  CHECK_EQ(at<uint16_t>(drows, kDnsRowSize, 60), uint16_t(4));
+  CHECK_EQ(at<double>(drows, kDnsRowSize, 64), 600.0);
   for (size_t r = 0; r < 2; ++r)
     CHECK_EQ(podspan_test::check_row(dns, reinterpret_cast<const uint8_t*>(drows.data()) + r * kDnsRowSize), std::string());
 }
@@ -150,7 +151,7 @@ TEST(rows_check_catches_a_wrong_row) {
   append_json(out, h, &s);
   append_row(rows, h, s);
   const int32_t wrong = 201;
-  std::memcpy(&rows[40], &wrong, 4);
+  std::memcpy(&rows[48], &wrong, 4);
   CHECK(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data())).find("status") != std::string::npos);
 }
 
@@ -166,7 +167,7 @@ TEST(rows_long_strings_grow_the_line_midway) {
   LineSpans s;
   append_json(out, h, &s);
   append_row(rows, h, s);
-  CHECK_EQ(span_text(out, rows, 0, 32), [&] {
+  CHECK_EQ(span_text(out, rows, 0, 40), [&] {
     std::string r;
     append_json_string(r, h.route.data(), h.route.size());
     return r;
