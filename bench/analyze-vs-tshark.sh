@@ -13,6 +13,8 @@
 # Analyzer (connection tracker, HTTP/HTTP2/DNS parsers, every record formatted as JSON), in the
 # same rounds: what analytics adds to the reassembly cost per packet, without Node or files.
 #   sudo bash bench/analyze-vs-tshark.sh [ROUNDS=5] [REQUESTS=200000]
+# BASELINE=DIR (another checkout, built: dist/ and the addon) adds its `analyze` and core to the
+# same rounds (analyze-base, core-analyze-base): before/after figures from one interleaved run.
 # Needs root, iproute2, ethtool, iperf3, tcpdump, tshark, capinfos, hey.
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -29,6 +31,12 @@ done
 CORE="$ROOT/build/native-bench/podspan_reassembly_bench"
 cmake -S "$ROOT/native" -B "$ROOT/build/native-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$ROOT/build/native-bench" -j2 --target podspan_reassembly_bench >/dev/null
+BASE=${BASELINE:-}
+if [ -n "$BASE" ]; then
+  [ -f "$BASE/dist/cli/main.js" ] || { echo "BASELINE=$BASE: build it first"; exit 2; }
+  cmake -S "$BASE/native" -B "$BASE/build/native-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BASE/build/native-bench" -j2 --target podspan_reassembly_bench >/dev/null
+fi
 
 declare -A CAPS=(
   [iperf32]="$DIR/few-flows-32-320.pcap"
@@ -50,6 +58,8 @@ run_tool() {  # tool capture -> "wall user sys maxrss_kb"
     tshark-tree) "${TIME[@]}" tshark -n -2 -r "$cap" -z http,tree -q >"$out/tree.txt" 2>"$OUT/log-$tool" ;;
     core-reassembly) "${TIME[@]}" "$CORE" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     core-analyze) "${TIME[@]}" "$CORE" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
+    analyze-base) "${TIME[@]}" node "$BASE/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    core-analyze-base) "${TIME[@]}" "$BASE/build/native-bench/podspan_reassembly_bench" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     tshark-fields) "${TIME[@]}" tshark -n -2 -r "$cap" -T fields -e tcp.stream -e tcp.analysis.initial_rtt \
       -e tcp.analysis.retransmission -e tcp.analysis.zero_window -e http.time -e dns.time >"$out/fields.txt" 2>"$OUT/log-$tool" ;;
   esac
@@ -58,6 +68,7 @@ run_tool() {  # tool capture -> "wall user sys maxrss_kb"
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 TOOLS=(analyze streams tshark-tree tshark-fields core-reassembly core-analyze)
+[ -n "$BASE" ] && TOOLS+=(analyze-base core-analyze-base)
 for w in "${WORKLOADS[@]}"; do
   cap=${CAPS[$w]}
   packets=$(capinfos -c -M "$cap" | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
@@ -91,4 +102,7 @@ for w in "${WORKLOADS[@]}"; do
       w, tt/a, tf/a, (ac/sc - 1) * 100 }'
   awk -v w="$w" -v r="${CPU[core-reassembly]}" -v a="${CPU[core-analyze]}" 'BEGIN {
     printf "ratio %s: core only, analytics adds %+.0f%% to the reassembly CPU per packet\n", w, (a/r - 1) * 100 }'
+  [ -n "$BASE" ] && awk -v w="$w" -v a="${CPU[analyze]}" -v b="${CPU[analyze-base]}" -v ca="${CPU[core-analyze]}" -v cb="${CPU[core-analyze-base]}" \
+      -v wa="${WALL[analyze]}" -v wb="${WALL[analyze-base]}" 'BEGIN {
+    printf "ratio %s: against BASELINE, analyze wall %+.0f%%, CPU/pkt %+.0f%%; core analytics CPU/pkt %+.0f%%\n", w, (wa/wb - 1) * 100, (a/b - 1) * 100, (ca/cb - 1) * 100 }'
 done

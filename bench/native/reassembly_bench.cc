@@ -37,16 +37,28 @@
 #include "detection/detecting_sink.h"
 #include "detection/detector.h"
 #include "analysis/json_records.h"
+#include "analysis/record_rows.h"
 #include "shadow/shadow_consumer.h"
 
 using namespace podspan;
 
 namespace {
+// Each record as the queue to JavaScript makes it: its JSON line and, for flows, HTTP and DNS,
+// its fixed row (analysis/record_rows.h).
 struct JsonCountingRecords : RecordSink {
-  std::string line;
+  std::string line, row;
   uint64_t flows = 0, http_records = 0, dns_records = 0, json_bytes = 0;
   template <class R>
   void count(const R& r, uint64_t& n) {
+    line.clear();
+    row.clear();
+    LineSpans spans;
+    append_json(line, r, &spans);
+    append_row(row, r, spans);
+    ++n;
+    json_bytes += line.size();
+  }
+  void count(const AlertRecord& r, uint64_t& n) {
     line.clear();
     append_json(line, r);
     ++n;

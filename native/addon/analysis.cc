@@ -113,6 +113,9 @@ Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& b) {
   o.Set("http", copy_to_buffer(env, b.http));
   o.Set("dns", copy_to_buffer(env, b.dns));
   o.Set("alerts", copy_to_buffer(env, b.alerts));
+  o.Set("flowRows", copy_to_buffer(env, b.flow_rows));
+  o.Set("httpRows", copy_to_buffer(env, b.http_rows));
+  o.Set("dnsRows", copy_to_buffer(env, b.dns_rows));
   o.Set("flowCount", Napi::Number::New(env, static_cast<double>(b.flow_count)));
   o.Set("httpCount", Napi::Number::New(env, static_cast<double>(b.http_count)));
   o.Set("dnsCount", Napi::Number::New(env, static_cast<double>(b.dns_count)));

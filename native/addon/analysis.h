@@ -13,8 +13,8 @@ namespace podspan_addon {
 // {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?, detect?}; a file waits for
 // JS, live capture never blocks (records dropped and counted). detect: README.md, Detection.
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& options, bool reading_file);
-// {flows, http, dns, alerts}: Buffers of complete JSON lines, plus {flowCount, httpCount, dnsCount,
-// alertCount}.
+// {flows, http, dns, alerts}: Buffers of complete JSON lines, {flowRows, httpRows, dnsRows}: one
+// fixed row per line (analysis/record_rows.h), plus {flowCount, httpCount, dnsCount, alertCount}.
 Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& batch);
 // {records: {flows, http, dns, alerts}, batches, droppedRecords, app, appCounters: {httpRequests, ...},
 // packets, tcpPackets, udpDnsDatagrams, streams, gapBytes, detect?: {alertsFired, alertsCleared,

@@ -1,12 +1,15 @@
 // libFuzzer target: records whose strings and numbers come from the input (as paths, hosts and
 // DNS names come from the network) must serialise to lines that are each one valid JSON object
-// in valid UTF-8, as the strict RFC 8259 recogniser in tests/strict_json.h judges them.
+// in valid UTF-8, as the strict RFC 8259 recogniser in tests/strict_json.h judges them; and each
+// flow, HTTP and DNS record's fixed row (analysis/record_rows.h) must agree with its line, span
+// for span and number for number, as tests/row_check.h judges them.
 #include <cstddef>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include "../tests/row_check.h"
 #include "../tests/strict_json.h"
 #include "analysis/json_records.h"
 
@@ -22,6 +25,11 @@ struct Input {
     p += k;
     n -= k;
     return v;
+  }
+  // A duration in ns: below 2^62 (the rows' microseconds are exact there), or unknown.
+  uint64_t ns() {
+    const uint64_t v = num();
+    return (v & 1) ? podspan::kUnknownNs : v >> 2;
   }
   std::string str() {
     const size_t len = n ? p[0] % 64 : 0;
@@ -39,6 +47,16 @@ void check_lines(const std::string& out, size_t expected_lines) {
   if (!podspan_test::strict_json_lines(out, lines) || lines != expected_lines) __builtin_trap();
 }
 
+// Each record's line goes after what `out` already holds (rows point into the whole batch).
+template <typename R>
+void check_row(std::string& out, const R& r) {
+  podspan::LineSpans spans;
+  std::string row;
+  podspan::append_json(out, r, &spans);
+  podspan::append_row(row, r, spans);
+  if (!podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(row.data())).empty()) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -51,13 +69,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(f.ends.client, data, size < 16 ? size : 16);
   f.ends.vlan = static_cast<uint16_t>(in.num());
   f.ts = in.num();
-  f.duration = in.num();
-  f.handshake_rtt = in.num();
+  f.duration = in.ns();
+  f.handshake_rtt = in.ns();
+  f.client_packets = in.num();
+  f.server_bytes = in.num();
+  f.retransmitted_packets = in.num();
+  std::memcpy(f.ends.server, data + (size > 16 ? size - 16 : 0), size < 16 ? size : 16);
+  f.ends.server_port = static_cast<uint16_t>(in.num());
   f.client_rtt = kUnknownNs;
   f.state = static_cast<ConnState>(in.num() % 7);
   f.close_reason = in.str();
   f.app = in.str();
-  append_json(out, f);
+  check_row(out, f);
   HttpRecord h;
   h.uid = in.num();
   h.ts = in.num();
@@ -68,16 +91,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h.route = in.str();
   h.status = static_cast<int>(in.num());
   h.grpc_status = static_cast<int>(in.num());
-  h.latency = in.num();
+  h.latency = in.ns();
+  h.duration = in.ns();
+  h.request_bytes = in.num();
   h.note = in.str();
-  append_json(out, h);
+  check_row(out, h);
   DnsRecord d;
   d.proto = in.str();
   d.query = in.str();
   d.qtype = static_cast<uint16_t>(in.num());
   d.rcode = static_cast<int>(in.num());
-  d.latency = in.num();
-  append_json(out, d);
+  d.latency = in.ns();
+  d.answers = static_cast<uint16_t>(in.num());
+  check_row(out, d);
   AlertRecord a;  // the route comes from the network; the numbers may be anything a double holds
   a.kind = static_cast<AlertKind>(in.num() % 5);
   a.id = in.num();

@@ -2,7 +2,7 @@
 // capture: requests, errors, latency quantiles; per server connections, rejections,
 // retransmissions and handshake RTT quantiles. A server is its pod ("namespace/name") when known,
 // else its address and port; cardinality is capped (caps.ts), latency memory bounded (samples.ts).
-import type { DnsRecord, Endpoints, FlowRecord, HttpRecord } from './records';
+import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 import { CardinalityCaps, type CardinalityLimits } from './caps';
 import { LatencySamples, sampleBudget, type Quantiles, type SampleBudget } from './samples';
 
@@ -29,7 +29,7 @@ export function addressPort(address: string, port: number): string {
 }
 
 /** The server as the summary and the metrics name it: its pod, else address and port. */
-export function serverName(r: Endpoints): string {
+export function serverName(r: ServerFacts): string {
   return r.server_pod ?? addressPort(r.server, r.server_port);
 }
 
@@ -47,9 +47,11 @@ export interface RequestKey {
 
 const DNS_SERVFAIL = 2;
 
-export function httpRequest(r: HttpRecord): RequestKey {
+export function httpRequest(r: HttpFacts): RequestKey {
   const grpc = r.grpc_status !== null && r.grpc_status !== undefined;
-  const answered = r.status !== 0;
+  // No response: null in the native lines, 0 in records made by hand.
+  const status = r.status as number | null;
+  const answered = status !== null && status !== 0;
   return {
     protocol: grpc ? 'grpc' : 'http',
     method: r.method,
@@ -62,8 +64,10 @@ export function httpRequest(r: HttpRecord): RequestKey {
   };
 }
 
-export function dnsRequest(r: DnsRecord): RequestKey {
-  const answered = r.rcode >= 0;
+export function dnsRequest(r: DnsFacts): RequestKey {
+  // No response: null in the native lines, -1 in records made by hand.
+  const rcode = r.rcode as number | null;
+  const answered = rcode !== null && rcode >= 0;
   return {
     protocol: 'dns',
     method: r.qtype_name || String(r.qtype),
@@ -150,7 +154,7 @@ export class Aggregator {
     this.budget = sampleBudget(limits.maxSamplesPerSeries, limits.maxSamples);
   }
 
-  private serverStats(r: Endpoints): ServerStats {
+  private serverStats(r: ServerFacts): ServerStats {
     const name = this.caps.server(serverName(r));
     let s = this.servers.get(name);
     if (!s) {
@@ -169,7 +173,7 @@ export class Aggregator {
     return s;
   }
 
-  addFlow(r: FlowRecord): void {
+  addFlow(r: FlowFacts): void {
     this.counts.flows++;
     const s = this.serverStats(r);
     s.connections++;
@@ -179,17 +183,17 @@ export class Aggregator {
     if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) s.handshakeRtt.add(r.handshake_rtt_ms);
   }
 
-  addHttp(r: HttpRecord): void {
+  addHttp(r: HttpFacts): void {
     this.counts.http++;
     this.addRequest(r, httpRequest(r));
   }
 
-  addDns(r: DnsRecord): void {
+  addDns(r: DnsFacts): void {
     this.counts.dns++;
     this.addRequest(r, dnsRequest(r));
   }
 
-  private addRequest(r: Endpoints, k: RequestKey): void {
+  private addRequest(r: ServerFacts, k: RequestKey): void {
     const s = this.serverStats(r);
     const name = this.caps.route(s.server, `${k.protocol} ${k.method} ${k.route}`);
     let route = s.routes.get(name);

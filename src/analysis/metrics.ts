@@ -4,8 +4,9 @@
 // so the number of series stays bounded however many addresses and paths the traffic carries.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
-import { httpRequest, serverName } from './aggregate';
-import type { DnsRecord, Endpoints, FlowRecord, HttpRecord, RecordsByKind } from './records';
+import { dnsRequest, httpRequest, serverName } from './aggregate';
+import type { RecordsByKind } from './records';
+import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 
 /** Request latency buckets (seconds): 0.5 ms to 30 s, as Istio's. */
 export const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -22,8 +23,19 @@ export const ANALYTICS_METRIC_NAMES = [
   'podspan_dns_request_duration_seconds',
 ] as const;
 
+type CounterSeries = ReturnType<Counter['labels']>;
+type HistogramSeries = ReturnType<Histogram['labels']>;
+
+/** One label value of a series key: length-prefixed so that no two label lists make one key; null and undefined apart. */
+const part = (v: string | null | undefined): string => (v === null ? '~n' : v === undefined ? '~u' : `${v.length}:${v}`);
+
 export class AnalyticsMetrics {
   private readonly caps: CardinalityCaps;
+  // Each series' prom-client child by its label values, so a record finds its series without
+  // prom-client hashing a label object (most of what a record cost here). As many as the series.
+  private readonly flowSeries = new Map<string, { connections: CounterSeries; retransmitted: CounterSeries; rtt: HistogramSeries }>();
+  private readonly httpSeries = new Map<string, { requests: CounterSeries; duration: HistogramSeries }>();
+  private readonly dnsSeries = new Map<string, CounterSeries>();
   private readonly httpRequests: Counter;
   private readonly httpDuration: Histogram;
   private readonly tcpConnections: Counter;
@@ -82,35 +94,53 @@ export class AnalyticsMetrics {
     });
   }
 
-  private serverLabels(r: Endpoints): { namespace: string; pod: string } {
+  private serverLabels(r: ServerFacts): { namespace: string; pod: string } {
     const name = this.caps.server(serverName(r));
     if (name === OTHER || name !== r.server_pod) return { namespace: '', pod: name };
     const slash = name.indexOf('/');
     return { namespace: name.slice(0, slash), pod: name.slice(slash + 1) };
   }
 
-  addFlow(r: FlowRecord): void {
+  addFlow(r: FlowFacts): void {
     const l = this.serverLabels(r);
-    this.tcpConnections.inc({ ...l, state: r.state });
-    if (r.retransmitted_packets) this.retransmitted.inc(l, r.retransmitted_packets);
-    if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) this.handshakeRtt.observe(l, r.handshake_rtt_ms / 1000);
+    const key = part(l.namespace) + part(l.pod) + part(r.state);
+    let c = this.flowSeries.get(key);
+    if (!c) {
+      c = { connections: this.tcpConnections.labels({ ...l, state: r.state }), retransmitted: this.retransmitted.labels(l), rtt: this.handshakeRtt.labels(l) };
+      this.flowSeries.set(key, c);
+    }
+    c.connections.inc();
+    if (r.retransmitted_packets) c.retransmitted.inc(r.retransmitted_packets);
+    if (r.handshake_rtt_ms !== null && r.handshake_rtt_ms !== undefined) c.rtt.observe(r.handshake_rtt_ms / 1000);
   }
 
-  addHttp(r: HttpRecord): void {
+  addHttp(r: HttpFacts): void {
     const l = this.serverLabels(r);
     const k = httpRequest(r);
     const server = l.namespace ? `${l.namespace}/${l.pod}` : l.pod;
     const route = this.caps.route(server, `${k.method} ${k.route}`);
     const folded = route === OTHER;
-    const labels = { ...l, method: folded ? '' : k.method, route: folded ? OTHER : k.route };
-    const grpc = k.protocol === 'grpc';
-    this.httpRequests.inc({ ...labels, code: r.status ? String(r.status) : 'none', grpc_status: grpc ? k.code : '' });
+    const method = folded ? '' : k.method;
+    const routeLabel = folded ? OTHER : k.route;
+    const code = r.status ? String(r.status) : 'none';
+    const grpcStatus = k.protocol === 'grpc' ? k.code : '';
+    const key = part(l.namespace) + part(l.pod) + part(method) + part(routeLabel) + part(code) + part(grpcStatus);
+    let c = this.httpSeries.get(key);
+    if (!c) {
+      const labels = { ...l, method, route: routeLabel };
+      c = { requests: this.httpRequests.labels({ ...labels, code, grpc_status: grpcStatus }), duration: this.httpDuration.labels(labels) };
+      this.httpSeries.set(key, c);
+    }
+    c.requests.inc();
     const ms = r.duration_ms ?? r.latency_ms;
-    if (ms !== null && ms !== undefined) this.httpDuration.observe(labels, ms / 1000);
+    if (ms !== null && ms !== undefined) c.duration.observe(ms / 1000);
   }
 
-  addDns(r: DnsRecord): void {
-    this.dnsRequests.inc({ rcode: r.rcode >= 0 ? r.rcode_name || String(r.rcode) : 'none' });
+  addDns(r: DnsFacts): void {
+    const rcode = dnsRequest(r).code || 'none';
+    let c = this.dnsSeries.get(rcode);
+    if (!c) this.dnsSeries.set(rcode, (c = this.dnsRequests.labels({ rcode })));
+    c.inc();
     if (r.latency_ms !== null && r.latency_ms !== undefined) this.dnsDuration.observe(r.latency_ms / 1000);
   }
 

@@ -14,6 +14,10 @@ export interface RecordBatch {
   /** alerts.jsonl lines (fired and cleared; empty without `detect`), and how many (batches made in JS may leave them out). */
   alerts?: Buffer;
   alertCount?: number;
+  /** One fixed row per line of each kind (src/analysis/record-rows.ts), spans into that kind's JSON; batches made in JS may leave them out. */
+  flowRows?: Buffer;
+  httpRows?: Buffer;
+  dnsRows?: Buffer;
 }
 
 export interface AnalysisOptions {

@@ -59,7 +59,7 @@ export interface HttpRecord extends Endpoints {
   host: string;
   path: string;
   route: string;
-  /** 0 when no response was seen. */
+  /** 0 when no response was seen (the native lines have null there: see httpRequest). */
   status: number;
   grpc_status: number | null;
   request_bytes: number;
@@ -77,7 +77,7 @@ export interface DnsRecord extends Endpoints {
   query: string;
   qtype: number;
   qtype_name: string;
-  /** -1 when no response was seen. */
+  /** -1 when no response was seen (the native lines have null there, rcode_name too: see dnsRequest). */
   rcode: number;
   rcode_name: string;
   answers: number;

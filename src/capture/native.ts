@@ -135,6 +135,10 @@ export interface NativeRecordBatch {
   http: Buffer;
   dns: Buffer;
   alerts: Buffer;
+  /** One fixed row per line (src/analysis/record-rows.ts). */
+  flowRows: Buffer;
+  httpRows: Buffer;
+  dnsRows: Buffer;
   flowCount: number;
   httpCount: number;
   dnsCount: number;

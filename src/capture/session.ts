@@ -214,7 +214,7 @@ export class CaptureSession {
    */
   takeRecords(): RecordBatch | undefined {
     const r = this.handle.takeRecords();
-    return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns, alerts: r.alerts, alertCount: r.alertCount };
+    return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns, alerts: r.alerts, alertCount: r.alertCount, flowRows: r.flowRows, httpRows: r.httpRows, dnsRows: r.dnsRows };
   }
 
   /** With `analysis`: `fn` gets every batch of records as it is ready (call before start()). */

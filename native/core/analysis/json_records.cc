@@ -3,41 +3,53 @@
 #include <arpa/inet.h>
 
 #include <cmath>
+#include <cstring>
+#include <algorithm>
 
 
 namespace podspan {
 namespace {
 
-// Hand-written number formatting: snprintf was most of the cost of a record (a capture of
-// 50,000 short connections: JSON took longer than reassembling them).
-void append_uint(std::string& out, uint64_t v) {
+// Hand-written formatting through a cursor: snprintf was most of the cost of a record (a
+// capture of 50,000 short connections: JSON took longer than reassembling them), and then one
+// std::string append per piece was (a line is some 20 pieces).
+
+// Digits at p (at most 20); returns the end.
+char* put_uint(char* p, uint64_t v) {
   char b[20];
-  int n = 0;
+  char* start = b + sizeof b;
   do {
-    b[n++] = static_cast<char>('0' + v % 10);
+    *--start = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v);
-  while (n) out.push_back(b[--n]);
+  const size_t n = static_cast<size_t>(b + sizeof b - start);
+  std::memcpy(p, start, n);
+  return p + n;
 }
 
-void append_int(std::string& out, int64_t v) {
-  if (v < 0) {
-    out.push_back('-');
-    append_uint(out, static_cast<uint64_t>(-(v + 1)) + 1);
-  } else {
-    append_uint(out, static_cast<uint64_t>(v));
-  }
-}
-
-// Exactly `width` digits, zero-padded.
-void append_fixed(std::string& out, uint64_t v, int width) {
-  char b[20];
+// Exactly `width` digits, zero-padded, at p; returns the end.
+char* format_fixed(char* p, uint64_t v, int width) {
   for (int i = width - 1; i >= 0; --i) {
-    b[i] = static_cast<char>('0' + v % 10);
+    p[i] = static_cast<char>('0' + v % 10);
     v /= 10;
   }
-  out.append(b, static_cast<size_t>(width));
+  return p + width;
 }
+
+// A duration as append_ms writes it, at p (at most 24 bytes); returns the end.
+char* put_ms(char* p, uint64_t ns) {
+  if (ns == kUnknownNs) {
+    std::memcpy(p, "null", 4);
+    return p + 4;
+  }
+  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
+  p = put_uint(p, us / 1000);
+  *p++ = '.';
+  return format_fixed(p, us % 1000, 3);
+}
+
+// A byte a JSON string takes as it is: printable ASCII other than the quote and the backslash.
+bool plain_json_byte(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
 
 // Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid (RFC 3629: no
 // overlongs, no surrogates, nothing past U+10FFFF).
@@ -59,132 +71,71 @@ size_t utf8_sequence(const unsigned char* s, size_t n) {
   return len;
 }
 
-// Writes `"name":` after a comma (or the opening brace for the first field).
-struct Obj {
-  std::string& out;
-  bool first = true;
-  explicit Obj(std::string& o) : out(o) { out.push_back('{'); }
-  void key(const char* name) {
-    if (!first) out.push_back(',');
-    first = false;
-    out.push_back('"');
-    out.append(name);
-    out.append("\":");
-  }
-  void str(const char* name, const std::string& v) {
-    key(name);
-    append_json_string(out, v.data(), v.size());
-  }
-  void str_or_null(const char* name, const std::string& v) {
-    if (v.empty()) null(name);
-    else str(name, v);
-  }
-  void cstr(const char* name, const char* v) {
-    key(name);
-    if (v) {
-      out.push_back('"');
-      out.append(v);  // our own names: no escaping needed
-      out.push_back('"');
-    } else {
-      out.append("null");
-    }
-  }
-  void num(const char* name, uint64_t v) {
-    key(name);
-    append_uint(out, v);
-  }
-  void ms(const char* name, uint64_t ns) {
-    key(name);
-    append_ms(out, ns);
-  }
-  // A signed number when `present`, else null (an answer's status before it came, say).
-  void int_or_null(const char* name, int64_t v, bool present) {
-    key(name);
-    if (present) append_int(out, v);
-    else out.append("null");
-  }
-  void null(const char* name) {
-    key(name);
-    out.append("null");
-  }
-  void end() { out.append("}\n"); }
-};
 
-void append_ends(Obj& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts) {
-  if (uid) {
-    o.key("uid");
-    o.out.append("\"C");
-    append_uint(o.out, uid);
-    o.out.push_back('"');
-  } else {
-    o.null("uid");
-  }
-  o.key("ts");
-  append_iso_time(o.out, ts);
-  o.key("client");
-  append_address(o.out, e.ip_version, e.client);
-  o.num("client_port", e.client_port);
-  o.key("server");
-  append_address(o.out, e.ip_version, e.server);
-  o.num("server_port", e.server_port);
-  if (e.vlan) o.num("vlan", e.vlan);
+// A signed number at p; returns the end.
+char* put_int(char* p, int64_t v) {
+  if (v >= 0) return put_uint(p, static_cast<uint64_t>(v));
+  *p++ = '-';
+  return put_uint(p, static_cast<uint64_t>(-(v + 1)) + 1);
 }
 
-}  // namespace
+char* put_literal(char* p, const char* s) {
+  const size_t n = std::strlen(s);
+  std::memcpy(p, s, n);
+  return p + n;
+}
 
-void append_json_string(std::string& out, const char* s, size_t n) {
+// The most a JSON string of n bytes takes: 6 bytes per byte ("\u00XX", "\ufffd") and its quotes.
+constexpr size_t json_string_bound(size_t n) { return 6 * n + 2; }
+
+char* put_json_string(char* out, const char* s, size_t n) {
   static const char kHex[] = "0123456789abcdef";
   const auto* p = reinterpret_cast<const unsigned char*>(s);
-  out.push_back('"');
+  *out++ = '"';
   for (size_t i = 0; i < n;) {
+    // Runs of plain bytes (nearly all of a path or a name) are copied whole.
+    size_t run = i;
+    while (run < n && plain_json_byte(p[run])) ++run;
+    if (run > i) {
+      std::memcpy(out, s + i, run - i);
+      out += run - i;
+      i = run;
+      if (i == n) break;
+    }
     const unsigned char c = p[i];
     if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
+      *out++ = '\\';
+      *out++ = static_cast<char>(c);
       ++i;
     } else if (c < 0x20 || c == 0x7f) {
-      out.append("\\u00");
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-      ++i;
-    } else if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
+      out = put_literal(out, "\\u00");
+      *out++ = kHex[c >> 4];
+      *out++ = kHex[c & 15];
       ++i;
     } else if (const size_t len = utf8_sequence(p + i, n - i)) {
-      out.append(s + i, len);
+      std::memcpy(out, s + i, len);
+      out += len;
       i += len;
     } else {
-      out.append("\\ufffd");  // one replacement per invalid byte
+      out = put_literal(out, "\\ufffd");  // one replacement per invalid byte
       ++i;
     }
   }
-  out.push_back('"');
+  *out++ = '"';
+  return out;
 }
 
-void append_ms(std::string& out, uint64_t ns) {
-  if (ns == kUnknownNs) {
-    out.append("null");
-    return;
-  }
-  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
-  append_uint(out, us / 1000);
-  out.push_back('.');
-  append_fixed(out, us % 1000, 3);
-}
-
-void append_decimal(std::string& out, double v) {
-  if (!std::isfinite(v) || std::fabs(v) >= 1e15) {  // thousandths of more would not fit an int64
-    out.append("null");
-    return;
-  }
+char* put_decimal(char* p, double v) {
+  if (!std::isfinite(v) || std::fabs(v) >= 1e15) return put_literal(p, "null");  // thousandths would not fit an int64
   const uint64_t m = static_cast<uint64_t>(std::llround(std::fabs(v) * 1000));
-  if (v < 0 && m != 0) out.push_back('-');
-  append_uint(out, m / 1000);
-  out.push_back('.');
-  append_fixed(out, m % 1000, 3);
+  if (v < 0 && m != 0) *p++ = '-';
+  p = put_uint(p, m / 1000);
+  *p++ = '.';
+  return format_fixed(p, m % 1000, 3);
 }
 
-void append_iso_time(std::string& out, uint64_t ns) {
+// "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" with its quotes, 32 bytes (a year past 9999: its last 4 digits).
+char* put_iso_time(char* p, uint64_t ns) {
   // Days to a civil date (H. Hinnant's days_from_civil inverse), without gmtime's locking.
   const uint64_t secs = ns / 1000000000ull;
   const int64_t z = static_cast<int64_t>(secs / 86400) + 719468;
@@ -197,35 +148,230 @@ void append_iso_time(std::string& out, uint64_t ns) {
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
   const uint64_t sod = secs % 86400;
-  out.push_back('"');
-  append_fixed(out, static_cast<uint64_t>(year), 4);
-  out.push_back('-');
-  append_fixed(out, static_cast<uint64_t>(month), 2);
-  out.push_back('-');
-  append_fixed(out, static_cast<uint64_t>(day), 2);
-  out.push_back('T');
-  append_fixed(out, sod / 3600, 2);
-  out.push_back(':');
-  append_fixed(out, sod / 60 % 60, 2);
-  out.push_back(':');
-  append_fixed(out, sod % 60, 2);
-  out.push_back('.');
-  append_fixed(out, ns % 1000000000ull, 9);
-  out.append("Z\"");
+  *p++ = '"';
+  p = format_fixed(p, static_cast<uint64_t>(year), 4);
+  *p++ = '-';
+  p = format_fixed(p, static_cast<uint64_t>(month), 2);
+  *p++ = '-';
+  p = format_fixed(p, static_cast<uint64_t>(day), 2);
+  *p++ = 'T';
+  p = format_fixed(p, sod / 3600, 2);
+  *p++ = ':';
+  p = format_fixed(p, sod / 60 % 60, 2);
+  *p++ = ':';
+  p = format_fixed(p, sod % 60, 2);
+  *p++ = '.';
+  p = format_fixed(p, ns % 1000000000ull, 9);
+  *p++ = 'Z';
+  *p++ = '"';
+  return p;
 }
 
-void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr) {
-  out.push_back('"');
+// The address with its quotes, at most INET6_ADDRSTRLEN + 2 bytes.
+char* put_address(char* p, uint8_t ip_version, const uint8_t* addr) {
+  *p++ = '"';
   if (ip_version != 6) {
     for (int i = 0; i < 4; ++i) {
-      if (i) out.push_back('.');
-      append_uint(out, addr[i]);
+      if (i) *p++ = '.';
+      p = put_uint(p, addr[i]);
     }
   } else {
     char b[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, addr, b, sizeof b)) out.append(b);
+    if (inet_ntop(AF_INET6, addr, b, sizeof b)) p = put_literal(p, b);
   }
-  out.push_back('"');
+  *p++ = '"';
+  return p;
+}
+
+// Formats through `put` into a stack buffer of `bound` bytes and appends the result once.
+template <size_t kBound, typename Put>
+void append_put(std::string& out, Put put) {
+  char b[kBound];
+  out.append(b, static_cast<size_t>(put(b) - b));
+}
+
+// One JSON line written through a cursor into a per-thread scratch buffer, then appended to
+// `out` at once. The scratch always has room for every fixed-size member (kFixedBytes) past the
+// cursor; a string from the network makes room for its bound first. It only grows: no
+// allocation per record once it has.
+class Line {
+ public:
+  static constexpr size_t kMaxKey = 24;          // our member names (checked at compile time)
+  static constexpr size_t kMaxMembers = 32;
+  static constexpr size_t kMaxShortValue = 64;   // a number, time, address or our own name
+  static constexpr size_t kFixedBytes = kMaxMembers * (kMaxKey + 4 + kMaxShortValue) + 4;
+
+  explicit Line(std::string& out) : out_(out), base_(out.size()) {
+    room(0);
+    *p_++ = '{';
+  }
+
+  // `,"name":` (no comma before the first member).
+  template <size_t N>
+  void key(const char (&name)[N]) {
+    static_assert(N - 1 <= kMaxKey, "member name longer than Line reserves");
+    if (!first_) *p_++ = ',';
+    first_ = false;
+    *p_++ = '"';
+    std::memcpy(p_, name, N - 1);
+    p_ += N - 1;
+    *p_++ = '"';
+    *p_++ = ':';
+  }
+  // `,"name":` and the value put(p) writes at the cursor (at most kMaxShortValue bytes).
+  template <size_t N, typename Put>
+  void member(const char (&name)[N], Put put) {
+    key(name);
+    p_ = put(p_);
+  }
+  template <size_t N>
+  void num(const char (&name)[N], uint64_t v) {
+    member(name, [v](char* p) { return put_uint(p, v); });
+  }
+  template <size_t N>
+  void ms(const char (&name)[N], uint64_t ns) {
+    member(name, [ns](char* p) { return put_ms(p, ns); });
+  }
+  // A signed number when `present`, else null (an answer's status before it came, say).
+  template <size_t N>
+  void int_or_null(const char (&name)[N], int64_t v, bool present) {
+    member(name, [v, present](char* p) { return present ? put_int(p, v) : put_literal(p, "null"); });
+  }
+  template <size_t N>
+  void null(const char (&name)[N]) {
+    member(name, [](char* p) { return put_literal(p, "null"); });
+  }
+  template <size_t N>
+  void time(const char (&name)[N], uint64_t ns) {
+    member(name, [ns](char* p) { return put_iso_time(p, ns); });
+  }
+  template <size_t N>
+  void decimal(const char (&name)[N], double v) {
+    member(name, [v](char* p) { return put_decimal(p, v); });
+  }
+  // One of our own names (no escaping needed), null when v is.
+  template <size_t N>
+  void cstr(const char (&name)[N], const char* v) {
+    key(name);
+    if (v) cstr_value(v);
+    else p_ = put_literal(p_, "null");
+  }
+  // A string from the network, escaped; null when empty. `at`: where its text went (rows point
+  // at it); a null leaves no span.
+  template <size_t N>
+  void str_or_null(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+    if (v.empty()) return null(name);
+    str(name, v, at);
+  }
+  template <size_t N>
+  void str(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+    room(json_string_bound(v.size()));
+    key(name);
+    char* const value = p_;
+    p_ = put_json_string(p_, v.data(), v.size());
+    if (at) *at = span_from(value);
+  }
+  template <size_t N>
+  void address(const char (&name)[N], uint8_t ip_version, const uint8_t* addr, JsonSpan* at = nullptr) {
+    key(name);
+    char* const value = p_;
+    p_ = put_address(p_, ip_version, addr);
+    if (at) *at = span_from(value);
+  }
+  // `"<prefix><n>"`: a connection or alert id, an unnamed DNS type or rcode.
+  template <size_t N>
+  void tagged(const char (&name)[N], const char* prefix, uint64_t n, JsonSpan* at = nullptr) {
+    key(name);
+    char* const value = p_;
+    *p_++ = '"';
+    p_ = put_uint(put_literal(p_, prefix), n);
+    *p_++ = '"';
+    if (at) *at = span_from(value);
+  }
+  // Our own name, else `"<prefix><n>"`.
+  template <size_t N>
+  void name_or_tagged(const char (&name)[N], const char* own, const char* prefix, uint64_t n, JsonSpan* at) {
+    if (!own) return tagged(name, prefix, n, at);
+    key(name);
+    char* const value = p_;
+    cstr_value(own);
+    *at = span_from(value);
+  }
+
+  // Closes the line, its span ('\n' excluded) into spans when asked, and appends it to out.
+  void end(LineSpans* spans = nullptr) {
+    *p_++ = '}';
+    if (spans) spans->line = span_from(begin_);
+    *p_++ = '\n';
+    out_.append(begin_, static_cast<size_t>(p_ - begin_));
+  }
+
+ private:
+  static std::string& scratch_buffer() {
+    thread_local std::string scratch;
+    return scratch;
+  }
+  // Room for n bytes and then every fixed-size member past the cursor (moving the line if the
+  // scratch has to grow).
+  void room(size_t n) {
+    std::string& scratch = scratch_buffer();
+    const size_t used = begin_ ? static_cast<size_t>(p_ - begin_) : 0;
+    const size_t need = used + n + kFixedBytes;
+    if (begin_ && scratch.size() >= need) return;
+    if (scratch.size() < need) scratch.resize(std::max(need, 2 * scratch.size()));
+    begin_ = &scratch[0];
+    p_ = begin_ + used;
+  }
+  void cstr_value(const char* v) {
+    *p_++ = '"';
+    p_ = put_literal(p_, v);
+    *p_++ = '"';
+  }
+  JsonSpan span_from(const char* start) const {
+    return {static_cast<uint32_t>(base_ + static_cast<size_t>(start - begin_)), static_cast<uint32_t>(p_ - start)};
+  }
+
+  std::string& out_;
+  const size_t base_;  // where the line starts in out (spans are offsets into out)
+  char* begin_ = nullptr;
+  char* p_ = nullptr;
+  bool first_ = true;
+};
+
+void put_ends(Line& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
+  if (uid) o.tagged("uid", "C", uid);
+  else o.null("uid");
+  o.time("ts", ts);
+  o.address("client", e.ip_version, e.client, spans ? &spans->client : nullptr);
+  o.num("client_port", e.client_port);
+  o.address("server", e.ip_version, e.server, spans ? &spans->server : nullptr);
+  o.num("server_port", e.server_port);
+  if (e.vlan) o.num("vlan", e.vlan);
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, const char* s, size_t n) {
+  const size_t start = out.size();
+  out.resize(start + json_string_bound(n));
+  char* const b = &out[start];
+  out.resize(start + static_cast<size_t>(put_json_string(b, s, n) - b));
+}
+
+void append_ms(std::string& out, uint64_t ns) {
+  append_put<24>(out, [ns](char* p) { return put_ms(p, ns); });
+}
+
+void append_decimal(std::string& out, double v) {
+  append_put<32>(out, [v](char* p) { return put_decimal(p, v); });
+}
+
+void append_iso_time(std::string& out, uint64_t ns) {
+  append_put<40>(out, [ns](char* p) { return put_iso_time(p, ns); });
+}
+
+void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr) {
+  append_put<INET6_ADDRSTRLEN + 2>(out, [ip_version, addr](char* p) { return put_address(p, ip_version, addr); });
 }
 
 const char* dns_type_name(uint16_t t) {
@@ -258,9 +404,9 @@ const char* dns_rcode_name(int r) {
   return r >= 0 && r < 11 ? kNames[r] : nullptr;
 }
 
-void append_json(std::string& out, const FlowRecord& r) {
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
   o.ms("duration_ms", r.duration);
   o.num("client_bytes", r.client_bytes);
@@ -277,18 +423,18 @@ void append_json(std::string& out, const FlowRecord& r) {
   o.cstr("state", conn_state_name(r.state));
   o.str_or_null("close_reason", r.close_reason);
   o.str_or_null("app", r.app);
-  o.end();
+  o.end(spans);
 }
 
-void append_json(std::string& out, const HttpRecord& r) {
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+void append_json(std::string& out, const HttpRecord& r, LineSpans* spans) {
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("version", r.version);
   o.num("stream_id", r.stream_id);
-  o.str_or_null("method", r.method);
+  o.str_or_null("method", r.method, spans ? &spans->a : nullptr);
   o.str_or_null("host", r.host);
   o.str_or_null("path", r.path);
-  o.str_or_null("route", r.route);
+  o.str_or_null("route", r.route, spans ? &spans->b : nullptr);
   o.int_or_null("status", r.status, r.status > 0);
   o.int_or_null("grpc_status", r.grpc_status, r.grpc_status >= 0);
   o.num("request_bytes", r.request_bytes);
@@ -296,86 +442,58 @@ void append_json(std::string& out, const HttpRecord& r) {
   o.ms("latency_ms", r.latency);
   o.ms("duration_ms", r.duration);
   o.str_or_null("note", r.note);
-  o.end();
+  o.end(spans);
 }
 
-void append_json(std::string& out, const DnsRecord& r) {
-  Obj o(out);
-  append_ends(o, r.uid, r.ends, r.ts);
+void append_json(std::string& out, const DnsRecord& r, LineSpans* spans) {
+  LineSpans unused;
+  LineSpans& at = spans ? *spans : unused;
+  Line o(out);
+  put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("proto", r.proto);
   o.num("trans_id", r.trans_id);
-  o.str("query", r.query);
+  o.str("query", r.query, &at.a);
   o.num("qtype", r.qtype);
-  if (const char* name = dns_type_name(r.qtype)) {
-    o.cstr("qtype_name", name);
-  } else {
-    o.key("qtype_name");
-    out.append("\"TYPE");
-    append_uint(out, r.qtype);
-    out.push_back('"');
-  }
+  o.name_or_tagged("qtype_name", dns_type_name(r.qtype), "TYPE", r.qtype, &at.b);
   if (r.rcode >= 0) {
-    o.key("rcode");
-    append_int(out, r.rcode);
-    if (const char* name = dns_rcode_name(r.rcode)) {
-      o.cstr("rcode_name", name);
-    } else {
-      o.key("rcode_name");
-      out.append("\"RCODE");
-      append_int(out, r.rcode);
-      out.push_back('"');
-    }
+    o.int_or_null("rcode", r.rcode, true);
+    o.name_or_tagged("rcode_name", dns_rcode_name(r.rcode), "RCODE", static_cast<uint64_t>(r.rcode), &at.c);
   } else {
     o.null("rcode");
     o.null("rcode_name");
   }
   o.num("answers", r.answers);
   o.ms("latency_ms", r.latency);
-  o.end();
+  o.end(spans);
 }
 
 void append_json(std::string& out, const AlertRecord& r) {
-  Obj o(out);
-  o.key("ts");
-  append_iso_time(out, r.ts);
+  Line o(out);
+  o.time("ts", r.ts);
   o.cstr("kind", alert_kind_name(r.kind));
-  o.key("alert_id");
-  out.push_back('"');
-  out.push_back(r.id_prefix);
-  append_uint(out, r.id);
-  out.push_back('"');
+  const char id_prefix[2] = {r.id_prefix, '\0'};
+  o.tagged("alert_id", id_prefix, r.id);
   o.cstr("state", r.cleared ? "cleared" : "fired");
   if (r.has_server) {
-    o.key("server");
-    append_address(out, r.ends.ip_version, r.ends.server);
+    o.address("server", r.ends.ip_version, r.ends.server);
     o.num("server_port", r.ends.server_port);
   } else {
     o.null("server");
     o.null("server_port");
   }
-  if (r.has_source) {
-    o.key("source");
-    append_address(out, r.ends.ip_version, r.ends.client);
-  } else {
-    o.null("source");
-  }
+  if (r.has_source) o.address("source", r.ends.ip_version, r.ends.client);
+  else o.null("source");
   o.str_or_null("route", r.route);
-  o.key("rate");
-  append_decimal(out, r.rate);
-  o.key("baseline");
-  append_decimal(out, r.baseline);
-  o.key("threshold");
-  append_decimal(out, r.threshold);
+  o.decimal("rate", r.rate);
+  o.decimal("baseline", r.baseline);
+  o.decimal("threshold", r.threshold);
   o.cstr("unit", alert_unit(r.kind));
-  o.key("share");
-  if (r.share >= 0) append_decimal(out, r.share);
-  else out.append("null");
+  if (r.share >= 0) o.decimal("share", r.share);
+  else o.null("share");
   o.str_or_null("evidence", r.evidence);
   if (r.cleared) {
-    o.key("started");
-    append_iso_time(out, r.started);
-    o.key("duration_s");
-    append_decimal(out, r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
+    o.time("started", r.started);
+    o.decimal("duration_s", r.ts >= r.started ? static_cast<double>(r.ts - r.started) / 1e9 : 0);
     o.cstr("cleared_by", clear_cause_name(r.cleared_by));
   } else {
     o.null("started");

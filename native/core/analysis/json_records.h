@@ -8,14 +8,16 @@
 #include <cstdint>
 #include <string>
 
+#include "analysis/record_rows.h"
 #include "analysis/records.h"
 
 namespace podspan {
 
-// Each appends one line (ending in '\n') to out.
-void append_json(std::string& out, const FlowRecord& r);
-void append_json(std::string& out, const HttpRecord& r);
-void append_json(std::string& out, const DnsRecord& r);
+// Each appends one line (ending in '\n') to out; with `spans`, also where the line and the
+// strings a row points at went in out (record_rows.h).
+void append_json(std::string& out, const FlowRecord& r, LineSpans* spans = nullptr);
+void append_json(std::string& out, const HttpRecord& r, LineSpans* spans = nullptr);
+void append_json(std::string& out, const DnsRecord& r, LineSpans* spans = nullptr);
 void append_json(std::string& out, const AlertRecord& r);  // alerts.jsonl
 
 // Building blocks, exposed for tests.

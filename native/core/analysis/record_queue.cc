@@ -37,7 +37,13 @@ uint64_t now_ms() {
 
 }  // namespace
 
-RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options), queue_(options.queue_max_batches) {}
+// Rows point into a batch's JSON with 32-bit offsets, and an overflowing batch grows to four
+// times the cap: 256 MiB keeps every offset below 2^32.
+constexpr size_t kMaxBatchBytes = size_t{256} << 20;
+
+RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options), queue_(options.queue_max_batches) {
+  if (opt_.batch_max_bytes > kMaxBatchBytes) opt_.batch_max_bytes = kMaxBatchBytes;
+}
 
 bool RecordQueue::room_for_record() {
   // Overflowing (live), the batch still grows up to four times its size, then records drop.
@@ -56,21 +62,27 @@ void RecordQueue::counted() {
 
 void RecordQueue::flow(const FlowRecord& r) {
   if (!room_for_record()) return;
-  append_json(current_.flows, r);
+  LineSpans spans;
+  append_json(current_.flows, r, &spans);
+  append_row(current_.flow_rows, r, spans);
   ++current_.flow_count;
   counted();
 }
 
 void RecordQueue::http(const HttpRecord& r) {
   if (!room_for_record()) return;
-  append_json(current_.http, r);
+  LineSpans spans;
+  append_json(current_.http, r, &spans);
+  append_row(current_.http_rows, r, spans);
   ++current_.http_count;
   counted();
 }
 
 void RecordQueue::dns(const DnsRecord& r) {
   if (!room_for_record()) return;
-  append_json(current_.dns, r);
+  LineSpans spans;
+  append_json(current_.dns, r, &spans);
+  append_row(current_.dns_rows, r, spans);
   ++current_.dns_count;
   counted();
 }

@@ -26,6 +26,7 @@ namespace podspan {
 
 struct RecordBatch {
   std::string flows, http, dns, alerts;  // complete JSON lines
+  std::string flow_rows, http_rows, dns_rows;  // one fixed row per line (record_rows.h)
   uint64_t flow_count = 0, http_count = 0, dns_count = 0, alert_count = 0;
   bool empty() const { return flow_count + http_count + dns_count + alert_count == 0; }
   size_t bytes() const { return flows.size() + http.size() + dns.size() + alerts.size(); }
@@ -34,6 +35,9 @@ struct RecordBatch {
     http.clear();
     dns.clear();
     alerts.clear();
+    flow_rows.clear();
+    http_rows.clear();
+    dns_rows.clear();
     flow_count = http_count = dns_count = alert_count = 0;
   }
   struct Counts {
