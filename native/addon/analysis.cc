@@ -49,6 +49,28 @@ void parse_evidence(const Napi::Object& e, podspan::EvidenceOptions& opt) {
   opt.section.userappl = "podspan (detection evidence)";
 }
 
+// {alertsFired, alertsCleared, activeAlerts, keys: {servers, routes, sources, pairs}, evicted: {...},
+// targetsSaturated}: analysisStats().detect.
+Napi::Object detect_stats_object(Napi::Env env, const podspan::DetectStats& d) {
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object detect = Napi::Object::New(env);
+  detect.Set("alertsFired", num(d.alerts_fired));
+  detect.Set("alertsCleared", num(d.alerts_cleared));
+  detect.Set("activeAlerts", num(d.active_alerts));
+  auto per_table = [&](uint64_t servers, uint64_t routes, uint64_t sources, uint64_t pairs) {
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("servers", num(servers));
+    t.Set("routes", num(routes));
+    t.Set("sources", num(sources));
+    t.Set("pairs", num(pairs));
+    return t;
+  };
+  detect.Set("keys", per_table(d.servers, d.routes, d.sources, d.pairs));
+  detect.Set("evicted", per_table(d.evicted_servers, d.evicted_routes, d.evicted_sources, d.evicted_pairs));
+  detect.Set("targetsSaturated", num(d.targets_saturated));
+  return detect;
+}
+
 // NativeScanGroup(detect): one session's port_scan across its captures (detection/scan_group.h),
 // handed to each capture as analysis.scanGroup. Tagged, so a capture can tell it from any object.
 constexpr napi_type_tag kScanGroupTag = {0x7f3c2a9d51e84b06ull, 0xa4e1c6b2d9f03857ull};
@@ -56,7 +78,7 @@ constexpr napi_type_tag kScanGroupTag = {0x7f3c2a9d51e84b06ull, 0xa4e1c6b2d9f038
 class NativeScanGroup : public Napi::ObjectWrap<NativeScanGroup> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeScanGroup", {InstanceMethod("stats", &NativeScanGroup::Stats)});
+    return DefineClass(env, "NativeScanGroup", {});
   }
   explicit NativeScanGroup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeScanGroup>(info) {
     podspan::DetectConfig config;
@@ -67,17 +89,6 @@ class NativeScanGroup : public Napi::ObjectWrap<NativeScanGroup> {
   const std::shared_ptr<podspan::ScanGroup>& group() const { return group_; }
 
  private:
-  // {alertsFired, alertsCleared, activeAlerts, sources}
-  Napi::Value Stats(const Napi::CallbackInfo& info) {
-    const podspan::DetectStats d = group_->stats();
-    Napi::Object o = Napi::Object::New(info.Env());
-    auto num = [&](uint64_t v) { return Napi::Number::New(info.Env(), static_cast<double>(v)); };
-    o.Set("alertsFired", num(d.alerts_fired));
-    o.Set("alertsCleared", num(d.alerts_cleared));
-    o.Set("activeAlerts", num(d.active_alerts));
-    o.Set("sources", num(d.sources));
-    return o;
-  }
   std::shared_ptr<podspan::ScanGroup> group_;
 };
 
@@ -143,25 +154,7 @@ Napi::Object analysis_stats_object(Napi::Env env, const podspan::AnalysisStats& 
   o.Set("udpDnsDatagrams", num(s.analyzer.udp_dns_datagrams));
   o.Set("streams", num(s.analyzer.reassembly.streams));
   o.Set("gapBytes", num(s.analyzer.reassembly.gap_bytes));
-  if (s.detect) {
-    const podspan::DetectStats& d = s.detect_stats;
-    Napi::Object detect = Napi::Object::New(env);
-    detect.Set("alertsFired", num(d.alerts_fired));
-    detect.Set("alertsCleared", num(d.alerts_cleared));
-    detect.Set("activeAlerts", num(d.active_alerts));
-    auto per_table = [&](uint64_t servers, uint64_t routes, uint64_t sources, uint64_t pairs) {
-      Napi::Object t = Napi::Object::New(env);
-      t.Set("servers", num(servers));
-      t.Set("routes", num(routes));
-      t.Set("sources", num(sources));
-      t.Set("pairs", num(pairs));
-      return t;
-    };
-    detect.Set("keys", per_table(d.servers, d.routes, d.sources, d.pairs));
-    detect.Set("evicted", per_table(d.evicted_servers, d.evicted_routes, d.evicted_sources, d.evicted_pairs));
-    detect.Set("targetsSaturated", num(d.targets_saturated));
-    o.Set("detect", detect);
-  }
+  if (s.detect) o.Set("detect", detect_stats_object(env, s.detect_stats));
   if (s.evidence) {
     const podspan::EvidenceStats& e = s.evidence_stats;
     Napi::Object ev = Napi::Object::New(env);

@@ -304,7 +304,8 @@ export interface NativeDevice {
  * capture as analysis.scanGroup, it judges the probes of all of them together (alert ids S1, S2, ...).
  */
 export interface NativeScanGroup {
-  stats(): { alertsFired: number; alertsCleared: number; activeAlerts: number; sources: number };
+  /** Opaque: only the addon reads it. */
+  readonly __scanGroup?: never;
 }
 
 export interface NativeAddon {
