@@ -65,7 +65,14 @@ run_tool() {  # tool capture -> "wall user sys maxrss_kb"
   esac
   cat "$OUT/time"
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+. "$ROOT/bench/lib/rounds.sh"
+after_round() {  # round 1: what analyze found, beside tshark's count of HTTP requests
+  [ "$1" = 1 ] || return 0
+  local found tsh
+  found=$(wc -l <"$OUT/out-analyze/http.jsonl" 2>/dev/null || echo 0)
+  tsh=$(awk '/Total HTTP Packets/ {print $4; exit}' "$OUT/out-tshark-tree/tree.txt" 2>/dev/null || echo '?')
+  echo "round 1: analyze wrote $found HTTP records, $(wc -l <"$OUT/out-analyze/flows.jsonl" 2>/dev/null || echo 0) flows; tshark's http tree: $tsh HTTP packets"
+}
 
 TOOLS=(analyze streams tshark-tree tshark-fields core-reassembly core-analyze)
 [ -n "$BASE" ] && TOOLS+=(analyze-base core-analyze-base)
@@ -75,20 +82,7 @@ for w in "${WORKLOADS[@]}"; do
   echo "== $w: $(du -m "$cap" | cut -f1) MB, $packets packets"
   cat "$cap" >/dev/null
   declare -A R=()
-  for round in $(seq 1 "$ROUNDS"); do
-    s=$(( (round - 1) % ${#TOOLS[@]} ))
-    for tool in "${TOOLS[@]:s}" "${TOOLS[@]:0:s}"; do
-      R[$tool-$round]=$(run_tool "$tool" "$cap")
-      read -r wall user sys rss <<<"${R[$tool-$round]}"
-      awk -v t="$tool" -v r="$round" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v p="$packets" \
-        'BEGIN { printf "round %d %-13s %7.2f s  %6.0f ns CPU/pkt  %5.0f MiB RSS\n", r, t, w, (u+s)*1e9/p, m/1024 }'
-    done
-    if [ "$round" = 1 ]; then  # what analyze found, beside tshark's count of HTTP requests
-      found=$(wc -l <"$OUT/out-analyze/http.jsonl" 2>/dev/null || echo 0)
-      tsh=$(awk '/Total HTTP Packets/ {print $4; exit}' "$OUT/out-tshark-tree/tree.txt" 2>/dev/null || echo '?')
-      echo "round 1: analyze wrote $found HTTP records, $(wc -l <"$OUT/out-analyze/flows.jsonl" 2>/dev/null || echo 0) flows; tshark's http tree: $tsh HTTP packets"
-    fi
-  done
+  interleaved_rounds "$cap" "$packets" 13
   declare -A WALL=() CPU=()
   for tool in "${TOOLS[@]}"; do
     WALL[$tool]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$tool-$r]}" | awk '{print $1}'; done | median)

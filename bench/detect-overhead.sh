@@ -51,7 +51,11 @@ run_tool() {  # tool capture -> "wall user sys maxrss_kb"
   esac
   cat "$OUT/time"
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+. "$ROOT/bench/lib/rounds.sh"
+after_round() {  # round 1: what --alerts found
+  [ "$1" = 1 ] || return 0
+  grep -E '^alert .* fired|alerts \(' "$OUT/log-alerts" | head -5 || true
+}
 
 TOOLS=(analyze alerts core-analyze core-detect)
 for w in "${WORKLOADS[@]}"; do
@@ -60,16 +64,7 @@ for w in "${WORKLOADS[@]}"; do
   echo "== $w: $(du -m "$cap" | cut -f1) MB, $packets packets"
   cat "$cap" >/dev/null
   declare -A R=()
-  for round in $(seq 1 "$ROUNDS"); do
-    s=$(( (round - 1) % ${#TOOLS[@]} ))
-    for tool in "${TOOLS[@]:s}" "${TOOLS[@]:0:s}"; do
-      R[$tool-$round]=$(run_tool "$tool" "$cap")
-      read -r wall user sys rss <<<"${R[$tool-$round]}"
-      awk -v t="$tool" -v r="$round" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v p="$packets" \
-        'BEGIN { printf "round %d %-12s %7.2f s  %6.0f ns CPU/pkt  %5.0f MiB RSS\n", r, t, w, (u+s)*1e9/p, m/1024 }'
-    done
-    [ "$round" = 1 ] && { grep -E '^alert .* fired|alerts \(' "$OUT/log-alerts" | head -5 || true; }
-  done
+  interleaved_rounds "$cap" "$packets" 12
   declare -A MED=()
   for tool in "${TOOLS[@]}"; do
     MED[$tool-cpu]=$(for r in $(seq 1 "$ROUNDS"); do read -r _ u s _ <<<"${R[$tool-$r]}"; echo "$u $s" | awk -v p="$packets" '{ print ($1+$2)*1e9/p }'; done | median)
