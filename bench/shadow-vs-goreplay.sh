@@ -24,6 +24,8 @@
 # native half (reassembly + shadow extractor, batches taken), no JavaScript, nothing sent; ROUNDS
 # runs after the rounds above: what the native side costs per exchange.
 #   [SHAPE=keepalive|close] sudo bash bench/shadow-vs-goreplay.sh [ROUNDS=5] [REQUESTS=200000]
+# PODSPAN_BEFORE=OTHER_TREE/bin/podspan adds that build as a third tool in the same rounds
+# ("before"), to measure a change against the tree before it.
 # Needs root, iproute2, tcpdump, hey (to record), curl, Go and libpcap-dev (to build GoReplay).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -63,6 +65,7 @@ cat "$CAP" >/dev/null  # page cache
 TOOLS=(goreplay)
 if node "$ROOT/bin/podspan" shadow --help 2>&1 | grep -q -- --target; then TOOLS=(podspan goreplay)
 else echo "podspan shadow is not available in this build: GoReplay alone"; fi
+[ -n "${PODSPAN_BEFORE:-}" ] && TOOLS+=(before)
 
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
@@ -98,9 +101,11 @@ run_goreplay() {
 run_podspan() {
   rm -rf "$OUT/report"
   ip netns exec "$NS" timeout "$LIMIT" /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" \
-    node "$ROOT/bin/podspan" shadow -r "$CAP" --target "$TARGET" --speed 0 --report "$OUT/report" \
+    node "${1:-$ROOT/bin/podspan}" shadow -r "$CAP" --target "$TARGET" --speed 0 --report "$OUT/report" \
     >"$OUT/log-podspan" 2>&1 || echo "podspan shadow failed: $(tail -3 "$OUT/log-podspan")" >&2
 }
+
+run_before() { run_podspan "$PODSPAN_BEFORE"; }
 
 run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections err_requests"
   local tool=$1 start
@@ -140,10 +145,11 @@ for tool in "${TOOLS[@]}"; do
   awk -v t="$tool" -v q="${RATE[$tool]}" -v c="${CPU[$tool]}" -v n="$n" \
     'BEGIN { printf "median %-8s %7.0f req/s  %5.1f us CPU/req  %d requests received\n", t, q, c, n }'
 done
-if [ ${#TOOLS[@]} = 2 ]; then
-  awk -v pq="${RATE[podspan]}" -v gq="${RATE[goreplay]}" -v pc="${CPU[podspan]}" -v gc="${CPU[goreplay]}" \
-    'BEGIN { printf "ratio podspan/GoReplay: requests/s %.2fx, CPU per request %.2fx\n", pq / gq, pc / gc }'
-fi
+for tool in "${TOOLS[@]}"; do
+  [ "$tool" = goreplay ] && continue
+  awk -v t="$tool" -v pq="${RATE[$tool]}" -v gq="${RATE[goreplay]}" -v pc="${CPU[$tool]}" -v gc="${CPU[goreplay]}" \
+    'BEGIN { printf "ratio %s/GoReplay: requests/s %.2fx, CPU per request %.2fx\n", t, pq / gq, pc / gc }'
+done
 core=$(for r in $(seq 1 "$ROUNDS"); do
   /usr/bin/time -f "%U %S" -o "$OUT/time" "$CORE" --shadow "$CAP" >"$OUT/core.txt"
   awk -v t="$(cat "$OUT/time")" '{ split(t, c, " "); for (i = 1; i <= NF; i++) if ($i ~ /^exchanges=/) n = substr($i, 11)

@@ -75,7 +75,7 @@ export async function runShadow(run: ShadowSettings, source: ExchangeSource, err
   const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore), metrics: opts.metrics });
   const dropped: Record<string, number> = {};
   const replayer = new Replayer(
-    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary) },
+    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary), maxIdleClients: run.limits.maxInFlight },
     (ex, outcome: Outcome) => report.add(ex.info as ExchangeInfo, outcome),
   );
   const scheduler = new ShadowScheduler(

@@ -152,6 +152,36 @@ describe('podspan shadow: replay to real servers', () => {
     expect(r.replay.sent).toBeGreaterThanOrEqual(10);
   });
 
+  it('connections of one request each (Connection: close) reach the candidate one per captured connection, closed as production\'s were, on reused Clients', async () => {
+    const candidate = await app('v1');
+    const meta = new MetaBuilder();
+    const batches = [];
+    const ok = { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body: Buffer.from('ok\n') };
+    // 60 captured connections of one request each that asked to close, then one keep-alive
+    // connection of three requests, then 20 more of one request.
+    for (let c = 0; c < 81; c++) {
+      const id = String(c);
+      meta.open(id);
+      const each = c === 60 ? 3 : 1;
+      for (let i = 0; i < each; i++) meta.http(id, i, { method: 'GET', target: `/health?c=${c}&i=${i}`, route: '/health', headers: c === 60 ? [] : [['Connection', 'close']] }, ok);
+      meta.close(id);
+      batches.push(meta.take());
+    }
+    const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { maxInFlight: '4' }), batchSource(batches, false), sink().w);
+    expect(r.summary).toMatchObject({ requests: 83, compared: 83, matched: 83, errors: 0 });
+    // Connection boundaries as captured: 81 connections, each with its own requests in order.
+    const byConn = new Map<number, string[]>();
+    for (const q of candidate.received) byConn.set(q.conn, [...(byConn.get(q.conn) ?? []), q.url]);
+    expect(byConn.size).toBe(81);
+    expect([...byConn.values()].sort((a, b) => b.length - a.length)[0]).toEqual(['/health?c=60&i=0', '/health?c=60&i=1', '/health?c=60&i=2']);
+    // The requests that asked to close say so to the candidate too; the keep-alive ones do not.
+    const closing = candidate.received.filter((q) => q.headers.connection === 'close').map((q) => q.url);
+    expect(closing).toHaveLength(80);
+    expect(closing.some((u) => u.startsWith('/health?c=60&'))).toBe(false);
+    // 4 in flight at most: a handful of Clients served the 81 connections (one each before).
+    expect(r.replay.candidateClients).toBeLessThanOrEqual(4 + 1);
+  });
+
   it('a file waits for room instead of dropping: every exchange replayed, the queue bounded', async () => {
     const candidate = await app('v1');
     const meta = new MetaBuilder();

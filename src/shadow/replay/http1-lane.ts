@@ -1,9 +1,11 @@
-// HTTP/1.1 to the target with undici: one Client per captured connection (pipelining 1), so the
-// candidate sees the original connection boundaries and each connection's order.
-import { Client } from 'undici';
+// HTTP/1.1 to the target with undici: one connection per captured connection (pipelining 1), so
+// the candidate sees the original connection boundaries and each connection's order. The Client
+// comes from Http1Clients, which reuses it for a later captured connection once this one closed.
+import type { Client } from 'undici';
 import type { Answer } from '../answer';
 import type { HttpRequest, RawTurn } from './exchange';
 import { http1Headers } from './http-headers';
+import type { Http1Clients } from './http1-clients';
 import { BodyCollector, ReplayError, replayError, type Lane, type LaneOptions } from './lane';
 
 function rawHeaders(raw: Buffer[] | string[] | unknown): [string, string][] {
@@ -13,23 +15,32 @@ function rawHeaders(raw: Buffer[] | string[] | unknown): [string, string][] {
   return out;
 }
 
-export class Http1Lane implements Lane {
-  private readonly client: Client;
+/** The captured request asked to close its connection after the answer. */
+function asksToClose(req: HttpRequest): boolean {
+  for (const [n, v] of req.headers) if (n.toLowerCase() === 'connection' && /(^|,)\s*close\s*(,|$)/i.test(v)) return true;
+  return false;
+}
 
-  constructor(private readonly opts: LaneOptions) {
-    this.client = new Client(opts.target.origin, {
-      pipelining: 1,
-      headersTimeout: opts.timeoutMs,
-      bodyTimeout: opts.timeoutMs,
-      connect: { timeout: opts.timeoutMs, ...(opts.target.tls ? { rejectUnauthorized: !opts.insecure } : {}) },
-    });
-    this.client.on('connectionError', () => {}); // each request reports its own failure
+export class Http1Lane implements Lane {
+  private readonly pooled: ReturnType<Http1Clients['acquire']>;
+  private readonly client: Client;
+  /** The last request sent asked for the connection to close after its answer. */
+  private closing = false;
+
+  constructor(
+    private readonly opts: LaneOptions,
+    private readonly clients: Http1Clients,
+  ) {
+    this.pooled = clients.acquire();
+    this.client = this.pooled.client;
   }
 
   send(req: HttpRequest | RawTurn): Promise<Answer> {
     if (req.kind !== 'http') return Promise.reject(new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`));
     // undici's dispatcher with a handler of our own: no response stream, no promise per chunk,
     // no AbortController (the request's CPU is most of a replay's).
+    const close = asksToClose(req);
+    this.closing = close;
     return new Promise<Answer>((resolve, reject) => {
       const t0 = performance.now();
       let latencyMs = 0;
@@ -54,8 +65,10 @@ export class Http1Lane implements Lane {
           path: req.target,
           headers: http1Headers(req, this.opts),
           body: req.body.length ? req.body : undefined,
-          // undici closes the connection after a HEAD by default; the captured connection went on.
-          ...(req.method === 'HEAD' ? { reset: false } : {}),
+          // As the captured connection did: closed after this answer when the client asked (undici
+          // then sends `connection: close`), kept open otherwise, also after a HEAD (which undici
+          // would close by default).
+          reset: close,
         },
         {
           onConnect: (abortRequest: (reason?: Error) => void) => {
@@ -93,7 +106,7 @@ export class Http1Lane implements Lane {
     });
   }
 
-  async close(): Promise<void> {
-    await this.client.close().catch(() => this.client.destroy().catch(() => {}));
+  close(): Promise<void> {
+    return this.clients.release(this.pooled, this.closing);
   }
 }

@@ -4,6 +4,7 @@
 // one is done.
 import type { Answer, Outcome } from '../answer';
 import type { ReplayExchange } from './exchange';
+import { Http1Clients } from './http1-clients';
 import { Http1Lane } from './http1-lane';
 import { Http2Lane } from './http2-lane';
 import { RawLane } from './raw-lane';
@@ -12,6 +13,8 @@ import { ReplayError, type Lane, type LaneOptions } from './lane';
 export interface ReplayerOptions {
   candidate: LaneOptions;
   primary?: LaneOptions;
+  /** HTTP/1 Clients kept idle between captured connections, per target (about the requests in flight). */
+  maxIdleClients: number;
 }
 
 export interface ReplayCounts {
@@ -23,6 +26,8 @@ export interface ReplayCounts {
   /** The first candidate failure's message (for the "never reachable" line). */
   firstError?: string;
   primaryErrors: number;
+  /** HTTP/1 connections' undici Clients made for the candidate (fewer than its connections when reused). */
+  candidateClients: number;
 }
 
 interface ConnectionLanes {
@@ -30,10 +35,16 @@ interface ConnectionLanes {
   primary?: Lane;
 }
 
-function laneFor(ex: ReplayExchange, opts: LaneOptions): Lane {
+/** A target's options and its HTTP/1 Clients. */
+interface Target {
+  opts: LaneOptions;
+  clients: Http1Clients;
+}
+
+function laneFor(ex: ReplayExchange, { opts, clients }: Target): Lane {
   switch (ex.request.kind) {
     case 'http':
-      return new Http1Lane(opts);
+      return new Http1Lane(opts, clients);
     case 'h2':
       return new Http2Lane(opts);
     case 'raw':
@@ -44,20 +55,27 @@ function laneFor(ex: ReplayExchange, opts: LaneOptions): Lane {
 export class Replayer {
   private readonly lanes = new Map<string, ConnectionLanes>();
   private readonly closing = new Set<Promise<void>>();
-  readonly counts: ReplayCounts = { sent: 0, answered: 0, errors: {}, primaryErrors: 0 };
+  readonly counts: ReplayCounts = { sent: 0, answered: 0, errors: {}, primaryErrors: 0, candidateClients: 0 };
+  private readonly candidate: Target;
+  private readonly primary?: Target;
 
   constructor(
-    private readonly opts: ReplayerOptions,
+    opts: ReplayerOptions,
     private readonly onOutcome: (ex: ReplayExchange, outcome: Outcome) => void,
-  ) {}
+  ) {
+    const target = (o: LaneOptions): Target => ({ opts: o, clients: new Http1Clients(o, opts.maxIdleClients) });
+    this.candidate = target(opts.candidate);
+    this.primary = opts.primary && target(opts.primary);
+  }
 
   async send(ex: ReplayExchange): Promise<void> {
     let lanes = this.lanes.get(ex.info.conn);
     if (!lanes) {
-      lanes = { candidate: laneFor(ex, this.opts.candidate), primary: this.opts.primary && laneFor(ex, this.opts.primary) };
+      lanes = { candidate: laneFor(ex, this.candidate), primary: this.primary && laneFor(ex, this.primary) };
       this.lanes.set(ex.info.conn, lanes);
     }
     this.counts.sent++;
+    this.counts.candidateClients = this.candidate.clients.created;
     const [candidate, primary] = await Promise.all([settle(lanes.candidate.send(ex.request)), lanes.primary ? settle(lanes.primary.send(ex.request)) : undefined]);
     let outcome: Outcome;
     if (candidate instanceof ReplayError) {
@@ -86,6 +104,7 @@ export class Replayer {
   async closeAll(): Promise<void> {
     for (const conn of [...this.lanes.keys()]) this.closeConnection(conn);
     await Promise.all([...this.closing]);
+    await Promise.all([this.candidate.clients.closeAll(), this.primary?.clients.closeAll()]);
   }
 }
 
