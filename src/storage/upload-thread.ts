@@ -2,9 +2,10 @@
 // the AWS SDK's work per 16 MiB part (joining the read chunks, SigV4's payload hash, the checksum)
 // holds the event loop ~90 ms at a time and costs ~5 ms of CPU per MB: the collector's gRPC
 // streams then wait, and its ingest falls (BENCHMARKS.md, "The collector's ingest while it
-// uploads"). In the worker the loop stays free, and at nice 10 the uploads take the CPU the
-// capture path leaves. One file at a time; abort() ends the upload in progress; close() ends the
-// thread, a request the store never answered included.
+// uploads"). In the worker the loop stays free, and at nice 19 the uploads take only the CPU
+// the capture path leaves (at nice 10 they still took ~a fifth of a busy collector core). One
+// file at a time; abort() ends the upload in progress; close() ends the thread, a request the
+// store never answered included.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +30,7 @@ interface SdkErrorFields {
 }
 
 /** Nice value of the upload thread: below the capture path, which must not wait for uploads. */
-const UPLOAD_NICE = 10;
+const UPLOAD_NICE = 19;
 
 export class UploadThread {
   private worker?: Worker;

@@ -151,14 +151,14 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(list.stdout).toMatch(/node-b\/ps\d+hb \(\d+ packets\)/);
   }, 120_000);
 
-  it("the collector's uploads run off its event loop, in one thread of lower priority (nice 10)", async () => {
+  it("the collector's uploads run off its event loop, in one thread of the lowest priority (nice 19)", async () => {
     const c = await collector('thread', 'thread', ['-C', '0.1']);
     const fwd = await forwarder(pods[0], [c]);
     trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
     // Field 19 of /proc/PID/task/TID/stat is the thread's nice value (after the parenthesised name).
     const nice = fs.readdirSync(`/proc/${c.pid}/task`).map((tid) => Number(fs.readFileSync(`/proc/${c.pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]));
-    expect(nice.filter((n) => n === 10)).toHaveLength(1);
+    expect(nice.filter((n) => n === 19)).toHaveLength(1);
     expect(fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]).toBe('0'); // the main thread's
     expect(await stopProcess(fwd)).toBe(0);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
