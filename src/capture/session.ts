@@ -126,6 +126,9 @@ export class CaptureSession {
   private recordListener?: (batch: RecordBatch) => void;
   private exchangeListener?: (batch: ExchangeBatch) => void;
   private exchangeFlow?: ExchangeFlow;
+  /** stop() was called: a file no longer waits for room. */
+  private stopping = false;
+  private onStop?: () => void;
 
   private constructor(
     handle: NativeCapture,
@@ -257,7 +260,7 @@ export class CaptureSession {
         if (columns) {
           pending = false;
           for (;;) {
-            if (!this.live && !columns.hasRoom()) {
+            if (!this.live && !columns.hasRoom() && !this.stopping) {
               pending = true; // a file waits for room (its reader thread waits with it)
               break;
             }
@@ -322,6 +325,7 @@ export class CaptureSession {
       };
       columns?.onRoom(onRoom);
       this.exchangeFlow?.onRoom(onRoom);
+      this.onStop = onRoom; // stopped: what waits for room goes to the consumer now (which drops and counts what it cannot hold)
       this.handle.start((kind) => {
         drain();
         if (kind !== 'done') return;
@@ -334,7 +338,10 @@ export class CaptureSession {
 
   /** Ends the capture; the promise from start() resolves once files are closed. */
   stop(): void {
+    this.stopping = true;
     this.handle.stop();
+    // A file waiting for room that never comes (a collector gone) ends too.
+    this.onStop?.();
   }
 
   /**

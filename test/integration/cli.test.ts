@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { samplePackets, writePcap } from '../helpers/craft';
+import { ipv4Frame, samplePackets, writePcap } from '../helpers/craft';
 import { capinfos, oneErrorLine, podspan, podspanBin, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
 let tmp: string;
@@ -158,6 +158,57 @@ describe('bad input', () => {
     expect(r.stderr).toContain(`grpc://127.0.0.1:${port}: 0 frames delivered`);
     expect(r.stderr.trim().split('\n').at(-1)).toBe(`podspan: grpc://127.0.0.1:${port}: never connected: connect ECONNREFUSED 127.0.0.1:${port}`);
   });
+
+  it('a collector that accepts and then never answers: reading a file ends on SIGTERM, every frame counted', async () => {
+    // A real TCP listener that takes the bytes and says nothing: the forwarder's bounded queue
+    // fills and the file's reader waits for room, which used to make SIGTERM wait forever.
+    const frames = 30_000;
+    const file = path.join(tmp, 'to-silent.pcap');
+    writePcap(file, Array.from({ length: frames }, (_, i) => ({ tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 1000n, frame: ipv4Frame({ proto: 17, src: '10.0.0.1', dst: '10.0.0.2', sport: 40000 + (i % 50), dport: 9000, payload: Buffer.alloc(1400, i % 251) }) })));
+    let received = 0;
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((s) => {
+      sockets.add(s);
+      s.on('data', (d) => (received += d.length));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const child = spawn(process.execPath, [podspanBin, 'capture', '-r', file, '--forward', `grpc://127.0.0.1:${port}?queue=1048576`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : -1))));
+    try {
+      // The HTTP/2 preface arrived; then the process goes idle once its queues are full and the
+      // reader waits (its CPU time stops growing).
+      for (let i = 0; i < 1000 && received === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(received).toBeGreaterThan(0);
+      const cpu = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ').slice(11, 13).reduce((n, v) => n + Number(v), 0);
+      for (let still = 0, last = -1, i = 0; still < 3 && i < 300; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = cpu();
+        still = now === last ? still + 1 : 0;
+        last = now;
+      }
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000))]);
+      // It never acknowledged anything: exit 1 with the "never connected" line.
+      expect(code, stderr).toBe(1);
+      expect(stderr).toMatch(new RegExp(`^podspan: grpc://127\\.0\\.0\\.1:${port}\\?queue=1048576: never connected`, 'm'));
+      const m = /(\d+) frames delivered, (\d+) dropped \(queue full\), (\d+) dropped \(not acknowledged/.exec(stderr);
+      expect(m, stderr).not.toBeNull();
+      const read = Number(/^(\d+) packets read$/m.exec(stderr)?.[1]);
+      // The reader's last batch, which found no room when stopped, is counted by the capture.
+      const notQueued = Number(/^(\d+) packets dropped by podspan \(output queue full\)$/m.exec(stderr)?.[1] ?? 0);
+      expect(Number(m![1])).toBe(0); // the listener acknowledged nothing
+      expect(notQueued + Number(m![2]) + Number(m![3]), stderr).toBe(read);
+      expect(read).toBeLessThan(frames); // stopped before the end of the file
+    } finally {
+      child.kill('SIGKILL');
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  }, 60_000);
 
   it('an unreadable file', () => {
     const r = podspan(['capture', '-r', path.join(tmp, 'missing.pcap')]);

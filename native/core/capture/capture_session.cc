@@ -250,6 +250,11 @@ void CaptureSession::start(std::function<void()> on_batch, std::function<void()>
 }
 
 void CaptureSession::stop() {
+  interrupted_ = true;  // asked from outside: a reader waiting for room gives up its batch
+  end_capture();
+}
+
+void CaptureSession::end_capture() {
   stop_ = true;
   for (auto& s : sources_) {
     if (s->pcap) pcap_breakloop(s->pcap);
@@ -265,7 +270,7 @@ void CaptureSession::join() {
 
 bool CaptureSession::take_count_slot() {
   const uint64_t n = taken_.fetch_add(1, std::memory_order_relaxed);
-  if (n + 1 >= opt_.count) stop();
+  if (n + 1 >= opt_.count) end_capture();
   return n < opt_.count;
 }
 
@@ -322,7 +327,7 @@ void CaptureSession::to_sinks(const PacketRecord& rec, const uint8_t* bytes) {
     for (const auto& c : consumers_) c->consume(rec, bytes);
   } catch (const CaptureError& e) {
     set_error(e.kind(), e.what());
-    stop();
+    end_capture();
   }
 }
 
@@ -337,7 +342,9 @@ void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
   {
     std::unique_lock<std::mutex> lk(queue_mu_);
     if (wait_for_room) {
-      queue_cv_.wait(lk, [&] { return ready_.size() < opt_.queue_max_batches || abandoned_.load(); });
+      // stop() releases it too: a file whose consumer never makes room (a collector gone) must
+      // still end when asked. The count reached or an error ends the read but still waits.
+      queue_cv_.wait(lk, [&] { return ready_.size() < opt_.queue_max_batches || abandoned_.load() || interrupted_.load(); });
     }
     if (ready_.size() < opt_.queue_max_batches) {
       ready_.push_back(std::move(s.js));
@@ -350,6 +357,10 @@ void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
       pushed = true;
     } else if (!s.reader) {
       s.stats.dropped_queue += s.js.size();
+    } else if (interrupted_.load()) {
+      // A file's batch is lost only when stopped while its consumer had no room: counted too.
+      for (const PacketRecord& rec : s.js.records)
+        if (rec.iface < s.file_stats.size()) ++s.file_stats[rec.iface].dropped_queue;
     }
   }
   s.js.clear();
@@ -382,7 +393,7 @@ void CaptureSession::live_loop(Source& s) {
                                 reinterpret_cast<unsigned char*>(&s));
     if (n == PCAP_ERROR) {
       set_error(ErrorKind::kInterface, s.name + ": " + pcap_geterr(s.pcap));
-      stop();
+      end_capture();
       break;
     }
     after_dispatch(s, false, idle);
@@ -426,7 +437,7 @@ void CaptureSession::offline_loop(Source& s) {
             prog = &s.file_filter->program(ifs[rec.iface].linktype);
           } catch (const CaptureError& e) {
             set_error(e.kind(), e.what());
-            stop();
+            end_capture();
             break;
           }
         }
@@ -463,7 +474,7 @@ void CaptureSession::after_dispatch(Source& s, bool final, bool idle) {
       for (const auto& c : consumers_) c->dispatched();
     } catch (const CaptureError& e) {
       set_error(e.kind(), e.what());
-      stop();
+      end_capture();
     }
   }
   const uint64_t now = monotonic_ms();
@@ -484,7 +495,7 @@ void CaptureSession::after_dispatch(Source& s, bool final, bool idle) {
       writer_->flush();
     } catch (const CaptureError& e) {
       set_error(e.kind(), e.what());
-      stop();
+      end_capture();
     }
     s.last_flush_ms = now;
   }

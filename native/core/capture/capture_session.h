@@ -71,7 +71,8 @@ class CaptureSession {
   // Starts the capture threads. on_batch: a batch is ready (called on a capture thread).
   // on_finished: every thread has ended and outputs are closed (called on the last one).
   void start(std::function<void()> on_batch, std::function<void()> on_finished);
-  // Asks every thread to stop; returns at once. Safe from any thread, any number of times.
+  // Asks every thread to stop; returns at once. Safe from any thread, any number of times. A
+  // file's reader waiting for room in the queue gives up its batch (counted in dropped_queue).
   void stop();
   // Waits for the threads (call after on_finished or stop()).
   void join();
@@ -103,6 +104,8 @@ class CaptureSession {
   void open_offline();
   void live_loop(Source& s);
   void offline_loop(Source& s);
+  // Ends the capture from inside (count reached, error): unlike stop(), a file still waits for room.
+  void end_capture();
   void after_dispatch(Source& s, bool final, bool idle = false);
   void push_js_batch(Source& s, bool wait_for_room);
   void refresh_stats(Source& s);
@@ -134,6 +137,7 @@ class CaptureSession {
 
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> interrupted_{false};  // stop() from outside, not the count or an error
   std::atomic<bool> finished_{false};
   std::atomic<bool> abandoned_{false};  // the session is being destroyed
   std::atomic<int> running_{0};
