@@ -3,13 +3,14 @@
 // (nothing more is written until the stream drains), reconnection with jittered exponential
 // backoff, TLS / mutual TLS and a bearer token. Every frame offered ends up counted once:
 // acknowledged by the collector, dropped because the queue was full, or lost with a stream
-// that broke before the collector acknowledged it.
+// that broke before the collector acknowledged it. The stream is the agent's own HTTP/2 call
+// (mirror-stream.ts), which sends each message's memory as it is, without grpc-js's copy.
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
 import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
-import { collectorChannel } from './collector-channel';
-import { MirrorClient } from './mirror-service';
+import { mirrorStreamTarget } from './collector-channel';
+import { MirrorConnector, type MirrorStream, type StreamStatus } from './mirror-stream';
 
 export interface GrpcForwarderStats {
   target: string;
@@ -44,8 +45,8 @@ const MAX_SPARES = 32;
 const warnedInsecure = new Set<string>();
 
 export class GrpcForwarder {
-  private readonly client: grpc.Client & { stream(metadata: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Ack> };
-  private call?: grpc.ClientDuplexStream<Buffer, Ack>;
+  private readonly connector: MirrorConnector;
+  private call?: MirrorStream;
   private connected = false;
   private waitingDrain = false;
   private closed = false;
@@ -60,7 +61,6 @@ export class GrpcForwarder {
   private spareBytes = 0;
   private attempt = 0;
   private timer?: NodeJS.Timeout;
-  private readonly metadata: grpc.Metadata;
   private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, movedAway: 0, reconnects: 0 };
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
@@ -73,13 +73,11 @@ export class GrpcForwarder {
     private readonly log: Logger,
     private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: target.retryMaxMs },
   ) {
-    const channel = collectorChannel(target);
-    this.metadata = channel.metadata;
+    this.connector = new MirrorConnector(mirrorStreamTarget(target));
     if (target.tokenFile && !target.tls && !warnedInsecure.has(target.url)) {
       warnedInsecure.add(target.url); // validation let it through only with insecure=1 / --insecure
       log.warn({ target: target.url }, 'insecure: the bearer token is sent without TLS, readable by anyone on the path');
     }
-    this.client = new MirrorClient(channel.address, channel.credentials, channel.options) as never;
   }
 
   get name(): string {
@@ -196,7 +194,6 @@ export class GrpcForwarder {
     this.queuedBytes = 0;
     this.lose();
     this.call?.cancel();
-    this.client.close();
   }
 
   /** Waits until nothing is queued or in flight, or `ms` passed (the timer is cleared either way). */
@@ -218,7 +215,7 @@ export class GrpcForwarder {
 
   private connect(): void {
     if (this.closed) return;
-    const call = this.client.stream(this.metadata);
+    const call = this.connector.open();
     this.call = call;
     call.on('metadata', () => {
       this.connected = true;
@@ -240,11 +237,11 @@ export class GrpcForwarder {
       }
       this.checkIdle();
     });
-    call.on('error', (err: grpc.ServiceError) => this.broken(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    call.on('error', (err: StreamStatus) => this.broken(call, `${grpc.status[err.code] ?? err.code}: ${err.details}`));
     call.on('end', () => this.broken(call, 'the collector ended the stream'));
   }
 
-  private broken(call: grpc.ClientDuplexStream<Buffer, Ack>, why: string): void {
+  private broken(call: MirrorStream, why: string): void {
     if (this.call !== call) return;
     this.lastError = why;
     this.call = undefined;
@@ -290,8 +287,7 @@ export class GrpcForwarder {
         this.inflight.set(sequence, p.frames);
         message = completeBatch(p.message, sequence, drops);
         const buffer = p.message.message;
-        // grpc-js calls back once the message went below its filters, which copy it into the
-        // HTTP/2 frame first (resolving-call.js): the buffer is free again
+        // called back once HTTP/2 has written the message out: the buffer is free again
         written = (err) => {
           if (!err) this.keepSpare(buffer);
         };

@@ -109,6 +109,48 @@ describe('gRPC security', () => {
     expect(c.stderr()).toContain('20 frames written');
   }, 30_000);
 
+  it('many batches, plaintext and TLS: the collector holds every frame byte for byte (message buffers written again)', async () => {
+    // 40,000 frames of 1400 bytes, each filled with its own number: ~55 messages of 1 MiB, so the
+    // agent writes messages into buffers of ones already sent; a buffer reused before HTTP/2 had
+    // written it out would show as frames of a later batch in an earlier one.
+    const file = path.join(tmp, 'numbered.pcap');
+    const n = 40_000, size = 1400, per = 16 + size;
+    const data = Buffer.alloc(24 + n * per);
+    data.writeUInt32LE(0xa1b2c3d4, 0);
+    data.writeUInt16LE(2, 4);
+    data.writeUInt16LE(4, 6);
+    data.writeUInt32LE(65535, 16);
+    data.writeUInt32LE(1, 20);
+    for (let i = 0; i < n; i++) {
+      const o = 24 + i * per;
+      data.writeUInt32LE(1_700_000_000 + Math.floor(i / 1000), o);
+      data.writeUInt32LE((i % 1000) * 1000, o + 4);
+      data.writeUInt32LE(size, o + 8);
+      data.writeUInt32LE(size, o + 12);
+      for (let k = 0; k < size; k += 4) data.writeUInt32BE(i, o + 16 + k);
+      data.writeUInt16BE(0x88b5, o + 16 + 12); // a local EtherType: the rest is data
+    }
+    fs.writeFileSync(file, data);
+    const records = (f: string) => {
+      const out = `${f}.as.pcap`;
+      expect(run('editcap', ['-F', 'pcap', f, out]).code).toBe(0); // Wireshark's reader, Wireshark's writer
+      return fs.readFileSync(out).subarray(24); // the records: timestamps, lengths, bytes
+    };
+    const expected = records(file);
+    for (const mode of ['plain', 'tls']) {
+      const out = path.join(tmp, `numbered-${mode}`);
+      const tls = mode === 'tls' ? ['--tls-cert', p('server.pem'), '--tls-key', p('server.key')] : [];
+      const c = await collector(['--listen', '127.0.0.1:0', '--out', out, ...tls]);
+      const url = `grpc://127.0.0.1:${c.port}${mode === 'tls' ? `?ca=${p('ca.pem')}` : ''}`;
+      expect(forwardFile([url], file).stderr).toMatch(new RegExp(`: ${n} frames delivered, 0 dropped \\(queue full\\), 0 dropped`));
+      expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+      expect(c.stderr()).toContain(`${n} frames written`);
+      const [written] = collected(out);
+      expect(run('capinfos', ['-M', '-c', written]).stdout).toMatch(new RegExp(`Number of packets:\\s+${n}\\b`));
+      expect(records(written).equals(expected), mode).toBe(true);
+    }
+  }, 90_000);
+
   it('mutual TLS: a client certificate from the CA connects, none or a rogue one does not', async () => {
     const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'mtls'), '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--client-ca', p('ca.pem')]);
     expect(c.stderr()).toContain('(mutual TLS)');
