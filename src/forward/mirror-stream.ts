@@ -138,6 +138,12 @@ export class MirrorStream extends EventEmitter {
     return ok;
   }
 
+  /** The connection resumed an earlier TLS session (no full handshake). */
+  get tlsResumed(): boolean {
+    const socket = this.session.socket as unknown as { isSessionReused?: () => boolean } | undefined;
+    return socket?.isSessionReused?.() ?? false;
+  }
+
   /** Half-closes: no more messages; the collector ends the call once it read them. */
   end(): void {
     if (!this.request.closed) this.request.end();

@@ -1,5 +1,6 @@
-// gRPC forwarding end to end over loopback, with the real collector and real grpc-js: the
-// collector's pcapng equals a direct capture of the same live traffic (tshark), two collectors
+// gRPC forwarding end to end over loopback, with the real collector (grpc-js) and the agent's own
+// HTTP/2 stream: the collector's pcapng equals a direct capture of the same live traffic
+// (tshark) and a file byte for byte over many batches, one stream or two, two collectors
 // each get whole flows, a collector stopped for 10 s and restarted loses nothing uncounted,
 // TLS / mutual TLS / bearer token accept the right credentials and refuse the wrong ones, and a
 // malformed stream is refused without harm to the collector.
@@ -9,7 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseForwardTarget, type GrpcTarget } from '../../src/config/forward-options';
+import { mirrorStreamTarget } from '../../src/forward/collector-channel';
 import { MirrorClient } from '../../src/forward/mirror-service';
+import { MirrorConnector } from '../../src/forward/mirror-stream';
 import { addNamespaces, addVeth, canUseNetns, killStarted, removeNamespaces, startCapture, startInNs, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { podspanBin, repoRoot, run } from '../helpers/tools';
 
@@ -109,7 +113,7 @@ describe('gRPC security', () => {
     expect(c.stderr()).toContain('20 frames written');
   }, 30_000);
 
-  it('many batches, plaintext and TLS: the collector holds every frame byte for byte (message buffers written again)', async () => {
+  it('many batches, plaintext, TLS, and TLS over 2 streams: the collector holds every frame byte for byte (message buffers written again)', async () => {
     // 40,000 frames of 1400 bytes, each filled with its own number: ~55 messages of 1 MiB, so the
     // agent writes messages into buffers of ones already sent; a buffer reused before HTTP/2 had
     // written it out would show as frames of a later batch in an earlier one.
@@ -136,20 +140,42 @@ describe('gRPC security', () => {
       expect(run('editcap', ['-F', 'pcap', f, out]).code).toBe(0); // Wireshark's reader, Wireshark's writer
       return fs.readFileSync(out).subarray(24); // the records: timestamps, lengths, bytes
     };
+    // Batches of two streams may be written in either order: then the same records, sorted.
+    const sorted = (b: Buffer) => Buffer.concat(Array.from({ length: b.length / per }, (_, i) => b.subarray(i * per, (i + 1) * per)).sort(Buffer.compare));
     const expected = records(file);
-    for (const mode of ['plain', 'tls']) {
-      const out = path.join(tmp, `numbered-${mode}`);
-      const tls = mode === 'tls' ? ['--tls-cert', p('server.pem'), '--tls-key', p('server.key')] : [];
-      const c = await collector(['--listen', '127.0.0.1:0', '--out', out, ...tls]);
-      const url = `grpc://127.0.0.1:${c.port}${mode === 'tls' ? `?ca=${p('ca.pem')}` : ''}`;
+    for (const mode of ['plain', 'tls', 'tls, 2 streams']) {
+      const out = path.join(tmp, `numbered-${mode.replace(/\W+/g, '-')}`);
+      const tls = mode !== 'plain';
+      const c = await collector(['--listen', '127.0.0.1:0', '--out', out, ...(tls ? ['--tls-cert', p('server.pem'), '--tls-key', p('server.key')] : [])]);
+      const url = `grpc://127.0.0.1:${c.port}${tls ? `?ca=${p('ca.pem')}` : ''}${mode.endsWith('2 streams') ? '&streams=2' : ''}`;
       expect(forwardFile([url], file).stderr).toMatch(new RegExp(`: ${n} frames delivered, 0 dropped \\(queue full\\), 0 dropped`));
       expect(await stopProcess(c, 'SIGTERM')).toBe(0);
       expect(c.stderr()).toContain(`${n} frames written`);
       const [written] = collected(out);
       expect(run('capinfos', ['-M', '-c', written]).stdout).toMatch(new RegExp(`Number of packets:\\s+${n}\\b`));
-      expect(records(written).equals(expected), mode).toBe(true);
+      if (mode.endsWith('2 streams')) {
+        expect(c.stderr()).toContain('1 agents, 2 streams');
+        expect(sorted(records(written)).equals(sorted(expected)), mode).toBe(true);
+      } else expect(records(written).equals(expected), mode).toBe(true);
     }
   }, 90_000);
+
+  it('TLS: a new connection to the same collector resumes the session (no full handshake)', async () => {
+    const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'resume'), '--tls-cert', p('server.pem'), '--tls-key', p('server.key')]);
+    const connector = new MirrorConnector(mirrorStreamTarget(parseForwardTarget(`grpc://127.0.0.1:${c.port}?ca=${p('ca.pem')}`) as GrpcTarget));
+    const resumed: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      const stream = connector.open();
+      await new Promise((resolve, reject) => {
+        stream.on('metadata', resolve);
+        stream.on('error', reject);
+      });
+      resumed.push(stream.tlsResumed);
+      stream.cancel();
+    }
+    expect(resumed).toEqual([false, true, true]);
+    expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+  }, 30_000);
 
   it('mutual TLS: a client certificate from the CA connects, none or a rogue one does not', async () => {
     const c = await collector(['--listen', '127.0.0.1:0', '--out', path.join(tmp, 'mtls'), '--tls-cert', p('server.pem'), '--tls-key', p('server.key'), '--client-ca', p('ca.pem')]);
@@ -256,14 +282,14 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     expect(count(outB)).toBe(deliveredB);
   }, 60_000);
 
-  it('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted', async () => {
-    const out = path.join(tmp, 'fault');
+  it.each([1, 2])('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted (streams=%i)', async (streams) => {
+    const out = path.join(tmp, `fault-${streams}`);
     let c = await collector(['--listen', '127.0.0.1:0', '--out', out], node);
     const port = c.port;
     const queue = 1 << 20;
     // A 16 MiB ring: on a loaded 2-core machine the capture thread can stall for a second, which
     // libpcap's default 2 MiB would not cover at 2 MB/s (kernel drops are not what this tests).
-    const cap = await startCapture(node, ['-i', nodeDev, '-B', '16384', '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500`]);
+    const cap = await startCapture(node, ['-i', nodeDev, '-B', '16384', '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500&streams=${streams}`]);
     const agentPid = cap.child.pid!; // ip netns exec execs the agent in place
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0);
     trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
@@ -289,7 +315,8 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     const [delivered, queueFull, lost, reconnects] = m.slice(1).map(Number);
     expect(delivered + queueFull + lost).toBe(14000);
     expect(queueFull).toBeGreaterThan(0); // the outage outlasted the 1 MiB queue
-    expect(reconnects).toBeGreaterThan(0);
+    expect(reconnects).toBeGreaterThanOrEqual(streams); // each stream came back
+    expect(c.stderr()).toContain(`1 agents, ${streams} streams`); // the restarted collector
     const files = collected(out);
     expect(files.length).toBe(2); // one per collector run
     const written = files.reduce((n, f) => n + Number(/Number of packets:\s+(\d+)/.exec(run('capinfos', ['-c', f]).stdout)![1]), 0);
