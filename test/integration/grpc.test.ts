@@ -226,7 +226,11 @@ if (!canUseNetns) console.log('live gRPC tests skipped: they need root, iproute2
 describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
   const tag = `${process.pid % 100000}`;
   const pod = `psGP${tag}`, node = `psGN${tag}`, podDev = `gp${tag}`, nodeDev = `gn${tag}`;
+  let livePki: string;
   beforeAll(() => {
+    livePki = path.join(tmp, 'live-pki');
+    const made = run('sh', [path.join(repoRoot, 'scripts', 'make-collector-certs.sh'), '--out', livePki, '--ip', '127.0.0.1'], { timeoutMs: 60_000 });
+    if (made.code !== 0) throw new Error(`make-collector-certs.sh: ${made.stderr}`);
     addNamespaces([pod, node]);
     addVeth(pod, podDev, node, nodeDev);
   });
@@ -282,14 +286,18 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
     expect(count(outB)).toBe(deliveredB);
   }, 60_000);
 
-  it.each([1, 2])('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted (streams=%i)', async (streams) => {
+  it.each([
+    { streams: 1, tls: false },
+    { streams: 2, tls: true },
+  ])('a collector stopped for 10 s and restarted: capture goes on, memory stays bounded, every frame is delivered or counted (streams=$streams, TLS $tls)', async ({ streams, tls }) => {
     const out = path.join(tmp, `fault-${streams}`);
-    let c = await collector(['--listen', '127.0.0.1:0', '--out', out], node);
+    const serve = tls ? ['--tls-cert', path.join(livePki, 'tls.crt'), '--tls-key', path.join(livePki, 'tls.key')] : [];
+    let c = await collector(['--listen', '127.0.0.1:0', '--out', out, ...serve], node);
     const port = c.port;
     const queue = 1 << 20;
     // A 16 MiB ring: on a loaded 2-core machine the capture thread can stall for a second, which
     // libpcap's default 2 MiB would not cover at 2 MB/s (kernel drops are not what this tests).
-    const cap = await startCapture(node, ['-i', nodeDev, '-B', '16384', '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500&streams=${streams}`]);
+    const cap = await startCapture(node, ['-i', nodeDev, '-B', '16384', '--forward', `grpc://127.0.0.1:${port}?queue=${queue}&retry-max-ms=500&streams=${streams}${tls ? `&ca=${path.join(livePki, 'ca.crt')}` : ''}`]);
     const agentPid = cap.child.pid!; // ip netns exec execs the agent in place
     const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0);
     trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
@@ -302,7 +310,7 @@ describe.skipIf(!canUseNetns)('gRPC forwarding of live traffic', () => {
       rssPeak = Math.max(rssPeak, rssKiB());
       await new Promise((r) => setTimeout(r, 500));
     }
-    c = await collector(['--listen', `127.0.0.1:${port}`, '--out', out], node);
+    c = await collector(['--listen', `127.0.0.1:${port}`, '--out', out, ...serve], node);
     await new Promise((r) => setTimeout(r, 1500)); // reconnect (backoff at most 500 ms) and drain the queue
     trafgen(pod, podDev, 2000, { payload: 1000, pps: 2000 });
     expect(await stopProcess(cap)).toBe(0);
