@@ -24,6 +24,8 @@
 # (taskset), so that the S3 server's share stays off the collector's cores and what remains is
 # the uploader's own cost. The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
+# STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
+# the same build, interleaved round by round (keys "streams=1", "streams=2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -55,6 +57,11 @@ if [ -n "${STORE:-}" ]; then
   "${other_pin[@]}" bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
   set -a; . "$s3dir/env"; set +a
   variants=(plain store)
+fi
+if [ -n "${STREAMS:-}" ]; then
+  [ -n "${STORE:-}" ] && { echo "STREAMS and STORE do not go together" >&2; exit 2; }
+  read -r -a counts <<< "$STREAMS"
+  variants=("${counts[@]/#/streams=}")
 fi
 vlabel() { [ "$1" = - ] || echo " $1"; }
 variant_args() { # VARIANT: the collector's extra arguments
@@ -110,8 +117,10 @@ stop_collector() { # sets ccpu, chwm
   chwm=$(hwm_of "$cpid")
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
-target() { # MODE PORT
-  if [ "$1" = on ]; then echo "grpc://127.0.0.1:$2?tls=1&ca=$work/pki/ca.crt"; else echo "grpc://127.0.0.1:$2"; fi
+target() { # MODE PORT [VARIANT]
+  local q=""
+  case "${3:-}" in streams=*) q="$3" ;; esac
+  if [ "$1" = on ]; then echo "grpc://127.0.0.1:$2?tls=1&ca=$work/pki/ca.crt${q:+&$q}"; else echo "grpc://127.0.0.1:$2${q:+?$q}"; fi
 }
 # agent_cpu BIN FILE TARGET: runs the agent; sets asecs, acpu and arss, its peak anonymous RSS
 # in KiB (sampled every 50 ms: the capture file is mapped, and its pages would count in VmHWM).
@@ -173,7 +182,7 @@ for r in $(seq 1 "$ROUNDS"); do
        for variant in "${order[@]}"; do
         # shellcheck disable=SC2046 # the variant's arguments split on purpose
         start_collector "$bin" "$mode" $(variant_args "$variant")
-        agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port")"
+        agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port" "$variant")"
         stop_collector
         [ "$variant" = store ] && sleep "${SETTLE:-5}"
         key="$bin/$size/$mode"

@@ -3,7 +3,7 @@
 //   geneve://HOST[:PORT]?vni=N&session=N&…the same as vxlan (session: add the podspan TLV option)
 //   gre://HOST?key=N&seq=1&truncate=BYTES&mtu=BYTES&oversize=fragment|truncate (IPv4 or IPv6, raw socket)
 //   erspan://HOST?session=N&version=2|3&hwid=N&truncate=BYTES&mtu=BYTES&oversize=… (ERSPAN II/III over GRE)
-//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS&insecure=1
+//   grpc://HOST:PORT?tls=1&ca=FILE&cert=FILE&key=FILE&servername=NAME&token-file=FILE&queue=BYTES&retry-max-ms=MS&streams=N&insecure=1
 // A bearer token over plaintext would hand it to anyone on the path: refused unless `insecure=1`
 // (or the CLI's --insecure) says the user means it.
 import { z } from 'zod';
@@ -80,6 +80,8 @@ export interface GrpcTarget {
   queueBytes: number;
   /** Longest wait between reconnection attempts (jittered exponential backoff from 200 ms). */
   retryMaxMs: number;
+  /** Mirror.Streams (each its own connection) the batches are spread over; batches of two streams may arrive out of order. */
+  streams: number;
 }
 
 export type ForwardTarget = EncapTarget | GrpcTarget;
@@ -126,6 +128,7 @@ const grpcQuery = z
     'token-file': z.string().min(1).optional(),
     queue: int('queue', 1 << 20, 4 * 2 ** 30).optional(),
     'retry-max-ms': int('retry-max-ms', 200, 600_000).optional(),
+    streams: int('streams', 1, 8).optional(),
     insecure: z.enum(['0', '1'], { errorMap: () => ({ message: 'insecure takes 0 or 1' }) }).optional(),
   })
   .strict()
@@ -152,7 +155,7 @@ function parseGrpc(url: URL, text: string, where: string, host: string, options:
   if (q['token-file'] && !tls && !insecure) {
     throw new UsageError(`${where}: token-file without TLS would send the token in the clear; add tls=1&ca=FILE, or insecure=1 (--insecure) to allow it`);
   }
-  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], insecure, queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000 };
+  return { kind: 'grpc', url: text, host, port: Number(url.port), tls, tokenFile: q['token-file'], insecure, queueBytes: q.queue ?? 64 << 20, retryMaxMs: q['retry-max-ms'] ?? 10_000, streams: q.streams ?? 1 };
 }
 
 function parseGre(url: URL, text: string, where: string, host: string): GreTarget {

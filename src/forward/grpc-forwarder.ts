@@ -3,13 +3,15 @@
 // (nothing more is written until the stream drains), reconnection with jittered exponential
 // backoff, TLS / mutual TLS and a bearer token. Every frame offered ends up counted once:
 // acknowledged by the collector, dropped because the queue was full, or lost with a stream
-// that broke before the collector acknowledged it.
+// that broke before the collector acknowledged it. The stream is the agent's own HTTP/2 call
+// (mirror-stream.ts), which sends each message's memory as it is, without grpc-js's copy; with
+// `streams=N`, N of them (each its own connection), each message going to one that has room.
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
 import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
-import { collectorChannel } from './collector-channel';
-import { MirrorClient } from './mirror-service';
+import { mirrorStreamTarget } from './collector-channel';
+import { MirrorConnector, type MirrorStream, type StreamStatus } from './mirror-stream';
 
 export interface GrpcForwarderStats {
   target: string;
@@ -43,24 +45,37 @@ const MAX_SPARES = 32;
 /** Targets already warned about a token sent without TLS: one warning per target and process. */
 const warnedInsecure = new Set<string>();
 
+/** One Mirror.Stream of a forwarder, and the batches written on it but not acknowledged yet. */
+class Lane {
+  call?: MirrorStream;
+  connected = false;
+  waitingDrain = false;
+  attempt = 0;
+  timer?: NodeJS.Timeout;
+  readonly inflight = new Map<number, number>(); // sequence -> frames
+  readonly inflightRecordBytes = new Map<number, number>(); // sequence -> record bytes
+
+  constructor(readonly index: number) {}
+
+  /** Connected, and HTTP/2 has taken what was written on it so far. */
+  get writable(): boolean {
+    return this.connected && !this.waitingDrain && this.call !== undefined;
+  }
+}
+
 export class GrpcForwarder {
-  private readonly client: grpc.Client & { stream(metadata: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Ack> };
-  private call?: grpc.ClientDuplexStream<Buffer, Ack>;
-  private connected = false;
-  private waitingDrain = false;
+  private readonly connector: MirrorConnector;
+  private readonly lanes: Lane[];
+  /** The lane after the one written last: messages go round the lanes that have room. */
+  private nextLane = 0;
   private closed = false;
   private queue: Pending[] = [];
   private queuedBytes = 0;
-  private inflight = new Map<number, number>(); // sequence -> frames
-  private inflightRecordBytes = new Map<number, number>(); // sequence -> record bytes
   private readonly recordBytes = { delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0 };
   private sequence = 0;
   /** Buffers of sent messages, counted with the queue: queued + spare bytes stay within queueBytes. */
   private readonly spares: Buffer[] = [];
   private spareBytes = 0;
-  private attempt = 0;
-  private timer?: NodeJS.Timeout;
-  private readonly metadata: grpc.Metadata;
   private readonly counters = { offered: 0, delivered: 0, droppedQueueFull: 0, droppedDisconnected: 0, movedAway: 0, reconnects: 0 };
   private readonly dropsToReport = { kernel: 0, interface: 0, queueFull: 0, disconnected: 0 };
   private idleResolvers: (() => void)[] = [];
@@ -73,13 +88,12 @@ export class GrpcForwarder {
     private readonly log: Logger,
     private readonly backoff: BackoffOptions = { initialMs: 200, maxMs: target.retryMaxMs },
   ) {
-    const channel = collectorChannel(target);
-    this.metadata = channel.metadata;
+    this.connector = new MirrorConnector(mirrorStreamTarget(target));
+    this.lanes = Array.from({ length: target.streams }, (_, i) => new Lane(i));
     if (target.tokenFile && !target.tls && !warnedInsecure.has(target.url)) {
       warnedInsecure.add(target.url); // validation let it through only with insecure=1 / --insecure
       log.warn({ target: target.url }, 'insecure: the bearer token is sent without TLS, readable by anyone on the path');
     }
-    this.client = new MirrorClient(channel.address, channel.credentials, channel.options) as never;
   }
 
   get name(): string {
@@ -88,11 +102,11 @@ export class GrpcForwarder {
 
   /** Connected and accepting: the agent routes this collector's share of flows here. */
   get up(): boolean {
-    return this.connected;
+    return this.lanes.some((l) => l.connected);
   }
 
   start(): void {
-    this.connect();
+    for (const lane of this.lanes) this.connect(lane);
   }
 
   /** Called when the queue, having been half full or more, drains below half. */
@@ -172,7 +186,7 @@ export class GrpcForwarder {
   stats(): GrpcForwarderStats {
     return {
       target: this.target.url,
-      connected: this.connected,
+      connected: this.up,
       queuedBytes: this.queuedBytes,
       ...this.counters,
       lastError: this.lastError,
@@ -185,8 +199,10 @@ export class GrpcForwarder {
   async close(timeoutMs = 5000): Promise<void> {
     await this.idleWithin(timeoutMs);
     this.closed = true;
-    clearTimeout(this.timer);
-    this.call?.end();
+    for (const lane of this.lanes) {
+      clearTimeout(lane.timer);
+      lane.call?.end();
+    }
     await this.idleWithin(500);
     for (const p of this.queue) {
       if (p.records) this.recordBytes.droppedDisconnected += p.bytes;
@@ -194,9 +210,10 @@ export class GrpcForwarder {
     }
     this.queue = [];
     this.queuedBytes = 0;
-    this.lose();
-    this.call?.cancel();
-    this.client.close();
+    for (const lane of this.lanes) {
+      this.lose(lane);
+      lane.call?.cancel();
+    }
   }
 
   /** Waits until nothing is queued or in flight, or `ms` passed (the timer is cleared either way). */
@@ -206,74 +223,96 @@ export class GrpcForwarder {
     clearTimeout(timer);
   }
 
+  private get busy(): boolean {
+    return this.queue.length > 0 || this.lanes.some((l) => l.inflight.size > 0 || l.inflightRecordBytes.size > 0);
+  }
+
   private idle(): Promise<void> {
-    if (this.queue.length === 0 && this.inflight.size === 0 && this.inflightRecordBytes.size === 0) return Promise.resolve();
+    if (!this.busy) return Promise.resolve();
     return new Promise((r) => this.idleResolvers.push(r));
   }
 
   private checkIdle(): void {
-    if (this.queue.length || this.inflight.size || this.inflightRecordBytes.size) return;
+    if (this.busy) return;
     for (const r of this.idleResolvers.splice(0)) r();
   }
 
-  private connect(): void {
+  /** A lane to write on (round the lanes), or none while every lane is down or waiting. */
+  private writableLane(): Lane | undefined {
+    for (let i = 0; i < this.lanes.length; i++) {
+      const lane = this.lanes[(this.nextLane + i) % this.lanes.length];
+      if (lane.writable) {
+        this.nextLane = (lane.index + 1) % this.lanes.length;
+        return lane;
+      }
+    }
+    return undefined;
+  }
+
+  private connect(lane: Lane): void {
     if (this.closed) return;
-    const call = this.client.stream(this.metadata);
-    this.call = call;
+    const call = this.connector.open();
+    lane.call = call;
+    const where = this.lanes.length > 1 ? { target: this.target.url, stream: lane.index + 1 } : { target: this.target.url };
     call.on('metadata', () => {
-      this.connected = true;
+      lane.connected = true;
       this.everConnected = true;
-      this.attempt = 0;
-      this.log.info({ target: this.target.url }, 'collector stream open');
+      lane.attempt = 0;
+      this.log.info(where, 'collector stream open');
       this.pump();
     });
     call.on('data', (ack: Ack) => {
-      const recordBytes = this.inflightRecordBytes.get(ack.sequence);
+      const recordBytes = lane.inflightRecordBytes.get(ack.sequence);
       if (recordBytes !== undefined) {
-        this.inflightRecordBytes.delete(ack.sequence);
+        lane.inflightRecordBytes.delete(ack.sequence);
         this.recordBytes.delivered += recordBytes;
       }
-      const frames = this.inflight.get(ack.sequence);
+      const frames = lane.inflight.get(ack.sequence);
       if (frames !== undefined) {
-        this.inflight.delete(ack.sequence);
+        lane.inflight.delete(ack.sequence);
         this.counters.delivered += frames;
       }
       this.checkIdle();
     });
-    call.on('error', (err: grpc.ServiceError) => this.broken(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
-    call.on('end', () => this.broken(call, 'the collector ended the stream'));
+    call.on('drain', () => {
+      lane.waitingDrain = false;
+      this.pump();
+    });
+    call.on('error', (err: StreamStatus) => this.broken(lane, call, `${grpc.status[err.code] ?? err.code}: ${err.details}`));
+    call.on('end', () => this.broken(lane, call, 'the collector ended the stream'));
   }
 
-  private broken(call: grpc.ClientDuplexStream<Buffer, Ack>, why: string): void {
-    if (this.call !== call) return;
+  private broken(lane: Lane, call: MirrorStream, why: string): void {
+    if (lane.call !== call) return;
     this.lastError = why;
-    this.call = undefined;
-    this.connected = false;
-    this.waitingDrain = false;
-    this.lose();
+    lane.call = undefined;
+    lane.connected = false;
+    lane.waitingDrain = false;
+    this.lose(lane);
     if (this.closed) return;
-    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt) * (0.5 + Math.random() / 2);
-    this.attempt++;
+    const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** lane.attempt) * (0.5 + Math.random() / 2);
+    lane.attempt++;
     this.counters.reconnects++;
-    this.log.warn({ target: this.target.url, reason: why, retryInMs: Math.round(delay) }, 'collector stream lost');
-    this.timer = setTimeout(() => this.connect(), delay);
+    this.log.warn({ target: this.target.url, ...(this.lanes.length > 1 ? { stream: lane.index + 1 } : {}), reason: why, retryInMs: Math.round(delay) }, 'collector stream lost');
+    lane.timer = setTimeout(() => this.connect(lane), delay);
+    this.pump(); // what is queued goes on the lanes still up
   }
 
-  /** Batches written but not acknowledged are gone with the stream: count them. */
-  private lose(): void {
-    for (const frames of this.inflight.values()) {
+  /** Batches written on a lane but not acknowledged are gone with its stream: count them. */
+  private lose(lane: Lane): void {
+    for (const frames of lane.inflight.values()) {
       this.counters.droppedDisconnected += frames;
       this.dropsToReport.disconnected += frames;
     }
-    this.inflight.clear();
-    for (const bytes of this.inflightRecordBytes.values()) this.recordBytes.droppedDisconnected += bytes;
-    this.inflightRecordBytes.clear();
+    lane.inflight.clear();
+    for (const bytes of lane.inflightRecordBytes.values()) this.recordBytes.droppedDisconnected += bytes;
+    lane.inflightRecordBytes.clear();
     this.checkIdle();
   }
 
   private pump(): void {
-    const call = this.call;
-    while (call && this.connected && !this.waitingDrain && this.queue.length) {
+    for (let lane = this.writableLane(); lane && this.queue.length; lane = this.writableLane()) {
+      const call = lane.call!;
       const p = this.queue.shift()!;
       const hadNoRoom = !this.hasRoom();
       this.queuedBytes -= p.bytes;
@@ -284,25 +323,19 @@ export class GrpcForwarder {
       let message: Buffer;
       let written: ((err?: Error | null) => void) | undefined;
       if (p.records) {
-        this.inflightRecordBytes.set(sequence, p.bytes);
+        lane.inflightRecordBytes.set(sequence, p.bytes);
         message = encodeFrameBatch({ ...emptyFrameBatch(), agent: this.agent, sequence, drops, records: p.records });
       } else {
-        this.inflight.set(sequence, p.frames);
+        lane.inflight.set(sequence, p.frames);
         message = completeBatch(p.message, sequence, drops);
         const buffer = p.message.message;
-        // grpc-js calls back once the message went below its filters, which copy it into the
-        // HTTP/2 frame first (resolving-call.js): the buffer is free again
+        // called back once HTTP/2 has written the message out: the buffer is free again
         written = (err) => {
           if (!err) this.keepSpare(buffer);
         };
       }
-      if (!call.write(message, written)) {
-        this.waitingDrain = true; // HTTP/2 flow control: wait for the window before writing more
-        call.once('drain', () => {
-          this.waitingDrain = false;
-          this.pump();
-        });
-      }
+      // HTTP/2 flow control: nothing more on this lane until it drains
+      if (!call.write(message, written)) lane.waitingDrain = true;
     }
   }
 }

@@ -61,9 +61,16 @@ describe('--forward targets', () => {
     ['vxlan://10.0.0.9?vni=abc', /vni takes a whole number/],
     ['vxlan://10.0.0.9?oversize=drop', /oversize must be fragment or truncate/],
     ['vxlan://10.0.0.9?color=red', /unknown parameter color/],
+    ['grpc://10.0.0.9:50051?streams=0', /streams must be between 1 and 8/],
+    ['grpc://10.0.0.9:50051?streams=two', /streams takes a whole number/],
   ])('refuses %s naming the problem', (url, message) => {
     expect(() => parseForwardTarget(url)).toThrow(UsageError);
     expect(() => parseForwardTarget(url)).toThrow(message);
+  });
+
+  it('reads a gRPC URL: one stream by default, streams=N for several', () => {
+    expect(parseForwardTarget('grpc://10.0.0.9:50051')).toMatchObject({ kind: 'grpc', host: '10.0.0.9', port: 50051, streams: 1 });
+    expect(parseForwardTarget('grpc://10.0.0.9:50051?streams=4')).toMatchObject({ streams: 4 });
   });
 
   it('rides on the capture flags, repeatable', () => {

@@ -97,7 +97,7 @@ describe('a namespaced MirrorSession, as the agent sees it', () => {
 
 describe('where a MirrorSession may send', () => {
   it('not to the node itself: loopback, link-local (metadata, node-local DNS) or one of its addresses, once resolved', () => {
-    const at = (host: string): GrpcTarget => ({ kind: 'grpc', url: `grpc://${host}:1`, host, port: 1, insecure: false, queueBytes: 1 << 20, retryMaxMs: 1000 });
+    const at = (host: string): GrpcTarget => ({ kind: 'grpc', url: `grpc://${host}:1`, host, port: 1, insecure: false, queueBytes: 1 << 20, retryMaxMs: 1000, streams: 1 });
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '169.254.169.254', '169.254.20.10', 'fe80::1', '0.0.0.0', '::', '192.0.2.7']) {
       expect(() => refuseNodeTargets([at(host)], ['192.0.2.7']), host).toThrow(/is this node; a MirrorSession sends only to addresses beyond it/);
     }
@@ -117,7 +117,7 @@ describe('credentials in the config file and ClusterMirrorSessions', () => {
   });
 
   it('reach the forwarder through files only the agent can read, removed once read', () => {
-    const target: GrpcTarget = { kind: 'grpc', url: grpc, host: '127.0.0.1', port: 1, insecure: false, queueBytes: 1 << 20, retryMaxMs: 1000 };
+    const target: GrpcTarget = { kind: 'grpc', url: grpc, host: '127.0.0.1', port: 1, insecure: false, queueBytes: 1 << 20, retryMaxMs: 1000, streams: 1 };
     let seen: { token: string; ca: string; mode: number; dirMode: number; files: string[] } | undefined;
     withCredentialFiles([target], new Map([[0, { token: Buffer.from('tok'), ca: Buffer.from('CA') }]]), (targets) => {
       const t = targets[0] as GrpcTarget;
