@@ -22,7 +22,8 @@
 # writing the same 100 MB files without --store in the same rounds (interleaved; keys "store" and
 # "plain"). PIN=C:O (with STORE): the collector on CPUs C, the agent and the S3 server on CPUs O
 # (taskset), so that the S3 server's share stays off the collector's cores and what remains is
-# the uploader's own cost. The store runs' collector CPU per frame includes its uploads during
+# the uploader's own cost. S3_NICE=N runs the S3 server at that nice value (with PIN it shares
+# the agent's CPUs: at 19 it no longer slows the sender, as a remote store would not). The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
 # STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
 # the same build, interleaved round by round (keys "streams=1", "streams=2").
@@ -54,7 +55,7 @@ if [ -n "${PIN:-}" ]; then
 fi
 if [ -n "${STORE:-}" ]; then
   s3dir=$(mktemp -d /var/tmp/podspan-grpc-bench-s3.XXXXXX) # on disk: the objects are GBs
-  "${other_pin[@]}" bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
+  "${other_pin[@]}" nice -n "${S3_NICE:-0}" bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
   set -a; . "$s3dir/env"; set +a
   variants=(plain store)
 fi
