@@ -42,7 +42,7 @@ const LIVE_SERIAL_TESTS = [
   'collector-limits', // shutdown deadlines
   'detect-live', // alerts within 5 s of a flood or scan
   'filter-compile', // event-loop stalls measured
-  'grpc', // 0 packets dropped by kernel, fixed pauses around a collector's outage, RSS
+  'grpc-live', // 0 packets dropped by kernel, fixed pauses around a collector's outage, RSS
   'live', // 0 packets dropped by kernel
   'shadow-h2', // fixed pauses before stopping
   'shadow-live', // 0 packets dropped by kernel, fixed pauses
