@@ -2,14 +2,15 @@
 // Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised (gcc), once
 // under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target for a bounded
 // time. Prints one line per stage and a totals line "native: N passed, N failed".
-//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz | --skip-fuzz-run | --fuzz-only]
+//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz | --skip-fuzz-run | --fuzz-only | --build-only]
 // The sanitizer run uses the clang build the fuzz targets need (ASan+UBSan, and libFuzzer's
 // coverage, which only counts): it compiles the tests anyway, so no third build of the core. Only
 // without clang are they built with gcc's sanitizers instead (and the fuzz stage fails).
 // The optimised tests run while that build compiles (they mostly wait for tshark, the judge).
 // --no-fuzz: no fuzz target built or run. --skip-fuzz-run: built, not run; --fuzz-only then runs
-// them and nothing else (npm test runs them beside the live tests, scripts/test.sh); each prints
-// its own totals line, and .ci/run adds them up.
+// them and nothing else. --build-only: every build, no test run (a later run finds them built).
+// npm test uses all three in its stages (scripts/test.sh); each prints its own totals line, and
+// .ci/run adds them up.
 // The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
 // targets, each at least 10 s, so adding a parser does not lengthen the suite by 30 s;
 // --fuzz-seconds (PODSPAN_FUZZ_SECONDS) gives every target that long instead (npm run fuzz: 600).
@@ -29,6 +30,7 @@ const fuzzBudget = Number(argValue('--fuzz-budget') ?? process.env.PODSPAN_FUZZ_
 const fuzz = !args.includes('--no-fuzz');
 const fuzzRun = fuzz && !args.includes('--skip-fuzz-run');
 const fuzzOnly = args.includes('--fuzz-only');
+const buildOnly = args.includes('--build-only');
 const fuzzJobs = Math.max(1, Number(process.env.PODSPAN_FUZZ_JOBS) || os.cpus().length);
 const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
@@ -70,7 +72,7 @@ function findBinary(dir, name) {
 }
 
 /** Runs the C++ tests of `dir` in one shard per CPU side by side (PODSPAN_TEST_SHARD); adds up their totals. */
-async function unitTests(dir, label) {
+async function runUnitTests(dir, label) {
   const bin = findBinary(dir, 'podspan_core_tests');
   if (!bin) {
     console.log(`${label}: test binary missing`);
@@ -123,8 +125,11 @@ async function main() {
   const fuzzDir = 'build/native-fuzz';
   const hasClang = run('clang++', ['--version']).code === 0;
   if (!fuzzOnly) {
-    fs.rmSync(judgeCache, { recursive: true, force: true });
-    fs.mkdirSync(judgeCache, { recursive: true });
+    if (!buildOnly) {
+      fs.rmSync(judgeCache, { recursive: true, force: true });
+      fs.mkdirSync(judgeCache, { recursive: true });
+    }
+    const unitTests = buildOnly ? async () => {} : runUnitTests;
     const optimised = (await build(plain, ['CMAKE_BUILD_TYPE=Release'])) ? unitTests(plain, 'C++ tests (optimised)') : Promise.resolve();
     if (hasClang) {
       // Beside the optimised tests; the sanitizer run starts once they are done (their judge's
@@ -139,7 +144,7 @@ async function main() {
     }
   }
 
-  if (fuzzRun) {
+  if (fuzzRun && !buildOnly) {
     if (!hasClang) {
       console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
       failed += 1;
