@@ -1,13 +1,21 @@
 #!/usr/bin/env node
-// Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised, once
-// under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target (clang) for a
-// bounded time. Prints one line per stage and a totals line "native: N passed, N failed".
-//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz]
+// Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised (gcc), once
+// under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target for a bounded
+// time. Prints one line per stage and a totals line "native: N passed, N failed".
+//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz | --skip-fuzz-run | --fuzz-only | --build-only]
+// The sanitizer run uses the clang build the fuzz targets need (ASan+UBSan, and libFuzzer's
+// coverage, which only counts): it compiles the tests anyway, so no third build of the core. Only
+// without clang are they built with gcc's sanitizers instead (and the fuzz stage fails).
+// The optimised tests run while that build compiles (they mostly wait for tshark, the judge).
+// --no-fuzz: no fuzz target built or run. --skip-fuzz-run: built, not run; --fuzz-only then runs
+// them and nothing else. --build-only: every build, no test run (a later run finds them built).
+// npm test uses all three in its stages (scripts/test.sh); each prints its own totals line, and
+// .ci/run adds them up.
 // The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
 // targets, each at least 10 s, so adding a parser does not lengthen the suite by 30 s;
 // --fuzz-seconds (PODSPAN_FUZZ_SECONDS) gives every target that long instead (npm run fuzz: 600).
 // A libFuzzer run uses one core: targets run one per CPU at a time (PODSPAN_FUZZ_JOBS), each
-// for its full time, so the budget's wall time is divided by the cores and no target gets less.
+// for its full time, so the budget's wall time is divided by the jobs and no target gets less.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -20,9 +28,18 @@ const argValue = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] :
 const perTargetSeconds = Number(argValue('--fuzz-seconds') ?? process.env.PODSPAN_FUZZ_SECONDS ?? 0);
 const fuzzBudget = Number(argValue('--fuzz-budget') ?? process.env.PODSPAN_FUZZ_BUDGET ?? 120);
 const fuzz = !args.includes('--no-fuzz');
+const fuzzRun = fuzz && !args.includes('--skip-fuzz-run');
+const fuzzOnly = args.includes('--fuzz-only');
+const buildOnly = args.includes('--build-only');
 const fuzzJobs = Math.max(1, Number(process.env.PODSPAN_FUZZ_JOBS) || os.cpus().length);
 const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+// Both test runs ask tshark the same questions of the corpus: the first saves its answers here
+// and the second reads them (native/tests/judge_cache.h). Emptied at each start, so every run of
+// this script asks tshark itself once.
+const judgeCache = path.join(root, 'build', 'judge-cache');
+// ASan+UBSan with libFuzzer's coverage in the core: the fuzz targets and the sanitizer tests.
+const FUZZ_DEFINES = ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++', 'CMAKE_C_COMPILER=clang'];
 
 let passed = 0;
 let failed = 0;
@@ -32,8 +49,9 @@ function run(cmd, argv, opts = {}) {
   return { code: r.status ?? 1, out: (r.stdout || '') + (r.stderr || '') };
 }
 
-function build(dir, defines) {
-  const r = run(process.execPath, [cmakeJs, 'compile', '-d', 'native', '-O', dir, ...defines.map((d) => `--CD${d}`)], {
+/** Configures and builds `dir` (only `target` when given); false, with the tail of the log, if it failed. */
+async function build(dir, defines, target) {
+  const r = await runAsync(process.execPath, [cmakeJs, 'compile', '-d', 'native', '-O', dir, ...(target ? ['--target', target] : []), ...defines.map((d) => `--CD${d}`)], {
     env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: '2' },
   });
   if (r.code !== 0) {
@@ -53,24 +71,29 @@ function findBinary(dir, name) {
   return null;
 }
 
-function unitTests(dir, label) {
+/** Runs the C++ tests of `dir` in one shard per CPU side by side (PODSPAN_TEST_SHARD); adds up their totals. */
+async function runUnitTests(dir, label) {
   const bin = findBinary(dir, 'podspan_core_tests');
   if (!bin) {
     console.log(`${label}: test binary missing`);
     failed += 1;
     return;
   }
-  const r = run(bin, [], { env: { ...process.env, PODSPAN_CORPUS: corpus, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' } });
-  const m = r.out.match(/native: (\d+) passed, (\d+) failed/);
-  if (m) {
-    passed += Number(m[1]);
-    failed += Number(m[2]);
+  const shards = os.cpus().length;
+  const env = { ...process.env, PODSPAN_CORPUS: corpus, PODSPAN_JUDGE_CACHE: judgeCache, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
+  const results = await Promise.all(Array.from({ length: shards }, (_, i) => runAsync(bin, [], { env: { ...env, PODSPAN_TEST_SHARD: `${i}/${shards}` } })));
+  let p = 0, f = 0, crashed = false;
+  for (const r of results) {
+    const m = r.out.match(/native: (\d+) passed, (\d+) failed/);
+    if (m) {
+      p += Number(m[1]);
+      f += Number(m[2]);
+    } else crashed = true;
+    if (r.code !== 0 || !m) process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
   }
-  if (r.code !== 0 || !m) {
-    process.stdout.write(r.out.split('\n').slice(-60).join('\n') + '\n');
-    if (!m) failed += 1;
-  }
-  console.log(`${label}: ${m ? `${m[1]} passed, ${m[2]} failed` : 'crashed'}`);
+  passed += p;
+  failed += f + (crashed ? 1 : 0);
+  console.log(`${label}: ${p} passed, ${f} failed${crashed ? ', a shard crashed' : ''}`);
 }
 
 /** Like run(), without blocking: the fuzz targets run side by side. */
@@ -99,17 +122,33 @@ async function inPool(items, jobs, work, report) {
 
 async function main() {
   const plain = 'build/native';
-  if (build(plain, ['CMAKE_BUILD_TYPE=Release'])) unitTests(plain, 'C++ tests (optimised)');
-  const asan = 'build/native-asan';
-  if (build(asan, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_SANITIZE=ON'])) unitTests(asan, 'C++ tests (ASan+UBSan)');
+  const fuzzDir = 'build/native-fuzz';
+  const hasClang = run('clang++', ['--version']).code === 0;
+  if (!fuzzOnly) {
+    if (!buildOnly) {
+      fs.rmSync(judgeCache, { recursive: true, force: true });
+      fs.mkdirSync(judgeCache, { recursive: true });
+    }
+    const unitTests = buildOnly ? async () => {} : runUnitTests;
+    const optimised = (await build(plain, ['CMAKE_BUILD_TYPE=Release'])) ? unitTests(plain, 'C++ tests (optimised)') : Promise.resolve();
+    if (hasClang) {
+      // Beside the optimised tests; the sanitizer run starts once they are done (their judge's
+      // answers are then in the cache).
+      const built = build(fuzzDir, FUZZ_DEFINES, fuzz ? undefined : 'podspan_core_tests');
+      await optimised;
+      if (await built) await unitTests(fuzzDir, 'C++ tests (ASan+UBSan)');
+    } else {
+      await optimised;
+      const asan = 'build/native-asan';
+      if (await build(asan, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_SANITIZE=ON'])) await unitTests(asan, 'C++ tests (ASan+UBSan, gcc)');
+    }
+  }
 
-  if (fuzz) {
-    const fuzzDir = 'build/native-fuzz';
-    const hasClang = run('clang++', ['--version']).code === 0;
+  if (fuzzRun && !buildOnly) {
     if (!hasClang) {
       console.log('fuzz: clang++ not installed (apt-get install clang); fuzz targets not run');
       failed += 1;
-    } else if (build(fuzzDir, ['CMAKE_BUILD_TYPE=Debug', 'PODSPAN_FUZZ=ON', 'CMAKE_CXX_COMPILER=clang++', 'CMAKE_C_COMPILER=clang'])) {
+    } else if (await build(fuzzDir, FUZZ_DEFINES)) {
       const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
       const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
       const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;

@@ -1,11 +1,24 @@
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "check.h"
 
 int main(int argc, char** argv) {
   const char* only = argc > 1 ? argv[1] : nullptr;
+  // PODSPAN_TEST_SHARD=I/N: only every Nth case from the Ith (scripts/native-tests.js runs N such
+  // processes side by side, one per CPU).
+  unsigned shard = 0, shards = 1;
+  if (const char* s = std::getenv("PODSPAN_TEST_SHARD")) {
+    if (std::sscanf(s, "%u/%u", &shard, &shards) != 2 || shards == 0 || shard >= shards) {
+      std::fprintf(stderr, "PODSPAN_TEST_SHARD=%s: expected I/N with I < N\n", s);
+      return 2;
+    }
+  }
   int passed = 0, failed = 0;
+  unsigned index = 0;
   for (auto& c : check::registry()) {
+    if (index++ % shards != shard) continue;
     if (only && std::strstr(c.name, only) == nullptr) continue;
     check::failures_in_case() = 0;
     try {

@@ -44,7 +44,9 @@ export async function startNodeAgent(cfg: string, node = 'test-node', env: Recor
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
-  await until(() => /running \d+ captures/.test(err));
+  // Start-up (the Kubernetes client, the first lists from the API server) took over 10 s on a
+  // loaded 2-core machine; the wait ends as soon as the line shows.
+  await until(() => /running \d+ captures/.test(err), 30_000);
   const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(err)![1];
   const captured = async (pod: string) => {
     const line = (await (await fetch(metricsUrl)).text()).split('\n').find((l) => l.startsWith('podspan_captured_packets{') && l.includes(`pod="${pod}"`));

@@ -19,6 +19,14 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
 }
 
 /**
+ * Lets the test worker's event loop turn. A test that runs many short commands in one loop
+ * (spawnSync per corpus file) blocks the worker for the whole loop: at a minute, on a loaded
+ * machine, vitest's own calls time out ("Timeout calling onTaskUpdate") and fail the suite
+ * although every test passed. Awaited between files, the longest block is one command.
+ */
+export const letVitestIn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
  * run() without blocking the test worker, for commands that take minutes (a compile): a worker
  * blocked for over a minute misses vitest's own calls and the run ends with "Timeout calling
  * onTaskUpdate", an unhandled error that fails the suite although every test passed.

@@ -120,7 +120,9 @@ describe.skipIf(!canUseNetns || !hasOpenssl)('agent -> collector over TLS with a
     const collector = await startInNs(
       node,
       [process.execPath, podspanBin, 'collector', '--listen', '127.0.0.1:0', '--out', path.join(tmp, 'plain-out'), '--token-file', p('token'), '--insecure'],
-      /listening on/,
+      // The warning is written just after `listening on`: waiting for that line alone, the
+      // warning's write could still be on its way (seen under load).
+      /listening on[^]*agents send the bearer token in the clear/,
     );
     expect(collector.stderr().match(/warning: --insecure: agents send the bearer token in the clear/g)).toHaveLength(1);
     const port = Number(/listening on [^\s]*:(\d+)/.exec(collector.stderr())![1]);

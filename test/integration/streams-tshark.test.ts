@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corpusDir, corpusEntries, run, streamsBesideTcpflow, readIndex, type IndexEntry } from '../helpers/tools';
+import { corpusDir, corpusEntries, letVitestIn, readIndex, run, streamsBesideTcpflow, type IndexEntry } from '../helpers/tools';
 
 let tmp: string;
 beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-streams-tshark-'))));
@@ -53,7 +53,7 @@ const KNOWN: Record<string, string> = {
 };
 
 describe.skipIf(!corpus || !hasTools)('podspan streams against tshark follow, for the directions tcpflow does not write', () => {
-  it('writes the bytes tshark follows for every such direction, but for the differences listed with their reasons', () => {
+  it('writes the bytes tshark follows for every such direction, but for the differences listed with their reasons', async () => {
     const entries = corpusEntries(corpus!).filter((e) => !e.corrupt);
     let compared = 0;
     let identical = 0;
@@ -61,6 +61,7 @@ describe.skipIf(!corpus || !hasTools)('podspan streams against tshark follow, fo
     const unexplained: string[] = [];
     const seenKnown = new Set<string>();
     for (const e of entries) {
+      await letVitestIn();
       const { theirs, ours, ...r } = streamsBesideTcpflow(e, tmp);
       expect(r.code, `${e.file}: ${r.stderr}`).toBe(0);
       const index = readIndex(ours);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { corpusDir, corpusEntries, podspan, run, streamsBesideTcpflow, readIndex, type IndexEntry } from '../helpers/tools';
+import { corpusDir, corpusEntries, letVitestIn, podspan, readIndex, run, streamsBesideTcpflow, type IndexEntry } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 let tmp: string;
@@ -98,12 +98,13 @@ const KNOWN: Record<string, string> = {
 };
 
 describe.skipIf(!corpus || !hasTcpflow)('podspan streams against tcpflow on the corpus', () => {
-  it('writes the same bytes as tcpflow for every stream direction, but for the differences listed with their reasons', () => {
+  it('writes the same bytes as tcpflow for every stream direction, but for the differences listed with their reasons', async () => {
     const entries = corpusEntries(corpus!).filter((e) => !e.corrupt);
     let identical = 0;
     const unexplained: string[] = [];
     const seenKnown = new Set<string>();
     for (const e of entries) {
+      await letVitestIn();
       const { theirs, ours, ...r } = streamsBesideTcpflow(e, tmp);
       expect(r.code, `${e.file}: ${r.stderr}`).toBe(0);
       for (const name of fs.readdirSync(theirs).filter((n) => n !== 'report.xml')) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
 import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
-import { corpusDir, corpusEntries, podspan, podspanBin, run } from '../helpers/tools';
+import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, run } from '../helpers/tools';
 
 const corpus = corpusDir();
 if (!corpus) console.log('tcpdump corpus comparison skipped: no ../shared/corpus (set PODSPAN_CORPUS to its folder)');
@@ -57,12 +57,13 @@ const KNOWN_DIFFERENCES: Record<string, { lines: number; reason: string }> = {
 };
 
 describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', () => {
-  it('prints at least 95% of the compared packets exactly as tcpdump does, and every difference is in the table', () => {
+  it('prints at least 95% of the compared packets exactly as tcpdump does, and every difference is in the table', async () => {
     let compared = 0;
     let identical = 0;
     const excluded = new Map<string, number>();
     const differing: Record<string, { lines: number; first: { tcpdump: string; podspan: string } }> = {};
     for (const e of corpusEntries(corpus!)) {
+      await letVitestIn();
       const t = spawnSync('tcpdump', ['-nn', '-r', e.path], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, TZ: 'UTC' } });
       const reference = packets(t.stdout ?? '');
       if (reference.length === 0) continue; // tcpdump reads nothing of it (unreadable, or a format it refuses)
@@ -91,10 +92,11 @@ describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', ()
     expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
   }, 600_000);
 
-  it('prints -v, -e, -q, -x, -xx, -X, -XX, -A and every -t form as tcpdump does', () => {
+  it('prints -v, -e, -q, -x, -xx, -X, -XX, -A and every -t form as tcpdump does', async () => {
     const files = ['suricata__decode-sll2.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap', 'gopacket__test_loopback.pcap', 'suricata__tcp-fastopen-sll.pcap', 'zeek__ipv6-fragmented-dns.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap'];
     for (const flag of ['-v', '-e', '-q', '-x', '-xx', '-X', '-XX', '-A', '-t', '-tt', '-ttt', '-tttt', '-ttttt']) {
       for (const f of files) {
+        await letVitestIn();
         const file = path.join(corpus!, f);
         const env = { ...process.env, TZ: 'UTC' };
         const reference = spawnSync('tcpdump', ['-nn', flag, '-r', file], { encoding: 'utf8', env }).stdout;

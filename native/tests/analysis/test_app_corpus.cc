@@ -10,11 +10,13 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "analysis/app_analyzer.h"
 #include "check.h"
+#include "judge_cache.h"
 #include "kept_records.h"
 #include "common/errors.h"
 #include "decode/decode.h"
@@ -86,17 +88,16 @@ bool tshark_requests(const std::string& file, std::vector<Request>& out) {
   const std::string cmd = "tshark -r '" + file +
                           "' -Y 'tcp && (http.request || http.response)' -T fields -E separator=/t -E 'aggregator=\x1f' "
                           "-e frame.number -e http.request.method -e http.request.uri -e http.request_in -e http.response.code -e http.time 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return false;
+  std::string text;
+  const bool ok = podspan_test::judge_output(cmd, file, text);
   std::map<std::string, std::vector<size_t>> by_frame;  // frame number -> its requests
   struct Response {
     std::string request_frame, code, time;
   };
   std::vector<Response> responses;
-  char line[65536];
-  while (std::fgets(line, sizeof(line), p) != nullptr) {
-    std::string l(line);
-    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
+    while (!l.empty() && l.back() == '\r') l.pop_back();
     const std::vector<std::string> f = split(l, '\t');
     if (f.size() < 5) continue;
     if (!f[1].empty()) {
@@ -115,14 +116,13 @@ bool tshark_requests(const std::string& file, std::vector<Request>& out) {
       for (size_t i = 0; i < in.size() && i < codes.size(); ++i) responses.push_back({in[i], codes[i], i < times.size() ? times[i] : ""});
     }
   }
-  const int rc = pclose(p);
   for (const Response& resp : responses) {
     auto it = by_frame.find(resp.request_frame);
     if (it == by_frame.end() || it->second.size() != 1) continue;
     out[it->second[0]].status = std::atoi(resp.code.c_str());
     if (!resp.time.empty()) out[it->second[0]].time = std::atof(resp.time.c_str());
   }
-  return rc == 0;
+  return ok;
 }
 
 // The corpus's capture files, when the corpus and tshark are both there; else says which is
@@ -318,12 +318,11 @@ void tshark_dns(const std::string& file, std::vector<DnsAnswer>& out) {
   const std::string cmd = "tshark -r '" + file +
                           "' -Y 'udp && dns.flags.response == 1' -T fields -E separator=/t -E 'aggregator=\x1f' "
                           "-e dns.id -e dns.qry.name -e dns.flags.rcode -e dns.count.answers -e dns.time 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return;
-  char line[65536];
-  while (std::fgets(line, sizeof(line), p) != nullptr) {
-    std::string l(line);
-    while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+  std::string text;
+  podspan_test::judge_output(cmd, file, text);
+  std::istringstream lines(text);
+  for (std::string l; std::getline(lines, l);) {
+    while (!l.empty() && l.back() == '\r') l.pop_back();
     const std::vector<std::string> f = split(l, '\t');
     if (f.size() < 5 || f[0].find('\x1f') != std::string::npos) continue;  // several DNS messages in one frame (tunnels)
     DnsAnswer a;
@@ -334,7 +333,6 @@ void tshark_dns(const std::string& file, std::vector<DnsAnswer>& out) {
     a.time = f[4].empty() ? -1 : std::atof(f[4].c_str());
     out.push_back(a);
   }
-  pclose(p);
 }
 
 }  // namespace
