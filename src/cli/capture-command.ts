@@ -4,6 +4,7 @@
 import { defaultInterface } from '../capture/default-interface';
 import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
+import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { OutputError, UsageError } from '../errors';
@@ -69,6 +70,21 @@ export function summaryLines(result: CaptureResult, live: boolean): string[] {
   return lines;
 }
 
+/** Every second: after WAIT_NOTICE_S seconds without room for the file's batches, one line naming the collectors that are down. */
+function waitingForCollectorNotice(fanout: GrpcFanout, err: NodeJS.WritableStream): NodeJS.Timeout {
+  let waited = 0;
+  const timer = setInterval(() => {
+    waited = fanout.hasRoom() ? 0 : waited + 1;
+    if (waited < WAIT_NOTICE_S) return;
+    const down = fanout.forwarders.filter((f) => !f.up).map((f) => `${f.name} (${readableGrpcError(f.stats().lastError)})`);
+    err.write(`podspan: reading waits for ${down.length ? down.join(', ') : 'the collectors'} to take more frames; Ctrl-C stops, counting what was not delivered\n`);
+    clearInterval(timer);
+  }, 1000);
+  timer.unref();
+  return timer;
+}
+const WAIT_NOTICE_S = 3;
+
 /** The capture file on standard output failed because its reader went away (EPIPE). */
 function isClosedPipe(err: unknown): boolean {
   return err instanceof OutputError && /^-: .*Broken pipe$/.test(err.message);
@@ -120,6 +136,8 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   };
   out.on('error', onOutError);
   fanout?.start(session);
+  // Reading a file waits for a collector that stopped taking batches: say so once, not silently.
+  const waitNotice = fanout && !live ? waitingForCollectorNotice(fanout, err) : undefined;
 
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);
@@ -147,6 +165,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
     fanout,
   );
   if (timer) clearTimeout(timer);
+  if (waitNotice) clearInterval(waitNotice);
   const grpcStats = fanout ? await fanout.close() : [];
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
