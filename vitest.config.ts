@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
 // CAs). Unset for the workers and every process they start.
 delete process.env.NODE_EXTRA_CA_CERTS;
 
-// Three projects, run one after the other (scripts/test.sh). "files": tests that read captures,
+// Four projects (scripts/test.sh). "build": the addon built from scratch (CPU, no deadline), run
+// at the idle scheduling class beside "live-serial", which leaves most of the CPU unused. "files": tests that read captures,
 // fixtures and configs only (no network namespace, no live traffic, no Kubernetes or S3 server, no
 // deadline against the clock); CPU-bound, two files at a time. "live-serial": live tests that judge
 // time, rates, kernel drops or memory (a deadline, a latency, "0 packets dropped by kernel", a
@@ -29,6 +30,7 @@ const FILE_TESTS = [
   'test/integration/streams.test.ts',
   'test/integration/streams-tshark.test.ts',
 ];
+const BUILD_TESTS = ['test/unit/addon-build.test.ts'];
 // Unit tests that need a network namespace (k8s-watch's real host-interface lookup).
 const LIVE_UNIT_TESTS = ['test/unit/k8s-watch.test.ts'];
 const LIVE_SERIAL_TESTS = [
@@ -59,7 +61,8 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: 'build/vitest-results.json' },
     projects: [
-      { extends: true, test: { name: 'files', include: FILE_TESTS, exclude: LIVE_UNIT_TESTS } },
+      { extends: true, test: { name: 'build', include: BUILD_TESTS } },
+      { extends: true, test: { name: 'files', include: FILE_TESTS, exclude: [...LIVE_UNIT_TESTS, ...BUILD_TESTS] } },
       { extends: true, test: { name: 'live-serial', include: LIVE_SERIAL_TESTS } },
       {
         extends: true,

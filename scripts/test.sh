@@ -4,7 +4,8 @@
 #     while the C++ core is compiled beside it at the idle scheduling class (chrt --idle: it gets
 #     only the CPU those tests leave unused, so their timing is as on an idle machine): optimised
 #     (gcc) and ASan+UBSan (clang, with the fuzz targets). scripts/native-tests.js --build-only;
-#     its output follows vitest's.
+#     its output follows vitest's. Beside them, at the same class, vitest "build": the addon built
+#     from scratch against node-api-headers (test/unit/addon-build.test.ts, ~40-60 s of CPU).
 #  2. the C++ tests, in both builds (scripts/native-tests.js --skip-fuzz-run: the builds are
 #     already done).
 #  3. vitest "files" (captures, fixtures, the corpus: CPU-bound), two files at a time.
@@ -20,7 +21,7 @@ native=1
 [ "${1:-}" = "--no-native" ] && native=0
 status=0
 mkdir -p build
-rm -f build/vitest-files.json build/vitest-live-serial.json build/vitest-live.json build/native-build.txt build/fuzz-output.txt # no stale report counted
+rm -f build/vitest-files.json build/vitest-live-serial.json build/vitest-live.json build/vitest-build.json build/vitest-build.txt build/native-build.txt build/fuzz-output.txt # no stale report counted
 vitest=(node_modules/.bin/vitest run)
 # The idle class where util-linux's chrt is there, else the lowest nice value.
 idle=(nice -n 19)
@@ -30,7 +31,11 @@ if [ "$native" = 1 ]; then
   "${idle[@]}" node scripts/native-tests.js --build-only >build/native-build.txt 2>&1 &
   builds=$!
 fi
+"${idle[@]}" "${vitest[@]}" --project build --outputFile.json=build/vitest-build.json >build/vitest-build.txt 2>&1 &
+addon_build=$!
 "${vitest[@]}" --project live-serial --outputFile.json=build/vitest-live-serial.json || status=1
+wait "$addon_build" || status=1
+cat build/vitest-build.txt
 if [ "$native" = 1 ]; then
   wait "$builds" || status=1
   cat build/native-build.txt
