@@ -161,11 +161,27 @@ export function kubectlOk(kube: KubeEnv, args: string[], stdin?: string): string
 }
 
 /**
+ * Waits until the CRDs (names like mirrorsessions.podspan.io) are established. `kubectl wait`
+ * gives up at once, with ".status.conditions accessor error: <nil>", when it asks before the API
+ * server has written a new CRD's status: it is asked again then, until the CRDs are established
+ * or 60 s have passed. Throws with kubectl's message otherwise.
+ */
+export function waitEstablished(kube: KubeEnv, crds: string[]): void {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = kube.kubectl(['wait', '--for=condition=Established', '--timeout=30s', ...crds.map((c) => `crd/${c}`)]);
+    if (r.code === 0) return;
+    if (!/accessor error/.test(r.stderr) || Date.now() > deadline) throw new Error(`kubectl wait for ${crds.join(', ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // between two asks (kubectl is synchronous here too)
+  }
+}
+
+/**
  * What the agent needs from a cluster, from deploy/: its namespace, the MirrorSession CRD
  * (established) and its RBAC; plus the workload namespaces a test puts pods and sessions in.
  */
 export function installAgentApi(kube: KubeEnv, workloadNamespaces: string[] = []): void {
   kube.apply(['namespace.yaml', 'crd-mirrorsession.yaml', 'crd-clustermirrorsession.yaml', 'rbac.yaml'].map((f) => path.join(repoRoot, 'deploy', f)));
-  kubectlOk(kube, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io', 'crd/clustermirrorsessions.podspan.io']);
+  waitEstablished(kube, ['mirrorsessions.podspan.io', 'clustermirrorsessions.podspan.io']);
   for (const ns of workloadNamespaces) kubectlOk(kube, ['create', 'namespace', ns]);
 }

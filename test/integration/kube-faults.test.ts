@@ -12,7 +12,7 @@ import { MirrorSessionWatcher } from '../../src/k8s/mirror-session-watcher';
 import { PodWatcher } from '../../src/k8s/pod-watcher';
 import type { MirrorSessionResource, PodInfo } from '../../src/k8s/types';
 import { makePod } from '../helpers/fake-kube-api';
-import { createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
+import { createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, waitEstablished, type KubeEnv } from '../helpers/kube-env';
 import { until } from '../helpers/k8s-agent';
 import { repoRoot } from '../helpers/tools';
 import path from 'node:path';
@@ -92,7 +92,7 @@ describe.skipIf(unavailable)('the watchers against a real API server\'s faults',
     await until(() => sessionNames() === '', 30_000);
     await until(() => logged(/mirrorsessions: cannot list them \(CRD not installed/), 30_000);
     kube.apply([crd]);
-    kubectlOk(kube, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io']);
+    waitEstablished(kube, ['mirrorsessions.podspan.io']);
     // The API server takes a moment to serve a re-created CRD's resources.
     await until(() => kube.kubectl(['apply', '-f', '-'], { stdin: session('three') }).code === 0, 30_000);
     await until(() => sessionNames() === 'three', 30_000);

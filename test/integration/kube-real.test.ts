@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { sessionFromResource } from '../../src/agent/tenancy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
+import { kubeEnvUnavailable, startKubeEnv, waitEstablished, type KubeEnv } from '../helpers/kube-env';
 import { badSpecs, baseSpec, dirsOutsideHostPath, goodSpecs } from '../helpers/mirrorsession-cases';
 import { repoRoot } from '../helpers/tools';
 
@@ -42,8 +42,7 @@ describe.skipIf(unavailable)('deploy/ on a real kube-apiserver', () => {
 
   it('applies namespace.yaml, both CRDs and rbac.yaml; the CRDs become established', () => {
     kube.apply([deploy('namespace.yaml'), deploy('crd-mirrorsession.yaml'), deploy('crd-clustermirrorsession.yaml'), deploy('rbac.yaml')]);
-    const wait = kube.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/mirrorsessions.podspan.io', 'crd/clustermirrorsessions.podspan.io']);
-    expect(wait.code, wait.stderr).toBe(0);
+    waitEstablished(kube, ['mirrorsessions.podspan.io', 'clustermirrorsessions.podspan.io']);
     const names = kube.kubectl(['get', 'crd', 'mirrorsessions.podspan.io', '-o', 'jsonpath={.status.acceptedNames.kind} {.status.acceptedNames.shortNames}']);
     expect(names.stdout).toBe('MirrorSession ["ms"]');
     expect(kube.kubectl(['get', 'clusterrolebinding', 'podspan-agent', '-o', 'jsonpath={.subjects[0].name}']).stdout).toBe('podspan-agent');

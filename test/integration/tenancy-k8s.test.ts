@@ -11,7 +11,7 @@ import { sessionFromResource } from '../../src/agent/tenancy';
 import { loadKubeConfig } from '../../src/k8s/kube-config';
 import { MirrorSessionWatcher } from '../../src/k8s/mirror-session-watcher';
 import type { MirrorSessionResource } from '../../src/k8s/types';
-import { agentRequests, kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
+import { agentRequests, kubeEnvUnavailable, startKubeEnv, waitEstablished, type KubeEnv } from '../helpers/kube-env';
 import { repoRoot } from '../helpers/tools';
 
 const unavailable = kubeEnvUnavailable();
@@ -29,10 +29,7 @@ describe.skipIf(unavailable)('tenancy against a real API server', () => {
   beforeAll(async () => {
     env = await startKubeEnv();
     env.apply([deploy('namespace.yaml'), deploy('crd-mirrorsession.yaml'), deploy('crd-clustermirrorsession.yaml'), deploy('rbac.yaml')]);
-    for (const crd of ['mirrorsessions.podspan.io', 'clustermirrorsessions.podspan.io']) {
-      const r = env.kubectl(['wait', '--for', 'condition=established', `crd/${crd}`, '--timeout=60s']);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    waitEstablished(env, ['mirrorsessions.podspan.io', 'clustermirrorsessions.podspan.io']);
     for (const ns of ['tenant-a', 'tenant-b', 'shop']) expect(env.kubectl(['create', 'namespace', ns]).code).toBe(0);
   }, 180_000);
   afterAll(async () => {
