@@ -8,7 +8,7 @@
 import { Client } from 'undici';
 import type { LaneOptions } from './lane';
 
-interface PooledClient {
+export interface PooledClient {
   client: Client;
   /** Between undici's 'connect' and 'disconnect' events. */
   connected: boolean;

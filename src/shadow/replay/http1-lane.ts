@@ -1,11 +1,10 @@
 // HTTP/1.1 to the target with undici: one connection per captured connection (pipelining 1), so
 // the candidate sees the original connection boundaries and each connection's order. The Client
 // comes from Http1Clients, which reuses it for a later captured connection once this one closed.
-import type { Client } from 'undici';
 import type { Answer } from '../answer';
 import type { HttpRequest, RawTurn } from './exchange';
 import { http1Headers } from './http-headers';
-import type { Http1Clients } from './http1-clients';
+import type { Http1Clients, PooledClient } from './http1-clients';
 import { BodyCollector, ReplayError, replayError, type Lane, type LaneOptions } from './lane';
 
 function rawHeaders(raw: Buffer[] | string[] | unknown): [string, string][] {
@@ -22,8 +21,7 @@ function asksToClose(req: HttpRequest): boolean {
 }
 
 export class Http1Lane implements Lane {
-  private readonly pooled: ReturnType<Http1Clients['acquire']>;
-  private readonly client: Client;
+  private readonly pooled: PooledClient;
   /** The last request sent asked for the connection to close after its answer. */
   private closing = false;
 
@@ -32,7 +30,6 @@ export class Http1Lane implements Lane {
     private readonly clients: Http1Clients,
   ) {
     this.pooled = clients.acquire();
-    this.client = this.pooled.client;
   }
 
   send(req: HttpRequest | RawTurn): Promise<Answer> {
@@ -59,7 +56,7 @@ export class Http1Lane implements Lane {
         clearTimeout(timer);
         reject(timedOut ? new ReplayError('timeout', `no answer within ${this.opts.timeoutMs} ms`) : replayError(err));
       };
-      this.client.dispatch(
+      this.pooled.client.dispatch(
         {
           method: req.method,
           path: req.target,
@@ -101,7 +98,7 @@ export class Http1Lane implements Lane {
             });
           },
           onError: fail,
-        } as unknown as Parameters<Client['dispatch']>[1],
+        } as unknown as Parameters<PooledClient['client']['dispatch']>[1],
       );
     });
   }

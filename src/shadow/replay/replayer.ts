@@ -55,7 +55,7 @@ function laneFor(ex: ReplayExchange, { opts, clients }: Target): Lane {
 export class Replayer {
   private readonly lanes = new Map<string, ConnectionLanes>();
   private readonly closing = new Set<Promise<void>>();
-  readonly counts: ReplayCounts = { sent: 0, answered: 0, errors: {}, primaryErrors: 0, candidateClients: 0 };
+  private readonly tally: Omit<ReplayCounts, 'candidateClients'> = { sent: 0, answered: 0, errors: {}, primaryErrors: 0 };
   private readonly candidate: Target;
   private readonly primary?: Target;
 
@@ -68,23 +68,26 @@ export class Replayer {
     this.primary = opts.primary && target(opts.primary);
   }
 
+  get counts(): ReplayCounts {
+    return { ...this.tally, candidateClients: this.candidate.clients.created };
+  }
+
   async send(ex: ReplayExchange): Promise<void> {
     let lanes = this.lanes.get(ex.info.conn);
     if (!lanes) {
       lanes = { candidate: laneFor(ex, this.candidate), primary: this.primary && laneFor(ex, this.primary) };
       this.lanes.set(ex.info.conn, lanes);
     }
-    this.counts.sent++;
-    this.counts.candidateClients = this.candidate.clients.created;
+    this.tally.sent++;
     const [candidate, primary] = await Promise.all([settle(lanes.candidate.send(ex.request)), lanes.primary ? settle(lanes.primary.send(ex.request)) : undefined]);
     let outcome: Outcome;
     if (candidate instanceof ReplayError) {
-      this.counts.errors[candidate.kind] = (this.counts.errors[candidate.kind] ?? 0) + 1;
-      this.counts.firstError ??= `${candidate.kind}: ${candidate.message}`;
+      this.tally.errors[candidate.kind] = (this.tally.errors[candidate.kind] ?? 0) + 1;
+      this.tally.firstError ??= `${candidate.kind}: ${candidate.message}`;
       outcome = { kind: 'error', production: ex.production, error: candidate.kind };
     } else {
-      this.counts.answered++;
-      if (primary instanceof ReplayError) this.counts.primaryErrors++;
+      this.tally.answered++;
+      if (primary instanceof ReplayError) this.tally.primaryErrors++;
       outcome = { kind: 'compared', production: ex.production, candidate, ...(primary && !(primary instanceof ReplayError) ? { primary } : {}) };
     }
     this.onOutcome(ex, outcome);
