@@ -104,7 +104,20 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
     if (!problem.empty()) throw coded_error(env, "ERR_USAGE", problem);
     size_t offset = 0;
     uint32_t written = 0;
+    // Large frames are written from the message itself (writev), not copied into the file buffer:
+    // the kernel has them before this call returns, while the message is still alive.
     guard(env, [&] {
+      struct Release {
+        podspan::CaptureWriter& w;
+        bool done = false;
+        ~Release() {
+          if (done) return;
+          try {
+            w.release_referenced();  // after an error: the frames before it still go out whole
+          } catch (const CaptureError&) {
+          }
+        }
+      } release{*writer_};
       for (size_t k = 0; k < n; ++k) {
         podspan::PacketRecord rec{};
         rec.caplen = u32(caplen.Data() + k * 4);
@@ -115,11 +128,13 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
         const uint8_t* bytes = frames.Data() + offset;
         offset += rec.caplen;
         if (rec.iface == kRefusedSource) continue;
-        writer_->write(rec, bytes);
+        writer_->write_referenced(rec, bytes);
         ++written;
         ++stats_[rec.iface].received;
         ++stats_[rec.iface].captured;
       }
+      release.done = true;
+      writer_->release_referenced();
     });
     return Napi::Number::New(env, written);
   }

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/heap_cost.h"
+#include "pcap/iovec_skip.h"
 
 namespace podspan {
 
@@ -235,17 +236,7 @@ void AsyncFiles::write_piece(int fd, const File& f, uint64_t offset, const Piece
       fail("write failed", f.path, errno);
     }
     offset += static_cast<uint64_t>(n);
-    for (size_t left = static_cast<size_t>(n); left > 0;) {  // skip what was written
-      if (left >= iov[first].iov_len) {
-        left -= iov[first].iov_len;
-        ++first;
-      } else {
-        iov[first].iov_base = static_cast<uint8_t*>(iov[first].iov_base) + left;
-        iov[first].iov_len -= left;
-        left = 0;
-      }
-    }
-    while (first < iov.size() && iov[first].iov_len == 0) ++first;
+    skip_written(iov, first, static_cast<size_t>(n));
   }
 }
 

@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -15,6 +17,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "pcap/iovec_skip.h"
 
 namespace podspan {
 namespace {
@@ -129,6 +132,10 @@ struct CaptureWriter::Impl {
   std::vector<InterfaceInfo> interfaces;
   std::vector<uint8_t> buf;
   size_t used = 0;
+  // Referenced packets (write_referenced): the parts of the next drain in file order, pieces of
+  // `buf` between packets held where they are; buf[seg_start, used) is not in `iov` yet.
+  std::vector<iovec> iov;
+  size_t seg_start = 0;
   int fd = -1;
   std::string current;          // path of the open file
   uint64_t file_bytes = 0;      // bytes in the current file (written + buffered)
@@ -232,12 +239,17 @@ struct CaptureWriter::Impl {
     file_ifaces.resize(committed.file_ifaces);
     boundary = committed;
     used = 0;
+    iov.clear();
+    seg_start = 0;
   }
 
+  // Hands what is buffered (and referenced) to the kernel: one write, or one writev per IOV_MAX parts.
   void drain() {
-    size_t off = 0;
-    while (off < used) {
-      const ssize_t n = ::write(fd, buf.data() + off, used - off);
+    if (used > seg_start) iov.push_back(iovec{buf.data() + seg_start, used - seg_start});
+    size_t first = 0;
+    while (first < iov.size()) {
+      const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
+      const ssize_t n = count == 1 ? ::write(fd, iov[first].iov_base, iov[first].iov_len) : ::writev(fd, iov.data() + first, count);
       if (n < 0) {
         const int err = errno;
         if (err == EINTR) continue;
@@ -250,10 +262,22 @@ struct CaptureWriter::Impl {
         roll_back();
         fail("write failed", err);
       }
-      off += static_cast<size_t>(n);
+      skip_written(iov, first, static_cast<size_t>(n));
     }
+    iov.clear();
+    seg_start = 0;
     used = 0;
     committed = boundary;
+  }
+
+  // A packet's bytes, not copied: a part of the next drain (the buffer's bytes before it too).
+  void append_referenced(const uint8_t* p, size_t n) {
+    if (iov.size() + 3 > IOV_MAX) drain();  // room for this, the buffer before it, and the tail
+    if (used > seg_start) iov.push_back(iovec{buf.data() + seg_start, used - seg_start});
+    seg_start = used;
+    iov.push_back(iovec{const_cast<uint8_t*>(p), n});
+    file_bytes += n;
+    bytes += n;
   }
 
   void append(const void* p, size_t n) {
@@ -445,7 +469,13 @@ struct CaptureWriter::Impl {
     open_file(now);
   }
 
-  void write(const PacketRecord& r, const uint8_t* data) {
+  // The packet's bytes: copied into the buffer, or (`referenced`, large enough) left in place.
+  void append_packet(const uint8_t* data, uint32_t len, bool referenced) {
+    if (referenced && len >= kReferencedMinBytes) append_referenced(data, len);
+    else append(data, len);
+  }
+
+  void write(const PacketRecord& r, const uint8_t* data, bool referenced = false) {
     if (closed) throw CaptureError(ErrorKind::kInternal, current + ": write after close");
     maybe_rotate(r);
     write_headers(true);
@@ -465,7 +495,7 @@ struct CaptureWriter::Impl {
       h[2] = r.caplen;
       h[3] = r.origlen;
       append(h, sizeof h);
-      append(data, r.caplen);
+      append_packet(data, r.caplen, referenced);
       mark();
       return;
     }
@@ -478,8 +508,22 @@ struct CaptureWriter::Impl {
     const uint32_t total = static_cast<uint32_t>(32 + pad4(r.caplen) + opt_bytes);
     uint32_t h[7] = {kEpb, total, id, static_cast<uint32_t>(r.ts_ns >> 32),
                      static_cast<uint32_t>(r.ts_ns), r.caplen, r.origlen};
+    const bool copied = !referenced || r.caplen < kReferencedMinBytes;
+    if (copied && !r.optlen && used + total <= buf.size()) {
+      // The common block whole in the buffer: one bounds check, no call per piece.
+      uint8_t* out = buf.data() + used;
+      std::memcpy(out, h, sizeof h);
+      std::memcpy(out + sizeof h, data, r.caplen);
+      std::memset(out + sizeof h + r.caplen, 0, pad4(r.caplen) - r.caplen);
+      std::memcpy(out + total - 4, &total, 4);
+      used += total;
+      file_bytes += total;
+      bytes += total;
+      mark();
+      return;
+    }
     append(h, sizeof h);
-    append(data, r.caplen);
+    append_packet(data, r.caplen, referenced);
     static const uint8_t zeros[8] = {0};
     append(zeros, pad4(r.caplen) - r.caplen);
     if (r.optlen) {
@@ -529,6 +573,14 @@ size_t CaptureWriter::interface_count() const { return impl_->interfaces.size();
 
 void CaptureWriter::write(const PacketRecord& rec, const uint8_t* packet_bytes) {
   impl_->write(rec, packet_bytes);
+}
+
+void CaptureWriter::write_referenced(const PacketRecord& rec, const uint8_t* packet_bytes) {
+  impl_->write(rec, packet_bytes, true);
+}
+
+void CaptureWriter::release_referenced() {
+  if (!impl_->iov.empty()) impl_->drain();
 }
 
 void CaptureWriter::write_batch(const Batch& batch) {

@@ -57,6 +57,13 @@ class CaptureWriter {
 
   void write(const PacketRecord& rec, const uint8_t* packet_bytes);
   void write_batch(const Batch& batch);
+  // As write(), but a packet of at least kReferencedMinBytes is not copied into the buffer: the
+  // writer keeps a pointer and hands the bytes to the kernel in place (writev) at its next drain.
+  // They must stay valid and unchanged until release_referenced() returns (call it before they
+  // go; after a write error they are forgotten, as the rest of what was buffered).
+  void write_referenced(const PacketRecord& rec, const uint8_t* packet_bytes);
+  void release_referenced();  // drains if anything referenced is pending
+  static constexpr uint32_t kReferencedMinBytes = 512;  // smaller packets are cheaper to copy
   void flush();   // hands buffered bytes to the kernel
   void close();   // ISBs (pcapng), flush, close; idempotent; throws CaptureError(kOutput)
 

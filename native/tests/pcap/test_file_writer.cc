@@ -486,3 +486,108 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
   CHECK_EQ(blocks_of(o.path).isbs, 2);
   remove_tree(dir);
 }
+
+namespace {
+
+// Packets of sizes around kReferencedMinBytes (copied below it, referenced from it on), each
+// filled with its own byte, written by copy or by reference into `path`.
+void write_mixed(const WriterOptions& o, bool referenced, std::vector<std::vector<uint8_t>>& packets) {
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  w.add_interface(iface("eth1"));
+  for (size_t i = 0; i < packets.size(); ++i) {
+    PacketRecord r;
+    r.ts_ns = 1700000000000000000ull + i * 1000;
+    r.caplen = static_cast<uint32_t>(packets[i].size());
+    r.origlen = r.caplen + 3;
+    r.iface = static_cast<uint32_t>(i % 2);
+    if (referenced) w.write_referenced(r, packets[i].data());
+    else w.write(r, packets[i].data());
+    if (referenced && i % 1400 == 1399) {
+      w.release_referenced();
+      std::fill(packets[i].begin(), packets[i].end(), 0xee);  // the kernel has them: reuse cannot reach the file
+    }
+  }
+  w.release_referenced();
+  w.close();
+}
+
+std::vector<std::vector<uint8_t>> mixed_packets(size_t n) {
+  const uint32_t sizes[] = {60, 511, 512, 513, 1500, 9000, 1, 2047};
+  std::vector<std::vector<uint8_t>> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(sizes[i % 8], static_cast<uint8_t>(i * 7 + 1));
+  return out;
+}
+
+}  // namespace
+
+// write_referenced leaves large packets where they are until release_referenced (writev), yet the
+// files are byte for byte those of write(): pcapng and pcap, one file and rotated by size, with
+// more referenced packets than one writev takes (IOV_MAX) between releases.
+TEST(writer_referenced_packets_make_the_same_files_as_copied_ones) {
+  for (FileFormat f : {FileFormat::kPcapng, FileFormat::kPcap}) {
+    for (uint64_t rotate : {uint64_t{0}, uint64_t{300000}}) {
+      const std::string dir_copy = temp_dir(), dir_ref = temp_dir();
+      WriterOptions o;
+      o.format = f;
+      o.rotation.max_bytes = rotate;
+      o.interfaces_on_first_use = f == FileFormat::kPcapng && rotate != 0;
+      o.buffer_bytes = 64 * 1024;
+      auto copied = mixed_packets(2600), referenced = mixed_packets(2600);
+      o.path = dir_copy + "/m.pcapng";
+      write_mixed(o, false, copied);
+      o.path = dir_ref + "/m.pcapng";
+      write_mixed(o, true, referenced);
+      const auto a = list(dir_copy), b = list(dir_ref);
+      CHECK_EQ(a.size(), b.size());
+      CHECK(rotate ? a.size() > 1 : a.size() == 1);
+      uint64_t packets = 0;
+      for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+        CHECK(slurp(dir_copy + "/" + a[k]) == slurp(dir_ref + "/" + b[k]));
+        packets += count(dir_ref + "/" + b[k]);
+      }
+      CHECK_EQ(packets, 2600u);
+      remove_tree(dir_copy);
+      remove_tree(dir_ref);
+    }
+  }
+}
+
+// A write of referenced packets failing part-way (RLIMIT_FSIZE) cuts the file back to its last
+// whole block, as with copied ones; what was referenced is forgotten, not written later.
+TEST(writer_referenced_packets_keep_the_file_valid_when_a_write_fails) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/full.pcapng";
+  o.format = FileFormat::kPcapng;
+  int failures = 0;
+  std::vector<uint8_t> data(1000, 0x5a);
+  {
+    const FileSizeLimit limit(20000);
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    for (int batch = 0; batch < 6; ++batch) {
+      try {
+        for (int i = 0; i < 5; ++i) {
+          PacketRecord r;
+          r.ts_ns = 1000 + batch * 10 + i;
+          r.caplen = r.origlen = 1000;
+          w.write_referenced(r, data.data());
+        }
+        w.release_referenced();
+      } catch (const CaptureError& e) {
+        ++failures;
+        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+      }
+    }
+    try {
+      w.close();
+    } catch (const CaptureError&) {
+      ++failures;
+    }
+  }
+  CHECK_EQ(failures, 3);  // batches 4 to 6 (5 packets of 1032 bytes each)
+  CHECK_EQ(count(o.path), 15u);
+  CHECK(slurp(o.path).size() <= 20000u);
+  remove_tree(dir);
+}
