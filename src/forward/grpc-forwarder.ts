@@ -6,11 +6,11 @@
 // that broke before the collector acknowledged it. The stream is the agent's own HTTP/2 call
 // (mirror-stream.ts), which sends each message's memory as it is, without grpc-js's copy; with
 // `streams=N`, N of them (each its own connection), each message going to one that has room.
-import * as grpc from '@grpc/grpc-js';
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
+import { grpcCodeName } from './grpc-status';
 import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
-import { mirrorStreamTarget } from './collector-channel';
+import { mirrorStreamTarget } from './mirror-target';
 import { MirrorConnector, type MirrorStream, type StreamStatus } from './mirror-stream';
 
 export interface GrpcForwarderStats {
@@ -278,7 +278,7 @@ export class GrpcForwarder {
       lane.waitingDrain = false;
       this.pump();
     });
-    call.on('error', (err: StreamStatus) => this.broken(lane, call, `${grpc.status[err.code] ?? err.code}: ${err.details}`));
+    call.on('error', (err: StreamStatus) => this.broken(lane, call, `${grpcCodeName(err.code) ?? err.code}: ${err.details}`));
     call.on('end', () => this.broken(lane, call, 'the collector ended the stream'));
   }
 

@@ -10,8 +10,8 @@ import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { status } from '@grpc/grpc-js';
 import { decodeAck, type Ack } from './frame-batch';
+import { GrpcCode, grpcCodeName } from './grpc-status';
 
 export const MIRROR_STREAM_PATH = '/podspan.v1.Mirror/Stream';
 
@@ -30,7 +30,7 @@ export interface MirrorStreamTarget {
 
 /** How a stream ended badly: a gRPC status code and its details, as grpc-js reports them. */
 export interface StreamStatus {
-  code: status;
+  code: number;
   details: string;
 }
 
@@ -95,10 +95,10 @@ export class MirrorStream extends EventEmitter {
   ) {
     super();
     // Worded as grpc-js does, so that `podspan capture` prints the cause alone ("never connected: …")
-    const unconnected = (err: Error) => this.fail(status.UNAVAILABLE, `No connection established. Last error: ${err.message}`);
+    const unconnected = (err: Error) => this.fail(GrpcCode.UNAVAILABLE, `No connection established. Last error: ${err.message}`);
     session.on('error', unconnected);
-    session.on('goaway', (code) => code !== 0 && this.fail(status.UNAVAILABLE, `the collector closed the connection (GOAWAY ${code})`));
-    session.on('close', () => this.fail(status.UNAVAILABLE, 'connection closed'));
+    session.on('goaway', (code) => code !== 0 && this.fail(GrpcCode.UNAVAILABLE, `the collector closed the connection (GOAWAY ${code})`));
+    session.on('close', () => this.fail(GrpcCode.UNAVAILABLE, 'connection closed'));
     this.request = session.request(
       {
         ':method': 'POST',
@@ -118,8 +118,8 @@ export class MirrorStream extends EventEmitter {
     r.on('data', (chunk: Buffer) => this.onData(chunk));
     r.on('drain', () => this.emit('drain'));
     // a stream cancelled because its connection failed carries the connection's error
-    r.on('error', (err: Error & { cause?: Error }) => (err.cause ? unconnected(err.cause) : this.fail(status.UNAVAILABLE, err.message)));
-    r.on('close', () => this.fail(status.UNAVAILABLE, `stream closed without a status (HTTP/2 code ${r.rstCode ?? 0})`));
+    r.on('error', (err: Error & { cause?: Error }) => (err.cause ? unconnected(err.cause) : this.fail(GrpcCode.UNAVAILABLE, err.message)));
+    r.on('close', () => this.fail(GrpcCode.UNAVAILABLE, `stream closed without a status (HTTP/2 code ${r.rstCode ?? 0})`));
     this.keepalive(target.keepaliveMs, target.keepaliveTimeoutMs);
   }
 
@@ -151,7 +151,7 @@ export class MirrorStream extends EventEmitter {
 
   /** Drops the call and its connection. */
   cancel(): void {
-    this.fail(status.CANCELLED, 'cancelled by the agent');
+    this.fail(GrpcCode.CANCELLED, 'cancelled by the agent');
   }
 
   private onHeaders(headers: http2.IncomingHttpHeaders, first: boolean): void {
@@ -160,14 +160,14 @@ export class MirrorStream extends EventEmitter {
       const httpStatus = Number(headers[':status']);
       const type = String(headers['content-type'] ?? '');
       if (httpStatus !== 200 || !type.startsWith('application/grpc')) {
-        this.fail(status.UNKNOWN, `not a gRPC answer: HTTP ${httpStatus}, content-type ${type || 'none'}`);
+        this.fail(GrpcCode.UNKNOWN, `not a gRPC answer: HTTP ${httpStatus}, content-type ${type || 'none'}`);
       } else this.emit('metadata', headers);
       return;
     }
-    const n = Number(code ?? status.UNKNOWN);
+    const n = Number(code ?? GrpcCode.UNKNOWN);
     const details = decodeURIComponent(String(headers['grpc-message'] ?? ''));
-    if (n === status.OK) this.finish(() => this.emit('end'));
-    else this.fail(n, details || status[n] || `status ${n}`);
+    if (n === GrpcCode.OK) this.finish(() => this.emit('end'));
+    else this.fail(n, details || grpcCodeName(n) || `status ${n}`);
   }
 
   /** Acks, in gRPC framing over any DATA frame boundaries. */
@@ -182,7 +182,7 @@ export class MirrorStream extends EventEmitter {
       try {
         ack = decodeAck(message);
       } catch (err) {
-        this.fail(status.INTERNAL, `a malformed acknowledgement: ${(err as Error).message}`);
+        this.fail(GrpcCode.INTERNAL, `a malformed acknowledgement: ${(err as Error).message}`);
         return;
       }
       this.emit('data', ack);
@@ -192,14 +192,14 @@ export class MirrorStream extends EventEmitter {
   /** An HTTP/2 ping every keepaliveMs; no answer within keepaliveTimeoutMs fails the call. */
   private keepalive(everyMs: number, timeoutMs: number): void {
     this.pingTimer = setInterval(() => {
-      const timer = setTimeout(() => this.fail(status.UNAVAILABLE, 'keepalive ping not answered'), timeoutMs).unref();
+      const timer = setTimeout(() => this.fail(GrpcCode.UNAVAILABLE, 'keepalive ping not answered'), timeoutMs).unref();
       const answered = this.session.ping(() => clearTimeout(timer));
       if (!answered) clearTimeout(timer);
     }, everyMs);
     this.pingTimer.unref();
   }
 
-  private fail(code: status, details: string): void {
+  private fail(code: number, details: string): void {
     this.finish(() => this.emit('error', { code, details } satisfies StreamStatus));
   }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseForwardTarget, type GrpcTarget } from '../../src/config/forward-options';
-import { mirrorStreamTarget } from '../../src/forward/collector-channel';
+import { mirrorStreamTarget } from '../../src/forward/mirror-target';
 import { MirrorClient } from '../../src/forward/mirror-service';
 import { MirrorConnector } from '../../src/forward/mirror-stream';
 import { collected, collector, frames } from '../helpers/grpc-collector';
