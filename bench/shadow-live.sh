@@ -13,6 +13,8 @@
 # received. The production server's count must equal wrk's: podspan only captures there.
 # Medians of off and on at the end. Figures, not a pass/fail test.
 #   sudo bash bench/shadow-live.sh [ROUNDS=5] [RATE=5000] [DURATION=10]
+# PODSPAN_BEFORE=OTHER_TREE/bin/podspan adds that build's agent as a third mode ("before") in the
+# same rounds. The agent runs with its defaults (live: replay at nice 19; AGENT_FLAGS adds flags).
 # Needs root, iproute2, wrk, curl, Go (to build the server).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -62,16 +64,18 @@ to_ms() { awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
 run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_requests production_requests"
   local mode=$1 cpu0=0 cpu1=0
   reset $P; reset $K
-  if [ "$mode" = on ]; then
+  if [ "$mode" != off ]; then
     rm -rf "$OUT/report"
-    ip netns exec $P node "$ROOT/bin/podspan" shadow -i sp$tag --server-port 8080 \
+    local bin="$ROOT/bin/podspan"; [ "$mode" = before ] && bin=$PODSPAN_BEFORE
+    # shellcheck disable=SC2086
+    ip netns exec $P node "$bin" shadow ${AGENT_FLAGS:-} -i sp$tag --server-port 8080 \
       --target "http://$CAND:8080" --report "$OUT/report" >"$OUT/agent.log" 2>&1 & agent_pid=$!
     for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing' "$OUT/agent.log" && break; sleep 0.1; done
     cpu0=$(cpu_ticks $agent_pid)
   fi
   ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" \
     "http://$PROD:8080/fast/1" >"$OUT/wrk.txt" 2>&1 || true
-  if [ "$mode" = on ]; then
+  if [ "$mode" != off ]; then
     sleep 2  # the agent drains what it captured last
     cpu1=$(cpu_ticks $agent_pid)
     kill -INT $agent_pid; wait $agent_pid || true; agent_pid=""
@@ -84,7 +88,7 @@ run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_request
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-MODES=(off); [ $SHADOW = 1 ] && MODES=(off on)
+MODES=(off); [ $SHADOW = 1 ] && MODES=(off on) && [ -n "${PODSPAN_BEFORE:-}" ] && MODES+=(before)
 echo "wrk: $RATE requests/s over $CONNS connections for $DURATION s per round; $ROUNDS interleaved rounds"
 declare -A R=()
 for round in $(seq 1 "$ROUNDS"); do
@@ -93,9 +97,9 @@ for round in $(seq 1 "$ROUNDS"); do
     R[$mode-$round]=$(run_round "$mode")
     read -r p50 p99 n cpu cand prod <<<"${R[$mode-$round]}"
     awk -v m="$mode" -v r="$round" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" -v k="$cand" -v p="$prod" \
-      'BEGIN { printf "round %d shadowing %-3s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
-               if (m == "on") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
-    if [ "$mode" = on ] && [ -f "$OUT/report/summary.json" ]; then
+      'BEGIN { printf "round %d shadowing %-6s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
+               if (m != "off") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
+    if [ "$mode" != off ] && [ -f "$OUT/report/summary.json" ]; then
       node -e 'const s = require(process.argv[1]); console.log(`round ${process.argv[2]} podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$round"
     fi
   done
@@ -105,8 +109,9 @@ for mode in "${MODES[@]}"; do
   p50=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $1 }'; done | median)
   cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $4 * 1e6 / ($3 ? $3 : 1) }'; done | median)
   awk -v m="$mode" -v a="$p50" -v b="$p99" -v c="$cpu" \
-    'BEGIN { printf "median shadowing %-3s wrk p50 %6.3f ms  p99 %6.3f ms", m, a, b; if (m == "on") printf "  agent %5.1f us CPU/req", c; printf "\n" }'
+    'BEGIN { printf "median shadowing %-6s wrk p50 %6.3f ms  p99 %6.3f ms", m, a, b; if (m != "off") printf "  agent %5.1f us CPU/req", c; printf "\n" }'
   eval "P99_$mode=$p99"
 done
 [ $SHADOW = 1 ] && awk -v a="$P99_off" -v b="$P99_on" 'BEGIN { printf "ratio wrk p99 on/off: %.2fx\n", b / a }'
+[ -n "${PODSPAN_BEFORE:-}" ] && awk -v a="$P99_off" -v b="$P99_before" 'BEGIN { printf "ratio wrk p99 before/off: %.2fx\n", b / a }'
 true
