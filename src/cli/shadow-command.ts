@@ -5,7 +5,8 @@ import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capt
 import { summaryLines as captureSummaryLines } from './capture-command';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
-import { lowerThreadPriority } from '../runtime/thread-priority';
+import { CAPTURE_THREAD_NAME } from '../capture/session';
+import { lowerProcessPriorityExcept } from '../runtime/thread-priority';
 import { runShadow, shadowCaptureOptions, type ExchangeSource, type ShadowResult } from '../shadow/run';
 
 /**
@@ -63,10 +64,11 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run) } as CaptureOptions);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   if (live) for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
-  // The replay (this thread) steps back for production's processes; the capture threads, started
-  // before, keep the process's priority and drain the kernel's ring in time.
+  // The replay (this thread, and V8's garbage collection and compiler threads working for it)
+  // steps back for production's processes; the capture threads, started before, keep the
+  // process's priority and drain the kernel's ring in time.
   const source = sessionSource(session, live, () => {
-    if (run.replayNice > 0 && !lowerThreadPriority(run.replayNice)) {
+    if (run.replayNice > 0 && !lowerProcessPriorityExcept(CAPTURE_THREAD_NAME, run.replayNice)) {
       err.write(`podspan: warning: the replay's priority could not be lowered to nice ${run.replayNice}: it competes with production's processes for CPU\n`);
     }
   });

@@ -30,3 +30,27 @@ export function lowerThreadPriority(nice: number): boolean {
     return false;
   }
 }
+
+/**
+ * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture
+ * threads): the JavaScript thread, V8's garbage collection and compiler threads, libuv's pool.
+ * False when the system refused (or off Linux); threads started later inherit their creator's.
+ */
+export function lowerProcessPriorityExcept(keep: string, nice: number): boolean {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return false;
+  }
+  let ok = true;
+  for (const tid of tids) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) continue;
+      if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
+    }
+  }
+  return ok;
+}
