@@ -13,6 +13,12 @@
 # received. The production server's count must equal wrk's: podspan only captures there.
 # Medians of off and on at the end. Figures, not a pass/fail test.
 #   sudo bash bench/shadow-live.sh [ROUNDS=5] [RATE=5000] [DURATION=10]
+# PODSPAN_BEFORE=OTHER_TREE/bin/podspan adds that build's agent as a third mode ("before") in the
+# same rounds. The agent runs with its defaults (live: replay at nice 19; AGENT_FLAGS adds flags).
+# AGENT=1 adds a mode "agent": `podspan agent` with one session and a shadow: target (its replay
+# in a worker thread at nice 19) in place of `podspan shadow -i`. CANDIDATE_NICE=19 runs the
+# candidate's server at nice 19: in a cluster the candidate runs on other nodes, and on these
+# two shared cores it would otherwise compete with production as the agent's replay does not.
 # Needs root, iproute2, wrk, curl, Go (to build the server).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -45,7 +51,7 @@ ip netns exec $P ip addr add 198.18.6.1/30 dev sk$tag; ip netns exec $K ip addr 
 ip netns exec $C ip link set sc$tag up; ip netns exec $P ip link set sp$tag up
 ip netns exec $P ip link set sk$tag up; ip netns exec $K ip link set sq$tag up
 ip netns exec $P "$SERVER" -listen $PROD:8080 -stats 127.0.0.1:8081 2>"$OUT/prod.log" & prod_pid=$!
-ip netns exec $K "$SERVER" -listen $CAND:8080 -stats 127.0.0.1:8081 2>"$OUT/cand.log" & cand_pid=$!
+ip netns exec $K nice -n "${CANDIDATE_NICE:-0}" "$SERVER" -listen $CAND:8080 -stats 127.0.0.1:8081 2>"$OUT/cand.log" & cand_pid=$!
 for _ in $(seq 50); do grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" && break; sleep 0.1; done
 grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" || { echo "the servers did not start"; exit 1; }
 
@@ -62,16 +68,25 @@ to_ms() { awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
 run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_requests production_requests"
   local mode=$1 cpu0=0 cpu1=0
   reset $P; reset $K
-  if [ "$mode" = on ]; then
+  if [ "$mode" != off ]; then
     rm -rf "$OUT/report"
-    ip netns exec $P node "$ROOT/bin/podspan" shadow -i sp$tag --server-port 8080 \
+    local bin="$ROOT/bin/podspan"; [ "$mode" = before ] && bin=$PODSPAN_BEFORE
+    if [ "$mode" = agent ]; then
+      rm -rf "$OUT/agent-reports"
+      printf '%s\n' 'sessions:' '  - name: bench' "    sources: { interfaces: [sp$tag] }" '    filter: { bpf: "tcp port 8080" }' \
+        "    targets: [ { shadow: { target: \"http://$CAND:8080\", serverPorts: [8080], reportDir: \"$OUT/agent-reports\" } } ]" >"$OUT/agent.yaml"
+      ip netns exec $P node "$bin" agent --config "$OUT/agent.yaml" >"$OUT/agent.log" 2>&1 & agent_pid=$!
+    else
+    # shellcheck disable=SC2086
+    ip netns exec $P node "$bin" shadow ${AGENT_FLAGS:-} -i sp$tag --server-port 8080 \
       --target "http://$CAND:8080" --report "$OUT/report" >"$OUT/agent.log" 2>&1 & agent_pid=$!
-    for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing' "$OUT/agent.log" && break; sleep 0.1; done
+    fi
+    for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing|running 1 captures' "$OUT/agent.log" && break; sleep 0.1; done
     cpu0=$(cpu_ticks $agent_pid)
   fi
   ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" \
     "http://$PROD:8080/fast/1" >"$OUT/wrk.txt" 2>&1 || true
-  if [ "$mode" = on ]; then
+  if [ "$mode" != off ]; then
     sleep 2  # the agent drains what it captured last
     cpu1=$(cpu_ticks $agent_pid)
     kill -INT $agent_pid; wait $agent_pid || true; agent_pid=""
@@ -84,7 +99,8 @@ run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_request
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-MODES=(off); [ $SHADOW = 1 ] && MODES=(off on)
+MODES=(off); [ $SHADOW = 1 ] && MODES=(off on) && [ -n "${PODSPAN_BEFORE:-}" ] && MODES+=(before)
+[ $SHADOW = 1 ] && [ "${AGENT:-0}" = 1 ] && MODES+=(agent)
 echo "wrk: $RATE requests/s over $CONNS connections for $DURATION s per round; $ROUNDS interleaved rounds"
 declare -A R=()
 for round in $(seq 1 "$ROUNDS"); do
@@ -93,10 +109,11 @@ for round in $(seq 1 "$ROUNDS"); do
     R[$mode-$round]=$(run_round "$mode")
     read -r p50 p99 n cpu cand prod <<<"${R[$mode-$round]}"
     awk -v m="$mode" -v r="$round" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" -v k="$cand" -v p="$prod" \
-      'BEGIN { printf "round %d shadowing %-3s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
-               if (m == "on") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
-    if [ "$mode" = on ] && [ -f "$OUT/report/summary.json" ]; then
-      node -e 'const s = require(process.argv[1]); console.log(`round ${process.argv[2]} podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$round"
+      'BEGIN { printf "round %d shadowing %-6s wrk p50 %6.3f ms p99 %6.3f ms  %7d requests (production received %d)", r, m, a, b, n, p;
+               if (m != "off") printf "  candidate received %d  agent %5.1f us CPU/req", k, c * 1e6 / (n ? n : 1); printf "\n" }'
+    report="$OUT/report/summary.json"; [ "$mode" = agent ] && report="$OUT/agent-reports/bench/sp$tag/summary.json"
+    if [ "$mode" != off ] && [ -f "$report" ]; then
+      node -e 'const s = require(process.argv[1]); console.log(`round ${process.argv[2]} podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$report" "$round"
     fi
   done
 done
@@ -105,8 +122,9 @@ for mode in "${MODES[@]}"; do
   p50=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $1 }'; done | median)
   cpu=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$mode-$r]}" | awk '{ print $4 * 1e6 / ($3 ? $3 : 1) }'; done | median)
   awk -v m="$mode" -v a="$p50" -v b="$p99" -v c="$cpu" \
-    'BEGIN { printf "median shadowing %-3s wrk p50 %6.3f ms  p99 %6.3f ms", m, a, b; if (m == "on") printf "  agent %5.1f us CPU/req", c; printf "\n" }'
+    'BEGIN { printf "median shadowing %-6s wrk p50 %6.3f ms  p99 %6.3f ms", m, a, b; if (m != "off") printf "  agent %5.1f us CPU/req", c; printf "\n" }'
   eval "P99_$mode=$p99"
 done
 [ $SHADOW = 1 ] && awk -v a="$P99_off" -v b="$P99_on" 'BEGIN { printf "ratio wrk p99 on/off: %.2fx\n", b / a }'
+[ -n "${PODSPAN_BEFORE:-}" ] && awk -v a="$P99_off" -v b="$P99_before" 'BEGIN { printf "ratio wrk p99 before/off: %.2fx\n", b / a }'
 true

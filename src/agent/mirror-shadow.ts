@@ -1,21 +1,20 @@
 // A session's `shadow` target in the agent: the capture's exchanges go to `podspan shadow`'s own
-// pipeline (src/shadow/run.ts: scheduler, replay, comparison, report) for as long as the
-// capture runs. Live, so nothing ever waits on the candidate (a full queue drops and counts).
+// pipeline (src/shadow/run.ts: scheduler, replay, comparison, report), in a worker thread at
+// nice 19 (src/shadow/replay-thread.ts), for as long as the capture runs. Live, so nothing ever
+// waits on the candidate (a full queue drops and counts).
 // Results are the agent's Prometheus metrics (podspan_shadow_requests_total,
 // podspan_shadow_latency_seconds) and, where the session may write on the node, the report
 // files, refreshed every 30 s and at the end.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { CaptureResult, CaptureSession } from '../capture/session';
 import type { ShadowSettings } from '../config/shadow-options';
 import { ForwardError } from '../errors';
 import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { Logger } from '../observability/logger';
 import type { ShadowMetricsSink } from '../shadow/metrics';
-import type { ShadowReport } from '../shadow/report';
-import { runShadow, type ExchangeSource } from '../shadow/run';
+import { ReplayThread } from '../shadow/replay-thread';
 import { refuseNodeTargets } from './tenancy';
 
 export interface ShadowAttachment {
@@ -41,46 +40,34 @@ export async function refuseNodeCandidates(settings: ShadowSettings): Promise<vo
   }
 }
 
-const discard = new Writable({ write: (_chunk, _enc, done) => done() });
+/** The agent's shadow replay runs at this nice value, below production's processes (README, Shadow testing). */
+export const AGENT_REPLAY_NICE = 19;
 
-/** Starts `session` with the shadow run reading its exchanges; `reportDir`: where the report files go. */
+/** Starts `session` with the shadow run, in a worker thread at low priority, reading its exchanges; `reportDir`: where the report files go. */
 export function attachShadow(
   session: CaptureSession,
   fanout: GrpcFanout | undefined,
   settings: ShadowSettings,
   opts: { name: string; reportDir?: string; metrics?: ShadowMetricsSink; log: Logger },
 ): ShadowAttachment {
-  let started: Promise<CaptureResult> | undefined;
-  const source: ExchangeSource = {
-    live: true,
-    onExchanges: (fn, flow) => session.onExchanges(fn, flow),
-    start: () => (started = session.start(undefined, undefined, fanout)),
-    stop: () => session.stop(),
-  };
-  const writeReport = opts.reportDir
-    ? (report: ShadowReport) => {
-        try {
-          report.write(opts.reportDir!);
-        } catch (err) {
-          opts.log.warn({ session: opts.name, dir: opts.reportDir, err: (err as Error).message }, 'shadow report not written');
-        }
-      }
-    : undefined;
-  const abandon = new AbortController();
-  // runShadow starts the capture before it first waits: `started` is set when it returns.
-  const run = runShadow(settings, source, discard, { progressMs: 0, metrics: opts.metrics, onReport: writeReport, abandon: abandon.signal });
-  const done = run.then(
-    (r) => {
-      writeReport?.(r.report);
-      return started!;
-    },
-    (err: unknown) => {
-      opts.log.error({ session: opts.name, err: (err as Error).message }, 'shadow run failed');
-      session.stop();
-      return started!;
-    },
-  );
-  return { done, abandon: () => abandon.abort() };
+  const thread = new ReplayThread(settings, {
+    nice: AGENT_REPLAY_NICE,
+    reportDir: opts.reportDir,
+    metrics: opts.metrics,
+    onProblem: (what, detail) => opts.log[what.includes('failed') ? 'error' : 'warn']({ session: opts.name, ...detail }, what),
+    stopCapture: () => session.stop(),
+  });
+  // Live: batches go to the thread as they come (never waiting on the candidate).
+  session.onExchanges((batch) => thread.post(batch));
+  const started = session.start(undefined, undefined, fanout);
+  const done = started.then(async (result) => {
+    thread.captureEnded();
+    await thread.done;
+    await thread.close();
+    if (thread.droppedHere) opts.log.warn({ session: opts.name, exchanges: thread.droppedHere }, 'shadow replay fell behind: exchanges given up (counted skipped queue_full)');
+    return result;
+  });
+  return { done, abandon: () => thread.abandon() };
 }
 
 /** Where a session's report files go: REPORTDIR/STEM (one folder per capture). */

@@ -430,3 +430,6 @@ export function listInterfaces() {
 export function libpcapVersion(): string {
   return native().libpcapVersion();
 }
+
+/** What podspan's native capture threads are called (native/core/capture/capture_session.cc). */
+export const CAPTURE_THREAD_NAME = 'podspan-capture';

@@ -5,14 +5,24 @@ import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capt
 import { summaryLines as captureSummaryLines } from './capture-command';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
+import { CAPTURE_THREAD_NAME } from '../capture/session';
+import { lowerProcessPriorityExcept } from '../runtime/thread-priority';
 import { runShadow, shadowCaptureOptions, type ExchangeSource, type ShadowResult } from '../shadow/run';
 
-/** The capture session as the shadow run's source of exchanges (its result kept for the summary). */
-function sessionSource(session: CaptureSession, live: boolean): ExchangeSource & { result?: CaptureResult } {
+/**
+ * The capture session as the shadow run's source of exchanges (its result kept for the summary).
+ * `afterStart` runs once the capture's threads exist (what it changes of this thread, they keep).
+ */
+function sessionSource(session: CaptureSession, live: boolean, afterStart: () => void): ExchangeSource & { result?: CaptureResult } {
   const source: ExchangeSource & { result?: CaptureResult } = {
     live,
     onExchanges: (fn, flow) => session.onExchanges(fn, flow),
-    start: async () => (source.result = await session.start()),
+    start: async () => {
+      const running = session.start();
+      afterStart();
+      source.result = await running;
+      return source.result;
+    },
     stop: () => session.stop(),
   };
   return source;
@@ -54,7 +64,14 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run) } as CaptureOptions);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   if (live) for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
-  const source = sessionSource(session, live);
+  // The replay (this thread, and V8's garbage collection and compiler threads working for it)
+  // steps back for production's processes; the capture threads, started before, keep the
+  // process's priority and drain the kernel's ring in time.
+  const source = sessionSource(session, live, () => {
+    if (run.replayNice > 0 && !lowerProcessPriorityExcept(CAPTURE_THREAD_NAME, run.replayNice)) {
+      err.write(`podspan: warning: the replay's priority could not be lowered to nice ${run.replayNice}: it competes with production's processes for CPU\n`);
+    }
+  });
   // The first Ctrl-C ends the capture (what waits is still replayed, each within --timeout); the
   // second gives up what still waits.
   const abandon = new AbortController();

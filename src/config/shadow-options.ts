@@ -26,6 +26,7 @@ export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'rea
   queue?: string;
   maxRoutes?: string;
   insecure?: boolean;
+  nice?: string;
 }
 
 /** Where replayed requests go: http(s) for --protocol http, tcp://HOST:PORT for raw. */
@@ -73,15 +74,25 @@ export interface ShadowSettings {
   insecure: boolean;
 }
 
-export type ShadowRun = CaptureRun & ShadowSettings;
+export type ShadowRun = CaptureRun &
+  ShadowSettings & {
+    /**
+     * --nice: the replay's CPU priority (the JavaScript thread that sends, reads and compares; the
+     * capture threads keep the process's). Live 19 unless set, so production's own processes come
+     * first and the replay takes what they leave; from a file 0 (nothing to protect).
+     */
+    replayNice: number;
+  };
 
 /** The settings' flags (everything but the capture's). */
-export type RawShadowSettings = Omit<RawShadowFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'>;
+export type RawShadowSettings = Omit<RawShadowFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression' | 'nice'>;
 
 export const DEFAULT_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 export const DEFAULT_MARKER = 'x-podspan-shadow: 1';
 const DEFAULT_QUEUE = 10_000;
 const DEFAULT_QUEUE_BYTES = 256 << 20;
+/** Live replay's priority unless --nice says otherwise: the lowest, production's processes first. */
+const LIVE_REPLAY_NICE = 19;
 
 const decimalFlag = (flag: string, min: number, max: number) =>
   z
@@ -153,10 +164,13 @@ function parseMarker(value: string | undefined): [string, string] | undefined {
 }
 
 export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
-  const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure, ...capture } = raw;
+  const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure, nice, ...capture } = raw;
   if (speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
   const settings = parseShadowSettings({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
-  return { ...parseCaptureFlags(capture), ...settings };
+  const niceFlag = intFlag('--nice', 0, 19).safeParse(nice);
+  if (!niceFlag.success) throw new UsageError(niceFlag.error.issues[0].message);
+  const captureRun = parseCaptureFlags(capture);
+  return { ...captureRun, ...settings, replayNice: niceFlag.data ?? (captureRun.capture.source.kind === 'live' ? LIVE_REPLAY_NICE : 0) };
 }
 
 /** The settings, validated once; every message names its flag. */

@@ -5,11 +5,13 @@
 // differences and the skipped POST, the report files it writes name them, the candidate gets
 // every GET with the marker header and no POST, production gets exactly the clients' requests.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, inNs, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
 import { until } from '../helpers/k8s-agent';
+import { threadsOf } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0;
@@ -58,6 +60,13 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     expect(metric(m, 'differ', 'GET /api/users/{id}')).toBe(10);
     expect(metric(m, 'error', 'GET /api/users/{id}')).toBe(0);
     expect(m).toMatch(/^podspan_shadow_latency_seconds_count\{session="checkout",side="candidate"\} 10$/m);
+    // The replay ran in one thread of its own at nice 19; the agent's main thread, its capture
+    // thread and libuv's pool keep the agent's priority.
+    const own = os.getPriority();
+    const threads = threadsOf(agent.child.pid!);
+    expect(threads.filter((t) => t.nice === 19).length, JSON.stringify(threads)).toBe(own < 19 ? 1 : threads.length);
+    expect(threads.find((t) => t.tid === agent.child.pid)!.nice).toBe(own);
+    expect(threads.filter((t) => t.comm === 'podspan-capture').map((t) => t.nice)).toEqual([own]);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
 
     // The report, written at the end under REPORTDIR/SESSION/INTERFACE.

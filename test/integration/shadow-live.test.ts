@@ -6,10 +6,12 @@
 // received exactly the clients' requests, every replayed request carries the marker header; the
 // candidate down ends in exit 1 and one line.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, inNs, killStarted, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
+import { threadsWhen } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0 && run('which', ['hey']).code === 0;
@@ -113,6 +115,26 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(down.stderr).toContain(`0 compared, 0 matched, 0 differed, ${requests} errors (refused ${requests})`);
     expect(down.stderr.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/198\.18\.1\.2:8080 never answered: \d+ requests failed \(refused: /);
   }, 120_000);
+
+  it('live, the replay and its V8 threads step back to nice 19 while the capture thread keeps the process\'s priority; --nice 0 leaves all', async () => {
+    await pods.app(nsK, 'v1', CAND, 8080);
+    const own = os.getPriority(); // the test's runner may itself run niced: podspan starts from it
+    for (const [flags, replayNice] of [[[], 19], [['--nice', '0'], own]] as const) {
+      const shadow = await startInNs(nsC, [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, ...flags], /listening on/);
+      const pid = shadow.child.pid!;
+      // The replay lowers its thread right after the capture starts, just after "listening on".
+      const want = Math.max(own, replayNice);
+      const threads = await threadsWhen(pid, (ts) => ts.find((t) => t.tid === pid)!.nice === want);
+      expect(threads.find((t) => t.tid === pid)!.nice, JSON.stringify(threads)).toBe(want);
+      const capture = threads.filter((t) => t.comm === 'podspan-capture');
+      expect(capture, JSON.stringify(threads)).toHaveLength(1);
+      expect(capture[0].nice).toBe(own);
+      // V8's garbage collection and compiler threads work for the replay: they step back with it.
+      expect(threads.filter((t) => t.comm !== 'podspan-capture' && t.nice !== want), JSON.stringify(threads)).toEqual([]);
+      expect(await stopProcess(shadow)).toBe(0);
+      expect(shadow.stderr()).not.toContain('warning');
+    }
+  }, 60_000);
 
   it('HTTP/1 edge cases end to end: pipelining, HEAD, Connection: close, a chunked body over many segments, Expect: 100-continue', async () => {
     const production = await pods.app(nsP, 'v1', PROD, 8080);

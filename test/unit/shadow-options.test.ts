@@ -24,6 +24,15 @@ describe('podspan shadow flags', () => {
     expect(r.capture.source).toEqual({ kind: 'file', path: 'in.pcap' });
   });
 
+  it('--nice: the replay\'s priority, 19 live and 0 from a file unless given; 0-19 only', () => {
+    expect(parse({}).replayNice).toBe(0);
+    expect(parse({ read: undefined, interface: ['eth0'] }).replayNice).toBe(19);
+    expect(parse({ read: undefined, interface: ['eth0'], nice: '5' }).replayNice).toBe(5);
+    expect(parse({ nice: '19' }).replayNice).toBe(19);
+    expect(refused({ nice: '20' })).toBe('--nice must be between 0 and 19');
+    expect(refused({ nice: '-1' })).toBe('--nice takes a whole number');
+  });
+
   it('takes every flag', () => {
     const r = parse({
       target: 'https://[::1]', primary: 'http://primary', methods: 'get,post', percent: '12.5', rate: '200', speed: '0', ignore: ['header:x-a', 'body:$.id'],

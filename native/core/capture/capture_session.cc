@@ -3,6 +3,7 @@
 #include "capture/frame_filter.h"
 
 #include "capture/bpf_chain.h"
+#include "common/thread_name.h"
 
 #include <linux/filter.h>
 #include <poll.h>
@@ -245,7 +246,10 @@ void CaptureSession::start(std::function<void()> on_batch, std::function<void()>
     s->last_refresh_ms = now;
     s->last_flush_ms = now;
     Source* raw = s.get();
-    threads_.emplace_back([this, raw] { reader_based_ ? offline_loop(*raw) : live_loop(*raw); });
+    threads_.emplace_back([this, raw] {
+      name_this_thread("podspan-capture");
+      reader_based_ ? offline_loop(*raw) : live_loop(*raw);
+    });
   }
 }
 

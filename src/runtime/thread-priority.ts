@@ -1,0 +1,56 @@
+// One thread's CPU priority (Linux: a nice value applies to one thread, not the whole process).
+// Work that must never slow production's own processes (shadow replay, uploads) runs on a thread
+// lowered to nice 19, while podspan's capture threads keep the process's priority so the kernel's
+// ring is still drained in time.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The calling thread's id (/proc/thread-self is PID/task/TID); undefined off Linux. */
+export function threadId(): number | undefined {
+  try {
+    return Number(path.basename(fs.readlinkSync('/proc/thread-self')));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lowers the calling thread's priority to `nice` (threads it starts later inherit it). False when
+ * the system refuses (then the thread keeps the process's priority).
+ */
+export function lowerThreadPriority(nice: number): boolean {
+  const tid = threadId();
+  if (tid === undefined) return false;
+  try {
+    if (os.getPriority(tid) >= nice) return true;
+    os.setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture
+ * threads): the JavaScript thread, V8's garbage collection and compiler threads, libuv's pool.
+ * False when the system refused (or off Linux); threads started later inherit their creator's.
+ */
+export function lowerProcessPriorityExcept(keep: string, nice: number): boolean {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return false;
+  }
+  let ok = true;
+  for (const tid of tids) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) continue;
+      if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
+    }
+  }
+  return ok;
+}
