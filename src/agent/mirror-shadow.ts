@@ -1,6 +1,6 @@
 // A session's `shadow` target in the agent: the capture's exchanges go to `podspan shadow`'s own
-// pipeline (src/shadow/run.ts: scheduler, replay, comparison, report), in a worker thread at
-// nice 19 (src/shadow/replay-thread.ts), for as long as the capture runs. Live, so nothing ever
+// pipeline (src/shadow/run.ts: scheduler, replay, comparison, report), in a child process at
+// nice 19 (src/shadow/replay-process.ts), for as long as the capture runs. Live, so nothing ever
 // waits on the candidate (a full queue drops and counts).
 // Results are the agent's Prometheus metrics (podspan_shadow_requests_total,
 // podspan_shadow_latency_seconds) and, where the session may write on the node, the report
@@ -14,7 +14,7 @@ import { ForwardError } from '../errors';
 import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { Logger } from '../observability/logger';
 import type { ShadowMetricsSink } from '../shadow/metrics';
-import { ReplayThread } from '../shadow/replay-thread';
+import { ReplayProcess } from '../shadow/replay-process';
 import { refuseNodeTargets } from './tenancy';
 
 export interface ShadowAttachment {
@@ -43,31 +43,30 @@ export async function refuseNodeCandidates(settings: ShadowSettings): Promise<vo
 /** The agent's shadow replay runs at this nice value, below production's processes (README, Shadow testing). */
 export const AGENT_REPLAY_NICE = 19;
 
-/** Starts `session` with the shadow run, in a worker thread at low priority, reading its exchanges; `reportDir`: where the report files go. */
+/** Starts `session` with the shadow run, in a child process at low priority, reading its exchanges; `reportDir`: where the report files go. */
 export function attachShadow(
   session: CaptureSession,
   fanout: GrpcFanout | undefined,
   settings: ShadowSettings,
   opts: { name: string; reportDir?: string; metrics?: ShadowMetricsSink; log: Logger },
 ): ShadowAttachment {
-  const thread = new ReplayThread(settings, {
+  const replay = new ReplayProcess(settings, {
     nice: AGENT_REPLAY_NICE,
     reportDir: opts.reportDir,
     metrics: opts.metrics,
     onProblem: (what, detail) => opts.log[what.includes('failed') ? 'error' : 'warn']({ session: opts.name, ...detail }, what),
     stopCapture: () => session.stop(),
   });
-  // Live: batches go to the thread as they come (never waiting on the candidate).
-  session.onExchanges((batch) => thread.post(batch));
+  // Live: batches go to the child as they come (never waiting on the candidate).
+  session.onExchanges((batch) => replay.post(batch));
   const started = session.start(undefined, undefined, fanout);
   const done = started.then(async (result) => {
-    thread.captureEnded();
-    await thread.done;
-    await thread.close();
-    if (thread.droppedHere) opts.log.warn({ session: opts.name, exchanges: thread.droppedHere }, 'shadow replay fell behind: exchanges given up (counted skipped queue_full)');
+    replay.captureEnded();
+    await replay.done;
+    if (replay.droppedHere) opts.log.warn({ session: opts.name, exchanges: replay.droppedHere }, 'shadow replay fell behind: exchanges given up (counted skipped queue_full)');
     return result;
   });
-  return { done, abandon: () => thread.abandon() };
+  return { done, abandon: () => replay.abandon() };
 }
 
 /** Where a session's report files go: REPORTDIR/STEM (one folder per capture). */

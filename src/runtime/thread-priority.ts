@@ -33,10 +33,11 @@ export function lowerThreadPriority(nice: number): boolean {
 
 /**
  * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture
- * threads): the JavaScript thread, V8's garbage collection and compiler threads, libuv's pool.
- * False when the system refused (or off Linux); threads started later inherit their creator's.
+ * threads; undefined: none): the JavaScript thread, V8's garbage collection and compiler threads,
+ * libuv's pool. False when the system refused (or off Linux); threads started later inherit
+ * their creator's.
  */
-export function lowerProcessPriorityExcept(keep: string, nice: number): boolean {
+export function lowerProcessPriorityExcept(keep: string | undefined, nice: number): boolean {
   let tids: string[];
   try {
     tids = fs.readdirSync('/proc/self/task');

@@ -60,13 +60,16 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     expect(metric(m, 'differ', 'GET /api/users/{id}')).toBe(10);
     expect(metric(m, 'error', 'GET /api/users/{id}')).toBe(0);
     expect(m).toMatch(/^podspan_shadow_latency_seconds_count\{session="checkout",side="candidate"\} 10$/m);
-    // The replay ran in one thread of its own at nice 19; the agent's main thread, its capture
-    // thread and libuv's pool keep the agent's priority.
+    // The replay ran in a child process, all of its threads at nice 19; every thread of the
+    // agent (its capture thread included) keeps the agent's priority.
     const own = os.getPriority();
     const threads = threadsOf(agent.child.pid!);
-    expect(threads.filter((t) => t.nice === 19).length, JSON.stringify(threads)).toBe(own < 19 ? 1 : threads.length);
-    expect(threads.find((t) => t.tid === agent.child.pid)!.nice).toBe(own);
-    expect(threads.filter((t) => t.comm === 'podspan-capture').map((t) => t.nice)).toEqual([own]);
+    expect(threads.filter((t) => t.nice !== own), JSON.stringify(threads)).toEqual([]);
+    expect(threads.filter((t) => t.comm === 'podspan-capture')).toHaveLength(1);
+    const children = run('pgrep', ['-P', String(agent.child.pid)]).stdout.trim().split('\n').filter(Boolean).map(Number);
+    expect(children).toHaveLength(1);
+    const replay = threadsOf(children[0]);
+    expect(replay.filter((t) => t.nice !== Math.max(own, 19)), JSON.stringify(replay)).toEqual([]);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
 
     // The report, written at the end under REPORTDIR/SESSION/INTERFACE.
@@ -82,5 +85,36 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     const prodSeen = await pods.received(production);
     expect(prodSeen).toHaveLength(11);
     expect(prodSeen.filter((r) => r.marker !== null)).toHaveLength(0);
+  }, 60_000);
+
+  it('the replay process killed: one error line naming the session, the capture of that session stopped, the agent goes on and exits 0', async () => {
+    await pods.app(nsP, 'v1', PROD, 8080);
+    await pods.app(nsK, 'v2', CAND, 8080);
+    const cfg = path.join(pods.tmp, 'agent-kill.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        'sessions:',
+        '  - name: killed',
+        `    sources: { interfaces: [${pods.devC}] }`,
+        '    filter: { bpf: "tcp port 8080" }',
+        `    targets: [ { shadow: { target: "http://${CAND}:8080" } } ]`,
+      ].join('\n'),
+    );
+    const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
+    const children = run('pgrep', ['-P', String(agent.child.pid)]).stdout.trim().split('\n').filter(Boolean).map(Number);
+    expect(children).toHaveLength(1);
+    process.kill(children[0], 'SIGKILL'); // a fault only a kill shows: the replay gone mid-run
+    await until(() => /shadow replay process failed/.test(agent.stderr()), 10_000);
+    const line = agent.stderr().split('\n').find((l) => l.includes('shadow replay process failed'))!;
+    expect(JSON.parse(line)).toMatchObject({ session: 'killed', signal: 'SIGKILL' });
+    // That session's capture ended (as when its run fails); the agent still serves its metrics, and ends cleanly.
+    await until(() => /"session":"killed".*"msg":"capture ended"/.test(agent.stderr()), 10_000);
+    const scrape = run('ip', ['netns', 'exec', nsC, 'curl', '-sf', metricsUrl]);
+    expect(scrape.code).toBe(0);
+    expect(scrape.stdout).toMatch(/^podspan_captures 0$/m);
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
   }, 60_000);
 });

@@ -122,9 +122,9 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     for (const [flags, replayNice] of [[[], 19], [['--nice', '0'], own]] as const) {
       const shadow = await startInNs(nsC, [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, ...flags], /listening on/);
       const pid = shadow.child.pid!;
-      // The replay lowers its thread right after the capture starts, just after "listening on".
+      // The capture starts (its thread) and the replay steps back just after "listening on".
       const want = Math.max(own, replayNice);
-      const threads = await threadsWhen(pid, (ts) => ts.find((t) => t.tid === pid)!.nice === want);
+      const threads = await threadsWhen(pid, (ts) => ts.some((t) => t.comm === 'podspan-capture') && ts.find((t) => t.tid === pid)!.nice === want);
       expect(threads.find((t) => t.tid === pid)!.nice, JSON.stringify(threads)).toBe(want);
       const capture = threads.filter((t) => t.comm === 'podspan-capture');
       expect(capture, JSON.stringify(threads)).toHaveLength(1);

@@ -246,10 +246,8 @@ void CaptureSession::start(std::function<void()> on_batch, std::function<void()>
     s->last_refresh_ms = now;
     s->last_flush_ms = now;
     Source* raw = s.get();
-    threads_.emplace_back([this, raw] {
-      name_this_thread("podspan-capture");
-      reader_based_ ? offline_loop(*raw) : live_loop(*raw);
-    });
+    threads_.emplace_back([this, raw] { reader_based_ ? offline_loop(*raw) : live_loop(*raw); });
+    name_thread(threads_.back(), "podspan-capture");
   }
 }
 

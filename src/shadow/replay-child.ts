@@ -1,21 +1,18 @@
-// The worker side of ReplayThread (replay-thread.ts): lowers its own priority, then runs
-// `podspan shadow`'s pipeline (runShadow) on the batches the main thread sends, and sends back
-// what the main thread publishes: metrics, problems, and "done" once the last report is written.
-import fs from 'node:fs';
+// The child side of ReplayProcess (replay-process.ts): lowers all of its threads, then runs
+// `podspan shadow`'s pipeline (runShadow) on the batches the agent sends, and sends back what
+// the agent publishes: metrics, problems, and "done" once the last report is written.
 import { Writable } from 'node:stream';
-import { parentPort, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../runtime/thread-priority';
+import { lowerProcessPriorityExcept } from '../runtime/thread-priority';
 import type { ShadowResult as ExchangeResult, ShadowMetricsSink } from './metrics';
-import type { MainMessage, ReplayWorkerData, WorkerMessage } from './replay-thread';
+import type { ChildMessage, ParentMessage } from './replay-process';
 import type { ShadowReport } from './report';
 import { runShadow, type ExchangeSource } from './run';
 
 /** Metrics are sent in batches, not one message per request. */
 const METRICS_EVERY_MS = 250;
 
-const port = parentPort!;
-const data = workerData as ReplayWorkerData;
-const send = (m: WorkerMessage) => port.postMessage(m);
+const send = (m: ChildMessage, then?: () => void) => process.send!(m, undefined, {}, then);
+const asBuffer = (b: Uint8Array) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 class BatchedMetrics implements ShadowMetricsSink {
   private exchanges: (string | number)[] = [];
@@ -37,25 +34,24 @@ class BatchedMetrics implements ShadowMetricsSink {
   }
 }
 
-async function main(): Promise<void> {
-  // libuv's thread pool is made by the first thread that needs it, at that thread's priority:
-  // made now, it keeps the agent's (its file and DNS work is the agent's too).
-  await fs.promises.access(__filename);
-  if (data.nice > 0 && !lowerThreadPriority(data.nice)) {
-    send({ kind: 'problem', what: 'shadow replay priority not lowered: it competes with production for CPU', detail: { nice: data.nice } });
+function run(init: Extract<ParentMessage, { kind: 'init' }>): void {
+  // Every thread of this process (JavaScript, V8's collector and compiler threads, libuv's pool)
+  // works for the replay: all step back.
+  if (init.nice > 0 && !lowerProcessPriorityExcept(undefined, init.nice)) {
+    send({ kind: 'problem', what: 'shadow replay priority not lowered: it competes with production for CPU', detail: { nice: init.nice } });
   }
-  const metrics = data.metrics ? new BatchedMetrics() : undefined;
+  const metrics = init.metrics ? new BatchedMetrics() : undefined;
   const flushing = metrics && setInterval(() => metrics.flush(), METRICS_EVERY_MS);
   let take: ((batch: { meta: Buffer; data: Buffer }) => void) | undefined;
   let ended!: () => void;
   const captureEnded = new Promise<Record<string, never>>((resolve) => (ended = () => resolve({})));
   const abandon = new AbortController();
-  port.on('message', (m: MainMessage) => {
+  process.on('message', (m: ParentMessage) => {
     if (m.kind === 'batch') {
-      take?.({ meta: Buffer.from(m.meta.buffer, m.meta.byteOffset, m.meta.byteLength), data: Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength) });
+      take?.({ meta: asBuffer(m.meta), data: asBuffer(m.data) });
       send({ kind: 'taken', bytes: m.bytes });
     } else if (m.kind === 'ended') ended();
-    else abandon.abort();
+    else if (m.kind === 'abandon') abandon.abort();
   });
   const source: ExchangeSource = {
     live: true,
@@ -64,15 +60,15 @@ async function main(): Promise<void> {
     stop: () => send({ kind: 'stop' }),
   };
   const writeReport = (report: ShadowReport) => {
-    if (!data.reportDir) return;
+    if (!init.reportDir) return;
     try {
-      report.write(data.reportDir);
+      report.write(init.reportDir);
     } catch (err) {
-      send({ kind: 'problem', what: 'shadow report not written', detail: { dir: data.reportDir, err: (err as Error).message } });
+      send({ kind: 'problem', what: 'shadow report not written', detail: { dir: init.reportDir, err: (err as Error).message } });
     }
   };
   const discard = new Writable({ write: (_chunk, _enc, done) => done() });
-  runShadow(data.settings, source, discard, { progressMs: 0, metrics, onReport: data.reportDir ? writeReport : undefined, abandon: abandon.signal })
+  runShadow(init.settings, source, discard, { progressMs: 0, metrics, onReport: init.reportDir ? writeReport : undefined, abandon: abandon.signal })
     .then(
       (r) => writeReport(r.report),
       (err: unknown) => {
@@ -83,9 +79,12 @@ async function main(): Promise<void> {
     .finally(() => {
       clearInterval(flushing);
       metrics?.flush();
-      send({ kind: 'done' });
-      port.close();
+      send({ kind: 'done' }, () => process.exit(0));
     });
 }
 
-void main();
+// The agent gone, nothing is left to replay for.
+process.on('disconnect', () => process.exit(0));
+process.once('message', (m: ParentMessage) => {
+  if (m.kind === 'init') run(m);
+});
