@@ -513,7 +513,7 @@ struct CaptureWriter::Impl {
       // The common block whole in the buffer: one bounds check, no call per piece.
       uint8_t* out = buf.data() + used;
       std::memcpy(out, h, sizeof h);
-      std::memcpy(out + sizeof h, data, r.caplen);
+      if (r.caplen) std::memcpy(out + sizeof h, data, r.caplen);  // an empty packet may come without bytes (nullptr)
       std::memset(out + sizeof h + r.caplen, 0, pad4(r.caplen) - r.caplen);
       std::memcpy(out + total - 4, &total, 4);
       used += total;

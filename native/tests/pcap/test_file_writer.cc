@@ -113,6 +113,27 @@ TEST(writer_pcap_layout_micro_and_nano) {
   remove_tree(dir);
 }
 
+// A packet of no bytes may come without a pointer (the convert fuzzer found the pcapng fast
+// path passing that null to memcpy: undefined behaviour, caught by UBSan).
+TEST(writer_takes_an_empty_packet_without_bytes) {
+  const std::string dir = temp_dir();
+  for (FileFormat f : {FileFormat::kPcap, FileFormat::kPcapng}) {
+    WriterOptions o;
+    o.path = dir + (f == FileFormat::kPcap ? "/e.pcap" : "/e.pcapng");
+    o.format = f;
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    PacketRecord r{};
+    r.ts_ns = 1700000000000000000ull;
+    w.write(r, nullptr);
+    w.write_referenced(r, nullptr);
+    w.release_referenced();
+    w.close();
+    CHECK_EQ(count(o.path), 2u);
+  }
+  remove_tree(dir);
+}
+
 TEST(writer_pcapng_keeps_interfaces_options_and_writes_isbs) {
   const std::string dir = temp_dir();
   WriterOptions o;
