@@ -177,8 +177,9 @@ export class MultipartUploader {
   }
 
   private async multipart(fd: number, file: string, size: number, partSize: number, params: ObjectParams, abortSignal: AbortSignal): Promise<void> {
+    if (this.unfinished && this.unfinished.partSize !== partSize) this.forget();
     let u = this.unfinished;
-    if (!u || u.partSize !== partSize) {
+    if (!u) {
       const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ ...params, ChecksumAlgorithm: 'CRC32' }), { abortSignal });
       if (!UploadId) throw new Error('CreateMultipartUpload answered no UploadId');
       u = this.unfinished = { file, params, uploadId: UploadId, partSize, parts: [] };
@@ -219,8 +220,11 @@ export class MultipartUploader {
         { abortSignal },
       );
     } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
       // The store lost the upload (or completed it and the answer was lost): start again next time.
-      if ((err as { name?: string }).name === 'NoSuchUpload') this.unfinished = undefined;
+      if (e.name === 'NoSuchUpload') this.unfinished = undefined;
+      // Refused for good (a part missing or too small, say): the next attempt begins anew.
+      else if (e.$metadata?.httpStatusCode && e.$metadata.httpStatusCode >= 400 && e.$metadata.httpStatusCode < 500 && e.$metadata.httpStatusCode !== 429) this.forget();
       throw err;
     }
     this.unfinished = undefined;

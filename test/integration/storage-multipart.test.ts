@@ -137,7 +137,7 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     }
     return out;
   };
-  const leftUploads = async () => (await direct.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }))).Uploads ?? [];
+  const leftUploads = async (prefix?: string) => (await direct.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }))).Uploads ?? [];
   const partsSent = (n: number) => relay.seen.filter((r) => r.method === 'PUT' && r.query.get('partNumber') === String(n)).length;
   const creates = () => relay.seen.filter((r) => r.method === 'POST' && r.query.has('uploads')).length;
 
@@ -224,6 +224,46 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     expect(warnings.filter((w) => /could not be aborted/.test(w))).toEqual([]);
   }, 60_000);
 
+  it('a file dropped by the cap while the server is down: its multipart upload is aborted once the server is back, before the next file goes up', async () => {
+    const dir = path.join(tmp, 'cap');
+    const [big] = makeFiles(dir, [10 * PART]);
+    relay.seen = [];
+    let reached!: () => void;
+    const atPart5 = new Promise<void>((r) => (reached = r));
+    relay.onRequest = (r) => {
+      if (r.method !== 'PUT' || r.query.get('partNumber') !== '5') return undefined;
+      reached();
+      return 'hold';
+    };
+    const spool = new UploadSpool(
+      s3Client(5000),
+      { store: { bucket: s3.bucket, prefix: 'cap' }, dirs: [dir], capBytes: big.size + 1000, keepLocal: false, uploaderId: 'test', partBytes: PART, backoff: { minMs: 200, maxMs: 1000 } },
+      log as never,
+    );
+    spool.start();
+    let small: { name: string; sha: string } | undefined;
+    try {
+      await atPart5;
+      relay.onRequest = undefined;
+      await s3.restart(async () => {
+        relay.release();
+        await until(() => spool.stats().failures >= 1, 30_000, 'an attempt failed while the server is down');
+        [small] = makeFiles(path.join(tmp, 'cap-next'), [2000]);
+        const next = path.join(dir, small.name.replace('f0', 'next'));
+        fs.renameSync(path.join(tmp, 'cap-next', small.name), next);
+        small.name = path.basename(next);
+        spool.add(next); // past the cap: the big file, being uploaded, is dropped
+        expect(spool.stats()).toMatchObject({ droppedFiles: 1, spoolFiles: 1 });
+      });
+      await until(() => spool.stats().uploadedFiles === 1, 30_000, 'the next file uploaded');
+    } finally {
+      await spool.stop();
+    }
+    expect(await leftUploads()).toEqual([]);
+    expect(await stored('cap')).toEqual({ [small!.name]: small!.sha });
+    expect(creates()).toBe(1);
+  }, 90_000);
+
   it('wrong credentials: the failed attempt is logged as one clear reason, and nothing is left in the store', async () => {
     const dir = path.join(tmp, 'denied');
     makeFiles(dir, [2 * PART]);
@@ -239,7 +279,7 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     }
     const failed = warnings.filter((w) => /upload failed/.test(w));
     expect(failed[0]).toMatch(/access refused \(HTTP 403/);
-    expect(await leftUploads()).toEqual([]);
+    expect(await leftUploads('denied/')).toEqual([]);
     expect(fs.readdirSync(dir)).toEqual(['f0.jsonl']);
   }, 60_000);
 });
