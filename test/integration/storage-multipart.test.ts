@@ -108,9 +108,9 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
 
   const warnings: string[] = [];
   const log = { info() {}, debug() {}, error() {}, warn: (o: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(o)}`), child: () => log };
-  /** A spool of 5 MiB parts over `dir`, uploading under PREFIX/. */
-  const spoolOver = (dir: string, prefix: string) =>
-    new UploadSpool(s3Client(5000), { store: { bucket: s3.bucket, prefix }, dirs: [dir], capBytes: 0, keepLocal: false, uploaderId: 'test', partBytes: PART, backoff: { minMs: 200, maxMs: 1000 } }, log as never);
+  /** A spool of 5 MiB parts over `dir`, uploading under PREFIX/ (capped at `capBytes` waiting; 0: no cap). */
+  const spoolOver = (dir: string, prefix: string, capBytes = 0) =>
+    new UploadSpool(s3Client(5000), { store: { bucket: s3.bucket, prefix }, dirs: [dir], capBytes, keepLocal: false, uploaderId: 'test', partBytes: PART, backoff: { minMs: 200, maxMs: 1000 } }, log as never);
   /** Files of random bytes (.jsonl: the spool stores them without reading an index). */
   const makeFiles = (dir: string, sizes: number[]) => {
     fs.mkdirSync(dir, { recursive: true });
@@ -139,6 +139,16 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
   };
   const leftUploads = async (prefix?: string) => (await direct.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }))).Uploads ?? [];
   const partsSent = (n: number) => relay.seen.filter((r) => r.method === 'PUT' && r.query.get('partNumber') === String(n)).length;
+  /** Resolves when part `n` is sent, which the relay then holds with everything after it (until release()). */
+  const holdAtPart = (n: number) =>
+    new Promise<void>((reached) => {
+      relay.seen = [];
+      relay.onRequest = (r) => {
+        if (r.method !== 'PUT' || r.query.get('partNumber') !== String(n)) return undefined;
+        reached();
+        return 'hold';
+      };
+    });
   const creates = () => relay.seen.filter((r) => r.method === 'POST' && r.query.has('uploads')).length;
 
   it('a file of several parts and one under a part arrive byte-identical; a part whose connection is reset is sent again, the file not failed', async () => {
@@ -203,14 +213,7 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
   it('an upload given up (the spool stopped mid-file) is aborted: no multipart upload left, the file stays for the next run', async () => {
     const dir = path.join(tmp, 'abort');
     makeFiles(dir, [10 * PART]);
-    relay.seen = [];
-    let reached!: () => void;
-    const atPart5 = new Promise<void>((r) => (reached = r));
-    relay.onRequest = (r) => {
-      if (r.method !== 'PUT' || r.query.get('partNumber') !== '5') return undefined;
-      reached();
-      return 'hold';
-    };
+    const atPart5 = holdAtPart(5);
     const spool = spoolOver(dir, 'abort');
     spool.start();
     await atPart5;
@@ -227,19 +230,8 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
   it('a file dropped by the cap while the server is down: its multipart upload is aborted once the server is back, before the next file goes up', async () => {
     const dir = path.join(tmp, 'cap');
     const [big] = makeFiles(dir, [10 * PART]);
-    relay.seen = [];
-    let reached!: () => void;
-    const atPart5 = new Promise<void>((r) => (reached = r));
-    relay.onRequest = (r) => {
-      if (r.method !== 'PUT' || r.query.get('partNumber') !== '5') return undefined;
-      reached();
-      return 'hold';
-    };
-    const spool = new UploadSpool(
-      s3Client(5000),
-      { store: { bucket: s3.bucket, prefix: 'cap' }, dirs: [dir], capBytes: big.size + 1000, keepLocal: false, uploaderId: 'test', partBytes: PART, backoff: { minMs: 200, maxMs: 1000 } },
-      log as never,
-    );
+    const atPart5 = holdAtPart(5);
+    const spool = spoolOver(dir, 'cap', big.size + 1000);
     spool.start();
     let small: { name: string; sha: string } | undefined;
     try {
