@@ -22,7 +22,9 @@
 # writing the same 100 MB files without --store in the same rounds (interleaved; keys "store" and
 # "plain"). PIN=C:O (with STORE): the collector on CPUs C, the agent and the S3 server on CPUs O
 # (taskset), so that the S3 server's share stays off the collector's cores and what remains is
-# the uploader's own cost. S3_NICE=N runs the S3 server at that nice value (with PIN it shares
+# the uploader's own cost. Each run also says how long the collector's main thread (the gRPC
+# streams' event loop) waited, runnable, for a CPU (schedstat), per frame: what the uploads, or
+# anything else on its CPUs, took from it. S3_NICE=N runs the S3 server at that nice value (with PIN it shares
 # the agent's CPUs: at 19 it no longer slows the sender, as a remote store would not). The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
 # STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
@@ -97,6 +99,8 @@ for size in 64 1500; do write_pcap "$work/f$size.pcap" "$FRAMES" "$size"; write_
 
 # CPU seconds (user + system) and peak RSS (KiB) of a running process.
 cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# Nanoseconds a process's main thread spent runnable but waiting for a CPU (schedstat's run_delay).
+wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
 
 # start_collector BIN MODE [ARGS...]: sets cpid, port (gRPC), vport (VXLAN), ccpu0
@@ -112,9 +116,11 @@ start_collector() {
   port=$(grep -Eo 'listening on 127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2)
   vport=$(grep -Eo 'VXLAN on 127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2 || true)
   ccpu0=$(cpu_of "$cpid")
+  cwait0=$(wait_of "$cpid")
 }
 stop_collector() { # sets ccpu, chwm
   ccpu=$(echo "$(cpu_of "$cpid") - $ccpu0" | bc -l)
+  cwait=$(( $(wait_of "$cpid") - cwait0 ))
   chwm=$(hwm_of "$cpid")
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
@@ -192,9 +198,9 @@ for r in $(seq 1 "$ROUNDS"); do
         written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
         rate=$(echo "$written / $asecs" | bc -l)
         run_ns=$(echo "($acpu - ${startup["$bin/$mode"]}) * 1000000000 / $FRAMES" | bc -l)
-        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB\n' \
+        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
           "$bin" "$size" "$mode" "$(vlabel "$variant")" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
-          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))"
+          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
         echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written))" >> "$work/results"
        done
       done

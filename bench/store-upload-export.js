@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Capture storage against a local S3 server (scripts/s3-test-env.sh: Versity Gateway on loopback):
-//  1. upload: the collector's upload spool (index read natively + multipart upload, one file at a
-//     time) against the AWS SDK's own multipart upload (lib-storage Upload, same part size and
-//     concurrency) of the same files, rounds interleaved, medians reported;
+//  1. upload: the collector's upload spool (index read natively + multipart upload in its thread,
+//     one file at a time) against the AWS SDK's own multipart upload (lib-storage Upload, same
+//     part size and concurrency) of the same files, and the spool's uploader alone (no index, on
+//     this thread: multipart-upload.ts against Upload like for like), rounds interleaved, medians;
 //  2. export: `podspan export --pod` of one pod (its file found by the index objects) against
 //     fetching every object and filtering with mergecap + tshark; then of every pod at once, with
 //     its peak RSS against the size written.
 // Usage: node bench/store-upload-export.js [FILES=8] [MB=100] [ROUNDS=3]   (build dist/ first)
+// Upload CPU: the whole process's user+system CPU (threads included; the S3 server is another
+// process) per MB uploaded, each side of the comparison on its own. EXPORT=0: upload only.
 // UPLOAD=0: no upload comparison (the files are moved into the spool, uploaded once) and ALL=0:
 // no export of every pod; for large sets (100 100: 10 GB stored) where the disk holds one copy
 // in the store and one fetched by the baseline, not four.
@@ -30,6 +33,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const { native } = require(path.join(repo, 'dist/capture/native'));
 const { s3Client } = require(path.join(repo, 'dist/storage/store'));
 const { UploadSpool } = require(path.join(repo, 'dist/storage/upload-spool'));
+const { MultipartUploader } = require(path.join(repo, 'dist/storage/multipart-upload'));
 const { Upload } = require('@aws-sdk/lib-storage');
 const { GetObjectCommand, ListObjectsV2Command } = require('@aws-sdk/client-s3');
 
@@ -61,7 +65,12 @@ async function main() {
   for (let i = 0; i < files; i++) makeFile(path.join(src, `pod${i}.pcapng`), i, startNs);
   const bytes = fs.readdirSync(src).reduce((n, f) => n + fs.statSync(path.join(src, f)).size, 0);
   console.log(`${files} files, ${(bytes / 1e6).toFixed(0)} MB in all`);
-  const spoolRates = [], sdkRates = [];
+  const spoolRates = [], sdkRates = [], spoolCpu = [], sdkCpu = [], oursRates = [], oursCpu = [];
+  const ours = new MultipartUploader(s3Client(), 16 << 20, 4);
+  const cpuMsPerMb = (since) => {
+    const u = process.cpuUsage(since);
+    return (u.user + u.system) / 1000 / (bytes / 1e6);
+  };
   const compareUploads = process.env.UPLOAD !== '0';
   for (let r = 0; r < (compareUploads ? rounds : 1); r++) {
     if (!compareUploads) {
@@ -77,24 +86,39 @@ async function main() {
     }
     // The SDK alone: the same files, same part size and concurrency, one after the other.
     let t0 = process.hrtime.bigint();
+    let cpu0 = process.cpuUsage();
     for (const f of fs.readdirSync(src)) {
       const body = fs.createReadStream(path.join(src, f));
       await new Upload({ client, params: { Bucket: 'podspan', Key: `sdk/${r}/${f}`, Body: body }, partSize: 16 << 20, queueSize: 4 }).done();
     }
     sdkRates.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    sdkCpu.push(cpuMsPerMb(cpu0));
+    // The spool's uploader alone, like for like with the SDK's.
+    t0 = process.hrtime.bigint();
+    cpu0 = process.cpuUsage();
+    for (const f of fs.readdirSync(src)) await ours.upload(path.join(src, f), { Bucket: 'podspan', Key: `ours/${r}/${f}` });
+    oursRates.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    oursCpu.push(cpuMsPerMb(cpu0));
     // The spool: copies of the files (it deletes what it uploaded), index + upload each.
     const dir = path.join(tmp, `spool${r}`);
     fs.mkdirSync(dir);
     for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
     const spool = new UploadSpool(client, { store: { bucket: 'podspan', prefix: `spool${r}` }, dirs: [dir], capBytes: 0, keepLocal: false, uploaderId: 'bench' }, quietLog);
     t0 = process.hrtime.bigint();
+    cpu0 = process.cpuUsage();
     spool.start();
     while (spool.stats().spoolFiles > 0) await new Promise((res) => setTimeout(res, 20));
     spoolRates.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+    spoolCpu.push(cpuMsPerMb(cpu0));
     await spool.stop();
-    console.log(`round ${r + 1}: SDK ${sdkRates[r].toFixed(0)} MB/s, spool (index + upload) ${spoolRates[r].toFixed(0)} MB/s`);
+    console.log(`round ${r + 1}: SDK ${sdkRates[r].toFixed(0)} MB/s ${sdkCpu[r].toFixed(2)} ms CPU/MB, uploader alone ${oursRates[r].toFixed(0)} MB/s ${oursCpu[r].toFixed(2)} ms CPU/MB, spool (index + upload) ${spoolRates[r].toFixed(0)} MB/s ${spoolCpu[r].toFixed(2)} ms CPU/MB`);
   }
-  if (compareUploads) console.log(`upload, median: SDK ${median(sdkRates).toFixed(0)} MB/s, spool ${median(spoolRates).toFixed(0)} MB/s, ratio ${(median(spoolRates) / median(sdkRates)).toFixed(2)}`);
+  if (compareUploads) {
+    console.log(`upload, median: SDK ${median(sdkRates).toFixed(0)} MB/s, spool ${median(spoolRates).toFixed(0)} MB/s, ratio ${(median(spoolRates) / median(sdkRates)).toFixed(2)}`);
+    console.log(`uploader alone, median: ${median(oursRates).toFixed(0)} MB/s, ratio to the SDK ${(median(oursRates) / median(sdkRates)).toFixed(2)}`);
+    console.log(`upload CPU per MB, median: SDK ${median(sdkCpu).toFixed(2)} ms, uploader alone ${median(oursCpu).toFixed(2)} ms, spool ${median(spoolCpu).toFixed(2)} ms`);
+  }
+  if (process.env.EXPORT === '0') return;
 
   // Export one pod from what round 1 stored, against fetching all and filtering with mergecap + tshark.
   const prefix = 'spool0';

@@ -1,8 +1,9 @@
 // The upload spool: closed capture files (and analytics JSON lines) wait in the collector's folder
 // until their upload is confirmed, then are deleted (or, with keepLocal, noted as uploaded). One
-// upload at a time, oldest first, multipart (@aws-sdk/lib-storage), the pcapng's index object put
-// after it (an index therefore always names an object that exists). A failed upload is retried
-// with exponential backoff, the file staying at the head. The spool's bytes are capped: past the
+// upload at a time, oldest first, multipart (multipart-upload.ts, in a thread of its own), the
+// pcapng's index object put after it (an index therefore always names an object that exists). A
+// failed upload is retried with exponential backoff, the file staying at the head (its parts
+// already stored are not sent again). The spool's bytes are capped: past the
 // cap the oldest waiting files are deleted, counted and logged. A restart finds the files still
 // in the folder and resumes.
 import { randomBytes } from 'node:crypto';
@@ -38,6 +39,8 @@ export interface SpoolOptions {
 /** Names of uploaded files kept with keepLocal, one per line, so a restart does not upload them again. */
 export const UPLOADED_JOURNAL = '.podspan-uploaded';
 const SPOOLED = /\.(pcapng|jsonl)$/;
+/** How long stop() waits for the store to confirm the abort of an unfinished multipart upload. */
+const ABORT_WAIT_MS = 2000;
 
 interface Entry {
   file: string;
@@ -105,7 +108,7 @@ export class UploadSpool {
     private readonly log: Logger,
     registry?: Registry,
   ) {
-    this.thread = new UploadThread(opt.idleTimeoutMs ?? STORE_IDLE_TIMEOUT_S * 1000);
+    this.thread = new UploadThread({ idleTimeoutMs: opt.idleTimeoutMs ?? STORE_IDLE_TIMEOUT_S * 1000, partBytes: opt.partBytes ?? 16 << 20, partsInFlight: 4 });
     this.metrics = registry && spoolMetrics(registry);
     this.metrics?.spools.add(this);
   }
@@ -171,9 +174,14 @@ export class UploadSpool {
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
-    this.thread.abort();
+    const aborted = this.thread.abort().catch(() => false);
     this.wake?.();
     await this.running;
+    // The multipart upload left by the one in progress is removed from the store, if it answers soon.
+    let timer: NodeJS.Timeout | undefined;
+    const clean = await Promise.race([aborted, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ABORT_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (!clean) this.log.warn({}, 'store: an unfinished multipart upload could not be aborted (the store did not answer): a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes its parts');
     await this.thread.close();
     this.metrics?.spools.delete(this);
     this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
@@ -187,7 +195,7 @@ export class UploadSpool {
       const e = this.queue.shift()!;
       if (e === this.inFlight) {
         e.dropped = true;
-        this.thread.abort();
+        void this.thread.abort().catch(() => undefined); // not confirmed: tried again before the next upload
       }
       this.leave(e);
       fs.rmSync(e.file, { force: true });
@@ -295,8 +303,6 @@ export class UploadSpool {
     await this.thread.upload({
       file: e.file,
       params: { Bucket: this.opt.store.bucket, Key: key, ContentType: isPcap ? 'application/vnd.tcpdump.pcap' : 'application/x-ndjson', ...sse },
-      partSize: this.opt.partBytes ?? 16 << 20,
-      queueSize: 4,
     });
     if (index) {
       await this.client.send(

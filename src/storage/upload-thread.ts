@@ -1,25 +1,33 @@
-// The spool's multipart uploads, run in a worker thread of lower CPU priority. On the main thread
-// the AWS SDK's work per 16 MiB part (joining the read chunks, SigV4's payload hash, the checksum)
-// holds the event loop ~90 ms at a time and costs ~5 ms of CPU per MB: the collector's gRPC
-// streams then wait, and its ingest falls (BENCHMARKS.md, "The collector's ingest while it
-// uploads"). In the worker the loop stays free, and at nice 19 the uploads take only the CPU
-// the capture path leaves (at nice 10 they still took ~a fifth of a busy collector core). One
-// file at a time; abort() ends the upload in progress; close() ends the thread, a request the
-// store never answered included.
+// The spool's multipart uploads (multipart-upload.ts), run in a worker thread of lower CPU
+// priority. On the main thread the AWS SDK's upload helper held the event loop ~90 ms per 16 MiB
+// part and cost ~5 ms of CPU per MB: the collector's gRPC streams then waited, and its ingest fell
+// (BENCHMARKS.md, "The collector's ingest while it uploads"). In the worker the loop stays free,
+// and at nice 19 the uploads take only the CPU the capture path leaves; the parts are read with
+// fs.readSync in this thread, so the reads run at its nice too (libuv's pool would not). One file
+// at a time; abort() ends the upload in progress; close() ends the thread, a request the store
+// never answered included.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { ObjectParams } from './multipart-upload';
 
 export interface UploadJob {
   file: string;
-  params: Pick<PutObjectCommandInput, 'Bucket' | 'Key' | 'ContentType' | 'ServerSideEncryption' | 'SSEKMSKeyId'>;
-  partSize: number;
-  queueSize: number;
+  params: ObjectParams;
 }
 
-type Reply = { id: number; ok: true } | { id: number; ok: false; error: SdkErrorFields };
+/** The worker's settings, fixed for its life. */
+export interface UploadThreadOptions {
+  /** A request idle this long fails (s3Client's idleTimeoutMs). */
+  idleTimeoutMs: number;
+  partBytes: number;
+  partsInFlight: number;
+}
+
+type Request = { kind: 'upload'; id: number; job: UploadJob } | { kind: 'abort'; id: number };
+/** An abort's `clean`: nothing of the upload it ended is left in the store. */
+type Reply = { id: number; ok: true; clean?: boolean } | { id: number; ok: false; error: SdkErrorFields };
 /** What describeS3Error reads of an SDK error, copied across the thread boundary. */
 interface SdkErrorFields {
   name?: string;
@@ -34,26 +42,34 @@ const UPLOAD_NICE = 19;
 
 export class UploadThread {
   private worker?: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (clean?: boolean) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
 
-  constructor(private readonly idleTimeoutMs: number) {}
+  constructor(private readonly opt: UploadThreadOptions) {}
 
-  upload(job: UploadJob): Promise<void> {
+  async upload(job: UploadJob): Promise<void> {
+    await this.request({ kind: 'upload', job });
+  }
+
+  /**
+   * Ends the upload in progress and removes its parts from the store; resolves whether that was
+   * confirmed (false: the store did not answer; the next upload tries again).
+   */
+  async abort(): Promise<boolean> {
+    if (!this.worker) return true;
+    return (await this.request({ kind: 'abort' })) ?? true;
+  }
+
+  private request(r: { kind: 'upload'; job: UploadJob } | { kind: 'abort' }): Promise<boolean | undefined> {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     worker.ref(); // an upload in progress keeps the process; an idle thread does not
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean | undefined>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ kind: 'upload', id, job });
+      worker.postMessage({ ...r, id } satisfies Request);
     }).finally(() => {
       if (!this.pending.size) worker.unref();
     });
-  }
-
-  /** Ends the upload in progress (its parts are removed from the store). */
-  abort(): void {
-    this.worker?.postMessage({ kind: 'abort' });
   }
 
   async close(): Promise<void> {
@@ -65,12 +81,12 @@ export class UploadThread {
 
   private start(): Worker {
     // Compiled, this file is also the worker's script.
-    const w = new Worker(path.join(__dirname, 'upload-thread.js'), { workerData: { idleTimeoutMs: this.idleTimeoutMs } });
+    const w = new Worker(path.join(__dirname, 'upload-thread.js'), { workerData: this.opt });
     w.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
-      if (r.ok) p.resolve();
+      if (r.ok) p.resolve(r.clean);
       else p.reject(Object.assign(new Error(r.error.message ?? r.error.name ?? 'upload failed'), r.error));
     });
     const gone = (err: Error) => {
@@ -107,30 +123,17 @@ async function runWorker(): Promise<void> {
       // not allowed here: uploads run at the process's priority
     }
   }
-  const { Upload } = await import('@aws-sdk/lib-storage');
+  const { MultipartUploader } = await import('./multipart-upload');
   const { s3Client } = await import('./store');
-  const client = s3Client((workerData as { idleTimeoutMs: number }).idleTimeoutMs);
-  let current: InstanceType<typeof Upload> | undefined;
-  parentPort!.on('message', (m: { kind: 'upload'; id: number; job: UploadJob } | { kind: 'abort' }) => {
-    if (m.kind === 'abort') {
-      void current?.abort().catch(() => undefined);
-      return;
-    }
-    const body = fs.createReadStream(m.job.file);
-    const upload = new Upload({ client, params: { ...m.job.params, Body: body }, partSize: m.job.partSize, queueSize: m.job.queueSize, leavePartsOnError: false });
-    current = upload;
-    upload
-      .done()
-      .then(
-        () => parentPort!.postMessage({ id: m.id, ok: true } satisfies Reply),
-        (err: SdkErrorFields) =>
-          parentPort!.postMessage({ id: m.id, ok: false, error: { name: err?.name, message: err?.message, Code: err?.Code, code: err?.code, $metadata: { httpStatusCode: err?.$metadata?.httpStatusCode } } } satisfies Reply),
-      )
-      .finally(() => {
-        if (current === upload) current = undefined;
-        body.destroy();
-      });
+  const opt = workerData as UploadThreadOptions;
+  const uploader = new MultipartUploader(s3Client(opt.idleTimeoutMs), opt.partBytes, opt.partsInFlight);
+  const reply = (r: Reply) => parentPort!.postMessage(r);
+  const failed = (id: number) => (err: SdkErrorFields) =>
+    reply({ id, ok: false, error: { name: err?.name, message: err?.message, Code: err?.Code, code: err?.code, $metadata: { httpStatusCode: err?.$metadata?.httpStatusCode } } });
+  parentPort!.on('message', (m: Request) => {
+    if (m.kind === 'abort') uploader.abort().then((clean) => reply({ id: m.id, ok: true, clean }), failed(m.id));
+    else uploader.upload(m.job.file, m.job.params).then(() => reply({ id: m.id, ok: true }), failed(m.id));
   });
 }
 
-if (!isMainThread && (workerData as { idleTimeoutMs?: number } | undefined)?.idleTimeoutMs !== undefined) void runWorker();
+if (!isMainThread && (workerData as Partial<UploadThreadOptions> | undefined)?.partBytes !== undefined) void runWorker();
