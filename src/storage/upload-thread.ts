@@ -6,10 +6,9 @@
 // fs.readSync in this thread, so the reads run at its nice too (libuv's pool would not). One file
 // at a time; abort() ends the upload in progress; close() ends the thread, a request the store
 // never answered included.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { lowerThreadPriority } from '../runtime/thread-priority';
 import type { ObjectParams } from './multipart-upload';
 
 export interface UploadJob {
@@ -105,24 +104,8 @@ export class UploadThread {
   }
 }
 
-/** This thread's id (Linux: /proc/thread-self is PID/task/TID), to lower its priority alone. */
-function threadId(): number | undefined {
-  try {
-    return Number(path.basename(fs.readlinkSync('/proc/thread-self')));
-  } catch {
-    return undefined;
-  }
-}
-
 async function runWorker(): Promise<void> {
-  const tid = threadId();
-  if (tid !== undefined) {
-    try {
-      os.setPriority(tid, UPLOAD_NICE);
-    } catch {
-      // not allowed here: uploads run at the process's priority
-    }
-  }
+  lowerThreadPriority(UPLOAD_NICE); // refused: uploads run at the process's priority
   const { MultipartUploader } = await import('./multipart-upload');
   const { s3Client } = await import('./store');
   const opt = workerData as UploadThreadOptions;
