@@ -61,7 +61,12 @@ function delay() return $(awk -v c=$CONNS -v r="$RATE" 'BEGIN { printf "%.3f", c
 LUA
 stat_of() { ip netns exec "$1" curl -sf http://127.0.0.1:8081/stats | sed -E "s/.*\"$2\":([0-9]+).*/\1/"; }
 reset() { ip netns exec "$1" curl -sf -X POST http://127.0.0.1:8081/reset; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# user+sys ticks of a process and its children (the agent's replay runs in a child process)
+cpu_ticks() {
+  local t=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $t
+}
 to_ms() { awk '{ v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
   print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v) }'; }
 

@@ -1,5 +1,5 @@
 // The addon's entry point: one part per area (capture, collector files, VXLAN receiver, live-tap
-// filter, devices), each in its own file. The JS side (src/capture) validates options before
+// filter, devices, thread scheduling), each in its own file. The JS side (src/capture) validates options before
 // calling in; the binding only converts values and maps CaptureError to coded JS errors.
 #include "areas.h"
 
@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
+  exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));
   return exports;
 }
 

@@ -315,6 +315,8 @@ export interface NativeAddon {
   libpcapVersion(): string;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */
   checkFrameBatch(message: Buffer): string | undefined;
+  /** Puts one thread (by id) in SCHED_IDLE; false when the kernel refused (native/addon/scheduling.cc). */
+  setThreadIdle(tid: number): boolean;
 }
 
 let addon: NativeAddon | undefined;

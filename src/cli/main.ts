@@ -157,7 +157,7 @@ function program(): Command {
     .option('--queue <n>', 'exchanges waiting to be sent; live, more are dropped as "queue_full" (default 10000)')
     .option('--max-routes <n>', 'routes named in the report; later ones are counted under "other" (default 100)')
     .option('--insecure', 'accept any certificate from an https target')
-    .option('--nice <n>', 'CPU priority of replay and comparison, 0-19 (default: 19 live, so production\'s processes come first; 0 with -r)')
+    .option('--nice <n>', 'CPU priority of replay and comparison, 0-19 (default: 19 live, with SCHED_IDLE, so production\'s processes come first; 0 with -r)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./shadow-command')).runShadowCommand({ ...opts, expression } as never, process.stderr);
     });

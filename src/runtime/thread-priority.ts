@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { native } from '../capture/native';
 
 /** The calling thread's id (/proc/thread-self is PID/task/TID); undefined off Linux. */
 export function threadId(): number | undefined {
@@ -31,11 +32,16 @@ export function lowerThreadPriority(nice: number): boolean {
   }
 }
 
+/** The lowest nice value also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
+export const LOWEST_NICE = 19;
+
 /**
  * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture
  * threads; undefined: none): the JavaScript thread, V8's garbage collection and compiler threads,
- * libuv's pool. False when the system refused (or off Linux); threads started later inherit
- * their creator's.
+ * libuv's pool. At the lowest, 19, they also go to SCHED_IDLE, the kernel's class for work that
+ * runs only when nothing else wants the CPU (under plain nice 19 a busy production process still
+ * waited behind them now and then: BENCHMARKS.md, shadow live). False when the system refused
+ * (or off Linux); threads started later inherit their creator's priority and class.
  */
 export function lowerProcessPriorityExcept(keep: string | undefined, nice: number): boolean {
   let tids: string[];
@@ -44,11 +50,13 @@ export function lowerProcessPriorityExcept(keep: string | undefined, nice: numbe
   } catch {
     return false;
   }
+  const idle = nice >= LOWEST_NICE ? native().setThreadIdle : undefined;
   let ok = true;
   for (const tid of tids) {
     try {
       if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) continue;
       if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+      if (idle && !idle(Number(tid)) && fs.existsSync(`/proc/self/task/${tid}`)) ok = false;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
     }

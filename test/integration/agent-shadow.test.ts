@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, inNs, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
 import { until } from '../helpers/k8s-agent';
-import { threadsOf } from '../helpers/threads';
+import { ownThread, SCHED_IDLE, threadsOf } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0;
@@ -60,16 +60,17 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     expect(metric(m, 'differ', 'GET /api/users/{id}')).toBe(10);
     expect(metric(m, 'error', 'GET /api/users/{id}')).toBe(0);
     expect(m).toMatch(/^podspan_shadow_latency_seconds_count\{session="checkout",side="candidate"\} 10$/m);
-    // The replay ran in a child process, all of its threads at nice 19; every thread of the
+    // The replay ran in a child process, all of its threads at nice 19 in SCHED_IDLE; every thread of the
     // agent (its capture thread included) keeps the agent's priority.
     const own = os.getPriority();
+    const ownPolicy = ownThread().policy;
     const threads = threadsOf(agent.child.pid!);
-    expect(threads.filter((t) => t.nice !== own), JSON.stringify(threads)).toEqual([]);
+    expect(threads.filter((t) => t.nice !== own || t.policy !== ownPolicy), JSON.stringify(threads)).toEqual([]);
     expect(threads.filter((t) => t.comm === 'podspan-capture')).toHaveLength(1);
     const children = run('pgrep', ['-P', String(agent.child.pid)]).stdout.trim().split('\n').filter(Boolean).map(Number);
     expect(children).toHaveLength(1);
     const replay = threadsOf(children[0]);
-    expect(replay.filter((t) => t.nice !== Math.max(own, 19)), JSON.stringify(replay)).toEqual([]);
+    expect(replay.filter((t) => t.nice !== Math.max(own, 19) || t.policy !== SCHED_IDLE), JSON.stringify(replay)).toEqual([]);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
 
     // The report, written at the end under REPORTDIR/SESSION/INTERFACE.
