@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -471,6 +472,31 @@ TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
   CHECK(threw);
 }
 
+namespace {
+
+// Writes `batches` batches (each written and handed to the kernel by `write_batch`) into a file
+// that cannot grow past a limit, then closes it; how many of them, and the close, failed with
+// the file-size error.
+int failures_until_closed(CaptureWriter& w, int batches, const std::function<void(int)>& write_batch) {
+  int failures = 0;
+  for (int batch = 0; batch < batches; ++batch) {
+    try {
+      write_batch(batch);
+    } catch (const CaptureError& e) {
+      ++failures;
+      CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+    }
+  }
+  try {
+    w.close();
+  } catch (const CaptureError&) {
+    ++failures;
+  }
+  return failures;
+}
+
+}  // namespace
+
 // A file that cannot grow (RLIMIT_FSIZE: writes past 6000 bytes fail part-way with EFBIG, as on a
 // full disk) is cut back to its last block written: valid, every packet in it whole, and the
 // writer goes on from there (here: failing again) without damaging it.
@@ -486,20 +512,10 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
     CaptureWriter w(o);
     w.add_interface(iface("eth0"));
     w.add_interface(iface("eth1"));
-    for (int batch = 0; batch < 10; ++batch) {
-      try {
-        write_packets(w, 7, 1000 + batch * 10, 1, 100, batch % 2);
-        w.flush();
-      } catch (const CaptureError& e) {
-        ++failures;
-        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
-      }
-    }
-    try {
-      w.close();
-    } catch (const CaptureError&) {
-      ++failures;
-    }
+    failures = failures_until_closed(w, 10, [&](int batch) {
+      write_packets(w, 7, 1000 + batch * 10, 1, 100, batch % 2);
+      w.flush();
+    });
   }
   CHECK_EQ(failures, 4);  // batches 7 to 10; the ISBs at close fit again after the cut
   CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
@@ -587,25 +603,15 @@ TEST(writer_referenced_packets_keep_the_file_valid_when_a_write_fails) {
     const FileSizeLimit limit(20000);
     CaptureWriter w(o);
     w.add_interface(iface("eth0"));
-    for (int batch = 0; batch < 6; ++batch) {
-      try {
-        for (int i = 0; i < 5; ++i) {
-          PacketRecord r;
-          r.ts_ns = 1000 + batch * 10 + i;
-          r.caplen = r.origlen = 1000;
-          w.write_referenced(r, data.data());
-        }
-        w.release_referenced();
-      } catch (const CaptureError& e) {
-        ++failures;
-        CHECK(std::string(e.what()).find("write failed: File too large") != std::string::npos);
+    failures = failures_until_closed(w, 6, [&](int batch) {
+      for (int i = 0; i < 5; ++i) {
+        PacketRecord r;
+        r.ts_ns = 1000 + batch * 10 + i;
+        r.caplen = r.origlen = 1000;
+        w.write_referenced(r, data.data());
       }
-    }
-    try {
-      w.close();
-    } catch (const CaptureError&) {
-      ++failures;
-    }
+      w.release_referenced();
+    });
   }
   CHECK_EQ(failures, 3);  // batches 4 to 6 (5 packets of 1032 bytes each)
   CHECK_EQ(count(o.path), 15u);
