@@ -14,6 +14,7 @@ import { ForwardError } from '../errors';
 import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { Logger } from '../observability/logger';
 import type { ShadowMetricsSink } from '../shadow/metrics';
+import { LOWEST_NICE } from '../runtime/thread-priority';
 import { ReplayProcess } from '../shadow/replay-process';
 import { refuseNodeTargets } from './tenancy';
 
@@ -40,9 +41,6 @@ export async function refuseNodeCandidates(settings: ShadowSettings): Promise<vo
   }
 }
 
-/** The agent's shadow replay runs at this nice value, below production's processes (README, Shadow testing). */
-export const AGENT_REPLAY_NICE = 19;
-
 /** Starts `session` with the shadow run, in a child process at low priority, reading its exchanges; `reportDir`: where the report files go. */
 export function attachShadow(
   session: CaptureSession,
@@ -51,7 +49,7 @@ export function attachShadow(
   opts: { name: string; reportDir?: string; metrics?: ShadowMetricsSink; log: Logger },
 ): ShadowAttachment {
   const replay = new ReplayProcess(settings, {
-    nice: AGENT_REPLAY_NICE,
+    nice: LOWEST_NICE, // below production's processes (README, Shadow testing)
     reportDir: opts.reportDir,
     metrics: opts.metrics,
     onProblem: (what, detail) => opts.log[what.includes('failed') ? 'error' : 'warn']({ session: opts.name, ...detail }, what),

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { parseIgnoreRules, type IgnoreRule } from '../shadow/ignore-rules';
 import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { LOWEST_NICE } from '../runtime/thread-priority';
 
 export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
   serverPort?: string[];
@@ -91,8 +92,6 @@ export const DEFAULT_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 export const DEFAULT_MARKER = 'x-podspan-shadow: 1';
 const DEFAULT_QUEUE = 10_000;
 const DEFAULT_QUEUE_BYTES = 256 << 20;
-/** Live replay's priority unless --nice says otherwise: the lowest, production's processes first. */
-const LIVE_REPLAY_NICE = 19;
 
 const decimalFlag = (flag: string, min: number, max: number) =>
   z
@@ -170,7 +169,7 @@ export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   const niceFlag = intFlag('--nice', 0, 19).safeParse(nice);
   if (!niceFlag.success) throw new UsageError(niceFlag.error.issues[0].message);
   const captureRun = parseCaptureFlags(capture);
-  return { ...captureRun, ...settings, replayNice: niceFlag.data ?? (captureRun.capture.source.kind === 'live' ? LIVE_REPLAY_NICE : 0) };
+  return { ...captureRun, ...settings, replayNice: niceFlag.data ?? (captureRun.capture.source.kind === 'live' ? LOWEST_NICE : 0) };
 }
 
 /** The settings, validated once; every message names its flag. */

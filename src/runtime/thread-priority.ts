@@ -16,6 +16,11 @@ export function threadId(): number | undefined {
   }
 }
 
+/** Sets thread `tid` to `nice` unless it is already there or lower (a nice value only goes up here). */
+function lowerThread(tid: number, nice: number): void {
+  if (os.getPriority(tid) < nice) os.setPriority(tid, nice);
+}
+
 /**
  * Lowers the calling thread's priority to `nice` (threads it starts later inherit it). False when
  * the system refuses (then the thread keeps the process's priority).
@@ -24,15 +29,14 @@ export function lowerThreadPriority(nice: number): boolean {
   const tid = threadId();
   if (tid === undefined) return false;
   try {
-    if (os.getPriority(tid) >= nice) return true;
-    os.setPriority(tid, nice);
+    lowerThread(tid, nice);
     return true;
   } catch {
     return false;
   }
 }
 
-/** The lowest nice value also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
+/** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
 export const LOWEST_NICE = 19;
 
 /**
@@ -55,7 +59,7 @@ export function lowerProcessPriorityExcept(keep: string | undefined, nice: numbe
   for (const tid of tids) {
     try {
       if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) continue;
-      if (os.getPriority(Number(tid)) < nice) os.setPriority(Number(tid), nice);
+      lowerThread(Number(tid), nice);
       if (idle && !idle(Number(tid)) && fs.existsSync(`/proc/self/task/${tid}`)) ok = false;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
