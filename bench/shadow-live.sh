@@ -19,6 +19,8 @@
 # in a worker thread at nice 19) in place of `podspan shadow -i`. CANDIDATE_NICE=19 runs the
 # candidate's server at nice 19: in a cluster the candidate runs on other nodes, and on these
 # two shared cores it would otherwise compete with production as the agent's replay does not.
+# SHAPE=close: every wrk request on a connection of its own (Connection: close), the many-short-
+# connections shape, where each replayed request is also a new connection to the candidate.
 # Needs root, iproute2, wrk, curl, Go (to build the server).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -89,7 +91,8 @@ run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_request
     for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing|running 1 captures' "$OUT/agent.log" && break; sleep 0.1; done
     cpu0=$(cpu_ticks $agent_pid)
   fi
-  ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" \
+  local shape=(); [ "${SHAPE:-keepalive}" = close ] && shape=(-H 'Connection: close')
+  ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" "${shape[@]}" \
     "http://$PROD:8080/fast/1" >"$OUT/wrk.txt" 2>&1 || true
   if [ "$mode" != off ]; then
     sleep 2  # the agent drains what it captured last
@@ -106,7 +109,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 
 MODES=(off); [ $SHADOW = 1 ] && MODES=(off on) && [ -n "${PODSPAN_BEFORE:-}" ] && MODES+=(before)
 [ $SHADOW = 1 ] && [ "${AGENT:-0}" = 1 ] && MODES+=(agent)
-echo "wrk: $RATE requests/s over $CONNS connections for $DURATION s per round; $ROUNDS interleaved rounds"
+echo "wrk: $RATE requests/s over $CONNS connections (${SHAPE:-keepalive}) for $DURATION s per round; $ROUNDS interleaved rounds"
 declare -A R=()
 for round in $(seq 1 "$ROUNDS"); do
   s=$(( (round - 1) % ${#MODES[@]} ))
