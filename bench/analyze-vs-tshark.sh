@@ -11,7 +11,8 @@
 # (user+sys) per packet, then medians and ratios per workload. Core only: the reassembly bench
 # (bench/native/reassembly_bench.cc) reads the same file with reassembly alone and with the
 # Analyzer (connection tracker, HTTP/HTTP2/DNS parsers, every record formatted as JSON), in the
-# same rounds: what analytics adds to the reassembly cost per packet, without Node or files.
+# same rounds: what analytics adds to the reassembly cost per packet, without Node or files; and
+# with llhttp alone on the reassembled bytes (no records): the share of that the parser itself is.
 #   sudo bash bench/analyze-vs-tshark.sh [ROUNDS=5] [REQUESTS=200000]
 # BASELINE=DIR (another checkout, built: dist/ and the addon) adds its `analyze` and core to the
 # same rounds (analyze-base, core-analyze-base): before/after figures from one interleaved run.
@@ -58,6 +59,7 @@ run_tool() {  # tool capture -> "wall user sys maxrss_kb"
     tshark-tree) "${TIME[@]}" tshark -n -2 -r "$cap" -z http,tree -q >"$out/tree.txt" 2>"$OUT/log-$tool" ;;
     core-reassembly) "${TIME[@]}" "$CORE" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     core-analyze) "${TIME[@]}" "$CORE" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
+    core-llhttp) "${TIME[@]}" "$CORE" --llhttp "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     analyze-base) "${TIME[@]}" node "$BASE/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     core-analyze-base) "${TIME[@]}" "$BASE/build/native-bench/podspan_reassembly_bench" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     tshark-fields) "${TIME[@]}" tshark -n -2 -r "$cap" -T fields -e tcp.stream -e tcp.analysis.initial_rtt \
@@ -74,7 +76,7 @@ after_round() {  # round 1: what analyze found, beside tshark's count of HTTP re
   echo "round 1: analyze wrote $found HTTP records, $(wc -l <"$OUT/out-analyze/flows.jsonl" 2>/dev/null || echo 0) flows; tshark's http tree: $tsh HTTP packets"
 }
 
-TOOLS=(analyze streams tshark-tree tshark-fields core-reassembly core-analyze)
+TOOLS=(analyze streams tshark-tree tshark-fields core-reassembly core-llhttp core-analyze)
 [ -n "$BASE" ] && TOOLS+=(analyze-base core-analyze-base)
 for w in "${WORKLOADS[@]}"; do
   cap=${CAPS[$w]}
@@ -94,8 +96,8 @@ for w in "${WORKLOADS[@]}"; do
       -v ac="${CPU[analyze]}" -v sc="${CPU[streams]}" 'BEGIN {
     printf "ratio %s: analyze packets/s %.1fx tshark -z http,tree, %.1fx tshark -T fields | analyze CPU/pkt %+.0f%% vs streams (whole process)\n",
       w, tt/a, tf/a, (ac/sc - 1) * 100 }'
-  awk -v w="$w" -v r="${CPU[core-reassembly]}" -v a="${CPU[core-analyze]}" 'BEGIN {
-    printf "ratio %s: core only, analytics adds %+.0f%% to the reassembly CPU per packet\n", w, (a/r - 1) * 100 }'
+  awk -v w="$w" -v r="${CPU[core-reassembly]}" -v a="${CPU[core-analyze]}" -v l="${CPU[core-llhttp]}" 'BEGIN {
+    printf "ratio %s: core only, analytics adds %+.0f%% to the reassembly CPU per packet (llhttp alone, no records: %+.0f%%)\n", w, (a/r - 1) * 100, (l/r - 1) * 100 }'
   [ -n "$BASE" ] && awk -v w="$w" -v a="${CPU[analyze]}" -v b="${CPU[analyze-base]}" -v ca="${CPU[core-analyze]}" -v cb="${CPU[core-analyze-base]}" \
       -v wa="${WALL[analyze]}" -v wb="${WALL[analyze-base]}" 'BEGIN {
     printf "ratio %s: against BASELINE, analyze wall %+.0f%%, CPU/pkt %+.0f%%; core analytics CPU/pkt %+.0f%%\n", w, (wa/wb - 1) * 100, (a/b - 1) * 100, (ca/cb - 1) * 100 }'

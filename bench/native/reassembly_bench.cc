@@ -20,6 +20,11 @@
 // every GET exchange with its headers and bodies as a meta line and data, batches taken off the
 // queue as JavaScript would), without JavaScript or sending: bench/shadow-vs-goreplay.sh's core.
 //   podspan_reassembly_bench --shadow FILE
+// With --llhttp FILE: reassembly with each stream's bytes handed to llhttp alone (a request parser
+// for the side that opened the stream, a response parser for the other; no callbacks but the
+// message count, no records): the floor under what --analyze can cost on HTTP/1 traffic.
+//   podspan_reassembly_bench --llhttp FILE
+#include <llhttp.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -27,6 +32,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/errors.h"
 #include "pcap/file_reader.h"
@@ -76,6 +82,46 @@ struct CountingSink : StreamSink {
   void on_open(const StreamInfo&) override {}
   void on_data(const StreamInfo&, int, uint64_t, const uint8_t*, uint32_t n, uint64_t) override { bytes += n; }
   void on_gap(const StreamInfo&, int, uint64_t, uint64_t) override {}
+  void on_close(const StreamInfo&, CloseReason, uint64_t) override {}
+};
+// Two llhttp parsers per open stream, kept by the stream's slot (reset when the slot is reused).
+struct LlhttpSink : StreamSink {
+  struct Pair {
+    uint64_t stream = ~0ULL;
+    llhttp_t parser[2];
+    bool failed[2] = {false, false};
+  };
+  llhttp_settings_t settings;
+  std::vector<Pair> pairs;
+  uint64_t bytes = 0, messages = 0, failed_streams = 0;
+
+  LlhttpSink() {
+    llhttp_settings_init(&settings);
+    settings.on_message_complete = [](llhttp_t* p) {
+      ++static_cast<LlhttpSink*>(p->data)->messages;
+      return 0;
+    };
+  }
+  void on_open(const StreamInfo& info) override {
+    if (info.slot >= pairs.size()) pairs.resize(info.slot + 1);
+    Pair& pair = pairs[info.slot];
+    pair.stream = info.id;
+    for (int dir = 0; dir < 2; ++dir) {
+      llhttp_init(&pair.parser[dir], dir == 0 ? HTTP_REQUEST : HTTP_RESPONSE, &settings);
+      pair.parser[dir].data = this;
+      pair.failed[dir] = false;
+    }
+  }
+  void on_data(const StreamInfo& info, int dir, uint64_t, const uint8_t* data, uint32_t n, uint64_t) override {
+    bytes += n;
+    Pair& pair = pairs[info.slot];
+    if (pair.failed[dir]) return;
+    if (llhttp_execute(&pair.parser[dir], reinterpret_cast<const char*>(data), n) != HPE_OK) {
+      pair.failed[dir] = true;
+      ++failed_streams;
+    }
+  }
+  void on_gap(const StreamInfo& info, int dir, uint64_t, uint64_t) override { pairs[info.slot].failed[dir] = true; }
   void on_close(const StreamInfo&, CloseReason, uint64_t) override {}
 };
 }  // namespace
@@ -267,8 +313,9 @@ int main(int argc, char** argv) {
   const bool detect = argc == 3 && std::string(argv[1]) == "--detect";
   const bool analyze = detect || (argc == 3 && std::string(argv[1]) == "--analyze");
   const bool shadow = argc == 3 && std::string(argv[1]) == "--shadow";
-  if (argc != 2 && !analyze && !shadow) {
-    std::fprintf(stderr, "usage: %s [--analyze|--detect|--shadow] FILE.pcap|FILE.pcapng\n", argv[0]);
+  const bool llhttp = argc == 3 && std::string(argv[1]) == "--llhttp";
+  if (argc != 2 && !analyze && !shadow && !llhttp) {
+    std::fprintf(stderr, "usage: %s [--analyze|--detect|--shadow|--llhttp] FILE.pcap|FILE.pcapng\n", argv[0]);
     return 2;
   }
   try {
@@ -276,7 +323,9 @@ int main(int argc, char** argv) {
     auto reader = FileReader::open(argv[argc - 1]);
     if (analyze) return analyze_file(*reader, t0, detect);
     if (shadow) return shadow_file(*reader, t0);
-    CountingSink sink;
+    CountingSink counting;
+    LlhttpSink parsing;
+    StreamSink& sink = llhttp ? static_cast<StreamSink&>(parsing) : counting;
     TcpPipeline pipeline({}, {}, sink);
     // As `podspan streams` reads a file: packets lent from the mapping, which stays until the end.
     pipeline.input_is_stable(reader->contents(), reader->contents_size());
@@ -300,10 +349,14 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    const uint64_t bytes = llhttp ? parsing.bytes : counting.bytes;
     std::printf("packets=%llu tcp=%llu payload_bytes=%llu streams=%llu seconds=%.3f pkts_per_s=%.0f gbit_per_s=%.2f max_rss_kb=%ld\n",
                 static_cast<unsigned long long>(packets), static_cast<unsigned long long>(tcp),
-                static_cast<unsigned long long>(sink.bytes), static_cast<unsigned long long>(stats.reassembly.streams), secs,
-                packets / secs, sink.bytes * 8 / secs / 1e9, ru.ru_maxrss);
+                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(stats.reassembly.streams), secs,
+                packets / secs, bytes * 8 / secs / 1e9, ru.ru_maxrss);
+    if (llhttp)
+      std::printf("llhttp messages=%llu stream_directions_not_http=%llu\n", static_cast<unsigned long long>(parsing.messages),
+                  static_cast<unsigned long long>(parsing.failed_streams));
   } catch (const CaptureError& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
