@@ -34,6 +34,7 @@ struct Sinks {
   std::shared_ptr<podspan::AnalysisConsumer> analysis;
   std::shared_ptr<podspan::ShadowConsumer> shadow;
   std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
+  std::shared_ptr<podspan::BatchStoragePool> batch_storage;  // batches: storage of lent frames, back
 };
 
 podspan::EncapOptions parse_vxlan(const Napi::Object& t, bool reading_file, bool egress_capture) {
@@ -135,6 +136,8 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     opt.batch_max_bytes = static_cast<size_t>(get_number(b, "maxBytes", 1 << 20));
     opt.batch_flush_ms = static_cast<uint32_t>(get_number(b, "flushMs", 100));
     opt.queue_max_batches = static_cast<size_t>(get_number(b, "queueBatches", 16));
+    // as many kept as the queue holds batches: what the capture would keep as spares anyway
+    sinks.batch_storage = opt.batch_storage = std::make_shared<podspan::BatchStoragePool>(opt.queue_max_batches);
   }
   return opt;
 }
@@ -406,8 +409,8 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       podspan::write_frame_message_around(batch_, head.Data(), head.Length(), out[in_place]);
       Napi::Object part = parts.Get(static_cast<uint32_t>(in_place)).As<Napi::Object>();
       part.Set("framesAt", Napi::Number::New(env, static_cast<double>(podspan::frame_message_lead_size(head.Length(), batch_.used))));
-      part.Set("frames", lend_frames(env, std::move(batch_.data), batch_.used, frame_storage_));
-      frame_storage_->refill(batch_.data);  // what comes back goes to the capture's next batches
+      // back once written (releaseFrames), to the capture's next batches (BatchStoragePool)
+      part.Set("frames", lend_frames(env, std::move(batch_.data), batch_.used, sinks_.batch_storage));
     } else {
       podspan::write_frame_messages(batch_, plan_, head.Data(), head.Length(), out.data());
     }
@@ -421,7 +424,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // The collector all of batch_'s frames go to when they can be lent in place (see
   // TakeMessages), else -1.
   int64_t frames_lent_to(uint32_t targets) const {
-    if (plan_.unrouted || !batch_.used || batch_.used * 2 < batch_.data.capacity() || !podspan::frames_in_place(batch_)) return -1;
+    if (!sinks_.batch_storage || plan_.unrouted || !batch_.used || batch_.used * 2 < batch_.data.capacity() || !podspan::frames_in_place(batch_)) return -1;
     for (uint32_t t = 0; t < targets; ++t)
       if (plan_.frames[t] == batch_.records.size()) return t;
     return -1;
@@ -594,9 +597,6 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   podspan::RecordBatch record_batch_;
   podspan::ExchangeBatch exchange_batch_;
   podspan::SplitPlan plan_;
-  // Storage of batches whose frames were lent (TakeMessages), back from JavaScript: at most a few
-  // kept, the capture's own spare batches hold the rest.
-  std::shared_ptr<podspan_addon::FrameStoragePool> frame_storage_ = std::make_shared<podspan_addon::FrameStoragePool>(8);
   bool holding_batch_ = false;  // takeMessages took batch_ and waits for a head with every source
 };
 

@@ -9,24 +9,12 @@ constexpr napi_type_tag kLentFramesTag = {0x706f647370616e2dULL, 0x6c656e7466726
 
 struct Lent {
   std::vector<uint8_t> data;
-  std::shared_ptr<FrameStoragePool> pool;
+  std::shared_ptr<podspan::BatchStoragePool> pool;
 };
 
 }  // namespace
 
-void FrameStoragePool::put(std::vector<uint8_t>&& data) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (kept_.size() < max_kept_) kept_.push_back(std::move(data));
-}
-
-void FrameStoragePool::refill(std::vector<uint8_t>& data) {
-  std::lock_guard<std::mutex> lk(mu_);
-  if (kept_.empty() || data.capacity()) return;
-  data = std::move(kept_.back());
-  kept_.pop_back();
-}
-
-Napi::Buffer<uint8_t> lend_frames(Napi::Env env, std::vector<uint8_t>&& data, size_t used, const std::shared_ptr<FrameStoragePool>& pool) {
+Napi::Buffer<uint8_t> lend_frames(Napi::Env env, std::vector<uint8_t>&& data, size_t used, const std::shared_ptr<podspan::BatchStoragePool>& pool) {
   auto* lent = new Lent{std::move(data), pool};
   // runs on the JavaScript thread once the Buffer is detached (releaseFrames) or collected
   auto back = [](Napi::Env, uint8_t*, Lent* l) {
