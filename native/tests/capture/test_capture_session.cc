@@ -46,6 +46,16 @@ std::string write_sample_pcap(int n) {
   return tmpl;
 }
 
+// Reading `in` into batches of 64 packets for take_batch, through a queue of `queue` batches.
+CaptureOptions batch_options(const std::string& in, size_t queue) {
+  CaptureOptions o;
+  o.read_path = in;
+  o.deliver_batches = true;
+  o.batch_max_packets = 64;
+  o.queue_max_batches = queue;
+  return o;
+}
+
 void run_to_end(CaptureSession& s) {
   std::promise<void> done;
   s.start(nullptr, [&] { done.set_value(); });
@@ -125,11 +135,7 @@ TEST(session_hands_batches_over_and_stops_at_the_count) {
 // back, not into new storage, in the order the pool returns it (last in, first out).
 TEST(session_fills_batches_from_storage_given_back) {
   const std::string in = write_sample_pcap(1000);
-  CaptureOptions o;
-  o.read_path = in;
-  o.deliver_batches = true;
-  o.batch_max_packets = 64;
-  o.queue_max_batches = 2;
+  CaptureOptions o = batch_options(in, 2);
   o.batch_storage = std::make_shared<BatchStoragePool>(8);
   std::vector<const uint8_t*> primed;
   for (int i = 0; i < 3; ++i) {
@@ -183,11 +189,7 @@ TEST(batch_storage_pool_keeps_a_bounded_number_and_fills_only_empty_batches) {
 // and every packet read is either in the queue or counted as dropped.
 TEST(session_reading_a_file_ends_on_stop_while_no_one_takes_batches) {
   const std::string in = write_sample_pcap(1000);
-  CaptureOptions o;
-  o.read_path = in;
-  o.deliver_batches = true;
-  o.batch_max_packets = 64;
-  o.queue_max_batches = 1;
+  CaptureOptions o = batch_options(in, 1);
   CaptureSession s(o);
   std::promise<void> first_batch, finished;
   std::atomic<int> batches{0};
