@@ -87,7 +87,7 @@ void write_frame_messages(const Batch& batch, const SplitPlan& plan, const uint8
     if (t < 0 || t >= 64) continue;
     const PacketRecord& rec = batch.records[i];
     Cursors& c = at[t];
-    std::memcpy(c.frames, batch.bytes(rec), rec.caplen);
+    if (rec.caplen) std::memcpy(c.frames, batch.bytes(rec), rec.caplen);  // a batch of empty frames has no storage (null)
     c.frames += rec.caplen;
     put_columns(c, rec);
   }

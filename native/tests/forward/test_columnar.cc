@@ -172,3 +172,26 @@ TEST(frames_in_place_only_for_back_to_back_frames_in_the_batchs_own_data) {
   gap.records[1].offset += 1;
   CHECK(!frames_in_place(gap));
 }
+
+// A batch of empty frames has no storage at all (a null data pointer): both ways of writing its
+// message copy nothing from it (UBSan flagged a memcpy from null; found by fuzz_forward).
+TEST(frame_messages_of_empty_frames_read_nothing_from_a_batch_without_storage) {
+  Batch b;
+  b.append(nullptr, 0, 60, 1, 0);
+  b.append(nullptr, 0, 60, 2, 0);
+  CHECK(b.data.data() == nullptr);
+  const std::vector<uint16_t> linktypes = {kLinktypeRaw};
+  SplitPlan plan;
+  plan_split(b, linktypes, 1, 1, plan);
+  const std::vector<uint8_t> head = {0x0a, 1, 'a', 0x1a, 0};
+  std::vector<uint8_t> copied(frame_message_body_size(head.size(), plan.frames[0], plan.bytes[0]));
+  uint8_t* out[1] = {copied.data()};
+  write_frame_messages(b, plan, head.data(), head.size(), out);
+  FrameBatchLayout l;
+  CHECK_EQ(check_frame_batch(copied.data(), copied.size(), &l), std::string());
+  CHECK_EQ(l.frame_count, 2u);
+  CHECK(frames_in_place(b));
+  std::vector<uint8_t> around(copied.size());
+  write_frame_message_around(b, head.data(), head.size(), around.data());
+  CHECK(around == copied);  // no frames: nothing goes between the pieces
+}
