@@ -12,5 +12,6 @@ Napi::Function InitScanGroup(Napi::Env env);        // analysis.cc
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
+Napi::Value ReleaseFrames(const Napi::CallbackInfo& info);    // lent_frames.cc
 Napi::Value SetThreadIdle(const Napi::CallbackInfo& info);    // scheduling.cc
 }  // namespace podspan_addon

@@ -13,6 +13,7 @@
 #include "forward/frame_message.h"
 #include "forward/encap_sender.h"
 #include "js_errors.h"
+#include "lent_frames.h"
 #include "reassembly/stream_events.h"
 #include "reassembly/stream_files.h"
 #include "values.h"
@@ -33,6 +34,7 @@ struct Sinks {
   std::shared_ptr<podspan::AnalysisConsumer> analysis;
   std::shared_ptr<podspan::ShadowConsumer> shadow;
   std::vector<std::shared_ptr<podspan::EncapSender>> vxlan;
+  std::shared_ptr<podspan::BatchStoragePool> batch_storage;  // batches: storage of lent frames, back
 };
 
 podspan::EncapOptions parse_vxlan(const Napi::Object& t, bool reading_file, bool egress_capture) {
@@ -134,6 +136,8 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     opt.batch_max_bytes = static_cast<size_t>(get_number(b, "maxBytes", 1 << 20));
     opt.batch_flush_ms = static_cast<uint32_t>(get_number(b, "flushMs", 100));
     opt.queue_max_batches = static_cast<size_t>(get_number(b, "queueBatches", 16));
+    // as many kept as the queue holds batches: what the capture would keep as spares anyway
+    sinks.batch_storage = opt.batch_storage = std::make_shared<podspan::BatchStoragePool>(opt.queue_max_batches);
   }
   return opt;
 }
@@ -352,6 +356,12 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // spares (optional): per collector, a Buffer a message sent before was in; the message is
   // written into it (and it is returned as the message) when it fits and is at least half used,
   // so that steady forwarding allocates no new memory for its messages.
+  // When every frame goes to one collector and the frames lie back to back in the batch (live
+  // capture, pcap files; not pcapng packets with options), they are not copied: that part has
+  // `frames`, a Buffer lent over the batch's own storage (lent_frames.h; hand it back with
+  // releaseFrames once written), and `framesAt`: the message is message[0, framesAt), frames,
+  // then message[framesAt, used) and its tail. Only when they fill at least half of that storage,
+  // so that the forwarder's byte-bounded queue, which counts the frames' bytes, bounds the memory.
   Napi::Value TakeMessages(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!session_) return env.Null();
@@ -368,11 +378,13 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     std::vector<uint16_t> linktypes;
     for (const auto& i : interfaces) linktypes.push_back(i.linktype);
     podspan::plan_split(batch_, linktypes, targets, up, plan_);
+    const int64_t in_place = frames_lent_to(targets);
     Napi::Array parts = Napi::Array::New(env, targets);
     std::vector<uint8_t*> out(targets, nullptr);
     for (uint32_t t = 0; t < targets; ++t) {
       Napi::Object o = Napi::Object::New(env);
-      const size_t used = plan_.frames[t] ? podspan::frame_message_body_size(head.Length(), plan_.frames[t], plan_.bytes[t]) : 0;
+      size_t used = plan_.frames[t] ? podspan::frame_message_body_size(head.Length(), plan_.frames[t], plan_.bytes[t]) : 0;
+      if (t == in_place) used -= batch_.used;
       if (used) {
         const size_t size = used + podspan::kFrameBatchTailRoom;
         Napi::Value spare = spares.IsArray() ? spares.As<Napi::Array>().Get(t) : env.Undefined();
@@ -393,12 +405,29 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       o.Set("moved", Napi::Number::New(env, static_cast<double>(plan_.moved[t])));
       parts.Set(t, o);
     }
-    podspan::write_frame_messages(batch_, plan_, head.Data(), head.Length(), out.data());
+    if (in_place >= 0) {
+      podspan::write_frame_message_around(batch_, head.Data(), head.Length(), out[in_place]);
+      Napi::Object part = parts.Get(static_cast<uint32_t>(in_place)).As<Napi::Object>();
+      part.Set("framesAt", Napi::Number::New(env, static_cast<double>(podspan::frame_message_lead_size(head.Length(), batch_.used))));
+      // back once written (releaseFrames), to the capture's next batches (BatchStoragePool)
+      part.Set("frames", lend_frames(env, std::move(batch_.data), batch_.used, sinks_.batch_storage));
+    } else {
+      podspan::write_frame_messages(batch_, plan_, head.Data(), head.Length(), out.data());
+    }
     Napi::Object o = Napi::Object::New(env);
     o.Set("count", Napi::Number::New(env, static_cast<double>(batch_.records.size())));
     o.Set("unrouted", Napi::Number::New(env, static_cast<double>(plan_.unrouted)));
     o.Set("parts", parts);
     return o;
+  }
+
+  // The collector all of batch_'s frames go to when they can be lent in place (see
+  // TakeMessages), else -1.
+  int64_t frames_lent_to(uint32_t targets) const {
+    if (!sinks_.batch_storage || plan_.unrouted || !batch_.used || batch_.used * 2 < batch_.data.capacity() || !podspan::frames_in_place(batch_)) return -1;
+    for (uint32_t t = 0; t < targets; ++t)
+      if (plan_.frames[t] == batch_.records.size()) return t;
+    return -1;
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

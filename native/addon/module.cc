@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
+  exports.Set("releaseFrames", Napi::Function::New(env, ReleaseFrames));
   exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));
   return exports;
 }

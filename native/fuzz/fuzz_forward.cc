@@ -1,8 +1,9 @@
 // libFuzzer target: any bytes as frames of each link type through the forwarding paths: the
 // VXLAN, GENEVE (with the podspan option) and GRE (key, sequence; when a raw socket can be had)
 // encapsulations (synthetic Ethernet, truncation, MTU policy; sent to loopback, nobody listening)
-// and the split over collectors into FrameBatch messages. ASan catches any read or write out of
-// bounds; the split must account for every frame and each message pass the collector's check.
+// and the split over collectors into FrameBatch messages (copied, and written around the frames
+// left in the batch). ASan catches any read or write out of bounds; the split must account for
+// every frame, each message pass the collector's check, and both forms be the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -79,5 +80,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FrameBatchLayout layout;
     if (!check_frame_batch(messages[t].data(), messages[t].size(), &layout).empty() || layout.frame_count != plan.frames[t]) __builtin_trap();
   }
+  // All frames to one collector: the message written around the frames left in the batch is,
+  // pieces joined, the copying split's message byte for byte.
+  if (!frames_in_place(batch)) __builtin_trap();  // appended back to back, no options
+  plan_split(batch, linktypes, 1, 1, plan);
+  std::vector<uint8_t> copied(frame_message_body_size(head.size(), plan.frames[0], plan.bytes[0]));
+  uint8_t* one[1] = {copied.data()};
+  write_frame_messages(batch, plan, head.data(), head.size(), one);
+  std::vector<uint8_t> around(copied.size() - batch.used);
+  write_frame_message_around(batch, head.data(), head.size(), around.data());
+  const size_t lead = frame_message_lead_size(head.size(), batch.used);
+  std::vector<uint8_t> joined(around.begin(), around.begin() + static_cast<long>(lead));
+  joined.insert(joined.end(), batch.data.begin(), batch.data.begin() + static_cast<long>(batch.used));
+  joined.insert(joined.end(), around.begin() + static_cast<long>(lead), around.end());
+  if (joined != copied) __builtin_trap();
   return 0;
 }

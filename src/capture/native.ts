@@ -253,6 +253,13 @@ export interface NativeMessagePart {
   /** The message's first `used` bytes, then room for its sequence and drops; null without frames. */
   message: Buffer | null;
   used: number;
+  /**
+   * The frames, not copied: a Buffer lent over the capture batch's storage, which goes on the
+   * wire between message[0, framesAt) and message[framesAt, used); undefined when the frames are
+   * in the message. Handed back with releaseFrames once written.
+   */
+  frames?: Buffer;
+  framesAt?: number;
   count: number;
   /** Frames of this collector's flows that went to another collector because it was down. */
   moved: number;
@@ -315,6 +322,8 @@ export interface NativeAddon {
   libpcapVersion(): string;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */
   checkFrameBatch(message: Buffer): string | undefined;
+  /** Hands back a part's lent `frames` once written: detached, its storage back to the capture (native/addon/lent_frames.h). */
+  releaseFrames(frames: Buffer): void;
   /** Puts one thread (by id) in SCHED_IDLE; false when the kernel refused (native/addon/scheduling.cc). */
   setThreadIdle(tid: number): boolean;
 }

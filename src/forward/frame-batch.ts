@@ -106,10 +106,36 @@ export function encodeBatchHead(agent: string, sources: Source[]): Buffer {
   return finished(w);
 }
 
-/** A message the native split wrote: `used` bytes, then room for writeBatchTail. */
+/**
+ * A message the native split wrote: `used` bytes, then room for writeBatchTail; with `frames`
+ * (lent, not copied), those go on the wire after message[0, framesAt).
+ */
 export interface NativeMessage {
   message: Buffer;
   used: number;
+  frames?: Buffer;
+  framesAt?: number;
+}
+
+/** Bytes a native message holds (its buffer and any lent frames): what the forwarder's queue counts. */
+export function messageBytes(m: NativeMessage): number {
+  return m.message.length + (m.frames?.length ?? 0);
+}
+
+/**
+ * The completed message (completeBatch) as the pieces that go on the wire in this order: itself,
+ * or with lent frames its head, the frames and the rest, none of them copied.
+ */
+export function batchPieces(m: NativeMessage, sequence: number, drops: Drops): Buffer[] {
+  const wire = completeBatch(m, sequence, drops);
+  if (!m.frames) return [wire];
+  const at = m.framesAt ?? 0;
+  return [wire.subarray(0, at), m.frames, wire.subarray(at)];
+}
+
+/** Gives lent frames back to the capture (nothing to do for frames in the message). Once written or dropped; never used again. */
+export function releaseMessage(m: NativeMessage): void {
+  if (m.frames) native().releaseFrames(m.frames);
 }
 
 /** Bytes the native split leaves after a message for writeBatchTail (kFrameBatchTailRoom). */

@@ -105,7 +105,7 @@ export class GrpcFanout implements ColumnsConsumer, RecordOutput {
       // lent buffer now a message, or one that did not fit it (left to the garbage collector)
       if (p.message) this.lent[t] = undefined;
       if (p.moved) this.forwarders[t].noteMoved(p.moved);
-      if (p.message) this.forwarders[t].offer({ message: p.message, used: p.used }, p.count);
+      if (p.message) this.forwarders[t].offer({ message: p.message, used: p.used, frames: p.frames, framesAt: p.framesAt }, p.count);
     });
   }
 

@@ -9,7 +9,7 @@
 import type { GrpcTarget } from '../config/forward-options';
 import type { Logger } from '../observability/logger';
 import { grpcCodeName } from './grpc-status';
-import { completeBatch, emptyFrameBatch, encodeFrameBatch, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
+import { batchPieces, emptyFrameBatch, encodeFrameBatch, messageBytes, releaseMessage, type Ack, type NativeMessage, type RecordLines } from './frame-batch';
 import { mirrorStreamTarget } from './mirror-target';
 import { MirrorConnector, type MirrorStream, type StreamStatus } from './mirror-stream';
 
@@ -120,12 +120,13 @@ export class GrpcForwarder {
   offer(message: NativeMessage, frames: number): void {
     if (frames === 0) return;
     this.counters.offered += frames;
-    const bytes = message.message.length;
+    const bytes = messageBytes(message);
     this.makeRoom(bytes);
     // A batch larger than the whole queue still goes in when the queue is empty, alone.
     if ((this.queuedBytes > 0 && this.queuedBytes + bytes > this.target.queueBytes) || this.closed) {
       this.counters.droppedQueueFull += frames;
       this.dropsToReport.queueFull += frames;
+      releaseMessage(message);
       return;
     }
     this.queue.push({ message, frames, bytes });
@@ -206,7 +207,10 @@ export class GrpcForwarder {
     await this.idleWithin(500);
     for (const p of this.queue) {
       if (p.records) this.recordBytes.droppedDisconnected += p.bytes;
-      else this.counters.droppedDisconnected += p.frames;
+      else {
+        this.counters.droppedDisconnected += p.frames;
+        releaseMessage(p.message);
+      }
     }
     this.queue = [];
     this.queuedBytes = 0;
@@ -320,18 +324,22 @@ export class GrpcForwarder {
       const sequence = ++this.sequence;
       const drops = { ...this.dropsToReport };
       this.dropsToReport.kernel = this.dropsToReport.interface = this.dropsToReport.queueFull = this.dropsToReport.disconnected = 0;
-      let message: Buffer;
+      let message: Buffer | Buffer[];
       let written: ((err?: Error | null) => void) | undefined;
       if (p.records) {
         lane.inflightRecordBytes.set(sequence, p.bytes);
         message = encodeFrameBatch({ ...emptyFrameBatch(), agent: this.agent, sequence, drops, records: p.records });
       } else {
         lane.inflight.set(sequence, p.frames);
-        message = completeBatch(p.message, sequence, drops);
-        const buffer = p.message.message;
-        // called back once HTTP/2 has written the message out: the buffer is free again
+        message = batchPieces(p.message, sequence, drops);
+        const sent = p.message;
+        // called back once HTTP/2 has written the message out: its memory is free again (after
+        // a failed write, lent frames are left to the garbage collector, which takes them only
+        // once nothing refers to them)
         written = (err) => {
-          if (!err) this.keepSpare(buffer);
+          if (err) return;
+          this.keepSpare(sent.message);
+          releaseMessage(sent);
         };
       }
       // HTTP/2 flow control: nothing more on this lane until it drains

@@ -124,17 +124,20 @@ export class MirrorStream extends EventEmitter {
   }
 
   /**
-   * Writes one message: its gRPC prefix (uncompressed, length) and its bytes, as they are.
-   * `written` is called once HTTP/2 no longer needs the message's memory. False: wait for 'drain'.
+   * Writes one message: its gRPC prefix (uncompressed, length) and its bytes, as they are (one
+   * buffer, or the pieces it is in, in order). `written` is called once HTTP/2 no longer needs
+   * the message's memory. False: wait for 'drain'.
    */
-  write(message: Buffer, written?: (err?: Error | null) => void): boolean {
+  write(message: Buffer | Buffer[], written?: (err?: Error | null) => void): boolean {
+    const pieces = Array.isArray(message) ? message : [message];
     const prefix = Buffer.allocUnsafe(5);
     prefix[0] = 0;
-    prefix.writeUInt32BE(message.length, 1);
+    prefix.writeUInt32BE(pieces.reduce((n, p) => n + p.length, 0), 1);
     this.request.cork();
     this.request.write(prefix);
-    const ok = this.request.write(message, written);
-    this.request.uncork(); // both in one writev: one DATA frame sequence, no copy
+    let ok = true;
+    pieces.forEach((p, i) => (ok = this.request.write(p, i === pieces.length - 1 ? written : undefined)));
+    this.request.uncork(); // all in one writev: one DATA frame sequence, no copy
     return ok;
   }
 

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { NativeMessagePart } from '../../src/capture/native';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
 import { CaptureSession, fileCaptureOptions } from '../../src/capture/session';
-import { BATCH_TAIL_ROOM, completeBatch, decodeFrameBatch, encodeBatchHead, encodeFrameBatch, FrameBatchType, type Drops, type FrameBatch, type Source } from '../../src/forward/frame-batch';
+import { native } from '../../src/capture/native';
+import { BATCH_TAIL_ROOM, batchPieces, completeBatch, decodeFrameBatch, encodeBatchHead, encodeFrameBatch, FrameBatchType, type Drops, type FrameBatch, type Source } from '../../src/forward/frame-batch';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-frame-message-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -152,6 +153,35 @@ describe('native FrameBatch messages', () => {
     expect(reused).toBeGreaterThan(0);
   });
 
+  it('one collector: the frames are lent from the capture batch, not copied, and the pieces are the encoder\'s message', async () => {
+    const file = path.join(tmp, 'lent.pcap');
+    const frames = writeFrames(file, 1200);
+    const { parts } = await nativeMessages(file, 1, () => encodeBatchHead(agent, [source]));
+    let seen = 0, sequence = 0;
+    for (const [p] of parts) {
+      expect(p.frames).toBeInstanceOf(Buffer);
+      const m = { message: p.message!, used: p.used, frames: p.frames, framesAt: p.framesAt };
+      const pieces = batchPieces(m, ++sequence, drops);
+      expect(pieces).toHaveLength(3);
+      expect(pieces[1]).toBe(p.frames); // the capture batch's own bytes, written as they are
+      expect(pieces[0].buffer).toBe(p.message!.buffer);
+      const wire = Buffer.concat(pieces);
+      const got = generic(wire);
+      expect(got).toEqual(generic(encodeFrameBatch(expectedBatch(frames, got as { timestampNs: string[] }, agent, [source], sequence, drops))));
+      expect(decodeFrameBatch(wire).frames.length).toBe(p.frames!.length);
+      seen += p.count;
+      // handed back: detached, so nothing can read the storage the capture fills again
+      native().releaseFrames(p.frames!);
+      expect(p.frames!.length).toBe(0);
+      native().releaseFrames(p.frames!); // twice is harmless
+    }
+    expect(seen).toBe(frames.length);
+    // only lent frames can be handed back: Node's own memory is never detached
+    const own = Buffer.from('not lent');
+    expect(() => native().releaseFrames(own)).toThrow(/not a Buffer of lent frames/);
+    expect(own.toString()).toBe('not lent');
+  });
+
   it('a head encoded before interfaces came is asked for again; the batch waits for it', async () => {
     const file = path.join(tmp, 'small.pcap');
     const frames = writeFrames(file, 50);
@@ -159,6 +189,6 @@ describe('native FrameBatch messages', () => {
     expect(heads).toBeGreaterThan(1);
     const total = parts.flat().reduce((n, p) => n + p.count, 0);
     expect(total).toBe(frames.length);
-    for (const p of parts.flat()) expect(decodeFrameBatch(completeBatch({ message: p.message!, used: p.used }, 1, drops)).sources).toHaveLength(1);
+    for (const p of parts.flat()) expect(decodeFrameBatch(Buffer.concat(batchPieces({ message: p.message!, used: p.used, frames: p.frames, framesAt: p.framesAt }, 1, drops))).sources).toHaveLength(1);
   });
 });

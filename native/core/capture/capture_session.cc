@@ -356,6 +356,7 @@ void CaptureSession::push_js_batch(Source& s, bool wait_for_room) {
       } else {
         s.js = Batch();
       }
+      if (opt_.batch_storage) opt_.batch_storage->refill(s.js.data);
       pushed = true;
     } else if (!s.reader) {
       s.stats.dropped_queue += s.js.size();

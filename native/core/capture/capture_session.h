@@ -53,6 +53,9 @@ struct CaptureOptions {
   size_t batch_max_bytes = 1 << 20;
   uint32_t batch_flush_ms = 100;        // a partial batch is handed over after this long
   size_t queue_max_batches = 16;        // bounded: live capture drops (counted) when full
+  // Storage of batches taken and lent out (take_batch's caller moves Batch::data away), back for
+  // the capture's next batches; none: a batch without storage grows its own.
+  std::shared_ptr<BatchStoragePool> batch_storage;
 };
 
 class CaptureSession {

@@ -23,4 +23,16 @@ PacketRecord& Batch::append(const uint8_t* bytes, uint32_t caplen, uint32_t orig
   return records.back();
 }
 
+void BatchStoragePool::put(std::vector<uint8_t>&& data) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (kept_.size() < max_kept_) kept_.push_back(std::move(data));
+}
+
+void BatchStoragePool::refill(std::vector<uint8_t>& data) {
+  std::lock_guard<std::mutex> lk(mu_);
+  if (kept_.empty() || data.capacity()) return;
+  data = std::move(kept_.back());
+  kept_.pop_back();
+}
+
 }  // namespace podspan

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,24 @@ struct Batch {
   // Appends one packet (and optional pcapng options) and returns its record.
   PacketRecord& append(const uint8_t* bytes, uint32_t caplen, uint32_t origlen, uint64_t ts_ns,
                        uint32_t iface, const uint8_t* opts = nullptr, uint32_t optlen = 0);
+};
+
+// Storage of batches whose bytes were lent out (the agent sends its frames from the capture batch
+// itself) and came back: a capture fills its next batches with it instead of growing new storage
+// (zeroed pages, page faults, the copies of growing). Thread-safe: given back on one thread,
+// taken on the capture's.
+class BatchStoragePool {
+ public:
+  explicit BatchStoragePool(size_t max_kept) : max_kept_(max_kept) {}
+  // Keeps `data` (its capacity) for a later batch, up to max_kept; beyond that it is freed.
+  void put(std::vector<uint8_t>&& data);
+  // Moves a kept storage into `data` when there is one and data has none.
+  void refill(std::vector<uint8_t>& data);
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<uint8_t>> kept_;
+  size_t max_kept_;
 };
 
 // Counters of one interface (live: pcap_stats plus ours; offline: ours).

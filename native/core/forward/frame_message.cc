@@ -42,6 +42,18 @@ struct Cursors {
   uint8_t *frames, *caplen, *origlen, *ts, *source;
 };
 
+// One frame's values in the columns (little-endian arrays on the wire, as they are in memory here).
+void put_columns(Cursors& c, const PacketRecord& rec) {
+  std::memcpy(c.caplen, &rec.caplen, 4);
+  std::memcpy(c.origlen, &rec.origlen, 4);
+  std::memcpy(c.ts, &rec.ts_ns, 8);
+  std::memcpy(c.source, &rec.iface, 4);
+  c.caplen += 4;
+  c.origlen += 4;
+  c.ts += 8;
+  c.source += 4;
+}
+
 }  // namespace
 
 size_t frame_message_body_size(size_t head_len, uint64_t frames, uint64_t frame_bytes) {
@@ -75,18 +87,39 @@ void write_frame_messages(const Batch& batch, const SplitPlan& plan, const uint8
     if (t < 0 || t >= 64) continue;
     const PacketRecord& rec = batch.records[i];
     Cursors& c = at[t];
-    std::memcpy(c.frames, batch.bytes(rec), rec.caplen);
+    if (rec.caplen) std::memcpy(c.frames, batch.bytes(rec), rec.caplen);  // a batch of empty frames has no storage (null)
     c.frames += rec.caplen;
-    // the columns are little-endian arrays on the wire, as they are in memory here
-    std::memcpy(c.caplen, &rec.caplen, 4);
-    std::memcpy(c.origlen, &rec.origlen, 4);
-    std::memcpy(c.ts, &rec.ts_ns, 8);
-    std::memcpy(c.source, &rec.iface, 4);
-    c.caplen += 4;
-    c.origlen += 4;
-    c.ts += 8;
-    c.source += 4;
+    put_columns(c, rec);
   }
+}
+
+bool frames_in_place(const Batch& batch) {
+  if (batch.borrowed) return false;
+  size_t at = 0;
+  for (const PacketRecord& rec : batch.records) {
+    if (rec.offset != at || rec.optlen) return false;
+    at += rec.caplen;
+  }
+  return at == batch.used;
+}
+
+size_t frame_message_lead_size(size_t head_len, uint64_t frame_bytes) {
+  return head_len + (frame_bytes ? 1 + varint_size(frame_bytes) : 0);
+}
+
+void write_frame_message_around(const Batch& batch, const uint8_t* head, size_t head_len, uint8_t* out) {
+  const uint64_t n = batch.records.size();
+  std::memcpy(out, head, head_len);
+  uint8_t* p = out + head_len;
+  if (batch.used) p = put_header(p, 4, batch.used);
+  // the frames go here on the wire, from the batch; the columns follow in this buffer
+  Cursors c;
+  c.frames = nullptr;
+  c.caplen = put_header(p, 5, n * 4);
+  c.origlen = put_header(c.caplen + n * 4, 6, n * 4);
+  c.ts = put_header(c.origlen + n * 4, 7, n * 8);
+  c.source = put_header(c.ts + n * 8, 8, n * 4);
+  for (const PacketRecord& rec : batch.records) put_columns(c, rec);
 }
 
 }  // namespace podspan

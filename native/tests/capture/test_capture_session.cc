@@ -5,13 +5,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "capture/capture_session.h"
 #include "check.h"
@@ -41,6 +44,16 @@ std::string write_sample_pcap(int n) {
     f.write(reinterpret_cast<const char*>(frame), static_cast<std::streamsize>(len));
   }
   return tmpl;
+}
+
+// Reading `in` into batches of 64 packets for take_batch, through a queue of `queue` batches.
+CaptureOptions batch_options(const std::string& in, size_t queue) {
+  CaptureOptions o;
+  o.read_path = in;
+  o.deliver_batches = true;
+  o.batch_max_packets = 64;
+  o.queue_max_batches = queue;
+  return o;
 }
 
 void run_to_end(CaptureSession& s) {
@@ -117,15 +130,66 @@ TEST(session_hands_batches_over_and_stops_at_the_count) {
   std::remove(in.c_str());
 }
 
+// Storage given back to the pool fills the capture's next batches: a consumer that moves each
+// batch's bytes away (the agent lends them to JavaScript) gets them written into storage that came
+// back, not into new storage, in the order the pool returns it (last in, first out).
+TEST(session_fills_batches_from_storage_given_back) {
+  const std::string in = write_sample_pcap(1000);
+  CaptureOptions o = batch_options(in, 2);
+  o.batch_storage = std::make_shared<BatchStoragePool>(8);
+  std::vector<const uint8_t*> primed;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<uint8_t> storage(1 << 16);
+    primed.push_back(storage.data());
+    o.batch_storage->put(std::move(storage));
+  }
+  CaptureSession s(o);
+  std::atomic<bool> finished{false};
+  s.start(nullptr, [&] { finished = true; });
+  Batch b;
+  std::vector<std::vector<uint8_t>> lent;  // kept, so no address is used twice
+  uint64_t got = 0;
+  for (;;) {
+    const bool was_finished = finished;
+    if (s.take_batch(b)) {
+      got += b.size();
+      lent.push_back(std::move(b.data));  // b goes back to the capture without storage
+    } else if (was_finished) {
+      break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  s.join();
+  CHECK_EQ(got, 1000u);
+  CHECK(lent.size() > 4);
+  // the first batch had storage of its own; the next three are the given-back ones, last first
+  for (size_t i = 0; i < 3; ++i) CHECK(lent[1 + i].data() == primed[2 - i]);
+  for (size_t i = 4; i < lent.size(); ++i)
+    for (const uint8_t* p : primed) CHECK(lent[i].data() != p);
+  std::remove(in.c_str());
+}
+
+// The pool keeps at most max_kept storages and fills only a batch without storage.
+TEST(batch_storage_pool_keeps_a_bounded_number_and_fills_only_empty_batches) {
+  BatchStoragePool pool(2);
+  for (int i = 0; i < 3; ++i) pool.put(std::vector<uint8_t>(100 + static_cast<size_t>(i)));
+  std::vector<uint8_t> has(5), none, none2, none3;
+  pool.refill(has);
+  CHECK_EQ(has.size(), 5u);  // it had storage: left alone
+  pool.refill(none);
+  pool.refill(none2);
+  pool.refill(none3);
+  CHECK_EQ(none.size(), 101u);  // the third put was not kept
+  CHECK_EQ(none2.size(), 100u);
+  CHECK_EQ(none3.capacity(), 0u);
+}
+
 // A file whose consumer never makes room (a collector gone): stop() must still end the reader,
 // and every packet read is either in the queue or counted as dropped.
 TEST(session_reading_a_file_ends_on_stop_while_no_one_takes_batches) {
   const std::string in = write_sample_pcap(1000);
-  CaptureOptions o;
-  o.read_path = in;
-  o.deliver_batches = true;
-  o.batch_max_packets = 64;
-  o.queue_max_batches = 1;
+  CaptureOptions o = batch_options(in, 1);
   CaptureSession s(o);
   std::promise<void> first_batch, finished;
   std::atomic<int> batches{0};

@@ -124,3 +124,74 @@ TEST(frame_messages_hold_exactly_the_split_columns_after_the_head) {
   CHECK(std::all_of(untouched.begin(), untouched.end(), [](uint8_t v) { return v == 0xee; }));
   CHECK_EQ(check_frame_batch(messages[0].data(), messages[0].size()), std::string());
 }
+
+// The message written around frames left in the batch (the agent's path without a copy) is, piece
+// after piece, byte for byte the message the copying split writes for the same batch.
+TEST(frame_message_around_in_place_frames_is_the_copied_message_byte_for_byte) {
+  Batch b = flows(300);
+  b.records[7].iface = 1;
+  const std::vector<uint16_t> linktypes = {kLinktypeRaw, kLinktypeRaw};
+  SplitPlan plan;
+  plan_split(b, linktypes, 1, 0b1, plan);
+  CHECK_EQ(plan.frames[0], b.size());
+  CHECK(frames_in_place(b));
+  const std::vector<uint8_t> head = {0x0a, 3, 'n', '/', '1', 0x1a, 0, 0x1a, 0};
+  const size_t body = frame_message_body_size(head.size(), plan.frames[0], plan.bytes[0]);
+  std::vector<uint8_t> copied(body, 0xee);
+  uint8_t* out[1] = {copied.data()};
+  write_frame_messages(b, plan, head.data(), head.size(), out);
+  std::vector<uint8_t> around(body - b.used, 0xee);
+  write_frame_message_around(b, head.data(), head.size(), around.data());
+  const size_t lead = frame_message_lead_size(head.size(), b.used);
+  std::vector<uint8_t> wire(around.begin(), around.begin() + static_cast<long>(lead));
+  wire.insert(wire.end(), b.data.begin(), b.data.begin() + static_cast<long>(b.used));
+  wire.insert(wire.end(), around.begin() + static_cast<long>(lead), around.end());
+  CHECK(wire == copied);
+  CHECK_EQ(check_frame_batch(wire.data(), wire.size()), std::string());
+  // a lead with a multi-byte length (600 frames of 28 bytes: 16,800, three varint bytes)
+  CHECK_EQ(lead, head.size() + 1 + 3);
+}
+
+// Frames are in place only when they follow each other from the start of the batch's own data:
+// pcapng options between them, or packets borrowed from a reader's mapped file, are not.
+TEST(frames_in_place_only_for_back_to_back_frames_in_the_batchs_own_data) {
+  Batch b = flows(3);
+  CHECK(frames_in_place(b));
+  Batch empty;
+  CHECK(frames_in_place(empty));
+  Batch with_options = flows(2);
+  const uint8_t opt[8] = {1, 0, 4, 0, 'a', 'b', 'c', 'd'};
+  const uint8_t f[20] = {0x45};
+  with_options.append(f, sizeof f, sizeof f, 5, 0, opt, sizeof opt);
+  CHECK(!frames_in_place(with_options));
+  Batch borrowed = flows(2);
+  borrowed.borrowed = borrowed.data.data();
+  CHECK(!frames_in_place(borrowed));
+  // a record whose bytes are not where the previous one ended
+  Batch gap = flows(2);
+  gap.records[1].offset += 1;
+  CHECK(!frames_in_place(gap));
+}
+
+// A batch of empty frames has no storage at all (a null data pointer): both ways of writing its
+// message copy nothing from it (UBSan flagged a memcpy from null; found by fuzz_forward).
+TEST(frame_messages_of_empty_frames_read_nothing_from_a_batch_without_storage) {
+  Batch b;
+  b.append(nullptr, 0, 60, 1, 0);
+  b.append(nullptr, 0, 60, 2, 0);
+  CHECK(b.data.data() == nullptr);
+  const std::vector<uint16_t> linktypes = {kLinktypeRaw};
+  SplitPlan plan;
+  plan_split(b, linktypes, 1, 1, plan);
+  const std::vector<uint8_t> head = {0x0a, 1, 'a', 0x1a, 0};
+  std::vector<uint8_t> copied(frame_message_body_size(head.size(), plan.frames[0], plan.bytes[0]));
+  uint8_t* out[1] = {copied.data()};
+  write_frame_messages(b, plan, head.data(), head.size(), out);
+  FrameBatchLayout l;
+  CHECK_EQ(check_frame_batch(copied.data(), copied.size(), &l), std::string());
+  CHECK_EQ(l.frame_count, 2u);
+  CHECK(frames_in_place(b));
+  std::vector<uint8_t> around(copied.size());
+  write_frame_message_around(b, head.data(), head.size(), around.data());
+  CHECK(around == copied);  // no frames: nothing goes between the pieces
+}
