@@ -182,6 +182,8 @@ export class MirrorCall {
     const partial = this.partial;
     if (partial > 0) {
       this.events.truncated(partial);
+      this.want = -1; // counted once, whatever follows
+      this.prefixHave = 0;
       this.finish(GrpcCode.INTERNAL, `the stream ended in the middle of a message (${partial} bytes of it received)`);
       return;
     }
