@@ -82,9 +82,14 @@ export class MirrorCall {
     this.stream.once('drain', then);
   }
 
-  /** Stops reading (HTTP/2 flow control then holds the client back). */
+  /**
+   * Stops reading (HTTP/2 flow control then holds the client back). Not once the status is sent:
+   * what the client still sends is then read and dropped, or it would sit in the HTTP/2 session's
+   * memory until the client stops, and a session past its limit refuses its next streams
+   * (ENHANCE_YOUR_CALM) instead of answering them with a status.
+   */
   pause(): void {
-    this.stream.pause();
+    if (!this.statusSent) this.stream.pause();
   }
 
   resume(): void {
