@@ -7,12 +7,21 @@
 // is not read from until they drain. stop() stops accepting, ends every stream after
 // acknowledging what was written, cancels what remains at its deadline, and closes every file
 // valid.
+//
+// Mirror.Stream is served on node:http2 itself (mirror-call.ts: messages read off the DATA chunks
+// into one reusable buffer per stream), every other service by grpc-js, on one port: grpc-js
+// keeps the socket, TLS, sessions and shutdown and hands over the Mirror.Stream streams
+// (mirror-route.ts explains why this and not two servers or everything on node:http2).
 import fs from 'node:fs';
+import type http2 from 'node:http2';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger';
 import { decodeFrameBatch, MalformedBatchError, type Ack } from '../forward/frame-batch';
-import { channelOptions, mirrorService } from '../forward/mirror-service';
+import { channelOptions } from '../forward/mirror-service';
+import { MIRROR_STREAM_PATH } from '../forward/mirror-stream';
+import { MirrorCall } from './mirror-call';
+import { routeStreams } from './mirror-route';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { FileRotation, RefusedReason } from './agent-file';
 import { AgentFiles, AgentLimitError, defaultAgentFileLimits, type AgentFileLimits } from './agent-files';
@@ -75,11 +84,11 @@ export interface CollectorStats {
   frames: number;
   refusedUnauthenticated: number;
   refusedMalformed: number;
+  /** Streams that ended or were cut in the middle of a message (that message not written). */
+  truncated: number;
   files: string[];
   store?: SpoolStats;
 }
-
-type MirrorCall = grpc.ServerDuplexStream<Buffer, Ack>;
 
 export class Collector {
   private readonly limits: CollectorLimits;
@@ -88,7 +97,7 @@ export class Collector {
   private readonly refusals: Refusals;
   private readonly calls = new Set<MirrorCall>();
   private stopping = false;
-  private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0 };
+  private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0, truncated: 0 };
   private flushTimer?: NodeJS.Timeout;
   /** The collector's counters for Prometheus (see metrics()). */
   readonly registry = new Registry();
@@ -96,6 +105,7 @@ export class Collector {
     streams: new Counter({ name: 'podspan_collector_streams_total', help: 'agent streams accepted', registers: [this.registry] }),
     refused: new Counter({ name: 'podspan_collector_streams_refused_total', help: 'agent streams refused, by reason (unauthenticated, malformed, too_large, too_many_streams, shutting_down)', labelNames: ['reason'], registers: [this.registry] }),
     open: new Gauge({ name: 'podspan_collector_streams_open', help: 'agent streams open now', registers: [this.registry] }),
+    truncated: new Counter({ name: 'podspan_collector_truncated_messages_total', help: 'agent streams that ended or were cut in the middle of a message (that message is not written)', registers: [this.registry] }),
     paused: new Counter({ name: 'podspan_collector_streams_paused_total', help: 'times a stream was not read from because its client was not reading its acks', registers: [this.registry] }),
     batches: new Counter({ name: 'podspan_collector_batches_total', help: 'frame batches written and acknowledged', registers: [this.registry] }),
     frames: new Counter({ name: 'podspan_collector_frames_total', help: 'frames written, by agent', labelNames: ['agent'], registers: [this.registry] }),
@@ -137,10 +147,11 @@ export class Collector {
       // Node's HTTP/2 session memory (MB; outbound data and framing state): a session past it is
       // refused new streams. Acks are tiny, so only a client that stopped reading gets near it.
       'grpc-node.max_session_memory': 32,
-      interceptors: [(_method, call) => this.countOversized(call) as grpc.ServerInterceptingCall],
     });
     if (!widenReceiveWindows(this.server, this.limits.receiveWindows)) log.warn('grpc-js changed: the HTTP/2 receive windows stay at 64 KiB (slower, still correct)');
-    this.server.addService(mirrorService, { stream: (call: MirrorCall) => this.onStream(call) });
+    if (!routeStreams(this.server, MIRROR_STREAM_PATH, (stream, headers) => this.onStream(stream, headers))) {
+      throw new PodspanError('ERR_INTERNAL', `@grpc/grpc-js changed its Server internals: Mirror.Stream cannot be served (src/collector/mirror-route.ts)`);
+    }
     this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
     // an agent gone idle takes its label sets along, so agent churn does not grow the registry
     this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
@@ -227,12 +238,13 @@ export class Collector {
     clearInterval(this.flushTimer);
     this.tap.close();
     for (const call of this.calls) {
-      call.pause(); // nothing more is read; what was written is acknowledged by end()
-      call.end();
+      call.pause(); // nothing more is read; what was written is acknowledged
+      call.finish(grpc.status.OK);
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ streams: this.calls.size, timeoutMs: this.limits.shutdownTimeoutMs }, 'shutdown deadline passed: cancelling the streams still open');
+        for (const call of this.calls) call.cancel();
         this.server.forceShutdown();
         resolve();
       }, this.limits.shutdownTimeoutMs);
@@ -282,44 +294,66 @@ export class Collector {
     return this.opt.token === undefined || metadata.get('authorization')[0] === `Bearer ${this.opt.token}`;
   }
 
+  private authorizedHeaders(headers: http2.IncomingHttpHeaders): boolean {
+    return this.opt.token === undefined || headers.authorization === `Bearer ${this.opt.token}`;
+  }
+
   private refuse(call: MirrorCall, reason: string, code: grpc.status, details: string, fields: object = {}): void {
     this.metrics.refused.inc({ reason });
-    this.log.warn({ peer: call.getPeer(), ...fields }, `stream refused: ${details}`);
+    this.log.warn({ peer: call.peer, ...fields }, `stream refused: ${details}`);
     this.forget(call);
-    call.emit('error', { code, details });
+    call.finish(code, details);
   }
 
   /** A stream that ended, failed or was cancelled: dropped at once, nothing more read from it. */
   private forget(call: MirrorCall): void {
     if (!this.calls.delete(call)) return;
     this.metrics.open.set(this.calls.size);
-    call.removeAllListeners('data');
     call.pause();
   }
 
-  // grpc-js answers a message over the size limit itself (RESOURCE_EXHAUSTED at its length
-  // prefix, before buffering it), on the call below every responder: count it there.
-  private countOversized(call: grpc.ServerInterceptingCallInterface): grpc.ServerInterceptingCallInterface {
-    const sendStatus = call.sendStatus.bind(call);
-    let counted = false; // grpc-js may try to end a call more than once
-    call.sendStatus = (status) => {
-      if (!counted && status.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/.test(status.details)) {
-        counted = true;
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    // as grpc-js: what is not gRPC is answered 415 (Unsupported Media Type)
+    if (!String(headers['content-type'] ?? '').startsWith('application/grpc')) {
+      stream.on('error', () => {});
+      stream.respond({ ':status': 415 }, { endStream: true });
+      return;
+    }
+    let paused = false;
+    const call: MirrorCall = new MirrorCall(stream, headers, this.limits.maxMessageBytes, {
+      message: (data) => this.onMessage(call, data, acknowledge),
+      end: () => {
+        this.forget(call);
+        call.finish(grpc.status.OK);
+      },
+      close: () => this.forget(call),
+      tooLarge: (bytes) => {
+        this.forget(call);
         this.metrics.refused.inc({ reason: 'too_large' });
-        this.log.warn({ details: status.details }, 'stream refused: message too large');
-      }
-      sendStatus(status);
+        this.log.warn({ peer: call.peer, bytes, max: this.limits.maxMessageBytes }, 'stream refused: message too large');
+      },
+      truncated: (bytes) => {
+        this.counters.truncated++;
+        this.metrics.truncated.inc();
+        this.log.warn({ peer: call.peer, bytes }, 'stream ended in the middle of a message: that message is lost');
+      },
+    });
+    const acknowledge = (ack: Ack) => {
+      if (call.ack(ack) || paused) return;
+      // The client is not reading its acks: stop reading its batches until they drain.
+      paused = true;
+      this.metrics.paused.inc();
+      call.pause();
+      call.onDrain(() => {
+        paused = false;
+        if (!this.stopping && this.calls.has(call)) call.resume();
+      });
     };
-    return call;
-  }
-
-  private onStream(call: MirrorCall): void {
-    const peer = call.getPeer();
     if (this.stopping) {
       this.refuse(call, 'shutting_down', grpc.status.UNAVAILABLE, 'the collector is shutting down');
       return;
     }
-    if (!this.authorized(call.metadata)) {
+    if (!this.authorizedHeaders(headers)) {
       this.counters.refusedUnauthenticated++;
       this.refuse(call, 'unauthenticated', grpc.status.UNAUTHENTICATED, 'missing or wrong bearer token');
       return;
@@ -332,57 +366,37 @@ export class Collector {
     this.metrics.streams.inc();
     this.calls.add(call);
     this.metrics.open.set(this.calls.size);
-    // Read one message ahead at most (objectMode's default is 16): a paused stream then holds at
-    // most one message besides the one being received.
-    (call as unknown as { _readableState?: { highWaterMark: number } })._readableState!.highWaterMark = 1;
-    call.sendMetadata(new grpc.Metadata());
-    let paused = false;
-    const acknowledge = (ack: Ack) => {
-      if (call.write(ack) || paused) return;
-      // The client is not reading its acks: stop reading its batches until they drain.
-      paused = true;
-      this.metrics.paused.inc();
-      call.pause();
-      call.once('drain', () => {
-        paused = false;
-        if (!this.stopping && this.calls.has(call)) call.resume();
-      });
-    };
-    call.on('data', (data: Buffer) => {
-      if (this.stopping || call.cancelled) return; // not written, not acknowledged: the agent counts it lost
-      try {
-        const batch = decodeFrameBatch(data);
-        const frames = this.writeBatch(batch, peer);
-        this.counters.batches++;
-        this.counters.frames += frames;
-        this.metrics.batches.inc();
-        this.metrics.frames.inc({ agent: batch.agent }, frames);
-        for (const [reason, n] of Object.entries(batch.drops)) if (Number(n)) this.metrics.agentDrops.inc({ agent: batch.agent, reason }, Number(n));
-        acknowledge({ sequence: batch.sequence, frames });
-        this.tap.publish(batch);
-      } catch (err) {
-        if (err instanceof AgentLimitError) {
-          this.calls.delete(call);
-          call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message });
-          return;
-        }
-        if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
-          this.counters.refusedMalformed++;
-          this.refuse(call, 'malformed', grpc.status.INVALID_ARGUMENT, `malformed batch: ${err.message}`, { reason: err.message });
-          return;
-        }
-        const message = err instanceof PodspanError ? err.message : String(err);
-        this.log.error({ peer, err: message }, 'writing a batch failed');
+    call.accept();
+  }
+
+  /** One whole message of a stream: decoded, written, acknowledged, published to the live tap. */
+  private onMessage(call: MirrorCall, data: Buffer, acknowledge: (ack: Ack) => void): void {
+    if (this.stopping || !this.calls.has(call)) return; // not written, not acknowledged: the agent counts it lost
+    try {
+      const batch = decodeFrameBatch(data);
+      const frames = this.writeBatch(batch, call.peer);
+      this.counters.batches++;
+      this.counters.frames += frames;
+      this.metrics.batches.inc();
+      this.metrics.frames.inc({ agent: batch.agent }, frames);
+      for (const [reason, n] of Object.entries(batch.drops)) if (Number(n)) this.metrics.agentDrops.inc({ agent: batch.agent, reason }, Number(n));
+      acknowledge({ sequence: batch.sequence, frames });
+      this.tap.publish(batch); // copies what it sends: data is reused for the next message
+    } catch (err) {
+      if (err instanceof AgentLimitError) {
         this.forget(call);
-        call.emit('error', { code: grpc.status.INTERNAL, details: `cannot write: ${message}` });
+        call.finish(grpc.status.RESOURCE_EXHAUSTED, err.message);
+        return;
       }
-    });
-    call.on('end', () => {
+      if (err instanceof MalformedBatchError || (err instanceof Error && (err as { code?: string }).code === 'ERR_USAGE')) {
+        this.counters.refusedMalformed++;
+        this.refuse(call, 'malformed', grpc.status.INVALID_ARGUMENT, `malformed batch: ${err.message}`, { reason: err.message });
+        return;
+      }
+      const message = err instanceof PodspanError ? err.message : String(err);
+      this.log.error({ peer: call.peer, err: message }, 'writing a batch failed');
       this.forget(call);
-      call.end();
-    });
-    call.on('error', () => this.forget(call));
-    call.on('cancelled', () => this.forget(call));
-    call.on('close', () => this.forget(call));
+      call.finish(grpc.status.INTERNAL, `cannot write: ${message}`);
+    }
   }
 }

@@ -16,7 +16,8 @@ export interface ReceiveWindows {
   connectionBytes: number;
 }
 
-interface GrpcServerInternals {
+/** The grpc-js Server internals the collector hooks (see also mirror-route.ts). */
+export interface GrpcServerInternals {
   commonServerOptions?: http2.ServerOptions;
   createHttp2Server?: (credentials: unknown) => http2.Http2Server;
 }
