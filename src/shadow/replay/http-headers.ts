@@ -12,6 +12,12 @@ export interface HeaderRewrite {
   hostRewrite?: string;
 }
 
+/** The captured request asked to close its connection after the answer. */
+export function asksToClose(req: HttpRequest): boolean {
+  for (const [n, v] of req.headers) if (n.toLowerCase() === 'connection' && /(^|,)\s*close\s*(,|$)/i.test(v)) return true;
+  return false;
+}
+
 /** HTTP/1.1 headers for undici (a flat [name, value, ...] list keeps order and repeats). */
 export function http1Headers(req: HttpRequest, rw: HeaderRewrite): string[] {
   const named = new Set(HOP_BY_HOP);
