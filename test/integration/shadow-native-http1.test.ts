@@ -4,15 +4,19 @@
 // Each case checks what the scheduler and the comparison get: status, headers, body and its
 // whole length, or the failure's kind, and what the server saw of the connections.
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import type { Answer } from '../../src/shadow/answer';
 import type { HttpRequest } from '../../src/shadow/replay/exchange';
 import { ReplayError, type LaneOptions } from '../../src/shadow/replay/lane';
 import { NativeHttp1Transport } from '../../src/shadow/replay/native-http1';
 import { NativeHttp1Lane } from '../../src/shadow/replay/native-http1-lane';
 import { closedPort } from '../helpers/shadow-apps';
+import { SCHED_IDLE, threadsOf } from '../helpers/threads';
+import { repoRoot } from '../helpers/tools';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -103,6 +107,37 @@ describe('shadow replay: the native HTTP/1 transport against real servers', () =
     expect(replayThreads()).toBe(before + 1);
     t.close();
     expect(replayThreads()).toBe(before);
+  });
+
+  it('the transport thread, started after the replay stepped back (live), is at nice 19 in SCHED_IDLE too', async () => {
+    // A process of its own (the test runner must keep its priority): it lowers its threads as
+    // \`podspan shadow\` live does, then makes a transport and gets one answer through it.
+    const srv = await httpServer((_q, res) => res.end('ok'));
+    const dist = path.join(repoRoot, 'dist');
+    const script = `
+      const { lowerProcessPriorityExcept } = require(${JSON.stringify(path.join(dist, 'runtime/thread-priority.js'))});
+      const { NativeHttp1Transport } = require(${JSON.stringify(path.join(dist, 'shadow/replay/native-http1.js'))});
+      const { NativeHttp1Lane } = require(${JSON.stringify(path.join(dist, 'shadow/replay/native-http1-lane.js'))});
+      if (!lowerProcessPriorityExcept(undefined, 19)) console.log('refused');
+      const opts = ${JSON.stringify(options(srv.port))};
+      const t = new NativeHttp1Transport(opts);
+      new NativeHttp1Lane(opts, t).send({ kind: 'http', method: 'GET', target: '/', headers: [], body: Buffer.alloc(0) }).then((a) => {
+        console.log('answered ' + a.status);
+        process.stdin.resume();
+        process.stdin.on('end', () => t.close());
+      });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    cleanups.push(() => void child.kill());
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => ((out += d), out.includes('answered') && resolve()));
+      child.on('exit', () => reject(new Error(`the child ended: ${out}`)));
+    });
+    expect(out).toBe('answered 200\n');
+    const replay = threadsOf(child.pid!).filter((t) => t.comm === 'podspan-replay');
+    expect(replay.map((t) => [t.nice, t.policy])).toEqual([[19, SCHED_IDLE]]);
+    child.stdin.end();
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
   });
 
   it('writes the request as undici would: marker, Host, body with its Content-Length, hop-by-hop headers dropped', async () => {
