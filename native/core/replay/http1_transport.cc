@@ -68,6 +68,7 @@ struct Http1Transport::Lane {
   bool closing = false;    // close_lane was called
   bool watching_out = false;
   size_t written = 0;
+  size_t address = 0, address_tries = 0;  // the target's address connected to, and how many were tried
   uint64_t written_us = 0, first_byte_us = 0;
   std::deque<Request> queue;
   ResponseReader reader;
@@ -167,20 +168,30 @@ Http1TransportStats Http1Transport::stats() const {
 }
 
 void Http1Transport::run() {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(opt_.port);
-  const int rc = getaddrinfo(opt_.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0 || found == nullptr) {
-    resolve_error_ = rc != 0 ? rc : EAI_NONAME;
-    resolve_message_ = opt_.host + ": " + gai_strerror(resolve_error_);
+  if (opt_.addresses.empty()) {
+    // Every address the name has, in the resolver's order: a connect refused or unreachable on
+    // one tries the next (as Node's autoSelectFamily does for undici), and the one that answered
+    // is tried first from then on.
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(opt_.port);
+    const int rc = getaddrinfo(opt_.host.c_str(), port.c_str(), &hints, &found);
+    if (rc != 0 || found == nullptr) {
+      resolve_message_ = opt_.host + ": " + gai_strerror(rc != 0 ? rc : EAI_NONAME);
+    }
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+      sockaddr_storage s{};
+      memcpy(&s, a->ai_addr, a->ai_addrlen);
+      addrs_.push_back(s);
+    }
+    if (found) freeaddrinfo(found);
   } else {
-    memcpy(&addr_, found->ai_addr, found->ai_addrlen);
-    addr_len_ = found->ai_addrlen;
+    addrs_ = opt_.addresses;
   }
-  if (found) freeaddrinfo(found);
+  resolve_error_ = addrs_.empty() ? 1 : 0;
+  if (resolve_error_ && resolve_message_.empty()) resolve_message_ = opt_.host + ": no address";
 
   epoll_event events[128];
   for (;;) {
@@ -291,27 +302,47 @@ void Http1Transport::pump(Lane& lane) {
   }
 }
 
+namespace {
+socklen_t length_of(const sockaddr_storage& a) { return a.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in); }
+// Failures after which the target's next address is worth a try.
+bool try_next_address(int err) { return err == ECONNREFUSED || err == ENETUNREACH || err == EHOSTUNREACH || err == EADDRNOTAVAIL || err == EAFNOSUPPORT; }
+}  // namespace
+
 void Http1Transport::start_connect(Lane& lane) {
-  const int fd = socket(addr_.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    const int err = errno;
-    fail_front(lane, replay_failure_of_errno(err), std::string("socket: ") + strerror(err));
+  lane.address_tries = 0;
+  connect_next_address(lane);
+}
+
+// Connects to the address after the lane's last try (from the preferred one on); fails the
+// front request when every address failed.
+void Http1Transport::connect_next_address(Lane& lane) {
+  for (;;) {
+    const size_t index = (preferred_address_ + lane.address_tries) % addrs_.size();
+    ++lane.address_tries;
+    const sockaddr_storage& addr = addrs_[index];
+    int err = 0;
+    const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+    } else if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), length_of(addr)) != 0 && errno != EINPROGRESS) {
+      err = errno;
+      ::close(fd);
+    }
+    if (err != 0) {
+      if (try_next_address(err) && lane.address_tries < addrs_.size()) continue;
+      fail_front(lane, replay_failure_of_errno(err), std::string("connect: ") + strerror(err));
+      return;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    lane.fd = fd;
+    lane.address = index;
+    ++lane.gen;
+    lane.reader.reset();
+    lane.connecting = true;
+    watch(lane, EPOLLIN | EPOLLOUT, true);
     return;
   }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  lane.fd = fd;
-  ++lane.gen;
-  lane.reader.reset();
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr_), addr_len_) != 0 && errno != EINPROGRESS) {
-    const int err = errno;
-    ::close(fd);
-    lane.fd = -1;
-    fail_front(lane, replay_failure_of_errno(err), std::string("connect: ") + strerror(err));
-    return;
-  }
-  lane.connecting = true;
-  watch(lane, EPOLLIN | EPOLLOUT, true);
 }
 
 void Http1Transport::write_front(Lane& lane) {
@@ -355,9 +386,16 @@ void Http1Transport::on_event(uint64_t key, uint32_t events) {
     if (err == 0 && !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     if (err != 0) {
       close_connection(lane);
-      if (!lane.queue.empty()) fail_front(lane, replay_failure_of_errno(err), std::string("connect: ") + strerror(err));
+      if (!lane.queue.empty()) {
+        if (try_next_address(err) && lane.address_tries < addrs_.size()) {
+          connect_next_address(lane);
+        } else {
+          fail_front(lane, replay_failure_of_errno(err), std::string("connect: ") + strerror(err));
+        }
+      }
     } else {
       lane.connecting = false;
+      preferred_address_ = lane.address;
       {
         std::lock_guard<std::mutex> lock(mu_);
         ++stats_.connections;

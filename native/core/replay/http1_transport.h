@@ -39,6 +39,8 @@ struct Http1TransportOptions {
   uint32_t timeout_ms = 5000;   // from submit to the answer's last byte
   size_t max_body = 64 * 1024;  // body bytes kept per answer (all counted)
   size_t max_queued = 65536;    // requests submitted and not yet completed
+  // Tried in order instead of host's addresses when not empty (tests: an address that refuses first).
+  std::vector<sockaddr_storage> addresses;
 };
 
 // One finished request. Fixed layout: the addon copies a batch's records to JavaScript as they are.
@@ -121,6 +123,7 @@ class Http1Transport {
   void drain_inbox();
   void pump(Lane& lane);
   void start_connect(Lane& lane);
+  void connect_next_address(Lane& lane);
   void write_front(Lane& lane);
   void on_event(uint64_t key, uint32_t events);
   void on_readable(Lane& lane);
@@ -135,8 +138,8 @@ class Http1Transport {
   Http1TransportOptions opt_;
   std::function<void()> on_ready_;
   int epoll_fd_ = -1, wake_fd_ = -1;
-  sockaddr_storage addr_{};
-  socklen_t addr_len_ = 0;
+  std::vector<sockaddr_storage> addrs_;  // the target's addresses (the transport's thread only)
+  size_t preferred_address_ = 0;         // the last one a connect succeeded on
   int resolve_error_ = 0;
   std::string resolve_message_;
 

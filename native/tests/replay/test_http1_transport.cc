@@ -218,3 +218,38 @@ TEST(http1_transport_batch_refuses_only_the_last_requests_never_lane_ends) {
   CHECK_EQ(t.stats().refused_full, 1u);
   CHECK_EQ(server.connections(), 1);
 }
+
+TEST(http1_transport_tries_the_next_address_when_one_refuses) {
+  // The target's first address refuses (::1, where nothing listens on that port), the second
+  // answers (127.0.0.1): as a name with an AAAA and an A record whose service listens on IPv4 only.
+  LoopbackServer server;
+  sockaddr_storage v6{}, v4{};
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&v6);
+  a6->sin6_family = AF_INET6;
+  a6->sin6_addr = in6addr_loopback;
+  a6->sin6_port = htons(server.port());
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&v4);
+  a4->sin_family = AF_INET;
+  a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a4->sin_port = htons(server.port());
+
+  Http1TransportOptions opt{"test-target", server.port(), 2000, 1024, 100};
+  opt.addresses = {v6, v4};
+  Collector c;
+  Http1Transport t(opt, [&c] { c.wake(); });
+  CHECK(t.submit(1, 1, false, true, request("/first", true)));
+  CHECK(t.submit(2, 2, false, true, request("/second", true)));
+  c.wait_for(t, 2);
+  CHECK_EQ(c.records.size(), 2u);
+  for (const ReplayCompletionRecord& r : c.records) CHECK_EQ(int(r.failure), 0);
+  CHECK_EQ(server.connections(), 2);
+
+  Http1TransportOptions only_v6{"test-target", server.port(), 2000, 1024, 100};
+  only_v6.addresses = {v6};
+  Collector c6;
+  Http1Transport refused(only_v6, [&c6] { c6.wake(); });
+  CHECK(refused.submit(1, 1, false, false, request("/", false)));
+  c6.wait_for(refused, 1);
+  CHECK_EQ(c6.records.size(), 1u);
+  if (!c6.records.empty()) CHECK_EQ(c6.records[0].failure, uint8_t(ReplayFailure::kRefused));
+}
