@@ -140,12 +140,12 @@ describe('shadow replay: the native HTTP/1 transport against real servers', () =
     expect(await new Promise((r) => child.on('exit', r))).toBe(0);
   });
 
-  it('writes the request as undici would: marker, Host, body with its Content-Length, hop-by-hop headers dropped', async () => {
+  it('writes the request as undici would: marker (replacing a captured one), Host, body with its Content-Length, hop-by-hop headers and those Connection names dropped', async () => {
     const srv = await httpServer((_q, res) => res.end('ok'));
     const opts = options(srv.port);
     const lane = new NativeHttp1Lane(opts, transport(opts));
     const body = Buffer.from('{"item":1}');
-    const req = get('/orders?x=1', { method: 'POST', authority: 'shop.example', body, headers: [['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked'], ['Expect', '100-continue'], ['Keep-Alive', 'timeout=5']] });
+    const req = get('/orders?x=1', { method: 'POST', authority: 'shop.example', body, headers: [['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked'], ['Expect', '100-continue'], ['Keep-Alive', 'timeout=5'], ['Connection', 'keep-alive, X-Hop'], ['X-Hop', 'named by Connection'], ['X-Podspan-Shadow', 'captured'], ['X-Kept', 'yes']] });
     const a = await lane.send(req);
     expect(a.status).toBe(200);
     expect(srv.seen).toHaveLength(1);
@@ -155,6 +155,8 @@ describe('shadow replay: the native HTTP/1 transport against real servers', () =
     expect(q.headers['transfer-encoding']).toBeUndefined();
     expect(q.headers.expect).toBeUndefined();
     expect(q.headers['keep-alive']).toBeUndefined();
+    expect(q.headers['x-hop']).toBeUndefined();
+    expect(q.headers['x-kept']).toBe('yes');
   });
 
   it('chunked bodies are decoded; a body over maxBodyBytes is cut there and its whole length counted', async () => {
