@@ -170,8 +170,8 @@ Http1TransportStats Http1Transport::stats() const {
 void Http1Transport::run() {
   if (opt_.addresses.empty()) {
     // Every address the name has, in the resolver's order: a connect refused or unreachable on
-    // one tries the next (as Node's autoSelectFamily does for undici), and the one that answered
-    // is tried first from then on.
+    // one tries the next (undici gets through there too, by Node's autoSelectFamily), and the one
+    // that answered is tried first from then on. Resolved once: a run's target keeps its addresses.
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
