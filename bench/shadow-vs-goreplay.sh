@@ -25,7 +25,9 @@
 # runs after the rounds above: what the native side costs per exchange.
 #   [SHAPE=keepalive|close] sudo bash bench/shadow-vs-goreplay.sh [ROUNDS=5] [REQUESTS=200000]
 # PODSPAN_BEFORE=OTHER_TREE/bin/podspan adds that build as a third tool in the same rounds
-# ("before"), to measure a change against the tree before it.
+# ("before"), to measure a change against the tree before it. "podspan" replays HTTP/1 through
+# its native transport; "undici" is the same build with PODSPAN_SHADOW_HTTP1=undici (the
+# JavaScript sender), run in the same rounds unless UNDICI=0.
 # Needs root, iproute2, tcpdump, hey (to record), curl, Go and libpcap-dev (to build GoReplay).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -65,6 +67,7 @@ cat "$CAP" >/dev/null  # page cache
 TOOLS=(goreplay)
 if node "$ROOT/bin/podspan" shadow --help 2>&1 | grep -q -- --target; then TOOLS=(podspan goreplay)
 else echo "podspan shadow is not available in this build: GoReplay alone"; fi
+[ "${TOOLS[0]}" = podspan ] && [ "${UNDICI:-1}" = 1 ] && TOOLS+=(undici)
 [ -n "${PODSPAN_BEFORE:-}" ] && TOOLS+=(before)
 
 ip netns add "$NS"
@@ -106,6 +109,7 @@ run_podspan() {
 }
 
 run_before() { run_podspan "$PODSPAN_BEFORE"; }
+run_undici() { PODSPAN_SHADOW_HTTP1=undici run_podspan; }
 
 run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections err_requests"
   local tool=$1 start
@@ -131,8 +135,8 @@ for round in $(seq 1 "$ROUNDS"); do
     awk -v t="$tool" -v r="$round" -v w="$wall" -v n="$n" -v u="$user" -v s="$sys" -v m="$rss" -v p="$pwall" -v c="$conns" -v e="$err" -v want="$REQUESTS" \
       'BEGIN { printf "round %d %-8s %6d requests received (%s, %d of them /err/)  %6.2f s to the last  %7.0f req/s  %5.1f us CPU/req  %4.0f MiB RSS  %5.1f s process  %d connections\n",
                r, t, n, (n == want ? "all" : sprintf("%+d", n - want)), e, w, n / w, (u + s) * 1e6 / (n ? n : 1), m / 1024, p, c }'
-    if [ "$tool" = podspan ] && [ "$round" = 1 ] && [ -f "$OUT/report/summary.json" ]; then
-      node -e 'const s = require(process.argv[1]); console.log(`round 1 podspan report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json"
+    if [ "$tool" != goreplay ] && [ "$round" = 1 ] && [ -f "$OUT/report/summary.json" ]; then
+      node -e 'const s = require(process.argv[1]); console.log(`round 1 ${process.argv[2]} report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$tool"
     fi
   done
 done

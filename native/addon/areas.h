@@ -9,6 +9,7 @@ Napi::Function InitCollectorWriter(Napi::Env env);  // collector_writer.cc
 Napi::Function InitEncapReceiver(Napi::Env env);    // encap_receiver.cc
 Napi::Function InitFrameFilter(Napi::Env env);      // live_tap_filter.cc
 Napi::Function InitScanGroup(Napi::Env env);        // analysis.cc
+Napi::Function InitHttp1Transport(Napi::Env env);   // replay.cc
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc

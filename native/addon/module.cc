@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEncapReceiver", InitEncapReceiver(env));
   exports.Set("NativeFrameFilter", InitFrameFilter(env));
   exports.Set("NativeScanGroup", InitScanGroup(env));
+  exports.Set("NativeHttp1Transport", InitHttp1Transport(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));

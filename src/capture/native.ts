@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { NativeModuleError } from '../errors';
 import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
+import type { NativeHttp1Handle, NativeHttp1Options } from '../shadow/replay/native-http1';
 
 export interface NativeStats {
   received: number;
@@ -318,6 +319,8 @@ export interface NativeScanGroup {
 export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
   NativeScanGroup: new (detect: NativeDetectOptions) => NativeScanGroup;
+  /** Shadow replay's HTTP/1 transport to a plain-http target (native/addon/replay.cc). */
+  NativeHttp1Transport: new (options: NativeHttp1Options, onReady: () => void) => NativeHttp1Handle;
   listInterfaces(): NativeDevice[];
   libpcapVersion(): string;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */

@@ -216,3 +216,14 @@ export function parseShadowSettings(raw: RawShadowSettings): ShadowSettings {
     insecure: f.insecure === true,
   };
 }
+
+/**
+ * PODSPAN_SHADOW_HTTP1: how HTTP/1 reaches an http:// target, `native` (default: the addon's
+ * transport thread) or `undici` (kept to compare the two, e.g. in bench/shadow-vs-goreplay.sh).
+ */
+export function http1TransportFromEnv(env: NodeJS.ProcessEnv = process.env): 'native' | 'undici' {
+  const v = env.PODSPAN_SHADOW_HTTP1;
+  if (v === undefined || v === '' || v === 'native') return 'native';
+  if (v === 'undici') return 'undici';
+  throw new UsageError(`PODSPAN_SHADOW_HTTP1=${v}: expected native or undici`);
+}

@@ -1,6 +1,7 @@
 // `podspan shadow` flags: defaults, and one line naming the flag for each bad value.
 import { describe, expect, it } from 'vitest';
-import { parseShadowFlags } from '../../src/config/shadow-options';
+import { http1TransportFromEnv, parseShadowFlags } from '../../src/config/shadow-options';
+import { UsageError } from '../../src/errors';
 
 const parse = (f: Record<string, unknown>) => parseShadowFlags({ read: 'in.pcap', target: 'http://candidate:8080', ...f } as never);
 const refused = (f: Record<string, unknown>) => {
@@ -70,5 +71,13 @@ describe('podspan shadow flags', () => {
     expect(refused({ maxInFlight: '0' })).toBe('--max-in-flight must be between 1 and 100000');
     expect(refused({ queue: 'x' })).toBe('--queue takes a whole number');
     expect(refused({ interface: ['eth0'] })).toMatch(/^-i and -r conflict/);
+  });
+
+  it('PODSPAN_SHADOW_HTTP1: native by default, undici on request, anything else one line naming it', () => {
+    expect(http1TransportFromEnv({})).toBe('native');
+    expect(http1TransportFromEnv({ PODSPAN_SHADOW_HTTP1: 'native' })).toBe('native');
+    expect(http1TransportFromEnv({ PODSPAN_SHADOW_HTTP1: 'undici' })).toBe('undici');
+    expect(() => http1TransportFromEnv({ PODSPAN_SHADOW_HTTP1: 'curl' })).toThrow(UsageError);
+    expect(() => http1TransportFromEnv({ PODSPAN_SHADOW_HTTP1: 'curl' })).toThrow('PODSPAN_SHADOW_HTTP1=curl: expected native or undici');
   });
 });

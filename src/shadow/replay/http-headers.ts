@@ -12,12 +12,23 @@ export interface HeaderRewrite {
   hostRewrite?: string;
 }
 
+function isConnection(name: string): boolean {
+  return name.length === 10 && name.toLowerCase() === 'connection';
+}
+
+/** The captured request asked to close its connection after the answer. */
+export function asksToClose(req: HttpRequest): boolean {
+  for (const [n, v] of req.headers) if (isConnection(n) && /(^|,)\s*close\s*(,|$)/i.test(v)) return true;
+  return false;
+}
+
 /** HTTP/1.1 headers for undici (a flat [name, value, ...] list keeps order and repeats). */
 export function http1Headers(req: HttpRequest, rw: HeaderRewrite): string[] {
-  const named = new Set(HOP_BY_HOP);
-  // Headers the Connection header names are hop-by-hop too.
-  for (const [n, v] of req.headers) if (n.toLowerCase() === 'connection') for (const t of v.split(',')) named.add(t.trim().toLowerCase());
-  if (rw.marker) named.add(rw.marker[0].toLowerCase());
+  // Headers the Connection header names are hop-by-hop too (a set only when there is one: this
+  // runs for every replayed request).
+  let named: Set<string> | undefined;
+  for (const [n, v] of req.headers) if (isConnection(n)) for (const t of v.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
+  const marker = rw.marker?.[0].toLowerCase();
   const out: string[] = [];
   const host = rw.hostRewrite ?? req.authority;
   if (host) out.push('host', host);
@@ -25,7 +36,7 @@ export function http1Headers(req: HttpRequest, rw: HeaderRewrite): string[] {
   for (const [n, v] of req.headers) {
     const lower = n.toLowerCase();
     if (lower === 'content-length') hadLength = true;
-    if (named.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || lower === marker || named?.has(lower)) continue;
     out.push(n, v);
   }
   if (req.body.length > 0 || hadLength) out.push('content-length', String(req.body.length));

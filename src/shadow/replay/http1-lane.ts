@@ -3,7 +3,7 @@
 // comes from Http1Clients, which reuses it for a later captured connection once this one closed.
 import type { Answer } from '../answer';
 import type { HttpRequest, RawTurn } from './exchange';
-import { http1Headers } from './http-headers';
+import { asksToClose, http1Headers } from './http-headers';
 import type { Http1Clients, PooledClient } from './http1-clients';
 import { BodyCollector, ReplayError, replayError, type Lane, type LaneOptions } from './lane';
 
@@ -12,12 +12,6 @@ function rawHeaders(raw: Buffer[] | string[] | unknown): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < list.length; i += 2) out.push([list[i].toString('latin1'), list[i + 1].toString('latin1')]);
   return out;
-}
-
-/** The captured request asked to close its connection after the answer. */
-function asksToClose(req: HttpRequest): boolean {
-  for (const [n, v] of req.headers) if (n.toLowerCase() === 'connection' && /(^|,)\s*close\s*(,|$)/i.test(v)) return true;
-  return false;
 }
 
 export class Http1Lane implements Lane {

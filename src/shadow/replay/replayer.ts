@@ -7,6 +7,8 @@ import type { ReplayExchange } from './exchange';
 import { Http1Clients } from './http1-clients';
 import { Http1Lane } from './http1-lane';
 import { Http2Lane } from './http2-lane';
+import { NativeHttp1Transport } from './native-http1';
+import { NativeHttp1Lane } from './native-http1-lane';
 import { RawLane } from './raw-lane';
 import { ReplayError, type Lane, type LaneOptions } from './lane';
 
@@ -15,7 +17,11 @@ export interface ReplayerOptions {
   primary?: LaneOptions;
   /** HTTP/1 Clients kept idle between captured connections, per target (about the requests in flight). */
   maxIdleClients: number;
+  /** HTTP/1 to http:// targets: the native transport (default) or undici (https always uses undici). */
+  http1Transport?: Http1TransportKind;
 }
+
+export type Http1TransportKind = 'native' | 'undici';
 
 export interface ReplayCounts {
   sent: number;
@@ -35,20 +41,25 @@ interface ConnectionLanes {
   primary?: Lane;
 }
 
-/** A target's options and its HTTP/1 Clients. */
+/** A target's options and its HTTP/1 transport: native (plain http) or undici Clients. */
 interface Target {
   opts: LaneOptions;
   clients: Http1Clients;
+  /** HTTP/1 goes native; the transport (a thread) is made at the first HTTP/1 lane. */
+  nativeHttp1: boolean;
+  native?: NativeHttp1Transport;
 }
 
-function laneFor(ex: ReplayExchange, { opts, clients }: Target): Lane {
+function laneFor(ex: ReplayExchange, t: Target): Lane {
   switch (ex.request.kind) {
     case 'http':
-      return new Http1Lane(opts, clients);
+      if (!t.nativeHttp1) return new Http1Lane(t.opts, t.clients);
+      t.native ??= new NativeHttp1Transport(t.opts);
+      return new NativeHttp1Lane(t.opts, t.native);
     case 'h2':
-      return new Http2Lane(opts);
+      return new Http2Lane(t.opts);
     case 'raw':
-      return new RawLane(opts);
+      return new RawLane(t.opts);
   }
 }
 
@@ -63,7 +74,12 @@ export class Replayer {
     opts: ReplayerOptions,
     private readonly onOutcome: (ex: ReplayExchange, outcome: Outcome) => void,
   ) {
-    const target = (o: LaneOptions): Target => ({ opts: o, clients: new Http1Clients(o, opts.maxIdleClients) });
+    const useNative = (opts.http1Transport ?? 'native') === 'native';
+    const target = (o: LaneOptions): Target => ({
+      opts: o,
+      clients: new Http1Clients(o, opts.maxIdleClients),
+      nativeHttp1: useNative && !o.target.tls,
+    });
     this.candidate = target(opts.candidate);
     this.primary = opts.primary && target(opts.primary);
   }
@@ -108,6 +124,8 @@ export class Replayer {
     for (const conn of [...this.lanes.keys()]) this.closeConnection(conn);
     await Promise.all([...this.closing]);
     await Promise.all([this.candidate.clients.closeAll(), this.primary?.clients.closeAll()]);
+    this.candidate.native?.close();
+    this.primary?.native?.close();
   }
 }
 

@@ -1,0 +1,255 @@
+// Http1Transport against a loopback server thread in the test: answers in lane order on the
+// lane's one connection, completions in batches with one on_ready per batch, Connection: close
+// opening a new connection for the lane's next request, the queue bound (refused and counted),
+// timeouts, refused connections.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.h"
+#include "replay/http1_transport.h"
+
+using namespace podspan;
+
+namespace {
+
+// Accepts connections and answers each request head with `answer` (unless silent), one
+// connection after the other. Counts connections.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(bool silent = false) : silent_(silent) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 64);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~LoopbackServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_; }
+
+ private:
+  void serve() {
+    std::vector<int> conns;
+    std::vector<std::string> pending;
+    while (!stop_) {
+      std::vector<pollfd> p{{fd_, POLLIN, 0}};
+      for (int c : conns) p.push_back({c, POLLIN, 0});
+      if (poll(p.data(), p.size(), 20) <= 0) continue;
+      if (p[0].revents & POLLIN) {
+        conns.push_back(accept(fd_, nullptr, nullptr));
+        pending.emplace_back();
+        ++connections_;
+      }
+      for (size_t i = 1; i < p.size(); ++i) {
+        if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
+        char buf[4096];
+        const ssize_t n = read(conns[i - 1], buf, sizeof buf);
+        if (n <= 0) {
+          ::close(conns[i - 1]);
+          conns[i - 1] = -1;
+          continue;
+        }
+        std::string& text = pending[i - 1];
+        text.append(buf, static_cast<size_t>(n));
+        size_t at;
+        while ((at = text.find("\r\n\r\n")) != std::string::npos) {
+          const bool close = text.substr(0, at).find("connection: close") != std::string::npos;
+          const std::string target = text.substr(4, text.find(' ', 4) - 4);
+          text.erase(0, at + 4);
+          if (silent_) continue;
+          const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(target.size()) + "\r\n" +
+                                     (close ? "Connection: close\r\n" : "") + "\r\n" + target;
+          (void)!write(conns[i - 1], answer.data(), answer.size());
+          if (close) {
+            ::close(conns[i - 1]);
+            conns[i - 1] = -1;
+            break;
+          }
+        }
+      }
+      for (size_t i = conns.size(); i-- > 0;)
+        if (conns[i] < 0) {
+          conns.erase(conns.begin() + static_cast<long>(i));
+          pending.erase(pending.begin() + static_cast<long>(i));
+        }
+    }
+    for (int c : conns) ::close(c);
+  }
+
+  int fd_;
+  uint16_t port_ = 0;
+  bool silent_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+std::string request(const std::string& target, bool close) {
+  return "GET " + target + " HTTP/1.1\r\nhost: t\r\nconnection: " + (close ? "close" : "keep-alive") + "\r\n\r\n";
+}
+
+// Completions collected from on_ready wake-ups until `n` arrived (or 5 s passed).
+struct Collector {
+  std::mutex mu;
+  std::condition_variable cv;
+  int wakes = 0;
+  void wake() {
+    std::lock_guard<std::mutex> l(mu);
+    ++wakes;
+    cv.notify_all();
+  }
+  std::vector<ReplayCompletionRecord> records;
+  std::vector<std::string> bodies;  // the body of each record (failures: the message)
+  void wait_for(Http1Transport& t, size_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    ReplayCompletions batch;
+    while (records.size() < n && std::chrono::steady_clock::now() < until) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait_for(l, std::chrono::milliseconds(20));
+      }
+      while (t.take(batch)) {
+        size_t off = 0;
+        for (const ReplayCompletionRecord& r : batch.records) {
+          records.push_back(r);
+          bodies.push_back(r.failure ? batch.data.substr(off, r.headers_len) : batch.data.substr(off + r.headers_len, r.body_len));
+          off += r.headers_len + r.body_len;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST(http1_transport_answers_each_lane_in_order_on_its_connection) {
+  LoopbackServer server;
+  Collector c;
+  Http1Transport t({"127.0.0.1", server.port(), 2000, 1024, 1000}, [&c] { c.wake(); });
+  for (uint32_t i = 0; i < 5; ++i) CHECK(t.submit(1, 10 + i, false, false, request("/a" + std::to_string(i), false)));
+  for (uint32_t i = 0; i < 3; ++i) CHECK(t.submit(2, 20 + i, false, true, request("/b" + std::to_string(i), true)));
+  t.close_lane(1);
+  t.close_lane(2);
+  c.wait_for(t, 8);
+  CHECK_EQ(c.records.size(), 8u);
+  std::vector<std::string> lane1;
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    CHECK_EQ(int(c.records[i].failure), 0);
+    CHECK_EQ(c.records[i].status, 200);
+    if (c.records[i].request_id < 20) lane1.push_back(c.bodies[i]);
+  }
+  CHECK_EQ(lane1.size(), 5u);
+  for (size_t i = 0; i < lane1.size(); ++i) CHECK_EQ(lane1[i], "/a" + std::to_string(i));
+  // Lane 1 on one connection, lane 2 on one per request (each asked to close).
+  CHECK_EQ(server.connections(), 4);
+  CHECK(c.wakes <= 8);
+  CHECK_EQ(t.stats().completed, 8u);
+}
+
+TEST(http1_transport_bounded_queue_timeouts_and_refused) {
+  LoopbackServer silent(true);
+  Collector c;
+  Http1Transport t({"127.0.0.1", silent.port(), 150, 1024, 2}, [&c] { c.wake(); });
+  CHECK(t.submit(1, 1, false, false, request("/x", false)));
+  CHECK(t.submit(1, 2, false, false, request("/y", false)));
+  CHECK(!t.submit(1, 3, false, false, request("/z", false)));  // two outstanding: full
+  CHECK_EQ(t.stats().refused_full, 1u);
+  c.wait_for(t, 2);
+  CHECK_EQ(c.records.size(), 2u);
+  for (const ReplayCompletionRecord& r : c.records) CHECK_EQ(r.failure, uint8_t(ReplayFailure::kTimeout));
+  CHECK(t.submit(1, 4, false, false, request("/w", false)));  // room again once taken
+
+  // A port nobody listens on (a listener closed at once).
+  uint16_t closed;
+  {
+    LoopbackServer gone;
+    closed = gone.port();
+  }
+  Collector c2;
+  Http1Transport refused({"127.0.0.1", closed, 1000, 1024, 10}, [&c2] { c2.wake(); });
+  CHECK(refused.submit(7, 1, false, false, request("/", false)));
+  c2.wait_for(refused, 1);
+  CHECK_EQ(c2.records.size(), 1u);
+  if (!c2.records.empty()) CHECK_EQ(c2.records[0].failure, uint8_t(ReplayFailure::kRefused));
+}
+
+TEST(http1_transport_batch_refuses_only_the_last_requests_never_lane_ends) {
+  LoopbackServer server;
+  Collector c;
+  Http1Transport t({"127.0.0.1", server.port(), 2000, 1024, 2}, [&c] { c.wake(); });
+  const std::string a = request("/a", false), b = request("/b", false), d = request("/d", false);
+  const std::string bytes = a + b + d;
+  const ReplaySubmission items[] = {
+      {1, 1, 0, static_cast<uint32_t>(a.size())},
+      {1, 2, 0, static_cast<uint32_t>(b.size())},
+      {1, 3, 0, static_cast<uint32_t>(d.size())},  // a third outstanding: refused
+      {1, 0, ReplaySubmission::kCloseLane, 0},     // still taken: the lane ends after /b
+  };
+  CHECK_EQ(t.submit_batch(items, 4, bytes.data()), 1u);
+  c.wait_for(t, 2);
+  CHECK_EQ(c.records.size(), 2u);
+  if (c.records.size() == 2) {
+    CHECK_EQ(c.records[0].request_id, 1u);
+    CHECK_EQ(c.bodies[0], std::string("/a"));
+    CHECK_EQ(c.records[1].request_id, 2u);
+    CHECK_EQ(c.bodies[1], std::string("/b"));
+  }
+  CHECK_EQ(t.stats().refused_full, 1u);
+  CHECK_EQ(server.connections(), 1);
+}
+
+TEST(http1_transport_tries_the_next_address_when_one_refuses) {
+  // The target's first address refuses (::1, where nothing listens on that port), the second
+  // answers (127.0.0.1): as a name with an AAAA and an A record whose service listens on IPv4 only.
+  LoopbackServer server;
+  sockaddr_storage v6{}, v4{};
+  auto* a6 = reinterpret_cast<sockaddr_in6*>(&v6);
+  a6->sin6_family = AF_INET6;
+  a6->sin6_addr = in6addr_loopback;
+  a6->sin6_port = htons(server.port());
+  auto* a4 = reinterpret_cast<sockaddr_in*>(&v4);
+  a4->sin_family = AF_INET;
+  a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a4->sin_port = htons(server.port());
+
+  Http1TransportOptions opt{"test-target", server.port(), 2000, 1024, 100};
+  opt.addresses = {v6, v4};
+  Collector c;
+  Http1Transport t(opt, [&c] { c.wake(); });
+  CHECK(t.submit(1, 1, false, true, request("/first", true)));
+  CHECK(t.submit(2, 2, false, true, request("/second", true)));
+  c.wait_for(t, 2);
+  CHECK_EQ(c.records.size(), 2u);
+  for (const ReplayCompletionRecord& r : c.records) CHECK_EQ(int(r.failure), 0);
+  CHECK_EQ(server.connections(), 2);
+
+  Http1TransportOptions only_v6{"test-target", server.port(), 2000, 1024, 100};
+  only_v6.addresses = {v6};
+  Collector c6;
+  Http1Transport refused(only_v6, [&c6] { c6.wake(); });
+  CHECK(refused.submit(1, 1, false, false, request("/", false)));
+  c6.wait_for(refused, 1);
+  CHECK_EQ(c6.records.size(), 1u);
+  if (!c6.records.empty()) CHECK_EQ(c6.records[0].failure, uint8_t(ReplayFailure::kRefused));
+}
