@@ -158,7 +158,7 @@ export class Collector {
       this.metrics.frames.remove({ agent });
       for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
     }, (file, agent) => this.spool?.add(file, agent));
-    this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md) }, log.child({ part: 'live-tap' }), this.registry);
+    this.tap = new LiveTap({ ...defaultLiveTapOptions, authorized: (md) => this.authorized(md.get('authorization')[0]) }, log.child({ part: 'live-tap' }), this.registry);
     this.encap = new EncapListeners(log, this.refusals, this.registry);
     this.server.addService(tapService, this.tap.implementation());
   }
@@ -289,13 +289,12 @@ export class Collector {
     return written;
   }
 
-  /** Agents and live-tap subscribers present the same bearer token (when one is set). */
-  private authorized(metadata: grpc.Metadata): boolean {
-    return this.opt.token === undefined || metadata.get('authorization')[0] === `Bearer ${this.opt.token}`;
-  }
-
-  private authorizedHeaders(headers: http2.IncomingHttpHeaders): boolean {
-    return this.opt.token === undefined || headers.authorization === `Bearer ${this.opt.token}`;
+  /**
+   * Agents and live-tap subscribers present the same bearer token (when one is set): `authorization`
+   * is the header's value (a Mirror.Stream's HTTP/2 header, a live tap's gRPC metadata).
+   */
+  private authorized(authorization: unknown): boolean {
+    return this.opt.token === undefined || authorization === `Bearer ${this.opt.token}`;
   }
 
   private refuse(call: MirrorCall, reason: string, code: grpc.status, details: string, fields: object = {}): void {
@@ -353,7 +352,7 @@ export class Collector {
       this.refuse(call, 'shutting_down', grpc.status.UNAVAILABLE, 'the collector is shutting down');
       return;
     }
-    if (!this.authorizedHeaders(headers)) {
+    if (!this.authorized(headers.authorization)) {
       this.counters.refusedUnauthenticated++;
       this.refuse(call, 'unauthenticated', grpc.status.UNAUTHENTICATED, 'missing or wrong bearer token');
       return;

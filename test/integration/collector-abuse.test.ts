@@ -12,6 +12,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { emptyFrameBatch, encodeFrameBatch, type FrameBatch } from '../../src/forward/frame-batch';
+import { TapClient } from '../../src/collector/live-tap';
 import { signalAndTime, startCollector, type CollectorProcess } from '../helpers/collector-process';
 import { MaliciousClient, rssBytes, watchRss } from '../helpers/malicious-client';
 import { killStarted } from '../helpers/netns';
@@ -131,7 +132,7 @@ describe('collector under a hostile client', () => {
     expect((await signalAndTime(c, 'SIGTERM')).code).toBe(0);
   }, 60_000);
 
-  it('without the token: refused with UNAUTHENTICATED before its 60 MiB are read', async () => {
+  it('without the token: refused with UNAUTHENTICATED before its 60 MiB are read; the live tap too', async () => {
     const out = path.join(tmp, 'token');
     fs.mkdirSync(tmp, { recursive: true });
     const tokenFile = path.join(tmp, 'token.txt');
@@ -143,6 +144,19 @@ describe('collector under a hostile client', () => {
     expect(rss.stop() - base).toBeLessThan(RSS_GROWTH_BOUND);
     for (const o of await Promise.all(ended)) expect(o.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(await metric(c, /podspan_collector_streams_refused_total\{reason="unauthenticated"\} (\d+)/)).toBe(4);
+    // The live tap asks for the same token (gRPC metadata there, the stream's header for agents).
+    type Sources = { sources(req: Buffer, md: grpc.Metadata, done: (err: grpc.ServiceError | null) => void): void; close(): void };
+    const tap = new TapClient(`127.0.0.1:${c.port}`, grpc.credentials.createInsecure()) as unknown as Sources;
+    const sources = (token?: string) =>
+      new Promise<number>((resolve) => {
+        const md = new grpc.Metadata();
+        if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+        tap.sources(Buffer.alloc(0), md, (err) => resolve(err ? err.code : grpc.status.OK));
+      });
+    expect(await sources()).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await sources('wrong')).toBe(grpc.status.UNAUTHENTICATED);
+    expect(await sources('s3cret')).toBe(grpc.status.OK);
+    tap.close();
     expect((await signalAndTime(c, 'SIGTERM')).code).toBe(0);
     expect(capFiles(out)).toEqual([]);
   }, 60_000);
