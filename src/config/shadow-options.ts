@@ -73,7 +73,12 @@ export interface ShadowSettings {
   maxRoutes: number;
   /** --insecure: accept any certificate from an https target (a test candidate's self-signed one). */
   insecure: boolean;
+  /** HTTP/1 to http:// targets (PODSPAN_SHADOW_HTTP1); https always goes through undici. */
+  http1Transport: Http1TransportKind;
 }
+
+/** How HTTP/1 reaches an http:// target: the addon's transport thread, or undici (kept to compare). */
+export type Http1TransportKind = 'native' | 'undici';
 
 export type ShadowRun = CaptureRun &
   ShadowSettings & {
@@ -214,6 +219,7 @@ export function parseShadowSettings(raw: RawShadowSettings): ShadowSettings {
     hostRewrite: f.host,
     maxRoutes: f.maxRoutes ?? 100,
     insecure: f.insecure === true,
+    http1Transport: http1TransportFromEnv(),
   };
 }
 
@@ -221,7 +227,7 @@ export function parseShadowSettings(raw: RawShadowSettings): ShadowSettings {
  * PODSPAN_SHADOW_HTTP1: how HTTP/1 reaches an http:// target, `native` (default: the addon's
  * transport thread) or `undici` (kept to compare the two, e.g. in bench/shadow-vs-goreplay.sh).
  */
-export function http1TransportFromEnv(env: NodeJS.ProcessEnv = process.env): 'native' | 'undici' {
+export function http1TransportFromEnv(env: NodeJS.ProcessEnv = process.env): Http1TransportKind {
   const v = env.PODSPAN_SHADOW_HTTP1;
   if (v === undefined || v === '' || v === 'native') return 'native';
   if (v === 'undici') return 'undici';

@@ -1,7 +1,7 @@
 // One shadow run: exchanges from the capture (a file or live interfaces) go through the
 // scheduler to the replayer, whose outcomes the report compares and counts. A progress line every
 // 2 s on long runs, the summary on stderr at the end, the report files with --report.
-import { http1TransportFromEnv, type ShadowSettings } from '../config/shadow-options';
+import type { ShadowSettings } from '../config/shadow-options';
 import type { ShadowMetricsSink } from './metrics';
 import type { ExchangeFlow } from '../capture/session';
 import type { ExchangeInfo, Outcome } from './answer';
@@ -75,7 +75,7 @@ export async function runShadow(run: ShadowSettings, source: ExchangeSource, err
   const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore), metrics: opts.metrics });
   const dropped: Record<string, number> = {};
   const replayer = new Replayer(
-    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary), maxIdleClients: run.limits.maxInFlight, http1Transport: http1TransportFromEnv() },
+    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary), maxIdleClients: run.limits.maxInFlight, http1Transport: run.http1Transport },
     (ex, outcome: Outcome) => report.add(ex.info as ExchangeInfo, outcome),
   );
   const scheduler = new ShadowScheduler(

@@ -11,6 +11,7 @@ import { NativeHttp1Transport } from './native-http1';
 import { NativeHttp1Lane } from './native-http1-lane';
 import { RawLane } from './raw-lane';
 import { ReplayError, type Lane, type LaneOptions } from './lane';
+import type { Http1TransportKind } from '../../config/shadow-options';
 
 export interface ReplayerOptions {
   candidate: LaneOptions;
@@ -20,8 +21,6 @@ export interface ReplayerOptions {
   /** HTTP/1 to http:// targets: the native transport (default) or undici (https always uses undici). */
   http1Transport?: Http1TransportKind;
 }
-
-export type Http1TransportKind = 'native' | 'undici';
 
 export interface ReplayCounts {
   sent: number;
