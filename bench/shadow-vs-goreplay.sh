@@ -111,16 +111,23 @@ run_podspan() {
 run_before() { run_podspan "$PODSPAN_BEFORE"; }
 run_undici() { PODSPAN_SHADOW_HTTP1=undici run_podspan; }
 
-run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections err_requests"
-  local tool=$1 start
+# The server's user+sys CPU so far, in clock ticks (/proc/PID/stat fields 14 and 15; the
+# command name in field 2 has no spaces).
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+TICK=$(getconf CLK_TCK)
+
+run_tool() {  # tool -> "wall_to_last_request requests user sys maxrss_kb wall_process connections err_requests server_cpu_s"
+  local tool=$1 start ticks0
   ip netns exec "$NS" curl -sf -X POST "$STATS/reset"
+  ticks0=$(server_ticks)
   start=$(date +%s%N)
   "run_$tool"
-  local requests last_ns conns err
+  local requests last_ns conns err server_s
   requests=$(stat_of requests); last_ns=$(stat_of last_ns); conns=$(stat_of connections); err=$(stat_of err)
+  server_s=$(awk -v a="$ticks0" -v b="$(server_ticks)" -v t="$TICK" 'BEGIN { print (b - a) / t }')
   read -r wall user sys rss < <(tail -1 "$OUT/time")
-  awk -v s="$start" -v l="$last_ns" -v n="$requests" -v u="$user" -v y="$sys" -v m="$rss" -v w="$wall" -v c="$conns" -v e="$err" \
-    'BEGIN { printf "%.3f %d %s %s %s %s %d %d\n", (l > 0 ? (l - s) / 1e9 : w), n, u, y, m, w, c, e }'
+  awk -v s="$start" -v l="$last_ns" -v n="$requests" -v u="$user" -v y="$sys" -v m="$rss" -v w="$wall" -v c="$conns" -v e="$err" -v v="$server_s" \
+    'BEGIN { printf "%.3f %d %s %s %s %s %d %d %s\n", (l > 0 ? (l - s) / 1e9 : w), n, u, y, m, w, c, e, v }'
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -131,23 +138,31 @@ for round in $(seq 1 "$ROUNDS"); do
   s=$(( (round - 1) % ${#TOOLS[@]} ))
   for tool in "${TOOLS[@]:s}" "${TOOLS[@]:0:s}"; do
     R[$tool-$round]=$(run_tool "$tool")
-    read -r wall n user sys rss pwall conns err <<<"${R[$tool-$round]}"
-    awk -v t="$tool" -v r="$round" -v w="$wall" -v n="$n" -v u="$user" -v s="$sys" -v m="$rss" -v p="$pwall" -v c="$conns" -v e="$err" -v want="$REQUESTS" \
-      'BEGIN { printf "round %d %-8s %6d requests received (%s, %d of them /err/)  %6.2f s to the last  %7.0f req/s  %5.1f us CPU/req  %4.0f MiB RSS  %5.1f s process  %d connections\n",
-               r, t, n, (n == want ? "all" : sprintf("%+d", n - want)), e, w, n / w, (u + s) * 1e6 / (n ? n : 1), m / 1024, p, c }'
+    read -r wall n user sys rss pwall conns err server_s <<<"${R[$tool-$round]}"
+    awk -v t="$tool" -v r="$round" -v w="$wall" -v n="$n" -v u="$user" -v s="$sys" -v m="$rss" -v p="$pwall" -v c="$conns" -v e="$err" -v want="$REQUESTS" -v v="$server_s" \
+      'BEGIN { printf "round %d %-8s %6d requests received (%s, %d of them /err/)  %6.2f s to the last  %7.0f req/s  %5.1f us CPU/req  %4.0f MiB RSS  %5.1f s process  %d connections  server %4.1f us CPU/req\n",
+               r, t, n, (n == want ? "all" : sprintf("%+d", n - want)), e, w, n / w, (u + s) * 1e6 / (n ? n : 1), m / 1024, p, c, v * 1e6 / (n ? n : 1) }'
     if [ "$tool" != goreplay ] && [ "$round" = 1 ] && [ -f "$OUT/report/summary.json" ]; then
       node -e 'const s = require(process.argv[1]); console.log(`round 1 ${process.argv[2]} report: requests ${s.requests}, compared ${s.compared}, matched ${s.matched}, differed ${s.differed}, errors ${s.errors}, skipped ${JSON.stringify(s.skipped)}`)' "$OUT/report/summary.json" "$tool"
     fi
   done
 done
 
-declare -A RATE=() CPU=()
+declare -A RATE=() CPU=() SERVER=()
 for tool in "${TOOLS[@]}"; do
   RATE[$tool]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$tool-$r]}" | awk '{ print $2 / $1 }'; done | median)
   CPU[$tool]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$tool-$r]}" | awk '{ print ($3 + $4) * 1e6 / ($2 ? $2 : 1) }'; done | median)
+  SERVER[$tool]=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$tool-$r]}" | awk '{ print $9 * 1e6 / ($2 ? $2 : 1) }'; done | median)
   n=$(for r in $(seq 1 "$ROUNDS"); do echo "${R[$tool-$r]}" | awk '{ print $2 }'; done | median)
-  awk -v t="$tool" -v q="${RATE[$tool]}" -v c="${CPU[$tool]}" -v n="$n" \
-    'BEGIN { printf "median %-8s %7.0f req/s  %5.1f us CPU/req  %d requests received\n", t, q, c, n }'
+  awk -v t="$tool" -v q="${RATE[$tool]}" -v c="${CPU[$tool]}" -v n="$n" -v v="${SERVER[$tool]}" \
+    'BEGIN { printf "median %-8s %7.0f req/s  %5.1f us CPU/req  %d requests received  server %4.1f us CPU/req\n", t, q, c, n, v }'
+done
+# What twice GoReplay's rate would take of this machine: the tool's and the server's CPU per
+# request (both on the same cores here) at that rate, in CPUs, against the CPUs there are.
+for tool in "${TOOLS[@]}"; do
+  [ "$tool" = goreplay ] && continue
+  awk -v t="$tool" -v g="${RATE[goreplay]}" -v c="${CPU[$tool]}" -v v="${SERVER[$tool]}" -v n="$(nproc)" \
+    'BEGIN { printf "at 2x GoReplay (%.0f req/s), %s and the server at their CPU per request need %.2f CPUs of %d\n", 2 * g, t, 2 * g * (c + v) / 1e6, n }'
 done
 for tool in "${TOOLS[@]}"; do
   [ "$tool" = goreplay ] && continue
