@@ -11,7 +11,8 @@
 #
 # Per run: frames/s, Gbit/s of frames, frames lost (must be 0 for gRPC), CPU per frame of the
 # agent (whole process: user + system, Node's start-up included; "run" subtracts the CPU of the
-# same command forwarding a one-frame capture) and of the collector (while the run lasted), and
+# same command forwarding a one-frame capture) and of the collector (while the run lasted; beside
+# it its main thread alone, the event loop that reads every stream: the path each frame waits on), and
 # the peak RSS of both (the agent's anonymous memory only: the capture file it maps is not
 # its memory). Medians at the end.
 #   bash bench/grpc-throughput.sh [ROUNDS=3] [FRAMES=1000000]
@@ -99,6 +100,8 @@ for size in 64 1500; do write_pcap "$work/f$size.pcap" "$FRAMES" "$size"; write_
 
 # CPU seconds (user + system) and peak RSS (KiB) of a running process.
 cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# CPU seconds of a process's main thread alone (the collector's: the gRPC streams' event loop).
+main_cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/stat"; }
 # Nanoseconds a process's main thread spent runnable but waiting for a CPU (schedstat's run_delay).
 wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
@@ -117,10 +120,12 @@ start_collector() {
   vport=$(grep -Eo 'VXLAN on 127\.0\.0\.1:[0-9]+' "$work/cerr" | head -1 | cut -d: -f2 || true)
   ccpu0=$(cpu_of "$cpid")
   cwait0=$(wait_of "$cpid")
+  cmain0=$(main_cpu_of "$cpid")
 }
 stop_collector() { # sets ccpu, chwm
   ccpu=$(echo "$(cpu_of "$cpid") - $ccpu0" | bc -l)
   cwait=$(( $(wait_of "$cpid") - cwait0 ))
+  cmain=$(echo "$(main_cpu_of "$cpid") - $cmain0" | bc -l)
   chwm=$(hwm_of "$cpid")
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
@@ -198,10 +203,10 @@ for r in $(seq 1 "$ROUNDS"); do
         written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
         rate=$(echo "$written / $asecs" | bc -l)
         run_ns=$(echo "($acpu - ${startup["$bin/$mode"]}) * 1000000000 / $FRAMES" | bc -l)
-        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame, RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
+        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame (main thread %.0f), RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
           "$bin" "$size" "$mode" "$(vlabel "$variant")" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
-          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
-        echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written))" >> "$work/results"
+          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
+        echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written)) $(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" >> "$work/results"
        done
       done
     done
@@ -237,8 +242,8 @@ for size in 64 1500; do
       [ "$variant" = store ] && printf ' (%.2f of plain)' "$(echo "$rate / $(pick grpc "$bin/$size/$mode/plain" 3)" | bc -l)"
       [ -n "$ceiling" ] && printf ', %.2f of iperf3' "$(echo "$gbit / $ceiling" | bc -l)"
       [ -n "$vx" ] && printf ', %.2f of VXLAN (%.0f k frames/s)' "$(echo "$rate / $vx" | bc -l)" "$(echo "$vx / 1000" | bc -l)"
-      printf '; agent %.0f ns/frame (run %.0f), RSS %.0f MiB; collector %.0f ns/frame, RSS %.0f MiB; lost %s\n' \
-        "$(pick grpc "$key" 4)" "$(pick grpc "$key" 5)" "$(pick grpc "$key" 6)" "$(pick grpc "$key" 7)" "$(pick grpc "$key" 8)" "$(awk -v key="$key" '$1 == "grpc" && $2 == key {s += $9} END {print s + 0}' "$work/results")"
+      printf '; agent %.0f ns/frame (run %.0f), RSS %.0f MiB; collector %.0f ns/frame (main thread %.0f), RSS %.0f MiB; lost %s\n' \
+        "$(pick grpc "$key" 4)" "$(pick grpc "$key" 5)" "$(pick grpc "$key" 6)" "$(pick grpc "$key" 7)" "$(pick grpc "$key" 10)" "$(pick grpc "$key" 8)" "$(awk -v key="$key" '$1 == "grpc" && $2 == key {s += $9} END {print s + 0}' "$work/results")"
      done
     done
   done
