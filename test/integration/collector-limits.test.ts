@@ -3,8 +3,9 @@
 // agent files are closed valid and a returning agent gets a new file, sources beyond
 // --max-interfaces and link types pcapng cannot hold are refused and counted, a rotated file
 // holds only the interfaces it uses (so -C bounds its size), -G follows the collector's clock,
-// VXLAN sender/VNI pairs are capped, and a full disk under the VXLAN listener turns /healthz to
-// 503 while SIGTERM still ends the collector, its file valid. Judges: capinfos and tshark, the metrics, the files.
+// VXLAN sender/VNI pairs are capped, a full disk under the VXLAN listener turns /healthz to
+// 503 while SIGTERM still ends the collector, its file valid, and under a gRPC stream ends the
+// stream INTERNAL, the file cut back valid. Judges: capinfos and tshark, the metrics, the files.
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -203,6 +204,35 @@ describe('collector VXLAN listener', () => {
       const [file] = pcapngs(mnt);
       expect(tsharkWarnings(file)).toBe('');
       expect(capinfos([file]).get(file)!.packets).toBeGreaterThan(100);
+    } finally {
+      killStarted();
+      execFileSync('umount', [mnt]);
+    }
+  }, 60_000);
+
+  // The agent files write behind (a thread of their own writes a full buffer while the next one
+  // fills): a failed write is reported by a later batch, whose stream ends INTERNAL.
+  it.skipIf(!root)('disk full under a gRPC stream: the stream ends INTERNAL naming the error, the file is cut back valid', async () => {
+    const mnt = path.join(tmp, `tmpfs-grpc-${process.pid}`);
+    fs.mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    try {
+      const c = await startCollector(['--listen', '127.0.0.1:0', '--out', mnt]);
+      // 40 batches of 1,000 frames of 60 bytes (92 bytes each in pcapng): 3.7 MB into 1 MiB
+      const batches = Array.from({ length: 40 }, (_, i) => frameBatch('full', [ethSource('f', 'eth0')], 1000, i + 1));
+      const r = await sendBatches(c.port, batches);
+      expect(r.status.code).toBe(grpc.status.INTERNAL);
+      expect(r.status.details).toMatch(/cannot write: .*write failed: No space left on device/);
+      expect(r.acked).toBeGreaterThan(0);
+      expect(r.acked).toBeLessThan(40_000);
+      expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+      expect(c.stderr().match(/"writing a batch failed"/g)).toHaveLength(1);
+      expect(c.stderr()).toMatch(/full-[0-9a-f]+_\d+\.pcapng: write failed: No space left on device/);
+      const [file] = pcapngs(mnt);
+      expect(tsharkWarnings(file)).toBe('');
+      const packets = capinfos([file]).get(file)!.packets;
+      expect(packets).toBeGreaterThan(4000); // whole buffers (64 + 128 + 256 KiB at least) made it before the disk filled
+      expect(packets).toBeLessThanOrEqual(r.acked); // acknowledged frames still buffered were lost with the failed write
     } finally {
       killStarted();
       execFileSync('umount', [mnt]);
