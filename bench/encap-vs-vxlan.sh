@@ -97,11 +97,14 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 tc=$(awk '{print $2}' "$work/tcpdump" | median)
 tcpu=$(awk '{print $4/($2+1)*1e6}' "$work/tcpdump" | median)
-vcpu=$(awk '{print $4/($2+1)*1e6}' "$work/vxlan" 2>/dev/null | median || echo 0)
+vcpu=""
+[ -f "$work/vxlan" ] && vcpu=$(awk '{print $4/($2+1)*1e6}' "$work/vxlan" | median)
 printf 'median tcpdump: %d captured, %.2f CPU-s per million frames\n' "$tc" "$tcpu"
 for kind in $KINDS; do
   d=$(awk '{print $1}' "$work/$kind" | median); c=$(awk '{print $2}' "$work/$kind" | median)
   cpu=$(awk '{print $4/($2+1)*1e6}' "$work/$kind" | median)
-  printf 'median %-8s: %d captured, %d delivered = %.3f of tcpdump'"'"'s captured; %.2f CPU-s per million frames (%.2fx VXLAN'"'"'s)\n' \
-    "$kind" "$c" "$d" "$(echo "$d / ($tc + 1)" | bc -l)" "$cpu" "$(echo "$cpu / ($vcpu + 0.000001)" | bc -l)"
+  printf 'median %-8s: %d captured, %d delivered = %.3f of tcpdump'"'"'s captured; %.2f CPU-s per million frames' \
+    "$kind" "$c" "$d" "$(echo "$d / ($tc + 1)" | bc -l)" "$cpu"
+  [ -n "$vcpu" ] && printf ' (%.2fx VXLAN'"'"'s)' "$(echo "$cpu / ($vcpu + 0.000001)" | bc -l)"  # only when VXLAN ran
+  echo
 done
