@@ -104,9 +104,8 @@ class NativeWriter : public Napi::ObjectWrap<NativeWriter> {
     if (!problem.empty()) throw coded_error(env, "ERR_USAGE", problem);
     size_t offset = 0;
     uint32_t written = 0;
-    // Frames are copied into the file buffer (the writer writes behind: the message is reused
-    // once this returns); with a writer that does not, large ones go from the message (writev)
-    // before this returns.
+    // Large frames are written from the message itself (writev), not copied into the file buffer:
+    // the kernel has them before this call returns, while the message is still alive.
     guard(env, [&] {
       struct Release {
         podspan::CaptureWriter& w;

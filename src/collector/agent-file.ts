@@ -52,9 +52,7 @@ export function agentFileStem(agent: string): string {
 }
 
 const REFUSED = 0xffffffff; // the native writer skips frames of a source mapped here
-// Per open agent file, and again for the buffer the writer's thread is writing (grown to 1 MiB
-// while the file is written fast, back at the next flush); handed to the kernel every second anyway.
-const WRITE_BUFFER_BYTES = 64 * 1024;
+const WRITE_BUFFER_BYTES = 64 * 1024; // one buffer per open agent file, handed to the kernel every second anyway
 
 export class AgentFile {
   private readonly writer: NativeWriter;
@@ -83,7 +81,6 @@ export class AgentFile {
       interfacesOnFirstUse: true,
       exclusive: true,
       bufferBytes: WRITE_BUFFER_BYTES,
-      writeBehind: true, // the kernel's copy into the file runs beside the streams' event loop
       application: 'podspan collector',
       comments: [`frames mirrored by podspan agent ${agent}`],
     });

@@ -1,9 +1,8 @@
 // `podspan collector`: accepts Mirror streams from many agents at once and writes each agent's
 // frames to its own pcapng. Streams without the right bearer token are refused
 // (UNAUTHENTICATED), malformed batches end their stream (INVALID_ARGUMENT) without touching the
-// file; both are logged. A batch is acknowledged once it is in its file's buffer (written
-// behind: agent-file.ts). Memory is bounded whatever clients do: messages over the size limit
-// are refused at their length prefix, streams are
+// file; both are logged. A batch is acknowledged only once written. Memory is bounded whatever
+// clients do: messages over the size limit are refused at their length prefix, streams are
 // capped per connection and in all, and a stream whose acks back up (its client does not read)
 // is not read from until they drain. stop() stops accepting, ends every stream after
 // acknowledging what was written, cancels what remains at its deadline, and closes every file

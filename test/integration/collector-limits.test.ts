@@ -210,8 +210,8 @@ describe('collector VXLAN listener', () => {
     }
   }, 60_000);
 
-  // The agent files write behind (a thread of their own writes a full buffer while the next one
-  // fills): a failed write is reported by a later batch, whose stream ends INTERNAL.
+  // Frames below 512 bytes are buffered: acknowledged batches still in the buffer are lost with a
+  // failed write, which ends the stream of the batch that found it.
   it.skipIf(!root)('disk full under a gRPC stream: the stream ends INTERNAL naming the error, the file is cut back valid', async () => {
     const mnt = path.join(tmp, `tmpfs-grpc-${process.pid}`);
     fs.mkdirSync(mnt);
@@ -231,7 +231,7 @@ describe('collector VXLAN listener', () => {
       const [file] = pcapngs(mnt);
       expect(tsharkWarnings(file)).toBe('');
       const packets = capinfos([file]).get(file)!.packets;
-      expect(packets).toBeGreaterThan(4000); // whole buffers (64 + 128 + 256 KiB at least) made it before the disk filled
+      expect(packets).toBeGreaterThan(10_000); // all but the last 64 KiB buffer made it before the disk filled
       expect(packets).toBeLessThanOrEqual(r.acked); // acknowledged frames still buffered were lost with the failed write
     } finally {
       killStarted();

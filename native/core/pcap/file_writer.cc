@@ -10,13 +10,11 @@
 
 #include <algorithm>
 #include <climits>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "common/errors.h"
 #include "pcap/iovec_skip.h"
@@ -129,103 +127,6 @@ FileFormat format_from_path(const std::string& path) {
   return FileFormat::kPcap;
 }
 
-// After a write to fd failed with `err`: true when it is to be tried again (EINTR; a
-// non-blocking descriptor, such as standard output shared with Node, once it takes more: we wait
-// for the reader, as tcpdump would).
-bool write_again(int fd, int err) {
-  if (err == EINTR) return true;
-  if (err != EAGAIN && err != EWOULDBLOCK) return false;
-  pollfd w{fd, POLLOUT, 0};
-  ::poll(&w, 1, -1);
-  return true;
-}
-
-// Writes all of [p, p + n) to fd: 0, or the errno of the failure.
-int write_all(int fd, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    const ssize_t k = ::write(fd, p, n);
-    if (k < 0) {
-      const int err = errno;
-      if (write_again(fd, err)) continue;
-      return err;
-    }
-    p += k;
-    n -= static_cast<size_t>(k);
-  }
-  return 0;
-}
-
-// The write-behind thread (WriterOptions::write_behind): writes one buffer at a time, handed
-// over by the writer, and says when it is done and how it went.
-class BehindWriter {
- public:
-  BehindWriter() : thread_([this] { run(); }) {}
-  ~BehindWriter() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Swaps `buf` (its first `len` bytes to be written to fd) with the thread's spare buffer, which
-  // the caller then fills. Call only when idle (after wait()).
-  void start(std::vector<uint8_t>& buf, size_t len, int fd) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (spare_.size() < buf.size()) spare_.resize(buf.size());
-      buf.swap(spare_);
-      len_ = len;
-      fd_ = fd;
-      busy_ = true;
-    }
-    cv_.notify_all();
-  }
-  // Gives the spare buffer's memory back down to `bytes` (call only when idle).
-  void shrink(size_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (spare_.size() > bytes) {
-      spare_.resize(bytes);
-      spare_.shrink_to_fit();
-    }
-  }
-  // Waits until the buffer handed over last is written; 0, or the errno of its failure.
-  int wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !busy_; });
-    const int err = err_;
-    err_ = 0;
-    return err;
-  }
-
- private:
-  void run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [this] { return busy_ || stop_; });
-      if (!busy_) return;
-      const uint8_t* p = spare_.data();
-      const size_t n = len_;
-      const int fd = fd_;
-      lock.unlock();
-      const int err = write_all(fd, p, n);
-      lock.lock();
-      err_ = err;
-      busy_ = false;
-      cv_.notify_all();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<uint8_t> spare_;  // the buffer being written (while busy_), else the caller's next
-  size_t len_ = 0;
-  int fd_ = -1;
-  bool busy_ = false, stop_ = false;
-  int err_ = 0;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 struct CaptureWriter::Impl {
   WriterOptions opt;
   std::vector<InterfaceInfo> interfaces;
@@ -263,19 +164,6 @@ struct CaptureWriter::Impl {
     size_t file_ifaces = 0;
   };
   Checkpoint boundary, committed;
-  // Write behind: the thread (made when a buffer first fills: a file written slowly never needs
-  // one, its flushes write on the caller's thread), and whether a buffer handed to it is not
-  // yet known written, with the checkpoint its success commits.
-  std::unique_ptr<BehindWriter> behind;
-  bool behind_pending = false;
-  Checkpoint behind_commits;
-  // A file written fast fills buffers faster than a thread wakes for each: the buffers grow
-  // (to kBehindMaxBuffer) while full ones follow each other within kBehindBusyNs, and shrink
-  // back at a flush that finds the writer no longer busy, so memory follows the busy writers.
-  static constexpr size_t kBehindMaxBuffer = 1 << 20;
-  static constexpr uint64_t kBehindBusyNs = 2000000;
-  uint64_t behind_last_full_ns = 0;
-  uint32_t behind_full_since_flush = 0;
 
   bool pcapng() const { return opt.format == FileFormat::kPcapng; }
 
@@ -355,56 +243,8 @@ struct CaptureWriter::Impl {
     seg_start = 0;
   }
 
-  // Write behind: waits for the buffer in flight; its failure cuts the file back as a failed
-  // synchronous write does (what was buffered since is dropped with it) and throws.
-  void settle_behind() {
-    if (!behind_pending) return;
-    behind_pending = false;
-    const int err = behind->wait();
-    if (err != 0) {
-      roll_back();
-      fail("write failed", err);
-    }
-    committed = behind_commits;
-  }
-
-  // Write behind: hands the full buffer to the thread once the previous one is written.
-  void drain_behind() {
-    settle_behind();
-    if (used == 0) return;
-    if (!behind) behind = std::make_unique<BehindWriter>();
-    behind->start(buf, used, fd);
-    behind_pending = true;
-    behind_commits = boundary;
-    used = 0;
-    const uint64_t now = wall_clock_ns();
-    if (now - behind_last_full_ns < kBehindBusyNs && buf.size() < kBehindMaxBuffer) {
-      buf.resize(std::min(buf.size() * 2, kBehindMaxBuffer));
-    }
-    behind_last_full_ns = now;
-    ++behind_full_since_flush;
-  }
-
-  // Write behind, at a flush: buffers grown for a burst go back to their size once it is over.
-  void shrink_behind() {
-    if (!behind) return;
-    const size_t size = std::max<size_t>(opt.buffer_bytes, 64 * 1024);
-    if (behind_full_since_flush < 2 && buf.size() > size) {
-      buf.resize(size);
-      buf.shrink_to_fit();
-      behind->shrink(size);
-    }
-    behind_full_since_flush = 0;
-  }
-
-  // Hands what is buffered (and referenced) to the kernel: one write, or one writev per IOV_MAX
-  // parts. Write behind: a full buffer to the thread; for a flush or close (wait_for_kernel),
-  // once the thread is done, from this thread.
-  void drain(bool wait_for_kernel = false) {
-    if (opt.write_behind) {
-      if (!wait_for_kernel) return drain_behind();
-      settle_behind();
-    }
+  // Hands what is buffered (and referenced) to the kernel: one write, or one writev per IOV_MAX parts.
+  void drain() {
     if (used > seg_start) iov.push_back(iovec{buf.data() + seg_start, used - seg_start});
     size_t first = 0;
     while (first < iov.size()) {
@@ -412,7 +252,13 @@ struct CaptureWriter::Impl {
       const ssize_t n = count == 1 ? ::write(fd, iov[first].iov_base, iov[first].iov_len) : ::writev(fd, iov.data() + first, count);
       if (n < 0) {
         const int err = errno;
-        if (write_again(fd, err)) continue;
+        if (err == EINTR) continue;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+          // Standard output shared with Node is non-blocking: wait for the reader, as tcpdump would.
+          pollfd p{fd, POLLOUT, 0};
+          ::poll(&p, 1, -1);
+          continue;
+        }
         roll_back();
         fail("write failed", err);
       }
@@ -570,12 +416,8 @@ struct CaptureWriter::Impl {
     try {
       write_headers(true);
       write_isbs();
-      drain(true);
+      drain();
     } catch (...) {
-      if (behind_pending) {  // not the descriptor under a write in flight
-        behind->wait();
-        behind_pending = false;
-      }
       ::close(fd);
       fd = -1;
       release_path(current);
@@ -629,7 +471,7 @@ struct CaptureWriter::Impl {
 
   // The packet's bytes: copied into the buffer, or (`referenced`, large enough) left in place.
   void append_packet(const uint8_t* data, uint32_t len, bool referenced) {
-    if (referenced && len >= kReferencedMinBytes && !opt.write_behind) append_referenced(data, len);
+    if (referenced && len >= kReferencedMinBytes) append_referenced(data, len);
     else append(data, len);
   }
 
@@ -666,7 +508,7 @@ struct CaptureWriter::Impl {
     const uint32_t total = static_cast<uint32_t>(32 + pad4(r.caplen) + opt_bytes);
     uint32_t h[7] = {kEpb, total, id, static_cast<uint32_t>(r.ts_ns >> 32),
                      static_cast<uint32_t>(r.ts_ns), r.caplen, r.origlen};
-    const bool copied = !referenced || r.caplen < kReferencedMinBytes || opt.write_behind;
+    const bool copied = !referenced || r.caplen < kReferencedMinBytes;
     if (copied && !r.optlen && used + total <= buf.size()) {
       // The common block whole in the buffer: one bounds check, no call per piece.
       uint8_t* out = buf.data() + used;
@@ -746,9 +588,7 @@ void CaptureWriter::write_batch(const Batch& batch) {
 }
 
 void CaptureWriter::flush() {
-  if (impl_->fd < 0) return;
-  impl_->drain(true);
-  impl_->shrink_behind();
+  if (impl_->fd >= 0) impl_->drain();
 }
 
 void CaptureWriter::close() {

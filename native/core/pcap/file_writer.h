@@ -38,12 +38,6 @@ struct WriterOptions {
   // Create every file with O_EXCL: never truncate a file this writer did not create (a name
   // taken by another file is an error, not an overwrite).
   bool exclusive = false;
-  // Write behind: a full buffer goes to the kernel from a thread of the writer's own while the
-  // caller fills a second one, so the caller's thread never waits in write(2) unless the thread
-  // is still busy with the previous buffer. Every packet is then copied (write_referenced as
-  // write). A failed write is reported by the caller's next write, flush or close, which cut the
-  // file back to its last whole block as a synchronous writer does; flush and close wait for it.
-  bool write_behind = false;
   // Called when a file is closed, to fill its ISBs (pcapng); may be empty.
   std::function<InterfaceStats(uint32_t iface)> stats_for_interface;
 };

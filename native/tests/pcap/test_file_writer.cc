@@ -440,11 +440,9 @@ TEST(writer_rotates_by_its_own_clock_when_asked) {
 
 // A write error (/dev/full: ENOSPC) is thrown naming the file, and close still releases the path.
 TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
- for (bool behind : {false, true}) {
   WriterOptions o;
   o.path = "/dev/full";
   o.format = FileFormat::kPcapng;
-  o.write_behind = behind;
   CaptureWriter w(o);
   w.add_interface(iface("eth0"));
   write_packets(w, 3, 1000, 1, 60);
@@ -472,7 +470,6 @@ TEST(writer_disk_full_is_an_error_and_close_releases_the_file) {
     threw = true;
   }
   CHECK(threw);
- }
 }
 
 namespace {
@@ -504,13 +501,11 @@ int failures_until_closed(CaptureWriter& w, int batches, const std::function<voi
 // full disk) is cut back to its last block written: valid, every packet in it whole, and the
 // writer goes on from there (here: failing again) without damaging it.
 TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
- for (bool behind : {false, true}) {  // a flush waits for the write behind: the same outcome
   const std::string dir = temp_dir();
   WriterOptions o;
   o.path = dir + "/full.pcapng";
   o.format = FileFormat::kPcapng;
   o.interfaces_on_first_use = true;
-  o.write_behind = behind;
   int failures = 0;
   {
     const FileSizeLimit limit(6000);
@@ -526,31 +521,6 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
   CHECK_EQ(count(o.path), 42u);  // the first 6 flushes, whole (~0 if the reader finds damage)
   CHECK(slurp(o.path).size() <= 6000u);
   CHECK_EQ(blocks_of(o.path).isbs, 2);
-  remove_tree(dir);
- }
-}
-
-// Write behind, without flushes: the failed write of a buffer in flight is thrown by a later
-// write, the file cut back to its last whole block (valid, every packet in it whole: a damaged
-// block would stop the count), and the writer goes on from there.
-TEST(writer_behind_reports_a_failed_write_at_a_later_call_and_keeps_the_file_valid) {
-  const std::string dir = temp_dir();
-  WriterOptions o;
-  o.path = dir + "/full.pcapng";
-  o.format = FileFormat::kPcapng;
-  o.write_behind = true;
-  o.buffer_bytes = 64 * 1024;
-  int failures = 0;
-  {
-    const FileSizeLimit limit(300000);
-    CaptureWriter w(o);
-    w.add_interface(iface("eth0"));
-    failures = failures_until_closed(w, 40, [&](int batch) { write_packets(w, 10, 1000 + batch * 10, 1, 1500); });
-  }
-  CHECK(failures >= 1);
-  const uint64_t n = count(o.path);
-  CHECK(n > 100u && n < 200u);  // 300,000 bytes hold ~196 packets of 1,532 bytes; buffered ones are lost with the failure
-  CHECK(slurp(o.path).size() <= 300000u);
   remove_tree(dir);
 }
 
@@ -591,12 +561,9 @@ std::vector<std::vector<uint8_t>> mixed_packets(size_t n) {
 // write_referenced leaves large packets where they are until release_referenced (writev), yet the
 // files are byte for byte those of write(): pcapng and pcap, one file and rotated by size, with
 // more referenced packets than one writev takes (IOV_MAX) between releases.
-// Write behind (every packet copied, the buffers written from a thread of the writer's own and
-// grown while full ones follow each other fast) makes the same files too.
 TEST(writer_referenced_packets_make_the_same_files_as_copied_ones) {
   for (FileFormat f : {FileFormat::kPcapng, FileFormat::kPcap}) {
     for (uint64_t rotate : {uint64_t{0}, uint64_t{300000}}) {
-     for (bool behind : {false, true}) {
       const std::string dir_copy = temp_dir(), dir_ref = temp_dir();
       WriterOptions o;
       o.format = f;
@@ -607,7 +574,6 @@ TEST(writer_referenced_packets_make_the_same_files_as_copied_ones) {
       o.path = dir_copy + "/m.pcapng";
       write_mixed(o, false, copied);
       o.path = dir_ref + "/m.pcapng";
-      o.write_behind = behind;
       write_mixed(o, true, referenced);
       const auto a = list(dir_copy), b = list(dir_ref);
       CHECK_EQ(a.size(), b.size());
@@ -620,7 +586,6 @@ TEST(writer_referenced_packets_make_the_same_files_as_copied_ones) {
       CHECK_EQ(packets, 2600u);
       remove_tree(dir_copy);
       remove_tree(dir_ref);
-     }
     }
   }
 }
