@@ -2,7 +2,9 @@
 // DNS names come from the network) must serialise to lines that are each one valid JSON object
 // in valid UTF-8, as the strict RFC 8259 recogniser in tests/strict_json.h judges them; and each
 // flow, HTTP and DNS record's fixed row (analysis/record_rows.h) must agree with its line, span
-// for span and number for number, as tests/row_check.h judges them.
+// for span and number for number, as tests/row_check.h judges them; and queued in compact form
+// and formatted when taken (analysis/record_batch.h), each must give the very bytes formatting it
+// directly gives.
 #include <cstddef>
 #include <cctype>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include "../tests/row_check.h"
 #include "../tests/strict_json.h"
 #include "analysis/json_records.h"
+#include "analysis/record_batch.h"
 
 namespace {
 
@@ -55,6 +58,17 @@ void check_row(std::string& out, const R& r) {
   podspan::append_json(out, r, &spans);
   podspan::append_row(row, r, spans);
   if (!podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(row.data())).empty()) __builtin_trap();
+}
+
+// A record queued in compact form (analysis/record_batch.h) must format to the line and row that
+// formatting it directly gives.
+template <typename R>
+void check_deferred(const std::string& got_line, const std::string& got_row, const R& r) {
+  podspan::LineSpans spans;
+  std::string line, row;
+  podspan::append_json(line, r, &spans);
+  podspan::append_row(row, r, spans);
+  if (got_line != line || got_row != row) __builtin_trap();
 }
 
 }  // namespace
@@ -122,5 +136,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   a.evidence = in.str();
   append_json(out, a);
   check_lines(out, 4);
+  CompactBatch compact;
+  compact.add(f, texts_of(f));
+  compact.add(h, texts_of(h));
+  compact.add(d, texts_of(d));
+  compact.add(a);
+  RecordBatch taken;
+  compact.format(taken);
+  check_deferred(taken.flows, taken.flow_rows, f);
+  check_deferred(taken.http, taken.http_rows, h);
+  check_deferred(taken.dns, taken.dns_rows, d);
+  std::string alert_line;
+  append_json(alert_line, a);
+  if (taken.alerts != alert_line) __builtin_trap();
   return 0;
 }

@@ -25,7 +25,7 @@ export interface AnalysisOptions {
   flowTimeoutSeconds?: number;
   /** Connections tracked at once; beyond, the least recently active is closed ("timeout", close_reason "evicted"). */
   maxFlows?: number;
-  /** A batch is handed over once it holds this many bytes of JSON (default 1 MiB) ... */
+  /** A batch is handed over once its records take this many bytes in the compact form the capture thread keeps (numbers and strings, not JSON: record_batch.h; default 1 MiB, at most 32 MiB) ... */
   maxBytes?: number;
   /** ... or is this old (default 200 ms). */
   flushMs?: number;

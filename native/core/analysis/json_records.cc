@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <string_view>
 
 
 namespace podspan {
@@ -259,12 +260,12 @@ class Line {
   // A string from the network, escaped; null when empty. `at`: where its text went (rows point
   // at it); a null leaves no span.
   template <size_t N>
-  void str_or_null(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+  void str_or_null(const char (&name)[N], std::string_view v, JsonSpan* at = nullptr) {
     if (v.empty()) return null(name);
     str(name, v, at);
   }
   template <size_t N>
-  void str(const char (&name)[N], const std::string& v, JsonSpan* at = nullptr) {
+  void str(const char (&name)[N], std::string_view v, JsonSpan* at = nullptr) {
     room(json_string_bound(v.size()));
     key(name);
     char* const value = p_;
@@ -404,7 +405,7 @@ const char* dns_rcode_name(int r) {
   return r >= 0 && r < 11 ? kNames[r] : nullptr;
 }
 
-void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
+void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
   Line o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
@@ -421,38 +422,38 @@ void append_json(std::string& out, const FlowRecord& r, LineSpans* spans) {
   o.num("zero_window_events", r.zero_window_events);
   o.num("missed_bytes", r.missed_bytes);
   o.cstr("state", conn_state_name(r.state));
-  o.str_or_null("close_reason", r.close_reason);
-  o.str_or_null("app", r.app);
+  o.str_or_null("close_reason", t.close_reason);
+  o.str_or_null("app", t.app);
   o.end(spans);
 }
 
-void append_json(std::string& out, const HttpRecord& r, LineSpans* spans) {
+void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
   Line o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
-  o.str_or_null("version", r.version);
+  o.str_or_null("version", t.version);
   o.num("stream_id", r.stream_id);
-  o.str_or_null("method", r.method, spans ? &spans->a : nullptr);
-  o.str_or_null("host", r.host);
-  o.str_or_null("path", r.path);
-  o.str_or_null("route", r.route, spans ? &spans->b : nullptr);
+  o.str_or_null("method", t.method, spans ? &spans->a : nullptr);
+  o.str_or_null("host", t.host);
+  o.str_or_null("path", t.path);
+  o.str_or_null("route", t.route, spans ? &spans->b : nullptr);
   o.int_or_null("status", r.status, r.status > 0);
   o.int_or_null("grpc_status", r.grpc_status, r.grpc_status >= 0);
   o.num("request_bytes", r.request_bytes);
   o.num("response_bytes", r.response_bytes);
   o.ms("latency_ms", r.latency);
   o.ms("duration_ms", r.duration);
-  o.str_or_null("note", r.note);
+  o.str_or_null("note", t.note);
   o.end(spans);
 }
 
-void append_json(std::string& out, const DnsRecord& r, LineSpans* spans) {
+void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
   LineSpans unused;
   LineSpans& at = spans ? *spans : unused;
   Line o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
-  o.str_or_null("proto", r.proto);
+  o.str_or_null("proto", t.proto);
   o.num("trans_id", r.trans_id);
-  o.str("query", r.query, &at.a);
+  o.str("query", t.query, &at.a);
   o.num("qtype", r.qtype);
   o.name_or_tagged("qtype_name", dns_type_name(r.qtype), "TYPE", r.qtype, &at.b);
   if (r.rcode >= 0) {

@@ -14,10 +14,14 @@
 namespace podspan {
 
 // Each appends one line (ending in '\n') to out; with `spans`, also where the line and the
-// strings a row points at went in out (record_rows.h).
-void append_json(std::string& out, const FlowRecord& r, LineSpans* spans = nullptr);
-void append_json(std::string& out, const HttpRecord& r, LineSpans* spans = nullptr);
-void append_json(std::string& out, const DnsRecord& r, LineSpans* spans = nullptr);
+// strings a row points at went in out (record_rows.h). A record is its numbers and its strings
+// (records.h): a whole record, or the two as a queued batch keeps them (record_batch.h).
+void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans = nullptr);
+void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans = nullptr);
+void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans = nullptr);
+inline void append_json(std::string& out, const FlowRecord& r, LineSpans* spans = nullptr) { append_json(out, r, texts_of(r), spans); }
+inline void append_json(std::string& out, const HttpRecord& r, LineSpans* spans = nullptr) { append_json(out, r, texts_of(r), spans); }
+inline void append_json(std::string& out, const DnsRecord& r, LineSpans* spans = nullptr) { append_json(out, r, texts_of(r), spans); }
 void append_json(std::string& out, const AlertRecord& r);  // alerts.jsonl
 
 // Building blocks, exposed for tests.

@@ -2,8 +2,6 @@
 
 #include <chrono>
 
-#include "analysis/json_records.h"
-
 #include "analysis/app_analyzer.h"
 
 namespace podspan {
@@ -38,8 +36,10 @@ uint64_t now_ms() {
 }  // namespace
 
 // Rows point into a batch's JSON with 32-bit offsets, and an overflowing batch grows to four
-// times the cap: 256 MiB keeps every offset below 2^32.
-constexpr size_t kMaxBatchBytes = size_t{256} << 20;
+// times the cap. The cap counts compact records, whose JSON is larger: a string's byte takes at
+// most 6, a record's numbers (96 bytes or more compact) well under 1 KiB of text. 32 MiB (128 MiB
+// overflowing, its JSON less than 32 times that) keeps every offset below 2^32.
+constexpr size_t kMaxBatchBytes = size_t{32} << 20;
 
 RecordQueue::RecordQueue(RecordQueueOptions options) : opt_(options), queue_(options.queue_max_batches) {
   if (opt_.batch_max_bytes > kMaxBatchBytes) opt_.batch_max_bytes = kMaxBatchBytes;
@@ -62,35 +62,25 @@ void RecordQueue::counted() {
 
 void RecordQueue::flow(const FlowRecord& r) {
   if (!room_for_record()) return;
-  LineSpans spans;
-  append_json(current_.flows, r, &spans);
-  append_row(current_.flow_rows, r, spans);
-  ++current_.flow_count;
+  current_.add(r, texts_of(r));
   counted();
 }
 
 void RecordQueue::http(const HttpRecord& r) {
   if (!room_for_record()) return;
-  LineSpans spans;
-  append_json(current_.http, r, &spans);
-  append_row(current_.http_rows, r, spans);
-  ++current_.http_count;
+  current_.add(r, texts_of(r));
   counted();
 }
 
 void RecordQueue::dns(const DnsRecord& r) {
   if (!room_for_record()) return;
-  LineSpans spans;
-  append_json(current_.dns, r, &spans);
-  append_row(current_.dns_rows, r, spans);
-  ++current_.dns_count;
+  current_.add(r, texts_of(r));
   counted();
 }
 
 void RecordQueue::alert(const AlertRecord& r) {
   if (current_.empty()) current_started_ms_ = now_ms();
-  append_json(current_.alerts, r);
-  ++current_.alert_count;
+  current_.add(r);
   counted();
 }
 
@@ -98,8 +88,9 @@ void RecordQueue::maybe_push(bool force) {
   if (current_.empty()) return;
   const uint64_t now = now_ms();
   if (!force && current_.bytes() < opt_.batch_max_bytes && now - current_started_ms_ < opt_.flush_ms) return;
-  using Q = BatchQueue<RecordBatch>;
+  using Q = BatchQueue<CompactBatch>;
   const RecordBatch::Counts counts = current_.counts();
+  const CompactBatch::Sizes sizes = current_.sizes();
   switch (queue_.push(current_, force ? Q::When::kForce : opt_.wait_for_room ? Q::When::kWaitForRoom : Q::When::kIfRoom)) {
     case Q::Push::kAbandoned:
       current_.clear();
@@ -118,7 +109,15 @@ void RecordQueue::maybe_push(bool force) {
       break;
     }
   }
+  current_.reserve(sizes);
   if (on_ready_) on_ready_();
+}
+
+bool RecordQueue::take(RecordBatch& out) {
+  CompactBatch taken;
+  if (!queue_.take(taken)) return false;
+  taken.format(out);
+  return true;
 }
 
 RecordQueueStats RecordQueue::stats() const {

@@ -1,8 +1,10 @@
-// Records to JavaScript: a RecordSink that writes each record as a JSON line into the current
-// batch (one buffer per kind: flows, http, dns) and hands full or old batches over through a
-// bounded queue. Reading a file waits for room; live capture never blocks: while the queue is
-// full, records are dropped and counted (a record is small; the next batch starts once there is
-// room). AnalysisConsumer puts the Analyzer and the queue together for a capture session.
+// Records to JavaScript: a RecordSink that keeps each record in the current batch in compact form
+// (record_batch.h: its numbers, its strings in the batch's arena) and hands full or old batches
+// over through a bounded queue; take() formats a batch as JSON lines and rows on the taker's
+// thread, so the capture thread never formats. Reading a file waits for room; live capture never
+// blocks: while the queue is full, records are dropped and counted (a record is small; the next
+// batch starts once there is room). AnalysisConsumer puts the Analyzer and the queue together for
+// a capture session.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "analysis/analyzer.h"
+#include "analysis/record_batch.h"
 #include "analysis/records.h"
 #include "common/batch_queue.h"
 #include "common/packet.h"
@@ -24,31 +27,9 @@
 
 namespace podspan {
 
-struct RecordBatch {
-  std::string flows, http, dns, alerts;  // complete JSON lines
-  std::string flow_rows, http_rows, dns_rows;  // one fixed row per line (record_rows.h)
-  uint64_t flow_count = 0, http_count = 0, dns_count = 0, alert_count = 0;
-  bool empty() const { return flow_count + http_count + dns_count + alert_count == 0; }
-  size_t bytes() const { return flows.size() + http.size() + dns.size() + alerts.size(); }
-  void clear() {
-    flows.clear();
-    http.clear();
-    dns.clear();
-    alerts.clear();
-    flow_rows.clear();
-    http_rows.clear();
-    dns_rows.clear();
-    flow_count = http_count = dns_count = alert_count = 0;
-  }
-  struct Counts {
-    uint64_t flows, http, dns, alerts;
-  };
-  Counts counts() const { return {flow_count, http_count, dns_count, alert_count}; }
-};
-
 struct RecordQueueOptions {
   bool wait_for_room = false;  // reading a file: block instead of dropping
-  size_t batch_max_bytes = 1 << 20;
+  size_t batch_max_bytes = 1 << 20;  // of compact records (CompactBatch::bytes), not of JSON
   size_t queue_max_batches = 16;
   uint32_t flush_ms = 200;     // a partial batch goes out once this old
 };
@@ -73,8 +54,8 @@ class RecordQueue : public RecordSink {
   // The producer's thread: pushes the current batch when full, older than flush_ms, or forced
   // (the end: the last batch may exceed the cap by one so nothing is lost at the end).
   void maybe_push(bool force);
-  // Any thread: moves the oldest ready batch into out; false if none.
-  bool take(RecordBatch& out) { return queue_.take(out); }
+  // Any thread (one at a time): the oldest ready batch, formatted into out; false if none.
+  bool take(RecordBatch& out);
   // The consumer is gone: stop waiting and discard from now on.
   void abandon() { queue_.abandon(); }
   RecordQueueStats stats() const;
@@ -84,10 +65,10 @@ class RecordQueue : public RecordSink {
   void counted();
 
   RecordQueueOptions opt_;
-  RecordBatch current_;
+  CompactBatch current_;
   uint64_t current_started_ms_ = 0;
   std::function<void()> on_ready_;
-  BatchQueue<RecordBatch> queue_;
+  BatchQueue<CompactBatch> queue_;
   bool overflow_ = false;  // live: the queue was full at the last push
   mutable std::mutex mu_;
   RecordQueueStats counters_;  // guarded by mu_
@@ -136,6 +117,7 @@ class AnalysisConsumer : public PacketConsumer {
   }
   void finish() override;
 
+  // The consumer's thread: the oldest ready batch, formatted into out (RecordQueue::take).
   bool take(RecordBatch& out) { return queue_.take(out); }
   void abandon() { queue_.abandon(); }
   AnalysisStats stats() const;  // any thread (the analyser's counters as of the last publish)

@@ -53,8 +53,8 @@ double row_us(uint64_t ns);
 
 // Each appends one row to `rows`; `spans` come from append_json of the same record into the
 // batch's JSON bytes.
-void append_row(std::string& rows, const FlowRecord& r, const LineSpans& spans);
-void append_row(std::string& rows, const HttpRecord& r, const LineSpans& spans);
-void append_row(std::string& rows, const DnsRecord& r, const LineSpans& spans);
+void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& spans);
+void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& spans);
+void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& spans);
 
 }  // namespace podspan

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace podspan {
 
@@ -31,7 +32,9 @@ enum class ConnState : uint8_t {
 };
 const char* conn_state_name(ConnState s);
 
-struct FlowRecord {
+// Each record is its numbers (FlowNumbers, ...: trivially copyable, what a queued batch keeps as
+// it is, analysis/record_batch.h) and its strings (views of them: FlowTexts, ...).
+struct FlowNumbers {
   uint64_t uid = 0;  // "uid": "C" + the stream id, shared with the connection's http/dns records
   RecordEndpoints ends;
   uint64_t ts = 0;                  // "ts": first packet
@@ -44,38 +47,56 @@ struct FlowRecord {
   uint64_t retransmitted_packets = 0, out_of_order_packets = 0, zero_window_events = 0;
   uint64_t missed_bytes = 0;        // gaps the reassembler declared
   ConnState state = ConnState::kMidstream;
+};
+struct FlowRecord : FlowNumbers {
   std::string close_reason;         // "close_reason": fin, rst, timeout, evicted, end
   std::string app;                  // "app": http, h2, grpc, dns or empty when not recognised
 };
+struct FlowTexts {
+  std::string_view close_reason, app;
+};
+inline FlowTexts texts_of(const FlowRecord& r) { return {r.close_reason, r.app}; }
 
-struct HttpRecord {
+struct HttpNumbers {
   uint64_t uid = 0;                 // the connection's
   RecordEndpoints ends;
   uint64_t ts = 0;                  // "ts": the request's first byte
-  std::string version;              // "version": "1.0", "1.1", "2"
   uint32_t stream_id = 0;           // "stream_id": HTTP/2 stream (0 for HTTP/1)
-  std::string method, host, path;   // host: Host header or :authority; path without the query
-  std::string route;                // "route": path with ids replaced by {id}
   int status = 0;                   // "status": 0 when no response was seen
   int grpc_status = -1;             // "grpc_status": -1 when not gRPC (written as null)
   uint64_t request_bytes = 0, response_bytes = 0;  // whole messages: head and body
   uint64_t latency = kUnknownNs;    // "latency_ms": request's last byte to response's first
   uint64_t duration = kUnknownNs;   // "duration_ms": request's last byte to response's last
+};
+struct HttpRecord : HttpNumbers {
+  std::string version;              // "version": "1.0", "1.1", "2"
+  std::string method, host, path;   // host: Host header or :authority; path without the query
+  std::string route;                // "route": path with ids replaced by {id}
   std::string note;                 // "note": why a record is incomplete ("no_response", "gap", ...)
 };
+struct HttpTexts {
+  std::string_view version, method, host, path, route, note;
+};
+inline HttpTexts texts_of(const HttpRecord& r) { return {r.version, r.method, r.host, r.path, r.route, r.note}; }
 
-struct DnsRecord {
+struct DnsNumbers {
   uint64_t uid = 0;                 // TCP: the connection's; UDP: 0 (written as null)
   RecordEndpoints ends;
-  std::string proto;                // "proto": "udp" or "tcp"
   uint64_t ts = 0;                  // "ts": the query
   uint16_t trans_id = 0;            // "trans_id"
-  std::string query;                // "query": the first question's name
   uint16_t qtype = 0;               // "qtype" (number) and "qtype_name" (A, AAAA, ...)
   int rcode = -1;                   // "rcode" and "rcode_name"; -1 when no response was seen
   uint16_t answers = 0;             // "answers": the answer count
   uint64_t latency = kUnknownNs;    // "latency_ms": query to response
 };
+struct DnsRecord : DnsNumbers {
+  std::string proto;                // "proto": "udp" or "tcp"
+  std::string query;                // "query": the first question's name
+};
+struct DnsTexts {
+  std::string_view proto, query;
+};
+inline DnsTexts texts_of(const DnsRecord& r) { return {r.proto, r.query}; }
 
 // An alert of the Detector (detection/detector.h): one when it fires, one when it clears.
 enum class AlertKind : uint8_t { kSynFlood, kPortScan, kRequestSurge, kErrorSurge, kNoisyClient };

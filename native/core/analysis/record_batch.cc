@@ -1,0 +1,73 @@
+#include "analysis/record_batch.h"
+
+#include "analysis/json_records.h"
+#include "analysis/record_rows.h"
+
+namespace podspan {
+
+ArenaText CompactBatch::keep(std::string_view s) {
+  const ArenaText t{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(s.size())};
+  arena_.append(s.data(), s.size());
+  return t;
+}
+
+void CompactBatch::add(const FlowNumbers& n, const FlowTexts& t) {
+  flows_.push_back(CompactFlow{n, keep(t.close_reason), keep(t.app)});
+}
+
+void CompactBatch::add(const HttpNumbers& n, const HttpTexts& t) {
+  http_.push_back(CompactHttp{n, keep(t.version), keep(t.method), keep(t.host), keep(t.path), keep(t.route), keep(t.note)});
+}
+
+void CompactBatch::add(const DnsNumbers& n, const DnsTexts& t) {
+  dns_.push_back(CompactDns{n, keep(t.proto), keep(t.query)});
+}
+
+void CompactBatch::add(const AlertRecord& r) {
+  append_json(alerts_, r);
+  ++alert_count_;
+}
+
+void CompactBatch::reserve(const Sizes& s) {
+  flows_.reserve(s.flows);
+  http_.reserve(s.http);
+  dns_.reserve(s.dns);
+  arena_.reserve(s.arena);
+  alerts_.reserve(s.alerts);
+}
+
+void CompactBatch::clear() {
+  flows_.clear();
+  http_.clear();
+  dns_.clear();
+  arena_.clear();
+  alerts_.clear();
+  alert_count_ = 0;
+}
+
+void CompactBatch::format(RecordBatch& out) const {
+  out.clear();
+  for (const CompactFlow& c : flows_) {
+    LineSpans spans;  // fresh for each line: a null leaves its span unset (kNoSpan)
+    append_json(out.flows, c.n, FlowTexts{text(c.close_reason), text(c.app)}, &spans);
+    append_row(out.flow_rows, c.n, spans);
+  }
+  for (const CompactHttp& c : http_) {
+    LineSpans spans;
+    const HttpTexts t{text(c.version), text(c.method), text(c.host), text(c.path), text(c.route), text(c.note)};
+    append_json(out.http, c.n, t, &spans);
+    append_row(out.http_rows, c.n, spans);
+  }
+  for (const CompactDns& c : dns_) {
+    LineSpans spans;
+    append_json(out.dns, c.n, DnsTexts{text(c.proto), text(c.query)}, &spans);
+    append_row(out.dns_rows, c.n, spans);
+  }
+  out.alerts = alerts_;
+  out.flow_count = flows_.size();
+  out.http_count = http_.size();
+  out.dns_count = dns_.size();
+  out.alert_count = alert_count_;
+}
+
+}  // namespace podspan
