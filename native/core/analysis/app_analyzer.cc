@@ -58,7 +58,7 @@ bool looks_like_http1_response(const uint8_t* d, uint32_t n) {
   return m >= 4 && std::memcmp(d, kHttp, m) == 0;
 }
 
-void http_path(std::string_view target, std::string& path) {
+std::string_view http_path(std::string_view target) {
   std::string_view t = target;
   // absolute-form (to a proxy): drop the scheme and authority.
   if (const size_t scheme = t.find("://"); scheme != std::string_view::npos && scheme < 10 && t[0] != '/') {
@@ -66,8 +66,10 @@ void http_path(std::string_view target, std::string& path) {
     t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
   }
   const size_t q = t.find_first_of("?#");
-  path.assign(t.substr(0, q == std::string_view::npos ? t.size() : q));
+  return t.substr(0, q == std::string_view::npos ? t.size() : q);
 }
+
+void http_path(std::string_view target, std::string& path) { path.assign(http_path(target)); }
 
 void http_route(std::string_view path, std::string& route) {
   route.clear();
@@ -527,26 +529,23 @@ void AppAnalyzer::pop_pending(Conn& c) {
 }
 
 void AppAnalyzer::emit_http1(const Conn& c, const PendingRequest& p, const Http1Message* resp, const char* note) {
-  HttpRecord& r = http_;
+  HttpNumbers r;
   r.uid = c.uid;
   r.ends = c.ends;
   r.ts = p.first_ts;
-  r.version = p.version;
   r.stream_id = 0;
-  r.method = p.method;
-  r.host = p.host;
-  http_path(p.target, r.path);
-  http_route(r.path, r.route);
+  const std::string_view path = http_path(p.target);
+  http_route(path, route_);
   r.status = resp ? resp->status : 0;
   r.grpc_status = -1;
   r.request_bytes = p.bytes;
   r.response_bytes = resp ? resp->end - resp->start : 0;
   r.latency = resp && p.complete ? since(resp->first_ts, p.last_ts) : kUnknownNs;
   r.duration = resp && p.complete ? since(resp->last_ts, p.last_ts) : kUnknownNs;
-  r.note = note;
   ++stats_.http_records;
   if (!resp) ++stats_.no_response;
-  sink_.http(r);
+  // The strings as views: the queue copies them once, into its batch.
+  sink_.http_parts(r, HttpTexts{p.version, p.method, p.host, path, route_, note});
 }
 
 // ---- HTTP/2 ----
@@ -558,31 +557,31 @@ void AppAnalyzer::emit_h2(Conn& c, const Http2Stream& s, bool complete) {
     c.grpc = true;
     ++stats_.grpc_calls;
   }
-  HttpRecord& r = http_;
+  HttpNumbers r;
   r.uid = c.uid;
   r.ends = c.ends;
   r.ts = s.request_first_ts;
-  r.version = "2";
   r.stream_id = s.id;
-  r.method = s.method;
-  r.host = s.authority;
-  http_path(s.path, r.path);
+  const std::string_view path = http_path(s.path);
   // gRPC's :path is /package.Service/Method: a route already.
-  if (grpc) r.route = r.path;
-  else http_route(r.path, r.route);
+  std::string_view route = path;
+  if (!grpc) {
+    http_route(path, route_);
+    route = route_;
+  }
   r.status = s.status;
   r.grpc_status = s.grpc_status;
   r.request_bytes = s.request_bytes;
   r.response_bytes = s.response_bytes;
   r.latency = s.response_seen ? since(s.response_first_ts, s.request_last_ts) : kUnknownNs;
   r.duration = s.response_ended ? since(s.response_last_ts, s.request_last_ts) : kUnknownNs;
-  if (s.reset) r.note = "reset";
-  else if (!s.response_seen) r.note = c.gap[1] ? "gap" : "no_response";
-  else if (!complete) r.note = c.gap[1] ? "gap" : "incomplete";
-  else r.note.clear();
+  const char* note = "";
+  if (s.reset) note = "reset";
+  else if (!s.response_seen) note = c.gap[1] ? "gap" : "no_response";
+  else if (!complete) note = c.gap[1] ? "gap" : "incomplete";
   ++stats_.http_records;
   if (!s.response_seen) ++stats_.no_response;
-  sink_.http(r);
+  sink_.http_parts(r, HttpTexts{"2", s.method, s.authority, path, route, note});
 }
 
 // ---- DNS ----

@@ -55,6 +55,7 @@ struct PendingRequest {
 // "/users/42/items?x=1" -> "/users/42/items": the path of a request-target (absolute-form loses
 // scheme and authority); route: path segments that are all digits, a UUID, or 8+ hex digits
 // become "{id}" ("/users/{id}/items").
+std::string_view http_path(std::string_view target);  // a view into target (or "/")
 void http_path(std::string_view target, std::string& path);
 // The first bytes of an HTTP/1 request (a method token, upper-case letters, '-', '_', and a
 // space, or only such letters so far) or response ("HTTP/1." or a prefix of it).
@@ -115,7 +116,7 @@ class AppAnalyzer {
   AppAnalyzerLimits limits_;
   AppAnalyzerStats stats_;
   std::vector<std::unique_ptr<Conn>> conns_;  // by slot; unique_ptr: parsers keep pointers to theirs
-  HttpRecord http_;                           // reused: its strings keep their capacity
+  std::string route_;                         // the HTTP record's route being made (keeps its capacity)
   PendingRequest overflow_;                   // a request past the queue cap
   DnsRecord dns_;
   DnsMessage dns_msg_;

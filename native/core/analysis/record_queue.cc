@@ -66,9 +66,11 @@ void RecordQueue::flow(const FlowRecord& r) {
   counted();
 }
 
-void RecordQueue::http(const HttpRecord& r) {
+void RecordQueue::http(const HttpRecord& r) { http_parts(r, texts_of(r)); }
+
+void RecordQueue::http_parts(const HttpNumbers& n, const HttpTexts& t) {
   if (!room_for_record()) return;
-  current_.add(r, texts_of(r));
+  current_.add(n, t);
   counted();
 }
 

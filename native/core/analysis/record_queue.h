@@ -47,6 +47,7 @@ class RecordQueue : public RecordSink {
   void set_on_ready(std::function<void()> on_ready) { on_ready_ = std::move(on_ready); }
   void flow(const FlowRecord& r) override;
   void http(const HttpRecord& r) override;
+  void http_parts(const HttpNumbers& n, const HttpTexts& t) override;
   void dns(const DnsRecord& r) override;
   // Alerts are never dropped (they are few: each key fires at most once per min_seconds).
   void alert(const AlertRecord& r) override;

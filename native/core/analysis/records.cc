@@ -2,6 +2,18 @@
 
 namespace podspan {
 
+void RecordSink::http_parts(const HttpNumbers& n, const HttpTexts& t) {
+  thread_local HttpRecord r;  // reused: its strings keep their capacity
+  static_cast<HttpNumbers&>(r) = n;
+  r.version.assign(t.version);
+  r.method.assign(t.method);
+  r.host.assign(t.host);
+  r.path.assign(t.path);
+  r.route.assign(t.route);
+  r.note.assign(t.note);
+  http(r);
+}
+
 const char* conn_state_name(ConnState s) {
   switch (s) {
     case ConnState::kEstablished: return "established";

@@ -135,6 +135,10 @@ class RecordSink {
   virtual void http(const HttpRecord& r) = 0;
   virtual void dns(const DnsRecord& r) = 0;
   virtual void alert(const AlertRecord& r) {}  // only sinks that pass alerts on take them
+  // An HTTP record as its numbers and views of its strings (valid during the call): how the
+  // application analyser hands them over, so that a sink which copies the strings anyway (the
+  // queue) needs no record built first. By default the record is built and given to http().
+  virtual void http_parts(const HttpNumbers& n, const HttpTexts& t);
 };
 
 }  // namespace podspan

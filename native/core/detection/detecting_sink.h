@@ -14,9 +14,10 @@ class DetectingSink : public RecordSink {
   void flow(const FlowRecord& r) override {
     if (records_) next_.flow(r);
   }
-  void http(const HttpRecord& r) override {
-    detector_.on_http(r);
-    if (records_) next_.http(r);
+  void http(const HttpRecord& r) override { http_parts(r, texts_of(r)); }
+  void http_parts(const HttpNumbers& n, const HttpTexts& t) override {
+    detector_.on_http(n, t.route);
+    if (records_) next_.http_parts(n, t);
   }
   void dns(const DnsRecord& r) override {
     if (records_) next_.dns(r);

@@ -335,18 +335,18 @@ void Detector::on_udp(const Decoded& d, uint64_t ts) {
     if (new_target(target_hash(d))) ++src->targets;
 }
 
-void Detector::on_http(const HttpRecord& r) {
+void Detector::on_http(const HttpNumbers& r, std::string_view route) {
   advance(r.ts);
   const ServerKey sk = server_key(r.ends.ip_version, r.ends.server, r.ends.server_port);
   const bool error = r.status >= 500 || r.grpc_status > 0;
   ServerState& srv = server(sk);
   ++srv.requests;
   if (error) ++srv.errors;
-  if (!r.route.empty()) {
+  if (!route.empty()) {
     RouteKey rk{};
     rk.server = sk;
-    rk.len = static_cast<uint8_t>(std::min(r.route.size(), kRouteMax));
-    std::memcpy(rk.route, r.route.data(), rk.len);
+    rk.len = static_cast<uint8_t>(std::min(route.size(), kRouteMax));
+    std::memcpy(rk.route, route.data(), rk.len);
     ++touch(routes_, rk, [&](auto& e) { clear_alerts(e, ClearCause::kEvicted); }).requests;
   }
   PairKey pk{};

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -68,7 +69,8 @@ class Detector : public TcpPacketObserver {
   // Every UDP datagram: towards a lower port, it counts as a port_scan target of its sender.
   void on_udp(const Decoded& d, uint64_t ts);
   // Every HTTP exchange (HTTP/1, HTTP/2, gRPC), counted in the second it is reported in.
-  void on_http(const HttpRecord& r);
+  void on_http(const HttpNumbers& r, std::string_view route);
+  void on_http(const HttpRecord& r) { on_http(r, r.route); }
   // Live capture with no packet for a while: capture time still passes. Closes the seconds before
   // `now` (the wall clock, a little behind), so an alert whose traffic stopped clears on time.
   void advance_idle(uint64_t now);
