@@ -10,9 +10,11 @@
 # round (order rotated). Whole process, start-up included. Prints per run wall time and CPU
 # (user+sys) per packet, then medians and ratios per workload. Core only: the reassembly bench
 # (bench/native/reassembly_bench.cc) reads the same file with reassembly alone and with the
-# Analyzer (connection tracker, HTTP/HTTP2/DNS parsers, every record formatted as JSON), in the
-# same rounds: what analytics adds to the reassembly cost per packet, without Node or files; and
-# with llhttp alone on the reassembled bytes (no records): the share of that the parser itself is.
+# Analyzer (connection tracker, HTTP/HTTP2/DNS parsers, every record queued and formatted as its
+# JSON line and row when taken, that formatting's CPU printed apart), in the same rounds: what
+# analytics adds to the reassembly cost per packet, without Node or files; and with llhttp alone
+# on the reassembled bytes (no records): the share of that the parser itself is. `analyze` runs
+# under bench/lib/thread_cpu.py: the capture thread's and the main thread's CPU are printed too.
 #   sudo bash bench/analyze-vs-tshark.sh [ROUNDS=5] [REQUESTS=200000]
 # BASELINE=DIR (another checkout, built: dist/ and the addon) adds its `analyze` and core to the
 # same rounds (analyze-base, core-analyze-base): before/after figures from one interleaved run.
@@ -50,17 +52,18 @@ WORKLOADS=(iperf32 http-ka http-new)
 [ -s "${CAPS[http-new]}" ] || bash "$ROOT/bench/record-http.sh" "${CAPS[http-new]}" "$((REQUESTS / 4))" 20 close
 
 TIME=(/usr/bin/time -f "%e %U %S %M" -o "$OUT/time")
+THREADS=(python3 "$ROOT/bench/lib/thread_cpu.py" "$OUT/time")  # + THREADS_FILE --: the time line and CPU per thread
 run_tool() {  # tool capture -> "wall user sys maxrss_kb"
   local tool=$1 cap=$2 out="$OUT/out-$1"
   rm -rf "$out"; mkdir -p "$out"
   case $tool in
-    analyze) "${TIME[@]}" node "$ROOT/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    analyze) "${THREADS[@]}" "$OUT/threads-$tool" -- node "$ROOT/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     streams) "${TIME[@]}" node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     tshark-tree) "${TIME[@]}" tshark -n -2 -r "$cap" -z http,tree -q >"$out/tree.txt" 2>"$OUT/log-$tool" ;;
     core-reassembly) "${TIME[@]}" "$CORE" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
-    core-analyze) "${TIME[@]}" "$CORE" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
+    core-analyze) "${TIME[@]}" "$CORE" --analyze "$cap" >>"$OUT/core-analyze.txt" 2>"$OUT/log-$tool" ;;
     core-llhttp) "${TIME[@]}" "$CORE" --llhttp "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
-    analyze-base) "${TIME[@]}" node "$BASE/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    analyze-base) "${THREADS[@]}" "$OUT/threads-$tool" -- node "$BASE/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     core-analyze-base) "${TIME[@]}" "$BASE/build/native-bench/podspan_reassembly_bench" --analyze "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
     tshark-fields) "${TIME[@]}" tshark -n -2 -r "$cap" -T fields -e tcp.stream -e tcp.analysis.initial_rtt \
       -e tcp.analysis.retransmission -e tcp.analysis.zero_window -e http.time -e dns.time >"$out/fields.txt" 2>"$OUT/log-$tool" ;;
@@ -84,6 +87,7 @@ for w in "${WORKLOADS[@]}"; do
   echo "== $w: $(du -m "$cap" | cut -f1) MB, $packets packets"
   cat "$cap" >/dev/null
   declare -A R=()
+  rm -f "$OUT"/threads-* "$OUT/core-analyze.txt"
   interleaved_rounds "$cap" "$packets" 13
   declare -A WALL=() CPU=()
   for tool in "${TOOLS[@]}"; do
@@ -98,6 +102,14 @@ for w in "${WORKLOADS[@]}"; do
       w, tt/a, tf/a, (ac/sc - 1) * 100 }'
   awk -v w="$w" -v r="${CPU[core-reassembly]}" -v a="${CPU[core-analyze]}" -v l="${CPU[core-llhttp]}" 'BEGIN {
     printf "ratio %s: core only, analytics adds %+.0f%% to the reassembly CPU per packet (llhttp alone, no records: %+.0f%%)\n", w, (a/r - 1) * 100, (l/r - 1) * 100 }'
+  for tool in analyze analyze-base; do  # the capture thread's and the main thread's CPU, medians
+    [ -s "$OUT/threads-$tool" ] || continue
+    awk -v t="$tool" -v p="$packets" -v c="$(awk '{print $1}' "$OUT/threads-$tool" | median)" -v m="$(awk '{print $2}' "$OUT/threads-$tool" | median)" \
+      'BEGIN { printf "threads %-13s capture thread %6.0f ns CPU/pkt, main thread %6.0f ns CPU/pkt\n", t, c*1e9/p, m*1e9/p }'
+  done
+  fmt=$(sed -n 's/.*format_cpu_s=\([0-9.]*\).*/\1/p' "$OUT/core-analyze.txt" | median)
+  awk -v w="$w" -v c="${CPU[core-analyze]}" -v f="$fmt" -v p="$packets" 'BEGIN {
+    printf "core %s: analytics %.0f ns CPU/pkt, of which formatting taken batches %.0f, the rest (the capture thread'"'"'s part) %.0f\n", w, c*1e9/p, f*1e9/p, (c-f)*1e9/p }'
   [ -n "$BASE" ] && awk -v w="$w" -v a="${CPU[analyze]}" -v b="${CPU[analyze-base]}" -v ca="${CPU[core-analyze]}" -v cb="${CPU[core-analyze-base]}" \
       -v wa="${WALL[analyze]}" -v wb="${WALL[analyze-base]}" 'BEGIN {
     printf "ratio %s: against BASELINE, analyze wall %+.0f%%, CPU/pkt %+.0f%%; core analytics CPU/pkt %+.0f%%\n", w, (wa/wb - 1) * 100, (a/b - 1) * 100, (ca/cb - 1) * 100 }'

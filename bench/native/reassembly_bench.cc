@@ -10,8 +10,9 @@
 // BYTES (default 1000) sets the flood's segment size: 1 shows what bookkeeping costs.
 //   podspan_reassembly_bench --flood 2000 1000 [BYTES]
 // With --analyze FILE: the same read with analytics instead of a counting sink (the Analyzer:
-// reassembly plus the connection tracker, flow records serialised as JSON lines), so the two
-// runs side by side show what the tracker adds per packet.
+// reassembly, the connection tracker and the HTTP/HTTP2/DNS analyser, records queued and
+// formatted as JSON lines and rows, the formatting's CPU printed apart), so the two runs side by
+// side show what analytics adds per packet.
 //   podspan_reassembly_bench --analyze FILE
 // With --detect FILE: --analyze with the Detector too (default rules), so the two side by side
 // show what detection adds per packet.
@@ -26,6 +27,7 @@
 //   podspan_reassembly_bench --llhttp FILE
 #include <llhttp.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdio>
@@ -42,39 +44,41 @@
 #include "analysis/app_analyzer.h"
 #include "detection/detecting_sink.h"
 #include "detection/detector.h"
-#include "analysis/json_records.h"
-#include "analysis/record_rows.h"
+#include "analysis/record_queue.h"
 #include "shadow/shadow_consumer.h"
 
 using namespace podspan;
 
 namespace {
-// Each record as the queue to JavaScript makes it: its JSON line and, for flows, HTTP and DNS,
-// its fixed row (analysis/record_rows.h).
-struct JsonCountingRecords : RecordSink {
-  std::string line, row;
-  uint64_t flows = 0, http_records = 0, dns_records = 0, json_bytes = 0;
-  template <class R>
-  void count(const R& r, uint64_t& n) {
-    line.clear();
-    row.clear();
-    LineSpans spans;
-    append_json(line, r, &spans);
-    append_row(row, r, spans);
-    ++n;
-    json_bytes += line.size();
+// The records as the queue to JavaScript takes them: kept in compact form on the producing
+// (capture) thread, formatted as JSON lines and rows when taken (after every read batch, on the
+// same thread here; the CPU that takes is timed apart, so the capture thread's share is known).
+struct QueuedRecords {
+  RecordQueue queue{options()};
+  RecordBatch taken;
+  uint64_t flows = 0, http_records = 0, dns_records = 0, alerts = 0, json_bytes = 0;
+  double format_cpu_s = 0;
+  static RecordQueueOptions options() {
+    RecordQueueOptions o;
+    o.queue_max_batches = size_t{1} << 20;  // drained after every read batch: never full
+    return o;
   }
-  void count(const AlertRecord& r, uint64_t& n) {
-    line.clear();
-    append_json(line, r);
-    ++n;
-    json_bytes += line.size();
+  void drain() {
+    const double t0 = thread_cpu_s();
+    while (queue.take(taken)) {
+      flows += taken.flow_count;
+      http_records += taken.http_count;
+      dns_records += taken.dns_count;
+      alerts += taken.alert_count;
+      json_bytes += taken.flows.size() + taken.http.size() + taken.dns.size() + taken.alerts.size();
+    }
+    format_cpu_s += thread_cpu_s() - t0;
   }
-  void flow(const FlowRecord& r) override { count(r, flows); }
-  void http(const HttpRecord& r) override { count(r, http_records); }
-  void dns(const DnsRecord& r) override { count(r, dns_records); }
-  uint64_t alerts = 0;
-  void alert(const AlertRecord& r) override { count(r, alerts); }
+  static double thread_cpu_s() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  }
 };
 
 struct CountingSink : StreamSink {
@@ -244,29 +248,38 @@ bool feed_file(FileReader& reader, PacketConsumer& consumer, AfterBatch after_ba
 }
 
 // --analyze: the Analyzer with the application analyser (HTTP, HTTP/2, DNS) over the whole file,
-// every record formatted as its JSON line: what `podspan analyze` costs before JavaScript.
+// every record queued and formatted as its JSON line and row: what `podspan analyze` costs before
+// JavaScript. format_cpu_s: the part spent formatting taken batches (the consumer's thread in
+// `podspan analyze`); the rest is what the capture thread does.
 int analyze_file(FileReader& reader, std::chrono::steady_clock::time_point t0, bool detect) {
-  JsonCountingRecords records;
+  QueuedRecords records;
+  RecordSink& queue = records.queue;
   std::unique_ptr<Detector> detector;  // only with --detect: its tables cost memory
   std::unique_ptr<DetectingSink> detecting;
   if (detect) {
-    detector = std::make_unique<Detector>(DetectConfig{}, records);
-    detecting = std::make_unique<DetectingSink>(records, *detector, true);
+    detector = std::make_unique<Detector>(DetectConfig{}, queue);
+    detecting = std::make_unique<DetectingSink>(queue, *detector, true);
   }
-  RecordSink& sink = detect ? static_cast<RecordSink&>(*detecting) : records;
+  RecordSink& sink = detect ? static_cast<RecordSink&>(*detecting) : queue;
   AppEventsFor<AppAnalyzer> app(std::make_unique<AppAnalyzer>(sink));
   Analyzer analyzer(AnalyzerOptions{}, sink, &app);
   if (detect) analyzer.set_detector(detector.get());
-  if (!feed_file(reader, analyzer, [] {})) return 1;
+  if (!feed_file(reader, analyzer, [&] {
+        records.queue.maybe_push(false);
+        records.drain();
+      }))
+    return 1;
+  records.queue.maybe_push(true);
+  records.drain();
   const AnalyzerStats stats = analyzer.stats();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("%s packets=%llu tcp=%llu flow_records=%llu http_records=%llu dns_records=%llu alerts=%llu json_bytes=%llu seconds=%.3f pkts_per_s=%.0f max_rss_kb=%ld\n",
+  std::printf("%s packets=%llu tcp=%llu flow_records=%llu http_records=%llu dns_records=%llu alerts=%llu json_bytes=%llu seconds=%.3f format_cpu_s=%.3f pkts_per_s=%.0f max_rss_kb=%ld\n",
               detect ? "detect" : "analyze", static_cast<unsigned long long>(stats.packets), static_cast<unsigned long long>(stats.tcp_packets),
               static_cast<unsigned long long>(records.flows), static_cast<unsigned long long>(records.http_records),
               static_cast<unsigned long long>(records.dns_records), static_cast<unsigned long long>(records.alerts),
-              static_cast<unsigned long long>(records.json_bytes), secs,
+              static_cast<unsigned long long>(records.json_bytes), secs, records.format_cpu_s,
               stats.packets / secs, ru.ru_maxrss);
   return 0;
 }
