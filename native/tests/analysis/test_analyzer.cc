@@ -93,7 +93,7 @@ TEST(analyzer_feeds_the_app_in_order_and_names_its_app) {
 TEST(record_queue_live_drops_and_counts) {
   RecordQueueOptions o;
   o.wait_for_room = false;
-  o.batch_max_bytes = 200;  // about one flow line per batch
+  o.batch_max_bytes = 200;  // about one flow record per batch (176 bytes compact, and its strings)
   o.queue_max_batches = 2;
   RecordQueue q(o);
   FlowRecord r;
