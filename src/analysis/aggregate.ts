@@ -33,6 +33,49 @@ export function serverName(r: ServerFacts): string {
   return r.server_pod ?? addressPort(r.server, r.server_port);
 }
 
+/**
+ * Names made of two parts, each made once and then found by its parts: a record's strings come
+ * interned (one string per distinct bytes, record-rows.ts), so finding a name costs two Map
+ * lookups of strings whose hashes are known, where building it anew costs a string and its hash
+ * per record. Bounded: past maxEntries names (routes come from the network) it starts over.
+ */
+export class NameCache<A, B> {
+  private readonly byFirst = new Map<A, Map<B, string>>();
+  private entries = 0;
+
+  constructor(
+    private readonly make: (a: A, b: B) => string,
+    private readonly maxEntries = 4096,
+  ) {}
+
+  get(a: A, b: B): string {
+    let bySecond = this.byFirst.get(a);
+    let name = bySecond?.get(b);
+    if (name !== undefined) return name;
+    if (this.entries >= this.maxEntries) {
+      this.byFirst.clear();
+      this.entries = 0;
+      bySecond = undefined;
+    }
+    if (!bySecond) this.byFirst.set(a, (bySecond = new Map()));
+    name = this.make(a, b);
+    bySecond.set(b, name);
+    this.entries++;
+    return name;
+  }
+}
+
+/** A status or code as a label value ("200"), made once per value. */
+const codeTexts = new Map<number, string>();
+function codeText(n: number): string {
+  let t = codeTexts.get(n);
+  if (t === undefined) {
+    t = String(n);
+    if (codeTexts.size < 4096) codeTexts.set(n, t);
+  }
+  return t;
+}
+
 /** What a record's request is, for aggregation: protocol, method, route, whether it failed. */
 export interface RequestKey {
   protocol: RouteProtocol;
@@ -56,7 +99,7 @@ export function httpRequest(r: HttpFacts): RequestKey {
     protocol: grpc ? 'grpc' : 'http',
     method: r.method,
     route: r.route,
-    code: grpc ? String(r.grpc_status) : answered ? String(r.status) : '',
+    code: grpc ? codeText(r.grpc_status!) : answered ? codeText(r.status) : '',
     // gRPC: any status but OK (0); HTTP: any 5xx.
     error: grpc ? r.grpc_status !== 0 : r.status >= 500,
     answered,
@@ -148,6 +191,13 @@ export class Aggregator {
   private readonly budget: SampleBudget;
   private readonly servers = new Map<string, ServerStats>();
   private readonly counts = { flows: 0, http: 0, dns: 0 };
+  private readonly serverNames = new NameCache<string, number>(addressPort);
+  // "PROTOCOL METHOD ROUTE", the key a route is capped and kept under
+  private readonly routeKeys: Record<RouteProtocol, NameCache<string, string>> = {
+    http: new NameCache((method, route) => `http ${method} ${route}`),
+    grpc: new NameCache((method, route) => `grpc ${method} ${route}`),
+    dns: new NameCache((method, route) => `dns ${method} ${route}`),
+  };
 
   constructor(readonly limits: AggregateLimits = DEFAULT_AGGREGATE_LIMITS) {
     this.caps = new CardinalityCaps(limits);
@@ -155,7 +205,7 @@ export class Aggregator {
   }
 
   private serverStats(r: ServerFacts): ServerStats {
-    const name = this.caps.server(serverName(r));
+    const name = this.caps.server(r.server_pod ?? this.serverNames.get(r.server, r.server_port));
     let s = this.servers.get(name);
     if (!s) {
       s = {
@@ -195,10 +245,11 @@ export class Aggregator {
 
   private addRequest(r: ServerFacts, k: RequestKey): void {
     const s = this.serverStats(r);
-    const name = this.caps.route(s.server, `${k.protocol} ${k.method} ${k.route}`);
+    const key = this.routeKeys[k.protocol].get(k.method, k.route);
+    const name = this.caps.route(s.server, key);
     let route = s.routes.get(name);
     if (!route) {
-      const folded = name !== `${k.protocol} ${k.method} ${k.route}`;
+      const folded = name !== key;
       route = {
         protocol: k.protocol,
         method: folded ? '' : k.method,

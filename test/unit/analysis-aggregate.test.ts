@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, DEFAULT_AGGREGATE_LIMITS } from '../../src/analysis/aggregate';
+import { Aggregator, DEFAULT_AGGREGATE_LIMITS, NameCache } from '../../src/analysis/aggregate';
 import { parseJsonLines, type DnsRecord, type FlowRecord, type HttpRecord } from '../../src/analysis/records';
 import { LatencySamples, rankOf, sampleBudget } from '../../src/analysis/samples';
 import { formatMs, topLists } from '../../src/analysis/top-list';
@@ -142,5 +142,20 @@ describe('top lists', () => {
     expect(errors[2]).toMatch(/^10\.1\.0\.2:8080\s+http\s+GET \/items\/\{id\}\s+10\s+3\s+30\.00%\s+200:6 503:3$/);
     const retrans = lines.slice(lines.indexOf('MOST RETRANSMISSIONS'));
     expect(retrans[2]).toMatch(/^10\.1\.0\.2:8080\s+3\s+1\s+62\s+2\s+3\.23%\s+100µs\s+300µs$/);
+  });
+});
+
+describe('NameCache', () => {
+  it('makes each name once, finds it by its parts, and starts over past its bound', () => {
+    let made = 0;
+    const cache = new NameCache<string, number>((a, b) => (made++, `${a}:${b}`), 3);
+    expect(cache.get('10.0.0.1', 80)).toBe('10.0.0.1:80');
+    expect(cache.get('10.0.0.1', 80)).toBe('10.0.0.1:80');
+    expect(cache.get('10.0.0.1', 443)).toBe('10.0.0.1:443');
+    expect(cache.get('10.0.0.2', 80)).toBe('10.0.0.2:80');
+    expect(made).toBe(3);
+    expect(cache.get('10.0.0.3', 80)).toBe('10.0.0.3:80'); // a fourth: the three are dropped
+    expect(cache.get('10.0.0.1', 80)).toBe('10.0.0.1:80');
+    expect(made).toBe(5);
   });
 });
