@@ -110,7 +110,9 @@ for w in "${WORKLOADS[@]}"; do
   fmt=$(sed -n 's/.*format_cpu_s=\([0-9.]*\).*/\1/p' "$OUT/core-analyze.txt" | median)
   awk -v w="$w" -v c="${CPU[core-analyze]}" -v f="$fmt" -v p="$packets" 'BEGIN {
     printf "core %s: analytics %.0f ns CPU/pkt, of which formatting taken batches %.0f, the rest (the capture thread'"'"'s part) %.0f\n", w, c*1e9/p, f*1e9/p, (c-f)*1e9/p }'
-  [ -n "$BASE" ] && awk -v w="$w" -v a="${CPU[analyze]}" -v b="${CPU[analyze-base]}" -v ca="${CPU[core-analyze]}" -v cb="${CPU[core-analyze-base]}" \
-      -v wa="${WALL[analyze]}" -v wb="${WALL[analyze-base]}" 'BEGIN {
-    printf "ratio %s: against BASELINE, analyze wall %+.0f%%, CPU/pkt %+.0f%%; core analytics CPU/pkt %+.0f%%\n", w, (wa/wb - 1) * 100, (a/b - 1) * 100, (ca/cb - 1) * 100 }'
+  if [ -n "$BASE" ]; then  # (as an `&&` list it left the script's exit status 1 without a baseline)
+    awk -v w="$w" -v a="${CPU[analyze]}" -v b="${CPU[analyze-base]}" -v ca="${CPU[core-analyze]}" -v cb="${CPU[core-analyze-base]}" \
+        -v wa="${WALL[analyze]}" -v wb="${WALL[analyze-base]}" 'BEGIN {
+      printf "ratio %s: against BASELINE, analyze wall %+.0f%%, CPU/pkt %+.0f%%; core analytics CPU/pkt %+.0f%%\n", w, (wa/wb - 1) * 100, (a/b - 1) * 100, (ca/cb - 1) * 100 }'
+  fi
 done
