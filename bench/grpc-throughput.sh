@@ -135,19 +135,27 @@ target() { # MODE PORT [VARIANT]
   if [ "$1" = on ]; then echo "grpc://127.0.0.1:$2?tls=1&ca=$work/pki/ca.crt${q:+&$q}"; else echo "grpc://127.0.0.1:$2${q:+?$q}"; fi
 }
 # agent_cpu BIN FILE TARGET: runs the agent; sets asecs, acpu and arss, its peak anonymous RSS
-# in KiB (sampled every 50 ms: the capture file is mapped, and its pages would count in VmHWM).
+# in KiB (sampled every 100 ms: the capture file is mapped, and its pages would count in VmHWM).
+# The sampling forks nothing once the agent's PID is known (bash builtins only, and a `read -t`
+# on a pipe nobody writes to as its sleep): on two cores, a sampler forking pgrep, awk and sleep
+# 20 times a second took CPU from the two processes it measured.
 agent_cpu() {
-  local t0 t1 tpid apid anon
+  local t0 t1 tpid apid="" key value sleeper
+  exec {sleeper}<> <(:)
   t0=$(date +%s.%N)
   /usr/bin/time -f '%U %S' -o "$work/time" "${other_pin[@]}" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
   tpid=$!
   arss=0
   while kill -0 "$tpid" 2>/dev/null; do
-    apid=$(pgrep -P "$tpid" | head -1 || true)
-    anon=$( [ -n "$apid" ] && awk '/RssAnon/ {print $2}' "/proc/$apid/status" 2>/dev/null || echo 0)
-    [ "${anon:-0}" -gt "$arss" ] && arss=$anon
-    sleep 0.05
+    [ -z "$apid" ] && apid=$(pgrep -P "$tpid" | head -1 || true)
+    if [ -n "$apid" ]; then
+      while read -r key value _; do
+        if [ "$key" = RssAnon: ]; then [ "$value" -gt "$arss" ] && arss=$value; break; fi
+      done < "/proc/$apid/status" 2>/dev/null || true
+    fi
+    read -r -t 0.1 -u "$sleeper" _ || true
   done
+  exec {sleeper}>&-
   wait "$tpid"
   t1=$(date +%s.%N)
   asecs=$(echo "$t1 - $t0" | bc -l)
