@@ -5,6 +5,7 @@
 import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 import { CardinalityCaps, type CardinalityLimits } from './caps';
 import { LatencySamples, sampleBudget, type Quantiles, type SampleBudget } from './samples';
+import { PairCache } from './pair-cache';
 
 export interface AggregateLimits extends CardinalityLimits {
   /** Latency values stored per series (a route's latencies, a server's handshake RTTs). */
@@ -23,47 +24,11 @@ export const DEFAULT_AGGREGATE_LIMITS: AggregateLimits = {
 
 export type RouteProtocol = 'http' | 'grpc' | 'dns';
 
-/** "10.0.0.7:80", "[fd00::7]:80": a server off-cluster. */
+/** "10.0.0.7:80", "[fd00::7]:80": a server off-cluster (a server is named by its pod when known, else so). */
 export function addressPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** The server as the summary and the metrics name it: its pod, else address and port. */
-export function serverName(r: ServerFacts): string {
-  return r.server_pod ?? addressPort(r.server, r.server_port);
-}
-
-/**
- * Names made of two parts, each made once and then found by its parts: a record's strings come
- * interned (one string per distinct bytes, record-rows.ts), so finding a name costs two Map
- * lookups of strings whose hashes are known, where building it anew costs a string and its hash
- * per record. Bounded: past maxEntries names (routes come from the network) it starts over.
- */
-export class NameCache<A, B> {
-  private readonly byFirst = new Map<A, Map<B, string>>();
-  private entries = 0;
-
-  constructor(
-    private readonly make: (a: A, b: B) => string,
-    private readonly maxEntries = 4096,
-  ) {}
-
-  get(a: A, b: B): string {
-    let bySecond = this.byFirst.get(a);
-    let name = bySecond?.get(b);
-    if (name !== undefined) return name;
-    if (this.entries >= this.maxEntries) {
-      this.byFirst.clear();
-      this.entries = 0;
-      bySecond = undefined;
-    }
-    if (!bySecond) this.byFirst.set(a, (bySecond = new Map()));
-    name = this.make(a, b);
-    bySecond.set(b, name);
-    this.entries++;
-    return name;
-  }
-}
 
 /** A status or code as a label value ("200"), made once per value. */
 const codeTexts = new Map<number, string>();
@@ -191,12 +156,13 @@ export class Aggregator {
   private readonly budget: SampleBudget;
   private readonly servers = new Map<string, ServerStats>();
   private readonly counts = { flows: 0, http: 0, dns: 0 };
-  private readonly serverNames = new NameCache<string, number>(addressPort);
+  // Names built from a record's interned strings once, then found by them (pair-cache.ts)
+  private readonly serverNames = new PairCache<string, number, string>(addressPort);
   // "PROTOCOL METHOD ROUTE", the key a route is capped and kept under
-  private readonly routeKeys: Record<RouteProtocol, NameCache<string, string>> = {
-    http: new NameCache((method, route) => `http ${method} ${route}`),
-    grpc: new NameCache((method, route) => `grpc ${method} ${route}`),
-    dns: new NameCache((method, route) => `dns ${method} ${route}`),
+  private readonly routeKeys: Record<RouteProtocol, PairCache<string, string, string>> = {
+    http: new PairCache((method, route) => `http ${method} ${route}`),
+    grpc: new PairCache((method, route) => `grpc ${method} ${route}`),
+    dns: new PairCache((method, route) => `dns ${method} ${route}`),
   };
 
   constructor(readonly limits: AggregateLimits = DEFAULT_AGGREGATE_LIMITS) {

@@ -4,7 +4,8 @@
 // so the number of series stays bounded however many addresses and paths the traffic carries.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
-import { dnsRequest, httpRequest, serverName } from './aggregate';
+import { addressPort, dnsRequest, httpRequest } from './aggregate';
+import { PairCache } from './pair-cache';
 import type { RecordsByKind } from './records';
 import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
 
@@ -31,6 +32,9 @@ const part = (v: string | null | undefined): string => (v === null ? '~n' : v ==
 
 export class AnalyticsMetrics {
   private readonly caps: CardinalityCaps;
+  // Names built from a record's interned strings once, then found by them (pair-cache.ts)
+  private readonly serverNames = new PairCache<string, number, string>(addressPort);
+  private readonly routeKeys = new PairCache<string, string, string>((method, route) => `${method} ${route}`);
   // Each series' prom-client child by its label values, so a record finds its series without
   // prom-client hashing a label object (most of what a record cost here). As many as the series.
   private readonly flowSeries = new Map<string, { connections: CounterSeries; retransmitted: CounterSeries; rtt: HistogramSeries }>();
@@ -95,7 +99,7 @@ export class AnalyticsMetrics {
   }
 
   private serverLabels(r: ServerFacts): { namespace: string; pod: string } {
-    const name = this.caps.server(serverName(r));
+    const name = this.caps.server(r.server_pod ?? this.serverNames.get(r.server, r.server_port));
     if (name === OTHER || name !== r.server_pod) return { namespace: '', pod: name };
     const slash = name.indexOf('/');
     return { namespace: name.slice(0, slash), pod: name.slice(slash + 1) };
@@ -118,7 +122,7 @@ export class AnalyticsMetrics {
     const l = this.serverLabels(r);
     const k = httpRequest(r);
     const server = l.namespace ? `${l.namespace}/${l.pod}` : l.pod;
-    const route = this.caps.route(server, `${k.method} ${k.route}`);
+    const route = this.caps.route(server, this.routeKeys.get(k.method, k.route));
     const folded = route === OTHER;
     const method = folded ? '' : k.method;
     const routeLabel = folded ? OTHER : k.route;

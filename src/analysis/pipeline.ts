@@ -10,6 +10,7 @@ import { enrichAlert, type AlertRecord } from '../detection/alert-record';
 import type { Aggregator } from './aggregate';
 import type { AnalyticsMetrics } from './metrics';
 import type { PodIndex, PodRef } from './pods';
+import { PairCache } from './pair-cache';
 
 import type { RecordBatch } from './native-records';
 export type { RecordBatch };
@@ -32,6 +33,8 @@ export class RecordPipeline {
   readonly counts = { flows: 0, http: 0, dns: 0, alerts: 0 };
   private readonly strings = new SpanStrings();
   private readonly views = { flows: flowFacts(), http: httpFacts(), dns: dnsFacts() };
+  // The spliced pod fields of each pair of pods, made once: a connection's lines name the same two pods
+  private readonly podFields = new PairCache<PodRef | undefined, PodRef | undefined, Buffer>((c, s) => Buffer.from(podFields(c, s)));
 
   constructor(private readonly parts: PipelineParts) {}
 
@@ -77,7 +80,8 @@ export class RecordPipeline {
     this.counts.dns += dns.count;
     const pods = this.parts.pods;
     if (!pods || !output) return { flows: batch.flows, http: batch.http, dns: batch.dns };
-    return { flows: withPodFields(flows, pods), http: withPodFields(http, pods), dns: withPodFields(dns, pods) };
+    const fields = this.podFields;
+    return { flows: withPodFields(flows, pods, fields), http: withPodFields(http, pods, fields), dns: withPodFields(dns, pods, fields) };
   }
 
   /** The server's pod, as PodIndex.enrich would set it on the parsed line. */
@@ -116,7 +120,7 @@ const serialise = (records: object[]): Buffer => Buffer.from(records.map((r) => 
  * server_pod, server_node, in that order) spliced in before each line's closing brace; runs of
  * lines with neither end a pod's are passed on as they are.
  */
-function withPodFields(rows: Rows, pods: PodIndex): Buffer {
+function withPodFields(rows: Rows, pods: PodIndex, fields: PairCache<PodRef | undefined, PodRef | undefined, Buffer>): Buffer {
   const parts: Buffer[] = [];
   let runStart = rows.count ? rows.lineStart(0) : 0;
   for (let i = 0; i < rows.count; i++) {
@@ -124,7 +128,7 @@ function withPodFields(rows: Rows, pods: PodIndex): Buffer {
     const server = pods.lookup(rows.serverAddress(i));
     if (!client && !server) continue;
     const end = rows.lineEnd(i);
-    parts.push(rows.json.subarray(runStart, end - 1), Buffer.from(podFields(client, server)));
+    parts.push(rows.json.subarray(runStart, end - 1), fields.get(client, server));
     runStart = end + 1;
   }
   if (!parts.length) return rows.json;

@@ -45,7 +45,10 @@ export class PodIndex {
   }
 
   lookup(ip: string): PodRef | undefined {
-    return this.byIp.get(ip) ?? this.byIp.get(canonical(ip));
+    const hit = this.byIp.get(ip);
+    // An IPv4 address is its canonical form: a miss stays a miss (no IPv6 check per record).
+    if (hit || !ip.includes(':')) return hit;
+    return this.byIp.get(canonical(ip));
   }
 
   /** Adds the pod fields of both ends to `r` (in place) where the address is a known pod's. */

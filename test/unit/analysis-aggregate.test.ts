@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Aggregator, DEFAULT_AGGREGATE_LIMITS, NameCache } from '../../src/analysis/aggregate';
+import { Aggregator, DEFAULT_AGGREGATE_LIMITS } from '../../src/analysis/aggregate';
+import { PairCache } from '../../src/analysis/pair-cache';
 import { parseJsonLines, type DnsRecord, type FlowRecord, type HttpRecord } from '../../src/analysis/records';
 import { LatencySamples, rankOf, sampleBudget } from '../../src/analysis/samples';
 import { formatMs, topLists } from '../../src/analysis/top-list';
@@ -145,10 +146,10 @@ describe('top lists', () => {
   });
 });
 
-describe('NameCache', () => {
+describe('PairCache', () => {
   it('makes each name once, finds it by its parts, and starts over past its bound', () => {
     let made = 0;
-    const cache = new NameCache<string, number>((a, b) => (made++, `${a}:${b}`), 3);
+    const cache = new PairCache<string, number, string>((a, b) => (made++, `${a}:${b}`), 3);
     expect(cache.get('10.0.0.1', 80)).toBe('10.0.0.1:80');
     expect(cache.get('10.0.0.1', 80)).toBe('10.0.0.1:80');
     expect(cache.get('10.0.0.1', 443)).toBe('10.0.0.1:443');
