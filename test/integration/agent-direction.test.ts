@@ -2,7 +2,8 @@
 // captured, from the first one. With `inbound`/`outbound` in the BPF expression (before), libpcap
 // filtered the ring block filled before the filter was set in user space, where those keywords
 // cannot be evaluated, and lost it: 1,365 frames of a flood at every capture start. Here a flood
-// from a "pod" runs while the capture starts and ends before it stops, so every frame the kernel
+// from a "pod" runs from before the capture starts (however long the start takes: a fixed-length
+// flood once ended before a slow start) and ends before it stops, so every frame the kernel
 // handed over (received) must be captured. On the pod's host-side veth what the pod sends is
 // `in`; `out` (what is sent to the pod) gets none of it.
 import fs from 'node:fs';
@@ -12,8 +13,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MirrorCapture } from '../../src/agent/mirror-capture';
 import { validateSession } from '../../src/config/agent-config';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, trafgenInBackground } from '../helpers/netns';
-import { capinfos, run } from '../helpers/tools';
+import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, trafgenUntilStopped } from '../helpers/netns';
+import { capinfos, run, until } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent direction tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
@@ -41,14 +42,26 @@ describe.skipIf(!canUseNetns)('a session\'s direction', () => {
   it.each(['in', 'out'] as const)('%s: captures every frame of its direction from the capture\'s first moment', async (direction) => {
     const dir = path.join(tmp, direction);
     const session = { ...validateSession({ name: direction, sources: { interfaces: [host] }, filter: { protocols: ['udp'], direction }, truncate: 64, targets: [{ pcap: { dir } }] }, 'test'), forward: [] };
-    // 100,000 frames at 200 k/s: the capture starts while they flow.
-    const flood = trafgenInBackground(ns, 'eth0', 100_000, { pps: 200_000 });
-    await new Promise((r) => setTimeout(r, 100));
+    // The flood is on before the capture starts and goes on until 20,000 more frames have reached
+    // the veth after it started (bounded: 2 M frames at 200 k/s), however long the start takes.
+    const flood = trafgenUntilStopped(ns, 'eth0', 2_000_000, { pps: 200_000 });
+    const arrived = () => Number(fs.readFileSync(`/sys/class/net/${host}/statistics/rx_packets`, 'utf8'));
+    const before = arrived();
+    await until(() => arrived() > before, 'the flood reaching the veth');
     const cap = await MirrorCapture.start({ key: direction, session, iface: host }, 'node-a', pino({ level: 'silent' }));
-    await flood;
-    // The last ring block is handed over within the capture's 100 ms timeout.
-    await new Promise((r) => setTimeout(r, 500));
-    const st = cap.interfaceStats()!;
+    const started = arrived();
+    await until(() => arrived() >= started + 20_000, '20,000 frames after the capture started');
+    await flood.stop();
+    const after = arrived() - started;
+    // The last ring block is handed over within the capture's 100 ms timeout, and the counters
+    // read once the ring is idle: until they cover every frame that came after the start.
+    let st = cap.interfaceStats()!;
+    if (direction === 'in') {
+      await until(() => {
+        st = cap.interfaceStats()!;
+        return st.received >= after && st.captured === st.received;
+      }, `the capture's counters covering the ${after} frames after its start`);
+    }
     await cap.stop();
     const file = path.join(dir, direction, `${host}.pcapng`);
     const packets = capinfos([file]).get(file)!.packets;
