@@ -12,7 +12,7 @@
       "libraries": ["-lpcap", "-lnghttp2", "-lpthread"],
       "cflags": ["-fvisibility=hidden"],
       "ldflags": ["-Wl,-Bsymbolic"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_c": ["-O2", "-w"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

@@ -21,23 +21,24 @@ function lowerThread(tid: number, nice: number): void {
   if (os.getPriority(tid) < nice) os.setPriority(tid, nice);
 }
 
+/** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE. */
+export const LOWEST_NICE = 19;
+
 /**
- * Lowers the calling thread's priority to `nice` (threads it starts later inherit it). False when
- * the system refuses (then the thread keeps the process's priority).
+ * Lowers the calling thread's priority to `nice`, and at LOWEST_NICE to SCHED_IDLE too (threads
+ * it starts later inherit both). False when the system refuses (then the thread keeps the
+ * process's priority).
  */
 export function lowerThreadPriority(nice: number): boolean {
   const tid = threadId();
   if (tid === undefined) return false;
   try {
     lowerThread(tid, nice);
-    return true;
+    return nice < LOWEST_NICE || native().setThreadIdle(tid);
   } catch {
     return false;
   }
 }
-
-/** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
-export const LOWEST_NICE = 19;
 
 /**
  * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
-import { indexCaptureFile, type CaptureIndex } from './capture-index';
+import type { CaptureIndex } from './capture-index';
 import { describeS3Error, objectKey, STORE_IDLE_TIMEOUT_S, type StoreOptions } from './store';
 import { UploadThread } from './upload-thread';
 
@@ -81,7 +81,7 @@ const nodeOf = (agent: string) => agent.split('/')[0];
 export class UploadSpool {
   private readonly queue: Entry[] = [];
   private inFlight?: Entry;
-  /** The multipart uploads, off the event loop. */
+  /** The multipart uploads and index reads, off the event loop. */
   private readonly thread: UploadThread;
   private readonly uploaded = new Set<string>();
   /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
@@ -265,7 +265,7 @@ export class UploadSpool {
     let index: CaptureIndex | undefined;
     let place: { node: string; hourMs: number };
     if (e.file.endsWith('.pcapng')) {
-      index = await indexCaptureFile(e.file, agent, e.size).catch((err: Error) => {
+      index = await this.thread.index({ file: e.file, agent, sizeBytes: e.size }).catch((err: Error) => {
         // A damaged file is stored all the same (found by its key, not by export's index search).
         this.log.warn({ file: e.file, err: err.message }, 'store: no index for this file');
         return undefined;
@@ -287,7 +287,7 @@ export class UploadSpool {
 
   private async upload(e: Entry): Promise<void> {
     e.placed ??= (await e.placing) ?? (await this.place(e));
-    // The next file's index is read (natively, off this thread) while this one uploads.
+    // The next file's index is read (in the upload thread) while this one uploads.
     const next = this.queue[1];
     if (next && !next.placed && !next.placing) {
       next.placing = this.place(next).catch(() => {

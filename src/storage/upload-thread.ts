@@ -1,14 +1,17 @@
-// The spool's multipart uploads (multipart-upload.ts), run in a worker thread of lower CPU
-// priority. On the main thread the AWS SDK's upload helper held the event loop ~90 ms per 16 MiB
-// part and cost ~5 ms of CPU per MB: the collector's gRPC streams then waited, and its ingest fell
-// (BENCHMARKS.md, "The collector's ingest while it uploads"). In the worker the loop stays free,
-// and at nice 19 the uploads take only the CPU the capture path leaves; the parts are read with
-// fs.readSync in this thread, so the reads run at its nice too (libuv's pool would not). One file
-// at a time; abort() ends the upload in progress; close() ends the thread, a request the store
+// The spool's multipart uploads (multipart-upload.ts) and index reads (capture-index.ts), run in
+// a worker thread of the lowest CPU priority. On the main thread the AWS SDK's upload helper held
+// the event loop ~90 ms per 16 MiB part and cost ~5 ms of CPU per MB: the collector's gRPC
+// streams then waited, and its ingest fell (BENCHMARKS.md, "The collector's ingest while it
+// uploads"). In the worker the loop stays free, and at nice 19 in SCHED_IDLE the uploads take only
+// the CPU the capture path leaves; the parts are read with fs.readSync in this thread, and the
+// index's native reader thread is started from it, so both inherit its priority (libuv's pool,
+// or a reader started from the main thread, would not). One upload at a time, an index read
+// beside it; abort() ends the upload in progress; close() ends the thread, a request the store
 // never answered included.
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { lowerThreadPriority } from '../runtime/thread-priority';
+import { LOWEST_NICE, lowerThreadPriority } from '../runtime/thread-priority';
+import type { CaptureIndex } from './capture-index';
 import type { ObjectParams } from './multipart-upload';
 
 export interface UploadJob {
@@ -24,9 +27,17 @@ export interface UploadThreadOptions {
   partsInFlight: number;
 }
 
-type Request = { kind: 'upload'; id: number; job: UploadJob } | { kind: 'abort'; id: number };
-/** An abort's `clean`: nothing of the upload it ended is left in the store. */
-type Reply = { id: number; ok: true; clean?: boolean } | { id: number; ok: false; error: SdkErrorFields };
+/** A closed capture file to index (indexCaptureFile's arguments). */
+export interface IndexJob {
+  file: string;
+  agent: string;
+  sizeBytes: number;
+}
+
+type Work = { kind: 'upload'; job: UploadJob } | { kind: 'abort' } | { kind: 'index'; job: IndexJob };
+type Request = Work & { id: number };
+/** An abort's `clean`: nothing of the upload it ended is left in the store; an index read's `index`. */
+type Reply = { id: number; ok: true; clean?: boolean; index?: CaptureIndex } | { id: number; ok: false; error: SdkErrorFields };
 /** What describeS3Error reads of an SDK error, copied across the thread boundary. */
 interface SdkErrorFields {
   name?: string;
@@ -36,12 +47,12 @@ interface SdkErrorFields {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Nice value of the upload thread: below the capture path, which must not wait for uploads. */
-const UPLOAD_NICE = 19;
+/** Nice value of the upload thread (and SCHED_IDLE): below the capture path, which must not wait for uploads. */
+const UPLOAD_NICE = LOWEST_NICE;
 
 export class UploadThread {
   private worker?: Worker;
-  private readonly pending = new Map<number, { resolve: (clean?: boolean) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
 
   constructor(private readonly opt: UploadThreadOptions) {}
@@ -56,14 +67,19 @@ export class UploadThread {
    */
   async abort(): Promise<boolean> {
     if (!this.worker) return true;
-    return (await this.request({ kind: 'abort' })) ?? true;
+    return (await this.request({ kind: 'abort' })).clean ?? true;
   }
 
-  private request(r: { kind: 'upload'; job: UploadJob } | { kind: 'abort' }): Promise<boolean | undefined> {
+  /** Reads a closed capture file for its index (rejects with the reader's message). */
+  async index(job: IndexJob): Promise<CaptureIndex> {
+    return (await this.request({ kind: 'index', job })).index!;
+  }
+
+  private request(r: Work): Promise<Reply & { ok: true }> {
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     worker.ref(); // an upload in progress keeps the process; an idle thread does not
-    return new Promise<boolean | undefined>((resolve, reject) => {
+    return new Promise<Reply & { ok: true }>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ ...r, id } satisfies Request);
     }).finally(() => {
@@ -85,7 +101,7 @@ export class UploadThread {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
-      if (r.ok) p.resolve(r.clean);
+      if (r.ok) p.resolve(r);
       else p.reject(Object.assign(new Error(r.error.message ?? r.error.name ?? 'upload failed'), r.error));
     });
     const gone = (err: Error) => {
@@ -107,6 +123,7 @@ export class UploadThread {
 async function runWorker(): Promise<void> {
   lowerThreadPriority(UPLOAD_NICE); // refused: uploads run at the process's priority
   const { MultipartUploader } = await import('./multipart-upload');
+  const { indexCaptureFile } = await import('./capture-index');
   const { s3Client } = await import('./store');
   const opt = workerData as UploadThreadOptions;
   const uploader = new MultipartUploader(s3Client(opt.idleTimeoutMs), opt.partBytes, opt.partsInFlight);
@@ -115,6 +132,7 @@ async function runWorker(): Promise<void> {
     reply({ id, ok: false, error: { name: err?.name, message: err?.message, Code: err?.Code, code: err?.code, $metadata: { httpStatusCode: err?.$metadata?.httpStatusCode } } });
   parentPort!.on('message', (m: Request) => {
     if (m.kind === 'abort') uploader.abort().then((clean) => reply({ id: m.id, ok: true, clean }), failed(m.id));
+    else if (m.kind === 'index') indexCaptureFile(m.job.file, m.job.agent, m.job.sizeBytes).then((index) => reply({ id: m.id, ok: true, index }), failed(m.id));
     else uploader.upload(m.job.file, m.job.params).then(() => reply({ id: m.id, ok: true }), failed(m.id));
   });
 }
