@@ -25,7 +25,9 @@
 # (taskset), so that the S3 server's share stays off the collector's cores and what remains is
 # the uploader's own cost. Each run also says how long the collector's main thread (the gRPC
 # streams' event loop) waited, runnable, for a CPU (schedstat), per frame: what the uploads, or
-# anything else on its CPUs, took from it. S3_NICE=N runs the S3 server at that nice value (with PIN it shares
+# anything else on its CPUs, took from it; the medians pair each store run with the plain run of its
+# round. PLAIN_DROP=0 keeps the plain runs' closed files (by default they are deleted as they close,
+# as the store runs' uploads delete theirs: see the variant loop). S3_NICE=N runs the S3 server at that nice value (with PIN it shares
 # the agent's CPUs: at 19 it no longer slows the sender, as a remote store would not). The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
 # STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
@@ -102,6 +104,8 @@ for size in 64 1500; do write_pcap "$work/f$size.pcap" "$FRAMES" "$size"; write_
 cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
 # CPU seconds of a process's main thread alone (the collector's: the gRPC streams' event loop).
 main_cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/stat"; }
+# ... and its system share alone (the kernel's side of its writes: page allocation, the copy).
+main_sys_of() { awk '{print $15 / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/stat"; }
 # Nanoseconds a process's main thread spent runnable but waiting for a CPU (schedstat's run_delay).
 wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
@@ -121,11 +125,13 @@ start_collector() {
   ccpu0=$(cpu_of "$cpid")
   cwait0=$(wait_of "$cpid")
   cmain0=$(main_cpu_of "$cpid")
+  csys0=$(main_sys_of "$cpid")
 }
 stop_collector() { # sets ccpu, chwm
   ccpu=$(echo "$(cpu_of "$cpid") - $ccpu0" | bc -l)
   cwait=$(( $(wait_of "$cpid") - cwait0 ))
   cmain=$(echo "$(main_cpu_of "$cpid") - $cmain0" | bc -l)
+  csys=$(echo "$(main_sys_of "$cpid") - $csys0" | bc -l)
   chwm=$(hwm_of "$cpid")
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
@@ -202,8 +208,17 @@ for r in $(seq 1 "$ROUNDS"); do
        for variant in "${order[@]}"; do
         # shellcheck disable=SC2046 # the variant's arguments split on purpose
         start_collector "$bin" "$mode" $(variant_args "$variant")
+        dropper=""
+        if [ "$variant" = plain ] && [ "${PLAIN_DROP:-1}" != 0 ]; then
+          # Closed files deleted as the store run's uploads delete them: on a VM whose freed memory
+          # goes back to the host, a run that keeps 1.5 GB of new tmpfs pages pays for every first
+          # touch, and one that frees and reuses them does not (PLAIN_DROP=0 keeps them).
+          "${other_pin[@]}" bash -c 'while kill -0 "$1" 2>/dev/null; do ls -t "$2"/*.pcapng 2>/dev/null | tail -n +2 | xargs -r rm -f; sleep 0.2; done' _ "$cpid" "$work/out" &
+          dropper=$!
+        fi
         agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port" "$variant")"
         stop_collector
+        [ -n "$dropper" ] && wait "$dropper"
         [ "$variant" = store ] && sleep "${SETTLE:-5}"
         key="$bin/$size/$mode"
         [ "$variant" != - ] && key="$key/$variant"
@@ -211,10 +226,10 @@ for r in $(seq 1 "$ROUNDS"); do
         written=$(grep -Eo '[0-9]+ frames written' "$work/cerr" | head -1 | grep -Eo '^[0-9]+' || echo 0)
         rate=$(echo "$written / $asecs" | bc -l)
         run_ns=$(echo "($acpu - ${startup["$bin/$mode"]}) * 1000000000 / $FRAMES" | bc -l)
-        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame (main thread %.0f), RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
+        printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame (main thread %.0f, of it system %.0f), RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
           "$bin" "$size" "$mode" "$(vlabel "$variant")" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
-          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
-        echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written)) $(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" >> "$work/results"
+          "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" "$(echo "$csys * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
+        echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written)) $(echo "$cmain * 1000000000 / $FRAMES" | bc -l) $(echo "$cwait / $FRAMES" | bc -l) $r" >> "$work/results"
        done
       done
     done
@@ -247,7 +262,14 @@ for size in 64 1500; do
       rate=$(pick grpc "$key" 3)
       gbit=$(echo "$rate * $size * 8 / 1000000000" | bc -l)
       printf '%s %5d-byte frames, TLS %-3s%s: %.0f k frames/s, %.2f Gbit/s' "$bin" "$size" "$mode" "$(vlabel "$variant")" "$(echo "$rate / 1000" | bc -l)" "$gbit"
-      [ "$variant" = store ] && printf ' (%.2f of plain)' "$(echo "$rate / $(pick grpc "$bin/$size/$mode/plain" 3)" | bc -l)"
+      if [ "$variant" = store ]; then
+        # Paired by round: the store run's rate over the plain run's, and how much longer the
+        # collector's main thread waited for a CPU per frame (what the uploads took from ingest).
+        paired=$(awk -v s="$key" -v p="$bin/$size/$mode/plain" '$1 == "grpc" && $2 == s {sr[$12] = $3; sw[$12] = $11} $1 == "grpc" && $2 == p {pr[$12] = $3; pw[$12] = $11}
+          END {for (r in sr) if (r in pr) print sr[r] / pr[r], sw[r] - pw[r]}' "$work/results")
+        printf ' (%.2f of plain; paired by round: %.2f, main thread waited %+.0f ns/frame more)' "$(echo "$rate / $(pick grpc "$bin/$size/$mode/plain" 3)" | bc -l)" \
+          "$(cut -d' ' -f1 <<< "$paired" | median)" "$(cut -d' ' -f2 <<< "$paired" | median)"
+      fi
       [ -n "$ceiling" ] && printf ', %.2f of iperf3' "$(echo "$gbit / $ceiling" | bc -l)"
       [ -n "$vx" ] && printf ', %.2f of VXLAN (%.0f k frames/s)' "$(echo "$rate / $vx" | bc -l)" "$(echo "$vx / 1000" | bc -l)"
       printf '; agent %.0f ns/frame (run %.0f), RSS %.0f MiB; collector %.0f ns/frame (main thread %.0f), RSS %.0f MiB; lost %s\n' \
