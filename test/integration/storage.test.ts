@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorProcess } from '../helpers/collector-process';
 import { addNamespaces, addPodVeth, canUseNetns, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
+import { ownThread, SCHED_IDLE, threadsOf } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
@@ -151,15 +152,17 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(list.stdout).toMatch(/node-b\/ps\d+hb \(\d+ packets\)/);
   }, 120_000);
 
-  it("the collector's uploads run off its event loop, in one thread of the lowest priority (nice 19)", async () => {
+  it("the collector's uploads run off its event loop, in one thread of the lowest priority (nice 19, SCHED_IDLE)", async () => {
     const c = await collector('thread', 'thread', ['-C', '0.1']);
     const fwd = await forwarder(pods[0], [c]);
     trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
-    // Field 19 of /proc/PID/task/TID/stat is the thread's nice value (after the parenthesised name).
-    const nice = fs.readdirSync(`/proc/${c.pid}/task`).map((tid) => Number(fs.readFileSync(`/proc/${c.pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]));
-    expect(nice.filter((n) => n === 19)).toHaveLength(1);
-    expect(fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]).toBe('0'); // the main thread's
+    // The upload thread, and the reader of an index read it may have started (podspan-capture).
+    const lowered = threadsOf(c.pid!).filter((t) => t.nice === 19);
+    expect(lowered.filter((t) => t.comm !== 'podspan-capture')).toHaveLength(1);
+    expect(lowered.map((t) => t.policy)).toEqual(lowered.map(() => SCHED_IDLE));
+    const main = threadsOf(c.pid!).find((t) => t.tid === c.pid)!;
+    expect([main.nice, main.policy]).toEqual([ownThread().nice, ownThread().policy]);
     expect(await stopProcess(fwd)).toBe(0);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toMatch(/0 files \(0 bytes\) left in the spool, 0 dropped/);
