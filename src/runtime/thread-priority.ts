@@ -21,24 +21,46 @@ function lowerThread(tid: number, nice: number): void {
   if (os.getPriority(tid) < nice) os.setPriority(tid, nice);
 }
 
-/** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE. */
-export const LOWEST_NICE = 19;
-
 /**
- * Lowers the calling thread's priority to `nice`, and at LOWEST_NICE to SCHED_IDLE too (threads
- * it starts later inherit both). False when the system refuses (then the thread keeps the
- * process's priority).
+ * Lowers the calling thread's priority to `nice` (threads it starts later inherit it). False when
+ * the system refuses (then the thread keeps the process's priority).
  */
 export function lowerThreadPriority(nice: number): boolean {
   const tid = threadId();
   if (tid === undefined) return false;
   try {
     lowerThread(tid, nice);
-    return nice < LOWEST_NICE || native().setThreadIdle(tid);
+    return true;
   } catch {
     return false;
   }
 }
+
+/**
+ * Raises back to the main thread's priority every thread of this process at `nice` (a lowered
+ * thread that must now finish promptly, e.g. a worker being ended on a saturated machine, and the
+ * threads it started). Needs CAP_SYS_NICE (or RLIMIT_NICE): false when refused, the threads left
+ * as they were.
+ */
+export function raiseThreadsAt(nice: number): boolean {
+  const to = os.getPriority(process.pid);
+  let ok = true;
+  try {
+    for (const tid of fs.readdirSync('/proc/self/task').map(Number)) {
+      try {
+        if (os.getPriority(tid) === nice) os.setPriority(tid, to);
+      } catch (err) {
+        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
+      }
+    }
+  } catch {
+    return false;
+  }
+  return ok;
+}
+
+/** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
+export const LOWEST_NICE = 19;
 
 /**
  * Lowers every thread of this process to `nice` except those named `keep` (e.g. podspan's capture

@@ -176,13 +176,15 @@ export class UploadSpool {
     if (this.inFlight) this.abandoned = true;
     const aborted = this.thread.abort().catch(() => false);
     this.wake?.();
-    await this.running;
     // The multipart upload left by the one in progress is removed from the store, if it answers soon.
     let timer: NodeJS.Timeout | undefined;
     const clean = await Promise.race([aborted, new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ABORT_WAIT_MS)))]);
     clearTimeout(timer);
     if (!clean) this.log.warn({}, 'store: an unfinished multipart upload could not be aborted (the store did not answer): a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes its parts');
+    // Closing fails what the thread still owes (an upload or index read it had no CPU for), so
+    // the loop ends without waiting for it.
     await this.thread.close();
+    await this.running;
     this.metrics?.spools.delete(this);
     this.client.destroy(); // idle connections; one abandoned in flight stays (see abandoned)
   }

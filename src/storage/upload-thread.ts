@@ -2,15 +2,16 @@
 // a worker thread of the lowest CPU priority. On the main thread the AWS SDK's upload helper held
 // the event loop ~90 ms per 16 MiB part and cost ~5 ms of CPU per MB: the collector's gRPC
 // streams then waited, and its ingest fell (BENCHMARKS.md, "The collector's ingest while it
-// uploads"). In the worker the loop stays free, and at nice 19 in SCHED_IDLE the uploads take only
-// the CPU the capture path leaves; the parts are read with fs.readSync in this thread, and the
-// index's native reader thread is started from it, so both inherit its priority (libuv's pool,
-// or a reader started from the main thread, would not). One upload at a time, an index read
-// beside it; abort() ends the upload in progress; close() ends the thread, a request the store
-// never answered included.
+// uploads"). In the worker the loop stays free, and at nice 19 the uploads take only the CPU the
+// capture path leaves; the parts are read with fs.readSync in this thread, and the index's native
+// reader thread is started from it, so both inherit its priority (libuv's pool, or a reader
+// started from the main thread, would not). One upload at a time, an index read beside it;
+// abort() ends the upload in progress; close() ends the thread, a request the store never
+// answered included, without waiting on it: on a saturated machine a nice-19 thread may not run
+// for seconds, so its requests are failed at once and it is raised back (where permitted) to end.
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { LOWEST_NICE, lowerThreadPriority } from '../runtime/thread-priority';
+import { lowerThreadPriority, raiseThreadsAt } from '../runtime/thread-priority';
 import type { CaptureIndex } from './capture-index';
 import type { ObjectParams } from './multipart-upload';
 
@@ -47,8 +48,8 @@ interface SdkErrorFields {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** Nice value of the upload thread (and SCHED_IDLE): below the capture path, which must not wait for uploads. */
-const UPLOAD_NICE = LOWEST_NICE;
+/** Nice value of the upload thread: below the capture path, which must not wait for uploads. */
+const UPLOAD_NICE = 19;
 
 export class UploadThread {
   private worker?: Worker;
@@ -90,8 +91,11 @@ export class UploadThread {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    await w?.terminate();
     this.failAll(new Error('upload thread closed'));
+    if (!w) return;
+    // Ending it takes the thread's own CPU (and its index reader's, joined on the way out).
+    raiseThreadsAt(UPLOAD_NICE);
+    await w.terminate();
   }
 
   private start(): Worker {
