@@ -268,6 +268,7 @@ export class UploadSpool {
     let place: { node: string; hourMs: number };
     if (e.file.endsWith('.pcapng')) {
       index = await this.thread.index({ file: e.file, agent, sizeBytes: e.size }).catch((err: Error) => {
+        if (this.stopping) throw err; // the thread closed by stop(): the file waits for the next start
         // A damaged file is stored all the same (found by its key, not by export's index search).
         this.log.warn({ file: e.file, err: err.message }, 'store: no index for this file');
         return undefined;

@@ -53,6 +53,8 @@ const UPLOAD_NICE = 19;
 
 export class UploadThread {
   private worker?: Worker;
+  /** After close(): requests fail instead of starting the thread again. */
+  private closed = false;
   private readonly pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
 
@@ -77,6 +79,7 @@ export class UploadThread {
   }
 
   private request(r: Work): Promise<Reply & { ok: true }> {
+    if (this.closed) return Promise.reject(new Error('upload thread closed'));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
     worker.ref(); // an upload in progress keeps the process; an idle thread does not
@@ -91,6 +94,7 @@ export class UploadThread {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    this.closed = true;
     this.failAll(new Error('upload thread closed'));
     if (!w) return;
     // Ending it takes the thread's own CPU (and its index reader's, joined on the way out).

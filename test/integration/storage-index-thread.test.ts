@@ -72,6 +72,19 @@ describe('index reads in the upload thread', () => {
     expect(JSON.parse(out)).toEqual(JSON.parse(JSON.stringify(await indexCaptureFile(file, 'node-a/1', capture.length))));
   });
 
+  it('once closed, a request fails at once and starts no thread again (a stopping spool cannot be held up by one)', async () => {
+    const { file } = fifoBeside();
+    const script = `
+      const { UploadThread } = require(${JSON.stringify(path.join(dist, 'storage', 'upload-thread.js'))});
+      const t = new UploadThread({ idleTimeoutMs: 1000, partBytes: 5 << 20, partsInFlight: 1 });
+      t.index({ file: ${JSON.stringify(file)}, agent: 'node-a/1', sizeBytes: 1 })
+        .then(() => t.close())
+        .then(() => t.index({ file: ${JSON.stringify(file)}, agent: 'node-a/1', sizeBytes: 1 }))
+        .then(() => console.log('indexed after close'), (e) => console.log('error: ' + e.message));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect([r.status, r.stdout]).toEqual([0, 'error: upload thread closed\n']);
+  });
+
   it('ending the thread while an index read is busy does not abort the process', async () => {
     // The FIFO is fed the fixture's packets over and over, so the reader is busy handing batches
     // over when the thread is ended (as a spool stopped mid-file is). Before, about one such end
