@@ -6,10 +6,11 @@ import path from 'node:path';
 import { track, type Running } from './netns';
 import { podspanBin } from './tools';
 
-export async function until(what: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+/** Polls `ok` every 100 ms until it holds; throws after `ms`, naming `what` when given. */
+export async function until(ok: () => boolean | Promise<boolean>, ms = 10_000, what?: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('timed out');
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(what ? `${what}: not within ${ms} ms` : 'timed out');
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -26,13 +26,6 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
  */
 export const letVitestIn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Polls `ok` every 20 ms until it holds; throws naming `what` after `ms`. */
-export async function until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-  }
-}
-
 /**
  * run() without blocking the test worker, for commands that take minutes (a compile): a worker
  * blocked for over a minute misses vitest's own calls and the run ends with "Timeout calling

@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MirrorCapture } from '../../src/agent/mirror-capture';
 import { validateSession } from '../../src/config/agent-config';
 import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, trafgenUntilStopped } from '../helpers/netns';
-import { capinfos, run, until } from '../helpers/tools';
+import { until } from '../helpers/k8s-agent';
+import { capinfos, run } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent direction tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
@@ -47,10 +48,10 @@ describe.skipIf(!canUseNetns)('a session\'s direction', () => {
     const flood = trafgenUntilStopped(ns, 'eth0', 2_000_000, { pps: 200_000 });
     const arrived = () => Number(fs.readFileSync(`/sys/class/net/${host}/statistics/rx_packets`, 'utf8'));
     const before = arrived();
-    await until(() => arrived() > before, 'the flood reaching the veth');
+    await until(() => arrived() > before, 10_000, 'the flood reaching the veth');
     const cap = await MirrorCapture.start({ key: direction, session, iface: host }, 'node-a', pino({ level: 'silent' }));
     const started = arrived();
-    await until(() => arrived() >= started + 20_000, '20,000 frames after the capture started');
+    await until(() => arrived() >= started + 20_000, 10_000, '20,000 frames after the capture started');
     await flood.stop();
     const after = arrived() - started;
     // The last ring block is handed over within the capture's 100 ms timeout, and the counters
@@ -60,7 +61,7 @@ describe.skipIf(!canUseNetns)('a session\'s direction', () => {
       await until(() => {
         st = cap.interfaceStats()!;
         return st.received >= after && st.captured === st.received;
-      }, `the capture's counters covering the ${after} frames after its start`);
+      }, 10_000, `the capture's counters covering the ${after} frames after its start`);
     }
     await cap.stop();
     const file = path.join(dir, direction, `${host}.pcapng`);
