@@ -14,7 +14,7 @@ delete process.env.NODE_EXTRA_CA_CERTS;
 // fixed pause before stopping, a 200 k frames/s flood, RSS bounds): one file at a time, with the
 // machine to themselves. "live": the other live tests (network namespaces and veths named after
 // the worker's PID, servers on port 0, Kubernetes and S3 servers of their own): they mostly wait,
-// so two files run at a time, beside the fuzz targets on one core.
+// so three files run at a time, beside the fuzz targets on one core.
 const FILE_TESTS = [
   'test/unit/**/*.test.ts',
   'test/integration/analysis-detect.test.ts',

@@ -12,7 +12,8 @@
 // npm test uses all three in its stages (scripts/test.sh); each prints its own totals line, and
 // .ci/run adds them up.
 // The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
-// targets, each at least 10 s, so adding a parser does not lengthen the suite by 30 s;
+// targets, each at least 7 s (-O1: the heavier targets run ~5x the inputs -O0 ran in 10 s), so
+// adding a parser does not lengthen the suite by 30 s;
 // --fuzz-seconds (PODSPAN_FUZZ_SECONDS) gives every target that long instead (npm run fuzz: 600).
 // A libFuzzer run uses one core: targets run one per CPU at a time (PODSPAN_FUZZ_JOBS), each
 // for its full time, so the budget's wall time is divided by the jobs and no target gets less.
@@ -150,7 +151,7 @@ async function main() {
       failed += 1;
     } else if (await build(fuzzDir, FUZZ_DEFINES)) {
       const targets = fs.readdirSync(path.join(root, 'native', 'fuzz')).filter((f) => f.endsWith('.cc')).map((f) => f.slice(0, -3));
-      const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(10, Math.floor(fuzzBudget / targets.length));
+      const fuzzSeconds = perTargetSeconds > 0 ? perTargetSeconds : Math.max(7, Math.floor(fuzzBudget / targets.length));
       const artifacts = path.join(root, 'build', 'fuzz-artifacts') + path.sep;
       fs.mkdirSync(artifacts, { recursive: true });
       const fuzzTarget = (t) => {

@@ -9,7 +9,7 @@
 #  2. the C++ tests, in both builds (scripts/native-tests.js --skip-fuzz-run: the builds are
 #     already done).
 #  3. vitest "files" (captures, fixtures, the corpus: CPU-bound), two files at a time.
-#  4. vitest "live" (namespaces and servers: mostly waiting), two files at a time, while the
+#  4. vitest "live" (namespaces and servers: mostly waiting), three files at a time, while the
 #     fuzz targets run one at a time beside them (one core; their output follows vitest's).
 # Every stage runs even when one before it failed; the exit status is non-zero if any failed.
 # Each vitest group writes build/vitest-GROUP.json, which .ci/run adds up with the
@@ -46,7 +46,7 @@ if [ "$native" = 1 ]; then
   PODSPAN_FUZZ_JOBS=1 node scripts/native-tests.js --fuzz-only >build/fuzz-output.txt 2>&1 &
   fuzz=$!
 fi
-"${vitest[@]}" --project live --fileParallelism --maxWorkers=2 --outputFile.json=build/vitest-live.json || status=1
+"${vitest[@]}" --project live --fileParallelism --maxWorkers=3 --outputFile.json=build/vitest-live.json || status=1
 if [ "$native" = 1 ]; then
   wait "$fuzz" || status=1
   cat build/fuzz-output.txt
