@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // NODE_EXTRA_CA_CERTS makes Node parse that file and its own root certificates when a process
 // starts, before any code runs (~45-60 ms of CPU on a 2-core machine); the suite starts many
-// podspan processes (31 in cli.test.ts alone) that never use them (the TLS tests bring their own
+// podspan processes (29 in cli.test.ts alone) that never use them (the TLS tests bring their own
 // CAs). Unset for the workers and every process they start.
 delete process.env.NODE_EXTRA_CA_CERTS;
 
@@ -39,7 +39,7 @@ const LIVE_SERIAL_TESTS = [
   'agent-k8s', // alerts judged on nmap's probes per second and a SYN flood's rate
   'analysis-live', // a fixed pause for the last FINs and ring block
   'analyze', // latency under 200 ms, kernel drops
-  'cli', // 31 podspan processes, a peak RSS bound
+  'cli', // 29 podspan processes, a peak RSS bound
   'collector-abuse', // RSS bounds under floods, shutdown deadlines
   'collector-limits', // shutdown deadlines
   'detect-live', // alerts within 5 s of a flood or scan
