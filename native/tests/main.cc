@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,17 +16,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const bool times = std::getenv("PODSPAN_TEST_TIMES") != nullptr;
   int passed = 0, failed = 0;
   unsigned index = 0;
   for (auto& c : check::registry()) {
     if (index++ % shards != shard) continue;
     if (only && std::strstr(c.name, only) == nullptr) continue;
     check::failures_in_case() = 0;
+    const auto started = std::chrono::steady_clock::now();
     try {
       c.fn();
     } catch (const std::exception& e) {
       check::fail(__FILE__, __LINE__, std::string("exception: ") + e.what());
     }
+    // PODSPAN_TEST_TIMES=1: each case's wall time on stderr, to find what makes a shard long.
+    if (times) std::fprintf(stderr, "time %s %.3f s\n", c.name, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (check::failures_in_case() == 0) {
       ++passed;
     } else {
