@@ -233,14 +233,25 @@ TEST(app_corpus_http_requests_match_tshark) {
   if (!corpus_with_tshark("app corpus", dir, files)) return;
   size_t tshark_total = 0, found = 0, status_compared = 0, status_agreed = 0, status_known_differences = 0;
   size_t files_with_http = 0, ours_total = 0, time_compared = 0, time_equal = 0;
-  for (const std::string& name : files) {
-    const std::string path = dir + "/" + name;
+  struct Judged {
+    std::string name;
     Records ours;
-    uint64_t payload = 0;
-    analyse(path, ours, payload);
-    if (payload == 0) continue;  // no TCP payload reassembled: tshark finds no HTTP either
     std::vector<Request> theirs;
-    tshark_requests(path, theirs);
+  };
+  std::vector<Judged> judged;
+  for (const std::string& name : files) {
+    Judged j{name, {}, {}};
+    uint64_t payload = 0;
+    analyse(dir + "/" + name, j.ours, payload);
+    if (payload == 0) continue;  // no TCP payload reassembled: tshark finds no HTTP either
+    judged.push_back(std::move(j));
+  }
+  // tshark is nearly all of this test's time (~14 s of calls one after another).
+  podspan_test::judge_in_parallel(judged.size(), [&](size_t i) { tshark_requests(dir + "/" + judged[i].name, judged[i].theirs); });
+  for (const Judged& j : judged) {
+    const std::string& name = j.name;
+    const Records& ours = j.ours;
+    const std::vector<Request>& theirs = j.theirs;
     if (theirs.empty()) continue;
     ++files_with_http;
     tshark_total += theirs.size();
