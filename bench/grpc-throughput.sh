@@ -190,6 +190,11 @@ iperf() { # prints Gbit/s of one TCP stream over loopback for 3 s
 }
 
 echo "gRPC forwarding: $FRAMES frames per capture, agent and collector on loopback, $ROUNDS rounds, files on $(df --output=fstype "$work" | tail -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+rotated() {  # ROUND ITEMS...: the items, starting at the (ROUND-1)-th, wrapping around
+  local r=$1; shift
+  local n=$# i
+  for ((i = 0; i < n; i++)); do local k=$(((r - 1 + i) % n + 1)); echo "${!k}"; done
+}
 median() { sort -g | awk '{a[NR]=$1} END {if (!NR) exit; if (NR%2) printf "%.6f\n", a[(NR+1)/2]; else printf "%.6f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 : > "$work/results"
 for r in $(seq 1 "$ROUNDS"); do
@@ -199,8 +204,11 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "iperf - - $g" >> "$work/results"
   fi
   for size in 64 1500; do
-    for bin in "${bins[@]}"; do
-      for mode in "${modes[@]}"; do
+    # Builds and TLS modes take turns going first: on a VM whose freed memory goes back to its host,
+    # the run after a small one pays for fetching its pages again (~3 s per GB of system time),
+    # the run after a large one reuses the pages that run has just freed.
+    for bin in $(rotated "$r" "${bins[@]}"); do
+      for mode in $(rotated "$r" "${modes[@]}"); do
        # Plain first in odd rounds, store first in even ones; after a store run the S3 server
        # finishes writing its objects (SETTLE seconds) before the next run starts.
        order=("${variants[@]}")
