@@ -4,16 +4,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { track, type Running } from './netns';
-import { podspanBin } from './tools';
-
-/** Polls `ok` every 100 ms until it holds; throws after `ms`, naming `what` when given. */
-export async function until(ok: () => boolean | Promise<boolean>, ms = 10_000, what?: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(what ? `${what}: not within ${ms} ms` : 'timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { podspanBin, until } from './tools';
+// The shared poll, re-exported for the Kubernetes suites that take it from here.
+export { until };
 
 export interface NodeAgent extends Running {
   metricsUrl: string;

@@ -26,6 +26,15 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
  */
 export const letVitestIn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Polls `ok` every 50 ms until it holds; throws after `ms`, naming `what` when given. */
+export async function until(ok: () => boolean | Promise<boolean>, ms = 10_000, what?: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(what ? `${what}: not within ${ms} ms` : 'timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /**
  * run() without blocking the test worker, for commands that take minutes (a compile): a worker
  * blocked for over a minute misses vitest's own calls and the run ends with "Timeout calling

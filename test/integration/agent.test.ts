@@ -7,21 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNamespaces, addVeth, canUseNetns, removeNamespaces, startInNs, stopProcess, trafgen, trafgenInBackground, type Running, killStarted } from '../helpers/netns';
-import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
+import { capinfos, podspanBin, run, tsharkWarnings, until } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 
 const tag = `${process.pid % 100000}`;
 const pods = `psAP${tag}`, node = `psAN${tag}`;
 const devs = [`ap${tag}a`, `ap${tag}b`, `ap${tag}c`].map((d, i) => ({ pod: d, node: `an${tag}${'abc'[i]}` }));
-
-async function waitFor(what: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what.toString().slice(0, 120)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A metric's value, fetched inside the node namespace where the agent listens on 127.0.0.1. */
 async function metric(r: Running, name: string, labels: string): Promise<number> {
@@ -69,7 +61,7 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     expect(agent.stderr()).toMatch(/running 3 captures/);
     trafgen(pods, devs[0].pod, 300);
     trafgen(pods, devs[1].pod, 200, { proto: 'tcp' }); // filtered out: the session keeps UDP
-    await waitFor(() => fs.existsSync(path.join(dir, 'all-an', `${devs[0].node}.pcapng`)));
+    await until(() => fs.existsSync(path.join(dir, 'all-an', `${devs[0].node}.pcapng`)), 10_000, 'the first capture file');
     expect(await metricReaches(agent, 'podspan_captured_packets', `interface="${devs[0].node}"`, 300)).toBe(300);
     expect(await metric(agent, 'podspan_captured_packets', `interface="${devs[1].node}"`)).toBe(0);
     // The kernel filter cannot count what it rejects; the interface's counters can.
@@ -79,7 +71,7 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     // A second session on one interface; the first session is unchanged and must keep running.
     fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n') + session('only-c', `"${devs[2].node}"`, dir)));
     agent.child.kill('SIGHUP');
-    await waitFor(() => /reloaded .*: 4 captures/.test(agent.stderr()));
+    await until(() => /reloaded .*: 4 captures/.test(agent.stderr()), 10_000, 'the reload to 4 captures');
     trafgen(pods, devs[0].pod, 100);
     trafgen(pods, devs[2].pod, 50);
     expect(await metricReaches(agent, 'podspan_captured_packets', `session="all-an",interface="${devs[0].node}"`, 400)).toBe(400); // one capture, never restarted
@@ -88,11 +80,11 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     // An invalid config is refused on SIGHUP, and the running one stays.
     fs.writeFileSync(cfg, 'sessions: [ { name: BAD } ]\n');
     agent.child.kill('SIGHUP');
-    await waitFor(() => /reload refused, keeping the running config: .*sessions\[0\]\.name/.test(agent.stderr()));
+    await until(() => /reload refused, keeping the running config: .*sessions\[0\]\.name/.test(agent.stderr()), 10_000, 'the refused reload');
 
     // A changed file is picked up without a signal (a ConfigMap update): back to one session.
     fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n')));
-    await waitFor(() => /reloaded .*: 3 captures/.test(agent.stderr()), 10_000).catch((e) => {
+    await until(() => /reloaded .*: 3 captures/.test(agent.stderr()), 10_000, 'the reload to 3 captures').catch((e) => {
       throw new Error(`${(e as Error).message}\n${agent.stderr()}`);
     });
 

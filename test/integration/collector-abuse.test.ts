@@ -17,7 +17,7 @@ import { TapClient } from '../../src/collector/live-tap';
 import { signalAndTime, startCollector, type CollectorProcess } from '../helpers/collector-process';
 import { MaliciousClient, rssBytes, watchRss } from '../helpers/malicious-client';
 import { killStarted } from '../helpers/netns';
-import { podspanBin, repoRoot, run } from '../helpers/tools';
+import { podspanBin, repoRoot, run, until } from '../helpers/tools';
 
 const MiB = 1 << 20;
 let tmp: string;
@@ -41,14 +41,6 @@ const metric = async (c: CollectorProcess, pattern: RegExp): Promise<number> => 
   const m = pattern.exec(await (await fetch(c.metricsUrl!)).text());
   return m ? Number(m[1]) : 0;
 };
-
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const batch = (over: Partial<FrameBatch>): FrameBatch => ({
   ...emptyFrameBatch(),
@@ -181,7 +173,7 @@ describe('collector under a hostile client', () => {
     expect(await metric(c, /podspan_collector_streams_paused_total (\d+)/)).toBeGreaterThan(0);
     expect(await metric(c, /podspan_collector_streams_open (\d+)/)).toBe(1);
     client.close();
-    await until('the stream to be dropped', async () => (await metric(c, /podspan_collector_streams_open (\d+)/)) === 0);
+    await until(async () => (await metric(c, /podspan_collector_streams_open (\d+)/)) === 0, 10_000, 'the stream to be dropped');
     const stop = await signalAndTime(c, 'SIGTERM');
     console.log(`unread acks: exit after the client left took ${stop.ms} ms`);
     expect(stop.code).toBe(0);

@@ -23,7 +23,7 @@ import { pcapFrames, pcapngFrames } from '../helpers/encap';
 import { pcapHeader } from '../helpers/craft';
 import { grpcMessage, grpcPrefix, MaliciousClient } from '../helpers/malicious-client';
 import { killStarted } from '../helpers/netns';
-import { podspanBin, repoRoot, run } from '../helpers/tools';
+import { podspanBin, repoRoot, run, until } from '../helpers/tools';
 
 let tmp: string;
 const clients: MaliciousClient[] = [];
@@ -54,14 +54,6 @@ const metric = async (c: CollectorProcess, pattern: RegExp): Promise<number> => 
   const m = pattern.exec(await (await fetch(c.metricsUrl!)).text());
   return m ? Number(m[1]) : 0;
 };
-
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The frames of batch `b`, one Buffer each. */
 const batchFrames = (b: FrameBatch): Buffer[] => {
@@ -194,18 +186,18 @@ describe('Mirror.Stream on node:http2', () => {
     const r = resetting.open();
     r.stream.on('data', () => {});
     r.stream.write(partial('reset/1'));
-    await until('the reset stream\'s whole batches', async () => (await batches()) === 4);
+    await until(async () => (await batches()) === 4, 15_000, 'the reset stream\'s whole batches');
     r.stream.close(http2.constants.NGHTTP2_CANCEL);
-    await until('the reset counted', async () => (await truncated()) === 2);
+    await until(async () => (await truncated()) === 2, 15_000, 'the reset counted');
     // cut: the connection goes once the two whole messages are written
     const cutting = new MaliciousClient(c.port);
     clients.push(cutting);
     const k = cutting.open();
     k.stream.on('data', () => {});
     k.stream.write(partial('cut/1'));
-    await until('the cut stream\'s whole batches', async () => (await batches()) === 6);
+    await until(async () => (await batches()) === 6, 15_000, 'the cut stream\'s whole batches');
     cutting.close();
-    await until('the cut counted', async () => (await truncated()) === 3);
+    await until(async () => (await truncated()) === 3, 15_000, 'the cut counted');
     expect((await signalAndTime(c, 'SIGTERM')).code).toBe(0);
     expect(c.stderr()).toContain('3 agents, 3 streams, 6 batches, 180 frames written');
     expect(c.stderr().match(/in the middle of a message: that message is lost/g)?.length).toBe(3);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addNamespaces, addVeth, canUseNetns, killStarted, removeNamespaces, startInNs, stopProcess, trafgen } from '../helpers/netns';
-import { capinfos, podspanBin, repoRoot, run } from '../helpers/tools';
+import { capinfos, podspanBin, repoRoot, run, until } from '../helpers/tools';
 
 const tag = `${process.pid % 100000}`;
 const pods = `psSP${tag}`;
@@ -18,14 +18,6 @@ const devPod = `sf${tag}p`;
 const devNode = `sf${tag}n`;
 const script = path.join(repoRoot, 'scripts', 'make-collector-certs.sh');
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-async function waitFor(what: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what.toString().slice(0, 120)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!canUseNetns || !hasOpenssl)('agent -> collector over TLS with a bearer token', () => {
   let tmp: string;
@@ -69,7 +61,7 @@ describe.skipIf(!canUseNetns || !hasOpenssl)('agent -> collector over TLS with a
     fs.writeFileSync(cfg, `metrics: { listen: "127.0.0.1:0" }\nsessions:\n  - name: secure\n    sources: { interfaces: [${devNode}] }\n    targets: [ { grpc: "${target(p('token'))}" } ]\n`);
     process.env.PODSPAN_LOG_LEVEL = 'info'; // the agent says when the TLS stream is open
     const agent = await startInNs(node, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/).finally(() => delete process.env.PODSPAN_LOG_LEVEL);
-    await waitFor(() => /collector stream open/.test(agent.stderr()));
+    await until(() => /collector stream open/.test(agent.stderr()), 15_000, 'the collector stream to open');
     trafgen(pods, devPod, 300);
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     expect(agent.stderr()).not.toMatch(/insecure/);
