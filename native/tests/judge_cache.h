@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -56,7 +57,9 @@ inline bool judge_output(const std::string& cmd, const std::string& file, std::s
   if (pclose(p) != 0) return false;
   if (!cached.empty()) {
     // Whole or not at all: written aside, then renamed into place.
-    const std::string tmp = cached + "." + std::to_string(getpid()) + "." + std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
+    // (one per process and thread: judge_in_parallel asks from several threads)
+    const size_t thread = std::hash<std::thread::id>()(std::this_thread::get_id());
+    const std::string tmp = cached + "." + std::to_string(getpid()) + "." + std::to_string(thread);
     std::ofstream(tmp, std::ios::binary) << out;
     std::rename(tmp.c_str(), cached.c_str());
   }
