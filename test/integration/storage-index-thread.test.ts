@@ -103,7 +103,14 @@ describe('index reads in the upload thread', () => {
       const writer = fs.createWriteStream(fifo);
       cleanups.push(() => writer.destroy());
       writer.on('error', () => {}); // the reader gone: EPIPE
-      const write = (b: Buffer) => new Promise<void>((r) => (writer.write(b) ? r() : (writer.once('drain', () => r()), writer.once('close', () => r()))));
+      // Waits for room or for the end; the listener left behind is removed (left, they added up
+      // to Node's MaxListenersExceededWarning over the rounds' writes).
+      const write = (b: Buffer) =>
+        new Promise<void>((r) => {
+          if (writer.write(b)) return r();
+          const done = () => (writer.off('drain', done), writer.off('close', done), r());
+          writer.once('drain', done).once('close', done);
+        });
       let written = 0;
       const feeding = (async () => {
         await write(capture);
