@@ -14,8 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MirrorCapture } from '../../src/agent/mirror-capture';
 import { validateSession } from '../../src/config/agent-config';
 import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, trafgenUntilStopped } from '../helpers/netns';
-import { until } from '../helpers/k8s-agent';
-import { capinfos, run } from '../helpers/tools';
+import { capinfos, run, until } from '../helpers/tools';
 
 if (!canUseNetns) console.log('agent direction tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
 

@@ -62,7 +62,7 @@ describe('index reads in the upload thread', () => {
     await new Promise<void>((r) => writer.write(capture.subarray(0, capture.length - 16), () => r()));
     const threads = await threadsWhen(child.pid!, (ts) => ts.some((t) => t.comm === 'podspan-capture'));
     const reader = threads.filter((t) => t.comm === 'podspan-capture');
-    expect(reader.map((t) => t.nice)).toEqual([19]);
+    expect(reader.map((t) => [t.nice, t.policy])).toEqual([[19, ownThread().policy]]); // nice 19, not SCHED_IDLE
     const main = threads.find((t) => t.tid === child.pid)!;
     const own = ownThread(); // what the child started with
     expect([main.nice, main.policy]).toEqual([own.nice, own.policy]);

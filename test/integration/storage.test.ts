@@ -160,6 +160,8 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     // The upload thread, and the reader of an index read it may have started (podspan-capture).
     const lowered = threadsOf(c.pid!).filter((t) => t.nice === 19);
     expect(lowered.filter((t) => t.comm !== 'podspan-capture')).toHaveLength(1);
+    // Nice 19 only, not SCHED_IDLE: a thread there could not be raised back to end at shutdown.
+    expect(lowered.map((t) => t.policy)).toEqual(lowered.map(() => ownThread().policy));
     const main = threadsOf(c.pid!).find((t) => t.tid === c.pid)!;
     expect([main.nice, main.policy]).toEqual([ownThread().nice, ownThread().policy]);
     expect(await stopProcess(fwd)).toBe(0);
