@@ -197,6 +197,7 @@ describe('detection from capture files', () => {
     const few = analyze(make('thousand.pcap', 1_000), ['--detect', 'portScan.floor=8']);
     for (const r of [many, few]) expect(r.code, r.stderr).toBe(0);
     const rss = (r: { stderr: string }) => Number(/maxrss_kb=(\d+)/.exec(r.stderr)![1]) * 1024;
+    console.log(`a million sources: peak RSS ${(rss(many) / 2 ** 20).toFixed(0)} MiB, a thousand: ${(rss(few) / 2 ** 20).toFixed(0)} MiB`);
     // The key tables are capped (65,536 sources by default): a million sources cost no more than a
     // thousand beyond those tables' few MiB.
     expect(rss(many) - rss(few), `${rss(many)} vs ${rss(few)}`).toBeLessThan(48 * 2 ** 20);
