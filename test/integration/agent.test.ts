@@ -93,6 +93,7 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
     const code = await stopProcess(agent, 'SIGTERM');
+    console.log(`agent: SIGTERM under a 20 k frames/s load, exit took ${Date.now() - t0} ms`);
     expect(Date.now() - t0).toBeLessThan(5300 + 300);
     await load;
     expect(code).toBe(0);
