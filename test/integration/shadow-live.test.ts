@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, inNs, killStarted, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
-import { ownThread, SCHED_IDLE, threadsWhen } from '../helpers/threads';
+import { ownThread, SCHED_IDLE, threadsWhen, type ThreadInfo } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0 && run('which', ['hey']).code === 0;
@@ -122,17 +122,21 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     for (const [flags, replayNice] of [[[], 19], [['--nice', '0'], own]] as const) {
       const shadow = await startInNs(nsC, [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, ...flags], /listening on/);
       const pid = shadow.child.pid!;
-      // The capture starts (its thread) and the replay steps back just after "listening on".
+      // The capture starts (its thread) and the replay steps back just after "listening on", one
+      // thread after another (nice, then the class): read /proc once the last one is done (the
+      // main thread alone lowered was read once, with the others not yet; a step-back that never
+      // ends leaves them unlowered here after 5 s).
       const want = Math.max(own, replayNice);
-      const threads = await threadsWhen(pid, (ts) => ts.some((t) => t.comm === 'podspan-capture') && ts.find((t) => t.tid === pid)!.nice === want);
+      // V8's garbage collection and compiler threads work for the replay: they step back with it,
+      // at 19 into SCHED_IDLE too.
+      const policy = replayNice === 19 ? SCHED_IDLE : ownThread().policy;
+      const notLowered = (ts: ThreadInfo[]) => ts.filter((t) => t.comm !== 'podspan-capture' && (t.nice !== want || t.policy !== policy));
+      const threads = await threadsWhen(pid, (ts) => ts.some((t) => t.comm === 'podspan-capture') && notLowered(ts).length === 0);
       expect(threads.find((t) => t.tid === pid)!.nice, JSON.stringify(threads)).toBe(want);
       const capture = threads.filter((t) => t.comm === 'podspan-capture');
       expect(capture, JSON.stringify(threads)).toHaveLength(1);
       expect([capture[0].nice, capture[0].policy]).toEqual([own, ownThread().policy]);
-      // V8's garbage collection and compiler threads work for the replay: they step back with it,
-      // at 19 into SCHED_IDLE too.
-      const policy = replayNice === 19 ? SCHED_IDLE : ownThread().policy;
-      expect(threads.filter((t) => t.comm !== 'podspan-capture' && (t.nice !== want || t.policy !== policy)), JSON.stringify(threads)).toEqual([]);
+      expect(notLowered(threads), JSON.stringify(threads)).toEqual([]);
       expect(await stopProcess(shadow)).toBe(0);
       expect(shadow.stderr()).not.toContain('warning');
     }
