@@ -2,7 +2,7 @@
 // kept, tracked so killStarted() ends it if a test fails half-way.
 import { spawn } from 'node:child_process';
 import { podspanBin } from './tools';
-import { track, type Running } from './netns';
+import { exitStatus, track, type Running } from './netns';
 
 export interface CollectorProcess extends Running {
   pid: number;
@@ -15,7 +15,7 @@ export async function startCollector(args: string[], env?: Record<string, string
   const child = track(spawn(process.execPath, [podspanBin, 'collector', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  const exited = exitStatus(child);
   const ready = args.includes('--metrics-listen') ? /metrics on/ : /listening on/;
   const deadline = Date.now() + 15_000;
   while (!ready.test(err)) {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { encodeFrameBatch, type FrameBatch, type Source } from '../../src/forward/frame-batch';
 import { MirrorClient } from '../../src/forward/mirror-service';
-import { track, type Running } from './netns';
+import { exitStatus, track, type Running } from './netns';
 import { podspanBin } from './tools';
 
 export interface StartedCollector extends Running {
@@ -18,7 +18,7 @@ export async function startCollector(args: string[]): Promise<StartedCollector> 
   const child = track(spawn(process.execPath, [podspanBin, 'collector', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+  const exited = exitStatus(child);
   const wantMetrics = args.includes('--metrics-listen');
   const deadline = Date.now() + 15_000;
   while (!/listening on/.test(err) || (wantMetrics && !/metrics on/.test(err))) {

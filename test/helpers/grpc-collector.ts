@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startInNs, track, type Running } from './netns';
+import { exitStatus, startInNs, track, type Running } from './netns';
 import { podspanBin, run } from './tools';
 
 /** Starts `podspan collector` (in a namespace, or here) and returns it with its bound port. */
@@ -14,7 +14,7 @@ export async function collector(args: string[], ns?: string): Promise<Running & 
     : await new Promise<Running>((resolve, reject) => {
         const child = track(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
         let err = '';
-        const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+        const exited = exitStatus(child);
         child.stderr!.on('data', (d) => {
           err += d;
           if (/listening on/.test(err)) resolve({ child, stderr: () => err, exited });

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { track, type Running } from './netns';
+import { exitStatus, track, type Running } from './netns';
 import { podspanBin, until } from './tools';
 // The shared poll, re-exported for the Kubernetes suites that take it from here.
 export { until };
@@ -37,7 +37,7 @@ export async function startNodeAgent(cfg: string, node = 'test-node', env: Recor
   const child = track(spawn(process.execPath, [podspanBin, 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env, NODE_NAME: node, PODSPAN_LOG_LEVEL: 'info' } }));
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<number>((res) => child.on('exit', (c, s) => res(c ?? (s ? 128 : -1))));
+  const exited = exitStatus(child);
   // Start-up (the Kubernetes client, the first lists from the API server) took over 10 s on a
   // loaded 2-core machine; the wait ends as soon as the line shows.
   await until(() => /running \d+ captures/.test(err), 30_000);

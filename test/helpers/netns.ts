@@ -138,6 +138,24 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/**
+ * The exit status of `child` (128 when a signal ended it), once what it wrote to its pipes is read
+ * too: 'exit' may come before its last lines ('close' comes after them). A child of its own that
+ * keeps the pipes open must not hold a test: at most `graceMs` after 'exit'.
+ */
+export function exitStatus(child: ChildProcess, graceMs = 2000): Promise<number> {
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      const status = code ?? (signal ? 128 : -1);
+      const timer = setTimeout(() => resolve(status), graceMs);
+      child.once('close', () => {
+        clearTimeout(timer);
+        resolve(status);
+      });
+    }),
+  );
+}
+
 export interface Running {
   child: ChildProcess;
   stderr: () => string;
@@ -150,7 +168,7 @@ export async function startInNs(ns: string, cmd: string[], ready: RegExp, times 
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   child.stdout!.resume();
-  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  const exited = exitStatus(child);
   const deadline = Date.now() + 10_000;
   const global = new RegExp(ready.source, 'g');
   while ((err.match(global) ?? []).length < times) {

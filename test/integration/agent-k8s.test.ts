@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePod } from '../helpers/fake-kube-api';
 import { agentRequests, createPod, installAgentApi, kubeEnvUnavailable, kubectlOk, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
-import { addNamespaces, canUseNetns, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
+import { addNamespaces, canUseNetns, exitStatus, inNs, ip, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
 import { startNodeAgent, until, type NodeAgent } from '../helpers/k8s-agent';
 import { capinfos, podspanBin, repoRoot, run, runAsync, tsharkWarnings } from '../helpers/tools';
 
@@ -208,7 +208,7 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
       const child = track(spawn(process.execPath, [plugin, 'capture', '-n', 'shop', '--kubeconfig', kube.adminKubeconfig, '--collector', collectorUrl, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
       let err = '';
       child.stderr!.on('data', (d) => (err += d));
-      const exited = new Promise<number>((res) => child.on('exit', (c, sig) => res(c ?? (sig ? 128 : -1))));
+      const exited = exitStatus(child);
       return { child, exited, stderr: () => err };
     };
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, samplePackets, writePcap } from '../helpers/craft';
 import { podspan, podspanBin } from '../helpers/tools';
+import { exitStatus } from '../helpers/netns';
 
 let tmp: string;
 beforeAll(() => {
@@ -53,7 +54,7 @@ describe('podspan capture --forward, when the collector fails', () => {
     const child = spawn(process.execPath, [podspanBin, 'capture', '-r', file, '--forward', `grpc://127.0.0.1:${port}?queue=1048576`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number>((r) => child.on('exit', (code, sig) => r(code ?? (sig ? 128 : -1))));
+    const exited = exitStatus(child);
     try {
       // Its queues full, the reader waits; after 3 s without room the capture says so, once.
       const notice = `podspan: reading waits for grpc://127.0.0.1:${port}?queue=1048576 (no answer) to take more frames; Ctrl-C stops, counting what was not delivered`;

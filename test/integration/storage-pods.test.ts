@@ -14,7 +14,7 @@ import { makePod } from '../helpers/fake-kube-api';
 import { startCollector } from '../helpers/collector-process';
 import { createPod, installAgentApi, kubeEnvUnavailable, startKubeEnv, type KubeEnv } from '../helpers/kube-env';
 import { startNodeAgent, until } from '../helpers/k8s-agent';
-import { addNamespaces, addPodVeth, canUseNetns, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, addPodVeth, canUseNetns, exitStatus, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
 import { podspanBin, run } from '../helpers/tools';
 
@@ -56,7 +56,7 @@ describe.skipIf(unavailable)('podspan export by pod, from two nodes', () => {
     const child = track(spawn('tcpdump', ['-i', dev, '-w', file, '--time-stamp-precision=nano', '-U', 'udp or tcp'], { stdio: ['ignore', 'ignore', 'pipe'] }));
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+    const exited = exitStatus(child);
     await until(() => /listening on/.test(err));
     return { child, stderr: () => err, exited };
   }

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorProcess } from '../helpers/collector-process';
-import { addNamespaces, addPodVeth, canUseNetns, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
+import { addNamespaces, addPodVeth, canUseNetns, exitStatus, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
 import { ownThread, threadsOf } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
@@ -54,7 +54,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const child = track(spawn(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } }));
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+    const exited = exitStatus(child);
     const deadline = Date.now() + 15_000;
     while (!ready.test(err)) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${cmd.join(' ')} did not start: ${err}`);
@@ -89,6 +89,9 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
   };
   const getJson = async (key: string) => JSON.parse(await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body!.transformToString());
   const metric = async (c: CollectorProcess, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(c.metricsUrl!)).text())?.[1] ?? NaN);
+  /** Frames the collector wrote, all agents. */
+  const framesWritten = async (c: CollectorProcess) =>
+    [...(await (await fetch(c.metricsUrl!)).text()).matchAll(/^podspan_collector_frames_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   const until = async (cond: () => Promise<boolean>, ms: number) => {
     const deadline = Date.now() + ms;
     while (!(await cond())) {
@@ -206,6 +209,11 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const fwd = await forwarder(pods[0], [c]);
     await s3.restart(async () => {
       for (let i = 0; i < 8; i++) trafgen(pods[0].ns, 'eth0', 400, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
+      // The forwarder stops once the collector has every frame (what the files below hold), not
+      // while some may still be in its ring on a loaded machine.
+      await until(async () => (await framesWritten(c)) >= 8 * 400, 30_000).catch(async (e: Error) => {
+        throw new Error(`${e.message}: the collector wrote ${await framesWritten(c)} frames of ${8 * 400}\nforwarder: ${fwd.stderr()}\ncollector: ${c.stderr()}`);
+      });
       expect(await stopProcess(fwd)).toBe(0);
       expect(await stopProcess(c, 'SIGTERM')).toBe(0); // the server still down: what waits stays in --out
     });
