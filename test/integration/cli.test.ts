@@ -117,7 +117,7 @@ describe('podspan capture -r', () => {
     const child = spawn(process.execPath, [podspanBin, 'capture', '-r', '-', '-w', '/dev/null', '--format', 'pcap'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
-    const exited = new Promise<number>((res) => child.on('exit', (c) => res(c ?? -1)));
+    const exited = new Promise<number>((res) => child.on('close', (c) => res(c ?? -1))); // after the last of its stderr
     let peakKiB = 0;
     const timer = setInterval(() => {
       try {

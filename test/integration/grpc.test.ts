@@ -15,7 +15,7 @@ import { mirrorStreamTarget } from '../../src/forward/mirror-target';
 import { MirrorClient } from '../../src/forward/mirror-service';
 import { MirrorConnector } from '../../src/forward/mirror-stream';
 import { collected, collector, frames } from '../helpers/grpc-collector';
-import { killStarted, stopProcess, track } from '../helpers/netns';
+import { exitStatus, killStarted, stopProcess, track } from '../helpers/netns';
 import { podspanBin, repoRoot, run } from '../helpers/tools';
 
 const fixture = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
@@ -160,7 +160,7 @@ describe('gRPC security', () => {
     }));
     let err = '';
     agent.stderr!.on('data', (d) => (err += d));
-    const agentExit = new Promise<number | null>((res) => agent.on('exit', (code) => res(code)));
+    const agentExit = exitStatus(agent);
     while (!/collector stream open/.test(err)) {
       expect(agent.exitCode, err).toBeNull();
       await new Promise((r) => setTimeout(r, 5));

@@ -157,7 +157,7 @@ describe.skipIf(!canUseNetns)('podspan shadow, live: HTTP/2 and gRPC pods, node:
       let out = '';
       candidate.child.stdout!.removeAllListeners('data');
       candidate.child.stdout!.on('data', (d) => (out += d));
-      candidate.child.on('exit', () => resolve(out));
+      candidate.child.on('close', () => resolve(out)); // 'close': after the last of its output ('exit' may come before)
       candidate.child.kill('SIGINT');
     })) as Seen[];
     expect(seen.map((x) => [x.path, x.marker])).toEqual([['/items/1', '1'], ['/items/2', '1'], ['/items/3', '1']]);

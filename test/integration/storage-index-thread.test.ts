@@ -54,7 +54,7 @@ describe('index reads in the upload thread', () => {
     cleanups.push(() => void child.kill());
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    const exited = new Promise<number | null>((r) => child.on('close', r)); // after its output
 
     // All but the last packet's last bytes: the reader waits for them.
     const writer = fs.createWriteStream(fifo);
@@ -99,7 +99,8 @@ describe('index reads in the upload thread', () => {
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       let running = true;
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => ((running = false), r(code))));
+      child.on('exit', () => (running = false));
+      const exited = new Promise<number | null>((r) => child.on('close', r)); // after its output
       const writer = fs.createWriteStream(fifo);
       cleanups.push(() => writer.destroy());
       writer.on('error', () => {}); // the reader gone: EPIPE

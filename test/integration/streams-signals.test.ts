@@ -55,9 +55,12 @@ function streamsStoppedBy(out: string, signals: NodeJS.Signals[], gapMs: number)
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => {
+    let exitedAt = 0;
+    child.on('exit', () => (exitedAt = Date.now()));
+    // 'close', after the last of its stderr ('exit' may come before it)
+    child.on('close', (code) => {
       clearTimeout(guard);
-      resolve({ code, secondsAfterSignal: signalledAt ? (Date.now() - signalledAt) / 1000 : NaN, stderr });
+      resolve({ code, secondsAfterSignal: signalledAt ? (exitedAt - signalledAt) / 1000 : NaN, stderr });
     });
   });
 }

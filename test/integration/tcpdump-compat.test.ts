@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
-import { addNamespaces, addVeth, canUseNetns, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
+import { addNamespaces, addVeth, canUseNetns, exitStatus, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
 import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, run } from '../helpers/tools';
 
 const corpus = corpusDir();
@@ -256,7 +256,7 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
     let err = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (err += d));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const exited = exitStatus(child);
     const deadline = Date.now() + 10_000;
     while (!err.includes('listening on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     trafgen(nsA, vethA, 25, { payload: 40 });
