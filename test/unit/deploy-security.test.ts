@@ -12,7 +12,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { agentConfigSchema } from '../../src/config/agent-config';
 import { parseForwardTarget } from '../../src/config/forward-options';
@@ -244,6 +244,7 @@ describe('a token never crosses the network in the clear unless asked', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-tok-'));
   const token = path.join(tmp, 'token');
   fs.writeFileSync(token, 'secret\n');
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('agent: a grpc:// URL with token-file and no TLS is refused with one line naming it', () => {
     const url = `grpc://collector:50051?token-file=${token}`;
