@@ -28,11 +28,11 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   stopping = true;
   // Files that cannot be closed (disk full) are reported after the summary; the process still ends.
   let closeError: unknown;
-  // The metrics port's grace runs beside the streams' deadline, not after it: the exit comes
-  // within --shutdown-timeout (or the port's second, if longer), not their sum.
-  const metricsClosed = metrics?.close();
   await collector.stop().catch((e: unknown) => (closeError = e));
-  await metricsClosed;
+  // Closed only now: its listening socket also keeps the event loop alive while stop() waits on
+  // work that does not (an unref'd upload thread, a store that stopped answering). Closed
+  // beside stop(), the process could end mid-stop with exit 0 and no summary (seen under load).
+  await metrics?.close();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);
