@@ -28,10 +28,12 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   stopping = true;
   // Files that cannot be closed (disk full) are reported after the summary; the process still ends.
   let closeError: unknown;
+  // stop() may wait on work that does not keep the event loop alive (an unref'd upload thread, a
+  // store that stopped answering): with nothing else open (the metrics port, when there is one)
+  // the process ended mid-stop, exit 0, no summary. Held open until stop() is done.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await collector.stop().catch((e: unknown) => (closeError = e));
-  // Closed only now: its listening socket also keeps the event loop alive while stop() waits on
-  // work that does not (an unref'd upload thread, a store that stopped answering). Closed
-  // beside stop(), the process could end mid-stop with exit 0 and no summary (seen under load).
+  clearInterval(keepAlive);
   await metrics?.close();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
