@@ -166,11 +166,13 @@ export class UploadSpool {
   }
 
   /**
-   * Uploads on for at most drainMs (while the store answers), then stops: an upload still in
-   * progress is aborted (its file stays). What is left waits in the folders for the next run.
+   * Uploads on for at most drainMs (while the store answers), at the process's priority (called
+   * once ingest has ended), then stops: an upload still in progress is aborted (its file stays).
+   * What is left waits in the folders for the next run.
    */
   async stop(drainMs = 0): Promise<void> {
     const deadline = Date.now() + drainMs;
+    if (drainMs > 0 && this.queue.length) this.thread.raise(); // the capture path it stepped back for has ended
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;

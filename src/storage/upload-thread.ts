@@ -37,6 +37,9 @@ export interface IndexJob {
 
 type Work = { kind: 'upload'; job: UploadJob } | { kind: 'abort' } | { kind: 'index'; job: IndexJob };
 type Request = Work & { id: number };
+/** Not a request: nothing is answered. */
+type Control = { kind: 'raise' };
+type WorkerSettings = UploadThreadOptions & { stepBack: boolean };
 /** An abort's `clean`: nothing of the upload it ended is left in the store; an index read's `index`. */
 type Reply = { id: number; ok: true; clean?: boolean; index?: CaptureIndex } | { id: number; ok: false; error: SdkErrorFields };
 /** What describeS3Error reads of an SDK error, copied across the thread boundary. */
@@ -57,6 +60,8 @@ export class UploadThread {
   private closed = false;
   private readonly pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
+  /** Whether a thread started now lowers itself to UPLOAD_NICE (until raise()). */
+  private stepBack = true;
 
   constructor(private readonly opt: UploadThreadOptions) {}
 
@@ -91,6 +96,19 @@ export class UploadThread {
     });
   }
 
+  /**
+   * From now on at the process's priority, where permitted: at shutdown's drain nothing is captured
+   * any more, and at nice 19 beside a busy machine the files left would wait out the drain
+   * deadline (the thread's own start-up, loading the SDK, alone took longer).
+   */
+  raise(): void {
+    this.stepBack = false;
+    if (!this.worker) return;
+    raiseThreadsAt(UPLOAD_NICE);
+    // Also sent: a thread just started lowers itself when it starts running, possibly after this.
+    this.worker.postMessage({ kind: 'raise' } satisfies Control);
+  }
+
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
@@ -104,7 +122,7 @@ export class UploadThread {
 
   private start(): Worker {
     // Compiled, this file is also the worker's script.
-    const w = new Worker(path.join(__dirname, 'upload-thread.js'), { workerData: this.opt });
+    const w = new Worker(path.join(__dirname, 'upload-thread.js'), { workerData: { ...this.opt, stepBack: this.stepBack } satisfies WorkerSettings });
     w.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -129,20 +147,29 @@ export class UploadThread {
 }
 
 async function runWorker(): Promise<void> {
-  lowerThreadPriority(UPLOAD_NICE); // refused: uploads run at the process's priority
+  const opt = workerData as WorkerSettings;
+  if (opt.stepBack) lowerThreadPriority(UPLOAD_NICE); // refused: uploads run at the process's priority
+  // Listening before the SDK is loaded: a raise must not wait for that load at nice 19.
+  const serve = loadServer(opt);
+  parentPort!.on('message', (m: Request | Control) => {
+    if (m.kind === 'raise') raiseThreadsAt(UPLOAD_NICE);
+    else void serve.then((handle) => handle(m)); // in the order sent
+  });
+}
+
+async function loadServer(opt: WorkerSettings): Promise<(m: Request) => void> {
   const { MultipartUploader } = await import('./multipart-upload');
   const { indexCaptureFile } = await import('./capture-index');
   const { s3Client } = await import('./store');
-  const opt = workerData as UploadThreadOptions;
   const uploader = new MultipartUploader(s3Client(opt.idleTimeoutMs), opt.partBytes, opt.partsInFlight);
   const reply = (r: Reply) => parentPort!.postMessage(r);
   const failed = (id: number) => (err: SdkErrorFields) =>
     reply({ id, ok: false, error: { name: err?.name, message: err?.message, Code: err?.Code, code: err?.code, $metadata: { httpStatusCode: err?.$metadata?.httpStatusCode } } });
-  parentPort!.on('message', (m: Request) => {
+  return (m) => {
     if (m.kind === 'abort') uploader.abort().then((clean) => reply({ id: m.id, ok: true, clean }), failed(m.id));
     else if (m.kind === 'index') indexCaptureFile(m.job.file, m.job.agent, m.job.sizeBytes).then((index) => reply({ id: m.id, ok: true, index }), failed(m.id));
     else uploader.upload(m.job.file, m.job.params).then(() => reply({ id: m.id, ok: true }), failed(m.id));
-  });
+  };
 }
 
 if (!isMainThread && (workerData as Partial<UploadThreadOptions> | undefined)?.partBytes !== undefined) void runWorker();

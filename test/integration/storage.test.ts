@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorProcess } from '../helpers/collector-process';
 import { addNamespaces, addPodVeth, canUseNetns, exitStatus, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
-import { ownThread, threadsOf } from '../helpers/threads';
+import { ownThread, threadsOf, threadsWhen } from '../helpers/threads';
 import { podspanBin, run } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
@@ -110,7 +110,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     trafgen(pods[0].ns, 'eth0', 500, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     for (const f of fwd) expect(await stopProcess(f)).toBe(0);
     for (const [i, d] of dumps.entries()) await stopDump(d, direct[i], capturedBy(fwd[i]));
-    for (const c of [c1, c2]) expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+    for (const c of [c1, c2]) expect(await stopProcess(c, 'SIGTERM'), c.stderr()).toBe(0);
     for (const c of [c1, c2]) expect(c.stderr()).toMatch(/store: \d+ files \(\d+ bytes\) uploaded, 0 failed attempts, 0 files \(0 bytes\) left in the spool, 0 dropped/);
     expect(fs.readdirSync(path.join(tmp, 'c1')).filter((f) => f.endsWith('.pcapng'))).toEqual([]); // uploaded: gone (no --keep-local)
 
@@ -170,6 +170,30 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(await stopProcess(fwd)).toBe(0);
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toMatch(/0 files \(0 bytes\) left in the spool, 0 dropped/);
+  }, 60_000);
+
+  it("at shutdown the drain runs at the process's priority: ingest has ended, and at nice 19 a busy machine starved the uploads past the drain deadline", async () => {
+    const c = await collector('drain', 'drain', ['-C', '0.1', '--store-drain-timeout', '4']);
+    const fwd = await forwarder(pods[0], [c]);
+    trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
+    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
+    expect(threadsOf(c.pid!).filter((t) => t.nice === 19).length).toBeGreaterThanOrEqual(1);
+    expect(await stopProcess(fwd)).toBe(0);
+    // Frozen (SIGSTOP), the store keeps the last file in the spool for the whole 4 s drain.
+    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
+    process.kill(serverPid, 'SIGSTOP');
+    try {
+      const stopped = stopProcess(c, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 300)); // stopProcess's own wait before the signal
+      const drainStart = Date.now();
+      const during = await threadsWhen(c.pid!, (ts) => ts.every((t) => t.nice !== 19), 3000);
+      expect(Date.now() - drainStart, 'still lowered 3 s into the 4 s drain').toBeLessThan(3000);
+      expect(during.filter((t) => t.nice === 19)).toEqual([]);
+      expect(await stopped, c.stderr()).toBe(0);
+    } finally {
+      process.kill(serverPid, 'SIGCONT');
+    }
+    expect(c.stderr()).toMatch(/store: \d+ files \(\d+ bytes\) uploaded, \d+ failed attempts, [1-9]\d* files \(\d+ bytes\) left in the spool, 0 dropped/);
   }, 60_000);
 
   it('the S3 server stopped ~20 s mid-run and restarted: nothing lost, the spool drained', async () => {
