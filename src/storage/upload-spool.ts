@@ -90,10 +90,13 @@ export class UploadSpool {
   private wake?: () => void;
   /**
    * stop() abandoned a request in flight (a store that stopped answering). The upload thread ends
-   * with its requests, but an index put on `client` may stay, and its socket keep the process
-   * alive: the command ends the process itself once its files are closed and its summary written.
+   * with its requests and an index put on `client` is aborted, but should a socket of it stay and
+   * keep the process alive, the command ends the process itself once its files are closed and its
+   * summary written.
    */
   abandoned = false;
+  /** Ends an index put in progress when the drain is over (stop() waits for the loop, and the loop for the put). */
+  private readonly indexPuts = new AbortController();
   private running?: Promise<void>;
   private stopping = false;
   private lastError = '';
@@ -176,6 +179,7 @@ export class UploadSpool {
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
+    this.indexPuts.abort(); // a store that stopped answering must not hold the loop, and with it stop()
     const aborted = this.thread.abort().catch(() => false);
     this.wake?.();
     // The multipart upload left by the one in progress is removed from the store, if it answers soon.
@@ -312,6 +316,7 @@ export class UploadSpool {
     if (index) {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.opt.store.bucket, Key: `${key}.index.json`, Body: JSON.stringify(index), ContentType: 'application/json', ...sse }),
+        { abortSignal: this.indexPuts.signal },
       );
     }
   }

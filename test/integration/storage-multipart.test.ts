@@ -17,7 +17,7 @@ import path from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
-import { repoRoot } from '../helpers/tools';
+import { repoRoot, until } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
 if (s3Unavailable) console.log(`multipart upload tests skipped: ${s3Unavailable}`);
@@ -32,6 +32,7 @@ const PART = 5 * MiB; // S3's smallest part: files of a few parts stay small
 /** One request as the relay saw its first line. */
 interface Seen {
   method: string;
+  path: string;
   query: URLSearchParams;
 }
 
@@ -72,7 +73,8 @@ function startRelay(targetPort: () => number): Promise<Relay> {
       // A request begins a chunk (its head is written before its body): the first line names it.
       const m = /^(PUT|POST|GET|HEAD|DELETE) (\S+) HTTP\/1\.1\r\n/.exec(chunk.subarray(0, 2048).toString('latin1'));
       if (m) {
-        const r = { method: m[1], query: new URL(m[2], 'http://x').searchParams };
+        const url = new URL(m[2], 'http://x');
+        const r = { method: m[1], path: url.pathname, query: url.searchParams };
         relay.seen.push(r);
         const verdict = relay.onRequest?.(r);
         if (verdict === 'reset') return cut();
@@ -119,13 +121,6 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
       fs.writeFileSync(file, randomBytes(size));
       return { name: path.basename(file), size, sha: createHash('sha256').update(fs.readFileSync(file)).digest('hex') };
     });
-  };
-  const until = async (cond: () => boolean | Promise<boolean>, ms: number, what: string) => {
-    const deadline = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`${what}: not in ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   };
   /** name → SHA-256 of each object under PREFIX/ (keys end in _NAME). */
   const stored = async (prefix: string) => {
@@ -255,6 +250,35 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     expect(await stored('cap')).toEqual({ [small!.name]: small!.sha });
     expect(creates()).toBe(1);
   }, 90_000);
+
+  it("a store that stops answering between a file and its index does not hold up stop(): the index's put ends with the drain, the file stays for the next run", async () => {
+    const dir = path.join(tmp, 'index-put');
+    fs.mkdirSync(dir, { recursive: true });
+    const name = 'node-a-0123456789ab_1.pcapng';
+    fs.copyFileSync(path.join(repoRoot, 'fixtures', 'sample-20.pcapng'), path.join(dir, name));
+    // The file's own put goes through; the index's is held: a moment the real server cannot be
+    // made to stop at on cue. Before, stop() waited for that put until the SDK gave it up (its
+    // three attempts, each idle for the client's 5 s).
+    const atIndex = new Promise<void>((reached) => {
+      relay.seen = [];
+      relay.onRequest = (r) => (r.method === 'PUT' && r.path.endsWith('.index.json') ? (reached(), 'hold') : undefined);
+    });
+    const spool = spoolOver(dir, 'index-put');
+    spool.start();
+    let stopMs = 0;
+    try {
+      await atIndex;
+      const t0 = Date.now();
+      await spool.stop(500);
+      stopMs = Date.now() - t0;
+    } finally {
+      relay.onRequest = undefined;
+      relay.release();
+    }
+    expect(stopMs).toBeLessThan(4000); // the 0.5 s drain, then the put is ended: not 15 s of the SDK's attempts
+    expect(spool.stats()).toMatchObject({ uploadedFiles: 0, spoolFiles: 1 });
+    expect(fs.readdirSync(dir)).toEqual([name]);
+  }, 60_000);
 
   it('wrong credentials: the failed attempt is logged as one clear reason, and nothing is left in the store', async () => {
     const dir = path.join(tmp, 'denied');
