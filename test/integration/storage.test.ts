@@ -16,7 +16,7 @@ import { startCollector, type CollectorProcess } from '../helpers/collector-proc
 import { addNamespaces, addPodVeth, canUseNetns, exitStatus, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
 import { ownThread, threadsOf, threadsWhen } from '../helpers/threads';
-import { podspanBin, run } from '../helpers/tools';
+import { podspanBin, run, until } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
 if (!canUseNetns) console.log('storage tests skipped: they need root, iproute2 and trafgen (netsniff-ng)');
@@ -72,7 +72,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
    * with the same filter): stopped earlier, under load, it drops what its ring still holds.
    */
   const stopDump = async (dump: Awaited<ReturnType<typeof tcpdump>>, file: string, count: number) => {
-    await until(async () => frames(file).length >= count, 15_000);
+    await until(async () => frames(file).length >= count, 15_000, `tcpdump's file holding the ${count} frames the forwarder captured`);
     expect(await stopProcess(dump)).toBe(0);
   };
   const capturedBy = (fwd: { stderr(): string }) => Number(/(\d+) packets captured/.exec(fwd.stderr())![1]);
@@ -92,13 +92,6 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
   /** Frames the collector wrote, all agents. */
   const framesWritten = async (c: CollectorProcess) =>
     [...(await (await fetch(c.metricsUrl!)).text()).matchAll(/^podspan_collector_frames_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-  const until = async (cond: () => Promise<boolean>, ms: number) => {
-    const deadline = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
 
   it('two nodes, two collectors: the index objects say what each file holds, export equals tcpdump of the veths', async () => {
     const c1 = await collector('e2e', 'c1'), c2 = await collector('e2e', 'c2');
@@ -159,7 +152,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const c = await collector('thread', 'thread', ['-C', '0.1']);
     const fwd = await forwarder(pods[0], [c]);
     trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
-    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
+    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000, 'a first upload');
     // The upload thread, and the reader of an index read it may have started (podspan-capture).
     const lowered = threadsOf(c.pid!).filter((t) => t.nice === 19);
     expect(lowered.filter((t) => t.comm !== 'podspan-capture')).toHaveLength(1);
@@ -176,7 +169,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const c = await collector('drain', 'drain', ['-C', '0.1', '--store-drain-timeout', '4']);
     const fwd = await forwarder(pods[0], [c]);
     trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
-    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
+    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000, 'a first upload');
     expect(threadsOf(c.pid!).filter((t) => t.nice === 19).length).toBeGreaterThanOrEqual(1);
     expect(await stopProcess(fwd)).toBe(0);
     // Frozen (SIGSTOP), the store keeps the last file in the spool for the whole 4 s drain.
@@ -203,7 +196,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     const fwd = await forwarder(pods[0], [c]);
     const burst = () => trafgen(pods[0].ns, 'eth0', 400, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     burst();
-    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000);
+    await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000, 'a first upload');
     let duringOutage = { failures: 0, waiting: 0 };
     await s3.restart(async () => {
       const t0 = Date.now();
@@ -218,7 +211,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     await stopDump(dump, direct, capturedBy(fwd));
     expect(duringOutage.failures).toBeGreaterThan(0);
     expect(duringOutage.waiting).toBeGreaterThan(3);
-    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000); // backoff is at most 8 s
+    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000, 'the spool drained'); // backoff is at most 8 s
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     expect(c.stderr()).toMatch(/0 files \(0 bytes\) left in the spool, 0 dropped/);
     const out = path.join(tmp, 'outage-export.pcapng');
@@ -235,7 +228,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
       for (let i = 0; i < 8; i++) trafgen(pods[0].ns, 'eth0', 400, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
       // The forwarder stops once the collector has every frame (what the files below hold), not
       // while some may still be in its ring on a loaded machine.
-      await until(async () => (await framesWritten(c)) >= 8 * 400, 30_000).catch(async (e: Error) => {
+      await until(async () => (await framesWritten(c)) >= 8 * 400, 30_000, 'the collector writing 3,200 frames').catch(async (e: Error) => {
         throw new Error(`${e.message}: the collector wrote ${await framesWritten(c)} frames of ${8 * 400}\nforwarder: ${fwd.stderr()}\ncollector: ${c.stderr()}`);
       });
       expect(await stopProcess(fwd)).toBe(0);
@@ -252,7 +245,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(left).toEqual(made.slice(dropped));
     // A new collector on the same folder uploads what the last one left.
     const again = await collector('cap', 'cap');
-    await until(async () => (await metric(again, 'podspan_store_spool_files')) === 0, 30_000);
+    await until(async () => (await metric(again, 'podspan_store_spool_files')) === 0, 30_000, "the restarted collector's spool drained");
     expect(await metric(again, 'podspan_store_uploaded_files_total')).toBe(left.length);
     expect(await stopProcess(again, 'SIGTERM')).toBe(0);
     const stored = (await keys('cap/')).filter((k) => k.endsWith('.pcapng')).map((k) => path.basename(k).replace(/^[^_]+_/, '')).sort();
@@ -289,15 +282,15 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
       trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
       expect(await stopProcess(fwd)).toBe(0); // a file closed on the way: its upload starts and hangs
       // Without a timeout the request waits for ever, silently: no failure, no retry, no log line.
-      await until(async () => (await metric(c, 'podspan_store_upload_failures_total')) >= 1, 30_000);
+      await until(async () => (await metric(c, 'podspan_store_upload_failures_total')) >= 1, 30_000, 'a failed upload');
       failuresWhileSilent = await metric(c, 'podspan_store_upload_failures_total');
     } finally {
       process.kill(serverPid, 'SIGCONT');
     }
     expect(failuresWhileSilent).toBeGreaterThanOrEqual(1);
     // The log line travels by the collector's stderr pipe, the count by its metrics: either may come first.
-    await until(async () => /store: upload failed, retrying with backoff/.test(c.stderr()), 10_000);
-    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000);
+    await until(async () => /store: upload failed, retrying with backoff/.test(c.stderr()), 10_000, 'the retry logged');
+    await until(async () => (await metric(c, 'podspan_store_spool_files')) === 0, 30_000, 'the spool drained');
     expect(await stopProcess(c, 'SIGTERM')).toBe(0);
     const summary = /store: (\d+) files \(\d+ bytes\) uploaded, \d+ failed attempts, 0 files \(0 bytes\) left in the spool, 0 dropped/.exec(c.stderr());
     expect(summary, c.stderr()).toBeTruthy();
@@ -326,7 +319,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     trafgen(p.ns, 'eth0', 1500, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     // The files rotated away from are uploaded while the agent runs; the last one when it stops.
     const agentMetrics = { metricsUrl: /metrics on (http:\S+?),? /.exec(agent.stderr())![1] } as CollectorProcess;
-    await until(async () => (await metric(agentMetrics, 'podspan_store_uploaded_files_total')) >= 3 && (await metric(agentMetrics, 'podspan_store_spool_files')) === 0, 30_000);
+    await until(async () => (await metric(agentMetrics, 'podspan_store_uploaded_files_total')) >= 3 && (await metric(agentMetrics, 'podspan_store_spool_files')) === 0, 30_000, "the agent's three uploads, its spool drained");
     expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
     await stopDump(dump, direct, 1500);
     expect(frames(direct)).toHaveLength(1500);
