@@ -15,4 +15,5 @@ Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
 Napi::Value ReleaseFrames(const Napi::CallbackInfo& info);    // lent_frames.cc
 Napi::Value SetThreadIdle(const Napi::CallbackInfo& info);    // scheduling.cc
+Napi::Value SetThreadNormal(const Napi::CallbackInfo& info);  // scheduling.cc
 }  // namespace podspan_addon

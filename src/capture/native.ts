@@ -329,6 +329,8 @@ export interface NativeAddon {
   releaseFrames(frames: Buffer): void;
   /** Puts one thread (by id) in SCHED_IDLE; false when the kernel refused (native/addon/scheduling.cc). */
   setThreadIdle(tid: number): boolean;
+  /** Puts one thread (by id) back in SCHED_OTHER; false when refused (native/addon/scheduling.cc). */
+  setThreadNormal(tid: number): boolean;
 }
 
 let addon: NativeAddon | undefined;

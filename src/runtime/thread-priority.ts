@@ -59,6 +59,30 @@ export function raiseThreadsAt(nice: number): boolean {
   return ok;
 }
 
+/**
+ * Raises every thread of process `pid` (a child this process lowered, e.g. shadow replay) back to
+ * this process's priority: SCHED_OTHER, the main thread's nice value. For work that must now end
+ * promptly: on a machine with no idle CPU a SCHED_IDLE thread never runs. Needs CAP_SYS_NICE (or
+ * an RLIMIT_NICE that allows it): false when refused, the threads left as they were.
+ */
+export function raiseProcess(pid: number): boolean {
+  const to = os.getPriority(process.pid);
+  let ok = true;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
+      try {
+        if (!native().setThreadNormal(tid) && fs.existsSync(`/proc/${pid}/task/${tid}`)) ok = false;
+        if (os.getPriority(tid) > to) os.setPriority(tid, to);
+      } catch (err) {
+        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
+      }
+    }
+  } catch {
+    return false; // gone already, or no /proc
+  }
+  return ok;
+}
+
 /** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
 export const LOWEST_NICE = 19;
 

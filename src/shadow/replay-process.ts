@@ -11,6 +11,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { ShadowSettings } from '../config/shadow-options';
+import { raiseProcess } from '../runtime/thread-priority';
 import { bookkeepingOnly } from './batch-overflow';
 import type { ShadowMetricsSink } from './metrics';
 
@@ -99,9 +100,15 @@ export class ReplayProcess {
     this.send({ kind: 'ended' });
   }
 
-  /** Gives up the exchanges still waiting (counted "stopped"). */
+  /**
+   * Gives up the exchanges still waiting (counted "stopped"), and raises the child back to the
+   * agent's priority where permitted: what is left (requests in flight, the last report) is
+   * bounded, and at SCHED_IDLE on a node with no idle CPU it would never run before the agent's
+   * exit deadline (the report then lost).
+   */
   abandon(): void {
     this.send({ kind: 'abandon' });
+    if (this.opts.nice > 0 && !this.exited && this.child.pid) raiseProcess(this.child.pid);
   }
 
   private send(m: ParentMessage): void {

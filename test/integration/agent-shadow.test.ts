@@ -71,7 +71,7 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     expect(children).toHaveLength(1);
     const replay = threadsOf(children[0]);
     expect(replay.filter((t) => t.nice !== Math.max(own, 19) || t.policy !== SCHED_IDLE), JSON.stringify(replay)).toEqual([]);
-    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    expect(await stopProcess(agent, 'SIGTERM'), agent.stderr()).toBe(0);
 
     // The report, written at the end under REPORTDIR/SESSION/INTERFACE.
     const summary = JSON.parse(fs.readFileSync(path.join(reports, 'checkout', pods.devC, 'summary.json'), 'utf8'));
