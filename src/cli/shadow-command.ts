@@ -1,12 +1,13 @@
 // `podspan shadow`: replays the requests production's clients made (from a capture file or live
 // interfaces) to a candidate version, compares its answers with production's, and reports where
 // they differ. Exit 0 when done, 1 when the candidate never answered (one line), 2 on bad flags.
+import os from 'node:os';
 import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capture/session';
 import { summaryLines as captureSummaryLines } from './capture-command';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
 import { CAPTURE_THREAD_NAME } from '../capture/session';
-import { lowerProcessPriorityExcept } from '../runtime/thread-priority';
+import { lowerProcessPriorityExcept, raiseProcess } from '../runtime/thread-priority';
 import { runShadow, shadowCaptureOptions, type ExchangeSource, type ShadowResult } from '../shadow/run';
 
 /**
@@ -67,6 +68,7 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   // The replay (this thread, and V8's garbage collection and compiler threads working for it)
   // steps back for production's processes; the capture threads, started before, keep the
   // process's priority and drain the kernel's ring in time.
+  const ownNice = os.getPriority(process.pid);
   const source = sessionSource(session, live, () => {
     if (run.replayNice > 0 && !lowerProcessPriorityExcept(CAPTURE_THREAD_NAME, run.replayNice)) {
       err.write(`podspan: warning: the replay's priority could not be lowered to nice ${run.replayNice}: it competes with production's processes for CPU\n`);
@@ -81,6 +83,9 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
     else if (!abandon.signal.aborted) {
       err.write('podspan: giving up the exchanges still waiting\n');
       abandon.abort();
+      // What is left (requests in flight, the report) is bounded: back to the priority it started
+      // at, where permitted, or on a machine with no idle CPU it would hardly run.
+      if (run.replayNice > 0) raiseProcess(process.pid, ownNice);
     }
   };
   process.on('SIGINT', stop);

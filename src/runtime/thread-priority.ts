@@ -60,13 +60,13 @@ export function raiseThreadsAt(nice: number): boolean {
 }
 
 /**
- * Raises every thread of process `pid` (a child this process lowered, e.g. shadow replay) back to
- * this process's priority: SCHED_OTHER, the main thread's nice value. For work that must now end
- * promptly: on a machine with no idle CPU a SCHED_IDLE thread never runs. Needs CAP_SYS_NICE (or
- * an RLIMIT_NICE that allows it): false when refused, the threads left as they were.
+ * Raises every thread of process `pid` (a child this process lowered, e.g. shadow replay, or this
+ * process itself) back to SCHED_OTHER at nice `to` (default: this process's main thread's). For
+ * work that must now end promptly: on a machine with no idle CPU a SCHED_IDLE thread hardly runs.
+ * Needs CAP_SYS_NICE (or an RLIMIT_NICE that allows it): false when refused, the threads left as
+ * they were.
  */
-export function raiseProcess(pid: number): boolean {
-  const to = os.getPriority(process.pid);
+export function raiseProcess(pid: number, to = os.getPriority(process.pid)): boolean {
   let ok = true;
   try {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canUseNetns, inNs, killStarted, startInNs, stopProcess } from '../helpers/netns';
 import { CAND, PROD, ShadowPods } from '../helpers/shadow-pods';
 import { ownThread, SCHED_IDLE, threadsWhen, type ThreadInfo } from '../helpers/threads';
-import { podspanBin, run } from '../helpers/tools';
+import { podspanBin, run, until } from '../helpers/tools';
 
 const haveTools = run('which', ['curl']).code === 0 && run('which', ['hey']).code === 0;
 if (!canUseNetns || !haveTools) console.log('shadow live test skipped: it needs root, iproute2, trafgen, curl and hey');
@@ -215,6 +215,29 @@ describe.skipIf(!canUseNetns || !haveTools)('podspan shadow with real pods, clie
     expect(peak).toBeLessThanOrEqual(10);
     expect(err).toMatch(/^0 packets dropped by kernel$/m);
     expect((await pods.received(production)).length).toBe(300);
+    await pods.received(candidate);
+  }, 60_000);
+
+  it("a second Ctrl-C gives up what waits and raises the replay back to the priority it started at, while its requests in flight finish (at SCHED_IDLE, on a machine with no idle CPU, they hardly ran)", async () => {
+    const production = await pods.app(nsP, 'v1', PROD, 8080);
+    const candidate = await pods.app(nsK, 'slow:3000', CAND, 8080);
+    const shadow = await startInNs(nsC, [process.execPath, podspanBin, 'shadow', '-i', pods.devC, '-f', 'tcp port 8080', '--target', `http://${CAND}:8080`, '--timeout', '10', '--max-in-flight', '2'], /listening on/);
+    const pid = shadow.child.pid!;
+    const own = ownThread();
+    const lowered = (ts: ThreadInfo[]) => ts.filter((t) => t.comm !== 'podspan-capture' && t.nice === 19 && t.policy === SCHED_IDLE);
+    await threadsWhen(pid, (ts) => lowered(ts).length > 0 && ts.some((t) => t.comm === 'podspan-capture'));
+    expect(inNs(nsC, ['hey', '-n', '20', '-c', '2', `http://${PROD}:8080/health`])).toMatch(/\[200\]\s+20 responses/);
+    await pods.received(production);
+    await until(() => inNs(nsK, ['ss', '-Htn', 'state', 'established', '( sport = :8080 )']).trim() !== '', 10_000, 'the replay connected to the candidate');
+    // Its requests wait 3 s for the candidate now. Ctrl-C twice: the capture ends, then what waits is given up.
+    // (Two at once would be one: a signal already pending is not queued again.)
+    shadow.child.kill('SIGINT');
+    await threadsWhen(pid, (ts) => !ts.some((t) => t.comm === 'podspan-capture'));
+    shadow.child.kill('SIGINT');
+    const raised = await threadsWhen(pid, (ts) => ts.every((t) => t.nice === own.nice && t.policy === own.policy), 2000);
+    expect(raised.filter((t) => t.nice !== own.nice || t.policy !== own.policy), shadow.stderr()).toEqual([]);
+    expect(await shadow.exited, shadow.stderr()).toBe(0);
+    expect(shadow.stderr()).toContain('podspan: giving up the exchanges still waiting');
     await pods.received(candidate);
   }, 60_000);
 });
