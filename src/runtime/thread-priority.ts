@@ -37,6 +37,30 @@ export function lowerThreadPriority(nice: number): boolean {
 }
 
 /**
+ * Calls `change` on every thread of process `pid` (its /proc/PID/task). True when every call
+ * returned true or its thread ended meanwhile (ESRCH, ENOENT, or gone from /proc); false when one
+ * was refused, or /proc could not be read.
+ */
+function forEachThread(pid: number | 'self', change: (tid: number) => boolean): boolean {
+  let tids: number[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return false; // gone already, or no /proc
+  }
+  let ok = true;
+  for (const tid of tids) {
+    try {
+      if (!change(tid) && fs.existsSync(`/proc/${pid}/task/${tid}`)) ok = false;
+    } catch (err) {
+      const codes = [(err as NodeJS.ErrnoException).code, (err as { info?: { code?: string } }).info?.code];
+      if (!codes.includes('ESRCH') && !codes.includes('ENOENT')) ok = false; // a thread that just ended is fine
+    }
+  }
+  return ok;
+}
+
+/**
  * Raises back to the main thread's priority every thread of this process at `nice` (a lowered
  * thread that must now finish promptly, e.g. a worker being ended on a saturated machine, and the
  * threads it started). Needs CAP_SYS_NICE (or RLIMIT_NICE): false when refused, the threads left
@@ -44,19 +68,10 @@ export function lowerThreadPriority(nice: number): boolean {
  */
 export function raiseThreadsAt(nice: number): boolean {
   const to = os.getPriority(process.pid);
-  let ok = true;
-  try {
-    for (const tid of fs.readdirSync('/proc/self/task').map(Number)) {
-      try {
-        if (os.getPriority(tid) === nice) os.setPriority(tid, to);
-      } catch (err) {
-        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
-      }
-    }
-  } catch {
-    return false;
-  }
-  return ok;
+  return forEachThread('self', (tid) => {
+    if (os.getPriority(tid) === nice) os.setPriority(tid, to);
+    return true;
+  });
 }
 
 /**
@@ -67,20 +82,11 @@ export function raiseThreadsAt(nice: number): boolean {
  * they were.
  */
 export function raiseProcess(pid: number, to = os.getPriority(process.pid)): boolean {
-  let ok = true;
-  try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`).map(Number)) {
-      try {
-        if (!native().setThreadNormal(tid) && fs.existsSync(`/proc/${pid}/task/${tid}`)) ok = false;
-        if (os.getPriority(tid) > to) os.setPriority(tid, to);
-      } catch (err) {
-        if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
-      }
-    }
-  } catch {
-    return false; // gone already, or no /proc
-  }
-  return ok;
+  return forEachThread(pid, (tid) => {
+    const normal = native().setThreadNormal(tid);
+    if (os.getPriority(tid) > to) os.setPriority(tid, to);
+    return normal;
+  });
 }
 
 /** The lowest nice value, where work steps back for everything else; it also puts threads in SCHED_IDLE (see lowerProcessPriorityExcept). */
@@ -95,22 +101,10 @@ export const LOWEST_NICE = 19;
  * (or off Linux); threads started later inherit their creator's priority and class.
  */
 export function lowerProcessPriorityExcept(keep: string | undefined, nice: number): boolean {
-  let tids: string[];
-  try {
-    tids = fs.readdirSync('/proc/self/task');
-  } catch {
-    return false;
-  }
   const idle = nice >= LOWEST_NICE ? native().setThreadIdle : undefined;
-  let ok = true;
-  for (const tid of tids) {
-    try {
-      if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) continue;
-      lowerThread(Number(tid), nice);
-      if (idle && !idle(Number(tid)) && fs.existsSync(`/proc/self/task/${tid}`)) ok = false;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as { info?: { code?: string } }).info?.code !== 'ESRCH') ok = false; // a thread that just ended is fine
-    }
-  }
-  return ok;
+  return forEachThread('self', (tid) => {
+    if (fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === keep) return true;
+    lowerThread(tid, nice);
+    return idle ? idle(tid) : true;
+  });
 }
