@@ -169,13 +169,16 @@ export class UploadSpool {
   }
 
   /**
-   * Uploads on for at most drainMs (while the store answers), at the process's priority (called
-   * once ingest has ended), then stops: an upload still in progress is aborted (its file stays).
-   * What is left waits in the folders for the next run.
+   * Uploads on for at most drainMs (while the store answers), then stops: an upload still in
+   * progress is aborted (its file stays). All of it at the process's priority (called once ingest
+   * has ended). What is left waits in the folders for the next run.
    */
   async stop(drainMs = 0): Promise<void> {
     const deadline = Date.now() + drainMs;
-    if (drainMs > 0 && this.queue.length) this.thread.raise(); // the capture path it stepped back for has ended
+    // What is left (the drain, the abort of an unfinished upload, the thread's end) is bounded, and
+    // the capture path the thread stepped back for has ended: at nice 19 on a busy machine the
+    // abort did not reach the store within its 2 s, leaving the upload's parts behind.
+    this.thread.raise();
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
