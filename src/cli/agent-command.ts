@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from '../agent/agent';
-import { loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
+import { checkListen, loadAgentConfig, type AgentConfig, type ResolvedSession } from '../config/agent-config';
 import { UsageError } from '../errors';
 import type { MirrorSessionResource } from '../k8s/types';
 import { logger } from '../observability/logger';
@@ -45,7 +45,7 @@ export function defaultSessions(iface: string): ResolvedSession[] {
 // then the file, then the defaults.
 function load(raw: RawAgentFlags): { config: AgentConfig; sessions: ResolvedSession[] } {
   const loaded = loadAgentConfig(raw.config);
-  if (raw.metricsListen) loaded.config.metrics.listen = raw.metricsListen;
+  if (raw.metricsListen) loaded.config.metrics.listen = checkListen('--metrics-listen', raw.metricsListen);
   if (raw.node) loaded.config.node = raw.node;
   return loaded;
 }

@@ -9,9 +9,20 @@ import { UsageError } from '../errors';
 import { parseForwardTarget, type ForwardTarget } from './forward-options';
 import { parseShadowSettings, type ShadowSettings } from './shadow-options';
 import { detectSchema, parseDetectConfig, type DetectSettings } from './detect-options';
+import { MAX_FILE_MB, MAX_TIMER_SECONDS } from './number-flags';
 
 const port = z.number().int().min(1).max(65535);
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' });
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected HOST:PORT' })
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, { message: 'the port must be at most 65535' });
+
+/** A metrics address given outside the file (flag, environment), checked as the file's is. */
+export function checkListen(where: string, text: string): string {
+  const parsed = hostPort.safeParse(text);
+  if (!parsed.success) throw new UsageError(`${where} ${text}: ${parsed.error.issues[0].message}`);
+  return text;
+}
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, { message: 'expected a CIDR such as 10.0.0.0/8' });
 
 const sessionName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'lower-case letters, digits and dashes' });
@@ -82,7 +93,7 @@ const sessionFields = {
     .strict()
     .default({}),
   /** Keep 1 in N flows (whole flows, chosen by a hash of the 5-tuple). */
-  sampleOneIn: z.number().int().min(1).default(1),
+  sampleOneIn: z.number().int().min(1).max(0xffffffff).default(1),
   /**
    * Count what sampling leaves out (podspan_sampled_out_packets). The kernel then hands each
    * such packet over as a 1-byte stub: ~160 ns of machine time per packet; false saves that.
@@ -114,9 +125,9 @@ const sessionFields = {
               .object({
                 dir: z.string().min(1),
                 format: z.enum(['pcap', 'pcapng']).default('pcapng'),
-                rotateMB: z.number().positive().optional(),
-                rotateSeconds: z.number().int().positive().optional(),
-                keepFiles: z.number().int().positive().optional(),
+                rotateMB: z.number().positive().max(MAX_FILE_MB).optional(),
+                rotateSeconds: z.number().int().positive().max(MAX_TIMER_SECONDS).optional(),
+                keepFiles: z.number().int().positive().max(99999).optional(),
                 /** Upload each closed file (and an index) to s3://BUCKET/PREFIX; read at start-up (see README). */
                 store: z.string().regex(/^s3:\/\//, { message: 'store takes s3://BUCKET/PREFIX' }).optional(),
                 /** Closed files waiting for upload, at most (million bytes, all sessions of that store); default 10000. */
@@ -323,6 +334,6 @@ export function loadAgentConfig(file: string | undefined, env: NodeJS.ProcessEnv
   if (!parsed.success) throw new UsageError(formatIssue(where, parsed.error.issues[0]));
   const config = parsed.data;
   if (env.NODE_NAME) config.node = env.NODE_NAME;
-  if (env.PODSPAN_METRICS_LISTEN) config.metrics.listen = env.PODSPAN_METRICS_LISTEN;
+  if (env.PODSPAN_METRICS_LISTEN) config.metrics.listen = checkListen('PODSPAN_METRICS_LISTEN', env.PODSPAN_METRICS_LISTEN);
   return { config, sessions: config.sessions.map((s) => resolveTargets(s, where)) };
 }

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits } from '../analysis/aggregate';
 import { parseDetectFlags, type DetectSettings } from './detect-options';
-import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { intFlag } from './number-flags';
 
 export interface RawAnalyzeFlags extends Omit<RawCaptureFlags, 'write' | 'format' | 'fileSize' | 'rotateSeconds' | 'fileCount'> {
   outDir?: string;

@@ -6,6 +6,7 @@ import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/for
 import type { CaptureOptions } from '../capture/session';
 import type { PrintOptions, TimestampMode } from '../cli/print';
 import { parseForwardTarget } from './forward-options';
+import { intFlag, MAX_FILE_MB, MAX_TIMER_SECONDS, positiveNumber } from './number-flags';
 
 export const MAX_SNAPLEN = 262144;
 
@@ -67,25 +68,6 @@ export interface CaptureRun {
   fileToStdout: boolean;
 }
 
-/** A whole-number flag between min and max, its message naming the flag. */
-export const intFlag = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, { message: `${flag} takes a whole number` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `${flag} must be between ${min} and ${max}` })
-    .optional();
-
-const numberFlag = (flag: string) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+(\.\d+)?$/, { message: `${flag} takes a positive number` })
-    .transform(Number)
-    .refine((n) => n > 0, { message: `${flag} must be greater than 0` })
-    .optional();
-
 const flagsSchema = z.object({
   interface: z.array(z.string().min(1, { message: '-i needs an interface name' })).optional(),
   read: z.string().min(1, { message: '-r needs a file name' }).optional(),
@@ -94,15 +76,15 @@ const flagsSchema = z.object({
     .enum(CAPTURE_FORMATS, { errorMap: () => ({ message: `--format must be one of ${CAPTURE_FORMATS.join(', ')}` }) })
     .optional(),
   filter: z.string().optional(),
-  count: intFlag('-c', 1),
+  count: intFlag('-c', 1, Number.MAX_SAFE_INTEGER),
   snaplen: intFlag('-s', 0, MAX_SNAPLEN),
   bufferSize: intFlag('-B', 1, 4 * 1024 * 1024),
   immediate: z.boolean().optional(),
   promiscuousMode: z.boolean().optional(),
-  fileSize: numberFlag('-C'),
-  rotateSeconds: intFlag('-G', 1),
+  fileSize: positiveNumber('-C', MAX_FILE_MB).optional(),
+  rotateSeconds: intFlag('-G', 1, MAX_TIMER_SECONDS),
   fileCount: intFlag('-W', 1, 99999),
-  duration: numberFlag('--duration'),
+  duration: positiveNumber('--duration', MAX_TIMER_SECONDS).optional(),
   timeoutMs: intFlag('--timeout-ms', 1, 60000),
   expression: z.array(z.string()).optional(),
   forward: z.array(z.string()).optional(),

@@ -6,6 +6,7 @@ import type { CollectorLimits, CollectorOptions } from '../collector/collector';
 import { UsageError } from '../errors';
 import { STORE_IDLE_TIMEOUT_S } from '../storage/store';
 import { parseSse, parseStoreUrl } from '../storage/store';
+import { MAX_FILE_MB, MAX_TIMER_SECONDS } from './number-flags';
 
 export interface RawCollectorFlags {
   listen?: string;
@@ -39,6 +40,10 @@ export interface RawCollectorFlags {
 }
 
 const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
+const atMost = (max: number) => (v: string) => Number(v) <= max;
+// Seconds a timer waits (see MAX_TIMER_SECONDS).
+const seconds = (flag: string) =>
+  z.string().regex(/^\d+(\.\d+)?$/, { message: `${flag} takes seconds` }).refine(atMost(MAX_TIMER_SECONDS), { message: `${flag}: at most ${MAX_TIMER_SECONDS} seconds` }).optional();
 
 const schema = z.object({
   listen: z.string({ required_error: '--listen HOST:PORT is required' }).regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--listen takes HOST:PORT' }),
@@ -47,9 +52,9 @@ const schema = z.object({
   tlsKey: z.string().optional(),
   clientCa: z.string().optional(),
   tokenFile: z.string().optional(),
-  fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).optional(),
-  rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).optional(),
-  fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).optional(),
+  fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).refine(atMost(MAX_FILE_MB), { message: `-C: at most ${MAX_FILE_MB} MB` }).optional(),
+  rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).refine(atMost(MAX_TIMER_SECONDS), { message: `-G: at most ${MAX_TIMER_SECONDS} seconds` }).optional(),
+  fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).refine(atMost(99999), { message: '-W: at most 99999 files' }).optional(),
   metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
   insecure: z.boolean().optional(),
   maxAgents: whole('--max-agents'),
@@ -58,13 +63,13 @@ const schema = z.object({
   agentIdleTimeout: whole('--agent-idle-timeout'),
   maxMessageMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--max-message-mb takes a number of MiB' }).optional(),
   maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
-  shutdownTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--shutdown-timeout takes seconds' }).optional(),
+  shutdownTimeout: seconds('--shutdown-timeout'),
   store: z.string().optional(),
   storeSpoolMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-spool-mb takes a number of MB' }).optional(),
   keepLocal: z.boolean().optional(),
   sse: z.string().optional(),
-  storeDrainTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-drain-timeout takes seconds' }).optional(),
-  storeTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-timeout takes seconds' }).refine((v) => Number(v) >= 1, { message: '--store-timeout: at least 1 second' }).optional(),
+  storeDrainTimeout: seconds('--store-drain-timeout'),
+  storeTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-timeout takes seconds' }).refine((v) => Number(v) >= 1, { message: '--store-timeout: at least 1 second' }).refine(atMost(MAX_TIMER_SECONDS), { message: `--store-timeout: at most ${MAX_TIMER_SECONDS} seconds` }).optional(),
   vxlanListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--vxlan-listen takes HOST:PORT (port 4789 is the standard)' }).optional(),
   geneveListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--geneve-listen takes HOST:PORT (port 6081 is the standard)' }).optional(),
   greListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+)$/, { message: '--gre-listen takes an IPv4 address or [IPv6] (GRE has no port)' }).optional(),

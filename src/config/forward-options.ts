@@ -8,6 +8,7 @@
 // (or the CLI's --insecure) says the user means it.
 import { z } from 'zod';
 import { UsageError } from '../errors';
+import { wholeNumber } from './number-flags';
 
 export interface VxlanTarget {
   kind: 'vxlan';
@@ -88,31 +89,24 @@ export type ForwardTarget = EncapTarget | GrpcTarget;
 
 export const isEncap = (t: ForwardTarget): t is EncapTarget => t.kind !== 'grpc';
 
-const int = (name: string, min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, { message: `${name} takes a whole number` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `${name} must be between ${min} and ${max}` });
-
 const cutFields = {
-  truncate: int('truncate', 14, 65000).optional(),
-  mtu: int('mtu', 576, 65535).optional(),
+  truncate: wholeNumber('truncate', 14, 65000).optional(),
+  mtu: wholeNumber('mtu', 576, 65535).optional(),
   oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
 };
-const vxlanFields = { ...cutFields, vni: int('vni', 0, 0xffffff).optional(), ports: int('ports', 1, 1024).optional() };
+const vxlanFields = { ...cutFields, vni: wholeNumber('vni', 0, 0xffffff).optional(), ports: wholeNumber('ports', 1, 1024).optional() };
 const vxlanQuery = z.object(vxlanFields).strict();
-const geneveQuery = z.object({ ...vxlanFields, session: int('session', 0, 0xffffffff).optional() }).strict();
+const geneveQuery = z.object({ ...vxlanFields, session: wholeNumber('session', 0, 0xffffffff).optional() }).strict();
 const greQuery = z
-  .object({ ...cutFields, key: int('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
+  .object({ ...cutFields, key: wholeNumber('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
   .strict();
 
 const erspanQuery = z
   .object({
     ...cutFields,
-    session: int('session', 0, 1023).optional(),
+    session: wholeNumber('session', 0, 1023).optional(),
     version: z.enum(['2', '3'], { errorMap: () => ({ message: 'version takes 2 (type II) or 3 (type III)' }) }).optional(),
-    hwid: int('hwid', 0, 63).optional(),
+    hwid: wholeNumber('hwid', 0, 63).optional(),
   })
   .strict();
 
@@ -126,9 +120,9 @@ const grpcQuery = z
     key: z.string().min(1).optional(),
     servername: z.string().min(1).optional(),
     'token-file': z.string().min(1).optional(),
-    queue: int('queue', 1 << 20, 4 * 2 ** 30).optional(),
-    'retry-max-ms': int('retry-max-ms', 200, 600_000).optional(),
-    streams: int('streams', 1, 8).optional(),
+    queue: wholeNumber('queue', 1 << 20, 4 * 2 ** 30).optional(),
+    'retry-max-ms': wholeNumber('retry-max-ms', 200, 600_000).optional(),
+    streams: wholeNumber('streams', 1, 8).optional(),
     insecure: z.enum(['0', '1'], { errorMap: () => ({ message: 'insecure takes 0 or 1' }) }).optional(),
   })
   .strict()

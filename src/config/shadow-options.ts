@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { parseIgnoreRules, type IgnoreRule } from '../shadow/ignore-rules';
-import { intFlag, parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
+import { decimalNumber, intFlag } from './number-flags';
 import { LOWEST_NICE } from '../runtime/thread-priority';
 
 export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
@@ -98,29 +99,20 @@ export const DEFAULT_MARKER = 'x-podspan-shadow: 1';
 const DEFAULT_QUEUE = 10_000;
 const DEFAULT_QUEUE_BYTES = 256 << 20;
 
-const decimalFlag = (flag: string, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+(\.\d+)?$/, { message: `${flag} takes a number` })
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, { message: `${flag} must be between ${min} and ${max}` })
-    .optional();
-
 const schema = z.object({
   serverPort: z.array(z.string()).optional(),
   target: z.string().optional(),
   primary: z.string().optional(),
   protocol: z.enum(['http', 'raw'], { errorMap: () => ({ message: '--protocol takes http or raw' }) }).optional(),
   methods: z.string().optional(),
-  percent: decimalFlag('--percent', 0, 100),
-  rate: decimalFlag('--rate', 0.001, 10_000_000),
-  speed: decimalFlag('--speed', 0, 1000),
+  percent: decimalNumber('--percent', 0, 100).optional(),
+  rate: decimalNumber('--rate', 0.001, 10_000_000).optional(),
+  speed: decimalNumber('--speed', 0, 1000).optional(),
   ignore: z.array(z.string()).optional(),
   report: z.string().min(1, { message: '--report needs a folder name' }).optional(),
   markerHeader: z.string().optional(),
   host: z.string().optional(),
-  timeout: decimalFlag('--timeout', 0.001, 3600),
+  timeout: decimalNumber('--timeout', 0.001, 3600).optional(),
   maxInFlight: intFlag('--max-in-flight', 1, 100_000),
   queue: intFlag('--queue', 1, 10_000_000),
   maxRoutes: intFlag('--max-routes', 1, 100_000),

@@ -58,7 +58,7 @@ describe('podspan streams on crafted captures', () => {
     expect(r.stderr).toMatch(/-o, --out-dir/);
     const bad = podspan(['streams', '-r', 'x.pcap', '-o', tmp, '--max-flows', 'lots']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe('podspan: --max-flows takes a whole number of at least 1');
+    expect(bad.stderr.trim()).toBe('podspan: --max-flows takes a whole number');
   });
 });
 
