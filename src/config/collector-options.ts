@@ -82,6 +82,7 @@ function readable(flag: string, file: string | undefined): void {
   } catch {
     throw new UsageError(`${flag} ${file}: cannot read the file`);
   }
+  if (fs.statSync(file).isDirectory()) throw new UsageError(`${flag} ${file}: is a folder, not a file`);
 }
 
 export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & { metrics?: { host: string; port: number } } {

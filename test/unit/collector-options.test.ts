@@ -1,5 +1,5 @@
 // `podspan collector` limit flags: defaults, values, and one message naming the flag when wrong;
-// --out naming a file is refused before anything starts.
+// --out naming a file, or a file flag naming a folder, is refused before anything starts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,5 +38,11 @@ describe('collector limit flags', () => {
     } finally {
       fs.rmSync(file);
     }
+  });
+
+  it('a folder given as a file (--token-file, --tls-cert) is refused with its name, not read (EISDIR was an internal error)', () => {
+    const dir = os.tmpdir();
+    expect(() => parseCollectorFlags({ ...base, tokenFile: dir, insecure: true })).toThrow(`--token-file ${dir}: is a folder, not a file`);
+    expect(() => parseCollectorFlags({ ...base, tlsCert: dir, tlsKey: dir })).toThrow(`--tls-cert ${dir}: is a folder, not a file`);
   });
 });
