@@ -5,7 +5,7 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { StoreError, UsageError } from '../errors';
 import type { CaptureIndex, IndexedInterface } from './capture-index';
-import { describeS3Error, HOUR_MS, hoursInRange, locationUrl, nodeSegment, type StoreLocation } from './store';
+import { describeS3Error, HOUR_MS, keyHourInRange, locationUrl, nodeSegment, prefixesInRange, type StoreLocation } from './store';
 
 export interface PodFilter {
   node?: string;
@@ -33,6 +33,8 @@ export interface Selection {
   unindexed: string[];
 }
 
+const LAST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** A time: ISO 8601 (or what Date.parse takes), "now", or relative to now ("-10m", "-2h", "-30s", "-1d"). */
 export function parseTime(flag: string, v: string, nowMs = Date.now()): bigint {
   const rel = /^-(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(v);
@@ -41,6 +43,7 @@ export function parseTime(flag: string, v: string, nowMs = Date.now()): bigint {
   else if (rel) ms = nowMs - Number(rel[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[rel[2] as 's' | 'm' | 'h' | 'd'];
   else ms = Date.parse(v);
   if (!Number.isFinite(ms)) throw new UsageError(`${flag} ${v}: not a time (ISO 8601 such as 2026-01-31T14:05:00Z, now, or -10m / -2h / -1d)`);
+  if (ms < 0 || ms > LAST_MS) throw new UsageError(`${flag} ${v}: before 1970 or after 9999`);
   return BigInt(Math.round(ms)) * 1_000_000n;
 }
 
@@ -82,14 +85,16 @@ export async function getText(client: S3Client, bucket: string, key: string): Pr
 /** Lists the hours in range, reads their index objects and keeps the captures the query needs. */
 export async function selectCaptures(client: S3Client, loc: StoreLocation, q: ExportQuery): Promise<Selection> {
   const fromMs = Number(q.sinceNs / 1_000_000n) - HOUR_MS;
-  const toMs = Number(q.untilNs / 1_000_000n);
-  const hours = hoursInRange(loc.prefix, fromMs, toMs);
+  // Nothing is filed under an hour to come (a day allowed for clocks that run ahead).
+  const toMs = Math.min(Number(q.untilNs / 1_000_000n), Date.now() + 24 * HOUR_MS);
+  const { prefixes, hourly } = prefixesInRange(loc.prefix, fromMs, toMs);
   const selected: Selected[] = [];
   const unindexed: string[] = [];
   let indexes = 0;
   try {
-    for (const hour of hours) {
-      const keys = await listKeys(client, loc.bucket, q.node !== undefined ? `${hour}${nodeSegment(q.node)}/` : hour);
+    for (const p of prefixes) {
+      const listed = await listKeys(client, loc.bucket, hourly && q.node !== undefined ? `${p}${nodeSegment(q.node)}/` : p);
+      const keys = listed.filter((k) => keyHourInRange(loc.prefix, k, fromMs, toMs, q.node));
       const indexKeys = new Set(keys.filter((k) => k.endsWith('.index.json')));
       for (const k of keys) if (k.endsWith('.pcapng') && !indexKeys.has(`${k}.index.json`)) unindexed.push(k);
       for (const key of indexKeys) {

@@ -113,3 +113,40 @@ export function hoursInRange(prefix: string, fromMs: number, toMs: number): stri
   for (let h = Math.floor(fromMs / HOUR_MS) * HOUR_MS; h <= toMs; h += HOUR_MS) out.push(hourPrefix(prefix, h));
   return out;
 }
+
+/**
+ * What to list for [fromMs, toMs]: one prefix per hour for up to two days, else per day (up to
+ * two months), per month (up to three years) or per year. A listing per hour over years would be
+ * tens of thousands of requests, one after another; a coarser prefix holds the same keys
+ * (`keyHourInRange` then keeps those of the hours asked for). `hourly`: each prefix is an hour's,
+ * so a node's keys can be listed alone.
+ */
+export function prefixesInRange(prefix: string, fromMs: number, toMs: number): { prefixes: string[]; hourly: boolean } {
+  const first = new Date(Math.floor(fromMs / HOUR_MS) * HOUR_MS);
+  const last = new Date(toMs);
+  if (toMs - first.getTime() <= 48 * HOUR_MS) return { prefixes: hoursInRange(prefix, fromMs, toMs), hourly: true };
+  const root = prefix ? `${prefix}/` : '';
+  const [y0, m0, y1, m1] = [first.getUTCFullYear(), first.getUTCMonth(), last.getUTCFullYear(), last.getUTCMonth()];
+  const months = (y1 - y0) * 12 + (m1 - m0) + 1;
+  const prefixes: string[] = [];
+  if (toMs - first.getTime() <= 62 * 24 * HOUR_MS) {
+    const day = 24 * HOUR_MS;
+    for (let d = Date.UTC(y0, m0, first.getUTCDate()); d <= toMs; d += day) prefixes.push(hourPrefix(prefix, d).replace(/\d\d\/$/, ''));
+  } else if (months <= 36) {
+    for (let i = 0; i < months; i++) {
+      const d = new Date(Date.UTC(y0, m0 + i, 1));
+      prefixes.push(`${root}${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/`);
+    }
+  } else {
+    for (let y = y0; y <= y1; y++) prefixes.push(`${root}${y}/`);
+  }
+  return { prefixes, hourly: false };
+}
+
+/** Whether `key` (PREFIX/YYYY/MM/DD/HH/NODE/FILE) is of an hour in [fromMs, toMs] and of `node` when given. */
+export function keyHourInRange(prefix: string, key: string, fromMs: number, toMs: number, node?: string): boolean {
+  const m = /^(\d{4})\/(\d\d)\/(\d\d)\/(\d\d)\/([^/]+)\//.exec(key.slice(prefix ? prefix.length + 1 : 0));
+  if (!m) return false;
+  const hour = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]));
+  return hour >= Math.floor(fromMs / HOUR_MS) * HOUR_MS && hour <= toMs && (node === undefined || m[5] === nodeSegment(node));
+}

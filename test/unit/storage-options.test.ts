@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCollectorFlags } from '../../src/config/collector-options';
 import { interfaceMatches, parseSelector, parseTime } from '../../src/storage/export-query';
 import { parseInterfaceName } from '../../src/storage/capture-index';
-import { hoursInRange, objectKey, parseSse, parseStoreUrl } from '../../src/storage/store';
+import { hoursInRange, keyHourInRange, objectKey, parseSse, parseStoreUrl, prefixesInRange } from '../../src/storage/store';
 
 const base = { listen: '127.0.0.1:0', out: '/tmp/podspan-storage-options-unused' };
 
@@ -48,6 +48,26 @@ describe('keys and hours', () => {
   it('lists every hour from the one holding the start to the one holding the end', () => {
     expect(hoursInRange('p', t - 3_600_000, t + 1)).toEqual(['p/2026/01/31/22/', 'p/2026/01/31/23/', 'p/2026/02/01/00/']);
   });
+  it('lists by hour for up to two days, then by day, month and year: a range of years is a few requests, not one per hour', () => {
+    const h = 3_600_000;
+    expect(prefixesInRange('p', t - h, t + 1)).toEqual({ prefixes: hoursInRange('p', t - h, t + 1), hourly: true });
+    expect(prefixesInRange('p', t - 47 * h, t).prefixes).toHaveLength(48);
+    expect(prefixesInRange('p', t - 3 * 24 * h, t + 1)).toEqual({ prefixes: ['p/2026/01/28/', 'p/2026/01/29/', 'p/2026/01/30/', 'p/2026/01/31/', 'p/2026/02/01/'], hourly: false });
+    expect(prefixesInRange('', Date.parse('2025-11-15T00:00:00Z'), t).prefixes).toEqual(['2025/11/', '2025/12/', '2026/01/']);
+    expect(prefixesInRange('p', Date.parse('2000-01-01T00:00:00Z'), t).prefixes).toEqual(Array.from({ length: 27 }, (_, i) => `p/${2000 + i}/`));
+    expect(prefixesInRange('p', 0, Date.parse('9999-12-31T23:00:00Z')).prefixes).toHaveLength(8030);
+  });
+  it('keeps the keys of the hours asked for, and of the node', () => {
+    const from = Date.parse('2026-01-31T22:30:00Z');
+    const to = Date.parse('2026-02-01T00:10:00Z');
+    expect(keyHourInRange('p', 'p/2026/01/31/22/node-1/x.pcapng', from, to)).toBe(true); // the hour holding the start
+    expect(keyHourInRange('p', 'p/2026/01/31/21/node-1/x.pcapng', from, to)).toBe(false);
+    expect(keyHourInRange('p', 'p/2026/02/01/00/node-1/x.pcapng', from, to)).toBe(true);
+    expect(keyHourInRange('p', 'p/2026/02/01/01/node-1/x.pcapng', from, to)).toBe(false);
+    expect(keyHourInRange('p', 'p/2026/02/01/00/node-1/x.pcapng', from, to, 'node-2')).toBe(false);
+    expect(keyHourInRange('p/q', 'p/q/2026/02/01/00/we_ird_node/x.pcapng', from, to, 'we/ird node')).toBe(true);
+    expect(keyHourInRange('p', 'p/stray.txt', from, to)).toBe(false);
+  });
 });
 
 describe('export selection', () => {
@@ -57,6 +77,8 @@ describe('export selection', () => {
     expect(parseTime('--since', '-10m', now)).toBe(BigInt(now - 600_000) * 1_000_000n);
     expect(parseTime('--until', 'now', now)).toBe(BigInt(now) * 1_000_000n);
     expect(() => parseTime('--since', 'yesterday', now)).toThrow(/^--since yesterday: not a time/);
+    expect(() => parseTime('--since', '-99999999999999h', now)).toThrow('--since -99999999999999h: before 1970 or after 9999');
+    expect(() => parseTime('--until', '1969-12-31T23:59:59Z', now)).toThrow('before 1970 or after 9999');
   });
   it('matches pods by namespace, name, labels and node', () => {
     const i = { index: 0, name: 'n1/shop/cart-1/eth0', packets: 1, bytes: 1, ...parseInterfaceName('n1/shop/cart-1/eth0', 'node n1, pod shop/cart-1, interface eth0, labels app=cart,tier=web') };
