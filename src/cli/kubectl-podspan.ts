@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parseForwardTarget, type GrpcTarget } from '../config/forward-options';
+import { flagValue, intFlag, MAX_TIMER_SECONDS, positiveNumber } from '../config/number-flags';
 import { KubernetesError, PodspanError, UsageError } from '../errors';
 import { CLUSTER_MIRROR_SESSION_PLURAL, MIRROR_SESSION_GROUP, MIRROR_SESSION_PLURAL, MIRROR_SESSION_VERSION } from '../k8s/mirror-session-watcher';
 import type { NodeStatus, SessionStatus } from '../k8s/session-status';
@@ -66,13 +67,6 @@ interface CaptureFlags {
   kubeconfig?: string;
 }
 
-function positiveNumber(flag: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} ${v}: expected a positive number`);
-  return n;
-}
-
 /** "token=collector-token,ca=ca.crt": keys of Secret podspan-mirror-credentials in the namespace. */
 function parseCredentials(text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -89,9 +83,9 @@ async function capture(pods: string[], f: CaptureFlags, err: NodeJS.WritableStre
   const collector = grpcTarget('--collector', f.collector);
   const agentTarget = f.agentTarget ?? f.collector;
   grpcTarget('--agent-target', agentTarget);
-  const durationS = positiveNumber('--duration', f.duration);
-  const count = positiveNumber('-c', f.count);
-  const ttl = positiveNumber('--ttl', f.ttl)!;
+  const durationS = flagValue(positiveNumber('--duration', MAX_TIMER_SECONDS).optional(), f.duration);
+  const count = flagValue(intFlag('-c', 1, Number.MAX_SAFE_INTEGER), f.count);
+  const ttl = flagValue(positiveNumber('--ttl', MAX_TIMER_SECONDS), f.ttl);
   const selector = f.selector ? parseSelector(f.selector) : {};
   const credentials = f.credentials ? parseCredentials(f.credentials) : undefined;
   const kc = clientKubeConfig(f.kubeconfig);

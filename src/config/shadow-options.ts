@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { parseIgnoreRules, type IgnoreRule } from '../shadow/ignore-rules';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
-import { decimalNumber, intFlag } from './number-flags';
+import { decimalNumber, flagValue, intFlag } from './number-flags';
 import { LOWEST_NICE } from '../runtime/thread-priority';
 
 export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
@@ -163,10 +163,9 @@ export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure, nice, ...capture } = raw;
   if (speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
   const settings = parseShadowSettings({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
-  const niceFlag = intFlag('--nice', 0, 19).safeParse(nice);
-  if (!niceFlag.success) throw new UsageError(niceFlag.error.issues[0].message);
+  const replayNice = flagValue(intFlag('--nice', 0, 19), nice);
   const captureRun = parseCaptureFlags(capture);
-  return { ...captureRun, ...settings, replayNice: niceFlag.data ?? (captureRun.capture.source.kind === 'live' ? LOWEST_NICE : 0) };
+  return { ...captureRun, ...settings, replayNice: replayNice ?? (captureRun.capture.source.kind === 'live' ? LOWEST_NICE : 0) };
 }
 
 /** The settings, validated once; every message names its flag. */

@@ -1,9 +1,8 @@
 // `podspan streams` flags: the capture flags it shares with `podspan capture` (source, filter,
 // count, duration) plus the output folder and the flow-table limits.
 import { UsageError } from '../errors';
-import type { z } from 'zod';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
-import { intFlag, positiveNumber } from './number-flags';
+import { flagValue, intFlag, positiveNumber } from './number-flags';
 
 // A flow table of 100 M flows is tens of GB; an idle time as analyze's --flow-timeout allows.
 const MAX_FLOWS = 100_000_000;
@@ -19,14 +18,9 @@ export function parseStreamsFlags(raw: RawStreamsFlags): CaptureRun {
   const { outDir, maxFlows, idleTimeout, ...capture } = raw;
   if (!outDir) throw new UsageError('-o DIR is required: the folder for the stream files and index.jsonl');
   const run = parseCaptureFlags(capture);
-  const flows = checked(intFlag('--max-flows', 1, MAX_FLOWS), maxFlows);
-  const idle = checked(positiveNumber('--idle-timeout', MAX_IDLE_SECONDS).optional(), idleTimeout);
+  const flows = flagValue(intFlag('--max-flows', 1, MAX_FLOWS), maxFlows);
+  const idle = flagValue(positiveNumber('--idle-timeout', MAX_IDLE_SECONDS).optional(), idleTimeout);
   run.capture.streams = { dir: outDir, maxFlows: flows, idleTimeoutSeconds: idle };
   return run;
 }
 
-function checked<T>(schema: z.ZodType<T, z.ZodTypeDef, string | undefined>, value: string | undefined): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
-  return parsed.data;
-}

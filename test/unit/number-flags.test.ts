@@ -4,6 +4,7 @@
 // table as a wrapped size_t (9 of 10 flows evicted on a 20-packet file), and `agent
 // --metrics-listen x` (or -1, or a port past 65535) ended in "internal error" with Node's
 // RangeError: the flag and PODSPAN_METRICS_LISTEN were applied after the file's checks.
+// `kubectl podspan capture --ttl` past the longest timer renewed its session every millisecond.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,17 @@ describe('numbers past what the inside holds', () => {
       const r = await runAsync(process.execPath, [podspanBin, ...args], { timeoutMs: 30_000 });
       expect([args[0], r.code, r.stderr]).toEqual([args[0], 2, expect.stringMatching(stderr)]);
       await letVitestIn();
+    }
+    // kubectl podspan: a --ttl past the longest timer renewed the session every millisecond
+    // (ttl/3), a --duration past it ended the capture at once.
+    const kubectlPodspan = path.join(repoRoot, 'bin', 'kubectl-podspan');
+    for (const [flag, value, stderr] of [
+      ['--ttl', HUGE, /^kubectl podspan: --ttl must be at most 2147483\n$/],
+      ['--duration', pastTimer, /^kubectl podspan: --duration must be at most 2147483\n$/],
+      ['-c', '3.5', /^kubectl podspan: -c takes a whole number\n$/],
+    ] as const) {
+      const r = await runAsync(process.execPath, [kubectlPodspan, 'capture', 'some-pod', '--collector', 'grpc://127.0.0.1:1?insecure=1', flag, value], { timeoutMs: 30_000 });
+      expect([flag, r.code, r.stderr]).toEqual([flag, 2, expect.stringMatching(stderr)]);
     }
   });
 });
