@@ -8,6 +8,7 @@ import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits } from '../analysis/aggr
 import { parseDetectFlags, type DetectSettings } from './detect-options';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 import { intFlag } from './number-flags';
+import { checkOutFolder } from './out-folder';
 
 export interface RawAnalyzeFlags extends Omit<RawCaptureFlags, 'write' | 'format' | 'fileSize' | 'rotateSeconds' | 'fileCount'> {
   outDir?: string;
@@ -53,6 +54,7 @@ export function parseAnalyzeFlags(raw: RawAnalyzeFlags): AnalyzeRun {
   if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
   const f = parsed.data;
   if (!f.outDir) throw new UsageError('-o DIR is required: the folder for flows.jsonl, http.jsonl, dns.jsonl and summary.json');
+  checkOutFolder('-o', f.outDir);
   const run = parseCaptureFlags(capture);
   const samples = f.maxSamples ?? DEFAULT_AGGREGATE_LIMITS.maxSamples;
   return {

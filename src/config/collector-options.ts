@@ -7,6 +7,7 @@ import { UsageError } from '../errors';
 import { STORE_IDLE_TIMEOUT_S } from '../storage/store';
 import { parseSse, parseStoreUrl } from '../storage/store';
 import { MAX_FILE_MB, MAX_TIMER_SECONDS } from './number-flags';
+import { checkOutFolder } from './out-folder';
 
 export interface RawCollectorFlags {
   listen?: string;
@@ -98,7 +99,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
   for (const [flag, v] of [['--max-agents', f.maxAgents], ['--max-interfaces', f.maxInterfaces], ['--max-vxlan-sources', f.maxVxlanSources]] as const) {
     if (v !== undefined && Number(v) < 1) throw new UsageError(`${flag} must be at least 1`);
   }
-  outFolder(f.out);
+  checkOutFolder('--out', f.out);
   const store = storeOptions(f);
   readable('--tls-cert', f.tlsCert);
   readable('--tls-key', f.tlsKey);
@@ -154,17 +155,6 @@ function storeOptions(f: { store?: string; storeSpoolMb?: string; keepLocal?: bo
     drainMs: Number(f.storeDrainTimeout ?? 10) * 1000,
     idleTimeoutMs: Number(f.storeTimeout ?? STORE_IDLE_TIMEOUT_S) * 1000,
   };
-}
-
-// --out is a folder (created if missing): an existing file there is refused up front.
-function outFolder(out: string): void {
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(out);
-  } catch {
-    return;
-  }
-  if (!st.isDirectory()) throw new UsageError(`--out ${out}: exists and is not a folder`);
 }
 
 function streamLimits(f: { maxMessageMb?: string; maxStreams?: string; shutdownTimeout?: string }): Partial<CollectorLimits> {

@@ -8,6 +8,7 @@ import { UsageError } from '../errors';
 import { parseIgnoreRules, type IgnoreRule } from '../shadow/ignore-rules';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 import { decimalNumber, flagValue, intFlag } from './number-flags';
+import { checkOutFolder } from './out-folder';
 import { LOWEST_NICE } from '../runtime/thread-priority';
 
 export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
@@ -164,6 +165,7 @@ export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   if (speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
   const settings = parseShadowSettings({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
   const replayNice = flagValue(intFlag('--nice', 0, 19), nice);
+  if (report) checkOutFolder('--report', report);
   const captureRun = parseCaptureFlags(capture);
   return { ...captureRun, ...settings, replayNice: replayNice ?? (captureRun.capture.source.kind === 'live' ? LOWEST_NICE : 0) };
 }

@@ -3,6 +3,7 @@
 import { UsageError } from '../errors';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 import { flagValue, intFlag, positiveNumber } from './number-flags';
+import { checkOutFolder } from './out-folder';
 
 // A flow table of 100 M flows is tens of GB; an idle time as analyze's --flow-timeout allows.
 const MAX_FLOWS = 100_000_000;
@@ -17,6 +18,7 @@ export interface RawStreamsFlags extends Omit<RawCaptureFlags, 'write' | 'format
 export function parseStreamsFlags(raw: RawStreamsFlags): CaptureRun {
   const { outDir, maxFlows, idleTimeout, ...capture } = raw;
   if (!outDir) throw new UsageError('-o DIR is required: the folder for the stream files and index.jsonl');
+  checkOutFolder('-o', outDir);
   const run = parseCaptureFlags(capture);
   const flows = flagValue(intFlag('--max-flows', 1, MAX_FLOWS), maxFlows);
   const idle = flagValue(positiveNumber('--idle-timeout', MAX_IDLE_SECONDS).optional(), idleTimeout);
