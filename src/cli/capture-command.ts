@@ -127,11 +127,16 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
-  // A closed pipe (`| head`) stops the capture; nothing more is written to it.
+  // A closed pipe (`| head`) stops the capture; nothing more is written to it. Any other failure
+  // (a full disk) lost lines: the exit status says so too.
   let pipeClosed = false;
+  let outputFailed = false;
   const onOutError = (e: NodeJS.ErrnoException) => {
     pipeClosed = true;
-    if (e.code !== 'EPIPE') err.write(`podspan: standard output: ${e.message}\n`);
+    if (e.code !== 'EPIPE') {
+      outputFailed = true;
+      err.write(`podspan: standard output: ${e.message}\n`);
+    }
     stop();
   };
   out.on('error', onOutError);
@@ -173,7 +178,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (mode.kind === 'count') {
     out.write(`${result.stats.reduce((n, st) => n + st.captured, 0)} packets\n`);
     if (result.error) throw result.error;
-    return 0;
+    return outputFailed ? 1 : 0;
   }
   if (mode.kind === 'lines' && !pipeClosed) err.write('\n');
   for (const line of [...summaryLines(result, live), ...grpcSummary(grpcStats, fanout?.droppedNoCollector ?? 0)]) err.write(line + '\n');
@@ -181,5 +186,5 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   // Nothing delivered to a collector that never answered: the run did not do what was asked.
   const unreached = grpcStats.filter((g) => !g.everConnected);
   for (const g of unreached) err.write(`podspan: ${g.target}: never connected: ${readableGrpcError(g.lastError)}\n`);
-  return unreached.length ? 1 : 0;
+  return unreached.length || outputFailed ? 1 : 0;
 }

@@ -177,6 +177,15 @@ describe('tcpdump flags and pipes', () => {
     }
   });
 
+  it('standard output that cannot be written (a full disk) ends in one line and exit 1, the lines being lost', () => {
+    for (const args of [`-nn -r "${sample}"`, `-r "${sample}" -w -`]) {
+      const r = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" capture ${args} > /dev/full`]);
+      expect([args, r.code], r.stderr).toEqual([args, 1]);
+      expect(r.stderr, args).toMatch(/^podspan: (standard output: ENOSPC|-: write failed)/m);
+      expect(r.stderr, args).not.toMatch(/\n\s+at |internal error/);
+    }
+  });
+
   it('refuses -w - with rotation, --print with -w -, and -Q with -r, in one line', () => {
     for (const [args, message] of [
       [['-w', '-', '-C', '1'], '-C, -G and -W rotate files and conflict with -w - (standard output)'],
