@@ -128,15 +128,12 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   process.on('SIGTERM', stop);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
   // A closed pipe (`| head`) stops the capture; nothing more is written to it. Any other failure
-  // (a full disk) lost lines: the exit status says so too.
+  // (a full disk; main() says which) lost lines: the exit status says so too.
   let pipeClosed = false;
   let outputFailed = false;
   const onOutError = (e: NodeJS.ErrnoException) => {
     pipeClosed = true;
-    if (e.code !== 'EPIPE') {
-      outputFailed = true;
-      err.write(`podspan: standard output: ${e.message}\n`);
-    }
+    outputFailed ||= e.code !== 'EPIPE';
     stop();
   };
   out.on('error', onOutError);

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
+import { watchStdout } from './stdout-errors';
 // Subcommands are loaded when run: the agent's and collector's dependencies (gRPC, Kubernetes
 // client, pino) cost ~60 ms of start-up that `podspan streams` or `capture -r` never use.
 
@@ -253,6 +254,7 @@ function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  const stdoutChecked = watchStdout('podspan');
   try {
     await program().parseAsync(argv);
   } catch (err) {
@@ -267,5 +269,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.stderr.write(`podspan: internal error: ${(err as Error)?.message ?? String(err)}\n`);
     process.exitCode = 1;
+  } finally {
+    stdoutChecked();
   }
 }

@@ -177,13 +177,18 @@ describe('tcpdump flags and pipes', () => {
     }
   });
 
-  it('standard output that cannot be written (a full disk) ends in one line and exit 1, the lines being lost', () => {
-    for (const args of [`-nn -r "${sample}"`, `-r "${sample}" -w -`]) {
-      const r = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" capture ${args} > /dev/full`]);
+  it('standard output that cannot be written (a full disk) ends in one line and exit 1, the output being lost', () => {
+    // Before: capture's packet lines exited 0, and version, --help, interfaces and kubectl
+    // podspan --help ended in Node's unhandled 'error' event and its stack trace.
+    const kubectlPodspan = path.join(path.dirname(podspanBin), 'kubectl-podspan');
+    for (const args of [`capture -nn -r "${sample}"`, `capture -r "${sample}" -w -`, `capture -r "${sample}" --count`, 'version', '--help', 'interfaces']) {
+      const r = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" ${args} > /dev/full`]);
       expect([args, r.code], r.stderr).toEqual([args, 1]);
       expect(r.stderr, args).toMatch(/^podspan: (standard output: ENOSPC|-: write failed)/m);
       expect(r.stderr, args).not.toMatch(/\n\s+at |internal error/);
     }
+    const r = run('bash', ['-c', `"${process.execPath}" "${kubectlPodspan}" --help > /dev/full`]);
+    expect([r.code, r.stderr]).toEqual([1, 'kubectl podspan: standard output: ENOSPC: no space left on device, write\n']);
   });
 
   it('refuses -w - with rotation, --print with -w -, and -Q with -r, in one line', () => {
