@@ -2,7 +2,6 @@
 // that names the flag. Every number gets an upper bound: past it a count would wrap in the native
 // integer it becomes, and a time would fire at once (Node holds a timer of at most 2^31-1 ms and
 // runs a longer one after 1 ms).
-import type { z as Zod } from 'zod';
 import { z } from 'zod';
 import { UsageError } from '../errors';
 
@@ -44,7 +43,7 @@ export const positiveNumber = (flag: string, max: number) =>
 export const intFlag = (flag: string, min: number, max: number) => wholeNumber(flag, min, max).optional();
 
 /** What a flag's schema makes of `text`, or a UsageError with the schema's message. */
-export function flagValue<T>(schema: Zod.ZodType<T, Zod.ZodTypeDef, string | undefined>, text: string | undefined): T {
+export function flagValue<T>(schema: z.ZodType<T, z.ZodTypeDef, string | undefined>, text: string | undefined): T {
   const parsed = schema.safeParse(text);
   if (!parsed.success) throw new UsageError(parsed.error.issues[0].message);
   return parsed.data;
