@@ -11,12 +11,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
+import { startRelay, type Relay } from '../helpers/s3-relay';
 import { repoRoot, until } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
@@ -28,63 +28,6 @@ const { s3Client } = fromDist(path.join(repoRoot, 'dist', 'storage', 'store.js')
 
 const MiB = 1 << 20;
 const PART = 5 * MiB; // S3's smallest part: files of a few parts stay small
-
-/** One request as the relay saw its first line. */
-interface Seen {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-}
-
-/**
- * A TCP relay to the S3 server. `onRequest` may answer 'reset' (the connection is cut before the
- * request reaches the server) or 'hold' (nothing more is relayed from any client until release()).
- */
-interface Relay {
-  port: number;
-  seen: Seen[];
-  onRequest?: (r: Seen) => 'reset' | 'hold' | undefined;
-  /** Cuts every connection and relays again. */
-  release(): void;
-  close(): Promise<void>;
-}
-
-function startRelay(targetPort: () => number): Promise<Relay> {
-  const conns = new Set<net.Socket>();
-  let held = false;
-  const relay: Relay = {
-    port: 0,
-    seen: [],
-    release() {
-      for (const c of conns) c.destroy();
-      held = false;
-    },
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort(), '127.0.0.1');
-    conns.add(client).add(upstream);
-    const cut = () => (client.destroy(), upstream.destroy(), conns.delete(client), conns.delete(upstream));
-    client.on('error', cut).on('close', cut);
-    upstream.on('error', cut).on('close', cut);
-    upstream.on('data', (d) => client.write(d));
-    client.on('data', (chunk) => {
-      if (held) return; // cut by release()
-      // A request begins a chunk (its head is written before its body): the first line names it.
-      const m = /^(PUT|POST|GET|HEAD|DELETE) (\S+) HTTP\/1\.1\r\n/.exec(chunk.subarray(0, 2048).toString('latin1'));
-      if (m) {
-        const url = new URL(m[2], 'http://x');
-        const r = { method: m[1], path: url.pathname, query: url.searchParams };
-        relay.seen.push(r);
-        const verdict = relay.onRequest?.(r);
-        if (verdict === 'reset') return cut();
-        if (verdict === 'hold') return void (held = true);
-      }
-      upstream.write(chunk);
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(Object.assign(relay, { port: (server.address() as net.AddressInfo).port }))));
-}
 
 describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S3 server', () => {
   let tmp: string;
