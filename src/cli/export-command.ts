@@ -1,10 +1,11 @@
 // `podspan export`: from the captures collectors uploaded (collector --store), the packets of the
 // selected pods/nodes over a time range, merged in time order into one pcapng (or, with --list,
 // what is stored for that filter). Progress on stderr.
+import os from 'node:os';
 import { UsageError } from '../errors';
 import { exportCaptures, type ExportProgress } from '../storage/export-merge';
 import { parseSelector, parseTime, selectCaptures, type ExportQuery } from '../storage/export-query';
-import { checkStore, parseStoreUrl, s3Client } from '../storage/store';
+import { checkStore, parseStoreUrl, s3Client, type StoreLocation } from '../storage/store';
 
 export interface RawExportFlags {
   store?: string;
@@ -37,9 +38,36 @@ export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream,
     selector: parseSelector(raw.selector ?? []),
   };
   if (query.untilNs < query.sinceNs) throw new UsageError('--until is before --since');
+  // Ctrl-C (or SIGTERM) stops the listing or the fetching and removes what was fetched; once the
+  // merge has begun it runs to the end, the file then whole.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => interrupt.abort(new Interrupted(signal));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await exportOrList(raw, loc, query, out, err, interrupt.signal);
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
+    if ((err as NodeJS.WriteStream).isTTY) err.write('\n'); // after the progress line
+    err.write(`podspan: export interrupted by ${e.signal}: nothing written${raw.write && !raw.list ? ` to ${raw.write === '-' ? 'standard output' : raw.write}` : ''}, what was fetched removed\n`);
+    return 128 + os.constants.signals[e.signal];
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The abort's reason: the signal that stopped the export. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+async function exportOrList(raw: RawExportFlags, loc: StoreLocation, query: ExportQuery, out: NodeJS.WritableStream, err: NodeJS.WritableStream, signal: AbortSignal): Promise<number> {
   const client = s3Client();
-  await checkStore(client, loc);
-  const sel = await selectCaptures(client, loc, query);
+  await checkStore(client, loc, '--store', signal);
+  const sel = await selectCaptures(client, loc, query, signal);
   if (sel.unindexed.length) err.write(`warning: ${sel.unindexed.length} capture objects have no index and were not searched (first: ${sel.unindexed[0]})\n`);
   if (raw.list) {
     for (const s of sel.selected) {
@@ -58,7 +86,7 @@ export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream,
     err.write(`\r${p.objects}/${p.objectsTotal} files, ${mb(p.bytesFetched)}/${mb(p.bytesTotal)} MB fetched, ${p.packets} packets kept`);
   };
   err.write(`${sel.selected.length} of ${sel.indexes} indexed files match; fetching ${mb(sel.selected.reduce((n, s) => n + s.index.sizeBytes, 0))} MB\n`);
-  const r = await exportCaptures(client, loc, sel.selected, query, raw.filter, raw.write!, progress);
+  const r = await exportCaptures(client, loc, sel.selected, query, raw.filter, raw.write!, progress, signal);
   if (tty) err.write('\n');
   err.write(`${r.packets} packets from ${sel.selected.length} files written to ${raw.write === '-' ? 'standard output' : raw.write} (${r.interfaces} interfaces)\n`);
   return 0;

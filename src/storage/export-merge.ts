@@ -82,6 +82,7 @@ export async function exportCaptures(
   filter: string | undefined,
   out: string,
   progress: (p: ExportProgress) => void,
+  signal?: AbortSignal,
 ): Promise<{ packets: number; interfaces: number }> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-export-'));
   const runs: string[] = [];
@@ -92,12 +93,15 @@ export async function exportCaptures(
   const [untilHi, untilLo] = halves(range.untilNs);
   try {
     for (const s of selected) {
+      signal?.throwIfAborted();
       const file = path.join(tmp, s.index.file);
       await fetchObject(client, loc, s.index.object!, file, (n) => {
         p.bytesFetched += n;
         progress(p);
-      });
+      }, signal);
       const session = openFile(file, filter, s.index.object!);
+      const stopReading = () => session.stop();
+      signal?.addEventListener('abort', stopReading, { once: true });
       // The file's interfaces (by index) → output interface (-1: not selected). A pcapng's
       // interface blocks are known as the reader reaches them: resolved on first use.
       const wanted = new Map(s.interfaces.map((i) => [i.index, i]));
@@ -129,6 +133,8 @@ export async function exportCaptures(
         }
         p.packets = total + kept.count;
       });
+      signal?.removeEventListener('abort', stopReading);
+      signal?.throwIfAborted(); // what was read of the object is not all of it
       fs.rmSync(file, { force: true });
       if (result.error) throw new StoreError(`${s.index.object}: ${result.error.message}`);
       if (kept.count) runs.push(writeRun(kept, path.join(tmp, `run-${runs.length}`)));
@@ -156,13 +162,14 @@ function openFile(file: string, filter: string | undefined, key: string): Captur
   }
 }
 
-async function fetchObject(client: S3Client, loc: StoreLocation, key: string, file: string, onBytes: (n: number) => void): Promise<void> {
+async function fetchObject(client: S3Client, loc: StoreLocation, key: string, file: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
   try {
-    const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }));
+    const r = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), { abortSignal: signal });
     const body = r.Body as NodeJS.ReadableStream;
     body.on('data', (d: Buffer) => onBytes(d.length));
-    await pipeline(body, fs.createWriteStream(file));
+    await pipeline(body, fs.createWriteStream(file), { signal });
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     throw new StoreError(`s3://${loc.bucket}/${key}: ${describeS3Error(err)}`);
   }
 }

@@ -66,24 +66,24 @@ export function interfaceMatches(i: IndexedInterface, f: PodFilter): boolean {
   return true;
 }
 
-async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+async function listKeys(client: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal });
     for (const o of r.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = r.IsTruncated ? r.NextContinuationToken : undefined;
   } while (token);
   return keys;
 }
 
-export async function getText(client: S3Client, bucket: string, key: string): Promise<string> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+async function getText(client: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<string> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   return r.Body!.transformToString('utf8');
 }
 
 /** Lists the hours in range, reads their index objects and keeps the captures the query needs. */
-export async function selectCaptures(client: S3Client, loc: StoreLocation, q: ExportQuery): Promise<Selection> {
+export async function selectCaptures(client: S3Client, loc: StoreLocation, q: ExportQuery, signal?: AbortSignal): Promise<Selection> {
   const fromMs = Number(q.sinceNs / 1_000_000n) - HOUR_MS;
   // Nothing is filed under an hour to come (a day allowed for clocks that run ahead).
   const toMs = Math.min(Number(q.untilNs / 1_000_000n), Date.now() + 24 * HOUR_MS);
@@ -93,12 +93,12 @@ export async function selectCaptures(client: S3Client, loc: StoreLocation, q: Ex
   let indexes = 0;
   try {
     for (const p of prefixes) {
-      const listed = await listKeys(client, loc.bucket, hourly && q.node !== undefined ? `${p}${nodeSegment(q.node)}/` : p);
+      const listed = await listKeys(client, loc.bucket, hourly && q.node !== undefined ? `${p}${nodeSegment(q.node)}/` : p, signal);
       const keys = listed.filter((k) => keyHourInRange(loc.prefix, k, fromMs, toMs, q.node));
       const indexKeys = new Set(keys.filter((k) => k.endsWith('.index.json')));
       for (const k of keys) if (k.endsWith('.pcapng') && !indexKeys.has(`${k}.index.json`)) unindexed.push(k);
       for (const key of indexKeys) {
-        const index = JSON.parse(await getText(client, loc.bucket, key)) as CaptureIndex;
+        const index = JSON.parse(await getText(client, loc.bucket, key, signal)) as CaptureIndex;
         indexes++;
         if (!index.firstNs || BigInt(index.firstNs) > q.untilNs || BigInt(index.lastNs!) < q.sinceNs) continue;
         const interfaces = index.interfaces.filter(
@@ -108,6 +108,7 @@ export async function selectCaptures(client: S3Client, loc: StoreLocation, q: Ex
       }
     }
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     if (err instanceof SyntaxError) throw new StoreError(`${locationUrl(loc)}: an index object is not valid JSON: ${err.message}`);
     throw new StoreError(`${locationUrl(loc)}: ${describeS3Error(err)}`);
   }

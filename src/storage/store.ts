@@ -79,10 +79,11 @@ export function describeS3Error(err: unknown): string {
 }
 
 /** Checks at start-up that the bucket exists and the credentials may use it; StoreError otherwise. */
-export async function checkStore(client: S3Client, l: StoreLocation, flag = '--store'): Promise<void> {
+export async function checkStore(client: S3Client, l: StoreLocation, flag = '--store', signal?: AbortSignal): Promise<void> {
   try {
-    await client.send(new HeadBucketCommand({ Bucket: l.bucket }));
+    await client.send(new HeadBucketCommand({ Bucket: l.bucket }), { abortSignal: signal });
   } catch (err) {
+    if (signal?.aborted) throw signal.reason;
     throw new StoreError(`${flag} ${locationUrl(l)}: ${describeS3Error(err)}`);
   }
 }
