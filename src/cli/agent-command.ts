@@ -85,6 +85,7 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   } else {
     err.write(`running ${agent.runningCaptures().length} captures\n`);
   }
+  for (const line of idleSessions(agent, initial)) err.write(line);
 
   let lastText = '';
   const reload = () => {
@@ -92,7 +93,10 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
     lastText = readOrEmpty(raw.config);
     try {
       const next = load(raw);
-      void agent.setConfigSessions(next.sessions).then(() => err.write(`reloaded ${raw.config}: ${agent.runningCaptures().length} captures\n`));
+      void agent.setConfigSessions(next.sessions).then(() => {
+        err.write(`reloaded ${raw.config}: ${agent.runningCaptures().length} captures\n`);
+        for (const line of idleSessions(agent, next.sessions)) err.write(line);
+      });
     } catch (e) {
       err.write(`podspan: reload refused, keeping the running config: ${(e as Error).message}\n`);
     }
@@ -140,6 +144,17 @@ async function startStores(sessions: ResolvedSession[], agent: Agent): Promise<A
   for (const s of sessions) await stores.spoolFor(s);
   agent.stores = stores;
   return stores;
+}
+
+/**
+ * Config sessions of host interfaces that capture nothing now: a mistyped name says so at once. Not
+ * an error: interfaces come and go (a pattern such as veth* waits for its first match).
+ */
+function idleSessions(agent: Agent, sessions: ResolvedSession[]): string[] {
+  const running = new Set(agent.runningCaptures().map((c) => c.session.name));
+  return sessions
+    .filter((s) => !s.sources.pods && !running.has(s.name))
+    .map((s) => `podspan agent: session ${s.name}: no interface matches ${s.sources.interfaces.join(', ')} yet\n`);
 }
 
 function readOrEmpty(file: string): string {

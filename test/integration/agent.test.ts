@@ -69,9 +69,12 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     expect(await metric(agent, 'podspan_filtered_packets', `interface="${devs[0].node}"`)).toBe(0);
 
     // A second session on one interface; the first session is unchanged and must keep running.
-    fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n') + session('only-c', `"${devs[2].node}"`, dir)));
+    // A third names an interface that is not there (a typo): said at once, not an error.
+    fs.writeFileSync(cfg, config(session('all-an', `"an${tag}*"`, dir, '    filter: { protocols: [udp] }\n') + session('only-c', `"${devs[2].node}"`, dir) + session('typo', `"nosuch${tag}"`, dir)));
     agent.child.kill('SIGHUP');
     await until(() => /reloaded .*: 4 captures/.test(agent.stderr()), 10_000, 'the reload to 4 captures');
+    await until(() => agent.stderr().includes(`podspan agent: session typo: no interface matches nosuch${tag} yet\n`), 5_000, 'the idle session named');
+    expect(agent.stderr()).not.toMatch(/session (all-an|only-c): no interface/);
     trafgen(pods, devs[0].pod, 100);
     trafgen(pods, devs[2].pod, 50);
     expect(await metricReaches(agent, 'podspan_captured_packets', `session="all-an",interface="${devs[0].node}"`, 400)).toBe(400); // one capture, never restarted
