@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorProcess } from '../helpers/collector-process';
 import { addNamespaces, addPodVeth, canUseNetns, exitStatus, killStarted, removeNamespaces, stopProcess, track, trafgen, type Running } from '../helpers/netns';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
-import { ownThread, threadsOf, threadsWhen } from '../helpers/threads';
+import { ownThread, threadsOf, threadsWhen, type ThreadInfo } from '../helpers/threads';
 import { podspanBin, run, until } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
@@ -160,8 +160,12 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     trafgen(pods[0].ns, 'eth0', 1000, { sport: 'dinc(40000, 40063)', payload: 300, pps: 20000 });
     await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000, 'a first upload');
     // The upload thread, and the reader of an index read it may have started (podspan-capture).
-    const lowered = threadsOf(c.pid!).filter((t) => t.nice === 19);
-    expect(lowered.filter((t) => t.comm !== 'podspan-capture')).toHaveLength(1);
+    // A reader is named by its starter just after it exists: caught in between (a loaded machine
+    // can hold the starter there) it still has the starter's name, so look until none is.
+    const uploadThreads = (ts: ThreadInfo[]) => ts.filter((t) => t.nice === 19 && t.comm !== 'podspan-capture');
+    const threads = await threadsWhen(c.pid!, (ts) => uploadThreads(ts).length === 1);
+    expect(uploadThreads(threads), JSON.stringify(threads)).toHaveLength(1);
+    const lowered = threads.filter((t) => t.nice === 19);
     // Nice 19 only, not SCHED_IDLE: a thread there could not be raised back to end at shutdown.
     expect(lowered.map((t) => t.policy)).toEqual(lowered.map(() => ownThread().policy));
     const main = threadsOf(c.pid!).find((t) => t.tid === c.pid)!;
