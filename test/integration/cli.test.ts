@@ -99,6 +99,17 @@ describe('podspan capture -r', () => {
     expect([...info.values()].every((v) => v.packets > 0)).toBe(true);
   });
 
+  it("names each rotated file by its first packet's time, the first file too (a capture of the past is not named by today)", () => {
+    const dir = path.join(tmp, 'named');
+    fs.mkdirSync(dir);
+    expect(podspan(['capture', '-r', sample, '-w', path.join(dir, 'cap.pcap'), '-C', '0.01']).code).toBe(0);
+    const files = fs.readdirSync(dir).sort();
+    expect(files.length).toBeGreaterThan(1);
+    const stamp = (epoch: string) => new Date(Number(epoch.split('.')[0]) * 1000).toISOString().replace(/[-T:]/g, '').slice(0, 14);
+    expect(files.map((f) => f.match(/_(\d{14})\.pcap$/)![1])).toEqual(files.map((f) => stamp(tsharkFrames(path.join(dir, f))[0].time)));
+    expect(stamp(String(packets[0].tsNs / 1_000_000_000n))).not.toBe(stamp(String(Math.floor(Date.now() / 1000))));
+  });
+
   it('prints packets to stdout without -w', () => {
     const r = podspan(['capture', '-r', sample, '-c', '4']);
     expect(r.code).toBe(0);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <stdio.h>  // renameat2
 #include <time.h>
 #include <unistd.h>
 
@@ -220,6 +221,23 @@ struct CaptureWriter::Impl {
       }
     }
     write_headers();
+  }
+
+  // Rotating by packet time, a file is named by its first packet's time, as every later file is
+  // when it opens: the first was opened before any packet, under the clock's time (reading a
+  // capture of last week with -r, the first file's name said today). A name already taken keeps
+  // the file where it is: renamed over, another file would be lost.
+  void name_by_first_packet(uint64_t ts_ns) {
+    if (!opt.rotation.enabled() || opt.rotation.seconds_by_wall_clock || current == "-") return;
+    const std::string wanted = name_for(ts_ns);
+    if (wanted == current || !claim_path(wanted)) return;
+    if (::renameat2(AT_FDCWD, current.c_str(), AT_FDCWD, wanted.c_str(), RENAME_NOREPLACE) != 0) {
+      release_path(wanted);
+      return;
+    }
+    release_path(current);
+    files.back() = wanted;
+    current = wanted;
   }
 
   void mark() { boundary = Checkpoint{file_bytes, header_written, idbs_written, file_ifaces.size()}; }
@@ -480,7 +498,10 @@ struct CaptureWriter::Impl {
     maybe_rotate(r);
     write_headers(true);
     write_missing_idbs();  // IDBs cut off by a failed write are written again
-    if (file_packets == 0) file_first_ts = r.ts_ns;
+    if (file_packets == 0) {
+      file_first_ts = r.ts_ns;
+      name_by_first_packet(r.ts_ns);
+    }
     ++file_packets;
     ++packets;
     if (!pcapng()) {

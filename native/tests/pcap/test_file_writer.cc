@@ -245,6 +245,35 @@ TEST(writer_rotates_by_packet_time) {
   for (const auto& f : files) total += count(dir + "/" + f);
   CHECK_EQ(total, 10u);
   CHECK_EQ(count(dir + "/" + files[0]), 4u);
+  // Each named by its first packet's time, the first file too (opened before any packet).
+  const std::vector<std::string> names = {"t_00001_20231114221320.pcapng", "t_00002_20231114221322.pcapng",
+                                          "t_00003_20231114221324.pcapng"};
+  CHECK(files == names);
+  std::vector<std::string> listed;
+  for (const auto& f : w.files()) listed.push_back(f.substr(dir.size() + 1));
+  CHECK(listed == names);
+  remove_tree(dir);
+}
+
+// The first file keeps its opening name when its packet-time name is another file's: renamed,
+// that file would be lost.
+TEST(writer_keeps_the_first_name_when_the_packet_time_name_is_taken) {
+  const std::string dir = temp_dir();
+  const std::string taken = dir + "/t_00001_20231114221320.pcapng";
+  std::ofstream(taken) << "not ours";
+  WriterOptions o;
+  o.path = dir + "/t.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.rotation.seconds = 60;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 3, 1700000000000000000ull, 1000, 50);
+  w.close();
+  CHECK_EQ(list(dir).size(), 2u);
+  CHECK(slurp(taken) == std::vector<uint8_t>({'n', 'o', 't', ' ', 'o', 'u', 'r', 's'}));
+  CHECK_EQ(w.files().size(), 1u);
+  CHECK(w.files()[0] != taken);
+  CHECK_EQ(count(w.files()[0]), 3u);
   remove_tree(dir);
 }
 
@@ -435,6 +464,7 @@ TEST(writer_rotates_by_its_own_clock_when_asked) {
   w.close();
   CHECK_EQ(list(dir).size(), 1u);
   CHECK_EQ(count(dir + "/" + list(dir)[0]), 100u);
+  CHECK(list(dir)[0].find("_20231114") == std::string::npos);  // named by the clock, not the packets
   remove_tree(dir);
 }
 
