@@ -73,7 +73,7 @@ describe.skipIf(unavailable)('store: on a ClusterMirrorSession', () => {
       targets: [{ pcap: { dir: filesDir, rotateMB: 0.1, store: `s3://${s3.bucket}/agents` } }],
     }));
     await until(async () => (await agent!.captured('shop/cart-1')) === 0, 20_000);
-    expect(agent.stderr()).toMatch(/store: uploads started/);
+    await until(() => /store: uploads started/.test(agent!.stderr()), 10_000, 'the store line'); // logged asynchronously
     trafgen(pod.ns, 'eth0', FRAMES, { payload: PAYLOAD, sport: 'dinc(40000, 40015)', pps: 20_000 });
     await until(async () => (await agent!.captured('shop/cart-1')) === FRAMES);
     // Files rotated away from are uploaded while the session runs.

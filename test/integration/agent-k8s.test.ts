@@ -294,6 +294,8 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     fs.writeFileSync(conf, `{ eth(da=${mac}), ipv4(saddr=drnd(), daddr=${podIp(5)}), tcp(sport=drnd(), dport=80, syn), fill(0x41, 0) }\n`);
     run('trafgen', ['--dev', guard.host, '--conf', conf, '--num', '6000', '--cpus', '1', '--rate', '2000pps', '-q']);
     await until(async () => (await metric('podspan_alerts_total')) === 1, 15_000);
+    // The log is written asynchronously (pino's destination): it may follow the metric.
+    await until(() => /alert A1 syn_flood fired: /.test(agent!.stderr()), 10_000, 'the fired line');
     expect(agent.stderr()).toMatch(/alert A1 syn_flood fired: shop\/guard-1 \(100\.\d+\.\d+\.5:80\)/);
     // Cleared once the flood has stopped (the capture's clock goes on without packets).
     await until(async () => (await metric('podspan_alert_active')) === 0, 15_000);
@@ -340,6 +342,8 @@ describe.skipIf(!canUseNetns || kubeUnavailable)('podspan agent following pods a
     }
     await until(async () => (await metric('podspan_alerts_total')) === 1, 15_000);
     await until(async () => (await metric('podspan_alert_active')) === 0, 15_000);
+    // The log is written asynchronously (pino's destination): the cleared line may follow the metric.
+    await until(() => / port_scan cleared: /.test(agent!.stderr()), 10_000, 'the cleared line');
     const lines = agent.stderr().split('\n').filter((l) => /alert [AS]\d+ port_scan/.test(l));
     // One alert for the session (S1), fired and cleared once; no capture's own detector fired.
     expect(lines.filter((l) => / fired: /.test(l)).map((l) => /alert (\S+ port_scan fired: \S+)/.exec(l)![1])).toEqual([`S1 port_scan fired: ${scanner}`]);
