@@ -58,6 +58,7 @@ export interface NativeCaptureOptions {
     rotateBytes?: number;
     rotateSeconds?: number;
     rotateFiles?: number;
+    strftimeNames?: boolean;
     bufferBytes?: number;
     application?: string;
   };

@@ -24,6 +24,8 @@ export interface OutputOptions {
   rotateSeconds?: number;
   /** -W: keep only this many files (a ring). */
   rotateFiles?: number;
+  /** tcpdump's -G with a % in -w: the path is a strftime pattern of each file's start (local time). */
+  strftimeNames?: boolean;
 }
 
 export interface CaptureOptions {

@@ -86,7 +86,7 @@ function program(): Command {
     .option('--print', 'print packet lines also while writing a file with -w')
     .option('-p, --no-promiscuous-mode', 'do not put the interface into promiscuous mode')
     .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
-    .option('-G, --rotate-seconds <s>', 'start a new file every s seconds')
+    .option('-G, --rotate-seconds <s>', 'start a new file every s seconds (with a % in -w the name is a strftime pattern, as tcpdump\'s)')
     .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)

@@ -187,6 +187,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
             rotateBytes: f.fileSize !== undefined ? Math.round(f.fileSize * 1_000_000) : undefined,
             rotateSeconds: f.rotateSeconds,
             rotateFiles: f.fileCount,
+            // As tcpdump: with -G a % in the name makes it a strftime pattern.
+            strftimeNames: f.rotateSeconds !== undefined && f.write.includes('%'),
           }
         : undefined,
     forward: f.forward?.length ? f.forward.map((url) => parseForwardTarget(url, { insecure: f.insecure })) : undefined,

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
-import { capinfos, oneErrorLine, podspan, podspanBin, readWithPcapParser, tsharkFrames, tsharkWarnings } from '../helpers/tools';
+import { capinfos, oneErrorLine, podspan, podspanBin, readWithPcapParser, run, tsharkFrames, tsharkWarnings } from '../helpers/tools';
 
 let tmp: string;
 let sample: string;
@@ -108,6 +108,25 @@ describe('podspan capture -r', () => {
     const stamp = (epoch: string) => new Date(Number(epoch.split('.')[0]) * 1000).toISOString().replace(/[-T:]/g, '').slice(0, 14);
     expect(files.map((f) => f.match(/_(\d{14})\.pcap$/)![1])).toEqual(files.map((f) => stamp(tsharkFrames(path.join(dir, f))[0].time)));
     expect(stamp(String(packets[0].tsNs / 1_000_000_000n))).not.toBe(stamp(String(Math.floor(Date.now() / 1000))));
+  });
+
+  it('-G with a % in -w names each file by strftime of its first packet\'s time, as tcpdump; a coarser pattern numbers repeats, nothing overwritten', () => {
+    const spread = path.join(tmp, 'spread.pcap'); // six packets a second apart
+    writePcap(spread, samplePackets(6).map((p, i) => ({ ...p, tsNs: 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000_000n })));
+    const utc = { env: { ...process.env, TZ: 'UTC' } };
+    const byTime = path.join(tmp, 'strftime');
+    fs.mkdirSync(byTime);
+    const r = run(process.execPath, [podspanBin, 'capture', '-r', spread, '-w', path.join(byTime, 'cap-%Y%m%d-%H%M%S.pcap'), '-G', '2'], utc);
+    expect(r.code, r.stderr).toBe(0);
+    const files = fs.readdirSync(byTime).sort();
+    expect(files).toEqual(['cap-20231114-221320.pcap', 'cap-20231114-221322.pcap', 'cap-20231114-221324.pcap']);
+    expect(files.map((f) => tsharkFrames(path.join(byTime, f)).length)).toEqual([2, 2, 2]);
+    const byDay = path.join(tmp, 'strftime-day');
+    fs.mkdirSync(byDay);
+    expect(run(process.execPath, [podspanBin, 'capture', '-r', spread, '-w', path.join(byDay, 'day-%Y%m%d.pcap'), '-G', '1'], utc).code).toBe(0);
+    const days = fs.readdirSync(byDay).sort();
+    expect(days).toEqual(['day-20231114.pcap', ...[2, 3, 4, 5, 6].map((n) => `day-20231114_0000${n}.pcap`)]);
+    expect(days.map((f) => tsharkFrames(path.join(byDay, f)).length)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
   it('prints packets to stdout without -w', () => {

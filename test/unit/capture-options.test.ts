@@ -11,7 +11,7 @@ describe('capture flags', () => {
     expect(run.capture.count).toBe(10);
     expect(run.capture.snaplen).toBe(MAX_SNAPLEN);
     expect(run.capture.promisc).toBe(true);
-    expect(run.capture.output).toEqual({ path: 'out.pcapng', format: 'pcapng', rotateBytes: undefined, rotateSeconds: undefined, rotateFiles: undefined });
+    expect(run.capture.output).toEqual({ path: 'out.pcapng', format: 'pcapng', rotateBytes: undefined, rotateSeconds: undefined, rotateFiles: undefined, strftimeNames: false });
     expect(run.defaultInterface).toBe(false);
   });
 
@@ -19,6 +19,12 @@ describe('capture flags', () => {
     const run = parseCaptureFlags({ read: 'in.pcap', write: 'x.pcap', fileSize: '1.5', fileCount: '4' });
     expect(run.capture.output?.rotateBytes).toBe(1_500_000);
     expect(run.capture.output?.rotateFiles).toBe(4);
+  });
+
+  it('makes a -w name with % a strftime pattern only with -G, as tcpdump', () => {
+    expect(parseCaptureFlags({ read: 'in.pcap', write: 'cap-%H.pcap', rotateSeconds: '60' }).capture.output?.strftimeNames).toBe(true);
+    expect(parseCaptureFlags({ read: 'in.pcap', write: 'cap-%H.pcap', fileSize: '1' }).capture.output?.strftimeNames).toBe(false);
+    expect(parseCaptureFlags({ read: 'in.pcap', write: 'cap.pcap', rotateSeconds: '60' }).capture.output?.strftimeNames).toBe(false);
   });
 
   it('picks the default interface when neither -i nor -r is given', () => {

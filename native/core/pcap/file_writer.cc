@@ -45,6 +45,26 @@ std::string utc_stamp(uint64_t ts_ns) {
   return buf;
 }
 
+// `name` with `suffix` before its extension (the last dot of the file name, not of a folder).
+std::string with_suffix(const std::string& name, const std::string& suffix) {
+  const auto slash = name.rfind('/');
+  const auto dot = name.rfind('.');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  return has_ext ? name.substr(0, dot) + suffix + name.substr(dot) : name + suffix;
+}
+
+// strftime of `pattern` at `ts_ns` in local time; the pattern itself when that gives nothing.
+std::string local_time_name(const std::string& pattern, uint64_t ts_ns) {
+  const time_t secs = static_cast<time_t>(ts_ns / 1000000000ull);
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  std::string buf(pattern.size() * 4 + 256, '\0');
+  const size_t n = strftime(&buf[0], buf.size(), pattern.c_str(), &tm);
+  if (n == 0) return pattern;
+  buf.resize(n);
+  return buf;
+}
+
 uint64_t wall_clock_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -168,23 +188,29 @@ struct CaptureWriter::Impl {
 
   bool pcapng() const { return opt.format == FileFormat::kPcapng; }
 
-  std::string name_for(uint64_t start_ns) {
+  // PATH_NNNNN_STAMP.EXT (dumpcap's naming), or with strftime_names the pattern's expansion.
+  std::string name_for(uint64_t start_ns) const {
     if (!opt.rotation.enabled()) return opt.path;
-    const auto slash = opt.path.rfind('/');
-    const auto dot = opt.path.rfind('.');
-    const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
-    const std::string stem = has_ext ? opt.path.substr(0, dot) : opt.path;
-    const std::string ext = has_ext ? opt.path.substr(dot) : "";
     char seq[16];
     std::snprintf(seq, sizeof seq, "%05u", sequence);
-    return stem + "_" + seq + "_" + utc_stamp(start_ns) + ext;
+    if (opt.strftime_names) {
+      const std::string name = local_time_name(opt.path, start_ns);
+      // Numbered where two files could share a name (truncated, the earlier would be lost).
+      if (opt.rotation.max_bytes == 0 && !earlier_names.count(name)) return name;
+      return with_suffix(name, std::string("_") + seq);
+    }
+    return with_suffix(opt.path, std::string("_") + seq + "_" + utc_stamp(start_ns));
   }
+
+  // Names of this writer's files before the current one (strftime_names: a repeat is numbered).
+  std::set<std::string> earlier_names;
 
   void fail(const std::string& what, int err) {
     throw CaptureError(ErrorKind::kOutput, current + ": " + what + ": " + std::strerror(err));
   }
 
   void open_file(uint64_t start_ns) {
+    if (sequence != 0 && opt.strftime_names) earlier_names.insert(current);
     ++sequence;
     current = name_for(start_ns);
     // "-": standard output (tcpdump -w -), through a duplicate so closing it leaves fd 1 alone.

@@ -27,6 +27,9 @@ struct RotationPolicy {
 
 struct WriterOptions {
   std::string path;                 // with rotation: the name pattern (see file_writer.cc)
+  // tcpdump's -G with a % in -w: `path` is a strftime pattern of each file's start (local time,
+  // as tcpdump's), used as it is; with -C, or once a name repeats, _NNNNN goes before the extension.
+  bool strftime_names = false;
   FileFormat format = FileFormat::kPcapng;
   RotationPolicy rotation;
   size_t buffer_bytes = 1 << 20;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -448,6 +449,68 @@ TEST(writer_refuses_a_path_open_in_another_writer_and_exclusive_never_truncates)
   reopened.close();
   CHECK_EQ(count(o.path), 0u);
   remove_tree(dir);
+}
+
+namespace {
+std::string local_name(const char* pattern, time_t secs) {
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  char buf[256];
+  strftime(buf, sizeof buf, pattern, &tm);
+  return buf;
+}
+}  // namespace
+
+// tcpdump's -G -w 'cap-%H%M%S.pcap': each file named by its first packet's local time, as it is.
+TEST(writer_strftime_names_are_the_pattern_of_each_files_start) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/cap-%Y%m%d-%H%M%S.pcap";
+  o.format = FileFormat::kPcap;
+  o.rotation.seconds = 2;
+  o.strftime_names = true;
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 10, 1700000000000000000ull, 500000000ull, 50);  // 5 s: [0,2) [2,4) [4,4.5]
+  w.close();
+  std::vector<std::string> want;
+  for (time_t t : {1700000000, 1700000002, 1700000004}) want.push_back(local_name("cap-%Y%m%d-%H%M%S.pcap", t));
+  CHECK(list(dir) == want);
+  CHECK_EQ(count(dir + "/" + want[0]) + count(dir + "/" + want[1]) + count(dir + "/" + want[2]), 10u);
+  remove_tree(dir);
+}
+
+// A pattern coarser than -G names two files alike: the later ones are numbered, none truncated;
+// with -C every file is numbered (several files start within one second).
+TEST(writer_strftime_names_number_repeats_and_size_rotation) {
+  const std::string dir = temp_dir();
+  WriterOptions o;
+  o.path = dir + "/day-%Y%m%d.pcap";
+  o.format = FileFormat::kPcap;
+  o.rotation.seconds = 2;
+  o.strftime_names = true;
+  {
+    CaptureWriter w(o);
+    w.add_interface(iface("eth0"));
+    write_packets(w, 10, 1700000000000000000ull, 500000000ull, 50);
+    w.close();
+  }
+  const std::string day = local_name("day-%Y%m%d", 1700000000);
+  CHECK(list(dir) == std::vector<std::string>({day + ".pcap", day + "_00002.pcap", day + "_00003.pcap"}));
+  CHECK_EQ(count(dir + "/" + day + ".pcap"), 4u);
+  remove_tree(dir);
+
+  const std::string dir2 = temp_dir();
+  o.path = dir2 + "/c-%Y.pcap";
+  o.rotation.seconds = 3600;
+  o.rotation.max_bytes = 24 + 10 * (16 + 100);  // 10 records per file
+  CaptureWriter w(o);
+  w.add_interface(iface("eth0"));
+  write_packets(w, 25, 1700000000000000000ull, 1000, 100);
+  w.close();
+  const std::string year = local_name("c-%Y", 1700000000);
+  CHECK(list(dir2) == std::vector<std::string>({year + "_00001.pcap", year + "_00002.pcap", year + "_00003.pcap"}));
+  remove_tree(dir2);
 }
 
 // Packet times 5,000 s apart, written at once: by the writer's clock that is one file.
