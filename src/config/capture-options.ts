@@ -1,5 +1,6 @@
 // `podspan capture` flags → validated, typed options. Validation happens here once; the capture
 // code trusts what it receives. Every message names the flag at fault.
+import fs from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
@@ -17,6 +18,8 @@ export interface RawCaptureFlags {
   write?: string;
   format?: string;
   filter?: string;
+  /** -F: the filter expression read from a file (tcpdump's -F). */
+  filterFile?: string;
   count?: string;
   snaplen?: string;
   bufferSize?: string;
@@ -76,6 +79,7 @@ const flagsSchema = z.object({
     .enum(CAPTURE_FORMATS, { errorMap: () => ({ message: `--format must be one of ${CAPTURE_FORMATS.join(', ')}` }) })
     .optional(),
   filter: z.string().optional(),
+  filterFile: z.string().min(1, { message: '-F needs a file name' }).optional(),
   count: intFlag('-c', 1, Number.MAX_SAFE_INTEGER),
   snaplen: intFlag('-s', 0, MAX_SNAPLEN),
   bufferSize: intFlag('-B', 1, 4 * 1024 * 1024),
@@ -106,6 +110,23 @@ const flagsSchema = z.object({
 });
 
 const STDOUT = '-';
+
+/** A filter file's expression (-F): as tcpdump reads it, '#' to the end of a line is a comment. */
+function readFilterFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`-F ${file}: ${code === 'EISDIR' ? 'a folder, not a file' : code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
+  }
+  if (text.includes('\0')) throw new UsageError(`-F ${file}: not a text file`);
+  return text
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, ''))
+    .join(' ')
+    .replace(/\s+/g, ' ');
+}
 
 function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
   const dumps = [f.hex && 'x', f.hexAscii && 'X', f.ascii && 'A'].filter(Boolean);
@@ -143,7 +164,10 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   if (f.filter !== undefined && trailing) {
     throw new UsageError(`give the filter either with -f or after the options, not both (-f '${f.filter}' and '${trailing}')`);
   }
-  const filter = (f.filter ?? trailing).trim();
+  if (f.filterFile !== undefined && (f.filter !== undefined || trailing)) {
+    throw new UsageError(`-F ${f.filterFile} gives the filter: drop '${f.filter ?? trailing}' (tcpdump would ignore it silently)`);
+  }
+  const filter = (f.filterFile !== undefined ? readFilterFile(f.filterFile) : f.filter ?? trailing).trim();
 
   if (f.interface?.length && f.read) throw new UsageError('-i and -r conflict: capture live or read a file, not both');
   if (f.read && (f.bufferSize !== undefined || f.immediate)) {

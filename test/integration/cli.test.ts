@@ -42,14 +42,24 @@ describe('podspan capture -r', () => {
     expect(tsharkFrames(out).map((f) => f.len)).toEqual(parsed.packets.map((p) => p.origlen));
   });
 
-  it('applies a filter given with -f or as trailing words', () => {
+  it('applies a filter given with -f, as trailing words or from a file with -F', () => {
     const a = path.join(tmp, 'udp.pcap');
     const b = path.join(tmp, 'tcp.pcap');
+    const c = path.join(tmp, 'tcp-from-file.pcap');
     expect(podspan(['capture', '-r', sample, '-w', a, '-f', 'udp port 5000']).code).toBe(0);
     expect(podspan(['capture', '-r', sample, '-w', b, 'tcp', 'and', 'port', '80']).code).toBe(0);
-    const info = capinfos([a, b]);
+    const filterFile = path.join(tmp, 'web.bpf');
+    fs.writeFileSync(filterFile, '# web traffic only\ntcp\n  and port 80 # the shop\n');
+    expect(podspan(['capture', '-r', sample, '-w', c, '-F', filterFile]).code).toBe(0);
+    const info = capinfos([a, b, c]);
     expect(info.get(a)!.packets).toBe(N / 2);
     expect(info.get(b)!.packets).toBe(N / 2);
+    expect(fs.readFileSync(c)).toEqual(fs.readFileSync(b));
+    // A filter libpcap refuses, from a file: one line, exit 1.
+    fs.writeFileSync(filterFile, 'tcp port eighty\n');
+    const bad = podspan(['capture', '-r', sample, '-w', c, '-F', filterFile]);
+    expect(bad.code).not.toBe(0);
+    expect(oneErrorLine(bad.stderr)).toMatch(/tcp port eighty/);
   });
 
   it('filters a raw-IP file (LINKTYPE_RAW 101, which libpcap compiles as DLT_RAW)', () => {

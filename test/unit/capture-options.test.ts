@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_SNAPLEN, parseCaptureFlags } from '../../src/config/capture-options';
 import { UsageError } from '../../src/errors';
@@ -19,6 +22,32 @@ describe('capture flags', () => {
     const run = parseCaptureFlags({ read: 'in.pcap', write: 'x.pcap', fileSize: '1.5', fileCount: '4' });
     expect(run.capture.output?.rotateBytes).toBe(1_500_000);
     expect(run.capture.output?.rotateFiles).toBe(4);
+  });
+
+  it('-F reads the filter from a file, # comments dropped as tcpdump does; a missing file, a folder or a second filter is one line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-filter-'));
+    try {
+      const file = path.join(dir, 'web.bpf');
+      fs.writeFileSync(file, '# the shop\ntcp port 80   # plain HTTP\n  or tcp port 443\n');
+      expect(parseCaptureFlags({ read: 'in.pcap', filterFile: file }).capture.filter).toBe('tcp port 80 or tcp port 443');
+      fs.writeFileSync(path.join(dir, 'empty.bpf'), '# nothing yet\n');
+      expect(parseCaptureFlags({ read: 'in.pcap', filterFile: path.join(dir, 'empty.bpf') }).capture.filter).toBeUndefined();
+      const bad = (raw: Parameters<typeof parseCaptureFlags>[0]) => {
+        try {
+          parseCaptureFlags(raw);
+        } catch (e) {
+          expect(e).toBeInstanceOf(UsageError);
+          return (e as Error).message;
+        }
+        return 'accepted';
+      };
+      expect(bad({ read: 'in.pcap', filterFile: path.join(dir, 'nope.bpf') })).toBe(`-F ${path.join(dir, 'nope.bpf')}: no such file`);
+      expect(bad({ read: 'in.pcap', filterFile: dir })).toBe(`-F ${dir}: a folder, not a file`);
+      expect(bad({ read: 'in.pcap', filterFile: file, filter: 'udp' })).toBe(`-F ${file} gives the filter: drop 'udp' (tcpdump would ignore it silently)`);
+      expect(bad({ read: 'in.pcap', filterFile: file, expression: ['udp'] })).toMatch(/drop 'udp'/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('makes a -w name with % a strftime pattern only with -G, as tcpdump', () => {
