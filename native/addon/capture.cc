@@ -173,6 +173,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
                         InstanceMethod("interfaces", &NativeCapture::Interfaces),
                         InstanceMethod("warnings", &NativeCapture::Warnings),
                         InstanceMethod("result", &NativeCapture::Result),
+                        InstanceMethod("takeRotatedFiles", &NativeCapture::TakeRotatedFiles),
                         InstanceMethod("streamStats", &NativeCapture::StreamStats),
                         InstanceMethod("forwardStats", &NativeCapture::ForwardStats),
                         InstanceMethod("open", &NativeCapture::Open),
@@ -483,6 +484,16 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     o.Set("packetsRead", Napi::Number::New(env, static_cast<double>(session_->packets_read())));
     o.Set("finished", Napi::Boolean::New(env, session_->finished()));
     return o;
+  }
+
+  // The output's files closed by rotation since the last call (for -z).
+  Napi::Value TakeRotatedFiles(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array files = Napi::Array::New(env);
+    if (!session_) return files;
+    auto f = session_->take_rotated_files();
+    for (size_t i = 0; i < f.size(); ++i) files.Set(static_cast<uint32_t>(i), f[i]);
+    return files;
   }
 
   // Decode and reassembly counters of the stream files or stream events sink, or null.

@@ -294,6 +294,8 @@ export interface NativeCapture {
   interfaces(): NativeInterface[];
   warnings(): string[];
   result(): NativeResult;
+  /** The output's files closed by rotation since the last call, oldest first. */
+  takeRotatedFiles(): string[];
   streamStats(): StreamStats | null;
   forwardStats(): ForwardStats[];
   /** Made with {deferOpen: true}: opens (activation, filter compile) on a worker thread. */

@@ -109,6 +109,8 @@ export interface CaptureResult {
   /** Set when capture ended on an error (a damaged file, an interface gone, a full disk). */
   error?: PodspanError;
   files: string[];
+  /** Files closed by rotation and not taken with takeRotatedFiles() yet (the last file is not one). */
+  rotatedFiles: string[];
   packetsRead: number;
   interfaces: CaptureInterface[];
   stats: InterfaceStats[];
@@ -193,6 +195,11 @@ export class CaptureSession {
 
   interfaces(): CaptureInterface[] {
     return this.handle.interfaces();
+  }
+
+  /** The -w output's files closed by rotation since the last call, oldest first (not the last file). */
+  takeRotatedFiles(): string[] {
+    return this.handle.takeRotatedFiles();
   }
 
   stats(): InterfaceStats[] {
@@ -310,6 +317,7 @@ export class CaptureSession {
         const result: CaptureResult = {
           error: r.error ? fromNative(r.error) : undefined,
           files: r.files,
+          rotatedFiles: this.handle.takeRotatedFiles(),
           packetsRead: r.packetsRead,
           interfaces: this.handle.interfaces(),
           stats: this.handle.stats(),

@@ -4,6 +4,7 @@
 import { defaultInterface } from '../capture/default-interface';
 import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
+import { PostRotate } from '../capture/post-rotate';
 import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
@@ -141,6 +142,10 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   // Reading a file waits for a collector that stopped taking batches: say so once, not silently.
   const waitNotice = fanout && !live ? waitingForCollectorNotice(fanout, err) : undefined;
 
+  // -z: the files rotation closes, taken as they close (the last one is not: tcpdump's too).
+  const postRotate = run.postRotateCommand ? new PostRotate(run.postRotateCommand, err) : undefined;
+  const rotatedPoll = postRotate ? setInterval(() => postRotate.add(session.takeRotatedFiles()), 250).unref() : undefined;
+
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);
   const printer = mode.kind === 'lines' ? new PacketPrinter(mode.print) : undefined;
@@ -168,6 +173,11 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   );
   if (timer) clearTimeout(timer);
   if (waitNotice) clearInterval(waitNotice);
+  if (rotatedPoll) clearInterval(rotatedPoll);
+  if (postRotate) {
+    postRotate.add(result.rotatedFiles);
+    await postRotate.done();
+  }
   const grpcStats = fanout ? await fanout.close() : [];
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
@@ -183,5 +193,5 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   // Nothing delivered to a collector that never answered: the run did not do what was asked.
   const unreached = grpcStats.filter((g) => !g.everConnected);
   for (const g of unreached) err.write(`podspan: ${g.target}: never connected: ${readableGrpcError(g.lastError)}\n`);
-  return unreached.length || outputFailed ? 1 : 0;
+  return unreached.length || outputFailed || postRotate?.failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@ import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
 import type { CaptureOptions } from '../capture/session';
 import type { PrintOptions, TimestampMode } from '../cli/print';
+import { findCommand } from './command-path';
 import { parseForwardTarget } from './forward-options';
 import { intFlag, MAX_FILE_MB, MAX_TIMER_SECONDS, positiveNumber } from './number-flags';
 
@@ -20,6 +21,8 @@ export interface RawCaptureFlags {
   filter?: string;
   /** -F: the filter expression read from a file (tcpdump's -F). */
   filterFile?: string;
+  /** -z: a program run as PROGRAM FILE on each file closed by rotation (tcpdump's -z). */
+  postRotate?: string;
   count?: string;
   snaplen?: string;
   bufferSize?: string;
@@ -69,6 +72,8 @@ export interface CaptureRun {
   stdout: CaptureOutputMode;
   /** -w -: the capture file goes to standard output. */
   fileToStdout: boolean;
+  /** -z: the program to run on each file closed by rotation. */
+  postRotateCommand?: string;
 }
 
 const flagsSchema = z.object({
@@ -80,6 +85,7 @@ const flagsSchema = z.object({
     .optional(),
   filter: z.string().optional(),
   filterFile: z.string().min(1, { message: '-F needs a file name' }).optional(),
+  postRotate: z.string().min(1, { message: '-z needs a program' }).optional(),
   count: intFlag('-c', 1, Number.MAX_SAFE_INTEGER),
   snaplen: intFlag('-s', 0, MAX_SNAPLEN),
   bufferSize: intFlag('-B', 1, 4 * 1024 * 1024),
@@ -178,6 +184,13 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   if (f.fileCount !== undefined && f.fileSize === undefined && f.rotateSeconds === undefined) {
     throw new UsageError('-W keeps a ring of files and needs -C or -G to say when a file ends');
   }
+  if (f.postRotate !== undefined) {
+    if (f.fileSize === undefined && f.rotateSeconds === undefined) throw new UsageError(`-z ${f.postRotate} runs on each file closed by rotation: it needs -C or -G (and -w FILE)`);
+    if (!findCommand(f.postRotate)) {
+      const what = f.postRotate.includes('/') ? 'not an executable file' : 'no such program on PATH';
+      throw new UsageError(`-z ${f.postRotate}: ${what} (as tcpdump's, -z takes one program, run as PROGRAM FILE)`);
+    }
+  }
   if (f.format && !f.write) throw new UsageError('--format applies to the file given with -w');
   if (f.write === STDOUT && rotating) throw new UsageError('-C, -G and -W rotate files and conflict with -w - (standard output)');
   if (f.direction && f.read) throw new UsageError('-Q selects the direction of live capture and conflicts with -r');
@@ -224,5 +237,6 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     listInterfaces: f.listInterfaces === true,
     stdout,
     fileToStdout: f.write === STDOUT,
+    postRotateCommand: f.postRotate,
   };
 }

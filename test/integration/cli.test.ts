@@ -139,6 +139,30 @@ describe('podspan capture -r', () => {
     expect(days.map((f) => tsharkFrames(path.join(byDay, f)).length)).toEqual([1, 1, 1, 1, 1, 1]);
   });
 
+  it('-z runs a program on each file closed by rotation, one at a time, in order, at nice 19, as tcpdump -z; a failing run is one line and exit 1', () => {
+    const dir = path.join(tmp, 'post-rotate');
+    fs.mkdirSync(dir);
+    const log = path.join(tmp, 'post-rotate.log');
+    const program = path.join(tmp, 'note-file.sh');
+    fs.writeFileSync(program, '#!/bin/sh\necho "$1 $(stat -c %s "$1") $(nice)" >> "$ZLOG"\n', { mode: 0o755 });
+    const r = run(process.execPath, [podspanBin, 'capture', '-r', sample, '-w', path.join(dir, 'cap.pcap'), '-C', '0.01', '-z', program], { env: { ...process.env, ZLOG: log } });
+    expect(r.code, r.stderr).toBe(0);
+    const files = fs.readdirSync(dir).sort();
+    expect(files.length).toBeGreaterThan(2);
+    // Every file but the last (tcpdump's -z runs on rotation only), each closed whole before its run.
+    const want = files.slice(0, -1).map((f) => `${path.join(dir, f)} ${fs.statSync(path.join(dir, f)).size} 19`);
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(want);
+
+    const failing = run(process.execPath, [podspanBin, 'capture', '-r', sample, '-w', path.join(dir, 'again.pcap'), '-C', '0.01', '-z', 'false']);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toMatch(/^podspan: -z false again_00001_\d{14}\.pcap: exit 1$/m);
+    expect(failing.stderr).not.toMatch(/\n\s+at /);
+    const refused = podspan(['capture', '-r', sample, '-w', path.join(dir, 'x.pcap'), '-C', '1', '-z', 'no-such-program-here']);
+    expect(refused.code).toBe(2);
+    expect(oneErrorLine(refused.stderr)).toBe("podspan: -z no-such-program-here: no such program on PATH (as tcpdump's, -z takes one program, run as PROGRAM FILE)");
+    expect(podspan(['capture', '-r', sample, '-w', path.join(dir, 'y.pcap'), '-z', 'gzip']).code).toBe(2);
+  });
+
   it('prints packets to stdout without -w', () => {
     const r = podspan(['capture', '-r', sample, '-c', '4']);
     expect(r.code).toBe(0);

@@ -572,4 +572,8 @@ std::vector<std::string> CaptureSession::files() const {
   return writer_ ? writer_->files() : std::vector<std::string>{};
 }
 
+std::vector<std::string> CaptureSession::take_rotated_files() {
+  return writer_ ? writer_->take_rotated_files() : std::vector<std::string>{};
+}
+
 }  // namespace podspan

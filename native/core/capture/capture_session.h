@@ -94,6 +94,7 @@ class CaptureSession {
   std::string error() const;
   ErrorKind error_kind() const;
   std::vector<std::string> files() const;
+  std::vector<std::string> take_rotated_files();  // see CaptureWriter::take_rotated_files
 
  private:
   struct Source;

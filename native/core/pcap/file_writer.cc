@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include "common/errors.h"
 #include "pcap/iovec_skip.h"
@@ -165,6 +166,9 @@ struct CaptureWriter::Impl {
   uint64_t file_opened_ns = 0;  // the writer's clock when the current file was opened
   uint32_t sequence = 0;
   std::deque<std::string> files;
+  // Closed by rotation, not yet taken (take_rotated_files, from another thread).
+  std::mutex rotated_mu;
+  std::vector<std::string> rotated;
   uint64_t packets = 0, bytes = 0;
   bool closed = false;
   bool header_written = false;  // pcap file header / pcapng SHB of the current file
@@ -510,6 +514,10 @@ struct CaptureWriter::Impl {
     }
     if (!rotate) return;
     close_file();
+    {
+      std::lock_guard<std::mutex> lk(rotated_mu);
+      rotated.push_back(current);
+    }
     open_file(now);
   }
 
@@ -653,6 +661,11 @@ uint64_t CaptureWriter::packets_written() const { return impl_->packets; }
 uint64_t CaptureWriter::bytes_written() const { return impl_->bytes; }
 std::vector<std::string> CaptureWriter::files() const {
   return std::vector<std::string>(impl_->files.begin(), impl_->files.end());
+}
+
+std::vector<std::string> CaptureWriter::take_rotated_files() {
+  std::lock_guard<std::mutex> lk(impl_->rotated_mu);
+  return std::exchange(impl_->rotated, {});
 }
 
 }  // namespace podspan

@@ -78,6 +78,9 @@ class CaptureWriter {
   uint64_t packets_written() const;
   uint64_t bytes_written() const;        // file bytes, all files
   std::vector<std::string> files() const;  // files written, oldest first (deleted ones excluded)
+  // Files closed by rotation since the last call, oldest first (tcpdump's -z runs a command on
+  // each). Safe to call from another thread than the one writing; the last file is not among them.
+  std::vector<std::string> take_rotated_files();
 
  private:
   struct Impl;

@@ -253,6 +253,9 @@ TEST(writer_rotates_by_packet_time) {
   std::vector<std::string> listed;
   for (const auto& f : w.files()) listed.push_back(f.substr(dir.size() + 1));
   CHECK(listed == names);
+  // Closed by rotation (for -z): the first two; the last, closed by close(), is not one.
+  CHECK(w.take_rotated_files() == std::vector<std::string>({dir + "/" + names[0], dir + "/" + names[1]}));
+  CHECK(w.take_rotated_files().empty());
   remove_tree(dir);
 }
 
