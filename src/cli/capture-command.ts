@@ -163,7 +163,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
             }
             // Several live interfaces in one capture (tcpdump takes one): say which, as cooked v2 lines do.
             const prefix = live && names.length > 1 ? `${(names[idx] || `if${idx}`).padEnd(5)} ` : '';
-            text += prefix + printer.line(batch.timestampNs(k), linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k)) + '\n';
+            text += printer.line(batch.timestampNs(k), linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k), prefix) + '\n';
           }
           out.write(text);
         }

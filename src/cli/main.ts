@@ -78,6 +78,8 @@ function program(): Command {
     .option('-X, --hex-ascii', 'dump in hex and ASCII (-XX: from the link header)', increment, 0)
     .option('-A, --ascii', 'dump each packet in ASCII, from the network header')
     .option('-q, --quiet', 'print less protocol detail')
+    .option('-S, --absolute-tcp-sequence-numbers', 'print TCP sequence and acknowledgement numbers as sent, not relative')
+    .option('-#, --number', 'start each line with the packet\'s number')
     .option('-t, --timestamps', '-t: no time; -tt: epoch seconds; -ttt: since the previous packet; -tttt: date and time; -ttttt: since the first', increment, 0)
     .option('-l, --line-buffered', 'line-buffered output (podspan writes lines as each batch arrives anyway)')
     .option('-U, --packet-buffered', 'write each packet to the -w output at once (default: per ring block with -w -, else every second while live)')

@@ -45,6 +45,10 @@ export interface RawCaptureFlags {
   hexAscii?: number;
   ascii?: boolean;
   quiet?: boolean;
+  /** -S */
+  absoluteTcpSequenceNumbers?: boolean;
+  /** -# */
+  number?: boolean;
   timestamps?: number;
   lineBuffered?: boolean;
   packetBuffered?: boolean;
@@ -106,6 +110,8 @@ const flagsSchema = z.object({
   hexAscii: z.number().max(2, { message: '-X is given at most twice (-XX)' }).optional(),
   ascii: z.boolean().optional(),
   quiet: z.boolean().optional(),
+  absoluteTcpSequenceNumbers: z.boolean().optional(),
+  number: z.boolean().optional(),
   timestamps: z.number().max(5, { message: '-t is given at most 5 times (-ttttt)' }).optional(),
   lineBuffered: z.boolean().optional(),
   packetBuffered: z.boolean().optional(),
@@ -147,6 +153,8 @@ function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
     quiet: f.quiet === true,
     timestamps: (f.timestamps ?? 0) as TimestampMode,
     dump,
+    absoluteSeq: f.absoluteTcpSequenceNumbers === true,
+    numbered: f.number === true,
   };
 }
 

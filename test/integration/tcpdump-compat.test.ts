@@ -92,9 +92,9 @@ describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', ()
     expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
   }, 600_000);
 
-  it('prints -v, -e, -q, -x, -xx, -X, -XX, -A and every -t form as tcpdump does', async () => {
+  it('prints -v, -e, -q, -x, -xx, -X, -XX, -A, -S, -# and every -t form as tcpdump does', async () => {
     const files = ['suricata__decode-sll2.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap', 'gopacket__test_loopback.pcap', 'suricata__tcp-fastopen-sll.pcap', 'zeek__ipv6-fragmented-dns.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap'];
-    for (const flag of ['-v', '-e', '-q', '-x', '-xx', '-X', '-XX', '-A', '-t', '-tt', '-ttt', '-tttt', '-ttttt']) {
+    for (const flag of ['-v', '-e', '-q', '-x', '-xx', '-X', '-XX', '-A', '-S', '-#', '-t', '-tt', '-ttt', '-tttt', '-ttttt']) {
       for (const f of files) {
         await letVitestIn();
         const file = path.join(corpus!, f);
@@ -120,7 +120,7 @@ describe('tcpdump flags and pipes', () => {
 
   it('accepts tcpdump\'s common flags and prints what tcpdump prints with them', () => {
     const env = { ...process.env, TZ: 'UTC' };
-    for (const flags of [['-n'], ['-nn'], ['-v'], ['-vv'], ['-vvv'], ['-e'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-q'], ['-l'], ['-U'], ['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt'], ['-nn', '-e', '-l', '-tttt']]) {
+    for (const flags of [['-n'], ['-nn'], ['-v'], ['-vv'], ['-vvv'], ['-e'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-q'], ['-l'], ['-U'], ['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt'], ['-S'], ['-#'], ['-nn', '-e', '-l', '-tttt'], ['-#', '-S', '-X', '-tttt']]) {
       const r = spawnSync(process.execPath, [podspanBin, 'capture', ...flags, '-c', '3', '-r', sample], { encoding: 'utf8', env });
       expect(r.stderr, flags.join(' ')).not.toContain('unknown option');
       expect(r.status, flags.join(' ')).toBe(0);

@@ -21,6 +21,10 @@ export interface PrintOptions {
   timestamps: TimestampMode;
   /** -x/-xx (hex), -X/-XX (hex and ASCII), -A (ASCII); withLink for the doubled forms. */
   dump?: { kind: 'hex' | 'hex-ascii' | 'ascii'; withLink: boolean };
+  /** -S: TCP sequence and acknowledgement numbers as sent, not relative to the first seen. */
+  absoluteSeq?: boolean;
+  /** -#: each line starts with the packet's number. */
+  numbered?: boolean;
 }
 
 export const DEFAULT_PRINT: PrintOptions = { verbose: 0, link: false, quiet: false, timestamps: 0 };
@@ -53,15 +57,19 @@ export class PacketPrinter {
   private readonly time: TimestampFormatter;
   private readonly ip: IpPrinter;
   private readonly ifName = interfaceNames();
+  private printed = 0;
 
   constructor(private readonly opt: PrintOptions = DEFAULT_PRINT) {
     this.time = new TimestampFormatter(opt.timestamps);
-    this.ip = new IpPrinter(new TcpPrinter(opt.verbose), { verbose: opt.verbose, quiet: opt.quiet });
+    this.ip = new IpPrinter(new TcpPrinter(opt.verbose, opt.absoluteSeq === true), { verbose: opt.verbose, quiet: opt.quiet });
   }
 
-  line(ts: bigint, linktype: number, b: Buffer, origlen: number): string {
+  /** One packet's line (and its dump); `prefix` goes after the number, before the time (an interface's name). */
+  line(ts: bigint, linktype: number, b: Buffer, origlen: number, prefix = ''): string {
     const l = link(b, linktype, origlen, this.opt.link, this.ifName);
-    let text = this.time.format(ts) + l.text;
+    this.printed++;
+    // tcpdump -#: the number right-aligned in 5 columns, then two spaces.
+    let text = (this.opt.numbered ? `${String(this.printed).padStart(5)}  ` : '') + prefix + this.time.format(ts) + l.text;
     try {
       if (l.offset >= 0) text += this.network(b, l.offset, l.ethertype, origlen - l.offset, l.llc === true);
     } catch (err) {

@@ -65,8 +65,11 @@ function addressKey(b: Buffer, at: number, len: 4 | 16): string | number {
 export class TcpPrinter {
   private readonly conversations = new Map<string, Initial>();
 
-  /** `verbose`: -v count (checksums checked, text protocols in full). */
-  constructor(private readonly verbose = 0) {}
+  /** `verbose`: -v count (checksums checked, text protocols in full); `absolute`: -S. */
+  constructor(
+    private readonly verbose = 0,
+    private readonly absolute = false,
+  ) {}
 
   /**
    * `length` is the TCP segment length by the IP header (header + payload); `checkable`: not a
@@ -98,7 +101,7 @@ export class TcpPrinter {
 
     let rev = false;
     let initial: Initial = { seq: 0, ack: 0 };
-    if (flags & ACK) {
+    if (flags & ACK && !this.absolute) {
       const cmp = compareAddresses(b, addrs);
       rev = cmp > 0 || (cmp === 0 && sport > dport);
       const src = addressKey(b, addrs.src, addrs.len);
