@@ -80,6 +80,8 @@ function program(): Command {
     .option('-q, --quiet', 'print less protocol detail')
     .option('-S, --absolute-tcp-sequence-numbers', 'print TCP sequence and acknowledgement numbers as sent, not relative')
     .option('-#, --number', 'start each line with the packet\'s number')
+    .option('--time-stamp-precision <micro|nano>', 'timestamps printed (and pcap written) with microseconds (default) or nanoseconds')
+    .option('--nano', 'the same as --time-stamp-precision nano')
     .option('-t, --timestamps', '-t: no time; -tt: epoch seconds; -ttt: since the previous packet; -tttt: date and time; -ttttt: since the first', increment, 0)
     .option('-l, --line-buffered', 'line-buffered output (podspan writes lines as each batch arrives anyway)')
     .option('-U, --packet-buffered', 'write each packet to the -w output at once (default: per ring block with -w -, else every second while live)')

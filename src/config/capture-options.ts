@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
 import type { CaptureOptions } from '../capture/session';
-import type { PrintOptions, TimestampMode } from '../cli/print';
+import type { PrintOptions, TimestampMode, TimestampPrecision } from '../cli/print';
 import { findCommand } from './command-path';
 import { parseForwardTarget } from './forward-options';
 import { intFlag, MAX_FILE_MB, MAX_TIMER_SECONDS, positiveNumber } from './number-flags';
@@ -49,6 +49,9 @@ export interface RawCaptureFlags {
   absoluteTcpSequenceNumbers?: boolean;
   /** -# */
   number?: boolean;
+  /** --time-stamp-precision micro|nano, and --nano (tcpdump's) */
+  timeStampPrecision?: string;
+  nano?: boolean;
   timestamps?: number;
   lineBuffered?: boolean;
   packetBuffered?: boolean;
@@ -112,6 +115,8 @@ const flagsSchema = z.object({
   quiet: z.boolean().optional(),
   absoluteTcpSequenceNumbers: z.boolean().optional(),
   number: z.boolean().optional(),
+  timeStampPrecision: z.enum(['micro', 'nano'], { errorMap: () => ({ message: '--time-stamp-precision takes micro or nano' }) }).optional(),
+  nano: z.boolean().optional(),
   timestamps: z.number().max(5, { message: '-t is given at most 5 times (-ttttt)' }).optional(),
   lineBuffered: z.boolean().optional(),
   packetBuffered: z.boolean().optional(),
@@ -140,6 +145,12 @@ function readFilterFile(file: string): string {
     .replace(/\s+/g, ' ');
 }
 
+/** --nano, or --time-stamp-precision (micro unless given). */
+function precision(f: z.infer<typeof flagsSchema>): TimestampPrecision {
+  if (f.nano && f.timeStampPrecision === 'micro') throw new UsageError('--nano and --time-stamp-precision micro conflict: pick one');
+  return f.nano ? 'nano' : f.timeStampPrecision ?? 'micro';
+}
+
 function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
   const dumps = [f.hex && 'x', f.hexAscii && 'X', f.ascii && 'A'].filter(Boolean);
   if (dumps.length > 1) throw new UsageError(`-${dumps.join(', -')} conflict: pick one way to dump packet bytes`);
@@ -155,6 +166,7 @@ function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
     dump,
     absoluteSeq: f.absoluteTcpSequenceNumbers === true,
     numbered: f.number === true,
+    precision: precision(f),
   };
 }
 
@@ -206,6 +218,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
 
   let format: CaptureFormat | undefined;
   if (f.write) format = f.format ?? (f.write === STDOUT ? 'pcap' : formatFromPath(f.write));
+  // As tcpdump: pcap written with nanosecond precision keeps the nanoseconds (pcapng always does).
+  if (format === 'pcap' && !f.format && precision(f) === 'nano') format = 'pcap-ns';
   const stdout = stdoutMode(f);
 
   const capture: CaptureOptions = {

@@ -86,6 +86,17 @@ describe('podspan capture -r', () => {
     expect(capinfos([out]).get(out)!.packets).toBe(17);
   });
 
+  it('writes nanosecond pcap with --nano, as tcpdump --nano -w does (pcapng keeps nanoseconds anyway)', () => {
+    const out = path.join(tmp, 'nano.pcap');
+    expect(podspan(['capture', '-r', sample, '-w', out, '--nano']).code).toBe(0);
+    expect(fs.readFileSync(out).readUInt32LE(0)).toBe(0xa1b23c4d);
+    expect(podspan(['capture', '-r', sample, '-w', out, '--nano', '--format', 'pcap']).code).toBe(0);
+    expect(fs.readFileSync(out).readUInt32LE(0)).toBe(0xa1b2c3d4);
+    const conflict = podspan(['capture', '-r', sample, '--nano', '--time-stamp-precision', 'micro']);
+    expect(conflict.code).toBe(2);
+    expect(oneErrorLine(conflict.stderr)).toBe('podspan: --nano and --time-stamp-precision micro conflict: pick one');
+  });
+
   it('writes nanosecond pcap with --format pcap-ns', () => {
     const out = path.join(tmp, 'ns.cap');
     expect(podspan(['capture', '-r', sample, '-w', out, '--format', 'pcap-ns']).code).toBe(0);

@@ -92,6 +92,19 @@ describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', ()
     expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
   }, 600_000);
 
+  it('prints nanosecond timestamps with --nano in every -t form as tcpdump does', () => {
+    const env = { ...process.env, TZ: 'UTC' };
+    for (const f of ['tcpdump__tcp-handshake-nano.pcap', 'zeek__http-get-to-ssh-nsec.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap']) {
+      for (const flags of [['--nano'], ['--time-stamp-precision=nano'], ...['-t', '-tt', '-ttt', '-tttt', '-ttttt'].map((t) => ['--nano', t])]) {
+        const file = path.join(corpus!, f);
+        const reference = spawnSync('tcpdump', ['-nn', ...flags, '-r', file], { encoding: 'utf8', env }).stdout;
+        const ours = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', ...flags, '-r', file], { encoding: 'utf8', env }).stdout;
+        if (!flags.includes('-t')) expect(reference, `${flags.join(' ')} ${f}`).toMatch(/\.\d{9} /);
+        expect(ours, `${flags.join(' ')} ${f}`).toBe(reference);
+      }
+    }
+  });
+
   it('prints -v, -e, -q, -x, -xx, -X, -XX, -A, -S, -# and every -t form as tcpdump does', async () => {
     const files = ['suricata__decode-sll2.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap', 'gopacket__test_loopback.pcap', 'suricata__tcp-fastopen-sll.pcap', 'zeek__ipv6-fragmented-dns.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap'];
     for (const flag of ['-v', '-e', '-q', '-x', '-xx', '-X', '-XX', '-A', '-S', '-#', '-t', '-tt', '-ttt', '-tttt', '-ttttt']) {

@@ -6,9 +6,9 @@ import { asciiDump, hexDump } from './hex';
 import { IpPrinter } from './ip';
 import { ETH_ARP, ETH_RARP, ETH_IPV4, ETH_IPV6, ethertypeText, link } from './link';
 import { TcpPrinter } from './tcp';
-import { TimestampFormatter, type TimestampMode } from './time';
+import { TimestampFormatter, type TimestampMode, type TimestampPrecision } from './time';
 
-export type { TimestampMode };
+export type { TimestampMode, TimestampPrecision };
 
 export interface PrintOptions {
   /** -v count: the IP header's fields. */
@@ -25,6 +25,8 @@ export interface PrintOptions {
   absoluteSeq?: boolean;
   /** -#: each line starts with the packet's number. */
   numbered?: boolean;
+  /** --nano: timestamps with nanoseconds. */
+  precision?: TimestampPrecision;
 }
 
 export const DEFAULT_PRINT: PrintOptions = { verbose: 0, link: false, quiet: false, timestamps: 0 };
@@ -60,7 +62,7 @@ export class PacketPrinter {
   private printed = 0;
 
   constructor(private readonly opt: PrintOptions = DEFAULT_PRINT) {
-    this.time = new TimestampFormatter(opt.timestamps);
+    this.time = new TimestampFormatter(opt.timestamps, opt.precision);
     this.ip = new IpPrinter(new TcpPrinter(opt.verbose, opt.absoluteSeq === true), { verbose: opt.verbose, quiet: opt.quiet });
   }
 

@@ -1,49 +1,62 @@
 // Packet timestamps in tcpdump's -t forms: 0 (default) time of day, 1 none, 2 epoch seconds,
 // 3 delta since the previous packet, 4 date and time, 5 delta since the first packet.
-// Microseconds, local time, like tcpdump.
+// Microseconds (or nanoseconds: --nano), local time, like tcpdump.
 
 export type TimestampMode = 0 | 1 | 2 | 3 | 4 | 5;
+export type TimestampPrecision = 'micro' | 'nano';
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-
-function clock(us: bigint): string {
-  const d = new Date(Number(us / 1000n));
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(Number(us % 1_000_000n), 6)}`;
-}
-
-function delta(us: bigint): string {
-  const sec = us / 1_000_000n;
-  const h = sec / 3600n;
-  return `${pad(Number(h))}:${pad(Number((sec / 60n) % 60n))}:${pad(Number(sec % 60n))}.${pad(Number(us % 1_000_000n), 6)}`;
-}
+const pad = (n: number | bigint, w = 2) => String(n).padStart(w, '0');
 
 export class TimestampFormatter {
   private first?: bigint;
   private previous?: bigint;
+  /** Ticks per second and digits of the fraction. */
+  private readonly perSecond: bigint;
+  private readonly digits: number;
 
-  constructor(private readonly mode: TimestampMode) {}
+  constructor(
+    private readonly mode: TimestampMode,
+    precision: TimestampPrecision = 'micro',
+  ) {
+    this.perSecond = precision === 'nano' ? 1_000_000_000n : 1_000_000n;
+    this.digits = precision === 'nano' ? 9 : 6;
+  }
+
+  private fraction(t: bigint): string {
+    return pad(t % this.perSecond, this.digits);
+  }
+
+  private clock(t: bigint): string {
+    const d = new Date(Number((t * 1000n) / this.perSecond));
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${this.fraction(t)}`;
+  }
+
+  private delta(t: bigint): string {
+    const sec = t / this.perSecond;
+    return `${pad(sec / 3600n)}:${pad((sec / 60n) % 60n)}:${pad(sec % 60n)}.${this.fraction(t)}`;
+  }
 
   /** The timestamp and its trailing space, or '' with -t. */
   format(ns: bigint): string {
-    const us = ns / 1000n;
-    const first = (this.first ??= us);
-    const previous = this.previous ?? us;
-    this.previous = us;
+    const t = ns / (1_000_000_000n / this.perSecond);
+    const first = (this.first ??= t);
+    const previous = this.previous ?? t;
+    this.previous = t;
     switch (this.mode) {
       case 1:
         return '';
       case 2:
-        return `${us / 1_000_000n}.${pad(Number(us % 1_000_000n), 6)} `;
+        return `${t / this.perSecond}.${this.fraction(t)} `;
       case 3:
-        return ` ${delta(us - previous)} `;
+        return ` ${this.delta(t - previous)} `;
       case 4: {
-        const d = new Date(Number(us / 1000n));
-        return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(us)} `;
+        const d = new Date(Number((t * 1000n) / this.perSecond));
+        return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${this.clock(t)} `;
       }
       case 5:
-        return ` ${delta(us - first)} `;
+        return ` ${this.delta(t - first)} `;
       default:
-        return `${clock(us)} `;
+        return `${this.clock(t)} `;
     }
   }
 }
