@@ -13,6 +13,8 @@ export class TimestampFormatter {
   /** Ticks per second and digits of the fraction. */
   private readonly perSecond: bigint;
   private readonly digits: number;
+  /** Nanoseconds per tick. */
+  private readonly tick: bigint;
 
   constructor(
     private readonly mode: TimestampMode,
@@ -20,6 +22,7 @@ export class TimestampFormatter {
   ) {
     this.perSecond = precision === 'nano' ? 1_000_000_000n : 1_000_000n;
     this.digits = precision === 'nano' ? 9 : 6;
+    this.tick = 1_000_000_000n / this.perSecond;
   }
 
   private fraction(t: bigint): string {
@@ -38,7 +41,7 @@ export class TimestampFormatter {
 
   /** The timestamp and its trailing space, or '' with -t. */
   format(ns: bigint): string {
-    const t = ns / (1_000_000_000n / this.perSecond);
+    const t = ns / this.tick;
     const first = (this.first ??= t);
     const previous = this.previous ?? t;
     this.previous = t;
