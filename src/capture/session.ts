@@ -197,6 +197,11 @@ export class CaptureSession {
     return this.handle.interfaces();
   }
 
+  /** The -w output's files so far (before start(): the first one, opened with the session). */
+  outputFiles(): string[] {
+    return this.handle.result().files;
+  }
+
   /** The -w output's files closed by rotation since the last call, oldest first (not the last file). */
   takeRotatedFiles(): string[] {
     return this.handle.takeRotatedFiles();

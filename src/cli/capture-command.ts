@@ -5,6 +5,7 @@ import { defaultInterface } from '../capture/default-interface';
 import { CaptureSession, type CaptureResult } from '../capture/session';
 import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { PostRotate } from '../capture/post-rotate';
+import { becomeUser, type SystemUser } from '../runtime/privileges';
 import type { GrpcFanout } from '../forward/grpc-fanout';
 import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
@@ -91,6 +92,21 @@ function isClosedPipe(err: unknown): boolean {
   return err instanceof OutputError && /^-: .*Broken pipe$/.test(err.message);
 }
 
+/**
+ * -Z: the session is open (interfaces, the file read, the first output file): the process becomes
+ * `user`. Refused (not root), the session is ended, its file closed valid, and the error said.
+ */
+async function relinquishPrivileges(session: CaptureSession, user: SystemUser): Promise<void> {
+  try {
+    becomeUser(user, session.outputFiles());
+  } catch (e) {
+    session.stop();
+    await session.start(undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`-Z ${user.name}: cannot become that user: ${code === 'EPERM' ? 'not permitted (it takes root: CAP_SETUID, CAP_SETGID and CAP_CHOWN)' : code ?? (e as Error).message}`);
+  }
+}
+
 export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseCaptureFlags(raw);
   if (run.listInterfaces) return runInterfacesLikeTcpdump(out);
@@ -114,6 +130,7 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   if (mode.kind === 'lines') run.capture.batches = { flushMs: 50 };
 
   const session = CaptureSession.open(run.capture);
+  if (run.runAs) await relinquishPrivileges(session, run.runAs);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   const interfaces = session.interfaces();
   const live = run.capture.source.kind === 'live';

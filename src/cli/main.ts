@@ -93,6 +93,7 @@ function program(): Command {
     .option('-C, --file-size <MB>', 'start a new file after this many million bytes')
     .option('-G, --rotate-seconds <s>', 'start a new file every s seconds (with a % in -w the name is a strftime pattern, as tcpdump\'s)')
     .option('-W, --file-count <n>', 'keep only the newest n files (a ring buffer; needs -C or -G)')
+    .option('-Z, --relinquish-privileges <user>', 'once capture and the first -w file are open, run as this user (files then belong to it), as tcpdump -Z')
     .option('-z, --post-rotate <program>', 'run PROGRAM FILE on each file closed by rotation (e.g. gzip), one at a time at nice 19, as tcpdump -z')
     .option('--duration <seconds>', 'stop after this many seconds')
     .option('--timeout-ms <ms>', 'libpcap buffer timeout (latency bound at low rates)', undefined)

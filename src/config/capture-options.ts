@@ -6,6 +6,7 @@ import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
 import type { CaptureOptions } from '../capture/session';
 import type { PrintOptions, TimestampMode, TimestampPrecision } from '../cli/print';
+import { lookUpUser, type SystemUser } from '../runtime/privileges';
 import { findCommand } from './command-path';
 import { parseForwardTarget } from './forward-options';
 import { intFlag, MAX_FILE_MB, MAX_TIMER_SECONDS, positiveNumber } from './number-flags';
@@ -23,6 +24,8 @@ export interface RawCaptureFlags {
   filterFile?: string;
   /** -z: a program run as PROGRAM FILE on each file closed by rotation (tcpdump's -z). */
   postRotate?: string;
+  /** -Z: the user to become once capture is open (tcpdump's -Z). */
+  relinquishPrivileges?: string;
   count?: string;
   snaplen?: string;
   bufferSize?: string;
@@ -81,6 +84,8 @@ export interface CaptureRun {
   fileToStdout: boolean;
   /** -z: the program to run on each file closed by rotation. */
   postRotateCommand?: string;
+  /** -Z: the user to become once capture and the first output file are open. */
+  runAs?: SystemUser;
 }
 
 const flagsSchema = z.object({
@@ -93,6 +98,7 @@ const flagsSchema = z.object({
   filter: z.string().optional(),
   filterFile: z.string().min(1, { message: '-F needs a file name' }).optional(),
   postRotate: z.string().min(1, { message: '-z needs a program' }).optional(),
+  relinquishPrivileges: z.string().min(1, { message: '-Z needs a user' }).optional(),
   count: intFlag('-c', 1, Number.MAX_SAFE_INTEGER),
   snaplen: intFlag('-s', 0, MAX_SNAPLEN),
   bufferSize: intFlag('-B', 1, 4 * 1024 * 1024),
@@ -211,6 +217,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
       throw new UsageError(`-z ${f.postRotate}: ${what} (as tcpdump's, -z takes one program, run as PROGRAM FILE)`);
     }
   }
+  const runAs = f.relinquishPrivileges === undefined ? undefined : lookUpUser(f.relinquishPrivileges);
+  if (f.relinquishPrivileges !== undefined && !runAs) throw new UsageError(`-Z ${f.relinquishPrivileges}: no such user`);
   if (f.format && !f.write) throw new UsageError('--format applies to the file given with -w');
   if (f.write === STDOUT && rotating) throw new UsageError('-C, -G and -W rotate files and conflict with -w - (standard output)');
   if (f.direction && f.read) throw new UsageError('-Q selects the direction of live capture and conflicts with -r');
@@ -260,5 +268,6 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     stdout,
     fileToStdout: f.write === STDOUT,
     postRotateCommand: f.postRotate,
+    runAs,
   };
 }

@@ -174,6 +174,37 @@ describe('podspan capture -r', () => {
     expect(podspan(['capture', '-r', sample, '-w', path.join(dir, 'y.pcap'), '-z', 'gzip']).code).toBe(2);
   });
 
+  it.skipIf(process.getuid?.() !== 0)('-Z USER: capture goes on as that user, every file is its own, -z runs as it too; an unknown user or a refusal is one line, the file left valid', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-runas-'));
+    try {
+      fs.chmodSync(dir, 0o777); // the user creates the rotated files there
+      const nobody = run('getent', ['passwd', 'nobody']).stdout.split(':');
+      const [uid, gid] = [Number(nobody[2]), Number(nobody[3])];
+      const log = path.join(dir, 'ids.log');
+      const program = path.join(dir, 'note-id.sh');
+      fs.writeFileSync(program, '#!/bin/sh\necho "$(id -u) $(id -g)" >> "$ZLOG"\n', { mode: 0o755 });
+      const r = run(process.execPath, [podspanBin, 'capture', '-r', sample, '-w', path.join(dir, 'cap.pcap'), '-C', '0.01', '-Z', 'nobody', '-z', program], { env: { ...process.env, ZLOG: log } });
+      expect(r.code, r.stderr).toBe(0);
+      const files = fs.readdirSync(dir).filter((f) => f.startsWith('cap_'));
+      expect(files.length).toBeGreaterThan(2);
+      for (const f of files) expect([fs.statSync(path.join(dir, f)).uid, fs.statSync(path.join(dir, f)).gid], f).toEqual([uid, gid]);
+      expect(capinfos(files.map((f) => path.join(dir, f))).size).toBe(files.length);
+      expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toEqual(Array(files.length - 1).fill(`${uid} ${gid}`));
+
+      const unknown = podspan(['capture', '-r', sample, '-w', path.join(dir, 'u.pcap'), '-Z', 'no-such-user-here']);
+      expect(unknown.code).toBe(2);
+      expect(oneErrorLine(unknown.stderr)).toBe('podspan: -Z no-such-user-here: no such user');
+      expect(fs.existsSync(path.join(dir, 'u.pcap'))).toBe(false); // refused before anything was opened
+      // Without the capabilities (root with none left, as a container may run it): refused once open, its file closed valid.
+      const refused = run('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, podspanBin, 'capture', '-r', sample, '-w', path.join(dir, 'r.pcap'), '-Z', 'nobody']);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(oneErrorLine(refused.stderr)).toBe('podspan: -Z nobody: cannot become that user: not permitted (it takes root: CAP_SETUID, CAP_SETGID and CAP_CHOWN)');
+      expect(tsharkWarnings(path.join(dir, 'r.pcap'))).toBe('');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints packets to stdout without -w', () => {
     const r = podspan(['capture', '-r', sample, '-c', '4']);
     expect(r.code).toBe(0);
