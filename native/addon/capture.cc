@@ -93,6 +93,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     opt.writer.rotation.seconds = static_cast<uint32_t>(get_number(w, "rotateSeconds", 0));
     opt.writer.rotation.max_files = static_cast<uint32_t>(get_number(w, "rotateFiles", 0));
     opt.writer.strftime_names = get_bool(w, "strftimeNames", false);
+    opt.writer.list_rotated = get_bool(w, "listRotated", false);
     opt.writer.buffer_bytes = static_cast<size_t>(get_number(w, "bufferBytes", 1 << 20));
     opt.writer.section.userappl = get_string(w, "application", "podspan");
   }

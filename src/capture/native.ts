@@ -59,6 +59,7 @@ export interface NativeCaptureOptions {
     rotateSeconds?: number;
     rotateFiles?: number;
     strftimeNames?: boolean;
+    listRotated?: boolean;
     bufferBytes?: number;
     application?: string;
   };

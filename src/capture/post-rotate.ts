@@ -12,9 +12,8 @@ export class PostRotate {
   private readonly waiting: string[] = [];
   private running?: Promise<void>;
   private idle?: () => void;
-  /** Runs that did not exit 0. */
+  /** Runs that did not exit 0 (or did not start). */
   failed = 0;
-  ran = 0;
 
   constructor(
     private readonly program: string,
@@ -24,11 +23,6 @@ export class PostRotate {
   add(files: string[]): void {
     this.waiting.push(...files);
     this.next();
-  }
-
-  /** Files not yet handed to the program (the one running excluded). */
-  get pending(): number {
-    return this.waiting.length;
   }
 
   /** Resolves once every file added has been through the program. */
@@ -72,7 +66,6 @@ export class PostRotate {
       });
       child.on('close', (code, signal) => {
         if (!started) return;
-        this.ran += 1;
         if (signal) said(`ended by ${signal}`);
         else if (code !== 0 && code !== null) said(`exit ${code}`);
         resolve();

@@ -26,6 +26,8 @@ export interface OutputOptions {
   rotateFiles?: number;
   /** tcpdump's -G with a % in -w: the path is a strftime pattern of each file's start (local time). */
   strftimeNames?: boolean;
+  /** Keep the names of files rotation closes, for takeRotatedFiles() (-z). */
+  listRotated?: boolean;
 }
 
 export interface CaptureOptions {
@@ -202,7 +204,7 @@ export class CaptureSession {
     return this.handle.result().files;
   }
 
-  /** The -w output's files closed by rotation since the last call, oldest first (not the last file). */
+  /** With output.listRotated: the files closed by rotation since the last call, oldest first (not the last file). */
   takeRotatedFiles(): string[] {
     return this.handle.takeRotatedFiles();
   }

@@ -256,6 +256,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
             rotateFiles: f.fileCount,
             // As tcpdump: with -G a % in the name makes it a strftime pattern.
             strftimeNames: f.rotateSeconds !== undefined && f.write.includes('%'),
+            listRotated: f.postRotate !== undefined,
           }
         : undefined,
     forward: f.forward?.length ? f.forward.map((url) => parseForwardTarget(url, { insecure: f.insecure })) : undefined,

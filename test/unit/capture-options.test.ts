@@ -14,7 +14,7 @@ describe('capture flags', () => {
     expect(run.capture.count).toBe(10);
     expect(run.capture.snaplen).toBe(MAX_SNAPLEN);
     expect(run.capture.promisc).toBe(true);
-    expect(run.capture.output).toEqual({ path: 'out.pcapng', format: 'pcapng', rotateBytes: undefined, rotateSeconds: undefined, rotateFiles: undefined, strftimeNames: false });
+    expect(run.capture.output).toEqual({ path: 'out.pcapng', format: 'pcapng', rotateBytes: undefined, rotateSeconds: undefined, rotateFiles: undefined, strftimeNames: false, listRotated: false });
     expect(run.defaultInterface).toBe(false);
   });
 

@@ -514,7 +514,7 @@ struct CaptureWriter::Impl {
     }
     if (!rotate) return;
     close_file();
-    {
+    if (opt.list_rotated) {
       std::lock_guard<std::mutex> lk(rotated_mu);
       rotated.push_back(current);
     }

@@ -30,6 +30,8 @@ struct WriterOptions {
   // tcpdump's -G with a % in -w: `path` is a strftime pattern of each file's start (local time,
   // as tcpdump's), used as it is; with -C, or once a name repeats, _NNNNN goes before the extension.
   bool strftime_names = false;
+  // Keep the names of files rotation closes for take_rotated_files() (else none are kept).
+  bool list_rotated = false;
   FileFormat format = FileFormat::kPcapng;
   RotationPolicy rotation;
   size_t buffer_bytes = 1 << 20;
@@ -78,8 +80,9 @@ class CaptureWriter {
   uint64_t packets_written() const;
   uint64_t bytes_written() const;        // file bytes, all files
   std::vector<std::string> files() const;  // files written, oldest first (deleted ones excluded)
-  // Files closed by rotation since the last call, oldest first (tcpdump's -z runs a command on
-  // each). Safe to call from another thread than the one writing; the last file is not among them.
+  // With list_rotated: files closed by rotation since the last call, oldest first (tcpdump's -z
+  // runs a command on each). Safe to call from another thread than the one writing; the last
+  // file is not among them.
   std::vector<std::string> take_rotated_files();
 
  private:

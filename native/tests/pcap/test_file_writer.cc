@@ -236,6 +236,7 @@ TEST(writer_rotates_by_packet_time) {
   o.path = dir + "/t.pcapng";
   o.format = FileFormat::kPcapng;
   o.rotation.seconds = 2;
+  o.list_rotated = true;
   CaptureWriter w(o);
   w.add_interface(iface("eth0"));
   write_packets(w, 10, 1700000000000000000ull, 500000000ull, 50);  // 5 s of packets
