@@ -82,6 +82,7 @@ function program(): Command {
     .option('-#, --number', 'start each line with the packet\'s number')
     .option('--time-stamp-precision <micro|nano>', 'timestamps printed (and pcap written) with microseconds (default) or nanoseconds')
     .option('--nano', 'the same as --time-stamp-precision nano')
+    .option('-K, --dont-verify-checksums', 'with -v, do not check TCP and UDP checksums (offloaded checksums are not yet filled in on the sender)')
     .option('-t, --timestamps', '-t: no time; -tt: epoch seconds; -ttt: since the previous packet; -tttt: date and time; -ttttt: since the first', increment, 0)
     .option('-l, --line-buffered', 'line-buffered output (podspan writes lines as each batch arrives anyway)')
     .option('-U, --packet-buffered', 'write each packet to the -w output at once (default: per ring block with -w -, else every second while live)')
@@ -261,10 +262,29 @@ function program(): Command {
   return cmd;
 }
 
+// tcpdump's long spellings of flags podspan names otherwise, so that a tcpdump command line runs.
+const TCPDUMP_SPELLINGS: Record<string, string> = {
+  '--snapshot-length': '--snaplen',
+  '--immediate-mode': '--immediate',
+  '--micro': '--time-stamp-precision=micro',
+};
+
+/** argv with tcpdump's spellings (also as --flag=value) turned into podspan's, up to a bare `--`. */
+export function withTcpdumpSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => {
+    if (end !== -1 && i >= end) return arg;
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const ours = TCPDUMP_SPELLINGS[flag];
+    return ours === undefined ? arg : ours + (eq === -1 ? '' : arg.slice(eq));
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
   const stdoutChecked = watchStdout('podspan');
   try {
-    await program().parseAsync(argv);
+    await program().parseAsync(withTcpdumpSpellings(argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;

@@ -55,6 +55,8 @@ export interface RawCaptureFlags {
   /** --time-stamp-precision micro|nano, and --nano (tcpdump's) */
   timeStampPrecision?: string;
   nano?: boolean;
+  /** -K */
+  dontVerifyChecksums?: boolean;
   timestamps?: number;
   lineBuffered?: boolean;
   packetBuffered?: boolean;
@@ -123,6 +125,7 @@ const flagsSchema = z.object({
   number: z.boolean().optional(),
   timeStampPrecision: z.enum(['micro', 'nano'], { errorMap: () => ({ message: '--time-stamp-precision takes micro or nano' }) }).optional(),
   nano: z.boolean().optional(),
+  dontVerifyChecksums: z.boolean().optional(),
   timestamps: z.number().max(5, { message: '-t is given at most 5 times (-ttttt)' }).optional(),
   lineBuffered: z.boolean().optional(),
   packetBuffered: z.boolean().optional(),
@@ -173,6 +176,7 @@ function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
     absoluteSeq: f.absoluteTcpSequenceNumbers === true,
     numbered: f.number === true,
     precision: precision(f),
+    noChecksums: f.dontVerifyChecksums === true,
   };
 }
 

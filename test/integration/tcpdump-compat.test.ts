@@ -92,6 +92,18 @@ describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', ()
     expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
   }, 600_000);
 
+  it('-K leaves out the TCP and UDP checksum verdicts of -v and -vv as tcpdump -K does', () => {
+    const env = { ...process.env, TZ: 'UTC' };
+    for (const f of ['tcpdump__ipv4_tcp_http_xml.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap', 'zeek__ipv6-fragmented-dns.pcap']) {
+      const file = path.join(corpus!, f);
+      const reference = spawnSync('tcpdump', ['-nn', '-v', '-K', '-r', file], { encoding: 'utf8', env }).stdout;
+      const ours = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', '-v', '--dont-verify-checksums', '-r', file], { encoding: 'utf8', env }).stdout;
+      expect(ours, f).toBe(reference);
+      expect(ours, f).not.toMatch(/cksum 0x[0-9a-f]+ \((in)?correct\)|udp sum ok/);
+    }
+    expect(spawnSync(process.execPath, [podspanBin, 'capture', '-nn', '-v', '-r', path.join(corpus!, 'tcpdump__ipv4_tcp_http_xml.pcap')], { encoding: 'utf8', env }).stdout).toMatch(/cksum 0x[0-9a-f]+ \(correct\)/);
+  });
+
   it('prints nanosecond timestamps with --nano in every -t form as tcpdump does', () => {
     const env = { ...process.env, TZ: 'UTC' };
     for (const f of ['tcpdump__tcp-handshake-nano.pcap', 'zeek__http-get-to-ssh-nsec.pcap', 'tcpdump__ipv4_tcp_http_xml.pcap']) {
@@ -133,7 +145,7 @@ describe('tcpdump flags and pipes', () => {
 
   it('accepts tcpdump\'s common flags and prints what tcpdump prints with them', () => {
     const env = { ...process.env, TZ: 'UTC' };
-    for (const flags of [['-n'], ['-nn'], ['-v'], ['-vv'], ['-vvv'], ['-e'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-q'], ['-l'], ['-U'], ['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt'], ['-S'], ['-#'], ['-nn', '-e', '-l', '-tttt'], ['-#', '-S', '-X', '-tttt']]) {
+    for (const flags of [['-n'], ['-nn'], ['-v'], ['-vv'], ['-vvv'], ['-e'], ['-x'], ['-xx'], ['-X'], ['-XX'], ['-A'], ['-q'], ['-l'], ['-U'], ['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt'], ['-S'], ['-#'], ['-nn', '-e', '-l', '-tttt'], ['-#', '-S', '-X', '-tttt'], ['--snapshot-length=60'], ['--micro', '--number']]) {
       const r = spawnSync(process.execPath, [podspanBin, 'capture', ...flags, '-c', '3', '-r', sample], { encoding: 'utf8', env });
       expect(r.stderr, flags.join(' ')).not.toContain('unknown option');
       expect(r.status, flags.join(' ')).toBe(0);

@@ -77,9 +77,9 @@ describe('capture flags', () => {
       if (mode.kind !== 'lines') throw new Error(`expected lines, got ${mode.kind}`);
       return mode.print;
     };
-    expect(lines({})).toEqual({ verbose: 0, link: false, quiet: false, timestamps: 0, dump: undefined, absoluteSeq: false, numbered: false, precision: 'micro' });
-    expect(lines({ verbose: 2, linkHeader: true, quiet: true, timestamps: 4, hexAscii: 2, absoluteTcpSequenceNumbers: true, number: true, nano: true })).toEqual({
-      verbose: 2, link: true, quiet: true, timestamps: 4, dump: { kind: 'hex-ascii', withLink: true }, absoluteSeq: true, numbered: true, precision: 'nano',
+    expect(lines({})).toEqual({ verbose: 0, link: false, quiet: false, timestamps: 0, dump: undefined, absoluteSeq: false, numbered: false, precision: 'micro', noChecksums: false });
+    expect(lines({ verbose: 2, linkHeader: true, quiet: true, timestamps: 4, hexAscii: 2, absoluteTcpSequenceNumbers: true, number: true, nano: true, dontVerifyChecksums: true })).toEqual({
+      verbose: 2, link: true, quiet: true, timestamps: 4, dump: { kind: 'hex-ascii', withLink: true }, absoluteSeq: true, numbered: true, precision: 'nano', noChecksums: true,
     });
     expect(lines({ hex: 1 }).dump).toEqual({ kind: 'hex', withLink: false });
     expect(lines({ ascii: true }).dump).toEqual({ kind: 'ascii', withLink: false });

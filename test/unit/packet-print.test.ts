@@ -1,7 +1,7 @@
 // The packet printers on damaged input: every prefix of real frames (as a snap length would cut
 // them) and random bytes under every link type give one line and never throw.
 import { describe, expect, it } from 'vitest';
-import { nearestFlag } from '../../src/cli/main';
+import { nearestFlag, withTcpdumpSpellings } from '../../src/cli/main';
 import { ipv6 } from '../../src/cli/print/addr';
 import { PacketPrinter } from '../../src/cli/print';
 import { samplePackets } from '../helpers/craft';
@@ -61,5 +61,11 @@ describe('packet printers', () => {
     expect(nearestFlag('--prnit', known)).toBe('--print');
     expect(nearestFlag('--snap', known)).toBe('--snaplen');
     expect(nearestFlag('-W', ['-w', '-c'])).toBe('-w');
+  });
+
+  it("takes tcpdump's long spellings of flags podspan names otherwise, also as --flag=value, not after --", () => {
+    expect(withTcpdumpSpellings(['node', 'podspan', 'capture', '--snapshot-length', '96', '--immediate-mode', '--micro', '-i', 'eth0'])).toEqual(['node', 'podspan', 'capture', '--snaplen', '96', '--immediate', '--time-stamp-precision=micro', '-i', 'eth0']);
+    expect(withTcpdumpSpellings(['capture', '--snapshot-length=96'])).toEqual(['capture', '--snaplen=96']);
+    expect(withTcpdumpSpellings(['capture', '--', '--micro'])).toEqual(['capture', '--', '--micro']);
   });
 });

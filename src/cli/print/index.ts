@@ -27,6 +27,8 @@ export interface PrintOptions {
   numbered?: boolean;
   /** --nano: timestamps with nanoseconds. */
   precision?: TimestampPrecision;
+  /** -K: TCP and UDP checksums are not checked with -v. */
+  noChecksums?: boolean;
 }
 
 export const DEFAULT_PRINT: PrintOptions = { verbose: 0, link: false, quiet: false, timestamps: 0 };
@@ -63,7 +65,8 @@ export class PacketPrinter {
 
   constructor(private readonly opt: PrintOptions = DEFAULT_PRINT) {
     this.time = new TimestampFormatter(opt.timestamps, opt.precision);
-    this.ip = new IpPrinter(new TcpPrinter(opt.verbose, opt.absoluteSeq === true), { verbose: opt.verbose, quiet: opt.quiet });
+    const checksums = opt.noChecksums !== true;
+    this.ip = new IpPrinter(new TcpPrinter(opt.verbose, opt.absoluteSeq === true, checksums), { verbose: opt.verbose, quiet: opt.quiet, checksums });
   }
 
   /** One packet's line (and its dump); `prefix` goes after the number, before the time (an interface's name). */

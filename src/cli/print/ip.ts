@@ -9,6 +9,8 @@ import type { Addresses, TcpPrinter } from './tcp';
 export interface IpOptions {
   verbose: number;
   quiet: boolean;
+  /** -K off: UDP checksums are not checked (tcpdump -K; it still checks ICMPv6's). */
+  checksums?: boolean;
 }
 
 const PROTO_NAMES: Record<number, string> = { 0: 'Options', 44: 'Fragment', 1: 'ICMP', 2: 'IGMP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 47: 'GRE', 50: 'ESP', 51: 'AH', 58: 'ICMPv6', 132: 'SCTP' };
@@ -154,7 +156,7 @@ function udp(b: Buffer, o: number, end: number, ipLength: number | undefined, sr
   const length = ulen - 8;
   let check = '';
   // tcpdump checks IPv4's optional UDP checksum from -vv on, IPv6's mandatory one from -v.
-  if ((addrs.len === 16 ? opt.verbose : opt.verbose > 1) && ipLength !== undefined && o + ulen <= end) {
+  if (opt.checksums !== false && (addrs.len === 16 ? opt.verbose : opt.verbose > 1) && ipLength !== undefined && o + ulen <= end) {
     const field = b.readUInt16BE(o + 6);
     const sum = transportChecksum(b, addrs, 17, o, ulen);
     if (field === 0 && addrs.len === 4) check = ' [no cksum]';

@@ -65,10 +65,11 @@ function addressKey(b: Buffer, at: number, len: 4 | 16): string | number {
 export class TcpPrinter {
   private readonly conversations = new Map<string, Initial>();
 
-  /** `verbose`: -v count (checksums checked, text protocols in full); `absolute`: -S. */
+  /** `verbose`: -v count (checksums checked, text protocols in full); `absolute`: -S; `checksums` false: -K. */
   constructor(
     private readonly verbose = 0,
     private readonly absolute = false,
+    private readonly checksums = true,
   ) {}
 
   /**
@@ -93,7 +94,7 @@ export class TcpPrinter {
     for (const [bit, c] of FLAG_CHARS) if (flags & bit) flagText += c;
     let out = `${head}Flags [${flagText || 'none'}]`;
     if (hlen > length) return `${out} [bad hdr length ${hlen} - too long, > ${length}]`;
-    if (this.verbose && checkable && o + length <= end) {
+    if (this.verbose && this.checksums && checkable && o + length <= end) {
       const field = b.readUInt16BE(o + 16);
       const sum = transportChecksum(b, addrs, 6, o, length);
       out += `, cksum 0x${field.toString(16).padStart(4, '0')} ${sum === 0 ? '(correct)' : `(incorrect -> 0x${shouldBe(field, sum).toString(16).padStart(4, '0')})`}`;
