@@ -92,6 +92,19 @@ describe.skipIf(!corpus)('packet lines against tcpdump -nn -r on the corpus', ()
     expect(counts, JSON.stringify(differing, null, 1)).toEqual(Object.fromEntries(Object.entries(KNOWN_DIFFERENCES).map(([f, d]) => [f, d.lines])));
   }, 600_000);
 
+  it('-v names a damaged IPv4 header checksum as tcpdump does (bad cksum FIELD (->SHOULD-BE)!), and -K leaves it out', () => {
+    const env = { ...process.env, TZ: 'UTC' };
+    for (const f of ['suricata__fuzz-bogus-record-length.pcap', 'zeek__pcapng-multi-interface.pcapng']) {
+      const file = path.join(corpus!, f);
+      for (const flags of [['-v'], ['-v', '-K']]) {
+        const reference = spawnSync('tcpdump', ['-nn', ...flags, '-r', file], { encoding: 'utf8', env }).stdout;
+        const ours = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', ...flags, '-r', file], { encoding: 'utf8', env }).stdout;
+        expect(ours, `${flags.join(' ')} ${f}`).toBe(reference);
+        expect(/, bad cksum [0-9a-f]+ \(->[0-9a-f]+\)!\)/.test(ours), `${flags.join(' ')} ${f}`).toBe(!flags.includes('-K'));
+      }
+    }
+  });
+
   it('-K leaves out the TCP and UDP checksum verdicts of -v and -vv as tcpdump -K does', () => {
     const env = { ...process.env, TZ: 'UTC' };
     for (const f of ['tcpdump__ipv4_tcp_http_xml.pcap', 'suricata__frag-vlan-ipv6-tcp.pcap', 'zeek__ipv6-fragmented-dns.pcap']) {

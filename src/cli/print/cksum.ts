@@ -1,5 +1,5 @@
-// TCP/UDP checksums over the IP pseudo-header, for -v's "(correct)" / "[udp sum ok]" as tcpdump
-// checks them.
+// TCP/UDP checksums over the IP pseudo-header, for -v's "(correct)" / "[udp sum ok]", and the
+// IPv4 header's, for its "bad cksum", as tcpdump checks them.
 import type { Addresses } from './tcp';
 
 function sum16(b: Buffer, from: number, to: number, acc: number): number {
@@ -21,6 +21,11 @@ export function transportChecksum(b: Buffer, a: Addresses, proto: number, o: num
   acc += proto + (length & 0xffff) + Math.floor(length / 0x10000);
   acc = sum16(b, o, o + length, acc);
   return ~fold(acc) & 0xffff;
+}
+
+/** The IPv4 header's checksum over its `hl` bytes; 0 when the header is intact. */
+export function headerChecksum(b: Buffer, o: number, hl: number): number {
+  return ~fold(sum16(b, o, o + hl, 0)) & 0xffff;
 }
 
 /** tcpdump's in_cksum_shouldbe: the value the checksum field should have held. */

@@ -3,13 +3,13 @@
 import { endpoints, ipv4, ipv6 } from './addr';
 import { dnsSummary } from './dns';
 import { icmp, icmp6 } from './icmp';
-import { shouldBe, transportChecksum } from './cksum';
+import { headerChecksum, shouldBe, transportChecksum } from './cksum';
 import type { Addresses, TcpPrinter } from './tcp';
 
 export interface IpOptions {
   verbose: number;
   quiet: boolean;
-  /** -K off: UDP checksums are not checked (tcpdump -K; it still checks ICMPv6's). */
+  /** -K off: the IPv4 header's and UDP checksums are not checked (tcpdump -K; it still checks ICMPv6's). */
   checksums?: boolean;
 }
 
@@ -46,12 +46,21 @@ export class IpPrinter {
       const flags = [off & 0x2000 && '+', off & 0x4000 && 'DF', off & 0x8000 && 'rsvd'].filter(Boolean).join(', ');
       head =
         `(tos 0x${b[o + 1].toString(16)}, ttl ${b[o + 8]}, id ${b.readUInt16BE(o + 4)}, offset ${(off & 0x1fff) * 8}, ` +
-        `flags [${flags || 'none'}], proto ${PROTO_NAMES[proto] ?? 'unknown'} (${proto}), length ${total})\n    `;
+        `flags [${flags || 'none'}], proto ${PROTO_NAMES[proto] ?? 'unknown'} (${proto}), length ${total}${this.badHeaderChecksum(b, o, hl, end)})\n    `;
     }
     const length = total - hl;
     const payloadEnd = Math.min(end, o + total);
     if ((off & 0x1fff) !== 0) return `${head}${missing}${srcText} > ${dstText}: ip-proto-${proto}`;
     return head + missing + this.transport(b, o + hl, payloadEnd, length, proto, addrs, srcText, dstText, (off & 0x2000) !== 0);
+  }
+
+  /** -v: ", bad cksum FIELD (->SHOULD-BE)!" for a damaged IPv4 header captured whole (not with -K). */
+  private badHeaderChecksum(b: Buffer, o: number, hl: number, end: number): string {
+    if (this.opt.checksums === false || end < o + hl) return '';
+    const sum = headerChecksum(b, o, hl);
+    if (sum === 0) return '';
+    const field = b.readUInt16BE(o + 10);
+    return `, bad cksum ${field.toString(16)} (->${shouldBe(field, sum).toString(16)})!`;
   }
 
   ipv6(b: Buffer, o: number, end: number, wire: number): string {
