@@ -54,20 +54,26 @@ describe.skipIf(!canUseNetns)('a session\'s direction', () => {
     await flood.stop();
     const after = arrived() - started;
     // The last ring block is handed over within the capture's 100 ms timeout, and the counters
-    // read once the ring is idle: until they cover every frame that came after the start.
+    // read once the ring is idle: until they cover every frame that came after the start. Every
+    // one of them is captured, or counted as dropped by the kernel: a machine whose other work
+    // keeps the capture thread off the CPU while 200 k frames/s arrive fills its 2 MB ring (CI
+    // beside a CPU burner did); what this test is about is that none goes missing uncounted.
     let st = cap.interfaceStats()!;
     if (direction === 'in') {
       await until(() => {
         st = cap.interfaceStats()!;
-        return st.received >= after && st.captured === st.received;
-      }, 10_000, `the capture's counters covering the ${after} frames after its start`);
+        return st.received >= after && st.captured + st.droppedKernel === st.received;
+      }, 10_000, `the capture's counters covering the ${after} frames after its start`).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(st)}`);
+      });
     }
     await cap.stop();
     const file = path.join(dir, direction, `${host}.pcapng`);
     const packets = capinfos([file]).get(file)!.packets;
     if (direction === 'in') {
       expect(st.received).toBeGreaterThan(10_000); // the flood was on while the capture started
-      expect(st.captured).toBe(st.received);
+      expect(st.captured + st.droppedKernel).toBe(st.received);
+      expect(st.captured).toBeGreaterThan(0);
       expect(packets).toBe(st.captured);
     } else {
       expect(packets).toBe(0);
