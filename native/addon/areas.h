@@ -12,6 +12,10 @@ Napi::Function InitScanGroup(Napi::Env env);        // analysis.cc
 Napi::Function InitHttp1Transport(Napi::Env env);   // replay.cc
 Napi::Value ListInterfaces(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info);  // devices.cc
+Napi::Value DeviceLinkTypes(const Napi::CallbackInfo& info);       // devices.cc
+Napi::Value DeviceTimeStampTypes(const Napi::CallbackInfo& info);  // devices.cc
+Napi::Value LinkTypeValue(const Napi::CallbackInfo& info);         // devices.cc
+Napi::Value TimeStampTypeValue(const Napi::CallbackInfo& info);    // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
 Napi::Value ReleaseFrames(const Napi::CallbackInfo& info);    // lent_frames.cc
 Napi::Value SetThreadIdle(const Napi::CallbackInfo& info);    // scheduling.cc

@@ -82,6 +82,8 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
   opt.count = static_cast<uint64_t>(get_number(o, "count", 0));
   opt.direction = get_string(o, "direction");
   opt.any_cooked_v2 = get_bool(o, "anyCookedV2", false);
+  opt.link_type = static_cast<int>(get_number(o, "linkType", -1));
+  opt.timestamp_type = static_cast<int>(get_number(o, "timeStampType", -1));
   opt.flush_per_block = get_bool(o, "flushPerBlock", false);
   opt.flush_per_packet = get_bool(o, "flushPerPacket", false);
   if (o.Get("output").IsObject()) {

@@ -1,4 +1,5 @@
-// The capturable interfaces (podspan interfaces, -D) and libpcap's version.
+// The capturable interfaces (podspan interfaces, -D), their link and time stamp types (-L, -J,
+// and the names -y and -j take), and libpcap's version.
 #include "areas.h"
 
 #include "capture/devices.h"
@@ -40,6 +41,46 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
+}
+
+namespace {
+
+Napi::Array type_names(Napi::Env env, const std::vector<podspan::PcapTypeName>& types) {
+  Napi::Array out = Napi::Array::New(env);
+  for (size_t i = 0; i < types.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("value", types[i].value);
+    o.Set("name", types[i].name);
+    o.Set("description", types[i].description);
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+template <typename List>
+Napi::Value device_types(const Napi::CallbackInfo& info, List list) {
+  Napi::Env env = info.Env();
+  std::vector<podspan::PcapTypeName> types;
+  try {
+    types = list(info[0].As<Napi::String>().Utf8Value());
+  } catch (const CaptureError& e) {
+    throw_capture_error(env, e);
+  }
+  return type_names(env, types);
+}
+
+}  // namespace
+
+Napi::Value DeviceLinkTypes(const Napi::CallbackInfo& info) { return device_types(info, podspan::device_link_types); }
+
+Napi::Value DeviceTimeStampTypes(const Napi::CallbackInfo& info) { return device_types(info, podspan::device_timestamp_types); }
+
+Napi::Value LinkTypeValue(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), podspan::link_type_value(info[0].As<Napi::String>().Utf8Value()));
+}
+
+Napi::Value TimeStampTypeValue(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), podspan::timestamp_type_value(info[0].As<Napi::String>().Utf8Value()));
 }
 
 Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {

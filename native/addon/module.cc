@@ -15,6 +15,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeHttp1Transport", InitHttp1Transport(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  exports.Set("deviceLinkTypes", Napi::Function::New(env, DeviceLinkTypes));
+  exports.Set("deviceTimeStampTypes", Napi::Function::New(env, DeviceTimeStampTypes));
+  exports.Set("linkTypeValue", Napi::Function::New(env, LinkTypeValue));
+  exports.Set("timeStampTypeValue", Napi::Function::New(env, TimeStampTypeValue));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
   exports.Set("releaseFrames", Napi::Function::New(env, ReleaseFrames));
   exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));

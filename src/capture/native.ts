@@ -50,6 +50,10 @@ export interface NativeCaptureOptions {
   count?: number;
   direction?: 'in' | 'out' | 'inout';
   anyCookedV2?: boolean;
+  /** A DLT value (tcpdump -y) instead of the device's first. */
+  linkType?: number;
+  /** A PCAP_TSTAMP_* value (tcpdump -j). */
+  timeStampType?: number;
   flushPerBlock?: boolean;
   flushPerPacket?: boolean;
   output?: {
@@ -311,6 +315,13 @@ export interface NativeDevice {
   addresses: { family: string; address: string; netmask?: string; broadcast?: string; destination?: string }[];
 }
 
+/** A link type or time stamp type as libpcap names it (name "" when it has none). */
+export interface NativeTypeName {
+  value: number;
+  name: string;
+  description: string;
+}
+
 /**
  * One session's port_scan across its captures (native/core/detection/scan_group.h): given to each
  * capture as analysis.scanGroup, it judges the probes of all of them together (alert ids S1, S2, ...).
@@ -327,6 +338,14 @@ export interface NativeAddon {
   NativeHttp1Transport: new (options: NativeHttp1Options, onReady: () => void) => NativeHttp1Handle;
   listInterfaces(): NativeDevice[];
   libpcapVersion(): string;
+  /** The link types a device offers once activated (tcpdump -L); needs the right to capture. */
+  deviceLinkTypes(device: string): NativeTypeName[];
+  /** The time stamp types a device can be asked for (tcpdump -J); empty when it cannot be set. */
+  deviceTimeStampTypes(device: string): NativeTypeName[];
+  /** libpcap's value for a link type name (EN10MB, LINUX_SLL2, …; any case), -1 when unknown. */
+  linkTypeValue(name: string): number;
+  /** libpcap's value for a time stamp type name (host, adapter, …), -1 when unknown. */
+  timeStampTypeValue(name: string): number;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */
   checkFrameBatch(message: Buffer): string | undefined;
   /** Hands back a part's lent `frames` once written: detached, its storage back to the capture (native/addon/lent_frames.h). */

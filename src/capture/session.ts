@@ -9,7 +9,7 @@ import { PacketBatch } from './batch';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
 import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
-import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeMessagePart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type StreamStats } from './native';
+import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeMessagePart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type NativeTypeName, type StreamStats } from './native';
 
 export type { AnalysisStats, ForwardStats, StreamStats };
 
@@ -50,6 +50,10 @@ export interface CaptureOptions {
   direction?: 'in' | 'out' | 'inout';
   /** Live "any" as LINUX_SLL2 (interface index and direction in each header) instead of LINUX_SLL. */
   anyCookedV2?: boolean;
+  /** Live: this link type (a libpcap DLT value, tcpdump -y) instead of the device's first. */
+  linkType?: number;
+  /** Live: this time stamp type (a libpcap PCAP_TSTAMP_* value, tcpdump -j). */
+  timeStampType?: number;
   /** Live: write the output file's buffer out after every ring block (for readers of a pipe). */
   flushPerBlock?: boolean;
   /** Write the output file's buffer out after every packet (tcpdump -U). */
@@ -405,6 +409,8 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     count: options.count ?? 0,
     direction: options.direction,
     anyCookedV2: options.anyCookedV2,
+    linkType: options.linkType,
+    timeStampType: options.timeStampType,
     flushPerBlock: options.flushPerBlock,
     flushPerPacket: options.flushPerPacket,
     output: options.output && { ...options.output },
@@ -442,6 +448,30 @@ export function listInterfaces() {
   } catch (err) {
     throw fromNative(err);
   }
+}
+
+/** The link types `device` offers (tcpdump -L). Throws a typed error naming the device. */
+export function deviceLinkTypes(device: string): NativeTypeName[] {
+  try {
+    return native().deviceLinkTypes(device);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** The time stamp types `device` can be asked for (tcpdump -J); empty when it cannot be set. */
+export function deviceTimeStampTypes(device: string): NativeTypeName[] {
+  try {
+    return native().deviceTimeStampTypes(device);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** libpcap's value for a link type name (-y) or a time stamp type name (-j); undefined when unknown. */
+export function pcapTypeValue(kind: 'link' | 'time-stamp', name: string): number | undefined {
+  const value = kind === 'link' ? native().linkTypeValue(name) : native().timeStampTypeValue(name);
+  return value >= 0 ? value : undefined;
 }
 
 export function libpcapVersion(): string {

@@ -11,7 +11,7 @@ import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
-import { runInterfacesLikeTcpdump } from './interfaces-command';
+import { runInterfacesLikeTcpdump, runTypesLikeTcpdump } from './interfaces-command';
 
 const LINKTYPE_NAMES: Record<number, string> = {
   0: 'NULL (BSD loopback)',
@@ -109,8 +109,9 @@ async function relinquishPrivileges(session: CaptureSession, user: SystemUser): 
 
 export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseCaptureFlags(raw);
-  if (run.listInterfaces) return runInterfacesLikeTcpdump(out);
+  if (run.listing === 'interfaces') return runInterfacesLikeTcpdump(out);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  if (run.listing && run.capture.source.kind === 'live') return runTypesLikeTcpdump(run.listing, run.capture.source.interfaces, out, err);
   if (run.capture.forward) run.capture.forward = await resolveTargets(run.capture.forward);
   const grpcTargets = (run.capture.forward ?? []).filter((t) => t.kind === 'grpc');
   const mode = run.stdout;

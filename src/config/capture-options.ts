@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors';
 import { CAPTURE_FORMATS, formatFromPath, type CaptureFormat } from '../pcap/format';
-import type { CaptureOptions } from '../capture/session';
+import { pcapTypeValue, type CaptureOptions } from '../capture/session';
 import type { PrintOptions, TimestampMode, TimestampPrecision } from '../cli/print';
 import { lookUpUser, type SystemUser } from '../runtime/privileges';
 import { findCommand } from './command-path';
@@ -61,6 +61,12 @@ export interface RawCaptureFlags {
   lineBuffered?: boolean;
   packetBuffered?: boolean;
   listInterfaces?: boolean;
+  /** -L, -y: list the link types, capture with one of them (by libpcap's name). */
+  listDataLinkTypes?: boolean;
+  linktype?: string;
+  /** -J, -j: list the time stamp types, capture with one of them. */
+  listTimeStampTypes?: boolean;
+  timeStampType?: string;
   direction?: string;
   countOnly?: boolean;
   print?: boolean;
@@ -78,8 +84,8 @@ export interface CaptureRun {
   durationSeconds?: number;
   /** True when neither -i nor -r was given: the CLI picks the default interface. */
   defaultInterface: boolean;
-  /** -D: list the interfaces and exit. */
-  listInterfaces: boolean;
+  /** -D: list the interfaces, -L: each interface's link types, -J: its time stamp types; and exit. */
+  listing?: 'interfaces' | 'link-types' | 'time-stamp-types';
   /** Packet lines (without -w, or with --print), the count only (--count), or nothing. */
   stdout: CaptureOutputMode;
   /** -w -: the capture file goes to standard output. */
@@ -130,12 +136,36 @@ const flagsSchema = z.object({
   lineBuffered: z.boolean().optional(),
   packetBuffered: z.boolean().optional(),
   listInterfaces: z.boolean().optional(),
+  listDataLinkTypes: z.boolean().optional(),
+  linktype: z.string().min(1, { message: '-y needs a link type name' }).optional(),
+  listTimeStampTypes: z.boolean().optional(),
+  timeStampType: z.string().min(1, { message: '-j needs a time stamp type name' }).optional(),
   direction: z.enum(['in', 'out', 'inout'], { errorMap: () => ({ message: '-Q takes in, out or inout' }) }).optional(),
   countOnly: z.boolean().optional(),
   print: z.boolean().optional(),
 });
 
 const STDOUT = '-';
+
+/** -D, -L or -J (one of them, each without -r). */
+function listing(f: z.infer<typeof flagsSchema>): CaptureRun['listing'] {
+  const asked = [f.listInterfaces && '-D', f.listDataLinkTypes && '-L', f.listTimeStampTypes && '-J'].filter(Boolean);
+  if (asked.length > 1) throw new UsageError(`${asked.join(' and ')} conflict: list one thing at a time`);
+  if (asked.length && f.read) throw new UsageError(`${asked[0]} lists what live interfaces offer and conflicts with -r`);
+  if (f.listInterfaces) return 'interfaces';
+  if (f.listDataLinkTypes) return 'link-types';
+  return f.listTimeStampTypes ? 'time-stamp-types' : undefined;
+}
+
+/** -y NAME or -j NAME → libpcap's value; as tcpdump, an unknown name is refused before anything opens. */
+function pcapType(kind: 'link' | 'time-stamp', flag: string, name: string | undefined, f: z.infer<typeof flagsSchema>): number | undefined {
+  if (name === undefined) return undefined;
+  const list = kind === 'link' ? '-L' : '-J';
+  if (f.read) throw new UsageError(`${flag} ${name} sets how a live interface captures and conflicts with -r`);
+  const value = pcapTypeValue(kind, name);
+  if (value === undefined) throw new UsageError(`${flag} ${name}: invalid ${kind === 'link' ? 'data link' : 'time stamp'} type (${list} lists an interface's)`);
+  return value;
+}
 
 /** A filter file's expression (-F): as tcpdump reads it, '#' to the end of a line is a comment. */
 function readFilterFile(file: string): string {
@@ -247,6 +277,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     direction: f.direction,
     // As tcpdump: "any" in cooked v2, whose header names the interface and the direction.
     anyCookedV2: true,
+    linkType: pcapType('link', '-y', f.linktype, f),
+    timeStampType: pcapType('time-stamp', '-j', f.timeStampType, f),
     // A pipe's reader sees packets as they arrive: per ring block, or per packet with -U.
     flushPerBlock: f.write === STDOUT || f.packetBuffered === true,
     flushPerPacket: f.packetBuffered === true,
@@ -269,7 +301,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
     capture,
     durationSeconds: f.duration,
     defaultInterface: !f.read && !(f.interface?.length),
-    listInterfaces: f.listInterfaces === true,
+    listing: listing(f),
     stdout,
     fileToStdout: f.write === STDOUT,
     postRotateCommand: f.postRotate,

@@ -97,6 +97,11 @@ describe('capture flags', () => {
     [{ read: 'a', write: '-', fileSize: '1' }, 'conflict with -w -'],
     [{ read: 'a', direction: 'in' }, '-Q selects the direction of live capture'],
     [{ interface: ['lo'], direction: 'both' }, '-Q takes in, out or inout'],
+    [{ interface: ['lo'], listInterfaces: true, listDataLinkTypes: true }, '-D and -L conflict'],
+    [{ read: 'a', listTimeStampTypes: true }, '-J lists what live interfaces offer and conflicts with -r'],
+    [{ read: 'a', linktype: 'EN10MB' }, '-y EN10MB sets how a live interface captures and conflicts with -r'],
+    [{ interface: ['lo'], linktype: 'ETHERNET2' }, '-y ETHERNET2: invalid data link type (-L lists an interface\'s)'],
+    [{ interface: ['lo'], timeStampType: 'atomic' }, '-j atomic: invalid time stamp type (-J lists an interface\'s)'],
   ])('rejects tcpdump flags that conflict: %j', (flags, message) => {
     expect(() => parseCaptureFlags(flags)).toThrow(UsageError);
     expect(() => parseCaptureFlags(flags)).toThrow(message);
@@ -114,6 +119,17 @@ describe('capture flags', () => {
   ])('rejects %j', (flags, message) => {
     expect(() => parseCaptureFlags(flags)).toThrow(UsageError);
     expect(() => parseCaptureFlags(flags)).toThrow(message);
+  });
+
+  it('-y and -j take libpcap\'s names in any case, as tcpdump; -D, -L and -J each ask for a list', () => {
+    const run = parseCaptureFlags({ interface: ['any'], linktype: 'linux_sll', timeStampType: 'adapter_unsynced' });
+    expect(run.capture.linkType).toBe(113);
+    expect(run.capture.timeStampType).toBe(4); // PCAP_TSTAMP_ADAPTER_UNSYNCED
+    expect(parseCaptureFlags({ interface: ['lo'] }).capture).toMatchObject({ linkType: undefined, timeStampType: undefined });
+    expect(parseCaptureFlags({ listInterfaces: true }).listing).toBe('interfaces');
+    expect(parseCaptureFlags({ interface: ['lo'], listDataLinkTypes: true }).listing).toBe('link-types');
+    expect(parseCaptureFlags({ listTimeStampTypes: true }).listing).toBe('time-stamp-types');
+    expect(parseCaptureFlags({ interface: ['lo'] }).listing).toBeUndefined();
   });
 
   it('chooses the format from the extension', () => {

@@ -119,25 +119,22 @@ void CaptureSession::open_live(const std::string& device) {
   if (opt_.buffer_kib > 0) pcap_set_buffer_size(p, opt_.buffer_kib * 1024);
   pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
 
+  if (opt_.timestamp_type >= 0) {
+    // As tcpdump -j: a type the device does not offer is a warning, a device that cannot be set an error.
+    const int ts = pcap_set_tstamp_type(p, opt_.timestamp_type);
+    const char* name = pcap_tstamp_type_val_to_name(opt_.timestamp_type);
+    const std::string what = std::string("time stamp type ") + (name ? name : std::to_string(opt_.timestamp_type));
+    if (ts < 0) throw CaptureError(ErrorKind::kInterface, device + ": cannot set " + what + ": " + pcap_statustostr(ts));
+    if (ts > 0) warnings_.push_back(device + ": " + what + ": " + pcap_statustostr(ts));
+  }
+
   const int rc = pcap_activate(p);
-  const std::string detail = pcap_geterr(p);
-  if (rc < 0) {
-    std::string msg = device + ": ";
-    if (rc == PCAP_ERROR) {
-      msg += detail;
-    } else {
-      msg += pcap_statustostr(rc);
-      if (!detail.empty()) msg += " (" + detail + ")";
-    }
-    throw CaptureError(ErrorKind::kInterface, msg);
-  }
-  if (rc > 0) {
-    warnings_.push_back(device + ": " +
-                        (rc == PCAP_WARNING && !detail.empty() ? detail : pcap_statustostr(rc)) +
-                        (rc != PCAP_WARNING && !detail.empty() ? " (" + detail + ")" : ""));
-  }
-  if (opt_.any_cooked_v2 && device == "any" && pcap_datalink(p) != DLT_LINUX_SLL2 &&
-      pcap_set_datalink(p, DLT_LINUX_SLL2) != 0) {
+  if (rc < 0) throw CaptureError(ErrorKind::kInterface, device + ": " + activation_status(rc, pcap_geterr(p)));
+  if (rc > 0) warnings_.push_back(device + ": " + activation_status(rc, pcap_geterr(p)));
+  if (opt_.link_type >= 0) {
+    if (pcap_set_datalink(p, opt_.link_type) != 0) throw CaptureError(ErrorKind::kInterface, device + ": " + pcap_geterr(p));
+  } else if (opt_.any_cooked_v2 && device == "any" && pcap_datalink(p) != DLT_LINUX_SLL2 &&
+             pcap_set_datalink(p, DLT_LINUX_SLL2) != 0) {
     warnings_.push_back(device + ": cannot use LINUX_SLL2: " + pcap_geterr(p));
   }
   if (!opt_.direction.empty()) {

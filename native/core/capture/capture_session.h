@@ -39,6 +39,8 @@ struct CaptureOptions {
   uint64_t count = 0;                   // stop after this many packets (0: no limit)
   std::string direction;                // live: "in", "out" or "inout" (pcap_setdirection); "" = libpcap's default
   bool any_cooked_v2 = false;           // live "any": DLT_LINUX_SLL2 (interface index and direction), as tcpdump
+  int link_type = -1;                   // live: this DLT instead of the device's first (tcpdump -y); -1: none asked
+  int timestamp_type = -1;              // live: this PCAP_TSTAMP_* type (tcpdump -j); -1: libpcap's default
   bool flush_per_block = false;         // live: hand the file writer's bytes over after every ring block (pipes)
   bool flush_per_packet = false;        // hand them over after every packet (tcpdump -U)
 

@@ -45,7 +45,61 @@ std::vector<std::string> flag_names(bpf_u_int32 f) {
   return out;
 }
 
+// pcap_create's handle, closed on every way out.
+struct Handle {
+  pcap_t* p = nullptr;
+  explicit Handle(const std::string& device) {
+    char err[PCAP_ERRBUF_SIZE] = {0};
+    p = pcap_create(device.c_str(), err);
+    if (p == nullptr) throw CaptureError(ErrorKind::kInterface, device + ": " + err);
+  }
+  ~Handle() { pcap_close(p); }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+};
+
+// libpcap's list of `n` values (n < 0: its error) with their names, the list then freed.
+std::vector<PcapTypeName> named(const std::string& device, pcap_t* p, int n, int* values,
+                                const char* (*name)(int), const char* (*description)(int), void (*release)(int*)) {
+  if (n < 0) throw CaptureError(ErrorKind::kInterface, device + ": " + pcap_geterr(p));
+  std::vector<PcapTypeName> out(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    out[i].value = values[i];
+    if (const char* text = name(values[i])) out[i].name = text;
+    if (const char* text = description(values[i])) out[i].description = text;
+  }
+  release(values);
+  return out;
+}
+
 }  // namespace
+
+std::string activation_status(int rc, const std::string& detail) {
+  if (rc == PCAP_ERROR && !detail.empty()) return detail;
+  if (rc == PCAP_WARNING && !detail.empty()) return detail;
+  const std::string status = pcap_statustostr(rc);
+  return detail.empty() || detail == status ? status : status + " (" + detail + ")";
+}
+
+int link_type_value(const std::string& name) { return pcap_datalink_name_to_val(name.c_str()); }
+
+int timestamp_type_value(const std::string& name) { return pcap_tstamp_type_name_to_val(name.c_str()); }
+
+std::vector<PcapTypeName> device_link_types(const std::string& device) {
+  Handle h(device);
+  const int rc = pcap_activate(h.p);
+  if (rc < 0) throw CaptureError(ErrorKind::kInterface, device + ": " + activation_status(rc, pcap_geterr(h.p)));
+  int* values = nullptr;
+  const int n = pcap_list_datalinks(h.p, &values);
+  return named(device, h.p, n, values, pcap_datalink_val_to_name, pcap_datalink_val_to_description, pcap_free_datalinks);
+}
+
+std::vector<PcapTypeName> device_timestamp_types(const std::string& device) {
+  Handle h(device);
+  int* values = nullptr;
+  const int n = pcap_list_tstamp_types(h.p, &values);
+  return named(device, h.p, n, values, pcap_tstamp_type_val_to_name, pcap_tstamp_type_val_to_description, pcap_free_tstamp_types);
+}
 
 std::vector<DeviceInfo> list_devices() {
   char errbuf[PCAP_ERRBUF_SIZE] = {0};

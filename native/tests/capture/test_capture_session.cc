@@ -16,7 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include <pcap/pcap.h>
+
 #include "capture/capture_session.h"
+#include "capture/devices.h"
 #include "check.h"
 #include "pcap/file_reader.h"
 
@@ -239,6 +242,41 @@ TEST(session_rejects_an_unknown_interface) {
     CHECK(std::string(e.what()).rfind("nosuchif0: ", 0) == 0);
   }
   CHECK(threw);
+}
+
+TEST(pcap_type_names_and_activation_statuses_in_words) {
+  CHECK_EQ(link_type_value("en10mb"), 1);  // as tcpdump -y: any case
+  CHECK_EQ(link_type_value("LINUX_SLL2"), 276);
+  CHECK_EQ(link_type_value("ETHERNET2"), -1);
+  CHECK_EQ(timestamp_type_value("host"), PCAP_TSTAMP_HOST);
+  CHECK_EQ(timestamp_type_value("adapter_unsynced"), PCAP_TSTAMP_ADAPTER_UNSYNCED);
+  CHECK_EQ(timestamp_type_value("atomic"), -1);
+  CHECK_EQ(activation_status(PCAP_ERROR, "eth9: No such device exists"), std::string("eth9: No such device exists"));
+  CHECK_EQ(activation_status(PCAP_ERROR_IFACE_NOT_UP, "That device is not up"), std::string("That device is not up"));
+  CHECK_EQ(activation_status(PCAP_ERROR_PERM_DENIED, "socket: Operation not permitted"),
+           std::string("You don't have permission to perform this capture on that device (socket: Operation not permitted)"));
+  CHECK_EQ(activation_status(PCAP_WARNING_PROMISC_NOTSUP, ""), std::string(pcap_statustostr(PCAP_WARNING_PROMISC_NOTSUP)));
+}
+
+TEST(session_refuses_a_link_type_the_device_does_not_offer) {
+  if (geteuid() != 0) {
+    std::printf("  (opening loopback needs root; not run)\n");
+    return;
+  }
+  CaptureOptions o;
+  o.interfaces = {"lo"};
+  o.link_type = link_type_value("LINUX_SLL");
+  std::string message;
+  try {
+    CaptureSession s(o);
+  } catch (const CaptureError& e) {
+    message = e.what();
+  }
+  CHECK_EQ(message, std::string("lo: LINUX_SLL is not one of the DLTs supported by this device"));
+  const auto types = device_link_types("lo");
+  CHECK_EQ(types.size(), 1u);
+  CHECK_EQ(types[0].name, std::string("EN10MB"));
+  CHECK(!device_timestamp_types("lo").empty());
 }
 
 TEST(session_captures_live_on_loopback) {

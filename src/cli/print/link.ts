@@ -27,6 +27,9 @@ export interface LinkResult {
   llc?: boolean;
 }
 
+/** The link types whose packets `link` decodes (the others print as tcpdump prints an unknown link). */
+export const PRINTED_LINK_TYPES: ReadonlySet<number> = new Set([0, 1, 12, 14, 101, 113, 228, 229, 276]);
+
 /** Interface names by index for cooked v2 headers, read from /sys like tcpdump's if_indextoname. */
 export type IfName = (index: number) => string;
 
