@@ -158,7 +158,15 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     relay.onRequest = undefined;
     relay.release(); // the abort reaches the server; part 5 never did
     await spool.stop();
-    expect(relay.seen.filter((r) => r.method === 'DELETE' && r.query.has('uploadId'))).toHaveLength(1);
+    // At least one abort, all of this upload. A part the server still finishes after the client
+    // gave it up can race the abort: S3 documents that an abort may need repeating while parts
+    // are in progress, and the test server (from its source) fails an abort whose folder a part is
+    // being linked into meanwhile, which the SDK then sends again. What counts is that none is left.
+    const seen = relay.seen.map((r) => `${r.method} ${r.path}?${r.query}`);
+    const aborts = relay.seen.filter((r) => r.method === 'DELETE' && r.query.has('uploadId'));
+    const created = relay.seen.filter((r) => r.method === 'POST' && r.query.has('uploads'));
+    expect([created.length, aborts.length > 0], JSON.stringify({ seen, warnings })).toEqual([1, true]);
+    expect(new Set(aborts.map((r) => `${r.path} ${r.query.get('uploadId')}`)).size).toBe(1);
     expect(await leftUploads()).toEqual([]);
     expect(spool.stats()).toMatchObject({ uploadedFiles: 0, spoolFiles: 1 });
     expect(fs.readdirSync(dir)).toEqual(['f0.jsonl']);
