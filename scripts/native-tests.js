@@ -2,13 +2,15 @@
 // Builds the pure C++ core (native/) with cmake-js and runs its tests: once optimised (gcc), once
 // under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target for a bounded
 // time. Prints one line per stage and a totals line "native: N passed, N failed".
-//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz | --skip-fuzz-run | --fuzz-only | --build-only]
+//   node scripts/native-tests.js [--fuzz-seconds N] [--fuzz-budget N] [--no-fuzz | --skip-fuzz-run | --fuzz-only | --build-only] [--prebuilt]
 // The sanitizer run uses the clang build the fuzz targets need (ASan+UBSan, and libFuzzer's
 // coverage, which only counts): it compiles the tests anyway, so no third build of the core. Only
 // without clang are they built with gcc's sanitizers instead (and the fuzz stage fails).
 // The optimised tests run while that build compiles (they mostly wait for tshark, the judge).
 // --no-fuzz: no fuzz target built or run. --skip-fuzz-run: built, not run; --fuzz-only then runs
 // them and nothing else. --build-only: every build, no test run (a later run finds them built).
+// --prebuilt: no build at all (a --build-only run made them): npm test's stages run the tests and
+// the fuzz targets side by side, and two builds of one folder at once would trip over each other.
 // npm test uses all three in its stages (scripts/test.sh); each prints its own totals line, and
 // .ci/run adds them up.
 // The test command shares one fuzz budget (120 s by default, PODSPAN_FUZZ_BUDGET) among the
@@ -32,6 +34,7 @@ const fuzz = !args.includes('--no-fuzz');
 const fuzzRun = fuzz && !args.includes('--skip-fuzz-run');
 const fuzzOnly = args.includes('--fuzz-only');
 const buildOnly = args.includes('--build-only');
+const prebuilt = args.includes('--prebuilt');
 const fuzzJobs = Math.max(1, Number(process.env.PODSPAN_FUZZ_JOBS) || os.cpus().length);
 const corpus = path.resolve(root, process.env.PODSPAN_CORPUS || '../shared/corpus');
 const cmakeJs = path.join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
@@ -52,6 +55,7 @@ function run(cmd, argv, opts = {}) {
 
 /** Configures and builds `dir` (only `target` when given); false, with the tail of the log, if it failed. */
 async function build(dir, defines, target) {
+  if (prebuilt) return true;
   const r = await runAsync(process.execPath, [cmakeJs, 'compile', '-d', 'native', '-O', dir, ...(target ? ['--target', target] : []), ...defines.map((d) => `--CD${d}`)], {
     env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: '2' },
   });
