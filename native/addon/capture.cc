@@ -71,6 +71,10 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     for (uint32_t i = 0; i < a.Length(); ++i) opt.interfaces.push_back(a.Get(i).As<Napi::String>().Utf8Value());
   }
   opt.read_path = get_string(o, "readPath");
+  if (o.Get("moreReadPaths").IsArray()) {
+    Napi::Array a = o.Get("moreReadPaths").As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) opt.more_read_paths.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
   opt.filter = get_string(o, "filter");
   opt.sampled_filter = get_string(o, "sampledFilter");
   opt.interface_description = get_string(o, "interfaceDescription");

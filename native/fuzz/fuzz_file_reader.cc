@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "common/errors.h"
 #include "pcap/file_reader.h"
@@ -83,6 +85,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     if (!reader->error().empty()) __builtin_trap();
     if (reader->read(batch, 8, 1 << 20) != ReadStatus::kEnd || !batch.empty()) __builtin_trap();
+  }
+  // A readable input twice in a chain (tcpdump -V): twice its packets, the second time's
+  // interfaces numbered after the first's, and the same end.
+  if (size % 4 == 1 && st == ReadStatus::kEnd) {
+    std::vector<std::unique_ptr<FileReader>> parts;
+    parts.push_back(FileReader::from_memory(data, size, kName));
+    parts.push_back(FileReader::from_memory(data, size, kName));
+    auto chain = FileReader::chain(std::move(parts));
+    const size_t once = reader->interfaces().size();
+    Batch b;
+    b.may_borrow = true;
+    size_t n = 0, second = 0;
+    ReadStatus s2 = ReadStatus::kOk;
+    for (size_t rounds = 0; rounds <= 2 * size + 2 && s2 == ReadStatus::kOk; ++rounds) {
+      s2 = chain->read(b, max_packets, max_bytes);
+      for (const PacketRecord& r : b.records) {
+        if (r.iface >= chain->interfaces().size()) __builtin_trap();
+        if (n >= packets && r.iface < once) __builtin_trap();  // the second reading's packets
+        second += n >= packets ? 1 : 0;
+        ++n;
+      }
+    }
+    if (s2 != ReadStatus::kEnd || n != 2 * packets || second != packets || chain->interfaces().size() != 2 * once) __builtin_trap();
   }
   // The same bytes as a stream (a pipe), in odd read sizes: the window must give the very same
   // packets, end and message.

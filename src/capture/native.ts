@@ -39,6 +39,8 @@ export interface NativeResult {
 export interface NativeCaptureOptions {
   interfaces?: string[];
   readPath?: string;
+  /** Files read after readPath, in order, as one input (tcpdump -V). */
+  moreReadPaths?: string[];
   filter?: string;
   sampledFilter?: string;
   interfaceDescription?: string;

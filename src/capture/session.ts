@@ -13,7 +13,8 @@ import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type
 
 export type { AnalysisStats, ForwardStats, StreamStats };
 
-export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string };
+/** Live interfaces, or a capture file (with `morePaths`: several read in turn as one input, tcpdump -V). */
+export type CaptureSource = { kind: 'live'; interfaces: string[] } | { kind: 'file'; path: string; morePaths?: string[] };
 
 export interface OutputOptions {
   path: string;
@@ -381,7 +382,8 @@ export function fileCaptureOptions(path: string, filter?: string): CaptureOption
 }
 
 function sourceName(source: CaptureSource): string {
-  return source.kind === 'live' ? source.interfaces.join(', ') : source.path;
+  if (source.kind === 'live') return source.interfaces.join(', ');
+  return source.morePaths?.length ? `${source.path} and ${source.morePaths.length} more files` : source.path;
 }
 
 /** The addon's options; refuses (naming `where`) a filter too big to compile in reasonable time. */
@@ -434,7 +436,10 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
     })),
   };
   if (options.source.kind === 'live') o.interfaces = options.source.interfaces;
-  else o.readPath = options.source.path;
+  else {
+    o.readPath = options.source.path;
+    if (options.source.morePaths?.length) o.moreReadPaths = options.source.morePaths;
+  }
   for (const f of [options.filter, options.sampledFilter]) {
     const tooBig = f && filterTooBig(f);
     if (tooBig) throw new FilterError(`${where}: ${tooBig}`);

@@ -54,6 +54,8 @@ function program(): Command {
   const cmd = new Command('podspan')
     .description('port-mirroring capture agent: capture, write pcap/pcapng, forward to collectors')
     .version(version, '-V, --version')
+    // The program's flags only before the subcommand: `capture -V LIST` is tcpdump's -V, not the version.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`podspan: ${text.replace(/^error: /, '')}`) });
 
@@ -63,6 +65,7 @@ function program(): Command {
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
     .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+    .option('-V, --file-list <file>', 'read the capture files named in FILE, one per line, in turn as one input, as tcpdump -V (- : the list from standard input)')
     .option('-w, --write <file>', 'write packets to a file (.pcap or .pcapng; - for standard output, pcap unless --format)')
     .addOption(new Option('--format <format>', 'output format, overriding the extension').choices(['pcap', 'pcap-ns', 'pcapng']))
     .option('-f, --filter <expression>', 'BPF filter expression')

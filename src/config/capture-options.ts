@@ -17,6 +17,8 @@ export const MAX_SNAPLEN = 262144;
 export interface RawCaptureFlags {
   interface?: string[];
   read?: string;
+  /** -V: a file naming capture files, one per line, read in turn as one input (tcpdump's -V). */
+  fileList?: string;
   write?: string;
   format?: string;
   filter?: string;
@@ -99,6 +101,7 @@ export interface CaptureRun {
 const flagsSchema = z.object({
   interface: z.array(z.string().min(1, { message: '-i needs an interface name' })).optional(),
   read: z.string().min(1, { message: '-r needs a file name' }).optional(),
+  fileList: z.string().min(1, { message: '-V needs a file name' }).optional(),
   write: z.string().min(1, { message: '-w needs a file name' }).optional(),
   format: z
     .enum(CAPTURE_FORMATS, { errorMap: () => ({ message: `--format must be one of ${CAPTURE_FORMATS.join(', ')}` }) })
@@ -146,22 +149,43 @@ const flagsSchema = z.object({
 });
 
 const STDOUT = '-';
+type Flags = z.infer<typeof flagsSchema>;
+
+/** A file or files are read (-r or -V), not live interfaces; `fileFlag` names the flag that said so. */
+const reading = (f: Flags) => f.read !== undefined || f.fileList !== undefined;
+const fileFlag = (f: Flags) => (f.fileList !== undefined ? '-V' : '-r');
+
+/** -V LIST: the capture files it names, one per line (blank lines skipped), as tcpdump reads it; '-': standard input. */
+function readFileList(list: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(list === STDOUT ? 0 : list, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`-V ${list}: ${code === 'EISDIR' ? 'a folder, not a file' : code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
+  }
+  if (text.includes('\0')) throw new UsageError(`-V ${list}: not a text file`);
+  const files = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
+  if (files.length === 0) throw new UsageError(`-V ${list}: names no file`);
+  if (files.includes(STDOUT)) throw new UsageError(`-V ${list}: '-' (standard input) cannot be one of the files of a list`);
+  return files;
+}
 
 /** -D, -L or -J (one of them, each without -r). */
-function listing(f: z.infer<typeof flagsSchema>): CaptureRun['listing'] {
+function listing(f: Flags): CaptureRun['listing'] {
   const asked = [f.listInterfaces && '-D', f.listDataLinkTypes && '-L', f.listTimeStampTypes && '-J'].filter(Boolean);
   if (asked.length > 1) throw new UsageError(`${asked.join(' and ')} conflict: list one thing at a time`);
-  if (asked.length && f.read) throw new UsageError(`${asked[0]} lists what live interfaces offer and conflicts with -r`);
+  if (asked.length && reading(f)) throw new UsageError(`${asked[0]} lists what live interfaces offer and conflicts with ${fileFlag(f)}`);
   if (f.listInterfaces) return 'interfaces';
   if (f.listDataLinkTypes) return 'link-types';
   return f.listTimeStampTypes ? 'time-stamp-types' : undefined;
 }
 
 /** -y NAME or -j NAME → libpcap's value; as tcpdump, an unknown name is refused before anything opens. */
-function pcapType(kind: 'link' | 'time-stamp', flag: string, name: string | undefined, f: z.infer<typeof flagsSchema>): number | undefined {
+function pcapType(kind: 'link' | 'time-stamp', flag: string, name: string | undefined, f: Flags): number | undefined {
   if (name === undefined) return undefined;
   const list = kind === 'link' ? '-L' : '-J';
-  if (f.read) throw new UsageError(`${flag} ${name} sets how a live interface captures and conflicts with -r`);
+  if (reading(f)) throw new UsageError(`${flag} ${name} sets how a live interface captures and conflicts with ${fileFlag(f)}`);
   const value = pcapTypeValue(kind, name);
   if (value === undefined) throw new UsageError(`${flag} ${name}: invalid ${kind === 'link' ? 'data link' : 'time stamp'} type (${list} lists an interface's)`);
   return value;
@@ -185,12 +209,12 @@ function readFilterFile(file: string): string {
 }
 
 /** --nano, or --time-stamp-precision (micro unless given). */
-function precision(f: z.infer<typeof flagsSchema>): TimestampPrecision {
+function precision(f: Flags): TimestampPrecision {
   if (f.nano && f.timeStampPrecision === 'micro') throw new UsageError('--nano and --time-stamp-precision micro conflict: pick one');
   return f.nano ? 'nano' : f.timeStampPrecision ?? 'micro';
 }
 
-function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
+function printOptions(f: Flags): PrintOptions {
   const dumps = [f.hex && 'x', f.hexAscii && 'X', f.ascii && 'A'].filter(Boolean);
   if (dumps.length > 1) throw new UsageError(`-${dumps.join(', -')} conflict: pick one way to dump packet bytes`);
   let dump: PrintOptions['dump'];
@@ -210,9 +234,9 @@ function printOptions(f: z.infer<typeof flagsSchema>): PrintOptions {
   };
 }
 
-function stdoutMode(f: z.infer<typeof flagsSchema>): CaptureOutputMode {
+function stdoutMode(f: Flags): CaptureOutputMode {
   const toStdout = f.write === STDOUT;
-  if (f.countOnly && !f.read) throw new UsageError('--count counts the packets of a file read with -r');
+  if (f.countOnly && !reading(f)) throw new UsageError('--count counts the packets of a file read with -r (or the files of -V)');
   if (f.countOnly && (f.write || f.print)) throw new UsageError('--count prints only the packet count and conflicts with -w and --print');
   if (f.print && !f.write) throw new UsageError('--print prints packet lines while -w writes a file; without -w lines are printed anyway');
   if (f.print && toStdout) throw new UsageError('--print and -w - both write to standard output');
@@ -235,10 +259,12 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   }
   const filter = (f.filterFile !== undefined ? readFilterFile(f.filterFile) : f.filter ?? trailing).trim();
 
-  if (f.interface?.length && f.read) throw new UsageError('-i and -r conflict: capture live or read a file, not both');
-  if (f.read && (f.bufferSize !== undefined || f.immediate)) {
-    throw new UsageError('-B and --immediate apply to live capture and conflict with -r');
+  if (f.read !== undefined && f.fileList !== undefined) throw new UsageError(`-V ${f.fileList} and -r ${f.read} conflict: read one file with -r, or several listed in -V's file`);
+  if (f.interface?.length && reading(f)) throw new UsageError(`-i and ${fileFlag(f)} conflict: capture live or read a file, not both`);
+  if (reading(f) && (f.bufferSize !== undefined || f.immediate)) {
+    throw new UsageError(`-B and --immediate apply to live capture and conflict with ${fileFlag(f)}`);
   }
+  const files = f.fileList !== undefined ? readFileList(f.fileList) : f.read !== undefined ? [f.read] : [];
   const rotating = f.fileSize !== undefined || f.rotateSeconds !== undefined || f.fileCount !== undefined;
   if (rotating && !f.write) throw new UsageError('-C, -G and -W rotate output files and need -w FILE');
   if (f.fileCount !== undefined && f.fileSize === undefined && f.rotateSeconds === undefined) {
@@ -255,8 +281,8 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   if (f.relinquishPrivileges !== undefined && !runAs) throw new UsageError(`-Z ${f.relinquishPrivileges}: no such user`);
   if (f.format && !f.write) throw new UsageError('--format applies to the file given with -w');
   if (f.write === STDOUT && rotating) throw new UsageError('-C, -G and -W rotate files and conflict with -w - (standard output)');
-  if (f.direction && f.read) throw new UsageError('-Q selects the direction of live capture and conflicts with -r');
-  if (f.write && f.read && f.write === f.read && f.write !== STDOUT) throw new UsageError(`-w ${f.write} would overwrite the file being read`);
+  if (f.direction && reading(f)) throw new UsageError(`-Q selects the direction of live capture and conflicts with ${fileFlag(f)}`);
+  if (f.write && f.write !== STDOUT && files.includes(f.write)) throw new UsageError(`-w ${f.write} would overwrite the file being read`);
 
   let format: CaptureFormat | undefined;
   if (f.write) format = f.format ?? (f.write === STDOUT ? 'pcap' : formatFromPath(f.write));
@@ -266,7 +292,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
 
   const capture: CaptureOptions = {
     // -r -: standard input, as tcpdump reads it (streamed, e.g. from a decompressor).
-    source: f.read ? { kind: 'file', path: f.read } : { kind: 'live', interfaces: f.interface ?? [] },
+    source: files.length ? { kind: 'file', path: files[0], ...(files.length > 1 ? { morePaths: files.slice(1) } : {}) } : { kind: 'live', interfaces: f.interface ?? [] },
     filter: filter || undefined,
     snaplen: f.snaplen === undefined || f.snaplen === 0 ? MAX_SNAPLEN : f.snaplen,
     promisc: f.promiscuousMode !== false,
@@ -300,7 +326,7 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   return {
     capture,
     durationSeconds: f.duration,
-    defaultInterface: !f.read && !(f.interface?.length),
+    defaultInterface: !reading(f) && !(f.interface?.length),
     listing: listing(f),
     stdout,
     fileToStdout: f.write === STDOUT,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samplePackets, writePcap } from '../helpers/craft';
 import { addNamespaces, addVeth, canUseNetns, exitStatus, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
-import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, run } from '../helpers/tools';
+import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, repoRoot, run } from '../helpers/tools';
 
 const corpus = corpusDir();
 if (!corpus) console.log('tcpdump corpus comparison skipped: no ../shared/corpus (set PODSPAN_CORPUS to its folder)');
@@ -168,6 +168,31 @@ describe('tcpdump flags and pipes', () => {
       if (flags[0] === '-vv' || flags[0] === '-vvv') expect(r.stdout.match(/\(tos 0x0, ttl \d+, id \d+, offset 0, flags \[\w+\], proto (TCP|UDP)/g), flags.join(' ')).toHaveLength(3);
       else expect(r.stdout, flags.join(' ')).toBe(reference);
     }
+  });
+
+  it('-V reads the files its list names in turn, as tcpdump -V: the same lines, every packet in -w, a missing file one line before anything is written', () => {
+    const env = { ...process.env, TZ: 'UTC' };
+    const ng = path.join(repoRoot, 'fixtures', 'sample-20.pcapng');
+    const list = path.join(tmp, 'files.txt');
+    fs.writeFileSync(list, `${sample}\n${ng}\n${sample}\n`);
+    const ours = spawnSync(process.execPath, [podspanBin, 'capture', '-nn', '-V', list], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+    // -Z root: as root, tcpdump becomes its own user after the first file and then cannot open this test's folder.
+    const reference = spawnSync('tcpdump', ['-nn', '-Z', 'root', '-V', list], { encoding: 'utf8', env, maxBuffer: 64 << 20 });
+    expect(ours.status, ours.stderr).toBe(0);
+    expect(ours.stdout.split('\n')).toHaveLength(2000 + 20 + 2000 + 1);
+    expect(ours.stdout).toBe(reference.stdout);
+
+    const out = path.join(tmp, 'listed.pcapng');
+    const written = podspan(['capture', '-V', list, '-w', out]);
+    expect(written.code, written.stderr).toBe(0);
+    const info = spawnSync('capinfos', ['-c', '-I', out], { encoding: 'utf8' }).stdout;
+    expect(info).toMatch(/Number of packets:\s+4,?020\n/);
+    expect(info).toMatch(/Number of interfaces in file: 3\n/); // sample.pcap's, sample-20.pcapng's, sample.pcap's again
+
+    fs.writeFileSync(list, `${sample}\n${path.join(tmp, 'missing.pcap')}\n`);
+    const refused = podspan(['capture', '-V', list, '-w', path.join(tmp, 'never.pcap')]);
+    expect([refused.code, refused.stderr]).toEqual([1, `podspan: ${path.join(tmp, 'missing.pcap')}: cannot open: No such file or directory\n`]);
+    expect(fs.existsSync(path.join(tmp, 'never.pcap'))).toBe(false);
   });
 
   it('names the nearest known flag for an unknown one, in one line, exit 2', () => {

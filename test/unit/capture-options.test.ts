@@ -132,6 +132,28 @@ describe('capture flags', () => {
     expect(parseCaptureFlags({ interface: ['lo'] }).listing).toBeUndefined();
   });
 
+  it('-V reads its list of files as tcpdump does (blank lines and a CR at the end of a line aside); a list that names none, or names -, is one line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-filelist-'));
+    try {
+      const list = path.join(dir, 'list');
+      fs.writeFileSync(list, 'a.pcap\r\n\nb dir/c.pcapng\nd.pcap');
+      expect(parseCaptureFlags({ fileList: list }).capture.source).toEqual({ kind: 'file', path: 'a.pcap', morePaths: ['b dir/c.pcapng', 'd.pcap'] });
+      fs.writeFileSync(list, 'only.pcap\n');
+      expect(parseCaptureFlags({ fileList: list }).capture.source).toEqual({ kind: 'file', path: 'only.pcap' });
+      expect(parseCaptureFlags({ fileList: list }).defaultInterface).toBe(false);
+      expect(() => parseCaptureFlags({ fileList: list, write: 'only.pcap' })).toThrow('-w only.pcap would overwrite the file being read');
+      expect(() => parseCaptureFlags({ fileList: list, read: 'x.pcap' })).toThrow(`-V ${list} and -r x.pcap conflict`);
+      expect(() => parseCaptureFlags({ fileList: list, direction: 'in' })).toThrow('-Q selects the direction of live capture and conflicts with -V');
+      fs.writeFileSync(list, '\n\n');
+      expect(() => parseCaptureFlags({ fileList: list })).toThrow(`-V ${list}: names no file`);
+      fs.writeFileSync(list, 'a.pcap\n-\n');
+      expect(() => parseCaptureFlags({ fileList: list })).toThrow("'-' (standard input) cannot be one of the files of a list");
+      expect(() => parseCaptureFlags({ fileList: path.join(dir, 'none') })).toThrow(`-V ${path.join(dir, 'none')}: no such file`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('chooses the format from the extension', () => {
     expect(formatFromPath('a/b.pcapng')).toBe('pcapng');
     expect(formatFromPath('a/b.PCAPNG')).toBe('pcapng');

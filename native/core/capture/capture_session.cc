@@ -219,6 +219,13 @@ void CaptureSession::open_offline() {
   src->session = this;
   src->name = opt_.read_path;
   src->reader = FileReader::open(opt_.read_path);
+  if (!opt_.more_read_paths.empty()) {
+    // Every file opened now: one that cannot be read is refused before anything is written.
+    std::vector<std::unique_ptr<FileReader>> parts;
+    parts.push_back(std::move(src->reader));
+    for (const auto& path : opt_.more_read_paths) parts.push_back(FileReader::open(path));
+    src->reader = FileReader::chain(std::move(parts));
+  }
   if (!opt_.filter.empty()) {
     // Validate the expression now so a typo fails before anything is written.
     const auto& ifs = src->reader->interfaces();

@@ -25,6 +25,7 @@ namespace podspan {
 struct CaptureOptions {
   std::vector<std::string> interfaces;  // live devices; exclusive with read_path
   std::string read_path;                // a pcap/pcapng file to read instead
+  std::vector<std::string> more_read_paths;  // read after read_path, in order, as one input (tcpdump -V)
   std::string filter;                   // BPF expression compiled by libpcap ("" = all)
   // Live: `filter` without its flow sampling. Packets it accepts that `filter` rejects are
   // counted as sampled_out (InterfaceStats), in the kernel's program, not captured.

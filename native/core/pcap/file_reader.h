@@ -23,6 +23,12 @@ class FileReader {
   // Opens a file; throws CaptureError(kInputFile) naming the path when it cannot be read or
   // does not start with a pcap/pcapng header, (kCorruptFile) when the header is invalid.
   static std::unique_ptr<FileReader> open(const std::string& path);
+  // Several files read in turn as one input (tcpdump -V), all opened by the caller first: each
+  // file's interfaces and sections numbered on after the earlier files' (as a pcapng's sections
+  // are), its packets' iface with them; a file's end is not the input's. contents() is none (no
+  // one mapping holds the packets), format() and nanosecond() are the first file's. A file done
+  // with is closed at the next read(). `parts` must not be empty.
+  static std::unique_ptr<FileReader> chain(std::vector<std::unique_ptr<FileReader>> parts);
   // Reads from memory (tests, fuzzing). `name` is used in messages. The bytes must outlive
   // the reader.
   static std::unique_ptr<FileReader> from_memory(const uint8_t* data, size_t len,

@@ -818,6 +818,56 @@ TEST(file_reader_pcapng_interface_ids_are_per_section) {
   CHECK_EQ(c.error, std::string("spb.pcapng: simple packet block at offset 28 comes before any interface of its section"));
 }
 
+// tcpdump -V: a pcap, a pcapng of two sections and a pcap read in turn as one input.
+TEST(file_reader_chain_reads_files_in_turn_with_interfaces_numbered_on) {
+  W first = pcap_header(false, 0xa1b2c3d4);
+  for (uint32_t i = 0; i < 4; ++i) pcap_record(first, {10 + i, 0, 20, 20}, static_cast<uint8_t>(i + 1));
+  W second(false);
+  shb(second, {{4, bytes_of("second")}});  // shb_userappl
+  idb(second, 101, 0);
+  idb(second, 1, 0);
+  epb(second, 1, 30 * 1000000ull, {7, 7}, 2);
+  shb(second);
+  idb(second, 113, 0);
+  epb(second, 0, 31 * 1000000ull, {8}, 1);
+  W third = pcap_header(true, 0xa1b23c4d, 2, 4, 65535, 228);
+  pcap_record(third, {40, 5, 3, 3}, 9);
+  std::vector<std::unique_ptr<FileReader>> parts;
+  parts.push_back(FileReader::from_memory(first.b.data(), first.size(), "a.pcap"));
+  parts.push_back(FileReader::from_memory(second.b.data(), second.size(), "b.pcapng"));
+  parts.push_back(FileReader::from_memory(third.b.data(), third.size(), "c.pcap"));
+  auto chain = FileReader::chain(std::move(parts));
+  CHECK(chain->contents() == nullptr);  // no one mapping: a consumer copies what it keeps
+  All a = read_all(*chain, 3);
+  CHECK(a.last == ReadStatus::kEnd);
+  CHECK(a.bounds_ok);
+  CHECK_EQ(a.packets.size(), 7u);
+  const std::vector<uint32_t> ifaces = {0, 0, 0, 0, 2, 3, 4};
+  const std::vector<uint64_t> times = {10 * kSec, 11 * kSec, 12 * kSec, 13 * kSec, 30 * kSec, 31 * kSec, 40 * kSec + 5};
+  for (size_t i = 0; i < a.packets.size() && i < 7; ++i) {
+    CHECK_EQ(a.packets[i].rec.iface, ifaces[i]);
+    CHECK_EQ(a.packets[i].rec.ts_ns, times[i]);
+  }
+  const std::vector<uint16_t> links = {1, 101, 1, 113, 228};
+  CHECK_EQ(chain->interfaces().size(), links.size());
+  for (size_t i = 0; i < chain->interfaces().size() && i < links.size(); ++i) CHECK_EQ(chain->interfaces()[i].linktype, links[i]);
+  CHECK_EQ(chain->sections().size(), 4u);  // the pcaps' one each, the pcapng's two
+  if (chain->sections().size() == 4) CHECK_EQ(chain->sections()[1].userappl, std::string("second"));
+  CHECK(chain->format() == FileReader::Format::kPcap);
+
+  // A damaged second file: the first file's packets, then its error naming it.
+  W cut = pcap_header(false, 0xa1b2c3d4);
+  pcap_record(cut, {50, 0, 20, 20}, 1);
+  cut.b.resize(cut.b.size() - 5);
+  std::vector<std::unique_ptr<FileReader>> damaged;
+  damaged.push_back(FileReader::from_memory(first.b.data(), first.size(), "a.pcap"));
+  damaged.push_back(FileReader::from_memory(cut.b.data(), cut.size(), "cut.pcap"));
+  All d = read_all(*FileReader::chain(std::move(damaged)), 3);
+  CHECK(d.last == ReadStatus::kError);
+  CHECK_EQ(d.packets.size(), 4u);
+  CHECK(d.error.rfind("cut.pcap: ", 0) == 0);
+}
+
 // Millions of IDBs cost gigabytes: past 65,536 interfaces in a file the reader stops with one
 // line naming the block, after the packets before it.
 TEST(file_reader_pcapng_caps_interfaces_per_file) {
