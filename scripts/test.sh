@@ -30,15 +30,16 @@ vitest=(node_modules/.bin/vitest run)
 # The idle class where util-linux's chrt is there, else the lowest nice value.
 idle=(nice -n 19)
 chrt --idle 0 true 2>/dev/null && idle=(chrt --idle 0 nice -n 19)
-# Waits (polling: the job is not this shell's child) until FILE exists.
-await_file() { while [ ! -e "$1" ]; do sleep 1; done; }
+# Waits (polling: the job is not this shell's child) until FILE exists; false if this script ($$,
+# also in a subshell) ended first, so a job left behind by a killed run does not wait forever.
+await_file() { while [ ! -e "$1" ]; do kill -0 $$ 2>/dev/null || return 1; sleep 1; done; }
 
 if [ "$native" = 1 ]; then
   (
     "${idle[@]}" node scripts/native-tests.js --build-only >build/native-build.txt 2>&1
     echo $? >build/native-build.status
     # Not beside live-serial: a core at the normal class would change what its tests measure.
-    await_file build/live-serial.done
+    await_file build/live-serial.done || exit 1
     if [ "$(cat build/native-build.status)" = 0 ]; then
       PODSPAN_FUZZ_JOBS=1 node scripts/native-tests.js --fuzz-only --prebuilt >build/fuzz-output.txt 2>&1
     else
