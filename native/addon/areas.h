@@ -16,6 +16,7 @@ Napi::Value DeviceLinkTypes(const Napi::CallbackInfo& info);       // devices.cc
 Napi::Value DeviceTimeStampTypes(const Napi::CallbackInfo& info);  // devices.cc
 Napi::Value LinkTypeValue(const Napi::CallbackInfo& info);         // devices.cc
 Napi::Value TimeStampTypeValue(const Napi::CallbackInfo& info);    // devices.cc
+Napi::Value LinkTypeName(const Napi::CallbackInfo& info);          // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
 Napi::Value ReleaseFrames(const Napi::CallbackInfo& info);    // lent_frames.cc
 Napi::Value SetThreadIdle(const Napi::CallbackInfo& info);    // scheduling.cc

@@ -79,6 +79,10 @@ Napi::Value LinkTypeValue(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), podspan::link_type_value(info[0].As<Napi::String>().Utf8Value()));
 }
 
+Napi::Value LinkTypeName(const Napi::CallbackInfo& info) {
+  return type_names(info.Env(), {podspan::link_type_named(info[0].As<Napi::Number>().Int32Value())}).Get(0u);
+}
+
 Napi::Value TimeStampTypeValue(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), podspan::timestamp_type_value(info[0].As<Napi::String>().Utf8Value()));
 }

@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceTimeStampTypes", Napi::Function::New(env, DeviceTimeStampTypes));
   exports.Set("linkTypeValue", Napi::Function::New(env, LinkTypeValue));
   exports.Set("timeStampTypeValue", Napi::Function::New(env, TimeStampTypeValue));
+  exports.Set("linkTypeName", Napi::Function::New(env, LinkTypeName));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
   exports.Set("releaseFrames", Napi::Function::New(env, ReleaseFrames));
   exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));

@@ -348,6 +348,8 @@ export interface NativeAddon {
   linkTypeValue(name: string): number;
   /** libpcap's value for a time stamp type name (host, adapter, …), -1 when unknown. */
   timeStampTypeValue(name: string): number;
+  /** libpcap's name and description of a link type value (both "" when it has none). */
+  linkTypeName(value: number): NativeTypeName;
   /** undefined for a well-formed FrameBatch message, else why not (native/core/forward/frame_batch.h). */
   checkFrameBatch(message: Buffer): string | undefined;
   /** Hands back a part's lent `frames` once written: detached, its storage back to the capture (native/addon/lent_frames.h). */

@@ -479,6 +479,12 @@ export function pcapTypeValue(kind: 'link' | 'time-stamp', name: string): number
   return value >= 0 ? value : undefined;
 }
 
+/** A link type as tcpdump names it: "EN10MB (Ethernet)", or "linktype N" when libpcap has no name for it. */
+export function linkTypeText(value: number): string {
+  const t = native().linkTypeName(value);
+  return t.name ? `${t.name} (${t.description})` : `linktype ${value}`;
+}
+
 export function libpcapVersion(): string {
   return native().libpcapVersion();
 }

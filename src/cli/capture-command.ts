@@ -2,8 +2,8 @@
 // ending with a summary in tcpdump's words on stderr. A reader that closes the pipe ends the
 // capture quietly with exit 0, as tcpdump's does.
 import { defaultInterface } from '../capture/default-interface';
-import { CaptureSession, type CaptureResult } from '../capture/session';
-import { parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
+import { CaptureSession, linkTypeText, type CaptureResult } from '../capture/session';
+import { MAX_SNAPLEN, parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { PostRotate } from '../capture/post-rotate';
 import { becomeUser, type SystemUser } from '../runtime/privileges';
 import type { GrpcFanout } from '../forward/grpc-fanout';
@@ -13,13 +13,6 @@ import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
 import { runInterfacesLikeTcpdump, runTypesLikeTcpdump } from './interfaces-command';
 
-const LINKTYPE_NAMES: Record<number, string> = {
-  0: 'NULL (BSD loopback)',
-  1: 'EN10MB (Ethernet)',
-  101: 'RAW (Raw IP)',
-  113: 'LINUX_SLL (Linux cooked v1)',
-  276: 'LINUX_SLL2 (Linux cooked v2)',
-};
 
 /** The interface tcpdump would pick: the first one that is up, running and not loopback. */
 /** grpc-js's "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " -> "connect ECONNREFUSED …". */
@@ -136,10 +129,14 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   const interfaces = session.interfaces();
   const live = run.capture.source.kind === 'live';
   if (live) {
-    for (const i of interfaces) {
-      const lt = LINKTYPE_NAMES[i.linktype] ?? `linktype ${i.linktype}`;
-      err.write(`listening on ${i.name}, link-type ${lt}, snapshot length ${i.snaplen} bytes\n`);
-    }
+    for (const i of interfaces) err.write(`listening on ${i.name}, link-type ${linkTypeText(i.linktype)}, snapshot length ${i.snaplen} bytes\n`);
+  } else if (interfaces.length && run.capture.source.kind === 'file') {
+    // As tcpdump, with the first interface the file shows at its start (-V: the first file's).
+    const { path, morePaths } = run.capture.source;
+    const more = morePaths?.length ? `, then ${morePaths.length} more file${morePaths.length > 1 ? 's' : ''} of the -V list` : '';
+    // As libpcap: a snapshot length of 0 ("no limit") is the largest it captures.
+    const snaplen = interfaces[0].snaplen || MAX_SNAPLEN;
+    err.write(`reading from file ${path}, link-type ${linkTypeText(interfaces[0].linktype)}, snapshot length ${snaplen}${more}\n`);
   }
 
   const stop = () => session.stop();

@@ -242,6 +242,7 @@ void CaptureSession::open_offline() {
 }
 
 void CaptureSession::start(std::function<void()> on_batch, std::function<void()> on_finished) {
+  started_ = true;
   on_batch_ = std::move(on_batch);
   on_finished_ = std::move(on_finished);
   running_ = static_cast<int>(sources_.size());
@@ -553,6 +554,7 @@ void CaptureSession::thread_done() {
 }
 
 std::vector<InterfaceInfo> CaptureSession::interfaces() const {
+  if (reader_based_ && !started_.load()) return sources_[0]->reader->interfaces();
   std::lock_guard<std::mutex> lk(state_mu_);
   return interfaces_;
 }

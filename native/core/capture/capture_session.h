@@ -89,6 +89,8 @@ class CaptureSession {
   bool take_batch(Batch& out);
 
   bool live() const { return !reader_based_; }
+  // Live: the devices. A file: the interfaces read so far, and before start() those its reader
+  // saw at open (pcap: its one; pcapng: those right after its first section header).
   std::vector<InterfaceInfo> interfaces() const;
   std::vector<InterfaceStats> stats() const;
   uint64_t packets_read() const { return packets_read_.load(); }  // offline: before filter
@@ -146,6 +148,7 @@ class CaptureSession {
   std::atomic<bool> stop_{false};
   std::atomic<bool> interrupted_{false};  // stop() from outside, not the count or an error
   std::atomic<bool> finished_{false};
+  std::atomic<bool> started_{false};  // start() was called: a file's reader is its thread's
   std::atomic<bool> abandoned_{false};  // the session is being destroyed
   std::atomic<int> running_{0};
   std::atomic<uint64_t> taken_{0};

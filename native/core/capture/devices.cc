@@ -5,6 +5,8 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
+#include <utility>
+
 #include "common/errors.h"
 
 namespace podspan {
@@ -79,6 +81,21 @@ std::string activation_status(int rc, const std::string& detail) {
   if (rc == PCAP_WARNING && !detail.empty()) return detail;
   const std::string status = pcap_statustostr(rc);
   return detail.empty() || detail == status ? status : status + " (" + detail + ")";
+}
+
+PcapTypeName link_type_named(int value) {
+  // A file's LINKTYPE where it differs from this platform's DLT, which libpcap names (its
+  // linktype_to_dlt is not exported): LINKTYPE_RAW 101 is DLT_RAW 12 on Linux, and so on.
+  static const std::pair<int, int> kFileToDlt[] = {{100, 11}, {101, 12}, {102, 15}, {103, 16}, {106, 19}};
+  int dlt = value;
+  for (const auto& [linktype, platform] : kFileToDlt) {
+    if (value == linktype) dlt = platform;
+  }
+  PcapTypeName t;
+  t.value = value;
+  if (const char* text = pcap_datalink_val_to_name(dlt)) t.name = text;
+  if (const char* text = pcap_datalink_val_to_description(dlt)) t.description = text;
+  return t;
 }
 
 int link_type_value(const std::string& name) { return pcap_datalink_name_to_val(name.c_str()); }

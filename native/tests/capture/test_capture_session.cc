@@ -251,6 +251,10 @@ TEST(pcap_type_names_and_activation_statuses_in_words) {
   CHECK_EQ(timestamp_type_value("host"), PCAP_TSTAMP_HOST);
   CHECK_EQ(timestamp_type_value("adapter_unsynced"), PCAP_TSTAMP_ADAPTER_UNSYNCED);
   CHECK_EQ(timestamp_type_value("atomic"), -1);
+  CHECK_EQ(link_type_named(1).name + " (" + link_type_named(1).description + ")", std::string("EN10MB (Ethernet)"));
+  CHECK_EQ(link_type_named(101).name, std::string("RAW"));  // a file's LINKTYPE_RAW is Linux's DLT_RAW 12
+  CHECK_EQ(link_type_named(101).value, 101);
+  CHECK_EQ(link_type_named(9999).name, std::string(""));
   CHECK_EQ(activation_status(PCAP_ERROR, "eth9: No such device exists"), std::string("eth9: No such device exists"));
   CHECK_EQ(activation_status(PCAP_ERROR_IFACE_NOT_UP, "That device is not up"), std::string("That device is not up"));
   CHECK_EQ(activation_status(PCAP_ERROR_PERM_DENIED, "socket: Operation not permitted"),
