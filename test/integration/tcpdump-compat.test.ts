@@ -395,6 +395,34 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
     expect(warned.stderr).toContain(`podspan: warning: ${vethB}: time stamp type adapter: That type of time stamp is not supported by that device\n`);
   });
 
+  it('a tun device (raw IP): the file says LINKTYPE_RAW (101) as tcpdump\'s does, not DLT_RAW (12), and holds the same packets', async () => {
+    // Our own sender writes the packets into the tun device: the kernel sees them arrive on it.
+    const sender = track(spawn('ip', ['netns', 'exec', nsB, 'python3', path.join(repoRoot, 'test', 'helpers', 'tun-sender.py'), 'tun0', '5', '12'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-tun-'));
+    try {
+      let said = '';
+      sender.stdout!.on('data', (d) => (said += d));
+      const deadline = Date.now() + 10_000;
+      while (!said.includes('ready') && Date.now() < deadline && sender.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      expect(said).toContain('ready');
+      const [ours, reference] = [path.join(dir, 'ours.pcap'), path.join(dir, 'tcpdump.pcap')];
+      const cap = await startInNs(nsB, [process.execPath, podspanBin, 'capture', '-i', 'tun0', '-c', '5', '-w', ours], /listening on/);
+      expect(cap.stderr()).toContain('listening on tun0, link-type RAW (Raw IP), snapshot length 262144 bytes');
+      // -Z root: as root, tcpdump writes as its own user, which cannot enter this test's folder.
+      const dump = await startInNs(nsB, ['tcpdump', '-Z', 'root', '-i', 'tun0', '-c', '5', '-w', reference], /listening on/);
+      sender.stdin!.write('go\n');
+      expect(await cap.exited).toBe(0);
+      expect(await dump.exited).toBe(0);
+      const lines = (file: string) => packets(spawnSync('tcpdump', ['-nn', '-r', file], { encoding: 'utf8' }).stdout);
+      expect([fs.readFileSync(ours).readUInt32LE(20), fs.readFileSync(reference).readUInt32LE(20)]).toEqual([101, 101]);
+      expect(lines(ours)).toEqual(Array(5).fill('IP 10.99.0.2.40000 > 10.99.0.1.5000: UDP, length 12'));
+      expect(lines(ours)).toEqual(lines(reference));
+    } finally {
+      sender.stdin!.end();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints the same lines as tcpdump for the same live packets', async () => {
     const cap = await capture(['-nn', '-i', vethB, 'udp']);
     const dump = await startInNs(nsB, ['tcpdump', '-nn', '-l', '-i', vethB, 'udp'], /listening on/);

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "capture/devices.h"
+#include "capture/link_types.h"
 #include "pcap/file_reader.h"
 
 namespace podspan {
@@ -151,7 +152,7 @@ void CaptureSession::open_live(const std::string& device) {
   if (!opt_.filter.empty()) set_live_filter(*sources_.back(), device);
   InterfaceInfo info;
   info.name = device;
-  info.linktype = static_cast<uint16_t>(pcap_datalink(p));
+  info.linktype = static_cast<uint16_t>(linktype_of_dlt(pcap_datalink(p)));  // as files carry it: LINKTYPE_RAW, not DLT_RAW
   info.snaplen = static_cast<uint32_t>(pcap_snapshot(p));
   try {
     for (const auto& d : list_devices()) {

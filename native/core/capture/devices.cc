@@ -5,8 +5,7 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
-#include <utility>
-
+#include "capture/link_types.h"
 #include "common/errors.h"
 
 namespace podspan {
@@ -84,13 +83,7 @@ std::string activation_status(int rc, const std::string& detail) {
 }
 
 PcapTypeName link_type_named(int value) {
-  // A file's LINKTYPE where it differs from this platform's DLT, which libpcap names (its
-  // linktype_to_dlt is not exported): LINKTYPE_RAW 101 is DLT_RAW 12 on Linux, and so on.
-  static const std::pair<int, int> kFileToDlt[] = {{100, 11}, {101, 12}, {102, 15}, {103, 16}, {106, 19}};
-  int dlt = value;
-  for (const auto& [linktype, platform] : kFileToDlt) {
-    if (value == linktype) dlt = platform;
-  }
+  const int dlt = dlt_of_linktype(value);
   PcapTypeName t;
   t.value = value;
   if (const char* text = pcap_datalink_val_to_name(dlt)) t.name = text;

@@ -33,7 +33,7 @@ std::string activation_status(int rc, const std::string& detail);
 // libpcap's value for a name (case-insensitive, e.g. "EN10MB", "host"); -1 when unknown.
 int link_type_value(const std::string& name);
 int timestamp_type_value(const std::string& name);
-// libpcap's name and description of a link type value (both "" when it has none).
+// libpcap's name and description of a LINKTYPE_ value, as files carry (both "" when it has none).
 PcapTypeName link_type_named(int value);
 // The link types a device offers once activated (tcpdump -L), and the time stamp types it can
 // be asked for (tcpdump -J; empty: it cannot be set). Throw CaptureError(kInterface) naming the device.

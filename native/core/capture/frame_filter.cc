@@ -1,20 +1,9 @@
 #include "capture/frame_filter.h"
 
+#include "capture/link_types.h"
 #include "common/errors.h"
 
 namespace podspan {
-
-namespace {
-// pcap_open_dead takes a DLT; files and batches carry LINKTYPE_ values, which differ below 104
-// (LINKTYPE_RAW is 101, DLT_RAW 12 or 14 by platform).
-int dlt_of(uint16_t linktype) {
-  switch (linktype) {
-    case 100: return DLT_ATM_RFC1483;
-    case 101: return DLT_RAW;
-    default: return linktype;
-  }
-}
-}  // namespace
 
 FrameFilter::FrameFilter(std::string expression) : expression_(std::move(expression)) {}
 
@@ -25,7 +14,8 @@ FrameFilter::~FrameFilter() {
 const bpf_program& FrameFilter::program(uint16_t linktype) {
   auto it = programs_.find(linktype);
   if (it != programs_.end()) return it->second;
-  pcap_t* dead = pcap_open_dead(dlt_of(linktype), 262144);
+  // Files and batches carry LINKTYPE_ values; libpcap compiles for a DLT.
+  pcap_t* dead = pcap_open_dead(dlt_of_linktype(linktype), 262144);
   if (dead == nullptr) throw CaptureError(ErrorKind::kFilter, "cannot compile a filter for link type " + std::to_string(linktype));
   bpf_program prog{};
   if (pcap_compile(dead, &prog, expression_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {

@@ -20,6 +20,7 @@
 
 #include "capture/capture_session.h"
 #include "capture/devices.h"
+#include "capture/link_types.h"
 #include "check.h"
 #include "pcap/file_reader.h"
 
@@ -255,6 +256,13 @@ TEST(pcap_type_names_and_activation_statuses_in_words) {
   CHECK_EQ(link_type_named(101).name, std::string("RAW"));  // a file's LINKTYPE_RAW is Linux's DLT_RAW 12
   CHECK_EQ(link_type_named(101).value, 101);
   CHECK_EQ(link_type_named(9999).name, std::string(""));
+  CHECK_EQ(dlt_of_linktype(101), DLT_RAW);  // files say LINKTYPE_RAW, libpcap's handles DLT_RAW
+  CHECK_EQ(linktype_of_dlt(DLT_RAW), 101);
+  CHECK_EQ(linktype_of_dlt(DLT_ATM_RFC1483), 100);
+  for (int same : {DLT_EN10MB, DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_NULL, DLT_IEEE802_11_RADIO}) {
+    CHECK_EQ(linktype_of_dlt(same), same);
+    CHECK_EQ(dlt_of_linktype(same), same);
+  }
   CHECK_EQ(activation_status(PCAP_ERROR, "eth9: No such device exists"), std::string("eth9: No such device exists"));
   CHECK_EQ(activation_status(PCAP_ERROR_IFACE_NOT_UP, "That device is not up"), std::string("That device is not up"));
   CHECK_EQ(activation_status(PCAP_ERROR_PERM_DENIED, "socket: Operation not permitted"),
