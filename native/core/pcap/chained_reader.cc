@@ -14,24 +14,18 @@ class ChainedReader final : public FileReader {
   const std::vector<SectionInfo>& sections() const override { return sections_; }
 
   ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) override {
-    if (at_end_of_part_) {
-      // The packets lent from the finished file were consumed before this call: it may go.
-      at_end_of_part_ = false;
-      done_interfaces_ = interfaces_.size();
-      done_sections_ = sections_.size();
-      skipped_done_ += parts_[current_]->skipped_blocks();
-      parts_[current_++].reset();
+    for (;;) {
+      if (at_end_of_part_) next_part();
+      const ReadStatus status = parts_[current_]->read(out, max_packets, max_bytes);
       gather();
+      if (done_interfaces_ > 0) {
+        for (PacketRecord& r : out.records) r.iface += static_cast<uint32_t>(done_interfaces_);
+      }
+      if (status != ReadStatus::kEnd || current_ + 1 == parts_.size()) return status;
+      at_end_of_part_ = true;
+      // A file's end is not the input's; kOk always carries packets, so an empty end goes on.
+      if (!out.records.empty()) return ReadStatus::kOk;
     }
-    FileReader& part = *parts_[current_];
-    const ReadStatus status = part.read(out, max_packets, max_bytes);
-    gather();
-    if (done_interfaces_ > 0) {
-      for (PacketRecord& r : out.records) r.iface += static_cast<uint32_t>(done_interfaces_);
-    }
-    if (status != ReadStatus::kEnd || current_ + 1 == parts_.size()) return status;
-    at_end_of_part_ = true;
-    return ReadStatus::kOk;
   }
 
   const uint8_t* contents() const override { return nullptr; }
@@ -40,6 +34,16 @@ class ChainedReader final : public FileReader {
   uint64_t skipped_blocks() const override { return skipped_done_ + parts_[current_]->skipped_blocks(); }
 
  private:
+  // The packets lent from the finished file were consumed before this call: it may go.
+  void next_part() {
+    at_end_of_part_ = false;
+    done_interfaces_ = interfaces_.size();
+    done_sections_ = sections_.size();
+    skipped_done_ += parts_[current_]->skipped_blocks();
+    parts_[current_++].reset();
+    gather();
+  }
+
   // What the current file has shown since the last look (a reader's lists only grow), after the
   // finished files' interfaces and sections.
   void gather() {

@@ -167,6 +167,7 @@ struct All {
   ReadStatus last = ReadStatus::kOk;
   std::string error;
   bool bounds_ok = true;
+  size_t empty_ok = 0;  // kOk reads that carried no packet (the contract says there are none)
 };
 
 All read_all(FileReader& r, size_t max_packets = 3, size_t max_bytes = 1 << 20) {
@@ -174,6 +175,7 @@ All read_all(FileReader& r, size_t max_packets = 3, size_t max_bytes = 1 << 20) 
   Batch b;
   for (int guard = 0; guard < 1000000; ++guard) {
     a.last = r.read(b, max_packets, max_bytes);
+    if (a.last == ReadStatus::kOk && b.records.empty()) ++a.empty_ok;
     if (b.used > b.data.size()) a.bounds_ok = false;
     for (const auto& rec : b.records) {
       const size_t end = static_cast<size_t>(rec.offset) + rec.caplen + rec.optlen;
@@ -835,24 +837,27 @@ TEST(file_reader_chain_reads_files_in_turn_with_interfaces_numbered_on) {
   std::vector<std::unique_ptr<FileReader>> parts;
   parts.push_back(FileReader::from_memory(first.b.data(), first.size(), "a.pcap"));
   parts.push_back(FileReader::from_memory(second.b.data(), second.size(), "b.pcapng"));
+  W empty = pcap_header(false, 0xa1b2c3d4);  // a file of no packets: passed over, its interface counted
+  parts.push_back(FileReader::from_memory(empty.b.data(), empty.size(), "empty.pcap"));
   parts.push_back(FileReader::from_memory(third.b.data(), third.size(), "c.pcap"));
   auto chain = FileReader::chain(std::move(parts));
   CHECK(chain->contents() == nullptr);  // no one mapping: a consumer copies what it keeps
   All a = read_all(*chain, 3);
   CHECK(a.last == ReadStatus::kEnd);
   CHECK(a.bounds_ok);
+  CHECK_EQ(a.empty_ok, 0u);
   CHECK_EQ(a.packets.size(), 7u);
-  const std::vector<uint32_t> ifaces = {0, 0, 0, 0, 2, 3, 4};
+  const std::vector<uint32_t> ifaces = {0, 0, 0, 0, 2, 3, 5};
   const std::vector<uint64_t> times = {10 * kSec, 11 * kSec, 12 * kSec, 13 * kSec, 30 * kSec, 31 * kSec, 40 * kSec + 5};
   for (size_t i = 0; i < a.packets.size() && i < 7; ++i) {
     CHECK_EQ(a.packets[i].rec.iface, ifaces[i]);
     CHECK_EQ(a.packets[i].rec.ts_ns, times[i]);
   }
-  const std::vector<uint16_t> links = {1, 101, 1, 113, 228};
+  const std::vector<uint16_t> links = {1, 101, 1, 113, 1, 228};
   CHECK_EQ(chain->interfaces().size(), links.size());
   for (size_t i = 0; i < chain->interfaces().size() && i < links.size(); ++i) CHECK_EQ(chain->interfaces()[i].linktype, links[i]);
-  CHECK_EQ(chain->sections().size(), 4u);  // the pcaps' one each, the pcapng's two
-  if (chain->sections().size() == 4) CHECK_EQ(chain->sections()[1].userappl, std::string("second"));
+  CHECK_EQ(chain->sections().size(), 5u);  // the pcaps' one each, the pcapng's two
+  if (chain->sections().size() == 5) CHECK_EQ(chain->sections()[1].userappl, std::string("second"));
   CHECK(chain->format() == FileReader::Format::kPcap);
 
   // A damaged second file: the first file's packets, then its error naming it.
