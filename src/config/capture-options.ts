@@ -157,18 +157,24 @@ const fileFlag = (f: Flags) => (f.fileList !== undefined ? '-V' : '-r');
 
 /** -V LIST: the capture files it names, one per line (blank lines skipped), as tcpdump reads it; '-': standard input. */
 function readFileList(list: string): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(list === STDOUT ? 0 : list, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`-V ${list}: ${code === 'EISDIR' ? 'a folder, not a file' : code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
-  }
-  if (text.includes('\0')) throw new UsageError(`-V ${list}: not a text file`);
+  const text = readTextFile('-V', list, list === STDOUT ? 0 : list);
   const files = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line !== '');
   if (files.length === 0) throw new UsageError(`-V ${list}: names no file`);
   if (files.includes(STDOUT)) throw new UsageError(`-V ${list}: '-' (standard input) cannot be one of the files of a list`);
   return files;
+}
+
+/** A text file a flag names (-F, -V), read whole; what stops it is one line naming the flag and the file. */
+function readTextFile(flag: string, name: string, file: string | number = name): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${name}: ${code === 'EISDIR' ? 'a folder, not a file' : code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
+  }
+  if (text.includes('\0')) throw new UsageError(`${flag} ${name}: not a text file`);
+  return text;
 }
 
 /** -D, -L or -J (one of them, each without -r). */
@@ -193,15 +199,7 @@ function pcapType(kind: 'link' | 'time-stamp', flag: string, name: string | unde
 
 /** A filter file's expression (-F): as tcpdump reads it, '#' to the end of a line is a comment. */
 function readFilterFile(file: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`-F ${file}: ${code === 'EISDIR' ? 'a folder, not a file' : code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
-  }
-  if (text.includes('\0')) throw new UsageError(`-F ${file}: not a text file`);
-  return text
+  return readTextFile('-F', file)
     .split('\n')
     .map((line) => line.replace(/#.*$/, ''))
     .join(' ')
