@@ -447,30 +447,27 @@ function nativeOptions(options: CaptureOptions, where = sourceName(options.sourc
   return o;
 }
 
-export function listInterfaces() {
+/** A native call whose CaptureError (a device's, naming it) comes out typed, as src/errors.ts has it. */
+function typed<T>(call: () => T): T {
   try {
-    return native().listInterfaces();
+    return call();
   } catch (err) {
     throw fromNative(err);
   }
+}
+
+export function listInterfaces() {
+  return typed(() => native().listInterfaces());
 }
 
 /** The link types `device` offers (tcpdump -L). Throws a typed error naming the device. */
 export function deviceLinkTypes(device: string): NativeTypeName[] {
-  try {
-    return native().deviceLinkTypes(device);
-  } catch (err) {
-    throw fromNative(err);
-  }
+  return typed(() => native().deviceLinkTypes(device));
 }
 
 /** The time stamp types `device` can be asked for (tcpdump -J); empty when it cannot be set. */
 export function deviceTimeStampTypes(device: string): NativeTypeName[] {
-  try {
-    return native().deviceTimeStampTypes(device);
-  } catch (err) {
-    throw fromNative(err);
-  }
+  return typed(() => native().deviceTimeStampTypes(device));
 }
 
 /** libpcap's value for a link type name (-y) or a time stamp type name (-j); undefined when unknown. */
