@@ -59,16 +59,23 @@ struct Handle {
   Handle& operator=(const Handle&) = delete;
 };
 
+using NameOf = const char* (*)(int);
+
+// `value` with the name and description libpcap gives `as` (the value itself, or its DLT).
+PcapTypeName type_name(int value, int as, NameOf name, NameOf description) {
+  PcapTypeName t;
+  t.value = value;
+  if (const char* text = name(as)) t.name = text;
+  if (const char* text = description(as)) t.description = text;
+  return t;
+}
+
 // libpcap's list of `n` values (n < 0: its error) with their names, the list then freed.
 std::vector<PcapTypeName> named(const std::string& device, pcap_t* p, int n, int* values,
-                                const char* (*name)(int), const char* (*description)(int), void (*release)(int*)) {
+                                NameOf name, NameOf description, void (*release)(int*)) {
   if (n < 0) throw CaptureError(ErrorKind::kInterface, device + ": " + pcap_geterr(p));
-  std::vector<PcapTypeName> out(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    out[i].value = values[i];
-    if (const char* text = name(values[i])) out[i].name = text;
-    if (const char* text = description(values[i])) out[i].description = text;
-  }
+  std::vector<PcapTypeName> out;
+  for (int i = 0; i < n; ++i) out.push_back(type_name(values[i], values[i], name, description));
   release(values);
   return out;
 }
@@ -76,19 +83,13 @@ std::vector<PcapTypeName> named(const std::string& device, pcap_t* p, int n, int
 }  // namespace
 
 std::string activation_status(int rc, const std::string& detail) {
-  if (rc == PCAP_ERROR && !detail.empty()) return detail;
-  if (rc == PCAP_WARNING && !detail.empty()) return detail;
+  if ((rc == PCAP_ERROR || rc == PCAP_WARNING) && !detail.empty()) return detail;
   const std::string status = pcap_statustostr(rc);
   return detail.empty() || detail == status ? status : status + " (" + detail + ")";
 }
 
 PcapTypeName link_type_named(int value) {
-  const int dlt = dlt_of_linktype(value);
-  PcapTypeName t;
-  t.value = value;
-  if (const char* text = pcap_datalink_val_to_name(dlt)) t.name = text;
-  if (const char* text = pcap_datalink_val_to_description(dlt)) t.description = text;
-  return t;
+  return type_name(value, dlt_of_linktype(value), pcap_datalink_val_to_name, pcap_datalink_val_to_description);
 }
 
 int link_type_value(const std::string& name) { return pcap_datalink_name_to_val(name.c_str()); }
