@@ -13,8 +13,6 @@ import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
 import { runInterfacesLikeTcpdump, runTypesLikeTcpdump } from './interfaces-command';
 
-
-/** The interface tcpdump would pick: the first one that is up, running and not loopback. */
 /** grpc-js's "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " -> "connect ECONNREFUSED …". */
 export function readableGrpcError(message: string | undefined): string {
   if (!message) return 'no answer';
