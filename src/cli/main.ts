@@ -118,7 +118,8 @@ function program(): Command {
   const captureSource = (c: Command) =>
     c
       .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
-      .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+      .option('-r, --read <file>', 'read packets from a pcap or pcapng file (repeatable, as tcpflow: several files read in turn as one input)', collect)
+      .option('-V, --file-list <file>', 'read the capture files named in FILE, one per line, in turn as one input, as tcpdump -V (- : the list from standard input)')
       .option('-f, --filter <expression>', 'BPF filter expression')
       .option('-F, --filter-file <file>', 'read the BPF filter expression from a file (# starts a comment), as tcpdump -F')
       .option('-c, --count <n>', 'stop after n packets')

@@ -16,7 +16,8 @@ export const MAX_SNAPLEN = 262144;
 /** Raw flag values as the CLI parser hands them over (strings, booleans, arrays). */
 export interface RawCaptureFlags {
   interface?: string[];
-  read?: string;
+  /** -r: one file, or (streams, analyze, shadow: tcpflow's repeatable -r) several read in turn as one input. */
+  read?: string | string[];
   /** -V: a file naming capture files, one per line, read in turn as one input (tcpdump's -V). */
   fileList?: string;
   write?: string;
@@ -98,9 +99,10 @@ export interface CaptureRun {
   runAs?: SystemUser;
 }
 
+const fileName = z.string().min(1, { message: '-r needs a file name' });
 const flagsSchema = z.object({
   interface: z.array(z.string().min(1, { message: '-i needs an interface name' })).optional(),
-  read: z.string().min(1, { message: '-r needs a file name' }).optional(),
+  read: z.union([fileName, z.array(fileName)]).optional(),
   fileList: z.string().min(1, { message: '-V needs a file name' }).optional(),
   write: z.string().min(1, { message: '-w needs a file name' }).optional(),
   format: z
@@ -257,12 +259,14 @@ export function parseCaptureFlags(raw: RawCaptureFlags): CaptureRun {
   }
   const filter = (f.filterFile !== undefined ? readFilterFile(f.filterFile) : f.filter ?? trailing).trim();
 
-  if (f.read !== undefined && f.fileList !== undefined) throw new UsageError(`-V ${f.fileList} and -r ${f.read} conflict: read one file with -r, or several listed in -V's file`);
+  const reads = f.read === undefined ? [] : typeof f.read === 'string' ? [f.read] : f.read;
+  if (reads.length && f.fileList !== undefined) throw new UsageError(`-V ${f.fileList} and -r ${reads[0]} conflict: read files with -r, or several listed in -V's file`);
+  if (reads.length > 1 && reads.includes(STDOUT)) throw new UsageError(`-r - (standard input) cannot be one of several -r files`);
   if (f.interface?.length && reading(f)) throw new UsageError(`-i and ${fileFlag(f)} conflict: capture live or read a file, not both`);
   if (reading(f) && (f.bufferSize !== undefined || f.immediate)) {
     throw new UsageError(`-B and --immediate apply to live capture and conflict with ${fileFlag(f)}`);
   }
-  const files = f.fileList !== undefined ? readFileList(f.fileList) : f.read !== undefined ? [f.read] : [];
+  const files = f.fileList !== undefined ? readFileList(f.fileList) : reads;
   const rotating = f.fileSize !== undefined || f.rotateSeconds !== undefined || f.fileCount !== undefined;
   if (rotating && !f.write) throw new UsageError('-C, -G and -W rotate output files and need -w FILE');
   if (f.fileCount !== undefined && f.fileSize === undefined && f.rotateSeconds === undefined) {

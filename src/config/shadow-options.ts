@@ -11,7 +11,7 @@ import { decimalNumber, flagValue, intFlag } from './number-flags';
 import { checkOutFolder } from './out-folder';
 import { LOWEST_NICE } from '../runtime/thread-priority';
 
-export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
+export interface RawShadowFlags extends Pick<RawCaptureFlags, 'interface' | 'read' | 'fileList' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression'> {
   serverPort?: string[];
   target?: string;
   primary?: string;
@@ -93,7 +93,7 @@ export type ShadowRun = CaptureRun &
   };
 
 /** The settings' flags (everything but the capture's). */
-export type RawShadowSettings = Omit<RawShadowFlags, 'interface' | 'read' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression' | 'nice'>;
+export type RawShadowSettings = Omit<RawShadowFlags, 'interface' | 'read' | 'fileList' | 'filter' | 'count' | 'snaplen' | 'bufferSize' | 'duration' | 'expression' | 'nice'>;
 
 export const DEFAULT_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 export const DEFAULT_MARKER = 'x-podspan-shadow: 1';
@@ -162,7 +162,7 @@ function parseMarker(value: string | undefined): [string, string] | undefined {
 
 export function parseShadowFlags(raw: RawShadowFlags): ShadowRun {
   const { serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure, nice, ...capture } = raw;
-  if (speed !== undefined && !capture.read) throw new UsageError('--speed paces replay from a file and needs -r FILE');
+  if (speed !== undefined && !capture.read && !capture.fileList) throw new UsageError('--speed paces replay from a file and needs -r FILE (or -V LIST)');
   const settings = parseShadowSettings({ serverPort, target, primary, protocol, methods, percent, rate, speed, ignore, report, markerHeader, host, timeout, maxInFlight, queue, maxRoutes, insecure });
   const replayNice = flagValue(intFlag('--nice', 0, 19), nice);
   if (report) checkOutFolder('--report', report);

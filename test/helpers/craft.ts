@@ -41,6 +41,21 @@ export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport
 }
 
 /** n packets alternating UDP port 5000 and TCP port 80, 1 ms apart, payload sizes varying. */
+/**
+ * TCP segments between a client 198.18.0.1 and a server 198.18.0.2:80, 1 ms apart, in the
+ * order `tcp` is called (so a test lays out reordering, loss and retransmission itself).
+ */
+export function tcpConversation(): { packets: CraftedPacket[]; tcp: (fromClient: boolean, seq: number, flags: number, payload?: string, clientPort?: number) => void } {
+  let t = 0n;
+  const packets: CraftedPacket[] = [];
+  const tcp = (fromClient: boolean, seq: number, flags: number, payload = '', clientPort = 40000) =>
+    packets.push({
+      tsNs: 1_700_000_000_000_000_000n + (t += 1_000_000n),
+      frame: ipv4Frame({ proto: 6, src: fromClient ? '198.18.0.1' : '198.18.0.2', dst: fromClient ? '198.18.0.2' : '198.18.0.1', sport: fromClient ? clientPort : 80, dport: fromClient ? 80 : clientPort, payload: Buffer.from(payload), seq, flags }),
+    });
+  return { packets, tcp };
+}
+
 export function samplePackets(n: number, startSec = 1_700_000_000): CraftedPacket[] {
   const out: CraftedPacket[] = [];
   for (let i = 0; i < n; i++) {

@@ -46,6 +46,35 @@ describe('podspan analyze: bad input', () => {
   });
 });
 
+const hasEditcap = run('which', ['editcap']).code === 0;
+if (!hasEditcap) console.log('analyze of a capture split in two files: skipped, needs editcap (Wireshark)');
+
+describe.skipIf(!hasEditcap)('podspan analyze over several files', () => {
+  it('a capture split in two at any packet, read with -r -r or -V, gives the records of the whole file', () => {
+    const whole = path.resolve(__dirname, '../../fixtures/h2c-curl-go.pcap');
+    const records = (dir: string) => ['flows.jsonl', 'http.jsonl', 'dns.jsonl'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+    const fromWhole = path.join(tmp, 'split-whole');
+    expect(podspan(['analyze', '-r', whole, '-o', fromWhole, '--top', '0']).code).toBe(0);
+    const expected = records(fromWhole);
+    expect(expected[1].trim().split('\n').length).toBeGreaterThan(1); // HTTP/2 exchanges on both sides of any split
+    // Splits inside the connection's handshake, its HTTP/2 preface and settings, and its requests.
+    for (const at of [2, 5, 20, 40]) {
+      const parts = [path.join(tmp, `split-${at}-a.pcap`), path.join(tmp, `split-${at}-b.pcap`)];
+      expect(run('editcap', ['-r', whole, parts[0], `1-${at}`]).code).toBe(0);
+      expect(run('editcap', ['-r', whole, parts[1], `${at + 1}-69`]).code).toBe(0);
+      const viaR = path.join(tmp, `split-${at}-r`);
+      const r = podspan(['analyze', '-r', parts[0], '-r', parts[1], '-o', viaR, '--top', '0']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(records(viaR), `split after packet ${at}`).toEqual(expected);
+      const list = path.join(tmp, `split-${at}.list`);
+      fs.writeFileSync(list, parts.join('\n'));
+      const viaV = path.join(tmp, `split-${at}-V`);
+      expect(podspan(['analyze', '-V', list, '-o', viaV, '--top', '0']).code).toBe(0);
+      expect(records(viaV), `-V, split after packet ${at}`).toEqual(expected);
+    }
+  });
+});
+
 const SERVER = `
 const http = require('node:http');
 const counts = {};

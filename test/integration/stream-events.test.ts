@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureSession, type CaptureOptions } from '../../src/capture/session';
 import { UsageError } from '../../src/errors';
 import type { StreamEvent, StreamEventBatch } from '../../src/reassembly/stream-events';
-import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
+import { tcpConversation, writePcap } from '../helpers/craft';
 import { corpusDir, corpusEntries, readIndex } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08, RST = 0x04;
@@ -43,13 +43,7 @@ function rebuild(events: StreamEvent[]) {
 }
 
 function crafted(): string {
-  let t = 0n;
-  const pkts: CraftedPacket[] = [];
-  const tcp = (fromClient: boolean, seq: number, flags: number, payload = '') =>
-    pkts.push({
-      tsNs: 1_700_000_000_000_000_000n + (t += 1_000_000n),
-      frame: ipv4Frame({ proto: 6, src: fromClient ? '198.18.0.1' : '198.18.0.2', dst: fromClient ? '198.18.0.2' : '198.18.0.1', sport: fromClient ? 40000 : 80, dport: fromClient ? 80 : 40000, payload: Buffer.from(payload), seq, flags }),
-    });
+  const { packets: pkts, tcp } = tcpConversation();
   tcp(true, 100, SYN);
   tcp(false, 900, SYN | ACK);
   tcp(true, 107, ACK | PSH, 'world '); // ahead of "hello "

@@ -154,6 +154,14 @@ describe('capture flags', () => {
     }
   });
 
+  it('several -r files (streams, analyze, shadow: tcpflow\'s repeatable -r) are one input read in turn, as a -V list', () => {
+    expect(parseCaptureFlags({ read: ['a.pcap', 'b.pcapng'] }).capture.source).toEqual({ kind: 'file', path: 'a.pcap', morePaths: ['b.pcapng'] });
+    expect(parseCaptureFlags({ read: ['a.pcap'] }).capture.source).toEqual({ kind: 'file', path: 'a.pcap' });
+    expect(() => parseCaptureFlags({ read: ['a.pcap', '-'] })).toThrow('-r - (standard input) cannot be one of several -r files');
+    expect(() => parseCaptureFlags({ read: ['a.pcap', ''] })).toThrow('-r needs a file name');
+    expect(() => parseCaptureFlags({ read: ['a.pcap', 'b.pcap'], interface: ['lo'] })).toThrow('-i and -r conflict');
+  });
+
   it('chooses the format from the extension', () => {
     expect(formatFromPath('a/b.pcapng')).toBe('pcapng');
     expect(formatFromPath('a/b.PCAPNG')).toBe('pcapng');

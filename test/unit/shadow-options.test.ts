@@ -64,6 +64,7 @@ describe('podspan shadow flags', () => {
     expect(refused({ rate: 'fast' })).toBe('--rate takes a number');
     expect(refused({ speed: '-1' })).toBe('--speed takes a number');
     expect(refused({ read: undefined, interface: ['eth0'], speed: '1' })).toMatch(/^--speed paces replay from a file/);
+    expect(refused({ read: undefined, fileList: '/nonexistent/list', speed: '1' })).toBe('-V /nonexistent/list: no such file'); // -V is a file source for --speed
     expect(refused({ ignore: ['cookie'] })).toMatch(/^--ignore "cookie"/);
     expect(refused({ markerHeader: 'no colon' })).toMatch(/^--marker-header no colon: takes NAME: VALUE/);
     expect(refused({ host: 'a b' })).toMatch(/^--host a b/);
