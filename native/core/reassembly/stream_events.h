@@ -64,7 +64,7 @@ struct StreamEventOptions {
   size_t batch_max_bytes = 1 << 20;
   size_t batch_max_events = 8192;
   size_t queue_max_batches = 16;
-  uint32_t flush_ms = 100;         // a partial batch goes out once this old (checked per packet)
+  uint32_t flush_ms = 100;         // a partial batch goes out once this old (checked every 64 packets and at each dispatch)
 };
 
 struct StreamEventStats : TcpPipelineStats {
@@ -83,6 +83,9 @@ class StreamEventQueue : public PacketConsumer, private StreamSink {
 
   void add_interface(const InterfaceInfo& info) override { pipeline_.add_interface(info.linktype); }
   void consume(const PacketRecord& rec, const uint8_t* bytes) override;
+  // After each batch the capture thread handed over (live: at least every block timeout): a
+  // partial batch goes out once flush_ms old, when no more packets come to check the clock.
+  void dispatched() override { maybe_push(false); }
   void finish() override;
 
   // Moves the oldest ready batch into `out`. False if none. Any thread.

@@ -114,6 +114,28 @@ TEST(stream_events_carry_endpoints_bytes_and_close_reason) {
   CHECK(s.events >= 6u);
 }
 
+// Live, traffic may stop after a few packets: the capture thread's dispatched() (at least every
+// block timeout) lets a partial batch go once flush_ms old, with no packet to check the clock.
+TEST(stream_events_a_partial_batch_goes_out_at_dispatch_without_more_packets) {
+  StreamEventOptions o;
+  o.flush_ms = 0;  // old enough at once: the test needs no clock
+  StreamEventQueue q(o);
+  q.add_interface(raw_interface());
+  Feeder f{q};
+  f.send(true, 100, kSyn, "");
+  f.send(false, 900, kSyn | kAck, "");
+  f.send(true, 101, kAck, "GET / HTTP/1.1\r\n\r\n");
+  StreamEventBatch b;
+  CHECK(!q.take(b));  // three packets: the clock is read every 64
+  q.dispatched();
+  Rebuilt r;
+  r.drain(q);
+  CHECK_EQ(r.opened.size(), 1u);
+  CHECK_EQ(r.bytes[std::make_pair(r.opened.begin()->first, 0)], std::string("GET / HTTP/1.1\r\n\r\n"));
+  q.dispatched();  // nothing new: no empty batch
+  CHECK(!q.take(b));
+}
+
 TEST(stream_events_live_overflow_becomes_counted_queue_drop_gaps) {
   StreamEventOptions o;
   o.batch_max_events = 4;
