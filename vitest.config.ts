@@ -28,6 +28,7 @@ const FILE_TESTS = [
   'test/integration/shadow-report-html.test.ts',
   'test/integration/stream-events.test.ts',
   'test/integration/streams.test.ts',
+  'test/integration/streams-console.test.ts',
   'test/integration/streams-tshark.test.ts',
 ];
 const BUILD_TESTS = ['test/unit/addon-build.test.ts'];

@@ -88,8 +88,13 @@ export interface CaptureOptions {
 
 export type InterfaceStats = NativeStats;
 
-/** Reading a file: onExchanges() takes batches only while hasRoom(); onRoom's callback drains again. */
-export interface ExchangeFlow {
+/**
+ * A consumer that can fall behind (replay, a slow standard output): batches are taken only while
+ * hasRoom(); onRoom's callback drains again. Reading a file waits meanwhile. Live, stream events
+ * wait in their native queue, which drops and counts what it cannot hold; exchanges are taken
+ * anyway (the replay's own queue drops and counts them).
+ */
+export interface ConsumerFlow {
   hasRoom(): boolean;
   /** The session registers one callback, to be called whenever there is room again. */
   onRoom(fn: () => void): void;
@@ -136,7 +141,9 @@ export class CaptureSession {
   private running?: Promise<CaptureResult>;
   private recordListener?: (batch: RecordBatch) => void;
   private exchangeListener?: (batch: ExchangeBatch) => void;
-  private exchangeFlow?: ExchangeFlow;
+  private exchangeFlow?: ConsumerFlow;
+  private streamEventListener?: (batch: StreamEventBatch) => void;
+  private streamEventFlow?: ConsumerFlow;
   /** stop() was called: a file no longer waits for room. */
   private stopping = false;
   private onStop?: () => void;
@@ -253,9 +260,18 @@ export class CaptureSession {
   }
 
   /** With `shadow`: `fn` gets every batch of exchanges as it is ready (call before start()). */
-  onExchanges(fn: (batch: ExchangeBatch) => void, flow?: ExchangeFlow): void {
+  onExchanges(fn: (batch: ExchangeBatch) => void, flow?: ConsumerFlow): void {
     this.exchangeListener = fn;
     this.exchangeFlow = flow;
+  }
+
+  /**
+   * With `streamEvents`: `fn` gets every batch of stream events, taken only while `flow` has room,
+   * live too (call before start(); instead of start()'s onStreamEvents).
+   */
+  onStreamEvents(fn: (batch: StreamEventBatch) => void, flow?: ConsumerFlow): void {
+    this.streamEventListener = fn;
+    this.streamEventFlow = flow;
   }
 
   /** With `shadow`: counters so far, or undefined. */
@@ -277,6 +293,10 @@ export class CaptureSession {
     this.running = new Promise<CaptureResult>((resolve) => {
       let pending = false; // columns mode: batches left in the native queue for lack of room
       let exchangesPending = false; // the same for shadow exchanges (onExchanges' flow)
+      let eventsPending = false; // the same for stream events (onStreamEvents' flow)
+      const onEvents = onStreamEvents ?? this.streamEventListener;
+      const eventFlow = this.streamEventFlow;
+      const waiting = () => pending || exchangesPending || eventsPending;
       const drain = () => {
         if (columns) {
           pending = false;
@@ -300,8 +320,16 @@ export class CaptureSession {
         for (let b = columns ? null : this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
           onBatch?.(new PacketBatch(b.data, b.records, b.count));
         }
-        for (let e = this.handle.takeStreamEvents(); e !== null; e = this.handle.takeStreamEvents()) {
-          onStreamEvents?.(new StreamEventBatch(e.events, e.data, e.count));
+        eventsPending = false;
+        for (;;) {
+          // Stopped: the rest goes to the consumer (at most the native queue's few batches).
+          if (eventFlow && !eventFlow.hasRoom() && !this.stopping) {
+            eventsPending = true;
+            break;
+          }
+          const e = this.handle.takeStreamEvents();
+          if (e === null) break;
+          onEvents?.(new StreamEventBatch(e.events, e.data, e.count));
         }
         const onRecords = this.recordListener;
         if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
@@ -343,16 +371,17 @@ export class CaptureSession {
       };
       const onRoom = () => {
         drain();
-        if (done && !pending && !exchangesPending) finish();
+        if (done && !waiting()) finish();
       };
       columns?.onRoom(onRoom);
       this.exchangeFlow?.onRoom(onRoom);
+      eventFlow?.onRoom(onRoom);
       this.onStop = onRoom; // stopped: what waits for room goes to the consumer now (which drops and counts what it cannot hold)
       this.handle.start((kind) => {
         drain();
         if (kind !== 'done') return;
         done = true;
-        if (!pending && !exchangesPending) finish();
+        if (!waiting()) finish();
       });
     });
     return this.running;

@@ -131,9 +131,14 @@ function program(): Command {
     .command('streams')
     .description('reassemble TCP into one file per stream direction and DIR/index.jsonl (like tcpflow)')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
-    .requiredOption('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)'))
+    .option('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)'))
     .option('--max-flows <n>', 'flow table size; the least recently active flow is evicted beyond it')
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
+    .option('--console', 'print the streams on standard output instead of files, each piece after "NAME: " (tcpflow -c)')
+    .option('-C, --console-bare', 'print the streams\' bytes alone, without the "NAME: " headers (tcpflow -C)')
+    .option('-D, --hex-dump', 'with --console or -C: a hex dump of each piece (tcpflow -D)')
+    .option('-g, --color', 'with --console or -C: client to server in blue, server to client in red (tcpflow -g)')
+    .option('--binary', 'with --console or -C: unprintable bytes as they are, not as "." (tcpflow -B)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, process.stderr);
     });

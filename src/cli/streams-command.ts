@@ -1,18 +1,29 @@
 // `podspan streams`: TCP reassembled into one file per stream direction (tcpflow's layout:
-// gaps are zeros so file offsets equal stream offsets) and DIR/index.jsonl, with a progress
-// line for long runs and a summary of what was and was not decoded.
-import { CaptureSession, type StreamStats } from '../capture/session';
+// gaps are zeros so file offsets equal stream offsets) and DIR/index.jsonl, or printed on
+// standard output (tcpflow -c), with a progress line for long runs and a summary of what was
+// and was not decoded.
+import { CaptureSession, type ConsumerFlow, type StreamStats } from '../capture/session';
 import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-options';
 import { defaultInterface } from '../capture/default-interface';
+import { StreamConsole, type ConsoleStyle } from '../reassembly/stream-console';
 
 /** After SIGINT/SIGTERM, how long the stream writers may drain before the rest is given up. */
 export const DRAIN_DEADLINE_MS = 5000;
 
-export function streamSummary(s: StreamStats): string[] {
+/** Printing: what reached standard output, and what the console could not keep up with. */
+export interface ConsoleCounts {
+  printedBytes: number;
+  droppedBytes: number;
+}
+
+export function streamSummary(s: StreamStats, printed?: ConsoleCounts): string[] {
   const notDecoded = s.decode.truncated + s.decode.unknownLinktype + s.decode.notIp + s.decode.malformed;
   return [
     `${s.packets} packets, ${s.tcpPackets} TCP`,
-    `${s.streams} streams, ${s.files} files, ${s.bytes} bytes`,
+    printed
+      ? `${s.streams} streams, ${printed.printedBytes} bytes printed` +
+        (printed.droppedBytes ? `, ${printed.droppedBytes} bytes not printed: standard output did not keep up` : '')
+      : `${s.streams} streams, ${s.files} files, ${s.bytes} bytes`,
     ...(s.unwrittenFiles
       ? [`${s.unwrittenFiles} files not fully written when stopped (${s.unwrittenBytes} bytes): "written": false in index.jsonl`]
       : []),
@@ -45,6 +56,7 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
       session.abandonStreamWrites();
       return;
     }
+    if (run.console) return session.stop(); // what the native queue still holds is printed, no more
     err.write(`podspan: stopping: writing what is queued (at most ${DRAIN_DEADLINE_MS / 1000} s; signal again to stop at once)\n`);
     session.stop();
     drain = setTimeout(() => session.abandonStreamWrites(), DRAIN_DEADLINE_MS);
@@ -52,17 +64,53 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const timer = run.durationSeconds ? setTimeout(stop, run.durationSeconds * 1000) : undefined;
-  const progress = setInterval(() => {
-    const s = session.streamStats();
-    if (s) err.write(`… ${s.packets} packets, ${s.streams} streams, ${(s.bytes / 1e6).toFixed(1)} MB\n`);
-  }, 2000);
+  // Printing, the streams themselves show the progress (and a line on stderr would cut into them).
+  const progress = run.console
+    ? undefined
+    : setInterval(() => {
+        const s = session.streamStats();
+        if (s) err.write(`… ${s.packets} packets, ${s.streams} streams, ${(s.bytes / 1e6).toFixed(1)} MB\n`);
+      }, 2000);
+  const printer = run.console ? printOnStdout(session, run.console) : undefined;
   const result = await session.start();
   clearInterval(progress);
+  printer?.close();
   if (timer) clearTimeout(timer);
   if (drain) clearTimeout(drain);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (result.streamStats) for (const line of streamSummary(result.streamStats)) err.write(line + '\n');
+  if (result.streamStats) for (const line of streamSummary(result.streamStats, printer?.counts)) err.write(line + '\n');
   if (result.error) throw result.error;
   return 0;
+}
+
+/** Standard output may hold this much unwritten before batches wait (a file) or are dropped (live). */
+const STDOUT_ROOM = 4 << 20;
+
+/**
+ * --console / -C: each batch of stream events printed in one write. A slow reader (a terminal,
+ * `| less`) holds the capture back through the session's flow: a file waits, live capture drops
+ * and counts; a closed pipe (`| head`) stops the capture, quietly, as tcpdump's output does.
+ */
+function printOnStdout(session: CaptureSession, style: ConsoleStyle): { counts: ConsoleCounts; close(): void } {
+  const out = process.stdout;
+  const printer = new StreamConsole(style);
+  let closed = false;
+  const onError = () => {
+    closed = true;
+    session.stop();
+  };
+  out.on('error', onError);
+  const flow: ConsumerFlow = {
+    hasRoom: () => closed || out.writableLength < STDOUT_ROOM,
+    onRoom: (fn) => out.on('drain', fn),
+  };
+  session.onStreamEvents((batch) => {
+    const text = printer.format(batch);
+    if (text && !closed) out.write(text, 'latin1');
+  }, flow);
+  return {
+    counts: printer,
+    close: () => out.off('error', onError),
+  };
 }

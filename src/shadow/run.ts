@@ -3,7 +3,7 @@
 // 2 s on long runs, the summary on stderr at the end, the report files with --report.
 import type { ShadowSettings } from '../config/shadow-options';
 import type { ShadowMetricsSink } from './metrics';
-import type { ExchangeFlow } from '../capture/session';
+import type { ConsumerFlow } from '../capture/session';
 import type { ExchangeInfo, Outcome } from './answer';
 import { ShadowReport, type ShadowSummary, type ShadowTotals } from './report';
 import { ShadowScheduler } from './scheduler';
@@ -33,7 +33,7 @@ export interface ExchangeSource {
    * source takes batches only while flow.hasRoom() and again when flow's room callback runs (the
    * file reader waits meanwhile); live, it ignores `flow` and never waits.
    */
-  onExchanges(fn: (batch: { meta: Buffer; data: Buffer }) => void, flow: ExchangeFlow): void;
+  onExchanges(fn: (batch: { meta: Buffer; data: Buffer }) => void, flow: ConsumerFlow): void;
   /** Runs the capture; resolves when it ended (file read, count, duration, stop()). */
   start(): Promise<{ error?: Error; shadowStats?: { skipped?: Record<string, number> } }>;
   stop(): void;

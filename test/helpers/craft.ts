@@ -45,15 +45,34 @@ export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport
  * TCP segments between a client 198.18.0.1 and a server 198.18.0.2:80, 1 ms apart, in the
  * order `tcp` is called (so a test lays out reordering, loss and retransmission itself).
  */
-export function tcpConversation(): { packets: CraftedPacket[]; tcp: (fromClient: boolean, seq: number, flags: number, payload?: string, clientPort?: number) => void } {
+export function tcpConversation(): { packets: CraftedPacket[]; tcp: (fromClient: boolean, seq: number, flags: number, payload?: string | Buffer, clientPort?: number) => void } {
   let t = 0n;
   const packets: CraftedPacket[] = [];
-  const tcp = (fromClient: boolean, seq: number, flags: number, payload = '', clientPort = 40000) =>
+  const tcp = (fromClient: boolean, seq: number, flags: number, payload: string | Buffer = '', clientPort = 40000) =>
     packets.push({
       tsNs: 1_700_000_000_000_000_000n + (t += 1_000_000n),
       frame: ipv4Frame({ proto: 6, src: fromClient ? '198.18.0.1' : '198.18.0.2', dst: fromClient ? '198.18.0.2' : '198.18.0.1', sport: fromClient ? clientPort : 80, dport: fromClient ? 80 : clientPort, payload: Buffer.from(payload), seq, flags }),
     });
   return { packets, tcp };
+}
+
+const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
+
+/**
+ * One connection with what reassembly must straighten out: the client's "world " ahead of its
+ * "hello ", "hello " retransmitted, and 5 bytes of the server's answer never captured (client
+ * stream "hello world ", server stream "HTTP/1.1 200", 5 missing, "tail"); both sides FIN.
+ */
+export function untidyConnection(tcp: ReturnType<typeof tcpConversation>['tcp']): void {
+  tcp(true, 100, SYN);
+  tcp(false, 900, SYN | ACK);
+  tcp(true, 107, ACK | PSH, 'world '); // ahead of "hello "
+  tcp(true, 101, ACK | PSH, 'hello ');
+  tcp(true, 101, ACK | PSH, 'hello '); // retransmission
+  tcp(false, 901, ACK | PSH, 'HTTP/1.1 200');
+  tcp(false, 918, ACK | PSH, 'tail'); // 5 bytes [913, 918) never captured
+  tcp(true, 113, ACK | FIN);
+  tcp(false, 922, ACK | FIN);
 }
 
 export function samplePackets(n: number, startSec = 1_700_000_000): CraftedPacket[] {

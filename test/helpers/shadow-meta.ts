@@ -5,7 +5,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { ExchangeSource } from '../../src/shadow/run';
-import type { ExchangeFlow } from '../../src/capture/session';
+import type { ConsumerFlow } from '../../src/capture/session';
 
 export class MetaBuilder {
   private lines: string[] = [];
@@ -79,12 +79,12 @@ export class MetaBuilder {
 /** An ExchangeSource that hands over the given batches, one per event-loop turn; a file's waits for room. */
 export function batchSource(batches: { meta: Buffer; data: Buffer }[], live: boolean): ExchangeSource & { waits: number } {
   let fn: ((b: { meta: Buffer; data: Buffer }) => void) | undefined;
-  let flow: ExchangeFlow | undefined;
+  let flow: ConsumerFlow | undefined;
   let stopped = false;
   const src = {
     live,
     waits: 0,
-    onExchanges: (f: typeof fn, fl: ExchangeFlow) => void ((fn = f), (flow = fl)),
+    onExchanges: (f: typeof fn, fl: ConsumerFlow) => void ((fn = f), (flow = fl)),
     stop: () => void (stopped = true),
     async start() {
       for (const b of batches) {

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tcpConversation, writePcap } from '../helpers/craft';
+import { tcpConversation, untidyConnection, writePcap } from '../helpers/craft';
 import { corpusDir, corpusEntries, letVitestIn, podspan, readIndex, run, streamsBesideTcpflow, type IndexEntry } from '../helpers/tools';
+import { digestFiles, digestValues, parseHexPrint } from '../helpers/stream-print';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 const hasTcpflow = run('which', ['tcpflow']).code === 0;
@@ -16,15 +17,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('podspan streams on crafted captures', () => {
   it('writes exactly the bytes each direction carried: reordered, retransmitted, a lost segment, a reused 4-tuple', () => {
     const { packets: pkts, tcp } = tcpConversation();
-    tcp(true, 100, SYN);
-    tcp(false, 900, SYN | ACK);
-    tcp(true, 107, ACK | PSH, 'world ');   // ahead of "hello "
-    tcp(true, 101, ACK | PSH, 'hello ');
-    tcp(true, 101, ACK | PSH, 'hello ');   // retransmission
-    tcp(false, 901, ACK | PSH, 'HTTP/1.1 200');
-    tcp(false, 918, ACK | PSH, 'tail');    // 5 bytes [913, 918) never captured
-    tcp(true, 113, ACK | FIN, '');
-    tcp(false, 922, ACK | FIN, '');
+    untidyConnection(tcp);
     tcp(true, 5000, SYN);                  // same 4-tuple again
     tcp(true, 5001, ACK | PSH, 'again');
     tcp(true, 5006, ACK | FIN, '');
@@ -103,7 +96,7 @@ describe('podspan streams on crafted captures', () => {
   it('says which flag is missing or wrong', () => {
     const r = podspan(['streams', '-r', 'x.pcap']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/-o, --out-dir/);
+    expect(r.stderr.trim()).toBe('podspan: -o DIR is required: the folder for the stream files and index.jsonl (or --console to print the streams)');
     const bad = podspan(['streams', '-r', 'x.pcap', '-o', tmp, '--max-flows', 'lots']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('podspan: --max-flows takes a whole number');
@@ -145,7 +138,7 @@ const KNOWN: Record<string, string> = {
 };
 
 describe.skipIf(!corpus || !hasTcpflow)('podspan streams against tcpflow on the corpus', () => {
-  it('writes the same bytes as tcpflow for every stream direction, but for the differences listed with their reasons', async () => {
+  it('writes the same bytes as tcpflow for every stream direction, but for the differences listed with their reasons; --console prints what the files hold', async () => {
     const entries = corpusEntries(corpus!).filter((e) => !e.corrupt);
     let identical = 0;
     const unexplained: string[] = [];
@@ -154,6 +147,10 @@ describe.skipIf(!corpus || !hasTcpflow)('podspan streams against tcpflow on the 
       await letVitestIn();
       const { theirs, ours, ...r } = streamsBesideTcpflow(e, tmp);
       expect(r.code, `${e.file}: ${r.stderr}`).toBe(0);
+      // --console prints the same streams as the files hold (its hex dump, parsed back).
+      const printed = podspan(['streams', '--console', '-D', '-r', e.path]);
+      expect(printed.code, `${e.file}: ${printed.stderr}`).toBe(0);
+      expect(digestValues(parseHexPrint(printed.stdout)), `${e.file}: --console`).toEqual(digestValues(digestFiles(ours, readIndex(ours))));
       for (const name of fs.readdirSync(theirs).filter((n) => n !== 'report.xml')) {
         const key = `${e.file} ${name}`;
         const a = fs.readFileSync(path.join(theirs, name));
