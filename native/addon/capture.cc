@@ -119,6 +119,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     eo.batch_max_events = static_cast<size_t>(get_number(so, "maxEvents", static_cast<double>(eo.batch_max_events)));
     eo.queue_max_batches = static_cast<size_t>(get_number(so, "queueBatches", static_cast<double>(eo.queue_max_batches)));
     eo.flush_ms = static_cast<uint32_t>(get_number(so, "flushMs", eo.flush_ms));
+    eo.payload_as_text = get_bool(so, "payloadAsText", false);
     sinks.events = std::make_shared<podspan::StreamEventQueue>(eo);
     opt.consumers.push_back(sinks.events);
   }

@@ -91,7 +91,7 @@ export interface NativeCaptureOptions {
     erspanSession?: number;
     hwid?: number;
   }[];
-  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean };
   analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions; evidence?: NativeEvidenceOptions; scanGroup?: NativeScanGroup };
   shadow?: ShadowCaptureOptions;
 }

@@ -67,9 +67,10 @@ export interface CaptureOptions {
   /**
    * Reassemble TCP natively and hand open/data/gap/close events to start()'s onStreamEvents in
    * batches. Reading a file waits for JavaScript; live capture never blocks: while the queue is
-   * full, payload becomes gap events marked queueDrop. Exclusive with `streams`.
+   * full, payload becomes gap events marked queueDrop. Exclusive with `streams`. payloadAsText:
+   * data bytes as tcpflow's console shows them (outside printable ASCII, CR and LF: '.').
    */
-  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number };
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean };
   /**
    * Analytics on the capture thread: a record per TCP connection (flows), HTTP exchange and DNS
    * transaction, as JSON lines in batches (see src/analysis/native-records.ts). Reading a file

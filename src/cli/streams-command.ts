@@ -10,10 +10,9 @@ import { StreamConsole, type ConsoleStyle } from '../reassembly/stream-console';
 /** After SIGINT/SIGTERM, how long the stream writers may drain before the rest is given up. */
 export const DRAIN_DEADLINE_MS = 5000;
 
-/** Printing: what reached standard output, and what the console could not keep up with. */
+/** Printing (--console, -C): the payload bytes printed. */
 export interface ConsoleCounts {
   printedBytes: number;
-  droppedBytes: number;
 }
 
 export function streamSummary(s: StreamStats, printed?: ConsoleCounts): string[] {
@@ -22,7 +21,8 @@ export function streamSummary(s: StreamStats, printed?: ConsoleCounts): string[]
     `${s.packets} packets, ${s.tcpPackets} TCP`,
     printed
       ? `${s.streams} streams, ${printed.printedBytes} bytes printed` +
-        (printed.droppedBytes ? `, ${printed.droppedBytes} bytes not printed: standard output did not keep up` : '')
+        // Every payload byte the native queue dropped (live, standard output behind), shown as a gap or not.
+        (s.droppedDataBytes ? `, ${s.droppedDataBytes} bytes not printed: standard output did not keep up` : '')
       : `${s.streams} streams, ${s.files} files, ${s.bytes} bytes`,
     ...(s.unwrittenFiles
       ? [`${s.unwrittenFiles} files not fully written when stopped (${s.unwrittenBytes} bytes): "written": false in index.jsonl`]
@@ -107,7 +107,7 @@ function printOnStdout(session: CaptureSession, style: ConsoleStyle): { counts: 
   };
   session.onStreamEvents((batch) => {
     const text = printer.format(batch);
-    if (text && !closed) out.write(text, 'latin1');
+    if (text.length && !closed) out.write(text);
   }, flow);
   return {
     counts: printer,

@@ -2,7 +2,7 @@
 // count, duration) plus the output folder and the flow-table limits, or tcpflow's console
 // printing instead of files.
 import { UsageError } from '../errors';
-import type { ConsoleStyle } from '../reassembly/stream-console';
+import { eventsFor, type ConsoleStyle } from '../reassembly/stream-console';
 import { parseCaptureFlags, type CaptureRun, type RawCaptureFlags } from './capture-options';
 import { flagValue, intFlag, positiveNumber } from './number-flags';
 import { checkOutFolder } from './out-folder';
@@ -59,7 +59,7 @@ export function parseStreamsFlags(raw: RawStreamsFlags): StreamsRun {
   const idle = flagValue(positiveNumber('--idle-timeout', MAX_IDLE_SECONDS).optional(), idleTimeout);
   if (printing) {
     run.console = printing;
-    run.capture.streamEvents = { maxFlows: flows, idleTimeoutSeconds: idle };
+    run.capture.streamEvents = { maxFlows: flows, idleTimeoutSeconds: idle, ...eventsFor(printing) };
   } else {
     run.capture.streams = { dir: outDir!, maxFlows: flows, idleTimeoutSeconds: idle };
   }

@@ -6,6 +6,15 @@
 namespace podspan {
 namespace {
 
+// tcpflow's console text: printable ASCII, CR and LF as they are, any other byte '.'.
+struct TextTable {
+  uint8_t shown[256];
+  TextTable() {
+    for (int b = 0; b < 256; ++b) shown[b] = (b >= 0x20 && b <= 0x7e) || b == '\n' || b == '\r' ? static_cast<uint8_t>(b) : '.';
+  }
+};
+const TextTable kText;
+
 uint64_t now_ms() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
@@ -152,7 +161,11 @@ void StreamEventQueue::on_data(const StreamInfo& s, int dir, uint64_t offset, co
   }
   e->offset = offset;
   e->length = len;
+  const size_t at = current_.data.size();
   current_.data.insert(current_.data.end(), data, data + len);
+  if (opt_.payload_as_text) {
+    for (uint8_t* b = current_.data.data() + at; b != current_.data.data() + at + len; ++b) *b = kText.shown[*b];
+  }
 }
 
 void StreamEventQueue::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) { append_gap(s.id, dir, offset, len, 0, ts_); }

@@ -64,6 +64,9 @@ struct StreamEventOptions {
   size_t batch_max_bytes = 1 << 20;
   size_t batch_max_events = 8192;
   size_t queue_max_batches = 16;
+  // Payload as a console shows it (tcpflow -c): bytes outside printable ASCII, CR and LF become
+  // '.', here on the capture thread, where the bytes are in cache, not per byte in JavaScript.
+  bool payload_as_text = false;
   uint32_t flush_ms = 100;         // a partial batch goes out once this old (checked every 64 packets and at each dispatch)
 };
 

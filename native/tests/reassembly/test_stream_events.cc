@@ -136,6 +136,25 @@ TEST(stream_events_a_partial_batch_goes_out_at_dispatch_without_more_packets) {
   CHECK(!q.take(b));
 }
 
+TEST(stream_events_payload_as_text_shows_unprintable_bytes_as_dots) {
+  StreamEventOptions o;
+  o.payload_as_text = true;
+  StreamEventQueue q(o);
+  q.add_interface(raw_interface());
+  Feeder f{q};
+  f.send(true, 100, kSyn, "");
+  f.send(false, 900, kSyn | kAck, "");
+  std::string every;
+  for (int b = 0; b < 256; ++b) every.push_back(static_cast<char>(b));
+  f.send(true, 101, kAck, every);
+  q.finish();
+  Rebuilt r;
+  r.drain(q);
+  std::string shown;
+  for (int b = 0; b < 256; ++b) shown.push_back((b >= 0x20 && b <= 0x7e) || b == '\n' || b == '\r' ? static_cast<char>(b) : '.');
+  CHECK_EQ(r.bytes[std::make_pair(r.opened.begin()->first, 0)], shown);
+}
+
 TEST(stream_events_live_overflow_becomes_counted_queue_drop_gaps) {
   StreamEventOptions o;
   o.batch_max_events = 4;
