@@ -145,6 +145,8 @@ export class CaptureSession {
   private exchangeFlow?: ConsumerFlow;
   private streamEventListener?: (batch: StreamEventBatch) => void;
   private streamEventFlow?: ConsumerFlow;
+  private packetListener?: (batch: PacketBatch) => void;
+  private packetFlow?: ConsumerFlow;
   /** stop() was called: a file no longer waits for room. */
   private stopping = false;
   private onStop?: () => void;
@@ -267,6 +269,15 @@ export class CaptureSession {
   }
 
   /**
+   * `fn` gets every batch of packets, taken only while `flow` has room, live too (call before
+   * start(); instead of start()'s onBatch).
+   */
+  onPacketBatches(fn: (batch: PacketBatch) => void, flow?: ConsumerFlow): void {
+    this.packetListener = fn;
+    this.packetFlow = flow;
+  }
+
+  /**
    * With `streamEvents`: `fn` gets every batch of stream events, taken only while `flow` has room,
    * live too (call before start(); instead of start()'s onStreamEvents).
    */
@@ -295,9 +306,23 @@ export class CaptureSession {
       let pending = false; // columns mode: batches left in the native queue for lack of room
       let exchangesPending = false; // the same for shadow exchanges (onExchanges' flow)
       let eventsPending = false; // the same for stream events (onStreamEvents' flow)
+      let packetsPending = false; // the same for packet batches (onPacketBatches' flow)
       const onEvents = onStreamEvents ?? this.streamEventListener;
       const eventFlow = this.streamEventFlow;
-      const waiting = () => pending || exchangesPending || eventsPending;
+      const onPackets = onBatch ?? this.packetListener;
+      const packetFlow = this.packetFlow;
+      const waiting = () => pending || exchangesPending || eventsPending || packetsPending;
+      // Stopped: what waits goes to the consumer (at most the native queue's few batches).
+      const roomFor = (flow: ConsumerFlow | undefined) => !flow || flow.hasRoom() || this.stopping;
+      /** Hands what `take` gives to `deliver` while there is room; true when it stopped for lack of room. */
+      const takeWhile = <T>(room: () => boolean, take: () => T | null, deliver: (item: T) => void): boolean => {
+        for (;;) {
+          if (!room()) return true;
+          const item = take();
+          if (item === null) return false;
+          deliver(item);
+        }
+      };
       const drain = () => {
         if (columns) {
           pending = false;
@@ -318,36 +343,14 @@ export class CaptureSession {
             columns.onColumns(c.parts, c.unrouted);
           }
         }
-        for (let b = columns ? null : this.handle.takeBatch(); b !== null; b = this.handle.takeBatch()) {
-          onBatch?.(new PacketBatch(b.data, b.records, b.count));
-        }
-        eventsPending = false;
-        for (;;) {
-          // Stopped: the rest goes to the consumer (at most the native queue's few batches).
-          if (eventFlow && !eventFlow.hasRoom() && !this.stopping) {
-            eventsPending = true;
-            break;
-          }
-          const e = this.handle.takeStreamEvents();
-          if (e === null) break;
-          onEvents?.(new StreamEventBatch(e.events, e.data, e.count));
-        }
+        packetsPending = !columns && takeWhile(() => roomFor(packetFlow), () => this.handle.takeBatch(), (b) => onPackets?.(new PacketBatch(b.data, b.records, b.count)));
+        eventsPending = takeWhile(() => roomFor(eventFlow), () => this.handle.takeStreamEvents(), (e) => onEvents?.(new StreamEventBatch(e.events, e.data, e.count)));
         const onRecords = this.recordListener;
         if (onRecords) for (let r = this.takeRecords(); r !== undefined; r = this.takeRecords()) onRecords(r);
         const onExchanges = this.exchangeListener;
         const flow = this.live ? undefined : this.exchangeFlow;
-        exchangesPending = false;
-        if (onExchanges) {
-          for (;;) {
-            if (flow && !flow.hasRoom()) {
-              exchangesPending = true; // a file waits for room (its reader thread waits with it)
-              break;
-            }
-            const e = this.takeExchanges();
-            if (e === undefined) break;
-            onExchanges(e);
-          }
-        }
+        // A file waits for room (its reader thread waits with it), stopped or not.
+        exchangesPending = !!onExchanges && takeWhile(() => !flow || flow.hasRoom(), () => this.takeExchanges() ?? null, onExchanges);
       };
       let done = false;
       let finished = false;
@@ -377,6 +380,7 @@ export class CaptureSession {
       columns?.onRoom(onRoom);
       this.exchangeFlow?.onRoom(onRoom);
       eventFlow?.onRoom(onRoom);
+      packetFlow?.onRoom(onRoom);
       this.onStop = onRoom; // stopped: what waits for room goes to the consumer now (which drops and counts what it cannot hold)
       this.handle.start((kind) => {
         drain();

@@ -3,6 +3,7 @@
 // capture quietly with exit 0, as tcpdump's does.
 import { defaultInterface } from '../capture/default-interface';
 import { CaptureSession, linkTypeText, type CaptureResult } from '../capture/session';
+import type { PacketBatch } from '../capture/batch';
 import { MAX_SNAPLEN, parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { PostRotate } from '../capture/post-rotate';
 import { becomeUser, type SystemUser } from '../runtime/privileges';
@@ -11,6 +12,7 @@ import type { GrpcForwarderStats } from '../forward/grpc-forwarder';
 import { resolveTargets } from '../forward/resolve';
 import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
+import { outputFlow } from './output-flow';
 import { runInterfacesLikeTcpdump, runTypesLikeTcpdump } from './interfaces-command';
 
 /** grpc-js's "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " -> "connect ECONNREFUSED …". */
@@ -162,28 +164,27 @@ export async function runCapture(raw: RawCaptureFlags, out: NodeJS.WritableStrea
   let names = interfaces.map((i) => i.name);
   let linktypes = interfaces.map((i) => i.linktype);
   const printer = mode.kind === 'lines' ? new PacketPrinter(mode.print) : undefined;
-  const result = await session.start(
-    printer
-      ? (batch) => {
-          if (pipeClosed) return;
-          let text = '';
-          for (let k = 0; k < batch.count; k++) {
-            const idx = batch.iface(k);
-            if (idx >= names.length) {
-              const now = session.interfaces();
-              names = now.map((i) => i.name);
-              linktypes = now.map((i) => i.linktype);
-            }
-            // Several live interfaces in one capture (tcpdump takes one): say which, as cooked v2 lines do.
-            const prefix = live && names.length > 1 ? `${(names[idx] || `if${idx}`).padEnd(5)} ` : '';
-            text += printer.line(batch.timestampNs(k), linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k), prefix) + '\n';
-          }
-          out.write(text);
+  if (printer) {
+    // Lines wait for a slow reader (`| less`): a file's reading waits with them, as tcpdump's.
+    const printLines = (batch: PacketBatch) => {
+      if (pipeClosed) return;
+      let text = '';
+      for (let k = 0; k < batch.count; k++) {
+        const idx = batch.iface(k);
+        if (idx >= names.length) {
+          const now = session.interfaces();
+          names = now.map((i) => i.name);
+          linktypes = now.map((i) => i.linktype);
         }
-      : undefined,
-    undefined,
-    fanout,
-  );
+        // Several live interfaces in one capture (tcpdump takes one): say which, as cooked v2 lines do.
+        const prefix = live && names.length > 1 ? `${(names[idx] || `if${idx}`).padEnd(5)} ` : '';
+        text += printer.line(batch.timestampNs(k), linktypes[idx] ?? 1, batch.packet(k), batch.origlen(k), prefix) + '\n';
+      }
+      out.write(text);
+    };
+    session.onPacketBatches(printLines, outputFlow(out, () => pipeClosed));
+  }
+  const result = await session.start(undefined, undefined, fanout);
   if (timer) clearTimeout(timer);
   if (waitNotice) clearInterval(waitNotice);
   if (rotatedPoll) clearInterval(rotatedPoll);

@@ -2,10 +2,11 @@
 // gaps are zeros so file offsets equal stream offsets) and DIR/index.jsonl, or printed on
 // standard output (tcpflow -c), with a progress line for long runs and a summary of what was
 // and was not decoded.
-import { CaptureSession, type ConsumerFlow, type StreamStats } from '../capture/session';
+import { CaptureSession, type StreamStats } from '../capture/session';
 import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-options';
 import { defaultInterface } from '../capture/default-interface';
 import { StreamConsole, type ConsoleStyle } from '../reassembly/stream-console';
+import { outputFlow } from './output-flow';
 
 /** After SIGINT/SIGTERM, how long the stream writers may drain before the rest is given up. */
 export const DRAIN_DEADLINE_MS = 5000;
@@ -84,13 +85,10 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
   return 0;
 }
 
-/** Standard output may hold this much unwritten before batches wait (a file) or are dropped (live). */
-const STDOUT_ROOM = 4 << 20;
-
 /**
  * --console / -C: each batch of stream events printed in one write. A slow reader (a terminal,
- * `| less`) holds the capture back through the session's flow: a file waits, live capture drops
- * and counts; a closed pipe (`| head`) stops the capture, quietly, as tcpdump's output does.
+ * `| less`) holds the capture back (outputFlow); a closed pipe (`| head`) stops the capture,
+ * quietly, as tcpdump's output does.
  */
 function printOnStdout(session: CaptureSession, style: ConsoleStyle): { counts: ConsoleCounts; close(): void } {
   const out = process.stdout;
@@ -101,14 +99,10 @@ function printOnStdout(session: CaptureSession, style: ConsoleStyle): { counts: 
     session.stop();
   };
   out.on('error', onError);
-  const flow: ConsumerFlow = {
-    hasRoom: () => closed || out.writableLength < STDOUT_ROOM,
-    onRoom: (fn) => out.on('drain', fn),
-  };
   session.onStreamEvents((batch) => {
-    const text = printer.format(batch);
-    if (text.length && !closed) out.write(text);
-  }, flow);
+    const bytes = printer.format(batch);
+    if (bytes.length && !closed) out.write(bytes);
+  }, outputFlow(out, () => closed));
   return {
     counts: printer,
     close: () => out.off('error', onError),

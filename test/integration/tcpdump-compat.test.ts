@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { samplePackets, writePcap } from '../helpers/craft';
+import { ipv4Frame, samplePackets, tcpConversation, writePcap } from '../helpers/craft';
 import { addNamespaces, addVeth, canUseNetns, exitStatus, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
 import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, repoRoot, run } from '../helpers/tools';
 
@@ -248,6 +248,39 @@ describe('tcpdump flags and pipes', () => {
       const r = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" capture ${args} | head -c 200 > /dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`]);
       expect(r.stderr, args).toContain('exit=0');
       expect(r.stderr, args).not.toMatch(/EPIPE|Broken pipe|\n\s+at |internal error/);
+    }
+  });
+
+  it('a reader that does not keep up holds the file\'s reading back, as tcpdump\'s blocked output does: bounded memory, every line delivered', async () => {
+    const t0 = 1_700_000_000_000_000_000n;
+    const udp = ipv4Frame({ proto: 17, src: '198.18.0.1', dst: '198.18.0.2', sport: 40000, dport: 5000, payload: Buffer.alloc(10, 0x41) });
+    const small = path.join(tmp, 'many-small.pcap');
+    writePcap(small, Array.from({ length: 600_000 }, (_, i) => ({ tsNs: t0 + BigInt(i) * 1000n, frame: udp })));
+    const { packets: segments, tcp } = tcpConversation();
+    for (let i = 0; i < 300_000; i++) tcp(true, 1 + i * 100, 0x18, Buffer.alloc(100, 0x61));
+    const stream = path.join(tmp, 'one-long-stream.pcap');
+    writePcap(stream, segments);
+    for (const [args, lines] of [[['capture', '-nn', '-r', small], 600_000], [['streams', '-C', '-r', stream], 300_000]] as const) {
+      const child = track(spawn(process.execPath, [podspanBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      let err = '';
+      child.stderr!.on('data', (d: Buffer) => (err += d));
+      // Nobody reads its output yet: once its CPU time stops moving, it is waiting, not done.
+      const cpu = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+      let [last, still] = [-1, 0];
+      for (const deadline = Date.now() + 60_000; still < 4 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+        const now = cpu();
+        [last, still] = [now, now === last ? still + 1 : 0];
+      }
+      expect(still, args.join(' ')).toBe(4);
+      expect(err, `${args.join(' ')}: finished reading while its output was not read`).not.toMatch(/packets read|bytes printed/);
+      const anonMiB = Number(/RssAnon:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+      expect(anonMiB, args.join(' ')).toBeLessThan(200);
+      let newlines = 0;
+      child.stdout!.on('data', (d: Buffer) => {
+        for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) newlines++;
+      });
+      expect(await exitStatus(child), err).toBe(0);
+      expect(newlines, args.join(' ')).toBe(lines);
     }
   });
 
