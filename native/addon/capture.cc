@@ -108,6 +108,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     podspan::StreamFilesOptions sf;
     sf.dir = get_string(so, "dir");
     parse_flow_limits(so, sf.reassembly);
+    sf.max_direction_bytes = static_cast<uint64_t>(get_number(so, "maxDirectionBytes", 0));
     sinks.streams = std::make_shared<podspan::StreamFiles>(sf);
     opt.consumers.push_back(sinks.streams);
   } else if (o.Get("streamEvents").IsObject()) {
@@ -120,6 +121,7 @@ CaptureOptions parse_options(const Napi::Object& o, Sinks& sinks) {
     eo.queue_max_batches = static_cast<size_t>(get_number(so, "queueBatches", static_cast<double>(eo.queue_max_batches)));
     eo.flush_ms = static_cast<uint32_t>(get_number(so, "flushMs", eo.flush_ms));
     eo.payload_as_text = get_bool(so, "payloadAsText", false);
+    eo.max_direction_bytes = static_cast<uint64_t>(get_number(so, "maxDirectionBytes", 0));
     sinks.events = std::make_shared<podspan::StreamEventQueue>(eo);
     opt.consumers.push_back(sinks.events);
   }
@@ -517,6 +519,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       o.Set("files", num(f.files));
       o.Set("unwrittenFiles", num(f.unwritten_files));
       o.Set("unwrittenBytes", num(f.unwritten_bytes));
+      o.Set("truncatedBytes", num(f.truncated_bytes));
     } else {
       const podspan::StreamEventStats e = sinks_.events->stats();
       s = e;
@@ -525,6 +528,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
       o.Set("events", num(e.events));
       o.Set("droppedDataBytes", num(e.dropped_data_bytes));
       o.Set("droppedEvents", num(e.dropped_events));
+      o.Set("truncatedBytes", num(e.truncated_bytes));
     }
     o.Set("packets", num(s.packets));
     o.Set("tcpPackets", num(s.tcp_packets));

@@ -70,7 +70,7 @@ export interface NativeCaptureOptions {
     application?: string;
   };
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
-  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number; maxDirectionBytes?: number };
   /** VXLAN, GENEVE, GRE and ERSPAN targets (one native sender; `encap` picks the header). */
   vxlan?: {
     encap: 'vxlan' | 'geneve' | 'gre' | 'erspan';
@@ -91,7 +91,7 @@ export interface NativeCaptureOptions {
     erspanSession?: number;
     hwid?: number;
   }[];
-  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean };
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean; maxDirectionBytes?: number };
   analysis?: { flowTimeoutSeconds?: number; maxFlows?: number; maxBytes?: number; queueBatches?: number; flushMs?: number; detect?: NativeDetectOptions; evidence?: NativeEvidenceOptions; scanGroup?: NativeScanGroup };
   shadow?: ShadowCaptureOptions;
 }
@@ -241,6 +241,8 @@ export interface StreamStats {
   events?: number;
   droppedDataBytes?: number;
   droppedEvents?: number;
+  /** Payload beyond maxDirectionBytes (tcpflow -b): not written, not handed over. */
+  truncatedBytes: number;
 }
 
 export interface ForwardStats {

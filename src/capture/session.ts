@@ -63,14 +63,14 @@ export interface CaptureOptions {
   /** Deliver batches to JavaScript (bounded queue; live capture drops and counts when full). */
   batches?: { maxPackets?: number; maxBytes?: number; flushMs?: number; queueBatches?: number };
   /** Reassemble TCP natively into one file per stream direction plus index.jsonl in `dir`. */
-  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number };
+  streams?: { dir: string; maxFlows?: number; idleTimeoutSeconds?: number; maxDirectionBytes?: number };
   /**
    * Reassemble TCP natively and hand open/data/gap/close events to start()'s onStreamEvents in
    * batches. Reading a file waits for JavaScript; live capture never blocks: while the queue is
    * full, payload becomes gap events marked queueDrop. Exclusive with `streams`. payloadAsText:
    * data bytes as tcpflow's console shows them (outside printable ASCII, CR and LF: '.').
    */
-  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean };
+  streamEvents?: { maxFlows?: number; idleTimeoutSeconds?: number; maxBytes?: number; maxEvents?: number; queueBatches?: number; flushMs?: number; payloadAsText?: boolean; maxDirectionBytes?: number };
   /**
    * Analytics on the capture thread: a record per TCP connection (flows), HTTP exchange and DNS
    * transaction, as JSON lines in batches (see src/analysis/native-records.ts). Reading a file

@@ -134,6 +134,7 @@ function program(): Command {
     .option('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)'))
     .option('--max-flows <n>', 'flow table size; the least recently active flow is evicted beyond it')
     .option('--idle-timeout <seconds>', 'close a stream idle this long (default 120)')
+    .option('-b, --max-bytes <n>', 'keep each stream direction up to its first n bytes; the rest is counted, not written (tcpflow -b)')
     .option('--console', 'print the streams on standard output instead of files, each piece after "NAME: " (tcpflow -c)')
     .option('-C, --console-bare', 'print the streams\' bytes alone, without the "NAME: " headers (tcpflow -C)')
     .option('-D, --hex-dump', 'with --console or -C: a hex dump of each piece (tcpflow -D)')

@@ -16,7 +16,7 @@ export interface ConsoleCounts {
   printedBytes: number;
 }
 
-export function streamSummary(s: StreamStats, printed?: ConsoleCounts): string[] {
+export function streamSummary(s: StreamStats, printed?: ConsoleCounts, maxDirectionBytes?: number): string[] {
   const notDecoded = s.decode.truncated + s.decode.unknownLinktype + s.decode.notIp + s.decode.malformed;
   return [
     `${s.packets} packets, ${s.tcpPackets} TCP`,
@@ -28,6 +28,7 @@ export function streamSummary(s: StreamStats, printed?: ConsoleCounts): string[]
     ...(s.unwrittenFiles
       ? [`${s.unwrittenFiles} files not fully written when stopped (${s.unwrittenBytes} bytes): "written": false in index.jsonl`]
       : []),
+    ...(s.truncatedBytes ? [`${s.truncatedBytes} bytes beyond -b ${maxDirectionBytes} of their direction, not ${printed ? 'printed' : 'written'}`] : []),
     `${s.gaps} gaps, ${s.gapBytes} bytes missing`,
     `closed: ${Object.entries(s.closed).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `${s.retransmittedBytes} bytes retransmitted, ${s.overlapBytes} bytes overlapping (${s.overlapConflicts} with different bytes)`,
@@ -80,7 +81,7 @@ export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStrea
   if (drain) clearTimeout(drain);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  if (result.streamStats) for (const line of streamSummary(result.streamStats, printer?.counts)) err.write(line + '\n');
+  if (result.streamStats) for (const line of streamSummary(result.streamStats, printer?.counts, run.maxDirectionBytes)) err.write(line + '\n');
   if (result.error) throw result.error;
   return 0;
 }

@@ -15,6 +15,8 @@ export interface RawStreamsFlags extends Omit<RawCaptureFlags, 'write' | 'format
   outDir?: string;
   maxFlows?: string;
   idleTimeout?: string;
+  /** -b: bytes kept of each stream direction (tcpflow -b). */
+  maxBytes?: string;
   /** tcpflow's console flags: --console (-c there), -C, -D, -g, --binary (-B there). */
   console?: boolean;
   consoleBare?: boolean;
@@ -24,6 +26,8 @@ export interface RawStreamsFlags extends Omit<RawCaptureFlags, 'write' | 'format
 }
 
 export interface StreamsRun extends CaptureRun {
+  /** -b: each direction up to its first this many bytes (tcpflow -b). */
+  maxDirectionBytes?: number;
   /** Print the streams on standard output instead of writing files. */
   console?: ConsoleStyle;
 }
@@ -44,7 +48,7 @@ function consoleStyle(f: ConsoleFlags): ConsoleStyle | undefined {
 }
 
 export function parseStreamsFlags(raw: RawStreamsFlags): StreamsRun {
-  const { outDir, maxFlows, idleTimeout, console: toConsole, consoleBare, hexDump, color, binary, ...capture } = raw;
+  const { outDir, maxFlows, idleTimeout, maxBytes, console: toConsole, consoleBare, hexDump, color, binary, ...capture } = raw;
   // tcpflow's -c is the console; here -c is tcpdump's packet count, which a tcpflow hand types first.
   if (capture.count !== undefined && !/^\s*\d+\s*$/.test(capture.count)) {
     throw new UsageError(`-c takes a whole number, the packets to stop after, as tcpdump's (tcpflow's -c, printing on the console, is --console here)`);
@@ -57,11 +61,13 @@ export function parseStreamsFlags(raw: RawStreamsFlags): StreamsRun {
   const run: StreamsRun = parseCaptureFlags(capture);
   const flows = flagValue(intFlag('--max-flows', 1, MAX_FLOWS), maxFlows);
   const idle = flagValue(positiveNumber('--idle-timeout', MAX_IDLE_SECONDS).optional(), idleTimeout);
+  const limit = flagValue(intFlag('-b', 1, Number.MAX_SAFE_INTEGER), maxBytes);
+  run.maxDirectionBytes = limit;
   if (printing) {
     run.console = printing;
-    run.capture.streamEvents = { maxFlows: flows, idleTimeoutSeconds: idle, ...eventsFor(printing) };
+    run.capture.streamEvents = { maxFlows: flows, idleTimeoutSeconds: idle, maxDirectionBytes: limit, ...eventsFor(printing) };
   } else {
-    run.capture.streams = { dir: outDir!, maxFlows: flows, idleTimeoutSeconds: idle };
+    run.capture.streams = { dir: outDir!, maxFlows: flows, idleTimeoutSeconds: idle, maxDirectionBytes: limit };
   }
   return run;
 }

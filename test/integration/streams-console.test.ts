@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tcpConversation, untidyConnection, writePcap } from '../helpers/craft';
-import { podspan, podspanBin, run } from '../helpers/tools';
+import { podspan, podspanBin, readIndex, run } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 const hasTcpflow = run('which', ['tcpflow']).code === 0;
@@ -84,6 +84,28 @@ describe('podspan streams --console', () => {
     expect(p.err).toContain('1 streams, 28 bytes printed');
     // Without headers the output is the bytes alone, gaps left out.
     expect(printed(['-C', '-r', file]).out).toBe('hello \nworld \nHTTP/1.1 200\ntail\n');
+  });
+
+  it.skipIf(!hasTcpflow)('-b N keeps each direction up to its first N bytes, in files and on the console, as tcpflow -b', () => {
+    const file = inOrderCapture();
+    for (const n of ['1', '40', '100', '300', '100000']) {
+      const theirs = path.join(tmp, `tcpflow-b${n}`);
+      const ours = path.join(tmp, `podspan-b${n}`);
+      fs.mkdirSync(theirs);
+      expect(bytesOf('tcpflow', ['-b', n, '-r', file, '-o', theirs]).code).toBe(0);
+      const r = printed(['-b', n, '-r', file, '-o', ours]);
+      expect(r.code, r.err).toBe(0);
+      const names = fs.readdirSync(theirs).filter((f) => f !== 'report.xml').sort();
+      expect(fs.readdirSync(ours).filter((f) => f !== 'index.jsonl').sort(), `-b ${n}`).toEqual(names);
+      for (const name of names) expect(fs.readFileSync(path.join(ours, name)), `-b ${n} ${name}`).toEqual(fs.readFileSync(path.join(theirs, name)));
+      // What was cut is counted, per direction in the index and in all in the summary.
+      const cut = readIndex(ours).reduce((sum, e) => sum + ((e as { truncated_bytes?: number }).truncated_bytes ?? 0), 0);
+      expect(cut, `-b ${n}`).toBe(Math.max(0, 37 + 296 - Number(n)) + Math.max(0, 47 + 256 - Number(n))); // client's stream 333 bytes, server's 303
+      if (cut) expect(r.err).toContain(`${cut} bytes beyond -b ${n} of their direction, not written`);
+      expect(printed(['--console', '-b', n, '-r', file]).out, `--console -b ${n}`).toBe(bytesOf('tcpflow', ['-c', '-b', n, '-r', file]).out);
+    }
+    const bad = podspan(['streams', '-b', '0', '-r', file, '-o', path.join(tmp, 'b0')]);
+    expect([bad.code, bad.stderr.trim()]).toEqual([2, 'podspan: -b must be between 1 and 9007199254740991']);
   });
 
   it('refuses what does not go together, in one line naming the flags', () => {

@@ -38,6 +38,13 @@ struct StreamInfo {
 
 // Receives stream events in order, each with the stream's info as given at open.
 // dir 0: bytes sent by side[0]; dir 1: by side[1].
+// tcpflow's -b for a sink: a stream direction is kept up to its first `max` bytes (0: all).
+// How much of [offset, offset + len) lies below that; the rest is beyond it.
+inline uint64_t kept_below(uint64_t max, uint64_t offset, uint64_t len) {
+  if (max == 0 || offset + len <= max) return len;
+  return offset >= max ? 0 : max - offset;
+}
+
 class StreamSink {
  public:
   virtual ~StreamSink() = default;

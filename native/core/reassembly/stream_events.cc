@@ -147,7 +147,10 @@ void StreamEventQueue::on_open(const StreamInfo& info) {
   current_.data.insert(current_.data.end(), p, p + sizeof o);
 }
 
-void StreamEventQueue::on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
+void StreamEventQueue::on_data(const StreamInfo& s, int dir, uint64_t offset, const uint8_t* data, uint32_t whole, uint64_t ts) {
+  const auto len = static_cast<uint32_t>(kept_below(opt_.max_direction_bytes, offset, whole));
+  counters_.truncated_bytes += whole - len;
+  if (len == 0) return;
   const uint64_t id = s.id;
   if (overflow_ || current_.data.size() + len > 4 * opt_.batch_max_bytes) {
     counters_.dropped_data_bytes += len;
@@ -168,7 +171,10 @@ void StreamEventQueue::on_data(const StreamInfo& s, int dir, uint64_t offset, co
   }
 }
 
-void StreamEventQueue::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t len) { append_gap(s.id, dir, offset, len, 0, ts_); }
+void StreamEventQueue::on_gap(const StreamInfo& s, int dir, uint64_t offset, uint64_t whole) {
+  const uint64_t len = kept_below(opt_.max_direction_bytes, offset, whole);
+  if (len) append_gap(s.id, dir, offset, len, 0, ts_);
+}
 
 void StreamEventQueue::append_gap(uint64_t id, int dir, uint64_t offset, uint64_t len, uint8_t detail, uint64_t ts) {
   if (!current_.events.empty()) {

@@ -67,6 +67,9 @@ struct StreamEventOptions {
   // Payload as a console shows it (tcpflow -c): bytes outside printable ASCII, CR and LF become
   // '.', here on the capture thread, where the bytes are in cache, not per byte in JavaScript.
   bool payload_as_text = false;
+  // tcpflow's -b: each direction's stream up to its first max_direction_bytes (0: all); the
+  // rest is counted (truncated_bytes), not handed over.
+  uint64_t max_direction_bytes = 0;
   uint32_t flush_ms = 100;         // a partial batch goes out once this old (checked every 64 packets and at each dispatch)
 };
 
@@ -75,6 +78,7 @@ struct StreamEventStats : TcpPipelineStats {
   uint64_t events = 0;
   uint64_t dropped_data_bytes = 0;  // payload turned into queue-drop gaps
   uint64_t dropped_events = 0;      // events lost outright (the overflow batch was full too)
+  uint64_t truncated_bytes = 0;     // payload beyond max_direction_bytes
 };
 
 class StreamEventQueue : public PacketConsumer, private StreamSink {

@@ -160,6 +160,7 @@ void StreamFiles::publish_stats() {
   stats_.files = files_;
   stats_.unwritten_files = unwritten_files_;
   stats_.unwritten_bytes = unwritten_bytes_;
+  stats_.truncated_bytes = truncated_bytes_;
   std::lock_guard<std::mutex> lk(snap_mu_);
   snapshot_ = stats_;
 }
@@ -196,8 +197,12 @@ void StreamFiles::create(const StreamInfo& info, int dir, Side& side) {
   writer_for(key).create(key, opt_.dir + "/" + side.file);
 }
 
-void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t len, uint64_t ts) {
+void StreamFiles::on_data(const StreamInfo& info, int dir, uint64_t offset, const uint8_t* data, uint32_t whole, uint64_t ts) {
   Side& side = streams_[info.slot].side[dir];
+  const auto len = static_cast<uint32_t>(kept_below(opt_.max_direction_bytes, offset, whole));
+  side.truncated += whole - len;
+  truncated_bytes_ += whole - len;
+  if (len == 0) return;
   create(info, dir, side);  // names are given in the order directions first speak
   const size_t cost_before = side.pending.cost();
   if (side.pending.empty()) {
@@ -255,7 +260,9 @@ void StreamFiles::flush_oldest_until(size_t limit) {
   }
 }
 
-void StreamFiles::on_gap(const StreamInfo& info, int dir, uint64_t offset, uint64_t len) {
+void StreamFiles::on_gap(const StreamInfo& info, int dir, uint64_t offset, uint64_t whole) {
+  const uint64_t len = kept_below(opt_.max_direction_bytes, offset, whole);  // beyond the limit: nothing to hold
+  if (len == 0) return;
   Side& side = streams_[info.slot].side[dir];
   flush(info.id, dir, side);   // what follows the gap starts a new piece at its own offset
   create(info, dir, side);     // a file of only gaps still exists, holding zeros
@@ -321,6 +328,7 @@ void StreamFiles::write_index(const Closed& c) {
                   ",\"stream\":" + std::to_string(s.info.id) + ",\"file\":" + json_string(side.file) +
                   ",\"bytes\":" + std::to_string(side.bytes - lost.bytes) + ",\"gaps\":" + std::to_string(side.gaps) +
                   ",\"missing_bytes\":" + std::to_string(side.missing) +
+                  (side.truncated ? ",\"truncated_bytes\":" + std::to_string(side.truncated) : std::string()) +
                   ",\"first_ts\":" + json_string(iso_time(side.first_ts ? side.first_ts : s.info.first_ts)) +
                   ",\"last_ts\":" + json_string(iso_time(side.last_ts ? side.last_ts : s.info.first_ts)) +
                   ",\"close_reason\":" + json_string(close_reason_name(reason)) +

@@ -45,11 +45,15 @@ struct StreamFilesOptions {
   // the work once payload is lent from a mapped input). 0: reading a file, one per CPU (at
   // most 4); live, one.
   size_t writer_threads = 0;
+  // tcpflow's -b: each direction's file holds at most its stream's first max_direction_bytes
+  // (0: all); what lies beyond is counted in its index line (truncated_bytes), not written.
+  uint64_t max_direction_bytes = 0;
 };
 
 struct StreamFilesStats : TcpPipelineStats {
   uint64_t files = 0;
   uint64_t unwritten_files = 0, unwritten_bytes = 0;  // given up by abandon(): index says which
+  uint64_t truncated_bytes = 0;  // payload beyond max_direction_bytes, not written
 };
 
 class StreamFiles : public PacketConsumer, private StreamSink {
@@ -79,7 +83,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
     Piece pending;  // payload not yet written, at file offset pending_offset
     uint64_t pending_offset = 0;
     bool queued = false;  // listed in pending_order_
-    uint64_t bytes = 0, gaps = 0, missing = 0, length = 0;
+    uint64_t bytes = 0, gaps = 0, missing = 0, length = 0, truncated = 0;
     uint64_t first_ts = 0, last_ts = 0;
   };
   struct Stream {
@@ -145,7 +149,7 @@ class StreamFiles : public PacketConsumer, private StreamSink {
   std::deque<PendingRef> pending_order_;  // directions holding payload, oldest first
   int index_fd_ = -1;
   std::string index_buf_;
-  uint64_t files_ = 0, packets_ = 0, unwritten_files_ = 0, unwritten_bytes_ = 0;
+  uint64_t files_ = 0, packets_ = 0, unwritten_files_ = 0, unwritten_bytes_ = 0, truncated_bytes_ = 0;
   StreamFilesStats stats_;
   mutable std::mutex snap_mu_;
   StreamFilesStats snapshot_;

@@ -155,6 +155,27 @@ TEST(stream_events_payload_as_text_shows_unprintable_bytes_as_dots) {
   CHECK_EQ(r.bytes[std::make_pair(r.opened.begin()->first, 0)], shown);
 }
 
+TEST(stream_events_keep_each_direction_up_to_max_direction_bytes) {
+  StreamEventOptions o;
+  o.max_direction_bytes = 8;
+  StreamEventQueue q(o);
+  q.add_interface(raw_interface());
+  Feeder f{q};
+  f.send(true, 100, kSyn, "");
+  f.send(false, 900, kSyn | kAck, "");
+  f.send(true, 101, kAck, "hello ");
+  f.send(true, 107, kAck, "world!");
+  f.send(true, 113, kAck, "more");
+  f.send(false, 901, kAck, "0123456789");
+  q.finish();
+  Rebuilt r;
+  r.drain(q);
+  const uint64_t id = r.opened.begin()->first;
+  CHECK_EQ(r.bytes[std::make_pair(id, 0)], std::string("hello wo"));
+  CHECK_EQ(r.bytes[std::make_pair(id, 1)], std::string("01234567"));
+  CHECK_EQ(q.stats().truncated_bytes, 4u + 4u + 2u);
+}
+
 TEST(stream_events_live_overflow_becomes_counted_queue_drop_gaps) {
   StreamEventOptions o;
   o.batch_max_events = 4;
