@@ -146,7 +146,7 @@ export class MirrorCapture {
     // Refused before anything is opened when this build cannot analyse (one line in the failures).
     const pcap = s.targets.find((t) => 'pcap' in t) as { pcap: { dir: string; format: 'pcap' | 'pcapng'; rotateMB?: number; rotateSeconds?: number; keepFiles?: number; store?: string } } | undefined;
     const store = pcap?.pcap.store;
-    const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string } } | undefined;
+    const streams = s.targets.find((t) => 'streams' in t) as { streams: { dir: string; maxBytes?: number } } | undefined;
     // Checked again here: a symbolic link may have appeared since the session was accepted.
     for (const dir of [pcap?.pcap.dir, streams?.streams.dir, s.detect?.evidenceDir]) {
       if (dir !== undefined && s.filesRoot !== undefined && !resolvesInside(dir, s.filesRoot)) throw new OutputError(`${dir}: not inside ${s.filesRoot} (symbolic links resolved)`);
@@ -202,7 +202,7 @@ export class MirrorCapture {
             rotateFiles: pcap!.pcap.keepFiles,
           }
         : undefined,
-      streams: streamsDir ? { dir: streamsDir } : undefined,
+      streams: streamsDir ? { dir: streamsDir, maxDirectionBytes: streams!.streams.maxBytes } : undefined,
       forward: forward.filter(isEncap),
       batches: fanout?.batchOptions(),
       ...(s.analyze || s.detectSettings ? { analysis: detectAnalysis(s, evidenceDir, analytics?.scanGroup?.(s)) } : {}),

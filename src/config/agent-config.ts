@@ -141,7 +141,17 @@ const sessionFields = {
               .refine((p) => !(p.store && p.format === 'pcap'), { message: 'store needs format pcapng (the index reads its interface blocks)' }),
           })
           .strict(),
-        z.object({ streams: z.object({ dir: z.string().min(1) }).strict() }).strict(),
+        z
+          .object({
+            streams: z
+              .object({
+                dir: z.string().min(1),
+                /** Each stream direction kept up to its first this many bytes (tcpflow -b); the rest counted in index.jsonl. */
+                maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+              })
+              .strict(),
+          })
+          .strict(),
         z.object({ shadow: shadowTargetSchema }).strict(),
       ]),
     )

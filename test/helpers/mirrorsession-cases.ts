@@ -11,6 +11,7 @@ export const goodSpecs: [string, Obj][] = [
   ['pods only', { ...baseSpec, sources: { pods: { selector: { app: 'x' } } } }],
   ['every field', { ...baseSpec, name: 'x', filter: { bpf: 'not port 22', protocols: ['udp', 'sctp'], ports: [1, 65535], cidrs: ['10.0.0.0/8', 'fd00::/8'], direction: 'in' }, sampleOneIn: 10, truncate: 262144, vni: 16777215, priority: -1, analyze: true }],
   ['every target kind', { ...baseSpec, targets: [{ vxlan: 'vxlan://10.0.0.9:4789?vni=7' }, { grpc: 'grpc://c:1' }, { pcap: { dir: '/var/lib/podspan/p', format: 'pcap', rotateMB: 0.5, rotateSeconds: 60, keepFiles: 3 } }, { streams: { dir: '/var/lib/podspan/s' } }] }],
+  ['a streams target keeping 4 KiB of each direction', { ...baseSpec, targets: [{ streams: { dir: '/var/lib/podspan/s', maxBytes: 4096 } }] }],
   ['a pcap target uploading to a store', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan/p', rotateMB: 100, store: 's3://captures/cluster-a', storeSpoolMB: 5000, keepLocal: true } }] }],
 ];
 
@@ -35,6 +36,7 @@ export const badSpecs: [string, Obj, string][] = [
   ['rotateMB 0', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan', rotateMB: 0 } }] }, 'spec.targets[0].pcap.rotateMB'],
   ['a store that is no s3:// URL', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan', store: 'https://captures.example/x' } }] }, 'spec.targets[0].pcap.store'],
   ['storeSpoolMB 0', { ...baseSpec, targets: [{ pcap: { dir: '/var/lib/podspan', store: 's3://captures/x', storeSpoolMB: 0 } }] }, 'spec.targets[0].pcap.storeSpoolMB'],
+  ['a streams target keeping 0 bytes', { ...baseSpec, targets: [{ streams: { dir: '/var/lib/podspan/s', maxBytes: 0 } }] }, 'spec.targets[0].streams.maxBytes'],
   ['a pcap target without dir', { ...baseSpec, targets: [{ pcap: {} }] }, 'spec.targets[0].pcap.dir'],
   ['a misspelt field', { ...baseSpec, filter: { prots: ['tcp'] } }, 'spec.filter.prots'],
   ['a misspelt top-level field', { ...baseSpec, sampleOneInN: 2 }, 'spec.sampleOneInN'],
