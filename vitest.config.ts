@@ -23,6 +23,7 @@ const FILE_TESTS = [
   'test/integration/collector-records.test.ts',
   'test/integration/collector-windows.test.ts',
   'test/integration/corpus.test.ts',
+  'test/integration/compressed-input.test.ts',
   'test/integration/detect-files.test.ts',
   'test/integration/shadow-replay.test.ts',
   'test/integration/shadow-report-html.test.ts',

@@ -6,6 +6,7 @@ import { DEFAULT_OPEN_TIMEOUT_MS, filterTooBig } from './filter-limits';
 import type { CaptureFormat } from '../pcap/format';
 import { StreamEventBatch } from '../reassembly/stream-events';
 import { PacketBatch } from './batch';
+import { CompressedInputs } from './compressed-input';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
 import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
@@ -154,17 +155,21 @@ export class CaptureSession {
   private constructor(
     handle: NativeCapture,
     private readonly live: boolean,
+    /** Compressed capture files, read through their decompressors. */
+    private readonly inputs?: CompressedInputs,
   ) {
     this.handle = handle;
   }
 
   /** Opens interfaces / the file and the output; throws a typed error naming the culprit. */
   static open(options: CaptureOptions): CaptureSession {
-    const o = nativeOptions(options);
+    const inputs = compressedInputs(options.source);
+    const o = nativeOptions(withPaths(options, inputs));
     try {
-      return new CaptureSession(new (native().NativeCapture)(o), options.source.kind === 'live');
+      return new CaptureSession(new (native().NativeCapture)(o), options.source.kind === 'live', inputs);
     } catch (err) {
-      throw fromNative(err);
+      void inputs?.close();
+      throw inputs ? inputs.rename(fromNative(err)) : fromNative(err);
     }
   }
 
@@ -183,10 +188,16 @@ export class CaptureSession {
       return new (err.constructor as new (m: string) => PodspanError)(limits.context || !err.message.startsWith(`${name}:`) ? message : err.message);
     };
     let handle: NativeCapture;
+    const inputs = compressedInputs(options.source);
+    const native_ = (err: unknown) => {
+      void inputs?.close();
+      const e = fromNative(err);
+      return withContext(inputs ? inputs.rename(e) : e);
+    };
     try {
-      handle = new (native().NativeCapture)(nativeOptions(options, where), { deferOpen: true });
+      handle = new (native().NativeCapture)(nativeOptions(withPaths(options, inputs), where), { deferOpen: true });
     } catch (err) {
-      throw withContext(fromNative(err));
+      throw native_(err);
     }
     const timeoutMs = limits.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
@@ -198,11 +209,11 @@ export class CaptureSession {
       handle.open((error) => {
         clearTimeout(timer);
         if (timedOut) handle.close(); // refused already: release what the worker opened
-        else if (error) reject(withContext(fromNative(error)));
+        else if (error) reject(native_(error));
         else resolve();
       });
     });
-    return new CaptureSession(handle, options.source.kind === 'live');
+    return new CaptureSession(handle, options.source.kind === 'live', inputs);
   }
 
   /** libpcap's activation warnings, verbatim. */
@@ -358,8 +369,9 @@ export class CaptureSession {
         if (finished) return;
         finished = true;
         const r = this.handle.result();
+        const nativeError = r.error ? fromNative(r.error) : undefined;
         const result: CaptureResult = {
-          error: r.error ? fromNative(r.error) : undefined,
+          error: nativeError && this.inputs ? this.inputs.rename(nativeError) : nativeError,
           files: r.files,
           rotatedFiles: this.handle.takeRotatedFiles(),
           packetsRead: r.packetsRead,
@@ -371,7 +383,9 @@ export class CaptureSession {
           shadowStats: this.handle.shadowStats() ?? undefined,
         };
         this.handle.close();
-        resolve(result);
+        if (!this.inputs) return resolve(result);
+        // A decompressor that failed (a damaged file) says why; the reader only saw its output end.
+        void this.inputs.close().then((failed) => resolve(failed ? { ...result, error: failed } : result));
       };
       const onRoom = () => {
         drain();
@@ -428,6 +442,18 @@ function sourceName(source: CaptureSource): string {
  * SYNs a second lost 4-6% there, with 8 MiB none (BENCHMARKS.md, detection).
  */
 export const ANALYSIS_RING_KIB = 8192;
+
+/** The decompressors of the compressed files a file source names (undefined: live, or none compressed). */
+function compressedInputs(source: CaptureSource): CompressedInputs | undefined {
+  return source.kind === 'file' ? CompressedInputs.open([source.path, ...(source.morePaths ?? [])]) : undefined;
+}
+
+/** The options with the source's files replaced by what the reader opens (a compressed file's FIFO). */
+function withPaths(options: CaptureOptions, inputs: CompressedInputs | undefined): CaptureOptions {
+  if (!inputs) return options;
+  const [first, ...more] = inputs.paths;
+  return { ...options, source: { kind: 'file', path: first, ...(more.length ? { morePaths: more } : {}) } };
+}
 
 function nativeOptions(options: CaptureOptions, where = sourceName(options.source)): NativeCaptureOptions {
   if (options.streams && options.streamEvents) {
