@@ -162,7 +162,12 @@ class Source {
       throw;
     }
     // Pipes, and files that cannot be mapped: read as the reader goes, through a window, so a
-    // decompressor's output of any size streams through bounded memory.
+    // decompressor's output of any size streams through bounded memory. A pipe's 64 KiB made
+    // the writer and this reader take turns every 64 KiB; 1 MiB (what an unprivileged process
+    // may set) lets each run longer. A refusal leaves the pipe as it was.
+#ifdef F_SETPIPE_SZ
+    if (S_ISFIFO(st.st_mode)) fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+#endif
     fd_ = fd;
     path_ = path;
   }
