@@ -189,7 +189,7 @@ export class CaptureSession {
     };
     let handle: NativeCapture;
     const inputs = compressedInputs(options.source);
-    const native_ = (err: unknown) => {
+    const failedToOpen = (err: unknown) => {
       void inputs?.close();
       const e = fromNative(err);
       return withContext(inputs ? inputs.rename(e) : e);
@@ -197,7 +197,7 @@ export class CaptureSession {
     try {
       handle = new (native().NativeCapture)(nativeOptions(withPaths(options, inputs), where), { deferOpen: true });
     } catch (err) {
-      throw native_(err);
+      throw failedToOpen(err);
     }
     const timeoutMs = limits.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
@@ -209,7 +209,7 @@ export class CaptureSession {
       handle.open((error) => {
         clearTimeout(timer);
         if (timedOut) handle.close(); // refused already: release what the worker opened
-        else if (error) reject(native_(error));
+        else if (error) reject(failedToOpen(error));
         else resolve();
       });
     });
