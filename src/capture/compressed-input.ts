@@ -22,8 +22,9 @@ const MAX_STDERR = 4096;
 function compressionOf(file: string): (typeof FORMATS)[number] | undefined {
   let fd: number | undefined;
   try {
+    // Not opened unless a regular file: opening a FIFO waits for its writer, and its first bytes are the reader's.
+    if (!fs.statSync(file).isFile()) return undefined;
     fd = fs.openSync(file, 'r');
-    if (!fs.fstatSync(fd).isFile()) return undefined; // a pipe's first bytes are the reader's
     const head = Buffer.alloc(6);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     return FORMATS.find((f) => f.magic.length <= n && f.magic.every((b, i) => head[i] === b));

@@ -88,6 +88,15 @@ describe('podspan reads compressed capture files', () => {
     expect(still.stdout.trim()).toBe('');
   });
 
+  it('a FIFO given with -r is not opened to look for compression: every byte its writer sends reaches the reader', () => {
+    const fifo = path.join(tmp, 'named.pipe');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // The writer blocks until a reader opens; a look at the first bytes would take them, or break its pipe.
+    const r = spawnSync('sh', ['-c', 'cat "$1" > "$2" & "$0" "$3" capture -r "$2" --count; wait $!', process.execPath, plain, fifo, path.join(repoRoot, 'bin', 'podspan')], { encoding: 'utf8', timeout: 30_000 });
+    expect([r.status, r.stdout.trim()], r.stderr).toEqual([0, '3009 packets']);
+    expect(r.stderr).not.toMatch(/Broken pipe|EPIPE/);
+  });
+
   it('a compressed file whose decompressor is not installed: one line saying which program it needs, exit 1', () => {
     // A PATH holding only what podspan needs besides: the shell and mkfifo.
     const bin = path.join(tmp, 'bin');
