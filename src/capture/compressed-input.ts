@@ -70,8 +70,9 @@ export class CompressedInputs {
         const fifo = path.join(dir, String(i));
         const made = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
         if (made.status !== 0) throw new InputFileError(`${files[i]}: cannot make a FIFO to decompress it through (${made.stderr.trim() || made.error?.message})`);
-        // The shell opens the FIFO (waiting for the reader), then becomes the decompressor.
-        const child = spawn('sh', ['-c', 'exec "$@" > "$0"', fifo, f.program, '-dc', files[i]], { stdio: ['ignore', 'ignore', 'pipe'] });
+        // The shell opens the FIFO (waiting for the reader), then becomes the decompressor; the
+        // file by its absolute path, so a name starting with '-' is not taken for an option.
+        const child = spawn('sh', ['-c', 'exec "$@" > "$0"', fifo, f.program, '-dc', path.resolve(files[i])], { stdio: ['ignore', 'ignore', 'pipe'] });
         const d: Decompressor = { file: files[i], fifo, program: f.program, child, stderr: '', exit: new Promise((r) => child.once('close', (code, signal) => r({ code, signal }))) };
         child.stderr!.on('data', (b: Buffer) => {
           if (d.stderr.length < MAX_STDERR) d.stderr += b.toString('utf8');
