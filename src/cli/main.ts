@@ -64,7 +64,7 @@ function program(): Command {
     .description('capture packets live (-i) or from a file (-r), to a file (-w, - for standard output) or the terminal, with tcpdump\'s flags')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
-    .option('-r, --read <file>', 'read packets from a pcap or pcapng file')
+    .option('-r, --read <file>', 'read packets from a pcap or pcapng file (gzip, zstd, xz, bzip2 or lz4 compressed too)')
     .option('-V, --file-list <file>', 'read the capture files named in FILE, one per line, in turn as one input, as tcpdump -V (- : the list from standard input)')
     .option('-w, --write <file>', 'write packets to a file (.pcap or .pcapng; - for standard output, pcap unless --format)')
     .addOption(new Option('--format <format>', 'output format, overriding the extension').choices(['pcap', 'pcap-ns', 'pcapng']))
@@ -118,7 +118,7 @@ function program(): Command {
   const captureSource = (c: Command) =>
     c
       .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
-      .option('-r, --read <file>', 'read packets from a pcap or pcapng file (repeatable, as tcpflow: several files read in turn as one input)', collect)
+      .option('-r, --read <file>', 'read packets from a pcap or pcapng file, compressed or not (repeatable, as tcpflow: several files read in turn as one input)', collect)
       .option('-V, --file-list <file>', 'read the capture files named in FILE, one per line, in turn as one input, as tcpdump -V (- : the list from standard input)')
       .option('-f, --filter <expression>', 'BPF filter expression')
       .option('-F, --filter-file <file>', 'read the BPF filter expression from a file (# starts a comment), as tcpdump -F')
