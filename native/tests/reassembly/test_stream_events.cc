@@ -35,6 +35,12 @@ InterfaceInfo raw_interface() {
 struct Feeder {
   StreamEventQueue& q;
   uint64_t ts = 1000000000ull;
+  // The raw interface and a handshake: client data starts at seq 101, the server's at 901.
+  void open_connection() {
+    q.add_interface(raw_interface());
+    send(true, 100, kSyn, "");
+    send(false, 900, kSyn | kAck, "");
+  }
   void send(bool from_client, uint32_t seq, uint8_t flags, const std::string& payload) {
     const Bytes f = frame(from_client, seq, flags, payload);
     PacketRecord rec{};
@@ -85,10 +91,8 @@ struct Rebuilt {
 TEST(stream_events_carry_endpoints_bytes_and_close_reason) {
   StreamEventOptions o;
   StreamEventQueue q(o);
-  q.add_interface(raw_interface());
   Feeder f{q};
-  f.send(true, 100, kSyn, "");
-  f.send(false, 900, kSyn | kAck, "");
+  f.open_connection();
   f.send(true, 101, kAck, "hello ");
   f.send(true, 113, kAck, "again");  // early: buffered until the hole is filled
   f.send(true, 107, kAck, "world ");
@@ -120,10 +124,8 @@ TEST(stream_events_a_partial_batch_goes_out_at_dispatch_without_more_packets) {
   StreamEventOptions o;
   o.flush_ms = 0;  // old enough at once: the test needs no clock
   StreamEventQueue q(o);
-  q.add_interface(raw_interface());
   Feeder f{q};
-  f.send(true, 100, kSyn, "");
-  f.send(false, 900, kSyn | kAck, "");
+  f.open_connection();
   f.send(true, 101, kAck, "GET / HTTP/1.1\r\n\r\n");
   StreamEventBatch b;
   CHECK(!q.take(b));  // three packets: the clock is read every 64
@@ -140,10 +142,8 @@ TEST(stream_events_payload_as_text_shows_unprintable_bytes_as_dots) {
   StreamEventOptions o;
   o.payload_as_text = true;
   StreamEventQueue q(o);
-  q.add_interface(raw_interface());
   Feeder f{q};
-  f.send(true, 100, kSyn, "");
-  f.send(false, 900, kSyn | kAck, "");
+  f.open_connection();
   std::string every;
   for (int b = 0; b < 256; ++b) every.push_back(static_cast<char>(b));
   f.send(true, 101, kAck, every);
@@ -159,10 +159,8 @@ TEST(stream_events_keep_each_direction_up_to_max_direction_bytes) {
   StreamEventOptions o;
   o.max_direction_bytes = 8;
   StreamEventQueue q(o);
-  q.add_interface(raw_interface());
   Feeder f{q};
-  f.send(true, 100, kSyn, "");
-  f.send(false, 900, kSyn | kAck, "");
+  f.open_connection();
   f.send(true, 101, kAck, "hello ");
   f.send(true, 107, kAck, "world!");
   f.send(true, 113, kAck, "more");
