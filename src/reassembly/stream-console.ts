@@ -137,7 +137,10 @@ export class StreamConsole {
           const bytes = batch.bytes(i);
           this.printedBytes += bytes.length;
           // Text: the bytes came as text (eventsFor); binary: as they are.
-          this.piece(out, stream, batch.dir(i), () => (this.style.hex ? out.hexDump(bytes) : out.bytes(bytes)));
+          this.startPiece(out, stream, batch.dir(i));
+          if (this.style.hex) out.hexDump(bytes);
+          else out.bytes(bytes);
+          this.endPiece(out);
           break;
         }
         case 'gap': {
@@ -146,7 +149,9 @@ export class StreamConsole {
           // Without headers the output is the stream's bytes alone: a gap shows only with them.
           if (this.style.headers) {
             const note = Buffer.from(`[${n} bytes ${dropped ? 'dropped: the console fell behind' : 'not captured'}]`);
-            this.piece(out, stream, batch.dir(i), () => out.bytes(note));
+            this.startPiece(out, stream, batch.dir(i));
+            out.bytes(note);
+            this.endPiece(out);
           }
           break;
         }
@@ -155,13 +160,16 @@ export class StreamConsole {
     return out.done();
   }
 
-  private piece(out: Output, stream: number, dir: 0 | 1, body: () => void): void {
+  /** A piece's colour and "NAME: " (the hex dump starts on the next line). */
+  private startPiece(out: Output, stream: number, dir: 0 | 1): void {
     if (this.style.color) out.bytes(COLORS[dir]);
     if (this.style.headers) {
       out.bytes(this.headers.get(stream)?.[dir] ?? Buffer.from(`stream ${stream}: `));
       if (this.style.hex) out.byte(NEWLINE);
     }
-    body();
+  }
+
+  private endPiece(out: Output): void {
     if (this.style.color) out.bytes(RESET);
     out.byte(NEWLINE);
   }
