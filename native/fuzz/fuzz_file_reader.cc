@@ -89,9 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A readable input twice in a chain (tcpdump -V): twice its packets, the second time's
   // interfaces numbered after the first's, and the same end.
   if (size % 4 == 1 && st == ReadStatus::kEnd) {
-    std::vector<std::unique_ptr<FileReader>> parts;
-    parts.push_back(FileReader::from_memory(data, size, kName));
-    parts.push_back(FileReader::from_memory(data, size, kName));
+    // The second reading opened when its turn comes, as a decompressor's FIFO is.
+    std::vector<FileReader::ChainPart> parts(2);
+    parts[0].reader = FileReader::from_memory(data, size, kName);
+    parts[1].open_later = [data, size] { return FileReader::from_memory(data, size, kName); };
     auto chain = FileReader::chain(std::move(parts));
     const size_t once = reader->interfaces().size();
     Batch b;

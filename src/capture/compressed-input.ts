@@ -44,14 +44,30 @@ interface Decompressor {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** A compressed file of the input and the FIFO its decompressor will write. */
+interface Pending {
+  file: string;
+  fifo: string;
+  program: string;
+}
+
+/**
+ * Decompressors running (or waiting for the reader to open their FIFO) at once. The reader opens
+ * a FIFO only when it reaches that file, so two keep the next one ready while the current one
+ * runs; a -V list of hundreds of files never runs hundreds of processes and pipe buffers.
+ */
+const AHEAD = 2;
+
 /** The inputs of one capture, compressed ones replaced by FIFOs their decompressors write. */
 export class CompressedInputs {
   private ended = false;
+  private readonly running: Decompressor[] = [];
+  private unfinished = 0;
 
   private constructor(
     readonly paths: string[],
     private readonly dir: string,
-    private readonly running: Decompressor[],
+    private readonly pending: Pending[],
   ) {}
 
   /** undefined when no file of `files` is compressed (nothing to start). */
@@ -62,24 +78,19 @@ export class CompressedInputs {
       if (f && !findCommand(f.program)) throw new InputFileError(`${files[i]}: ${f.name}-compressed; reading it needs ${f.program}, which is not installed`);
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-input-'));
-    const running: Decompressor[] = [];
-    const inputs = new CompressedInputs([...files], dir, running);
+    const pending: Pending[] = [];
+    const paths = [...files];
+    for (const [i, f] of formats.entries()) {
+      if (!f) continue;
+      paths[i] = path.join(dir, String(i));
+      pending.push({ file: files[i], fifo: paths[i], program: f.program });
+    }
+    const inputs = new CompressedInputs(paths, dir, pending);
     try {
-      for (const [i, f] of formats.entries()) {
-        if (!f) continue;
-        const fifo = path.join(dir, String(i));
-        const made = spawnSync('mkfifo', ['-m', '600', fifo], { encoding: 'utf8' });
-        if (made.status !== 0) throw new InputFileError(`${files[i]}: cannot make a FIFO to decompress it through (${made.stderr.trim() || made.error?.message})`);
-        // The shell opens the FIFO (waiting for the reader), then becomes the decompressor; the
-        // file by its absolute path, so a name starting with '-' is not taken for an option.
-        const child = spawn('sh', ['-c', 'exec "$@" > "$0"', fifo, f.program, '-dc', path.resolve(files[i])], { stdio: ['ignore', 'ignore', 'pipe'] });
-        const d: Decompressor = { file: files[i], fifo, program: f.program, child, stderr: '', exit: new Promise((r) => child.once('close', (code, signal) => r({ code, signal }))) };
-        child.stderr!.on('data', (b: Buffer) => {
-          if (d.stderr.length < MAX_STDERR) d.stderr += b.toString('utf8');
-        });
-        running.push(d);
-        inputs.paths[i] = fifo;
-      }
+      // One mkfifo for all: a process per file would cost a millisecond or more each.
+      const made = spawnSync('mkfifo', ['-m', '600', ...pending.map((p) => p.fifo)], { encoding: 'utf8' });
+      if (made.status !== 0) throw new InputFileError(`${pending[0].file}: cannot make a FIFO to decompress it through (${made.stderr.trim() || made.error?.message})`);
+      inputs.startMore();
     } catch (err) {
       void inputs.close();
       throw err;
@@ -87,10 +98,33 @@ export class CompressedInputs {
     return inputs;
   }
 
+  /** Starts the next decompressors in the list, up to AHEAD unfinished. */
+  private startMore(): void {
+    while (!this.ended && this.unfinished < AHEAD && this.running.length < this.pending.length) {
+      const { file, fifo, program } = this.pending[this.running.length];
+      // The shell opens the FIFO (waiting for the reader), then becomes the decompressor; the
+      // file by its absolute path, so a name starting with '-' is not taken for an option.
+      const child = spawn('sh', ['-c', 'exec "$@" > "$0"', fifo, program, '-dc', path.resolve(file)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('close', (code, signal) => {
+          this.unfinished--;
+          resolve({ code, signal });
+          this.startMore();
+        }),
+      );
+      const d: Decompressor = { file, fifo, program, child, stderr: '', exit };
+      child.stderr!.on('data', (b: Buffer) => {
+        if (d.stderr.length < MAX_STDERR) d.stderr += b.toString('utf8');
+      });
+      this.unfinished++;
+      this.running.push(d);
+    }
+  }
+
   /** A reader's message names the original file, not its FIFO. */
   rename<E extends PodspanError>(err: E): E {
     let message = err.message;
-    for (const d of this.running) message = message.split(d.fifo).join(d.file);
+    for (const p of this.pending) message = message.split(p.fifo).join(p.file);
     if (message === err.message) return err;
     return new (err.constructor as new (m: string) => E)(message);
   }

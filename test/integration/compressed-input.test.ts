@@ -64,6 +64,52 @@ describe('podspan reads compressed capture files', () => {
     expect(records(mixed)).toEqual(records(whole));
   });
 
+  it('a -V list of 40 compressed files runs at most two decompressors at a time, and reads every file in turn', () => {
+    const parts = path.join(tmp, 'parts');
+    fs.mkdirSync(parts);
+    expect(run('editcap', ['-c', '76', plain, path.join(parts, 'part.pcap')]).code).toBe(0);
+    const files = fs.readdirSync(parts).sort().map((f) => compress('gzip', path.join(parts, f), path.join(parts, `${f}.gz`)));
+    expect(files).toHaveLength(40);
+    // Real gzip, behind a script that notes, as it starts and ends, how many processes podspan
+    // has running (the shells waiting to become decompressors, and the decompressors).
+    const bin = path.join(tmp, 'observed-bin');
+    const log = path.join(tmp, 'observed.log');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'gzip'), `#!/bin/sh\necho "start $(pgrep -c -P $PPID)" >> ${log}\n${run('which', ['gzip']).stdout.trim()} "$@"\ns=$?\necho end >> ${log}\nexit $s\n`, { mode: 0o755 });
+    const list = path.join(tmp, 'forty.list');
+    fs.writeFileSync(list, `${files.join('\n')}\n`);
+    const r = run(process.execPath, [path.join(repoRoot, 'bin', 'podspan'), 'capture', '-nn', '-V', list], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(podspan(['capture', '-nn', '-r', plain]).stdout);
+    const events = fs.readFileSync(log, 'utf8').trim().split('\n');
+    expect(events.filter((e) => e.startsWith('start'))).toHaveLength(40);
+    let decompressing = 0;
+    let most = 0;
+    let mostChildren = 0;
+    for (const e of events) {
+      decompressing += e === 'end' ? -1 : 1;
+      most = Math.max(most, decompressing);
+      if (e.startsWith('start')) mostChildren = Math.max(mostChildren, Number(e.split(' ')[1]));
+    }
+    expect([most <= 2, mostChildren <= 2], `decompressing at once: ${most}, podspan's processes at once: ${mostChildren}`).toEqual([true, true]);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('a file of a -V list reached after compressed ones that is not a capture: the packets before it, then one line naming it', () => {
+    const halves = [path.join(tmp, 'first-half.pcap'), path.join(tmp, 'second-half.pcap')];
+    expect(run('editcap', ['-r', plain, halves[0], '1-1500']).code).toBe(0);
+    expect(run('editcap', ['-r', plain, halves[1], '1501-3009']).code).toBe(0);
+    const notCapture = compress('gzip', path.join(repoRoot, 'package.json'), path.join(tmp, 'not-a-capture.pcap.gz'));
+    const list = path.join(tmp, 'bad-late.list');
+    fs.writeFileSync(list, [compress('gzip', halves[0], `${halves[0]}.gz`), notCapture, halves[1]].join('\n'));
+    const r = podspan(['capture', '-nn', '-V', list]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1500);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(new RegExp(`^podspan: ${notCapture.replace(/[.]/g, '\\.')}: `));
+    expect(r.stderr).not.toMatch(/podspan-input-|\n\s+at /);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('a damaged file: its packets before the damage, then one line naming it and gzip\'s own words, exit 1', () => {
     const packed = fs.readFileSync(compress('gzip', plain, path.join(tmp, 'whole.pcap.gz')));
     const cut = path.join(tmp, 'cut.pcap.gz');

@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <pcap/pcap.h>
 #include <time.h>
@@ -221,10 +222,20 @@ void CaptureSession::open_offline() {
   src->name = opt_.read_path;
   src->reader = FileReader::open(opt_.read_path);
   if (!opt_.more_read_paths.empty()) {
-    // Every file opened now: one that cannot be read is refused before anything is written.
-    std::vector<std::unique_ptr<FileReader>> parts;
-    parts.push_back(std::move(src->reader));
-    for (const auto& path : opt_.more_read_paths) parts.push_back(FileReader::open(path));
+    // Files opened now: one that cannot be read is refused before anything is written. A FIFO
+    // (a compressed file's decompressor writes it) is opened when its turn comes: its writer
+    // runs from the open on, and a list of hundreds must not run hundreds at once.
+    std::vector<FileReader::ChainPart> parts(1 + opt_.more_read_paths.size());
+    parts[0].reader = std::move(src->reader);
+    for (size_t i = 0; i < opt_.more_read_paths.size(); ++i) {
+      const std::string& path = opt_.more_read_paths[i];
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+        parts[i + 1].open_later = [path] { return FileReader::open(path); };
+      } else {
+        parts[i + 1].reader = FileReader::open(path);
+      }
+    }
     src->reader = FileReader::chain(std::move(parts));
   }
   if (!opt_.filter.empty()) {

@@ -1,12 +1,14 @@
 // FileReader::chain: capture files read one after another as one input (tcpdump -V).
 #include "pcap/file_reader.h"
 
+#include "common/errors.h"
+
 namespace podspan {
 namespace {
 
 class ChainedReader final : public FileReader {
  public:
-  explicit ChainedReader(std::vector<std::unique_ptr<FileReader>> parts) : parts_(std::move(parts)) { gather(); }
+  explicit ChainedReader(std::vector<ChainPart> parts) : parts_(std::move(parts)) { gather(); }
 
   Format format() const override { return first_format_; }
   bool nanosecond() const override { return first_nanosecond_; }
@@ -15,8 +17,15 @@ class ChainedReader final : public FileReader {
 
   ReadStatus read(Batch& out, size_t max_packets, size_t max_bytes) override {
     for (;;) {
-      if (at_end_of_part_) next_part();
-      const ReadStatus status = parts_[current_]->read(out, max_packets, max_bytes);
+      if (!open_error_.empty()) {
+        out.clear();
+        return ReadStatus::kError;
+      }
+      if (at_end_of_part_ && !next_part()) {
+        out.clear();
+        return ReadStatus::kError;
+      }
+      const ReadStatus status = parts_[current_].reader->read(out, max_packets, max_bytes);
       gather();
       if (done_interfaces_ > 0) {
         for (PacketRecord& r : out.records) r.iface += static_cast<uint32_t>(done_interfaces_);
@@ -30,24 +39,37 @@ class ChainedReader final : public FileReader {
 
   const uint8_t* contents() const override { return nullptr; }
   size_t contents_size() const override { return 0; }
-  const std::string& error() const override { return parts_[current_]->error(); }
-  uint64_t skipped_blocks() const override { return skipped_done_ + parts_[current_]->skipped_blocks(); }
+  const std::string& error() const override { return open_error_.empty() ? part().error() : open_error_; }
+  uint64_t skipped_blocks() const override { return skipped_done_ + (parts_[current_].reader ? part().skipped_blocks() : 0); }
 
  private:
-  // The packets lent from the finished file were consumed before this call: it may go.
-  void next_part() {
+  const FileReader& part() const { return *parts_[current_].reader; }
+
+  // The packets lent from the finished file were consumed before this call: it may go. False
+  // when the next file, opened only now, cannot be read (open_error_ says why).
+  bool next_part() {
     at_end_of_part_ = false;
     done_interfaces_ = interfaces_.size();
     done_sections_ = sections_.size();
-    skipped_done_ += parts_[current_]->skipped_blocks();
-    parts_[current_++].reset();
+    skipped_done_ += part().skipped_blocks();
+    parts_[current_++].reader.reset();
+    ChainPart& next = parts_[current_];
+    if (!next.reader) {
+      try {
+        next.reader = next.open_later();
+      } catch (const CaptureError& e) {
+        open_error_ = e.what();
+        return false;
+      }
+    }
     gather();
+    return true;
   }
 
   // What the current file has shown since the last look (a reader's lists only grow), after the
   // finished files' interfaces and sections.
   void gather() {
-    const FileReader& part = *parts_[current_];
+    const FileReader& part = this->part();
     if (current_ == 0) {
       first_format_ = part.format();
       first_nanosecond_ = part.nanosecond();
@@ -58,7 +80,8 @@ class ChainedReader final : public FileReader {
     for (size_t i = sections_.size() - done_sections_; i < secs.size(); ++i) sections_.push_back(secs[i]);
   }
 
-  std::vector<std::unique_ptr<FileReader>> parts_;
+  std::vector<ChainPart> parts_;
+  std::string open_error_;
   size_t current_ = 0;
   bool at_end_of_part_ = false;
   size_t done_interfaces_ = 0, done_sections_ = 0;
@@ -71,8 +94,14 @@ class ChainedReader final : public FileReader {
 
 }  // namespace
 
-std::unique_ptr<FileReader> FileReader::chain(std::vector<std::unique_ptr<FileReader>> parts) {
+std::unique_ptr<FileReader> FileReader::chain(std::vector<ChainPart> parts) {
   return std::make_unique<ChainedReader>(std::move(parts));
+}
+
+std::unique_ptr<FileReader> FileReader::chain(std::vector<std::unique_ptr<FileReader>> parts) {
+  std::vector<ChainPart> opened(parts.size());
+  for (size_t i = 0; i < parts.size(); ++i) opened[i].reader = std::move(parts[i]);
+  return chain(std::move(opened));
 }
 
 }  // namespace podspan

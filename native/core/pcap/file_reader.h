@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,11 +24,20 @@ class FileReader {
   // Opens a file; throws CaptureError(kInputFile) naming the path when it cannot be read or
   // does not start with a pcap/pcapng header, (kCorruptFile) when the header is invalid.
   static std::unique_ptr<FileReader> open(const std::string& path);
-  // Several files read in turn as one input (tcpdump -V), all opened by the caller first: each
-  // file's interfaces and sections numbered on after the earlier files' (as a pcapng's sections
-  // are), its packets' iface with them; a file's end is not the input's. contents() is none (no
-  // one mapping holds the packets), format() and nanosecond() are the first file's. A file done
-  // with is closed at the next read(). `parts` must not be empty.
+  // A file of a chain: opened by the caller, or opened by `open_later` when its turn comes (a
+  // FIFO a decompressor writes: opening it is what lets its writer start, so a long list does
+  // not run every decompressor at once). open_later throws CaptureError as open() does.
+  struct ChainPart {
+    std::unique_ptr<FileReader> reader;
+    std::function<std::unique_ptr<FileReader>()> open_later;
+  };
+  // Several files read in turn as one input (tcpdump -V): each file's interfaces and sections
+  // numbered on after the earlier files' (as a pcapng's sections are), its packets' iface with
+  // them; a file's end is not the input's. contents() is none (no one mapping holds the
+  // packets), format() and nanosecond() are the first file's, which must be opened already. A
+  // file done with is closed at the next read(); one opened late that cannot be read ends the
+  // input with kError naming it, after the earlier files' packets. `parts` must not be empty.
+  static std::unique_ptr<FileReader> chain(std::vector<ChainPart> parts);
   static std::unique_ptr<FileReader> chain(std::vector<std::unique_ptr<FileReader>> parts);
   // Reads from memory (tests, fuzzing). `name` is used in messages. The bytes must outlive
   // the reader.

@@ -872,6 +872,34 @@ TEST(file_reader_chain_reads_files_in_turn_with_interfaces_numbered_on) {
   CHECK(d.last == ReadStatus::kError);
   CHECK_EQ(d.packets.size(), 4u);
   CHECK(d.error.rfind("cut.pcap: ", 0) == 0);
+
+  // Files opened when their turn comes: not before the earlier files' packets are read, and one
+  // that cannot be opened then ends the input naming it, after those packets.
+  size_t opened = 0;
+  std::vector<FileReader::ChainPart> late(3);
+  late[0].reader = FileReader::from_memory(first.b.data(), first.size(), "a.pcap");
+  late[1].open_later = [&] {
+    ++opened;
+    return FileReader::from_memory(third.b.data(), third.size(), "c.pcap");
+  };
+  late[2].open_later = [&]() -> std::unique_ptr<FileReader> {
+    ++opened;
+    throw CaptureError(ErrorKind::kInputFile, "gone.pcap: cannot open: No such file or directory");
+  };
+  auto lazy = FileReader::chain(std::move(late));
+  CHECK_EQ(opened, 0u);
+  Batch b;
+  CHECK(lazy->read(b, 4, 1 << 20) == ReadStatus::kOk);
+  CHECK_EQ(b.records.size(), 4u);  // all of the first file
+  CHECK_EQ(opened, 0u);
+  All l = read_all(*lazy, 3);
+  CHECK_EQ(opened, 2u);
+  CHECK(l.last == ReadStatus::kError);
+  CHECK_EQ(l.packets.size(), 1u);  // the second file's one packet
+  if (l.packets.size() == 1) CHECK_EQ(l.packets[0].rec.iface, 1u);
+  CHECK_EQ(l.error, std::string("gone.pcap: cannot open: No such file or directory"));
+  CHECK(lazy->read(b, 4, 1 << 20) == ReadStatus::kError);  // and stays failed
+  CHECK(b.records.empty());
 }
 
 // Millions of IDBs cost gigabytes: past 65,536 interfaces in a file the reader stops with one
