@@ -6,7 +6,7 @@
 // compared. Ethernet/IPv4, microsecond pcap, deterministic (seeded).
 //   node bench/make-flows-capture.js OUT.pcap [--flows 8000] [--mbytes 1100] [--reorder 5] [--retransmit 2]
 'use strict';
-const { TcpPcapWriter } = require('./tcp-pcap-writer');
+const { TcpPcapWriter } = require('../scripts/tcp-pcap-writer');
 
 const args = process.argv.slice(2);
 const out = args[0];

@@ -5,7 +5,7 @@
 // file is 350 MB).
 //   node bench/make-syn-flood-capture.js OUT.pcap [--packets 5000000] [--sources 1000000] [--rate 100000]
 'use strict';
-const { TcpPcapWriter } = require('./tcp-pcap-writer');
+const { TcpPcapWriter } = require('../scripts/tcp-pcap-writer');
 
 const args = process.argv.slice(2);
 const out = args[0];

@@ -58,8 +58,9 @@ export class ReplayProcess {
   droppedHere = 0;
 
   constructor(settings: ShadowSettings, private readonly opts: ReplayProcessOptions) {
-    // Compiled, replay-child.js sits beside this file. No inherited flags (the agent's own).
-    this.child = fork(path.join(__dirname, 'replay-child.js'), [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    // Compiled, replay-child.js sits beside this file (by its folder: the CLI's bundle is elsewhere).
+    // No inherited flags (the agent's own).
+    this.child = fork(path.resolve(__dirname, '..', 'shadow', 'replay-child.js'), [], { serialization: 'advanced', execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.child.stderr!.on('data', (chunk: Buffer) => (this.lastWords = (this.lastWords + chunk.toString()).slice(-LAST_WORDS_BYTES)));
     this.send({ kind: 'init', settings, nice: opts.nice, reportDir: opts.reportDir, metrics: !!opts.metrics });
     let finished = false;

@@ -121,8 +121,8 @@ export class UploadThread {
   }
 
   private start(): Worker {
-    // Compiled, this file is also the worker's script.
-    const w = new Worker(path.join(__dirname, 'upload-thread.js'), { workerData: { ...this.opt, stepBack: this.stepBack } satisfies WorkerSettings });
+    // Compiled, this file is also the worker's script (by its folder: the CLI's bundle is elsewhere).
+    const w = new Worker(path.resolve(__dirname, '..', 'storage', 'upload-thread.js'), { workerData: { ...this.opt, stepBack: this.stepBack } satisfies WorkerSettings });
     w.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;

@@ -26,7 +26,7 @@ describe('package', () => {
     const r = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { timeoutMs: 60_000 });
     expect(r.code).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/index.js', 'binding.gyp', 'scripts/check-libpcap.js', 'scripts/build-addon.js', 'native/CMakeLists.txt', 'native/package.json', 'scripts/native-sources.js', 'README.md']) {
+    for (const f of ['bin/podspan', 'dist/cli/main.js', 'dist/cli/start.js', 'dist/cli/podspan-cli.js', 'dist/cli/podspan-cli.js.cache', 'dist/index.js', 'scripts/bundle-cli.js', 'binding.gyp', 'scripts/check-libpcap.js', 'scripts/build-addon.js', 'native/CMakeLists.txt', 'native/package.json', 'scripts/native-sources.js', 'README.md']) {
       expect(files, f).toContain(f);
     }
     // Every source binding.gyp compiles (scripts/native-sources.js lists them) ships in the package.

@@ -1,5 +1,6 @@
 // Ethernet/IPv4/TCP frames into a microsecond pcap, written in 8 MiB chunks: the benchmarks'
-// synthetic captures (make-flows-capture.js, make-syn-flood-capture.js) share it.
+// synthetic captures (bench/make-flows-capture.js, make-syn-flood-capture.js) and the warm-up
+// capture of scripts/bundle-cli.js share it.
 'use strict';
 const fs = require('node:fs');
 
