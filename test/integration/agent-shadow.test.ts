@@ -88,6 +88,56 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     expect(prodSeen.filter((r) => r.marker !== null)).toHaveLength(0);
   }, 60_000);
 
+  it('a streams target with maxBytes keeps each direction\'s first bytes and counts the rest, as streams -b does', async () => {
+    await pods.app(nsP, 'v1', PROD, 8080);
+    const dir = path.join(pods.tmp, 'cut');
+    const cfg = path.join(pods.tmp, 'agent-cut.yaml');
+    fs.writeFileSync(
+      cfg,
+      [
+        'metrics: { listen: "127.0.0.1:0" }',
+        'sessions:',
+        '  - name: cut',
+        `    sources: { interfaces: [${pods.devC}] }`,
+        '    filter: { bpf: "tcp port 8080" }',
+        `    targets: [ { pcap: { dir: "${dir}/pcap" } }, { streams: { dir: "${dir}/streams", maxBytes: 64 } } ]`,
+      ].join('\n'),
+    );
+    const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
+    // Three requests on one connection, and one more on another: four directions over 64 bytes.
+    inNs(nsC, ['curl', '-sf', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', ...[1, 2, 3].map((i) => `http://${PROD}:8080/api/users/${i}`)]);
+    inNs(nsC, ['curl', '-sf', '-o', '/dev/null', `http://${PROD}:8080/api/users/4`]);
+    // Stopped once the last ring block came through: the count of captured packets has settled.
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
+    const captured = () => Number(/^podspan_captured_packets\{[^}]*session="cut"[^}]*\} (\d+)/m.exec(run('ip', ['netns', 'exec', nsC, 'curl', '-sf', metricsUrl]).stdout)?.[1] ?? 0);
+    let last = -1;
+    await until(async () => {
+      const now = captured();
+      const settled = now === last && now >= 20; // two connections of at least 10 packets each
+      last = now;
+      if (!settled) await new Promise((r) => setTimeout(r, 1500)); // the metric is refreshed about once a second
+      return settled;
+    }, 20_000);
+    expect(await stopProcess(agent, 'SIGTERM'), agent.stderr()).toBe(0);
+
+    // The judge: the whole streams of the session's own pcap, by podspan streams without -b.
+    const whole = path.join(pods.tmp, 'cut-whole');
+    const pcap = path.join(dir, 'pcap', 'cut', `${pods.devC}.pcapng`);
+    expect(run(process.execPath, [podspanBin, 'streams', '-r', pcap, '-o', whole]).code).toBe(0);
+    type Line = { file: string; bytes: number; truncated_bytes?: number };
+    const index = (d: string) => new Map(fs.readFileSync(path.join(d, 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line).map((l) => [l.file, l]));
+    const [cutDir] = run('find', [path.join(dir, 'streams'), '-name', 'index.jsonl', '-printf', '%h\n']).stdout.trim().split('\n');
+    const full = index(whole);
+    const cut = index(cutDir);
+    expect([...cut.keys()].sort()).toEqual([...full.keys()].sort());
+    expect([...full.values()].filter((l) => l.bytes > 64)).toHaveLength(4);
+    for (const [file, f] of full) {
+      const c = cut.get(file)!;
+      expect([c.bytes, c.truncated_bytes ?? 0], file).toEqual([Math.min(f.bytes, 64), Math.max(0, f.bytes - 64)]);
+      expect(fs.readFileSync(path.join(cutDir, file)), file).toEqual(fs.readFileSync(path.join(whole, file)).subarray(0, 64));
+    }
+  }, 60_000);
+
   it('the replay process killed: one error line naming the session, the capture of that session stopped, the agent goes on and exits 0', async () => {
     await pods.app(nsP, 'v1', PROD, 8080);
     await pods.app(nsK, 'v2', CAND, 8080);
