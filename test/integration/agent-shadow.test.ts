@@ -20,6 +20,15 @@ if (!canUseNetns || !haveTools) console.log('agent shadow test skipped: it needs
 const pods = new ShadowPods('ag');
 const { nsC, nsP, nsK } = pods;
 
+/** An agent config of one session on the clients' side of production's veth, port 8080 only. */
+function writeConfig(file: string, session: string, targets: string): string {
+  fs.writeFileSync(
+    file,
+    ['metrics: { listen: "127.0.0.1:0" }', 'sessions:', `  - name: ${session}`, `    sources: { interfaces: [${pods.devC}] }`, '    filter: { bpf: "tcp port 8080" }', `    targets: ${targets}`].join('\n'),
+  );
+  return file;
+}
+
 describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a candidate', () => {
   beforeAll(() => pods.setup());
   afterAll(() => pods.teardown());
@@ -29,18 +38,7 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
     const candidate = await pods.app(nsK, 'v2', CAND, 8080);
     const primary = await pods.app(nsK, 'v1', CAND, 8081);
     const reports = path.join(pods.tmp, 'reports');
-    const cfg = path.join(pods.tmp, 'agent.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'metrics: { listen: "127.0.0.1:0" }',
-        'sessions:',
-        '  - name: checkout',
-        `    sources: { interfaces: [${pods.devC}] }`,
-        '    filter: { bpf: "tcp port 8080" }',
-        `    targets: [ { shadow: { target: "http://${CAND}:8080", primary: "http://${CAND}:8081", reportDir: "${reports}" } } ]`,
-      ].join('\n'),
-    );
+    const cfg = writeConfig(path.join(pods.tmp, 'agent.yaml'), 'checkout', `[ { shadow: { target: "http://${CAND}:8080", primary: "http://${CAND}:8081", reportDir: "${reports}" } } ]`);
     const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
     const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
     const metric = (text: string, result: string, route: string) =>
@@ -91,18 +89,7 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
   it('a streams target with maxBytes keeps each direction\'s first bytes and counts the rest, as streams -b does', async () => {
     await pods.app(nsP, 'v1', PROD, 8080);
     const dir = path.join(pods.tmp, 'cut');
-    const cfg = path.join(pods.tmp, 'agent-cut.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'metrics: { listen: "127.0.0.1:0" }',
-        'sessions:',
-        '  - name: cut',
-        `    sources: { interfaces: [${pods.devC}] }`,
-        '    filter: { bpf: "tcp port 8080" }',
-        `    targets: [ { pcap: { dir: "${dir}/pcap" } }, { streams: { dir: "${dir}/streams", maxBytes: 64 } } ]`,
-      ].join('\n'),
-    );
+    const cfg = writeConfig(path.join(pods.tmp, 'agent-cut.yaml'), 'cut', `[ { pcap: { dir: "${dir}/pcap" } }, { streams: { dir: "${dir}/streams", maxBytes: 64 } } ]`);
     const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
     // Three requests on one connection, and one more on another: four directions over 64 bytes.
     inNs(nsC, ['curl', '-sf', '-o', '/dev/null', '-o', '/dev/null', '-o', '/dev/null', ...[1, 2, 3].map((i) => `http://${PROD}:8080/api/users/${i}`)]);
@@ -141,18 +128,7 @@ describe.skipIf(!canUseNetns || !haveTools)('the agent shadowing a session to a 
   it('the replay process killed: one error line naming the session, the capture of that session stopped, the agent goes on and exits 0', async () => {
     await pods.app(nsP, 'v1', PROD, 8080);
     await pods.app(nsK, 'v2', CAND, 8080);
-    const cfg = path.join(pods.tmp, 'agent-kill.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        'metrics: { listen: "127.0.0.1:0" }',
-        'sessions:',
-        '  - name: killed',
-        `    sources: { interfaces: [${pods.devC}] }`,
-        '    filter: { bpf: "tcp port 8080" }',
-        `    targets: [ { shadow: { target: "http://${CAND}:8080" } } ]`,
-      ].join('\n'),
-    );
+    const cfg = writeConfig(path.join(pods.tmp, 'agent-kill.yaml'), 'killed', `[ { shadow: { target: "http://${CAND}:8080" } } ]`);
     const agent = await startInNs(nsC, [process.execPath, podspanBin, 'agent', '--config', cfg], /running 1 captures/);
     const metricsUrl = /metrics on (http:\/\/[^\s,]+)/.exec(agent.stderr())![1];
     const children = run('pgrep', ['-P', String(agent.child.pid)]).stdout.trim().split('\n').filter(Boolean).map(Number);
