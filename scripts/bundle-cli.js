@@ -21,7 +21,7 @@ try {
   console.log('bundle-cli: esbuild is not installed; podspan runs from dist/ without a bundle');
   process.exit(0);
 }
-const { BUNDLE, CODE_CACHE, WRITE_CACHE_ENV } = require(path.join(dir, 'start.js'));
+const { BUILD_MARK, BUNDLE, CODE_CACHE, WRITE_CACHE_ENV } = require(path.join(dir, 'start.js'));
 const pkg = require(path.join(root, 'package.json'));
 const bundled = new Set(['commander', 'zod']);
 const external = Object.keys(pkg.dependencies).filter((d) => !bundled.has(d)).flatMap((d) => [d, `${d}/*`]);
@@ -37,6 +37,8 @@ esbuild.buildSync({
   external,
   logLevel: 'error',
 });
+// The build's name, which the code cache will carry too (dist/cli/start.js).
+fs.appendFileSync(path.join(dir, BUNDLE), `${BUILD_MARK}${require('node:crypto').randomUUID()}\n`);
 
 /** A pcap of one HTTP request on a TCP connection (SYN, SYN-ACK, ACK, the request, FIN). */
 function tinyCapture(file) {

@@ -13,8 +13,33 @@ export const CODE_CACHE = 'podspan-cli.js.cache';
 /** Set (to anything) when the build runs a command only to write the code cache at its exit. */
 export const WRITE_CACHE_ENV = 'PODSPAN_WRITE_CODE_CACHE';
 
-/** What the cache file starts with: the bundle it was made for (size, modification time). */
-const HEADER_BYTES = 16;
+/**
+ * The bundle's last line names its build; the cache file starts with the same name, so a cache
+ * is used only with the bundle it was made from. V8 itself checks only the source's length, and
+ * modification times do not survive an install (npm's tarballs set every file's to 1985).
+ */
+export const BUILD_MARK = '\n// podspan-cli build ';
+const BUILD_ID_BYTES = 36; // a UUID
+
+function buildId(source: string): string | undefined {
+  const at = source.lastIndexOf(BUILD_MARK);
+  if (at < 0) return undefined;
+  const id = source.slice(at + BUILD_MARK.length, at + BUILD_MARK.length + BUILD_ID_BYTES);
+  return id.length === BUILD_ID_BYTES ? id : undefined;
+}
+
+/** The cached code made for this build of the bundle, if any. */
+function cachedCode(cacheFile: string, id: string | undefined): Buffer | undefined {
+  if (id === undefined) return undefined;
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(cacheFile);
+  } catch {
+    return undefined;
+  }
+  if (data.length <= BUILD_ID_BYTES || data.toString('latin1', 0, BUILD_ID_BYTES) !== id) return undefined;
+  return data.subarray(BUILD_ID_BYTES);
+}
 
 export interface LoadedCli {
   main(argv: string[]): Promise<void> | void;
@@ -36,25 +61,6 @@ function mtimeNs(file: string): bigint | undefined {
   }
 }
 
-function header(stat: fs.BigIntStats): Buffer {
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.writeBigUInt64LE(stat.size, 0);
-  h.writeBigUInt64LE(stat.mtimeNs, 8);
-  return h;
-}
-
-/** The cached code made for exactly this bundle (V8 itself checks only the source's length). */
-function cachedCode(cacheFile: string, bundle: fs.BigIntStats): Buffer | undefined {
-  let data: Buffer;
-  try {
-    data = fs.readFileSync(cacheFile);
-  } catch {
-    return undefined;
-  }
-  if (data.length <= HEADER_BYTES || !data.subarray(0, HEADER_BYTES).equals(header(bundle))) return undefined;
-  return data.subarray(HEADER_BYTES);
-}
-
 /** Loads the CLI from `dir` (dist/cli): the bundle when it is at least as new as main.js, else main.js. */
 export function loadCli(dir: string): Start {
   const bundlePath = path.join(dir, BUNDLE);
@@ -64,10 +70,10 @@ export function loadCli(dir: string): Start {
   if (bundleTime === undefined || (filesTime !== undefined && filesTime > bundleTime)) {
     return { cli: require(path.join(dir, 'main.js')) as LoadedCli, from: 'files', cache: 'none' };
   }
-  const stat = fs.statSync(bundlePath, { bigint: true });
   const source = fs.readFileSync(bundlePath, 'utf8');
   const cacheFile = path.join(dir, CODE_CACHE);
-  const cachedData = cachedCode(cacheFile, stat);
+  const id = buildId(source);
+  const cachedData = cachedCode(cacheFile, id);
   const script = new vm.Script(Module.wrap(source), { filename: bundlePath, cachedData });
   const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
   const mod = { exports: {} as LoadedCli, filename: bundlePath, id: bundlePath, loaded: false };
@@ -75,6 +81,8 @@ export function loadCli(dir: string): Start {
   wrapper.call(mod.exports, mod.exports, Module.createRequire(bundlePath), mod, bundlePath, dir);
   mod.loaded = true;
   // After the command ran, so the cache holds the functions it compiled too, not the top level alone.
-  if (process.env[WRITE_CACHE_ENV]) process.once('exit', () => fs.writeFileSync(cacheFile, Buffer.concat([header(stat), script.createCachedData()])));
+  if (process.env[WRITE_CACHE_ENV] && id !== undefined) {
+    process.once('exit', () => fs.writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()])));
+  }
   return { cli: mod.exports, from: 'bundle', cache };
 }

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUNDLE, CODE_CACHE, loadCli, WRITE_CACHE_ENV } from '../../src/cli/start';
+import { randomUUID } from 'node:crypto';
+import { BUILD_MARK, BUNDLE, CODE_CACHE, loadCli, WRITE_CACHE_ENV } from '../../src/cli/start';
 import { repoRoot, run } from '../helpers/tools';
 
 let dir: string;
@@ -17,10 +18,11 @@ const later = (file: string, seconds: number) => {
   const t = new Date(Date.now() + seconds * 1000);
   fs.utimesSync(file, t, t);
 };
-/** A CLI whose main() says where it came from. */
-function write(name: string, who: string): string {
+/** A CLI whose main() says where it came from; a bundle's last line names its build, as scripts/bundle-cli.js writes it. */
+function write(name: string, who: string, build = randomUUID()): string {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, `'use strict';\nexports.main = () => ${JSON.stringify(who)};\nexports.dir = __dirname;\nexports.sep = require('node:path').sep;\n`);
+  const mark = name === BUNDLE ? `${BUILD_MARK}${build}\n` : '';
+  fs.writeFileSync(file, `'use strict';\nexports.main = () => ${JSON.stringify(who)};\nexports.dir = __dirname;\nexports.sep = require('node:path').sep;\n${mark}`);
   return file;
 }
 /** Loads the bundle in a process of its own with the cache to be written at its exit. */
@@ -54,16 +56,19 @@ describe('podspan starts from its bundle when it can', () => {
     expect(loadCli(dir).from).toBe('files');
   });
 
-  it('uses the cache made for the bundle; a rebuilt bundle of the same length ignores the old one', () => {
+  it('uses the cache made for the bundle\'s build, whatever its modification time; another build of the same length ignores it', () => {
     write('main.js', 'files');
     const bundle = write(BUNDLE, 'bundle');
     later(bundle, 10);
     writeCache();
-    expect(fs.statSync(path.join(dir, CODE_CACHE)).size).toBeGreaterThan(16);
+    expect(fs.statSync(path.join(dir, CODE_CACHE)).size).toBeGreaterThan(36);
     expect(loadCli(dir).cache).toBe('used');
-    // Same length, other bytes: V8 checks only the length, so the cache says which bundle it fits.
-    fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace('"bundle"', '"BUNDLE"'));
-    later(bundle, 20);
+    // npm's tarballs give every file the same old time: the cache still fits.
+    const old = new Date('1985-10-26T08:15:00Z');
+    for (const f of fs.readdirSync(dir)) fs.utimesSync(path.join(dir, f), old, old);
+    expect(loadCli(dir)).toMatchObject({ from: 'bundle', cache: 'used' });
+    // Same length, other bytes, another build: V8 checks only the length, the build's name tells.
+    write(BUNDLE, 'BUNDLE');
     const s = loadCli(dir);
     expect([s.cache, s.cli.main([])]).toEqual(['none', 'BUNDLE']);
   });
@@ -75,7 +80,7 @@ describe('podspan starts from its bundle when it can', () => {
     writeCache();
     const cache = path.join(dir, CODE_CACHE);
     const bytes = fs.readFileSync(cache);
-    bytes.fill(0x5a, 16 + 8); // the header still fits this bundle; V8's part is garbage
+    bytes.fill(0x5a, 36 + 8); // the build's name still fits this bundle; V8's part is garbage
     fs.writeFileSync(cache, bytes);
     const s = loadCli(dir);
     expect([s.from, s.cache, s.cli.main([])]).toEqual(['bundle', 'rejected', 'bundle']);
