@@ -26,8 +26,17 @@ export type StreamEvent =
   | { type: 'gap'; stream: number; dir: 0 | 1; offset: number; length: number; queueDrop: boolean; timestampNs: bigint }
   | { type: 'close'; stream: number; reason: CloseReason; timestampNs: bigint };
 
+const dotted = (b: Buffer) => `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+
 function address(bytes: Buffer, ipVersion: number): string {
-  if (ipVersion === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (ipVersion === 4) return dotted(bytes);
+  // As inet_ntop writes them (the stream files' names, tcpflow's): an IPv4-mapped address, and
+  // an IPv4-compatible one that is not :: or ::1, end in their IPv4 address.
+  if (bytes.subarray(0, 10).every((b) => b === 0)) {
+    const [w5, w6] = [bytes.readUInt16BE(10), bytes.readUInt16BE(12)];
+    if (w5 === 0xffff) return `::ffff:${dotted(bytes.subarray(12))}`;
+    if (w5 === 0 && w6 !== 0) return `::${dotted(bytes.subarray(12))}`;
+  }
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   // The shortest form (RFC 5952) via URL's normaliser.

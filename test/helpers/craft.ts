@@ -40,7 +40,6 @@ export function ipv4Frame(opts: { proto: 6 | 17; src: string; dst: string; sport
   return Buffer.concat([eth, ip, l4, opts.payload]);
 }
 
-/** n packets alternating UDP port 5000 and TCP port 80, 1 ms apart, payload sizes varying. */
 /**
  * TCP segments between a client 198.18.0.1 and a server 198.18.0.2:80, 1 ms apart, in the
  * order `tcp` is called (so a test lays out reordering, loss and retransmission itself).
@@ -75,6 +74,49 @@ export function untidyConnection(tcp: ReturnType<typeof tcpConversation>['tcp'])
   tcp(false, 922, ACK | FIN);
 }
 
+/** An IPv6 address's 16 bytes from its text (with "::" and a dotted IPv4 tail, as RFC 4291 writes them). */
+export function ipv6Bytes(text: string): Buffer {
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  const hex = quad ? text.slice(0, quad.index) + [0, 2].map((i) => ((Number(quad[i + 1]) << 8) | Number(quad[i + 2])).toString(16)).join(':') : text;
+  const [head, tail] = hex.includes('::') ? hex.split('::') : [hex, undefined];
+  const words = (part: string | undefined) => (part ? part.split(':').map((w) => parseInt(w, 16)) : []);
+  const [a, b] = [words(head), words(tail)];
+  const all = tail === undefined ? a : [...a, ...Array<number>(8 - a.length - b.length).fill(0), ...b];
+  const out = Buffer.alloc(16);
+  all.forEach((w, i) => out.writeUInt16BE(w, 2 * i));
+  return out;
+}
+
+/** An Ethernet/IPv6/TCP frame (checksum over the IPv6 pseudo-header). */
+export function ipv6TcpFrame(opts: { src: string; dst: string; sport: number; dport: number; payload: Buffer; seq: number; flags: number; ack?: number }): Buffer {
+  const [src, dst] = [ipv6Bytes(opts.src), ipv6Bytes(opts.dst)];
+  const tcp = Buffer.alloc(20);
+  tcp.writeUInt16BE(opts.sport, 0);
+  tcp.writeUInt16BE(opts.dport, 2);
+  tcp.writeUInt32BE(opts.seq >>> 0, 4);
+  tcp.writeUInt32BE((opts.ack ?? 0) >>> 0, 8);
+  tcp[12] = 5 << 4;
+  tcp[13] = opts.flags;
+  tcp.writeUInt16BE(65535, 14);
+  const length = tcp.length + opts.payload.length;
+  const pseudo = Buffer.alloc(40);
+  src.copy(pseudo, 0);
+  dst.copy(pseudo, 16);
+  pseudo.writeUInt32BE(length, 32);
+  pseudo[39] = 6;
+  tcp.writeUInt16BE(checksum(Buffer.concat([pseudo, tcp, opts.payload])), 16);
+  const ip = Buffer.alloc(40);
+  ip[0] = 0x60;
+  ip.writeUInt16BE(length, 4);
+  ip[6] = 6;
+  ip[7] = 64;
+  src.copy(ip, 8);
+  dst.copy(ip, 24);
+  const eth = Buffer.from([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd]);
+  return Buffer.concat([eth, ip, tcp, opts.payload]);
+}
+
+/** n packets alternating UDP port 5000 and TCP port 80, 1 ms apart, payload sizes varying. */
 export function samplePackets(n: number, startSec = 1_700_000_000): CraftedPacket[] {
   const out: CraftedPacket[] = [];
   for (let i = 0; i < n; i++) {

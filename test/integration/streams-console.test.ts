@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tcpConversation, untidyConnection, writePcap } from '../helpers/craft';
+import { ipv6TcpFrame, tcpConversation, untidyConnection, writePcap, type CraftedPacket } from '../helpers/craft';
 import { podspan, podspanBin, readIndex, run } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
@@ -106,6 +106,39 @@ describe('podspan streams --console', () => {
     }
     const bad = podspan(['streams', '-b', '0', '-r', file, '-o', path.join(tmp, 'b0')]);
     expect([bad.code, bad.stderr.trim()]).toEqual([2, 'podspan: -b must be between 1 and 9007199254740991']);
+  });
+
+  it('names IPv6 streams as the stream files and tcpflow name them, IPv4-mapped and -compatible addresses with their dotted tail', () => {
+    const pairs = [
+      ['2001:db8::1', '2001:db8::2'],
+      ['::ffff:10.0.0.1', '::ffff:10.0.0.2'], // IPv4-mapped
+      ['::10.0.0.3', '::10.0.0.4'], // IPv4-compatible (deprecated, still seen)
+      ['::ffff:0:10.0.0.5', '64:ff9b::10.0.0.6'], // SIIT and NAT64: hex, as inet_ntop writes them
+    ];
+    const packets: CraftedPacket[] = [];
+    let t = 1_700_000_000_000_000_000n;
+    pairs.forEach(([client, server], i) => {
+      const hello = Buffer.from(`hello ${i}\n`);
+      for (const [src, dst, sport, dport] of [[client, server, 40000 + i, 80], [server, client, 80, 40000 + i]] as const) {
+        packets.push({ tsNs: (t += 1_000_000n), frame: ipv6TcpFrame({ src, dst, sport, dport, payload: hello, seq: 1000, flags: ACK | PSH }) });
+      }
+    });
+    const file = path.join(tmp, 'ipv6.pcap');
+    writePcap(file, packets);
+    const dir = path.join(tmp, 'ipv6-files');
+    expect(podspan(['streams', '-r', file, '-o', dir]).code).toBe(0);
+    const files = readIndex(dir).map((l) => l.file).sort();
+    expect(files).toHaveLength(8);
+    expect(files).toContain('::ffff:10.0.0.1.40001-::ffff:10.0.0.2.00080');
+    const out = printed(['-r', file, '--console']);
+    expect(out.code).toBe(0);
+    const names = [...new Set(out.out.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf(': '))))].sort();
+    expect(names).toEqual(files);
+    if (hasTcpflow) {
+      const judged = bytesOf('tcpflow', ['-c', '-r', file]);
+      expect(judged.code).toBe(0);
+      expect([...new Set(judged.out.split('\n').filter((l) => l.includes(': ')).map((l) => l.slice(0, l.indexOf(': '))))].sort()).toEqual(files);
+    }
   });
 
   it('refuses what does not go together, in one line naming the flags', () => {
