@@ -125,6 +125,8 @@ function program(): Command {
       .option('-c, --count <n>', 'stop after n packets')
       .option('-s, --snaplen <bytes>', 'bytes to keep of each packet (0 or none: 262144)')
       .option('-B, --buffer-size <KiB>', 'kernel capture buffer size in KiB')
+      .option('-y, --linktype <type>', 'capture with this link type (libpcap\'s name, e.g. EN10MB, LINUX_SLL; podspan capture -L lists them)')
+      .option('-j, --time-stamp-type <type>', 'capture with this time stamp type (e.g. host, adapter; podspan capture -J lists them)')
       .option('--duration <seconds>', 'stop after this many seconds');
 
   captureSource(cmd

@@ -394,7 +394,7 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
     for (const l of ours) expect(reference, l).toContain(l.replace(/^\d+\./, ''));
   });
 
-  it('-L and -J list link and time stamp types as tcpdump does; -y and -j capture with them, or say why not', async () => {
+  it('-L and -J list link and time stamp types as tcpdump does; -y and -j capture with them (capture, streams, analyze), or say why not', async () => {
     const ours = (args: string[]) => spawnSync('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, 'capture', ...args], { encoding: 'utf8' });
     // tcpdump 4.99 writes these lists on stderr; podspan on stdout, where `| grep` finds them.
     for (const args of [['-L', '-i', 'any'], ['-L', '-i', vethB], ['-J', '-i', vethB], ['-J', '-i', 'lo']]) {
@@ -426,6 +426,19 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
     const warned = ours(['-i', vethB, '-j', 'adapter', '--duration', '0.2', '-w', '/dev/null']);
     expect(warned.status, warned.stderr).toBe(0);
     expect(warned.stderr).toContain(`podspan: warning: ${vethB}: time stamp type adapter: That type of time stamp is not supported by that device\n`);
+
+    // streams and analyze (and shadow, the same source flags) capture live with -y and -j too.
+    const live = (args: string[]) => spawnSync('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, ...args], { encoding: 'utf8' });
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-linktype-'));
+    try {
+      const streams = live(['streams', '-i', vethB, '-y', 'LINUX_SLL', '-c', '1', '-o', path.join(out, 'streams')]);
+      expect([streams.status, streams.stderr]).toEqual([1, `podspan: ${vethB}: LINUX_SLL is not one of the DLTs supported by this device\n`]);
+      const analyze = live(['analyze', '-i', vethB, '-j', 'adapter', '--duration', '0.2', '--top', '0', '-o', path.join(out, 'analyze')]);
+      expect(analyze.status, analyze.stderr).toBe(0);
+      expect(analyze.stderr).toContain(`podspan: warning: ${vethB}: time stamp type adapter: That type of time stamp is not supported by that device\n`);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   // The kernel's tun driver: without /dev/net/tun the case is skipped, and says so.
