@@ -67,7 +67,8 @@ try {
   const warmUp = `
     const { cli } = require(${JSON.stringify(path.join(dir, 'start.js'))}).loadCli(${JSON.stringify(dir)});
     (async () => { for (const c of ${JSON.stringify(commands)}) await cli.main([process.execPath, 'podspan', ...c]); })();`;
-  const r = spawnSync(process.execPath, ['-e', warmUp], { env: { ...process.env, [WRITE_CACHE_ENV]: '1' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  // Bounded: a warm-up that hung would hold up npm install.
+  const r = spawnSync(process.execPath, ['-e', warmUp], { env: { ...process.env, [WRITE_CACHE_ENV]: '1' }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
   // The bundle works without its cache; only start-up is longer.
   const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
   if (r.status !== 0) console.log(`bundle-cli: the warm-up commands failed (exit ${r.status}): ${why}`);
