@@ -82,7 +82,13 @@ export function loadCli(dir: string): Start {
   mod.loaded = true;
   // After the command ran, so the cache holds the functions it compiled too, not the top level alone.
   if (process.env[WRITE_CACHE_ENV] && id !== undefined) {
-    process.once('exit', () => fs.writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()])));
+    process.once('exit', () => {
+      try {
+        fs.writeFileSync(cacheFile, Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+      } catch {
+        // A read-only install: podspan runs without the cache, as it would without the build step.
+      }
+    });
   }
   return { cli: mod.exports, from: 'bundle', cache };
 }
