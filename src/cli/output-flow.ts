@@ -11,7 +11,7 @@ export const OUTPUT_ROOM = 4 << 20;
 export function outputFlow(out: NodeJS.WritableStream, closed: () => boolean): ConsumerFlow {
   const writable = out as Partial<Writable>; // a stream without a count (a test's) always has room
   return {
-    hasRoom: () => closed() || !((writable.writableLength ?? 0) >= OUTPUT_ROOM),
+    hasRoom: () => closed() || (writable.writableLength ?? 0) < OUTPUT_ROOM,
     onRoom: (fn) => out.on('drain', fn),
   };
 }
