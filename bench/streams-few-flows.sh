@@ -13,6 +13,8 @@
 # whether or not it uses TLS): podspan then also runs without it ("podspan-noca").
 # FILES=1 adds "podspan-files-noca": the same without the CLI's bundle and code cache (the
 # compiled modules loaded one by one, as before scripts/bundle-cli.js), to show what they save.
+# BASELINE=DIR (another checkout, built: dist/ and the addon) adds "podspan-base-noca", its
+# `streams` without the CA file, to the same rounds: before/after figures from one interleaved run.
 #   sudo [ANCHORS=DIR] [FILES=1] bash bench/streams-few-flows.sh [ROUNDS=5] [STREAMS=32] [MBYTES=320]
 # Needs root, iproute2, ethtool, iperf3, tcpdump, tcpflow, capinfos, and for gopacket: golang-go
 # golang-github-google-gopacket-dev golang-golang-x-net-dev golang-golang-x-sys-dev.
@@ -51,6 +53,7 @@ run_tool() {  # tool [capture] -> "wall user sys maxrss_kb"
     podspan-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     # The compiled modules as they are, without the bundle and its code cache (dist/cli/start.js).
     podspan-files-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node -e 'require(process.argv[1]).main([process.execPath, "podspan", ...process.argv.slice(2)])' "$ROOT/dist/cli/main.js" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan-base-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$BASELINE/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     tcpflow) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" tcpflow -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     gopacket) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" "$GOPKT" -o "$out" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
   esac
@@ -63,6 +66,11 @@ sizes() { find "$1" -type f ! -name report.xml ! -name index.jsonl -printf '%s\n
 TOOLS=(podspan tcpflow gopacket)
 [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && TOOLS+=(podspan-noca)
 [ "${FILES:-0}" = 1 ] && TOOLS+=(podspan-files-noca)
+BASELINE=${BASELINE:-}
+if [ -n "$BASELINE" ]; then
+  [ -f "$BASELINE/dist/cli/main.js" ] || { echo "BASELINE=$BASELINE: build it first"; exit 2; }
+  TOOLS+=(podspan-base-noca)
+fi
 declare -A RESULTS
 for round in $(seq 1 "$ROUNDS"); do
   shift_by=$(( (round - 1) % ${#TOOLS[@]} ))
@@ -103,4 +111,5 @@ ratios() {  # label podspan-variable-suffix
 ratios podspan podspan
 [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && ratios podspan-noca podspan_noca
 [ "${FILES:-0}" = 1 ] && ratios podspan-files-noca podspan_files_noca
+[ -n "$BASELINE" ] && ratios podspan-base-noca podspan_base_noca
 true
