@@ -62,7 +62,7 @@ export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.Writable
   const run = parseShadowFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   const live = run.capture.source.kind === 'live';
-  const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run) } as CaptureOptions);
+  const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run, live) } as CaptureOptions);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);
   if (live) for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
   // The replay (this thread, and V8's garbage collection and compiler threads working for it)

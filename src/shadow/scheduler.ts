@@ -3,8 +3,8 @@
 // limits: requests in flight, requests per second (token bucket), pacing from the captured
 // timestamps (--speed), and a bounded queue (exchanges and bytes). Live capture never waits on
 // the candidate: when the queue is full an exchange is dropped and counted ("queue_full"). A
-// file may instead wait for room (overflow "wait": offer() accepts, hasRoom() turns false and
-// the room listener says when to read on).
+// file may instead wait for room (overflow "wait": offer() accepts, hasRoom() turns false, at the
+// read-ahead when that is lower than the queue, and the room listener says when to read on).
 import { heldBytes, type ReplayExchange } from './replay/exchange';
 
 export interface SchedulerLimits {
@@ -14,6 +14,8 @@ export interface SchedulerLimits {
   speed: number;
   queueExchanges: number;
   queueBytes: number;
+  /** Overflow "wait" (a file): hasRoom() turns false at this many exchanges already, if below queueExchanges. */
+  readAhead?: number;
 }
 
 export interface SchedulerHooks {
@@ -58,6 +60,7 @@ export class ShadowScheduler {
   private timerAt = Infinity;
   // Pacing: the first exchange's capture time maps to the wall-clock time it was offered.
   private paceOrigin?: { ts: number; wall: number };
+  private readonly roomAt: number;
   private roomWanted = false;
   private roomListener?: () => void;
   private idleListeners: (() => void)[] = [];
@@ -67,6 +70,7 @@ export class ShadowScheduler {
     private readonly hooks: SchedulerHooks,
     private readonly overflow: 'drop' | 'wait',
   ) {
+    this.roomAt = overflow === 'wait' && limits.readAhead ? Math.min(limits.readAhead, limits.queueExchanges) : limits.queueExchanges;
     this.tokens = limits.ratePerSecond ? Math.max(1, Math.min(limits.ratePerSecond, limits.maxInFlight)) : 0;
   }
 
@@ -75,7 +79,7 @@ export class ShadowScheduler {
   }
 
   hasRoom(): boolean {
-    const room = this.queued < this.limits.queueExchanges && this.queuedBytes < this.limits.queueBytes;
+    const room = this.queued < this.roomAt && this.queuedBytes < this.limits.queueBytes;
     if (!room) this.roomWanted = true;
     return room;
   }

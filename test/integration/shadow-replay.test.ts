@@ -13,9 +13,23 @@ import type { AddressInfo } from 'node:net';
 import { run } from '../helpers/tools';
 import { Writable } from 'node:stream';
 import { parseShadowFlags } from '../../src/config/shadow-options';
-import { runShadow } from '../../src/shadow/run';
+import { fileReadAhead, runShadow } from '../../src/shadow/run';
 import { startApp, closedPort, type AppServer } from '../helpers/shadow-apps';
 import { ask, batchSource, MetaBuilder } from '../helpers/shadow-meta';
+
+/** `conns` captured connections of `each` GET /health exchanges, a batch per connection (`stepMs` apart). */
+function healthBatches(conns: number, each: number, stepMs?: number) {
+  const meta = new MetaBuilder();
+  if (stepMs !== undefined) meta.step = stepMs;
+  const batches = [];
+  for (let c = 0; c < conns; c++) {
+    meta.open(String(c));
+    for (let i = 0; i < each; i++) meta.http(String(c), i, { method: 'GET', target: '/health', route: '/health' }, { status: 200, headers: [['content-type', 'text/plain']], body: Buffer.from('ok\n') });
+    meta.close(String(c));
+    batches.push(meta.take());
+  }
+  return batches;
+}
 
 const servers: AppServer[] = [];
 afterEach(async () => {
@@ -184,15 +198,7 @@ describe('podspan shadow: replay to real servers', () => {
 
   it('a file waits for room instead of dropping: every exchange replayed, the queue bounded', async () => {
     const candidate = await app('v1');
-    const meta = new MetaBuilder();
-    const batches = [];
-    for (let c = 0; c < 50; c++) {
-      meta.open(String(c));
-      for (let i = 0; i < 4; i++) meta.http(String(c), i, { method: 'GET', target: '/health', route: '/health' }, { status: 200, headers: [['content-type', 'text/plain']], body: Buffer.from('ok\n') });
-      meta.close(String(c));
-      batches.push(meta.take());
-    }
-    const src = batchSource(batches, false);
+    const src = batchSource(healthBatches(50, 4), false);
     const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { queue: '8', maxInFlight: '2' }), src, sink().w);
     expect(r.summary).toMatchObject({ requests: 200, compared: 200, matched: 200, errors: 0 });
     expect(r.dropped).toEqual({});
@@ -201,20 +207,21 @@ describe('podspan shadow: replay to real servers', () => {
     expect(r.peakQueued).toBeLessThanOrEqual(8 + 4);
   });
 
+  it('a file reads only a little ahead of the senders: the read-ahead, not --queue, bounds what waits', async () => {
+    const candidate = await app('v1');
+    const src = batchSource(healthBatches(120, 4), false);
+    const r = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { maxInFlight: '2' }), src, sink().w);
+    expect(r.summary).toMatchObject({ requests: 480, compared: 480, matched: 480, errors: 0 });
+    expect(fileReadAhead(2)).toBe(256);
+    expect(src.waits).toBeGreaterThan(0);
+    // The default --queue (10,000) would hold all 480; one batch (4) may land past the read-ahead.
+    expect(r.peakQueued).toBeGreaterThanOrEqual(256);
+    expect(r.peakQueued).toBeLessThanOrEqual(256 + 4);
+  });
+
   it('--rate and --speed hold (lower bounds on when requests reach the candidate)', async () => {
     const candidate = await app('v1');
-    const build = (conns: number, each: number, stepMs: number) => {
-      const meta = new MetaBuilder();
-      meta.step = stepMs;
-      const batches = [];
-      for (let c = 0; c < conns; c++) {
-        meta.open(String(c));
-        for (let i = 0; i < each; i++) meta.http(String(c), i, { method: 'GET', target: '/health', route: '/health' }, { status: 200, headers: [['content-type', 'text/plain']], body: Buffer.from('ok\n') });
-        meta.close(String(c));
-        batches.push(meta.take());
-      }
-      return batches;
-    };
+    const build = healthBatches;
     // 100 requests at 50/s with a burst of 50: the last ones cannot go out before 1 s.
     const rated = await runShadow(flags(`http://127.0.0.1:${candidate.port}`, { rate: '50' }), batchSource(build(4, 25, 1), false), sink().w);
     expect(rated.summary.matched).toBe(100);
