@@ -148,41 +148,46 @@ function grpcStatusIn(list: readonly [string, string][] | undefined): number {
   return -1;
 }
 
-/** From the answer's field, else from its trailers, else its headers (a trailers-only answer). */
-function grpcStatusOf(a: Answer): number {
-  if (a.grpcStatus !== undefined && a.grpcStatus >= 0) return a.grpcStatus;
-  const t = grpcStatusIn(a.trailers);
-  return t >= 0 ? t : grpcStatusIn(a.headers);
-}
-
 /** gRPC's status details: trailers, or headers of a trailers-only answer; compared as trailers either way. */
 const GRPC_STATUS_ENTRIES = new Set(['grpc-message', 'grpc-status-details-bin']);
 
-/**
- * Name → values in order (added to `into`), for the names `take` accepts, without pseudo-headers,
- * ignored names and grpc-status (compared apart).
- */
-function headerMap(list: readonly [string, string][] | undefined, r: CompiledRules, take: (name: string) => boolean, into = new Map<string, string[]>()): Map<string, string[]> {
-  const m = into;
-  for (const [rawName, rawValue] of list ?? []) {
-    const name = rawName.toLowerCase();
-    if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name) || !take(name)) continue;
-    let value = rawValue.trim();
-    if (name === 'set-cookie') value = value.slice(0, value.indexOf('=') < 0 ? value.length : value.indexOf('=')).trim();
-    if (r.mask) value = r.mask(value);
-    const values = m.get(name);
-    if (values) values.push(value);
-    else m.set(name, [value]);
-  }
-  return m;
+/** One answer's fields as compared, read in one pass over its headers (this runs for every exchange). */
+interface AnswerFields {
+  /** From the answer's field, else from its trailers, else its headers (a trailers-only answer); -1: none. */
+  grpcStatus: number;
+  /** Name → values in order, without pseudo-headers, ignored names, grpc-status and the gRPC status details. */
+  headers: Map<string, string[]>;
+  /** The gRPC status details found in the headers, then every trailer but grpc-status. */
+  trailers: Map<string, string[]>;
 }
 
-const notGrpcStatus = (name: string) => !GRPC_STATUS_ENTRIES.has(name);
-const isGrpcStatus = (name: string) => GRPC_STATUS_ENTRIES.has(name);
-const anyName = () => true;
+function answerFields(a: Answer, r: CompiledRules): AnswerFields {
+  const headers = new Map<string, string[]>();
+  const trailers = new Map<string, string[]>();
+  let inHeaders = -1;
+  for (const [rawName, rawValue] of a.headers) {
+    const name = rawName.toLowerCase();
+    if (name === 'grpc-status') {
+      if (inHeaders < 0) inHeaders = Number(rawValue);
+      continue;
+    }
+    addField(GRPC_STATUS_ENTRIES.has(name) ? trailers : headers, name, rawValue, r);
+  }
+  if (a.trailers) for (const [rawName, rawValue] of a.trailers) addField(trailers, rawName.toLowerCase(), rawValue, r);
+  let grpcStatus = a.grpcStatus !== undefined && a.grpcStatus >= 0 ? a.grpcStatus : grpcStatusIn(a.trailers);
+  if (grpcStatus < 0) grpcStatus = inHeaders;
+  return { grpcStatus, headers, trailers };
+}
 
-function trailerMap(a: Answer, r: CompiledRules): Map<string, string[]> {
-  return headerMap(a.trailers, r, anyName, headerMap(a.headers, r, isGrpcStatus));
+/** Adds one field (lower-case name) unless it is a pseudo-header, grpc-status or ignored. */
+function addField(m: Map<string, string[]>, name: string, rawValue: string, r: CompiledRules): void {
+  if (name.startsWith(':') || name === 'grpc-status' || r.headers.has(name)) return;
+  let value = rawValue.trim();
+  if (name === 'set-cookie') value = value.slice(0, value.indexOf('=') < 0 ? value.length : value.indexOf('=')).trim();
+  if (r.mask) value = r.mask(value);
+  const values = m.get(name);
+  if (values) values.push(value);
+  else m.set(name, [value]);
 }
 
 function compareHeaders(kind: 'header' | 'trailer', p: Map<string, string[]>, c: Map<string, string[]>, out: Collector): void {
@@ -275,12 +280,14 @@ export function compareExchange(production: Answer, candidate: Answer, rules: Co
     return out;
   }
   if (production.status !== candidate.status) out.push({ where: 'status', production: String(production.status), candidate: String(candidate.status) });
-  const pg = grpcStatusOf(production);
-  const cg = grpcStatusOf(candidate);
-  if (pg !== cg) out.push({ where: 'grpc-status', production: pg < 0 ? ABSENT : String(pg), candidate: cg < 0 ? ABSENT : String(cg) });
+  const p = answerFields(production, r);
+  const c = answerFields(candidate, r);
+  if (p.grpcStatus !== c.grpcStatus) {
+    out.push({ where: 'grpc-status', production: p.grpcStatus < 0 ? ABSENT : String(p.grpcStatus), candidate: c.grpcStatus < 0 ? ABSENT : String(c.grpcStatus) });
+  }
   if (out.differences.length) return out;
-  compareHeaders('header', headerMap(production.headers, r, notGrpcStatus), headerMap(candidate.headers, r, notGrpcStatus), out);
-  compareHeaders('trailer', trailerMap(production, r), trailerMap(candidate, r), out);
+  compareHeaders('header', p.headers, c.headers, out);
+  compareHeaders('trailer', p.trailers, c.trailers, out);
   // Equal bytes are equal whatever their encoding and rules: the common case costs one memcmp.
   if (production.bodyLength === candidate.bodyLength && production.body.equals(candidate.body)) return out;
   compareBody(decodedAnswer(production), decodedAnswer(candidate), r, out);

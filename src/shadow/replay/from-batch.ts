@@ -31,7 +31,8 @@ function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
         kind: h2 ? 'h2' : 'http',
         method: m.method,
         target,
-        headers: m.headers.filter(([n]) => !n.startsWith(':')),
+        // Pseudo-headers are HTTP/2's only.
+        headers: h2 ? m.headers.filter(([n]) => !n.startsWith(':')) : m.headers,
         body: copy(m.body),
         authority: h2 ? m.authority : m.host,
         grpc: h2 && m.grpc,
