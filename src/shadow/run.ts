@@ -117,7 +117,7 @@ export async function runShadow(run: ShadowSettings, source: ExchangeSource, err
     }
   };
   let failure: unknown;
-  const decoder = new BatchDecoder();
+  const decoder = new BatchDecoder(!source.live);
   source.onExchanges(
     (batch) => {
       if (failure) return;

@@ -1,12 +1,16 @@
-// Exchange batches (Contract 1, parsed by native-exchanges.ts) into ShadowEvents. Bodies are
-// copied out of the batch's data, so a batch is freed once read whatever still waits to be sent.
+// Exchange batches (Contract 1, parsed by native-exchanges.ts) into ShadowEvents. Live, bodies
+// are copied out of the batch's data, so a batch is freed once read whatever still waits to be
+// sent; from a file they stay views of it (no copy per exchange): the read-ahead keeps only a few
+// batches' exchanges waiting (run.ts, fileReadAhead).
 import type { Answer } from '../answer';
 import { parseExchangeBatch, type ExchangeBatch, type ExchangeLine, type H2Line, type HttpLine } from '../native-exchanges';
 import type { ShadowEvent } from './exchange';
 
-const copy = (b: Buffer) => Buffer.from(b);
+type Keep = (b: Buffer) => Buffer;
+const copy: Keep = (b) => Buffer.from(b);
+const view: Keep = (b) => b;
 
-function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
+function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep): ShadowEvent {
   // Not comparable: production gave no answer (or reset the stream), or the body was cut.
   if (!m.resp) return { kind: 'skip', reason: m.note ?? 'no_response', count: 1 };
   if (m.body_truncated) return { kind: 'skip', reason: 'too_large', count: 1 };
@@ -16,7 +20,7 @@ function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
   const production: Answer = {
     status: r.status,
     headers: r.headers,
-    body: copy(r.body),
+    body: keep(r.body),
     bodyLength: r.body_length,
     bodyTruncated: r.body_truncated,
     latencyMs: r.latency_ms,
@@ -33,7 +37,7 @@ function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
         target,
         // Pseudo-headers are HTTP/2's only.
         headers: h2 ? m.headers.filter(([n]) => !n.startsWith(':')) : m.headers,
-        body: copy(m.body),
+        body: keep(m.body),
         authority: h2 ? m.authority : m.host,
         grpc: h2 && m.grpc,
       },
@@ -48,6 +52,12 @@ function httpEvent(m: HttpLine | H2Line, ts: number): ShadowEvent {
  */
 export class BatchDecoder {
   private readonly serverPorts = new Map<string, number>();
+  private readonly keep: Keep;
+
+  /** `views`: bodies stay views of the batch's data (a file's few waiting batches), else copies. */
+  constructor(views = false) {
+    this.keep = views ? view : copy;
+  }
 
   decode(batch: ExchangeBatch): ShadowEvent[] {
     return parseExchangeBatch(batch).map((m) => this.event(m));
@@ -65,14 +75,14 @@ export class BatchDecoder {
         return { kind: 'skip', reason: m.reason, count: m.count };
       case 'http':
       case 'h2':
-        return httpEvent(m, m.ts_ms);
+        return httpEvent(m, m.ts_ms, this.keep);
       case 'turn': {
-        const reply = copy(m.reply);
+        const reply = this.keep(m.reply);
         return {
           kind: 'exchange',
           exchange: {
             info: { conn: m.conn, ts: m.ts_ms, method: 'TCP', path: '', route: `:${this.serverPorts.get(m.conn) ?? 0}`, protocol: 'raw' },
-            request: { kind: 'raw', bytes: copy(m.request), replyLength: reply.length },
+            request: { kind: 'raw', bytes: this.keep(m.request), replyLength: reply.length },
             // latency null: a turn without request (a greeting) or without reply.
             production: { status: 0, headers: [], body: reply, bodyLength: reply.length, bodyTruncated: m.reply_truncated, latencyMs: m.latency_ms ?? undefined, durationMs: m.duration_ms ?? undefined },
           },

@@ -187,8 +187,9 @@ export class NativeHttp1Transport {
             waiting.resolve({
               status: view.getUint16(r + 6, true),
               headers: headerPairs(data.toString('latin1', off, off + headersLen)),
-              // A copy: an answer the report keeps must not keep the whole batch alive.
-              body: Buffer.from(data.subarray(off + headersLen, off + headersLen + bodyLen)),
+              // A view, not a copy: the answer lives until it is compared (the report keeps
+              // excerpts as strings, never a body), and the batch with it.
+              body: data.subarray(off + headersLen, off + headersLen + bodyLen),
               bodyLength: view.getFloat64(r + 16, true),
               bodyTruncated: view.getUint8(r + 5) !== 0,
               latencyMs: view.getFloat64(r + 24, true),
