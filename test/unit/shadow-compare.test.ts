@@ -53,6 +53,29 @@ describe('status and headers', () => {
     ]);
   });
 
+  it('the same names in the same order: ignored values may differ, any other value is reported as in any order', () => {
+    const headers = (date: string, version: string, status: string): [string, string][] => [
+      ['Date', date],
+      ['Content-Type', 'text/plain'],
+      ['X-Version', version],
+      ['grpc-status', status],
+    ];
+    const p = answer('x', { headers: headers('Mon, 01 Jan 2024 00:00:00 GMT', '1', '0') });
+    expect(compareAnswers(p, answer('x', { headers: headers('Tue, 02 Jan 2024 00:00:00 GMT', '1', '0') }), rules())).toEqual([]);
+    expect(compareAnswers(p, answer('x', { headers: headers('Tue, 02 Jan 2024 00:00:00 GMT', '2', '0') }), rules())).toEqual([
+      { where: 'header:x-version', production: '1', candidate: '2' },
+    ]);
+    // grpc-status is compared apart, even where a rule ignores a header of that name.
+    expect(compareAnswers(p, answer('x', { headers: headers('Mon, 01 Jan 2024 00:00:00 GMT', '1', '5') }), rules('header:grpc-status'))).toEqual([
+      { where: 'grpc-status', production: '0', candidate: '5' },
+    ]);
+    // A rule that ignores a name lets its values differ; one that compares a default name does not.
+    expect(compareAnswers(p, answer('x', { headers: headers('Mon, 01 Jan 2024 00:00:00 GMT', '2', '0') }), rules('header:X-Version'))).toEqual([]);
+    expect(compareAnswers(p, answer('x', { headers: headers('Tue, 02 Jan 2024 00:00:00 GMT', '1', '0') }), rules('!header:date'))).toEqual([
+      { where: 'header:date', production: 'Mon, 01 Jan 2024 00:00:00 GMT', candidate: 'Tue, 02 Jan 2024 00:00:00 GMT' },
+    ]);
+  });
+
   it('reports a header missing on the candidate', () => {
     expect(compareAnswers(answer('', { headers: [['Cache-Control', 'no-store']] }), answer(''), rules())).toEqual([
       { where: 'header:cache-control', production: 'no-store', candidate: '(absent)' },
