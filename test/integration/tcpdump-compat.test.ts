@@ -395,7 +395,8 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
   });
 
   it('-L and -J list link and time stamp types as tcpdump does; -y and -j capture with them (capture, streams, analyze), or say why not', async () => {
-    const ours = (args: string[]) => spawnSync('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, 'capture', ...args], { encoding: 'utf8' });
+    const live = (args: string[]) => spawnSync('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, ...args], { encoding: 'utf8' });
+    const ours = (args: string[]) => live(['capture', ...args]);
     // tcpdump 4.99 writes these lists on stderr; podspan on stdout, where `| grep` finds them.
     for (const args of [['-L', '-i', 'any'], ['-L', '-i', vethB], ['-J', '-i', vethB], ['-J', '-i', 'lo']]) {
       const r = ours(args);
@@ -428,7 +429,6 @@ describe.skipIf(!canUseNetns)('live, in network namespaces', () => {
     expect(warned.stderr).toContain(`podspan: warning: ${vethB}: time stamp type adapter: That type of time stamp is not supported by that device\n`);
 
     // streams and analyze (and shadow, the same source flags) capture live with -y and -j too.
-    const live = (args: string[]) => spawnSync('ip', ['netns', 'exec', nsB, process.execPath, podspanBin, ...args], { encoding: 'utf8' });
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'podspan-linktype-'));
     try {
       const streams = live(['streams', '-i', vethB, '-y', 'LINUX_SLL', '-c', '1', '-o', path.join(out, 'streams')]);
