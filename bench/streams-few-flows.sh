@@ -4,7 +4,8 @@
 # MSS-size segments), recorded once with tcpdump and cached in $BENCH_DIR (outside the clone).
 # Each tool reads it from the page cache and writes one file per stream direction to tmpfs; the
 # tools alternate round by round (order rotated). Whole process: start-up is included.
-# Prints per run wall time, CPU (user+sys) per packet and peak RSS, then medians and ratios.
+# Prints per run wall time, CPU (user+sys) per packet and peak RSS (bench/lib/timed.py: in
+# microseconds, where GNU time rounds to hundredths), then medians and ratios.
 # Round 1 checks that podspan wrote the same bytes per direction as tcpflow.
 # Core only: each round also runs every tool on the capture's first 20 packets; a tool's median
 # there (start-up and exit) is taken from its median on the whole capture.
@@ -45,17 +46,18 @@ cat "$CAP" >/dev/null  # page cache
 TINY="$OUT/first-20.pcap"
 tcpdump -r "$CAP" -c 20 -w "$TINY" 2>/dev/null
 
+timed() { python3 "$ROOT/bench/lib/timed.py" "$@"; }  # GNU time's figures, in microseconds
 run_tool() {  # tool [capture] -> "wall user sys maxrss_kb"
   local tool=$1 cap=${2:-$CAP} out="$OUT/out-$1"
   rm -rf "$out"; mkdir -p "$out"
   case $tool in
-    podspan) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    podspan-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan) timed "$OUT/time" node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan-noca) timed "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     # The compiled modules as they are, without the bundle and its code cache (dist/cli/start.js).
-    podspan-files-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node -e 'require(process.argv[1]).main([process.execPath, "podspan", ...process.argv.slice(2)])' "$ROOT/dist/cli/main.js" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    podspan-base-noca) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$BASELINE/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    tcpflow) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" tcpflow -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
-    gopacket) /usr/bin/time -f "%e %U %S %M" -o "$OUT/time" "$GOPKT" -o "$out" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan-files-noca) timed "$OUT/time" env -u NODE_EXTRA_CA_CERTS node -e 'require(process.argv[1]).main([process.execPath, "podspan", ...process.argv.slice(2)])' "$ROOT/dist/cli/main.js" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    podspan-base-noca) timed "$OUT/time" env -u NODE_EXTRA_CA_CERTS node "$BASELINE/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    tcpflow) timed "$OUT/time" tcpflow -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    gopacket) timed "$OUT/time" "$GOPKT" -o "$out" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
   esac
   cat "$OUT/time"
 }
@@ -79,7 +81,7 @@ for round in $(seq 1 "$ROUNDS"); do
     RESULTS[$tool-$round]=$(run_tool "$tool")
     read -r wall user sys rss <<<"${RESULTS[$tool-$round]}"
     awk -v t="$tool" -v r="$round" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v p="$PACKETS" \
-      'BEGIN { printf "round %d %-8s %6.2f s  user %5.2f sys %5.2f  %5.0f ns CPU/pkt  %5.0f MiB RSS\n", r, t, w, u, s, (u+s)*1e9/p, m/1024 }'
+      'BEGIN { printf "round %d %-8s %6.3f s  user %5.3f sys %5.3f  %5.0f ns CPU/pkt  %5.0f MiB RSS\n", r, t, w, u, s, (u+s)*1e9/p, m/1024 }'
     if [ "$round" = 1 ]; then eval "SIZES_${tool//-/_}=\"\$(sizes \"\$OUT/out-$tool\")\""; fi
   done
   for tool in "${order[@]}"; do RESULTS[$tool-tiny-$round]=$(run_tool "$tool" "$TINY"); done
