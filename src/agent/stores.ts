@@ -33,6 +33,8 @@ export class AgentStores {
   private readonly spools = new Map<string, Promise<UploadSpool>>();
   /** Spools no session names, still uploading what was left (logged once). */
   private readonly retiring = new Set<string>();
+  private stopping: UploadSpool[] = [];
+  private hurried = false;
 
   constructor(
     private readonly log: Logger,
@@ -111,7 +113,19 @@ export class AgentStores {
   async stop(drainMs: number): Promise<boolean> {
     const spools = (await Promise.all([...this.spools.values()].map((p) => p.catch(() => undefined)))).filter((s) => s !== undefined);
     this.spools.clear();
+    this.stopping = spools;
+    if (this.hurried) for (const s of spools) s.hurry();
     await Promise.all(spools.map((s) => s.stop(drainMs)));
     return spools.some((s) => s.abandoned);
+  }
+
+  /**
+   * A stop in progress (or the next one) uploads nothing more: what is left waits for the next
+   * start. How many stores that concerns.
+   */
+  hurry(): number {
+    this.hurried = true;
+    for (const s of this.stopping) s.hurry();
+    return this.spools.size + this.stopping.length;
   }
 }

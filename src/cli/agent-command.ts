@@ -15,6 +15,7 @@ import { logger } from '../observability/logger';
 import { serveMetrics } from '../observability/metrics-server';
 import { defaultInterface } from '../capture/default-interface';
 import { AgentStores } from '../agent/stores';
+import { exitDeadline, stopSignals } from '../runtime/stop-signals';
 
 export interface RawAgentFlags {
   config?: string;
@@ -111,23 +112,24 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
     reload();
   };
   const fileTimer = raw.config ? setInterval(onFileChange, 2000) : undefined;
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  const signals = stopSignals();
+  await signals.first;
+  err.write('podspan agent: stopping: closing files (at most 5 s); signal again to stop waiting for uploads\n');
+  signals.onRepeat(() => {
+    const uploading = stores.hurry() > 0;
+    err.write(`podspan agent: second signal: ${uploading ? "not waiting for uploads; what is left stays in the sessions' folders" : 'still closing files (nothing to upload)'}\n`);
   });
   process.off('SIGHUP', reload);
   clearInterval(fileTimer);
   stopK8s?.();
   const stopStarted = Date.now();
-  const deadline = setTimeout(() => {
-    err.write('podspan agent: stop took longer than 5 s, exiting\n');
-    process.exit(1);
-  }, 5000);
+  const cancelDeadline = exitDeadline(5000, 'podspan agent: stop took longer than 5 s, exiting', err);
   await agent.stop(3000);
   // Uploads go on for what is left of the 5 s; the rest waits in the folders for the next start.
   const abandoned = await stores.stop(Math.max(0, 4500 - (Date.now() - stopStarted)));
   await metrics.close();
-  clearTimeout(deadline);
+  cancelDeadline();
+  signals.dispose();
   err.write('podspan agent stopped; files closed\n');
   // A request the store never answered must not keep the process (see UploadSpool.abandoned).
   if (abandoned) setTimeout(() => process.exit(), 100).unref();

@@ -5,6 +5,11 @@ import { parseCollectorFlags, type RawCollectorFlags } from '../config/collector
 import { logger } from '../observability/logger';
 import { locationUrl } from '../storage/store';
 import { serveMetrics } from '../observability/metrics-server';
+import { exitDeadline, stopSignals } from '../runtime/stop-signals';
+
+/** Beyond the stop's own bounds (streams, uploads): closing files and listeners. */
+const EXIT_MARGIN_MS = 10_000;
+const fmtSeconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
 
 export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableStream): Promise<number> {
   const options = parseCollectorFlags(raw);
@@ -21,20 +26,25 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
     ? await serveMetrics(collector.registry, options.metrics.host, options.metrics.port, () => !stopping, () => collector.problem())
     : undefined;
   if (metrics) err.write(`metrics on http://${options.metrics!.host}:${metrics.port}/metrics\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signals = stopSignals();
+  await signals.first;
   stopping = true;
+  const waitsFor = options.store ? "the agents' streams to end and uploads" : "the agents' streams to end";
+  err.write(`podspan collector: stopping: waiting at most ${fmtSeconds(collector.stopBoundMs)} for ${waitsFor}; signal again to stop waiting\n`);
+  signals.onRepeat(() => {
+    const open = collector.hurry();
+    err.write(`podspan collector: second signal: cancelling the ${open} stream${open === 1 ? '' : 's'} still open${options.store ? ', leaving what is not uploaded in the spool' : ''}\n`);
+  });
+  // Each part of the stop is bounded; this bounds them all, should one still hang (a disk).
+  const bound = collector.stopBoundMs + EXIT_MARGIN_MS;
+  const cancelDeadline = exitDeadline(bound, `podspan collector: stop took longer than ${fmtSeconds(bound)}, exiting`, err);
   // Files that cannot be closed (disk full) are reported after the summary; the process still ends.
+  // The exit deadline's timer holds the process open until then (see exitDeadline).
   let closeError: unknown;
-  // stop() may wait on work that does not keep the event loop alive (an unref'd upload thread, a
-  // store that stopped answering): with nothing else open (the metrics port, when there is one)
-  // the process ended mid-stop, exit 0, no summary. Held open until stop() is done.
-  const keepAlive = setInterval(() => {}, 1 << 30);
   await collector.stop().catch((e: unknown) => (closeError = e));
-  clearInterval(keepAlive);
   await metrics?.close();
+  cancelDeadline();
+  signals.dispose();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);

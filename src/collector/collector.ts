@@ -31,7 +31,7 @@ import { defaultLiveTapOptions, LiveTap, tapService } from './live-tap';
 import { EncapListeners, type EncapListenerStats } from './encap-listeners';
 import { OutputError, PodspanError, UsageError } from '../errors';
 import { checkStore, s3Client, type StoreOptions } from '../storage/store';
-import { UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
+import { ABORT_WAIT_MS as SPOOL_ABORT_WAIT_MS, UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
 
 export interface CollectorOptions {
   host: string;
@@ -97,6 +97,9 @@ export class Collector {
   private readonly refusals: Refusals;
   private readonly calls = new Set<MirrorCall>();
   private stopping = false;
+  private hurried = false;
+  /** While stop() waits for the streams to end: cancels them now. */
+  private cancelOpenStreams?: () => void;
   private readonly counters = { streams: 0, batches: 0, frames: 0, refusedUnauthenticated: 0, refusedMalformed: 0, truncated: 0 };
   private flushTimer?: NodeJS.Timeout;
   /** The collector's counters for Prometheus (see metrics()). */
@@ -242,17 +245,26 @@ export class Collector {
       call.finish(grpc.status.OK);
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.log.warn({ streams: this.calls.size, timeoutMs: this.limits.shutdownTimeoutMs }, 'shutdown deadline passed: cancelling the streams still open');
+      const cancelOpen = () => {
         for (const call of this.calls) call.cancel();
         this.server.forceShutdown();
         resolve();
+      };
+      const timer = setTimeout(() => {
+        this.log.warn({ streams: this.calls.size, timeoutMs: this.limits.shutdownTimeoutMs }, 'shutdown deadline passed: cancelling the streams still open');
+        cancelOpen();
       }, this.limits.shutdownTimeoutMs);
+      this.cancelOpenStreams = () => {
+        clearTimeout(timer);
+        cancelOpen();
+      };
+      if (this.hurried) this.cancelOpenStreams();
       this.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();
       });
     });
+    this.cancelOpenStreams = undefined;
     this.calls.clear();
     this.metrics.open.set(0);
     const errors: string[] = [];
@@ -264,6 +276,24 @@ export class Collector {
       await this.spool.stop(this.opt.store!.drainMs);
     }
     if (errors.length) throw new OutputError(errors.join('; '));
+  }
+
+  /** The longest stop() waits by its own bounds: the streams' deadline, then the spool's drain and abort. */
+  get stopBoundMs(): number {
+    return this.limits.shutdownTimeoutMs + (this.opt.store ? this.opt.store.drainMs + SPOOL_ABORT_WAIT_MS : 0);
+  }
+
+  /**
+   * A stop in progress (or the next one) waits no longer: the streams still open are cancelled now
+   * (what was written stays acknowledged and in valid files) and the spool stops uploading (its
+   * files wait for the next start). Returns how many streams were still open.
+   */
+  hurry(): number {
+    const open = this.calls.size;
+    this.hurried = true;
+    this.cancelOpenStreams?.();
+    this.spool?.hurry();
+    return open;
   }
 
   /** The upload spool abandoned a request in flight at stop() (see UploadSpool.abandoned). */

@@ -40,7 +40,7 @@ export interface SpoolOptions {
 export const UPLOADED_JOURNAL = '.podspan-uploaded';
 const SPOOLED = /\.(pcapng|jsonl)$/;
 /** How long stop() waits for the store to confirm the abort of an unfinished multipart upload. */
-const ABORT_WAIT_MS = 2000;
+export const ABORT_WAIT_MS = 2000;
 
 interface Entry {
   file: string;
@@ -99,6 +99,7 @@ export class UploadSpool {
   private readonly indexPuts = new AbortController();
   private running?: Promise<void>;
   private stopping = false;
+  private hurried = false;
   private lastError = '';
   private readonly metrics?: SpoolMetrics;
   /** Files queued, so one handed over twice (resumed from its folder and closed by a capture) uploads once. */
@@ -168,6 +169,11 @@ export class UploadSpool {
     this.wake?.();
   }
 
+  /** stop() uploads no more than what is in progress: the rest waits in the folders for the next run. */
+  hurry(): void {
+    this.hurried = true;
+  }
+
   /**
    * Uploads on for at most drainMs (while the store answers), then stops: an upload still in
    * progress is aborted (its file stays). All of it at the process's priority (called once ingest
@@ -179,7 +185,7 @@ export class UploadSpool {
     // the capture path the thread stepped back for has ended: at nice 19 on a busy machine the
     // abort did not reach the store within its 2 s, leaving the upload's parts behind.
     this.thread.raise();
-    while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError) await sleep(50);
+    while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError && !this.hurried) await sleep(50);
     this.stopping = true;
     if (this.inFlight) this.abandoned = true;
     this.indexPuts.abort(); // a store that stopped answering must not hold the loop, and with it stop()

@@ -1,7 +1,8 @@
 // `podspan agent` in host mode on a "node" made of network namespaces: sessions from a config
 // file select interfaces by name and glob; captures land in rotating pcapng per session and
 // interface; metrics count them; SIGHUP applies a changed config without restarting the captures
-// that did not change; SIGTERM under load leaves valid files and exits within 5 s.
+// that did not change; SIGTERM under load leaves valid files and exits within 5 s, and a second
+// signal right behind it still lets the agent close them.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,7 +129,13 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     expect(await metricReaches(agent, 'podspan_captured_packets', l, kept)).toBe(kept);
     expect(await metricReaches(agent, 'podspan_sampled_out_packets', l, frames - kept)).toBe(frames - kept);
     expect(await metricReaches(agent, 'podspan_filtered_packets', l, 150)).toBe(150);
-    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+    // Ctrl-C twice: the second must not end the agent half-way through closing its files.
+    agent.child.kill('SIGINT');
+    await until(() => agent.stderr().includes('podspan agent: stopping: closing files'), 5_000, 'the stopping line');
+    agent.child.kill('SIGINT');
+    expect(await agent.exited).toBe(0);
+    expect(agent.stderr()).toContain('podspan agent: second signal: still closing files (nothing to upload)');
+    expect(agent.stderr()).toContain('podspan agent stopped; files closed');
     const file = path.join(dir, 'sampled', `${devs[1].node}.pcapng`);
     expect(capinfos([file]).get(file)!.packets).toBe(kept); // no stub reached the file
   }, 30_000);

@@ -200,6 +200,24 @@ describe('collector under a hostile client', () => {
     expect(c.stderr()).toMatch(/shutdown deadline/);
     expectValidFiles(out, batches);
   }, 60_000);
+
+  it('a second signal while it waits for the abuser: stops at once, still exit 0 with its files closed valid', async () => {
+    const out = path.join(tmp, 'second-signal');
+    const c = await startCollector(['--out', out, '--metrics-listen', '127.0.0.1:0', '--shutdown-timeout', '30']);
+    const flood = await hostile(c.port).floodWithoutReading({ message: frames(1), count: 2_000_000, timeoutMs: 5_000 });
+    expect(flood.sent).toBeGreaterThan(0);
+    const batches = await metric(c, /podspan_collector_batches_total (\d+)/);
+    const t0 = Date.now();
+    c.child.kill('SIGTERM');
+    await until(() => /stopping/.test(c.stderr()), 10_000);
+    c.child.kill('SIGINT'); // Ctrl-C after the orchestrator's SIGTERM: do not wait the 30 s
+    const code = await c.exited;
+    console.log(`second signal: exit took ${Date.now() - t0} ms`);
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(c.stderr()).toMatch(/second signal: cancelling the 1 stream still open/);
+    expectValidFiles(out, batches);
+  }, 60_000);
 });
 
 describe('collector batch validation', () => {

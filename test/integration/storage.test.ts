@@ -281,6 +281,28 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(fs.readdirSync(path.join(tmp, 'hang')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
   }, 60_000);
 
+  it('a second signal during the drain: the collector stops uploading at once, exit 0, the file stays in the spool for the next start', async () => {
+    const c = await collector('hurry', 'hurry', ['--store-drain-timeout', '60']);
+    const fwd = await forwarder(pods[0], [c]);
+    trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
+    expect(await stopProcess(fwd)).toBe(0);
+    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
+    process.kill(serverPid, 'SIGSTOP'); // the last file's upload cannot finish: the drain would wait its 60 s
+    try {
+      c.child.kill('SIGTERM');
+      await until(() => /stopping: waiting at most 67 s for the agents' streams to end and uploads; signal again to stop waiting/.test(c.stderr()), 10_000, 'the stopping line');
+      const t0 = Date.now();
+      c.child.kill('SIGINT');
+      expect(await c.exited, c.stderr()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(8000); // the abort's own 2 s wait, not the drain's 60 s
+    } finally {
+      process.kill(serverPid, 'SIGCONT');
+    }
+    expect(c.stderr()).toMatch(/second signal: cancelling the 0 streams still open, leaving what is not uploaded in the spool/);
+    expect(c.stderr()).toMatch(/store: 0 files \(0 bytes\) uploaded, \d+ failed attempts, 1 files \(\d+ bytes\) left in the spool, 0 dropped/);
+    expect(fs.readdirSync(path.join(tmp, 'hurry')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
+  }, 60_000);
+
   it('a store that stops answering while the collector runs: the stuck upload fails after --store-timeout and is retried; once it answers the spool drains', async () => {
     const c = await collector('stall', 'stall', ['--store-timeout', '2', '-C', '0.1']); // ~100 kB files: one closes while the store is silent
     const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
