@@ -129,7 +129,6 @@ export async function runAgent(flags: RawAgentFlags, err: NodeJS.WritableStream)
   const abandoned = await stores.stop(Math.max(0, 4500 - (Date.now() - stopStarted)));
   await metrics.close();
   cancelDeadline();
-  signals.dispose();
   err.write('podspan agent stopped; files closed\n');
   // A request the store never answered must not keep the process (see UploadSpool.abandoned).
   if (abandoned) setTimeout(() => process.exit(), 100).unref();

@@ -44,7 +44,6 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   await collector.stop().catch((e: unknown) => (closeError = e));
   await metrics?.close();
   cancelDeadline();
-  signals.dispose();
   const s = collector.stats();
   err.write(`${s.agents} agents, ${s.streams} streams, ${s.batches} batches, ${s.frames} frames written\n`);
   err.write(`${s.refusedUnauthenticated} streams refused (token), ${s.refusedMalformed} streams refused (malformed)\n`);

@@ -1,5 +1,5 @@
 // The agent's and the collector's stop: the first SIGINT/SIGTERM starts it, the second hurries
-// it (once), later ones change nothing, and the process's listeners go when it is done; the exit
+// it (once, also when both came before the stop asked), later ones change nothing; the exit
 // deadline ends the process with one line unless cancelled.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +23,17 @@ describe('stopSignals', () => {
     expect(hurried).toEqual(['SIGINT']);
     signals.dispose();
     expect(listeners()).toBe(before);
+  });
+
+  it('two signals in one turn, before the stop asked to be hurried: hurried as soon as it asks', async () => {
+    const signals = stopSignals();
+    process.emit('SIGINT', 'SIGINT');
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await signals.first).toBe('SIGINT');
+    const hurried: string[] = [];
+    signals.onRepeat((s) => hurried.push(s));
+    expect(hurried).toEqual(['SIGTERM']);
+    signals.dispose();
   });
 });
 
