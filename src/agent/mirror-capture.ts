@@ -29,6 +29,7 @@ import type { AnalysisOptions } from '../analysis/native-records';
 import { nativeDetectOptions } from '../config/detect-options';
 import type { NativeScanGroup } from '../capture/native';
 import type { AlertRecord } from '../detection/alert-record';
+import { makeDirs } from '../runtime/make-dirs';
 
 /** The analysis a session asks for: records (analyze), alerts (detect), or both. */
 function detectAnalysis(s: ResolvedSession, evidenceDir: string | undefined, scanGroup: NativeScanGroup | undefined): AnalysisOptions {
@@ -165,7 +166,7 @@ export class MirrorCapture {
     // Folders this start makes, removed again when the capture cannot open: a failing session leaves nothing behind.
     const made: { dir: string; first: string }[] = [];
     const mkdir = (dir: string) => {
-      const first = fs.mkdirSync(dir, { recursive: true });
+      const first = makeDirs(dir);
       if (first) made.push({ dir, first });
     };
     if (named) mkdir(path.dirname(named));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { OutputError } from '../errors';
 import type { RecordOutput } from './pipeline';
 import { ANALYTICS_KINDS, type RecordKind } from './records';
+import { makeDirs } from '../runtime/make-dirs';
 
 export const RECORD_FILE_NAMES: Record<RecordKind, string> = { flows: 'flows.jsonl', http: 'http.jsonl', dns: 'dns.jsonl', alerts: 'alerts.jsonl' };
 
@@ -19,7 +20,7 @@ export class RecordFiles implements RecordOutput {
     kinds: readonly RecordKind[] = ANALYTICS_KINDS,
   ) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (err) {
       throw new OutputError(`${dir}: ${(err as Error).message}`);
     }

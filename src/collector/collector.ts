@@ -32,6 +32,7 @@ import { EncapListeners, type EncapListenerStats } from './encap-listeners';
 import { OutputError, PodspanError, UsageError } from '../errors';
 import { checkStore, s3Client, type StoreOptions } from '../storage/store';
 import { ABORT_WAIT_MS as SPOOL_ABORT_WAIT_MS, UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
+import { makeDirs } from '../runtime/make-dirs';
 
 export interface CollectorOptions {
   host: string;
@@ -169,7 +170,7 @@ export class Collector {
   /** Binds and serves; resolves with the port (useful with port 0). */
   async start(): Promise<number> {
     try {
-      fs.mkdirSync(this.opt.outDir, { recursive: true });
+      makeDirs(this.opt.outDir);
     } catch (err) {
       throw new OutputError(`--out ${this.opt.outDir}: ${(err as Error).message}`);
     }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OutputError } from '../errors';
+import { makeDirs } from '../runtime/make-dirs';
 
 export function personalExtcapDir(): string {
   const r = spawnSync('tshark', ['-G', 'folders'], { encoding: 'utf8', timeout: 10_000 });
@@ -27,7 +28,7 @@ export function installExtcap(opts: { dir?: string; collector?: string }): strin
   const args = [process.execPath, bin, 'extcap', ...(opts.collector ? ['--collector', opts.collector] : [])].map(shellQuote).join(' ');
   const script = `#!/bin/sh\n# Installed by \`podspan extcap install\`: Wireshark runs this to list and capture podspan's sources.\nexec ${args} "$@"\n`;
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     fs.writeFileSync(file, script, { mode: 0o755 });
     fs.chmodSync(file, 0o755);
   } catch (err) {

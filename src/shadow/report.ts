@@ -17,6 +17,7 @@ import { decodedAnswer } from './content-encoding';
 import { answerExcerpt, cutString, DEFAULT_EXCERPT_LIMITS, type AnswerExcerpt, type ExcerptLimits } from './excerpt';
 import { renderReportHtml } from './report-html';
 import type { ShadowMetricsSink } from './metrics';
+import { makeDirs } from '../runtime/make-dirs';
 
 export interface LatencySummary {
   p50: number | null;
@@ -393,7 +394,7 @@ export class ShadowReport {
   /** Writes DIR/summary.json, DIR/diffs.jsonl and DIR/index.html; may be called again to refresh them. */
   write(dir: string): void {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (err) {
       throw new OutputError(`${dir}: ${(err as Error).message}`);
     }

@@ -280,6 +280,19 @@ describe('bad input', () => {
     expect(oneErrorLine(r.stderr)).toContain('/nonexistent-dir/out.pcap');
   });
 
+  // Node 20's recursive mkdir spins for ever on these (a parent there, mkdir answering ENOENT):
+  // the collector took 100% CPU and never said a word.
+  it.runIf(fs.existsSync('/proc/self')).each([
+    [['collector', '--listen', '127.0.0.1:0', '--out', '/proc/podspan-no-such/out'], '--out /proc/podspan-no-such/out'],
+    [['analyze', '-r', 'SAMPLE', '-o', '/proc/podspan-no-such/out'], '/proc/podspan-no-such/out'],
+    [['shadow', '-r', 'SAMPLE', '--target', 'http://127.0.0.1:9', '--report', '/proc/podspan-no-such/out'], '/proc/podspan-no-such/out'],
+  ])('an output folder that cannot be made under /proc: %j ends with one line', (args, culprit) => {
+    const r = podspan(args.map((a) => (a === 'SAMPLE' ? sample : a)), 20_000);
+    expect(r.code).not.toBe(0);
+    expect(oneErrorLine(r.stderr)).toContain(culprit);
+    expect(r.stderr).toContain('ENOENT');
+  });
+
   it('a filter that does not compile', () => {
     const r = podspan(['capture', '-r', sample, '-f', 'tcp port eighty']);
     expect(r.code).not.toBe(0);
