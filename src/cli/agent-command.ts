@@ -149,13 +149,20 @@ async function startStores(sessions: ResolvedSession[], agent: Agent): Promise<A
 
 /**
  * Config sessions of host interfaces that capture nothing now: a mistyped name says so at once. Not
- * an error: interfaces come and go (a pattern such as veth* waits for its first match).
+ * an error: interfaces come and go (a pattern such as veth* waits for its first match). A session
+ * whose interfaces match but whose captures could not start says why instead.
  */
 function idleSessions(agent: Agent, sessions: ResolvedSession[]): string[] {
   const running = new Set(agent.runningCaptures().map((c) => c.session.name));
+  const failed = new Map<string, string>();
+  for (const { spec, reason } of agent.failures.values()) if (!failed.has(spec.session.name)) failed.set(spec.session.name, `${spec.iface}: ${reason}`);
   return sessions
     .filter((s) => !s.sources.pods && !running.has(s.name))
-    .map((s) => `podspan agent: session ${s.name}: no interface matches ${s.sources.interfaces.join(', ')} yet\n`);
+    .map((s) =>
+      failed.has(s.name)
+        ? `podspan agent: session ${s.name}: capture could not start on ${failed.get(s.name)}\n`
+        : `podspan agent: session ${s.name}: no interface matches ${s.sources.interfaces.join(', ')} yet\n`,
+    );
 }
 
 function readOrEmpty(file: string): string {

@@ -113,6 +113,18 @@ describe.skipIf(!canUseNetns)('podspan agent on a node', () => {
     for (const f of files) expect(tsharkWarnings(f)).toBe('');
   }, 60_000);
 
+  it('a session whose interface matches but whose capture cannot start says why, not that nothing matches', async () => {
+    const blocker = path.join(tmp, 'a-file');
+    fs.writeFileSync(blocker, '');
+    const cfg = path.join(tmp, 'cannot-start.yaml');
+    fs.writeFileSync(cfg, config(session('blocked', `"${devs[0].node}"`, path.join(blocker, 'caps'))));
+    const agent = await startInNs(node, [process.execPath, podspanBin, 'agent', '--config', cfg], /running \d+ captures/);
+    await until(() => /session blocked:/.test(agent.stderr()), 5_000, 'the session line');
+    expect(agent.stderr()).toContain(`podspan agent: session blocked: capture could not start on ${devs[0].node}: ENOTDIR`);
+    expect(agent.stderr()).not.toContain('no interface matches');
+    expect(await stopProcess(agent, 'SIGTERM')).toBe(0);
+  }, 30_000);
+
   it('samples whole flows in the kernel and counts what sampling and the filter left out', async () => {
     const dir = path.join(tmp, 'sampled');
     const cfg = path.join(tmp, 'sampled.yaml');
