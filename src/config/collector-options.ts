@@ -8,6 +8,7 @@ import { STORE_IDLE_TIMEOUT_S } from '../storage/store';
 import { parseSse, parseStoreUrl } from '../storage/store';
 import { MAX_FILE_MB, MAX_TIMER_SECONDS } from './number-flags';
 import { checkOutFolder } from './out-folder';
+import { loadTlsFiles } from './tls-files';
 
 export interface RawCollectorFlags {
   listen?: string;
@@ -101,9 +102,10 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
   }
   checkOutFolder('--out', f.out);
   const store = storeOptions(f);
-  readable('--tls-cert', f.tlsCert);
-  readable('--tls-key', f.tlsKey);
-  readable('--client-ca', f.clientCa);
+  if (f.tlsCert && f.tlsKey) {
+    const named = (flag: string, file: string) => ({ label: `${flag} ${file}`, file });
+    loadTlsFiles({ cert: named('--tls-cert', f.tlsCert), key: named('--tls-key', f.tlsKey), ca: f.clientCa ? named('--client-ca', f.clientCa) : undefined }, (m) => new UsageError(m));
+  }
   readable('--token-file', f.tokenFile);
   const { host, port } = hostPort('--listen', f.listen);
   const token = f.tokenFile ? fs.readFileSync(f.tokenFile, 'utf8').trim() : undefined;

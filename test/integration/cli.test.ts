@@ -293,6 +293,21 @@ describe('bad input', () => {
     expect(r.stderr).toContain('ENOENT');
   });
 
+  it('TLS files that are not PEM: one line naming the file as given, for --forward and the collector', () => {
+    const text = path.join(tmp, 'not-pem.txt');
+    fs.writeFileSync(text, 'not a certificate\n');
+    const url = `grpc://127.0.0.1:1?cert=${text}&key=${text}`;
+    const fwd = podspan(['capture', '-r', sample, '--forward', url]);
+    expect(fwd.code).not.toBe(0);
+    expect(oneErrorLine(fwd.stderr)).toBe(`podspan: ${url}: cert=${text}: not PEM (no -----BEGIN line)`); // was "internal error: error:0480006C:PEM routines::no start line"
+    const ca = podspan(['capture', '-r', sample, '--forward', `grpc://127.0.0.1:1?tls=1&ca=${text}`]);
+    expect(ca.code).not.toBe(0);
+    expect(oneErrorLine(ca.stderr)).toContain(`ca=${text}: no certificate in it`); // was taken, and every handshake failed
+    const col = podspan(['collector', '--listen', '127.0.0.1:0', '--out', path.join(tmp, 'tls-out'), '--tls-cert', text, '--tls-key', text]);
+    expect(col.code).toBe(2);
+    expect(oneErrorLine(col.stderr)).toBe(`podspan: --tls-cert ${text}: not PEM (no -----BEGIN line)`); // was blamed on --listen
+  });
+
   it('a filter that does not compile', () => {
     const r = podspan(['capture', '-r', sample, '-f', 'tcp port eighty']);
     expect(r.code).not.toBe(0);
