@@ -97,6 +97,19 @@ describe('podspan shadow: HTTP/2 and gRPC to real servers', () => {
     }
   });
 
+  it('a candidate that refuses connections: every request of the capture counted refused, HTTP/2 streams cancelled with their session too', async () => {
+    // A port just freed: nothing listens there.
+    const probe = http2.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const fixture = path.join(repoRoot, 'fixtures', 'h2c-curl-go.pcap');
+    const r = await promisify(execFile)(process.execPath, [podspanBin, 'shadow', '-r', fixture, '--speed', '0', '--timeout', '2', '--target', `http://127.0.0.1:${port}`]).catch((e: { code: number; stderr: string }) => e);
+    expect((r as { code?: number }).code).toBe(1);
+    // Was "4 errors (error 3, refused 1)": the streams waiting on the session were counted as errors of their own.
+    expect(r.stderr).toMatch(/^4 requests replayed to .*: 0 compared, 0 matched, 0 differed, 4 errors \(refused 4\)$/m);
+  });
+
   it('gRPC unary and server-streaming: grpc-status and the streamed body compared', async () => {
     const production = await grpcApp('v1', closers);
     const candidate = await grpcApp('v2', closers);

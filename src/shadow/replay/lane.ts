@@ -39,7 +39,9 @@ export class ReplayError extends Error {
 export function replayError(err: unknown): ReplayError {
   if (err instanceof ReplayError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
+  // An HTTP/2 session that fails (refused, unreachable) cancels its pending streams: each is
+  // counted for the session's cause, as the first request is, not as 'error'.
+  const code = (e?.code === 'ERR_HTTP2_STREAM_CANCEL' ? e.cause?.code : undefined) ?? e?.code ?? e?.cause?.code ?? '';
   const message = e?.message ?? String(err);
   switch (code) {
     case 'ECONNREFUSED':
