@@ -8,6 +8,8 @@ import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
 import { CAPTURE_THREAD_NAME } from '../capture/session';
 import { lowerProcessPriorityExcept, raiseProcess } from '../runtime/thread-priority';
+import { makeDirs } from '../runtime/make-dirs';
+import { OutputError } from '../errors';
 import { runShadow, shadowCaptureOptions, type ExchangeSource, type ShadowResult } from '../shadow/run';
 
 /**
@@ -61,6 +63,15 @@ export function summaryLines(run: ShadowRun, r: ShadowResult): string[] {
 export async function runShadowCommand(raw: RawShadowFlags, err: NodeJS.WritableStream): Promise<number> {
   const run = parseShadowFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
+  // Made first: a folder that cannot be made (permissions, /proc) ends the command here, not after
+  // every request was replayed.
+  if (run.reportDir) {
+    try {
+      makeDirs(run.reportDir);
+    } catch (e) {
+      throw new OutputError(`--report ${run.reportDir}: ${(e as Error).message}`);
+    }
+  }
   const live = run.capture.source.kind === 'live';
   const session = CaptureSession.open({ ...run.capture, shadow: shadowCaptureOptions(run, live) } as CaptureOptions);
   for (const w of session.warnings) err.write(`podspan: warning: ${w}\n`);

@@ -285,12 +285,13 @@ describe('bad input', () => {
   it.runIf(fs.existsSync('/proc/self')).each([
     [['collector', '--listen', '127.0.0.1:0', '--out', '/proc/podspan-no-such/out'], '--out /proc/podspan-no-such/out'],
     [['analyze', '-r', 'SAMPLE', '-o', '/proc/podspan-no-such/out'], '/proc/podspan-no-such/out'],
-    [['shadow', '-r', 'SAMPLE', '--target', 'http://127.0.0.1:9', '--report', '/proc/podspan-no-such/out'], '/proc/podspan-no-such/out'],
+    [['shadow', '-r', 'SAMPLE', '--target', 'http://127.0.0.1:9', '--report', '/proc/podspan-no-such/out'], '--report /proc/podspan-no-such/out'],
   ])('an output folder that cannot be made under /proc: %j ends with one line', (args, culprit) => {
     const r = podspan(args.map((a) => (a === 'SAMPLE' ? sample : a)), 20_000);
     expect(r.code).not.toBe(0);
     expect(oneErrorLine(r.stderr)).toContain(culprit);
     expect(r.stderr).toContain('ENOENT');
+    expect(r.stderr).not.toContain('requests replayed'); // shadow: refused before replaying anything
   });
 
   it('TLS files that are not PEM: one line naming the file as given, for --forward and the collector', () => {
