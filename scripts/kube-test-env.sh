@@ -267,11 +267,24 @@ cmd_stop_apiserver() { # DIR
   stop_one "$d" kube-apiserver KILL
 }
 
+# stop_one sees a process gone once its command line is, which goes with its memory: before its
+# sockets close, and while a Go server's other threads still exit. The port itself is waited for
+# (a restart under load found it still listening: "address already in use").
+wait_port_free() { # PORT
+  local i
+  for i in $(seq 200); do
+    [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 cmd_start_apiserver() { # DIR
   local d; d="$(cd "$1" && pwd)" || die "no such DIR: $1"
   local bin; bin="$(cmd_bin_dir)"
   local etcd_url api_port; read -r etcd_url api_port <"$d/endpoints"
   started_pid "$d" kube-apiserver >/dev/null && die "kube-apiserver already running in $d"
+  wait_port_free "$api_port" || die "port $api_port still listened on 10 s after kube-apiserver stopped"
   run_apiserver "$d" "$bin" "$etcd_url" "$api_port"
   wait_ready "$d" "$bin" || die "kube-apiserver could not take its port $api_port again"
 }
