@@ -46,6 +46,19 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
   });
 
   const store = (prefix: string) => `s3://${s3.bucket}/${prefix}`;
+  /**
+   * Runs `fn` with the S3 server frozen (SIGSTOP: its socket still accepts, through the kernel's
+   * backlog, but nothing answers), thawed after whatever happens.
+   */
+  async function whileStoreFrozen<T>(fn: () => Promise<T>): Promise<T> {
+    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
+    process.kill(serverPid, 'SIGSTOP');
+    try {
+      return await fn();
+    } finally {
+      process.kill(serverPid, 'SIGCONT');
+    }
+  }
   const collector = (prefix: string, out: string, extra: string[] = [], env: Record<string, string> = s3.env) =>
     startCollector(['--out', path.join(tmp, out), '--store', store(prefix), '--metrics-listen', '127.0.0.1:0', ...extra], env);
 
@@ -182,10 +195,8 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     await until(async () => (await metric(c, 'podspan_store_uploaded_files_total')) >= 1, 30_000, 'a first upload');
     expect(threadsOf(c.pid!).filter((t) => t.nice === 19).length).toBeGreaterThanOrEqual(1);
     expect(await stopProcess(fwd)).toBe(0);
-    // Frozen (SIGSTOP), the store keeps the last file in the spool for the whole 4 s drain.
-    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
-    process.kill(serverPid, 'SIGSTOP');
-    try {
+    // Frozen, the store keeps the last file in the spool for the whole 4 s drain.
+    await whileStoreFrozen(async () => {
       const stopped = stopProcess(c, 'SIGTERM');
       await new Promise((r) => setTimeout(r, 300)); // stopProcess's own wait before the signal
       const drainStart = Date.now();
@@ -193,9 +204,7 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
       expect(Date.now() - drainStart, 'still lowered 3 s into the 4 s drain').toBeLessThan(3000);
       expect(during.filter((t) => t.nice === 19)).toEqual([]);
       expect(await stopped, c.stderr()).toBe(0);
-    } finally {
-      process.kill(serverPid, 'SIGCONT');
-    }
+    });
     expect(c.stderr()).toMatch(/store: \d+ files \(\d+ bytes\) uploaded, \d+ failed attempts, [1-9]\d* files \(\d+ bytes\) left in the spool, 0 dropped/);
   }, 60_000);
 
@@ -262,42 +271,37 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
     expect(stored).toEqual(left);
   }, 120_000);
 
-  it('a store that stops answering mid-upload does not hold up shutdown: the upload is aborted after --store-drain-timeout, the file stays for the next start', async () => {
-    const c = await collector('hang', 'hang', ['--store-drain-timeout', '1']);
+  /** A collector (`name` its prefix and folder) that 500 frames reached: its one file is closed, and uploaded, at its stop. */
+  async function collectorWithOneFile(name: string, extra: string[]): Promise<CollectorProcess> {
+    const c = await collector(name, name, extra);
     const fwd = await forwarder(pods[0], [c]);
     trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
     expect(await stopProcess(fwd)).toBe(0);
-    // SIGSTOP: the server's socket still accepts (the kernel's backlog) but nothing answers.
-    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
-    process.kill(serverPid, 'SIGSTOP');
-    try {
+    return c;
+  }
+
+  it('a store that stops answering mid-upload does not hold up shutdown: the upload is aborted after --store-drain-timeout, the file stays for the next start', async () => {
+    const c = await collectorWithOneFile('hang', ['--store-drain-timeout', '1']);
+    await whileStoreFrozen(async () => {
       const t0 = Date.now();
       expect(await stopProcess(c, 'SIGTERM'), c.stderr()).toBe(0);
       expect(Date.now() - t0).toBeLessThan(8000); // 1 s of drain, then the abort: not the SDK's endless wait
-    } finally {
-      process.kill(serverPid, 'SIGCONT');
-    }
+    });
     expect(c.stderr()).toMatch(/store: 0 files \(0 bytes\) uploaded, \d+ failed attempts, 1 files \(\d+ bytes\) left in the spool, 0 dropped/);
     expect(fs.readdirSync(path.join(tmp, 'hang')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
   }, 60_000);
 
   it('a second signal during the drain: the collector stops uploading at once, exit 0, the file stays in the spool for the next start', async () => {
-    const c = await collector('hurry', 'hurry', ['--store-drain-timeout', '60']);
-    const fwd = await forwarder(pods[0], [c]);
-    trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
-    expect(await stopProcess(fwd)).toBe(0);
-    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
-    process.kill(serverPid, 'SIGSTOP'); // the last file's upload cannot finish: the drain would wait its 60 s
-    try {
+    const c = await collectorWithOneFile('hurry', ['--store-drain-timeout', '60']);
+    // The last file's upload cannot finish: the drain would wait its 60 s.
+    await whileStoreFrozen(async () => {
       c.child.kill('SIGTERM');
       await until(() => /stopping: waiting at most 67 s for the agents' streams to end and uploads; signal again to stop waiting/.test(c.stderr()), 10_000, 'the stopping line');
       const t0 = Date.now();
       c.child.kill('SIGINT');
       expect(await c.exited, c.stderr()).toBe(0);
       expect(Date.now() - t0).toBeLessThan(8000); // the abort's own 2 s wait, not the drain's 60 s
-    } finally {
-      process.kill(serverPid, 'SIGCONT');
-    }
+    });
     expect(c.stderr()).toMatch(/second signal: cancelling the 0 streams still open, leaving what is not uploaded in the spool/);
     expect(c.stderr()).toMatch(/store: 0 files \(0 bytes\) uploaded, \d+ failed attempts, 1 files \(\d+ bytes\) left in the spool, 0 dropped/);
     expect(fs.readdirSync(path.join(tmp, 'hurry')).filter((f) => f.endsWith('.pcapng'))).toHaveLength(1);
@@ -305,20 +309,14 @@ describe.skipIf(!canUseNetns || s3Unavailable)('capture storage in S3', () => {
 
   it('a store that stops answering while the collector runs: the stuck upload fails after --store-timeout and is retried; once it answers the spool drains', async () => {
     const c = await collector('stall', 'stall', ['--store-timeout', '2', '-C', '0.1']); // ~100 kB files: one closes while the store is silent
-    const serverPid = Number(fs.readFileSync(path.join(s3.dir, 'versitygw.pid'), 'utf8'));
-    // SIGSTOP: the server's socket still accepts (the kernel's backlog) but nothing answers.
-    process.kill(serverPid, 'SIGSTOP');
-    let failuresWhileSilent = 0;
-    try {
+    const failuresWhileSilent = await whileStoreFrozen(async () => {
       const fwd = await forwarder(pods[0], [c]);
       trafgen(pods[0].ns, 'eth0', 500, { payload: 300, pps: 20000 });
       expect(await stopProcess(fwd)).toBe(0); // a file closed on the way: its upload starts and hangs
       // Without a timeout the request waits for ever, silently: no failure, no retry, no log line.
       await until(async () => (await metric(c, 'podspan_store_upload_failures_total')) >= 1, 30_000, 'a failed upload');
-      failuresWhileSilent = await metric(c, 'podspan_store_upload_failures_total');
-    } finally {
-      process.kill(serverPid, 'SIGCONT');
-    }
+      return metric(c, 'podspan_store_upload_failures_total');
+    });
     expect(failuresWhileSilent).toBeGreaterThanOrEqual(1);
     // The log line travels by the collector's stderr pipe, the count by its metrics: either may come first.
     await until(async () => /store: upload failed, retrying with backoff/.test(c.stderr()), 10_000, 'the retry logged');
