@@ -19,13 +19,27 @@ class NativeFrameFilter : public Napi::ObjectWrap<NativeFrameFilter> {
     return DefineClass(env, "NativeFrameFilter", {InstanceMethod("select", &NativeFrameFilter::Select)});
   }
 
+  // new NativeFrameFilter(expression, linkTypes = [Ethernet]): compiled for the first link type
+  // that takes it; when none does, the error is the first one's.
   explicit NativeFrameFilter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFrameFilter>(info) {
     filter_ = std::make_unique<podspan::FrameFilter>(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "");
-    try {
-      if (!filter_->expression().empty()) filter_->compile(1);  // Ethernet: most sources are
-    } catch (const podspan::CaptureError& e) {
-      podspan_addon::throw_capture_error(info.Env(), e);
+    if (filter_->expression().empty()) return;
+    std::vector<uint16_t> linktypes;
+    if (info.Length() > 1 && info[1].IsArray()) {
+      const Napi::Array list = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) linktypes.push_back(static_cast<uint16_t>(list.Get(i).ToNumber().Uint32Value()));
     }
+    if (linktypes.empty()) linktypes.push_back(1);  // Ethernet: most sources are
+    std::unique_ptr<podspan::CaptureError> first;
+    for (uint16_t linktype : linktypes) {
+      try {
+        filter_->compile(linktype);
+        return;
+      } catch (const podspan::CaptureError& e) {
+        if (!first) first = std::make_unique<podspan::CaptureError>(e);
+      }
+    }
+    podspan_addon::throw_capture_error(info.Env(), *first);
   }
 
  private:

@@ -335,8 +335,23 @@ export interface NativeScanGroup {
   readonly __scanGroup?: never;
 }
 
+/** A BPF expression applied to FrameBatch columns (native/addon/live_tap_filter.cc). */
+export interface NativeFrameFilter {
+  select(
+    frames: Buffer,
+    caplen: Buffer,
+    origlen: Buffer,
+    timestampNs: Buffer,
+    source: Buffer,
+    linktypes: number[],
+    wanted: Buffer,
+  ): { frames: Buffer; caplen: Buffer; origlen: Buffer; timestampNs: Buffer; source: Buffer; count: number };
+}
+
 export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
+  /** Compiled for the first of `linkTypes` (default: Ethernet) that takes it; throws the first one's error when none does. */
+  NativeFrameFilter: new (expression: string, linkTypes?: number[]) => NativeFrameFilter;
   NativeScanGroup: new (detect: NativeDetectOptions) => NativeScanGroup;
   /** Shadow replay's HTTP/1 transport to a plain-http target (native/addon/replay.cc). */
   NativeHttp1Transport: new (options: NativeHttp1Options, onReady: () => void) => NativeHttp1Handle;

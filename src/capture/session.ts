@@ -434,7 +434,6 @@ function sourceName(source: CaptureSource): string {
   return source.morePaths?.length ? `${source.path} and ${source.morePaths.length} more files` : source.path;
 }
 
-/** The addon's options; refuses (naming `where`) a filter too big to compile in reasonable time. */
 /**
  * The kernel ring of a live capture with analytics or detection (unless -B says otherwise): 8 MiB
  * instead of libpcap's 2. The analyser stalls for a moment when its connection table grows past
@@ -455,6 +454,7 @@ function withPaths(options: CaptureOptions, inputs: CompressedInputs | undefined
   return { ...options, source: { kind: 'file', path: first, ...(more.length ? { morePaths: more } : {}) } };
 }
 
+/** The addon's options; refuses (naming `where`) a filter too big to compile in reasonable time. */
 function nativeOptions(options: CaptureOptions, where = sourceName(options.source)): NativeCaptureOptions {
   if (options.streams && options.streamEvents) {
     throw new UsageError('streams (files) and streamEvents (events to JavaScript) cannot be combined in one session');

@@ -2,6 +2,7 @@
 // selected pods/nodes over a time range, merged in time order into one pcapng (or, with --list,
 // what is stored for that filter). Progress on stderr.
 import os from 'node:os';
+import { checkFilter } from '../capture/filter-check';
 import { UsageError } from '../errors';
 import { exportCaptures, type ExportProgress } from '../storage/export-merge';
 import { parseSelector, parseTime, selectCaptures, type ExportQuery } from '../storage/export-query';
@@ -38,6 +39,7 @@ export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream,
     selector: parseSelector(raw.selector ?? []),
   };
   if (query.untilNs < query.sinceNs) throw new UsageError('--until is before --since');
+  if (raw.filter !== undefined) checkFilter('-f', raw.filter); // before the store is asked anything
   // Ctrl-C (or SIGTERM) stops the listing or the fetching and removes what was fetched; once the
   // merge has begun it runs to the end, the file then whole.
   const interrupt = new AbortController();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { native } from '../capture/native';
+import { native, type NativeFrameFilter } from '../capture/native';
 import { fromNative } from '../errors';
 import { encodeFrameBatch, SourceType, type FrameBatch, type Source } from '../forward/frame-batch';
 import type { Logger } from '../observability/logger';
@@ -75,18 +75,6 @@ export function sourceMatches(s: Source, r: TapRequest): boolean {
     (!r.interface || s.interface === r.interface) &&
     (!r.session || (s.session ?? '') === r.session)
   );
-}
-
-interface NativeFrameFilter {
-  select(
-    frames: Buffer,
-    caplen: Buffer,
-    origlen: Buffer,
-    timestampNs: Buffer,
-    source: Buffer,
-    linktypes: number[],
-    wanted: Buffer,
-  ): { frames: Buffer; caplen: Buffer; origlen: Buffer; timestampNs: Buffer; source: Buffer; count: number };
 }
 
 interface Subscriber {
@@ -179,8 +167,7 @@ export class LiveTap {
     let filter: NativeFrameFilter;
     try {
       request = decodeTapRequest(call.request);
-      const Filter = (native() as unknown as { NativeFrameFilter: new (expr: string) => NativeFrameFilter }).NativeFrameFilter;
-      filter = new Filter(request.bpf); // compiled for Ethernet here: a bad expression is refused at once
+      filter = new (native().NativeFrameFilter)(request.bpf); // compiled for Ethernet here: a bad expression is refused at once
     } catch (err) {
       return void call.emit('error', this.refuse('invalid', grpc.status.INVALID_ARGUMENT, fromNative(err).message));
     }

@@ -315,6 +315,23 @@ describe('bad input', () => {
     expect(oneErrorLine(r.stderr)).toContain("'tcp port eighty'");
   });
 
+  it('export: a filter that does not compile ends the command before the store is asked anything', () => {
+    // Before, it was compiled only once a matching file had been fetched: a mistyped filter
+    // waited for the listing, and passed unnoticed when nothing matched. Nothing listens here.
+    const env = { ...process.env, AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' };
+    const out = path.join(tmp, 'export.pcapng');
+    const exportWith = (filter: string) => run(process.execPath, [podspanBin, 'export', '--store', 's3://podspan/x', '--since', '-1h', '-w', out, '-f', filter], { env, timeoutMs: 30_000 });
+    const bad = exportWith('tcp port');
+    expect(bad.code).toBe(1);
+    expect(oneErrorLine(bad.stderr)).toBe("podspan: filter 'tcp port' (link type 1): can't parse filter expression: syntax error");
+    expect(fs.existsSync(out)).toBe(false);
+    const tooBig = exportWith(Array.from({ length: 200 }, (_, i) => `port ${i + 1}`).join(' or '));
+    expect(oneErrorLine(tooBig.stderr)).toMatch(/^podspan: -f: filter of 200 terms refused/);
+    const good = exportWith('tcp port 80'); // taken: then the store is asked, and cannot be reached
+    expect(good.code).toBe(1);
+    expect(oneErrorLine(good.stderr)).toContain('cannot reach the endpoint (http://127.0.0.1:9)');
+  });
+
   it('an unknown interface', () => {
     const r = podspan(['capture', '-i', 'nosuchif0', '-c', '1']);
     expect(r.code).not.toBe(0);
