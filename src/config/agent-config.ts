@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors';
+import { checkFilter } from '../capture/filter-check';
+import { sessionFilters } from '../agent/filter';
 import { parseForwardTarget, type ForwardTarget } from './forward-options';
 import { parseShadowSettings, type ShadowSettings } from './shadow-options';
 import { detectSchema, parseDetectConfig, type DetectSettings } from './detect-options';
@@ -270,10 +272,40 @@ function shadowSettingsOf(t: ShadowTargetConfig): ShadowSettings {
 }
 
 /** "sessions[0].filter.ports[2]: Number must be less than or equal to 65535" */
-export function formatIssue(where: string, issue: z.ZodIssue): string {
+export function formatIssue(where: string, union: z.ZodIssue): string {
+  const issue = deepestIssue(union);
   const path = issue.path.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : p ? `${p}.${k}` : String(k)), '');
-  const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+  const message =
+    issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.code === 'invalid_union' ? unionForms(issue) : issue.message;
   return `${where}: ${path || '(top level)'}: ${message}`;
+}
+
+/**
+ * A union that no form matched (a target) reports zod's bare "Invalid input". The form that got
+ * furthest into the value says what is wrong (`targets[0].pcap.rotateMB: Expected number`).
+ */
+function deepestIssue(issue: z.ZodIssue): z.ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const depth = issue.path.length;
+  // "Required" one level down, or an unknown field here, only says the value is not that form.
+  const notThisForm = (i: z.ZodIssue) =>
+    (i.code === 'invalid_type' && i.received === 'undefined' && i.path.length === depth + 1) || (i.code === 'unrecognized_keys' && i.path.length === depth);
+  let best: z.ZodIssue = issue;
+  for (const form of issue.unionErrors) {
+    for (const i of form.issues) {
+      if (notThisForm(i)) continue;
+      const deeper = deepestIssue(i);
+      if (deeper.path.length > best.path.length) best = deeper;
+    }
+  }
+  return best;
+}
+
+/** No form got further than the value itself: the fields that would start one (`vxlan`, `pcap`...). */
+function unionForms(issue: z.ZodInvalidUnionIssue): string {
+  const depth = issue.path.length + 1;
+  const keys = issue.unionErrors.flatMap((form) => form.issues.filter((i) => i.code === 'invalid_type' && i.received === 'undefined' && i.path.length === depth).map((i) => String(i.path[depth - 1])));
+  return keys.length ? `expected one of ${[...new Set(keys)].join(', ')}` : issue.message ?? 'Invalid input';
 }
 
 export function validateSession(raw: unknown, where: string): ResolvedSession {
@@ -290,6 +322,7 @@ export function validateResourceSpec(raw: unknown, name: string, where: string):
 }
 
 function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
+  checkSessionFilter(s, where);
   const forward: ForwardTarget[] = [];
   let shadow: ShadowSettings | undefined;
   s.targets.forEach((t, i) => {
@@ -321,6 +354,20 @@ function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
     detectSettings = parseDetectConfig(thresholds, `${where}: sessions ${s.name}: detect`);
   }
   return { ...s, forward, ...(shadow ? { shadow } : {}), ...(detectSettings ? { detectSettings } : {}) };
+}
+
+/**
+ * The session's filter as its captures will compile it (a pod's own addresses are added per
+ * capture): a BPF libpcap refuses, or too many terms, is the config's error, not each capture's.
+ */
+function checkSessionFilter(s: SessionConfig, where: string): void {
+  const { filter } = sessionFilters(s);
+  if (filter === undefined) return;
+  try {
+    checkFilter('filter', filter);
+  } catch (err) {
+    throw new UsageError(`${where}: sessions ${s.name}: ${(err as Error).message}`);
+  }
 }
 
 /** Reads and validates FILE (YAML); NODE_NAME in the environment overrides `node`. */
