@@ -33,6 +33,7 @@ import { OutputError, PodspanError, UsageError } from '../errors';
 import { checkStore, s3Client, type StoreOptions } from '../storage/store';
 import { ABORT_WAIT_MS as SPOOL_ABORT_WAIT_MS, UploadSpool, uploaderId, type SpoolStats } from '../storage/upload-spool';
 import { makeDirs } from '../runtime/make-dirs';
+import { routeGrpcLogs } from '../observability/grpc-logs';
 
 export interface CollectorOptions {
   host: string;
@@ -169,6 +170,7 @@ export class Collector {
 
   /** Binds and serves; resolves with the port (useful with port 0). */
   async start(): Promise<number> {
+    routeGrpcLogs();
     try {
       makeDirs(this.opt.outDir);
     } catch (err) {
@@ -192,7 +194,7 @@ export class Collector {
     }
     const address = this.opt.host.includes(':') ? `[${this.opt.host}]:${this.opt.port}` : `${this.opt.host}:${this.opt.port}`;
     const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, credentials, (err, p) => (err ? reject(new UsageError(`--listen ${address}: ${err.message}`)) : resolve(p))),
+      this.server.bindAsync(address, credentials, (err, p) => (err ? reject(new UsageError(`--listen ${address}: ${bindFailure(err)}`)) : resolve(p))),
     );
     const out = { outDir: this.opt.outDir, runId: this.runId, rotation: this.opt.rotation, maxSources: this.opt.maxVxlanSources ?? 4096 };
     try {
@@ -429,4 +431,9 @@ export class Collector {
       call.finish(grpc.status.INTERNAL, `cannot write: ${message}`);
     }
   }
+}
+
+/** grpc-js's "No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]": the reason inside. */
+function bindFailure(err: Error): string {
+  return /errors: \[(.+)\]$/.exec(err.message)?.[1] ?? err.message;
 }

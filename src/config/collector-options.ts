@@ -43,6 +43,8 @@ export interface RawCollectorFlags {
 
 const whole = (flag: string) => z.string().regex(/^\d{1,9}$/, { message: `${flag} takes a whole number` }).optional();
 const atMost = (max: number) => (v: string) => Number(v) <= max;
+// 0 would mean "off" without saying so (capture refuses it too).
+const above0 = (v: string) => Number(v) > 0;
 // Seconds a timer waits (see MAX_TIMER_SECONDS).
 const seconds = (flag: string) =>
   z.string().regex(/^\d+(\.\d+)?$/, { message: `${flag} takes seconds` }).refine(atMost(MAX_TIMER_SECONDS), { message: `${flag}: at most ${MAX_TIMER_SECONDS} seconds` }).optional();
@@ -54,9 +56,9 @@ const schema = z.object({
   tlsKey: z.string().optional(),
   clientCa: z.string().optional(),
   tokenFile: z.string().optional(),
-  fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).refine(atMost(MAX_FILE_MB), { message: `-C: at most ${MAX_FILE_MB} MB` }).optional(),
-  rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).refine(atMost(MAX_TIMER_SECONDS), { message: `-G: at most ${MAX_TIMER_SECONDS} seconds` }).optional(),
-  fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).refine(atMost(99999), { message: '-W: at most 99999 files' }).optional(),
+  fileSize: z.string().regex(/^\d+(\.\d+)?$/, { message: '-C takes a number of MB' }).refine(above0, { message: '-C must be greater than 0' }).refine(atMost(MAX_FILE_MB), { message: `-C: at most ${MAX_FILE_MB} MB` }).optional(),
+  rotateSeconds: z.string().regex(/^\d+$/, { message: '-G takes whole seconds' }).refine(above0, { message: '-G must be at least 1' }).refine(atMost(MAX_TIMER_SECONDS), { message: `-G: at most ${MAX_TIMER_SECONDS} seconds` }).optional(),
+  fileCount: z.string().regex(/^\d+$/, { message: '-W takes a whole number' }).refine(above0, { message: '-W must be at least 1' }).refine(atMost(99999), { message: '-W: at most 99999 files' }).optional(),
   metricsListen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: '--metrics-listen takes HOST:PORT' }).optional(),
   insecure: z.boolean().optional(),
   maxAgents: whole('--max-agents'),
@@ -67,7 +69,7 @@ const schema = z.object({
   maxStreams: z.string().regex(/^[1-9]\d*$/, { message: '--max-streams takes a whole number of at least 1' }).optional(),
   shutdownTimeout: seconds('--shutdown-timeout'),
   store: z.string().optional(),
-  storeSpoolMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-spool-mb takes a number of MB' }).optional(),
+  storeSpoolMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-spool-mb takes a number of MB' }).refine(above0, { message: '--store-spool-mb must be greater than 0' }).optional(),
   keepLocal: z.boolean().optional(),
   sse: z.string().optional(),
   storeDrainTimeout: seconds('--store-drain-timeout'),

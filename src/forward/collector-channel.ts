@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GrpcTarget } from '../config/forward-options';
 import { channelOptions } from './mirror-service';
 import { readTargetFiles } from './mirror-target';
+import { routeGrpcLogs } from '../observability/grpc-logs';
 
 export interface CollectorChannel {
   address: string;
@@ -14,6 +15,7 @@ export interface CollectorChannel {
 }
 
 export function collectorChannel(target: GrpcTarget): CollectorChannel {
+  routeGrpcLogs();
   const files = readTargetFiles(target);
   let credentials = grpc.credentials.createInsecure();
   let options: grpc.ChannelOptions = { ...channelOptions };

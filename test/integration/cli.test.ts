@@ -2,6 +2,7 @@
 // ending in one clear line and a non-zero exit.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -330,6 +331,21 @@ describe('bad input', () => {
     const good = exportWith('tcp port 80'); // taken: then the store is asked, and cannot be reached
     expect(good.code).toBe(1);
     expect(oneErrorLine(good.stderr)).toContain('cannot reach the endpoint (http://127.0.0.1:9)');
+  });
+
+  it("collector: an address it cannot listen on is one line with the system's reason, without grpc-js's own console line", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const r = podspan(['collector', '--listen', `127.0.0.1:${port}`, '--out', path.join(tmp, 'taken-out')], 20_000);
+      expect(r.code).toBe(2);
+      // Was "E No address added out of total 1 resolved" on a line of its own, then the same in grpc-js's words.
+      expect(oneErrorLine(r.stderr)).toBe(`podspan: --listen 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      taken.close();
+    }
   });
 
   it('an unknown interface', () => {

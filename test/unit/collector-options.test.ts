@@ -26,6 +26,11 @@ describe('collector limit flags', () => {
     [{ maxInterfaces: 'many' }, '--max-interfaces takes a whole number'],
     [{ maxVxlanSources: '-1' }, '--max-vxlan-sources takes a whole number'],
     [{ agentIdleTimeout: '1.5' }, '--agent-idle-timeout takes a whole number'],
+    // 0 used to be taken and meant "off" without a word; capture refuses it too.
+    [{ fileSize: '0' }, '-C must be greater than 0'],
+    [{ rotateSeconds: '0' }, '-G must be at least 1'],
+    [{ fileSize: '1', fileCount: '0' }, '-W must be at least 1'],
+    [{ store: 's3://podspan/x', storeSpoolMb: '0' }, '--store-spool-mb must be greater than 0'],
   ])('%o is refused: %s', (flags, message) => {
     expect(() => parseCollectorFlags({ ...base, ...flags })).toThrow(message);
   });
