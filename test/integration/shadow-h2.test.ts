@@ -108,6 +108,9 @@ describe('podspan shadow: HTTP/2 and gRPC to real servers', () => {
     expect((r as { code?: number }).code).toBe(1);
     // Was "4 errors (error 3, refused 1)": the streams waiting on the session were counted as errors of their own.
     expect(r.stderr).toMatch(/^4 requests replayed to .*: 0 compared, 0 matched, 0 differed, 4 errors \(refused 4\)$/m);
+    // Was "(refused: The pending stream has been canceled (caused by: connect ECONNREFUSED ...))".
+    // (The first failure may be the HTTP/1 connection's, in the native transport's words.)
+    expect(r.stderr.trim().split('\n').pop()).toMatch(/^podspan: the candidate http:\/\/127\.0\.0\.1:\d+ never answered: 4 requests failed \(refused: connect(: Connection refused| ECONNREFUSED 127\.0\.0\.1:\d+)\)$/);
   });
 
   it('gRPC unary and server-streaming: grpc-status and the streamed body compared', async () => {

@@ -38,11 +38,12 @@ export class ReplayError extends Error {
 /** A socket or client error as the reason counted for it. */
 export function replayError(err: unknown): ReplayError {
   if (err instanceof ReplayError) return err;
-  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   // An HTTP/2 session that fails (refused, unreachable) cancels its pending streams: each is
-  // counted for the session's cause, as the first request is, not as 'error'.
-  const code = (e?.code === 'ERR_HTTP2_STREAM_CANCEL' ? e.cause?.code : undefined) ?? e?.code ?? e?.cause?.code ?? '';
-  const message = e?.message ?? String(err);
+  // counted, and told, by the session's cause, as the first request is, not as 'error'.
+  const cause = e?.code === 'ERR_HTTP2_STREAM_CANCEL' ? e.cause : undefined;
+  const code = cause?.code ?? e?.code ?? e?.cause?.code ?? '';
+  const message = cause?.message ?? e?.message ?? String(err);
   switch (code) {
     case 'ECONNREFUSED':
       return new ReplayError('refused', message);
