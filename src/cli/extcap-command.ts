@@ -13,9 +13,13 @@ import type { Source } from '../forward/frame-batch';
 
 function collectorTarget(url: string | undefined): GrpcTarget | undefined {
   if (!url) return undefined;
-  const t = parseForwardTarget(url);
-  if (t.kind !== 'grpc') throw new UsageError(`--collector ${url}: expected grpc://HOST:PORT`);
-  return t;
+  // Only a collector can be tapped: the forward targets' other schemes are no help here.
+  if (!url.startsWith('grpc://')) throw new UsageError(`--collector ${url}: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)`);
+  try {
+    return parseForwardTarget(url) as GrpcTarget;
+  } catch (err) {
+    throw err instanceof UsageError ? new UsageError((err as Error).message.replace(/^--forward /, '--collector ')) : err;
+  }
 }
 
 async function interfaces(collector: GrpcTarget | undefined): Promise<ExtcapInterface[]> {

@@ -348,6 +348,18 @@ describe('bad input', () => {
     }
   });
 
+  it.each([
+    // Was "--forward http://x: unknown scheme http (vxlan, geneve, gre, erspan or grpc)": the wrong flag, schemes that cannot be tapped.
+    ['http://x', 'podspan: --collector http://x: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)'],
+    ['vxlan://10.0.0.9', 'podspan: --collector vxlan://10.0.0.9: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)'],
+    ['grpc://x', "podspan: --collector grpc://x: give the collector's port (grpc://HOST:PORT)"],
+  ])('extcap install --collector %s: one line naming --collector', (url, line) => {
+    const r = podspan(['extcap', 'install', '--collector', url, '--dir', path.join(tmp, 'extcap')]);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toBe(line);
+    expect(fs.existsSync(path.join(tmp, 'extcap'))).toBe(false);
+  });
+
   it('an unknown interface', () => {
     const r = podspan(['capture', '-i', 'nosuchif0', '-c', '1']);
     expect(r.code).not.toBe(0);
