@@ -7,19 +7,12 @@ import { parseArgs } from 'node:util';
 // collector's interface list load gRPC (collector-tap), so the other answers stay quick.
 import { configText, dltText, interfacesText, parseInterfaceValue, type ExtcapInterface } from '../extcap/protocol';
 import { listInterfaces } from '../capture/session';
-import { parseForwardTarget, type GrpcTarget } from '../config/forward-options';
+import { parseGrpcUrl, type GrpcTarget } from '../config/forward-options';
 import { UsageError } from '../errors';
 import type { Source } from '../forward/frame-batch';
 
 function collectorTarget(url: string | undefined): GrpcTarget | undefined {
-  if (!url) return undefined;
-  // Only a collector can be tapped: the forward targets' other schemes are no help here.
-  if (!url.startsWith('grpc://')) throw new UsageError(`--collector ${url}: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)`);
-  try {
-    return parseForwardTarget(url) as GrpcTarget;
-  } catch (err) {
-    throw err instanceof UsageError ? new UsageError((err as Error).message.replace(/^--forward /, '--collector ')) : err;
-  }
+  return url ? parseGrpcUrl('--collector', url) : undefined;
 }
 
 async function interfaces(collector: GrpcTarget | undefined): Promise<ExtcapInterface[]> {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { parseForwardTarget, type GrpcTarget } from '../config/forward-options';
+import { parseGrpcUrl } from '../config/forward-options';
 import { flagValue, intFlag, MAX_TIMER_SECONDS, positiveNumber } from '../config/number-flags';
 import { watchStdout } from './stdout-errors';
 import { KubernetesError, PodspanError, UsageError } from '../errors';
@@ -22,8 +22,13 @@ import { TemporarySession } from '../k8s/temporary-session';
 export function clientKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   const chosen = file ?? process.env.KUBECONFIG?.split(path.delimiter).find(Boolean) ?? path.join(os.homedir(), '.kube', 'config');
+  const fromFile = file !== undefined || !!process.env.KUBECONFIG || fs.existsSync(chosen);
+  // Outside a pod, loadFromCluster makes a cluster of "https://undefined:undefined" ("Invalid URL" later).
+  if (!fromFile && !process.env.KUBERNETES_SERVICE_HOST) {
+    throw new UsageError(`no kubeconfig: ${chosen} does not exist and this is not a pod in a cluster (give --kubeconfig, or set KUBECONFIG)`);
+  }
   try {
-    if (file || process.env.KUBECONFIG || fs.existsSync(chosen)) kc.loadFromFile(chosen);
+    if (fromFile) kc.loadFromFile(chosen);
     else kc.loadFromCluster();
   } catch (err) {
     throw new UsageError(`${chosen}: cannot load kubeconfig: ${(err as Error).message.split('\n')[0]}`);
@@ -46,12 +51,6 @@ export function parseSelector(text: string): Record<string, string> {
   }
   if (!Object.keys(out).length) throw new UsageError(`-l ${text}: empty selector`);
   return out;
-}
-
-function grpcTarget(flag: string, url: string): GrpcTarget {
-  const t = parseForwardTarget(url);
-  if (t.kind !== 'grpc') throw new UsageError(`${flag} ${url}: expected grpc://HOST:PORT`);
-  return t;
 }
 
 interface CaptureFlags {
@@ -81,9 +80,9 @@ function parseCredentials(text: string): Record<string, string> {
 
 async function capture(pods: string[], f: CaptureFlags, err: NodeJS.WritableStream): Promise<number> {
   if (!pods.length && !f.selector) throw new UsageError('capture: name the pods (POD...) or give -l SELECTOR');
-  const collector = grpcTarget('--collector', f.collector);
+  const collector = parseGrpcUrl('--collector', f.collector);
   const agentTarget = f.agentTarget ?? f.collector;
-  grpcTarget('--agent-target', agentTarget);
+  parseGrpcUrl('--agent-target', agentTarget);
   const durationS = flagValue(positiveNumber('--duration', MAX_TIMER_SECONDS).optional(), f.duration);
   const count = flagValue(intFlag('-c', 1, Number.MAX_SAFE_INTEGER), f.count);
   const ttl = flagValue(positiveNumber('--ttl', MAX_TIMER_SECONDS), f.ttl);

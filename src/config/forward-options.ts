@@ -168,6 +168,19 @@ function parseErspan(url: URL, text: string, where: string, host: string): Erspa
   return { kind: 'erspan', url: text, host, version: q.version === '3' ? 3 : 2, session: q.session ?? 0, hwid: q.hwid ?? 0, truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
 }
 
+/**
+ * A collector's address given to a flag of its own (`--collector`): grpc:// only, since the
+ * other forward schemes cannot be tapped or asked; its errors name that flag, not --forward.
+ */
+export function parseGrpcUrl(flag: string, url: string): GrpcTarget {
+  if (!url.startsWith('grpc://')) throw new UsageError(`${flag} ${url}: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)`);
+  try {
+    return parseForwardTarget(url) as GrpcTarget;
+  } catch (err) {
+    throw err instanceof UsageError ? new UsageError(err.message.replace(/^--forward /, `${flag} `)) : err;
+  }
+}
+
 export function parseForwardTarget(text: string, options: ForwardParseOptions = {}): ForwardTarget {
   let url: URL;
   try {

@@ -360,6 +360,21 @@ describe('bad input', () => {
     expect(fs.existsSync(path.join(tmp, 'extcap'))).toBe(false);
   });
 
+  it('kubectl podspan: no kubeconfig outside a cluster, and a --collector that is not grpc://, each one line naming the culprit', () => {
+    const kubectlPodspan = path.join(path.dirname(podspanBin), 'kubectl-podspan');
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: path.join(tmp, 'no-home') };
+    delete env.KUBECONFIG;
+    delete env.KUBERNETES_SERVICE_HOST;
+    const capture = (collector: string) => run(process.execPath, [kubectlPodspan, 'capture', '-n', 'shop', 'web-1', '--collector', collector, '-w', path.join(tmp, 'k.pcapng')], { env, timeoutMs: 30_000 });
+    const noConfig = capture('grpc://127.0.0.1:9');
+    expect(noConfig.code).toBe(2);
+    // Was "cannot list pods in namespace shop: Invalid URL" (a cluster at https://undefined:undefined).
+    expect(noConfig.stderr.trim()).toBe(`kubectl podspan: no kubeconfig: ${path.join(tmp, 'no-home', '.kube', 'config')} does not exist and this is not a pod in a cluster (give --kubeconfig, or set KUBECONFIG)`);
+    const http = capture('http://x');
+    expect(http.code).toBe(2);
+    expect(http.stderr.trim()).toBe('kubectl podspan: --collector http://x: expected grpc://HOST:PORT (with ?tls=1&ca=FILE&token-file=FILE as --forward takes them)'); // said --forward
+  });
+
   it('an unknown interface', () => {
     const r = podspan(['capture', '-i', 'nosuchif0', '-c', '1']);
     expect(r.code).not.toBe(0);
