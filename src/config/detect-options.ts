@@ -64,11 +64,25 @@ export const detectSchema = z
   .strict();
 export type DetectConfig = z.infer<typeof detectSchema>;
 
-/** "synFlood.floor: Number must be ..." */
+/** "synFlood.floor: Number must be ...", "unknown field synflood (known: ...)" */
 function issueText(issue: z.ZodIssue): string {
   const where = issue.path.join('.');
-  const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+  const message = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')} (known: ${knownFields(issue.path).join(', ')})` : issue.message;
   return where ? `${where}: ${message}` : message;
+}
+
+/** The fields the object at `path` of detectSchema takes. */
+function knownFields(path: (string | number)[]): string[] {
+  const unwrap = (t: z.ZodTypeAny): z.ZodTypeAny => (t instanceof z.ZodOptional ? unwrap(t.unwrap()) : t);
+  let t: z.ZodTypeAny = detectSchema;
+  for (const key of path) {
+    const o = unwrap(t);
+    if (!(o instanceof z.ZodObject)) return [];
+    t = (o.shape as Record<string, z.ZodTypeAny>)[String(key)];
+    if (!t) return [];
+  }
+  const o = unwrap(t);
+  return o instanceof z.ZodObject ? Object.keys(o.shape) : [];
 }
 
 /** The agent's `detect:` object (or the flags' object) as settings; `where` prefixes messages. */

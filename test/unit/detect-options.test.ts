@@ -30,7 +30,8 @@ describe('detection settings', () => {
     const cases: [string[], RegExp][] = [
       [['synFlood'], /--detect synFlood: give PATH=NUMBER/],
       [['synFlood.floor=lots'], /--detect synFlood.floor=lots: lots is not a number/],
-      [['synFlood.flor=5'], /--detect: synFlood: unknown field flor/],
+      [['synFlood.flor=5'], /--detect: synFlood: unknown field flor \(known: floor, k, minSeconds, clearSeconds, halfOpenShare\)$/],
+      [['synflood.floor=5'], /--detect: unknown field synflood \(known: baselineHalflifeS, warmupSeconds, synFlood, portScan, /],
       [['synFlood.halfOpenShare=2'], /--detect: synFlood.halfOpenShare: Number must be less than or equal to 1/],
       [['preTriggerMB=100000'], /--detect: preTriggerMB: Number must be less than or equal to 4096/],
       [['portScan.minSeconds=0.5'], /--detect: portScan.minSeconds: Expected integer/],
