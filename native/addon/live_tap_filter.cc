@@ -19,27 +19,13 @@ class NativeFrameFilter : public Napi::ObjectWrap<NativeFrameFilter> {
     return DefineClass(env, "NativeFrameFilter", {InstanceMethod("select", &NativeFrameFilter::Select)});
   }
 
-  // new NativeFrameFilter(expression, linkTypes = [Ethernet]): compiled for the first link type
-  // that takes it; when none does, the error is the first one's.
   explicit NativeFrameFilter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeFrameFilter>(info) {
     filter_ = std::make_unique<podspan::FrameFilter>(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "");
-    if (filter_->expression().empty()) return;
-    std::vector<uint16_t> linktypes;
-    if (info.Length() > 1 && info[1].IsArray()) {
-      const Napi::Array list = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < list.Length(); ++i) linktypes.push_back(static_cast<uint16_t>(list.Get(i).ToNumber().Uint32Value()));
+    try {
+      if (!filter_->expression().empty()) filter_->compile(1);  // Ethernet: most sources are
+    } catch (const podspan::CaptureError& e) {
+      podspan_addon::throw_capture_error(info.Env(), e);
     }
-    if (linktypes.empty()) linktypes.push_back(1);  // Ethernet: most sources are
-    std::unique_ptr<podspan::CaptureError> first;
-    for (uint16_t linktype : linktypes) {
-      try {
-        filter_->compile(linktype);
-        return;
-      } catch (const podspan::CaptureError& e) {
-        if (!first) first = std::make_unique<podspan::CaptureError>(e);
-      }
-    }
-    podspan_addon::throw_capture_error(info.Env(), *first);
   }
 
  private:
@@ -120,4 +106,20 @@ class NativeFrameFilter : public Napi::ObjectWrap<NativeFrameFilter> {
 
 namespace podspan_addon {
 Napi::Function InitFrameFilter(Napi::Env env) { return NativeFrameFilter::Init(env); }
+
+// filterCompileError(expression, linkTypes): null when the expression compiles (unoptimised) for
+// one of the link types, else why it does not for the first.
+Napi::Value FilterCompileError(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString() || !info[1].IsArray()) throw Napi::TypeError::New(env, "expected an expression and link types");
+  const std::string expression = info[0].As<Napi::String>().Utf8Value();
+  const Napi::Array linktypes = info[1].As<Napi::Array>();
+  std::string first;
+  for (uint32_t i = 0; i < linktypes.Length(); ++i) {
+    const std::string why = podspan::filter_compile_error(expression, static_cast<uint16_t>(linktypes.Get(i).ToNumber().Uint32Value()));
+    if (why.empty()) return env.Null();
+    if (first.empty()) first = why;
+  }
+  return Napi::String::New(env, first);
+}
 }  // namespace podspan_addon

@@ -21,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("timeStampTypeValue", Napi::Function::New(env, TimeStampTypeValue));
   exports.Set("linkTypeName", Napi::Function::New(env, LinkTypeName));
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
+  exports.Set("filterCompileError", Napi::Function::New(env, FilterCompileError));
   exports.Set("releaseFrames", Napi::Function::New(env, ReleaseFrames));
   exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));
   exports.Set("setThreadNormal", Napi::Function::New(env, SetThreadNormal));

@@ -350,8 +350,10 @@ export interface NativeFrameFilter {
 
 export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
-  /** Compiled for the first of `linkTypes` (default: Ethernet) that takes it; throws the first one's error when none does. */
-  NativeFrameFilter: new (expression: string, linkTypes?: number[]) => NativeFrameFilter;
+  /** Compiled for Ethernet; throws a filter error when it does not compile. */
+  NativeFrameFilter: new (expression: string) => NativeFrameFilter;
+  /** null when `expression` compiles (unoptimised: quick whatever its size) for one of `linkTypes`, else why not for the first. */
+  filterCompileError(expression: string, linkTypes: number[]): string | null;
   NativeScanGroup: new (detect: NativeDetectOptions) => NativeScanGroup;
   /** Shadow replay's HTTP/1 transport to a plain-http target (native/addon/replay.cc). */
   NativeHttp1Transport: new (options: NativeHttp1Options, onReady: () => void) => NativeHttp1Handle;

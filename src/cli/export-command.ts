@@ -2,8 +2,9 @@
 // selected pods/nodes over a time range, merged in time order into one pcapng (or, with --list,
 // what is stored for that filter). Progress on stderr.
 import os from 'node:os';
-import { checkFilter } from '../capture/filter-check';
-import { UsageError } from '../errors';
+import { checkFilterSyntax } from '../capture/filter-check';
+import { filterTooBig } from '../capture/filter-limits';
+import { FilterError, UsageError } from '../errors';
 import { exportCaptures, type ExportProgress } from '../storage/export-merge';
 import { parseSelector, parseTime, selectCaptures, type ExportQuery } from '../storage/export-query';
 import { checkStore, parseStoreUrl, s3Client, type StoreLocation } from '../storage/store';
@@ -39,7 +40,7 @@ export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream,
     selector: parseSelector(raw.selector ?? []),
   };
   if (query.untilNs < query.sinceNs) throw new UsageError('--until is before --since');
-  if (raw.filter !== undefined) checkFilter('-f', raw.filter); // before the store is asked anything
+  if (raw.filter !== undefined) checkExportFilter(raw.filter); // before the store is asked anything
   // Ctrl-C (or SIGTERM) stops the listing or the fetching and removes what was fetched; once the
   // merge has begun it runs to the end, the file then whole.
   const interrupt = new AbortController();
@@ -92,4 +93,10 @@ async function exportOrList(raw: RawExportFlags, loc: StoreLocation, query: Expo
   if (tty) err.write('\n');
   err.write(`${r.packets} packets from ${sel.selected.length} files written to ${raw.write === '-' ? 'standard output' : raw.write} (${r.interfaces} interfaces)\n`);
   return 0;
+}
+
+function checkExportFilter(filter: string): void {
+  const tooBig = filterTooBig(filter);
+  if (tooBig) throw new FilterError(`-f: ${tooBig}`);
+  checkFilterSyntax(filter);
 }

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { UsageError } from '../errors';
-import { checkFilter } from '../capture/filter-check';
-import { sessionFilters } from '../agent/filter';
+import { checkFilterSyntax } from '../capture/filter-check';
+import { filterTooBig } from '../capture/filter-limits';
 import { parseForwardTarget, type ForwardTarget } from './forward-options';
 import { parseShadowSettings, type ShadowSettings } from './shadow-options';
 import { detectSchema, parseDetectConfig, type DetectSettings } from './detect-options';
@@ -357,16 +357,18 @@ function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
 }
 
 /**
- * The session's filter as its captures will compile it (a pod's own addresses are added per
- * capture): a BPF libpcap refuses, or too many terms, is the config's error, not each capture's.
+ * The session's own BPF, as libpcap parses it: one it refuses is the config's error, not each
+ * capture's at its start. Only the syntax: whether the whole filter (rules, sampling, a pod's
+ * addresses) is small enough to compile is judged per capture, off the event loop, and refuses
+ * that session alone (filter-limits.ts).
  */
 function checkSessionFilter(s: SessionConfig, where: string): void {
-  const { filter } = sessionFilters(s);
-  if (filter === undefined) return;
+  const bpf = s.filter.bpf?.trim();
+  if (!bpf || filterTooBig(bpf)) return; // too big: refused per capture, with that reason
   try {
-    checkFilter('filter', filter);
+    checkFilterSyntax(bpf);
   } catch (err) {
-    throw new UsageError(`${where}: sessions ${s.name}: ${(err as Error).message}`);
+    throw new UsageError(`${where}: sessions ${s.name}: filter.bpf: ${(err as Error).message}`);
   }
 }
 

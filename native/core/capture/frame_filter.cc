@@ -11,20 +11,37 @@ FrameFilter::~FrameFilter() {
   for (auto& kv : programs_) pcap_freecode(&kv.second);
 }
 
+namespace {
+
+// Compiles on a dead handle of `linktype` into prog; "" or why not, as FrameFilter words it.
+std::string compile_dead(const std::string& expression, uint16_t linktype, bool optimize, bpf_program& prog) {
+  // Files and batches carry LINKTYPE_ values; libpcap compiles for a DLT.
+  pcap_t* dead = pcap_open_dead(dlt_of_linktype(linktype), 262144);
+  if (dead == nullptr) return "cannot compile a filter for link type " + std::to_string(linktype);
+  std::string why;
+  if (pcap_compile(dead, &prog, expression.c_str(), optimize ? 1 : 0, PCAP_NETMASK_UNKNOWN) != 0) {
+    why = "filter '" + expression + "' (link type " + std::to_string(linktype) + "): " + pcap_geterr(dead);
+  }
+  pcap_close(dead);
+  return why;
+}
+
+}  // namespace
+
 const bpf_program& FrameFilter::program(uint16_t linktype) {
   auto it = programs_.find(linktype);
   if (it != programs_.end()) return it->second;
-  // Files and batches carry LINKTYPE_ values; libpcap compiles for a DLT.
-  pcap_t* dead = pcap_open_dead(dlt_of_linktype(linktype), 262144);
-  if (dead == nullptr) throw CaptureError(ErrorKind::kFilter, "cannot compile a filter for link type " + std::to_string(linktype));
   bpf_program prog{};
-  if (pcap_compile(dead, &prog, expression_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    const std::string why = pcap_geterr(dead);
-    pcap_close(dead);
-    throw CaptureError(ErrorKind::kFilter, "filter '" + expression_ + "' (link type " + std::to_string(linktype) + "): " + why);
-  }
-  pcap_close(dead);
+  const std::string why = compile_dead(expression_, linktype, true, prog);
+  if (!why.empty()) throw CaptureError(ErrorKind::kFilter, why);
   return programs_.emplace(linktype, prog).first->second;
+}
+
+std::string filter_compile_error(const std::string& expression, uint16_t linktype) {
+  bpf_program prog{};
+  const std::string why = compile_dead(expression, linktype, false, prog);
+  if (why.empty()) pcap_freecode(&prog);
+  return why;
 }
 
 bool FrameFilter::matches(uint16_t linktype, const uint8_t* frame, uint32_t caplen, uint32_t origlen) {

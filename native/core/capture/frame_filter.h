@@ -34,4 +34,9 @@ class FrameFilter {
   std::map<uint16_t, bpf_program> programs_;
 };
 
+// Why `expression` does not compile for `linktype` (libpcap's words, as FrameFilter throws them),
+// or "" when it does. Unoptimised: libpcap's optimiser is what grows steeply with the terms, and
+// a check made before any capture (a config file, a command's flags) must stay quick.
+std::string filter_compile_error(const std::string& expression, uint16_t linktype);
+
 }  // namespace podspan
