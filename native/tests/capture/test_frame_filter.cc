@@ -42,3 +42,13 @@ TEST(frame_filter_refuses_a_bad_expression_naming_it) {
   }
   CHECK(threw);
 }
+
+TEST(filter_compile_error_says_why_in_the_words_frame_filter_throws) {
+  CHECK_EQ(filter_compile_error("tcp port 80", kEthernet), std::string());
+  const std::string bad = filter_compile_error("tcp port", kEthernet);
+  CHECK(bad.find("filter 'tcp port' (link type 1): ") == 0);
+  CHECK(bad.find("syntax error") != std::string::npos);
+  // Semantics per link type: Ethernet addresses on a raw IP link.
+  CHECK_EQ(filter_compile_error("ether host 1:2:3:4:5:6", kEthernet), std::string());
+  CHECK(filter_compile_error("ether host 1:2:3:4:5:6", kRaw).find("link type 101") != std::string::npos);
+}
