@@ -3,3 +3,6 @@ export type { CaptureOptions, CaptureResult, CaptureSource, InterfaceStats, Outp
 export { PacketBatch } from './capture/batch';
 export * from './errors';
 export { formatFromPath, type CaptureFormat } from './pcap/format';
+export { readRecords, type CaptureRecords } from './analysis/native-records';
+export { StreamEventBatch } from './reassembly/stream-events';
+export { readExchanges, parseExchangeBatch, type CaptureExchanges, type ExchangeLine } from './shadow/native-exchanges';

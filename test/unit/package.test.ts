@@ -36,4 +36,14 @@ describe('package', () => {
     for (const f of sources) expect(files, f).toContain(f);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('build/'))).toBe(false);
   });
+
+  it("every name the README's library examples import from 'podspan' is exported by the package's main module", async () => {
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    // The examples once imported from 'podspan/dist/src/...', a path the build never made.
+    expect(readme).not.toMatch(/from 'podspan\//);
+    const names = [...readme.matchAll(/import \{([^}]+)\} from 'podspan';/g)].flatMap((m) => m[1].split(',').map((n) => n.trim()).filter(Boolean));
+    expect(names).toEqual(expect.arrayContaining(['CaptureSession', 'readRecords', 'readExchanges', 'parseExchangeBatch']));
+    const main = (await import(path.join(repoRoot, 'dist', 'index.js'))) as Record<string, unknown>;
+    for (const name of names) expect(typeof main[name], name).toBe('function');
+  });
 });
