@@ -248,6 +248,9 @@ export interface ResolvedSession extends SessionConfig {
   detectSettings?: DetectSettings;
 }
 
+/** The `shadow:` fields whose names are not their flag's in camelCase. */
+const SHADOW_FIELD_OF_FLAG: Record<string, string> = { 'server-port': 'serverPorts', timeout: 'timeoutSeconds', report: 'reportDir' };
+
 /** A `shadow:` target as `podspan shadow`'s settings: one validation for both. */
 function shadowSettingsOf(t: ShadowTargetConfig): ShadowSettings {
   const str = (v: number | undefined) => (v === undefined ? undefined : String(v));
@@ -332,7 +335,7 @@ function resolveTargets(s: SessionConfig, where: string): ResolvedSession {
         // The command's flag names become the config's field names in the message.
         shadow = shadowSettingsOf(t.shadow);
       } catch (err) {
-        const message = (err as Error).message.replace(/--([a-z-]+)/g, (_m, flag: string) => flag.replace(/-([a-z])/g, (_x, c: string) => c.toUpperCase()));
+        const message = (err as Error).message.replace(/--([a-z-]+)/g, (_m, flag: string) => SHADOW_FIELD_OF_FLAG[flag] ?? flag.replace(/-([a-z])/g, (_x, c: string) => c.toUpperCase()));
         throw new UsageError(`${where}: sessions ${s.name}: targets[${i}].shadow: ${message}`);
       }
       return;

@@ -97,7 +97,7 @@ describe('agent config', () => {
       return 'accepted';
     };
     expect(refused('sh1.yaml', '{ target: "ftp://cand" }')).toMatch(/sessions s: targets\[0\]\.shadow: target ftp:\/\/cand: protocol http takes http:\/\/ or https:\/\/ URLs/);
-    expect(refused('sh2.yaml', '{ target: "tcp://cand:6379", protocol: raw }')).toMatch(/targets\[0\]\.shadow: protocol raw needs serverPort PORT/);
+    expect(refused('sh2.yaml', '{ target: "tcp://cand:6379", protocol: raw }')).toMatch(/targets\[0\]\.shadow: protocol raw needs serverPorts PORT/); // the field's name (it said serverPort, a field that does not exist)
     expect(refused('sh3.yaml', '{ target: "http://cand", ignore: ["body:$["] }')).toMatch(/targets\[0\]\.shadow: ignore "body:\$\[": /);
     expect(refused('sh4.yaml', '{ target: "http://cand", speed: 2 }')).toMatch(/unknown field speed/);
   });
