@@ -22,8 +22,33 @@ export function ownThread(): ThreadInfo {
   return parseStat(0, fs.readFileSync('/proc/thread-self/stat', 'utf8'));
 }
 
+const gone = (err: unknown) => ['ENOENT', 'ESRCH'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+/**
+ * The threads alive now: one that ends between the listing and the read of its stat is left out,
+ * and a process that has ended and been reaped has none.
+ */
 export function threadsOf(pid: number): ThreadInfo[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => parseStat(Number(tid), fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch (err) {
+    if (gone(err)) return [];
+    throw err;
+  }
+  const out: ThreadInfo[] = [];
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch (err) {
+      // A fresh CI run failed here: a thread of the stopping replay ended in between.
+      if (gone(err)) continue;
+      throw err;
+    }
+    out.push(parseStat(Number(tid), stat));
+  }
+  return out;
 }
 
 /** Polls until `ok` holds for the threads of `pid` (at most `ms`); returns the last look either way. */

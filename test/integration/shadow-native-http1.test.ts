@@ -5,7 +5,6 @@
 // whole length, or the failure's kind, and what the server saw of the connections.
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -99,7 +98,7 @@ const header = (a: Answer, name: string) => a.headers.find(([n]) => n.toLowerCas
 describe('shadow replay: the native HTTP/1 transport against real servers', () => {
   it('runs on a thread of its own (podspan-replay) that ends with the transport', async () => {
     const srv = await httpServer((_q, res) => res.end('ok'));
-    const replayThreads = () => fs.readdirSync('/proc/self/task').filter((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === 'podspan-replay').length;
+    const replayThreads = () => threadsOf(process.pid).filter((t) => t.comm === 'podspan-replay').length;
     const before = replayThreads();
     const t = new NativeHttp1Transport(options(srv.port));
     const a = await new NativeHttp1Lane(options(srv.port), t).send(get('/x'));
