@@ -29,6 +29,10 @@ export async function runExport(raw: RawExportFlags, out: NodeJS.WritableStream,
   if (!raw.store) throw new UsageError('--store s3://BUCKET/PREFIX is required');
   if (!raw.since) throw new UsageError('--since TIME is required');
   if (!raw.list && !raw.write) throw new UsageError('-w FILE (or -w - for standard output) or --list is required');
+  // An empty name would match nothing and say nothing (`--node "$NODE"` with NODE unset).
+  for (const [flag, v] of [['--node', raw.node], ['--namespace', raw.namespace], ...(raw.pod ?? []).map((p) => ['--pod', p])] as const) {
+    if (v !== undefined && !v.trim()) throw new UsageError(`${flag} needs a name (it was given empty)`);
+  }
   const loc = parseStoreUrl('--store', raw.store);
   const now = Date.now();
   const query: ExportQuery = {

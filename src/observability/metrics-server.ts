@@ -19,6 +19,12 @@ const CLOSE_GRACE_MS = 1000;
 export async function serveMetrics(registry: Registry, host: string, port: number, ready: () => boolean, problem?: () => string | undefined): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
+    // Read-only endpoints: what scrapers and probes send is GET (or HEAD, which node answers without the body).
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' });
+      res.end();
+      return;
+    }
     if (url === '/metrics') {
       registry.metrics().then(
         (body) => {

@@ -328,6 +328,12 @@ describe('bad input', () => {
     expect(fs.existsSync(out)).toBe(false);
     const tooBig = exportWith(Array.from({ length: 200 }, (_, i) => `port ${i + 1}`).join(' or '));
     expect(oneErrorLine(tooBig.stderr)).toMatch(/^podspan: -f: filter of 200 terms refused/);
+    // An empty name matched nothing and said nothing (`--node "$NODE"` with NODE unset).
+    for (const flag of ['--node', '--namespace', '--pod']) {
+      const empty = run(process.execPath, [podspanBin, 'export', '--store', 's3://podspan/x', '--since', '-1h', '--list', `${flag}=`], { env, timeoutMs: 30_000 });
+      expect([flag, empty.code]).toEqual([flag, 2]);
+      expect(oneErrorLine(empty.stderr)).toBe(`podspan: ${flag} needs a name (it was given empty)`);
+    }
     const good = exportWith('tcp port 80'); // taken: then the store is asked, and cannot be reached
     expect(good.code).toBe(1);
     expect(oneErrorLine(good.stderr)).toContain('cannot reach the endpoint (http://127.0.0.1:9)');
