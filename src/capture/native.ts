@@ -352,7 +352,7 @@ export interface NativeAddon {
   NativeCapture: new (options: NativeCaptureOptions, how?: { deferOpen: boolean }) => NativeCapture;
   /** Compiled for Ethernet; throws a filter error when it does not compile. */
   NativeFrameFilter: new (expression: string) => NativeFrameFilter;
-  /** null when `expression` compiles (unoptimised: quick whatever its size) for one of `linkTypes`, else why not for the first. */
+  /** null when `expression` compiles (unoptimised; still slow for many terms: bound the size first) for one of `linkTypes`, else why not for the first. */
   filterCompileError(expression: string, linkTypes: number[]): string | null;
   NativeScanGroup: new (detect: NativeDetectOptions) => NativeScanGroup;
   /** Shadow replay's HTTP/1 transport to a plain-http target (native/addon/replay.cc). */

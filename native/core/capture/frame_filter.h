@@ -35,8 +35,9 @@ class FrameFilter {
 };
 
 // Why `expression` does not compile for `linktype` (libpcap's words, as FrameFilter throws them),
-// or "" when it does. Unoptimised: libpcap's optimiser is what grows steeply with the terms, and
-// a check made before any capture (a config file, a command's flags) must stay quick.
+// or "" when it does. Unoptimised, the cheaper way to check before any capture (a config file, a
+// command's flags); libpcap's time still grows steeply with the terms (1,000 ports ~15 s), so
+// callers bound the size first (src/capture/filter-limits.ts).
 std::string filter_compile_error(const std::string& expression, uint16_t linktype);
 
 }  // namespace podspan
