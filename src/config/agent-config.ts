@@ -289,10 +289,8 @@ export function formatIssue(where: string, union: z.ZodIssue): string {
  */
 function deepestIssue(issue: z.ZodIssue): z.ZodIssue {
   if (issue.code !== 'invalid_union') return issue;
-  const depth = issue.path.length;
-  // "Required" one level down, or an unknown field here, only says the value is not that form.
-  const notThisForm = (i: z.ZodIssue) =>
-    (i.code === 'invalid_type' && i.received === 'undefined' && i.path.length === depth + 1) || (i.code === 'unrecognized_keys' && i.path.length === depth);
+  // A form's key missing, or an unknown field here, only says the value is not that form.
+  const notThisForm = (i: z.ZodIssue) => formKeyMissing(issue, i) || (i.code === 'unrecognized_keys' && i.path.length === issue.path.length);
   let best: z.ZodIssue = issue;
   for (const form of issue.unionErrors) {
     for (const i of form.issues) {
@@ -306,9 +304,13 @@ function deepestIssue(issue: z.ZodIssue): z.ZodIssue {
 
 /** No form got further than the value itself: the fields that would start one (`vxlan`, `pcap`...). */
 function unionForms(issue: z.ZodInvalidUnionIssue): string {
-  const depth = issue.path.length + 1;
-  const keys = issue.unionErrors.flatMap((form) => form.issues.filter((i) => i.code === 'invalid_type' && i.received === 'undefined' && i.path.length === depth).map((i) => String(i.path[depth - 1])));
+  const keys = issue.unionErrors.flatMap((form) => form.issues.filter((i) => formKeyMissing(issue, i)).map((i) => String(i.path[issue.path.length])));
   return keys.length ? `expected one of ${[...new Set(keys)].join(', ')}` : issue.message ?? 'Invalid input';
+}
+
+/** `i` says "Required" of a key right under the union's value: the key that would start that form. */
+function formKeyMissing(union: { path: (string | number)[] }, i: z.ZodIssue): boolean {
+  return i.code === 'invalid_type' && i.received === 'undefined' && i.path.length === union.path.length + 1;
 }
 
 export function validateSession(raw: unknown, where: string): ResolvedSession {
