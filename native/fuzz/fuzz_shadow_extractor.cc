@@ -2,13 +2,15 @@
 // SYN, data cut wherever the input says, gaps, close) on a few slots, in HTTP or raw mode, with
 // small caps (pending requests, body and request bytes) so every limit is reached. Data may begin
 // with a real message start (requests, responses, 100 Continue, 101, HEAD, a ClientHello, the
-// HTTP/2 preface and frames). It must not crash, every line must be one balanced JSON object whose [off, len]
-// pairs lie inside the batch's data, and the exchange lines must be as many as its counter says.
+// HTTP/2 preface and frames). It must not crash, every row must follow its layout with its slices
+// inside the batch's data (rows_to_json reads them back), and the exchange rows must be as many as
+// its counter says.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
+#include "shadow/exchange_rows.h"
 #include "shadow/extractor.h"
 #include "stream_script.h"
 
@@ -36,37 +38,16 @@ const Start kStarts[] = {
 #undef START
 constexpr int kSlots = 3;
 
-// One JSON object per line, braces and brackets balanced outside strings, every "[a,b]" of
-// digits inside data.
+// Every row reads back (its layout, its slices inside data); the exchanges among them (http, h2,
+// turn) are counted.
 void check_batch(const podspan::ExchangeBatch& b, uint64_t& exchanges) {
-  size_t at = 0;
-  while (at < b.meta.size()) {
-    const size_t nl = b.meta.find('\n', at);
-    if (nl == std::string::npos) __builtin_trap();
-    const std::string line = b.meta.substr(at, nl - at);
-    if (line.empty() || line.front() != '{' || line.back() != '}') __builtin_trap();
-    int depth = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (in_str) {
-        if (c == '\\') ++i;
-        else if (c == '"') in_str = false;
-        continue;
-      }
-      if (c == '"') in_str = true;
-      else if (c == '{' || c == '[') ++depth;
-      else if (c == '}' || c == ']') --depth;
-      if (depth < 0 || (depth == 0 && i + 1 < line.size())) __builtin_trap();
-      unsigned long off = 0, len = 0;
-      if (c == '[' && std::sscanf(line.c_str() + i, "[%lu,%lu]", &off, &len) == 2 && off + len > b.data.size()) __builtin_trap();
-    }
-    if (depth != 0 || in_str) __builtin_trap();
-    if (line.compare(0, 12, "{\"t\":\"http\",") == 0 || line.compare(0, 12, "{\"t\":\"turn\",") == 0 ||
-        line.compare(0, 10, "{\"t\":\"h2\",") == 0) {
+  std::string text;
+  if (!podspan::rows_to_json(b.meta, b.data.size(), text, nullptr)) __builtin_trap();
+  for (size_t at = 0; at < text.size(); at = text.find('\n', at) + 1) {
+    if (text.compare(at, 12, "{\"t\":\"http\",") == 0 || text.compare(at, 12, "{\"t\":\"turn\",") == 0 ||
+        text.compare(at, 10, "{\"t\":\"h2\",") == 0) {
       ++exchanges;
     }
-    at = nl + 1;
   }
 }
 

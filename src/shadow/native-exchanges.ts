@@ -1,10 +1,11 @@
 // Shadow testing's native edge (Contract 1): a capture opened with `shadow` hands over batches of
-// exchanges — `meta`, JSON lines written by native/core/shadow/extractor.cc, and `data`, the
-// bytes their [off, len] pairs point at. This module holds the options and batch types, turns a
-// batch into typed lines whose bodies are Buffer views of `data` (subarray: no copy), and
-// readExchanges() runs a whole capture file through the extractor (tests, small files).
+// exchanges — `meta`, rows written by native/core/shadow/extractor.cc (laid out as
+// exchange-rows.ts says), and `data`, the bytes their slices point at. This module holds the
+// options and batch types, turns a batch into typed lines whose bodies are Buffer views of `data`
+// (subarray: no copy), and readExchanges() runs a whole capture file through the extractor
+// (tests, small files).
 import { CaptureSession, fileCaptureOptions, type CaptureResult } from '../capture/session';
-import { InputFileError } from '../errors';
+import { readRows } from './exchange-rows';
 
 export interface ShadowCaptureOptions {
   /** http: HTTP/1.x and HTTP/2 recognised per connection; raw: every selected connection cut into turns. */
@@ -30,7 +31,7 @@ export interface ShadowCaptureOptions {
   flowTimeoutSeconds?: number;
 }
 
-/** One batch: meta (JSON lines) and the data their [off, len] pairs slice. */
+/** One batch: meta (rows) and the data their [off, len] pairs slice. */
 export interface ExchangeBatch {
   meta: Buffer;
   data: Buffer;
@@ -159,58 +160,13 @@ export interface CloseLine {
 
 export type ExchangeLine = OpenLine | HttpLine | H2Line | TurnLine | SkipLine | CloseLine;
 
-type Slice = [number, number];
-
 /**
- * The lines of one batch, in stream order, [off, len] pairs replaced by views of `batch.data`
- * (they share its memory: copy a body to keep it beyond the batch's life, if that matters).
- * A line that is not what the native side writes is an InputFileError naming `where` and the line.
+ * The rows of one batch (Contract 1, exchange-rows.ts), in stream order, slices as views of
+ * `batch.data` (they share its memory: copy a body to keep it beyond the batch's life, if that
+ * matters). A row that is not what the native side writes is an InputFileError naming `where`.
  */
 export function parseExchangeBatch(batch: ExchangeBatch, where = 'shadow exchanges'): ExchangeLine[] {
-  const out: ExchangeLine[] = [];
-  const text = batch.meta.toString('utf8');
-  let start = 0;
-  for (let n = 1; start < text.length; n++) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    if (end > start) out.push(parseLine(text.slice(start, end), batch.data, `${where}: line ${n}`));
-    start = end + 1;
-  }
-  return out;
-}
-
-function parseLine(text: string, data: Buffer, where: string): ExchangeLine {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new InputFileError(`${where} is not JSON`);
-  }
-  const slice = (v: unknown): Buffer => {
-    const s = v as Slice;
-    if (!Array.isArray(s) || s.length !== 2 || s[0] + s[1] > data.length) throw new InputFileError(`${where}: a [off, len] pair outside the batch's data`);
-    return data.subarray(s[0], s[0] + s[1]);
-  };
-  // The parsed object is ours: its slices are replaced in place (no copy of every field per line).
-  switch (o.t) {
-    case 'http':
-    case 'h2': {
-      o.body = slice(o.body);
-      const r = o.resp as Record<string, unknown> | null;
-      if (r) r.body = slice(r.body);
-      return o as unknown as HttpLine | H2Line;
-    }
-    case 'turn':
-      o.request = slice(o.request);
-      o.reply = slice(o.reply);
-      return o as unknown as TurnLine;
-    case 'open':
-    case 'skip':
-    case 'close':
-      return o as unknown as ExchangeLine;
-    default:
-      throw new InputFileError(`${where}: unknown line type ${JSON.stringify(o.t)}`);
-  }
+  return readRows(batch.meta, batch.data, where);
 }
 
 export const DEFAULT_SHADOW_CAPTURE: ShadowCaptureOptions = {

@@ -1,4 +1,4 @@
-// Contract 1's exchange batches (meta JSON lines + one data buffer), made in a test from real
+// Contract 1's exchange batches (meta rows + one data buffer), made in a test from real
 // requests and production's real answers, for the sending side's tests before (and besides) the
 // native extractor: what the capture would hand over, without a capture.
 import http from 'node:http';
@@ -6,72 +6,59 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { ExchangeSource } from '../../src/shadow/run';
 import type { ConsumerFlow } from '../../src/capture/session';
+import type { ExchangeLine } from '../../src/shadow/native-exchanges';
+import { encodeRows } from './exchange-rows';
 
 export class MetaBuilder {
-  private lines: string[] = [];
-  private chunks: Buffer[] = [];
-  private offset = 0;
+  private lines: ExchangeLine[] = [];
   private ts = 1_700_000_000_000;
-
-  private slice(b: Buffer): [number, number] {
-    const s: [number, number] = [this.offset, b.length];
-    this.chunks.push(b);
-    this.offset += b.length;
-    return s;
-  }
 
   /** Milliseconds between successive exchanges' ts_ms (pacing tests). */
   step = 1;
 
   open(conn: string, serverPort = 80): void {
-    this.lines.push(JSON.stringify({ t: 'open', conn, client: '10.0.0.1', client_port: 40000, server: '10.0.0.2', server_port: serverPort, ts_ms: this.ts }));
+    this.lines.push({ t: 'open', conn, client: '10.0.0.1', client_port: 40000, server: '10.0.0.2', server_port: serverPort, ts_ms: this.ts });
   }
 
   close(conn: string): void {
-    this.lines.push(JSON.stringify({ t: 'close', conn, ts_ms: this.ts }));
+    this.lines.push({ t: 'close', conn, ts_ms: this.ts });
   }
 
   skip(conn: string, reason: string, count = 1): void {
-    this.lines.push(JSON.stringify({ t: 'skip', conn, reason, count }));
+    this.lines.push({ t: 'skip', conn, reason, count });
   }
 
   http(conn: string, seq: number, req: { method: string; target: string; route: string; headers?: [string, string][]; body?: Buffer }, resp: { status: number; headers: [string, string][]; body: Buffer }): void {
     this.ts += this.step;
     const body = req.body ?? Buffer.alloc(0);
-    this.lines.push(
-      JSON.stringify({
-        t: 'http', conn, seq, ts_ms: this.ts, method: req.method, target: req.target, path: req.target.split('?')[0], route: req.route,
-        host: 'shop.example', version: '1.1', headers: [['Host', 'shop.example'], ...(req.headers ?? [])],
-        body: this.slice(body), body_length: body.length, body_truncated: false,
-        resp: { status: resp.status, version: '1.1', headers: resp.headers, body: this.slice(resp.body), body_length: resp.body.length, body_truncated: false, ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
-      }),
-    );
+    this.lines.push({
+      t: 'http', conn, seq, ts_ms: this.ts, method: req.method, target: req.target, path: req.target.split('?')[0], route: req.route,
+      host: 'shop.example', version: '1.1', headers: [['Host', 'shop.example'], ...(req.headers ?? [])],
+      body, body_length: body.length, body_truncated: false,
+      resp: { status: resp.status, version: '1.1', headers: resp.headers, body: resp.body, body_length: resp.body.length, body_truncated: false, ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
+    });
   }
 
   h2(conn: string, stream: number, req: { method: string; path: string; route: string; headers: [string, string][]; body?: Buffer; grpc?: boolean }, resp: H2Answer): void {
     this.ts += this.step;
     const body = req.body ?? Buffer.alloc(0);
     const grpcStatus = resp.trailers.find(([n]) => n === 'grpc-status')?.[1] ?? resp.headers.find(([n]) => n === 'grpc-status')?.[1];
-    this.lines.push(
-      JSON.stringify({
-        t: 'h2', conn, stream, ts_ms: this.ts, method: req.method, path: req.path, route: req.route, authority: 'shop.example',
-        headers: [[':method', req.method], [':path', req.path], [':scheme', 'http'], [':authority', 'shop.example'], ...req.headers],
-        body: this.slice(body), body_length: body.length, body_truncated: false, trailers: [], grpc: req.grpc === true,
-        resp: { status: resp.status, headers: resp.headers, body: this.slice(resp.body), body_length: resp.body.length, body_truncated: false, trailers: resp.trailers, grpc_status: grpcStatus === undefined ? -1 : Number(grpcStatus), ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
-      }),
-    );
+    this.lines.push({
+      t: 'h2', conn, stream, ts_ms: this.ts, method: req.method, path: req.path, route: req.route, authority: 'shop.example',
+      headers: [[':method', req.method], [':path', req.path], [':scheme', 'http'], [':authority', 'shop.example'], ...req.headers],
+      body, body_length: body.length, body_truncated: false, trailers: [], grpc: req.grpc === true,
+      resp: { status: resp.status, headers: resp.headers, body: resp.body, body_length: resp.body.length, body_truncated: false, trailers: resp.trailers, grpc_status: grpcStatus === undefined ? -1 : Number(grpcStatus), ts_ms: this.ts + 1, latency_ms: 1, duration_ms: 1 },
+    });
   }
 
   turn(conn: string, seq: number, request: Buffer, reply: Buffer): void {
     this.ts += this.step;
-    this.lines.push(JSON.stringify({ t: 'turn', conn, seq, ts_ms: this.ts, request: this.slice(request), reply: this.slice(reply), latency_ms: 0.1, duration_ms: 0.1, reply_truncated: false }));
+    this.lines.push({ t: 'turn', conn, seq, ts_ms: this.ts, request, reply, latency_ms: 0.1, duration_ms: 0.1, reply_truncated: false });
   }
 
   take(): { meta: Buffer; data: Buffer } {
-    const b = { meta: Buffer.from(this.lines.join('\n') + '\n'), data: Buffer.concat(this.chunks) };
+    const b = encodeRows(this.lines);
     this.lines = [];
-    this.chunks = [];
-    this.offset = 0;
     return b;
   }
 }

@@ -68,13 +68,15 @@ http.createServer((req, res) => {
   net.createServer((s) => s.once('data', () => s.destroy())).listen(8443, '127.0.0.1', () => console.error('ready'));
 });`;
 
-// Three requests in one write on one connection (pipelining), the last one closing it.
+// Three requests in one write on one connection (pipelining), the last one closing it; the first
+// has a header of UTF-8 and other bytes.
 const pipelineJs = `
 const net = require('net'), fs = require('fs');
 const body = fs.readFileSync(process.argv[2]);
 const s = net.connect(8080, '127.0.0.1', () => {
   s.write(Buffer.concat([
-    Buffer.from('GET /items/7 HTTP/1.1\\r\\nHost: shop\\r\\n\\r\\nGET /items/0123456789abcdef HTTP/1.1\\r\\nHost: shop\\r\\n\\r\\n'),
+    Buffer.from('GET /items/7 HTTP/1.1\\r\\nHost: shop\\r\\nX-Name: caf\\xc3\\xa9 \\xff\\r\\n\\r\\n', 'latin1'),
+    Buffer.from('GET /items/0123456789abcdef HTTP/1.1\\r\\nHost: shop\\r\\n\\r\\n'),
     Buffer.from('POST /echo HTTP/1.1\\r\\nHost: shop\\r\\nConnection: close\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n'),
     body,
   ]));
@@ -174,6 +176,9 @@ describe.skipIf(!usable)('shadow exchanges from real HTTP/1.1 and HTTP/2 traffic
     const piped = http.filter((h) => h.host === 'shop');
     expect(new Set(piped.map((h) => h.conn)).size).toBe(1);
     expect(piped.map((h) => h.seq)).toEqual([1, 2, 3]);
+    // a header's bytes as they were sent, a character per byte (UTF-8 or not)
+    const named = piped[0].headers.find(([n]) => n === 'X-Name');
+    expect(Buffer.from(named![1], 'latin1')).toEqual(Buffer.from([0x63, 0x61, 0x66, 0xc3, 0xa9, 0x20, 0xff]));
     // each connection opens before its exchanges and closes after them
     for (const h of http) {
       const at = lines.indexOf(h);

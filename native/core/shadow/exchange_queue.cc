@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "shadow/exchange_rows.h"
+
 namespace podspan {
 
 uint64_t ExchangeQueue::now_ms() {
@@ -9,8 +11,8 @@ uint64_t ExchangeQueue::now_ms() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-void ExchangeQueue::line_done(bool exchange) {
-  ++current_.lines;
+void ExchangeQueue::row_done(bool exchange) {
+  ++current_.rows;
   if (exchange) ++current_.exchanges;
   if (current_.bytes() >= opt_.batch_max_bytes) maybe_push(false);
 }
@@ -20,10 +22,8 @@ void ExchangeQueue::maybe_push(bool force) {
   if (!force && current_.bytes() < opt_.batch_max_bytes && now_ms() - started_ms_ < opt_.flush_ms) return;
   if (unreported_drops_ > 0) {
     // What live capture dropped before this batch, for JavaScript to count.
-    current_.meta += "{\"t\":\"skip\",\"conn\":\"0\",\"reason\":\"queue_full\",\"count\":";
-    current_.meta += std::to_string(unreported_drops_);
-    current_.meta += "}\n";
-    ++current_.lines;
+    ExchangeRowWriter(current_, ExchangeRowKind::kSkip, 0).str("queue_full").num(static_cast<double>(unreported_drops_)).end();
+    ++current_.rows;
   }
   const uint64_t exchanges = current_.exchanges;
   const auto when = force ? BatchQueue<ExchangeBatch>::When::kForce

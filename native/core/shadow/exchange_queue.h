@@ -1,8 +1,8 @@
-// Exchanges to JavaScript (Contract 1 of shadow testing): the extractor writes JSON lines into
-// the current batch's `meta` and the bytes they point at ([off, len] pairs) into its `data`;
+// Exchanges to JavaScript (Contract 1 of shadow testing): the extractor writes rows
+// (exchange_rows.h) into the current batch's `meta` and the bytes they slice into its `data`;
 // full or old batches go through a bounded queue. Reading a file waits for room; live capture
 // never blocks: a batch that finds the queue full is dropped whole, its exchanges counted
-// "queue_full" (reported by a skip line in the next batch that gets through, and in the stats).
+// "queue_full" (reported by a skip row in the next batch that gets through, and in the stats).
 #pragma once
 
 #include <cstdint>
@@ -15,10 +15,10 @@
 namespace podspan {
 
 struct ExchangeBatch {
-  std::string meta;  // JSON lines
-  std::string data;  // bodies, turns: sliced by the lines' [off, len] pairs
-  uint64_t lines = 0, exchanges = 0;
-  bool empty() const { return lines == 0; }
+  std::string meta;  // rows (exchange_rows.h)
+  std::string data;  // bodies, turns: sliced by the rows' [off, len] pairs
+  uint64_t rows = 0, exchanges = 0;
+  bool empty() const { return rows == 0; }
   size_t bytes() const { return meta.size() + data.size(); }
 };
 
@@ -39,13 +39,13 @@ class ExchangeQueue {
   explicit ExchangeQueue(ExchangeQueueOptions options) : opt_(options), queue_(options.queue_max_batches) {}
 
   void set_on_ready(std::function<void()> on_ready) { on_ready_ = std::move(on_ready); }
-  // The producer's thread: the batch lines are being written into.
+  // The producer's thread: the batch rows are being written into.
   ExchangeBatch& current() {
     if (current_.empty() && current_.meta.empty()) started_ms_ = now_ms();
     return current_;
   }
-  // One line was written (an exchange: http, h2 or turn); a full batch goes out.
-  void line_done(bool exchange);
+  // One row was written (an exchange: http, h2 or turn); a full batch goes out.
+  void row_done(bool exchange);
   // Pushes the current batch when full, older than flush_ms, or forced (the end).
   void maybe_push(bool force);
   // Any thread.

@@ -8,6 +8,7 @@
 #include "analysis/app_analyzer.h"
 #include "analysis/json_records.h"
 #include "protocols/http2.h"
+#include "shadow/exchange_rows.h"
 
 namespace podspan {
 
@@ -36,69 +37,10 @@ uint64_t mix(uint64_t x) {  // splitmix64's finaliser
   return x ^ (x >> 31);
 }
 
-// ---- JSON line pieces ----
-
-void key(std::string& m, const char* k) {
-  m += ",\"";
-  m += k;
-  m += "\":";
-}
-
-void begin_line(std::string& m, const char* type, uint64_t conn) {
-  m += "{\"t\":\"";
-  m += type;
-  m += "\",\"conn\":\"";
-  m += std::to_string(conn);
-  m += '"';
-}
-
-void str(std::string& m, const char* k, const char* s, size_t n) {
-  key(m, k);
-  append_json_string(m, s, n);
-}
-void str(std::string& m, const char* k, const std::string& s) { str(m, k, s.data(), s.size()); }
-
-void num(std::string& m, const char* k, uint64_t v) {
-  key(m, k);
-  m += std::to_string(v);
-}
-
-void ms(std::string& m, const char* k, uint64_t ns) {
-  key(m, k);
-  append_ms(m, ns);
-}
-
-void boolean(std::string& m, const char* k, bool v) {
-  key(m, k);
-  m += v ? "true" : "false";
-}
-
-// [off, len] of bytes appended to the batch's data.
-void slice(ExchangeBatch& b, const char* k, const char* p, size_t n) {
-  key(b.meta, k);
-  b.meta += '[';
-  b.meta += std::to_string(b.data.size());
-  b.meta += ',';
-  b.meta += std::to_string(n);
-  b.meta += ']';
-  b.data.append(p, n);
-}
-
-void headers(std::string& m, const char* k, const Http1Content& c) {
-  key(m, k);
-  m += '[';
-  bool first = true;
-  for (const Http1HeaderSpan& h : c.headers) {
-    if (!first) m += ',';
-    first = false;
-    m += '[';
-    const std::string_view n = c.name(h), v = c.value(h);
-    append_json_string(m, n.data(), n.size());
-    m += ',';
-    append_json_string(m, v.data(), v.size());
-    m += ']';
-  }
-  m += ']';
+// A header list: its count, then name and value of each.
+void headers(ExchangeRowWriter& w, const Http1Content& c) {
+  w.u32(static_cast<uint32_t>(c.headers.size()));
+  for (const Http1HeaderSpan& h : c.headers) w.str(c.name(h)).str(c.value(h));
 }
 
 void version(std::string& out, const Http1Message& m) {
@@ -296,14 +238,8 @@ void ShadowExtractor::on_first_segment(const StreamInfo& s, int syn_from) {
 
 void ShadowExtractor::skip(Conn& c, SkipReason r, uint64_t count) {
   stats_.skipped[static_cast<size_t>(r)] += count;
-  ExchangeBatch& b = out_.current();
-  begin_line(b.meta, "skip", c.id);
-  b.meta += ",\"reason\":\"";
-  b.meta += skip_reason_name(r);
-  b.meta += "\",\"count\":";
-  b.meta += std::to_string(count);
-  b.meta += "}\n";
-  out_.line_done(false);
+  ExchangeRowWriter(out_.current(), ExchangeRowKind::kSkip, c.id).str(skip_reason_name(r)).num(static_cast<double>(count)).end();
+  out_.row_done(false);
 }
 
 void ShadowExtractor::announce(Conn& c) {
@@ -312,18 +248,12 @@ void ShadowExtractor::announce(Conn& c) {
   ++stats_.connections;
   const Endpoint& cl = c.info.side[c.client_side];
   const Endpoint& sv = c.info.side[1 - c.client_side];
-  ExchangeBatch& b = out_.current();
-  std::string& m = b.meta;
-  begin_line(m, "open", c.id);
-  key(m, "client");
-  append_address(m, c.info.ip_version, cl.addr);
-  num(m, "client_port", cl.port);
-  key(m, "server");
-  append_address(m, c.info.ip_version, sv.addr);
-  num(m, "server_port", sv.port);
-  ms(m, "ts_ms", c.info.first_ts);
-  m += "}\n";
-  out_.line_done(false);
+  // The addresses as text, without the quotes append_address writes for JSON.
+  append_address(address_[0].assign(""), c.info.ip_version, cl.addr);
+  append_address(address_[1].assign(""), c.info.ip_version, sv.addr);
+  const auto text = [](const std::string& quoted) { return std::string_view(quoted).substr(1, quoted.size() - 2); };
+  ExchangeRowWriter(out_.current(), ExchangeRowKind::kOpen, c.id).str(text(address_[0])).num(cl.port).str(text(address_[1])).num(sv.port).ms(c.info.first_ts).end();
+  out_.row_done(false);
 }
 
 void ShadowExtractor::decide(Conn& c, const uint8_t* data, uint32_t len) {
@@ -468,11 +398,8 @@ void ShadowExtractor::on_close(const StreamInfo& s, CloseReason reason, uint64_t
     raw_turn_done(c);
   }
   if (c.announced) {
-    ExchangeBatch& b = out_.current();
-    begin_line(b.meta, "close", c.id);
-    ms(b.meta, "ts_ms", ts);
-    b.meta += "}\n";
-    out_.line_done(false);
+    ExchangeRowWriter(out_.current(), ExchangeRowKind::kClose, c.id).ms(ts).end();
+    out_.row_done(false);
   }
 }
 
@@ -624,40 +551,23 @@ void ShadowExtractor::pop(Conn& c) {
 
 void ShadowExtractor::write_http(Conn& c, const Pending& p, const Http1Content& resp) {
   ++stats_.exchanges;
-  ExchangeBatch& b = out_.current();
-  std::string& m = b.meta;
-  begin_line(m, "http", c.id);
-  num(m, "seq", p.seq);
-  ms(m, "ts_ms", p.first_ts);
-  str(m, "method", p.method);
-  str(m, "target", p.target);
   http_path(p.target, path_);
   http_route(path_, route_);
-  str(m, "path", path_);
-  str(m, "route", route_);
-  str(m, "host", p.host);
-  str(m, "version", p.version);
-  headers(m, "headers", p.req);
-  slice(b, "body", p.req.body.data(), p.req.body.size());
-  num(m, "body_length", p.body_length);
-  boolean(m, "body_truncated", false);  // a longer body is skipped "too_large"
-  key(m, "resp");
+  ExchangeRowWriter w(out_.current(), ExchangeRowKind::kHttp, c.id);
+  w.num(static_cast<double>(p.seq)).ms(p.first_ts).str(p.method).str(p.target).str(path_).str(route_).str(p.host).str(p.version);
+  headers(w, p.req);
+  // A longer body is skipped "too_large": never truncated here.
+  w.slice(p.req.body.data(), p.req.body.size()).num(static_cast<double>(p.body_length)).flag(false);
   if (!p.answered) {
-    m += "null,\"note\":\"no_response\"}\n";
+    w.flag(false).str("no_response");
   } else {
-    m += "{\"status\":";
-    m += std::to_string(p.status);
-    str(m, "version", p.resp_version);
-    headers(m, "headers", resp);
-    slice(b, "body", resp.body.data(), resp.body.size());
-    num(m, "body_length", p.resp_body_length);
-    boolean(m, "body_truncated", resp.body_truncated);
-    ms(m, "ts_ms", p.resp_first_ts);
-    ms(m, "latency_ms", since(p.resp_first_ts, p.last_ts));
-    ms(m, "duration_ms", since(p.resp_last_ts, p.last_ts));
-    m += "}}\n";
+    w.flag(true).num(p.status).str(p.resp_version);
+    headers(w, resp);
+    w.slice(resp.body.data(), resp.body.size()).num(static_cast<double>(p.resp_body_length)).flag(resp.body_truncated);
+    w.ms(p.resp_first_ts).ms(since(p.resp_first_ts, p.last_ts)).ms(since(p.resp_last_ts, p.last_ts));
   }
-  out_.line_done(true);
+  w.end();
+  out_.row_done(true);
 }
 
 // ---- HTTP/2 ----
@@ -714,45 +624,28 @@ void ShadowExtractor::h2_stream(Conn& c, const Http2Stream& s) {
   if (s.response_seen && !s.response_ended && !s.reset && c.gap[1]) return skip(c, SkipReason::kGap);
   ++stats_.exchanges;
   const bool grpc = s.content_type.size() >= 16 && strncasecmp(s.content_type.data(), "application/grpc", 16) == 0;
-  ExchangeBatch& b = out_.current();
-  std::string& m = b.meta;
-  begin_line(m, "h2", c.id);
-  num(m, "stream", s.id);
-  ms(m, "ts_ms", s.request_first_ts);
-  str(m, "method", s.method);
-  str(m, "path", s.path);  // as sent, query included: what a replay puts in :path
   http_path(s.path, path_);
   if (grpc) route_ = path_;  // /package.Service/Method is a route already
   else http_route(path_, route_);
-  str(m, "route", route_);
-  str(m, "authority", s.authority);
-  headers(m, "headers", s.content[0]);
-  slice(b, "body", s.content[0].body.data(), s.content[0].body.size());
-  num(m, "body_length", s.request_data);
-  boolean(m, "body_truncated", false);  // a longer body is skipped "too_large"
-  headers(m, "trailers", s.trailers[0]);
-  boolean(m, "grpc", grpc);
-  key(m, "resp");
+  ExchangeRowWriter w(out_.current(), ExchangeRowKind::kH2, c.id);
+  // :path as sent, query included: what a replay puts in :path.
+  w.num(s.id).ms(s.request_first_ts).str(s.method).str(s.path).str(route_).str(s.authority);
+  headers(w, s.content[0]);
+  // A longer body is skipped "too_large": never truncated here.
+  w.slice(s.content[0].body.data(), s.content[0].body.size()).num(static_cast<double>(s.request_data)).flag(false);
+  headers(w, s.trailers[0]);
+  w.flag(grpc);
   if (!s.response_ended) {
-    m += "null,\"note\":\"";
-    m += s.reset ? "reset" : "no_response";
-    m += "\"}\n";
+    w.flag(false).str(s.reset ? "reset" : "no_response");
   } else {
-    m += "{\"status\":";
-    m += std::to_string(s.status);
-    headers(m, "headers", s.content[1]);
-    slice(b, "body", s.content[1].body.data(), s.content[1].body.size());
-    num(m, "body_length", s.response_data);
-    boolean(m, "body_truncated", s.content[1].body_truncated);
-    headers(m, "trailers", s.trailers[1]);
-    key(m, "grpc_status");
-    m += std::to_string(s.grpc_status);
-    ms(m, "ts_ms", s.response_first_ts);
-    ms(m, "latency_ms", since(s.response_first_ts, s.request_last_ts));
-    ms(m, "duration_ms", since(s.response_last_ts, s.request_last_ts));
-    m += "}}\n";
+    w.flag(true).num(s.status);
+    headers(w, s.content[1]);
+    w.slice(s.content[1].body.data(), s.content[1].body.size()).num(static_cast<double>(s.response_data)).flag(s.content[1].body_truncated);
+    headers(w, s.trailers[1]);
+    w.num(s.grpc_status).ms(s.response_first_ts).ms(since(s.response_first_ts, s.request_last_ts)).ms(since(s.response_last_ts, s.request_last_ts));
   }
-  out_.line_done(true);
+  w.end();
+  out_.row_done(true);
 }
 
 // ---- raw ----
@@ -785,18 +678,16 @@ void ShadowExtractor::raw_turn_done(Conn& c) {
   } else {
     ++stats_.exchanges;
     const bool asked = !c.turn_req.empty();
-    ExchangeBatch& b = out_.current();
-    std::string& m = b.meta;
-    begin_line(m, "turn", c.id);
-    num(m, "seq", c.seq);
-    ms(m, "ts_ms", asked ? c.req_first_ts : c.reply_first_ts);
-    slice(b, "request", c.turn_req.data(), c.turn_req.size());
-    slice(b, "reply", c.turn_reply.data(), c.turn_reply.size());
-    ms(m, "latency_ms", asked && c.in_reply ? since(c.reply_first_ts, c.req_last_ts) : kUnknownNs);
-    ms(m, "duration_ms", asked && c.in_reply ? since(c.reply_last_ts, c.req_last_ts) : kUnknownNs);
-    boolean(m, "reply_truncated", c.reply_truncated);
-    m += "}\n";
-    out_.line_done(true);
+    ExchangeRowWriter(out_.current(), ExchangeRowKind::kTurn, c.id)
+        .num(static_cast<double>(c.seq))
+        .ms(asked ? c.req_first_ts : c.reply_first_ts)
+        .slice(c.turn_req.data(), c.turn_req.size())
+        .slice(c.turn_reply.data(), c.turn_reply.size())
+        .ms(asked && c.in_reply ? since(c.reply_first_ts, c.req_last_ts) : kUnknownNs)
+        .ms(asked && c.in_reply ? since(c.reply_last_ts, c.req_last_ts) : kUnknownNs)
+        .flag(c.reply_truncated)
+        .end();
+    out_.row_done(true);
   }
   c.turn_req.clear();
   c.turn_reply.clear();

@@ -1,11 +1,11 @@
 // Shadow testing's extractor: from the reassembler's stream events, what production's clients
-// asked and what production answered, for replay to a candidate (Contract 1, JSON lines into an
-// ExchangeQueue batch). HTTP/1 requests are parsed by Http1Parser with content capture on and
-// paired in order with their responses (pipelining; 1xx interim responses skipped; HEAD,
-// close-delimited bodies, 100-continue); HTTP/2 (prior knowledge or h2c Upgrade, gRPC) by
-// Http2Parser with content capture, one line per stream; raw mode cuts each connection into turns (the client's
-// bytes until the direction changes, then the server's reply). What cannot be replayed is
-// counted by reason instead (skip lines). Per-connection state lives in an array indexed by
+// asked and what production answered, for replay to a candidate (Contract 1: rows laid out as
+// exchange_rows.h says, into an ExchangeQueue batch). HTTP/1 requests are parsed by Http1Parser
+// with content capture on and paired in order with their responses (pipelining; 1xx interim
+// responses skipped; HEAD, close-delimited bodies, 100-continue); HTTP/2 (prior knowledge or h2c
+// Upgrade, gRPC) by Http2Parser with content capture, one row per stream; raw mode cuts each
+// connection into turns (the client's bytes until the direction changes, then the server's
+// reply). What cannot be replayed is counted by reason instead (skip rows). Per-connection state lives in an array indexed by
 // StreamInfo::slot and is reused: steady state allocates nothing per exchange.
 #pragma once
 
@@ -98,7 +98,7 @@ class ShadowExtractor {
   ExchangeQueue& out_;
   ShadowExtractorStats stats_;
   std::vector<std::unique_ptr<Conn>> conns_;  // by slot
-  std::string path_, route_;                  // scratch, reused
+  std::string path_, route_, address_[2];     // scratch, reused
 };
 
 }  // namespace podspan

@@ -1,5 +1,6 @@
-// Reading what the shadow extractor wrote, for tests: the batches' JSON lines, one field's raw
-// JSON text, and the bytes a [off, len] field points at in the batch's data.
+// Reading what the shadow extractor wrote, for tests: the batches' rows as JSON lines
+// (rows_to_json), one field's raw JSON text, and the bytes a [off, len] field points at in the
+// batch's data.
 #pragma once
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "shadow/exchange_queue.h"
+#include "shadow/exchange_rows.h"
 
 namespace shadow_test {
 
@@ -18,17 +20,20 @@ struct Line {
 struct Lines {
   std::vector<podspan::ExchangeBatch> batches;
   std::vector<Line> lines;
-  // Every line of every batch the queue holds (forcing out the current one first).
+  // Every row of every batch the queue holds (forcing out the current one first), as a JSON
+  // line; a batch whose rows do not read back gives one line saying why.
   void drain(podspan::ExchangeQueue& q) {
     q.maybe_push(true);
     podspan::ExchangeBatch b;
     while (q.take(b)) batches.push_back(std::move(b));
     lines.clear();
     for (const auto& batch : batches) {
+      std::string text, error;
+      if (!podspan::rows_to_json(batch.meta, batch.data.size(), text, &error)) text += "<unreadable rows: " + error + ">\n";
       size_t at = 0;
-      while (at < batch.meta.size()) {
-        const size_t nl = batch.meta.find('\n', at);
-        lines.push_back({batch.meta.substr(at, nl - at), batch.data});
+      while (at < text.size()) {
+        const size_t nl = text.find('\n', at);
+        lines.push_back({text.substr(at, nl - at), batch.data});
         at = nl + 1;
       }
     }

@@ -23,17 +23,16 @@ using shadow_test::resp_at;
 namespace {
 
 void write_exchange(ExchangeQueue& q, int i) {
-  ExchangeBatch& b = q.current();
-  b.meta += "{\"t\":\"http\",\"conn\":\"1\",\"seq\":" + std::to_string(i) + "}\n";
-  b.data += std::string(100, 'x');
-  q.line_done(true);
+  const std::string body(100, 'x');
+  ExchangeRowWriter(q.current(), ExchangeRowKind::kTurn, 1).num(i).ms(0).slice(body.data(), 0).slice(body.data(), body.size()).ms(0).ms(0).flag(false).end();
+  q.row_done(true);
 }
 
 }  // namespace
 
 TEST(shadow_queue_live_drops_whole_batches_and_reports_them) {
   ExchangeQueueOptions o;
-  o.batch_max_bytes = 1000;  // about 8 exchanges a batch
+  o.batch_max_bytes = 1000;  // about 6 exchanges a batch
   o.queue_max_batches = 2;
   ExchangeQueue q(o);
   for (int i = 0; i < 100; ++i) write_exchange(q, i);
@@ -44,8 +43,7 @@ TEST(shadow_queue_live_drops_whole_batches_and_reports_them) {
   Lines l;
   l.drain(q);  // takes the two, then the forced last one with the skip line
   const ExchangeQueueStats end = q.stats();
-  uint64_t http = l.of_type("http").size();
-  CHECK_EQ(http + end.dropped_exchanges, 100u);
+  CHECK_EQ(l.of_type("turn").size() + end.dropped_exchanges, 100u);
   const std::vector<Line> skips = l.of_type("skip");
   CHECK_EQ(skips.size(), 1u);
   if (skips.size() == 1) {
