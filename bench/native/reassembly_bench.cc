@@ -18,7 +18,7 @@
 // show what detection adds per packet.
 //   podspan_reassembly_bench --detect FILE
 // With --shadow FILE: `podspan shadow -r`'s native half (reassembly plus the shadow extractor:
-// every GET exchange with its headers and bodies as a meta line and data, batches taken off the
+// every GET exchange with its headers and bodies as a row and data, batches taken off the
 // queue as JavaScript would), without JavaScript or sending: bench/shadow-vs-goreplay.sh's core.
 //   podspan_reassembly_bench --shadow FILE
 // With --llhttp FILE: reassembly with each stream's bytes handed to llhttp alone (a request parser
