@@ -201,7 +201,8 @@ export class ShadowScheduler {
     const bytes = heldBytes(ex);
     c.busy = true;
     this.inFlight++;
-    this.hooks.send(ex).finally(() => {
+    // send() never rejects (SchedulerHooks); both paths end the exchange all the same.
+    const done = () => {
       this.queued--;
       this.queuedBytes -= bytes;
       this.inFlight--;
@@ -216,7 +217,8 @@ export class ShadowScheduler {
       }
       this.pump();
       this.checkIdle();
-    });
+    };
+    this.hooks.send(ex).then(done, done);
   }
 
   private checkIdle(): void {

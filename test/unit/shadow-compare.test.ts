@@ -15,6 +15,21 @@ function answer(body: string | Buffer, extra: Partial<Answer> = {}): Answer {
 const rules = (...r: string[]) => compareRules(parseIgnoreRules(r));
 
 describe('status and headers', () => {
+  it('another server\'s framing and ignored headers around the same compared ones: equal, without the full comparison', () => {
+    // Production from one server software, the candidate from another (what the benchmark replays).
+    const p = answer('x', { headers: [['content-type', 'text/plain'], ['Date', 'd1'], ['Connection', 'keep-alive'], ['Keep-Alive', 'timeout=5'], ['Transfer-Encoding', 'chunked']] });
+    const c = answer('x', { headers: [['Content-Type', ' text/plain'], ['Date', 'd2'], ['Content-Length', '1']] });
+    expect(compareAnswers(p, c, rules())).toEqual([]);
+    // One compared header more on either side, or a different value, is still found.
+    expect(compareAnswers(p, answer('x', { headers: [...c.headers, ['X-Extra', '1']] }), rules())).toEqual([{ where: 'header:x-extra', production: '(absent)', candidate: '1' }]);
+    expect(compareAnswers(answer('x', { headers: [['X-Extra', '1'], ...p.headers] }), c, rules())).toEqual([{ where: 'header:x-extra', production: '1', candidate: '(absent)' }]);
+    expect(compareAnswers(p, answer('x', { headers: [['Content-Type', 'text/html']] }), rules())).toEqual([{ where: 'header:content-type', production: 'text/plain', candidate: 'text/html' }]);
+    // The same fields in another order, and gRPC's status details, take the full comparison.
+    const two = answer('x', { headers: [['A', '1'], ['B', '2']] });
+    expect(compareAnswers(two, answer('x', { headers: [['b', '2'], ['a', '1']] }), rules())).toEqual([]);
+    expect(compareAnswers(two, answer('x', { headers: [...two.headers, ['grpc-message', 'boom']] }), rules())).toEqual([{ where: 'trailer:grpc-message', production: '(absent)', candidate: 'boom' }]);
+  });
+
   it('reports a status difference alone: the other answer kind is not compared further', () => {
     const p = json({ a: 1 }, { headers: [['Content-Type', 'application/json'], ['X-Version', '1']] });
     const c = answer('oops', { status: 500, headers: [['Content-Type', 'text/plain']] });

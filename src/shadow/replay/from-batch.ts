@@ -10,6 +10,11 @@ type Keep = (b: Buffer) => Buffer;
 const copy: Keep = (b) => Buffer.from(b);
 const view: Keep = (b) => b;
 
+function withoutQuery(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
 function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep): ShadowEvent {
   // Not comparable: production gave no answer (or reset the stream), or the body was cut.
   if (!m.resp) return { kind: 'skip', reason: m.note ?? 'no_response', count: 1 };
@@ -30,7 +35,8 @@ function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep): ShadowEvent {
   return {
     kind: 'exchange',
     exchange: {
-      info: { conn: m.conn, ts, method: m.method, path: target.split('?')[0], route: m.route, protocol: h2 ? (m.grpc ? 'grpc' : 'h2') : 'http' },
+      // An HTTP/1 line's path is its target without the query already; an HTTP/2 line's is :path as sent.
+      info: { conn: m.conn, ts, method: m.method, path: h2 ? withoutQuery(target) : m.path, route: m.route, protocol: h2 ? (m.grpc ? 'grpc' : 'h2') : 'http' },
       request: {
         kind: h2 ? 'h2' : 'http',
         method: m.method,

@@ -205,9 +205,14 @@ export class NativeHttp1Transport {
 }
 
 /** "name\0value\0..." as [name, value] pairs. */
+/** "name\0value\0..." as pairs (sliced in place: no array of all the parts first). */
 function headerPairs(block: string): [string, string][] {
-  const parts = block.split('\0');
   const out: [string, string][] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) out.push([parts[i], parts[i + 1]]);
-  return out;
+  for (let at = 0; ; ) {
+    const name = block.indexOf('\0', at);
+    const value = name < 0 ? -1 : block.indexOf('\0', name + 1);
+    if (value < 0) return out;
+    out.push([block.slice(at, name), block.slice(name + 1, value)]);
+    at = value + 1;
+  }
 }

@@ -87,14 +87,21 @@ export class Replayer {
     return { ...this.tally, candidateClients: this.candidate.clients.created };
   }
 
-  async send(ex: ReplayExchange): Promise<void> {
+  /** Resolves once the exchange's outcome is reported; never rejects (a failure is an outcome). */
+  send(ex: ReplayExchange): Promise<void> {
     let lanes = this.lanes.get(ex.info.conn);
     if (!lanes) {
       lanes = { candidate: laneFor(ex, this.candidate), primary: this.primary && laneFor(ex, this.primary) };
       this.lanes.set(ex.info.conn, lanes);
     }
     this.tally.sent++;
-    const [candidate, primary] = await Promise.all([settle(lanes.candidate.send(ex.request)), lanes.primary ? settle(lanes.primary.send(ex.request)) : undefined]);
+    // One promise per request without a primary: this runs for every replayed request.
+    const candidate = lanes.candidate.send(ex.request);
+    if (!lanes.primary) return candidate.then((a) => this.report(ex, a), (e: unknown) => this.report(ex, replayError(e)));
+    return Promise.all([settle(candidate), settle(lanes.primary.send(ex.request))]).then(([c, p]) => this.report(ex, c, p));
+  }
+
+  private report(ex: ReplayExchange, candidate: Answer | ReplayError, primary?: Answer | ReplayError): void {
     let outcome: Outcome;
     if (candidate instanceof ReplayError) {
       this.tally.errors[candidate.kind] = (this.tally.errors[candidate.kind] ?? 0) + 1;
@@ -128,10 +135,10 @@ export class Replayer {
   }
 }
 
-async function settle(p: Promise<Answer>): Promise<Answer | ReplayError> {
-  try {
-    return await p;
-  } catch (e) {
-    return e instanceof ReplayError ? e : new ReplayError('error', (e as Error)?.message ?? String(e));
-  }
+function replayError(e: unknown): ReplayError {
+  return e instanceof ReplayError ? e : new ReplayError('error', (e as Error)?.message ?? String(e));
+}
+
+function settle(p: Promise<Answer>): Promise<Answer | ReplayError> {
+  return p.then((a) => a, replayError);
 }
