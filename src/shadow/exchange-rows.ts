@@ -29,6 +29,8 @@ export function rowAt(meta: Buffer, at: number): { kind: number; end: number } {
   return { kind: meta[at + 4], end: at + meta.readUInt32LE(at) };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 class RowReader {
   private readonly view: DataView;
   private readonly text: string;
@@ -106,7 +108,8 @@ class RowReader {
     const off = this.u32();
     const len = this.u32();
     if (off + len > this.data.length) this.fail("has a slice outside the batch's data");
-    return this.data.subarray(off, off + len);
+    // Most requests have no body: one shared empty Buffer rather than a view each.
+    return len === 0 ? EMPTY : this.data.subarray(off, off + len);
   }
 }
 
