@@ -12,6 +12,16 @@ namespace podspan_addon {
 
 namespace {
 
+// A string option as latin1 bytes, a byte per character, as JavaScript writes request heads.
+std::string latin1(Napi::Value v) {
+  if (!v.IsString()) return {};
+  size_t n = 0;
+  napi_get_value_string_latin1(v.Env(), v, nullptr, 0, &n);
+  std::string out(n, '\0');
+  napi_get_value_string_latin1(v.Env(), v, out.data(), n + 1, &n);
+  return out;
+}
+
 class NativeHttp1Transport : public Napi::ObjectWrap<NativeHttp1Transport> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -22,8 +32,10 @@ class NativeHttp1Transport : public Napi::ObjectWrap<NativeHttp1Transport> {
                         InstanceMethod("stop", &NativeHttp1Transport::Stop)});
   }
 
-  // new NativeHttp1Transport({host, port, timeoutMs, maxBodyBytes, maxQueued}, onReady): the options
-  // were validated by the caller (src/shadow/replay/native-http1.ts).
+  // new NativeHttp1Transport({host, port, timeoutMs, maxBodyBytes, maxQueued, markerName,
+  // markerValue, hostRewrite, defaultHost}, onReady): the options were validated by the caller
+  // (src/shadow/replay/native-http1.ts); the last four write the heads of requests handed over as
+  // rows (absent: no marker, the captured Host).
   explicit NativeHttp1Transport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHttp1Transport>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "options and callback expected");
@@ -34,6 +46,10 @@ class NativeHttp1Transport : public Napi::ObjectWrap<NativeHttp1Transport> {
     opt.timeout_ms = o.Get("timeoutMs").As<Napi::Number>().Uint32Value();
     opt.max_body = static_cast<size_t>(o.Get("maxBodyBytes").As<Napi::Number>().Int64Value());
     opt.max_queued = static_cast<size_t>(o.Get("maxQueued").As<Napi::Number>().Int64Value());
+    opt.head.marker_name = latin1(o.Get("markerName"));
+    opt.head.marker_value = latin1(o.Get("markerValue"));
+    opt.head.host_rewrite = latin1(o.Get("hostRewrite"));
+    opt.head.default_host = latin1(o.Get("defaultHost"));
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "podspan-replay", 0, 1);
     tsfn_.Unref(env);  // JavaScript refs it while requests are outstanding
     auto pending = pending_;

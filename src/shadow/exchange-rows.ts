@@ -116,8 +116,9 @@ class RowReader {
 /**
  * The rows of one batch, in stream order, slices as views of `data` (they share its memory).
  * A row that is not what the native side writes is an InputFileError naming `where` and the row.
+ * `starts`, when given, gets each row's offset in `meta` (its length is its first u32).
  */
-export function readRows(meta: Buffer, data: Buffer, where: string): ExchangeLine[] {
+export function readRows(meta: Buffer, data: Buffer, where: string, starts?: number[]): ExchangeLine[] {
   const out: ExchangeLine[] = [];
   const r = new RowReader(meta, data, where);
   while (r.end < meta.length) {
@@ -131,6 +132,7 @@ export function readRows(meta: Buffer, data: Buffer, where: string): ExchangeLin
     const line = readRow(r);
     if (r.at !== r.end) r.fail(`has ${r.end - r.at} bytes past its fields`);
     out.push(line);
+    starts?.push(at);
   }
   return out;
 }

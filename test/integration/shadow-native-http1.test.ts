@@ -13,6 +13,7 @@ import type { HttpRequest } from '../../src/shadow/replay/exchange';
 import { ReplayError, type LaneOptions } from '../../src/shadow/replay/lane';
 import { NativeHttp1Transport } from '../../src/shadow/replay/native-http1';
 import { NativeHttp1Lane } from '../../src/shadow/replay/native-http1-lane';
+import { encodeRows } from '../helpers/exchange-rows';
 import { closedPort } from '../helpers/shadow-apps';
 import { SCHED_IDLE, threadsOf } from '../helpers/threads';
 import { repoRoot } from '../helpers/tools';
@@ -81,6 +82,33 @@ async function tcpServer(answer: (n: number, socket: net.Socket) => void) {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
   return { port: (server.address() as net.AddressInfo).port, connections: () => conns };
+}
+
+/** A TCP server keeping every request's raw bytes (head, and the body its Content-Length gives), answering each "ok" (HEAD: no body). */
+async function rawRecorder() {
+  const requests: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let held = Buffer.alloc(0);
+    s.on('data', (c: Buffer) => {
+      held = Buffer.concat([held, c]);
+      for (;;) {
+        const end = held.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(held.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+        if (held.length < end + 4 + length) return;
+        requests.push(held.subarray(0, end + 4 + length));
+        held = held.subarray(end + 4 + length);
+        s.write(requests[requests.length - 1].subarray(0, 5).toString() === 'HEAD ' ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n' : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))));
+  return { port: (server.address() as net.AddressInfo).port, requests };
 }
 
 async function failure(p: Promise<Answer>): Promise<ReplayError> {
@@ -156,6 +184,33 @@ describe('shadow replay: the native HTTP/1 transport against real servers', () =
     expect(q.headers['keep-alive']).toBeUndefined();
     expect(q.headers['x-hop']).toBeUndefined();
     expect(q.headers['x-kept']).toBe('yes');
+  });
+
+  it('a request handed over as its exchange row is written byte for byte as the head JavaScript writes', async () => {
+    const srv = await rawRecorder();
+    const requests: HttpRequest[] = [
+      get('/orders?x=1', { method: 'POST', authority: 'shop.example', body: Buffer.from('{"item":1}'), headers: [['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked'], ['Expect', '100-continue'], ['Keep-Alive', 'timeout=5'], ['Connection', 'keep-alive, X-Hop'], ['X-Hop', 'named'], ['X-PODSPAN-Shadow', 'captured'], ['X-Kept', 'yes']] }),
+      get('/no-host', { headers: [['Accept', '*/*'], ['Content-Length', '0']] }),
+      get('/head', { method: 'HEAD', authority: 'h', headers: [['Connection', ' Close ,x-gone'], ['X-Gone', '1'], ['X-Name', 'caf\u00c3\u00a9 \u00ff'], ['HOST', 'ignored']] }),
+      get('/te', { authority: 'h', headers: [['TE', 'trailers'], ['Upgrade', 'h2c'], ['HTTP2-Settings', 'AAA'], ['Proxy-Connection', 'x'], ['Trailer', 'x'], ['x-empty', '']] }),
+    ];
+    for (const extra of [{}, { hostRewrite: 'candidate.example' }, { marker: undefined }] as Partial<LaneOptions>[]) {
+      const opts = options(srv.port, extra);
+      const t = transport(opts);
+      for (const req of requests) {
+        const { meta } = encodeRows([
+          { t: 'http', conn: '1', seq: 1, ts_ms: 1, method: req.method, target: req.target, path: req.target, route: req.target, host: req.authority ?? '', version: '1.1',
+            headers: req.headers, body: req.body, body_length: req.body.length, body_truncated: false, resp: null, note: 'no_response' },
+        ]);
+        const fromRow = new NativeHttp1Lane(opts, t);
+        const inJs = new NativeHttp1Lane(opts, t);
+        await fromRow.send({ ...req, row: { bytes: meta, start: 0, end: meta.length } });
+        await inJs.send(req);
+        const [native, js] = srv.requests.splice(0);
+        expect(native.toString('latin1'), `${req.method} ${req.target} ${JSON.stringify(extra)}`).toBe(js.toString('latin1'));
+        await Promise.all([fromRow.close(), inJs.close()]);
+      }
+    }
   });
 
   it('chunked bodies are decoded; a body over maxBodyBytes is cut there and its whole length counted', async () => {

@@ -1,5 +1,7 @@
 #include "replay/http1_transport.h"
 
+#include <cstring>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -125,7 +127,7 @@ size_t Http1Transport::submit_batch(const ReplaySubmission* items, size_t n, con
       ++stats_.submitted;
       inbox_.push_back(Command{s.lane, false,
                                Request{s.request_id, (s.flags & ReplaySubmission::kHead) != 0, (s.flags & ReplaySubmission::kCloseAfter) != 0,
-                                       deadline, std::string(at, s.length)}});
+                                       deadline, std::string(at, s.length), (s.flags & ReplaySubmission::kFromRow) != 0}});
     }
   }
   // A write to the eventfd only when the thread sleeps (or is about to): a busy thread takes the
@@ -255,6 +257,14 @@ void Http1Transport::drain_inbox() {
     Lane& lane = *it->second;
     if (c.close) {
       lane.closing = true;
+    } else if (c.request.from_row && !from_row_to_wire(c.request)) {
+      // Not what the shadow extractor writes: failed before anything is sent.
+      ReplayCompletionRecord r;
+      r.request_id = c.request.id;
+      r.failure = static_cast<uint8_t>(ReplayFailure::kError);
+      static const std::string kMessage = "the request's exchange row could not be read";
+      r.headers_len = static_cast<uint32_t>(kMessage.size());
+      push_completion(r, kMessage.data(), kMessage.size(), nullptr, 0);
     } else {
       deadlines_.push_back(Deadline{c.request.deadline_ms, c.lane, c.request.id});
       lane.queue.push_back(std::move(c.request));
@@ -263,6 +273,22 @@ void Http1Transport::drain_inbox() {
     finish_lane_if_done(c.lane);
   }
   work_.clear();
+}
+
+// A request handed over as row + body becomes head + body.
+bool Http1Transport::from_row_to_wire(Request& r) {
+  uint32_t row_length = 0;
+  if (r.bytes.size() < sizeof row_length) return false;
+  std::memcpy(&row_length, r.bytes.data(), sizeof row_length);
+  if (row_length > r.bytes.size() || !read_http_request_row(std::string_view(r.bytes).substr(0, row_length), row_request_)) return false;
+  const std::string_view body = std::string_view(r.bytes).substr(row_length);
+  wire_.clear();
+  append_request_head(row_request_, body.size(), opt_.head, wire_, r.close_after);
+  wire_.append(body);
+  r.head = row_request_.method == "HEAD";
+  r.bytes.swap(wire_);
+  r.from_row = false;
+  return true;
 }
 
 void Http1Transport::finish_lane_if_done(uint32_t id) {

@@ -25,6 +25,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "replay/request_head.h"
+#include "shadow/exchange_rows.h"
+
 namespace podspan {
 
 // Why a request failed, as the scheduler counts it (src/shadow/replay/lane.ts ReplayError.kind).
@@ -41,6 +44,8 @@ struct Http1TransportOptions {
   size_t max_queued = 65536;    // requests submitted and not yet completed
   // Tried in order instead of host's addresses when not empty (tests: an address that refuses first).
   std::vector<sockaddr_storage> addresses;
+  // How a request handed over as its exchange row (kFromRow) is written.
+  RequestHeadOptions head;
 };
 
 // One finished request. Fixed layout: the addon copies a batch's records to JavaScript as they are.
@@ -72,6 +77,9 @@ struct ReplaySubmission {
   static constexpr uint32_t kHead = 1;        // a HEAD: its answer has no body
   static constexpr uint32_t kCloseAfter = 2;  // close the connection after the answer
   static constexpr uint32_t kCloseLane = 4;   // no request: the lane is done (close_lane)
+  // The bytes are the exchange's row (exchange_rows.h, its length first) and then the body: the
+  // transport's thread writes the head (request_head.h) and knows HEAD and close from the row.
+  static constexpr uint32_t kFromRow = 8;
   uint32_t lane = 0, request_id = 0, flags = 0, length = 0;
 };
 
@@ -107,6 +115,7 @@ class Http1Transport {
     bool head, close_after;
     uint64_t deadline_ms;
     std::string bytes;
+    bool from_row = false;  // bytes: row + body until drain_inbox writes the head (from_row_to_wire)
   };
   struct Command {
     uint32_t lane;
@@ -121,6 +130,7 @@ class Http1Transport {
 
   void run();
   void drain_inbox();
+  bool from_row_to_wire(Request& r);
   void pump(Lane& lane);
   void start_connect(Lane& lane);
   void connect_next_address(Lane& lane);
@@ -157,6 +167,8 @@ class Http1Transport {
   std::vector<Command> work_;
   std::vector<uint8_t> read_buf_;
   ReplayCompletions local_;  // completions of one loop turn, handed over at its end
+  ExchangeRowRequest row_request_;  // scratch for from_row_to_wire
+  std::string wire_;
   std::thread thread_;
 };
 

@@ -241,6 +241,29 @@ const char* kind_name(uint8_t kind, const Layout** layout) {
 
 }  // namespace
 
+bool read_http_request_row(std::string_view row, ExchangeRowRequest& out) {
+  out.headers.clear();
+  uint32_t length = 0;
+  if (row.size() < kExchangeRowHeadBytes) return false;
+  std::memcpy(&length, row.data(), sizeof length);
+  if (length != row.size()) return false;
+  Reader r(row.substr(4), 0);
+  uint8_t kind = 0;
+  double conn = 0, seq = 0, ts = 0;
+  std::string_view path, route, version;
+  uint32_t count = 0;
+  if (!r.get(kind) || static_cast<ExchangeRowKind>(kind) != ExchangeRowKind::kHttp) return false;
+  if (!r.get(conn) || !r.get(seq) || !r.get(ts)) return false;
+  if (!r.str(out.method) || !r.str(out.target) || !r.str(path) || !r.str(route) || !r.str(out.host) || !r.str(version)) return false;
+  if (!r.get(count) || count > row.size() / 8) return false;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view n, v;
+    if (!r.str(n) || !r.str(v)) return false;
+    out.headers.emplace_back(n, v);
+  }
+  return true;
+}
+
 bool rows_to_json(std::string_view meta, size_t data_bytes, std::string& out, std::string* error) {
   size_t at = 0;
   for (size_t n = 1; at < meta.size(); ++n) {

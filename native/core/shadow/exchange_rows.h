@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "shadow/exchange_queue.h"
 
@@ -40,6 +42,16 @@ class ExchangeRowWriter {
   ExchangeBatch& b_;
   size_t start_;
 };
+
+// What a replay of an http row's request needs, as views into the row.
+struct ExchangeRowRequest {
+  std::string_view method, target, host;
+  std::vector<std::pair<std::string_view, std::string_view>> headers;
+};
+
+// Reads the request part of one http row (the whole row, its length first); false when `row` is
+// not an http row or is cut short. `out.headers` is cleared first (its capacity is reused).
+bool read_http_request_row(std::string_view row, ExchangeRowRequest& out);
 
 // Every row of `meta` as the JSON line the extractor wrote before rows ({"t":"http","conn":"1",
 // ...}, slices as [off, len]), for tests and the fuzz target. False, with `error` naming the row

@@ -253,3 +253,49 @@ TEST(http1_transport_tries_the_next_address_when_one_refuses) {
   CHECK_EQ(c6.records.size(), 1u);
   if (!c6.records.empty()) CHECK_EQ(c6.records[0].failure, uint8_t(ReplayFailure::kRefused));
 }
+
+namespace {
+
+// An http row as the shadow extractor writes it, with no answer (the transport reads only the request).
+std::string http_row(const std::string& method, const std::string& target, const std::string& host,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+  ExchangeBatch b;
+  ExchangeRowWriter w(b, ExchangeRowKind::kHttp, 1);
+  w.num(1).ms(0).str(method).str(target).str(target).str(target).str(host).str("1.1");
+  w.u32(static_cast<uint32_t>(headers.size()));
+  for (const auto& [n, v] : headers) w.str(n).str(v);
+  w.slice("", 0).num(0).flag(false).flag(false).str("no_response").end();
+  return b.meta;
+}
+
+}  // namespace
+
+TEST(http1_transport_writes_a_request_from_its_exchange_row) {
+  LoopbackServer server;
+  Collector c;
+  Http1TransportOptions o{"127.0.0.1", server.port(), 2000, 1024, 1000};
+  o.head.default_host = "127.0.0.1";
+  Http1Transport t(std::move(o), [&c] { c.wake(); });
+  // Two rows asking to close (a connection each), then bytes that are no row.
+  const std::string rows = http_row("GET", "/r1", "shop", {{"Connection", "close"}}) + http_row("GET", "/r2", "", {{"connection", "Close"}});
+  const std::string bad = "not a row at all";
+  const std::string bytes = rows + bad;
+  const uint32_t first = static_cast<uint32_t>(http_row("GET", "/r1", "shop", {{"Connection", "close"}}).size());
+  const ReplaySubmission items[] = {{7, 1, ReplaySubmission::kFromRow, first},
+                                    {7, 2, ReplaySubmission::kFromRow, static_cast<uint32_t>(rows.size()) - first},
+                                    {7, 3, ReplaySubmission::kFromRow, static_cast<uint32_t>(bad.size())},
+                                    {7, 0, ReplaySubmission::kCloseLane, 0}};
+  CHECK_EQ(t.submit_batch(items, 4, bytes.data()), 0u);
+  c.wait_for(t, 3);
+  CHECK_EQ(c.records.size(), 3u);
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    if (c.records[i].request_id == 3) {
+      CHECK_EQ(int(c.records[i].failure), int(ReplayFailure::kError));
+      CHECK_EQ(c.bodies[i], "the request's exchange row could not be read");
+    } else {
+      CHECK_EQ(int(c.records[i].failure), 0);
+      CHECK_EQ(c.bodies[i], c.records[i].request_id == 1 ? "/r1" : "/r2");
+    }
+  }
+  CHECK_EQ(server.connections(), 2);
+}

@@ -16,6 +16,15 @@ export interface HttpRequest {
   authority?: string;
   /** gRPC: production's trailers carry grpc-status. */
   grpc?: boolean;
+  /** HTTP/1: the exchange's row (Contract 1), which the native transport writes the request from. */
+  row?: ExchangeRowRef;
+}
+
+/** One row of a batch's meta: bytes[start, end). */
+export interface ExchangeRowRef {
+  bytes: Buffer;
+  start: number;
+  end: number;
 }
 
 export interface RawTurn {

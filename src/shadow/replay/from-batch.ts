@@ -3,8 +3,9 @@
 // sent; from a file they stay views of it (no copy per exchange): the read-ahead keeps only a few
 // batches' exchanges waiting (run.ts, fileReadAhead).
 import type { Answer } from '../answer';
-import { parseExchangeBatch, type ExchangeBatch, type ExchangeLine, type H2Line, type HttpLine } from '../native-exchanges';
-import type { ShadowEvent } from './exchange';
+import { readRows } from '../exchange-rows';
+import type { ExchangeBatch, ExchangeLine, H2Line, HttpLine } from '../native-exchanges';
+import type { ExchangeRowRef, ShadowEvent } from './exchange';
 
 type Keep = (b: Buffer) => Buffer;
 const copy: Keep = (b) => Buffer.from(b);
@@ -15,7 +16,7 @@ function withoutQuery(target: string): string {
   return q < 0 ? target : target.slice(0, q);
 }
 
-function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep): ShadowEvent {
+function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep, row: ExchangeRowRef | undefined): ShadowEvent {
   // Not comparable: production gave no answer (or reset the stream), or the body was cut.
   if (!m.resp) return { kind: 'skip', reason: m.note ?? 'no_response', count: 1 };
   if (m.body_truncated) return { kind: 'skip', reason: 'too_large', count: 1 };
@@ -46,6 +47,7 @@ function httpEvent(m: HttpLine | H2Line, ts: number, keep: Keep): ShadowEvent {
         body: keep(m.body),
         authority: h2 ? m.authority : m.host,
         grpc: h2 && m.grpc,
+        row,
       },
       production,
     },
@@ -61,15 +63,23 @@ export class BatchDecoder {
   private readonly keep: Keep;
 
   /** `views`: bodies stay views of the batch's data (a file's few waiting batches), else copies. */
-  constructor(views = false) {
+  constructor(private readonly views = false) {
     this.keep = views ? view : copy;
   }
 
   decode(batch: ExchangeBatch): ShadowEvent[] {
-    return parseExchangeBatch(batch).map((m) => this.event(m));
+    const starts: number[] = [];
+    const lines = readRows(batch.meta, batch.data, 'shadow exchanges', starts);
+    return lines.map((m, i) => this.event(m, m.t === 'http' ? this.row(batch.meta, starts[i]) : undefined));
   }
 
-  private event(m: ExchangeLine): ShadowEvent {
+  /** An HTTP/1 request's row, for the native transport: a view of a file's batch, a copy live. */
+  private row(meta: Buffer, start: number): ExchangeRowRef {
+    const end = start + meta.readUInt32LE(start);
+    return this.views ? { bytes: meta, start, end } : { bytes: Buffer.from(meta.subarray(start, end)), start: 0, end: end - start };
+  }
+
+  private event(m: ExchangeLine, row?: ExchangeRowRef): ShadowEvent {
     switch (m.t) {
       case 'open':
         this.serverPorts.set(m.conn, m.server_port);
@@ -81,7 +91,7 @@ export class BatchDecoder {
         return { kind: 'skip', reason: m.reason, count: m.count };
       case 'http':
       case 'h2':
-        return httpEvent(m, m.ts_ms, this.keep);
+        return httpEvent(m, m.ts_ms, this.keep, row);
       case 'turn': {
         const reply = this.keep(m.reply);
         return {

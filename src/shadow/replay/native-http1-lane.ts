@@ -30,8 +30,10 @@ export class NativeHttp1Lane implements Lane {
 
   send(req: HttpRequest | RawTurn): Promise<Answer> {
     if (req.kind !== 'http') return Promise.reject(new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`));
+    const body = req.body.length ? req.body : undefined;
+    if (req.row) return this.transport.sendRow(this.lane, req.row, body);
     const close = asksToClose(req);
-    return this.transport.send(this.lane, http1RequestHead(req, this.opts, close), req.body.length ? req.body : undefined, req.method === 'HEAD', close);
+    return this.transport.send(this.lane, http1RequestHead(req, this.opts, close), body, req.method === 'HEAD', close);
   }
 
   close(): Promise<void> {

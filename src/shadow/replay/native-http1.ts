@@ -6,6 +6,7 @@
 // then settles each request's promise from the answer batches.
 import { native } from '../../capture/native';
 import type { Answer } from '../answer';
+import type { ExchangeRowRef } from './exchange';
 import { ReplayError, type LaneOptions } from './lane';
 
 /** The addon's object (native/addon/replay.cc). */
@@ -37,6 +38,12 @@ export interface NativeHttp1Options {
   timeoutMs: number;
   maxBodyBytes: number;
   maxQueued: number;
+  /** How the transport writes the head of a request handed over as its row (sendRow). */
+  markerName?: string;
+  markerValue?: string;
+  hostRewrite?: string;
+  /** The target's host[:port], for a request that had no Host. */
+  defaultHost: string;
 }
 
 // ReplayCompletionRecord's layout and ReplayFailure's order (http1_transport.h).
@@ -50,18 +57,20 @@ const FLUSH_AT = 8;
 const HEAD = 1;
 const CLOSE_AFTER = 2;
 const LANE_END = 4;
+const FROM_ROW = 8;
 
 interface Waiting {
   resolve: (a: Answer) => void;
   reject: (e: ReplayError) => void;
 }
 
-/** A request waiting for the next submit: its head (latin1 text) and body. */
+/** A request waiting for the next submit: its head (latin1 text) or its row, and its body. */
 interface Outgoing {
   lane: number;
   id: number;
   flags: number;
   head: string;
+  row?: ExchangeRowRef;
   body?: Buffer;
 }
 
@@ -81,6 +90,10 @@ export class NativeHttp1Transport {
       timeoutMs: opts.timeoutMs,
       maxBodyBytes: opts.maxBodyBytes,
       maxQueued: MAX_QUEUED,
+      markerName: opts.marker?.[0],
+      markerValue: opts.marker?.[1],
+      hostRewrite: opts.hostRewrite,
+      defaultHost: opts.target.origin.slice(opts.target.origin.indexOf('//') + 2),
     };
     this.handle = new (native().NativeHttp1Transport)(options, () => this.drain());
   }
@@ -94,13 +107,26 @@ export class NativeHttp1Transport {
 
   /** `head`: the request line and headers with the blank line, as latin1 text; `body` follows it. */
   send(lane: number, head: string, body: Buffer | undefined, isHead: boolean, close: boolean): Promise<Answer> {
+    return this.submitOne({ lane, id: 0, flags: (isHead ? HEAD : 0) | (close ? CLOSE_AFTER : 0), head, body });
+  }
+
+  /**
+   * The request of an exchange row (Contract 1): the transport's thread writes its head from the
+   * row (native/core/replay/request_head.h, the same as http1RequestHead writes), so no string is
+   * made here for it.
+   */
+  sendRow(lane: number, row: ExchangeRowRef, body: Buffer | undefined): Promise<Answer> {
+    return this.submitOne({ lane, id: 0, flags: FROM_ROW, head: '', row, body });
+  }
+
+  private submitOne(o: Outgoing): Promise<Answer> {
     if (this.stopped) return Promise.reject(new ReplayError('error', 'the replay has stopped'));
-    const id = this.nextRequest;
-    this.nextRequest = id >= 0xffffffff ? 1 : id + 1;
-    this.queue({ lane, id, flags: (isHead ? HEAD : 0) | (close ? CLOSE_AFTER : 0), head, body });
+    o.id = this.nextRequest;
+    this.nextRequest = o.id >= 0xffffffff ? 1 : o.id + 1;
+    this.queue(o);
     // The event loop stays alive while answers are due, as with sockets of its own.
     if (this.waiting.size === 0) this.handle.ref();
-    return new Promise<Answer>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    return new Promise<Answer>((resolve, reject) => this.waiting.set(o.id, { resolve, reject }));
   }
 
   /** The lane's connection closes once its last request is answered. */
@@ -124,14 +150,15 @@ export class NativeHttp1Transport {
     if (!list.length) return;
     this.outgoing = [];
     let total = 0;
-    for (const o of list) total += o.head.length + (o.body?.length ?? 0);
+    for (const o of list) total += (o.row ? o.row.end - o.row.start : o.head.length) + (o.body?.length ?? 0);
     const bytes = Buffer.allocUnsafe(total);
     const items = new Uint32Array(list.length * 4);
     let off = 0;
     for (let i = 0; i < list.length; i++) {
       const o = list[i];
       const start = off;
-      off += bytes.write(o.head, off, 'latin1');
+      if (o.row) off += o.row.bytes.copy(bytes, off, o.row.start, o.row.end);
+      else off += bytes.write(o.head, off, 'latin1');
       if (o.body) off += o.body.copy(bytes, off);
       items[i * 4] = o.lane;
       items[i * 4 + 1] = o.id;
