@@ -1,7 +1,9 @@
 // HTTP/1.1 to a plain-http target through the native transport (native-http1.ts): one lane per
 // captured connection, requests in the captured order, pipelining 1. The request is written as
 // undici would write it: the headers http1Headers keeps (marker, Host rewrite, Content-Length),
-// then `connection: close` when the captured request asked to close, `keep-alive` otherwise.
+// then `connection: close` when the captured request asked to close, `keep-alive` otherwise. A
+// request that carries its exchange row has that head written by the transport's thread from the
+// row (request_head.h, the same bytes); one made otherwise (tests, a caller of its own) here.
 import type { Answer } from '../answer';
 import type { HttpRequest, RawTurn } from './exchange';
 import { asksToClose, http1Headers } from './http-headers';

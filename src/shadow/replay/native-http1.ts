@@ -1,7 +1,8 @@
 // The native HTTP/1 transport of one plain-http target (native/core/replay/http1_transport.h):
 // its own thread owns the connections, one per lane, and answers come back in batches, one
-// wake-up of the event loop per batch. This side gathers the requests (their heads as strings,
-// their bodies) and lane ends of one turn of the event loop and hands them over in one call
+// wake-up of the event loop per batch. This side gathers the requests (their exchange rows, whose
+// heads the transport's thread writes, or heads as strings; their bodies) and lane ends of one
+// turn of the event loop and hands them over in one call
 // (setImmediate: after the answers of a batch have been handled and their next requests made),
 // then settles each request's promise from the answer batches.
 import { native } from '../../capture/native';
