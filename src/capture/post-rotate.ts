@@ -3,13 +3,29 @@
 // that it never takes the capture's CPU; the files wait in a list (one name per file, not per
 // packet). A run that fails is said in one line, and the capture's exit status says so too.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const LOWEST_NICE = 19;
 
+/** coreutils' nice on PATH, or undefined. */
+function findNice(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const candidate = path.join(dir || '.', 'nice');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 export class PostRotate {
   private readonly waiting: string[] = [];
+  private readonly nice = findNice();
   private running?: Promise<void>;
   private idle?: () => void;
   /** Runs that did not exit 0 (or did not start). */
@@ -46,8 +62,12 @@ export class PostRotate {
 
   private run(file: string): Promise<void> {
     return new Promise((resolve) => {
-      const child = spawn(this.program, [file], { stdio: ['ignore', 'inherit', 'inherit'] });
-      if (child.pid !== undefined) {
+      // Started at the lowest priority by nice(1): lowered after the spawn, a quick program (or
+      // the first thing it runs) could run before it was lowered.
+      const child = this.nice
+        ? spawn(this.nice, ['-n', String(LOWEST_NICE), this.program, file], { stdio: ['ignore', 'inherit', 'inherit'] })
+        : spawn(this.program, [file], { stdio: ['ignore', 'inherit', 'inherit'] });
+      if (!this.nice && child.pid !== undefined) {
         try {
           os.setPriority(child.pid, LOWEST_NICE);
         } catch {
