@@ -43,7 +43,7 @@ char* put_ms(char* p, uint64_t ns) {
     std::memcpy(p, "null", 4);
     return p + 4;
   }
-  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
+  const uint64_t us = rounded_us(ns);
   p = put_uint(p, us / 1000);
   *p++ = '.';
   return format_fixed(p, us % 1000, 3);
@@ -358,6 +358,8 @@ void append_json_string(std::string& out, const char* s, size_t n) {
   char* const b = &out[start];
   out.resize(start + static_cast<size_t>(put_json_string(b, s, n) - b));
 }
+
+uint64_t rounded_us(uint64_t ns) { return ns / 1000 + (ns % 1000 >= 500 ? 1 : 0); }
 
 void append_ms(std::string& out, uint64_t ns) {
   append_put<24>(out, [ns](char* p) { return put_ms(p, ns); });

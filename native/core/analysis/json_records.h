@@ -28,6 +28,7 @@ void append_json(std::string& out, const AlertRecord& r);  // alerts.jsonl
 void append_json_string(std::string& out, const char* s, size_t n);
 void append_decimal(std::string& out, double v);  // 12.345 (3 decimals, rounded); null when not finite
 void append_ms(std::string& out, uint64_t ns);    // 12.345 (ns rounded to the microsecond); null when kUnknownNs
+uint64_t rounded_us(uint64_t ns);                  // ns to the nearest microsecond, as append_ms writes it
 void append_iso_time(std::string& out, uint64_t ns);  // "2026-11-28T10:00:00.123456789Z"
 void append_address(std::string& out, uint8_t ip_version, const uint8_t* addr);  // "10.0.0.1" / "2001:db8::1"
 const char* dns_type_name(uint16_t qtype);   // "A", "AAAA", ... or nullptr when we have no name

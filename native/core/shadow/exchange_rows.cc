@@ -33,8 +33,7 @@ ExchangeRowWriter& ExchangeRowWriter::num(double v) {
 ExchangeRowWriter& ExchangeRowWriter::ms(uint64_t ns) {
   if (ns == kUnknownNs) return num(std::nan(""));
   // Rounded to the µs as the JSON lines were: the same double JSON.parse made of "X.YYY".
-  const uint64_t us = ns / 1000 + (ns % 1000 >= 500 ? 1 : 0);
-  return num(static_cast<double>(us) / 1000.0);
+  return num(static_cast<double>(rounded_us(ns)) / 1000.0);
 }
 
 ExchangeRowWriter& ExchangeRowWriter::u32(uint32_t v) {
@@ -249,19 +248,30 @@ bool read_http_request_row(std::string_view row, ExchangeRowRequest& out) {
   if (length != row.size()) return false;
   Reader r(row.substr(4), 0);
   uint8_t kind = 0;
-  double conn = 0, seq = 0, ts = 0;
-  std::string_view path, route, version;
-  uint32_t count = 0;
-  if (!r.get(kind) || static_cast<ExchangeRowKind>(kind) != ExchangeRowKind::kHttp) return false;
-  if (!r.get(conn) || !r.get(seq) || !r.get(ts)) return false;
-  if (!r.str(out.method) || !r.str(out.target) || !r.str(path) || !r.str(route) || !r.str(out.host) || !r.str(version)) return false;
-  if (!r.get(count) || count > row.size() / 8) return false;
-  for (uint32_t i = 0; i < count; ++i) {
-    std::string_view n, v;
-    if (!r.str(n) || !r.str(v)) return false;
-    out.headers.emplace_back(n, v);
+  double conn = 0;
+  if (!r.get(kind) || static_cast<ExchangeRowKind>(kind) != ExchangeRowKind::kHttp || !r.get(conn)) return false;
+  // kHttp's fields up to its headers, in the layout's order (strings, and numbers and times of 8 bytes
+  // each): the strings wanted are kept, the rest stepped over.
+  for (const Field& f : kHttp) {
+    if (f.type == F::kHeaders) {
+      uint32_t count = 0;
+      if (!r.get(count) || count > row.size() / 8) return false;
+      for (uint32_t i = 0; i < count; ++i) {
+        std::string_view n, v;
+        if (!r.str(n) || !r.str(v)) return false;
+        out.headers.emplace_back(n, v);
+      }
+      return true;
+    }
+    double number = 0;
+    std::string_view text;
+    if (f.type != F::kStr ? !r.get(number) : !r.str(text)) return false;
+    const std::string_view name = f.name;
+    if (name == "method") out.method = text;
+    else if (name == "target") out.target = text;
+    else if (name == "host") out.host = text;
   }
-  return true;
+  return false;
 }
 
 bool rows_to_json(std::string_view meta, size_t data_bytes, std::string& out, std::string* error) {
