@@ -33,9 +33,9 @@ class NativeHttp1Transport : public Napi::ObjectWrap<NativeHttp1Transport> {
   }
 
   // new NativeHttp1Transport({host, port, timeoutMs, maxBodyBytes, maxQueued, markerName,
-  // markerValue, hostRewrite, defaultHost}, onReady): the options were validated by the caller
-  // (src/shadow/replay/native-http1.ts); the last four write the heads of requests handed over as
-  // rows (absent: no marker, the captured Host).
+  // markerValue, hostRewrite, defaultHost, sameIgnoredHeaders}, onReady): the options were
+  // validated by the caller (src/shadow/replay/native-http1.ts); markerName to defaultHost write
+  // the heads of requests handed over as rows (absent: no marker, the captured Host).
   explicit NativeHttp1Transport(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeHttp1Transport>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsObject() || !info[1].IsFunction()) throw Napi::TypeError::New(env, "options and callback expected");
@@ -50,6 +50,12 @@ class NativeHttp1Transport : public Napi::ObjectWrap<NativeHttp1Transport> {
     opt.head.marker_value = latin1(o.Get("markerValue"));
     opt.head.host_rewrite = latin1(o.Get("hostRewrite"));
     opt.head.default_host = latin1(o.Get("defaultHost"));
+    // Lower-case header names the check of answers against production's leaves out (kCompareAnswer).
+    const Napi::Value ignored = o.Get("sameIgnoredHeaders");
+    if (ignored.IsArray()) {
+      const auto list = ignored.As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) opt.same.ignored.insert(latin1(list.Get(i)));
+    }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "podspan-replay", 0, 1);
     tsfn_.Unref(env);  // JavaScript refs it while requests are outstanding
     auto pending = pending_;

@@ -77,7 +77,7 @@ struct Http1Transport::Lane {
 };
 
 Http1Transport::Http1Transport(Http1TransportOptions options, std::function<void()> on_ready)
-    : opt_(std::move(options)), on_ready_(std::move(on_ready)), read_buf_(kReadBytes) {
+    : opt_(std::move(options)), on_ready_(std::move(on_ready)), read_buf_(kReadBytes), same_(opt_.same) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -113,7 +113,7 @@ size_t Http1Transport::submit_batch(const ReplaySubmission* items, size_t n, con
     for (size_t i = 0; i < n; ++i) {
       const ReplaySubmission& s = items[i];
       if (s.flags & ReplaySubmission::kCloseLane) {
-        if (!stopping_) inbox_.push_back(Command{s.lane, true, Request{0, false, false, 0, {}}});
+        if (!stopping_) inbox_.push_back(Command{s.lane, true, Request{0, false, false, 0, {}, false, false, {}}});
         continue;
       }
       const char* at = bytes + off;
@@ -127,7 +127,8 @@ size_t Http1Transport::submit_batch(const ReplaySubmission* items, size_t n, con
       ++stats_.submitted;
       inbox_.push_back(Command{s.lane, false,
                                Request{s.request_id, (s.flags & ReplaySubmission::kHead) != 0, (s.flags & ReplaySubmission::kCloseAfter) != 0,
-                                       deadline, std::string(at, s.length), (s.flags & ReplaySubmission::kFromRow) != 0}});
+                                       deadline, std::string(at, s.length), (s.flags & ReplaySubmission::kFromRow) != 0,
+                                       (s.flags & ReplaySubmission::kCompareAnswer) != 0, {}}});
     }
   }
   // A write to the eventfd only when the thread sleeps (or is about to): a busy thread takes the
@@ -275,20 +276,45 @@ void Http1Transport::drain_inbox() {
   work_.clear();
 }
 
-// A request handed over as row + body becomes head + body.
-bool Http1Transport::from_row_to_wire(Request& r) {
+namespace {
+
+// The row at the start of `bytes` (its length is its first u32), or empty when it does not fit.
+std::string_view leading_row(std::string_view bytes) {
   uint32_t row_length = 0;
-  if (r.bytes.size() < sizeof row_length) return false;
-  std::memcpy(&row_length, r.bytes.data(), sizeof row_length);
-  if (row_length > r.bytes.size() || !read_http_request_row(std::string_view(r.bytes).substr(0, row_length), row_request_)) return false;
-  const std::string_view body = std::string_view(r.bytes).substr(row_length);
+  if (bytes.size() < sizeof row_length) return {};
+  std::memcpy(&row_length, bytes.data(), sizeof row_length);
+  return row_length > bytes.size() ? std::string_view() : bytes.substr(0, row_length);
+}
+
+}  // namespace
+
+// A request handed over as row + body (+ production's body to compare with) becomes head + body.
+bool Http1Transport::from_row_to_wire(Request& r) {
+  const std::string_view bytes(r.bytes);
+  const std::string_view row = leading_row(bytes);
+  if (row.empty() || !read_http_row(row, row_request_, r.compare ? &row_response_ : nullptr)) return false;
+  std::string_view body = bytes.substr(row.size());
+  if (r.compare) {
+    // Production's answer is what is compared with: a row without one is not a request to compare.
+    if (!row_response_.present || body.size() != size_t{row_request_.body_len} + row_response_.body_len) return false;
+    body = body.substr(0, row_request_.body_len);
+  }
   wire_.clear();
   append_request_head(row_request_, body.size(), opt_.head, wire_, r.close_after);
   wire_.append(body);
   r.head = row_request_.method == "HEAD";
+  // Kept for the answer's check (the row is read again then: the views die with this turn's scratch).
+  if (r.compare) r.production.swap(r.bytes);
   r.bytes.swap(wire_);
   r.from_row = false;
   return true;
+}
+
+bool Http1Transport::same_as_production(const Request& r, const ResponseReader::Answer& a) {
+  const std::string_view row = leading_row(r.production);
+  if (row.empty() || !read_http_row(row, row_request_, &row_response_)) return false;
+  const std::string_view production_body = std::string_view(r.production).substr(row.size() + row_request_.body_len);
+  return same_.same(row_response_, production_body, a);
 }
 
 void Http1Transport::finish_lane_if_done(uint32_t id) {
@@ -494,13 +520,21 @@ void Http1Transport::complete_front(Lane& lane) {
   const ResponseReader::Answer& a = lane.reader.answer();
   const uint64_t now = now_us();
   ReplayCompletionRecord r;
-  r.request_id = lane.queue.front().id;
+  const Request& request = lane.queue.front();
+  r.request_id = request.id;
   r.status = static_cast<uint16_t>(a.status);
-  r.body_truncated = a.content.body_truncated ? 1 : 0;
+  r.flags = a.content.body_truncated ? ReplayCompletionRecord::kBodyTruncated : 0;
   r.body_bytes = static_cast<double>(a.body_bytes);
   const uint64_t first = lane.first_byte_us ? lane.first_byte_us : now;
   r.latency_ms = first > lane.written_us ? (first - lane.written_us) / 1000.0 : 0;
   r.duration_ms = now > lane.written_us ? (now - lane.written_us) / 1000.0 : 0;
+  if (request.compare && same_as_production(request, a)) {
+    r.flags |= ReplayCompletionRecord::kSameAsProduction;
+    push_completion(r, nullptr, 0, nullptr, 0);
+    lane.queue.pop_front();
+    lane.in_flight = false;
+    return;
+  }
   const size_t start = local_.data.size();
   for (const Http1HeaderSpan& h : a.content.headers) {
     const std::string_view name = a.content.name(h), value = a.content.value(h);

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "replay/request_head.h"
+#include "replay/same_answer.h"
 #include "shadow/exchange_rows.h"
 
 namespace podspan {
@@ -46,19 +47,25 @@ struct Http1TransportOptions {
   std::vector<sockaddr_storage> addresses;
   // How a request handed over as its exchange row (kFromRow) is written.
   RequestHeadOptions head;
+  // How an answer is compared with production's (kCompareAnswer).
+  SameAnswerRules same;
 };
 
 // One finished request. Fixed layout: the addon copies a batch's records to JavaScript as they are.
 struct ReplayCompletionRecord {
   uint32_t request_id = 0;
   uint8_t failure = 0;          // ReplayFailure
-  uint8_t body_truncated = 0;
+  uint8_t flags = 0;            // kBodyTruncated, kSameAsProduction
   uint16_t status = 0;
   uint32_t headers_len = 0;     // data: name \0 value \0 ... (failures: the message)
   uint32_t body_len = 0;        // data: the body kept, after the headers
   double body_bytes = 0;        // the whole body's length
   double latency_ms = 0;        // request written to the answer's first byte
   double duration_ms = 0;       // request written to the answer's last byte
+
+  static constexpr uint8_t kBodyTruncated = 1;
+  // The answer is the same as production's (same_answer.h): neither headers nor body follow.
+  static constexpr uint8_t kSameAsProduction = 2;
 };
 static_assert(sizeof(ReplayCompletionRecord) == 40, "JavaScript reads 40-byte records");
 
@@ -80,6 +87,9 @@ struct ReplaySubmission {
   // The bytes are the exchange's row (exchange_rows.h, its length first) and then the body: the
   // transport's thread writes the head (request_head.h) and knows HEAD and close from the row.
   static constexpr uint32_t kFromRow = 8;
+  // With kFromRow: production's body follows the request's body, and the answer is compared with
+  // production's (same_answer.h); one the same comes back as kSameAsProduction alone.
+  static constexpr uint32_t kCompareAnswer = 16;
   uint32_t lane = 0, request_id = 0, flags = 0, length = 0;
 };
 
@@ -116,6 +126,8 @@ class Http1Transport {
     uint64_t deadline_ms;
     std::string bytes;
     bool from_row = false;  // bytes: row + body until drain_inbox writes the head (from_row_to_wire)
+    bool compare = false;   // kCompareAnswer: `production` holds the row and production's body
+    std::string production;
   };
   struct Command {
     uint32_t lane;
@@ -131,6 +143,7 @@ class Http1Transport {
   void run();
   void drain_inbox();
   bool from_row_to_wire(Request& r);
+  bool same_as_production(const Request& r, const ResponseReader::Answer& a);
   void pump(Lane& lane);
   void start_connect(Lane& lane);
   void connect_next_address(Lane& lane);
@@ -167,7 +180,9 @@ class Http1Transport {
   std::vector<Command> work_;
   std::vector<uint8_t> read_buf_;
   ReplayCompletions local_;  // completions of one loop turn, handed over at its end
-  ExchangeRowRequest row_request_;  // scratch for from_row_to_wire
+  ExchangeRowRequest row_request_;  // scratch for from_row_to_wire and the answers' check
+  ExchangeRowResponse row_response_;
+  SameAnswerCheck same_;
   std::string wire_;
   std::thread thread_;
 };

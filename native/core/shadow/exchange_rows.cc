@@ -238,10 +238,64 @@ const char* kind_name(uint8_t kind, const Layout** layout) {
   return nullptr;
 }
 
+bool read_row_headers(Reader& r, size_t row_bytes, ExchangeRowHeaders& out) {
+  uint32_t count = 0;
+  if (!r.get(count) || count > row_bytes / 8) return false;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view n, v;
+    if (!r.str(n) || !r.str(v)) return false;
+    out.emplace_back(n, v);
+  }
+  return true;
+}
+
+// One field of a layout, read into the member its type uses (a header list into `headers`).
+struct FieldValue {
+  double number = 0;
+  std::string_view text;
+  uint32_t slice_len = 0;
+  uint8_t flag = 0;  // a flag, or kResp's "a response follows"
+};
+
+bool read_field(Reader& r, const Field& f, size_t row_bytes, FieldValue& v, ExchangeRowHeaders& headers) {
+  switch (f.type) {
+    case F::kHeaders: return read_row_headers(r, row_bytes, headers);
+    case F::kSlice: {
+      uint32_t off = 0;
+      return r.get(off) && r.get(v.slice_len);
+    }
+    case F::kFlag: return r.get(v.flag) && v.flag <= 1;
+    case F::kResp: return r.get(v.flag);
+    case F::kStr: return r.str(v.text);
+    case F::kNum:
+    case F::kMs: return r.get(v.number);
+  }
+  return false;
+}
+
+// kHttpResp's fields, in its layout's order: those wanted kept, the rest stepped over.
+bool read_row_response(Reader& r, size_t row_bytes, ExchangeRowResponse& out) {
+  for (const Field& f : kHttpResp) {
+    FieldValue v;
+    if (!read_field(r, f, row_bytes, v, out.headers)) return false;
+    const std::string_view name = f.name;
+    if (name == "status") out.status = v.number;
+    else if (name == "body") out.body_len = v.slice_len;
+    else if (name == "body_length") out.body_length = v.number;
+    else if (name == "body_truncated") out.body_truncated = v.flag != 0;
+  }
+  out.present = true;
+  return true;
+}
+
 }  // namespace
 
-bool read_http_request_row(std::string_view row, ExchangeRowRequest& out) {
+bool read_http_row(std::string_view row, ExchangeRowRequest& out, ExchangeRowResponse* resp) {
   out.headers.clear();
+  if (resp) {
+    resp->headers.clear();
+    resp->present = false;
+  }
   uint32_t length = 0;
   if (row.size() < kExchangeRowHeadBytes) return false;
   std::memcpy(&length, row.data(), sizeof length);
@@ -250,26 +304,20 @@ bool read_http_request_row(std::string_view row, ExchangeRowRequest& out) {
   uint8_t kind = 0;
   double conn = 0;
   if (!r.get(kind) || static_cast<ExchangeRowKind>(kind) != ExchangeRowKind::kHttp || !r.get(conn)) return false;
-  // kHttp's fields up to its headers, in the layout's order (strings, and numbers and times of 8 bytes
-  // each): the strings wanted are kept, the rest stepped over.
+  // kHttp's fields in the layout's order: those wanted kept, the rest stepped over.
   for (const Field& f : kHttp) {
-    if (f.type == F::kHeaders) {
-      uint32_t count = 0;
-      if (!r.get(count) || count > row.size() / 8) return false;
-      for (uint32_t i = 0; i < count; ++i) {
-        std::string_view n, v;
-        if (!r.str(n) || !r.str(v)) return false;
-        out.headers.emplace_back(n, v);
-      }
-      return true;
-    }
-    double number = 0;
-    std::string_view text;
-    if (f.type != F::kStr ? !r.get(number) : !r.str(text)) return false;
+    if (f.type == F::kResp && !resp) return true;
+    FieldValue v;
+    if (!read_field(r, f, row.size(), v, out.headers)) return false;
     const std::string_view name = f.name;
-    if (name == "method") out.method = text;
-    else if (name == "target") out.target = text;
-    else if (name == "host") out.host = text;
+    if (f.type == F::kResp) {
+      // No response: a note follows, which a replay has no use for.
+      return v.flag == 1 ? read_row_response(r, row.size(), *resp) : v.flag == 0;
+    }
+    if (name == "method") out.method = v.text;
+    else if (name == "target") out.target = v.text;
+    else if (name == "host") out.host = v.text;
+    else if (name == "body") out.body_len = v.slice_len;
   }
   return false;
 }

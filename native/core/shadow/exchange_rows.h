@@ -43,15 +43,31 @@ class ExchangeRowWriter {
   size_t start_;
 };
 
+using ExchangeRowHeaders = std::vector<std::pair<std::string_view, std::string_view>>;
+
 // What a replay of an http row's request needs, as views into the row.
 struct ExchangeRowRequest {
   std::string_view method, target, host;
-  std::vector<std::pair<std::string_view, std::string_view>> headers;
+  ExchangeRowHeaders headers;
+  uint32_t body_len = 0;  // the body's bytes in the batch's data (its slice's length)
 };
 
-// Reads the request part of one http row (the whole row, its length first); false when `row` is
-// not an http row or is cut short. `out.headers` is cleared first (its capacity is reused).
-bool read_http_request_row(std::string_view row, ExchangeRowRequest& out);
+// Production's answer in an http row, as views into the row, for comparing a replayed answer
+// with it (replay/same_answer.h).
+struct ExchangeRowResponse {
+  bool present = false;  // false: the row has a note (no response) instead
+  double status = 0;
+  ExchangeRowHeaders headers;
+  uint32_t body_len = 0;  // kept bytes (its slice's length)
+  double body_length = 0; // the whole body's length
+  bool body_truncated = false;
+};
+
+// Reads the request part of one http row (the whole row, its length first), and production's
+// answer when `resp` is given; false when `row` is not an http row or is cut short. Header
+// lists are cleared first (their capacity is reused).
+bool read_http_row(std::string_view row, ExchangeRowRequest& out, ExchangeRowResponse* resp);
+inline bool read_http_request_row(std::string_view row, ExchangeRowRequest& out) { return read_http_row(row, out, nullptr); }
 
 // Every row of `meta` as the JSON line the extractor wrote before rows ({"t":"http","conn":"1",
 // ...}, slices as [off, len]), for tests and the fuzz target. False, with `error` naming the row

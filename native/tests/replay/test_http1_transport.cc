@@ -256,15 +256,22 @@ TEST(http1_transport_tries_the_next_address_when_one_refuses) {
 
 namespace {
 
-// An http row as the shadow extractor writes it, with no answer (the transport reads only the request).
+// An http row's request part (no body) as the shadow extractor writes it.
+void request_fields(ExchangeRowWriter& w, const std::string& method, const std::string& target, const std::string& host,
+                    const std::vector<std::pair<std::string, std::string>>& headers) {
+  w.num(1).ms(0).str(method).str(target).str(target).str(target).str(host).str("1.1");
+  w.u32(static_cast<uint32_t>(headers.size()));
+  for (const auto& [n, v] : headers) w.str(n).str(v);
+  w.slice("", 0).num(0).flag(false);
+}
+
+// An http row with no answer (the transport reads only the request).
 std::string http_row(const std::string& method, const std::string& target, const std::string& host,
                      const std::vector<std::pair<std::string, std::string>>& headers) {
   ExchangeBatch b;
   ExchangeRowWriter w(b, ExchangeRowKind::kHttp, 1);
-  w.num(1).ms(0).str(method).str(target).str(target).str(target).str(host).str("1.1");
-  w.u32(static_cast<uint32_t>(headers.size()));
-  for (const auto& [n, v] : headers) w.str(n).str(v);
-  w.slice("", 0).num(0).flag(false).flag(false).str("no_response").end();
+  request_fields(w, method, target, host, headers);
+  w.flag(false).str("no_response").end();
   return b.meta;
 }
 
@@ -298,4 +305,55 @@ TEST(http1_transport_writes_a_request_from_its_exchange_row) {
     }
   }
   CHECK_EQ(server.connections(), 2);
+}
+
+namespace {
+
+// An http row with production's answer: 200, Content-Length, `body` (the bytes go to b.data).
+std::string http_row_answered(const std::string& target, const std::string& body, ExchangeBatch& b) {
+  ExchangeRowWriter w(b, ExchangeRowKind::kHttp, 1);
+  request_fields(w, "GET", target, "shop", {});
+  w.flag(true).num(200).str("1.1").u32(1).str("Content-Length").str(std::to_string(body.size()));
+  w.slice(body.data(), body.size()).num(static_cast<double>(body.size())).flag(false).ms(0).ms(0).ms(0).end();
+  return b.meta;
+}
+
+}  // namespace
+
+TEST(http1_transport_checks_answers_against_productions) {
+  LoopbackServer server;
+  Collector c;
+  Http1TransportOptions o{"127.0.0.1", server.port(), 2000, 1024, 1000};
+  o.same.ignored = {"content-length", "date"};
+  Http1Transport t(std::move(o), [&c] { c.wake(); });
+  // The server answers each request with its target: /r1 as production did, /r2 not.
+  ExchangeBatch same_batch, other_batch;
+  const std::string same_row = http_row_answered("/r1", "/r1", same_batch);
+  const std::string other_row = http_row_answered("/r2", "/xx", other_batch);
+  const std::string unanswered = http_row("GET", "/r3", "shop", {});
+  const std::string bytes = same_row + same_batch.data + other_row + other_batch.data + unanswered;
+  const uint32_t compare = ReplaySubmission::kFromRow | ReplaySubmission::kCompareAnswer;
+  const ReplaySubmission items[] = {{3, 1, compare, static_cast<uint32_t>(same_row.size() + same_batch.data.size())},
+                                    {3, 2, compare, static_cast<uint32_t>(other_row.size() + other_batch.data.size())},
+                                    {3, 3, compare, static_cast<uint32_t>(unanswered.size())},
+                                    {3, 0, ReplaySubmission::kCloseLane, 0}};
+  CHECK_EQ(t.submit_batch(items, 4, bytes.data()), 0u);
+  c.wait_for(t, 3);
+  CHECK_EQ(c.records.size(), 3u);
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    const ReplayCompletionRecord& r = c.records[i];
+    if (r.request_id == 1) {
+      // The same: neither headers nor body handed over.
+      CHECK_EQ(int(r.flags), int(ReplayCompletionRecord::kSameAsProduction));
+      CHECK_EQ(r.headers_len + r.body_len, 0u);
+      CHECK_EQ(r.status, 200);
+      CHECK_EQ(r.body_bytes, 3.0);
+    } else if (r.request_id == 2) {
+      CHECK_EQ(int(r.flags), 0);
+      CHECK_EQ(c.bodies[i], "/r2");
+    } else {
+      // Nothing to compare with: refused before anything is sent.
+      CHECK_EQ(int(r.failure), int(ReplayFailure::kError));
+    }
+  }
 }
