@@ -22,6 +22,11 @@ export interface Answer {
   /** Milliseconds from the request's last byte to the answer's first byte / last byte. */
   latencyMs?: number;
   durationMs?: number;
+  /**
+   * The replay's transport found this answer the same as production's under the run's rules
+   * (native/core/replay/same_answer.h) and handed over neither its headers nor its body.
+   */
+  sameAsProduction?: boolean;
 }
 
 /** The request an answer belongs to. */

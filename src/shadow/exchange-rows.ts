@@ -31,6 +31,13 @@ export function rowAt(meta: Buffer, at: number): { kind: number; end: number } {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The header lists of an http row read with `headersInRow`: left in the row, read from it by
+ * httpRowHeaders when wanted (the native transport writes the request and compares the answer
+ * from the row; most exchanges never need either list in JavaScript).
+ */
+export const HEADERS_IN_ROW: Headers = Object.freeze([]) as unknown as Headers;
+
 class RowReader {
   private readonly view: DataView;
   private readonly text: string;
@@ -41,8 +48,11 @@ class RowReader {
 
   constructor(
     private readonly meta: Buffer,
-    private readonly data: Buffer,
+    /** null: slices are read as empty (only a row's other fields are wanted). */
+    private readonly data: Buffer | null,
     private readonly where: string,
+    /** HTTP/1 rows' header lists are stepped over (HEADERS_IN_ROW). */
+    readonly headersInRow = false,
   ) {
     this.view = new DataView(meta.buffer, meta.byteOffset, meta.byteLength);
     this.text = meta.toString('latin1');
@@ -104,9 +114,23 @@ class RowReader {
     return out;
   }
 
+  /** An HTTP/1 row's headers, or HEADERS_IN_ROW (their strings stepped over) with headersInRow. */
+  httpHeaders(): Headers {
+    if (!this.headersInRow) return this.headers();
+    const count = this.u32();
+    if (count > (this.end - this.at) / 8) this.fail('has a header count longer than the row');
+    for (let i = 0; i < 2 * count; i++) {
+      const n = this.u32();
+      this.need(n);
+      this.at += n;
+    }
+    return HEADERS_IN_ROW;
+  }
+
   slice(): Buffer {
     const off = this.u32();
     const len = this.u32();
+    if (this.data === null) return EMPTY;
     if (off + len > this.data.length) this.fail("has a slice outside the batch's data");
     // Most requests have no body: one shared empty Buffer rather than a view each.
     return len === 0 ? EMPTY : this.data.subarray(off, off + len);
@@ -118,9 +142,9 @@ class RowReader {
  * A row that is not what the native side writes is an InputFileError naming `where` and the row.
  * `starts`, when given, gets each row's offset in `meta` (its length is its first u32).
  */
-export function readRows(meta: Buffer, data: Buffer, where: string, starts?: number[]): ExchangeLine[] {
+export function readRows(meta: Buffer, data: Buffer, where: string, starts?: number[], headersInRow = false): ExchangeLine[] {
   const out: ExchangeLine[] = [];
-  const r = new RowReader(meta, data, where);
+  const r = new RowReader(meta, data, where, headersInRow);
   while (r.end < meta.length) {
     const at = r.end;
     r.row++;
@@ -171,7 +195,7 @@ function readRow(r: RowReader): ExchangeLine {
         route: r.str(),
         host: r.str(),
         version: r.str(),
-        headers: r.headers(),
+        headers: r.httpHeaders(),
         body: r.slice(),
         body_length: r.f64(),
         body_truncated: r.flag(),
@@ -181,7 +205,7 @@ function readRow(r: RowReader): ExchangeLine {
       line.resp = {
         status: r.f64(),
         version: r.str(),
-        headers: r.headers(),
+        headers: r.httpHeaders(),
         body: r.slice(),
         body_length: r.f64(),
         body_truncated: r.flag(),
@@ -227,6 +251,21 @@ function readRow(r: RowReader): ExchangeLine {
     default:
       return r.fail(`is of an unknown kind (${kind})`);
   }
+}
+
+/**
+ * The request's and production's header lists of one http row (`bytes[start, end)`), read with
+ * headersInRow before: what HEADERS_IN_ROW stood for.
+ */
+export function httpRowHeaders(bytes: Buffer, start: number, end: number): { request: Headers; response: Headers } {
+  // No batch data: the row's slices are stepped over.
+  const r = new RowReader(bytes, null, 'shadow exchanges');
+  r.row = 1;
+  r.at = start + 4;
+  r.end = end;
+  const line = readRow(r);
+  if (line.t !== 'http') return r.fail('is not an HTTP/1 exchange');
+  return { request: line.headers, response: line.resp?.headers ?? [] };
 }
 
 /** Why a request has no response: one of `known`. */

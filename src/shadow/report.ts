@@ -125,6 +125,8 @@ class RouteState {
 
 const bump = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
 const MAX_SIGNATURES = 256;
+/** What add() returns for an exchange that matched without a comparison here (read-only). */
+const NO_DIFFERENCES: Difference[] = Object.freeze([]) as unknown as Difference[];
 /**
  * Distinct WHEREs counted per route (and noise keys remembered): JSON whose member names are ids
  * would otherwise grow them without end. Later ones are counted under "other".
@@ -251,6 +253,12 @@ export class ShadowReport {
     const candMs = answerMs(outcome.candidate);
     if (candMs !== undefined) r.candidate.add(candMs);
     r.compared++;
+    // The transport compared it already (same_answer.h, never with a primary): nothing to report.
+    if (outcome.candidate.sameAsProduction && !outcome.primary) {
+      r.matched++;
+      this.opts.metrics?.exchange(label, 'match', prodMs, candMs);
+      return NO_DIFFERENCES;
+    }
     if (outcome.primary) {
       for (const d of compareExchange(outcome.production, outcome.primary, this.opts.rules, info.protocol).differences) {
         if (r.noisy.size < MAX_WHERES) r.noisy.add(noiseKey(d.where));

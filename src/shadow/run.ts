@@ -85,10 +85,11 @@ export interface RunOptions {
 
 export async function runShadow(run: ShadowSettings, source: ExchangeSource, err: NodeJS.WritableStream, opts: RunOptions = {}): Promise<ShadowResult> {
   const t0 = performance.now();
-  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules: compareRules(run.ignore), metrics: opts.metrics });
+  const rules = compareRules(run.ignore);
+  const report = new ShadowReport({ maxRoutes: run.maxRoutes, rules, metrics: opts.metrics });
   const dropped: Record<string, number> = {};
   const replayer = new Replayer(
-    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary), maxIdleClients: run.limits.maxInFlight, http1Transport: run.http1Transport },
+    { candidate: laneOptions(run, run.target), primary: run.primary && laneOptions(run, run.primary), maxIdleClients: run.limits.maxInFlight, http1Transport: run.http1Transport, rules },
     (ex, outcome: Outcome) => report.add(ex.info as ExchangeInfo, outcome),
   );
   const scheduler = new ShadowScheduler(
@@ -117,7 +118,7 @@ export async function runShadow(run: ShadowSettings, source: ExchangeSource, err
     }
   };
   let failure: unknown;
-  const decoder = new BatchDecoder(!source.live);
+  const decoder = new BatchDecoder(!source.live, replayer.headersInRow);
   source.onExchanges(
     (batch) => {
       if (failure) return;

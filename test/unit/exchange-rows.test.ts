@@ -3,6 +3,7 @@
 // the row, never a TypeError or a RangeError (checked on 3,000 seeded mutations as well).
 import { describe, expect, it } from 'vitest';
 import { InputFileError } from '../../src/errors';
+import { HEADERS_IN_ROW, httpRowHeaders, readRows } from '../../src/shadow/exchange-rows';
 import { parseExchangeBatch, type ExchangeLine } from '../../src/shadow/native-exchanges';
 import { encodeRows } from '../helpers/exchange-rows';
 
@@ -39,9 +40,10 @@ const lines: ExchangeLine[] = [
   { t: 'close', conn: '7', ts_ms: 1700000000008 },
 ];
 
-function refusal(meta: Buffer, data: Buffer): string {
+function refusal(meta: Buffer, data: Buffer, headersInRow = false): string {
   try {
-    parseExchangeBatch({ meta, data }, 'batch');
+    if (headersInRow) readRows(meta, data, 'batch', undefined, true);
+    else parseExchangeBatch({ meta, data }, 'batch');
   } catch (err) {
     if (!(err instanceof InputFileError)) throw err;
     return err.message;
@@ -59,6 +61,28 @@ describe('exchange rows', () => {
     // The header's bytes as they were on the wire (é as one byte, not UTF-8's two).
     expect(Buffer.from(http.headers[1][1], 'latin1')).toEqual(Buffer.from([0x63, 0x61, 0x66, 0xe9]));
     expect(parseExchangeBatch({ meta: Buffer.alloc(0), data: Buffer.alloc(0) })).toEqual([]);
+  });
+
+  it('HTTP/1 header lists left in their rows are read from them when wanted, as a whole read gives them', () => {
+    const batch = encodeRows(lines);
+    const starts: number[] = [];
+    const lean = readRows(batch.meta, batch.data, 'batch', starts, true);
+    const whole = parseExchangeBatch(batch);
+    for (let i = 0; i < lines.length; i++) {
+      const l = lean[i];
+      const w = whole[i];
+      if (l.t === 'http' && w.t === 'http') {
+        expect(l.headers).toBe(HEADERS_IN_ROW);
+        if (l.resp) expect(l.resp.headers).toBe(HEADERS_IN_ROW);
+        const h = httpRowHeaders(batch.meta, starts[i], starts[i] + batch.meta.readUInt32LE(starts[i]));
+        expect(h).toEqual({ request: w.headers, response: w.resp?.headers ?? [] });
+        expect({ ...l, headers: w.headers, resp: l.resp && { ...l.resp, headers: w.resp!.headers } }).toEqual(w);
+      } else {
+        // HTTP/2 rows keep theirs: their lanes send from the lists.
+        expect(l).toEqual(w);
+      }
+    }
+    expect(() => httpRowHeaders(batch.meta, 0, batch.meta.readUInt32LE(0))).toThrow(InputFileError);
   });
 
   it('refuses what the native side does not write, naming the row', () => {
@@ -93,6 +117,9 @@ describe('exchange rows', () => {
       for (let f = 0; f < flips; f++) m[Math.floor(next() * m.length)] = Math.floor(next() * 256);
       if (next() < 0.3) m = m.subarray(0, Math.floor(next() * m.length));
       outcomes[refusal(m, data) === 'read' ? 'read' : 'refused']++;
+      // Stepping over header lists refuses what reading them would, never anything else.
+      const lean = refusal(m, data, true);
+      if (lean !== 'read') expect(lean).toMatch(/^batch: row \d+ /);
     }
     expect(outcomes.read + outcomes.refused).toBe(3000);
     expect(outcomes.refused).toBeGreaterThan(1000);

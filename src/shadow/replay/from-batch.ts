@@ -3,9 +3,9 @@
 // sent; from a file they stay views of it (no copy per exchange): the read-ahead keeps only a few
 // batches' exchanges waiting (run.ts, fileReadAhead).
 import type { Answer } from '../answer';
-import { readRows } from '../exchange-rows';
+import { HEADERS_IN_ROW, httpRowHeaders, readRows } from '../exchange-rows';
 import type { ExchangeBatch, ExchangeLine, H2Line, HttpLine } from '../native-exchanges';
-import type { ExchangeRowRef, ShadowEvent } from './exchange';
+import type { ExchangeRowRef, ReplayExchange, ShadowEvent } from './exchange';
 
 type Keep = (b: Buffer) => Buffer;
 const copy: Keep = (b) => Buffer.from(b);
@@ -62,14 +62,21 @@ export class BatchDecoder {
   private readonly serverPorts = new Map<string, number>();
   private readonly keep: Keep;
 
-  /** `views`: bodies stay views of the batch's data (a file's few waiting batches), else copies. */
-  constructor(private readonly views = false) {
+  /**
+   * `views`: bodies stay views of the batch's data (a file's few waiting batches), else copies.
+   * `headersInRow`: HTTP/1 exchanges' header lists stay in their rows (HEADERS_IN_ROW) until
+   * headersFromRow reads them: for a replay whose transport writes requests from rows.
+   */
+  constructor(
+    private readonly views = false,
+    private readonly headersInRow = false,
+  ) {
     this.keep = views ? view : copy;
   }
 
   decode(batch: ExchangeBatch): ShadowEvent[] {
     const starts: number[] = [];
-    const lines = readRows(batch.meta, batch.data, 'shadow exchanges', starts);
+    const lines = readRows(batch.meta, batch.data, 'shadow exchanges', starts, this.headersInRow);
     return lines.map((m, i) => this.event(m, m.t === 'http' ? this.row(batch.meta, starts[i]) : undefined));
   }
 
@@ -106,4 +113,13 @@ export class BatchDecoder {
       }
     }
   }
+}
+
+/** Reads the request's and production's header lists an HTTP/1 exchange left in its row, if it did. */
+export function headersFromRow(ex: ReplayExchange): void {
+  const req = ex.request;
+  if (req.kind !== 'http' || !req.row || (req.headers !== HEADERS_IN_ROW && ex.production.headers !== HEADERS_IN_ROW)) return;
+  const h = httpRowHeaders(req.row.bytes, req.row.start, req.row.end);
+  req.headers = h.request;
+  ex.production.headers = h.response;
 }

@@ -6,7 +6,8 @@ import type { ShadowTarget } from '../../config/shadow-options';
 import type { HttpRequest, RawTurn } from './exchange';
 
 export interface Lane {
-  send(request: HttpRequest | RawTurn): Promise<Answer>;
+  /** `production`: production's answer, for a lane whose transport compares answers itself. */
+  send(request: HttpRequest | RawTurn, production?: Answer): Promise<Answer>;
   /** After the last send: closes the lane's connection. */
   close(): Promise<void>;
 }

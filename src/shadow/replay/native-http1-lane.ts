@@ -30,9 +30,10 @@ export class NativeHttp1Lane implements Lane {
     this.lane = transport.openLane();
   }
 
-  send(req: HttpRequest | RawTurn): Promise<Answer> {
+  send(req: HttpRequest | RawTurn, production?: Answer): Promise<Answer> {
     if (req.kind !== 'http') return Promise.reject(new ReplayError('protocol', `an HTTP/1 lane cannot send a ${req.kind} request`));
     const body = req.body.length ? req.body : undefined;
+    if (req.row && production && this.transport.comparesAnswers) return this.transport.sendRowToCompare(this.lane, req.row, body, production.body);
     if (req.row) return this.transport.sendRow(this.lane, req.row, body);
     const close = asksToClose(req);
     return this.transport.send(this.lane, http1RequestHead(req, this.opts, close), body, req.method === 'HEAD', close);

@@ -45,6 +45,11 @@ export interface NativeHttp1Options {
   hostRewrite?: string;
   /** The target's host[:port], for a request that had no Host. */
   defaultHost: string;
+  /**
+   * Lower-case header names the transport's check of answers against production's leaves out
+   * (native/core/replay/same_answer.h): compare.ts's ignored names under the run's rules.
+   */
+  sameIgnoredHeaders?: string[];
 }
 
 // ReplayCompletionRecord's layout and ReplayFailure's order (http1_transport.h).
@@ -59,6 +64,12 @@ const HEAD = 1;
 const CLOSE_AFTER = 2;
 const LANE_END = 4;
 const FROM_ROW = 8;
+const COMPARE_ANSWER = 16;
+// A completion record's flags (ReplayCompletionRecord).
+const BODY_TRUNCATED = 1;
+const SAME_AS_PRODUCTION = 2;
+const NO_HEADERS: [string, string][] = [];
+const NO_BODY = Buffer.alloc(0);
 
 interface Waiting {
   resolve: (a: Answer) => void;
@@ -73,6 +84,8 @@ interface Outgoing {
   head: string;
   row?: ExchangeRowRef;
   body?: Buffer;
+  /** Production's body, after the request's (COMPARE_ANSWER). */
+  production?: Buffer;
 }
 
 export class NativeHttp1Transport {
@@ -83,8 +96,11 @@ export class NativeHttp1Transport {
   private stopped = false;
   private outgoing: Outgoing[] = [];
   private flushing?: NodeJS.Immediate;
+  /** Answers the same as production's come back as `sameAsProduction`, without headers or body. */
+  readonly comparesAnswers: boolean;
 
-  constructor(opts: LaneOptions) {
+  /** `sameIgnoredHeaders`: answers are compared with production's here (sendRow with production's body). */
+  constructor(opts: LaneOptions, sameIgnoredHeaders?: string[]) {
     const options: NativeHttp1Options = {
       host: opts.target.host,
       port: opts.target.port,
@@ -95,7 +111,9 @@ export class NativeHttp1Transport {
       markerValue: opts.marker?.[1],
       hostRewrite: opts.hostRewrite,
       defaultHost: opts.target.origin.slice(opts.target.origin.indexOf('//') + 2),
+      sameIgnoredHeaders,
     };
+    this.comparesAnswers = sameIgnoredHeaders !== undefined;
     this.handle = new (native().NativeHttp1Transport)(options, () => this.drain());
   }
 
@@ -108,7 +126,7 @@ export class NativeHttp1Transport {
 
   /** `head`: the request line and headers with the blank line, as latin1 text; `body` follows it. */
   send(lane: number, head: string, body: Buffer | undefined, isHead: boolean, close: boolean): Promise<Answer> {
-    return this.submitOne({ lane, id: 0, flags: (isHead ? HEAD : 0) | (close ? CLOSE_AFTER : 0), head, body });
+    return this.submitOne({ lane, id: 0, flags: (isHead ? HEAD : 0) | (close ? CLOSE_AFTER : 0), head, row: undefined, body, production: undefined });
   }
 
   /**
@@ -117,7 +135,15 @@ export class NativeHttp1Transport {
    * made here for it.
    */
   sendRow(lane: number, row: ExchangeRowRef, body: Buffer | undefined): Promise<Answer> {
-    return this.submitOne({ lane, id: 0, flags: FROM_ROW, head: '', row, body });
+    return this.submitOne({ lane, id: 0, flags: FROM_ROW, head: '', row, body, production: undefined });
+  }
+
+  /**
+   * sendRow, and the answer compared with production's on the transport's thread (comparesAnswers):
+   * one found the same comes back as `sameAsProduction` with neither headers nor body.
+   */
+  sendRowToCompare(lane: number, row: ExchangeRowRef, body: Buffer | undefined, production: Buffer): Promise<Answer> {
+    return this.submitOne({ lane, id: 0, flags: FROM_ROW | COMPARE_ANSWER, head: '', row, body, production });
   }
 
   private submitOne(o: Outgoing): Promise<Answer> {
@@ -132,7 +158,7 @@ export class NativeHttp1Transport {
 
   /** The lane's connection closes once its last request is answered. */
   closeLane(lane: number): void {
-    if (!this.stopped) this.queue({ lane, id: 0, flags: LANE_END, head: '' });
+    if (!this.stopped) this.queue({ lane, id: 0, flags: LANE_END, head: '', row: undefined, body: undefined, production: undefined });
   }
 
   private queue(o: Outgoing): void {
@@ -151,7 +177,7 @@ export class NativeHttp1Transport {
     if (!list.length) return;
     this.outgoing = [];
     let total = 0;
-    for (const o of list) total += (o.row ? o.row.end - o.row.start : o.head.length) + (o.body?.length ?? 0);
+    for (const o of list) total += (o.row ? o.row.end - o.row.start : o.head.length) + (o.body?.length ?? 0) + (o.production?.length ?? 0);
     const bytes = Buffer.allocUnsafe(total);
     const items = new Uint32Array(list.length * 4);
     let off = 0;
@@ -161,6 +187,7 @@ export class NativeHttp1Transport {
       if (o.row) off += o.row.bytes.copy(bytes, off, o.row.start, o.row.end);
       else off += bytes.write(o.head, off, 'latin1');
       if (o.body) off += o.body.copy(bytes, off);
+      if (o.production) off += o.production.copy(bytes, off);
       items[i * 4] = o.lane;
       items[i * 4 + 1] = o.id;
       items[i * 4 + 2] = o.flags;
@@ -207,9 +234,22 @@ export class NativeHttp1Transport {
         const failure = view.getUint8(r + 4);
         const headersLen = view.getUint32(r + 8, true);
         const bodyLen = view.getUint32(r + 12, true);
+        const flags = view.getUint8(r + 5);
         const waiting = this.settle(id);
         if (waiting) {
-          if (failure !== 0) {
+          if (flags & SAME_AS_PRODUCTION) {
+            // Nothing of it was handed over: nothing in it differs from production's.
+            waiting.resolve({
+              status: view.getUint16(r + 6, true),
+              headers: NO_HEADERS,
+              body: NO_BODY,
+              bodyLength: view.getFloat64(r + 16, true),
+              bodyTruncated: false,
+              latencyMs: view.getFloat64(r + 24, true),
+              durationMs: view.getFloat64(r + 32, true),
+              sameAsProduction: true,
+            });
+          } else if (failure !== 0) {
             waiting.reject(new ReplayError(FAILURES[failure] ?? 'error', data.toString('latin1', off, off + headersLen)));
           } else {
             waiting.resolve({
@@ -219,9 +259,10 @@ export class NativeHttp1Transport {
               // excerpts as strings, never a body), and the batch with it.
               body: data.subarray(off + headersLen, off + headersLen + bodyLen),
               bodyLength: view.getFloat64(r + 16, true),
-              bodyTruncated: view.getUint8(r + 5) !== 0,
+              bodyTruncated: (flags & BODY_TRUNCATED) !== 0,
               latencyMs: view.getFloat64(r + 24, true),
               durationMs: view.getFloat64(r + 32, true),
+              sameAsProduction: false,
             });
           }
         }
@@ -232,7 +273,6 @@ export class NativeHttp1Transport {
   }
 }
 
-/** "name\0value\0..." as [name, value] pairs. */
 /** "name\0value\0..." as pairs (sliced in place: no array of all the parts first). */
 function headerPairs(block: string): [string, string][] {
   const out: [string, string][] = [];

@@ -3,6 +3,8 @@
 // report. Lanes open at a connection's first exchange and close when the scheduler says its last
 // one is done.
 import type { Answer, Outcome } from '../answer';
+import { ignoredHeaders, type CompareRules } from '../compare';
+import { headersFromRow } from './from-batch';
 import type { ReplayExchange } from './exchange';
 import { Http1Clients } from './http1-clients';
 import { Http1Lane } from './http1-lane';
@@ -20,6 +22,11 @@ export interface ReplayerOptions {
   maxIdleClients: number;
   /** HTTP/1 to http:// targets: the native transport (default) or undici (https always uses undici). */
   http1Transport?: Http1TransportKind;
+  /**
+   * The comparison's rules: without a primary, the native transport checks the candidate's
+   * answers against production's itself (an answer the same comes back without headers or body).
+   */
+  rules?: CompareRules;
 }
 
 export interface ReplayCounts {
@@ -47,13 +54,15 @@ interface Target {
   /** HTTP/1 goes native; the transport (a thread) is made at the first HTTP/1 lane. */
   nativeHttp1: boolean;
   native?: NativeHttp1Transport;
+  /** The native transport compares answers with production's, leaving out these header names. */
+  sameIgnoredHeaders?: string[];
 }
 
 function laneFor(ex: ReplayExchange, t: Target): Lane {
   switch (ex.request.kind) {
     case 'http':
       if (!t.nativeHttp1) return new Http1Lane(t.opts, t.clients);
-      t.native ??= new NativeHttp1Transport(t.opts);
+      t.native ??= new NativeHttp1Transport(t.opts, t.sameIgnoredHeaders);
       return new NativeHttp1Lane(t.opts, t.native);
     case 'h2':
       return new Http2Lane(t.opts);
@@ -81,6 +90,16 @@ export class Replayer {
     });
     this.candidate = target(opts.candidate);
     this.primary = opts.primary && target(opts.primary);
+    // With a primary every answer is compared in JavaScript (noise is told from both comparisons).
+    if (!this.primary && opts.rules) this.candidate.sameIgnoredHeaders = [...ignoredHeaders(opts.rules)];
+  }
+
+  /**
+   * Whether HTTP/1 exchanges may leave their header lists in their rows (BatchDecoder): every
+   * HTTP/1 lane then sends from the row, and report() reads the lists when a comparison needs them.
+   */
+  get headersInRow(): boolean {
+    return this.candidate.nativeHttp1 && (!this.primary || this.primary.nativeHttp1);
   }
 
   get counts(): ReplayCounts {
@@ -96,7 +115,7 @@ export class Replayer {
     }
     this.tally.sent++;
     // One promise per request without a primary: this runs for every replayed request.
-    const candidate = lanes.candidate.send(ex.request);
+    const candidate = lanes.candidate.send(ex.request, ex.production);
     if (!lanes.primary) return candidate.then((a) => this.report(ex, a), (e: unknown) => this.report(ex, replayError(e)));
     return Promise.all([settle(candidate), settle(lanes.primary.send(ex.request))]).then(([c, p]) => this.report(ex, c, p));
   }
@@ -110,6 +129,8 @@ export class Replayer {
     } else {
       this.tally.answered++;
       if (primary instanceof ReplayError) this.tally.primaryErrors++;
+      // Compared in JavaScript: the header lists are wanted now.
+      if (!candidate.sameAsProduction) headersFromRow(ex);
       outcome = { kind: 'compared', production: ex.production, candidate, ...(primary && !(primary instanceof ReplayError) ? { primary } : {}) };
     }
     this.onOutcome(ex, outcome);
