@@ -21,6 +21,9 @@
 # two shared cores it would otherwise compete with production as the agent's replay does not.
 # SHAPE=close: every wrk request on a connection of its own (Connection: close), the many-short-
 # connections shape, where each replayed request is also a new connection to the candidate.
+# PIN=1: production's side (wrk and the production server) on CPU 0, the agent and the candidate
+# on CPU 1: a node with a core to spare, where the agent does not share production's core (the
+# kernel's copy of each packet into the capture ring still runs where production's packets do).
 # Needs root, iproute2, wrk, curl, Go (to build the server).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -43,6 +46,7 @@ for tool in wrk curl; do command -v $tool >/dev/null || { echo "$tool is not ins
 SHADOW=1
 node "$ROOT/bin/podspan" shadow --help 2>&1 | grep -q -- --target || { SHADOW=0; echo "podspan shadow is not available in this build: shadowing-off rounds only"; }
 SERVER=$(bash "$ROOT/scripts/bench-tools.sh" http-server)
+if [ "${PIN:-0}" = 1 ]; then ON_PROD=(taskset -c 0); ON_SIDE=(taskset -c 1); else ON_PROD=(); ON_SIDE=(); fi
 mkdir -p "$OUT"
 
 for ns in $C $P $K; do ip netns add "$ns"; ip netns exec "$ns" ip link set lo up; done
@@ -52,8 +56,8 @@ ip netns exec $C ip addr add 198.18.5.1/30 dev sc$tag; ip netns exec $P ip addr 
 ip netns exec $P ip addr add 198.18.6.1/30 dev sk$tag; ip netns exec $K ip addr add $CAND/30 dev sq$tag
 ip netns exec $C ip link set sc$tag up; ip netns exec $P ip link set sp$tag up
 ip netns exec $P ip link set sk$tag up; ip netns exec $K ip link set sq$tag up
-ip netns exec $P "$SERVER" -listen $PROD:8080 -stats 127.0.0.1:8081 2>"$OUT/prod.log" & prod_pid=$!
-ip netns exec $K nice -n "${CANDIDATE_NICE:-0}" "$SERVER" -listen $CAND:8080 -stats 127.0.0.1:8081 2>"$OUT/cand.log" & cand_pid=$!
+ip netns exec $P "${ON_PROD[@]}" "$SERVER" -listen $PROD:8080 -stats 127.0.0.1:8081 2>"$OUT/prod.log" & prod_pid=$!
+ip netns exec $K "${ON_SIDE[@]}" nice -n "${CANDIDATE_NICE:-0}" "$SERVER" -listen $CAND:8080 -stats 127.0.0.1:8081 2>"$OUT/cand.log" & cand_pid=$!
 for _ in $(seq 50); do grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" && break; sleep 0.1; done
 grep -q ready "$OUT/prod.log" && grep -q ready "$OUT/cand.log" || { echo "the servers did not start"; exit 1; }
 
@@ -82,17 +86,17 @@ run_round() {  # off|on -> "p50_ms p99_ms requests agent_cpu_s candidate_request
       rm -rf "$OUT/agent-reports"
       printf '%s\n' 'sessions:' '  - name: bench' "    sources: { interfaces: [sp$tag] }" '    filter: { bpf: "tcp port 8080" }' \
         "    targets: [ { shadow: { target: \"http://$CAND:8080\", serverPorts: [8080], reportDir: \"$OUT/agent-reports\" } } ]" >"$OUT/agent.yaml"
-      ip netns exec $P node "$bin" agent --config "$OUT/agent.yaml" >"$OUT/agent.log" 2>&1 & agent_pid=$!
+      ip netns exec $P "${ON_SIDE[@]}" node "$bin" agent --config "$OUT/agent.yaml" >"$OUT/agent.log" 2>&1 & agent_pid=$!
     else
     # shellcheck disable=SC2086
-    ip netns exec $P node "$bin" shadow ${AGENT_FLAGS:-} -i sp$tag --server-port 8080 \
+    ip netns exec $P "${ON_SIDE[@]}" node "$bin" shadow ${AGENT_FLAGS:-} -i sp$tag --server-port 8080 \
       --target "http://$CAND:8080" --report "$OUT/report" >"$OUT/agent.log" 2>&1 & agent_pid=$!
     fi
     for _ in $(seq 100); do grep -qiE 'listening|capturing|shadowing|running 1 captures' "$OUT/agent.log" && break; sleep 0.1; done
     cpu0=$(cpu_ticks $agent_pid)
   fi
   local shape=(); [ "${SHAPE:-keepalive}" = close ] && shape=(-H 'Connection: close')
-  ip netns exec $C timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" "${shape[@]}" \
+  ip netns exec $C "${ON_PROD[@]}" timeout $((DURATION + 30)) wrk -t 2 -c $CONNS -d "${DURATION}s" --latency -s "$OUT/pace.lua" "${shape[@]}" \
     "http://$PROD:8080/fast/1" >"$OUT/wrk.txt" 2>&1 || true
   if [ "$mode" != off ]; then
     sleep 2  # the agent drains what it captured last
