@@ -138,6 +138,17 @@ describe.skipIf(!canUseNetns)('live capture on veth pairs', () => {
     expect(tsharkWarnings(out)).toBe('');
   });
 
+  it('keeps every packet that reached the ring before Ctrl-C, signalled without waiting for the block timeout', async () => {
+    const out = path.join(tmp, 'at-once.pcap');
+    const cap = await startCapture(['-i', veths[0].b, '-w', out]);
+    send(veths[0].a, 300);
+    // At once: the kernel has not yet retired the ring's block that holds the last packets.
+    cap.child.kill('SIGINT');
+    expect(await cap.exited).toBe(0);
+    expect(cap.stderr()).toContain('300 packets captured');
+    expect(capinfos([out]).get(out)!.packets).toBe(300);
+  });
+
   it('podspan streams -i: the progress line counts packets while a quiet interface is captured', async () => {
     const streams = await startInNs(nsB, [process.execPath, podspanBin, 'streams', '-i', veths[1].b, '-o', path.join(tmp, 'streams-progress')], /listening on/);
     send(veths[1].a, 100, { proto: 'tcp' });

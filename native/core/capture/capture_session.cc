@@ -32,6 +32,10 @@ uint64_t monotonic_ms() {
 }
 
 constexpr uint64_t kLiveFlushMs = 1000;
+// After a stop from outside, how long past the block timeout the ring is still read: the kernel's
+// retire timer runs late on a loaded machine too.
+constexpr uint64_t kDrainMarginMs = 50;
+constexpr uint64_t kDrainCapMs = 2000;
 constexpr size_t kOfflineReadPackets = 1024;
 constexpr size_t kOfflineReadBytes = 1 << 20;
 
@@ -418,8 +422,36 @@ void CaptureSession::live_loop(Source& s) {
     }
     after_dispatch(s, false, idle);
   }
+  if (interrupted_.load() && s.fd >= 0) drain_ring(s, wait_ms);
   after_dispatch(s, true);
   thread_done();
+}
+
+// Stopped from outside (Ctrl-C, --duration, a session's end), what reached the ring before then is
+// still read: every block the kernel has retired, and the one it was filling, which its timer
+// retires within the block timeout. A reader behind a burst (a loaded machine) catches up here
+// instead of leaving retired blocks unread; past kDrainCapMs an interface that never goes quiet
+// stops being read.
+void CaptureSession::drain_ring(Source& s, int wait_ms) {
+  const uint64_t start = monotonic_ms();
+  const uint64_t until = start + static_cast<uint64_t>(wait_ms) + kDrainMarginMs;
+  for (;;) {
+    const int n = pcap_dispatch(s.pcap, -1, &CaptureSession::on_packet, reinterpret_cast<unsigned char*>(&s));
+    if (n == PCAP_ERROR) {
+      set_error(ErrorKind::kInterface, s.name + ": " + pcap_geterr(s.pcap));
+      return;
+    }
+    after_dispatch(s, false, false);
+    const uint64_t now = monotonic_ms();
+    // PCAP_ERROR_BREAK is the stop's own pcap_breakloop, cleared by that call: read again at once.
+    if (n == PCAP_ERROR_BREAK) continue;
+    // Past the block timeout: only blocks already retired are read, until the ring is empty.
+    if (now >= until && (n == 0 || now - start >= kDrainCapMs)) return;
+    if (n == 0) {
+      pollfd pfd{s.fd, POLLIN, 0};
+      ::poll(&pfd, 1, static_cast<int>(until - now));
+    }
+  }
 }
 
 void CaptureSession::offline_loop(Source& s) {

@@ -112,6 +112,7 @@ class CaptureSession {
   void set_live_filter(Source& src, const std::string& device);
   void open_offline();
   void live_loop(Source& s);
+  void drain_ring(Source& s, int wait_ms);
   void offline_loop(Source& s);
   // Ends the capture from inside (count reached, error): unlike stop(), a file still waits for room.
   void end_capture();
