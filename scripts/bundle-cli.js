@@ -35,6 +35,13 @@ esbuild.buildSync({
   target: `node${process.versions.node.split('.')[0]}`,
   format: 'cjs',
   external,
+  // Without comments and indentation: a smaller file to read and hash at every start, and pure
+  // ASCII (esbuild escapes the rest), which start.js reads as latin1, a byte per character.
+  // node:child_process at its first use (scripts/lazy-child-process.js), not at start-up.
+  alias: { 'node:child_process': path.join(__dirname, 'lazy-child-process.js') },
+  minifyWhitespace: true,
+  legalComments: 'none',
+  charset: 'ascii',
   logLevel: 'error',
 });
 // The build's name, which the code cache will carry too (dist/cli/start.js).

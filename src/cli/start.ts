@@ -3,6 +3,7 @@
 // command pays its start-up before any work, and most of what Node 20 spends there on our code is
 // resolving ~40 files and compiling them (Node 22's module.enableCompileCache is not in Node 20).
 // Only Node's built-ins load here, so this file costs nothing of what it saves.
+import { isAscii } from 'node:buffer';
 import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
@@ -70,7 +71,9 @@ export function loadCli(dir: string): Start {
   if (bundleTime === undefined || (filesTime !== undefined && filesTime > bundleTime)) {
     return { cli: require(path.join(dir, 'main.js')) as LoadedCli, from: 'files', cache: 'none' };
   }
-  const source = fs.readFileSync(bundlePath, 'utf8');
+  // The bundle is ASCII (scripts/bundle-cli.js): read a byte per character, without UTF-8's decoding.
+  const bytes = fs.readFileSync(bundlePath);
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   const cacheFile = path.join(dir, CODE_CACHE);
   const id = buildId(source);
   const cachedData = cachedCode(cacheFile, id);
