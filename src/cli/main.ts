@@ -49,7 +49,22 @@ function nameNearestFlag(cmd: Command): Command {
   return cmd;
 }
 
-function program(): Command {
+/** The subcommands program() defines (an unknown name builds them all, so one left out here only costs time). */
+const SUBCOMMANDS = ['capture', 'streams', 'analyze', 'shadow', 'agent', 'collector', 'export', 'extcap', 'interfaces', 'version'];
+
+/** A stand-in for a subcommand not being run: it takes the calls that build one and builds nothing. */
+function unbuilt(): Command {
+  const stub: Command = new Proxy({} as Command, { get: () => () => stub });
+  return stub;
+}
+
+/**
+ * The program, with only the subcommand `argv` runs built when it names one: commander makes an
+ * Option object per flag, ~2 ms of every start for all subcommands' ~200 flags (BENCHMARKS.md,
+ * issue 17). `podspan --help`, `help` or an unknown name build them all.
+ */
+function program(argv: string[]): Command {
+  const only = SUBCOMMANDS.find((name) => name === argv[2]);
   const version = (require('../../package.json') as { version: string }).version;
   const cmd = new Command('podspan')
     .description('port-mirroring capture agent: capture, write pcap/pcapng, forward to collectors')
@@ -58,9 +73,9 @@ function program(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`podspan: ${text.replace(/^error: /, '')}`) });
+  const sub = (name: string): Command => (only === undefined || only === name ? cmd.command(name) : unbuilt());
 
-  cmd
-    .command('capture')
+  sub('capture')
     .description('capture packets live (-i) or from a file (-r), to a file (-w, - for standard output) or the terminal, with tcpdump\'s flags')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .option('-i, --interface <name>', 'interface to capture on (repeatable)', collect)
@@ -129,8 +144,7 @@ function program(): Command {
       .option('-j, --time-stamp-type <type>', 'capture with this time stamp type (e.g. host, adapter; podspan capture -J lists them)')
       .option('--duration <seconds>', 'stop after this many seconds');
 
-  captureSource(cmd
-    .command('streams')
+  captureSource(sub('streams')
     .description('reassemble TCP into one file per stream direction and DIR/index.jsonl (like tcpflow)')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .option('-o, --out-dir <dir>', 'folder for the stream files and index.jsonl (created if missing)'))
@@ -146,8 +160,7 @@ function program(): Command {
       process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, process.stderr);
     });
 
-  captureSource(cmd
-    .command('analyze')
+  captureSource(sub('analyze')
     .description('connection, HTTP/gRPC and DNS records and per-server/route latency, errors and retransmissions (DIR/*.jsonl, DIR/summary.json, top lists)')
     .argument('[expression...]', 'BPF filter expression (same as -f)')
     .requiredOption('-o, --out-dir <dir>', 'folder for flows.jsonl, http.jsonl, dns.jsonl and summary.json (created if missing)'))
@@ -162,8 +175,7 @@ function program(): Command {
       process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
     });
 
-  captureSource(cmd
-    .command('shadow')
+  captureSource(sub('shadow')
     .description('replay the requests production\'s clients made to a candidate version and report where its answers differ')
     .argument('[expression...]', 'BPF filter expression (same as -f)'))
     .option('--target <url>', 'the candidate: http(s)://HOST[:PORT], or tcp://HOST:PORT with --protocol raw (required)')
@@ -188,8 +200,7 @@ function program(): Command {
       process.exitCode = await (await import('./shadow-command')).runShadowCommand({ ...opts, expression } as never, process.stderr);
     });
 
-  cmd
-    .command('agent')
+  sub('agent')
     .description('the node agent: mirror sessions from a config file (and MirrorSession resources in a cluster)')
     .option('--config <file>', 'agent configuration (YAML; default $PODSPAN_CONFIG); without it: this host, rotating pcapng under ./captures')
     .option('--check-config', 'validate --config and exit')
@@ -199,8 +210,7 @@ function program(): Command {
       process.exitCode = await (await import('./agent-command')).runAgent(opts as never, process.stderr);
     });
 
-  cmd
-    .command('collector')
+  sub('collector')
     .description('receive mirrored frames from agents over gRPC and write one pcapng per agent')
     .option('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:50051')
     .option('--out <dir>', 'folder for the capture files (created if missing)')
@@ -233,8 +243,7 @@ function program(): Command {
       process.exitCode = await (await import('./collector-command')).runCollector(opts as never, process.stderr);
     });
 
-  cmd
-    .command('export')
+  sub('export')
     .description('the packets of pods/nodes over a time range, from captures in object storage, merged into one pcapng')
     .option('--store <s3://bucket/prefix>', 'where the collectors upload (collector --store)')
     .option('--since <time>', 'from (ISO 8601, now, or -10m / -2h / -1d)')
@@ -250,8 +259,7 @@ function program(): Command {
       process.exitCode = await (await import('./export-command')).runExport(opts as never, process.stdout, process.stderr);
     });
 
-  cmd
-    .command('extcap')
+  sub('extcap')
     .description("Wireshark's extcap protocol; `podspan extcap install [--collector grpc://HOST:PORT]` adds podspan's sources to Wireshark")
     .allowUnknownOption()
     .helpOption(false)
@@ -260,16 +268,14 @@ function program(): Command {
       process.exitCode = await (await import('./extcap-command')).runExtcap(args, process.stdout, process.stderr);
     });
 
-  cmd
-    .command('interfaces')
+  sub('interfaces')
     .description('list the interfaces podspan can capture on, with addresses and flags')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
       process.exitCode = (await import('./interfaces-command')).runInterfaces(opts.json === true, process.stdout);
     });
 
-  cmd
-    .command('version')
+  sub('version')
     .description('print podspan and libpcap versions')
     .action(() => {
       process.stdout.write(`podspan ${version}\n${libpcapVersion()}\n`);
@@ -300,7 +306,8 @@ export function withTcpdumpSpellings(argv: string[]): string[] {
 export async function main(argv: string[]): Promise<void> {
   const stdoutChecked = watchStdout('podspan');
   try {
-    await program().parseAsync(withTcpdumpSpellings(argv));
+    const args = withTcpdumpSpellings(argv);
+    await program(args).parseAsync(args);
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;

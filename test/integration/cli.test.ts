@@ -416,3 +416,26 @@ describe('podspan interfaces', () => {
     expect(text.stdout).toMatch(/\d+\.lo .*\[.*loopback.*\]\n\s+inet 127\.0\.0\.1/);
   });
 });
+
+describe('podspan with only the subcommand it runs built', () => {
+  it('--help and an unknown command still know every subcommand; each one runs and has its help', () => {
+    const names = ['capture', 'streams', 'analyze', 'shadow', 'agent', 'collector', 'export', 'extcap', 'interfaces', 'version'];
+    const help = podspan(['--help']);
+    expect(help.code).toBe(0);
+    for (const n of names) expect(help.stdout).toMatch(new RegExp(`^  ${n} `, 'm'));
+    const typo = podspan(['stream', '-r', 'x.pcap']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("unknown command 'stream'");
+    expect(typo.stderr).toContain('Did you mean streams?');
+    // extcap takes Wireshark's flags as they come, --help among them.
+    for (const n of names.filter((n) => n !== 'extcap')) {
+      const r = podspan([n, '--help']);
+      expect(r.code, n).toBe(0);
+      expect(r.stdout, n).toMatch(new RegExp(`^Usage: podspan ${n}`));
+    }
+    // A flag another subcommand has is still unknown to this one, with its own nearest flag.
+    const r = podspan(['streams', '--max-in-flight', '3', '-r', 'x.pcap']);
+    expect(r.code).toBe(2);
+    expect(oneErrorLine(r.stderr)).toMatch(/unknown option '--max-in-flight' \(nearest known flag: --max-\w+\)/);
+  });
+});
