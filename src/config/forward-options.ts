@@ -89,44 +89,52 @@ export type ForwardTarget = EncapTarget | GrpcTarget;
 
 export const isEncap = (t: ForwardTarget): t is EncapTarget => t.kind !== 'grpc';
 
-const cutFields = {
-  truncate: wholeNumber('truncate', 14, 65000).optional(),
-  mtu: wholeNumber('mtu', 576, 65535).optional(),
-  oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
-};
-const vxlanFields = { ...cutFields, vni: wholeNumber('vni', 0, 0xffffff).optional(), ports: wholeNumber('ports', 1, 1024).optional() };
-const vxlanQuery = z.object(vxlanFields).strict();
-const geneveQuery = z.object({ ...vxlanFields, session: wholeNumber('session', 0, 0xffffffff).optional() }).strict();
-const greQuery = z
-  .object({ ...cutFields, key: wholeNumber('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
-  .strict();
-
-const erspanQuery = z
-  .object({
-    ...cutFields,
-    session: wholeNumber('session', 0, 1023).optional(),
-    version: z.enum(['2', '3'], { errorMap: () => ({ message: 'version takes 2 (type II) or 3 (type III)' }) }).optional(),
-    hwid: wholeNumber('hwid', 0, 63).optional(),
-  })
-  .strict();
-
 const defaultPorts = { vxlan: 4789, geneve: 6081 };
 
-const grpcQuery = z
-  .object({
-    tls: z.enum(['0', '1'], { errorMap: () => ({ message: 'tls takes 0 or 1' }) }).optional(),
-    ca: z.string().min(1).optional(),
-    cert: z.string().min(1).optional(),
-    key: z.string().min(1).optional(),
-    servername: z.string().min(1).optional(),
-    'token-file': z.string().min(1).optional(),
-    queue: wholeNumber('queue', 1 << 20, 4 * 2 ** 30).optional(),
-    'retry-max-ms': wholeNumber('retry-max-ms', 200, 600_000).optional(),
-    streams: wholeNumber('streams', 1, 8).optional(),
-    insecure: z.enum(['0', '1'], { errorMap: () => ({ message: 'insecure takes 0 or 1' }) }).optional(),
-  })
-  .strict()
-  .refine((q) => !q.cert === !q.key, { message: 'cert and key go together (mutual TLS)' });
+// The URL queries' schemas, made at the first --forward parsed rather than when the module loads:
+// every command imports this module, few parse a forward target (BENCHMARKS.md, issue 17).
+function makeQueries() {
+  const cutFields = {
+    truncate: wholeNumber('truncate', 14, 65000).optional(),
+    mtu: wholeNumber('mtu', 576, 65535).optional(),
+    oversize: z.enum(['fragment', 'truncate'], { errorMap: () => ({ message: 'oversize must be fragment or truncate' }) }).optional(),
+  };
+  const vxlanFields = { ...cutFields, vni: wholeNumber('vni', 0, 0xffffff).optional(), ports: wholeNumber('ports', 1, 1024).optional() };
+  const vxlanQuery = z.object(vxlanFields).strict();
+  const geneveQuery = z.object({ ...vxlanFields, session: wholeNumber('session', 0, 0xffffffff).optional() }).strict();
+  const greQuery = z
+    .object({ ...cutFields, key: wholeNumber('key', 0, 0xffffffff).optional(), seq: z.enum(['0', '1'], { errorMap: () => ({ message: 'seq takes 0 or 1' }) }).optional() })
+    .strict();
+
+  const erspanQuery = z
+    .object({
+      ...cutFields,
+      session: wholeNumber('session', 0, 1023).optional(),
+      version: z.enum(['2', '3'], { errorMap: () => ({ message: 'version takes 2 (type II) or 3 (type III)' }) }).optional(),
+      hwid: wholeNumber('hwid', 0, 63).optional(),
+    })
+    .strict();
+
+
+  const grpcQuery = z
+    .object({
+      tls: z.enum(['0', '1'], { errorMap: () => ({ message: 'tls takes 0 or 1' }) }).optional(),
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      servername: z.string().min(1).optional(),
+      'token-file': z.string().min(1).optional(),
+      queue: wholeNumber('queue', 1 << 20, 4 * 2 ** 30).optional(),
+      'retry-max-ms': wholeNumber('retry-max-ms', 200, 600_000).optional(),
+      streams: wholeNumber('streams', 1, 8).optional(),
+      insecure: z.enum(['0', '1'], { errorMap: () => ({ message: 'insecure takes 0 or 1' }) }).optional(),
+    })
+    .strict()
+    .refine((q) => !q.cert === !q.key, { message: 'cert and key go together (mutual TLS)' });
+  return { vxlan: vxlanQuery, geneve: geneveQuery, gre: greQuery, erspan: erspanQuery, grpc: grpcQuery };
+}
+let madeQueries: ReturnType<typeof makeQueries> | undefined;
+const queries = () => (madeQueries ??= makeQueries());
 
 function queryError(where: string, error: z.ZodError): UsageError {
   const issue = error.issues[0];
@@ -141,7 +149,7 @@ export interface ForwardParseOptions {
 
 function parseGrpc(url: URL, text: string, where: string, host: string, options: ForwardParseOptions): GrpcTarget {
   if (!url.port) throw new UsageError(`${where}: give the collector's port (grpc://HOST:PORT)`);
-  const parsed = grpcQuery.safeParse(Object.fromEntries(url.searchParams));
+  const parsed = queries().grpc.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   const tls = q.tls === '1' || q.ca || q.cert ? { ca: q.ca, cert: q.cert, key: q.key, serverName: q.servername } : undefined;
@@ -154,7 +162,7 @@ function parseGrpc(url: URL, text: string, where: string, host: string, options:
 
 function parseGre(url: URL, text: string, where: string, host: string): GreTarget {
   if (url.port) throw new UsageError(`${where}: GRE has no port (gre://HOST?key=N)`);
-  const parsed = greQuery.safeParse(Object.fromEntries(url.searchParams));
+  const parsed = queries().gre.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   return { kind: 'gre', url: text, host, key: q.key, sequence: q.seq === '1', truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
@@ -162,7 +170,7 @@ function parseGre(url: URL, text: string, where: string, host: string): GreTarge
 
 function parseErspan(url: URL, text: string, where: string, host: string): ErspanTarget {
   if (url.port) throw new UsageError(`${where}: ERSPAN goes over GRE, which has no port (erspan://HOST?session=N)`);
-  const parsed = erspanQuery.safeParse(Object.fromEntries(url.searchParams));
+  const parsed = queries().erspan.safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
   const q = parsed.data;
   return { kind: 'erspan', url: text, host, version: q.version === '3' ? 3 : 2, session: q.session ?? 0, hwid: q.hwid ?? 0, truncate: q.truncate, mtu: q.mtu ?? 1500, oversize: q.oversize ?? 'fragment' };
@@ -198,9 +206,10 @@ export function parseForwardTarget(text: string, options: ForwardParseOptions = 
   if (scheme === 'grpc') return parseGrpc(url, text, where, host, options);
   if (scheme === 'gre') return parseGre(url, text, where, host);
   if (scheme === 'erspan') return parseErspan(url, text, where, host);
-  const parsed = (scheme === 'geneve' ? geneveQuery : vxlanQuery).safeParse(Object.fromEntries(url.searchParams));
+  // geneve's query is vxlan's and a session: q is typed as the wider one.
+  const parsed = (scheme === 'geneve' ? queries().geneve : queries().vxlan).safeParse(Object.fromEntries(url.searchParams));
   if (!parsed.success) throw queryError(where, parsed.error);
-  const q: z.infer<typeof geneveQuery> = parsed.data;
+  const q: { session?: number } & typeof parsed.data = parsed.data;
   const common = {
     url: text,
     host,
