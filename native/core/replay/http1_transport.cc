@@ -529,23 +529,22 @@ void Http1Transport::complete_front(Lane& lane) {
   r.latency_ms = first > lane.written_us ? (first - lane.written_us) / 1000.0 : 0;
   r.duration_ms = now > lane.written_us ? (now - lane.written_us) / 1000.0 : 0;
   if (request.compare && same_as_production(request, a)) {
+    // The same as production's: neither headers nor body are handed over.
     r.flags |= ReplayCompletionRecord::kSameAsProduction;
     push_completion(r, nullptr, 0, nullptr, 0);
-    lane.queue.pop_front();
-    lane.in_flight = false;
-    return;
+  } else {
+    const size_t start = local_.data.size();
+    for (const Http1HeaderSpan& h : a.content.headers) {
+      const std::string_view name = a.content.name(h), value = a.content.value(h);
+      local_.data.append(name.data(), name.size());
+      local_.data.push_back('\0');
+      local_.data.append(value.data(), value.size());
+      local_.data.push_back('\0');
+    }
+    r.headers_len = static_cast<uint32_t>(local_.data.size() - start);
+    r.body_len = static_cast<uint32_t>(a.content.body.size());
+    push_completion(r, nullptr, 0, a.content.body.data(), a.content.body.size());
   }
-  const size_t start = local_.data.size();
-  for (const Http1HeaderSpan& h : a.content.headers) {
-    const std::string_view name = a.content.name(h), value = a.content.value(h);
-    local_.data.append(name.data(), name.size());
-    local_.data.push_back('\0');
-    local_.data.append(value.data(), value.size());
-    local_.data.push_back('\0');
-  }
-  r.headers_len = static_cast<uint32_t>(local_.data.size() - start);
-  r.body_len = static_cast<uint32_t>(a.content.body.size());
-  push_completion(r, nullptr, 0, a.content.body.data(), a.content.body.size());
   lane.queue.pop_front();
   lane.in_flight = false;
 }
