@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Aggregator, DEFAULT_AGGREGATE_LIMITS } from '../../src/analysis/aggregate';
 import { PairCache } from '../../src/analysis/pair-cache';
 import { parseJsonLines, type DnsRecord, type FlowRecord, type HttpRecord } from '../../src/analysis/records';
-import { LatencySamples, rankOf, sampleBudget } from '../../src/analysis/samples';
+import { LatencySamples, rankOf, sampleBudget, valuesAtRanks } from '../../src/analysis/samples';
 import { formatMs, topLists } from '../../src/analysis/top-list';
 
 const fixture = <T>(kind: string) => parseJsonLines<T>(fs.readFileSync(path.join(__dirname, '../../fixtures/analysis', `${kind}.jsonl`)), kind);
@@ -108,6 +108,46 @@ describe('latency memory bounds', () => {
     expect(budget.used).toBe(1500);
     expect(a.quantiles().exact).toBe(true);
     expect(b.quantiles()).toMatchObject({ count: 1000, exact: false });
+  });
+});
+
+describe('quantiles by selection', () => {
+  // A small deterministic generator, so a failure names a reproducible case.
+  const lcg = (seed: number) => () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+
+  it('picks exactly what a sort would, on every shape and size tried', () => {
+    const random = lcg(7);
+    const shapes: Record<string, (i: number, n: number) => number> = {
+      random: () => random() * 1000,
+      'few distinct': () => Math.floor(random() * 4),
+      'all equal': () => 3.5,
+      ascending: (i) => i,
+      descending: (i, n) => n - i,
+      'organ pipe': (i, n) => Math.min(i, n - i),
+      'sawtooth': (i) => i % 17,
+      'negative and zero': () => Math.floor(random() * 7) - 3,
+    };
+    for (const [shape, make] of Object.entries(shapes)) {
+      for (const n of [1, 2, 3, 5, 10, 99, 100, 101, 1000, 4097, 50_000]) {
+        const values = Float64Array.from({ length: n }, (_, i) => make(i, n));
+        const sorted = values.slice().sort();
+        const ranks = [0.5, 0.9, 0.99].map((q) => rankOf(q, n));
+        expect(valuesAtRanks(values.slice(), n, ranks), `${shape}, n=${n}`).toEqual(ranks.map((r) => sorted[r]));
+        // One rank, and ranks at both ends
+        expect(valuesAtRanks(values.slice(), n, [0, n - 1]), `${shape}, n=${n}, ends`).toEqual([sorted[0], sorted[n - 1]]);
+      }
+    }
+  });
+
+  it('reads only the first n values of a longer array', () => {
+    const values = Float64Array.from([5, 1, 4, 2, 3, -100, -100, -100]);
+    expect(valuesAtRanks(values, 5, [0, 2, 4])).toEqual([1, 3, 5]);
+  });
+
+  it('a NaN among the latencies sorts last, as a sort places it', () => {
+    const s = new LatencySamples(sampleBudget(100, 100));
+    for (const v of [3, NaN, 1, 2]) s.add(v);
+    expect(s.quantiles()).toMatchObject({ count: 4, p50: 2, p90: NaN, p99: NaN });
   });
 });
 
