@@ -1,9 +1,9 @@
 #include "analysis/app_analyzer.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "protocols/ascii_case.h"
 
 namespace podspan {
 
@@ -30,15 +30,10 @@ bool is_id_segment(std::string_view s) {
   return is_uuid(s);
 }
 
-bool starts_with_nocase(const std::string& s, const char* prefix) {
-  const size_t n = std::strlen(prefix);
-  return s.size() >= n && strncasecmp(s.data(), prefix, n) == 0;
-}
-
-void version_of(const Http1Message& m, std::string& out) {
-  out.assign(1, static_cast<char>('0' + m.version_major % 10));
-  out += '.';
-  out += static_cast<char>('0' + m.version_minor % 10);
+void version_of(const Http1Message& m, char (&out)[3]) {
+  out[0] = static_cast<char>('0' + m.version_major % 10);
+  out[1] = '.';
+  out[2] = static_cast<char>('0' + m.version_minor % 10);
 }
 
 uint64_t since(uint64_t later, uint64_t earlier) { return later >= earlier ? later - earlier : 0; }
@@ -61,12 +56,16 @@ bool looks_like_http1_response(const uint8_t* d, uint32_t n) {
 std::string_view http_path(std::string_view target) {
   std::string_view t = target;
   // absolute-form (to a proxy): drop the scheme and authority.
-  if (const size_t scheme = t.find("://"); scheme != std::string_view::npos && scheme < 10 && t[0] != '/') {
-    const size_t slash = t.find('/', scheme + 3);
-    t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+  if (!t.empty() && t[0] != '/') {
+    if (const size_t scheme = t.find("://"); scheme != std::string_view::npos && scheme < 10) {
+      const size_t slash = t.find('/', scheme + 3);
+      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    }
   }
-  const size_t q = t.find_first_of("?#");
-  return t.substr(0, q == std::string_view::npos ? t.size() : q);
+  // One pass: find_first_of("?#") looks each byte up in the set with a memchr of its own.
+  size_t end = 0;
+  while (end < t.size() && t[end] != '?' && t[end] != '#') ++end;
+  return t.substr(0, end);
 }
 
 void http_path(std::string_view target, std::string& path) { path.assign(http_path(target)); }
@@ -132,7 +131,11 @@ struct AppAnalyzer::Conn {
   std::vector<TcpDnsQuery> dns_pending;
   size_t dns_pending_count = 0;
 
-  PendingRequest& pending_at(size_t i) { return pending[(pending_head + i) % pending.size()]; }
+  // i < pending.size(): a subtraction instead of a division per lookup (several per request).
+  PendingRequest& pending_at(size_t i) {
+    const size_t at = pending_head + i;
+    return pending[at < pending.size() ? at : at - pending.size()];
+  }
   void set_ends() {
     const Endpoint& cl = info.side[client_side];
     const Endpoint& sv = info.side[1 - client_side];
@@ -428,6 +431,7 @@ void AppAnalyzer::http1_request_head(Conn& c, const Http1Message& m) {
   p.bytes = m.head_end - m.start;
   p.complete = false;
   p.method = m.method;
+  p.method_id = m.method_id;
   p.host = m.host;
   p.target = m.target;
   version_of(m, p.version);
@@ -453,8 +457,8 @@ void AppAnalyzer::http1_request_done(Conn& c, const Http1Message& m) {
 Http1Parser::Body AppAnalyzer::http1_response_head(Conn& c, const Http1Message& m) {
   if (c.pending_count == 0) return Http1Parser::Body::kAsHeadersSay;
   const PendingRequest& req = c.pending_at(0);
-  if (req.method == "HEAD") return Http1Parser::Body::kNone;
-  if (req.method == "CONNECT" && m.status / 100 == 2) return Http1Parser::Body::kSwitch;
+  if (req.method_id == HTTP_HEAD) return Http1Parser::Body::kNone;
+  if (req.method_id == HTTP_CONNECT && m.status / 100 == 2) return Http1Parser::Body::kSwitch;
   return Http1Parser::Body::kAsHeadersSay;
 }
 
@@ -479,7 +483,7 @@ void AppAnalyzer::http1_response_done(Conn& c, const Http1Message& m) {
         pop_pending(c);
       }
     }
-    switched = switched || (c.pending_at(0).method == "CONNECT" && m.status / 100 == 2);
+    switched = switched || (c.pending_at(0).method_id == HTTP_CONNECT && m.status / 100 == 2);
     emit_http1(c, c.pending_at(0), &m, "");
     pop_pending(c);
   }
@@ -524,7 +528,7 @@ void AppAnalyzer::forward_upgraded(Conn& c, int role) {
 }
 
 void AppAnalyzer::pop_pending(Conn& c) {
-  c.pending_head = (c.pending_head + 1) % c.pending.size();
+  c.pending_head = c.pending_head + 1 < c.pending.size() ? c.pending_head + 1 : 0;
   --c.pending_count;
 }
 
@@ -545,7 +549,7 @@ void AppAnalyzer::emit_http1(const Conn& c, const PendingRequest& p, const Http1
   ++stats_.http_records;
   if (!resp) ++stats_.no_response;
   // The strings as views: the queue copies them once, into its batch.
-  sink_.http_parts(r, HttpTexts{p.version, p.method, p.host, path, route_, note});
+  sink_.http_parts(r, HttpTexts{p.version_text(), p.method, p.host, path, route_, note});
 }
 
 // ---- HTTP/2 ----

@@ -49,7 +49,11 @@ struct AppAnalyzerStats {
 struct PendingRequest {
   uint64_t first_ts = 0, last_ts = 0, start = 0, bytes = 0;
   bool complete = false;  // its last byte was seen
-  std::string method, host, target, version;
+  int method_id = -1;       // llhttp_method_t
+  const char* method = "";  // llhttp's name for it (static storage): not copied per request
+  char version[3] = {'1', '.', '1'};
+  std::string host, target;
+  std::string_view version_text() const { return {version, sizeof version}; }
 };
 
 // "/users/42/items?x=1" -> "/users/42/items": the path of a request-target (absolute-form loses

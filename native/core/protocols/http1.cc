@@ -1,6 +1,6 @@
 #include "protocols/http1.h"
 
-#include <strings.h>
+#include "protocols/ascii_case.h"
 
 #include <algorithm>
 
@@ -112,22 +112,18 @@ int Http1Parser::cb_header_field(llhttp_t* p, const char* at, size_t n) {
 
 int Http1Parser::cb_header_field_complete(llhttp_t* p) {
   Http1Parser& s = *self(p);
-  struct Name {
-    const char* text;
-    Header h;
-  };
-  static const Name names[] = {{"host", Header::kHost},           {"content-type", Header::kContentType},
-                               {"connection", Header::kConnection}, {"upgrade", Header::kUpgrade},
-                               {"expect", Header::kExpect}};
-  s.header_ = Header::kOther;
-  if (!s.field_long_) {
-    for (const Name& n : names) {
-      if (std::char_traits<char>::length(n.text) == s.field_len_ && strncasecmp(n.text, s.field_, s.field_len_) == 0) {
-        s.header_ = n.h;
-        break;
-      }
-    }
+  // Every header name of every message ends here: its length picks the one name it could be.
+  const std::string_view name(s.field_, s.field_long_ ? 0 : s.field_len_);
+  Header h = Header::kOther;
+  switch (name.size()) {
+    case 4: h = equals_nocase(name, "host") ? Header::kHost : h; break;
+    case 6: h = equals_nocase(name, "expect") ? Header::kExpect : h; break;
+    case 7: h = equals_nocase(name, "upgrade") ? Header::kUpgrade : h; break;
+    case 10: h = equals_nocase(name, "connection") ? Header::kConnection : h; break;
+    case 12: h = equals_nocase(name, "content-type") ? Header::kContentType : h; break;
+    default: break;
   }
+  s.header_ = h;
   // A repeated header: keep the first (as a server reading Host would).
   if (const std::string* v = s.header_target(); v != nullptr && !v->empty()) s.header_ = Header::kOther;
   s.field_len_ = 0;

@@ -1,12 +1,11 @@
 #include "shadow/extractor.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "analysis/app_analyzer.h"
 #include "analysis/json_records.h"
+#include "protocols/ascii_case.h"
 #include "protocols/http2.h"
 #include "shadow/exchange_rows.h"
 
@@ -499,7 +498,7 @@ void ShadowExtractor::response_done(Conn& c, const Http1Message& m) {
     return;
   }
   Pending& p = c.at(c.answered);
-  if (m.status == 101 && c.answered == 0 && p.complete && m.upgrade.size() >= 3 && strncasecmp(m.upgrade.data(), "h2c", 3) == 0) {
+  if (m.status == 101 && c.answered == 0 && p.complete && starts_with_nocase(m.upgrade, "h2c")) {
     upgrade_to_h2(c, p, m);
     return;
   }
@@ -600,9 +599,9 @@ void ShadowExtractor::upgrade_to_h2(Conn& c, Pending& req, const Http1Message& s
     add(":authority", req.host);
     for (const Http1HeaderSpan& h : req.req.headers) {
       const std::string_view n = req.req.name(h), v = req.req.value(h);
-      static const char* const kHopByHop[] = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "transfer-encoding"};
+      static constexpr std::string_view kHopByHop[] = {"host", "connection", "upgrade", "http2-settings", "keep-alive", "transfer-encoding"};
       bool hop = false;
-      for (const char* k : kHopByHop) hop = hop || (n.size() == std::strlen(k) && strncasecmp(n.data(), k, n.size()) == 0);
+      for (std::string_view k : kHopByHop) hop = hop || equals_nocase(n, k);
       if (!hop) out.add_header(n.data(), n.size(), v.data(), v.size(), Http2Parser::kMaxHeaderBytes);
     }
     out.body = req.req.body;
@@ -623,7 +622,7 @@ void ShadowExtractor::h2_stream(Conn& c, const Http2Stream& s) {
   if (!s.request_ended && !s.reset) return skip(c, SkipReason::kGap);
   if (s.response_seen && !s.response_ended && !s.reset && c.gap[1]) return skip(c, SkipReason::kGap);
   ++stats_.exchanges;
-  const bool grpc = s.content_type.size() >= 16 && strncasecmp(s.content_type.data(), "application/grpc", 16) == 0;
+  const bool grpc = starts_with_nocase(s.content_type, "application/grpc");
   http_path(s.path, path_);
   if (grpc) route_ = path_;  // /package.Service/Method is a route already
   else http_route(path_, route_);

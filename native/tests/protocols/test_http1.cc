@@ -73,6 +73,25 @@ TEST(http1_request_fields_and_offsets) {
   CHECK(!p.in_message());
 }
 
+TEST(http1_header_names_match_in_any_case_and_only_whole) {
+  Recorder r;
+  Http1Parser p(true, r);
+  // Names of the tracked lengths that are not tracked (Keep-Alive, User-Agent, Hose), tracked
+  // names in odd cases, a name longer than any tracked one, and a repeated Host (the first kept).
+  const std::string req =
+      "GET / HTTP/1.1\r\nKeep-Alive: 5\r\nUser-Agent: ua\r\nHose: no\r\nhOsT: h1\r\nHOST: h2\r\n"
+      "CONTENT-type: text/x\r\ncOnNeCtIoN: close\r\nUPGRADE: websocket\r\nExpecT: 100-continue\r\n"
+      "X-Content-Type-Options: nosniff\r\n\r\n";
+  feed_cut(p, req, {5, 20, 21, 60, 61, 62, 100, 150});
+  CHECK_EQ(r.messages.size(), 1u);
+  const Http1Message& m = r.messages[0];
+  CHECK_EQ(m.host, "h1");
+  CHECK_EQ(m.content_type, "text/x");
+  CHECK_EQ(m.connection, "close");
+  CHECK_EQ(m.upgrade, "websocket");
+  CHECK_EQ(m.expect, "100-continue");
+}
+
 TEST(http1_pipelined_requests_split_at_every_byte) {
   const size_t first_end = kPipelined.find("POST");
   const size_t second_end = kPipelined.find("PUT");
