@@ -28,6 +28,10 @@ using namespace podspan_addon;
 using podspan::CaptureOptions;
 using podspan::CaptureSession;
 
+// How far behind the reader a file's pages may be unmapped while analytics runs: past the
+// pipeline's look-ahead and what reassembly holds of a stalled connection in nearly every case.
+constexpr size_t kReleaseLag = 32u << 20;
+
 struct Sinks {
   std::shared_ptr<podspan::StreamFiles> streams;
   std::shared_ptr<podspan::StreamEventQueue> events;
@@ -332,6 +336,9 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   // Returns {flows, http, dns} (Buffers of JSON lines, see analysis.h) or null when none is ready.
   Napi::Value TakeRecords(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    // Analytics keeps the reader's thread busy and leaves this one time: the file read behind
+    // it is unmapped from here, not all at close (after the work, with the other core idle).
+    if (session_) session_->release_read_input(kReleaseLag);
     if (!sinks_.analysis || !sinks_.analysis->take(record_batch_)) return env.Null();
     return record_batch_object(env, record_batch_);
   }

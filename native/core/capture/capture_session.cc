@@ -597,6 +597,10 @@ void CaptureSession::thread_done() {
   if (on_finished_) on_finished_();
 }
 
+void CaptureSession::release_read_input(size_t lag) {
+  if (reader_based_ && !sources_.empty() && sources_[0]->reader) sources_[0]->reader->release_behind(lag);
+}
+
 std::vector<InterfaceInfo> CaptureSession::interfaces() const {
   if (reader_based_ && !started_.load()) return sources_[0]->reader->interfaces();
   std::lock_guard<std::mutex> lk(state_mu_);

@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "common/errors.h"
@@ -185,10 +187,17 @@ class Source {
   // again from the page cache).
   void done_before(size_t pos) {
     constexpr size_t kStep = 64u << 20, kLag = 256u << 20;
-    if (!mapped_ || pos < released_ + kStep + kLag) return;
-    const size_t end = (pos - kLag) & ~(kStep - 1);  // page aligned
-    madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
-    released_ = end;
+    if (!mapped_) return;
+    consumed_.store(pos, std::memory_order_relaxed);
+    if (pos >= kStep + kLag) release_until((pos - kLag) & ~(kStep - 1), kStep);
+  }
+
+  // FileReader::release_behind, from another thread: 4 MiB at a time at least.
+  void release_behind(size_t lag) {
+    constexpr size_t kStep = 4u << 20;
+    if (!mapped_) return;
+    const size_t pos = consumed_.load(std::memory_order_relaxed);
+    if (pos >= kStep + lag) release_until((pos - lag) & ~(kStep - 1), kStep);
   }
 
   // Tests and fuzzing: memory served as a stream, `chunk` bytes per read.
@@ -234,6 +243,15 @@ class Source {
     return static_cast<ssize_t>(n);
   }
 
+  // Unmaps [released_, end) (end page aligned) once that is at least `step` bytes. Whichever
+  // thread holds the lock does it; the other goes on without waiting.
+  void release_until(size_t end, size_t step) {
+    std::unique_lock<std::mutex> lock(release_mu_, std::try_to_lock);
+    if (!lock.owns_lock() || end < released_ + step) return;
+    madvise(const_cast<uint8_t*>(data_) + released_, end - released_, MADV_DONTNEED);
+    released_ = end;
+  }
+
   bool map(int fd, size_t size) {
     void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (m == MAP_FAILED) return false;
@@ -247,7 +265,9 @@ class Source {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
-  size_t released_ = 0;
+  std::atomic<size_t> consumed_{0};  // read() has gone past every byte before this
+  std::mutex release_mu_;
+  size_t released_ = 0;  // pages before this are unmapped (under release_mu_)
   int fd_ = -1;  // streaming
   const uint8_t* mem_ = nullptr;  // streaming from memory (tests)
   size_t mem_left_ = 0, mem_chunk_ = 0;
@@ -266,6 +286,7 @@ class ReaderBase : public FileReader {
   const std::vector<SectionInfo>& sections() const override { return sections_; }
   const std::string& error() const override { return error_; }
   uint64_t skipped_blocks() const override { return skipped_; }
+  void release_behind(size_t lag) override { src_->release_behind(lag); }
 
  protected:
   // Records the damage: "<name>: <what>", where `what` names the byte offset.
