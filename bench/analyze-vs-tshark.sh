@@ -18,6 +18,9 @@
 #   sudo bash bench/analyze-vs-tshark.sh [ROUNDS=5] [REQUESTS=200000]
 # BASELINE=DIR (another checkout, built: dist/ and the addon) adds its `analyze` and core to the
 # same rounds (analyze-base, core-analyze-base): before/after figures from one interleaved run.
+# If the environment sets NODE_EXTRA_CA_CERTS, Node parses that file and its own root
+# certificates when it starts (~40 ms here, for every Node process, TLS or not): analyze then
+# also runs without it ("analyze-noca"), as bench/streams-few-flows.sh does.
 # Needs root, iproute2, ethtool, iperf3, tcpdump, tshark, capinfos, hey.
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -51,13 +54,14 @@ WORKLOADS=(iperf32 http-ka http-new)
 [ -s "${CAPS[http-ka]}" ] || bash "$ROOT/bench/record-http.sh" "${CAPS[http-ka]}" "$REQUESTS" 50 keepalive
 [ -s "${CAPS[http-new]}" ] || bash "$ROOT/bench/record-http.sh" "${CAPS[http-new]}" "$((REQUESTS / 4))" 20 close
 
-TIME=(/usr/bin/time -f "%e %U %S %M" -o "$OUT/time")
+TIME=(python3 "$ROOT/bench/lib/timed.py" "$OUT/time")  # wall, user, sys in microseconds
 THREADS=(python3 "$ROOT/bench/lib/thread_cpu.py" "$OUT/time")  # + THREADS_FILE --: the time line and CPU per thread
 run_tool() {  # tool capture -> "wall user sys maxrss_kb"
   local tool=$1 cap=$2 out="$OUT/out-$1"
   rm -rf "$out"; mkdir -p "$out"
   case $tool in
     analyze) "${THREADS[@]}" "$OUT/threads-$tool" -- node "$ROOT/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
+    analyze-noca) "${THREADS[@]}" "$OUT/threads-$tool" -- env -u NODE_EXTRA_CA_CERTS node "$ROOT/bin/podspan" analyze -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     streams) "${TIME[@]}" node "$ROOT/bin/podspan" streams -r "$cap" -o "$out" >/dev/null 2>"$OUT/log-$tool" ;;
     tshark-tree) "${TIME[@]}" tshark -n -2 -r "$cap" -z http,tree -q >"$out/tree.txt" 2>"$OUT/log-$tool" ;;
     core-reassembly) "${TIME[@]}" "$CORE" "$cap" >/dev/null 2>"$OUT/log-$tool" ;;
@@ -80,6 +84,7 @@ after_round() {  # round 1: what analyze found, beside tshark's count of HTTP re
 }
 
 TOOLS=(analyze streams tshark-tree tshark-fields core-reassembly core-llhttp core-analyze)
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && TOOLS+=(analyze-noca)
 [ -n "$BASE" ] && TOOLS+=(analyze-base core-analyze-base)
 for w in "${WORKLOADS[@]}"; do
   cap=${CAPS[$w]}
@@ -100,9 +105,13 @@ for w in "${WORKLOADS[@]}"; do
       -v ac="${CPU[analyze]}" -v sc="${CPU[streams]}" 'BEGIN {
     printf "ratio %s: analyze packets/s %.1fx tshark -z http,tree, %.1fx tshark -T fields | analyze CPU/pkt %+.0f%% vs streams (whole process)\n",
       w, tt/a, tf/a, (ac/sc - 1) * 100 }'
+  if [ -n "${WALL[analyze-noca]:-}" ]; then
+    awk -v w="$w" -v a="${WALL[analyze-noca]}" -v tt="${WALL[tshark-tree]}" -v tf="${WALL[tshark-fields]}" 'BEGIN {
+      printf "ratio %s: without NODE_EXTRA_CA_CERTS, analyze packets/s %.1fx tshark -z http,tree, %.1fx tshark -T fields\n", w, tt/a, tf/a }'
+  fi
   awk -v w="$w" -v r="${CPU[core-reassembly]}" -v a="${CPU[core-analyze]}" -v l="${CPU[core-llhttp]}" 'BEGIN {
     printf "ratio %s: core only, analytics adds %+.0f%% to the reassembly CPU per packet (llhttp alone, no records: %+.0f%%)\n", w, (a/r - 1) * 100, (l/r - 1) * 100 }'
-  for tool in analyze analyze-base; do  # the capture thread's and the main thread's CPU, medians
+  for tool in analyze analyze-noca analyze-base; do  # the capture thread's and the main thread's CPU, medians
     [ -s "$OUT/threads-$tool" ] || continue
     awk -v t="$tool" -v p="$packets" -v c="$(awk '{print $1}' "$OUT/threads-$tool" | median)" -v m="$(awk '{print $2}' "$OUT/threads-$tool" | median)" \
       'BEGIN { printf "threads %-13s capture thread %6.0f ns CPU/pkt, main thread %6.0f ns CPU/pkt\n", t, c*1e9/p, m*1e9/p }'

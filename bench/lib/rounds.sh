@@ -16,7 +16,7 @@ interleaved_rounds() {
       R[$tool-$round]=$(run_tool "$tool" "$cap")
       read -r wall user sys rss <<<"${R[$tool-$round]}"
       awk -v t="$tool" -v r="$round" -v w="$wall" -v u="$user" -v s="$sys" -v m="$rss" -v p="$packets" -v n="$width" \
-        'BEGIN { printf "round %d %-*s %7.2f s  %6.0f ns CPU/pkt  %5.0f MiB RSS\n", r, n, t, w, (u+s)*1e9/p, m/1024 }'
+        'BEGIN { printf "round %d %-*s %7.3f s  %6.0f ns CPU/pkt  %5.0f MiB RSS\n", r, n, t, w, (u+s)*1e9/p, m/1024 }'
     done
     if declare -F after_round >/dev/null; then after_round "$round"; fi
   done
