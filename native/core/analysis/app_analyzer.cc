@@ -240,8 +240,12 @@ AppAnalyzerStats AppAnalyzer::stats() const { return stats_; }
 void AppAnalyzer::start_http1(Conn& c) {
   c.app = App::kHttp1;
   for (int r = 0; r < 2; ++r) {
-    if (!c.http1[r]) c.http1[r] = std::make_unique<Http1Parser>(r == 0, c.events[r]);
-    else c.http1[r]->reset(r == 0);
+    if (!c.http1[r]) {
+      c.http1[r] = std::make_unique<Http1Parser>(r == 0, c.events[r]);
+      c.http1[r]->skip_response_headers(true);  // records name no response header
+    } else {
+      c.http1[r]->reset(r == 0);
+    }
   }
   if (c.pending.size() != limits_.max_pending_requests) c.pending.resize(limits_.max_pending_requests);
 }

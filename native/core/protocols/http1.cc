@@ -36,6 +36,21 @@ const llhttp_settings_t& Http1Parser::settings() {
     t.on_headers_complete = cb_headers_complete;
     t.on_body = cb_body;
     t.on_message_complete = cb_message_complete;
+    t.on_status_complete = cb_status_complete;
+    return t;
+  }();
+  return s;
+}
+
+// The same, without the header callbacks: llhttp reads a settings pointer at each callback, so a
+// response can be switched to these once its status is known and back at the next message.
+const llhttp_settings_t& Http1Parser::settings_without_headers() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t t = settings();
+    t.on_header_field = nullptr;
+    t.on_header_field_complete = nullptr;
+    t.on_header_value = nullptr;
+    t.on_header_value_complete = nullptr;
     return t;
   }();
   return s;
@@ -63,8 +78,15 @@ void Http1Parser::reset(bool requests) {
   msg_.request = requests;
 }
 
+int Http1Parser::cb_status_complete(llhttp_t* p) {
+  Http1Parser& s = *self(p);
+  if (s.skip_response_headers_ && !s.capture_ && p->status_code != 101) p->settings = const_cast<llhttp_settings_t*>(&settings_without_headers());
+  return 0;
+}
+
 int Http1Parser::cb_message_begin(llhttp_t* p) {
   Http1Parser& s = *self(p);
+  p->settings = const_cast<llhttp_settings_t*>(&settings());
   Http1Message& m = s.msg_;
   m.request = s.requests_;
   m.start = m.head_end = m.end = 0;

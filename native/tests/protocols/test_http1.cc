@@ -261,6 +261,56 @@ TEST(http1_101_switches_protocols_and_holds_the_rest) {
   CHECK_EQ(p.held_ts(), 3u);
 }
 
+TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_upgrade) {
+  // The same responses parsed with and without header callbacks, cut at every byte: every
+  // offset, time, status, length and keep-alive verdict alike; only the skipped parser leaves a
+  // 200's headers empty, and a 101 keeps its Upgrade either way.
+  const std::string two =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nUpgrade: no\r\n\r\nhello"
+      "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Type: " + std::string(300, 'v') + "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+      "HTTP/1.1 200\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+  for (size_t cut = 0; cut <= two.size(); ++cut) {
+    Recorder full, skipped;
+    Http1Parser a(false, full), b(false, skipped);
+    b.skip_response_headers(true);
+    feed_cut(a, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    feed_cut(b, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    CHECK_EQ(full.messages.size(), 3u);
+    CHECK_EQ(skipped.messages.size(), 3u);
+    for (size_t i = 0; i < full.messages.size() && i < skipped.messages.size(); ++i) {
+      const Http1Message &x = full.messages[i], &y = skipped.messages[i];
+      CHECK_EQ(x.start, y.start);
+      CHECK_EQ(x.head_end, y.head_end);
+      CHECK_EQ(x.end, y.end);
+      CHECK_EQ(x.first_ts, y.first_ts);
+      CHECK_EQ(x.last_ts, y.last_ts);
+      CHECK_EQ(x.status, y.status);
+      CHECK_EQ(x.body_bytes, y.body_bytes);
+      CHECK_EQ(x.chunked, y.chunked);
+      CHECK_EQ(x.keep_alive, y.keep_alive);
+      CHECK(y.content_type.empty() && y.upgrade.empty() && y.connection.empty() && !y.truncated);
+    }
+    if (full.messages.size() == 3) {
+      CHECK_EQ(full.messages[0].content_type, "text/plain");
+      CHECK(full.messages[1].truncated);  // its Content-Type past kMaxHeader: only with callbacks
+      CHECK(!full.messages[2].keep_alive);
+    }
+  }
+  // A 101 after a skipped response: its Upgrade is read (the switch to HTTP/2 needs it).
+  Recorder r;
+  r.request_methods = {"GET", "GET"};
+  Http1Parser p(false, r);
+  p.skip_response_headers(true);
+  const std::string resp = "HTTP/1.1 204 No Content\r\nUpgrade: x\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+  p.feed(0, u8(resp), resp.size(), 1);
+  CHECK_EQ(r.messages.size(), 2u);
+  if (r.messages.size() == 2) {
+    CHECK_EQ(r.messages[0].upgrade, "");
+    CHECK_EQ(r.messages[1].upgrade, "h2c");
+  }
+  CHECK_EQ(p.state(), Http1Parser::State::kUpgraded);
+}
+
 TEST(http1_upgrade_request_refused_goes_on_as_http1) {
   Recorder r;
   Http1Parser p(true, r);
