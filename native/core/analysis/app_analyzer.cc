@@ -242,7 +242,7 @@ void AppAnalyzer::start_http1(Conn& c) {
   for (int r = 0; r < 2; ++r) {
     if (!c.http1[r]) {
       c.http1[r] = std::make_unique<Http1Parser>(r == 0, c.events[r]);
-      c.http1[r]->skip_response_headers(true);  // records name no response header
+      c.http1[r]->host_and_upgrade_only(true);  // records name no other header
     } else {
       c.http1[r]->reset(r == 0);
     }

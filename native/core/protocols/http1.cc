@@ -80,7 +80,7 @@ void Http1Parser::reset(bool requests) {
 
 int Http1Parser::cb_status_complete(llhttp_t* p) {
   Http1Parser& s = *self(p);
-  if (s.skip_response_headers_ && !s.capture_ && p->status_code != 101) p->settings = const_cast<llhttp_settings_t*>(&settings_without_headers());
+  if (s.lean_ && !s.capture_ && p->status_code != 101) p->settings = const_cast<llhttp_settings_t*>(&settings_without_headers());
   return 0;
 }
 
@@ -174,6 +174,7 @@ int Http1Parser::cb_header_value(llhttp_t* p, const char* at, size_t n) {
 
 int Http1Parser::cb_header_value_complete(llhttp_t* p) {
   Http1Parser& s = *self(p);
+  if (s.lean_ && !s.capture_ && s.requests_ && s.header_ == Header::kHost) p->settings = const_cast<llhttp_settings_t*>(&settings_without_headers());
   s.header_ = Header::kOther;
   s.in_field_ = s.header_open_ = false;
   return 0;

@@ -272,7 +272,7 @@ TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_up
   for (size_t cut = 0; cut <= two.size(); ++cut) {
     Recorder full, skipped;
     Http1Parser a(false, full), b(false, skipped);
-    b.skip_response_headers(true);
+    b.host_and_upgrade_only(true);
     feed_cut(a, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
     feed_cut(b, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
     CHECK_EQ(full.messages.size(), 3u);
@@ -300,7 +300,7 @@ TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_up
   Recorder r;
   r.request_methods = {"GET", "GET"};
   Http1Parser p(false, r);
-  p.skip_response_headers(true);
+  p.host_and_upgrade_only(true);
   const std::string resp = "HTTP/1.1 204 No Content\r\nUpgrade: x\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
   p.feed(0, u8(resp), resp.size(), 1);
   CHECK_EQ(r.messages.size(), 2u);
@@ -309,6 +309,41 @@ TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_up
     CHECK_EQ(r.messages[1].upgrade, "h2c");
   }
   CHECK_EQ(p.state(), Http1Parser::State::kUpgraded);
+}
+
+TEST(http1_requests_after_their_host_go_without_header_callbacks) {
+  // Requests parsed with every callback and with Host alone, cut at every byte: the same
+  // offsets, targets, hosts (the first Host, wherever it comes) and keep-alive verdicts.
+  const std::string reqs =
+      "GET /a HTTP/1.1\r\nHost: first\r\nHost: second\r\nContent-Type: x/y\r\nContent-Length: 3\r\n\r\nabc"
+      "POST /b HTTP/1.1\r\nUser-Agent: ua\r\nExpect: 100-continue\r\nhost: late\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
+      "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n";
+  for (size_t cut = 0; cut <= reqs.size(); ++cut) {
+    Recorder full, lean;
+    Http1Parser a(true, full), b(true, lean);
+    b.host_and_upgrade_only(true);
+    feed_cut(a, reqs, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    feed_cut(b, reqs, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    CHECK_EQ(full.messages.size(), 3u);
+    CHECK_EQ(lean.messages.size(), 3u);
+    for (size_t i = 0; i < full.messages.size() && i < lean.messages.size(); ++i) {
+      const Http1Message &x = full.messages[i], &y = lean.messages[i];
+      CHECK_EQ(x.start, y.start);
+      CHECK_EQ(x.head_end, y.head_end);
+      CHECK_EQ(x.end, y.end);
+      CHECK_EQ(x.target, y.target);
+      CHECK_EQ(x.host, y.host);
+      CHECK_EQ(x.body_bytes, y.body_bytes);
+      CHECK_EQ(x.keep_alive, y.keep_alive);
+    }
+    if (lean.messages.size() == 3) {
+      CHECK_EQ(lean.messages[0].host, "first");
+      CHECK_EQ(lean.messages[0].content_type, "");  // after the Host: not read
+      CHECK_EQ(lean.messages[1].host, "late");
+      CHECK_EQ(lean.messages[1].expect, "100-continue");  // before it: read as ever
+      CHECK(!lean.messages[2].keep_alive);
+    }
+  }
 }
 
 TEST(http1_upgrade_request_refused_goes_on_as_http1) {
