@@ -2,6 +2,7 @@
 // length, chunking, the stream's close or not at all (HEAD, 1xx, 204, 304), pipelining split at
 // every byte, upgrades, gaps and garbage.
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -261,41 +262,51 @@ TEST(http1_101_switches_protocols_and_holds_the_rest) {
   CHECK_EQ(p.held_ts(), 3u);
 }
 
-TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_upgrade) {
-  // The same responses parsed with and without header callbacks, cut at every byte: every
-  // offset, time, status, length and keep-alive verdict alike; only the skipped parser leaves a
-  // 200's headers empty, and a 101 keeps its Upgrade either way.
-  const std::string two =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nUpgrade: no\r\n\r\nhello"
-      "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Type: " + std::string(300, 'v') + "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-      "HTTP/1.1 200\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
-  for (size_t cut = 0; cut <= two.size(); ++cut) {
-    Recorder full, skipped;
-    Http1Parser a(false, full), b(false, skipped);
+namespace {
+// `bytes` parsed with every callback and with host_and_upgrade_only, cut at every byte: the same
+// messages but for the named fields a lean parser skips. `check` sees both at each cut.
+void full_and_lean(bool requests, const std::string& bytes, size_t messages,
+                   const std::function<void(const std::vector<Http1Message>&, const std::vector<Http1Message>&)>& check) {
+  for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+    Recorder full, lean;
+    Http1Parser a(requests, full), b(requests, lean);
     b.host_and_upgrade_only(true);
-    feed_cut(a, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
-    feed_cut(b, two, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
-    CHECK_EQ(full.messages.size(), 3u);
-    CHECK_EQ(skipped.messages.size(), 3u);
-    for (size_t i = 0; i < full.messages.size() && i < skipped.messages.size(); ++i) {
-      const Http1Message &x = full.messages[i], &y = skipped.messages[i];
+    feed_cut(a, bytes, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    feed_cut(b, bytes, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
+    CHECK_EQ(full.messages.size(), messages);
+    CHECK_EQ(lean.messages.size(), messages);
+    if (full.messages.size() != messages || lean.messages.size() != messages) return;
+    for (size_t i = 0; i < messages; ++i) {
+      const Http1Message &x = full.messages[i], &y = lean.messages[i];
       CHECK_EQ(x.start, y.start);
       CHECK_EQ(x.head_end, y.head_end);
       CHECK_EQ(x.end, y.end);
       CHECK_EQ(x.first_ts, y.first_ts);
       CHECK_EQ(x.last_ts, y.last_ts);
       CHECK_EQ(x.status, y.status);
+      CHECK_EQ(x.target, y.target);
+      CHECK_EQ(x.host, y.host);
       CHECK_EQ(x.body_bytes, y.body_bytes);
       CHECK_EQ(x.chunked, y.chunked);
       CHECK_EQ(x.keep_alive, y.keep_alive);
-      CHECK(y.content_type.empty() && y.upgrade.empty() && y.connection.empty() && !y.truncated);
     }
-    if (full.messages.size() == 3) {
-      CHECK_EQ(full.messages[0].content_type, "text/plain");
-      CHECK(full.messages[1].truncated);  // its Content-Type past kMaxHeader: only with callbacks
-      CHECK(!full.messages[2].keep_alive);
-    }
+    check(full.messages, lean.messages);
   }
+}
+}  // namespace
+
+TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_upgrade) {
+  // Only the lean parser leaves a response's headers unread, and a 101 keeps its Upgrade either way.
+  const std::string three =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nUpgrade: no\r\n\r\nhello"
+      "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nContent-Type: " + std::string(300, 'v') + "\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+      "HTTP/1.1 200\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+  full_and_lean(false, three, 3, [](const std::vector<Http1Message>& full, const std::vector<Http1Message>& lean) {
+    for (const Http1Message& y : lean) CHECK(y.content_type.empty() && y.upgrade.empty() && y.connection.empty() && !y.truncated);
+    CHECK_EQ(full[0].content_type, "text/plain");
+    CHECK(full[1].truncated);  // its Content-Type past kMaxHeader: only with callbacks
+    CHECK(!full[2].keep_alive);
+  });
   // A 101 after a skipped response: its Upgrade is read (the switch to HTTP/2 needs it).
   Recorder r;
   r.request_methods = {"GET", "GET"};
@@ -312,38 +323,18 @@ TEST(http1_responses_without_header_callbacks_keep_offsets_lengths_and_a_101s_up
 }
 
 TEST(http1_requests_after_their_host_go_without_header_callbacks) {
-  // Requests parsed with every callback and with Host alone, cut at every byte: the same
-  // offsets, targets, hosts (the first Host, wherever it comes) and keep-alive verdicts.
-  const std::string reqs =
+  // The first Host is read wherever it comes; the headers after it are not.
+  const std::string three =
       "GET /a HTTP/1.1\r\nHost: first\r\nHost: second\r\nContent-Type: x/y\r\nContent-Length: 3\r\n\r\nabc"
       "POST /b HTTP/1.1\r\nUser-Agent: ua\r\nExpect: 100-continue\r\nhost: late\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n"
       "GET /c HTTP/1.1\r\nConnection: close\r\n\r\n";
-  for (size_t cut = 0; cut <= reqs.size(); ++cut) {
-    Recorder full, lean;
-    Http1Parser a(true, full), b(true, lean);
-    b.host_and_upgrade_only(true);
-    feed_cut(a, reqs, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
-    feed_cut(b, reqs, cut ? std::vector<size_t>{cut} : std::vector<size_t>{});
-    CHECK_EQ(full.messages.size(), 3u);
-    CHECK_EQ(lean.messages.size(), 3u);
-    for (size_t i = 0; i < full.messages.size() && i < lean.messages.size(); ++i) {
-      const Http1Message &x = full.messages[i], &y = lean.messages[i];
-      CHECK_EQ(x.start, y.start);
-      CHECK_EQ(x.head_end, y.head_end);
-      CHECK_EQ(x.end, y.end);
-      CHECK_EQ(x.target, y.target);
-      CHECK_EQ(x.host, y.host);
-      CHECK_EQ(x.body_bytes, y.body_bytes);
-      CHECK_EQ(x.keep_alive, y.keep_alive);
-    }
-    if (lean.messages.size() == 3) {
-      CHECK_EQ(lean.messages[0].host, "first");
-      CHECK_EQ(lean.messages[0].content_type, "");  // after the Host: not read
-      CHECK_EQ(lean.messages[1].host, "late");
-      CHECK_EQ(lean.messages[1].expect, "100-continue");  // before it: read as ever
-      CHECK(!lean.messages[2].keep_alive);
-    }
-  }
+  full_and_lean(true, three, 3, [](const std::vector<Http1Message>&, const std::vector<Http1Message>& lean) {
+    CHECK_EQ(lean[0].host, "first");
+    CHECK_EQ(lean[0].content_type, "");  // after the Host: not read
+    CHECK_EQ(lean[1].host, "late");
+    CHECK_EQ(lean[1].expect, "100-continue");  // before it: read as ever
+    CHECK(!lean[2].keep_alive);
+  });
 }
 
 TEST(http1_upgrade_request_refused_goes_on_as_http1) {
