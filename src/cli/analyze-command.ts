@@ -14,7 +14,7 @@ import { nativeDetectOptions } from '../config/detect-options';
 import { describeAlert, type AlertRecord } from '../detection/alert-record';
 import path from 'node:path';
 import { topLists } from '../analysis/top-list';
-import { summaryLines } from './capture-command';
+import { summaryLines } from './capture-summary';
 
 export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const run = parseAnalyzeFlags(raw);

@@ -2,7 +2,7 @@
 // ending with a summary in tcpdump's words on stderr. A reader that closes the pipe ends the
 // capture quietly with exit 0, as tcpdump's does.
 import { defaultInterface } from '../capture/default-interface';
-import { CaptureSession, linkTypeText, type CaptureResult } from '../capture/session';
+import { CaptureSession, linkTypeText } from '../capture/session';
 import type { PacketBatch } from '../capture/batch';
 import { MAX_SNAPLEN, parseCaptureFlags, type RawCaptureFlags } from '../config/capture-options';
 import { PostRotate } from '../capture/post-rotate';
@@ -14,6 +14,7 @@ import { OutputError, UsageError } from '../errors';
 import { PacketPrinter } from './print';
 import { outputFlow } from './output-flow';
 import { runInterfacesLikeTcpdump, runTypesLikeTcpdump } from './interfaces-command';
+import { summaryLines } from './capture-summary';
 
 /** grpc-js's "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED …. Resolution note: " -> "connect ECONNREFUSED …". */
 export function readableGrpcError(message: string | undefined): string {
@@ -30,38 +31,6 @@ export function grpcSummary(stats: GrpcForwarderStats[], droppedNoCollector: num
       (s.movedAway ? `, ${s.movedAway} frames of its flows sent to other collectors while it was down` : ''),
   );
   if (droppedNoCollector) lines.push(`${droppedNoCollector} frames dropped (no collector up)`);
-  return lines;
-}
-
-export function summaryLines(result: CaptureResult, live: boolean): string[] {
-  const sum = (key: keyof CaptureResult['stats'][number]) => result.stats.reduce((n, s) => n + s[key], 0);
-  const lines: string[] = [];
-  if (!live) lines.push(`${result.packetsRead} packets read`);
-  lines.push(`${sum('captured')} packets captured`);
-  lines.push(`${sum('received')} packets received by filter`);
-  if (live) {
-    lines.push(`${sum('droppedKernel')} packets dropped by kernel`);
-    lines.push(`${sum('droppedInterface')} packets dropped by interface`);
-  }
-  const queued = sum('droppedQueue');
-  if (queued > 0) lines.push(`${queued} packets dropped by podspan (output queue full)`);
-  if (result.stats.length > 1) {
-    result.stats.forEach((s, i) => {
-      const name = result.interfaces[i]?.name || `interface ${i}`;
-      const drops = live ? `, ${s.droppedKernel} dropped by kernel, ${s.droppedInterface} dropped by interface` : '';
-      lines.push(`  ${name}: ${s.captured} captured, ${s.received} received by filter${drops}`);
-    });
-  }
-  if (result.files.length > 1) lines.push(`${result.files.length} files: ${result.files[0]} … ${result.files[result.files.length - 1]}`);
-  for (const f of result.forward) {
-    const notes = [
-      f.truncated && `${f.truncated} truncated`,
-      f.oversizeFragmented && `${f.oversizeFragmented} over the MTU (fragmented)`,
-      f.oversizeTruncated && `${f.oversizeTruncated} over the MTU (truncated)`,
-      f.unsupported && `${f.unsupported} of an unsupported link type not sent`,
-    ].filter(Boolean);
-    lines.push(`${f.target}: ${f.frames} frames sent, ${f.sendErrors} dropped (send failed)${notes.length ? `, ${notes.join(', ')}` : ''}`);
-  }
   return lines;
 }
 

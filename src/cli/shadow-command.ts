@@ -3,7 +3,7 @@
 // they differ. Exit 0 when done, 1 when the candidate never answered (one line), 2 on bad flags.
 import os from 'node:os';
 import { CaptureSession, type CaptureOptions, type CaptureResult } from '../capture/session';
-import { summaryLines as captureSummaryLines } from './capture-command';
+import { summaryLines as captureSummaryLines } from './capture-summary';
 import { defaultInterface } from '../capture/default-interface';
 import { parseShadowFlags, type RawShadowFlags, type ShadowRun } from '../config/shadow-options';
 import { CAPTURE_THREAD_NAME } from '../capture/session';
