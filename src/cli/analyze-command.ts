@@ -15,8 +15,9 @@ import { describeAlert, type AlertRecord } from '../detection/alert-record';
 import path from 'node:path';
 import { topLists } from '../analysis/top-list';
 import { summaryLines } from './capture-summary';
+import type { TextOut } from './stdout-errors';
 
-export async function runAnalyze(raw: RawAnalyzeFlags, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function runAnalyze(raw: RawAnalyzeFlags, out: TextOut, err: TextOut): Promise<number> {
   const run = parseAnalyzeFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   const detect = run.detect;

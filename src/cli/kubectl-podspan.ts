@@ -11,7 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parseGrpcUrl } from '../config/forward-options';
 import { flagValue, intFlag, MAX_TIMER_SECONDS, positiveNumber } from '../config/number-flags';
-import { watchStdout } from './stdout-errors';
+import { StdoutWatch } from './stdout-errors';
 import { KubernetesError, PodspanError, UsageError } from '../errors';
 import { CLUSTER_MIRROR_SESSION_PLURAL, MIRROR_SESSION_GROUP, MIRROR_SESSION_PLURAL, MIRROR_SESSION_VERSION } from '../k8s/mirror-session-watcher';
 import type { NodeStatus, SessionStatus } from '../k8s/session-status';
@@ -231,7 +231,7 @@ function program(out: NodeJS.WritableStream, err: NodeJS.WritableStream, done: (
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const stdoutChecked = watchStdout('kubectl podspan');
+  const stdoutWatch = new StdoutWatch('kubectl podspan');
   try {
     await program(process.stdout, process.stderr, (code) => (process.exitCode = code)).parseAsync(argv);
   } catch (e) {
@@ -247,6 +247,6 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`kubectl podspan: internal error: ${(e as Error)?.message ?? String(e)}\n`);
     process.exitCode = 1;
   } finally {
-    stdoutChecked();
+    stdoutWatch.done();
   }
 }

@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
-import { watchStdout } from './stdout-errors';
+import { LineWriter, StdoutWatch, stderr } from './stdout-errors';
 // Subcommands are loaded when run: the agent's and collector's dependencies (gRPC, Kubernetes
 // client, pino) cost ~60 ms of start-up that `podspan streams` or `capture -r` never use.
 
@@ -157,7 +157,7 @@ function program(argv: string[]): Command {
     .option('-g, --color', 'with --console or -C: client to server in blue, server to client in red (tcpflow -g)')
     .option('--binary', 'with --console or -C: unprintable bytes as they are, not as "." (tcpflow -B)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, process.stderr);
+      process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, stderr);
     });
 
   captureSource(sub('analyze')
@@ -172,7 +172,7 @@ function program(argv: string[]): Command {
     .option('--alerts', 'detect SYN floods, port scans, request and error surges and noisy clients: DIR/alerts.jsonl and DIR/evidence/*.pcapng')
     .option('--detect <path=value>', 'a detection threshold or size, e.g. synFlood.floor=500, preTriggerSeconds=30 (repeatable; see README, Detection)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, process.stdout, process.stderr);
+      process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, stdoutLines(), stderr);
     });
 
   captureSource(sub('shadow')
@@ -303,8 +303,12 @@ export function withTcpdumpSpellings(argv: string[]): string[] {
   });
 }
 
+let stdoutWatch: StdoutWatch;
+/** Lines to standard output straight to its descriptor (stdout-errors.ts), its errors watched as the stream's are. */
+const stdoutLines = () => new LineWriter(1, (e) => stdoutWatch.failedWith(e));
+
 export async function main(argv: string[]): Promise<void> {
-  const stdoutChecked = watchStdout('podspan');
+  stdoutWatch = new StdoutWatch('podspan');
   try {
     const args = withTcpdumpSpellings(argv);
     await program(args).parseAsync(args);
@@ -321,6 +325,6 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`podspan: internal error: ${(err as Error)?.message ?? String(err)}\n`);
     process.exitCode = 1;
   } finally {
-    stdoutChecked();
+    stdoutWatch.done();
   }
 }

@@ -7,6 +7,7 @@ import { parseStreamsFlags, type RawStreamsFlags } from '../config/streams-optio
 import { defaultInterface } from '../capture/default-interface';
 import { StreamConsole, type ConsoleStyle } from '../reassembly/stream-console';
 import { outputFlow } from './output-flow';
+import type { TextOut } from './stdout-errors';
 
 /** After SIGINT/SIGTERM, how long the stream writers may drain before the rest is given up. */
 export const DRAIN_DEADLINE_MS = 5000;
@@ -40,7 +41,7 @@ export function streamSummary(s: StreamStats, printed?: ConsoleCounts, maxDirect
   ];
 }
 
-export async function runStreams(raw: RawStreamsFlags, err: NodeJS.WritableStream): Promise<number> {
+export async function runStreams(raw: RawStreamsFlags, err: TextOut): Promise<number> {
   const run = parseStreamsFlags(raw);
   if (run.defaultInterface) run.capture.source = { kind: 'live', interfaces: [defaultInterface()] };
   const session = CaptureSession.open(run.capture);

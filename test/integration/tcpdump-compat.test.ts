@@ -296,6 +296,17 @@ describe('tcpdump flags and pipes', () => {
     }
     const r = run('bash', ['-c', `"${process.execPath}" "${kubectlPodspan}" --help > /dev/full`]);
     expect([r.code, r.stderr]).toEqual([1, 'kubectl podspan: standard output: ENOSPC: no space left on device, write\n']);
+    // analyze writes its top lists straight to the descriptor (stdout-errors.ts' LineWriter): the
+    // same one line, once, its files and summary written all the same; a closed pipe is quiet.
+    const out = path.join(tmp, 'analyze-full');
+    const a = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" analyze -r "${sample}" -o "${out}" > /dev/full`]);
+    expect(a.code, a.stderr).toBe(1);
+    expect(a.stderr.match(/^podspan: standard output: ENOSPC: no space left on device, write$/gm), a.stderr).toHaveLength(1);
+    expect(a.stderr).toMatch(/^records in .*summary\.json$/m);
+    expect(fs.statSync(path.join(out, 'summary.json')).size).toBeGreaterThan(0);
+    const closed = run('bash', ['-c', `"${process.execPath}" "${podspanBin}" analyze -r "${sample}" -o "${out}-2" | head -c 1 > /dev/null; echo "status \${PIPESTATUS[0]}" >&2`]);
+    expect(closed.stderr).toMatch(/^status 0$/m);
+    expect(closed.stderr).not.toMatch(/standard output|internal error/);
   });
 
   it('refuses -w - with rotation, --print with -w -, and -Q with -r, in one line', () => {
