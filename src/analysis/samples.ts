@@ -134,7 +134,8 @@ export class LatencySamples {
       const sorted = this.values.slice(0, n).sort();
       values = ranks.map((r) => sorted[r]);
     } else if (n) {
-      values = valuesAtRanks(this.values.slice(0, n), n, ranks);
+      // In place: the held values are a set (reservoir sampling replaces one at a random index).
+      values = valuesAtRanks(this.values, n, ranks);
     }
     const [p50, p90, p99] = values;
     return { count: this.count, p50, p90, p99, max: this.maximum, mean: this.sum / this.count, exact: !this.sampled };
