@@ -3,7 +3,7 @@
 // retransmissions and handshake RTT quantiles. A server is its pod ("namespace/name") when known,
 // else its address and port; cardinality is capped (caps.ts), latency memory bounded (samples.ts).
 import type { DnsFacts, FlowFacts, HttpFacts, ServerFacts } from './record-rows';
-import { CardinalityCaps, type CardinalityLimits } from './caps';
+import { CardinalityCaps, OTHER, type CardinalityLimits } from './caps';
 import { LatencySamples, sampleBudget, type Quantiles, type SampleBudget } from './samples';
 import { PairCache } from './pair-cache';
 
@@ -165,6 +165,8 @@ export class Aggregator {
     dns: new PairCache((method, route) => `dns ${method} ${route}`),
   };
 
+  private lastRoute?: { server: string; port: number; pod: string | undefined; protocol: RouteProtocol; method: string; route: string; stats: RouteStats };
+
   constructor(readonly limits: AggregateLimits = DEFAULT_AGGREGATE_LIMITS) {
     this.caps = new CardinalityCaps(limits);
     this.budget = sampleBudget(limits.maxSamplesPerSeries, limits.maxSamples);
@@ -210,6 +212,24 @@ export class Aggregator {
   }
 
   private addRequest(r: ServerFacts, k: RequestKey): void {
+    const route = this.routeOf(r, k);
+    route.requests++;
+    if (k.error) route.errors++;
+    if (!k.answered) route.unanswered++;
+    else route.codes.set(k.code, (route.codes.get(k.code) ?? 0) + 1);
+    if (k.latencyMs !== null && k.latencyMs !== undefined) route.latency.add(k.latencyMs);
+  }
+
+  /**
+   * The route's stats. Request-dense traffic repeats a server and route record after record: the
+   * last one named (neither folded) is found again by its strings, which come interned, without
+   * the nine Map lookups of naming it (~130 ns a record on the main thread).
+   */
+  private routeOf(r: ServerFacts, k: RequestKey): RouteStats {
+    const last = this.lastRoute;
+    if (last && last.server === r.server && last.port === r.server_port && last.pod === r.server_pod && last.protocol === k.protocol && last.method === k.method && last.route === k.route) {
+      return last.stats;
+    }
     const s = this.serverStats(r);
     const key = this.routeKeys[k.protocol].get(k.method, k.route);
     const name = this.caps.route(s.server, key);
@@ -228,11 +248,10 @@ export class Aggregator {
       };
       s.routes.set(name, route);
     }
-    route.requests++;
-    if (k.error) route.errors++;
-    if (!k.answered) route.unanswered++;
-    else route.codes.set(k.code, (route.codes.get(k.code) ?? 0) + 1);
-    if (k.latencyMs !== null && k.latencyMs !== undefined) route.latency.add(k.latencyMs);
+    // Folded names count every record they take (caps.ts): those are not remembered.
+    const named = s.server !== OTHER && name !== OTHER; // real names never read "other": a pod is ns/name, a route key "PROTOCOL METHOD ROUTE"
+    this.lastRoute = named ? { server: r.server, port: r.server_port, pod: r.server_pod, protocol: k.protocol, method: k.method, route: k.route, stats: route } : undefined;
+    return route;
   }
 
   summary(): Summary {

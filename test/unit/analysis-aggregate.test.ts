@@ -111,6 +111,28 @@ describe('latency memory bounds', () => {
   });
 });
 
+describe('records repeating their server and route', () => {
+  it('count the same, named or folded, as records that change each time', () => {
+    const a = new Aggregator({ ...DEFAULT_AGGREGATE_LIMITS, maxServers: 1, maxRoutesPerServer: 1 });
+    const rec = (server: string, route: string, status: number) => ({ server, server_port: 80, method: 'GET', route, status, grpc_status: null, latency_ms: status / 100, duration_ms: 1 });
+    // Runs of one route (the remembered one), then a route past the cap, then a server past it.
+    for (const [server, route, status] of [
+      ['10.0.0.1', '/a', 200], ['10.0.0.1', '/a', 200], ['10.0.0.1', '/b', 500], ['10.0.0.1', '/b', 500],
+      ['10.0.0.1', '/a', 503], ['10.0.0.2', '/a', 200], ['10.0.0.2', '/a', 200], ['10.0.0.1', '/b', 200],
+    ] as const) a.addHttp(rec(server, route, status));
+    const s = a.summary();
+    expect(s.folded).toEqual({ server_records: 2, route_records: 3 });
+    const named = s.servers.find((x) => x.server === '10.0.0.1:80')!;
+    expect(named.routes.map((r) => [r.route, r.requests, r.errors, r.codes])).toEqual([
+      ['/a', 3, 1, { '200': 2, '503': 1 }],
+      ['other', 3, 2, { '200': 1, '500': 2 }],
+    ]);
+    expect(named.routes[0]!.latency_ms).toMatchObject({ count: 3, p50: 2, max: 5.03 });
+    const other = s.servers.find((x) => x.server === 'other')!;
+    expect(other.routes.map((r) => [r.route, r.requests])).toEqual([['/a', 2]]);
+  });
+});
+
 describe('quantiles by selection', () => {
   // A small deterministic generator, so a failure names a reproducible case.
   const lcg = (seed: number) => () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
