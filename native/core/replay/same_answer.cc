@@ -1,5 +1,7 @@
 #include "replay/same_answer.h"
 
+#include "protocols/ascii_case.h"
+
 namespace podspan {
 
 namespace {
@@ -34,7 +36,7 @@ SameAnswerCheck::Kind SameAnswerCheck::kind_of(std::string_view name, std::strin
   for (char& c : lower) {
     // compare.ts lower-cases with JavaScript's toLowerCase: outside ASCII the two may disagree.
     if (static_cast<unsigned char>(c) >= 0x80) return Kind::kUndecided;
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    c = ascii_lower(c);
   }
   // gRPC's status fields are compared apart from the headers (compare.ts): its way, not here.
   if (lower == "grpc-status" || lower == "grpc-message" || lower == "grpc-status-details-bin") return Kind::kUndecided;
