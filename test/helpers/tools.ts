@@ -36,6 +36,21 @@ export async function until(ok: () => boolean | Promise<boolean>, ms = 10_000, w
 }
 
 /**
+ * Waits until process `pid` uses no CPU for `rounds` checks `everyMs` apart (a process whose
+ * output nobody reads has then done all it can and waits on it, not still catching up on its
+ * input); false if that did not happen within `deadlineMs`.
+ */
+export async function untilCpuStill(pid: number, rounds = 4, everyMs = 250, deadlineMs = 60_000): Promise<boolean> {
+  const cpu = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  let [last, still] = [-1, 0];
+  for (const deadline = Date.now() + deadlineMs; still < rounds && Date.now() < deadline; await new Promise((r) => setTimeout(r, everyMs))) {
+    const now = cpu();
+    [last, still] = [now, now === last ? still + 1 : 0];
+  }
+  return still >= rounds;
+}
+
+/**
  * run() without blocking the test worker, for commands that take minutes (a compile): a worker
  * blocked for over a minute misses vitest's own calls and the run ends with "Timeout calling
  * onTaskUpdate", an unhandled error that fails the suite although every test passed.

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, samplePackets, tcpConversation, writePcap } from '../helpers/craft';
 import { addNamespaces, addVeth, canUseNetns, exitStatus, inNs, killStarted, removeNamespaces, startInNs, stopProcess, track, trafgen } from '../helpers/netns';
-import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, repoRoot, run } from '../helpers/tools';
+import { corpusDir, corpusEntries, letVitestIn, podspan, podspanBin, repoRoot, run, untilCpuStill } from '../helpers/tools';
 
 const corpus = corpusDir();
 if (!corpus) console.log('tcpdump corpus comparison skipped: no ../shared/corpus (set PODSPAN_CORPUS to its folder)');
@@ -265,13 +265,7 @@ describe('tcpdump flags and pipes', () => {
       let err = '';
       child.stderr!.on('data', (d: Buffer) => (err += d));
       // Nobody reads its output yet: once its CPU time stops moving, it is waiting, not done.
-      const cpu = () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
-      let [last, still] = [-1, 0];
-      for (const deadline = Date.now() + 60_000; still < 4 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-        const now = cpu();
-        [last, still] = [now, now === last ? still + 1 : 0];
-      }
-      expect(still, args.join(' ')).toBe(4);
+      expect(await untilCpuStill(child.pid!), args.join(' ')).toBe(true);
       expect(err, `${args.join(' ')}: finished reading while its output was not read`).not.toMatch(/packets read|bytes printed/);
       const anonMiB = Number(/RssAnon:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
       expect(anonMiB, args.join(' ')).toBeLessThan(200);
