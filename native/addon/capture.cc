@@ -31,6 +31,9 @@ using podspan::CaptureSession;
 // How far behind the reader a file's pages may be unmapped while analytics runs: past the
 // pipeline's look-ahead and what reassembly holds of a stalled connection in nearly every case.
 constexpr size_t kReleaseLag = 32u << 20;
+// How far ahead of it they are mapped in: several batches' worth (analytics takes one every
+// 4-8 MB of HTTP), so the reader rarely reaches a page before it is mapped.
+constexpr size_t kMapAhead = 32u << 20;
 
 struct Sinks {
   std::shared_ptr<podspan::StreamFiles> streams;
@@ -337,8 +340,9 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   Napi::Value TakeRecords(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     // Analytics keeps the reader's thread busy and leaves this one time: the file read behind
-    // it is unmapped from here, not all at close (after the work, with the other core idle).
-    if (session_) session_->release_read_input(kReleaseLag);
+    // it is unmapped from here, not all at close (after the work, with the other core idle),
+    // and what it reads next is mapped in from here, not by its page faults.
+    if (session_) session_->tend_read_input(kReleaseLag, kMapAhead);
     if (!sinks_.analysis || !sinks_.analysis->take(record_batch_)) return env.Null();
     return record_batch_object(env, record_batch_);
   }

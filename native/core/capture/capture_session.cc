@@ -597,8 +597,8 @@ void CaptureSession::thread_done() {
   if (on_finished_) on_finished_();
 }
 
-void CaptureSession::release_read_input(size_t lag) {
-  if (reader_based_ && !sources_.empty() && sources_[0]->reader) sources_[0]->reader->release_behind(lag);
+void CaptureSession::tend_read_input(size_t behind, size_t ahead) {
+  if (reader_based_ && !sources_.empty() && sources_[0]->reader) sources_[0]->reader->tend_mapping(behind, ahead);
 }
 
 std::vector<InterfaceInfo> CaptureSession::interfaces() const {

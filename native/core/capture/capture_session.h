@@ -88,9 +88,10 @@ class CaptureSession {
   // counts a batch that does not fit.
   bool take_batch(Batch& out);
 
-  // A mapped file: what its reader went past more than `lag` bytes ago is unmapped now, by the
-  // calling thread (FileReader::release_behind). Anything else: nothing.
-  void release_read_input(size_t lag);
+  // A mapped file: what its reader went past more than `behind` bytes ago is unmapped now, and
+  // the next `ahead` bytes mapped in, by the calling thread (FileReader::tend_mapping). Anything
+  // else: nothing.
+  void tend_read_input(size_t behind, size_t ahead);
 
   bool live() const { return !reader_based_; }
   // Live: the devices. A file: the interfaces read so far, and before start() those its reader

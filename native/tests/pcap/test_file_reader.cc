@@ -5,6 +5,7 @@
 // its exact message. One more test reads the third-party corpus when it is present.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -487,6 +488,19 @@ long mapped_rss_kb(const void* addr) {
   return -1;
 }
 // How many mappings of `path` the process holds (/proc/self/maps).
+// Whether madvise(MADV_POPULATE_READ) is known here (Linux 5.14 and later).
+bool kernel_populates_mappings() {
+#ifdef MADV_POPULATE_READ
+  void* m = mmap(nullptr, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return false;
+  const bool ok = madvise(m, 4096, MADV_POPULATE_READ) == 0;
+  munmap(m, 4096);
+  return ok;
+#else
+  return false;
+#endif
+}
+
 int mappings_of(const std::string& path) {
   std::ifstream maps("/proc/self/maps");
   int n = 0;
@@ -495,15 +509,20 @@ int mappings_of(const std::string& path) {
   }
   return n;
 }
+// A pcap file of `packets` 1,500-byte packets, the i-th filled with the byte i * step, 1 s apart.
+std::string numbered_capture(const char* suffix, uint32_t packets, uint32_t step) {
+  W w = pcap_header(false, 0xa1b2c3d4);
+  for (uint32_t i = 0; i < packets; ++i) pcap_record(w, {i, 0, 1500, 1500}, static_cast<uint8_t>(i * step));
+  const std::string path = temp_path(suffix);
+  CHECK(write_file(path, w.b));
+  return path;
+}
 }  // namespace
 
 TEST(file_reader_large_mapping_is_torn_down_whole_when_the_reader_goes) {
   // 72 MB: past the size from which two threads drop the pages before the unmap.
-  W w = pcap_header(false, 0xa1b2c3d4);
   constexpr uint32_t kPackets = 48000;
-  for (uint32_t i = 0; i < kPackets; ++i) pcap_record(w, {i, 0, 1500, 1500}, static_cast<uint8_t>(i));
-  const std::string path = temp_path("-large.pcap");
-  CHECK(write_file(path, w.b));
+  const std::string path = numbered_capture("-large.pcap", kPackets, 1);
   {
     auto r = FileReader::open(path);
     CHECK_EQ(mappings_of(path), 1);
@@ -515,24 +534,22 @@ TEST(file_reader_large_mapping_is_torn_down_whole_when_the_reader_goes) {
       n += static_cast<uint32_t>(b.size());
     }
     CHECK_EQ(n, kPackets);
-    r->release_behind(32u << 20);  // part of it released already, as analytics does
+    r->tend_mapping(32u << 20, 32u << 20);  // part of it released already, as analytics does
   }
   CHECK_EQ(mappings_of(path), 0);
   std::remove(path.c_str());
 }
 
-TEST(file_reader_release_behind_from_another_thread_keeps_every_packet_and_frees_the_mapping) {
+TEST(file_reader_tend_mapping_from_another_thread_keeps_every_packet_and_frees_the_mapping) {
   // 24 MB of 1,500-byte packets, each filled with its number: read with packets lent from the
-  // mapping while another thread keeps releasing everything behind the reader (lag 0).
-  W w = pcap_header(false, 0xa1b2c3d4);
+  // mapping while another thread keeps releasing everything behind the reader (lag 0) and
+  // mapping in the 8 MiB ahead of it.
   constexpr uint32_t kPackets = 16000;
-  for (uint32_t i = 0; i < kPackets; ++i) pcap_record(w, {i, 0, 1500, 1500}, static_cast<uint8_t>(i * 7));
-  const std::string path = temp_path("-release.pcap");
-  CHECK(write_file(path, w.b));
+  const std::string path = numbered_capture("-release.pcap", kPackets, 7);
   auto kept = FileReader::open(path), released = FileReader::open(path);
   std::atomic<bool> done{false};
   std::thread releaser([&] {
-    while (!done.load()) released->release_behind(0);
+    while (!done.load()) released->tend_mapping(0, 8u << 20);
   });
   Batch b;
   b.may_borrow = true;
@@ -554,12 +571,35 @@ TEST(file_reader_release_behind_from_another_thread_keeps_every_packet_and_frees
   // 4 MiB step and what lies after it.
   All all = read_all(*kept, 64, 1 << 20);
   CHECK_EQ(all.packets.size(), size_t(kPackets));
-  released->release_behind(0);
+  released->tend_mapping(0, 0);
   const long kept_kb = mapped_rss_kb(kept->contents()), released_kb = mapped_rss_kb(released->contents());
   CHECK(kept_kb > 20000);
   CHECK(released_kb >= 0 && released_kb <= 8 * 1024);
   kept.reset();
   released.reset();
+  std::remove(path.c_str());
+}
+
+TEST(file_reader_tend_mapping_maps_in_ahead_of_the_reader) {
+  // 16 MB: before anything is read, the 8 MiB ahead are in the mapping's resident set (the
+  // reader will take no page fault there), and not much more.
+  constexpr uint32_t kPackets = 10000;
+  const std::string path = numbered_capture("-ahead.pcap", kPackets, 1);
+  auto r = FileReader::open(path);
+  const long before_kb = mapped_rss_kb(r->contents());
+  r->tend_mapping(0, 8u << 20);
+  const long after_kb = mapped_rss_kb(r->contents());
+  if (!kernel_populates_mappings()) {
+    std::printf("  (this kernel has no MADV_POPULATE_READ: nothing is mapped ahead; checked that nothing failed)\n");
+    CHECK_EQ(after_kb, before_kb);
+  } else {
+    // Opening maps the first pages in (the page cache's large folios: up to 2 MiB at once here).
+    CHECK(before_kb >= 0 && before_kb <= 4 * 1024);
+    CHECK(after_kb >= 8 * 1024 && after_kb <= 12 * 1024);
+  }
+  All all = read_all(*r, 64, 1 << 20);
+  CHECK_EQ(all.packets.size(), size_t(kPackets));
+  r.reset();
   std::remove(path.c_str());
 }
 
