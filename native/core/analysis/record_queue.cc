@@ -111,6 +111,7 @@ void RecordQueue::maybe_push(bool force) {
       break;
     }
   }
+  queue_.take_spare(current_);  // buffers that have their pages already, or fresh ones
   current_.reserve(sizes);
   if (on_ready_) on_ready_();
 }
@@ -119,6 +120,8 @@ bool RecordQueue::take(RecordBatch& out) {
   CompactBatch taken;
   if (!queue_.take(taken)) return false;
   taken.format(out);
+  taken.clear();
+  queue_.give_back(std::move(taken));
   return true;
 }
 

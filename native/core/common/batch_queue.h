@@ -2,6 +2,8 @@
 // push() either waits for room (reading a file), reports the queue full (live capture: the
 // caller decides what to drop and counts it), or goes past the cap (the end, so nothing is lost
 // there). abandon(): the consumer is gone; waiting stops and everything is discarded from then on.
+// A consumer done with a batch may give it back emptied (give_back), and the producer fill it
+// next (take_spare) instead of growing fresh buffers, whose first touch costs page faults.
 #pragma once
 
 #include <condition_variable>
@@ -9,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <utility>
+#include <vector>
 
 namespace podspan {
 
@@ -46,6 +49,20 @@ class BatchQueue {
     return true;
   }
 
+  // The consumer: an emptied batch whose buffers the producer may reuse (two are kept: a
+  // consumer that keeps up has one or two batches in hand).
+  void give_back(Batch&& b) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (spares_.size() < kMaxSpares) spares_.push_back(std::move(b));
+  }
+  // The producer: a batch given back, into `into` (an empty one); false if none.
+  bool take_spare(Batch& into) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (spares_.empty()) return false;
+    into = std::move(spares_.back());
+    spares_.pop_back();
+    return true;
+  }
   void abandon() {
     std::lock_guard<std::mutex> lk(mu_);
     abandoned_ = true;
@@ -63,6 +80,8 @@ class BatchQueue {
   mutable std::mutex mu_;
   std::condition_variable room_;
   std::deque<Batch> ready_;
+  static constexpr size_t kMaxSpares = 2;
+  std::vector<Batch> spares_;
   bool abandoned_ = false;
 };
 
