@@ -2,6 +2,7 @@
 #include "analysis.h"
 
 #include "areas.h"
+#include "analysis/quantiles.h"
 #include "detection/scan_group.h"
 #include "values.h"
 
@@ -100,6 +101,26 @@ std::shared_ptr<podspan::ScanGroup> scan_group_of(const Napi::Value& v) {
 }  // namespace
 
 Napi::Function InitScanGroup(Napi::Env env) { return NativeScanGroup::Init(env); }
+
+Napi::Value ValuesAtRanks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // src/analysis/samples.ts checked the arguments: a Float64Array, n within it, ascending ranks below n.
+  Napi::Float64Array values = info[0].As<Napi::Float64Array>();
+  const size_t n = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  Napi::Array ranks_in = info[2].As<Napi::Array>();
+  const uint32_t count = ranks_in.Length();
+  if (n > values.ElementLength() || count > 16) throw Napi::RangeError::New(env, "valuesAtRanks: n or ranks out of range");
+  size_t ranks[16];
+  double out[16];
+  for (uint32_t i = 0; i < count; ++i) {
+    ranks[i] = static_cast<size_t>(ranks_in.Get(i).As<Napi::Number>().Int64Value());
+    if (ranks[i] >= n || (i > 0 && ranks[i] < ranks[i - 1])) throw Napi::RangeError::New(env, "valuesAtRanks: ranks not ascending below n");
+  }
+  podspan::values_at_ranks(values.Data(), n, ranks, count, out);
+  Napi::Array result = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; ++i) result.Set(i, Napi::Number::New(env, out[i]));
+  return result;
+}
 
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
   podspan::AnalysisOptions opt;

@@ -20,6 +20,7 @@ Napi::Value LinkTypeName(const Napi::CallbackInfo& info);          // devices.cc
 Napi::Value CheckFrameBatch(const Napi::CallbackInfo& info);  // frame_batch.cc
 Napi::Value FilterCompileError(const Napi::CallbackInfo& info);  // live_tap_filter.cc
 Napi::Value ReleaseFrames(const Napi::CallbackInfo& info);    // lent_frames.cc
+Napi::Value ValuesAtRanks(const Napi::CallbackInfo& info);    // analysis.cc
 Napi::Value SetThreadIdle(const Napi::CallbackInfo& info);    // scheduling.cc
 Napi::Value SetThreadNormal(const Napi::CallbackInfo& info);  // scheduling.cc
 }  // namespace podspan_addon

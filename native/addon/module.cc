@@ -23,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checkFrameBatch", Napi::Function::New(env, CheckFrameBatch));
   exports.Set("filterCompileError", Napi::Function::New(env, FilterCompileError));
   exports.Set("releaseFrames", Napi::Function::New(env, ReleaseFrames));
+  exports.Set("valuesAtRanks", Napi::Function::New(env, ValuesAtRanks));
   exports.Set("setThreadIdle", Napi::Function::New(env, SetThreadIdle));
   exports.Set("setThreadNormal", Napi::Function::New(env, SetThreadNormal));
   return exports;

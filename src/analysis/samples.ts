@@ -5,6 +5,8 @@
 // Vitter's algorithm R) in the values it holds, and reports its quantiles as not exact; its
 // count, sum and maximum stay exact.
 
+import { native } from '../capture/native';
+
 export interface SampleBudget {
   /** Values a series may hold. */
   maxPerSeries: number;
@@ -38,50 +40,13 @@ export function rankOf(q: number, n: number): number {
 
 /**
  * The values at `ranks` (ascending, each below `n`) of `values[0, n)` once sorted, as
- * `values.slice(0, n).sort()` would give them, found by selection instead (Hoare's partition,
- * median of three): O(n) where a sort is O(n log n). A report's three quantiles over 200,000
- * latencies took ~14 ms to sort at the end of every `analyze`. Reorders `values` in [0, n).
+ * `values.slice(0, n).sort()` would give them, found by selection instead (std::nth_element in
+ * the addon, native/core/analysis/quantiles.h): O(n) where a sort is O(n log n), and native
+ * because it runs once per series at the end of a run, where JavaScript would still be cold. No
+ * NaN among the values (a sort places those). Reorders `values` in [0, n).
  */
 export function valuesAtRanks(values: Float64Array, n: number, ranks: readonly number[]): number[] {
-  const out = new Array<number>(ranks.length);
-  let hi = n - 1;
-  // The highest rank first: every value left of it is then no larger, so the next rank down is
-  // selected among those alone.
-  for (let r = ranks.length - 1; r >= 0; r--) {
-    const k = ranks[r];
-    out[r] = selectRank(values, 0, Math.max(hi, k), k);
-    hi = k - 1;
-  }
-  return out;
-}
-
-/** Selection in values[lo, hi] (inclusive): values[k] becomes what it would be sorted, every value left of it no larger. */
-function selectRank(a: Float64Array, lo: number, hi: number, k: number): number {
-  // Median-of-three pivots keep this linear on sorted and equal runs; a range that still
-  // shrinks too slowly (a crafted order) is sorted instead, as a sort would have done.
-  for (let rounds = 0; hi > lo; rounds++) {
-    if (rounds === 64) {
-      a.subarray(lo, hi + 1).sort();
-      break;
-    }
-    const x = a[lo], y = a[(lo + hi) >>> 1], z = a[hi];
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i++] = a[j];
-        a[j--] = t;
-      }
-    }
-    // [lo, j] <= pivot, (j, i) == pivot, [i, hi] >= pivot
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else break;
-  }
-  return a[k];
+  return native().valuesAtRanks(values, n, ranks);
 }
 
 export class LatencySamples {

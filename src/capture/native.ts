@@ -373,6 +373,8 @@ export interface NativeAddon {
   checkFrameBatch(message: Buffer): string | undefined;
   /** Hands back a part's lent `frames` once written: detached, its storage back to the capture (native/addon/lent_frames.h). */
   releaseFrames(frames: Buffer): void;
+  /** The values at `ranks` (ascending, below n) of values[0, n) once sorted, by selection; no NaN among them. Reorders values[0, n) (native/core/analysis/quantiles.h). */
+  valuesAtRanks(values: Float64Array, n: number, ranks: readonly number[]): number[];
   /** Puts one thread (by id) in SCHED_IDLE; false when the kernel refused (native/addon/scheduling.cc). */
   setThreadIdle(tid: number): boolean;
   /** Puts one thread (by id) back in SCHED_OTHER; false when refused (native/addon/scheduling.cc). */
