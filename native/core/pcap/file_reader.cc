@@ -200,7 +200,7 @@ class Source {
     if (!mapped_) return;
     const size_t pos = consumed_.load(std::memory_order_relaxed);
     if (pos >= kStep + behind) release_until((pos - behind) & ~(kStep - 1), kStep);
-    if (ahead > 0) populate_until(std::min(size_, pos + ahead), kStep);
+    if (ahead > 0) populate_ahead(pos, ahead, kStep);
   }
 
   // Tests and fuzzing: memory served as a stream, `chunk` bytes per read.
@@ -255,18 +255,25 @@ class Source {
     released_ = end;
   }
 
-  // Maps in [populated_, end) once that is at least `step` bytes or reaches the end, without
-  // waiting for the lock either. MADV_POPULATE_READ (Linux 5.14) fills the page tables as the
-  // reader's faults would, 16 pages per fault; a kernel without it is not asked again.
-  void populate_until(size_t end, size_t step) {
+  // Maps in what lies between the reader (at `pos`) and `ahead` bytes past it, once that is at
+  // least `step` bytes not mapped in yet or reaches the end, without waiting for the lock
+  // either. MADV_POPULATE_READ (Linux 5.14) fills the page tables as the reader's faults would,
+  // 16 pages per fault; a kernel without it is not asked again. At most 8 MiB per call: pages
+  // not in the page cache are read from the disk then, and the caller (JavaScript's thread)
+  // should not wait for much of that at once.
+  void populate_ahead(size_t pos, size_t ahead, size_t step) {
 #ifdef MADV_POPULATE_READ
+    constexpr size_t kMostPerCall = 8u << 20;
     std::unique_lock<std::mutex> lock(release_mu_, std::try_to_lock);
-    if (!lock.owns_lock() || !populate_ || end <= populated_ || (end < populated_ + step && end < size_)) return;
-    const size_t from = std::max(populated_, released_) & ~size_t{4095};
-    if (from < end && madvise(const_cast<uint8_t*>(data_) + from, end - from, MADV_POPULATE_READ) != 0) populate_ = false;
+    if (!lock.owns_lock() || !populate_) return;
+    const size_t from = std::max({populated_, released_, pos}) & ~size_t{4095};
+    const size_t end = std::min({size_, pos + ahead, from + kMostPerCall});
+    if (end <= from || (end < from + step && end < size_)) return;
+    if (madvise(const_cast<uint8_t*>(data_) + from, end - from, MADV_POPULATE_READ) != 0) populate_ = false;
     populated_ = end;
 #else
-    (void)end;
+    (void)pos;
+    (void)ahead;
     (void)step;
 #endif
   }
