@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { PodspanError } from '../errors';
 import { libpcapVersion } from '../capture/session';
 import { LineWriter, StdoutWatch, stderr } from './stdout-errors';
+import { exitWhenIdle } from './exit-when-idle';
 // Subcommands are loaded when run: the agent's and collector's dependencies (gRPC, Kubernetes
 // client, pino) cost ~60 ms of start-up that `podspan streams` or `capture -r` never use.
 
@@ -158,6 +159,7 @@ function program(argv: string[]): Command {
     .option('--binary', 'with --console or -C: unprintable bytes as they are, not as "." (tcpflow -B)')
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./streams-command')).runStreams({ ...opts, expression } as never, stderr);
+      finishedAll = true;
     });
 
   captureSource(sub('analyze')
@@ -173,6 +175,7 @@ function program(argv: string[]): Command {
     .option('--detect <path=value>', 'a detection threshold or size, e.g. synFlood.floor=500, preTriggerSeconds=30 (repeatable; see README, Detection)', collect)
     .action(async (expression: string[], opts: Record<string, unknown>) => {
       process.exitCode = await (await import('./analyze-command')).runAnalyze({ ...opts, expression } as never, stdoutLines(), stderr);
+      finishedAll = true;
     });
 
   captureSource(sub('shadow')
@@ -304,11 +307,14 @@ export function withTcpdumpSpellings(argv: string[]): string[] {
 }
 
 let stdoutWatch: StdoutWatch;
+/** The command ran to its end with everything it started awaited: it may exit at once (exit-when-idle.ts). */
+let finishedAll = false;
 /** Lines to standard output straight to its descriptor (stdout-errors.ts), its errors watched as the stream's are. */
 const stdoutLines = () => new LineWriter(1, (e) => stdoutWatch.failedWith(e));
 
 export async function main(argv: string[]): Promise<void> {
   stdoutWatch = new StdoutWatch('podspan');
+  finishedAll = false;
   try {
     const args = withTcpdumpSpellings(argv);
     await program(args).parseAsync(args);
@@ -327,4 +333,5 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     stdoutWatch.done();
   }
+  if (finishedAll) exitWhenIdle();
 }
