@@ -3,7 +3,7 @@
 // one output), as src/agent/mirror-capture.ts builds it, over every record batch of a capture:
 // three passes, milliseconds each. CHECKOUT (default: this one, built) lets another checkout's
 // dist/ run the same passes, for before/after figures:
-//   node bench/agent-records-pipeline.js CAPTURE [SERVER_IP] [CHECKOUT]
+//   [DETACH=1] node bench/agent-records-pipeline.js CAPTURE [SERVER_IP] [CHECKOUT]
 'use strict';
 const path = require('node:path');
 
@@ -27,6 +27,11 @@ const { Registry } = require(require.resolve('prom-client', { paths: [checkout] 
   if (result.error) throw result.error;
   const pod = { uid: 'u', namespace: 'bench', name: 'server', labels: {}, ips: [serverIp], hostNetwork: false, phase: 'Running', nodeName: 'node-1', containerPorts: [] };
   const pods = new PodIndex([pod]);
+  // DETACH=1: one ArrayBuffer detached first (V8's detaching protector; BENCHMARKS.md, issue 13).
+  if (process.env.DETACH) {
+    const ab = new ArrayBuffer(16);
+    structuredClone(ab, { transfer: [ab] });
+  }
   const times = [];
   for (let pass = 0; pass < 3; pass++) {
     const metrics = new AnalyticsMetrics(new Registry(), { maxServers: 500, maxRoutesPerServer: 100 });
