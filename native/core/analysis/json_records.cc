@@ -191,10 +191,10 @@ void append_put(std::string& out, Put put) {
   out.append(b, static_cast<size_t>(put(b) - b));
 }
 
-// One JSON line written through a cursor into a per-thread scratch buffer, then appended to
-// `out` at once. The scratch always has room for every fixed-size member (kFixedBytes) past the
-// cursor; a string from the network makes room for its bound first. It only grows: no
-// allocation per record once it has.
+// One JSON line written through a cursor straight into the sink (its end moved once, at the
+// line's end). The sink always has room for every fixed-size member (kFixedBytes) past the
+// cursor; a string from the network makes room for its bound first. A sink reused from batch to
+// batch allocates nothing per record.
 class Line {
  public:
   static constexpr size_t kMaxKey = 24;          // our member names (checked at compile time)
@@ -202,7 +202,7 @@ class Line {
   static constexpr size_t kMaxShortValue = 64;   // a number, time, address or our own name
   static constexpr size_t kFixedBytes = kMaxMembers * (kMaxKey + 4 + kMaxShortValue) + 4;
 
-  explicit Line(std::string& out) : out_(out), base_(out.size()) {
+  explicit Line(ByteSink& out) : out_(out), base_(out.size()) {
     room(0);
     *p_++ = '{';
   }
@@ -304,23 +304,15 @@ class Line {
     *p_++ = '}';
     if (spans) spans->line = span_from(begin_);
     *p_++ = '\n';
-    out_.append(begin_, static_cast<size_t>(p_ - begin_));
+    out_.end_at(p_);
   }
 
  private:
-  static std::string& scratch_buffer() {
-    thread_local std::string scratch;
-    return scratch;
-  }
-  // Room for n bytes and then every fixed-size member past the cursor (moving the line if the
-  // scratch has to grow).
+  // Room for n bytes and then every fixed-size member past the cursor (the line moves with the
+  // sink's memory when it grows).
   void room(size_t n) {
-    std::string& scratch = scratch_buffer();
-    const size_t used = begin_ ? static_cast<size_t>(p_ - begin_) : 0;
-    const size_t need = used + n + kFixedBytes;
-    if (begin_ && scratch.size() >= need) return;
-    if (scratch.size() < need) scratch.resize(std::max(need, 2 * scratch.size()));
-    begin_ = &scratch[0];
+    const size_t used = static_cast<size_t>(p_ - begin_);
+    begin_ = out_.room(used + n + kFixedBytes, used);
     p_ = begin_ + used;
   }
   void cstr_value(const char* v) {
@@ -332,7 +324,7 @@ class Line {
     return {static_cast<uint32_t>(base_ + static_cast<size_t>(start - begin_)), static_cast<uint32_t>(p_ - start)};
   }
 
-  std::string& out_;
+  ByteSink& out_;
   const size_t base_;  // where the line starts in out (spans are offsets into out)
   char* begin_ = nullptr;
   char* p_ = nullptr;
@@ -407,7 +399,7 @@ const char* dns_rcode_name(int r) {
   return r >= 0 && r < 11 ? kNames[r] : nullptr;
 }
 
-void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
+void append_json(ByteSink& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
   Line o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
@@ -429,7 +421,7 @@ void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, Lin
   o.end(spans);
 }
 
-void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
+void append_json(ByteSink& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
   Line o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("version", t.version);
@@ -448,7 +440,7 @@ void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, Lin
   o.end(spans);
 }
 
-void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
+void append_json(ByteSink& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
   LineSpans unused;
   LineSpans& at = spans ? *spans : unused;
   Line o(out);
@@ -470,7 +462,7 @@ void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineS
   o.end(spans);
 }
 
-void append_json(std::string& out, const AlertRecord& r) {
+void append_json(ByteSink& out, const AlertRecord& r) {
   Line o(out);
   o.time("ts", r.ts);
   o.cstr("kind", alert_kind_name(r.kind));
@@ -504,6 +496,26 @@ void append_json(std::string& out, const AlertRecord& r) {
     o.null("cleared_by");
   }
   o.end();
+}
+
+void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
+  StringSink sink(out);
+  append_json(sink, r, t, spans);
+}
+
+void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
+  StringSink sink(out);
+  append_json(sink, r, t, spans);
+}
+
+void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
+  StringSink sink(out);
+  append_json(sink, r, t, spans);
+}
+
+void append_json(std::string& out, const AlertRecord& r) {
+  StringSink sink(out);
+  append_json(sink, r);
 }
 
 }  // namespace podspan

@@ -45,8 +45,7 @@ void CompactBatch::clear() {
   alert_count_ = 0;
 }
 
-void CompactBatch::format(RecordBatch& out) const {
-  out.clear();
+void CompactBatch::format(RecordSinks& out) const {
   for (const CompactFlow& c : flows_) {
     LineSpans spans;  // fresh for each line: a null leaves its span unset (kNoSpan)
     append_json(out.flows, c.n, FlowTexts{text(c.close_reason), text(c.app)}, &spans);
@@ -63,11 +62,23 @@ void CompactBatch::format(RecordBatch& out) const {
     append_json(out.dns, c.n, DnsTexts{text(c.proto), text(c.query)}, &spans);
     append_row(out.dns_rows, c.n, spans);
   }
-  out.alerts = alerts_;
-  out.flow_count = flows_.size();
-  out.http_count = http_.size();
-  out.dns_count = dns_.size();
-  out.alert_count = alert_count_;
+  out.alerts.append(alerts_.data(), alerts_.size());
+}
+
+void CompactBatch::format(RecordBatch& out) const {
+  out.clear();
+  {
+    using G = StringSink::Growth;
+    StringSink flows(out.flows, G::kWhole), http(out.http, G::kWhole), dns(out.dns, G::kWhole), alerts(out.alerts, G::kWhole);
+    StringSink flow_rows(out.flow_rows, G::kWhole), http_rows(out.http_rows, G::kWhole), dns_rows(out.dns_rows, G::kWhole);
+    RecordSinks sinks{flows, http, dns, alerts, flow_rows, http_rows, dns_rows};
+    format(sinks);
+  }  // the strings cut back to what was written
+  const RecordBatch::Counts n = counts();
+  out.flow_count = n.flows;
+  out.http_count = n.http;
+  out.dns_count = n.dns;
+  out.alert_count = n.alerts;
 }
 
 }  // namespace podspan

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/records.h"
+#include "common/byte_sink.h"
 
 namespace podspan {
 
@@ -36,6 +37,13 @@ struct RecordBatch {
     uint64_t flows, http, dns, alerts;
   };
   Counts counts() const { return {flow_count, http_count, dns_count, alert_count}; }
+};
+
+// Where format() writes a batch: the JSON lines of each kind and the rows of each kind, each
+// sink holding that batch only (rows' spans are offsets from its start).
+struct RecordSinks {
+  ByteSink &flows, &http, &dns, &alerts;
+  ByteSink &flow_rows, &http_rows, &dns_rows;
 };
 
 // Where a string of a compact record is in its batch's arena.
@@ -83,6 +91,8 @@ class CompactBatch {
   // Replaces out's contents with the JSON lines and rows of every record (out's buffers keep
   // their capacity: a consumer that reuses one RecordBatch allocates nothing once warm).
   void format(RecordBatch& out) const;
+  // Appends them to the sinks (empty ones, for the rows' spans to start at 0).
+  void format(RecordSinks& out) const;
 
  private:
   ArenaText keep(std::string_view s);

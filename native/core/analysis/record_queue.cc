@@ -116,13 +116,25 @@ void RecordQueue::maybe_push(bool force) {
   if (on_ready_) on_ready_();
 }
 
-bool RecordQueue::take(RecordBatch& out) {
+template <typename Format>
+bool RecordQueue::take_formatted(Format format) {
   CompactBatch taken;
   if (!queue_.take(taken)) return false;
-  taken.format(out);
+  format(taken);
   taken.clear();
   queue_.give_back(std::move(taken));
   return true;
+}
+
+bool RecordQueue::take(RecordBatch& out) {
+  return take_formatted([&](const CompactBatch& b) { b.format(out); });
+}
+
+bool RecordQueue::take(RecordSinks& out, RecordBatch::Counts& counts) {
+  return take_formatted([&](const CompactBatch& b) {
+    b.format(out);
+    counts = b.counts();
+  });
 }
 
 RecordQueueStats RecordQueue::stats() const {

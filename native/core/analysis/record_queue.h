@@ -57,6 +57,8 @@ class RecordQueue : public RecordSink {
   void maybe_push(bool force);
   // Any thread (one at a time): the oldest ready batch, formatted into out; false if none.
   bool take(RecordBatch& out);
+  // The same appended to the sinks (empty ones), `counts` its records of each kind.
+  bool take(RecordSinks& out, RecordBatch::Counts& counts);
   // The consumer is gone: stop waiting and discard from now on.
   void abandon() { queue_.abandon(); }
   RecordQueueStats stats() const;
@@ -64,6 +66,8 @@ class RecordQueue : public RecordSink {
  private:
   bool room_for_record();  // false: live and overflowing, drop it
   void counted();
+  template <typename Format>
+  bool take_formatted(Format format);  // the oldest batch through format(), then its buffers back
 
   RecordQueueOptions opt_;
   CompactBatch current_;
@@ -120,6 +124,7 @@ class AnalysisConsumer : public PacketConsumer {
 
   // The consumer's thread: the oldest ready batch, formatted into out (RecordQueue::take).
   bool take(RecordBatch& out) { return queue_.take(out); }
+  bool take(RecordSinks& out, RecordBatch::Counts& counts) { return queue_.take(out, counts); }
   void abandon() { queue_.abandon(); }
   AnalysisStats stats() const;  // any thread (the analyser's counters as of the last publish)
   // The Detector when options.detect (null otherwise): an EvidenceSink is set on it before capture.

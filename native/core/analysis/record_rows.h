@@ -29,6 +29,7 @@
 #include <string>
 
 #include "analysis/records.h"
+#include "common/byte_sink.h"
 
 namespace podspan {
 
@@ -53,6 +54,9 @@ double row_us(uint64_t ns);
 
 // Each appends one row to `rows`; `spans` come from append_json of the same record into the
 // batch's JSON bytes.
+void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& spans);
+void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& spans);
+void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& spans);
 void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& spans);
 void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& spans);
 void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& spans);

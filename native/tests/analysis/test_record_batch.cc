@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -209,4 +210,79 @@ TEST(compact_batch_formats_the_same_bytes_again_into_a_reused_batch) {
   CHECK_EQ(c.bytes(), 0u);
   c.format(out);
   CHECK(out.empty() && out.flows.empty() && out.http_rows.empty() && out.alerts.empty());
+}
+
+namespace {
+
+// Memory that moves at every growth, by as little as asked, keeping only what it must, the old
+// block freed (as the addon's sink over JavaScript Buffers moves to a new Buffer): a line that
+// kept a pointer into the old block, or lost its first half in the move, would show.
+class MovingSink final : public ByteSink {
+ public:
+  std::string bytes() const { return std::string(data_, size_); }
+  int growths = 0;
+
+ private:
+  void grow(size_t capacity, size_t keep) override {
+    auto* moved = new char[capacity];
+    if (keep) std::memcpy(moved, data_, keep);
+    block_.reset(moved);
+    data_ = moved;
+    capacity_ = capacity;
+    ++growths;
+  }
+  std::unique_ptr<char[]> block_;
+};
+
+}  // namespace
+
+TEST(record_queue_formats_into_sinks_whose_memory_moves_as_they_grow) {
+  const Records r = varied();
+  const RecordBatch want = direct(r);
+  RecordQueueOptions o;
+  o.batch_max_bytes = 1 << 20;
+  RecordQueue q(o);
+  for (size_t i = 0; i < r.flows.size(); ++i) {
+    q.http(r.http[i]);
+    q.dns(r.dns[i]);
+    q.flow(r.flows[i]);
+  }
+  for (const AlertRecord& a : r.alerts) q.alert(a);
+  q.maybe_push(true);
+  MovingSink flows, http, dns, alerts, flow_rows, http_rows, dns_rows;
+  RecordSinks sinks{flows, http, dns, alerts, flow_rows, http_rows, dns_rows};
+  RecordBatch::Counts counts{};
+  CHECK(q.take(sinks, counts));
+  CHECK(flows.bytes() == want.flows && http.bytes() == want.http && dns.bytes() == want.dns);
+  CHECK(alerts.bytes() == want.alerts);
+  CHECK(flow_rows.bytes() == want.flow_rows && http_rows.bytes() == want.http_rows && dns_rows.bytes() == want.dns_rows);
+  CHECK_EQ(counts.flows, want.flow_count);
+  CHECK_EQ(counts.http, want.http_count);
+  CHECK_EQ(counts.dns, want.dns_count);
+  CHECK_EQ(counts.alerts, want.alert_count);
+  CHECK(http.growths >= 21);  // it moved at every line (each asks for more than it writes)
+  CHECK(!q.take(sinks, counts));
+}
+
+TEST(string_sink_keeps_what_was_there_and_cuts_back_to_what_was_written) {
+  std::string exact = "head:";
+  {
+    StringSink s(exact);
+    std::memcpy(s.room(3), "abc", 3);
+    s.end_at(s.room(0) + 2);  // only "ab" kept
+    s.append("!", 1);
+    CHECK(exact.size() >= 8);  // its length is the room asked for while the sink writes
+  }
+  CHECK(exact == "head:ab!");
+  std::string whole;
+  whole.reserve(4096);
+  whole = "x";
+  {
+    StringSink s(whole, StringSink::Growth::kWhole);
+    s.append("yz", 2);
+    CHECK(whole.size() >= 4096);  // the capacity taken at once, not grown line by line
+    for (int i = 0; i < 3000; ++i) s.append("0123456789", 10);
+  }
+  CHECK_EQ(whole.size(), 30003u);
+  CHECK(whole.compare(0, 13, "xyz0123456789") == 0 && whole.compare(29993, 10, "0123456789") == 0);
 }
