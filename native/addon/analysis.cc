@@ -1,6 +1,9 @@
 // Analytics to JavaScript: see analysis.h.
 #include "analysis.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "areas.h"
 #include "analysis/quantiles.h"
 #include "detection/scan_group.h"
@@ -152,6 +155,61 @@ Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& b) {
   o.Set("httpCount", Napi::Number::New(env, static_cast<double>(b.http_count)));
   o.Set("dnsCount", Napi::Number::New(env, static_cast<double>(b.dns_count)));
   o.Set("alertCount", Napi::Number::New(env, static_cast<double>(b.alert_count)));
+  return o;
+}
+
+namespace {
+
+// A sink over the Buffer JavaScript keeps as scratch[key]: written in place; when it must grow,
+// a larger Buffer takes its place there (the old one stays alive, held by scratch, until the
+// bytes to keep are copied out of it).
+class ScratchBufferSink final : public podspan::ByteSink {
+ public:
+  ScratchBufferSink(Napi::Env env, Napi::Object scratch, const char* key) : env_(env), scratch_(scratch), key_(key) {
+    const Napi::Value v = scratch.Get(key);
+    if (!v.IsBuffer()) return;
+    const auto b = v.As<Napi::Buffer<char>>();
+    data_ = b.Data();
+    capacity_ = b.Length();
+  }
+
+ private:
+  void grow(size_t capacity, size_t keep) override {
+    const size_t size = std::max({capacity, 2 * capacity_, size_t{64} << 10});
+    Napi::Buffer<char> b = Napi::Buffer<char>::New(env_, size);
+    if (keep) std::memcpy(b.Data(), data_, keep);
+    scratch_.Set(key_, b);
+    data_ = b.Data();
+    capacity_ = size;
+  }
+
+  Napi::Env env_;
+  Napi::Object scratch_;
+  const char* key_;
+};
+
+}  // namespace
+
+Napi::Value take_records_into(Napi::Env env, podspan::AnalysisConsumer& analysis, Napi::Object scratch) {
+  ScratchBufferSink flows(env, scratch, "flows"), http(env, scratch, "http"), dns(env, scratch, "dns"),
+      alerts(env, scratch, "alerts"), flow_rows(env, scratch, "flowRows"), http_rows(env, scratch, "httpRows"),
+      dns_rows(env, scratch, "dnsRows");
+  podspan::RecordSinks sinks{flows, http, dns, alerts, flow_rows, http_rows, dns_rows};
+  podspan::RecordBatch::Counts counts{};
+  if (!analysis.take(sinks, counts)) return env.Null();
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("flows", num(flows.size()));
+  o.Set("http", num(http.size()));
+  o.Set("dns", num(dns.size()));
+  o.Set("alerts", num(alerts.size()));
+  o.Set("flowRows", num(flow_rows.size()));
+  o.Set("httpRows", num(http_rows.size()));
+  o.Set("dnsRows", num(dns_rows.size()));
+  o.Set("flowCount", num(counts.flows));
+  o.Set("httpCount", num(counts.http));
+  o.Set("dnsCount", num(counts.dns));
+  o.Set("alertCount", num(counts.alerts));
   return o;
 }
 

@@ -16,6 +16,12 @@ std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& opt
 // {flows, http, dns, alerts}: Buffers of complete JSON lines, {flowRows, httpRows, dnsRows}: one
 // fixed row per line (analysis/record_rows.h), plus {flowCount, httpCount, dnsCount, alertCount}.
 Napi::Object record_batch_object(Napi::Env env, const podspan::RecordBatch& batch);
+// The oldest batch written in place into the Buffers `scratch` holds under those seven names (a
+// Buffer too small, or missing, is replaced there by a larger one), or null when none is ready.
+// Returns {flows, http, dns, alerts, flowRows, httpRows, dnsRows}: the bytes written at the
+// start of each, plus the four counts. Nothing is copied; JavaScript must be done with the
+// Buffers' contents before the next take.
+Napi::Value take_records_into(Napi::Env env, podspan::AnalysisConsumer& analysis, Napi::Object scratch);
 // {records: {flows, http, dns, alerts}, batches, droppedRecords, app, appCounters: {httpRequests, ...},
 // packets, tcpPackets, udpDnsDatagrams, streams, gapBytes, detect?: {alertsFired, alertsCleared,
 // activeAlerts, keys: {servers, routes, sources, pairs}, evicted: {...}, targetsSaturated}}

@@ -336,14 +336,17 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
     return o;
   }
 
-  // Returns {flows, http, dns} (Buffers of JSON lines, see analysis.h) or null when none is ready.
+  // Returns {flows, http, dns} (Buffers of JSON lines, see analysis.h) or null when none is ready;
+  // takeRecords(scratch): the batch written into scratch's Buffers (take_records_into).
   Napi::Value TakeRecords(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     // Analytics keeps the reader's thread busy and leaves this one time: the file read behind
     // it is unmapped from here, not all at close (after the work, with the other core idle),
     // and what it reads next is mapped in from here, not by its page faults.
     if (session_) session_->tend_read_input(kReleaseLag, kMapAhead);
-    if (!sinks_.analysis || !sinks_.analysis->take(record_batch_)) return env.Null();
+    if (!sinks_.analysis) return env.Null();
+    if (info.Length() > 0 && info[0].IsObject()) return take_records_into(env, *sinks_.analysis, info[0].As<Napi::Object>());
+    if (!sinks_.analysis->take(record_batch_)) return env.Null();
     return record_batch_object(env, record_batch_);
   }
 

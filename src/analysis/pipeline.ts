@@ -16,7 +16,7 @@ import type { RecordBatch } from './native-records';
 export type { RecordBatch };
 
 export interface RecordOutput {
-  /** `lines`: complete JSON lines of one kind (never empty). */
+  /** `lines`: complete JSON lines of one kind (never empty); valid after the call only if the batch was not borrowed (CaptureSession.onRecords). */
   write(kind: RecordKind, lines: Buffer): void;
 }
 

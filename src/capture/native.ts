@@ -154,6 +154,12 @@ export interface NativeRecordBatch {
   alertCount: number;
 }
 
+/** Buffers takeRecords(scratch) writes a batch into, kept from one take to the next (it replaces one too small). */
+export type NativeRecordScratch = Partial<Record<'flows' | 'http' | 'dns' | 'alerts' | 'flowRows' | 'httpRows' | 'dnsRows', Buffer>>;
+
+/** What takeRecords(scratch) wrote: the bytes at the start of each scratch Buffer, and the counts. */
+export type NativeRecordLengths = { [K in keyof NativeRecordBatch]: number };
+
 /** The Detector's counters (analysis stats, with `detect`). */
 export interface DetectStats {
   alertsFired: number;
@@ -283,6 +289,8 @@ export interface NativeCapture {
   takeBatch(): NativeBatch | null;
   takeStreamEvents(): NativeStreamEvents | null;
   takeRecords(): NativeRecordBatch | null;
+  /** The batch written into scratch's Buffers, no copy made: valid until the next take. */
+  takeRecords(scratch: NativeRecordScratch): NativeRecordLengths | null;
   analysisStats(): AnalysisStats | null;
   takeExchanges(): ExchangeBatch | null;
   shadowStats(): ShadowStats | null;

@@ -10,7 +10,9 @@ import { CompressedInputs } from './compressed-input';
 import { isEncap, type ForwardTarget } from '../config/forward-options';
 import type { AnalysisOptions, RecordBatch } from '../analysis/native-records';
 import type { ExchangeBatch, ShadowCaptureOptions, ShadowStats } from '../shadow/native-exchanges';
-import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeMessagePart, type NativeCaptureOptions, type NativeInterface, type NativeStats, type NativeTypeName, type StreamStats } from './native';
+import { native, type AnalysisStats, type ForwardStats, type NativeCapture, type NativeMessagePart, type NativeCaptureOptions, type NativeInterface, type NativeRecordScratch, type NativeStats, type NativeTypeName, type StreamStats } from './native';
+
+const EMPTY = Buffer.alloc(0);
 
 export type { AnalysisStats, ForwardStats, StreamStats };
 
@@ -142,6 +144,7 @@ export class CaptureSession {
   private readonly handle: NativeCapture;
   private running?: Promise<CaptureResult>;
   private recordListener?: (batch: RecordBatch) => void;
+  private recordScratch?: NativeRecordScratch;
   private exchangeListener?: (batch: ExchangeBatch) => void;
   private exchangeFlow?: ConsumerFlow;
   private streamEventListener?: (batch: StreamEventBatch) => void;
@@ -255,16 +258,31 @@ export class CaptureSession {
   /**
    * With `analysis`: the oldest batch of records (each kind a Buffer of complete JSON lines), or
    * undefined when none is ready. Without onRecords(), call it whenever start()'s onBatch-style
-   * signal fires; reading a file waits while batches are not taken.
+   * signal fires; reading a file waits while batches are not taken. After onRecords(fn,
+   * { borrowed: true }) the batch is borrowed as described there.
    */
   takeRecords(): RecordBatch | undefined {
+    if (this.recordScratch) return this.takeRecordsInPlace(this.recordScratch);
     const r = this.handle.takeRecords();
     return r === null ? undefined : { flows: r.flows, http: r.http, dns: r.dns, alerts: r.alerts, alertCount: r.alertCount, flowRows: r.flowRows, httpRows: r.httpRows, dnsRows: r.dnsRows };
   }
 
-  /** With `analysis`: `fn` gets every batch of records as it is ready (call before start()). */
-  onRecords(fn: (batch: RecordBatch) => void): void {
+  /**
+   * With `analysis`: `fn` gets every batch of records as it is ready (call before start()).
+   * `borrowed`: each batch is written where the one before it was, with no copy, so its Buffers
+   * are valid only until `fn` returns; for a consumer that writes them out at once (the files of
+   * `podspan analyze`) and keeps none of them.
+   */
+  onRecords(fn: (batch: RecordBatch) => void, opts: { borrowed?: boolean } = {}): void {
     this.recordListener = fn;
+    this.recordScratch = opts.borrowed ? {} : undefined;
+  }
+
+  private takeRecordsInPlace(scratch: NativeRecordScratch): RecordBatch | undefined {
+    const n = this.handle.takeRecords(scratch);
+    if (n === null) return undefined;
+    const view = (kind: keyof NativeRecordScratch): Buffer => (scratch[kind] ?? EMPTY).subarray(0, n[kind]);
+    return { flows: view('flows'), http: view('http'), dns: view('dns'), alerts: view('alerts'), alertCount: n.alertCount, flowRows: view('flowRows'), httpRows: view('httpRows'), dnsRows: view('dnsRows') };
   }
 
   /** With `shadow`: the oldest batch of exchanges, or undefined when none is ready. */

@@ -48,16 +48,20 @@ export async function runAnalyze(raw: RawAnalyzeFlags, out: TextOut, err: TextOu
   if (run.capture.source.kind === 'live') for (const i of session.interfaces()) err.write(`listening on ${i.name}\n`);
 
   let failure: unknown;
-  // Every batch as the capture hands it over (its wake-ups, and once more when it ends).
-  session.onRecords((batch) => {
-    if (failure) return;
-    try {
-      pipeline.take(batch);
-    } catch (e) {
-      failure = e; // a full disk: stop, keep what was written
-      session.stop();
-    }
-  });
+  // Every batch as the capture hands it over (its wake-ups, and once more when it ends), borrowed:
+  // the files write each batch's lines before take() returns and nothing else keeps them.
+  session.onRecords(
+    (batch) => {
+      if (failure) return;
+      try {
+        pipeline.take(batch);
+      } catch (e) {
+        failure = e; // a full disk: stop, keep what was written
+        session.stop();
+      }
+    },
+    { borrowed: true },
+  );
   const stop = () => session.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -18,13 +18,45 @@ import { PodIndex } from '../../src/analysis/pods';
 import type { PodInfo } from '../../src/k8s/types';
 import { corpusDir, corpusEntries, repoRoot } from '../helpers/tools';
 
-async function batches(file: string): Promise<RecordBatch[]> {
-  const session = CaptureSession.open({ ...fileCaptureOptions(file), analysis: { maxBytes: 4096 } });
+async function batches(file: string, maxBytes = 4096): Promise<RecordBatch[]> {
+  const session = CaptureSession.open({ ...fileCaptureOptions(file), analysis: { maxBytes } });
   const out: RecordBatch[] = [];
   session.onRecords((b) => out.push(b));
   const result = await session.start();
   if (result.error) throw result.error;
   return out;
+}
+
+const KINDS = ['flows', 'http', 'dns', 'alerts', 'flowRows', 'httpRows', 'dnsRows'] as const;
+
+/** Batches taken borrowed (written into the same Buffers each time), each copied out while it is valid; and how many reused memory a batch before had. */
+async function borrowedBatches(file: string, maxBytes: number): Promise<{ all: RecordBatch[]; reused: number }> {
+  const session = CaptureSession.open({ ...fileCaptureOptions(file), analysis: { maxBytes } });
+  const all: RecordBatch[] = [];
+  const seen = new Set<ArrayBufferLike>();
+  let reused = 0;
+  session.onRecords(
+    (b) => {
+      if (b.http.length && seen.has(b.http.buffer)) reused++;
+      if (b.http.length) seen.add(b.http.buffer);
+      all.push(Object.fromEntries(KINDS.map((k) => [k, Buffer.from(b[k]!)])) as unknown as RecordBatch);
+    },
+    { borrowed: true },
+  );
+  const result = await session.start();
+  if (result.error) throw result.error;
+  return { all, reused };
+}
+
+/** Borrowed batches hold the bytes copied batches do, batch for batch. */
+async function checkBorrowed(file: string, maxBytes: number): Promise<number> {
+  const copied = await batches(file, maxBytes);
+  const { all, reused } = await borrowedBatches(file, maxBytes);
+  expect(all.length, file).toBe(copied.length);
+  all.forEach((b, i) => {
+    for (const k of KINDS) expect(b[k]!.equals(copied[i]![k] ?? Buffer.alloc(0)), `${file} batch ${i} ${k}`).toBe(true);
+  });
+  return reused;
 }
 
 type Line = Record<string, unknown>;
@@ -126,6 +158,13 @@ describe('record rows beside the JSON lines', () => {
     expect(total).toEqual({ flows: 11, http: 5, dns: 0 });
   });
 
+  it('borrowed (CaptureSession.onRecords with borrowed), are the bytes of copied batches, in Buffers used again', async () => {
+    // 64 bytes: a batch per record or two, so the Buffers are written again and again, and grow.
+    const reused = await checkBorrowed(path.join(repoRoot, 'fixtures', 'h2c-curl-go.pcap'), 64);
+    await checkBorrowed(path.join(repoRoot, 'fixtures', 'sample-20.pcap'), 64);
+    expect(reused).toBeGreaterThan(0);
+  });
+
   const dir = corpusDir();
   if (!dir) {
     it.skip('corpus absent (set PODSPAN_CORPUS or put it at ../shared/corpus): corpus captures not run', () => {});
@@ -141,6 +180,7 @@ describe('record rows beside the JSON lines', () => {
         continue; // unreadable as a whole (the file reader's tests cover those)
       }
       const n = checkBatches(e.file, all);
+      await checkBorrowed(e.path, 4096);
       expect(await aggregates(all, true), e.file).toEqual(await aggregates(all, false));
       checkPodFields(e.file, all);
       total.flows += n.flows;
