@@ -191,10 +191,11 @@ void append_put(std::string& out, Put put) {
   out.append(b, static_cast<size_t>(put(b) - b));
 }
 
-// One JSON line written through a cursor straight into the sink (its end moved once, at the
-// line's end). The sink always has room for every fixed-size member (kFixedBytes) past the
-// cursor; a string from the network makes room for its bound first. A sink reused from batch to
-// batch allocates nothing per record.
+// One JSON line written through a cursor into `Out`'s room (a ByteSink: in place; a
+// StringAppender: its scratch), ended once, at the line's end. The room always holds every
+// fixed-size member (kFixedBytes) past the cursor; a string from the network makes room for its
+// bound first. An output reused from batch to batch allocates nothing per record.
+template <typename Out>
 class Line {
  public:
   static constexpr size_t kMaxKey = 24;          // our member names (checked at compile time)
@@ -202,7 +203,7 @@ class Line {
   static constexpr size_t kMaxShortValue = 64;   // a number, time, address or our own name
   static constexpr size_t kFixedBytes = kMaxMembers * (kMaxKey + 4 + kMaxShortValue) + 4;
 
-  explicit Line(ByteSink& out) : out_(out), base_(out.size()) {
+  explicit Line(Out& out) : out_(out), base_(out.size()) {
     room(0);
     *p_++ = '{';
   }
@@ -324,14 +325,15 @@ class Line {
     return {static_cast<uint32_t>(base_ + static_cast<size_t>(start - begin_)), static_cast<uint32_t>(p_ - start)};
   }
 
-  ByteSink& out_;
+  Out& out_;
   const size_t base_;  // where the line starts in out (spans are offsets into out)
   char* begin_ = nullptr;
   char* p_ = nullptr;
   bool first_ = true;
 };
 
-void put_ends(Line& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
+template <typename Out>
+void put_ends(Line<Out>& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
   if (uid) o.tagged("uid", "C", uid);
   else o.null("uid");
   o.time("ts", ts);
@@ -399,8 +401,11 @@ const char* dns_rcode_name(int r) {
   return r >= 0 && r < 11 ? kNames[r] : nullptr;
 }
 
-void append_json(ByteSink& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
-  Line o(out);
+namespace {
+
+template <typename Out>
+void write_json(Out& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
+  Line<Out> o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.cstr("proto", "tcp");
   o.ms("duration_ms", r.duration);
@@ -421,8 +426,9 @@ void append_json(ByteSink& out, const FlowNumbers& r, const FlowTexts& t, LineSp
   o.end(spans);
 }
 
-void append_json(ByteSink& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
-  Line o(out);
+template <typename Out>
+void write_json(Out& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
+  Line<Out> o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("version", t.version);
   o.num("stream_id", r.stream_id);
@@ -440,10 +446,11 @@ void append_json(ByteSink& out, const HttpNumbers& r, const HttpTexts& t, LineSp
   o.end(spans);
 }
 
-void append_json(ByteSink& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
+template <typename Out>
+void write_json(Out& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
   LineSpans unused;
   LineSpans& at = spans ? *spans : unused;
-  Line o(out);
+  Line<Out> o(out);
   put_ends(o, r.uid, r.ends, r.ts, spans);
   o.str_or_null("proto", t.proto);
   o.num("trans_id", r.trans_id);
@@ -462,8 +469,9 @@ void append_json(ByteSink& out, const DnsNumbers& r, const DnsTexts& t, LineSpan
   o.end(spans);
 }
 
-void append_json(ByteSink& out, const AlertRecord& r) {
-  Line o(out);
+template <typename Out>
+void write_json(Out& out, const AlertRecord& r) {
+  Line<Out> o(out);
   o.time("ts", r.ts);
   o.cstr("kind", alert_kind_name(r.kind));
   const char id_prefix[2] = {r.id_prefix, '\0'};
@@ -498,24 +506,31 @@ void append_json(ByteSink& out, const AlertRecord& r) {
   o.end();
 }
 
+}  // namespace
+
+void append_json(ByteSink& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
+void append_json(StringAppender& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
 void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans) {
-  StringSink sink(out);
-  append_json(sink, r, t, spans);
+  StringAppender a(out);
+  write_json(a, r, t, spans);
 }
-
+void append_json(ByteSink& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
+void append_json(StringAppender& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
 void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans) {
-  StringSink sink(out);
-  append_json(sink, r, t, spans);
+  StringAppender a(out);
+  write_json(a, r, t, spans);
 }
-
+void append_json(ByteSink& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
+void append_json(StringAppender& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) { write_json(out, r, t, spans); }
 void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans) {
-  StringSink sink(out);
-  append_json(sink, r, t, spans);
+  StringAppender a(out);
+  write_json(a, r, t, spans);
 }
-
+void append_json(ByteSink& out, const AlertRecord& r) { write_json(out, r); }
+void append_json(StringAppender& out, const AlertRecord& r) { write_json(out, r); }
 void append_json(std::string& out, const AlertRecord& r) {
-  StringSink sink(out);
-  append_json(sink, r);
+  StringAppender a(out);
+  write_json(a, r);
 }
 
 }  // namespace podspan

@@ -17,12 +17,16 @@ namespace podspan {
 // Each appends one line (ending in '\n') to out; with `spans`, also where the line and the
 // strings a row points at went in out (record_rows.h). A record is its numbers and its strings
 // (records.h): a whole record, or the two as a queued batch keeps them (record_batch.h). Into a
-// sink the line is written in place (a batch's strings, a JavaScript Buffer); into a string, a
-// sink over it is made for the one line.
+// sink the line is written in place (a JavaScript Buffer); through an appender into its string
+// (a batch's); into a string, through an appender made for the one line.
 void append_json(ByteSink& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans = nullptr);
 void append_json(ByteSink& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans = nullptr);
 void append_json(ByteSink& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans = nullptr);
 void append_json(ByteSink& out, const AlertRecord& r);
+void append_json(StringAppender& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans = nullptr);
+void append_json(StringAppender& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans = nullptr);
+void append_json(StringAppender& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans = nullptr);
+void append_json(StringAppender& out, const AlertRecord& r);
 void append_json(std::string& out, const FlowNumbers& r, const FlowTexts& t, LineSpans* spans = nullptr);
 void append_json(std::string& out, const HttpNumbers& r, const HttpTexts& t, LineSpans* spans = nullptr);
 void append_json(std::string& out, const DnsNumbers& r, const DnsTexts& t, LineSpans* spans = nullptr);

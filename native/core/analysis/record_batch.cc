@@ -45,35 +45,36 @@ void CompactBatch::clear() {
   alert_count_ = 0;
 }
 
-void CompactBatch::format(RecordSinks& out) const {
+template <typename Json, typename Rows>
+void CompactBatch::format_records(Json& flows, Json& http, Json& dns, Rows& flow_rows, Rows& http_rows, Rows& dns_rows) const {
   for (const CompactFlow& c : flows_) {
     LineSpans spans;  // fresh for each line: a null leaves its span unset (kNoSpan)
-    append_json(out.flows, c.n, FlowTexts{text(c.close_reason), text(c.app)}, &spans);
-    append_row(out.flow_rows, c.n, spans);
+    append_json(flows, c.n, FlowTexts{text(c.close_reason), text(c.app)}, &spans);
+    append_row(flow_rows, c.n, spans);
   }
   for (const CompactHttp& c : http_) {
     LineSpans spans;
     const HttpTexts t{text(c.version), text(c.method), text(c.host), text(c.path), text(c.route), text(c.note)};
-    append_json(out.http, c.n, t, &spans);
-    append_row(out.http_rows, c.n, spans);
+    append_json(http, c.n, t, &spans);
+    append_row(http_rows, c.n, spans);
   }
   for (const CompactDns& c : dns_) {
     LineSpans spans;
-    append_json(out.dns, c.n, DnsTexts{text(c.proto), text(c.query)}, &spans);
-    append_row(out.dns_rows, c.n, spans);
+    append_json(dns, c.n, DnsTexts{text(c.proto), text(c.query)}, &spans);
+    append_row(dns_rows, c.n, spans);
   }
+}
+
+void CompactBatch::format(RecordSinks& out) const {
+  format_records(out.flows, out.http, out.dns, out.flow_rows, out.http_rows, out.dns_rows);
   out.alerts.append(alerts_.data(), alerts_.size());
 }
 
 void CompactBatch::format(RecordBatch& out) const {
   out.clear();
-  {
-    using G = StringSink::Growth;
-    StringSink flows(out.flows, G::kWhole), http(out.http, G::kWhole), dns(out.dns, G::kWhole), alerts(out.alerts, G::kWhole);
-    StringSink flow_rows(out.flow_rows, G::kWhole), http_rows(out.http_rows, G::kWhole), dns_rows(out.dns_rows, G::kWhole);
-    RecordSinks sinks{flows, http, dns, alerts, flow_rows, http_rows, dns_rows};
-    format(sinks);
-  }  // the strings cut back to what was written
+  StringAppender flows(out.flows), http(out.http), dns(out.dns);
+  format_records(flows, http, dns, out.flow_rows, out.http_rows, out.dns_rows);
+  out.alerts = alerts_;
   const RecordBatch::Counts n = counts();
   out.flow_count = n.flows;
   out.http_count = n.http;

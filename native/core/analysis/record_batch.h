@@ -96,6 +96,8 @@ class CompactBatch {
 
  private:
   ArenaText keep(std::string_view s);
+  template <typename Json, typename Rows>
+  void format_records(Json& flows, Json& http, Json& dns, Rows& flow_rows, Rows& http_rows, Rows& dns_rows) const;
   std::string_view text(ArenaText t) const { return std::string_view(arena_.data() + t.offset, t.len); }
 
   std::vector<CompactFlow> flows_;

@@ -31,6 +31,7 @@ struct Row {
     span(24, s.client);
   }
   void append_to(ByteSink& rows) const { rows.append(b, N); }
+  void append_to(std::string& rows) const { rows.append(reinterpret_cast<const char*>(b), N); }
 };
 
 double count(uint64_t v) { return static_cast<double>(v); }
@@ -42,7 +43,10 @@ double row_us(uint64_t ns) {
   return static_cast<double>(ns / 1000 + (ns % 1000 >= 500 ? 1 : 0));
 }
 
-void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& s) {
+namespace {
+
+template <typename Rows>
+void write_row(Rows& rows, const FlowNumbers& r, const LineSpans& s) {
   Row<kFlowRowSize> row;
   row.head(kRowFlow, r.ends, static_cast<uint16_t>(r.state), s);
   row.put(32, count(r.client_packets));
@@ -55,7 +59,8 @@ void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& s) {
   row.append_to(rows);
 }
 
-void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& s) {
+template <typename Rows>
+void write_row(Rows& rows, const HttpNumbers& r, const LineSpans& s) {
   Row<kHttpRowSize> row;
   row.head(kRowHttp, r.ends, 0, s);
   row.span(32, s.a);
@@ -69,7 +74,8 @@ void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& s) {
   row.append_to(rows);
 }
 
-void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& s) {
+template <typename Rows>
+void write_row(Rows& rows, const DnsNumbers& r, const LineSpans& s) {
   Row<kDnsRowSize> row;
   row.head(kRowDns, r.ends, r.qtype, s);
   row.span(32, s.a);
@@ -81,19 +87,13 @@ void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& s) {
   row.append_to(rows);
 }
 
-void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& s) {
-  StringSink sink(rows);
-  append_row(sink, r, s);
-}
+}  // namespace
 
-void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& s) {
-  StringSink sink(rows);
-  append_row(sink, r, s);
-}
-
-void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& s) {
-  StringSink sink(rows);
-  append_row(sink, r, s);
-}
+void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
 
 }  // namespace podspan

@@ -264,25 +264,22 @@ TEST(record_queue_formats_into_sinks_whose_memory_moves_as_they_grow) {
   CHECK(!q.take(sinks, counts));
 }
 
-TEST(string_sink_keeps_what_was_there_and_cuts_back_to_what_was_written) {
-  std::string exact = "head:";
-  {
-    StringSink s(exact);
-    std::memcpy(s.room(3), "abc", 3);
-    s.end_at(s.room(0) + 2);  // only "ab" kept
-    s.append("!", 1);
-    CHECK(exact.size() >= 8);  // its length is the room asked for while the sink writes
-  }
-  CHECK(exact == "head:ab!");
-  std::string whole;
-  whole.reserve(4096);
-  whole = "x";
-  {
-    StringSink s(whole, StringSink::Growth::kWhole);
-    s.append("yz", 2);
-    CHECK(whole.size() >= 4096);  // the capacity taken at once, not grown line by line
-    for (int i = 0; i < 3000; ++i) s.append("0123456789", 10);
-  }
-  CHECK_EQ(whole.size(), 30003u);
-  CHECK(whole.compare(0, 13, "xyz0123456789") == 0 && whole.compare(29993, 10, "0123456789") == 0);
+TEST(string_appender_appends_each_line_whole_and_keeps_what_was_written_across_growth) {
+  std::string out = "head:";
+  StringAppender a(out);
+  CHECK_EQ(a.size(), 5u);
+  char* p = a.room(3, 0);
+  std::memcpy(p, "abc", 3);
+  p = a.room(10000, 3);  // grows with a line under way: its first bytes kept
+  CHECK(std::memcmp(p, "abc", 3) == 0);
+  std::memset(p + 3, 'x', 9997);
+  CHECK(out == "head:");  // nothing appended before the line ends
+  a.end_at(p + 10000);
+  CHECK_EQ(out.size(), 10005u);
+  CHECK(out.compare(0, 8, "head:abc") == 0 && out.back() == 'x');
+  p = a.room(2, 0);
+  std::memcpy(p, "yz", 2);
+  a.end_at(p + 2);
+  CHECK_EQ(a.size(), 10007u);
+  CHECK(out.compare(10005, 2, "yz") == 0);
 }
