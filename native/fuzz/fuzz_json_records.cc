@@ -4,11 +4,12 @@
 // flow, HTTP and DNS record's fixed row (analysis/record_rows.h) must agree with its line, span
 // for span and number for number, as tests/row_check.h judges them; and queued in compact form
 // and formatted when taken (analysis/record_batch.h), each must give the very bytes formatting it
-// directly gives.
+// directly gives, each row after the first marking exactly the strings the row before had.
 #include <cstddef>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #include "../tests/row_check.h"
@@ -56,19 +57,26 @@ void check_row(std::string& out, const R& r) {
   podspan::LineSpans spans;
   std::string row;
   podspan::append_json(out, r, &spans);
-  podspan::append_row(row, r, spans);
+  podspan::append_row(row, r, spans, out.data());
   if (!podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(row.data())).empty()) __builtin_trap();
 }
 
-// A record queued in compact form (analysis/record_batch.h) must format to the line and row that
-// formatting it directly gives.
+// Records queued in compact form (analysis/record_batch.h) must format to the lines and rows that
+// formatting them directly gives; and each row after the first must mark exactly the strings
+// the row before it had.
 template <typename R>
-void check_deferred(const std::string& got_line, const std::string& got_row, const R& r) {
-  podspan::LineSpans spans;
-  std::string line, row;
-  podspan::append_json(line, r, &spans);
-  podspan::append_row(row, r, spans);
-  if (got_line != line || got_row != row) __builtin_trap();
+void check_deferred(const std::string& got_lines, const std::string& got_rows, std::initializer_list<const R*> records) {
+  std::string lines, rows;
+  for (const R* r : records) {
+    podspan::LineSpans spans;
+    podspan::append_json(lines, *r, &spans);
+    podspan::append_row(rows, *r, spans, lines.data());
+  }
+  if (got_lines != lines || got_rows != rows) __builtin_trap();
+  const size_t size = got_rows.size() / records.size();
+  const auto* row = reinterpret_cast<const uint8_t*>(got_rows.data());
+  for (size_t i = 0; i < records.size(); ++i)
+    if (!podspan_test::check_row(got_lines, row + i * size, i ? row + (i - 1) * size : nullptr).empty()) __builtin_trap();
 }
 
 }  // namespace
@@ -136,16 +144,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   a.evidence = in.str();
   append_json(out, a);
   check_lines(out, 4);
+  // A second record of each kind, its strings the first's or others by the input's bits.
+  const uint64_t keep = in.num();
+  FlowRecord f2 = f;
+  if (keep & 1) f2.ends.server[3] ^= 1;
+  HttpRecord h2 = h;
+  if (keep & 2) h2.method = in.str();
+  if (keep & 4) h2.route = in.str();
+  if (keep & 8) h2.ends.client[0] ^= 1;
+  DnsRecord d2 = d;
+  if (keep & 16) d2.query = in.str();
+  if (keep & 32) d2.qtype = static_cast<uint16_t>(in.num());
   CompactBatch compact;
   compact.add(f, texts_of(f));
   compact.add(h, texts_of(h));
   compact.add(d, texts_of(d));
   compact.add(a);
+  compact.add(f2, texts_of(f2));
+  compact.add(h2, texts_of(h2));
+  compact.add(d2, texts_of(d2));
   RecordBatch taken;
   compact.format(taken);
-  check_deferred(taken.flows, taken.flow_rows, f);
-  check_deferred(taken.http, taken.http_rows, h);
-  check_deferred(taken.dns, taken.dns_rows, d);
+  check_deferred(taken.flows, taken.flow_rows, {&f, &f2});
+  check_deferred(taken.http, taken.http_rows, {&h, &h2});
+  check_deferred(taken.dns, taken.dns_rows, {&d, &d2});
   std::string alert_line;
   append_json(alert_line, a);
   if (taken.alerts != alert_line) __builtin_trap();

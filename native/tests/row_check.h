@@ -31,7 +31,7 @@ class RowCheck {
 
   // The line span covers one whole line (its '}' last, '\n' right after). Call first.
   void line(uint8_t kind) {
-    if (get<uint8_t>(0) != kind) return fail("kind");
+    if ((get<uint8_t>(0) & podspan::kRowKindMask) != kind) return fail("kind");
     const uint32_t off = get<uint32_t>(8), len = get<uint32_t>(12);
     if (off > out_.size() || len < 2 || len > out_.size() - off - 1) return fail("line span out of range");
     if (out_[off] != '{' || out_[off + len - 1] != '}' || out_[off + len] != '\n' || (off && out_[off - 1] != '\n'))
@@ -104,10 +104,42 @@ class RowCheck {
   std::string why_;
 };
 
-// The row's head and kind-specific fields against the line (record_rows.h's layout).
-inline std::string check_row(const std::string& out, const uint8_t* row) {
+// The text at a row's span, "<null>" for none.
+inline std::string span_text_at(const std::string& out, const uint8_t* row, size_t at) {
+  uint32_t off, len;
+  std::memcpy(&off, row + at, 4);
+  std::memcpy(&len, row + at + 4, 4);
+  if (off == podspan::kNoSpan) return "<null>";
+  if (off > out.size() || len > out.size() - off) return "<out of range>";
+  return out.substr(off, len);
+}
+
+// The kRowSame* bits against the row before (`prev`; nullptr for a batch's first row, where no
+// bit may be set): each set exactly when the two rows' texts there are equal.
+inline std::string check_same_bits(const std::string& out, const uint8_t* row, const uint8_t* prev) {
+  const uint8_t kind = row[0] & podspan::kRowKindMask;
+  struct Slot {
+    size_t at;
+    uint8_t bit;
+    const char* name;
+  };
+  const Slot slots[] = {{16, podspan::kRowSameServer, "server"}, {24, podspan::kRowSameClient, "client"},
+                        {32, podspan::kRowSameA, "a"}, {40, podspan::kRowSameB, "b"}};
+  for (const Slot& s : slots) {
+    const bool has_slot = kind != podspan::kRowFlow || s.at < 32;  // a flow row has numbers there
+    const bool want = has_slot && prev && span_text_at(out, prev, s.at) == span_text_at(out, row, s.at);
+    if (((row[0] & s.bit) != 0) != want) return std::string("same-as-before bit of ") + s.name + (want ? " not set" : " set");
+  }
+  return "";
+}
+
+// The row's head and kind-specific fields against the line (record_rows.h's layout), and its
+// same-as-before bits against `prev`, the row before it in its batch (nullptr: the first).
+inline std::string check_row(const std::string& out, const uint8_t* row, const uint8_t* prev = nullptr) {
+  const std::string same = check_same_bits(out, row, prev);
+  if (!same.empty()) return same;
   RowCheck c(out, row);
-  const uint8_t kind = c.get<uint8_t>(0);
+  const uint8_t kind = c.get<uint8_t>(0) & podspan::kRowKindMask;
   c.line(kind);
   c.span(16, "server");
   c.span(24, "client");

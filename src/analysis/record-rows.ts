@@ -2,11 +2,17 @@
 // below restate it): each flow, HTTP and DNS record of a batch also comes as one little-endian
 // row with the numbers the aggregates and metrics need and its strings as spans into the batch's
 // JSON bytes. Reading rows fills one reused view object per kind (no object per record) and
-// decodes strings through a small cache keyed on their bytes, so a batch reaches the aggregator
-// and the metrics without JSON.parse; the JSON bytes stay the outputs' bytes.
+// decodes strings through a small cache keyed on their bytes, or not at all where the row says
+// the row before had the same text (its value is still in the view), so a batch reaches the
+// aggregator and the metrics without JSON.parse; the JSON bytes stay the outputs' bytes.
 import { CONN_STATES, type DnsRecord, type Endpoints, type FlowRecord, type HttpRecord } from './records';
 
 export const FLOW_ROW_SIZE = 88;
+/** Byte 0's bits above the kind: this string has the same JSON text as in the row before (record_rows.h, RowSame). */
+export const SAME_SERVER = 0x10;
+export const SAME_CLIENT = 0x20;
+export const SAME_A = 0x40;
+export const SAME_B = 0x80;
 export const HTTP_ROW_SIZE = 88;
 export const DNS_ROW_SIZE = 72;
 const NO_SPAN = 0xffffffff;
@@ -71,6 +77,10 @@ export abstract class Rows {
   readonly view: DataView;
   readonly count: number;
   readonly size: number;
+  // The row read last and the object it was read into: the next row's same-as-before bits hold
+  // only for that object, and only if nothing else was read into it since.
+  private lastRow = -1;
+  private lastInto: object | undefined;
 
   constructor(
     rows: Buffer,
@@ -108,8 +118,20 @@ export abstract class Rows {
     return this.span(i * this.size + 16)!;
   }
 
-  protected server(at: number, into: ServerFacts): void {
-    into.server = this.span(at + 16)!;
+  /**
+   * Row i's same-as-before bits (SAME_*) where `into` still holds row i-1's strings, read into it
+   * just before; else 0. Reading row by row into one object, a string the row marks is left as
+   * it is instead of being read again (the caller must not change those fields in between).
+   */
+  protected sameAsBefore(i: number, into: object): number {
+    const same = i === this.lastRow + 1 && into === this.lastInto ? this.view.getUint8(i * this.size) : 0;
+    this.lastRow = i;
+    this.lastInto = into;
+    return same;
+  }
+
+  protected server(at: number, into: ServerFacts, same: number): void {
+    if (!(same & SAME_SERVER)) into.server = this.span(at + 16)!;
     into.server_port = this.view.getUint16(at + 2, true);
     into.server_pod = undefined;
   }
@@ -118,11 +140,11 @@ export abstract class Rows {
 export class FlowRows extends Rows {
   static override readonly rowSize = FLOW_ROW_SIZE;
 
-  /** Fills `into` with row i's values (the object is the caller's, reused row after row). */
+  /** Fills `into` with row i's values (the object is the caller's, reused row after row: Rows.sameAsBefore). */
   read(i: number, into: FlowFacts): FlowFacts {
     const at = i * FLOW_ROW_SIZE;
     const v = this.view;
-    this.server(at, into);
+    this.server(at, into, this.sameAsBefore(i, into));
     into.state = CONN_STATES[v.getUint16(at + 6, true)]!;
     into.client_packets = v.getFloat64(at + 32, true);
     into.server_packets = v.getFloat64(at + 40, true);
@@ -138,10 +160,11 @@ export class HttpRows extends Rows {
   read(i: number, into: HttpFacts): HttpFacts {
     const at = i * HTTP_ROW_SIZE;
     const v = this.view;
-    this.server(at, into);
+    const same = this.sameAsBefore(i, into);
+    this.server(at, into, same);
     // As JSON.parse reads the line: null where the JSON has null, whatever the type says.
-    into.method = this.span(at + 32)!;
-    into.route = this.span(at + 40)!;
+    if (!(same & SAME_A)) into.method = this.span(at + 32)!;
+    if (!(same & SAME_B)) into.route = this.span(at + 40)!;
     into.status = orNull(v.getInt32(at + 48, true))!;
     into.grpc_status = orNull(v.getInt32(at + 52, true));
     into.latency_ms = ms(v.getFloat64(at + 56, true));
@@ -156,10 +179,11 @@ export class DnsRows extends Rows {
   read(i: number, into: DnsFacts): DnsFacts {
     const at = i * DNS_ROW_SIZE;
     const v = this.view;
-    this.server(at, into);
+    const same = this.sameAsBefore(i, into);
+    this.server(at, into, same);
     into.qtype = v.getUint16(at + 6, true);
-    into.query = this.span(at + 32)!;
-    into.qtype_name = this.span(at + 40)!;
+    if (!(same & SAME_A)) into.query = this.span(at + 32)!;
+    if (!(same & SAME_B)) into.qtype_name = this.span(at + 40)!;
     into.rcode_name = this.span(at + 48)!;
     into.rcode = orNull(v.getInt32(at + 56, true))!;
     into.latency_ms = ms(v.getFloat64(at + 64, true));

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { CaptureSession, fileCaptureOptions } from '../../src/capture/session';
 import type { RecordBatch } from '../../src/analysis/native-records';
 import { parseJsonLines, type Endpoints } from '../../src/analysis/records';
-import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SpanStrings } from '../../src/analysis/record-rows';
+import { DnsRows, dnsFacts, FlowRows, flowFacts, HttpRows, httpFacts, SAME_A, SAME_B, SAME_SERVER, SpanStrings } from '../../src/analysis/record-rows';
 import { Aggregator } from '../../src/analysis/aggregate';
 import { RecordPipeline } from '../../src/analysis/pipeline';
 import { AnalyticsMetrics } from '../../src/analysis/metrics';
@@ -156,6 +156,25 @@ describe('record rows beside the JSON lines', () => {
       total = { flows: total.flows + n.flows, http: total.http + n.http, dns: total.dns + n.dns };
     }
     expect(total).toEqual({ flows: 11, http: 5, dns: 0 });
+  });
+
+  it('mark the strings the row before had, and read the same in any order and into any object', async () => {
+    const all = await batches(path.join(repoRoot, 'fixtures', 'h2c-curl-go.pcap'));
+    let marked = 0;
+    for (const b of all) {
+      const lines = parseJsonLines<Line>(b.http, 'http');
+      const rows = new HttpRows(b.httpRows!, b.http, new SpanStrings());
+      for (let i = 0; i < rows.count; i++) if (rows.view.getUint8(i * 88) & (SAME_SERVER | SAME_A | SAME_B)) marked++;
+      // Backwards into one object, then every row into a fresh one, then alternating between two.
+      const one = httpFacts();
+      for (let i = rows.count - 1; i >= 0; i--) expect({ ...rows.read(i, one) }, `backwards #${i}`).toEqual({ ...pick(lines[i]!, Object.keys(one)), server_pod: undefined });
+      const two = [httpFacts(), httpFacts()];
+      for (let i = 0; i < rows.count; i++) {
+        expect({ ...rows.read(i, httpFacts()) }, `fresh #${i}`).toEqual({ ...pick(lines[i]!, Object.keys(one)), server_pod: undefined });
+        expect({ ...rows.read(i, two[i % 2]!) }, `alternating #${i}`).toEqual({ ...pick(lines[i]!, Object.keys(one)), server_pod: undefined });
+      }
+    }
+    expect(marked).toBeGreaterThan(0);
   });
 
   it('borrowed (CaptureSession.onRecords with borrowed), are the bytes of copied batches, in Buffers used again', async () => {

@@ -50,18 +50,18 @@ void CompactBatch::format_records(Json& flows, Json& http, Json& dns, Rows& flow
   for (const CompactFlow& c : flows_) {
     LineSpans spans;  // fresh for each line: a null leaves its span unset (kNoSpan)
     append_json(flows, c.n, FlowTexts{text(c.close_reason), text(c.app)}, &spans);
-    append_row(flow_rows, c.n, spans);
+    append_row(flow_rows, c.n, spans, flows.data());
   }
   for (const CompactHttp& c : http_) {
     LineSpans spans;
     const HttpTexts t{text(c.version), text(c.method), text(c.host), text(c.path), text(c.route), text(c.note)};
     append_json(http, c.n, t, &spans);
-    append_row(http_rows, c.n, spans);
+    append_row(http_rows, c.n, spans, http.data());
   }
   for (const CompactDns& c : dns_) {
     LineSpans spans;
     append_json(dns, c.n, DnsTexts{text(c.proto), text(c.query)}, &spans);
-    append_row(dns_rows, c.n, spans);
+    append_row(dns_rows, c.n, spans, dns.data());
   }
 }
 

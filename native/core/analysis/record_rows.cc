@@ -1,6 +1,7 @@
 #include "analysis/record_rows.h"
 
 #include <cstring>
+#include <utility>
 
 namespace podspan {
 namespace {
@@ -36,6 +37,32 @@ struct Row {
 
 double count(uint64_t v) { return static_cast<double>(v); }
 
+JsonSpan span_in(const uint8_t* row, size_t at) {
+  JsonSpan s;
+  std::memcpy(&s.offset, row + at, 4);
+  std::memcpy(&s.len, row + at + 4, 4);
+  return s;
+}
+
+// The same JSON text at both spans (both null counts as the same).
+bool same_text(const char* json, JsonSpan a, JsonSpan b) {
+  if (a.offset == kNoSpan || b.offset == kNoSpan) return a.offset == b.offset;
+  return a.len == b.len && std::memcmp(json + a.offset, json + b.offset, a.len) == 0;
+}
+
+// The kRowSame* bits of a row whose string spans are `now`, against the row before it in `rows`
+// (none for the first): each pair is (offset in the row, its span now, its bit).
+template <typename Rows, size_t K>
+uint8_t same_bits(const Rows& rows, size_t row_size, const char* json, const std::pair<size_t, JsonSpan> (&now)[K],
+                  const uint8_t (&bits)[K]) {
+  if (rows.size() < row_size) return 0;
+  const auto* prev = reinterpret_cast<const uint8_t*>(rows.data()) + rows.size() - row_size;
+  uint8_t same = 0;
+  for (size_t k = 0; k < K; ++k)
+    if (same_text(json, span_in(prev, now[k].first), now[k].second)) same |= bits[k];
+  return same;
+}
+
 }  // namespace
 
 double row_us(uint64_t ns) {
@@ -46,9 +73,11 @@ double row_us(uint64_t ns) {
 namespace {
 
 template <typename Rows>
-void write_row(Rows& rows, const FlowNumbers& r, const LineSpans& s) {
+void write_row(Rows& rows, const FlowNumbers& r, const LineSpans& s, const char* json) {
   Row<kFlowRowSize> row;
   row.head(kRowFlow, r.ends, static_cast<uint16_t>(r.state), s);
+  row.b[0] |= same_bits(rows, kFlowRowSize, json, {std::pair<size_t, JsonSpan>{16, s.server}, {24, s.client}},
+                        {kRowSameServer, kRowSameClient});
   row.put(32, count(r.client_packets));
   row.put(40, count(r.server_packets));
   row.put(48, count(r.client_bytes));
@@ -60,9 +89,12 @@ void write_row(Rows& rows, const FlowNumbers& r, const LineSpans& s) {
 }
 
 template <typename Rows>
-void write_row(Rows& rows, const HttpNumbers& r, const LineSpans& s) {
+void write_row(Rows& rows, const HttpNumbers& r, const LineSpans& s, const char* json) {
   Row<kHttpRowSize> row;
   row.head(kRowHttp, r.ends, 0, s);
+  row.b[0] |= same_bits(rows, kHttpRowSize, json,
+                        {std::pair<size_t, JsonSpan>{16, s.server}, {24, s.client}, {32, s.a}, {40, s.b}},
+                        {kRowSameServer, kRowSameClient, kRowSameA, kRowSameB});
   row.span(32, s.a);
   row.span(40, s.b);
   row.put<int32_t>(48, r.status > 0 ? r.status : -1);  // as the JSON: null unless positive
@@ -75,9 +107,12 @@ void write_row(Rows& rows, const HttpNumbers& r, const LineSpans& s) {
 }
 
 template <typename Rows>
-void write_row(Rows& rows, const DnsNumbers& r, const LineSpans& s) {
+void write_row(Rows& rows, const DnsNumbers& r, const LineSpans& s, const char* json) {
   Row<kDnsRowSize> row;
   row.head(kRowDns, r.ends, r.qtype, s);
+  row.b[0] |= same_bits(rows, kDnsRowSize, json,
+                        {std::pair<size_t, JsonSpan>{16, s.server}, {24, s.client}, {32, s.a}, {40, s.b}},
+                        {kRowSameServer, kRowSameClient, kRowSameA, kRowSameB});
   row.span(32, s.a);
   row.span(40, s.b);
   row.span(48, s.c);
@@ -89,11 +124,17 @@ void write_row(Rows& rows, const DnsNumbers& r, const LineSpans& s) {
 
 }  // namespace
 
-void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
-void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
-void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
-void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
-void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
-void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& s) { write_row(rows, r, s); }
+void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& s, const char* json) { write_row(rows, r, s, json); }
+void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& s, const char* json) {
+  write_row(rows, r, s, json);
+}
+void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& s, const char* json) { write_row(rows, r, s, json); }
+void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& s, const char* json) {
+  write_row(rows, r, s, json);
+}
+void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& s, const char* json) { write_row(rows, r, s, json); }
+void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& s, const char* json) {
+  write_row(rows, r, s, json);
+}
 
 }  // namespace podspan

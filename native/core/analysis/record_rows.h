@@ -11,7 +11,9 @@
 // below 2^53 us, 285 years); -1 when the JSON has null. Counts are float64 (exact below 2^53, rounded as JSON.parse rounds above).
 //
 // Common head (all kinds), 32 bytes:
-//   0 u8 kind (kRowFlow, kRowHttp, kRowDns)   1 u8 ip_version   2 u16 server_port   4 u16 vlan
+//   0 u8 kind (kRowFlow, kRowHttp, kRowDns) in bits 0-3, and in bits 4-7 which strings have the
+//     same JSON text as in the row before (kRowSame*; never set in a batch's first row)
+//   1 u8 ip_version   2 u16 server_port   4 u16 vlan
 //   6 u16 kind-specific (flow: state; dns: qtype; http: 0)
 //   8 span line (the record's whole JSON line, '\n' excluded)   16 span server   24 span client
 //   (their address texts)
@@ -47,18 +49,24 @@ struct LineSpans {
 };
 
 enum RowKind : uint8_t { kRowFlow = 1, kRowHttp = 2, kRowDns = 3 };
+constexpr uint8_t kRowKindMask = 0x0f;
+// A reader going row by row keeps what it read for these instead of decoding them again: on
+// request-dense traffic most requests name the server, client, method and route of the one
+// before. A and B: HTTP method and route, DNS query and qtype_name (flows have neither).
+enum RowSame : uint8_t { kRowSameServer = 0x10, kRowSameClient = 0x20, kRowSameA = 0x40, kRowSameB = 0x80 };
 constexpr size_t kFlowRowSize = 88, kHttpRowSize = 88, kDnsRowSize = 72;
 
 // Microseconds as the JSON writes a duration (append_ms), -1 for unknown.
 double row_us(uint64_t ns);
 
 // Each appends one row to `rows`; `spans` come from append_json of the same record into the
-// batch's JSON bytes.
-void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& spans);
-void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& spans);
-void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& spans);
-void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& spans);
-void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& spans);
-void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& spans);
+// batch's JSON bytes, which `json` points at (the start of the batch's, the record's line
+// already there: the rows' same-as-before bits compare its text with the row before's).
+void append_row(ByteSink& rows, const FlowNumbers& r, const LineSpans& spans, const char* json);
+void append_row(ByteSink& rows, const HttpNumbers& r, const LineSpans& spans, const char* json);
+void append_row(ByteSink& rows, const DnsNumbers& r, const LineSpans& spans, const char* json);
+void append_row(std::string& rows, const FlowNumbers& r, const LineSpans& spans, const char* json);
+void append_row(std::string& rows, const HttpNumbers& r, const LineSpans& spans, const char* json);
+void append_row(std::string& rows, const DnsNumbers& r, const LineSpans& spans, const char* json);
 
 }  // namespace podspan

@@ -59,6 +59,7 @@ class StringAppender {
   }
   void end_at(const char* end) { s_.append(scratch_.data(), static_cast<size_t>(end - scratch_.data())); }
   size_t size() const { return s_.size(); }
+  const char* data() const { return s_.data(); }  // the lines appended so far
 
  private:
   static std::string& thread_scratch() {

@@ -129,17 +129,17 @@ RecordBatch direct(const Records& r) {
   for (const FlowRecord& f : r.flows) {
     LineSpans s;
     append_json(b.flows, f, &s);
-    append_row(b.flow_rows, f, s);
+    append_row(b.flow_rows, f, s, b.flows.data());
   }
   for (const HttpRecord& h : r.http) {
     LineSpans s;
     append_json(b.http, h, &s);
-    append_row(b.http_rows, h, s);
+    append_row(b.http_rows, h, s, b.http.data());
   }
   for (const DnsRecord& d : r.dns) {
     LineSpans s;
     append_json(b.dns, d, &s);
-    append_row(b.dns_rows, d, s);
+    append_row(b.dns_rows, d, s, b.dns.data());
   }
   for (const AlertRecord& a : r.alerts) append_json(b.alerts, a);
   b.flow_count = r.flows.size();

@@ -3,6 +3,8 @@
 // the first line, nulls where the line has null; and each row judged against its line's text.
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "check.h"
 #include "row_check.h"
@@ -56,7 +58,7 @@ TEST(rows_http_values_spans_and_nulls) {
   for (int i = 0; i < 2; ++i) {  // the second row's offsets are past the first line
     LineSpans s;
     append_json(out, h, &s);
-    append_row(rows, h, s);
+    append_row(rows, h, s, out.data());
     h.status = 0;  // unanswered: null in the line and -1 in the row
     h.method.clear();
   }
@@ -81,8 +83,10 @@ TEST(rows_http_values_spans_and_nulls) {
   CHECK_EQ(span_text(out, rows, kHttpRowSize, 32), std::string("<null>"));
   CHECK_EQ(span_text(out, rows, kHttpRowSize, 40), std::string("\"/a\\\"b/{id}\""));
   CHECK_EQ(at<int32_t>(rows, kHttpRowSize, 48), -1);
-  for (size_t r = 0; r < 2; ++r)
-    CHECK_EQ(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data()) + r * kHttpRowSize), std::string());
+  const auto* row0 = reinterpret_cast<const uint8_t*>(rows.data());
+  CHECK_EQ(podspan_test::check_row(out, row0), std::string());
+  CHECK_EQ(podspan_test::check_row(out, row0 + kHttpRowSize, row0), std::string());
+  CHECK_EQ(at<uint8_t>(rows, kHttpRowSize, 0), uint8_t(kRowHttp | kRowSameServer | kRowSameClient | kRowSameB));
 }
 
 TEST(rows_flow_and_dns) {
@@ -101,7 +105,7 @@ TEST(rows_flow_and_dns) {
   f.duration = 1500;      // 2 us
   LineSpans s;
   append_json(flows, f, &s);
-  append_row(frows, f, s);
+  append_row(frows, f, s, flows.data());
   CHECK_EQ(frows.size(), kFlowRowSize);
   CHECK_EQ(span_text(flows, frows, 0, 16), std::string("\"2001:db8::7\""));
   CHECK_EQ(at<uint16_t>(frows, 0, 6), uint16_t(ConnState::kRejected));
@@ -120,13 +124,13 @@ TEST(rows_flow_and_dns) {
   d.answers = 0;
   LineSpans ds;
   append_json(dns, d, &ds);
-  append_row(drows, d, ds);
+  append_row(drows, d, ds, dns.data());
   d.qtype = 1;
   d.rcode = 2;
   d.answers = 4;
   d.latency = 600000;
   append_json(dns, d, &ds);
-  append_row(drows, d, ds);
+  append_row(drows, d, ds, dns.data());
   CHECK_EQ(drows.size(), 2 * kDnsRowSize);
   CHECK_EQ(span_text(dns, drows, 0, 32), std::string("\"caf\xc3\xa9.example\\u0001\""));
   CHECK_EQ(span_text(dns, drows, 0, 40), std::string("\"TYPE99\""));
@@ -137,8 +141,10 @@ TEST(rows_flow_and_dns) {
   CHECK_EQ(at<int32_t>(drows, kDnsRowSize, 56), 2);
   CHECK_EQ(at<uint16_t>(drows, kDnsRowSize, 60), uint16_t(4));
   CHECK_EQ(at<double>(drows, kDnsRowSize, 64), 600.0);
-  for (size_t r = 0; r < 2; ++r)
-    CHECK_EQ(podspan_test::check_row(dns, reinterpret_cast<const uint8_t*>(drows.data()) + r * kDnsRowSize), std::string());
+  const auto* drow0 = reinterpret_cast<const uint8_t*>(drows.data());
+  CHECK_EQ(podspan_test::check_row(dns, drow0), std::string());
+  CHECK_EQ(podspan_test::check_row(dns, drow0 + kDnsRowSize, drow0), std::string());
+  CHECK_EQ(at<uint8_t>(drows, kDnsRowSize, 0), uint8_t(kRowDns | kRowSameServer | kRowSameClient | kRowSameA));
 }
 
 TEST(rows_check_catches_a_wrong_row) {
@@ -149,7 +155,7 @@ TEST(rows_check_catches_a_wrong_row) {
   h.status = 200;
   LineSpans s;
   append_json(out, h, &s);
-  append_row(rows, h, s);
+  append_row(rows, h, s, out.data());
   const int32_t wrong = 201;
   std::memcpy(&rows[48], &wrong, 4);
   CHECK(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data())).find("status") != std::string::npos);
@@ -166,7 +172,7 @@ TEST(rows_long_strings_grow_the_line_midway) {
   h.route = std::string(50000, 'r') + "\"" + std::string(50000, '\xff');
   LineSpans s;
   append_json(out, h, &s);
-  append_row(rows, h, s);
+  append_row(rows, h, s, out.data());
   CHECK_EQ(span_text(out, rows, 0, 40), [&] {
     std::string r;
     append_json_string(r, h.route.data(), h.route.size());
@@ -178,4 +184,34 @@ TEST(rows_long_strings_grow_the_line_midway) {
     return e;
   }() + "\",\"route\":") != std::string::npos);
   CHECK_EQ(podspan_test::check_row(out, reinterpret_cast<const uint8_t*>(rows.data())), std::string());
+}
+
+TEST(rows_mark_the_strings_the_row_before_had) {
+  // Row by row: the same text (null and null alike) sets the bit, other text or a null against
+  // a value does not; a batch's first row has none; the judge names a bit that lies.
+  std::string out, rows;
+  HttpRecord h;
+  h.ends = ends();
+  h.method = "GET";
+  h.route = "/a/{id}";
+  const std::vector<std::pair<const char*, const char*>> seq = {
+      {"GET", "/a/{id}"}, {"GET", "/a/{id}"}, {"", "/a/{id}"}, {"", "/b"}, {"POST", "/b"}};
+  for (const auto& [method, route] : seq) {
+    h.method = method;
+    h.route = route;
+    LineSpans s;
+    append_json(out, h, &s);
+    append_row(rows, h, s, out.data());
+  }
+  const uint8_t both = kRowSameServer | kRowSameClient;
+  const uint8_t want[] = {0, both | kRowSameA | kRowSameB, both | kRowSameB, both | kRowSameA, both | kRowSameB};
+  const auto* row = reinterpret_cast<const uint8_t*>(rows.data());
+  for (size_t i = 0; i < seq.size(); ++i) {
+    CHECK_EQ(at<uint8_t>(rows, i * kHttpRowSize, 0), uint8_t(kRowHttp | want[i]));
+    CHECK_EQ(podspan_test::check_row(out, row + i * kHttpRowSize, i ? row + (i - 1) * kHttpRowSize : nullptr), std::string());
+  }
+  rows[0] = static_cast<char>(rows[0] | kRowSameB);  // the first row claims its route was the row before's
+  CHECK(podspan_test::check_row(out, row).find("same-as-before bit of b set") != std::string::npos);
+  rows[kHttpRowSize] = static_cast<char>(rows[kHttpRowSize] & ~kRowSameA);
+  CHECK(podspan_test::check_row(out, row + kHttpRowSize, row).find("same-as-before bit of a not set") != std::string::npos);
 }
