@@ -128,6 +128,7 @@ Napi::Value ValuesAtRanks(const Napi::CallbackInfo& info) {
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& o, bool reading_file) {
   podspan::AnalysisOptions opt;
   parse_json_sink(o, reading_file, opt.analyzer.reassembly, opt.queue);
+  opt.app = !get_bool(o, "connectionsOnly", false);
   const Napi::Value detect = o.Get("detect");
   if (detect.IsObject()) {
     opt.detect = true;

@@ -10,7 +10,7 @@
 
 namespace podspan_addon {
 
-// {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?, detect?}; a file waits for
+// {flowTimeoutSeconds?, maxFlows?, maxBytes?, queueBatches?, flushMs?, connectionsOnly?, detect?}; a file waits for
 // JS, live capture never blocks (records dropped and counted). detect: README.md, Detection.
 std::shared_ptr<podspan::AnalysisConsumer> make_analysis(const Napi::Object& options, bool reading_file);
 // {flows, http, dns, alerts}: Buffers of complete JSON lines, {flowRows, httpRows, dnsRows}: one

@@ -31,6 +31,8 @@ export interface AnalysisOptions {
   flushMs?: number;
   /** Batches waiting for JavaScript (default 16); live, beyond that records are dropped and counted. */
   queueBatches?: number;
+  /** Connection records only: no payload is parsed (no HTTP, gRPC or DNS records; a flow's `app` is null). For a capture file's storage index; not with `detect`. */
+  connectionsOnly?: boolean;
   /** Detection (src/config/detect-options.ts): alerts in each batch's `alerts`. */
   detect?: NativeDetectOptions;
   /** With `detect`: the pre-trigger ring and evidence files. */

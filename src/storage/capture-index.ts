@@ -3,6 +3,7 @@
 // connections from the native flow analytics): time range, packet and byte counts, per interface
 // the node and pod (namespace, name, labels, from the interface block the collector wrote), and the
 // connections it holds (capped).
+import type { RecordBatch } from '../analysis/native-records';
 import { CaptureSession } from '../capture/session';
 import type { PacketBatch } from '../capture/batch';
 import { InputFileError } from '../errors';
@@ -122,7 +123,7 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
       immediate: false,
       timeoutMs: 100,
       batches: {},
-      analysis: {},
+      analysis: { connectionsOnly: true }, // the index keeps connections, not requests
     });
   } catch (err) {
     throw new InputFileError(`${file}: cannot be read for its index: ${(err as Error).message}`);
@@ -131,7 +132,7 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
   // One entry per 5-tuple: the analytics make a record per connection (a repeated SYN is a new one).
   const flows = new Map<string, IndexedFlow>();
   let flowsOmitted = 0;
-  session.onRecords((r) => {
+  const addFlows = (r: RecordBatch) => {
     for (const line of r.flows.toString('utf8').split('\n')) {
       if (!line) continue;
       const f = JSON.parse(line) as Record<string, unknown>;
@@ -150,7 +151,9 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
         flows.set(key, { proto: 'tcp', client: String(f.client), clientPort: Number(f.client_port), server: String(f.server), serverPort: Number(f.server_port), first, last, packets });
       }
     }
-  });
+  };
+  // Borrowed: each batch's flows are parsed before addFlows returns, and nothing of the batch is kept.
+  session.onRecords(addFlows, { borrowed: true });
   const result = await session.start((b) => addBatch(b, bounds));
   if (result.error) throw new InputFileError(`${file}: ${result.error.message}`);
   const interfaces: IndexedInterface[] = result.interfaces.map((i, index) => {

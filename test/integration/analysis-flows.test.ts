@@ -28,7 +28,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRecords as readAll, type AnalysisOptions } from '../../src/analysis/native-records';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { corpusDir, corpusEntries, run } from '../helpers/tools';
+import { corpusDir, corpusEntries, repoRoot, run } from '../helpers/tools';
 
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08, RST = 0x04;
 let tmp: string;
@@ -264,6 +264,17 @@ describe('flow records against tshark', () => {
     expect(flows.length).toBe(10);
     expect(stats?.batches).toBeGreaterThanOrEqual(10);
     expect(stats?.droppedRecords).toBe(0);
+  });
+
+  it('connections only: the same flow records (app null), no request records, and no application analyser', async () => {
+    for (const file of [craftedCapture(), path.join(repoRoot, 'fixtures', 'h2c-curl-go.pcap'), path.join(repoRoot, 'fixtures', 'sample-20.pcap')]) {
+      const full = await readRecords(file);
+      const only = await readRecords(file, { connectionsOnly: true });
+      expect(only.flows, file).toEqual(full.flows.map((f) => ({ ...f, app: null })));
+      expect(only.http.length + only.dns.length, file).toBe(0);
+      expect(only.stats?.app, file).toBe(false);
+      expect(full.stats?.app, file).toBe(true);
+    }
   });
 
   it('the flow timeout closes idle connections as timeout', async () => {

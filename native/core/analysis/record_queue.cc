@@ -150,7 +150,7 @@ AnalysisConsumer::AnalysisConsumer(AnalysisOptions options)
     detecting_ = std::make_unique<DetectingSink>(queue_, *detector_, options.detect_config.records);
     sink = detecting_.get();
   }
-  app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(*sink));
+  if (options.app) app_ = std::make_unique<AppAnalyzerEvents>(std::make_unique<AppAnalyzer>(*sink));
   analyzer_ = std::make_unique<Analyzer>(options.analyzer, *sink, app_.get());
   if (detector_) analyzer_->set_detector(detector_.get());
   if (detector_ && options.evidence) {

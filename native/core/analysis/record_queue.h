@@ -85,6 +85,9 @@ class RecordQueue : public RecordSink {
 struct AnalysisOptions {
   AnalyzerOptions analyzer;
   RecordQueueOptions queue;
+  // false: connection records only, no payload parsed (no HTTP, gRPC or DNS records; a flow's
+  // `app` null): what a capture file's storage index needs, at a fraction of the CPU.
+  bool app = true;
   bool detect = false;  // run the Detector (detection/detector.h) with detect_config
   DetectConfig detect_config;
   bool evidence = false;  // with detect: keep the pre-trigger ring and write evidence files
