@@ -154,6 +154,8 @@ inline std::string check_row(const std::string& out, const uint8_t* row, const u
       c.count("retransmitted_packets", c.get<double>(64));
       c.us("handshake_rtt_ms", c.get<double>(72));
       c.us("duration_ms", c.get<double>(80));
+      c.span(88, "ts");
+      c.integer("client_port", c.get<uint16_t>(96));
       break;
     case podspan::kRowHttp:
       c.span(32, "method");

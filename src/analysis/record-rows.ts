@@ -7,7 +7,7 @@
 // aggregator and the metrics without JSON.parse; the JSON bytes stay the outputs' bytes.
 import { CONN_STATES, type DnsRecord, type Endpoints, type FlowRecord, type HttpRecord } from './records';
 
-export const FLOW_ROW_SIZE = 88;
+export const FLOW_ROW_SIZE = 104;
 /** Byte 0's bits above the kind: this string has the same JSON text as in the row before (record_rows.h, RowSame). */
 export const SAME_SERVER = 0x10;
 export const SAME_CLIENT = 0x20;
@@ -21,6 +21,8 @@ const BACKSLASH = 0x5c;
 /** The server side of a record as the aggregates name it (`server_pod` set by the pod index). */
 export type ServerFacts = Pick<Endpoints, 'server' | 'server_port' | 'server_pod'>;
 export type FlowFacts = ServerFacts & Pick<FlowRecord, 'state' | 'client_packets' | 'server_packets' | 'retransmitted_packets' | 'handshake_rtt_ms'>;
+/** A connection as a capture file's storage index keeps it (duration_ms null as the line's). */
+export type FlowEnds = Pick<FlowRecord, 'client' | 'client_port' | 'server' | 'server_port' | 'ts' | 'client_packets' | 'server_packets'> & { duration_ms: number | null };
 export type HttpFacts = ServerFacts & Pick<HttpRecord, 'method' | 'route' | 'status' | 'grpc_status' | 'latency_ms' | 'duration_ms'>;
 export type DnsFacts = ServerFacts & Pick<DnsRecord, 'query' | 'qtype' | 'qtype_name' | 'rcode' | 'rcode_name' | 'latency_ms'>;
 
@@ -151,6 +153,22 @@ export class FlowRows extends Rows {
     into.retransmitted_packets = v.getFloat64(at + 64, true);
     into.handshake_rtt_ms = ms(v.getFloat64(at + 72, true));
     return into;
+  }
+
+  /** Row i's two ends, start and length (a new object: the storage index keeps few of them). */
+  ends(i: number): FlowEnds {
+    const at = i * FLOW_ROW_SIZE;
+    const v = this.view;
+    return {
+      client: this.span(at + 24)!,
+      client_port: v.getUint16(at + 96, true),
+      server: this.span(at + 16)!,
+      server_port: v.getUint16(at + 2, true),
+      ts: this.span(at + 88)!,
+      duration_ms: ms(v.getFloat64(at + 80, true)),
+      client_packets: v.getFloat64(at + 32, true),
+      server_packets: v.getFloat64(at + 40, true),
+    };
   }
 }
 

@@ -4,6 +4,7 @@
 // the node and pod (namespace, name, labels, from the interface block the collector wrote), and the
 // connections it holds (capped).
 import type { RecordBatch } from '../analysis/native-records';
+import { FlowRows, SpanStrings } from '../analysis/record-rows';
 import { CaptureSession } from '../capture/session';
 import type { PacketBatch } from '../capture/batch';
 import { InputFileError } from '../errors';
@@ -132,14 +133,16 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
   // One entry per 5-tuple: the analytics make a record per connection (a repeated SYN is a new one).
   const flows = new Map<string, IndexedFlow>();
   let flowsOmitted = 0;
+  const strings = new SpanStrings();
   const addFlows = (r: RecordBatch) => {
-    for (const line of r.flows.toString('utf8').split('\n')) {
-      if (!line) continue;
-      const f = JSON.parse(line) as Record<string, unknown>;
+    // The rows (record-rows.ts) name each connection's ends, start and packets: no line is parsed.
+    const rows = new FlowRows(r.flowRows ?? Buffer.alloc(0), r.flows, strings);
+    for (let i = 0; i < rows.count; i++) {
+      const f = rows.ends(i);
       const key = `${f.client}|${f.client_port}|${f.server}|${f.server_port}`;
-      const first = String(f.ts);
-      const last = new Date(Date.parse(first) + Number(f.duration_ms ?? 0)).toISOString();
-      const packets = Number(f.client_packets ?? 0) + Number(f.server_packets ?? 0);
+      const first = f.ts;
+      const last = new Date(Date.parse(first) + (f.duration_ms ?? 0)).toISOString();
+      const packets = f.client_packets + f.server_packets;
       const known = flows.get(key);
       if (known) {
         if (first < known.first) known.first = first;
@@ -148,11 +151,11 @@ export async function indexCaptureFile(file: string, agent: string, sizeBytes: n
       } else if (flows.size >= MAX_INDEX_FLOWS) {
         flowsOmitted++;
       } else {
-        flows.set(key, { proto: 'tcp', client: String(f.client), clientPort: Number(f.client_port), server: String(f.server), serverPort: Number(f.server_port), first, last, packets });
+        flows.set(key, { proto: 'tcp', client: f.client, clientPort: f.client_port, server: f.server, serverPort: f.server_port, first, last, packets });
       }
     }
   };
-  // Borrowed: each batch's flows are parsed before addFlows returns, and nothing of the batch is kept.
+  // Borrowed: each batch's rows are read before addFlows returns, and nothing of the batch is kept.
   session.onRecords(addFlows, { borrowed: true });
   const result = await session.start((b) => addBatch(b, bounds));
   if (result.error) throw new InputFileError(`${file}: ${result.error.message}`);

@@ -80,6 +80,10 @@ function checkBatches(file: string, all: RecordBatch[]): { flows: number; http: 
         const facts = { ...(read as (x: typeof rows, i: number, v: typeof view) => typeof view)(rows, i, view) };
         expect(facts, `${file} ${kind} #${i}`).toEqual({ ...pick(line, Object.keys(facts)), server_pod: undefined });
         expect(extras(kind, rows.view, i), `${file} ${kind} #${i} extras`).toEqual(pick(line, Object.keys(extras(kind, rows.view, i))));
+        if (rows instanceof FlowRows) {
+          const ends = rows.ends(i);
+          expect(ends, `${file} flows #${i} ends`).toEqual(pick(line, Object.keys(ends)));
+        }
       });
       n[kind] += lines.length;
     }
@@ -91,8 +95,8 @@ function checkBatches(file: string, all: RecordBatch[]): { flows: number; http: 
 function extras(kind: 'flows' | 'http' | 'dns', v: DataView, i: number): Line {
   const ms = (us: number) => (us < 0 ? null : us / 1000);
   if (kind === 'flows') {
-    const at = i * 88;
-    return { server_port: v.getUint16(at + 2, true), client_bytes: v.getFloat64(at + 48, true), server_bytes: v.getFloat64(at + 56, true), duration_ms: ms(v.getFloat64(at + 80, true)) };
+    const at = i * 104;
+    return { server_port: v.getUint16(at + 2, true), client_bytes: v.getFloat64(at + 48, true), server_bytes: v.getFloat64(at + 56, true), duration_ms: ms(v.getFloat64(at + 80, true)), client_port: v.getUint16(at + 96, true) };
   }
   if (kind === 'http') {
     const at = i * 88;

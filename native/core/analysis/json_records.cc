@@ -244,8 +244,11 @@ class Line {
     member(name, [](char* p) { return put_literal(p, "null"); });
   }
   template <size_t N>
-  void time(const char (&name)[N], uint64_t ns) {
-    member(name, [ns](char* p) { return put_iso_time(p, ns); });
+  void time(const char (&name)[N], uint64_t ns, JsonSpan* at = nullptr) {
+    key(name);
+    char* const value = p_;
+    p_ = put_iso_time(p_, ns);
+    if (at) *at = span_from(value);
   }
   template <size_t N>
   void decimal(const char (&name)[N], double v) {
@@ -336,7 +339,7 @@ template <typename Out>
 void put_ends(Line<Out>& o, uint64_t uid, const RecordEndpoints& e, uint64_t ts, LineSpans* spans) {
   if (uid) o.tagged("uid", "C", uid);
   else o.null("uid");
-  o.time("ts", ts);
+  o.time("ts", ts, spans ? &spans->ts : nullptr);
   o.address("client", e.ip_version, e.client, spans ? &spans->client : nullptr);
   o.num("client_port", e.client_port);
   o.address("server", e.ip_version, e.server, spans ? &spans->server : nullptr);

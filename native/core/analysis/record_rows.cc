@@ -85,6 +85,8 @@ void write_row(Rows& rows, const FlowNumbers& r, const LineSpans& s, const char*
   row.put(64, count(r.retransmitted_packets));
   row.put(72, row_us(r.handshake_rtt));
   row.put(80, row_us(r.duration));
+  row.span(88, s.ts);
+  row.put<uint16_t>(96, r.ends.client_port);
   row.append_to(rows);
 }
 

@@ -19,6 +19,7 @@
 //   (their address texts)
 // Flow (kFlowRowSize): 32 f64 client_packets  40 f64 server_packets  48 f64 client_bytes
 //   56 f64 server_bytes  64 f64 retransmitted_packets  72 f64 handshake_rtt_us  80 f64 duration_us
+//   88 span ts (its ISO 8601 text)  96 u16 client_port  98 6 bytes 0
 // HTTP (kHttpRowSize): 32 span method  40 span route  48 i32 status (-1: null)
 //   52 i32 grpc_status (-1: null)  56 f64 latency_us  64 f64 duration_us  72 f64 request_bytes
 //   80 f64 response_bytes
@@ -44,7 +45,7 @@ constexpr uint32_t kNoSpan = UINT32_MAX;
 
 // The spans the JSON writer reports for one line (json_records.h), offsets into its output.
 struct LineSpans {
-  JsonSpan line, server, client;
+  JsonSpan line, server, client, ts;
   JsonSpan a, b, c;  // flow: unused; http: method, route; dns: query, qtype_name, rcode_name
 };
 
@@ -54,7 +55,7 @@ constexpr uint8_t kRowKindMask = 0x0f;
 // request-dense traffic most requests name the server, client, method and route of the one
 // before. A and B: HTTP method and route, DNS query and qtype_name (flows have neither).
 enum RowSame : uint8_t { kRowSameServer = 0x10, kRowSameClient = 0x20, kRowSameA = 0x40, kRowSameB = 0x80 };
-constexpr size_t kFlowRowSize = 88, kHttpRowSize = 88, kDnsRowSize = 72;
+constexpr size_t kFlowRowSize = 104, kHttpRowSize = 88, kDnsRowSize = 72;
 
 // Microseconds as the JSON writes a duration (append_ms), -1 for unknown.
 double row_us(uint64_t ns);

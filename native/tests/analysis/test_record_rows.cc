@@ -113,6 +113,9 @@ TEST(rows_flow_and_dns) {
   CHECK_EQ(at<double>(frows, 0, 64), 2.0);
   CHECK_EQ(at<double>(frows, 0, 72), 0.0);
   CHECK_EQ(at<double>(frows, 0, 80), 2.0);
+  CHECK_EQ(span_text(flows, frows, 0, 88), std::string("\"1970-01-01T00:00:00.000000000Z\""));
+  CHECK_EQ(at<uint16_t>(frows, 0, 96), f.ends.client_port);
+  CHECK(f.ends.client_port != 0);
   CHECK_EQ(podspan_test::check_row(flows, reinterpret_cast<const uint8_t*>(frows.data())), std::string());
 
   DnsRecord d;
