@@ -86,6 +86,14 @@ char* put_literal(char* p, const char* s) {
   return p + n;
 }
 
+// One of our own names in quotes (it needs no escaping).
+char* put_quoted(char* p, const char* s) {
+  *p++ = '"';
+  p = put_literal(p, s);
+  *p++ = '"';
+  return p;
+}
+
 // The most a JSON string of n bytes takes: 6 bytes per byte ("\u00XX", "\ufffd") and its quotes.
 constexpr size_t json_string_bound(size_t n) { return 6 * n + 2; }
 
@@ -220,11 +228,14 @@ class Line {
     *p_++ = '"';
     *p_++ = ':';
   }
-  // `,"name":` and the value put(p) writes at the cursor (at most kMaxShortValue bytes).
+  // `,"name":` and the value put(p) writes at the cursor (at most kMaxShortValue bytes unless
+  // room was made for it); `at`: where the value's text went (rows point at it).
   template <size_t N, typename Put>
-  void member(const char (&name)[N], Put put) {
+  void member(const char (&name)[N], Put put, JsonSpan* at = nullptr) {
     key(name);
+    char* const value = p_;
     p_ = put(p_);
+    if (at) *at = span_from(value);
   }
   template <size_t N>
   void num(const char (&name)[N], uint64_t v) {
@@ -245,10 +256,7 @@ class Line {
   }
   template <size_t N>
   void time(const char (&name)[N], uint64_t ns, JsonSpan* at = nullptr) {
-    key(name);
-    char* const value = p_;
-    p_ = put_iso_time(p_, ns);
-    if (at) *at = span_from(value);
+    member(name, [ns](char* p) { return put_iso_time(p, ns); }, at);
   }
   template <size_t N>
   void decimal(const char (&name)[N], double v) {
@@ -258,7 +266,7 @@ class Line {
   template <size_t N>
   void cstr(const char (&name)[N], const char* v) {
     key(name);
-    if (v) cstr_value(v);
+    if (v) p_ = put_quoted(p_, v);
     else p_ = put_literal(p_, "null");
   }
   // A string from the network, escaped; null when empty. `at`: where its text went (rows point
@@ -271,36 +279,27 @@ class Line {
   template <size_t N>
   void str(const char (&name)[N], std::string_view v, JsonSpan* at = nullptr) {
     room(json_string_bound(v.size()));
-    key(name);
-    char* const value = p_;
-    p_ = put_json_string(p_, v.data(), v.size());
-    if (at) *at = span_from(value);
+    member(name, [v](char* p) { return put_json_string(p, v.data(), v.size()); }, at);
   }
   template <size_t N>
   void address(const char (&name)[N], uint8_t ip_version, const uint8_t* addr, JsonSpan* at = nullptr) {
-    key(name);
-    char* const value = p_;
-    p_ = put_address(p_, ip_version, addr);
-    if (at) *at = span_from(value);
+    member(name, [ip_version, addr](char* p) { return put_address(p, ip_version, addr); }, at);
   }
   // `"<prefix><n>"`: a connection or alert id, an unnamed DNS type or rcode.
   template <size_t N>
   void tagged(const char (&name)[N], const char* prefix, uint64_t n, JsonSpan* at = nullptr) {
-    key(name);
-    char* const value = p_;
-    *p_++ = '"';
-    p_ = put_uint(put_literal(p_, prefix), n);
-    *p_++ = '"';
-    if (at) *at = span_from(value);
+    member(name, [prefix, n](char* p) {
+      *p++ = '"';
+      p = put_uint(put_literal(p, prefix), n);
+      *p++ = '"';
+      return p;
+    }, at);
   }
   // Our own name, else `"<prefix><n>"`.
   template <size_t N>
   void name_or_tagged(const char (&name)[N], const char* own, const char* prefix, uint64_t n, JsonSpan* at) {
     if (!own) return tagged(name, prefix, n, at);
-    key(name);
-    char* const value = p_;
-    cstr_value(own);
-    *at = span_from(value);
+    member(name, [own](char* p) { return put_quoted(p, own); }, at);
   }
 
   // Closes the line, its span ('\n' excluded) into spans when asked, and appends it to out.
@@ -318,11 +317,6 @@ class Line {
     const size_t used = static_cast<size_t>(p_ - begin_);
     begin_ = out_.room(used + n + kFixedBytes, used);
     p_ = begin_ + used;
-  }
-  void cstr_value(const char* v) {
-    *p_++ = '"';
-    p_ = put_literal(p_, v);
-    *p_++ = '"';
   }
   JsonSpan span_from(const char* start) const {
     return {static_cast<uint32_t>(base_ + static_cast<size_t>(start - begin_)), static_cast<uint32_t>(p_ - start)};
