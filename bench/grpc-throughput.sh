@@ -32,6 +32,11 @@
 # the run (the rest happen while it drains at exit, not counted).
 # STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
 # the same build, interleaved round by round (keys "streams=1", "streams=2").
+# OUT=DIR: the collector writes its files in a new folder under DIR (default: tmpfs, beside the
+# captures the agent reads; OUT=/var/tmp puts them on disk, as a deployed collector's are).
+# WRITES="direct page-cache": the collector writing its files around the page cache (O_DIRECT,
+# its default where the file system allows: not on tmpfs) and through it (--page-cache), each a
+# variant of the same build, interleaved round by round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -40,6 +45,8 @@ TLS=${TLS:-both}
 read -r -a bins <<< "${PODSPAN:-bin/podspan}"
 case "$TLS" in off) modes=(off) ;; on) modes=(on) ;; both) modes=(off on) ;; *) echo "TLS takes off, on or both" >&2; exit 2 ;; esac
 work=$(mktemp -d /dev/shm/podspan-grpc-bench.XXXXXX)
+out=$work/out
+[ -n "${OUT:-}" ] && out=$(mktemp -d "$OUT/podspan-grpc-bench-out.XXXXXX")
 cpid=""
 ipid=""
 s3dir=""
@@ -49,6 +56,7 @@ cleanup() {
   wait 2>/dev/null || true
   [ -n "$s3dir" ] && { bash scripts/s3-test-env.sh stop "$s3dir"; rm -rf "$s3dir"; }
   rm -rf "$work"
+  if [ "$out" != "$work/out" ]; then rm -rf "$out"; fi
 }
 trap cleanup EXIT
 variants=(-)
@@ -69,9 +77,13 @@ if [ -n "${STREAMS:-}" ]; then
   read -r -a counts <<< "$STREAMS"
   variants=("${counts[@]/#/streams=}")
 fi
+if [ -n "${WRITES:-}" ]; then
+  [ -n "${STORE:-}${STREAMS:-}" ] && { echo "WRITES goes with neither STORE nor STREAMS" >&2; exit 2; }
+  read -r -a variants <<< "$WRITES"
+fi
 vlabel() { [ "$1" = - ] || echo " $1"; }
 variant_args() { # VARIANT: the collector's extra arguments
-  case "$1" in plain) echo "-C 100" ;; store) echo "-C 100 --store s3://podspan/bench" ;; esac
+  case "$1" in plain) echo "-C 100" ;; store) echo "-C 100 --store s3://podspan/bench" ;; page-cache) echo "--page-cache" ;; esac
 }
 if [ "$TLS" != off ]; then
   sh scripts/make-collector-certs.sh --out "$work/pki" --ip 127.0.0.1 >/dev/null 2>&1
@@ -115,8 +127,8 @@ start_collector() {
   local bin=$1 mode=$2; shift 2
   local tls=()
   [ "$mode" = on ] && tls=(--tls-cert "$work/pki/tls.crt" --tls-key "$work/pki/tls.key")
-  rm -rf "$work/out" "$work/cerr" # the previous run's "listening on" must not be taken for this one's
-  "${collector_pin[@]}" node "$bin" collector --listen 127.0.0.1:0 --out "$work/out" "${tls[@]}" "$@" 2> "$work/cerr" &
+  rm -rf "$out" "$work/cerr" # the previous run's "listening on" must not be taken for this one's
+  "${collector_pin[@]}" node "$bin" collector --listen 127.0.0.1:0 --out "$out" "${tls[@]}" "$@" 2> "$work/cerr" &
   cpid=$!
   until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
   sleep 0.2 # let its start-up finish before its CPU is read
@@ -189,7 +201,7 @@ iperf() { # prints Gbit/s of one TCP stream over loopback for 3 s
   wait "$ipid" 2>/dev/null || true; ipid=""
 }
 
-echo "gRPC forwarding: $FRAMES frames per capture, agent and collector on loopback, $ROUNDS rounds, files on $(df --output=fstype "$work" | tail -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "gRPC forwarding: $FRAMES frames per capture, agent and collector on loopback, $ROUNDS rounds, captures on $(df --output=fstype "$work" | tail -1), files on $(df --output=fstype "$(dirname "$out")" | tail -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 rotated() {  # ROUND ITEMS...: the items, starting at the (ROUND-1)-th, wrapping around
   local r=$1; shift
   local n=$# i
@@ -221,7 +233,7 @@ for r in $(seq 1 "$ROUNDS"); do
           # Closed files deleted as the store run's uploads delete them: on a VM whose freed memory
           # goes back to the host, a run that keeps 1.5 GB of new tmpfs pages pays for every first
           # touch, and one that frees and reuses them does not (PLAIN_DROP=0 keeps them).
-          "${other_pin[@]}" bash -c 'while kill -0 "$1" 2>/dev/null; do ls -t "$2"/*.pcapng 2>/dev/null | tail -n +2 | xargs -r rm -f; sleep 0.2; done' _ "$cpid" "$work/out" &
+          "${other_pin[@]}" bash -c 'while kill -0 "$1" 2>/dev/null; do ls -t "$2"/*.pcapng 2>/dev/null | tail -n +2 | xargs -r rm -f; sleep 0.2; done' _ "$cpid" "$out" &
           dropper=$!
         fi
         agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port" "$variant")"

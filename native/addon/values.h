@@ -65,6 +65,7 @@ inline podspan::WriterOptions collector_writer_options(const Napi::Object& w) {
   opt.rotation.seconds_by_wall_clock = get_bool(w, "rotateByClock", false);
   opt.interfaces_on_first_use = get_bool(w, "interfacesOnFirstUse", false);
   opt.exclusive = get_bool(w, "exclusive", false);
+  opt.direct_io = get_bool(w, "directIo", false);
   opt.buffer_bytes = static_cast<size_t>(get_number(w, "bufferBytes", static_cast<double>(opt.buffer_bytes)));
   return opt;
 }

@@ -229,6 +229,7 @@ function program(argv: string[]): Command {
     .option('--geneve-listen <host:port>', 'also receive GENEVE (e.g. 0.0.0.0:6081) into its own pcapng')
     .option('--gre-listen <address>', 'also receive GRE and ERSPAN (a raw socket: CAP_NET_RAW) sent to this address (e.g. 0.0.0.0, [::]) into its own pcapng')
     .option('--metrics-listen <host:port>', 'serve Prometheus metrics, /healthz and /readyz (e.g. 127.0.0.1:9090)')
+    .option('--page-cache', "write agents' files through the page cache (default: around it, O_DIRECT, where the file system allows)")
     .option('--max-agents <n>', 'agents with an open file at once; more are refused (default 1024)')
     .option('--max-interfaces <n>', "sources (interfaces) per agent file; later ones' frames are refused (default 4096)")
     .option('--max-vxlan-sources <n>', 'per listener: VXLAN and GENEVE sender/VNI pairs, GRE sender/key and ERSPAN sender/session pairs written; later ones are refused (default 4096)')

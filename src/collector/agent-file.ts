@@ -15,6 +15,15 @@ export interface FileRotation {
   rotateFiles?: number;
 }
 
+/** How an agent's capture files are written: rotated, and around the page cache or through it. */
+export interface FileWriting extends FileRotation {
+  /**
+   * O_DIRECT where the file system takes it (native/core/pcap/direct_file.h): the kernel
+   * neither allocates nor fills a page cache page per 4 KiB of frames.
+   */
+  directIo?: boolean;
+}
+
 interface NativeWriter {
   addInterface(i: { name: string; description: string; linktype: number; snaplen: number }): number;
   write(frames: Buffer, caplen: Buffer, origlen: Buffer, ts: Buffer, source: Buffer, count: number, map: Buffer): number;
@@ -69,14 +78,14 @@ export class AgentFile {
   constructor(
     readonly agent: string,
     file: string,
-    rotation: FileRotation,
+    writing: FileWriting,
     private readonly maxInterfaces: number,
   ) {
     const Writer = (native() as unknown as { NativeWriter: new (o: object) => NativeWriter }).NativeWriter;
     this.writer = new Writer({
       path: file,
       format: 'pcapng',
-      ...rotation,
+      ...writing,
       rotateByClock: true,
       interfacesOnFirstUse: true,
       exclusive: true,
@@ -84,7 +93,7 @@ export class AgentFile {
       application: 'podspan collector',
       comments: [`frames mirrored by podspan agent ${agent}`],
     });
-    this.records = new AgentRecordFiles(file.replace(/\.pcapng$/, ''), rotation);
+    this.records = new AgentRecordFiles(file.replace(/\.pcapng$/, ''), writing);
   }
 
   /** Where an agent's file goes: DIR/STEM_RUN[-GENERATION].pcapng. */

@@ -2,7 +2,7 @@
 // refused), each closed (valid) after idleMs without a batch and opened again as a new file when
 // the agent returns. Refusals go to Refusals (counted, logged rate-limited).
 import type { Logger } from '../observability/logger';
-import { AgentFile, type FileRotation } from './agent-file';
+import { AgentFile, type FileWriting } from './agent-file';
 import type { Refusals } from './refusals';
 
 export interface AgentFileLimits {
@@ -34,7 +34,7 @@ export class AgentFiles {
 
   constructor(
     private readonly dir: string,
-    private readonly rotation: FileRotation,
+    private readonly writing: FileWriting,
     private readonly runId: string,
     private readonly limits: AgentFileLimits,
     private readonly log: Logger,
@@ -105,7 +105,7 @@ export class AgentFiles {
     for (let attempt = 0; ; attempt++) {
       const file = AgentFile.pathFor(this.dir, agent, this.runId, attempt === 0 ? 1 : ++this.generation);
       try {
-        return new AgentFile(agent, file, this.rotation, this.limits.maxInterfaces);
+        return new AgentFile(agent, file, this.writing, this.limits.maxInterfaces);
       } catch (err) {
         if (!/exists already/.test((err as Error).message) || attempt >= 100) throw err;
       }

@@ -40,6 +40,8 @@ export interface CollectorOptions {
   port: number;
   outDir: string;
   rotation: FileRotation;
+  /** Write agents' files through the page cache (--page-cache); by default around it (O_DIRECT) where the file system allows. */
+  pageCache?: boolean;
   tls?: { cert: string; key: string; clientCa?: string };
   /** Bearer token agents must present (read from a file by the CLI). */
   token?: string;
@@ -159,7 +161,7 @@ export class Collector {
     }
     this.refusals = new Refusals(log, { streams: this.metrics.refused, frames: this.metrics.refusedFrames });
     // an agent gone idle takes its label sets along, so agent churn does not grow the registry
-    this.files = new AgentFiles(opt.outDir, opt.rotation, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
+    this.files = new AgentFiles(opt.outDir, { ...opt.rotation, directIo: !opt.pageCache }, this.runId, opt.limits ?? defaultAgentFileLimits, log, this.refusals, (agent) => {
       this.metrics.frames.remove({ agent });
       for (const reason of ['kernel', 'interface', 'queueFull', 'disconnected']) this.metrics.agentDrops.remove({ agent, reason });
     }, (file, agent) => this.spool?.add(file, agent));

@@ -36,6 +36,7 @@ export interface RawCollectorFlags {
   store?: string;
   storeSpoolMb?: string;
   keepLocal?: boolean;
+  pageCache?: boolean;
   sse?: string;
   storeDrainTimeout?: string;
   storeTimeout?: string;
@@ -71,6 +72,7 @@ const schema = z.object({
   store: z.string().optional(),
   storeSpoolMb: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-spool-mb takes a number of MB' }).refine(above0, { message: '--store-spool-mb must be greater than 0' }).optional(),
   keepLocal: z.boolean().optional(),
+  pageCache: z.boolean().optional(),
   sse: z.string().optional(),
   storeDrainTimeout: seconds('--store-drain-timeout'),
   storeTimeout: z.string().regex(/^\d+(\.\d+)?$/, { message: '--store-timeout takes seconds' }).refine((v) => Number(v) >= 1, { message: '--store-timeout: at least 1 second' }).refine(atMost(MAX_TIMER_SECONDS), { message: `--store-timeout: at most ${MAX_TIMER_SECONDS} seconds` }).optional(),
@@ -116,6 +118,7 @@ export function parseCollectorFlags(raw: RawCollectorFlags): CollectorOptions & 
     host,
     port,
     outDir: f.out,
+    pageCache: f.pageCache === true,
     store,
     rotation: {
       rotateBytes: f.fileSize ? Math.round(Number(f.fileSize) * 1_000_000) : undefined,

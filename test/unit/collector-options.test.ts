@@ -13,12 +13,14 @@ describe('collector limit flags', () => {
     const o = parseCollectorFlags(base);
     expect(o.limits).toEqual({ maxAgents: 1024, maxInterfaces: 4096, idleMs: 300_000 });
     expect(o.maxVxlanSources).toBe(4096);
+    expect(o.pageCache).toBe(false); // files written around the page cache where the file system allows
   });
 
   it('takes each flag, 0 turning idle closing off', () => {
     const o = parseCollectorFlags({ ...base, maxAgents: '3', maxInterfaces: '7', maxVxlanSources: '9', agentIdleTimeout: '0' });
     expect(o.limits).toEqual({ maxAgents: 3, maxInterfaces: 7, idleMs: 0 });
     expect(o.maxVxlanSources).toBe(9);
+    expect(parseCollectorFlags({ ...base, pageCache: true }).pageCache).toBe(true);
   });
 
   it.each([

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "common/errors.h"
+#include "pcap/direct_file.h"
 #include "pcap/iovec_skip.h"
 
 namespace podspan {
@@ -159,6 +160,7 @@ struct CaptureWriter::Impl {
   std::vector<iovec> iov;
   size_t seg_start = 0;
   int fd = -1;
+  std::unique_ptr<DirectFile> direct;  // direct_io: the current file's O_DIRECT side, if it takes one
   std::string current;          // path of the open file
   uint64_t file_bytes = 0;      // bytes in the current file (written + buffered)
   uint64_t file_packets = 0;
@@ -189,6 +191,9 @@ struct CaptureWriter::Impl {
     size_t file_ifaces = 0;
   };
   Checkpoint boundary, committed;
+  // Writing direct: the boundary at each drain since the last sync, oldest first, the oldest kept
+  // the newest one the direct side has written. A failed chunk cuts the file back to it.
+  std::deque<Checkpoint> drained;
 
   bool pcapng() const { return opt.format == FileFormat::kPcapng; }
 
@@ -232,6 +237,12 @@ struct CaptureWriter::Impl {
         fail(err == EEXIST ? "exists already (not overwritten)" : "cannot create", err);
       }
     }
+    if (opt.direct_io && current != "-") {
+      struct stat st;
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        direct = DirectFile::open(current, opt.buffer_bytes, opt.direct_max_chunk);
+      }
+    }
     files.push_back(current);
     file_bytes = 0;
     file_packets = 0;
@@ -244,6 +255,7 @@ struct CaptureWriter::Impl {
     file_id.assign(interfaces.size(), kNotInFile);
     file_ifaces.clear();
     boundary = committed = Checkpoint{};
+    drained.clear();
     if (opt.rotation.max_files != 0) {
       while (files.size() > opt.rotation.max_files) {
         ::unlink(files.front().c_str());
@@ -275,6 +287,16 @@ struct CaptureWriter::Impl {
   // After a failed write: the file (on disk and in the buffer) ends at the last block written;
   // interfaces whose IDB was cut off are written again before their next packet.
   void roll_back() {
+    // The rest of this file goes through the page cache: what its direct side still held is gone.
+    if (direct) {
+      direct->settle();
+      const uint64_t durable = direct->durable();
+      direct.reset();
+      for (const Checkpoint& c : drained) {
+        if (c.file_bytes <= durable && c.file_bytes > committed.file_bytes) committed = c;
+      }
+      drained.clear();
+    }
     // (A pipe cannot be cut back: ftruncate fails there and the reader sees the partial block.)
     if (::ftruncate(fd, static_cast<off_t>(committed.file_bytes)) == 0) {
       ::lseek(fd, static_cast<off_t>(committed.file_bytes), SEEK_SET);
@@ -291,9 +313,23 @@ struct CaptureWriter::Impl {
     seg_start = 0;
   }
 
-  // Hands what is buffered (and referenced) to the kernel: one write, or one writev per IOV_MAX parts.
+  // Hands what is buffered (and referenced) to the kernel: one write, or one writev per IOV_MAX
+  // parts; writing direct, a copy into the direct side's chunk (written when full or synced).
   void drain() {
     if (used > seg_start) iov.push_back(iovec{buf.data() + seg_start, used - seg_start});
+    if (direct) {
+      if (const int err = direct->append(iov.data(), iov.size())) {
+        roll_back();
+        fail("write failed", err);
+      }
+      iov.clear();
+      seg_start = 0;
+      used = 0;
+      if (drained.empty() || drained.back().file_bytes != boundary.file_bytes) drained.push_back(boundary);
+      const uint64_t durable = direct->durable();
+      while (drained.size() > 1 && drained[1].file_bytes <= durable) drained.pop_front();
+      return;  // committed moves at the next sync(), or to a drained boundary on a failure
+    }
     size_t first = 0;
     while (first < iov.size()) {
       const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
@@ -458,19 +494,33 @@ struct CaptureWriter::Impl {
     }
   }
 
+  // Everything drained on disk (writing direct: the chunks written, the rest through the page cache).
+  void sync() {
+    drain();
+    if (!direct) return;
+    if (const int err = direct->sync(fd)) {
+      roll_back();
+      fail("write failed", err);
+    }
+    committed = boundary;
+    drained.clear();
+  }
+
   // Closes the descriptor and gives the path back even when the last writes fail (disk full).
   void close_file() {
     if (fd < 0) return;
     try {
       write_headers(true);
       write_isbs();
-      drain();
+      sync();
     } catch (...) {
+      direct.reset();
       ::close(fd);
       fd = -1;
       release_path(current);
       throw;
     }
+    direct.reset();
     const int f = fd;
     fd = -1;
     release_path(current);
@@ -643,7 +693,7 @@ void CaptureWriter::write_batch(const Batch& batch) {
 }
 
 void CaptureWriter::flush() {
-  if (impl_->fd >= 0) impl_->drain();
+  if (impl_->fd >= 0) impl_->sync();
 }
 
 void CaptureWriter::close() {
@@ -657,6 +707,7 @@ uint64_t CaptureWriter::file_bytes_with(const PacketRecord& rec) const {
   return impl_->size_with(rec);
 }
 
+bool CaptureWriter::writing_direct() const { return impl_->direct != nullptr; }
 uint64_t CaptureWriter::packets_written() const { return impl_->packets; }
 uint64_t CaptureWriter::bytes_written() const { return impl_->bytes; }
 std::vector<std::string> CaptureWriter::files() const {

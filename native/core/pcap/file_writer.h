@@ -43,6 +43,13 @@ struct WriterOptions {
   // Create every file with O_EXCL: never truncate a file this writer did not create (a name
   // taken by another file is an error, not an overwrite).
   bool exclusive = false;
+  // Regular files written around the page cache (O_DIRECT, see pcap/direct_file.h) where their
+  // file system takes it, through it elsewhere. The bytes reach the file in chunks of
+  // buffer_bytes up to direct_max_chunk (a busy file's chunks grow), all of them by flush() and
+  // close(). A failed write cuts the file back to the last block boundary of a drain (a full
+  // buffer, release_referenced()) that the device had taken whole.
+  bool direct_io = false;
+  size_t direct_max_chunk = 1 << 20;
   // Called when a file is closed, to fill its ISBs (pcapng); may be empty.
   std::function<InterfaceStats(uint32_t iface)> stats_for_interface;
 };
@@ -77,6 +84,7 @@ class CaptureWriter {
   // file ends with. A caller keeping a file under a size cap asks before each write.
   uint64_t file_bytes_with(const PacketRecord& rec) const;
 
+  bool writing_direct() const;  // the current file is written around the page cache
   uint64_t packets_written() const;
   uint64_t bytes_written() const;        // file bytes, all files
   std::vector<std::string> files() const;  // files written, oldest first (deleted ones excluded)

@@ -1,12 +1,16 @@
 // CaptureWriter: exact pcap / pcapng layout, options kept, ISBs, rotation by size and time,
 // the ring of N files, and errors naming the path.
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -18,6 +22,7 @@
 #include "check.h"
 #include "common/errors.h"
 #include "file_size_limit.h"
+#include "pcap/direct_file.h"
 #include "pcap/file_reader.h"
 #include "pcap/file_writer.h"
 
@@ -624,8 +629,10 @@ TEST(writer_keeps_the_file_valid_when_a_write_fails_part_way) {
 namespace {
 
 // Packets of sizes around kReferencedMinBytes (copied below it, referenced from it on), each
-// filled with its own byte, written by copy or by reference into `path`.
-void write_mixed(const WriterOptions& o, bool referenced, std::vector<std::vector<uint8_t>>& packets) {
+// filled with its own byte, written by copy or by reference into `path`; `after` is called after
+// each packet with its index.
+void write_mixed(const WriterOptions& o, bool referenced, std::vector<std::vector<uint8_t>>& packets,
+                 const std::function<void(CaptureWriter&, size_t)>& after = {}) {
   CaptureWriter w(o);
   w.add_interface(iface("eth0"));
   w.add_interface(iface("eth1"));
@@ -641,9 +648,26 @@ void write_mixed(const WriterOptions& o, bool referenced, std::vector<std::vecto
       w.release_referenced();
       std::fill(packets[i].begin(), packets[i].end(), 0xee);  // the kernel has them: reuse cannot reach the file
     }
+    if (after) after(w, i);
   }
   w.release_referenced();
   w.close();
+}
+
+// The files of two folders, in name order, byte for byte the same (several when `rotated`, else
+// one); returns the packets they hold, and removes both folders.
+uint64_t same_files(const std::string& dir_a, const std::string& dir_b, bool rotated) {
+  const auto a = list(dir_a), b = list(dir_b);
+  CHECK_EQ(a.size(), b.size());
+  CHECK(rotated ? a.size() > 1 : a.size() == 1);
+  uint64_t packets = 0;
+  for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+    CHECK(slurp(dir_a + "/" + a[k]) == slurp(dir_b + "/" + b[k]));
+    packets += count(dir_b + "/" + b[k]);
+  }
+  remove_tree(dir_a);
+  remove_tree(dir_b);
+  return packets;
 }
 
 std::vector<std::vector<uint8_t>> mixed_packets(size_t n) {
@@ -672,17 +696,7 @@ TEST(writer_referenced_packets_make_the_same_files_as_copied_ones) {
       write_mixed(o, false, copied);
       o.path = dir_ref + "/m.pcapng";
       write_mixed(o, true, referenced);
-      const auto a = list(dir_copy), b = list(dir_ref);
-      CHECK_EQ(a.size(), b.size());
-      CHECK(rotate ? a.size() > 1 : a.size() == 1);
-      uint64_t packets = 0;
-      for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
-        CHECK(slurp(dir_copy + "/" + a[k]) == slurp(dir_ref + "/" + b[k]));
-        packets += count(dir_ref + "/" + b[k]);
-      }
-      CHECK_EQ(packets, 2600u);
-      remove_tree(dir_copy);
-      remove_tree(dir_ref);
+      CHECK_EQ(same_files(dir_copy, dir_ref, rotate != 0), 2600u);
     }
   }
 }
@@ -713,5 +727,165 @@ TEST(writer_referenced_packets_keep_the_file_valid_when_a_write_fails) {
   CHECK_EQ(failures, 3);  // batches 4 to 6 (5 packets of 1032 bytes each)
   CHECK_EQ(count(o.path), 15u);
   CHECK(slurp(o.path).size() <= 20000u);
+  remove_tree(dir);
+}
+
+namespace {
+
+// Whether files in `dir` are written around the page cache (not on tmpfs, where the pages are the file):
+// where they cannot, the direct tests still compare the files, written through the page cache.
+bool direct_io_in(const std::string& dir) {
+  const std::string probe = dir + "/probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::close(fd);
+  const bool takes_it = DirectFile::open(probe, 4096, 4096) != nullptr;
+  unlink(probe.c_str());
+  if (!takes_it) std::printf("note: %s does not take O_DIRECT; direct writers there write through the page cache\n", dir.c_str());
+  return takes_it;
+}
+
+}  // namespace
+
+// Written around the page cache, the files are byte for byte those written through it: pcapng
+// and pcap, one file and rotated by size, packets copied and referenced, flushed at odd points
+// (each flush writes the part of a block still held, which the next chunk writes again).
+TEST(writer_direct_io_makes_the_same_files) {
+  for (FileFormat f : {FileFormat::kPcapng, FileFormat::kPcap}) {
+    for (uint64_t rotate : {uint64_t{0}, uint64_t{3000000}}) {
+      const std::string dir_cache = temp_dir(), dir_direct = temp_dir();
+      const bool direct_here = direct_io_in(dir_direct);
+      for (bool direct : {false, true}) {
+        WriterOptions o;
+        o.format = f;
+        o.rotation.max_bytes = rotate;
+        o.interfaces_on_first_use = f == FileFormat::kPcapng && rotate != 0;
+        o.buffer_bytes = 64 * 1024;
+        o.direct_io = direct;
+        o.path = (direct ? dir_direct : dir_cache) + "/d.pcapng";
+        auto packets = mixed_packets(9000);
+        write_mixed(o, true, packets, [&](CaptureWriter& w, size_t i) {
+          if (i == 0) CHECK_EQ(w.writing_direct(), direct && direct_here);
+          if (i % 5 == 4) w.release_referenced();
+          if (i % 997 == 0) {
+            w.flush();
+            struct stat st;
+            CHECK_EQ(stat(w.files().back().c_str(), &st), 0);
+            CHECK(rotate || static_cast<uint64_t>(st.st_size) == w.bytes_written());  // everything, no more
+          }
+        });
+      }
+      CHECK_EQ(same_files(dir_cache, dir_direct, rotate != 0), 9000u);
+    }
+  }
+}
+
+// A busy file's chunks grow to the largest size, an idle one's go back to the smallest at the
+// next sync; what was appended is in the file, exactly, after each sync.
+TEST(direct_file_grows_its_chunks_while_busy_and_shrinks_them_when_idle) {
+  const std::string dir = temp_dir();
+  if (!direct_io_in(dir)) {
+    remove_tree(dir);
+    return;
+  }
+  const std::string path = dir + "/f";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto file = DirectFile::open(path, 64 * 1024, 1 << 20);
+  CHECK(file != nullptr);
+  std::vector<uint8_t> expected;
+  std::vector<uint8_t> part(1500);
+  for (int i = 0; i < 6000; ++i) {
+    for (size_t k = 0; k < part.size(); ++k) part[k] = static_cast<uint8_t>(i * 31 + k);
+    const iovec v{part.data(), part.size()};
+    CHECK_EQ(file->append(&v, 1), 0);
+    expected.insert(expected.end(), part.begin(), part.end());
+  }
+  CHECK_EQ(file->chunk_bytes(), size_t{1} << 20);
+  CHECK_EQ(file->sync(fd), 0);
+  CHECK(slurp(path) == expected);
+  CHECK_EQ(file->sync(fd), 0);  // nothing filled since: idle
+  CHECK_EQ(file->chunk_bytes(), size_t{64 * 1024});
+  const iovec tail{part.data(), 100};
+  CHECK_EQ(file->append(&tail, 1), 0);
+  expected.insert(expected.end(), part.begin(), part.begin() + 100);
+  CHECK_EQ(file->sync(fd), 0);
+  CHECK_EQ(file->appended(), expected.size());
+  file.reset();
+  ::close(fd);
+  CHECK(slurp(path) == expected);
+  remove_tree(dir);
+}
+
+// Written around the page cache, a file that cannot grow (RLIMIT_FSIZE, as a full disk) is cut
+// back to a block boundary the device had taken whole: valid, holding every batch whose flush
+// succeeded and at most part of the one that failed; the writer goes on through the page cache
+// from there (and fails again, keeping what fits).
+TEST(writer_direct_failed_write_cuts_back_to_the_last_flush) {
+  const std::string dir = temp_dir();
+  if (!direct_io_in(dir)) {
+    remove_tree(dir);
+    return;
+  }
+  WriterOptions o;
+  o.path = dir + "/full.pcapng";
+  o.format = FileFormat::kPcapng;
+  o.direct_io = true;
+  o.buffer_bytes = 64 * 1024;
+  uint64_t kept = 0, at_first_failure = 0;
+  int failures = 0;
+  bool direct_at_first = false, direct_after = true;
+  {
+    const FileSizeLimit limit(3 << 20);
+    CaptureWriter w(o);
+    direct_at_first = w.writing_direct();
+    w.add_interface(iface("eth0"));
+    for (int batch = 0; batch < 12; ++batch) {
+      try {
+        write_packets(w, 300, 1000 + batch * 1000, 1, 1500);
+        w.flush();
+        kept += 300;
+      } catch (const CaptureError& e) {
+        if (++failures == 1) at_first_failure = count(o.path);
+        CHECK(std::string(e.what()).find("full.pcapng: write failed: ") != std::string::npos);
+      }
+    }
+    direct_after = w.writing_direct();
+    try {
+      w.close();
+    } catch (const CaptureError&) {
+      ++failures;
+    }
+  }
+  CHECK(direct_at_first);
+  CHECK(!direct_after);
+  CHECK(failures >= 1);
+  CHECK_EQ(kept, 1800u);  // 6 batches of 0.46 MB fit under 3 MiB, the 7th does not
+  CHECK(at_first_failure >= kept && at_first_failure < kept + 300);
+  const uint64_t in_file = count(o.path);  // valid: ~0 if the reader finds damage
+  CHECK(in_file >= kept && in_file < kept + 300);
+  CHECK(slurp(o.path).size() <= size_t{3 << 20});
+  remove_tree(dir);
+}
+
+// On tmpfs the page cache is the file (O_DIRECT, which Linux takes there since 6.6, still copies
+// into it), so a writer asked for direct_io writes through it, without chunks and a thread.
+TEST(direct_file_leaves_tmpfs_to_the_page_cache) {
+  struct statfs fs;
+  if (statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+    std::printf("note: /dev/shm is not tmpfs here; not checked\n");
+    return;
+  }
+  char tmpl[] = "/dev/shm/podspan-direct-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  WriterOptions o;
+  o.path = dir + "/t.pcapng";
+  o.direct_io = true;
+  {
+    CaptureWriter w(o);
+    CHECK(!w.writing_direct());
+    w.add_interface(iface("eth0"));
+    write_packets(w, 10, 1000, 1, 1500);
+    w.close();
+  }
+  CHECK_EQ(count(o.path), 10u);
   remove_tree(dir);
 }
