@@ -27,11 +27,13 @@
 # streams' event loop) waited, runnable, for a CPU (schedstat), per frame: what the uploads, or
 # anything else on its CPUs, took from it; the medians pair each store run with the plain run of its
 # round. PLAIN_DROP=0 keeps the plain runs' closed files (by default they are deleted as they close,
-# as the store runs' uploads delete theirs: see the variant loop). S3_NICE=N runs the S3 server at that nice value (with PIN it shares
+# as the store runs' uploads delete theirs: see the variant loop). S3_DIR=DIR holds the S3 server's objects
+# (default /var/tmp). S3_NICE=N runs the S3 server at that nice value (with PIN it shares
 # the agent's CPUs: at 19 it no longer slows the sender, as a remote store would not). The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
 # STREAMS="1 2": the agent's `streams=N` (Mirror.Streams per collector), each count a variant of
 # the same build, interleaved round by round (keys "streams=1", "streams=2").
+# COLLECTOR_ARGS="...": more arguments for every collector run (e.g. --page-cache).
 # OUT=DIR: the collector writes its files in a new folder under DIR (default: tmpfs, beside the
 # captures the agent reads; OUT=/var/tmp puts them on disk, as a deployed collector's are).
 # WRITES="direct page-cache": the collector writing its files around the page cache (O_DIRECT,
@@ -67,7 +69,9 @@ if [ -n "${PIN:-}" ]; then
   other_pin=(taskset -c "${PIN##*:}")
 fi
 if [ -n "${STORE:-}" ]; then
-  s3dir=$(mktemp -d /var/tmp/podspan-grpc-bench-s3.XXXXXX) # on disk: the objects are GBs
+  # On disk by default: the objects are GBs. S3_DIR=/dev/shm keeps the S3 server's writes off the
+  # disk the collector writes to (in a cluster the store is another machine's disk).
+  s3dir=$(mktemp -d "${S3_DIR:-/var/tmp}/podspan-grpc-bench-s3.XXXXXX")
   "${other_pin[@]}" nice -n "${S3_NICE:-0}" bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
   set -a; . "$s3dir/env"; set +a
   variants=(plain store)
@@ -128,7 +132,8 @@ start_collector() {
   local tls=()
   [ "$mode" = on ] && tls=(--tls-cert "$work/pki/tls.crt" --tls-key "$work/pki/tls.key")
   rm -rf "$out" "$work/cerr" # the previous run's "listening on" must not be taken for this one's
-  "${collector_pin[@]}" node "$bin" collector --listen 127.0.0.1:0 --out "$out" "${tls[@]}" "$@" 2> "$work/cerr" &
+  # shellcheck disable=SC2086 # COLLECTOR_ARGS splits on purpose
+  "${collector_pin[@]}" node "$bin" collector --listen 127.0.0.1:0 --out "$out" "${tls[@]}" ${COLLECTOR_ARGS:-} "$@" 2> "$work/cerr" &
   cpid=$!
   until grep -q 'listening on' "$work/cerr" 2>/dev/null; do sleep 0.05; done
   sleep 0.2 # let its start-up finish before its CPU is read
@@ -158,10 +163,9 @@ target() { # MODE PORT [VARIANT]
 # on a pipe nobody writes to as its sleep): on two cores, a sampler forking pgrep, awk and sleep
 # 20 times a second took CPU from the two processes it measured.
 agent_cpu() {
-  local t0 t1 tpid apid="" key value sleeper
+  local tpid apid="" key value sleeper
   exec {sleeper}<> <(:)
-  t0=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$work/time" "${other_pin[@]}" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
+  /usr/bin/time -f '%e %U %S' -o "$work/time" "${other_pin[@]}" node "$1" capture -r "$2" --forward "$3" 2> "$work/aerr" &
   tpid=$!
   arss=0
   while kill -0 "$tpid" 2>/dev/null; do
@@ -175,9 +179,9 @@ agent_cpu() {
   done
   exec {sleeper}>&-
   wait "$tpid"
-  t1=$(date +%s.%N)
-  asecs=$(echo "$t1 - $t0" | bc -l)
-  read -r u s < <(tail -n 1 "$work/time")
+  # The agent's own wall time (10 ms steps), not this loop's: it notices the end only at its
+  # next 0.1 s poll, which made every rate a step of 0.1 s (7% of a 1.5 s run).
+  read -r asecs u s < <(tail -n 1 "$work/time")
   acpu=$(echo "$u + $s" | bc -l)
 }
 

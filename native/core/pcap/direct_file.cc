@@ -52,19 +52,34 @@ class DirectWriteThread {
     {
       std::lock_guard<std::mutex> lk(mu_);
       ++file->pending_;
+      in_flight_bytes_ += chunk.capacity;
       jobs_.push_back(Job{file, std::move(chunk), len, offset});
     }
     work_.notify_one();
+  }
+
+  // Until `file` may hand over one more chunk of `bytes`: fewer than kInFlight of its own in
+  // flight, and all files' together within kInFlightBytes (unless it has none in flight).
+  int wait_for_room(DirectFile* file, size_t bytes, std::vector<DirectFile::Chunk>& into) {
+    std::unique_lock<std::mutex> lk(mu_);
+    done_.wait(lk, [&] {
+      return file->error_ != 0 || (file->pending_ < kInFlight && (file->pending_ == 0 || in_flight_bytes_ + bytes <= kInFlightBytes));
+    });
+    return take_returned(file, into);
   }
 
   // Until `file` has at most `pending` chunks in flight; takes back its written chunks.
   int wait(DirectFile* file, size_t pending, std::vector<DirectFile::Chunk>& into) {
     std::unique_lock<std::mutex> lk(mu_);
     done_.wait(lk, [&] { return file->pending_ <= pending; });
-    for (auto& c : file->returned_) into.push_back(std::move(c));
-    file->returned_.clear();
-    return file->error_;
+    return take_returned(file, into);
   }
+
+  // A file's chunks in flight, and the bytes of all files': the device's queue may absorb a
+  // slow moment (a virtual disk's latency comes and goes) without holding a writer, and the
+  // memory it takes stays bounded however many files are busy.
+  static constexpr size_t kInFlight = 6;
+  static constexpr size_t kInFlightBytes = 64u << 20;
 
  private:
   struct Job {
@@ -75,6 +90,12 @@ class DirectWriteThread {
   };
 
   DirectWriteThread() { std::thread([this] { run(); }).detach(); }
+
+  int take_returned(DirectFile* file, std::vector<DirectFile::Chunk>& into) {
+    for (auto& c : file->returned_) into.push_back(std::move(c));
+    file->returned_.clear();
+    return file->error_;
+  }
 
   void run() {
     std::unique_lock<std::mutex> lk(mu_);
@@ -90,6 +111,7 @@ class DirectWriteThread {
       if (err && !job.file->error_) job.file->error_ = err;
       // One thread writes a file's chunks in order: the first failure ends what is durable.
       if (!err && !skip && !job.file->error_) job.file->durable_.store(job.offset + job.len, std::memory_order_release);
+      in_flight_bytes_ -= job.chunk.capacity;
       job.file->returned_.push_back(std::move(job.chunk));
       --job.file->pending_;
       done_.notify_all();
@@ -99,6 +121,7 @@ class DirectWriteThread {
   std::mutex mu_;
   std::condition_variable work_, done_;
   std::deque<Job> jobs_;
+  size_t in_flight_bytes_ = 0;
 };
 
 namespace {
@@ -107,7 +130,7 @@ size_t aligned_size(size_t n) {
   return std::max(DirectFile::kAlign, (n + DirectFile::kAlign - 1) & ~(DirectFile::kAlign - 1));
 }
 
-constexpr size_t kInFlight = 2;  // chunks handed over and not yet written, per file
+constexpr size_t kSpareChunks = 2;  // kept by a file for its next chunks
 
 }  // namespace
 
@@ -156,13 +179,16 @@ DirectFile::Chunk DirectFile::take_chunk(size_t capacity) {
   return Chunk{std::unique_ptr<uint8_t, ChunkFree>(static_cast<uint8_t*>(p)), capacity};
 }
 
-int DirectFile::wait(size_t at_most_pending) {
-  std::vector<Chunk> back;
-  const int err = DirectWriteThread::get().wait(this, at_most_pending, back);
+int DirectFile::wait(size_t at_most_pending) { return keep_spares(DirectWriteThread::get().wait(this, at_most_pending, returned_scratch_)); }
+
+int DirectFile::wait_for_room() { return keep_spares(DirectWriteThread::get().wait_for_room(this, capacity_, returned_scratch_)); }
+
+int DirectFile::keep_spares(int err) {
   // Chunks of another size than the one filled now (grown or shrunk since) are let go.
-  for (auto& c : back) {
-    if (c.capacity == capacity_ && spare_.size() < kInFlight) spare_.push_back(std::move(c));
+  for (auto& c : returned_scratch_) {
+    if (c.capacity == capacity_ && spare_.size() < kSpareChunks) spare_.push_back(std::move(c));
   }
+  returned_scratch_.clear();
   return err;
 }
 
@@ -189,9 +215,8 @@ int DirectFile::append(const iovec* parts, size_t count) {
       p += take;
       n -= take;
       if (fill_ == capacity_) {
-        // More than kInFlight behind the device: wait for it, as a write into a full page
-        // cache would.
-        if (const int err = wait(kInFlight - 1)) return err;
+        // Too far ahead of the device: wait for it, as a write into a full page cache would.
+        if (const int err = wait_for_room()) return err;
         hand_over();
       }
     }
@@ -219,6 +244,7 @@ int DirectFile::sync(int buffered_fd) {
     std::memcpy(small.bytes.get(), chunk_.bytes.get(), fill_);
     chunk_ = std::move(small);
     capacity_ = min_chunk_;
+    spare_.clear();
   }
   filled_since_sync_ = 0;
   return 0;

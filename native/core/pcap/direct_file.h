@@ -2,8 +2,8 @@
 // from an aligned chunk of ours to the device. Through the page cache the kernel allocates a page
 // per 4 KiB and copies the bytes into it on the writing thread; on a VM whose freed memory goes
 // back to its host, each such page is also fetched from the host first. Here the copy is into a
-// chunk kept warm, and one thread of the process writes full chunks, so a writer never waits for
-// the device unless it is more than two chunks ahead of it.
+// chunk kept warm, and one thread of the process writes full chunks, so a writer waits for the
+// device only when it is six chunks ahead of it (or all files together 64 MiB).
 #pragma once
 
 #include <sys/uio.h>
@@ -60,6 +60,8 @@ class DirectFile {
   DirectFile(int fd, size_t min_chunk, size_t max_chunk);
   void hand_over();        // the filled chunk to the thread, a fresh one to fill
   int wait(size_t at_most_pending);  // until that few chunks are in flight; the file's error
+  int wait_for_room();               // until one more chunk may be handed over; the file's error
+  int keep_spares(int err);          // the chunks the thread gave back, kept to be filled again
   Chunk take_chunk(size_t capacity);
 
   int fd_;
@@ -70,6 +72,7 @@ class DirectFile {
   uint64_t chunk_offset_ = 0;  // where chunk_ starts in the file (a multiple of kAlign)
   size_t filled_since_sync_ = 0;
   std::vector<Chunk> spare_;  // chunks back from the thread, of capacity_ bytes
+  std::vector<Chunk> returned_scratch_;
   // Shared with the writing thread (under its lock):
   friend class DirectWriteThread;
   size_t pending_ = 0;
