@@ -1,12 +1,16 @@
 // The collector writes agents' files around the page cache (O_DIRECT) where the file system
 // takes it, and through it with --page-cache or on tmpfs. Judges: the kernel's own account of
-// each open file (/proc/PID/fdinfo flags), capinfos and tshark, and the bytes of both files.
+// each open file (/proc/PID/fdinfo flags), capinfos and tshark, and the bytes of both files. A
+// real full disk (a small ext4 on a loop device) under a gRPC stream: the stream ends INTERNAL
+// naming the error and the file is cut back valid.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipv4Frame, writePcap, type CraftedPacket } from '../helpers/craft';
-import { startCollector, type StartedCollector } from '../helpers/collector';
+import * as grpc from '@grpc/grpc-js';
+import { ethSource, frameBatch, sendBatches, startCollector, type StartedCollector } from '../helpers/collector';
 import { killStarted, stopProcess } from '../helpers/netns';
 import { capinfos, podspanBin, run, tsharkWarnings } from '../helpers/tools';
 
@@ -103,4 +107,35 @@ describe('collector files around the page cache', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  // The fault is real: a 4 MiB ext4 image mounted through a loop device fills up (root only).
+  it.skipIf(process.getuid?.() !== 0)('a full disk under a gRPC stream: the stream ends INTERNAL naming the error, the file is cut back valid', async () => {
+    const image = path.join(tmp, 'small.ext4');
+    const mnt = path.join(tmp, 'small');
+    fs.mkdirSync(mnt);
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, 4 << 20);
+    execFileSync('mkfs.ext4', ['-q', '-F', image]);
+    execFileSync('mount', ['-o', 'loop', image, mnt]);
+    try {
+      const free = fs.statfsSync(mnt).bavail * fs.statfsSync(mnt).bsize;
+      const out = path.join(mnt, 'out');
+      const c = await startCollector(['--listen', '127.0.0.1:0', '--out', out]);
+      // 60 batches of 1,000 frames of 60 bytes (92 bytes each in pcapng): 5.5 MB into less than 4 MiB
+      const batches = Array.from({ length: 60 }, (_, i) => frameBatch('full', [ethSource('f', 'eth0')], 1000, i + 1));
+      const r = await sendBatches(c.port, batches);
+      expect(r.status.code).toBe(grpc.status.INTERNAL);
+      expect(r.status.details).toMatch(/cannot write: .*write failed: No space left on device/);
+      expect(await stopProcess(c, 'SIGTERM')).toBe(0);
+      const [file] = pcapngIn(out);
+      expect(tsharkWarnings(file)).toBe('');
+      const packets = capinfos([file]).get(file)!.packets;
+      // All but what the chunks in flight held when the device refused: at least half the room.
+      expect(packets).toBeGreaterThan(free / 92 / 2);
+      expect(packets).toBeLessThanOrEqual(r.acked);
+    } finally {
+      killStarted();
+      execFileSync('umount', [mnt]);
+    }
+  }, 60_000);
 });
