@@ -26,8 +26,11 @@
 # the uploader's own cost. Each run also says how long the collector's main thread (the gRPC
 # streams' event loop) waited, runnable, for a CPU (schedstat), per frame: what the uploads, or
 # anything else on its CPUs, took from it; the medians pair each store run with the plain run of its
-# round. PLAIN_DROP=0 keeps the plain runs' closed files (by default they are deleted as they close,
-# as the store runs' uploads delete theirs: see the variant loop). S3_DIR=DIR holds the S3 server's objects
+# round. PLAIN_DROP=1 deletes the plain runs' closed files as they close, as the store runs'
+# uploads delete theirs (see the variant loop); the default where the files are on tmpfs. On a
+# disk the collector writes around the page cache and kept files cost it nothing, while the
+# deleting loop forks every 0.2 s beside the agent (on its CPUs with PIN) and slows the sender of the plain runs
+# (store/plain paired 1.26 with it, 1.01-1.09 without, the same hour), so there it is off. S3_DIR=DIR holds the S3 server's objects
 # (default /var/tmp). S3_NICE=N runs the S3 server at that nice value (with PIN it shares
 # the agent's CPUs: at 19 it no longer slows the sender, as a remote store would not). The store runs' collector CPU per frame includes its uploads during
 # the run (the rest happen while it drains at exit, not counted).
@@ -39,6 +42,9 @@
 # WRITES="direct page-cache": the collector writing its files around the page cache (O_DIRECT,
 # its default where the file system allows: not on tmpfs) and through it (--page-cache), each a
 # variant of the same build, interleaved round by round.
+# THREADS=FILE: per run, the collector's CPU and wait for a CPU summed by thread name (its main
+# thread as "main", the uploads' threads at nice 19 as NAME@nice19), read from /proc when the
+# agent has finished, appended to FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -49,6 +55,7 @@ case "$TLS" in off) modes=(off) ;; on) modes=(on) ;; both) modes=(off on) ;; *) 
 work=$(mktemp -d /dev/shm/podspan-grpc-bench.XXXXXX)
 out=$work/out
 [ -n "${OUT:-}" ] && out=$(mktemp -d "$OUT/podspan-grpc-bench-out.XXXXXX")
+plain_drop=${PLAIN_DROP:-$([ "$(df --output=fstype "$(dirname "$out")" | tail -1)" = tmpfs ] && echo 1 || echo 0)}
 cpid=""
 ipid=""
 s3dir=""
@@ -125,6 +132,14 @@ main_sys_of() { awk '{print $15 / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/sta
 # Nanoseconds a process's main thread spent runnable but waiting for a CPU (schedstat's run_delay).
 wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
+threads_of() { # PID: "tid name cpu_ticks run_delay_ns" per thread (one that ends between reads is left out)
+  local t
+  for t in /proc/"$1"/task/*; do
+    # named by comm, "main" for the event loop, "@nice19" for the uploads' threads
+    printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ < "$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13, $17}')" "$(cut -d' ' -f2 "$t/schedstat")" |
+      awk -v pid="$1" '{n = $1 == pid ? "main" : $2; if ($4 == 19) n = n "@nice19"; print $1, n, $3, $5}'
+  done 2>/dev/null
+}
 
 # start_collector BIN MODE [ARGS...]: sets cpid, port (gRPC), vport (VXLAN), ccpu0
 start_collector() {
@@ -143,6 +158,8 @@ start_collector() {
   cwait0=$(wait_of "$cpid")
   cmain0=$(main_cpu_of "$cpid")
   csys0=$(main_sys_of "$cpid")
+  [ -n "${THREADS:-}" ] && threads_of "$cpid" > "$work/threads0"
+  return 0
 }
 stop_collector() { # sets ccpu, chwm
   ccpu=$(echo "$(cpu_of "$cpid") - $ccpu0" | bc -l)
@@ -150,6 +167,11 @@ stop_collector() { # sets ccpu, chwm
   cmain=$(echo "$(main_cpu_of "$cpid") - $cmain0" | bc -l)
   csys=$(echo "$(main_sys_of "$cpid") - $csys0" | bc -l)
   chwm=$(hwm_of "$cpid")
+  if [ -n "${THREADS:-}" ]; then
+    threads_of "$cpid" | awk -v label="${run_label:-}" -v tick="$(getconf CLK_TCK)" 'NR == FNR {c[$1] = $3; w[$1] = $4; next}
+      NF == 4 {cpu[$2] += ($3 - c[$1]) / tick; wait[$2] += ($4 - w[$1]) / 1e6}
+      END {for (n in cpu) printf "%s %s %.3f s cpu %.1f ms waited\n", label, n, cpu[n], wait[n]}' "$work/threads0" - >> "$THREADS"
+  fi
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
 target() { # MODE PORT [VARIANT]
@@ -192,6 +214,7 @@ for bin in "${bins[@]}"; do
     start_collector "$bin" "$mode"
     agent_cpu "$bin" "$work/one64.pcap" "$(target "$mode" "$port")"
     startup["$bin/$mode"]=$acpu
+    run_label="start-up/$mode"
     stop_collector
   done
 done
@@ -233,7 +256,7 @@ for r in $(seq 1 "$ROUNDS"); do
         # shellcheck disable=SC2046 # the variant's arguments split on purpose
         start_collector "$bin" "$mode" $(variant_args "$variant")
         dropper=""
-        if [ "$variant" = plain ] && [ "${PLAIN_DROP:-1}" != 0 ]; then
+        if [ "$variant" = plain ] && [ "$plain_drop" != 0 ]; then
           # Closed files deleted as the store run's uploads delete them: on a VM whose freed memory
           # goes back to the host, a run that keeps 1.5 GB of new tmpfs pages pays for every first
           # touch, and one that frees and reuses them does not (PLAIN_DROP=0 keeps them).
@@ -241,6 +264,7 @@ for r in $(seq 1 "$ROUNDS"); do
           dropper=$!
         fi
         agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port" "$variant")"
+        run_label="$size/$mode/$variant/r$r"
         stop_collector
         [ -n "$dropper" ] && wait "$dropper"
         [ "$variant" = store ] && sleep "${SETTLE:-5}"
