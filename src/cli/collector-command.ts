@@ -59,7 +59,7 @@ export async function runCollector(raw: RawCollectorFlags, err: NodeJS.WritableS
   }
   if (s.store) {
     const t = s.store;
-    err.write(`store: ${t.uploadedFiles} files (${t.uploadedBytes} bytes) uploaded, ${t.failures} failed attempts, ${t.spoolFiles} files (${t.spoolBytes} bytes) left in the spool, ${t.droppedFiles} dropped (spool full)\n`);
+    err.write(`store: ${t.uploadedFiles} files (${t.uploadedBytes} bytes) uploaded, ${t.failures} failed attempts, ${t.spoolFiles} files (${t.spoolBytes} bytes) left in the spool, ${t.droppedFiles} dropped (spool full)${t.heldMs ? `, parts held back ${(t.heldMs / 1000).toFixed(1)} s for ingest` : ''}\n`);
   }
   if (s.files.length) err.write(`${s.files.length} files: ${s.files.join(', ')}\n`);
   // Everything is closed and said: a request the store never answered must not keep the process.

@@ -100,6 +100,8 @@ export class MultipartUploader {
     private readonly client: S3Client,
     private readonly partSize: number,
     private readonly partsInFlight: number,
+    /** Awaited before each part is read (the upload thread: giving way to ingest, ingest-gate.ts). */
+    private readonly beforePart: (signal: AbortSignal) => Promise<void> = async () => {},
   ) {
     this.pool = new PartPool(partsInFlight);
     // Sign the payload only where TLS does not protect it (see the top of this file).
@@ -167,6 +169,7 @@ export class MultipartUploader {
   }
 
   private async put(fd: number, size: number, params: ObjectParams, abortSignal: AbortSignal): Promise<void> {
+    await this.beforePart(abortSignal);
     const buf = this.pool.take(size);
     try {
       const body = readPart(fd, buf, 0, size);
@@ -190,6 +193,8 @@ export class MultipartUploader {
     // `partsInFlight` lanes take the next missing part in turn; after a failure none starts another.
     const lane = async () => {
       for (let i = missing.shift(); i !== undefined && failure === undefined && !abortSignal.aborted; i = missing.shift()) {
+        await this.beforePart(abortSignal);
+        if (abortSignal.aborted) break;
         const len = Math.min(partSize, size - i * partSize);
         const buf = this.pool.take(partSize);
         try {

@@ -14,6 +14,7 @@ import { PutObjectCommand, type S3Client, type PutObjectCommandInput } from '@aw
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { CaptureIndex } from './capture-index';
+import { LoopSampler } from './ingest-gate';
 import { describeS3Error, objectKey, STORE_IDLE_TIMEOUT_S, type StoreOptions } from './store';
 import { UploadThread } from './upload-thread';
 
@@ -62,6 +63,10 @@ export interface SpoolStats {
   droppedBytes: number;
   spoolFiles: number;
   spoolBytes: number;
+  /** Milliseconds parts waited while ingest's thread was busy and short of CPU (ingest-gate.ts), over the lanes. */
+  heldMs: number;
+  /** Parts waiting for it now. */
+  heldParts: number;
 }
 
 /** The agent id's readable part from a collector file name: STEM-HASH_RUN[-N].pcapng → STEM. */
@@ -86,7 +91,10 @@ export class UploadSpool {
   private readonly uploaded = new Set<string>();
   /** BASE (file without extension) → node and hour of its pcapng, for the JSON lines beside it. */
   private readonly placed = new Map<string, { node: string; hourMs: number }>();
-  private readonly s: SpoolStats = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
+  private readonly s: Omit<SpoolStats, 'heldMs' | 'heldParts'> = { uploadedFiles: 0, uploadedBytes: 0, failures: 0, droppedFiles: 0, droppedBytes: 0, spoolFiles: 0, spoolBytes: 0 };
+  /** Holds the uploads while the main thread (the capture path) is busy and short of CPU. */
+  private readonly sampler: LoopSampler;
+  private heldCounted = 0;
   private wake?: () => void;
   /**
    * stop() abandoned a request in flight (a store that stopped answering). The upload thread ends
@@ -113,17 +121,26 @@ export class UploadSpool {
     registry?: Registry,
   ) {
     this.thread = new UploadThread({ idleTimeoutMs: opt.idleTimeoutMs ?? STORE_IDLE_TIMEOUT_S * 1000, partBytes: opt.partBytes ?? 16 << 20, partsInFlight: 4 });
+    this.sampler = new LoopSampler(this.thread.gate, () => ({ bytes: this.s.spoolBytes, capBytes: opt.capBytes }), () => this.countHeld());
     this.metrics = registry && spoolMetrics(registry);
     this.metrics?.spools.add(this);
   }
 
   stats(): SpoolStats {
-    return { ...this.s };
+    return { ...this.s, heldMs: this.thread.heldMs(), heldParts: this.thread.partsWaiting() };
+  }
+
+  private countHeld(): void {
+    const held = this.thread.heldMs();
+    if (held > this.heldCounted) this.metrics?.held.inc((held - this.heldCounted) / 1000);
+    this.heldCounted = held;
   }
 
   /** Takes the files a previous run left in the folders (oldest first), then uploads in the background. */
   start(): void {
     this.resume(this.opt.dirs);
+    this.thread.warmUp();
+    this.sampler.start();
     this.running = this.loop();
   }
 
@@ -183,7 +200,10 @@ export class UploadSpool {
     const deadline = Date.now() + drainMs;
     // What is left (the drain, the abort of an unfinished upload, the thread's end) is bounded, and
     // the capture path the thread stepped back for has ended: at nice 19 on a busy machine the
-    // abort did not reach the store within its 2 s, leaving the upload's parts behind.
+    // abort did not reach the store within its 2 s, leaving the upload's parts behind. Nor do
+    // parts wait for the loop any more.
+    this.sampler.stop();
+    this.countHeld();
     this.thread.raise();
     while (drainMs > 0 && this.queue.length && Date.now() < deadline && !this.lastError && !this.hurried) await sleep(50);
     this.stopping = true;
@@ -358,7 +378,7 @@ export class UploadSpool {
  * The store metrics of one registry, shared by its spools (an agent starts and stops one per store
  * as sessions come and go): counters go on across spools, gauges sum the live ones.
  */
-interface SpoolMetrics extends Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes', Counter> {
+interface SpoolMetrics extends Record<'files' | 'bytes' | 'failures' | 'dropped' | 'droppedBytes' | 'held', Counter> {
   spools: Set<UploadSpool>;
 }
 const metricsByRegistry = new WeakMap<Registry, SpoolMetrics>();
@@ -376,6 +396,7 @@ function spoolMetrics(registry: Registry): SpoolMetrics {
     failures: new Counter({ name: 'podspan_store_upload_failures_total', help: 'upload attempts that failed (each retried with backoff)', registers }),
     dropped: new Counter({ name: 'podspan_store_spool_dropped_files_total', help: 'files deleted unuploaded because the spool reached its cap (oldest first)', registers }),
     droppedBytes: new Counter({ name: 'podspan_store_spool_dropped_bytes_total', help: 'bytes of files deleted unuploaded because the spool reached its cap', registers }),
+    held: new Counter({ name: 'podspan_store_upload_held_seconds_total', help: 'seconds upload parts waited while the main thread (ingest) was busy and waiting for a CPU, summed over parallel parts', registers }),
   };
   new Gauge({ name: 'podspan_store_spool_bytes', help: 'bytes of closed files waiting for upload', registers, collect(): void { this.set(sum('spoolBytes')); } });
   new Gauge({ name: 'podspan_store_spool_files', help: 'closed files waiting for upload', registers, collect(): void { this.set(sum('spoolFiles')); } });

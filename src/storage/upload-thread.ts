@@ -3,16 +3,18 @@
 // the event loop ~90 ms per 16 MiB part and cost ~5 ms of CPU per MB: the collector's gRPC
 // streams then waited, and its ingest fell (BENCHMARKS.md, "The collector's ingest while it
 // uploads"). In the worker the loop stays free, and at nice 19 the uploads take only the CPU the
-// capture path leaves; the parts are read with fs.readSync in this thread, and the index's native
-// reader thread is started from it, so both inherit its priority (libuv's pool, or a reader
-// started from the main thread, would not). One upload at a time, an index read beside it;
-// abort() ends the upload in progress; close() ends the thread, a request the store never
-// answered included, without waiting on it: on a saturated machine a nice-19 thread may not run
-// for seconds, so its requests are failed at once and it is raised back (where permitted) to end.
+// capture path leaves (and while the main thread is busy and short of CPU, none: ingest-gate.ts);
+// the parts are read with fs.readSync in this thread, and the index's native reader thread is
+// started from it, so both inherit its priority (libuv's pool, or a reader started from the main
+// thread, would not). One upload at a time, an index read beside it; abort() ends the upload in progress;
+// close() ends the thread, a request the store never answered included, without waiting on it: on
+// a saturated machine a nice-19 thread may not run for seconds, so its requests are failed at once
+// and it is raised back (where permitted) to end.
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { lowerThreadPriority, raiseThreadsAt } from '../runtime/thread-priority';
 import type { CaptureIndex } from './capture-index';
+import { giveWay, heldMs, MAX_HOLD_MS, newGate, partsWaiting, setHold } from './ingest-gate';
 import type { ObjectParams } from './multipart-upload';
 
 export interface UploadJob {
@@ -39,7 +41,7 @@ type Work = { kind: 'upload'; job: UploadJob } | { kind: 'abort' } | { kind: 'in
 type Request = Work & { id: number };
 /** Not a request: nothing is answered. */
 type Control = { kind: 'raise' };
-type WorkerSettings = UploadThreadOptions & { stepBack: boolean };
+type WorkerSettings = UploadThreadOptions & { stepBack: boolean; gate: Int32Array };
 /** An abort's `clean`: nothing of the upload it ended is left in the store; an index read's `index`. */
 type Reply = { id: number; ok: true; clean?: boolean; index?: CaptureIndex } | { id: number; ok: false; error: SdkErrorFields };
 /** What describeS3Error reads of an SDK error, copied across the thread boundary. */
@@ -62,8 +64,28 @@ export class UploadThread {
   private nextId = 1;
   /** Whether a thread started now lowers itself to UPLOAD_NICE (until raise()). */
   private stepBack = true;
+  /** Shared with the thread: whether parts wait for the event loop (set by ingest-gate.ts's LoopSampler). */
+  readonly gate = newGate();
 
   constructor(private readonly opt: UploadThreadOptions) {}
+
+  /** Milliseconds parts have waited for the gate to open, summed over the thread's lanes. */
+  heldMs(): number {
+    return heldMs(this.gate);
+  }
+
+  /** Parts waiting for the gate to open now. */
+  partsWaiting(): number {
+    return partsWaiting(this.gate);
+  }
+
+  /**
+   * Starts the thread now, idle (it keeps no process alive): loading the SDK then falls in the
+   * spool's start, not in the middle of the ingest whose first closed file would start it.
+   */
+  warmUp(): void {
+    if (!this.closed && !this.worker) this.start().unref();
+  }
 
   async upload(job: UploadJob): Promise<void> {
     await this.request({ kind: 'upload', job });
@@ -103,6 +125,7 @@ export class UploadThread {
    */
   raise(): void {
     this.stepBack = false;
+    setHold(this.gate, false);
     if (!this.worker) return;
     raiseThreadsAt(UPLOAD_NICE);
     // Also sent: a thread just started lowers itself when it starts running, possibly after this.
@@ -122,7 +145,7 @@ export class UploadThread {
 
   private start(): Worker {
     // Compiled, this file is also the worker's script (by its folder: the CLI's bundle is elsewhere).
-    const w = new Worker(path.resolve(__dirname, '..', 'storage', 'upload-thread.js'), { workerData: { ...this.opt, stepBack: this.stepBack } satisfies WorkerSettings });
+    const w = new Worker(path.resolve(__dirname, '..', 'storage', 'upload-thread.js'), { workerData: { ...this.opt, stepBack: this.stepBack, gate: this.gate } satisfies WorkerSettings });
     w.on('message', (r: Reply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -161,13 +184,16 @@ async function loadServer(opt: WorkerSettings): Promise<(m: Request) => void> {
   const { MultipartUploader } = await import('./multipart-upload');
   const { indexCaptureFile } = await import('./capture-index');
   const { s3Client } = await import('./store');
-  const uploader = new MultipartUploader(s3Client(opt.idleTimeoutMs), opt.partBytes, opt.partsInFlight);
+  const uploader = new MultipartUploader(s3Client(opt.idleTimeoutMs), opt.partBytes, opt.partsInFlight, (signal) => giveWay(opt.gate, MAX_HOLD_MS, signal));
   const reply = (r: Reply) => parentPort!.postMessage(r);
   const failed = (id: number) => (err: SdkErrorFields) =>
     reply({ id, ok: false, error: { name: err?.name, message: err?.message, Code: err?.Code, code: err?.code, $metadata: { httpStatusCode: err?.$metadata?.httpStatusCode } } });
   return (m) => {
     if (m.kind === 'abort') uploader.abort().then((clean) => reply({ id: m.id, ok: true, clean }), failed(m.id));
-    else if (m.kind === 'index') indexCaptureFile(m.job.file, m.job.agent, m.job.sizeBytes).then((index) => reply({ id: m.id, ok: true, index }), failed(m.id));
+    else if (m.kind === 'index')
+      giveWay(opt.gate, MAX_HOLD_MS) // its reader, too, is CPU the capture path may need
+        .then(() => indexCaptureFile(m.job.file, m.job.agent, m.job.sizeBytes))
+        .then((index) => reply({ id: m.id, ok: true, index }), failed(m.id));
     else uploader.upload(m.job.file, m.job.params).then(() => reply({ id: m.id, ok: true }), failed(m.id));
   };
 }

@@ -1,4 +1,5 @@
 // A process's threads as /proc shows them: id, name (comm) and nice value.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 export interface ThreadInfo {
@@ -56,4 +57,42 @@ export async function threadsWhen(pid: number, ok: (threads: ThreadInfo[]) => bo
   let threads = threadsOf(pid);
   for (const end = Date.now() + ms; !ok(threads) && Date.now() < end; threads = threadsOf(pid)) await new Promise((r) => setTimeout(r, 50));
   return threads;
+}
+
+/**
+ * The calling thread made to share one CPU with a spinning child process (bounded by `ms`), so
+ * that while it is busy it also waits for that CPU, as a collector's event loop does beside its
+ * uploads on one core. Resolves once the child spins; stop() ends it (by its PID) and gives the
+ * thread its CPUs back.
+ */
+export async function shareCpuWithSpinner(ms: number): Promise<{ stop: () => void }> {
+  const tid = fs.readlinkSync('/proc/thread-self').split('/').pop()!;
+  const before = spawnSync('taskset', ['-p', '-c', tid], { encoding: 'utf8' }).stdout.split(':').pop()!.trim();
+  const cpu = before.split(/[,-]/)[0];
+  const spinner = spawn(process.execPath, ['-e', `process.stdout.write('spinning\\n', () => { for (const end = Date.now() + ${ms}; Date.now() < end; ); });`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const pin = (id: string | number, cpus: string) => {
+    const r = spawnSync('taskset', ['-p', '-c', cpus, String(id)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset -p -c ${cpus} ${id}: ${r.stderr.trim()}`);
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      spinner.stdout.once('data', () => resolve());
+      spinner.once('exit', (code) => reject(new Error(`the spinner exited (${code}) before it spun`)));
+    });
+    pin(tid, cpu);
+    pin(spinner.pid!, cpu);
+  } catch (err) {
+    spinner.kill();
+    pin(tid, before);
+    throw err;
+  }
+  let stopped = false;
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      spinner.kill();
+      pin(tid, before);
+    },
+  };
 }

@@ -7,7 +7,9 @@
 // and one of less than a part arrive byte-identical (SHA-256); a part whose connection is reset
 // is sent again (the SDK's retry) and the file is not failed; an upload interrupted by the server
 // stopping resumes after its restart with the same multipart upload, the parts the server held
-// not sent again, nothing lost; an upload given up (stop) is aborted: no multipart upload left.
+// not sent again, nothing lost; an upload given up (stop) is aborted: no multipart upload left;
+// while this thread's event loop is busy on a CPU it shares (a spinning process pinned beside it),
+// no part is sent, and all are once it is idle.
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,6 +19,7 @@ import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, Li
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3EnvUnavailable, startS3Env, type S3Env } from '../helpers/s3-env';
 import { startRelay, type Relay } from '../helpers/s3-relay';
+import { shareCpuWithSpinner } from '../helpers/threads';
 import { repoRoot, until } from '../helpers/tools';
 
 const s3Unavailable = s3EnvUnavailable();
@@ -111,6 +114,58 @@ describe.skipIf(s3Unavailable)('multipart uploads of the spool, against a real S
     expect(await leftUploads()).toEqual([]);
     expect(fs.readdirSync(dir)).toEqual([]); // confirmed, then deleted
   }, 90_000);
+
+  it('while the event loop is busy and waits for its CPU no part is sent (the capture path first); once it has room the file goes up byte-identical, the time held counted', async () => {
+    const dir = path.join(tmp, 'held');
+    const [first] = makeFiles(dir, [300_000]);
+    relay.seen = [];
+    const spool = spoolOver(dir, 'held');
+    let busy = false;
+    let busyEnded = Promise.resolve();
+    let shared: { stop: () => void } | undefined;
+    try {
+      // A first file while the loop is idle: it goes at once, and the upload thread is started
+      // before this thread is pinned (a thread inherits the CPUs of the one that starts it).
+      spool.start();
+      await until(() => spool.stats().uploadedFiles === 1, 60_000, 'the first file uploaded');
+      // This thread's loop busy in 20 ms slices, I/O and timers served between them (the relay,
+      // the spool's own requests), on one CPU with a spinning process: as a collector's streams
+      // keep its loop busy on a core shared with its uploads.
+      shared = await shareCpuWithSpinner(60_000);
+      busy = true;
+      busyEnded = new Promise<void>((resolve) => {
+        const end = Date.now() + 60_000; // bounded
+        const slice = () => {
+          for (const t = Date.now() + 20; Date.now() < t; );
+          if (busy && Date.now() < end) setImmediate(slice);
+          else resolve();
+        };
+        setImmediate(slice);
+      });
+      await new Promise((r) => setTimeout(r, 300)); // the loop sampled busy: the gate is closed
+      const [file] = makeFiles(dir, [2 * PART + MiB]).map((f) => ({ ...f, name: 'second.jsonl' }));
+      fs.renameSync(path.join(dir, 'f0.jsonl'), path.join(dir, file.name));
+      spool.add(path.join(dir, file.name));
+      await until(() => spool.stats().heldParts === 3, 60_000, 'three parts held');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect([creates(), ...[1, 2, 3].map(partsSent)]).toEqual([1, 0, 0, 0]);
+      busy = false;
+      await busyEnded;
+      shared.stop();
+      await until(() => spool.stats().uploadedFiles === 2, 60_000, 'the file uploaded once the loop had room');
+      expect(await stored('held')).toEqual({ [first.name]: first.sha, [file.name]: file.sha });
+      expect([1, 2, 3, 4].map(partsSent)).toEqual([1, 1, 1, 0]);
+      // Three lanes, each held at least the second above.
+      expect(spool.stats()).toMatchObject({ heldParts: 0, failures: 0 });
+      expect(spool.stats().heldMs).toBeGreaterThanOrEqual(3000);
+    } finally {
+      busy = false;
+      await busyEnded;
+      shared?.stop();
+      await spool.stop();
+    }
+    expect(await leftUploads('held')).toEqual([]);
+  }, 120_000);
 
   it('the server stopped while a part is on its way and restarted: the same multipart upload resumes, the parts it held not sent again, the file byte-identical', async () => {
     const dir = path.join(tmp, 'resume');
