@@ -44,7 +44,9 @@
 # variant of the same build, interleaved round by round.
 # THREADS=FILE: per run, the collector's CPU and wait for a CPU summed by thread name (its main
 # thread as "main", the uploads' threads at nice 19 as NAME@nice19), read from /proc when the
-# agent has finished, appended to FILE.
+# agent has finished, appended to FILE, each line labelled BUILD/SIZE/TLS/VARIANT/rROUND; with
+# STORE also the S3 server's CPU over the same run ("s3-server"). Each store run also prints the
+# collector's store summary line (files uploaded, parts held back for ingest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -158,7 +160,10 @@ start_collector() {
   cwait0=$(wait_of "$cpid")
   cmain0=$(main_cpu_of "$cpid")
   csys0=$(main_sys_of "$cpid")
-  [ -n "${THREADS:-}" ] && threads_of "$cpid" > "$work/threads0"
+  if [ -n "${THREADS:-}" ]; then
+    threads_of "$cpid" > "$work/threads0"
+    [ -n "$s3dir" ] && s3cpu0=$(cpu_of "$(cat "$s3dir/versitygw.pid")")
+  fi
   return 0
 }
 stop_collector() { # sets ccpu, chwm
@@ -171,6 +176,9 @@ stop_collector() { # sets ccpu, chwm
     threads_of "$cpid" | awk -v label="${run_label:-}" -v tick="$(getconf CLK_TCK)" 'NR == FNR {c[$1] = $3; w[$1] = $4; next}
       NF == 4 {cpu[$2] += ($3 - c[$1]) / tick; wait[$2] += ($4 - w[$1]) / 1e6}
       END {for (n in cpu) printf "%s %s %.3f s cpu %.1f ms waited\n", label, n, cpu[n], wait[n]}' "$work/threads0" - >> "$THREADS"
+    # The S3 server's CPU over the same run (on the agent's CPUs with PIN): what a store run's
+    # sender shares its core with.
+    [ -n "$s3dir" ] && printf '%s s3-server %.3f s cpu\n' "$run_label" "$(echo "$(cpu_of "$(cat "$s3dir/versitygw.pid")") - $s3cpu0" | bc -l)" >> "$THREADS"
   fi
   kill -INT "$cpid"; wait "$cpid" || true; cpid=""
 }
@@ -264,7 +272,7 @@ for r in $(seq 1 "$ROUNDS"); do
           dropper=$!
         fi
         agent_cpu "$bin" "$work/f$size.pcap" "$(target "$mode" "$port" "$variant")"
-        run_label="$size/$mode/$variant/r$r"
+        run_label="$bin/$size/$mode/$variant/r$r"
         stop_collector
         [ -n "$dropper" ] && wait "$dropper"
         [ "$variant" = store ] && sleep "${SETTLE:-5}"
@@ -277,6 +285,9 @@ for r in $(seq 1 "$ROUNDS"); do
         printf '%s %5d-byte frames, TLS %-3s%s round %d: %d delivered, %d written, %d lost, %.2f s, %.0f k frames/s, %.2f Gbit/s; agent CPU %.0f ns/frame (run %.0f), RSS %d MiB; collector CPU %.0f ns/frame (main thread %.0f, of it system %.0f), RSS %d MiB, main thread waited %.0f ns/frame for a CPU\n' \
           "$bin" "$size" "$mode" "$(vlabel "$variant")" "$r" "$delivered" "$written" "$((FRAMES - written))" "$asecs" "$(echo "$rate / 1000" | bc -l)" "$(echo "$rate * $size * 8 / 1000000000" | bc -l)" \
           "$(echo "$acpu * 1000000000 / $FRAMES" | bc -l)" "$run_ns" "$((arss / 1024))" "$(echo "$ccpu * 1000000000 / $FRAMES" | bc -l)" "$(echo "$cmain * 1000000000 / $FRAMES" | bc -l)" "$(echo "$csys * 1000000000 / $FRAMES" | bc -l)" "$((chwm / 1024))" "$(echo "$cwait / $FRAMES" | bc -l)"
+        # What the spool did meanwhile: files uploaded during the run and its drain, and how long
+        # its parts were held while ingest saturated the collector's event loop.
+        [ "$variant" = store ] && echo "  $(grep -Eo '^store: .*' "$work/cerr" | head -1)"
         echo "grpc $key $rate $(echo "$acpu * 1000000000 / $FRAMES" | bc -l) $run_ns $((arss / 1024)) $(echo "$ccpu * 1000000000 / $FRAMES" | bc -l) $((chwm / 1024)) $((FRAMES - written)) $(echo "$cmain * 1000000000 / $FRAMES" | bc -l) $(echo "$cwait / $FRAMES" | bc -l) $r" >> "$work/results"
        done
       done
