@@ -2,9 +2,9 @@
 // agent's record pipeline) runs on the main thread's event loop. When that thread was busy for
 // most of the last sample and waited for a CPU part of it (something else ran on its core), the
 // upload thread starts no new part (nor index read) until the thread is less busy. At nice 19
-// alone the uploads still took 6-10% of the ingest of a collector whose core they shared
-// (BENCHMARKS.md, issue 16): the CPU of sending a part, its loopback or NIC work, its cache.
-// Held, they take none of it then, and catch up when ingest eases. Where they run on another
+// alone the uploads still took 0.26-0.42 s of a collector's one core during a 2 s ingest, and its
+// event loop waited 59-104 ms longer for that core (BENCHMARKS.md, issue 16). Held, they take
+// almost none of it then, and catch up when ingest eases. Where they run on another
 // core, the main thread does not wait for its own and they are not held. Bounded, so that a
 // collector busy for good still uploads rather than filling its spool: no part is held longer
 // than MAX_HOLD_MS, and none once the spool holds half its cap.

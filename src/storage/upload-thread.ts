@@ -6,15 +6,15 @@
 // capture path leaves (and while the main thread is busy and short of CPU, none: ingest-gate.ts);
 // the parts are read with fs.readSync in this thread, and the index's native reader thread is
 // started from it, so both inherit its priority (libuv's pool, or a reader started from the main
-// thread, would not). One upload at a time, an index read beside it; abort() ends the upload in progress;
-// close() ends the thread, a request the store never answered included, without waiting on it: on
-// a saturated machine a nice-19 thread may not run for seconds, so its requests are failed at once
-// and it is raised back (where permitted) to end.
+// thread, would not). One upload at a time, an index read beside it; abort() ends the upload in
+// progress; close() ends the thread, a request the store never answered included, without waiting
+// on it: on a saturated machine a nice-19 thread may not run for seconds, so its requests are
+// failed at once and it is raised back (where permitted) to end.
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { lowerThreadPriority, raiseThreadsAt } from '../runtime/thread-priority';
 import type { CaptureIndex } from './capture-index';
-import { giveWay, heldMs, MAX_HOLD_MS, newGate, partsWaiting, setHold } from './ingest-gate';
+import { giveWay, heldMs, MAX_HOLD_MS, newGate, partsWaiting } from './ingest-gate';
 import type { ObjectParams } from './multipart-upload';
 
 export interface UploadJob {
@@ -125,7 +125,6 @@ export class UploadThread {
    */
   raise(): void {
     this.stepBack = false;
-    setHold(this.gate, false);
     if (!this.worker) return;
     raiseThreadsAt(UPLOAD_NICE);
     // Also sent: a thread just started lowers itself when it starts running, possibly after this.

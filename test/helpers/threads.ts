@@ -1,4 +1,5 @@
-// A process's threads as /proc shows them: id, name (comm) and nice value.
+// A process's threads as /proc shows them (id, name, nice value, scheduling class), and the
+// calling thread made to share its CPU with a spinning process.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
