@@ -275,7 +275,12 @@ for r in $(seq 1 "$ROUNDS"); do
         run_label="$bin/$size/$mode/$variant/r$r"
         stop_collector
         [ -n "$dropper" ] && wait "$dropper"
-        [ "$variant" = store ] && sleep "${SETTLE:-5}"
+        if [ "$variant" = store ]; then
+          sleep "${SETTLE:-5}"
+          # The run's objects go once stored: kept, they pile up (1.5 GB a 1500-byte run; on
+          # S3_DIR=/dev/shm, memory) and every later run meets a fuller machine than the one before.
+          rm -rf "$s3dir/data/podspan/bench"
+        fi
         key="$bin/$size/$mode"
         [ "$variant" != - ] && key="$key/$variant"
         delivered=$(grep -Eo '[0-9]+ frames delivered' "$work/aerr" | grep -Eo '^[0-9]+' || echo 0)
