@@ -125,23 +125,13 @@ write_pcap() { # FILE FRAMES SIZE
 }
 for size in 64 1500; do write_pcap "$work/f$size.pcap" "$FRAMES" "$size"; write_pcap "$work/one$size.pcap" 1 "$size"; done
 
-# CPU seconds (user + system) and peak RSS (KiB) of a running process.
-cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/stat"; }
+# cpu_of, wait_of, threads_of (bench/lib/proc-stats.sh); peak RSS (KiB) of a running process.
+. bench/lib/proc-stats.sh
 # CPU seconds of a process's main thread alone (the collector's: the gRPC streams' event loop).
 main_cpu_of() { awk '{print ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/stat"; }
 # ... and its system share alone (the kernel's side of its writes: page allocation, the copy).
 main_sys_of() { awk '{print $15 / '"$(getconf CLK_TCK)"'}' "/proc/$1/task/$1/stat"; }
-# Nanoseconds a process's main thread spent runnable but waiting for a CPU (schedstat's run_delay).
-wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
 hwm_of() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; } # the collector maps no file
-threads_of() { # PID: "tid name cpu_ticks run_delay_ns" per thread (one that ends between reads is left out)
-  local t
-  for t in /proc/"$1"/task/*; do
-    # named by comm, "main" for the event loop, "@nice19" for the uploads' threads
-    printf '%s %s %s %s\n' "${t##*/}" "$(tr ' ' _ < "$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13, $17}')" "$(cut -d' ' -f2 "$t/schedstat")" |
-      awk -v pid="$1" '{n = $1 == pid ? "main" : $2; if ($4 == 19) n = n "@nice19"; print $1, n, $3, $5}'
-  done 2>/dev/null
-}
 
 # start_collector BIN MODE [ARGS...]: sets cpid, port (gRPC), vport (VXLAN), ccpu0
 start_collector() {

@@ -55,23 +55,8 @@ nice -n 19 bash scripts/s3-test-env.sh start "$s3dir" >/dev/null
 set -a; . "$s3dir/env"; set +a
 s3pid=$(cat "$s3dir/versitygw.pid")
 
-tick=$(getconf CLK_TCK)
-cpu_of() { awk -v t="$tick" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
-# The collector's nice-19 threads (the uploads and their index reader), seconds of CPU.
-upload_cpu_of() {
-  local t s=0
-  for t in /proc/"$1"/task/*; do s=$(sed 's/^.*) //' "$t/stat" 2>/dev/null | awk -v s="$s" -v t="$tick" '$17 == 19 {s += ($12 + $13) / t} END {print s}'); done
-  echo "$s"
-}
-# "name cpu_seconds" per thread of PID (comm; "main" for the event loop; "@nice19" appended).
-threads_of() {
-  local t
-  for t in /proc/"$1"/task/*; do
-    printf '%s %s %s\n' "${t##*/}" "$(tr ' ' _ <"$t/comm")" "$(sed 's/^.*) //' "$t/stat" | awk -v t="$tick" '{print ($12 + $13) / t, $17}')"
-  done 2>/dev/null | awk -v pid="$1" '{n = $1 == pid ? "main" : $2; if ($4 == 19) n = n "@nice19"; print $1, n, $3}'
-}
-wait_of() { awk '{print $2}' "/proc/$1/task/$1/schedstat"; }
-spool_mb() { du -sm "$out" 2>/dev/null | cut -f1; }
+. "$ROOT/bench/lib/proc-stats.sh" # cpu_of, wait_of, threads_of
+spool_mib() { du -sm "$out" 2>/dev/null | cut -f1; } # MiB
 . "$ROOT/bench/lib/rounds.sh" # median
 
 echo "store-sustained: ${SECS} s of 1500-byte frames per run, rates ${RATES[*]} frames/s, $ROUNDS rounds, collector files on $(df --output=fstype "$out" | tail -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -92,7 +77,7 @@ for r in $(seq 1 "$ROUNDS"); do
       apid=$!
       until grep -q 'listening on' "$work/aerr" 2>/dev/null; do sleep 0.05; done
       sleep 1 # the collector's start-up done before its CPU is read
-      c0=$(cpu_of "$cpid") u0=$(upload_cpu_of "$cpid") w0=$(wait_of "$cpid")
+      c0=$(cpu_of "$cpid") w0=$(wait_of "$cpid")
       threads_of "$cpid" >"$work/threads0"
       count=$((rate * SECS))
       t0=$(date +%s.%N)
@@ -100,16 +85,19 @@ for r in $(seq 1 "$ROUNDS"); do
       tpid=$!
       peak=0
       while kill -0 "$tpid" 2>/dev/null; do
-        m=$(spool_mb); [ "${m:-0}" -gt "$peak" ] && peak=$m
+        m=$(spool_mib); [ "${m:-0}" -gt "$peak" ] && peak=$m
         sleep 0.5
       done
       wait "$tpid" || true; tpid=""
       t1=$(date +%s.%N)
       sleep 1 # the last frames through the agent and the collector
-      left=$(spool_mb)
-      c1=$(cpu_of "$cpid") u1=$(upload_cpu_of "$cpid") w1=$(wait_of "$cpid")
-      # The collector's CPU over the ingest by thread name (threads started meanwhile count whole).
-      by_thread=$(threads_of "$cpid" | awk 'NR == FNR {c[$1] = $3; next} {cpu[$2] += $3 - c[$1]} END {for (n in cpu) if (cpu[n] >= 0.005) printf "%s %.2f s, ", n, cpu[n]}' "$work/threads0" - | sed 's/, $//')
+      left=$(spool_mib)
+      c1=$(cpu_of "$cpid") w1=$(wait_of "$cpid")
+      # The collector's CPU over the ingest by thread name (threads started meanwhile count whole),
+      # and of it the nice-19 upload threads' (the index reads' threads that ended are in c only).
+      threads_of "$cpid" | awk -v t="$(getconf CLK_TCK)" 'NR == FNR {c[$1] = $3; next} {cpu[$2] += ($3 - c[$1]) / t}
+        END {for (n in cpu) { if (n ~ /@nice19$/) u += cpu[n]; if (cpu[n] >= 0.005) s = s sprintf("%s%s %.2f s", s == "" ? "" : ", ", n, cpu[n]) } print u + 0; print s}' "$work/threads0" - >"$work/threads1"
+      u=$(head -1 "$work/threads1") by_thread=$(tail -1 "$work/threads1")
       kill -INT "$apid"; wait "$apid" || true; apid=""
       d0=$(date +%s.%N)
       kill -INT "$cpid"; wait "$cpid" || true; cpid=""
@@ -123,14 +111,14 @@ for r in $(seq 1 "$ROUNDS"); do
       held=$(grep -Eo 'parts held back [0-9.]+ s' "$work/cerr" | grep -Eo '[0-9.]+' || echo 0)
       rm -rf "$s3dir/data/podspan/sustained" # the run's objects: kept, they would fill tmpfs run after run
       awk -v r="$r" -v rate="$rate" -v v="$variant" -v n="$count" -v cap="$captured" -v kd="$kdrop" -v qd="$qdrop" -v wr="$written" \
-          -v t0="$t0" -v t1="$t1" -v c="$(echo "$c1 - $c0" | bc -l)" -v u="$(echo "$u1 - $u0" | bc -l)" -v w="$((w1 - w0))" \
+          -v t0="$t0" -v t1="$t1" -v c="$(echo "$c1 - $c0" | bc -l)" -v u="$u" -v w="$((w1 - w0))" \
           -v peak="$peak" -v left="${left:-0}" -v up="${uploaded:-0}" -v drain="$(echo "$d1 - $d0" | bc -l)" -v held="$held" -v threads="$by_thread" -v out="$work/results" 'BEGIN {
         secs = t1 - t0; lost = n - wr
         line = sprintf("round %d %6d/s %-5s: %d sent in %.1f s, %d captured, %d kernel drops, %d dropped by the agent (queue full), %d written, %d lost; collector %.0f ns CPU/frame (of it uploads %.0f), main thread waited %.0f ns/frame",
           r, rate, v, n, secs, cap, kd, qd, wr, lost, c * 1e9 / wr, u * 1e9 / wr, w / wr)
         if (v == "store") {
-          during = up - left * 1e6; if (during < 0) during = 0
-          line = line sprintf("; uploaded %.0f MB/s during ingest, spool peak %d MB, %d MB left at its end, drain %.1f s, held %s s", during / secs / 1e6, peak, left, drain, held)
+          during = up - left * 1048576; if (during < 0) during = 0
+          line = line sprintf("; uploaded %.0f MB/s during ingest, spool peak %d MiB, %d MiB left at its end, drain %.1f s, held %s s", during / secs / 1e6, peak, left, drain, held)
         }
         print line
         print "  collector threads over the ingest: " threads
@@ -144,7 +132,7 @@ for rate in "${RATES[@]}"; do
   for v in ${VARIANTS:-plain store}; do
     col() { awk -v r="$rate" -v v="$v" -v k="$1" '$1 == r && $2 == v {print $k}' "$work/results" | median; }
     line="$rate/s $v: lost $(col 3), collector $(col 4) ns CPU/frame (uploads $(col 5)), main thread waited $(col 6) ns/frame"
-    [ "$v" = store ] && line="$line; uploaded $(col 7) MB/s during ingest, spool peak $(col 8) MB, $(col 9) MB left, drain $(col 10) s"
+    [ "$v" = store ] && line="$line; uploaded $(col 7) MB/s during ingest, spool peak $(col 8) MiB, $(col 9) MiB left, drain $(col 10) s"
     echo "$line"
   done
 done
